@@ -1,0 +1,2 @@
+//! Benchmark of the front end (filled in below).
+fn main() {}

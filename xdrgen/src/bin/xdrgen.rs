@@ -1,0 +1,187 @@
+//! The `xdrgen` command-line tool.
+//!
+//! ```text
+//! xdrgen check remote_protocol.x qemu_protocol.x
+//! xdrgen ir --json remote_protocol.x
+//! ```
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use xdrgen::ir::{LibvirtProgram, LibvirtPrograms};
+use xdrgen::{load, Options, SourceMap};
+
+#[derive(Parser)]
+#[command(
+    name = "xdrgen",
+    version,
+    about = "Read XDR specifications (.x files) and check or describe them",
+    after_help = "Examples:\n  \
+        xdrgen check remote_protocol.x\n  \
+        xdrgen check --define VIR_UUID_BUFLEN=16 remote_protocol.x qemu_protocol.x\n  \
+        xdrgen ir --json remote_protocol.x > remote.json\n  \
+        xdrgen ir --json --libvirt-program REMOTE_PROGRAM,REMOTE_PROTOCOL_VERSION,remote_procedure,remote remote_protocol.x"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and resolve the files; exit 0 when there are no errors, 1 otherwise.
+    Check(Input),
+    /// Print the resolved specification.
+    Ir {
+        #[command(flatten)]
+        input: Input,
+        /// Print as JSON (the documented, stable form).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct Input {
+    /// The .x files, loaded in order as one specification.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Define an external constant (repeatable), e.g. VIR_UUID_BUFLEN=16.
+    #[arg(long = "define", short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
+    defines: Vec<(String, i128)>,
+    /// Describe a libvirt-style program (repeatable):
+    /// PROGRAM_CONST,VERSION_CONST,PROCEDURE_ENUM,TYPE_PREFIX. Without it,
+    /// programs are found by libvirt's naming convention.
+    #[arg(long = "libvirt-program", value_name = "SPEC", value_parser = parse_program)]
+    libvirt_programs: Vec<LibvirtProgram>,
+    /// Do not fill in libvirt's C-header constants (VIR_UUID_BUFLEN, ...).
+    #[arg(long)]
+    no_libvirt_preset: bool,
+}
+
+fn parse_define(s: &str) -> Result<(String, i128), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let v = value.trim();
+    let (neg, digits) = match v.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, v),
+    };
+    let parsed = if let Some(h) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        i128::from_str_radix(h, 16)
+    } else {
+        digits.parse::<i128>()
+    }
+    .map_err(|_| format!("`{value}` is not an integer"))?;
+    let n = if neg { -parsed } else { parsed };
+    if n < i128::from(i64::MIN) || n > i128::from(u64::MAX) {
+        return Err(format!("`{value}` is out of the 64-bit range"));
+    }
+    Ok((name.trim().to_owned(), n))
+}
+
+fn parse_program(s: &str) -> Result<LibvirtProgram, String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let [program_constant, version_constant, procedure_enum, prefix] = parts.as_slice() else {
+        return Err("expected PROGRAM_CONST,VERSION_CONST,PROCEDURE_ENUM,TYPE_PREFIX".into());
+    };
+    Ok(LibvirtProgram {
+        program_constant: (*program_constant).to_owned(),
+        version_constant: (*version_constant).to_owned(),
+        procedure_enum: (*procedure_enum).to_owned(),
+        prefix: (*prefix).to_owned(),
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (input, json) = match &cli.command {
+        Command::Check(input) => (input, None),
+        Command::Ir { input, json } => (input, Some(*json)),
+    };
+    let mut sources = SourceMap::new();
+    for path in &input.files {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                sources.add(path.display().to_string(), text);
+            }
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let options = Options {
+        defines: input.defines.clone(),
+        libvirt_preset: !input.no_libvirt_preset,
+        libvirt_programs: if input.libvirt_programs.is_empty() {
+            LibvirtPrograms::Detect
+        } else {
+            LibvirtPrograms::Only(input.libvirt_programs.clone())
+        },
+    };
+    let loaded = load(&sources, &options);
+    let color = if std::io::stderr().is_terminal() {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    };
+    sources.emit(&mut StandardStream::stderr(color), &loaded.diagnostics.0);
+    let Some(spec) = loaded.spec else {
+        eprintln!(
+            "{} error(s), {} warning(s)",
+            loaded.diagnostics.error_count(),
+            loaded.diagnostics.warning_count()
+        );
+        return ExitCode::FAILURE;
+    };
+    match json {
+        None => ExitCode::SUCCESS,
+        Some(true) => match serde_json::to_string_pretty(&spec) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot serialise the IR: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(false) => {
+            print_summary(&spec);
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// A short human-readable outline of the specification.
+fn print_summary(spec: &xdrgen::ir::Spec) {
+    println!("files: {}", spec.files.join(", "));
+    println!("constants: {}", spec.constants.len());
+    println!("types: {}", spec.types.len());
+    for p in &spec.programs {
+        for v in &p.versions {
+            let messages = v
+                .procedures
+                .iter()
+                .filter(|p| p.kind == xdrgen::ir::ProcedureKind::Message)
+                .count();
+            println!(
+                "program {} ({:#x}) version {} ({}): {} procedures, {} messages",
+                p.name,
+                p.number,
+                v.name,
+                v.number,
+                v.procedures.len(),
+                messages
+            );
+        }
+    }
+}

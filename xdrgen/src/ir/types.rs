@@ -1,0 +1,618 @@
+//! Resolution of type definitions: names looked up, shapes checked, bounds
+//! evaluated, inline bodies hoisted, unions checked against their
+//! discriminant.
+
+use std::collections::HashMap;
+
+use crate::diag::{Diagnostic, Span};
+use crate::ir::model::*;
+use crate::ir::symbols::{duplicate, Symbols, ValueSym};
+use crate::syntax::ast::{self, DeclarationKind, Keyword, TypeSpecKind};
+
+/// One type definition as written, before resolution.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TypeSource<'a> {
+    Alias(&'a ast::Declaration),
+    Enum(&'a ast::EnumBody),
+    Struct(&'a ast::StructBody),
+    Union(&'a ast::UnionBody),
+}
+
+impl TypeSource<'_> {
+    pub fn kind(&self) -> NamedKind {
+        match self {
+            TypeSource::Alias(_) => NamedKind::Alias,
+            TypeSource::Enum(_) => NamedKind::Enum,
+            TypeSource::Struct(_) => NamedKind::Struct,
+            TypeSource::Union(_) => NamedKind::Union,
+        }
+    }
+}
+
+/// A named (or hoisted inline) type waiting to be resolved.
+#[derive(Debug)]
+pub(crate) struct PendingType<'a> {
+    pub name: String,
+    pub span: Span,
+    pub doc: Option<String>,
+    pub inline: bool,
+    pub source: TypeSource<'a>,
+    /// Index into `Symbols::enums` for enums.
+    pub enum_index: Option<usize>,
+}
+
+/// The type namespace.
+#[derive(Debug, Default)]
+pub(crate) struct TypeTable<'a> {
+    pub pending: Vec<PendingType<'a>>,
+    pub by_name: HashMap<String, usize>,
+}
+
+impl<'a> TypeTable<'a> {
+    /// Registers a type (and, for enums, its members as values), then any
+    /// inline types its body contains, named `{name}_{field}`.
+    pub fn define(
+        &mut self,
+        pending: PendingType<'a>,
+        symbols: &mut Symbols<'a>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        if let Some(&prev) = self.by_name.get(&pending.name) {
+            diags.push(duplicate(
+                &pending.name,
+                Some(pending.span),
+                Some(self.pending[prev].span),
+            ));
+            return;
+        }
+        let mut pending = pending;
+        if let TypeSource::Enum(body) = pending.source {
+            let e = symbols.enums.len();
+            symbols.enums.push(crate::ir::symbols::EnumDecl { body });
+            pending.enum_index = Some(e);
+            for (m, member) in body.members.iter().enumerate() {
+                symbols.define_value(
+                    &member.name.name,
+                    ValueSym::Member(e, m),
+                    Some(member.name.span),
+                    diags,
+                );
+            }
+        }
+        // Inline types come before their container so definitions read in
+        // dependency order.
+        let name = pending.name.clone();
+        let source = pending.source;
+        for (field, ty) in inline_children(source) {
+            let child = match &ty.kind {
+                TypeSpecKind::InlineEnum(b) => TypeSource::Enum(b),
+                TypeSpecKind::InlineStruct(b) => TypeSource::Struct(b),
+                TypeSpecKind::InlineUnion(b) => TypeSource::Union(b),
+                _ => continue,
+            };
+            self.define(
+                PendingType {
+                    name: inline_name(&name, &field.name),
+                    span: field.span,
+                    doc: None,
+                    inline: true,
+                    source: child,
+                    enum_index: None,
+                },
+                symbols,
+                diags,
+            );
+        }
+        self.by_name.insert(name, self.pending.len());
+        self.pending.push(pending);
+    }
+
+    fn lookup(&self, name: &str) -> Option<&PendingType<'a>> {
+        self.by_name.get(name).map(|&i| &self.pending[i])
+    }
+}
+
+/// The name given to an inline type declared as `field` inside `container`.
+pub(crate) fn inline_name(container: &str, field: &str) -> String {
+    format!("{container}_{field}")
+}
+
+/// The inline type bodies directly inside a definition, with the name of the
+/// field that declares each.
+fn inline_children<'a>(source: TypeSource<'a>) -> Vec<(&'a ast::Ident, &'a ast::TypeSpec)> {
+    let decls: Vec<&ast::Declaration> = match source {
+        TypeSource::Alias(d) => vec![d],
+        TypeSource::Enum(_) => vec![],
+        TypeSource::Struct(b) => b.fields.iter().map(|f| &f.decl).collect(),
+        TypeSource::Union(b) => std::iter::once(&b.discriminant)
+            .chain(b.arms.iter().map(|a| &a.field.decl))
+            .chain(b.default.iter().map(|f| &f.decl))
+            .collect(),
+    };
+    decls
+        .into_iter()
+        .filter_map(|d| match &d.kind {
+            DeclarationKind::Named { ty, name, .. } => match ty.kind {
+                TypeSpecKind::InlineEnum(_)
+                | TypeSpecKind::InlineStruct(_)
+                | TypeSpecKind::InlineUnion(_) => Some((name, ty)),
+                _ => None,
+            },
+            DeclarationKind::Void => None,
+        })
+        .collect()
+}
+
+/// Resolves every pending type into its IR form.
+pub(crate) struct TypeResolver<'s, 'a> {
+    pub symbols: &'s mut Symbols<'a>,
+    pub table: &'s TypeTable<'a>,
+    pub diags: &'s mut Vec<Diagnostic>,
+}
+
+impl<'a> TypeResolver<'_, 'a> {
+    pub fn resolve_all(&mut self) -> Vec<TypeDef> {
+        let table = self.table;
+        table
+            .pending
+            .iter()
+            .map(|p| {
+                let kind = match p.source {
+                    TypeSource::Alias(d) => match self.declaration(&p.name, d, Context::Typedef) {
+                        Some(f) => TypeKind::Alias(f.ty),
+                        None => TypeKind::Alias(TypeRef::scalar(BaseType::Int)),
+                    },
+                    TypeSource::Enum(b) => TypeKind::Enum(self.enumeration(p, b)),
+                    TypeSource::Struct(b) => TypeKind::Struct(Struct {
+                        fields: b
+                            .fields
+                            .iter()
+                            .filter_map(|f| {
+                                let mut out =
+                                    self.declaration(&p.name, &f.decl, Context::Struct)?;
+                                out.doc = doc_text(&f.doc);
+                                Some(out)
+                            })
+                            .collect(),
+                    }),
+                    TypeSource::Union(b) => TypeKind::Union(self.union(&p.name, b)),
+                };
+                TypeDef {
+                    name: p.name.clone(),
+                    kind,
+                    span: p.span,
+                    doc: p.doc.clone(),
+                    inline: p.inline,
+                    recursive: false,
+                }
+            })
+            .collect()
+    }
+
+    fn enumeration(&mut self, p: &PendingType<'a>, body: &ast::EnumBody) -> Enum {
+        let e = p.enum_index.unwrap_or_default();
+        let mut seen: HashMap<i32, &str> = HashMap::new();
+        let mut members = Vec::new();
+        for (m, member) in body.members.iter().enumerate() {
+            let Some(v) = self.symbols.member_value(e, m, self.diags) else {
+                continue;
+            };
+            let Ok(value) = i32::try_from(v) else {
+                self.diags.push(
+                    Diagnostic::error(
+                        member.name.span,
+                        format!(
+                            "enum member `{}` = {v} does not fit in 32 bits",
+                            member.name.name
+                        ),
+                    )
+                    .with_note("XDR enums are encoded as signed 32-bit integers"),
+                );
+                continue;
+            };
+            if let Some(prev) = seen.insert(value, &member.name.name) {
+                self.diags.push(Diagnostic::warning(
+                    member.name.span,
+                    format!(
+                        "enum member `{}` has the same value ({value}) as `{prev}`",
+                        member.name.name
+                    ),
+                ));
+            }
+            members.push(EnumMember {
+                name: member.name.name.clone(),
+                value,
+                span: member.name.span,
+                doc: doc_text(&member.doc),
+                annotations: member.annotations.clone(),
+            });
+        }
+        Enum { members }
+    }
+
+    fn union(&mut self, name: &str, body: &ast::UnionBody) -> Union {
+        let disc_field = self.declaration(name, &body.discriminant, Context::Discriminant);
+        let disc_ty = disc_field.as_ref().and_then(|f| self.discriminant_type(f));
+        let discriminant = Discriminant {
+            name: disc_field
+                .as_ref()
+                .map(|f| f.name.clone())
+                .unwrap_or_default(),
+            ty: disc_ty.clone().unwrap_or(DiscriminantType::Int),
+            span: body.discriminant.span,
+        };
+        let mut seen: HashMap<i64, Span> = HashMap::new();
+        let mut arms = Vec::new();
+        for arm in &body.arms {
+            let mut cases = Vec::new();
+            for v in &arm.cases {
+                let Some(label) = self.case_label(v, disc_ty.as_ref()) else {
+                    continue;
+                };
+                if let Some(prev) = seen.insert(label.value, label.span) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            label.span,
+                            format!("duplicate case value {}", label.value),
+                        )
+                        .with_label("already handled")
+                        .with_secondary(prev, "first handled here"),
+                    );
+                    continue;
+                }
+                cases.push(label);
+            }
+            let field = self.arm_field(name, &arm.field);
+            arms.push(UnionArm { cases, field });
+        }
+        let default = body.default.as_ref().map(|f| self.arm_field(name, f));
+        Union {
+            discriminant,
+            arms,
+            default,
+        }
+    }
+
+    fn arm_field(&mut self, union: &str, f: &ast::Field) -> Option<Field> {
+        let mut out = self.declaration(union, &f.decl, Context::Arm)?;
+        out.doc = doc_text(&f.doc);
+        Some(out)
+    }
+
+    fn discriminant_type(&mut self, f: &Field) -> Option<DiscriminantType> {
+        let resolved = self.unalias(&f.ty);
+        let ty = match resolved.as_ref().map(|t| (&t.base, &t.shape)) {
+            Some((BaseType::Int, Shape::Scalar)) => Some(DiscriminantType::Int),
+            Some((BaseType::UnsignedInt, Shape::Scalar)) => Some(DiscriminantType::UnsignedInt),
+            Some((BaseType::Bool, Shape::Scalar)) => Some(DiscriminantType::Bool),
+            Some((
+                BaseType::Named {
+                    name,
+                    kind: NamedKind::Enum,
+                },
+                Shape::Scalar,
+            )) => Some(DiscriminantType::Enum(name.clone())),
+            _ => None,
+        };
+        if ty.is_none() {
+            self.diags.push(
+                Diagnostic::error(
+                    f.span,
+                    "a union discriminant must be `int`, `unsigned int`, `bool` or an enum",
+                )
+                .with_label("wrong discriminant type"),
+            );
+        }
+        ty
+    }
+
+    fn case_label(&mut self, v: &ast::Value, disc: Option<&DiscriminantType>) -> Option<CaseLabel> {
+        let name = match v {
+            ast::Value::Name(id) => Some(id.name.clone()),
+            ast::Value::Literal { .. } => None,
+        };
+        let value = match (v, disc) {
+            (ast::Value::Name(id), Some(DiscriminantType::Bool)) if id.name == "TRUE" => 1,
+            (ast::Value::Name(id), Some(DiscriminantType::Bool)) if id.name == "FALSE" => 0,
+            _ => self.symbols.value(v, self.diags)?,
+        };
+        let span = v.span();
+        let fits = match disc {
+            None => true,
+            Some(DiscriminantType::Int) => i32::try_from(value).is_ok(),
+            Some(DiscriminantType::UnsignedInt) => u32::try_from(value).is_ok(),
+            Some(DiscriminantType::Bool) => value == 0 || value == 1,
+            Some(DiscriminantType::Enum(e)) => {
+                let ok = self.enum_has(e, name.as_deref(), value);
+                if !ok {
+                    let what = name.clone().unwrap_or_else(|| value.to_string());
+                    self.diags.push(
+                        Diagnostic::error(span, format!("`{what}` is not a member of enum `{e}`"))
+                            .with_label("not a value of the discriminant's type"),
+                    );
+                    return None;
+                }
+                true
+            }
+        };
+        if !fits {
+            let ty = match disc {
+                Some(DiscriminantType::Int) => "int",
+                Some(DiscriminantType::UnsignedInt) => "unsigned int",
+                _ => "bool",
+            };
+            self.diags.push(
+                Diagnostic::error(span, format!("case value {value} is not a valid `{ty}`"))
+                    .with_label("out of the discriminant's range"),
+            );
+            return None;
+        }
+        Some(CaseLabel {
+            value: i64::try_from(value).ok()?,
+            name,
+            span,
+        })
+    }
+
+    /// Whether enum `e` has a member named `name` (when a name was written)
+    /// or with this value.
+    fn enum_has(&mut self, e: &str, name: Option<&str>, value: i128) -> bool {
+        let Some(TypeSource::Enum(body)) = self.table.lookup(e).map(|p| p.source) else {
+            return false;
+        };
+        match name {
+            Some(n) => body.members.iter().any(|m| m.name.name == n),
+            None => {
+                let idx = self
+                    .table
+                    .lookup(e)
+                    .and_then(|p| p.enum_index)
+                    .unwrap_or_default();
+                (0..body.members.len())
+                    .any(|m| self.symbols.member_value(idx, m, &mut Vec::new()) == Some(value))
+            }
+        }
+    }
+
+    /// Follows aliases through the pending table (the IR is not built yet).
+    fn unalias(&mut self, ty: &TypeRef) -> Option<TypeRef> {
+        let mut current = ty.clone();
+        for _ in 0..=self.table.pending.len() {
+            let BaseType::Named { name, .. } = &current.base else {
+                return Some(current);
+            };
+            let Some(TypeSource::Alias(decl)) = self.table.lookup(name).map(|p| p.source) else {
+                return Some(current);
+            };
+            let target = self.declaration(name, decl, Context::Silent)?;
+            let shape = match (&current.shape, &target.ty.shape) {
+                (s, Shape::Scalar) => s.clone(),
+                (Shape::Scalar, s) => s.clone(),
+                _ => return None,
+            };
+            current = TypeRef {
+                base: target.ty.base,
+                shape,
+            };
+        }
+        None
+    }
+
+    /// Resolves a declaration into a field; `None` for `void` or errors.
+    fn declaration(
+        &mut self,
+        container: &str,
+        d: &ast::Declaration,
+        ctx: Context,
+    ) -> Option<Field> {
+        let loud = ctx != Context::Silent;
+        let (ty, name, shape) = match &d.kind {
+            DeclarationKind::Void => {
+                if ctx != Context::Arm && loud {
+                    self.diags.push(
+                        Diagnostic::error(d.span, "`void` is only allowed in union arms")
+                            .with_label("not allowed here"),
+                    );
+                }
+                return None;
+            }
+            DeclarationKind::Named { ty, name, shape } => (ty, name, shape),
+        };
+        let base = self.base_type(container, ty, name, loud)?;
+        let shape = self.shape(&base, ty.span, shape, loud)?;
+        Some(Field {
+            name: name.name.clone(),
+            ty: TypeRef { base, shape },
+            span: d.span,
+            doc: None,
+            boxed: false,
+        })
+    }
+
+    fn base_type(
+        &mut self,
+        container: &str,
+        ty: &ast::TypeSpec,
+        field: &ast::Ident,
+        loud: bool,
+    ) -> Option<BaseType> {
+        Some(match &ty.kind {
+            TypeSpecKind::Int | TypeSpecKind::Long => BaseType::Int,
+            TypeSpecKind::UnsignedInt | TypeSpecKind::UnsignedLong => BaseType::UnsignedInt,
+            TypeSpecKind::Hyper => BaseType::Hyper,
+            TypeSpecKind::UnsignedHyper => BaseType::UnsignedHyper,
+            TypeSpecKind::Char => BaseType::Char,
+            TypeSpecKind::UnsignedChar => BaseType::UnsignedChar,
+            TypeSpecKind::Short => BaseType::Short,
+            TypeSpecKind::UnsignedShort => BaseType::UnsignedShort,
+            TypeSpecKind::Float => BaseType::Float,
+            TypeSpecKind::Double => BaseType::Double,
+            TypeSpecKind::Quadruple => BaseType::Quadruple,
+            TypeSpecKind::Bool => BaseType::Bool,
+            TypeSpecKind::String => BaseType::String,
+            TypeSpecKind::Opaque => BaseType::Opaque,
+            TypeSpecKind::InlineEnum(_)
+            | TypeSpecKind::InlineStruct(_)
+            | TypeSpecKind::InlineUnion(_) => {
+                let name = inline_name(container, &field.name);
+                let kind = self.table.lookup(&name)?.source.kind();
+                BaseType::Named { name, kind }
+            }
+            TypeSpecKind::Named { keyword, name } => {
+                let Some(target) = self.table.lookup(&name.name) else {
+                    if loud {
+                        self.diags.push(self.undefined_type(name));
+                    }
+                    return None;
+                };
+                let kind = target.source.kind();
+                if let Some(k) = keyword {
+                    let expected = match k {
+                        Keyword::Struct => NamedKind::Struct,
+                        Keyword::Enum => NamedKind::Enum,
+                        Keyword::Union => NamedKind::Union,
+                    };
+                    if kind != expected && loud {
+                        self.diags.push(
+                            Diagnostic::error(
+                                ty.span,
+                                format!("`{}` is not {}", name.name, article(expected)),
+                            )
+                            .with_label(format!("written as {}", article(expected)))
+                            .with_secondary(
+                                target.span,
+                                format!("defined as {} here", article(kind)),
+                            ),
+                        );
+                    }
+                }
+                BaseType::Named {
+                    name: name.name.clone(),
+                    kind,
+                }
+            }
+        })
+    }
+
+    fn undefined_type(&self, name: &ast::Ident) -> Diagnostic {
+        let mut d = Diagnostic::error(name.span, format!("undefined type `{}`", name.name))
+            .with_label("not defined in any loaded file");
+        if self.symbols.values.contains_key(name.name.as_str()) {
+            d = d.with_note(format!("`{}` is a constant, not a type", name.name));
+        }
+        d
+    }
+
+    fn shape(
+        &mut self,
+        base: &BaseType,
+        ty_span: Span,
+        shape: &ast::Shape,
+        loud: bool,
+    ) -> Option<Shape> {
+        let what = match base {
+            BaseType::String => Some("string"),
+            BaseType::Opaque => Some("opaque"),
+            _ => None,
+        };
+        let err = |diags: &mut Vec<Diagnostic>, msg: String| {
+            if loud {
+                diags.push(Diagnostic::error(ty_span, msg));
+            }
+        };
+        let out = match shape {
+            ast::Shape::Scalar => {
+                if let Some(w) = what {
+                    let forms = if w == "string" {
+                        "`string name<N>` or `string name<>`"
+                    } else {
+                        "`opaque name[N]` or `opaque name<N>`"
+                    };
+                    err(self.diags, format!("`{w}` needs a length: write {forms}"));
+                    return None;
+                }
+                Shape::Scalar
+            }
+            ast::Shape::Optional => {
+                if let Some(w) = what {
+                    err(
+                        self.diags,
+                        format!("`*` cannot be applied to `{w}`; declare a typedef of it and make that optional"),
+                    );
+                    return None;
+                }
+                Shape::Optional
+            }
+            ast::Shape::Fixed(v) => {
+                if what == Some("string") {
+                    err(
+                        self.diags,
+                        "`string` cannot have a fixed length; write `string name<N>`".into(),
+                    );
+                    return None;
+                }
+                Shape::Fixed(self.bound(v, loud)?)
+            }
+            ast::Shape::Variable(None) => Shape::Variable(None),
+            ast::Shape::Variable(Some(v)) => Shape::Variable(Some(self.bound(v, loud)?)),
+        };
+        Some(out)
+    }
+
+    fn bound(&mut self, v: &ast::Value, loud: bool) -> Option<u32> {
+        let mut sink = Vec::new();
+        let diags = if loud { &mut *self.diags } else { &mut sink };
+        let value = self.symbols.value(v, diags)?;
+        match u32::try_from(value) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                if loud {
+                    self.diags.push(
+                        Diagnostic::error(
+                            v.span(),
+                            format!("a bound must be a positive 32-bit constant, not {value}"),
+                        )
+                        .with_label("invalid bound"),
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Where a declaration appears; decides whether `void` is allowed and
+/// whether problems are reported (alias-chasing re-resolves silently).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Context {
+    Typedef,
+    Struct,
+    Arm,
+    Discriminant,
+    Silent,
+}
+
+fn article(k: NamedKind) -> &'static str {
+    match k {
+        NamedKind::Alias => "a typedef",
+        NamedKind::Enum => "an enum",
+        NamedKind::Struct => "a struct",
+        NamedKind::Union => "a union",
+    }
+}
+
+/// The documentation text of leading comments: each comment's text, with
+/// comments made only of `@annotation` lines left out.
+pub(crate) fn doc_text(comments: &[ast::Comment]) -> Option<String> {
+    let parts: Vec<String> = comments
+        .iter()
+        .map(|c| c.text())
+        .filter(|t| {
+            !t.is_empty()
+                && !t
+                    .lines()
+                    .all(|l| l.trim().is_empty() || l.trim_start().starts_with('@'))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}

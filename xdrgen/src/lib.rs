@@ -1,0 +1,40 @@
+//! XDR specifications (`.x` files) to Rust.
+//!
+//! `xdrgen` reads XDR specifications (RFC 4506 data types, RFC 5531
+//! `program` blocks, and the rpcgen extensions libvirt uses) and produces a
+//! resolved, serialisable intermediate representation with exact source
+//! locations and readable diagnostics.
+//!
+//! The front end is behind the `codegen` feature; the `xdrgen` command-line
+//! tool behind `cli`.
+//!
+//! ```
+//! # #[cfg(feature = "codegen")] {
+//! use xdrgen::{load, Options, SourceMap};
+//!
+//! let mut sources = SourceMap::new();
+//! sources.add(
+//!     "ping.x",
+//!     "const PING_MAX = 16;\n\
+//!      struct ping { opaque payload<PING_MAX>; };\n\
+//!      program PING_PROG { version PING_V1 { ping ECHO(ping) = 1; } = 1; } = 0x20000001;\n",
+//! );
+//! let loaded = load(&sources, &Options::default());
+//! assert!(!loaded.diagnostics.has_errors(), "{}", sources.render(&loaded.diagnostics.0));
+//! let spec = loaded.spec.unwrap();
+//! assert_eq!(spec.constant("PING_MAX").unwrap().value, 16);
+//! assert_eq!(spec.programs[0].versions[0].procedures[0].name, "ECHO");
+//! # }
+//! ```
+
+#[cfg(feature = "codegen")]
+pub mod diag;
+#[cfg(feature = "codegen")]
+pub mod ir;
+#[cfg(feature = "codegen")]
+pub mod syntax;
+
+#[cfg(feature = "codegen")]
+pub use diag::{Diagnostic, Diagnostics, FileId, Severity, SourceMap, Span};
+#[cfg(feature = "codegen")]
+pub use ir::{load, Loaded, Options};
