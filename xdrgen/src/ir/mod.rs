@@ -15,6 +15,10 @@ mod types;
 
 use std::collections::HashMap;
 
+pub use crate::syntax::annotations::{
+    AclCondition, AclPermission, AclRule, Annotations, Generate, Priority, StreamAnnotation,
+    StreamDirection,
+};
 pub use model::*;
 
 use crate::diag::{Diagnostic, Diagnostics, SourceMap};
@@ -129,6 +133,21 @@ fn resolve(
                     symbols.define_value(&name.name, ValueSym::Const(idx), Some(name.span), diags);
                 }
                 ItemKind::Typedef(decl) => match &decl.kind {
+                    // `typedef struct foo foo;` is a C idiom (libvirt's older
+                    // files use it); the struct already is the type `foo`.
+                    ast::DeclarationKind::Named {
+                        ty:
+                            ast::TypeSpec {
+                                kind:
+                                    ast::TypeSpecKind::Named {
+                                        keyword: Some(_),
+                                        name: target,
+                                    },
+                                ..
+                            },
+                        name,
+                        shape: ast::Shape::Scalar,
+                    } if target.name == name.name => {}
                     ast::DeclarationKind::Named { name, .. } => {
                         let p = named(name, TypeSource::Alias(decl));
                         table.define(p, &mut symbols, diags);
@@ -150,7 +169,7 @@ fn resolve(
                     let p = named(name, TypeSource::Union(body));
                     table.define(p, &mut symbols, diags);
                 }
-                ItemKind::Program(def) => program_defs.push((def, doc, item.span)),
+                ItemKind::Program(def) => program_defs.push((def, doc, def.name.span)),
                 ItemKind::Passthrough(text) => passthrough.push(text.clone()),
                 ItemKind::Directive(_) => {}
             }

@@ -127,7 +127,8 @@ pub struct TypeDef {
     /// Whether it was written inline, without a name of its own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inline: bool,
-    /// Whether it is part of a cycle of type references.
+    /// Whether it is part of a cycle of type references. For an alias of an
+    /// optional type, this means the alias itself must box its value.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recursive: bool,
 }
@@ -290,8 +291,15 @@ pub struct Union {
     pub discriminant: Discriminant,
     /// The `case` arms in order.
     pub arms: Vec<UnionArm>,
-    /// The `default` arm: `Some(None)` for `default: void;`.
-    pub default: Option<Option<Field>>,
+    /// The `default` arm, if any.
+    pub default: Option<DefaultArm>,
+}
+
+/// A union's `default:` arm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefaultArm {
+    /// What it holds; `None` for `void`.
+    pub field: Option<Field>,
 }
 
 /// A union's discriminant.
@@ -351,7 +359,8 @@ pub struct Program {
     pub versions: Vec<Version>,
     /// How it was written.
     pub convention: Convention,
-    /// Where it is defined.
+    /// Where its name is written (for libvirt programs, the program
+    /// constant's name).
     pub span: Span,
     /// The comments before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

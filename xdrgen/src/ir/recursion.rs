@@ -109,7 +109,7 @@ fn refs(t: &TypeDef) -> Box<dyn Iterator<Item = &TypeRef> + '_> {
             u.arms
                 .iter()
                 .filter_map(|a| a.field.as_ref())
-                .chain(u.default.iter().flatten())
+                .chain(u.default.iter().filter_map(|d| d.field.as_ref()))
                 .map(|f| &f.ty),
         ),
     }
@@ -123,7 +123,7 @@ fn fields_mut(t: &mut TypeDef) -> Vec<&mut Field> {
             .arms
             .iter_mut()
             .filter_map(|a| a.field.as_mut())
-            .chain(u.default.iter_mut().flatten())
+            .chain(u.default.iter_mut().filter_map(|d| d.field.as_mut()))
             .collect(),
     }
 }

@@ -223,6 +223,14 @@ impl<'a> Symbols<'a> {
 
 /// The "already defined" diagnostic.
 pub(crate) fn duplicate(name: &str, span: Option<Span>, prev: Option<Span>) -> Diagnostic {
+    if let (None, Some(p)) = (span, prev) {
+        return Diagnostic::error(
+            p,
+            format!("`{name}` is defined in a file and also by an option"),
+        )
+        .with_label("defined here")
+        .with_note(format!("remove `--define {name}=...` or this definition"));
+    }
     let mut d = match span {
         Some(s) => Diagnostic::error(s, format!("`{name}` is defined more than once"))
             .with_label("redefined here"),

@@ -265,7 +265,9 @@ impl<'a> TypeResolver<'_, 'a> {
             let field = self.arm_field(name, &arm.field);
             arms.push(UnionArm { cases, field });
         }
-        let default = body.default.as_ref().map(|f| self.arm_field(name, f));
+        let default = body.default.as_ref().map(|f| DefaultArm {
+            field: self.arm_field(name, f),
+        });
         Union {
             discriminant,
             arms,

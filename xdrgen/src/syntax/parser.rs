@@ -62,7 +62,11 @@ impl PError {
         }
     }
 
-    fn into_diagnostic(self, ctx: &Ctx) -> Diagnostic {
+    fn into_diagnostic(mut self, ctx: &Ctx) -> Diagnostic {
+        // Point at the offending token, not at the blanks before it.
+        if let Some(rest) = ctx.text.get(self.offset..) {
+            self.offset += trivia::skip(rest).unwrap_or(0);
+        }
         let found = describe_token(&ctx.text, self.offset);
         let len = if found == "end of file" {
             0
@@ -267,6 +271,12 @@ fn word_len(s: &str) -> usize {
 }
 
 fn token_len(s: &str) -> usize {
+    if let Some(number) = s
+        .strip_prefix('-')
+        .filter(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        return 1 + word_len(number);
+    }
     match word_len(s) {
         0 => s.chars().next().map_or(0, char::len_utf8),
         n => n,
