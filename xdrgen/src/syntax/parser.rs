@@ -9,7 +9,7 @@
 //! reports every independent error. Nesting of inline types is limited so
 //! hostile input cannot exhaust the stack.
 
-use std::borrow::Cow;
+use std::fmt;
 
 use nom::branch::alt;
 use nom::combinator::{cut, opt};
@@ -40,16 +40,20 @@ type PResult<'a, T> = IResult<In<'a>, T, PError>;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PError {
     offset: usize,
-    expected: Vec<Cow<'static, str>>,
+    /// What would have been accepted; kept without allocating for the
+    /// common single expectation, since failed alternatives are frequent.
+    expected: Option<Expected>,
+    more_expected: Vec<Expected>,
     /// A complete message that replaces "expected ...".
     message: Option<String>,
 }
 
 impl PError {
-    fn expected(i: &In<'_>, what: impl Into<Cow<'static, str>>) -> Self {
+    fn expected(i: &In<'_>, what: Expected) -> Self {
         PError {
             offset: i.location_offset(),
-            expected: vec![what.into()],
+            expected: Some(what),
+            more_expected: Vec::new(),
             message: None,
         }
     }
@@ -57,7 +61,8 @@ impl PError {
     fn message(offset: usize, message: impl Into<String>) -> Self {
         PError {
             offset,
-            expected: Vec::new(),
+            expected: None,
+            more_expected: Vec::new(),
             message: Some(message.into()),
         }
     }
@@ -77,11 +82,15 @@ impl PError {
         match self.message {
             Some(m) => Diagnostic::error(span, m),
             None => {
-                let mut expected = self.expected;
-                expected.dedup();
+                let expected: Vec<String> = self
+                    .expected
+                    .iter()
+                    .chain(&self.more_expected)
+                    .map(Expected::to_string)
+                    .collect();
                 let list = match expected.as_slice() {
                     [] => "something else".to_owned(),
-                    [one] => one.to_string(),
+                    [one] => one.clone(),
                     many => format!("one of {}", many.join(", ")),
                 };
                 Diagnostic::error(span, format!("expected {list}, found {found}"))
@@ -91,11 +100,30 @@ impl PError {
     }
 }
 
+/// One thing the parser would have accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expected {
+    /// A keyword or punctuation, shown in backticks.
+    Token(&'static str),
+    /// A description such as "an identifier".
+    What(&'static str),
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expected::Token(t) => write!(f, "`{t}`"),
+            Expected::What(w) => f.write_str(w),
+        }
+    }
+}
+
 impl<'a> ParseError<In<'a>> for PError {
     fn from_error_kind(input: In<'a>, _kind: ErrorKind) -> Self {
         PError {
             offset: input.location_offset(),
-            expected: Vec::new(),
+            expected: None,
+            more_expected: Vec::new(),
             message: None,
         }
     }
@@ -117,9 +145,11 @@ impl<'a> ParseError<In<'a>> for PError {
                 if other.message.is_some() {
                     return other;
                 }
-                for e in other.expected {
-                    if !self.expected.contains(&e) {
-                        self.expected.push(e);
+                for e in other.expected.into_iter().chain(other.more_expected) {
+                    if self.expected.is_none() {
+                        self.expected = Some(e);
+                    } else if self.expected != Some(e) && !self.more_expected.contains(&e) {
+                        self.more_expected.push(e);
                     }
                 }
                 self
@@ -191,7 +221,7 @@ fn recover(text: &str, start: usize, error: usize) -> usize {
     let mut depth: i64 = 0;
     let mut pos = start;
     while pos < bytes.len() {
-        if pos > error && pos > start && (pos == 0 || bytes[pos - 1] == b'\n') {
+        if pos >= error && pos > start && bytes[pos - 1] == b'\n' {
             let line = &text[pos..];
             if [
                 "const ", "typedef ", "struct ", "enum ", "union ", "program ", "%", "#",
@@ -216,7 +246,7 @@ fn recover(text: &str, start: usize, error: usize) -> usize {
             b';' if depth <= 0 && pos >= error => return pos + 1,
             _ => {}
         }
-        pos += 1;
+        pos += text[pos..].chars().next().map_or(1, char::len_utf8);
     }
     bytes.len()
 }
@@ -304,7 +334,7 @@ fn sym(s: &'static str) -> impl Fn(In<'_>) -> PResult<'_, Span> {
             let rest = i.take_from(s.len());
             Ok((rest, span_between(&i, &rest)))
         } else {
-            Err(nom::Err::Error(PError::expected(&i, format!("`{s}`"))))
+            Err(nom::Err::Error(PError::expected(&i, Expected::Token(s))))
         }
     }
 }
@@ -318,7 +348,7 @@ fn kw(word: &'static str) -> impl Fn(In<'_>) -> PResult<'_, Span> {
             let rest = i.take_from(n);
             Ok((rest, span_between(&i, &rest)))
         } else {
-            Err(nom::Err::Error(PError::expected(&i, format!("`{word}`"))))
+            Err(nom::Err::Error(PError::expected(&i, Expected::Token(word))))
         }
     }
 }
@@ -330,7 +360,10 @@ fn ident(i: In<'_>) -> PResult<'_, Ident> {
     let n = word_len(s);
     let starts_ok = s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     if n == 0 || !starts_ok || KEYWORDS.contains(&&s[..n]) {
-        return Err(nom::Err::Error(PError::expected(&i, "an identifier")));
+        return Err(nom::Err::Error(PError::expected(
+            &i,
+            Expected::What("an identifier"),
+        )));
     }
     let rest = i.take_from(n);
     Ok((
@@ -351,7 +384,10 @@ fn literal(i: In<'_>) -> PResult<'_, Value> {
         None => (false, s),
     };
     if !body.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(nom::Err::Error(PError::expected(&i, "a number")));
+        return Err(nom::Err::Error(PError::expected(
+            &i,
+            Expected::What("a number"),
+        )));
     }
     let n = word_len(body);
     let digits = &body[..n];
@@ -446,9 +482,10 @@ fn item<'a>(i: In<'a>, trivia_start: usize, diags: &mut Vec<Diagnostic>) -> PRes
     .map_err(|e| {
         e.map(|mut err| {
             if err.offset == i.location_offset() && err.message.is_none() {
-                err.expected = vec![Cow::Borrowed(
+                err.expected = Some(Expected::What(
                     "a definition (`const`, `typedef`, `enum`, `struct`, `union` or `program`)",
-                )];
+                ));
+                err.more_expected.clear();
             }
             err
         })
@@ -622,7 +659,7 @@ fn union_body(i: In<'_>, depth: u32) -> PResult<'_, UnionBody> {
         if cases.is_empty() {
             return Err(nom::Err::Failure(PError::expected(
                 &j,
-                "`case`, `default` or `}`",
+                Expected::What("`case`, `default` or `}`"),
             )));
         }
         let (k, mut f) = cut(|i| field(i, depth)).parse(k)?;
@@ -733,8 +770,9 @@ fn type_spec(i: In<'_>, depth: u32) -> PResult<'_, TypeSpec> {
         match simple {
             Some(k) => (i.take_from(n), k),
             None => {
-                let (i, name) =
-                    ident(i).map_err(|_| nom::Err::Error(PError::expected(&start, "a type")))?;
+                let (i, name) = ident(i).map_err(|_| {
+                    nom::Err::Error(PError::expected(&start, Expected::What("a type")))
+                })?;
                 (
                     i,
                     TypeSpecKind::Named {
@@ -782,7 +820,10 @@ fn program_def(i: In<'_>) -> PResult<'_, ItemKind> {
     loop {
         if let Ok((j, _)) = sym("}")(i) {
             if versions.is_empty() {
-                return Err(nom::Err::Failure(PError::expected(&i, "`version`")));
+                return Err(nom::Err::Failure(PError::expected(
+                    &i,
+                    Expected::Token("version"),
+                )));
             }
             let (j, (_, number, _)) = cut((sym("="), value, sym(";"))).parse(j)?;
             return Ok((
@@ -811,7 +852,10 @@ fn version_def(i: In<'_>) -> PResult<'_, VersionDef> {
     loop {
         if let Ok((j, _)) = sym("}")(i) {
             if procedures.is_empty() {
-                return Err(nom::Err::Failure(PError::expected(&i, "a procedure")));
+                return Err(nom::Err::Failure(PError::expected(
+                    &i,
+                    Expected::What("a procedure"),
+                )));
             }
             let (j, (_, number, _)) = cut((sym("="), value, sym(";"))).parse(j)?;
             let span = span_between(&start, &j);
@@ -866,4 +910,92 @@ fn void_or_type(i: In<'_>) -> PResult<'_, Option<TypeSpec>> {
     }
     let (i, t) = type_spec(i, 0)?;
     Ok((i, Some(t)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        let (_, d) = parse_file(FileId(0), text);
+        d.into_iter().map(|d| d.message).collect()
+    }
+
+    fn nested_structs(levels: usize) -> String {
+        let mut s = String::from("struct outer { ");
+        for _ in 0..levels {
+            s.push_str("struct { ");
+        }
+        s.push_str("int x; ");
+        for _ in 0..levels {
+            s.push_str("} f; ");
+        }
+        s.push_str("};");
+        s
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_is_accepted() {
+        assert_eq!(
+            errors(&nested_structs(MAX_NESTING as usize)),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn nesting_beyond_the_limit_is_an_error_not_a_stack_overflow() {
+        let e = errors(&nested_structs(100_000));
+        assert_eq!(e.len(), 1);
+        assert!(e[0].contains("nested deeper"), "{e:?}");
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_file_is_handled() {
+        let text = "const A = 0x10; /* c */ typedef string s<A>;\n\
+                    enum e { X = 1, Y }; union u switch (e d) { case X: int a; default: void; };\n\
+                    struct t { s name; u *next; hyper h[2]; };\n\
+                    program P { version V { t GET(s, int) = 1; } = 1; } = 0x20000000;\n%pass\n";
+        for end in 0..=text.len() {
+            let _ = parse_file(FileId(0), &text[..end]);
+        }
+    }
+
+    #[test]
+    fn recovery_reports_independent_errors_and_keeps_good_items() {
+        let (file, d) = parse_file(
+            FileId(0),
+            "const A 1;\nconst B = 2;\nstruct { };\nconst C = 3;\n",
+        );
+        assert_eq!(d.len(), 2);
+        let names: Vec<_> = file
+            .items
+            .iter()
+            .filter_map(|i| match &i.kind {
+                ItemKind::Const { name, .. } => Some(name.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names, ["B", "C"]);
+    }
+
+    #[test]
+    fn unbalanced_braces_do_not_swallow_later_definitions() {
+        let e = errors("struct a { int x;\nconst B = ;\nconst C = 1;\n");
+        assert_eq!(e.len(), 2, "{e:?}");
+    }
+
+    #[test]
+    fn percent_and_hash_lines_are_kept() {
+        let (file, d) = parse_file(FileId(0), "%#include <x.h>\n#define X 1\nconst A = 1;\n");
+        assert!(matches!(&file.items[0].kind, ItemKind::Passthrough(t) if t == "#include <x.h>"));
+        assert!(matches!(&file.items[1].kind, ItemKind::Directive(t) if t == "#define X 1"));
+        assert_eq!(d.len(), 1);
+        assert!(!d[0].is_error());
+    }
+
+    #[test]
+    fn non_ascii_input_does_not_break_positions() {
+        let e = errors("const é = 1;\nconst B = ü;\n");
+        assert_eq!(e.len(), 2, "{e:?}");
+    }
 }

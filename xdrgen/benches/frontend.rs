@@ -1,2 +1,0 @@
-//! Benchmark of the front end (filled in below).
-fn main() {}
