@@ -43,7 +43,11 @@ fn check_fails_with_located_diagnostics() {
 fn defines_supply_external_constants() {
     let file = fixture("ok/defines.x");
     let o = xdrgen(&["check", &file]);
-    assert_eq!(o.status.code(), Some(1), "BUFLEN is undefined without --define");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "BUFLEN is undefined without --define"
+    );
     let o = xdrgen(&["check", "--define", "BUFLEN=32", "-D", "WIDTH=0x10", &file]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
@@ -85,7 +89,11 @@ fn explicit_libvirt_program_replaces_detection() {
 fn unreadable_file_is_named() {
     let o = xdrgen(&["check", "/nonexistent/dir/spec.x"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot read `/nonexistent/dir/spec.x`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read `/nonexistent/dir/spec.x`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
