@@ -27,14 +27,15 @@
 //! # }
 //! ```
 
-#[cfg(feature = "codegen")]
-pub mod diag;
-#[cfg(feature = "codegen")]
-pub mod ir;
-#[cfg(feature = "codegen")]
-pub mod syntax;
+pub mod rt;
 
 #[cfg(feature = "codegen")]
-pub use diag::{Diagnostic, Diagnostics, FileId, Severity, SourceMap, Span};
+pub use xdrgen_impl::{codegen, diag, ir, syntax};
 #[cfg(feature = "codegen")]
-pub use ir::{load, Loaded, Options};
+pub use xdrgen_impl::{
+    load, Diagnostic, Diagnostics, FileId, Loaded, Options, Severity, SourceMap, Span,
+};
+
+/// `xdr_include!("file.x")`: a specification compiled into Rust at build time.
+#[cfg(feature = "macros")]
+pub use xdrgen_macros::xdr_include;

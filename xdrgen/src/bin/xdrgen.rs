@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use xdrgen::codegen::{generate_source, GenOptions};
 use xdrgen::ir::{LibvirtProgram, LibvirtPrograms};
 use xdrgen::{load, Options, SourceMap};
 
@@ -23,7 +24,8 @@ use xdrgen::{load, Options, SourceMap};
         xdrgen check remote_protocol.x\n  \
         xdrgen check --define VIR_UUID_BUFLEN=16 remote_protocol.x qemu_protocol.x\n  \
         xdrgen ir --json remote_protocol.x > remote.json\n  \
-        xdrgen ir --json --libvirt-program REMOTE_PROGRAM,REMOTE_PROTOCOL_VERSION,remote_procedure,remote remote_protocol.x"
+        xdrgen ir --json --libvirt-program REMOTE_PROGRAM,REMOTE_PROTOCOL_VERSION,remote_procedure,remote remote_protocol.x\n  \
+        xdrgen generate remote_protocol.x --strip-prefix remote -o remote.rs"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +36,27 @@ struct Cli {
 enum Command {
     /// Parse and resolve the files; exit 0 when there are no errors, 1 otherwise.
     Check(Input),
+    /// Write Rust code: types with XDR encoders and decoders, and procedure tables.
+    Generate {
+        #[command(flatten)]
+        input: Input,
+        /// Where to write the Rust source ("-" for standard output).
+        #[arg(short, long, value_name = "OUT.rs")]
+        output: PathBuf,
+        /// Strip this prefix from type and constant names where possible
+        /// (e.g. `remote`: remote_domain_get_info_args -> DomainGetInfoArgs).
+        #[arg(long, value_name = "PREFIX")]
+        strip_prefix: Option<String>,
+        /// Map XDR strings to Vec<u8> instead of String.
+        #[arg(long)]
+        strings_as_bytes: bool,
+        /// The cargo feature that turns on serde derives in the generated code.
+        #[arg(long, value_name = "FEATURE", default_value = "serde")]
+        serde_feature: String,
+        /// Do not emit serde derives at all.
+        #[arg(long, conflicts_with = "serde_feature")]
+        no_serde: bool,
+    },
     /// Print the resolved specification.
     Ir {
         #[command(flatten)]
@@ -103,7 +126,7 @@ fn parse_program(s: &str) -> Result<LibvirtProgram, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (input, json) = match &cli.command {
-        Command::Check(input) => (input, None),
+        Command::Check(input) | Command::Generate { input, .. } => (input, None),
         Command::Ir { input, json } => (input, Some(*json)),
     };
     let mut sources = SourceMap::new();
@@ -142,6 +165,24 @@ fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
+    if let Command::Generate {
+        output,
+        strip_prefix,
+        strings_as_bytes,
+        serde_feature,
+        no_serde,
+        ..
+    } = &cli.command
+    {
+        let options = GenOptions {
+            strip_prefix: strip_prefix.clone(),
+            strings_as_bytes: *strings_as_bytes,
+            serde_feature: (!no_serde).then(|| serde_feature.clone()),
+            command: Some(command_line()),
+            ..GenOptions::default()
+        };
+        return write_output(output, generate_source(&spec, &sources, &options));
+    }
     match json {
         None => ExitCode::SUCCESS,
         Some(true) => match serde_json::to_string_pretty(&spec) {
@@ -157,6 +198,38 @@ fn main() -> ExitCode {
         Some(false) => {
             print_summary(&spec);
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// The command as typed, for the generated file's preamble; paths are kept
+/// as given so the line is reproducible from the same directory.
+fn command_line() -> String {
+    let mut args = std::env::args();
+    args.next();
+    std::iter::once("xdrgen".to_owned())
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn write_output(path: &std::path::Path, source: Result<String, String>) -> ExitCode {
+    let source = match source {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if path.as_os_str() == "-" {
+        print!("{source}");
+        return ExitCode::SUCCESS;
+    }
+    match std::fs::write(path, source) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            ExitCode::from(2)
         }
     }
 }

@@ -1,0 +1,529 @@
+//! Rust items for constants and types, with their `Encode` / `Decode`
+//! implementations written out directly (no derive layer): each field is one
+//! call to its codec, and errors name the field.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::codegen::naming::{self, variant_names};
+use crate::codegen::wire::u32_lit;
+use crate::codegen::{doc_attrs, ident, Generator};
+use crate::ir::{
+    BaseType, Constant, DiscriminantType, Enum, Field, NamedKind, Struct, TypeDef, TypeKind,
+    TypeRef, Union,
+};
+
+impl Generator<'_> {
+    /// `pub const NAME: T = value;`, typed by its value: `u32` when it fits,
+    /// else `i32`, `i64`, `u64`.
+    pub(crate) fn constant(&self, c: &Constant) -> TokenStream {
+        let name = format_ident!("{}", self.names.const_name(&c.name).unwrap_or(&c.name));
+        let doc = doc_attrs(c.doc.as_deref());
+        let v = c.value;
+        let (ty, lit) = if let Ok(n) = u32::try_from(v) {
+            (quote!(u32), proc_macro2::Literal::u32_unsuffixed(n))
+        } else if let Ok(n) = i32::try_from(v) {
+            (quote!(i32), proc_macro2::Literal::i32_unsuffixed(n))
+        } else if let Ok(n) = i64::try_from(v) {
+            (quote!(i64), proc_macro2::Literal::i64_unsuffixed(n))
+        } else {
+            let n = u64::try_from(v).unwrap_or(u64::MAX);
+            (quote!(u64), proc_macro2::Literal::u64_unsuffixed(n))
+        };
+        quote! {
+            #doc
+            pub const #name: #ty = #lit;
+        }
+    }
+
+    /// The item(s) for one type definition.
+    pub(crate) fn type_def(&self, t: &TypeDef) -> TokenStream {
+        match &t.kind {
+            TypeKind::Alias(target) => {
+                let name = self.type_ident(&t.name);
+                let doc = doc_attrs(t.doc.as_deref());
+                let ty = self.rust_type(target, t.recursive);
+                quote! {
+                    #doc
+                    pub type #name = #ty;
+                }
+            }
+            TypeKind::Enum(e) => self.enumeration(t, e),
+            TypeKind::Struct(s) => self.structure(t, s),
+            TypeKind::Union(u) => self.union(t, u),
+        }
+    }
+
+    fn derives(&self, t: &TypeDef, copy: bool) -> TokenStream {
+        let mut d = vec![quote!(Debug), quote!(Clone)];
+        if copy {
+            d.push(quote!(Copy));
+        }
+        d.push(quote!(PartialEq));
+        if self.eq_hash_ok(&t.name) {
+            d.push(quote!(Eq));
+            d.push(quote!(Hash));
+        }
+        let serde = self.serde_attr();
+        quote! {
+            #[derive(#(#d),*)]
+            #serde
+        }
+    }
+
+    fn enumeration(&self, t: &TypeDef, e: &Enum) -> TokenStream {
+        let name = self.type_ident(&t.name);
+        let doc = doc_attrs(t.doc.as_deref());
+        let derives = self.derives(t, true);
+        let rt = &self.rt;
+        let member_names: Vec<&str> = e.members.iter().map(|m| m.name.as_str()).collect();
+        let variants = variant_names(&member_names);
+        // Rust enums cannot repeat a discriminant: later members with a value
+        // already used become associated constants naming the first.
+        let mut first_with_value: Vec<(i32, usize)> = Vec::new();
+        let mut decl = Vec::new();
+        let mut aliases = Vec::new();
+        for (i, m) in e.members.iter().enumerate() {
+            let v = format_ident!("{}", variants[i]);
+            let mdoc = doc_attrs(m.doc.as_deref());
+            let value = proc_macro2::Literal::i32_unsuffixed(m.value);
+            match first_with_value.iter().find(|(val, _)| *val == m.value) {
+                Some(&(_, j)) => {
+                    let target = format_ident!("{}", variants[j]);
+                    let c = format_ident!("{}", naming::shouty(&variants[i]));
+                    aliases.push(quote! {
+                        #mdoc
+                        pub const #c: Self = Self::#target;
+                    });
+                }
+                None => {
+                    first_with_value.push((m.value, i));
+                    decl.push(quote! { #mdoc #v = #value, });
+                }
+            }
+        }
+        let arms = first_with_value.iter().map(|&(val, i)| {
+            let v = format_ident!("{}", variants[i]);
+            let lit = proc_macro2::Literal::i32_unsuffixed(val);
+            quote!(#lit => ::std::result::Result::Ok(Self::#v),)
+        });
+        let alias_impl = if aliases.is_empty() {
+            quote!()
+        } else {
+            quote!(impl #name { #(#aliases)* })
+        };
+        quote! {
+            #doc
+            #derives
+            #[repr(i32)]
+            pub enum #name { #(#decl)* }
+
+            #alias_impl
+
+            impl ::std::convert::TryFrom<i32> for #name {
+                type Error = i32;
+                fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
+                    match v {
+                        #(#arms)*
+                        other => ::std::result::Result::Err(other),
+                    }
+                }
+            }
+
+            impl #rt::Encode for #name {
+                const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
+                fn encode(&self, w: &mut #rt::Writer<'_>) -> ::std::result::Result<(), #rt::Error> {
+                    #rt::Encode::encode(&(*self as i32), w)
+                }
+                fn encoded_len(&self) -> usize {
+                    4
+                }
+            }
+
+            impl #rt::Decode for #name {
+                const MIN_LEN: usize = 4;
+                fn decode(r: &mut #rt::Reader<'_>) -> ::std::result::Result<Self, #rt::Error> {
+                    let at = r.position();
+                    let v = <i32 as #rt::Decode>::decode(r)?;
+                    <Self as ::std::convert::TryFrom<i32>>::try_from(v)
+                        .map_err(|v| #rt::Error::new(#rt::ErrorKind::UnknownEnumValue(v), at))
+                }
+            }
+        }
+    }
+
+    fn structure(&self, t: &TypeDef, s: &Struct) -> TokenStream {
+        let name = self.type_ident(&t.name);
+        let doc = doc_attrs(t.doc.as_deref());
+        let derives = self.derives(t, false);
+        let rt = &self.rt;
+        let xdr_name = &t.name;
+        let field_names =
+            naming::field_names(&s.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>());
+        let mut decl = Vec::new();
+        let mut enc = Vec::new();
+        let mut len = Vec::new();
+        let mut dec = Vec::new();
+        let mut min = Vec::new();
+        let mut fixed = Vec::new();
+        for (f, rust) in s.fields.iter().zip(&field_names) {
+            let id = ident(rust);
+            let ty = self.rust_type(&f.ty, f.boxed);
+            let codec = self.codec(&f.ty, f.boxed);
+            let fdoc = doc_attrs(f.doc.as_deref());
+            let xdr_field = &f.name;
+            decl.push(quote! { #fdoc pub #id: #ty, });
+            enc.push(quote! {
+                #rt::field(<#codec as #rt::Codec>::encode(&self.#id, w), #xdr_name, #xdr_field)?;
+            });
+            len.push(quote!(<#codec as #rt::Codec>::len(&self.#id)));
+            dec.push(quote! {
+                #id: #rt::field(<#codec as #rt::Codec>::decode(r), #xdr_name, #xdr_field)?,
+            });
+            min.push(quote!(<#codec as #rt::Codec>::MIN_LEN));
+            fixed.push(quote!(<#codec as #rt::Codec>::FIXED_LEN));
+        }
+        let (w, r) = if s.fields.is_empty() {
+            (quote!(_w), quote!(_r))
+        } else {
+            (quote!(w), quote!(r))
+        };
+        quote! {
+            #doc
+            #derives
+            pub struct #name { #(#decl)* }
+
+            impl #rt::Encode for #name {
+                const FIXED_LEN: ::std::option::Option<usize> = #rt::sum_fixed(&[#(#fixed),*]);
+                fn encode(&self, #w: &mut #rt::Writer<'_>) -> ::std::result::Result<(), #rt::Error> {
+                    #(#enc)*
+                    ::std::result::Result::Ok(())
+                }
+                fn encoded_len(&self) -> usize {
+                    0 #(+ #len)*
+                }
+            }
+
+            impl #rt::Decode for #name {
+                const MIN_LEN: usize = 0 #(+ #min)*;
+                fn decode(#r: &mut #rt::Reader<'_>) -> ::std::result::Result<Self, #rt::Error> {
+                    ::std::result::Result::Ok(Self { #(#dec)* })
+                }
+            }
+        }
+    }
+
+    fn union(&self, t: &TypeDef, u: &Union) -> TokenStream {
+        let name = self.type_ident(&t.name);
+        let doc = doc_attrs(t.doc.as_deref());
+        let derives = self.derives(t, false);
+        let rt = &self.rt;
+        let xdr_name = &t.name;
+        let disc_ty = self.discriminant_type(&u.discriminant.ty);
+        let variants = union_variant_names(u);
+        let mut decl = Vec::new();
+        let mut enc = Vec::new();
+        let mut len = Vec::new();
+        let mut dec = Vec::new();
+        let all_labels: Vec<i64> = u
+            .arms
+            .iter()
+            .flat_map(|a| a.cases.iter().map(|c| c.value))
+            .collect();
+        for (arm, vname) in u.arms.iter().zip(&variants) {
+            let v = format_ident!("{}", vname);
+            let labels: Vec<TokenStream> = arm
+                .cases
+                .iter()
+                .map(|c| self.label_value(&u.discriminant.ty, c.value))
+                .collect();
+            let values: Vec<proc_macro2::Literal> = arm
+                .cases
+                .iter()
+                .map(|c| proc_macro2::Literal::i64_unsuffixed(c.value))
+                .collect();
+            let field_doc = arm.field.as_ref().and_then(|f| f.doc.as_deref());
+            let vdoc = doc_attrs(field_doc);
+            let keeps = arm.cases.len() > 1;
+            let dec_pattern = quote!(#(#values)|*);
+            match (&arm.field, keeps) {
+                (None, false) => {
+                    let label = &labels[0];
+                    decl.push(quote! { #vdoc #v, });
+                    enc.push(quote! { Self::#v => #rt::Encode::encode(&#label, w), });
+                    len.push(quote! { Self::#v => 4, });
+                    dec.push(quote! { #dec_pattern => ::std::result::Result::Ok(Self::#v), });
+                }
+                (None, true) => {
+                    decl.push(quote! { #vdoc #v(#disc_ty), });
+                    enc.push(quote! {
+                        Self::#v(d) => {
+                            #rt::check_discriminant(w, *d as i64, &[#(#values),*])?;
+                            #rt::Encode::encode(d, w)
+                        }
+                    });
+                    len.push(quote! { Self::#v(_) => 4, });
+                    dec.push(quote! { #dec_pattern => ::std::result::Result::Ok(Self::#v(d)), });
+                }
+                (Some(f), false) => {
+                    let label = &labels[0];
+                    let ty = self.rust_type(&f.ty, f.boxed);
+                    let codec = self.codec(&f.ty, f.boxed);
+                    let xdr_field = &f.name;
+                    decl.push(quote! { #vdoc #v(#ty), });
+                    enc.push(quote! {
+                        Self::#v(x) => {
+                            #rt::Encode::encode(&#label, w)?;
+                            #rt::field(<#codec as #rt::Codec>::encode(x, w), #xdr_name, #xdr_field)
+                        }
+                    });
+                    len.push(quote! { Self::#v(x) => 4 + <#codec as #rt::Codec>::len(x), });
+                    dec.push(quote! {
+                        #dec_pattern => ::std::result::Result::Ok(Self::#v(
+                            #rt::field(<#codec as #rt::Codec>::decode(r), #xdr_name, #xdr_field)?
+                        )),
+                    });
+                }
+                (Some(f), true) => {
+                    let ty = self.rust_type(&f.ty, f.boxed);
+                    let codec = self.codec(&f.ty, f.boxed);
+                    let xdr_field = &f.name;
+                    decl.push(quote! { #vdoc #v(#disc_ty, #ty), });
+                    enc.push(quote! {
+                        Self::#v(d, x) => {
+                            #rt::check_discriminant(w, *d as i64, &[#(#values),*])?;
+                            #rt::Encode::encode(d, w)?;
+                            #rt::field(<#codec as #rt::Codec>::encode(x, w), #xdr_name, #xdr_field)
+                        }
+                    });
+                    len.push(quote! { Self::#v(_, x) => 4 + <#codec as #rt::Codec>::len(x), });
+                    dec.push(quote! {
+                        #dec_pattern => ::std::result::Result::Ok(Self::#v(
+                            d,
+                            #rt::field(<#codec as #rt::Codec>::decode(r), #xdr_name, #xdr_field)?
+                        )),
+                    });
+                }
+            }
+        }
+        let taken: Vec<proc_macro2::Literal> = all_labels
+            .iter()
+            .map(|v| proc_macro2::Literal::i64_unsuffixed(*v))
+            .collect();
+        let default_arm = match &u.default {
+            None => quote! {
+                _ => ::std::result::Result::Err(#rt::Error::new(#rt::ErrorKind::UnknownDiscriminant(d as i64), at)),
+            },
+            Some(def) => {
+                let v = format_ident!("{}", variants[u.arms.len()]);
+                let vdoc = doc_attrs(def.field.as_ref().and_then(|f| f.doc.as_deref()));
+                match &def.field {
+                    None => {
+                        decl.push(quote! { #vdoc #v(#disc_ty), });
+                        enc.push(quote! {
+                            Self::#v(d) => {
+                                #rt::check_default_discriminant(w, *d as i64, &[#(#taken),*])?;
+                                #rt::Encode::encode(d, w)
+                            }
+                        });
+                        len.push(quote! { Self::#v(_) => 4, });
+                        quote! { _ => ::std::result::Result::Ok(Self::#v(d)), }
+                    }
+                    Some(f) => {
+                        let ty = self.rust_type(&f.ty, f.boxed);
+                        let codec = self.codec(&f.ty, f.boxed);
+                        let xdr_field = &f.name;
+                        decl.push(quote! { #vdoc #v(#disc_ty, #ty), });
+                        enc.push(quote! {
+                            Self::#v(d, x) => {
+                                #rt::check_default_discriminant(w, *d as i64, &[#(#taken),*])?;
+                                #rt::Encode::encode(d, w)?;
+                                #rt::field(<#codec as #rt::Codec>::encode(x, w), #xdr_name, #xdr_field)
+                            }
+                        });
+                        len.push(quote! { Self::#v(_, x) => 4 + <#codec as #rt::Codec>::len(x), });
+                        quote! {
+                            _ => ::std::result::Result::Ok(Self::#v(
+                                d,
+                                #rt::field(<#codec as #rt::Codec>::decode(r), #xdr_name, #xdr_field)?
+                            )),
+                        }
+                    }
+                }
+            }
+        };
+        // Match on the discriminant's numeric value so enum, int, unsigned
+        // and bool discriminants share one shape.
+        let read_disc = quote!(let d = <#disc_ty as #rt::Decode>::decode(r)?;);
+        // Only an unknown discriminant needs the position, for its error.
+        let position = if u.default.is_none() {
+            quote!(let at = r.position();)
+        } else {
+            quote!()
+        };
+        let match_on = quote!(d as i64);
+        quote! {
+            #doc
+            #derives
+            pub enum #name { #(#decl)* }
+
+            impl #rt::Encode for #name {
+                fn encode(&self, w: &mut #rt::Writer<'_>) -> ::std::result::Result<(), #rt::Error> {
+                    match self { #(#enc)* }
+                }
+                fn encoded_len(&self) -> usize {
+                    match self { #(#len)* }
+                }
+            }
+
+            impl #rt::Decode for #name {
+                const MIN_LEN: usize = 4;
+                #[allow(unreachable_patterns)]
+                fn decode(r: &mut #rt::Reader<'_>) -> ::std::result::Result<Self, #rt::Error> {
+                    #position
+                    #read_disc
+                    match #match_on {
+                        #(#dec)*
+                        #default_arm
+                    }
+                }
+            }
+        }
+    }
+
+    fn discriminant_type(&self, d: &DiscriminantType) -> TokenStream {
+        match d {
+            DiscriminantType::Int => quote!(i32),
+            DiscriminantType::UnsignedInt => quote!(u32),
+            DiscriminantType::Bool => quote!(bool),
+            DiscriminantType::Enum(e) => self.type_ident(e),
+        }
+    }
+
+    /// A case label as a value of the discriminant's Rust type.
+    fn label_value(&self, d: &DiscriminantType, value: i64) -> TokenStream {
+        match d {
+            DiscriminantType::Int => {
+                let v = proc_macro2::Literal::i32_unsuffixed(value as i32);
+                quote!((#v as i32))
+            }
+            DiscriminantType::UnsignedInt => {
+                let v = u32_lit(value as u32);
+                quote!((#v as u32))
+            }
+            DiscriminantType::Bool => {
+                if value != 0 {
+                    quote!(true)
+                } else {
+                    quote!(false)
+                }
+            }
+            DiscriminantType::Enum(e) => {
+                let ty = self.type_ident(e);
+                let variant = self.enum_variant(e, value);
+                quote!(#ty::#variant)
+            }
+        }
+    }
+
+    /// The Rust variant of enum `e` with this value: the first member that
+    /// has it (later members with the same value are constants).
+    fn enum_variant(&self, e: &str, value: i64) -> TokenStream {
+        let Some(TypeDef {
+            kind: TypeKind::Enum(en),
+            ..
+        }) = self.type_by_name(e)
+        else {
+            return quote!(_);
+        };
+        let names: Vec<&str> = en.members.iter().map(|m| m.name.as_str()).collect();
+        let variants = variant_names(&names);
+        let idx = en
+            .members
+            .iter()
+            .position(|m| i64::from(m.value) == value)
+            .unwrap_or_default();
+        let v = format_ident!("{}", variants[idx]);
+        quote!(#v)
+    }
+
+    /// Whether `Eq` and `Hash` can be derived: no `float`, `double` or
+    /// quadruple-free type reaches a floating-point field.
+    pub(crate) fn eq_hash_ok(&self, name: &str) -> bool {
+        let mut stack = vec![name.to_owned()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n.clone()) {
+                continue;
+            }
+            let Some(def) = self.type_by_name(&n) else {
+                continue;
+            };
+            let refs: Vec<&TypeRef> = match &def.kind {
+                TypeKind::Alias(r) => vec![r],
+                TypeKind::Enum(_) => vec![],
+                TypeKind::Struct(s) => s.fields.iter().map(|f| &f.ty).collect(),
+                TypeKind::Union(u) => u
+                    .arms
+                    .iter()
+                    .filter_map(|a| a.field.as_ref())
+                    .chain(u.default.iter().filter_map(|d| d.field.as_ref()))
+                    .map(|f: &Field| &f.ty)
+                    .collect(),
+            };
+            for r in refs {
+                match &r.base {
+                    BaseType::Float | BaseType::Double => return false,
+                    BaseType::Named { name, kind } if *kind != NamedKind::Enum => {
+                        stack.push(name.clone())
+                    }
+                    _ => {}
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Variant names for a union's arms (and its `default`, last): a single
+/// named label gives its member name without the words all labels share; an
+/// arm with several labels or a number is named after its field; a void
+/// arm after its labels.
+fn union_variant_names(u: &Union) -> Vec<String> {
+    let named: Vec<&str> = u
+        .arms
+        .iter()
+        .filter(|a| a.cases.len() == 1)
+        .filter_map(|a| a.cases[0].name.as_deref())
+        .collect();
+    let common = naming::common_word_prefix(&named);
+    let mut ns = naming::Namespace::with_reserved(&["Self"]);
+    let mut out = Vec::new();
+    for arm in &u.arms {
+        let mut candidates = Vec::new();
+        if let [label] = arm.cases.as_slice() {
+            if let Some(n) = &label.name {
+                candidates.push(naming::upper_camel(n.get(common..).unwrap_or(n)));
+                candidates.push(naming::upper_camel(n));
+            }
+        }
+        if let Some(f) = &arm.field {
+            candidates.push(naming::upper_camel(&f.name));
+        }
+        let labels: Vec<String> = arm
+            .cases
+            .iter()
+            .map(|c| match &c.name {
+                Some(n) => naming::upper_camel(n.get(common..).unwrap_or(n)),
+                None if c.value < 0 => format!("Minus{}", c.value.unsigned_abs()),
+                None => c.value.to_string(),
+            })
+            .collect();
+        candidates.push(format!("Case{}", labels.join("Or")));
+        out.push(ns.claim(&candidates));
+    }
+    if u.default.is_some() {
+        out.push(ns.claim(&["Default".to_owned(), "DefaultArm".to_owned()]));
+    }
+    out
+}

@@ -1,0 +1,298 @@
+//! Procedure tables: for each program a module with its number, version,
+//! `Procedure` enum, static `PROCEDURES` table and one marker type per
+//! procedure (module `procs`) implementing `RemoteProcedure`.
+//!
+//! A program with one version (every libvirt program) keeps its tables in
+//! the program module; a program with several versions gets one submodule
+//! per version.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::codegen::naming::{self, Namespace};
+use crate::codegen::{doc_attrs, Generator};
+use crate::ir::{
+    AclCondition, AclRule, Annotations, Convention, Generate, Priority, Procedure, ProcedureKind,
+    Program, StreamDirection, TypeRef, Version,
+};
+
+impl Generator<'_> {
+    pub(crate) fn programs(&self) -> TokenStream {
+        let mut modules = Namespace::default();
+        let programs = self.spec.programs.iter().map(|p| {
+            let stripped = self
+                .options
+                .strip_prefix
+                .as_deref()
+                .and_then(|pre| naming::strip_prefix(&p.name, pre))
+                .unwrap_or(&p.name);
+            let module = format_ident!("{}", modules.claim(&[naming::snake(stripped)]));
+            let number = Literal::u32_unsuffixed(p.number);
+            let doc = doc_attrs(p.doc.as_deref().or(Some(&format!("Program `{}`.", p.name))));
+            let body = match p.versions.as_slice() {
+                [only] => self.version(p, only, 1),
+                many => {
+                    let mut vmods = Namespace::default();
+                    let vs = many.iter().map(|v| {
+                        let m = format_ident!("{}", vmods.claim(&[naming::snake(&v.name)]));
+                        let body = self.version(p, v, 2);
+                        let vdoc = format!(" Version `{}` ({}).", v.name, v.number);
+                        quote! {
+                            #[doc = #vdoc]
+                            pub mod #m { #body }
+                        }
+                    });
+                    quote!(#(#vs)*)
+                }
+            };
+            quote! {
+                #doc
+                pub mod #module {
+                    /// The program number.
+                    pub const NUMBER: u32 = #number;
+                    #body
+                }
+            }
+        });
+        quote!(#(#programs)*)
+    }
+
+    /// The tables of one version, in a module `depth` levels below the
+    /// types.
+    fn version(&self, p: &Program, v: &Version, depth: usize) -> TokenStream {
+        let rt = &self.rt;
+        let version = Literal::u32_unsuffixed(v.number);
+        let member_prefix = match &p.convention {
+            Convention::Libvirt(l) => Some(crate::ir::member_prefix(&l.program_constant)),
+            Convention::Rfc5531 => None,
+        };
+        // Later duplicates of a number were reported by the resolver.
+        let mut seen = std::collections::HashSet::new();
+        let procs: Vec<&Procedure> = v
+            .procedures
+            .iter()
+            .filter(|pr| seen.insert(pr.number))
+            .collect();
+        let mut ns = Namespace::with_reserved(&["Self"]);
+        let variants: Vec<proc_macro2::Ident> = procs
+            .iter()
+            .map(|pr| {
+                let short = member_prefix
+                    .as_deref()
+                    .and_then(|m| pr.name.strip_prefix(m))
+                    .unwrap_or(&pr.name);
+                format_ident!(
+                    "{}",
+                    ns.claim(&[naming::upper_camel(short), naming::upper_camel(&pr.name)])
+                )
+            })
+            .collect();
+        let up = |n: usize| -> TokenStream {
+            let supers = (0..n).map(|_| quote!(super::));
+            quote!(#(#supers)*)
+        };
+        let types_from_procs = up(depth + 1);
+
+        let enum_variants = procs.iter().zip(&variants).map(|(pr, v)| {
+            let n = Literal::u32_unsuffixed(pr.number);
+            let doc = format!(" `{}`", pr.name);
+            quote!(#[doc = #doc] #v = #n,)
+        });
+        let try_arms = procs.iter().zip(&variants).map(|(pr, v)| {
+            let n = Literal::u32_unsuffixed(pr.number);
+            quote!(#n => ::std::result::Result::Ok(Self::#v),)
+        });
+        let index_arms = variants.iter().enumerate().map(|(i, v)| {
+            let i = Literal::usize_unsuffixed(i);
+            quote!(Self::#v => &PROCEDURES[#i],)
+        });
+        let rows = procs.iter().map(|pr| self.info_row(pr));
+        let markers = procs.iter().zip(&variants).enumerate().map(|(i, (pr, v))| {
+            let index = Literal::usize_unsuffixed(i);
+            let [args, args_codec, ret, ret_codec] = self.marker_types(pr, &types_from_procs);
+            let program = Literal::u32_unsuffixed(p.number);
+            let doc = doc_attrs(pr.doc.as_deref());
+            let name_doc = format!(" Procedure `{}` ({}).", pr.name, pr.number);
+            let n = Literal::u32_unsuffixed(pr.number);
+            quote! {
+                #[doc = #name_doc]
+                #doc
+                #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+                pub struct #v;
+                impl #rt::RemoteProcedure for #v {
+                    const PROGRAM: u32 = #program;
+                    const VERSION: u32 = #version;
+                    const NUMBER: u32 = #n;
+                    const INFO: &'static #rt::ProcedureInfo = &super::PROCEDURES[#index];
+                    type Args = #args;
+                    type ArgsCodec = #args_codec;
+                    type Ret = #ret;
+                    type RetCodec = #ret_codec;
+                }
+            }
+        });
+        let count = Literal::usize_unsuffixed(procs.len());
+        let all = variants.iter().map(|v| quote!(Self::#v,));
+        quote! {
+            /// The version number.
+            pub const VERSION: u32 = #version;
+
+            /// The procedures, by number.
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            #[repr(u32)]
+            pub enum Procedure { #(#enum_variants)* }
+
+            impl Procedure {
+                /// Every procedure, in table order.
+                pub const ALL: [Procedure; #count] = [#(#all)*];
+
+                /// This procedure's row of [`PROCEDURES`].
+                pub fn info(self) -> &'static #rt::ProcedureInfo {
+                    match self { #(#index_arms)* }
+                }
+            }
+
+            impl ::std::convert::TryFrom<u32> for Procedure {
+                type Error = u32;
+                fn try_from(n: u32) -> ::std::result::Result<Self, u32> {
+                    match n {
+                        #(#try_arms)*
+                        other => ::std::result::Result::Err(other),
+                    }
+                }
+            }
+
+            /// Every procedure's description, in definition order.
+            pub static PROCEDURES: [#rt::ProcedureInfo; #count] = [#(#rows),*];
+
+            /// One marker type per procedure, for calls typed at compile time.
+            pub mod procs {
+                #(#markers)*
+            }
+        }
+    }
+
+    /// The `Args` / `ArgsCodec` and `Ret` / `RetCodec` of a procedure's
+    /// marker, with type names reached from the marker's module.
+    fn marker_types(&self, pr: &Procedure, path: &TokenStream) -> [TokenStream; 4] {
+        let rt = &self.rt;
+        *self.type_prefix.borrow_mut() = path.clone();
+        let void = (quote!(()), quote!(#rt::Plain<()>));
+        let one = |t: &TypeRef| (self.rust_type(t, false), self.codec(t, false));
+        let args = match pr.kind {
+            ProcedureKind::Message => pr.message.as_ref().map_or(void.clone(), one),
+            ProcedureKind::Call => match pr.args.as_slice() {
+                [] => void.clone(),
+                [single] => one(single),
+                many => {
+                    let (tys, codecs): (Vec<_>, Vec<_>) = many.iter().map(one).unzip();
+                    (quote!((#(#tys),*)), quote!((#(#codecs),*)))
+                }
+            },
+        };
+        let ret = match pr.kind {
+            ProcedureKind::Message => void,
+            ProcedureKind::Call => pr.result.as_ref().map_or(void, one),
+        };
+        *self.type_prefix.borrow_mut() = TokenStream::new();
+        [args.0, args.1, ret.0, ret.1]
+    }
+
+    fn info_row(&self, pr: &Procedure) -> TokenStream {
+        let rt = &self.rt;
+        let number = Literal::u32_unsuffixed(pr.number);
+        let name = &pr.name;
+        let type_name = |t: &TypeRef| match &t.base {
+            crate::ir::BaseType::Named { name, .. } => name.clone(),
+            other => format!("{other:?}").to_lowercase(),
+        };
+        let kind = match pr.kind {
+            ProcedureKind::Call => quote!(#rt::ProcedureKind::Call),
+            ProcedureKind::Message => quote!(#rt::ProcedureKind::Message),
+        };
+        let args: Vec<String> = pr.args.iter().map(type_name).collect();
+        let ret = option_str(pr.result.as_ref().map(type_name));
+        let message = option_str(pr.message.as_ref().map(type_name));
+        let a: &Annotations = &pr.annotations;
+        let priority = match a.priority {
+            None => quote!(::std::option::Option::None),
+            Some(Priority::High) => quote!(::std::option::Option::Some(#rt::Priority::High)),
+            Some(Priority::Low) => quote!(::std::option::Option::Some(#rt::Priority::Low)),
+        };
+        let generate = match a.generate {
+            None => quote!(::std::option::Option::None),
+            Some(g) => {
+                let v = format_ident!(
+                    "{}",
+                    match g {
+                        Generate::Both => "Both",
+                        Generate::Client => "Client",
+                        Generate::Server => "Server",
+                        Generate::None => "None",
+                    }
+                );
+                quote!(::std::option::Option::Some(#rt::Generate::#v))
+            }
+        };
+        let acl = a.acl.iter().map(|rule| match rule {
+            AclRule::None => quote! {
+                #rt::AclRule { object: ::std::option::Option::None, permission: "none", condition: #rt::AclCondition::Always }
+            },
+            AclRule::Check { permission, condition } => {
+                let object = &permission.object;
+                let perm = &permission.permission;
+                let cond = match condition {
+                    None => quote!(#rt::AclCondition::Always),
+                    Some(AclCondition::Flags { negated, flags }) => {
+                        quote!(#rt::AclCondition::Flags { negated: #negated, flags: &[#(#flags),*] })
+                    }
+                    Some(AclCondition::Param { name, value }) => {
+                        quote!(#rt::AclCondition::Param { name: #name, value: #value })
+                    }
+                };
+                quote! {
+                    #rt::AclRule { object: ::std::option::Option::Some(#object), permission: #perm, condition: #cond }
+                }
+            }
+        });
+        let filters = a.acl_filter.iter().map(|f| {
+            let (o, p) = (&f.object, &f.permission);
+            quote!(#rt::AclFilter { object: #o, permission: #p })
+        });
+        let stream = match a.stream {
+            None => quote!(::std::option::Option::None),
+            Some(s) => {
+                let dir = match s.direction {
+                    StreamDirection::Read => quote!(#rt::StreamDirection::Read),
+                    StreamDirection::Write => quote!(#rt::StreamDirection::Write),
+                };
+                let param = Literal::u32_unsuffixed(s.param);
+                quote!(::std::option::Option::Some(#rt::StreamInfo { direction: #dir, param: #param }))
+            }
+        };
+        let sparse = option_str(a.sparse_flag.clone());
+        quote! {
+            #rt::ProcedureInfo {
+                number: #number,
+                name: #name,
+                kind: #kind,
+                args: &[#(#args),*],
+                ret: #ret,
+                message: #message,
+                priority: #priority,
+                generate: #generate,
+                acl: &[#(#acl),*],
+                acl_filter: &[#(#filters),*],
+                stream: #stream,
+                sparse_flag: #sparse,
+            }
+        }
+    }
+}
+
+fn option_str(s: Option<String>) -> TokenStream {
+    match s {
+        Some(s) => quote!(::std::option::Option::Some(#s)),
+        None => quote!(::std::option::Option::None),
+    }
+}

@@ -1,0 +1,287 @@
+//! Wire forms as zero-sized types.
+//!
+//! A [`Codec`] names how a value of its [`Codec::Value`] type is written:
+//! `Str<64>` is `string<64>` as a `String`, `Opt<Plain<Foo>>` is `Foo *`
+//! as an `Option<Foo>`, `VarArray<Plain<u32>, 16>` is `unsigned int<16>`
+//! as a `Vec<u32>`. Generated code calls `<C as Codec>::encode` etc. for
+//! every field, so the bodies live here, once.
+
+use std::marker::PhantomData;
+
+use super::error::{Error, ErrorKind};
+use super::io::{padded, Reader, Writer};
+use super::{Decode, Encode};
+
+/// How one wire form is encoded, measured and decoded.
+pub trait Codec {
+    /// The Rust type holding the value.
+    type Value;
+    /// The fewest bytes any value takes.
+    const MIN_LEN: usize;
+    /// The encoded size when it is the same for every value.
+    const FIXED_LEN: Option<usize>;
+    /// Appends the encoding of `v`.
+    fn encode(v: &Self::Value, w: &mut Writer<'_>) -> Result<(), Error>;
+    /// The exact encoded size of `v`.
+    fn len(v: &Self::Value) -> usize;
+    /// Reads one value.
+    fn decode(r: &mut Reader<'_>) -> Result<Self::Value, Error>;
+}
+
+/// A type with its own [`Encode`] / [`Decode`] (scalars and generated
+/// types).
+pub struct Plain<T>(PhantomData<T>);
+
+impl<T: Encode + Decode> Codec for Plain<T> {
+    type Value = T;
+    const MIN_LEN: usize = T::MIN_LEN;
+    const FIXED_LEN: Option<usize> = T::FIXED_LEN;
+    #[inline]
+    fn encode(v: &T, w: &mut Writer<'_>) -> Result<(), Error> {
+        v.encode(w)
+    }
+    #[inline]
+    fn len(v: &T) -> usize {
+        v.encoded_len()
+    }
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<T, Error> {
+        T::decode(r)
+    }
+}
+
+/// `string<MAX>` as a UTF-8 checked `String` (`MAX` = `u32::MAX` for `<>`).
+pub struct Str<const MAX: u32>;
+
+impl<const MAX: u32> Codec for Str<MAX> {
+    type Value = String;
+    const MIN_LEN: usize = 4;
+    const FIXED_LEN: Option<usize> = None;
+    #[inline]
+    fn encode(v: &String, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.length(v.len(), MAX)?;
+        w.opaque(v.as_bytes());
+        Ok(())
+    }
+    #[inline]
+    fn len(v: &String) -> usize {
+        4 + padded(v.len())
+    }
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<String, Error> {
+        let len = r.length(MAX, 1)?;
+        let at = r.position();
+        let bytes = r.opaque(len)?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(_) => Err(Error::new(ErrorKind::InvalidUtf8, at)),
+        }
+    }
+}
+
+/// `string<MAX>` as raw bytes (no UTF-8 check), for generators configured
+/// to map strings to bytes.
+pub struct StrBytes<const MAX: u32>;
+
+/// `opaque<MAX>` as a `Vec<u8>`.
+pub struct Opaque<const MAX: u32>;
+
+macro_rules! byte_vector {
+    ($($name:ident),*) => {$(
+        impl<const MAX: u32> Codec for $name<MAX> {
+            type Value = Vec<u8>;
+            const MIN_LEN: usize = 4;
+            const FIXED_LEN: Option<usize> = None;
+            #[inline]
+            fn encode(v: &Vec<u8>, w: &mut Writer<'_>) -> Result<(), Error> {
+                w.length(v.len(), MAX)?;
+                w.opaque(v);
+                Ok(())
+            }
+            #[inline]
+            fn len(v: &Vec<u8>) -> usize {
+                4 + padded(v.len())
+            }
+            #[inline]
+            fn decode(r: &mut Reader<'_>) -> Result<Vec<u8>, Error> {
+                let len = r.length(MAX, 1)?;
+                r.opaque(len).map(<[u8]>::to_vec)
+            }
+        }
+    )*};
+}
+
+byte_vector!(StrBytes, Opaque);
+
+/// `opaque[N]` as a `[u8; N]`.
+pub struct FixedOpaque<const N: usize>;
+
+impl<const N: usize> Codec for FixedOpaque<N> {
+    type Value = [u8; N];
+    const MIN_LEN: usize = padded(N);
+    const FIXED_LEN: Option<usize> = Some(padded(N));
+    #[inline]
+    fn encode(v: &[u8; N], w: &mut Writer<'_>) -> Result<(), Error> {
+        w.opaque(v);
+        Ok(())
+    }
+    #[inline]
+    fn len(_: &[u8; N]) -> usize {
+        padded(N)
+    }
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<[u8; N], Error> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(r.opaque(N)?);
+        Ok(out)
+    }
+}
+
+/// `T *` as an `Option`.
+pub struct Opt<C>(PhantomData<C>);
+
+impl<C: Codec> Codec for Opt<C> {
+    type Value = Option<C::Value>;
+    const MIN_LEN: usize = 4;
+    const FIXED_LEN: Option<usize> = None;
+    #[inline]
+    fn encode(v: &Option<C::Value>, w: &mut Writer<'_>) -> Result<(), Error> {
+        match v {
+            None => {
+                w.u32(0);
+                Ok(())
+            }
+            Some(x) => {
+                w.u32(1);
+                C::encode(x, w)
+            }
+        }
+    }
+    #[inline]
+    fn len(v: &Option<C::Value>) -> usize {
+        4 + v.as_ref().map_or(0, C::len)
+    }
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Option<C::Value>, Error> {
+        if bool::decode(r)? {
+            C::decode(r).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// `T *` as an `Option<Box<T>>`, for types that refer to themselves.
+pub struct OptBox<C>(PhantomData<C>);
+
+impl<C: Codec> Codec for OptBox<C> {
+    type Value = Option<Box<C::Value>>;
+    const MIN_LEN: usize = 4;
+    const FIXED_LEN: Option<usize> = None;
+    #[inline]
+    fn encode(v: &Option<Box<C::Value>>, w: &mut Writer<'_>) -> Result<(), Error> {
+        match v {
+            None => {
+                w.u32(0);
+                Ok(())
+            }
+            Some(x) => {
+                w.u32(1);
+                C::encode(x, w)
+            }
+        }
+    }
+    #[inline]
+    fn len(v: &Option<Box<C::Value>>) -> usize {
+        4 + v.as_ref().map_or(0, |x| C::len(x))
+    }
+    #[inline]
+    fn decode(r: &mut Reader<'_>) -> Result<Option<Box<C::Value>>, Error> {
+        if bool::decode(r)? {
+            C::decode(r).map(|x| Some(Box::new(x)))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// `T<MAX>` as a `Vec` (`MAX` = `u32::MAX` for `<>`).
+pub struct VarArray<C, const MAX: u32>(PhantomData<C>);
+
+impl<C: Codec, const MAX: u32> Codec for VarArray<C, MAX> {
+    type Value = Vec<C::Value>;
+    const MIN_LEN: usize = 4;
+    const FIXED_LEN: Option<usize> = None;
+    #[inline]
+    fn encode(v: &Vec<C::Value>, w: &mut Writer<'_>) -> Result<(), Error> {
+        w.length(v.len(), MAX)?;
+        encode_elements::<C>(v, w)
+    }
+    #[inline]
+    fn len(v: &Vec<C::Value>) -> usize {
+        4 + elements_len::<C>(v)
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Vec<C::Value>, Error> {
+        let len = r.length(MAX, C::MIN_LEN.max(1))?;
+        let mut out = Vec::with_capacity(len);
+        for i in 0..len {
+            out.push(C::decode(r).map_err(|e| e.at_index(i))?);
+        }
+        Ok(out)
+    }
+}
+
+/// `T[N]` as a `[T; N]`.
+pub struct FixedArray<C, const N: usize>(PhantomData<C>);
+
+impl<C: Codec, const N: usize> Codec for FixedArray<C, N> {
+    type Value = [C::Value; N];
+    const MIN_LEN: usize = C::MIN_LEN.saturating_mul(N);
+    const FIXED_LEN: Option<usize> = match C::FIXED_LEN {
+        Some(n) => Some(n * N),
+        None => None,
+    };
+    #[inline]
+    fn encode(v: &[C::Value; N], w: &mut Writer<'_>) -> Result<(), Error> {
+        encode_elements::<C>(v, w)
+    }
+    #[inline]
+    fn len(v: &[C::Value; N]) -> usize {
+        elements_len::<C>(v)
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<[C::Value; N], Error> {
+        if C::MIN_LEN.saturating_mul(N) > r.remaining() {
+            return Err(r.error(ErrorKind::UnexpectedEnd {
+                needed: C::MIN_LEN.saturating_mul(N),
+                remaining: r.remaining(),
+            }));
+        }
+        let mut out = Vec::with_capacity(N);
+        for i in 0..N {
+            out.push(C::decode(r).map_err(|e| e.at_index(i))?);
+        }
+        // The vector has exactly N elements, so the conversion cannot fail.
+        out.try_into().map_err(|_| {
+            r.error(ErrorKind::LengthMismatch {
+                len: 0,
+                expected: N,
+            })
+        })
+    }
+}
+
+#[inline]
+fn encode_elements<C: Codec>(v: &[C::Value], w: &mut Writer<'_>) -> Result<(), Error> {
+    for (i, x) in v.iter().enumerate() {
+        C::encode(x, w).map_err(|e| e.at_index(i))?;
+    }
+    Ok(())
+}
+
+#[inline]
+fn elements_len<C: Codec>(v: &[C::Value]) -> usize {
+    match C::FIXED_LEN {
+        Some(n) => n * v.len(),
+        None => v.iter().map(C::len).sum(),
+    }
+}
