@@ -1,0 +1,3 @@
+xdrgen::xdr_include!("no_such_file.x");
+
+fn main() {}

@@ -1,0 +1,3 @@
+xdrgen::xdr_include!(strip_prefix = "x");
+
+fn main() {}
