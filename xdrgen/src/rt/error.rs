@@ -82,8 +82,13 @@ enum Step {
 }
 
 /// An encoding or decoding error.
+///
+/// Boxed so that `Result<T, Error>` stays one pointer wide on the hot path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<ErrorInner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ErrorInner {
     kind: ErrorKind,
     offset: usize,
     /// Innermost step first (steps are added as the error travels out).
@@ -92,23 +97,24 @@ pub struct Error {
 
 impl Error {
     /// An error at byte `offset`.
+    #[cold]
     pub fn new(kind: ErrorKind, offset: usize) -> Self {
-        Error {
+        Error(Box::new(ErrorInner {
             kind,
             offset,
             path: Vec::new(),
-        }
+        }))
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// The byte offset in the input (decoding) or output (encoding) where it
     /// went wrong.
     pub fn offset(&self) -> usize {
-        self.offset
+        self.0.offset
     }
 
     /// The path to the failing value, e.g.
@@ -116,7 +122,7 @@ impl Error {
     /// when the failing value is the top-level one.
     pub fn path(&self) -> String {
         let mut out = String::new();
-        for step in self.path.iter().rev() {
+        for step in self.0.path.iter().rev() {
             match step {
                 Step::Field { ty, field } => {
                     if out.is_empty() {
@@ -136,14 +142,14 @@ impl Error {
     /// Records that the error happened in `field` of type `ty`.
     #[cold]
     pub fn in_field(mut self, ty: &'static str, field: &'static str) -> Self {
-        self.path.push(Step::Field { ty, field });
+        self.0.path.push(Step::Field { ty, field });
         self
     }
 
     /// Records that the error happened in element `index` of an array.
     #[cold]
     pub fn at_index(mut self, index: usize) -> Self {
-        self.path.push(Step::Index(index));
+        self.0.path.push(Step::Index(index));
         self
     }
 }
@@ -152,9 +158,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = self.path();
         if path.is_empty() {
-            write!(f, "{} at byte {}", self.kind, self.offset)
+            write!(f, "{} at byte {}", self.0.kind, self.0.offset)
         } else {
-            write!(f, "{path}: {} at byte {}", self.kind, self.offset)
+            write!(f, "{path}: {} at byte {}", self.0.kind, self.0.offset)
         }
     }
 }
