@@ -2,9 +2,13 @@
 //!
 //! - `cargo xtask test`: every test of the workspace, with libvirt's release
 //!   tarballs located for the tests that read real `.x` files.
+//! - `cargo xtask regen --tag vX.Y.Z`: regenerate `libvirt-proto`'s
+//!   protocol modules from a libvirt release (see `specs/libvirt.toml`).
 //!
 //! More commands (regeneration of `libvirt-proto`, runs against real
 //! daemons, benchmarks) join as the project grows.
+
+mod regen;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,6 +19,10 @@ usage: cargo xtask <command>
 commands:
   test    run every test of the workspace (cargo test --workspace --all-features),
           with LIBVIRT_TARBALLS defaulting to ../shared/libvirt
+  regen --tag vX.Y.Z [--from TARBALL|DIR] [--check] [--out DIR]
+          generate libvirt-proto/src/generated/ from libvirt's sources for a release
+          (--from, else the cache .cache/libvirt, else a download); --check compares
+          with the committed files instead of writing
   help    this text
 ";
 
@@ -22,6 +30,17 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("regen") => {
+            let result =
+                regen::Args::parse(&args[1..]).and_then(|a| regen::run(&workspace_root(), &a));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("cargo xtask regen: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         None | Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             ExitCode::SUCCESS

@@ -41,6 +41,23 @@ pub struct GenOptions {
     pub runtime_path: String,
     /// The command that regenerates the output, for the preamble.
     pub command: Option<String>,
+    /// Input files whose definitions live in other generated modules: they
+    /// are not generated here, and references to their types use the
+    /// module's path.
+    pub extern_modules: Vec<ExternModule>,
+}
+
+/// Definitions that another generated module holds (see
+/// [`GenOptions::extern_modules`]); e.g. `qemu_protocol.x` uses types of
+/// `remote_protocol.x` generated as module `super::remote`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternModule {
+    /// Source file names (as given to the [`SourceMap`]) it was generated from.
+    pub files: Vec<String>,
+    /// The Rust path of that module, e.g. `super::remote`.
+    pub path: String,
+    /// The `strip_prefix` it was generated with, so names agree.
+    pub strip_prefix: Option<String>,
 }
 
 impl Default for GenOptions {
@@ -51,6 +68,7 @@ impl Default for GenOptions {
             serde_feature: Some("serde".to_owned()),
             runtime_path: "::xdrgen::rt".to_owned(),
             command: None,
+            extern_modules: Vec::new(),
         }
     }
 }
@@ -65,12 +83,40 @@ pub(crate) struct Generator<'a> {
     /// Written before every type name; `super::super::` while generating
     /// procedure markers, which live two modules below the types.
     pub type_prefix: RefCell<TokenStream>,
+    /// For types of extern modules: the module's path and the type's name there.
+    extern_types: HashMap<String, (TokenStream, String)>,
+    /// Files whose definitions are not generated here.
+    extern_files: Vec<crate::diag::FileId>,
 }
 
 impl<'a> Generator<'a> {
     fn new(spec: &'a Spec, options: &'a GenOptions) -> Self {
+        let file_id = |name: &str| {
+            spec.files
+                .iter()
+                .position(|f| f == name)
+                .map(|i| crate::diag::FileId(i as u32))
+        };
+        let mut extern_files = Vec::new();
+        let mut extern_types = HashMap::new();
+        for m in &options.extern_modules {
+            let files: Vec<_> = m.files.iter().filter_map(|f| file_id(f)).collect();
+            // Name the module's types exactly as its own generation did:
+            // same prefix, same order, only its files.
+            let mut names = ModuleNames::new(m.strip_prefix.as_deref());
+            let path: TokenStream = m.path.parse().unwrap_or_default();
+            for t in spec.types.iter().filter(|t| files.contains(&t.span.file)) {
+                let rust = names.declare_type(&t.name);
+                extern_types.insert(t.name.clone(), (path.clone(), rust));
+            }
+            extern_files.extend(files);
+        }
         let mut names = ModuleNames::new(options.strip_prefix.as_deref());
-        for t in &spec.types {
+        for t in spec
+            .types
+            .iter()
+            .filter(|t| !extern_files.contains(&t.span.file))
+        {
             names.declare_type(&t.name);
         }
         for c in &spec.constants {
@@ -87,7 +133,19 @@ impl<'a> Generator<'a> {
             rt,
             types: spec.types.iter().map(|t| (t.name.as_str(), t)).collect(),
             type_prefix: RefCell::new(TokenStream::new()),
+            extern_types,
+            extern_files,
         }
+    }
+
+    /// Whether a definition at `span` belongs to an extern module.
+    pub(crate) fn is_extern(&self, span: Option<crate::diag::Span>) -> bool {
+        span.is_some_and(|s| self.extern_files.contains(&s.file))
+    }
+
+    /// The path and name of a type generated in an extern module.
+    pub(crate) fn extern_type(&self, name: &str) -> Option<&(TokenStream, String)> {
+        self.extern_types.get(name)
     }
 
     pub(crate) fn type_by_name(&self, name: &str) -> Option<&'a TypeDef> {
@@ -107,8 +165,16 @@ impl<'a> Generator<'a> {
 /// The generated items, unformatted.
 pub fn generate_tokens(spec: &Spec, options: &GenOptions) -> TokenStream {
     let g = Generator::new(spec, options);
-    let consts = spec.constants.iter().map(|c| g.constant(c));
-    let types = spec.types.iter().map(|t| g.type_def(t));
+    let consts = spec
+        .constants
+        .iter()
+        .filter(|c| !g.is_extern(c.span))
+        .map(|c| g.constant(c));
+    let types = spec
+        .types
+        .iter()
+        .filter(|t| !g.is_extern(Some(t.span)))
+        .map(|t| g.type_def(t));
     let programs = g.programs();
     quote! {
         #(#consts)*

@@ -19,41 +19,46 @@ use crate::ir::{
 impl Generator<'_> {
     pub(crate) fn programs(&self) -> TokenStream {
         let mut modules = Namespace::default();
-        let programs = self.spec.programs.iter().map(|p| {
-            let stripped = self
-                .options
-                .strip_prefix
-                .as_deref()
-                .and_then(|pre| naming::strip_prefix(&p.name, pre))
-                .unwrap_or(&p.name);
-            let module = format_ident!("{}", modules.claim(&[naming::snake(stripped)]));
-            let number = Literal::u32_unsuffixed(p.number);
-            let doc = doc_attrs(p.doc.as_deref().or(Some(&format!("Program `{}`.", p.name))));
-            let body = match p.versions.as_slice() {
-                [only] => self.version(p, only, 1),
-                many => {
-                    let mut vmods = Namespace::default();
-                    let vs = many.iter().map(|v| {
-                        let m = format_ident!("{}", vmods.claim(&[naming::snake(&v.name)]));
-                        let body = self.version(p, v, 2);
-                        let vdoc = format!(" Version `{}` ({}).", v.name, v.number);
-                        quote! {
-                            #[doc = #vdoc]
-                            pub mod #m { #body }
-                        }
-                    });
-                    quote!(#(#vs)*)
+        let programs = self
+            .spec
+            .programs
+            .iter()
+            .filter(|p| !self.is_extern(Some(p.span)))
+            .map(|p| {
+                let stripped = self
+                    .options
+                    .strip_prefix
+                    .as_deref()
+                    .and_then(|pre| naming::strip_prefix(&p.name, pre))
+                    .unwrap_or(&p.name);
+                let module = format_ident!("{}", modules.claim(&[naming::snake(stripped)]));
+                let number = Literal::u32_unsuffixed(p.number);
+                let doc = doc_attrs(p.doc.as_deref().or(Some(&format!("Program `{}`.", p.name))));
+                let body = match p.versions.as_slice() {
+                    [only] => self.version(p, only, 1),
+                    many => {
+                        let mut vmods = Namespace::default();
+                        let vs = many.iter().map(|v| {
+                            let m = format_ident!("{}", vmods.claim(&[naming::snake(&v.name)]));
+                            let body = self.version(p, v, 2);
+                            let vdoc = format!(" Version `{}` ({}).", v.name, v.number);
+                            quote! {
+                                #[doc = #vdoc]
+                                pub mod #m { #body }
+                            }
+                        });
+                        quote!(#(#vs)*)
+                    }
+                };
+                quote! {
+                    #doc
+                    pub mod #module {
+                        /// The program number.
+                        pub const NUMBER: u32 = #number;
+                        #body
+                    }
                 }
-            };
-            quote! {
-                #doc
-                pub mod #module {
-                    /// The program number.
-                    pub const NUMBER: u32 = #number;
-                    #body
-                }
-            }
-        });
+            });
         quote!(#(#programs)*)
     }
 

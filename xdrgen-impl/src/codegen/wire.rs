@@ -127,9 +127,24 @@ impl Generator<'_> {
 
     /// The Rust name of an IR type, as a path usable in this module.
     pub(crate) fn type_ident(&self, name: &str) -> TokenStream {
+        let prefix = self.type_prefix.borrow().clone();
+        if let Some((path, rust)) = self.extern_type(name) {
+            let id = format_ident!("{}", rust);
+            // A relative path (`super::remote`) is relative to the types'
+            // module, so it takes the same prefix as a local name; an
+            // absolute one (`crate::...`, `::...`) does not.
+            let absolute = matches!(
+                path.clone().into_iter().next(),
+                Some(proc_macro2::TokenTree::Ident(i)) if i == "crate"
+            ) || path.to_string().starts_with("::");
+            return if absolute {
+                quote!(#path::#id)
+            } else {
+                quote!(#prefix #path::#id)
+            };
+        }
         let rust = self.names.type_name(name).unwrap_or(name);
         let id = format_ident!("{}", rust);
-        let prefix = self.type_prefix.borrow().clone();
         quote!(#prefix #id)
     }
 }

@@ -1,0 +1,319 @@
+//! Constants and enums from libvirt's public C headers.
+//!
+//! Only the two forms libvirt uses for the values the protocol needs:
+//! `# define NAME (expression)` and members of `typedef enum { ... } NAME;`
+//! with optional `= expression`. Expressions are integers, names defined
+//! earlier, `+ - | <<` and parentheses.
+
+use std::collections::HashMap;
+
+/// One enum member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Its C name.
+    pub name: String,
+    /// Its value.
+    pub value: i64,
+    /// The comment after it, without delimiters.
+    pub doc: String,
+}
+
+/// `# define NAME expr` lines and enum members of a header, by name.
+pub fn constants(text: &str) -> HashMap<String, i64> {
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let l = line.trim_start();
+        let Some(rest) = l.strip_prefix('#') else {
+            continue;
+        };
+        let Some(rest) = rest.trim_start().strip_prefix("define") else {
+            continue;
+        };
+        let mut parts = rest.trim().splitn(2, char::is_whitespace);
+        let (Some(name), Some(expr)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if let Some(v) = eval(strip_comments(expr).trim(), &out) {
+            out.insert(name.to_owned(), v);
+        }
+    }
+    for block in enum_blocks(text) {
+        for m in members(&block.1) {
+            out.insert(m.name, m.value);
+        }
+    }
+    out
+}
+
+/// The members of `typedef enum { ... } name;`.
+pub fn enumeration(text: &str, name: &str) -> Option<Vec<Member>> {
+    enum_blocks(text)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, body)| members(&body))
+}
+
+/// `(name, body)` of every `typedef enum { body } name;`.
+fn enum_blocks(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("typedef enum") {
+        let after = &rest[start..];
+        let (Some(open), Some(close)) = (after.find('{'), after.find('}')) else {
+            break;
+        };
+        if close < open {
+            rest = &after[close + 1..];
+            continue;
+        }
+        let body = after[open + 1..close].to_owned();
+        let tail = &after[close + 1..];
+        let name: String = tail
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        out.push((name, body));
+        rest = tail;
+    }
+    out
+}
+
+/// Members of an enum body, with implicit values counted on and the
+/// `VIR_ENUM_SENTINELS` `_LAST` member left out.
+fn members(body: &str) -> Vec<Member> {
+    // Attach each trailing comment to the member before it.
+    let mut items: Vec<(String, String)> = Vec::new();
+    let mut pending = String::new();
+    let mut chars = body.char_indices().peekable();
+    let mut in_directive = false;
+    while let Some((i, c)) = chars.next() {
+        if c == '/' && body[i..].starts_with("/*") {
+            let end = body[i..].find("*/").map_or(body.len(), |e| i + e + 2);
+            let comment = body[i + 2..end.saturating_sub(2).max(i + 2)].trim();
+            if let Some(last) = items.last_mut().filter(|_| pending.trim().is_empty()) {
+                if !last.1.is_empty() {
+                    last.1.push(' ');
+                }
+                last.1
+                    .push_str(&comment.split_whitespace().collect::<Vec<_>>().join(" "));
+            }
+            while chars.peek().is_some_and(|&(j, _)| j < end) {
+                chars.next();
+            }
+            continue;
+        }
+        if c == '#' {
+            in_directive = true;
+        }
+        if c == '\n' {
+            in_directive = false;
+        }
+        if in_directive {
+            continue;
+        }
+        if c == ',' {
+            items.push((std::mem::take(&mut pending), String::new()));
+        } else {
+            pending.push(c);
+        }
+    }
+    if !pending.trim().is_empty() {
+        items.push((pending, String::new()));
+    }
+    let mut known: HashMap<String, i64> = HashMap::new();
+    let mut next = 0i64;
+    let mut out = Vec::new();
+    for (item, doc) in items {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let (name, value) = match item.split_once('=') {
+            Some((n, e)) => (n.trim(), eval(e.trim(), &known)),
+            None => (item, Some(next)),
+        };
+        let Some(value) = value else { continue };
+        if name.ends_with("_LAST") {
+            continue;
+        }
+        known.insert(name.to_owned(), value);
+        next = value + 1;
+        out.push(Member {
+            name: name.to_owned(),
+            value,
+            doc,
+        });
+    }
+    out
+}
+
+fn strip_comments(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("/*") {
+        out.push_str(&rest[..i]);
+        rest = rest[i..].find("*/").map_or("", |e| &rest[i + e + 2..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Evaluates a small C integer expression.
+pub fn eval(expr: &str, names: &HashMap<String, i64>) -> Option<i64> {
+    let tokens = tokenize(expr)?;
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        names,
+    };
+    let v = p.or()?;
+    (p.pos == p.tokens.len()).then_some(v)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Num(i64),
+    Name(String),
+    Op(&'static str),
+}
+
+fn tokenize(s: &str) -> Option<Vec<Tok>> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i] as char;
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < b.len() && (b[i] as char).is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let lit = s[start..i].trim_end_matches(['U', 'u', 'L', 'l']);
+            let v = match lit.strip_prefix("0x").or_else(|| lit.strip_prefix("0X")) {
+                Some(h) => i64::from_str_radix(h, 16).ok()?,
+                None => lit.parse().ok()?,
+            };
+            out.push(Tok::Num(v));
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < b.len() && ((b[i] as char).is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            out.push(Tok::Name(s[start..i].to_owned()));
+        } else if s[i..].starts_with("<<") {
+            out.push(Tok::Op("<<"));
+            i += 2;
+        } else {
+            let op = match c {
+                '+' => "+",
+                '-' => "-",
+                '|' => "|",
+                '(' => "(",
+                ')' => ")",
+                _ => return None,
+            };
+            out.push(Tok::Op(op));
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+struct Parser<'a> {
+    tokens: Vec<Tok>,
+    pos: usize,
+    names: &'a HashMap<String, i64>,
+}
+
+impl Parser<'_> {
+    fn eat(&mut self, op: &'static str) -> bool {
+        if self.tokens.get(self.pos) == Some(&Tok::Op(op)) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn or(&mut self) -> Option<i64> {
+        let mut v = self.shift()?;
+        while self.eat("|") {
+            v |= self.shift()?;
+        }
+        Some(v)
+    }
+
+    fn shift(&mut self) -> Option<i64> {
+        let mut v = self.sum()?;
+        while self.eat("<<") {
+            v = v.checked_shl(u32::try_from(self.sum()?).ok()?)?;
+        }
+        Some(v)
+    }
+
+    fn sum(&mut self) -> Option<i64> {
+        let mut v = self.atom()?;
+        loop {
+            if self.eat("+") {
+                v = v.checked_add(self.atom()?)?;
+            } else if self.eat("-") {
+                v = v.checked_sub(self.atom()?)?;
+            } else {
+                return Some(v);
+            }
+        }
+    }
+
+    fn atom(&mut self) -> Option<i64> {
+        if self.eat("(") {
+            let v = self.or()?;
+            return self.eat(")").then_some(v);
+        }
+        if self.eat("-") {
+            return self.atom().map(|v| -v);
+        }
+        let t = self.tokens.get(self.pos)?.clone();
+        self.pos += 1;
+        match t {
+            Tok::Num(n) => Some(n),
+            Tok::Name(n) => self.names.get(&n).copied(),
+            Tok::Op(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_defines_and_enums() {
+        let h =
+            "# define VIR_UUID_BUFLEN (16)\n#define VIR_SECURITY_LABEL_BUFLEN (4096 + 1) /* x */\n\
+                 typedef enum {\n    A = 1, /* first */\n    B,     /* second\n  line */\n\
+                 # ifdef VIR_ENUM_SENTINELS\n    X_LAST\n# endif\n} thing;\n";
+        let c = constants(h);
+        assert_eq!(c["VIR_UUID_BUFLEN"], 16);
+        assert_eq!(c["VIR_SECURITY_LABEL_BUFLEN"], 4097);
+        let m = enumeration(h, "thing").unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (m[1].name.as_str(), m[1].value, m[1].doc.as_str()),
+            ("B", 2, "second line")
+        );
+        assert_eq!(m[0].doc, "first");
+    }
+
+    #[test]
+    fn evaluates_expressions() {
+        let names = HashMap::from([("A".to_owned(), 4)]);
+        assert_eq!(eval("(1 << 3) | A", &names), Some(12));
+        assert_eq!(eval("256 + 1", &names), Some(257));
+        assert_eq!(eval("-1", &names), Some(-1));
+        assert_eq!(eval("B", &names), None);
+        assert_eq!(eval("1 +", &names), None);
+    }
+}

@@ -1,0 +1,257 @@
+//! `cargo xtask regen --tag vX.Y.Z [--from PATH] [--check] [--out DIR]`:
+//! libvirt's `.x` files of a release turned into
+//! `libvirt-proto/src/generated/`, as `specs/libvirt.toml` describes.
+
+mod error_codes;
+mod headers;
+mod sources;
+mod spec;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use xdrgen::codegen::{generate_source, ExternModule, GenOptions};
+use xdrgen::ir::{LibvirtProgram, LibvirtPrograms};
+use xdrgen::{load, Options, SourceMap};
+
+/// Parsed command-line arguments.
+#[derive(Debug, Default)]
+pub struct Args {
+    /// The libvirt tag, e.g. `v11.3.0`.
+    pub tag: String,
+    /// A tarball or source tree to read instead of the cache / a download.
+    pub from: Option<PathBuf>,
+    /// Compare with the committed files instead of writing.
+    pub check: bool,
+    /// Write here instead of `libvirt-proto/src/generated`.
+    pub out: Option<PathBuf>,
+}
+
+impl Args {
+    /// Parses `--tag`, `--from`, `--check`, `--out`.
+    pub fn parse(args: &[String]) -> Result<Args, String> {
+        let mut out = Args::default();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+            match a.as_str() {
+                "--tag" => out.tag = value("--tag")?,
+                "--from" => out.from = Some(PathBuf::from(value("--from")?)),
+                "--out" => out.out = Some(PathBuf::from(value("--out")?)),
+                "--check" => out.check = true,
+                other => return Err(format!("unknown argument `{other}`")),
+            }
+        }
+        if out.tag.is_empty() {
+            return Err("--tag vX.Y.Z is required".into());
+        }
+        Ok(out)
+    }
+}
+
+/// Runs the regeneration.
+pub fn run(root: &Path, args: &Args) -> Result<(), String> {
+    let spec = spec::Spec::load(&root.join("specs/libvirt.toml"))?;
+    let tree = sources::tree(
+        &spec,
+        &args.tag,
+        args.from.as_deref(),
+        &root.join(".cache/libvirt"),
+    )?;
+    let files = generate(&spec, &tree.root, &args.tag)?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("libvirt-proto/src/generated"));
+    if args.check {
+        check(&dir, &files)
+    } else {
+        write(&dir, &files)
+    }
+}
+
+/// Every output file, by name, in memory.
+pub fn generate(
+    spec: &spec::Spec,
+    tree: &Path,
+    tag: &str,
+) -> Result<BTreeMap<String, String>, String> {
+    let version = sources::version_of(tag)?;
+    let command = format!("cargo xtask regen --tag {tag}");
+    let read = |rel: &str| {
+        std::fs::read_to_string(tree.join(rel))
+            .map_err(|e| format!("cannot read {rel} in {}: {e}", tree.display()))
+    };
+
+    let mut constants: Vec<(String, i128)> = Vec::new();
+    for h in &spec.header_constants {
+        let found = headers::constants(&read(&h.header)?);
+        for name in &h.names {
+            let v = found
+                .get(name)
+                .ok_or(format!("{} does not define {name}", h.header))?;
+            constants.push((name.clone(), i128::from(*v)));
+        }
+    }
+
+    let mut out = BTreeMap::new();
+    let mut done: HashMap<&str, &spec::Module> = HashMap::new();
+    for m in &spec.module {
+        let mut sources = SourceMap::new();
+        let mut texts = String::new();
+        for f in &m.files {
+            let text = read(f)?;
+            texts.push_str(&text);
+            sources.add(f.clone(), text);
+        }
+        // Only the header constants these files use become constants here.
+        let defines = constants
+            .iter()
+            .filter(|(n, _)| texts.contains(n.as_str()))
+            .cloned()
+            .collect();
+        let programs = m
+            .program
+            .iter()
+            .map(
+                |[program_constant, version_constant, procedure_enum, prefix]| LibvirtProgram {
+                    program_constant: program_constant.clone(),
+                    version_constant: version_constant.clone(),
+                    procedure_enum: procedure_enum.clone(),
+                    prefix: prefix.clone(),
+                },
+            )
+            .collect();
+        let options = Options {
+            defines,
+            libvirt_preset: false,
+            libvirt_programs: LibvirtPrograms::Only(programs),
+        };
+        let loaded = load(&sources, &options);
+        let Some(ir) = loaded.spec else {
+            return Err(format!(
+                "libvirt {tag}: module `{}` does not resolve:\n{}",
+                m.name,
+                sources.render(&loaded.diagnostics.0)
+            ));
+        };
+        let mut extern_modules = Vec::new();
+        for e in &m.extern_modules {
+            let other = done.get(e.as_str()).ok_or(format!(
+                "module `{}` uses `{e}`, which is not generated before it",
+                m.name
+            ))?;
+            extern_modules.push(ExternModule {
+                files: other.files.clone(),
+                path: format!("super::{}", other.name),
+                strip_prefix: other.strip_prefix.clone(),
+            });
+        }
+        let gen = GenOptions {
+            strip_prefix: m.strip_prefix.clone(),
+            command: Some(command.clone()),
+            extern_modules,
+            ..GenOptions::default()
+        };
+        let code = generate_source(&ir, &sources, &gen)?;
+        // The module's `//!` doc goes after the preamble comment.
+        let (preamble, body) = code.split_once("\n\n").unwrap_or(("", &code));
+        out.insert(
+            format!("{}.rs", m.name),
+            format!("{preamble}\n\n//! {}\n\n{body}", m.doc),
+        );
+        done.insert(&m.name, m);
+    }
+
+    let mut enums = Vec::new();
+    for h in &spec.header_enums {
+        let text = read(&h.header)?;
+        for e in &h.enums {
+            let members =
+                headers::enumeration(&text, e).ok_or(format!("{} has no enum {e}", h.header))?;
+            enums.push((e.clone(), h.header.clone(), members));
+        }
+    }
+    out.insert(
+        "error_codes.rs".into(),
+        error_codes::generate(&enums, &command)?,
+    );
+    out.insert("mod.rs".into(), module_index(spec, version, &command));
+    Ok(out)
+}
+
+fn module_index(spec: &spec::Spec, version: &str, command: &str) -> String {
+    let mut s = format!(
+        "// @generated by xdrgen from libvirt {version}. Do not edit: changes are lost when it is \
+         regenerated with\n//     {command}\n\n"
+    );
+    s.push_str(&format!(
+        "/// The libvirt release these modules were generated from.\npub const LIBVIRT_VERSION: &str = \"{version}\";\n\n"
+    ));
+    for m in &spec.module {
+        s.push_str(&format!(
+            "#[doc = \"{}\"]\n#[allow(missing_docs)]\npub mod {};\n",
+            m.doc.replace('"', "\\\""),
+            m.name
+        ));
+    }
+    s.push_str("/// Named codes of libvirt's `virErrorNumber`, `virErrorDomain` and `virErrorLevel`.\npub mod error_codes;\n");
+    s
+}
+
+fn write(dir: &Path, files: &BTreeMap<String, String>) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))?;
+    }
+    // Files a previous tag generated and this one does not.
+    for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".rs") && !files.contains_key(&name) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    eprintln!("regen: wrote {} files to {}", files.len(), dir.display());
+    Ok(())
+}
+
+/// Fails with a summary when the committed files differ.
+fn check(dir: &Path, files: &BTreeMap<String, String>) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for (name, text) in files {
+        match std::fs::read_to_string(dir.join(name)) {
+            Err(_) => problems.push(format!("{name}: missing")),
+            Ok(old) if old != *text => {
+                let line = old
+                    .lines()
+                    .zip(text.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or_else(|| old.lines().count().min(text.lines().count()));
+                let (a, b) = (old.lines().count(), text.lines().count());
+                problems.push(format!(
+                    "{name}: differs from line {} ({a} lines committed, {b} generated)",
+                    line + 1
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".rs") && !files.contains_key(&name) {
+                problems.push(format!("{name}: committed but no longer generated"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        eprintln!("regen: {} is up to date", dir.display());
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is stale; run `cargo xtask regen --tag <tag>`:\n  {}",
+            dir.display(),
+            problems.join("\n  ")
+        ))
+    }
+}

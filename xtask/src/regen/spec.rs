@@ -1,0 +1,80 @@
+//! `specs/libvirt.toml`: what to generate.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Known tags and the SHA-256 of their release tarball.
+    pub tags: BTreeMap<String, String>,
+    /// Where releases come from.
+    pub download: Download,
+    /// Constants read from C headers.
+    pub header_constants: Vec<HeaderConstants>,
+    /// C enums turned into named codes.
+    pub header_enums: Vec<HeaderEnums>,
+    /// The generated modules, in order.
+    pub module: Vec<Module>,
+}
+
+/// Download locations.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Download {
+    /// Tarball URL with `{version}`.
+    pub tarball: String,
+    /// Git repository (for tags without a tarball).
+    pub git: String,
+}
+
+/// Constants from one header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderConstants {
+    /// Path inside the tree.
+    pub header: String,
+    /// The constants.
+    pub names: Vec<String>,
+}
+
+/// Enums from one header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderEnums {
+    /// Path inside the tree.
+    pub header: String,
+    /// The `typedef enum { ... } NAME;` names.
+    pub enums: Vec<String>,
+}
+
+/// One generated module.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Module {
+    /// Rust module name.
+    pub name: String,
+    /// Its `//!` documentation.
+    pub doc: String,
+    /// `.x` files, loaded in order.
+    pub files: Vec<String>,
+    /// Earlier modules holding types these files use.
+    #[serde(default, rename = "extern")]
+    pub extern_modules: Vec<String>,
+    /// Name prefix to strip.
+    pub strip_prefix: Option<String>,
+    /// Program constant, version constant, procedure enum, type prefix.
+    pub program: Option<[String; 4]>,
+}
+
+impl Spec {
+    /// Reads and parses the file.
+    pub fn load(path: &Path) -> Result<Spec, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
