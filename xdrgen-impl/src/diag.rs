@@ -349,6 +349,24 @@ impl Diagnostics {
         self.0.len() - self.error_count()
     }
 
+    /// Keeps the first `max` diagnostics and adds one saying how many were
+    /// dropped (an error if any dropped one was).
+    pub fn truncate(&mut self, max: usize) {
+        if self.0.len() <= max {
+            return;
+        }
+        let dropped = self.0.split_off(max);
+        let errors = dropped.iter().any(Diagnostic::is_error);
+        let mut d = Diagnostic::error_without_location(format!(
+            "{} more diagnostics not shown",
+            dropped.len()
+        ));
+        if !errors {
+            d.severity = Severity::Warning;
+        }
+        self.0.push(d);
+    }
+
     /// Sorts by file and position, keeping the order of equal positions.
     pub fn sort(&mut self) {
         self.0

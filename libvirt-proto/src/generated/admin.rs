@@ -2846,4 +2846,1002 @@ pub mod program {
             type RetCodec = ::xdrgen::rt::Plain<()>;
         }
     }
+    /// The arguments of a call to any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Call {
+        ConnectOpen(<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectClose(<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectGetLibVersion(
+            <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListServers(
+            <procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectLookupServer(
+            <procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ServerGetThreadpoolParameters(
+            <procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ServerSetThreadpoolParameters(
+            <procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ServerListClients(
+            <procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ServerLookupClient(
+            <procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ClientGetInfo(<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::Args),
+        ClientClose(<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::Args),
+        ServerGetClientLimits(
+            <procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ServerSetClientLimits(
+            <procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetLoggingOutputs(
+            <procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetLoggingFilters(
+            <procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectSetLoggingOutputs(
+            <procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectSetLoggingFilters(
+            <procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ServerUpdateTlsFiles(
+            <procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectSetDaemonTimeout(
+            <procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDaemonShutdown(
+            <procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+    }
+    impl Call {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::ConnectOpen(_) => Procedure::ConnectOpen,
+                Self::ConnectClose(_) => Procedure::ConnectClose,
+                Self::ConnectGetLibVersion(_) => Procedure::ConnectGetLibVersion,
+                Self::ConnectListServers(_) => Procedure::ConnectListServers,
+                Self::ConnectLookupServer(_) => Procedure::ConnectLookupServer,
+                Self::ServerGetThreadpoolParameters(_) => {
+                    Procedure::ServerGetThreadpoolParameters
+                }
+                Self::ServerSetThreadpoolParameters(_) => {
+                    Procedure::ServerSetThreadpoolParameters
+                }
+                Self::ServerListClients(_) => Procedure::ServerListClients,
+                Self::ServerLookupClient(_) => Procedure::ServerLookupClient,
+                Self::ClientGetInfo(_) => Procedure::ClientGetInfo,
+                Self::ClientClose(_) => Procedure::ClientClose,
+                Self::ServerGetClientLimits(_) => Procedure::ServerGetClientLimits,
+                Self::ServerSetClientLimits(_) => Procedure::ServerSetClientLimits,
+                Self::ConnectGetLoggingOutputs(_) => Procedure::ConnectGetLoggingOutputs,
+                Self::ConnectGetLoggingFilters(_) => Procedure::ConnectGetLoggingFilters,
+                Self::ConnectSetLoggingOutputs(_) => Procedure::ConnectSetLoggingOutputs,
+                Self::ConnectSetLoggingFilters(_) => Procedure::ConnectSetLoggingFilters,
+                Self::ServerUpdateTlsFiles(_) => Procedure::ServerUpdateTlsFiles,
+                Self::ConnectSetDaemonTimeout(_) => Procedure::ConnectSetDaemonTimeout,
+                Self::ConnectDaemonShutdown(_) => Procedure::ConnectDaemonShutdown,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::ConnectOpen => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectOpen(x)))
+                }
+                Procedure::ConnectClose => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectClose(x)))
+                }
+                Procedure::ConnectGetLibVersion => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetLibVersion(x),
+                        ))
+                }
+                Procedure::ConnectListServers => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListServers(x),
+                        ))
+                }
+                Procedure::ConnectLookupServer => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectLookupServer(x),
+                        ))
+                }
+                Procedure::ServerGetThreadpoolParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerGetThreadpoolParameters(x),
+                        ))
+                }
+                Procedure::ServerSetThreadpoolParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerSetThreadpoolParameters(x),
+                        ))
+                }
+                Procedure::ServerListClients => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ServerListClients(x)))
+                }
+                Procedure::ServerLookupClient => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerLookupClient(x),
+                        ))
+                }
+                Procedure::ClientGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ClientGetInfo(x)))
+                }
+                Procedure::ClientClose => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ClientClose(x)))
+                }
+                Procedure::ServerGetClientLimits => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerGetClientLimits(x),
+                        ))
+                }
+                Procedure::ServerSetClientLimits => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerSetClientLimits(x),
+                        ))
+                }
+                Procedure::ConnectGetLoggingOutputs => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetLoggingOutputs(x),
+                        ))
+                }
+                Procedure::ConnectGetLoggingFilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetLoggingFilters(x),
+                        ))
+                }
+                Procedure::ConnectSetLoggingOutputs => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSetLoggingOutputs(x),
+                        ))
+                }
+                Procedure::ConnectSetLoggingFilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSetLoggingFilters(x),
+                        ))
+                }
+                Procedure::ServerUpdateTlsFiles => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerUpdateTlsFiles(x),
+                        ))
+                }
+                Procedure::ConnectSetDaemonTimeout => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSetDaemonTimeout(x),
+                        ))
+                }
+                Procedure::ConnectDaemonShutdown => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDaemonShutdown(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Call {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::ConnectOpen(x) => {
+                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectClose(x) => {
+                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetLibVersion(x) => {
+                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListServers(x) => {
+                    <<procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectLookupServer(x) => {
+                    <<procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerGetThreadpoolParameters(x) => {
+                    <<procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerSetThreadpoolParameters(x) => {
+                    <<procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerListClients(x) => {
+                    <<procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerLookupClient(x) => {
+                    <<procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ClientGetInfo(x) => {
+                    <<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ClientClose(x) => {
+                    <<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerGetClientLimits(x) => {
+                    <<procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerSetClientLimits(x) => {
+                    <<procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetLoggingOutputs(x) => {
+                    <<procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetLoggingFilters(x) => {
+                    <<procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSetLoggingOutputs(x) => {
+                    <<procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSetLoggingFilters(x) => {
+                    <<procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerUpdateTlsFiles(x) => {
+                    <<procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSetDaemonTimeout(x) => {
+                    <<procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDaemonShutdown(x) => {
+                    <<procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::ConnectOpen(x) => {
+                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectClose(x) => {
+                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetLibVersion(x) => {
+                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListServers(x) => {
+                    <<procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectLookupServer(x) => {
+                    <<procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerGetThreadpoolParameters(x) => {
+                    <<procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerSetThreadpoolParameters(x) => {
+                    <<procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerListClients(x) => {
+                    <<procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerLookupClient(x) => {
+                    <<procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ClientGetInfo(x) => {
+                    <<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ClientClose(x) => {
+                    <<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerGetClientLimits(x) => {
+                    <<procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerSetClientLimits(x) => {
+                    <<procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetLoggingOutputs(x) => {
+                    <<procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetLoggingFilters(x) => {
+                    <<procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSetLoggingOutputs(x) => {
+                    <<procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSetLoggingFilters(x) => {
+                    <<procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerUpdateTlsFiles(x) => {
+                    <<procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSetDaemonTimeout(x) => {
+                    <<procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDaemonShutdown(x) => {
+                    <<procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// The reply to a call of any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Reply {
+        ConnectOpen(<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectClose(<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectGetLibVersion(
+            <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListServers(
+            <procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectLookupServer(
+            <procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ServerGetThreadpoolParameters(
+            <procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ServerSetThreadpoolParameters(
+            <procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ServerListClients(
+            <procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ServerLookupClient(
+            <procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ClientGetInfo(<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ClientClose(<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ServerGetClientLimits(
+            <procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ServerSetClientLimits(
+            <procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetLoggingOutputs(
+            <procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetLoggingFilters(
+            <procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectSetLoggingOutputs(
+            <procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectSetLoggingFilters(
+            <procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ServerUpdateTlsFiles(
+            <procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectSetDaemonTimeout(
+            <procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDaemonShutdown(
+            <procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+    }
+    impl Reply {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::ConnectOpen(_) => Procedure::ConnectOpen,
+                Self::ConnectClose(_) => Procedure::ConnectClose,
+                Self::ConnectGetLibVersion(_) => Procedure::ConnectGetLibVersion,
+                Self::ConnectListServers(_) => Procedure::ConnectListServers,
+                Self::ConnectLookupServer(_) => Procedure::ConnectLookupServer,
+                Self::ServerGetThreadpoolParameters(_) => {
+                    Procedure::ServerGetThreadpoolParameters
+                }
+                Self::ServerSetThreadpoolParameters(_) => {
+                    Procedure::ServerSetThreadpoolParameters
+                }
+                Self::ServerListClients(_) => Procedure::ServerListClients,
+                Self::ServerLookupClient(_) => Procedure::ServerLookupClient,
+                Self::ClientGetInfo(_) => Procedure::ClientGetInfo,
+                Self::ClientClose(_) => Procedure::ClientClose,
+                Self::ServerGetClientLimits(_) => Procedure::ServerGetClientLimits,
+                Self::ServerSetClientLimits(_) => Procedure::ServerSetClientLimits,
+                Self::ConnectGetLoggingOutputs(_) => Procedure::ConnectGetLoggingOutputs,
+                Self::ConnectGetLoggingFilters(_) => Procedure::ConnectGetLoggingFilters,
+                Self::ConnectSetLoggingOutputs(_) => Procedure::ConnectSetLoggingOutputs,
+                Self::ConnectSetLoggingFilters(_) => Procedure::ConnectSetLoggingFilters,
+                Self::ServerUpdateTlsFiles(_) => Procedure::ServerUpdateTlsFiles,
+                Self::ConnectSetDaemonTimeout(_) => Procedure::ConnectSetDaemonTimeout,
+                Self::ConnectDaemonShutdown(_) => Procedure::ConnectDaemonShutdown,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::ConnectOpen => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectOpen(x)))
+                }
+                Procedure::ConnectClose => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectClose(x)))
+                }
+                Procedure::ConnectGetLibVersion => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetLibVersion(x),
+                        ))
+                }
+                Procedure::ConnectListServers => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListServers(x),
+                        ))
+                }
+                Procedure::ConnectLookupServer => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectLookupServer(x),
+                        ))
+                }
+                Procedure::ServerGetThreadpoolParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerGetThreadpoolParameters(x),
+                        ))
+                }
+                Procedure::ServerSetThreadpoolParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerSetThreadpoolParameters(x),
+                        ))
+                }
+                Procedure::ServerListClients => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ServerListClients(x)))
+                }
+                Procedure::ServerLookupClient => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerLookupClient(x),
+                        ))
+                }
+                Procedure::ClientGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ClientGetInfo(x)))
+                }
+                Procedure::ClientClose => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ClientClose(x)))
+                }
+                Procedure::ServerGetClientLimits => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerGetClientLimits(x),
+                        ))
+                }
+                Procedure::ServerSetClientLimits => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerSetClientLimits(x),
+                        ))
+                }
+                Procedure::ConnectGetLoggingOutputs => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetLoggingOutputs(x),
+                        ))
+                }
+                Procedure::ConnectGetLoggingFilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetLoggingFilters(x),
+                        ))
+                }
+                Procedure::ConnectSetLoggingOutputs => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSetLoggingOutputs(x),
+                        ))
+                }
+                Procedure::ConnectSetLoggingFilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSetLoggingFilters(x),
+                        ))
+                }
+                Procedure::ServerUpdateTlsFiles => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ServerUpdateTlsFiles(x),
+                        ))
+                }
+                Procedure::ConnectSetDaemonTimeout => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSetDaemonTimeout(x),
+                        ))
+                }
+                Procedure::ConnectDaemonShutdown => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDaemonShutdown(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Reply {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::ConnectOpen(x) => {
+                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectClose(x) => {
+                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetLibVersion(x) => {
+                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListServers(x) => {
+                    <<procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectLookupServer(x) => {
+                    <<procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerGetThreadpoolParameters(x) => {
+                    <<procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerSetThreadpoolParameters(x) => {
+                    <<procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerListClients(x) => {
+                    <<procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerLookupClient(x) => {
+                    <<procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ClientGetInfo(x) => {
+                    <<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ClientClose(x) => {
+                    <<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerGetClientLimits(x) => {
+                    <<procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerSetClientLimits(x) => {
+                    <<procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetLoggingOutputs(x) => {
+                    <<procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetLoggingFilters(x) => {
+                    <<procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSetLoggingOutputs(x) => {
+                    <<procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSetLoggingFilters(x) => {
+                    <<procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ServerUpdateTlsFiles(x) => {
+                    <<procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSetDaemonTimeout(x) => {
+                    <<procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDaemonShutdown(x) => {
+                    <<procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::ConnectOpen(x) => {
+                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectClose(x) => {
+                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetLibVersion(x) => {
+                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListServers(x) => {
+                    <<procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectLookupServer(x) => {
+                    <<procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerGetThreadpoolParameters(x) => {
+                    <<procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerSetThreadpoolParameters(x) => {
+                    <<procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerListClients(x) => {
+                    <<procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerLookupClient(x) => {
+                    <<procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ClientGetInfo(x) => {
+                    <<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ClientClose(x) => {
+                    <<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerGetClientLimits(x) => {
+                    <<procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerSetClientLimits(x) => {
+                    <<procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetLoggingOutputs(x) => {
+                    <<procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetLoggingFilters(x) => {
+                    <<procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSetLoggingOutputs(x) => {
+                    <<procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSetLoggingFilters(x) => {
+                    <<procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ServerUpdateTlsFiles(x) => {
+                    <<procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSetDaemonTimeout(x) => {
+                    <<procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDaemonShutdown(x) => {
+                    <<procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// A one-way message (event) of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Message {}
+    impl Message {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {}
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            let _ = (procedure, body);
+            ::std::result::Result::Ok(::std::option::Option::None)
+        }
+    }
+    impl ::xdrgen::rt::Encode for Message {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match *self {}
+        }
+        fn encoded_len(&self) -> usize {
+            match *self {}
+        }
+    }
 }

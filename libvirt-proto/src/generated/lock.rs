@@ -1005,4 +1005,414 @@ pub mod vir_lock_space_protocol_program {
             type RetCodec = ::xdrgen::rt::Plain<()>;
         }
     }
+    /// The arguments of a call to any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Call {
+        Register(<procs::Register as ::xdrgen::rt::RemoteProcedure>::Args),
+        Restrict(<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::Args),
+        New(<procs::New as ::xdrgen::rt::RemoteProcedure>::Args),
+        CreateResource(<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::Args),
+        DeleteResource(<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::Args),
+        AcquireResource(<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::Args),
+        ReleaseResource(<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::Args),
+        CreateLockspace(<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::Args),
+    }
+    impl Call {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::Register(_) => Procedure::Register,
+                Self::Restrict(_) => Procedure::Restrict,
+                Self::New(_) => Procedure::New,
+                Self::CreateResource(_) => Procedure::CreateResource,
+                Self::DeleteResource(_) => Procedure::DeleteResource,
+                Self::AcquireResource(_) => Procedure::AcquireResource,
+                Self::ReleaseResource(_) => Procedure::ReleaseResource,
+                Self::CreateLockspace(_) => Procedure::CreateLockspace,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::Register => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::Register as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::Register(x)))
+                }
+                Procedure::Restrict => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::Restrict as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::Restrict(x)))
+                }
+                Procedure::New => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::New as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::New(x)))
+                }
+                Procedure::CreateResource => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::CreateResource(x)))
+                }
+                Procedure::DeleteResource => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DeleteResource(x)))
+                }
+                Procedure::AcquireResource => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AcquireResource(x)))
+                }
+                Procedure::ReleaseResource => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ReleaseResource(x)))
+                }
+                Procedure::CreateLockspace => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::CreateLockspace(x)))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Call {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::Register(x) => {
+                    <<procs::Register as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::Restrict(x) => {
+                    <<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::New(x) => {
+                    <<procs::New as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::CreateResource(x) => {
+                    <<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DeleteResource(x) => {
+                    <<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AcquireResource(x) => {
+                    <<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ReleaseResource(x) => {
+                    <<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::CreateLockspace(x) => {
+                    <<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::Register(x) => {
+                    <<procs::Register as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::Restrict(x) => {
+                    <<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::New(x) => {
+                    <<procs::New as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::CreateResource(x) => {
+                    <<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DeleteResource(x) => {
+                    <<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AcquireResource(x) => {
+                    <<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ReleaseResource(x) => {
+                    <<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::CreateLockspace(x) => {
+                    <<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// The reply to a call of any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Reply {
+        Register(<procs::Register as ::xdrgen::rt::RemoteProcedure>::Ret),
+        Restrict(<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::Ret),
+        New(<procs::New as ::xdrgen::rt::RemoteProcedure>::Ret),
+        CreateResource(<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DeleteResource(<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::Ret),
+        AcquireResource(<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ReleaseResource(<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::Ret),
+        CreateLockspace(<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::Ret),
+    }
+    impl Reply {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::Register(_) => Procedure::Register,
+                Self::Restrict(_) => Procedure::Restrict,
+                Self::New(_) => Procedure::New,
+                Self::CreateResource(_) => Procedure::CreateResource,
+                Self::DeleteResource(_) => Procedure::DeleteResource,
+                Self::AcquireResource(_) => Procedure::AcquireResource,
+                Self::ReleaseResource(_) => Procedure::ReleaseResource,
+                Self::CreateLockspace(_) => Procedure::CreateLockspace,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::Register => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::Register as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::Register(x)))
+                }
+                Procedure::Restrict => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::Restrict as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::Restrict(x)))
+                }
+                Procedure::New => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::New as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::New(x)))
+                }
+                Procedure::CreateResource => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::CreateResource(x)))
+                }
+                Procedure::DeleteResource => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DeleteResource(x)))
+                }
+                Procedure::AcquireResource => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AcquireResource(x)))
+                }
+                Procedure::ReleaseResource => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ReleaseResource(x)))
+                }
+                Procedure::CreateLockspace => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::CreateLockspace(x)))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Reply {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::Register(x) => {
+                    <<procs::Register as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::Restrict(x) => {
+                    <<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::New(x) => {
+                    <<procs::New as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::CreateResource(x) => {
+                    <<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DeleteResource(x) => {
+                    <<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AcquireResource(x) => {
+                    <<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ReleaseResource(x) => {
+                    <<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::CreateLockspace(x) => {
+                    <<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::Register(x) => {
+                    <<procs::Register as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::Restrict(x) => {
+                    <<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::New(x) => {
+                    <<procs::New as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::CreateResource(x) => {
+                    <<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DeleteResource(x) => {
+                    <<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AcquireResource(x) => {
+                    <<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ReleaseResource(x) => {
+                    <<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::CreateLockspace(x) => {
+                    <<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// A one-way message (event) of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Message {}
+    impl Message {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {}
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            let _ = (procedure, body);
+            ::std::result::Result::Ok(::std::option::Option::None)
+        }
+    }
+    impl ::xdrgen::rt::Encode for Message {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match *self {}
+        }
+        fn encoded_len(&self) -> usize {
+            match *self {}
+        }
+    }
 }

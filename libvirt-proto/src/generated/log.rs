@@ -951,4 +951,286 @@ pub mod vir_log_manager_protocol_program {
             type RetCodec = ::xdrgen::rt::Plain<super::super::DomainAppendLogFileRet>;
         }
     }
+    /// The arguments of a call to any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Call {
+        DomainOpenLogFile(
+            <procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetLogFilePosition(
+            <procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainReadLogFile(
+            <procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAppendLogFile(
+            <procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+    }
+    impl Call {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::DomainOpenLogFile(_) => Procedure::DomainOpenLogFile,
+                Self::DomainGetLogFilePosition(_) => Procedure::DomainGetLogFilePosition,
+                Self::DomainReadLogFile(_) => Procedure::DomainReadLogFile,
+                Self::DomainAppendLogFile(_) => Procedure::DomainAppendLogFile,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::DomainOpenLogFile => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainOpenLogFile(x)))
+                }
+                Procedure::DomainGetLogFilePosition => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetLogFilePosition(x),
+                        ))
+                }
+                Procedure::DomainReadLogFile => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainReadLogFile(x)))
+                }
+                Procedure::DomainAppendLogFile => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAppendLogFile(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Call {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::DomainOpenLogFile(x) => {
+                    <<procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetLogFilePosition(x) => {
+                    <<procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainReadLogFile(x) => {
+                    <<procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAppendLogFile(x) => {
+                    <<procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::DomainOpenLogFile(x) => {
+                    <<procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetLogFilePosition(x) => {
+                    <<procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainReadLogFile(x) => {
+                    <<procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAppendLogFile(x) => {
+                    <<procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// The reply to a call of any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Reply {
+        DomainOpenLogFile(
+            <procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetLogFilePosition(
+            <procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainReadLogFile(
+            <procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAppendLogFile(
+            <procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+    }
+    impl Reply {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::DomainOpenLogFile(_) => Procedure::DomainOpenLogFile,
+                Self::DomainGetLogFilePosition(_) => Procedure::DomainGetLogFilePosition,
+                Self::DomainReadLogFile(_) => Procedure::DomainReadLogFile,
+                Self::DomainAppendLogFile(_) => Procedure::DomainAppendLogFile,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::DomainOpenLogFile => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainOpenLogFile(x)))
+                }
+                Procedure::DomainGetLogFilePosition => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetLogFilePosition(x),
+                        ))
+                }
+                Procedure::DomainReadLogFile => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainReadLogFile(x)))
+                }
+                Procedure::DomainAppendLogFile => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAppendLogFile(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Reply {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::DomainOpenLogFile(x) => {
+                    <<procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetLogFilePosition(x) => {
+                    <<procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainReadLogFile(x) => {
+                    <<procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAppendLogFile(x) => {
+                    <<procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::DomainOpenLogFile(x) => {
+                    <<procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetLogFilePosition(x) => {
+                    <<procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainReadLogFile(x) => {
+                    <<procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAppendLogFile(x) => {
+                    <<procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// A one-way message (event) of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Message {}
+    impl Message {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {}
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            let _ = (procedure, body);
+            ::std::result::Result::Ok(::std::option::Option::None)
+        }
+    }
+    impl ::xdrgen::rt::Encode for Message {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match *self {}
+        }
+        fn encoded_len(&self) -> usize {
+            match *self {}
+        }
+    }
 }

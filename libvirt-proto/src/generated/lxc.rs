@@ -248,4 +248,156 @@ pub mod program {
             type RetCodec = ::xdrgen::rt::Plain<()>;
         }
     }
+    /// The arguments of a call to any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Call {
+        DomainOpenNamespace(
+            <procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+    }
+    impl Call {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::DomainOpenNamespace(_) => Procedure::DomainOpenNamespace,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::DomainOpenNamespace => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainOpenNamespace(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Call {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::DomainOpenNamespace(x) => {
+                    <<procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::DomainOpenNamespace(x) => {
+                    <<procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// The reply to a call of any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Reply {
+        DomainOpenNamespace(
+            <procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+    }
+    impl Reply {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::DomainOpenNamespace(_) => Procedure::DomainOpenNamespace,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::DomainOpenNamespace => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainOpenNamespace(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Reply {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::DomainOpenNamespace(x) => {
+                    <<procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::DomainOpenNamespace(x) => {
+                    <<procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// A one-way message (event) of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Message {}
+    impl Message {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {}
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            let _ = (procedure, body);
+            ::std::result::Result::Ok(::std::option::Option::None)
+        }
+    }
+    impl ::xdrgen::rt::Encode for Message {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match *self {}
+        }
+        fn encoded_len(&self) -> usize {
+            match *self {}
+        }
+    }
 }

@@ -1247,4 +1247,418 @@ pub mod program {
             >;
         }
     }
+    /// The arguments of a call to any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Call {
+        DomainMonitorCommand(
+            <procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAttach(<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainAgentCommand(
+            <procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainMonitorEventRegister(
+            <procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainMonitorEventDeregister(
+            <procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMonitorCommandWithFiles(
+            <procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+    }
+    impl Call {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::DomainMonitorCommand(_) => Procedure::DomainMonitorCommand,
+                Self::DomainAttach(_) => Procedure::DomainAttach,
+                Self::DomainAgentCommand(_) => Procedure::DomainAgentCommand,
+                Self::ConnectDomainMonitorEventRegister(_) => {
+                    Procedure::ConnectDomainMonitorEventRegister
+                }
+                Self::ConnectDomainMonitorEventDeregister(_) => {
+                    Procedure::ConnectDomainMonitorEventDeregister
+                }
+                Self::DomainMonitorCommandWithFiles(_) => {
+                    Procedure::DomainMonitorCommandWithFiles
+                }
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::DomainMonitorCommand => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMonitorCommand(x),
+                        ))
+                }
+                Procedure::DomainAttach => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainAttach(x)))
+                }
+                Procedure::DomainAgentCommand => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAgentCommand(x),
+                        ))
+                }
+                Procedure::ConnectDomainMonitorEventRegister => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainMonitorEventRegister(x),
+                        ))
+                }
+                Procedure::ConnectDomainMonitorEventDeregister => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainMonitorEventDeregister(x),
+                        ))
+                }
+                Procedure::DomainMonitorCommandWithFiles => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMonitorCommandWithFiles(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Call {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::DomainMonitorCommand(x) => {
+                    <<procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAttach(x) => {
+                    <<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAgentCommand(x) => {
+                    <<procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainMonitorEventRegister(x) => {
+                    <<procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainMonitorEventDeregister(x) => {
+                    <<procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMonitorCommandWithFiles(x) => {
+                    <<procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::DomainMonitorCommand(x) => {
+                    <<procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAttach(x) => {
+                    <<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAgentCommand(x) => {
+                    <<procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainMonitorEventRegister(x) => {
+                    <<procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainMonitorEventDeregister(x) => {
+                    <<procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMonitorCommandWithFiles(x) => {
+                    <<procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// The reply to a call of any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Reply {
+        DomainMonitorCommand(
+            <procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAttach(<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainAgentCommand(
+            <procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainMonitorEventRegister(
+            <procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainMonitorEventDeregister(
+            <procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMonitorCommandWithFiles(
+            <procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+    }
+    impl Reply {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::DomainMonitorCommand(_) => Procedure::DomainMonitorCommand,
+                Self::DomainAttach(_) => Procedure::DomainAttach,
+                Self::DomainAgentCommand(_) => Procedure::DomainAgentCommand,
+                Self::ConnectDomainMonitorEventRegister(_) => {
+                    Procedure::ConnectDomainMonitorEventRegister
+                }
+                Self::ConnectDomainMonitorEventDeregister(_) => {
+                    Procedure::ConnectDomainMonitorEventDeregister
+                }
+                Self::DomainMonitorCommandWithFiles(_) => {
+                    Procedure::DomainMonitorCommandWithFiles
+                }
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::DomainMonitorCommand => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMonitorCommand(x),
+                        ))
+                }
+                Procedure::DomainAttach => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainAttach(x)))
+                }
+                Procedure::DomainAgentCommand => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAgentCommand(x),
+                        ))
+                }
+                Procedure::ConnectDomainMonitorEventRegister => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainMonitorEventRegister(x),
+                        ))
+                }
+                Procedure::ConnectDomainMonitorEventDeregister => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainMonitorEventDeregister(x),
+                        ))
+                }
+                Procedure::DomainMonitorCommandWithFiles => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMonitorCommandWithFiles(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Reply {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::DomainMonitorCommand(x) => {
+                    <<procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAttach(x) => {
+                    <<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAgentCommand(x) => {
+                    <<procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainMonitorEventRegister(x) => {
+                    <<procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainMonitorEventDeregister(x) => {
+                    <<procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMonitorCommandWithFiles(x) => {
+                    <<procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::DomainMonitorCommand(x) => {
+                    <<procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAttach(x) => {
+                    <<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAgentCommand(x) => {
+                    <<procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainMonitorEventRegister(x) => {
+                    <<procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainMonitorEventDeregister(x) => {
+                    <<procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMonitorCommandWithFiles(x) => {
+                    <<procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// A one-way message (event) of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Message {
+        DomainMonitorEvent(
+            <procs::DomainMonitorEvent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+    }
+    impl Message {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::DomainMonitorEvent(_) => Procedure::DomainMonitorEvent,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::DomainMonitorEvent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMonitorEvent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMonitorEvent(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Message {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::DomainMonitorEvent(x) => {
+                    <<procs::DomainMonitorEvent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::DomainMonitorEvent(x) => {
+                    <<procs::DomainMonitorEvent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
 }

@@ -63906,4 +63906,19368 @@ pub mod program {
             type RetCodec = ::xdrgen::rt::Plain<()>;
         }
     }
+    /// The arguments of a call to any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Call {
+        ConnectOpen(<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectClose(<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectGetType(<procs::ConnectGetType as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectGetVersion(
+            <procs::ConnectGetVersion as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetMaxVcpus(
+            <procs::ConnectGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeGetInfo(<procs::NodeGetInfo as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectGetCapabilities(
+            <procs::ConnectGetCapabilities as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAttachDevice(
+            <procs::DomainAttachDevice as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCreate(<procs::DomainCreate as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainCreateXml(<procs::DomainCreateXml as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainDefineXml(<procs::DomainDefineXml as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainDestroy(<procs::DomainDestroy as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainDetachDevice(
+            <procs::DomainDetachDevice as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetXmlDesc(
+            <procs::DomainGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetAutostart(
+            <procs::DomainGetAutostart as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetInfo(<procs::DomainGetInfo as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainGetMaxMemory(
+            <procs::DomainGetMaxMemory as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetMaxVcpus(
+            <procs::DomainGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetOsType(<procs::DomainGetOsType as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainGetVcpus(<procs::DomainGetVcpus as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectListDefinedDomains(
+            <procs::ConnectListDefinedDomains as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainLookupById(
+            <procs::DomainLookupById as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainLookupByName(
+            <procs::DomainLookupByName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainLookupByUuid(
+            <procs::DomainLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNumOfDefinedDomains(
+            <procs::ConnectNumOfDefinedDomains as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainPinVcpu(<procs::DomainPinVcpu as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainReboot(<procs::DomainReboot as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainResume(<procs::DomainResume as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainSetAutostart(
+            <procs::DomainSetAutostart as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetMaxMemory(
+            <procs::DomainSetMaxMemory as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetMemory(<procs::DomainSetMemory as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainSetVcpus(<procs::DomainSetVcpus as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainShutdown(<procs::DomainShutdown as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainSuspend(<procs::DomainSuspend as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainUndefine(<procs::DomainUndefine as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectListDefinedNetworks(
+            <procs::ConnectListDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListDomains(
+            <procs::ConnectListDomains as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListNetworks(
+            <procs::ConnectListNetworks as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkCreate(<procs::NetworkCreate as ::xdrgen::rt::RemoteProcedure>::Args),
+        NetworkCreateXml(
+            <procs::NetworkCreateXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkDefineXml(
+            <procs::NetworkDefineXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkDestroy(<procs::NetworkDestroy as ::xdrgen::rt::RemoteProcedure>::Args),
+        NetworkGetXmlDesc(
+            <procs::NetworkGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkGetAutostart(
+            <procs::NetworkGetAutostart as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkGetBridgeName(
+            <procs::NetworkGetBridgeName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkLookupByName(
+            <procs::NetworkLookupByName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkLookupByUuid(
+            <procs::NetworkLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkSetAutostart(
+            <procs::NetworkSetAutostart as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkUndefine(<procs::NetworkUndefine as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectNumOfDefinedNetworks(
+            <procs::ConnectNumOfDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNumOfDomains(
+            <procs::ConnectNumOfDomains as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNumOfNetworks(
+            <procs::ConnectNumOfNetworks as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCoreDump(<procs::DomainCoreDump as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainRestore(<procs::DomainRestore as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainSave(<procs::DomainSave as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainGetSchedulerType(
+            <procs::DomainGetSchedulerType as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetSchedulerParameters(
+            <procs::DomainGetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetSchedulerParameters(
+            <procs::DomainSetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetHostname(
+            <procs::ConnectGetHostname as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectSupportsFeature(
+            <procs::ConnectSupportsFeature as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePrepare(
+            <procs::DomainMigratePrepare as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePerform(
+            <procs::DomainMigratePerform as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateFinish(
+            <procs::DomainMigrateFinish as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockStats(
+            <procs::DomainBlockStats as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainInterfaceStats(
+            <procs::DomainInterfaceStats as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        AuthList(<procs::AuthList as ::xdrgen::rt::RemoteProcedure>::Args),
+        AuthSaslInit(<procs::AuthSaslInit as ::xdrgen::rt::RemoteProcedure>::Args),
+        AuthSaslStart(<procs::AuthSaslStart as ::xdrgen::rt::RemoteProcedure>::Args),
+        AuthSaslStep(<procs::AuthSaslStep as ::xdrgen::rt::RemoteProcedure>::Args),
+        AuthPolkit(<procs::AuthPolkit as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectNumOfStoragePools(
+            <procs::ConnectNumOfStoragePools as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListStoragePools(
+            <procs::ConnectListStoragePools as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNumOfDefinedStoragePools(
+            <procs::ConnectNumOfDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListDefinedStoragePools(
+            <procs::ConnectListDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectFindStoragePoolSources(
+            <procs::ConnectFindStoragePoolSources as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolCreateXml(
+            <procs::StoragePoolCreateXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolDefineXml(
+            <procs::StoragePoolDefineXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolCreate(
+            <procs::StoragePoolCreate as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolBuild(
+            <procs::StoragePoolBuild as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolDestroy(
+            <procs::StoragePoolDestroy as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolDelete(
+            <procs::StoragePoolDelete as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolUndefine(
+            <procs::StoragePoolUndefine as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolRefresh(
+            <procs::StoragePoolRefresh as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolLookupByName(
+            <procs::StoragePoolLookupByName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolLookupByUuid(
+            <procs::StoragePoolLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolLookupByVolume(
+            <procs::StoragePoolLookupByVolume as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolGetInfo(
+            <procs::StoragePoolGetInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolGetXmlDesc(
+            <procs::StoragePoolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolGetAutostart(
+            <procs::StoragePoolGetAutostart as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolSetAutostart(
+            <procs::StoragePoolSetAutostart as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolNumOfVolumes(
+            <procs::StoragePoolNumOfVolumes as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolListVolumes(
+            <procs::StoragePoolListVolumes as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolCreateXml(
+            <procs::StorageVolCreateXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolDelete(
+            <procs::StorageVolDelete as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolLookupByName(
+            <procs::StorageVolLookupByName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolLookupByKey(
+            <procs::StorageVolLookupByKey as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolLookupByPath(
+            <procs::StorageVolLookupByPath as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolGetInfo(
+            <procs::StorageVolGetInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolGetXmlDesc(
+            <procs::StorageVolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolGetPath(
+            <procs::StorageVolGetPath as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeGetCellsFreeMemory(
+            <procs::NodeGetCellsFreeMemory as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeGetFreeMemory(
+            <procs::NodeGetFreeMemory as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockPeek(<procs::DomainBlockPeek as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainMemoryPeek(
+            <procs::DomainMemoryPeek as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainEventRegister(
+            <procs::ConnectDomainEventRegister as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainEventDeregister(
+            <procs::ConnectDomainEventDeregister as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePrepare2(
+            <procs::DomainMigratePrepare2 as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateFinish2(
+            <procs::DomainMigrateFinish2 as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetUri(<procs::ConnectGetUri as ::xdrgen::rt::RemoteProcedure>::Args),
+        NodeNumOfDevices(
+            <procs::NodeNumOfDevices as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeListDevices(<procs::NodeListDevices as ::xdrgen::rt::RemoteProcedure>::Args),
+        NodeDeviceLookupByName(
+            <procs::NodeDeviceLookupByName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceGetXmlDesc(
+            <procs::NodeDeviceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceGetParent(
+            <procs::NodeDeviceGetParent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceNumOfCaps(
+            <procs::NodeDeviceNumOfCaps as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceListCaps(
+            <procs::NodeDeviceListCaps as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceDettach(
+            <procs::NodeDeviceDettach as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceReAttach(
+            <procs::NodeDeviceReAttach as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceReset(<procs::NodeDeviceReset as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainGetSecurityLabel(
+            <procs::DomainGetSecurityLabel as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeGetSecurityModel(
+            <procs::NodeGetSecurityModel as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceCreateXml(
+            <procs::NodeDeviceCreateXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceDestroy(
+            <procs::NodeDeviceDestroy as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolCreateXmlFrom(
+            <procs::StorageVolCreateXmlFrom as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNumOfInterfaces(
+            <procs::ConnectNumOfInterfaces as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListInterfaces(
+            <procs::ConnectListInterfaces as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceLookupByName(
+            <procs::InterfaceLookupByName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceLookupByMacString(
+            <procs::InterfaceLookupByMacString as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceGetXmlDesc(
+            <procs::InterfaceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceDefineXml(
+            <procs::InterfaceDefineXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceUndefine(
+            <procs::InterfaceUndefine as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceCreate(<procs::InterfaceCreate as ::xdrgen::rt::RemoteProcedure>::Args),
+        InterfaceDestroy(
+            <procs::InterfaceDestroy as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainXmlFromNative(
+            <procs::ConnectDomainXmlFromNative as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainXmlToNative(
+            <procs::ConnectDomainXmlToNative as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNumOfDefinedInterfaces(
+            <procs::ConnectNumOfDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListDefinedInterfaces(
+            <procs::ConnectListDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNumOfSecrets(
+            <procs::ConnectNumOfSecrets as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListSecrets(
+            <procs::ConnectListSecrets as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        SecretLookupByUuid(
+            <procs::SecretLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        SecretDefineXml(<procs::SecretDefineXml as ::xdrgen::rt::RemoteProcedure>::Args),
+        SecretGetXmlDesc(
+            <procs::SecretGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        SecretSetValue(<procs::SecretSetValue as ::xdrgen::rt::RemoteProcedure>::Args),
+        SecretGetValue(<procs::SecretGetValue as ::xdrgen::rt::RemoteProcedure>::Args),
+        SecretUndefine(<procs::SecretUndefine as ::xdrgen::rt::RemoteProcedure>::Args),
+        SecretLookupByUsage(
+            <procs::SecretLookupByUsage as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePrepareTunnel(
+            <procs::DomainMigratePrepareTunnel as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectIsSecure(<procs::ConnectIsSecure as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainIsActive(<procs::DomainIsActive as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainIsPersistent(
+            <procs::DomainIsPersistent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkIsActive(<procs::NetworkIsActive as ::xdrgen::rt::RemoteProcedure>::Args),
+        NetworkIsPersistent(
+            <procs::NetworkIsPersistent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolIsActive(
+            <procs::StoragePoolIsActive as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolIsPersistent(
+            <procs::StoragePoolIsPersistent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceIsActive(
+            <procs::InterfaceIsActive as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetLibVersion(
+            <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectCompareCpu(
+            <procs::ConnectCompareCpu as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMemoryStats(
+            <procs::DomainMemoryStats as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAttachDeviceFlags(
+            <procs::DomainAttachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainDetachDeviceFlags(
+            <procs::DomainDetachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectBaselineCpu(
+            <procs::ConnectBaselineCpu as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetJobInfo(
+            <procs::DomainGetJobInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAbortJob(<procs::DomainAbortJob as ::xdrgen::rt::RemoteProcedure>::Args),
+        StorageVolWipe(<procs::StorageVolWipe as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainMigrateSetMaxDowntime(
+            <procs::DomainMigrateSetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainEventRegisterAny(
+            <procs::ConnectDomainEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainEventDeregisterAny(
+            <procs::ConnectDomainEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainUpdateDeviceFlags(
+            <procs::DomainUpdateDeviceFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterLookupByName(
+            <procs::NwfilterLookupByName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterLookupByUuid(
+            <procs::NwfilterLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterGetXmlDesc(
+            <procs::NwfilterGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNumOfNwfilters(
+            <procs::ConnectNumOfNwfilters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListNwfilters(
+            <procs::ConnectListNwfilters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterDefineXml(
+            <procs::NwfilterDefineXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterUndefine(
+            <procs::NwfilterUndefine as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainManagedSave(
+            <procs::DomainManagedSave as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainHasManagedSaveImage(
+            <procs::DomainHasManagedSaveImage as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainManagedSaveRemove(
+            <procs::DomainManagedSaveRemove as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotCreateXml(
+            <procs::DomainSnapshotCreateXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotGetXmlDesc(
+            <procs::DomainSnapshotGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotNum(
+            <procs::DomainSnapshotNum as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotListNames(
+            <procs::DomainSnapshotListNames as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotLookupByName(
+            <procs::DomainSnapshotLookupByName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainHasCurrentSnapshot(
+            <procs::DomainHasCurrentSnapshot as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotCurrent(
+            <procs::DomainSnapshotCurrent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainRevertToSnapshot(
+            <procs::DomainRevertToSnapshot as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotDelete(
+            <procs::DomainSnapshotDelete as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetBlockInfo(
+            <procs::DomainGetBlockInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCreateWithFlags(
+            <procs::DomainCreateWithFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetMemoryParameters(
+            <procs::DomainSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetMemoryParameters(
+            <procs::DomainGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetVcpusFlags(
+            <procs::DomainSetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetVcpusFlags(
+            <procs::DomainGetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainOpenConsole(
+            <procs::DomainOpenConsole as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainIsUpdated(<procs::DomainIsUpdated as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectGetSysinfo(
+            <procs::ConnectGetSysinfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetMemoryFlags(
+            <procs::DomainSetMemoryFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetBlkioParameters(
+            <procs::DomainSetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetBlkioParameters(
+            <procs::DomainGetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateSetMaxSpeed(
+            <procs::DomainMigrateSetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolUpload(
+            <procs::StorageVolUpload as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolDownload(
+            <procs::StorageVolDownload as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainInjectNmi(<procs::DomainInjectNmi as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainScreenshot(
+            <procs::DomainScreenshot as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetState(<procs::DomainGetState as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainMigrateBegin3(
+            <procs::DomainMigrateBegin3 as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePrepare3(
+            <procs::DomainMigratePrepare3 as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePrepareTunnel3(
+            <procs::DomainMigratePrepareTunnel3 as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePerform3(
+            <procs::DomainMigratePerform3 as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateFinish3(
+            <procs::DomainMigrateFinish3 as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateConfirm3(
+            <procs::DomainMigrateConfirm3 as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetSchedulerParametersFlags(
+            <procs::DomainSetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceChangeBegin(
+            <procs::InterfaceChangeBegin as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceChangeCommit(
+            <procs::InterfaceChangeCommit as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        InterfaceChangeRollback(
+            <procs::InterfaceChangeRollback as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetSchedulerParametersFlags(
+            <procs::DomainGetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainPinVcpuFlags(
+            <procs::DomainPinVcpuFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSendKey(<procs::DomainSendKey as ::xdrgen::rt::RemoteProcedure>::Args),
+        NodeGetCpuStats(<procs::NodeGetCpuStats as ::xdrgen::rt::RemoteProcedure>::Args),
+        NodeGetMemoryStats(
+            <procs::NodeGetMemoryStats as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetControlInfo(
+            <procs::DomainGetControlInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetVcpuPinInfo(
+            <procs::DomainGetVcpuPinInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainUndefineFlags(
+            <procs::DomainUndefineFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSaveFlags(<procs::DomainSaveFlags as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainRestoreFlags(
+            <procs::DomainRestoreFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainDestroyFlags(
+            <procs::DomainDestroyFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSaveImageGetXmlDesc(
+            <procs::DomainSaveImageGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSaveImageDefineXml(
+            <procs::DomainSaveImageDefineXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockJobAbort(
+            <procs::DomainBlockJobAbort as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetBlockJobInfo(
+            <procs::DomainGetBlockJobInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockJobSetSpeed(
+            <procs::DomainBlockJobSetSpeed as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockPull(<procs::DomainBlockPull as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainMigrateGetMaxSpeed(
+            <procs::DomainMigrateGetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockStatsFlags(
+            <procs::DomainBlockStatsFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotGetParent(
+            <procs::DomainSnapshotGetParent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainReset(<procs::DomainReset as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainSnapshotNumChildren(
+            <procs::DomainSnapshotNumChildren as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotListChildrenNames(
+            <procs::DomainSnapshotListChildrenNames as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainOpenGraphics(
+            <procs::DomainOpenGraphics as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeSuspendForDuration(
+            <procs::NodeSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockResize(
+            <procs::DomainBlockResize as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetBlockIoTune(
+            <procs::DomainSetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetBlockIoTune(
+            <procs::DomainGetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetNumaParameters(
+            <procs::DomainSetNumaParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetNumaParameters(
+            <procs::DomainGetNumaParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetInterfaceParameters(
+            <procs::DomainSetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetInterfaceParameters(
+            <procs::DomainGetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainShutdownFlags(
+            <procs::DomainShutdownFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolWipePattern(
+            <procs::StorageVolWipePattern as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolResize(
+            <procs::StorageVolResize as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainPmSuspendForDuration(
+            <procs::DomainPmSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetCpuStats(
+            <procs::DomainGetCpuStats as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetDiskErrors(
+            <procs::DomainGetDiskErrors as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetMetadata(
+            <procs::DomainSetMetadata as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetMetadata(
+            <procs::DomainGetMetadata as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockRebase(
+            <procs::DomainBlockRebase as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainPmWakeup(<procs::DomainPmWakeup as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainSnapshotIsCurrent(
+            <procs::DomainSnapshotIsCurrent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotHasMetadata(
+            <procs::DomainSnapshotHasMetadata as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListAllDomains(
+            <procs::ConnectListAllDomains as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainListAllSnapshots(
+            <procs::DomainListAllSnapshots as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSnapshotListAllChildren(
+            <procs::DomainSnapshotListAllChildren as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetHostname(
+            <procs::DomainGetHostname as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetSecurityLabelList(
+            <procs::DomainGetSecurityLabelList as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainPinEmulator(
+            <procs::DomainPinEmulator as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetEmulatorPinInfo(
+            <procs::DomainGetEmulatorPinInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListAllStoragePools(
+            <procs::ConnectListAllStoragePools as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolListAllVolumes(
+            <procs::StoragePoolListAllVolumes as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListAllNetworks(
+            <procs::ConnectListAllNetworks as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListAllInterfaces(
+            <procs::ConnectListAllInterfaces as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListAllNodeDevices(
+            <procs::ConnectListAllNodeDevices as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListAllNwfilters(
+            <procs::ConnectListAllNwfilters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListAllSecrets(
+            <procs::ConnectListAllSecrets as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeSetMemoryParameters(
+            <procs::NodeSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeGetMemoryParameters(
+            <procs::NodeGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockCommit(
+            <procs::DomainBlockCommit as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkUpdate(<procs::NetworkUpdate as ::xdrgen::rt::RemoteProcedure>::Args),
+        NodeGetCpuMap(<procs::NodeGetCpuMap as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainFstrim(<procs::DomainFstrim as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainSendProcessSignal(
+            <procs::DomainSendProcessSignal as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainOpenChannel(
+            <procs::DomainOpenChannel as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceLookupScsiHostByWwn(
+            <procs::NodeDeviceLookupScsiHostByWwn as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetJobStats(
+            <procs::DomainGetJobStats as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateGetCompressionCache(
+            <procs::DomainMigrateGetCompressionCache as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateSetCompressionCache(
+            <procs::DomainMigrateSetCompressionCache as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceDetachFlags(
+            <procs::NodeDeviceDetachFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateBegin3Params(
+            <procs::DomainMigrateBegin3Params as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePrepare3Params(
+            <procs::DomainMigratePrepare3Params as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePrepareTunnel3Params(
+            <procs::DomainMigratePrepareTunnel3Params as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigratePerform3Params(
+            <procs::DomainMigratePerform3Params as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateFinish3Params(
+            <procs::DomainMigrateFinish3Params as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateConfirm3Params(
+            <procs::DomainMigrateConfirm3Params as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetMemoryStatsPeriod(
+            <procs::DomainSetMemoryStatsPeriod as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCreateXmlWithFiles(
+            <procs::DomainCreateXmlWithFiles as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCreateWithFiles(
+            <procs::DomainCreateWithFiles as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetCpuModelNames(
+            <procs::ConnectGetCpuModelNames as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNetworkEventRegisterAny(
+            <procs::ConnectNetworkEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNetworkEventDeregisterAny(
+            <procs::ConnectNetworkEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainEventCallbackRegisterAny(
+            <procs::ConnectDomainEventCallbackRegisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectDomainEventCallbackDeregisterAny(
+            <procs::ConnectDomainEventCallbackDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCoreDumpWithFormat(
+            <procs::DomainCoreDumpWithFormat as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainFsfreeze(<procs::DomainFsfreeze as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainFsthaw(<procs::DomainFsthaw as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainGetTime(<procs::DomainGetTime as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainSetTime(<procs::DomainSetTime as ::xdrgen::rt::RemoteProcedure>::Args),
+        NodeGetFreePages(
+            <procs::NodeGetFreePages as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkGetDhcpLeases(
+            <procs::NetworkGetDhcpLeases as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetDomainCapabilities(
+            <procs::ConnectGetDomainCapabilities as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainOpenGraphicsFd(
+            <procs::DomainOpenGraphicsFd as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetAllDomainStats(
+            <procs::ConnectGetAllDomainStats as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBlockCopy(<procs::DomainBlockCopy as ::xdrgen::rt::RemoteProcedure>::Args),
+        NodeAllocPages(<procs::NodeAllocPages as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainGetFsinfo(<procs::DomainGetFsinfo as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainDefineXmlFlags(
+            <procs::DomainDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetIothreadInfo(
+            <procs::DomainGetIothreadInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainPinIothread(
+            <procs::DomainPinIothread as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainInterfaceAddresses(
+            <procs::DomainInterfaceAddresses as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAddIothread(
+            <procs::DomainAddIothread as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainDelIothread(
+            <procs::DomainDelIothread as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetUserPassword(
+            <procs::DomainSetUserPassword as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainRename(<procs::DomainRename as ::xdrgen::rt::RemoteProcedure>::Args),
+        ConnectRegisterCloseCallback(
+            <procs::ConnectRegisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectUnregisterCloseCallback(
+            <procs::ConnectUnregisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateStartPostCopy(
+            <procs::DomainMigrateStartPostCopy as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetPerfEvents(
+            <procs::DomainGetPerfEvents as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetPerfEvents(
+            <procs::DomainSetPerfEvents as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectStoragePoolEventRegisterAny(
+            <procs::ConnectStoragePoolEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectStoragePoolEventDeregisterAny(
+            <procs::ConnectStoragePoolEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetGuestVcpus(
+            <procs::DomainGetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetGuestVcpus(
+            <procs::DomainSetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNodeDeviceEventRegisterAny(
+            <procs::ConnectNodeDeviceEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectNodeDeviceEventDeregisterAny(
+            <procs::ConnectNodeDeviceEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StorageVolGetInfoFlags(
+            <procs::StorageVolGetInfoFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectSecretEventRegisterAny(
+            <procs::ConnectSecretEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectSecretEventDeregisterAny(
+            <procs::ConnectSecretEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetVcpu(<procs::DomainSetVcpu as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainSetBlockThreshold(
+            <procs::DomainSetBlockThreshold as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainMigrateGetMaxDowntime(
+            <procs::DomainMigrateGetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainManagedSaveGetXmlDesc(
+            <procs::DomainManagedSaveGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainManagedSaveDefineXml(
+            <procs::DomainManagedSaveDefineXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetLifecycleAction(
+            <procs::DomainSetLifecycleAction as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolLookupByTargetPath(
+            <procs::StoragePoolLookupByTargetPath as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainDetachDeviceAlias(
+            <procs::DomainDetachDeviceAlias as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectCompareHypervisorCpu(
+            <procs::ConnectCompareHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectBaselineHypervisorCpu(
+            <procs::ConnectBaselineHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeGetSevInfo(<procs::NodeGetSevInfo as ::xdrgen::rt::RemoteProcedure>::Args),
+        DomainGetLaunchSecurityInfo(
+            <procs::DomainGetLaunchSecurityInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterBindingLookupByPortDev(
+            <procs::NwfilterBindingLookupByPortDev as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterBindingGetXmlDesc(
+            <procs::NwfilterBindingGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterBindingCreateXml(
+            <procs::NwfilterBindingCreateXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterBindingDelete(
+            <procs::NwfilterBindingDelete as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectListAllNwfilterBindings(
+            <procs::ConnectListAllNwfilterBindings as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetIothreadParams(
+            <procs::DomainSetIothreadParams as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectGetStoragePoolCapabilities(
+            <procs::ConnectGetStoragePoolCapabilities as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkListAllPorts(
+            <procs::NetworkListAllPorts as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkPortLookupByUuid(
+            <procs::NetworkPortLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkPortCreateXml(
+            <procs::NetworkPortCreateXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkPortGetParameters(
+            <procs::NetworkPortGetParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkPortSetParameters(
+            <procs::NetworkPortSetParameters as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkPortGetXmlDesc(
+            <procs::NetworkPortGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkPortDelete(
+            <procs::NetworkPortDelete as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCheckpointCreateXml(
+            <procs::DomainCheckpointCreateXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCheckpointGetXmlDesc(
+            <procs::DomainCheckpointGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainListAllCheckpoints(
+            <procs::DomainListAllCheckpoints as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCheckpointListAllChildren(
+            <procs::DomainCheckpointListAllChildren as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCheckpointLookupByName(
+            <procs::DomainCheckpointLookupByName as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCheckpointGetParent(
+            <procs::DomainCheckpointGetParent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainCheckpointDelete(
+            <procs::DomainCheckpointDelete as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetGuestInfo(
+            <procs::DomainGetGuestInfo as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectSetIdentity(
+            <procs::ConnectSetIdentity as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAgentSetResponseTimeout(
+            <procs::DomainAgentSetResponseTimeout as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBackupBegin(
+            <procs::DomainBackupBegin as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainBackupGetXmlDesc(
+            <procs::DomainBackupGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAuthorizedSshKeysGet(
+            <procs::DomainAuthorizedSshKeysGet as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAuthorizedSshKeysSet(
+            <procs::DomainAuthorizedSshKeysSet as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetMessages(
+            <procs::DomainGetMessages as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainStartDirtyRateCalc(
+            <procs::DomainStartDirtyRateCalc as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceDefineXml(
+            <procs::NodeDeviceDefineXml as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceUndefine(
+            <procs::NodeDeviceUndefine as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceCreate(
+            <procs::NodeDeviceCreate as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NwfilterDefineXmlFlags(
+            <procs::NwfilterDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkDefineXmlFlags(
+            <procs::NetworkDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceGetAutostart(
+            <procs::NodeDeviceGetAutostart as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceSetAutostart(
+            <procs::NodeDeviceSetAutostart as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceIsPersistent(
+            <procs::NodeDeviceIsPersistent as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceIsActive(
+            <procs::NodeDeviceIsActive as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkCreateXmlFlags(
+            <procs::NetworkCreateXmlFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetLaunchSecurityState(
+            <procs::DomainSetLaunchSecurityState as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSaveParams(
+            <procs::DomainSaveParams as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainRestoreParams(
+            <procs::DomainRestoreParams as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainAbortJobFlags(
+            <procs::DomainAbortJobFlags as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainFdAssociate(
+            <procs::DomainFdAssociate as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkSetMetadata(
+            <procs::NetworkSetMetadata as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkGetMetadata(
+            <procs::NetworkGetMetadata as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceUpdate(
+            <procs::NodeDeviceUpdate as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGraphicsReload(
+            <procs::DomainGraphicsReload as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainGetAutostartOnce(
+            <procs::DomainGetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetAutostartOnce(
+            <procs::DomainSetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainSetThrottleGroup(
+            <procs::DomainSetThrottleGroup as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainDelThrottleGroup(
+            <procs::DomainDelThrottleGroup as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+    }
+    impl Call {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::ConnectOpen(_) => Procedure::ConnectOpen,
+                Self::ConnectClose(_) => Procedure::ConnectClose,
+                Self::ConnectGetType(_) => Procedure::ConnectGetType,
+                Self::ConnectGetVersion(_) => Procedure::ConnectGetVersion,
+                Self::ConnectGetMaxVcpus(_) => Procedure::ConnectGetMaxVcpus,
+                Self::NodeGetInfo(_) => Procedure::NodeGetInfo,
+                Self::ConnectGetCapabilities(_) => Procedure::ConnectGetCapabilities,
+                Self::DomainAttachDevice(_) => Procedure::DomainAttachDevice,
+                Self::DomainCreate(_) => Procedure::DomainCreate,
+                Self::DomainCreateXml(_) => Procedure::DomainCreateXml,
+                Self::DomainDefineXml(_) => Procedure::DomainDefineXml,
+                Self::DomainDestroy(_) => Procedure::DomainDestroy,
+                Self::DomainDetachDevice(_) => Procedure::DomainDetachDevice,
+                Self::DomainGetXmlDesc(_) => Procedure::DomainGetXmlDesc,
+                Self::DomainGetAutostart(_) => Procedure::DomainGetAutostart,
+                Self::DomainGetInfo(_) => Procedure::DomainGetInfo,
+                Self::DomainGetMaxMemory(_) => Procedure::DomainGetMaxMemory,
+                Self::DomainGetMaxVcpus(_) => Procedure::DomainGetMaxVcpus,
+                Self::DomainGetOsType(_) => Procedure::DomainGetOsType,
+                Self::DomainGetVcpus(_) => Procedure::DomainGetVcpus,
+                Self::ConnectListDefinedDomains(_) => {
+                    Procedure::ConnectListDefinedDomains
+                }
+                Self::DomainLookupById(_) => Procedure::DomainLookupById,
+                Self::DomainLookupByName(_) => Procedure::DomainLookupByName,
+                Self::DomainLookupByUuid(_) => Procedure::DomainLookupByUuid,
+                Self::ConnectNumOfDefinedDomains(_) => {
+                    Procedure::ConnectNumOfDefinedDomains
+                }
+                Self::DomainPinVcpu(_) => Procedure::DomainPinVcpu,
+                Self::DomainReboot(_) => Procedure::DomainReboot,
+                Self::DomainResume(_) => Procedure::DomainResume,
+                Self::DomainSetAutostart(_) => Procedure::DomainSetAutostart,
+                Self::DomainSetMaxMemory(_) => Procedure::DomainSetMaxMemory,
+                Self::DomainSetMemory(_) => Procedure::DomainSetMemory,
+                Self::DomainSetVcpus(_) => Procedure::DomainSetVcpus,
+                Self::DomainShutdown(_) => Procedure::DomainShutdown,
+                Self::DomainSuspend(_) => Procedure::DomainSuspend,
+                Self::DomainUndefine(_) => Procedure::DomainUndefine,
+                Self::ConnectListDefinedNetworks(_) => {
+                    Procedure::ConnectListDefinedNetworks
+                }
+                Self::ConnectListDomains(_) => Procedure::ConnectListDomains,
+                Self::ConnectListNetworks(_) => Procedure::ConnectListNetworks,
+                Self::NetworkCreate(_) => Procedure::NetworkCreate,
+                Self::NetworkCreateXml(_) => Procedure::NetworkCreateXml,
+                Self::NetworkDefineXml(_) => Procedure::NetworkDefineXml,
+                Self::NetworkDestroy(_) => Procedure::NetworkDestroy,
+                Self::NetworkGetXmlDesc(_) => Procedure::NetworkGetXmlDesc,
+                Self::NetworkGetAutostart(_) => Procedure::NetworkGetAutostart,
+                Self::NetworkGetBridgeName(_) => Procedure::NetworkGetBridgeName,
+                Self::NetworkLookupByName(_) => Procedure::NetworkLookupByName,
+                Self::NetworkLookupByUuid(_) => Procedure::NetworkLookupByUuid,
+                Self::NetworkSetAutostart(_) => Procedure::NetworkSetAutostart,
+                Self::NetworkUndefine(_) => Procedure::NetworkUndefine,
+                Self::ConnectNumOfDefinedNetworks(_) => {
+                    Procedure::ConnectNumOfDefinedNetworks
+                }
+                Self::ConnectNumOfDomains(_) => Procedure::ConnectNumOfDomains,
+                Self::ConnectNumOfNetworks(_) => Procedure::ConnectNumOfNetworks,
+                Self::DomainCoreDump(_) => Procedure::DomainCoreDump,
+                Self::DomainRestore(_) => Procedure::DomainRestore,
+                Self::DomainSave(_) => Procedure::DomainSave,
+                Self::DomainGetSchedulerType(_) => Procedure::DomainGetSchedulerType,
+                Self::DomainGetSchedulerParameters(_) => {
+                    Procedure::DomainGetSchedulerParameters
+                }
+                Self::DomainSetSchedulerParameters(_) => {
+                    Procedure::DomainSetSchedulerParameters
+                }
+                Self::ConnectGetHostname(_) => Procedure::ConnectGetHostname,
+                Self::ConnectSupportsFeature(_) => Procedure::ConnectSupportsFeature,
+                Self::DomainMigratePrepare(_) => Procedure::DomainMigratePrepare,
+                Self::DomainMigratePerform(_) => Procedure::DomainMigratePerform,
+                Self::DomainMigrateFinish(_) => Procedure::DomainMigrateFinish,
+                Self::DomainBlockStats(_) => Procedure::DomainBlockStats,
+                Self::DomainInterfaceStats(_) => Procedure::DomainInterfaceStats,
+                Self::AuthList(_) => Procedure::AuthList,
+                Self::AuthSaslInit(_) => Procedure::AuthSaslInit,
+                Self::AuthSaslStart(_) => Procedure::AuthSaslStart,
+                Self::AuthSaslStep(_) => Procedure::AuthSaslStep,
+                Self::AuthPolkit(_) => Procedure::AuthPolkit,
+                Self::ConnectNumOfStoragePools(_) => Procedure::ConnectNumOfStoragePools,
+                Self::ConnectListStoragePools(_) => Procedure::ConnectListStoragePools,
+                Self::ConnectNumOfDefinedStoragePools(_) => {
+                    Procedure::ConnectNumOfDefinedStoragePools
+                }
+                Self::ConnectListDefinedStoragePools(_) => {
+                    Procedure::ConnectListDefinedStoragePools
+                }
+                Self::ConnectFindStoragePoolSources(_) => {
+                    Procedure::ConnectFindStoragePoolSources
+                }
+                Self::StoragePoolCreateXml(_) => Procedure::StoragePoolCreateXml,
+                Self::StoragePoolDefineXml(_) => Procedure::StoragePoolDefineXml,
+                Self::StoragePoolCreate(_) => Procedure::StoragePoolCreate,
+                Self::StoragePoolBuild(_) => Procedure::StoragePoolBuild,
+                Self::StoragePoolDestroy(_) => Procedure::StoragePoolDestroy,
+                Self::StoragePoolDelete(_) => Procedure::StoragePoolDelete,
+                Self::StoragePoolUndefine(_) => Procedure::StoragePoolUndefine,
+                Self::StoragePoolRefresh(_) => Procedure::StoragePoolRefresh,
+                Self::StoragePoolLookupByName(_) => Procedure::StoragePoolLookupByName,
+                Self::StoragePoolLookupByUuid(_) => Procedure::StoragePoolLookupByUuid,
+                Self::StoragePoolLookupByVolume(_) => {
+                    Procedure::StoragePoolLookupByVolume
+                }
+                Self::StoragePoolGetInfo(_) => Procedure::StoragePoolGetInfo,
+                Self::StoragePoolGetXmlDesc(_) => Procedure::StoragePoolGetXmlDesc,
+                Self::StoragePoolGetAutostart(_) => Procedure::StoragePoolGetAutostart,
+                Self::StoragePoolSetAutostart(_) => Procedure::StoragePoolSetAutostart,
+                Self::StoragePoolNumOfVolumes(_) => Procedure::StoragePoolNumOfVolumes,
+                Self::StoragePoolListVolumes(_) => Procedure::StoragePoolListVolumes,
+                Self::StorageVolCreateXml(_) => Procedure::StorageVolCreateXml,
+                Self::StorageVolDelete(_) => Procedure::StorageVolDelete,
+                Self::StorageVolLookupByName(_) => Procedure::StorageVolLookupByName,
+                Self::StorageVolLookupByKey(_) => Procedure::StorageVolLookupByKey,
+                Self::StorageVolLookupByPath(_) => Procedure::StorageVolLookupByPath,
+                Self::StorageVolGetInfo(_) => Procedure::StorageVolGetInfo,
+                Self::StorageVolGetXmlDesc(_) => Procedure::StorageVolGetXmlDesc,
+                Self::StorageVolGetPath(_) => Procedure::StorageVolGetPath,
+                Self::NodeGetCellsFreeMemory(_) => Procedure::NodeGetCellsFreeMemory,
+                Self::NodeGetFreeMemory(_) => Procedure::NodeGetFreeMemory,
+                Self::DomainBlockPeek(_) => Procedure::DomainBlockPeek,
+                Self::DomainMemoryPeek(_) => Procedure::DomainMemoryPeek,
+                Self::ConnectDomainEventRegister(_) => {
+                    Procedure::ConnectDomainEventRegister
+                }
+                Self::ConnectDomainEventDeregister(_) => {
+                    Procedure::ConnectDomainEventDeregister
+                }
+                Self::DomainMigratePrepare2(_) => Procedure::DomainMigratePrepare2,
+                Self::DomainMigrateFinish2(_) => Procedure::DomainMigrateFinish2,
+                Self::ConnectGetUri(_) => Procedure::ConnectGetUri,
+                Self::NodeNumOfDevices(_) => Procedure::NodeNumOfDevices,
+                Self::NodeListDevices(_) => Procedure::NodeListDevices,
+                Self::NodeDeviceLookupByName(_) => Procedure::NodeDeviceLookupByName,
+                Self::NodeDeviceGetXmlDesc(_) => Procedure::NodeDeviceGetXmlDesc,
+                Self::NodeDeviceGetParent(_) => Procedure::NodeDeviceGetParent,
+                Self::NodeDeviceNumOfCaps(_) => Procedure::NodeDeviceNumOfCaps,
+                Self::NodeDeviceListCaps(_) => Procedure::NodeDeviceListCaps,
+                Self::NodeDeviceDettach(_) => Procedure::NodeDeviceDettach,
+                Self::NodeDeviceReAttach(_) => Procedure::NodeDeviceReAttach,
+                Self::NodeDeviceReset(_) => Procedure::NodeDeviceReset,
+                Self::DomainGetSecurityLabel(_) => Procedure::DomainGetSecurityLabel,
+                Self::NodeGetSecurityModel(_) => Procedure::NodeGetSecurityModel,
+                Self::NodeDeviceCreateXml(_) => Procedure::NodeDeviceCreateXml,
+                Self::NodeDeviceDestroy(_) => Procedure::NodeDeviceDestroy,
+                Self::StorageVolCreateXmlFrom(_) => Procedure::StorageVolCreateXmlFrom,
+                Self::ConnectNumOfInterfaces(_) => Procedure::ConnectNumOfInterfaces,
+                Self::ConnectListInterfaces(_) => Procedure::ConnectListInterfaces,
+                Self::InterfaceLookupByName(_) => Procedure::InterfaceLookupByName,
+                Self::InterfaceLookupByMacString(_) => {
+                    Procedure::InterfaceLookupByMacString
+                }
+                Self::InterfaceGetXmlDesc(_) => Procedure::InterfaceGetXmlDesc,
+                Self::InterfaceDefineXml(_) => Procedure::InterfaceDefineXml,
+                Self::InterfaceUndefine(_) => Procedure::InterfaceUndefine,
+                Self::InterfaceCreate(_) => Procedure::InterfaceCreate,
+                Self::InterfaceDestroy(_) => Procedure::InterfaceDestroy,
+                Self::ConnectDomainXmlFromNative(_) => {
+                    Procedure::ConnectDomainXmlFromNative
+                }
+                Self::ConnectDomainXmlToNative(_) => Procedure::ConnectDomainXmlToNative,
+                Self::ConnectNumOfDefinedInterfaces(_) => {
+                    Procedure::ConnectNumOfDefinedInterfaces
+                }
+                Self::ConnectListDefinedInterfaces(_) => {
+                    Procedure::ConnectListDefinedInterfaces
+                }
+                Self::ConnectNumOfSecrets(_) => Procedure::ConnectNumOfSecrets,
+                Self::ConnectListSecrets(_) => Procedure::ConnectListSecrets,
+                Self::SecretLookupByUuid(_) => Procedure::SecretLookupByUuid,
+                Self::SecretDefineXml(_) => Procedure::SecretDefineXml,
+                Self::SecretGetXmlDesc(_) => Procedure::SecretGetXmlDesc,
+                Self::SecretSetValue(_) => Procedure::SecretSetValue,
+                Self::SecretGetValue(_) => Procedure::SecretGetValue,
+                Self::SecretUndefine(_) => Procedure::SecretUndefine,
+                Self::SecretLookupByUsage(_) => Procedure::SecretLookupByUsage,
+                Self::DomainMigratePrepareTunnel(_) => {
+                    Procedure::DomainMigratePrepareTunnel
+                }
+                Self::ConnectIsSecure(_) => Procedure::ConnectIsSecure,
+                Self::DomainIsActive(_) => Procedure::DomainIsActive,
+                Self::DomainIsPersistent(_) => Procedure::DomainIsPersistent,
+                Self::NetworkIsActive(_) => Procedure::NetworkIsActive,
+                Self::NetworkIsPersistent(_) => Procedure::NetworkIsPersistent,
+                Self::StoragePoolIsActive(_) => Procedure::StoragePoolIsActive,
+                Self::StoragePoolIsPersistent(_) => Procedure::StoragePoolIsPersistent,
+                Self::InterfaceIsActive(_) => Procedure::InterfaceIsActive,
+                Self::ConnectGetLibVersion(_) => Procedure::ConnectGetLibVersion,
+                Self::ConnectCompareCpu(_) => Procedure::ConnectCompareCpu,
+                Self::DomainMemoryStats(_) => Procedure::DomainMemoryStats,
+                Self::DomainAttachDeviceFlags(_) => Procedure::DomainAttachDeviceFlags,
+                Self::DomainDetachDeviceFlags(_) => Procedure::DomainDetachDeviceFlags,
+                Self::ConnectBaselineCpu(_) => Procedure::ConnectBaselineCpu,
+                Self::DomainGetJobInfo(_) => Procedure::DomainGetJobInfo,
+                Self::DomainAbortJob(_) => Procedure::DomainAbortJob,
+                Self::StorageVolWipe(_) => Procedure::StorageVolWipe,
+                Self::DomainMigrateSetMaxDowntime(_) => {
+                    Procedure::DomainMigrateSetMaxDowntime
+                }
+                Self::ConnectDomainEventRegisterAny(_) => {
+                    Procedure::ConnectDomainEventRegisterAny
+                }
+                Self::ConnectDomainEventDeregisterAny(_) => {
+                    Procedure::ConnectDomainEventDeregisterAny
+                }
+                Self::DomainUpdateDeviceFlags(_) => Procedure::DomainUpdateDeviceFlags,
+                Self::NwfilterLookupByName(_) => Procedure::NwfilterLookupByName,
+                Self::NwfilterLookupByUuid(_) => Procedure::NwfilterLookupByUuid,
+                Self::NwfilterGetXmlDesc(_) => Procedure::NwfilterGetXmlDesc,
+                Self::ConnectNumOfNwfilters(_) => Procedure::ConnectNumOfNwfilters,
+                Self::ConnectListNwfilters(_) => Procedure::ConnectListNwfilters,
+                Self::NwfilterDefineXml(_) => Procedure::NwfilterDefineXml,
+                Self::NwfilterUndefine(_) => Procedure::NwfilterUndefine,
+                Self::DomainManagedSave(_) => Procedure::DomainManagedSave,
+                Self::DomainHasManagedSaveImage(_) => {
+                    Procedure::DomainHasManagedSaveImage
+                }
+                Self::DomainManagedSaveRemove(_) => Procedure::DomainManagedSaveRemove,
+                Self::DomainSnapshotCreateXml(_) => Procedure::DomainSnapshotCreateXml,
+                Self::DomainSnapshotGetXmlDesc(_) => Procedure::DomainSnapshotGetXmlDesc,
+                Self::DomainSnapshotNum(_) => Procedure::DomainSnapshotNum,
+                Self::DomainSnapshotListNames(_) => Procedure::DomainSnapshotListNames,
+                Self::DomainSnapshotLookupByName(_) => {
+                    Procedure::DomainSnapshotLookupByName
+                }
+                Self::DomainHasCurrentSnapshot(_) => Procedure::DomainHasCurrentSnapshot,
+                Self::DomainSnapshotCurrent(_) => Procedure::DomainSnapshotCurrent,
+                Self::DomainRevertToSnapshot(_) => Procedure::DomainRevertToSnapshot,
+                Self::DomainSnapshotDelete(_) => Procedure::DomainSnapshotDelete,
+                Self::DomainGetBlockInfo(_) => Procedure::DomainGetBlockInfo,
+                Self::DomainCreateWithFlags(_) => Procedure::DomainCreateWithFlags,
+                Self::DomainSetMemoryParameters(_) => {
+                    Procedure::DomainSetMemoryParameters
+                }
+                Self::DomainGetMemoryParameters(_) => {
+                    Procedure::DomainGetMemoryParameters
+                }
+                Self::DomainSetVcpusFlags(_) => Procedure::DomainSetVcpusFlags,
+                Self::DomainGetVcpusFlags(_) => Procedure::DomainGetVcpusFlags,
+                Self::DomainOpenConsole(_) => Procedure::DomainOpenConsole,
+                Self::DomainIsUpdated(_) => Procedure::DomainIsUpdated,
+                Self::ConnectGetSysinfo(_) => Procedure::ConnectGetSysinfo,
+                Self::DomainSetMemoryFlags(_) => Procedure::DomainSetMemoryFlags,
+                Self::DomainSetBlkioParameters(_) => Procedure::DomainSetBlkioParameters,
+                Self::DomainGetBlkioParameters(_) => Procedure::DomainGetBlkioParameters,
+                Self::DomainMigrateSetMaxSpeed(_) => Procedure::DomainMigrateSetMaxSpeed,
+                Self::StorageVolUpload(_) => Procedure::StorageVolUpload,
+                Self::StorageVolDownload(_) => Procedure::StorageVolDownload,
+                Self::DomainInjectNmi(_) => Procedure::DomainInjectNmi,
+                Self::DomainScreenshot(_) => Procedure::DomainScreenshot,
+                Self::DomainGetState(_) => Procedure::DomainGetState,
+                Self::DomainMigrateBegin3(_) => Procedure::DomainMigrateBegin3,
+                Self::DomainMigratePrepare3(_) => Procedure::DomainMigratePrepare3,
+                Self::DomainMigratePrepareTunnel3(_) => {
+                    Procedure::DomainMigratePrepareTunnel3
+                }
+                Self::DomainMigratePerform3(_) => Procedure::DomainMigratePerform3,
+                Self::DomainMigrateFinish3(_) => Procedure::DomainMigrateFinish3,
+                Self::DomainMigrateConfirm3(_) => Procedure::DomainMigrateConfirm3,
+                Self::DomainSetSchedulerParametersFlags(_) => {
+                    Procedure::DomainSetSchedulerParametersFlags
+                }
+                Self::InterfaceChangeBegin(_) => Procedure::InterfaceChangeBegin,
+                Self::InterfaceChangeCommit(_) => Procedure::InterfaceChangeCommit,
+                Self::InterfaceChangeRollback(_) => Procedure::InterfaceChangeRollback,
+                Self::DomainGetSchedulerParametersFlags(_) => {
+                    Procedure::DomainGetSchedulerParametersFlags
+                }
+                Self::DomainPinVcpuFlags(_) => Procedure::DomainPinVcpuFlags,
+                Self::DomainSendKey(_) => Procedure::DomainSendKey,
+                Self::NodeGetCpuStats(_) => Procedure::NodeGetCpuStats,
+                Self::NodeGetMemoryStats(_) => Procedure::NodeGetMemoryStats,
+                Self::DomainGetControlInfo(_) => Procedure::DomainGetControlInfo,
+                Self::DomainGetVcpuPinInfo(_) => Procedure::DomainGetVcpuPinInfo,
+                Self::DomainUndefineFlags(_) => Procedure::DomainUndefineFlags,
+                Self::DomainSaveFlags(_) => Procedure::DomainSaveFlags,
+                Self::DomainRestoreFlags(_) => Procedure::DomainRestoreFlags,
+                Self::DomainDestroyFlags(_) => Procedure::DomainDestroyFlags,
+                Self::DomainSaveImageGetXmlDesc(_) => {
+                    Procedure::DomainSaveImageGetXmlDesc
+                }
+                Self::DomainSaveImageDefineXml(_) => Procedure::DomainSaveImageDefineXml,
+                Self::DomainBlockJobAbort(_) => Procedure::DomainBlockJobAbort,
+                Self::DomainGetBlockJobInfo(_) => Procedure::DomainGetBlockJobInfo,
+                Self::DomainBlockJobSetSpeed(_) => Procedure::DomainBlockJobSetSpeed,
+                Self::DomainBlockPull(_) => Procedure::DomainBlockPull,
+                Self::DomainMigrateGetMaxSpeed(_) => Procedure::DomainMigrateGetMaxSpeed,
+                Self::DomainBlockStatsFlags(_) => Procedure::DomainBlockStatsFlags,
+                Self::DomainSnapshotGetParent(_) => Procedure::DomainSnapshotGetParent,
+                Self::DomainReset(_) => Procedure::DomainReset,
+                Self::DomainSnapshotNumChildren(_) => {
+                    Procedure::DomainSnapshotNumChildren
+                }
+                Self::DomainSnapshotListChildrenNames(_) => {
+                    Procedure::DomainSnapshotListChildrenNames
+                }
+                Self::DomainOpenGraphics(_) => Procedure::DomainOpenGraphics,
+                Self::NodeSuspendForDuration(_) => Procedure::NodeSuspendForDuration,
+                Self::DomainBlockResize(_) => Procedure::DomainBlockResize,
+                Self::DomainSetBlockIoTune(_) => Procedure::DomainSetBlockIoTune,
+                Self::DomainGetBlockIoTune(_) => Procedure::DomainGetBlockIoTune,
+                Self::DomainSetNumaParameters(_) => Procedure::DomainSetNumaParameters,
+                Self::DomainGetNumaParameters(_) => Procedure::DomainGetNumaParameters,
+                Self::DomainSetInterfaceParameters(_) => {
+                    Procedure::DomainSetInterfaceParameters
+                }
+                Self::DomainGetInterfaceParameters(_) => {
+                    Procedure::DomainGetInterfaceParameters
+                }
+                Self::DomainShutdownFlags(_) => Procedure::DomainShutdownFlags,
+                Self::StorageVolWipePattern(_) => Procedure::StorageVolWipePattern,
+                Self::StorageVolResize(_) => Procedure::StorageVolResize,
+                Self::DomainPmSuspendForDuration(_) => {
+                    Procedure::DomainPmSuspendForDuration
+                }
+                Self::DomainGetCpuStats(_) => Procedure::DomainGetCpuStats,
+                Self::DomainGetDiskErrors(_) => Procedure::DomainGetDiskErrors,
+                Self::DomainSetMetadata(_) => Procedure::DomainSetMetadata,
+                Self::DomainGetMetadata(_) => Procedure::DomainGetMetadata,
+                Self::DomainBlockRebase(_) => Procedure::DomainBlockRebase,
+                Self::DomainPmWakeup(_) => Procedure::DomainPmWakeup,
+                Self::DomainSnapshotIsCurrent(_) => Procedure::DomainSnapshotIsCurrent,
+                Self::DomainSnapshotHasMetadata(_) => {
+                    Procedure::DomainSnapshotHasMetadata
+                }
+                Self::ConnectListAllDomains(_) => Procedure::ConnectListAllDomains,
+                Self::DomainListAllSnapshots(_) => Procedure::DomainListAllSnapshots,
+                Self::DomainSnapshotListAllChildren(_) => {
+                    Procedure::DomainSnapshotListAllChildren
+                }
+                Self::DomainGetHostname(_) => Procedure::DomainGetHostname,
+                Self::DomainGetSecurityLabelList(_) => {
+                    Procedure::DomainGetSecurityLabelList
+                }
+                Self::DomainPinEmulator(_) => Procedure::DomainPinEmulator,
+                Self::DomainGetEmulatorPinInfo(_) => Procedure::DomainGetEmulatorPinInfo,
+                Self::ConnectListAllStoragePools(_) => {
+                    Procedure::ConnectListAllStoragePools
+                }
+                Self::StoragePoolListAllVolumes(_) => {
+                    Procedure::StoragePoolListAllVolumes
+                }
+                Self::ConnectListAllNetworks(_) => Procedure::ConnectListAllNetworks,
+                Self::ConnectListAllInterfaces(_) => Procedure::ConnectListAllInterfaces,
+                Self::ConnectListAllNodeDevices(_) => {
+                    Procedure::ConnectListAllNodeDevices
+                }
+                Self::ConnectListAllNwfilters(_) => Procedure::ConnectListAllNwfilters,
+                Self::ConnectListAllSecrets(_) => Procedure::ConnectListAllSecrets,
+                Self::NodeSetMemoryParameters(_) => Procedure::NodeSetMemoryParameters,
+                Self::NodeGetMemoryParameters(_) => Procedure::NodeGetMemoryParameters,
+                Self::DomainBlockCommit(_) => Procedure::DomainBlockCommit,
+                Self::NetworkUpdate(_) => Procedure::NetworkUpdate,
+                Self::NodeGetCpuMap(_) => Procedure::NodeGetCpuMap,
+                Self::DomainFstrim(_) => Procedure::DomainFstrim,
+                Self::DomainSendProcessSignal(_) => Procedure::DomainSendProcessSignal,
+                Self::DomainOpenChannel(_) => Procedure::DomainOpenChannel,
+                Self::NodeDeviceLookupScsiHostByWwn(_) => {
+                    Procedure::NodeDeviceLookupScsiHostByWwn
+                }
+                Self::DomainGetJobStats(_) => Procedure::DomainGetJobStats,
+                Self::DomainMigrateGetCompressionCache(_) => {
+                    Procedure::DomainMigrateGetCompressionCache
+                }
+                Self::DomainMigrateSetCompressionCache(_) => {
+                    Procedure::DomainMigrateSetCompressionCache
+                }
+                Self::NodeDeviceDetachFlags(_) => Procedure::NodeDeviceDetachFlags,
+                Self::DomainMigrateBegin3Params(_) => {
+                    Procedure::DomainMigrateBegin3Params
+                }
+                Self::DomainMigratePrepare3Params(_) => {
+                    Procedure::DomainMigratePrepare3Params
+                }
+                Self::DomainMigratePrepareTunnel3Params(_) => {
+                    Procedure::DomainMigratePrepareTunnel3Params
+                }
+                Self::DomainMigratePerform3Params(_) => {
+                    Procedure::DomainMigratePerform3Params
+                }
+                Self::DomainMigrateFinish3Params(_) => {
+                    Procedure::DomainMigrateFinish3Params
+                }
+                Self::DomainMigrateConfirm3Params(_) => {
+                    Procedure::DomainMigrateConfirm3Params
+                }
+                Self::DomainSetMemoryStatsPeriod(_) => {
+                    Procedure::DomainSetMemoryStatsPeriod
+                }
+                Self::DomainCreateXmlWithFiles(_) => Procedure::DomainCreateXmlWithFiles,
+                Self::DomainCreateWithFiles(_) => Procedure::DomainCreateWithFiles,
+                Self::ConnectGetCpuModelNames(_) => Procedure::ConnectGetCpuModelNames,
+                Self::ConnectNetworkEventRegisterAny(_) => {
+                    Procedure::ConnectNetworkEventRegisterAny
+                }
+                Self::ConnectNetworkEventDeregisterAny(_) => {
+                    Procedure::ConnectNetworkEventDeregisterAny
+                }
+                Self::ConnectDomainEventCallbackRegisterAny(_) => {
+                    Procedure::ConnectDomainEventCallbackRegisterAny
+                }
+                Self::ConnectDomainEventCallbackDeregisterAny(_) => {
+                    Procedure::ConnectDomainEventCallbackDeregisterAny
+                }
+                Self::DomainCoreDumpWithFormat(_) => Procedure::DomainCoreDumpWithFormat,
+                Self::DomainFsfreeze(_) => Procedure::DomainFsfreeze,
+                Self::DomainFsthaw(_) => Procedure::DomainFsthaw,
+                Self::DomainGetTime(_) => Procedure::DomainGetTime,
+                Self::DomainSetTime(_) => Procedure::DomainSetTime,
+                Self::NodeGetFreePages(_) => Procedure::NodeGetFreePages,
+                Self::NetworkGetDhcpLeases(_) => Procedure::NetworkGetDhcpLeases,
+                Self::ConnectGetDomainCapabilities(_) => {
+                    Procedure::ConnectGetDomainCapabilities
+                }
+                Self::DomainOpenGraphicsFd(_) => Procedure::DomainOpenGraphicsFd,
+                Self::ConnectGetAllDomainStats(_) => Procedure::ConnectGetAllDomainStats,
+                Self::DomainBlockCopy(_) => Procedure::DomainBlockCopy,
+                Self::NodeAllocPages(_) => Procedure::NodeAllocPages,
+                Self::DomainGetFsinfo(_) => Procedure::DomainGetFsinfo,
+                Self::DomainDefineXmlFlags(_) => Procedure::DomainDefineXmlFlags,
+                Self::DomainGetIothreadInfo(_) => Procedure::DomainGetIothreadInfo,
+                Self::DomainPinIothread(_) => Procedure::DomainPinIothread,
+                Self::DomainInterfaceAddresses(_) => Procedure::DomainInterfaceAddresses,
+                Self::DomainAddIothread(_) => Procedure::DomainAddIothread,
+                Self::DomainDelIothread(_) => Procedure::DomainDelIothread,
+                Self::DomainSetUserPassword(_) => Procedure::DomainSetUserPassword,
+                Self::DomainRename(_) => Procedure::DomainRename,
+                Self::ConnectRegisterCloseCallback(_) => {
+                    Procedure::ConnectRegisterCloseCallback
+                }
+                Self::ConnectUnregisterCloseCallback(_) => {
+                    Procedure::ConnectUnregisterCloseCallback
+                }
+                Self::DomainMigrateStartPostCopy(_) => {
+                    Procedure::DomainMigrateStartPostCopy
+                }
+                Self::DomainGetPerfEvents(_) => Procedure::DomainGetPerfEvents,
+                Self::DomainSetPerfEvents(_) => Procedure::DomainSetPerfEvents,
+                Self::ConnectStoragePoolEventRegisterAny(_) => {
+                    Procedure::ConnectStoragePoolEventRegisterAny
+                }
+                Self::ConnectStoragePoolEventDeregisterAny(_) => {
+                    Procedure::ConnectStoragePoolEventDeregisterAny
+                }
+                Self::DomainGetGuestVcpus(_) => Procedure::DomainGetGuestVcpus,
+                Self::DomainSetGuestVcpus(_) => Procedure::DomainSetGuestVcpus,
+                Self::ConnectNodeDeviceEventRegisterAny(_) => {
+                    Procedure::ConnectNodeDeviceEventRegisterAny
+                }
+                Self::ConnectNodeDeviceEventDeregisterAny(_) => {
+                    Procedure::ConnectNodeDeviceEventDeregisterAny
+                }
+                Self::StorageVolGetInfoFlags(_) => Procedure::StorageVolGetInfoFlags,
+                Self::ConnectSecretEventRegisterAny(_) => {
+                    Procedure::ConnectSecretEventRegisterAny
+                }
+                Self::ConnectSecretEventDeregisterAny(_) => {
+                    Procedure::ConnectSecretEventDeregisterAny
+                }
+                Self::DomainSetVcpu(_) => Procedure::DomainSetVcpu,
+                Self::DomainSetBlockThreshold(_) => Procedure::DomainSetBlockThreshold,
+                Self::DomainMigrateGetMaxDowntime(_) => {
+                    Procedure::DomainMigrateGetMaxDowntime
+                }
+                Self::DomainManagedSaveGetXmlDesc(_) => {
+                    Procedure::DomainManagedSaveGetXmlDesc
+                }
+                Self::DomainManagedSaveDefineXml(_) => {
+                    Procedure::DomainManagedSaveDefineXml
+                }
+                Self::DomainSetLifecycleAction(_) => Procedure::DomainSetLifecycleAction,
+                Self::StoragePoolLookupByTargetPath(_) => {
+                    Procedure::StoragePoolLookupByTargetPath
+                }
+                Self::DomainDetachDeviceAlias(_) => Procedure::DomainDetachDeviceAlias,
+                Self::ConnectCompareHypervisorCpu(_) => {
+                    Procedure::ConnectCompareHypervisorCpu
+                }
+                Self::ConnectBaselineHypervisorCpu(_) => {
+                    Procedure::ConnectBaselineHypervisorCpu
+                }
+                Self::NodeGetSevInfo(_) => Procedure::NodeGetSevInfo,
+                Self::DomainGetLaunchSecurityInfo(_) => {
+                    Procedure::DomainGetLaunchSecurityInfo
+                }
+                Self::NwfilterBindingLookupByPortDev(_) => {
+                    Procedure::NwfilterBindingLookupByPortDev
+                }
+                Self::NwfilterBindingGetXmlDesc(_) => {
+                    Procedure::NwfilterBindingGetXmlDesc
+                }
+                Self::NwfilterBindingCreateXml(_) => Procedure::NwfilterBindingCreateXml,
+                Self::NwfilterBindingDelete(_) => Procedure::NwfilterBindingDelete,
+                Self::ConnectListAllNwfilterBindings(_) => {
+                    Procedure::ConnectListAllNwfilterBindings
+                }
+                Self::DomainSetIothreadParams(_) => Procedure::DomainSetIothreadParams,
+                Self::ConnectGetStoragePoolCapabilities(_) => {
+                    Procedure::ConnectGetStoragePoolCapabilities
+                }
+                Self::NetworkListAllPorts(_) => Procedure::NetworkListAllPorts,
+                Self::NetworkPortLookupByUuid(_) => Procedure::NetworkPortLookupByUuid,
+                Self::NetworkPortCreateXml(_) => Procedure::NetworkPortCreateXml,
+                Self::NetworkPortGetParameters(_) => Procedure::NetworkPortGetParameters,
+                Self::NetworkPortSetParameters(_) => Procedure::NetworkPortSetParameters,
+                Self::NetworkPortGetXmlDesc(_) => Procedure::NetworkPortGetXmlDesc,
+                Self::NetworkPortDelete(_) => Procedure::NetworkPortDelete,
+                Self::DomainCheckpointCreateXml(_) => {
+                    Procedure::DomainCheckpointCreateXml
+                }
+                Self::DomainCheckpointGetXmlDesc(_) => {
+                    Procedure::DomainCheckpointGetXmlDesc
+                }
+                Self::DomainListAllCheckpoints(_) => Procedure::DomainListAllCheckpoints,
+                Self::DomainCheckpointListAllChildren(_) => {
+                    Procedure::DomainCheckpointListAllChildren
+                }
+                Self::DomainCheckpointLookupByName(_) => {
+                    Procedure::DomainCheckpointLookupByName
+                }
+                Self::DomainCheckpointGetParent(_) => {
+                    Procedure::DomainCheckpointGetParent
+                }
+                Self::DomainCheckpointDelete(_) => Procedure::DomainCheckpointDelete,
+                Self::DomainGetGuestInfo(_) => Procedure::DomainGetGuestInfo,
+                Self::ConnectSetIdentity(_) => Procedure::ConnectSetIdentity,
+                Self::DomainAgentSetResponseTimeout(_) => {
+                    Procedure::DomainAgentSetResponseTimeout
+                }
+                Self::DomainBackupBegin(_) => Procedure::DomainBackupBegin,
+                Self::DomainBackupGetXmlDesc(_) => Procedure::DomainBackupGetXmlDesc,
+                Self::DomainAuthorizedSshKeysGet(_) => {
+                    Procedure::DomainAuthorizedSshKeysGet
+                }
+                Self::DomainAuthorizedSshKeysSet(_) => {
+                    Procedure::DomainAuthorizedSshKeysSet
+                }
+                Self::DomainGetMessages(_) => Procedure::DomainGetMessages,
+                Self::DomainStartDirtyRateCalc(_) => Procedure::DomainStartDirtyRateCalc,
+                Self::NodeDeviceDefineXml(_) => Procedure::NodeDeviceDefineXml,
+                Self::NodeDeviceUndefine(_) => Procedure::NodeDeviceUndefine,
+                Self::NodeDeviceCreate(_) => Procedure::NodeDeviceCreate,
+                Self::NwfilterDefineXmlFlags(_) => Procedure::NwfilterDefineXmlFlags,
+                Self::NetworkDefineXmlFlags(_) => Procedure::NetworkDefineXmlFlags,
+                Self::NodeDeviceGetAutostart(_) => Procedure::NodeDeviceGetAutostart,
+                Self::NodeDeviceSetAutostart(_) => Procedure::NodeDeviceSetAutostart,
+                Self::NodeDeviceIsPersistent(_) => Procedure::NodeDeviceIsPersistent,
+                Self::NodeDeviceIsActive(_) => Procedure::NodeDeviceIsActive,
+                Self::NetworkCreateXmlFlags(_) => Procedure::NetworkCreateXmlFlags,
+                Self::DomainSetLaunchSecurityState(_) => {
+                    Procedure::DomainSetLaunchSecurityState
+                }
+                Self::DomainSaveParams(_) => Procedure::DomainSaveParams,
+                Self::DomainRestoreParams(_) => Procedure::DomainRestoreParams,
+                Self::DomainAbortJobFlags(_) => Procedure::DomainAbortJobFlags,
+                Self::DomainFdAssociate(_) => Procedure::DomainFdAssociate,
+                Self::NetworkSetMetadata(_) => Procedure::NetworkSetMetadata,
+                Self::NetworkGetMetadata(_) => Procedure::NetworkGetMetadata,
+                Self::NodeDeviceUpdate(_) => Procedure::NodeDeviceUpdate,
+                Self::DomainGraphicsReload(_) => Procedure::DomainGraphicsReload,
+                Self::DomainGetAutostartOnce(_) => Procedure::DomainGetAutostartOnce,
+                Self::DomainSetAutostartOnce(_) => Procedure::DomainSetAutostartOnce,
+                Self::DomainSetThrottleGroup(_) => Procedure::DomainSetThrottleGroup,
+                Self::DomainDelThrottleGroup(_) => Procedure::DomainDelThrottleGroup,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::ConnectOpen => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectOpen(x)))
+                }
+                Procedure::ConnectClose => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectClose(x)))
+                }
+                Procedure::ConnectGetType => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetType as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectGetType(x)))
+                }
+                Procedure::ConnectGetVersion => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectGetVersion(x)))
+                }
+                Procedure::ConnectGetMaxVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetMaxVcpus(x),
+                        ))
+                }
+                Procedure::NodeGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetInfo(x)))
+                }
+                Procedure::ConnectGetCapabilities => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetCapabilities as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetCapabilities(x),
+                        ))
+                }
+                Procedure::DomainAttachDevice => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAttachDevice as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAttachDevice(x),
+                        ))
+                }
+                Procedure::DomainCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainCreate(x)))
+                }
+                Procedure::DomainCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainCreateXml(x)))
+                }
+                Procedure::DomainDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainDefineXml(x)))
+                }
+                Procedure::DomainDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainDestroy(x)))
+                }
+                Procedure::DomainDetachDevice => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDetachDevice as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDetachDevice(x),
+                        ))
+                }
+                Procedure::DomainGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetXmlDesc(x)))
+                }
+                Procedure::DomainGetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetAutostart(x),
+                        ))
+                }
+                Procedure::DomainGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetInfo(x)))
+                }
+                Procedure::DomainGetMaxMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMaxMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetMaxMemory(x),
+                        ))
+                }
+                Procedure::DomainGetMaxVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetMaxVcpus(x)))
+                }
+                Procedure::DomainGetOsType => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetOsType as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetOsType(x)))
+                }
+                Procedure::DomainGetVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetVcpus(x)))
+                }
+                Procedure::ConnectListDefinedDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDefinedDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDefinedDomains(x),
+                        ))
+                }
+                Procedure::DomainLookupById => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainLookupById as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainLookupById(x)))
+                }
+                Procedure::DomainLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainLookupByName(x),
+                        ))
+                }
+                Procedure::DomainLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainLookupByUuid(x),
+                        ))
+                }
+                Procedure::ConnectNumOfDefinedDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDefinedDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDefinedDomains(x),
+                        ))
+                }
+                Procedure::DomainPinVcpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPinVcpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainPinVcpu(x)))
+                }
+                Procedure::DomainReboot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainReboot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainReboot(x)))
+                }
+                Procedure::DomainResume => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainResume as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainResume(x)))
+                }
+                Procedure::DomainSetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetAutostart(x),
+                        ))
+                }
+                Procedure::DomainSetMaxMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMaxMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetMaxMemory(x),
+                        ))
+                }
+                Procedure::DomainSetMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetMemory(x)))
+                }
+                Procedure::DomainSetVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetVcpus(x)))
+                }
+                Procedure::DomainShutdown => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainShutdown as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainShutdown(x)))
+                }
+                Procedure::DomainSuspend => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSuspend as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSuspend(x)))
+                }
+                Procedure::DomainUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainUndefine(x)))
+                }
+                Procedure::ConnectListDefinedNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDefinedNetworks(x),
+                        ))
+                }
+                Procedure::ConnectListDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDomains(x),
+                        ))
+                }
+                Procedure::ConnectListNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListNetworks(x),
+                        ))
+                }
+                Procedure::NetworkCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkCreate(x)))
+                }
+                Procedure::NetworkCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkCreateXml(x)))
+                }
+                Procedure::NetworkDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkDefineXml(x)))
+                }
+                Procedure::NetworkDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkDestroy(x)))
+                }
+                Procedure::NetworkGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkGetXmlDesc(x)))
+                }
+                Procedure::NetworkGetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkGetAutostart(x),
+                        ))
+                }
+                Procedure::NetworkGetBridgeName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetBridgeName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkGetBridgeName(x),
+                        ))
+                }
+                Procedure::NetworkLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkLookupByName(x),
+                        ))
+                }
+                Procedure::NetworkLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkLookupByUuid(x),
+                        ))
+                }
+                Procedure::NetworkSetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkSetAutostart(x),
+                        ))
+                }
+                Procedure::NetworkUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkUndefine(x)))
+                }
+                Procedure::ConnectNumOfDefinedNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDefinedNetworks(x),
+                        ))
+                }
+                Procedure::ConnectNumOfDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDomains(x),
+                        ))
+                }
+                Procedure::ConnectNumOfNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfNetworks(x),
+                        ))
+                }
+                Procedure::DomainCoreDump => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCoreDump as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainCoreDump(x)))
+                }
+                Procedure::DomainRestore => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRestore as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainRestore(x)))
+                }
+                Procedure::DomainSave => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSave as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSave(x)))
+                }
+                Procedure::DomainGetSchedulerType => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSchedulerType as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSchedulerType(x),
+                        ))
+                }
+                Procedure::DomainGetSchedulerParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSchedulerParameters(x),
+                        ))
+                }
+                Procedure::DomainSetSchedulerParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetSchedulerParameters(x),
+                        ))
+                }
+                Procedure::ConnectGetHostname => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetHostname as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetHostname(x),
+                        ))
+                }
+                Procedure::ConnectSupportsFeature => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSupportsFeature as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSupportsFeature(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepare => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepare as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepare(x),
+                        ))
+                }
+                Procedure::DomainMigratePerform => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePerform as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePerform(x),
+                        ))
+                }
+                Procedure::DomainMigrateFinish => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateFinish as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateFinish(x),
+                        ))
+                }
+                Procedure::DomainBlockStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockStats(x)))
+                }
+                Procedure::DomainInterfaceStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainInterfaceStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainInterfaceStats(x),
+                        ))
+                }
+                Procedure::AuthList => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthList as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthList(x)))
+                }
+                Procedure::AuthSaslInit => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthSaslInit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthSaslInit(x)))
+                }
+                Procedure::AuthSaslStart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthSaslStart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthSaslStart(x)))
+                }
+                Procedure::AuthSaslStep => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthSaslStep as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthSaslStep(x)))
+                }
+                Procedure::AuthPolkit => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthPolkit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthPolkit(x)))
+                }
+                Procedure::ConnectNumOfStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfStoragePools(x),
+                        ))
+                }
+                Procedure::ConnectListStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListStoragePools(x),
+                        ))
+                }
+                Procedure::ConnectNumOfDefinedStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDefinedStoragePools(x),
+                        ))
+                }
+                Procedure::ConnectListDefinedStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDefinedStoragePools(x),
+                        ))
+                }
+                Procedure::ConnectFindStoragePoolSources => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectFindStoragePoolSources as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectFindStoragePoolSources(x),
+                        ))
+                }
+                Procedure::StoragePoolCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolCreateXml(x),
+                        ))
+                }
+                Procedure::StoragePoolDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolDefineXml(x),
+                        ))
+                }
+                Procedure::StoragePoolCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StoragePoolCreate(x)))
+                }
+                Procedure::StoragePoolBuild => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolBuild as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StoragePoolBuild(x)))
+                }
+                Procedure::StoragePoolDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolDestroy(x),
+                        ))
+                }
+                Procedure::StoragePoolDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StoragePoolDelete(x)))
+                }
+                Procedure::StoragePoolUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolUndefine(x),
+                        ))
+                }
+                Procedure::StoragePoolRefresh => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolRefresh as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolRefresh(x),
+                        ))
+                }
+                Procedure::StoragePoolLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolLookupByName(x),
+                        ))
+                }
+                Procedure::StoragePoolLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolLookupByUuid(x),
+                        ))
+                }
+                Procedure::StoragePoolLookupByVolume => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolLookupByVolume as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolLookupByVolume(x),
+                        ))
+                }
+                Procedure::StoragePoolGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolGetInfo(x),
+                        ))
+                }
+                Procedure::StoragePoolGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolGetXmlDesc(x),
+                        ))
+                }
+                Procedure::StoragePoolGetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolGetAutostart(x),
+                        ))
+                }
+                Procedure::StoragePoolSetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolSetAutostart(x),
+                        ))
+                }
+                Procedure::StoragePoolNumOfVolumes => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolNumOfVolumes as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolNumOfVolumes(x),
+                        ))
+                }
+                Procedure::StoragePoolListVolumes => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolListVolumes as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolListVolumes(x),
+                        ))
+                }
+                Procedure::StorageVolCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolCreateXml(x),
+                        ))
+                }
+                Procedure::StorageVolDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolDelete(x)))
+                }
+                Procedure::StorageVolLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolLookupByName(x),
+                        ))
+                }
+                Procedure::StorageVolLookupByKey => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolLookupByKey as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolLookupByKey(x),
+                        ))
+                }
+                Procedure::StorageVolLookupByPath => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolLookupByPath as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolLookupByPath(x),
+                        ))
+                }
+                Procedure::StorageVolGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolGetInfo(x)))
+                }
+                Procedure::StorageVolGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolGetXmlDesc(x),
+                        ))
+                }
+                Procedure::StorageVolGetPath => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolGetPath as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolGetPath(x)))
+                }
+                Procedure::NodeGetCellsFreeMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetCellsFreeMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeGetCellsFreeMemory(x),
+                        ))
+                }
+                Procedure::NodeGetFreeMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetFreeMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetFreeMemory(x)))
+                }
+                Procedure::DomainBlockPeek => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockPeek as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockPeek(x)))
+                }
+                Procedure::DomainMemoryPeek => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMemoryPeek as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainMemoryPeek(x)))
+                }
+                Procedure::ConnectDomainEventRegister => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventRegister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventRegister(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventDeregister => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventDeregister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventDeregister(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepare2 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepare2 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepare2(x),
+                        ))
+                }
+                Procedure::DomainMigrateFinish2 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateFinish2 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateFinish2(x),
+                        ))
+                }
+                Procedure::ConnectGetUri => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetUri as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectGetUri(x)))
+                }
+                Procedure::NodeNumOfDevices => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeNumOfDevices as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeNumOfDevices(x)))
+                }
+                Procedure::NodeListDevices => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeListDevices as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeListDevices(x)))
+                }
+                Procedure::NodeDeviceLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceLookupByName(x),
+                        ))
+                }
+                Procedure::NodeDeviceGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceGetXmlDesc(x),
+                        ))
+                }
+                Procedure::NodeDeviceGetParent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceGetParent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceGetParent(x),
+                        ))
+                }
+                Procedure::NodeDeviceNumOfCaps => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceNumOfCaps as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceNumOfCaps(x),
+                        ))
+                }
+                Procedure::NodeDeviceListCaps => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceListCaps as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceListCaps(x),
+                        ))
+                }
+                Procedure::NodeDeviceDettach => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceDettach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceDettach(x)))
+                }
+                Procedure::NodeDeviceReAttach => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceReAttach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceReAttach(x),
+                        ))
+                }
+                Procedure::NodeDeviceReset => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceReset as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceReset(x)))
+                }
+                Procedure::DomainGetSecurityLabel => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSecurityLabel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSecurityLabel(x),
+                        ))
+                }
+                Procedure::NodeGetSecurityModel => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetSecurityModel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeGetSecurityModel(x),
+                        ))
+                }
+                Procedure::NodeDeviceCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceCreateXml(x),
+                        ))
+                }
+                Procedure::NodeDeviceDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceDestroy(x)))
+                }
+                Procedure::StorageVolCreateXmlFrom => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolCreateXmlFrom as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolCreateXmlFrom(x),
+                        ))
+                }
+                Procedure::ConnectNumOfInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfInterfaces(x),
+                        ))
+                }
+                Procedure::ConnectListInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListInterfaces(x),
+                        ))
+                }
+                Procedure::InterfaceLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceLookupByName(x),
+                        ))
+                }
+                Procedure::InterfaceLookupByMacString => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceLookupByMacString as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceLookupByMacString(x),
+                        ))
+                }
+                Procedure::InterfaceGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceGetXmlDesc(x),
+                        ))
+                }
+                Procedure::InterfaceDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceDefineXml(x),
+                        ))
+                }
+                Procedure::InterfaceUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::InterfaceUndefine(x)))
+                }
+                Procedure::InterfaceCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::InterfaceCreate(x)))
+                }
+                Procedure::InterfaceDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::InterfaceDestroy(x)))
+                }
+                Procedure::ConnectDomainXmlFromNative => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainXmlFromNative as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainXmlFromNative(x),
+                        ))
+                }
+                Procedure::ConnectDomainXmlToNative => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainXmlToNative as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainXmlToNative(x),
+                        ))
+                }
+                Procedure::ConnectNumOfDefinedInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDefinedInterfaces(x),
+                        ))
+                }
+                Procedure::ConnectListDefinedInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDefinedInterfaces(x),
+                        ))
+                }
+                Procedure::ConnectNumOfSecrets => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfSecrets as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfSecrets(x),
+                        ))
+                }
+                Procedure::ConnectListSecrets => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListSecrets as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListSecrets(x),
+                        ))
+                }
+                Procedure::SecretLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::SecretLookupByUuid(x),
+                        ))
+                }
+                Procedure::SecretDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretDefineXml(x)))
+                }
+                Procedure::SecretGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretGetXmlDesc(x)))
+                }
+                Procedure::SecretSetValue => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretSetValue as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretSetValue(x)))
+                }
+                Procedure::SecretGetValue => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretGetValue as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretGetValue(x)))
+                }
+                Procedure::SecretUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretUndefine(x)))
+                }
+                Procedure::SecretLookupByUsage => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretLookupByUsage as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::SecretLookupByUsage(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepareTunnel => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepareTunnel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepareTunnel(x),
+                        ))
+                }
+                Procedure::ConnectIsSecure => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectIsSecure as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectIsSecure(x)))
+                }
+                Procedure::DomainIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainIsActive(x)))
+                }
+                Procedure::DomainIsPersistent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainIsPersistent(x),
+                        ))
+                }
+                Procedure::NetworkIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkIsActive(x)))
+                }
+                Procedure::NetworkIsPersistent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkIsPersistent(x),
+                        ))
+                }
+                Procedure::StoragePoolIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolIsActive(x),
+                        ))
+                }
+                Procedure::StoragePoolIsPersistent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolIsPersistent(x),
+                        ))
+                }
+                Procedure::InterfaceIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::InterfaceIsActive(x)))
+                }
+                Procedure::ConnectGetLibVersion => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetLibVersion(x),
+                        ))
+                }
+                Procedure::ConnectCompareCpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectCompareCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectCompareCpu(x)))
+                }
+                Procedure::DomainMemoryStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMemoryStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainMemoryStats(x)))
+                }
+                Procedure::DomainAttachDeviceFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAttachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAttachDeviceFlags(x),
+                        ))
+                }
+                Procedure::DomainDetachDeviceFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDetachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDetachDeviceFlags(x),
+                        ))
+                }
+                Procedure::ConnectBaselineCpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectBaselineCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectBaselineCpu(x),
+                        ))
+                }
+                Procedure::DomainGetJobInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetJobInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetJobInfo(x)))
+                }
+                Procedure::DomainAbortJob => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAbortJob as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainAbortJob(x)))
+                }
+                Procedure::StorageVolWipe => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolWipe as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolWipe(x)))
+                }
+                Procedure::DomainMigrateSetMaxDowntime => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateSetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateSetMaxDowntime(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::DomainUpdateDeviceFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainUpdateDeviceFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainUpdateDeviceFlags(x),
+                        ))
+                }
+                Procedure::NwfilterLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterLookupByName(x),
+                        ))
+                }
+                Procedure::NwfilterLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterLookupByUuid(x),
+                        ))
+                }
+                Procedure::NwfilterGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterGetXmlDesc(x),
+                        ))
+                }
+                Procedure::ConnectNumOfNwfilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfNwfilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfNwfilters(x),
+                        ))
+                }
+                Procedure::ConnectListNwfilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListNwfilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListNwfilters(x),
+                        ))
+                }
+                Procedure::NwfilterDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NwfilterDefineXml(x)))
+                }
+                Procedure::NwfilterUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NwfilterUndefine(x)))
+                }
+                Procedure::DomainManagedSave => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainManagedSave as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainManagedSave(x)))
+                }
+                Procedure::DomainHasManagedSaveImage => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainHasManagedSaveImage as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainHasManagedSaveImage(x),
+                        ))
+                }
+                Procedure::DomainManagedSaveRemove => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainManagedSaveRemove as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainManagedSaveRemove(x),
+                        ))
+                }
+                Procedure::DomainSnapshotCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotCreateXml(x),
+                        ))
+                }
+                Procedure::DomainSnapshotGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainSnapshotNum => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotNum as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSnapshotNum(x)))
+                }
+                Procedure::DomainSnapshotListNames => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotListNames as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotListNames(x),
+                        ))
+                }
+                Procedure::DomainSnapshotLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotLookupByName(x),
+                        ))
+                }
+                Procedure::DomainHasCurrentSnapshot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainHasCurrentSnapshot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainHasCurrentSnapshot(x),
+                        ))
+                }
+                Procedure::DomainSnapshotCurrent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotCurrent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotCurrent(x),
+                        ))
+                }
+                Procedure::DomainRevertToSnapshot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRevertToSnapshot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainRevertToSnapshot(x),
+                        ))
+                }
+                Procedure::DomainSnapshotDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotDelete(x),
+                        ))
+                }
+                Procedure::DomainGetBlockInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetBlockInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetBlockInfo(x),
+                        ))
+                }
+                Procedure::DomainCreateWithFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreateWithFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCreateWithFlags(x),
+                        ))
+                }
+                Procedure::DomainSetMemoryParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetMemoryParameters(x),
+                        ))
+                }
+                Procedure::DomainGetMemoryParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetMemoryParameters(x),
+                        ))
+                }
+                Procedure::DomainSetVcpusFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetVcpusFlags(x),
+                        ))
+                }
+                Procedure::DomainGetVcpusFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetVcpusFlags(x),
+                        ))
+                }
+                Procedure::DomainOpenConsole => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenConsole as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainOpenConsole(x)))
+                }
+                Procedure::DomainIsUpdated => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainIsUpdated as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainIsUpdated(x)))
+                }
+                Procedure::ConnectGetSysinfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetSysinfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectGetSysinfo(x)))
+                }
+                Procedure::DomainSetMemoryFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMemoryFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetMemoryFlags(x),
+                        ))
+                }
+                Procedure::DomainSetBlkioParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetBlkioParameters(x),
+                        ))
+                }
+                Procedure::DomainGetBlkioParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetBlkioParameters(x),
+                        ))
+                }
+                Procedure::DomainMigrateSetMaxSpeed => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateSetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateSetMaxSpeed(x),
+                        ))
+                }
+                Procedure::StorageVolUpload => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolUpload as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolUpload(x)))
+                }
+                Procedure::StorageVolDownload => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolDownload as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolDownload(x),
+                        ))
+                }
+                Procedure::DomainInjectNmi => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainInjectNmi as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainInjectNmi(x)))
+                }
+                Procedure::DomainScreenshot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainScreenshot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainScreenshot(x)))
+                }
+                Procedure::DomainGetState => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetState as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetState(x)))
+                }
+                Procedure::DomainMigrateBegin3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateBegin3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateBegin3(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepare3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepare3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepare3(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepareTunnel3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepareTunnel3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepareTunnel3(x),
+                        ))
+                }
+                Procedure::DomainMigratePerform3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePerform3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePerform3(x),
+                        ))
+                }
+                Procedure::DomainMigrateFinish3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateFinish3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateFinish3(x),
+                        ))
+                }
+                Procedure::DomainMigrateConfirm3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateConfirm3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateConfirm3(x),
+                        ))
+                }
+                Procedure::DomainSetSchedulerParametersFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetSchedulerParametersFlags(x),
+                        ))
+                }
+                Procedure::InterfaceChangeBegin => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceChangeBegin as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceChangeBegin(x),
+                        ))
+                }
+                Procedure::InterfaceChangeCommit => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceChangeCommit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceChangeCommit(x),
+                        ))
+                }
+                Procedure::InterfaceChangeRollback => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceChangeRollback as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceChangeRollback(x),
+                        ))
+                }
+                Procedure::DomainGetSchedulerParametersFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSchedulerParametersFlags(x),
+                        ))
+                }
+                Procedure::DomainPinVcpuFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPinVcpuFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainPinVcpuFlags(x),
+                        ))
+                }
+                Procedure::DomainSendKey => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSendKey as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSendKey(x)))
+                }
+                Procedure::NodeGetCpuStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetCpuStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetCpuStats(x)))
+                }
+                Procedure::NodeGetMemoryStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetMemoryStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeGetMemoryStats(x),
+                        ))
+                }
+                Procedure::DomainGetControlInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetControlInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetControlInfo(x),
+                        ))
+                }
+                Procedure::DomainGetVcpuPinInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetVcpuPinInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetVcpuPinInfo(x),
+                        ))
+                }
+                Procedure::DomainUndefineFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainUndefineFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainUndefineFlags(x),
+                        ))
+                }
+                Procedure::DomainSaveFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSaveFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSaveFlags(x)))
+                }
+                Procedure::DomainRestoreFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRestoreFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainRestoreFlags(x),
+                        ))
+                }
+                Procedure::DomainDestroyFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDestroyFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDestroyFlags(x),
+                        ))
+                }
+                Procedure::DomainSaveImageGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSaveImageGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSaveImageGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainSaveImageDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSaveImageDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSaveImageDefineXml(x),
+                        ))
+                }
+                Procedure::DomainBlockJobAbort => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockJobAbort as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainBlockJobAbort(x),
+                        ))
+                }
+                Procedure::DomainGetBlockJobInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetBlockJobInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetBlockJobInfo(x),
+                        ))
+                }
+                Procedure::DomainBlockJobSetSpeed => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockJobSetSpeed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainBlockJobSetSpeed(x),
+                        ))
+                }
+                Procedure::DomainBlockPull => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockPull as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockPull(x)))
+                }
+                Procedure::DomainMigrateGetMaxSpeed => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateGetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateGetMaxSpeed(x),
+                        ))
+                }
+                Procedure::DomainBlockStatsFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockStatsFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainBlockStatsFlags(x),
+                        ))
+                }
+                Procedure::DomainSnapshotGetParent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotGetParent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotGetParent(x),
+                        ))
+                }
+                Procedure::DomainReset => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainReset as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainReset(x)))
+                }
+                Procedure::DomainSnapshotNumChildren => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotNumChildren as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotNumChildren(x),
+                        ))
+                }
+                Procedure::DomainSnapshotListChildrenNames => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotListChildrenNames as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotListChildrenNames(x),
+                        ))
+                }
+                Procedure::DomainOpenGraphics => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenGraphics as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainOpenGraphics(x),
+                        ))
+                }
+                Procedure::NodeSuspendForDuration => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeSuspendForDuration(x),
+                        ))
+                }
+                Procedure::DomainBlockResize => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockResize as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockResize(x)))
+                }
+                Procedure::DomainSetBlockIoTune => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetBlockIoTune(x),
+                        ))
+                }
+                Procedure::DomainGetBlockIoTune => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetBlockIoTune(x),
+                        ))
+                }
+                Procedure::DomainSetNumaParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetNumaParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetNumaParameters(x),
+                        ))
+                }
+                Procedure::DomainGetNumaParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetNumaParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetNumaParameters(x),
+                        ))
+                }
+                Procedure::DomainSetInterfaceParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetInterfaceParameters(x),
+                        ))
+                }
+                Procedure::DomainGetInterfaceParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetInterfaceParameters(x),
+                        ))
+                }
+                Procedure::DomainShutdownFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainShutdownFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainShutdownFlags(x),
+                        ))
+                }
+                Procedure::StorageVolWipePattern => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolWipePattern as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolWipePattern(x),
+                        ))
+                }
+                Procedure::StorageVolResize => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolResize as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolResize(x)))
+                }
+                Procedure::DomainPmSuspendForDuration => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPmSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainPmSuspendForDuration(x),
+                        ))
+                }
+                Procedure::DomainGetCpuStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetCpuStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetCpuStats(x)))
+                }
+                Procedure::DomainGetDiskErrors => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetDiskErrors as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetDiskErrors(x),
+                        ))
+                }
+                Procedure::DomainSetMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetMetadata(x)))
+                }
+                Procedure::DomainGetMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetMetadata(x)))
+                }
+                Procedure::DomainBlockRebase => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockRebase as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockRebase(x)))
+                }
+                Procedure::DomainPmWakeup => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPmWakeup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainPmWakeup(x)))
+                }
+                Procedure::DomainSnapshotIsCurrent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotIsCurrent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotIsCurrent(x),
+                        ))
+                }
+                Procedure::DomainSnapshotHasMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotHasMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotHasMetadata(x),
+                        ))
+                }
+                Procedure::ConnectListAllDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllDomains(x),
+                        ))
+                }
+                Procedure::DomainListAllSnapshots => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainListAllSnapshots as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainListAllSnapshots(x),
+                        ))
+                }
+                Procedure::DomainSnapshotListAllChildren => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotListAllChildren as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotListAllChildren(x),
+                        ))
+                }
+                Procedure::DomainGetHostname => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetHostname as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetHostname(x)))
+                }
+                Procedure::DomainGetSecurityLabelList => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSecurityLabelList as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSecurityLabelList(x),
+                        ))
+                }
+                Procedure::DomainPinEmulator => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPinEmulator as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainPinEmulator(x)))
+                }
+                Procedure::DomainGetEmulatorPinInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetEmulatorPinInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetEmulatorPinInfo(x),
+                        ))
+                }
+                Procedure::ConnectListAllStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllStoragePools(x),
+                        ))
+                }
+                Procedure::StoragePoolListAllVolumes => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolListAllVolumes as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolListAllVolumes(x),
+                        ))
+                }
+                Procedure::ConnectListAllNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllNetworks(x),
+                        ))
+                }
+                Procedure::ConnectListAllInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllInterfaces(x),
+                        ))
+                }
+                Procedure::ConnectListAllNodeDevices => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllNodeDevices as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllNodeDevices(x),
+                        ))
+                }
+                Procedure::ConnectListAllNwfilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllNwfilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllNwfilters(x),
+                        ))
+                }
+                Procedure::ConnectListAllSecrets => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllSecrets as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllSecrets(x),
+                        ))
+                }
+                Procedure::NodeSetMemoryParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeSetMemoryParameters(x),
+                        ))
+                }
+                Procedure::NodeGetMemoryParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeGetMemoryParameters(x),
+                        ))
+                }
+                Procedure::DomainBlockCommit => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockCommit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockCommit(x)))
+                }
+                Procedure::NetworkUpdate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkUpdate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkUpdate(x)))
+                }
+                Procedure::NodeGetCpuMap => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetCpuMap as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetCpuMap(x)))
+                }
+                Procedure::DomainFstrim => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainFstrim as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainFstrim(x)))
+                }
+                Procedure::DomainSendProcessSignal => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSendProcessSignal as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSendProcessSignal(x),
+                        ))
+                }
+                Procedure::DomainOpenChannel => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenChannel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainOpenChannel(x)))
+                }
+                Procedure::NodeDeviceLookupScsiHostByWwn => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceLookupScsiHostByWwn as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceLookupScsiHostByWwn(x),
+                        ))
+                }
+                Procedure::DomainGetJobStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetJobStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetJobStats(x)))
+                }
+                Procedure::DomainMigrateGetCompressionCache => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateGetCompressionCache as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateGetCompressionCache(x),
+                        ))
+                }
+                Procedure::DomainMigrateSetCompressionCache => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateSetCompressionCache as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateSetCompressionCache(x),
+                        ))
+                }
+                Procedure::NodeDeviceDetachFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceDetachFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceDetachFlags(x),
+                        ))
+                }
+                Procedure::DomainMigrateBegin3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateBegin3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateBegin3Params(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepare3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepare3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepare3Params(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepareTunnel3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepareTunnel3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepareTunnel3Params(x),
+                        ))
+                }
+                Procedure::DomainMigratePerform3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePerform3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePerform3Params(x),
+                        ))
+                }
+                Procedure::DomainMigrateFinish3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateFinish3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateFinish3Params(x),
+                        ))
+                }
+                Procedure::DomainMigrateConfirm3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateConfirm3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateConfirm3Params(x),
+                        ))
+                }
+                Procedure::DomainSetMemoryStatsPeriod => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMemoryStatsPeriod as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetMemoryStatsPeriod(x),
+                        ))
+                }
+                Procedure::DomainCreateXmlWithFiles => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreateXmlWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCreateXmlWithFiles(x),
+                        ))
+                }
+                Procedure::DomainCreateWithFiles => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreateWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCreateWithFiles(x),
+                        ))
+                }
+                Procedure::ConnectGetCpuModelNames => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetCpuModelNames as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetCpuModelNames(x),
+                        ))
+                }
+                Procedure::ConnectNetworkEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNetworkEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNetworkEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectNetworkEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNetworkEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNetworkEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventCallbackRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventCallbackRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventCallbackRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventCallbackDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventCallbackDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventCallbackDeregisterAny(x),
+                        ))
+                }
+                Procedure::DomainCoreDumpWithFormat => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCoreDumpWithFormat as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCoreDumpWithFormat(x),
+                        ))
+                }
+                Procedure::DomainFsfreeze => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainFsfreeze as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainFsfreeze(x)))
+                }
+                Procedure::DomainFsthaw => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainFsthaw as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainFsthaw(x)))
+                }
+                Procedure::DomainGetTime => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetTime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetTime(x)))
+                }
+                Procedure::DomainSetTime => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetTime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetTime(x)))
+                }
+                Procedure::NodeGetFreePages => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetFreePages as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetFreePages(x)))
+                }
+                Procedure::NetworkGetDhcpLeases => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetDhcpLeases as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkGetDhcpLeases(x),
+                        ))
+                }
+                Procedure::ConnectGetDomainCapabilities => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetDomainCapabilities as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetDomainCapabilities(x),
+                        ))
+                }
+                Procedure::DomainOpenGraphicsFd => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenGraphicsFd as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainOpenGraphicsFd(x),
+                        ))
+                }
+                Procedure::ConnectGetAllDomainStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetAllDomainStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetAllDomainStats(x),
+                        ))
+                }
+                Procedure::DomainBlockCopy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockCopy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockCopy(x)))
+                }
+                Procedure::NodeAllocPages => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeAllocPages as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeAllocPages(x)))
+                }
+                Procedure::DomainGetFsinfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetFsinfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetFsinfo(x)))
+                }
+                Procedure::DomainDefineXmlFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDefineXmlFlags(x),
+                        ))
+                }
+                Procedure::DomainGetIothreadInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetIothreadInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetIothreadInfo(x),
+                        ))
+                }
+                Procedure::DomainPinIothread => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPinIothread as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainPinIothread(x)))
+                }
+                Procedure::DomainInterfaceAddresses => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainInterfaceAddresses as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainInterfaceAddresses(x),
+                        ))
+                }
+                Procedure::DomainAddIothread => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAddIothread as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainAddIothread(x)))
+                }
+                Procedure::DomainDelIothread => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDelIothread as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainDelIothread(x)))
+                }
+                Procedure::DomainSetUserPassword => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetUserPassword as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetUserPassword(x),
+                        ))
+                }
+                Procedure::DomainRename => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRename as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainRename(x)))
+                }
+                Procedure::ConnectRegisterCloseCallback => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectRegisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectRegisterCloseCallback(x),
+                        ))
+                }
+                Procedure::ConnectUnregisterCloseCallback => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectUnregisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectUnregisterCloseCallback(x),
+                        ))
+                }
+                Procedure::DomainMigrateStartPostCopy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateStartPostCopy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateStartPostCopy(x),
+                        ))
+                }
+                Procedure::DomainGetPerfEvents => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetPerfEvents as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetPerfEvents(x),
+                        ))
+                }
+                Procedure::DomainSetPerfEvents => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetPerfEvents as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetPerfEvents(x),
+                        ))
+                }
+                Procedure::ConnectStoragePoolEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectStoragePoolEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectStoragePoolEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectStoragePoolEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectStoragePoolEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectStoragePoolEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::DomainGetGuestVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetGuestVcpus(x),
+                        ))
+                }
+                Procedure::DomainSetGuestVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetGuestVcpus(x),
+                        ))
+                }
+                Procedure::ConnectNodeDeviceEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNodeDeviceEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNodeDeviceEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectNodeDeviceEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNodeDeviceEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNodeDeviceEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::StorageVolGetInfoFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolGetInfoFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolGetInfoFlags(x),
+                        ))
+                }
+                Procedure::ConnectSecretEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSecretEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSecretEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectSecretEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSecretEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSecretEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::DomainSetVcpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetVcpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetVcpu(x)))
+                }
+                Procedure::DomainSetBlockThreshold => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetBlockThreshold as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetBlockThreshold(x),
+                        ))
+                }
+                Procedure::DomainMigrateGetMaxDowntime => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateGetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateGetMaxDowntime(x),
+                        ))
+                }
+                Procedure::DomainManagedSaveGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainManagedSaveGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainManagedSaveGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainManagedSaveDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainManagedSaveDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainManagedSaveDefineXml(x),
+                        ))
+                }
+                Procedure::DomainSetLifecycleAction => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetLifecycleAction as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetLifecycleAction(x),
+                        ))
+                }
+                Procedure::StoragePoolLookupByTargetPath => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolLookupByTargetPath as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolLookupByTargetPath(x),
+                        ))
+                }
+                Procedure::DomainDetachDeviceAlias => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDetachDeviceAlias as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDetachDeviceAlias(x),
+                        ))
+                }
+                Procedure::ConnectCompareHypervisorCpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectCompareHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectCompareHypervisorCpu(x),
+                        ))
+                }
+                Procedure::ConnectBaselineHypervisorCpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectBaselineHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectBaselineHypervisorCpu(x),
+                        ))
+                }
+                Procedure::NodeGetSevInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetSevInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetSevInfo(x)))
+                }
+                Procedure::DomainGetLaunchSecurityInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetLaunchSecurityInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetLaunchSecurityInfo(x),
+                        ))
+                }
+                Procedure::NwfilterBindingLookupByPortDev => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterBindingLookupByPortDev as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterBindingLookupByPortDev(x),
+                        ))
+                }
+                Procedure::NwfilterBindingGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterBindingGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterBindingGetXmlDesc(x),
+                        ))
+                }
+                Procedure::NwfilterBindingCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterBindingCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterBindingCreateXml(x),
+                        ))
+                }
+                Procedure::NwfilterBindingDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterBindingDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterBindingDelete(x),
+                        ))
+                }
+                Procedure::ConnectListAllNwfilterBindings => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllNwfilterBindings as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllNwfilterBindings(x),
+                        ))
+                }
+                Procedure::DomainSetIothreadParams => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetIothreadParams as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetIothreadParams(x),
+                        ))
+                }
+                Procedure::ConnectGetStoragePoolCapabilities => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetStoragePoolCapabilities as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetStoragePoolCapabilities(x),
+                        ))
+                }
+                Procedure::NetworkListAllPorts => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkListAllPorts as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkListAllPorts(x),
+                        ))
+                }
+                Procedure::NetworkPortLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortLookupByUuid(x),
+                        ))
+                }
+                Procedure::NetworkPortCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortCreateXml(x),
+                        ))
+                }
+                Procedure::NetworkPortGetParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortGetParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortGetParameters(x),
+                        ))
+                }
+                Procedure::NetworkPortSetParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortSetParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortSetParameters(x),
+                        ))
+                }
+                Procedure::NetworkPortGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortGetXmlDesc(x),
+                        ))
+                }
+                Procedure::NetworkPortDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkPortDelete(x)))
+                }
+                Procedure::DomainCheckpointCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointCreateXml(x),
+                        ))
+                }
+                Procedure::DomainCheckpointGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainListAllCheckpoints => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainListAllCheckpoints as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainListAllCheckpoints(x),
+                        ))
+                }
+                Procedure::DomainCheckpointListAllChildren => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointListAllChildren as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointListAllChildren(x),
+                        ))
+                }
+                Procedure::DomainCheckpointLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointLookupByName(x),
+                        ))
+                }
+                Procedure::DomainCheckpointGetParent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointGetParent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointGetParent(x),
+                        ))
+                }
+                Procedure::DomainCheckpointDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointDelete(x),
+                        ))
+                }
+                Procedure::DomainGetGuestInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetGuestInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetGuestInfo(x),
+                        ))
+                }
+                Procedure::ConnectSetIdentity => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSetIdentity as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSetIdentity(x),
+                        ))
+                }
+                Procedure::DomainAgentSetResponseTimeout => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAgentSetResponseTimeout as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAgentSetResponseTimeout(x),
+                        ))
+                }
+                Procedure::DomainBackupBegin => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBackupBegin as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBackupBegin(x)))
+                }
+                Procedure::DomainBackupGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBackupGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainBackupGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainAuthorizedSshKeysGet => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAuthorizedSshKeysGet as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAuthorizedSshKeysGet(x),
+                        ))
+                }
+                Procedure::DomainAuthorizedSshKeysSet => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAuthorizedSshKeysSet as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAuthorizedSshKeysSet(x),
+                        ))
+                }
+                Procedure::DomainGetMessages => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMessages as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetMessages(x)))
+                }
+                Procedure::DomainStartDirtyRateCalc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainStartDirtyRateCalc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainStartDirtyRateCalc(x),
+                        ))
+                }
+                Procedure::NodeDeviceDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceDefineXml(x),
+                        ))
+                }
+                Procedure::NodeDeviceUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceUndefine(x),
+                        ))
+                }
+                Procedure::NodeDeviceCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceCreate(x)))
+                }
+                Procedure::NwfilterDefineXmlFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterDefineXmlFlags(x),
+                        ))
+                }
+                Procedure::NetworkDefineXmlFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkDefineXmlFlags(x),
+                        ))
+                }
+                Procedure::NodeDeviceGetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceGetAutostart(x),
+                        ))
+                }
+                Procedure::NodeDeviceSetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceSetAutostart(x),
+                        ))
+                }
+                Procedure::NodeDeviceIsPersistent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceIsPersistent(x),
+                        ))
+                }
+                Procedure::NodeDeviceIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceIsActive(x),
+                        ))
+                }
+                Procedure::NetworkCreateXmlFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkCreateXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkCreateXmlFlags(x),
+                        ))
+                }
+                Procedure::DomainSetLaunchSecurityState => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetLaunchSecurityState as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetLaunchSecurityState(x),
+                        ))
+                }
+                Procedure::DomainSaveParams => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSaveParams as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSaveParams(x)))
+                }
+                Procedure::DomainRestoreParams => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRestoreParams as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainRestoreParams(x),
+                        ))
+                }
+                Procedure::DomainAbortJobFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAbortJobFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAbortJobFlags(x),
+                        ))
+                }
+                Procedure::DomainFdAssociate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainFdAssociate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainFdAssociate(x)))
+                }
+                Procedure::NetworkSetMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkSetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkSetMetadata(x),
+                        ))
+                }
+                Procedure::NetworkGetMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkGetMetadata(x),
+                        ))
+                }
+                Procedure::NodeDeviceUpdate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceUpdate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceUpdate(x)))
+                }
+                Procedure::DomainGraphicsReload => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGraphicsReload as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGraphicsReload(x),
+                        ))
+                }
+                Procedure::DomainGetAutostartOnce => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetAutostartOnce(x),
+                        ))
+                }
+                Procedure::DomainSetAutostartOnce => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetAutostartOnce(x),
+                        ))
+                }
+                Procedure::DomainSetThrottleGroup => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetThrottleGroup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetThrottleGroup(x),
+                        ))
+                }
+                Procedure::DomainDelThrottleGroup => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDelThrottleGroup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDelThrottleGroup(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Call {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::ConnectOpen(x) => {
+                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectClose(x) => {
+                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetType(x) => {
+                    <<procs::ConnectGetType as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetVersion(x) => {
+                    <<procs::ConnectGetVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetMaxVcpus(x) => {
+                    <<procs::ConnectGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetInfo(x) => {
+                    <<procs::NodeGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetCapabilities(x) => {
+                    <<procs::ConnectGetCapabilities as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAttachDevice(x) => {
+                    <<procs::DomainAttachDevice as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreate(x) => {
+                    <<procs::DomainCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreateXml(x) => {
+                    <<procs::DomainCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDefineXml(x) => {
+                    <<procs::DomainDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDestroy(x) => {
+                    <<procs::DomainDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDetachDevice(x) => {
+                    <<procs::DomainDetachDevice as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetXmlDesc(x) => {
+                    <<procs::DomainGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetAutostart(x) => {
+                    <<procs::DomainGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetInfo(x) => {
+                    <<procs::DomainGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMaxMemory(x) => {
+                    <<procs::DomainGetMaxMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMaxVcpus(x) => {
+                    <<procs::DomainGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetOsType(x) => {
+                    <<procs::DomainGetOsType as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetVcpus(x) => {
+                    <<procs::DomainGetVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDefinedDomains(x) => {
+                    <<procs::ConnectListDefinedDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainLookupById(x) => {
+                    <<procs::DomainLookupById as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainLookupByName(x) => {
+                    <<procs::DomainLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainLookupByUuid(x) => {
+                    <<procs::DomainLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDefinedDomains(x) => {
+                    <<procs::ConnectNumOfDefinedDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPinVcpu(x) => {
+                    <<procs::DomainPinVcpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainReboot(x) => {
+                    <<procs::DomainReboot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainResume(x) => {
+                    <<procs::DomainResume as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetAutostart(x) => {
+                    <<procs::DomainSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMaxMemory(x) => {
+                    <<procs::DomainSetMaxMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMemory(x) => {
+                    <<procs::DomainSetMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetVcpus(x) => {
+                    <<procs::DomainSetVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainShutdown(x) => {
+                    <<procs::DomainShutdown as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSuspend(x) => {
+                    <<procs::DomainSuspend as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainUndefine(x) => {
+                    <<procs::DomainUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDefinedNetworks(x) => {
+                    <<procs::ConnectListDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDomains(x) => {
+                    <<procs::ConnectListDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListNetworks(x) => {
+                    <<procs::ConnectListNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkCreate(x) => {
+                    <<procs::NetworkCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkCreateXml(x) => {
+                    <<procs::NetworkCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkDefineXml(x) => {
+                    <<procs::NetworkDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkDestroy(x) => {
+                    <<procs::NetworkDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetXmlDesc(x) => {
+                    <<procs::NetworkGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetAutostart(x) => {
+                    <<procs::NetworkGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetBridgeName(x) => {
+                    <<procs::NetworkGetBridgeName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkLookupByName(x) => {
+                    <<procs::NetworkLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkLookupByUuid(x) => {
+                    <<procs::NetworkLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkSetAutostart(x) => {
+                    <<procs::NetworkSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkUndefine(x) => {
+                    <<procs::NetworkUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDefinedNetworks(x) => {
+                    <<procs::ConnectNumOfDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDomains(x) => {
+                    <<procs::ConnectNumOfDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfNetworks(x) => {
+                    <<procs::ConnectNumOfNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCoreDump(x) => {
+                    <<procs::DomainCoreDump as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRestore(x) => {
+                    <<procs::DomainRestore as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSave(x) => {
+                    <<procs::DomainSave as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSchedulerType(x) => {
+                    <<procs::DomainGetSchedulerType as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSchedulerParameters(x) => {
+                    <<procs::DomainGetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetSchedulerParameters(x) => {
+                    <<procs::DomainSetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetHostname(x) => {
+                    <<procs::ConnectGetHostname as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSupportsFeature(x) => {
+                    <<procs::ConnectSupportsFeature as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepare(x) => {
+                    <<procs::DomainMigratePrepare as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePerform(x) => {
+                    <<procs::DomainMigratePerform as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateFinish(x) => {
+                    <<procs::DomainMigrateFinish as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockStats(x) => {
+                    <<procs::DomainBlockStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainInterfaceStats(x) => {
+                    <<procs::DomainInterfaceStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthList(x) => {
+                    <<procs::AuthList as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthSaslInit(x) => {
+                    <<procs::AuthSaslInit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthSaslStart(x) => {
+                    <<procs::AuthSaslStart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthSaslStep(x) => {
+                    <<procs::AuthSaslStep as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthPolkit(x) => {
+                    <<procs::AuthPolkit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfStoragePools(x) => {
+                    <<procs::ConnectNumOfStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListStoragePools(x) => {
+                    <<procs::ConnectListStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDefinedStoragePools(x) => {
+                    <<procs::ConnectNumOfDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDefinedStoragePools(x) => {
+                    <<procs::ConnectListDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectFindStoragePoolSources(x) => {
+                    <<procs::ConnectFindStoragePoolSources as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolCreateXml(x) => {
+                    <<procs::StoragePoolCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolDefineXml(x) => {
+                    <<procs::StoragePoolDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolCreate(x) => {
+                    <<procs::StoragePoolCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolBuild(x) => {
+                    <<procs::StoragePoolBuild as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolDestroy(x) => {
+                    <<procs::StoragePoolDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolDelete(x) => {
+                    <<procs::StoragePoolDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolUndefine(x) => {
+                    <<procs::StoragePoolUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolRefresh(x) => {
+                    <<procs::StoragePoolRefresh as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolLookupByName(x) => {
+                    <<procs::StoragePoolLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolLookupByUuid(x) => {
+                    <<procs::StoragePoolLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolLookupByVolume(x) => {
+                    <<procs::StoragePoolLookupByVolume as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolGetInfo(x) => {
+                    <<procs::StoragePoolGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolGetXmlDesc(x) => {
+                    <<procs::StoragePoolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolGetAutostart(x) => {
+                    <<procs::StoragePoolGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolSetAutostart(x) => {
+                    <<procs::StoragePoolSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolNumOfVolumes(x) => {
+                    <<procs::StoragePoolNumOfVolumes as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolListVolumes(x) => {
+                    <<procs::StoragePoolListVolumes as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolCreateXml(x) => {
+                    <<procs::StorageVolCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolDelete(x) => {
+                    <<procs::StorageVolDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolLookupByName(x) => {
+                    <<procs::StorageVolLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolLookupByKey(x) => {
+                    <<procs::StorageVolLookupByKey as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolLookupByPath(x) => {
+                    <<procs::StorageVolLookupByPath as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolGetInfo(x) => {
+                    <<procs::StorageVolGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolGetXmlDesc(x) => {
+                    <<procs::StorageVolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolGetPath(x) => {
+                    <<procs::StorageVolGetPath as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetCellsFreeMemory(x) => {
+                    <<procs::NodeGetCellsFreeMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetFreeMemory(x) => {
+                    <<procs::NodeGetFreeMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockPeek(x) => {
+                    <<procs::DomainBlockPeek as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMemoryPeek(x) => {
+                    <<procs::DomainMemoryPeek as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventRegister(x) => {
+                    <<procs::ConnectDomainEventRegister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventDeregister(x) => {
+                    <<procs::ConnectDomainEventDeregister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepare2(x) => {
+                    <<procs::DomainMigratePrepare2 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateFinish2(x) => {
+                    <<procs::DomainMigrateFinish2 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetUri(x) => {
+                    <<procs::ConnectGetUri as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeNumOfDevices(x) => {
+                    <<procs::NodeNumOfDevices as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeListDevices(x) => {
+                    <<procs::NodeListDevices as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceLookupByName(x) => {
+                    <<procs::NodeDeviceLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceGetXmlDesc(x) => {
+                    <<procs::NodeDeviceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceGetParent(x) => {
+                    <<procs::NodeDeviceGetParent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceNumOfCaps(x) => {
+                    <<procs::NodeDeviceNumOfCaps as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceListCaps(x) => {
+                    <<procs::NodeDeviceListCaps as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceDettach(x) => {
+                    <<procs::NodeDeviceDettach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceReAttach(x) => {
+                    <<procs::NodeDeviceReAttach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceReset(x) => {
+                    <<procs::NodeDeviceReset as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSecurityLabel(x) => {
+                    <<procs::DomainGetSecurityLabel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetSecurityModel(x) => {
+                    <<procs::NodeGetSecurityModel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceCreateXml(x) => {
+                    <<procs::NodeDeviceCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceDestroy(x) => {
+                    <<procs::NodeDeviceDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolCreateXmlFrom(x) => {
+                    <<procs::StorageVolCreateXmlFrom as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfInterfaces(x) => {
+                    <<procs::ConnectNumOfInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListInterfaces(x) => {
+                    <<procs::ConnectListInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceLookupByName(x) => {
+                    <<procs::InterfaceLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceLookupByMacString(x) => {
+                    <<procs::InterfaceLookupByMacString as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceGetXmlDesc(x) => {
+                    <<procs::InterfaceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceDefineXml(x) => {
+                    <<procs::InterfaceDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceUndefine(x) => {
+                    <<procs::InterfaceUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceCreate(x) => {
+                    <<procs::InterfaceCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceDestroy(x) => {
+                    <<procs::InterfaceDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainXmlFromNative(x) => {
+                    <<procs::ConnectDomainXmlFromNative as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainXmlToNative(x) => {
+                    <<procs::ConnectDomainXmlToNative as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDefinedInterfaces(x) => {
+                    <<procs::ConnectNumOfDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDefinedInterfaces(x) => {
+                    <<procs::ConnectListDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfSecrets(x) => {
+                    <<procs::ConnectNumOfSecrets as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListSecrets(x) => {
+                    <<procs::ConnectListSecrets as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretLookupByUuid(x) => {
+                    <<procs::SecretLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretDefineXml(x) => {
+                    <<procs::SecretDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretGetXmlDesc(x) => {
+                    <<procs::SecretGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretSetValue(x) => {
+                    <<procs::SecretSetValue as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretGetValue(x) => {
+                    <<procs::SecretGetValue as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretUndefine(x) => {
+                    <<procs::SecretUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretLookupByUsage(x) => {
+                    <<procs::SecretLookupByUsage as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel(x) => {
+                    <<procs::DomainMigratePrepareTunnel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectIsSecure(x) => {
+                    <<procs::ConnectIsSecure as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainIsActive(x) => {
+                    <<procs::DomainIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainIsPersistent(x) => {
+                    <<procs::DomainIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkIsActive(x) => {
+                    <<procs::NetworkIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkIsPersistent(x) => {
+                    <<procs::NetworkIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolIsActive(x) => {
+                    <<procs::StoragePoolIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolIsPersistent(x) => {
+                    <<procs::StoragePoolIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceIsActive(x) => {
+                    <<procs::InterfaceIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetLibVersion(x) => {
+                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectCompareCpu(x) => {
+                    <<procs::ConnectCompareCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMemoryStats(x) => {
+                    <<procs::DomainMemoryStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAttachDeviceFlags(x) => {
+                    <<procs::DomainAttachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDetachDeviceFlags(x) => {
+                    <<procs::DomainDetachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectBaselineCpu(x) => {
+                    <<procs::ConnectBaselineCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetJobInfo(x) => {
+                    <<procs::DomainGetJobInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAbortJob(x) => {
+                    <<procs::DomainAbortJob as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolWipe(x) => {
+                    <<procs::StorageVolWipe as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateSetMaxDowntime(x) => {
+                    <<procs::DomainMigrateSetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventRegisterAny(x) => {
+                    <<procs::ConnectDomainEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventDeregisterAny(x) => {
+                    <<procs::ConnectDomainEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainUpdateDeviceFlags(x) => {
+                    <<procs::DomainUpdateDeviceFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterLookupByName(x) => {
+                    <<procs::NwfilterLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterLookupByUuid(x) => {
+                    <<procs::NwfilterLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterGetXmlDesc(x) => {
+                    <<procs::NwfilterGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfNwfilters(x) => {
+                    <<procs::ConnectNumOfNwfilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListNwfilters(x) => {
+                    <<procs::ConnectListNwfilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterDefineXml(x) => {
+                    <<procs::NwfilterDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterUndefine(x) => {
+                    <<procs::NwfilterUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainManagedSave(x) => {
+                    <<procs::DomainManagedSave as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainHasManagedSaveImage(x) => {
+                    <<procs::DomainHasManagedSaveImage as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainManagedSaveRemove(x) => {
+                    <<procs::DomainManagedSaveRemove as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotCreateXml(x) => {
+                    <<procs::DomainSnapshotCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotGetXmlDesc(x) => {
+                    <<procs::DomainSnapshotGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotNum(x) => {
+                    <<procs::DomainSnapshotNum as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotListNames(x) => {
+                    <<procs::DomainSnapshotListNames as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotLookupByName(x) => {
+                    <<procs::DomainSnapshotLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainHasCurrentSnapshot(x) => {
+                    <<procs::DomainHasCurrentSnapshot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotCurrent(x) => {
+                    <<procs::DomainSnapshotCurrent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRevertToSnapshot(x) => {
+                    <<procs::DomainRevertToSnapshot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotDelete(x) => {
+                    <<procs::DomainSnapshotDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetBlockInfo(x) => {
+                    <<procs::DomainGetBlockInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreateWithFlags(x) => {
+                    <<procs::DomainCreateWithFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMemoryParameters(x) => {
+                    <<procs::DomainSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMemoryParameters(x) => {
+                    <<procs::DomainGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetVcpusFlags(x) => {
+                    <<procs::DomainSetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetVcpusFlags(x) => {
+                    <<procs::DomainGetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainOpenConsole(x) => {
+                    <<procs::DomainOpenConsole as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainIsUpdated(x) => {
+                    <<procs::DomainIsUpdated as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetSysinfo(x) => {
+                    <<procs::ConnectGetSysinfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMemoryFlags(x) => {
+                    <<procs::DomainSetMemoryFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetBlkioParameters(x) => {
+                    <<procs::DomainSetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetBlkioParameters(x) => {
+                    <<procs::DomainGetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateSetMaxSpeed(x) => {
+                    <<procs::DomainMigrateSetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolUpload(x) => {
+                    <<procs::StorageVolUpload as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolDownload(x) => {
+                    <<procs::StorageVolDownload as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainInjectNmi(x) => {
+                    <<procs::DomainInjectNmi as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainScreenshot(x) => {
+                    <<procs::DomainScreenshot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetState(x) => {
+                    <<procs::DomainGetState as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateBegin3(x) => {
+                    <<procs::DomainMigrateBegin3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepare3(x) => {
+                    <<procs::DomainMigratePrepare3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel3(x) => {
+                    <<procs::DomainMigratePrepareTunnel3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePerform3(x) => {
+                    <<procs::DomainMigratePerform3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateFinish3(x) => {
+                    <<procs::DomainMigrateFinish3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateConfirm3(x) => {
+                    <<procs::DomainMigrateConfirm3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetSchedulerParametersFlags(x) => {
+                    <<procs::DomainSetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceChangeBegin(x) => {
+                    <<procs::InterfaceChangeBegin as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceChangeCommit(x) => {
+                    <<procs::InterfaceChangeCommit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceChangeRollback(x) => {
+                    <<procs::InterfaceChangeRollback as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSchedulerParametersFlags(x) => {
+                    <<procs::DomainGetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPinVcpuFlags(x) => {
+                    <<procs::DomainPinVcpuFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSendKey(x) => {
+                    <<procs::DomainSendKey as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetCpuStats(x) => {
+                    <<procs::NodeGetCpuStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetMemoryStats(x) => {
+                    <<procs::NodeGetMemoryStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetControlInfo(x) => {
+                    <<procs::DomainGetControlInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetVcpuPinInfo(x) => {
+                    <<procs::DomainGetVcpuPinInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainUndefineFlags(x) => {
+                    <<procs::DomainUndefineFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSaveFlags(x) => {
+                    <<procs::DomainSaveFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRestoreFlags(x) => {
+                    <<procs::DomainRestoreFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDestroyFlags(x) => {
+                    <<procs::DomainDestroyFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSaveImageGetXmlDesc(x) => {
+                    <<procs::DomainSaveImageGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSaveImageDefineXml(x) => {
+                    <<procs::DomainSaveImageDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockJobAbort(x) => {
+                    <<procs::DomainBlockJobAbort as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetBlockJobInfo(x) => {
+                    <<procs::DomainGetBlockJobInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockJobSetSpeed(x) => {
+                    <<procs::DomainBlockJobSetSpeed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockPull(x) => {
+                    <<procs::DomainBlockPull as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateGetMaxSpeed(x) => {
+                    <<procs::DomainMigrateGetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockStatsFlags(x) => {
+                    <<procs::DomainBlockStatsFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotGetParent(x) => {
+                    <<procs::DomainSnapshotGetParent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainReset(x) => {
+                    <<procs::DomainReset as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotNumChildren(x) => {
+                    <<procs::DomainSnapshotNumChildren as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotListChildrenNames(x) => {
+                    <<procs::DomainSnapshotListChildrenNames as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainOpenGraphics(x) => {
+                    <<procs::DomainOpenGraphics as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeSuspendForDuration(x) => {
+                    <<procs::NodeSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockResize(x) => {
+                    <<procs::DomainBlockResize as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetBlockIoTune(x) => {
+                    <<procs::DomainSetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetBlockIoTune(x) => {
+                    <<procs::DomainGetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetNumaParameters(x) => {
+                    <<procs::DomainSetNumaParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetNumaParameters(x) => {
+                    <<procs::DomainGetNumaParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetInterfaceParameters(x) => {
+                    <<procs::DomainSetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetInterfaceParameters(x) => {
+                    <<procs::DomainGetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainShutdownFlags(x) => {
+                    <<procs::DomainShutdownFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolWipePattern(x) => {
+                    <<procs::StorageVolWipePattern as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolResize(x) => {
+                    <<procs::StorageVolResize as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPmSuspendForDuration(x) => {
+                    <<procs::DomainPmSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetCpuStats(x) => {
+                    <<procs::DomainGetCpuStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetDiskErrors(x) => {
+                    <<procs::DomainGetDiskErrors as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMetadata(x) => {
+                    <<procs::DomainSetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMetadata(x) => {
+                    <<procs::DomainGetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockRebase(x) => {
+                    <<procs::DomainBlockRebase as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPmWakeup(x) => {
+                    <<procs::DomainPmWakeup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotIsCurrent(x) => {
+                    <<procs::DomainSnapshotIsCurrent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotHasMetadata(x) => {
+                    <<procs::DomainSnapshotHasMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllDomains(x) => {
+                    <<procs::ConnectListAllDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainListAllSnapshots(x) => {
+                    <<procs::DomainListAllSnapshots as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotListAllChildren(x) => {
+                    <<procs::DomainSnapshotListAllChildren as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetHostname(x) => {
+                    <<procs::DomainGetHostname as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSecurityLabelList(x) => {
+                    <<procs::DomainGetSecurityLabelList as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPinEmulator(x) => {
+                    <<procs::DomainPinEmulator as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetEmulatorPinInfo(x) => {
+                    <<procs::DomainGetEmulatorPinInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllStoragePools(x) => {
+                    <<procs::ConnectListAllStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolListAllVolumes(x) => {
+                    <<procs::StoragePoolListAllVolumes as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllNetworks(x) => {
+                    <<procs::ConnectListAllNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllInterfaces(x) => {
+                    <<procs::ConnectListAllInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllNodeDevices(x) => {
+                    <<procs::ConnectListAllNodeDevices as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllNwfilters(x) => {
+                    <<procs::ConnectListAllNwfilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllSecrets(x) => {
+                    <<procs::ConnectListAllSecrets as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeSetMemoryParameters(x) => {
+                    <<procs::NodeSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetMemoryParameters(x) => {
+                    <<procs::NodeGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockCommit(x) => {
+                    <<procs::DomainBlockCommit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkUpdate(x) => {
+                    <<procs::NetworkUpdate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetCpuMap(x) => {
+                    <<procs::NodeGetCpuMap as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainFstrim(x) => {
+                    <<procs::DomainFstrim as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSendProcessSignal(x) => {
+                    <<procs::DomainSendProcessSignal as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainOpenChannel(x) => {
+                    <<procs::DomainOpenChannel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceLookupScsiHostByWwn(x) => {
+                    <<procs::NodeDeviceLookupScsiHostByWwn as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetJobStats(x) => {
+                    <<procs::DomainGetJobStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateGetCompressionCache(x) => {
+                    <<procs::DomainMigrateGetCompressionCache as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateSetCompressionCache(x) => {
+                    <<procs::DomainMigrateSetCompressionCache as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceDetachFlags(x) => {
+                    <<procs::NodeDeviceDetachFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateBegin3Params(x) => {
+                    <<procs::DomainMigrateBegin3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepare3Params(x) => {
+                    <<procs::DomainMigratePrepare3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel3Params(x) => {
+                    <<procs::DomainMigratePrepareTunnel3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePerform3Params(x) => {
+                    <<procs::DomainMigratePerform3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateFinish3Params(x) => {
+                    <<procs::DomainMigrateFinish3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateConfirm3Params(x) => {
+                    <<procs::DomainMigrateConfirm3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMemoryStatsPeriod(x) => {
+                    <<procs::DomainSetMemoryStatsPeriod as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreateXmlWithFiles(x) => {
+                    <<procs::DomainCreateXmlWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreateWithFiles(x) => {
+                    <<procs::DomainCreateWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetCpuModelNames(x) => {
+                    <<procs::ConnectGetCpuModelNames as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNetworkEventRegisterAny(x) => {
+                    <<procs::ConnectNetworkEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNetworkEventDeregisterAny(x) => {
+                    <<procs::ConnectNetworkEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventCallbackRegisterAny(x) => {
+                    <<procs::ConnectDomainEventCallbackRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventCallbackDeregisterAny(x) => {
+                    <<procs::ConnectDomainEventCallbackDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCoreDumpWithFormat(x) => {
+                    <<procs::DomainCoreDumpWithFormat as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainFsfreeze(x) => {
+                    <<procs::DomainFsfreeze as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainFsthaw(x) => {
+                    <<procs::DomainFsthaw as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetTime(x) => {
+                    <<procs::DomainGetTime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetTime(x) => {
+                    <<procs::DomainSetTime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetFreePages(x) => {
+                    <<procs::NodeGetFreePages as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetDhcpLeases(x) => {
+                    <<procs::NetworkGetDhcpLeases as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetDomainCapabilities(x) => {
+                    <<procs::ConnectGetDomainCapabilities as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainOpenGraphicsFd(x) => {
+                    <<procs::DomainOpenGraphicsFd as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetAllDomainStats(x) => {
+                    <<procs::ConnectGetAllDomainStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockCopy(x) => {
+                    <<procs::DomainBlockCopy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeAllocPages(x) => {
+                    <<procs::NodeAllocPages as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetFsinfo(x) => {
+                    <<procs::DomainGetFsinfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDefineXmlFlags(x) => {
+                    <<procs::DomainDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetIothreadInfo(x) => {
+                    <<procs::DomainGetIothreadInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPinIothread(x) => {
+                    <<procs::DomainPinIothread as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainInterfaceAddresses(x) => {
+                    <<procs::DomainInterfaceAddresses as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAddIothread(x) => {
+                    <<procs::DomainAddIothread as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDelIothread(x) => {
+                    <<procs::DomainDelIothread as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetUserPassword(x) => {
+                    <<procs::DomainSetUserPassword as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRename(x) => {
+                    <<procs::DomainRename as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectRegisterCloseCallback(x) => {
+                    <<procs::ConnectRegisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectUnregisterCloseCallback(x) => {
+                    <<procs::ConnectUnregisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateStartPostCopy(x) => {
+                    <<procs::DomainMigrateStartPostCopy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetPerfEvents(x) => {
+                    <<procs::DomainGetPerfEvents as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetPerfEvents(x) => {
+                    <<procs::DomainSetPerfEvents as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectStoragePoolEventRegisterAny(x) => {
+                    <<procs::ConnectStoragePoolEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectStoragePoolEventDeregisterAny(x) => {
+                    <<procs::ConnectStoragePoolEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetGuestVcpus(x) => {
+                    <<procs::DomainGetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetGuestVcpus(x) => {
+                    <<procs::DomainSetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNodeDeviceEventRegisterAny(x) => {
+                    <<procs::ConnectNodeDeviceEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNodeDeviceEventDeregisterAny(x) => {
+                    <<procs::ConnectNodeDeviceEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolGetInfoFlags(x) => {
+                    <<procs::StorageVolGetInfoFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSecretEventRegisterAny(x) => {
+                    <<procs::ConnectSecretEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSecretEventDeregisterAny(x) => {
+                    <<procs::ConnectSecretEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetVcpu(x) => {
+                    <<procs::DomainSetVcpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetBlockThreshold(x) => {
+                    <<procs::DomainSetBlockThreshold as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateGetMaxDowntime(x) => {
+                    <<procs::DomainMigrateGetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainManagedSaveGetXmlDesc(x) => {
+                    <<procs::DomainManagedSaveGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainManagedSaveDefineXml(x) => {
+                    <<procs::DomainManagedSaveDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetLifecycleAction(x) => {
+                    <<procs::DomainSetLifecycleAction as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolLookupByTargetPath(x) => {
+                    <<procs::StoragePoolLookupByTargetPath as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDetachDeviceAlias(x) => {
+                    <<procs::DomainDetachDeviceAlias as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectCompareHypervisorCpu(x) => {
+                    <<procs::ConnectCompareHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectBaselineHypervisorCpu(x) => {
+                    <<procs::ConnectBaselineHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetSevInfo(x) => {
+                    <<procs::NodeGetSevInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetLaunchSecurityInfo(x) => {
+                    <<procs::DomainGetLaunchSecurityInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterBindingLookupByPortDev(x) => {
+                    <<procs::NwfilterBindingLookupByPortDev as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterBindingGetXmlDesc(x) => {
+                    <<procs::NwfilterBindingGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterBindingCreateXml(x) => {
+                    <<procs::NwfilterBindingCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterBindingDelete(x) => {
+                    <<procs::NwfilterBindingDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllNwfilterBindings(x) => {
+                    <<procs::ConnectListAllNwfilterBindings as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetIothreadParams(x) => {
+                    <<procs::DomainSetIothreadParams as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetStoragePoolCapabilities(x) => {
+                    <<procs::ConnectGetStoragePoolCapabilities as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkListAllPorts(x) => {
+                    <<procs::NetworkListAllPorts as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortLookupByUuid(x) => {
+                    <<procs::NetworkPortLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortCreateXml(x) => {
+                    <<procs::NetworkPortCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortGetParameters(x) => {
+                    <<procs::NetworkPortGetParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortSetParameters(x) => {
+                    <<procs::NetworkPortSetParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortGetXmlDesc(x) => {
+                    <<procs::NetworkPortGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortDelete(x) => {
+                    <<procs::NetworkPortDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointCreateXml(x) => {
+                    <<procs::DomainCheckpointCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointGetXmlDesc(x) => {
+                    <<procs::DomainCheckpointGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainListAllCheckpoints(x) => {
+                    <<procs::DomainListAllCheckpoints as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointListAllChildren(x) => {
+                    <<procs::DomainCheckpointListAllChildren as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointLookupByName(x) => {
+                    <<procs::DomainCheckpointLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointGetParent(x) => {
+                    <<procs::DomainCheckpointGetParent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointDelete(x) => {
+                    <<procs::DomainCheckpointDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetGuestInfo(x) => {
+                    <<procs::DomainGetGuestInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSetIdentity(x) => {
+                    <<procs::ConnectSetIdentity as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAgentSetResponseTimeout(x) => {
+                    <<procs::DomainAgentSetResponseTimeout as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBackupBegin(x) => {
+                    <<procs::DomainBackupBegin as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBackupGetXmlDesc(x) => {
+                    <<procs::DomainBackupGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAuthorizedSshKeysGet(x) => {
+                    <<procs::DomainAuthorizedSshKeysGet as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAuthorizedSshKeysSet(x) => {
+                    <<procs::DomainAuthorizedSshKeysSet as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMessages(x) => {
+                    <<procs::DomainGetMessages as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainStartDirtyRateCalc(x) => {
+                    <<procs::DomainStartDirtyRateCalc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceDefineXml(x) => {
+                    <<procs::NodeDeviceDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceUndefine(x) => {
+                    <<procs::NodeDeviceUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceCreate(x) => {
+                    <<procs::NodeDeviceCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterDefineXmlFlags(x) => {
+                    <<procs::NwfilterDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkDefineXmlFlags(x) => {
+                    <<procs::NetworkDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceGetAutostart(x) => {
+                    <<procs::NodeDeviceGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceSetAutostart(x) => {
+                    <<procs::NodeDeviceSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceIsPersistent(x) => {
+                    <<procs::NodeDeviceIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceIsActive(x) => {
+                    <<procs::NodeDeviceIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkCreateXmlFlags(x) => {
+                    <<procs::NetworkCreateXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetLaunchSecurityState(x) => {
+                    <<procs::DomainSetLaunchSecurityState as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSaveParams(x) => {
+                    <<procs::DomainSaveParams as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRestoreParams(x) => {
+                    <<procs::DomainRestoreParams as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAbortJobFlags(x) => {
+                    <<procs::DomainAbortJobFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainFdAssociate(x) => {
+                    <<procs::DomainFdAssociate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkSetMetadata(x) => {
+                    <<procs::NetworkSetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetMetadata(x) => {
+                    <<procs::NetworkGetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceUpdate(x) => {
+                    <<procs::NodeDeviceUpdate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGraphicsReload(x) => {
+                    <<procs::DomainGraphicsReload as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetAutostartOnce(x) => {
+                    <<procs::DomainGetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetAutostartOnce(x) => {
+                    <<procs::DomainSetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetThrottleGroup(x) => {
+                    <<procs::DomainSetThrottleGroup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDelThrottleGroup(x) => {
+                    <<procs::DomainDelThrottleGroup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::ConnectOpen(x) => {
+                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectClose(x) => {
+                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetType(x) => {
+                    <<procs::ConnectGetType as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetVersion(x) => {
+                    <<procs::ConnectGetVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetMaxVcpus(x) => {
+                    <<procs::ConnectGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetInfo(x) => {
+                    <<procs::NodeGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetCapabilities(x) => {
+                    <<procs::ConnectGetCapabilities as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAttachDevice(x) => {
+                    <<procs::DomainAttachDevice as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreate(x) => {
+                    <<procs::DomainCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreateXml(x) => {
+                    <<procs::DomainCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDefineXml(x) => {
+                    <<procs::DomainDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDestroy(x) => {
+                    <<procs::DomainDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDetachDevice(x) => {
+                    <<procs::DomainDetachDevice as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetXmlDesc(x) => {
+                    <<procs::DomainGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetAutostart(x) => {
+                    <<procs::DomainGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetInfo(x) => {
+                    <<procs::DomainGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMaxMemory(x) => {
+                    <<procs::DomainGetMaxMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMaxVcpus(x) => {
+                    <<procs::DomainGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetOsType(x) => {
+                    <<procs::DomainGetOsType as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetVcpus(x) => {
+                    <<procs::DomainGetVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDefinedDomains(x) => {
+                    <<procs::ConnectListDefinedDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainLookupById(x) => {
+                    <<procs::DomainLookupById as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainLookupByName(x) => {
+                    <<procs::DomainLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainLookupByUuid(x) => {
+                    <<procs::DomainLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDefinedDomains(x) => {
+                    <<procs::ConnectNumOfDefinedDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPinVcpu(x) => {
+                    <<procs::DomainPinVcpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainReboot(x) => {
+                    <<procs::DomainReboot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainResume(x) => {
+                    <<procs::DomainResume as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetAutostart(x) => {
+                    <<procs::DomainSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMaxMemory(x) => {
+                    <<procs::DomainSetMaxMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMemory(x) => {
+                    <<procs::DomainSetMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetVcpus(x) => {
+                    <<procs::DomainSetVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainShutdown(x) => {
+                    <<procs::DomainShutdown as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSuspend(x) => {
+                    <<procs::DomainSuspend as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainUndefine(x) => {
+                    <<procs::DomainUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDefinedNetworks(x) => {
+                    <<procs::ConnectListDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDomains(x) => {
+                    <<procs::ConnectListDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListNetworks(x) => {
+                    <<procs::ConnectListNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkCreate(x) => {
+                    <<procs::NetworkCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkCreateXml(x) => {
+                    <<procs::NetworkCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkDefineXml(x) => {
+                    <<procs::NetworkDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkDestroy(x) => {
+                    <<procs::NetworkDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetXmlDesc(x) => {
+                    <<procs::NetworkGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetAutostart(x) => {
+                    <<procs::NetworkGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetBridgeName(x) => {
+                    <<procs::NetworkGetBridgeName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkLookupByName(x) => {
+                    <<procs::NetworkLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkLookupByUuid(x) => {
+                    <<procs::NetworkLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkSetAutostart(x) => {
+                    <<procs::NetworkSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkUndefine(x) => {
+                    <<procs::NetworkUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDefinedNetworks(x) => {
+                    <<procs::ConnectNumOfDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDomains(x) => {
+                    <<procs::ConnectNumOfDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfNetworks(x) => {
+                    <<procs::ConnectNumOfNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCoreDump(x) => {
+                    <<procs::DomainCoreDump as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRestore(x) => {
+                    <<procs::DomainRestore as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSave(x) => {
+                    <<procs::DomainSave as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSchedulerType(x) => {
+                    <<procs::DomainGetSchedulerType as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSchedulerParameters(x) => {
+                    <<procs::DomainGetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetSchedulerParameters(x) => {
+                    <<procs::DomainSetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetHostname(x) => {
+                    <<procs::ConnectGetHostname as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSupportsFeature(x) => {
+                    <<procs::ConnectSupportsFeature as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepare(x) => {
+                    <<procs::DomainMigratePrepare as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePerform(x) => {
+                    <<procs::DomainMigratePerform as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateFinish(x) => {
+                    <<procs::DomainMigrateFinish as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockStats(x) => {
+                    <<procs::DomainBlockStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainInterfaceStats(x) => {
+                    <<procs::DomainInterfaceStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthList(x) => {
+                    <<procs::AuthList as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthSaslInit(x) => {
+                    <<procs::AuthSaslInit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthSaslStart(x) => {
+                    <<procs::AuthSaslStart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthSaslStep(x) => {
+                    <<procs::AuthSaslStep as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthPolkit(x) => {
+                    <<procs::AuthPolkit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfStoragePools(x) => {
+                    <<procs::ConnectNumOfStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListStoragePools(x) => {
+                    <<procs::ConnectListStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDefinedStoragePools(x) => {
+                    <<procs::ConnectNumOfDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDefinedStoragePools(x) => {
+                    <<procs::ConnectListDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectFindStoragePoolSources(x) => {
+                    <<procs::ConnectFindStoragePoolSources as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolCreateXml(x) => {
+                    <<procs::StoragePoolCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolDefineXml(x) => {
+                    <<procs::StoragePoolDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolCreate(x) => {
+                    <<procs::StoragePoolCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolBuild(x) => {
+                    <<procs::StoragePoolBuild as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolDestroy(x) => {
+                    <<procs::StoragePoolDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolDelete(x) => {
+                    <<procs::StoragePoolDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolUndefine(x) => {
+                    <<procs::StoragePoolUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolRefresh(x) => {
+                    <<procs::StoragePoolRefresh as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolLookupByName(x) => {
+                    <<procs::StoragePoolLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolLookupByUuid(x) => {
+                    <<procs::StoragePoolLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolLookupByVolume(x) => {
+                    <<procs::StoragePoolLookupByVolume as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolGetInfo(x) => {
+                    <<procs::StoragePoolGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolGetXmlDesc(x) => {
+                    <<procs::StoragePoolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolGetAutostart(x) => {
+                    <<procs::StoragePoolGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolSetAutostart(x) => {
+                    <<procs::StoragePoolSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolNumOfVolumes(x) => {
+                    <<procs::StoragePoolNumOfVolumes as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolListVolumes(x) => {
+                    <<procs::StoragePoolListVolumes as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolCreateXml(x) => {
+                    <<procs::StorageVolCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolDelete(x) => {
+                    <<procs::StorageVolDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolLookupByName(x) => {
+                    <<procs::StorageVolLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolLookupByKey(x) => {
+                    <<procs::StorageVolLookupByKey as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolLookupByPath(x) => {
+                    <<procs::StorageVolLookupByPath as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolGetInfo(x) => {
+                    <<procs::StorageVolGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolGetXmlDesc(x) => {
+                    <<procs::StorageVolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolGetPath(x) => {
+                    <<procs::StorageVolGetPath as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetCellsFreeMemory(x) => {
+                    <<procs::NodeGetCellsFreeMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetFreeMemory(x) => {
+                    <<procs::NodeGetFreeMemory as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockPeek(x) => {
+                    <<procs::DomainBlockPeek as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMemoryPeek(x) => {
+                    <<procs::DomainMemoryPeek as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventRegister(x) => {
+                    <<procs::ConnectDomainEventRegister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventDeregister(x) => {
+                    <<procs::ConnectDomainEventDeregister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepare2(x) => {
+                    <<procs::DomainMigratePrepare2 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateFinish2(x) => {
+                    <<procs::DomainMigrateFinish2 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetUri(x) => {
+                    <<procs::ConnectGetUri as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeNumOfDevices(x) => {
+                    <<procs::NodeNumOfDevices as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeListDevices(x) => {
+                    <<procs::NodeListDevices as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceLookupByName(x) => {
+                    <<procs::NodeDeviceLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceGetXmlDesc(x) => {
+                    <<procs::NodeDeviceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceGetParent(x) => {
+                    <<procs::NodeDeviceGetParent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceNumOfCaps(x) => {
+                    <<procs::NodeDeviceNumOfCaps as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceListCaps(x) => {
+                    <<procs::NodeDeviceListCaps as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceDettach(x) => {
+                    <<procs::NodeDeviceDettach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceReAttach(x) => {
+                    <<procs::NodeDeviceReAttach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceReset(x) => {
+                    <<procs::NodeDeviceReset as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSecurityLabel(x) => {
+                    <<procs::DomainGetSecurityLabel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetSecurityModel(x) => {
+                    <<procs::NodeGetSecurityModel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceCreateXml(x) => {
+                    <<procs::NodeDeviceCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceDestroy(x) => {
+                    <<procs::NodeDeviceDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolCreateXmlFrom(x) => {
+                    <<procs::StorageVolCreateXmlFrom as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfInterfaces(x) => {
+                    <<procs::ConnectNumOfInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListInterfaces(x) => {
+                    <<procs::ConnectListInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceLookupByName(x) => {
+                    <<procs::InterfaceLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceLookupByMacString(x) => {
+                    <<procs::InterfaceLookupByMacString as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceGetXmlDesc(x) => {
+                    <<procs::InterfaceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceDefineXml(x) => {
+                    <<procs::InterfaceDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceUndefine(x) => {
+                    <<procs::InterfaceUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceCreate(x) => {
+                    <<procs::InterfaceCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceDestroy(x) => {
+                    <<procs::InterfaceDestroy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainXmlFromNative(x) => {
+                    <<procs::ConnectDomainXmlFromNative as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainXmlToNative(x) => {
+                    <<procs::ConnectDomainXmlToNative as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDefinedInterfaces(x) => {
+                    <<procs::ConnectNumOfDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDefinedInterfaces(x) => {
+                    <<procs::ConnectListDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfSecrets(x) => {
+                    <<procs::ConnectNumOfSecrets as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListSecrets(x) => {
+                    <<procs::ConnectListSecrets as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretLookupByUuid(x) => {
+                    <<procs::SecretLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretDefineXml(x) => {
+                    <<procs::SecretDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretGetXmlDesc(x) => {
+                    <<procs::SecretGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretSetValue(x) => {
+                    <<procs::SecretSetValue as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretGetValue(x) => {
+                    <<procs::SecretGetValue as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretUndefine(x) => {
+                    <<procs::SecretUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretLookupByUsage(x) => {
+                    <<procs::SecretLookupByUsage as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel(x) => {
+                    <<procs::DomainMigratePrepareTunnel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectIsSecure(x) => {
+                    <<procs::ConnectIsSecure as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainIsActive(x) => {
+                    <<procs::DomainIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainIsPersistent(x) => {
+                    <<procs::DomainIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkIsActive(x) => {
+                    <<procs::NetworkIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkIsPersistent(x) => {
+                    <<procs::NetworkIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolIsActive(x) => {
+                    <<procs::StoragePoolIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolIsPersistent(x) => {
+                    <<procs::StoragePoolIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceIsActive(x) => {
+                    <<procs::InterfaceIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetLibVersion(x) => {
+                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectCompareCpu(x) => {
+                    <<procs::ConnectCompareCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMemoryStats(x) => {
+                    <<procs::DomainMemoryStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAttachDeviceFlags(x) => {
+                    <<procs::DomainAttachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDetachDeviceFlags(x) => {
+                    <<procs::DomainDetachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectBaselineCpu(x) => {
+                    <<procs::ConnectBaselineCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetJobInfo(x) => {
+                    <<procs::DomainGetJobInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAbortJob(x) => {
+                    <<procs::DomainAbortJob as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolWipe(x) => {
+                    <<procs::StorageVolWipe as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateSetMaxDowntime(x) => {
+                    <<procs::DomainMigrateSetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventRegisterAny(x) => {
+                    <<procs::ConnectDomainEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventDeregisterAny(x) => {
+                    <<procs::ConnectDomainEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainUpdateDeviceFlags(x) => {
+                    <<procs::DomainUpdateDeviceFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterLookupByName(x) => {
+                    <<procs::NwfilterLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterLookupByUuid(x) => {
+                    <<procs::NwfilterLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterGetXmlDesc(x) => {
+                    <<procs::NwfilterGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfNwfilters(x) => {
+                    <<procs::ConnectNumOfNwfilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListNwfilters(x) => {
+                    <<procs::ConnectListNwfilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterDefineXml(x) => {
+                    <<procs::NwfilterDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterUndefine(x) => {
+                    <<procs::NwfilterUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainManagedSave(x) => {
+                    <<procs::DomainManagedSave as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainHasManagedSaveImage(x) => {
+                    <<procs::DomainHasManagedSaveImage as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainManagedSaveRemove(x) => {
+                    <<procs::DomainManagedSaveRemove as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotCreateXml(x) => {
+                    <<procs::DomainSnapshotCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotGetXmlDesc(x) => {
+                    <<procs::DomainSnapshotGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotNum(x) => {
+                    <<procs::DomainSnapshotNum as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotListNames(x) => {
+                    <<procs::DomainSnapshotListNames as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotLookupByName(x) => {
+                    <<procs::DomainSnapshotLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainHasCurrentSnapshot(x) => {
+                    <<procs::DomainHasCurrentSnapshot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotCurrent(x) => {
+                    <<procs::DomainSnapshotCurrent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRevertToSnapshot(x) => {
+                    <<procs::DomainRevertToSnapshot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotDelete(x) => {
+                    <<procs::DomainSnapshotDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetBlockInfo(x) => {
+                    <<procs::DomainGetBlockInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreateWithFlags(x) => {
+                    <<procs::DomainCreateWithFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMemoryParameters(x) => {
+                    <<procs::DomainSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMemoryParameters(x) => {
+                    <<procs::DomainGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetVcpusFlags(x) => {
+                    <<procs::DomainSetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetVcpusFlags(x) => {
+                    <<procs::DomainGetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainOpenConsole(x) => {
+                    <<procs::DomainOpenConsole as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainIsUpdated(x) => {
+                    <<procs::DomainIsUpdated as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetSysinfo(x) => {
+                    <<procs::ConnectGetSysinfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMemoryFlags(x) => {
+                    <<procs::DomainSetMemoryFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetBlkioParameters(x) => {
+                    <<procs::DomainSetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetBlkioParameters(x) => {
+                    <<procs::DomainGetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateSetMaxSpeed(x) => {
+                    <<procs::DomainMigrateSetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolUpload(x) => {
+                    <<procs::StorageVolUpload as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolDownload(x) => {
+                    <<procs::StorageVolDownload as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainInjectNmi(x) => {
+                    <<procs::DomainInjectNmi as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainScreenshot(x) => {
+                    <<procs::DomainScreenshot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetState(x) => {
+                    <<procs::DomainGetState as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateBegin3(x) => {
+                    <<procs::DomainMigrateBegin3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepare3(x) => {
+                    <<procs::DomainMigratePrepare3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel3(x) => {
+                    <<procs::DomainMigratePrepareTunnel3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePerform3(x) => {
+                    <<procs::DomainMigratePerform3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateFinish3(x) => {
+                    <<procs::DomainMigrateFinish3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateConfirm3(x) => {
+                    <<procs::DomainMigrateConfirm3 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetSchedulerParametersFlags(x) => {
+                    <<procs::DomainSetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceChangeBegin(x) => {
+                    <<procs::InterfaceChangeBegin as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceChangeCommit(x) => {
+                    <<procs::InterfaceChangeCommit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceChangeRollback(x) => {
+                    <<procs::InterfaceChangeRollback as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSchedulerParametersFlags(x) => {
+                    <<procs::DomainGetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPinVcpuFlags(x) => {
+                    <<procs::DomainPinVcpuFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSendKey(x) => {
+                    <<procs::DomainSendKey as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetCpuStats(x) => {
+                    <<procs::NodeGetCpuStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetMemoryStats(x) => {
+                    <<procs::NodeGetMemoryStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetControlInfo(x) => {
+                    <<procs::DomainGetControlInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetVcpuPinInfo(x) => {
+                    <<procs::DomainGetVcpuPinInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainUndefineFlags(x) => {
+                    <<procs::DomainUndefineFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSaveFlags(x) => {
+                    <<procs::DomainSaveFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRestoreFlags(x) => {
+                    <<procs::DomainRestoreFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDestroyFlags(x) => {
+                    <<procs::DomainDestroyFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSaveImageGetXmlDesc(x) => {
+                    <<procs::DomainSaveImageGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSaveImageDefineXml(x) => {
+                    <<procs::DomainSaveImageDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockJobAbort(x) => {
+                    <<procs::DomainBlockJobAbort as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetBlockJobInfo(x) => {
+                    <<procs::DomainGetBlockJobInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockJobSetSpeed(x) => {
+                    <<procs::DomainBlockJobSetSpeed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockPull(x) => {
+                    <<procs::DomainBlockPull as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateGetMaxSpeed(x) => {
+                    <<procs::DomainMigrateGetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockStatsFlags(x) => {
+                    <<procs::DomainBlockStatsFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotGetParent(x) => {
+                    <<procs::DomainSnapshotGetParent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainReset(x) => {
+                    <<procs::DomainReset as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotNumChildren(x) => {
+                    <<procs::DomainSnapshotNumChildren as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotListChildrenNames(x) => {
+                    <<procs::DomainSnapshotListChildrenNames as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainOpenGraphics(x) => {
+                    <<procs::DomainOpenGraphics as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeSuspendForDuration(x) => {
+                    <<procs::NodeSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockResize(x) => {
+                    <<procs::DomainBlockResize as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetBlockIoTune(x) => {
+                    <<procs::DomainSetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetBlockIoTune(x) => {
+                    <<procs::DomainGetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetNumaParameters(x) => {
+                    <<procs::DomainSetNumaParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetNumaParameters(x) => {
+                    <<procs::DomainGetNumaParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetInterfaceParameters(x) => {
+                    <<procs::DomainSetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetInterfaceParameters(x) => {
+                    <<procs::DomainGetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainShutdownFlags(x) => {
+                    <<procs::DomainShutdownFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolWipePattern(x) => {
+                    <<procs::StorageVolWipePattern as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolResize(x) => {
+                    <<procs::StorageVolResize as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPmSuspendForDuration(x) => {
+                    <<procs::DomainPmSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetCpuStats(x) => {
+                    <<procs::DomainGetCpuStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetDiskErrors(x) => {
+                    <<procs::DomainGetDiskErrors as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMetadata(x) => {
+                    <<procs::DomainSetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMetadata(x) => {
+                    <<procs::DomainGetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockRebase(x) => {
+                    <<procs::DomainBlockRebase as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPmWakeup(x) => {
+                    <<procs::DomainPmWakeup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotIsCurrent(x) => {
+                    <<procs::DomainSnapshotIsCurrent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotHasMetadata(x) => {
+                    <<procs::DomainSnapshotHasMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllDomains(x) => {
+                    <<procs::ConnectListAllDomains as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainListAllSnapshots(x) => {
+                    <<procs::DomainListAllSnapshots as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotListAllChildren(x) => {
+                    <<procs::DomainSnapshotListAllChildren as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetHostname(x) => {
+                    <<procs::DomainGetHostname as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSecurityLabelList(x) => {
+                    <<procs::DomainGetSecurityLabelList as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPinEmulator(x) => {
+                    <<procs::DomainPinEmulator as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetEmulatorPinInfo(x) => {
+                    <<procs::DomainGetEmulatorPinInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllStoragePools(x) => {
+                    <<procs::ConnectListAllStoragePools as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolListAllVolumes(x) => {
+                    <<procs::StoragePoolListAllVolumes as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllNetworks(x) => {
+                    <<procs::ConnectListAllNetworks as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllInterfaces(x) => {
+                    <<procs::ConnectListAllInterfaces as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllNodeDevices(x) => {
+                    <<procs::ConnectListAllNodeDevices as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllNwfilters(x) => {
+                    <<procs::ConnectListAllNwfilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllSecrets(x) => {
+                    <<procs::ConnectListAllSecrets as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeSetMemoryParameters(x) => {
+                    <<procs::NodeSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetMemoryParameters(x) => {
+                    <<procs::NodeGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockCommit(x) => {
+                    <<procs::DomainBlockCommit as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkUpdate(x) => {
+                    <<procs::NetworkUpdate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetCpuMap(x) => {
+                    <<procs::NodeGetCpuMap as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainFstrim(x) => {
+                    <<procs::DomainFstrim as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSendProcessSignal(x) => {
+                    <<procs::DomainSendProcessSignal as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainOpenChannel(x) => {
+                    <<procs::DomainOpenChannel as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceLookupScsiHostByWwn(x) => {
+                    <<procs::NodeDeviceLookupScsiHostByWwn as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetJobStats(x) => {
+                    <<procs::DomainGetJobStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateGetCompressionCache(x) => {
+                    <<procs::DomainMigrateGetCompressionCache as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateSetCompressionCache(x) => {
+                    <<procs::DomainMigrateSetCompressionCache as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceDetachFlags(x) => {
+                    <<procs::NodeDeviceDetachFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateBegin3Params(x) => {
+                    <<procs::DomainMigrateBegin3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepare3Params(x) => {
+                    <<procs::DomainMigratePrepare3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel3Params(x) => {
+                    <<procs::DomainMigratePrepareTunnel3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePerform3Params(x) => {
+                    <<procs::DomainMigratePerform3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateFinish3Params(x) => {
+                    <<procs::DomainMigrateFinish3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateConfirm3Params(x) => {
+                    <<procs::DomainMigrateConfirm3Params as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMemoryStatsPeriod(x) => {
+                    <<procs::DomainSetMemoryStatsPeriod as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreateXmlWithFiles(x) => {
+                    <<procs::DomainCreateXmlWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreateWithFiles(x) => {
+                    <<procs::DomainCreateWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetCpuModelNames(x) => {
+                    <<procs::ConnectGetCpuModelNames as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNetworkEventRegisterAny(x) => {
+                    <<procs::ConnectNetworkEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNetworkEventDeregisterAny(x) => {
+                    <<procs::ConnectNetworkEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventCallbackRegisterAny(x) => {
+                    <<procs::ConnectDomainEventCallbackRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventCallbackDeregisterAny(x) => {
+                    <<procs::ConnectDomainEventCallbackDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCoreDumpWithFormat(x) => {
+                    <<procs::DomainCoreDumpWithFormat as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainFsfreeze(x) => {
+                    <<procs::DomainFsfreeze as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainFsthaw(x) => {
+                    <<procs::DomainFsthaw as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetTime(x) => {
+                    <<procs::DomainGetTime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetTime(x) => {
+                    <<procs::DomainSetTime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetFreePages(x) => {
+                    <<procs::NodeGetFreePages as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetDhcpLeases(x) => {
+                    <<procs::NetworkGetDhcpLeases as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetDomainCapabilities(x) => {
+                    <<procs::ConnectGetDomainCapabilities as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainOpenGraphicsFd(x) => {
+                    <<procs::DomainOpenGraphicsFd as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetAllDomainStats(x) => {
+                    <<procs::ConnectGetAllDomainStats as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockCopy(x) => {
+                    <<procs::DomainBlockCopy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeAllocPages(x) => {
+                    <<procs::NodeAllocPages as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetFsinfo(x) => {
+                    <<procs::DomainGetFsinfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDefineXmlFlags(x) => {
+                    <<procs::DomainDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetIothreadInfo(x) => {
+                    <<procs::DomainGetIothreadInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPinIothread(x) => {
+                    <<procs::DomainPinIothread as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainInterfaceAddresses(x) => {
+                    <<procs::DomainInterfaceAddresses as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAddIothread(x) => {
+                    <<procs::DomainAddIothread as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDelIothread(x) => {
+                    <<procs::DomainDelIothread as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetUserPassword(x) => {
+                    <<procs::DomainSetUserPassword as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRename(x) => {
+                    <<procs::DomainRename as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectRegisterCloseCallback(x) => {
+                    <<procs::ConnectRegisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectUnregisterCloseCallback(x) => {
+                    <<procs::ConnectUnregisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateStartPostCopy(x) => {
+                    <<procs::DomainMigrateStartPostCopy as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetPerfEvents(x) => {
+                    <<procs::DomainGetPerfEvents as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetPerfEvents(x) => {
+                    <<procs::DomainSetPerfEvents as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectStoragePoolEventRegisterAny(x) => {
+                    <<procs::ConnectStoragePoolEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectStoragePoolEventDeregisterAny(x) => {
+                    <<procs::ConnectStoragePoolEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetGuestVcpus(x) => {
+                    <<procs::DomainGetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetGuestVcpus(x) => {
+                    <<procs::DomainSetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNodeDeviceEventRegisterAny(x) => {
+                    <<procs::ConnectNodeDeviceEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNodeDeviceEventDeregisterAny(x) => {
+                    <<procs::ConnectNodeDeviceEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolGetInfoFlags(x) => {
+                    <<procs::StorageVolGetInfoFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSecretEventRegisterAny(x) => {
+                    <<procs::ConnectSecretEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSecretEventDeregisterAny(x) => {
+                    <<procs::ConnectSecretEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetVcpu(x) => {
+                    <<procs::DomainSetVcpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetBlockThreshold(x) => {
+                    <<procs::DomainSetBlockThreshold as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateGetMaxDowntime(x) => {
+                    <<procs::DomainMigrateGetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainManagedSaveGetXmlDesc(x) => {
+                    <<procs::DomainManagedSaveGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainManagedSaveDefineXml(x) => {
+                    <<procs::DomainManagedSaveDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetLifecycleAction(x) => {
+                    <<procs::DomainSetLifecycleAction as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolLookupByTargetPath(x) => {
+                    <<procs::StoragePoolLookupByTargetPath as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDetachDeviceAlias(x) => {
+                    <<procs::DomainDetachDeviceAlias as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectCompareHypervisorCpu(x) => {
+                    <<procs::ConnectCompareHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectBaselineHypervisorCpu(x) => {
+                    <<procs::ConnectBaselineHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetSevInfo(x) => {
+                    <<procs::NodeGetSevInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetLaunchSecurityInfo(x) => {
+                    <<procs::DomainGetLaunchSecurityInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterBindingLookupByPortDev(x) => {
+                    <<procs::NwfilterBindingLookupByPortDev as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterBindingGetXmlDesc(x) => {
+                    <<procs::NwfilterBindingGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterBindingCreateXml(x) => {
+                    <<procs::NwfilterBindingCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterBindingDelete(x) => {
+                    <<procs::NwfilterBindingDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllNwfilterBindings(x) => {
+                    <<procs::ConnectListAllNwfilterBindings as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetIothreadParams(x) => {
+                    <<procs::DomainSetIothreadParams as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetStoragePoolCapabilities(x) => {
+                    <<procs::ConnectGetStoragePoolCapabilities as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkListAllPorts(x) => {
+                    <<procs::NetworkListAllPorts as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortLookupByUuid(x) => {
+                    <<procs::NetworkPortLookupByUuid as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortCreateXml(x) => {
+                    <<procs::NetworkPortCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortGetParameters(x) => {
+                    <<procs::NetworkPortGetParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortSetParameters(x) => {
+                    <<procs::NetworkPortSetParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortGetXmlDesc(x) => {
+                    <<procs::NetworkPortGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortDelete(x) => {
+                    <<procs::NetworkPortDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointCreateXml(x) => {
+                    <<procs::DomainCheckpointCreateXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointGetXmlDesc(x) => {
+                    <<procs::DomainCheckpointGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainListAllCheckpoints(x) => {
+                    <<procs::DomainListAllCheckpoints as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointListAllChildren(x) => {
+                    <<procs::DomainCheckpointListAllChildren as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointLookupByName(x) => {
+                    <<procs::DomainCheckpointLookupByName as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointGetParent(x) => {
+                    <<procs::DomainCheckpointGetParent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointDelete(x) => {
+                    <<procs::DomainCheckpointDelete as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetGuestInfo(x) => {
+                    <<procs::DomainGetGuestInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSetIdentity(x) => {
+                    <<procs::ConnectSetIdentity as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAgentSetResponseTimeout(x) => {
+                    <<procs::DomainAgentSetResponseTimeout as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBackupBegin(x) => {
+                    <<procs::DomainBackupBegin as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBackupGetXmlDesc(x) => {
+                    <<procs::DomainBackupGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAuthorizedSshKeysGet(x) => {
+                    <<procs::DomainAuthorizedSshKeysGet as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAuthorizedSshKeysSet(x) => {
+                    <<procs::DomainAuthorizedSshKeysSet as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMessages(x) => {
+                    <<procs::DomainGetMessages as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainStartDirtyRateCalc(x) => {
+                    <<procs::DomainStartDirtyRateCalc as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceDefineXml(x) => {
+                    <<procs::NodeDeviceDefineXml as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceUndefine(x) => {
+                    <<procs::NodeDeviceUndefine as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceCreate(x) => {
+                    <<procs::NodeDeviceCreate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterDefineXmlFlags(x) => {
+                    <<procs::NwfilterDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkDefineXmlFlags(x) => {
+                    <<procs::NetworkDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceGetAutostart(x) => {
+                    <<procs::NodeDeviceGetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceSetAutostart(x) => {
+                    <<procs::NodeDeviceSetAutostart as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceIsPersistent(x) => {
+                    <<procs::NodeDeviceIsPersistent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceIsActive(x) => {
+                    <<procs::NodeDeviceIsActive as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkCreateXmlFlags(x) => {
+                    <<procs::NetworkCreateXmlFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetLaunchSecurityState(x) => {
+                    <<procs::DomainSetLaunchSecurityState as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSaveParams(x) => {
+                    <<procs::DomainSaveParams as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRestoreParams(x) => {
+                    <<procs::DomainRestoreParams as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAbortJobFlags(x) => {
+                    <<procs::DomainAbortJobFlags as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainFdAssociate(x) => {
+                    <<procs::DomainFdAssociate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkSetMetadata(x) => {
+                    <<procs::NetworkSetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetMetadata(x) => {
+                    <<procs::NetworkGetMetadata as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceUpdate(x) => {
+                    <<procs::NodeDeviceUpdate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGraphicsReload(x) => {
+                    <<procs::DomainGraphicsReload as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetAutostartOnce(x) => {
+                    <<procs::DomainGetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetAutostartOnce(x) => {
+                    <<procs::DomainSetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetThrottleGroup(x) => {
+                    <<procs::DomainSetThrottleGroup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDelThrottleGroup(x) => {
+                    <<procs::DomainDelThrottleGroup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// The reply to a call of any procedure of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Reply {
+        ConnectOpen(<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectClose(<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectGetType(<procs::ConnectGetType as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectGetVersion(
+            <procs::ConnectGetVersion as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetMaxVcpus(
+            <procs::ConnectGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeGetInfo(<procs::NodeGetInfo as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectGetCapabilities(
+            <procs::ConnectGetCapabilities as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAttachDevice(
+            <procs::DomainAttachDevice as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCreate(<procs::DomainCreate as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainCreateXml(<procs::DomainCreateXml as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainDefineXml(<procs::DomainDefineXml as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainDestroy(<procs::DomainDestroy as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainDetachDevice(
+            <procs::DomainDetachDevice as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetXmlDesc(
+            <procs::DomainGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetAutostart(
+            <procs::DomainGetAutostart as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetInfo(<procs::DomainGetInfo as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainGetMaxMemory(
+            <procs::DomainGetMaxMemory as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetMaxVcpus(
+            <procs::DomainGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetOsType(<procs::DomainGetOsType as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainGetVcpus(<procs::DomainGetVcpus as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectListDefinedDomains(
+            <procs::ConnectListDefinedDomains as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainLookupById(
+            <procs::DomainLookupById as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainLookupByName(
+            <procs::DomainLookupByName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainLookupByUuid(
+            <procs::DomainLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNumOfDefinedDomains(
+            <procs::ConnectNumOfDefinedDomains as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainPinVcpu(<procs::DomainPinVcpu as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainReboot(<procs::DomainReboot as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainResume(<procs::DomainResume as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainSetAutostart(
+            <procs::DomainSetAutostart as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetMaxMemory(
+            <procs::DomainSetMaxMemory as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetMemory(<procs::DomainSetMemory as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainSetVcpus(<procs::DomainSetVcpus as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainShutdown(<procs::DomainShutdown as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainSuspend(<procs::DomainSuspend as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainUndefine(<procs::DomainUndefine as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectListDefinedNetworks(
+            <procs::ConnectListDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListDomains(
+            <procs::ConnectListDomains as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListNetworks(
+            <procs::ConnectListNetworks as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkCreate(<procs::NetworkCreate as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NetworkCreateXml(
+            <procs::NetworkCreateXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkDefineXml(
+            <procs::NetworkDefineXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkDestroy(<procs::NetworkDestroy as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NetworkGetXmlDesc(
+            <procs::NetworkGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkGetAutostart(
+            <procs::NetworkGetAutostart as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkGetBridgeName(
+            <procs::NetworkGetBridgeName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkLookupByName(
+            <procs::NetworkLookupByName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkLookupByUuid(
+            <procs::NetworkLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkSetAutostart(
+            <procs::NetworkSetAutostart as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkUndefine(<procs::NetworkUndefine as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectNumOfDefinedNetworks(
+            <procs::ConnectNumOfDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNumOfDomains(
+            <procs::ConnectNumOfDomains as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNumOfNetworks(
+            <procs::ConnectNumOfNetworks as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCoreDump(<procs::DomainCoreDump as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainRestore(<procs::DomainRestore as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainSave(<procs::DomainSave as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainGetSchedulerType(
+            <procs::DomainGetSchedulerType as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetSchedulerParameters(
+            <procs::DomainGetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetSchedulerParameters(
+            <procs::DomainSetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetHostname(
+            <procs::ConnectGetHostname as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectSupportsFeature(
+            <procs::ConnectSupportsFeature as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePrepare(
+            <procs::DomainMigratePrepare as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePerform(
+            <procs::DomainMigratePerform as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateFinish(
+            <procs::DomainMigrateFinish as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockStats(
+            <procs::DomainBlockStats as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainInterfaceStats(
+            <procs::DomainInterfaceStats as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        AuthList(<procs::AuthList as ::xdrgen::rt::RemoteProcedure>::Ret),
+        AuthSaslInit(<procs::AuthSaslInit as ::xdrgen::rt::RemoteProcedure>::Ret),
+        AuthSaslStart(<procs::AuthSaslStart as ::xdrgen::rt::RemoteProcedure>::Ret),
+        AuthSaslStep(<procs::AuthSaslStep as ::xdrgen::rt::RemoteProcedure>::Ret),
+        AuthPolkit(<procs::AuthPolkit as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectNumOfStoragePools(
+            <procs::ConnectNumOfStoragePools as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListStoragePools(
+            <procs::ConnectListStoragePools as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNumOfDefinedStoragePools(
+            <procs::ConnectNumOfDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListDefinedStoragePools(
+            <procs::ConnectListDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectFindStoragePoolSources(
+            <procs::ConnectFindStoragePoolSources as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolCreateXml(
+            <procs::StoragePoolCreateXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolDefineXml(
+            <procs::StoragePoolDefineXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolCreate(
+            <procs::StoragePoolCreate as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolBuild(
+            <procs::StoragePoolBuild as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolDestroy(
+            <procs::StoragePoolDestroy as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolDelete(
+            <procs::StoragePoolDelete as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolUndefine(
+            <procs::StoragePoolUndefine as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolRefresh(
+            <procs::StoragePoolRefresh as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolLookupByName(
+            <procs::StoragePoolLookupByName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolLookupByUuid(
+            <procs::StoragePoolLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolLookupByVolume(
+            <procs::StoragePoolLookupByVolume as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolGetInfo(
+            <procs::StoragePoolGetInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolGetXmlDesc(
+            <procs::StoragePoolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolGetAutostart(
+            <procs::StoragePoolGetAutostart as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolSetAutostart(
+            <procs::StoragePoolSetAutostart as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolNumOfVolumes(
+            <procs::StoragePoolNumOfVolumes as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolListVolumes(
+            <procs::StoragePoolListVolumes as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolCreateXml(
+            <procs::StorageVolCreateXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolDelete(
+            <procs::StorageVolDelete as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolLookupByName(
+            <procs::StorageVolLookupByName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolLookupByKey(
+            <procs::StorageVolLookupByKey as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolLookupByPath(
+            <procs::StorageVolLookupByPath as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolGetInfo(
+            <procs::StorageVolGetInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolGetXmlDesc(
+            <procs::StorageVolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolGetPath(
+            <procs::StorageVolGetPath as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeGetCellsFreeMemory(
+            <procs::NodeGetCellsFreeMemory as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeGetFreeMemory(
+            <procs::NodeGetFreeMemory as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockPeek(<procs::DomainBlockPeek as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainMemoryPeek(
+            <procs::DomainMemoryPeek as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainEventRegister(
+            <procs::ConnectDomainEventRegister as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainEventDeregister(
+            <procs::ConnectDomainEventDeregister as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePrepare2(
+            <procs::DomainMigratePrepare2 as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateFinish2(
+            <procs::DomainMigrateFinish2 as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetUri(<procs::ConnectGetUri as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NodeNumOfDevices(
+            <procs::NodeNumOfDevices as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeListDevices(<procs::NodeListDevices as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NodeDeviceLookupByName(
+            <procs::NodeDeviceLookupByName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceGetXmlDesc(
+            <procs::NodeDeviceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceGetParent(
+            <procs::NodeDeviceGetParent as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceNumOfCaps(
+            <procs::NodeDeviceNumOfCaps as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceListCaps(
+            <procs::NodeDeviceListCaps as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceDettach(
+            <procs::NodeDeviceDettach as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceReAttach(
+            <procs::NodeDeviceReAttach as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceReset(<procs::NodeDeviceReset as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainGetSecurityLabel(
+            <procs::DomainGetSecurityLabel as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeGetSecurityModel(
+            <procs::NodeGetSecurityModel as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceCreateXml(
+            <procs::NodeDeviceCreateXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceDestroy(
+            <procs::NodeDeviceDestroy as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolCreateXmlFrom(
+            <procs::StorageVolCreateXmlFrom as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNumOfInterfaces(
+            <procs::ConnectNumOfInterfaces as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListInterfaces(
+            <procs::ConnectListInterfaces as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceLookupByName(
+            <procs::InterfaceLookupByName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceLookupByMacString(
+            <procs::InterfaceLookupByMacString as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceGetXmlDesc(
+            <procs::InterfaceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceDefineXml(
+            <procs::InterfaceDefineXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceUndefine(
+            <procs::InterfaceUndefine as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceCreate(<procs::InterfaceCreate as ::xdrgen::rt::RemoteProcedure>::Ret),
+        InterfaceDestroy(
+            <procs::InterfaceDestroy as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainXmlFromNative(
+            <procs::ConnectDomainXmlFromNative as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainXmlToNative(
+            <procs::ConnectDomainXmlToNative as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNumOfDefinedInterfaces(
+            <procs::ConnectNumOfDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListDefinedInterfaces(
+            <procs::ConnectListDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNumOfSecrets(
+            <procs::ConnectNumOfSecrets as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListSecrets(
+            <procs::ConnectListSecrets as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        SecretLookupByUuid(
+            <procs::SecretLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        SecretDefineXml(<procs::SecretDefineXml as ::xdrgen::rt::RemoteProcedure>::Ret),
+        SecretGetXmlDesc(
+            <procs::SecretGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        SecretSetValue(<procs::SecretSetValue as ::xdrgen::rt::RemoteProcedure>::Ret),
+        SecretGetValue(<procs::SecretGetValue as ::xdrgen::rt::RemoteProcedure>::Ret),
+        SecretUndefine(<procs::SecretUndefine as ::xdrgen::rt::RemoteProcedure>::Ret),
+        SecretLookupByUsage(
+            <procs::SecretLookupByUsage as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePrepareTunnel(
+            <procs::DomainMigratePrepareTunnel as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectIsSecure(<procs::ConnectIsSecure as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainIsActive(<procs::DomainIsActive as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainIsPersistent(
+            <procs::DomainIsPersistent as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkIsActive(<procs::NetworkIsActive as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NetworkIsPersistent(
+            <procs::NetworkIsPersistent as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolIsActive(
+            <procs::StoragePoolIsActive as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolIsPersistent(
+            <procs::StoragePoolIsPersistent as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceIsActive(
+            <procs::InterfaceIsActive as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetLibVersion(
+            <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectCompareCpu(
+            <procs::ConnectCompareCpu as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMemoryStats(
+            <procs::DomainMemoryStats as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAttachDeviceFlags(
+            <procs::DomainAttachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainDetachDeviceFlags(
+            <procs::DomainDetachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectBaselineCpu(
+            <procs::ConnectBaselineCpu as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetJobInfo(
+            <procs::DomainGetJobInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAbortJob(<procs::DomainAbortJob as ::xdrgen::rt::RemoteProcedure>::Ret),
+        StorageVolWipe(<procs::StorageVolWipe as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainMigrateSetMaxDowntime(
+            <procs::DomainMigrateSetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainEventRegisterAny(
+            <procs::ConnectDomainEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainEventDeregisterAny(
+            <procs::ConnectDomainEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainUpdateDeviceFlags(
+            <procs::DomainUpdateDeviceFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterLookupByName(
+            <procs::NwfilterLookupByName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterLookupByUuid(
+            <procs::NwfilterLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterGetXmlDesc(
+            <procs::NwfilterGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNumOfNwfilters(
+            <procs::ConnectNumOfNwfilters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListNwfilters(
+            <procs::ConnectListNwfilters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterDefineXml(
+            <procs::NwfilterDefineXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterUndefine(
+            <procs::NwfilterUndefine as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainManagedSave(
+            <procs::DomainManagedSave as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainHasManagedSaveImage(
+            <procs::DomainHasManagedSaveImage as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainManagedSaveRemove(
+            <procs::DomainManagedSaveRemove as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotCreateXml(
+            <procs::DomainSnapshotCreateXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotGetXmlDesc(
+            <procs::DomainSnapshotGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotNum(
+            <procs::DomainSnapshotNum as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotListNames(
+            <procs::DomainSnapshotListNames as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotLookupByName(
+            <procs::DomainSnapshotLookupByName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainHasCurrentSnapshot(
+            <procs::DomainHasCurrentSnapshot as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotCurrent(
+            <procs::DomainSnapshotCurrent as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainRevertToSnapshot(
+            <procs::DomainRevertToSnapshot as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotDelete(
+            <procs::DomainSnapshotDelete as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetBlockInfo(
+            <procs::DomainGetBlockInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCreateWithFlags(
+            <procs::DomainCreateWithFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetMemoryParameters(
+            <procs::DomainSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetMemoryParameters(
+            <procs::DomainGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetVcpusFlags(
+            <procs::DomainSetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetVcpusFlags(
+            <procs::DomainGetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainOpenConsole(
+            <procs::DomainOpenConsole as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainIsUpdated(<procs::DomainIsUpdated as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectGetSysinfo(
+            <procs::ConnectGetSysinfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetMemoryFlags(
+            <procs::DomainSetMemoryFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetBlkioParameters(
+            <procs::DomainSetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetBlkioParameters(
+            <procs::DomainGetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateSetMaxSpeed(
+            <procs::DomainMigrateSetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolUpload(
+            <procs::StorageVolUpload as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolDownload(
+            <procs::StorageVolDownload as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainInjectNmi(<procs::DomainInjectNmi as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainScreenshot(
+            <procs::DomainScreenshot as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetState(<procs::DomainGetState as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainMigrateBegin3(
+            <procs::DomainMigrateBegin3 as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePrepare3(
+            <procs::DomainMigratePrepare3 as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePrepareTunnel3(
+            <procs::DomainMigratePrepareTunnel3 as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePerform3(
+            <procs::DomainMigratePerform3 as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateFinish3(
+            <procs::DomainMigrateFinish3 as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateConfirm3(
+            <procs::DomainMigrateConfirm3 as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetSchedulerParametersFlags(
+            <procs::DomainSetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceChangeBegin(
+            <procs::InterfaceChangeBegin as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceChangeCommit(
+            <procs::InterfaceChangeCommit as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        InterfaceChangeRollback(
+            <procs::InterfaceChangeRollback as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetSchedulerParametersFlags(
+            <procs::DomainGetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainPinVcpuFlags(
+            <procs::DomainPinVcpuFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSendKey(<procs::DomainSendKey as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NodeGetCpuStats(<procs::NodeGetCpuStats as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NodeGetMemoryStats(
+            <procs::NodeGetMemoryStats as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetControlInfo(
+            <procs::DomainGetControlInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetVcpuPinInfo(
+            <procs::DomainGetVcpuPinInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainUndefineFlags(
+            <procs::DomainUndefineFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSaveFlags(<procs::DomainSaveFlags as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainRestoreFlags(
+            <procs::DomainRestoreFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainDestroyFlags(
+            <procs::DomainDestroyFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSaveImageGetXmlDesc(
+            <procs::DomainSaveImageGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSaveImageDefineXml(
+            <procs::DomainSaveImageDefineXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockJobAbort(
+            <procs::DomainBlockJobAbort as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetBlockJobInfo(
+            <procs::DomainGetBlockJobInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockJobSetSpeed(
+            <procs::DomainBlockJobSetSpeed as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockPull(<procs::DomainBlockPull as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainMigrateGetMaxSpeed(
+            <procs::DomainMigrateGetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockStatsFlags(
+            <procs::DomainBlockStatsFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotGetParent(
+            <procs::DomainSnapshotGetParent as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainReset(<procs::DomainReset as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainSnapshotNumChildren(
+            <procs::DomainSnapshotNumChildren as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotListChildrenNames(
+            <procs::DomainSnapshotListChildrenNames as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainOpenGraphics(
+            <procs::DomainOpenGraphics as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeSuspendForDuration(
+            <procs::NodeSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockResize(
+            <procs::DomainBlockResize as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetBlockIoTune(
+            <procs::DomainSetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetBlockIoTune(
+            <procs::DomainGetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetNumaParameters(
+            <procs::DomainSetNumaParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetNumaParameters(
+            <procs::DomainGetNumaParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetInterfaceParameters(
+            <procs::DomainSetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetInterfaceParameters(
+            <procs::DomainGetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainShutdownFlags(
+            <procs::DomainShutdownFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolWipePattern(
+            <procs::StorageVolWipePattern as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolResize(
+            <procs::StorageVolResize as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainPmSuspendForDuration(
+            <procs::DomainPmSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetCpuStats(
+            <procs::DomainGetCpuStats as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetDiskErrors(
+            <procs::DomainGetDiskErrors as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetMetadata(
+            <procs::DomainSetMetadata as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetMetadata(
+            <procs::DomainGetMetadata as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockRebase(
+            <procs::DomainBlockRebase as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainPmWakeup(<procs::DomainPmWakeup as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainSnapshotIsCurrent(
+            <procs::DomainSnapshotIsCurrent as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotHasMetadata(
+            <procs::DomainSnapshotHasMetadata as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListAllDomains(
+            <procs::ConnectListAllDomains as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainListAllSnapshots(
+            <procs::DomainListAllSnapshots as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSnapshotListAllChildren(
+            <procs::DomainSnapshotListAllChildren as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetHostname(
+            <procs::DomainGetHostname as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetSecurityLabelList(
+            <procs::DomainGetSecurityLabelList as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainPinEmulator(
+            <procs::DomainPinEmulator as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetEmulatorPinInfo(
+            <procs::DomainGetEmulatorPinInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListAllStoragePools(
+            <procs::ConnectListAllStoragePools as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolListAllVolumes(
+            <procs::StoragePoolListAllVolumes as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListAllNetworks(
+            <procs::ConnectListAllNetworks as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListAllInterfaces(
+            <procs::ConnectListAllInterfaces as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListAllNodeDevices(
+            <procs::ConnectListAllNodeDevices as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListAllNwfilters(
+            <procs::ConnectListAllNwfilters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListAllSecrets(
+            <procs::ConnectListAllSecrets as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeSetMemoryParameters(
+            <procs::NodeSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeGetMemoryParameters(
+            <procs::NodeGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockCommit(
+            <procs::DomainBlockCommit as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkUpdate(<procs::NetworkUpdate as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NodeGetCpuMap(<procs::NodeGetCpuMap as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainFstrim(<procs::DomainFstrim as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainSendProcessSignal(
+            <procs::DomainSendProcessSignal as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainOpenChannel(
+            <procs::DomainOpenChannel as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceLookupScsiHostByWwn(
+            <procs::NodeDeviceLookupScsiHostByWwn as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetJobStats(
+            <procs::DomainGetJobStats as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateGetCompressionCache(
+            <procs::DomainMigrateGetCompressionCache as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateSetCompressionCache(
+            <procs::DomainMigrateSetCompressionCache as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceDetachFlags(
+            <procs::NodeDeviceDetachFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateBegin3Params(
+            <procs::DomainMigrateBegin3Params as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePrepare3Params(
+            <procs::DomainMigratePrepare3Params as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePrepareTunnel3Params(
+            <procs::DomainMigratePrepareTunnel3Params as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigratePerform3Params(
+            <procs::DomainMigratePerform3Params as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateFinish3Params(
+            <procs::DomainMigrateFinish3Params as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateConfirm3Params(
+            <procs::DomainMigrateConfirm3Params as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetMemoryStatsPeriod(
+            <procs::DomainSetMemoryStatsPeriod as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCreateXmlWithFiles(
+            <procs::DomainCreateXmlWithFiles as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCreateWithFiles(
+            <procs::DomainCreateWithFiles as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetCpuModelNames(
+            <procs::ConnectGetCpuModelNames as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNetworkEventRegisterAny(
+            <procs::ConnectNetworkEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNetworkEventDeregisterAny(
+            <procs::ConnectNetworkEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainEventCallbackRegisterAny(
+            <procs::ConnectDomainEventCallbackRegisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectDomainEventCallbackDeregisterAny(
+            <procs::ConnectDomainEventCallbackDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCoreDumpWithFormat(
+            <procs::DomainCoreDumpWithFormat as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainFsfreeze(<procs::DomainFsfreeze as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainFsthaw(<procs::DomainFsthaw as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainGetTime(<procs::DomainGetTime as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainSetTime(<procs::DomainSetTime as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NodeGetFreePages(
+            <procs::NodeGetFreePages as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkGetDhcpLeases(
+            <procs::NetworkGetDhcpLeases as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetDomainCapabilities(
+            <procs::ConnectGetDomainCapabilities as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainOpenGraphicsFd(
+            <procs::DomainOpenGraphicsFd as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetAllDomainStats(
+            <procs::ConnectGetAllDomainStats as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBlockCopy(<procs::DomainBlockCopy as ::xdrgen::rt::RemoteProcedure>::Ret),
+        NodeAllocPages(<procs::NodeAllocPages as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainGetFsinfo(<procs::DomainGetFsinfo as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainDefineXmlFlags(
+            <procs::DomainDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetIothreadInfo(
+            <procs::DomainGetIothreadInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainPinIothread(
+            <procs::DomainPinIothread as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainInterfaceAddresses(
+            <procs::DomainInterfaceAddresses as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAddIothread(
+            <procs::DomainAddIothread as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainDelIothread(
+            <procs::DomainDelIothread as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetUserPassword(
+            <procs::DomainSetUserPassword as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainRename(<procs::DomainRename as ::xdrgen::rt::RemoteProcedure>::Ret),
+        ConnectRegisterCloseCallback(
+            <procs::ConnectRegisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectUnregisterCloseCallback(
+            <procs::ConnectUnregisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateStartPostCopy(
+            <procs::DomainMigrateStartPostCopy as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetPerfEvents(
+            <procs::DomainGetPerfEvents as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetPerfEvents(
+            <procs::DomainSetPerfEvents as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectStoragePoolEventRegisterAny(
+            <procs::ConnectStoragePoolEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectStoragePoolEventDeregisterAny(
+            <procs::ConnectStoragePoolEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetGuestVcpus(
+            <procs::DomainGetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetGuestVcpus(
+            <procs::DomainSetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNodeDeviceEventRegisterAny(
+            <procs::ConnectNodeDeviceEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectNodeDeviceEventDeregisterAny(
+            <procs::ConnectNodeDeviceEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StorageVolGetInfoFlags(
+            <procs::StorageVolGetInfoFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectSecretEventRegisterAny(
+            <procs::ConnectSecretEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectSecretEventDeregisterAny(
+            <procs::ConnectSecretEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetVcpu(<procs::DomainSetVcpu as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainSetBlockThreshold(
+            <procs::DomainSetBlockThreshold as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainMigrateGetMaxDowntime(
+            <procs::DomainMigrateGetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainManagedSaveGetXmlDesc(
+            <procs::DomainManagedSaveGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainManagedSaveDefineXml(
+            <procs::DomainManagedSaveDefineXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetLifecycleAction(
+            <procs::DomainSetLifecycleAction as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        StoragePoolLookupByTargetPath(
+            <procs::StoragePoolLookupByTargetPath as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainDetachDeviceAlias(
+            <procs::DomainDetachDeviceAlias as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectCompareHypervisorCpu(
+            <procs::ConnectCompareHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectBaselineHypervisorCpu(
+            <procs::ConnectBaselineHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeGetSevInfo(<procs::NodeGetSevInfo as ::xdrgen::rt::RemoteProcedure>::Ret),
+        DomainGetLaunchSecurityInfo(
+            <procs::DomainGetLaunchSecurityInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterBindingLookupByPortDev(
+            <procs::NwfilterBindingLookupByPortDev as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterBindingGetXmlDesc(
+            <procs::NwfilterBindingGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterBindingCreateXml(
+            <procs::NwfilterBindingCreateXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterBindingDelete(
+            <procs::NwfilterBindingDelete as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectListAllNwfilterBindings(
+            <procs::ConnectListAllNwfilterBindings as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetIothreadParams(
+            <procs::DomainSetIothreadParams as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectGetStoragePoolCapabilities(
+            <procs::ConnectGetStoragePoolCapabilities as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkListAllPorts(
+            <procs::NetworkListAllPorts as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkPortLookupByUuid(
+            <procs::NetworkPortLookupByUuid as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkPortCreateXml(
+            <procs::NetworkPortCreateXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkPortGetParameters(
+            <procs::NetworkPortGetParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkPortSetParameters(
+            <procs::NetworkPortSetParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkPortGetXmlDesc(
+            <procs::NetworkPortGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkPortDelete(
+            <procs::NetworkPortDelete as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCheckpointCreateXml(
+            <procs::DomainCheckpointCreateXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCheckpointGetXmlDesc(
+            <procs::DomainCheckpointGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainListAllCheckpoints(
+            <procs::DomainListAllCheckpoints as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCheckpointListAllChildren(
+            <procs::DomainCheckpointListAllChildren as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCheckpointLookupByName(
+            <procs::DomainCheckpointLookupByName as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCheckpointGetParent(
+            <procs::DomainCheckpointGetParent as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainCheckpointDelete(
+            <procs::DomainCheckpointDelete as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetGuestInfo(
+            <procs::DomainGetGuestInfo as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        ConnectSetIdentity(
+            <procs::ConnectSetIdentity as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAgentSetResponseTimeout(
+            <procs::DomainAgentSetResponseTimeout as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBackupBegin(
+            <procs::DomainBackupBegin as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainBackupGetXmlDesc(
+            <procs::DomainBackupGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAuthorizedSshKeysGet(
+            <procs::DomainAuthorizedSshKeysGet as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAuthorizedSshKeysSet(
+            <procs::DomainAuthorizedSshKeysSet as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetMessages(
+            <procs::DomainGetMessages as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainStartDirtyRateCalc(
+            <procs::DomainStartDirtyRateCalc as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceDefineXml(
+            <procs::NodeDeviceDefineXml as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceUndefine(
+            <procs::NodeDeviceUndefine as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceCreate(
+            <procs::NodeDeviceCreate as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NwfilterDefineXmlFlags(
+            <procs::NwfilterDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkDefineXmlFlags(
+            <procs::NetworkDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceGetAutostart(
+            <procs::NodeDeviceGetAutostart as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceSetAutostart(
+            <procs::NodeDeviceSetAutostart as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceIsPersistent(
+            <procs::NodeDeviceIsPersistent as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceIsActive(
+            <procs::NodeDeviceIsActive as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkCreateXmlFlags(
+            <procs::NetworkCreateXmlFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetLaunchSecurityState(
+            <procs::DomainSetLaunchSecurityState as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSaveParams(
+            <procs::DomainSaveParams as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainRestoreParams(
+            <procs::DomainRestoreParams as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainAbortJobFlags(
+            <procs::DomainAbortJobFlags as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainFdAssociate(
+            <procs::DomainFdAssociate as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkSetMetadata(
+            <procs::NetworkSetMetadata as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NetworkGetMetadata(
+            <procs::NetworkGetMetadata as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        NodeDeviceUpdate(
+            <procs::NodeDeviceUpdate as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGraphicsReload(
+            <procs::DomainGraphicsReload as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainGetAutostartOnce(
+            <procs::DomainGetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetAutostartOnce(
+            <procs::DomainSetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainSetThrottleGroup(
+            <procs::DomainSetThrottleGroup as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+        DomainDelThrottleGroup(
+            <procs::DomainDelThrottleGroup as ::xdrgen::rt::RemoteProcedure>::Ret,
+        ),
+    }
+    impl Reply {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::ConnectOpen(_) => Procedure::ConnectOpen,
+                Self::ConnectClose(_) => Procedure::ConnectClose,
+                Self::ConnectGetType(_) => Procedure::ConnectGetType,
+                Self::ConnectGetVersion(_) => Procedure::ConnectGetVersion,
+                Self::ConnectGetMaxVcpus(_) => Procedure::ConnectGetMaxVcpus,
+                Self::NodeGetInfo(_) => Procedure::NodeGetInfo,
+                Self::ConnectGetCapabilities(_) => Procedure::ConnectGetCapabilities,
+                Self::DomainAttachDevice(_) => Procedure::DomainAttachDevice,
+                Self::DomainCreate(_) => Procedure::DomainCreate,
+                Self::DomainCreateXml(_) => Procedure::DomainCreateXml,
+                Self::DomainDefineXml(_) => Procedure::DomainDefineXml,
+                Self::DomainDestroy(_) => Procedure::DomainDestroy,
+                Self::DomainDetachDevice(_) => Procedure::DomainDetachDevice,
+                Self::DomainGetXmlDesc(_) => Procedure::DomainGetXmlDesc,
+                Self::DomainGetAutostart(_) => Procedure::DomainGetAutostart,
+                Self::DomainGetInfo(_) => Procedure::DomainGetInfo,
+                Self::DomainGetMaxMemory(_) => Procedure::DomainGetMaxMemory,
+                Self::DomainGetMaxVcpus(_) => Procedure::DomainGetMaxVcpus,
+                Self::DomainGetOsType(_) => Procedure::DomainGetOsType,
+                Self::DomainGetVcpus(_) => Procedure::DomainGetVcpus,
+                Self::ConnectListDefinedDomains(_) => {
+                    Procedure::ConnectListDefinedDomains
+                }
+                Self::DomainLookupById(_) => Procedure::DomainLookupById,
+                Self::DomainLookupByName(_) => Procedure::DomainLookupByName,
+                Self::DomainLookupByUuid(_) => Procedure::DomainLookupByUuid,
+                Self::ConnectNumOfDefinedDomains(_) => {
+                    Procedure::ConnectNumOfDefinedDomains
+                }
+                Self::DomainPinVcpu(_) => Procedure::DomainPinVcpu,
+                Self::DomainReboot(_) => Procedure::DomainReboot,
+                Self::DomainResume(_) => Procedure::DomainResume,
+                Self::DomainSetAutostart(_) => Procedure::DomainSetAutostart,
+                Self::DomainSetMaxMemory(_) => Procedure::DomainSetMaxMemory,
+                Self::DomainSetMemory(_) => Procedure::DomainSetMemory,
+                Self::DomainSetVcpus(_) => Procedure::DomainSetVcpus,
+                Self::DomainShutdown(_) => Procedure::DomainShutdown,
+                Self::DomainSuspend(_) => Procedure::DomainSuspend,
+                Self::DomainUndefine(_) => Procedure::DomainUndefine,
+                Self::ConnectListDefinedNetworks(_) => {
+                    Procedure::ConnectListDefinedNetworks
+                }
+                Self::ConnectListDomains(_) => Procedure::ConnectListDomains,
+                Self::ConnectListNetworks(_) => Procedure::ConnectListNetworks,
+                Self::NetworkCreate(_) => Procedure::NetworkCreate,
+                Self::NetworkCreateXml(_) => Procedure::NetworkCreateXml,
+                Self::NetworkDefineXml(_) => Procedure::NetworkDefineXml,
+                Self::NetworkDestroy(_) => Procedure::NetworkDestroy,
+                Self::NetworkGetXmlDesc(_) => Procedure::NetworkGetXmlDesc,
+                Self::NetworkGetAutostart(_) => Procedure::NetworkGetAutostart,
+                Self::NetworkGetBridgeName(_) => Procedure::NetworkGetBridgeName,
+                Self::NetworkLookupByName(_) => Procedure::NetworkLookupByName,
+                Self::NetworkLookupByUuid(_) => Procedure::NetworkLookupByUuid,
+                Self::NetworkSetAutostart(_) => Procedure::NetworkSetAutostart,
+                Self::NetworkUndefine(_) => Procedure::NetworkUndefine,
+                Self::ConnectNumOfDefinedNetworks(_) => {
+                    Procedure::ConnectNumOfDefinedNetworks
+                }
+                Self::ConnectNumOfDomains(_) => Procedure::ConnectNumOfDomains,
+                Self::ConnectNumOfNetworks(_) => Procedure::ConnectNumOfNetworks,
+                Self::DomainCoreDump(_) => Procedure::DomainCoreDump,
+                Self::DomainRestore(_) => Procedure::DomainRestore,
+                Self::DomainSave(_) => Procedure::DomainSave,
+                Self::DomainGetSchedulerType(_) => Procedure::DomainGetSchedulerType,
+                Self::DomainGetSchedulerParameters(_) => {
+                    Procedure::DomainGetSchedulerParameters
+                }
+                Self::DomainSetSchedulerParameters(_) => {
+                    Procedure::DomainSetSchedulerParameters
+                }
+                Self::ConnectGetHostname(_) => Procedure::ConnectGetHostname,
+                Self::ConnectSupportsFeature(_) => Procedure::ConnectSupportsFeature,
+                Self::DomainMigratePrepare(_) => Procedure::DomainMigratePrepare,
+                Self::DomainMigratePerform(_) => Procedure::DomainMigratePerform,
+                Self::DomainMigrateFinish(_) => Procedure::DomainMigrateFinish,
+                Self::DomainBlockStats(_) => Procedure::DomainBlockStats,
+                Self::DomainInterfaceStats(_) => Procedure::DomainInterfaceStats,
+                Self::AuthList(_) => Procedure::AuthList,
+                Self::AuthSaslInit(_) => Procedure::AuthSaslInit,
+                Self::AuthSaslStart(_) => Procedure::AuthSaslStart,
+                Self::AuthSaslStep(_) => Procedure::AuthSaslStep,
+                Self::AuthPolkit(_) => Procedure::AuthPolkit,
+                Self::ConnectNumOfStoragePools(_) => Procedure::ConnectNumOfStoragePools,
+                Self::ConnectListStoragePools(_) => Procedure::ConnectListStoragePools,
+                Self::ConnectNumOfDefinedStoragePools(_) => {
+                    Procedure::ConnectNumOfDefinedStoragePools
+                }
+                Self::ConnectListDefinedStoragePools(_) => {
+                    Procedure::ConnectListDefinedStoragePools
+                }
+                Self::ConnectFindStoragePoolSources(_) => {
+                    Procedure::ConnectFindStoragePoolSources
+                }
+                Self::StoragePoolCreateXml(_) => Procedure::StoragePoolCreateXml,
+                Self::StoragePoolDefineXml(_) => Procedure::StoragePoolDefineXml,
+                Self::StoragePoolCreate(_) => Procedure::StoragePoolCreate,
+                Self::StoragePoolBuild(_) => Procedure::StoragePoolBuild,
+                Self::StoragePoolDestroy(_) => Procedure::StoragePoolDestroy,
+                Self::StoragePoolDelete(_) => Procedure::StoragePoolDelete,
+                Self::StoragePoolUndefine(_) => Procedure::StoragePoolUndefine,
+                Self::StoragePoolRefresh(_) => Procedure::StoragePoolRefresh,
+                Self::StoragePoolLookupByName(_) => Procedure::StoragePoolLookupByName,
+                Self::StoragePoolLookupByUuid(_) => Procedure::StoragePoolLookupByUuid,
+                Self::StoragePoolLookupByVolume(_) => {
+                    Procedure::StoragePoolLookupByVolume
+                }
+                Self::StoragePoolGetInfo(_) => Procedure::StoragePoolGetInfo,
+                Self::StoragePoolGetXmlDesc(_) => Procedure::StoragePoolGetXmlDesc,
+                Self::StoragePoolGetAutostart(_) => Procedure::StoragePoolGetAutostart,
+                Self::StoragePoolSetAutostart(_) => Procedure::StoragePoolSetAutostart,
+                Self::StoragePoolNumOfVolumes(_) => Procedure::StoragePoolNumOfVolumes,
+                Self::StoragePoolListVolumes(_) => Procedure::StoragePoolListVolumes,
+                Self::StorageVolCreateXml(_) => Procedure::StorageVolCreateXml,
+                Self::StorageVolDelete(_) => Procedure::StorageVolDelete,
+                Self::StorageVolLookupByName(_) => Procedure::StorageVolLookupByName,
+                Self::StorageVolLookupByKey(_) => Procedure::StorageVolLookupByKey,
+                Self::StorageVolLookupByPath(_) => Procedure::StorageVolLookupByPath,
+                Self::StorageVolGetInfo(_) => Procedure::StorageVolGetInfo,
+                Self::StorageVolGetXmlDesc(_) => Procedure::StorageVolGetXmlDesc,
+                Self::StorageVolGetPath(_) => Procedure::StorageVolGetPath,
+                Self::NodeGetCellsFreeMemory(_) => Procedure::NodeGetCellsFreeMemory,
+                Self::NodeGetFreeMemory(_) => Procedure::NodeGetFreeMemory,
+                Self::DomainBlockPeek(_) => Procedure::DomainBlockPeek,
+                Self::DomainMemoryPeek(_) => Procedure::DomainMemoryPeek,
+                Self::ConnectDomainEventRegister(_) => {
+                    Procedure::ConnectDomainEventRegister
+                }
+                Self::ConnectDomainEventDeregister(_) => {
+                    Procedure::ConnectDomainEventDeregister
+                }
+                Self::DomainMigratePrepare2(_) => Procedure::DomainMigratePrepare2,
+                Self::DomainMigrateFinish2(_) => Procedure::DomainMigrateFinish2,
+                Self::ConnectGetUri(_) => Procedure::ConnectGetUri,
+                Self::NodeNumOfDevices(_) => Procedure::NodeNumOfDevices,
+                Self::NodeListDevices(_) => Procedure::NodeListDevices,
+                Self::NodeDeviceLookupByName(_) => Procedure::NodeDeviceLookupByName,
+                Self::NodeDeviceGetXmlDesc(_) => Procedure::NodeDeviceGetXmlDesc,
+                Self::NodeDeviceGetParent(_) => Procedure::NodeDeviceGetParent,
+                Self::NodeDeviceNumOfCaps(_) => Procedure::NodeDeviceNumOfCaps,
+                Self::NodeDeviceListCaps(_) => Procedure::NodeDeviceListCaps,
+                Self::NodeDeviceDettach(_) => Procedure::NodeDeviceDettach,
+                Self::NodeDeviceReAttach(_) => Procedure::NodeDeviceReAttach,
+                Self::NodeDeviceReset(_) => Procedure::NodeDeviceReset,
+                Self::DomainGetSecurityLabel(_) => Procedure::DomainGetSecurityLabel,
+                Self::NodeGetSecurityModel(_) => Procedure::NodeGetSecurityModel,
+                Self::NodeDeviceCreateXml(_) => Procedure::NodeDeviceCreateXml,
+                Self::NodeDeviceDestroy(_) => Procedure::NodeDeviceDestroy,
+                Self::StorageVolCreateXmlFrom(_) => Procedure::StorageVolCreateXmlFrom,
+                Self::ConnectNumOfInterfaces(_) => Procedure::ConnectNumOfInterfaces,
+                Self::ConnectListInterfaces(_) => Procedure::ConnectListInterfaces,
+                Self::InterfaceLookupByName(_) => Procedure::InterfaceLookupByName,
+                Self::InterfaceLookupByMacString(_) => {
+                    Procedure::InterfaceLookupByMacString
+                }
+                Self::InterfaceGetXmlDesc(_) => Procedure::InterfaceGetXmlDesc,
+                Self::InterfaceDefineXml(_) => Procedure::InterfaceDefineXml,
+                Self::InterfaceUndefine(_) => Procedure::InterfaceUndefine,
+                Self::InterfaceCreate(_) => Procedure::InterfaceCreate,
+                Self::InterfaceDestroy(_) => Procedure::InterfaceDestroy,
+                Self::ConnectDomainXmlFromNative(_) => {
+                    Procedure::ConnectDomainXmlFromNative
+                }
+                Self::ConnectDomainXmlToNative(_) => Procedure::ConnectDomainXmlToNative,
+                Self::ConnectNumOfDefinedInterfaces(_) => {
+                    Procedure::ConnectNumOfDefinedInterfaces
+                }
+                Self::ConnectListDefinedInterfaces(_) => {
+                    Procedure::ConnectListDefinedInterfaces
+                }
+                Self::ConnectNumOfSecrets(_) => Procedure::ConnectNumOfSecrets,
+                Self::ConnectListSecrets(_) => Procedure::ConnectListSecrets,
+                Self::SecretLookupByUuid(_) => Procedure::SecretLookupByUuid,
+                Self::SecretDefineXml(_) => Procedure::SecretDefineXml,
+                Self::SecretGetXmlDesc(_) => Procedure::SecretGetXmlDesc,
+                Self::SecretSetValue(_) => Procedure::SecretSetValue,
+                Self::SecretGetValue(_) => Procedure::SecretGetValue,
+                Self::SecretUndefine(_) => Procedure::SecretUndefine,
+                Self::SecretLookupByUsage(_) => Procedure::SecretLookupByUsage,
+                Self::DomainMigratePrepareTunnel(_) => {
+                    Procedure::DomainMigratePrepareTunnel
+                }
+                Self::ConnectIsSecure(_) => Procedure::ConnectIsSecure,
+                Self::DomainIsActive(_) => Procedure::DomainIsActive,
+                Self::DomainIsPersistent(_) => Procedure::DomainIsPersistent,
+                Self::NetworkIsActive(_) => Procedure::NetworkIsActive,
+                Self::NetworkIsPersistent(_) => Procedure::NetworkIsPersistent,
+                Self::StoragePoolIsActive(_) => Procedure::StoragePoolIsActive,
+                Self::StoragePoolIsPersistent(_) => Procedure::StoragePoolIsPersistent,
+                Self::InterfaceIsActive(_) => Procedure::InterfaceIsActive,
+                Self::ConnectGetLibVersion(_) => Procedure::ConnectGetLibVersion,
+                Self::ConnectCompareCpu(_) => Procedure::ConnectCompareCpu,
+                Self::DomainMemoryStats(_) => Procedure::DomainMemoryStats,
+                Self::DomainAttachDeviceFlags(_) => Procedure::DomainAttachDeviceFlags,
+                Self::DomainDetachDeviceFlags(_) => Procedure::DomainDetachDeviceFlags,
+                Self::ConnectBaselineCpu(_) => Procedure::ConnectBaselineCpu,
+                Self::DomainGetJobInfo(_) => Procedure::DomainGetJobInfo,
+                Self::DomainAbortJob(_) => Procedure::DomainAbortJob,
+                Self::StorageVolWipe(_) => Procedure::StorageVolWipe,
+                Self::DomainMigrateSetMaxDowntime(_) => {
+                    Procedure::DomainMigrateSetMaxDowntime
+                }
+                Self::ConnectDomainEventRegisterAny(_) => {
+                    Procedure::ConnectDomainEventRegisterAny
+                }
+                Self::ConnectDomainEventDeregisterAny(_) => {
+                    Procedure::ConnectDomainEventDeregisterAny
+                }
+                Self::DomainUpdateDeviceFlags(_) => Procedure::DomainUpdateDeviceFlags,
+                Self::NwfilterLookupByName(_) => Procedure::NwfilterLookupByName,
+                Self::NwfilterLookupByUuid(_) => Procedure::NwfilterLookupByUuid,
+                Self::NwfilterGetXmlDesc(_) => Procedure::NwfilterGetXmlDesc,
+                Self::ConnectNumOfNwfilters(_) => Procedure::ConnectNumOfNwfilters,
+                Self::ConnectListNwfilters(_) => Procedure::ConnectListNwfilters,
+                Self::NwfilterDefineXml(_) => Procedure::NwfilterDefineXml,
+                Self::NwfilterUndefine(_) => Procedure::NwfilterUndefine,
+                Self::DomainManagedSave(_) => Procedure::DomainManagedSave,
+                Self::DomainHasManagedSaveImage(_) => {
+                    Procedure::DomainHasManagedSaveImage
+                }
+                Self::DomainManagedSaveRemove(_) => Procedure::DomainManagedSaveRemove,
+                Self::DomainSnapshotCreateXml(_) => Procedure::DomainSnapshotCreateXml,
+                Self::DomainSnapshotGetXmlDesc(_) => Procedure::DomainSnapshotGetXmlDesc,
+                Self::DomainSnapshotNum(_) => Procedure::DomainSnapshotNum,
+                Self::DomainSnapshotListNames(_) => Procedure::DomainSnapshotListNames,
+                Self::DomainSnapshotLookupByName(_) => {
+                    Procedure::DomainSnapshotLookupByName
+                }
+                Self::DomainHasCurrentSnapshot(_) => Procedure::DomainHasCurrentSnapshot,
+                Self::DomainSnapshotCurrent(_) => Procedure::DomainSnapshotCurrent,
+                Self::DomainRevertToSnapshot(_) => Procedure::DomainRevertToSnapshot,
+                Self::DomainSnapshotDelete(_) => Procedure::DomainSnapshotDelete,
+                Self::DomainGetBlockInfo(_) => Procedure::DomainGetBlockInfo,
+                Self::DomainCreateWithFlags(_) => Procedure::DomainCreateWithFlags,
+                Self::DomainSetMemoryParameters(_) => {
+                    Procedure::DomainSetMemoryParameters
+                }
+                Self::DomainGetMemoryParameters(_) => {
+                    Procedure::DomainGetMemoryParameters
+                }
+                Self::DomainSetVcpusFlags(_) => Procedure::DomainSetVcpusFlags,
+                Self::DomainGetVcpusFlags(_) => Procedure::DomainGetVcpusFlags,
+                Self::DomainOpenConsole(_) => Procedure::DomainOpenConsole,
+                Self::DomainIsUpdated(_) => Procedure::DomainIsUpdated,
+                Self::ConnectGetSysinfo(_) => Procedure::ConnectGetSysinfo,
+                Self::DomainSetMemoryFlags(_) => Procedure::DomainSetMemoryFlags,
+                Self::DomainSetBlkioParameters(_) => Procedure::DomainSetBlkioParameters,
+                Self::DomainGetBlkioParameters(_) => Procedure::DomainGetBlkioParameters,
+                Self::DomainMigrateSetMaxSpeed(_) => Procedure::DomainMigrateSetMaxSpeed,
+                Self::StorageVolUpload(_) => Procedure::StorageVolUpload,
+                Self::StorageVolDownload(_) => Procedure::StorageVolDownload,
+                Self::DomainInjectNmi(_) => Procedure::DomainInjectNmi,
+                Self::DomainScreenshot(_) => Procedure::DomainScreenshot,
+                Self::DomainGetState(_) => Procedure::DomainGetState,
+                Self::DomainMigrateBegin3(_) => Procedure::DomainMigrateBegin3,
+                Self::DomainMigratePrepare3(_) => Procedure::DomainMigratePrepare3,
+                Self::DomainMigratePrepareTunnel3(_) => {
+                    Procedure::DomainMigratePrepareTunnel3
+                }
+                Self::DomainMigratePerform3(_) => Procedure::DomainMigratePerform3,
+                Self::DomainMigrateFinish3(_) => Procedure::DomainMigrateFinish3,
+                Self::DomainMigrateConfirm3(_) => Procedure::DomainMigrateConfirm3,
+                Self::DomainSetSchedulerParametersFlags(_) => {
+                    Procedure::DomainSetSchedulerParametersFlags
+                }
+                Self::InterfaceChangeBegin(_) => Procedure::InterfaceChangeBegin,
+                Self::InterfaceChangeCommit(_) => Procedure::InterfaceChangeCommit,
+                Self::InterfaceChangeRollback(_) => Procedure::InterfaceChangeRollback,
+                Self::DomainGetSchedulerParametersFlags(_) => {
+                    Procedure::DomainGetSchedulerParametersFlags
+                }
+                Self::DomainPinVcpuFlags(_) => Procedure::DomainPinVcpuFlags,
+                Self::DomainSendKey(_) => Procedure::DomainSendKey,
+                Self::NodeGetCpuStats(_) => Procedure::NodeGetCpuStats,
+                Self::NodeGetMemoryStats(_) => Procedure::NodeGetMemoryStats,
+                Self::DomainGetControlInfo(_) => Procedure::DomainGetControlInfo,
+                Self::DomainGetVcpuPinInfo(_) => Procedure::DomainGetVcpuPinInfo,
+                Self::DomainUndefineFlags(_) => Procedure::DomainUndefineFlags,
+                Self::DomainSaveFlags(_) => Procedure::DomainSaveFlags,
+                Self::DomainRestoreFlags(_) => Procedure::DomainRestoreFlags,
+                Self::DomainDestroyFlags(_) => Procedure::DomainDestroyFlags,
+                Self::DomainSaveImageGetXmlDesc(_) => {
+                    Procedure::DomainSaveImageGetXmlDesc
+                }
+                Self::DomainSaveImageDefineXml(_) => Procedure::DomainSaveImageDefineXml,
+                Self::DomainBlockJobAbort(_) => Procedure::DomainBlockJobAbort,
+                Self::DomainGetBlockJobInfo(_) => Procedure::DomainGetBlockJobInfo,
+                Self::DomainBlockJobSetSpeed(_) => Procedure::DomainBlockJobSetSpeed,
+                Self::DomainBlockPull(_) => Procedure::DomainBlockPull,
+                Self::DomainMigrateGetMaxSpeed(_) => Procedure::DomainMigrateGetMaxSpeed,
+                Self::DomainBlockStatsFlags(_) => Procedure::DomainBlockStatsFlags,
+                Self::DomainSnapshotGetParent(_) => Procedure::DomainSnapshotGetParent,
+                Self::DomainReset(_) => Procedure::DomainReset,
+                Self::DomainSnapshotNumChildren(_) => {
+                    Procedure::DomainSnapshotNumChildren
+                }
+                Self::DomainSnapshotListChildrenNames(_) => {
+                    Procedure::DomainSnapshotListChildrenNames
+                }
+                Self::DomainOpenGraphics(_) => Procedure::DomainOpenGraphics,
+                Self::NodeSuspendForDuration(_) => Procedure::NodeSuspendForDuration,
+                Self::DomainBlockResize(_) => Procedure::DomainBlockResize,
+                Self::DomainSetBlockIoTune(_) => Procedure::DomainSetBlockIoTune,
+                Self::DomainGetBlockIoTune(_) => Procedure::DomainGetBlockIoTune,
+                Self::DomainSetNumaParameters(_) => Procedure::DomainSetNumaParameters,
+                Self::DomainGetNumaParameters(_) => Procedure::DomainGetNumaParameters,
+                Self::DomainSetInterfaceParameters(_) => {
+                    Procedure::DomainSetInterfaceParameters
+                }
+                Self::DomainGetInterfaceParameters(_) => {
+                    Procedure::DomainGetInterfaceParameters
+                }
+                Self::DomainShutdownFlags(_) => Procedure::DomainShutdownFlags,
+                Self::StorageVolWipePattern(_) => Procedure::StorageVolWipePattern,
+                Self::StorageVolResize(_) => Procedure::StorageVolResize,
+                Self::DomainPmSuspendForDuration(_) => {
+                    Procedure::DomainPmSuspendForDuration
+                }
+                Self::DomainGetCpuStats(_) => Procedure::DomainGetCpuStats,
+                Self::DomainGetDiskErrors(_) => Procedure::DomainGetDiskErrors,
+                Self::DomainSetMetadata(_) => Procedure::DomainSetMetadata,
+                Self::DomainGetMetadata(_) => Procedure::DomainGetMetadata,
+                Self::DomainBlockRebase(_) => Procedure::DomainBlockRebase,
+                Self::DomainPmWakeup(_) => Procedure::DomainPmWakeup,
+                Self::DomainSnapshotIsCurrent(_) => Procedure::DomainSnapshotIsCurrent,
+                Self::DomainSnapshotHasMetadata(_) => {
+                    Procedure::DomainSnapshotHasMetadata
+                }
+                Self::ConnectListAllDomains(_) => Procedure::ConnectListAllDomains,
+                Self::DomainListAllSnapshots(_) => Procedure::DomainListAllSnapshots,
+                Self::DomainSnapshotListAllChildren(_) => {
+                    Procedure::DomainSnapshotListAllChildren
+                }
+                Self::DomainGetHostname(_) => Procedure::DomainGetHostname,
+                Self::DomainGetSecurityLabelList(_) => {
+                    Procedure::DomainGetSecurityLabelList
+                }
+                Self::DomainPinEmulator(_) => Procedure::DomainPinEmulator,
+                Self::DomainGetEmulatorPinInfo(_) => Procedure::DomainGetEmulatorPinInfo,
+                Self::ConnectListAllStoragePools(_) => {
+                    Procedure::ConnectListAllStoragePools
+                }
+                Self::StoragePoolListAllVolumes(_) => {
+                    Procedure::StoragePoolListAllVolumes
+                }
+                Self::ConnectListAllNetworks(_) => Procedure::ConnectListAllNetworks,
+                Self::ConnectListAllInterfaces(_) => Procedure::ConnectListAllInterfaces,
+                Self::ConnectListAllNodeDevices(_) => {
+                    Procedure::ConnectListAllNodeDevices
+                }
+                Self::ConnectListAllNwfilters(_) => Procedure::ConnectListAllNwfilters,
+                Self::ConnectListAllSecrets(_) => Procedure::ConnectListAllSecrets,
+                Self::NodeSetMemoryParameters(_) => Procedure::NodeSetMemoryParameters,
+                Self::NodeGetMemoryParameters(_) => Procedure::NodeGetMemoryParameters,
+                Self::DomainBlockCommit(_) => Procedure::DomainBlockCommit,
+                Self::NetworkUpdate(_) => Procedure::NetworkUpdate,
+                Self::NodeGetCpuMap(_) => Procedure::NodeGetCpuMap,
+                Self::DomainFstrim(_) => Procedure::DomainFstrim,
+                Self::DomainSendProcessSignal(_) => Procedure::DomainSendProcessSignal,
+                Self::DomainOpenChannel(_) => Procedure::DomainOpenChannel,
+                Self::NodeDeviceLookupScsiHostByWwn(_) => {
+                    Procedure::NodeDeviceLookupScsiHostByWwn
+                }
+                Self::DomainGetJobStats(_) => Procedure::DomainGetJobStats,
+                Self::DomainMigrateGetCompressionCache(_) => {
+                    Procedure::DomainMigrateGetCompressionCache
+                }
+                Self::DomainMigrateSetCompressionCache(_) => {
+                    Procedure::DomainMigrateSetCompressionCache
+                }
+                Self::NodeDeviceDetachFlags(_) => Procedure::NodeDeviceDetachFlags,
+                Self::DomainMigrateBegin3Params(_) => {
+                    Procedure::DomainMigrateBegin3Params
+                }
+                Self::DomainMigratePrepare3Params(_) => {
+                    Procedure::DomainMigratePrepare3Params
+                }
+                Self::DomainMigratePrepareTunnel3Params(_) => {
+                    Procedure::DomainMigratePrepareTunnel3Params
+                }
+                Self::DomainMigratePerform3Params(_) => {
+                    Procedure::DomainMigratePerform3Params
+                }
+                Self::DomainMigrateFinish3Params(_) => {
+                    Procedure::DomainMigrateFinish3Params
+                }
+                Self::DomainMigrateConfirm3Params(_) => {
+                    Procedure::DomainMigrateConfirm3Params
+                }
+                Self::DomainSetMemoryStatsPeriod(_) => {
+                    Procedure::DomainSetMemoryStatsPeriod
+                }
+                Self::DomainCreateXmlWithFiles(_) => Procedure::DomainCreateXmlWithFiles,
+                Self::DomainCreateWithFiles(_) => Procedure::DomainCreateWithFiles,
+                Self::ConnectGetCpuModelNames(_) => Procedure::ConnectGetCpuModelNames,
+                Self::ConnectNetworkEventRegisterAny(_) => {
+                    Procedure::ConnectNetworkEventRegisterAny
+                }
+                Self::ConnectNetworkEventDeregisterAny(_) => {
+                    Procedure::ConnectNetworkEventDeregisterAny
+                }
+                Self::ConnectDomainEventCallbackRegisterAny(_) => {
+                    Procedure::ConnectDomainEventCallbackRegisterAny
+                }
+                Self::ConnectDomainEventCallbackDeregisterAny(_) => {
+                    Procedure::ConnectDomainEventCallbackDeregisterAny
+                }
+                Self::DomainCoreDumpWithFormat(_) => Procedure::DomainCoreDumpWithFormat,
+                Self::DomainFsfreeze(_) => Procedure::DomainFsfreeze,
+                Self::DomainFsthaw(_) => Procedure::DomainFsthaw,
+                Self::DomainGetTime(_) => Procedure::DomainGetTime,
+                Self::DomainSetTime(_) => Procedure::DomainSetTime,
+                Self::NodeGetFreePages(_) => Procedure::NodeGetFreePages,
+                Self::NetworkGetDhcpLeases(_) => Procedure::NetworkGetDhcpLeases,
+                Self::ConnectGetDomainCapabilities(_) => {
+                    Procedure::ConnectGetDomainCapabilities
+                }
+                Self::DomainOpenGraphicsFd(_) => Procedure::DomainOpenGraphicsFd,
+                Self::ConnectGetAllDomainStats(_) => Procedure::ConnectGetAllDomainStats,
+                Self::DomainBlockCopy(_) => Procedure::DomainBlockCopy,
+                Self::NodeAllocPages(_) => Procedure::NodeAllocPages,
+                Self::DomainGetFsinfo(_) => Procedure::DomainGetFsinfo,
+                Self::DomainDefineXmlFlags(_) => Procedure::DomainDefineXmlFlags,
+                Self::DomainGetIothreadInfo(_) => Procedure::DomainGetIothreadInfo,
+                Self::DomainPinIothread(_) => Procedure::DomainPinIothread,
+                Self::DomainInterfaceAddresses(_) => Procedure::DomainInterfaceAddresses,
+                Self::DomainAddIothread(_) => Procedure::DomainAddIothread,
+                Self::DomainDelIothread(_) => Procedure::DomainDelIothread,
+                Self::DomainSetUserPassword(_) => Procedure::DomainSetUserPassword,
+                Self::DomainRename(_) => Procedure::DomainRename,
+                Self::ConnectRegisterCloseCallback(_) => {
+                    Procedure::ConnectRegisterCloseCallback
+                }
+                Self::ConnectUnregisterCloseCallback(_) => {
+                    Procedure::ConnectUnregisterCloseCallback
+                }
+                Self::DomainMigrateStartPostCopy(_) => {
+                    Procedure::DomainMigrateStartPostCopy
+                }
+                Self::DomainGetPerfEvents(_) => Procedure::DomainGetPerfEvents,
+                Self::DomainSetPerfEvents(_) => Procedure::DomainSetPerfEvents,
+                Self::ConnectStoragePoolEventRegisterAny(_) => {
+                    Procedure::ConnectStoragePoolEventRegisterAny
+                }
+                Self::ConnectStoragePoolEventDeregisterAny(_) => {
+                    Procedure::ConnectStoragePoolEventDeregisterAny
+                }
+                Self::DomainGetGuestVcpus(_) => Procedure::DomainGetGuestVcpus,
+                Self::DomainSetGuestVcpus(_) => Procedure::DomainSetGuestVcpus,
+                Self::ConnectNodeDeviceEventRegisterAny(_) => {
+                    Procedure::ConnectNodeDeviceEventRegisterAny
+                }
+                Self::ConnectNodeDeviceEventDeregisterAny(_) => {
+                    Procedure::ConnectNodeDeviceEventDeregisterAny
+                }
+                Self::StorageVolGetInfoFlags(_) => Procedure::StorageVolGetInfoFlags,
+                Self::ConnectSecretEventRegisterAny(_) => {
+                    Procedure::ConnectSecretEventRegisterAny
+                }
+                Self::ConnectSecretEventDeregisterAny(_) => {
+                    Procedure::ConnectSecretEventDeregisterAny
+                }
+                Self::DomainSetVcpu(_) => Procedure::DomainSetVcpu,
+                Self::DomainSetBlockThreshold(_) => Procedure::DomainSetBlockThreshold,
+                Self::DomainMigrateGetMaxDowntime(_) => {
+                    Procedure::DomainMigrateGetMaxDowntime
+                }
+                Self::DomainManagedSaveGetXmlDesc(_) => {
+                    Procedure::DomainManagedSaveGetXmlDesc
+                }
+                Self::DomainManagedSaveDefineXml(_) => {
+                    Procedure::DomainManagedSaveDefineXml
+                }
+                Self::DomainSetLifecycleAction(_) => Procedure::DomainSetLifecycleAction,
+                Self::StoragePoolLookupByTargetPath(_) => {
+                    Procedure::StoragePoolLookupByTargetPath
+                }
+                Self::DomainDetachDeviceAlias(_) => Procedure::DomainDetachDeviceAlias,
+                Self::ConnectCompareHypervisorCpu(_) => {
+                    Procedure::ConnectCompareHypervisorCpu
+                }
+                Self::ConnectBaselineHypervisorCpu(_) => {
+                    Procedure::ConnectBaselineHypervisorCpu
+                }
+                Self::NodeGetSevInfo(_) => Procedure::NodeGetSevInfo,
+                Self::DomainGetLaunchSecurityInfo(_) => {
+                    Procedure::DomainGetLaunchSecurityInfo
+                }
+                Self::NwfilterBindingLookupByPortDev(_) => {
+                    Procedure::NwfilterBindingLookupByPortDev
+                }
+                Self::NwfilterBindingGetXmlDesc(_) => {
+                    Procedure::NwfilterBindingGetXmlDesc
+                }
+                Self::NwfilterBindingCreateXml(_) => Procedure::NwfilterBindingCreateXml,
+                Self::NwfilterBindingDelete(_) => Procedure::NwfilterBindingDelete,
+                Self::ConnectListAllNwfilterBindings(_) => {
+                    Procedure::ConnectListAllNwfilterBindings
+                }
+                Self::DomainSetIothreadParams(_) => Procedure::DomainSetIothreadParams,
+                Self::ConnectGetStoragePoolCapabilities(_) => {
+                    Procedure::ConnectGetStoragePoolCapabilities
+                }
+                Self::NetworkListAllPorts(_) => Procedure::NetworkListAllPorts,
+                Self::NetworkPortLookupByUuid(_) => Procedure::NetworkPortLookupByUuid,
+                Self::NetworkPortCreateXml(_) => Procedure::NetworkPortCreateXml,
+                Self::NetworkPortGetParameters(_) => Procedure::NetworkPortGetParameters,
+                Self::NetworkPortSetParameters(_) => Procedure::NetworkPortSetParameters,
+                Self::NetworkPortGetXmlDesc(_) => Procedure::NetworkPortGetXmlDesc,
+                Self::NetworkPortDelete(_) => Procedure::NetworkPortDelete,
+                Self::DomainCheckpointCreateXml(_) => {
+                    Procedure::DomainCheckpointCreateXml
+                }
+                Self::DomainCheckpointGetXmlDesc(_) => {
+                    Procedure::DomainCheckpointGetXmlDesc
+                }
+                Self::DomainListAllCheckpoints(_) => Procedure::DomainListAllCheckpoints,
+                Self::DomainCheckpointListAllChildren(_) => {
+                    Procedure::DomainCheckpointListAllChildren
+                }
+                Self::DomainCheckpointLookupByName(_) => {
+                    Procedure::DomainCheckpointLookupByName
+                }
+                Self::DomainCheckpointGetParent(_) => {
+                    Procedure::DomainCheckpointGetParent
+                }
+                Self::DomainCheckpointDelete(_) => Procedure::DomainCheckpointDelete,
+                Self::DomainGetGuestInfo(_) => Procedure::DomainGetGuestInfo,
+                Self::ConnectSetIdentity(_) => Procedure::ConnectSetIdentity,
+                Self::DomainAgentSetResponseTimeout(_) => {
+                    Procedure::DomainAgentSetResponseTimeout
+                }
+                Self::DomainBackupBegin(_) => Procedure::DomainBackupBegin,
+                Self::DomainBackupGetXmlDesc(_) => Procedure::DomainBackupGetXmlDesc,
+                Self::DomainAuthorizedSshKeysGet(_) => {
+                    Procedure::DomainAuthorizedSshKeysGet
+                }
+                Self::DomainAuthorizedSshKeysSet(_) => {
+                    Procedure::DomainAuthorizedSshKeysSet
+                }
+                Self::DomainGetMessages(_) => Procedure::DomainGetMessages,
+                Self::DomainStartDirtyRateCalc(_) => Procedure::DomainStartDirtyRateCalc,
+                Self::NodeDeviceDefineXml(_) => Procedure::NodeDeviceDefineXml,
+                Self::NodeDeviceUndefine(_) => Procedure::NodeDeviceUndefine,
+                Self::NodeDeviceCreate(_) => Procedure::NodeDeviceCreate,
+                Self::NwfilterDefineXmlFlags(_) => Procedure::NwfilterDefineXmlFlags,
+                Self::NetworkDefineXmlFlags(_) => Procedure::NetworkDefineXmlFlags,
+                Self::NodeDeviceGetAutostart(_) => Procedure::NodeDeviceGetAutostart,
+                Self::NodeDeviceSetAutostart(_) => Procedure::NodeDeviceSetAutostart,
+                Self::NodeDeviceIsPersistent(_) => Procedure::NodeDeviceIsPersistent,
+                Self::NodeDeviceIsActive(_) => Procedure::NodeDeviceIsActive,
+                Self::NetworkCreateXmlFlags(_) => Procedure::NetworkCreateXmlFlags,
+                Self::DomainSetLaunchSecurityState(_) => {
+                    Procedure::DomainSetLaunchSecurityState
+                }
+                Self::DomainSaveParams(_) => Procedure::DomainSaveParams,
+                Self::DomainRestoreParams(_) => Procedure::DomainRestoreParams,
+                Self::DomainAbortJobFlags(_) => Procedure::DomainAbortJobFlags,
+                Self::DomainFdAssociate(_) => Procedure::DomainFdAssociate,
+                Self::NetworkSetMetadata(_) => Procedure::NetworkSetMetadata,
+                Self::NetworkGetMetadata(_) => Procedure::NetworkGetMetadata,
+                Self::NodeDeviceUpdate(_) => Procedure::NodeDeviceUpdate,
+                Self::DomainGraphicsReload(_) => Procedure::DomainGraphicsReload,
+                Self::DomainGetAutostartOnce(_) => Procedure::DomainGetAutostartOnce,
+                Self::DomainSetAutostartOnce(_) => Procedure::DomainSetAutostartOnce,
+                Self::DomainSetThrottleGroup(_) => Procedure::DomainSetThrottleGroup,
+                Self::DomainDelThrottleGroup(_) => Procedure::DomainDelThrottleGroup,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::ConnectOpen => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectOpen(x)))
+                }
+                Procedure::ConnectClose => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectClose(x)))
+                }
+                Procedure::ConnectGetType => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetType as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectGetType(x)))
+                }
+                Procedure::ConnectGetVersion => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectGetVersion(x)))
+                }
+                Procedure::ConnectGetMaxVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetMaxVcpus(x),
+                        ))
+                }
+                Procedure::NodeGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetInfo(x)))
+                }
+                Procedure::ConnectGetCapabilities => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetCapabilities as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetCapabilities(x),
+                        ))
+                }
+                Procedure::DomainAttachDevice => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAttachDevice as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAttachDevice(x),
+                        ))
+                }
+                Procedure::DomainCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainCreate(x)))
+                }
+                Procedure::DomainCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainCreateXml(x)))
+                }
+                Procedure::DomainDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainDefineXml(x)))
+                }
+                Procedure::DomainDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainDestroy(x)))
+                }
+                Procedure::DomainDetachDevice => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDetachDevice as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDetachDevice(x),
+                        ))
+                }
+                Procedure::DomainGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetXmlDesc(x)))
+                }
+                Procedure::DomainGetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetAutostart(x),
+                        ))
+                }
+                Procedure::DomainGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetInfo(x)))
+                }
+                Procedure::DomainGetMaxMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMaxMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetMaxMemory(x),
+                        ))
+                }
+                Procedure::DomainGetMaxVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetMaxVcpus(x)))
+                }
+                Procedure::DomainGetOsType => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetOsType as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetOsType(x)))
+                }
+                Procedure::DomainGetVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetVcpus(x)))
+                }
+                Procedure::ConnectListDefinedDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDefinedDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDefinedDomains(x),
+                        ))
+                }
+                Procedure::DomainLookupById => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainLookupById as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainLookupById(x)))
+                }
+                Procedure::DomainLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainLookupByName(x),
+                        ))
+                }
+                Procedure::DomainLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainLookupByUuid(x),
+                        ))
+                }
+                Procedure::ConnectNumOfDefinedDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDefinedDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDefinedDomains(x),
+                        ))
+                }
+                Procedure::DomainPinVcpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPinVcpu as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainPinVcpu(x)))
+                }
+                Procedure::DomainReboot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainReboot as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainReboot(x)))
+                }
+                Procedure::DomainResume => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainResume as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainResume(x)))
+                }
+                Procedure::DomainSetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetAutostart(x),
+                        ))
+                }
+                Procedure::DomainSetMaxMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMaxMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetMaxMemory(x),
+                        ))
+                }
+                Procedure::DomainSetMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetMemory(x)))
+                }
+                Procedure::DomainSetVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetVcpus(x)))
+                }
+                Procedure::DomainShutdown => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainShutdown as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainShutdown(x)))
+                }
+                Procedure::DomainSuspend => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSuspend as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSuspend(x)))
+                }
+                Procedure::DomainUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainUndefine(x)))
+                }
+                Procedure::ConnectListDefinedNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDefinedNetworks(x),
+                        ))
+                }
+                Procedure::ConnectListDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDomains(x),
+                        ))
+                }
+                Procedure::ConnectListNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListNetworks(x),
+                        ))
+                }
+                Procedure::NetworkCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkCreate(x)))
+                }
+                Procedure::NetworkCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkCreateXml(x)))
+                }
+                Procedure::NetworkDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkDefineXml(x)))
+                }
+                Procedure::NetworkDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkDestroy(x)))
+                }
+                Procedure::NetworkGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkGetXmlDesc(x)))
+                }
+                Procedure::NetworkGetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkGetAutostart(x),
+                        ))
+                }
+                Procedure::NetworkGetBridgeName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetBridgeName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkGetBridgeName(x),
+                        ))
+                }
+                Procedure::NetworkLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkLookupByName(x),
+                        ))
+                }
+                Procedure::NetworkLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkLookupByUuid(x),
+                        ))
+                }
+                Procedure::NetworkSetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkSetAutostart(x),
+                        ))
+                }
+                Procedure::NetworkUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkUndefine(x)))
+                }
+                Procedure::ConnectNumOfDefinedNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDefinedNetworks(x),
+                        ))
+                }
+                Procedure::ConnectNumOfDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDomains(x),
+                        ))
+                }
+                Procedure::ConnectNumOfNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfNetworks(x),
+                        ))
+                }
+                Procedure::DomainCoreDump => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCoreDump as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainCoreDump(x)))
+                }
+                Procedure::DomainRestore => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRestore as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainRestore(x)))
+                }
+                Procedure::DomainSave => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSave as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSave(x)))
+                }
+                Procedure::DomainGetSchedulerType => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSchedulerType as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSchedulerType(x),
+                        ))
+                }
+                Procedure::DomainGetSchedulerParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSchedulerParameters(x),
+                        ))
+                }
+                Procedure::DomainSetSchedulerParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetSchedulerParameters(x),
+                        ))
+                }
+                Procedure::ConnectGetHostname => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetHostname as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetHostname(x),
+                        ))
+                }
+                Procedure::ConnectSupportsFeature => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSupportsFeature as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSupportsFeature(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepare => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepare as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepare(x),
+                        ))
+                }
+                Procedure::DomainMigratePerform => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePerform as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePerform(x),
+                        ))
+                }
+                Procedure::DomainMigrateFinish => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateFinish as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateFinish(x),
+                        ))
+                }
+                Procedure::DomainBlockStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockStats as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockStats(x)))
+                }
+                Procedure::DomainInterfaceStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainInterfaceStats as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainInterfaceStats(x),
+                        ))
+                }
+                Procedure::AuthList => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthList as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthList(x)))
+                }
+                Procedure::AuthSaslInit => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthSaslInit as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthSaslInit(x)))
+                }
+                Procedure::AuthSaslStart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthSaslStart as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthSaslStart(x)))
+                }
+                Procedure::AuthSaslStep => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthSaslStep as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthSaslStep(x)))
+                }
+                Procedure::AuthPolkit => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::AuthPolkit as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::AuthPolkit(x)))
+                }
+                Procedure::ConnectNumOfStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfStoragePools(x),
+                        ))
+                }
+                Procedure::ConnectListStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListStoragePools(x),
+                        ))
+                }
+                Procedure::ConnectNumOfDefinedStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDefinedStoragePools(x),
+                        ))
+                }
+                Procedure::ConnectListDefinedStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDefinedStoragePools(x),
+                        ))
+                }
+                Procedure::ConnectFindStoragePoolSources => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectFindStoragePoolSources as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectFindStoragePoolSources(x),
+                        ))
+                }
+                Procedure::StoragePoolCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolCreateXml(x),
+                        ))
+                }
+                Procedure::StoragePoolDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolDefineXml(x),
+                        ))
+                }
+                Procedure::StoragePoolCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StoragePoolCreate(x)))
+                }
+                Procedure::StoragePoolBuild => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolBuild as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StoragePoolBuild(x)))
+                }
+                Procedure::StoragePoolDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolDestroy(x),
+                        ))
+                }
+                Procedure::StoragePoolDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StoragePoolDelete(x)))
+                }
+                Procedure::StoragePoolUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolUndefine(x),
+                        ))
+                }
+                Procedure::StoragePoolRefresh => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolRefresh as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolRefresh(x),
+                        ))
+                }
+                Procedure::StoragePoolLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolLookupByName(x),
+                        ))
+                }
+                Procedure::StoragePoolLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolLookupByUuid(x),
+                        ))
+                }
+                Procedure::StoragePoolLookupByVolume => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolLookupByVolume as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolLookupByVolume(x),
+                        ))
+                }
+                Procedure::StoragePoolGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolGetInfo(x),
+                        ))
+                }
+                Procedure::StoragePoolGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolGetXmlDesc(x),
+                        ))
+                }
+                Procedure::StoragePoolGetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolGetAutostart(x),
+                        ))
+                }
+                Procedure::StoragePoolSetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolSetAutostart(x),
+                        ))
+                }
+                Procedure::StoragePoolNumOfVolumes => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolNumOfVolumes as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolNumOfVolumes(x),
+                        ))
+                }
+                Procedure::StoragePoolListVolumes => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolListVolumes as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolListVolumes(x),
+                        ))
+                }
+                Procedure::StorageVolCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolCreateXml(x),
+                        ))
+                }
+                Procedure::StorageVolDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolDelete(x)))
+                }
+                Procedure::StorageVolLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolLookupByName(x),
+                        ))
+                }
+                Procedure::StorageVolLookupByKey => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolLookupByKey as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolLookupByKey(x),
+                        ))
+                }
+                Procedure::StorageVolLookupByPath => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolLookupByPath as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolLookupByPath(x),
+                        ))
+                }
+                Procedure::StorageVolGetInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolGetInfo(x)))
+                }
+                Procedure::StorageVolGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolGetXmlDesc(x),
+                        ))
+                }
+                Procedure::StorageVolGetPath => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolGetPath as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolGetPath(x)))
+                }
+                Procedure::NodeGetCellsFreeMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetCellsFreeMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeGetCellsFreeMemory(x),
+                        ))
+                }
+                Procedure::NodeGetFreeMemory => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetFreeMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetFreeMemory(x)))
+                }
+                Procedure::DomainBlockPeek => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockPeek as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockPeek(x)))
+                }
+                Procedure::DomainMemoryPeek => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMemoryPeek as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainMemoryPeek(x)))
+                }
+                Procedure::ConnectDomainEventRegister => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventRegister as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventRegister(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventDeregister => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventDeregister as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventDeregister(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepare2 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepare2 as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepare2(x),
+                        ))
+                }
+                Procedure::DomainMigrateFinish2 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateFinish2 as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateFinish2(x),
+                        ))
+                }
+                Procedure::ConnectGetUri => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetUri as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectGetUri(x)))
+                }
+                Procedure::NodeNumOfDevices => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeNumOfDevices as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeNumOfDevices(x)))
+                }
+                Procedure::NodeListDevices => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeListDevices as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeListDevices(x)))
+                }
+                Procedure::NodeDeviceLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceLookupByName(x),
+                        ))
+                }
+                Procedure::NodeDeviceGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceGetXmlDesc(x),
+                        ))
+                }
+                Procedure::NodeDeviceGetParent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceGetParent as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceGetParent(x),
+                        ))
+                }
+                Procedure::NodeDeviceNumOfCaps => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceNumOfCaps as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceNumOfCaps(x),
+                        ))
+                }
+                Procedure::NodeDeviceListCaps => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceListCaps as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceListCaps(x),
+                        ))
+                }
+                Procedure::NodeDeviceDettach => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceDettach as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceDettach(x)))
+                }
+                Procedure::NodeDeviceReAttach => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceReAttach as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceReAttach(x),
+                        ))
+                }
+                Procedure::NodeDeviceReset => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceReset as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceReset(x)))
+                }
+                Procedure::DomainGetSecurityLabel => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSecurityLabel as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSecurityLabel(x),
+                        ))
+                }
+                Procedure::NodeGetSecurityModel => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetSecurityModel as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeGetSecurityModel(x),
+                        ))
+                }
+                Procedure::NodeDeviceCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceCreateXml(x),
+                        ))
+                }
+                Procedure::NodeDeviceDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceDestroy(x)))
+                }
+                Procedure::StorageVolCreateXmlFrom => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolCreateXmlFrom as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolCreateXmlFrom(x),
+                        ))
+                }
+                Procedure::ConnectNumOfInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfInterfaces(x),
+                        ))
+                }
+                Procedure::ConnectListInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListInterfaces(x),
+                        ))
+                }
+                Procedure::InterfaceLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceLookupByName(x),
+                        ))
+                }
+                Procedure::InterfaceLookupByMacString => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceLookupByMacString as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceLookupByMacString(x),
+                        ))
+                }
+                Procedure::InterfaceGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceGetXmlDesc(x),
+                        ))
+                }
+                Procedure::InterfaceDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceDefineXml(x),
+                        ))
+                }
+                Procedure::InterfaceUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::InterfaceUndefine(x)))
+                }
+                Procedure::InterfaceCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::InterfaceCreate(x)))
+                }
+                Procedure::InterfaceDestroy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::InterfaceDestroy(x)))
+                }
+                Procedure::ConnectDomainXmlFromNative => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainXmlFromNative as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainXmlFromNative(x),
+                        ))
+                }
+                Procedure::ConnectDomainXmlToNative => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainXmlToNative as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainXmlToNative(x),
+                        ))
+                }
+                Procedure::ConnectNumOfDefinedInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfDefinedInterfaces(x),
+                        ))
+                }
+                Procedure::ConnectListDefinedInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListDefinedInterfaces(x),
+                        ))
+                }
+                Procedure::ConnectNumOfSecrets => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfSecrets as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfSecrets(x),
+                        ))
+                }
+                Procedure::ConnectListSecrets => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListSecrets as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListSecrets(x),
+                        ))
+                }
+                Procedure::SecretLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::SecretLookupByUuid(x),
+                        ))
+                }
+                Procedure::SecretDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretDefineXml(x)))
+                }
+                Procedure::SecretGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretGetXmlDesc(x)))
+                }
+                Procedure::SecretSetValue => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretSetValue as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretSetValue(x)))
+                }
+                Procedure::SecretGetValue => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretGetValue as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretGetValue(x)))
+                }
+                Procedure::SecretUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::SecretUndefine(x)))
+                }
+                Procedure::SecretLookupByUsage => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretLookupByUsage as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::SecretLookupByUsage(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepareTunnel => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepareTunnel as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepareTunnel(x),
+                        ))
+                }
+                Procedure::ConnectIsSecure => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectIsSecure as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectIsSecure(x)))
+                }
+                Procedure::DomainIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainIsActive(x)))
+                }
+                Procedure::DomainIsPersistent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainIsPersistent(x),
+                        ))
+                }
+                Procedure::NetworkIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkIsActive(x)))
+                }
+                Procedure::NetworkIsPersistent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkIsPersistent(x),
+                        ))
+                }
+                Procedure::StoragePoolIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolIsActive(x),
+                        ))
+                }
+                Procedure::StoragePoolIsPersistent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolIsPersistent(x),
+                        ))
+                }
+                Procedure::InterfaceIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::InterfaceIsActive(x)))
+                }
+                Procedure::ConnectGetLibVersion => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetLibVersion(x),
+                        ))
+                }
+                Procedure::ConnectCompareCpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectCompareCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectCompareCpu(x)))
+                }
+                Procedure::DomainMemoryStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMemoryStats as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainMemoryStats(x)))
+                }
+                Procedure::DomainAttachDeviceFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAttachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAttachDeviceFlags(x),
+                        ))
+                }
+                Procedure::DomainDetachDeviceFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDetachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDetachDeviceFlags(x),
+                        ))
+                }
+                Procedure::ConnectBaselineCpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectBaselineCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectBaselineCpu(x),
+                        ))
+                }
+                Procedure::DomainGetJobInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetJobInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetJobInfo(x)))
+                }
+                Procedure::DomainAbortJob => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAbortJob as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainAbortJob(x)))
+                }
+                Procedure::StorageVolWipe => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolWipe as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolWipe(x)))
+                }
+                Procedure::DomainMigrateSetMaxDowntime => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateSetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateSetMaxDowntime(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::DomainUpdateDeviceFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainUpdateDeviceFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainUpdateDeviceFlags(x),
+                        ))
+                }
+                Procedure::NwfilterLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterLookupByName(x),
+                        ))
+                }
+                Procedure::NwfilterLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterLookupByUuid(x),
+                        ))
+                }
+                Procedure::NwfilterGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterGetXmlDesc(x),
+                        ))
+                }
+                Procedure::ConnectNumOfNwfilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNumOfNwfilters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNumOfNwfilters(x),
+                        ))
+                }
+                Procedure::ConnectListNwfilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListNwfilters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListNwfilters(x),
+                        ))
+                }
+                Procedure::NwfilterDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NwfilterDefineXml(x)))
+                }
+                Procedure::NwfilterUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NwfilterUndefine(x)))
+                }
+                Procedure::DomainManagedSave => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainManagedSave as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainManagedSave(x)))
+                }
+                Procedure::DomainHasManagedSaveImage => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainHasManagedSaveImage as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainHasManagedSaveImage(x),
+                        ))
+                }
+                Procedure::DomainManagedSaveRemove => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainManagedSaveRemove as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainManagedSaveRemove(x),
+                        ))
+                }
+                Procedure::DomainSnapshotCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotCreateXml(x),
+                        ))
+                }
+                Procedure::DomainSnapshotGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainSnapshotNum => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotNum as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSnapshotNum(x)))
+                }
+                Procedure::DomainSnapshotListNames => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotListNames as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotListNames(x),
+                        ))
+                }
+                Procedure::DomainSnapshotLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotLookupByName(x),
+                        ))
+                }
+                Procedure::DomainHasCurrentSnapshot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainHasCurrentSnapshot as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainHasCurrentSnapshot(x),
+                        ))
+                }
+                Procedure::DomainSnapshotCurrent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotCurrent as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotCurrent(x),
+                        ))
+                }
+                Procedure::DomainRevertToSnapshot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRevertToSnapshot as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainRevertToSnapshot(x),
+                        ))
+                }
+                Procedure::DomainSnapshotDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotDelete(x),
+                        ))
+                }
+                Procedure::DomainGetBlockInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetBlockInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetBlockInfo(x),
+                        ))
+                }
+                Procedure::DomainCreateWithFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreateWithFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCreateWithFlags(x),
+                        ))
+                }
+                Procedure::DomainSetMemoryParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetMemoryParameters(x),
+                        ))
+                }
+                Procedure::DomainGetMemoryParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetMemoryParameters(x),
+                        ))
+                }
+                Procedure::DomainSetVcpusFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetVcpusFlags(x),
+                        ))
+                }
+                Procedure::DomainGetVcpusFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetVcpusFlags(x),
+                        ))
+                }
+                Procedure::DomainOpenConsole => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenConsole as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainOpenConsole(x)))
+                }
+                Procedure::DomainIsUpdated => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainIsUpdated as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainIsUpdated(x)))
+                }
+                Procedure::ConnectGetSysinfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetSysinfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::ConnectGetSysinfo(x)))
+                }
+                Procedure::DomainSetMemoryFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMemoryFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetMemoryFlags(x),
+                        ))
+                }
+                Procedure::DomainSetBlkioParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetBlkioParameters(x),
+                        ))
+                }
+                Procedure::DomainGetBlkioParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetBlkioParameters(x),
+                        ))
+                }
+                Procedure::DomainMigrateSetMaxSpeed => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateSetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateSetMaxSpeed(x),
+                        ))
+                }
+                Procedure::StorageVolUpload => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolUpload as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolUpload(x)))
+                }
+                Procedure::StorageVolDownload => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolDownload as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolDownload(x),
+                        ))
+                }
+                Procedure::DomainInjectNmi => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainInjectNmi as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainInjectNmi(x)))
+                }
+                Procedure::DomainScreenshot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainScreenshot as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainScreenshot(x)))
+                }
+                Procedure::DomainGetState => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetState as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetState(x)))
+                }
+                Procedure::DomainMigrateBegin3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateBegin3 as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateBegin3(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepare3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepare3 as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepare3(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepareTunnel3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepareTunnel3 as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepareTunnel3(x),
+                        ))
+                }
+                Procedure::DomainMigratePerform3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePerform3 as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePerform3(x),
+                        ))
+                }
+                Procedure::DomainMigrateFinish3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateFinish3 as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateFinish3(x),
+                        ))
+                }
+                Procedure::DomainMigrateConfirm3 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateConfirm3 as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateConfirm3(x),
+                        ))
+                }
+                Procedure::DomainSetSchedulerParametersFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetSchedulerParametersFlags(x),
+                        ))
+                }
+                Procedure::InterfaceChangeBegin => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceChangeBegin as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceChangeBegin(x),
+                        ))
+                }
+                Procedure::InterfaceChangeCommit => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceChangeCommit as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceChangeCommit(x),
+                        ))
+                }
+                Procedure::InterfaceChangeRollback => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::InterfaceChangeRollback as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::InterfaceChangeRollback(x),
+                        ))
+                }
+                Procedure::DomainGetSchedulerParametersFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSchedulerParametersFlags(x),
+                        ))
+                }
+                Procedure::DomainPinVcpuFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPinVcpuFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainPinVcpuFlags(x),
+                        ))
+                }
+                Procedure::DomainSendKey => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSendKey as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSendKey(x)))
+                }
+                Procedure::NodeGetCpuStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetCpuStats as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetCpuStats(x)))
+                }
+                Procedure::NodeGetMemoryStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetMemoryStats as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeGetMemoryStats(x),
+                        ))
+                }
+                Procedure::DomainGetControlInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetControlInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetControlInfo(x),
+                        ))
+                }
+                Procedure::DomainGetVcpuPinInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetVcpuPinInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetVcpuPinInfo(x),
+                        ))
+                }
+                Procedure::DomainUndefineFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainUndefineFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainUndefineFlags(x),
+                        ))
+                }
+                Procedure::DomainSaveFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSaveFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSaveFlags(x)))
+                }
+                Procedure::DomainRestoreFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRestoreFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainRestoreFlags(x),
+                        ))
+                }
+                Procedure::DomainDestroyFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDestroyFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDestroyFlags(x),
+                        ))
+                }
+                Procedure::DomainSaveImageGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSaveImageGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSaveImageGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainSaveImageDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSaveImageDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSaveImageDefineXml(x),
+                        ))
+                }
+                Procedure::DomainBlockJobAbort => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockJobAbort as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainBlockJobAbort(x),
+                        ))
+                }
+                Procedure::DomainGetBlockJobInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetBlockJobInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetBlockJobInfo(x),
+                        ))
+                }
+                Procedure::DomainBlockJobSetSpeed => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockJobSetSpeed as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainBlockJobSetSpeed(x),
+                        ))
+                }
+                Procedure::DomainBlockPull => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockPull as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockPull(x)))
+                }
+                Procedure::DomainMigrateGetMaxSpeed => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateGetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateGetMaxSpeed(x),
+                        ))
+                }
+                Procedure::DomainBlockStatsFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockStatsFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainBlockStatsFlags(x),
+                        ))
+                }
+                Procedure::DomainSnapshotGetParent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotGetParent as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotGetParent(x),
+                        ))
+                }
+                Procedure::DomainReset => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainReset as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainReset(x)))
+                }
+                Procedure::DomainSnapshotNumChildren => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotNumChildren as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotNumChildren(x),
+                        ))
+                }
+                Procedure::DomainSnapshotListChildrenNames => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotListChildrenNames as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotListChildrenNames(x),
+                        ))
+                }
+                Procedure::DomainOpenGraphics => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenGraphics as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainOpenGraphics(x),
+                        ))
+                }
+                Procedure::NodeSuspendForDuration => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeSuspendForDuration(x),
+                        ))
+                }
+                Procedure::DomainBlockResize => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockResize as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockResize(x)))
+                }
+                Procedure::DomainSetBlockIoTune => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetBlockIoTune(x),
+                        ))
+                }
+                Procedure::DomainGetBlockIoTune => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetBlockIoTune(x),
+                        ))
+                }
+                Procedure::DomainSetNumaParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetNumaParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetNumaParameters(x),
+                        ))
+                }
+                Procedure::DomainGetNumaParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetNumaParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetNumaParameters(x),
+                        ))
+                }
+                Procedure::DomainSetInterfaceParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetInterfaceParameters(x),
+                        ))
+                }
+                Procedure::DomainGetInterfaceParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetInterfaceParameters(x),
+                        ))
+                }
+                Procedure::DomainShutdownFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainShutdownFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainShutdownFlags(x),
+                        ))
+                }
+                Procedure::StorageVolWipePattern => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolWipePattern as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolWipePattern(x),
+                        ))
+                }
+                Procedure::StorageVolResize => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolResize as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::StorageVolResize(x)))
+                }
+                Procedure::DomainPmSuspendForDuration => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPmSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainPmSuspendForDuration(x),
+                        ))
+                }
+                Procedure::DomainGetCpuStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetCpuStats as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetCpuStats(x)))
+                }
+                Procedure::DomainGetDiskErrors => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetDiskErrors as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetDiskErrors(x),
+                        ))
+                }
+                Procedure::DomainSetMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetMetadata(x)))
+                }
+                Procedure::DomainGetMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetMetadata(x)))
+                }
+                Procedure::DomainBlockRebase => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockRebase as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockRebase(x)))
+                }
+                Procedure::DomainPmWakeup => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPmWakeup as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainPmWakeup(x)))
+                }
+                Procedure::DomainSnapshotIsCurrent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotIsCurrent as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotIsCurrent(x),
+                        ))
+                }
+                Procedure::DomainSnapshotHasMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotHasMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotHasMetadata(x),
+                        ))
+                }
+                Procedure::ConnectListAllDomains => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllDomains(x),
+                        ))
+                }
+                Procedure::DomainListAllSnapshots => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainListAllSnapshots as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainListAllSnapshots(x),
+                        ))
+                }
+                Procedure::DomainSnapshotListAllChildren => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSnapshotListAllChildren as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSnapshotListAllChildren(x),
+                        ))
+                }
+                Procedure::DomainGetHostname => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetHostname as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetHostname(x)))
+                }
+                Procedure::DomainGetSecurityLabelList => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetSecurityLabelList as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetSecurityLabelList(x),
+                        ))
+                }
+                Procedure::DomainPinEmulator => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPinEmulator as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainPinEmulator(x)))
+                }
+                Procedure::DomainGetEmulatorPinInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetEmulatorPinInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetEmulatorPinInfo(x),
+                        ))
+                }
+                Procedure::ConnectListAllStoragePools => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllStoragePools(x),
+                        ))
+                }
+                Procedure::StoragePoolListAllVolumes => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolListAllVolumes as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolListAllVolumes(x),
+                        ))
+                }
+                Procedure::ConnectListAllNetworks => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllNetworks(x),
+                        ))
+                }
+                Procedure::ConnectListAllInterfaces => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllInterfaces(x),
+                        ))
+                }
+                Procedure::ConnectListAllNodeDevices => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllNodeDevices as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllNodeDevices(x),
+                        ))
+                }
+                Procedure::ConnectListAllNwfilters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllNwfilters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllNwfilters(x),
+                        ))
+                }
+                Procedure::ConnectListAllSecrets => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllSecrets as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllSecrets(x),
+                        ))
+                }
+                Procedure::NodeSetMemoryParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeSetMemoryParameters(x),
+                        ))
+                }
+                Procedure::NodeGetMemoryParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeGetMemoryParameters(x),
+                        ))
+                }
+                Procedure::DomainBlockCommit => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockCommit as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockCommit(x)))
+                }
+                Procedure::NetworkUpdate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkUpdate as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkUpdate(x)))
+                }
+                Procedure::NodeGetCpuMap => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetCpuMap as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetCpuMap(x)))
+                }
+                Procedure::DomainFstrim => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainFstrim as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainFstrim(x)))
+                }
+                Procedure::DomainSendProcessSignal => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSendProcessSignal as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSendProcessSignal(x),
+                        ))
+                }
+                Procedure::DomainOpenChannel => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenChannel as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainOpenChannel(x)))
+                }
+                Procedure::NodeDeviceLookupScsiHostByWwn => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceLookupScsiHostByWwn as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceLookupScsiHostByWwn(x),
+                        ))
+                }
+                Procedure::DomainGetJobStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetJobStats as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetJobStats(x)))
+                }
+                Procedure::DomainMigrateGetCompressionCache => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateGetCompressionCache as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateGetCompressionCache(x),
+                        ))
+                }
+                Procedure::DomainMigrateSetCompressionCache => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateSetCompressionCache as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateSetCompressionCache(x),
+                        ))
+                }
+                Procedure::NodeDeviceDetachFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceDetachFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceDetachFlags(x),
+                        ))
+                }
+                Procedure::DomainMigrateBegin3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateBegin3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateBegin3Params(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepare3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepare3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepare3Params(x),
+                        ))
+                }
+                Procedure::DomainMigratePrepareTunnel3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePrepareTunnel3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePrepareTunnel3Params(x),
+                        ))
+                }
+                Procedure::DomainMigratePerform3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigratePerform3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigratePerform3Params(x),
+                        ))
+                }
+                Procedure::DomainMigrateFinish3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateFinish3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateFinish3Params(x),
+                        ))
+                }
+                Procedure::DomainMigrateConfirm3Params => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateConfirm3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateConfirm3Params(x),
+                        ))
+                }
+                Procedure::DomainSetMemoryStatsPeriod => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetMemoryStatsPeriod as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetMemoryStatsPeriod(x),
+                        ))
+                }
+                Procedure::DomainCreateXmlWithFiles => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreateXmlWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCreateXmlWithFiles(x),
+                        ))
+                }
+                Procedure::DomainCreateWithFiles => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCreateWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCreateWithFiles(x),
+                        ))
+                }
+                Procedure::ConnectGetCpuModelNames => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetCpuModelNames as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetCpuModelNames(x),
+                        ))
+                }
+                Procedure::ConnectNetworkEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNetworkEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNetworkEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectNetworkEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNetworkEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNetworkEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventCallbackRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventCallbackRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventCallbackRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectDomainEventCallbackDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectDomainEventCallbackDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectDomainEventCallbackDeregisterAny(x),
+                        ))
+                }
+                Procedure::DomainCoreDumpWithFormat => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCoreDumpWithFormat as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCoreDumpWithFormat(x),
+                        ))
+                }
+                Procedure::DomainFsfreeze => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainFsfreeze as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainFsfreeze(x)))
+                }
+                Procedure::DomainFsthaw => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainFsthaw as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainFsthaw(x)))
+                }
+                Procedure::DomainGetTime => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetTime as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetTime(x)))
+                }
+                Procedure::DomainSetTime => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetTime as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetTime(x)))
+                }
+                Procedure::NodeGetFreePages => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetFreePages as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetFreePages(x)))
+                }
+                Procedure::NetworkGetDhcpLeases => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetDhcpLeases as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkGetDhcpLeases(x),
+                        ))
+                }
+                Procedure::ConnectGetDomainCapabilities => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetDomainCapabilities as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetDomainCapabilities(x),
+                        ))
+                }
+                Procedure::DomainOpenGraphicsFd => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainOpenGraphicsFd as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainOpenGraphicsFd(x),
+                        ))
+                }
+                Procedure::ConnectGetAllDomainStats => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetAllDomainStats as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetAllDomainStats(x),
+                        ))
+                }
+                Procedure::DomainBlockCopy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBlockCopy as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBlockCopy(x)))
+                }
+                Procedure::NodeAllocPages => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeAllocPages as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeAllocPages(x)))
+                }
+                Procedure::DomainGetFsinfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetFsinfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetFsinfo(x)))
+                }
+                Procedure::DomainDefineXmlFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDefineXmlFlags(x),
+                        ))
+                }
+                Procedure::DomainGetIothreadInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetIothreadInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetIothreadInfo(x),
+                        ))
+                }
+                Procedure::DomainPinIothread => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainPinIothread as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainPinIothread(x)))
+                }
+                Procedure::DomainInterfaceAddresses => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainInterfaceAddresses as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainInterfaceAddresses(x),
+                        ))
+                }
+                Procedure::DomainAddIothread => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAddIothread as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainAddIothread(x)))
+                }
+                Procedure::DomainDelIothread => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDelIothread as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainDelIothread(x)))
+                }
+                Procedure::DomainSetUserPassword => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetUserPassword as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetUserPassword(x),
+                        ))
+                }
+                Procedure::DomainRename => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRename as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainRename(x)))
+                }
+                Procedure::ConnectRegisterCloseCallback => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectRegisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectRegisterCloseCallback(x),
+                        ))
+                }
+                Procedure::ConnectUnregisterCloseCallback => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectUnregisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectUnregisterCloseCallback(x),
+                        ))
+                }
+                Procedure::DomainMigrateStartPostCopy => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateStartPostCopy as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateStartPostCopy(x),
+                        ))
+                }
+                Procedure::DomainGetPerfEvents => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetPerfEvents as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetPerfEvents(x),
+                        ))
+                }
+                Procedure::DomainSetPerfEvents => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetPerfEvents as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetPerfEvents(x),
+                        ))
+                }
+                Procedure::ConnectStoragePoolEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectStoragePoolEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectStoragePoolEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectStoragePoolEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectStoragePoolEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectStoragePoolEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::DomainGetGuestVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetGuestVcpus(x),
+                        ))
+                }
+                Procedure::DomainSetGuestVcpus => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetGuestVcpus(x),
+                        ))
+                }
+                Procedure::ConnectNodeDeviceEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNodeDeviceEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNodeDeviceEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectNodeDeviceEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectNodeDeviceEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectNodeDeviceEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::StorageVolGetInfoFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StorageVolGetInfoFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StorageVolGetInfoFlags(x),
+                        ))
+                }
+                Procedure::ConnectSecretEventRegisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSecretEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSecretEventRegisterAny(x),
+                        ))
+                }
+                Procedure::ConnectSecretEventDeregisterAny => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSecretEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSecretEventDeregisterAny(x),
+                        ))
+                }
+                Procedure::DomainSetVcpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetVcpu as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSetVcpu(x)))
+                }
+                Procedure::DomainSetBlockThreshold => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetBlockThreshold as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetBlockThreshold(x),
+                        ))
+                }
+                Procedure::DomainMigrateGetMaxDowntime => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainMigrateGetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainMigrateGetMaxDowntime(x),
+                        ))
+                }
+                Procedure::DomainManagedSaveGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainManagedSaveGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainManagedSaveGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainManagedSaveDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainManagedSaveDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainManagedSaveDefineXml(x),
+                        ))
+                }
+                Procedure::DomainSetLifecycleAction => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetLifecycleAction as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetLifecycleAction(x),
+                        ))
+                }
+                Procedure::StoragePoolLookupByTargetPath => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolLookupByTargetPath as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolLookupByTargetPath(x),
+                        ))
+                }
+                Procedure::DomainDetachDeviceAlias => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDetachDeviceAlias as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDetachDeviceAlias(x),
+                        ))
+                }
+                Procedure::ConnectCompareHypervisorCpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectCompareHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectCompareHypervisorCpu(x),
+                        ))
+                }
+                Procedure::ConnectBaselineHypervisorCpu => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectBaselineHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectBaselineHypervisorCpu(x),
+                        ))
+                }
+                Procedure::NodeGetSevInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeGetSevInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeGetSevInfo(x)))
+                }
+                Procedure::DomainGetLaunchSecurityInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetLaunchSecurityInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetLaunchSecurityInfo(x),
+                        ))
+                }
+                Procedure::NwfilterBindingLookupByPortDev => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterBindingLookupByPortDev as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterBindingLookupByPortDev(x),
+                        ))
+                }
+                Procedure::NwfilterBindingGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterBindingGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterBindingGetXmlDesc(x),
+                        ))
+                }
+                Procedure::NwfilterBindingCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterBindingCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterBindingCreateXml(x),
+                        ))
+                }
+                Procedure::NwfilterBindingDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterBindingDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterBindingDelete(x),
+                        ))
+                }
+                Procedure::ConnectListAllNwfilterBindings => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectListAllNwfilterBindings as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectListAllNwfilterBindings(x),
+                        ))
+                }
+                Procedure::DomainSetIothreadParams => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetIothreadParams as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetIothreadParams(x),
+                        ))
+                }
+                Procedure::ConnectGetStoragePoolCapabilities => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectGetStoragePoolCapabilities as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectGetStoragePoolCapabilities(x),
+                        ))
+                }
+                Procedure::NetworkListAllPorts => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkListAllPorts as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkListAllPorts(x),
+                        ))
+                }
+                Procedure::NetworkPortLookupByUuid => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortLookupByUuid(x),
+                        ))
+                }
+                Procedure::NetworkPortCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortCreateXml(x),
+                        ))
+                }
+                Procedure::NetworkPortGetParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortGetParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortGetParameters(x),
+                        ))
+                }
+                Procedure::NetworkPortSetParameters => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortSetParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortSetParameters(x),
+                        ))
+                }
+                Procedure::NetworkPortGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkPortGetXmlDesc(x),
+                        ))
+                }
+                Procedure::NetworkPortDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkPortDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NetworkPortDelete(x)))
+                }
+                Procedure::DomainCheckpointCreateXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointCreateXml(x),
+                        ))
+                }
+                Procedure::DomainCheckpointGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainListAllCheckpoints => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainListAllCheckpoints as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainListAllCheckpoints(x),
+                        ))
+                }
+                Procedure::DomainCheckpointListAllChildren => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointListAllChildren as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointListAllChildren(x),
+                        ))
+                }
+                Procedure::DomainCheckpointLookupByName => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointLookupByName(x),
+                        ))
+                }
+                Procedure::DomainCheckpointGetParent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointGetParent as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointGetParent(x),
+                        ))
+                }
+                Procedure::DomainCheckpointDelete => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainCheckpointDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainCheckpointDelete(x),
+                        ))
+                }
+                Procedure::DomainGetGuestInfo => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetGuestInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetGuestInfo(x),
+                        ))
+                }
+                Procedure::ConnectSetIdentity => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectSetIdentity as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectSetIdentity(x),
+                        ))
+                }
+                Procedure::DomainAgentSetResponseTimeout => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAgentSetResponseTimeout as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAgentSetResponseTimeout(x),
+                        ))
+                }
+                Procedure::DomainBackupBegin => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBackupBegin as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainBackupBegin(x)))
+                }
+                Procedure::DomainBackupGetXmlDesc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainBackupGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainBackupGetXmlDesc(x),
+                        ))
+                }
+                Procedure::DomainAuthorizedSshKeysGet => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAuthorizedSshKeysGet as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAuthorizedSshKeysGet(x),
+                        ))
+                }
+                Procedure::DomainAuthorizedSshKeysSet => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAuthorizedSshKeysSet as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAuthorizedSshKeysSet(x),
+                        ))
+                }
+                Procedure::DomainGetMessages => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetMessages as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainGetMessages(x)))
+                }
+                Procedure::DomainStartDirtyRateCalc => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainStartDirtyRateCalc as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainStartDirtyRateCalc(x),
+                        ))
+                }
+                Procedure::NodeDeviceDefineXml => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceDefineXml(x),
+                        ))
+                }
+                Procedure::NodeDeviceUndefine => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceUndefine(x),
+                        ))
+                }
+                Procedure::NodeDeviceCreate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceCreate(x)))
+                }
+                Procedure::NwfilterDefineXmlFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NwfilterDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NwfilterDefineXmlFlags(x),
+                        ))
+                }
+                Procedure::NetworkDefineXmlFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkDefineXmlFlags(x),
+                        ))
+                }
+                Procedure::NodeDeviceGetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceGetAutostart(x),
+                        ))
+                }
+                Procedure::NodeDeviceSetAutostart => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceSetAutostart(x),
+                        ))
+                }
+                Procedure::NodeDeviceIsPersistent => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceIsPersistent(x),
+                        ))
+                }
+                Procedure::NodeDeviceIsActive => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceIsActive(x),
+                        ))
+                }
+                Procedure::NetworkCreateXmlFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkCreateXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkCreateXmlFlags(x),
+                        ))
+                }
+                Procedure::DomainSetLaunchSecurityState => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetLaunchSecurityState as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetLaunchSecurityState(x),
+                        ))
+                }
+                Procedure::DomainSaveParams => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSaveParams as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainSaveParams(x)))
+                }
+                Procedure::DomainRestoreParams => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainRestoreParams as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainRestoreParams(x),
+                        ))
+                }
+                Procedure::DomainAbortJobFlags => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainAbortJobFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainAbortJobFlags(x),
+                        ))
+                }
+                Procedure::DomainFdAssociate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainFdAssociate as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainFdAssociate(x)))
+                }
+                Procedure::NetworkSetMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkSetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkSetMetadata(x),
+                        ))
+                }
+                Procedure::NetworkGetMetadata => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkGetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkGetMetadata(x),
+                        ))
+                }
+                Procedure::NodeDeviceUpdate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceUpdate as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::NodeDeviceUpdate(x)))
+                }
+                Procedure::DomainGraphicsReload => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGraphicsReload as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGraphicsReload(x),
+                        ))
+                }
+                Procedure::DomainGetAutostartOnce => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainGetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainGetAutostartOnce(x),
+                        ))
+                }
+                Procedure::DomainSetAutostartOnce => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetAutostartOnce(x),
+                        ))
+                }
+                Procedure::DomainSetThrottleGroup => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainSetThrottleGroup as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainSetThrottleGroup(x),
+                        ))
+                }
+                Procedure::DomainDelThrottleGroup => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainDelThrottleGroup as ::xdrgen::rt::RemoteProcedure>::RetCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainDelThrottleGroup(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Reply {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::ConnectOpen(x) => {
+                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectClose(x) => {
+                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetType(x) => {
+                    <<procs::ConnectGetType as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetVersion(x) => {
+                    <<procs::ConnectGetVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetMaxVcpus(x) => {
+                    <<procs::ConnectGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetInfo(x) => {
+                    <<procs::NodeGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetCapabilities(x) => {
+                    <<procs::ConnectGetCapabilities as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAttachDevice(x) => {
+                    <<procs::DomainAttachDevice as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreate(x) => {
+                    <<procs::DomainCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreateXml(x) => {
+                    <<procs::DomainCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDefineXml(x) => {
+                    <<procs::DomainDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDestroy(x) => {
+                    <<procs::DomainDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDetachDevice(x) => {
+                    <<procs::DomainDetachDevice as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetXmlDesc(x) => {
+                    <<procs::DomainGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetAutostart(x) => {
+                    <<procs::DomainGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetInfo(x) => {
+                    <<procs::DomainGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMaxMemory(x) => {
+                    <<procs::DomainGetMaxMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMaxVcpus(x) => {
+                    <<procs::DomainGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetOsType(x) => {
+                    <<procs::DomainGetOsType as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetVcpus(x) => {
+                    <<procs::DomainGetVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDefinedDomains(x) => {
+                    <<procs::ConnectListDefinedDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainLookupById(x) => {
+                    <<procs::DomainLookupById as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainLookupByName(x) => {
+                    <<procs::DomainLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainLookupByUuid(x) => {
+                    <<procs::DomainLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDefinedDomains(x) => {
+                    <<procs::ConnectNumOfDefinedDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPinVcpu(x) => {
+                    <<procs::DomainPinVcpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainReboot(x) => {
+                    <<procs::DomainReboot as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainResume(x) => {
+                    <<procs::DomainResume as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetAutostart(x) => {
+                    <<procs::DomainSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMaxMemory(x) => {
+                    <<procs::DomainSetMaxMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMemory(x) => {
+                    <<procs::DomainSetMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetVcpus(x) => {
+                    <<procs::DomainSetVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainShutdown(x) => {
+                    <<procs::DomainShutdown as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSuspend(x) => {
+                    <<procs::DomainSuspend as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainUndefine(x) => {
+                    <<procs::DomainUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDefinedNetworks(x) => {
+                    <<procs::ConnectListDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDomains(x) => {
+                    <<procs::ConnectListDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListNetworks(x) => {
+                    <<procs::ConnectListNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkCreate(x) => {
+                    <<procs::NetworkCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkCreateXml(x) => {
+                    <<procs::NetworkCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkDefineXml(x) => {
+                    <<procs::NetworkDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkDestroy(x) => {
+                    <<procs::NetworkDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetXmlDesc(x) => {
+                    <<procs::NetworkGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetAutostart(x) => {
+                    <<procs::NetworkGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetBridgeName(x) => {
+                    <<procs::NetworkGetBridgeName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkLookupByName(x) => {
+                    <<procs::NetworkLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkLookupByUuid(x) => {
+                    <<procs::NetworkLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkSetAutostart(x) => {
+                    <<procs::NetworkSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkUndefine(x) => {
+                    <<procs::NetworkUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDefinedNetworks(x) => {
+                    <<procs::ConnectNumOfDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDomains(x) => {
+                    <<procs::ConnectNumOfDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfNetworks(x) => {
+                    <<procs::ConnectNumOfNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCoreDump(x) => {
+                    <<procs::DomainCoreDump as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRestore(x) => {
+                    <<procs::DomainRestore as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSave(x) => {
+                    <<procs::DomainSave as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSchedulerType(x) => {
+                    <<procs::DomainGetSchedulerType as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSchedulerParameters(x) => {
+                    <<procs::DomainGetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetSchedulerParameters(x) => {
+                    <<procs::DomainSetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetHostname(x) => {
+                    <<procs::ConnectGetHostname as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSupportsFeature(x) => {
+                    <<procs::ConnectSupportsFeature as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepare(x) => {
+                    <<procs::DomainMigratePrepare as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePerform(x) => {
+                    <<procs::DomainMigratePerform as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateFinish(x) => {
+                    <<procs::DomainMigrateFinish as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockStats(x) => {
+                    <<procs::DomainBlockStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainInterfaceStats(x) => {
+                    <<procs::DomainInterfaceStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthList(x) => {
+                    <<procs::AuthList as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthSaslInit(x) => {
+                    <<procs::AuthSaslInit as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthSaslStart(x) => {
+                    <<procs::AuthSaslStart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthSaslStep(x) => {
+                    <<procs::AuthSaslStep as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::AuthPolkit(x) => {
+                    <<procs::AuthPolkit as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfStoragePools(x) => {
+                    <<procs::ConnectNumOfStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListStoragePools(x) => {
+                    <<procs::ConnectListStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDefinedStoragePools(x) => {
+                    <<procs::ConnectNumOfDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDefinedStoragePools(x) => {
+                    <<procs::ConnectListDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectFindStoragePoolSources(x) => {
+                    <<procs::ConnectFindStoragePoolSources as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolCreateXml(x) => {
+                    <<procs::StoragePoolCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolDefineXml(x) => {
+                    <<procs::StoragePoolDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolCreate(x) => {
+                    <<procs::StoragePoolCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolBuild(x) => {
+                    <<procs::StoragePoolBuild as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolDestroy(x) => {
+                    <<procs::StoragePoolDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolDelete(x) => {
+                    <<procs::StoragePoolDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolUndefine(x) => {
+                    <<procs::StoragePoolUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolRefresh(x) => {
+                    <<procs::StoragePoolRefresh as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolLookupByName(x) => {
+                    <<procs::StoragePoolLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolLookupByUuid(x) => {
+                    <<procs::StoragePoolLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolLookupByVolume(x) => {
+                    <<procs::StoragePoolLookupByVolume as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolGetInfo(x) => {
+                    <<procs::StoragePoolGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolGetXmlDesc(x) => {
+                    <<procs::StoragePoolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolGetAutostart(x) => {
+                    <<procs::StoragePoolGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolSetAutostart(x) => {
+                    <<procs::StoragePoolSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolNumOfVolumes(x) => {
+                    <<procs::StoragePoolNumOfVolumes as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolListVolumes(x) => {
+                    <<procs::StoragePoolListVolumes as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolCreateXml(x) => {
+                    <<procs::StorageVolCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolDelete(x) => {
+                    <<procs::StorageVolDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolLookupByName(x) => {
+                    <<procs::StorageVolLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolLookupByKey(x) => {
+                    <<procs::StorageVolLookupByKey as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolLookupByPath(x) => {
+                    <<procs::StorageVolLookupByPath as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolGetInfo(x) => {
+                    <<procs::StorageVolGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolGetXmlDesc(x) => {
+                    <<procs::StorageVolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolGetPath(x) => {
+                    <<procs::StorageVolGetPath as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetCellsFreeMemory(x) => {
+                    <<procs::NodeGetCellsFreeMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetFreeMemory(x) => {
+                    <<procs::NodeGetFreeMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockPeek(x) => {
+                    <<procs::DomainBlockPeek as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMemoryPeek(x) => {
+                    <<procs::DomainMemoryPeek as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventRegister(x) => {
+                    <<procs::ConnectDomainEventRegister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventDeregister(x) => {
+                    <<procs::ConnectDomainEventDeregister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepare2(x) => {
+                    <<procs::DomainMigratePrepare2 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateFinish2(x) => {
+                    <<procs::DomainMigrateFinish2 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetUri(x) => {
+                    <<procs::ConnectGetUri as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeNumOfDevices(x) => {
+                    <<procs::NodeNumOfDevices as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeListDevices(x) => {
+                    <<procs::NodeListDevices as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceLookupByName(x) => {
+                    <<procs::NodeDeviceLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceGetXmlDesc(x) => {
+                    <<procs::NodeDeviceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceGetParent(x) => {
+                    <<procs::NodeDeviceGetParent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceNumOfCaps(x) => {
+                    <<procs::NodeDeviceNumOfCaps as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceListCaps(x) => {
+                    <<procs::NodeDeviceListCaps as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceDettach(x) => {
+                    <<procs::NodeDeviceDettach as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceReAttach(x) => {
+                    <<procs::NodeDeviceReAttach as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceReset(x) => {
+                    <<procs::NodeDeviceReset as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSecurityLabel(x) => {
+                    <<procs::DomainGetSecurityLabel as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetSecurityModel(x) => {
+                    <<procs::NodeGetSecurityModel as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceCreateXml(x) => {
+                    <<procs::NodeDeviceCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceDestroy(x) => {
+                    <<procs::NodeDeviceDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolCreateXmlFrom(x) => {
+                    <<procs::StorageVolCreateXmlFrom as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfInterfaces(x) => {
+                    <<procs::ConnectNumOfInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListInterfaces(x) => {
+                    <<procs::ConnectListInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceLookupByName(x) => {
+                    <<procs::InterfaceLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceLookupByMacString(x) => {
+                    <<procs::InterfaceLookupByMacString as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceGetXmlDesc(x) => {
+                    <<procs::InterfaceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceDefineXml(x) => {
+                    <<procs::InterfaceDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceUndefine(x) => {
+                    <<procs::InterfaceUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceCreate(x) => {
+                    <<procs::InterfaceCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceDestroy(x) => {
+                    <<procs::InterfaceDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainXmlFromNative(x) => {
+                    <<procs::ConnectDomainXmlFromNative as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainXmlToNative(x) => {
+                    <<procs::ConnectDomainXmlToNative as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfDefinedInterfaces(x) => {
+                    <<procs::ConnectNumOfDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListDefinedInterfaces(x) => {
+                    <<procs::ConnectListDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfSecrets(x) => {
+                    <<procs::ConnectNumOfSecrets as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListSecrets(x) => {
+                    <<procs::ConnectListSecrets as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretLookupByUuid(x) => {
+                    <<procs::SecretLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretDefineXml(x) => {
+                    <<procs::SecretDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretGetXmlDesc(x) => {
+                    <<procs::SecretGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretSetValue(x) => {
+                    <<procs::SecretSetValue as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretGetValue(x) => {
+                    <<procs::SecretGetValue as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretUndefine(x) => {
+                    <<procs::SecretUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretLookupByUsage(x) => {
+                    <<procs::SecretLookupByUsage as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel(x) => {
+                    <<procs::DomainMigratePrepareTunnel as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectIsSecure(x) => {
+                    <<procs::ConnectIsSecure as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainIsActive(x) => {
+                    <<procs::DomainIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainIsPersistent(x) => {
+                    <<procs::DomainIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkIsActive(x) => {
+                    <<procs::NetworkIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkIsPersistent(x) => {
+                    <<procs::NetworkIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolIsActive(x) => {
+                    <<procs::StoragePoolIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolIsPersistent(x) => {
+                    <<procs::StoragePoolIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceIsActive(x) => {
+                    <<procs::InterfaceIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetLibVersion(x) => {
+                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectCompareCpu(x) => {
+                    <<procs::ConnectCompareCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMemoryStats(x) => {
+                    <<procs::DomainMemoryStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAttachDeviceFlags(x) => {
+                    <<procs::DomainAttachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDetachDeviceFlags(x) => {
+                    <<procs::DomainDetachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectBaselineCpu(x) => {
+                    <<procs::ConnectBaselineCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetJobInfo(x) => {
+                    <<procs::DomainGetJobInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAbortJob(x) => {
+                    <<procs::DomainAbortJob as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolWipe(x) => {
+                    <<procs::StorageVolWipe as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateSetMaxDowntime(x) => {
+                    <<procs::DomainMigrateSetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventRegisterAny(x) => {
+                    <<procs::ConnectDomainEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventDeregisterAny(x) => {
+                    <<procs::ConnectDomainEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainUpdateDeviceFlags(x) => {
+                    <<procs::DomainUpdateDeviceFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterLookupByName(x) => {
+                    <<procs::NwfilterLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterLookupByUuid(x) => {
+                    <<procs::NwfilterLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterGetXmlDesc(x) => {
+                    <<procs::NwfilterGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNumOfNwfilters(x) => {
+                    <<procs::ConnectNumOfNwfilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListNwfilters(x) => {
+                    <<procs::ConnectListNwfilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterDefineXml(x) => {
+                    <<procs::NwfilterDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterUndefine(x) => {
+                    <<procs::NwfilterUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainManagedSave(x) => {
+                    <<procs::DomainManagedSave as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainHasManagedSaveImage(x) => {
+                    <<procs::DomainHasManagedSaveImage as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainManagedSaveRemove(x) => {
+                    <<procs::DomainManagedSaveRemove as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotCreateXml(x) => {
+                    <<procs::DomainSnapshotCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotGetXmlDesc(x) => {
+                    <<procs::DomainSnapshotGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotNum(x) => {
+                    <<procs::DomainSnapshotNum as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotListNames(x) => {
+                    <<procs::DomainSnapshotListNames as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotLookupByName(x) => {
+                    <<procs::DomainSnapshotLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainHasCurrentSnapshot(x) => {
+                    <<procs::DomainHasCurrentSnapshot as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotCurrent(x) => {
+                    <<procs::DomainSnapshotCurrent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRevertToSnapshot(x) => {
+                    <<procs::DomainRevertToSnapshot as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotDelete(x) => {
+                    <<procs::DomainSnapshotDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetBlockInfo(x) => {
+                    <<procs::DomainGetBlockInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreateWithFlags(x) => {
+                    <<procs::DomainCreateWithFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMemoryParameters(x) => {
+                    <<procs::DomainSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMemoryParameters(x) => {
+                    <<procs::DomainGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetVcpusFlags(x) => {
+                    <<procs::DomainSetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetVcpusFlags(x) => {
+                    <<procs::DomainGetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainOpenConsole(x) => {
+                    <<procs::DomainOpenConsole as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainIsUpdated(x) => {
+                    <<procs::DomainIsUpdated as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetSysinfo(x) => {
+                    <<procs::ConnectGetSysinfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMemoryFlags(x) => {
+                    <<procs::DomainSetMemoryFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetBlkioParameters(x) => {
+                    <<procs::DomainSetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetBlkioParameters(x) => {
+                    <<procs::DomainGetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateSetMaxSpeed(x) => {
+                    <<procs::DomainMigrateSetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolUpload(x) => {
+                    <<procs::StorageVolUpload as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolDownload(x) => {
+                    <<procs::StorageVolDownload as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainInjectNmi(x) => {
+                    <<procs::DomainInjectNmi as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainScreenshot(x) => {
+                    <<procs::DomainScreenshot as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetState(x) => {
+                    <<procs::DomainGetState as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateBegin3(x) => {
+                    <<procs::DomainMigrateBegin3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepare3(x) => {
+                    <<procs::DomainMigratePrepare3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel3(x) => {
+                    <<procs::DomainMigratePrepareTunnel3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePerform3(x) => {
+                    <<procs::DomainMigratePerform3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateFinish3(x) => {
+                    <<procs::DomainMigrateFinish3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateConfirm3(x) => {
+                    <<procs::DomainMigrateConfirm3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetSchedulerParametersFlags(x) => {
+                    <<procs::DomainSetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceChangeBegin(x) => {
+                    <<procs::InterfaceChangeBegin as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceChangeCommit(x) => {
+                    <<procs::InterfaceChangeCommit as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::InterfaceChangeRollback(x) => {
+                    <<procs::InterfaceChangeRollback as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSchedulerParametersFlags(x) => {
+                    <<procs::DomainGetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPinVcpuFlags(x) => {
+                    <<procs::DomainPinVcpuFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSendKey(x) => {
+                    <<procs::DomainSendKey as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetCpuStats(x) => {
+                    <<procs::NodeGetCpuStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetMemoryStats(x) => {
+                    <<procs::NodeGetMemoryStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetControlInfo(x) => {
+                    <<procs::DomainGetControlInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetVcpuPinInfo(x) => {
+                    <<procs::DomainGetVcpuPinInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainUndefineFlags(x) => {
+                    <<procs::DomainUndefineFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSaveFlags(x) => {
+                    <<procs::DomainSaveFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRestoreFlags(x) => {
+                    <<procs::DomainRestoreFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDestroyFlags(x) => {
+                    <<procs::DomainDestroyFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSaveImageGetXmlDesc(x) => {
+                    <<procs::DomainSaveImageGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSaveImageDefineXml(x) => {
+                    <<procs::DomainSaveImageDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockJobAbort(x) => {
+                    <<procs::DomainBlockJobAbort as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetBlockJobInfo(x) => {
+                    <<procs::DomainGetBlockJobInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockJobSetSpeed(x) => {
+                    <<procs::DomainBlockJobSetSpeed as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockPull(x) => {
+                    <<procs::DomainBlockPull as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateGetMaxSpeed(x) => {
+                    <<procs::DomainMigrateGetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockStatsFlags(x) => {
+                    <<procs::DomainBlockStatsFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotGetParent(x) => {
+                    <<procs::DomainSnapshotGetParent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainReset(x) => {
+                    <<procs::DomainReset as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotNumChildren(x) => {
+                    <<procs::DomainSnapshotNumChildren as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotListChildrenNames(x) => {
+                    <<procs::DomainSnapshotListChildrenNames as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainOpenGraphics(x) => {
+                    <<procs::DomainOpenGraphics as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeSuspendForDuration(x) => {
+                    <<procs::NodeSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockResize(x) => {
+                    <<procs::DomainBlockResize as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetBlockIoTune(x) => {
+                    <<procs::DomainSetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetBlockIoTune(x) => {
+                    <<procs::DomainGetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetNumaParameters(x) => {
+                    <<procs::DomainSetNumaParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetNumaParameters(x) => {
+                    <<procs::DomainGetNumaParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetInterfaceParameters(x) => {
+                    <<procs::DomainSetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetInterfaceParameters(x) => {
+                    <<procs::DomainGetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainShutdownFlags(x) => {
+                    <<procs::DomainShutdownFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolWipePattern(x) => {
+                    <<procs::StorageVolWipePattern as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolResize(x) => {
+                    <<procs::StorageVolResize as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPmSuspendForDuration(x) => {
+                    <<procs::DomainPmSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetCpuStats(x) => {
+                    <<procs::DomainGetCpuStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetDiskErrors(x) => {
+                    <<procs::DomainGetDiskErrors as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMetadata(x) => {
+                    <<procs::DomainSetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMetadata(x) => {
+                    <<procs::DomainGetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockRebase(x) => {
+                    <<procs::DomainBlockRebase as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPmWakeup(x) => {
+                    <<procs::DomainPmWakeup as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotIsCurrent(x) => {
+                    <<procs::DomainSnapshotIsCurrent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotHasMetadata(x) => {
+                    <<procs::DomainSnapshotHasMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllDomains(x) => {
+                    <<procs::ConnectListAllDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainListAllSnapshots(x) => {
+                    <<procs::DomainListAllSnapshots as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSnapshotListAllChildren(x) => {
+                    <<procs::DomainSnapshotListAllChildren as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetHostname(x) => {
+                    <<procs::DomainGetHostname as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetSecurityLabelList(x) => {
+                    <<procs::DomainGetSecurityLabelList as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPinEmulator(x) => {
+                    <<procs::DomainPinEmulator as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetEmulatorPinInfo(x) => {
+                    <<procs::DomainGetEmulatorPinInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllStoragePools(x) => {
+                    <<procs::ConnectListAllStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolListAllVolumes(x) => {
+                    <<procs::StoragePoolListAllVolumes as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllNetworks(x) => {
+                    <<procs::ConnectListAllNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllInterfaces(x) => {
+                    <<procs::ConnectListAllInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllNodeDevices(x) => {
+                    <<procs::ConnectListAllNodeDevices as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllNwfilters(x) => {
+                    <<procs::ConnectListAllNwfilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllSecrets(x) => {
+                    <<procs::ConnectListAllSecrets as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeSetMemoryParameters(x) => {
+                    <<procs::NodeSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetMemoryParameters(x) => {
+                    <<procs::NodeGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockCommit(x) => {
+                    <<procs::DomainBlockCommit as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkUpdate(x) => {
+                    <<procs::NetworkUpdate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetCpuMap(x) => {
+                    <<procs::NodeGetCpuMap as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainFstrim(x) => {
+                    <<procs::DomainFstrim as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSendProcessSignal(x) => {
+                    <<procs::DomainSendProcessSignal as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainOpenChannel(x) => {
+                    <<procs::DomainOpenChannel as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceLookupScsiHostByWwn(x) => {
+                    <<procs::NodeDeviceLookupScsiHostByWwn as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetJobStats(x) => {
+                    <<procs::DomainGetJobStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateGetCompressionCache(x) => {
+                    <<procs::DomainMigrateGetCompressionCache as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateSetCompressionCache(x) => {
+                    <<procs::DomainMigrateSetCompressionCache as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceDetachFlags(x) => {
+                    <<procs::NodeDeviceDetachFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateBegin3Params(x) => {
+                    <<procs::DomainMigrateBegin3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepare3Params(x) => {
+                    <<procs::DomainMigratePrepare3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel3Params(x) => {
+                    <<procs::DomainMigratePrepareTunnel3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigratePerform3Params(x) => {
+                    <<procs::DomainMigratePerform3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateFinish3Params(x) => {
+                    <<procs::DomainMigrateFinish3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateConfirm3Params(x) => {
+                    <<procs::DomainMigrateConfirm3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetMemoryStatsPeriod(x) => {
+                    <<procs::DomainSetMemoryStatsPeriod as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreateXmlWithFiles(x) => {
+                    <<procs::DomainCreateXmlWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCreateWithFiles(x) => {
+                    <<procs::DomainCreateWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetCpuModelNames(x) => {
+                    <<procs::ConnectGetCpuModelNames as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNetworkEventRegisterAny(x) => {
+                    <<procs::ConnectNetworkEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNetworkEventDeregisterAny(x) => {
+                    <<procs::ConnectNetworkEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventCallbackRegisterAny(x) => {
+                    <<procs::ConnectDomainEventCallbackRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectDomainEventCallbackDeregisterAny(x) => {
+                    <<procs::ConnectDomainEventCallbackDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCoreDumpWithFormat(x) => {
+                    <<procs::DomainCoreDumpWithFormat as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainFsfreeze(x) => {
+                    <<procs::DomainFsfreeze as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainFsthaw(x) => {
+                    <<procs::DomainFsthaw as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetTime(x) => {
+                    <<procs::DomainGetTime as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetTime(x) => {
+                    <<procs::DomainSetTime as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetFreePages(x) => {
+                    <<procs::NodeGetFreePages as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetDhcpLeases(x) => {
+                    <<procs::NetworkGetDhcpLeases as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetDomainCapabilities(x) => {
+                    <<procs::ConnectGetDomainCapabilities as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainOpenGraphicsFd(x) => {
+                    <<procs::DomainOpenGraphicsFd as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetAllDomainStats(x) => {
+                    <<procs::ConnectGetAllDomainStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBlockCopy(x) => {
+                    <<procs::DomainBlockCopy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeAllocPages(x) => {
+                    <<procs::NodeAllocPages as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetFsinfo(x) => {
+                    <<procs::DomainGetFsinfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDefineXmlFlags(x) => {
+                    <<procs::DomainDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetIothreadInfo(x) => {
+                    <<procs::DomainGetIothreadInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainPinIothread(x) => {
+                    <<procs::DomainPinIothread as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainInterfaceAddresses(x) => {
+                    <<procs::DomainInterfaceAddresses as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAddIothread(x) => {
+                    <<procs::DomainAddIothread as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDelIothread(x) => {
+                    <<procs::DomainDelIothread as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetUserPassword(x) => {
+                    <<procs::DomainSetUserPassword as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRename(x) => {
+                    <<procs::DomainRename as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectRegisterCloseCallback(x) => {
+                    <<procs::ConnectRegisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectUnregisterCloseCallback(x) => {
+                    <<procs::ConnectUnregisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateStartPostCopy(x) => {
+                    <<procs::DomainMigrateStartPostCopy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetPerfEvents(x) => {
+                    <<procs::DomainGetPerfEvents as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetPerfEvents(x) => {
+                    <<procs::DomainSetPerfEvents as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectStoragePoolEventRegisterAny(x) => {
+                    <<procs::ConnectStoragePoolEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectStoragePoolEventDeregisterAny(x) => {
+                    <<procs::ConnectStoragePoolEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetGuestVcpus(x) => {
+                    <<procs::DomainGetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetGuestVcpus(x) => {
+                    <<procs::DomainSetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNodeDeviceEventRegisterAny(x) => {
+                    <<procs::ConnectNodeDeviceEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectNodeDeviceEventDeregisterAny(x) => {
+                    <<procs::ConnectNodeDeviceEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StorageVolGetInfoFlags(x) => {
+                    <<procs::StorageVolGetInfoFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSecretEventRegisterAny(x) => {
+                    <<procs::ConnectSecretEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSecretEventDeregisterAny(x) => {
+                    <<procs::ConnectSecretEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetVcpu(x) => {
+                    <<procs::DomainSetVcpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetBlockThreshold(x) => {
+                    <<procs::DomainSetBlockThreshold as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainMigrateGetMaxDowntime(x) => {
+                    <<procs::DomainMigrateGetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainManagedSaveGetXmlDesc(x) => {
+                    <<procs::DomainManagedSaveGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainManagedSaveDefineXml(x) => {
+                    <<procs::DomainManagedSaveDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetLifecycleAction(x) => {
+                    <<procs::DomainSetLifecycleAction as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolLookupByTargetPath(x) => {
+                    <<procs::StoragePoolLookupByTargetPath as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDetachDeviceAlias(x) => {
+                    <<procs::DomainDetachDeviceAlias as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectCompareHypervisorCpu(x) => {
+                    <<procs::ConnectCompareHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectBaselineHypervisorCpu(x) => {
+                    <<procs::ConnectBaselineHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeGetSevInfo(x) => {
+                    <<procs::NodeGetSevInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetLaunchSecurityInfo(x) => {
+                    <<procs::DomainGetLaunchSecurityInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterBindingLookupByPortDev(x) => {
+                    <<procs::NwfilterBindingLookupByPortDev as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterBindingGetXmlDesc(x) => {
+                    <<procs::NwfilterBindingGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterBindingCreateXml(x) => {
+                    <<procs::NwfilterBindingCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterBindingDelete(x) => {
+                    <<procs::NwfilterBindingDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectListAllNwfilterBindings(x) => {
+                    <<procs::ConnectListAllNwfilterBindings as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetIothreadParams(x) => {
+                    <<procs::DomainSetIothreadParams as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectGetStoragePoolCapabilities(x) => {
+                    <<procs::ConnectGetStoragePoolCapabilities as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkListAllPorts(x) => {
+                    <<procs::NetworkListAllPorts as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortLookupByUuid(x) => {
+                    <<procs::NetworkPortLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortCreateXml(x) => {
+                    <<procs::NetworkPortCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortGetParameters(x) => {
+                    <<procs::NetworkPortGetParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortSetParameters(x) => {
+                    <<procs::NetworkPortSetParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortGetXmlDesc(x) => {
+                    <<procs::NetworkPortGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkPortDelete(x) => {
+                    <<procs::NetworkPortDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointCreateXml(x) => {
+                    <<procs::DomainCheckpointCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointGetXmlDesc(x) => {
+                    <<procs::DomainCheckpointGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainListAllCheckpoints(x) => {
+                    <<procs::DomainListAllCheckpoints as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointListAllChildren(x) => {
+                    <<procs::DomainCheckpointListAllChildren as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointLookupByName(x) => {
+                    <<procs::DomainCheckpointLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointGetParent(x) => {
+                    <<procs::DomainCheckpointGetParent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainCheckpointDelete(x) => {
+                    <<procs::DomainCheckpointDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetGuestInfo(x) => {
+                    <<procs::DomainGetGuestInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectSetIdentity(x) => {
+                    <<procs::ConnectSetIdentity as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAgentSetResponseTimeout(x) => {
+                    <<procs::DomainAgentSetResponseTimeout as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBackupBegin(x) => {
+                    <<procs::DomainBackupBegin as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainBackupGetXmlDesc(x) => {
+                    <<procs::DomainBackupGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAuthorizedSshKeysGet(x) => {
+                    <<procs::DomainAuthorizedSshKeysGet as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAuthorizedSshKeysSet(x) => {
+                    <<procs::DomainAuthorizedSshKeysSet as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetMessages(x) => {
+                    <<procs::DomainGetMessages as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainStartDirtyRateCalc(x) => {
+                    <<procs::DomainStartDirtyRateCalc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceDefineXml(x) => {
+                    <<procs::NodeDeviceDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceUndefine(x) => {
+                    <<procs::NodeDeviceUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceCreate(x) => {
+                    <<procs::NodeDeviceCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NwfilterDefineXmlFlags(x) => {
+                    <<procs::NwfilterDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkDefineXmlFlags(x) => {
+                    <<procs::NetworkDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceGetAutostart(x) => {
+                    <<procs::NodeDeviceGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceSetAutostart(x) => {
+                    <<procs::NodeDeviceSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceIsPersistent(x) => {
+                    <<procs::NodeDeviceIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceIsActive(x) => {
+                    <<procs::NodeDeviceIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkCreateXmlFlags(x) => {
+                    <<procs::NetworkCreateXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetLaunchSecurityState(x) => {
+                    <<procs::DomainSetLaunchSecurityState as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSaveParams(x) => {
+                    <<procs::DomainSaveParams as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainRestoreParams(x) => {
+                    <<procs::DomainRestoreParams as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainAbortJobFlags(x) => {
+                    <<procs::DomainAbortJobFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainFdAssociate(x) => {
+                    <<procs::DomainFdAssociate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkSetMetadata(x) => {
+                    <<procs::NetworkSetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkGetMetadata(x) => {
+                    <<procs::NetworkGetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceUpdate(x) => {
+                    <<procs::NodeDeviceUpdate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGraphicsReload(x) => {
+                    <<procs::DomainGraphicsReload as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainGetAutostartOnce(x) => {
+                    <<procs::DomainGetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetAutostartOnce(x) => {
+                    <<procs::DomainSetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainSetThrottleGroup(x) => {
+                    <<procs::DomainSetThrottleGroup as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainDelThrottleGroup(x) => {
+                    <<procs::DomainDelThrottleGroup as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::ConnectOpen(x) => {
+                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectClose(x) => {
+                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetType(x) => {
+                    <<procs::ConnectGetType as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetVersion(x) => {
+                    <<procs::ConnectGetVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetMaxVcpus(x) => {
+                    <<procs::ConnectGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetInfo(x) => {
+                    <<procs::NodeGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetCapabilities(x) => {
+                    <<procs::ConnectGetCapabilities as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAttachDevice(x) => {
+                    <<procs::DomainAttachDevice as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreate(x) => {
+                    <<procs::DomainCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreateXml(x) => {
+                    <<procs::DomainCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDefineXml(x) => {
+                    <<procs::DomainDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDestroy(x) => {
+                    <<procs::DomainDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDetachDevice(x) => {
+                    <<procs::DomainDetachDevice as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetXmlDesc(x) => {
+                    <<procs::DomainGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetAutostart(x) => {
+                    <<procs::DomainGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetInfo(x) => {
+                    <<procs::DomainGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMaxMemory(x) => {
+                    <<procs::DomainGetMaxMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMaxVcpus(x) => {
+                    <<procs::DomainGetMaxVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetOsType(x) => {
+                    <<procs::DomainGetOsType as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetVcpus(x) => {
+                    <<procs::DomainGetVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDefinedDomains(x) => {
+                    <<procs::ConnectListDefinedDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainLookupById(x) => {
+                    <<procs::DomainLookupById as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainLookupByName(x) => {
+                    <<procs::DomainLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainLookupByUuid(x) => {
+                    <<procs::DomainLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDefinedDomains(x) => {
+                    <<procs::ConnectNumOfDefinedDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPinVcpu(x) => {
+                    <<procs::DomainPinVcpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainReboot(x) => {
+                    <<procs::DomainReboot as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainResume(x) => {
+                    <<procs::DomainResume as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetAutostart(x) => {
+                    <<procs::DomainSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMaxMemory(x) => {
+                    <<procs::DomainSetMaxMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMemory(x) => {
+                    <<procs::DomainSetMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetVcpus(x) => {
+                    <<procs::DomainSetVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainShutdown(x) => {
+                    <<procs::DomainShutdown as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSuspend(x) => {
+                    <<procs::DomainSuspend as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainUndefine(x) => {
+                    <<procs::DomainUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDefinedNetworks(x) => {
+                    <<procs::ConnectListDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDomains(x) => {
+                    <<procs::ConnectListDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListNetworks(x) => {
+                    <<procs::ConnectListNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkCreate(x) => {
+                    <<procs::NetworkCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkCreateXml(x) => {
+                    <<procs::NetworkCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkDefineXml(x) => {
+                    <<procs::NetworkDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkDestroy(x) => {
+                    <<procs::NetworkDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetXmlDesc(x) => {
+                    <<procs::NetworkGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetAutostart(x) => {
+                    <<procs::NetworkGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetBridgeName(x) => {
+                    <<procs::NetworkGetBridgeName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkLookupByName(x) => {
+                    <<procs::NetworkLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkLookupByUuid(x) => {
+                    <<procs::NetworkLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkSetAutostart(x) => {
+                    <<procs::NetworkSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkUndefine(x) => {
+                    <<procs::NetworkUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDefinedNetworks(x) => {
+                    <<procs::ConnectNumOfDefinedNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDomains(x) => {
+                    <<procs::ConnectNumOfDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfNetworks(x) => {
+                    <<procs::ConnectNumOfNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCoreDump(x) => {
+                    <<procs::DomainCoreDump as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRestore(x) => {
+                    <<procs::DomainRestore as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSave(x) => {
+                    <<procs::DomainSave as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSchedulerType(x) => {
+                    <<procs::DomainGetSchedulerType as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSchedulerParameters(x) => {
+                    <<procs::DomainGetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetSchedulerParameters(x) => {
+                    <<procs::DomainSetSchedulerParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetHostname(x) => {
+                    <<procs::ConnectGetHostname as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSupportsFeature(x) => {
+                    <<procs::ConnectSupportsFeature as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepare(x) => {
+                    <<procs::DomainMigratePrepare as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePerform(x) => {
+                    <<procs::DomainMigratePerform as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateFinish(x) => {
+                    <<procs::DomainMigrateFinish as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockStats(x) => {
+                    <<procs::DomainBlockStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainInterfaceStats(x) => {
+                    <<procs::DomainInterfaceStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthList(x) => {
+                    <<procs::AuthList as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthSaslInit(x) => {
+                    <<procs::AuthSaslInit as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthSaslStart(x) => {
+                    <<procs::AuthSaslStart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthSaslStep(x) => {
+                    <<procs::AuthSaslStep as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::AuthPolkit(x) => {
+                    <<procs::AuthPolkit as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfStoragePools(x) => {
+                    <<procs::ConnectNumOfStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListStoragePools(x) => {
+                    <<procs::ConnectListStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDefinedStoragePools(x) => {
+                    <<procs::ConnectNumOfDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDefinedStoragePools(x) => {
+                    <<procs::ConnectListDefinedStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectFindStoragePoolSources(x) => {
+                    <<procs::ConnectFindStoragePoolSources as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolCreateXml(x) => {
+                    <<procs::StoragePoolCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolDefineXml(x) => {
+                    <<procs::StoragePoolDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolCreate(x) => {
+                    <<procs::StoragePoolCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolBuild(x) => {
+                    <<procs::StoragePoolBuild as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolDestroy(x) => {
+                    <<procs::StoragePoolDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolDelete(x) => {
+                    <<procs::StoragePoolDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolUndefine(x) => {
+                    <<procs::StoragePoolUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolRefresh(x) => {
+                    <<procs::StoragePoolRefresh as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolLookupByName(x) => {
+                    <<procs::StoragePoolLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolLookupByUuid(x) => {
+                    <<procs::StoragePoolLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolLookupByVolume(x) => {
+                    <<procs::StoragePoolLookupByVolume as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolGetInfo(x) => {
+                    <<procs::StoragePoolGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolGetXmlDesc(x) => {
+                    <<procs::StoragePoolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolGetAutostart(x) => {
+                    <<procs::StoragePoolGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolSetAutostart(x) => {
+                    <<procs::StoragePoolSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolNumOfVolumes(x) => {
+                    <<procs::StoragePoolNumOfVolumes as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolListVolumes(x) => {
+                    <<procs::StoragePoolListVolumes as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolCreateXml(x) => {
+                    <<procs::StorageVolCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolDelete(x) => {
+                    <<procs::StorageVolDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolLookupByName(x) => {
+                    <<procs::StorageVolLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolLookupByKey(x) => {
+                    <<procs::StorageVolLookupByKey as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolLookupByPath(x) => {
+                    <<procs::StorageVolLookupByPath as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolGetInfo(x) => {
+                    <<procs::StorageVolGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolGetXmlDesc(x) => {
+                    <<procs::StorageVolGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolGetPath(x) => {
+                    <<procs::StorageVolGetPath as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetCellsFreeMemory(x) => {
+                    <<procs::NodeGetCellsFreeMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetFreeMemory(x) => {
+                    <<procs::NodeGetFreeMemory as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockPeek(x) => {
+                    <<procs::DomainBlockPeek as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMemoryPeek(x) => {
+                    <<procs::DomainMemoryPeek as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventRegister(x) => {
+                    <<procs::ConnectDomainEventRegister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventDeregister(x) => {
+                    <<procs::ConnectDomainEventDeregister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepare2(x) => {
+                    <<procs::DomainMigratePrepare2 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateFinish2(x) => {
+                    <<procs::DomainMigrateFinish2 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetUri(x) => {
+                    <<procs::ConnectGetUri as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeNumOfDevices(x) => {
+                    <<procs::NodeNumOfDevices as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeListDevices(x) => {
+                    <<procs::NodeListDevices as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceLookupByName(x) => {
+                    <<procs::NodeDeviceLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceGetXmlDesc(x) => {
+                    <<procs::NodeDeviceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceGetParent(x) => {
+                    <<procs::NodeDeviceGetParent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceNumOfCaps(x) => {
+                    <<procs::NodeDeviceNumOfCaps as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceListCaps(x) => {
+                    <<procs::NodeDeviceListCaps as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceDettach(x) => {
+                    <<procs::NodeDeviceDettach as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceReAttach(x) => {
+                    <<procs::NodeDeviceReAttach as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceReset(x) => {
+                    <<procs::NodeDeviceReset as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSecurityLabel(x) => {
+                    <<procs::DomainGetSecurityLabel as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetSecurityModel(x) => {
+                    <<procs::NodeGetSecurityModel as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceCreateXml(x) => {
+                    <<procs::NodeDeviceCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceDestroy(x) => {
+                    <<procs::NodeDeviceDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolCreateXmlFrom(x) => {
+                    <<procs::StorageVolCreateXmlFrom as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfInterfaces(x) => {
+                    <<procs::ConnectNumOfInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListInterfaces(x) => {
+                    <<procs::ConnectListInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceLookupByName(x) => {
+                    <<procs::InterfaceLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceLookupByMacString(x) => {
+                    <<procs::InterfaceLookupByMacString as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceGetXmlDesc(x) => {
+                    <<procs::InterfaceGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceDefineXml(x) => {
+                    <<procs::InterfaceDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceUndefine(x) => {
+                    <<procs::InterfaceUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceCreate(x) => {
+                    <<procs::InterfaceCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceDestroy(x) => {
+                    <<procs::InterfaceDestroy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainXmlFromNative(x) => {
+                    <<procs::ConnectDomainXmlFromNative as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainXmlToNative(x) => {
+                    <<procs::ConnectDomainXmlToNative as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfDefinedInterfaces(x) => {
+                    <<procs::ConnectNumOfDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListDefinedInterfaces(x) => {
+                    <<procs::ConnectListDefinedInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfSecrets(x) => {
+                    <<procs::ConnectNumOfSecrets as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListSecrets(x) => {
+                    <<procs::ConnectListSecrets as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretLookupByUuid(x) => {
+                    <<procs::SecretLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretDefineXml(x) => {
+                    <<procs::SecretDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretGetXmlDesc(x) => {
+                    <<procs::SecretGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretSetValue(x) => {
+                    <<procs::SecretSetValue as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretGetValue(x) => {
+                    <<procs::SecretGetValue as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretUndefine(x) => {
+                    <<procs::SecretUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretLookupByUsage(x) => {
+                    <<procs::SecretLookupByUsage as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel(x) => {
+                    <<procs::DomainMigratePrepareTunnel as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectIsSecure(x) => {
+                    <<procs::ConnectIsSecure as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainIsActive(x) => {
+                    <<procs::DomainIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainIsPersistent(x) => {
+                    <<procs::DomainIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkIsActive(x) => {
+                    <<procs::NetworkIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkIsPersistent(x) => {
+                    <<procs::NetworkIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolIsActive(x) => {
+                    <<procs::StoragePoolIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolIsPersistent(x) => {
+                    <<procs::StoragePoolIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceIsActive(x) => {
+                    <<procs::InterfaceIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetLibVersion(x) => {
+                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectCompareCpu(x) => {
+                    <<procs::ConnectCompareCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMemoryStats(x) => {
+                    <<procs::DomainMemoryStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAttachDeviceFlags(x) => {
+                    <<procs::DomainAttachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDetachDeviceFlags(x) => {
+                    <<procs::DomainDetachDeviceFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectBaselineCpu(x) => {
+                    <<procs::ConnectBaselineCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetJobInfo(x) => {
+                    <<procs::DomainGetJobInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAbortJob(x) => {
+                    <<procs::DomainAbortJob as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolWipe(x) => {
+                    <<procs::StorageVolWipe as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateSetMaxDowntime(x) => {
+                    <<procs::DomainMigrateSetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventRegisterAny(x) => {
+                    <<procs::ConnectDomainEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventDeregisterAny(x) => {
+                    <<procs::ConnectDomainEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainUpdateDeviceFlags(x) => {
+                    <<procs::DomainUpdateDeviceFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterLookupByName(x) => {
+                    <<procs::NwfilterLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterLookupByUuid(x) => {
+                    <<procs::NwfilterLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterGetXmlDesc(x) => {
+                    <<procs::NwfilterGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNumOfNwfilters(x) => {
+                    <<procs::ConnectNumOfNwfilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListNwfilters(x) => {
+                    <<procs::ConnectListNwfilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterDefineXml(x) => {
+                    <<procs::NwfilterDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterUndefine(x) => {
+                    <<procs::NwfilterUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainManagedSave(x) => {
+                    <<procs::DomainManagedSave as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainHasManagedSaveImage(x) => {
+                    <<procs::DomainHasManagedSaveImage as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainManagedSaveRemove(x) => {
+                    <<procs::DomainManagedSaveRemove as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotCreateXml(x) => {
+                    <<procs::DomainSnapshotCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotGetXmlDesc(x) => {
+                    <<procs::DomainSnapshotGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotNum(x) => {
+                    <<procs::DomainSnapshotNum as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotListNames(x) => {
+                    <<procs::DomainSnapshotListNames as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotLookupByName(x) => {
+                    <<procs::DomainSnapshotLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainHasCurrentSnapshot(x) => {
+                    <<procs::DomainHasCurrentSnapshot as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotCurrent(x) => {
+                    <<procs::DomainSnapshotCurrent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRevertToSnapshot(x) => {
+                    <<procs::DomainRevertToSnapshot as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotDelete(x) => {
+                    <<procs::DomainSnapshotDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetBlockInfo(x) => {
+                    <<procs::DomainGetBlockInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreateWithFlags(x) => {
+                    <<procs::DomainCreateWithFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMemoryParameters(x) => {
+                    <<procs::DomainSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMemoryParameters(x) => {
+                    <<procs::DomainGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetVcpusFlags(x) => {
+                    <<procs::DomainSetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetVcpusFlags(x) => {
+                    <<procs::DomainGetVcpusFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainOpenConsole(x) => {
+                    <<procs::DomainOpenConsole as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainIsUpdated(x) => {
+                    <<procs::DomainIsUpdated as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetSysinfo(x) => {
+                    <<procs::ConnectGetSysinfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMemoryFlags(x) => {
+                    <<procs::DomainSetMemoryFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetBlkioParameters(x) => {
+                    <<procs::DomainSetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetBlkioParameters(x) => {
+                    <<procs::DomainGetBlkioParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateSetMaxSpeed(x) => {
+                    <<procs::DomainMigrateSetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolUpload(x) => {
+                    <<procs::StorageVolUpload as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolDownload(x) => {
+                    <<procs::StorageVolDownload as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainInjectNmi(x) => {
+                    <<procs::DomainInjectNmi as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainScreenshot(x) => {
+                    <<procs::DomainScreenshot as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetState(x) => {
+                    <<procs::DomainGetState as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateBegin3(x) => {
+                    <<procs::DomainMigrateBegin3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepare3(x) => {
+                    <<procs::DomainMigratePrepare3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel3(x) => {
+                    <<procs::DomainMigratePrepareTunnel3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePerform3(x) => {
+                    <<procs::DomainMigratePerform3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateFinish3(x) => {
+                    <<procs::DomainMigrateFinish3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateConfirm3(x) => {
+                    <<procs::DomainMigrateConfirm3 as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetSchedulerParametersFlags(x) => {
+                    <<procs::DomainSetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceChangeBegin(x) => {
+                    <<procs::InterfaceChangeBegin as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceChangeCommit(x) => {
+                    <<procs::InterfaceChangeCommit as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::InterfaceChangeRollback(x) => {
+                    <<procs::InterfaceChangeRollback as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSchedulerParametersFlags(x) => {
+                    <<procs::DomainGetSchedulerParametersFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPinVcpuFlags(x) => {
+                    <<procs::DomainPinVcpuFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSendKey(x) => {
+                    <<procs::DomainSendKey as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetCpuStats(x) => {
+                    <<procs::NodeGetCpuStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetMemoryStats(x) => {
+                    <<procs::NodeGetMemoryStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetControlInfo(x) => {
+                    <<procs::DomainGetControlInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetVcpuPinInfo(x) => {
+                    <<procs::DomainGetVcpuPinInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainUndefineFlags(x) => {
+                    <<procs::DomainUndefineFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSaveFlags(x) => {
+                    <<procs::DomainSaveFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRestoreFlags(x) => {
+                    <<procs::DomainRestoreFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDestroyFlags(x) => {
+                    <<procs::DomainDestroyFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSaveImageGetXmlDesc(x) => {
+                    <<procs::DomainSaveImageGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSaveImageDefineXml(x) => {
+                    <<procs::DomainSaveImageDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockJobAbort(x) => {
+                    <<procs::DomainBlockJobAbort as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetBlockJobInfo(x) => {
+                    <<procs::DomainGetBlockJobInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockJobSetSpeed(x) => {
+                    <<procs::DomainBlockJobSetSpeed as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockPull(x) => {
+                    <<procs::DomainBlockPull as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateGetMaxSpeed(x) => {
+                    <<procs::DomainMigrateGetMaxSpeed as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockStatsFlags(x) => {
+                    <<procs::DomainBlockStatsFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotGetParent(x) => {
+                    <<procs::DomainSnapshotGetParent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainReset(x) => {
+                    <<procs::DomainReset as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotNumChildren(x) => {
+                    <<procs::DomainSnapshotNumChildren as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotListChildrenNames(x) => {
+                    <<procs::DomainSnapshotListChildrenNames as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainOpenGraphics(x) => {
+                    <<procs::DomainOpenGraphics as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeSuspendForDuration(x) => {
+                    <<procs::NodeSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockResize(x) => {
+                    <<procs::DomainBlockResize as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetBlockIoTune(x) => {
+                    <<procs::DomainSetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetBlockIoTune(x) => {
+                    <<procs::DomainGetBlockIoTune as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetNumaParameters(x) => {
+                    <<procs::DomainSetNumaParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetNumaParameters(x) => {
+                    <<procs::DomainGetNumaParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetInterfaceParameters(x) => {
+                    <<procs::DomainSetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetInterfaceParameters(x) => {
+                    <<procs::DomainGetInterfaceParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainShutdownFlags(x) => {
+                    <<procs::DomainShutdownFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolWipePattern(x) => {
+                    <<procs::StorageVolWipePattern as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolResize(x) => {
+                    <<procs::StorageVolResize as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPmSuspendForDuration(x) => {
+                    <<procs::DomainPmSuspendForDuration as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetCpuStats(x) => {
+                    <<procs::DomainGetCpuStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetDiskErrors(x) => {
+                    <<procs::DomainGetDiskErrors as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMetadata(x) => {
+                    <<procs::DomainSetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMetadata(x) => {
+                    <<procs::DomainGetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockRebase(x) => {
+                    <<procs::DomainBlockRebase as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPmWakeup(x) => {
+                    <<procs::DomainPmWakeup as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotIsCurrent(x) => {
+                    <<procs::DomainSnapshotIsCurrent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotHasMetadata(x) => {
+                    <<procs::DomainSnapshotHasMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllDomains(x) => {
+                    <<procs::ConnectListAllDomains as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainListAllSnapshots(x) => {
+                    <<procs::DomainListAllSnapshots as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSnapshotListAllChildren(x) => {
+                    <<procs::DomainSnapshotListAllChildren as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetHostname(x) => {
+                    <<procs::DomainGetHostname as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetSecurityLabelList(x) => {
+                    <<procs::DomainGetSecurityLabelList as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPinEmulator(x) => {
+                    <<procs::DomainPinEmulator as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetEmulatorPinInfo(x) => {
+                    <<procs::DomainGetEmulatorPinInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllStoragePools(x) => {
+                    <<procs::ConnectListAllStoragePools as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolListAllVolumes(x) => {
+                    <<procs::StoragePoolListAllVolumes as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllNetworks(x) => {
+                    <<procs::ConnectListAllNetworks as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllInterfaces(x) => {
+                    <<procs::ConnectListAllInterfaces as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllNodeDevices(x) => {
+                    <<procs::ConnectListAllNodeDevices as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllNwfilters(x) => {
+                    <<procs::ConnectListAllNwfilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllSecrets(x) => {
+                    <<procs::ConnectListAllSecrets as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeSetMemoryParameters(x) => {
+                    <<procs::NodeSetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetMemoryParameters(x) => {
+                    <<procs::NodeGetMemoryParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockCommit(x) => {
+                    <<procs::DomainBlockCommit as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkUpdate(x) => {
+                    <<procs::NetworkUpdate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetCpuMap(x) => {
+                    <<procs::NodeGetCpuMap as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainFstrim(x) => {
+                    <<procs::DomainFstrim as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSendProcessSignal(x) => {
+                    <<procs::DomainSendProcessSignal as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainOpenChannel(x) => {
+                    <<procs::DomainOpenChannel as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceLookupScsiHostByWwn(x) => {
+                    <<procs::NodeDeviceLookupScsiHostByWwn as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetJobStats(x) => {
+                    <<procs::DomainGetJobStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateGetCompressionCache(x) => {
+                    <<procs::DomainMigrateGetCompressionCache as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateSetCompressionCache(x) => {
+                    <<procs::DomainMigrateSetCompressionCache as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceDetachFlags(x) => {
+                    <<procs::NodeDeviceDetachFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateBegin3Params(x) => {
+                    <<procs::DomainMigrateBegin3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepare3Params(x) => {
+                    <<procs::DomainMigratePrepare3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePrepareTunnel3Params(x) => {
+                    <<procs::DomainMigratePrepareTunnel3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigratePerform3Params(x) => {
+                    <<procs::DomainMigratePerform3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateFinish3Params(x) => {
+                    <<procs::DomainMigrateFinish3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateConfirm3Params(x) => {
+                    <<procs::DomainMigrateConfirm3Params as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetMemoryStatsPeriod(x) => {
+                    <<procs::DomainSetMemoryStatsPeriod as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreateXmlWithFiles(x) => {
+                    <<procs::DomainCreateXmlWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCreateWithFiles(x) => {
+                    <<procs::DomainCreateWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetCpuModelNames(x) => {
+                    <<procs::ConnectGetCpuModelNames as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNetworkEventRegisterAny(x) => {
+                    <<procs::ConnectNetworkEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNetworkEventDeregisterAny(x) => {
+                    <<procs::ConnectNetworkEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventCallbackRegisterAny(x) => {
+                    <<procs::ConnectDomainEventCallbackRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectDomainEventCallbackDeregisterAny(x) => {
+                    <<procs::ConnectDomainEventCallbackDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCoreDumpWithFormat(x) => {
+                    <<procs::DomainCoreDumpWithFormat as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainFsfreeze(x) => {
+                    <<procs::DomainFsfreeze as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainFsthaw(x) => {
+                    <<procs::DomainFsthaw as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetTime(x) => {
+                    <<procs::DomainGetTime as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetTime(x) => {
+                    <<procs::DomainSetTime as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetFreePages(x) => {
+                    <<procs::NodeGetFreePages as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetDhcpLeases(x) => {
+                    <<procs::NetworkGetDhcpLeases as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetDomainCapabilities(x) => {
+                    <<procs::ConnectGetDomainCapabilities as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainOpenGraphicsFd(x) => {
+                    <<procs::DomainOpenGraphicsFd as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetAllDomainStats(x) => {
+                    <<procs::ConnectGetAllDomainStats as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBlockCopy(x) => {
+                    <<procs::DomainBlockCopy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeAllocPages(x) => {
+                    <<procs::NodeAllocPages as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetFsinfo(x) => {
+                    <<procs::DomainGetFsinfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDefineXmlFlags(x) => {
+                    <<procs::DomainDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetIothreadInfo(x) => {
+                    <<procs::DomainGetIothreadInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainPinIothread(x) => {
+                    <<procs::DomainPinIothread as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainInterfaceAddresses(x) => {
+                    <<procs::DomainInterfaceAddresses as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAddIothread(x) => {
+                    <<procs::DomainAddIothread as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDelIothread(x) => {
+                    <<procs::DomainDelIothread as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetUserPassword(x) => {
+                    <<procs::DomainSetUserPassword as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRename(x) => {
+                    <<procs::DomainRename as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectRegisterCloseCallback(x) => {
+                    <<procs::ConnectRegisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectUnregisterCloseCallback(x) => {
+                    <<procs::ConnectUnregisterCloseCallback as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateStartPostCopy(x) => {
+                    <<procs::DomainMigrateStartPostCopy as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetPerfEvents(x) => {
+                    <<procs::DomainGetPerfEvents as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetPerfEvents(x) => {
+                    <<procs::DomainSetPerfEvents as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectStoragePoolEventRegisterAny(x) => {
+                    <<procs::ConnectStoragePoolEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectStoragePoolEventDeregisterAny(x) => {
+                    <<procs::ConnectStoragePoolEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetGuestVcpus(x) => {
+                    <<procs::DomainGetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetGuestVcpus(x) => {
+                    <<procs::DomainSetGuestVcpus as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNodeDeviceEventRegisterAny(x) => {
+                    <<procs::ConnectNodeDeviceEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectNodeDeviceEventDeregisterAny(x) => {
+                    <<procs::ConnectNodeDeviceEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StorageVolGetInfoFlags(x) => {
+                    <<procs::StorageVolGetInfoFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSecretEventRegisterAny(x) => {
+                    <<procs::ConnectSecretEventRegisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSecretEventDeregisterAny(x) => {
+                    <<procs::ConnectSecretEventDeregisterAny as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetVcpu(x) => {
+                    <<procs::DomainSetVcpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetBlockThreshold(x) => {
+                    <<procs::DomainSetBlockThreshold as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainMigrateGetMaxDowntime(x) => {
+                    <<procs::DomainMigrateGetMaxDowntime as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainManagedSaveGetXmlDesc(x) => {
+                    <<procs::DomainManagedSaveGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainManagedSaveDefineXml(x) => {
+                    <<procs::DomainManagedSaveDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetLifecycleAction(x) => {
+                    <<procs::DomainSetLifecycleAction as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolLookupByTargetPath(x) => {
+                    <<procs::StoragePoolLookupByTargetPath as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDetachDeviceAlias(x) => {
+                    <<procs::DomainDetachDeviceAlias as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectCompareHypervisorCpu(x) => {
+                    <<procs::ConnectCompareHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectBaselineHypervisorCpu(x) => {
+                    <<procs::ConnectBaselineHypervisorCpu as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeGetSevInfo(x) => {
+                    <<procs::NodeGetSevInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetLaunchSecurityInfo(x) => {
+                    <<procs::DomainGetLaunchSecurityInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterBindingLookupByPortDev(x) => {
+                    <<procs::NwfilterBindingLookupByPortDev as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterBindingGetXmlDesc(x) => {
+                    <<procs::NwfilterBindingGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterBindingCreateXml(x) => {
+                    <<procs::NwfilterBindingCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterBindingDelete(x) => {
+                    <<procs::NwfilterBindingDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectListAllNwfilterBindings(x) => {
+                    <<procs::ConnectListAllNwfilterBindings as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetIothreadParams(x) => {
+                    <<procs::DomainSetIothreadParams as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectGetStoragePoolCapabilities(x) => {
+                    <<procs::ConnectGetStoragePoolCapabilities as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkListAllPorts(x) => {
+                    <<procs::NetworkListAllPorts as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortLookupByUuid(x) => {
+                    <<procs::NetworkPortLookupByUuid as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortCreateXml(x) => {
+                    <<procs::NetworkPortCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortGetParameters(x) => {
+                    <<procs::NetworkPortGetParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortSetParameters(x) => {
+                    <<procs::NetworkPortSetParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortGetXmlDesc(x) => {
+                    <<procs::NetworkPortGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkPortDelete(x) => {
+                    <<procs::NetworkPortDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointCreateXml(x) => {
+                    <<procs::DomainCheckpointCreateXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointGetXmlDesc(x) => {
+                    <<procs::DomainCheckpointGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainListAllCheckpoints(x) => {
+                    <<procs::DomainListAllCheckpoints as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointListAllChildren(x) => {
+                    <<procs::DomainCheckpointListAllChildren as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointLookupByName(x) => {
+                    <<procs::DomainCheckpointLookupByName as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointGetParent(x) => {
+                    <<procs::DomainCheckpointGetParent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainCheckpointDelete(x) => {
+                    <<procs::DomainCheckpointDelete as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetGuestInfo(x) => {
+                    <<procs::DomainGetGuestInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectSetIdentity(x) => {
+                    <<procs::ConnectSetIdentity as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAgentSetResponseTimeout(x) => {
+                    <<procs::DomainAgentSetResponseTimeout as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBackupBegin(x) => {
+                    <<procs::DomainBackupBegin as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainBackupGetXmlDesc(x) => {
+                    <<procs::DomainBackupGetXmlDesc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAuthorizedSshKeysGet(x) => {
+                    <<procs::DomainAuthorizedSshKeysGet as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAuthorizedSshKeysSet(x) => {
+                    <<procs::DomainAuthorizedSshKeysSet as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetMessages(x) => {
+                    <<procs::DomainGetMessages as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainStartDirtyRateCalc(x) => {
+                    <<procs::DomainStartDirtyRateCalc as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceDefineXml(x) => {
+                    <<procs::NodeDeviceDefineXml as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceUndefine(x) => {
+                    <<procs::NodeDeviceUndefine as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceCreate(x) => {
+                    <<procs::NodeDeviceCreate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NwfilterDefineXmlFlags(x) => {
+                    <<procs::NwfilterDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkDefineXmlFlags(x) => {
+                    <<procs::NetworkDefineXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceGetAutostart(x) => {
+                    <<procs::NodeDeviceGetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceSetAutostart(x) => {
+                    <<procs::NodeDeviceSetAutostart as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceIsPersistent(x) => {
+                    <<procs::NodeDeviceIsPersistent as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceIsActive(x) => {
+                    <<procs::NodeDeviceIsActive as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkCreateXmlFlags(x) => {
+                    <<procs::NetworkCreateXmlFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetLaunchSecurityState(x) => {
+                    <<procs::DomainSetLaunchSecurityState as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSaveParams(x) => {
+                    <<procs::DomainSaveParams as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainRestoreParams(x) => {
+                    <<procs::DomainRestoreParams as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainAbortJobFlags(x) => {
+                    <<procs::DomainAbortJobFlags as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainFdAssociate(x) => {
+                    <<procs::DomainFdAssociate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkSetMetadata(x) => {
+                    <<procs::NetworkSetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkGetMetadata(x) => {
+                    <<procs::NetworkGetMetadata as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceUpdate(x) => {
+                    <<procs::NodeDeviceUpdate as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGraphicsReload(x) => {
+                    <<procs::DomainGraphicsReload as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainGetAutostartOnce(x) => {
+                    <<procs::DomainGetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetAutostartOnce(x) => {
+                    <<procs::DomainSetAutostartOnce as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainSetThrottleGroup(x) => {
+                    <<procs::DomainSetThrottleGroup as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainDelThrottleGroup(x) => {
+                    <<procs::DomainDelThrottleGroup as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
+    /// A one-way message (event) of this version.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Message {
+        DomainEventLifecycle(
+            <procs::DomainEventLifecycle as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventReboot(
+            <procs::DomainEventReboot as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventRtcChange(
+            <procs::DomainEventRtcChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventWatchdog(
+            <procs::DomainEventWatchdog as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventIoError(
+            <procs::DomainEventIoError as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventGraphics(
+            <procs::DomainEventGraphics as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventIoErrorReason(
+            <procs::DomainEventIoErrorReason as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventControlError(
+            <procs::DomainEventControlError as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventBlockJob(
+            <procs::DomainEventBlockJob as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventDiskChange(
+            <procs::DomainEventDiskChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventTrayChange(
+            <procs::DomainEventTrayChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventPmwakeup(
+            <procs::DomainEventPmwakeup as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventPmsuspend(
+            <procs::DomainEventPmsuspend as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventBalloonChange(
+            <procs::DomainEventBalloonChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventPmsuspendDisk(
+            <procs::DomainEventPmsuspendDisk as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventDeviceRemoved(
+            <procs::DomainEventDeviceRemoved as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkEventLifecycle(
+            <procs::NetworkEventLifecycle as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackLifecycle(
+            <procs::DomainEventCallbackLifecycle as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackReboot(
+            <procs::DomainEventCallbackReboot as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackRtcChange(
+            <procs::DomainEventCallbackRtcChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackWatchdog(
+            <procs::DomainEventCallbackWatchdog as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackIoError(
+            <procs::DomainEventCallbackIoError as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackGraphics(
+            <procs::DomainEventCallbackGraphics as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackIoErrorReason(
+            <procs::DomainEventCallbackIoErrorReason as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackControlError(
+            <procs::DomainEventCallbackControlError as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackBlockJob(
+            <procs::DomainEventCallbackBlockJob as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackDiskChange(
+            <procs::DomainEventCallbackDiskChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackTrayChange(
+            <procs::DomainEventCallbackTrayChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackPmwakeup(
+            <procs::DomainEventCallbackPmwakeup as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackPmsuspend(
+            <procs::DomainEventCallbackPmsuspend as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackBalloonChange(
+            <procs::DomainEventCallbackBalloonChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackPmsuspendDisk(
+            <procs::DomainEventCallbackPmsuspendDisk as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackDeviceRemoved(
+            <procs::DomainEventCallbackDeviceRemoved as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventBlockJob2(
+            <procs::DomainEventBlockJob2 as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackTunable(
+            <procs::DomainEventCallbackTunable as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackAgentLifecycle(
+            <procs::DomainEventCallbackAgentLifecycle as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackDeviceAdded(
+            <procs::DomainEventCallbackDeviceAdded as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackMigrationIteration(
+            <procs::DomainEventCallbackMigrationIteration as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        ConnectEventConnectionClosed(
+            <procs::ConnectEventConnectionClosed as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackJobCompleted(
+            <procs::DomainEventCallbackJobCompleted as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackDeviceRemovalFailed(
+            <procs::DomainEventCallbackDeviceRemovalFailed as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolEventLifecycle(
+            <procs::StoragePoolEventLifecycle as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        StoragePoolEventRefresh(
+            <procs::StoragePoolEventRefresh as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceEventLifecycle(
+            <procs::NodeDeviceEventLifecycle as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NodeDeviceEventUpdate(
+            <procs::NodeDeviceEventUpdate as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventCallbackMetadataChange(
+            <procs::DomainEventCallbackMetadataChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        SecretEventLifecycle(
+            <procs::SecretEventLifecycle as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        SecretEventValueChanged(
+            <procs::SecretEventValueChanged as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventBlockThreshold(
+            <procs::DomainEventBlockThreshold as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventMemoryFailure(
+            <procs::DomainEventMemoryFailure as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventMemoryDeviceSizeChange(
+            <procs::DomainEventMemoryDeviceSizeChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        NetworkEventCallbackMetadataChange(
+            <procs::NetworkEventCallbackMetadataChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+        DomainEventNicMacChange(
+            <procs::DomainEventNicMacChange as ::xdrgen::rt::RemoteProcedure>::Args,
+        ),
+    }
+    impl Message {
+        /// The procedure this value belongs to.
+        pub fn procedure(&self) -> Procedure {
+            match *self {
+                Self::DomainEventLifecycle(_) => Procedure::DomainEventLifecycle,
+                Self::DomainEventReboot(_) => Procedure::DomainEventReboot,
+                Self::DomainEventRtcChange(_) => Procedure::DomainEventRtcChange,
+                Self::DomainEventWatchdog(_) => Procedure::DomainEventWatchdog,
+                Self::DomainEventIoError(_) => Procedure::DomainEventIoError,
+                Self::DomainEventGraphics(_) => Procedure::DomainEventGraphics,
+                Self::DomainEventIoErrorReason(_) => Procedure::DomainEventIoErrorReason,
+                Self::DomainEventControlError(_) => Procedure::DomainEventControlError,
+                Self::DomainEventBlockJob(_) => Procedure::DomainEventBlockJob,
+                Self::DomainEventDiskChange(_) => Procedure::DomainEventDiskChange,
+                Self::DomainEventTrayChange(_) => Procedure::DomainEventTrayChange,
+                Self::DomainEventPmwakeup(_) => Procedure::DomainEventPmwakeup,
+                Self::DomainEventPmsuspend(_) => Procedure::DomainEventPmsuspend,
+                Self::DomainEventBalloonChange(_) => Procedure::DomainEventBalloonChange,
+                Self::DomainEventPmsuspendDisk(_) => Procedure::DomainEventPmsuspendDisk,
+                Self::DomainEventDeviceRemoved(_) => Procedure::DomainEventDeviceRemoved,
+                Self::NetworkEventLifecycle(_) => Procedure::NetworkEventLifecycle,
+                Self::DomainEventCallbackLifecycle(_) => {
+                    Procedure::DomainEventCallbackLifecycle
+                }
+                Self::DomainEventCallbackReboot(_) => {
+                    Procedure::DomainEventCallbackReboot
+                }
+                Self::DomainEventCallbackRtcChange(_) => {
+                    Procedure::DomainEventCallbackRtcChange
+                }
+                Self::DomainEventCallbackWatchdog(_) => {
+                    Procedure::DomainEventCallbackWatchdog
+                }
+                Self::DomainEventCallbackIoError(_) => {
+                    Procedure::DomainEventCallbackIoError
+                }
+                Self::DomainEventCallbackGraphics(_) => {
+                    Procedure::DomainEventCallbackGraphics
+                }
+                Self::DomainEventCallbackIoErrorReason(_) => {
+                    Procedure::DomainEventCallbackIoErrorReason
+                }
+                Self::DomainEventCallbackControlError(_) => {
+                    Procedure::DomainEventCallbackControlError
+                }
+                Self::DomainEventCallbackBlockJob(_) => {
+                    Procedure::DomainEventCallbackBlockJob
+                }
+                Self::DomainEventCallbackDiskChange(_) => {
+                    Procedure::DomainEventCallbackDiskChange
+                }
+                Self::DomainEventCallbackTrayChange(_) => {
+                    Procedure::DomainEventCallbackTrayChange
+                }
+                Self::DomainEventCallbackPmwakeup(_) => {
+                    Procedure::DomainEventCallbackPmwakeup
+                }
+                Self::DomainEventCallbackPmsuspend(_) => {
+                    Procedure::DomainEventCallbackPmsuspend
+                }
+                Self::DomainEventCallbackBalloonChange(_) => {
+                    Procedure::DomainEventCallbackBalloonChange
+                }
+                Self::DomainEventCallbackPmsuspendDisk(_) => {
+                    Procedure::DomainEventCallbackPmsuspendDisk
+                }
+                Self::DomainEventCallbackDeviceRemoved(_) => {
+                    Procedure::DomainEventCallbackDeviceRemoved
+                }
+                Self::DomainEventBlockJob2(_) => Procedure::DomainEventBlockJob2,
+                Self::DomainEventCallbackTunable(_) => {
+                    Procedure::DomainEventCallbackTunable
+                }
+                Self::DomainEventCallbackAgentLifecycle(_) => {
+                    Procedure::DomainEventCallbackAgentLifecycle
+                }
+                Self::DomainEventCallbackDeviceAdded(_) => {
+                    Procedure::DomainEventCallbackDeviceAdded
+                }
+                Self::DomainEventCallbackMigrationIteration(_) => {
+                    Procedure::DomainEventCallbackMigrationIteration
+                }
+                Self::ConnectEventConnectionClosed(_) => {
+                    Procedure::ConnectEventConnectionClosed
+                }
+                Self::DomainEventCallbackJobCompleted(_) => {
+                    Procedure::DomainEventCallbackJobCompleted
+                }
+                Self::DomainEventCallbackDeviceRemovalFailed(_) => {
+                    Procedure::DomainEventCallbackDeviceRemovalFailed
+                }
+                Self::StoragePoolEventLifecycle(_) => {
+                    Procedure::StoragePoolEventLifecycle
+                }
+                Self::StoragePoolEventRefresh(_) => Procedure::StoragePoolEventRefresh,
+                Self::NodeDeviceEventLifecycle(_) => Procedure::NodeDeviceEventLifecycle,
+                Self::NodeDeviceEventUpdate(_) => Procedure::NodeDeviceEventUpdate,
+                Self::DomainEventCallbackMetadataChange(_) => {
+                    Procedure::DomainEventCallbackMetadataChange
+                }
+                Self::SecretEventLifecycle(_) => Procedure::SecretEventLifecycle,
+                Self::SecretEventValueChanged(_) => Procedure::SecretEventValueChanged,
+                Self::DomainEventBlockThreshold(_) => {
+                    Procedure::DomainEventBlockThreshold
+                }
+                Self::DomainEventMemoryFailure(_) => Procedure::DomainEventMemoryFailure,
+                Self::DomainEventMemoryDeviceSizeChange(_) => {
+                    Procedure::DomainEventMemoryDeviceSizeChange
+                }
+                Self::NetworkEventCallbackMetadataChange(_) => {
+                    Procedure::NetworkEventCallbackMetadataChange
+                }
+                Self::DomainEventNicMacChange(_) => Procedure::DomainEventNicMacChange,
+            }
+        }
+        /// Decodes the body of a frame for `procedure`; `None` when
+        /// the procedure has no such body (e.g. a message number
+        /// given to `Call`). The body must be used up exactly.
+        #[allow(unreachable_patterns)]
+        pub fn decode(
+            procedure: Procedure,
+            body: &[u8],
+        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
+            match procedure {
+                Procedure::DomainEventLifecycle => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventLifecycle(x),
+                        ))
+                }
+                Procedure::DomainEventReboot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventReboot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(Self::DomainEventReboot(x)))
+                }
+                Procedure::DomainEventRtcChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventRtcChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventRtcChange(x),
+                        ))
+                }
+                Procedure::DomainEventWatchdog => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventWatchdog as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventWatchdog(x),
+                        ))
+                }
+                Procedure::DomainEventIoError => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventIoError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventIoError(x),
+                        ))
+                }
+                Procedure::DomainEventGraphics => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventGraphics as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventGraphics(x),
+                        ))
+                }
+                Procedure::DomainEventIoErrorReason => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventIoErrorReason as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventIoErrorReason(x),
+                        ))
+                }
+                Procedure::DomainEventControlError => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventControlError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventControlError(x),
+                        ))
+                }
+                Procedure::DomainEventBlockJob => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventBlockJob as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventBlockJob(x),
+                        ))
+                }
+                Procedure::DomainEventDiskChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventDiskChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventDiskChange(x),
+                        ))
+                }
+                Procedure::DomainEventTrayChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventTrayChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventTrayChange(x),
+                        ))
+                }
+                Procedure::DomainEventPmwakeup => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventPmwakeup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventPmwakeup(x),
+                        ))
+                }
+                Procedure::DomainEventPmsuspend => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventPmsuspend as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventPmsuspend(x),
+                        ))
+                }
+                Procedure::DomainEventBalloonChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventBalloonChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventBalloonChange(x),
+                        ))
+                }
+                Procedure::DomainEventPmsuspendDisk => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventPmsuspendDisk as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventPmsuspendDisk(x),
+                        ))
+                }
+                Procedure::DomainEventDeviceRemoved => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventDeviceRemoved as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventDeviceRemoved(x),
+                        ))
+                }
+                Procedure::NetworkEventLifecycle => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkEventLifecycle(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackLifecycle => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackLifecycle(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackReboot => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackReboot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackReboot(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackRtcChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackRtcChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackRtcChange(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackWatchdog => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackWatchdog as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackWatchdog(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackIoError => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackIoError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackIoError(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackGraphics => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackGraphics as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackGraphics(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackIoErrorReason => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackIoErrorReason as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackIoErrorReason(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackControlError => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackControlError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackControlError(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackBlockJob => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackBlockJob as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackBlockJob(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackDiskChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackDiskChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackDiskChange(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackTrayChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackTrayChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackTrayChange(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackPmwakeup => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackPmwakeup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackPmwakeup(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackPmsuspend => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackPmsuspend as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackPmsuspend(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackBalloonChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackBalloonChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackBalloonChange(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackPmsuspendDisk => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackPmsuspendDisk as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackPmsuspendDisk(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackDeviceRemoved => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackDeviceRemoved as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackDeviceRemoved(x),
+                        ))
+                }
+                Procedure::DomainEventBlockJob2 => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventBlockJob2 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventBlockJob2(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackTunable => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackTunable as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackTunable(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackAgentLifecycle => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackAgentLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackAgentLifecycle(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackDeviceAdded => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackDeviceAdded as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackDeviceAdded(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackMigrationIteration => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackMigrationIteration as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackMigrationIteration(x),
+                        ))
+                }
+                Procedure::ConnectEventConnectionClosed => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::ConnectEventConnectionClosed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::ConnectEventConnectionClosed(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackJobCompleted => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackJobCompleted as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackJobCompleted(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackDeviceRemovalFailed => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackDeviceRemovalFailed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackDeviceRemovalFailed(x),
+                        ))
+                }
+                Procedure::StoragePoolEventLifecycle => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolEventLifecycle(x),
+                        ))
+                }
+                Procedure::StoragePoolEventRefresh => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::StoragePoolEventRefresh as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::StoragePoolEventRefresh(x),
+                        ))
+                }
+                Procedure::NodeDeviceEventLifecycle => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceEventLifecycle(x),
+                        ))
+                }
+                Procedure::NodeDeviceEventUpdate => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NodeDeviceEventUpdate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NodeDeviceEventUpdate(x),
+                        ))
+                }
+                Procedure::DomainEventCallbackMetadataChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventCallbackMetadataChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventCallbackMetadataChange(x),
+                        ))
+                }
+                Procedure::SecretEventLifecycle => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::SecretEventLifecycle(x),
+                        ))
+                }
+                Procedure::SecretEventValueChanged => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::SecretEventValueChanged as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::SecretEventValueChanged(x),
+                        ))
+                }
+                Procedure::DomainEventBlockThreshold => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventBlockThreshold as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventBlockThreshold(x),
+                        ))
+                }
+                Procedure::DomainEventMemoryFailure => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventMemoryFailure as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventMemoryFailure(x),
+                        ))
+                }
+                Procedure::DomainEventMemoryDeviceSizeChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventMemoryDeviceSizeChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventMemoryDeviceSizeChange(x),
+                        ))
+                }
+                Procedure::NetworkEventCallbackMetadataChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::NetworkEventCallbackMetadataChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::NetworkEventCallbackMetadataChange(x),
+                        ))
+                }
+                Procedure::DomainEventNicMacChange => {
+                    ::xdrgen::rt::decode_all::<
+                        <procs::DomainEventNicMacChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
+                    >(body)
+                        .map(|x| ::std::option::Option::Some(
+                            Self::DomainEventNicMacChange(x),
+                        ))
+                }
+                _ => ::std::result::Result::Ok(::std::option::Option::None),
+            }
+        }
+    }
+    impl ::xdrgen::rt::Encode for Message {
+        fn encode(
+            &self,
+            w: &mut ::xdrgen::rt::Writer<'_>,
+        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
+            let _ = &w;
+            match self {
+                Self::DomainEventLifecycle(x) => {
+                    <<procs::DomainEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventReboot(x) => {
+                    <<procs::DomainEventReboot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventRtcChange(x) => {
+                    <<procs::DomainEventRtcChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventWatchdog(x) => {
+                    <<procs::DomainEventWatchdog as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventIoError(x) => {
+                    <<procs::DomainEventIoError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventGraphics(x) => {
+                    <<procs::DomainEventGraphics as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventIoErrorReason(x) => {
+                    <<procs::DomainEventIoErrorReason as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventControlError(x) => {
+                    <<procs::DomainEventControlError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventBlockJob(x) => {
+                    <<procs::DomainEventBlockJob as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventDiskChange(x) => {
+                    <<procs::DomainEventDiskChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventTrayChange(x) => {
+                    <<procs::DomainEventTrayChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventPmwakeup(x) => {
+                    <<procs::DomainEventPmwakeup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventPmsuspend(x) => {
+                    <<procs::DomainEventPmsuspend as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventBalloonChange(x) => {
+                    <<procs::DomainEventBalloonChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventPmsuspendDisk(x) => {
+                    <<procs::DomainEventPmsuspendDisk as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventDeviceRemoved(x) => {
+                    <<procs::DomainEventDeviceRemoved as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkEventLifecycle(x) => {
+                    <<procs::NetworkEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackLifecycle(x) => {
+                    <<procs::DomainEventCallbackLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackReboot(x) => {
+                    <<procs::DomainEventCallbackReboot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackRtcChange(x) => {
+                    <<procs::DomainEventCallbackRtcChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackWatchdog(x) => {
+                    <<procs::DomainEventCallbackWatchdog as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackIoError(x) => {
+                    <<procs::DomainEventCallbackIoError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackGraphics(x) => {
+                    <<procs::DomainEventCallbackGraphics as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackIoErrorReason(x) => {
+                    <<procs::DomainEventCallbackIoErrorReason as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackControlError(x) => {
+                    <<procs::DomainEventCallbackControlError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackBlockJob(x) => {
+                    <<procs::DomainEventCallbackBlockJob as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackDiskChange(x) => {
+                    <<procs::DomainEventCallbackDiskChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackTrayChange(x) => {
+                    <<procs::DomainEventCallbackTrayChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackPmwakeup(x) => {
+                    <<procs::DomainEventCallbackPmwakeup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackPmsuspend(x) => {
+                    <<procs::DomainEventCallbackPmsuspend as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackBalloonChange(x) => {
+                    <<procs::DomainEventCallbackBalloonChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackPmsuspendDisk(x) => {
+                    <<procs::DomainEventCallbackPmsuspendDisk as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackDeviceRemoved(x) => {
+                    <<procs::DomainEventCallbackDeviceRemoved as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventBlockJob2(x) => {
+                    <<procs::DomainEventBlockJob2 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackTunable(x) => {
+                    <<procs::DomainEventCallbackTunable as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackAgentLifecycle(x) => {
+                    <<procs::DomainEventCallbackAgentLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackDeviceAdded(x) => {
+                    <<procs::DomainEventCallbackDeviceAdded as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackMigrationIteration(x) => {
+                    <<procs::DomainEventCallbackMigrationIteration as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::ConnectEventConnectionClosed(x) => {
+                    <<procs::ConnectEventConnectionClosed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackJobCompleted(x) => {
+                    <<procs::DomainEventCallbackJobCompleted as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackDeviceRemovalFailed(x) => {
+                    <<procs::DomainEventCallbackDeviceRemovalFailed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolEventLifecycle(x) => {
+                    <<procs::StoragePoolEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::StoragePoolEventRefresh(x) => {
+                    <<procs::StoragePoolEventRefresh as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceEventLifecycle(x) => {
+                    <<procs::NodeDeviceEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NodeDeviceEventUpdate(x) => {
+                    <<procs::NodeDeviceEventUpdate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventCallbackMetadataChange(x) => {
+                    <<procs::DomainEventCallbackMetadataChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretEventLifecycle(x) => {
+                    <<procs::SecretEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::SecretEventValueChanged(x) => {
+                    <<procs::SecretEventValueChanged as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventBlockThreshold(x) => {
+                    <<procs::DomainEventBlockThreshold as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventMemoryFailure(x) => {
+                    <<procs::DomainEventMemoryFailure as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventMemoryDeviceSizeChange(x) => {
+                    <<procs::DomainEventMemoryDeviceSizeChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::NetworkEventCallbackMetadataChange(x) => {
+                    <<procs::NetworkEventCallbackMetadataChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+                Self::DomainEventNicMacChange(x) => {
+                    <<procs::DomainEventNicMacChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
+                        x,
+                        w,
+                    )
+                }
+            }
+        }
+        fn encoded_len(&self) -> usize {
+            match self {
+                Self::DomainEventLifecycle(x) => {
+                    <<procs::DomainEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventReboot(x) => {
+                    <<procs::DomainEventReboot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventRtcChange(x) => {
+                    <<procs::DomainEventRtcChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventWatchdog(x) => {
+                    <<procs::DomainEventWatchdog as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventIoError(x) => {
+                    <<procs::DomainEventIoError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventGraphics(x) => {
+                    <<procs::DomainEventGraphics as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventIoErrorReason(x) => {
+                    <<procs::DomainEventIoErrorReason as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventControlError(x) => {
+                    <<procs::DomainEventControlError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventBlockJob(x) => {
+                    <<procs::DomainEventBlockJob as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventDiskChange(x) => {
+                    <<procs::DomainEventDiskChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventTrayChange(x) => {
+                    <<procs::DomainEventTrayChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventPmwakeup(x) => {
+                    <<procs::DomainEventPmwakeup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventPmsuspend(x) => {
+                    <<procs::DomainEventPmsuspend as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventBalloonChange(x) => {
+                    <<procs::DomainEventBalloonChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventPmsuspendDisk(x) => {
+                    <<procs::DomainEventPmsuspendDisk as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventDeviceRemoved(x) => {
+                    <<procs::DomainEventDeviceRemoved as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkEventLifecycle(x) => {
+                    <<procs::NetworkEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackLifecycle(x) => {
+                    <<procs::DomainEventCallbackLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackReboot(x) => {
+                    <<procs::DomainEventCallbackReboot as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackRtcChange(x) => {
+                    <<procs::DomainEventCallbackRtcChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackWatchdog(x) => {
+                    <<procs::DomainEventCallbackWatchdog as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackIoError(x) => {
+                    <<procs::DomainEventCallbackIoError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackGraphics(x) => {
+                    <<procs::DomainEventCallbackGraphics as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackIoErrorReason(x) => {
+                    <<procs::DomainEventCallbackIoErrorReason as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackControlError(x) => {
+                    <<procs::DomainEventCallbackControlError as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackBlockJob(x) => {
+                    <<procs::DomainEventCallbackBlockJob as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackDiskChange(x) => {
+                    <<procs::DomainEventCallbackDiskChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackTrayChange(x) => {
+                    <<procs::DomainEventCallbackTrayChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackPmwakeup(x) => {
+                    <<procs::DomainEventCallbackPmwakeup as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackPmsuspend(x) => {
+                    <<procs::DomainEventCallbackPmsuspend as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackBalloonChange(x) => {
+                    <<procs::DomainEventCallbackBalloonChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackPmsuspendDisk(x) => {
+                    <<procs::DomainEventCallbackPmsuspendDisk as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackDeviceRemoved(x) => {
+                    <<procs::DomainEventCallbackDeviceRemoved as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventBlockJob2(x) => {
+                    <<procs::DomainEventBlockJob2 as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackTunable(x) => {
+                    <<procs::DomainEventCallbackTunable as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackAgentLifecycle(x) => {
+                    <<procs::DomainEventCallbackAgentLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackDeviceAdded(x) => {
+                    <<procs::DomainEventCallbackDeviceAdded as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackMigrationIteration(x) => {
+                    <<procs::DomainEventCallbackMigrationIteration as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::ConnectEventConnectionClosed(x) => {
+                    <<procs::ConnectEventConnectionClosed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackJobCompleted(x) => {
+                    <<procs::DomainEventCallbackJobCompleted as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackDeviceRemovalFailed(x) => {
+                    <<procs::DomainEventCallbackDeviceRemovalFailed as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolEventLifecycle(x) => {
+                    <<procs::StoragePoolEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::StoragePoolEventRefresh(x) => {
+                    <<procs::StoragePoolEventRefresh as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceEventLifecycle(x) => {
+                    <<procs::NodeDeviceEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NodeDeviceEventUpdate(x) => {
+                    <<procs::NodeDeviceEventUpdate as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventCallbackMetadataChange(x) => {
+                    <<procs::DomainEventCallbackMetadataChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretEventLifecycle(x) => {
+                    <<procs::SecretEventLifecycle as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::SecretEventValueChanged(x) => {
+                    <<procs::SecretEventValueChanged as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventBlockThreshold(x) => {
+                    <<procs::DomainEventBlockThreshold as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventMemoryFailure(x) => {
+                    <<procs::DomainEventMemoryFailure as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventMemoryDeviceSizeChange(x) => {
+                    <<procs::DomainEventMemoryDeviceSizeChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::NetworkEventCallbackMetadataChange(x) => {
+                    <<procs::NetworkEventCallbackMetadataChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+                Self::DomainEventNicMacChange(x) => {
+                    <<procs::DomainEventNicMacChange as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
+                        x,
+                    )
+                }
+            }
+        }
+    }
 }

@@ -136,6 +136,39 @@ impl Generator<'_> {
                 }
             }
         });
+        let calls: Vec<&proc_macro2::Ident> = procs
+            .iter()
+            .zip(&variants)
+            .filter(|(pr, _)| pr.kind == ProcedureKind::Call)
+            .map(|(_, v)| v)
+            .collect();
+        let messages: Vec<&proc_macro2::Ident> = procs
+            .iter()
+            .zip(&variants)
+            .filter(|(pr, _)| pr.kind == ProcedureKind::Message)
+            .map(|(_, v)| v)
+            .collect();
+        let call_enum = self.dispatch_enum(
+            "Call",
+            " The arguments of a call to any procedure of this version.",
+            &calls,
+            quote!(Args),
+            quote!(ArgsCodec),
+        );
+        let reply_enum = self.dispatch_enum(
+            "Reply",
+            " The reply to a call of any procedure of this version.",
+            &calls,
+            quote!(Ret),
+            quote!(RetCodec),
+        );
+        let message_enum = self.dispatch_enum(
+            "Message",
+            " A one-way message (event) of this version.",
+            &messages,
+            quote!(Args),
+            quote!(ArgsCodec),
+        );
         let count = Literal::usize_unsuffixed(procs.len());
         let all = variants.iter().map(|v| quote!(Self::#v,));
         quote! {
@@ -173,6 +206,99 @@ impl Generator<'_> {
             /// One marker type per procedure, for calls typed at compile time.
             pub mod procs {
                 #(#markers)*
+            }
+
+            #call_enum
+            #reply_enum
+            #message_enum
+        }
+    }
+
+    /// An enum with one variant per procedure holding its `Args` or `Ret`,
+    /// decoded by procedure number: the dispatch table for frames.
+    fn dispatch_enum(
+        &self,
+        name: &str,
+        doc: &str,
+        variants: &[&proc_macro2::Ident],
+        value: TokenStream,
+        codec: TokenStream,
+    ) -> TokenStream {
+        let rt = &self.rt;
+        let name = format_ident!("{}", name);
+        let decl = variants
+            .iter()
+            .map(|v| quote!(#v(<procs::#v as #rt::RemoteProcedure>::#value),));
+        let procedure = variants
+            .iter()
+            .map(|v| quote!(Self::#v(_) => Procedure::#v,));
+        let decode = variants.iter().map(|v| {
+            quote! {
+                Procedure::#v => #rt::decode_all::<<procs::#v as #rt::RemoteProcedure>::#codec>(body)
+                    .map(|x| ::std::option::Option::Some(Self::#v(x))),
+            }
+        });
+        let encode = variants.iter().map(|v| {
+            quote!(Self::#v(x) => <<procs::#v as #rt::RemoteProcedure>::#codec as #rt::Codec>::encode(x, w),)
+        });
+        let len = variants.iter().map(|v| {
+            quote!(Self::#v(x) => <<procs::#v as #rt::RemoteProcedure>::#codec as #rt::Codec>::len(x),)
+        });
+        // An empty enum has no values: its methods only satisfy the types.
+        let (procedure_body, decode_body, encode_body, len_body) = if variants.is_empty() {
+            (
+                quote!(match *self {}),
+                quote! {
+                    let _ = (procedure, body);
+                    ::std::result::Result::Ok(::std::option::Option::None)
+                },
+                quote!(match *self {}),
+                quote!(match *self {}),
+            )
+        } else {
+            (
+                quote!(match *self { #(#procedure)* }),
+                quote! {
+                    match procedure {
+                        #(#decode)*
+                        _ => ::std::result::Result::Ok(::std::option::Option::None),
+                    }
+                },
+                quote!(match self { #(#encode)* }),
+                quote!(match self { #(#len)* }),
+            )
+        };
+        quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum #name { #(#decl)* }
+
+            impl #name {
+                /// The procedure this value belongs to.
+                pub fn procedure(&self) -> Procedure {
+                    #procedure_body
+                }
+
+                /// Decodes the body of a frame for `procedure`; `None` when
+                /// the procedure has no such body (e.g. a message number
+                /// given to `Call`). The body must be used up exactly.
+                #[allow(unreachable_patterns)]
+                pub fn decode(
+                    procedure: Procedure,
+                    body: &[u8],
+                ) -> ::std::result::Result<::std::option::Option<Self>, #rt::Error> {
+                    #decode_body
+                }
+            }
+
+            impl #rt::Encode for #name {
+                fn encode(&self, w: &mut #rt::Writer<'_>) -> ::std::result::Result<(), #rt::Error> {
+                    let _ = &w;
+                    #encode_body
+                }
+                fn encoded_len(&self) -> usize {
+                    #len_body
+                }
             }
         }
     }

@@ -28,6 +28,10 @@ use crate::syntax::parse_file;
 use symbols::{ConstDecl, ConstSource, Symbols, ValueSym};
 use types::{doc_text, PendingType, TypeResolver, TypeSource, TypeTable};
 
+/// At most this many diagnostics are kept (in source order); a last one
+/// says how many more there were.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
 /// Which libvirt-style programs to build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum LibvirtPrograms {
@@ -88,6 +92,7 @@ pub fn load(sources: &SourceMap, options: &Options) -> Loaded {
     let spec = resolve(sources, &files, options, &mut diags);
     let mut diagnostics = Diagnostics(diags);
     diagnostics.sort();
+    diagnostics.truncate(MAX_DIAGNOSTICS);
     let spec = if diagnostics.has_errors() {
         None
     } else {
@@ -331,5 +336,56 @@ fn check_program_numbers(programs: &[Program], diags: &mut Vec<Diagnostic>) {
                 .with_secondary(prev.span, "first used here"),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Loaded {
+        let mut sources = SourceMap::new();
+        sources.add("t.x", text);
+        load(&sources, &Options::default())
+    }
+
+    #[test]
+    fn long_enums_with_implicit_values_count_up() {
+        let members: Vec<String> = (0..20_000).map(|i| format!("M{i}")).collect();
+        let text = format!("enum big {{ {} }};", members.join(", "));
+        let spec = load_text(&text).spec.unwrap();
+        let TypeKind::Enum(e) = &spec.types[0].kind else {
+            panic!()
+        };
+        assert_eq!(e.members.len(), 20_000);
+        assert!(e
+            .members
+            .iter()
+            .enumerate()
+            .all(|(i, m)| m.value == i as i32));
+    }
+
+    #[test]
+    fn implicit_values_continue_from_explicit_ones() {
+        let spec = load_text("enum e { A, B = 10, C, D = -5, E };")
+            .spec
+            .unwrap();
+        let TypeKind::Enum(e) = &spec.types[0].kind else {
+            panic!()
+        };
+        let values: Vec<i32> = e.members.iter().map(|m| m.value).collect();
+        assert_eq!(values, [0, 10, 11, -5, -4]);
+    }
+
+    #[test]
+    fn diagnostics_are_capped() {
+        let text: String = (0..300)
+            .map(|i| format!("const C{i} = UNDEFINED{i};\n"))
+            .collect();
+        let loaded = load_text(&text);
+        assert_eq!(loaded.diagnostics.0.len(), MAX_DIAGNOSTICS + 1);
+        let last = loaded.diagnostics.0.last().unwrap();
+        assert_eq!(last.message, "200 more diagnostics not shown");
+        assert!(last.is_error());
     }
 }

@@ -201,17 +201,25 @@ impl<'a> Symbols<'a> {
         }
         self.member_state.insert((e, m), State::InProgress);
         let body = self.enums[e].body;
-        // An implicit value counts up from the nearest explicit one before it.
-        let explicit = (0..=m).rev().find(|&k| body.members[k].value.is_some());
-        let v = match explicit {
-            Some(k) if k == m => body.members[m]
-                .value
-                .as_ref()
-                .and_then(|v| self.eval_value(v, depth, diags)),
-            Some(k) => self
-                .eval_member(e, k, depth + 1, diags)
-                .map(|base| base + (m - k) as i128),
-            None => Some(m as i128),
+        let v = if let Some(value) = &body.members[m].value {
+            self.eval_value(value, depth, diags)
+        } else {
+            // An implicit value counts up from the nearest member before it
+            // whose value is written or already known; the members between
+            // are filled in on the way, so a long enum costs linear time.
+            let base = (0..m).rev().find(|&k| {
+                body.members[k].value.is_some()
+                    || matches!(self.member_state.get(&(e, k)), Some(State::Done(_)))
+            });
+            let mut v = match base {
+                Some(k) => self.eval_member(e, k, depth + 1, diags),
+                None => Some(-1),
+            };
+            for k in base.map_or(0, |k| k + 1)..m {
+                v = v.map(|x| x + 1);
+                self.member_state.insert((e, k), State::Done(v));
+            }
+            v.map(|x| x + 1)
         };
         if let Some(State::Done(None)) = self.member_state.get(&(e, m)) {
             return None;

@@ -169,6 +169,7 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut items = Vec::new();
     let mut input = In::new_extra(ctx.text.as_str(), &ctx);
+    let mut last_error_line = None;
     loop {
         let trivia_start = input.location_offset();
         let rest = match ws(input) {
@@ -190,7 +191,15 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
             Err(e) => {
                 let err = error_of(e);
                 let resume = recover(&ctx.text, start, err.offset);
-                diags.push(err.into_diagnostic(&ctx));
+                // Junk that fails at its first token, on the line of the
+                // previous error, is the same mistake again; reporting each
+                // piece would repeat the whole line once per piece.
+                let line = line_of(&ctx.text, err.offset);
+                let cascade = err.offset == start && last_error_line == Some(line);
+                last_error_line = Some(line);
+                if !cascade {
+                    diags.push(err.into_diagnostic(&ctx));
+                }
                 input = rest.take_from(resume - start);
             }
         }
@@ -204,6 +213,14 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
         },
         diags,
     )
+}
+
+/// The 0-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
 }
 
 fn error_of(e: nom::Err<PError>) -> PError {
@@ -982,6 +999,15 @@ mod tests {
     fn unbalanced_braces_do_not_swallow_later_definitions() {
         let e = errors("struct a { int x;\nconst B = ;\nconst C = 1;\n");
         assert_eq!(e.len(), 2, "{e:?}");
+    }
+
+    #[test]
+    fn repeated_junk_on_one_line_is_reported_once() {
+        // Found by fuzzing: one error per `;` made rendering quadratic.
+        assert_eq!(errors(&";".repeat(4000)).len(), 1);
+        assert_eq!(errors(&"x;".repeat(2000)).len(), 1);
+        // Distinct mistakes on one line are still each reported.
+        assert_eq!(errors("const A 1; const B = ;").len(), 2);
     }
 
     #[test]

@@ -75,6 +75,14 @@ pub fn from_bytes<T: Decode>(bytes: &[u8]) -> Result<T, Error> {
     Ok(v)
 }
 
+/// Decodes one value of codec `C` that must use all of `bytes`.
+pub fn decode_all<C: Codec>(bytes: &[u8]) -> Result<C::Value, Error> {
+    let mut r = Reader::new(bytes);
+    let v = C::decode(&mut r)?;
+    r.finish()?;
+    Ok(v)
+}
+
 /// Sum of fixed sizes; `None` when any part varies. For generated
 /// `FIXED_LEN` constants.
 pub const fn sum_fixed(parts: &[Option<usize>]) -> Option<usize> {
