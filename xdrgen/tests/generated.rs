@@ -451,3 +451,30 @@ fn files_loaded_together_share_types() {
     roundtrip(&args, &expected);
     assert_eq!(ext_program::Procedure::Lookup as u32, 1);
 }
+
+#[test]
+fn recursion_depth_is_limited_when_decoding() {
+    use recursive::ListNode;
+    // A list of n nodes: value, then 1 (present) ... and a final 0.
+    let list = |n: usize| {
+        let mut b = Vec::new();
+        for i in 0..n {
+            b.extend(be(&[i as u32, 1]));
+        }
+        b.truncate(b.len() - 4);
+        b.extend(be(&[0]));
+        b
+    };
+    let ok = list(rt::DEFAULT_MAX_DEPTH as usize);
+    assert!(rt::from_bytes::<ListNode>(&ok).is_ok());
+    let deep = list(100_000);
+    let e = decode_err::<ListNode>(&deep);
+    assert_eq!(e.kind(), &rt::ErrorKind::TooDeep(rt::DEFAULT_MAX_DEPTH));
+    // A reader can allow more.
+    let longer = list(rt::DEFAULT_MAX_DEPTH as usize + 500);
+    assert!(rt::from_bytes::<ListNode>(&longer).is_err());
+    let mut r = rt::Reader::with_max_depth(&longer, 2000);
+    let decoded = ListNode::decode(&mut r).unwrap();
+    assert_eq!(decoded.value, 0);
+    r.finish().unwrap();
+}

@@ -183,6 +183,7 @@ impl Generator<'_> {
             min.push(quote!(<#codec as #rt::Codec>::MIN_LEN));
             fixed.push(quote!(<#codec as #rt::Codec>::FIXED_LEN));
         }
+        let body = self.depth_guarded(t, quote!(::std::result::Result::Ok(Self { #(#dec)* })));
         let (w, r) = if s.fields.is_empty() {
             (quote!(_w), quote!(_r))
         } else {
@@ -207,7 +208,7 @@ impl Generator<'_> {
             impl #rt::Decode for #name {
                 const MIN_LEN: usize = 0 #(+ #min)*;
                 fn decode(#r: &mut #rt::Reader<'_>) -> ::std::result::Result<Self, #rt::Error> {
-                    ::std::result::Result::Ok(Self { #(#dec)* })
+                    #body
                 }
             }
         }
@@ -362,6 +363,17 @@ impl Generator<'_> {
             quote!()
         };
         let match_on = quote!(d as i64);
+        let body = self.depth_guarded(
+            t,
+            quote! {
+                #position
+                #read_disc
+                match #match_on {
+                    #(#dec)*
+                    #default_arm
+                }
+            },
+        );
         quote! {
             #doc
             #derives
@@ -380,14 +392,25 @@ impl Generator<'_> {
                 const MIN_LEN: usize = 4;
                 #[allow(unreachable_patterns)]
                 fn decode(r: &mut #rt::Reader<'_>) -> ::std::result::Result<Self, #rt::Error> {
-                    #position
-                    #read_disc
-                    match #match_on {
-                        #(#dec)*
-                        #default_arm
-                    }
+                    #body
                 }
             }
+        }
+    }
+
+    /// The body of `decode`; for a recursive type, counted against the
+    /// reader's depth limit so hostile input cannot exhaust the stack.
+    fn depth_guarded(&self, t: &TypeDef, body: TokenStream) -> TokenStream {
+        if !t.recursive {
+            return body;
+        }
+        let rt = &self.rt;
+        quote! {
+            r.enter()?;
+            #[allow(clippy::redundant_closure_call)]
+            let result = (|r: &mut #rt::Reader<'_>| -> ::std::result::Result<Self, #rt::Error> { #body })(r);
+            r.leave();
+            result
         }
     }
 

@@ -43,6 +43,8 @@ pub enum ErrorKind {
     InvalidUtf8,
     /// Bytes left after a complete value ([`from_bytes`](super::from_bytes)).
     TrailingBytes(usize),
+    /// Values of a recursive type nested deeper than the reader allows.
+    TooDeep(u32),
 }
 
 impl fmt::Display for ErrorKind {
@@ -67,6 +69,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::NonZeroPadding => f.write_str("non-zero padding"),
             ErrorKind::InvalidUtf8 => f.write_str("string is not valid UTF-8"),
             ErrorKind::TrailingBytes(n) => write!(f, "{n} trailing bytes after the value"),
+            ErrorKind::TooDeep(max) => write!(f, "recursive value nested deeper than {max} levels"),
         }
     }
 }

@@ -2,17 +2,54 @@
 
 use super::error::{Error, ErrorKind};
 
+/// How deeply values of recursive types may nest by default (see
+/// [`Reader::with_max_depth`]).
+pub const DEFAULT_MAX_DEPTH: u32 = 1000;
+
 /// Reads XDR items from a byte slice, tracking the offset for errors.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    depth: u32,
+    max_depth: u32,
 }
 
 impl<'a> Reader<'a> {
     /// A reader at the start of `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+        Reader {
+            buf,
+            pos: 0,
+            depth: 0,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+
+    /// A reader that accepts values of recursive types (such as linked
+    /// lists) nested up to `max_depth` deep. Each level uses stack, so the
+    /// limit protects the decoding thread from hostile input.
+    pub fn with_max_depth(buf: &'a [u8], max_depth: u32) -> Self {
+        Reader {
+            max_depth,
+            ..Reader::new(buf)
+        }
+    }
+
+    /// Enters one level of a recursive type; fails beyond the depth limit.
+    #[inline]
+    pub fn enter(&mut self) -> Result<(), Error> {
+        if self.depth >= self.max_depth {
+            return Err(self.error(ErrorKind::TooDeep(self.max_depth)));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// Leaves a level entered with [`Reader::enter`].
+    #[inline]
+    pub fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
     }
 
     /// Bytes consumed so far.

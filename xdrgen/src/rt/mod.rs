@@ -34,7 +34,7 @@ mod program;
 
 pub use codec::*;
 pub use error::{field, Error, ErrorKind};
-pub use io::{padded, padding, Reader, Writer};
+pub use io::{padded, padding, Reader, Writer, DEFAULT_MAX_DEPTH};
 pub use prims::Quadruple;
 pub use program::*;
 
