@@ -9,10 +9,10 @@
 /// Length of long, but not unbounded, strings.
 /// This is an arbitrary limit designed to stop the decoder from trying
 /// to allocate unbounded amounts of memory when fed with a bad message.
-pub const VIR_LOCK_SPACE_PROTOCOL_STRING_MAX: u32 = 65536;
+pub const STRING_MAX: u32 = 65536;
 /// Define the program number, protocol version and procedure numbers here.
-pub const VIR_LOCK_SPACE_PROTOCOL_PROGRAM: u32 = 245874415;
-pub const VIR_LOCK_SPACE_PROTOCOL_PROGRAM_VERSION: u32 = 1;
+pub const PROGRAM: u32 = 245874415;
+pub const PROGRAM_VERSION: u32 = 1;
 pub const VIR_UUID_BUFLEN: u32 = 16;
 pub type Uuid = [u8; 16];
 /// A long string, which may NOT be NULL.
@@ -643,7 +643,7 @@ impl ::xdrgen::rt::Decode for VirLockSpaceProtocolProcedure {
     }
 }
 /// Define the program number, protocol version and procedure numbers here.
-pub mod vir_lock_space_protocol_program {
+pub mod program {
     /// The program number.
     pub const NUMBER: u32 = 245874415;
     /// The version number.

@@ -9,10 +9,10 @@
 /// Length of long, but not unbounded, strings.
 /// This is an arbitrary limit designed to stop the decoder from trying
 /// to allocate unbounded amounts of memory when fed with a bad message.
-pub const VIR_LOG_MANAGER_PROTOCOL_STRING_MAX: u32 = 4194304;
+pub const STRING_MAX: u32 = 4194304;
 /// Define the program number, protocol version and procedure numbers here.
-pub const VIR_LOG_MANAGER_PROTOCOL_PROGRAM: u32 = 2270401305;
-pub const VIR_LOG_MANAGER_PROTOCOL_PROGRAM_VERSION: u32 = 1;
+pub const PROGRAM: u32 = 2270401305;
+pub const PROGRAM_VERSION: u32 = 1;
 pub const VIR_UUID_BUFLEN: u32 = 16;
 pub type Uuid = [u8; 16];
 /// A long string, which may NOT be NULL.
@@ -729,7 +729,7 @@ impl ::xdrgen::rt::Decode for VirLogManagerProtocolProcedure {
     }
 }
 /// Define the program number, protocol version and procedure numbers here.
-pub mod vir_log_manager_protocol_program {
+pub mod program {
     /// The program number.
     pub const NUMBER: u32 = 2270401305;
     /// The version number.

@@ -11,29 +11,29 @@
 /// Initial message size.
 /// When the message payload is larger this initial size will be
 /// quadrupled until the maximum total message size is reached.
-pub const VIR_NET_MESSAGE_INITIAL: u32 = 65536;
+pub const MESSAGE_INITIAL: u32 = 65536;
 /// Until we enlarged the message buffers, this was the max
 /// payload size. We need to remember this for compat with
 /// old clients.
-pub const VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX: u32 = 262120;
+pub const MESSAGE_LEGACY_PAYLOAD_MAX: u32 = 262120;
 /// Maximum total message size (serialised).
-pub const VIR_NET_MESSAGE_MAX: u32 = 33554432;
+pub const MESSAGE_MAX: u32 = 33554432;
 /// Size of struct virNetMessageHeader (serialised)
-pub const VIR_NET_MESSAGE_HEADER_MAX: u32 = 24;
+pub const MESSAGE_HEADER_MAX: u32 = 24;
 /// Size of message payload
-pub const VIR_NET_MESSAGE_PAYLOAD_MAX: u32 = 33554408;
+pub const MESSAGE_PAYLOAD_MAX: u32 = 33554408;
 /// Size of message length field. Not counted in VIR_NET_MESSAGE_MAX
 /// and VIR_NET_MESSAGE_INITIAL.
-pub const VIR_NET_MESSAGE_LEN_MAX: u32 = 4;
+pub const MESSAGE_LEN_MAX: u32 = 4;
 /// Length of long, but not unbounded, strings.
 /// This is an arbitrary limit designed to stop the decoder from trying
 /// to allocate unbounded amounts of memory when fed with a bad message.
-pub const VIR_NET_MESSAGE_STRING_MAX: u32 = 4194304;
+pub const MESSAGE_STRING_MAX: u32 = 4194304;
 /// Limit on number of File Descriptors allowed to be
 /// passed per message
-pub const VIR_NET_MESSAGE_NUM_FDS_MAX: u32 = 32;
+pub const MESSAGE_NUM_FDS_MAX: u32 = 32;
 /// 4 byte length word per header
-pub const VIR_NET_MESSAGE_HEADER_XDR_LEN: u32 = 4;
+pub const MESSAGE_HEADER_XDR_LEN: u32 = 4;
 pub const VIR_UUID_BUFLEN: u32 = 16;
 /// RPC wire format
 ///

@@ -78,21 +78,34 @@ fn identifier_safe(s: &str) -> String {
     out
 }
 
-/// `prefix_rest` or `prefixRest` → `rest`, when `name` has the prefix and
-/// something is left.
+/// `prefix_rest`, `prefixRest` or `PREFIX_REST` → `rest`, when `name` has
+/// the prefix and a name starting with a letter is left. The prefix is
+/// matched ignoring case and underscores, so the camel-case prefix
+/// `virLockSpaceProtocol` also strips `VIR_LOCK_SPACE_PROTOCOL_PROGRAM`.
 pub fn strip_prefix<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
-    if prefix.is_empty() {
-        return None;
+    let mut wanted = prefix.chars().filter(|c| *c != '_').peekable();
+    wanted.peek()?;
+    let mut end = None;
+    for (i, c) in name.char_indices() {
+        if c == '_' {
+            continue;
+        }
+        match wanted.next() {
+            Some(w) if w.eq_ignore_ascii_case(&c) => {
+                if wanted.peek().is_none() {
+                    end = Some(i + c.len_utf8());
+                    break;
+                }
+            }
+            _ => return None,
+        }
     }
-    let rest = name.strip_prefix(prefix).or_else(|| {
-        // Case-insensitive for SHOUTY constants against a lower-case prefix.
-        let head = name.get(..prefix.len())?;
-        head.eq_ignore_ascii_case(prefix)
-            .then(|| &name[prefix.len()..])
-    })?;
+    let rest = &name[end?..];
+    // The prefix must end at a word boundary: `_`, or a case change into
+    // an upper-case letter (`remoteFoo`), not inside a word (`remotely`).
+    let boundary = rest.starts_with('_') || rest.starts_with(|c: char| c.is_ascii_uppercase());
     let rest = rest.strip_prefix('_').unwrap_or(rest);
-    let ok = rest.starts_with(|c: char| c.is_ascii_alphabetic());
-    ok.then_some(rest)
+    (boundary && rest.starts_with(|c: char| c.is_ascii_alphabetic())).then_some(rest)
 }
 
 /// The UpperCamelCase form of an XDR name.
@@ -295,6 +308,15 @@ mod tests {
         assert_eq!(strip_prefix("remote", "remote"), None);
         assert_eq!(strip_prefix("remote_2x", "remote"), None);
         assert_eq!(strip_prefix("other_thing", "remote"), None);
+        assert_eq!(strip_prefix("remotely", "remote"), None);
+        assert_eq!(
+            strip_prefix("VIR_LOCK_SPACE_PROTOCOL_PROGRAM", "virLockSpaceProtocol"),
+            Some("PROGRAM")
+        );
+        assert_eq!(
+            strip_prefix("VIR_NET_MESSAGE_MAX", "virNet"),
+            Some("MESSAGE_MAX")
+        );
     }
 
     #[test]

@@ -1,0 +1,231 @@
+//! Any frame to a typed value: the program, procedure, message type and
+//! status of the header pick the decoder.
+//!
+//! ```
+//! use libvirt_proto::dispatch::{decode, Body, Call};
+//! use libvirt_proto::frame::{Frame, Header};
+//! use libvirt_proto::remote;
+//! use libvirt_proto::virnet::{MessageStatus, MessageType};
+//!
+//! let args = remote::DomainLookupByNameArgs { name: "demo".into() };
+//! let header = Header {
+//!     program: remote::program::NUMBER,
+//!     version: remote::program::VERSION,
+//!     procedure: remote::program::Procedure::DomainLookupByName as i32,
+//!     kind: MessageType::Call,
+//!     serial: 1,
+//!     status: MessageStatus::Ok,
+//! };
+//! let frame = Frame::with_body(header, &args).unwrap();
+//! match decode(&frame).unwrap() {
+//!     Body::Call(Call::Remote(remote::program::Call::DomainLookupByName(a))) => {
+//!         assert_eq!(a.name, "demo")
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! ```
+
+use std::fmt;
+
+use xdrgen::rt;
+
+use crate::error::RemoteError;
+use crate::frame::Frame;
+use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
+use crate::generated::{admin, keepalive, lock, log, lxc, qemu, remote};
+
+/// The typed content of a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A call's arguments.
+    Call(Call),
+    /// A successful reply.
+    Reply(Reply),
+    /// A one-way message: an event, or a keepalive PING / PONG.
+    Message(Message),
+    /// A failed call, or a stream the server aborted.
+    Error(RemoteError),
+    /// Stream data (status CONTINUE).
+    StreamData(Vec<u8>),
+    /// A hole in a sparse stream.
+    StreamHole(StreamHole),
+    /// The end of a stream (status OK, no body): the finish handshake.
+    StreamEnd,
+}
+
+macro_rules! programs {
+    ($($variant:ident => $module:ident),* $(,)?) => {
+        /// A call of any program.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Call { $(
+            #[doc = concat!("A call of the `", stringify!($module), "` program.")]
+            $variant($module::program::Call),
+        )* }
+
+        /// A reply of any program.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Reply { $(
+            #[doc = concat!("A reply of the `", stringify!($module), "` program.")]
+            $variant($module::program::Reply),
+        )* }
+
+        /// A one-way message of any program. Procedures without a message
+        /// type of their own (keepalive's PING and PONG) carry their
+        /// argument type.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Message { $(
+            #[doc = concat!("An event of the `", stringify!($module), "` program.")]
+            $variant($module::program::Message),
+        )*
+            /// A message of a procedure declared as a call (keepalive).
+            Keepalive(keepalive::program::Call),
+        }
+
+        /// Decodes a call, reply or message body of a known program.
+        fn decode_program(frame: &Frame) -> Result<Body, DispatchError> {
+            let h = &frame.header;
+            let body = &frame.body;
+            $(
+            if h.program == $module::program::NUMBER {
+                if h.version != $module::program::VERSION {
+                    return Err(DispatchError::UnknownVersion { program: h.program, version: h.version });
+                }
+                let procedure = u32::try_from(h.procedure)
+                    .ok()
+                    .and_then(|p| $module::program::Procedure::try_from(p).ok())
+                    .ok_or(DispatchError::UnknownProcedure { program: h.program, procedure: h.procedure })?;
+                let decoded = match h.kind {
+                    MessageType::Call | MessageType::CallWithFds => {
+                        $module::program::Call::decode(procedure, body)?.map(|c| Body::Call(Call::$variant(c)))
+                    }
+                    MessageType::Reply | MessageType::ReplyWithFds => {
+                        $module::program::Reply::decode(procedure, body)?.map(|r| Body::Reply(Reply::$variant(r)))
+                    }
+                    _ => $module::program::Message::decode(procedure, body)?.map(|m| Body::Message(Message::$variant(m))),
+                };
+                return decoded.ok_or(DispatchError::WrongKind { procedure: h.procedure, kind: h.kind });
+            }
+            )*
+            Err(DispatchError::UnknownProgram(h.program))
+        }
+    };
+}
+
+programs! {
+    Remote => remote,
+    Qemu => qemu,
+    Lxc => lxc,
+    Admin => admin,
+    Lock => lock,
+    Log => log,
+}
+
+/// Why a frame has no typed value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DispatchError {
+    /// No generated program has this number.
+    UnknownProgram(u32),
+    /// The program exists in another version.
+    UnknownVersion {
+        /// Program number.
+        program: u32,
+        /// The version in the header.
+        version: u32,
+    },
+    /// The program has no procedure with this number (a newer daemon?).
+    UnknownProcedure {
+        /// Program number.
+        program: u32,
+        /// Procedure number.
+        procedure: i32,
+    },
+    /// The procedure exists but never travels in this message type (e.g. an
+    /// event sent as a call).
+    WrongKind {
+        /// Procedure number.
+        procedure: i32,
+        /// The message type in the header.
+        kind: MessageType,
+    },
+    /// The status does not fit the message type.
+    UnexpectedStatus {
+        /// The message type.
+        kind: MessageType,
+        /// The status.
+        status: MessageStatus,
+    },
+    /// The body does not decode.
+    Decode(rt::Error),
+}
+
+impl fmt::Display for DispatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DispatchError::UnknownProgram(p) => write!(f, "unknown program {p:#x}"),
+            DispatchError::UnknownVersion { program, version } => {
+                write!(f, "unknown version {version} of program {program:#x}")
+            }
+            DispatchError::UnknownProcedure { program, procedure } => {
+                write!(f, "unknown procedure {procedure} of program {program:#x}")
+            }
+            DispatchError::WrongKind { procedure, kind } => {
+                write!(f, "procedure {procedure} is never sent as {kind:?}")
+            }
+            DispatchError::UnexpectedStatus { kind, status } => {
+                write!(f, "status {status:?} is not valid for a {kind:?} message")
+            }
+            DispatchError::Decode(e) => write!(f, "malformed body: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DispatchError {}
+
+impl From<rt::Error> for DispatchError {
+    fn from(e: rt::Error) -> Self {
+        DispatchError::Decode(e)
+    }
+}
+
+/// The typed value of any frame of any program libvirt speaks.
+pub fn decode(frame: &Frame) -> Result<Body, DispatchError> {
+    let h = &frame.header;
+    let unexpected = || DispatchError::UnexpectedStatus {
+        kind: h.kind,
+        status: h.status,
+    };
+    match (h.kind, h.status) {
+        (MessageType::Reply | MessageType::ReplyWithFds, MessageStatus::Error)
+        | (MessageType::Stream, MessageStatus::Error) => {
+            let e: MessageError = rt::from_bytes(&frame.body)?;
+            Ok(Body::Error(e.into()))
+        }
+        (MessageType::Stream, MessageStatus::Continue) => Ok(Body::StreamData(frame.body.clone())),
+        (MessageType::Stream, MessageStatus::Ok) => {
+            rt::from_bytes::<()>(&frame.body)?;
+            Ok(Body::StreamEnd)
+        }
+        (MessageType::StreamHole, MessageStatus::Continue) => {
+            Ok(Body::StreamHole(rt::from_bytes(&frame.body)?))
+        }
+        (MessageType::StreamHole, _) => Err(unexpected()),
+        (_, MessageStatus::Ok) if h.program == keepalive::program::NUMBER => {
+            let procedure = u32::try_from(h.procedure)
+                .ok()
+                .and_then(|p| keepalive::program::Procedure::try_from(p).ok())
+                .ok_or(DispatchError::UnknownProcedure {
+                    program: h.program,
+                    procedure: h.procedure,
+                })?;
+            let call = keepalive::program::Call::decode(procedure, &frame.body)?.ok_or(
+                DispatchError::WrongKind {
+                    procedure: h.procedure,
+                    kind: h.kind,
+                },
+            )?;
+            Ok(Body::Message(Message::Keepalive(call)))
+        }
+        (_, MessageStatus::Ok) => decode_program(frame),
+        _ => Err(unexpected()),
+    }
+}

@@ -1,0 +1,354 @@
+//! Wire framing: every libvirt RPC message is a 4-byte big-endian length
+//! (which counts itself), a 24-byte header, and an XDR body.
+//!
+//! [`FrameDecoder`] accepts bytes in any chunking and yields whole
+//! [`Frame`]s; it rejects a length below the header size or above
+//! [`MAX_MESSAGE`] as soon as the length is read, before buffering the
+//! body. [`Frame::encode`] writes one.
+//!
+//! ```
+//! use libvirt_proto::frame::{Frame, FrameDecoder, Header};
+//! use libvirt_proto::virnet::{MessageStatus, MessageType};
+//!
+//! let header = Header {
+//!     program: 0x2000_8086,
+//!     version: 1,
+//!     procedure: 1,
+//!     kind: MessageType::Call,
+//!     serial: 7,
+//!     status: MessageStatus::Ok,
+//! };
+//! let bytes = Frame::new(header, vec![0, 0, 0, 0]).encode();
+//! let mut decoder = FrameDecoder::new();
+//! decoder.push(&bytes[..10]);
+//! assert!(decoder.next_frame().unwrap().is_none());
+//! decoder.push(&bytes[10..]);
+//! let frame = decoder.next_frame().unwrap().unwrap();
+//! assert_eq!(frame.header.serial, 7);
+//! assert_eq!(frame.body, [0, 0, 0, 0]);
+//! ```
+
+use std::fmt;
+
+use xdrgen::rt::{self, Encode};
+
+use crate::generated::virnet::{self, MessageStatus, MessageType};
+
+/// Bytes of the length prefix.
+pub const LEN_PREFIX: usize = virnet::MESSAGE_LEN_MAX as usize;
+/// Bytes of the header.
+pub const HEADER_LEN: usize = virnet::MESSAGE_HEADER_MAX as usize;
+/// The largest whole message, length prefix included (32 MiB).
+pub const MAX_MESSAGE: usize = virnet::MESSAGE_MAX as usize;
+/// The most file descriptors one message may carry.
+pub const MAX_FDS: usize = virnet::MESSAGE_NUM_FDS_MAX as usize;
+
+/// The 24-byte message header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Header {
+    /// Program number (e.g. `remote::PROGRAM`).
+    pub program: u32,
+    /// Program version.
+    pub version: u32,
+    /// Procedure number (signed on the wire, as libvirt declares it).
+    pub procedure: i32,
+    /// Call, reply, message, stream, ...
+    pub kind: MessageType,
+    /// Matches replies and stream packets to their call.
+    pub serial: u32,
+    /// OK, ERROR or CONTINUE.
+    pub status: MessageStatus,
+}
+
+impl Header {
+    /// Whether this message type carries a file-descriptor count after the
+    /// header.
+    pub fn has_fds(&self) -> bool {
+        matches!(
+            self.kind,
+            MessageType::CallWithFds | MessageType::ReplyWithFds
+        )
+    }
+}
+
+/// One whole message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Its header.
+    pub header: Header,
+    /// For `*_WITH_FDS` types: how many descriptors travel with it.
+    pub num_fds: u32,
+    /// The XDR body after the header (and the descriptor count).
+    pub body: Vec<u8>,
+}
+
+impl Frame {
+    /// A frame without descriptors.
+    pub fn new(header: Header, body: Vec<u8>) -> Frame {
+        Frame {
+            header,
+            num_fds: 0,
+            body,
+        }
+    }
+
+    /// A frame whose body is `value`, encoded once into an exactly sized
+    /// buffer.
+    pub fn with_body<T: Encode + ?Sized>(header: Header, value: &T) -> Result<Frame, rt::Error> {
+        Ok(Frame::new(header, rt::to_bytes(value)?))
+    }
+
+    /// Total encoded size, length prefix included.
+    pub fn encoded_len(&self) -> usize {
+        LEN_PREFIX + HEADER_LEN + if self.header.has_fds() { 4 } else { 0 } + self.body.len()
+    }
+
+    /// The bytes on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        let len = self.encoded_len();
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+        let h = &self.header;
+        for word in [
+            h.program,
+            h.version,
+            h.procedure as u32,
+            h.kind as i32 as u32,
+            h.serial,
+            h.status as i32 as u32,
+        ] {
+            out.extend_from_slice(&word.to_be_bytes());
+        }
+        if h.has_fds() {
+            out.extend_from_slice(&self.num_fds.to_be_bytes());
+        }
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// Why bytes are not a valid frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// The length prefix is smaller than a header.
+    TooShort(u32),
+    /// The length prefix is above [`MAX_MESSAGE`].
+    TooLong(u32),
+    /// The header's message type is unknown.
+    UnknownType(u32),
+    /// The header's status is unknown.
+    UnknownStatus(u32),
+    /// A `*_WITH_FDS` message announces more than [`MAX_FDS`] descriptors,
+    /// or has no room for the count.
+    BadFdCount(u32),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TooShort(n) => write!(f, "message length {n} is shorter than a header"),
+            FrameError::TooLong(n) => {
+                write!(f, "message length {n} exceeds the limit of {MAX_MESSAGE}")
+            }
+            FrameError::UnknownType(t) => write!(f, "unknown message type {t}"),
+            FrameError::UnknownStatus(s) => write!(f, "unknown message status {s}"),
+            FrameError::BadFdCount(n) => write!(f, "invalid file descriptor count {n}"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+fn word(b: &[u8], i: usize) -> u32 {
+    u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+/// Parses a header from its 24 bytes.
+pub fn parse_header(b: &[u8; HEADER_LEN]) -> Result<Header, FrameError> {
+    let kind_raw = word(b, 12);
+    let status_raw = word(b, 20);
+    let kind = i32::try_from(kind_raw)
+        .ok()
+        .and_then(|k| MessageType::try_from(k).ok())
+        .ok_or(FrameError::UnknownType(kind_raw))?;
+    let status = i32::try_from(status_raw)
+        .ok()
+        .and_then(|s| MessageStatus::try_from(s).ok())
+        .ok_or(FrameError::UnknownStatus(status_raw))?;
+    Ok(Header {
+        program: word(b, 0),
+        version: word(b, 4),
+        procedure: word(b, 8) as i32,
+        kind,
+        serial: word(b, 16),
+        status,
+    })
+}
+
+/// Turns a byte stream into frames.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already handed out as frames.
+    start: usize,
+}
+
+impl FrameDecoder {
+    /// An empty decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds received bytes.
+    pub fn push(&mut self, data: &[u8]) {
+        // Drop consumed bytes before growing, so the buffer holds at most
+        // one partial frame plus what was just received.
+        if self.start > 0 && (self.start == self.buf.len() || self.start > self.buf.len() / 2) {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Bytes received but not yet returned as frames.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The next whole frame, if one has arrived. After an error the
+    /// stream cannot be resynchronised: the connection must be closed.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        let avail = &self.buf[self.start..];
+        if avail.len() < LEN_PREFIX {
+            return Ok(None);
+        }
+        let len = word(avail, 0);
+        if (len as usize) < LEN_PREFIX + HEADER_LEN {
+            return Err(FrameError::TooShort(len));
+        }
+        if len as usize > MAX_MESSAGE {
+            return Err(FrameError::TooLong(len));
+        }
+        if avail.len() < len as usize {
+            return Ok(None);
+        }
+        let msg = &avail[LEN_PREFIX..len as usize];
+        let mut head = [0u8; HEADER_LEN];
+        head.copy_from_slice(&msg[..HEADER_LEN]);
+        let header = parse_header(&head)?;
+        let mut body = &msg[HEADER_LEN..];
+        let mut num_fds = 0;
+        if header.has_fds() {
+            if body.len() < 4 {
+                return Err(FrameError::BadFdCount(0));
+            }
+            num_fds = word(body, 0);
+            if num_fds as usize > MAX_FDS {
+                return Err(FrameError::BadFdCount(num_fds));
+            }
+            body = &body[4..];
+        }
+        let frame = Frame {
+            header,
+            num_fds,
+            body: body.to_vec(),
+        };
+        self.start += len as usize;
+        Ok(Some(frame))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(kind: MessageType) -> Header {
+        Header {
+            program: 0x2000_8086,
+            version: 1,
+            procedure: 16,
+            kind,
+            serial: 3,
+            status: MessageStatus::Ok,
+        }
+    }
+
+    #[test]
+    fn encodes_the_documented_layout() {
+        let b = Frame::new(header(MessageType::Reply), vec![9, 9, 9, 9]).encode();
+        assert_eq!(
+            b,
+            [
+                0, 0, 0, 32, 0x20, 0, 0x80, 0x86, 0, 0, 0, 1, 0, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0, 3,
+                0, 0, 0, 0, 9, 9, 9, 9
+            ]
+        );
+    }
+
+    #[test]
+    fn splits_at_every_byte_boundary() {
+        let a = Frame::new(header(MessageType::Call), vec![1, 2, 3, 4]);
+        let mut b = Frame::new(header(MessageType::CallWithFds), vec![]);
+        b.num_fds = 2;
+        let c = Frame::new(header(MessageType::Stream), vec![7; 100]);
+        let stream: Vec<u8> = [a.encode(), b.encode(), c.encode()].concat();
+        for split in 0..=stream.len() {
+            let mut d = FrameDecoder::new();
+            let mut got = Vec::new();
+            for chunk in [&stream[..split], &stream[split..]] {
+                d.push(chunk);
+                while let Some(f) = d.next_frame().unwrap() {
+                    got.push(f);
+                }
+            }
+            assert_eq!(got, [a.clone(), b.clone(), c.clone()], "split at {split}");
+            assert_eq!(d.buffered(), 0);
+        }
+        // One byte at a time.
+        let mut d = FrameDecoder::new();
+        let mut n = 0;
+        for byte in &stream {
+            d.push(std::slice::from_ref(byte));
+            while d.next_frame().unwrap().is_some() {
+                n += 1;
+            }
+        }
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn rejects_bad_lengths_before_buffering_the_body() {
+        let mut d = FrameDecoder::new();
+        d.push(&27u32.to_be_bytes());
+        assert_eq!(d.next_frame(), Err(FrameError::TooShort(27)));
+        let mut d = FrameDecoder::new();
+        d.push(&(MAX_MESSAGE as u32 + 1).to_be_bytes());
+        assert_eq!(
+            d.next_frame(),
+            Err(FrameError::TooLong(MAX_MESSAGE as u32 + 1))
+        );
+        // The largest allowed length is only waited for.
+        let mut d = FrameDecoder::new();
+        d.push(&(MAX_MESSAGE as u32).to_be_bytes());
+        assert_eq!(d.next_frame(), Ok(None));
+    }
+
+    #[test]
+    fn rejects_unknown_types_statuses_and_fd_counts() {
+        let mut bytes = Frame::new(header(MessageType::Call), vec![]).encode();
+        bytes[19] = 9;
+        let mut d = FrameDecoder::new();
+        d.push(&bytes);
+        assert_eq!(d.next_frame(), Err(FrameError::UnknownType(9)));
+        let mut bytes = Frame::new(header(MessageType::Call), vec![]).encode();
+        bytes[27] = 5;
+        let mut d = FrameDecoder::new();
+        d.push(&bytes);
+        assert_eq!(d.next_frame(), Err(FrameError::UnknownStatus(5)));
+        let mut f = Frame::new(header(MessageType::ReplyWithFds), vec![]);
+        f.num_fds = 33;
+        let mut d = FrameDecoder::new();
+        d.push(&f.encode());
+        assert_eq!(d.next_frame(), Err(FrameError::BadFdCount(33)));
+    }
+}
