@@ -81,6 +81,27 @@ macro_rules! programs {
             Keepalive(keepalive::program::Call),
         }
 
+        impl Call {
+            fn to_bytes(&self) -> Result<Vec<u8>, rt::Error> {
+                match self { $(Call::$variant(c) => rt::to_bytes(c),)* }
+            }
+        }
+
+        impl Reply {
+            fn to_bytes(&self) -> Result<Vec<u8>, rt::Error> {
+                match self { $(Reply::$variant(r) => rt::to_bytes(r),)* }
+            }
+        }
+
+        impl Message {
+            fn to_bytes(&self) -> Result<Vec<u8>, rt::Error> {
+                match self {
+                    $(Message::$variant(m) => rt::to_bytes(m),)*
+                    Message::Keepalive(k) => rt::to_bytes(k),
+                }
+            }
+        }
+
         /// Decodes a call, reply or message body of a known program.
         fn decode_program(frame: &Frame) -> Result<Body, DispatchError> {
             let h = &frame.header;
@@ -184,6 +205,22 @@ impl std::error::Error for DispatchError {}
 impl From<rt::Error> for DispatchError {
     fn from(e: rt::Error) -> Self {
         DispatchError::Decode(e)
+    }
+}
+
+impl Body {
+    /// The frame body that carries this value (the inverse of [`decode`]
+    /// for the body; the header is the caller's).
+    pub fn encode_body(&self) -> Result<Vec<u8>, rt::Error> {
+        match self {
+            Body::Call(c) => c.to_bytes(),
+            Body::Reply(r) => r.to_bytes(),
+            Body::Message(m) => m.to_bytes(),
+            Body::Error(e) => rt::to_bytes(&MessageError::from(e.clone())),
+            Body::StreamData(d) => Ok(d.clone()),
+            Body::StreamHole(h) => rt::to_bytes(h),
+            Body::StreamEnd => Ok(Vec::new()),
+        }
     }
 }
 

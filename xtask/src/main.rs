@@ -8,6 +8,7 @@
 //! More commands (regeneration of `libvirt-proto`, runs against real
 //! daemons, benchmarks) join as the project grows.
 
+mod capture;
 mod regen;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ commands:
           generate libvirt-proto/src/generated/ from libvirt's sources for a release
           (--from, else the cache .cache/libvirt, else a download); --check compares
           with the committed files instead of writing
+  capture record virsh / virt-admin sessions with a private libvirtd into
+          libvirt-proto/tests/captures/ (needs libvirt-daemon and libvirt-clients)
   help    this text
 ";
 
@@ -30,6 +33,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("capture") => match capture::run(&workspace_root()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cargo xtask capture: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Some("regen") => {
             let result =
                 regen::Args::parse(&args[1..]).and_then(|a| regen::run(&workspace_root(), &a));
