@@ -54,7 +54,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         match self {
             Self::Int(x) => {
-                ::xdrgen::rt::Encode::encode(&(1 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&1i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(x, w),
                     "admin_typed_param_value",
@@ -62,7 +62,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Uint(x) => {
-                ::xdrgen::rt::Encode::encode(&(2 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&2i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(x, w),
                     "admin_typed_param_value",
@@ -70,7 +70,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Llong(x) => {
-                ::xdrgen::rt::Encode::encode(&(3 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&3i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::encode(x, w),
                     "admin_typed_param_value",
@@ -78,7 +78,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Ullong(x) => {
-                ::xdrgen::rt::Encode::encode(&(4 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&4i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::encode(x, w),
                     "admin_typed_param_value",
@@ -86,7 +86,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Double(x) => {
-                ::xdrgen::rt::Encode::encode(&(5 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&5i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<f64> as ::xdrgen::rt::Codec>::encode(x, w),
                     "admin_typed_param_value",
@@ -94,7 +94,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Boolean(x) => {
-                ::xdrgen::rt::Encode::encode(&(6 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&6i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(x, w),
                     "admin_typed_param_value",
@@ -102,7 +102,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::String(x) => {
-                ::xdrgen::rt::Encode::encode(&(7 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&7i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(x, w),
                     "admin_typed_param_value",
@@ -266,15 +266,14 @@ impl ::xdrgen::rt::Encode for TypedParam {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
             + <::xdrgen::rt::Plain<
                 TypedParamValue,
             > as ::xdrgen::rt::Codec>::len(&self.value)
     }
 }
 impl ::xdrgen::rt::Decode for TypedParam {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<TypedParamValue> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -315,12 +314,11 @@ impl ::xdrgen::rt::Encode for NonnullServer {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullServer {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -384,15 +382,16 @@ impl ::xdrgen::rt::Encode for NonnullClient {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
+        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.id)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.timestamp)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.transport)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullClient {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullServer,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -445,12 +444,11 @@ impl ::xdrgen::rt::Encode for ConnectOpenArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectOpenArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -484,12 +482,11 @@ impl ::xdrgen::rt::Encode for ConnectGetLibVersionRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.lib_ver)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.lib_ver)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetLibVersionRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -534,12 +531,12 @@ impl ::xdrgen::rt::Encode for ConnectListServersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.need_results)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListServersArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -595,20 +592,18 @@ impl ::xdrgen::rt::Encode for ConnectListServersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullServer>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.servers)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullServer>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.servers)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListServersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullServer>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullServer>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -660,13 +655,12 @@ impl ::xdrgen::rt::Encode for ConnectLookupServerArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectLookupServerArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -708,12 +702,13 @@ impl ::xdrgen::rt::Encode for ConnectLookupServerRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
+        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectLookupServerRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullServer,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -758,13 +753,14 @@ impl ::xdrgen::rt::Encode for ServerGetThreadpoolParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
+        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ServerGetThreadpoolParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullServer,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -812,19 +808,17 @@ impl ::xdrgen::rt::Encode for ServerGetThreadpoolParametersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            32,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
     }
 }
 impl ::xdrgen::rt::Decode for ServerGetThreadpoolParametersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            32,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        32,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -885,7 +879,7 @@ impl ::xdrgen::rt::Encode for ServerSetThreadpoolParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
+        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 32,
@@ -894,8 +888,9 @@ impl ::xdrgen::rt::Encode for ServerSetThreadpoolParametersArgs {
     }
 }
 impl ::xdrgen::rt::Decode for ServerSetThreadpoolParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullServer,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             32,
@@ -967,14 +962,15 @@ impl ::xdrgen::rt::Encode for ServerListClientsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
+        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ServerListClientsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullServer,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -1036,20 +1032,18 @@ impl ::xdrgen::rt::Encode for ServerListClientsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullClient>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.clients)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullClient>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.clients)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ServerListClientsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullClient>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullClient>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1110,14 +1104,15 @@ impl ::xdrgen::rt::Encode for ServerLookupClientArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
+        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.id)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ServerLookupClientArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullServer,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -1165,12 +1160,13 @@ impl ::xdrgen::rt::Encode for ServerLookupClientRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::len(&self.clnt)
+        <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::len(&self.clnt)
     }
 }
 impl ::xdrgen::rt::Decode for ServerLookupClientRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullClient,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1215,13 +1211,14 @@ impl ::xdrgen::rt::Encode for ClientGetInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::len(&self.clnt)
+        <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::len(&self.clnt)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ClientGetInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullClient,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1270,19 +1267,17 @@ impl ::xdrgen::rt::Encode for ClientGetInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
     }
 }
 impl ::xdrgen::rt::Decode for ClientGetInfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1330,13 +1325,14 @@ impl ::xdrgen::rt::Encode for ClientCloseArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::len(&self.clnt)
+        <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::len(&self.clnt)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ClientCloseArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullClient,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1387,13 +1383,14 @@ impl ::xdrgen::rt::Encode for ServerGetClientLimitsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
+        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ServerGetClientLimitsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullServer,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1441,19 +1438,17 @@ impl ::xdrgen::rt::Encode for ServerGetClientLimitsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            32,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
     }
 }
 impl ::xdrgen::rt::Decode for ServerGetClientLimitsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            32,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        32,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1514,7 +1509,7 @@ impl ::xdrgen::rt::Encode for ServerSetClientLimitsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
+        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 32,
@@ -1523,8 +1518,9 @@ impl ::xdrgen::rt::Encode for ServerSetClientLimitsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for ServerSetClientLimitsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullServer,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             32,
@@ -1587,13 +1583,14 @@ impl ::xdrgen::rt::Encode for ServerUpdateTlsFilesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
+        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ServerUpdateTlsFilesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullServer,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1633,12 +1630,11 @@ impl ::xdrgen::rt::Encode for ConnectGetLoggingOutputsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetLoggingOutputsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1683,13 +1679,12 @@ impl ::xdrgen::rt::Encode for ConnectGetLoggingOutputsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.outputs)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.outputs)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.noutputs)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetLoggingOutputsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1729,12 +1724,11 @@ impl ::xdrgen::rt::Encode for ConnectGetLoggingFiltersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetLoggingFiltersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1781,16 +1775,16 @@ impl ::xdrgen::rt::Encode for ConnectGetLoggingFiltersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.filters)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.filters)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.nfilters)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetLoggingFiltersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1845,16 +1839,16 @@ impl ::xdrgen::rt::Encode for ConnectSetLoggingOutputsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.outputs)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.outputs)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSetLoggingOutputsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1909,16 +1903,16 @@ impl ::xdrgen::rt::Encode for ConnectSetLoggingFiltersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.filters)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.filters)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSetLoggingFiltersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1969,12 +1963,12 @@ impl ::xdrgen::rt::Encode for ConnectSetDaemonTimeoutArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.timeout)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.timeout)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSetDaemonTimeoutArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -2014,12 +2008,11 @@ impl ::xdrgen::rt::Encode for ConnectDaemonShutdownArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDaemonShutdownArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {

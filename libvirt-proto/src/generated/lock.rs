@@ -65,15 +65,16 @@ impl ::xdrgen::rt::Encode for Owner {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
             + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.id)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.pid)
     }
 }
 impl ::xdrgen::rt::Decode for Owner {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -134,13 +135,12 @@ impl ::xdrgen::rt::Encode for RegisterArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<Owner> as ::xdrgen::rt::Codec>::len(&self.owner)
+        <::xdrgen::rt::Plain<Owner> as ::xdrgen::rt::Codec>::len(&self.owner)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for RegisterArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<Owner> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<Owner> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -180,12 +180,11 @@ impl ::xdrgen::rt::Encode for RestrictArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for RestrictArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -228,12 +227,12 @@ impl ::xdrgen::rt::Encode for NewArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NewArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -289,13 +288,13 @@ impl ::xdrgen::rt::Encode for CreateResourceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for CreateResourceArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -357,13 +356,13 @@ impl ::xdrgen::rt::Encode for DeleteResourceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DeleteResourceArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -425,13 +424,13 @@ impl ::xdrgen::rt::Encode for AcquireResourceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for AcquireResourceArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -493,13 +492,13 @@ impl ::xdrgen::rt::Encode for ReleaseResourceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ReleaseResourceArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -545,12 +544,11 @@ impl ::xdrgen::rt::Encode for CreateLockSpaceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
     }
 }
 impl ::xdrgen::rt::Decode for CreateLockSpaceArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {

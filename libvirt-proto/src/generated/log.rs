@@ -51,13 +51,14 @@ impl ::xdrgen::rt::Encode for Domain {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for Domain {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -106,12 +107,12 @@ impl ::xdrgen::rt::Encode for LogFilePosition {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.inode)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.inode)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.offset)
     }
 }
 impl ::xdrgen::rt::Decode for LogFilePosition {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -217,15 +218,14 @@ impl ::xdrgen::rt::Encode for DomainOpenLogFileArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.driver)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.driver)
             + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainOpenLogFileArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -279,12 +279,13 @@ impl ::xdrgen::rt::Encode for DomainOpenLogFileRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::len(&self.pos)
+        <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::len(&self.pos)
     }
 }
 impl ::xdrgen::rt::Decode for DomainOpenLogFileRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        LogFilePosition,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -327,13 +328,12 @@ impl ::xdrgen::rt::Encode for DomainGetLogFilePositionArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetLogFilePositionArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -375,12 +375,13 @@ impl ::xdrgen::rt::Encode for DomainGetLogFilePositionRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::len(&self.pos)
+        <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::len(&self.pos)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetLogFilePositionRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        LogFilePosition,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -439,7 +440,7 @@ impl ::xdrgen::rt::Encode for DomainReadLogFileArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<
                 LogFilePosition,
             > as ::xdrgen::rt::Codec>::len(&self.pos)
@@ -448,8 +449,7 @@ impl ::xdrgen::rt::Encode for DomainReadLogFileArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainReadLogFileArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -501,12 +501,11 @@ impl ::xdrgen::rt::Encode for DomainReadLogFileRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.data)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.data)
     }
 }
 impl ::xdrgen::rt::Decode for DomainReadLogFileRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -572,7 +571,7 @@ impl ::xdrgen::rt::Encode for DomainAppendLogFileArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.driver)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.driver)
             + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.message)
@@ -580,8 +579,7 @@ impl ::xdrgen::rt::Encode for DomainAppendLogFileArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainAppendLogFileArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -639,12 +637,11 @@ impl ::xdrgen::rt::Encode for DomainAppendLogFileRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAppendLogFileRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {

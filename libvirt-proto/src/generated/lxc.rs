@@ -56,18 +56,16 @@ impl ::xdrgen::rt::Encode for DomainOpenNamespaceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<
+            super::remote::NonnullDomain,
+        > as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainOpenNamespaceArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        super::remote::NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,

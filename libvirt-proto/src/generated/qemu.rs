@@ -63,19 +63,17 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<
+            super::remote::NonnullDomain,
+        > as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cmd)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMonitorCommandArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        super::remote::NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -123,12 +121,11 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMonitorCommandRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -173,12 +170,12 @@ impl ::xdrgen::rt::Encode for DomainAttachArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.pid_value)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.pid_value)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAttachArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -224,17 +221,15 @@ impl ::xdrgen::rt::Encode for DomainAttachRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<
+            super::remote::NonnullDomain,
+        > as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAttachRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        super::remote::NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -297,20 +292,18 @@ impl ::xdrgen::rt::Encode for DomainAgentCommandArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<
+            super::remote::NonnullDomain,
+        > as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cmd)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.timeout)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAgentCommandArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        super::remote::NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -370,17 +363,15 @@ impl ::xdrgen::rt::Encode for DomainAgentCommandRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAgentCommandRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -440,10 +431,9 @@ impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventRegisterArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<super::remote::NonnullDomain>,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Plain<super::remote::NonnullDomain>,
+        > as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.event)
@@ -451,10 +441,9 @@ impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventRegisterArgs {
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainMonitorEventRegisterArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<super::remote::NonnullDomain>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Plain<super::remote::NonnullDomain>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -506,12 +495,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventRegisterRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainMonitorEventRegisterRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -547,12 +535,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventDeregisterArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainMonitorEventDeregisterArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -633,7 +620,7 @@ impl ::xdrgen::rt::Encode for DomainMonitorEventMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 super::remote::NonnullDomain,
             > as ::xdrgen::rt::Codec>::len(&self.dom)
@@ -646,7 +633,7 @@ impl ::xdrgen::rt::Encode for DomainMonitorEventMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMonitorEventMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<
             super::remote::NonnullDomain,
         > as ::xdrgen::rt::Codec>::MIN_LEN
@@ -738,19 +725,17 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandWithFilesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<
+            super::remote::NonnullDomain,
+        > as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cmd)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMonitorCommandWithFilesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        super::remote::NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -798,12 +783,11 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandWithFilesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMonitorCommandWithFilesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {

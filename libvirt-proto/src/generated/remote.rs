@@ -216,14 +216,13 @@ impl ::xdrgen::rt::Encode for NonnullDomain {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.id)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullDomain {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -281,13 +280,12 @@ impl ::xdrgen::rt::Encode for NonnullNetwork {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNetwork {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -340,13 +338,14 @@ impl ::xdrgen::rt::Encode for NonnullNetworkPort {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
             + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNetworkPort {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -398,13 +397,12 @@ impl ::xdrgen::rt::Encode for NonnullNwfilter {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNwfilter {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -458,13 +456,12 @@ impl ::xdrgen::rt::Encode for NonnullNwfilterBinding {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.portdev)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.portdev)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.filtername)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNwfilterBinding {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -514,13 +511,12 @@ impl ::xdrgen::rt::Encode for NonnullInterface {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mac)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullInterface {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -572,13 +568,12 @@ impl ::xdrgen::rt::Encode for NonnullStoragePool {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullStoragePool {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -635,14 +630,13 @@ impl ::xdrgen::rt::Encode for NonnullStorageVol {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.key)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullStorageVol {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -689,12 +683,11 @@ impl ::xdrgen::rt::Encode for NonnullNodeDevice {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNodeDevice {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -751,14 +744,15 @@ impl ::xdrgen::rt::Encode for NonnullSecret {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.usage_type)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.usage_id)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullSecret {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -816,13 +810,12 @@ impl ::xdrgen::rt::Encode for NonnullDomainCheckpoint {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullDomainCheckpoint {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -874,13 +867,12 @@ impl ::xdrgen::rt::Encode for NonnullDomainSnapshot {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullDomainSnapshot {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1033,7 +1025,7 @@ impl ::xdrgen::rt::Encode for RemoteError {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.code)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.code)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.domain)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -1059,7 +1051,7 @@ impl ::xdrgen::rt::Encode for RemoteError {
     }
 }
 impl ::xdrgen::rt::Decode for RemoteError {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -1239,14 +1231,14 @@ impl ::xdrgen::rt::Encode for VcpuInfo {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.number)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.number)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.cpu_time)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cpu)
     }
 }
 impl ::xdrgen::rt::Decode for VcpuInfo {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -1297,7 +1289,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         match self {
             Self::Int(x) => {
-                ::xdrgen::rt::Encode::encode(&(1 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&1i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(x, w),
                     "remote_typed_param_value",
@@ -1305,7 +1297,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Uint(x) => {
-                ::xdrgen::rt::Encode::encode(&(2 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&2i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(x, w),
                     "remote_typed_param_value",
@@ -1313,7 +1305,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Llong(x) => {
-                ::xdrgen::rt::Encode::encode(&(3 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&3i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::encode(x, w),
                     "remote_typed_param_value",
@@ -1321,7 +1313,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Ullong(x) => {
-                ::xdrgen::rt::Encode::encode(&(4 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&4i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::encode(x, w),
                     "remote_typed_param_value",
@@ -1329,7 +1321,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Double(x) => {
-                ::xdrgen::rt::Encode::encode(&(5 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&5i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<f64> as ::xdrgen::rt::Codec>::encode(x, w),
                     "remote_typed_param_value",
@@ -1337,7 +1329,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::Boolean(x) => {
-                ::xdrgen::rt::Encode::encode(&(6 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&6i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(x, w),
                     "remote_typed_param_value",
@@ -1345,7 +1337,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 )
             }
             Self::String(x) => {
-                ::xdrgen::rt::Encode::encode(&(7 as i32), w)?;
+                ::xdrgen::rt::Encode::encode(&7i32, w)?;
                 ::xdrgen::rt::field(
                     <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(x, w),
                     "remote_typed_param_value",
@@ -1509,15 +1501,14 @@ impl ::xdrgen::rt::Encode for TypedParam {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
             + <::xdrgen::rt::Plain<
                 TypedParamValue,
             > as ::xdrgen::rt::Codec>::len(&self.value)
     }
 }
 impl ::xdrgen::rt::Decode for TypedParam {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<TypedParamValue> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1566,13 +1557,12 @@ impl ::xdrgen::rt::Encode for NodeGetCpuStats {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.value)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetCpuStats {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1621,13 +1611,12 @@ impl ::xdrgen::rt::Encode for NodeGetMemoryStats {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.value)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetMemoryStats {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1676,13 +1665,12 @@ impl ::xdrgen::rt::Encode for DomainDiskError {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.disk)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.disk)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.error)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDiskError {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1763,16 +1751,16 @@ impl ::xdrgen::rt::Encode for ConnectOpenArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectOpenArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -1814,12 +1802,11 @@ impl ::xdrgen::rt::Encode for ConnectSupportsFeatureArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.feature)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.feature)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSupportsFeatureArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1855,12 +1842,11 @@ impl ::xdrgen::rt::Encode for ConnectSupportsFeatureRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.supported)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.supported)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSupportsFeatureRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1894,12 +1880,11 @@ impl ::xdrgen::rt::Encode for ConnectGetTypeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetTypeRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1933,12 +1918,11 @@ impl ::xdrgen::rt::Encode for ConnectGetVersionRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.hv_ver)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.hv_ver)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetVersionRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1972,12 +1956,11 @@ impl ::xdrgen::rt::Encode for ConnectGetLibVersionRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.lib_ver)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.lib_ver)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetLibVersionRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -2013,12 +1996,11 @@ impl ::xdrgen::rt::Encode for ConnectGetHostnameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.hostname)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.hostname)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetHostnameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -2052,12 +2034,11 @@ impl ::xdrgen::rt::Encode for ConnectGetSysinfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetSysinfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -2093,12 +2074,11 @@ impl ::xdrgen::rt::Encode for ConnectGetSysinfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.sysinfo)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.sysinfo)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetSysinfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -2132,12 +2112,11 @@ impl ::xdrgen::rt::Encode for ConnectGetUriRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.uri)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.uri)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetUriRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -2179,17 +2158,15 @@ impl ::xdrgen::rt::Encode for ConnectGetMaxVcpusArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.r#type)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetMaxVcpusArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -2227,12 +2204,11 @@ impl ::xdrgen::rt::Encode for ConnectGetMaxVcpusRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.max_vcpus)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.max_vcpus)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetMaxVcpusRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -2324,11 +2300,10 @@ impl ::xdrgen::rt::Encode for NodeGetInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::FixedArray<
-                ::xdrgen::rt::Plain<i8>,
-                32,
-            > as ::xdrgen::rt::Codec>::len(&self.model)
+        <::xdrgen::rt::FixedArray<
+            ::xdrgen::rt::Plain<i8>,
+            32,
+        > as ::xdrgen::rt::Codec>::len(&self.model)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.memory)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cpus)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.mhz)
@@ -2339,11 +2314,10 @@ impl ::xdrgen::rt::Encode for NodeGetInfoRet {
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetInfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::FixedArray<
-            ::xdrgen::rt::Plain<i8>,
-            32,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::FixedArray<
+        ::xdrgen::rt::Plain<i8>,
+        32,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -2424,12 +2398,11 @@ impl ::xdrgen::rt::Encode for ConnectGetCapabilitiesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.capabilities)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.capabilities)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetCapabilitiesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -2509,10 +2482,9 @@ impl ::xdrgen::rt::Encode for ConnectGetDomainCapabilitiesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.emulatorbin)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.emulatorbin)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.arch)
@@ -2526,8 +2498,9 @@ impl ::xdrgen::rt::Encode for ConnectGetDomainCapabilitiesArgs {
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetDomainCapabilitiesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -2595,12 +2568,11 @@ impl ::xdrgen::rt::Encode for ConnectGetDomainCapabilitiesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.capabilities)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.capabilities)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetDomainCapabilitiesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -2650,13 +2622,13 @@ impl ::xdrgen::rt::Encode for NodeGetCpuStatsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cpu_num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cpu_num)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetCpuStatsArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -2717,20 +2689,18 @@ impl ::xdrgen::rt::Encode for NodeGetCpuStatsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NodeGetCpuStats>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NodeGetCpuStats>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetCpuStatsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NodeGetCpuStats>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NodeGetCpuStats>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -2789,13 +2759,13 @@ impl ::xdrgen::rt::Encode for NodeGetMemoryStatsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cell_num)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetMemoryStatsArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -2856,20 +2826,18 @@ impl ::xdrgen::rt::Encode for NodeGetMemoryStatsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NodeGetMemoryStats>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NodeGetMemoryStats>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetMemoryStatsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NodeGetMemoryStats>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NodeGetMemoryStats>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -2923,12 +2891,12 @@ impl ::xdrgen::rt::Encode for NodeGetCellsFreeMemoryArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.start_cell)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.start_cell)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxcells)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetCellsFreeMemoryArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -2976,19 +2944,17 @@ impl ::xdrgen::rt::Encode for NodeGetCellsFreeMemoryRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<u64>,
-                1024,
-            > as ::xdrgen::rt::Codec>::len(&self.cells)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<u64>,
+            1024,
+        > as ::xdrgen::rt::Codec>::len(&self.cells)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetCellsFreeMemoryRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<u64>,
-            1024,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<u64>,
+        1024,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -3025,12 +2991,11 @@ impl ::xdrgen::rt::Encode for NodeGetFreeMemoryRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.free_mem)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.free_mem)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetFreeMemoryRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -3066,12 +3031,13 @@ impl ::xdrgen::rt::Encode for DomainGetSchedulerTypeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSchedulerTypeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -3114,13 +3080,12 @@ impl ::xdrgen::rt::Encode for DomainGetSchedulerTypeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSchedulerTypeRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -3171,13 +3136,14 @@ impl ::xdrgen::rt::Encode for DomainGetSchedulerParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSchedulerParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -3225,19 +3191,17 @@ impl ::xdrgen::rt::Encode for DomainGetSchedulerParametersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSchedulerParametersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -3292,14 +3256,15 @@ impl ::xdrgen::rt::Encode for DomainGetSchedulerParametersFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSchedulerParametersFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -3353,19 +3318,17 @@ impl ::xdrgen::rt::Encode for DomainGetSchedulerParametersFlagsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSchedulerParametersFlagsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -3419,7 +3382,7 @@ impl ::xdrgen::rt::Encode for DomainSetSchedulerParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -3427,8 +3390,9 @@ impl ::xdrgen::rt::Encode for DomainSetSchedulerParametersArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetSchedulerParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             16,
@@ -3498,7 +3462,7 @@ impl ::xdrgen::rt::Encode for DomainSetSchedulerParametersFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -3507,8 +3471,9 @@ impl ::xdrgen::rt::Encode for DomainSetSchedulerParametersFlagsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetSchedulerParametersFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             16,
@@ -3584,7 +3549,7 @@ impl ::xdrgen::rt::Encode for DomainSetBlkioParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -3593,8 +3558,9 @@ impl ::xdrgen::rt::Encode for DomainSetBlkioParametersArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetBlkioParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             16,
@@ -3664,14 +3630,15 @@ impl ::xdrgen::rt::Encode for DomainGetBlkioParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetBlkioParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -3732,20 +3699,18 @@ impl ::xdrgen::rt::Encode for DomainGetBlkioParametersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetBlkioParametersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -3812,7 +3777,7 @@ impl ::xdrgen::rt::Encode for DomainSetMemoryParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -3821,8 +3786,9 @@ impl ::xdrgen::rt::Encode for DomainSetMemoryParametersArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetMemoryParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             16,
@@ -3892,14 +3858,15 @@ impl ::xdrgen::rt::Encode for DomainGetMemoryParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMemoryParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -3960,20 +3927,18 @@ impl ::xdrgen::rt::Encode for DomainGetMemoryParametersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMemoryParametersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -4041,15 +4006,16 @@ impl ::xdrgen::rt::Encode for DomainBlockResizeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.disk)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.size)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockResizeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -4125,7 +4091,7 @@ impl ::xdrgen::rt::Encode for DomainSetNumaParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -4134,8 +4100,9 @@ impl ::xdrgen::rt::Encode for DomainSetNumaParametersArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetNumaParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             16,
@@ -4205,14 +4172,15 @@ impl ::xdrgen::rt::Encode for DomainGetNumaParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetNumaParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -4273,20 +4241,18 @@ impl ::xdrgen::rt::Encode for DomainGetNumaParametersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetNumaParametersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -4353,7 +4319,7 @@ impl ::xdrgen::rt::Encode for DomainSetPerfEventsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 64,
@@ -4362,8 +4328,9 @@ impl ::xdrgen::rt::Encode for DomainSetPerfEventsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetPerfEventsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             64,
@@ -4426,13 +4393,14 @@ impl ::xdrgen::rt::Encode for DomainGetPerfEventsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetPerfEventsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -4480,19 +4448,17 @@ impl ::xdrgen::rt::Encode for DomainGetPerfEventsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetPerfEventsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -4540,13 +4506,14 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockStatsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -4617,7 +4584,7 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.rd_req)
+        <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.rd_req)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.rd_bytes)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.wr_req)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.wr_bytes)
@@ -4625,7 +4592,7 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsRet {
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockStatsRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -4708,15 +4675,16 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockStatsFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -4783,20 +4751,18 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsFlagsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockStatsFlagsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -4850,13 +4816,14 @@ impl ::xdrgen::rt::Encode for DomainInterfaceStatsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.device)
     }
 }
 impl ::xdrgen::rt::Decode for DomainInterfaceStatsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -4952,7 +4919,7 @@ impl ::xdrgen::rt::Encode for DomainInterfaceStatsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.rx_bytes)
+        <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.rx_bytes)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.rx_packets)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.rx_errs)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.rx_drop)
@@ -4963,7 +4930,7 @@ impl ::xdrgen::rt::Encode for DomainInterfaceStatsRet {
     }
 }
 impl ::xdrgen::rt::Decode for DomainInterfaceStatsRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -5070,7 +5037,7 @@ impl ::xdrgen::rt::Encode for DomainSetInterfaceParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.device)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
@@ -5080,8 +5047,9 @@ impl ::xdrgen::rt::Encode for DomainSetInterfaceParametersArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetInterfaceParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
@@ -5164,15 +5132,16 @@ impl ::xdrgen::rt::Encode for DomainGetInterfaceParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.device)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetInterfaceParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -5239,20 +5208,18 @@ impl ::xdrgen::rt::Encode for DomainGetInterfaceParametersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetInterfaceParametersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -5315,14 +5282,15 @@ impl ::xdrgen::rt::Encode for DomainMemoryStatsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.max_stats)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMemoryStatsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -5377,12 +5345,12 @@ impl ::xdrgen::rt::Encode for DomainMemoryStat {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.tag)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.tag)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.val)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMemoryStat {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -5430,19 +5398,17 @@ impl ::xdrgen::rt::Encode for DomainMemoryStatsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<DomainMemoryStat>,
-                1024,
-            > as ::xdrgen::rt::Codec>::len(&self.stats)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<DomainMemoryStat>,
+            1024,
+        > as ::xdrgen::rt::Codec>::len(&self.stats)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMemoryStatsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<DomainMemoryStat>,
-            1024,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<DomainMemoryStat>,
+        1024,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -5511,7 +5477,7 @@ impl ::xdrgen::rt::Encode for DomainBlockPeekArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.offset)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.size)
@@ -5519,8 +5485,9 @@ impl ::xdrgen::rt::Encode for DomainBlockPeekArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockPeekArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -5580,12 +5547,13 @@ impl ::xdrgen::rt::Encode for DomainBlockPeekRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.buffer)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.buffer)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockPeekRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -5644,15 +5612,16 @@ impl ::xdrgen::rt::Encode for DomainMemoryPeekArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.offset)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.size)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMemoryPeekArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -5706,12 +5675,13 @@ impl ::xdrgen::rt::Encode for DomainMemoryPeekRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.buffer)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.buffer)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMemoryPeekRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -5763,14 +5733,15 @@ impl ::xdrgen::rt::Encode for DomainGetBlockInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetBlockInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -5835,13 +5806,13 @@ impl ::xdrgen::rt::Encode for DomainGetBlockInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.allocation)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.allocation)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.capacity)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.physical)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetBlockInfoRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -5887,12 +5858,11 @@ impl ::xdrgen::rt::Encode for ConnectListDomainsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxids)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxids)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDomainsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -5934,19 +5904,17 @@ impl ::xdrgen::rt::Encode for ConnectListDomainsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<i32>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.ids)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<i32>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.ids)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDomainsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<i32>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<i32>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -5983,12 +5951,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfDomainsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfDomainsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6033,13 +6000,12 @@ impl ::xdrgen::rt::Encode for DomainCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -6081,12 +6047,13 @@ impl ::xdrgen::rt::Encode for DomainCreateXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6131,13 +6098,12 @@ impl ::xdrgen::rt::Encode for DomainCreateXmlWithFilesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateXmlWithFilesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -6179,12 +6145,13 @@ impl ::xdrgen::rt::Encode for DomainCreateXmlWithFilesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateXmlWithFilesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6218,12 +6185,11 @@ impl ::xdrgen::rt::Encode for DomainLookupByIdArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.id)
     }
 }
 impl ::xdrgen::rt::Decode for DomainLookupByIdArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6259,12 +6225,13 @@ impl ::xdrgen::rt::Encode for DomainLookupByIdRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainLookupByIdRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6300,12 +6267,13 @@ impl ::xdrgen::rt::Encode for DomainLookupByUuidArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for DomainLookupByUuidArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6341,12 +6309,13 @@ impl ::xdrgen::rt::Encode for DomainLookupByUuidRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainLookupByUuidRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6380,12 +6349,11 @@ impl ::xdrgen::rt::Encode for DomainLookupByNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for DomainLookupByNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6421,12 +6389,13 @@ impl ::xdrgen::rt::Encode for DomainLookupByNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainLookupByNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6462,12 +6431,13 @@ impl ::xdrgen::rt::Encode for DomainSuspendArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSuspendArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6503,12 +6473,13 @@ impl ::xdrgen::rt::Encode for DomainResumeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainResumeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6567,15 +6538,16 @@ impl ::xdrgen::rt::Encode for DomainPmSuspendForDurationArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.target)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.duration)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainPmSuspendForDurationArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -6638,13 +6610,14 @@ impl ::xdrgen::rt::Encode for DomainPmWakeupArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainPmWakeupArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -6686,12 +6659,13 @@ impl ::xdrgen::rt::Encode for DomainShutdownArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainShutdownArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6736,13 +6710,14 @@ impl ::xdrgen::rt::Encode for DomainRebootArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainRebootArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -6793,13 +6768,14 @@ impl ::xdrgen::rt::Encode for DomainResetArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainResetArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -6841,12 +6817,13 @@ impl ::xdrgen::rt::Encode for DomainDestroyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDestroyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6891,13 +6868,14 @@ impl ::xdrgen::rt::Encode for DomainDestroyFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDestroyFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -6939,12 +6917,13 @@ impl ::xdrgen::rt::Encode for DomainGetOsTypeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetOsTypeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -6978,12 +6957,11 @@ impl ::xdrgen::rt::Encode for DomainGetOsTypeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetOsTypeRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -7019,12 +6997,13 @@ impl ::xdrgen::rt::Encode for DomainGetMaxMemoryArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMaxMemoryArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -7058,12 +7037,11 @@ impl ::xdrgen::rt::Encode for DomainGetMaxMemoryRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.memory)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.memory)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMaxMemoryRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -7108,13 +7086,14 @@ impl ::xdrgen::rt::Encode for DomainSetMaxMemoryArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.memory)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetMaxMemoryArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -7165,13 +7144,14 @@ impl ::xdrgen::rt::Encode for DomainSetMemoryArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.memory)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetMemoryArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -7229,14 +7209,15 @@ impl ::xdrgen::rt::Encode for DomainSetMemoryFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.memory)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetMemoryFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -7300,14 +7281,15 @@ impl ::xdrgen::rt::Encode for DomainSetMemoryStatsPeriodArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.period)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetMemoryStatsPeriodArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -7355,12 +7337,13 @@ impl ::xdrgen::rt::Encode for DomainGetInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -7427,7 +7410,7 @@ impl ::xdrgen::rt::Encode for DomainGetInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u8> as ::xdrgen::rt::Codec>::len(&self.state)
+        <::xdrgen::rt::Plain<u8> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.max_mem)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.memory)
             + <::xdrgen::rt::Plain<u16> as ::xdrgen::rt::Codec>::len(&self.nr_virt_cpu)
@@ -7435,7 +7418,7 @@ impl ::xdrgen::rt::Encode for DomainGetInfoRet {
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetInfoRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u8> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u8> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u16> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -7504,13 +7487,14 @@ impl ::xdrgen::rt::Encode for DomainSaveArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.to)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -7579,7 +7563,7 @@ impl ::xdrgen::rt::Encode for DomainSaveFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.to)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -7588,8 +7572,9 @@ impl ::xdrgen::rt::Encode for DomainSaveFlagsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -7667,7 +7652,7 @@ impl ::xdrgen::rt::Encode for DomainSaveParamsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 64,
@@ -7676,8 +7661,9 @@ impl ::xdrgen::rt::Encode for DomainSaveParamsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveParamsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             64,
@@ -7729,12 +7715,11 @@ impl ::xdrgen::rt::Encode for DomainRestoreArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.from)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.from)
     }
 }
 impl ::xdrgen::rt::Decode for DomainRestoreArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -7788,7 +7773,7 @@ impl ::xdrgen::rt::Encode for DomainRestoreFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.from)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.from)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.dxml)
@@ -7796,8 +7781,7 @@ impl ::xdrgen::rt::Encode for DomainRestoreFlagsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainRestoreFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -7860,20 +7844,18 @@ impl ::xdrgen::rt::Encode for DomainRestoreParamsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainRestoreParamsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -7925,13 +7907,12 @@ impl ::xdrgen::rt::Encode for DomainSaveImageGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.file)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.file)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveImageGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -7971,12 +7952,11 @@ impl ::xdrgen::rt::Encode for DomainSaveImageGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveImageGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -8026,14 +8006,13 @@ impl ::xdrgen::rt::Encode for DomainSaveImageDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.file)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.file)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dxml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveImageDefineXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -8097,14 +8076,15 @@ impl ::xdrgen::rt::Encode for DomainCoreDumpArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.to)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCoreDumpArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -8177,15 +8157,16 @@ impl ::xdrgen::rt::Encode for DomainCoreDumpWithFormatArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.to)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.dumpformat)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCoreDumpWithFormatArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -8255,14 +8236,15 @@ impl ::xdrgen::rt::Encode for DomainScreenshotArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.screen)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainScreenshotArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -8314,17 +8296,15 @@ impl ::xdrgen::rt::Encode for DomainScreenshotRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.mime)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.mime)
     }
 }
 impl ::xdrgen::rt::Decode for DomainScreenshotRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -8371,13 +8351,14 @@ impl ::xdrgen::rt::Encode for DomainGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -8417,12 +8398,11 @@ impl ::xdrgen::rt::Encode for DomainGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -8487,10 +8467,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.uri_in)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.uri_in)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -8499,8 +8478,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -8571,15 +8551,16 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.uri_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
             ::xdrgen::rt::Str<4194304>,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -8668,7 +8649,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePerformArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
@@ -8679,8 +8660,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePerformArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePerformArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -8771,15 +8753,14 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinishArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dname)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinishArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -8833,12 +8814,13 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinishRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.ddom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.ddom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinishRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -8912,10 +8894,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.uri_in)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.uri_in)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -8925,8 +8906,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Args {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepare2Args {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -9003,15 +8985,16 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Ret {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.uri_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepare2Ret {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
             ::xdrgen::rt::Str<4194304>,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -9087,7 +9070,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish2Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dname)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
@@ -9095,8 +9078,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish2Args {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinish2Args {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -9156,12 +9138,13 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish2Ret {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.ddom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.ddom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinish2Ret {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9195,12 +9178,11 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedDomainsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedDomainsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9242,19 +9224,17 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedDomainsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedDomainsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9291,12 +9271,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfDefinedDomainsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfDefinedDomainsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9332,12 +9311,13 @@ impl ::xdrgen::rt::Encode for DomainCreateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9382,13 +9362,14 @@ impl ::xdrgen::rt::Encode for DomainCreateWithFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateWithFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -9430,12 +9411,13 @@ impl ::xdrgen::rt::Encode for DomainCreateWithFlagsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateWithFlagsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9480,13 +9462,14 @@ impl ::xdrgen::rt::Encode for DomainCreateWithFilesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateWithFilesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -9528,12 +9511,13 @@ impl ::xdrgen::rt::Encode for DomainCreateWithFilesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateWithFilesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9567,12 +9551,11 @@ impl ::xdrgen::rt::Encode for DomainDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDefineXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9608,12 +9591,13 @@ impl ::xdrgen::rt::Encode for DomainDefineXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDefineXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9656,13 +9640,12 @@ impl ::xdrgen::rt::Encode for DomainDefineXmlFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDefineXmlFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -9704,12 +9687,13 @@ impl ::xdrgen::rt::Encode for DomainDefineXmlFlagsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDefineXmlFlagsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9745,12 +9729,13 @@ impl ::xdrgen::rt::Encode for DomainUndefineArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainUndefineArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9795,13 +9780,14 @@ impl ::xdrgen::rt::Encode for DomainUndefineFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainUndefineFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -9852,13 +9838,14 @@ impl ::xdrgen::rt::Encode for DomainInjectNmiArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainInjectNmiArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -9936,7 +9923,7 @@ impl ::xdrgen::rt::Encode for DomainSendKeyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.codeset)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.holdtime)
             + <::xdrgen::rt::VarArray<
@@ -9947,8 +9934,9 @@ impl ::xdrgen::rt::Encode for DomainSendKeyArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSendKeyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
@@ -10039,15 +10027,16 @@ impl ::xdrgen::rt::Encode for DomainSendProcessSignalArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.pid_value)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.signum)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSendProcessSignalArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -10110,13 +10099,14 @@ impl ::xdrgen::rt::Encode for DomainSetVcpusArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.nvcpus)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetVcpusArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -10174,14 +10164,15 @@ impl ::xdrgen::rt::Encode for DomainSetVcpusFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.nvcpus)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetVcpusFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -10238,13 +10229,14 @@ impl ::xdrgen::rt::Encode for DomainGetVcpusFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetVcpusFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -10284,12 +10276,11 @@ impl ::xdrgen::rt::Encode for DomainGetVcpusFlagsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetVcpusFlagsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -10341,14 +10332,15 @@ impl ::xdrgen::rt::Encode for DomainPinVcpuArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.vcpu)
             + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::len(&self.cpumap)
     }
 }
 impl ::xdrgen::rt::Decode for DomainPinVcpuArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -10419,15 +10411,16 @@ impl ::xdrgen::rt::Encode for DomainPinVcpuFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.vcpu)
             + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::len(&self.cpumap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainPinVcpuFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -10504,15 +10497,16 @@ impl ::xdrgen::rt::Encode for DomainGetVcpuPinInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ncpumaps)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maplen)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetVcpuPinInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -10575,13 +10569,14 @@ impl ::xdrgen::rt::Encode for DomainGetVcpuPinInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<8388608> as ::xdrgen::rt::Codec>::len(&self.cpumaps)
+        <::xdrgen::rt::Opaque<8388608> as ::xdrgen::rt::Codec>::len(&self.cpumaps)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetVcpuPinInfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<8388608> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        8388608,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -10639,14 +10634,15 @@ impl ::xdrgen::rt::Encode for DomainPinEmulatorArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::len(&self.cpumap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainPinEmulatorArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -10710,14 +10706,15 @@ impl ::xdrgen::rt::Encode for DomainGetEmulatorPinInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maplen)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetEmulatorPinInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -10774,13 +10771,14 @@ impl ::xdrgen::rt::Encode for DomainGetEmulatorPinInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<8388608> as ::xdrgen::rt::Codec>::len(&self.cpumaps)
+        <::xdrgen::rt::Opaque<8388608> as ::xdrgen::rt::Codec>::len(&self.cpumaps)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetEmulatorPinInfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<8388608> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        8388608,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -10838,14 +10836,15 @@ impl ::xdrgen::rt::Encode for DomainGetVcpusArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxinfo)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maplen)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetVcpusArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -10908,20 +10907,18 @@ impl ::xdrgen::rt::Encode for DomainGetVcpusRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<VcpuInfo>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.info)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<VcpuInfo>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.info)
             + <::xdrgen::rt::Opaque<8388608> as ::xdrgen::rt::Codec>::len(&self.cpumaps)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetVcpusRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<VcpuInfo>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<VcpuInfo>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<8388608> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -10966,12 +10963,13 @@ impl ::xdrgen::rt::Encode for DomainGetMaxVcpusArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMaxVcpusArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -11005,12 +11003,11 @@ impl ::xdrgen::rt::Encode for DomainGetMaxVcpusRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMaxVcpusRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -11055,12 +11052,12 @@ impl ::xdrgen::rt::Encode for DomainIothreadInfo {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.iothread_id)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.iothread_id)
             + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::len(&self.cpumap)
     }
 }
 impl ::xdrgen::rt::Decode for DomainIothreadInfo {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -11111,13 +11108,14 @@ impl ::xdrgen::rt::Encode for DomainGetIothreadInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetIothreadInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -11172,20 +11170,18 @@ impl ::xdrgen::rt::Encode for DomainGetIothreadInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<DomainIothreadInfo>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.info)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<DomainIothreadInfo>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.info)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetIothreadInfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<DomainIothreadInfo>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<DomainIothreadInfo>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -11255,15 +11251,16 @@ impl ::xdrgen::rt::Encode for DomainPinIothreadArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.iothreads_id)
             + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::len(&self.cpumap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainPinIothreadArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -11335,14 +11332,15 @@ impl ::xdrgen::rt::Encode for DomainAddIothreadArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.iothread_id)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAddIothreadArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -11408,14 +11406,15 @@ impl ::xdrgen::rt::Encode for DomainDelIothreadArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.iothread_id)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDelIothreadArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -11494,7 +11493,7 @@ impl ::xdrgen::rt::Encode for DomainSetIothreadParamsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.iothread_id)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
@@ -11504,8 +11503,9 @@ impl ::xdrgen::rt::Encode for DomainSetIothreadParamsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetIothreadParamsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
@@ -11565,12 +11565,13 @@ impl ::xdrgen::rt::Encode for DomainGetSecurityLabelArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSecurityLabelArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -11621,20 +11622,18 @@ impl ::xdrgen::rt::Encode for DomainGetSecurityLabelRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<i8>,
-                4097,
-            > as ::xdrgen::rt::Codec>::len(&self.label)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<i8>,
+            4097,
+        > as ::xdrgen::rt::Codec>::len(&self.label)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.enforcing)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSecurityLabelRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<i8>,
-            4097,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<i8>,
+        4097,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -11679,12 +11678,13 @@ impl ::xdrgen::rt::Encode for DomainGetSecurityLabelListArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSecurityLabelListArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -11733,20 +11733,18 @@ impl ::xdrgen::rt::Encode for DomainGetSecurityLabelListRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<DomainGetSecurityLabelRet>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.labels)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<DomainGetSecurityLabelRet>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.labels)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSecurityLabelListRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<DomainGetSecurityLabelRet>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<DomainGetSecurityLabelRet>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -11810,11 +11808,10 @@ impl ::xdrgen::rt::Encode for NodeGetSecurityModelRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<i8>,
-                257,
-            > as ::xdrgen::rt::Codec>::len(&self.model)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<i8>,
+            257,
+        > as ::xdrgen::rt::Codec>::len(&self.model)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<i8>,
                 257,
@@ -11822,11 +11819,10 @@ impl ::xdrgen::rt::Encode for NodeGetSecurityModelRet {
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetSecurityModelRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<i8>,
-            257,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<i8>,
+        257,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<i8>,
             257,
@@ -11886,13 +11882,14 @@ impl ::xdrgen::rt::Encode for DomainAttachDeviceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAttachDeviceArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -11950,14 +11947,15 @@ impl ::xdrgen::rt::Encode for DomainAttachDeviceFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAttachDeviceFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -12014,13 +12012,14 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDetachDeviceArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -12078,14 +12077,15 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDetachDeviceFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -12149,14 +12149,15 @@ impl ::xdrgen::rt::Encode for DomainUpdateDeviceFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainUpdateDeviceFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -12220,14 +12221,15 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceAliasArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.alias)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDetachDeviceAliasArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -12275,12 +12277,13 @@ impl ::xdrgen::rt::Encode for DomainGetAutostartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetAutostartArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -12316,12 +12319,11 @@ impl ::xdrgen::rt::Encode for DomainGetAutostartRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetAutostartRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -12368,13 +12370,14 @@ impl ::xdrgen::rt::Encode for DomainSetAutostartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetAutostartArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -12465,7 +12468,7 @@ impl ::xdrgen::rt::Encode for DomainSetMetadataArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -12480,8 +12483,9 @@ impl ::xdrgen::rt::Encode for DomainSetMetadataArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetMetadataArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -12580,7 +12584,7 @@ impl ::xdrgen::rt::Encode for DomainGetMetadataArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -12589,8 +12593,9 @@ impl ::xdrgen::rt::Encode for DomainGetMetadataArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMetadataArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -12646,12 +12651,11 @@ impl ::xdrgen::rt::Encode for DomainGetMetadataRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.metadata)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.metadata)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMetadataRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -12703,14 +12707,15 @@ impl ::xdrgen::rt::Encode for DomainBlockJobAbortArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockJobAbortArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -12774,14 +12779,15 @@ impl ::xdrgen::rt::Encode for DomainGetBlockJobInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetBlockJobInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -12859,7 +12865,7 @@ impl ::xdrgen::rt::Encode for DomainGetBlockJobInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.found)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.found)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.cur)
@@ -12867,7 +12873,7 @@ impl ::xdrgen::rt::Encode for DomainGetBlockJobInfoRet {
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetBlockJobInfoRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -12952,15 +12958,16 @@ impl ::xdrgen::rt::Encode for DomainBlockJobSetSpeedArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockJobSetSpeedArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -13039,15 +13046,16 @@ impl ::xdrgen::rt::Encode for DomainBlockPullArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockPullArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -13137,7 +13145,7 @@ impl ::xdrgen::rt::Encode for DomainBlockRebaseArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -13147,8 +13155,9 @@ impl ::xdrgen::rt::Encode for DomainBlockRebaseArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockRebaseArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -13248,7 +13257,7 @@ impl ::xdrgen::rt::Encode for DomainBlockCopyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.destxml)
             + <::xdrgen::rt::VarArray<
@@ -13259,8 +13268,9 @@ impl ::xdrgen::rt::Encode for DomainBlockCopyArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockCopyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
@@ -13373,7 +13383,7 @@ impl ::xdrgen::rt::Encode for DomainBlockCommitArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.disk)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -13386,8 +13396,9 @@ impl ::xdrgen::rt::Encode for DomainBlockCommitArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockCommitArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -13486,7 +13497,7 @@ impl ::xdrgen::rt::Encode for DomainSetBlockIoTuneArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.disk)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
@@ -13496,8 +13507,9 @@ impl ::xdrgen::rt::Encode for DomainSetBlockIoTuneArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetBlockIoTuneArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
@@ -13584,7 +13596,7 @@ impl ::xdrgen::rt::Encode for DomainGetBlockIoTuneArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.disk)
@@ -13593,8 +13605,9 @@ impl ::xdrgen::rt::Encode for DomainGetBlockIoTuneArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetBlockIoTuneArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -13663,20 +13676,18 @@ impl ::xdrgen::rt::Encode for DomainGetBlockIoTuneRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            32,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetBlockIoTuneRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            32,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        32,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -13750,7 +13761,7 @@ impl ::xdrgen::rt::Encode for DomainSetThrottleGroupArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.group)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
@@ -13760,8 +13771,9 @@ impl ::xdrgen::rt::Encode for DomainSetThrottleGroupArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetThrottleGroupArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
@@ -13841,7 +13853,7 @@ impl ::xdrgen::rt::Encode for DomainDelThrottleGroupArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.group)
@@ -13849,8 +13861,9 @@ impl ::xdrgen::rt::Encode for DomainDelThrottleGroupArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainDelThrottleGroupArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -13932,7 +13945,7 @@ impl ::xdrgen::rt::Encode for DomainGetCpuStatsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.start_cpu)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ncpus)
@@ -13940,8 +13953,9 @@ impl ::xdrgen::rt::Encode for DomainGetCpuStatsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetCpuStatsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -14014,20 +14028,18 @@ impl ::xdrgen::rt::Encode for DomainGetCpuStatsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                2048,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            2048,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetCpuStatsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            2048,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        2048,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -14081,13 +14093,14 @@ impl ::xdrgen::rt::Encode for DomainGetHostnameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetHostnameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -14129,12 +14142,11 @@ impl ::xdrgen::rt::Encode for DomainGetHostnameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.hostname)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.hostname)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetHostnameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14169,12 +14181,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfNetworksRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfNetworksRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14208,12 +14219,11 @@ impl ::xdrgen::rt::Encode for ConnectListNetworksArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListNetworksArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14255,19 +14265,17 @@ impl ::xdrgen::rt::Encode for ConnectListNetworksRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListNetworksRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14304,12 +14312,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfDefinedNetworksRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfDefinedNetworksRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14343,12 +14350,11 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedNetworksArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedNetworksArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14390,19 +14396,17 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedNetworksRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedNetworksRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14441,12 +14445,13 @@ impl ::xdrgen::rt::Encode for NetworkLookupByUuidArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkLookupByUuidArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14482,12 +14487,13 @@ impl ::xdrgen::rt::Encode for NetworkLookupByUuidRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkLookupByUuidRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14521,12 +14527,11 @@ impl ::xdrgen::rt::Encode for NetworkLookupByNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkLookupByNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14562,12 +14567,13 @@ impl ::xdrgen::rt::Encode for NetworkLookupByNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkLookupByNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14601,12 +14607,11 @@ impl ::xdrgen::rt::Encode for NetworkCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkCreateXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14642,12 +14647,13 @@ impl ::xdrgen::rt::Encode for NetworkCreateXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkCreateXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14690,13 +14696,12 @@ impl ::xdrgen::rt::Encode for NetworkCreateXmlFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkCreateXmlFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -14738,12 +14743,13 @@ impl ::xdrgen::rt::Encode for NetworkCreateXmlFlagsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkCreateXmlFlagsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14777,12 +14783,11 @@ impl ::xdrgen::rt::Encode for NetworkDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkDefineXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14818,12 +14823,13 @@ impl ::xdrgen::rt::Encode for NetworkDefineXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkDefineXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14866,13 +14872,12 @@ impl ::xdrgen::rt::Encode for NetworkDefineXmlFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkDefineXmlFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -14914,12 +14919,13 @@ impl ::xdrgen::rt::Encode for NetworkDefineXmlFlagsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkDefineXmlFlagsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -14955,12 +14961,13 @@ impl ::xdrgen::rt::Encode for NetworkUndefineArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkUndefineArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15035,7 +15042,7 @@ impl ::xdrgen::rt::Encode for NetworkUpdateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.command)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.section)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.parent_index)
@@ -15044,8 +15051,9 @@ impl ::xdrgen::rt::Encode for NetworkUpdateArgs {
     }
 }
 impl ::xdrgen::rt::Decode for NetworkUpdateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -15111,12 +15119,13 @@ impl ::xdrgen::rt::Encode for NetworkCreateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkCreateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15152,12 +15161,13 @@ impl ::xdrgen::rt::Encode for NetworkDestroyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkDestroyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15202,13 +15212,14 @@ impl ::xdrgen::rt::Encode for NetworkGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -15248,12 +15259,11 @@ impl ::xdrgen::rt::Encode for NetworkGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15289,12 +15299,13 @@ impl ::xdrgen::rt::Encode for NetworkGetBridgeNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetBridgeNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15328,12 +15339,11 @@ impl ::xdrgen::rt::Encode for NetworkGetBridgeNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetBridgeNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15369,12 +15379,13 @@ impl ::xdrgen::rt::Encode for NetworkGetAutostartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetAutostartArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15410,12 +15421,11 @@ impl ::xdrgen::rt::Encode for NetworkGetAutostartRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetAutostartRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15462,13 +15472,14 @@ impl ::xdrgen::rt::Encode for NetworkSetAutostartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkSetAutostartArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -15509,12 +15520,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfNwfiltersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfNwfiltersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15548,12 +15558,11 @@ impl ::xdrgen::rt::Encode for ConnectListNwfiltersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListNwfiltersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15595,19 +15604,17 @@ impl ::xdrgen::rt::Encode for ConnectListNwfiltersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListNwfiltersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15646,12 +15653,13 @@ impl ::xdrgen::rt::Encode for NwfilterLookupByUuidArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterLookupByUuidArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15687,15 +15695,15 @@ impl ::xdrgen::rt::Encode for NwfilterLookupByUuidRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilter,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilter,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterLookupByUuidRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilter> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilter,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15729,12 +15737,11 @@ impl ::xdrgen::rt::Encode for NwfilterLookupByNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterLookupByNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15770,15 +15777,15 @@ impl ::xdrgen::rt::Encode for NwfilterLookupByNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilter,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilter,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterLookupByNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilter> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilter,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15812,12 +15819,11 @@ impl ::xdrgen::rt::Encode for NwfilterDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterDefineXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15853,15 +15859,15 @@ impl ::xdrgen::rt::Encode for NwfilterDefineXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilter,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilter,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterDefineXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilter> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilter,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15904,13 +15910,12 @@ impl ::xdrgen::rt::Encode for NwfilterDefineXmlFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterDefineXmlFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -15952,15 +15957,15 @@ impl ::xdrgen::rt::Encode for NwfilterDefineXmlFlagsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilter,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilter,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterDefineXmlFlagsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilter> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilter,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -15996,15 +16001,15 @@ impl ::xdrgen::rt::Encode for NwfilterUndefineArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilter,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilter,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterUndefineArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilter> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilter,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16049,16 +16054,16 @@ impl ::xdrgen::rt::Encode for NwfilterGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilter,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilter,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilter> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilter,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -16098,12 +16103,11 @@ impl ::xdrgen::rt::Encode for NwfilterGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16138,12 +16142,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfInterfacesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfInterfacesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16177,12 +16180,11 @@ impl ::xdrgen::rt::Encode for ConnectListInterfacesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListInterfacesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16224,19 +16226,17 @@ impl ::xdrgen::rt::Encode for ConnectListInterfacesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListInterfacesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16273,12 +16273,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfDefinedInterfacesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfDefinedInterfacesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16312,12 +16311,11 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedInterfacesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedInterfacesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16359,19 +16357,17 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedInterfacesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedInterfacesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16408,12 +16404,11 @@ impl ::xdrgen::rt::Encode for InterfaceLookupByNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceLookupByNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16449,15 +16444,13 @@ impl ::xdrgen::rt::Encode for InterfaceLookupByNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullInterface,
-            > as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::len(&self.iface)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceLookupByNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullInterface,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16493,12 +16486,11 @@ impl ::xdrgen::rt::Encode for InterfaceLookupByMacStringArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mac)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mac)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceLookupByMacStringArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16534,15 +16526,13 @@ impl ::xdrgen::rt::Encode for InterfaceLookupByMacStringRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullInterface,
-            > as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::len(&self.iface)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceLookupByMacStringRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullInterface,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16589,16 +16579,14 @@ impl ::xdrgen::rt::Encode for InterfaceGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullInterface,
-            > as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::len(&self.iface)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullInterface,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -16640,12 +16628,11 @@ impl ::xdrgen::rt::Encode for InterfaceGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16688,13 +16675,12 @@ impl ::xdrgen::rt::Encode for InterfaceDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceDefineXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -16736,15 +16722,13 @@ impl ::xdrgen::rt::Encode for InterfaceDefineXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullInterface,
-            > as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::len(&self.iface)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceDefineXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullInterface,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16782,15 +16766,13 @@ impl ::xdrgen::rt::Encode for InterfaceUndefineArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullInterface,
-            > as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::len(&self.iface)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceUndefineArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullInterface,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16837,16 +16819,14 @@ impl ::xdrgen::rt::Encode for InterfaceCreateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullInterface,
-            > as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::len(&self.iface)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceCreateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullInterface,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -16899,16 +16879,14 @@ impl ::xdrgen::rt::Encode for InterfaceDestroyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullInterface,
-            > as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::len(&self.iface)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceDestroyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullInterface,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -16950,12 +16928,11 @@ impl ::xdrgen::rt::Encode for InterfaceChangeBeginArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceChangeBeginArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -16989,12 +16966,11 @@ impl ::xdrgen::rt::Encode for InterfaceChangeCommitArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceChangeCommitArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17028,12 +17004,11 @@ impl ::xdrgen::rt::Encode for InterfaceChangeRollbackArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceChangeRollbackArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17076,19 +17051,17 @@ impl ::xdrgen::rt::Encode for AuthListRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<AuthType>,
-                20,
-            > as ::xdrgen::rt::Codec>::len(&self.types)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<AuthType>,
+            20,
+        > as ::xdrgen::rt::Codec>::len(&self.types)
     }
 }
 impl ::xdrgen::rt::Decode for AuthListRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<AuthType>,
-            20,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<AuthType>,
+        20,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17127,12 +17100,11 @@ impl ::xdrgen::rt::Encode for AuthSaslInitRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mechlist)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mechlist)
     }
 }
 impl ::xdrgen::rt::Decode for AuthSaslInitRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17188,7 +17160,7 @@ impl ::xdrgen::rt::Encode for AuthSaslStartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mech)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mech)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nil)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<i8>,
@@ -17197,8 +17169,7 @@ impl ::xdrgen::rt::Encode for AuthSaslStartArgs {
     }
 }
 impl ::xdrgen::rt::Decode for AuthSaslStartArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<i8>,
@@ -17272,7 +17243,7 @@ impl ::xdrgen::rt::Encode for AuthSaslStartRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.complete)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.complete)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nil)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<i8>,
@@ -17281,7 +17252,7 @@ impl ::xdrgen::rt::Encode for AuthSaslStartRet {
     }
 }
 impl ::xdrgen::rt::Decode for AuthSaslStartRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<i8>,
@@ -17348,7 +17319,7 @@ impl ::xdrgen::rt::Encode for AuthSaslStepArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nil)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nil)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<i8>,
                 65536,
@@ -17356,7 +17327,7 @@ impl ::xdrgen::rt::Encode for AuthSaslStepArgs {
     }
 }
 impl ::xdrgen::rt::Decode for AuthSaslStepArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<i8>,
             65536,
@@ -17424,7 +17395,7 @@ impl ::xdrgen::rt::Encode for AuthSaslStepRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.complete)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.complete)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nil)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<i8>,
@@ -17433,7 +17404,7 @@ impl ::xdrgen::rt::Encode for AuthSaslStepRet {
     }
 }
 impl ::xdrgen::rt::Decode for AuthSaslStepRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<i8>,
@@ -17485,12 +17456,11 @@ impl ::xdrgen::rt::Encode for AuthPolkitRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.complete)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.complete)
     }
 }
 impl ::xdrgen::rt::Decode for AuthPolkitRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17525,12 +17495,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfStoragePoolsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfStoragePoolsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17564,12 +17533,11 @@ impl ::xdrgen::rt::Encode for ConnectListStoragePoolsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListStoragePoolsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17611,19 +17579,17 @@ impl ::xdrgen::rt::Encode for ConnectListStoragePoolsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListStoragePoolsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17660,12 +17626,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfDefinedStoragePoolsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfDefinedStoragePoolsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17699,12 +17664,11 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedStoragePoolsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedStoragePoolsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17746,19 +17710,17 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedStoragePoolsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedStoragePoolsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17815,7 +17777,7 @@ impl ::xdrgen::rt::Encode for ConnectFindStoragePoolSourcesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.src_spec)
@@ -17823,8 +17785,7 @@ impl ::xdrgen::rt::Encode for ConnectFindStoragePoolSourcesArgs {
     }
 }
 impl ::xdrgen::rt::Decode for ConnectFindStoragePoolSourcesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -17872,12 +17833,11 @@ impl ::xdrgen::rt::Encode for ConnectFindStoragePoolSourcesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectFindStoragePoolSourcesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17913,12 +17873,13 @@ impl ::xdrgen::rt::Encode for StoragePoolLookupByUuidArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByUuidArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17954,15 +17915,13 @@ impl ::xdrgen::rt::Encode for StoragePoolLookupByUuidRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByUuidRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -17998,12 +17957,11 @@ impl ::xdrgen::rt::Encode for StoragePoolLookupByNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18039,15 +17997,13 @@ impl ::xdrgen::rt::Encode for StoragePoolLookupByNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18085,15 +18041,13 @@ impl ::xdrgen::rt::Encode for StoragePoolLookupByVolumeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByVolumeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18131,15 +18085,13 @@ impl ::xdrgen::rt::Encode for StoragePoolLookupByVolumeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByVolumeRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18175,12 +18127,11 @@ impl ::xdrgen::rt::Encode for StoragePoolLookupByTargetPathArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByTargetPathArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18216,15 +18167,13 @@ impl ::xdrgen::rt::Encode for StoragePoolLookupByTargetPathRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByTargetPathRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18269,13 +18218,12 @@ impl ::xdrgen::rt::Encode for StoragePoolCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolCreateXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -18317,15 +18265,13 @@ impl ::xdrgen::rt::Encode for StoragePoolCreateXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolCreateXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18370,13 +18316,12 @@ impl ::xdrgen::rt::Encode for StoragePoolDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolDefineXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -18418,15 +18363,13 @@ impl ::xdrgen::rt::Encode for StoragePoolDefineXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolDefineXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18473,16 +18416,14 @@ impl ::xdrgen::rt::Encode for StoragePoolBuildArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolBuildArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -18526,15 +18467,13 @@ impl ::xdrgen::rt::Encode for StoragePoolUndefineArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolUndefineArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18581,16 +18520,14 @@ impl ::xdrgen::rt::Encode for StoragePoolCreateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolCreateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -18634,15 +18571,13 @@ impl ::xdrgen::rt::Encode for StoragePoolDestroyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolDestroyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18689,16 +18624,14 @@ impl ::xdrgen::rt::Encode for StoragePoolDeleteArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolDeleteArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -18751,16 +18684,14 @@ impl ::xdrgen::rt::Encode for StoragePoolRefreshArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolRefreshArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -18813,16 +18744,14 @@ impl ::xdrgen::rt::Encode for StoragePoolGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -18864,12 +18793,11 @@ impl ::xdrgen::rt::Encode for StoragePoolGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18905,15 +18833,13 @@ impl ::xdrgen::rt::Encode for StoragePoolGetInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolGetInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -18977,14 +18903,14 @@ impl ::xdrgen::rt::Encode for StoragePoolGetInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u8> as ::xdrgen::rt::Codec>::len(&self.state)
+        <::xdrgen::rt::Plain<u8> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.capacity)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.allocation)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.available)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolGetInfoRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u8> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u8> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -19038,15 +18964,13 @@ impl ::xdrgen::rt::Encode for StoragePoolGetAutostartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolGetAutostartArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19084,12 +19008,11 @@ impl ::xdrgen::rt::Encode for StoragePoolGetAutostartRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolGetAutostartRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19136,16 +19059,14 @@ impl ::xdrgen::rt::Encode for StoragePoolSetAutostartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolSetAutostartArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -19189,15 +19110,13 @@ impl ::xdrgen::rt::Encode for StoragePoolNumOfVolumesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolNumOfVolumesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19233,12 +19152,11 @@ impl ::xdrgen::rt::Encode for StoragePoolNumOfVolumesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolNumOfVolumesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19283,16 +19201,14 @@ impl ::xdrgen::rt::Encode for StoragePoolListVolumesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolListVolumesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -19342,19 +19258,17 @@ impl ::xdrgen::rt::Encode for StoragePoolListVolumesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolListVolumesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19403,16 +19317,14 @@ impl ::xdrgen::rt::Encode for StorageVolLookupByNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolLookupByNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -19456,15 +19368,13 @@ impl ::xdrgen::rt::Encode for StorageVolLookupByNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolLookupByNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19500,12 +19410,11 @@ impl ::xdrgen::rt::Encode for StorageVolLookupByKeyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.key)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.key)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolLookupByKeyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19541,15 +19450,13 @@ impl ::xdrgen::rt::Encode for StorageVolLookupByKeyRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolLookupByKeyRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19585,12 +19492,11 @@ impl ::xdrgen::rt::Encode for StorageVolLookupByPathArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolLookupByPathArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19626,15 +19532,13 @@ impl ::xdrgen::rt::Encode for StorageVolLookupByPathRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolLookupByPathRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19688,17 +19592,15 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolCreateXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -19748,15 +19650,13 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolCreateXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19819,10 +19719,7 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlFromArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<
                 NonnullStorageVol,
@@ -19831,8 +19728,9 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlFromArgs {
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolCreateXmlFromArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -19890,15 +19788,13 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlFromRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolCreateXmlFromRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19945,16 +19841,14 @@ impl ::xdrgen::rt::Encode for StorageVolDeleteArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolDeleteArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -20007,16 +19901,14 @@ impl ::xdrgen::rt::Encode for StorageVolWipeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolWipeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -20078,17 +19970,15 @@ impl ::xdrgen::rt::Encode for StorageVolWipePatternArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.algorithm)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolWipePatternArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -20147,16 +20037,14 @@ impl ::xdrgen::rt::Encode for StorageVolGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -20198,12 +20086,11 @@ impl ::xdrgen::rt::Encode for StorageVolGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -20239,15 +20126,13 @@ impl ::xdrgen::rt::Encode for StorageVolGetInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -20302,13 +20187,13 @@ impl ::xdrgen::rt::Encode for StorageVolGetInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i8> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Plain<i8> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.capacity)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.allocation)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetInfoRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i8> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i8> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -20365,16 +20250,14 @@ impl ::xdrgen::rt::Encode for StorageVolGetInfoFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetInfoFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -20435,13 +20318,13 @@ impl ::xdrgen::rt::Encode for StorageVolGetInfoFlagsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i8> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Plain<i8> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.capacity)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.allocation)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetInfoFlagsRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i8> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i8> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -20489,15 +20372,13 @@ impl ::xdrgen::rt::Encode for StorageVolGetPathArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetPathArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -20533,12 +20414,11 @@ impl ::xdrgen::rt::Encode for StorageVolGetPathRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetPathRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -20590,17 +20470,15 @@ impl ::xdrgen::rt::Encode for StorageVolResizeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.capacity)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolResizeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -20662,16 +20540,16 @@ impl ::xdrgen::rt::Encode for NodeNumOfDevicesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.cap)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.cap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeNumOfDevicesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -20713,12 +20591,11 @@ impl ::xdrgen::rt::Encode for NodeNumOfDevicesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for NodeNumOfDevicesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -20772,17 +20649,17 @@ impl ::xdrgen::rt::Encode for NodeListDevicesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.cap)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.cap)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeListDevicesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -20838,19 +20715,17 @@ impl ::xdrgen::rt::Encode for NodeListDevicesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                65536,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            65536,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for NodeListDevicesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            65536,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        65536,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -20887,12 +20762,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceLookupByNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceLookupByNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -20928,15 +20802,13 @@ impl ::xdrgen::rt::Encode for NodeDeviceLookupByNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNodeDevice,
-            > as ::xdrgen::rt::Codec>::len(&self.dev)
+        <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::len(&self.dev)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceLookupByNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNodeDevice,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -20988,14 +20860,13 @@ impl ::xdrgen::rt::Encode for NodeDeviceLookupScsiHostByWwnArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.wwnn)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.wwnn)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.wwpn)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceLookupScsiHostByWwnArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -21043,15 +20914,13 @@ impl ::xdrgen::rt::Encode for NodeDeviceLookupScsiHostByWwnRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNodeDevice,
-            > as ::xdrgen::rt::Codec>::len(&self.dev)
+        <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::len(&self.dev)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceLookupScsiHostByWwnRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNodeDevice,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21096,13 +20965,12 @@ impl ::xdrgen::rt::Encode for NodeDeviceGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -21142,12 +21010,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21181,12 +21048,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceGetParentArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetParentArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21226,17 +21092,15 @@ impl ::xdrgen::rt::Encode for NodeDeviceGetParentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.parent_name)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.parent_name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetParentRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21272,12 +21136,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceNumOfCapsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceNumOfCapsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21311,12 +21174,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceNumOfCapsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceNumOfCapsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21359,13 +21221,12 @@ impl ::xdrgen::rt::Encode for NodeDeviceListCapsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceListCapsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -21413,19 +21274,17 @@ impl ::xdrgen::rt::Encode for NodeDeviceListCapsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                65536,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            65536,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceListCapsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            65536,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        65536,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21462,12 +21321,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceDettachArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceDettachArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21521,7 +21379,7 @@ impl ::xdrgen::rt::Encode for NodeDeviceDetachFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.driver_name)
@@ -21529,8 +21387,7 @@ impl ::xdrgen::rt::Encode for NodeDeviceDetachFlagsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceDetachFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -21578,12 +21435,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceReAttachArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceReAttachArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21617,12 +21473,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceResetArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceResetArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21667,13 +21522,12 @@ impl ::xdrgen::rt::Encode for NodeDeviceCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceCreateXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -21715,15 +21569,13 @@ impl ::xdrgen::rt::Encode for NodeDeviceCreateXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNodeDevice,
-            > as ::xdrgen::rt::Codec>::len(&self.dev)
+        <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::len(&self.dev)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceCreateXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNodeDevice,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21759,12 +21611,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceDestroyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceDestroyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21809,13 +21660,12 @@ impl ::xdrgen::rt::Encode for NodeDeviceDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceDefineXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -21857,15 +21707,13 @@ impl ::xdrgen::rt::Encode for NodeDeviceDefineXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNodeDevice,
-            > as ::xdrgen::rt::Codec>::len(&self.dev)
+        <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::len(&self.dev)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceDefineXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNodeDevice,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -21910,13 +21758,12 @@ impl ::xdrgen::rt::Encode for NodeDeviceUndefineArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceUndefineArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -21965,13 +21812,12 @@ impl ::xdrgen::rt::Encode for NodeDeviceCreateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceCreateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -22011,12 +21857,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceGetAutostartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetAutostartArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22052,12 +21897,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceGetAutostartRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetAutostartRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22102,13 +21946,12 @@ impl ::xdrgen::rt::Encode for NodeDeviceSetAutostartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceSetAutostartArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -22148,12 +21991,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceIsPersistentArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceIsPersistentArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22189,12 +22031,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceIsPersistentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.persistent)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.persistent)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceIsPersistentRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22228,12 +22069,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceIsActiveArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceIsActiveArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22267,12 +22107,11 @@ impl ::xdrgen::rt::Encode for NodeDeviceIsActiveRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceIsActiveRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22324,14 +22163,13 @@ impl ::xdrgen::rt::Encode for NodeDeviceUpdateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceUpdateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -22383,12 +22221,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventRegisterRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cb_registered)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cb_registered)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainEventRegisterRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22424,12 +22261,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventDeregisterRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cb_registered)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cb_registered)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainEventDeregisterRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22481,14 +22317,15 @@ impl ::xdrgen::rt::Encode for DomainEventLifecycleMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.detail)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventLifecycleMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -22549,14 +22386,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackLifecycleMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventLifecycleMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackLifecycleMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<DomainEventLifecycleMsg> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -22618,7 +22455,7 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlFromNativeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.native_format)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.native_format)
             + <::xdrgen::rt::Str<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.native_config)
@@ -22626,8 +22463,7 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlFromNativeArgs {
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainXmlFromNativeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -22675,12 +22511,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlFromNativeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.domain_xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.domain_xml)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainXmlFromNativeRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22734,14 +22569,13 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlToNativeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.native_format)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.native_format)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.domain_xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainXmlToNativeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -22789,12 +22623,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlToNativeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.native_config)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.native_config)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainXmlToNativeRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22828,12 +22661,11 @@ impl ::xdrgen::rt::Encode for ConnectNumOfSecretsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNumOfSecretsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22867,12 +22699,11 @@ impl ::xdrgen::rt::Encode for ConnectListSecretsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxuuids)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxuuids)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListSecretsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22914,19 +22745,17 @@ impl ::xdrgen::rt::Encode for ConnectListSecretsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.uuids)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.uuids)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListSecretsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -22965,12 +22794,13 @@ impl ::xdrgen::rt::Encode for SecretLookupByUuidArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for SecretLookupByUuidArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23006,15 +22836,13 @@ impl ::xdrgen::rt::Encode for SecretLookupByUuidRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullSecret,
-            > as ::xdrgen::rt::Codec>::len(&self.secret)
+        <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::len(&self.secret)
     }
 }
 impl ::xdrgen::rt::Decode for SecretLookupByUuidRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullSecret,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23057,13 +22885,12 @@ impl ::xdrgen::rt::Encode for SecretDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for SecretDefineXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -23105,15 +22932,13 @@ impl ::xdrgen::rt::Encode for SecretDefineXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullSecret,
-            > as ::xdrgen::rt::Codec>::len(&self.secret)
+        <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::len(&self.secret)
     }
 }
 impl ::xdrgen::rt::Decode for SecretDefineXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullSecret,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23158,16 +22983,14 @@ impl ::xdrgen::rt::Encode for SecretGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullSecret,
-            > as ::xdrgen::rt::Codec>::len(&self.secret)
+        <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::len(&self.secret)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for SecretGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullSecret,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -23207,12 +23030,11 @@ impl ::xdrgen::rt::Encode for SecretGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for SecretGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23264,17 +23086,15 @@ impl ::xdrgen::rt::Encode for SecretSetValueArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullSecret,
-            > as ::xdrgen::rt::Codec>::len(&self.secret)
+        <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::len(&self.secret)
             + <::xdrgen::rt::Opaque<65536> as ::xdrgen::rt::Codec>::len(&self.value)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for SecretSetValueArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullSecret,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<65536> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -23331,16 +23151,14 @@ impl ::xdrgen::rt::Encode for SecretGetValueArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullSecret,
-            > as ::xdrgen::rt::Codec>::len(&self.secret)
+        <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::len(&self.secret)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for SecretGetValueArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullSecret,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -23380,12 +23198,11 @@ impl ::xdrgen::rt::Encode for SecretGetValueRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<65536> as ::xdrgen::rt::Codec>::len(&self.value)
+        <::xdrgen::rt::Opaque<65536> as ::xdrgen::rt::Codec>::len(&self.value)
     }
 }
 impl ::xdrgen::rt::Decode for SecretGetValueRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<65536> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<65536> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23421,15 +23238,13 @@ impl ::xdrgen::rt::Encode for SecretUndefineArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullSecret,
-            > as ::xdrgen::rt::Codec>::len(&self.secret)
+        <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::len(&self.secret)
     }
 }
 impl ::xdrgen::rt::Decode for SecretUndefineArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullSecret,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23476,12 +23291,12 @@ impl ::xdrgen::rt::Encode for SecretLookupByUsageArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.usage_type)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.usage_type)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.usage_id)
     }
 }
 impl ::xdrgen::rt::Decode for SecretLookupByUsageArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -23523,15 +23338,13 @@ impl ::xdrgen::rt::Encode for SecretLookupByUsageRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullSecret,
-            > as ::xdrgen::rt::Codec>::len(&self.secret)
+        <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::len(&self.secret)
     }
 }
 impl ::xdrgen::rt::Decode for SecretLookupByUsageRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullSecret,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23594,7 +23407,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnelArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.dname)
@@ -23603,7 +23416,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnelArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnelArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -23657,12 +23470,11 @@ impl ::xdrgen::rt::Encode for ConnectIsSecureRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.secure)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.secure)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectIsSecureRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23698,12 +23510,13 @@ impl ::xdrgen::rt::Encode for DomainIsActiveArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainIsActiveArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23737,12 +23550,11 @@ impl ::xdrgen::rt::Encode for DomainIsActiveRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
     }
 }
 impl ::xdrgen::rt::Decode for DomainIsActiveRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23778,12 +23590,13 @@ impl ::xdrgen::rt::Encode for DomainIsPersistentArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainIsPersistentArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23819,12 +23632,11 @@ impl ::xdrgen::rt::Encode for DomainIsPersistentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.persistent)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.persistent)
     }
 }
 impl ::xdrgen::rt::Decode for DomainIsPersistentRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23860,12 +23672,13 @@ impl ::xdrgen::rt::Encode for DomainIsUpdatedArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainIsUpdatedArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23899,12 +23712,11 @@ impl ::xdrgen::rt::Encode for DomainIsUpdatedRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.updated)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.updated)
     }
 }
 impl ::xdrgen::rt::Decode for DomainIsUpdatedRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23940,12 +23752,13 @@ impl ::xdrgen::rt::Encode for NetworkIsActiveArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkIsActiveArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23979,12 +23792,11 @@ impl ::xdrgen::rt::Encode for NetworkIsActiveRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkIsActiveRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24020,12 +23832,13 @@ impl ::xdrgen::rt::Encode for NetworkIsPersistentArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkIsPersistentArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24061,12 +23874,11 @@ impl ::xdrgen::rt::Encode for NetworkIsPersistentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.persistent)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.persistent)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkIsPersistentRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24102,15 +23914,13 @@ impl ::xdrgen::rt::Encode for StoragePoolIsActiveArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolIsActiveArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24146,12 +23956,11 @@ impl ::xdrgen::rt::Encode for StoragePoolIsActiveRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolIsActiveRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24187,15 +23996,13 @@ impl ::xdrgen::rt::Encode for StoragePoolIsPersistentArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolIsPersistentArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24233,12 +24040,11 @@ impl ::xdrgen::rt::Encode for StoragePoolIsPersistentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.persistent)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.persistent)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolIsPersistentRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24274,15 +24080,13 @@ impl ::xdrgen::rt::Encode for InterfaceIsActiveArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullInterface,
-            > as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::len(&self.iface)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceIsActiveArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullInterface> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullInterface,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24318,12 +24122,11 @@ impl ::xdrgen::rt::Encode for InterfaceIsActiveRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.active)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceIsActiveRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24366,13 +24169,12 @@ impl ::xdrgen::rt::Encode for ConnectCompareCpuArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectCompareCpuArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -24412,12 +24214,11 @@ impl ::xdrgen::rt::Encode for ConnectCompareCpuRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectCompareCpuRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24466,20 +24267,18 @@ impl ::xdrgen::rt::Encode for ConnectBaselineCpuArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                256,
-            > as ::xdrgen::rt::Codec>::len(&self.xml_cp_us)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            256,
+        > as ::xdrgen::rt::Codec>::len(&self.xml_cp_us)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectBaselineCpuArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            256,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        256,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -24522,12 +24321,11 @@ impl ::xdrgen::rt::Encode for ConnectBaselineCpuRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpu)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpu)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectBaselineCpuRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24563,12 +24361,13 @@ impl ::xdrgen::rt::Encode for DomainGetJobInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetJobInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -24704,7 +24503,7 @@ impl ::xdrgen::rt::Encode for DomainGetJobInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.time_elapsed)
             + <::xdrgen::rt::Plain<
                 u64,
@@ -24729,7 +24528,7 @@ impl ::xdrgen::rt::Encode for DomainGetJobInfoRet {
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetJobInfoRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -24840,13 +24639,14 @@ impl ::xdrgen::rt::Encode for DomainGetJobStatsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetJobStatsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -24901,7 +24701,7 @@ impl ::xdrgen::rt::Encode for DomainGetJobStatsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 64,
@@ -24909,7 +24709,7 @@ impl ::xdrgen::rt::Encode for DomainGetJobStatsRet {
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetJobStatsRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             64,
@@ -24957,12 +24757,13 @@ impl ::xdrgen::rt::Encode for DomainAbortJobArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAbortJobArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25007,13 +24808,14 @@ impl ::xdrgen::rt::Encode for DomainAbortJobFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAbortJobFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -25064,13 +24866,14 @@ impl ::xdrgen::rt::Encode for DomainMigrateGetMaxDowntimeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateGetMaxDowntimeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -25110,12 +24913,11 @@ impl ::xdrgen::rt::Encode for DomainMigrateGetMaxDowntimeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.downtime)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.downtime)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateGetMaxDowntimeRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25167,14 +24969,15 @@ impl ::xdrgen::rt::Encode for DomainMigrateSetMaxDowntimeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.downtime)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateSetMaxDowntimeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -25231,13 +25034,14 @@ impl ::xdrgen::rt::Encode for DomainMigrateGetCompressionCacheArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateGetCompressionCacheArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -25279,12 +25083,11 @@ impl ::xdrgen::rt::Encode for DomainMigrateGetCompressionCacheRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.cache_size)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.cache_size)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateGetCompressionCacheRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25338,14 +25141,15 @@ impl ::xdrgen::rt::Encode for DomainMigrateSetCompressionCacheArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.cache_size)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateSetCompressionCacheArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -25411,14 +25215,15 @@ impl ::xdrgen::rt::Encode for DomainMigrateSetMaxSpeedArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateSetMaxSpeedArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -25475,13 +25280,14 @@ impl ::xdrgen::rt::Encode for DomainMigrateGetMaxSpeedArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateGetMaxSpeedArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -25523,12 +25329,11 @@ impl ::xdrgen::rt::Encode for DomainMigrateGetMaxSpeedRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
+        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateGetMaxSpeedRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25562,12 +25367,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventRegisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainEventRegisterAnyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25601,12 +25405,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventDeregisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainEventDeregisterAnyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25653,14 +25456,14 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventCallbackRegisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Plain<NonnullDomain>,
             > as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainEventCallbackRegisterAnyArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
             ::xdrgen::rt::Plain<NonnullDomain>,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -25706,12 +25509,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventCallbackRegisterAnyRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainEventCallbackRegisterAnyRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25747,12 +25549,11 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventCallbackDeregisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainEventCallbackDeregisterAnyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25788,12 +25589,13 @@ impl ::xdrgen::rt::Encode for DomainEventRebootMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventRebootMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25840,14 +25642,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackRebootMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventRebootMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackRebootMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<DomainEventRebootMsg> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -25900,13 +25702,14 @@ impl ::xdrgen::rt::Encode for DomainEventRtcChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.offset)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventRtcChangeMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -25961,14 +25764,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackRtcChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventRtcChangeMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackRtcChangeMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<DomainEventRtcChangeMsg> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -26021,13 +25824,14 @@ impl ::xdrgen::rt::Encode for DomainEventWatchdogMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.action)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventWatchdogMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -26082,14 +25886,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackWatchdogMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventWatchdogMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackWatchdogMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<DomainEventWatchdogMsg> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -26160,15 +25964,16 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.src_path)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.action)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventIoErrorMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -26235,14 +26040,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackIoErrorMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventIoErrorMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackIoErrorMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<DomainEventIoErrorMsg> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -26320,7 +26125,7 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorReasonMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.src_path)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.action)
@@ -26328,8 +26133,9 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorReasonMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventIoErrorReasonMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -26402,14 +26208,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackIoErrorReasonMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventIoErrorReasonMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackIoErrorReasonMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<
             DomainEventIoErrorReasonMsg,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -26471,13 +26277,13 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsAddress {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.family)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.family)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.node)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.service)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventGraphicsAddress {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -26532,13 +26338,12 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsIdentity {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventGraphicsIdentity {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -26633,7 +26438,7 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.phase)
             + <::xdrgen::rt::Plain<
                 DomainEventGraphicsAddress,
@@ -26649,8 +26454,9 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventGraphicsMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<
             DomainEventGraphicsAddress,
@@ -26743,14 +26549,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackGraphicsMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventGraphicsMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackGraphicsMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<DomainEventGraphicsMsg> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -26817,15 +26623,16 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJobMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.status)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventBlockJobMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -26892,14 +26699,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackBlockJobMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventBlockJobMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackBlockJobMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<DomainEventBlockJobMsg> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -26983,7 +26790,7 @@ impl ::xdrgen::rt::Encode for DomainEventDiskChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.old_src_path)
@@ -26995,8 +26802,9 @@ impl ::xdrgen::rt::Encode for DomainEventDiskChangeMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventDiskChangeMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -27073,14 +26881,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDiskChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventDiskChangeMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackDiskChangeMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<
             DomainEventDiskChangeMsg,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -27144,14 +26952,15 @@ impl ::xdrgen::rt::Encode for DomainEventTrayChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventTrayChangeMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -27212,14 +27021,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackTrayChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventTrayChangeMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackTrayChangeMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<
             DomainEventTrayChangeMsg,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -27265,12 +27074,13 @@ impl ::xdrgen::rt::Encode for DomainEventPmwakeupMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventPmwakeupMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -27326,7 +27136,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackPmwakeupMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
             + <::xdrgen::rt::Plain<
                 DomainEventPmwakeupMsg,
@@ -27334,7 +27144,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackPmwakeupMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackPmwakeupMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<DomainEventPmwakeupMsg> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -27384,12 +27194,13 @@ impl ::xdrgen::rt::Encode for DomainEventPmsuspendMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventPmsuspendMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -27445,7 +27256,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackPmsuspendMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
             + <::xdrgen::rt::Plain<
                 DomainEventPmsuspendMsg,
@@ -27453,7 +27264,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackPmsuspendMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackPmsuspendMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<DomainEventPmsuspendMsg> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -27512,13 +27323,14 @@ impl ::xdrgen::rt::Encode for DomainEventBalloonChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.actual)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventBalloonChangeMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -27573,14 +27385,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackBalloonChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventBalloonChangeMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackBalloonChangeMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<
             DomainEventBalloonChangeMsg,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -27626,12 +27438,13 @@ impl ::xdrgen::rt::Encode for DomainEventPmsuspendDiskMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventPmsuspendDiskMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -27687,7 +27500,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackPmsuspendDiskMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
             + <::xdrgen::rt::Plain<
                 DomainEventPmsuspendDiskMsg,
@@ -27695,7 +27508,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackPmsuspendDiskMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackPmsuspendDiskMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<
             DomainEventPmsuspendDiskMsg,
@@ -27756,13 +27569,14 @@ impl ::xdrgen::rt::Encode for DomainManagedSaveArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainManagedSaveArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -27813,13 +27627,14 @@ impl ::xdrgen::rt::Encode for DomainHasManagedSaveImageArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainHasManagedSaveImageArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -27859,12 +27674,11 @@ impl ::xdrgen::rt::Encode for DomainHasManagedSaveImageRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for DomainHasManagedSaveImageRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -27909,13 +27723,14 @@ impl ::xdrgen::rt::Encode for DomainManagedSaveRemoveArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainManagedSaveRemoveArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -27966,13 +27781,14 @@ impl ::xdrgen::rt::Encode for DomainManagedSaveGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainManagedSaveGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -28012,12 +27828,11 @@ impl ::xdrgen::rt::Encode for DomainManagedSaveGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainManagedSaveGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -28073,7 +27888,7 @@ impl ::xdrgen::rt::Encode for DomainManagedSaveDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.dxml)
@@ -28081,8 +27896,9 @@ impl ::xdrgen::rt::Encode for DomainManagedSaveDefineXmlArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainManagedSaveDefineXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -28150,14 +27966,15 @@ impl ::xdrgen::rt::Encode for DomainSnapshotCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotCreateXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -28205,15 +28022,15 @@ impl ::xdrgen::rt::Encode for DomainSnapshotCreateXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotCreateXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -28262,16 +28079,16 @@ impl ::xdrgen::rt::Encode for DomainSnapshotGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -28313,12 +28130,11 @@ impl ::xdrgen::rt::Encode for DomainSnapshotGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -28363,13 +28179,14 @@ impl ::xdrgen::rt::Encode for DomainSnapshotNumArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotNumArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -28409,12 +28226,11 @@ impl ::xdrgen::rt::Encode for DomainSnapshotNumRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotNumRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -28466,14 +28282,15 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListNamesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotListNamesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -28527,19 +28344,17 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListNamesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotListNamesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -28596,14 +28411,15 @@ impl ::xdrgen::rt::Encode for DomainListAllSnapshotsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainListAllSnapshotsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -28665,20 +28481,18 @@ impl ::xdrgen::rt::Encode for DomainListAllSnapshotsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullDomainSnapshot>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.snapshots)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullDomainSnapshot>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.snapshots)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for DomainListAllSnapshotsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullDomainSnapshot>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullDomainSnapshot>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -28734,16 +28548,16 @@ impl ::xdrgen::rt::Encode for DomainSnapshotNumChildrenArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotNumChildrenArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -28785,12 +28599,11 @@ impl ::xdrgen::rt::Encode for DomainSnapshotNumChildrenRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.num)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotNumChildrenRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -28844,17 +28657,17 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListChildrenNamesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotListChildrenNamesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -28910,19 +28723,17 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListChildrenNamesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.names)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotListChildrenNamesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -28981,17 +28792,17 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListAllChildrenArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snapshot)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snapshot)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotListAllChildrenArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -29055,20 +28866,18 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListAllChildrenRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullDomainSnapshot>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.snapshots)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullDomainSnapshot>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.snapshots)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotListAllChildrenRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullDomainSnapshot>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullDomainSnapshot>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29129,14 +28938,15 @@ impl ::xdrgen::rt::Encode for DomainSnapshotLookupByNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotLookupByNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -29184,15 +28994,15 @@ impl ::xdrgen::rt::Encode for DomainSnapshotLookupByNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotLookupByNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -29239,13 +29049,14 @@ impl ::xdrgen::rt::Encode for DomainHasCurrentSnapshotArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainHasCurrentSnapshotArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29285,12 +29096,11 @@ impl ::xdrgen::rt::Encode for DomainHasCurrentSnapshotRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for DomainHasCurrentSnapshotRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -29337,16 +29147,16 @@ impl ::xdrgen::rt::Encode for DomainSnapshotGetParentArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotGetParentArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29390,15 +29200,15 @@ impl ::xdrgen::rt::Encode for DomainSnapshotGetParentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotGetParentRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -29445,13 +29255,14 @@ impl ::xdrgen::rt::Encode for DomainSnapshotCurrentArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotCurrentArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29493,15 +29304,15 @@ impl ::xdrgen::rt::Encode for DomainSnapshotCurrentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotCurrentRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -29550,16 +29361,16 @@ impl ::xdrgen::rt::Encode for DomainSnapshotIsCurrentArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotIsCurrentArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29601,12 +29412,11 @@ impl ::xdrgen::rt::Encode for DomainSnapshotIsCurrentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.current)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.current)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotIsCurrentRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -29653,16 +29463,16 @@ impl ::xdrgen::rt::Encode for DomainSnapshotHasMetadataArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotHasMetadataArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29704,12 +29514,11 @@ impl ::xdrgen::rt::Encode for DomainSnapshotHasMetadataRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.metadata)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.metadata)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotHasMetadataRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -29756,16 +29565,16 @@ impl ::xdrgen::rt::Encode for DomainRevertToSnapshotArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainRevertToSnapshotArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29820,16 +29629,16 @@ impl ::xdrgen::rt::Encode for DomainSnapshotDeleteArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainSnapshot,
-            > as ::xdrgen::rt::Codec>::len(&self.snap)
+        <::xdrgen::rt::Plain<
+            NonnullDomainSnapshot,
+        > as ::xdrgen::rt::Codec>::len(&self.snap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotDeleteArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainSnapshot> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainSnapshot,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29893,7 +29702,7 @@ impl ::xdrgen::rt::Encode for DomainOpenConsoleArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.dev_name)
@@ -29901,8 +29710,9 @@ impl ::xdrgen::rt::Encode for DomainOpenConsoleArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainOpenConsoleArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -29972,7 +29782,7 @@ impl ::xdrgen::rt::Encode for DomainOpenChannelArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.name)
@@ -29980,8 +29790,9 @@ impl ::xdrgen::rt::Encode for DomainOpenChannelArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainOpenChannelArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -30054,18 +29865,16 @@ impl ::xdrgen::rt::Encode for StorageVolUploadArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.offset)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.length)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolUploadArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -30144,18 +29953,16 @@ impl ::xdrgen::rt::Encode for StorageVolDownloadArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStorageVol,
-            > as ::xdrgen::rt::Codec>::len(&self.vol)
+        <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::len(&self.vol)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.offset)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.length)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolDownloadArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStorageVol,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -30220,13 +30027,14 @@ impl ::xdrgen::rt::Encode for DomainGetStateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetStateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -30275,12 +30083,12 @@ impl ::xdrgen::rt::Encode for DomainGetStateRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.state)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetStateRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -30360,7 +30168,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.xmlin)
@@ -30372,8 +30180,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Args {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateBegin3Args {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -30446,13 +30255,14 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Ret {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateBegin3Ret {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -30541,7 +30351,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_in)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_in)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.uri_in)
@@ -30554,8 +30364,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Args {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepare3Args {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -30638,15 +30449,16 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Ret {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.uri_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepare3Ret {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
             ::xdrgen::rt::Str<4194304>,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -30728,7 +30540,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_in)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_in)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -30738,8 +30550,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3Args {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnel3Args {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -30801,12 +30614,13 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3Ret {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnel3Ret {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -30911,7 +30725,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.xmlin)
@@ -30932,8 +30746,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3Args {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePerform3Args {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -31019,12 +30834,13 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3Ret {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePerform3Ret {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -31107,7 +30923,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish3Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dname)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Opaque<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.cookie_in)
@@ -31122,8 +30938,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish3Args {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinish3Args {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -31204,15 +31019,16 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish3Ret {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opaque<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.cookie_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinish3Ret {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -31281,7 +31097,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateConfirm3Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opaque<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.cookie_in)
@@ -31290,8 +31106,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateConfirm3Args {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateConfirm3Args {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -31345,12 +31162,13 @@ impl ::xdrgen::rt::Encode for DomainEventControlErrorMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventControlErrorMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -31399,14 +31217,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackControlErrorMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventControlErrorMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackControlErrorMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<
             DomainEventControlErrorMsg,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -31461,13 +31279,14 @@ impl ::xdrgen::rt::Encode for DomainGetControlInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetControlInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -31526,13 +31345,13 @@ impl ::xdrgen::rt::Encode for DomainGetControlInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.state)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.details)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.state_time)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetControlInfoRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -31596,14 +31415,15 @@ impl ::xdrgen::rt::Encode for DomainOpenGraphicsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.idx)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainOpenGraphicsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -31667,14 +31487,15 @@ impl ::xdrgen::rt::Encode for DomainOpenGraphicsFdArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.idx)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainOpenGraphicsFdArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -31736,13 +31557,13 @@ impl ::xdrgen::rt::Encode for NodeSuspendForDurationArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.target)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.target)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.duration)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeSuspendForDurationArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -31799,13 +31620,14 @@ impl ::xdrgen::rt::Encode for DomainShutdownFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainShutdownFlagsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -31865,14 +31687,15 @@ impl ::xdrgen::rt::Encode for DomainGetDiskErrorsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.maxerrors)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetDiskErrorsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -31933,20 +31756,18 @@ impl ::xdrgen::rt::Encode for DomainGetDiskErrorsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<DomainDiskError>,
-                256,
-            > as ::xdrgen::rt::Codec>::len(&self.errors)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<DomainDiskError>,
+            256,
+        > as ::xdrgen::rt::Codec>::len(&self.errors)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nerrors)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetDiskErrorsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<DomainDiskError>,
-            256,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<DomainDiskError>,
+        256,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32000,12 +31821,12 @@ impl ::xdrgen::rt::Encode for ConnectListAllDomainsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllDomainsArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32061,20 +31882,18 @@ impl ::xdrgen::rt::Encode for ConnectListAllDomainsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullDomain>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.domains)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullDomain>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.domains)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllDomainsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullDomain>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullDomain>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32128,12 +31947,12 @@ impl ::xdrgen::rt::Encode for ConnectListAllStoragePoolsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllStoragePoolsArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32189,20 +32008,18 @@ impl ::xdrgen::rt::Encode for ConnectListAllStoragePoolsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullStoragePool>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.pools)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullStoragePool>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.pools)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllStoragePoolsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullStoragePool>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullStoragePool>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32265,17 +32082,15 @@ impl ::xdrgen::rt::Encode for StoragePoolListAllVolumesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullStoragePool,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+        <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolListAllVolumesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullStoragePool,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -32339,20 +32154,18 @@ impl ::xdrgen::rt::Encode for StoragePoolListAllVolumesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullStorageVol>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.vols)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullStorageVol>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.vols)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolListAllVolumesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullStorageVol>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullStorageVol>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32406,12 +32219,12 @@ impl ::xdrgen::rt::Encode for ConnectListAllNetworksArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllNetworksArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32467,20 +32280,18 @@ impl ::xdrgen::rt::Encode for ConnectListAllNetworksRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullNetwork>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.nets)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullNetwork>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.nets)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllNetworksRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullNetwork>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullNetwork>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32534,12 +32345,12 @@ impl ::xdrgen::rt::Encode for ConnectListAllInterfacesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllInterfacesArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32595,20 +32406,18 @@ impl ::xdrgen::rt::Encode for ConnectListAllInterfacesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullInterface>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.ifaces)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullInterface>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.ifaces)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllInterfacesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullInterface>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullInterface>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32662,12 +32471,12 @@ impl ::xdrgen::rt::Encode for ConnectListAllNodeDevicesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllNodeDevicesArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32723,20 +32532,18 @@ impl ::xdrgen::rt::Encode for ConnectListAllNodeDevicesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullNodeDevice>,
-                65536,
-            > as ::xdrgen::rt::Codec>::len(&self.devices)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullNodeDevice>,
+            65536,
+        > as ::xdrgen::rt::Codec>::len(&self.devices)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllNodeDevicesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullNodeDevice>,
-            65536,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullNodeDevice>,
+        65536,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32790,12 +32597,12 @@ impl ::xdrgen::rt::Encode for ConnectListAllNwfiltersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllNwfiltersArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32851,20 +32658,18 @@ impl ::xdrgen::rt::Encode for ConnectListAllNwfiltersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullNwfilter>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.filters)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullNwfilter>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.filters)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllNwfiltersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullNwfilter>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullNwfilter>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32918,12 +32723,12 @@ impl ::xdrgen::rt::Encode for ConnectListAllSecretsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllSecretsArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -32979,20 +32784,18 @@ impl ::xdrgen::rt::Encode for ConnectListAllSecretsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullSecret>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.secrets)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullSecret>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.secrets)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllSecretsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullSecret>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullSecret>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -33050,20 +32853,18 @@ impl ::xdrgen::rt::Encode for NodeSetMemoryParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeSetMemoryParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -33115,12 +32916,12 @@ impl ::xdrgen::rt::Encode for NodeGetMemoryParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetMemoryParametersArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -33175,20 +32976,18 @@ impl ::xdrgen::rt::Encode for NodeGetMemoryParametersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetMemoryParametersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -33249,13 +33048,13 @@ impl ::xdrgen::rt::Encode for NodeGetCpuMapArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_map)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_map)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_online)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetCpuMapArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -33317,14 +33116,13 @@ impl ::xdrgen::rt::Encode for NodeGetCpuMapRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::len(&self.cpumap)
+        <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::len(&self.cpumap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.online)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetCpuMapRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<2048> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -33399,7 +33197,7 @@ impl ::xdrgen::rt::Encode for DomainFstrimArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.mount_point)
@@ -33408,8 +33206,9 @@ impl ::xdrgen::rt::Encode for DomainFstrimArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainFstrimArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -33474,13 +33273,14 @@ impl ::xdrgen::rt::Encode for DomainGetTimeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetTimeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -33529,12 +33329,12 @@ impl ::xdrgen::rt::Encode for DomainGetTimeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.seconds)
+        <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.seconds)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.nseconds)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetTimeRet {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -33599,15 +33399,16 @@ impl ::xdrgen::rt::Encode for DomainSetTimeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.seconds)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.nseconds)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetTimeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -33683,7 +33484,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3ParamsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 64,
@@ -33692,8 +33493,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3ParamsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateBegin3ParamsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             64,
@@ -33756,13 +33558,14 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3ParamsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateBegin3ParamsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -33826,11 +33629,10 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3ParamsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Opaque<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.cookie_in)
@@ -33838,11 +33640,10 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3ParamsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepare3ParamsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -33906,15 +33707,16 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3ParamsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.uri_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepare3ParamsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
             ::xdrgen::rt::Str<4194304>,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -33982,11 +33784,10 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3ParamsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Opaque<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.cookie_in)
@@ -33994,11 +33795,10 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3ParamsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnel3ParamsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -34049,12 +33849,13 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3ParamsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnel3ParamsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -34132,7 +33933,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3ParamsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.dconnuri)
@@ -34147,8 +33948,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3ParamsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePerform3ParamsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
@@ -34216,12 +34018,13 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3ParamsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
+        <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePerform3ParamsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Opaque<
+        4194304,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -34288,11 +34091,10 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish3ParamsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Opaque<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.cookie_in)
@@ -34301,11 +34103,10 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish3ParamsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinish3ParamsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -34373,15 +34174,16 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish3ParamsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opaque<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.cookie_out)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinish3ParamsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -34463,7 +34265,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateConfirm3ParamsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 64,
@@ -34476,8 +34278,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateConfirm3ParamsArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateConfirm3ParamsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             64,
@@ -34557,13 +34360,14 @@ impl ::xdrgen::rt::Encode for DomainEventDeviceRemovedMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventDeviceRemovedMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -34618,14 +34422,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDeviceRemovedMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 DomainEventDeviceRemovedMsg,
             > as ::xdrgen::rt::Codec>::len(&self.msg)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackDeviceRemovedMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<
             DomainEventDeviceRemovedMsg,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -34703,7 +34507,7 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJob2Msg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dst)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
@@ -34711,7 +34515,7 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJob2Msg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventBlockJob2Msg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -34816,7 +34620,7 @@ impl ::xdrgen::rt::Encode for DomainEventBlockThresholdMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev)
             + <::xdrgen::rt::Opt<
@@ -34827,7 +34631,7 @@ impl ::xdrgen::rt::Encode for DomainEventBlockThresholdMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventBlockThresholdMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -34919,7 +34723,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackTunableMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
@@ -34928,7 +34732,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackTunableMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackTunableMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
@@ -35002,13 +34806,13 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDeviceAddedMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackDeviceAddedMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -35054,12 +34858,11 @@ impl ::xdrgen::rt::Encode for ConnectEventConnectionClosedMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectEventConnectionClosedMsg {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -35111,14 +34914,13 @@ impl ::xdrgen::rt::Encode for ConnectGetCpuModelNamesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.arch)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.arch)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetCpuModelNamesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -35179,20 +34981,18 @@ impl ::xdrgen::rt::Encode for ConnectGetCpuModelNamesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                8192,
-            > as ::xdrgen::rt::Codec>::len(&self.models)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            8192,
+        > as ::xdrgen::rt::Codec>::len(&self.models)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetCpuModelNamesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            8192,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        8192,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -35248,14 +35048,14 @@ impl ::xdrgen::rt::Encode for ConnectNetworkEventRegisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Plain<NonnullNetwork>,
             > as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNetworkEventRegisterAnyArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
             ::xdrgen::rt::Plain<NonnullNetwork>,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -35301,12 +35101,11 @@ impl ::xdrgen::rt::Encode for ConnectNetworkEventRegisterAnyRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNetworkEventRegisterAnyRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -35342,12 +35141,11 @@ impl ::xdrgen::rt::Encode for ConnectNetworkEventDeregisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNetworkEventDeregisterAnyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -35408,7 +35206,7 @@ impl ::xdrgen::rt::Encode for NetworkEventLifecycleMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 NonnullNetwork,
             > as ::xdrgen::rt::Codec>::len(&self.net)
@@ -35417,7 +35215,7 @@ impl ::xdrgen::rt::Encode for NetworkEventLifecycleMsg {
     }
 }
 impl ::xdrgen::rt::Decode for NetworkEventLifecycleMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -35500,7 +35298,7 @@ impl ::xdrgen::rt::Encode for NetworkEventCallbackMetadataChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 NonnullNetwork,
             > as ::xdrgen::rt::Codec>::len(&self.net)
@@ -35511,7 +35309,7 @@ impl ::xdrgen::rt::Encode for NetworkEventCallbackMetadataChangeMsg {
     }
 }
 impl ::xdrgen::rt::Decode for NetworkEventCallbackMetadataChangeMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
@@ -35618,10 +35416,7 @@ impl ::xdrgen::rt::Encode for NetworkSetMetadataArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetwork,
-            > as ::xdrgen::rt::Codec>::len(&self.network)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.network)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -35636,8 +35431,9 @@ impl ::xdrgen::rt::Encode for NetworkSetMetadataArgs {
     }
 }
 impl ::xdrgen::rt::Decode for NetworkSetMetadataArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -35736,10 +35532,7 @@ impl ::xdrgen::rt::Encode for NetworkGetMetadataArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetwork,
-            > as ::xdrgen::rt::Codec>::len(&self.network)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.network)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -35748,8 +35541,9 @@ impl ::xdrgen::rt::Encode for NetworkGetMetadataArgs {
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetMetadataArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -35805,12 +35599,11 @@ impl ::xdrgen::rt::Encode for NetworkGetMetadataRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.metadata)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.metadata)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetMetadataRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -35857,14 +35650,14 @@ impl ::xdrgen::rt::Encode for ConnectStoragePoolEventRegisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Plain<NonnullStoragePool>,
             > as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectStoragePoolEventRegisterAnyArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
             ::xdrgen::rt::Plain<NonnullStoragePool>,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -35910,12 +35703,11 @@ impl ::xdrgen::rt::Encode for ConnectStoragePoolEventRegisterAnyRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectStoragePoolEventRegisterAnyRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -35951,12 +35743,11 @@ impl ::xdrgen::rt::Encode for ConnectStoragePoolEventDeregisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectStoragePoolEventDeregisterAnyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -36017,7 +35808,7 @@ impl ::xdrgen::rt::Encode for StoragePoolEventLifecycleMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 NonnullStoragePool,
             > as ::xdrgen::rt::Codec>::len(&self.pool)
@@ -36026,7 +35817,7 @@ impl ::xdrgen::rt::Encode for StoragePoolEventLifecycleMsg {
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolEventLifecycleMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -36093,14 +35884,14 @@ impl ::xdrgen::rt::Encode for StoragePoolEventRefreshMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 NonnullStoragePool,
             > as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolEventRefreshMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -36155,14 +35946,14 @@ impl ::xdrgen::rt::Encode for ConnectNodeDeviceEventRegisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Plain<NonnullNodeDevice>,
             > as ::xdrgen::rt::Codec>::len(&self.dev)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNodeDeviceEventRegisterAnyArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
             ::xdrgen::rt::Plain<NonnullNodeDevice>,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -36208,12 +35999,11 @@ impl ::xdrgen::rt::Encode for ConnectNodeDeviceEventRegisterAnyRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNodeDeviceEventRegisterAnyRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -36249,12 +36039,11 @@ impl ::xdrgen::rt::Encode for ConnectNodeDeviceEventDeregisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNodeDeviceEventDeregisterAnyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -36315,7 +36104,7 @@ impl ::xdrgen::rt::Encode for NodeDeviceEventLifecycleMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 NonnullNodeDevice,
             > as ::xdrgen::rt::Codec>::len(&self.dev)
@@ -36324,7 +36113,7 @@ impl ::xdrgen::rt::Encode for NodeDeviceEventLifecycleMsg {
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceEventLifecycleMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -36391,14 +36180,14 @@ impl ::xdrgen::rt::Encode for NodeDeviceEventUpdateMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 NonnullNodeDevice,
             > as ::xdrgen::rt::Codec>::len(&self.dev)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceEventUpdateMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullNodeDevice> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -36464,7 +36253,7 @@ impl ::xdrgen::rt::Encode for DomainFsfreezeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Str<4194304>,
                 256,
@@ -36473,8 +36262,9 @@ impl ::xdrgen::rt::Encode for DomainFsfreezeArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainFsfreezeArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Str<4194304>,
             256,
@@ -36528,12 +36318,11 @@ impl ::xdrgen::rt::Encode for DomainFsfreezeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.filesystems)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.filesystems)
     }
 }
 impl ::xdrgen::rt::Decode for DomainFsfreezeRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -36591,7 +36380,7 @@ impl ::xdrgen::rt::Encode for DomainFsthawArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Str<4194304>,
                 256,
@@ -36600,8 +36389,9 @@ impl ::xdrgen::rt::Encode for DomainFsthawArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainFsthawArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Str<4194304>,
             256,
@@ -36655,12 +36445,11 @@ impl ::xdrgen::rt::Encode for DomainFsthawRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.filesystems)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.filesystems)
     }
 }
 impl ::xdrgen::rt::Decode for DomainFsthawRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -36727,22 +36516,20 @@ impl ::xdrgen::rt::Encode for NodeGetFreePagesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<u32>,
-                1024,
-            > as ::xdrgen::rt::Codec>::len(&self.pages)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<u32>,
+            1024,
+        > as ::xdrgen::rt::Codec>::len(&self.pages)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.start_cell)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.cell_count)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetFreePagesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<u32>,
-            1024,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<u32>,
+        1024,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -36805,19 +36592,17 @@ impl ::xdrgen::rt::Encode for NodeGetFreePagesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<u64>,
-                1024,
-            > as ::xdrgen::rt::Codec>::len(&self.counts)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<u64>,
+            1024,
+        > as ::xdrgen::rt::Codec>::len(&self.counts)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetFreePagesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<u64>,
-            1024,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<u64>,
+        1024,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -36900,11 +36685,10 @@ impl ::xdrgen::rt::Encode for NodeAllocPagesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<u32>,
-                1024,
-            > as ::xdrgen::rt::Codec>::len(&self.page_sizes)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<u32>,
+            1024,
+        > as ::xdrgen::rt::Codec>::len(&self.page_sizes)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<u64>,
                 1024,
@@ -36915,11 +36699,10 @@ impl ::xdrgen::rt::Encode for NodeAllocPagesArgs {
     }
 }
 impl ::xdrgen::rt::Decode for NodeAllocPagesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<u32>,
-            1024,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<u32>,
+        1024,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<u64>,
             1024,
@@ -36986,12 +36769,11 @@ impl ::xdrgen::rt::Encode for NodeAllocPagesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for NodeAllocPagesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -37101,7 +36883,7 @@ impl ::xdrgen::rt::Encode for NetworkDhcpLease {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.iface)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.expirytime)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Opt<
@@ -37121,8 +36903,7 @@ impl ::xdrgen::rt::Encode for NetworkDhcpLease {
     }
 }
 impl ::xdrgen::rt::Decode for NetworkDhcpLease {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -37245,7 +37026,7 @@ impl ::xdrgen::rt::Encode for NetworkGetDhcpLeasesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.mac)
@@ -37254,8 +37035,9 @@ impl ::xdrgen::rt::Encode for NetworkGetDhcpLeasesArgs {
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetDhcpLeasesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -37324,20 +37106,18 @@ impl ::xdrgen::rt::Encode for NetworkGetDhcpLeasesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NetworkDhcpLease>,
-                65536,
-            > as ::xdrgen::rt::Codec>::len(&self.leases)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NetworkDhcpLease>,
+            65536,
+        > as ::xdrgen::rt::Codec>::len(&self.leases)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetDhcpLeasesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NetworkDhcpLease>,
-            65536,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NetworkDhcpLease>,
+        65536,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -37397,7 +37177,7 @@ impl ::xdrgen::rt::Encode for DomainStatsRecord {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 262144,
@@ -37405,8 +37185,9 @@ impl ::xdrgen::rt::Encode for DomainStatsRecord {
     }
 }
 impl ::xdrgen::rt::Decode for DomainStatsRecord {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             262144,
@@ -37474,21 +37255,19 @@ impl ::xdrgen::rt::Encode for ConnectGetAllDomainStatsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullDomain>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.doms)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullDomain>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.doms)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.stats)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetAllDomainStatsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullDomain>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullDomain>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -37564,14 +37343,14 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackAgentLifecycleMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackAgentLifecycleMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -37631,19 +37410,17 @@ impl ::xdrgen::rt::Encode for ConnectGetAllDomainStatsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<DomainStatsRecord>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.ret_stats)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<DomainStatsRecord>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.ret_stats)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetAllDomainStatsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<DomainStatsRecord>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<DomainStatsRecord>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -37711,7 +37488,7 @@ impl ::xdrgen::rt::Encode for DomainFsinfo {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mountpoint)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mountpoint)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.fstype)
             + <::xdrgen::rt::VarArray<
@@ -37721,8 +37498,7 @@ impl ::xdrgen::rt::Encode for DomainFsinfo {
     }
 }
 impl ::xdrgen::rt::Decode for DomainFsinfo {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
@@ -37791,13 +37567,14 @@ impl ::xdrgen::rt::Encode for DomainGetFsinfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetFsinfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -37852,20 +37629,18 @@ impl ::xdrgen::rt::Encode for DomainGetFsinfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<DomainFsinfo>,
-                256,
-            > as ::xdrgen::rt::Codec>::len(&self.info)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<DomainFsinfo>,
+            256,
+        > as ::xdrgen::rt::Codec>::len(&self.info)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetFsinfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<DomainFsinfo>,
-            256,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<DomainFsinfo>,
+        256,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -37924,13 +37699,13 @@ impl ::xdrgen::rt::Encode for DomainIpAddr {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.addr)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.prefix)
     }
 }
 impl ::xdrgen::rt::Decode for DomainIpAddr {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -38002,7 +37777,7 @@ impl ::xdrgen::rt::Encode for DomainInterface {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.hwaddr)
@@ -38013,8 +37788,7 @@ impl ::xdrgen::rt::Encode for DomainInterface {
     }
 }
 impl ::xdrgen::rt::Decode for DomainInterface {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<DomainIpAddr>,
@@ -38086,14 +37860,15 @@ impl ::xdrgen::rt::Encode for DomainInterfaceAddressesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.source)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainInterfaceAddressesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -38147,19 +37922,17 @@ impl ::xdrgen::rt::Encode for DomainInterfaceAddressesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<DomainInterface>,
-                2048,
-            > as ::xdrgen::rt::Codec>::len(&self.ifaces)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<DomainInterface>,
+            2048,
+        > as ::xdrgen::rt::Codec>::len(&self.ifaces)
     }
 }
 impl ::xdrgen::rt::Decode for DomainInterfaceAddressesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<DomainInterface>,
-            2048,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<DomainInterface>,
+        2048,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -38229,7 +38002,7 @@ impl ::xdrgen::rt::Encode for DomainSetUserPasswordArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.user)
@@ -38240,8 +38013,9 @@ impl ::xdrgen::rt::Encode for DomainSetUserPasswordArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetUserPasswordArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -38319,7 +38093,7 @@ impl ::xdrgen::rt::Encode for DomainRenameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.new_name)
@@ -38327,8 +38101,9 @@ impl ::xdrgen::rt::Encode for DomainRenameArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainRenameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -38376,12 +38151,11 @@ impl ::xdrgen::rt::Encode for DomainRenameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.retcode)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.retcode)
     }
 }
 impl ::xdrgen::rt::Decode for DomainRenameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -38437,13 +38211,13 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackMigrationIterationMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.iteration)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackMigrationIterationMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -38515,7 +38289,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackJobCompletedMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
@@ -38524,7 +38298,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackJobCompletedMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackJobCompletedMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
@@ -38587,13 +38361,14 @@ impl ::xdrgen::rt::Encode for DomainMigrateStartPostCopyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateStartPostCopyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -38655,13 +38430,13 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDeviceRemovalFailedMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackDeviceRemovalFailedMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -38718,13 +38493,14 @@ impl ::xdrgen::rt::Encode for DomainGetGuestVcpusArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetGuestVcpusArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -38772,19 +38548,17 @@ impl ::xdrgen::rt::Encode for DomainGetGuestVcpusRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetGuestVcpusRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -38846,15 +38620,16 @@ impl ::xdrgen::rt::Encode for DomainSetGuestVcpusArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpumap)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetGuestVcpusArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -38931,15 +38706,16 @@ impl ::xdrgen::rt::Encode for DomainSetVcpuArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpumap)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetVcpuArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -39022,7 +38798,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackMetadataChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Opt<
@@ -39031,7 +38807,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackMetadataChangeMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackMetadataChangeMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
@@ -39123,7 +38899,7 @@ impl ::xdrgen::rt::Encode for DomainEventMemoryFailureMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.recipient)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.action)
@@ -39131,7 +38907,7 @@ impl ::xdrgen::rt::Encode for DomainEventMemoryFailureMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventMemoryFailureMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -39202,14 +38978,14 @@ impl ::xdrgen::rt::Encode for ConnectSecretEventRegisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Plain<NonnullSecret>,
             > as ::xdrgen::rt::Codec>::len(&self.secret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSecretEventRegisterAnyArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<
             ::xdrgen::rt::Plain<NonnullSecret>,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -39255,12 +39031,11 @@ impl ::xdrgen::rt::Encode for ConnectSecretEventRegisterAnyRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSecretEventRegisterAnyRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -39296,12 +39071,11 @@ impl ::xdrgen::rt::Encode for ConnectSecretEventDeregisterAnyArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSecretEventDeregisterAnyArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -39362,7 +39136,7 @@ impl ::xdrgen::rt::Encode for SecretEventLifecycleMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 NonnullSecret,
             > as ::xdrgen::rt::Codec>::len(&self.secret)
@@ -39371,7 +39145,7 @@ impl ::xdrgen::rt::Encode for SecretEventLifecycleMsg {
     }
 }
 impl ::xdrgen::rt::Decode for SecretEventLifecycleMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -39436,14 +39210,14 @@ impl ::xdrgen::rt::Encode for SecretEventValueChangedMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<
                 NonnullSecret,
             > as ::xdrgen::rt::Codec>::len(&self.secret)
     }
 }
 impl ::xdrgen::rt::Decode for SecretEventValueChangedMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullSecret> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -39510,15 +39284,16 @@ impl ::xdrgen::rt::Encode for DomainSetBlockThresholdArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.threshold)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetBlockThresholdArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -39595,15 +39370,16 @@ impl ::xdrgen::rt::Encode for DomainSetLifecycleActionArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.action)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetLifecycleActionArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -39710,10 +39486,9 @@ impl ::xdrgen::rt::Encode for ConnectCompareHypervisorCpuArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.emulator)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.emulator)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.arch)
@@ -39728,8 +39503,9 @@ impl ::xdrgen::rt::Encode for ConnectCompareHypervisorCpuArgs {
     }
 }
 impl ::xdrgen::rt::Decode for ConnectCompareHypervisorCpuArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -39801,12 +39577,11 @@ impl ::xdrgen::rt::Encode for ConnectCompareHypervisorCpuRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectCompareHypervisorCpuRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -39899,10 +39674,9 @@ impl ::xdrgen::rt::Encode for ConnectBaselineHypervisorCpuArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.emulator)
+        <::xdrgen::rt::Opt<
+            ::xdrgen::rt::Str<4194304>,
+        > as ::xdrgen::rt::Codec>::len(&self.emulator)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
             > as ::xdrgen::rt::Codec>::len(&self.arch)
@@ -39920,8 +39694,9 @@ impl ::xdrgen::rt::Encode for ConnectBaselineHypervisorCpuArgs {
     }
 }
 impl ::xdrgen::rt::Decode for ConnectBaselineHypervisorCpuArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Opt<
+        ::xdrgen::rt::Str<4194304>,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -39999,12 +39774,11 @@ impl ::xdrgen::rt::Encode for ConnectBaselineHypervisorCpuRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpu)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpu)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectBaselineHypervisorCpuRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40047,12 +39821,12 @@ impl ::xdrgen::rt::Encode for NodeGetSevInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetSevInfoArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -40107,20 +39881,18 @@ impl ::xdrgen::rt::Encode for NodeGetSevInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetSevInfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -40174,13 +39946,14 @@ impl ::xdrgen::rt::Encode for DomainGetLaunchSecurityInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetLaunchSecurityInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -40228,19 +40001,17 @@ impl ::xdrgen::rt::Encode for DomainGetLaunchSecurityInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            64,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetLaunchSecurityInfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        64,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40301,7 +40072,7 @@ impl ::xdrgen::rt::Encode for DomainSetLaunchSecurityStateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 64,
@@ -40310,8 +40081,9 @@ impl ::xdrgen::rt::Encode for DomainSetLaunchSecurityStateArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetLaunchSecurityStateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             64,
@@ -40364,12 +40136,11 @@ impl ::xdrgen::rt::Encode for NwfilterBindingLookupByPortDevArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingLookupByPortDevArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40409,15 +40180,15 @@ impl ::xdrgen::rt::Encode for NwfilterBindingLookupByPortDevRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilterBinding,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilterBinding,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingLookupByPortDevRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilterBinding> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilterBinding,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40462,13 +40233,12 @@ impl ::xdrgen::rt::Encode for NwfilterBindingCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingCreateXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -40514,15 +40284,15 @@ impl ::xdrgen::rt::Encode for NwfilterBindingCreateXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilterBinding,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilterBinding,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingCreateXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilterBinding> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilterBinding,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40564,15 +40334,15 @@ impl ::xdrgen::rt::Encode for NwfilterBindingDeleteArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilterBinding,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilterBinding,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingDeleteArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilterBinding> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilterBinding,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40621,16 +40391,16 @@ impl ::xdrgen::rt::Encode for NwfilterBindingGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNwfilterBinding,
-            > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
+        <::xdrgen::rt::Plain<
+            NonnullNwfilterBinding,
+        > as ::xdrgen::rt::Codec>::len(&self.nwfilter)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNwfilterBinding> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNwfilterBinding,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -40672,12 +40442,11 @@ impl ::xdrgen::rt::Encode for NwfilterBindingGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40722,12 +40491,12 @@ impl ::xdrgen::rt::Encode for ConnectListAllNwfilterBindingsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllNwfilterBindingsArgs {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -40783,20 +40552,18 @@ impl ::xdrgen::rt::Encode for ConnectListAllNwfilterBindingsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullNwfilterBinding>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.bindings)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullNwfilterBinding>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.bindings)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListAllNwfilterBindingsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullNwfilterBinding>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullNwfilterBinding>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -40839,12 +40606,11 @@ impl ::xdrgen::rt::Encode for ConnectGetStoragePoolCapabilitiesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetStoragePoolCapabilitiesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40880,12 +40646,11 @@ impl ::xdrgen::rt::Encode for ConnectGetStoragePoolCapabilitiesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.capabilities)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.capabilities)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetStoragePoolCapabilitiesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40939,17 +40704,15 @@ impl ::xdrgen::rt::Encode for NetworkListAllPortsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetwork,
-            > as ::xdrgen::rt::Codec>::len(&self.network)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.network)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkListAllPortsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -41011,20 +40774,18 @@ impl ::xdrgen::rt::Encode for NetworkListAllPortsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullNetworkPort>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.ports)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullNetworkPort>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.ports)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkListAllPortsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullNetworkPort>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullNetworkPort>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -41080,16 +40841,14 @@ impl ::xdrgen::rt::Encode for NetworkPortLookupByUuidArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetwork,
-            > as ::xdrgen::rt::Codec>::len(&self.network)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.network)
             + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortLookupByUuidArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -41131,15 +40890,13 @@ impl ::xdrgen::rt::Encode for NetworkPortLookupByUuidRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetworkPort,
-            > as ::xdrgen::rt::Codec>::len(&self.port)
+        <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::len(&self.port)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortLookupByUuidRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetworkPort,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -41193,17 +40950,15 @@ impl ::xdrgen::rt::Encode for NetworkPortCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetwork,
-            > as ::xdrgen::rt::Codec>::len(&self.network)
+        <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.network)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortCreateXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetwork,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -41251,15 +41006,13 @@ impl ::xdrgen::rt::Encode for NetworkPortCreateXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetworkPort,
-            > as ::xdrgen::rt::Codec>::len(&self.port)
+        <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::len(&self.port)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortCreateXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetworkPort,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -41319,10 +41072,7 @@ impl ::xdrgen::rt::Encode for NetworkPortSetParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetworkPort,
-            > as ::xdrgen::rt::Codec>::len(&self.port)
+        <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::len(&self.port)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -41331,8 +41081,9 @@ impl ::xdrgen::rt::Encode for NetworkPortSetParametersArgs {
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortSetParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetworkPort,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             16,
@@ -41404,17 +41155,15 @@ impl ::xdrgen::rt::Encode for NetworkPortGetParametersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetworkPort,
-            > as ::xdrgen::rt::Codec>::len(&self.port)
+        <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::len(&self.port)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortGetParametersArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetworkPort,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -41477,20 +41226,18 @@ impl ::xdrgen::rt::Encode for NetworkPortGetParametersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                16,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            16,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortGetParametersRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            16,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        16,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -41544,16 +41291,14 @@ impl ::xdrgen::rt::Encode for NetworkPortGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetworkPort,
-            > as ::xdrgen::rt::Codec>::len(&self.port)
+        <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::len(&self.port)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetworkPort,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -41595,12 +41340,11 @@ impl ::xdrgen::rt::Encode for NetworkPortGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -41645,16 +41389,14 @@ impl ::xdrgen::rt::Encode for NetworkPortDeleteArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullNetworkPort,
-            > as ::xdrgen::rt::Codec>::len(&self.port)
+        <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::len(&self.port)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortDeleteArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullNetworkPort> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullNetworkPort,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -41716,14 +41458,15 @@ impl ::xdrgen::rt::Encode for DomainCheckpointCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointCreateXmlArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -41775,15 +41518,15 @@ impl ::xdrgen::rt::Encode for DomainCheckpointCreateXmlRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainCheckpoint,
-            > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
+        <::xdrgen::rt::Plain<
+            NonnullDomainCheckpoint,
+        > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointCreateXmlRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainCheckpoint> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainCheckpoint,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -41832,16 +41575,16 @@ impl ::xdrgen::rt::Encode for DomainCheckpointGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainCheckpoint,
-            > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
+        <::xdrgen::rt::Plain<
+            NonnullDomainCheckpoint,
+        > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainCheckpoint> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainCheckpoint,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -41883,12 +41626,11 @@ impl ::xdrgen::rt::Encode for DomainCheckpointGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -41942,14 +41684,15 @@ impl ::xdrgen::rt::Encode for DomainListAllCheckpointsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainListAllCheckpointsArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -42011,20 +41754,18 @@ impl ::xdrgen::rt::Encode for DomainListAllCheckpointsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullDomainCheckpoint>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.checkpoints)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullDomainCheckpoint>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.checkpoints)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for DomainListAllCheckpointsRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullDomainCheckpoint>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullDomainCheckpoint>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -42089,17 +41830,17 @@ impl ::xdrgen::rt::Encode for DomainCheckpointListAllChildrenArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainCheckpoint,
-            > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
+        <::xdrgen::rt::Plain<
+            NonnullDomainCheckpoint,
+        > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointListAllChildrenArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainCheckpoint> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainCheckpoint,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -42163,20 +41904,18 @@ impl ::xdrgen::rt::Encode for DomainCheckpointListAllChildrenRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullDomainCheckpoint>,
-                16384,
-            > as ::xdrgen::rt::Codec>::len(&self.checkpoints)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<NonnullDomainCheckpoint>,
+            16384,
+        > as ::xdrgen::rt::Codec>::len(&self.checkpoints)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointListAllChildrenRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullDomainCheckpoint>,
-            16384,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<NonnullDomainCheckpoint>,
+        16384,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -42237,14 +41976,15 @@ impl ::xdrgen::rt::Encode for DomainCheckpointLookupByNameArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointLookupByNameArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -42296,15 +42036,15 @@ impl ::xdrgen::rt::Encode for DomainCheckpointLookupByNameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainCheckpoint,
-            > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
+        <::xdrgen::rt::Plain<
+            NonnullDomainCheckpoint,
+        > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointLookupByNameRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainCheckpoint> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainCheckpoint,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -42353,16 +42093,16 @@ impl ::xdrgen::rt::Encode for DomainCheckpointGetParentArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainCheckpoint,
-            > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
+        <::xdrgen::rt::Plain<
+            NonnullDomainCheckpoint,
+        > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointGetParentArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainCheckpoint> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainCheckpoint,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -42410,15 +42150,15 @@ impl ::xdrgen::rt::Encode for DomainCheckpointGetParentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainCheckpoint,
-            > as ::xdrgen::rt::Codec>::len(&self.parent)
+        <::xdrgen::rt::Plain<
+            NonnullDomainCheckpoint,
+        > as ::xdrgen::rt::Codec>::len(&self.parent)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointGetParentRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainCheckpoint> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainCheckpoint,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -42467,16 +42207,16 @@ impl ::xdrgen::rt::Encode for DomainCheckpointDeleteArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::Plain<
-                NonnullDomainCheckpoint,
-            > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
+        <::xdrgen::rt::Plain<
+            NonnullDomainCheckpoint,
+        > as ::xdrgen::rt::Codec>::len(&self.checkpoint)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointDeleteArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomainCheckpoint> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomainCheckpoint,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -42536,14 +42276,15 @@ impl ::xdrgen::rt::Encode for DomainGetGuestInfoArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.types)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetGuestInfoArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -42597,19 +42338,17 @@ impl ::xdrgen::rt::Encode for DomainGetGuestInfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                2048,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            2048,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetGuestInfoRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            2048,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        2048,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -42661,20 +42400,18 @@ impl ::xdrgen::rt::Encode for ConnectSetIdentityArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                20,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Plain<TypedParam>,
+            20,
+        > as ::xdrgen::rt::Codec>::len(&self.params)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSetIdentityArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            20,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Plain<TypedParam>,
+        20,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -42735,14 +42472,15 @@ impl ::xdrgen::rt::Encode for DomainAgentSetResponseTimeoutArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.timeout)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAgentSetResponseTimeoutArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -42788,12 +42526,11 @@ impl ::xdrgen::rt::Encode for DomainAgentSetResponseTimeoutRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAgentSetResponseTimeoutRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -42858,7 +42595,7 @@ impl ::xdrgen::rt::Encode for DomainBackupBeginArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.backup_xml)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -42867,8 +42604,9 @@ impl ::xdrgen::rt::Encode for DomainBackupBeginArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainBackupBeginArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -42933,13 +42671,14 @@ impl ::xdrgen::rt::Encode for DomainBackupGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBackupGetXmlDescArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -42979,12 +42718,11 @@ impl ::xdrgen::rt::Encode for DomainBackupGetXmlDescRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBackupGetXmlDescRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -43036,14 +42774,15 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysGetArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.user)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAuthorizedSshKeysGetArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -43097,19 +42836,17 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysGetRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                2048,
-            > as ::xdrgen::rt::Codec>::len(&self.keys)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            2048,
+        > as ::xdrgen::rt::Codec>::len(&self.keys)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAuthorizedSshKeysGetRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            2048,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        2048,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -43177,7 +42914,7 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysSetArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.user)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Str<4194304>,
@@ -43187,8 +42924,9 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysSetArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainAuthorizedSshKeysSetArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Str<4194304>,
@@ -43257,13 +42995,14 @@ impl ::xdrgen::rt::Encode for DomainGetMessagesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMessagesArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -43311,19 +43050,17 @@ impl ::xdrgen::rt::Encode for DomainGetMessagesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
-                2048,
-            > as ::xdrgen::rt::Codec>::len(&self.msgs)
+        <::xdrgen::rt::VarArray<
+            ::xdrgen::rt::Str<4194304>,
+            2048,
+        > as ::xdrgen::rt::Codec>::len(&self.msgs)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMessagesRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
-            2048,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
+        ::xdrgen::rt::Str<4194304>,
+        2048,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -43378,14 +43115,15 @@ impl ::xdrgen::rt::Encode for DomainStartDirtyRateCalcArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.seconds)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainStartDirtyRateCalcArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -43449,14 +43187,15 @@ impl ::xdrgen::rt::Encode for DomainGraphicsReloadArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGraphicsReloadArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -43529,14 +43268,14 @@ impl ::xdrgen::rt::Encode for DomainEventMemoryDeviceSizeChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.alias)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.size)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventMemoryDeviceSizeChangeMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -43606,14 +43345,15 @@ impl ::xdrgen::rt::Encode for DomainFdAssociateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainFdAssociateArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -43661,12 +43401,13 @@ impl ::xdrgen::rt::Encode for DomainGetAutostartOnceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetAutostartOnceArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -43702,12 +43443,11 @@ impl ::xdrgen::rt::Encode for DomainGetAutostartOnceRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetAutostartOnceRet {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -43754,13 +43494,14 @@ impl ::xdrgen::rt::Encode for DomainSetAutostartOnceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+        <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSetAutostartOnceArgs {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullDomain,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -43838,7 +43579,7 @@ impl ::xdrgen::rt::Encode for DomainEventNicMacChangeMsg {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.alias)
             + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.old_mac)
@@ -43846,7 +43587,7 @@ impl ::xdrgen::rt::Encode for DomainEventNicMacChangeMsg {
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventNicMacChangeMsg {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN

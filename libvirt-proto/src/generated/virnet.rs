@@ -292,7 +292,7 @@ impl ::xdrgen::rt::Encode for MessageHeader {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.prog)
+        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.prog)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.vers)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.proc)
             + <::xdrgen::rt::Plain<
@@ -305,7 +305,7 @@ impl ::xdrgen::rt::Encode for MessageHeader {
     }
 }
 impl ::xdrgen::rt::Decode for MessageHeader {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<MessageType> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -397,14 +397,13 @@ impl ::xdrgen::rt::Encode for MessageNonnullDomain {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.id)
     }
 }
 impl ::xdrgen::rt::Decode for MessageNonnullDomain {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -462,13 +461,12 @@ impl ::xdrgen::rt::Encode for MessageNonnullNetwork {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for MessageNonnullNetwork {
-    const MIN_LEN: usize = 0
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -611,7 +609,7 @@ impl ::xdrgen::rt::Encode for MessageError {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.code)
+        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.code)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.domain)
             + <::xdrgen::rt::Opt<
                 ::xdrgen::rt::Str<4194304>,
@@ -637,7 +635,7 @@ impl ::xdrgen::rt::Encode for MessageError {
     }
 }
 impl ::xdrgen::rt::Decode for MessageError {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
@@ -756,12 +754,12 @@ impl ::xdrgen::rt::Encode for StreamHole {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        0 + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.length)
+        <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.length)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StreamHole {
-    const MIN_LEN: usize = 0 + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,

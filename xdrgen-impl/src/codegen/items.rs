@@ -6,7 +6,6 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::codegen::naming::{self, variant_names};
-use crate::codegen::wire::u32_lit;
 use crate::codegen::{doc_attrs, ident, Generator};
 use crate::ir::{
     BaseType, Constant, DiscriminantType, Enum, Field, NamedKind, Struct, TypeDef, TypeKind,
@@ -184,6 +183,8 @@ impl Generator<'_> {
             fixed.push(quote!(<#codec as #rt::Codec>::FIXED_LEN));
         }
         let body = self.depth_guarded(t, quote!(::std::result::Result::Ok(Self { #(#dec)* })));
+        let len_sum = sum(&len);
+        let min_sum = sum(&min);
         let (w, r) = if s.fields.is_empty() {
             (quote!(_w), quote!(_r))
         } else {
@@ -201,12 +202,12 @@ impl Generator<'_> {
                     ::std::result::Result::Ok(())
                 }
                 fn encoded_len(&self) -> usize {
-                    0 #(+ #len)*
+                    #len_sum
                 }
             }
 
             impl #rt::Decode for #name {
-                const MIN_LEN: usize = 0 #(+ #min)*;
+                const MIN_LEN: usize = #min_sum;
                 fn decode(#r: &mut #rt::Reader<'_>) -> ::std::result::Result<Self, #rt::Error> {
                     #body
                 }
@@ -427,12 +428,12 @@ impl Generator<'_> {
     fn label_value(&self, d: &DiscriminantType, value: i64) -> TokenStream {
         match d {
             DiscriminantType::Int => {
-                let v = proc_macro2::Literal::i32_unsuffixed(value as i32);
-                quote!((#v as i32))
+                let v = proc_macro2::Literal::i32_suffixed(value as i32);
+                quote!(#v)
             }
             DiscriminantType::UnsignedInt => {
-                let v = u32_lit(value as u32);
-                quote!((#v as u32))
+                let v = proc_macro2::Literal::u32_suffixed(value as u32);
+                quote!(#v)
             }
             DiscriminantType::Bool => {
                 if value != 0 {
@@ -505,6 +506,15 @@ impl Generator<'_> {
             }
         }
         true
+    }
+}
+
+/// `a + b + c`, or `0` for nothing.
+fn sum(terms: &[TokenStream]) -> TokenStream {
+    if terms.is_empty() {
+        quote!(0)
+    } else {
+        quote!(#(#terms)+*)
     }
 }
 
