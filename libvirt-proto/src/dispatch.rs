@@ -266,3 +266,183 @@ pub fn decode(frame: &Frame) -> Result<Body, DispatchError> {
         _ => Err(unexpected()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{Frame, Header};
+
+    fn frame(
+        program: u32,
+        procedure: i32,
+        kind: MessageType,
+        status: MessageStatus,
+        body: Vec<u8>,
+    ) -> Frame {
+        Frame::new(
+            Header {
+                program,
+                version: 1,
+                procedure,
+                kind,
+                serial: 1,
+                status,
+            },
+            body,
+        )
+    }
+
+    const REMOTE: u32 = remote::program::NUMBER;
+
+    #[test]
+    fn unknown_programs_and_procedures_are_typed_errors() {
+        let f = frame(0x1234, 1, MessageType::Call, MessageStatus::Ok, vec![]);
+        assert_eq!(decode(&f), Err(DispatchError::UnknownProgram(0x1234)));
+        let f = frame(
+            REMOTE,
+            100_000,
+            MessageType::Call,
+            MessageStatus::Ok,
+            vec![],
+        );
+        assert_eq!(
+            decode(&f),
+            Err(DispatchError::UnknownProcedure {
+                program: REMOTE,
+                procedure: 100_000
+            })
+        );
+        let f = frame(REMOTE, -1, MessageType::Call, MessageStatus::Ok, vec![]);
+        assert!(matches!(
+            decode(&f),
+            Err(DispatchError::UnknownProcedure { .. })
+        ));
+        let mut f = frame(REMOTE, 1, MessageType::Call, MessageStatus::Ok, vec![]);
+        f.header.version = 2;
+        assert_eq!(
+            decode(&f),
+            Err(DispatchError::UnknownVersion {
+                program: REMOTE,
+                version: 2
+            })
+        );
+    }
+
+    #[test]
+    fn an_event_sent_as_a_call_or_a_bad_status_is_refused() {
+        let lifecycle = remote::program::Procedure::DomainEventLifecycle as i32;
+        let f = frame(
+            REMOTE,
+            lifecycle,
+            MessageType::Call,
+            MessageStatus::Ok,
+            vec![],
+        );
+        assert!(matches!(decode(&f), Err(DispatchError::WrongKind { .. })));
+        let f = frame(
+            REMOTE,
+            1,
+            MessageType::Call,
+            MessageStatus::Continue,
+            vec![],
+        );
+        assert!(matches!(
+            decode(&f),
+            Err(DispatchError::UnexpectedStatus { .. })
+        ));
+        let f = frame(
+            REMOTE,
+            1,
+            MessageType::StreamHole,
+            MessageStatus::Ok,
+            vec![],
+        );
+        assert!(matches!(
+            decode(&f),
+            Err(DispatchError::UnexpectedStatus { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_bodies_are_decode_errors() {
+        // CONNECT_GET_LIB_VERSION's reply is one hyper; three bytes are not.
+        let p = remote::program::Procedure::ConnectGetLibVersion as i32;
+        let f = frame(
+            REMOTE,
+            p,
+            MessageType::Reply,
+            MessageStatus::Ok,
+            vec![0, 0, 1],
+        );
+        assert!(matches!(decode(&f), Err(DispatchError::Decode(_))));
+        // Trailing bytes after a complete body are refused too.
+        let f = frame(
+            REMOTE,
+            p,
+            MessageType::Reply,
+            MessageStatus::Ok,
+            vec![0; 12],
+        );
+        assert!(matches!(decode(&f), Err(DispatchError::Decode(_))));
+        let f = frame(
+            REMOTE,
+            p,
+            MessageType::Reply,
+            MessageStatus::Ok,
+            11_003_000u64.to_be_bytes().to_vec(),
+        );
+        assert_eq!(
+            decode(&f),
+            Ok(Body::Reply(Reply::Remote(
+                remote::program::Reply::ConnectGetLibVersion(remote::ConnectGetLibVersionRet {
+                    lib_ver: 11_003_000
+                })
+            )))
+        );
+    }
+
+    #[test]
+    fn keepalive_ping_and_pong_are_messages() {
+        let ping = keepalive::program::Procedure::Ping as i32;
+        let f = frame(
+            keepalive::program::NUMBER,
+            ping,
+            MessageType::Message,
+            MessageStatus::Ok,
+            vec![],
+        );
+        assert_eq!(
+            decode(&f),
+            Ok(Body::Message(Message::Keepalive(
+                keepalive::program::Call::Ping(())
+            )))
+        );
+    }
+
+    #[test]
+    fn stream_frames_decode_by_status() {
+        let p = remote::program::Procedure::DomainScreenshot as i32;
+        let f = frame(
+            REMOTE,
+            p,
+            MessageType::Stream,
+            MessageStatus::Continue,
+            vec![1, 2, 3],
+        );
+        assert_eq!(decode(&f), Ok(Body::StreamData(vec![1, 2, 3])));
+        let f = frame(REMOTE, p, MessageType::Stream, MessageStatus::Ok, vec![]);
+        assert_eq!(decode(&f), Ok(Body::StreamEnd));
+        let hole = StreamHole {
+            length: 4096,
+            flags: 0,
+        };
+        let f = frame(
+            REMOTE,
+            p,
+            MessageType::StreamHole,
+            MessageStatus::Continue,
+            rt::to_bytes(&hole).unwrap(),
+        );
+        assert_eq!(decode(&f), Ok(Body::StreamHole(hole)));
+    }
+}
