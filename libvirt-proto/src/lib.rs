@@ -34,6 +34,7 @@
 mod generated;
 
 pub mod dispatch;
+pub mod engine;
 pub mod error;
 pub mod frame;
 pub mod typed_params;

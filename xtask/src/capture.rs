@@ -94,14 +94,16 @@ fn proxy(listener: UnixListener, target: PathBuf, rec: Recording) -> thread::Joi
                         Ok(0) | Err(_) => break,
                         Ok(n) => n,
                     };
-                    if to.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
+                    // Record before forwarding: the peer cannot answer bytes
+                    // it has not received, so the recording is in causal order.
                     decoder.push(&buf[..n]);
                     while let Ok(Some(frame)) = decoder.next_frame() {
                         if let Ok(mut r) = rec.lock() {
                             r.push((dir, frame.encode()));
                         }
+                    }
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
                     }
                 }
                 let _ = to.shutdown(std::net::Shutdown::Write);

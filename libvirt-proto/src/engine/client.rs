@@ -1,0 +1,566 @@
+//! The client side of a connection: calls with serials, replies and errors
+//! routed to their call, events, streams, keepalive.
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use xdrgen::rt::{self, Codec, RemoteProcedure, StreamDirection};
+
+use super::keepalive::{Keepalive, KeepaliveAction};
+use super::{CallError, CloseReason, EngineError, ProtocolError, Transmit};
+use crate::dispatch::{self, Body, DispatchError};
+use crate::error::RemoteError;
+use crate::frame::{Frame, FrameDecoder, Header, MAX_FDS};
+use crate::generated::keepalive;
+use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
+
+/// libvirtd's default `max_client_requests`: calls it works on at once per
+/// client. More are queued here instead of being refused there.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 5;
+
+/// What happened on a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// Data from the daemon.
+    Data(Vec<u8>),
+    /// The daemon has no more data (an empty data packet); the engine
+    /// answers with its OK to finish the stream, and [`StreamEvent::End`]
+    /// follows.
+    Eof,
+    /// A hole of this many bytes (sparse streams).
+    Hole(i64),
+    /// The stream finished cleanly (both sides sent OK).
+    End,
+    /// The daemon aborted the stream.
+    Error(RemoteError),
+}
+
+/// Something for the driver to act on.
+#[derive(Debug)]
+pub enum Event {
+    /// The outcome of a call: the reply body (decode it with
+    /// [`ClientEngine::decode_reply`]) or the error.
+    Reply {
+        /// The call's serial.
+        serial: u32,
+        /// The call's procedure.
+        procedure: i32,
+        /// The reply body, or why there is none.
+        result: Result<Vec<u8>, CallError>,
+        /// Descriptors that came with a `REPLY_WITH_FDS`.
+        fds: Vec<OwnedFd>,
+    },
+    /// A one-way message: an event, typed (keepalive is handled inside).
+    Message(dispatch::Message),
+    /// Stream traffic for the call with this serial.
+    Stream {
+        /// The stream's serial (its call's).
+        serial: u32,
+        /// What happened.
+        event: StreamEvent,
+    },
+    /// The peer sent something wrong that the connection survives (an
+    /// unknown procedure from a newer daemon, a reply nobody waits for).
+    ProtocolError(ProtocolError),
+    /// The connection ended; every pending call has had its outcome.
+    Closed(CloseReason),
+}
+
+#[derive(Debug)]
+struct Pending {
+    procedure: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamState {
+    /// Open; data may flow.
+    Open(StreamDirection),
+    /// We sent our OK for a write stream and wait for the daemon's.
+    Finishing,
+}
+
+#[derive(Debug)]
+struct StreamInfo {
+    program: u32,
+    version: u32,
+    procedure: i32,
+    state: StreamState,
+}
+
+/// A libvirt RPC client connection without I/O.
+#[derive(Debug)]
+pub struct ClientEngine {
+    decoder: FrameDecoder,
+    next_serial: u32,
+    max_in_flight: usize,
+    in_flight: HashMap<u32, Pending>,
+    waiting: VecDeque<(u32, Pending, Transmit)>,
+    streams: HashMap<u32, StreamInfo>,
+    out: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    fds: VecDeque<OwnedFd>,
+    keepalive: Keepalive,
+    closed: Option<CloseReason>,
+}
+
+impl ClientEngine {
+    /// A connection that has not sent anything yet.
+    pub fn new(now: Instant) -> Self {
+        ClientEngine {
+            decoder: FrameDecoder::new(),
+            next_serial: 1,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            in_flight: HashMap::new(),
+            waiting: VecDeque::new(),
+            streams: HashMap::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            fds: VecDeque::new(),
+            keepalive: Keepalive::new(now),
+            closed: None,
+        }
+    }
+
+    /// Sets how many calls may wait for their reply at once (the daemon's
+    /// `max_client_requests`); later calls are held back until one ends.
+    pub fn set_max_in_flight(&mut self, n: usize) {
+        self.max_in_flight = n.max(1);
+        self.release_waiting();
+    }
+
+    /// Starts keepalive (after the daemon said it supports it, with
+    /// `CONNECT_SUPPORTS_FEATURE`).
+    pub fn enable_keepalive(&mut self, interval: Duration, count: u32, now: Instant) {
+        self.keepalive.enable(interval, count, now);
+    }
+
+    /// Calls in flight plus calls held back.
+    pub fn pending_calls(&self) -> usize {
+        self.in_flight.len() + self.waiting.len()
+    }
+
+    /// Bytes received and not yet turned into events, plus stream data
+    /// waiting in the event queue: a driver stops reading above its limit.
+    pub fn buffered(&self) -> usize {
+        self.decoder.buffered()
+            + self
+                .events
+                .iter()
+                .map(|e| match e {
+                    Event::Stream {
+                        event: StreamEvent::Data(d),
+                        ..
+                    } => d.len(),
+                    _ => 0,
+                })
+                .sum::<usize>()
+    }
+
+    /// Queues a call of procedure `P`; returns its serial.
+    pub fn call<P: RemoteProcedure>(&mut self, args: &P::Args) -> Result<u32, EngineError> {
+        self.call_with_fds::<P>(args, Vec::new())
+    }
+
+    /// Queues a call that passes file descriptors (`CALL_WITH_FDS`).
+    pub fn call_with_fds<P: RemoteProcedure>(
+        &mut self,
+        args: &P::Args,
+        fds: Vec<OwnedFd>,
+    ) -> Result<u32, EngineError> {
+        let mut body = Vec::with_capacity(P::ArgsCodec::len(args));
+        P::ArgsCodec::encode(args, &mut rt::Writer::new(&mut body)).map_err(EngineError::Encode)?;
+        let stream = P::INFO.stream.map(|s| s.direction);
+        self.call_raw(P::PROGRAM, P::VERSION, P::NUMBER as i32, body, fds, stream)
+    }
+
+    /// Queues a call given as raw parts (any program, any procedure).
+    pub fn call_raw(
+        &mut self,
+        program: u32,
+        version: u32,
+        procedure: i32,
+        body: Vec<u8>,
+        fds: Vec<OwnedFd>,
+        stream: Option<StreamDirection>,
+    ) -> Result<u32, EngineError> {
+        if let Some(r) = &self.closed {
+            return Err(EngineError::Closed(r.clone()));
+        }
+        if fds.len() > MAX_FDS {
+            return Err(EngineError::TooManyFds(fds.len()));
+        }
+        let serial = self.next_serial;
+        self.next_serial = self.next_serial.wrapping_add(1).max(1);
+        let kind = if fds.is_empty() {
+            MessageType::Call
+        } else {
+            MessageType::CallWithFds
+        };
+        let mut frame = Frame::new(
+            Header {
+                program,
+                version,
+                procedure,
+                kind,
+                serial,
+                status: MessageStatus::Ok,
+            },
+            body,
+        );
+        frame.num_fds = fds.len() as u32;
+        if let Some(direction) = stream {
+            self.streams.insert(
+                serial,
+                StreamInfo {
+                    program,
+                    version,
+                    procedure,
+                    state: StreamState::Open(direction),
+                },
+            );
+        }
+        let t = Transmit {
+            bytes: frame.encode(),
+            fds,
+        };
+        let pending = Pending { procedure };
+        if self.in_flight.len() < self.max_in_flight {
+            self.in_flight.insert(serial, pending);
+            self.out.push_back(t);
+        } else {
+            self.waiting.push_back((serial, pending, t));
+        }
+        Ok(serial)
+    }
+
+    /// Decodes a reply body of procedure `P`.
+    pub fn decode_reply<P: RemoteProcedure>(&self, body: &[u8]) -> Result<P::Ret, EngineError> {
+        rt::decode_all::<P::RetCodec>(body).map_err(EngineError::Decode)
+    }
+
+    /// Sends data on a write stream.
+    pub fn stream_send(&mut self, serial: u32, data: &[u8]) -> Result<(), EngineError> {
+        self.stream_packet(
+            serial,
+            MessageType::Stream,
+            MessageStatus::Continue,
+            data.to_vec(),
+        )
+    }
+
+    /// Sends a hole of `length` bytes on a sparse write stream.
+    pub fn stream_hole(&mut self, serial: u32, length: i64) -> Result<(), EngineError> {
+        let body = rt::to_bytes(&StreamHole { length, flags: 0 }).map_err(EngineError::Encode)?;
+        self.stream_packet(
+            serial,
+            MessageType::StreamHole,
+            MessageStatus::Continue,
+            body,
+        )
+    }
+
+    /// Finishes a write stream: sends OK and waits for the daemon's OK
+    /// ([`StreamEvent::End`]).
+    pub fn stream_finish(&mut self, serial: u32) -> Result<(), EngineError> {
+        self.stream_packet(serial, MessageType::Stream, MessageStatus::Ok, Vec::new())?;
+        if let Some(s) = self.streams.get_mut(&serial) {
+            s.state = StreamState::Finishing;
+        }
+        Ok(())
+    }
+
+    /// Aborts a stream; no further events come for it.
+    pub fn stream_abort(&mut self, serial: u32) -> Result<(), EngineError> {
+        self.stream_packet(
+            serial,
+            MessageType::Stream,
+            MessageStatus::Error,
+            Vec::new(),
+        )?;
+        self.streams.remove(&serial);
+        Ok(())
+    }
+
+    fn stream_packet(
+        &mut self,
+        serial: u32,
+        kind: MessageType,
+        status: MessageStatus,
+        body: Vec<u8>,
+    ) -> Result<(), EngineError> {
+        if let Some(r) = &self.closed {
+            return Err(EngineError::Closed(r.clone()));
+        }
+        let s = self
+            .streams
+            .get(&serial)
+            .ok_or(EngineError::NoSuchStream(serial))?;
+        let header = Header {
+            program: s.program,
+            version: s.version,
+            procedure: s.procedure,
+            kind,
+            serial,
+            status,
+        };
+        self.out.push_back(Transmit {
+            bytes: Frame::new(header, body).encode(),
+            fds: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Descriptors received from the transport (before the bytes they came
+    /// with are passed to [`ClientEngine::handle_input`]).
+    pub fn handle_fds(&mut self, fds: Vec<OwnedFd>) {
+        self.fds.extend(fds);
+    }
+
+    /// Bytes received from the transport, in any chunking.
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        self.decoder.push(data);
+        loop {
+            match self.decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    self.keepalive.activity(now);
+                    self.handle_frame(frame);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.close_with(CloseReason::Protocol(ProtocolError::Frame(e)));
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The transport reached end of file.
+    pub fn handle_eof(&mut self) {
+        self.close_with(CloseReason::PeerClosed);
+    }
+
+    /// Ends the connection locally: pending calls fail, nothing more is sent.
+    pub fn close(&mut self) {
+        self.close_with(CloseReason::Local);
+    }
+
+    /// Runs timers (keepalive) at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        match self.keepalive.poll(now) {
+            KeepaliveAction::Idle => {}
+            KeepaliveAction::Ping => self.send_keepalive(keepalive::program::Procedure::Ping),
+            KeepaliveAction::Dead => self.close_with(CloseReason::KeepaliveTimeout),
+        }
+    }
+
+    /// When [`ClientEngine::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        self.keepalive.deadline()
+    }
+
+    /// The next frame to write.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
+    fn send_keepalive(&mut self, procedure: keepalive::program::Procedure) {
+        let header = Header {
+            program: keepalive::program::NUMBER,
+            version: keepalive::program::VERSION,
+            procedure: procedure as i32,
+            kind: MessageType::Message,
+            serial: 0,
+            status: MessageStatus::Ok,
+        };
+        self.out.push_back(Transmit {
+            bytes: Frame::new(header, Vec::new()).encode(),
+            fds: Vec::new(),
+        });
+    }
+
+    fn protocol_error(&mut self, e: ProtocolError) {
+        self.events.push_back(Event::ProtocolError(e));
+    }
+
+    fn handle_frame(&mut self, frame: Frame) {
+        let h = frame.header;
+        match h.kind {
+            MessageType::Reply | MessageType::ReplyWithFds => self.handle_reply(frame),
+            MessageType::Stream | MessageType::StreamHole => self.handle_stream(frame),
+            MessageType::Message => {
+                if h.program == keepalive::program::NUMBER {
+                    match keepalive::program::Procedure::try_from(h.procedure as u32) {
+                        Ok(keepalive::program::Procedure::Ping) => {
+                            self.send_keepalive(keepalive::program::Procedure::Pong)
+                        }
+                        Ok(keepalive::program::Procedure::Pong) => {}
+                        Err(_) => self.protocol_error(ProtocolError::Dispatch(
+                            DispatchError::UnknownProcedure {
+                                program: h.program,
+                                procedure: h.procedure,
+                            },
+                        )),
+                    }
+                    return;
+                }
+                match dispatch::decode(&frame) {
+                    Ok(Body::Message(m)) => self.events.push_back(Event::Message(m)),
+                    Ok(_) => {
+                        self.protocol_error(ProtocolError::Dispatch(DispatchError::WrongKind {
+                            procedure: h.procedure,
+                            kind: h.kind,
+                        }))
+                    }
+                    Err(e) => self.protocol_error(ProtocolError::Dispatch(e)),
+                }
+            }
+            MessageType::Call | MessageType::CallWithFds => {
+                self.protocol_error(ProtocolError::Dispatch(DispatchError::WrongKind {
+                    procedure: h.procedure,
+                    kind: h.kind,
+                }))
+            }
+        }
+    }
+
+    fn handle_reply(&mut self, frame: Frame) {
+        let h = frame.header;
+        let Some(pending) = self.in_flight.remove(&h.serial) else {
+            return self.protocol_error(ProtocolError::UnknownSerial(h.serial));
+        };
+        let mut fds = Vec::new();
+        let result = if (frame.num_fds as usize) > self.fds.len() {
+            Err(CallError::Protocol(ProtocolError::MissingFds {
+                expected: frame.num_fds,
+                received: self.fds.len(),
+            }))
+        } else {
+            fds.extend(self.fds.drain(..frame.num_fds as usize));
+            match h.status {
+                MessageStatus::Ok => Ok(frame.body),
+                MessageStatus::Error => match rt::from_bytes::<MessageError>(&frame.body) {
+                    Ok(e) => Err(CallError::Remote(e.into())),
+                    Err(e) => Err(CallError::Protocol(ProtocolError::Dispatch(
+                        DispatchError::Decode(e),
+                    ))),
+                },
+                MessageStatus::Continue => Err(CallError::Protocol(ProtocolError::Dispatch(
+                    DispatchError::UnexpectedStatus {
+                        kind: h.kind,
+                        status: h.status,
+                    },
+                ))),
+            }
+        };
+        if result.is_err() {
+            // A failed call never opens its stream.
+            self.streams.remove(&h.serial);
+        }
+        self.events.push_back(Event::Reply {
+            serial: h.serial,
+            procedure: pending.procedure,
+            result,
+            fds,
+        });
+        self.release_waiting();
+    }
+
+    fn handle_stream(&mut self, frame: Frame) {
+        let h = frame.header;
+        let Some(state) = self.streams.get(&h.serial).map(|s| s.state) else {
+            return self.protocol_error(ProtocolError::UnknownSerial(h.serial));
+        };
+        let event = match dispatch::decode(&frame) {
+            Ok(Body::StreamData(d))
+                if d.is_empty() && state == StreamState::Open(StreamDirection::Read) =>
+            {
+                // libvirt's end of data: finish with our OK; the daemon's
+                // OK then closes the stream.
+                let header = Header {
+                    status: MessageStatus::Ok,
+                    ..h
+                };
+                self.out.push_back(Transmit {
+                    bytes: Frame::new(header, Vec::new()).encode(),
+                    fds: Vec::new(),
+                });
+                if let Some(s) = self.streams.get_mut(&h.serial) {
+                    s.state = StreamState::Finishing;
+                }
+                StreamEvent::Eof
+            }
+            Ok(Body::StreamData(d)) => StreamEvent::Data(d),
+            Ok(Body::StreamHole(hole)) => StreamEvent::Hole(hole.length),
+            Ok(Body::Error(e)) => {
+                self.streams.remove(&h.serial);
+                StreamEvent::Error(e)
+            }
+            Ok(Body::StreamEnd) => {
+                // The daemon's OK: the answer to ours, or its own finish.
+                self.streams.remove(&h.serial);
+                StreamEvent::End
+            }
+            Ok(_) => return,
+            Err(e) => return self.protocol_error(ProtocolError::Dispatch(e)),
+        };
+        self.events.push_back(Event::Stream {
+            serial: h.serial,
+            event,
+        });
+    }
+
+    fn release_waiting(&mut self) {
+        while self.in_flight.len() < self.max_in_flight {
+            let Some((serial, pending, t)) = self.waiting.pop_front() else {
+                break;
+            };
+            self.in_flight.insert(serial, pending);
+            self.out.push_back(t);
+        }
+    }
+
+    fn close_with(&mut self, reason: CloseReason) {
+        if self.closed.is_some() {
+            return;
+        }
+        self.closed = Some(reason.clone());
+        let mut serials: Vec<(u32, i32)> = self
+            .in_flight
+            .drain()
+            .map(|(s, p)| (s, p.procedure))
+            .chain(self.waiting.drain(..).map(|(s, p, _)| (s, p.procedure)))
+            .collect();
+        serials.sort_unstable();
+        for (serial, procedure) in serials {
+            self.events.push_back(Event::Reply {
+                serial,
+                procedure,
+                result: Err(CallError::ConnectionLost(reason.clone())),
+                fds: Vec::new(),
+            });
+        }
+        self.streams.clear();
+        self.out.clear();
+        self.events.push_back(Event::Closed(reason));
+    }
+}

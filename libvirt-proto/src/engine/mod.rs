@@ -1,0 +1,165 @@
+//! A sans-IO libvirt RPC connection: bytes (and file descriptors) in,
+//! frames and typed events out, time passed in. No sockets, no threads, no
+//! async runtime: a driver reads and writes the transport and calls in.
+//!
+//! ```
+//! use std::time::Instant;
+//! use libvirt_proto::engine::{ClientEngine, Event};
+//! use libvirt_proto::remote::program::procs::ConnectGetLibVersion;
+//!
+//! let now = Instant::now();
+//! let mut client = ClientEngine::new(now);
+//! let serial = client.call::<ConnectGetLibVersion>(&()).unwrap();
+//! let out = client.poll_transmit().unwrap(); // write out.bytes to the socket
+//! assert_eq!(out.bytes.len(), 28);
+//!
+//! // ... bytes read from the socket go back in:
+//! # let reply = libvirt_proto::engine::test_support::reply_to(&out.bytes, &11_003_000u64.to_be_bytes());
+//! client.handle_input(&reply, now);
+//! match client.poll_event() {
+//!     Some(Event::Reply { serial: s, result: Ok(body), .. }) => {
+//!         assert_eq!(s, serial);
+//!         let v = client.decode_reply::<ConnectGetLibVersion>(&body).unwrap();
+//!         assert_eq!(v.lib_ver, 11_003_000);
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! ```
+
+mod client;
+pub mod keepalive;
+#[doc(hidden)]
+pub mod test_support;
+
+use std::fmt;
+use std::os::fd::OwnedFd;
+
+pub use client::{ClientEngine, Event, StreamEvent};
+
+use crate::dispatch::DispatchError;
+use crate::error::RemoteError;
+use crate::frame::FrameError;
+
+/// Bytes to write to the transport, with the descriptors to pass alongside
+/// (for `*_WITH_FDS` messages, over a Unix socket).
+#[derive(Debug)]
+pub struct Transmit {
+    /// One whole frame.
+    pub bytes: Vec<u8>,
+    /// Descriptors to send with the first byte of `bytes`.
+    pub fds: Vec<OwnedFd>,
+}
+
+/// Something the peer did wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProtocolError {
+    /// The byte stream is not valid framing; the connection cannot go on.
+    Frame(FrameError),
+    /// A frame that does not decode or is not expected here.
+    Dispatch(DispatchError),
+    /// A reply or stream packet for a serial nobody is waiting for.
+    UnknownSerial(u32),
+    /// Fewer descriptors arrived than a `*_WITH_FDS` message announced.
+    MissingFds {
+        /// Announced.
+        expected: u32,
+        /// Received so far.
+        received: usize,
+    },
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::Frame(e) => write!(f, "framing error: {e}"),
+            ProtocolError::Dispatch(e) => write!(f, "{e}"),
+            ProtocolError::UnknownSerial(s) => write!(f, "message for unknown serial {s}"),
+            ProtocolError::MissingFds { expected, received } => {
+                write!(
+                    f,
+                    "message announces {expected} descriptors, {received} received"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Why the connection ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CloseReason {
+    /// [`ClientEngine::close`] was called.
+    Local,
+    /// The transport reported end of file.
+    PeerClosed,
+    /// The peer stopped answering keepalive PINGs.
+    KeepaliveTimeout,
+    /// The peer broke the protocol beyond repair.
+    Protocol(ProtocolError),
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Local => f.write_str("connection closed"),
+            CloseReason::PeerClosed => f.write_str("connection closed by the peer"),
+            CloseReason::KeepaliveTimeout => f.write_str("the peer stopped answering keepalive"),
+            CloseReason::Protocol(e) => write!(f, "protocol error: {e}"),
+        }
+    }
+}
+
+/// Why a request could not be made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineError {
+    /// The connection has ended.
+    Closed(CloseReason),
+    /// The arguments break a bound of the protocol.
+    Encode(xdrgen::rt::Error),
+    /// No open stream has this serial.
+    NoSuchStream(u32),
+    /// The reply body does not decode as the procedure's reply.
+    Decode(xdrgen::rt::Error),
+    /// More descriptors than one message may carry.
+    TooManyFds(usize),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Closed(r) => write!(f, "{r}"),
+            EngineError::Encode(e) => write!(f, "cannot encode the arguments: {e}"),
+            EngineError::NoSuchStream(s) => write!(f, "no open stream with serial {s}"),
+            EngineError::Decode(e) => write!(f, "malformed reply: {e}"),
+            EngineError::TooManyFds(n) => {
+                write!(f, "{n} descriptors exceed the limit of one message")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// A failed call: the daemon's error or the end of the connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The daemon answered with an error.
+    Remote(RemoteError),
+    /// The connection ended before the reply.
+    ConnectionLost(CloseReason),
+    /// The reply was malformed.
+    Protocol(ProtocolError),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Remote(e) => write!(f, "{e}"),
+            CallError::ConnectionLost(r) => write!(f, "{r}"),
+            CallError::Protocol(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
