@@ -1,6 +1,7 @@
 //! A sans-IO libvirt RPC connection: bytes (and file descriptors) in,
 //! frames and typed events out, time passed in. No sockets, no threads, no
 //! async runtime: a driver reads and writes the transport and calls in.
+//! [`ClientEngine`] is the client's side, [`ServerEngine`] the daemon's.
 //!
 //! ```
 //! use std::time::Instant;
@@ -28,13 +29,15 @@
 
 mod client;
 pub mod keepalive;
+mod server;
 #[doc(hidden)]
 pub mod test_support;
 
 use std::fmt;
 use std::os::fd::OwnedFd;
 
-pub use client::{ClientEngine, Event, StreamEvent};
+pub use client::{ClientEngine, Event, StreamEvent, DEFAULT_MAX_IN_FLIGHT};
+pub use server::{ClientStreamEvent, ServerEngine, ServerEvent};
 
 use crate::dispatch::DispatchError;
 use crate::error::RemoteError;

@@ -1,0 +1,364 @@
+//! The server side of a connection: calls handed out typed, with their
+//! header so a reply can be addressed; replies, full errors, events and
+//! stream traffic sent back; the client's keepalive answered.
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::OwnedFd;
+
+use xdrgen::rt::{self, Encode};
+
+use super::{CloseReason, EngineError, ProtocolError, Transmit};
+use crate::dispatch::{self, Body, DispatchError};
+use crate::error::RemoteError;
+use crate::frame::{Frame, FrameDecoder, Header, MAX_FDS};
+use crate::generated::keepalive;
+use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
+
+/// What the client did on a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientStreamEvent {
+    /// Data from the client (write streams).
+    Data(Vec<u8>),
+    /// A hole of this many bytes.
+    Hole(i64),
+    /// The client finished (its OK); answer with [`ServerEngine::stream_finish`].
+    Finish,
+    /// The client aborted.
+    Abort,
+}
+
+/// Something for the server to act on.
+#[derive(Debug)]
+pub enum ServerEvent {
+    /// A call to answer with [`ServerEngine::reply`] or
+    /// [`ServerEngine::reply_error`].
+    Call {
+        /// Its header (program, version, procedure, serial).
+        header: Header,
+        /// The typed arguments.
+        call: dispatch::Call,
+        /// Descriptors passed with it.
+        fds: Vec<OwnedFd>,
+    },
+    /// Stream traffic from the client for the call with this serial.
+    Stream {
+        /// The stream's serial.
+        serial: u32,
+        /// What happened.
+        event: ClientStreamEvent,
+    },
+    /// Something wrong the connection survives (the server should answer a
+    /// call it cannot decode with an error; the header says which).
+    ProtocolError {
+        /// The offending frame's header, when it had one.
+        header: Option<Header>,
+        /// What was wrong.
+        error: ProtocolError,
+    },
+    /// The connection ended.
+    Closed(CloseReason),
+}
+
+/// A libvirt RPC server connection without I/O.
+#[derive(Debug, Default)]
+pub struct ServerEngine {
+    decoder: FrameDecoder,
+    out: VecDeque<Transmit>,
+    events: VecDeque<ServerEvent>,
+    fds: VecDeque<OwnedFd>,
+    streams: HashMap<u32, Header>,
+    closed: Option<CloseReason>,
+}
+
+impl ServerEngine {
+    /// A connection that has received nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Descriptors received from the transport.
+    pub fn handle_fds(&mut self, fds: Vec<OwnedFd>) {
+        self.fds.extend(fds);
+    }
+
+    /// Bytes received from the transport, in any chunking.
+    pub fn handle_input(&mut self, data: &[u8]) {
+        if self.closed.is_some() {
+            return;
+        }
+        self.decoder.push(data);
+        loop {
+            match self.decoder.next_frame() {
+                Ok(Some(f)) => self.handle_frame(f),
+                Ok(None) => break,
+                Err(e) => {
+                    self.close_with(CloseReason::Protocol(ProtocolError::Frame(e)));
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The transport reached end of file.
+    pub fn handle_eof(&mut self) {
+        self.close_with(CloseReason::PeerClosed);
+    }
+
+    /// The next frame to write.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.out.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    fn push(
+        &mut self,
+        header: Header,
+        body: Vec<u8>,
+        fds: Vec<OwnedFd>,
+    ) -> Result<(), EngineError> {
+        if let Some(r) = &self.closed {
+            return Err(EngineError::Closed(r.clone()));
+        }
+        if fds.len() > MAX_FDS {
+            return Err(EngineError::TooManyFds(fds.len()));
+        }
+        let mut frame = Frame::new(header, body);
+        frame.num_fds = fds.len() as u32;
+        self.out.push_back(Transmit {
+            bytes: frame.encode(),
+            fds,
+        });
+        Ok(())
+    }
+
+    /// Answers the call with `header` successfully. A call of a stream
+    /// procedure opens its stream.
+    pub fn reply<T: Encode + ?Sized>(
+        &mut self,
+        header: &Header,
+        ret: &T,
+    ) -> Result<(), EngineError> {
+        self.reply_with_fds(header, ret, Vec::new())
+    }
+
+    /// Answers with descriptors (`REPLY_WITH_FDS`).
+    pub fn reply_with_fds<T: Encode + ?Sized>(
+        &mut self,
+        header: &Header,
+        ret: &T,
+        fds: Vec<OwnedFd>,
+    ) -> Result<(), EngineError> {
+        let body = rt::to_bytes(ret).map_err(EngineError::Encode)?;
+        let kind = if fds.is_empty() {
+            MessageType::Reply
+        } else {
+            MessageType::ReplyWithFds
+        };
+        let reply = Header {
+            kind,
+            status: MessageStatus::Ok,
+            ..*header
+        };
+        self.push(reply, body, fds)?;
+        if stream_procedure(header) {
+            self.streams.insert(header.serial, *header);
+        }
+        Ok(())
+    }
+
+    /// Answers the call with `header` with an error.
+    pub fn reply_error(&mut self, header: &Header, error: RemoteError) -> Result<(), EngineError> {
+        let body = rt::to_bytes(&MessageError::from(error)).map_err(EngineError::Encode)?;
+        let reply = Header {
+            kind: MessageType::Reply,
+            status: MessageStatus::Error,
+            ..*header
+        };
+        self.push(reply, body, Vec::new())
+    }
+
+    /// Sends a one-way message (an event).
+    pub fn send_message<T: Encode + ?Sized>(
+        &mut self,
+        program: u32,
+        version: u32,
+        procedure: i32,
+        body: &T,
+    ) -> Result<(), EngineError> {
+        let body = rt::to_bytes(body).map_err(EngineError::Encode)?;
+        let header = Header {
+            program,
+            version,
+            procedure,
+            kind: MessageType::Message,
+            serial: 0,
+            status: MessageStatus::Ok,
+        };
+        self.push(header, body, Vec::new())
+    }
+
+    fn stream_header(&self, serial: u32) -> Result<Header, EngineError> {
+        self.streams
+            .get(&serial)
+            .copied()
+            .ok_or(EngineError::NoSuchStream(serial))
+    }
+
+    /// Sends stream data (read streams). An empty slice is libvirt's end of
+    /// data; the client then finishes.
+    pub fn stream_send(&mut self, serial: u32, data: &[u8]) -> Result<(), EngineError> {
+        let h = self.stream_header(serial)?;
+        let header = Header {
+            kind: MessageType::Stream,
+            status: MessageStatus::Continue,
+            ..h
+        };
+        self.push(header, data.to_vec(), Vec::new())
+    }
+
+    /// Sends a hole on a sparse stream.
+    pub fn stream_hole(&mut self, serial: u32, length: i64) -> Result<(), EngineError> {
+        let h = self.stream_header(serial)?;
+        let body = rt::to_bytes(&StreamHole { length, flags: 0 }).map_err(EngineError::Encode)?;
+        let header = Header {
+            kind: MessageType::StreamHole,
+            status: MessageStatus::Continue,
+            ..h
+        };
+        self.push(header, body, Vec::new())
+    }
+
+    /// Answers the client's finish with OK; the stream is closed.
+    pub fn stream_finish(&mut self, serial: u32) -> Result<(), EngineError> {
+        let h = self.stream_header(serial)?;
+        let header = Header {
+            kind: MessageType::Stream,
+            status: MessageStatus::Ok,
+            ..h
+        };
+        self.streams.remove(&serial);
+        self.push(header, Vec::new(), Vec::new())
+    }
+
+    /// Aborts a stream with an error.
+    pub fn stream_error(&mut self, serial: u32, error: RemoteError) -> Result<(), EngineError> {
+        let h = self.stream_header(serial)?;
+        let body = rt::to_bytes(&MessageError::from(error)).map_err(EngineError::Encode)?;
+        let header = Header {
+            kind: MessageType::Stream,
+            status: MessageStatus::Error,
+            ..h
+        };
+        self.streams.remove(&serial);
+        self.push(header, body, Vec::new())
+    }
+
+    fn handle_frame(&mut self, frame: Frame) {
+        let h = frame.header;
+        if h.program == keepalive::program::NUMBER && h.kind == MessageType::Message {
+            if h.procedure == keepalive::program::Procedure::Ping as i32 {
+                let pong = Header {
+                    procedure: keepalive::program::Procedure::Pong as i32,
+                    ..h
+                };
+                let _ = self.push(pong, Vec::new(), Vec::new());
+            }
+            return;
+        }
+        match h.kind {
+            MessageType::Call | MessageType::CallWithFds => {
+                if frame.num_fds as usize > self.fds.len() {
+                    let error = ProtocolError::MissingFds {
+                        expected: frame.num_fds,
+                        received: self.fds.len(),
+                    };
+                    return self.events.push_back(ServerEvent::ProtocolError {
+                        header: Some(h),
+                        error,
+                    });
+                }
+                let fds: Vec<OwnedFd> = self.fds.drain(..frame.num_fds as usize).collect();
+                match dispatch::decode(&frame) {
+                    Ok(Body::Call(call)) => self.events.push_back(ServerEvent::Call {
+                        header: h,
+                        call,
+                        fds,
+                    }),
+                    Ok(_) => {}
+                    Err(e) => self.events.push_back(ServerEvent::ProtocolError {
+                        header: Some(h),
+                        error: ProtocolError::Dispatch(e),
+                    }),
+                }
+            }
+            MessageType::Stream | MessageType::StreamHole => {
+                if !self.streams.contains_key(&h.serial) {
+                    return self.events.push_back(ServerEvent::ProtocolError {
+                        header: Some(h),
+                        error: ProtocolError::UnknownSerial(h.serial),
+                    });
+                }
+                let event = match (h.kind, h.status) {
+                    (MessageType::Stream, MessageStatus::Continue) => {
+                        ClientStreamEvent::Data(frame.body)
+                    }
+                    (MessageType::Stream, MessageStatus::Ok) => ClientStreamEvent::Finish,
+                    (MessageType::Stream, MessageStatus::Error) => {
+                        self.streams.remove(&h.serial);
+                        ClientStreamEvent::Abort
+                    }
+                    _ => match rt::from_bytes::<StreamHole>(&frame.body) {
+                        Ok(hole) => ClientStreamEvent::Hole(hole.length),
+                        Err(e) => {
+                            return self.events.push_back(ServerEvent::ProtocolError {
+                                header: Some(h),
+                                error: ProtocolError::Dispatch(DispatchError::Decode(e)),
+                            })
+                        }
+                    },
+                };
+                self.events.push_back(ServerEvent::Stream {
+                    serial: h.serial,
+                    event,
+                });
+            }
+            _ => self.events.push_back(ServerEvent::ProtocolError {
+                header: Some(h),
+                error: ProtocolError::Dispatch(DispatchError::WrongKind {
+                    procedure: h.procedure,
+                    kind: h.kind,
+                }),
+            }),
+        }
+    }
+
+    fn close_with(&mut self, reason: CloseReason) {
+        if self.closed.is_none() {
+            self.closed = Some(reason.clone());
+            self.streams.clear();
+            self.events.push_back(ServerEvent::Closed(reason));
+        }
+    }
+}
+
+/// Whether the call opens a stream (its procedure has `@readstream` or
+/// `@writestream`).
+fn stream_procedure(h: &Header) -> bool {
+    use crate::generated::{admin, lxc, qemu, remote};
+    let Ok(p) = u32::try_from(h.procedure) else {
+        return false;
+    };
+    macro_rules! lookup {
+        ($($m:ident),*) => {$(
+            if h.program == $m::program::NUMBER {
+                return $m::program::Procedure::try_from(p).is_ok_and(|p| p.info().stream.is_some());
+            }
+        )*};
+    }
+    lookup!(remote, qemu, lxc, admin);
+    false
+}

@@ -1,0 +1,282 @@
+//! A client engine and a server engine wired back to back: every frame one
+//! writes, the other reads (descriptors travel alongside, as over a Unix
+//! socket).
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use libvirt_proto::dispatch::{Call, Message};
+use libvirt_proto::engine::{
+    CallError, ClientEngine, ClientStreamEvent, Event, ServerEngine, ServerEvent, StreamEvent,
+};
+use libvirt_proto::error::RemoteError;
+use libvirt_proto::error_codes::{ErrorDomain, ErrorNumber};
+use libvirt_proto::remote;
+use libvirt_proto::remote::program::{self, procs};
+
+/// Moves everything queued on either side to the other, until quiet.
+fn pump(c: &mut ClientEngine, s: &mut ServerEngine, now: Instant) {
+    loop {
+        let mut moved = false;
+        while let Some(t) = c.poll_transmit() {
+            s.handle_fds(t.fds);
+            s.handle_input(&t.bytes);
+            moved = true;
+        }
+        while let Some(t) = s.poll_transmit() {
+            c.handle_fds(t.fds);
+            c.handle_input(&t.bytes, now);
+            moved = true;
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
+fn domain() -> remote::NonnullDomain {
+    remote::NonnullDomain {
+        name: "test".into(),
+        uuid: [7; 16],
+        id: 1,
+    }
+}
+
+#[test]
+fn calls_replies_errors_and_events() {
+    let now = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new());
+    let ok = c
+        .call::<procs::DomainGetInfo>(&remote::DomainGetInfoArgs { dom: domain() })
+        .unwrap();
+    let bad = c
+        .call::<procs::DomainLookupByName>(&remote::DomainLookupByNameArgs { name: "x".into() })
+        .unwrap();
+    pump(&mut c, &mut s, now);
+    while let Some(e) = s.poll_event() {
+        let ServerEvent::Call { header, call, .. } = e else {
+            panic!("{e:?}")
+        };
+        match call {
+            Call::Remote(program::Call::DomainGetInfo(a)) => {
+                assert_eq!(a.dom, domain());
+                let ret = remote::DomainGetInfoRet {
+                    state: 1,
+                    max_mem: 8192,
+                    memory: 4096,
+                    nr_virt_cpu: 2,
+                    cpu_time: 99,
+                };
+                s.reply(&header, &ret).unwrap();
+            }
+            Call::Remote(program::Call::DomainLookupByName(_)) => {
+                let err = RemoteError::new(
+                    ErrorNumber::ERR_NO_DOMAIN,
+                    ErrorDomain::TEST,
+                    "Domain not found",
+                );
+                s.reply_error(&header, err).unwrap();
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let msg = remote::DomainEventLifecycleMsg {
+        dom: domain(),
+        event: 4,
+        detail: 0,
+    };
+    s.send_message(
+        program::NUMBER,
+        program::VERSION,
+        program::Procedure::DomainEventLifecycle as i32,
+        &msg,
+    )
+    .unwrap();
+    pump(&mut c, &mut s, now);
+    let mut seen = 0;
+    while let Some(e) = c.poll_event() {
+        match e {
+            Event::Reply {
+                serial,
+                result: Ok(body),
+                ..
+            } if serial == ok => {
+                let info = c.decode_reply::<procs::DomainGetInfo>(&body).unwrap();
+                assert_eq!((info.nr_virt_cpu, info.cpu_time), (2, 99));
+                seen += 1;
+            }
+            Event::Reply {
+                serial,
+                result: Err(CallError::Remote(e)),
+                ..
+            } if serial == bad => {
+                assert_eq!(e.code, ErrorNumber::ERR_NO_DOMAIN);
+                seen += 1;
+            }
+            Event::Message(Message::Remote(program::Message::DomainEventLifecycle(m))) => {
+                assert_eq!(m, msg);
+                seen += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(seen, 3);
+}
+
+#[test]
+fn a_read_stream_end_to_end() {
+    let now = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new());
+    let args = remote::DomainScreenshotArgs {
+        dom: domain(),
+        screen: 0,
+        flags: 0,
+    };
+    let serial = c.call::<procs::DomainScreenshot>(&args).unwrap();
+    pump(&mut c, &mut s, now);
+    let Some(ServerEvent::Call { header, .. }) = s.poll_event() else {
+        panic!()
+    };
+    s.reply(
+        &header,
+        &remote::DomainScreenshotRet {
+            mime: Some("image/png".into()),
+        },
+    )
+    .unwrap();
+    s.stream_send(serial, b"image bytes").unwrap();
+    s.stream_send(serial, b"").unwrap(); // end of data
+    pump(&mut c, &mut s, now);
+    // The client's automatic OK reached the server.
+    assert!(matches!(
+        s.poll_event(),
+        Some(ServerEvent::Stream {
+            event: ClientStreamEvent::Finish,
+            ..
+        })
+    ));
+    s.stream_finish(serial).unwrap();
+    pump(&mut c, &mut s, now);
+    let got: Vec<StreamEvent> = std::iter::from_fn(|| c.poll_event())
+        .filter_map(|e| match e {
+            Event::Stream { event, .. } => Some(event),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            StreamEvent::Data(b"image bytes".to_vec()),
+            StreamEvent::Eof,
+            StreamEvent::End
+        ]
+    );
+}
+
+#[test]
+fn a_write_stream_end_to_end_with_holes() {
+    let now = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new());
+    let args = remote::StorageVolUploadArgs {
+        vol: remote::NonnullStorageVol {
+            pool: "p".into(),
+            name: "v".into(),
+            key: "k".into(),
+        },
+        offset: 0,
+        length: 0,
+        flags: 0,
+    };
+    let serial = c.call::<procs::StorageVolUpload>(&args).unwrap();
+    pump(&mut c, &mut s, now);
+    let Some(ServerEvent::Call { header, .. }) = s.poll_event() else {
+        panic!()
+    };
+    s.reply(&header, &()).unwrap();
+    pump(&mut c, &mut s, now);
+    c.stream_send(serial, b"data").unwrap();
+    c.stream_hole(serial, 1 << 20).unwrap();
+    c.stream_finish(serial).unwrap();
+    pump(&mut c, &mut s, now);
+    let got: Vec<ClientStreamEvent> = std::iter::from_fn(|| s.poll_event())
+        .map(|e| match e {
+            ServerEvent::Stream { event, .. } => event,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ClientStreamEvent::Data(b"data".to_vec()),
+            ClientStreamEvent::Hole(1 << 20),
+            ClientStreamEvent::Finish
+        ]
+    );
+    s.stream_finish(serial).unwrap();
+    pump(&mut c, &mut s, now);
+    assert!(std::iter::from_fn(|| c.poll_event()).any(|e| matches!(
+        e,
+        Event::Stream {
+            event: StreamEvent::End,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn descriptors_travel_with_their_messages() {
+    let now = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new());
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let fd: OwnedFd = file.into();
+    let raw = fd.as_raw_fd();
+    let args = remote::DomainOpenGraphicsArgs {
+        dom: domain(),
+        idx: 0,
+        flags: 0,
+    };
+    c.call_with_fds::<procs::DomainOpenGraphics>(&args, vec![fd])
+        .unwrap();
+    pump(&mut c, &mut s, now);
+    match s.poll_event() {
+        Some(ServerEvent::Call { header, fds, .. }) => {
+            assert_eq!(header.kind, libvirt_proto::virnet::MessageType::CallWithFds);
+            assert_eq!(fds.len(), 1);
+            assert_eq!(
+                fds[0].as_raw_fd(),
+                raw,
+                "the same descriptor (no real socket here)"
+            );
+            let reply_fd: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+            s.reply_with_fds(&header, &(), vec![reply_fd]).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    pump(&mut c, &mut s, now);
+    match c.poll_event() {
+        Some(Event::Reply {
+            result: Ok(_), fds, ..
+        }) => assert_eq!(fds.len(), 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_server_answers_keepalive() {
+    let t0 = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(t0), ServerEngine::new());
+    c.enable_keepalive(Duration::from_secs(5), 2, t0);
+    for i in 1..=10u32 {
+        let now = t0 + Duration::from_secs(5 * u64::from(i));
+        c.handle_timeout(now);
+        pump(&mut c, &mut s, now);
+    }
+    assert!(!c.is_closed(), "PONGs keep the connection alive");
+    // Without answers the client gives up.
+    let later = t0 + Duration::from_secs(500);
+    for i in 0..4u32 {
+        c.handle_timeout(later + Duration::from_secs(5 * u64::from(i)));
+        while c.poll_transmit().is_some() {}
+    }
+    assert!(c.is_closed());
+}
