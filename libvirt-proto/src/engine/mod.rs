@@ -1,7 +1,15 @@
 //! A sans-IO libvirt RPC connection: bytes (and file descriptors) in,
 //! frames and typed events out, time passed in. No sockets, no threads, no
 //! async runtime: a driver reads and writes the transport and calls in.
-//! [`ClientEngine`] is the client's side, [`ServerEngine`] the daemon's.
+//! [`ClientEngine`] is the client's side, [`ServerEngine`] the daemon's;
+//! [`auth`] runs authentication on top of either.
+//!
+//! Opening a connection the way libvirt's own client does: authenticate
+//! ([`auth::ClientAuth`]), ask `CONNECT_SUPPORTS_FEATURE` for
+//! [`FEATURE_PROGRAM_KEEPALIVE`] and, if supported, call
+//! [`ClientEngine::enable_keepalive`], then `CONNECT_OPEN` with the URI and
+//! flags (`VIR_CONNECT_RO` = 1 for read-only); `CONNECT_CLOSE` before
+//! dropping the transport.
 //!
 //! ```
 //! use std::time::Instant;
@@ -27,6 +35,7 @@
 //! }
 //! ```
 
+pub mod auth;
 mod client;
 pub mod keepalive;
 mod server;
@@ -42,6 +51,11 @@ pub use server::{ClientStreamEvent, ServerEngine, ServerEvent};
 use crate::dispatch::DispatchError;
 use crate::error::RemoteError;
 use crate::frame::FrameError;
+
+/// libvirt's `VIR_DRV_FEATURE_PROGRAM_KEEPALIVE`, for
+/// `CONNECT_SUPPORTS_FEATURE`: whether the daemon speaks the keepalive
+/// program.
+pub const FEATURE_PROGRAM_KEEPALIVE: i32 = 10;
 
 /// Bytes to write to the transport, with the descriptors to pass alongside
 /// (for `*_WITH_FDS` messages, over a Unix socket).

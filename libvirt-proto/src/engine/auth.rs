@@ -1,0 +1,529 @@
+//! Authentication of a connection, without I/O.
+//!
+//! The client asks `AUTH_LIST` which methods the daemon requires, picks the
+//! first of its wanted methods on offer, and runs it: nothing for `none`,
+//! `AUTH_POLKIT` for polkit, and the `AUTH_SASL_INIT` / `_START` / `_STEP`
+//! exchange for SASL through a pluggable [`SaslMechanism`]. When none of
+//! the wanted methods is offered, authentication fails with an error that
+//! says so (rather than pretending to succeed).
+//!
+//! [`ServerAuth`] is the daemon's side: it answers those calls, and refuses
+//! every other call until the client is authenticated.
+
+use std::fmt;
+
+use super::{CallError, ClientEngine, EngineError, Event, ServerEngine};
+use crate::dispatch::Call;
+use crate::error::RemoteError;
+use crate::frame::Header;
+use crate::generated::error_codes::{ErrorDomain, ErrorNumber};
+use crate::generated::remote::{self, program::procs, AuthType};
+
+/// A way to authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// No authentication.
+    None,
+    /// SASL.
+    Sasl,
+    /// polkit (local connections).
+    Polkit,
+}
+
+impl From<AuthType> for AuthMethod {
+    fn from(t: AuthType) -> Self {
+        match t {
+            AuthType::None => AuthMethod::None,
+            AuthType::Sasl => AuthMethod::Sasl,
+            AuthType::Polkit => AuthMethod::Polkit,
+        }
+    }
+}
+
+impl From<AuthMethod> for AuthType {
+    fn from(m: AuthMethod) -> Self {
+        match m {
+            AuthMethod::None => AuthType::None,
+            AuthMethod::Sasl => AuthType::Sasl,
+            AuthMethod::Polkit => AuthType::Polkit,
+        }
+    }
+}
+
+/// The client's half of a SASL mechanism (e.g. SCRAM-SHA-256 or PLAIN from
+/// a SASL crate).
+pub trait SaslMechanism {
+    /// The mechanism's name, as the daemon lists it.
+    fn name(&self) -> &str;
+    /// The initial response, if the mechanism sends one.
+    fn start(&mut self) -> Result<Option<Vec<u8>>, String>;
+    /// The response to a server challenge (`None`: the server sent none).
+    fn step(&mut self, challenge: Option<&[u8]>) -> Result<Option<Vec<u8>>, String>;
+}
+
+/// Why authentication failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthError {
+    /// None of the wanted methods is offered.
+    NotOffered {
+        /// What the daemon offers.
+        offered: Vec<AuthMethod>,
+        /// What the client would accept.
+        wanted: Vec<AuthMethod>,
+    },
+    /// SASL is wanted but no mechanism was given, or the daemon does not
+    /// offer it.
+    Mechanism(String),
+    /// The mechanism itself failed.
+    Sasl(String),
+    /// The daemon refused.
+    Call(CallError),
+    /// A reply was malformed.
+    Engine(EngineError),
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::NotOffered { offered, wanted } => write!(
+                f,
+                "the daemon requires one of {offered:?}, but only {wanted:?} may be used"
+            ),
+            AuthError::Mechanism(m) => write!(f, "SASL mechanism: {m}"),
+            AuthError::Sasl(m) => write!(f, "SASL: {m}"),
+            AuthError::Call(e) => write!(f, "authentication refused: {e}"),
+            AuthError::Engine(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Where the exchange is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    NotStarted,
+    List,
+    Polkit,
+    SaslInit,
+    SaslStart,
+    SaslStep,
+    Done,
+}
+
+/// The progress of [`ClientAuth`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthStatus {
+    /// Waiting for the daemon.
+    InProgress,
+    /// Authenticated (with this method).
+    Done(AuthMethod),
+    /// Failed.
+    Failed(AuthError),
+}
+
+/// The client's side of authentication.
+pub struct ClientAuth {
+    wanted: Vec<AuthMethod>,
+    sasl: Option<Box<dyn SaslMechanism>>,
+    stage: Stage,
+    serial: u32,
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("wanted", &self.wanted)
+            .field("sasl", &self.sasl.as_ref().map(|m| m.name().to_owned()))
+            .field("stage", &self.stage)
+            .finish()
+    }
+}
+
+fn to_wire(bytes: Option<Vec<u8>>) -> (i32, Vec<i8>) {
+    match bytes {
+        None => (1, Vec::new()),
+        Some(b) => (0, b.into_iter().map(|x| x as i8).collect()),
+    }
+}
+
+fn from_wire(nil: i32, data: &[i8]) -> Option<Vec<u8>> {
+    (nil == 0).then(|| data.iter().map(|&x| x as u8).collect())
+}
+
+impl ClientAuth {
+    /// Accepts the methods in `wanted` (in order of preference); SASL needs
+    /// a mechanism.
+    pub fn new(wanted: Vec<AuthMethod>, sasl: Option<Box<dyn SaslMechanism>>) -> Self {
+        ClientAuth {
+            wanted,
+            sasl,
+            stage: Stage::NotStarted,
+            serial: 0,
+        }
+    }
+
+    /// Sends `AUTH_LIST`.
+    pub fn start(&mut self, engine: &mut ClientEngine) -> Result<(), EngineError> {
+        self.serial = engine.call::<procs::AuthList>(&())?;
+        self.stage = Stage::List;
+        Ok(())
+    }
+
+    /// Whether `event` is a reply to one of this exchange's calls.
+    pub fn owns(&self, event: &Event) -> bool {
+        matches!(event, Event::Reply { serial, .. } if *serial == self.serial && self.stage != Stage::Done)
+    }
+
+    /// Advances with a reply that [`ClientAuth::owns`].
+    pub fn handle(&mut self, engine: &mut ClientEngine, event: Event) -> AuthStatus {
+        let Event::Reply { result, .. } = event else {
+            return AuthStatus::InProgress;
+        };
+        let body = match result {
+            Ok(b) => b,
+            Err(e) => return self.fail(AuthError::Call(e)),
+        };
+        match self.advance(engine, &body) {
+            Ok(status) => status,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, e: AuthError) -> AuthStatus {
+        self.stage = Stage::Done;
+        AuthStatus::Failed(e)
+    }
+
+    fn done(&mut self, m: AuthMethod) -> AuthStatus {
+        self.stage = Stage::Done;
+        AuthStatus::Done(m)
+    }
+
+    fn advance(&mut self, engine: &mut ClientEngine, body: &[u8]) -> Result<AuthStatus, AuthError> {
+        match self.stage {
+            Stage::List => {
+                let list = engine
+                    .decode_reply::<procs::AuthList>(body)
+                    .map_err(AuthError::Engine)?;
+                let offered: Vec<AuthMethod> =
+                    list.types.into_iter().map(AuthMethod::from).collect();
+                // An empty list or `none` on offer: nothing to do.
+                if offered.is_empty() || offered.contains(&AuthMethod::None) {
+                    return Ok(self.done(AuthMethod::None));
+                }
+                let Some(&method) = self.wanted.iter().find(|m| offered.contains(m)) else {
+                    return Err(AuthError::NotOffered {
+                        offered,
+                        wanted: self.wanted.clone(),
+                    });
+                };
+                match method {
+                    AuthMethod::None => Ok(self.done(AuthMethod::None)),
+                    AuthMethod::Polkit => {
+                        self.serial = engine
+                            .call::<procs::AuthPolkit>(&())
+                            .map_err(AuthError::Engine)?;
+                        self.stage = Stage::Polkit;
+                        Ok(AuthStatus::InProgress)
+                    }
+                    AuthMethod::Sasl => {
+                        if self.sasl.is_none() {
+                            return Err(AuthError::Mechanism("no SASL mechanism was given".into()));
+                        }
+                        self.serial = engine
+                            .call::<procs::AuthSaslInit>(&())
+                            .map_err(AuthError::Engine)?;
+                        self.stage = Stage::SaslInit;
+                        Ok(AuthStatus::InProgress)
+                    }
+                }
+            }
+            Stage::Polkit => {
+                let r = engine
+                    .decode_reply::<procs::AuthPolkit>(body)
+                    .map_err(AuthError::Engine)?;
+                if r.complete != 0 {
+                    Ok(self.done(AuthMethod::Polkit))
+                } else {
+                    Err(AuthError::Call(CallError::Remote(RemoteError::new(
+                        ErrorNumber::ERR_AUTH_FAILED,
+                        ErrorDomain::AUTH,
+                        "polkit authentication did not complete",
+                    ))))
+                }
+            }
+            Stage::SaslInit => {
+                let r = engine
+                    .decode_reply::<procs::AuthSaslInit>(body)
+                    .map_err(AuthError::Engine)?;
+                let mech = self
+                    .sasl
+                    .as_mut()
+                    .ok_or(AuthError::Mechanism("none given".into()))?;
+                let name = mech.name().to_owned();
+                if !r.mechlist.split([' ', ',']).any(|m| m == name) {
+                    return Err(AuthError::Mechanism(format!(
+                        "the daemon offers {}, not {name}",
+                        r.mechlist
+                    )));
+                }
+                let (nil, data) = to_wire(mech.start().map_err(AuthError::Sasl)?);
+                let args = remote::AuthSaslStartArgs {
+                    mech: name,
+                    nil,
+                    data,
+                };
+                self.serial = engine
+                    .call::<procs::AuthSaslStart>(&args)
+                    .map_err(AuthError::Engine)?;
+                self.stage = Stage::SaslStart;
+                Ok(AuthStatus::InProgress)
+            }
+            Stage::SaslStart | Stage::SaslStep => {
+                let (complete, nil, data) = if self.stage == Stage::SaslStart {
+                    let r = engine
+                        .decode_reply::<procs::AuthSaslStart>(body)
+                        .map_err(AuthError::Engine)?;
+                    (r.complete, r.nil, r.data)
+                } else {
+                    let r = engine
+                        .decode_reply::<procs::AuthSaslStep>(body)
+                        .map_err(AuthError::Engine)?;
+                    (r.complete, r.nil, r.data)
+                };
+                let challenge = from_wire(nil, &data);
+                let mech = self
+                    .sasl
+                    .as_mut()
+                    .ok_or(AuthError::Mechanism("none given".into()))?;
+                if complete != 0 {
+                    // The server is done; let the mechanism check the
+                    // server's final message (e.g. SCRAM's signature).
+                    if challenge.is_some() {
+                        mech.step(challenge.as_deref()).map_err(AuthError::Sasl)?;
+                    }
+                    return Ok(self.done(AuthMethod::Sasl));
+                }
+                let (nil, data) =
+                    to_wire(mech.step(challenge.as_deref()).map_err(AuthError::Sasl)?);
+                let args = remote::AuthSaslStepArgs { nil, data };
+                self.serial = engine
+                    .call::<procs::AuthSaslStep>(&args)
+                    .map_err(AuthError::Engine)?;
+                self.stage = Stage::SaslStep;
+                Ok(AuthStatus::InProgress)
+            }
+            Stage::NotStarted | Stage::Done => Ok(AuthStatus::InProgress),
+        }
+    }
+}
+
+/// One step of a server-side SASL exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaslServerStep {
+    /// Send this challenge (or none) and wait for the next response.
+    Continue(Option<Vec<u8>>),
+    /// Authenticated; send this final data (or none).
+    Done(Option<Vec<u8>>),
+}
+
+/// The daemon's half of a SASL mechanism.
+pub trait SaslServer {
+    /// The mechanisms offered, space separated.
+    fn mechanisms(&self) -> String;
+    /// Starts `mechanism` with the client's initial response.
+    fn start(&mut self, mechanism: &str, response: Option<&[u8]>)
+        -> Result<SaslServerStep, String>;
+    /// Continues with the client's next response.
+    fn step(&mut self, response: Option<&[u8]>) -> Result<SaslServerStep, String>;
+}
+
+/// The daemon's side of authentication.
+pub struct ServerAuth {
+    method: AuthMethod,
+    sasl: Option<Box<dyn SaslServer>>,
+    polkit: Option<Box<dyn FnMut() -> bool>>,
+    authenticated: bool,
+}
+
+impl fmt::Debug for ServerAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerAuth")
+            .field("method", &self.method)
+            .field("authenticated", &self.authenticated)
+            .finish()
+    }
+}
+
+/// What [`ServerAuth::handle_call`] did with a call.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ServerAuthOutcome {
+    /// An authentication call, answered.
+    Answered,
+    /// A call refused because the client is not authenticated yet.
+    Refused,
+    /// Not an authentication call and the client may make it: the server
+    /// handles it.
+    Pass,
+}
+
+impl ServerAuth {
+    /// Requires nothing.
+    pub fn none() -> Self {
+        ServerAuth {
+            method: AuthMethod::None,
+            sasl: None,
+            polkit: None,
+            authenticated: true,
+        }
+    }
+
+    /// Requires SASL through `server`.
+    pub fn sasl(server: Box<dyn SaslServer>) -> Self {
+        ServerAuth {
+            method: AuthMethod::Sasl,
+            sasl: Some(server),
+            polkit: None,
+            authenticated: false,
+        }
+    }
+
+    /// Requires polkit; `check` decides.
+    pub fn polkit(check: Box<dyn FnMut() -> bool>) -> Self {
+        ServerAuth {
+            method: AuthMethod::Polkit,
+            sasl: None,
+            polkit: Some(check),
+            authenticated: false,
+        }
+    }
+
+    /// Whether the client may make ordinary calls.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    fn refuse(
+        &mut self,
+        engine: &mut ServerEngine,
+        header: &Header,
+        message: &str,
+    ) -> Result<(), EngineError> {
+        engine.reply_error(
+            header,
+            RemoteError::new(ErrorNumber::ERR_AUTH_FAILED, ErrorDomain::AUTH, message),
+        )
+    }
+
+    /// Answers authentication calls and refuses others before success.
+    pub fn handle_call(
+        &mut self,
+        engine: &mut ServerEngine,
+        header: &Header,
+        call: &Call,
+    ) -> Result<ServerAuthOutcome, EngineError> {
+        use remote::program::Call as C;
+        let Call::Remote(call) = call else {
+            return self.gate(engine, header);
+        };
+        match call {
+            C::AuthList(()) => {
+                let ret = remote::AuthListRet {
+                    types: vec![self.method.into()],
+                };
+                engine.reply(header, &ret)?;
+            }
+            C::AuthPolkit(()) => match (&mut self.polkit, self.method) {
+                (Some(check), AuthMethod::Polkit) => {
+                    if check() {
+                        self.authenticated = true;
+                        engine.reply(header, &remote::AuthPolkitRet { complete: 1 })?;
+                    } else {
+                        self.refuse(
+                            engine,
+                            header,
+                            "authentication failed: polkit denied the request",
+                        )?;
+                    }
+                }
+                _ => self.refuse(engine, header, "polkit authentication is not offered")?,
+            },
+            C::AuthSaslInit(()) => match &self.sasl {
+                Some(s) => engine.reply(
+                    header,
+                    &remote::AuthSaslInitRet {
+                        mechlist: s.mechanisms(),
+                    },
+                )?,
+                None => self.refuse(engine, header, "SASL authentication is not offered")?,
+            },
+            C::AuthSaslStart(a) => {
+                let step = match &mut self.sasl {
+                    Some(s) => s.start(&a.mech, from_wire(a.nil, &a.data).as_deref()),
+                    None => Err("SASL authentication is not offered".into()),
+                };
+                self.sasl_reply(engine, header, step, true)?;
+            }
+            C::AuthSaslStep(a) => {
+                let step = match &mut self.sasl {
+                    Some(s) => s.step(from_wire(a.nil, &a.data).as_deref()),
+                    None => Err("SASL authentication is not offered".into()),
+                };
+                self.sasl_reply(engine, header, step, false)?;
+            }
+            _ => return self.gate(engine, header),
+        }
+        Ok(ServerAuthOutcome::Answered)
+    }
+
+    fn gate(
+        &mut self,
+        engine: &mut ServerEngine,
+        header: &Header,
+    ) -> Result<ServerAuthOutcome, EngineError> {
+        if self.authenticated {
+            Ok(ServerAuthOutcome::Pass)
+        } else {
+            self.refuse(engine, header, "authentication required")?;
+            Ok(ServerAuthOutcome::Refused)
+        }
+    }
+
+    fn sasl_reply(
+        &mut self,
+        engine: &mut ServerEngine,
+        header: &Header,
+        step: Result<SaslServerStep, String>,
+        start: bool,
+    ) -> Result<(), EngineError> {
+        let (complete, data) = match step {
+            Ok(SaslServerStep::Continue(d)) => (0, d),
+            Ok(SaslServerStep::Done(d)) => {
+                self.authenticated = true;
+                (1, d)
+            }
+            Err(m) => return self.refuse(engine, header, &format!("authentication failed: {m}")),
+        };
+        let (nil, data) = to_wire(data);
+        if start {
+            engine.reply(
+                header,
+                &remote::AuthSaslStartRet {
+                    complete,
+                    nil,
+                    data,
+                },
+            )
+        } else {
+            engine.reply(
+                header,
+                &remote::AuthSaslStepRet {
+                    complete,
+                    nil,
+                    data,
+                },
+            )
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Authentication between a client and a server engine: none, polkit,
+//! SASL through pluggable mechanisms, and a clear failure when the wanted
+//! method is not offered.
+
+use std::time::Instant;
+
+use libvirt_proto::engine::auth::{
+    AuthError, AuthMethod, AuthStatus, ClientAuth, SaslMechanism, SaslServer, SaslServerStep,
+    ServerAuth, ServerAuthOutcome,
+};
+use libvirt_proto::engine::{CallError, ClientEngine, Event, ServerEngine, ServerEvent};
+use libvirt_proto::error_codes::ErrorNumber;
+use libvirt_proto::remote::program::procs;
+
+/// A PLAIN client: `\0user\0password` as the initial response.
+struct Plain(&'static str, &'static str);
+
+impl SaslMechanism for Plain {
+    fn name(&self) -> &str {
+        "PLAIN"
+    }
+    fn start(&mut self) -> Result<Option<Vec<u8>>, String> {
+        Ok(Some(format!("\0{}\0{}", self.0, self.1).into_bytes()))
+    }
+    fn step(&mut self, _: Option<&[u8]>) -> Result<Option<Vec<u8>>, String> {
+        Err("PLAIN has no further steps".into())
+    }
+}
+
+/// A server checking PLAIN against one account, offering two mechanisms;
+/// a second mechanism with a challenge round shows multi-step exchanges.
+struct Accounts;
+
+impl SaslServer for Accounts {
+    fn mechanisms(&self) -> String {
+        "ECHO PLAIN".into()
+    }
+    fn start(
+        &mut self,
+        mechanism: &str,
+        response: Option<&[u8]>,
+    ) -> Result<SaslServerStep, String> {
+        match mechanism {
+            "PLAIN" if response == Some(b"\0alice\0secret") => Ok(SaslServerStep::Done(None)),
+            "PLAIN" => Err("bad credentials".into()),
+            "ECHO" => Ok(SaslServerStep::Continue(Some(b"say hello".to_vec()))),
+            _ => Err("unknown mechanism".into()),
+        }
+    }
+    fn step(&mut self, response: Option<&[u8]>) -> Result<SaslServerStep, String> {
+        if response == Some(b"hello") {
+            Ok(SaslServerStep::Done(Some(b"welcome".to_vec())))
+        } else {
+            Err("wrong answer".into())
+        }
+    }
+}
+
+/// A two-step mechanism: answers the server's challenge.
+struct Echo {
+    finals: Vec<Vec<u8>>,
+}
+
+impl SaslMechanism for Echo {
+    fn name(&self) -> &str {
+        "ECHO"
+    }
+    fn start(&mut self) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+    fn step(&mut self, challenge: Option<&[u8]>) -> Result<Option<Vec<u8>>, String> {
+        match challenge {
+            Some(b"say hello") => Ok(Some(b"hello".to_vec())),
+            Some(other) => {
+                self.finals.push(other.to_vec());
+                Ok(None)
+            }
+            None => Err("expected a challenge".into()),
+        }
+    }
+}
+
+/// Runs the exchange to its end, the server answering through `auth`, and
+/// then makes an ordinary call; returns the auth status and whether that
+/// call was served.
+fn run(mut client_auth: ClientAuth, mut server_auth: ServerAuth) -> (AuthStatus, bool) {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let mut s = ServerEngine::new();
+    client_auth.start(&mut c).unwrap();
+    let mut status = AuthStatus::InProgress;
+    let mut served = false;
+    let mut ordinary = None;
+    for _ in 0..20 {
+        while let Some(t) = c.poll_transmit() {
+            s.handle_input(&t.bytes);
+        }
+        while let Some(ServerEvent::Call { header, call, .. }) = s.poll_event() {
+            if server_auth.handle_call(&mut s, &header, &call).unwrap() == ServerAuthOutcome::Pass {
+                s.reply(&header, &11_003_000u64).unwrap();
+            }
+        }
+        while let Some(t) = s.poll_transmit() {
+            c.handle_input(&t.bytes, now);
+        }
+        while let Some(e) = c.poll_event() {
+            if client_auth.owns(&e) {
+                status = client_auth.handle(&mut c, e);
+                if status != AuthStatus::InProgress {
+                    ordinary = Some(c.call::<procs::ConnectGetLibVersion>(&()).unwrap());
+                }
+            } else if let Event::Reply { serial, result, .. } = e {
+                if Some(serial) == ordinary {
+                    served = match result {
+                        Ok(_) => true,
+                        Err(CallError::Remote(e)) => {
+                            assert_eq!(e.code, ErrorNumber::ERR_AUTH_FAILED);
+                            false
+                        }
+                        Err(other) => panic!("{other:?}"),
+                    };
+                    return (status, served);
+                }
+            }
+        }
+    }
+    (status, served)
+}
+
+#[test]
+fn no_authentication() {
+    let (status, served) = run(
+        ClientAuth::new(vec![AuthMethod::None], None),
+        ServerAuth::none(),
+    );
+    assert_eq!(status, AuthStatus::Done(AuthMethod::None));
+    assert!(served);
+}
+
+#[test]
+fn polkit_allowed_and_denied() {
+    let (status, served) = run(
+        ClientAuth::new(vec![AuthMethod::Polkit], None),
+        ServerAuth::polkit(Box::new(|| true)),
+    );
+    assert_eq!(status, AuthStatus::Done(AuthMethod::Polkit));
+    assert!(served);
+    let (status, served) = run(
+        ClientAuth::new(vec![AuthMethod::Polkit], None),
+        ServerAuth::polkit(Box::new(|| false)),
+    );
+    assert!(matches!(
+        status,
+        AuthStatus::Failed(AuthError::Call(CallError::Remote(_)))
+    ));
+    assert!(!served, "calls stay refused");
+}
+
+#[test]
+fn sasl_plain_succeeds_with_the_right_password_only() {
+    let (status, served) = run(
+        ClientAuth::new(
+            vec![AuthMethod::Sasl],
+            Some(Box::new(Plain("alice", "secret"))),
+        ),
+        ServerAuth::sasl(Box::new(Accounts)),
+    );
+    assert_eq!(status, AuthStatus::Done(AuthMethod::Sasl));
+    assert!(served);
+    let (status, served) = run(
+        ClientAuth::new(
+            vec![AuthMethod::Sasl],
+            Some(Box::new(Plain("alice", "wrong"))),
+        ),
+        ServerAuth::sasl(Box::new(Accounts)),
+    );
+    assert!(
+        matches!(status, AuthStatus::Failed(AuthError::Call(_))),
+        "{status:?}"
+    );
+    assert!(!served);
+}
+
+#[test]
+fn sasl_with_several_steps() {
+    let (status, served) = run(
+        ClientAuth::new(
+            vec![AuthMethod::Sasl],
+            Some(Box::new(Echo { finals: vec![] })),
+        ),
+        ServerAuth::sasl(Box::new(Accounts)),
+    );
+    assert_eq!(status, AuthStatus::Done(AuthMethod::Sasl));
+    assert!(served);
+}
+
+#[test]
+fn a_wanted_method_that_is_not_offered_fails_clearly() {
+    let (status, served) = run(
+        ClientAuth::new(vec![AuthMethod::Polkit], None),
+        ServerAuth::sasl(Box::new(Accounts)),
+    );
+    assert_eq!(
+        status,
+        AuthStatus::Failed(AuthError::NotOffered {
+            offered: vec![AuthMethod::Sasl],
+            wanted: vec![AuthMethod::Polkit]
+        })
+    );
+    assert!(!served, "the daemon still refuses calls");
+}
+
+#[test]
+fn a_mechanism_the_daemon_lacks_fails_clearly() {
+    struct Scram;
+    impl SaslMechanism for Scram {
+        fn name(&self) -> &str {
+            "SCRAM-SHA-256"
+        }
+        fn start(&mut self) -> Result<Option<Vec<u8>>, String> {
+            Ok(None)
+        }
+        fn step(&mut self, _: Option<&[u8]>) -> Result<Option<Vec<u8>>, String> {
+            Ok(None)
+        }
+    }
+    let (status, _) = run(
+        ClientAuth::new(vec![AuthMethod::Sasl], Some(Box::new(Scram))),
+        ServerAuth::sasl(Box::new(Accounts)),
+    );
+    match status {
+        AuthStatus::Failed(AuthError::Mechanism(m)) => assert!(m.contains("ECHO PLAIN"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
