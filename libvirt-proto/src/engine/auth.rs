@@ -77,7 +77,7 @@ pub enum AuthError {
     /// The mechanism itself failed.
     Sasl(String),
     /// The daemon refused.
-    Call(CallError),
+    Call(Box<CallError>),
     /// A reply was malformed.
     Engine(EngineError),
 }
@@ -182,7 +182,7 @@ impl ClientAuth {
         };
         let body = match result {
             Ok(b) => b,
-            Err(e) => return self.fail(AuthError::Call(e)),
+            Err(e) => return self.fail(AuthError::Call(Box::new(e))),
         };
         match self.advance(engine, &body) {
             Ok(status) => status,
@@ -246,10 +246,12 @@ impl ClientAuth {
                 if r.complete != 0 {
                     Ok(self.done(AuthMethod::Polkit))
                 } else {
-                    Err(AuthError::Call(CallError::Remote(RemoteError::new(
-                        ErrorNumber::ERR_AUTH_FAILED,
-                        ErrorDomain::AUTH,
-                        "polkit authentication did not complete",
+                    Err(AuthError::Call(Box::new(CallError::Remote(
+                        RemoteError::new(
+                            ErrorNumber::ERR_AUTH_FAILED,
+                            ErrorDomain::AUTH,
+                            "polkit authentication did not complete",
+                        ),
                     ))))
                 }
             }
