@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use xdrgen::rt::{self, Encode};
 
 mod rich {
-    xdrgen::xdr_include!("rich.x", no_serde);
+    xdrgen::xdr_include!("rich.x");
 }
 
 fuzz_target!(|data: &[u8]| {

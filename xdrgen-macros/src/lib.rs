@@ -21,7 +21,8 @@
 //! ```
 //!
 //! Options are the CLI's: `strip_prefix = "..."`, `strings_as_bytes =
-//! bool`, `serde_feature = "..."` (or `no_serde`), `define(NAME = value,
+//! bool`, `serde_feature = "..."` (serde derives behind that feature of the
+//! calling crate; none by default), `define(NAME = value,
 //! ...)`, `libvirt_program(PROGRAM, VERSION, ENUM, PREFIX)` (repeatable),
 //! `no_libvirt_preset`.
 
@@ -77,20 +78,23 @@ impl Parse for Args {
                         input.parse::<Token![=]>()?;
                         gen.serde_feature = Some(input.parse::<LitStr>()?.value());
                     }
-                    "no_serde" => gen.serde_feature = None,
                     "no_libvirt_preset" => options.libvirt_preset = false,
                     "define" => {
                         let content;
                         syn::parenthesized!(content in input);
                         let defs = Punctuated::<Define, Token![,]>::parse_terminated(&content)?;
-                        options.defines.extend(defs.into_iter().map(|d| (d.name, d.value)));
+                        options
+                            .defines
+                            .extend(defs.into_iter().map(|d| (d.name, d.value)));
                     }
                     "libvirt_program" => {
                         let content;
                         syn::parenthesized!(content in input);
                         let parts = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
                         let p: Vec<String> = parts.iter().map(ToString::to_string).collect();
-                        let [program_constant, version_constant, procedure_enum, prefix] = p.as_slice() else {
+                        let [program_constant, version_constant, procedure_enum, prefix] =
+                            p.as_slice()
+                        else {
                             return Err(syn::Error::new(
                                 name.span(),
                                 "expected libvirt_program(PROGRAM, VERSION, PROCEDURE_ENUM, PREFIX)",
@@ -103,15 +107,13 @@ impl Parse for Args {
                             prefix: prefix.clone(),
                         });
                     }
-                    other => {
-                        return Err(syn::Error::new(
-                            name.span(),
-                            format!(
-                                "unknown option `{other}`; expected strip_prefix, strings_as_bytes, \
-                                 serde_feature, no_serde, define, libvirt_program or no_libvirt_preset"
-                            ),
-                        ))
-                    }
+                    other => return Err(syn::Error::new(
+                        name.span(),
+                        format!(
+                            "unknown option `{other}`; expected strip_prefix, strings_as_bytes, \
+                                 serde_feature, define, libvirt_program or no_libvirt_preset"
+                        ),
+                    )),
                 }
             }
             if !input.is_empty() {

@@ -13,7 +13,7 @@ use divan::{black_box, Bencher};
 use xdrgen::rt;
 
 mod spec {
-    xdrgen::xdr_include!("benches/codec.x", no_serde);
+    xdrgen::xdr_include!("benches/codec.x");
 }
 
 fn main() {

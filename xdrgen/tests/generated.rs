@@ -44,4 +44,27 @@ mod defines {
     );
 }
 
+/// The RFC example again, with serde derives behind this crate's `serde`
+/// feature.
+mod with_serde {
+    xdrgen::xdr_include!(
+        "tests/fixtures/ok/rfc4506_section7.x",
+        serde_feature = "serde"
+    );
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn serde_derives_follow_the_chosen_feature() {
+    let file = with_serde::File {
+        filename: "f".into(),
+        r#type: with_serde::Filetype::Data("c".into()),
+        owner: "o".into(),
+        data: vec![1, 2],
+    };
+    let json = serde_json::to_string(&file).unwrap();
+    let back: with_serde::File = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, file);
+}
+
 include!("common/vectors.rs");

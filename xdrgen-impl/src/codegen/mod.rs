@@ -35,7 +35,8 @@ pub struct GenOptions {
     /// Map `string<N>` to `Vec<u8>` instead of UTF-8 checked `String`.
     pub strings_as_bytes: bool,
     /// The cargo feature of the generated code's crate that turns on serde
-    /// derives (`None`: never derive serde).
+    /// derives (`None`, the default: never derive serde, so the code
+    /// compiles without warnings in a crate that has no such feature).
     pub serde_feature: Option<String>,
     /// The path of the runtime module.
     pub runtime_path: String,
@@ -65,7 +66,7 @@ impl Default for GenOptions {
         GenOptions {
             strip_prefix: None,
             strings_as_bytes: false,
-            serde_feature: Some("serde".to_owned()),
+            serde_feature: None,
             runtime_path: "::xdrgen::rt".to_owned(),
             command: None,
             extern_modules: Vec::new(),

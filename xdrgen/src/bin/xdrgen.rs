@@ -50,12 +50,10 @@ enum Command {
         /// Map XDR strings to Vec<u8> instead of String.
         #[arg(long)]
         strings_as_bytes: bool,
-        /// The cargo feature that turns on serde derives in the generated code.
-        #[arg(long, value_name = "FEATURE", default_value = "serde")]
-        serde_feature: String,
-        /// Do not emit serde derives at all.
-        #[arg(long, conflicts_with = "serde_feature")]
-        no_serde: bool,
+        /// Derive serde's traits behind this cargo feature of the crate the
+        /// code goes into (default: no serde derives).
+        #[arg(long, value_name = "FEATURE")]
+        serde_feature: Option<String>,
     },
     /// Print the resolved specification.
     Ir {
@@ -170,14 +168,13 @@ fn main() -> ExitCode {
         strip_prefix,
         strings_as_bytes,
         serde_feature,
-        no_serde,
         ..
     } = &cli.command
     {
         let options = GenOptions {
             strip_prefix: strip_prefix.clone(),
             strings_as_bytes: *strings_as_bytes,
-            serde_feature: (!no_serde).then(|| serde_feature.clone()),
+            serde_feature: serde_feature.clone(),
             command: Some(command_line()),
             ..GenOptions::default()
         };

@@ -151,6 +151,7 @@ pub fn generate(
             strip_prefix: m.strip_prefix.clone(),
             command: Some(command.clone()),
             extern_modules,
+            serde_feature: Some("serde".into()),
             ..GenOptions::default()
         };
         let code = generate_source(&ir, &sources, &gen)?;
