@@ -304,10 +304,7 @@ impl ClientEngine {
             serial,
             status,
         };
-        self.out.push_back(Transmit {
-            bytes: Frame::new(header, body).encode(),
-            fds: Vec::new(),
-        });
+        self.out.push_back(Transmit::frame(header, body));
         Ok(())
     }
 
@@ -392,10 +389,7 @@ impl ClientEngine {
             serial: 0,
             status: MessageStatus::Ok,
         };
-        self.out.push_back(Transmit {
-            bytes: Frame::new(header, Vec::new()).encode(),
-            fds: Vec::new(),
-        });
+        self.out.push_back(Transmit::frame(header, Vec::new()));
     }
 
     fn protocol_error(&mut self, e: ProtocolError) {
@@ -500,10 +494,7 @@ impl ClientEngine {
                     status: MessageStatus::Ok,
                     ..h
                 };
-                self.out.push_back(Transmit {
-                    bytes: Frame::new(header, Vec::new()).encode(),
-                    fds: Vec::new(),
-                });
+                self.out.push_back(Transmit::frame(header, Vec::new()));
                 if let Some(s) = self.streams.get_mut(&h.serial) {
                     s.state = StreamState::Finishing;
                 }

@@ -50,7 +50,7 @@ pub use server::{ClientStreamEvent, ServerEngine, ServerEvent};
 
 use crate::dispatch::DispatchError;
 use crate::error::RemoteError;
-use crate::frame::FrameError;
+use crate::frame::{Frame, FrameError, Header};
 
 /// libvirt's `VIR_DRV_FEATURE_PROGRAM_KEEPALIVE`, for
 /// `CONNECT_SUPPORTS_FEATURE`: whether the daemon speaks the keepalive
@@ -65,6 +65,16 @@ pub struct Transmit {
     pub bytes: Vec<u8>,
     /// Descriptors to send with the first byte of `bytes`.
     pub fds: Vec<OwnedFd>,
+}
+
+impl Transmit {
+    /// A frame without descriptors.
+    pub(crate) fn frame(header: Header, body: Vec<u8>) -> Transmit {
+        Transmit {
+            bytes: Frame::new(header, body).encode(),
+            fds: Vec::new(),
+        }
+    }
 }
 
 /// Something the peer did wrong.

@@ -171,39 +171,29 @@ impl<C: Codec> Codec for Opt<C> {
     }
 }
 
-/// `T *` as an `Option<Box<T>>`, for types that refer to themselves.
-pub struct OptBox<C>(PhantomData<C>);
+/// A value kept behind a `Box` (the element of [`OptBox`]).
+pub struct Boxed<C>(PhantomData<C>);
 
-impl<C: Codec> Codec for OptBox<C> {
-    type Value = Option<Box<C::Value>>;
-    const MIN_LEN: usize = 4;
-    const FIXED_LEN: Option<usize> = None;
+impl<C: Codec> Codec for Boxed<C> {
+    type Value = Box<C::Value>;
+    const MIN_LEN: usize = C::MIN_LEN;
+    const FIXED_LEN: Option<usize> = C::FIXED_LEN;
     #[inline]
-    fn encode(v: &Option<Box<C::Value>>, w: &mut Writer<'_>) -> Result<(), Error> {
-        match v {
-            None => {
-                w.u32(0);
-                Ok(())
-            }
-            Some(x) => {
-                w.u32(1);
-                C::encode(x, w)
-            }
-        }
+    fn encode(v: &Box<C::Value>, w: &mut Writer<'_>) -> Result<(), Error> {
+        C::encode(v, w)
     }
     #[inline]
-    fn len(v: &Option<Box<C::Value>>) -> usize {
-        4 + v.as_ref().map_or(0, |x| C::len(x))
+    fn len(v: &Box<C::Value>) -> usize {
+        C::len(v)
     }
     #[inline]
-    fn decode(r: &mut Reader<'_>) -> Result<Option<Box<C::Value>>, Error> {
-        if bool::decode(r)? {
-            C::decode(r).map(|x| Some(Box::new(x)))
-        } else {
-            Ok(None)
-        }
+    fn decode(r: &mut Reader<'_>) -> Result<Box<C::Value>, Error> {
+        C::decode(r).map(Box::new)
     }
 }
+
+/// `T *` as an `Option<Box<T>>`, for types that refer to themselves.
+pub type OptBox<C> = Opt<Boxed<C>>;
 
 /// `T<MAX>` as a `Vec` (`MAX` = `u32::MAX` for `<>`).
 pub struct VarArray<C, const MAX: u32>(PhantomData<C>);
