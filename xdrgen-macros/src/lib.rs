@@ -107,13 +107,15 @@ impl Parse for Args {
                             prefix: prefix.clone(),
                         });
                     }
-                    other => return Err(syn::Error::new(
-                        name.span(),
-                        format!(
+                    other => {
+                        return Err(syn::Error::new(
+                            name.span(),
+                            format!(
                             "unknown option `{other}`; expected strip_prefix, strings_as_bytes, \
                                  serde_feature, define, libvirt_program or no_libvirt_preset"
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
             if !input.is_empty() {
