@@ -754,3 +754,56 @@ fn every_call_gets_exactly_one_outcome_whatever_happens() {
         );
     }
 }
+
+/// The opening handshake produces, byte for byte, the calls virsh made in a
+/// recorded session, and accepts the daemon's recorded answers.
+#[test]
+fn opening_matches_virsh_and_accepts_the_daemons_answers() {
+    use libvirt_proto::engine::auth::{AuthMethod, ClientAuth};
+    use libvirt_proto::engine::open::{OpenStatus, Opener};
+
+    let path = format!("{}/tests/captures/list_all.cap", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let frames: Vec<(char, Frame)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let bytes: Vec<u8> = (2..l.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&l[i..i + 2], 16).unwrap())
+                .collect();
+            (l.chars().next().unwrap(), parse(&bytes))
+        })
+        .collect();
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let mut opener = Opener::new(
+        ClientAuth::new(vec![AuthMethod::None], None),
+        Some("test:///default".into()),
+        0,
+        Some((Duration::from_secs(5), 5)),
+    );
+    opener.start(&mut c).unwrap();
+    let mut status = OpenStatus::InProgress;
+    let mut i = 0;
+    while status == OpenStatus::InProgress {
+        // The engine's next call is virsh's next call.
+        let ours = sent(&mut c).remove(0);
+        let (dir, theirs) = &frames[i];
+        assert_eq!(*dir, '>');
+        assert_eq!(ours.header.procedure, theirs.header.procedure);
+        assert_eq!(ours.body, theirs.body, "procedure {}", ours.header.procedure);
+        let (dir, answer) = &frames[i + 1];
+        assert_eq!(*dir, '<');
+        let mut answer = answer.clone();
+        answer.header.serial = ours.header.serial;
+        c.handle_input(&answer.encode(), now);
+        let e = c.poll_event().unwrap();
+        assert!(opener.owns(&e));
+        status = opener.handle(&mut c, e, now);
+        i += 2;
+    }
+    assert_eq!(status, OpenStatus::Open { keepalive: true });
+    assert_eq!(i, 6, "AUTH_LIST, CONNECT_SUPPORTS_FEATURE, CONNECT_OPEN");
+    assert!(c.poll_timeout().is_some(), "keepalive runs");
+}

@@ -4,12 +4,11 @@
 //! [`ClientEngine`] is the client's side, [`ServerEngine`] the daemon's;
 //! [`auth`] runs authentication on top of either.
 //!
-//! Opening a connection the way libvirt's own client does: authenticate
-//! ([`auth::ClientAuth`]), ask `CONNECT_SUPPORTS_FEATURE` for
-//! [`FEATURE_PROGRAM_KEEPALIVE`] and, if supported, call
-//! [`ClientEngine::enable_keepalive`], then `CONNECT_OPEN` with the URI and
-//! flags (`VIR_CONNECT_RO` = 1 for read-only); `CONNECT_CLOSE` before
-//! dropping the transport.
+//! [`open::Opener`] opens a connection the way libvirt's own client does:
+//! authenticate ([`auth::ClientAuth`]), ask `CONNECT_SUPPORTS_FEATURE` for
+//! [`FEATURE_PROGRAM_KEEPALIVE`] and, if supported, start keepalive, then
+//! `CONNECT_OPEN` with the URI and flags ([`open::CONNECT_RO`] for
+//! read-only). Call `CONNECT_CLOSE` before dropping the transport.
 //!
 //! ```
 //! use std::time::Instant;
@@ -38,6 +37,7 @@
 pub mod auth;
 mod client;
 pub mod keepalive;
+pub mod open;
 mod server;
 #[doc(hidden)]
 pub mod test_support;
@@ -45,6 +45,7 @@ pub mod test_support;
 use std::fmt;
 use std::os::fd::OwnedFd;
 
+pub use auth::AuthError;
 pub use client::{ClientEngine, Event, StreamEvent, DEFAULT_MAX_IN_FLIGHT};
 pub use server::{ClientStreamEvent, ServerEngine, ServerEvent};
 
