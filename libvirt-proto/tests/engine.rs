@@ -792,7 +792,11 @@ fn opening_matches_virsh_and_accepts_the_daemons_answers() {
         let (dir, theirs) = &frames[i];
         assert_eq!(*dir, '>');
         assert_eq!(ours.header.procedure, theirs.header.procedure);
-        assert_eq!(ours.body, theirs.body, "procedure {}", ours.header.procedure);
+        assert_eq!(
+            ours.body, theirs.body,
+            "procedure {}",
+            ours.header.procedure
+        );
         let (dir, answer) = &frames[i + 1];
         assert_eq!(*dir, '<');
         let mut answer = answer.clone();

@@ -115,7 +115,12 @@ impl Opener {
         }
     }
 
-    fn advance(&mut self, engine: &mut ClientEngine, event: Event, now: Instant) -> Result<OpenStatus, OpenError> {
+    fn advance(
+        &mut self,
+        engine: &mut ClientEngine,
+        event: Event,
+        now: Instant,
+    ) -> Result<OpenStatus, OpenError> {
         match self.stage {
             Stage::Auth => match self.auth.handle(engine, event) {
                 AuthStatus::InProgress => Ok(OpenStatus::InProgress),
@@ -164,7 +169,9 @@ impl Opener {
             name: self.name.clone(),
             flags: self.flags,
         };
-        self.serial = engine.call::<procs::ConnectOpen>(&args).map_err(OpenError::Engine)?;
+        self.serial = engine
+            .call::<procs::ConnectOpen>(&args)
+            .map_err(OpenError::Engine)?;
         self.stage = Stage::Open;
         Ok(())
     }

@@ -1645,4 +1645,15 @@ pub mod program {
             }
         }
     }
+    impl Message {
+        /// The callback id of an event sent to a registered callback
+        /// (libvirt's `callbackID`), so a client can route it.
+        #[allow(unreachable_patterns)]
+        pub fn callback_id(&self) -> ::std::option::Option<i32> {
+            match self {
+                Self::DomainMonitorEvent(m) => ::std::option::Option::Some(m.callback_id),
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
 }

@@ -83011,4 +83011,122 @@ pub mod program {
             }
         }
     }
+    impl Message {
+        /// The callback id of an event sent to a registered callback
+        /// (libvirt's `callbackID`), so a client can route it.
+        #[allow(unreachable_patterns)]
+        pub fn callback_id(&self) -> ::std::option::Option<i32> {
+            match self {
+                Self::NetworkEventLifecycle(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackLifecycle(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackReboot(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackRtcChange(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackWatchdog(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackIoError(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackGraphics(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackIoErrorReason(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackControlError(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackBlockJob(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackDiskChange(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackTrayChange(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackPmwakeup(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackPmsuspend(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackBalloonChange(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackPmsuspendDisk(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackDeviceRemoved(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventBlockJob2(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackTunable(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackAgentLifecycle(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackDeviceAdded(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackMigrationIteration(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackJobCompleted(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackDeviceRemovalFailed(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::StoragePoolEventLifecycle(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::StoragePoolEventRefresh(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::NodeDeviceEventLifecycle(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::NodeDeviceEventUpdate(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventCallbackMetadataChange(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::SecretEventLifecycle(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::SecretEventValueChanged(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventBlockThreshold(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventMemoryFailure(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventMemoryDeviceSizeChange(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::NetworkEventCallbackMetadataChange(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                Self::DomainEventNicMacChange(m) => {
+                    ::std::option::Option::Some(m.callback_id)
+                }
+                _ => ::std::option::Option::None,
+            }
+        }
+    }
 }

@@ -12,8 +12,8 @@ use quote::{format_ident, quote};
 use crate::codegen::naming::{self, Namespace};
 use crate::codegen::{doc_attrs, Generator};
 use crate::ir::{
-    AclCondition, AclRule, Annotations, Convention, Generate, Priority, Procedure, ProcedureKind,
-    Program, StreamDirection, TypeRef, Version,
+    AclCondition, AclRule, Annotations, BaseType, Convention, Generate, Priority, Procedure,
+    ProcedureKind, Program, StreamDirection, TypeKind, TypeRef, Version,
 };
 
 impl Generator<'_> {
@@ -162,13 +162,19 @@ impl Generator<'_> {
             quote!(Ret),
             quote!(RetCodec),
         );
-        let message_enum = self.dispatch_enum(
+        let mut message_enum = self.dispatch_enum(
             "Message",
             " A one-way message (event) of this version.",
             &messages,
             quote!(Args),
             quote!(ArgsCodec),
         );
+        let message_procs: Vec<&Procedure> = procs
+            .iter()
+            .copied()
+            .filter(|pr| pr.kind == ProcedureKind::Message)
+            .collect();
+        message_enum.extend(self.callback_id_accessor(&message_procs, &messages));
         let count = Literal::usize_unsuffixed(procs.len());
         let all = variants.iter().map(|v| quote!(Self::#v,));
         quote! {
@@ -211,6 +217,56 @@ impl Generator<'_> {
             #call_enum
             #reply_enum
             #message_enum
+        }
+    }
+
+    /// `Message::callback_id()`, when some messages follow libvirt's event
+    /// convention: a struct whose first field is `int callbackID`, the id
+    /// the client got when it registered for the event.
+    fn callback_id_accessor(
+        &self,
+        procs: &[&Procedure],
+        variants: &[&proc_macro2::Ident],
+    ) -> TokenStream {
+        let arms: Vec<TokenStream> = procs
+            .iter()
+            .zip(variants)
+            .filter_map(|(pr, v)| {
+                let BaseType::Named { name, .. } = &pr.message.as_ref()?.base else {
+                    return None;
+                };
+                let TypeKind::Struct(st) = &self.type_by_name(name)?.kind else {
+                    return None;
+                };
+                let first = st.fields.first()?;
+                if first.name != "callbackID" || first.ty != TypeRef::scalar(BaseType::Int) {
+                    return None;
+                }
+                let names = naming::field_names(
+                    &st.fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>(),
+                );
+                let field = crate::codegen::ident(&names[0]);
+                Some(quote!(Self::#v(m) => ::std::option::Option::Some(m.#field),))
+            })
+            .collect();
+        if arms.is_empty() {
+            return TokenStream::new();
+        }
+        quote! {
+            impl Message {
+                /// The callback id of an event sent to a registered callback
+                /// (libvirt's `callbackID`), so a client can route it.
+                #[allow(unreachable_patterns)]
+                pub fn callback_id(&self) -> ::std::option::Option<i32> {
+                    match self {
+                        #(#arms)*
+                        _ => ::std::option::Option::None,
+                    }
+                }
+            }
         }
     }
 
