@@ -86,14 +86,14 @@ impl SaslMechanism for Echo {
 fn run(mut client_auth: ClientAuth, mut server_auth: ServerAuth) -> (AuthStatus, bool) {
     let now = Instant::now();
     let mut c = ClientEngine::new(now);
-    let mut s = ServerEngine::new();
+    let mut s = ServerEngine::new(now);
     client_auth.start(&mut c).unwrap();
     let mut status = AuthStatus::InProgress;
     let mut served = false;
     let mut ordinary = None;
     for _ in 0..20 {
         while let Some(t) = c.poll_transmit() {
-            s.handle_input(&t.bytes);
+            s.handle_input(&t.bytes, now);
         }
         while let Some(ServerEvent::Call { header, call, .. }) = s.poll_event() {
             if server_auth.handle_call(&mut s, &header, &call).unwrap() == ServerAuthOutcome::Pass {

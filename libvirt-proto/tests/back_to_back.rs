@@ -20,7 +20,7 @@ fn pump(c: &mut ClientEngine, s: &mut ServerEngine, now: Instant) {
         let mut moved = false;
         while let Some(t) = c.poll_transmit() {
             s.handle_fds(t.fds);
-            s.handle_input(&t.bytes);
+            s.handle_input(&t.bytes, now);
             moved = true;
         }
         while let Some(t) = s.poll_transmit() {
@@ -45,7 +45,7 @@ fn domain() -> remote::NonnullDomain {
 #[test]
 fn calls_replies_errors_and_events() {
     let now = Instant::now();
-    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new());
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
     let ok = c
         .call::<procs::DomainGetInfo>(&remote::DomainGetInfoArgs { dom: domain() })
         .unwrap();
@@ -126,7 +126,7 @@ fn calls_replies_errors_and_events() {
 #[test]
 fn a_read_stream_end_to_end() {
     let now = Instant::now();
-    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new());
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
     let args = remote::DomainScreenshotArgs {
         dom: domain(),
         screen: 0,
@@ -176,7 +176,7 @@ fn a_read_stream_end_to_end() {
 #[test]
 fn a_write_stream_end_to_end_with_holes() {
     let now = Instant::now();
-    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new());
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
     let args = remote::StorageVolUploadArgs {
         vol: remote::NonnullStorageVol {
             pool: "p".into(),
@@ -226,7 +226,7 @@ fn a_write_stream_end_to_end_with_holes() {
 #[test]
 fn descriptors_travel_with_their_messages() {
     let now = Instant::now();
-    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new());
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
     let file = std::fs::File::open("/dev/null").unwrap();
     let fd: OwnedFd = file.into();
     let raw = fd.as_raw_fd();
@@ -264,7 +264,7 @@ fn descriptors_travel_with_their_messages() {
 #[test]
 fn the_server_answers_keepalive() {
     let t0 = Instant::now();
-    let (mut c, mut s) = (ClientEngine::new(t0), ServerEngine::new());
+    let (mut c, mut s) = (ClientEngine::new(t0), ServerEngine::new(t0));
     c.enable_keepalive(Duration::from_secs(5), 2, t0);
     for i in 1..=10u32 {
         let now = t0 + Duration::from_secs(5 * u64::from(i));
@@ -279,4 +279,68 @@ fn the_server_answers_keepalive() {
         while c.poll_transmit().is_some() {}
     }
     assert!(c.is_closed());
+}
+
+#[test]
+fn the_server_pings_an_idle_client_and_drops_a_dead_one() {
+    let t0 = Instant::now();
+    let s5 = Duration::from_secs(5);
+    let (mut c, mut s) = (ClientEngine::new(t0), ServerEngine::new(t0));
+    s.enable_keepalive(s5, 2, t0);
+    // A live client answers every PING.
+    for i in 1..=6u32 {
+        let now = t0 + s5 * i;
+        s.handle_timeout(now);
+        pump(&mut c, &mut s, now);
+    }
+    assert!(s.poll_event().is_none(), "still connected");
+    // A silent one is dropped one interval after the second PING.
+    let later = t0 + s5 * 100;
+    let mut closed = false;
+    for i in 0..4u32 {
+        s.handle_timeout(later + s5 * i);
+        while s.poll_transmit().is_some() {}
+        while let Some(e) = s.poll_event() {
+            closed |= matches!(
+                e,
+                ServerEvent::Closed(libvirt_proto::engine::CloseReason::KeepaliveTimeout)
+            );
+        }
+    }
+    assert!(closed);
+}
+
+#[test]
+fn random_bytes_never_panic_the_server() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rand = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let now = Instant::now();
+    for _ in 0..2000 {
+        let mut s = ServerEngine::new(now);
+        // Sometimes a valid header with a random body, sometimes noise.
+        let mut bytes: Vec<u8> = (0..rand(64)).map(|_| rand(256) as u8).collect();
+        if rand(2) == 0 {
+            let len = (28 + bytes.len()) as u32;
+            let mut frame = len.to_be_bytes().to_vec();
+            for w in [
+                0x2000_8086u32,
+                1,
+                rand(500) as u32,
+                rand(7) as u32,
+                rand(9) as u32,
+                rand(3) as u32,
+            ] {
+                frame.extend(w.to_be_bytes());
+            }
+            frame.extend(bytes);
+            bytes = frame;
+        }
+        s.handle_input(&bytes, now);
+        while s.poll_event().is_some() {}
+    }
 }

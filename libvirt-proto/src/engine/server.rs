@@ -4,9 +4,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
 
 use xdrgen::rt::{self, Encode};
 
+use super::keepalive::{Keepalive, KeepaliveAction};
 use super::{CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
@@ -60,20 +62,65 @@ pub enum ServerEvent {
 }
 
 /// A libvirt RPC server connection without I/O.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ServerEngine {
     decoder: FrameDecoder,
     out: VecDeque<Transmit>,
     events: VecDeque<ServerEvent>,
     fds: VecDeque<OwnedFd>,
     streams: HashMap<u32, Header>,
+    keepalive: Keepalive,
     closed: Option<CloseReason>,
 }
 
 impl ServerEngine {
     /// A connection that has received nothing yet.
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(now: Instant) -> Self {
+        ServerEngine {
+            decoder: FrameDecoder::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            fds: VecDeque::new(),
+            streams: HashMap::new(),
+            keepalive: Keepalive::new(now),
+            closed: None,
+        }
+    }
+
+    /// Pings a silent client every `interval` and drops it after `count`
+    /// unanswered pings (libvirtd's `keepalive_interval` / `keepalive_count`).
+    pub fn enable_keepalive(&mut self, interval: Duration, count: u32, now: Instant) {
+        self.keepalive.enable(interval, count, now);
+    }
+
+    /// Runs timers (keepalive) at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        match self.keepalive.poll(now) {
+            KeepaliveAction::Idle => {}
+            KeepaliveAction::Ping => {
+                let ping = Header {
+                    program: keepalive::program::NUMBER,
+                    version: keepalive::program::VERSION,
+                    procedure: keepalive::program::Procedure::Ping as i32,
+                    kind: MessageType::Message,
+                    serial: 0,
+                    status: MessageStatus::Ok,
+                };
+                let _ = self.push(ping, Vec::new(), Vec::new());
+            }
+            KeepaliveAction::Dead => self.close_with(CloseReason::KeepaliveTimeout),
+        }
+    }
+
+    /// When [`ServerEngine::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        self.keepalive.deadline()
     }
 
     /// Descriptors received from the transport.
@@ -82,14 +129,17 @@ impl ServerEngine {
     }
 
     /// Bytes received from the transport, in any chunking.
-    pub fn handle_input(&mut self, data: &[u8]) {
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
         if self.closed.is_some() {
             return;
         }
         self.decoder.push(data);
         loop {
             match self.decoder.next_frame() {
-                Ok(Some(f)) => self.handle_frame(f),
+                Ok(Some(f)) => {
+                    self.keepalive.activity(now);
+                    self.handle_frame(f);
+                }
                 Ok(None) => break,
                 Err(e) => {
                     self.close_with(CloseReason::Protocol(ProtocolError::Frame(e)));
@@ -260,6 +310,7 @@ impl ServerEngine {
     fn handle_frame(&mut self, frame: Frame) {
         let h = frame.header;
         if h.program == keepalive::program::NUMBER && h.kind == MessageType::Message {
+            // A PONG only counts as activity, already recorded.
             if h.procedure == keepalive::program::Procedure::Ping as i32 {
                 let pong = Header {
                     procedure: keepalive::program::Procedure::Pong as i32,
