@@ -344,3 +344,50 @@ fn random_bytes_never_panic_the_server() {
         while s.poll_event().is_some() {}
     }
 }
+
+#[test]
+fn several_streams_at_once_stay_apart() {
+    let now = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
+    let args = remote::DomainScreenshotArgs {
+        dom: domain(),
+        screen: 0,
+        flags: 0,
+    };
+    let a = c.call::<procs::DomainScreenshot>(&args).unwrap();
+    let b = c.call::<procs::DomainScreenshot>(&args).unwrap();
+    pump(&mut c, &mut s, now);
+    while let Some(ServerEvent::Call { header, .. }) = s.poll_event() {
+        s.reply(&header, &remote::DomainScreenshotRet { mime: None })
+            .unwrap();
+    }
+    // Interleaved chunks, b's stream ending first.
+    s.stream_send(a, b"a1").unwrap();
+    s.stream_send(b, b"b1").unwrap();
+    s.stream_send(b, b"").unwrap();
+    s.stream_send(a, b"a2").unwrap();
+    pump(&mut c, &mut s, now);
+    s.stream_finish(b).unwrap();
+    s.stream_send(a, b"").unwrap();
+    pump(&mut c, &mut s, now);
+    s.stream_finish(a).unwrap();
+    pump(&mut c, &mut s, now);
+    let mut data = std::collections::HashMap::<u32, Vec<u8>>::new();
+    let mut ended = Vec::new();
+    while let Some(e) = c.poll_event() {
+        match e {
+            Event::Stream {
+                serial,
+                event: StreamEvent::Data(d),
+            } => data.entry(serial).or_default().extend(d),
+            Event::Stream {
+                serial,
+                event: StreamEvent::End,
+            } => ended.push(serial),
+            _ => {}
+        }
+    }
+    assert_eq!(data[&a], b"a1a2");
+    assert_eq!(data[&b], b"b1");
+    assert_eq!(ended, [b, a]);
+}
