@@ -37,7 +37,9 @@ pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod frame;
+pub mod socket;
 pub mod typed_params;
+pub mod uri;
 
 pub use generated::{
     admin, error_codes, keepalive, lock, log, lxc, qemu, remote, virnet, LIBVIRT_VERSION,
