@@ -33,6 +33,8 @@
 #[allow(clippy::all)]
 mod generated;
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod dispatch;
 pub mod engine;
 pub mod error;

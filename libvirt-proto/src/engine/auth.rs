@@ -52,7 +52,7 @@ impl From<AuthMethod> for AuthType {
 
 /// The client's half of a SASL mechanism (e.g. SCRAM-SHA-256 or PLAIN from
 /// a SASL crate).
-pub trait SaslMechanism {
+pub trait SaslMechanism: Send {
     /// The mechanism's name, as the daemon lists it.
     fn name(&self) -> &str;
     /// The initial response, if the mechanism sends one.
@@ -331,7 +331,7 @@ pub enum SaslServerStep {
 }
 
 /// The daemon's half of a SASL mechanism.
-pub trait SaslServer {
+pub trait SaslServer: Send {
     /// The mechanisms offered, space separated.
     fn mechanisms(&self) -> String;
     /// Starts `mechanism` with the client's initial response.
@@ -345,7 +345,7 @@ pub trait SaslServer {
 pub struct ServerAuth {
     method: AuthMethod,
     sasl: Option<Box<dyn SaslServer>>,
-    polkit: Option<Box<dyn FnMut() -> bool>>,
+    polkit: Option<Box<dyn FnMut() -> bool + Send>>,
     authenticated: bool,
 }
 
@@ -392,7 +392,7 @@ impl ServerAuth {
     }
 
     /// Requires polkit; `check` decides.
-    pub fn polkit(check: Box<dyn FnMut() -> bool>) -> Self {
+    pub fn polkit(check: Box<dyn FnMut() -> bool + Send>) -> Self {
         ServerAuth {
             method: AuthMethod::Polkit,
             sasl: None,
