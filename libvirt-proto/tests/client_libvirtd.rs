@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use libvirt_proto::client::{Client, ClientError};
 use libvirt_proto::dispatch::Message;
-use libvirt_proto::engine::CallError;
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
 
@@ -91,7 +90,7 @@ async fn calls_replies_and_errors_against_libvirtd() {
     let Some(d) = Daemon::start("calls") else {
         return;
     };
-    let (client, _events) = Client::connect(&d.uri()).await.unwrap();
+    let client = Client::connect(&d.uri()).await.unwrap();
     let v = client
         .call::<procs::ConnectGetLibVersion>(&())
         .await
@@ -129,7 +128,7 @@ async fn calls_replies_and_errors_against_libvirtd() {
         .await
         .unwrap_err();
     match err {
-        ClientError::Call(CallError::Remote(e)) => assert_eq!(e.code.0, 42),
+        ClientError::Remote(e) => assert_eq!(e.code.0, 42),
         other => panic!("{other:?}"),
     }
     client.close().await;
@@ -142,7 +141,7 @@ async fn calls_replies_and_errors_against_libvirtd() {
 #[tokio::test]
 async fn a_read_only_connection_refuses_writes() {
     let Some(d) = Daemon::start("ro") else { return };
-    let (client, _events) = Client::connect_read_only(&d.uri()).await.unwrap();
+    let client = Client::connect_read_only(&d.uri()).await.unwrap();
     let dom = client
         .call::<procs::DomainLookupByName>(&remote::DomainLookupByNameArgs {
             name: "test".into(),
@@ -156,7 +155,7 @@ async fn a_read_only_connection_refuses_writes() {
         .unwrap_err();
     match err {
         // VIR_ERR_OPERATION_DENIED
-        ClientError::Call(CallError::Remote(e)) => {
+        ClientError::Remote(e) => {
             assert_eq!(e.code.name(), Some("VIR_ERR_OPERATION_DENIED"))
         }
         other => panic!("{other:?}"),
@@ -168,7 +167,8 @@ async fn lifecycle_events_arrive() {
     let Some(d) = Daemon::start("events") else {
         return;
     };
-    let (client, mut events) = Client::connect(&d.uri()).await.unwrap();
+    let client = Client::connect(&d.uri()).await.unwrap();
+    let mut events = client.events();
     let reg = client
         .call::<procs::ConnectDomainEventCallbackRegisterAny>(
             &remote::ConnectDomainEventCallbackRegisterAnyArgs {
@@ -198,7 +198,8 @@ async fn lifecycle_events_arrive() {
         let m = tokio::time::timeout(Duration::from_secs(10), events.next())
             .await
             .expect("events within 10 s")
-            .expect("the connection is open");
+            .expect("the connection is open")
+            .expect("no error");
         if let Message::Remote(remote::program::Message::DomainEventCallbackLifecycle(e)) = &m {
             assert_eq!(e.callback_id, reg.callback_id, "routed to our callback");
             kinds.push(e.msg.event);
@@ -214,7 +215,7 @@ async fn a_burst_of_concurrent_calls_gets_every_reply() {
     let Some(d) = Daemon::start("burst") else {
         return;
     };
-    let (client, _events) = Client::connect(&d.uri()).await.unwrap();
+    let client = Client::connect(&d.uri()).await.unwrap();
     let mut tasks = Vec::new();
     for t in 0..16 {
         let c = client.clone();

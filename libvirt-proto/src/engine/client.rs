@@ -70,6 +70,8 @@ pub enum Event {
 #[derive(Debug)]
 struct Pending {
     procedure: i32,
+    /// The caller gave up: the reply is dropped without an event.
+    abandoned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,7 +226,10 @@ impl ClientEngine {
             bytes: frame.encode(),
             fds,
         };
-        let pending = Pending { procedure };
+        let pending = Pending {
+            procedure,
+            abandoned: false,
+        };
         if self.in_flight.len() < self.max_in_flight {
             self.in_flight.insert(serial, pending);
             self.out.push_back(t);
@@ -232,6 +237,25 @@ impl ClientEngine {
             self.waiting.push_back((serial, pending, t));
         }
         Ok(serial)
+    }
+
+    /// Gives up on the call `serial`: if it still waits behind the in-flight
+    /// limit it is never sent; if it was sent, its reply is dropped when it
+    /// comes (and a stream it opens is aborted). Returns whether the call was
+    /// pending.
+    pub fn abandon(&mut self, serial: u32) -> bool {
+        if let Some(i) = self.waiting.iter().position(|(s, ..)| *s == serial) {
+            self.waiting.remove(i);
+            self.streams.remove(&serial);
+            return true;
+        }
+        match self.in_flight.get_mut(&serial) {
+            Some(p) => {
+                p.abandoned = true;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Decodes a reply body of procedure `P`.
@@ -470,6 +494,13 @@ impl ClientEngine {
             // A failed call never opens its stream.
             self.streams.remove(&h.serial);
         }
+        if pending.abandoned {
+            if self.streams.contains_key(&h.serial) {
+                let _ = self.stream_abort(h.serial);
+            }
+            self.release_waiting();
+            return;
+        }
         self.events.push_back(Event::Reply {
             serial: h.serial,
             procedure: pending.procedure,
@@ -538,8 +569,9 @@ impl ClientEngine {
         let mut serials: Vec<(u32, i32)> = self
             .in_flight
             .drain()
+            .chain(self.waiting.drain(..).map(|(s, p, _)| (s, p)))
+            .filter(|(_, p)| !p.abandoned)
             .map(|(s, p)| (s, p.procedure))
-            .chain(self.waiting.drain(..).map(|(s, p, _)| (s, p.procedure)))
             .collect();
         serials.sort_unstable();
         for (serial, procedure) in serials {

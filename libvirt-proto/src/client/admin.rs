@@ -1,0 +1,71 @@
+//! The admin program on a daemon's admin socket: its servers, clients,
+//! logging and limits, as `virt-admin` sees them.
+
+use xdrgen::rt::RemoteProcedure;
+
+use super::transport;
+use super::{driver, Client, ClientError, ConnectOptions};
+use crate::uri::ConnectUri;
+
+/// A connection to a daemon's admin socket (`libvirtd:///system`,
+/// `virtqemud:///session`, ...). Calls take the admin program's marker
+/// types (`admin::program::procs::*`).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), libvirt_proto::client::ClientError> {
+/// use libvirt_proto::admin::{self, program::procs};
+/// use libvirt_proto::client::AdminClient;
+///
+/// let admin = AdminClient::connect("libvirtd:///system").await?;
+/// let servers = admin
+///     .call::<procs::ConnectListServers>(&admin::ConnectListServersArgs {
+///         need_results: 16,
+///         flags: 0,
+///     })
+///     .await?;
+/// for s in servers.servers {
+///     println!("{}", s.name);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    inner: Client,
+}
+
+impl AdminClient {
+    /// Connects to the admin socket of the daemon named by `uri` and opens
+    /// the admin program.
+    pub async fn connect(uri: &str) -> Result<AdminClient, ClientError> {
+        let parsed = ConnectUri::parse(uri).map_err(ClientError::Uri)?;
+        let options = ConnectOptions {
+            keepalive: None,
+            ..ConnectOptions::default()
+        };
+        let timeout = options.connect_timeout;
+        let open = async {
+            let conn = transport::connect(&parsed, false, true).await?;
+            driver::start(conn, driver::Handshake::Admin(0)).await
+        };
+        let commands = tokio::time::timeout(timeout, open)
+            .await
+            .map_err(|_| ClientError::Timeout(timeout))??;
+        Ok(AdminClient {
+            inner: Client::from_parts(commands, options),
+        })
+    }
+
+    /// Calls admin procedure `P`.
+    pub async fn call<P: RemoteProcedure>(&self, args: &P::Args) -> Result<P::Ret, ClientError> {
+        self.inner.call::<P>(args).await
+    }
+
+    /// Sends `ADMIN_PROC_CONNECT_CLOSE` and ends the connection.
+    pub async fn close(&self) {
+        let _ = self
+            .inner
+            .call::<crate::admin::program::procs::ConnectClose>(&())
+            .await;
+        self.inner.shutdown().await;
+    }
+}

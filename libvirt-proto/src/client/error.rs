@@ -1,0 +1,124 @@
+//! Why a client operation failed.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::engine::open::OpenError;
+use crate::engine::{CallError, CloseReason, EngineError, ProtocolError};
+use crate::error::RemoteError;
+use crate::generated::error_codes::ErrorNumber;
+use crate::socket::SocketError;
+use crate::uri::{Transport, UriError};
+
+/// Why a client operation failed.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The URI is invalid.
+    Uri(UriError),
+    /// No socket for the URI.
+    Socket(SocketError),
+    /// This client does not speak the URI's transport.
+    UnsupportedTransport(Transport),
+    /// The transport failed to connect or broke.
+    Io(std::io::Error),
+    /// TLS set-up or the handshake failed.
+    Tls(String),
+    /// Opening the connection failed (authentication, `CONNECT_OPEN`).
+    Open(OpenError),
+    /// The daemon answered with an error.
+    Remote(RemoteError),
+    /// The daemon does not support the procedure (`VIR_ERR_NO_SUPPORT`):
+    /// it is older than the procedure, or its driver lacks it.
+    Unsupported(RemoteError),
+    /// The call got no answer in time; it was given up.
+    Timeout(Duration),
+    /// The connection ended before the reply.
+    ConnectionLost(CloseReason),
+    /// The daemon's reply broke the protocol.
+    Protocol(ProtocolError),
+    /// The arguments could not be encoded (a bound of the protocol).
+    Encode(EngineError),
+    /// The reply body does not decode as the procedure's reply.
+    Decode(xdrgen::rt::Error),
+    /// The procedure does not open a byte stream.
+    NotAStream(&'static str),
+    /// The connection was closed by this side.
+    Closed,
+}
+
+impl ClientError {
+    /// The daemon's error code, when the daemon answered with an error.
+    pub fn code(&self) -> Option<ErrorNumber> {
+        match self {
+            ClientError::Remote(e) | ClientError::Unsupported(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    /// The daemon's error, when it answered with one.
+    pub fn remote(&self) -> Option<&RemoteError> {
+        match self {
+            ClientError::Remote(e) | ClientError::Unsupported(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<CallError> for ClientError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Remote(e) if e.code == ErrorNumber::ERR_NO_SUPPORT => {
+                ClientError::Unsupported(e)
+            }
+            CallError::Remote(e) => ClientError::Remote(e),
+            CallError::ConnectionLost(CloseReason::Local) => ClientError::Closed,
+            CallError::ConnectionLost(r) => ClientError::ConnectionLost(r),
+            CallError::Protocol(p) => ClientError::Protocol(p),
+        }
+    }
+}
+
+impl From<EngineError> for ClientError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Closed(CloseReason::Local) => ClientError::Closed,
+            EngineError::Closed(r) => ClientError::ConnectionLost(r),
+            EngineError::Decode(e) => ClientError::Decode(e),
+            other => ClientError::Encode(other),
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Uri(e) => write!(f, "{e}"),
+            ClientError::Socket(e) => write!(f, "{e}"),
+            ClientError::UnsupportedTransport(t) => {
+                write!(f, "the {t:?} transport is not supported")
+            }
+            ClientError::Io(e) => write!(f, "{e}"),
+            ClientError::Tls(e) => write!(f, "TLS: {e}"),
+            ClientError::Open(e) => write!(f, "cannot open the connection: {e}"),
+            ClientError::Remote(e) => write!(f, "{e}"),
+            ClientError::Unsupported(e) => write!(f, "{e}"),
+            ClientError::Timeout(t) => write!(f, "no answer within {t:?}"),
+            ClientError::ConnectionLost(r) => write!(f, "{r}"),
+            ClientError::Protocol(e) => write!(f, "{e}"),
+            ClientError::Encode(e) => write!(f, "{e}"),
+            ClientError::Decode(e) => write!(f, "malformed reply: {e}"),
+            ClientError::NotAStream(p) => write!(f, "{p} does not open a stream"),
+            ClientError::Closed => f.write_str("the connection is closed"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Io(e) => Some(e),
+            ClientError::Remote(e) | ClientError::Unsupported(e) => Some(e),
+            _ => None,
+        }
+    }
+}

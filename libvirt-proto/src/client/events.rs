@@ -1,0 +1,378 @@
+//! Events: registration by kind, routing by callback id, and bounded
+//! streams that count what a slow consumer lost.
+//!
+//! libvirt numbers callbacks per kind (domain callback 1 and network
+//! callback 1 are different callbacks), so an event is routed by its
+//! [`EventFamily`] and callback id. A subscription is installed by the
+//! driver when the registration's reply arrives, before any later event is
+//! looked at, so no event of the new callback can slip past it.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use tokio::sync::mpsc;
+use xdrgen::rt::{self, RemoteProcedure};
+
+use super::driver::Command;
+use super::{Client, ClientError};
+use crate::dispatch::Message;
+use crate::generated::{qemu, remote};
+
+/// The kinds of events libvirt registers callbacks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventFamily {
+    /// Domain events (`virConnectDomainEventRegisterAny`).
+    Domain,
+    /// Network events.
+    Network,
+    /// Storage pool events.
+    StoragePool,
+    /// Node device events.
+    NodeDevice,
+    /// Secret events.
+    Secret,
+    /// QEMU monitor events (`virConnectDomainQemuMonitorEventRegister`).
+    QemuMonitor,
+}
+
+impl EventFamily {
+    /// The family and callback id of an event sent to a registered
+    /// callback; `None` for events of the legacy, callback-less API.
+    pub fn of(m: &Message) -> Option<(EventFamily, i32)> {
+        match m {
+            Message::Remote(r) => {
+                let id = r.callback_id()?;
+                let name = r.procedure().info().name;
+                let family = [
+                    ("REMOTE_PROC_DOMAIN_EVENT_", EventFamily::Domain),
+                    ("REMOTE_PROC_NETWORK_EVENT_", EventFamily::Network),
+                    ("REMOTE_PROC_STORAGE_POOL_EVENT_", EventFamily::StoragePool),
+                    ("REMOTE_PROC_NODE_DEVICE_EVENT_", EventFamily::NodeDevice),
+                    ("REMOTE_PROC_SECRET_EVENT_", EventFamily::Secret),
+                ]
+                .into_iter()
+                .find(|(prefix, _)| name.starts_with(prefix))?
+                .1;
+                Some((family, id))
+            }
+            Message::Qemu(qemu::program::Message::DomainMonitorEvent(e)) => {
+                Some((EventFamily::QemuMonitor, e.callback_id))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filter {
+    All,
+    /// Set once the registration's reply gives the id.
+    Family(EventFamily),
+    Callback(EventFamily, i32),
+}
+
+/// The driver's side of an [`EventStream`].
+#[derive(Debug)]
+pub(crate) struct Subscriber {
+    id: u64,
+    filter: Filter,
+    tx: mpsc::Sender<Result<Message, ClientError>>,
+    lost: Arc<AtomicU64>,
+    /// Set when the stream has ended with an error already.
+    failed: bool,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Subscriber {
+    fn new(
+        filter: Filter,
+        buffer: usize,
+        commands: &mpsc::UnboundedSender<Command>,
+    ) -> (Subscriber, EventStream) {
+        let (tx, rx) = mpsc::channel(buffer.max(1));
+        let lost = Arc::new(AtomicU64::new(0));
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        (
+            Subscriber {
+                id,
+                filter,
+                tx,
+                lost: lost.clone(),
+                failed: false,
+            },
+            EventStream {
+                id,
+                rx,
+                lost,
+                callback_id: None,
+                commands: commands.clone(),
+                deregister: None,
+            },
+        )
+    }
+
+    /// A subscriber to every event.
+    pub(crate) fn all(
+        buffer: usize,
+        commands: &mpsc::UnboundedSender<Command>,
+    ) -> (Subscriber, EventStream) {
+        Self::new(Filter::All, buffer, commands)
+    }
+
+    fn wants(&self, family_and_id: Option<(EventFamily, i32)>) -> bool {
+        match self.filter {
+            Filter::All => true,
+            Filter::Family(_) => false,
+            Filter::Callback(f, id) => family_and_id == Some((f, id)),
+        }
+    }
+}
+
+/// Every subscription of a connection.
+#[derive(Debug, Default)]
+pub(crate) struct Route {
+    subscribers: Vec<Subscriber>,
+}
+
+impl Route {
+    pub(crate) fn add(&mut self, s: Subscriber) {
+        self.subscribers.push(s);
+    }
+
+    /// Installs a callback's subscriber; `reply` is the registration's
+    /// reply body, which starts with the callback id.
+    pub(crate) fn install(&mut self, mut s: Subscriber, reply: &[u8]) {
+        if let (Filter::Family(f), Some(id)) = (s.filter, callback_id_of(reply)) {
+            s.filter = Filter::Callback(f, id);
+            self.subscribers.push(s);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, id: u64) {
+        self.subscribers.retain(|s| s.id != id);
+    }
+
+    /// Hands an event to every subscriber that wants it; a full buffer
+    /// drops the event for that subscriber and counts it.
+    pub(crate) fn deliver(&mut self, m: Message) {
+        let key = EventFamily::of(&m);
+        self.subscribers.retain(|s| !s.tx.is_closed());
+        for s in self.subscribers.iter().filter(|s| s.wants(key)) {
+            match s.tx.try_send(Ok(m.clone())) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    s.lost.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+
+    /// Ends every stream with the connection's end.
+    pub(crate) fn close(&mut self, err: &ClientError) {
+        for mut s in self.subscribers.drain(..) {
+            if !s.failed {
+                s.failed = true;
+                let _ = s.tx.try_send(Err(super::driver::clone_error(err)));
+            }
+        }
+    }
+}
+
+fn callback_id_of(reply: &[u8]) -> Option<i32> {
+    Some(i32::from_be_bytes(reply.get(..4)?.try_into().ok()?))
+}
+
+/// A bounded stream of events. It ends (`None`) after the connection does,
+/// the last item being the error that ended it. When the consumer falls
+/// behind, new events are dropped and counted by [`EventStream::lost`].
+/// Dropping a stream of a registered callback deregisters it.
+#[derive(Debug)]
+pub struct EventStream {
+    id: u64,
+    rx: mpsc::Receiver<Result<Message, ClientError>>,
+    lost: Arc<AtomicU64>,
+    callback_id: Option<i32>,
+    commands: mpsc::UnboundedSender<Command>,
+    deregister: Option<(u32, u32, i32, Vec<u8>)>,
+}
+
+impl EventStream {
+    /// The next event; `Some(Err(..))` once when the connection ends, then
+    /// `None`.
+    pub async fn next(&mut self) -> Option<Result<Message, ClientError>> {
+        self.rx.recv().await
+    }
+
+    /// Events dropped so far because this consumer was too slow.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    /// The daemon's callback id of a registered callback.
+    pub fn callback_id(&self) -> Option<i32> {
+        self.callback_id
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<Message, ClientError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Unsubscribe {
+            id: self.id,
+            deregister: self.deregister.take(),
+        });
+    }
+}
+
+/// Domain events registered through `CONNECT_DOMAIN_EVENT_CALLBACK_*`.
+impl Client {
+    /// Registers for domain events of kind `event_id`
+    /// (`VIR_DOMAIN_EVENT_ID_*`, e.g. 0 for lifecycle), of one domain or of
+    /// all (`None`).
+    pub async fn register_domain_event(
+        &self,
+        event_id: i32,
+        dom: Option<remote::NonnullDomain>,
+    ) -> Result<EventStream, ClientError> {
+        self.register::<
+            remote::program::procs::ConnectDomainEventCallbackRegisterAny,
+            remote::program::procs::ConnectDomainEventCallbackDeregisterAny,
+        >(
+            EventFamily::Domain,
+            &remote::ConnectDomainEventCallbackRegisterAnyArgs { event_id, dom },
+            |callback_id| remote::ConnectDomainEventCallbackDeregisterAnyArgs { callback_id },
+        )
+        .await
+    }
+
+    /// Registers for network events of kind `event_id`
+    /// (`VIR_NETWORK_EVENT_ID_*`).
+    pub async fn register_network_event(
+        &self,
+        event_id: i32,
+        net: Option<remote::NonnullNetwork>,
+    ) -> Result<EventStream, ClientError> {
+        self.register::<
+            remote::program::procs::ConnectNetworkEventRegisterAny,
+            remote::program::procs::ConnectNetworkEventDeregisterAny,
+        >(
+            EventFamily::Network,
+            &remote::ConnectNetworkEventRegisterAnyArgs { event_id, net },
+            |callback_id| remote::ConnectNetworkEventDeregisterAnyArgs { callback_id },
+        )
+        .await
+    }
+
+    /// Registers for storage pool events of kind `event_id`
+    /// (`VIR_STORAGE_POOL_EVENT_ID_*`).
+    pub async fn register_storage_pool_event(
+        &self,
+        event_id: i32,
+        pool: Option<remote::NonnullStoragePool>,
+    ) -> Result<EventStream, ClientError> {
+        self.register::<
+            remote::program::procs::ConnectStoragePoolEventRegisterAny,
+            remote::program::procs::ConnectStoragePoolEventDeregisterAny,
+        >(
+            EventFamily::StoragePool,
+            &remote::ConnectStoragePoolEventRegisterAnyArgs { event_id, pool },
+            |callback_id| remote::ConnectStoragePoolEventDeregisterAnyArgs { callback_id },
+        )
+        .await
+    }
+
+    /// Registers for node device events of kind `event_id`
+    /// (`VIR_NODE_DEVICE_EVENT_ID_*`).
+    pub async fn register_node_device_event(
+        &self,
+        event_id: i32,
+        dev: Option<remote::NonnullNodeDevice>,
+    ) -> Result<EventStream, ClientError> {
+        self.register::<
+            remote::program::procs::ConnectNodeDeviceEventRegisterAny,
+            remote::program::procs::ConnectNodeDeviceEventDeregisterAny,
+        >(
+            EventFamily::NodeDevice,
+            &remote::ConnectNodeDeviceEventRegisterAnyArgs { event_id, dev },
+            |callback_id| remote::ConnectNodeDeviceEventDeregisterAnyArgs { callback_id },
+        )
+        .await
+    }
+
+    /// Registers for secret events of kind `event_id`
+    /// (`VIR_SECRET_EVENT_ID_*`).
+    pub async fn register_secret_event(
+        &self,
+        event_id: i32,
+        secret: Option<remote::NonnullSecret>,
+    ) -> Result<EventStream, ClientError> {
+        self.register::<
+            remote::program::procs::ConnectSecretEventRegisterAny,
+            remote::program::procs::ConnectSecretEventDeregisterAny,
+        >(
+            EventFamily::Secret,
+            &remote::ConnectSecretEventRegisterAnyArgs { event_id, secret },
+            |callback_id| remote::ConnectSecretEventDeregisterAnyArgs { callback_id },
+        )
+        .await
+    }
+
+    /// Registers for QEMU monitor events named `event` (all when `None`)
+    /// of one domain or all; `flags` are
+    /// `VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_*`.
+    pub async fn register_qemu_monitor_event(
+        &self,
+        dom: Option<remote::NonnullDomain>,
+        event: Option<String>,
+        flags: u32,
+    ) -> Result<EventStream, ClientError> {
+        self.register::<
+            qemu::program::procs::ConnectDomainMonitorEventRegister,
+            qemu::program::procs::ConnectDomainMonitorEventDeregister,
+        >(
+            EventFamily::QemuMonitor,
+            &qemu::ConnectDomainMonitorEventRegisterArgs { dom, event, flags },
+            |callback_id| qemu::ConnectDomainMonitorEventDeregisterArgs { callback_id },
+        )
+        .await
+    }
+
+    async fn register<R, D>(
+        &self,
+        family: EventFamily,
+        args: &R::Args,
+        deregister: impl FnOnce(i32) -> D::Args,
+    ) -> Result<EventStream, ClientError>
+    where
+        R: RemoteProcedure,
+        D: RemoteProcedure,
+    {
+        let (sub, mut stream) = Subscriber::new(
+            Filter::Family(family),
+            self.shared.options.event_buffer,
+            &self.shared.commands,
+        );
+        let reply = self.request::<R>(args, Vec::new(), None, Some(sub)).await?;
+        let id = <rt::Plain<i32> as rt::Codec>::decode(&mut rt::Reader::new(&reply.body))
+            .map_err(ClientError::Decode)?;
+        stream.callback_id = Some(id);
+        let args = deregister(id);
+        let mut body = Vec::with_capacity(<D::ArgsCodec as rt::Codec>::len(&args));
+        <D::ArgsCodec as rt::Codec>::encode(&args, &mut rt::Writer::new(&mut body))
+            .map_err(|e| ClientError::Encode(crate::engine::EngineError::Encode(e)))?;
+        stream.deregister = Some((D::PROGRAM, D::VERSION, D::NUMBER as i32, body));
+        Ok(stream)
+    }
+}

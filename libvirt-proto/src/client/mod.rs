@@ -1,0 +1,334 @@
+//! An async client on tokio (feature `client`): a driver task over the
+//! sans-IO [`ClientEngine`](crate::engine::ClientEngine).
+//!
+//! One task owns the transport and the engine; callers talk to it through
+//! a channel and each call waits on its own reply, so a slow event consumer
+//! never holds up replies. [`Client`] is cheap to clone and every clone
+//! shares the connection.
+//!
+//! - Calls: [`Client::call`] for any procedure, typed by its marker type,
+//!   and a generated method per procedure (`client.domain_get_info(dom)`).
+//!   Dropping a call's future, or [`Client::call_with_timeout`] running
+//!   out, gives the call up cleanly: its reply is discarded when it comes.
+//! - Events: [`Client::events`] for every event, or
+//!   [`Client::register_domain_event`] and its siblings for one kind, as
+//!   bounded [`EventStream`]s that count what a slow consumer lost.
+//! - Byte streams: [`Client::call_stream`] opens a [`ByteStream`]
+//!   (`AsyncRead` + `AsyncWrite`) for screenshots, volume transfers,
+//!   consoles and channels.
+//! - The admin program: [`AdminClient`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), libvirt_proto::client::ClientError> {
+//! use libvirt_proto::client::Client;
+//! use libvirt_proto::remote::program::procs::ConnectGetLibVersion;
+//!
+//! let client = Client::connect("qemu:///system").await?;
+//! let version = client.call::<ConnectGetLibVersion>(&()).await?;
+//! println!("libvirt {}", version.lib_ver);
+//! client.close().await;
+//! # Ok(()) }
+//! ```
+
+mod admin;
+mod driver;
+mod error;
+mod events;
+mod stream;
+mod transport;
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use xdrgen::rt::{self, Codec, RemoteProcedure};
+
+pub use admin::AdminClient;
+pub use error::ClientError;
+pub use events::{EventFamily, EventStream};
+pub use stream::{ByteStream, Chunk};
+
+use crate::engine::auth::AuthMethod;
+use crate::engine::keepalive::{DEFAULT_COUNT, DEFAULT_INTERVAL};
+use crate::engine::open::{Opener, CONNECT_RO};
+use crate::engine::EngineError;
+use crate::uri::ConnectUri;
+use driver::{CallRequest, Command, Reply};
+use events::Subscriber;
+
+/// How many events wait for a slow consumer before new ones are dropped.
+pub const EVENT_BUFFER: usize = 1024;
+
+/// How a connection is made.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Open read-only (`VIR_CONNECT_RO`, and the `-ro` socket).
+    pub read_only: bool,
+    /// Keepalive (interval, count); `None` turns it off. libvirt's default
+    /// is 5 s and 5 missed answers.
+    pub keepalive: Option<(Duration, u32)>,
+    /// The timeout of every call made with [`Client::call`]; `None` (the
+    /// default, as in libvirt) waits as long as the connection lives.
+    pub call_timeout: Option<Duration>,
+    /// How long to wait for the transport and the opening handshake.
+    pub connect_timeout: Duration,
+    /// Events buffered per [`EventStream`] before new ones are dropped.
+    pub event_buffer: usize,
+    /// Authentication methods accepted, in order of preference.
+    pub auth: Vec<AuthMethod>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            read_only: false,
+            keepalive: Some((DEFAULT_INTERVAL, DEFAULT_COUNT)),
+            call_timeout: None,
+            connect_timeout: Duration::from_secs(30),
+            event_buffer: EVENT_BUFFER,
+            auth: vec![AuthMethod::None, AuthMethod::Polkit],
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// The defaults, read-only.
+    pub fn read_only() -> Self {
+        ConnectOptions {
+            read_only: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// A connection to a libvirt daemon.
+#[derive(Debug, Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    commands: mpsc::UnboundedSender<Command>,
+    next_tag: AtomicU64,
+    options: ConnectOptions,
+}
+
+impl Client {
+    /// Connects to the daemon serving `uri` and opens it read-write.
+    pub async fn connect(uri: &str) -> Result<Client, ClientError> {
+        Self::connect_with(uri, ConnectOptions::default()).await
+    }
+
+    /// Connects and opens read-only (`VIR_CONNECT_RO`).
+    pub async fn connect_read_only(uri: &str) -> Result<Client, ClientError> {
+        Self::connect_with(uri, ConnectOptions::read_only()).await
+    }
+
+    /// Connects with explicit options.
+    pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<Client, ClientError> {
+        let parsed = ConnectUri::parse(uri).map_err(ClientError::Uri)?;
+        let opener = Opener::new(
+            crate::engine::auth::ClientAuth::new(options.auth.clone(), None),
+            Some(parsed.remote_name()),
+            if options.read_only { CONNECT_RO } else { 0 },
+            options.keepalive,
+        );
+        let timeout = options.connect_timeout;
+        let open = async {
+            let conn = transport::connect(&parsed, options.read_only, false).await?;
+            driver::start(conn, driver::Handshake::Remote(opener)).await
+        };
+        let commands = tokio::time::timeout(timeout, open)
+            .await
+            .map_err(|_| ClientError::Timeout(timeout))??;
+        Ok(Client::from_parts(commands, options))
+    }
+
+    fn from_parts(commands: mpsc::UnboundedSender<Command>, options: ConnectOptions) -> Client {
+        Client {
+            shared: Arc::new(Shared {
+                commands,
+                next_tag: AtomicU64::new(1),
+                options,
+            }),
+        }
+    }
+
+    /// Calls procedure `P`, typed at compile time, with the connection's
+    /// call timeout (none by default).
+    pub async fn call<P: RemoteProcedure>(&self, args: &P::Args) -> Result<P::Ret, ClientError> {
+        match self.shared.options.call_timeout {
+            Some(t) => self.call_with_timeout::<P>(args, t).await,
+            None => self.call_fds::<P>(args, Vec::new()).await.map(|(r, _)| r),
+        }
+    }
+
+    /// Calls procedure `P`, giving up after `timeout` with
+    /// [`ClientError::Timeout`]; the late reply is then discarded.
+    pub async fn call_with_timeout<P: RemoteProcedure>(
+        &self,
+        args: &P::Args,
+        timeout: Duration,
+    ) -> Result<P::Ret, ClientError> {
+        tokio::time::timeout(timeout, self.call_fds::<P>(args, Vec::new()))
+            .await
+            .map_err(|_| ClientError::Timeout(timeout))?
+            .map(|(r, _)| r)
+    }
+
+    /// Calls procedure `P` passing file descriptors (`CALL_WITH_FDS`, Unix
+    /// transport only); returns the reply and the descriptors that came
+    /// with it.
+    pub async fn call_fds<P: RemoteProcedure>(
+        &self,
+        args: &P::Args,
+        fds: Vec<OwnedFd>,
+    ) -> Result<(P::Ret, Vec<OwnedFd>), ClientError> {
+        let reply = self.request::<P>(args, fds, None, None).await?;
+        let ret = rt::decode_all::<P::RetCodec>(&reply.body).map_err(ClientError::Decode)?;
+        Ok((ret, reply.fds))
+    }
+
+    /// Calls a procedure that opens a byte stream (`@readstream` /
+    /// `@writestream`: screenshot, volume upload and download, console,
+    /// channel): the reply, and the stream.
+    pub async fn call_stream<P: RemoteProcedure>(
+        &self,
+        args: &P::Args,
+    ) -> Result<(P::Ret, ByteStream), ClientError> {
+        let Some(info) = P::INFO.stream else {
+            return Err(ClientError::NotAStream(P::INFO.name));
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reply = self
+            .request::<P>(args, Vec::new(), Some((info.direction, tx)), None)
+            .await?;
+        let ret = rt::decode_all::<P::RetCodec>(&reply.body).map_err(ClientError::Decode)?;
+        Ok((
+            ret,
+            ByteStream::new(
+                reply.serial,
+                info.direction,
+                rx,
+                self.shared.commands.clone(),
+            ),
+        ))
+    }
+
+    /// Every event this connection receives, including those of callbacks
+    /// registered through [`Client::call`].
+    pub fn events(&self) -> EventStream {
+        let (sub, stream) =
+            Subscriber::all(self.shared.options.event_buffer, &self.shared.commands);
+        let _ = self.shared.commands.send(Command::Subscribe(sub));
+        stream
+    }
+
+    /// Sends a request and waits for its reply; dropping the future gives
+    /// the call up.
+    async fn request<P: RemoteProcedure>(
+        &self,
+        args: &P::Args,
+        fds: Vec<OwnedFd>,
+        stream: Option<(
+            rt::StreamDirection,
+            mpsc::UnboundedSender<stream::StreamMsg>,
+        )>,
+        subscribe: Option<Subscriber>,
+    ) -> Result<Reply, ClientError> {
+        let mut body = Vec::with_capacity(P::ArgsCodec::len(args));
+        P::ArgsCodec::encode(args, &mut rt::Writer::new(&mut body))
+            .map_err(|e| ClientError::Encode(EngineError::Encode(e)))?;
+        self.request_raw(
+            P::PROGRAM,
+            P::VERSION,
+            P::NUMBER as i32,
+            body,
+            fds,
+            stream,
+            subscribe,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn request_raw(
+        &self,
+        program: u32,
+        version: u32,
+        procedure: i32,
+        body: Vec<u8>,
+        fds: Vec<OwnedFd>,
+        stream: Option<(
+            rt::StreamDirection,
+            mpsc::UnboundedSender<stream::StreamMsg>,
+        )>,
+        subscribe: Option<Subscriber>,
+    ) -> Result<Reply, ClientError> {
+        let tag = self.shared.next_tag.fetch_add(1, Ordering::Relaxed);
+        let (reply, rx) = oneshot::channel();
+        self.shared
+            .commands
+            .send(Command::Call(CallRequest {
+                tag,
+                program,
+                version,
+                procedure,
+                body,
+                fds,
+                stream,
+                subscribe,
+                reply,
+            }))
+            .map_err(|_| ClientError::Closed)?;
+        let mut guard = AbandonOnDrop {
+            tag,
+            commands: &self.shared.commands,
+            armed: true,
+        };
+        let out = rx.await.map_err(|_| ClientError::Closed)?;
+        guard.armed = false;
+        out
+    }
+
+    /// Sends `CONNECT_CLOSE` and ends the connection; every clone of this
+    /// client then fails with [`ClientError::Closed`].
+    pub async fn close(&self) {
+        let _ = self
+            .call::<crate::remote::program::procs::ConnectClose>(&())
+            .await;
+        self.shutdown().await;
+    }
+
+    /// Ends the connection without the closing call.
+    async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.shared.commands.send(Command::Close(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.commands.is_closed()
+    }
+}
+
+/// Tells the driver to forget a call whose future was dropped before its
+/// reply came.
+struct AbandonOnDrop<'a> {
+    tag: u64,
+    commands: &'a mpsc::UnboundedSender<Command>,
+    armed: bool,
+}
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.commands.send(Command::Abandon(self.tag));
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Transports: how the bytes reach the daemon.
+//!
+//! - `unix`: a local socket found as libvirt finds it (see
+//!   [`crate::socket`]), with file descriptor passing.
+//! - `tcp`: plain TCP, port 16509 by default.
+//! - `tls`: TLS over TCP, port 16514 by default (see `tls.rs`).
+//! - `ssh` (also `libssh`, `libssh2`): the system `ssh` running
+//!   `virt-ssh-helper` or `nc` on the far side, as libvirt does.
+//! - `ext`: the program named by `command=`, speaking on its stdin and
+//!   stdout.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::Stdio;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+use super::ClientError;
+use crate::frame::MAX_FDS;
+use crate::socket::{admin_socket, unix_socket, Environment};
+use crate::uri::{ConnectUri, Proxy, Transport};
+
+/// libvirt's plain TCP port.
+pub const DEFAULT_TCP_PORT: u16 = 16509;
+/// libvirt's TLS port.
+pub const DEFAULT_TLS_PORT: u16 = 16514;
+
+/// Anything that reads and writes bytes.
+pub(crate) trait ByteIo: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteIo for T {}
+
+/// An open transport.
+pub(crate) enum Conn {
+    /// A Unix socket: descriptors can pass.
+    Unix(UnixStream),
+    /// TCP, TLS: bytes only.
+    Stream(Box<dyn ByteIo>),
+    /// A child process (`ssh`, `ext`), killed when the connection ends.
+    Command {
+        child: Child,
+        stdin: ChildStdin,
+        stdout: ChildStdout,
+    },
+}
+
+/// Opens the transport of `uri` (the admin socket when `admin`).
+pub(crate) async fn connect(
+    uri: &ConnectUri,
+    read_only: bool,
+    admin: bool,
+) -> Result<Conn, ClientError> {
+    match uri.transport {
+        Transport::Unix => {
+            let env = Environment::current(uri);
+            let path = if admin {
+                admin_socket(uri, &env)
+            } else {
+                unix_socket(uri, read_only, &env)
+            }
+            .map_err(ClientError::Socket)?;
+            let s = UnixStream::connect(&path).await.map_err(|e| {
+                ClientError::Io(io::Error::new(
+                    e.kind(),
+                    format!("cannot connect to {path}: {e}"),
+                ))
+            })?;
+            Ok(Conn::Unix(s))
+        }
+        Transport::Tcp => {
+            let s = tcp(uri, DEFAULT_TCP_PORT).await?;
+            Ok(Conn::Stream(Box::new(s)))
+        }
+        Transport::Tls => Err(ClientError::UnsupportedTransport(Transport::Tls)),
+        Transport::Ext => {
+            let Some(command) = &uri.params.command else {
+                return Err(ClientError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the ext transport needs command=",
+                )));
+            };
+            spawn(tokio::process::Command::new(command))
+        }
+        Transport::Ssh | Transport::Libssh2 | Transport::Libssh => {
+            spawn(ssh_command(uri, read_only, admin))
+        }
+    }
+}
+
+async fn tcp(uri: &ConnectUri, default_port: u16) -> Result<TcpStream, ClientError> {
+    let host = uri.host.as_deref().unwrap_or("localhost");
+    let port = uri.port.unwrap_or(default_port);
+    let s = TcpStream::connect((host, port)).await.map_err(|e| {
+        ClientError::Io(io::Error::new(
+            e.kind(),
+            format!("cannot connect to {host}:{port}: {e}"),
+        ))
+    })?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+fn spawn(mut cmd: tokio::process::Command) -> Result<Conn, ClientError> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true);
+    let program = format!("{:?}", cmd.as_std().get_program());
+    let mut child = cmd.spawn().map_err(|e| {
+        ClientError::Io(io::Error::new(
+            e.kind(),
+            format!("cannot run {program}: {e}"),
+        ))
+    })?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(ClientError::Io(io::Error::other("no pipes to the command")));
+    };
+    Ok(Conn::Command {
+        child,
+        stdin,
+        stdout,
+    })
+}
+
+/// Quotes `s` for the far side's shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The `ssh` command line of an ssh URI: the system `ssh` (or `command=`)
+/// running, on the far side, `virt-ssh-helper` with the URI to open
+/// (`proxy=native`), `nc` on the daemon's socket (`proxy=netcat`), or the
+/// helper when it exists and `nc` otherwise (`proxy=auto`, the default).
+pub(crate) fn ssh_command(
+    uri: &ConnectUri,
+    read_only: bool,
+    admin: bool,
+) -> tokio::process::Command {
+    let p = &uri.params;
+    let mut cmd = tokio::process::Command::new(p.command.as_deref().unwrap_or("ssh"));
+    if let Some(port) = uri.port {
+        cmd.arg("-p").arg(port.to_string());
+    }
+    if let Some(user) = &uri.user {
+        cmd.arg("-l").arg(user);
+    }
+    if let Some(key) = &p.keyfile {
+        cmd.arg("-i").arg(key);
+    }
+    if let Some(kh) = &p.known_hosts {
+        cmd.arg("-o").arg(format!("UserKnownHostsFile={kh}"));
+    }
+    match p.known_hosts_verify {
+        Some(crate::uri::KnownHostsVerify::Ignore) => {
+            cmd.arg("-o").arg("StrictHostKeyChecking=no");
+        }
+        Some(crate::uri::KnownHostsVerify::Auto) => {
+            cmd.arg("-o").arg("StrictHostKeyChecking=accept-new");
+        }
+        Some(crate::uri::KnownHostsVerify::Normal) => {
+            cmd.arg("-o").arg("StrictHostKeyChecking=yes");
+        }
+        None => {}
+    }
+    if p.no_tty {
+        cmd.arg("-o").arg("BatchMode=yes");
+    }
+    cmd.arg("-T").arg("-e").arg("none");
+    cmd.arg("--")
+        .arg(uri.host.as_deref().unwrap_or("localhost"));
+
+    let socket = p.socket.clone().unwrap_or_else(|| {
+        // The far side's system socket (the far side is assumed to run a
+        // system daemon, as libvirt assumes).
+        let name = if admin {
+            "libvirt-admin-sock"
+        } else if read_only {
+            "libvirt-sock-ro"
+        } else {
+            "libvirt-sock"
+        };
+        format!("/var/run/libvirt/{name}")
+    });
+    let netcat = format!(
+        "{} -U {}",
+        shell_quote(p.netcat.as_deref().unwrap_or("nc")),
+        shell_quote(&socket)
+    );
+    let helper = format!(
+        "virt-ssh-helper{} {}",
+        if read_only { " -r" } else { "" },
+        shell_quote(&uri.remote_name())
+    );
+    let remote = match p.proxy.unwrap_or(Proxy::Auto) {
+        Proxy::Native => helper,
+        Proxy::Netcat => netcat,
+        Proxy::Auto => format!(
+            "sh -c {}",
+            shell_quote(&format!(
+                "if command -v virt-ssh-helper >/dev/null 2>&1; then exec {helper}; else exec {netcat}; fi"
+            ))
+        ),
+    };
+    cmd.arg(remote);
+    cmd
+}
+
+impl Conn {
+    /// Reads some bytes, and descriptors that came with them.
+    pub(crate) async fn read(
+        &mut self,
+        buf: &mut [u8],
+        fds: &mut Vec<OwnedFd>,
+    ) -> io::Result<usize> {
+        match self {
+            Conn::Unix(s) => loop {
+                s.readable().await?;
+                match s.try_io(Interest::READABLE, || recv_with_fds(s, buf, fds)) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => return r,
+                }
+            },
+            Conn::Stream(s) => s.read(buf).await,
+            Conn::Command { stdout, .. } => stdout.read(buf).await,
+        }
+    }
+
+    /// Writes a whole frame; descriptors go with its first byte.
+    pub(crate) async fn write_all(&mut self, bytes: &[u8], fds: Vec<OwnedFd>) -> io::Result<()> {
+        match self {
+            Conn::Unix(s) if !fds.is_empty() => {
+                let sent = loop {
+                    s.writable().await?;
+                    match s.try_io(Interest::WRITABLE, || send_with_fds(s, bytes, &fds)) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        r => break r?,
+                    }
+                };
+                s.write_all(&bytes[sent..]).await
+            }
+            Conn::Unix(s) => s.write_all(bytes).await,
+            _ if !fds.is_empty() => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "file descriptors pass only over a Unix socket",
+            )),
+            Conn::Stream(s) => {
+                s.write_all(bytes).await?;
+                s.flush().await
+            }
+            Conn::Command { stdin, .. } => {
+                stdin.write_all(bytes).await?;
+                stdin.flush().await
+            }
+        }
+    }
+
+    /// Ends the transport.
+    pub(crate) async fn shutdown(&mut self) {
+        match self {
+            Conn::Unix(s) => {
+                let _ = s.shutdown().await;
+            }
+            Conn::Stream(s) => {
+                let _ = s.shutdown().await;
+            }
+            Conn::Command { child, stdin, .. } => {
+                let _ = stdin.shutdown().await;
+                let _ = child.start_kill();
+            }
+        }
+    }
+}
+
+fn send_with_fds(s: &UnixStream, bytes: &[u8], fds: &[OwnedFd]) -> io::Result<usize> {
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
+    let mut space = vec![std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many descriptors",
+        ));
+    }
+    Ok(sendmsg(
+        s,
+        &[IoSlice::new(bytes)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?)
+}
+
+fn recv_with_fds(s: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = vec![std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let got = recvmsg(
+        s,
+        &mut [IoSliceMut::new(buf)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )?;
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(r) = m {
+            fds.extend(r);
+        }
+    }
+    Ok(got.bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(uri: &str, ro: bool) -> Vec<String> {
+        let cmd = ssh_command(&ConnectUri::parse(uri).unwrap(), ro, false);
+        let std = cmd.as_std();
+        std::iter::once(std.get_program())
+            .chain(std.get_args())
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn ssh_runs_the_helper_with_the_uri_to_open() {
+        let a = argv(
+            "qemu+ssh://alice@host.example:2222/system?keyfile=/k&proxy=native&no_tty=1",
+            false,
+        );
+        assert_eq!(
+            a,
+            [
+                "ssh",
+                "-p",
+                "2222",
+                "-l",
+                "alice",
+                "-i",
+                "/k",
+                "-o",
+                "BatchMode=yes",
+                "-T",
+                "-e",
+                "none",
+                "--",
+                "host.example",
+                "virt-ssh-helper 'qemu:///system'"
+            ]
+        );
+    }
+
+    #[test]
+    fn ssh_netcat_uses_the_socket_and_read_only_socket() {
+        let a = argv("qemu+ssh://h/system?proxy=netcat&netcat=/bin/nc", true);
+        assert_eq!(
+            a.last().unwrap(),
+            "'/bin/nc' -U '/var/run/libvirt/libvirt-sock-ro'"
+        );
+        let a = argv("qemu+ssh://h/system?proxy=netcat&socket=/tmp/s'x", false);
+        assert_eq!(a.last().unwrap(), r"'nc' -U '/tmp/s'\''x'");
+    }
+
+    #[test]
+    fn ssh_auto_falls_back_from_the_helper_to_netcat() {
+        let a = argv("qemu+ssh://h/system", true);
+        let remote = a.last().unwrap();
+        assert!(remote.starts_with("sh -c "), "{remote}");
+        assert!(remote.contains("virt-ssh-helper -r"), "{remote}");
+        assert!(remote.contains("nc"), "{remote}");
+        assert!(remote.contains("libvirt-sock-ro"), "{remote}");
+    }
+}
