@@ -4,86 +4,17 @@
 
 #![cfg(feature = "client")]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::Daemon;
 
 use libvirt_proto::client::{Client, ClientError};
 use libvirt_proto::dispatch::Message;
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
-
-/// A private daemon in a temporary folder, killed when dropped. Daemons
-/// running as root share some state outside their configuration, so the
-/// tests take turns.
-struct Daemon {
-    child: Child,
-    dir: PathBuf,
-    _turn: std::sync::MutexGuard<'static, ()>,
-}
-
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Daemon {
-    fn start(name: &str) -> Option<Daemon> {
-        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-        if Command::new("libvirtd").arg("--version").output().is_err() {
-            eprintln!(
-                "skipped: libvirtd not found; install libvirt-daemon (.ci/install-libvirt does)"
-            );
-            return None;
-        }
-        let dir = std::env::temp_dir().join(format!("lvp-client-{name}-{}", std::process::id()));
-        let run = dir.join("run");
-        std::fs::create_dir_all(&run).unwrap();
-        let conf = dir.join("libvirtd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "unix_sock_dir = \"{}\"\nauth_unix_ro = \"none\"\nauth_unix_rw = \"none\"\n\
-                 unix_sock_rw_perms = \"0700\"\nlisten_tls = 0\nlisten_tcp = 0\n",
-                run.display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("libvirtd")
-            .arg("-f")
-            .arg(&conf)
-            .arg("-p")
-            .arg(dir.join("pid"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let daemon = Daemon {
-            child,
-            dir,
-            _turn: turn,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !daemon.socket().exists() {
-            assert!(Instant::now() < deadline, "libvirtd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(daemon)
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.join("run/libvirt-sock")
-    }
-
-    fn uri(&self) -> String {
-        format!("test+unix:///default?socket={}", self.socket().display())
-    }
-}
 
 #[tokio::test]
 async fn calls_replies_and_errors_against_libvirtd() {

@@ -1,0 +1,154 @@
+//! A private `libvirtd` for the tests: its own configuration, socket
+//! folder and pid file in a temporary folder, serving the built-in
+//! `test:///default` driver, and `virsh` / `virt-admin` run against it.
+//!
+//! Without `libvirtd` the tests say so and pass, unless
+//! `LIBVIRT_PROTO_DAEMON_TESTS=1` (set by `cargo xtask test`) demands a
+//! daemon.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Daemons running as root share some state outside their configuration,
+/// so the tests of one binary take turns.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A private daemon, killed when dropped.
+pub struct Daemon {
+    child: Child,
+    pub dir: PathBuf,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether the environment demands the daemon tests run.
+pub fn required() -> bool {
+    std::env::var_os("LIBVIRT_PROTO_DAEMON_TESTS").is_some_and(|v| v == "1")
+}
+
+impl Daemon {
+    /// A daemon listening on its Unix sockets only.
+    pub fn start(name: &str) -> Option<Daemon> {
+        Self::start_with(name, "", false)
+    }
+
+    /// A daemon with `extra` lines of `libvirtd.conf`; `listen` passes
+    /// `--listen` (needed for `listen_tcp` / `listen_tls`).
+    pub fn start_with(name: &str, extra: &str, listen: bool) -> Option<Daemon> {
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        if Command::new("libvirtd").arg("--version").output().is_err() {
+            assert!(
+                !required(),
+                "libvirtd not found but LIBVIRT_PROTO_DAEMON_TESTS=1"
+            );
+            eprintln!(
+                "skipped: libvirtd not found; `cargo xtask test` installs it and runs these tests"
+            );
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("lvp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let run = dir.join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        let conf = dir.join("libvirtd.conf");
+        let mut text = format!(
+            "unix_sock_dir = \"{}\"\nauth_unix_ro = \"none\"\nauth_unix_rw = \"none\"\n\
+             unix_sock_rw_perms = \"0700\"\n",
+            run.display()
+        );
+        if !extra.contains("listen_tls") {
+            text.push_str("listen_tls = 0\n");
+        }
+        if !extra.contains("listen_tcp") {
+            text.push_str("listen_tcp = 0\n");
+        }
+        text.push_str(extra);
+        std::fs::write(&conf, text).unwrap();
+        let mut cmd = Command::new("libvirtd");
+        cmd.arg("-f").arg(&conf).arg("-p").arg(dir.join("pid"));
+        if listen {
+            cmd.arg("--listen");
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut daemon = Daemon {
+            child,
+            dir,
+            _turn: turn,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !daemon.socket().exists() {
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                panic!("libvirtd exited at start: {status}");
+            }
+            assert!(Instant::now() < deadline, "libvirtd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(daemon)
+    }
+
+    /// The read-write socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("run/libvirt-sock")
+    }
+
+    /// The admin socket.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.dir.join("run/libvirt-admin-sock")
+    }
+
+    /// `test:///default` through this daemon.
+    pub fn uri(&self) -> String {
+        format!("test+unix:///default?socket={}", self.socket().display())
+    }
+
+    /// The admin program of this daemon.
+    pub fn admin_uri(&self) -> String {
+        format!(
+            "libvirtd:///system?socket={}",
+            self.admin_socket().display()
+        )
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Runs `virsh -c <uri> args...` and returns its standard output.
+    pub fn virsh(&self, args: &[&str]) -> String {
+        run("virsh", &["-c", &self.uri()], args)
+    }
+
+    /// Runs `virt-admin -c <admin uri> args...`.
+    pub fn virt_admin(&self, args: &[&str]) -> String {
+        run("virt-admin", &["-c", &self.admin_uri()], args)
+    }
+}
+
+fn run(program: &str, first: &[&str], args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(first)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
