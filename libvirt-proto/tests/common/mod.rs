@@ -12,15 +12,33 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Daemons running as root share some state outside their configuration,
-/// so the tests of one binary take turns.
+/// Daemons running as root keep driver state in `/run/libvirt` and
+/// `/var/lib/libvirt` whatever their configuration says. As root, each
+/// private daemon gets its own empty copies of those folders in a mount
+/// namespace (`unshare`), so it neither sees nor touches a system daemon's
+/// state and daemons run side by side. Without that isolation the tests of
+/// one binary take turns.
 static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The folders a root daemon writes outside its configuration.
+const STATE_DIRS: [&str; 3] = ["/run/libvirt", "/var/lib/libvirt", "/var/cache/libvirt"];
 
 /// A private daemon, killed when dropped.
 pub struct Daemon {
     child: Child,
     pub dir: PathBuf,
-    _turn: std::sync::MutexGuard<'static, ()>,
+    _turn: Option<std::sync::MutexGuard<'static, ()>>,
+}
+
+/// Whether daemons can be isolated in a mount namespace.
+fn can_isolate() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+        && STATE_DIRS.iter().all(|d| std::path::Path::new(d).is_dir())
+        && Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "true"])
+            .status()
+            .is_ok_and(|s| s.success())
 }
 
 impl Drop for Daemon {
@@ -45,7 +63,6 @@ impl Daemon {
     /// A daemon with `extra` lines of `libvirtd.conf`; `listen` passes
     /// `--listen` (needed for `listen_tcp` / `listen_tls`).
     pub fn start_with(name: &str, extra: &str, listen: bool) -> Option<Daemon> {
-        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         if Command::new("libvirtd").arg("--version").output().is_err() {
             assert!(
                 !required(),
@@ -74,7 +91,20 @@ impl Daemon {
         }
         text.push_str(extra);
         std::fs::write(&conf, text).unwrap();
-        let mut cmd = Command::new("libvirtd");
+        let isolated = can_isolate();
+        let turn = (!isolated).then(|| TURN.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut cmd = if isolated {
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+                .arg(format!(
+                    "for d in {}; do mount -t tmpfs tmpfs $d || exit 1; done; exec libvirtd \"$@\"",
+                    STATE_DIRS.join(" ")
+                ))
+                .arg("libvirtd");
+            c
+        } else {
+            Command::new("libvirtd")
+        };
         cmd.arg("-f").arg(&conf).arg("-p").arg(dir.join("pid"));
         if listen {
             cmd.arg("--listen");
