@@ -227,6 +227,75 @@ fn keepalive_answers_pings_and_detects_a_dead_peer() {
     assert!(c.call::<procs::ConnectGetLibVersion>(&()).is_err());
 }
 
+#[test]
+fn abandoned_calls_are_never_sent_or_answered() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let serials: Vec<u32> = (0..7)
+        .map(|_| c.call::<procs::ConnectGetLibVersion>(&()).unwrap())
+        .collect();
+    let first = sent(&mut c);
+    assert_eq!(first.len(), 5);
+    // One sent call and one still queued are given up.
+    assert!(c.abandon(serials[1]));
+    assert!(c.abandon(serials[5]));
+    assert!(!c.abandon(9999), "unknown serial");
+    // The reply to the abandoned call is dropped without an event or a
+    // protocol error, and frees its slot for the next queued call, which
+    // skips the abandoned one.
+    c.handle_input(&lib_version_reply(&first[1], 1), now);
+    assert!(events(&mut c).is_empty());
+    let next = sent(&mut c);
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].header.serial, serials[6]);
+    // The others are answered as usual.
+    c.handle_input(&lib_version_reply(&first[0], 2), now);
+    match events(&mut c).as_slice() {
+        [Event::Reply {
+            serial,
+            result: Ok(_),
+            ..
+        }] => assert_eq!(*serial, serials[0]),
+        other => panic!("{other:?}"),
+    }
+    // At the end, abandoned calls get no outcome either.
+    c.handle_eof();
+    let outcomes: Vec<u32> = events(&mut c)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Reply { serial, .. } => Some(serial),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, [serials[2], serials[3], serials[4], serials[6]]);
+}
+
+#[test]
+fn an_abandoned_stream_call_aborts_its_stream() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let (serial, call) = screenshot_call(&mut c);
+    assert!(c.abandon(serial));
+    let reply = remote::DomainScreenshotRet {
+        mime: Some("image/png".into()),
+    };
+    c.handle_input(
+        &answer(
+            &call,
+            MessageType::Reply,
+            MessageStatus::Ok,
+            xdr::to_bytes(&reply).unwrap(),
+        ),
+        now,
+    );
+    let out = sent(&mut c);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].header.kind, MessageType::Stream);
+    assert_eq!(out[0].header.status, MessageStatus::Error);
+    assert_eq!(out[0].header.serial, serial);
+    assert!(events(&mut c).is_empty());
+}
+
 fn screenshot_call(c: &mut ClientEngine) -> (u32, Frame) {
     let args = remote::DomainScreenshotArgs {
         dom: remote::NonnullDomain {

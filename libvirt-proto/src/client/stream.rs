@@ -111,7 +111,7 @@ impl ByteStream {
     }
 
     /// Reads everything up to the end, holes as zeros.
-    pub async fn read_to_end(&mut self) -> Result<Vec<u8>, ClientError> {
+    pub async fn recv_all(&mut self) -> Result<Vec<u8>, ClientError> {
         let mut out = Vec::new();
         while let Some(c) = self.recv_chunk().await? {
             match c {

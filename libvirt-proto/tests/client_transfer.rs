@@ -1,0 +1,212 @@
+//! Byte streams and command transports against a real private `libvirtd`:
+//! sparse volume upload and download through the daemon's storage driver
+//! (checked against `virsh vol-download`), and the `ext` transport.
+
+#![cfg(feature = "client")]
+
+mod common;
+
+use std::process::Command;
+
+use common::Daemon;
+use libvirt_proto::client::{Chunk, Client};
+use libvirt_proto::remote;
+use libvirt_proto::remote::program::procs;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM` / `..._DOWNLOAD_SPARSE_STREAM`.
+const SPARSE: u32 = 1;
+
+fn storage_uri(d: &Daemon) -> String {
+    format!("storage+unix:///system?socket={}", d.socket().display())
+}
+
+/// A directory pool in the daemon's folder with one raw volume of `size`.
+async fn volume(c: &Client, d: &Daemon, size: u64) -> remote::NonnullStorageVol {
+    let target = d.dir.join("pool");
+    std::fs::create_dir_all(&target).unwrap();
+    let pool = c
+        .call::<procs::StoragePoolCreateXml>(&remote::StoragePoolCreateXmlArgs {
+            xml: format!(
+                "<pool type='dir'><name>lvp</name><target><path>{}</path></target></pool>",
+                target.display()
+            ),
+            flags: 0,
+        })
+        .await
+        .unwrap()
+        .pool;
+    c.call::<procs::StorageVolCreateXml>(&remote::StorageVolCreateXmlArgs {
+        pool,
+        xml: format!(
+            "<volume><name>v.img</name><capacity>{size}</capacity><allocation>0</allocation>\
+             <target><format type='raw'/></target></volume>"
+        ),
+        flags: 0,
+    })
+    .await
+    .unwrap()
+    .vol
+}
+
+#[tokio::test]
+async fn sparse_volume_upload_and_download_agree_with_virsh() {
+    let Some(d) = Daemon::start("volumes") else {
+        return;
+    };
+    let c = Client::connect(&storage_uri(&d)).await.unwrap();
+    const MIB: usize = 1 << 20;
+    let vol = volume(&c, &d, 4 * MIB as u64).await;
+
+    // Upload: 1 MiB of data, a 2 MiB hole, then 1 MiB of data, through
+    // both the chunk API and AsyncWrite.
+    let head: Vec<u8> = (0..MIB).map(|i| (i * 7 % 251) as u8).collect();
+    let tail: Vec<u8> = (0..MIB).map(|i| (i * 13 % 241) as u8 | 1).collect();
+    let ((), mut up) = c
+        .call_stream::<procs::StorageVolUpload>(&remote::StorageVolUploadArgs {
+            vol: vol.clone(),
+            offset: 0,
+            length: 0,
+            flags: SPARSE,
+        })
+        .await
+        .unwrap();
+    up.send(&head).await.unwrap();
+    up.send_hole(2 * MIB as u64).await.unwrap();
+    up.write_all(&tail).await.unwrap();
+    up.shutdown().await.unwrap();
+    drop(up);
+
+    let mut want = head.clone();
+    want.resize(3 * MIB, 0);
+    want.extend_from_slice(&tail);
+
+    // virsh reads back what was uploaded.
+    let file = d.dir.join("download");
+    let out = Command::new("virsh")
+        .args([
+            "-c",
+            &storage_uri(&d),
+            "vol-download",
+            "--pool",
+            "lvp",
+            "v.img",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read(&file).unwrap() == want,
+        "virsh sees the upload"
+    );
+
+    // A sparse download shows the hole as a hole.
+    let ((), mut down) = c
+        .call_stream::<procs::StorageVolDownload>(&remote::StorageVolDownloadArgs {
+            vol: vol.clone(),
+            offset: 0,
+            length: 0,
+            flags: SPARSE,
+        })
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut hole = 0;
+    while let Some(chunk) = down.recv_chunk().await.unwrap() {
+        match chunk {
+            Chunk::Data(b) => got.extend_from_slice(&b),
+            Chunk::Hole(n) => {
+                hole += n;
+                got.resize(got.len() + n as usize, 0);
+            }
+        }
+    }
+    assert!(got == want, "sparse download matches");
+    assert!(
+        hole >= MIB as u64,
+        "the hole travels as a hole ({hole} bytes)"
+    );
+
+    // A plain download through AsyncRead, with an offset and length.
+    let ((), mut down) = c
+        .call_stream::<procs::StorageVolDownload>(&remote::StorageVolDownloadArgs {
+            vol,
+            offset: (MIB / 2) as u64,
+            length: (3 * MIB) as u64,
+            flags: 0,
+        })
+        .await
+        .unwrap();
+    let mut plain = Vec::new();
+    down.read_to_end(&mut plain).await.unwrap();
+    assert!(plain == want[MIB / 2..MIB / 2 + 3 * MIB], "ranged download");
+    // The connection is still in order after the streams.
+    c.call::<procs::ConnectGetLibVersion>(&()).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_aborted_upload_fails_on_the_daemon_and_the_connection_goes_on() {
+    let Some(d) = Daemon::start("abort") else {
+        return;
+    };
+    let c = Client::connect(&storage_uri(&d)).await.unwrap();
+    let vol = volume(&c, &d, 1 << 20).await;
+    let ((), mut up) = c
+        .call_stream::<procs::StorageVolUpload>(&remote::StorageVolUploadArgs {
+            vol: vol.clone(),
+            offset: 0,
+            length: 0,
+            flags: 0,
+        })
+        .await
+        .unwrap();
+    up.send(&[1u8; 4096]).await.unwrap();
+    up.abort();
+    // Another transfer on the same connection works.
+    let ((), mut down) = c
+        .call_stream::<procs::StorageVolDownload>(&remote::StorageVolDownloadArgs {
+            vol,
+            offset: 0,
+            length: 4096,
+            flags: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(down.recv_all().await.unwrap().len(), 4096);
+}
+
+#[tokio::test]
+async fn the_ext_transport_talks_through_a_command() {
+    let Some(d) = Daemon::start("ext") else {
+        return;
+    };
+    // libvirt runs `command=` without arguments: a script relays to the
+    // daemon's socket.
+    let script = d.dir.join("relay.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec nc -U {}\n", d.socket().display()),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+    let uri = format!("test+ext:///default?command={}", script.display());
+    let c = Client::connect(&uri).await.unwrap();
+    let all = c
+        .call::<procs::ConnectListAllDomains>(&remote::ConnectListAllDomainsArgs {
+            need_results: 1,
+            flags: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.domains[0].name, "test");
+    let hostname = c.call::<procs::ConnectGetHostname>(&()).await.unwrap();
+    assert_eq!(hostname.hostname, d.virsh(&["hostname"]).trim());
+    c.close().await;
+}
