@@ -168,6 +168,10 @@ impl Driver {
         }
         let mut buf = vec![0u8; 256 * 1024];
         let mut received_fds = Vec::new();
+        // Without keepalive the engine has no timer: sleep "forever".
+        let never = Instant::now() + Duration::from_secs(365 * 86400);
+        let timer = tokio::time::sleep_until(never);
+        tokio::pin!(timer);
         loop {
             while let Some(e) = self.engine.poll_event() {
                 if self.opened.is_some() {
@@ -195,11 +199,8 @@ impl Driver {
                     return;
                 }
             }
-            while let Some(t) = self.engine.poll_transmit() {
-                if self.conn.write_all(&t.bytes, t.fds).await.is_err() {
-                    self.engine.handle_eof();
-                    break;
-                }
+            if self.flush().await.is_err() {
+                self.engine.handle_eof();
             }
             if self.engine.is_closed() {
                 // Drain the closing events (every pending call's outcome).
@@ -213,7 +214,10 @@ impl Driver {
                 .engine
                 .poll_timeout()
                 .map(Instant::from_std)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+                .unwrap_or(never);
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
             tokio::select! {
                 read = self.conn.read(&mut buf, &mut received_fds) => match read {
                     Ok(0) | Err(_) => self.engine.handle_eof(),
@@ -225,12 +229,40 @@ impl Driver {
                     }
                 },
                 cmd = commands.recv() => match cmd {
-                    Some(c) => self.command(c).await,
+                    Some(c) => {
+                        self.command(c).await;
+                        // Take what else is waiting, so one write carries
+                        // many calls.
+                        while let Ok(c) = commands.try_recv() {
+                            self.command(c).await;
+                        }
+                    }
                     None => self.engine.close(),
                 },
-                _ = tokio::time::sleep_until(deadline) => self.engine.handle_timeout(now()),
+                _ = &mut timer => self.engine.handle_timeout(now()),
             }
         }
+    }
+
+    /// Writes everything the engine wants sent: frames without
+    /// descriptors in one write, each frame with descriptors on its own.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        let mut batch = Vec::new();
+        while let Some(t) = self.engine.poll_transmit() {
+            if t.fds.is_empty() {
+                batch.extend_from_slice(&t.bytes);
+                continue;
+            }
+            if !batch.is_empty() {
+                self.conn.write_all(&batch, Vec::new()).await?;
+                batch.clear();
+            }
+            self.conn.write_all(&t.bytes, t.fds).await?;
+        }
+        if !batch.is_empty() {
+            self.conn.write_all(&batch, Vec::new()).await?;
+        }
+        Ok(())
     }
 
     fn open_done(&mut self) {
