@@ -35,6 +35,7 @@ mod driver;
 mod error;
 mod events;
 mod stream;
+mod tls;
 mod transport;
 
 use std::os::fd::OwnedFd;

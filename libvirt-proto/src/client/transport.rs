@@ -72,7 +72,10 @@ pub(crate) async fn connect(
             let s = tcp(uri, DEFAULT_TCP_PORT).await?;
             Ok(Conn::Stream(Box::new(s)))
         }
-        Transport::Tls => Err(ClientError::UnsupportedTransport(Transport::Tls)),
+        Transport::Tls => {
+            let s = tcp(uri, DEFAULT_TLS_PORT).await?;
+            Ok(Conn::Stream(Box::new(super::tls::connect(s, uri).await?)))
+        }
         Transport::Ext => {
             let Some(command) = &uri.params.command else {
                 return Err(ClientError::Io(io::Error::new(

@@ -1,0 +1,693 @@
+//! The `tls` transport: TLS over TCP with rustls (the *ring* provider),
+//! set up as libvirt's remote driver sets it up.
+//!
+//! - Certificates are found where libvirt looks for them ([`locate`]):
+//!   under `pkipath=` when given, in `$HOME/.pki/libvirt` for a user that
+//!   is not root (file by file, falling back to the system folders), and
+//!   in `/etc/pki` otherwise. The CA is required (unless `no_verify=1`);
+//!   the revocation list `cacrl.pem` and the client certificate and key
+//!   are used when present.
+//! - The server certificate must chain to the CA and name the host (a DNS
+//!   name or an IP literal). A certificate without a subjectAltName is
+//!   matched on its common name, as GnuTLS does. `no_verify=1` accepts any
+//!   certificate (the handshake signatures are still checked).
+//! - After the handshake the daemon checks the client (its certificate,
+//!   `tls_allowed_dn_list`) and sends one byte, `1`, when it accepts it;
+//!   otherwise it closes the connection. Anything but that byte is a
+//!   refusal.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName, UnixTime,
+};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::ClientError;
+use crate::uri::ConnectUri;
+
+/// libvirt's system folder of CA certificates and revocation lists.
+const SYSTEM_CA_DIR: &str = "/etc/pki/CA";
+/// libvirt's system folder of certificates.
+const SYSTEM_CERT_DIR: &str = "/etc/pki/libvirt";
+/// libvirt's system folder of private keys.
+const SYSTEM_KEY_DIR: &str = "/etc/pki/libvirt/private";
+
+/// The byte libvirtd sends once it has accepted the client.
+const ACCEPTED: u8 = 1;
+
+/// The files of a TLS client, as libvirt locates them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PkiFiles {
+    /// The CA certificate(s) the server must chain to.
+    pub cacert: PathBuf,
+    /// The CA's revocation list, used when it exists.
+    pub cacrl: PathBuf,
+    /// The client certificate, sent when it and the key exist.
+    pub cert: PathBuf,
+    /// The client's private key.
+    pub key: PathBuf,
+}
+
+/// Where libvirt's client finds its TLS files (`virNetTLSContextLocateCredentials`):
+///
+/// - `pkipath` given: `cacert.pem`, `cacrl.pem`, `clientcert.pem` and
+///   `clientkey.pem` there, whether they exist or not;
+/// - not root, with a home folder: the same names in `HOME/.pki/libvirt`,
+///   each of the CA and the revocation list that does not exist there, and
+///   the certificate and key unless both exist there, taken from the
+///   system folders instead;
+/// - otherwise the system folders: `/etc/pki/CA/cacert.pem`,
+///   `/etc/pki/CA/cacrl.pem`, `/etc/pki/libvirt/clientcert.pem`,
+///   `/etc/pki/libvirt/private/clientkey.pem`.
+pub(crate) fn locate(
+    pkipath: Option<&Path>,
+    is_root: bool,
+    home: Option<&Path>,
+    exists: &dyn Fn(&Path) -> bool,
+) -> PkiFiles {
+    let system = PkiFiles {
+        cacert: Path::new(SYSTEM_CA_DIR).join("cacert.pem"),
+        cacrl: Path::new(SYSTEM_CA_DIR).join("cacrl.pem"),
+        cert: Path::new(SYSTEM_CERT_DIR).join("clientcert.pem"),
+        key: Path::new(SYSTEM_KEY_DIR).join("clientkey.pem"),
+    };
+    let in_dir = |dir: &Path| PkiFiles {
+        cacert: dir.join("cacert.pem"),
+        cacrl: dir.join("cacrl.pem"),
+        cert: dir.join("clientcert.pem"),
+        key: dir.join("clientkey.pem"),
+    };
+    if let Some(dir) = pkipath {
+        return in_dir(dir);
+    }
+    let (false, Some(home)) = (is_root, home) else {
+        return system;
+    };
+    let user = in_dir(&home.join(".pki/libvirt"));
+    let pick = |u: PathBuf, s: PathBuf| if exists(&u) { u } else { s };
+    let identity = exists(&user.cert) && exists(&user.key);
+    PkiFiles {
+        cacert: pick(user.cacert, system.cacert),
+        cacrl: pick(user.cacrl, system.cacrl),
+        cert: if identity { user.cert } else { system.cert },
+        key: if identity { user.key } else { system.key },
+    }
+}
+
+/// Runs the TLS handshake over `tcp` for `uri` and waits for the daemon to
+/// accept the client.
+pub(crate) async fn connect(
+    tcp: TcpStream,
+    uri: &ConnectUri,
+) -> Result<TlsStream<TcpStream>, ClientError> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let files = locate(
+        uri.params.pkipath.as_deref().map(Path::new),
+        rustix::process::geteuid().is_root(),
+        home.as_deref(),
+        &|p| p.exists(),
+    );
+    let no_verify = uri.params.no_verify;
+    let creds = Credentials::load(&files, no_verify).map_err(ClientError::Tls)?;
+    let has_identity = creds.identity.is_some();
+
+    let host = uri.host.as_deref().unwrap_or("localhost");
+    let server_name = ServerName::try_from(host.to_owned())
+        .map_err(|_| ClientError::Tls(format!("'{host}' is not a valid TLS server name")))?;
+    let config = client_config(creds, &files, no_verify).map_err(ClientError::Tls)?;
+    let peer = tcp
+        .peer_addr()
+        .map_or_else(|_| host.to_owned(), |a| a.to_string());
+
+    let mut stream = TlsConnector::from(Arc::new(config))
+        .connect(server_name, tcp)
+        .await
+        .map_err(|e| handshake_error(&e, &peer, host, &files))?;
+
+    // The daemon now checks our certificate and address, and sends one
+    // byte if it accepts them; otherwise it closes the connection.
+    let mut status = [0u8; 1];
+    let why = match stream.read(&mut status).await {
+        Ok(1) if status[0] == ACCEPTED => return Ok(stream),
+        Ok(1) => format!("it answered {} instead of {ACCEPTED}", status[0]),
+        Ok(_) => "it closed the connection".to_owned(),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => "it closed the connection".to_owned(),
+        Err(e) => format!("reading its answer failed: {e}"),
+    };
+    let sent = if has_identity {
+        format!("the client certificate {}", files.cert.display())
+    } else {
+        format!(
+            "no client certificate was sent: {} and {} not both found",
+            files.cert.display(),
+            files.key.display()
+        )
+    };
+    Err(ClientError::Tls(format!(
+        "the server {peer} refused this client after the handshake ({why}): \
+         it did not accept the client certificate or address ({sent})"
+    )))
+}
+
+/// The CA, revocation lists and client identity, read from their files.
+struct Credentials {
+    roots: RootCertStore,
+    crls: Vec<CertificateRevocationListDer<'static>>,
+    identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+}
+
+impl Credentials {
+    /// Reads the files libvirt would read: the CA must exist (unless the
+    /// server is not verified), the revocation list and the client
+    /// certificate and key are optional, and whatever exists must parse.
+    fn load(files: &PkiFiles, no_verify: bool) -> Result<Credentials, String> {
+        let mut roots = RootCertStore::empty();
+        if !no_verify || files.cacert.exists() {
+            let pem = read(&files.cacert, "CA certificate")?;
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| bad_pem(&files.cacert, "CA certificate", e))?;
+                roots.add(cert).map_err(|e| {
+                    format!("unusable CA certificate in {}: {e}", files.cacert.display())
+                })?;
+            }
+            if roots.is_empty() && !no_verify {
+                return Err(format!(
+                    "no certificate in the CA file {}",
+                    files.cacert.display()
+                ));
+            }
+        }
+
+        let mut crls = Vec::new();
+        if !no_verify && files.cacrl.exists() {
+            let pem = read(&files.cacrl, "CA revocation list")?;
+            for crl in CertificateRevocationListDer::pem_slice_iter(&pem) {
+                crls.push(crl.map_err(|e| bad_pem(&files.cacrl, "CA revocation list", e))?);
+            }
+        }
+
+        let identity = if files.cert.exists() && files.key.exists() {
+            let pem = read(&files.cert, "client certificate")?;
+            let chain = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad_pem(&files.cert, "client certificate", e))?;
+            if chain.is_empty() {
+                return Err(format!(
+                    "no certificate in the client certificate file {}",
+                    files.cert.display()
+                ));
+            }
+            let pem = read(&files.key, "client key")?;
+            let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+                rustls::pki_types::pem::Error::NoItemsFound => format!(
+                    "no private key in {} (an unencrypted PKCS#8, PKCS#1 or SEC1 PEM key is needed)",
+                    files.key.display()
+                ),
+                e => bad_pem(&files.key, "client key", e),
+            })?;
+            Some((chain, key))
+        } else {
+            None
+        };
+
+        Ok(Credentials {
+            roots,
+            crls,
+            identity,
+        })
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
+}
+
+fn bad_pem(path: &Path, what: &str, e: rustls::pki_types::pem::Error) -> String {
+    format!("invalid {what} {}: {e}", path.display())
+}
+
+/// The rustls configuration: TLS 1.2 and 1.3 with *ring*, our verifier,
+/// and the client certificate when there is one.
+fn client_config(
+    creds: Credentials,
+    files: &PkiFiles,
+    no_verify: bool,
+) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let algorithms = provider.signature_verification_algorithms;
+    let webpki = if no_verify {
+        None
+    } else {
+        let mut builder =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(creds.roots), provider.clone());
+        if !creds.crls.is_empty() {
+            // As GnuTLS: a certificate is refused when a list revokes it,
+            // not when no list speaks of it.
+            builder = builder
+                .with_crls(creds.crls)
+                .allow_unknown_revocation_status();
+        }
+        Some(builder.build().map_err(|e| {
+            format!(
+                "cannot use the CA {} and revocation list {}: {e}",
+                files.cacert.display(),
+                files.cacrl.display()
+            )
+        })?)
+    };
+    let verifier = Arc::new(LibvirtVerifier { webpki, algorithms });
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    match creds.identity {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+            format!(
+                "unusable client certificate {} with key {}: {e}",
+                files.cert.display(),
+                files.key.display()
+            )
+        }),
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
+fn handshake_error(e: &io::Error, peer: &str, host: &str, files: &PkiFiles) -> ClientError {
+    let tls = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let why = match tls {
+        Some(rustls::Error::InvalidCertificate(c)) => match c {
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
+                "the server certificate is not signed by the CA in {} ({c:?})",
+                files.cacert.display()
+            ),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                format!("the server certificate is not valid for '{host}'")
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                "the server certificate has expired".to_owned()
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "the server certificate is not valid yet".to_owned()
+            }
+            CertificateError::Revoked => format!(
+                "the server certificate is revoked by {}",
+                files.cacrl.display()
+            ),
+            other => format!("the server certificate was refused: {other:?}"),
+        },
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    };
+    ClientError::Tls(format!("handshake with {peer} failed: {why}"))
+}
+
+/// Verifies the server as libvirt does: webpki's chain, validity and name
+/// checks, with GnuTLS's common-name fallback for certificates that have
+/// no subjectAltName; or nothing but the handshake signatures when
+/// `no_verify=1` (`webpki` is `None`).
+struct LibvirtVerifier {
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl fmt::Debug for LibvirtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LibvirtVerifier")
+            .field("verify", &self.webpki.is_some())
+            .finish()
+    }
+}
+
+impl ServerCertVerifier for LibvirtVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(webpki) = &self.webpki else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            // webpki checks the chain, validity and revocation before the
+            // name, so a name mismatch means everything else passed.
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if common_name_matches(end_entity, server_name) => {
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// Whether a certificate without a subjectAltName extension has a common
+/// name matching the DNS name `server_name` (ASCII case-insensitively,
+/// `*.` matching one leftmost label), the GnuTLS fallback libvirt's
+/// server certificates made from a `cn`-only template rely on. IP
+/// addresses are matched through subjectAltName only.
+fn common_name_matches(cert: &CertificateDer<'_>, server_name: &ServerName<'_>) -> bool {
+    let ServerName::DnsName(name) = server_name else {
+        return false;
+    };
+    let Some(subject) = der::subject_without_san(cert.as_ref()) else {
+        return false;
+    };
+    der::common_names(subject).any(|cn| hostname_matches(cn, name.as_ref()))
+}
+
+fn hostname_matches(pattern: &[u8], host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host).as_bytes();
+    let pattern = pattern.strip_suffix(b".").unwrap_or(pattern);
+    if let Some(rest) = pattern.strip_prefix(b"*.") {
+        // The wildcard stands for exactly one non-empty label, and the
+        // rest must have at least two labels.
+        let Some(dot) = host.iter().position(|&b| b == b'.') else {
+            return false;
+        };
+        return dot > 0 && rest.contains(&b'.') && host[dot + 1..].eq_ignore_ascii_case(rest);
+    }
+    !pattern.is_empty() && pattern.eq_ignore_ascii_case(host)
+}
+
+/// Just enough DER to read a certificate's subject and extensions.
+mod der {
+    /// One element: (tag, contents, rest).
+    fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = input.split_first()?;
+        let (&first, mut rest) = rest.split_first()?;
+        let len = if first < 0x80 {
+            usize::from(first)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let (bytes, after) = rest.split_at(n);
+            rest = after;
+            bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
+        };
+        if rest.len() < len {
+            return None;
+        }
+        let (contents, rest) = rest.split_at(len);
+        Some((tag, contents, rest))
+    }
+
+    /// The elements of a constructed value's contents.
+    fn elements(mut input: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+        std::iter::from_fn(move || {
+            let (tag, contents, rest) = element(input)?;
+            input = rest;
+            Some((tag, contents))
+        })
+    }
+
+    const SEQUENCE: u8 = 0x30;
+    const SET: u8 = 0x31;
+    const OID: u8 = 0x06;
+    /// `[3]` EXPLICIT, around the extensions.
+    const EXTENSIONS: u8 = 0xa3;
+    /// `[0]` EXPLICIT, around the version.
+    const VERSION: u8 = 0xa0;
+    /// 2.5.29.17, subjectAltName.
+    const SAN: &[u8] = &[0x55, 0x1d, 0x11];
+    /// 2.5.4.3, commonName.
+    const CN: &[u8] = &[0x55, 0x04, 0x03];
+
+    /// The subject Name's contents when the certificate has no
+    /// subjectAltName extension.
+    pub(super) fn subject_without_san(cert: &[u8]) -> Option<&[u8]> {
+        let (SEQUENCE, cert, _) = element(cert)? else {
+            return None;
+        };
+        let (SEQUENCE, tbs, _) = element(cert)? else {
+            return None;
+        };
+        let mut fields = elements(tbs).peekable();
+        if fields.peek()?.0 == VERSION {
+            fields.next();
+        }
+        // serialNumber, signature, issuer, validity, subject.
+        let (tag, subject) = fields.nth(4)?;
+        if tag != SEQUENCE {
+            return None;
+        }
+        for (tag, contents) in fields {
+            if tag != EXTENSIONS {
+                continue;
+            }
+            let (SEQUENCE, list, _) = element(contents)? else {
+                return None;
+            };
+            for (_, ext) in elements(list) {
+                match elements(ext).next() {
+                    Some((OID, SAN)) => return None,
+                    Some(_) => {}
+                    None => return None,
+                }
+            }
+        }
+        Some(subject)
+    }
+
+    /// The commonName values of a Name (UTF8String, PrintableString or
+    /// IA5String).
+    pub(super) fn common_names(name: &[u8]) -> impl Iterator<Item = &[u8]> {
+        elements(name)
+            .filter(|&(tag, _)| tag == SET)
+            .flat_map(|(_, set)| elements(set))
+            .filter_map(|(tag, atv)| {
+                if tag != SEQUENCE {
+                    return None;
+                }
+                let mut parts = elements(atv);
+                let (OID, CN) = parts.next()? else {
+                    return None;
+                };
+                match parts.next()? {
+                    (0x0c | 0x13 | 0x16, value) => Some(value),
+                    _ => None,
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn located(
+        pkipath: Option<&str>,
+        root: bool,
+        home: Option<&str>,
+        existing: &[&str],
+    ) -> PkiFiles {
+        let set: HashSet<PathBuf> = existing.iter().map(PathBuf::from).collect();
+        locate(pkipath.map(Path::new), root, home.map(Path::new), &|p| {
+            set.contains(p)
+        })
+    }
+
+    fn files(cacert: &str, cacrl: &str, cert: &str, key: &str) -> PkiFiles {
+        PkiFiles {
+            cacert: cacert.into(),
+            cacrl: cacrl.into(),
+            cert: cert.into(),
+            key: key.into(),
+        }
+    }
+
+    const SYSTEM: [&str; 4] = [
+        "/etc/pki/CA/cacert.pem",
+        "/etc/pki/CA/cacrl.pem",
+        "/etc/pki/libvirt/clientcert.pem",
+        "/etc/pki/libvirt/private/clientkey.pem",
+    ];
+
+    #[test]
+    fn pkipath_is_used_whatever_exists() {
+        let want = files(
+            "/p/cacert.pem",
+            "/p/cacrl.pem",
+            "/p/clientcert.pem",
+            "/p/clientkey.pem",
+        );
+        assert_eq!(located(Some("/p"), true, Some("/root"), &[]), want);
+        assert_eq!(located(Some("/p"), false, Some("/home/a"), &[]), want);
+    }
+
+    #[test]
+    fn root_uses_the_system_folders() {
+        let user = [
+            "/root/.pki/libvirt/cacert.pem",
+            "/root/.pki/libvirt/clientcert.pem",
+            "/root/.pki/libvirt/clientkey.pem",
+        ];
+        let [a, b, c, d] = SYSTEM;
+        assert_eq!(located(None, true, Some("/root"), &user), files(a, b, c, d));
+    }
+
+    #[test]
+    fn a_user_takes_what_exists_in_the_home_folder() {
+        let all = [
+            "/home/a/.pki/libvirt/cacert.pem",
+            "/home/a/.pki/libvirt/cacrl.pem",
+            "/home/a/.pki/libvirt/clientcert.pem",
+            "/home/a/.pki/libvirt/clientkey.pem",
+        ];
+        let [a, b, c, d] = all;
+        assert_eq!(
+            located(None, false, Some("/home/a"), &all),
+            files(a, b, c, d)
+        );
+    }
+
+    #[test]
+    fn a_user_falls_back_file_by_file_and_the_identity_as_a_pair() {
+        let [sa, sb, sc, sd] = SYSTEM;
+        // Only the CA at home: CA from home, the rest from the system.
+        assert_eq!(
+            located(
+                None,
+                false,
+                Some("/home/a"),
+                &["/home/a/.pki/libvirt/cacert.pem"]
+            ),
+            files("/home/a/.pki/libvirt/cacert.pem", sb, sc, sd)
+        );
+        // A certificate without its key at home: both from the system.
+        assert_eq!(
+            located(
+                None,
+                false,
+                Some("/home/a"),
+                &[
+                    "/home/a/.pki/libvirt/cacrl.pem",
+                    "/home/a/.pki/libvirt/clientcert.pem"
+                ]
+            ),
+            files(sa, "/home/a/.pki/libvirt/cacrl.pem", sc, sd)
+        );
+        // Nothing at home.
+        assert_eq!(
+            located(None, false, Some("/home/a"), &[]),
+            files(sa, sb, sc, sd)
+        );
+        // No home folder at all.
+        assert_eq!(located(None, false, None, &[]), files(sa, sb, sc, sd));
+    }
+
+    #[test]
+    fn common_name_wildcards_and_case() {
+        assert!(hostname_matches(b"Host.Example.org", "host.example.org"));
+        assert!(hostname_matches(b"host.example.org.", "host.example.org"));
+        assert!(hostname_matches(b"*.example.org", "a.example.org"));
+        assert!(!hostname_matches(b"*.example.org", "a.b.example.org"));
+        assert!(!hostname_matches(b"*.example.org", "example.org"));
+        assert!(!hostname_matches(b"*.org", "example.org"));
+        assert!(!hostname_matches(b"other.example.org", "host.example.org"));
+        assert!(!hostname_matches(b"", "host"));
+    }
+
+    /// `openssl req -x509 -subj /O=lvp/CN=host.example` (no SAN), and the
+    /// same with `subjectAltName=DNS:other.example`.
+    const NO_SAN: &str = "-----BEGIN CERTIFICATE-----
+MIIBejCCASGgAwIBAgIUQ89SwWNqBQ1il0QhUz4uJAZUwAMwCgYIKoZIzj0EAwIw
+JTEMMAoGA1UECgwDbHZwMRUwEwYDVQQDDAxob3N0LmV4YW1wbGUwHhcNMjYxMTIx
+MjM0MDEwWhcNMzYxMTE4MjM0MDEwWjAlMQwwCgYDVQQKDANsdnAxFTATBgNVBAMM
+DGhvc3QuZXhhbXBsZTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABPkJx180bW0x
+1HhC809FvpC08Vo2hqOJMoCSCXFb6PxgOHLhvsQVjOa1c22mJ5G6V9Q/RguN5svV
+lZOHSguAV06jLzAtMAwGA1UdEwEB/wQCMAAwHQYDVR0OBBYEFE+eyQAQAp5GC6RD
+sjaPnfC8WfrvMAoGCCqGSM49BAMCA0cAMEQCIEU882N4GYa7gpbKVaetnapHEiLK
+/mg0gbp6DA5NHo2pAiBf0PB/adL5CEj2ZEYMlh3svqh5vkAw/AhTCKhA739d5Q==
+-----END CERTIFICATE-----";
+
+    const WITH_SAN: &str = "-----BEGIN CERTIFICATE-----
+MIIBljCCATugAwIBAgIUCZwgAQO3x0ppVQ73mdSbfuk4qhEwCgYIKoZIzj0EAwIw
+JTEMMAoGA1UECgwDbHZwMRUwEwYDVQQDDAxob3N0LmV4YW1wbGUwHhcNMjYxMTIx
+MjM0MDEwWhcNMzYxMTE4MjM0MDEwWjAlMQwwCgYDVQQKDANsdnAxFTATBgNVBAMM
+DGhvc3QuZXhhbXBsZTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABPkJx180bW0x
+1HhC809FvpC08Vo2hqOJMoCSCXFb6PxgOHLhvsQVjOa1c22mJ5G6V9Q/RguN5svV
+lZOHSguAV06jSTBHMAwGA1UdEwEB/wQCMAAwGAYDVR0RBBEwD4INb3RoZXIuZXhh
+bXBsZTAdBgNVHQ4EFgQUT57JABACnkYLpEOyNo+d8LxZ+u8wCgYIKoZIzj0EAwID
+SQAwRgIhALw3s8WVNAbiNfDsi5yWiQrAbgkGYCztumVY9xZTMII6AiEAlLRN2t7Z
+4B1XziHLdjWFMYEtxORtcIwIv846Ujx29P8=
+-----END CERTIFICATE-----";
+
+    fn cert(pem: &str) -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
+    }
+
+    fn dns(name: &str) -> ServerName<'static> {
+        ServerName::try_from(name.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn common_name_fallback_only_without_san() {
+        let no_san = cert(NO_SAN);
+        assert!(common_name_matches(&no_san, &dns("host.example")));
+        assert!(common_name_matches(&no_san, &dns("HOST.example")));
+        assert!(!common_name_matches(&no_san, &dns("lvp")));
+        assert!(!common_name_matches(&no_san, &dns("other.example")));
+        assert!(!common_name_matches(&no_san, &dns("127.0.0.1")));
+        let with_san = cert(WITH_SAN);
+        assert!(!common_name_matches(&with_san, &dns("host.example")));
+    }
+
+    #[test]
+    fn truncated_or_garbage_certificates_never_match() {
+        let der = cert(NO_SAN).as_ref().to_vec();
+        for n in 0..der.len() {
+            let c = CertificateDer::from(der[..n].to_vec());
+            assert!(!common_name_matches(&c, &dns("host.example")));
+        }
+        for b in [0x00u8, 0x30, 0x80, 0xff] {
+            let c = CertificateDer::from(vec![0x30, 0x84, b, b, b, b, 0x30]);
+            assert!(!common_name_matches(&c, &dns("host.example")));
+        }
+    }
+}
