@@ -326,9 +326,9 @@ impl Driver {
                             let _ = tx.send(StreamMsg::Failed(err));
                         }
                     }
-                    StreamEvent::Data(d) => self.to_stream(serial, StreamMsg::Data(d)),
-                    StreamEvent::Hole(n) => self.to_stream(serial, StreamMsg::Hole(n)),
-                    StreamEvent::Eof => self.to_stream(serial, StreamMsg::Eof),
+                    StreamEvent::Data(d) => self.send_to_stream(serial, StreamMsg::Data(d)),
+                    StreamEvent::Hole(n) => self.send_to_stream(serial, StreamMsg::Hole(n)),
+                    StreamEvent::Eof => self.send_to_stream(serial, StreamMsg::Eof),
                 }
             }
             Event::ProtocolError(_) => {}
@@ -344,7 +344,7 @@ impl Driver {
         false
     }
 
-    fn to_stream(&mut self, serial: u32, msg: StreamMsg) {
+    fn send_to_stream(&mut self, serial: u32, msg: StreamMsg) {
         let gone = match self.streams.get(&serial) {
             Some(tx) => tx.send(msg).is_err(),
             None => false,

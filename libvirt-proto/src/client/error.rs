@@ -26,10 +26,10 @@ pub enum ClientError {
     /// Opening the connection failed (authentication, `CONNECT_OPEN`).
     Open(OpenError),
     /// The daemon answered with an error.
-    Remote(RemoteError),
+    Remote(Box<RemoteError>),
     /// The daemon does not support the procedure (`VIR_ERR_NO_SUPPORT`):
     /// it is older than the procedure, or its driver lacks it.
-    Unsupported(RemoteError),
+    Unsupported(Box<RemoteError>),
     /// The call got no answer in time; it was given up.
     Timeout(Duration),
     /// The connection ended before the reply.
@@ -68,9 +68,9 @@ impl From<CallError> for ClientError {
     fn from(e: CallError) -> Self {
         match e {
             CallError::Remote(e) if e.code == ErrorNumber::ERR_NO_SUPPORT => {
-                ClientError::Unsupported(e)
+                ClientError::Unsupported(Box::new(e))
             }
-            CallError::Remote(e) => ClientError::Remote(e),
+            CallError::Remote(e) => ClientError::Remote(Box::new(e)),
             CallError::ConnectionLost(CloseReason::Local) => ClientError::Closed,
             CallError::ConnectionLost(r) => ClientError::ConnectionLost(r),
             CallError::Protocol(p) => ClientError::Protocol(p),
@@ -117,7 +117,7 @@ impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ClientError::Io(e) => Some(e),
-            ClientError::Remote(e) | ClientError::Unsupported(e) => Some(e),
+            ClientError::Remote(e) | ClientError::Unsupported(e) => Some(e.as_ref()),
             _ => None,
         }
     }
