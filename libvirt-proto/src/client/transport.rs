@@ -372,4 +372,46 @@ mod tests {
         assert!(remote.contains("nc"), "{remote}");
         assert!(remote.contains("libvirt-sock-ro"), "{remote}");
     }
+
+    #[tokio::test]
+    async fn descriptors_pass_over_a_unix_socket_with_the_first_byte() {
+        use std::io::{Read, Seek, Write};
+        let (a, b) = UnixStream::pair().unwrap();
+        let (mut a, mut b) = (Conn::Unix(a), Conn::Unix(b));
+        let mut file = tempfile_in_proc();
+        file.write_all(b"passed").unwrap();
+        let fd = OwnedFd::from(file.try_clone().unwrap());
+        a.write_all(b"frame", vec![fd]).await.unwrap();
+        let mut buf = [0u8; 16];
+        let mut fds = Vec::new();
+        let n = b.read(&mut buf, &mut fds).await.unwrap();
+        assert_eq!(&buf[..n], b"frame");
+        assert_eq!(fds.len(), 1);
+        // The received descriptor is the same open file.
+        let mut got = std::fs::File::from(fds.pop().unwrap());
+        got.rewind().unwrap();
+        let mut text = String::new();
+        got.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "passed");
+        // Other transports refuse descriptors rather than drop them.
+        let (x, _y) = tokio::io::duplex(64);
+        let mut s = Conn::Stream(Box::new(x));
+        let fd = OwnedFd::from(file);
+        let e = s.write_all(b"frame", vec![fd]).await.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+    }
+
+    /// An anonymous temporary file.
+    fn tempfile_in_proc() -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("lvp-fd-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
 }
