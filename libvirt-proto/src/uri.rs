@@ -107,6 +107,13 @@ pub struct Params {
     pub proxy: Option<Proxy>,
     /// `tls_priority=`: GnuTLS priority string (kept for compatibility).
     pub tls_priority: Option<String>,
+    /// `auth=`: the authentication method to use (`sasl`, `polkit`,
+    /// `none`, or `sasl.MECH` for one SASL mechanism).
+    pub auth: Option<String>,
+    /// `authfile=`: the `auth.conf` to read credentials from.
+    pub authfile: Option<String>,
+    /// `no_sanity=1`: skip ssh's sanity checks (kept for compatibility).
+    pub no_sanity: bool,
 }
 
 /// A parsed connection URI.
@@ -275,8 +282,12 @@ impl ConnectUri {
                 name: name.clone(),
                 value: value.clone(),
             };
-            match name.as_str() {
+            // libvirt compares parameter names without case.
+            match name.to_ascii_lowercase().as_str() {
                 "name" => params.name = Some(value),
+                "auth" => params.auth = Some(value),
+                "authfile" => params.authfile = Some(value),
+                "no_sanity" => params.no_sanity = flag(&name, &value)?,
                 "command" => params.command = Some(value),
                 "socket" => params.socket = Some(value),
                 "netcat" => params.netcat = Some(value),
@@ -411,6 +422,14 @@ mod tests {
         assert_eq!(u.remote_name(), "qemu:///session");
         let u = ConnectUri::parse("qemu+ext:///system?command=/usr/bin/helper").unwrap();
         assert_eq!(u.transport, Transport::Ext);
+        // Names without case; the authentication parameters.
+        let u = ConnectUri::parse(
+            "qemu+tcp://h/system?No_Verify=1&auth=sasl.scram-sha-256&authfile=/a.conf&no_sanity=1",
+        )
+        .unwrap();
+        assert!(u.params.no_verify && u.params.no_sanity);
+        assert_eq!(u.params.auth.as_deref(), Some("sasl.scram-sha-256"));
+        assert_eq!(u.params.authfile.as_deref(), Some("/a.conf"));
     }
 
     #[test]
