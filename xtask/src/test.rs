@@ -15,8 +15,19 @@ use std::process::{Command, ExitCode};
 /// The variable the daemon tests' harness reads.
 const DAEMON_TESTS: &str = "LIBVIRT_PROTO_DAEMON_TESTS";
 
-/// The programs the daemon tests run.
-const TOOLS: [&str; 3] = ["libvirtd", "virsh", "virt-admin"];
+/// The programs the daemon tests run: libvirt's, and for the transport and
+/// authentication tests an ssh server and client, netcat, openssl (test
+/// certificates) and Cyrus SASL's password tool.
+const TOOLS: [&str; 8] = [
+    "libvirtd",
+    "virsh",
+    "virt-admin",
+    "sshd",
+    "ssh-keygen",
+    "nc",
+    "openssl",
+    "saslpasswd2",
+];
 
 /// Folders searched besides `PATH`: `libvirtd` lives in `sbin`, which a
 /// user's `PATH` often lacks.
@@ -92,16 +103,18 @@ fn daemon_tests(root: &Path) -> Result<Option<OsString>, String> {
     }
     if !is_root() {
         eprintln!(
-            "xtask: libvirtd, virsh or virt-admin not found, and not running as root to \
-             install them: the tests that need a private libvirtd will be skipped. Install \
-             libvirt-daemon and libvirt-clients (`sudo .ci/install-libvirt` on Debian) and \
-             run `cargo xtask test` again to run them."
+            "xtask: one of {} not found, and not running as root to install them: the \
+             tests that need a private libvirtd will be skipped. Install them \
+             (`sudo .ci/install-libvirt` on Debian) and run `cargo xtask test` again to \
+             run them.",
+            TOOLS.join(", ")
         );
         return Ok(None);
     }
     let script = root.join(".ci/install-libvirt");
     eprintln!(
-        "xtask: libvirtd not found; installing libvirt with {}",
+        "xtask: one of {} not found; installing with {}",
+        TOOLS.join(", "),
         script.display()
     );
     let status = Command::new("bash")
