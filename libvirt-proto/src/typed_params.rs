@@ -19,6 +19,7 @@
 
 use std::fmt;
 
+use crate::generated::admin;
 use crate::generated::remote::{TypedParam, TypedParamValue};
 
 /// libvirt's `VIR_TYPED_PARAM_FIELD_LENGTH`: a name takes at most this many
@@ -266,6 +267,63 @@ impl From<TypedParams> for Vec<TypedParam> {
     }
 }
 
+// The admin program declares its own, identical, typed parameter types
+// (`admin_typed_param`); these convert them.
+
+fn from_admin(v: admin::TypedParamValue) -> TypedParamValue {
+    match v {
+        admin::TypedParamValue::Int(x) => TypedParamValue::Int(x),
+        admin::TypedParamValue::Uint(x) => TypedParamValue::Uint(x),
+        admin::TypedParamValue::Llong(x) => TypedParamValue::Llong(x),
+        admin::TypedParamValue::Ullong(x) => TypedParamValue::Ullong(x),
+        admin::TypedParamValue::Double(x) => TypedParamValue::Double(x),
+        admin::TypedParamValue::Boolean(x) => TypedParamValue::Boolean(x),
+        admin::TypedParamValue::String(x) => TypedParamValue::String(x),
+    }
+}
+
+fn to_admin(v: &TypedParamValue) -> admin::TypedParamValue {
+    match v {
+        TypedParamValue::Int(x) => admin::TypedParamValue::Int(*x),
+        TypedParamValue::Uint(x) => admin::TypedParamValue::Uint(*x),
+        TypedParamValue::Llong(x) => admin::TypedParamValue::Llong(*x),
+        TypedParamValue::Ullong(x) => admin::TypedParamValue::Ullong(*x),
+        TypedParamValue::Double(x) => admin::TypedParamValue::Double(*x),
+        TypedParamValue::Boolean(x) => admin::TypedParamValue::Boolean(*x),
+        TypedParamValue::String(x) => admin::TypedParamValue::String(x.clone()),
+    }
+}
+
+impl From<Vec<admin::TypedParam>> for TypedParams {
+    fn from(v: Vec<admin::TypedParam>) -> Self {
+        TypedParams(
+            v.into_iter()
+                .map(|p| TypedParam {
+                    field: p.field,
+                    value: from_admin(p.value),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl From<&TypedParams> for Vec<admin::TypedParam> {
+    fn from(p: &TypedParams) -> Self {
+        p.0.iter()
+            .map(|p| admin::TypedParam {
+                field: p.field.clone(),
+                value: to_admin(&p.value),
+            })
+            .collect()
+    }
+}
+
+impl From<&TypedParams> for Vec<TypedParam> {
+    fn from(p: &TypedParams) -> Self {
+        p.0.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,6 +375,33 @@ mod tests {
         let long = "x".repeat(FIELD_LENGTH);
         assert!(TypedParams::new().with_int(&long, 1).is_err());
         assert!(TypedParams::new().with_int(&long[1..], 1).is_ok());
+    }
+
+    #[test]
+    fn converts_to_and_from_admin_typed_params() {
+        let p = TypedParams::new()
+            .with_int("a", -1)
+            .unwrap()
+            .with_uint("b", 2)
+            .unwrap()
+            .with_llong("c", -3)
+            .unwrap()
+            .with_ullong("d", 4)
+            .unwrap()
+            .with_double("e", 0.5)
+            .unwrap()
+            .with_boolean("f", true)
+            .unwrap()
+            .with_string("g", "x")
+            .unwrap();
+        let admin: Vec<admin::TypedParam> = (&p).into();
+        assert_eq!(admin.len(), 7);
+        // Same wire form in both programs.
+        assert_eq!(
+            rt::to_bytes(&admin[6]).unwrap(),
+            rt::to_bytes(&p.0[6]).unwrap()
+        );
+        assert_eq!(TypedParams::from(admin), p);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! - The committed `libvirt-proto/src/generated/` is exactly what v11.3.0
 //!   generates (the freshness check).
 //! - v9.0.0 also generates, and the result compiles as a crate: the
-//!   generator works per tag, not just for the committed one.
+//!   generator works per tag, not just for the committed one; its client
+//!   methods compile inside libvirt-proto with the `client` feature.
 //!
 //! Both need the release tarballs (`LIBVIRT_TARBALLS`, default
 //! `../shared/libvirt`); without them the tests say so and pass.
@@ -155,4 +156,82 @@ fn a_bad_tag_or_source_is_a_clear_error() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("/nonexistent/tree"), "{err}");
+}
+
+/// The client methods of v9.0.0 compile against the hand-written client:
+/// a throw-away workspace holds libvirt-proto with its `generated/` from
+/// v9.0.0 and everything else linked to this tree.
+#[test]
+fn v9_0_0_client_methods_compile() {
+    use std::os::unix::fs::symlink;
+
+    let Some(t) = tarball("9.0.0") else { return };
+    let root = root();
+    let ws = std::env::temp_dir().join(format!("libvirt-proto-v9-client-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&ws);
+    let krate = ws.join("libvirt-proto");
+    std::fs::create_dir_all(krate.join("src")).unwrap();
+
+    // The workspace manifest, with libvirt-proto as its only member.
+    let manifest: String = std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("default-members"))
+        .map(|l| {
+            if l.starts_with("members") {
+                "members = [\"libvirt-proto\"]\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(ws.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), ws.join("Cargo.lock")).unwrap();
+    for c in ["xdrgen", "xdrgen-impl", "xdrgen-macros"] {
+        symlink(root.join(c), ws.join(c)).unwrap();
+    }
+    let link_all_but = |from: &Path, to: &Path, except: &str| {
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            let name = e.file_name();
+            if name != except && name != "Cargo.toml" {
+                symlink(e.path(), to.join(&name)).unwrap();
+            }
+        }
+    };
+    let proto = root.join("libvirt-proto");
+    std::fs::copy(proto.join("Cargo.toml"), krate.join("Cargo.toml")).unwrap();
+    link_all_but(&proto, &krate, "src");
+    link_all_but(&proto.join("src"), &krate.join("src"), "generated");
+
+    let generated = krate.join("src/generated");
+    let o = xtask(&[
+        "regen",
+        "--tag",
+        "v9.0.0",
+        "--from",
+        t.to_str().unwrap(),
+        "--out",
+        generated.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(generated.join("remote_client.rs").is_file());
+    let status = Command::new(env!("CARGO"))
+        .current_dir(&ws)
+        .args([
+            "check",
+            "--quiet",
+            "-p",
+            "libvirt-proto",
+            "--lib",
+            "--features",
+            "client",
+        ])
+        .env("CARGO_TARGET_DIR", root.join("target/regen-v9"))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "libvirt-proto with the client does not build from v9.0.0"
+    );
+    std::fs::remove_dir_all(&ws).unwrap();
 }

@@ -30,3 +30,15 @@ pub mod lock;
 pub mod log;
 /// Named codes of libvirt's `virErrorNumber`, `virErrorDomain` and `virErrorLevel`.
 pub mod error_codes;
+/// The remote program: 393 methods of `Client`.
+#[cfg(feature = "client")]
+mod remote_client;
+/// The qemu program: 6 methods of `Client`.
+#[cfg(feature = "client")]
+mod qemu_client;
+/// The lxc program: 1 method of `Client`.
+#[cfg(feature = "client")]
+mod lxc_client;
+/// The admin program: 18 methods of `AdminClient`.
+#[cfg(feature = "client")]
+mod admin_client;

@@ -1,0 +1,249 @@
+//! The generated per-procedure methods of `Client` and `AdminClient`
+//! against a real, private `libvirtd` serving `test:///default`. Without
+//! `libvirtd` the tests say so and pass.
+
+#![cfg(feature = "client")]
+
+mod common;
+
+use std::os::fd::OwnedFd;
+
+use common::Daemon;
+use tokio::io::AsyncReadExt;
+
+use libvirt_proto::client::{AdminClient, ByteStream, Client, ClientError};
+use libvirt_proto::remote::program::procs;
+use libvirt_proto::typed_params::TypedParams;
+use libvirt_proto::{admin, remote};
+
+/// `name : value` lines of virsh and virt-admin, trimmed.
+fn field(output: &str, name: &str) -> Option<String> {
+    output.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == name).then(|| v.trim().to_owned())
+    })
+}
+
+#[tokio::test]
+async fn methods_agree_with_typed_calls_and_virsh() {
+    let Some(d) = Daemon::start("methods") else {
+        return;
+    };
+    let client = Client::connect(&d.uri()).await.unwrap();
+
+    // No arguments, one-field reply: the field itself.
+    let version: u64 = client.connect_get_lib_version().await.unwrap();
+    let typed = client
+        .call::<procs::ConnectGetLibVersion>(&())
+        .await
+        .unwrap();
+    assert_eq!(version, typed.lib_ver);
+    assert!(version >= 9_000_000, "{version}");
+    assert_eq!(client.connect_get_type().await.unwrap(), "TEST");
+
+    // `Option<&str>` argument.
+    assert!(client.connect_get_max_vcpus(None).await.unwrap() > 0);
+
+    // `&str` argument, struct argument by reference, whole-struct reply.
+    let dom: remote::NonnullDomain = client.domain_lookup_by_name("test").await.unwrap();
+    assert_eq!(dom.name, "test");
+    let info: remote::DomainGetInfoRet = client.domain_get_info(&dom).await.unwrap();
+    let dominfo = d.virsh(&["dominfo", "test"]);
+    assert_eq!(
+        field(&dominfo, "Max memory").unwrap(),
+        format!("{} KiB", info.max_mem)
+    );
+    assert_eq!(
+        field(&dominfo, "CPU(s)").unwrap(),
+        info.nr_virt_cpu.to_string()
+    );
+    assert_eq!(info.state, 1, "running");
+
+    // A fixed-size opaque argument by value.
+    let same = client.domain_lookup_by_uuid(dom.uuid).await.unwrap();
+    assert_eq!(same, dom);
+
+    // A list of strings.
+    let names: Vec<String> = client
+        .connect_list_defined_domains(remote::DOMAIN_LIST_MAX as i32)
+        .await
+        .unwrap();
+    assert!(!names.contains(&"test".to_owned()), "{names:?}");
+
+    // An unknown name is an ordinary error of the daemon.
+    match client.domain_lookup_by_name("nope").await {
+        Err(ClientError::Remote(e)) => assert_eq!(e.code.0, 42),
+        other => panic!("{other:?}"),
+    }
+    client.close().await;
+}
+
+#[tokio::test]
+async fn typed_parameters_both_ways() {
+    let Some(d) = Daemon::start("methods-tp") else {
+        return;
+    };
+    let client = Client::connect(&d.uri()).await.unwrap();
+    let dom = client.domain_lookup_by_name("test").await.unwrap();
+
+    let kind = client.domain_get_scheduler_type(&dom).await.unwrap();
+    let schedinfo = d.virsh(&["schedinfo", "test"]);
+    assert_eq!(field(&schedinfo, "Scheduler").unwrap(), kind.r#type);
+
+    // A one-field reply of typed parameters comes back as `TypedParams`.
+    let params: TypedParams = client
+        .domain_get_scheduler_parameters(&dom, kind.nparams)
+        .await
+        .unwrap();
+    let weight = params.get_uint("weight").unwrap().expect("weight");
+    assert_eq!(field(&schedinfo, "weight").unwrap(), weight.to_string());
+
+    // `&TypedParams` as an argument (the test driver keeps the blkio
+    // weight, and ignores a new scheduler weight).
+    let weight = TypedParams::new().with_uint("weight", 321).unwrap();
+    client
+        .domain_set_blkio_parameters(&dom, &weight, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        field(&d.virsh(&["blkiotune", "test"]), "weight").unwrap(),
+        "321"
+    );
+    // A reply with typed parameters and a count is the reply struct; asked
+    // with no room, it gives the count (libvirt's two-step convention).
+    let count = client
+        .domain_get_blkio_parameters(&dom, 0, 0)
+        .await
+        .unwrap()
+        .nparams;
+    let blkio = client
+        .domain_get_blkio_parameters(&dom, count, 0)
+        .await
+        .unwrap();
+    assert!(count > 0 && !blkio.params.is_empty());
+    assert_eq!(
+        TypedParams(blkio.params).get_uint("weight").unwrap(),
+        Some(321)
+    );
+
+    let count = client
+        .domain_get_block_io_tune(&dom, Some("vda"), 0, 0)
+        .await
+        .unwrap()
+        .nparams;
+    let tune = client
+        .domain_get_block_io_tune(&dom, Some("vda"), count, 0)
+        .await
+        .unwrap();
+    let tune = TypedParams(tune.params);
+    assert_eq!(tune.get_ullong("total_bytes_sec").unwrap(), Some(0));
+    client.close().await;
+}
+
+#[tokio::test]
+async fn what_the_driver_lacks_is_unsupported() {
+    let Some(d) = Daemon::start("methods-nosup") else {
+        return;
+    };
+    let client = Client::connect(&d.uri()).await.unwrap();
+    match client.node_get_sev_info(0, 0).await {
+        Err(ClientError::Unsupported(e)) => {
+            assert!(e.to_string().contains("virNodeGetSEVInfo"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // The qemu program's methods go to the same connection.
+    let dom = client.domain_lookup_by_name("test").await.unwrap();
+    match client.qemu_domain_monitor_command(&dom, "info", 0).await {
+        Err(ClientError::Unsupported(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    // The connection is fine afterwards.
+    assert!(client.connect_get_lib_version().await.is_ok());
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_stream_method_returns_the_reply_and_the_stream() {
+    let Some(d) = Daemon::start("methods-stream") else {
+        return;
+    };
+    let client = Client::connect(&d.uri()).await.unwrap();
+    let dom = client.domain_lookup_by_name("test").await.unwrap();
+    let (mime, mut stream): (Option<String>, ByteStream) =
+        client.domain_screenshot(&dom, 0, 0).await.unwrap();
+    let mut image = Vec::new();
+    stream.read_to_end(&mut image).await.unwrap();
+    assert_eq!(mime.as_deref(), Some("image/png"));
+    assert!(image.starts_with(b"\x89PNG"), "{:?}", &image[..8]);
+    client.close().await;
+}
+
+#[tokio::test]
+async fn admin_methods() {
+    let Some(d) = Daemon::start("methods-admin") else {
+        return;
+    };
+    let admin = AdminClient::connect(&d.admin_uri()).await.unwrap();
+    let servers = admin.connect_list_servers(16, 0).await.unwrap();
+    let mut names: Vec<&str> = servers.servers.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["admin", "libvirtd"]);
+    let listed = d.virt_admin(&["srv-list"]);
+    assert!(listed.contains("libvirtd"), "{listed}");
+
+    let srv: admin::NonnullServer = admin.connect_lookup_server("libvirtd", 0).await.unwrap();
+    let pool: TypedParams = admin
+        .server_get_threadpool_parameters(&srv, 0)
+        .await
+        .unwrap();
+    let printed = d.virt_admin(&["srv-threadpool-info", "libvirtd"]);
+    let max = pool.get_uint("maxWorkers").unwrap().expect("maxWorkers");
+    assert_eq!(field(&printed, "maxWorkers").unwrap(), max.to_string());
+
+    // Typed parameters into the admin program's own wire type.
+    let set = TypedParams::new().with_uint("maxWorkers", max + 1).unwrap();
+    admin
+        .server_set_threadpool_parameters(&srv, &set, 0)
+        .await
+        .unwrap();
+    let pool = admin
+        .server_get_threadpool_parameters(&srv, 0)
+        .await
+        .unwrap();
+    assert_eq!(pool.get_uint("maxWorkers").unwrap(), Some(max + 1));
+
+    assert!(admin.connect_get_lib_version().await.unwrap() >= 9_000_000);
+    admin.close().await;
+}
+
+/// The signatures the naming and argument rules give; compiled, not run.
+#[allow(dead_code)]
+async fn signatures(
+    c: &Client,
+    a: &AdminClient,
+    dom: &remote::NonnullDomain,
+    vol: &remote::NonnullStorageVol,
+    srv: &admin::NonnullServer,
+    p: &TypedParams,
+    fds: Vec<OwnedFd>,
+) {
+    let _: Result<u64, ClientError> = c.connect_get_lib_version().await;
+    let _: Result<String, ClientError> = c.domain_get_xml_desc(dom, 0).await;
+    let _: Result<(), ClientError> = c.domain_set_scheduler_parameters(dom, p).await;
+    let _: Result<TypedParams, ClientError> = c.domain_get_scheduler_parameters(dom, 1).await;
+    let _: Result<remote::NonnullDomain, ClientError> =
+        c.domain_create_xml_with_files("<domain/>", 0, fds).await;
+    let _: Result<(), ClientError> = c.domain_set_vcpu(dom, "1-2", 1, 0).await;
+    let _: Result<(), ClientError> = c.domain_pin_vcpu(dom, 0, &[0xff]).await;
+    let _: Result<i32, ClientError> = c.domain_fsfreeze(dom, &["/", "/boot"], 0).await;
+    let _: Result<ByteStream, ClientError> = c.storage_vol_download(vol, 0, 0, 0).await;
+    let _: Result<ByteStream, ClientError> = c.domain_open_console(dom, None, 0).await;
+    let _: Result<Vec<OwnedFd>, ClientError> = c.domain_open_graphics_fd(dom, 0, 0).await;
+    let _: Result<String, ClientError> = c.qemu_domain_monitor_command(dom, "info", 0).await;
+    let _: Result<Vec<OwnedFd>, ClientError> = c.lxc_domain_open_namespace(dom, 0).await;
+    let _: Result<TypedParams, ClientError> = a.server_get_client_limits(srv, 0).await;
+    let _: Result<(), ClientError> = a.connect_set_logging_outputs(Some("1:stderr"), 0).await;
+    let _: Result<admin::ConnectGetLoggingOutputsRet, ClientError> =
+        a.connect_get_logging_outputs(0).await;
+}
