@@ -1,0 +1,157 @@
+//! A small virsh-like program on the async client.
+//!
+//! ```sh
+//! cargo run -p libvirt-proto --features client --example virsh_lite -- URI COMMAND
+//! ```
+//!
+//! Commands: `list`, `dominfo NAME`, `screenshot NAME FILE`,
+//! `events [SECONDS]` (domain lifecycle events). URI is any libvirt URI,
+//! e.g. `qemu:///system` or `test+unix:///default?socket=/path/libvirt-sock`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use libvirt_proto::client::{Client, ClientError};
+use libvirt_proto::dispatch::Message;
+use libvirt_proto::remote;
+
+/// `VIR_CONNECT_LIST_DOMAINS_ACTIVE | VIR_CONNECT_LIST_DOMAINS_INACTIVE`.
+const ALL_DOMAINS: u32 = 1 | 2;
+
+fn state_name(state: u8) -> &'static str {
+    match state {
+        1 => "running",
+        2 => "idle",
+        3 => "paused",
+        4 => "in shutdown",
+        5 => "shut off",
+        6 => "crashed",
+        7 => "pmsuspended",
+        _ => "no state",
+    }
+}
+
+fn event_name(event: i32) -> &'static str {
+    [
+        "defined",
+        "undefined",
+        "started",
+        "suspended",
+        "resumed",
+        "stopped",
+        "shutdown",
+        "pmsuspended",
+        "crashed",
+    ]
+    .get(event as usize)
+    .copied()
+    .unwrap_or("unknown")
+}
+
+async fn list(c: &Client) -> Result<(), ClientError> {
+    let all = c.connect_list_all_domains(1, ALL_DOMAINS).await?;
+    println!(" {:<5} {:<20} State", "Id", "Name");
+    println!("{}", "-".repeat(40));
+    for dom in &all.domains {
+        let info = c.domain_get_info(dom).await?;
+        let id = if dom.id >= 0 {
+            dom.id.to_string()
+        } else {
+            "-".into()
+        };
+        println!(" {:<5} {:<20} {}", id, dom.name, state_name(info.state));
+    }
+    Ok(())
+}
+
+async fn dominfo(c: &Client, name: &str) -> Result<(), ClientError> {
+    let dom = c.domain_lookup_by_name(name).await?;
+    let info = c.domain_get_info(&dom).await?;
+    let uuid: String = dom.uuid.iter().map(|b| format!("{b:02x}")).collect();
+    println!("Id:             {}", dom.id);
+    println!("Name:           {}", dom.name);
+    println!(
+        "UUID:           {}-{}-{}-{}-{}",
+        &uuid[..8],
+        &uuid[8..12],
+        &uuid[12..16],
+        &uuid[16..20],
+        &uuid[20..]
+    );
+    println!("State:          {}", state_name(info.state));
+    println!("CPU(s):         {}", info.nr_virt_cpu);
+    println!("Max memory:     {} KiB", info.max_mem);
+    println!("Used memory:    {} KiB", info.memory);
+    Ok(())
+}
+
+async fn screenshot(c: &Client, name: &str, file: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let dom = c.domain_lookup_by_name(name).await?;
+    let (mime, mut stream) = c.domain_screenshot(&dom, 0, 0).await?;
+    let image = stream.recv_all().await?;
+    std::fs::write(file, &image)?;
+    println!(
+        "Screenshot saved to {file}, {} bytes, {}",
+        image.len(),
+        mime.as_deref().unwrap_or("unknown type")
+    );
+    Ok(())
+}
+
+async fn events(c: &Client, seconds: u64) -> Result<(), ClientError> {
+    let mut lifecycle = c.register_domain_event(0, None).await?;
+    println!("Waiting {seconds} s for domain lifecycle events...");
+    let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while let Ok(Some(event)) = tokio::time::timeout_at(until, lifecycle.next()).await {
+        if let Message::Remote(remote::program::Message::DomainEventCallbackLifecycle(e)) = event? {
+            println!(
+                "event 'lifecycle' for domain '{}': {} (detail {})",
+                e.msg.dom.name,
+                event_name(e.msg.event),
+                e.msg.detail
+            );
+        }
+    }
+    if lifecycle.lost() > 0 {
+        println!("({} events lost)", lifecycle.lost());
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let Some((uri, command)) = args.split_first() else {
+        eprintln!(
+            "usage: virsh_lite URI list | dominfo NAME | screenshot NAME FILE | events [SECONDS]"
+        );
+        return ExitCode::from(2);
+    };
+    let client = match Client::connect(uri).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: failed to connect to the hypervisor\nerror: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: Result<(), Box<dyn std::error::Error>> = match command {
+        ["list"] => list(&client).await.map_err(Into::into),
+        ["dominfo", name] => dominfo(&client, name).await.map_err(Into::into),
+        ["screenshot", name, file] => screenshot(&client, name, file).await,
+        ["events"] => events(&client, 10).await.map_err(Into::into),
+        ["events", s] => match s.parse() {
+            Ok(s) => events(&client, s).await.map_err(Into::into),
+            Err(_) => Err(format!("not a number of seconds: {s}").into()),
+        },
+        _ => Err("unknown command; try list, dominfo, screenshot or events".into()),
+    };
+    client.close().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
