@@ -1,12 +1,15 @@
 //! Authentication between a client and a server engine: none, polkit,
-//! SASL through pluggable mechanisms, and a clear failure when the wanted
-//! method is not offered.
+//! SASL through pluggable mechanisms (given up front or chosen from the
+//! daemon's list), and a clear failure when the wanted method is not
+//! offered.
 
 use std::time::Instant;
 
+use std::sync::{Arc, Mutex};
+
 use libvirt_proto::engine::auth::{
-    AuthError, AuthMethod, AuthStatus, ClientAuth, SaslMechanism, SaslServer, SaslServerStep,
-    ServerAuth, ServerAuthOutcome,
+    AuthError, AuthMethod, AuthStatus, ClientAuth, SaslMechanism, SaslMechanismChooser, SaslServer,
+    SaslServerStep, ServerAuth, ServerAuthOutcome,
 };
 use libvirt_proto::engine::{CallError, ClientEngine, Event, ServerEngine, ServerEvent};
 use libvirt_proto::error_codes::ErrorNumber;
@@ -232,4 +235,167 @@ fn a_mechanism_the_daemon_lacks_fails_clearly() {
         AuthStatus::Failed(AuthError::Mechanism(m)) => assert!(m.contains("ECHO PLAIN"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// Picks from the daemon's list, recording it.
+struct Pick {
+    seen: Arc<Mutex<Vec<String>>>,
+    refuse: bool,
+}
+
+impl SaslMechanismChooser for Pick {
+    fn choose(&mut self, offered: &[&str]) -> Result<Box<dyn SaslMechanism>, AuthError> {
+        *self.seen.lock().unwrap() = offered.iter().map(|m| (*m).to_owned()).collect();
+        if self.refuse {
+            return Err(AuthError::Mechanism("nothing fits".into()));
+        }
+        if offered.contains(&"PLAIN") {
+            Ok(Box::new(Plain("alice", "secret")))
+        } else {
+            Ok(Box::new(Echo { finals: vec![] }))
+        }
+    }
+}
+
+#[test]
+fn a_chooser_builds_the_mechanism_from_the_offered_list() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (status, served) = run(
+        ClientAuth::with_chooser(
+            vec![AuthMethod::None, AuthMethod::Sasl],
+            Box::new(Pick {
+                seen: seen.clone(),
+                refuse: false,
+            }),
+        ),
+        ServerAuth::sasl(Box::new(Accounts)),
+    );
+    assert_eq!(status, AuthStatus::Done(AuthMethod::Sasl));
+    assert!(served);
+    assert_eq!(*seen.lock().unwrap(), ["ECHO", "PLAIN"]);
+}
+
+#[test]
+fn a_chooser_that_finds_nothing_ends_authentication() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (status, served) = run(
+        ClientAuth::with_chooser(
+            vec![AuthMethod::Sasl],
+            Box::new(Pick {
+                seen: seen.clone(),
+                refuse: true,
+            }),
+        ),
+        ServerAuth::sasl(Box::new(Accounts)),
+    );
+    assert_eq!(
+        status,
+        AuthStatus::Failed(AuthError::Mechanism("nothing fits".into()))
+    );
+    assert!(!served, "the daemon still refuses calls");
+}
+
+#[test]
+fn a_chooser_is_not_consulted_when_sasl_is_not_needed() {
+    let seen = Arc::new(Mutex::new(vec!["untouched".to_owned()]));
+    let (status, served) = run(
+        ClientAuth::with_chooser(
+            vec![AuthMethod::None, AuthMethod::Polkit, AuthMethod::Sasl],
+            Box::new(Pick {
+                seen: seen.clone(),
+                refuse: true,
+            }),
+        ),
+        ServerAuth::polkit(Box::new(|| true)),
+    );
+    assert_eq!(status, AuthStatus::Done(AuthMethod::Polkit));
+    assert!(served);
+    assert_eq!(*seen.lock().unwrap(), ["untouched"]);
+}
+
+/// A mechanism that authenticates the server: complete only once it has
+/// seen the server's proof.
+struct Mutual {
+    verified: bool,
+}
+
+impl SaslMechanism for Mutual {
+    fn name(&self) -> &str {
+        "MUTUAL"
+    }
+    fn start(&mut self) -> Result<Option<Vec<u8>>, String> {
+        Ok(Some(b"hello".to_vec()))
+    }
+    fn step(&mut self, challenge: Option<&[u8]>) -> Result<Option<Vec<u8>>, String> {
+        match challenge {
+            Some(b"proof") => {
+                self.verified = true;
+                Ok(None)
+            }
+            _ => Err("bad server proof".into()),
+        }
+    }
+    fn is_complete(&self) -> bool {
+        self.verified
+    }
+}
+
+/// A server that ends the exchange at once, with `last` as its final data.
+struct Hasty {
+    last: Option<&'static [u8]>,
+}
+
+impl SaslServer for Hasty {
+    fn mechanisms(&self) -> String {
+        "MUTUAL".into()
+    }
+    fn start(&mut self, _: &str, _: Option<&[u8]>) -> Result<SaslServerStep, String> {
+        Ok(SaslServerStep::Done(self.last.map(<[u8]>::to_vec)))
+    }
+    fn step(&mut self, _: Option<&[u8]>) -> Result<SaslServerStep, String> {
+        Err("no steps".into())
+    }
+}
+
+#[test]
+fn a_daemon_must_prove_itself_to_a_mutual_mechanism() {
+    // With its proof: done.
+    let (status, _) = run(
+        ClientAuth::new(
+            vec![AuthMethod::Sasl],
+            Some(Box::new(Mutual { verified: false })),
+        ),
+        ServerAuth::sasl(Box::new(Hasty {
+            last: Some(b"proof"),
+        })),
+    );
+    assert_eq!(status, AuthStatus::Done(AuthMethod::Sasl));
+    // Claiming success without it: not believed.
+    let (status, _) = run(
+        ClientAuth::new(
+            vec![AuthMethod::Sasl],
+            Some(Box::new(Mutual { verified: false })),
+        ),
+        ServerAuth::sasl(Box::new(Hasty { last: None })),
+    );
+    match status {
+        AuthStatus::Failed(AuthError::Sasl(m)) => {
+            assert!(m.contains("before it was complete"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A wrong proof: the mechanism's own error.
+    let (status, _) = run(
+        ClientAuth::new(
+            vec![AuthMethod::Sasl],
+            Some(Box::new(Mutual { verified: false })),
+        ),
+        ServerAuth::sasl(Box::new(Hasty {
+            last: Some(b"forged"),
+        })),
+    );
+    assert_eq!(
+        status,
+        AuthStatus::Failed(AuthError::Sasl("bad server proof".into()))
+    );
 }

@@ -31,9 +31,11 @@
 //! ```
 
 mod admin;
+pub mod auth_conf;
 mod driver;
 mod error;
 mod events;
+mod sasl;
 mod stream;
 mod tls;
 mod transport;
@@ -47,8 +49,10 @@ use tokio::sync::{mpsc, oneshot};
 use xdrgen::rt::{self, Codec, RemoteProcedure};
 
 pub use admin::AdminClient;
+pub use auth_conf::AuthFile;
 pub use error::ClientError;
 pub use events::{EventFamily, EventStream};
+pub use sasl::{CredentialRequest, Credentials, SaslCredentials};
 pub use stream::{ByteStream, Chunk};
 
 use crate::engine::auth::AuthMethod;
@@ -77,8 +81,14 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Events buffered per [`EventStream`] before new ones are dropped.
     pub event_buffer: usize,
-    /// Authentication methods accepted, in order of preference.
+    /// Authentication methods accepted, in order of preference (the URI's
+    /// `auth=` replaces them). SASL (SCRAM-SHA-256, or PLAIN over a secure
+    /// transport) needs credentials: from `auth_file` or `credentials`.
     pub auth: Vec<AuthMethod>,
+    /// Gives SASL credentials for what the auth file lacks.
+    pub credentials: Option<Arc<dyn Credentials>>,
+    /// The auth file read for SASL credentials: libvirt's by default.
+    pub auth_file: AuthFile,
 }
 
 impl Default for ConnectOptions {
@@ -89,7 +99,9 @@ impl Default for ConnectOptions {
             call_timeout: None,
             connect_timeout: Duration::from_secs(30),
             event_buffer: EVENT_BUFFER,
-            auth: vec![AuthMethod::None, AuthMethod::Polkit],
+            auth: vec![AuthMethod::None, AuthMethod::Polkit, AuthMethod::Sasl],
+            credentials: None,
+            auth_file: AuthFile::Search,
         }
     }
 }
@@ -132,7 +144,7 @@ impl Client {
     pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<Client, ClientError> {
         let parsed = ConnectUri::parse(uri).map_err(ClientError::Uri)?;
         let opener = Opener::new(
-            crate::engine::auth::ClientAuth::new(options.auth.clone(), None),
+            sasl::client_auth(uri, &parsed, &options)?,
             Some(parsed.remote_name()),
             if options.read_only { CONNECT_RO } else { 0 },
             options.keepalive,

@@ -3,9 +3,11 @@
 //! The client asks `AUTH_LIST` which methods the daemon requires, picks the
 //! first of its wanted methods on offer, and runs it: nothing for `none`,
 //! `AUTH_POLKIT` for polkit, and the `AUTH_SASL_INIT` / `_START` / `_STEP`
-//! exchange for SASL through a pluggable [`SaslMechanism`]. When none of
-//! the wanted methods is offered, authentication fails with an error that
-//! says so (rather than pretending to succeed).
+//! exchange for SASL through a pluggable [`SaslMechanism`], either given up
+//! front or built by a [`SaslMechanismChooser`] from the mechanisms the
+//! daemon lists in its `AUTH_SASL_INIT` reply. When none of the wanted
+//! methods is offered, authentication fails with an error that says so
+//! (rather than pretending to succeed).
 //!
 //! [`ServerAuth`] is the daemon's side: it answers those calls, and refuses
 //! every other call until the client is authenticated.
@@ -59,6 +61,26 @@ pub trait SaslMechanism: Send {
     fn start(&mut self) -> Result<Option<Vec<u8>>, String>;
     /// The response to a server challenge (`None`: the server sent none).
     fn step(&mut self, challenge: Option<&[u8]>) -> Result<Option<Vec<u8>>, String>;
+    /// Whether this side has finished the exchange. When the daemon says
+    /// it is done, the mechanism must be too: a mechanism that
+    /// authenticates the server (SCRAM's server signature) returns `false`
+    /// until it has checked it, so a daemon that claims success early is
+    /// not believed. The default, `true`, trusts the daemon.
+    fn is_complete(&self) -> bool {
+        true
+    }
+}
+
+/// Builds the SASL mechanism once the daemon has said which it offers.
+///
+/// The chooser sees the daemon's list (from `AUTH_SASL_INIT`, in the
+/// daemon's order) and returns the mechanism to run, typically the
+/// strongest it supports, or says why none fits (none in common, a
+/// mechanism that needs a secure channel on an insecure one, no
+/// credentials). Its error ends authentication as is.
+pub trait SaslMechanismChooser: Send {
+    /// Picks and builds a mechanism among `offered`.
+    fn choose(&mut self, offered: &[&str]) -> Result<Box<dyn SaslMechanism>, AuthError>;
 }
 
 /// Why authentication failed.
@@ -72,7 +94,7 @@ pub enum AuthError {
         wanted: Vec<AuthMethod>,
     },
     /// SASL is wanted but no mechanism was given, or the daemon does not
-    /// offer it.
+    /// offer it (or none that may be used).
     Mechanism(String),
     /// The mechanism itself failed.
     Sasl(String),
@@ -125,7 +147,9 @@ pub enum AuthStatus {
 /// The client's side of authentication.
 pub struct ClientAuth {
     wanted: Vec<AuthMethod>,
+    /// The mechanism: given up front, or built by `chooser`.
     sasl: Option<Box<dyn SaslMechanism>>,
+    chooser: Option<Box<dyn SaslMechanismChooser>>,
     stage: Stage,
     serial: u32,
 }
@@ -135,6 +159,7 @@ impl fmt::Debug for ClientAuth {
         f.debug_struct("ClientAuth")
             .field("wanted", &self.wanted)
             .field("sasl", &self.sasl.as_ref().map(|m| m.name().to_owned()))
+            .field("chooser", &self.chooser.is_some())
             .field("stage", &self.stage)
             .finish()
     }
@@ -158,6 +183,19 @@ impl ClientAuth {
         ClientAuth {
             wanted,
             sasl,
+            chooser: None,
+            stage: Stage::NotStarted,
+            serial: 0,
+        }
+    }
+
+    /// Accepts the methods in `wanted`; for SASL, `chooser` builds the
+    /// mechanism from the daemon's list.
+    pub fn with_chooser(wanted: Vec<AuthMethod>, chooser: Box<dyn SaslMechanismChooser>) -> Self {
+        ClientAuth {
+            wanted,
+            sasl: None,
+            chooser: Some(chooser),
             stage: Stage::NotStarted,
             serial: 0,
         }
@@ -228,7 +266,7 @@ impl ClientAuth {
                         Ok(AuthStatus::InProgress)
                     }
                     AuthMethod::Sasl => {
-                        if self.sasl.is_none() {
+                        if self.sasl.is_none() && self.chooser.is_none() {
                             return Err(AuthError::Mechanism("no SASL mechanism was given".into()));
                         }
                         self.serial = engine
@@ -259,12 +297,24 @@ impl ClientAuth {
                 let r = engine
                     .decode_reply::<procs::AuthSaslInit>(body)
                     .map_err(AuthError::Engine)?;
+                if let Some(chooser) = self.chooser.as_mut() {
+                    let offered: Vec<&str> = r
+                        .mechlist
+                        .split([' ', ','])
+                        .filter(|m| !m.is_empty())
+                        .collect();
+                    self.sasl = Some(chooser.choose(&offered)?);
+                }
                 let mech = self
                     .sasl
                     .as_mut()
                     .ok_or(AuthError::Mechanism("none given".into()))?;
                 let name = mech.name().to_owned();
-                if !r.mechlist.split([' ', ',']).any(|m| m == name) {
+                if !r
+                    .mechlist
+                    .split([' ', ','])
+                    .any(|m| m.eq_ignore_ascii_case(&name))
+                {
                     return Err(AuthError::Mechanism(format!(
                         "the daemon offers {}, not {name}",
                         r.mechlist
@@ -304,6 +354,13 @@ impl ClientAuth {
                     // server's final message (e.g. SCRAM's signature).
                     if challenge.is_some() {
                         mech.step(challenge.as_deref()).map_err(AuthError::Sasl)?;
+                    }
+                    if !mech.is_complete() {
+                        return Err(AuthError::Sasl(format!(
+                            "the daemon ended the {} exchange before it was complete \
+                             (the server was not authenticated)",
+                            mech.name()
+                        )));
                     }
                     return Ok(self.done(AuthMethod::Sasl));
                 }

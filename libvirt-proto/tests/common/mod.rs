@@ -63,6 +63,18 @@ impl Daemon {
     /// A daemon with `extra` lines of `libvirtd.conf`; `listen` passes
     /// `--listen` (needed for `listen_tcp` / `listen_tls`).
     pub fn start_with(name: &str, extra: &str, listen: bool) -> Option<Daemon> {
+        Self::start_with_env(name, extra, listen, &[])
+    }
+
+    /// As [`Daemon::start_with`], with `env` added to the daemon's
+    /// environment (e.g. `SASL_CONF_PATH`). `extra` may set `auth_unix_ro`
+    /// and `auth_unix_rw` (otherwise `none`).
+    pub fn start_with_env(
+        name: &str,
+        extra: &str,
+        listen: bool,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Option<Daemon> {
         if Command::new("libvirtd").arg("--version").output().is_err() {
             assert!(
                 !required(),
@@ -79,10 +91,16 @@ impl Daemon {
         std::fs::create_dir_all(&run).unwrap();
         let conf = dir.join("libvirtd.conf");
         let mut text = format!(
-            "unix_sock_dir = \"{}\"\nauth_unix_ro = \"none\"\nauth_unix_rw = \"none\"\n\
-             unix_sock_rw_perms = \"0700\"\n",
+            "unix_sock_dir = \"{}\"\nunix_sock_rw_perms = \"0700\"\n",
             run.display()
         );
+        // libvirtd takes the first of repeated settings: defaults only for
+        // what `extra` leaves out.
+        for auth in ["auth_unix_ro", "auth_unix_rw"] {
+            if !extra.contains(auth) {
+                text.push_str(&format!("{auth} = \"none\"\n"));
+            }
+        }
         if !extra.contains("listen_tls") {
             text.push_str("listen_tls = 0\n");
         }
@@ -109,6 +127,7 @@ impl Daemon {
         if listen {
             cmd.arg("--listen");
         }
+        cmd.envs(env.iter().copied());
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
