@@ -10,6 +10,7 @@
 //! daemons, benchmarks) join as the project grows.
 
 mod capture;
+mod libvirt_release;
 mod regen;
 mod test;
 
@@ -30,6 +31,10 @@ commands:
           with the committed files instead of writing
   capture record virsh / virt-admin sessions with a private libvirtd into
           libvirt-proto/tests/captures/ (needs libvirt-daemon and libvirt-clients)
+  daemon-tests [--libvirt X.Y.Z] [-- TEST-ARGS]
+          libvirt-proto's tests against a private libvirtd (LIBVIRT_PROTO_DAEMON_TESTS=1),
+          with the installed libvirt or, with --libvirt, another release from the apt
+          sources unpacked into target/libvirt-X.Y.Z (see xtask/src/libvirt_release.rs)
   help    this text
 ";
 
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test::run(&workspace_root(), &args[1..]),
+        Some("daemon-tests") => libvirt_release::daemon_tests(&workspace_root(), &args[1..]),
         Some("capture") => match capture::run(&workspace_root()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
