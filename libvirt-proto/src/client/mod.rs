@@ -7,7 +7,7 @@
 //! shares the connection.
 //!
 //! - Calls: [`Client::call`] for any procedure, typed by its marker type,
-//!   and a generated method per procedure (`client.domain_get_info(dom)`).
+//!   and a generated method per procedure (`client.domain_get_info(&dom)`).
 //!   Dropping a call's future, or [`Client::call_with_timeout`] running
 //!   out, gives the call up cleanly: its reply is discarded when it comes.
 //! - Events: [`Client::events`] for every event, or
