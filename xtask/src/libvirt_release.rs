@@ -13,13 +13,11 @@
 //!
 //! - `LD_LIBRARY_PATH`: the unpacked `libvirt.so`, `libvirt-admin.so`, ...
 //!   (the programs would otherwise load the installed, newer libraries);
-//! - `LIBVIRT_DRIVER_DIR`: an empty folder. `libvirtd` loads its
-//!   connection-driver modules from there and skips the missing ones; the
-//!   installed release's modules do not load into another release, and the
-//!   unpacked ones (network, storage, nodedev, ...) would start on the
-//!   machine's own libvirt state (`/etc/libvirt`, `/run/libvirt`,
-//!   `/var/lib/libvirt`) when the daemon runs as root. `test:///default`
-//!   needs none of them: the test driver is built into `libvirt.so`;
+//! - `LIBVIRT_DRIVER_DIR`: the unpacked connection-driver modules (network,
+//!   storage, nodedev, ...; the installed release's modules do not load
+//!   into another release). As root they keep state in `/run/libvirt` and
+//!   `/var/lib/libvirt`: the tests' harness runs each daemon in a mount
+//!   namespace with its own empty copies of those folders;
 //! - `LIBVIRT_STORAGE_BACKEND_DIR`, `LIBVIRT_STORAGE_FILE_DIR`,
 //!   `LIBVIRT_LOCK_MANAGER_PLUGIN_DIR`: the unpacked plugin folders;
 //! - `VIRTD_PATH`: the wrappers' folder, where the remote driver looks for
@@ -48,13 +46,28 @@ fn left_out(name: &str) -> bool {
     name.starts_with("libvirt-daemon-driver-") || PACKAGES.contains(&name)
 }
 
-/// The daemon test binaries of `libvirt-proto`, run when their file exists.
-const DAEMON_TESTS: [&str; 4] = [
-    "client_libvirtd",
-    "virsh_parity",
-    "methods_libvirtd",
-    "client_tls",
-];
+/// The daemon test binaries of `libvirt-proto`: the test files that use
+/// the private-daemon harness (`mod common;`).
+fn daemon_test_names(tests_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(tests_dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e
+                .file_name()
+                .to_string_lossy()
+                .strip_suffix(".rs")?
+                .to_owned();
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            text.lines()
+                .any(|l| l.trim() == "mod common;")
+                .then_some(name)
+        })
+        .collect();
+    names.sort();
+    names
+}
 
 /// Most packages fetched besides [`PACKAGES`] before giving up.
 const MAX_EXTRA: usize = 32;
@@ -138,14 +151,10 @@ pub fn daemon_tests(root: &Path, args: &[String]) -> ExitCode {
     }
 
     let tests_dir = root.join("libvirt-proto/tests");
-    let tests: Vec<&str> = DAEMON_TESTS
-        .into_iter()
-        .filter(|t| tests_dir.join(format!("{t}.rs")).is_file())
-        .collect();
+    let tests = daemon_test_names(&tests_dir);
     if tests.is_empty() {
         eprintln!(
-            "cargo xtask daemon-tests: none of {} in {}",
-            DAEMON_TESTS.join(", "),
+            "cargo xtask daemon-tests: no test using the daemon harness in {}",
             tests_dir.display()
         );
         return ExitCode::FAILURE;
@@ -187,7 +196,7 @@ pub fn daemon_tests(root: &Path, args: &[String]) -> ExitCode {
 
 /// Cargo's target folder: `CARGO_TARGET_DIR`, else `target` in the
 /// workspace.
-fn target_dir(root: &Path) -> PathBuf {
+pub fn target_dir(root: &Path) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(d) if !d.is_empty() => root.join(d),
         _ => root.join("target"),
@@ -243,13 +252,9 @@ pub fn provision(cache: &Path, version: &str) -> Result<Release, String> {
     let lib = library_dir(&unpacked)?;
     check_libraries(&unpacked, &lib)?;
 
-    let drivers = dir.join("drivers");
-    mkdir(&drivers)?;
-    if std::fs::read_dir(&drivers).map_or(true, |mut d| d.next().is_some()) {
-        return Err(format!(
-            "{} must be empty: it is the daemon's LIBVIRT_DRIVER_DIR",
-            drivers.display()
-        ));
+    let drivers = lib.join("libvirt/connection-driver");
+    if !drivers.is_dir() {
+        return Err(format!("no driver modules in {}", drivers.display()));
     }
     let bin = dir.join("bin");
     write_wrappers(&bin, &unpacked, &lib, &drivers, version, &debian_version)?;

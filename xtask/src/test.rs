@@ -66,25 +66,48 @@ pub fn run(root: &Path, extra: &[String]) -> ExitCode {
         .env("LIBVIRT_TARBALLS", &tarballs)
         .args(["test", "--workspace", "--all-features"])
         .args(extra);
-    match daemon_tests(root) {
+    let daemons = match daemon_tests(root) {
         Ok(Some(path)) => {
             cmd.env(DAEMON_TESTS, "1").env("PATH", path);
+            true
         }
-        Ok(None) => {}
+        Ok(None) => false,
         Err(e) => {
             eprintln!("xtask: {e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
     match cmd.status() {
-        Ok(s) if s.success() => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::FAILURE,
+        Ok(s) if s.success() => {}
+        Ok(_) => return ExitCode::FAILURE,
         Err(e) => {
             eprintln!("xtask: cannot run cargo: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
     }
+    if !daemons || !extra.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    // The daemon tests again, against each older release the client must
+    // keep working with.
+    for version in OLDER_RELEASES {
+        let cache = crate::libvirt_release::target_dir(root);
+        if let Err(e) = crate::libvirt_release::provision(&cache, version) {
+            eprintln!("xtask: skipping the daemon tests against libvirt {version}: {e}");
+            continue;
+        }
+        let args = ["--libvirt".to_owned(), version.to_owned()];
+        if crate::libvirt_release::daemon_tests(root, &args) != ExitCode::SUCCESS {
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
 }
+
+/// Older libvirt releases the daemon tests also run against (unpacked
+/// beside the installed one by `cargo xtask daemon-tests --libvirt`):
+/// Debian bookworm's own.
+const OLDER_RELEASES: [&str; 1] = ["9.0.0"];
 
 /// Whether the daemon tests run for real: `Some(PATH)` (a `PATH` under
 /// which the tests find libvirt's programs) when libvirt is there or was
