@@ -172,3 +172,39 @@ async fn a_burst_of_concurrent_calls_gets_every_reply() {
     }
     assert_eq!(total, 16 * 64);
 }
+
+/// A procedure number no libvirt has: what a client sees calling a
+/// procedure newer than the daemon.
+struct FromTheFuture;
+
+impl libvirt_proto::xdr::RemoteProcedure for FromTheFuture {
+    const PROGRAM: u32 = remote::program::NUMBER;
+    const VERSION: u32 = remote::program::VERSION;
+    const NUMBER: u32 = 9999;
+    const INFO: &'static libvirt_proto::xdr::ProcedureInfo =
+        <procs::ConnectGetLibVersion as libvirt_proto::xdr::RemoteProcedure>::INFO;
+    type Args = ();
+    type ArgsCodec = libvirt_proto::xdr::Plain<()>;
+    type Ret = ();
+    type RetCodec = libvirt_proto::xdr::Plain<()>;
+}
+
+#[tokio::test]
+async fn a_procedure_the_daemon_does_not_know_is_unsupported() {
+    let Some(d) = Daemon::start("unknown-proc") else {
+        return;
+    };
+    let client = Client::connect(&d.uri()).await.unwrap();
+    match client.call::<FromTheFuture>(&()).await {
+        Err(ClientError::Unsupported(e)) => {
+            assert_eq!(e.code.name(), Some("VIR_ERR_RPC"));
+            assert!(e.to_string().contains("9999"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The connection goes on.
+    client
+        .call::<procs::ConnectGetLibVersion>(&())
+        .await
+        .unwrap();
+}

@@ -27,8 +27,9 @@ pub enum ClientError {
     Open(OpenError),
     /// The daemon answered with an error.
     Remote(Box<RemoteError>),
-    /// The daemon does not support the procedure (`VIR_ERR_NO_SUPPORT`):
-    /// it is older than the procedure, or its driver lacks it.
+    /// The daemon does not support the procedure: it is older than the
+    /// procedure (libvirt's "unknown procedure" `VIR_ERR_RPC` reply), or
+    /// its driver lacks it (`VIR_ERR_NO_SUPPORT`).
     Unsupported(Box<RemoteError>),
     /// The call got no answer in time; it was given up.
     Timeout(Duration),
@@ -67,15 +68,26 @@ impl ClientError {
 impl From<CallError> for ClientError {
     fn from(e: CallError) -> Self {
         match e {
-            CallError::Remote(e) if e.code == ErrorNumber::ERR_NO_SUPPORT => {
-                ClientError::Unsupported(Box::new(e))
-            }
+            CallError::Remote(e) if is_unsupported(&e) => ClientError::Unsupported(Box::new(e)),
             CallError::Remote(e) => ClientError::Remote(Box::new(e)),
             CallError::ConnectionLost(CloseReason::Local) => ClientError::Closed,
             CallError::ConnectionLost(r) => ClientError::ConnectionLost(r),
             CallError::Protocol(p) => ClientError::Protocol(p),
         }
     }
+}
+
+/// Whether the daemon's error says it lacks the procedure. A daemon older
+/// than a procedure answers `VIR_ERR_RPC` with "unknown procedure: N" (or
+/// "Cannot find program" for a program it lacks); libvirt has no code of
+/// its own for that, so the message tells it apart from other RPC errors
+/// (this misses a daemon running under a locale that translates it).
+fn is_unsupported(e: &RemoteError) -> bool {
+    e.code == ErrorNumber::ERR_NO_SUPPORT
+        || (e.code == ErrorNumber::ERR_RPC
+            && e.message.as_deref().is_some_and(|m| {
+                m.starts_with("unknown procedure") || m.starts_with("Cannot find program")
+            }))
 }
 
 impl From<EngineError> for ClientError {
