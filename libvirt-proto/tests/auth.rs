@@ -399,3 +399,113 @@ fn a_daemon_must_prove_itself_to_a_mutual_mechanism() {
         AuthStatus::Failed(AuthError::Sasl("bad server proof".into()))
     );
 }
+
+/// A daemon that lists SASL but refuses `AUTH_SASL_INIT`, as libvirtd
+/// does over plain tcp when no mechanism has the security layer it
+/// requires; returns where the client's authentication ends.
+fn run_refusing_sasl_init(mut client_auth: ClientAuth) -> AuthStatus {
+    use libvirt_proto::dispatch::Call;
+    use libvirt_proto::error::RemoteError;
+    use libvirt_proto::error_codes::ErrorDomain;
+    use libvirt_proto::remote::{self, program::Call as C, AuthType};
+
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let mut s = ServerEngine::new(now);
+    client_auth.start(&mut c).unwrap();
+    for _ in 0..10 {
+        while let Some(t) = c.poll_transmit() {
+            s.handle_input(&t.bytes, now);
+        }
+        while let Some(ServerEvent::Call { header, call, .. }) = s.poll_event() {
+            match call {
+                Call::Remote(C::AuthList(())) => s
+                    .reply(
+                        &header,
+                        &remote::AuthListRet {
+                            types: vec![AuthType::Sasl],
+                        },
+                    )
+                    .unwrap(),
+                Call::Remote(C::AuthSaslInit(())) => s
+                    .reply_error(
+                        &header,
+                        RemoteError::new(
+                            ErrorNumber::ERR_AUTH_FAILED,
+                            ErrorDomain::AUTH,
+                            "authentication failed",
+                        ),
+                    )
+                    .unwrap(),
+                other => panic!("unexpected call {other:?}"),
+            }
+        }
+        while let Some(t) = s.poll_transmit() {
+            c.handle_input(&t.bytes, now);
+        }
+        while let Some(e) = c.poll_event() {
+            assert!(client_auth.owns(&e), "{e:?}");
+            let status = client_auth.handle(&mut c, e);
+            if status != AuthStatus::InProgress {
+                return status;
+            }
+        }
+    }
+    panic!("authentication did not end");
+}
+
+/// Explains a refused `AUTH_SASL_INIT` its own way.
+struct Explains;
+
+impl SaslMechanismChooser for Explains {
+    fn choose(&mut self, _: &[&str]) -> Result<Box<dyn SaslMechanism>, AuthError> {
+        panic!("no list was offered");
+    }
+    fn init_refused(&mut self, refusal: CallError) -> AuthError {
+        AuthError::Mechanism(format!("explained: {refusal}"))
+    }
+}
+
+#[test]
+fn a_refused_sasl_init_goes_through_the_chooser() {
+    // The default: the daemon's refusal as is.
+    let seen = Arc::new(Mutex::new(vec!["untouched".to_owned()]));
+    let status = run_refusing_sasl_init(ClientAuth::with_chooser(
+        vec![AuthMethod::Sasl],
+        Box::new(Pick {
+            seen: seen.clone(),
+            refuse: false,
+        }),
+    ));
+    match &status {
+        AuthStatus::Failed(AuthError::Call(e)) => match &**e {
+            CallError::Remote(r) => assert_eq!(r.code, ErrorNumber::ERR_AUTH_FAILED),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(*seen.lock().unwrap(), ["untouched"]);
+    // A chooser that knows more about the connection says so.
+    let status = run_refusing_sasl_init(ClientAuth::with_chooser(
+        vec![AuthMethod::Sasl],
+        Box::new(Explains),
+    ));
+    match &status {
+        AuthStatus::Failed(AuthError::Mechanism(m)) => {
+            assert!(
+                m.starts_with("explained: ") && m.contains("authentication failed"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A mechanism given up front has no chooser: the refusal as is.
+    let status = run_refusing_sasl_init(ClientAuth::new(
+        vec![AuthMethod::Sasl],
+        Some(Box::new(Plain("alice", "secret"))),
+    ));
+    assert!(
+        matches!(&status, AuthStatus::Failed(AuthError::Call(_))),
+        "{status:?}"
+    );
+}

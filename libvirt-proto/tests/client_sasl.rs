@@ -10,11 +10,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use common::sasl::{options, refusal, works, Recorder, SaslConf, PASSWORD, USER};
 use common::Daemon;
 
 use libvirt_proto::client::{
@@ -22,97 +20,22 @@ use libvirt_proto::client::{
 };
 use libvirt_proto::engine::auth::{AuthError, AuthMethod};
 use libvirt_proto::engine::open::OpenError;
-use libvirt_proto::engine::CallError;
 use libvirt_proto::error_codes::ErrorNumber;
-use libvirt_proto::remote;
-use libvirt_proto::remote::program::procs;
-
-const USER: &str = "alice";
-const PASSWORD: &str = "correct horse";
 
 /// A daemon requiring SASL on its read-write socket, offering `mechs`
 /// (Cyrus plugin names), with one account: `USER` / `PASSWORD`.
 struct SaslDaemon {
+    // Dropped first: the daemon stops before its configuration goes.
     daemon: Daemon,
     /// The SASL configuration folder (and scratch space for the test).
-    dir: PathBuf,
-}
-
-impl Drop for SaslDaemon {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Whether `saslpasswd2` and `saslpluginviewer` (sasl2-bin) are here and
-/// Cyrus has server plugins for every one of `mechs`.
-fn sasl_ready(mechs: &str) -> Result<(), String> {
-    if Command::new("saslpasswd2").arg("-v").output().is_err() {
-        return Err("saslpasswd2 not found".into());
-    }
-    let out = Command::new("saslpluginviewer")
-        .arg("-s")
-        .output()
-        .map_err(|e| format!("saslpluginviewer: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let installed: Vec<&str> = text
-        .lines()
-        .nth(1)
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    match mechs
-        .split_whitespace()
-        .find(|m| !installed.iter().any(|i| i.eq_ignore_ascii_case(m)))
-    {
-        Some(m) => Err(format!("no Cyrus SASL server plugin for {m}")),
-        None => Ok(()),
-    }
+    conf: SaslConf,
 }
 
 impl SaslDaemon {
     fn start(name: &str, mechs: &str) -> Option<SaslDaemon> {
-        if let Err(why) = sasl_ready(mechs) {
-            // `cargo xtask test` installs Cyrus SASL's tools with libvirt
-            // before it requires the daemon tests.
-            assert!(!common::required(), "{why}");
-            eprintln!(
-                "skipped: {why} (.ci/install-libvirt installs sasl2-bin and libsasl2-modules)"
-            );
-            return None;
-        }
-        let dir = std::env::temp_dir().join(format!("lvp-sasl-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = dir.join("passwd.db");
-        // Cyrus reads `<service>.conf` from SASL_CONF_PATH; the service is
-        // `libvirt`.
-        std::fs::write(
-            dir.join("libvirt.conf"),
-            format!("mech_list: {mechs}\nsasldb_path: {}\n", db.display()),
-        )
-        .unwrap();
-        let mut child = Command::new("saslpasswd2")
-            .args(["-a", "libvirt", "-c", "-p", "-f"])
-            .arg(&db)
-            .arg(USER)
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("saslpasswd2");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(PASSWORD.as_bytes())
-            .unwrap();
-        assert!(child.wait().unwrap().success(), "saslpasswd2 failed");
-        let daemon = Daemon::start_with_env(
-            name,
-            "auth_unix_rw = \"sasl\"\n",
-            false,
-            &[("SASL_CONF_PATH", dir.as_os_str())],
-        )?;
-        Some(SaslDaemon { daemon, dir })
+        let conf = SaslConf::new(name, mechs)?;
+        let daemon = Daemon::start_with_env(name, "auth_unix_rw = \"sasl\"\n", false, &conf.env())?;
+        Some(SaslDaemon { daemon, conf })
     }
 
     fn uri(&self) -> String {
@@ -120,61 +43,10 @@ impl SaslDaemon {
     }
 }
 
-/// Credentials given by the program, recording the mechanism asked for.
-#[derive(Default)]
-struct Recorder {
-    password: String,
-    asked: Mutex<Vec<String>>,
-}
-
-impl Credentials for Recorder {
-    fn credentials(
-        &self,
-        request: &CredentialRequest<'_>,
-    ) -> Result<Option<SaslCredentials>, String> {
-        self.asked
-            .lock()
-            .unwrap()
-            .push(request.mechanism.to_owned());
-        assert_eq!(request.host, None, "a local socket has no host");
-        Ok(Some(SaslCredentials::new(USER, self.password.clone())))
-    }
-}
-
-fn options(credentials: Option<Arc<dyn Credentials>>) -> ConnectOptions {
-    ConnectOptions {
-        credentials,
-        // Never the machine's own auth.conf.
-        auth_file: AuthFile::Disabled,
-        ..ConnectOptions::default()
-    }
-}
-
-/// Proves the connection is open and usable.
-async fn works(client: &Client) {
-    let v = client
-        .call::<procs::ConnectGetLibVersion>(&())
-        .await
-        .unwrap();
-    assert!(v.lib_ver >= 1_000_000);
-    let all = client
-        .call::<procs::ConnectListAllDomains>(&remote::ConnectListAllDomainsArgs {
-            need_results: 1,
-            flags: 0,
-        })
-        .await
-        .unwrap();
-    assert!(all.domains.iter().any(|d| d.name == "test"));
-}
-
-/// The daemon's refusal inside a failed open.
-fn refusal(e: &ClientError) -> &libvirt_proto::error::RemoteError {
-    match e {
-        ClientError::Open(OpenError::Auth(AuthError::Call(c))) => match &**c {
-            CallError::Remote(r) => r,
-            other => panic!("not a refusal: {other:?}"),
-        },
-        other => panic!("not an authentication refusal: {other:?}"),
+/// The credentials were asked for a local socket, which has no host.
+fn asked_locally(creds: &Recorder) {
+    for host in creds.hosts.lock().unwrap().iter() {
+        assert_eq!(host, &None, "a local socket has no host");
     }
 }
 
@@ -222,6 +94,7 @@ async fn scram_sha_256_with_the_right_password() {
     works(&client).await;
     client.close().await;
     assert_eq!(*creds.asked.lock().unwrap(), ["SCRAM-SHA-256", "PLAIN"]);
+    asked_locally(&creds);
     creds.asked.lock().unwrap().clear();
     // ... or a method: `auth=polkit` is not what this daemon wants.
     let e = Client::connect_with(
@@ -288,7 +161,7 @@ async fn credentials_from_an_auth_conf_file() {
     };
     // libvirt's layout: the host's group names a set of credentials. A
     // local socket is `localhost`.
-    let file = d.dir.join("auth.conf");
+    let file = d.conf.dir.join("auth.conf");
     std::fs::write(
         &file,
         format!(
@@ -357,7 +230,7 @@ async fn credentials_from_an_auth_conf_file() {
     // The URI's `authfile=` when the program lets libvirt's search run
     // (unless this process has LIBVIRT_AUTH_FILE, which comes first).
     if std::env::var_os("LIBVIRT_AUTH_FILE").is_none() {
-        let named = d.dir.join("named.conf");
+        let named = d.conf.dir.join("named.conf");
         std::fs::write(
             &named,
             format!(
@@ -399,7 +272,7 @@ async fn credentials_from_an_auth_conf_file() {
     let e = Client::connect_with(
         &d.uri(),
         ConnectOptions {
-            auth_file: AuthFile::Path(d.dir.join("absent.conf")),
+            auth_file: AuthFile::Path(d.conf.dir.join("absent.conf")),
             ..ConnectOptions::default()
         },
     )
@@ -442,6 +315,7 @@ async fn plain_when_only_plain_is_offered() {
     works(&client).await;
     client.close().await;
     assert_eq!(*creds.asked.lock().unwrap(), ["PLAIN"]);
+    asked_locally(&creds);
     let creds: Arc<dyn Credentials> = Arc::new(SaslCredentials::new(USER, "wrong"));
     let e = Client::connect_with(&d.uri(), options(Some(creds)))
         .await

@@ -5,9 +5,16 @@
 //! When the daemon asks for SASL, the mechanism is chosen from the list in
 //! its `AUTH_SASL_INIT` reply: SCRAM-SHA-256 when offered, else PLAIN, but
 //! PLAIN (the password in clear) only over a transport libvirt counts as
-//! secure: a Unix socket, TLS or ssh. (libvirtd offers neither over plain
-//! TCP: there it requires a mechanism with a security layer, such as
-//! GSSAPI, which this client does not implement.)
+//! secure: a Unix socket, TLS or ssh.
+//!
+//! libvirtd offers neither over plain TCP: there it asks Cyrus SASL for
+//! mechanisms with a security layer of at least `tcp_min_ssf` (56) bits,
+//! such as GSSAPI or DIGEST-MD5, which this client does not implement.
+//! With none configured it refuses `AUTH_SASL_INIT` with a bare
+//! "authentication failed", before any credential is asked for or sent;
+//! over tcp that refusal, and a list with nothing this client speaks, are
+//! reported as [`AuthError::Mechanism`] saying so and pointing at tls or
+//! ssh.
 //!
 //! The URI's `auth=` is honoured as libvirt honours it: `auth=sasl` or
 //! `auth=polkit` makes that the only method tried (in place of
@@ -37,6 +44,7 @@ use super::auth_conf::{auth_file_path, readable, AuthConfig, AuthFile, AuthFileE
 use super::auth_conf::{AuthFileSource, LIBVIRT_SERVICE};
 use super::{ClientError, ConnectOptions};
 use crate::engine::auth::{AuthError, AuthMethod, ClientAuth, SaslMechanism, SaslMechanismChooser};
+use crate::engine::CallError;
 use crate::uri::{ConnectUri, Transport, UriError};
 
 /// A user name and password for SASL.
@@ -176,7 +184,7 @@ pub(crate) fn choose_mechanism(
         };
         if !has(m) {
             return Err(format!(
-                "SASL mechanism {only} is not offered by the daemon (it offers {})",
+                "{only} is not offered by the daemon (it offers {})",
                 offered.join(" ")
             ));
         }
@@ -423,10 +431,17 @@ impl FileCredentials {
     }
 }
 
+/// Why SASL cannot work over plain tcp against libvirtd.
+const TCP_NOTE: &str = "over plain tcp libvirtd offers only mechanisms with a security layer \
+     (tcp_min_ssf, at least 56 bits, such as GSSAPI or DIGEST-MD5); SCRAM-SHA-256 and PLAIN \
+     have none: connect with tls or ssh";
+
 /// Chooses the mechanism from the daemon's list and builds it with the
 /// connection's credentials.
 struct Chooser {
     secure: bool,
+    /// Plain tcp, where libvirtd wants a security layer.
+    tcp: bool,
     /// The URI's `auth=sasl.MECH`.
     only: Option<String>,
     sources: CredentialSources,
@@ -434,12 +449,39 @@ struct Chooser {
 
 impl SaslMechanismChooser for Chooser {
     fn choose(&mut self, offered: &[&str]) -> Result<Box<dyn SaslMechanism>, AuthError> {
-        let mechanism = choose_mechanism(offered, self.secure, self.only.as_deref())
-            .map_err(AuthError::Mechanism)?;
+        let mechanism =
+            choose_mechanism(offered, self.secure, self.only.as_deref()).map_err(|e| {
+                let spoken = [Mechanism::ScramSha256, Mechanism::Plain]
+                    .iter()
+                    .any(|m| offered.iter().any(|o| o.eq_ignore_ascii_case(m.name())));
+                AuthError::Mechanism(if self.tcp && !spoken {
+                    format!("{e}; {TCP_NOTE}")
+                } else {
+                    e
+                })
+            })?;
         let creds = self.sources.get(mechanism)?;
         Ok(Box::new(
             RsaslMechanism::new(mechanism, creds).map_err(AuthError::Sasl)?,
         ))
+    }
+
+    fn init_refused(&mut self, refusal: CallError) -> AuthError {
+        init_refused(self.tcp, refusal)
+    }
+}
+
+/// The daemon's refusal of `AUTH_SASL_INIT`: over plain tcp, libvirtd
+/// found no mechanism with the security layer it requires (its own
+/// message says only "authentication failed"); elsewhere, the refusal as
+/// is.
+fn init_refused(tcp: bool, refusal: CallError) -> AuthError {
+    match refusal {
+        CallError::Remote(r) if tcp => AuthError::Mechanism(format!(
+            "the daemon refused to start SASL over plain tcp ({}): {TCP_NOTE}",
+            r.message.as_deref().unwrap_or("no message")
+        )),
+        other => AuthError::Call(Box::new(other)),
     }
 }
 
@@ -485,6 +527,7 @@ pub(crate) fn client_auth(
     }
     let chooser = Chooser {
         secure: is_secure(parsed.transport),
+        tcp: parsed.transport == Transport::Tcp,
         only,
         sources: CredentialSources {
             uri: uri.to_owned(),
@@ -567,6 +610,90 @@ mod tests {
         assert!(is_secure(Transport::Ssh));
         assert!(!is_secure(Transport::Tcp));
         assert!(!is_secure(Transport::Ext));
+    }
+
+    fn chooser(transport: Transport) -> Chooser {
+        Chooser {
+            secure: is_secure(transport),
+            tcp: transport == Transport::Tcp,
+            only: None,
+            sources: sources(None, Some(Arc::new(SaslCredentials::new("a", "p")))),
+        }
+    }
+
+    fn choice(c: &mut Chooser, offered: &[&str]) -> Result<&'static str, AuthError> {
+        c.choose(offered).map(|m| match m.name() {
+            "PLAIN" => "PLAIN",
+            _ => "SCRAM-SHA-256",
+        })
+    }
+
+    #[test]
+    fn over_tcp_the_missing_security_layer_is_explained() {
+        use crate::error::RemoteError;
+        use crate::generated::error_codes::{ErrorDomain, ErrorNumber};
+        // libvirtd's refusal of AUTH_SASL_INIT when no mechanism meets
+        // tcp_min_ssf.
+        let refusal = || {
+            CallError::Remote(RemoteError::new(
+                ErrorNumber::ERR_AUTH_FAILED,
+                ErrorDomain::AUTH,
+                "authentication failed: authentication failed",
+            ))
+        };
+        match init_refused(true, refusal()) {
+            AuthError::Mechanism(m) => {
+                assert!(
+                    m.starts_with(
+                        "the daemon refused to start SASL over plain tcp \
+                         (authentication failed: authentication failed): over plain tcp"
+                    ),
+                    "{m}"
+                );
+                assert!(m.ends_with("connect with tls or ssh"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Elsewhere the refusal stays the daemon's.
+        assert_eq!(
+            init_refused(false, refusal()),
+            AuthError::Call(Box::new(refusal()))
+        );
+        // Through the chooser, as the engine calls it.
+        let mut tcp = chooser(Transport::Tcp);
+        assert!(matches!(
+            tcp.init_refused(refusal()),
+            AuthError::Mechanism(m) if m.contains("security layer")
+        ));
+        let mut tls = chooser(Transport::Tls);
+        assert!(matches!(tls.init_refused(refusal()), AuthError::Call(_)));
+
+        // A list of mechanisms with a security layer only (libvirtd over
+        // tcp with DIGEST-MD5 configured): the note is added on tcp.
+        match choice(&mut tcp, &["DIGEST-MD5"]) {
+            Err(AuthError::Mechanism(m)) => {
+                assert!(m.starts_with("the daemon offers DIGEST-MD5;"), "{m}");
+                assert!(m.ends_with(TCP_NOTE), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match choice(&mut tls, &["DIGEST-MD5"]) {
+            Err(AuthError::Mechanism(m)) => assert!(!m.contains("tcp"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // PLAIN alone over tcp has its own reason; SCRAM is still chosen
+        // over tcp when a (non-libvirtd) daemon offers it.
+        match choice(&mut tcp, &["PLAIN"]) {
+            Err(AuthError::Mechanism(m)) => {
+                assert!(m.contains("in clear") && !m.contains("tcp_min_ssf"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            choice(&mut tcp, &["SCRAM-SHA-256"]).unwrap(),
+            "SCRAM-SHA-256"
+        );
+        assert_eq!(choice(&mut tls, &["PLAIN"]).unwrap(), "PLAIN");
     }
 
     #[test]

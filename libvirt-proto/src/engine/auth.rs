@@ -81,6 +81,15 @@ pub trait SaslMechanism: Send {
 pub trait SaslMechanismChooser: Send {
     /// Picks and builds a mechanism among `offered`.
     fn choose(&mut self, offered: &[&str]) -> Result<Box<dyn SaslMechanism>, AuthError>;
+
+    /// The daemon refused `AUTH_SASL_INIT`, so it offered no mechanism at
+    /// all (libvirtd does when none of its mechanisms meets the security
+    /// it requires on the connection): the error to report, which may
+    /// explain what the chooser knows about the connection. The default
+    /// reports the refusal as is ([`AuthError::Call`]).
+    fn init_refused(&mut self, refusal: CallError) -> AuthError {
+        AuthError::Call(Box::new(refusal))
+    }
 }
 
 /// Why authentication failed.
@@ -220,7 +229,13 @@ impl ClientAuth {
         };
         let body = match result {
             Ok(b) => b,
-            Err(e) => return self.fail(AuthError::Call(Box::new(e))),
+            Err(e) => {
+                let error = match (self.stage, self.chooser.as_mut()) {
+                    (Stage::SaslInit, Some(chooser)) => chooser.init_refused(e),
+                    _ => AuthError::Call(Box::new(e)),
+                };
+                return self.fail(error);
+            }
         };
         match self.advance(engine, &body) {
             Ok(status) => status,

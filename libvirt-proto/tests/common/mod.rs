@@ -5,8 +5,15 @@
 //! Without `libvirtd` the tests say so and pass, unless
 //! `LIBVIRT_PROTO_DAEMON_TESTS=1` (set by `cargo xtask test`) demands a
 //! daemon.
+//!
+//! `pki` makes certificates for the tls transport, `sasl` a Cyrus SASL
+//! configuration; every test binary compiles all of this, using what it
+//! needs.
 
 #![allow(dead_code)]
+
+pub mod pki;
+pub mod sasl;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -170,6 +177,12 @@ impl Daemon {
             "libvirtd:///system?socket={}",
             self.admin_socket().display()
         )
+    }
+
+    /// The daemon's exit status once it has ended (e.g. it could not
+    /// bind a port), `None` while it runs.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// The daemon's process id.
