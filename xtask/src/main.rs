@@ -9,6 +9,7 @@
 //! More commands (regeneration of `libvirt-proto`, runs against real
 //! daemons, benchmarks) join as the project grows.
 
+mod bench;
 mod capture;
 mod libvirt_release;
 mod regen;
@@ -29,6 +30,9 @@ commands:
           generate libvirt-proto/src/generated/ from libvirt's sources for a release
           (--from, else the cache .cache/libvirt, else a download); --check compares
           with the committed files instead of writing
+  bench [--seconds S] [--warmup S] [--rounds N] [--tasks N] [--rust-only]
+          calls per second of libvirt-proto's client against libvirt's C library
+          (python3-libvirt), both on one private libvirtd (needs libvirt-daemon)
   capture record virsh / virt-admin sessions with a private libvirtd into
           libvirt-proto/tests/captures/ (needs libvirt-daemon and libvirt-clients)
   daemon-tests [--libvirt X.Y.Z] [-- TEST-ARGS]
@@ -42,6 +46,17 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test::run(&workspace_root(), &args[1..]),
+        Some("bench") => {
+            let result =
+                bench::Args::parse(&args[1..]).and_then(|a| bench::run(&workspace_root(), &a));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("cargo xtask bench: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some("daemon-tests") => libvirt_release::daemon_tests(&workspace_root(), &args[1..]),
         Some("capture") => match capture::run(&workspace_root()) {
             Ok(()) => ExitCode::SUCCESS,
