@@ -14,7 +14,8 @@
 //! (CPU time from `/proc`, user and system; the daemon's is 0 without
 //! `--daemon-pid`).
 //! Everything runs on one current-thread tokio runtime with one [`Client`]
-//! shared by every task.
+//! shared by every task; `--max-in-flight` sets how many calls it sends
+//! before their replies (libvirtd's `max_client_requests`, 5, by default).
 //!
 //! For reference the same calls are then made through the sans-IO
 //! [`ClientEngine`] alone on a blocking socket, with no runtime, no
@@ -308,7 +309,11 @@ impl CpuMark {
 
 /// The client's measurements; the procedures, for the engine's.
 async fn client_rounds(o: &Options) -> Result<Vec<Proc>, ClientError> {
-    let client = Client::connect(&o.uri).await?;
+    let mut options = libvirt_proto::client::ConnectOptions::default();
+    if let Some(n) = o.max_in_flight {
+        options.max_in_flight = n;
+    }
+    let client = Client::connect_with(&o.uri, options).await?;
     let dom = client
         .call::<DomainLookupByName>(&DomainLookupByNameArgs {
             name: o.domain.clone(),

@@ -45,7 +45,7 @@ impl AdminClient {
         let timeout = options.connect_timeout;
         let open = async {
             let conn = transport::connect(&parsed, false, true).await?;
-            driver::start(conn, driver::Handshake::Admin(0)).await
+            driver::start(conn, driver::Handshake::Admin(0), options.max_in_flight).await
         };
         let commands = tokio::time::timeout(timeout, open)
             .await

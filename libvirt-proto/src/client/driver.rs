@@ -100,10 +100,13 @@ pub(crate) enum Handshake {
 pub(crate) async fn start(
     conn: Conn,
     handshake: Handshake,
+    max_in_flight: usize,
 ) -> Result<mpsc::UnboundedSender<Command>, ClientError> {
     let (commands, rx) = mpsc::unbounded_channel();
     let (opened_tx, opened_rx) = oneshot::channel();
-    tokio::spawn(Driver::new(conn, opened_tx).run(handshake, rx));
+    let mut driver = Driver::new(conn, opened_tx);
+    driver.engine.set_max_in_flight(max_in_flight);
+    tokio::spawn(driver.run(handshake, rx));
     match opened_rx.await {
         Ok(Ok(())) => Ok(commands),
         Ok(Err(e)) => Err(e),

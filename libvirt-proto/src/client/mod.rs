@@ -81,6 +81,10 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Events buffered per [`EventStream`] before new ones are dropped.
     pub event_buffer: usize,
+    /// Calls sent before their replies come; later calls wait in the
+    /// client. libvirtd works on `max_client_requests` (5) calls of a
+    /// client at once and leaves the rest unread in the socket.
+    pub max_in_flight: usize,
     /// Authentication methods accepted, in order of preference (the URI's
     /// `auth=` replaces them). SASL (SCRAM-SHA-256, or PLAIN over a secure
     /// transport) needs credentials: from `auth_file` or `credentials`.
@@ -99,6 +103,7 @@ impl Default for ConnectOptions {
             call_timeout: None,
             connect_timeout: Duration::from_secs(30),
             event_buffer: EVENT_BUFFER,
+            max_in_flight: crate::engine::DEFAULT_MAX_IN_FLIGHT,
             auth: vec![AuthMethod::None, AuthMethod::Polkit, AuthMethod::Sasl],
             credentials: None,
             auth_file: AuthFile::Search,
@@ -152,7 +157,12 @@ impl Client {
         let timeout = options.connect_timeout;
         let open = async {
             let conn = transport::connect(&parsed, options.read_only, false).await?;
-            driver::start(conn, driver::Handshake::Remote(opener)).await
+            driver::start(
+                conn,
+                driver::Handshake::Remote(opener),
+                options.max_in_flight,
+            )
+            .await
         };
         let commands = tokio::time::timeout(timeout, open)
             .await
