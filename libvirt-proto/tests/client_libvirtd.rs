@@ -208,3 +208,42 @@ async fn a_procedure_the_daemon_does_not_know_is_unsupported() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn node_device_events_arrive_and_unsupported_kinds_say_so() {
+    let Some(d) = Daemon::start("nodedev") else {
+        return;
+    };
+    let client = Client::connect(&d.uri()).await.unwrap();
+    // VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE, every device.
+    let mut events = client.register_node_device_event(0, None).await.unwrap();
+    // A virtual HBA on the test driver's fibre-channel host.
+    let xml = "<device><parent>scsi_host1</parent><capability type='scsi_host'>\
+               <capability type='fc_host'><wwnn>2000000012341234</wwnn>\
+               <wwpn>1000000012341234</wwpn></capability></capability></device>";
+    let dev = client.node_device_create_xml(xml, 0).await.unwrap();
+    client.node_device_destroy(&dev.name).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let m = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("events within 30 s")
+            .expect("the connection is open")
+            .expect("no error");
+        match m {
+            Message::Remote(remote::program::Message::NodeDeviceEventLifecycle(e)) => {
+                assert_eq!(Some(e.callback_id), events.callback_id());
+                seen.push((e.dev.name, e.event));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // VIR_NODE_DEVICE_EVENT_CREATED (0), then DELETED (1).
+    assert_eq!(seen, [(dev.name.clone(), 0), (dev.name, 1)]);
+    // The test driver has no secrets: registering for their events is
+    // refused as unsupported.
+    match client.register_secret_event(0, None).await {
+        Err(ClientError::Unsupported(e)) => assert_eq!(e.code.name(), Some("VIR_ERR_NO_SUPPORT")),
+        other => panic!("{other:?}"),
+    }
+}
