@@ -1,5 +1,5 @@
-//! A console stream in both directions. libvirt's test driver has no
-//! console, so the daemon here is a small one built on this crate's
+//! Console and channel streams in both directions. libvirt's test driver
+//! has neither, so the daemon here is a small one built on this crate's
 //! `ServerEngine`, on a real Unix socket: it answers the opening handshake
 //! and echoes console input back in upper case, after a banner of its own.
 
@@ -50,6 +50,10 @@ async fn serve(mut sock: UnixStream) -> Seen {
                         assert_eq!(a.dev_name.as_deref(), Some("serial0"));
                         engine.reply(&header, &()).unwrap();
                         engine.stream_send(header.serial, BANNER).unwrap();
+                    }
+                    Call::Remote(program::Call::DomainOpenChannel(a)) => {
+                        assert_eq!(a.name.as_deref(), Some("org.qemu.guest_agent.0"));
+                        engine.reply(&header, &()).unwrap();
                     }
                     other => panic!("unexpected call {other:?}"),
                 },
@@ -166,5 +170,27 @@ async fn dropping_a_console_aborts_it() {
             aborted: true
         }
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_channel_carries_requests_and_answers() {
+    let (listener, uri, dir) = daemon("channel");
+    let server = tokio::spawn(async move { serve(listener.accept().await.unwrap().0).await });
+    let client = Client::connect(&uri).await.unwrap();
+    let mut agent = client
+        .domain_open_channel(&vm(), Some("org.qemu.guest_agent.0"), 0)
+        .await
+        .unwrap();
+    let request = br#"{"execute":"guest-ping"}"#;
+    agent.write_all(request).await.unwrap();
+    assert_eq!(
+        read_exactly(&mut agent, request.len()).await,
+        request.to_ascii_uppercase()
+    );
+    agent.shutdown().await.unwrap();
+    drop(agent);
+    client.close().await;
+    assert!(server.await.unwrap().finished);
     let _ = std::fs::remove_dir_all(dir);
 }
