@@ -1,7 +1,9 @@
-//! Console and channel streams in both directions. libvirt's test driver
-//! has neither, so the daemon here is a small one built on this crate's
-//! `ServerEngine`, on a real Unix socket: it answers the opening handshake
-//! and echoes console input back in upper case, after a banner of its own.
+//! What libvirt's test driver cannot show: console and channel streams in
+//! both directions, and QEMU monitor events. The daemon here is a small
+//! one built on this crate's `ServerEngine`, on a real Unix socket: it
+//! answers the opening handshake, echoes console input back in upper case
+//! after a banner of its own, and sends monitor events right behind the
+//! reply that registers for them.
 
 #![cfg(feature = "client")]
 
@@ -9,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use libvirt_proto::client::Client;
 use libvirt_proto::dispatch::Call;
+use libvirt_proto::dispatch::Message;
 use libvirt_proto::engine::{ClientStreamEvent, ServerEngine, ServerEvent};
+use libvirt_proto::qemu;
 use libvirt_proto::remote::{self, program};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
@@ -21,6 +25,21 @@ const BANNER: &[u8] = b"login: ";
 struct Seen {
     finished: bool,
     aborted: bool,
+    deregistered: Option<i32>,
+}
+
+/// The callback id the fake daemon gives a monitor event registration.
+const CALLBACK: i32 = 7;
+
+fn monitor_event(callback_id: i32, event: &str) -> qemu::DomainMonitorEventMsg {
+    qemu::DomainMonitorEventMsg {
+        callback_id,
+        dom: vm(),
+        event: event.into(),
+        seconds: 1,
+        micros: 2,
+        details: Some("{}".into()),
+    }
 }
 
 async fn serve(mut sock: UnixStream) -> Seen {
@@ -53,6 +72,29 @@ async fn serve(mut sock: UnixStream) -> Seen {
                     }
                     Call::Remote(program::Call::DomainOpenChannel(a)) => {
                         assert_eq!(a.name.as_deref(), Some("org.qemu.guest_agent.0"));
+                        engine.reply(&header, &()).unwrap();
+                    }
+                    Call::Qemu(qemu::program::Call::ConnectDomainMonitorEventRegister(a)) => {
+                        assert_eq!(a.event.as_deref(), Some("STOP"));
+                        let ret = qemu::ConnectDomainMonitorEventRegisterRet {
+                            callback_id: CALLBACK,
+                        };
+                        engine.reply(&header, &ret).unwrap();
+                        // Right behind the reply, in the same write: an
+                        // event of another callback, then one of this one.
+                        for (id, name) in [(CALLBACK + 1, "RESUME"), (CALLBACK, "STOP")] {
+                            engine
+                                .send_message(
+                                    qemu::program::NUMBER,
+                                    qemu::program::VERSION,
+                                    qemu::program::Procedure::DomainMonitorEvent as i32,
+                                    &monitor_event(id, name),
+                                )
+                                .unwrap();
+                        }
+                    }
+                    Call::Qemu(qemu::program::Call::ConnectDomainMonitorEventDeregister(a)) => {
+                        seen.deregistered = Some(a.callback_id);
                         engine.reply(&header, &()).unwrap();
                     }
                     other => panic!("unexpected call {other:?}"),
@@ -143,7 +185,8 @@ async fn a_console_reads_and_writes_on_one_stream() {
         seen,
         Seen {
             finished: true,
-            aborted: false
+            aborted: false,
+            deregistered: None,
         }
     );
     let _ = std::fs::remove_dir_all(dir);
@@ -167,7 +210,8 @@ async fn dropping_a_console_aborts_it() {
         seen,
         Seen {
             finished: false,
-            aborted: true
+            aborted: true,
+            deregistered: None,
         }
     );
     let _ = std::fs::remove_dir_all(dir);
@@ -192,5 +236,44 @@ async fn a_channel_carries_requests_and_answers() {
     drop(agent);
     client.close().await;
     assert!(server.await.unwrap().finished);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn qemu_monitor_events_reach_their_registration_only() {
+    let (listener, uri, dir) = daemon("monitor");
+    let server = tokio::spawn(async move { serve(listener.accept().await.unwrap().0).await });
+    let client = Client::connect(&uri).await.unwrap();
+    let mut all = client.events();
+    let mut stop = client
+        .register_qemu_monitor_event(Some(vm()), Some("STOP".into()), 0)
+        .await
+        .unwrap();
+    assert_eq!(stop.callback_id(), Some(CALLBACK));
+    let got = tokio::time::timeout(Duration::from_secs(30), stop.next())
+        .await
+        .expect("hung")
+        .unwrap()
+        .unwrap();
+    match got {
+        Message::Qemu(qemu::program::Message::DomainMonitorEvent(e)) => {
+            assert_eq!((e.callback_id, e.event.as_str()), (CALLBACK, "STOP"));
+            assert_eq!(e.dom.name, "vm");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The catch-all stream saw both.
+    for want in [CALLBACK + 1, CALLBACK] {
+        match all.next().await.unwrap().unwrap() {
+            Message::Qemu(qemu::program::Message::DomainMonitorEvent(e)) => {
+                assert_eq!(e.callback_id, want)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Dropping the stream deregisters the callback.
+    drop(stop);
+    client.close().await;
+    assert_eq!(server.await.unwrap().deregistered, Some(CALLBACK));
     let _ = std::fs::remove_dir_all(dir);
 }
