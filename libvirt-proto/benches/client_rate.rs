@@ -5,7 +5,7 @@
 //! ```text
 //! cargo bench -p libvirt-proto --features client --bench client_rate -- \
 //!     URI [--seconds S] [--warmup S] [--rounds N] [--tasks N] [--domain NAME]
-//!     [--daemon-pid PID] [--max-in-flight N]
+//!     [--daemon-pid PID] [--max-in-flight N] [--connections N]
 //! ```
 //!
 //! Every measurement runs for a fixed time; one line per round and
@@ -24,6 +24,12 @@
 //! unless `--max-in-flight` says otherwise). These lines start with
 //! `engine` instead of `rate`. They show what the daemon gives a client
 //! that costs next to nothing.
+//!
+//! Last, `--connections` engines (4 by default), each on its own
+//! connection and thread and together keeping `--tasks` calls pending,
+//! measure the daemon's ceiling: the most calls per second it serves on
+//! this machine to clients that cost next to nothing. These lines start
+//! with `ceiling`.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -48,6 +54,7 @@ struct Options {
     domain: String,
     daemon_pid: Option<u32>,
     max_in_flight: Option<usize>,
+    connections: usize,
 }
 
 fn parse() -> Result<Options, String> {
@@ -60,6 +67,7 @@ fn parse() -> Result<Options, String> {
         domain: "test".into(),
         daemon_pid: None,
         max_in_flight: None,
+        connections: 4,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -74,6 +82,7 @@ fn parse() -> Result<Options, String> {
             "--domain" => o.domain = value("--domain")?,
             "--daemon-pid" => o.daemon_pid = Some(num(&value("--daemon-pid")?)?),
             "--max-in-flight" => o.max_in_flight = Some(num(&value("--max-in-flight")?)?),
+            "--connections" => o.connections = num(&value("--connections")?)?,
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s => o.uri = s.to_string(),
         }
@@ -82,7 +91,7 @@ fn parse() -> Result<Options, String> {
         return Err(
             "usage: client_rate URI [--seconds S] [--warmup S] [--rounds N] \
                     [--tasks N] [--domain NAME] [--daemon-pid PID] \
-                    [--max-in-flight N]"
+                    [--max-in-flight N] [--connections N]"
                 .into(),
         );
     }
@@ -365,6 +374,43 @@ fn engine_rounds(o: &Options, procs: &[Proc]) -> Result<(), String> {
     Ok(())
 }
 
+/// The daemon's ceiling: `--connections` engines, each on its own
+/// connection and thread, together keeping `--tasks` calls pending.
+fn ceiling_rounds(o: &Options, procs: &[Proc]) -> Result<(), String> {
+    let connections = o.connections.max(1);
+    let depth = o.tasks.div_ceil(connections).max(1);
+    let mut raws = (0..connections)
+        .map(|_| Raw::connect(&o.uri, o.max_in_flight))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Every engine measures for the same time, so their rates add up.
+    let all = |raws: &mut [Raw], proc: &Proc, seconds: f64| -> Result<(u64, f64), String> {
+        std::thread::scope(|s| {
+            let runs: Vec<_> = raws
+                .iter_mut()
+                .map(|raw| s.spawn(move || raw.measure(proc, depth, seconds)))
+                .collect();
+            let (mut calls, mut secs) = (0, 0.0f64);
+            for run in runs {
+                let (c, t) = run.join().expect("benchmark thread panicked")?;
+                calls += c;
+                secs = secs.max(t);
+            }
+            Ok((calls, secs))
+        })
+    };
+    for proc in procs {
+        all(&mut raws, proc, o.warmup)?;
+    }
+    for _ in 0..o.rounds {
+        for proc in procs {
+            let mark = CpuMark::now(o);
+            let result = all(&mut raws, proc, o.seconds)?;
+            mark.report("ceiling", proc, o.tasks, result);
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let o = match parse() {
         Ok(o) => o,
@@ -380,7 +426,10 @@ fn main() -> ExitCode {
     let result = rt
         .block_on(client_rounds(&o))
         .map_err(|e| e.to_string())
-        .and_then(|procs| engine_rounds(&o, &procs));
+        .and_then(|procs| {
+            engine_rounds(&o, &procs)?;
+            ceiling_rounds(&o, &procs)
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

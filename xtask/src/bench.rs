@@ -245,6 +245,9 @@ fn prepare_python() -> bool {
     }
 }
 
+/// Connections of the daemon-ceiling measurement.
+const CEILING_CONNECTIONS: usize = 4;
+
 /// One round of one measurement.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -347,6 +350,12 @@ fn cell(v: Option<&Vec<Sample>>) -> String {
     }
 }
 
+/// The median rate of a measurement's rounds.
+fn rate(v: Option<&Vec<Sample>>) -> Option<f64> {
+    v.filter(|v| !v.is_empty())
+        .map(|v| median(&v.iter().map(|s| s.rate).collect::<Vec<_>>()))
+}
+
 /// Median CPU µs per call of the client and of the daemon.
 fn cpu_cell(v: Option<&Vec<Sample>>) -> String {
     match v {
@@ -439,6 +448,7 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
     let mut rust = Rates::new();
     let mut c = Rates::new();
     let mut engine = Rates::new();
+    let mut ceiling = Rates::new();
     for round in 1..=args.rounds {
         eprintln!("xtask bench: round {round} of {}", args.rounds);
         let mut cmd = Command::new(&cargo);
@@ -446,10 +456,12 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
             .args(bench_args)
             .arg("--")
             .arg(&uri)
-            .args(&common);
+            .args(&common)
+            .args(["--connections", &CEILING_CONNECTIONS.to_string()]);
         let out = measure(cmd, "the Rust client")?;
         collect(&out, "rate", &mut rust)?;
         collect(&out, "engine", &mut engine)?;
+        collect(&out, "ceiling", &mut ceiling)?;
         if with_c {
             let mut cmd = Command::new(PYTHON);
             cmd.arg(&script).arg(&uri).args(&common);
@@ -495,10 +507,6 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
     for &(p, n) in &measurements {
         let key = (p.to_string(), n);
         let (r, cc) = (rust.get(&key), c.get(&key));
-        let rate = |v: Option<&Vec<Sample>>| {
-            v.filter(|v| !v.is_empty())
-                .map(|v| median(&v.iter().map(|s| s.rate).collect::<Vec<_>>()))
-        };
         let ratio = match (rate(r), rate(cc)) {
             (Some(a), Some(b)) => Some(a / b),
             _ => None,
@@ -534,6 +542,7 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
         "C library".into(),
         "engine alone, calls/s".into(),
         "engine alone, CPU".into(),
+        "daemon ceiling".into(),
     ]];
     for &(p, n) in &measurements {
         let key = (p.to_string(), n);
@@ -543,9 +552,37 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
             cpu_cell(c.get(&key)),
             cell(engine.get(&key)),
             cpu_cell(engine.get(&key)),
+            if n == 1 {
+                String::new()
+            } else {
+                cell(ceiling.get(&key))
+            },
         ]);
     }
     print_table(&rows, &[0]);
+    println!();
+    println!(
+        "The daemon ceiling: {CEILING_CONNECTIONS} engines on as many connections and threads, \
+         {} calls pending in all; the most the daemon serves",
+        args.tasks
+    );
+    println!("on this machine to clients that cost next to nothing.");
+    for p in PROCEDURES {
+        let key = (p.to_string(), args.tasks);
+        if let (Some(top), Some(theirs)) = (rate(ceiling.get(&key)), rate(c.get(&key))) {
+            println!(
+                "{p}: ceiling {} calls/s = {:.2}x the C library's {}-thread rate{}",
+                grouped(top),
+                top / theirs,
+                args.tasks,
+                if top < 2.0 * theirs {
+                    "; a 2x target is out of reach for any client on this machine"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     if !with_c {
         println!();
         if args.rust_only {
