@@ -11,7 +11,10 @@ use libvirt_proto::engine::auth::{
     AuthError, AuthMethod, AuthStatus, ClientAuth, SaslMechanism, SaslMechanismChooser, SaslServer,
     SaslServerStep, ServerAuth, ServerAuthOutcome,
 };
-use libvirt_proto::engine::{CallError, ClientEngine, Event, ServerEngine, ServerEvent};
+use libvirt_proto::engine::layer::{LayerError, SecurityLayer};
+use libvirt_proto::engine::{
+    CallError, ClientEngine, CloseReason, Event, ProtocolError, ServerEngine, ServerEvent,
+};
 use libvirt_proto::error_codes::ErrorNumber;
 use libvirt_proto::remote::program::procs;
 
@@ -508,4 +511,148 @@ fn a_refused_sasl_init_goes_through_the_chooser() {
         matches!(&status, AuthStatus::Failed(AuthError::Call(_))),
         "{status:?}"
     );
+}
+
+/// A toy security layer: bytes XORed with a key, a checksum byte after
+/// them; packets of at most `max` plaintext bytes.
+struct Xor {
+    key: u8,
+    max: usize,
+    packets: Arc<Mutex<usize>>,
+}
+
+impl SecurityLayer for Xor {
+    fn max_plaintext(&self) -> usize {
+        self.max
+    }
+    fn max_packet(&self) -> usize {
+        self.max + 1
+    }
+    fn encode(&mut self, plain: &[u8]) -> Result<Vec<u8>, String> {
+        *self.packets.lock().unwrap() += 1;
+        let mut out: Vec<u8> = plain.iter().map(|b| b ^ self.key).collect();
+        out.push(plain.iter().fold(0u8, |a, b| a.wrapping_add(*b)));
+        Ok(out)
+    }
+    fn decode(&mut self, packet: &[u8]) -> Result<Vec<u8>, String> {
+        let (sum, body) = packet.split_last().ok_or("empty packet")?;
+        let plain: Vec<u8> = body.iter().map(|b| b ^ self.key).collect();
+        if plain.iter().fold(0u8, |a, b| a.wrapping_add(*b)) != *sum {
+            return Err("checksum mismatch".into());
+        }
+        Ok(plain)
+    }
+}
+
+fn xor(packets: &Arc<Mutex<usize>>) -> Box<dyn SecurityLayer> {
+    Box::new(Xor {
+        key: 0xa5,
+        max: 16,
+        packets: packets.clone(),
+    })
+}
+
+/// A one-step mechanism that negotiates the [`Xor`] layer.
+struct Layered {
+    packets: Arc<Mutex<usize>>,
+}
+
+impl SaslMechanism for Layered {
+    fn name(&self) -> &str {
+        "LAYERED"
+    }
+    fn start(&mut self) -> Result<Option<Vec<u8>>, String> {
+        Ok(Some(b"hi".to_vec()))
+    }
+    fn step(&mut self, _: Option<&[u8]>) -> Result<Option<Vec<u8>>, String> {
+        Ok(None)
+    }
+    fn security_layer(&mut self) -> Option<Box<dyn SecurityLayer>> {
+        Some(xor(&self.packets))
+    }
+}
+
+struct LayeredServer {
+    packets: Arc<Mutex<usize>>,
+}
+
+impl SaslServer for LayeredServer {
+    fn mechanisms(&self) -> String {
+        "LAYERED".into()
+    }
+    fn start(&mut self, _: &str, _: Option<&[u8]>) -> Result<SaslServerStep, String> {
+        // The final reply carries data: it must still go out in clear.
+        Ok(SaslServerStep::Done(Some(b"welcome".to_vec())))
+    }
+    fn step(&mut self, _: Option<&[u8]>) -> Result<SaslServerStep, String> {
+        Err("no steps".into())
+    }
+    fn security_layer(&mut self) -> Option<Box<dyn SecurityLayer>> {
+        Some(xor(&self.packets))
+    }
+}
+
+#[test]
+fn a_negotiated_security_layer_carries_everything_after_authentication() {
+    let client_packets = Arc::new(Mutex::new(0));
+    let server_packets = Arc::new(Mutex::new(0));
+    let (status, served) = run(
+        ClientAuth::new(
+            vec![AuthMethod::Sasl],
+            Some(Box::new(Layered {
+                packets: client_packets.clone(),
+            })),
+        ),
+        ServerAuth::sasl(Box::new(LayeredServer {
+            packets: server_packets.clone(),
+        })),
+    );
+    assert_eq!(status, AuthStatus::Done(AuthMethod::Sasl));
+    assert!(served);
+    // The call after authentication (a 28-byte header, no body) went out
+    // in 16-byte pieces, and so did its reply (with an 8-byte body): the
+    // two sides switched at the same point in the byte stream.
+    assert_eq!(*client_packets.lock().unwrap(), 2);
+    assert_eq!(*server_packets.lock().unwrap(), 3);
+}
+
+#[test]
+fn a_corrupted_layer_packet_ends_the_connection() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let packets = Arc::new(Mutex::new(0));
+    c.set_security_layer(xor(&packets));
+    assert!(c.has_security_layer());
+    let serial = c.call::<procs::ConnectGetLibVersion>(&()).unwrap();
+    let sent = c.poll_transmit().unwrap().bytes;
+    // 4 + 16 + 1, then 4 + 12 + 1 bytes.
+    assert_eq!(sent.len(), 38);
+    assert_eq!(&sent[..4], &17u32.to_be_bytes());
+    // A packet whose checksum is wrong.
+    c.handle_input(&[0, 0, 0, 3, 1, 2, 3], now);
+    let mut saw = Vec::new();
+    while let Some(e) = c.poll_event() {
+        saw.push(e);
+    }
+    assert!(
+        matches!(&saw[0], Event::Reply { serial: s, result: Err(CallError::ConnectionLost(_)), .. } if *s == serial),
+        "{saw:?}"
+    );
+    assert!(
+        matches!(&saw[1], Event::Closed(CloseReason::Protocol(ProtocolError::SecurityLayer(LayerError::Mechanism(m)))) if m == "checksum mismatch"),
+        "{saw:?}"
+    );
+    // An announced packet beyond what was negotiated is refused at once.
+    let mut c = ClientEngine::new(now);
+    c.set_security_layer(xor(&packets));
+    c.handle_input(&[0, 0, 1, 0], now);
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Closed(CloseReason::Protocol(
+            ProtocolError::SecurityLayer(LayerError::PacketTooLong {
+                length: 256,
+                max: 17
+            })
+        )))
+    ));
 }

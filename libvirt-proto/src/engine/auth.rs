@@ -14,6 +14,7 @@
 
 use std::fmt;
 
+use super::layer::SecurityLayer;
 use super::{CallError, ClientEngine, EngineError, Event, ServerEngine};
 use crate::dispatch::Call;
 use crate::error::RemoteError;
@@ -68,6 +69,11 @@ pub trait SaslMechanism: Send {
     /// not believed. The default, `true`, trusts the daemon.
     fn is_complete(&self) -> bool {
         true
+    }
+    /// The security layer the exchange negotiated, if any, taken once
+    /// it is complete; the connection goes through it from then on.
+    fn security_layer(&mut self) -> Option<Box<dyn SecurityLayer>> {
+        None
     }
 }
 
@@ -377,6 +383,9 @@ impl ClientAuth {
                             mech.name()
                         )));
                     }
+                    if let Some(layer) = mech.security_layer() {
+                        engine.set_security_layer(layer);
+                    }
                     return Ok(self.done(AuthMethod::Sasl));
                 }
                 let (nil, data) =
@@ -411,6 +420,11 @@ pub trait SaslServer: Send {
         -> Result<SaslServerStep, String>;
     /// Continues with the client's next response.
     fn step(&mut self, response: Option<&[u8]>) -> Result<SaslServerStep, String>;
+    /// The security layer negotiated, if any, taken once the exchange is
+    /// done; the connection goes through it after the final reply.
+    fn security_layer(&mut self) -> Option<Box<dyn SecurityLayer>> {
+        None
+    }
 }
 
 /// The daemon's side of authentication.
@@ -580,7 +594,11 @@ impl ServerAuth {
             Err(m) => return self.refuse(engine, header, &format!("authentication failed: {m}")),
         };
         let (nil, data) = to_wire(data);
-        if start {
+        let layer = match (complete, self.sasl.as_mut()) {
+            (1, Some(server)) => server.security_layer(),
+            _ => None,
+        };
+        let sent = if start {
             engine.reply(
                 header,
                 &remote::AuthSaslStartRet {
@@ -598,6 +616,10 @@ impl ServerAuth {
                     data,
                 },
             )
+        };
+        if let Some(layer) = layer {
+            engine.set_security_layer(layer);
         }
+        sent
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use xdrgen::rt::{self, Codec, RemoteProcedure, StreamDirection};
 
 use super::keepalive::{Keepalive, KeepaliveAction};
+use super::layer::{LayerCodec, SecurityLayer};
 use super::{CallError, CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
@@ -103,6 +104,8 @@ pub struct ClientEngine {
     events: VecDeque<Event>,
     fds: VecDeque<OwnedFd>,
     keepalive: Keepalive,
+    /// The SASL security layer, once authentication has set one up.
+    layer: Option<LayerCodec>,
     closed: Option<CloseReason>,
 }
 
@@ -120,6 +123,7 @@ impl ClientEngine {
             events: VecDeque::new(),
             fds: VecDeque::new(),
             keepalive: Keepalive::new(now),
+            layer: None,
             closed: None,
         }
     }
@@ -338,12 +342,33 @@ impl ClientEngine {
         self.fds.extend(fds);
     }
 
+    /// From now on, every byte sent goes through `layer` and every byte
+    /// received comes out of it: authentication calls this when its
+    /// mechanism has negotiated a security layer (see [`layer`]).
+    ///
+    /// [`layer`]: super::layer
+    pub fn set_security_layer(&mut self, layer: Box<dyn SecurityLayer>) {
+        self.layer = Some(LayerCodec::new(layer));
+    }
+
+    /// Whether a security layer carries the connection.
+    pub fn has_security_layer(&self) -> bool {
+        self.layer.is_some()
+    }
+
     /// Bytes received from the transport, in any chunking.
     pub fn handle_input(&mut self, data: &[u8], now: Instant) {
         if self.closed.is_some() {
             return;
         }
-        self.decoder.push(data);
+        match self.layer.as_mut().map(|l| l.decode(data)) {
+            None => self.decoder.push(data),
+            Some(Ok(plain)) => self.decoder.push(&plain),
+            Some(Err(e)) => {
+                self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
+                return;
+            }
+        }
         loop {
             match self.decoder.next_frame() {
                 Ok(Some(frame)) => {
@@ -389,9 +414,20 @@ impl ClientEngine {
         self.keepalive.deadline()
     }
 
-    /// The next frame to write.
+    /// The next bytes to write: one frame, or with a security layer the
+    /// packets carrying it.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.pop_front()
+        let mut t = self.out.pop_front()?;
+        if let Some(layer) = self.layer.as_mut() {
+            match layer.encode(&t.bytes) {
+                Ok(bytes) => t.bytes = bytes,
+                Err(e) => {
+                    self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
+                    return None;
+                }
+            }
+        }
+        Some(t)
     }
 
     /// The next event.

@@ -37,6 +37,7 @@
 pub mod auth;
 mod client;
 pub mod keepalive;
+pub mod layer;
 pub mod open;
 mod server;
 #[doc(hidden)]
@@ -94,6 +95,9 @@ pub enum ProtocolError {
         /// Received so far.
         received: usize,
     },
+    /// The SASL security layer could not decode what arrived (or encode
+    /// what was to be sent).
+    SecurityLayer(layer::LayerError),
 }
 
 impl fmt::Display for ProtocolError {
@@ -108,6 +112,7 @@ impl fmt::Display for ProtocolError {
                     "message announces {expected} descriptors, {received} received"
                 )
             }
+            ProtocolError::SecurityLayer(e) => write!(f, "{e}"),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use xdrgen::rt::{self, Encode};
 
 use super::keepalive::{Keepalive, KeepaliveAction};
+use super::layer::{LayerCodec, SecurityLayer};
 use super::{CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
@@ -70,6 +71,10 @@ pub struct ServerEngine {
     fds: VecDeque<OwnedFd>,
     streams: HashMap<u32, Header>,
     keepalive: Keepalive,
+    /// The SASL security layer, once authentication has set one up.
+    layer: Option<LayerCodec>,
+    /// Frames queued before the layer was set, still sent as they are.
+    plain_ahead: usize,
     closed: Option<CloseReason>,
 }
 
@@ -83,6 +88,8 @@ impl ServerEngine {
             fds: VecDeque::new(),
             streams: HashMap::new(),
             keepalive: Keepalive::new(now),
+            layer: None,
+            plain_ahead: 0,
             closed: None,
         }
     }
@@ -128,12 +135,28 @@ impl ServerEngine {
         self.fds.extend(fds);
     }
 
+    /// Puts the connection under `layer` as libvirtd does when SASL
+    /// authentication completes: what is queued already (the reply that
+    /// completes it) goes out as is, everything after through the layer;
+    /// every byte received from now on comes out of it.
+    pub fn set_security_layer(&mut self, layer: Box<dyn SecurityLayer>) {
+        self.layer = Some(LayerCodec::new(layer));
+        self.plain_ahead = self.out.len();
+    }
+
     /// Bytes received from the transport, in any chunking.
     pub fn handle_input(&mut self, data: &[u8], now: Instant) {
         if self.closed.is_some() {
             return;
         }
-        self.decoder.push(data);
+        match self.layer.as_mut().map(|l| l.decode(data)) {
+            None => self.decoder.push(data),
+            Some(Ok(plain)) => self.decoder.push(&plain),
+            Some(Err(e)) => {
+                self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
+                return;
+            }
+        }
         loop {
             match self.decoder.next_frame() {
                 Ok(Some(f)) => {
@@ -154,9 +177,24 @@ impl ServerEngine {
         self.close_with(CloseReason::PeerClosed);
     }
 
-    /// The next frame to write.
+    /// The next bytes to write: one frame, or with a security layer the
+    /// packets carrying it.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.pop_front()
+        let mut t = self.out.pop_front()?;
+        if self.plain_ahead > 0 {
+            self.plain_ahead -= 1;
+            return Some(t);
+        }
+        if let Some(layer) = self.layer.as_mut() {
+            match layer.encode(&t.bytes) {
+                Ok(bytes) => t.bytes = bytes,
+                Err(e) => {
+                    self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
+                    return None;
+                }
+            }
+        }
+        Some(t)
     }
 
     /// The next event.
