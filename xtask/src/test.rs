@@ -17,8 +17,9 @@ const DAEMON_TESTS: &str = "LIBVIRT_PROTO_DAEMON_TESTS";
 
 /// The programs the daemon tests run: libvirt's, and for the transport and
 /// authentication tests an ssh server and client, netcat, openssl (test
-/// certificates) and Cyrus SASL's password tool.
-const TOOLS: [&str; 8] = [
+/// certificates), Cyrus SASL's password tool and, for GSSAPI, MIT
+/// Kerberos's KDC, its database tools and `kinit` (a private realm).
+const TOOLS: [&str; 12] = [
     "libvirtd",
     "virsh",
     "virt-admin",
@@ -27,10 +28,14 @@ const TOOLS: [&str; 8] = [
     "nc",
     "openssl",
     "saslpasswd2",
+    "krb5kdc",
+    "kdb5_util",
+    "kadmin.local",
+    "kinit",
 ];
 
-/// Folders searched besides `PATH`: `libvirtd` lives in `sbin`, which a
-/// user's `PATH` often lacks.
+/// Folders searched besides `PATH`: `libvirtd` and the KDC's programs
+/// live in `sbin`, which a user's `PATH` often lacks.
 const EXTRA_DIRS: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin"];
 
 /// Runs the workspace's tests, passing `extra` to `cargo test`.

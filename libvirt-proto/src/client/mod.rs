@@ -35,6 +35,8 @@ pub mod auth_conf;
 mod driver;
 mod error;
 mod events;
+#[cfg(feature = "gssapi")]
+mod gssapi;
 mod sasl;
 mod stream;
 mod tls;

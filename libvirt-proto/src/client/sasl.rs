@@ -1,20 +1,22 @@
-//! SASL for the client: SCRAM-SHA-256 and PLAIN (from the `rsasl` crate),
-//! with credentials from the program ([`Credentials`]) or libvirt's
-//! `auth.conf` (see [`auth_conf`](super::auth_conf)).
+//! SASL for the client: GSSAPI (Kerberos, with its security layer; see
+//! [`gssapi`](super::gssapi)), SCRAM-SHA-256 and PLAIN (from the `rsasl`
+//! crate), with credentials from the user's Kerberos tickets, the program
+//! ([`Credentials`]) or libvirt's `auth.conf` (see
+//! [`auth_conf`](super::auth_conf)).
 //!
 //! When the daemon asks for SASL, the mechanism is chosen from the list in
-//! its `AUTH_SASL_INIT` reply: SCRAM-SHA-256 when offered, else PLAIN, but
-//! PLAIN (the password in clear) only over a transport libvirt counts as
-//! secure: a Unix socket, TLS or ssh.
+//! its `AUTH_SASL_INIT` reply: GSSAPI when offered and the user has a
+//! ticket for the daemon, else SCRAM-SHA-256, else PLAIN, but PLAIN (the
+//! password in clear) only over a transport libvirt counts as secure: a
+//! Unix socket, TLS or ssh.
 //!
-//! libvirtd offers neither over plain TCP: there it asks Cyrus SASL for
-//! mechanisms with a security layer of at least `tcp_min_ssf` (56) bits,
-//! such as GSSAPI or DIGEST-MD5, which this client does not implement.
+//! Over plain TCP libvirtd offers only mechanisms with a security layer
+//! of at least `tcp_min_ssf` (56) bits: GSSAPI with confidentiality, which
+//! this client speaks, or the historic DIGEST-MD5, which it does not.
 //! With none configured it refuses `AUTH_SASL_INIT` with a bare
 //! "authentication failed", before any credential is asked for or sent;
 //! over tcp that refusal, and a list with nothing this client speaks, are
-//! reported as [`AuthError::Mechanism`] saying so and pointing at tls or
-//! ssh.
+//! reported as [`AuthError::Mechanism`] saying so.
 //!
 //! The URI's `auth=` is honoured as libvirt honours it: `auth=sasl` or
 //! `auth=polkit` makes that the only method tried (in place of
@@ -134,7 +136,11 @@ where
     }
 }
 
-/// The mechanisms this client speaks, best first.
+/// The Kerberos mechanism's name (see [`super::gssapi`], with the
+/// `gssapi` feature).
+const GSSAPI: &str = "GSSAPI";
+
+/// The password mechanisms this client speaks, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mechanism {
     ScramSha256,
@@ -179,7 +185,7 @@ pub(crate) fn choose_mechanism(
             .find(|m| m.name().eq_ignore_ascii_case(only))
         else {
             return Err(format!(
-                "auth=sasl.{only}: this client speaks SCRAM-SHA-256 and PLAIN"
+                "auth=sasl.{only}: this client speaks GSSAPI, SCRAM-SHA-256 and PLAIN"
             ));
         };
         if !has(m) {
@@ -211,7 +217,8 @@ pub(crate) fn choose_mechanism(
         ));
     }
     Err(format!(
-        "the daemon offers {}; this client speaks SCRAM-SHA-256, and PLAIN over a secure transport",
+        "the daemon offers {}; this client speaks GSSAPI, SCRAM-SHA-256, and PLAIN over a secure \
+         transport",
         if offered.is_empty() {
             "no mechanism".to_owned()
         } else {
@@ -433,13 +440,16 @@ impl FileCredentials {
 
 /// Why SASL cannot work over plain tcp against libvirtd.
 const TCP_NOTE: &str = "over plain tcp libvirtd offers only mechanisms with a security layer \
-     (tcp_min_ssf, at least 56 bits, such as GSSAPI or DIGEST-MD5); SCRAM-SHA-256 and PLAIN \
-     have none: connect with tls or ssh";
+     (tcp_min_ssf, at least 56 bits): use GSSAPI (Kerberos, with libvirt-proto's `gssapi` \
+     feature), or connect with tls or ssh";
 
 /// Chooses the mechanism from the daemon's list and builds it with the
 /// connection's credentials.
 struct Chooser {
     secure: bool,
+    /// The host the service principal is named after (`libvirt@HOST`).
+    #[cfg_attr(not(feature = "gssapi"), allow(dead_code))]
+    host: String,
     /// Plain tcp, where libvirtd wants a security layer.
     tcp: bool,
     /// The URI's `auth=sasl.MECH`.
@@ -449,8 +459,30 @@ struct Chooser {
 
 impl SaslMechanismChooser for Chooser {
     fn choose(&mut self, offered: &[&str]) -> Result<Box<dyn SaslMechanism>, AuthError> {
+        let only_gssapi = self
+            .only
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case(GSSAPI));
+        // GSSAPI first: it needs no password, and it is the one mechanism
+        // that works over plain tcp. Without a ticket the others are tried.
+        let gssapi_failure = match self.gssapi(offered, only_gssapi) {
+            Some(Ok(m)) => return Ok(m),
+            Some(Err(e)) => Some(e),
+            None => None,
+        };
+        if only_gssapi {
+            return Err(AuthError::Mechanism(gssapi_failure.unwrap_or_else(|| {
+                format!(
+                    "{GSSAPI} is not offered by the daemon (it offers {})",
+                    offered.join(" ")
+                )
+            })));
+        }
         let mechanism =
             choose_mechanism(offered, self.secure, self.only.as_deref()).map_err(|e| {
+                if let Some(g) = &gssapi_failure {
+                    return AuthError::Mechanism(format!("{g}; {e}"));
+                }
                 let spoken = [Mechanism::ScramSha256, Mechanism::Plain]
                     .iter()
                     .any(|m| offered.iter().any(|o| o.eq_ignore_ascii_case(m.name())));
@@ -468,6 +500,38 @@ impl SaslMechanismChooser for Chooser {
 
     fn init_refused(&mut self, refusal: CallError) -> AuthError {
         init_refused(self.tcp, refusal)
+    }
+}
+
+impl Chooser {
+    /// GSSAPI when the daemon offers it and the URI does not name another
+    /// mechanism: the mechanism, or why it cannot run (no ticket, no
+    /// Kerberos library).
+    #[cfg(feature = "gssapi")]
+    fn gssapi(
+        &self,
+        offered: &[&str],
+        _only_gssapi: bool,
+    ) -> Option<Result<Box<dyn SaslMechanism>, String>> {
+        let wanted = self
+            .only
+            .as_deref()
+            .map_or(true, |m| m.eq_ignore_ascii_case(GSSAPI));
+        let offered = offered.iter().any(|o| o.eq_ignore_ascii_case(GSSAPI));
+        (wanted && offered).then(|| {
+            super::gssapi::Gssapi::new(&self.host, !self.secure)
+                .map(|m| Box::new(m) as Box<dyn SaslMechanism>)
+        })
+    }
+
+    /// Without the `gssapi` feature, GSSAPI is not spoken.
+    #[cfg(not(feature = "gssapi"))]
+    fn gssapi(
+        &self,
+        _offered: &[&str],
+        only_gssapi: bool,
+    ) -> Option<Result<Box<dyn SaslMechanism>, String>> {
+        only_gssapi.then(|| Err(format!("{GSSAPI} needs libvirt-proto's `gssapi` feature")))
     }
 }
 
@@ -527,6 +591,13 @@ pub(crate) fn client_auth(
     }
     let chooser = Chooser {
         secure: is_secure(parsed.transport),
+        // libvirt names the service after the URI's host, "localhost"
+        // for local sockets.
+        host: parsed
+            .host
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into()),
         tcp: parsed.transport == Transport::Tcp,
         only,
         sources: CredentialSources {
@@ -615,6 +686,7 @@ mod tests {
     fn chooser(transport: Transport) -> Chooser {
         Chooser {
             secure: is_secure(transport),
+            host: "localhost".into(),
             tcp: transport == Transport::Tcp,
             only: None,
             sources: sources(None, Some(Arc::new(SaslCredentials::new("a", "p")))),
@@ -623,6 +695,7 @@ mod tests {
 
     fn choice(c: &mut Chooser, offered: &[&str]) -> Result<&'static str, AuthError> {
         c.choose(offered).map(|m| match m.name() {
+            "GSSAPI" => "GSSAPI",
             "PLAIN" => "PLAIN",
             _ => "SCRAM-SHA-256",
         })

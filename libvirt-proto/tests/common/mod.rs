@@ -12,6 +12,7 @@
 
 #![allow(dead_code)]
 
+pub mod krb;
 pub mod pki;
 pub mod sasl;
 
