@@ -88,8 +88,10 @@ pub struct ConnectOptions {
     /// client at once and leaves the rest unread in the socket.
     pub max_in_flight: usize,
     /// Authentication methods accepted, in order of preference (the URI's
-    /// `auth=` replaces them). SASL (SCRAM-SHA-256, or PLAIN over a secure
-    /// transport) needs credentials: from `auth_file` or `credentials`.
+    /// `auth=` replaces them). SASL with SCRAM-SHA-256, or PLAIN over a
+    /// secure transport, needs credentials: from `auth_file` or
+    /// `credentials`; GSSAPI (the `gssapi` feature) uses the user's
+    /// Kerberos tickets instead.
     pub auth: Vec<AuthMethod>,
     /// Gives SASL credentials for what the auth file lacks.
     pub credentials: Option<Arc<dyn Credentials>>,
