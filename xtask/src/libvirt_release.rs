@@ -175,7 +175,7 @@ pub fn daemon_tests(root: &Path, args: &[String]) -> ExitCode {
             "-p",
             "libvirt-proto",
             "--features",
-            "client",
+            "client gssapi",
             "--no-fail-fast",
         ]);
     for t in &tests {
