@@ -8,8 +8,8 @@ use std::time::Instant;
 use std::sync::{Arc, Mutex};
 
 use libvirt_proto::engine::auth::{
-    AuthError, AuthMethod, AuthStatus, ClientAuth, SaslMechanism, SaslMechanismChooser, SaslServer,
-    SaslServerStep, ServerAuth, ServerAuthOutcome,
+    AuthError, AuthMethod, AuthStatus, ClientAuth, MechanismChoice, SaslMechanism,
+    SaslMechanismChooser, SaslServer, SaslServerStep, ServerAuth, ServerAuthOutcome,
 };
 use libvirt_proto::engine::layer::{LayerError, SecurityLayer};
 use libvirt_proto::engine::{
@@ -112,6 +112,10 @@ fn run(mut client_auth: ClientAuth, mut server_auth: ServerAuth) -> (AuthStatus,
         while let Some(e) = c.poll_event() {
             if client_auth.owns(&e) {
                 status = client_auth.handle(&mut c, e);
+                // A mechanism built off the I/O path, here at once.
+                if let Some(job) = client_auth.take_mechanism_job() {
+                    status = client_auth.provide_mechanism(&mut c, job());
+                }
                 if status != AuthStatus::InProgress {
                     ordinary = Some(c.call::<procs::ConnectGetLibVersion>(&()).unwrap());
                 }
@@ -655,4 +659,113 @@ fn a_corrupted_layer_packet_ends_the_connection() {
             })
         )))
     ));
+}
+
+#[test]
+fn bytes_received_before_the_layer_takes_over_end_the_connection() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    // Half a frame, received in clear before the switch.
+    c.handle_input(&[0, 0, 0, 28, 0x20], now);
+    c.set_security_layer(xor(&Arc::new(Mutex::new(0))));
+    assert!(!c.has_security_layer());
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Closed(CloseReason::Protocol(
+            ProtocolError::SecurityLayer(LayerError::EarlyData { bytes: 5 })
+        )))
+    ));
+}
+
+/// A mechanism that always has something to say.
+struct Chatty;
+
+impl SaslMechanism for Chatty {
+    fn name(&self) -> &str {
+        "LAYERED"
+    }
+    fn start(&mut self) -> Result<Option<Vec<u8>>, String> {
+        Ok(Some(b"hi".to_vec()))
+    }
+    fn step(&mut self, _: Option<&[u8]>) -> Result<Option<Vec<u8>>, String> {
+        Ok(Some(b"and another thing".to_vec()))
+    }
+}
+
+#[test]
+fn a_daemon_that_ends_the_exchange_while_the_client_has_more_to_say_is_refused() {
+    // The server's final reply carries data ("welcome") that the client
+    // mechanism answers: that answer would never be read.
+    let (status, _) = run(
+        ClientAuth::new(vec![AuthMethod::Sasl], Some(Box::new(Chatty))),
+        ServerAuth::sasl(Box::new(LayeredServer {
+            packets: Arc::new(Mutex::new(0)),
+        })),
+    );
+    match status {
+        AuthStatus::Failed(AuthError::Sasl(m)) => {
+            assert!(m.contains("while the client had more to say"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Builds its mechanism in a job, as a chooser does when building may
+/// block (Kerberos); the job fails when `job_fails`, and the chooser then
+/// falls back to PLAIN.
+struct Deferring {
+    job_fails: bool,
+    fallbacks: Arc<Mutex<Vec<String>>>,
+}
+
+impl SaslMechanismChooser for Deferring {
+    fn choose(&mut self, _: &[&str]) -> Result<Box<dyn SaslMechanism>, AuthError> {
+        unreachable!("choose_deferred is used")
+    }
+    fn choose_deferred(&mut self, _: &[&str]) -> Result<MechanismChoice, AuthError> {
+        let fails = self.job_fails;
+        Ok(MechanismChoice::Deferred(Box::new(move || {
+            if fails {
+                Err(AuthError::Mechanism("no ticket".into()))
+            } else {
+                Ok(Box::new(Echo { finals: vec![] }) as Box<dyn SaslMechanism>)
+            }
+        })))
+    }
+    fn deferred_failed(
+        &mut self,
+        offered: &[&str],
+        error: AuthError,
+    ) -> Result<Box<dyn SaslMechanism>, AuthError> {
+        self.fallbacks
+            .lock()
+            .unwrap()
+            .push(format!("{error} / {}", offered.join(" ")));
+        Ok(Box::new(Plain("alice", "secret")))
+    }
+}
+
+#[test]
+fn a_mechanism_built_by_a_job_continues_the_exchange() {
+    for job_fails in [false, true] {
+        let fallbacks = Arc::new(Mutex::new(Vec::new()));
+        let mut auth = ClientAuth::with_chooser(
+            vec![AuthMethod::Sasl],
+            Box::new(Deferring {
+                job_fails,
+                fallbacks: fallbacks.clone(),
+            }),
+        );
+        // Nothing to take before the daemon has listed its mechanisms.
+        assert!(auth.take_mechanism_job().is_none());
+        let (status, served) = run(auth, ServerAuth::sasl(Box::new(Accounts)));
+        assert_eq!(status, AuthStatus::Done(AuthMethod::Sasl), "{job_fails}");
+        assert!(served);
+        let expected: Vec<String> = if job_fails {
+            vec!["SASL mechanism: no ticket / ECHO PLAIN".into()]
+        } else {
+            vec![]
+        };
+        assert_eq!(*fallbacks.lock().unwrap(), expected);
+    }
 }

@@ -7,6 +7,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use xdrgen::rt::StreamDirection;
 
@@ -14,6 +15,7 @@ use super::events::{Route, Subscriber};
 use super::stream::StreamMsg;
 use super::transport::Conn;
 use super::ClientError;
+use crate::engine::auth::{AuthError, SaslMechanism};
 use crate::engine::open::{OpenStatus, Opener};
 use crate::engine::{ClientEngine, CloseReason, Event};
 use crate::generated::admin;
@@ -175,12 +177,19 @@ impl Driver {
         let never = Instant::now() + Duration::from_secs(365 * 86400);
         let timer = tokio::time::sleep_until(never);
         tokio::pin!(timer);
+        // A SASL mechanism being built on a blocking thread (Kerberos may
+        // ask its KDC), so the connection's I/O goes on meanwhile.
+        let mut building: Option<JoinHandle<Result<Box<dyn SaslMechanism>, AuthError>>> = None;
         loop {
             while let Some(e) = self.engine.poll_event() {
                 if self.opened.is_some() {
                     if let Some(o) = opener.as_mut().filter(|o| o.owns(&e)) {
                         match o.handle(&mut self.engine, e, now()) {
-                            OpenStatus::InProgress => {}
+                            OpenStatus::InProgress => {
+                                if let Some(job) = o.take_mechanism_job() {
+                                    building = Some(tokio::task::spawn_blocking(job));
+                                }
+                            }
                             OpenStatus::Open { .. } => self.open_done(),
                             OpenStatus::Failed(err) => {
                                 return self.open_failed(ClientError::Open(err))
@@ -243,6 +252,25 @@ impl Driver {
                     None => self.engine.close(),
                 },
                 _ = &mut timer => self.engine.handle_timeout(now()),
+                built = async {
+                    match building.as_mut() {
+                        Some(job) => job.await,
+                        None => std::future::pending().await,
+                    }
+                }, if building.is_some() => {
+                    building = None;
+                    let built = built.unwrap_or_else(|e| {
+                        Err(AuthError::Sasl(format!("building the SASL mechanism: {e}")))
+                    });
+                    if let Some(o) = opener.as_mut() {
+                        match o.provide_mechanism(&mut self.engine, built) {
+                            OpenStatus::InProgress | OpenStatus::Open { .. } => {}
+                            OpenStatus::Failed(err) => {
+                                return self.open_failed(ClientError::Open(err))
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -184,6 +184,7 @@ fn gss() -> Result<&'static Gss, String> {
 
 fn load() -> Result<Gss, String> {
     let mut handle = ptr::null_mut();
+    let mut why = Vec::new();
     for name in LIBRARIES {
         // SAFETY: a NUL-terminated name; loading MIT Kerberos runs only
         // its own initialisers.
@@ -191,19 +192,17 @@ fn load() -> Result<Gss, String> {
         if !handle.is_null() {
             break;
         }
+        // SAFETY: dlerror returns NULL or a NUL-terminated message.
+        let e = unsafe { ffi::dlerror() };
+        if !e.is_null() {
+            // SAFETY: as above; copied before the next dl call.
+            why.push(unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned());
+        }
     }
     if handle.is_null() {
-        // SAFETY: dlerror returns NULL or a NUL-terminated message.
-        let why = unsafe {
-            let e = ffi::dlerror();
-            if e.is_null() {
-                String::new()
-            } else {
-                CStr::from_ptr(e).to_string_lossy().into_owned()
-            }
-        };
         return Err(format!(
-            "GSSAPI needs MIT Kerberos' libgssapi_krb5.so.2 (Debian: libgssapi-krb5-2): {why}"
+            "GSSAPI needs MIT Kerberos' libgssapi_krb5.so.2 (Debian: libgssapi-krb5-2): {}",
+            why.join("; ")
         ));
     }
     // SAFETY: each field's type spells out the C signature RFC 2744
@@ -275,12 +274,16 @@ impl Gss {
 
     /// Copies a library-allocated buffer and releases it.
     fn take(&self, buffer: &mut ffi::Buffer) -> Vec<u8> {
-        if buffer.value.is_null() || buffer.length == 0 {
+        if buffer.value.is_null() {
             return Vec::new();
         }
-        // SAFETY: the library filled `buffer` with `length` readable bytes.
-        let bytes = unsafe { std::slice::from_raw_parts(buffer.value as *const u8, buffer.length) }
-            .to_vec();
+        let bytes = if buffer.length == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: the library filled `buffer` with `length` readable
+            // bytes.
+            unsafe { std::slice::from_raw_parts(buffer.value as *const u8, buffer.length) }.to_vec()
+        };
         let mut minor = 0;
         // SAFETY: a buffer the library allocated, released once.
         unsafe { (self.release_buffer)(&mut minor, buffer) };
@@ -333,6 +336,31 @@ impl Drop for Context {
 }
 
 impl Context {
+    /// The most plaintext whose token fits in `max_token` bytes.
+    fn wrap_size_limit(&self, confidential: bool, max_token: u32) -> Result<usize, String> {
+        let (mut minor, mut limit) = (0, 0u32);
+        // SAFETY: an established context and a valid out-pointer.
+        let major = unsafe {
+            (self.gss.wrap_size_limit)(
+                &mut minor,
+                self.handle,
+                c_int::from(confidential),
+                0,
+                max_token,
+                &mut limit,
+            )
+        };
+        if major & ffi::ERROR_MASK != 0 {
+            return Err(self.gss.describe("gss_wrap_size_limit", major, minor));
+        }
+        if limit == 0 {
+            return Err(format!(
+                "GSSAPI: nothing fits in the daemon's {max_token}-byte security layer packets"
+            ));
+        }
+        Ok(limit as usize)
+    }
+
     fn wrap(&self, data: &[u8], confidential: bool) -> Result<Vec<u8>, String> {
         let (mut minor, mut conf_state) = (0, 0);
         let mut out = ffi::Buffer::EMPTY;
@@ -359,7 +387,10 @@ impl Context {
         Ok(token)
     }
 
-    /// The message in `token`, and whether it was encrypted.
+    /// The message in `token`, and whether it was encrypted. A token
+    /// replayed, out of order or after a gap is refused: the bytes travel
+    /// over an ordered stream, so any of these means tampering (the
+    /// library still decrypts such tokens and only flags them).
     fn unwrap(&self, token: &[u8]) -> Result<(Vec<u8>, bool), String> {
         let (mut minor, mut conf_state, mut qop) = (0, 0, 0);
         let mut out = ffi::Buffer::EMPTY;
@@ -378,6 +409,11 @@ impl Context {
         let message = self.gss.take(&mut out);
         if major & ffi::ERROR_MASK != 0 {
             return Err(self.gss.describe("gss_unwrap", major, minor));
+        }
+        if major != ffi::COMPLETE {
+            return Err(format!(
+                "gss_unwrap: a token replayed, reordered or after a gap (status {major:#x})"
+            ));
         }
         Ok((message, conf_state != 0))
     }
@@ -405,8 +441,9 @@ pub(crate) struct Gssapi {
     stage: Stage,
     /// Over plain tcp: only confidentiality will do.
     need_confidentiality: bool,
-    /// The layer chosen, with the daemon's maximum packet size.
-    layer: Option<(u8, u32)>,
+    /// The layer chosen, with the most plaintext one packet to the daemon
+    /// carries.
+    layer: Option<(u8, usize)>,
 }
 
 impl fmt::Debug for Gssapi {
@@ -503,6 +540,16 @@ impl Gssapi {
                                 authentication)"
                         .into());
                 }
+                let mut needed = ffi::INTEG_FLAG | ffi::SEQUENCE_FLAG | ffi::REPLAY_FLAG;
+                if self.need_confidentiality {
+                    needed |= ffi::CONF_FLAG;
+                }
+                if flags & needed != needed {
+                    return Err(format!(
+                        "GSSAPI: the context lacks protections this connection needs \
+                         (flags {flags:#x}, wanted {needed:#x})"
+                    ));
+                }
                 self.stage = Stage::Offer;
             }
             ffi::CONTINUE_NEEDED => {}
@@ -544,10 +591,10 @@ impl Gssapi {
         };
         let max = if pick == LAYER_NONE { 0 } else { MAX_RECEIVE };
         if pick != LAYER_NONE {
-            if server_max == 0 {
-                return Err("GSSAPI: the daemon accepts no security layer packets".into());
-            }
-            self.layer = Some((pick, server_max));
+            let limit = self
+                .context
+                .wrap_size_limit(pick == LAYER_CONFIDENTIALITY, server_max)?;
+            self.layer = Some((pick, limit));
         }
         let [_, x, y, z] = max.to_be_bytes();
         // No authorization identity: act as the authenticated principal.
@@ -573,6 +620,7 @@ impl SaslMechanism for Gssapi {
                 self.stage = Stage::Done;
                 Ok(Some(reply))
             }
+            Stage::Done if challenge.is_empty() => Ok(None),
             Stage::Done => Err("GSSAPI: the daemon sent data after the exchange".into()),
         }
     }
@@ -582,8 +630,7 @@ impl SaslMechanism for Gssapi {
     }
 
     fn security_layer(&mut self) -> Option<Box<dyn SecurityLayer>> {
-        let (layer, server_max) = self.layer?;
-        let confidential = layer == LAYER_CONFIDENTIALITY;
+        let (layer, max_plaintext) = self.layer.take()?;
         let context = std::mem::replace(
             &mut self.context,
             Context {
@@ -591,28 +638,9 @@ impl SaslMechanism for Gssapi {
                 handle: ptr::null_mut(),
             },
         );
-        let mut limit = 0u32;
-        let mut minor = 0;
-        // SAFETY: an established context and a valid out-pointer.
-        let major = unsafe {
-            (self.gss.wrap_size_limit)(
-                &mut minor,
-                context.handle,
-                c_int::from(confidential),
-                0,
-                server_max,
-                &mut limit,
-            )
-        };
-        // Without an answer, leave generous room for the token overhead.
-        let max_plaintext = if major & ffi::ERROR_MASK != 0 || limit == 0 {
-            (server_max as usize).saturating_sub(1024).max(1)
-        } else {
-            limit as usize
-        };
         Some(Box::new(GssLayer {
             context,
-            confidential,
+            confidential: layer == LAYER_CONFIDENTIALITY,
             max_plaintext,
         }))
     }

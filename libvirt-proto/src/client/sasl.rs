@@ -45,7 +45,10 @@ use rsasl::prelude::{Mechname, MessageSent, SASLClient, SASLConfig, Session, Sta
 use super::auth_conf::{auth_file_path, readable, AuthConfig, AuthFile, AuthFileEnv};
 use super::auth_conf::{AuthFileSource, LIBVIRT_SERVICE};
 use super::{ClientError, ConnectOptions};
-use crate::engine::auth::{AuthError, AuthMethod, ClientAuth, SaslMechanism, SaslMechanismChooser};
+use crate::engine::auth::{
+    AuthError, AuthMethod, ClientAuth, MechanismChoice, MechanismJob, SaslMechanism,
+    SaslMechanismChooser,
+};
 use crate::engine::CallError;
 use crate::uri::{ConnectUri, Transport, UriError};
 
@@ -170,9 +173,15 @@ pub(crate) fn is_secure(transport: Transport) -> bool {
     }
 }
 
-/// The best mechanism among `offered` (names compared without case):
-/// SCRAM-SHA-256, else PLAIN when the channel is `secure`; only `only`
-/// when given (the URI's `auth=sasl.MECH`).
+/// Why a mechanism without a security layer is refused on an insecure
+/// transport (libvirt's client asks for at least 56 bits there, so a
+/// daemon impersonated on the network never sees a password exchange).
+const NO_LAYER: &str = "has no security layer, which libvirt requires over an insecure transport \
+     (use a Unix socket, tls or ssh, or GSSAPI)";
+
+/// The best password mechanism among `offered` (names compared without
+/// case): SCRAM-SHA-256, else PLAIN, either only when the channel is
+/// `secure`; only `only` when given (the URI's `auth=sasl.MECH`).
 pub(crate) fn choose_mechanism(
     offered: &[&str],
     secure: bool,
@@ -201,10 +210,19 @@ pub(crate) fn choose_mechanism(
                     .into(),
             );
         }
+        if !secure {
+            return Err(format!("{} {NO_LAYER}", m.name()));
+        }
         return Ok(m);
     }
     if has(Mechanism::ScramSha256) {
-        return Ok(Mechanism::ScramSha256);
+        if secure {
+            return Ok(Mechanism::ScramSha256);
+        }
+        return Err(format!(
+            "the daemon offers {} but SCRAM-SHA-256 {NO_LAYER}",
+            offered.join(" ")
+        ));
     }
     if has(Mechanism::Plain) {
         if secure {
@@ -458,29 +476,53 @@ struct Chooser {
 }
 
 impl SaslMechanismChooser for Chooser {
+    /// A password mechanism (SCRAM-SHA-256, PLAIN); GSSAPI comes through
+    /// [`SaslMechanismChooser::choose_deferred`].
     fn choose(&mut self, offered: &[&str]) -> Result<Box<dyn SaslMechanism>, AuthError> {
-        let only_gssapi = self
-            .only
-            .as_deref()
-            .is_some_and(|m| m.eq_ignore_ascii_case(GSSAPI));
-        // GSSAPI first: it needs no password, and it is the one mechanism
-        // that works over plain tcp. Without a ticket the others are tried.
-        let gssapi_failure = match self.gssapi(offered, only_gssapi) {
-            Some(Ok(m)) => return Ok(m),
-            Some(Err(e)) => Some(e),
-            None => None,
-        };
-        if only_gssapi {
-            return Err(AuthError::Mechanism(gssapi_failure.unwrap_or_else(|| {
-                format!(
-                    "{GSSAPI} is not offered by the daemon (it offers {})",
-                    offered.join(" ")
-                )
-            })));
+        self.password_mechanism(offered, None)
+    }
+
+    /// GSSAPI first when offered: it needs no password, and it is the one
+    /// mechanism that works over plain tcp. Starting it may ask the KDC
+    /// for a ticket, so it is built off the connection's I/O.
+    fn choose_deferred(&mut self, offered: &[&str]) -> Result<MechanismChoice, AuthError> {
+        if let Some(job) = self.gssapi_job(offered)? {
+            return Ok(MechanismChoice::Deferred(job));
         }
+        self.password_mechanism(offered, None)
+            .map(MechanismChoice::Ready)
+    }
+
+    /// Kerberos could not start (no ticket, no library): a password
+    /// mechanism when one may be used, else Kerberos' reason.
+    fn deferred_failed(
+        &mut self,
+        offered: &[&str],
+        error: AuthError,
+    ) -> Result<Box<dyn SaslMechanism>, AuthError> {
+        let named = self.only.is_some();
+        if named || !self.secure {
+            return Err(error);
+        }
+        self.password_mechanism(offered, Some(error))
+    }
+
+    fn init_refused(&mut self, refusal: CallError) -> AuthError {
+        init_refused(self.tcp, refusal)
+    }
+}
+
+impl Chooser {
+    /// SCRAM-SHA-256 or PLAIN with the connection's credentials; when
+    /// none may be used, the reason (after GSSAPI's, if it failed first).
+    fn password_mechanism(
+        &mut self,
+        offered: &[&str],
+        gssapi_failure: Option<AuthError>,
+    ) -> Result<Box<dyn SaslMechanism>, AuthError> {
         let mechanism =
             choose_mechanism(offered, self.secure, self.only.as_deref()).map_err(|e| {
-                if let Some(g) = &gssapi_failure {
+                if let Some(AuthError::Mechanism(g)) = &gssapi_failure {
                     return AuthError::Mechanism(format!("{g}; {e}"));
                 }
                 let spoken = [Mechanism::ScramSha256, Mechanism::Plain]
@@ -498,40 +540,41 @@ impl SaslMechanismChooser for Chooser {
         ))
     }
 
-    fn init_refused(&mut self, refusal: CallError) -> AuthError {
-        init_refused(self.tcp, refusal)
+    /// The job building GSSAPI when the daemon offers it and the URI does
+    /// not name another mechanism; an error when the URI names GSSAPI and
+    /// it cannot be had.
+    fn gssapi_job(&self, offered: &[&str]) -> Result<Option<MechanismJob>, AuthError> {
+        let named = self.only.as_deref();
+        let only_gssapi = named.is_some_and(|m| m.eq_ignore_ascii_case(GSSAPI));
+        let is_offered = offered.iter().any(|o| o.eq_ignore_ascii_case(GSSAPI));
+        if only_gssapi && !is_offered {
+            return Err(AuthError::Mechanism(format!(
+                "{GSSAPI} is not offered by the daemon (it offers {})",
+                offered.join(" ")
+            )));
+        }
+        if !is_offered || (named.is_some() && !only_gssapi) {
+            return Ok(None);
+        }
+        self.gssapi_builder().map(Some)
     }
-}
 
-impl Chooser {
-    /// GSSAPI when the daemon offers it and the URI does not name another
-    /// mechanism: the mechanism, or why it cannot run (no ticket, no
-    /// Kerberos library).
     #[cfg(feature = "gssapi")]
-    fn gssapi(
-        &self,
-        offered: &[&str],
-        _only_gssapi: bool,
-    ) -> Option<Result<Box<dyn SaslMechanism>, String>> {
-        let wanted = self
-            .only
-            .as_deref()
-            .map_or(true, |m| m.eq_ignore_ascii_case(GSSAPI));
-        let offered = offered.iter().any(|o| o.eq_ignore_ascii_case(GSSAPI));
-        (wanted && offered).then(|| {
-            super::gssapi::Gssapi::new(&self.host, !self.secure)
+    fn gssapi_builder(&self) -> Result<MechanismJob, AuthError> {
+        let (host, need_confidentiality) = (self.host.clone(), !self.secure);
+        Ok(Box::new(move || {
+            super::gssapi::Gssapi::new(&host, need_confidentiality)
                 .map(|m| Box::new(m) as Box<dyn SaslMechanism>)
-        })
+                .map_err(AuthError::Mechanism)
+        }))
     }
 
-    /// Without the `gssapi` feature, GSSAPI is not spoken.
+    /// Without the `gssapi` feature, GSSAPI is not spoken: the password
+    /// mechanisms are tried (the daemon may offer them too).
     #[cfg(not(feature = "gssapi"))]
-    fn gssapi(
-        &self,
-        _offered: &[&str],
-        only_gssapi: bool,
-    ) -> Option<Result<Box<dyn SaslMechanism>, String>> {
-        only_gssapi.then(|| Err(format!("{GSSAPI} needs libvirt-proto's `gssapi` feature")))
+    fn gssapi_builder(&self) -> Result<MechanismJob, AuthError> {
+        let reason = format!("{GSSAPI} needs libvirt-proto's `gssapi` feature");
+        Ok(Box::new(move || Err(AuthError::Mechanism(reason))))
     }
 }
 
@@ -618,11 +661,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scram_is_preferred_and_plain_needs_a_secure_channel() {
+    fn scram_is_preferred_and_both_need_a_secure_channel() {
         let scram = Ok(Mechanism::ScramSha256);
-        assert_eq!(
-            choose_mechanism(&["PLAIN", "SCRAM-SHA-256"], false, None),
-            scram
+        let e = choose_mechanism(&["PLAIN", "SCRAM-SHA-256"], false, None).unwrap_err();
+        assert!(
+            e.starts_with(
+                "the daemon offers PLAIN SCRAM-SHA-256 but SCRAM-SHA-256 has no security layer"
+            ),
+            "{e}"
         );
         assert_eq!(
             choose_mechanism(&["plain", "scram-sha-256"], true, None),
@@ -653,6 +699,8 @@ mod tests {
         );
         let e = choose_mechanism(&both, false, Some("PLAIN")).unwrap_err();
         assert!(e.contains("in clear"), "{e}");
+        let e = choose_mechanism(&both, false, Some("scram-sha-256")).unwrap_err();
+        assert_eq!(e, format!("SCRAM-SHA-256 {NO_LAYER}"));
         let e = choose_mechanism(&["PLAIN"], true, Some("scram-sha-256")).unwrap_err();
         assert!(e.contains("not offered"), "{e}");
         let e = choose_mechanism(&both, true, Some("GSSAPI")).unwrap_err();
@@ -754,18 +802,20 @@ mod tests {
             Err(AuthError::Mechanism(m)) => assert!(!m.contains("tcp"), "{m}"),
             other => panic!("{other:?}"),
         }
-        // PLAIN alone over tcp has its own reason; SCRAM is still chosen
-        // over tcp when a (non-libvirtd) daemon offers it.
+        // PLAIN alone over tcp has its own reason; SCRAM, which a daemon
+        // other than libvirtd might offer there, is refused too: no
+        // password exchange without a security layer on an insecure
+        // transport, as in libvirt.
         match choice(&mut tcp, &["PLAIN"]) {
             Err(AuthError::Mechanism(m)) => {
                 assert!(m.contains("in clear") && !m.contains("tcp_min_ssf"), "{m}")
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            choice(&mut tcp, &["SCRAM-SHA-256"]).unwrap(),
-            "SCRAM-SHA-256"
-        );
+        match choice(&mut tcp, &["SCRAM-SHA-256"]) {
+            Err(AuthError::Mechanism(m)) => assert!(m.ends_with(NO_LAYER), "{m}"),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(choice(&mut tls, &["PLAIN"]).unwrap(), "PLAIN");
     }
 

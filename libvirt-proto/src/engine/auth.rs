@@ -88,6 +88,27 @@ pub trait SaslMechanismChooser: Send {
     /// Picks and builds a mechanism among `offered`.
     fn choose(&mut self, offered: &[&str]) -> Result<Box<dyn SaslMechanism>, AuthError>;
 
+    /// As [`SaslMechanismChooser::choose`], but the chooser may hand back
+    /// a job that builds the mechanism and may block (Kerberos asking its
+    /// KDC for a ticket, say), for the caller to run away from its I/O
+    /// loop (see [`ClientAuth::take_mechanism_job`]). The default builds
+    /// at once with `choose`.
+    fn choose_deferred(&mut self, offered: &[&str]) -> Result<MechanismChoice, AuthError> {
+        self.choose(offered).map(MechanismChoice::Ready)
+    }
+
+    /// The [`MechanismJob`] of [`SaslMechanismChooser::choose_deferred`]
+    /// failed with `error`: another mechanism among `offered` to try
+    /// instead, or the error to report (the default).
+    fn deferred_failed(
+        &mut self,
+        offered: &[&str],
+        error: AuthError,
+    ) -> Result<Box<dyn SaslMechanism>, AuthError> {
+        let _ = offered;
+        Err(error)
+    }
+
     /// The daemon refused `AUTH_SASL_INIT`, so it offered no mechanism at
     /// all (libvirtd does when none of its mechanisms meets the security
     /// it requires on the connection): the error to report, which may
@@ -95,6 +116,26 @@ pub trait SaslMechanismChooser: Send {
     /// reports the refusal as is ([`AuthError::Call`]).
     fn init_refused(&mut self, refusal: CallError) -> AuthError {
         AuthError::Call(Box::new(refusal))
+    }
+}
+
+/// Builds a SASL mechanism; may block.
+pub type MechanismJob = Box<dyn FnOnce() -> Result<Box<dyn SaslMechanism>, AuthError> + Send>;
+
+/// What a [`SaslMechanismChooser`] decided.
+pub enum MechanismChoice {
+    /// The mechanism, built.
+    Ready(Box<dyn SaslMechanism>),
+    /// A job that builds it and may block.
+    Deferred(MechanismJob),
+}
+
+impl fmt::Debug for MechanismChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MechanismChoice::Ready(m) => write!(f, "Ready({})", m.name()),
+            MechanismChoice::Deferred(_) => f.write_str("Deferred"),
+        }
     }
 }
 
@@ -143,6 +184,8 @@ enum Stage {
     List,
     Polkit,
     SaslInit,
+    /// Waiting for the mechanism to be built ([`MechanismJob`]).
+    Building,
     SaslStart,
     SaslStep,
     Done,
@@ -165,6 +208,10 @@ pub struct ClientAuth {
     /// The mechanism: given up front, or built by `chooser`.
     sasl: Option<Box<dyn SaslMechanism>>,
     chooser: Option<Box<dyn SaslMechanismChooser>>,
+    /// A job building the mechanism, until the caller takes it.
+    job: Option<MechanismJob>,
+    /// The daemon's mechanism list, while the mechanism is being built.
+    mechlist: String,
     stage: Stage,
     serial: u32,
 }
@@ -199,6 +246,8 @@ impl ClientAuth {
             wanted,
             sasl,
             chooser: None,
+            job: None,
+            mechlist: String::new(),
             stage: Stage::NotStarted,
             serial: 0,
         }
@@ -211,6 +260,8 @@ impl ClientAuth {
             wanted,
             sasl: None,
             chooser: Some(chooser),
+            job: None,
+            mechlist: String::new(),
             stage: Stage::NotStarted,
             serial: 0,
         }
@@ -226,6 +277,44 @@ impl ClientAuth {
     /// Whether `event` is a reply to one of this exchange's calls.
     pub fn owns(&self, event: &Event) -> bool {
         matches!(event, Event::Reply { serial, .. } if *serial == self.serial && self.stage != Stage::Done)
+    }
+
+    /// The job that builds the chosen mechanism, when the chooser
+    /// deferred it: run it where blocking is harmless, then pass its
+    /// result to [`ClientAuth::provide_mechanism`]. Until then the
+    /// exchange waits.
+    pub fn take_mechanism_job(&mut self) -> Option<MechanismJob> {
+        self.job.take()
+    }
+
+    /// Continues with the result of the [`MechanismJob`].
+    pub fn provide_mechanism(
+        &mut self,
+        engine: &mut ClientEngine,
+        built: Result<Box<dyn SaslMechanism>, AuthError>,
+    ) -> AuthStatus {
+        if self.stage != Stage::Building {
+            return AuthStatus::InProgress;
+        }
+        let mechlist = std::mem::take(&mut self.mechlist);
+        let built = built.or_else(|e| match self.chooser.as_mut() {
+            Some(chooser) => {
+                let offered: Vec<&str> = mechlist
+                    .split([' ', ','])
+                    .filter(|m| !m.is_empty())
+                    .collect();
+                chooser.deferred_failed(&offered, e)
+            }
+            None => Err(e),
+        });
+        let started = built.and_then(|m| {
+            self.sasl = Some(m);
+            self.sasl_start(engine, &mechlist)
+        });
+        match started {
+            Ok(status) => status,
+            Err(e) => self.fail(e),
+        }
     }
 
     /// Advances with a reply that [`ClientAuth::owns`].
@@ -257,6 +346,39 @@ impl ClientAuth {
     fn done(&mut self, m: AuthMethod) -> AuthStatus {
         self.stage = Stage::Done;
         AuthStatus::Done(m)
+    }
+
+    /// Sends `AUTH_SASL_START` with the mechanism, which must be among
+    /// the daemon's `mechlist`.
+    fn sasl_start(
+        &mut self,
+        engine: &mut ClientEngine,
+        mechlist: &str,
+    ) -> Result<AuthStatus, AuthError> {
+        let mech = self
+            .sasl
+            .as_mut()
+            .ok_or(AuthError::Mechanism("none given".into()))?;
+        let name = mech.name().to_owned();
+        if !mechlist
+            .split([' ', ','])
+            .any(|m| m.eq_ignore_ascii_case(&name))
+        {
+            return Err(AuthError::Mechanism(format!(
+                "the daemon offers {mechlist}, not {name}"
+            )));
+        }
+        let (nil, data) = to_wire(mech.start().map_err(AuthError::Sasl)?);
+        let args = remote::AuthSaslStartArgs {
+            mech: name,
+            nil,
+            data,
+        };
+        self.serial = engine
+            .call::<procs::AuthSaslStart>(&args)
+            .map_err(AuthError::Engine)?;
+        self.stage = Stage::SaslStart;
+        Ok(AuthStatus::InProgress)
     }
 
     fn advance(&mut self, engine: &mut ClientEngine, body: &[u8]) -> Result<AuthStatus, AuthError> {
@@ -324,34 +446,17 @@ impl ClientAuth {
                         .split([' ', ','])
                         .filter(|m| !m.is_empty())
                         .collect();
-                    self.sasl = Some(chooser.choose(&offered)?);
+                    match chooser.choose_deferred(&offered)? {
+                        MechanismChoice::Ready(m) => self.sasl = Some(m),
+                        MechanismChoice::Deferred(job) => {
+                            self.job = Some(job);
+                            self.mechlist = r.mechlist;
+                            self.stage = Stage::Building;
+                            return Ok(AuthStatus::InProgress);
+                        }
+                    }
                 }
-                let mech = self
-                    .sasl
-                    .as_mut()
-                    .ok_or(AuthError::Mechanism("none given".into()))?;
-                let name = mech.name().to_owned();
-                if !r
-                    .mechlist
-                    .split([' ', ','])
-                    .any(|m| m.eq_ignore_ascii_case(&name))
-                {
-                    return Err(AuthError::Mechanism(format!(
-                        "the daemon offers {}, not {name}",
-                        r.mechlist
-                    )));
-                }
-                let (nil, data) = to_wire(mech.start().map_err(AuthError::Sasl)?);
-                let args = remote::AuthSaslStartArgs {
-                    mech: name,
-                    nil,
-                    data,
-                };
-                self.serial = engine
-                    .call::<procs::AuthSaslStart>(&args)
-                    .map_err(AuthError::Engine)?;
-                self.stage = Stage::SaslStart;
-                Ok(AuthStatus::InProgress)
+                self.sasl_start(engine, &r.mechlist)
             }
             Stage::SaslStart | Stage::SaslStep => {
                 let (complete, nil, data) = if self.stage == Stage::SaslStart {
@@ -374,7 +479,17 @@ impl ClientAuth {
                     // The server is done; let the mechanism check the
                     // server's final message (e.g. SCRAM's signature).
                     if challenge.is_some() {
-                        mech.step(challenge.as_deref()).map_err(AuthError::Sasl)?;
+                        let reply = mech.step(challenge.as_deref()).map_err(AuthError::Sasl)?;
+                        if reply.is_some_and(|r| !r.is_empty()) {
+                            // Its answer would never be read (and with a
+                            // security layer, both sides would disagree
+                            // on what was negotiated).
+                            return Err(AuthError::Sasl(format!(
+                                "the daemon ended the {} exchange while the client had more \
+                                 to say",
+                                mech.name()
+                            )));
+                        }
                     }
                     if !mech.is_complete() {
                         return Err(AuthError::Sasl(format!(
@@ -397,7 +512,7 @@ impl ClientAuth {
                 self.stage = Stage::SaslStep;
                 Ok(AuthStatus::InProgress)
             }
-            Stage::NotStarted | Stage::Done => Ok(AuthStatus::InProgress),
+            Stage::NotStarted | Stage::Building | Stage::Done => Ok(AuthStatus::InProgress),
         }
     }
 }

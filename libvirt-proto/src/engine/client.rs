@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use xdrgen::rt::{self, Codec, RemoteProcedure, StreamDirection};
 
 use super::keepalive::{Keepalive, KeepaliveAction};
-use super::layer::{LayerCodec, SecurityLayer};
+use super::layer::{LayerCodec, LayerError, SecurityLayer};
 use super::{CallError, CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
@@ -346,8 +346,18 @@ impl ClientEngine {
     /// received comes out of it: authentication calls this when its
     /// mechanism has negotiated a security layer (see [`layer`]).
     ///
+    /// Bytes already received but not yet parsed at that point end the
+    /// connection ([`LayerError::EarlyData`]): the daemon sends nothing
+    /// between its final authentication reply and the client's next call.
+    ///
     /// [`layer`]: super::layer
     pub fn set_security_layer(&mut self, layer: Box<dyn SecurityLayer>) {
+        let early = self.decoder.buffered();
+        if early > 0 {
+            let e = LayerError::EarlyData { bytes: early };
+            self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
+            return;
+        }
         self.layer = Some(LayerCodec::new(layer));
     }
 

@@ -41,6 +41,13 @@ pub enum LayerError {
     },
     /// The mechanism refused to encode or decode.
     Mechanism(String),
+    /// Bytes arrived after authentication but before the layer took over
+    /// (the peer must wait for the other side to speak first); which side
+    /// of the switch they belong to cannot be known.
+    EarlyData {
+        /// How many.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for LayerError {
@@ -51,6 +58,10 @@ impl fmt::Display for LayerError {
                 "security layer packet of {length} bytes, more than the {max} negotiated"
             ),
             LayerError::Mechanism(e) => write!(f, "security layer: {e}"),
+            LayerError::EarlyData { bytes } => write!(
+                f,
+                "{bytes} bytes arrived before the security layer took over"
+            ),
         }
     }
 }
@@ -107,11 +118,16 @@ impl LayerCodec {
             if length > max {
                 return Err(LayerError::PacketTooLong { length, max });
             }
-            let Some(packet) = self.input.get(at + 4..at + 4 + length) else {
+            // `length` is bounded by `max` above; checked anyway, for a
+            // layer that declares an enormous maximum.
+            let end = (at + 4)
+                .checked_add(length)
+                .ok_or(LayerError::PacketTooLong { length, max })?;
+            let Some(packet) = self.input.get(at + 4..end) else {
                 break;
             };
             out.extend(self.layer.decode(packet).map_err(LayerError::Mechanism)?);
-            at += 4 + length;
+            at = end;
         }
         self.input.drain(..at);
         Ok(out)

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::auth::{AuthStatus, ClientAuth};
+use super::auth::{AuthStatus, ClientAuth, MechanismJob, SaslMechanism};
 use super::{AuthError, CallError, ClientEngine, EngineError, Event, FEATURE_PROGRAM_KEEPALIVE};
 use crate::generated::remote::{self, program::procs};
 
@@ -93,6 +93,29 @@ impl Opener {
         self.auth.start(engine)
     }
 
+    /// The job building the SASL mechanism, when the chooser deferred it
+    /// (see [`ClientAuth::take_mechanism_job`]): run it where blocking is
+    /// harmless and pass its result to [`Opener::provide_mechanism`].
+    pub fn take_mechanism_job(&mut self) -> Option<MechanismJob> {
+        self.auth.take_mechanism_job()
+    }
+
+    /// Continues with the result of the mechanism job.
+    pub fn provide_mechanism(
+        &mut self,
+        engine: &mut ClientEngine,
+        built: Result<Box<dyn SaslMechanism>, AuthError>,
+    ) -> OpenStatus {
+        let status = self.auth.provide_mechanism(engine, built);
+        match self.after_auth(engine, status) {
+            Ok(s) => s,
+            Err(e) => {
+                self.stage = Stage::Done;
+                OpenStatus::Failed(e)
+            }
+        }
+    }
+
     /// Whether `event` belongs to the handshake.
     pub fn owns(&self, event: &Event) -> bool {
         match self.stage {
@@ -115,6 +138,33 @@ impl Opener {
         }
     }
 
+    /// Goes on from an authentication status: the feature probe or
+    /// `CONNECT_OPEN` once authenticated.
+    fn after_auth(
+        &mut self,
+        engine: &mut ClientEngine,
+        status: AuthStatus,
+    ) -> Result<OpenStatus, OpenError> {
+        match status {
+            AuthStatus::InProgress => Ok(OpenStatus::InProgress),
+            AuthStatus::Failed(e) => Err(OpenError::Auth(e)),
+            AuthStatus::Done(_) => {
+                if self.keepalive.is_some() {
+                    let args = remote::ConnectSupportsFeatureArgs {
+                        feature: FEATURE_PROGRAM_KEEPALIVE,
+                    };
+                    self.serial = engine
+                        .call::<procs::ConnectSupportsFeature>(&args)
+                        .map_err(OpenError::Engine)?;
+                    self.stage = Stage::Feature;
+                } else {
+                    self.send_open(engine)?;
+                }
+                Ok(OpenStatus::InProgress)
+            }
+        }
+    }
+
     fn advance(
         &mut self,
         engine: &mut ClientEngine,
@@ -122,24 +172,10 @@ impl Opener {
         now: Instant,
     ) -> Result<OpenStatus, OpenError> {
         match self.stage {
-            Stage::Auth => match self.auth.handle(engine, event) {
-                AuthStatus::InProgress => Ok(OpenStatus::InProgress),
-                AuthStatus::Failed(e) => Err(OpenError::Auth(e)),
-                AuthStatus::Done(_) => {
-                    if self.keepalive.is_some() {
-                        let args = remote::ConnectSupportsFeatureArgs {
-                            feature: FEATURE_PROGRAM_KEEPALIVE,
-                        };
-                        self.serial = engine
-                            .call::<procs::ConnectSupportsFeature>(&args)
-                            .map_err(OpenError::Engine)?;
-                        self.stage = Stage::Feature;
-                    } else {
-                        self.send_open(engine)?;
-                    }
-                    Ok(OpenStatus::InProgress)
-                }
-            },
+            Stage::Auth => {
+                let status = self.auth.handle(engine, event);
+                self.after_auth(engine, status)
+            }
             Stage::Feature => {
                 let body = reply_body(event)?;
                 let ret = engine

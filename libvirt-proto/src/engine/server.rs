@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use xdrgen::rt::{self, Encode};
 
 use super::keepalive::{Keepalive, KeepaliveAction};
-use super::layer::{LayerCodec, SecurityLayer};
+use super::layer::{LayerCodec, LayerError, SecurityLayer};
 use super::{CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
@@ -139,7 +139,16 @@ impl ServerEngine {
     /// authentication completes: what is queued already (the reply that
     /// completes it) goes out as is, everything after through the layer;
     /// every byte received from now on comes out of it.
+    /// Bytes already received but not yet parsed at that point end the
+    /// connection ([`LayerError::EarlyData`]): a client sends nothing
+    /// before it has read the final reply.
     pub fn set_security_layer(&mut self, layer: Box<dyn SecurityLayer>) {
+        let early = self.decoder.buffered();
+        if early > 0 {
+            let e = LayerError::EarlyData { bytes: early };
+            self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
+            return;
+        }
         self.layer = Some(LayerCodec::new(layer));
         self.plain_ahead = self.out.len();
     }
