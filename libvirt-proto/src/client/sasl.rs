@@ -6,9 +6,12 @@
 //!
 //! When the daemon asks for SASL, the mechanism is chosen from the list in
 //! its `AUTH_SASL_INIT` reply: GSSAPI when offered and the user has a
-//! ticket for the daemon, else SCRAM-SHA-256, else PLAIN, but PLAIN (the
-//! password in clear) only over a transport libvirt counts as secure: a
-//! Unix socket, TLS or ssh.
+//! ticket for the daemon (set up on a blocking thread, since Kerberos may
+//! ask its KDC), else SCRAM-SHA-256, else PLAIN. The password mechanisms
+//! are used only over a transport libvirt counts as secure (a Unix
+//! socket, TLS or ssh): like libvirt's client, this one wants a security
+//! layer of at least 56 bits elsewhere, so a daemon impersonated on the
+//! network never sees a password exchange.
 //!
 //! Over plain TCP libvirtd offers only mechanisms with a security layer
 //! of at least `tcp_min_ssf` (56) bits: GSSAPI with confidentiality, which

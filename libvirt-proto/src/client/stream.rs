@@ -173,7 +173,7 @@ impl ByteStream {
         }
     }
 
-    /// Sends `data` (in packets of at most [`MAX_CHUNK`] bytes).
+    /// Sends `data` (in packets of at most 256 KiB, libvirt's limit).
     pub async fn send(&mut self, data: &[u8]) -> Result<(), ClientError> {
         for piece in data.chunks(MAX_CHUNK) {
             let (done, ack) = oneshot::channel();
