@@ -15,12 +15,13 @@
 //! `--daemon-pid`).
 //! Everything runs on one current-thread tokio runtime with one [`Client`]
 //! shared by every task; `--max-in-flight` sets how many calls it sends
-//! before their replies (libvirtd's `max_client_requests`, 5, by default).
+//! before their replies (by default 4, one fewer than libvirtd's
+//! `max_client_requests`).
 //!
 //! For reference the same calls are then made through the sans-IO
 //! [`ClientEngine`] alone on a blocking socket, with no runtime, no
 //! channels and no tasks: one thread keeps 1 or `--tasks` calls pending
-//! (the engine holds back those beyond libvirtd's `max_client_requests`
+//! (the engine holds back those beyond its default of 4
 //! unless `--max-in-flight` says otherwise). These lines start with
 //! `engine` instead of `rate`. They show what the daemon gives a client
 //! that costs next to nothing.

@@ -84,8 +84,12 @@ pub struct ConnectOptions {
     /// Events buffered per [`EventStream`] before new ones are dropped.
     pub event_buffer: usize,
     /// Calls sent before their replies come; later calls wait in the
-    /// client. libvirtd works on `max_client_requests` (5) calls of a
-    /// client at once and leaves the rest unread in the socket.
+    /// client. The default, [`DEFAULT_MAX_IN_FLIGHT`] (4), is one fewer
+    /// than libvirtd's `max_client_requests` (5), so the daemon always has
+    /// room to read keepalive and stream messages; raise it together with
+    /// the daemon's setting.
+    ///
+    /// [`DEFAULT_MAX_IN_FLIGHT`]: crate::engine::DEFAULT_MAX_IN_FLIGHT
     pub max_in_flight: usize,
     /// Authentication methods accepted, in order of preference (the URI's
     /// `auth=` replaces them). SASL with SCRAM-SHA-256, or PLAIN over a

@@ -16,9 +16,15 @@ use crate::frame::{Frame, FrameDecoder, Header, MAX_FDS};
 use crate::generated::keepalive;
 use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
 
-/// libvirtd's default `max_client_requests`: calls it works on at once per
-/// client. More are queued here instead of being refused there.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 5;
+/// Calls sent before their replies, by default: one fewer than libvirtd's
+/// default `max_client_requests` (5). libvirtd counts the message it is
+/// reading among those, and with all five taken it stops reading the
+/// socket (logging "Client hit max requests limit") until a reply goes
+/// out: keepalive answers and stream packets would then wait behind
+/// calls that may run for minutes, and the daemon could drop the client
+/// for silence. At four, a slot is always free. Later calls are queued
+/// here.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
 /// What happened on a stream.
 #[derive(Debug, Clone, PartialEq)]
