@@ -572,18 +572,7 @@ impl Gssapi {
             ));
         };
         let server_max = u32::from_be_bytes([0, a, b, c]);
-        let pick = if self.need_confidentiality {
-            (layers & LAYER_CONFIDENTIALITY != 0).then_some(LAYER_CONFIDENTIALITY)
-        } else if layers & LAYER_NONE != 0 {
-            Some(LAYER_NONE)
-        } else if layers & LAYER_CONFIDENTIALITY != 0 {
-            Some(LAYER_CONFIDENTIALITY)
-        } else if layers & LAYER_INTEGRITY != 0 {
-            Some(LAYER_INTEGRITY)
-        } else {
-            None
-        };
-        let Some(pick) = pick else {
+        let Some(pick) = pick_layer(layers, self.need_confidentiality) else {
             return Err(format!(
                 "GSSAPI: the daemon offers security layers {layers:#04x}, without the \
                  confidentiality plain tcp needs"
@@ -599,6 +588,20 @@ impl Gssapi {
         let [_, x, y, z] = max.to_be_bytes();
         // No authorization identity: act as the authenticated principal.
         self.context.wrap(&[pick, x, y, z], false)
+    }
+}
+
+/// The layer to take among the daemon's `offered` bits: confidentiality
+/// when it is needed (plain tcp), else none when offered (the channel
+/// protects the bytes already), else the strongest.
+fn pick_layer(offered: u8, need_confidentiality: bool) -> Option<u8> {
+    let has = |layer: u8| offered & layer != 0;
+    if need_confidentiality {
+        has(LAYER_CONFIDENTIALITY).then_some(LAYER_CONFIDENTIALITY)
+    } else {
+        [LAYER_NONE, LAYER_CONFIDENTIALITY, LAYER_INTEGRITY]
+            .into_iter()
+            .find(|&layer| has(layer))
     }
 }
 
@@ -673,5 +676,28 @@ impl SecurityLayer for GssLayer {
             return Err("an unencrypted packet on an encrypted connection".into());
         }
         Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidentiality_is_required_where_needed_and_avoided_where_not() {
+        let all = LAYER_NONE | LAYER_INTEGRITY | LAYER_CONFIDENTIALITY;
+        // Plain tcp: only confidentiality will do.
+        assert_eq!(pick_layer(all, true), Some(LAYER_CONFIDENTIALITY));
+        assert_eq!(pick_layer(LAYER_NONE | LAYER_INTEGRITY, true), None);
+        assert_eq!(pick_layer(0, true), None);
+        // A secure channel: no layer when offered, else the strongest.
+        assert_eq!(pick_layer(all, false), Some(LAYER_NONE));
+        assert_eq!(
+            pick_layer(LAYER_INTEGRITY | LAYER_CONFIDENTIALITY, false),
+            Some(LAYER_CONFIDENTIALITY)
+        );
+        assert_eq!(pick_layer(LAYER_INTEGRITY, false), Some(LAYER_INTEGRITY));
+        // Bits this client does not know are ignored.
+        assert_eq!(pick_layer(0xf8, false), None);
     }
 }
