@@ -107,23 +107,104 @@ impl Frame {
     pub fn encode(&self) -> Vec<u8> {
         let len = self.encoded_len();
         let mut out = Vec::with_capacity(len);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-        let h = &self.header;
-        for word in [
-            h.program,
-            h.version,
-            h.procedure as u32,
-            h.kind as i32 as u32,
-            h.serial,
-            h.status as i32 as u32,
-        ] {
-            out.extend_from_slice(&word.to_be_bytes());
-        }
-        if h.has_fds() {
+        out.resize(LEN_PREFIX + HEADER_LEN, 0);
+        if self.header.has_fds() {
             out.extend_from_slice(&self.num_fds.to_be_bytes());
         }
         out.extend_from_slice(&self.body);
+        write_head(&mut out, &self.header);
         out
+    }
+}
+
+/// Writes the length prefix (the whole of `message`) and `header` into
+/// the first [`LEN_PREFIX`] + [`HEADER_LEN`] bytes of `message`: the one
+/// place the wire layout of a message's head is written.
+fn write_head(message: &mut [u8], h: &Header) {
+    let len = message.len() as u32;
+    let words = [
+        len,
+        h.program,
+        h.version,
+        h.procedure as u32,
+        h.kind as i32 as u32,
+        h.serial,
+        h.status as i32 as u32,
+    ];
+    for (i, w) in words.into_iter().enumerate() {
+        message[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
+    }
+}
+
+/// A message body written in place: the buffer keeps room for the length
+/// prefix and the header in front, so a payload (stream data, mostly) goes
+/// on the wire without being copied again.
+///
+/// ```
+/// use libvirt_proto::frame::{FrameBuf, FrameDecoder, Header};
+/// use libvirt_proto::virnet::{MessageStatus, MessageType};
+///
+/// let mut buf = FrameBuf::with_capacity(5);
+/// buf.extend_from_slice(b"hello");
+/// # let header = Header { program: 1, version: 1, procedure: 1,
+/// #     kind: MessageType::Stream, serial: 3, status: MessageStatus::Continue };
+/// let bytes = buf.finish(&header).unwrap();
+/// let mut decoder = FrameDecoder::new();
+/// decoder.push(&bytes);
+/// assert_eq!(decoder.next_frame().unwrap().unwrap().body, b"hello");
+/// ```
+#[derive(Debug, Clone)]
+pub struct FrameBuf {
+    buf: Vec<u8>,
+}
+
+impl Default for FrameBuf {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
+impl FrameBuf {
+    /// An empty body with room for `body` bytes.
+    pub fn with_capacity(body: usize) -> Self {
+        let mut buf = Vec::with_capacity(LEN_PREFIX + HEADER_LEN + body);
+        buf.resize(LEN_PREFIX + HEADER_LEN, 0);
+        FrameBuf { buf }
+    }
+
+    /// Bytes of body so far.
+    pub fn len(&self) -> usize {
+        self.buf.len() - LEN_PREFIX - HEADER_LEN
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of body the buffer holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity() - LEN_PREFIX - HEADER_LEN
+    }
+
+    /// Appends body bytes.
+    pub fn extend_from_slice(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The whole message with `header` (a type without a descriptor
+    /// count), or [`FrameError::TooLong`] above [`MAX_MESSAGE`].
+    pub fn finish(mut self, header: &Header) -> Result<Vec<u8>, FrameError> {
+        if header.has_fds() {
+            return Err(FrameError::BadFdCount(0));
+        }
+        if self.buf.len() > MAX_MESSAGE {
+            return Err(FrameError::TooLong(
+                u32::try_from(self.buf.len()).unwrap_or(u32::MAX),
+            ));
+        }
+        write_head(&mut self.buf, header);
+        Ok(self.buf)
     }
 }
 

@@ -47,11 +47,11 @@ impl AdminClient {
             let conn = transport::connect(&parsed, false, true).await?;
             driver::start(conn, driver::Handshake::Admin(0), options.max_in_flight).await
         };
-        let commands = tokio::time::timeout(timeout, open)
+        let connection = tokio::time::timeout(timeout, open)
             .await
             .map_err(|_| ClientError::Timeout(timeout))??;
         Ok(AdminClient {
-            inner: Client::from_parts(commands, options),
+            inner: Client::from_parts(connection, options),
         })
     }
 

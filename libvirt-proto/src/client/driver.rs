@@ -3,16 +3,22 @@
 //! data to the callers waiting for them.
 
 use std::collections::HashMap;
+use std::future::poll_fn;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use xdrgen::rt::StreamDirection;
 
-use super::events::{Route, Subscriber};
-use super::stream::StreamMsg;
+use super::command::{
+    Command, Commands, Outgoing, Packet, Reply, StreamInbox, StreamMsg, Subscriber,
+};
+use super::error::clone_error;
+use super::events::Route;
+use super::outbox::Outbox;
 use super::transport::Conn;
 use super::ClientError;
 use crate::engine::auth::{AuthError, SaslMechanism};
@@ -20,75 +26,8 @@ use crate::engine::open::{OpenStatus, Opener};
 use crate::engine::{ClientEngine, CloseReason, Event};
 use crate::generated::admin;
 
-/// A successful reply.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) serial: u32,
-    pub(crate) body: Vec<u8>,
-    pub(crate) fds: Vec<OwnedFd>,
-}
-
-/// A call for the driver to make.
-pub(crate) struct CallRequest {
-    /// Names the call for [`Command::Abandon`].
-    pub(crate) tag: u64,
-    pub(crate) program: u32,
-    pub(crate) version: u32,
-    pub(crate) procedure: i32,
-    pub(crate) body: Vec<u8>,
-    pub(crate) fds: Vec<OwnedFd>,
-    /// The stream the call opens, and where its data goes.
-    pub(crate) stream: Option<(StreamDirection, mpsc::UnboundedSender<StreamMsg>)>,
-    /// An event subscription to install under the callback id the reply
-    /// carries, before any later event is routed.
-    pub(crate) subscribe: Option<Subscriber>,
-    pub(crate) reply: oneshot::Sender<Result<Reply, ClientError>>,
-}
-
-/// What callers ask of the driver.
-pub(crate) enum Command {
-    Call(CallRequest),
-    /// The caller of this tag stopped waiting.
-    Abandon(u64),
-    StreamSend {
-        serial: u32,
-        data: Vec<u8>,
-        done: oneshot::Sender<Result<(), ClientError>>,
-    },
-    StreamHole {
-        serial: u32,
-        length: i64,
-        done: oneshot::Sender<Result<(), ClientError>>,
-    },
-    StreamFinish {
-        serial: u32,
-        done: oneshot::Sender<Result<(), ClientError>>,
-    },
-    StreamAbort(u32),
-    Subscribe(Subscriber),
-    /// Drop a subscription, and send its deregistration call if any.
-    Unsubscribe {
-        id: u64,
-        deregister: Option<(u32, u32, i32, Vec<u8>)>,
-    },
-    Close(oneshot::Sender<()>),
-}
-
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Command::Call(_) => "Call",
-            Command::Abandon(_) => "Abandon",
-            Command::StreamSend { .. } => "StreamSend",
-            Command::StreamHole { .. } => "StreamHole",
-            Command::StreamFinish { .. } => "StreamFinish",
-            Command::StreamAbort(_) => "StreamAbort",
-            Command::Subscribe(_) => "Subscribe",
-            Command::Unsubscribe { .. } => "Unsubscribe",
-            Command::Close(_) => "Close",
-        })
-    }
-}
+/// Bytes read from the transport at once.
+const READ_BUFFER: usize = 256 * 1024;
 
 /// How the connection is opened.
 pub(crate) enum Handshake {
@@ -103,17 +42,27 @@ pub(crate) async fn start(
     conn: Conn,
     handshake: Handshake,
     max_in_flight: usize,
-) -> Result<mpsc::UnboundedSender<Command>, ClientError> {
+) -> Result<Connection, ClientError> {
     let (commands, rx) = mpsc::unbounded_channel();
     let (opened_tx, opened_rx) = oneshot::channel();
-    let mut driver = Driver::new(conn, opened_tx);
+    let drained = Arc::new(Notify::new());
+    let mut driver = Driver::new(conn, opened_tx, drained.clone());
     driver.engine.set_max_in_flight(max_in_flight);
     tokio::spawn(driver.run(handshake, rx));
     match opened_rx.await {
-        Ok(Ok(())) => Ok(commands),
+        Ok(Ok(())) => Ok(Connection { commands, drained }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ClientError::Closed),
     }
+}
+
+/// The callers' side of a running driver.
+#[derive(Debug, Clone)]
+pub(crate) struct Connection {
+    pub(crate) commands: Commands,
+    /// Woken by a stream reader that drained its full buffer, so a driver
+    /// that stopped reading reads again.
+    pub(crate) drained: Arc<Notify>,
 }
 
 struct Waiter {
@@ -125,10 +74,17 @@ struct Waiter {
 struct Driver {
     conn: Conn,
     engine: ClientEngine,
+    /// What the engine has to send, written as the transport takes it.
+    outbox: Outbox,
     opened: Option<oneshot::Sender<Result<(), ClientError>>>,
     waiting: HashMap<u32, Waiter>,
     tags: HashMap<u64, u32>,
-    streams: HashMap<u32, mpsc::UnboundedSender<StreamMsg>>,
+    streams: HashMap<u32, StreamInbox>,
+    /// See [`Connection::drained`].
+    drained: Arc<Notify>,
+    /// Reading is stopped because a stream's reader is a whole buffer
+    /// behind.
+    paused: bool,
     /// Write streams waiting for the daemon's closing OK.
     finishing: HashMap<u32, oneshot::Sender<Result<(), ClientError>>>,
     route: Route,
@@ -139,14 +95,21 @@ fn now() -> std::time::Instant {
 }
 
 impl Driver {
-    fn new(conn: Conn, opened: oneshot::Sender<Result<(), ClientError>>) -> Driver {
+    fn new(
+        conn: Conn,
+        opened: oneshot::Sender<Result<(), ClientError>>,
+        drained: Arc<Notify>,
+    ) -> Driver {
         Driver {
             conn,
             engine: ClientEngine::new(now()),
+            outbox: Outbox::default(),
             opened: Some(opened),
             waiting: HashMap::new(),
             tags: HashMap::new(),
             streams: HashMap::new(),
+            drained,
+            paused: false,
             finishing: HashMap::new(),
             route: Route::default(),
         }
@@ -171,7 +134,7 @@ impl Driver {
             self.open_failed(e);
             return;
         }
-        let mut buf = vec![0u8; 256 * 1024];
+        let mut buf = vec![0u8; READ_BUFFER];
         let mut received_fds = Vec::new();
         // Without keepalive the engine has no timer: sleep "forever".
         let never = Instant::now() + Duration::from_secs(365 * 86400);
@@ -180,6 +143,7 @@ impl Driver {
         // A SASL mechanism being built on a blocking thread (Kerberos may
         // ask its KDC), so the connection's I/O goes on meanwhile.
         let mut building: Option<JoinHandle<Result<Box<dyn SaslMechanism>, AuthError>>> = None;
+        let drained = self.drained.clone();
         loop {
             while let Some(e) = self.engine.poll_event() {
                 if self.opened.is_some() {
@@ -211,9 +175,7 @@ impl Driver {
                     return;
                 }
             }
-            if self.flush().await.is_err() {
-                self.engine.handle_eof();
-            }
+            self.take_transmits(None);
             if self.engine.is_closed() {
                 // Drain the closing events (every pending call's outcome).
                 while let Some(e) = self.engine.poll_event() {
@@ -222,23 +184,32 @@ impl Driver {
                 self.fail_all(ClientError::Closed);
                 return;
             }
+            self.update_pause();
+            // The timer only moves earlier here; when it fires early the
+            // engine does nothing and it is set again. Activity pushes the
+            // keepalive deadline later with every frame, and moving the
+            // timer that often would cost more than the odd early wake.
             let deadline = self
                 .engine
                 .poll_timeout()
                 .map(Instant::from_std)
                 .unwrap_or(never);
-            if timer.deadline() != deadline {
+            if deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
+            let reading = !self.paused;
             tokio::select! {
-                read = self.conn.read(&mut buf, &mut received_fds) => match read {
-                    Ok(0) | Err(_) => self.engine.handle_eof(),
-                    Ok(n) => {
+                io = poll_fn(|cx| {
+                    poll_io(&mut self.conn, &mut self.outbox, reading, &mut buf, &mut received_fds, cx)
+                }) => match io {
+                    Io::Wrote => {}
+                    Io::Read(n) => {
                         if !received_fds.is_empty() {
                             self.engine.handle_fds(std::mem::take(&mut received_fds));
                         }
                         self.engine.handle_input(&buf[..n], now());
                     }
+                    Io::Eof => self.engine.handle_eof(),
                 },
                 cmd = commands.recv() => match cmd {
                     Some(c) => {
@@ -251,7 +222,12 @@ impl Driver {
                     }
                     None => self.engine.close(),
                 },
-                _ = &mut timer => self.engine.handle_timeout(now()),
+                () = &mut timer => {
+                    self.engine.handle_timeout(now());
+                    let next = self.engine.poll_timeout().map(Instant::from_std).unwrap_or(never);
+                    timer.as_mut().reset(next);
+                }
+                () = drained.notified(), if self.paused => {}
                 built = async {
                     match building.as_mut() {
                         Some(job) => job.await,
@@ -275,25 +251,26 @@ impl Driver {
         }
     }
 
-    /// Writes everything the engine wants sent: frames without
-    /// descriptors in one write, each frame with descriptors on its own.
-    async fn flush(&mut self) -> std::io::Result<()> {
-        let mut batch = Vec::new();
-        while let Some(t) = self.engine.poll_transmit() {
-            if t.fds.is_empty() {
-                batch.extend_from_slice(&t.bytes);
-                continue;
-            }
-            if !batch.is_empty() {
-                self.conn.write_all(&batch, Vec::new()).await?;
-                batch.clear();
-            }
-            self.conn.write_all(&t.bytes, t.fds).await?;
+    /// Moves what the engine wants sent to the outbox; `permit` goes with
+    /// the last message (the stream packet just queued).
+    fn take_transmits(&mut self, mut permit: Option<tokio::sync::OwnedSemaphorePermit>) {
+        let mut next = self.engine.poll_transmit();
+        while let Some(t) = next {
+            next = self.engine.poll_transmit();
+            let p = if next.is_none() { permit.take() } else { None };
+            self.outbox.push(t, p);
         }
-        if !batch.is_empty() {
-            self.conn.write_all(&batch, Vec::new()).await?;
+    }
+
+    /// Stops reading while a stream's reader is a whole buffer behind,
+    /// and reads again once every reader has caught up. The keepalive
+    /// does not count a silence the driver causes by not reading.
+    fn update_pause(&mut self) {
+        let full = self.streams.values().any(StreamInbox::is_full);
+        if full != self.paused {
+            self.paused = full;
+            self.engine.set_input_paused(full, now());
         }
-        Ok(())
     }
 
     fn open_done(&mut self) {
@@ -345,7 +322,7 @@ impl Driver {
                             let _ = done.send(Ok(()));
                         }
                         if let Some(tx) = self.streams.remove(&serial) {
-                            let _ = tx.send(StreamMsg::End);
+                            tx.send(StreamMsg::End);
                         }
                     }
                     StreamEvent::Error(err) => {
@@ -354,7 +331,7 @@ impl Driver {
                             let _ = done.send(Err(clone_error(&err)));
                         }
                         if let Some(tx) = self.streams.remove(&serial) {
-                            let _ = tx.send(StreamMsg::Failed(err));
+                            tx.send(StreamMsg::Failed(err));
                         }
                     }
                     StreamEvent::Data(d) => self.send_to_stream(serial, StreamMsg::Data(d)),
@@ -377,7 +354,7 @@ impl Driver {
 
     fn send_to_stream(&mut self, serial: u32, msg: StreamMsg) {
         let gone = match self.streams.get(&serial) {
-            Some(tx) => tx.send(msg).is_err(),
+            Some(tx) => !tx.send(msg),
             None => false,
         };
         if gone {
@@ -396,7 +373,7 @@ impl Driver {
             let _ = done.send(Err(clone_error(&err)));
         }
         for (_, tx) in self.streams.drain() {
-            let _ = tx.send(StreamMsg::Failed(clone_error(&err)));
+            tx.send(StreamMsg::Failed(clone_error(&err)));
         }
         self.route.close(&err);
         self.tags.clear();
@@ -443,17 +420,24 @@ impl Driver {
                     self.engine.abandon(serial);
                 }
             }
-            Command::StreamSend { serial, data, done } => {
-                let r = self.engine.stream_send(serial, &data);
-                let _ = done.send(r.map_err(ClientError::from));
-            }
-            Command::StreamHole {
+            Command::StreamSend(Outgoing {
                 serial,
-                length,
-                done,
-            } => {
-                let r = self.engine.stream_hole(serial, length);
-                let _ = done.send(r.map_err(ClientError::from));
+                packet,
+                permit,
+            }) => {
+                let r = match packet {
+                    Packet::Data(data) => self.engine.stream_send_buf(serial, data),
+                    Packet::Hole(length) => self.engine.stream_hole(serial, length),
+                };
+                match r {
+                    Ok(()) => self.take_transmits(Some(permit)),
+                    Err(e) => {
+                        // The writer learns why on its next write.
+                        if let Some(tx) = self.streams.remove(&serial) {
+                            tx.send(StreamMsg::Failed(e.into()));
+                        }
+                    }
+                }
             }
             Command::StreamFinish { serial, done } => match self.engine.stream_finish(serial) {
                 Ok(()) => {
@@ -481,22 +465,52 @@ impl Driver {
             }
             Command::Close(done) => {
                 self.engine.close();
-                self.conn.shutdown().await;
+                // A frozen peer must not hold the caller up.
+                let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, self.conn.shutdown()).await;
                 let _ = done.send(());
             }
         }
     }
 }
 
-/// Errors go to many waiters; this copies what can be copied.
-pub(crate) fn clone_error(e: &ClientError) -> ClientError {
-    match e {
-        ClientError::Remote(r) => ClientError::Remote(r.clone()),
-        ClientError::Unsupported(r) => ClientError::Unsupported(r.clone()),
-        ClientError::ConnectionLost(r) => ClientError::ConnectionLost(r.clone()),
-        ClientError::Protocol(p) => ClientError::Protocol(p.clone()),
-        ClientError::Timeout(t) => ClientError::Timeout(*t),
-        ClientError::Io(io) => ClientError::Io(std::io::Error::new(io.kind(), io.to_string())),
-        _ => ClientError::Closed,
+/// How long ending the transport may take (a TLS close on a frozen peer).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the transport did.
+enum Io {
+    /// Some queued bytes went out.
+    Wrote,
+    /// Bytes came in.
+    Read(usize),
+    /// End of file, or an error that ends the connection.
+    Eof,
+}
+
+/// Writes what the transport takes, then reads when `reading`: ready as
+/// soon as either made progress.
+fn poll_io(
+    conn: &mut Conn,
+    outbox: &mut Outbox,
+    reading: bool,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+    cx: &mut Context<'_>,
+) -> Poll<Io> {
+    let wrote = match outbox.poll_write(conn, cx) {
+        Poll::Ready(Err(_)) => return Poll::Ready(Io::Eof),
+        Poll::Ready(Ok(n)) => n > 0,
+        Poll::Pending => false,
+    };
+    if reading {
+        match conn.poll_read(cx, buf, fds) {
+            Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Io::Eof),
+            Poll::Ready(Ok(n)) => return Poll::Ready(Io::Read(n)),
+            Poll::Pending => {}
+        }
+    }
+    if wrote {
+        Poll::Ready(Io::Wrote)
+    } else {
+        Poll::Pending
     }
 }

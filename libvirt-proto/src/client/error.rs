@@ -134,3 +134,16 @@ impl std::error::Error for ClientError {
         }
     }
 }
+
+/// Errors go to many waiters; this copies what can be copied.
+pub(crate) fn clone_error(e: &ClientError) -> ClientError {
+    match e {
+        ClientError::Remote(r) => ClientError::Remote(r.clone()),
+        ClientError::Unsupported(r) => ClientError::Unsupported(r.clone()),
+        ClientError::ConnectionLost(r) => ClientError::ConnectionLost(r.clone()),
+        ClientError::Protocol(p) => ClientError::Protocol(p.clone()),
+        ClientError::Timeout(t) => ClientError::Timeout(*t),
+        ClientError::Io(io) => ClientError::Io(std::io::Error::new(io.kind(), io.to_string())),
+        _ => ClientError::Closed,
+    }
+}

@@ -16,83 +16,17 @@ use futures_core::Stream;
 use tokio::sync::mpsc;
 use xdrgen::rt::{self, RemoteProcedure};
 
-use super::driver::Command;
+use super::command::{Command, Commands, Filter, Subscriber};
+use super::error::clone_error;
+use super::event_family::EventFamily;
 use super::{Client, ClientError};
 use crate::dispatch::Message;
 use crate::generated::{qemu, remote};
 
-/// The kinds of events libvirt registers callbacks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventFamily {
-    /// Domain events (`virConnectDomainEventRegisterAny`).
-    Domain,
-    /// Network events.
-    Network,
-    /// Storage pool events.
-    StoragePool,
-    /// Node device events.
-    NodeDevice,
-    /// Secret events.
-    Secret,
-    /// QEMU monitor events (`virConnectDomainQemuMonitorEventRegister`).
-    QemuMonitor,
-}
-
-impl EventFamily {
-    /// The family and callback id of an event sent to a registered
-    /// callback; `None` for events of the legacy, callback-less API.
-    pub fn of(m: &Message) -> Option<(EventFamily, i32)> {
-        match m {
-            Message::Remote(r) => {
-                let id = r.callback_id()?;
-                let name = r.procedure().info().name;
-                let family = [
-                    ("REMOTE_PROC_DOMAIN_EVENT_", EventFamily::Domain),
-                    ("REMOTE_PROC_NETWORK_EVENT_", EventFamily::Network),
-                    ("REMOTE_PROC_STORAGE_POOL_EVENT_", EventFamily::StoragePool),
-                    ("REMOTE_PROC_NODE_DEVICE_EVENT_", EventFamily::NodeDevice),
-                    ("REMOTE_PROC_SECRET_EVENT_", EventFamily::Secret),
-                ]
-                .into_iter()
-                .find(|(prefix, _)| name.starts_with(prefix))?
-                .1;
-                Some((family, id))
-            }
-            Message::Qemu(qemu::program::Message::DomainMonitorEvent(e)) => {
-                Some((EventFamily::QemuMonitor, e.callback_id))
-            }
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Filter {
-    All,
-    /// Set once the registration's reply gives the id.
-    Family(EventFamily),
-    Callback(EventFamily, i32),
-}
-
-/// The driver's side of an [`EventStream`].
-#[derive(Debug)]
-pub(crate) struct Subscriber {
-    id: u64,
-    filter: Filter,
-    tx: mpsc::Sender<Result<Message, ClientError>>,
-    lost: Arc<AtomicU64>,
-    /// Set when the stream has ended with an error already.
-    failed: bool,
-}
-
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Subscriber {
-    fn new(
-        filter: Filter,
-        buffer: usize,
-        commands: &mpsc::UnboundedSender<Command>,
-    ) -> (Subscriber, EventStream) {
+    fn new(filter: Filter, buffer: usize, commands: &Commands) -> (Subscriber, EventStream) {
         let (tx, rx) = mpsc::channel(buffer.max(1));
         let lost = Arc::new(AtomicU64::new(0));
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -116,14 +50,11 @@ impl Subscriber {
     }
 
     /// A subscriber to every event.
-    pub(crate) fn all(
-        buffer: usize,
-        commands: &mpsc::UnboundedSender<Command>,
-    ) -> (Subscriber, EventStream) {
+    pub(crate) fn all(buffer: usize, commands: &Commands) -> (Subscriber, EventStream) {
         Self::new(Filter::All, buffer, commands)
     }
 
-    fn wants(&self, family_and_id: Option<(EventFamily, i32)>) -> bool {
+    pub(crate) fn wants(&self, family_and_id: Option<(EventFamily, i32)>) -> bool {
         match self.filter {
             Filter::All => true,
             Filter::Family(_) => false,
@@ -177,7 +108,7 @@ impl Route {
         for mut s in self.subscribers.drain(..) {
             if !s.failed {
                 s.failed = true;
-                let _ = s.tx.try_send(Err(super::driver::clone_error(err)));
+                let _ = s.tx.try_send(Err(clone_error(err)));
             }
         }
     }
@@ -197,7 +128,7 @@ pub struct EventStream {
     rx: mpsc::Receiver<Result<Message, ClientError>>,
     lost: Arc<AtomicU64>,
     callback_id: Option<i32>,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: Commands,
     deregister: Option<(u32, u32, i32, Vec<u8>)>,
 }
 

@@ -32,11 +32,14 @@
 
 mod admin;
 pub mod auth_conf;
+mod command;
 mod driver;
 mod error;
+mod event_family;
 mod events;
 #[cfg(feature = "gssapi")]
 mod gssapi;
+mod outbox;
 mod sasl;
 mod stream;
 mod tls;
@@ -47,23 +50,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use xdrgen::rt::{self, Codec, RemoteProcedure};
 
 pub use admin::AdminClient;
 pub use auth_conf::AuthFile;
 pub use error::ClientError;
-pub use events::{EventFamily, EventStream};
+pub use event_family::EventFamily;
+pub use events::EventStream;
 pub use sasl::{CredentialRequest, Credentials, SaslCredentials};
-pub use stream::{ByteStream, Chunk};
+pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
 
 use crate::engine::auth::AuthMethod;
 use crate::engine::keepalive::{DEFAULT_COUNT, DEFAULT_INTERVAL};
 use crate::engine::open::{Opener, CONNECT_RO};
 use crate::engine::EngineError;
 use crate::uri::ConnectUri;
-use driver::{CallRequest, Command, Reply};
-use events::Subscriber;
+use command::{CallRequest, Command, Commands, Reply, StreamInbox, Subscriber};
+use driver::Connection;
 
 /// How many events wait for a slow consumer before new ones are dropped.
 pub const EVENT_BUFFER: usize = 1024;
@@ -137,7 +141,9 @@ pub struct Client {
 
 #[derive(Debug)]
 struct Shared {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: Commands,
+    /// See [`Connection::drained`].
+    drained: Arc<tokio::sync::Notify>,
     next_tag: AtomicU64,
     options: ConnectOptions,
 }
@@ -172,16 +178,17 @@ impl Client {
             )
             .await
         };
-        let commands = tokio::time::timeout(timeout, open)
+        let connection = tokio::time::timeout(timeout, open)
             .await
             .map_err(|_| ClientError::Timeout(timeout))??;
-        Ok(Client::from_parts(commands, options))
+        Ok(Client::from_parts(connection, options))
     }
 
-    fn from_parts(commands: mpsc::UnboundedSender<Command>, options: ConnectOptions) -> Client {
+    fn from_parts(connection: Connection, options: ConnectOptions) -> Client {
         Client {
             shared: Arc::new(Shared {
-                commands,
+                commands: connection.commands,
+                drained: connection.drained,
                 next_tag: AtomicU64::new(1),
                 options,
             }),
@@ -233,9 +240,10 @@ impl Client {
         let Some(info) = P::INFO.stream else {
             return Err(ClientError::NotAStream(P::INFO.name));
         };
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (inbox, outbox) =
+            command::stream_channel(STREAM_RECV_BUFFER, self.shared.drained.clone());
         let reply = self
-            .request::<P>(args, Vec::new(), Some((info.direction, tx)), None)
+            .request::<P>(args, Vec::new(), Some((info.direction, inbox)), None)
             .await?;
         let ret = rt::decode_all::<P::RetCodec>(&reply.body).map_err(ClientError::Decode)?;
         Ok((
@@ -243,7 +251,7 @@ impl Client {
             ByteStream::new(
                 reply.serial,
                 info.direction,
-                rx,
+                outbox,
                 self.shared.commands.clone(),
             ),
         ))
@@ -264,10 +272,7 @@ impl Client {
         &self,
         args: &P::Args,
         fds: Vec<OwnedFd>,
-        stream: Option<(
-            rt::StreamDirection,
-            mpsc::UnboundedSender<stream::StreamMsg>,
-        )>,
+        stream: Option<(rt::StreamDirection, StreamInbox)>,
         subscribe: Option<Subscriber>,
     ) -> Result<Reply, ClientError> {
         let mut body = Vec::with_capacity(P::ArgsCodec::len(args));
@@ -293,10 +298,7 @@ impl Client {
         procedure: i32,
         body: Vec<u8>,
         fds: Vec<OwnedFd>,
-        stream: Option<(
-            rt::StreamDirection,
-            mpsc::UnboundedSender<stream::StreamMsg>,
-        )>,
+        stream: Option<(rt::StreamDirection, StreamInbox)>,
         subscribe: Option<Subscriber>,
     ) -> Result<Reply, ClientError> {
         let tag = self.shared.next_tag.fetch_add(1, Ordering::Relaxed);
@@ -352,7 +354,7 @@ impl Client {
 /// reply came.
 struct AbandonOnDrop<'a> {
     tag: u64,
-    commands: &'a mpsc::UnboundedSender<Command>,
+    commands: &'a Commands,
     armed: bool,
 }
 

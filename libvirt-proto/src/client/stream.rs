@@ -5,33 +5,51 @@
 //! engine then finishes it with the daemon. A write stream ends with
 //! [`ByteStream::finish`] (or `shutdown()`), which waits for the daemon's
 //! confirmation. Dropping an unfinished stream aborts it.
+//!
+//! # Memory and flow control
+//!
+//! Receiving, each stream buffers at most [`STREAM_RECV_BUFFER`] bytes
+//! that its reader has not taken. When a reader is that far behind, the
+//! connection stops reading its transport until the reader catches up, as
+//! libvirt's own client reads only as fast as its application does. The
+//! daemon then blocks on a full socket instead of this process filling
+//! its memory. The price: while one stream's reader stalls, replies,
+//! events and other streams on the same connection wait too (calls still
+//! go out, and keepalive PINGs keep the daemon from dropping the
+//! connection). Use a connection of its own for a transfer whose reader
+//! may stall for long.
+//!
+//! Sending, small writes are gathered into packets of up to
+//! [`STREAM_PACKET`] bytes (libvirt's largest stream payload), and at most
+//! [`STREAM_SEND_WINDOW`] packets wait to be written out: a writer faster
+//! than the connection waits, so memory stays bounded. `flush()` sends a
+//! partial packet and waits until everything is written out.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, AcquireError, OwnedSemaphorePermit, Semaphore};
 use xdrgen::rt::StreamDirection;
 
-use super::driver::Command;
+use super::command::{Command, Commands, Outgoing, Packet, StreamMsg, StreamOutbox};
 use super::ClientError;
+use crate::frame::FrameBuf;
+use crate::generated::virnet;
 
-/// The largest data packet sent at once.
-pub const MAX_CHUNK: usize = 256 * 1024;
+/// The largest data packet sent: libvirt's largest stream payload
+/// (`VIR_NET_MESSAGE_LEGACY_PAYLOAD_MAX`, 262,120 bytes).
+pub const STREAM_PACKET: usize = virnet::MESSAGE_LEGACY_PAYLOAD_MAX as usize;
 
-/// What the driver hands a stream.
-#[derive(Debug)]
-pub(crate) enum StreamMsg {
-    Data(Vec<u8>),
-    Hole(i64),
-    /// The daemon has no more data.
-    Eof,
-    /// The stream is finished on both sides.
-    End,
-    Failed(ClientError),
-}
+/// Bytes a stream's reader may be behind before the connection stops
+/// reading (4 MiB).
+pub const STREAM_RECV_BUFFER: usize = 4 << 20;
+
+/// Packets a writer may have waiting to be written out (about 1 MiB).
+pub const STREAM_SEND_WINDOW: usize = 4;
 
 /// A piece of a sparse stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,14 +61,14 @@ pub enum Chunk {
 }
 
 type Ack = oneshot::Receiver<Result<(), ClientError>>;
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
 /// A byte stream of a call (see [`Client::call_stream`](super::Client::call_stream)).
-#[derive(Debug)]
 pub struct ByteStream {
     serial: u32,
     direction: StreamDirection,
-    rx: mpsc::UnboundedReceiver<StreamMsg>,
-    commands: mpsc::UnboundedSender<Command>,
+    rx: StreamOutbox,
+    commands: Commands,
     /// Unread bytes of the current data packet.
     current: Vec<u8>,
     pos: usize,
@@ -60,10 +78,27 @@ pub struct ByteStream {
     eof: bool,
     /// Finished, failed or aborted: nothing to abort on drop.
     done: bool,
-    /// The last write, until the driver has queued it.
-    write_ack: Option<Ack>,
+    /// Data written and not yet handed to the driver.
+    pending: FrameBuf,
+    /// Packets in flight: one permit per packet not yet written out.
+    window: Arc<Semaphore>,
+    /// A wait for a window slot.
+    acquiring: Option<Acquire>,
+    /// A flush's wait for every slot.
+    flushing: Option<Acquire>,
     /// The finish handshake, once started.
     finish_ack: Option<Ack>,
+}
+
+impl std::fmt::Debug for ByteStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ByteStream")
+            .field("serial", &self.serial)
+            .field("direction", &self.direction)
+            .field("eof", &self.eof)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
 }
 
 fn io_error(e: ClientError) -> io::Error {
@@ -82,8 +117,8 @@ impl ByteStream {
     pub(crate) fn new(
         serial: u32,
         direction: StreamDirection,
-        rx: mpsc::UnboundedReceiver<StreamMsg>,
-        commands: mpsc::UnboundedSender<Command>,
+        rx: StreamOutbox,
+        commands: Commands,
     ) -> Self {
         ByteStream {
             serial,
@@ -95,7 +130,10 @@ impl ByteStream {
             hole: 0,
             eof: false,
             done: false,
-            write_ack: None,
+            pending: FrameBuf::default(),
+            window: super::command::send_window(STREAM_SEND_WINDOW),
+            acquiring: None,
+            flushing: None,
             finish_ack: None,
         }
     }
@@ -145,49 +183,43 @@ impl ByteStream {
             if self.eof {
                 return Poll::Ready(Ok(None));
             }
-            match ready!(self.rx.poll_recv(cx)) {
+            let msg = ready!(self.rx.poll_recv(cx));
+            match msg {
                 Some(StreamMsg::Data(d)) if d.is_empty() => continue,
                 Some(StreamMsg::Data(d)) => return Poll::Ready(Ok(Some(Chunk::Data(d)))),
                 Some(StreamMsg::Hole(n)) if n <= 0 => continue,
                 Some(StreamMsg::Hole(n)) => return Poll::Ready(Ok(Some(Chunk::Hole(n as u64)))),
-                Some(StreamMsg::Eof) => {
-                    // The engine finishes the stream with the daemon.
-                    self.eof = true;
-                    self.done = true;
-                }
-                Some(StreamMsg::End) => {
-                    self.eof = true;
-                    self.done = true;
-                }
+                // The engine finishes the stream with the daemon.
+                Some(StreamMsg::Eof | StreamMsg::End) => self.end(),
                 Some(StreamMsg::Failed(e)) => {
-                    self.eof = true;
-                    self.done = true;
+                    self.end();
                     return Poll::Ready(Err(e));
                 }
                 None => {
-                    self.eof = true;
-                    self.done = true;
+                    self.end();
                     return Poll::Ready(Err(closed()));
                 }
             }
         }
     }
 
-    /// Sends `data` (in packets of at most 256 KiB, libvirt's limit).
-    pub async fn send(&mut self, data: &[u8]) -> Result<(), ClientError> {
-        for piece in data.chunks(MAX_CHUNK) {
-            let (done, ack) = oneshot::channel();
-            self.command(Command::StreamSend {
-                serial: self.serial,
-                data: piece.to_vec(),
-                done,
-            })?;
-            ack.await.map_err(|_| closed())??;
+    fn end(&mut self) {
+        self.eof = true;
+        self.done = true;
+    }
+
+    /// Sends `data`, in packets of up to [`STREAM_PACKET`] bytes; returns
+    /// once it is queued (see [`ByteStream::flush_all`]).
+    pub async fn send(&mut self, mut data: &[u8]) -> Result<(), ClientError> {
+        while !data.is_empty() {
+            let n = std::future::poll_fn(|cx| self.poll_send(cx, data)).await?;
+            data = &data[n..];
         }
         Ok(())
     }
 
-    /// Sends a hole of `length` bytes (sparse uploads).
+    /// Sends a hole of `length` bytes (sparse uploads), after the data
+    /// written before it.
     pub async fn send_hole(&mut self, length: u64) -> Result<(), ClientError> {
         let length = i64::try_from(length).map_err(|_| {
             ClientError::Io(io::Error::new(
@@ -195,13 +227,15 @@ impl ByteStream {
                 "hole too large",
             ))
         })?;
-        let (done, ack) = oneshot::channel();
-        self.command(Command::StreamHole {
-            serial: self.serial,
-            length,
-            done,
-        })?;
-        ack.await.map_err(|_| closed())?
+        std::future::poll_fn(|cx| self.poll_send_pending(cx)).await?;
+        let permit = std::future::poll_fn(|cx| self.poll_permit(cx)).await?;
+        self.packet(Packet::Hole(length), permit)
+    }
+
+    /// Sends what is gathered and waits until everything sent so far has
+    /// been written to the transport.
+    pub async fn flush_all(&mut self) -> Result<(), ClientError> {
+        std::future::poll_fn(|cx| self.poll_flush_all(cx)).await
     }
 
     /// Finishes a write stream and waits for the daemon to confirm it.
@@ -221,28 +255,109 @@ impl ByteStream {
         }
     }
 
-    fn command(&self, c: Command) -> Result<(), ClientError> {
+    /// Why the stream can take no more: the daemon's error or the
+    /// connection's end, as the driver reported it.
+    fn check_failed(&mut self) -> Result<(), ClientError> {
         if self.done {
             return Err(closed());
         }
-        self.commands.send(c).map_err(|_| closed())
+        if let Some(e) = self.rx.failure() {
+            self.done = true;
+            return Err(e);
+        }
+        Ok(())
     }
 
-    fn poll_write_ack(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        if let Some(ack) = self.write_ack.as_mut() {
-            let r = ready!(Pin::new(ack).poll(cx));
-            self.write_ack = None;
-            r.map_err(|_| closed())??;
+    fn command(&mut self, c: Command) -> Result<(), ClientError> {
+        if self.commands.send(c).is_err() {
+            self.check_failed()?;
+            return Err(closed());
         }
-        Poll::Ready(Ok(()))
+        Ok(())
+    }
+
+    /// A slot in the window: a packet may go to the driver.
+    fn poll_permit(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<OwnedSemaphorePermit, ClientError>> {
+        self.check_failed()?;
+        if self.acquiring.is_none() {
+            match self.window.clone().try_acquire_owned() {
+                Ok(p) => return Poll::Ready(Ok(p)),
+                Err(_) => self.acquiring = Some(Box::pin(self.window.clone().acquire_owned())),
+            }
+        }
+        let fut = self.acquiring.as_mut().expect("set above");
+        let r = ready!(fut.as_mut().poll(cx));
+        self.acquiring = None;
+        Poll::Ready(r.map_err(|_| closed()))
+    }
+
+    fn packet(&mut self, packet: Packet, permit: OwnedSemaphorePermit) -> Result<(), ClientError> {
+        self.command(Command::StreamSend(Outgoing {
+            serial: self.serial,
+            packet,
+            permit,
+        }))
+    }
+
+    /// Hands the gathered data to the driver as one packet.
+    fn poll_send_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        if self.pending.is_empty() {
+            return Poll::Ready(self.check_failed());
+        }
+        let permit = ready!(self.poll_permit(cx))?;
+        let data = std::mem::take(&mut self.pending);
+        Poll::Ready(self.packet(Packet::Data(data), permit))
+    }
+
+    /// Takes some of `data` into the current packet; a full packet goes
+    /// to the driver once the window has room.
+    fn poll_send(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize, ClientError>> {
+        if self.pending.len() >= STREAM_PACKET {
+            ready!(self.poll_send_pending(cx))?;
+        }
+        if self.done {
+            return Poll::Ready(Err(closed()));
+        }
+        if self.pending.capacity() == 0 {
+            self.pending = FrameBuf::with_capacity(STREAM_PACKET);
+        }
+        let n = data.len().min(STREAM_PACKET - self.pending.len());
+        self.pending.extend_from_slice(&data[..n]);
+        if self.pending.len() >= STREAM_PACKET {
+            // Sent now if the window has room, else on the next write.
+            if let Poll::Ready(r) = self.poll_send_pending(cx) {
+                r?;
+            }
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        ready!(self.poll_send_pending(cx))?;
+        // Every permit back: every packet written out.
+        if self.flushing.is_none() {
+            let all = self
+                .window
+                .clone()
+                .acquire_many_owned(STREAM_SEND_WINDOW as u32);
+            self.flushing = Some(Box::pin(all));
+        }
+        let fut = self.flushing.as_mut().expect("set above");
+        let all = ready!(fut.as_mut().poll(cx));
+        self.flushing = None;
+        drop(all);
+        Poll::Ready(self.check_failed())
     }
 
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        ready!(self.poll_write_ack(cx))?;
         if self.finish_ack.is_none() {
             if self.done {
                 return Poll::Ready(Ok(()));
             }
+            ready!(self.poll_send_pending(cx))?;
             let (done, ack) = oneshot::channel();
             self.command(Command::StreamFinish {
                 serial: self.serial,
@@ -295,27 +410,14 @@ impl AsyncWrite for ByteStream {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        // One packet at a time: memory stays bounded however fast the
-        // writer is.
-        ready!(this.poll_write_ack(cx)).map_err(io_error)?;
         if data.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let n = data.len().min(MAX_CHUNK);
-        let (done, ack) = oneshot::channel();
-        this.command(Command::StreamSend {
-            serial: this.serial,
-            data: data[..n].to_vec(),
-            done,
-        })
-        .map_err(io_error)?;
-        this.write_ack = Some(ack);
-        Poll::Ready(Ok(n))
+        self.poll_send(cx, data).map_err(io_error)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_write_ack(cx).map_err(io_error)
+        self.poll_flush_all(cx).map_err(io_error)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -11,9 +11,11 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, OwnedFd};
+use std::pin::Pin;
 use std::process::Stdio;
+use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
@@ -210,50 +212,57 @@ pub(crate) fn ssh_command(
 
 impl Conn {
     /// Reads some bytes, and descriptors that came with them.
-    pub(crate) async fn read(
+    pub(crate) fn poll_read(
         &mut self,
+        cx: &mut Context<'_>,
         buf: &mut [u8],
         fds: &mut Vec<OwnedFd>,
-    ) -> io::Result<usize> {
+    ) -> Poll<io::Result<usize>> {
         match self {
             Conn::Unix(s) => loop {
-                s.readable().await?;
+                ready!(s.poll_read_ready(cx))?;
                 match s.try_io(Interest::READABLE, || recv_with_fds(s, buf, fds)) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    r => return r,
+                    r => return Poll::Ready(r),
                 }
             },
-            Conn::Stream(s) => s.read(buf).await,
-            Conn::Command { stdout, .. } => stdout.read(buf).await,
+            Conn::Stream(s) => poll_read_into(Pin::new(s), cx, buf),
+            Conn::Command { stdout, .. } => poll_read_into(Pin::new(stdout), cx, buf),
         }
     }
 
-    /// Writes a whole frame; descriptors go with its first byte.
-    pub(crate) async fn write_all(&mut self, bytes: &[u8], fds: Vec<OwnedFd>) -> io::Result<()> {
+    /// Writes some of `bufs`; `fds` go with the first byte (Unix socket
+    /// only).
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+        fds: &[OwnedFd],
+    ) -> Poll<io::Result<usize>> {
         match self {
-            Conn::Unix(s) if !fds.is_empty() => {
-                let sent = loop {
-                    s.writable().await?;
-                    match s.try_io(Interest::WRITABLE, || send_with_fds(s, bytes, &fds)) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        r => break r?,
-                    }
-                };
-                s.write_all(&bytes[sent..]).await
-            }
-            Conn::Unix(s) => s.write_all(bytes).await,
-            _ if !fds.is_empty() => Err(io::Error::new(
+            Conn::Unix(s) if !fds.is_empty() => loop {
+                ready!(s.poll_write_ready(cx))?;
+                match s.try_io(Interest::WRITABLE, || send_with_fds(s, bufs, fds)) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => return Poll::Ready(r),
+                }
+            },
+            Conn::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            _ if !fds.is_empty() => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "file descriptors pass only over a Unix socket",
-            )),
-            Conn::Stream(s) => {
-                s.write_all(bytes).await?;
-                s.flush().await
-            }
-            Conn::Command { stdin, .. } => {
-                stdin.write_all(bytes).await?;
-                stdin.flush().await
-            }
+            ))),
+            Conn::Stream(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Conn::Command { stdin, .. } => Pin::new(stdin).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    /// Pushes out what a layer (TLS) buffers.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Conn::Unix(_) => Poll::Ready(Ok(())),
+            Conn::Stream(s) => Pin::new(s).poll_flush(cx),
+            Conn::Command { stdin, .. } => Pin::new(stdin).poll_flush(cx),
         }
     }
 
@@ -274,7 +283,17 @@ impl Conn {
     }
 }
 
-fn send_with_fds(s: &UnixStream, bytes: &[u8], fds: &[OwnedFd]) -> io::Result<usize> {
+fn poll_read_into<R: AsyncRead>(
+    r: Pin<&mut R>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let mut rb = ReadBuf::new(buf);
+    ready!(r.poll_read(cx, &mut rb))?;
+    Poll::Ready(Ok(rb.filled().len()))
+}
+
+fn send_with_fds(s: &UnixStream, bufs: &[IoSlice<'_>], fds: &[OwnedFd]) -> io::Result<usize> {
     use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
     let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
     let mut space = vec![std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
@@ -285,12 +304,7 @@ fn send_with_fds(s: &UnixStream, bytes: &[u8], fds: &[OwnedFd]) -> io::Result<us
             "too many descriptors",
         ));
     }
-    Ok(sendmsg(
-        s,
-        &[IoSlice::new(bytes)],
-        &mut control,
-        SendFlags::NOSIGNAL,
-    )?)
+    Ok(sendmsg(s, bufs, &mut control, SendFlags::NOSIGNAL)?)
 }
 
 fn recv_with_fds(s: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
@@ -381,10 +395,16 @@ mod tests {
         let mut file = tempfile_in_proc();
         file.write_all(b"passed").unwrap();
         let fd = OwnedFd::from(file.try_clone().unwrap());
-        a.write_all(b"frame", vec![fd]).await.unwrap();
+        let fds = [fd];
+        let sent = std::future::poll_fn(|cx| a.poll_write(cx, &[IoSlice::new(b"frame")], &fds))
+            .await
+            .unwrap();
+        assert_eq!(sent, 5);
         let mut buf = [0u8; 16];
         let mut fds = Vec::new();
-        let n = b.read(&mut buf, &mut fds).await.unwrap();
+        let n = std::future::poll_fn(|cx| b.poll_read(cx, &mut buf, &mut fds))
+            .await
+            .unwrap();
         assert_eq!(&buf[..n], b"frame");
         assert_eq!(fds.len(), 1);
         // The received descriptor is the same open file.
@@ -396,8 +416,10 @@ mod tests {
         // Other transports refuse descriptors rather than drop them.
         let (x, _y) = tokio::io::duplex(64);
         let mut s = Conn::Stream(Box::new(x));
-        let fd = OwnedFd::from(file);
-        let e = s.write_all(b"frame", vec![fd]).await.unwrap_err();
+        let fds = [OwnedFd::from(file)];
+        let e = std::future::poll_fn(|cx| s.poll_write(cx, &[IoSlice::new(b"frame")], &fds))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::Unsupported);
     }
 

@@ -12,7 +12,7 @@ use super::layer::{LayerCodec, LayerError, SecurityLayer};
 use super::{CallError, CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
-use crate::frame::{Frame, FrameDecoder, Header, MAX_FDS};
+use crate::frame::{Frame, FrameBuf, FrameDecoder, Header, MAX_FDS};
 use crate::generated::keepalive;
 use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
 
@@ -147,6 +147,16 @@ impl ClientEngine {
         self.keepalive.enable(interval, count, now);
     }
 
+    /// Tells the engine whether the driver reads the transport. A driver
+    /// that stops reading (a stream consumer is behind) says so, and the
+    /// keepalive then keeps pinging without ever declaring the peer dead
+    /// for a silence the driver caused; see [`Keepalive::set_paused`].
+    ///
+    /// [`Keepalive::set_paused`]: super::keepalive::Keepalive::set_paused
+    pub fn set_input_paused(&mut self, paused: bool, now: Instant) {
+        self.keepalive.set_paused(paused, now);
+    }
+
     /// Calls in flight plus calls held back.
     pub fn pending_calls(&self) -> usize {
         self.in_flight.len() + self.waiting.len()
@@ -275,12 +285,15 @@ impl ClientEngine {
 
     /// Sends data on a write stream.
     pub fn stream_send(&mut self, serial: u32, data: &[u8]) -> Result<(), EngineError> {
-        self.stream_packet(
-            serial,
-            MessageType::Stream,
-            MessageStatus::Continue,
-            data.to_vec(),
-        )
+        let mut buf = FrameBuf::with_capacity(data.len());
+        buf.extend_from_slice(data);
+        self.stream_send_buf(serial, buf)
+    }
+
+    /// Sends data on a write stream, written in place: the buffer becomes
+    /// the message without another copy.
+    pub fn stream_send_buf(&mut self, serial: u32, data: FrameBuf) -> Result<(), EngineError> {
+        self.stream_packet_buf(serial, MessageType::Stream, MessageStatus::Continue, data)
     }
 
     /// Sends a hole of `length` bytes on a sparse write stream.
@@ -323,6 +336,18 @@ impl ClientEngine {
         status: MessageStatus,
         body: Vec<u8>,
     ) -> Result<(), EngineError> {
+        let mut buf = FrameBuf::with_capacity(body.len());
+        buf.extend_from_slice(&body);
+        self.stream_packet_buf(serial, kind, status, buf)
+    }
+
+    fn stream_packet_buf(
+        &mut self,
+        serial: u32,
+        kind: MessageType,
+        status: MessageStatus,
+        body: FrameBuf,
+    ) -> Result<(), EngineError> {
         if let Some(r) = &self.closed {
             return Err(EngineError::Closed(r.clone()));
         }
@@ -338,7 +363,11 @@ impl ClientEngine {
             serial,
             status,
         };
-        self.out.push_back(Transmit::frame(header, body));
+        let bytes = body.finish(&header).map_err(EngineError::Frame)?;
+        self.out.push_back(Transmit {
+            bytes,
+            fds: Vec::new(),
+        });
         Ok(())
     }
 
@@ -567,6 +596,16 @@ impl ClientEngine {
         let Some(state) = self.streams.get(&h.serial).map(|s| s.state) else {
             return self.protocol_error(ProtocolError::UnknownSerial(h.serial));
         };
+        if h.kind == MessageType::Stream
+            && h.status == MessageStatus::Continue
+            && !frame.body.is_empty()
+        {
+            // Data, the bulk of a transfer: handed on without a copy.
+            return self.events.push_back(Event::Stream {
+                serial: h.serial,
+                event: StreamEvent::Data(frame.body),
+            });
+        }
         let event = match dispatch::decode(&frame) {
             Ok(Body::StreamData(d))
                 if d.is_empty() && state == StreamState::Open(StreamDirection::Read) =>

@@ -33,6 +33,8 @@ pub struct Keepalive {
     last_activity: Instant,
     unanswered: u32,
     enabled: bool,
+    /// Input is not being read (see [`Keepalive::set_paused`]).
+    paused: bool,
 }
 
 impl Keepalive {
@@ -44,6 +46,7 @@ impl Keepalive {
             last_activity: now,
             unanswered: 0,
             enabled: false,
+            paused: false,
         }
     }
 
@@ -60,6 +63,18 @@ impl Keepalive {
     /// Whether PINGs are sent.
     pub fn is_enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// Says whether the driver has stopped reading the transport (a
+    /// consumer is slow, its buffer is full). Silence then says nothing
+    /// about the peer: PINGs still go out every `interval` (so the peer
+    /// hears from us), but the peer is never declared dead while paused.
+    /// When reading resumes, silence counts from `now`.
+    pub fn set_paused(&mut self, paused: bool, now: Instant) {
+        if self.paused && !paused {
+            self.activity(now);
+        }
+        self.paused = paused;
     }
 
     /// Records that something arrived.
@@ -83,7 +98,13 @@ impl Keepalive {
             return KeepaliveAction::Idle;
         }
         if self.unanswered >= self.count {
-            return KeepaliveAction::Dead;
+            if !self.paused {
+                return KeepaliveAction::Dead;
+            }
+            // Keep pinging every interval, never judging.
+            self.last_activity = now;
+            self.unanswered = 0;
+            return KeepaliveAction::Ping;
         }
         self.unanswered += 1;
         KeepaliveAction::Ping
@@ -120,6 +141,26 @@ mod tests {
         let mut k = Keepalive::new(t0);
         k.enable(Duration::from_secs(5), 0, t0);
         assert_eq!(k.poll(t0 + Duration::from_secs(5)), KeepaliveAction::Dead);
+    }
+
+    #[test]
+    fn paused_input_pings_but_never_declares_death() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut k = Keepalive::new(t0);
+        k.enable(5 * s, 1, t0);
+        k.set_paused(true, t0 + s);
+        assert_eq!(k.poll(t0 + 5 * s), KeepaliveAction::Ping);
+        // Where an unpaused connection would die, a paused one pings on.
+        assert_eq!(k.poll(t0 + 10 * s), KeepaliveAction::Ping);
+        assert_eq!(k.poll(t0 + 15 * s), KeepaliveAction::Ping);
+        assert_eq!(k.poll(t0 + 100 * s), KeepaliveAction::Ping);
+        // Resumed at 101 s: silence counts from there.
+        k.set_paused(false, t0 + 101 * s);
+        assert_eq!(k.poll(t0 + 105 * s), KeepaliveAction::Idle);
+        assert_eq!(k.poll(t0 + 106 * s), KeepaliveAction::Ping);
+        assert_eq!(k.poll(t0 + 110 * s), KeepaliveAction::Idle);
+        assert_eq!(k.poll(t0 + 111 * s), KeepaliveAction::Dead);
     }
 
     #[test]

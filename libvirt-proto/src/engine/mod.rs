@@ -156,6 +156,8 @@ pub enum EngineError {
     Decode(xdrgen::rt::Error),
     /// More descriptors than one message may carry.
     TooManyFds(usize),
+    /// The message cannot be framed (above the 32 MiB limit).
+    Frame(FrameError),
 }
 
 impl fmt::Display for EngineError {
@@ -168,6 +170,7 @@ impl fmt::Display for EngineError {
             EngineError::TooManyFds(n) => {
                 write!(f, "{n} descriptors exceed the limit of one message")
             }
+            EngineError::Frame(e) => write!(f, "{e}"),
         }
     }
 }

@@ -1,0 +1,182 @@
+//! The bytes the driver has to write, written as the transport takes
+//! them: never awaited whole, so reads, commands and timers go on while
+//! the peer is slow to read (or frozen).
+//!
+//! Consecutive messages go out in one vectored write; a message with
+//! descriptors is written on its own so they travel with its first byte.
+//! A stream packet carries its writer's window permit, released once the
+//! packet has been written out in full.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::os::fd::OwnedFd;
+use std::task::{Context, Poll};
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::transport::Conn;
+use crate::engine::Transmit;
+
+/// Most messages gathered into one write.
+const MAX_SLICES: usize = 32;
+
+struct Entry {
+    bytes: Vec<u8>,
+    fds: Vec<OwnedFd>,
+    /// Released when the entry is written out.
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Messages waiting to be written, in order.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    queue: VecDeque<Entry>,
+    /// Bytes of the front entry already written.
+    offset: usize,
+    /// Written since the transport was last flushed.
+    unflushed: bool,
+}
+
+impl Outbox {
+    /// Queues a message, holding `permit` until it is written.
+    pub(crate) fn push(&mut self, t: Transmit, permit: Option<OwnedSemaphorePermit>) {
+        self.queue.push_back(Entry {
+            bytes: t.bytes,
+            fds: t.fds,
+            _permit: permit,
+        });
+    }
+
+    /// Whether everything has been written and flushed.
+    #[cfg(test)]
+    pub(crate) fn is_idle(&self) -> bool {
+        self.queue.is_empty() && !self.unflushed
+    }
+
+    /// Writes what the transport takes now: `Ready(Ok(n))` with the bytes
+    /// written (0 when there was nothing to write), `Pending` when the
+    /// transport takes nothing (the waker is registered).
+    pub(crate) fn poll_write(
+        &mut self,
+        conn: &mut Conn,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let mut total = 0;
+        while let Some(front) = self.queue.front() {
+            let r = if !front.fds.is_empty() && self.offset == 0 {
+                conn.poll_write(cx, &[IoSlice::new(&front.bytes)], &front.fds)
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let mut n = 0;
+                for (i, e) in self.queue.iter().enumerate().take(MAX_SLICES) {
+                    if i > 0 && !e.fds.is_empty() {
+                        break;
+                    }
+                    let skip = if i == 0 { self.offset } else { 0 };
+                    slices[n] = IoSlice::new(&e.bytes[skip..]);
+                    n += 1;
+                }
+                conn.poll_write(cx, &slices[..n], &[])
+            };
+            match r {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    total += n;
+                    self.unflushed = true;
+                    self.advance(n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending if total > 0 => return Poll::Ready(Ok(total)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        if self.unflushed {
+            match conn.poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending if total > 0 => return Poll::Ready(Ok(total)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(total))
+    }
+
+    /// Drops the first `n` written bytes from the queue.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.queue.front() else {
+                return;
+            };
+            let rest = front.bytes.len() - self.offset;
+            if n < rest {
+                self.offset += n;
+                return;
+            }
+            n -= rest;
+            self.offset = 0;
+            self.queue.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    fn transmit(bytes: &[u8]) -> Transmit {
+        Transmit {
+            bytes: bytes.to_vec(),
+            fds: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_in_order_as_the_peer_reads_and_releases_permits() {
+        // A pipe of 64 bytes: most writes are partial.
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut conn = Conn::Stream(Box::new(a));
+        let window = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+        let mut out = Outbox::default();
+        let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        out.push(transmit(b"head"), None);
+        let permit = window.clone().try_acquire_owned().unwrap();
+        out.push(transmit(&big), Some(permit));
+        out.push(transmit(b"tail"), None);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            b.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let mut written = 0;
+        while !out.is_idle() {
+            assert_eq!(window.available_permits(), 0, "held until written");
+            written += std::future::poll_fn(|cx| out.poll_write(&mut conn, cx))
+                .await
+                .unwrap();
+        }
+        assert_eq!(written, 1008);
+        assert_eq!(window.available_permits(), 1);
+        drop(conn);
+        let got = reader.await.unwrap();
+        assert_eq!(got, [b"head".as_slice(), &big, b"tail"].concat());
+    }
+
+    #[tokio::test]
+    async fn a_full_transport_is_pending_not_blocking() {
+        let (a, _b) = tokio::io::duplex(16);
+        let mut conn = Conn::Stream(Box::new(a));
+        let mut out = Outbox::default();
+        out.push(transmit(&[7; 100]), None);
+        let first = std::future::poll_fn(|cx| out.poll_write(&mut conn, cx))
+            .await
+            .unwrap();
+        assert_eq!(first, 16);
+        // Nobody reads: the next poll must not complete.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(out.poll_write(&mut conn, &mut cx).is_pending());
+        assert!(!out.is_idle());
+    }
+}
