@@ -4,10 +4,22 @@
 //!
 //! A release is taken from the machine's own apt sources (for example
 //! Debian bookworm's 9.0.0 next to 11.x from bookworm-backports):
-//! `libvirt0`, `libvirt-daemon` and `libvirt-clients` of that version, and
-//! the libraries they need that the machine lacks (`libyajl2` for 9.0.0),
-//! are fetched with `apt-get download` and unpacked with `dpkg -x` into
-//! `target/libvirt-X.Y.Z/root`; nothing is installed. Wrapper scripts
+//! `libvirt0`, `libvirt-daemon` and `libvirt-clients` of that version, its
+//! `libvirt-daemon-driver-storage` when the release has one, and the
+//! libraries they need that the machine lacks (`libyajl2` for 9.0.0), are
+//! fetched with `apt-get download` and unpacked with `dpkg -x` into
+//! `target/libvirt-X.Y.Z/root`; nothing is installed. The other
+//! `libvirt-daemon-driver-*` packages (QEMU, LXC, ...) are left out: the
+//! tests use the test driver built into the daemon, and the storage driver
+//! with its `dir` backend (`storage:///system`, volume transfers). Debian's
+//! 9.0.0 ships the storage driver and its backends inside `libvirt-daemon`
+//! (with the network, nodedev, secret, interface and nwfilter drivers), so
+//! nothing more is fetched for it; newer packaging (11.x in
+//! bookworm-backports) splits them into `libvirt-daemon-driver-storage`
+//! (the driver and its `dir` / `fs` backend, fetched) and
+//! `libvirt-daemon-driver-storage-*` (disk, LVM, iSCSI, ...: not fetched).
+//! The unpacked tree must hold the storage driver and its `fs` backend,
+//! and the libraries they load must resolve. Wrapper scripts
 //! `libvirtd`, `virsh` and `virt-admin` in `target/libvirt-X.Y.Z/bin` run
 //! the unpacked programs with:
 //!
@@ -40,8 +52,21 @@ use std::process::{Command, ExitCode};
 /// The packages that make up a release's daemon and clients.
 const PACKAGES: [&str; 3] = ["libvirt0", "libvirt-daemon", "libvirt-clients"];
 
+/// Packages fetched too when the release has them at its version: the
+/// storage driver and its `dir` / `fs` backend, a package of its own in
+/// newer packaging (11.x), inside `libvirt-daemon` in 9.0.0.
+const IF_SPLIT: [&str; 1] = ["libvirt-daemon-driver-storage"];
+
+/// Modules the daemon tests load, under the unpacked library folder: the
+/// storage driver and the backend of `dir` pools.
+const MODULES: [&str; 2] = [
+    "libvirt/connection-driver/libvirt_driver_storage.so",
+    "libvirt/storage-backend/libvirt_storage_backend_fs.so",
+];
+
 /// Dependencies deliberately left out: the driver modules (see the module
-/// documentation) and the packages of the release itself.
+/// documentation; those of [`IF_SPLIT`] are fetched before this is asked)
+/// and the packages of the release itself.
 fn left_out(name: &str) -> bool {
     name.starts_with("libvirt-daemon-driver-") || PACKAGES.contains(&name)
 }
@@ -250,6 +275,20 @@ pub fn provision(cache: &Path, version: &str) -> Result<Release, String> {
         unpack(&debs, &dir)?;
     }
     let lib = library_dir(&unpacked)?;
+    let missing: Vec<&str> = MODULES
+        .iter()
+        .copied()
+        .filter(|m| !lib.join(m).is_file())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the packages in {} hold no {} (the storage driver: in libvirt-daemon in 9.0.0, \
+             in libvirt-daemon-driver-storage in 11.x); remove {} to download again",
+            debs.display(),
+            missing.join(", "),
+            dir.display()
+        ));
+    }
     check_libraries(&unpacked, &lib)?;
 
     let drivers = lib.join("libvirt/connection-driver");
@@ -302,12 +341,20 @@ fn download(dir: &Path, version: &str) -> Result<(), String> {
         }
     };
 
-    // The release's packages, then whatever they need that is not
-    // installed, and what that needs in turn.
+    // The release's packages (with its storage driver package if it has
+    // one), then whatever they need that is not installed, and what that
+    // needs in turn.
     let mut fetch: BTreeMap<String, String> = PACKAGES
         .iter()
         .map(|p| (p.to_string(), debian_version.clone()))
         .collect();
+    for p in IF_SPLIT {
+        if output(Command::new("apt-cache").args(["show", &format!("{p}={debian_version}")]))
+            .is_ok_and(|o| !o.trim().is_empty())
+        {
+            fetch.insert(p.to_owned(), debian_version.clone());
+        }
+    }
     let mut todo: Vec<(String, String)> = fetch.clone().into_iter().collect();
     while let Some((name, ver)) = todo.pop() {
         for group in depends(&name, &ver)? {
@@ -335,7 +382,7 @@ fn download(dir: &Path, version: &str) -> Result<(), String> {
                     ));
                 }
             }
-            if fetch.len() >= PACKAGES.len() + MAX_EXTRA {
+            if fetch.len() >= PACKAGES.len() + IF_SPLIT.len() + MAX_EXTRA {
                 return Err(format!(
                     "more than {MAX_EXTRA} packages besides libvirt's own would be needed; \
                      install libvirt {version}'s dependencies instead"
@@ -437,12 +484,17 @@ fn library_dir(root: &Path) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("no libvirt.so.0 under {}", usr_lib.display()))
 }
 
-/// Every library the unpacked programs need resolves (`ldd`).
+/// Every library the unpacked programs and [`MODULES`] need resolves
+/// (`ldd`).
 fn check_libraries(root: &Path, lib: &Path) -> Result<(), String> {
     let mut missing = BTreeSet::new();
-    for (_, program) in PROGRAMS {
+    let files = PROGRAMS
+        .iter()
+        .map(|(_, p)| (root.join(p), *p))
+        .chain(MODULES.iter().map(|m| (lib.join(m), *m)));
+    for (path, program) in files {
         let out = Command::new("ldd")
-            .arg(root.join(program))
+            .arg(&path)
             .env("LD_LIBRARY_PATH", lib)
             .output()
             .map_err(|e| format!("cannot run ldd: {e}"))?;
