@@ -187,6 +187,11 @@ impl FrameBuf {
         self.buf.capacity() - LEN_PREFIX - HEADER_LEN
     }
 
+    /// The body so far.
+    pub fn body(&self) -> &[u8] {
+        &self.buf[LEN_PREFIX + HEADER_LEN..]
+    }
+
     /// Appends body bytes.
     pub fn extend_from_slice(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);

@@ -8,6 +8,7 @@ mod common;
 
 use std::process::Command;
 
+use common::storage::{storage_uri, volume};
 use common::Daemon;
 use libvirt_proto::client::{Chunk, Client};
 use libvirt_proto::remote;
@@ -16,38 +17,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM` / `..._DOWNLOAD_SPARSE_STREAM`.
 const SPARSE: u32 = 1;
-
-fn storage_uri(d: &Daemon) -> String {
-    format!("storage+unix:///system?socket={}", d.socket().display())
-}
-
-/// A directory pool in the daemon's folder with one raw volume of `size`.
-async fn volume(c: &Client, d: &Daemon, size: u64) -> remote::NonnullStorageVol {
-    let target = d.dir.join("pool");
-    std::fs::create_dir_all(&target).unwrap();
-    let pool = c
-        .call::<procs::StoragePoolCreateXml>(&remote::StoragePoolCreateXmlArgs {
-            xml: format!(
-                "<pool type='dir'><name>lvp</name><target><path>{}</path></target></pool>",
-                target.display()
-            ),
-            flags: 0,
-        })
-        .await
-        .unwrap()
-        .pool;
-    c.call::<procs::StorageVolCreateXml>(&remote::StorageVolCreateXmlArgs {
-        pool,
-        xml: format!(
-            "<volume><name>v.img</name><capacity>{size}</capacity><allocation>0</allocation>\
-             <target><format type='raw'/></target></volume>"
-        ),
-        flags: 0,
-    })
-    .await
-    .unwrap()
-    .vol
-}
 
 #[tokio::test]
 async fn sparse_volume_upload_and_download_agree_with_virsh() {

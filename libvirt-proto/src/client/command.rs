@@ -9,7 +9,9 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+use std::task::{ready, Context, Poll, Waker};
+
+use tokio::sync::{mpsc, oneshot, Notify};
 use xdrgen::rt::StreamDirection;
 
 use super::error::clone_error;
@@ -46,26 +48,18 @@ pub(crate) struct CallRequest {
     pub(crate) reply: oneshot::Sender<Result<Reply, ClientError>>,
 }
 
-/// A packet a writer hands the driver, with its place in the writer's
-/// window: the permit is released once the packet is written out.
-pub(crate) struct Outgoing {
-    pub(crate) serial: u32,
-    pub(crate) packet: Packet,
-    pub(crate) permit: OwnedSemaphorePermit,
-}
-
-/// A write stream's packet.
-pub(crate) enum Packet {
-    Data(FrameBuf),
-    Hole(i64),
-}
-
 /// What callers ask of the driver.
 pub(crate) enum Command {
     Call(CallRequest),
     /// The caller of this tag stopped waiting.
     Abandon(u64),
-    StreamSend(Outgoing),
+    /// A stream's writer has gathered data for the driver to take.
+    StreamKick(u32),
+    /// A hole, after the data gathered before it has been taken.
+    StreamHole {
+        serial: u32,
+        length: i64,
+    },
     StreamFinish {
         serial: u32,
         done: oneshot::Sender<Result<(), ClientError>>,
@@ -85,7 +79,8 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Command::Call(_) => "Call",
             Command::Abandon(_) => "Abandon",
-            Command::StreamSend(_) => "StreamSend",
+            Command::StreamKick(_) => "StreamKick",
+            Command::StreamHole { .. } => "StreamHole",
             Command::StreamFinish { .. } => "StreamFinish",
             Command::StreamAbort(_) => "StreamAbort",
             Command::Subscribe(_) => "Subscribe",
@@ -122,24 +117,24 @@ impl StreamMsg {
 /// The receive-buffer cost of a message without data.
 const MESSAGE_COST: usize = 64;
 
-/// The driver's end of a stream: where received traffic goes, and how
-/// much of it the reader has not taken yet.
+/// The driver's end of a stream: where received traffic goes, and where
+/// the writer's data is taken from.
 #[derive(Debug)]
 pub(crate) struct StreamInbox {
     tx: mpsc::UnboundedSender<StreamMsg>,
-    flow: Arc<RecvFlow>,
+    shared: Arc<StreamShared>,
 }
 
-/// The reader's end of a stream's traffic.
+/// The handle's end of a stream.
 #[derive(Debug)]
-pub(crate) struct StreamOutbox {
+pub(crate) struct StreamLink {
     rx: mpsc::UnboundedReceiver<StreamMsg>,
-    flow: Arc<RecvFlow>,
+    shared: Arc<StreamShared>,
 }
 
-/// Receive-side flow control of one stream.
+/// What a stream's handle and the driver share: flow control both ways.
 #[derive(Debug)]
-struct RecvFlow {
+struct StreamShared {
     /// Cost of the messages queued and not yet taken by the reader.
     queued: AtomicUsize,
     /// The reader's limit on `queued`.
@@ -150,41 +145,77 @@ struct RecvFlow {
     /// does not read the messages.
     failed: AtomicBool,
     failure: Mutex<Option<ClientError>>,
+    send: Mutex<SendState>,
+}
+
+/// The writing side: data gathered into the next packet, and the packets
+/// waiting in the driver's outbox.
+#[derive(Debug, Default)]
+struct SendState {
+    gathered: FrameBuf,
+    in_outbox: usize,
+    /// A writer waiting for room, or for everything to be written out.
+    writer: Option<Waker>,
+}
+
+impl SendState {
+    fn wake_writer(&mut self) {
+        if let Some(w) = self.writer.take() {
+            w.wake();
+        }
+    }
 }
 
 /// A stream's traffic channel with a receive buffer of `limit` bytes;
 /// `drained` is the connection's (see [`StreamInbox::is_full`]).
-pub(crate) fn stream_channel(limit: usize, drained: Arc<Notify>) -> (StreamInbox, StreamOutbox) {
+pub(crate) fn stream_channel(limit: usize, drained: Arc<Notify>) -> (StreamInbox, StreamLink) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let flow = Arc::new(RecvFlow {
+    let shared = Arc::new(StreamShared {
         queued: AtomicUsize::new(0),
         limit,
         drained,
         failed: AtomicBool::new(false),
         failure: Mutex::new(None),
+        send: Mutex::new(SendState::default()),
     });
     (
         StreamInbox {
             tx,
-            flow: flow.clone(),
+            shared: shared.clone(),
         },
-        StreamOutbox { rx, flow },
+        StreamLink { rx, shared },
     )
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; a poisoned one is usable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held by a stream packet in the driver's outbox; dropped once the packet
+/// is written out (or the connection ends), which lets its writer go on.
+pub(crate) struct PacketToken(Arc<StreamShared>);
+
+impl Drop for PacketToken {
+    fn drop(&mut self) {
+        let mut s = lock(&self.0.send);
+        s.in_outbox -= 1;
+        s.wake_writer();
+    }
 }
 
 impl StreamInbox {
     /// Queues `msg` for the reader; false when the reader is gone.
     pub(crate) fn send(&self, msg: StreamMsg) -> bool {
         if let StreamMsg::Failed(e) = &msg {
-            if let Ok(mut f) = self.flow.failure.lock() {
-                *f = Some(clone_error(e));
-            }
-            self.flow.failed.store(true, Ordering::Release);
+            *lock(&self.shared.failure) = Some(clone_error(e));
+            self.shared.failed.store(true, Ordering::Release);
+            lock(&self.shared.send).wake_writer();
         }
         let cost = msg.cost();
-        self.flow.queued.fetch_add(cost, Ordering::AcqRel);
+        self.shared.queued.fetch_add(cost, Ordering::AcqRel);
         if self.tx.send(msg).is_err() {
-            self.flow.queued.fetch_sub(cost, Ordering::AcqRel);
+            self.shared.queued.fetch_sub(cost, Ordering::AcqRel);
             return false;
         }
         true
@@ -194,44 +225,92 @@ impl StreamInbox {
     /// stops reading the transport until the reader catches up (and
     /// notifies the connection's `drained`).
     pub(crate) fn is_full(&self) -> bool {
-        self.flow.queued.load(Ordering::Acquire) >= self.flow.limit
+        self.shared.queued.load(Ordering::Acquire) >= self.shared.limit
+    }
+
+    /// The writer's next packet, when one is due: a full one (of `full`
+    /// bytes) while fewer than `window` packets wait in the outbox, or
+    /// whatever was gathered once the outbox holds none of this stream's.
+    /// Under load packets are therefore full, while on an idle connection
+    /// a small write goes out at once.
+    pub(crate) fn take_packet(
+        &self,
+        full: usize,
+        window: usize,
+    ) -> Option<(FrameBuf, PacketToken)> {
+        let mut s = lock(&self.shared.send);
+        let due = (s.gathered.len() >= full && s.in_outbox < window)
+            || (!s.gathered.is_empty() && s.in_outbox == 0);
+        if !due {
+            return None;
+        }
+        let packet = std::mem::take(&mut s.gathered);
+        s.in_outbox += 1;
+        s.wake_writer();
+        Some((packet, PacketToken(self.shared.clone())))
     }
 }
 
-impl StreamOutbox {
-    /// The next message, taken off the buffer.
-    pub(crate) fn poll_recv(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<StreamMsg>> {
-        let msg = std::task::ready!(self.rx.poll_recv(cx));
+impl StreamLink {
+    /// The next message, taken off the receive buffer.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<StreamMsg>> {
+        let msg = ready!(self.rx.poll_recv(cx));
         if let Some(m) = &msg {
-            self.taken(m.cost());
+            let cost = m.cost();
+            let before = self.shared.queued.fetch_sub(cost, Ordering::AcqRel);
+            if before >= self.shared.limit && before - cost < self.shared.limit {
+                self.shared.drained.notify_one();
+            }
         }
-        std::task::Poll::Ready(msg)
+        Poll::Ready(msg)
     }
 
     /// Why the stream failed, if it has (the daemon's error or the end of
     /// the connection), without taking any message.
     pub(crate) fn failure(&self) -> Option<ClientError> {
-        if !self.flow.failed.load(Ordering::Acquire) {
+        if !self.shared.failed.load(Ordering::Acquire) {
             return None;
         }
-        let f = self.flow.failure.lock().ok()?;
-        f.as_ref().map(clone_error)
+        lock(&self.shared.failure).as_ref().map(clone_error)
     }
 
-    fn taken(&self, cost: usize) {
-        let before = self.flow.queued.fetch_sub(cost, Ordering::AcqRel);
-        if before >= self.flow.limit && before - cost < self.flow.limit {
-            self.flow.drained.notify_one();
+    /// Gathers some of `data` into the next packet of at most `full`
+    /// bytes: `Ready((n, kick))` with the bytes taken and whether the
+    /// driver must be told there is data (the packet was empty), `Pending`
+    /// while the packet is full and the driver has not taken it.
+    pub(crate) fn poll_gather(
+        &self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        full: usize,
+    ) -> Poll<(usize, bool)> {
+        let mut s = lock(&self.shared.send);
+        if s.gathered.len() >= full {
+            s.writer = Some(cx.waker().clone());
+            return Poll::Pending;
         }
+        if s.gathered.capacity() < full {
+            let mut bigger = FrameBuf::with_capacity(full);
+            bigger.extend_from_slice(s.gathered.body());
+            s.gathered = bigger;
+        }
+        let kick = s.gathered.is_empty();
+        let n = data.len().min(full - s.gathered.len());
+        s.gathered.extend_from_slice(&data[..n]);
+        Poll::Ready((n, kick))
     }
-}
 
-/// A write stream's window: how many packets may wait to be written out.
-pub(crate) fn send_window(packets: usize) -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(packets))
+    /// Ready once the driver has taken everything gathered (so a hole or
+    /// the finish queued now goes after it); with `written`, once every
+    /// packet has also been written out.
+    pub(crate) fn poll_sent(&self, cx: &mut Context<'_>, written: bool) -> Poll<()> {
+        let mut s = lock(&self.shared.send);
+        if s.gathered.is_empty() && (!written || s.in_outbox == 0) {
+            return Poll::Ready(());
+        }
+        s.writer = Some(cx.waker().clone());
+        Poll::Pending
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,4 +330,73 @@ pub(crate) struct Subscriber {
     pub(crate) lost: Arc<AtomicU64>,
     /// Set when the stream has ended with an error already.
     pub(crate) failed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gather(link: &StreamLink, data: &[u8], full: usize) -> Poll<(usize, bool)> {
+        link.poll_gather(&mut Context::from_waker(Waker::noop()), data, full)
+    }
+
+    #[test]
+    fn packets_are_full_under_load_and_immediate_when_idle() {
+        let (inbox, link) = stream_channel(1024, Default::default());
+        // Idle: the first bytes are due at once, and the driver is kicked.
+        assert_eq!(gather(&link, b"abc", 8), Poll::Ready((3, true)));
+        let (p1, t1) = inbox.take_packet(8, 2).unwrap();
+        assert_eq!(p1.body(), b"abc");
+        // One packet in the outbox: a partial one waits...
+        assert_eq!(gather(&link, b"defg", 8), Poll::Ready((4, true)));
+        assert!(inbox.take_packet(8, 2).is_none());
+        // ...until full; a full one goes while the window has room.
+        assert_eq!(gather(&link, b"hijklm", 8), Poll::Ready((4, false)));
+        assert!(
+            gather(&link, b"lm", 8).is_pending(),
+            "full: the writer waits"
+        );
+        let (p2, t2) = inbox.take_packet(8, 2).unwrap();
+        assert_eq!(p2.body(), b"defghijk");
+        // Window full (2): a full packet waits for one to be written.
+        assert_eq!(gather(&link, b"lmnopqrs", 8), Poll::Ready((8, true)));
+        assert!(inbox.take_packet(8, 2).is_none());
+        drop(t1);
+        assert_eq!(inbox.take_packet(8, 2).unwrap().0.body(), b"lmnopqrs");
+        drop(t2);
+    }
+
+    #[test]
+    fn the_reader_buffer_fills_and_drains_with_a_notification() {
+        let drained = Arc::new(Notify::new());
+        let (inbox, mut link) = stream_channel(200, drained.clone());
+        assert!(inbox.send(StreamMsg::Data(vec![0; 150])));
+        assert!(!inbox.is_full());
+        assert!(inbox.send(StreamMsg::Hole(5)));
+        assert!(inbox.is_full(), "150 bytes and a hole's fixed cost");
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            link.poll_recv(&mut cx),
+            Poll::Ready(Some(StreamMsg::Data(_)))
+        ));
+        assert!(!inbox.is_full());
+        // The driver, waiting to read again, is woken.
+        let notified = drained.notified();
+        tokio::pin!(notified);
+        assert!(notified.as_mut().enable(), "the drain left a permit");
+    }
+
+    #[test]
+    fn a_failure_reaches_a_writer_without_taking_messages() {
+        let (inbox, mut link) = stream_channel(1024, Default::default());
+        inbox.send(StreamMsg::Data(vec![1]));
+        assert!(link.failure().is_none());
+        inbox.send(StreamMsg::Failed(ClientError::Closed));
+        assert!(matches!(link.failure(), Some(ClientError::Closed)));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(
+            link.poll_recv(&mut cx),
+            Poll::Ready(Some(StreamMsg::Data(_)))
+        ));
+    }
 }

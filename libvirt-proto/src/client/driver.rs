@@ -13,12 +13,12 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::command::{
-    Command, Commands, Outgoing, Packet, Reply, StreamInbox, StreamMsg, Subscriber,
-};
+use super::command::PacketToken;
+use super::command::{Command, Commands, Reply, StreamInbox, StreamMsg, Subscriber};
 use super::error::clone_error;
 use super::events::Route;
 use super::outbox::Outbox;
+use super::stream::{STREAM_PACKET, STREAM_SEND_WINDOW};
 use super::transport::Conn;
 use super::ClientError;
 use crate::engine::auth::{AuthError, SaslMechanism};
@@ -202,7 +202,8 @@ impl Driver {
                 io = poll_fn(|cx| {
                     poll_io(&mut self.conn, &mut self.outbox, reading, &mut buf, &mut received_fds, cx)
                 }) => match io {
-                    Io::Wrote => {}
+                    // Packets went out: writers may have more for us.
+                    Io::Wrote => self.take_stream_packets(None),
                     Io::Read(n) => {
                         if !received_fds.is_empty() {
                             self.engine.handle_fds(std::mem::take(&mut received_fds));
@@ -251,14 +252,29 @@ impl Driver {
         }
     }
 
-    /// Moves what the engine wants sent to the outbox; `permit` goes with
+    /// Moves what the engine wants sent to the outbox; `token` goes with
     /// the last message (the stream packet just queued).
-    fn take_transmits(&mut self, mut permit: Option<tokio::sync::OwnedSemaphorePermit>) {
-        let mut next = self.engine.poll_transmit();
-        while let Some(t) = next {
-            next = self.engine.poll_transmit();
-            let p = if next.is_none() { permit.take() } else { None };
-            self.outbox.push(t, p);
+    fn take_transmits(&mut self, token: Option<PacketToken>) {
+        take_transmits(&mut self.engine, &mut self.outbox, token);
+    }
+
+    /// Takes the packets writers have ready (of stream `only`, or of every
+    /// stream) into the outbox.
+    fn take_stream_packets(&mut self, only: Option<u32>) {
+        for (&serial, inbox) in &self.streams {
+            if only.is_some_and(|s| s != serial) {
+                continue;
+            }
+            while let Some((data, token)) = inbox.take_packet(STREAM_PACKET, STREAM_SEND_WINDOW) {
+                match self.engine.stream_send_buf(serial, data) {
+                    Ok(()) => take_transmits(&mut self.engine, &mut self.outbox, Some(token)),
+                    Err(e) => {
+                        // The writer learns why on its next write.
+                        inbox.send(StreamMsg::Failed(e.into()));
+                        break;
+                    }
+                }
+            }
         }
     }
 
@@ -420,19 +436,11 @@ impl Driver {
                     self.engine.abandon(serial);
                 }
             }
-            Command::StreamSend(Outgoing {
-                serial,
-                packet,
-                permit,
-            }) => {
-                let r = match packet {
-                    Packet::Data(data) => self.engine.stream_send_buf(serial, data),
-                    Packet::Hole(length) => self.engine.stream_hole(serial, length),
-                };
-                match r {
-                    Ok(()) => self.take_transmits(Some(permit)),
+            Command::StreamKick(serial) => self.take_stream_packets(Some(serial)),
+            Command::StreamHole { serial, length } => {
+                match self.engine.stream_hole(serial, length) {
+                    Ok(()) => self.take_transmits(None),
                     Err(e) => {
-                        // The writer learns why on its next write.
                         if let Some(tx) = self.streams.remove(&serial) {
                             tx.send(StreamMsg::Failed(e.into()));
                         }
@@ -470,6 +478,17 @@ impl Driver {
                 let _ = done.send(());
             }
         }
+    }
+}
+
+/// Moves what `engine` wants sent to `outbox`; `token` goes with the last
+/// message.
+fn take_transmits(engine: &mut ClientEngine, outbox: &mut Outbox, mut token: Option<PacketToken>) {
+    let mut next = engine.poll_transmit();
+    while let Some(t) = next {
+        next = engine.poll_transmit();
+        let last = if next.is_none() { token.take() } else { None };
+        outbox.push(t, last);
     }
 }
 

@@ -240,7 +240,7 @@ impl Client {
         let Some(info) = P::INFO.stream else {
             return Err(ClientError::NotAStream(P::INFO.name));
         };
-        let (inbox, outbox) =
+        let (inbox, link) =
             command::stream_channel(STREAM_RECV_BUFFER, self.shared.drained.clone());
         let reply = self
             .request::<P>(args, Vec::new(), Some((info.direction, inbox)), None)
@@ -251,7 +251,7 @@ impl Client {
             ByteStream::new(
                 reply.serial,
                 info.direction,
-                outbox,
+                link,
                 self.shared.commands.clone(),
             ),
         ))

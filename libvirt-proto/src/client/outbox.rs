@@ -4,16 +4,15 @@
 //!
 //! Consecutive messages go out in one vectored write; a message with
 //! descriptors is written on its own so they travel with its first byte.
-//! A stream packet carries its writer's window permit, released once the
-//! packet has been written out in full.
+//! A stream packet carries its writer's token, dropped once the packet has
+//! been written out in full.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
 
-use tokio::sync::OwnedSemaphorePermit;
-
+use super::command::PacketToken;
 use super::transport::Conn;
 use crate::engine::Transmit;
 
@@ -24,7 +23,7 @@ struct Entry {
     bytes: Vec<u8>,
     fds: Vec<OwnedFd>,
     /// Released when the entry is written out.
-    _permit: Option<OwnedSemaphorePermit>,
+    _token: Option<PacketToken>,
 }
 
 /// Messages waiting to be written, in order.
@@ -38,12 +37,12 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    /// Queues a message, holding `permit` until it is written.
-    pub(crate) fn push(&mut self, t: Transmit, permit: Option<OwnedSemaphorePermit>) {
+    /// Queues a message, holding `token` until it is written.
+    pub(crate) fn push(&mut self, t: Transmit, token: Option<PacketToken>) {
         self.queue.push_back(Entry {
             bytes: t.bytes,
             fds: t.fds,
-            _permit: permit,
+            _token: token,
         });
     }
 
@@ -124,6 +123,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::command::{stream_channel, StreamLink};
     use tokio::io::AsyncReadExt;
 
     fn transmit(bytes: &[u8]) -> Transmit {
@@ -134,31 +134,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn writes_in_order_as_the_peer_reads_and_releases_permits() {
+    async fn writes_in_order_as_the_peer_reads_and_then_drops_the_token() {
         // A pipe of 64 bytes: most writes are partial.
         let (a, mut b) = tokio::io::duplex(64);
         let mut conn = Conn::Stream(Box::new(a));
-        let window = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+        let (inbox, link) = stream_channel(1024, Default::default());
         let mut out = Outbox::default();
         let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
         out.push(transmit(b"head"), None);
-        let permit = window.clone().try_acquire_owned().unwrap();
-        out.push(transmit(&big), Some(permit));
+        let gathered = std::future::poll_fn(|cx| link.poll_gather(cx, b"x", 16)).await;
+        assert_eq!(gathered, (1, true));
+        let (_, token) = inbox.take_packet(16, 4).unwrap();
+        out.push(transmit(&big), Some(token));
         out.push(transmit(b"tail"), None);
+        let waker = std::task::Waker::noop();
+        let written = |link: &StreamLink| {
+            link.poll_sent(&mut Context::from_waker(waker), true)
+                .is_ready()
+        };
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
             b.read_to_end(&mut got).await.unwrap();
             got
         });
-        let mut written = 0;
+        let mut total = 0;
         while !out.is_idle() {
-            assert_eq!(window.available_permits(), 0, "held until written");
-            written += std::future::poll_fn(|cx| out.poll_write(&mut conn, cx))
+            assert!(!written(&link), "the token is held until written");
+            total += std::future::poll_fn(|cx| out.poll_write(&mut conn, cx))
                 .await
                 .unwrap();
         }
-        assert_eq!(written, 1008);
-        assert_eq!(window.available_permits(), 1);
+        assert_eq!(total, 1008);
+        assert!(written(&link));
         drop(conn);
         let got = reader.await.unwrap();
         assert_eq!(got, [b"head".as_slice(), &big, b"tail"].concat());

@@ -19,25 +19,27 @@
 //! connection). Use a connection of its own for a transfer whose reader
 //! may stall for long.
 //!
-//! Sending, small writes are gathered into packets of up to
-//! [`STREAM_PACKET`] bytes (libvirt's largest stream payload), and at most
-//! [`STREAM_SEND_WINDOW`] packets wait to be written out: a writer faster
-//! than the connection waits, so memory stays bounded. `flush()` sends a
-//! partial packet and waits until everything is written out.
+//! Sending, writes are gathered into the stream's next packet, which the
+//! connection takes when it has room: at once when nothing of the stream
+//! waits to be written (so a small write on an idle connection goes out
+//! without delay), otherwise once the packet is full, at libvirt's largest
+//! stream payload ([`STREAM_PACKET`], 262,120 bytes), with up to
+//! [`STREAM_SEND_WINDOW`] packets waiting to be written. Under load every
+//! packet is full; a writer faster than the connection waits for room, so
+//! memory stays bounded. No flush is needed for data to go out; `flush()`
+//! waits until everything written so far is on the transport.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{oneshot, AcquireError, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::oneshot;
 use xdrgen::rt::StreamDirection;
 
-use super::command::{Command, Commands, Outgoing, Packet, StreamMsg, StreamOutbox};
+use super::command::{Command, Commands, StreamLink, StreamMsg};
 use super::ClientError;
-use crate::frame::FrameBuf;
 use crate::generated::virnet;
 
 /// The largest data packet sent: libvirt's largest stream payload
@@ -48,7 +50,8 @@ pub const STREAM_PACKET: usize = virnet::MESSAGE_LEGACY_PAYLOAD_MAX as usize;
 /// reading (4 MiB).
 pub const STREAM_RECV_BUFFER: usize = 4 << 20;
 
-/// Packets a writer may have waiting to be written out (about 1 MiB).
+/// Full packets of one stream that may wait to be written out (about
+/// 1 MiB).
 pub const STREAM_SEND_WINDOW: usize = 4;
 
 /// A piece of a sparse stream.
@@ -61,13 +64,12 @@ pub enum Chunk {
 }
 
 type Ack = oneshot::Receiver<Result<(), ClientError>>;
-type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
 
 /// A byte stream of a call (see [`Client::call_stream`](super::Client::call_stream)).
 pub struct ByteStream {
     serial: u32,
     direction: StreamDirection,
-    rx: StreamOutbox,
+    link: StreamLink,
     commands: Commands,
     /// Unread bytes of the current data packet.
     current: Vec<u8>,
@@ -78,14 +80,6 @@ pub struct ByteStream {
     eof: bool,
     /// Finished, failed or aborted: nothing to abort on drop.
     done: bool,
-    /// Data written and not yet handed to the driver.
-    pending: FrameBuf,
-    /// Packets in flight: one permit per packet not yet written out.
-    window: Arc<Semaphore>,
-    /// A wait for a window slot.
-    acquiring: Option<Acquire>,
-    /// A flush's wait for every slot.
-    flushing: Option<Acquire>,
     /// The finish handshake, once started.
     finish_ack: Option<Ack>,
 }
@@ -117,23 +111,19 @@ impl ByteStream {
     pub(crate) fn new(
         serial: u32,
         direction: StreamDirection,
-        rx: StreamOutbox,
+        link: StreamLink,
         commands: Commands,
     ) -> Self {
         ByteStream {
             serial,
             direction,
-            rx,
+            link,
             commands,
             current: Vec::new(),
             pos: 0,
             hole: 0,
             eof: false,
             done: false,
-            pending: FrameBuf::default(),
-            window: super::command::send_window(STREAM_SEND_WINDOW),
-            acquiring: None,
-            flushing: None,
             finish_ack: None,
         }
     }
@@ -183,7 +173,7 @@ impl ByteStream {
             if self.eof {
                 return Poll::Ready(Ok(None));
             }
-            let msg = ready!(self.rx.poll_recv(cx));
+            let msg = ready!(self.link.poll_recv(cx));
             match msg {
                 Some(StreamMsg::Data(d)) if d.is_empty() => continue,
                 Some(StreamMsg::Data(d)) => return Poll::Ready(Ok(Some(Chunk::Data(d)))),
@@ -208,8 +198,8 @@ impl ByteStream {
         self.done = true;
     }
 
-    /// Sends `data`, in packets of up to [`STREAM_PACKET`] bytes; returns
-    /// once it is queued (see [`ByteStream::flush_all`]).
+    /// Sends `data`; returns once it is gathered for the connection (see
+    /// the [module documentation](self) for packets and flow control).
     pub async fn send(&mut self, mut data: &[u8]) -> Result<(), ClientError> {
         while !data.is_empty() {
             let n = std::future::poll_fn(|cx| self.poll_send(cx, data)).await?;
@@ -227,15 +217,17 @@ impl ByteStream {
                 "hole too large",
             ))
         })?;
-        std::future::poll_fn(|cx| self.poll_send_pending(cx)).await?;
-        let permit = std::future::poll_fn(|cx| self.poll_permit(cx)).await?;
-        self.packet(Packet::Hole(length), permit)
+        std::future::poll_fn(|cx| self.poll_sent(cx, false)).await?;
+        self.command(Command::StreamHole {
+            serial: self.serial,
+            length,
+        })
     }
 
-    /// Sends what is gathered and waits until everything sent so far has
-    /// been written to the transport.
+    /// Waits until everything sent so far has been written to the
+    /// transport.
     pub async fn flush_all(&mut self) -> Result<(), ClientError> {
-        std::future::poll_fn(|cx| self.poll_flush_all(cx)).await
+        std::future::poll_fn(|cx| self.poll_sent(cx, true)).await
     }
 
     /// Finishes a write stream and waits for the daemon to confirm it.
@@ -261,7 +253,7 @@ impl ByteStream {
         if self.done {
             return Err(closed());
         }
-        if let Some(e) = self.rx.failure() {
+        if let Some(e) = self.link.failure() {
             self.done = true;
             return Err(e);
         }
@@ -276,79 +268,21 @@ impl ByteStream {
         Ok(())
     }
 
-    /// A slot in the window: a packet may go to the driver.
-    fn poll_permit(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<OwnedSemaphorePermit, ClientError>> {
-        self.check_failed()?;
-        if self.acquiring.is_none() {
-            match self.window.clone().try_acquire_owned() {
-                Ok(p) => return Poll::Ready(Ok(p)),
-                Err(_) => self.acquiring = Some(Box::pin(self.window.clone().acquire_owned())),
-            }
-        }
-        let fut = self.acquiring.as_mut().expect("set above");
-        let r = ready!(fut.as_mut().poll(cx));
-        self.acquiring = None;
-        Poll::Ready(r.map_err(|_| closed()))
-    }
-
-    fn packet(&mut self, packet: Packet, permit: OwnedSemaphorePermit) -> Result<(), ClientError> {
-        self.command(Command::StreamSend(Outgoing {
-            serial: self.serial,
-            packet,
-            permit,
-        }))
-    }
-
-    /// Hands the gathered data to the driver as one packet.
-    fn poll_send_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        if self.pending.is_empty() {
-            return Poll::Ready(self.check_failed());
-        }
-        let permit = ready!(self.poll_permit(cx))?;
-        let data = std::mem::take(&mut self.pending);
-        Poll::Ready(self.packet(Packet::Data(data), permit))
-    }
-
-    /// Takes some of `data` into the current packet; a full packet goes
-    /// to the driver once the window has room.
+    /// Gathers some of `data` for the connection.
     fn poll_send(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize, ClientError>> {
-        if self.pending.len() >= STREAM_PACKET {
-            ready!(self.poll_send_pending(cx))?;
-        }
-        if self.done {
-            return Poll::Ready(Err(closed()));
-        }
-        if self.pending.capacity() == 0 {
-            self.pending = FrameBuf::with_capacity(STREAM_PACKET);
-        }
-        let n = data.len().min(STREAM_PACKET - self.pending.len());
-        self.pending.extend_from_slice(&data[..n]);
-        if self.pending.len() >= STREAM_PACKET {
-            // Sent now if the window has room, else on the next write.
-            if let Poll::Ready(r) = self.poll_send_pending(cx) {
-                r?;
-            }
+        self.check_failed()?;
+        let (n, kick) = ready!(self.link.poll_gather(cx, data, STREAM_PACKET));
+        if kick {
+            self.command(Command::StreamKick(self.serial))?;
         }
         Poll::Ready(Ok(n))
     }
 
-    fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        ready!(self.poll_send_pending(cx))?;
-        // Every permit back: every packet written out.
-        if self.flushing.is_none() {
-            let all = self
-                .window
-                .clone()
-                .acquire_many_owned(STREAM_SEND_WINDOW as u32);
-            self.flushing = Some(Box::pin(all));
-        }
-        let fut = self.flushing.as_mut().expect("set above");
-        let all = ready!(fut.as_mut().poll(cx));
-        self.flushing = None;
-        drop(all);
+    /// Ready once the connection has taken everything gathered (and with
+    /// `written`, written it out).
+    fn poll_sent(&mut self, cx: &mut Context<'_>, written: bool) -> Poll<Result<(), ClientError>> {
+        self.check_failed()?;
+        ready!(self.link.poll_sent(cx, written));
         Poll::Ready(self.check_failed())
     }
 
@@ -357,7 +291,7 @@ impl ByteStream {
             if self.done {
                 return Poll::Ready(Ok(()));
             }
-            ready!(self.poll_send_pending(cx))?;
+            ready!(self.poll_sent(cx, false))?;
             let (done, ack) = oneshot::channel();
             self.command(Command::StreamFinish {
                 serial: self.serial,
@@ -417,7 +351,7 @@ impl AsyncWrite for ByteStream {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_flush_all(cx).map_err(io_error)
+        self.poll_sent(cx, true).map_err(io_error)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

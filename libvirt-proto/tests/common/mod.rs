@@ -15,6 +15,7 @@
 pub mod krb;
 pub mod pki;
 pub mod sasl;
+pub mod storage;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
