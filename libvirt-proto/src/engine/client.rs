@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use xdrgen::rt::{self, Codec, RemoteProcedure, StreamDirection};
 
-use super::keepalive::{Keepalive, KeepaliveAction};
-use super::layer::{LayerCodec, LayerError, SecurityLayer};
+use super::layer::SecurityLayer;
+use super::wire::{Queued, Role, Wire};
 use super::{CallError, CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
-use crate::frame::{Frame, FrameBuf, FrameDecoder, Header, MAX_FDS};
+use crate::frame::{Frame, FrameBuf, Header, MAX_FDS};
 use crate::generated::keepalive;
 use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
 
@@ -100,37 +100,26 @@ struct StreamInfo {
 /// A libvirt RPC client connection without I/O.
 #[derive(Debug)]
 pub struct ClientEngine {
-    decoder: FrameDecoder,
+    wire: Wire,
     next_serial: u32,
     max_in_flight: usize,
     in_flight: HashMap<u32, Pending>,
     waiting: VecDeque<(u32, Pending, Transmit)>,
     streams: HashMap<u32, StreamInfo>,
-    out: VecDeque<Transmit>,
     events: VecDeque<Event>,
-    fds: VecDeque<OwnedFd>,
-    keepalive: Keepalive,
-    /// The SASL security layer, once authentication has set one up.
-    layer: Option<LayerCodec>,
-    closed: Option<CloseReason>,
 }
 
 impl ClientEngine {
     /// A connection that has not sent anything yet.
     pub fn new(now: Instant) -> Self {
         ClientEngine {
-            decoder: FrameDecoder::new(),
+            wire: Wire::new(now),
             next_serial: 1,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             in_flight: HashMap::new(),
             waiting: VecDeque::new(),
             streams: HashMap::new(),
-            out: VecDeque::new(),
             events: VecDeque::new(),
-            fds: VecDeque::new(),
-            keepalive: Keepalive::new(now),
-            layer: None,
-            closed: None,
         }
     }
 
@@ -144,7 +133,7 @@ impl ClientEngine {
     /// Starts keepalive (after the daemon said it supports it, with
     /// `CONNECT_SUPPORTS_FEATURE`).
     pub fn enable_keepalive(&mut self, interval: Duration, count: u32, now: Instant) {
-        self.keepalive.enable(interval, count, now);
+        self.wire.enable_keepalive(interval, count, now);
     }
 
     /// Tells the engine whether the driver reads the transport. A driver
@@ -154,7 +143,7 @@ impl ClientEngine {
     ///
     /// [`Keepalive::set_paused`]: super::keepalive::Keepalive::set_paused
     pub fn set_input_paused(&mut self, paused: bool, now: Instant) {
-        self.keepalive.set_paused(paused, now);
+        self.wire.set_input_paused(paused, now);
     }
 
     /// Calls in flight plus calls held back.
@@ -165,7 +154,7 @@ impl ClientEngine {
     /// Bytes received and not yet turned into events, plus stream data
     /// waiting in the event queue: a driver stops reading above its limit.
     pub fn buffered(&self) -> usize {
-        self.decoder.buffered()
+        self.wire.buffered()
             + self
                 .events
                 .iter()
@@ -206,9 +195,7 @@ impl ClientEngine {
         fds: Vec<OwnedFd>,
         stream: Option<StreamDirection>,
     ) -> Result<u32, EngineError> {
-        if let Some(r) = &self.closed {
-            return Err(EngineError::Closed(r.clone()));
-        }
+        self.wire.ensure_open()?;
         if fds.len() > MAX_FDS {
             return Err(EngineError::TooManyFds(fds.len()));
         }
@@ -252,7 +239,7 @@ impl ClientEngine {
         };
         if self.in_flight.len() < self.max_in_flight {
             self.in_flight.insert(serial, pending);
-            self.out.push_back(t);
+            self.wire.send(t);
         } else {
             self.waiting.push_back((serial, pending, t));
         }
@@ -348,9 +335,7 @@ impl ClientEngine {
         status: MessageStatus,
         body: FrameBuf,
     ) -> Result<(), EngineError> {
-        if let Some(r) = &self.closed {
-            return Err(EngineError::Closed(r.clone()));
-        }
+        self.wire.ensure_open()?;
         let s = self
             .streams
             .get(&serial)
@@ -364,7 +349,7 @@ impl ClientEngine {
             status,
         };
         let bytes = body.finish(&header).map_err(EngineError::Frame)?;
-        self.out.push_back(Transmit {
+        self.wire.send(Transmit {
             bytes,
             fds: Vec::new(),
         });
@@ -374,7 +359,7 @@ impl ClientEngine {
     /// Descriptors received from the transport (before the bytes they came
     /// with are passed to [`ClientEngine::handle_input`]).
     pub fn handle_fds(&mut self, fds: Vec<OwnedFd>) {
-        self.fds.extend(fds);
+        self.wire.handle_fds(fds);
     }
 
     /// From now on, every byte sent goes through `layer` and every byte
@@ -386,47 +371,19 @@ impl ClientEngine {
     /// between its final authentication reply and the client's next call.
     ///
     /// [`layer`]: super::layer
+    /// [`LayerError::EarlyData`]: super::layer::LayerError::EarlyData
     pub fn set_security_layer(&mut self, layer: Box<dyn SecurityLayer>) {
-        let early = self.decoder.buffered();
-        if early > 0 {
-            let e = LayerError::EarlyData { bytes: early };
-            self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
-            return;
-        }
-        self.layer = Some(LayerCodec::new(layer));
+        self.wire_set_layer(layer, Queued::ThroughLayer);
     }
 
     /// Whether a security layer carries the connection.
     pub fn has_security_layer(&self) -> bool {
-        self.layer.is_some()
+        self.wire.has_security_layer()
     }
 
     /// Bytes received from the transport, in any chunking.
     pub fn handle_input(&mut self, data: &[u8], now: Instant) {
-        if self.closed.is_some() {
-            return;
-        }
-        match self.layer.as_mut().map(|l| l.decode(data)) {
-            None => self.decoder.push(data),
-            Some(Ok(plain)) => self.decoder.push(&plain),
-            Some(Err(e)) => {
-                self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
-                return;
-            }
-        }
-        loop {
-            match self.decoder.next_frame() {
-                Ok(Some(frame)) => {
-                    self.keepalive.activity(now);
-                    self.handle_frame(frame);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    self.close_with(CloseReason::Protocol(ProtocolError::Frame(e)));
-                    break;
-                }
-            }
-        }
+        self.wire_input(data, now);
     }
 
     /// The transport reached end of file.
@@ -441,38 +398,18 @@ impl ClientEngine {
 
     /// Runs timers (keepalive) at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.closed.is_some() {
-            return;
-        }
-        match self.keepalive.poll(now) {
-            KeepaliveAction::Idle => {}
-            KeepaliveAction::Ping => self.send_keepalive(keepalive::program::Procedure::Ping),
-            KeepaliveAction::Dead => self.close_with(CloseReason::KeepaliveTimeout),
-        }
+        self.wire_timeout(now);
     }
 
     /// When [`ClientEngine::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed.is_some() {
-            return None;
-        }
-        self.keepalive.deadline()
+        self.wire.poll_timeout()
     }
 
     /// The next bytes to write: one frame, or with a security layer the
     /// packets carrying it.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let mut t = self.out.pop_front()?;
-        if let Some(layer) = self.layer.as_mut() {
-            match layer.encode(&t.bytes) {
-                Ok(bytes) => t.bytes = bytes,
-                Err(e) => {
-                    self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
-                    return None;
-                }
-            }
-        }
-        Some(t)
+        self.wire_transmit()
     }
 
     /// The next event.
@@ -482,64 +419,11 @@ impl ClientEngine {
 
     /// Whether the connection has ended.
     pub fn is_closed(&self) -> bool {
-        self.closed.is_some()
-    }
-
-    fn send_keepalive(&mut self, procedure: keepalive::program::Procedure) {
-        let header = Header {
-            program: keepalive::program::NUMBER,
-            version: keepalive::program::VERSION,
-            procedure: procedure as i32,
-            kind: MessageType::Message,
-            serial: 0,
-            status: MessageStatus::Ok,
-        };
-        self.out.push_back(Transmit::frame(header, Vec::new()));
+        self.wire.is_closed()
     }
 
     fn protocol_error(&mut self, e: ProtocolError) {
         self.events.push_back(Event::ProtocolError(e));
-    }
-
-    fn handle_frame(&mut self, frame: Frame) {
-        let h = frame.header;
-        match h.kind {
-            MessageType::Reply | MessageType::ReplyWithFds => self.handle_reply(frame),
-            MessageType::Stream | MessageType::StreamHole => self.handle_stream(frame),
-            MessageType::Message => {
-                if h.program == keepalive::program::NUMBER {
-                    match keepalive::program::Procedure::try_from(h.procedure as u32) {
-                        Ok(keepalive::program::Procedure::Ping) => {
-                            self.send_keepalive(keepalive::program::Procedure::Pong)
-                        }
-                        Ok(keepalive::program::Procedure::Pong) => {}
-                        Err(_) => self.protocol_error(ProtocolError::Dispatch(
-                            DispatchError::UnknownProcedure {
-                                program: h.program,
-                                procedure: h.procedure,
-                            },
-                        )),
-                    }
-                    return;
-                }
-                match dispatch::decode(&frame) {
-                    Ok(Body::Message(m)) => self.events.push_back(Event::Message(m)),
-                    Ok(_) => {
-                        self.protocol_error(ProtocolError::Dispatch(DispatchError::WrongKind {
-                            procedure: h.procedure,
-                            kind: h.kind,
-                        }))
-                    }
-                    Err(e) => self.protocol_error(ProtocolError::Dispatch(e)),
-                }
-            }
-            MessageType::Call | MessageType::CallWithFds => {
-                self.protocol_error(ProtocolError::Dispatch(DispatchError::WrongKind {
-                    procedure: h.procedure,
-                    kind: h.kind,
-                }))
-            }
-        }
     }
 
     fn handle_reply(&mut self, frame: Frame) {
@@ -547,29 +431,26 @@ impl ClientEngine {
         let Some(pending) = self.in_flight.remove(&h.serial) else {
             return self.protocol_error(ProtocolError::UnknownSerial(h.serial));
         };
-        let mut fds = Vec::new();
-        let result = if (frame.num_fds as usize) > self.fds.len() {
-            Err(CallError::Protocol(ProtocolError::MissingFds {
-                expected: frame.num_fds,
-                received: self.fds.len(),
-            }))
-        } else {
-            fds.extend(self.fds.drain(..frame.num_fds as usize));
-            match h.status {
-                MessageStatus::Ok => Ok(frame.body),
-                MessageStatus::Error => match rt::from_bytes::<MessageError>(&frame.body) {
-                    Ok(e) => Err(CallError::Remote(e.into())),
-                    Err(e) => Err(CallError::Protocol(ProtocolError::Dispatch(
-                        DispatchError::Decode(e),
-                    ))),
-                },
-                MessageStatus::Continue => Err(CallError::Protocol(ProtocolError::Dispatch(
-                    DispatchError::UnexpectedStatus {
-                        kind: h.kind,
-                        status: h.status,
+        let (result, fds) = match self.wire.take_fds(frame.num_fds) {
+            Ok(fds) => {
+                let result = match h.status {
+                    MessageStatus::Ok => Ok(frame.body),
+                    MessageStatus::Error => match rt::from_bytes::<MessageError>(&frame.body) {
+                        Ok(e) => Err(CallError::Remote(e.into())),
+                        Err(e) => Err(CallError::Protocol(ProtocolError::Dispatch(
+                            DispatchError::Decode(e),
+                        ))),
                     },
-                ))),
+                    MessageStatus::Continue => Err(CallError::Protocol(ProtocolError::Dispatch(
+                        DispatchError::UnexpectedStatus {
+                            kind: h.kind,
+                            status: h.status,
+                        },
+                    ))),
+                };
+                (result, fds)
             }
+            Err(e) => (Err(CallError::Protocol(e)), Vec::new()),
         };
         if result.is_err() {
             // A failed call never opens its stream.
@@ -616,7 +497,7 @@ impl ClientEngine {
                     status: MessageStatus::Ok,
                     ..h
                 };
-                self.out.push_back(Transmit::frame(header, Vec::new()));
+                self.wire.send(Transmit::frame(header, Vec::new()));
                 if let Some(s) = self.streams.get_mut(&h.serial) {
                     s.state = StreamState::Finishing;
                 }
@@ -648,15 +529,53 @@ impl ClientEngine {
                 break;
             };
             self.in_flight.insert(serial, pending);
-            self.out.push_back(t);
+            self.wire.send(t);
+        }
+    }
+}
+
+impl Role for ClientEngine {
+    fn wire(&mut self) -> &mut Wire {
+        &mut self.wire
+    }
+
+    fn handle_frame(&mut self, frame: Frame) {
+        let h = frame.header;
+        match h.kind {
+            MessageType::Reply | MessageType::ReplyWithFds => self.handle_reply(frame),
+            MessageType::Stream | MessageType::StreamHole => self.handle_stream(frame),
+            MessageType::Message => {
+                // The wire answered PING and PONG; anything else of
+                // keepalive's is reported.
+                if h.program == keepalive::program::NUMBER {
+                    return self.protocol_error(ProtocolError::Dispatch(
+                        DispatchError::UnknownProcedure {
+                            program: h.program,
+                            procedure: h.procedure,
+                        },
+                    ));
+                }
+                match dispatch::decode(&frame) {
+                    Ok(Body::Message(m)) => self.events.push_back(Event::Message(m)),
+                    Ok(_) => {
+                        self.protocol_error(ProtocolError::Dispatch(DispatchError::WrongKind {
+                            procedure: h.procedure,
+                            kind: h.kind,
+                        }))
+                    }
+                    Err(e) => self.protocol_error(ProtocolError::Dispatch(e)),
+                }
+            }
+            MessageType::Call | MessageType::CallWithFds => {
+                self.protocol_error(ProtocolError::Dispatch(DispatchError::WrongKind {
+                    procedure: h.procedure,
+                    kind: h.kind,
+                }))
+            }
         }
     }
 
-    fn close_with(&mut self, reason: CloseReason) {
-        if self.closed.is_some() {
-            return;
-        }
-        self.closed = Some(reason.clone());
+    fn on_close(&mut self, reason: CloseReason) {
         let mut serials: Vec<(u32, i32)> = self
             .in_flight
             .drain()
@@ -674,7 +593,7 @@ impl ClientEngine {
             });
         }
         self.streams.clear();
-        self.out.clear();
+        self.wire.discard_output();
         self.events.push_back(Event::Closed(reason));
     }
 }

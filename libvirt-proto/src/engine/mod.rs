@@ -2,7 +2,9 @@
 //! frames and typed events out, time passed in. No sockets, no threads, no
 //! async runtime: a driver reads and writes the transport and calls in.
 //! [`ClientEngine`] is the client's side, [`ServerEngine`] the daemon's;
-//! [`auth`] runs authentication on top of either.
+//! [`auth`] runs authentication on top of either. Both share one wire
+//! half: framing, descriptors, keepalive, the security layer, the
+//! transmit queue.
 //!
 //! [`open::Opener`] opens a connection the way libvirt's own client does:
 //! authenticate ([`auth::ClientAuth`]), ask `CONNECT_SUPPORTS_FEATURE` for
@@ -42,6 +44,7 @@ pub mod open;
 mod server;
 #[doc(hidden)]
 pub mod test_support;
+mod wire;
 
 use std::fmt;
 use std::os::fd::OwnedFd;

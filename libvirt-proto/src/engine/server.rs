@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use xdrgen::rt::{self, Encode};
 
-use super::keepalive::{Keepalive, KeepaliveAction};
-use super::layer::{LayerCodec, LayerError, SecurityLayer};
+use super::layer::SecurityLayer;
+use super::wire::{Queued, Role, Wire};
 use super::{CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
-use crate::frame::{Frame, FrameDecoder, Header, MAX_FDS};
+use crate::frame::{Frame, Header, MAX_FDS};
 use crate::generated::keepalive;
 use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
 
@@ -65,74 +65,49 @@ pub enum ServerEvent {
 /// A libvirt RPC server connection without I/O.
 #[derive(Debug)]
 pub struct ServerEngine {
-    decoder: FrameDecoder,
-    out: VecDeque<Transmit>,
+    wire: Wire,
     events: VecDeque<ServerEvent>,
-    fds: VecDeque<OwnedFd>,
     streams: HashMap<u32, Header>,
-    keepalive: Keepalive,
-    /// The SASL security layer, once authentication has set one up.
-    layer: Option<LayerCodec>,
-    /// Frames queued before the layer was set, still sent as they are.
-    plain_ahead: usize,
-    closed: Option<CloseReason>,
 }
 
 impl ServerEngine {
     /// A connection that has received nothing yet.
     pub fn new(now: Instant) -> Self {
         ServerEngine {
-            decoder: FrameDecoder::new(),
-            out: VecDeque::new(),
+            wire: Wire::new(now),
             events: VecDeque::new(),
-            fds: VecDeque::new(),
             streams: HashMap::new(),
-            keepalive: Keepalive::new(now),
-            layer: None,
-            plain_ahead: 0,
-            closed: None,
         }
     }
 
     /// Pings a silent client every `interval` and drops it after `count`
     /// unanswered pings (libvirtd's `keepalive_interval` / `keepalive_count`).
     pub fn enable_keepalive(&mut self, interval: Duration, count: u32, now: Instant) {
-        self.keepalive.enable(interval, count, now);
+        self.wire.enable_keepalive(interval, count, now);
+    }
+
+    /// Tells the engine whether the driver reads the transport, so that
+    /// keepalive does not judge a silence the driver caused; see
+    /// [`Keepalive::set_paused`].
+    ///
+    /// [`Keepalive::set_paused`]: super::keepalive::Keepalive::set_paused
+    pub fn set_input_paused(&mut self, paused: bool, now: Instant) {
+        self.wire.set_input_paused(paused, now);
     }
 
     /// Runs timers (keepalive) at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.closed.is_some() {
-            return;
-        }
-        match self.keepalive.poll(now) {
-            KeepaliveAction::Idle => {}
-            KeepaliveAction::Ping => {
-                let ping = Header {
-                    program: keepalive::program::NUMBER,
-                    version: keepalive::program::VERSION,
-                    procedure: keepalive::program::Procedure::Ping as i32,
-                    kind: MessageType::Message,
-                    serial: 0,
-                    status: MessageStatus::Ok,
-                };
-                let _ = self.push(ping, Vec::new(), Vec::new());
-            }
-            KeepaliveAction::Dead => self.close_with(CloseReason::KeepaliveTimeout),
-        }
+        self.wire_timeout(now);
     }
 
     /// When [`ServerEngine::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed.is_some() {
-            return None;
-        }
-        self.keepalive.deadline()
+        self.wire.poll_timeout()
     }
 
     /// Descriptors received from the transport.
     pub fn handle_fds(&mut self, fds: Vec<OwnedFd>) {
-        self.fds.extend(fds);
+        self.wire.handle_fds(fds);
     }
 
     /// Puts the connection under `layer` as libvirtd does when SASL
@@ -142,43 +117,15 @@ impl ServerEngine {
     /// Bytes already received but not yet parsed at that point end the
     /// connection ([`LayerError::EarlyData`]): a client sends nothing
     /// before it has read the final reply.
+    ///
+    /// [`LayerError::EarlyData`]: super::layer::LayerError::EarlyData
     pub fn set_security_layer(&mut self, layer: Box<dyn SecurityLayer>) {
-        let early = self.decoder.buffered();
-        if early > 0 {
-            let e = LayerError::EarlyData { bytes: early };
-            self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
-            return;
-        }
-        self.layer = Some(LayerCodec::new(layer));
-        self.plain_ahead = self.out.len();
+        self.wire_set_layer(layer, Queued::Clear);
     }
 
     /// Bytes received from the transport, in any chunking.
     pub fn handle_input(&mut self, data: &[u8], now: Instant) {
-        if self.closed.is_some() {
-            return;
-        }
-        match self.layer.as_mut().map(|l| l.decode(data)) {
-            None => self.decoder.push(data),
-            Some(Ok(plain)) => self.decoder.push(&plain),
-            Some(Err(e)) => {
-                self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
-                return;
-            }
-        }
-        loop {
-            match self.decoder.next_frame() {
-                Ok(Some(f)) => {
-                    self.keepalive.activity(now);
-                    self.handle_frame(f);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    self.close_with(CloseReason::Protocol(ProtocolError::Frame(e)));
-                    break;
-                }
-            }
-        }
+        self.wire_input(data, now);
     }
 
     /// The transport reached end of file.
@@ -189,21 +136,7 @@ impl ServerEngine {
     /// The next bytes to write: one frame, or with a security layer the
     /// packets carrying it.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let mut t = self.out.pop_front()?;
-        if self.plain_ahead > 0 {
-            self.plain_ahead -= 1;
-            return Some(t);
-        }
-        if let Some(layer) = self.layer.as_mut() {
-            match layer.encode(&t.bytes) {
-                Ok(bytes) => t.bytes = bytes,
-                Err(e) => {
-                    self.close_with(CloseReason::Protocol(ProtocolError::SecurityLayer(e)));
-                    return None;
-                }
-            }
-        }
-        Some(t)
+        self.wire_transmit()
     }
 
     /// The next event.
@@ -217,15 +150,13 @@ impl ServerEngine {
         body: Vec<u8>,
         fds: Vec<OwnedFd>,
     ) -> Result<(), EngineError> {
-        if let Some(r) = &self.closed {
-            return Err(EngineError::Closed(r.clone()));
-        }
+        self.wire.ensure_open()?;
         if fds.len() > MAX_FDS {
             return Err(EngineError::TooManyFds(fds.len()));
         }
         let mut frame = Frame::new(header, body);
         frame.num_fds = fds.len() as u32;
-        self.out.push_back(Transmit {
+        self.wire.send(Transmit {
             bytes: frame.encode(),
             fds,
         });
@@ -353,33 +284,30 @@ impl ServerEngine {
         self.streams.remove(&serial);
         self.push(header, body, Vec::new())
     }
+}
+
+impl Role for ServerEngine {
+    fn wire(&mut self) -> &mut Wire {
+        &mut self.wire
+    }
 
     fn handle_frame(&mut self, frame: Frame) {
         let h = frame.header;
+        // An unknown keepalive procedure is ignored, as libvirtd does.
         if h.program == keepalive::program::NUMBER && h.kind == MessageType::Message {
-            // A PONG only counts as activity, already recorded.
-            if h.procedure == keepalive::program::Procedure::Ping as i32 {
-                let pong = Header {
-                    procedure: keepalive::program::Procedure::Pong as i32,
-                    ..h
-                };
-                let _ = self.push(pong, Vec::new(), Vec::new());
-            }
             return;
         }
         match h.kind {
             MessageType::Call | MessageType::CallWithFds => {
-                if frame.num_fds as usize > self.fds.len() {
-                    let error = ProtocolError::MissingFds {
-                        expected: frame.num_fds,
-                        received: self.fds.len(),
-                    };
-                    return self.events.push_back(ServerEvent::ProtocolError {
-                        header: Some(h),
-                        error,
-                    });
-                }
-                let fds: Vec<OwnedFd> = self.fds.drain(..frame.num_fds as usize).collect();
+                let fds = match self.wire.take_fds(frame.num_fds) {
+                    Ok(fds) => fds,
+                    Err(error) => {
+                        return self.events.push_back(ServerEvent::ProtocolError {
+                            header: Some(h),
+                            error,
+                        })
+                    }
+                };
                 match dispatch::decode(&frame) {
                     Ok(Body::Call(call)) => self.events.push_back(ServerEvent::Call {
                         header: h,
@@ -434,12 +362,9 @@ impl ServerEngine {
         }
     }
 
-    fn close_with(&mut self, reason: CloseReason) {
-        if self.closed.is_none() {
-            self.closed = Some(reason.clone());
-            self.streams.clear();
-            self.events.push_back(ServerEvent::Closed(reason));
-        }
+    fn on_close(&mut self, reason: CloseReason) {
+        self.streams.clear();
+        self.events.push_back(ServerEvent::Closed(reason));
     }
 }
 

@@ -1,0 +1,394 @@
+//! The wire half both engines share, so a fix to it lands once: bytes in
+//! (through the SASL security layer once there is one) and frames out,
+//! received descriptors, keepalive (timer, PING/PONG), the transmit queue
+//! and the end of the connection.
+//!
+//! [`ClientEngine`](super::ClientEngine) and
+//! [`ServerEngine`](super::ServerEngine) each own a [`Wire`] and implement
+//! [`Role`] for what only they know: what a frame means, and what the end
+//! of the connection fails. [`Role`]'s provided methods run the wire
+//! through them.
+
+use std::collections::VecDeque;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use super::keepalive::{Keepalive, KeepaliveAction};
+use super::layer::{LayerCodec, LayerError, SecurityLayer};
+use super::{CloseReason, EngineError, ProtocolError, Transmit};
+use crate::frame::{Frame, FrameDecoder, Header};
+use crate::generated::keepalive::program::{Procedure, NUMBER, VERSION};
+use crate::generated::virnet::{MessageStatus, MessageType};
+
+/// What happens to frames already queued when the security layer is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// They go out as they are: the server switches after queuing the
+    /// reply that completes authentication, which the client reads in clear.
+    Clear,
+    /// They go through the layer: the client switches on reading that
+    /// reply, and all it has not written yet (a PONG, say) the daemon
+    /// reads through the layer.
+    ThroughLayer,
+}
+
+/// One connection's framing, descriptors, keepalive, layer and queue.
+#[derive(Debug)]
+pub(crate) struct Wire {
+    decoder: FrameDecoder,
+    out: VecDeque<Transmit>,
+    /// Descriptors received, taken by the messages that announce them.
+    fds: VecDeque<OwnedFd>,
+    keepalive: Keepalive,
+    /// The SASL security layer, once authentication has set one up.
+    layer: Option<LayerCodec>,
+    /// Frames queued before the layer was set, still sent as they are.
+    plain_ahead: usize,
+    closed: Option<CloseReason>,
+}
+
+impl Wire {
+    pub(crate) fn new(now: Instant) -> Self {
+        Wire {
+            decoder: FrameDecoder::new(),
+            out: VecDeque::new(),
+            fds: VecDeque::new(),
+            keepalive: Keepalive::new(now),
+            layer: None,
+            plain_ahead: 0,
+            closed: None,
+        }
+    }
+
+    pub(crate) fn enable_keepalive(&mut self, interval: Duration, count: u32, now: Instant) {
+        self.keepalive.enable(interval, count, now);
+    }
+
+    /// See [`Keepalive::set_paused`].
+    pub(crate) fn set_input_paused(&mut self, paused: bool, now: Instant) {
+        self.keepalive.set_paused(paused, now);
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        self.keepalive.deadline()
+    }
+
+    pub(crate) fn handle_fds(&mut self, fds: Vec<OwnedFd>) {
+        self.fds.extend(fds);
+    }
+
+    /// The `n` descriptors a message announces, if that many arrived.
+    pub(crate) fn take_fds(&mut self, n: u32) -> Result<Vec<OwnedFd>, ProtocolError> {
+        if n as usize > self.fds.len() {
+            return Err(ProtocolError::MissingFds {
+                expected: n,
+                received: self.fds.len(),
+            });
+        }
+        Ok(self.fds.drain(..n as usize).collect())
+    }
+
+    /// Received bytes not yet parsed into frames.
+    pub(crate) fn buffered(&self) -> usize {
+        self.decoder.buffered()
+    }
+
+    pub(crate) fn has_security_layer(&self) -> bool {
+        self.layer.is_some()
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
+    /// Whether anything may still be queued.
+    pub(crate) fn ensure_open(&self) -> Result<(), EngineError> {
+        match &self.closed {
+            Some(r) => Err(EngineError::Closed(r.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues one frame.
+    pub(crate) fn send(&mut self, t: Transmit) {
+        self.out.push_back(t);
+    }
+
+    /// Drops everything not yet sent (the client sends nothing once closed).
+    pub(crate) fn discard_output(&mut self) {
+        self.out.clear();
+    }
+
+    /// The next frame for the role; keepalive PING and PONG are handled here.
+    fn next_frame(&mut self, now: Instant) -> Result<Option<Frame>, CloseReason> {
+        loop {
+            let Some(frame) = self
+                .decoder
+                .next_frame()
+                .map_err(|e| CloseReason::Protocol(ProtocolError::Frame(e)))?
+            else {
+                return Ok(None);
+            };
+            // Any frame shows the peer is alive.
+            self.keepalive.activity(now);
+            let h = frame.header;
+            if h.program != NUMBER || h.kind != MessageType::Message {
+                return Ok(Some(frame));
+            }
+            match Procedure::try_from(h.procedure as u32) {
+                Ok(Procedure::Ping) => self.send_keepalive(Procedure::Pong),
+                Ok(Procedure::Pong) => {}
+                // Which the roles judge differently.
+                Err(_) => return Ok(Some(frame)),
+            }
+        }
+    }
+
+    fn send_keepalive(&mut self, procedure: Procedure) {
+        let header = Header {
+            program: NUMBER,
+            version: VERSION,
+            procedure: procedure as i32,
+            kind: MessageType::Message,
+            serial: 0,
+            status: MessageStatus::Ok,
+        };
+        self.send(Transmit::frame(header, Vec::new()));
+    }
+
+    /// The next frame to write, through the layer unless it was queued
+    /// before the layer came.
+    fn pop_transmit(&mut self) -> Option<Result<Transmit, LayerError>> {
+        let mut t = self.out.pop_front()?;
+        if self.plain_ahead > 0 {
+            self.plain_ahead -= 1;
+            return Some(Ok(t));
+        }
+        if let Some(layer) = self.layer.as_mut() {
+            match layer.encode(&t.bytes) {
+                Ok(bytes) => t.bytes = bytes,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(t))
+    }
+}
+
+fn layer_failed(e: LayerError) -> CloseReason {
+    CloseReason::Protocol(ProtocolError::SecurityLayer(e))
+}
+
+/// A connection's role on top of its [`Wire`]; the provided methods are
+/// the engines' wire entry points.
+pub(crate) trait Role {
+    fn wire(&mut self) -> &mut Wire;
+
+    /// A frame received (other than keepalive's PING and PONG).
+    fn handle_frame(&mut self, frame: Frame);
+
+    /// The connection has just ended (called once): settle what waits on
+    /// it and tell the driver.
+    fn on_close(&mut self, reason: CloseReason);
+
+    /// Ends the connection unless it has ended already.
+    fn close_with(&mut self, reason: CloseReason) {
+        let wire = self.wire();
+        if wire.closed.is_none() {
+            wire.closed = Some(reason.clone());
+            self.on_close(reason);
+        }
+    }
+
+    /// Bytes received from the transport, in any chunking.
+    fn wire_input(&mut self, data: &[u8], now: Instant) {
+        let wire = self.wire();
+        if wire.closed.is_some() {
+            return;
+        }
+        match wire.layer.as_mut().map(|l| l.decode(data)) {
+            None => wire.decoder.push(data),
+            Some(Ok(plain)) => wire.decoder.push(&plain),
+            Some(Err(e)) => return self.close_with(layer_failed(e)),
+        }
+        loop {
+            match self.wire().next_frame(now) {
+                Ok(Some(frame)) => self.handle_frame(frame),
+                Ok(None) => break,
+                Err(reason) => break self.close_with(reason),
+            }
+        }
+    }
+
+    /// Runs the keepalive timer at `now`.
+    fn wire_timeout(&mut self, now: Instant) {
+        let wire = self.wire();
+        if wire.closed.is_some() {
+            return;
+        }
+        match wire.keepalive.poll(now) {
+            KeepaliveAction::Idle => {}
+            KeepaliveAction::Ping => wire.send_keepalive(Procedure::Ping),
+            KeepaliveAction::Dead => self.close_with(CloseReason::KeepaliveTimeout),
+        }
+    }
+
+    /// Puts the connection under `layer`: every byte received from now on
+    /// comes out of it, and every frame sent goes through it except those
+    /// `queued` says not. Bytes received but not yet parsed end the
+    /// connection ([`LayerError::EarlyData`]): the peer sends nothing
+    /// between the final authentication reply and the switch, so which
+    /// side of it they belong to cannot be known.
+    fn wire_set_layer(&mut self, layer: Box<dyn SecurityLayer>, queued: Queued) {
+        let wire = self.wire();
+        let early = wire.decoder.buffered();
+        if early > 0 {
+            return self.close_with(layer_failed(LayerError::EarlyData { bytes: early }));
+        }
+        wire.layer = Some(LayerCodec::new(layer));
+        wire.plain_ahead = match queued {
+            Queued::Clear => wire.out.len(),
+            Queued::ThroughLayer => 0,
+        };
+    }
+
+    /// The next bytes to write: one frame, or with a security layer the
+    /// packets carrying it.
+    fn wire_transmit(&mut self) -> Option<Transmit> {
+        match self.wire().pop_transmit()? {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.close_with(layer_failed(e));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::layer::tests::xor;
+    use super::super::{ClientEngine, ServerEngine, ServerEvent};
+    use super::*;
+
+    fn parse(bytes: &[u8]) -> Frame {
+        let mut d = FrameDecoder::new();
+        d.push(bytes);
+        d.next_frame().unwrap().unwrap()
+    }
+
+    fn header(program: u32, procedure: i32, kind: MessageType) -> Header {
+        Header {
+            program,
+            version: 1,
+            procedure,
+            kind,
+            serial: 0,
+            status: MessageStatus::Ok,
+        }
+    }
+
+    fn ping() -> Vec<u8> {
+        Frame::new(
+            header(NUMBER, Procedure::Ping as i32, MessageType::Message),
+            Vec::new(),
+        )
+        .encode()
+    }
+
+    /// A frame that went through [`xor`]'s layer, back in clear.
+    fn unlayer(bytes: &[u8]) -> Frame {
+        parse(&LayerCodec::new(xor(16)).decode(bytes).unwrap())
+    }
+
+    #[test]
+    fn frames_queued_before_the_servers_switch_go_out_in_clear() {
+        let now = Instant::now();
+        let mut s = ServerEngine::new(now);
+        // The reply completing authentication, queued before the switch.
+        let call = header(0x2000_8086, 66, MessageType::Call);
+        s.reply(&call, &7u32).unwrap();
+        s.set_security_layer(xor(16));
+        s.send_message(0x2000_8086, 1, 107, &()).unwrap();
+        let reply = s.poll_transmit().unwrap().bytes;
+        assert_eq!(parse(&reply).header.kind, MessageType::Reply);
+        let after = s.poll_transmit().unwrap().bytes;
+        assert_ne!(after.len(), 28, "layered, not a bare header");
+        assert_eq!(unlayer(&after).header.procedure, 107);
+    }
+
+    #[test]
+    fn a_pong_queued_before_the_clients_switch_goes_through_the_layer() {
+        let now = Instant::now();
+        let mut c = ClientEngine::new(now);
+        // The daemon's PING arrived just before its final auth reply: the
+        // daemon has switched by the time it reads the PONG.
+        c.handle_input(&ping(), now);
+        c.set_security_layer(xor(16));
+        let pong = unlayer(&c.poll_transmit().unwrap().bytes);
+        assert_eq!(pong.header.procedure, Procedure::Pong as i32);
+    }
+
+    #[test]
+    fn the_server_refuses_bytes_received_before_its_switch() {
+        let now = Instant::now();
+        let mut s = ServerEngine::new(now);
+        s.handle_input(&[0, 0, 0, 28], now);
+        s.set_security_layer(xor(16));
+        assert!(matches!(
+            s.poll_event(),
+            Some(ServerEvent::Closed(CloseReason::Protocol(
+                ProtocolError::SecurityLayer(LayerError::EarlyData { bytes: 4 })
+            )))
+        ));
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_server_that_stops_reading_keeps_a_silent_client() {
+        let t0 = Instant::now();
+        let s5 = Duration::from_secs(5);
+        let mut s = ServerEngine::new(t0);
+        s.enable_keepalive(s5, 1, t0);
+        s.set_input_paused(true, t0);
+        for i in 1..=10 {
+            s.handle_timeout(t0 + s5 * i);
+            let ping = parse(&s.poll_transmit().unwrap().bytes);
+            assert_eq!(ping.header.procedure, Procedure::Ping as i32);
+        }
+        assert!(s.poll_event().is_none(), "never judged while paused");
+        // Reading again: silence counts from here, one PING, then dead.
+        let resumed = t0 + s5 * 10;
+        s.set_input_paused(false, resumed);
+        s.handle_timeout(resumed + s5);
+        assert!(s.poll_event().is_none());
+        s.handle_timeout(resumed + s5 * 2);
+        assert!(matches!(
+            s.poll_event(),
+            Some(ServerEvent::Closed(CloseReason::KeepaliveTimeout))
+        ));
+    }
+
+    #[test]
+    fn the_server_answers_a_ping_and_closes_on_bad_framing() {
+        let now = Instant::now();
+        let mut s = ServerEngine::new(now);
+        s.handle_input(&ping(), now);
+        let pong = parse(&s.poll_transmit().unwrap().bytes);
+        assert_eq!(pong.header.procedure, Procedure::Pong as i32);
+        assert!(s.poll_event().is_none(), "keepalive is handled inside");
+        // A length below the header's.
+        s.handle_input(&[0, 0, 0, 4], now);
+        assert!(matches!(
+            s.poll_event(),
+            Some(ServerEvent::Closed(CloseReason::Protocol(
+                ProtocolError::Frame(_)
+            )))
+        ));
+        // Nothing more is read.
+        s.handle_input(&ping(), now);
+        assert!(s.poll_transmit().is_none());
+    }
+}
