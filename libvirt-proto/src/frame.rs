@@ -28,6 +28,7 @@
 //! assert_eq!(frame.body, [0, 0, 0, 0]);
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use xdrgen::rt::{self, Encode};
@@ -272,11 +273,119 @@ pub fn parse_header(b: &[u8; HEADER_LEN]) -> Result<Header, FrameError> {
 }
 
 /// Turns a byte stream into frames.
+///
+/// A frame that arrives whole is copied once, from the caller's bytes into
+/// its body. A large one arriving in pieces (stream data, mostly) has its
+/// body filled in place as the pieces come, so its bytes are copied once
+/// too; only the start of a small frame waits in a buffer of its own.
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
-    buf: Vec<u8>,
-    /// Bytes of `buf` already handed out as frames.
-    start: usize,
+    /// Whole frames decoded and not yet returned.
+    done: VecDeque<Frame>,
+    /// Their size on the wire.
+    done_bytes: usize,
+    /// The start of the next frame while it is small, or its head is not
+    /// complete yet.
+    partial: Vec<u8>,
+    /// A large frame whose body is being received in place.
+    large: Option<LargeFrame>,
+    /// The framing error that ends the stream, after the frames before it.
+    error: Option<FrameError>,
+}
+
+/// A frame at least this large (body) is received in place.
+const LARGE_BODY: usize = 16 * 1024;
+
+/// A large frame's body grows with what arrives from this capacity: a
+/// length alone commits no more memory than this.
+const LARGE_INITIAL: usize = 1 << 20;
+
+#[derive(Debug)]
+struct LargeFrame {
+    header: Header,
+    num_fds: u32,
+    /// The head's size on the wire (length, header, descriptor count).
+    head_len: usize,
+    body: Vec<u8>,
+    body_len: usize,
+}
+
+/// What the start of a frame says.
+enum Scan {
+    /// Not enough bytes to decide.
+    NeedMore,
+    /// The whole frame, this many bytes, is there.
+    Whole(usize),
+    /// The head of a large frame is there, not its whole body.
+    Head(LargeFrame),
+}
+
+/// Looks at the bytes starting a frame, checking the length before
+/// anything is buffered.
+fn scan(bytes: &[u8]) -> Result<Scan, FrameError> {
+    if bytes.len() < LEN_PREFIX {
+        return Ok(Scan::NeedMore);
+    }
+    let len = word(bytes, 0);
+    if (len as usize) < LEN_PREFIX + HEADER_LEN {
+        return Err(FrameError::TooShort(len));
+    }
+    if len as usize > MAX_MESSAGE {
+        return Err(FrameError::TooLong(len));
+    }
+    let len = len as usize;
+    if bytes.len() >= len {
+        return Ok(Scan::Whole(len));
+    }
+    if bytes.len() < LEN_PREFIX + HEADER_LEN + 4 || len < LEN_PREFIX + HEADER_LEN + LARGE_BODY {
+        return Ok(Scan::NeedMore);
+    }
+    let (header, num_fds, head_len) = parse_head(bytes, len)?;
+    let body_len = len - head_len;
+    if body_len < LARGE_BODY {
+        return Ok(Scan::NeedMore);
+    }
+    let mut body = Vec::with_capacity(body_len.min(LARGE_INITIAL));
+    body.extend_from_slice(&bytes[head_len..]);
+    Ok(Scan::Head(LargeFrame {
+        header,
+        num_fds,
+        head_len,
+        body,
+        body_len,
+    }))
+}
+
+/// The header, descriptor count and head size of a frame of `len` bytes
+/// whose first bytes (at least the header and four more, or all `len`)
+/// are `bytes`.
+fn parse_head(bytes: &[u8], len: usize) -> Result<(Header, u32, usize), FrameError> {
+    let mut head = [0u8; HEADER_LEN];
+    head.copy_from_slice(&bytes[LEN_PREFIX..LEN_PREFIX + HEADER_LEN]);
+    let header = parse_header(&head)?;
+    let mut head_len = LEN_PREFIX + HEADER_LEN;
+    let mut num_fds = 0;
+    if header.has_fds() {
+        if len < head_len + 4 {
+            return Err(FrameError::BadFdCount(0));
+        }
+        num_fds = word(bytes, head_len);
+        if num_fds as usize > MAX_FDS {
+            return Err(FrameError::BadFdCount(num_fds));
+        }
+        head_len += 4;
+    }
+    Ok((header, num_fds, head_len))
+}
+
+/// The frame that is all of `bytes`.
+fn whole_frame(bytes: &[u8]) -> Result<Frame, FrameError> {
+    let (header, num_fds, head_len) = parse_head(bytes, bytes.len())?;
+    Ok(Frame {
+        header,
+        num_fds,
+        body: bytes[head_len..].to_vec(),
+    })
 }
 
 impl FrameDecoder {
@@ -286,61 +395,95 @@ impl FrameDecoder {
     }
 
     /// Adds received bytes.
-    pub fn push(&mut self, data: &[u8]) {
-        // Drop consumed bytes before growing, so the buffer holds at most
-        // one partial frame plus what was just received.
-        if self.start > 0 && (self.start == self.buf.len() || self.start > self.buf.len() / 2) {
-            self.buf.drain(..self.start);
-            self.start = 0;
+    pub fn push(&mut self, mut data: &[u8]) {
+        while !data.is_empty() && self.error.is_none() {
+            if let Some(large) = self.large.as_mut() {
+                let n = (large.body_len - large.body.len()).min(data.len());
+                large.body.extend_from_slice(&data[..n]);
+                data = &data[n..];
+                if large.body.len() == large.body_len {
+                    let l = self.large.take().expect("just filled");
+                    self.finish(Frame {
+                        header: l.header,
+                        num_fds: l.num_fds,
+                        body: l.body,
+                    });
+                }
+                continue;
+            }
+            let from_partial = !self.partial.is_empty();
+            let bytes = if from_partial {
+                // Only as much as the next decision needs: the length, the
+                // head, then the rest of the frame.
+                let have = self.partial.len();
+                let need = if have < LEN_PREFIX {
+                    LEN_PREFIX - have
+                } else {
+                    let len = word(&self.partial, 0) as usize;
+                    let head = (LEN_PREFIX + HEADER_LEN + 4).min(len);
+                    if have < head {
+                        head - have
+                    } else {
+                        len.saturating_sub(have)
+                    }
+                };
+                let n = need.min(data.len());
+                self.partial.extend_from_slice(&data[..n]);
+                data = &data[n..];
+                &self.partial[..]
+            } else {
+                data
+            };
+            let scanned = scan(bytes).and_then(|s| match s {
+                Scan::Whole(len) => whole_frame(&bytes[..len]).map(|f| (Some(f), len, None)),
+                Scan::Head(l) => Ok((None, bytes.len(), Some(l))),
+                Scan::NeedMore => Ok((None, 0, None)),
+            });
+            match scanned {
+                Err(e) => self.error = Some(e),
+                Ok((frame, used, large)) => {
+                    if let Some(f) = frame {
+                        self.finish(f);
+                    }
+                    self.large = large;
+                    if from_partial {
+                        if used > 0 {
+                            self.partial.clear();
+                        }
+                    } else if used > 0 {
+                        data = &data[used..];
+                    } else {
+                        self.partial.extend_from_slice(data);
+                        data = &[];
+                    }
+                }
+            }
         }
-        self.buf.extend_from_slice(data);
+    }
+
+    fn finish(&mut self, frame: Frame) {
+        self.done_bytes += frame.encoded_len();
+        self.done.push_back(frame);
     }
 
     /// Bytes received but not yet returned as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.done_bytes
+            + self.partial.len()
+            + self.large.as_ref().map_or(0, |l| l.head_len + l.body.len())
     }
 
     /// The next whole frame, if one has arrived. After an error the
     /// stream cannot be resynchronised: the connection must be closed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
-        let avail = &self.buf[self.start..];
-        if avail.len() < LEN_PREFIX {
-            return Ok(None);
+        if let Some(f) = self.done.pop_front() {
+            self.done_bytes -= f.encoded_len();
+            return Ok(Some(f));
         }
-        let len = word(avail, 0);
-        if (len as usize) < LEN_PREFIX + HEADER_LEN {
-            return Err(FrameError::TooShort(len));
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(None),
         }
-        if len as usize > MAX_MESSAGE {
-            return Err(FrameError::TooLong(len));
-        }
-        if avail.len() < len as usize {
-            return Ok(None);
-        }
-        let msg = &avail[LEN_PREFIX..len as usize];
-        let mut head = [0u8; HEADER_LEN];
-        head.copy_from_slice(&msg[..HEADER_LEN]);
-        let header = parse_header(&head)?;
-        let mut body = &msg[HEADER_LEN..];
-        let mut num_fds = 0;
-        if header.has_fds() {
-            if body.len() < 4 {
-                return Err(FrameError::BadFdCount(0));
-            }
-            num_fds = word(body, 0);
-            if num_fds as usize > MAX_FDS {
-                return Err(FrameError::BadFdCount(num_fds));
-            }
-            body = &body[4..];
-        }
-        let frame = Frame {
-            header,
-            num_fds,
-            body: body.to_vec(),
-        };
-        self.start += len as usize;
-        Ok(Some(frame))
     }
 }
 
@@ -400,6 +543,56 @@ mod tests {
             }
         }
         assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn large_frames_fill_in_place_at_any_split() {
+        let small = Frame::new(header(MessageType::Call), vec![1, 2, 3, 4]);
+        let big = |n: usize, seed: u8| {
+            let body = (0..n).map(|i| (i as u8).wrapping_mul(seed)).collect();
+            Frame::new(header(MessageType::Stream), body)
+        };
+        let mut with_fds = big(LARGE_BODY + 8, 3);
+        with_fds.header.kind = MessageType::ReplyWithFds;
+        with_fds.num_fds = 1;
+        let frames = [
+            small.clone(),
+            big(100_000, 7),
+            big(LARGE_BODY, 5),
+            with_fds,
+            small,
+        ];
+        let stream: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
+        let step = 997;
+        for a in (0..stream.len()).step_by(step) {
+            for b in [a + 1, a + 31, a + 40_000, stream.len()] {
+                let b = b.min(stream.len());
+                let mut d = FrameDecoder::new();
+                let mut got = Vec::new();
+                for piece in [&stream[..a], &stream[a..b], &stream[b..]] {
+                    d.push(piece);
+                    assert!(d.buffered() <= stream.len());
+                    while let Some(f) = d.next_frame().unwrap() {
+                        got.push(f);
+                    }
+                }
+                assert!(got == frames, "split at {a} and {b}");
+                assert_eq!(d.buffered(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_length_alone_commits_little_memory() {
+        let mut d = FrameDecoder::new();
+        let mut head = Frame::new(header(MessageType::Stream), Vec::new()).encode();
+        head[..4].copy_from_slice(&(MAX_MESSAGE as u32).to_be_bytes());
+        head.extend_from_slice(&[0; 8]);
+        d.push(&head);
+        assert_eq!(d.next_frame(), Ok(None));
+        let l = d.large.as_ref().expect("received in place");
+        assert!(l.body.capacity() <= LARGE_INITIAL);
+        assert_eq!(d.buffered(), head.len());
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! each at a time, so a busy moment of the machine does not land on one
 //! side only; the table shows the median round and the range.
 
+mod streams;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,6 +33,10 @@ pub struct Args {
     rounds: usize,
     tasks: usize,
     rust_only: bool,
+    /// Volume size of the stream rows, MiB (0: none).
+    stream_mib: u64,
+    /// The call rows.
+    calls: bool,
 }
 
 impl Args {
@@ -42,6 +48,8 @@ impl Args {
             rounds: 5,
             tasks: 16,
             rust_only: false,
+            stream_mib: 1024,
+            calls: true,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -56,6 +64,8 @@ impl Args {
                 "--rounds" => a.rounds = number(&value()?)?,
                 "--tasks" => a.tasks = number(&value()?)?,
                 "--rust-only" => a.rust_only = true,
+                "--stream-mib" => a.stream_mib = number(&value()?)?,
+                "--streams-only" => a.calls = false,
                 other => return Err(format!("unknown option `{other}`")),
             }
         }
@@ -245,6 +255,10 @@ fn prepare_python() -> bool {
     }
 }
 
+/// The least share of the engine-alone rate the async client keeps with
+/// many calls pending.
+const DRIVER_TARGET: f64 = 0.95;
+
 /// Connections of the daemon-ceiling measurement.
 const CEILING_CONNECTIONS: usize = 4;
 
@@ -405,6 +419,37 @@ fn load_average() -> String {
 
 /// Runs the comparison and prints the table.
 pub fn run(root: &Path, args: &Args) -> Result<(), String> {
+    let stream_bench = if args.stream_mib > 0 {
+        eprintln!("xtask bench: building the stream program (release)");
+        Some(streams::build(root)?)
+    } else {
+        None
+    };
+    let dir = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
+    let daemon = Daemon::start(&dir)?;
+    if args.calls {
+        calls(root, args, &daemon)?;
+    }
+    if let Some(bin) = stream_bench {
+        let rounds = args.rounds.min(3);
+        let files = streams::scratch_dir();
+        let r = streams::run(
+            root,
+            &bin,
+            &daemon.socket(),
+            &files,
+            args.stream_mib,
+            rounds,
+        );
+        let _ = std::fs::remove_dir_all(&files);
+        r?;
+    }
+    Ok(())
+}
+
+/// The call rows: rates of this client, the C library, the engine alone
+/// and the daemon's ceiling.
+fn calls(root: &Path, args: &Args, daemon: &Daemon) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let bench_args = [
         "bench",
@@ -429,8 +474,6 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
     let with_c = !args.rust_only && prepare_python();
     let script = root.join("xtask/bench/c_client_rate.py");
 
-    let dir = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
-    let daemon = Daemon::start(&dir)?;
     let uri = daemon.uri();
     let common = [
         "--daemon-pid".to_string(),
@@ -469,7 +512,6 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
         }
     }
     let load_after = load_average();
-    drop(daemon);
 
     println!();
     println!(
@@ -560,6 +602,40 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
         ]);
     }
     print_table(&rows, &[0]);
+    println!();
+    println!(
+        "The async driver's cost: this client's rate against the engine alone on the same \
+         daemon, {} calls pending",
+        args.tasks
+    );
+    println!();
+    let mut rows = vec![vec![
+        "measurement".to_string(),
+        "this client".into(),
+        "engine alone".into(),
+        "client / engine".into(),
+        format!("target (>= {DRIVER_TARGET}x)"),
+    ]];
+    for p in PROCEDURES {
+        let key = (p.to_string(), args.tasks);
+        let (r, e) = (rust.get(&key), engine.get(&key));
+        let ratio = match (rate(r), rate(e)) {
+            (Some(a), Some(b)) => Some(a / b),
+            _ => None,
+        };
+        rows.push(vec![
+            label(p, args.tasks),
+            cell(r),
+            cell(e),
+            ratio.map_or("-".into(), |x| format!("{x:.2}x")),
+            match ratio {
+                Some(x) if x >= DRIVER_TARGET => "met".into(),
+                Some(_) => "MISSED".into(),
+                None => "-".into(),
+            },
+        ]);
+    }
+    print_table(&rows, &[0, 4]);
     println!();
     println!(
         "The daemon ceiling: {CEILING_CONNECTIONS} engines on as many connections and threads, \

@@ -222,10 +222,16 @@ impl StreamInbox {
     }
 
     /// Whether the reader is behind by its whole buffer: the driver then
-    /// stops reading the transport until the reader catches up (and
-    /// notifies the connection's `drained`).
+    /// stops reading the transport until the reader has caught up by half
+    /// of it ([`StreamInbox::has_room`], and notifies the connection's
+    /// `drained`), so that reading resumes in large steps.
     pub(crate) fn is_full(&self) -> bool {
         self.shared.queued.load(Ordering::Acquire) >= self.shared.limit
+    }
+
+    /// Whether the reader is less than half its buffer behind.
+    pub(crate) fn has_room(&self) -> bool {
+        self.shared.queued.load(Ordering::Acquire) < self.shared.limit / 2
     }
 
     /// The writer's next packet, when one is due: a full one (of `full`
@@ -258,7 +264,8 @@ impl StreamLink {
         if let Some(m) = &msg {
             let cost = m.cost();
             let before = self.shared.queued.fetch_sub(cost, Ordering::AcqRel);
-            if before >= self.shared.limit && before - cost < self.shared.limit {
+            let low = self.shared.limit / 2;
+            if before >= low && before - cost < low {
                 self.shared.drained.notify_one();
             }
         }

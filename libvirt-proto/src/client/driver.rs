@@ -279,13 +279,18 @@ impl Driver {
     }
 
     /// Stops reading while a stream's reader is a whole buffer behind,
-    /// and reads again once every reader has caught up. The keepalive
-    /// does not count a silence the driver causes by not reading.
+    /// and reads again once every reader has caught up by half. The
+    /// keepalive does not count a silence the driver causes by not
+    /// reading.
     fn update_pause(&mut self) {
-        let full = self.streams.values().any(StreamInbox::is_full);
-        if full != self.paused {
-            self.paused = full;
-            self.engine.set_input_paused(full, now());
+        let paused = if self.paused {
+            !self.streams.values().all(StreamInbox::has_room)
+        } else {
+            self.streams.values().any(StreamInbox::is_full)
+        };
+        if paused != self.paused {
+            self.paused = paused;
+            self.engine.set_input_paused(paused, now());
         }
     }
 

@@ -4,37 +4,15 @@
 //! A read stream ends when the daemon sends its empty data packet; the
 //! engine then finishes it with the daemon. A write stream ends with
 //! [`ByteStream::finish`] (or `shutdown()`), which waits for the daemon's
-//! confirmation. Dropping an unfinished stream aborts it.
-//!
-//! # Memory and flow control
-//!
-//! Receiving, each stream buffers at most [`STREAM_RECV_BUFFER`] bytes
-//! that its reader has not taken. When a reader is that far behind, the
-//! connection stops reading its transport until the reader catches up, as
-//! libvirt's own client reads only as fast as its application does. The
-//! daemon then blocks on a full socket instead of this process filling
-//! its memory. The price: while one stream's reader stalls, replies,
-//! events and other streams on the same connection wait too (calls still
-//! go out, and keepalive PINGs keep the daemon from dropping the
-//! connection). Use a connection of its own for a transfer whose reader
-//! may stall for long.
-//!
-//! Sending, writes are gathered into the stream's next packet, which the
-//! connection takes when it has room: at once when nothing of the stream
-//! waits to be written (so a small write on an idle connection goes out
-//! without delay), otherwise once the packet is full, at libvirt's largest
-//! stream payload ([`STREAM_PACKET`], 262,120 bytes), with up to
-//! [`STREAM_SEND_WINDOW`] packets waiting to be written. Under load every
-//! packet is full; a writer faster than the connection waits for room, so
-//! memory stays bounded. No flush is needed for data to go out; `flush()`
-//! waits until everything written so far is on the transport.
+//! confirmation. Dropping an unfinished stream aborts it. See
+//! [`ByteStream`] for memory and flow control.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 use xdrgen::rt::StreamDirection;
 
@@ -66,6 +44,33 @@ pub enum Chunk {
 type Ack = oneshot::Receiver<Result<(), ClientError>>;
 
 /// A byte stream of a call (see [`Client::call_stream`](super::Client::call_stream)).
+///
+/// # Memory and flow control
+///
+/// Receiving, each stream buffers at most [`STREAM_RECV_BUFFER`] bytes
+/// that its reader has not taken. When a reader is that far behind, the
+/// connection stops reading its transport until the reader catches up, as
+/// libvirt's own client reads only as fast as its application does. The
+/// daemon then blocks on a full socket instead of this process filling
+/// its memory. The price: while one stream's reader stalls, replies,
+/// events and other streams on the same connection wait too (calls still
+/// go out, and keepalive PINGs keep the daemon from dropping the
+/// connection). Use a connection of its own for a transfer whose reader
+/// may stall for long.
+///
+/// Sending, writes are gathered into the stream's next packet, which the
+/// connection takes when it has room: at once when nothing of the stream
+/// waits to be written (so a small write on an idle connection goes out
+/// without delay), otherwise once the packet is full, at libvirt's largest
+/// stream payload ([`STREAM_PACKET`], 262,120 bytes), with up to
+/// [`STREAM_SEND_WINDOW`] packets waiting to be written. Under load every
+/// packet is full; a writer faster than the connection waits for room, so
+/// memory stays bounded. No flush is needed for data to go out; `flush()`
+/// waits until everything written so far is on the transport.
+///
+/// `ByteStream` is also an `AsyncBufRead`: `tokio::io::copy_buf` from it
+/// hands each packet to the writer as it came, without copying it through
+/// an 8 KiB buffer as `tokio::io::copy` does.
 pub struct ByteStream {
     serial: u32,
     direction: StreamDirection,
@@ -199,7 +204,7 @@ impl ByteStream {
     }
 
     /// Sends `data`; returns once it is gathered for the connection (see
-    /// the [module documentation](self) for packets and flow control).
+    /// [`ByteStream`] for packets and flow control).
     pub async fn send(&mut self, mut data: &[u8]) -> Result<(), ClientError> {
         while !data.is_empty() {
             let n = std::future::poll_fn(|cx| self.poll_send(cx, data)).await?;
@@ -306,6 +311,28 @@ impl ByteStream {
     }
 }
 
+/// Zeros handed out for holes by [`AsyncBufRead`].
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+impl ByteStream {
+    /// Makes sure unread bytes (or a hole) are at hand; false at the end.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        if self.pos < self.current.len() || self.hole > 0 {
+            return Poll::Ready(Ok(true));
+        }
+        match ready!(self.poll_chunk(cx)) {
+            Ok(Some(Chunk::Data(d))) => {
+                self.current = d;
+                self.pos = 0;
+            }
+            Ok(Some(Chunk::Hole(n))) => self.hole = n,
+            Ok(None) => return Poll::Ready(Ok(false)),
+            Err(e) => return Poll::Ready(Err(io_error(e))),
+        }
+        Poll::Ready(Ok(true))
+    }
+}
+
 impl AsyncRead for ByteStream {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -313,16 +340,8 @@ impl AsyncRead for ByteStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.pos >= this.current.len() && this.hole == 0 {
-            match ready!(this.poll_chunk(cx)) {
-                Ok(Some(Chunk::Data(d))) => {
-                    this.current = d;
-                    this.pos = 0;
-                }
-                Ok(Some(Chunk::Hole(n))) => this.hole = n,
-                Ok(None) => return Poll::Ready(Ok(())),
-                Err(e) => return Poll::Ready(Err(io_error(e))),
-            }
+        if !ready!(this.poll_fill(cx))? {
+            return Poll::Ready(Ok(()));
         }
         if this.hole > 0 {
             let n = (buf.remaining() as u64).min(this.hole) as usize;
@@ -335,6 +354,31 @@ impl AsyncRead for ByteStream {
             this.pos += n;
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+/// Whole packets without a copy: `tokio::io::copy_buf` from a stream
+/// writes each packet as it came.
+impl AsyncBufRead for ByteStream {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if !ready!(this.poll_fill(cx))? {
+            return Poll::Ready(Ok(&[]));
+        }
+        if this.hole > 0 {
+            let n = this.hole.min(ZEROS.len() as u64) as usize;
+            return Poll::Ready(Ok(&ZEROS[..n]));
+        }
+        Poll::Ready(Ok(&this.current[this.pos..]))
+    }
+
+    fn consume(self: Pin<&mut Self>, amount: usize) {
+        let this = self.get_mut();
+        if this.hole > 0 {
+            this.hole -= (amount as u64).min(this.hole);
+        } else {
+            this.pos = (this.pos + amount).min(this.current.len());
+        }
     }
 }
 

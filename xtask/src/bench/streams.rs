@@ -1,0 +1,335 @@
+//! The stream rows of `cargo xtask bench`: a storage volume downloaded and
+//! uploaded through this client (`libvirt-proto/benches/stream_rate.rs`:
+//! `ByteStream` and `tokio::io::copy` to and from a file) and through
+//! `virsh vol-download` / `vol-upload`, on the same private daemon, in
+//! turns. Each transfer runs under `xtask/bench/rusage.py`, which reports
+//! its wall time, CPU time and peak resident memory.
+//!
+//! The volume and the files live in memory (`/dev/shm`) when the machine
+//! has one: on disk, write-back makes single transfers vary by 2x, which
+//! hides the clients' difference.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::{median, print_table};
+
+/// The pool and volume the transfers use.
+const POOL: &str = "bench";
+const VOLUME: &str = "v.img";
+
+/// Targets: this client at least as fast as virsh, and its peak memory
+/// below 64 MiB whatever the volume's size.
+const SPEED_TARGET: f64 = 1.0;
+const RSS_TARGET_MIB: f64 = 64.0;
+
+/// What one transfer cost.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    wall: f64,
+    cpu: f64,
+    rss_mib: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Side {
+    Ours,
+    Virsh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Direction {
+    Download,
+    Upload,
+}
+
+impl Direction {
+    fn name(self) -> &'static str {
+        match self {
+            Direction::Download => "download",
+            Direction::Upload => "upload",
+        }
+    }
+}
+
+/// Where the pool and the files go: `/dev/shm` when it exists, else the
+/// temporary folder.
+pub fn scratch_dir() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    base.join(format!("xtask-bench-streams-{}", std::process::id()))
+}
+
+/// The path of the built `stream_rate` bench program.
+pub fn build(root: &Path) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "bench",
+            "--quiet",
+            "-p",
+            "libvirt-proto",
+            "--features",
+            "client",
+            "--bench",
+            "stream_rate",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err("building libvirt-proto's stream_rate bench failed".into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter(|l| l.contains("\"name\":\"stream_rate\""))
+        .find_map(|l| {
+            let rest = &l[l.find("\"executable\":\"")? + 14..];
+            Some(PathBuf::from(&rest[..rest.find('"')?]))
+        })
+        .ok_or_else(|| "cargo did not name the stream_rate executable".into())
+}
+
+/// Runs `rounds` rounds of a `mib` MiB volume both ways, through the bench
+/// program `bin` and through virsh, against the daemon at `socket`;
+/// prints the table.
+pub fn run(
+    root: &Path,
+    bin: &Path,
+    socket: &Path,
+    dir: &Path,
+    mib: u64,
+    rounds: usize,
+) -> Result<(), String> {
+    let uri = format!("storage+unix:///system?socket={}", socket.display());
+    println!();
+    println!("Streams, in {}:", dir.display());
+    let pool_dir = dir.join("pool");
+    std::fs::create_dir_all(&pool_dir).map_err(|e| e.to_string())?;
+    virsh(
+        &uri,
+        &[
+            "pool-create-as",
+            POOL,
+            "dir",
+            "--target",
+            &pool_dir.to_string_lossy(),
+        ],
+    )?;
+    virsh(
+        &uri,
+        &[
+            "vol-create-as",
+            POOL,
+            VOLUME,
+            &format!("{mib}M"),
+            "--format",
+            "raw",
+        ],
+    )?;
+    let source = dir.join("source.bin");
+    write_source(&source, mib)?;
+    let received = dir.join("received.bin");
+    let rusage = root.join("xtask/bench/rusage.py");
+
+    let mut samples: BTreeMap<(Direction, Side), Vec<Usage>> = BTreeMap::new();
+    for round in 0..rounds {
+        eprintln!("xtask bench: stream round {} of {rounds}", round + 1);
+        // Upload first, so the download reads back what was sent; the
+        // sides take turns going first.
+        for direction in [Direction::Upload, Direction::Download] {
+            let sides = if round % 2 == 0 {
+                [Side::Ours, Side::Virsh]
+            } else {
+                [Side::Virsh, Side::Ours]
+            };
+            for side in sides {
+                let file = match direction {
+                    Direction::Upload => &source,
+                    Direction::Download => &received,
+                };
+                let mut cmd = Command::new(super::PYTHON);
+                cmd.arg(&rusage);
+                match side {
+                    Side::Ours => {
+                        cmd.arg(bin)
+                            .args([&uri, POOL, VOLUME, direction.name()])
+                            .arg(file);
+                    }
+                    Side::Virsh => {
+                        let verb = format!("vol-{}", direction.name());
+                        cmd.args(["virsh", "-c", &uri, &verb, "--pool", POOL, VOLUME])
+                            .arg(file);
+                    }
+                }
+                let usage = timed(cmd, side, direction)?;
+                if direction == Direction::Download {
+                    if round == 0 && !same_file(&source, &received)? {
+                        return Err(format!(
+                            "the {side:?} download differs from what was uploaded"
+                        ));
+                    }
+                    let _ = std::fs::remove_file(&received);
+                }
+                samples.entry((direction, side)).or_default().push(usage);
+            }
+        }
+    }
+
+    println!();
+    println!(
+        "Streams: a {mib} MiB raw volume in a directory pool, {rounds} round(s); medians \
+         (wall time, CPU time user + system, peak resident memory)"
+    );
+    println!();
+    let mut rows = vec![vec![
+        "transfer".to_string(),
+        "this client".into(),
+        "virsh".into(),
+        "speed vs virsh".into(),
+        "CPU vs virsh".into(),
+        format!("target (>= {SPEED_TARGET}x, < {RSS_TARGET_MIB} MiB)"),
+    ]];
+    for direction in [Direction::Download, Direction::Upload] {
+        let get = |side| samples.get(&(direction, side)).cloned().unwrap_or_default();
+        let (ours, theirs) = (get(Side::Ours), get(Side::Virsh));
+        let m = |v: &[Usage], f: fn(&Usage) -> f64| median(&v.iter().map(f).collect::<Vec<_>>());
+        let (ow, tw) = (m(&ours, |u| u.wall), m(&theirs, |u| u.wall));
+        let (oc, tc) = (m(&ours, |u| u.cpu), m(&theirs, |u| u.cpu));
+        let peak = ours.iter().map(|u| u.rss_mib).fold(0.0, f64::max);
+        let speed = tw / ow;
+        let met = speed >= SPEED_TARGET && peak < RSS_TARGET_MIB;
+        rows.push(vec![
+            format!("{mib} MiB {}", direction.name()),
+            cell(&ours, m),
+            cell(&theirs, m),
+            format!("{speed:.2}x"),
+            format!("{:.2}x", oc / tc),
+            if met { "met".into() } else { "MISSED".into() },
+        ]);
+    }
+    print_table(&rows, &[0, 5]);
+    println!();
+    println!(
+        "speed: virsh's time over this client's (above 1 is faster); CPU: this client's CPU \
+         time over virsh's"
+    );
+    let _ = virsh(&uri, &["pool-destroy", POOL]);
+    Ok(())
+}
+
+fn cell(v: &[Usage], m: impl Fn(&[Usage], fn(&Usage) -> f64) -> f64) -> String {
+    format!(
+        "{:.2} s, {:.2} s CPU, {:.0} MiB",
+        m(v, |u| u.wall),
+        m(v, |u| u.cpu),
+        m(v, |u| u.rss_mib)
+    )
+}
+
+fn virsh(uri: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new("virsh")
+        .args(["-c", uri])
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run virsh: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "virsh {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Runs a transfer under `rusage.py`; what it cost.
+fn timed(mut cmd: Command, side: Side, direction: Direction) -> Result<Usage, String> {
+    let what = format!("the {side:?} {}", direction.name());
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{what} failed ({})", out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("rusage "))
+        .ok_or_else(|| format!("{what}: no usage line"))?;
+    let f: Vec<f64> = line
+        .split_whitespace()
+        .map(|x| {
+            x.parse()
+                .map_err(|_| format!("{what}: bad usage line {line}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let [wall, cpu, rss_kib] = f[..] else {
+        return Err(format!("{what}: bad usage line {line}"));
+    };
+    Ok(Usage {
+        wall,
+        cpu,
+        rss_mib: rss_kib / 1024.0,
+    })
+}
+
+/// A file of `mib` MiB of pseudo-random bytes (the transfer neither
+/// compresses nor skips zeros, but a disk might).
+fn write_source(path: &Path, mib: u64) -> Result<(), String> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| e.to_string())?);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        for word in block.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&block).map_err(|e| e.to_string())?;
+    }
+    f.flush().map_err(|e| e.to_string())
+}
+
+fn same_file(a: &Path, b: &Path) -> Result<bool, String> {
+    let open = |p: &Path| std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()));
+    let (mut a, mut b) = (
+        std::io::BufReader::new(open(a)?),
+        std::io::BufReader::new(open(b)?),
+    );
+    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = read_full(&mut a, &mut x)?;
+        let m = read_full(&mut b, &mut y)?;
+        if n != m || x[..n] != y[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<usize, String> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]).map_err(|e| e.to_string())? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
