@@ -221,9 +221,23 @@ impl Conn {
         match self {
             Conn::Unix(s) => loop {
                 ready!(s.poll_read_ready(cx))?;
-                match s.try_io(Interest::READABLE, || recv_with_fds(s, buf, fds)) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    r => return Poll::Ready(r),
+                // A short read means the socket is drained. Telling tokio
+                // so (with WouldBlock, which clears its readiness, as its
+                // own `poll_read` does) saves the next `recvmsg`, which
+                // would only find that out.
+                let mut short = None;
+                let r = s.try_io(Interest::READABLE, || {
+                    let n = recv_with_fds(s, buf, fds)?;
+                    if n > 0 && n < buf.len() {
+                        short = Some(n);
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(n)
+                });
+                match (r, short) {
+                    (_, Some(n)) => return Poll::Ready(Ok(n)),
+                    (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    (r, None) => return Poll::Ready(r),
                 }
             },
             Conn::Stream(s) => poll_read_into(Pin::new(s), cx, buf),
@@ -240,14 +254,13 @@ impl Conn {
         fds: &[OwnedFd],
     ) -> Poll<io::Result<usize>> {
         match self {
-            Conn::Unix(s) if !fds.is_empty() => loop {
+            Conn::Unix(s) => loop {
                 ready!(s.poll_write_ready(cx))?;
                 match s.try_io(Interest::WRITABLE, || send_with_fds(s, bufs, fds)) {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     r => return Poll::Ready(r),
                 }
             },
-            Conn::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             _ if !fds.is_empty() => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "file descriptors pass only over a Unix socket",
@@ -293,10 +306,17 @@ fn poll_read_into<R: AsyncRead>(
     Poll::Ready(Ok(rb.filled().len()))
 }
 
+/// Room for the most descriptors one message carries.
+const CMSG_SPACE: usize = rustix::cmsg_space!(ScmRights(MAX_FDS));
+
 fn send_with_fds(s: &UnixStream, bufs: &[IoSlice<'_>], fds: &[OwnedFd]) -> io::Result<usize> {
     use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    if fds.is_empty() {
+        let mut none = SendAncillaryBuffer::default();
+        return Ok(sendmsg(s, bufs, &mut none, SendFlags::NOSIGNAL)?);
+    }
     let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
-    let mut space = vec![std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut space = [std::mem::MaybeUninit::uninit(); CMSG_SPACE];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
         return Err(io::Error::new(
@@ -309,7 +329,7 @@ fn send_with_fds(s: &UnixStream, bufs: &[IoSlice<'_>], fds: &[OwnedFd]) -> io::R
 
 fn recv_with_fds(s: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
     use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
-    let mut space = vec![std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut space = [std::mem::MaybeUninit::uninit(); CMSG_SPACE];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let got = recvmsg(
         s,
