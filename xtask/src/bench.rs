@@ -431,7 +431,6 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
         calls(root, args, &daemon)?;
     }
     if let Some(bin) = stream_bench {
-        let rounds = args.rounds.min(3);
         let files = streams::scratch_dir();
         let r = streams::run(
             root,
@@ -439,7 +438,7 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
             &daemon.socket(),
             &files,
             args.stream_mib,
-            rounds,
+            args.rounds,
         );
         let _ = std::fs::remove_dir_all(&files);
         r?;

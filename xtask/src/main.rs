@@ -6,8 +6,10 @@
 //! - `cargo xtask regen --tag vX.Y.Z`: regenerate `libvirt-proto`'s
 //!   protocol modules from a libvirt release (see `specs/libvirt.toml`).
 //!
-//! More commands (regeneration of `libvirt-proto`, runs against real
-//! daemons, benchmarks) join as the project grows.
+//! - `cargo xtask bench`: this client against libvirt's C library and
+//!   `virsh` on one private `libvirtd` (see `bench.rs`).
+//! - `cargo xtask capture`, `cargo xtask daemon-tests`: recorded sessions,
+//!   and the daemon tests against another libvirt release.
 
 mod bench;
 mod capture;
@@ -24,15 +26,20 @@ usage: cargo xtask <command>
 commands:
   test    run every test of the workspace (cargo test --workspace --all-features),
           with LIBVIRT_TARBALLS defaulting to ../shared/libvirt; the tests against a
-          private libvirtd run for real (LIBVIRT_PROTO_DAEMON_TESTS=1), after
-          .ci/install-libvirt when libvirtd is missing and this runs as root
+          private libvirtd run for real (LIBVIRT_PROTO_DAEMON_TESTS=1); every program,
+          driver module and SASL plugin they use is checked first, installed with
+          .ci/install-libvirt when missing and this runs as root, and otherwise
+          named with its Debian package
   regen --tag vX.Y.Z [--from TARBALL|DIR] [--check] [--out DIR]
           generate libvirt-proto/src/generated/ from libvirt's sources for a release
           (--from, else the cache .cache/libvirt, else a download); --check compares
           with the committed files instead of writing
   bench [--seconds S] [--warmup S] [--rounds N] [--tasks N] [--rust-only]
+        [--stream-mib N] [--streams-only]
           calls per second of libvirt-proto's client against libvirt's C library
-          (python3-libvirt), both on one private libvirtd (needs libvirt-daemon)
+          (python3-libvirt) and the engine alone, then a volume of N MiB (1024;
+          0 for none) downloaded and uploaded against virsh, all on one private
+          libvirtd (needs libvirt-daemon and its storage driver)
   capture record virsh / virt-admin sessions with a private libvirtd into
           libvirt-proto/tests/captures/ (needs libvirt-daemon and libvirt-clients)
   daemon-tests [--libvirt X.Y.Z] [-- TEST-ARGS]

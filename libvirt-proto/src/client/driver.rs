@@ -13,8 +13,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::command::PacketToken;
-use super::command::{Command, Commands, Reply, StreamInbox, StreamMsg, Subscriber};
+use super::command::{Command, Commands, PacketToken, Reply, StreamInbox, StreamMsg, Subscriber};
 use super::error::clone_error;
 use super::events::Route;
 use super::outbox::Outbox;

@@ -71,6 +71,26 @@ type Ack = oneshot::Receiver<Result<(), ClientError>>;
 /// `ByteStream` is also an `AsyncBufRead`: `tokio::io::copy_buf` from it
 /// hands each packet to the writer as it came, without copying it through
 /// an 8 KiB buffer as `tokio::io::copy` does.
+///
+/// ```no_run
+/// # async fn demo(
+/// #     client: &libvirt_proto::client::Client,
+/// #     vol: &libvirt_proto::remote::NonnullStorageVol,
+/// # ) -> Result<(), Box<dyn std::error::Error>> {
+/// use tokio::io::BufReader;
+///
+/// // A volume to a file.
+/// let mut stream = client.storage_vol_download(vol, 0, 0, 0).await?;
+/// let mut file = tokio::fs::File::create("disk.img").await?;
+/// tokio::io::copy_buf(&mut stream, &mut file).await?;
+///
+/// // And back, confirmed by the daemon.
+/// let mut stream = client.storage_vol_upload(vol, 0, 0, 0).await?;
+/// let file = tokio::fs::File::open("disk.img").await?;
+/// tokio::io::copy_buf(&mut BufReader::with_capacity(1 << 20, file), &mut stream).await?;
+/// stream.finish().await?;
+/// # Ok(()) }
+/// ```
 pub struct ByteStream {
     serial: u32,
     direction: StreamDirection,

@@ -227,9 +227,13 @@ pub fn run(
     Ok(())
 }
 
+/// Median wall time (with the range of the rounds), CPU time and peak
+/// memory.
 fn cell(v: &[Usage], m: impl Fn(&[Usage], fn(&Usage) -> f64) -> f64) -> String {
+    let walls = v.iter().map(|u| u.wall);
+    let (lo, hi) = walls.fold((f64::MAX, 0.0f64), |(lo, hi), w| (lo.min(w), hi.max(w)));
     format!(
-        "{:.2} s, {:.2} s CPU, {:.0} MiB",
+        "{:.2} s ({lo:.2}–{hi:.2}), {:.2} s CPU, {:.0} MiB",
         m(v, |u| u.wall),
         m(v, |u| u.cpu),
         m(v, |u| u.rss_mib)
