@@ -77,7 +77,6 @@ struct Driver {
     outbox: Outbox,
     opened: Option<oneshot::Sender<Result<(), ClientError>>>,
     waiting: HashMap<u32, Waiter>,
-    tags: HashMap<u64, u32>,
     streams: HashMap<u32, StreamInbox>,
     /// See [`Connection::drained`].
     drained: Arc<Notify>,
@@ -105,7 +104,6 @@ impl Driver {
             outbox: Outbox::default(),
             opened: Some(opened),
             waiting: HashMap::new(),
-            tags: HashMap::new(),
             streams: HashMap::new(),
             drained,
             paused: false,
@@ -258,22 +256,30 @@ impl Driver {
     }
 
     /// Takes the packets writers have ready (of stream `only`, or of every
-    /// stream) into the outbox.
+    /// stream) into the outbox. A stream the engine no longer has is
+    /// failed; its writer learns why on its next write.
     fn take_stream_packets(&mut self, only: Option<u32>) {
-        for (&serial, inbox) in &self.streams {
-            if only.is_some_and(|s| s != serial) {
-                continue;
-            }
+        let mut failed = None;
+        let mut take = |serial: u32, inbox: &StreamInbox| {
             while let Some((data, token)) = inbox.take_packet(STREAM_PACKET, STREAM_SEND_WINDOW) {
-                match self.engine.stream_send_buf(serial, data) {
-                    Ok(()) => take_transmits(&mut self.engine, &mut self.outbox, Some(token)),
-                    Err(e) => {
-                        // The writer learns why on its next write.
-                        inbox.send(StreamMsg::Failed(e.into()));
-                        break;
-                    }
+                if let Err(e) = self.engine.stream_send_buf(serial, data) {
+                    inbox.send(StreamMsg::Failed(e.into()));
+                    failed = Some(serial);
+                    return;
+                }
+                take_transmits(&mut self.engine, &mut self.outbox, Some(token));
+            }
+        };
+        match only {
+            Some(serial) => {
+                if let Some(inbox) = self.streams.get(&serial) {
+                    take(serial, inbox);
                 }
             }
+            None => self.streams.iter().for_each(|(&s, inbox)| take(s, inbox)),
+        }
+        if let Some(serial) = failed {
+            self.streams.remove(&serial);
         }
     }
 
@@ -318,7 +324,6 @@ impl Driver {
                 let Some(w) = self.waiting.remove(&serial) else {
                     return false;
                 };
-                self.tags.remove(&w.tag);
                 match result {
                     Ok(body) => {
                         if let Some(sub) = w.subscribe {
@@ -396,7 +401,6 @@ impl Driver {
             tx.send(StreamMsg::Failed(clone_error(&err)));
         }
         self.route.close(&err);
-        self.tags.clear();
         if let Some(o) = self.opened.take() {
             let _ = o.send(Err(err));
         }
@@ -418,7 +422,6 @@ impl Driver {
                         if let Some((_, tx)) = req.stream {
                             self.streams.insert(serial, tx);
                         }
-                        self.tags.insert(req.tag, serial);
                         self.waiting.insert(
                             serial,
                             Waiter {
@@ -434,7 +437,14 @@ impl Driver {
                 }
             }
             Command::Abandon(tag) => {
-                if let Some(serial) = self.tags.remove(&tag) {
+                // Rare: a scan of the pending calls beats keeping a second
+                // map up to date for every call.
+                let serial = self
+                    .waiting
+                    .iter()
+                    .find(|(_, w)| w.tag == tag)
+                    .map(|(s, _)| *s);
+                if let Some(serial) = serial {
                     self.waiting.remove(&serial);
                     self.streams.remove(&serial);
                     self.engine.abandon(serial);
