@@ -2043,7 +2043,7 @@ pub enum AdminProcedure {
     ///   The @readstream or @writestream annotations let daemon and src/remote
     ///   create a stream.  The direction is defined from the src/remote point
     ///   of view.  A readstream transfers data from daemon to src/remote.  The
-    ///   <paramnumber> specifies at which offset the stream parameter is inserted
+    ///   \<paramnumber> specifies at which offset the stream parameter is inserted
     ///   in the function parameter list.
     ConnectOpen = 1,
     ConnectClose = 2,
@@ -2551,7 +2551,7 @@ pub mod program {
         ///   The @readstream or @writestream annotations let daemon and src/remote
         ///   create a stream.  The direction is defined from the src/remote point
         ///   of view.  A readstream transfers data from daemon to src/remote.  The
-        ///   <paramnumber> specifies at which offset the stream parameter is inserted
+        ///   \<paramnumber> specifies at which offset the stream parameter is inserted
         ///   in the function parameter list.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct ConnectOpen;

@@ -818,7 +818,7 @@ pub enum QemuProcedure {
     ///   The @readstream or @writestream annotations let daemon and src/remote
     ///   create a stream.  The direction is defined from the src/remote point
     ///   of view.  A readstream transfers data from daemon to src/remote.  The
-    ///   <paramnumber> specifies at which offset the stream parameter is inserted
+    ///   \<paramnumber> specifies at which offset the stream parameter is inserted
     ///   in the function parameter list.
     ///
     /// - @priority: low|high
@@ -1120,7 +1120,7 @@ pub mod program {
         ///   The @readstream or @writestream annotations let daemon and src/remote
         ///   create a stream.  The direction is defined from the src/remote point
         ///   of view.  A readstream transfers data from daemon to src/remote.  The
-        ///   <paramnumber> specifies at which offset the stream parameter is inserted
+        ///   \<paramnumber> specifies at which offset the stream parameter is inserted
         ///   in the function parameter list.
         ///
         /// - @priority: low|high

@@ -901,12 +901,12 @@ pub type StoragePool = ::std::option::Option<NonnullStoragePool>;
 pub type StorageVol = ::std::option::Option<NonnullStorageVol>;
 pub type NodeDevice = ::std::option::Option<NonnullNodeDevice>;
 pub type Secret = ::std::option::Option<NonnullSecret>;
-/// Error message. See <virterror.h> for explanation of fields.
+/// Error message. See \<virterror.h> for explanation of fields.
 ///
 /// NB. Fields "code", "domain" and "level" are really enums.  The
 /// numeric value should remain compatible between libvirt and
 /// libvirtd.  This means, no changing or reordering the enums as
-/// defined in <virterror.h> (but we don't do that anyway, for separate
+/// defined in \<virterror.h> (but we don't do that anyway, for separate
 /// ABI reasons).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1700,18 +1700,18 @@ impl ::xdrgen::rt::Decode for DomainDiskError {
 /// parsed by 'gendispatch.pl'.
 ///
 /// 'remote_CALL_ret' members that are filled via call-by-reference must be
-/// annotated with a insert@<offset> comment to indicate the offset in the
+/// annotated with a insert@\<offset> comment to indicate the offset in the
 /// parameter list of the function to be called.
 ///
 /// If the 'remote_CALL_ret' maps to a struct in the public API then it is
 /// also filled via call-by-reference and must be annotated with a
-/// insert@<offset> comment to indicate the offset in the parameter list of
+/// insert@\<offset> comment to indicate the offset in the parameter list of
 /// the function to be called.
 ///
 /// For cases where the API allocates memory and fills the arguments (mostly
 /// typed parameters) a similar comment indicates the type and offset
 /// of the variable to be filled with the count of returned elements.
-/// alloc@<offset>@unsigned int@<count offset>
+/// alloc@\<offset>@unsigned int@\<count offset>
 ///
 /// Dynamic opaque and remote_nonnull_string arrays can be annotated with an
 /// optional typecast
@@ -43642,7 +43642,7 @@ pub enum RemoteProcedure {
     ///   The @readstream or @writestream annotations let daemon and src/remote
     ///   create a stream.  The direction is defined from the src/remote point
     ///   of view.  A readstream transfers data from daemon to src/remote.  The
-    ///   <paramnumber> specifies at which offset the stream parameter is inserted
+    ///   \<paramnumber> specifies at which offset the stream parameter is inserted
     ///   in the function parameter list.
     ///
     /// - @priority: low|high
@@ -43653,23 +43653,23 @@ pub enum RemoteProcedure {
     ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
     ///   and thus can be left out.
     ///
-    /// - @acl: <object>:<permission>
-    /// - @acl: <object>:<permission>:<flagname>
-    /// - @acl: <object>:<permission>::<param>:<value>
+    /// - @acl: \<object>:\<permission>
+    /// - @acl: \<object>:\<permission>:\<flagname>
+    /// - @acl: \<object>:\<permission>::\<param>:\<value>
     ///
     ///   Declare the access control requirements for the API. May be repeated
     ///   multiple times, if multiple rules are required.
     ///
-    ///     <object> is one of 'connect', 'domain', 'interface', 'network',
+    ///     \<object> is one of 'connect', 'domain', 'interface', 'network',
     ///              'network_port', 'node_device', 'nwfilter',
     ///              'nwfilter_binding', 'secret', 'storage_pool', 'storage_vol'
-    ///     <permission> is one of the permissions in access/viraccessperm.h
-    ///     <flagname> indicates the rule only applies if the named flag
+    ///     \<permission> is one of the permissions in access/viraccessperm.h
+    ///     \<flagname> indicates the rule only applies if the named flag
     ///     is set in the API call
-    ///     <param> and <value> can be used to check an unsigned int parameter
+    ///     \<param> and \<value> can be used to check an unsigned int parameter
     ///     against value
     ///
-    /// - @aclfilter: <object>:<permission>
+    /// - @aclfilter: \<object>:\<permission>
     ///
     ///   Declare an access control filter that will be applied to a list
     ///   of objects being returned by an API. This allows the returned
@@ -57127,7 +57127,7 @@ pub mod program {
         ///   The @readstream or @writestream annotations let daemon and src/remote
         ///   create a stream.  The direction is defined from the src/remote point
         ///   of view.  A readstream transfers data from daemon to src/remote.  The
-        ///   <paramnumber> specifies at which offset the stream parameter is inserted
+        ///   \<paramnumber> specifies at which offset the stream parameter is inserted
         ///   in the function parameter list.
         ///
         /// - @priority: low|high
@@ -57138,23 +57138,23 @@ pub mod program {
         ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
         ///   and thus can be left out.
         ///
-        /// - @acl: <object>:<permission>
-        /// - @acl: <object>:<permission>:<flagname>
-        /// - @acl: <object>:<permission>::<param>:<value>
+        /// - @acl: \<object>:\<permission>
+        /// - @acl: \<object>:\<permission>:\<flagname>
+        /// - @acl: \<object>:\<permission>::\<param>:\<value>
         ///
         ///   Declare the access control requirements for the API. May be repeated
         ///   multiple times, if multiple rules are required.
         ///
-        ///     <object> is one of 'connect', 'domain', 'interface', 'network',
+        ///     \<object> is one of 'connect', 'domain', 'interface', 'network',
         ///              'network_port', 'node_device', 'nwfilter',
         ///              'nwfilter_binding', 'secret', 'storage_pool', 'storage_vol'
-        ///     <permission> is one of the permissions in access/viraccessperm.h
-        ///     <flagname> indicates the rule only applies if the named flag
+        ///     \<permission> is one of the permissions in access/viraccessperm.h
+        ///     \<flagname> indicates the rule only applies if the named flag
         ///     is set in the API call
-        ///     <param> and <value> can be used to check an unsigned int parameter
+        ///     \<param> and \<value> can be used to check an unsigned int parameter
         ///     against value
         ///
-        /// - @aclfilter: <object>:<permission>
+        /// - @aclfilter: \<object>:\<permission>
         ///
         ///   Declare an access control filter that will be applied to a list
         ///   of objects being returned by an API. This allows the returned

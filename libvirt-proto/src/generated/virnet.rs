@@ -98,9 +98,9 @@ pub const VIR_UUID_BUFLEN: u32 = 16;
 ///          byte[]       raw stream data
 ///     * status == VIR_NET_ERROR
 ///          server message: remote_error error information
-///          client message: <empty>
+///          client message: \<empty>
 ///     * status == VIR_NET_OK
-///          <empty>
+///          \<empty>
 ///
 ///  - type == VIR_NET_CALL_WITH_FDS
 ///          int8 - number of FDs
@@ -119,7 +119,7 @@ pub const VIR_UUID_BUFLEN: u32 = 16;
 ///     * status == VIR_NET_ERROR
 ///          remote_error error information
 ///     * status == VIR_NET_OK
-///          <empty>
+///          \<empty>
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 #[repr(i32)]
@@ -348,7 +348,7 @@ impl ::xdrgen::rt::Decode for MessageHeader {
         })
     }
 }
-/// Error message. See <virterror.h> for explanation of fields.
+/// Error message. See \<virterror.h> for explanation of fields.
 ///
 /// Most of these don't really belong here. There are sadly needed
 /// for wire ABI backwards compatibility with the rather crazy
@@ -490,7 +490,7 @@ pub type MessageNetwork = ::std::option::Option<MessageNonnullNetwork>;
 /// NB. Fields "code", "domain" and "level" are really enums.  The
 /// numeric value should remain compatible between libvirt and
 /// libvirtd.  This means, no changing or reordering the enums as
-/// defined in <virterror.h> (but we don't do that anyway, for separate
+/// defined in \<virterror.h> (but we don't do that anyway, for separate
 /// ABI reasons).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]

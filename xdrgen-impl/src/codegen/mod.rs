@@ -229,10 +229,35 @@ pub fn preamble(sources: &SourceMap, options: &GenOptions) -> String {
 pub(crate) fn doc_attrs(doc: Option<&str>) -> TokenStream {
     let Some(doc) = doc else { return quote!() };
     let lines = doc.lines().map(|l| {
-        let l = format!(" {l}");
+        let l = format!(" {}", escape_tags(l));
         quote!(#[doc = #l])
     });
     quote!(#(#lines)*)
+}
+
+/// A spec's comments are plain text, while rustdoc reads Markdown: a `<`
+/// that starts what looks like an HTML tag (`<empty>`, `</b>`) is escaped
+/// so the text shows as written.
+fn escape_tags(line: &str) -> std::borrow::Cow<'_, str> {
+    let starts_tag = |rest: &str| {
+        rest.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '/')
+    };
+    if !line
+        .match_indices('<')
+        .any(|(i, _)| starts_tag(&line[i + 1..]))
+    {
+        return line.into();
+    }
+    let mut out = String::with_capacity(line.len() + 4);
+    for (i, c) in line.char_indices() {
+        if c == '<' && starts_tag(&line[i + 1..]) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.into()
 }
 
 /// An identifier, raw when written `r#name`.
@@ -240,5 +265,28 @@ pub(crate) fn ident(name: &str) -> Ident {
     match name.strip_prefix("r#") {
         Some(raw) => Ident::new_raw(raw, Span::call_site()),
         None => Ident::new(name, Span::call_site()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_tags;
+
+    #[test]
+    fn tag_like_text_in_comments_is_escaped_for_rustdoc() {
+        assert_eq!(
+            escape_tags("client message: <empty>"),
+            r"client message: \<empty>"
+        );
+        assert_eq!(escape_tags("a </b> c"), r"a \</b> c");
+        // Comparisons and arrows stay as written.
+        assert_eq!(
+            escape_tags("x < 3, a <= b, <- here"),
+            "x < 3, a <= b, <- here"
+        );
+        assert!(matches!(
+            escape_tags("no tags"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }
