@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::Daemon;
@@ -20,16 +19,6 @@ use libvirt_proto::remote::program::procs;
 
 /// A limit on how long something may take before the test is declared hung.
 const HANG: Duration = Duration::from_secs(30);
-
-fn signal(d: &Daemon, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(d.pid().to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig}");
-}
 
 async fn test_domain(c: &Client) -> remote::NonnullDomain {
     c.call::<procs::DomainLookupByName>(&remote::DomainLookupByNameArgs {
@@ -51,7 +40,7 @@ async fn timed_out_and_dropped_calls_leave_the_connection_healthy() {
         .await
         .unwrap()
         .hostname;
-    signal(&d, "STOP");
+    d.signal("STOP");
     // A call that cannot be answered times out...
     let err = client
         .call_with_timeout::<procs::ConnectGetLibVersion>(&(), Duration::from_millis(200))
@@ -77,7 +66,7 @@ async fn timed_out_and_dropped_calls_leave_the_connection_healthy() {
     assert!(tokio::time::timeout(Duration::from_millis(300), strict)
         .await
         .is_err());
-    signal(&d, "CONT");
+    d.signal("CONT");
     // The late replies are dropped; later calls get their own answers.
     for _ in 0..20 {
         let h = tokio::time::timeout(HANG, client.call::<procs::ConnectGetHostname>(&()))
@@ -95,13 +84,13 @@ async fn timed_out_and_dropped_calls_leave_the_connection_healthy() {
     )
     .await
     .unwrap();
-    signal(&d, "STOP");
+    d.signal("STOP");
     let err = strict
         .call::<procs::ConnectGetLibVersion>(&())
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::Timeout(_)), "{err:?}");
-    signal(&d, "CONT");
+    d.signal("CONT");
 }
 
 #[tokio::test]
@@ -112,7 +101,7 @@ async fn a_killed_daemon_fails_pending_calls_and_ends_event_streams() {
     let client = Client::connect(&d.uri()).await.unwrap();
     let mut lifecycle = client.register_domain_event(0, None).await.unwrap();
     let mut all = client.events();
-    signal(&d, "STOP");
+    d.signal("STOP");
     let pending: Vec<_> = (0..8)
         .map(|_| {
             let c = client.clone();
@@ -120,7 +109,7 @@ async fn a_killed_daemon_fails_pending_calls_and_ends_event_streams() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    signal(&d, "KILL");
+    d.signal("KILL");
     for p in pending {
         let r = tokio::time::timeout(HANG, p).await.expect("hung").unwrap();
         match r {
@@ -165,11 +154,11 @@ async fn keepalive_detects_a_frozen_daemon() {
         .call::<procs::ConnectGetLibVersion>(&())
         .await
         .unwrap();
-    signal(&d, "STOP");
+    d.signal("STOP");
     let r = tokio::time::timeout(HANG, client.call::<procs::ConnectGetLibVersion>(&()))
         .await
         .expect("keepalive never fired");
-    signal(&d, "CONT");
+    d.signal("CONT");
     match r {
         Err(ClientError::ConnectionLost(CloseReason::KeepaliveTimeout)) => {}
         other => panic!("{other:?}"),

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::storage::{storage_uri, volume};
@@ -25,16 +24,6 @@ use tokio::io::AsyncReadExt;
 const HANG: Duration = Duration::from_secs(60);
 
 const MIB: u64 = 1 << 20;
-
-fn signal(d: &Daemon, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(d.pid().to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig}");
-}
 
 /// This process's resident memory, in bytes.
 fn rss() -> u64 {
@@ -171,7 +160,7 @@ async fn a_daemon_frozen_during_an_upload_is_declared_dead() {
         }
     });
     tokio::time::sleep(Duration::from_millis(250)).await;
-    signal(&d, "STOP");
+    d.signal("STOP");
     let call = c.call::<procs::ConnectGetLibVersion>(&());
     let (written, called) = tokio::time::timeout(HANG, async { tokio::join!(writer, call) })
         .await
@@ -179,7 +168,7 @@ async fn a_daemon_frozen_during_an_upload_is_declared_dead() {
     let event = tokio::time::timeout(HANG, events.next())
         .await
         .expect("hung");
-    signal(&d, "CONT");
+    d.signal("CONT");
     let written = written.unwrap();
     assert!(is_keepalive_timeout(&written), "{written:?}");
     assert!(is_keepalive_timeout(&called.unwrap_err()));
@@ -211,13 +200,13 @@ async fn a_daemon_frozen_during_a_slow_download_is_declared_dead() {
         }
     });
     tokio::time::sleep(Duration::from_millis(250)).await;
-    signal(&d, "STOP");
+    d.signal("STOP");
     let r = tokio::time::timeout(HANG, reader)
         .await
         .expect("a frozen daemon was never declared dead")
         .unwrap();
     let call = c.call::<procs::ConnectGetLibVersion>(&()).await;
-    signal(&d, "CONT");
+    d.signal("CONT");
     let e = r.expect("the download cannot have finished");
     assert!(is_keepalive_timeout(client_error(&e)), "{e:?}");
     assert!(matches!(
@@ -248,7 +237,7 @@ async fn a_daemon_frozen_during_a_burst_of_calls_is_declared_dead() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(250)).await;
-    signal(&d, "STOP");
+    d.signal("STOP");
     let ended = tokio::time::timeout(HANG, async {
         let mut out = Vec::new();
         for t in calls {
@@ -261,7 +250,7 @@ async fn a_daemon_frozen_during_a_burst_of_calls_is_declared_dead() {
     let event = tokio::time::timeout(HANG, events.next())
         .await
         .expect("hung");
-    signal(&d, "CONT");
+    d.signal("CONT");
     for r in ended {
         let e = r.unwrap_err();
         assert!(is_keepalive_timeout(&e), "{e:?}");

@@ -192,6 +192,17 @@ impl Daemon {
         self.child.id()
     }
 
+    /// Sends the daemon a signal (`STOP`, `CONT`, `KILL`).
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+
     /// Runs `virsh -c <uri> args...` and returns its standard output.
     pub fn virsh(&self, args: &[&str]) -> String {
         run("virsh", &["-c", &self.uri()], args)
