@@ -148,7 +148,9 @@ impl Daemon {
             _turn: turn,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !daemon.socket().exists() {
+        // Ready when it accepts a connection: the socket file appears when
+        // the daemon binds it, a moment before it listens.
+        while std::os::unix::net::UnixStream::connect(daemon.socket()).is_err() {
             if let Ok(Some(status)) = daemon.child.try_wait() {
                 panic!("libvirtd exited at start: {status}");
             }
