@@ -44,6 +44,19 @@ fn quick_keepalive() -> ConnectOptions {
     }
 }
 
+/// A daemon, a client of its storage driver with [`quick_keepalive`], and a
+/// 1 GiB volume.
+async fn storage_with_quick_keepalive(
+    name: &str,
+) -> Option<(Daemon, Client, remote::NonnullStorageVol)> {
+    let d = Daemon::start(name)?;
+    let c = Client::connect_with(&storage_uri(&d), quick_keepalive())
+        .await
+        .unwrap();
+    let vol = volume(&c, &d, 1024 * MIB).await;
+    Some((d, c, vol))
+}
+
 async fn download(c: &Client, vol: &remote::NonnullStorageVol) -> ByteStream {
     c.call_stream::<procs::StorageVolDownload>(&remote::StorageVolDownloadArgs {
         vol: vol.clone(),
@@ -134,13 +147,9 @@ async fn a_stalled_reader_keeps_memory_flat_and_the_connection_alive() {
 
 #[tokio::test]
 async fn a_daemon_frozen_during_an_upload_is_declared_dead() {
-    let Some(d) = Daemon::start("frozen-upload") else {
+    let Some((d, c, vol)) = storage_with_quick_keepalive("frozen-upload").await else {
         return;
     };
-    let c = Client::connect_with(&storage_uri(&d), quick_keepalive())
-        .await
-        .unwrap();
-    let vol = volume(&c, &d, 1024 * MIB).await;
     let mut events = c.register_storage_pool_event(0, None).await.unwrap();
     let ((), mut up) = c
         .call_stream::<procs::StorageVolUpload>(&remote::StorageVolUploadArgs {
@@ -180,13 +189,9 @@ async fn a_daemon_frozen_during_an_upload_is_declared_dead() {
 
 #[tokio::test]
 async fn a_daemon_frozen_during_a_slow_download_is_declared_dead() {
-    let Some(d) = Daemon::start("frozen-download") else {
+    let Some((d, c, vol)) = storage_with_quick_keepalive("frozen-download").await else {
         return;
     };
-    let c = Client::connect_with(&storage_uri(&d), quick_keepalive())
-        .await
-        .unwrap();
-    let vol = volume(&c, &d, 1024 * MIB).await;
     let mut down = download(&c, &vol).await;
     // A slow reader: 64 KiB every 5 ms, far slower than the daemon.
     let reader = tokio::spawn(async move {
