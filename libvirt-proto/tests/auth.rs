@@ -112,9 +112,9 @@ fn run(mut client_auth: ClientAuth, mut server_auth: ServerAuth) -> (AuthStatus,
         while let Some(e) = c.poll_event() {
             if client_auth.owns(&e) {
                 status = client_auth.handle(&mut c, e);
-                // A mechanism built off the I/O path, here at once.
-                if let Some(job) = client_auth.take_mechanism_job() {
-                    status = client_auth.provide_mechanism(&mut c, job());
+                // Mechanism work runs off the I/O path; here at once.
+                while let Some(job) = client_auth.take_job() {
+                    status = client_auth.finish_job(&mut c, job.run());
                 }
                 if status != AuthStatus::InProgress {
                     ordinary = Some(c.call::<procs::ConnectGetLibVersion>(&()).unwrap());
@@ -452,7 +452,10 @@ fn run_refusing_sasl_init(mut client_auth: ClientAuth) -> AuthStatus {
         }
         while let Some(e) = c.poll_event() {
             assert!(client_auth.owns(&e), "{e:?}");
-            let status = client_auth.handle(&mut c, e);
+            let mut status = client_auth.handle(&mut c, e);
+            while let Some(job) = client_auth.take_job() {
+                status = client_auth.finish_job(&mut c, job.run());
+            }
             if status != AuthStatus::InProgress {
                 return status;
             }
@@ -757,7 +760,7 @@ fn a_mechanism_built_by_a_job_continues_the_exchange() {
             }),
         );
         // Nothing to take before the daemon has listed its mechanisms.
-        assert!(auth.take_mechanism_job().is_none());
+        assert!(auth.take_job().is_none());
         let (status, served) = run(auth, ServerAuth::sasl(Box::new(Accounts)));
         assert_eq!(status, AuthStatus::Done(AuthMethod::Sasl), "{job_fails}");
         assert!(served);
@@ -768,4 +771,223 @@ fn a_mechanism_built_by_a_job_continues_the_exchange() {
         };
         assert_eq!(*fallbacks.lock().unwrap(), expected);
     }
+}
+
+/// The status after the daemon answers `AUTH_LIST` with `types`.
+fn answer_auth_list(wanted: Vec<AuthMethod>, types: Vec<i32>) -> AuthStatus {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let mut auth = ClientAuth::new(wanted, None);
+    auth.start(&mut c).unwrap();
+    let call = c.poll_transmit().unwrap().bytes;
+    // The call's header turned into a reply (type 1, status 0), then
+    // remote_auth_list_ret: a variable array of enum values, written by
+    // hand so that values this client does not know can be sent.
+    let mut reply = call[..28].to_vec();
+    reply[16..20].copy_from_slice(&1u32.to_be_bytes());
+    reply[24..28].copy_from_slice(&0u32.to_be_bytes());
+    reply.extend_from_slice(&(types.len() as u32).to_be_bytes());
+    for t in types {
+        reply.extend_from_slice(&t.to_be_bytes());
+    }
+    let len = reply.len() as u32;
+    reply[..4].copy_from_slice(&len.to_be_bytes());
+    c.handle_input(&reply, now);
+    let e = c.poll_event().unwrap();
+    assert!(auth.owns(&e));
+    auth.handle(&mut c, e)
+}
+
+#[test]
+fn a_demanded_method_is_never_downgraded_to_none() {
+    // A daemon (or anyone in the path) offering only `none` to a client
+    // that demands SASL.
+    let status = answer_auth_list(vec![AuthMethod::Sasl], vec![0]);
+    let AuthStatus::Failed(e) = status else {
+        panic!("{status:?}")
+    };
+    assert_eq!(
+        e,
+        AuthError::NotOffered {
+            offered: vec![AuthMethod::None],
+            wanted: vec![AuthMethod::Sasl]
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "authentication failed: the daemon offers [None], but only [Sasl] may be used"
+    );
+    // An empty list is "nothing to do" only when `none` is acceptable.
+    let status = answer_auth_list(vec![AuthMethod::Sasl], vec![]);
+    assert!(
+        matches!(&status, AuthStatus::Failed(e) if e.to_string().contains("offers no authentication method")),
+        "{status:?}"
+    );
+    assert_eq!(
+        answer_auth_list(vec![AuthMethod::None, AuthMethod::Sasl], vec![]),
+        AuthStatus::Done(AuthMethod::None)
+    );
+    // `none` on offer and acceptable: nothing to do.
+    assert_eq!(
+        answer_auth_list(vec![AuthMethod::None, AuthMethod::Sasl], vec![1, 0]),
+        AuthStatus::Done(AuthMethod::None)
+    );
+    // A method value this client does not know is not `none`.
+    assert!(matches!(
+        answer_auth_list(vec![AuthMethod::Polkit], vec![7]),
+        AuthStatus::Failed(_)
+    ));
+}
+
+#[test]
+fn mechanism_steps_wait_for_their_job() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let mut s = ServerEngine::new(now);
+    let mut client_auth = ClientAuth::new(
+        vec![AuthMethod::Sasl],
+        Some(Box::new(Echo { finals: vec![] })),
+    );
+    let mut server_auth = ServerAuth::sasl(Box::new(Accounts));
+    client_auth.start(&mut c).unwrap();
+    let mut jobs = 0;
+    let mut status = AuthStatus::InProgress;
+    while status == AuthStatus::InProgress {
+        let mut sent = false;
+        while let Some(t) = c.poll_transmit() {
+            sent = true;
+            s.handle_input(&t.bytes, now);
+        }
+        assert!(sent, "the exchange stalled");
+        while let Some(ServerEvent::Call { header, call, .. }) = s.poll_event() {
+            server_auth.handle_call(&mut s, &header, &call).unwrap();
+        }
+        while let Some(t) = s.poll_transmit() {
+            c.handle_input(&t.bytes, now);
+        }
+        while let Some(e) = c.poll_event() {
+            status = client_auth.handle(&mut c, e);
+            if let Some(job) = client_auth.take_job() {
+                // Until the job's output comes back, nothing is sent.
+                assert!(c.poll_transmit().is_none());
+                jobs += 1;
+                status = client_auth.finish_job(&mut c, job.run());
+            }
+        }
+    }
+    assert_eq!(status, AuthStatus::Done(AuthMethod::Sasl));
+    // ECHO's start, its answer to the challenge, and the final message.
+    assert_eq!(jobs, 3);
+}
+
+#[test]
+fn a_lost_job_fails_authentication() {
+    use libvirt_proto::engine::auth::AuthJobOutput;
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let mut s = ServerEngine::new(now);
+    let mut client_auth = ClientAuth::new(
+        vec![AuthMethod::Sasl],
+        Some(Box::new(Plain("alice", "secret"))),
+    );
+    let mut server_auth = ServerAuth::sasl(Box::new(Accounts));
+    client_auth.start(&mut c).unwrap();
+    loop {
+        while let Some(t) = c.poll_transmit() {
+            s.handle_input(&t.bytes, now);
+        }
+        while let Some(ServerEvent::Call { header, call, .. }) = s.poll_event() {
+            server_auth.handle_call(&mut s, &header, &call).unwrap();
+        }
+        while let Some(t) = s.poll_transmit() {
+            c.handle_input(&t.bytes, now);
+        }
+        let e = c.poll_event().unwrap();
+        assert_eq!(client_auth.handle(&mut c, e), AuthStatus::InProgress);
+        if client_auth.take_job().is_some() {
+            let status = client_auth.finish_job(&mut c, AuthJobOutput::lost("thread gone"));
+            assert_eq!(
+                status,
+                AuthStatus::Failed(AuthError::Sasl("thread gone".into()))
+            );
+            return;
+        }
+    }
+}
+
+#[test]
+fn the_server_refuses_a_second_authentication() {
+    use libvirt_proto::dispatch::Call;
+    use libvirt_proto::remote::{self, AuthType};
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    let mut c = ClientEngine::new(now);
+    let mut server_auth = ServerAuth::sasl(Box::new(Accounts));
+    // Calls of a client that skips or repeats steps, with what the server
+    // must answer: (call, accepted).
+    let plain = remote::AuthSaslStartArgs {
+        mech: "PLAIN".into(),
+        nil: 0,
+        data: b"\0alice\0secret".iter().map(|&b| b as i8).collect(),
+    };
+    let step = remote::AuthSaslStepArgs {
+        nil: 0,
+        data: b"hello".iter().map(|&b| b as i8).collect(),
+    };
+    let script: Vec<(Box<dyn Fn(&mut ClientEngine) -> u32>, bool)> = vec![
+        // A step before any start.
+        (
+            Box::new(|c| c.call::<procs::AuthSaslStep>(&step).unwrap()),
+            false,
+        ),
+        (
+            Box::new(|c| c.call::<procs::AuthSaslStart>(&plain).unwrap()),
+            true,
+        ),
+        // Authenticated: starting over is refused, and the list says none.
+        (
+            Box::new(|c| c.call::<procs::AuthSaslInit>(&()).unwrap()),
+            false,
+        ),
+        (
+            Box::new(|c| c.call::<procs::AuthSaslStart>(&plain).unwrap()),
+            false,
+        ),
+        (
+            Box::new(|c| c.call::<procs::AuthPolkit>(&()).unwrap()),
+            false,
+        ),
+        (Box::new(|c| c.call::<procs::AuthList>(&()).unwrap()), true),
+    ];
+    for (i, (make, accepted)) in script.iter().enumerate() {
+        let serial = make(&mut c);
+        while let Some(t) = c.poll_transmit() {
+            s.handle_input(&t.bytes, now);
+        }
+        while let Some(ServerEvent::Call { header, call, .. }) = s.poll_event() {
+            assert!(matches!(call, Call::Remote(_)));
+            assert_eq!(
+                server_auth.handle_call(&mut s, &header, &call).unwrap(),
+                ServerAuthOutcome::Answered
+            );
+        }
+        while let Some(t) = s.poll_transmit() {
+            c.handle_input(&t.bytes, now);
+        }
+        let Some(Event::Reply {
+            serial: got,
+            result,
+            ..
+        }) = c.poll_event()
+        else {
+            panic!("no reply to step {i}")
+        };
+        assert_eq!(got, serial);
+        assert_eq!(result.is_ok(), *accepted, "step {i}: {result:?}");
+        if i == script.len() - 1 {
+            let list = c.decode_reply::<procs::AuthList>(&result.unwrap()).unwrap();
+            assert_eq!(list.types, vec![AuthType::None]);
+        }
+    }
+    assert!(server_auth.is_authenticated());
 }

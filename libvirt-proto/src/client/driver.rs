@@ -20,7 +20,7 @@ use super::outbox::Outbox;
 use super::stream::{STREAM_PACKET, STREAM_SEND_WINDOW};
 use super::transport::Conn;
 use super::ClientError;
-use crate::engine::auth::{AuthError, SaslMechanism};
+use crate::engine::auth::AuthJobOutput;
 use crate::engine::open::{OpenStatus, Opener};
 use crate::engine::{ClientEngine, CloseReason, Event};
 use crate::generated::admin;
@@ -137,9 +137,11 @@ impl Driver {
         let never = Instant::now() + Duration::from_secs(365 * 86400);
         let timer = tokio::time::sleep_until(never);
         tokio::pin!(timer);
-        // A SASL mechanism being built on a blocking thread (Kerberos may
-        // ask its KDC), so the connection's I/O goes on meanwhile.
-        let mut building: Option<JoinHandle<Result<Box<dyn SaslMechanism>, AuthError>>> = None;
+        // Authentication work (building a SASL mechanism, which may ask a
+        // KDC or read a credentials file, or a step, which may derive
+        // keys) runs on a blocking thread, so the connection's I/O goes on
+        // meanwhile.
+        let mut auth_job: Option<JoinHandle<AuthJobOutput>> = None;
         let drained = self.drained.clone();
         loop {
             while let Some(e) = self.engine.poll_event() {
@@ -147,8 +149,8 @@ impl Driver {
                     if let Some(o) = opener.as_mut().filter(|o| o.owns(&e)) {
                         match o.handle(&mut self.engine, e, now()) {
                             OpenStatus::InProgress => {
-                                if let Some(job) = o.take_mechanism_job() {
-                                    building = Some(tokio::task::spawn_blocking(job));
+                                if let Some(job) = o.take_job() {
+                                    auth_job = Some(tokio::task::spawn_blocking(|| job.run()));
                                 }
                             }
                             OpenStatus::Open { .. } => self.open_done(),
@@ -226,19 +228,24 @@ impl Driver {
                     timer.as_mut().reset(next);
                 }
                 () = drained.notified(), if self.paused => {}
-                built = async {
-                    match building.as_mut() {
+                done = async {
+                    match auth_job.as_mut() {
                         Some(job) => job.await,
                         None => std::future::pending().await,
                     }
-                }, if building.is_some() => {
-                    building = None;
-                    let built = built.unwrap_or_else(|e| {
-                        Err(AuthError::Sasl(format!("building the SASL mechanism: {e}")))
+                }, if auth_job.is_some() => {
+                    auth_job = None;
+                    let output = done.unwrap_or_else(|e| {
+                        AuthJobOutput::lost(format!("the SASL mechanism failed: {e}"))
                     });
                     if let Some(o) = opener.as_mut() {
-                        match o.provide_mechanism(&mut self.engine, built) {
-                            OpenStatus::InProgress | OpenStatus::Open { .. } => {}
+                        match o.finish_job(&mut self.engine, output) {
+                            OpenStatus::InProgress => {
+                                if let Some(job) = o.take_job() {
+                                    auth_job = Some(tokio::task::spawn_blocking(|| job.run()));
+                                }
+                            }
+                            OpenStatus::Open { .. } => {}
                             OpenStatus::Failed(err) => {
                                 return self.open_failed(ClientError::Open(err))
                             }

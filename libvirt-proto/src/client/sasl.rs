@@ -248,11 +248,43 @@ pub(crate) fn choose_mechanism(
     ))
 }
 
+/// The most PBKDF2 iterations a daemon may ask SCRAM for: 250 times the
+/// 4096 of Cyrus SASL's default and RFC 7677's example, above any setting
+/// seen in practice, and under a second of key derivation on a blocking
+/// thread. A daemon asking for more (which could keep a CPU busy for
+/// minutes before failing) is refused before any derivation.
+pub const MAX_SCRAM_ITERATIONS: u32 = 1_000_000;
+
+/// The iteration count of a SCRAM server-first message
+/// (`r=...,s=...,i=4096`), refused above [`MAX_SCRAM_ITERATIONS`]. A
+/// message without a readable count is left to the mechanism to reject.
+fn check_scram_iterations(server_first: &[u8]) -> Result<(), String> {
+    let Ok(text) = std::str::from_utf8(server_first) else {
+        return Ok(());
+    };
+    let Some(count) = text.split(',').find_map(|a| a.strip_prefix("i=")) else {
+        return Ok(());
+    };
+    let too_many = || {
+        format!(
+            "the daemon asks for {count:.20} SCRAM iterations, more than the \
+             {MAX_SCRAM_ITERATIONS} this client allows"
+        )
+    };
+    match count.parse::<u64>() {
+        Ok(n) if n > u64::from(MAX_SCRAM_ITERATIONS) => Err(too_many()),
+        Err(_) if !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit()) => Err(too_many()),
+        _ => Ok(()),
+    }
+}
+
 /// A mechanism run by `rsasl`.
 struct RsaslMechanism {
     name: &'static str,
     session: Session,
     finished: bool,
+    /// SCRAM, whose first challenge names an iteration count to check.
+    scram_first: bool,
 }
 
 impl RsaslMechanism {
@@ -269,10 +301,15 @@ impl RsaslMechanism {
             name: mechanism.name(),
             session,
             finished: false,
+            scram_first: mechanism == Mechanism::ScramSha256,
         })
     }
 
     fn run(&mut self, input: Option<&[u8]>) -> Result<Option<Vec<u8>>, String> {
+        if let (true, Some(challenge)) = (self.scram_first, input) {
+            self.scram_first = false;
+            check_scram_iterations(challenge).map_err(|e| format!("{}: {e}", self.name))?;
+        }
         let mut out = Vec::new();
         let state = self
             .session
@@ -322,6 +359,7 @@ impl SaslMechanism for RsaslMechanism {
 }
 
 /// Where credentials come from, for one connection.
+#[derive(Clone)]
 struct CredentialSources {
     uri: String,
     host: Option<String>,
@@ -466,6 +504,7 @@ const TCP_NOTE: &str = "over plain tcp libvirtd offers only mechanisms with a se
 
 /// Chooses the mechanism from the daemon's list and builds it with the
 /// connection's credentials.
+#[derive(Clone)]
 struct Chooser {
     secure: bool,
     /// The host the service principal is named after (`libvirt@HOST`).
@@ -486,19 +525,42 @@ impl SaslMechanismChooser for Chooser {
     }
 
     /// GSSAPI first when offered: it needs no password, and it is the one
-    /// mechanism that works over plain tcp. Starting it may ask the KDC
-    /// for a ticket, so it is built off the connection's I/O.
+    /// mechanism that works over plain tcp; else a password mechanism.
+    /// Either is built in a job, off the connection's I/O: Kerberos may
+    /// ask its KDC for a ticket, credentials come from a file or a
+    /// callback that may block.
     fn choose_deferred(&mut self, offered: &[&str]) -> Result<MechanismChoice, AuthError> {
-        if let Some(job) = self.gssapi_job(offered)? {
-            return Ok(MechanismChoice::Deferred(job));
-        }
-        self.password_mechanism(offered, None)
-            .map(MechanismChoice::Ready)
+        let gssapi = self.gssapi_job(offered)?;
+        let mut chooser = self.clone();
+        let offered: Vec<String> = offered.iter().map(|&m| m.to_owned()).collect();
+        Ok(MechanismChoice::Deferred(Box::new(move || {
+            let offered: Vec<&str> = offered.iter().map(String::as_str).collect();
+            match gssapi {
+                Some(job) => job().or_else(|e| chooser.after_gssapi(&offered, e)),
+                None => chooser.password_mechanism(&offered, None),
+            }
+        })))
     }
 
+    /// The job falls back by itself (see [`Chooser::after_gssapi`]): its
+    /// error is final.
+    fn deferred_failed(
+        &mut self,
+        _offered: &[&str],
+        error: AuthError,
+    ) -> Result<Box<dyn SaslMechanism>, AuthError> {
+        Err(error)
+    }
+
+    fn init_refused(&mut self, refusal: CallError) -> AuthError {
+        init_refused(self.tcp, refusal)
+    }
+}
+
+impl Chooser {
     /// Kerberos could not start (no ticket, no library): a password
     /// mechanism when one may be used, else Kerberos' reason.
-    fn deferred_failed(
+    fn after_gssapi(
         &mut self,
         offered: &[&str],
         error: AuthError,
@@ -510,12 +572,6 @@ impl SaslMechanismChooser for Chooser {
         self.password_mechanism(offered, Some(error))
     }
 
-    fn init_refused(&mut self, refusal: CallError) -> AuthError {
-        init_refused(self.tcp, refusal)
-    }
-}
-
-impl Chooser {
     /// SCRAM-SHA-256 or PLAIN with the connection's credentials; when
     /// none may be used, the reason (after GSSAPI's, if it failed first).
     fn password_mechanism(
@@ -662,6 +718,31 @@ pub(crate) fn client_auth(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scram(server_first_tail: &str) -> Result<Option<Vec<u8>>, String> {
+        let creds = SaslCredentials {
+            username: "alice".into(),
+            password: "secret".into(),
+            authzid: None,
+        };
+        let mut m = RsaslMechanism::new(Mechanism::ScramSha256, creds).unwrap();
+        let first = String::from_utf8(m.start().unwrap().unwrap()).unwrap();
+        let nonce = first.split(",r=").nth(1).unwrap();
+        let server_first = format!("r={nonce}daemon,s=c2FsdHNhbHQ=,{server_first_tail}");
+        m.step(Some(server_first.as_bytes()))
+    }
+
+    #[test]
+    fn a_daemon_asking_for_too_many_scram_iterations_is_refused() {
+        // An ordinary count goes on to the client's proof.
+        let proof = scram("i=4096").unwrap().unwrap();
+        assert!(proof.starts_with(b"c=biws,r="), "{proof:?}");
+        for count in ["1000001", "4294967296", "99999999999999999999999999"] {
+            let e = scram(&format!("i={count}")).unwrap_err();
+            assert!(e.contains("SCRAM iterations, more than the 1000000"), "{e}");
+        }
+        assert!(check_scram_iterations(b"r=x,s=y,i=1000000").is_ok());
+    }
 
     #[test]
     fn scram_is_preferred_and_both_need_a_secure_channel() {
@@ -943,6 +1024,7 @@ mod tests {
         let s = sources(Some("password=before-any-group\n"), None);
         let e = s.get(Mechanism::ScramSha256).unwrap_err().to_string();
         cleanup(&s);
-        assert!(e.contains("before any [group]"), "{e}");
+        assert!(e.contains("before any `[group]`"), "{e}");
+        assert!(!e.contains("before-any-group"), "the line is not echoed: {e}");
     }
 }

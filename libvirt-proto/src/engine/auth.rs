@@ -5,12 +5,29 @@
 //! `AUTH_POLKIT` for polkit, and the `AUTH_SASL_INIT` / `_START` / `_STEP`
 //! exchange for SASL through a pluggable [`SaslMechanism`], either given up
 //! front or built by a [`SaslMechanismChooser`] from the mechanisms the
-//! daemon lists in its `AUTH_SASL_INIT` reply. When none of the wanted
-//! methods is offered, authentication fails with an error that says so
-//! (rather than pretending to succeed).
+//! daemon lists in its `AUTH_SASL_INIT` reply.
 //!
-//! [`ServerAuth`] is the daemon's side: it answers those calls, and refuses
-//! every other call until the client is authenticated.
+//! # Policy
+//!
+//! The client decides which methods are acceptable, never the daemon.
+//! When none of the wanted methods is offered, authentication fails with
+//! [`AuthError::NotOffered`] naming both lists, even when the daemon
+//! offers `none`: a client that demands SASL (libvirt's `auth=sasl`) is
+//! not talked out of it by a peer that could be an attacker stripping
+//! authentication and its encryption. An empty list (libvirt's daemons
+//! never send one, but libvirt's client reads it as "nothing to do") is
+//! accepted only when `none` is among the wanted methods; libvirt's client
+//! accepts it even when a method was demanded, this one is stricter.
+//!
+//! Everything a mechanism does (building it, which may read credentials
+//! or ask a KDC for a ticket, and each step, which may derive keys) runs
+//! as an [`AuthJob`] the caller takes with [`ClientAuth::take_job`] and
+//! runs where blocking is harmless, so a slow or hostile exchange never
+//! stalls the caller's I/O loop.
+//!
+//! [`ServerAuth`] is the daemon's side: it answers those calls, refuses
+//! every other call until the client is authenticated, and refuses a
+//! second authentication once it is.
 
 use std::fmt;
 
@@ -90,9 +107,9 @@ pub trait SaslMechanismChooser: Send {
 
     /// As [`SaslMechanismChooser::choose`], but the chooser may hand back
     /// a job that builds the mechanism and may block (Kerberos asking its
-    /// KDC for a ticket, say), for the caller to run away from its I/O
-    /// loop (see [`ClientAuth::take_mechanism_job`]). The default builds
-    /// at once with `choose`.
+    /// KDC for a ticket, reading a credentials file, say), for the caller
+    /// to run away from its I/O loop (see [`ClientAuth::take_job`]). The
+    /// default builds at once with `choose`.
     fn choose_deferred(&mut self, offered: &[&str]) -> Result<MechanismChoice, AuthError> {
         self.choose(offered).map(MechanismChoice::Ready)
     }
@@ -163,9 +180,15 @@ pub enum AuthError {
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            AuthError::NotOffered { offered, wanted } if offered.is_empty() => write!(
+                f,
+                "authentication failed: the daemon offers no authentication method, but \
+                 {wanted:?} was requested"
+            ),
             AuthError::NotOffered { offered, wanted } => write!(
                 f,
-                "the daemon requires one of {offered:?}, but only {wanted:?} may be used"
+                "authentication failed: the daemon offers {offered:?}, but only {wanted:?} \
+                 may be used"
             ),
             AuthError::Mechanism(m) => write!(f, "SASL mechanism: {m}"),
             AuthError::Sasl(m) => write!(f, "SASL: {m}"),
@@ -184,11 +207,76 @@ enum Stage {
     List,
     Polkit,
     SaslInit,
-    /// Waiting for the mechanism to be built ([`MechanismJob`]).
+    /// Waiting for the job building the mechanism.
     Building,
+    /// Waiting for the job computing the initial response.
+    Starting,
     SaslStart,
     SaslStep,
+    /// Waiting for the job answering a challenge; `complete`: the daemon
+    /// said it was done with that challenge.
+    Stepping {
+        complete: bool,
+    },
     Done,
+}
+
+/// Work of the exchange that may block: building the SASL mechanism (which
+/// may read a credentials file or ask a KDC for a ticket) or one of its
+/// steps (SCRAM's key derivation, a GSSAPI context step). Run it where
+/// blocking is harmless (a blocking thread; inline in a blocking client),
+/// then hand its output to [`ClientAuth::finish_job`].
+pub struct AuthJob(Box<dyn FnOnce() -> AuthJobOutput + Send>);
+
+impl AuthJob {
+    fn step(
+        mut mech: Box<dyn SaslMechanism>,
+        f: impl FnOnce(&mut dyn SaslMechanism) -> Result<Option<Vec<u8>>, String> + Send + 'static,
+    ) -> AuthJob {
+        AuthJob(Box::new(move || {
+            let r = f(mech.as_mut());
+            AuthJobOutput(JobOutput::Stepped(mech, r))
+        }))
+    }
+
+    /// Does the work.
+    pub fn run(self) -> AuthJobOutput {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for AuthJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthJob")
+    }
+}
+
+/// What an [`AuthJob`] produced.
+pub struct AuthJobOutput(JobOutput);
+
+enum JobOutput {
+    Built(Result<Box<dyn SaslMechanism>, AuthError>),
+    /// The mechanism back, with its answer.
+    Stepped(Box<dyn SaslMechanism>, Result<Option<Vec<u8>>, String>),
+    Failed(AuthError),
+}
+
+impl AuthJobOutput {
+    /// The job could not run to its end (it panicked, or its thread was
+    /// cancelled): authentication fails with `reason`.
+    pub fn lost(reason: impl Into<String>) -> Self {
+        AuthJobOutput(JobOutput::Failed(AuthError::Sasl(reason.into())))
+    }
+}
+
+impl fmt::Debug for AuthJobOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match &self.0 {
+            JobOutput::Built(_) => "AuthJobOutput::Built",
+            JobOutput::Stepped(..) => "AuthJobOutput::Stepped",
+            JobOutput::Failed(_) => "AuthJobOutput::Failed",
+        })
+    }
 }
 
 /// The progress of [`ClientAuth`].
@@ -208,8 +296,8 @@ pub struct ClientAuth {
     /// The mechanism: given up front, or built by `chooser`.
     sasl: Option<Box<dyn SaslMechanism>>,
     chooser: Option<Box<dyn SaslMechanismChooser>>,
-    /// A job building the mechanism, until the caller takes it.
-    job: Option<MechanismJob>,
+    /// Work for the caller to run, until it takes it.
+    job: Option<AuthJob>,
     /// The daemon's mechanism list, while the mechanism is being built.
     mechlist: String,
     stage: Stage,
@@ -236,6 +324,15 @@ fn to_wire(bytes: Option<Vec<u8>>) -> (i32, Vec<i8>) {
 
 fn from_wire(nil: i32, data: &[i8]) -> Option<Vec<u8>> {
     (nil == 0).then(|| data.iter().map(|&x| x as u8).collect())
+}
+
+/// The mechanisms of an `AUTH_SASL_INIT` reply (libvirt separates them
+/// with spaces or commas).
+fn split_mechlist(mechlist: &str) -> Vec<&str> {
+    mechlist
+        .split([' ', ','])
+        .filter(|m| !m.is_empty())
+        .collect()
 }
 
 impl ClientAuth {
@@ -279,42 +376,50 @@ impl ClientAuth {
         matches!(event, Event::Reply { serial, .. } if *serial == self.serial && self.stage != Stage::Done)
     }
 
-    /// The job that builds the chosen mechanism, when the chooser
-    /// deferred it: run it where blocking is harmless, then pass its
-    /// result to [`ClientAuth::provide_mechanism`]. Until then the
-    /// exchange waits.
-    pub fn take_mechanism_job(&mut self) -> Option<MechanismJob> {
+    /// The work the exchange waits for, if any: run it where blocking is
+    /// harmless ([`AuthJob::run`]), then pass its output to
+    /// [`ClientAuth::finish_job`]. Check after every
+    /// [`ClientAuth::handle`] and [`ClientAuth::finish_job`] that leaves
+    /// the exchange in progress.
+    pub fn take_job(&mut self) -> Option<AuthJob> {
         self.job.take()
     }
 
-    /// Continues with the result of the [`MechanismJob`].
-    pub fn provide_mechanism(
-        &mut self,
-        engine: &mut ClientEngine,
-        built: Result<Box<dyn SaslMechanism>, AuthError>,
-    ) -> AuthStatus {
-        if self.stage != Stage::Building {
-            return AuthStatus::InProgress;
-        }
-        let mechlist = std::mem::take(&mut self.mechlist);
-        let built = built.or_else(|e| match self.chooser.as_mut() {
-            Some(chooser) => {
-                let offered: Vec<&str> = mechlist
-                    .split([' ', ','])
-                    .filter(|m| !m.is_empty())
-                    .collect();
-                chooser.deferred_failed(&offered, e)
+    /// Continues with what the [`AuthJob`] produced.
+    pub fn finish_job(&mut self, engine: &mut ClientEngine, output: AuthJobOutput) -> AuthStatus {
+        let r = match (self.stage, output.0) {
+            (_, JobOutput::Failed(e)) if self.stage != Stage::Done => Err(e),
+            (Stage::Building, JobOutput::Built(built)) => self.built(built),
+            (Stage::Starting, JobOutput::Stepped(m, r)) => {
+                self.sasl = Some(m);
+                self.started(engine, r)
             }
-            None => Err(e),
-        });
-        let started = built.and_then(|m| {
-            self.sasl = Some(m);
-            self.sasl_start(engine, &mechlist)
-        });
-        match started {
+            (Stage::Stepping { complete }, JobOutput::Stepped(m, r)) => {
+                self.sasl = Some(m);
+                self.stepped(engine, complete, r)
+            }
+            // Not what this stage waits for (a job run twice, or after
+            // the exchange ended): nothing changes.
+            _ => return AuthStatus::InProgress,
+        };
+        match r {
             Ok(status) => status,
             Err(e) => self.fail(e),
         }
+    }
+
+    /// The mechanism is built (or the chooser's fallback, if not).
+    fn built(
+        &mut self,
+        built: Result<Box<dyn SaslMechanism>, AuthError>,
+    ) -> Result<AuthStatus, AuthError> {
+        let mechlist = std::mem::take(&mut self.mechlist);
+        let mech = built.or_else(|e| match self.chooser.as_mut() {
+            Some(chooser) => chooser.deferred_failed(&split_mechlist(&mechlist), e),
+            None => Err(e),
+        })?;
+        self.sasl = Some(mech);
+        self.start_job(&mechlist)
     }
 
     /// Advances with a reply that [`ClientAuth::owns`].
@@ -348,29 +453,36 @@ impl ClientAuth {
         AuthStatus::Done(m)
     }
 
-    /// Sends `AUTH_SASL_START` with the mechanism, which must be among
-    /// the daemon's `mechlist`.
-    fn sasl_start(
-        &mut self,
-        engine: &mut ClientEngine,
-        mechlist: &str,
-    ) -> Result<AuthStatus, AuthError> {
+    /// Has the mechanism, which must be among the daemon's `mechlist`,
+    /// compute its initial response.
+    fn start_job(&mut self, mechlist: &str) -> Result<AuthStatus, AuthError> {
         let mech = self
             .sasl
-            .as_mut()
+            .take()
             .ok_or(AuthError::Mechanism("none given".into()))?;
         let name = mech.name().to_owned();
-        if !mechlist
-            .split([' ', ','])
+        if !split_mechlist(mechlist)
+            .iter()
             .any(|m| m.eq_ignore_ascii_case(&name))
         {
             return Err(AuthError::Mechanism(format!(
                 "the daemon offers {mechlist}, not {name}"
             )));
         }
-        let (nil, data) = to_wire(mech.start().map_err(AuthError::Sasl)?);
+        self.job = Some(AuthJob::step(mech, |m| m.start()));
+        self.stage = Stage::Starting;
+        Ok(AuthStatus::InProgress)
+    }
+
+    /// Sends `AUTH_SASL_START` with the initial response.
+    fn started(
+        &mut self,
+        engine: &mut ClientEngine,
+        response: Result<Option<Vec<u8>>, String>,
+    ) -> Result<AuthStatus, AuthError> {
+        let (nil, data) = to_wire(response.map_err(AuthError::Sasl)?);
         let args = remote::AuthSaslStartArgs {
-            mech: name,
+            mech: self.mechanism()?.name().to_owned(),
             nil,
             data,
         };
@@ -381,6 +493,61 @@ impl ClientAuth {
         Ok(AuthStatus::InProgress)
     }
 
+    /// Sends the answer to a challenge, or ends the exchange when the
+    /// daemon said it was done.
+    fn stepped(
+        &mut self,
+        engine: &mut ClientEngine,
+        complete: bool,
+        answer: Result<Option<Vec<u8>>, String>,
+    ) -> Result<AuthStatus, AuthError> {
+        let answer = answer.map_err(AuthError::Sasl)?;
+        if complete {
+            if answer.is_some_and(|r| !r.is_empty()) {
+                // Its answer would never be read (and with a security
+                // layer, both sides would disagree on what was
+                // negotiated).
+                return Err(AuthError::Sasl(format!(
+                    "the daemon ended the {} exchange while the client had more to say",
+                    self.mechanism()?.name()
+                )));
+            }
+            return self.complete(engine);
+        }
+        let (nil, data) = to_wire(answer);
+        let args = remote::AuthSaslStepArgs { nil, data };
+        self.serial = engine
+            .call::<procs::AuthSaslStep>(&args)
+            .map_err(AuthError::Engine)?;
+        self.stage = Stage::SaslStep;
+        Ok(AuthStatus::InProgress)
+    }
+
+    /// The daemon is done: authenticated if the mechanism is too.
+    fn complete(&mut self, engine: &mut ClientEngine) -> Result<AuthStatus, AuthError> {
+        let mech = self
+            .sasl
+            .as_mut()
+            .ok_or(AuthError::Mechanism("none given".into()))?;
+        if !mech.is_complete() {
+            return Err(AuthError::Sasl(format!(
+                "the daemon ended the {} exchange before it was complete (the server was not \
+                 authenticated)",
+                mech.name()
+            )));
+        }
+        if let Some(layer) = mech.security_layer() {
+            engine.set_security_layer(layer);
+        }
+        Ok(self.done(AuthMethod::Sasl))
+    }
+
+    fn mechanism(&self) -> Result<&dyn SaslMechanism, AuthError> {
+        self.sasl
+            .as_deref()
+            .ok_or(AuthError::Mechanism("none given".into()))
+    }
+
     fn advance(&mut self, engine: &mut ClientEngine, body: &[u8]) -> Result<AuthStatus, AuthError> {
         match self.stage {
             Stage::List => {
@@ -389,8 +556,8 @@ impl ClientAuth {
                     .map_err(AuthError::Engine)?;
                 let offered: Vec<AuthMethod> =
                     list.types.into_iter().map(AuthMethod::from).collect();
-                // An empty list or `none` on offer: nothing to do.
-                if offered.is_empty() || offered.contains(&AuthMethod::None) {
+                // Nothing asked for: fine only if nothing was demanded.
+                if offered.is_empty() && self.wanted.contains(&AuthMethod::None) {
                     return Ok(self.done(AuthMethod::None));
                 }
                 let Some(&method) = self.wanted.iter().find(|m| offered.contains(m)) else {
@@ -441,22 +608,19 @@ impl ClientAuth {
                     .decode_reply::<procs::AuthSaslInit>(body)
                     .map_err(AuthError::Engine)?;
                 if let Some(chooser) = self.chooser.as_mut() {
-                    let offered: Vec<&str> = r
-                        .mechlist
-                        .split([' ', ','])
-                        .filter(|m| !m.is_empty())
-                        .collect();
-                    match chooser.choose_deferred(&offered)? {
+                    match chooser.choose_deferred(&split_mechlist(&r.mechlist))? {
                         MechanismChoice::Ready(m) => self.sasl = Some(m),
-                        MechanismChoice::Deferred(job) => {
-                            self.job = Some(job);
+                        MechanismChoice::Deferred(build) => {
+                            self.job = Some(AuthJob(Box::new(move || {
+                                AuthJobOutput(JobOutput::Built(build()))
+                            })));
                             self.mechlist = r.mechlist;
                             self.stage = Stage::Building;
                             return Ok(AuthStatus::InProgress);
                         }
                     }
                 }
-                self.sasl_start(engine, &r.mechlist)
+                self.start_job(&r.mechlist)
             }
             Stage::SaslStart | Stage::SaslStep => {
                 let (complete, nil, data) = if self.stage == Stage::SaslStart {
@@ -470,49 +634,26 @@ impl ClientAuth {
                         .map_err(AuthError::Engine)?;
                     (r.complete, r.nil, r.data)
                 };
+                let complete = complete != 0;
                 let challenge = from_wire(nil, &data);
+                if complete && challenge.is_none() {
+                    return self.complete(engine);
+                }
+                // When the daemon is done, the mechanism still checks its
+                // final message (e.g. SCRAM's server signature).
                 let mech = self
                     .sasl
-                    .as_mut()
+                    .take()
                     .ok_or(AuthError::Mechanism("none given".into()))?;
-                if complete != 0 {
-                    // The server is done; let the mechanism check the
-                    // server's final message (e.g. SCRAM's signature).
-                    if challenge.is_some() {
-                        let reply = mech.step(challenge.as_deref()).map_err(AuthError::Sasl)?;
-                        if reply.is_some_and(|r| !r.is_empty()) {
-                            // Its answer would never be read (and with a
-                            // security layer, both sides would disagree
-                            // on what was negotiated).
-                            return Err(AuthError::Sasl(format!(
-                                "the daemon ended the {} exchange while the client had more \
-                                 to say",
-                                mech.name()
-                            )));
-                        }
-                    }
-                    if !mech.is_complete() {
-                        return Err(AuthError::Sasl(format!(
-                            "the daemon ended the {} exchange before it was complete \
-                             (the server was not authenticated)",
-                            mech.name()
-                        )));
-                    }
-                    if let Some(layer) = mech.security_layer() {
-                        engine.set_security_layer(layer);
-                    }
-                    return Ok(self.done(AuthMethod::Sasl));
-                }
-                let (nil, data) =
-                    to_wire(mech.step(challenge.as_deref()).map_err(AuthError::Sasl)?);
-                let args = remote::AuthSaslStepArgs { nil, data };
-                self.serial = engine
-                    .call::<procs::AuthSaslStep>(&args)
-                    .map_err(AuthError::Engine)?;
-                self.stage = Stage::SaslStep;
+                self.job = Some(AuthJob::step(mech, move |m| m.step(challenge.as_deref())));
+                self.stage = Stage::Stepping { complete };
                 Ok(AuthStatus::InProgress)
             }
-            Stage::NotStarted | Stage::Building | Stage::Done => Ok(AuthStatus::InProgress),
+            Stage::NotStarted
+            | Stage::Building
+            | Stage::Starting
+            | Stage::Stepping { .. }
+            | Stage::Done => Ok(AuthStatus::InProgress),
         }
     }
 }
@@ -548,6 +689,8 @@ pub struct ServerAuth {
     sasl: Option<Box<dyn SaslServer>>,
     polkit: Option<Box<dyn FnMut() -> bool + Send>>,
     authenticated: bool,
+    /// `AUTH_SASL_START` succeeded and the exchange goes on.
+    sasl_started: bool,
 }
 
 impl fmt::Debug for ServerAuth {
@@ -579,6 +722,7 @@ impl ServerAuth {
             sasl: None,
             polkit: None,
             authenticated: true,
+            sasl_started: false,
         }
     }
 
@@ -589,6 +733,7 @@ impl ServerAuth {
             sasl: Some(server),
             polkit: None,
             authenticated: false,
+            sasl_started: false,
         }
     }
 
@@ -599,6 +744,7 @@ impl ServerAuth {
             sasl: None,
             polkit: Some(check),
             authenticated: false,
+            sasl_started: false,
         }
     }
 
@@ -630,10 +776,30 @@ impl ServerAuth {
         let Call::Remote(call) = call else {
             return self.gate(engine, header);
         };
+        let authenticating = matches!(
+            call,
+            C::AuthPolkit(()) | C::AuthSaslInit(()) | C::AuthSaslStart(_) | C::AuthSaslStep(_)
+        );
+        if authenticating && self.authenticated {
+            // As libvirt's daemon: once authenticated, the connection's
+            // method is `none`, and starting over is an error (a second
+            // exchange could replace the negotiated security layer).
+            self.refuse(
+                engine,
+                header,
+                "authentication failed: already authenticated",
+            )?;
+            return Ok(ServerAuthOutcome::Answered);
+        }
         match call {
             C::AuthList(()) => {
+                let method = if self.authenticated {
+                    AuthMethod::None
+                } else {
+                    self.method
+                };
                 let ret = remote::AuthListRet {
-                    types: vec![self.method.into()],
+                    types: vec![method.into()],
                 };
                 engine.reply(header, &ret)?;
             }
@@ -670,6 +836,7 @@ impl ServerAuth {
             }
             C::AuthSaslStep(a) => {
                 let step = match &mut self.sasl {
+                    Some(_) if !self.sasl_started => Err("SASL step before start".into()),
                     Some(s) => s.step(from_wire(a.nil, &a.data).as_deref()),
                     None => Err("SASL authentication is not offered".into()),
                 };
@@ -701,12 +868,19 @@ impl ServerAuth {
         start: bool,
     ) -> Result<(), EngineError> {
         let (complete, data) = match step {
-            Ok(SaslServerStep::Continue(d)) => (0, d),
+            Ok(SaslServerStep::Continue(d)) => {
+                self.sasl_started = true;
+                (0, d)
+            }
             Ok(SaslServerStep::Done(d)) => {
                 self.authenticated = true;
+                self.sasl_started = false;
                 (1, d)
             }
-            Err(m) => return self.refuse(engine, header, &format!("authentication failed: {m}")),
+            Err(m) => {
+                self.sasl_started = false;
+                return self.refuse(engine, header, &format!("authentication failed: {m}"));
+            }
         };
         let (nil, data) = to_wire(data);
         let layer = match (complete, self.sasl.as_mut()) {

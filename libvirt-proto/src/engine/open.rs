@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::auth::{AuthStatus, ClientAuth, MechanismJob, SaslMechanism};
+use super::auth::{AuthJob, AuthJobOutput, AuthStatus, ClientAuth};
 use super::{AuthError, CallError, ClientEngine, EngineError, Event, FEATURE_PROGRAM_KEEPALIVE};
 use crate::generated::remote::{self, program::procs};
 
@@ -93,20 +93,17 @@ impl Opener {
         self.auth.start(engine)
     }
 
-    /// The job building the SASL mechanism, when the chooser deferred it
-    /// (see [`ClientAuth::take_mechanism_job`]): run it where blocking is
-    /// harmless and pass its result to [`Opener::provide_mechanism`].
-    pub fn take_mechanism_job(&mut self) -> Option<MechanismJob> {
-        self.auth.take_mechanism_job()
+    /// Authentication work that may block, when there is some (see
+    /// [`ClientAuth::take_job`]): run it where blocking is harmless and
+    /// pass its output to [`Opener::finish_job`]. Check after every call
+    /// that leaves the handshake in progress.
+    pub fn take_job(&mut self) -> Option<AuthJob> {
+        self.auth.take_job()
     }
 
-    /// Continues with the result of the mechanism job.
-    pub fn provide_mechanism(
-        &mut self,
-        engine: &mut ClientEngine,
-        built: Result<Box<dyn SaslMechanism>, AuthError>,
-    ) -> OpenStatus {
-        let status = self.auth.provide_mechanism(engine, built);
+    /// Continues with what the [`AuthJob`] produced.
+    pub fn finish_job(&mut self, engine: &mut ClientEngine, output: AuthJobOutput) -> OpenStatus {
+        let status = self.auth.finish_job(engine, output);
         match self.after_auth(engine, status) {
             Ok(s) => s,
             Err(e) => {
