@@ -37,6 +37,9 @@ mod driver;
 mod error;
 mod event_family;
 mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "gssapi")]
 mod gssapi;
 mod outbox;

@@ -691,3 +691,41 @@ SQAwRgIhALw3s8WVNAbiNfDsi5yWiQrAbgkGYCztumVY9xZTMII6AiEAlLRN2t7Z
         }
     }
 }
+
+/// Entry points for the fuzz targets (feature `fuzzing`); not an API.
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing {
+    use super::*;
+
+    /// The common names of a certificate without subjectAltName, as
+    /// `common_name_matches` reads them; `None` when it has one or the
+    /// DER is not walkable.
+    pub(crate) fn subject_common_names(cert: &[u8]) -> Option<Vec<Vec<u8>>> {
+        der::subject_without_san(cert).map(|s| der::common_names(s).map(<[u8]>::to_vec).collect())
+    }
+
+    /// `common_name_matches` for a DNS or IP `host`; `None` when `host`
+    /// is not a server name.
+    pub(crate) fn common_name_matches(cert: &[u8], host: &str) -> Option<bool> {
+        let name = ServerName::try_from(host.to_owned()).ok()?;
+        Some(super::common_name_matches(
+            &CertificateDer::from(cert.to_vec()),
+            &name,
+        ))
+    }
+
+    /// `hostname_matches`.
+    pub(crate) fn hostname_matches(pattern: &[u8], host: &str) -> bool {
+        super::hostname_matches(pattern, host)
+    }
+
+    /// Reads the files of `pkipath` as [`connect`] does and builds the
+    /// rustls configuration; whether a client identity was found.
+    pub(crate) fn load(pkipath: &Path, no_verify: bool) -> Result<bool, String> {
+        let files = locate(Some(pkipath), true, None, &|p| p.exists());
+        let creds = Credentials::load(&files, no_verify)?;
+        let identity = creds.identity.is_some();
+        client_config(creds, &files, no_verify)?;
+        Ok(identity)
+    }
+}

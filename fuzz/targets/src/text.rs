@@ -1,0 +1,304 @@
+//! `uri` and `auth_conf`.
+
+use std::path::Path;
+
+use libvirt_proto::client::auth_conf::{AuthConfig, LIBVIRT_SERVICE};
+use libvirt_proto::client::fuzzing::ssh_argv;
+use libvirt_proto::uri::{ConnectUri, Proxy, Transport};
+
+/// Parses a connection URI (the input as UTF-8); for the ssh transports,
+/// builds the `ssh` command line.
+///
+/// Checks: the name sent to the daemon of a URI without `name=` parses
+/// back to the same driver and path; the ssh argument vector has the
+/// user, key file and host where ssh reads them as such (the host after
+/// `--`), and the command run on the far side, split as its shell
+/// splits it, gives back the socket, netcat and URI exactly, with no
+/// shell syntax from the URI outside quotes.
+pub fn uri(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(u) = ConnectUri::parse(text) else {
+        return;
+    };
+    let name = u.remote_name();
+    let _ = u.wants_session(false);
+    if u.params.name.is_none() {
+        let again = ConnectUri::parse(&name)
+            .unwrap_or_else(|e| panic!("remote name {name:?} does not parse: {e}"));
+        assert_eq!(again.driver, u.driver);
+        let path = if u.path.is_empty() { "/" } else { &u.path };
+        assert_eq!(again.path, path);
+        assert_eq!(again.host, None);
+    }
+    if matches!(
+        u.transport,
+        Transport::Ssh | Transport::Libssh | Transport::Libssh2
+    ) {
+        for (read_only, admin) in [(false, false), (true, false), (false, true)] {
+            check_ssh(&u, read_only, admin);
+        }
+    }
+}
+
+fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
+    let (program, args) = ssh_argv(u, read_only, admin);
+    assert_eq!(
+        program.to_str(),
+        Some(u.params.command.as_deref().unwrap_or("ssh"))
+    );
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| a.to_str().expect("arguments come from UTF-8"))
+        .collect();
+    // Options, each with its value, until `--`.
+    let mut i = 0;
+    let mut user = None;
+    let mut key = None;
+    while args[i] != "--" {
+        match args[i] {
+            "-p" | "-l" | "-i" | "-o" | "-e" => {
+                let v = args[i + 1];
+                match args[i] {
+                    "-l" => user = Some(v),
+                    "-i" => key = Some(v),
+                    "-p" => assert_eq!(Some(v.parse::<u16>().unwrap()), u.port),
+                    _ => {}
+                }
+                i += 2;
+            }
+            "-T" => i += 1,
+            other => panic!("unexpected ssh argument {other:?} in {args:?}"),
+        }
+    }
+    assert_eq!(user, u.user.as_deref());
+    assert_eq!(key, u.params.keyfile.as_deref());
+    let rest = &args[i + 1..];
+    assert_eq!(rest.len(), 2, "host and command after --: {args:?}");
+    assert_eq!(rest[0], u.host.as_deref().unwrap_or("localhost"));
+
+    let socket = u.params.socket.clone().unwrap_or_else(|| {
+        format!(
+            "/var/run/libvirt/{}",
+            if admin {
+                "libvirt-admin-sock"
+            } else if read_only {
+                "libvirt-sock-ro"
+            } else {
+                "libvirt-sock"
+            }
+        )
+    });
+    let netcat = u.params.netcat.as_deref().unwrap_or("nc");
+    let name = u.remote_name();
+    let netcat_words = [netcat, "-U", &socket];
+    let mut helper_words = vec!["virt-ssh-helper"];
+    if read_only {
+        helper_words.push("-r");
+    }
+    helper_words.push(&name);
+
+    let words = shell_words(rest[1]);
+    match u.params.proxy.unwrap_or(Proxy::Auto) {
+        Proxy::Netcat => assert_eq!(words, netcat_words.map(Word::word), "{}", rest[1]),
+        Proxy::Native => assert_eq!(
+            words,
+            helper_words
+                .iter()
+                .map(|w| Word::word(w))
+                .collect::<Vec<_>>(),
+            "{}",
+            rest[1]
+        ),
+        Proxy::Auto => {
+            assert_eq!(words.len(), 3, "{}", rest[1]);
+            assert_eq!(words[..2], [Word::word("sh"), Word::word("-c")]);
+            let Word::Word(script) = &words[2] else {
+                panic!("{:?}", words[2]);
+            };
+            let mut want: Vec<Word> = [
+                "if",
+                "command",
+                "-v",
+                "virt-ssh-helper",
+                ">/dev/null",
+                "2>&1",
+            ]
+            .map(Word::word)
+            .to_vec();
+            want.extend([Word::Semi, Word::word("then"), Word::word("exec")]);
+            want.extend(helper_words.iter().map(|w| Word::word(w)));
+            want.extend([Word::Semi, Word::word("else"), Word::word("exec")]);
+            want.extend(netcat_words.map(Word::word));
+            want.extend([Word::Semi, Word::word("fi")]);
+            assert_eq!(shell_words(script), want, "{script}");
+        }
+    }
+}
+
+/// A token of a POSIX shell command line, as far as these commands go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Word {
+    Word(String),
+    /// An unquoted `;`.
+    Semi,
+}
+
+impl Word {
+    fn word(s: &str) -> Word {
+        Word::Word(s.to_owned())
+    }
+}
+
+/// Splits `line` as sh would (single quotes, backslashes, `;`), refusing
+/// unquoted characters a shell would interpret, other than in the fixed
+/// redirections.
+fn shell_words(line: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut raw = String::new();
+    let mut chars = line.chars();
+    let flush = |out: &mut Vec<Word>, cur: &mut String, raw: &mut String, in_word: &mut bool| {
+        if *in_word {
+            let unquoted_specials = raw.chars().any(|c| "|&$`()<>*?[]{}~#!\"\\\n\t".contains(c));
+            assert!(
+                !unquoted_specials || raw == ">/dev/null" || raw == "2>&1",
+                "unquoted shell syntax in {raw:?}"
+            );
+            out.push(Word::Word(std::mem::take(cur)));
+            raw.clear();
+            *in_word = false;
+        }
+    };
+    while let Some(ch) = chars.next() {
+        match ch {
+            ' ' => flush(&mut out, &mut cur, &mut raw, &mut in_word),
+            ';' => {
+                flush(&mut out, &mut cur, &mut raw, &mut in_word);
+                out.push(Word::Semi);
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => cur.push(c),
+                        None => panic!("unterminated quote in {line:?}"),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                let c = chars.next().expect("a backslash at the end");
+                cur.push(c);
+            }
+            c => {
+                in_word = true;
+                raw.push(c);
+                cur.push(c);
+            }
+        }
+    }
+    flush(&mut out, &mut cur, &mut raw, &mut in_word);
+    out
+}
+
+/// Parses an `auth.conf` (the input as UTF-8) and looks up credentials.
+///
+/// Checks, against the syntax `AuthConfig::parse` documents: every group
+/// a header line names exists; every `key=value` line's value (the last
+/// one of its key in its group) is what `string` returns, unescaped; and
+/// the lookups for the hosts and credential names in the file agree with
+/// `credentials_group` and `string`.
+pub fn auth_conf(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let path = Path::new("auth.conf");
+    let Ok(conf) = AuthConfig::parse(path, text) else {
+        return;
+    };
+    assert_eq!(conf.path(), path);
+    // The file by hand, with the documented rules.
+    let mut group: Option<String> = None;
+    let mut entries: Vec<(String, String, String)> = Vec::new();
+    for raw in text.split('\n') {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        let line = line.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line
+            .strip_prefix('[')
+            .and_then(|r| r.trim_end_matches([' ', '\t']).strip_suffix(']'))
+        {
+            if !name.contains(']') {
+                assert!(conf.has_group(name), "group [{name}] is missing");
+                group = Some(name.to_owned());
+                continue;
+            }
+        }
+        let (k, v) = line.split_once('=').expect("a parsed line is a key=value");
+        let g = group.clone().expect("a key after a group");
+        let k = k.trim_end_matches(|c: char| c.is_ascii_whitespace());
+        let v = v.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        entries.retain(|(eg, ek, _)| !(eg == &g && ek == k));
+        entries.push((g, k.to_owned(), v.to_owned()));
+    }
+    for (g, k, v) in &entries {
+        match conf.string(g, k) {
+            Ok(Some(s)) => assert_eq!(escape(&s), canonical(v), "[{g}] {k}"),
+            Ok(None) => panic!("[{g}] {k} is missing"),
+            Err(_) => assert!(v.contains('\\'), "[{g}] {k}={v:?} refused"),
+        }
+    }
+    let hosts: Vec<&str> = entries
+        .iter()
+        .filter_map(|(g, _, _)| g.strip_prefix("auth-libvirt-"))
+        .chain([None, Some("default")].into_iter().flatten())
+        .collect();
+    for host in hosts.iter().map(|h| Some(*h)).chain([None]) {
+        let group = conf.credentials_group(LIBVIRT_SERVICE, host);
+        for cred in ["authname", "username", "password", "realm"] {
+            let found = conf.lookup(LIBVIRT_SERVICE, host, cred);
+            match &group {
+                Ok(Some(g)) => assert_eq!(found, conf.string(g, cred)),
+                Ok(None) => assert_eq!(found, Ok(None)),
+                Err(e) => assert_eq!(found.as_ref().err(), Some(e)),
+            }
+        }
+    }
+}
+
+/// GLib's escapes for `s`.
+fn escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            ' ' => out.push_str("\\s"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A raw value with every character `escape` would write escaped.
+fn canonical(raw: &str) -> String {
+    let mut out = String::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            out.push('\\');
+            out.extend(chars.next());
+        } else {
+            out.push_str(&escape(&c.to_string()));
+        }
+    }
+    out
+}

@@ -1,0 +1,88 @@
+//! `tls_certs`.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use libvirt_proto::client::fuzzing::{
+    tls_common_name_matches, tls_hostname_matches, tls_load, tls_subject_common_names,
+};
+
+use crate::bytes::Bytes;
+
+/// The TLS certificate helpers of the client.
+///
+/// Input: a mode byte, then
+/// - mode 0 (even): a DER certificate. Its common names (read when it
+///   has no subjectAltName) are checked: a DNS name that is a common
+///   name is accepted by the common-name fallback, in any case;
+///   `hostname_matches` agrees with the fallback for each name.
+/// - mode 1 (odd): a `pkipath` folder's files, each a two-byte length
+///   (0xffff: absent) then its bytes: `cacert.pem`, `cacrl.pem`,
+///   `clientcert.pem`, `clientkey.pem`; then a `no_verify` byte. The
+///   files are read and the rustls configuration built: no panic.
+pub fn tls_certs(data: &[u8]) {
+    let mut s = Bytes::new(data);
+    if s.u8() % 2 == 0 {
+        der(s.rest());
+    } else {
+        pem(&mut s);
+    }
+}
+
+fn der(cert: &[u8]) {
+    let Some(names) = tls_subject_common_names(cert) else {
+        assert_eq!(tls_common_name_matches(cert, "host.example"), Some(false));
+        return;
+    };
+    for cn in names {
+        let Ok(cn) = std::str::from_utf8(&cn) else {
+            continue;
+        };
+        let Some(found) = tls_common_name_matches(cert, cn) else {
+            continue;
+        };
+        let exact = tls_hostname_matches(cn.as_bytes(), cn);
+        if cn.parse::<std::net::IpAddr>().is_err() {
+            assert_eq!(found, exact, "common name {cn:?}");
+            assert_eq!(
+                tls_common_name_matches(cert, &cn.to_ascii_uppercase()),
+                Some(found),
+                "{cn:?} in capitals"
+            );
+        } else {
+            assert!(
+                !found,
+                "an IP address {cn:?} matched through the common name"
+            );
+        }
+        if !cn.starts_with("*.") && !cn.trim_end_matches('.').is_empty() {
+            assert!(exact, "{cn:?} does not match itself");
+        }
+    }
+}
+
+/// A folder of this process's own for the files.
+fn folder() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("fuzz-tls-certs-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("a temporary folder");
+        d
+    })
+}
+
+fn pem(s: &mut Bytes<'_>) {
+    let dir = folder();
+    for name in ["cacert.pem", "cacrl.pem", "clientcert.pem", "clientkey.pem"] {
+        let path = dir.join(name);
+        let n = s.u16();
+        if n == 0xffff {
+            let _ = std::fs::remove_file(&path);
+        } else {
+            let n = usize::from(n);
+            std::fs::write(&path, s.take(n)).expect("a temporary file");
+        }
+    }
+    let no_verify = s.bool();
+    let _ = tls_load(dir, no_verify);
+}
