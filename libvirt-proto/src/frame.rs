@@ -466,6 +466,11 @@ impl FrameDecoder {
         self.done.push_back(frame);
     }
 
+    /// Bytes of whole frames decoded and not yet returned.
+    pub(crate) fn complete_len(&self) -> usize {
+        self.done_bytes
+    }
+
     /// Bytes received but not yet returned as frames.
     pub fn buffered(&self) -> usize {
         self.done_bytes

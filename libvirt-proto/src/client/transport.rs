@@ -328,7 +328,7 @@ fn send_with_fds(s: &UnixStream, bufs: &[IoSlice<'_>], fds: &[OwnedFd]) -> io::R
 }
 
 fn recv_with_fds(s: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
-    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags};
     let mut space = [std::mem::MaybeUninit::uninit(); CMSG_SPACE];
     let mut control = RecvAncillaryBuffer::new(&mut space);
     let got = recvmsg(
@@ -337,11 +337,24 @@ fn recv_with_fds(s: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::
         &mut control,
         RecvFlags::CMSG_CLOEXEC,
     )?;
+    let mut received = Vec::new();
     for m in control.drain() {
         if let RecvAncillaryMessage::ScmRights(r) = m {
-            fds.extend(r);
+            received.extend(r);
         }
     }
+    if got.flags.contains(ReturnFlags::CTRUNC) {
+        // The kernel closed what did not fit: a message would be missing
+        // descriptors, so the connection cannot go on (ours are dropped).
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "more file descriptors arrived at once than one message carries ({MAX_FDS}); \
+                 the rest were discarded"
+            ),
+        ));
+    }
+    fds.append(&mut received);
     Ok(got.bytes)
 }
 
@@ -441,6 +454,27 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+    }
+
+    #[tokio::test]
+    async fn more_descriptors_than_a_message_carries_fail_the_read() {
+        use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+        let (a, b) = UnixStream::pair().unwrap();
+        let sent: Vec<OwnedFd> = (0..MAX_FDS + 8)
+            .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
+            .collect();
+        let borrowed: Vec<_> = sent.iter().map(|f| f.as_fd()).collect();
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(64))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(SendAncillaryMessage::ScmRights(&borrowed)));
+        sendmsg(&a, &[IoSlice::new(b"x")], &mut control, SendFlags::NOSIGNAL).unwrap();
+        let mut b = Conn::Unix(b);
+        let mut fds = Vec::new();
+        let e = std::future::poll_fn(|cx| b.poll_read(cx, &mut [0u8; 16], &mut fds))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        assert!(fds.is_empty(), "none kept from a truncated set");
     }
 
     /// An anonymous temporary file.

@@ -357,9 +357,12 @@ impl ClientEngine {
     }
 
     /// Descriptors received from the transport (before the bytes they came
-    /// with are passed to [`ClientEngine::handle_input`]).
+    /// with are passed to [`ClientEngine::handle_input`]). Only a reply
+    /// starting within those bytes takes them; those no reply takes are
+    /// closed. More than [`MAX_FDS`] at once end the connection
+    /// ([`ProtocolError::TooManyFds`]).
     pub fn handle_fds(&mut self, fds: Vec<OwnedFd>) {
-        self.wire.handle_fds(fds);
+        self.wire_fds(fds);
     }
 
     /// From now on, every byte sent goes through `layer` and every byte

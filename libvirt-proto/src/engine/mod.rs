@@ -101,6 +101,13 @@ pub enum ProtocolError {
     /// The SASL security layer could not decode what arrived (or encode
     /// what was to be sent).
     SecurityLayer(layer::LayerError),
+    /// More descriptors arrived at once than one message may carry.
+    TooManyFds {
+        /// Received.
+        received: usize,
+        /// The most one message carries ([`MAX_FDS`](crate::frame::MAX_FDS)).
+        max: usize,
+    },
 }
 
 impl fmt::Display for ProtocolError {
@@ -116,6 +123,12 @@ impl fmt::Display for ProtocolError {
                 )
             }
             ProtocolError::SecurityLayer(e) => write!(f, "{e}"),
+            ProtocolError::TooManyFds { received, max } => {
+                write!(
+                    f,
+                    "{received} descriptors at once, above one message's {max}"
+                )
+            }
         }
     }
 }

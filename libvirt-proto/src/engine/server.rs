@@ -105,9 +105,13 @@ impl ServerEngine {
         self.wire.poll_timeout()
     }
 
-    /// Descriptors received from the transport.
+    /// Descriptors received from the transport (before the bytes they came
+    /// with are passed to [`ServerEngine::handle_input`]). Only a call
+    /// starting within those bytes takes them; those no call takes are
+    /// closed. More than [`MAX_FDS`] at once end the connection
+    /// ([`ProtocolError::TooManyFds`]).
     pub fn handle_fds(&mut self, fds: Vec<OwnedFd>) {
-        self.wire.handle_fds(fds);
+        self.wire_fds(fds);
     }
 
     /// Puts the connection under `layer` as libvirtd does when SASL

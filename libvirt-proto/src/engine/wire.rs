@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use super::keepalive::{Keepalive, KeepaliveAction};
 use super::layer::{LayerCodec, LayerError, SecurityLayer};
 use super::{CloseReason, EngineError, ProtocolError, Transmit};
-use crate::frame::{Frame, FrameDecoder, Header};
+use crate::frame::{Frame, FrameDecoder, Header, MAX_FDS};
 use crate::generated::keepalive::program::{Procedure, NUMBER, VERSION};
 use crate::generated::virnet::{MessageStatus, MessageType};
 
@@ -38,7 +38,7 @@ pub(crate) struct Wire {
     decoder: FrameDecoder,
     out: VecDeque<Transmit>,
     /// Descriptors received, taken by the messages that announce them.
-    fds: VecDeque<OwnedFd>,
+    fds: FdQueue,
     keepalive: Keepalive,
     /// The SASL security layer, once authentication has set one up.
     layer: Option<LayerCodec>,
@@ -52,7 +52,7 @@ impl Wire {
         Wire {
             decoder: FrameDecoder::new(),
             out: VecDeque::new(),
-            fds: VecDeque::new(),
+            fds: FdQueue::default(),
             keepalive: Keepalive::new(now),
             layer: None,
             plain_ahead: 0,
@@ -76,19 +76,18 @@ impl Wire {
         self.keepalive.deadline()
     }
 
-    pub(crate) fn handle_fds(&mut self, fds: Vec<OwnedFd>) {
-        self.fds.extend(fds);
+    /// Descriptors received with the bytes the next input brings.
+    pub(crate) fn handle_fds(&mut self, fds: Vec<OwnedFd>) -> Result<(), CloseReason> {
+        if self.closed.is_some() {
+            return Ok(());
+        }
+        self.fds.receive(fds)
     }
 
-    /// The `n` descriptors a message announces, if that many arrived.
+    /// The `n` descriptors the frame being handled announces, if that
+    /// many came with its first bytes.
     pub(crate) fn take_fds(&mut self, n: u32) -> Result<Vec<OwnedFd>, ProtocolError> {
-        if n as usize > self.fds.len() {
-            return Err(ProtocolError::MissingFds {
-                expected: n,
-                received: self.fds.len(),
-            });
-        }
-        Ok(self.fds.drain(..n as usize).collect())
+        self.fds.take(n)
     }
 
     /// Received bytes not yet parsed into frames.
@@ -122,9 +121,17 @@ impl Wire {
         self.out.clear();
     }
 
+    /// Plaintext bytes for the decoder.
+    fn push_input(&mut self, data: &[u8]) {
+        self.fds.arrived(data.len());
+        self.decoder.push(data);
+    }
+
     /// The next frame for the role; keepalive PING and PONG are handled here.
     fn next_frame(&mut self, now: Instant) -> Result<Option<Frame>, CloseReason> {
         loop {
+            // After the previous frame was handled, before the next.
+            self.fds.drop_unclaimable(self.decoder.complete_len());
             let Some(frame) = self
                 .decoder
                 .next_frame()
@@ -132,6 +139,7 @@ impl Wire {
             else {
                 return Ok(None);
             };
+            self.fds.frame_parsed(frame.encoded_len());
             // Any frame shows the peer is alive.
             self.keepalive.activity(now);
             let h = frame.header;
@@ -177,6 +185,115 @@ impl Wire {
     }
 }
 
+/// Received descriptors in batches, each with the stream bytes (plaintext
+/// offsets) that came with it. A sender passes a message's descriptors
+/// with its first byte, so only a frame starting within a batch's bytes
+/// may claim them; they are closed as soon as no such frame can come.
+#[derive(Debug, Default)]
+struct FdQueue {
+    batches: VecDeque<FdBatch>,
+    /// Bytes received so far.
+    received: u64,
+    /// Where the next frame out of the decoder starts.
+    next_frame: u64,
+    /// Where the frame being handled starts.
+    current: u64,
+}
+
+#[derive(Debug)]
+struct FdBatch {
+    /// The first byte that came with them.
+    start: u64,
+    /// One past the last; `None` until bytes come.
+    end: Option<u64>,
+    fds: Vec<OwnedFd>,
+}
+
+impl FdQueue {
+    /// One read's descriptors: at most one message's worth, as a sender
+    /// passes each message's in one go (the receive buffer holds no more).
+    fn receive(&mut self, fds: Vec<OwnedFd>) -> Result<(), CloseReason> {
+        if fds.is_empty() {
+            return Ok(());
+        }
+        let received = self.received;
+        let open = self.batches.back().is_some_and(|b| b.end.is_none());
+        if !open {
+            self.batches.push_back(FdBatch {
+                start: received,
+                end: None,
+                fds: Vec::new(),
+            });
+        }
+        let Some(batch) = self.batches.back_mut() else {
+            return Ok(());
+        };
+        batch.fds.extend(fds);
+        if batch.fds.len() > MAX_FDS {
+            let received = batch.fds.len();
+            self.clear();
+            return Err(CloseReason::Protocol(ProtocolError::TooManyFds {
+                received,
+                max: MAX_FDS,
+            }));
+        }
+        Ok(())
+    }
+
+    /// `n` bytes arrived, the first of them with the open batch.
+    fn arrived(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let end = self.received + n as u64;
+        if let Some(b) = self.batches.back_mut().filter(|b| b.end.is_none()) {
+            b.end = Some(end);
+        }
+        self.received = end;
+    }
+
+    fn frame_parsed(&mut self, len: usize) {
+        self.current = self.next_frame;
+        self.next_frame += len as u64;
+    }
+
+    /// Closes what no frame can claim any more: batches whose bytes all
+    /// precede the next frame, and batches that came inside the unfinished
+    /// frame after the `complete` bytes of whole frames still queued.
+    fn drop_unclaimable(&mut self, complete: usize) {
+        let next = self.next_frame;
+        let tail = next + complete as u64;
+        self.batches.retain(|b| match b.end {
+            None => true,
+            Some(end) => end > next && b.start <= tail,
+        });
+    }
+
+    /// The current frame's `n` descriptors, from the batch its first byte
+    /// came with.
+    fn take(&mut self, n: u32) -> Result<Vec<OwnedFd>, ProtocolError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let at = self.current;
+        let batch = self
+            .batches
+            .iter_mut()
+            .find(|b| b.start <= at && b.end.is_some_and(|end| at < end));
+        match batch {
+            Some(b) if b.fds.len() >= n as usize => Ok(b.fds.drain(..n as usize).collect()),
+            b => Err(ProtocolError::MissingFds {
+                expected: n,
+                received: b.map_or(0, |b| b.fds.len()),
+            }),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.batches.clear();
+    }
+}
+
 fn layer_failed(e: LayerError) -> CloseReason {
     CloseReason::Protocol(ProtocolError::SecurityLayer(e))
 }
@@ -198,7 +315,16 @@ pub(crate) trait Role {
         let wire = self.wire();
         if wire.closed.is_none() {
             wire.closed = Some(reason.clone());
+            wire.fds.clear();
             self.on_close(reason);
+        }
+    }
+
+    /// Descriptors received from the transport, before the bytes they
+    /// came with; too many end the connection.
+    fn wire_fds(&mut self, fds: Vec<OwnedFd>) {
+        if let Err(reason) = self.wire().handle_fds(fds) {
+            self.close_with(reason);
         }
     }
 
@@ -209,8 +335,8 @@ pub(crate) trait Role {
             return;
         }
         match wire.layer.as_mut().map(|l| l.decode(data)) {
-            None => wire.decoder.push(data),
-            Some(Ok(plain)) => wire.decoder.push(&plain),
+            None => wire.push_input(data),
+            Some(Ok(plain)) => wire.push_input(&plain),
             Some(Err(e)) => return self.close_with(layer_failed(e)),
         }
         loop {

@@ -1,0 +1,239 @@
+//! Limits the engines keep against what a peer sends (descriptors) and
+//! what the caller asks to send (message size).
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+use libvirt_proto::engine::{
+    ClientEngine, CloseReason, Event, ProtocolError, ServerEngine, ServerEvent,
+};
+use libvirt_proto::frame::{Frame, FrameError, Header, MAX_FDS};
+use libvirt_proto::remote::program::{Procedure, NUMBER, VERSION};
+use libvirt_proto::virnet::{MessageStatus, MessageType};
+
+/// A descriptor to hand to an engine, and a way to see it closed: the
+/// other end of a socket pair reads end of file once every copy is gone.
+struct Probe(UnixStream);
+
+fn probe() -> (OwnedFd, Probe) {
+    let (a, b) = UnixStream::pair().unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a.into(), Probe(b))
+}
+
+fn probes(n: usize) -> (Vec<OwnedFd>, Vec<Probe>) {
+    (0..n).map(|_| probe()).unzip()
+}
+
+impl Probe {
+    fn closed(&mut self) -> bool {
+        match self.0.read(&mut [0u8; 1]) {
+            Ok(0) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn all_closed(p: &mut [Probe]) -> bool {
+    p.iter_mut().all(Probe::closed)
+}
+
+fn none_closed(p: &mut [Probe]) -> bool {
+    !p.iter_mut().any(Probe::closed)
+}
+
+/// A `CONNECT_GET_LIB_VERSION` call (no arguments) announcing `fds`
+/// descriptors.
+fn call(serial: u32, fds: u32) -> Vec<u8> {
+    let kind = if fds > 0 {
+        MessageType::CallWithFds
+    } else {
+        MessageType::Call
+    };
+    let mut f = Frame::new(
+        Header {
+            program: NUMBER,
+            version: VERSION,
+            procedure: Procedure::ConnectGetLibVersion as i32,
+            kind,
+            serial,
+            status: MessageStatus::Ok,
+        },
+        Vec::new(),
+    );
+    f.num_fds = fds;
+    f.encode()
+}
+
+fn events(s: &mut ServerEngine) -> Vec<ServerEvent> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+/// The serial and descriptor count of each call event.
+fn calls(s: &mut ServerEngine) -> Vec<(u32, usize)> {
+    events(s)
+        .into_iter()
+        .map(|e| match e {
+            ServerEvent::Call { header, fds, .. } => (header.serial, fds.len()),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+fn closed_for_too_many(e: Option<ServerEvent>, n: usize) {
+    match e {
+        Some(ServerEvent::Closed(CloseReason::Protocol(ProtocolError::TooManyFds {
+            received,
+            max,
+        }))) => {
+            assert_eq!((received, max), (n, MAX_FDS));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn more_descriptors_at_once_than_a_message_carries_end_the_connection() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    let (fds, mut p) = probes(MAX_FDS + 1);
+    s.handle_fds(fds);
+    closed_for_too_many(s.poll_event(), MAX_FDS + 1);
+    assert!(all_closed(&mut p));
+    // Nothing more is taken or read.
+    let (fd, mut late) = probe();
+    s.handle_fds(vec![fd]);
+    assert!(late.closed());
+    s.handle_input(&call(1, 0), now);
+    assert!(s.poll_event().is_none());
+}
+
+#[test]
+fn descriptors_in_two_reads_before_any_byte_count_together() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    let (fds, mut p) = probes(MAX_FDS);
+    s.handle_fds(fds);
+    assert!(s.poll_event().is_none(), "one message's worth is fine");
+    let (fd, mut q) = probe();
+    s.handle_fds(vec![fd]);
+    closed_for_too_many(s.poll_event(), MAX_FDS + 1);
+    assert!(all_closed(&mut p) && q.closed());
+}
+
+#[test]
+fn the_client_fails_its_calls_on_too_many_descriptors() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let serial = c
+        .call::<libvirt_proto::remote::program::procs::ConnectGetLibVersion>(&())
+        .unwrap();
+    let (fds, mut p) = probes(40);
+    c.handle_fds(fds);
+    let got: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert!(
+        matches!(&got[..], [Event::Reply { serial: s, result: Err(_), .. }, Event::Closed(CloseReason::Protocol(ProtocolError::TooManyFds { received: 40, .. }))] if *s == serial),
+        "{got:?}"
+    );
+    assert!(all_closed(&mut p));
+}
+
+#[test]
+fn a_message_announcing_more_than_the_limit_ends_the_connection() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    let (fds, mut p) = probes(MAX_FDS);
+    s.handle_fds(fds);
+    s.handle_input(&call(1, MAX_FDS as u32 + 1), now);
+    assert!(matches!(
+        s.poll_event(),
+        Some(ServerEvent::Closed(CloseReason::Protocol(
+            ProtocolError::Frame(FrameError::BadFdCount(33))
+        )))
+    ));
+    assert!(all_closed(&mut p));
+}
+
+#[test]
+fn a_call_takes_the_descriptors_that_came_with_its_first_byte() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    // A call without descriptors, then one with two, in one read: the
+    // descriptors came with the second's first byte.
+    let (fds, mut p) = probes(2);
+    s.handle_fds(fds);
+    s.handle_input(&[call(1, 0), call(2, 2)].concat(), now);
+    let got = events(&mut s);
+    assert_eq!(got.len(), 2);
+    let ServerEvent::Call { fds, .. } = &got[1] else {
+        panic!("{got:?}")
+    };
+    assert_eq!(fds.len(), 2);
+    assert!(none_closed(&mut p), "handed over, not closed");
+    drop(got);
+    assert!(all_closed(&mut p));
+}
+
+#[test]
+fn a_call_split_across_reads_takes_its_descriptors() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    let bytes = [call(1, 0), call(2, 1)].concat();
+    let second = bytes.len() - 32;
+    // The descriptor comes with the read holding the second call's start.
+    s.handle_input(&bytes[..second - 3], now);
+    let (fd, _p) = probe();
+    s.handle_fds(vec![fd]);
+    s.handle_input(&bytes[second - 3..second + 5], now);
+    s.handle_input(&bytes[second + 5..], now);
+    assert_eq!(calls(&mut s), [(1, 0), (2, 1)]);
+}
+
+#[test]
+fn descriptors_no_message_claims_are_closed() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    // Before a call announcing none.
+    let (fds, mut p) = probes(3);
+    s.handle_fds(fds);
+    s.handle_input(&call(1, 0), now);
+    assert_eq!(calls(&mut s), [(1, 0)]);
+    assert!(all_closed(&mut p));
+    // Inside a call, after its first byte: not its own, and the next call
+    // cannot take them either.
+    let (fd, mut q) = probe();
+    let bytes = call(2, 1);
+    s.handle_input(&bytes[..10], now);
+    s.handle_fds(vec![fd]);
+    s.handle_input(&bytes[10..20], now);
+    assert!(q.closed(), "no frame starts in those bytes");
+    s.handle_input(&bytes[20..], now);
+    match events(&mut s).as_slice() {
+        [ServerEvent::ProtocolError {
+            header: Some(h),
+            error:
+                ProtocolError::MissingFds {
+                    expected: 1,
+                    received: 0,
+                },
+        }] => assert_eq!(h.serial, 2),
+        other => panic!("{other:?}"),
+    }
+    // More than the call announces: the rest are closed after it.
+    let (mut fds, mut p) = probes(3);
+    let (kept, _k) = probe();
+    fds.insert(0, kept);
+    s.handle_fds(fds);
+    s.handle_input(&[call(3, 1), call(4, 0)].concat(), now);
+    assert_eq!(calls(&mut s), [(3, 1), (4, 0)]);
+    assert!(all_closed(&mut p));
+    // Waiting for bytes when the connection ends.
+    let (fds, mut p) = probes(2);
+    s.handle_fds(fds);
+    assert!(none_closed(&mut p));
+    s.handle_eof();
+    assert!(all_closed(&mut p));
+}
