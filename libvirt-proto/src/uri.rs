@@ -9,6 +9,15 @@
 //! (`CONNECT_OPEN`): transport, user, host and the client's own parameters
 //! removed, as libvirt's remote driver does.
 //!
+//! For the ssh transports (`ssh`, `libssh2`, `libssh`) the user, host,
+//! `keyfile=` and `known_hosts=` become arguments of the `ssh` command, so
+//! [`ConnectUri::check_ssh_args`] (run by `parse`, and again before
+//! `ssh` is run) refuses values that could be taken as an option or
+//! reach a shell: a user outside `A-Za-z0-9._-+@`, a host that is not a
+//! DNS name, IPv4 address or IPv6 literal, anything starting with `-`,
+//! blanks, control characters. The error, [`UriError::Unsafe`], names the
+//! field and the reason, never the value.
+//!
 //! ```
 //! use libvirt_proto::uri::{ConnectUri, Transport};
 //!
@@ -151,6 +160,48 @@ pub enum UriError {
         /// Its value.
         value: String,
     },
+    /// A value that becomes an argument of `ssh` and could change its
+    /// meaning (see [`ConnectUri::check_ssh_args`]). The value itself is
+    /// not kept: it may hold control characters meant for a terminal.
+    Unsafe {
+        /// `user`, `host`, `keyfile` or `known_hosts`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: UnsafeReason,
+    },
+}
+
+/// Why [`UriError::Unsafe`] refused a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnsafeReason {
+    /// Empty (`qemu+ssh://@host/`, `qemu+ssh://[]/`).
+    Empty,
+    /// Starts with `-`: `ssh` would read it as an option.
+    LeadingDash,
+    /// Holds a blank (space, tab, newline, ...).
+    Whitespace,
+    /// Holds a control character.
+    ControlCharacter,
+    /// Holds a character outside the allowed set (shell or ssh meta
+    /// characters such as `;`, `$`, `'`, non-ASCII letters).
+    Character(char),
+    /// A host with `:`, `%` or brackets that is not an IPv6 literal.
+    NotAnAddress,
+}
+
+impl fmt::Display for UnsafeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnsafeReason::Empty => f.write_str("is empty"),
+            UnsafeReason::LeadingDash => f.write_str("starts with `-`"),
+            UnsafeReason::Whitespace => f.write_str("contains whitespace"),
+            UnsafeReason::ControlCharacter => f.write_str("contains a control character"),
+            // escape_default: printable ASCII as is, anything else as
+            // `\u{..}`, so the message cannot carry terminal controls.
+            UnsafeReason::Character(c) => write!(f, "contains `{}`", c.escape_default()),
+            UnsafeReason::NotAnAddress => f.write_str("is not a host name or IP address"),
+        }
+    }
 }
 
 impl fmt::Display for UriError {
@@ -162,13 +213,19 @@ impl fmt::Display for UriError {
             UriError::BadValue { name, value } => {
                 write!(f, "invalid value `{value}` for URI parameter `{name}`")
             }
+            UriError::Unsafe { field, reason } => {
+                write!(f, "refusing ssh {field} that {reason}")
+            }
         }
     }
 }
 
 impl std::error::Error for UriError {}
 
-fn percent_decode(s: &str) -> Result<String, UriError> {
+/// Decodes `%XX` escapes, and `+` as a blank when `plus_is_space` (query
+/// values only: in the user part `+` is itself, as in libxml2's URI
+/// parser, which libvirt uses).
+fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, UriError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -182,7 +239,7 @@ fn percent_decode(s: &str) -> Result<String, UriError> {
                 out.push(hex);
                 i += 3;
             }
-            b'+' => {
+            b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }
@@ -204,6 +261,101 @@ fn flag(name: &str, value: &str) -> Result<bool, UriError> {
             value: value.into(),
         }),
     }
+}
+
+impl Transport {
+    /// Whether the transport runs the system `ssh` (`ssh`, `libssh2`,
+    /// `libssh`).
+    pub fn runs_ssh(self) -> bool {
+        matches!(
+            self,
+            Transport::Ssh | Transport::Libssh2 | Transport::Libssh
+        )
+    }
+}
+
+/// The checks every ssh argument shares: not empty, no leading `-` (ssh
+/// would take it as an option), then each character, blanks and control
+/// characters named as such, anything else outside `allowed` by itself.
+fn check_chars(s: &str, allowed: impl Fn(char) -> bool) -> Result<(), UnsafeReason> {
+    if s.is_empty() {
+        return Err(UnsafeReason::Empty);
+    }
+    if s.starts_with('-') {
+        return Err(UnsafeReason::LeadingDash);
+    }
+    for c in s.chars() {
+        if c.is_whitespace() {
+            return Err(UnsafeReason::Whitespace);
+        }
+        if c.is_control() {
+            return Err(UnsafeReason::ControlCharacter);
+        }
+        if !allowed(c) {
+            return Err(UnsafeReason::Character(c));
+        }
+    }
+    Ok(())
+}
+
+// An allow-list rather than a list of meta characters: whatever ssh or a
+// far-side shell (`%r` in a ProxyCommand, `Match exec`) might make of a
+// character, these have no meaning to either.
+fn check_ssh_user(user: &str) -> Result<(), UnsafeReason> {
+    check_chars(user, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '@')
+    })
+}
+
+fn check_ssh_host(host: &str) -> Result<(), UnsafeReason> {
+    // `%` is allowed only as an IPv6 zone (`fe80::1%eth0`), needed to
+    // reach a link-local address. It is safe: the host is one argv
+    // element after `--`, ssh does not expand `%` tokens inside it, and
+    // a `%` substituted into a ProxyCommand (`%h`) means nothing to the
+    // shell; the zone itself is held to the DNS characters.
+    check_chars(host, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '%' | '[' | ']')
+    })?;
+    if !host.contains([':', '%', '[', ']']) {
+        return Ok(());
+    }
+    let inner = match host.strip_prefix('[') {
+        Some(h) => h.strip_suffix(']').ok_or(UnsafeReason::NotAnAddress)?,
+        None => host,
+    };
+    let (addr, zone) = match inner.split_once('%') {
+        Some((a, z)) => (a, Some(z)),
+        None => (inner, None),
+    };
+    let zone_ok = match zone {
+        None => true,
+        Some(z) => {
+            !z.is_empty()
+                && z.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        }
+    };
+    if addr.parse::<std::net::Ipv6Addr>().is_ok() && zone_ok {
+        Ok(())
+    } else {
+        Err(UnsafeReason::NotAnAddress)
+    }
+}
+
+// Paths may hold any printable character (they are one argv element,
+// never seen by a shell); a leading `-` or control characters are still
+// refused as they are never meant.
+fn check_ssh_path(path: &str) -> Result<(), UnsafeReason> {
+    if path.is_empty() {
+        return Err(UnsafeReason::Empty);
+    }
+    if path.starts_with('-') {
+        return Err(UnsafeReason::LeadingDash);
+    }
+    if path.chars().any(char::is_control) {
+        return Err(UnsafeReason::ControlCharacter);
+    }
+    Ok(())
 }
 
 impl ConnectUri {
@@ -232,7 +384,7 @@ impl ConnectUri {
             None => (rest, ""),
         };
         let (user, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(percent_decode(u)?), h),
+            Some((u, h)) => (Some(percent_decode(u, false)?), h),
             None => (None, authority),
         };
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
@@ -276,8 +428,8 @@ impl ConnectUri {
             .filter(|p| !p.is_empty())
         {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = percent_decode(k)?;
-            let value = percent_decode(v)?;
+            let name = percent_decode(k, true)?;
+            let value = percent_decode(v, true)?;
             let bad = || UriError::BadValue {
                 name: name.clone(),
                 value: value.clone(),
@@ -330,7 +482,7 @@ impl ConnectUri {
                 "the ext transport needs `command=`".into(),
             ));
         }
-        Ok(ConnectUri {
+        let uri = ConnectUri {
             driver: driver.to_owned(),
             transport,
             user,
@@ -338,7 +490,44 @@ impl ConnectUri {
             port,
             path: path.to_owned(),
             params,
-        })
+        };
+        // Refused here already so the caller learns early; the transport
+        // checks again since the fields are public and may have changed.
+        if uri.transport.runs_ssh() {
+            uri.check_ssh_args()?;
+        }
+        Ok(uri)
+    }
+
+    /// Checks the values that become arguments of the `ssh` command: the
+    /// user (`-l`), the host (after `--`), `keyfile=` (`-i`) and
+    /// `known_hosts=` (`-o UserKnownHostsFile=`).
+    ///
+    /// - The user, when given: ASCII letters, digits and `.`, `_`, `-`,
+    ///   `+`, `@` (POSIX portable user names, plus `+` and `@` for
+    ///   directory-service names such as `alice@corp.example`), not
+    ///   starting with `-`.
+    /// - The host, when given: a DNS name or IPv4 address (ASCII letters,
+    ///   digits, `.`, `-`, `_`), or an IPv6 literal, bracketed or not,
+    ///   optionally with a `%zone` of letters, digits, `.`, `-`, `_`; not
+    ///   starting with `-`.
+    /// - `keyfile=` and `known_hosts=`: not empty, not starting with `-`,
+    ///   no control characters (any other path is allowed).
+    pub fn check_ssh_args(&self) -> Result<(), UriError> {
+        let refuse = |field| move |reason| UriError::Unsafe { field, reason };
+        if let Some(user) = &self.user {
+            check_ssh_user(user).map_err(refuse("user"))?;
+        }
+        if let Some(host) = &self.host {
+            check_ssh_host(host).map_err(refuse("host"))?;
+        }
+        if let Some(key) = &self.params.keyfile {
+            check_ssh_path(key).map_err(refuse("keyfile"))?;
+        }
+        if let Some(kh) = &self.params.known_hosts {
+            check_ssh_path(kh).map_err(refuse("known_hosts"))?;
+        }
+        Ok(())
     }
 
     /// The URI the daemon is asked to open: `name=` if given, else the
@@ -466,6 +655,348 @@ mod tests {
             ConnectUri::parse("qemu:///x?socket=%zz"),
             Err(UriError::Syntax(_))
         ));
+    }
+
+    /// The `(field, reason)` `parse` refuses `uri` for.
+    fn refused(uri: &str) -> (&'static str, UnsafeReason) {
+        match ConnectUri::parse(uri) {
+            Err(UriError::Unsafe { field, reason }) => (field, reason),
+            other => panic!("{uri:?}: {other:?}"),
+        }
+    }
+
+    /// What `check_ssh_args` says of an ssh URI whose host is set to
+    /// `host` after parsing (most meta characters cannot be written in
+    /// the host part of a URI at all).
+    fn host_check(host: &str) -> Result<(), UriError> {
+        let mut u = ConnectUri::parse("qemu+ssh://h/system").unwrap();
+        u.host = Some(host.into());
+        u.check_ssh_args()
+    }
+
+    const META: &str = ";&|$`'\"\\<>(){}*?!#~[]=,^/:%";
+
+    #[test]
+    fn ordinary_ssh_users_and_hosts_pass() {
+        for (uri, user, host) in [
+            ("qemu+ssh://root@h/system", Some("root"), "h"),
+            ("qemu+ssh://user.name@h/system", Some("user.name"), "h"),
+            ("qemu+ssh://svc_1-a@h/system", Some("svc_1-a"), "h"),
+            (
+                "qemu+ssh://alice%40corp.example@h/system",
+                Some("alice@corp.example"),
+                "h",
+            ),
+            // `+` in the user part is itself, not a blank.
+            ("qemu+ssh://a+b@h/system", Some("a+b"), "h"),
+            (
+                "qemu+ssh://host-1.example.com/system",
+                None,
+                "host-1.example.com",
+            ),
+            (
+                "qemu+ssh://host.example.com./system",
+                None,
+                "host.example.com.",
+            ),
+            ("qemu+ssh://my_alias/system", None, "my_alias"),
+            ("qemu+ssh://192.0.2.1:22/system", None, "192.0.2.1"),
+            ("qemu+ssh://[2001:db8::1]/system", None, "2001:db8::1"),
+            (
+                "qemu+ssh://[::ffff:192.0.2.1]/system",
+                None,
+                "::ffff:192.0.2.1",
+            ),
+            ("qemu+ssh://[fe80::1%eth0]/system", None, "fe80::1%eth0"),
+            ("qemu+libssh2://root@h/system", Some("root"), "h"),
+            ("qemu+libssh://root@h/system", Some("root"), "h"),
+        ] {
+            let u = ConnectUri::parse(uri).unwrap_or_else(|e| panic!("{uri}: {e}"));
+            assert_eq!((u.user.as_deref(), u.host.as_deref()), (user, Some(host)));
+        }
+        // A bracketed literal set directly is an IPv6 literal too.
+        assert_eq!(host_check("[2001:db8::1]"), Ok(()));
+        // Paths may hold blanks and other printable characters.
+        let u =
+            ConnectUri::parse("qemu+ssh://h/system?keyfile=/my%20keys/id%3Bx&known_hosts=/k%24h")
+                .unwrap();
+        assert_eq!(u.params.keyfile.as_deref(), Some("/my keys/id;x"));
+        // No host, no user: nothing to check.
+        assert!(ConnectUri::parse("qemu+ssh:///system").is_ok());
+    }
+
+    #[test]
+    fn other_transports_are_not_held_to_ssh_rules() {
+        let u = ConnectUri::parse("qemu+tcp://a%20b@h/system").unwrap();
+        assert_eq!(u.user.as_deref(), Some("a b"));
+        assert!(ConnectUri::parse("qemu+tls://-h/system").is_ok());
+    }
+
+    #[test]
+    fn ssh_user_with_a_leading_dash_is_refused() {
+        assert_eq!(
+            refused("qemu+ssh://-oProxyCommand=x@h/system"),
+            ("user", UnsafeReason::LeadingDash)
+        );
+        assert_eq!(
+            refused("qemu+ssh://-@h/system"),
+            ("user", UnsafeReason::LeadingDash)
+        );
+    }
+
+    #[test]
+    fn empty_ssh_user_is_refused() {
+        assert_eq!(
+            refused("qemu+ssh://@h/system"),
+            ("user", UnsafeReason::Empty)
+        );
+    }
+
+    #[test]
+    fn ssh_user_with_a_space_is_refused() {
+        assert_eq!(
+            refused("qemu+ssh://a%20b@h/system"),
+            ("user", UnsafeReason::Whitespace)
+        );
+        // Other blanks too (no-break space).
+        assert_eq!(
+            refused("qemu+ssh://a%C2%A0b@h/system"),
+            ("user", UnsafeReason::Whitespace)
+        );
+    }
+
+    #[test]
+    fn ssh_user_with_a_tab_is_refused() {
+        assert_eq!(
+            refused("qemu+ssh://a%09b@h/system"),
+            ("user", UnsafeReason::Whitespace)
+        );
+    }
+
+    #[test]
+    fn ssh_user_with_a_newline_is_refused() {
+        assert_eq!(
+            refused("qemu+ssh://a%0Ab@h/system"),
+            ("user", UnsafeReason::Whitespace)
+        );
+        assert_eq!(
+            refused("qemu+ssh://a%0Db@h/system"),
+            ("user", UnsafeReason::Whitespace)
+        );
+    }
+
+    #[test]
+    fn ssh_user_with_a_control_character_is_refused() {
+        for esc in ["%00", "%1B", "%07", "%7F", "%C2%9B"] {
+            let uri = format!("qemu+ssh://a{esc}b@h/system");
+            assert_eq!(
+                refused(&uri),
+                ("user", UnsafeReason::ControlCharacter),
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn ssh_user_with_a_meta_character_is_refused() {
+        for c in META.chars() {
+            let uri = format!("qemu+ssh://a%{:02X}b@h/system", c as u32);
+            assert_eq!(refused(&uri), ("user", UnsafeReason::Character(c)), "{uri}");
+        }
+    }
+
+    #[test]
+    fn ssh_user_outside_ascii_is_refused() {
+        assert_eq!(
+            refused("qemu+ssh://%C3%A9@h/system"),
+            ("user", UnsafeReason::Character('é'))
+        );
+        // A bidi override is not echoed as itself.
+        let e = ConnectUri::parse("qemu+ssh://a%E2%80%AEb@h/system").unwrap_err();
+        assert_eq!(
+            e,
+            UriError::Unsafe {
+                field: "user",
+                reason: UnsafeReason::Character('\u{202e}')
+            }
+        );
+        assert_eq!(e.to_string(), r"refusing ssh user that contains `\u{202e}`");
+    }
+
+    #[test]
+    fn ssh_host_with_a_leading_dash_is_refused() {
+        assert_eq!(
+            refused("qemu+ssh://-oProxyCommand=x/system"),
+            ("host", UnsafeReason::LeadingDash)
+        );
+        assert_eq!(
+            refused("qemu+ssh://root@-oProxyCommand=x/system"),
+            ("host", UnsafeReason::LeadingDash)
+        );
+    }
+
+    #[test]
+    fn empty_ssh_host_is_refused() {
+        assert_eq!(
+            refused("qemu+ssh://[]/system"),
+            ("host", UnsafeReason::Empty)
+        );
+        assert_eq!(
+            host_check(""),
+            Err(UriError::Unsafe {
+                field: "host",
+                reason: UnsafeReason::Empty
+            })
+        );
+    }
+
+    #[test]
+    fn ssh_host_with_a_space_tab_or_newline_is_refused() {
+        for h in ["a b", "a\tb", "a\nb", "a\rb", "[fe80::1%eth 0]"] {
+            assert_eq!(
+                host_check(h),
+                Err(UriError::Unsafe {
+                    field: "host",
+                    reason: UnsafeReason::Whitespace
+                }),
+                "{h:?}"
+            );
+        }
+        assert_eq!(
+            refused("qemu+ssh://a b/system"),
+            ("host", UnsafeReason::Whitespace)
+        );
+    }
+
+    #[test]
+    fn ssh_host_with_a_control_character_is_refused() {
+        for h in ["a\0b", "a\x1b[2Jb", "a\x7fb"] {
+            assert_eq!(
+                host_check(h),
+                Err(UriError::Unsafe {
+                    field: "host",
+                    reason: UnsafeReason::ControlCharacter
+                }),
+                "{h:?}"
+            );
+        }
+        assert_eq!(
+            refused("qemu+ssh://a\x1bb/system"),
+            ("host", UnsafeReason::ControlCharacter)
+        );
+    }
+
+    #[test]
+    fn ssh_host_with_a_meta_character_is_refused() {
+        for c in META.chars() {
+            let h = format!("a{c}b");
+            let want = match c {
+                // Allowed only in an IPv6 literal, which `a:b` is not.
+                ':' | '%' | '[' | ']' => UnsafeReason::NotAnAddress,
+                _ => UnsafeReason::Character(c),
+            };
+            assert_eq!(
+                host_check(&h),
+                Err(UriError::Unsafe {
+                    field: "host",
+                    reason: want
+                }),
+                "{h:?}"
+            );
+        }
+        assert_eq!(
+            refused("qemu+ssh://a;b/system"),
+            ("host", UnsafeReason::Character(';'))
+        );
+        assert_eq!(
+            refused("qemu+ssh://a$(id)b/system"),
+            ("host", UnsafeReason::Character('$'))
+        );
+        assert_eq!(
+            refused("qemu+ssh://h%C3%A9/system"),
+            ("host", UnsafeReason::NotAnAddress),
+            "the host is not percent-decoded: `%` outside an IPv6 literal"
+        );
+    }
+
+    #[test]
+    fn ssh_host_that_is_not_an_address_is_refused() {
+        for h in [
+            "fe80::zz",
+            "[::1",
+            "::1]",
+            "[a]",
+            "fe80::1%",
+            "%eth0",
+            "a%b",
+            "fe80::1%eth0%1",
+            "[fe80::1]%eth0",
+        ] {
+            assert_eq!(
+                host_check(h),
+                Err(UriError::Unsafe {
+                    field: "host",
+                    reason: UnsafeReason::NotAnAddress
+                }),
+                "{h:?}"
+            );
+        }
+        // An unbracketed literal in the URI itself loses its last group
+        // to the port, and what is left is not an address.
+        assert_eq!(
+            refused("qemu+ssh://fe80::1/system"),
+            ("host", UnsafeReason::NotAnAddress)
+        );
+        assert_eq!(
+            host_check("fe80::1%eth0;id"),
+            Err(UriError::Unsafe {
+                field: "host",
+                reason: UnsafeReason::Character(';')
+            })
+        );
+    }
+
+    #[test]
+    fn ssh_key_and_known_hosts_paths_are_checked() {
+        assert_eq!(
+            refused("qemu+ssh://h/system?keyfile=-oProxyCommand%3Dx"),
+            ("keyfile", UnsafeReason::LeadingDash)
+        );
+        assert_eq!(
+            refused("qemu+ssh://h/system?keyfile=/k%0A-oX"),
+            ("keyfile", UnsafeReason::ControlCharacter)
+        );
+        assert_eq!(
+            refused("qemu+ssh://h/system?keyfile="),
+            ("keyfile", UnsafeReason::Empty)
+        );
+        assert_eq!(
+            refused("qemu+ssh://h/system?known_hosts=-x"),
+            ("known_hosts", UnsafeReason::LeadingDash)
+        );
+        assert_eq!(
+            refused("qemu+ssh://h/system?known_hosts=/k%1Bh"),
+            ("known_hosts", UnsafeReason::ControlCharacter)
+        );
+        assert_eq!(
+            refused("qemu+ssh://h/system?known_hosts="),
+            ("known_hosts", UnsafeReason::Empty)
+        );
+    }
+
+    #[test]
+    fn unsafe_errors_name_the_field_not_the_value() {
+        let e = ConnectUri::parse("qemu+ssh://a%1B%5D0%3Bx%07@h/system").unwrap_err();
+        let shown = e.to_string();
+        assert_eq!(shown, "refusing ssh user that contains a control character");
+        assert_eq!(
+            UriError::Unsafe {
+                field: "host",
+                reason: UnsafeReason::LeadingDash
+            }
+            .to_string(),
+            "refusing ssh host that starts with `-`"
+        );
     }
 
     #[test]

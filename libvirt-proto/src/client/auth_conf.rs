@@ -24,9 +24,19 @@
 //! [auth-libvirt-default]
 //! credentials=test
 //! ```
+//!
+//! Limits, since `authfile=` lets a URI name any path: [`AuthConfig::load`]
+//! reads only a regular file (a directory, FIFO, socket or device is
+//! refused without being opened, so `/dev/zero` or a FIFO cannot make it
+//! read forever or wait) of at most [`MAX_AUTH_FILE_SIZE`] bytes, read
+//! with that bound even if the file grows. Errors name the file, the line
+//! and what is wrong, never the text of the line: it may hold a password.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::fs::{File, Metadata};
+use std::io::Read;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 /// The service name libvirtd's entries use (`[auth-libvirt-HOST]`).
@@ -34,6 +44,11 @@ pub const LIBVIRT_SERVICE: &str = "libvirt";
 
 /// The system-wide file.
 pub const SYSTEM_AUTH_FILE: &str = "/etc/libvirt/auth.conf";
+
+/// The largest `auth.conf` [`AuthConfig::load`] reads, in bytes. A
+/// credentials file is a few hundred bytes; 64 KiB leaves room for many
+/// hosts while bounding what a bad `authfile=` can make the client read.
+pub const MAX_AUTH_FILE_SIZE: u64 = 64 * 1024;
 
 /// Why an `auth.conf` cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +60,22 @@ pub enum AuthConfigError {
         /// Why.
         message: String,
     },
-    /// A line is not valid key-file syntax.
+    /// The path names a directory, FIFO, socket or device, not a file.
+    NotRegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead (`a directory`, `a FIFO`, ...).
+        kind: &'static str,
+    },
+    /// The file is larger than [`MAX_AUTH_FILE_SIZE`].
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, [`MAX_AUTH_FILE_SIZE`].
+        limit: u64,
+    },
+    /// A line is not valid key-file syntax. The message says what is
+    /// wrong without quoting the line.
     Syntax {
         /// The file.
         path: PathBuf,
@@ -70,6 +100,18 @@ impl fmt::Display for AuthConfigError {
             AuthConfigError::Read { path, message } => {
                 write!(f, "cannot read {}: {message}", path.display())
             }
+            AuthConfigError::NotRegularFile { path, kind } => {
+                write!(
+                    f,
+                    "cannot read {}: {kind}, not a regular file",
+                    path.display()
+                )
+            }
+            AuthConfigError::TooLarge { path, limit } => write!(
+                f,
+                "cannot read {}: larger than {limit} bytes, too large for an auth file",
+                path.display()
+            ),
             AuthConfigError::Syntax {
                 path,
                 line,
@@ -106,12 +148,41 @@ impl fmt::Debug for AuthConfig {
 }
 
 impl AuthConfig {
-    /// Reads and parses the file at `path`.
+    /// Reads and parses the file at `path`: a regular file of at most
+    /// [`MAX_AUTH_FILE_SIZE`] bytes. Blocking (file I/O); a FIFO or device
+    /// at `path` is refused without being opened.
     pub fn load(path: &Path) -> Result<AuthConfig, AuthConfigError> {
-        let bytes = std::fs::read(path).map_err(|e| AuthConfigError::Read {
+        let read_error = |e: std::io::Error| AuthConfigError::Read {
             path: path.to_owned(),
             message: e.to_string(),
-        })?;
+        };
+        // Looked at before opening: opening a FIFO waits for a writer, and
+        // opening a device may do something (a tty, a tape).
+        let meta = std::fs::metadata(path).map_err(read_error)?;
+        check_regular(path, &meta)?;
+        let file = File::open(path).map_err(read_error)?;
+        // And what was opened, which is what is read: the path may have
+        // been replaced in between. (Opening with O_NONBLOCK would also
+        // keep a FIFO swapped in then from blocking the open; std has no
+        // portable flag for it and rustix's `fs` is not enabled here.)
+        let meta = file.metadata().map_err(read_error)?;
+        check_regular(path, &meta)?;
+        let too_large = || AuthConfigError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_AUTH_FILE_SIZE,
+        };
+        if meta.len() > MAX_AUTH_FILE_SIZE {
+            return Err(too_large());
+        }
+        // One byte past the limit, so that a file that grew after the
+        // size was looked at is still caught, and bounded.
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(MAX_AUTH_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_AUTH_FILE_SIZE {
+            return Err(too_large());
+        }
         let text = String::from_utf8(bytes).map_err(|e| AuthConfigError::Read {
             path: path.to_owned(),
             message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
@@ -150,7 +221,10 @@ impl AuthConfig {
                             || name.contains('[')
                             || name.chars().any(|c| c.is_control())
                         {
-                            return Err(syntax(format!("invalid group name `{name}`")));
+                            return Err(syntax(
+                                "invalid group name (empty, or with `[` or a control character)"
+                                    .into(),
+                            ));
                         }
                         groups.entry(name.to_owned()).or_default();
                         current = Some(name.to_owned());
@@ -159,16 +233,18 @@ impl AuthConfig {
                 }
             }
             let Some((key, value)) = line.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-                return Err(syntax(format!(
-                    "`{line}` is not a group, a key=value pair or a comment"
-                )));
+                return Err(syntax(
+                    "expected `key=value`, `[group]` or a `#` comment".into(),
+                ));
             };
             let key = key.trim_end_matches(|c: char| c.is_ascii_whitespace());
             let Some(group) = &current else {
-                return Err(syntax(format!("`{key}` comes before any [group]")));
+                return Err(syntax("`key=value` before any `[group]`".into()));
             };
             if !is_key_name(key) {
-                return Err(syntax(format!("invalid key name `{key}`")));
+                return Err(syntax(
+                    "invalid key name (blank at an end, `]`, or a bad `[locale]`)".into(),
+                ));
             }
             let value = value.trim_start_matches(|c: char| c.is_ascii_whitespace());
             groups
@@ -259,6 +335,31 @@ impl AuthConfig {
     }
 }
 
+/// Refuses anything but a regular file, naming what it is.
+fn check_regular(path: &Path, meta: &Metadata) -> Result<(), AuthConfigError> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(());
+    }
+    let kind = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else {
+        "an unknown kind of file"
+    };
+    Err(AuthConfigError::NotRegularFile {
+        path: path.to_owned(),
+        kind,
+    })
+}
+
 /// GLib's key names: no `=`, `[` or `]` (except a trailing `[locale]`), no
 /// blank at either end.
 fn is_key_name(key: &str) -> bool {
@@ -295,7 +396,13 @@ fn unescape(raw: &str) -> Result<String, String> {
             Some('t') => out.push('\t'),
             Some('r') => out.push('\r'),
             Some('\\') => out.push('\\'),
-            Some(other) => return Err(format!("invalid escape sequence `\\{other}`")),
+            // The character is not shown: it is part of the value.
+            Some(_) => {
+                return Err(
+                    "invalid escape sequence (`\\` followed by other than s, n, t, r or `\\`)"
+                        .into(),
+                )
+            }
             None => return Err("escape character at the end of the value".into()),
         }
     }
@@ -387,9 +494,16 @@ pub fn auth_file_path(
     readable(&p).then_some((p, AuthFileSource::System))
 }
 
-/// Whether this process can open `path` for reading.
+/// Whether this process can open `path` for reading (libvirt asks
+/// `access(R_OK)`). Only a file or directory is opened to find out:
+/// opening a FIFO, or a serial line, can wait forever. Anything else that
+/// exists counts as readable, and [`AuthConfig::load`] then refuses it.
 pub(crate) fn readable(path: &Path) -> bool {
-    std::fs::File::open(path).is_ok()
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() || m.is_dir() => File::open(path).is_ok(),
+        Ok(_) => true,
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -489,15 +603,19 @@ mod tests {
         let err = |text: &str| AuthConfig::parse(Path::new("/x/auth.conf"), text).unwrap_err();
         let e = err("username=fred\n");
         assert!(
-            matches!(&e, AuthConfigError::Syntax { line: 1, message, .. } if message.contains("before any [group]")),
+            matches!(&e, AuthConfigError::Syntax { line: 1, message, .. } if message.contains("before any `[group]`")),
             "{e}"
         );
         assert_eq!(
             e.to_string(),
-            "/x/auth.conf:1: `username` comes before any [group]"
+            "/x/auth.conf:1: `key=value` before any `[group]`"
         );
         let e = err("[ok]\nthis is not a pair\n");
         assert!(matches!(&e, AuthConfigError::Syntax { line: 2, .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "/x/auth.conf:2: expected `key=value`, `[group]` or a `#` comment"
+        );
         assert!(matches!(
             err("[]\n"),
             AuthConfigError::Syntax { line: 1, .. }
@@ -514,6 +632,182 @@ mod tests {
             err("[a] trailing\n"),
             AuthConfigError::Syntax { line: 1, .. }
         ));
+    }
+
+    #[test]
+    fn syntax_errors_do_not_echo_the_line() {
+        const SECRET: &str = "hunter2-s3cret";
+        for (text, line) in [
+            // A password with the `=` forgotten.
+            (format!("[credentials-x]\npassword {SECRET}\n"), 2),
+            (format!("[credentials-x]\n{SECRET}\n"), 2),
+            (format!("password={SECRET}\n[credentials-x]\n"), 1),
+            (format!("{SECRET}=x\n"), 1),
+            (format!("[{SECRET}\n"), 1),
+            (format!("[{SECRET}\x01]\n"), 1),
+            (format!("[{SECRET}] x\n"), 1),
+            (format!("[a]\n{SECRET}]=x\n"), 2),
+            (format!("[a]\n{SECRET}[x y]=x\n"), 2),
+            (format!("[a]\n={SECRET}\n"), 2),
+        ] {
+            let e = AuthConfig::parse(Path::new("/x/auth.conf"), &text).unwrap_err();
+            assert!(
+                matches!(&e, AuthConfigError::Syntax { line: l, .. } if *l == line),
+                "{text:?}: {e:?}"
+            );
+            for shown in [e.to_string(), format!("{e:?}")] {
+                assert!(!shown.contains("hunter2"), "{text:?}: {shown}");
+                assert!(!shown.contains("s3cret"), "{text:?}: {shown}");
+            }
+            assert!(e.to_string().starts_with(&format!("/x/auth.conf:{line}: ")));
+        }
+        // Nor does a bad escape in a value show the value, or the escape.
+        let c = conf(&format!(
+            "[auth-libvirt-h]\ncredentials=c\n[credentials-c]\npassword={SECRET}\\q\n"
+        ));
+        let e = c.lookup("libvirt", Some("h"), "password").unwrap_err();
+        for shown in [e.to_string(), format!("{e:?}")] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains("\\q"), "{shown}");
+        }
+    }
+
+    /// A fresh folder for one test, removed after.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let p =
+                std::env::temp_dir().join(format!("lvp-authconf-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// `load(path)` on another thread, failing the test rather than
+    /// hanging it should it block.
+    fn load_within_seconds(path: &Path) -> Result<AuthConfig, AuthConfigError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.to_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(AuthConfig::load(&p));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("load blocked")
+    }
+
+    #[test]
+    fn a_directory_is_refused() {
+        let d = TempDir::new("dir");
+        let e = load_within_seconds(&d.0).unwrap_err();
+        assert_eq!(
+            e,
+            AuthConfigError::NotRegularFile {
+                path: d.0.clone(),
+                kind: "a directory"
+            }
+        );
+        assert!(
+            e.to_string().ends_with(": a directory, not a regular file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let d = TempDir::new("fifo");
+        let fifo = d.0.join("auth.conf");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            eprintln!("skipped: mkfifo failed");
+            return;
+        }
+        let e = load_within_seconds(&fifo).unwrap_err();
+        assert!(
+            matches!(&e, AuthConfigError::NotRegularFile { kind: "a FIFO", .. }),
+            "{e:?}"
+        );
+        // Looking for the file does not block on it either; it is found,
+        // and `load` says why it cannot be used.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(readable(&p));
+        });
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("readable blocked"));
+    }
+
+    #[test]
+    fn a_device_or_socket_is_refused() {
+        if Path::new("/dev/zero").exists() {
+            let e = load_within_seconds(Path::new("/dev/zero")).unwrap_err();
+            assert!(
+                matches!(
+                    &e,
+                    AuthConfigError::NotRegularFile {
+                        kind: "a character device",
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+        let d = TempDir::new("sock");
+        let sock = d.0.join("auth.conf");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let e = load_within_seconds(&sock).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                AuthConfigError::NotRegularFile {
+                    kind: "a socket",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_over_the_size_limit_is_refused() {
+        let d = TempDir::new("size");
+        let path = d.0.join("auth.conf");
+        // Exactly the limit: read.
+        let head = "[credentials-x]\npassword=p\n#";
+        let mut text = head.to_owned();
+        text.push_str(&"x".repeat(MAX_AUTH_FILE_SIZE as usize - head.len()));
+        assert_eq!(text.len() as u64, MAX_AUTH_FILE_SIZE);
+        std::fs::write(&path, &text).unwrap();
+        let c = load_within_seconds(&path).unwrap();
+        assert_eq!(
+            c.string("credentials-x", "password").unwrap().as_deref(),
+            Some("p")
+        );
+        // One byte more: refused, without a word of the contents.
+        text.push('x');
+        std::fs::write(&path, &text).unwrap();
+        let e = load_within_seconds(&path).unwrap_err();
+        assert_eq!(
+            e,
+            AuthConfigError::TooLarge {
+                path: path.clone(),
+                limit: MAX_AUTH_FILE_SIZE
+            }
+        );
+        assert!(e.to_string().contains("larger than 65536 bytes"), "{e}");
+        assert!(!format!("{e} {e:?}").contains("password"));
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! - `tcp`: plain TCP, port 16509 by default.
 //! - `tls`: TLS over TCP, port 16514 by default (see `tls.rs`).
 //! - `ssh` (also `libssh`, `libssh2`): the system `ssh` running
-//!   `virt-ssh-helper` or `nc` on the far side, as libvirt does.
+//!   `virt-ssh-helper` or `nc` on the far side, as libvirt does. The
+//!   user, host, `keyfile=` and `known_hosts=` are checked
+//!   ([`ConnectUri::check_ssh_args`]) before `ssh` is run: they become its
+//!   arguments, and a URI may come from anyone.
 //! - `ext`: the program named by `command=`, speaking on its stdin and
 //!   stdout.
 
@@ -88,6 +91,9 @@ pub(crate) async fn connect(
             spawn(tokio::process::Command::new(command))
         }
         Transport::Ssh | Transport::Libssh2 | Transport::Libssh => {
+            // `parse` checked already, but the fields are public: check
+            // what is about to become ssh's argv.
+            uri.check_ssh_args().map_err(ClientError::Uri)?;
             spawn(ssh_command(uri, read_only, admin))
         }
     }
@@ -136,6 +142,9 @@ fn shell_quote(s: &str) -> String {
 /// running, on the far side, `virt-ssh-helper` with the URI to open
 /// (`proxy=native`), `nc` on the daemon's socket (`proxy=netcat`), or the
 /// helper when it exists and `nc` otherwise (`proxy=auto`, the default).
+///
+/// The URI must have passed [`ConnectUri::check_ssh_args`] (`connect`
+/// checks it): only then are the user and host plain words.
 pub(crate) fn ssh_command(
     uri: &ConnectUri,
     read_only: bool,
@@ -397,6 +406,92 @@ mod tests {
                 "virt-ssh-helper 'qemu:///system'"
             ]
         );
+    }
+
+    #[test]
+    fn ssh_argv_of_ordinary_users_and_hosts_is_unchanged() {
+        let a = argv(
+            "qemu+ssh://user.name@[2001:db8::1]/system?known_hosts=/kh&known_hosts_verify=normal&proxy=native",
+            true,
+        );
+        assert_eq!(
+            a,
+            [
+                "ssh",
+                "-l",
+                "user.name",
+                "-o",
+                "UserKnownHostsFile=/kh",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-T",
+                "-e",
+                "none",
+                "--",
+                "2001:db8::1",
+                "virt-ssh-helper -r 'qemu:///system'"
+            ]
+        );
+        for (uri, user, host) in [
+            ("qemu+ssh://root@192.0.2.1/system", "root", "192.0.2.1"),
+            (
+                "qemu+libssh2://root@host-1.example.com/system",
+                "root",
+                "host-1.example.com",
+            ),
+        ] {
+            let a = argv(uri, false);
+            assert_eq!(&a[..3], ["ssh", "-l", user], "{uri}");
+            let dashes = a.iter().position(|x| x == "--").unwrap();
+            assert_eq!(a[dashes + 1], host, "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn ssh_is_not_run_for_an_unsafe_uri() {
+        use crate::uri::{UnsafeReason, UriError};
+        // A program that does not exist: had the check not come first,
+        // the error would be the failure to run it.
+        let good = ConnectUri::parse("qemu+ssh://h/system?command=/nonexistent/ssh").unwrap();
+        type Spoil = fn(&mut ConnectUri);
+        let cases: [(&str, Spoil, UnsafeReason); 4] = [
+            (
+                "user",
+                |u| u.user = Some("-oProxyCommand=sh -c id".into()),
+                UnsafeReason::LeadingDash,
+            ),
+            (
+                "user",
+                |u| u.user = Some("a\nb".into()),
+                UnsafeReason::Whitespace,
+            ),
+            (
+                "host",
+                |u| u.host = Some("h;id".into()),
+                UnsafeReason::Character(';'),
+            ),
+            (
+                "keyfile",
+                |u| u.params.keyfile = Some("-oProxyCommand=id".into()),
+                UnsafeReason::LeadingDash,
+            ),
+        ];
+        for (field, spoil, reason) in cases {
+            let mut u = good.clone();
+            spoil(&mut u);
+            match connect(&u, false, false).await {
+                Err(ClientError::Uri(e)) => {
+                    assert_eq!(e, UriError::Unsafe { field, reason }, "{u:?}")
+                }
+                Err(e) => panic!("{u:?}: {e}"),
+                Ok(_) => panic!("{u:?}: connected"),
+            }
+        }
+        // The same URI unspoilt gets as far as running the command.
+        assert!(matches!(
+            connect(&good, false, false).await,
+            Err(ClientError::Io(_))
+        ));
     }
 
     #[test]
