@@ -104,25 +104,48 @@ impl Frame {
         LEN_PREFIX + HEADER_LEN + if self.header.has_fds() { 4 } else { 0 } + self.body.len()
     }
 
-    /// The bytes on the wire.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The bytes on the wire, or [`FrameError::TooLarge`] above
+    /// [`MAX_MESSAGE`] (checked before anything is allocated).
+    pub fn try_encode(&self) -> Result<Vec<u8>, FrameError> {
         let len = self.encoded_len();
+        check_len(len)?;
         let mut out = Vec::with_capacity(len);
         out.resize(LEN_PREFIX + HEADER_LEN, 0);
         if self.header.has_fds() {
             out.extend_from_slice(&self.num_fds.to_be_bytes());
         }
         out.extend_from_slice(&self.body);
-        write_head(&mut out, &self.header);
-        out
+        write_head(&mut out, &self.header)?;
+        Ok(out)
     }
+
+    /// The bytes on the wire, for a frame known to be within
+    /// [`MAX_MESSAGE`] (tests, recorded traffic); see
+    /// [`Frame::try_encode`].
+    ///
+    /// # Panics
+    /// Above [`MAX_MESSAGE`]: the length prefix cannot say it.
+    pub fn encode(&self) -> Vec<u8> {
+        match self.try_encode() {
+            Ok(bytes) => bytes,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// A whole outgoing message of `len` bytes fits the protocol.
+fn check_len(len: usize) -> Result<u32, FrameError> {
+    u32::try_from(len)
+        .ok()
+        .filter(|&l| l as usize <= MAX_MESSAGE)
+        .ok_or(FrameError::TooLarge(len))
 }
 
 /// Writes the length prefix (the whole of `message`) and `header` into
 /// the first [`LEN_PREFIX`] + [`HEADER_LEN`] bytes of `message`: the one
 /// place the wire layout of a message's head is written.
-fn write_head(message: &mut [u8], h: &Header) {
-    let len = message.len() as u32;
+fn write_head(message: &mut [u8], h: &Header) -> Result<(), FrameError> {
+    let len = check_len(message.len())?;
     let words = [
         len,
         h.program,
@@ -135,6 +158,7 @@ fn write_head(message: &mut [u8], h: &Header) {
     for (i, w) in words.into_iter().enumerate() {
         message[i * 4..i * 4 + 4].copy_from_slice(&w.to_be_bytes());
     }
+    Ok(())
 }
 
 /// A message body written in place: the buffer keeps room for the length
@@ -199,17 +223,12 @@ impl FrameBuf {
     }
 
     /// The whole message with `header` (a type without a descriptor
-    /// count), or [`FrameError::TooLong`] above [`MAX_MESSAGE`].
+    /// count), or [`FrameError::TooLarge`] above [`MAX_MESSAGE`].
     pub fn finish(mut self, header: &Header) -> Result<Vec<u8>, FrameError> {
         if header.has_fds() {
             return Err(FrameError::BadFdCount(0));
         }
-        if self.buf.len() > MAX_MESSAGE {
-            return Err(FrameError::TooLong(
-                u32::try_from(self.buf.len()).unwrap_or(u32::MAX),
-            ));
-        }
-        write_head(&mut self.buf, header);
+        write_head(&mut self.buf, header)?;
         Ok(self.buf)
     }
 }
@@ -228,6 +247,8 @@ pub enum FrameError {
     /// A `*_WITH_FDS` message announces more than [`MAX_FDS`] descriptors,
     /// or has no room for the count.
     BadFdCount(u32),
+    /// A message to send would be this many bytes, above [`MAX_MESSAGE`].
+    TooLarge(usize),
 }
 
 impl fmt::Display for FrameError {
@@ -240,6 +261,12 @@ impl fmt::Display for FrameError {
             FrameError::UnknownType(t) => write!(f, "unknown message type {t}"),
             FrameError::UnknownStatus(s) => write!(f, "unknown message status {s}"),
             FrameError::BadFdCount(n) => write!(f, "invalid file descriptor count {n}"),
+            FrameError::TooLarge(n) => {
+                write!(
+                    f,
+                    "a message of {n} bytes exceeds the limit of {MAX_MESSAGE}"
+                )
+            }
         }
     }
 }
@@ -516,6 +543,21 @@ mod tests {
                 0, 0, 0, 32, 0x20, 0, 0x80, 0x86, 0, 0, 0, 1, 0, 0, 0, 16, 0, 0, 0, 1, 0, 0, 0, 3,
                 0, 0, 0, 0, 9, 9, 9, 9
             ]
+        );
+    }
+
+    #[test]
+    fn outgoing_messages_above_the_limit_are_refused() {
+        let most = MAX_MESSAGE - LEN_PREFIX - HEADER_LEN;
+        let mut f = Frame::new(header(MessageType::Call), vec![0; most]);
+        assert_eq!(f.try_encode().unwrap().len(), MAX_MESSAGE);
+        f.body.push(0);
+        assert_eq!(f.try_encode(), Err(FrameError::TooLarge(MAX_MESSAGE + 1)));
+        let mut buf = FrameBuf::with_capacity(most + 1);
+        buf.extend_from_slice(&f.body);
+        assert_eq!(
+            buf.finish(&header(MessageType::Stream)),
+            Err(FrameError::TooLarge(MAX_MESSAGE + 1))
         );
     }
 

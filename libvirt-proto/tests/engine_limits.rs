@@ -7,11 +7,16 @@ use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use libvirt_proto::engine::{
-    ClientEngine, CloseReason, Event, ProtocolError, ServerEngine, ServerEvent,
+    ClientEngine, CloseReason, EngineError, Event, ProtocolError, ServerEngine, ServerEvent,
 };
-use libvirt_proto::frame::{Frame, FrameError, Header, MAX_FDS};
-use libvirt_proto::remote::program::{Procedure, NUMBER, VERSION};
+use libvirt_proto::error::RemoteError;
+use libvirt_proto::error_codes::{ErrorDomain, ErrorNumber};
+use libvirt_proto::frame::{
+    Frame, FrameError, Header, HEADER_LEN, LEN_PREFIX, MAX_FDS, MAX_MESSAGE,
+};
+use libvirt_proto::remote::program::{procs, Procedure, NUMBER, VERSION};
 use libvirt_proto::virnet::{MessageStatus, MessageType};
+use libvirt_proto::{remote, xdr};
 
 /// A descriptor to hand to an engine, and a way to see it closed: the
 /// other end of a socket pair reads end of file once every copy is gone.
@@ -128,9 +133,7 @@ fn descriptors_in_two_reads_before_any_byte_count_together() {
 fn the_client_fails_its_calls_on_too_many_descriptors() {
     let now = Instant::now();
     let mut c = ClientEngine::new(now);
-    let serial = c
-        .call::<libvirt_proto::remote::program::procs::ConnectGetLibVersion>(&())
-        .unwrap();
+    let serial = c.call::<procs::ConnectGetLibVersion>(&()).unwrap();
     let (fds, mut p) = probes(40);
     c.handle_fds(fds);
     let got: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
@@ -236,4 +239,110 @@ fn descriptors_no_message_claims_are_closed() {
     assert!(none_closed(&mut p));
     s.handle_eof();
     assert!(all_closed(&mut p));
+}
+
+fn too_large(r: Result<impl std::fmt::Debug, EngineError>, len: usize) {
+    match r {
+        Err(EngineError::FrameTooLarge { len: l, max }) => {
+            assert_eq!((l, max), (len, MAX_MESSAGE));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The whole message of a call with a body of `body` bytes.
+const fn call_len(body: usize) -> usize {
+    LEN_PREFIX + HEADER_LEN + body
+}
+
+#[test]
+fn a_call_above_the_message_limit_is_refused_and_the_engine_goes_on() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let most = MAX_MESSAGE - call_len(0);
+    let lib_version = Procedure::ConnectGetLibVersion as i32;
+    let raw = |c: &mut ClientEngine, n: usize| {
+        c.call_raw(NUMBER, VERSION, lib_version, vec![0; n], Vec::new(), None)
+    };
+    too_large(raw(&mut c, most + 1), MAX_MESSAGE + 1);
+    // Typed arguments are measured before they are encoded.
+    let xml = "x".repeat(33 << 20);
+    too_large(
+        c.call::<procs::DomainDefineXml>(&remote::DomainDefineXmlArgs { xml }),
+        call_len(4 + (33 << 20)),
+    );
+    assert!(c.poll_transmit().is_none(), "nothing queued");
+    assert_eq!(c.pending_calls(), 0);
+    // The next call is made as if none had been tried.
+    assert_eq!(raw(&mut c, most), Ok(1));
+    assert_eq!(c.poll_transmit().unwrap().bytes.len(), MAX_MESSAGE);
+    assert_eq!(c.call::<procs::ConnectGetLibVersion>(&()), Ok(2));
+}
+
+#[test]
+fn stream_packets_above_the_limit_are_refused() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let serial = c
+        .call_raw(
+            NUMBER,
+            VERSION,
+            Procedure::DomainOpenConsole as i32,
+            Vec::new(),
+            Vec::new(),
+            Some(libvirt_proto::xdr::StreamDirection::Write),
+        )
+        .unwrap();
+    c.poll_transmit().unwrap();
+    let most = MAX_MESSAGE - call_len(0);
+    too_large(c.stream_send(serial, &vec![0; most + 1]), MAX_MESSAGE + 1);
+    assert!(c.poll_transmit().is_none());
+    c.stream_send(serial, b"still open").unwrap();
+    assert!(c.poll_transmit().is_some());
+
+    // The server's too.
+    let mut s = ServerEngine::new(now);
+    s.handle_input(&call(1, 0), now);
+    let Some(ServerEvent::Call { mut header, .. }) = s.poll_event() else {
+        panic!()
+    };
+    header.procedure = Procedure::DomainOpenConsole as i32;
+    s.reply(&header, &()).unwrap();
+    s.poll_transmit().unwrap();
+    too_large(s.stream_send(1, &vec![0; most + 1]), MAX_MESSAGE + 1);
+    assert!(s.poll_transmit().is_none());
+    s.stream_send(1, b"still open").unwrap();
+    assert!(s.poll_transmit().is_some());
+}
+
+#[test]
+fn a_reply_above_the_message_limit_is_refused_and_the_call_can_still_be_answered() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    s.handle_input(&call(1, 0), now);
+    let Some(ServerEvent::Call { header, .. }) = s.poll_event() else {
+        panic!()
+    };
+    // Nine names at the string limit: each within its bound, together
+    // above the message's.
+    let name = "n".repeat(remote::STRING_MAX as usize);
+    let domains = vec![
+        remote::NonnullDomain {
+            name,
+            uuid: [0; 16],
+            id: 1,
+        };
+        9
+    ];
+    let ret = remote::ConnectListAllDomainsRet { domains, ret: 9 };
+    let len = call_len(xdr::Encode::encoded_len(&ret));
+    assert!(len > MAX_MESSAGE);
+    too_large(s.reply(&header, &ret), len);
+    assert!(s.poll_transmit().is_none());
+    s.reply_error(
+        &header,
+        RemoteError::new(ErrorNumber::ERR_RPC, ErrorDomain::RPC, "reply too large"),
+    )
+    .unwrap();
+    assert!(s.poll_transmit().is_some());
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use xdrgen::rt::{self, Codec, RemoteProcedure, StreamDirection};
 
 use super::layer::SecurityLayer;
-use super::wire::{Queued, Role, Wire};
+use super::wire::{check_body, frame_error, Queued, Role, Wire};
 use super::{CallError, CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
@@ -179,7 +179,9 @@ impl ClientEngine {
         args: &P::Args,
         fds: Vec<OwnedFd>,
     ) -> Result<u32, EngineError> {
-        let mut body = Vec::with_capacity(P::ArgsCodec::len(args));
+        let len = P::ArgsCodec::len(args);
+        check_body(len, !fds.is_empty())?;
+        let mut body = Vec::with_capacity(len);
         P::ArgsCodec::encode(args, &mut rt::Writer::new(&mut body)).map_err(EngineError::Encode)?;
         let stream = P::INFO.stream.map(|s| s.direction);
         self.call_raw(P::PROGRAM, P::VERSION, P::NUMBER as i32, body, fds, stream)
@@ -200,7 +202,6 @@ impl ClientEngine {
             return Err(EngineError::TooManyFds(fds.len()));
         }
         let serial = self.next_serial;
-        self.next_serial = self.next_serial.wrapping_add(1).max(1);
         let kind = if fds.is_empty() {
             MessageType::Call
         } else {
@@ -218,6 +219,9 @@ impl ClientEngine {
             body,
         );
         frame.num_fds = fds.len() as u32;
+        // Before any state changes: a call too large leaves none.
+        let bytes = frame.try_encode().map_err(frame_error)?;
+        self.next_serial = self.next_serial.wrapping_add(1).max(1);
         if let Some(direction) = stream {
             self.streams.insert(
                 serial,
@@ -229,10 +233,7 @@ impl ClientEngine {
                 },
             );
         }
-        let t = Transmit {
-            bytes: frame.encode(),
-            fds,
-        };
+        let t = Transmit { bytes, fds };
         let pending = Pending {
             procedure,
             abandoned: false,
@@ -272,6 +273,7 @@ impl ClientEngine {
 
     /// Sends data on a write stream.
     pub fn stream_send(&mut self, serial: u32, data: &[u8]) -> Result<(), EngineError> {
+        check_body(data.len(), false)?;
         let mut buf = FrameBuf::with_capacity(data.len());
         buf.extend_from_slice(data);
         self.stream_send_buf(serial, buf)
@@ -348,7 +350,7 @@ impl ClientEngine {
             serial,
             status,
         };
-        let bytes = body.finish(&header).map_err(EngineError::Frame)?;
+        let bytes = body.finish(&header).map_err(frame_error)?;
         self.wire.send(Transmit {
             bytes,
             fds: Vec::new(),

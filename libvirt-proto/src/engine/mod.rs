@@ -174,6 +174,14 @@ pub enum EngineError {
     TooManyFds(usize),
     /// The message cannot be framed (above the 32 MiB limit).
     Frame(FrameError),
+    /// The message would be `len` bytes, above the protocol's `max`
+    /// ([`MAX_MESSAGE`](crate::frame::MAX_MESSAGE)); nothing was queued.
+    FrameTooLarge {
+        /// The whole message's size, length prefix included.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl fmt::Display for EngineError {
@@ -187,6 +195,9 @@ impl fmt::Display for EngineError {
                 write!(f, "{n} descriptors exceed the limit of one message")
             }
             EngineError::Frame(e) => write!(f, "{e}"),
+            EngineError::FrameTooLarge { len, max } => {
+                write!(f, "a message of {len} bytes exceeds the limit of {max}")
+            }
         }
     }
 }

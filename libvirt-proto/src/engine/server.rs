@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use xdrgen::rt::{self, Encode};
 
 use super::layer::SecurityLayer;
-use super::wire::{Queued, Role, Wire};
+use super::wire::{check_body, frame_error, Queued, Role, Wire};
 use super::{CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
@@ -160,10 +160,8 @@ impl ServerEngine {
         }
         let mut frame = Frame::new(header, body);
         frame.num_fds = fds.len() as u32;
-        self.wire.send(Transmit {
-            bytes: frame.encode(),
-            fds,
-        });
+        let bytes = frame.try_encode().map_err(frame_error)?;
+        self.wire.send(Transmit { bytes, fds });
         Ok(())
     }
 
@@ -184,7 +182,7 @@ impl ServerEngine {
         ret: &T,
         fds: Vec<OwnedFd>,
     ) -> Result<(), EngineError> {
-        let body = rt::to_bytes(ret).map_err(EngineError::Encode)?;
+        let body = encode_body(ret, !fds.is_empty())?;
         let kind = if fds.is_empty() {
             MessageType::Reply
         } else {
@@ -204,7 +202,7 @@ impl ServerEngine {
 
     /// Answers the call with `header` with an error.
     pub fn reply_error(&mut self, header: &Header, error: RemoteError) -> Result<(), EngineError> {
-        let body = rt::to_bytes(&MessageError::from(error)).map_err(EngineError::Encode)?;
+        let body = encode_body(&MessageError::from(error), false)?;
         let reply = Header {
             kind: MessageType::Reply,
             status: MessageStatus::Error,
@@ -221,7 +219,7 @@ impl ServerEngine {
         procedure: i32,
         body: &T,
     ) -> Result<(), EngineError> {
-        let body = rt::to_bytes(body).map_err(EngineError::Encode)?;
+        let body = encode_body(body, false)?;
         let header = Header {
             program,
             version,
@@ -244,6 +242,7 @@ impl ServerEngine {
     /// data; the client then finishes.
     pub fn stream_send(&mut self, serial: u32, data: &[u8]) -> Result<(), EngineError> {
         let h = self.stream_header(serial)?;
+        check_body(data.len(), false)?;
         let header = Header {
             kind: MessageType::Stream,
             status: MessageStatus::Continue,
@@ -255,7 +254,7 @@ impl ServerEngine {
     /// Sends a hole on a sparse stream.
     pub fn stream_hole(&mut self, serial: u32, length: i64) -> Result<(), EngineError> {
         let h = self.stream_header(serial)?;
-        let body = rt::to_bytes(&StreamHole { length, flags: 0 }).map_err(EngineError::Encode)?;
+        let body = encode_body(&StreamHole { length, flags: 0 }, false)?;
         let header = Header {
             kind: MessageType::StreamHole,
             status: MessageStatus::Continue,
@@ -279,7 +278,7 @@ impl ServerEngine {
     /// Aborts a stream with an error.
     pub fn stream_error(&mut self, serial: u32, error: RemoteError) -> Result<(), EngineError> {
         let h = self.stream_header(serial)?;
-        let body = rt::to_bytes(&MessageError::from(error)).map_err(EngineError::Encode)?;
+        let body = encode_body(&MessageError::from(error), false)?;
         let header = Header {
             kind: MessageType::Stream,
             status: MessageStatus::Error,
@@ -370,6 +369,12 @@ impl Role for ServerEngine {
         self.streams.clear();
         self.events.push_back(ServerEvent::Closed(reason));
     }
+}
+
+/// `value` encoded, unless it would make a message above the limit.
+fn encode_body<T: Encode + ?Sized>(value: &T, with_fds: bool) -> Result<Vec<u8>, EngineError> {
+    check_body(value.encoded_len(), with_fds)?;
+    rt::to_bytes(value).map_err(EngineError::Encode)
 }
 
 /// Whether the call opens a stream (its procedure has `@readstream` or

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use super::keepalive::{Keepalive, KeepaliveAction};
 use super::layer::{LayerCodec, LayerError, SecurityLayer};
 use super::{CloseReason, EngineError, ProtocolError, Transmit};
-use crate::frame::{Frame, FrameDecoder, Header, MAX_FDS};
+use crate::frame::{
+    Frame, FrameDecoder, FrameError, Header, HEADER_LEN, LEN_PREFIX, MAX_FDS, MAX_MESSAGE,
+};
 use crate::generated::keepalive::program::{Procedure, NUMBER, VERSION};
 use crate::generated::virnet::{MessageStatus, MessageType};
 
@@ -291,6 +293,30 @@ impl FdQueue {
 
     fn clear(&mut self) {
         self.batches.clear();
+    }
+}
+
+/// Refuses a message whose body of `body` bytes would take it above
+/// [`MAX_MESSAGE`], before the body is built.
+pub(crate) fn check_body(body: usize, with_fds: bool) -> Result<(), EngineError> {
+    let head = LEN_PREFIX + HEADER_LEN + if with_fds { 4 } else { 0 };
+    match head.saturating_add(body) {
+        len if len > MAX_MESSAGE => Err(EngineError::FrameTooLarge {
+            len,
+            max: MAX_MESSAGE,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// An outgoing frame's error as the caller sees it.
+pub(crate) fn frame_error(e: FrameError) -> EngineError {
+    match e {
+        FrameError::TooLarge(len) => EngineError::FrameTooLarge {
+            len,
+            max: MAX_MESSAGE,
+        },
+        e => EngineError::Frame(e),
     }
 }
 
