@@ -210,7 +210,7 @@ pub fn client_engine(data: &[u8]) {
                     Err(_) => assert!(c.is_closed(), "a call refused on an open connection"),
                 }
             }
-            2 | 3 | 4 => {
+            2..=4 => {
                 // A frame for one of the calls (or serial 0 / unknown).
                 let pick = usize::from(s.u8());
                 let serial = match calls.serials.len() {

@@ -101,19 +101,19 @@ fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
 
     let words = shell_words(rest[1]);
     match u.params.proxy.unwrap_or(Proxy::Auto) {
-        Proxy::Netcat => assert_eq!(words, netcat_words.map(Word::word), "{}", rest[1]),
+        Proxy::Netcat => assert_eq!(words, netcat_words.map(Word::text), "{}", rest[1]),
         Proxy::Native => assert_eq!(
             words,
             helper_words
                 .iter()
-                .map(|w| Word::word(w))
+                .map(|w| Word::text(w))
                 .collect::<Vec<_>>(),
             "{}",
             rest[1]
         ),
         Proxy::Auto => {
             assert_eq!(words.len(), 3, "{}", rest[1]);
-            assert_eq!(words[..2], [Word::word("sh"), Word::word("-c")]);
+            assert_eq!(words[..2], [Word::text("sh"), Word::text("-c")]);
             let Word::Word(script) = &words[2] else {
                 panic!("{:?}", words[2]);
             };
@@ -125,13 +125,13 @@ fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
                 ">/dev/null",
                 "2>&1",
             ]
-            .map(Word::word)
+            .map(Word::text)
             .to_vec();
-            want.extend([Word::Semi, Word::word("then"), Word::word("exec")]);
-            want.extend(helper_words.iter().map(|w| Word::word(w)));
-            want.extend([Word::Semi, Word::word("else"), Word::word("exec")]);
-            want.extend(netcat_words.map(Word::word));
-            want.extend([Word::Semi, Word::word("fi")]);
+            want.extend([Word::Semi, Word::text("then"), Word::text("exec")]);
+            want.extend(helper_words.iter().map(|w| Word::text(w)));
+            want.extend([Word::Semi, Word::text("else"), Word::text("exec")]);
+            want.extend(netcat_words.map(Word::text));
+            want.extend([Word::Semi, Word::text("fi")]);
             assert_eq!(shell_words(script), want, "{script}");
         }
     }
@@ -146,7 +146,7 @@ enum Word {
 }
 
 impl Word {
-    fn word(s: &str) -> Word {
+    fn text(s: &str) -> Word {
         Word::Word(s.to_owned())
     }
 }

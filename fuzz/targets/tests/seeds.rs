@@ -767,7 +767,7 @@ fn auth_conf() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// The `.x` seeds of `parse_resolve` and `rich.x`, for `codegen`.
-fn codegen() -> Vec<(String, Vec<u8>)> {
+fn codegen() -> Vec<Seed> {
     let mut out = vec![(
         "rich.x".to_owned(),
         std::fs::read(fuzz_dir().join("rich.x")).unwrap(),
@@ -785,19 +785,22 @@ fn codegen() -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// A seed's file name and bytes.
+type Seed = (String, Vec<u8>);
+
 #[test]
 fn seeds_are_current() {
-    let named = |v: Vec<(&'static str, Vec<u8>)>| -> Vec<(String, Vec<u8>)> {
+    let named = |v: Vec<(&'static str, Vec<u8>)>| -> Vec<Seed> {
         v.into_iter()
             .map(|(n, b)| (format!("{n}.bin"), b))
             .collect()
     };
-    let named_txt = |v: Vec<(&'static str, Vec<u8>)>, ext: &str| -> Vec<(String, Vec<u8>)> {
+    let named_txt = |v: Vec<(&'static str, Vec<u8>)>, ext: &str| -> Vec<Seed> {
         v.into_iter()
             .map(|(n, b)| (format!("{n}.{ext}"), b))
             .collect()
     };
-    let all: Vec<(&str, Vec<(String, Vec<u8>)>)> = vec![
+    let all: Vec<(&str, Vec<Seed>)> = vec![
         ("dispatch_decode", named(frames())),
         ("frame_decoder", named(frame_decoder())),
         ("client_engine", named(client_engine())),
