@@ -1,5 +1,6 @@
-//! Limits the engines keep against what a peer sends (descriptors) and
-//! what the caller asks to send (message size).
+//! Limits the engines keep against what a peer sends (descriptors, calls
+//! ahead of their replies) and what the caller asks to send (message
+//! size).
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -8,6 +9,7 @@ use std::time::Instant;
 
 use libvirt_proto::engine::{
     ClientEngine, CloseReason, EngineError, Event, ProtocolError, ServerEngine, ServerEvent,
+    DEFAULT_MAX_CLIENT_REQUESTS,
 };
 use libvirt_proto::error::RemoteError;
 use libvirt_proto::error_codes::{ErrorDomain, ErrorNumber};
@@ -345,4 +347,113 @@ fn a_reply_above_the_message_limit_is_refused_and_the_call_can_still_be_answered
     )
     .unwrap();
     assert!(s.poll_transmit().is_some());
+}
+
+fn serials(s: &mut ServerEngine) -> Vec<u32> {
+    calls(s).into_iter().map(|(serial, _)| serial).collect()
+}
+
+fn header_of(serial: u32) -> Header {
+    let mut d = libvirt_proto::frame::FrameDecoder::new();
+    d.push(&call(serial, 0));
+    d.next_frame().unwrap().unwrap().header
+}
+
+fn answer(s: &mut ServerEngine, serial: u32) {
+    s.reply(&header_of(serial), &11_003_000u64).unwrap();
+}
+
+#[test]
+fn a_client_with_max_requests_unanswered_is_not_read_until_a_reply() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    assert_eq!(DEFAULT_MAX_CLIENT_REQUESTS, 5);
+    let input: Vec<u8> = (1..=8).flat_map(|n| call(n, 0)).collect();
+    s.handle_input(&input, now);
+    assert_eq!(serials(&mut s), [1, 2, 3, 4, 5]);
+    assert!(s.input_throttled());
+    assert_eq!(s.outstanding_calls(), 5);
+    // Each answer lets one more in, at once.
+    answer(&mut s, 1);
+    assert_eq!(serials(&mut s), [6]);
+    assert!(s.input_throttled());
+    s.reply_error(
+        &header_of(2),
+        RemoteError::new(ErrorNumber::ERR_RPC, ErrorDomain::RPC, "no"),
+    )
+    .unwrap();
+    assert_eq!(serials(&mut s), [7]);
+    answer(&mut s, 3);
+    assert_eq!(serials(&mut s), [8]);
+    answer(&mut s, 4);
+    assert!(s.poll_event().is_none());
+    assert!(!s.input_throttled());
+    assert_eq!(s.outstanding_calls(), 4);
+    // Answering what was never asked frees nothing.
+    answer(&mut s, 99);
+    assert_eq!(s.outstanding_calls(), 4);
+    assert_eq!(
+        std::iter::from_fn(|| s.poll_transmit()).count(),
+        5,
+        "the replies"
+    );
+}
+
+#[test]
+fn held_frames_wait_whole_keepalive_and_descriptors_included() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    s.set_max_requests(1);
+    let ping = Frame::new(
+        Header {
+            program: libvirt_proto::keepalive::program::NUMBER,
+            version: libvirt_proto::keepalive::program::VERSION,
+            procedure: libvirt_proto::keepalive::program::Procedure::Ping as i32,
+            kind: MessageType::Message,
+            serial: 0,
+            status: MessageStatus::Ok,
+        },
+        Vec::new(),
+    )
+    .encode();
+    let (fd, mut p) = probe();
+    s.handle_fds(vec![fd]);
+    s.handle_input(&[call(1, 0), ping, call(2, 1)].concat(), now);
+    assert_eq!(serials(&mut s), [1]);
+    assert!(s.input_throttled());
+    assert!(s.poll_transmit().is_none(), "the PING waits too");
+    assert!(!p.closed(), "kept for the call it came with");
+    answer(&mut s, 1);
+    assert_eq!(calls(&mut s), [(2, 1)]);
+    assert!(p.closed(), "handed over with its call, then dropped");
+    let sent = std::iter::from_fn(|| s.poll_transmit()).count();
+    assert_eq!(sent, 2, "the reply and the PONG");
+    // A higher limit takes what waits.
+    s.handle_input(&[call(3, 0), call(4, 0)].concat(), now);
+    assert!(s.poll_event().is_none());
+    s.set_max_requests(3);
+    assert_eq!(serials(&mut s), [3, 4]);
+}
+
+#[test]
+fn a_call_that_does_not_decode_holds_its_slot_until_refused() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    s.set_max_requests(1);
+    let mut bad = call(1, 0);
+    bad[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    s.handle_input(&[bad, call(2, 0)].concat(), now);
+    let h = match s.poll_event() {
+        Some(ServerEvent::ProtocolError {
+            header: Some(h), ..
+        }) => h,
+        other => panic!("{other:?}"),
+    };
+    assert!(s.poll_event().is_none());
+    s.reply_error(
+        &h,
+        RemoteError::new(ErrorNumber::ERR_RPC, ErrorDomain::RPC, "unknown program"),
+    )
+    .unwrap();
+    assert_eq!(serials(&mut s), [2]);
 }

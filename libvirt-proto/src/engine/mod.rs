@@ -51,7 +51,7 @@ use std::os::fd::OwnedFd;
 
 pub use auth::AuthError;
 pub use client::{ClientEngine, Event, StreamEvent, DEFAULT_MAX_IN_FLIGHT};
-pub use server::{ClientStreamEvent, ServerEngine, ServerEvent};
+pub use server::{ClientStreamEvent, ServerEngine, ServerEvent, DEFAULT_MAX_CLIENT_REQUESTS};
 
 use crate::dispatch::DispatchError;
 use crate::error::RemoteError;

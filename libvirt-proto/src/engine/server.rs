@@ -17,6 +17,10 @@ use crate::frame::{Frame, Header, MAX_FDS};
 use crate::generated::keepalive;
 use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
 
+/// Calls a client may have unanswered before the engine stops taking its
+/// frames: libvirtd's `max_client_requests` default.
+pub const DEFAULT_MAX_CLIENT_REQUESTS: usize = 5;
+
 /// What the client did on a stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientStreamEvent {
@@ -63,11 +67,22 @@ pub enum ServerEvent {
 }
 
 /// A libvirt RPC server connection without I/O.
+///
+/// Like libvirtd, it takes at most [`ServerEngine::set_max_requests`]
+/// calls (by default [`DEFAULT_MAX_CLIENT_REQUESTS`]) before their
+/// replies: past that, frames received wait unparsed and
+/// [`ServerEngine::input_throttled`] tells the driver to stop reading, until
+/// a reply frees a slot.
 #[derive(Debug)]
 pub struct ServerEngine {
     wire: Wire,
     events: VecDeque<ServerEvent>,
     streams: HashMap<u32, Header>,
+    max_requests: usize,
+    /// Calls handed out and not answered yet, by serial.
+    unanswered: HashMap<u32, usize>,
+    /// Their number.
+    outstanding: usize,
 }
 
 impl ServerEngine {
@@ -77,7 +92,57 @@ impl ServerEngine {
             wire: Wire::new(now),
             events: VecDeque::new(),
             streams: HashMap::new(),
+            max_requests: DEFAULT_MAX_CLIENT_REQUESTS,
+            unanswered: HashMap::new(),
+            outstanding: 0,
         }
+    }
+
+    /// Sets how many calls may be unanswered at once (libvirtd's
+    /// `max_client_requests`, at least 1). A call the engine could not
+    /// decode (a [`ServerEvent::ProtocolError`] with a call's header)
+    /// counts too, until [`ServerEngine::reply_error`] answers it. Stream
+    /// packets do not count (libvirtd counts them until it has processed
+    /// them; here the driver consumes them).
+    pub fn set_max_requests(&mut self, n: usize) {
+        self.max_requests = n.max(1);
+        self.wire_parse();
+    }
+
+    /// Calls handed out and not answered yet.
+    pub fn outstanding_calls(&self) -> usize {
+        self.outstanding
+    }
+
+    /// Whether the engine takes no more frames until a call is answered:
+    /// the driver stops reading the transport meanwhile, as libvirtd
+    /// does (bytes passed in anyway wait unparsed). Answering a call
+    /// resumes at once: its reply may be followed by more events. The
+    /// client's keepalive PINGs wait too; libvirtd warns that this may
+    /// end a client for silence, and a driver that wants to avoid that
+    /// pauses the keepalive ([`ServerEngine::set_input_paused`]).
+    pub fn input_throttled(&self) -> bool {
+        self.outstanding >= self.max_requests
+    }
+
+    /// `header`'s call is answered: its slot is free.
+    fn answered(&mut self, header: &Header) {
+        let Some(n) = self.unanswered.get_mut(&header.serial) else {
+            return;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.unanswered.remove(&header.serial);
+        }
+        self.outstanding -= 1;
+        self.wire_parse();
+    }
+
+    /// A call is handed out (or refused as undecodable): it waits for its
+    /// answer.
+    fn unanswered_call(&mut self, header: &Header) {
+        *self.unanswered.entry(header.serial).or_default() += 1;
+        self.outstanding += 1;
     }
 
     /// Pings a silent client every `interval` and drops it after `count`
@@ -197,6 +262,7 @@ impl ServerEngine {
         if stream_procedure(header) {
             self.streams.insert(header.serial, *header);
         }
+        self.answered(header);
         Ok(())
     }
 
@@ -208,7 +274,9 @@ impl ServerEngine {
             status: MessageStatus::Error,
             ..*header
         };
-        self.push(reply, body, Vec::new())
+        self.push(reply, body, Vec::new())?;
+        self.answered(header);
+        Ok(())
     }
 
     /// Sends a one-way message (an event).
@@ -302,6 +370,8 @@ impl Role for ServerEngine {
         }
         match h.kind {
             MessageType::Call | MessageType::CallWithFds => {
+                // Every call waits for an answer, a malformed one too.
+                self.unanswered_call(&h);
                 let fds = match self.wire.take_fds(frame.num_fds) {
                     Ok(fds) => fds,
                     Err(error) => {
@@ -311,18 +381,25 @@ impl Role for ServerEngine {
                         })
                     }
                 };
-                match dispatch::decode(&frame) {
-                    Ok(Body::Call(call)) => self.events.push_back(ServerEvent::Call {
+                let event = match dispatch::decode(&frame) {
+                    Ok(Body::Call(call)) => ServerEvent::Call {
                         header: h,
                         call,
                         fds,
-                    }),
-                    Ok(_) => {}
-                    Err(e) => self.events.push_back(ServerEvent::ProtocolError {
+                    },
+                    Ok(_) => ServerEvent::ProtocolError {
+                        header: Some(h),
+                        error: ProtocolError::Dispatch(DispatchError::WrongKind {
+                            procedure: h.procedure,
+                            kind: h.kind,
+                        }),
+                    },
+                    Err(e) => ServerEvent::ProtocolError {
                         header: Some(h),
                         error: ProtocolError::Dispatch(e),
-                    }),
-                }
+                    },
+                };
+                self.events.push_back(event);
             }
             MessageType::Stream | MessageType::StreamHole => {
                 if !self.streams.contains_key(&h.serial) {
@@ -365,8 +442,14 @@ impl Role for ServerEngine {
         }
     }
 
+    fn accepting(&self) -> bool {
+        !self.input_throttled()
+    }
+
     fn on_close(&mut self, reason: CloseReason) {
         self.streams.clear();
+        self.unanswered.clear();
+        self.outstanding = 0;
         self.events.push_back(ServerEvent::Closed(reason));
     }
 }

@@ -47,6 +47,9 @@ pub(crate) struct Wire {
     /// Frames queued before the layer was set, still sent as they are.
     plain_ahead: usize,
     closed: Option<CloseReason>,
+    /// When the last bytes arrived: frames held back (see
+    /// [`Role::accepting`]) arrived then.
+    last_input: Instant,
 }
 
 impl Wire {
@@ -59,6 +62,7 @@ impl Wire {
             layer: None,
             plain_ahead: 0,
             closed: None,
+            last_input: now,
         }
     }
 
@@ -365,11 +369,27 @@ pub(crate) trait Role {
             Some(Ok(plain)) => wire.push_input(&plain),
             Some(Err(e)) => return self.close_with(layer_failed(e)),
         }
-        loop {
+        self.wire().last_input = now;
+        self.wire_parse();
+    }
+
+    /// Whether the role takes another frame now; frames it does not take
+    /// wait, whole, in the decoder until [`Role::wire_parse`] runs again.
+    fn accepting(&self) -> bool {
+        true
+    }
+
+    /// Hands the role the frames received, while it takes them.
+    fn wire_parse(&mut self) {
+        let now = self.wire().last_input;
+        while self.accepting() && !self.wire().is_closed() {
             match self.wire().next_frame(now) {
                 Ok(Some(frame)) => self.handle_frame(frame),
                 Ok(None) => break,
-                Err(reason) => break self.close_with(reason),
+                Err(reason) => {
+                    self.close_with(reason);
+                    break;
+                }
             }
         }
     }
