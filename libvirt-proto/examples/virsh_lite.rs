@@ -88,7 +88,8 @@ async fn dominfo(c: &Client, name: &str) -> Result<(), ClientError> {
 async fn screenshot(c: &Client, name: &str, file: &str) -> Result<(), Box<dyn std::error::Error>> {
     let dom = c.domain_lookup_by_name(name).await?;
     let (mime, mut stream) = c.domain_screenshot(&dom, 0, 0).await?;
-    let image = stream.recv_all().await?;
+    // A screen of 8K at 32 bits per pixel is 128 MiB; more is not an image.
+    let image = stream.recv_all(128 << 20).await?;
     std::fs::write(file, &image)?;
     println!(
         "Screenshot saved to {file}, {} bytes, {}",

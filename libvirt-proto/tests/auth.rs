@@ -934,7 +934,8 @@ fn the_server_refuses_a_second_authentication() {
         nil: 0,
         data: b"hello".iter().map(|&b| b as i8).collect(),
     };
-    let script: Vec<(Box<dyn Fn(&mut ClientEngine) -> u32>, bool)> = vec![
+    type MakeCall<'a> = Box<dyn Fn(&mut ClientEngine) -> u32 + 'a>;
+    let script: Vec<(MakeCall<'_>, bool)> = vec![
         // A step before any start.
         (
             Box::new(|c| c.call::<procs::AuthSaslStep>(&step).unwrap()),

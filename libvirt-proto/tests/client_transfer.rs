@@ -146,7 +146,7 @@ async fn an_aborted_upload_fails_on_the_daemon_and_the_connection_goes_on() {
         })
         .await
         .unwrap();
-    assert_eq!(down.recv_all().await.unwrap().len(), 4096);
+    assert_eq!(down.recv_all(4096).await.unwrap().len(), 4096);
 }
 
 #[tokio::test]

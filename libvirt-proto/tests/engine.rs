@@ -238,18 +238,26 @@ fn abandoned_calls_are_never_sent_or_answered() {
         .collect();
     let first = sent(&mut c);
     assert_eq!(first.len(), 4);
-    // One sent call and one still queued are given up.
-    assert!(c.abandon(serials[1]));
+    // One still queued and one sent are given up.
     assert!(c.abandon(serials[4]));
+    assert!(c.abandon(serials[1]));
     assert!(!c.abandon(9999), "unknown serial");
-    // The reply to the abandoned call is dropped without an event or a
-    // protocol error, and frees its slot for the next queued call, which
-    // skips the abandoned one.
-    c.handle_input(&lib_version_reply(&first[1], 1), now);
-    assert!(events(&mut c).is_empty());
+    // The sent one frees its slot at once (a daemon that never answers
+    // it holds nothing back): the next queued call goes out, skipping the
+    // abandoned one.
     let next = sent(&mut c);
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].header.serial, serials[5]);
+    // Its late reply is dropped without an event or a protocol error.
+    c.handle_input(&lib_version_reply(&first[1], 1), now);
+    assert!(events(&mut c).is_empty());
+    // A second reply to it is a reply to nothing.
+    c.handle_input(&lib_version_reply(&first[1], 1), now);
+    assert!(matches!(
+        events(&mut c).as_slice(),
+        [Event::ProtocolError(ProtocolError::UnknownSerial(s))] if *s == serials[1]
+    ));
+    assert!(sent(&mut c).is_empty(), "the limit holds: four in flight");
     // The others are answered as usual.
     c.handle_input(&lib_version_reply(&first[0], 2), now);
     match events(&mut c).as_slice() {

@@ -28,6 +28,11 @@ use crate::generated::admin;
 /// Bytes read from the transport at once.
 const READ_BUFFER: usize = 256 * 1024;
 
+/// Bytes waiting to be written above which the transport is not read
+/// (4 MiB: four times a stream's send window, so a transfer alone never
+/// reaches it).
+const OUTBOX_READ_LIMIT: usize = 4 << 20;
+
 /// How the connection is opened.
 pub(crate) enum Handshake {
     /// The remote program: auth, keepalive, `CONNECT_OPEN`.
@@ -196,7 +201,12 @@ impl Driver {
             if deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
-            let reading = !self.paused;
+            // Nor is anything read while more than OUTBOX_READ_LIMIT bytes
+            // wait to be written: what is read may make more to write (a
+            // PONG for every PING), and a peer that does not read must not
+            // make this side's memory grow. Unlike a reader's pause, this
+            // one is the peer's doing, so keepalive still judges it.
+            let reading = !self.paused && self.outbox.queued() <= OUTBOX_READ_LIMIT;
             tokio::select! {
                 io = poll_fn(|cx| {
                     poll_io(&mut self.conn, &mut self.outbox, reading, &mut buf, &mut received_fds, cx)
@@ -364,6 +374,14 @@ impl Driver {
                         }
                         if let Some(tx) = self.streams.remove(&serial) {
                             tx.send(StreamMsg::Failed(err));
+                        }
+                    }
+                    StreamEvent::Violation(v) => {
+                        // The engine aborted it; its reader learns why.
+                        if let Some(tx) = self.streams.remove(&serial) {
+                            tx.send(StreamMsg::Failed(ClientError::Protocol(
+                                crate::engine::ProtocolError::Stream(v),
+                            )));
                         }
                     }
                     StreamEvent::Data(d) => self.send_to_stream(serial, StreamMsg::Data(d)),

@@ -280,30 +280,51 @@ impl Client {
         .await
     }
 
+    /// Registers with `R`, to be deregistered with `D`. The registration
+    /// runs to its end in a task of its own: when the caller stops waiting
+    /// after the daemon has registered the callback, the stream nobody
+    /// receives is dropped, which deregisters it.
     async fn register<R, D>(
         &self,
         family: EventFamily,
         args: &R::Args,
-        deregister: impl FnOnce(i32) -> D::Args,
+        deregister: impl FnOnce(i32) -> D::Args + Send + 'static,
     ) -> Result<EventStream, ClientError>
     where
-        R: RemoteProcedure,
-        D: RemoteProcedure,
+        R: RemoteProcedure + 'static,
+        D: RemoteProcedure + 'static,
     {
-        let (sub, mut stream) = Subscriber::new(
-            Filter::Family(family),
-            self.shared.options.event_buffer,
-            &self.shared.commands,
-        );
-        let reply = self.request::<R>(args, Vec::new(), None, Some(sub)).await?;
-        let id = <rt::Plain<i32> as rt::Codec>::decode(&mut rt::Reader::new(&reply.body))
-            .map_err(ClientError::Decode)?;
-        stream.callback_id = Some(id);
-        let args = deregister(id);
-        let mut body = Vec::with_capacity(<D::ArgsCodec as rt::Codec>::len(&args));
-        <D::ArgsCodec as rt::Codec>::encode(&args, &mut rt::Writer::new(&mut body))
+        let mut body = Vec::with_capacity(<R::ArgsCodec as rt::Codec>::len(args));
+        <R::ArgsCodec as rt::Codec>::encode(args, &mut rt::Writer::new(&mut body))
             .map_err(|e| ClientError::Encode(crate::engine::EngineError::Encode(e)))?;
-        stream.deregister = Some((D::PROGRAM, D::VERSION, D::NUMBER as i32, body));
-        Ok(stream)
+        let client = self.clone();
+        let registration = tokio::spawn(async move {
+            let (sub, mut stream) = Subscriber::new(
+                Filter::Family(family),
+                client.shared.options.event_buffer,
+                &client.shared.commands,
+            );
+            let reply = client
+                .request_raw(
+                    R::PROGRAM,
+                    R::VERSION,
+                    R::NUMBER as i32,
+                    body,
+                    Vec::new(),
+                    None,
+                    Some(sub),
+                )
+                .await?;
+            let id = <rt::Plain<i32> as rt::Codec>::decode(&mut rt::Reader::new(&reply.body))
+                .map_err(ClientError::Decode)?;
+            stream.callback_id = Some(id);
+            let args = deregister(id);
+            let mut body = Vec::with_capacity(<D::ArgsCodec as rt::Codec>::len(&args));
+            <D::ArgsCodec as rt::Codec>::encode(&args, &mut rt::Writer::new(&mut body))
+                .map_err(|e| ClientError::Encode(crate::engine::EngineError::Encode(e)))?;
+            stream.deregister = Some((D::PROGRAM, D::VERSION, D::NUMBER as i32, body));
+            Ok(stream)
+        });
+        registration.await.map_err(|_| ClientError::Closed)?
     }
 }

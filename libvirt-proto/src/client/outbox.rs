@@ -34,16 +34,24 @@ pub(crate) struct Outbox {
     offset: usize,
     /// Written since the transport was last flushed.
     unflushed: bool,
+    /// Bytes queued and not yet written.
+    queued: usize,
 }
 
 impl Outbox {
     /// Queues a message, holding `token` until it is written.
     pub(crate) fn push(&mut self, t: Transmit, token: Option<PacketToken>) {
+        self.queued += t.bytes.len();
         self.queue.push_back(Entry {
             bytes: t.bytes,
             fds: t.fds,
             _token: token,
         });
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued
     }
 
     /// Whether everything has been written and flushed.
@@ -104,6 +112,7 @@ impl Outbox {
 
     /// Drops the first `n` written bytes from the queue.
     fn advance(&mut self, mut n: usize) {
+        self.queued -= n;
         while n > 0 {
             let Some(front) = self.queue.front() else {
                 return;

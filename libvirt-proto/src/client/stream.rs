@@ -163,21 +163,30 @@ impl ByteStream {
         std::future::poll_fn(|cx| self.poll_chunk(cx)).await
     }
 
-    /// Reads everything up to the end, holes as zeros.
-    pub async fn recv_all(&mut self) -> Result<Vec<u8>, ClientError> {
+    /// Reads everything up to the end, holes as zeros, refusing more than
+    /// `limit` bytes in all (a screenshot, a small file: never a disk
+    /// image, whose size the daemon decides). Past the limit the stream
+    /// is aborted and the error is [`ClientError::Io`] of kind
+    /// `InvalidData`.
+    pub async fn recv_all(&mut self, limit: usize) -> Result<Vec<u8>, ClientError> {
         let mut out = Vec::new();
         while let Some(c) = self.recv_chunk().await? {
+            let n = match &c {
+                Chunk::Data(d) => d.len() as u64,
+                Chunk::Hole(n) => *n,
+            };
+            let total = (out.len() as u64).saturating_add(n);
+            if total > limit as u64 {
+                self.abort_now();
+                return Err(ClientError::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the stream holds more than {limit} bytes"),
+                )));
+            }
             match c {
                 Chunk::Data(d) => out.extend_from_slice(&d),
-                Chunk::Hole(n) => {
-                    let n = usize::try_from(n).map_err(|_| {
-                        ClientError::Io(io::Error::new(
-                            io::ErrorKind::OutOfMemory,
-                            "hole larger than memory",
-                        ))
-                    })?;
-                    out.resize(out.len() + n, 0);
-                }
+                // Within `limit`, so within memory's reach.
+                Chunk::Hole(_) => out.resize(total as usize, 0),
             }
         }
         Ok(out)

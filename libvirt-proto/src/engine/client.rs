@@ -26,6 +26,10 @@ use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamH
 /// here.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
+/// Sent calls given up whose late replies are still recognised (see
+/// [`ClientEngine::abandon`]).
+pub const MAX_ABANDONED: usize = 1024;
+
 /// What happened on a stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -41,7 +45,43 @@ pub enum StreamEvent {
     End,
     /// The daemon aborted the stream.
     Error(RemoteError),
+    /// The daemon sent a packet that does not fit the stream (see
+    /// [`StreamViolation`]): the engine aborted the stream; the
+    /// connection goes on.
+    Violation(StreamViolation),
 }
+
+/// A stream packet that does not fit its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamViolation {
+    /// A hole on a stream that is not sparse (libvirt's "Unexpected
+    /// stream hole"): only storage volume transfers asked for with their
+    /// `SPARSE_STREAM` flag have holes.
+    UnexpectedHole,
+    /// A hole of negative length.
+    NegativeHole(i64),
+    /// Data or a hole after the daemon's end of data.
+    AfterEnd,
+    /// Data or a hole from the daemon on a stream the client writes.
+    OnWriteStream,
+}
+
+impl std::fmt::Display for StreamViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamViolation::UnexpectedHole => {
+                f.write_str("unexpected hole on a stream that is not sparse")
+            }
+            StreamViolation::NegativeHole(n) => write!(f, "stream hole of negative length {n}"),
+            StreamViolation::AfterEnd => f.write_str("stream data after the end of the stream"),
+            StreamViolation::OnWriteStream => {
+                f.write_str("stream data from the daemon on a write stream")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StreamViolation {}
 
 /// Something for the driver to act on.
 #[derive(Debug)]
@@ -77,8 +117,6 @@ pub enum Event {
 #[derive(Debug)]
 struct Pending {
     procedure: i32,
-    /// The caller gave up: the reply is dropped without an event.
-    abandoned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +133,23 @@ struct StreamInfo {
     version: u32,
     procedure: i32,
     state: StreamState,
+    /// Holes may come (a sparse transfer was asked for).
+    holes: bool,
+}
+
+/// Whether a call asks for a sparse stream: storage volume download and
+/// upload with their `SPARSE_STREAM` flag (bit 0 of `flags`, the last
+/// word of both procedures' arguments). libvirt's client refuses holes on
+/// any other stream.
+fn asks_for_holes(program: u32, procedure: i32, body: &[u8]) -> bool {
+    use crate::generated::remote::program::Procedure as P;
+    const SPARSE_STREAM: u32 = 1;
+    let sparse_capable = [P::StorageVolDownload as i32, P::StorageVolUpload as i32];
+    program == crate::generated::remote::program::NUMBER
+        && sparse_capable.contains(&procedure)
+        && body
+            .last_chunk::<4>()
+            .is_some_and(|w| u32::from_be_bytes(*w) & SPARSE_STREAM != 0)
 }
 
 /// A libvirt RPC client connection without I/O.
@@ -104,6 +159,9 @@ pub struct ClientEngine {
     next_serial: u32,
     max_in_flight: usize,
     in_flight: HashMap<u32, Pending>,
+    /// Sent calls whose callers gave up, oldest first: their replies are
+    /// dropped when they come. At most [`MAX_ABANDONED`].
+    abandoned: VecDeque<u32>,
     waiting: VecDeque<(u32, Pending, Transmit)>,
     streams: HashMap<u32, StreamInfo>,
     events: VecDeque<Event>,
@@ -117,6 +175,7 @@ impl ClientEngine {
             next_serial: 1,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             in_flight: HashMap::new(),
+            abandoned: VecDeque::new(),
             waiting: VecDeque::new(),
             streams: HashMap::new(),
             events: VecDeque::new(),
@@ -223,6 +282,7 @@ impl ClientEngine {
         let bytes = frame.try_encode().map_err(frame_error)?;
         self.next_serial = self.next_serial.wrapping_add(1).max(1);
         if let Some(direction) = stream {
+            let holes = asks_for_holes(program, procedure, &frame.body);
             self.streams.insert(
                 serial,
                 StreamInfo {
@@ -230,14 +290,12 @@ impl ClientEngine {
                     version,
                     procedure,
                     state: StreamState::Open(direction),
+                    holes,
                 },
             );
         }
         let t = Transmit { bytes, fds };
-        let pending = Pending {
-            procedure,
-            abandoned: false,
-        };
+        let pending = Pending { procedure };
         if self.in_flight.len() < self.max_in_flight {
             self.in_flight.insert(serial, pending);
             self.wire.send(t);
@@ -251,19 +309,31 @@ impl ClientEngine {
     /// limit it is never sent; if it was sent, its reply is dropped when it
     /// comes (and a stream it opens is aborted). Returns whether the call was
     /// pending.
+    ///
+    /// A sent call given up frees its in-flight slot at once, so a daemon
+    /// that never answers some calls cannot hold every later one back.
+    /// The daemon may still be working on it; if so its own limit
+    /// (`max_client_requests`) applies, as it does to libvirt's client,
+    /// which keeps no limit of its own. The serials of the last
+    /// [`MAX_ABANDONED`] such calls are remembered to drop their replies;
+    /// a reply to an older one is an [`Event::ProtocolError`].
     pub fn abandon(&mut self, serial: u32) -> bool {
         if let Some(i) = self.waiting.iter().position(|(s, ..)| *s == serial) {
             self.waiting.remove(i);
             self.streams.remove(&serial);
             return true;
         }
-        match self.in_flight.get_mut(&serial) {
-            Some(p) => {
-                p.abandoned = true;
-                true
-            }
-            None => false,
+        if self.in_flight.remove(&serial).is_none() {
+            return false;
         }
+        if self.abandoned.len() == MAX_ABANDONED {
+            if let Some(old) = self.abandoned.pop_front() {
+                self.streams.remove(&old);
+            }
+        }
+        self.abandoned.push_back(serial);
+        self.release_waiting();
+        true
     }
 
     /// Decodes a reply body of procedure `P`.
@@ -427,6 +497,23 @@ impl ClientEngine {
         self.wire.is_closed()
     }
 
+    /// A reply to no call in flight: dropped if its call was abandoned
+    /// (descriptors closed, a stream it opened aborted), else a protocol
+    /// error.
+    fn drop_abandoned_reply(&mut self, frame: &Frame) {
+        let h = frame.header;
+        let Some(i) = self.abandoned.iter().position(|&s| s == h.serial) else {
+            return self.protocol_error(ProtocolError::UnknownSerial(h.serial));
+        };
+        self.abandoned.remove(i);
+        // Unclaimed descriptors are closed here.
+        drop(self.wire.take_fds(frame.num_fds));
+        if h.status == MessageStatus::Ok && self.streams.contains_key(&h.serial) {
+            let _ = self.stream_abort(h.serial);
+        }
+        self.streams.remove(&h.serial);
+    }
+
     fn protocol_error(&mut self, e: ProtocolError) {
         self.events.push_back(Event::ProtocolError(e));
     }
@@ -434,7 +521,7 @@ impl ClientEngine {
     fn handle_reply(&mut self, frame: Frame) {
         let h = frame.header;
         let Some(pending) = self.in_flight.remove(&h.serial) else {
-            return self.protocol_error(ProtocolError::UnknownSerial(h.serial));
+            return self.drop_abandoned_reply(&frame);
         };
         let (result, fds) = match self.wire.take_fds(frame.num_fds) {
             Ok(fds) => {
@@ -461,13 +548,6 @@ impl ClientEngine {
             // A failed call never opens its stream.
             self.streams.remove(&h.serial);
         }
-        if pending.abandoned {
-            if self.streams.contains_key(&h.serial) {
-                let _ = self.stream_abort(h.serial);
-            }
-            self.release_waiting();
-            return;
-        }
         self.events.push_back(Event::Reply {
             serial: h.serial,
             procedure: pending.procedure,
@@ -479,12 +559,14 @@ impl ClientEngine {
 
     fn handle_stream(&mut self, frame: Frame) {
         let h = frame.header;
-        let Some(state) = self.streams.get(&h.serial).map(|s| s.state) else {
+        let Some((state, holes)) = self.streams.get(&h.serial).map(|s| (s.state, s.holes)) else {
             return self.protocol_error(ProtocolError::UnknownSerial(h.serial));
         };
+        let reading = state == StreamState::Open(StreamDirection::Read);
         if h.kind == MessageType::Stream
             && h.status == MessageStatus::Continue
             && !frame.body.is_empty()
+            && reading
         {
             // Data, the bulk of a transfer: handed on without a copy.
             return self.events.push_back(Event::Stream {
@@ -508,7 +590,27 @@ impl ClientEngine {
                 }
                 StreamEvent::Eof
             }
+            // An empty packet after the end changes nothing.
+            Ok(Body::StreamData(d))
+                if !reading && d.is_empty() && state == StreamState::Finishing =>
+            {
+                return
+            }
+            Ok(Body::StreamData(_) | Body::StreamHole(_)) if !reading => {
+                let v = if state == StreamState::Finishing {
+                    StreamViolation::AfterEnd
+                } else {
+                    StreamViolation::OnWriteStream
+                };
+                self.stream_violation(h.serial, v)
+            }
             Ok(Body::StreamData(d)) => StreamEvent::Data(d),
+            Ok(Body::StreamHole(_)) if !holes => {
+                self.stream_violation(h.serial, StreamViolation::UnexpectedHole)
+            }
+            Ok(Body::StreamHole(hole)) if hole.length < 0 => {
+                self.stream_violation(h.serial, StreamViolation::NegativeHole(hole.length))
+            }
             Ok(Body::StreamHole(hole)) => StreamEvent::Hole(hole.length),
             Ok(Body::Error(e)) => {
                 self.streams.remove(&h.serial);
@@ -526,6 +628,15 @@ impl ClientEngine {
             serial: h.serial,
             event,
         });
+    }
+
+    /// Aborts a stream the daemon broke, as the daemon would learn from
+    /// libvirt's client, and says why.
+    fn stream_violation(&mut self, serial: u32, v: StreamViolation) -> StreamEvent {
+        // The abort is best effort: a closed connection has no stream.
+        let _ = self.stream_abort(serial);
+        self.streams.remove(&serial);
+        StreamEvent::Violation(v)
     }
 
     fn release_waiting(&mut self) {
@@ -585,7 +696,6 @@ impl Role for ClientEngine {
             .in_flight
             .drain()
             .chain(self.waiting.drain(..).map(|(s, p, _)| (s, p)))
-            .filter(|(_, p)| !p.abandoned)
             .map(|(s, p)| (s, p.procedure))
             .collect();
         serials.sort_unstable();
@@ -598,6 +708,7 @@ impl Role for ClientEngine {
             });
         }
         self.streams.clear();
+        self.abandoned.clear();
         self.wire.discard_output();
         self.events.push_back(Event::Closed(reason));
     }

@@ -50,7 +50,7 @@ use std::fmt;
 use std::os::fd::OwnedFd;
 
 pub use auth::AuthError;
-pub use client::{ClientEngine, Event, StreamEvent, DEFAULT_MAX_IN_FLIGHT};
+pub use client::{ClientEngine, Event, StreamEvent, StreamViolation, DEFAULT_MAX_IN_FLIGHT};
 pub use server::{ClientStreamEvent, ServerEngine, ServerEvent, DEFAULT_MAX_CLIENT_REQUESTS};
 
 use crate::dispatch::DispatchError;
@@ -101,6 +101,9 @@ pub enum ProtocolError {
     /// The SASL security layer could not decode what arrived (or encode
     /// what was to be sent).
     SecurityLayer(layer::LayerError),
+    /// A stream packet that does not fit its stream; the stream was
+    /// aborted, the connection goes on.
+    Stream(StreamViolation),
     /// More descriptors arrived at once than one message may carry.
     TooManyFds {
         /// Received.
@@ -123,6 +126,7 @@ impl fmt::Display for ProtocolError {
                 )
             }
             ProtocolError::SecurityLayer(e) => write!(f, "{e}"),
+            ProtocolError::Stream(v) => write!(f, "{v}"),
             ProtocolError::TooManyFds { received, max } => {
                 write!(
                     f,

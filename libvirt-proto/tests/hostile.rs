@@ -1,0 +1,616 @@
+//! The async client against a scripted hostile daemon: a byte-level peer
+//! on a Unix socket that plays one misbehaviour per test (an
+//! authentication downgrade, holes and data that do not fit a stream,
+//! oversized, truncated and garbled frames, replies to calls never made,
+//! events for callbacks never registered, a keepalive flood, calls never
+//! answered). Each must end in a typed error, with no panic, no hang and
+//! bounded memory, and the connection must stay usable wherever the
+//! protocol allows. No test asserts a duration; a generous limit only
+//! keeps a bug from hanging the run.
+
+#![cfg(feature = "client")]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use libvirt_proto::client::{Client, ClientError, ConnectOptions};
+use libvirt_proto::engine::auth::{AuthError, AuthMethod};
+use libvirt_proto::engine::open::OpenError;
+use libvirt_proto::engine::{CloseReason, ProtocolError, StreamViolation};
+use libvirt_proto::remote::program::Procedure as P;
+use libvirt_proto::{keepalive, remote};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::task::JoinHandle;
+
+/// A limit on how long something may take before the test is declared hung.
+const HANG: Duration = Duration::from_secs(20);
+
+const REMOTE: u32 = remote::program::NUMBER;
+const KEEPALIVE: u32 = keepalive::program::NUMBER;
+
+// Message types and statuses, as libvirt numbers them.
+const CALL: u32 = 0;
+const REPLY: u32 = 1;
+const MESSAGE: u32 = 2;
+const STREAM: u32 = 3;
+const STREAM_HOLE: u32 = 6;
+const OK: u32 = 0;
+const ERROR: u32 = 1;
+const CONTINUE: u32 = 2;
+
+/// One message as the daemon reads it.
+#[derive(Debug, Clone)]
+struct Msg {
+    program: u32,
+    procedure: i32,
+    kind: u32,
+    serial: u32,
+    status: u32,
+    body: Vec<u8>,
+}
+
+impl Msg {
+    fn is_call(&self, p: P) -> bool {
+        self.program == REMOTE && self.kind == CALL && self.procedure == p as i32
+    }
+}
+
+/// The daemon's end of the connection.
+struct Peer {
+    s: UnixStream,
+}
+
+/// A whole message: length, header words, body.
+fn frame(
+    program: u32,
+    procedure: i32,
+    kind: u32,
+    serial: u32,
+    status: u32,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(28 + body.len());
+    let len = 28 + body.len() as u32;
+    for w in [len, program, 1, procedure as u32, kind, serial, status] {
+        out.extend_from_slice(&w.to_be_bytes());
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+fn xdr_u32(v: u32) -> Vec<u8> {
+    v.to_be_bytes().to_vec()
+}
+
+impl Peer {
+    /// The next message; `None` once the client has closed.
+    async fn recv(&mut self) -> Option<Msg> {
+        let mut len = [0u8; 4];
+        self.s.read_exact(&mut len).await.ok()?;
+        let len = u32::from_be_bytes(len) as usize;
+        assert!(
+            (28..=32 << 20).contains(&len),
+            "the client sent a bad length {len}"
+        );
+        let mut rest = vec![0u8; len - 4];
+        self.s.read_exact(&mut rest).await.ok()?;
+        let w = |i: usize| u32::from_be_bytes(rest[i * 4..i * 4 + 4].try_into().unwrap());
+        Some(Msg {
+            program: w(0),
+            procedure: w(2) as i32,
+            kind: w(3),
+            serial: w(4),
+            status: w(5),
+            body: rest[24..].to_vec(),
+        })
+    }
+
+    /// The next message that is not keepalive's.
+    async fn recv_call(&mut self) -> Option<Msg> {
+        loop {
+            let m = self.recv().await?;
+            if m.program != KEEPALIVE {
+                return Some(m);
+            }
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        // The client may have gone: what it does then is its business.
+        let _ = self.s.write_all(bytes).await;
+    }
+
+    async fn reply(&mut self, call: &Msg, body: &[u8]) {
+        let f = frame(call.program, call.procedure, REPLY, call.serial, OK, body);
+        self.send(&f).await;
+    }
+
+    /// Plays a well-behaved daemon up to the open connection: no
+    /// authentication, keepalive when the client asks.
+    async fn open(&mut self) {
+        let list = self.recv_call().await.expect("AUTH_LIST");
+        assert!(list.is_call(P::AuthList), "{list:?}");
+        self.reply(&list, &[0, 0, 0, 1, 0, 0, 0, 0]).await;
+        // Without keepalive the client does not ask about it.
+        let mut open = self.recv_call().await.expect("CONNECT_OPEN");
+        if open.is_call(P::ConnectSupportsFeature) {
+            self.reply(&open, &xdr_u32(1)).await;
+            open = self.recv_call().await.expect("CONNECT_OPEN");
+        }
+        assert!(open.is_call(P::ConnectOpen), "{open:?}");
+        self.reply(&open, &[]).await;
+    }
+
+    /// Answers `CONNECT_GET_LIB_VERSION` with `version`.
+    async fn lib_version(&mut self, version: u64) {
+        let call = self.recv_call().await.expect("CONNECT_GET_LIB_VERSION");
+        assert!(call.is_call(P::ConnectGetLibVersion), "{call:?}");
+        self.reply(&call, &version.to_be_bytes()).await;
+    }
+}
+
+/// A daemon listening on a fresh socket, running `script` for the one
+/// client it accepts; returns the URI to connect to.
+fn hostile<F, Fut>(script: F) -> (String, JoinHandle<()>)
+where
+    F: FnOnce(Peer) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "lvp-hostile-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join("sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let task = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        script(Peer { s }).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+    (
+        format!("test+unix:///default?socket={}", path.display()),
+        task,
+    )
+}
+
+async fn connect(uri: &str) -> Client {
+    let options = ConnectOptions {
+        keepalive: None,
+        ..ConnectOptions::default()
+    };
+    tokio::time::timeout(HANG, Client::connect_with(uri, options))
+        .await
+        .expect("hung")
+        .unwrap()
+}
+
+async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(HANG, f).await.expect("hung")
+}
+
+fn domain() -> remote::NonnullDomain {
+    remote::NonnullDomain {
+        name: "test".into(),
+        uuid: [0; 16],
+        id: 1,
+    }
+}
+
+fn volume() -> remote::NonnullStorageVol {
+    remote::NonnullStorageVol {
+        pool: "p".into(),
+        name: "v".into(),
+        key: "/p/v".into(),
+    }
+}
+
+fn hole(length: i64) -> Vec<u8> {
+    let mut b = length.to_be_bytes().to_vec();
+    b.extend_from_slice(&xdr_u32(0));
+    b
+}
+
+/// Waits for the client's abort of stream `serial` (a STREAM packet with
+/// status ERROR), skipping anything else on it.
+async fn expect_abort(peer: &mut Peer, serial: u32) {
+    loop {
+        let m = peer.recv_call().await.expect("the stream's abort");
+        // (An OK is the client's answer to the end of the data.)
+        if m.serial == serial && m.kind == STREAM && m.status != OK {
+            assert_eq!(m.status, ERROR, "{m:?}");
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_demanded_method_is_not_downgraded_to_none() {
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
+    let (uri, daemon) = hostile(|mut peer| async move {
+        let list = peer.recv_call().await.unwrap();
+        assert!(list.is_call(P::AuthList));
+        // Only `none`: an attacker in the path stripping SASL.
+        peer.reply(&list, &[0, 0, 0, 1, 0, 0, 0, 0]).await;
+        // The client must not go on with the handshake.
+        let _ = seen_tx.send(peer.recv_call().await);
+    });
+    let err = within(Client::connect(&format!("{uri}&auth=sasl")))
+        .await
+        .unwrap_err();
+    match &err {
+        ClientError::Open(OpenError::Auth(AuthError::NotOffered { offered, wanted })) => {
+            assert_eq!(offered, &[AuthMethod::None]);
+            assert_eq!(wanted, &[AuthMethod::Sasl]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("[None]"), "{err}");
+    within(daemon).await.unwrap();
+    assert!(
+        seen_rx.await.unwrap().is_none(),
+        "the client went on after a downgrade"
+    );
+}
+
+#[tokio::test]
+async fn a_hole_on_a_screenshot_is_refused_and_the_connection_goes_on() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::DomainScreenshot));
+        // remote_domain_screenshot_ret: an optional mime type.
+        let mut ret = xdr_u32(1);
+        ret.extend_from_slice(&xdr_u32(9));
+        ret.extend_from_slice(b"image/png\0\0\0");
+        peer.reply(&call, &ret).await;
+        // A 2^62-byte hole on a stream that is not sparse.
+        let f = frame(
+            REMOTE,
+            call.procedure,
+            STREAM_HOLE,
+            call.serial,
+            CONTINUE,
+            &hole(1 << 62),
+        );
+        peer.send(&f).await;
+        expect_abort(&mut peer, call.serial).await;
+        peer.lib_version(11_003_000).await;
+    });
+    let client = connect(&uri).await;
+    let (mime, mut stream) = within(client.domain_screenshot(&domain(), 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(mime.as_deref(), Some("image/png"));
+    let err = within(stream.recv_all(64 << 20)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::Stream(StreamViolation::UnexpectedHole))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        within(client.connect_get_lib_version()).await.unwrap(),
+        11_003_000
+    );
+    within(daemon).await.unwrap();
+}
+
+/// A sparse download whose daemon sends `packets` after the reply;
+/// returns what `recv_all(limit)` gave and whether the daemon saw the
+/// stream aborted.
+async fn sparse_download(packets: Vec<Vec<u8>>, limit: usize) -> Result<Vec<u8>, ClientError> {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::StorageVolDownload));
+        peer.reply(&call, &[]).await;
+        for (kind, status, body) in packets.iter().map(|p| (p[0] as u32, p[1] as u32, &p[2..])) {
+            let f = frame(REMOTE, call.procedure, kind, call.serial, status, body);
+            peer.send(&f).await;
+        }
+        expect_abort(&mut peer, call.serial).await;
+        peer.lib_version(42).await;
+    });
+    let client = connect(&uri).await;
+    // Flag 1: VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM.
+    let mut stream = within(client.storage_vol_download(&volume(), 0, 0, 1))
+        .await
+        .unwrap();
+    let got = within(stream.recv_all(limit)).await;
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 42);
+    within(daemon).await.unwrap();
+    got
+}
+
+fn packet(kind: u32, status: u32, body: &[u8]) -> Vec<u8> {
+    let mut p = vec![kind as u8, status as u8];
+    p.extend_from_slice(body);
+    p
+}
+
+#[tokio::test]
+async fn holes_that_do_not_fit_a_sparse_stream_end_it_with_a_typed_error() {
+    // An absurd hole: more than the caller's limit, refused before any
+    // allocation.
+    let err = sparse_download(vec![packet(STREAM_HOLE, CONTINUE, &hole(1 << 62))], 1 << 20)
+        .await
+        .unwrap_err();
+    match err {
+        ClientError::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // A negative hole.
+    let err = sparse_download(vec![packet(STREAM_HOLE, CONTINUE, &hole(-5))], 1 << 20)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::Stream(StreamViolation::NegativeHole(-5)))
+        ),
+        "{err:?}"
+    );
+    // Data and a small hole within the limit read as they should (then the
+    // daemon breaks the stream with data after its end).
+    let err = sparse_download(
+        vec![
+            packet(STREAM, CONTINUE, b"abc"),
+            packet(STREAM_HOLE, CONTINUE, &hole(5)),
+            packet(STREAM, CONTINUE, b"de"),
+            packet(STREAM, CONTINUE, &[]),
+            packet(STREAM, CONTINUE, b"after the end"),
+        ],
+        1 << 20,
+    )
+    .await;
+    // The reader saw the end before the violation came.
+    assert_eq!(err.unwrap(), b"abc\0\0\0\0\0de");
+}
+
+#[tokio::test]
+async fn an_oversized_frame_ends_the_connection_without_allocating_it() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        // A length of 2 GiB, then a valid-looking header.
+        let mut f = frame(REMOTE, call.procedure, REPLY, call.serial, OK, &[]);
+        f[..4].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        peer.send(&f).await;
+        let _ = peer.recv().await;
+    });
+    let client = connect(&uri).await;
+    let err = within(client.connect_get_lib_version()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::ConnectionLost(CloseReason::Protocol(ProtocolError::Frame(_)))
+        ),
+        "{err:?}"
+    );
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_truncated_frame_then_the_end_fails_the_call() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        let f = frame(REMOTE, call.procedure, REPLY, call.serial, OK, &[0; 8]);
+        peer.send(&f[..f.len() - 3]).await;
+        // Dropping the peer closes the socket mid-frame.
+    });
+    let client = connect(&uri).await;
+    let err = within(client.connect_get_lib_version()).await.unwrap_err();
+    assert!(matches!(err, ClientError::ConnectionLost(_)), "{err:?}");
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn replies_to_nothing_and_garbage_bodies_leave_the_connection_usable() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        // A reply to a serial never used, then a body that does not
+        // decode.
+        let stray = frame(
+            REMOTE,
+            call.procedure,
+            REPLY,
+            0xdead,
+            OK,
+            &7u64.to_be_bytes(),
+        );
+        peer.send(&stray).await;
+        peer.reply(&call, &[1, 2, 3]).await;
+        peer.lib_version(7).await;
+    });
+    let client = connect(&uri).await;
+    let err = within(client.connect_get_lib_version()).await.unwrap_err();
+    assert!(matches!(err, ClientError::Decode(_)), "{err:?}");
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 7);
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unknown_message_type_ends_the_connection_with_a_typed_error() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        let odd = frame(REMOTE, call.procedure, 77, call.serial, OK, &[1, 2, 3, 4]);
+        peer.send(&odd).await;
+        let _ = peer.recv().await;
+    });
+    let client = connect(&uri).await;
+    let err = within(client.connect_get_lib_version()).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::ConnectionLost(CloseReason::Protocol(_))),
+        "{err:?}"
+    );
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn events_for_callbacks_never_registered_are_dropped() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        // Once the client is subscribed (its call comes after), a
+        // lifecycle event for callback 999 and one that does not decode.
+        let call = peer.recv_call().await.unwrap();
+        let mut body = xdr_u32(999);
+        body.extend_from_slice(&xdr_u32(4));
+        body.extend_from_slice(b"test");
+        body.extend_from_slice(&[0; 16]);
+        body.extend_from_slice(&xdr_u32(1));
+        body.extend_from_slice(&xdr_u32(0));
+        body.extend_from_slice(&xdr_u32(0));
+        let p = P::DomainEventCallbackLifecycle as i32;
+        peer.send(&frame(REMOTE, p, MESSAGE, 0, OK, &body)).await;
+        peer.send(&frame(REMOTE, p, MESSAGE, 0, OK, &[0xff; 5]))
+            .await;
+        peer.reply(&call, &5u64.to_be_bytes()).await;
+        peer.lib_version(6).await;
+    });
+    let client = connect(&uri).await;
+    let mut events = client.events();
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 5);
+    // The one that decodes reaches a subscriber to everything, and no
+    // registration's stream.
+    let first = within(events.next()).await.unwrap().unwrap();
+    assert!(format!("{first:?}").contains("999"), "{first:?}");
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 6);
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_keepalive_flood_from_a_peer_that_does_not_read_is_bounded() {
+    const PINGS: usize = 2_000_000;
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        // 53 MiB of PINGs, written without ever reading the PONGs.
+        let ping = frame(
+            KEEPALIVE,
+            keepalive::program::Procedure::Ping as i32,
+            MESSAGE,
+            0,
+            OK,
+            &[],
+        );
+        let flood: Vec<u8> = ping
+            .iter()
+            .copied()
+            .cycle()
+            .take(ping.len() * PINGS)
+            .collect();
+        let _ = tokio::time::timeout(HANG, peer.s.write_all(&flood)).await;
+    });
+    let options = ConnectOptions {
+        keepalive: Some((Duration::from_millis(500), 2)),
+        ..ConnectOptions::default()
+    };
+    let client = within(Client::connect_with(&uri, options)).await.unwrap();
+    let before = rss_kib();
+    // The client stops reading while its PONGs cannot go out, so the
+    // flood stays in the socket; with nothing read, keepalive gives up
+    // on the peer.
+    let err = within(client.connect_get_lib_version()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::ConnectionLost(CloseReason::KeepaliveTimeout)
+        ),
+        "{err:?}"
+    );
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 16 << 10, "memory grew by {grown} KiB");
+    daemon.abort();
+}
+
+/// This process's resident memory.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn calls_never_answered_do_not_hold_later_calls_back() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        // Swallow calls until the fifth and later ones, which are answered.
+        for _ in 0..6 {
+            let _ = peer.recv_call().await.unwrap();
+        }
+        peer.lib_version(3).await;
+    });
+    let client = connect(&uri).await;
+    for _ in 0..6 {
+        let err = within(
+            client.call_with_timeout::<remote::program::procs::ConnectGetLibVersion>(
+                &(),
+                Duration::from_millis(50),
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ClientError::Timeout(_)), "{err:?}");
+    }
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 3);
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_registration_given_up_after_the_daemon_registered_is_deregistered() {
+    let (registered_tx, registered_rx) = tokio::sync::oneshot::channel();
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::ConnectDomainEventCallbackRegisterAny));
+        // The caller gives up; only then the daemon answers.
+        registered_rx.await.unwrap();
+        peer.reply(&call, &xdr_u32(7)).await;
+        let dereg = peer.recv_call().await.expect("a deregistration");
+        assert!(
+            dereg.is_call(P::ConnectDomainEventCallbackDeregisterAny),
+            "{dereg:?}"
+        );
+        assert_eq!(dereg.body, xdr_u32(7));
+        peer.reply(&dereg, &[]).await;
+    });
+    let client = connect(&uri).await;
+    let c = client.clone();
+    let registering = tokio::spawn(async move { c.register_domain_event(0, None).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    registering.abort();
+    assert!(registering.await.unwrap_err().is_cancelled());
+    registered_tx.send(()).unwrap();
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dropped_stream_is_aborted() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::StorageVolDownload));
+        peer.reply(&call, &[]).await;
+        expect_abort(&mut peer, call.serial).await;
+        peer.lib_version(1).await;
+    });
+    let client = connect(&uri).await;
+    let stream = within(client.storage_vol_download(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    drop(stream);
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 1);
+    within(daemon).await.unwrap();
+}
