@@ -614,3 +614,36 @@ async fn a_dropped_stream_is_aborted() {
     assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 1);
     within(daemon).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reply_announcing_descriptors_that_never_came_fails_its_call() {
+    const REPLY_WITH_FDS: u32 = 5;
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        // Two descriptors announced, none sent with the bytes.
+        let mut body = xdr_u32(2);
+        body.extend_from_slice(&11u64.to_be_bytes());
+        let f = frame(
+            REMOTE,
+            call.procedure,
+            REPLY_WITH_FDS,
+            call.serial,
+            OK,
+            &body,
+        );
+        peer.send(&f).await;
+        peer.lib_version(12).await;
+    });
+    let client = connect(&uri).await;
+    let err = within(client.connect_get_lib_version()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::MissingFds { expected: 2, .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 12);
+    within(daemon).await.unwrap();
+}
