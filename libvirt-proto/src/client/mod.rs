@@ -61,7 +61,7 @@ pub use auth_conf::AuthFile;
 pub use error::ClientError;
 pub use event_family::EventFamily;
 pub use events::EventStream;
-pub use sasl::{CredentialRequest, Credentials, SaslCredentials};
+pub use sasl::{CredentialRequest, Credentials, SaslCredentials, MAX_SCRAM_ITERATIONS};
 pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
 
 use crate::engine::auth::AuthMethod;
