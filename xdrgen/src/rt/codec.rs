@@ -26,6 +26,12 @@ pub trait Codec {
     fn len(v: &Self::Value) -> usize;
     /// Reads one value.
     fn decode(r: &mut Reader<'_>) -> Result<Self::Value, Error>;
+    /// Reads one value onto the heap. Fixed-size arrays and opaques build
+    /// it there directly, so a spec-sized value never sits on the stack.
+    #[inline]
+    fn decode_boxed(r: &mut Reader<'_>) -> Result<Box<Self::Value>, Error> {
+        Self::decode(r).map(Box::new)
+    }
 }
 
 /// A type with its own [`Encode`] / [`Decode`] (scalars and generated
@@ -129,12 +135,27 @@ impl<const N: usize> Codec for FixedOpaque<N> {
     fn len(_: &[u8; N]) -> usize {
         padded(N)
     }
+    /// The input is checked first; the bytes are then copied once, into
+    /// the value returned (by value, as the type is `[u8; N]`: large `N`
+    /// belongs behind a [`Boxed`], which uses [`Codec::decode_boxed`]).
     #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<[u8; N], Error> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(r.opaque(N)?);
-        Ok(out)
+        let bytes = r.opaque(N)?;
+        <[u8; N]>::try_from(bytes).map_err(|_| length_mismatch(r, bytes.len(), N))
     }
+    fn decode_boxed(r: &mut Reader<'_>) -> Result<Box<[u8; N]>, Error> {
+        let bytes = r.opaque(N)?;
+        let heap: Box<[u8]> = bytes.into();
+        heap.try_into()
+            .map_err(|_| length_mismatch(r, bytes.len(), N))
+    }
+}
+
+/// A fixed-size value that did not get its `expected` length (cannot
+/// happen once the input was checked; an error rather than a panic).
+#[cold]
+fn length_mismatch(r: &Reader<'_>, len: usize, expected: usize) -> Error {
+    r.error(ErrorKind::LengthMismatch { len, expected })
 }
 
 /// `T *` as an `Option`.
@@ -188,7 +209,7 @@ impl<C: Codec> Codec for Boxed<C> {
     }
     #[inline]
     fn decode(r: &mut Reader<'_>) -> Result<Box<C::Value>, Error> {
-        C::decode(r).map(Box::new)
+        C::decode_boxed(r)
     }
 }
 
@@ -240,24 +261,32 @@ impl<C: Codec, const N: usize> Codec for FixedArray<C, N> {
         elements_len::<C>(v)
     }
     fn decode(r: &mut Reader<'_>) -> Result<[C::Value; N], Error> {
-        if C::MIN_LEN.saturating_mul(N) > r.remaining() {
-            return Err(r.error(ErrorKind::UnexpectedEnd {
-                needed: C::MIN_LEN.saturating_mul(N),
-                remaining: r.remaining(),
-            }));
-        }
-        let mut out = Vec::with_capacity(N);
-        for i in 0..N {
-            out.push(C::decode(r).map_err(|e| e.at_index(i))?);
-        }
+        let out = decode_elements::<C>(r, N)?;
         // The vector has exactly N elements, so the conversion cannot fail.
-        out.try_into().map_err(|_| {
-            r.error(ErrorKind::LengthMismatch {
-                len: 0,
-                expected: N,
-            })
-        })
+        out.try_into()
+            .map_err(|v: Vec<_>| length_mismatch(r, v.len(), N))
     }
+    fn decode_boxed(r: &mut Reader<'_>) -> Result<Box<[C::Value; N]>, Error> {
+        let out = decode_elements::<C>(r, N)?.into_boxed_slice();
+        out.try_into()
+            .map_err(|v: Box<[_]>| length_mismatch(r, v.len(), N))
+    }
+}
+
+/// `n` elements into a vector, after checking the input can hold them.
+fn decode_elements<C: Codec>(r: &mut Reader<'_>, n: usize) -> Result<Vec<C::Value>, Error> {
+    let needed = C::MIN_LEN.saturating_mul(n);
+    if needed > r.remaining() {
+        return Err(r.error(ErrorKind::UnexpectedEnd {
+            needed,
+            remaining: r.remaining(),
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(C::decode(r).map_err(|e| e.at_index(i))?);
+    }
+    Ok(out)
 }
 
 #[inline]
@@ -273,5 +302,66 @@ fn elements_len<C: Codec>(v: &[C::Value]) -> usize {
     match C::FIXED_LEN {
         Some(n) => n * v.len(),
         None => v.iter().map(C::len).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BIG: usize = 8 << 20;
+
+    /// Runs `f` on a thread whose stack is far smaller than the values.
+    fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn large_fixed_opaques_decode_on_the_heap() {
+        let input: Vec<u8> = (0..BIG).map(|i| i as u8).collect();
+        on_small_stack(move || {
+            let mut r = Reader::new(&input);
+            let v = <Boxed<FixedOpaque<BIG>>>::decode(&mut r).unwrap();
+            assert_eq!(v[..], input[..]);
+            assert_eq!(r.remaining(), 0);
+            // Too short: refused before anything is built.
+            let mut r = Reader::new(&input[..BIG - 1]);
+            let e = <Boxed<FixedOpaque<BIG>>>::decode(&mut r).unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::UnexpectedEnd { .. }), "{e}");
+        });
+    }
+
+    #[test]
+    fn large_fixed_arrays_decode_on_the_heap() {
+        const N: usize = BIG / 4;
+        let input: Vec<u8> = (0..N as u32).flat_map(u32::to_be_bytes).collect();
+        on_small_stack(move || {
+            let mut r = Reader::new(&input);
+            let v = <Boxed<FixedArray<Plain<u32>, N>>>::decode(&mut r).unwrap();
+            assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32));
+            let mut r = Reader::new(&input[..4]);
+            let e = <Boxed<FixedArray<Plain<u32>, N>>>::decode(&mut r).unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::UnexpectedEnd { .. }), "{e}");
+        });
+    }
+
+    #[test]
+    fn fixed_opaques_by_value_check_length_and_padding() {
+        let mut r = Reader::new(&[1, 2, 3, 0, 9]);
+        assert_eq!(<FixedOpaque<3>>::decode(&mut r).unwrap(), [1, 2, 3]);
+        assert_eq!(r.remaining(), 1);
+        let mut r = Reader::new(&[1, 2, 3, 4]);
+        let e = <FixedOpaque<3>>::decode(&mut r).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::NonZeroPadding), "{e}");
+        let mut r = Reader::new(&[1, 2]);
+        let e = <FixedOpaque<3>>::decode(&mut r).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::UnexpectedEnd { .. }), "{e}");
+        let mut r = Reader::new(&[0; 16]);
+        assert_eq!(*<Boxed<FixedOpaque<16>>>::decode(&mut r).unwrap(), [0; 16]);
     }
 }
