@@ -316,6 +316,10 @@ pub struct FrameDecoder {
     partial: Vec<u8>,
     /// A large frame whose body is being received in place.
     large: Option<LargeFrame>,
+    /// A whole `*_WITH_FDS` frame waiting for the bytes its descriptors
+    /// come with (one each, after the message, as libvirt sends them):
+    /// how many are still to come.
+    awaiting_fds: Option<(Frame, usize)>,
     /// The framing error that ends the stream, after the frames before it.
     error: Option<FrameError>,
 }
@@ -424,6 +428,18 @@ impl FrameDecoder {
     /// Adds received bytes.
     pub fn push(&mut self, mut data: &[u8]) {
         while !data.is_empty() && self.error.is_none() {
+            if let Some((frame, missing)) = self.awaiting_fds.take() {
+                // Their value does not matter (libvirt sends zeros).
+                let n = missing.min(data.len());
+                data = &data[n..];
+                if missing == n {
+                    self.done_bytes += frame.encoded_len() + frame.num_fds as usize;
+                    self.done.push_back(frame);
+                } else {
+                    self.awaiting_fds = Some((frame, missing - n));
+                }
+                continue;
+            }
             if let Some(large) = self.large.as_mut() {
                 let n = (large.body_len - large.body.len()).min(data.len());
                 large.body.extend_from_slice(&data[..n]);
@@ -489,13 +505,13 @@ impl FrameDecoder {
     }
 
     fn finish(&mut self, frame: Frame) {
+        if frame.num_fds > 0 {
+            let n = frame.num_fds as usize;
+            self.awaiting_fds = Some((frame, n));
+            return;
+        }
         self.done_bytes += frame.encoded_len();
         self.done.push_back(frame);
-    }
-
-    /// Bytes of whole frames decoded and not yet returned.
-    pub(crate) fn complete_len(&self) -> usize {
-        self.done_bytes
     }
 
     /// Bytes received but not yet returned as frames.
@@ -503,13 +519,17 @@ impl FrameDecoder {
         self.done_bytes
             + self.partial.len()
             + self.large.as_ref().map_or(0, |l| l.head_len + l.body.len())
+            + self
+                .awaiting_fds
+                .as_ref()
+                .map_or(0, |(f, _)| f.encoded_len())
     }
 
     /// The next whole frame, if one has arrived. After an error the
     /// stream cannot be resynchronised: the connection must be closed.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         if let Some(f) = self.done.pop_front() {
-            self.done_bytes -= f.encoded_len();
+            self.done_bytes -= f.encoded_len() + f.num_fds as usize;
             return Ok(Some(f));
         }
         match &self.error {
@@ -561,13 +581,20 @@ mod tests {
         );
     }
 
+    /// A frame as it travels: the message, then a byte per descriptor.
+    fn on_wire(f: &Frame) -> Vec<u8> {
+        let mut b = f.encode();
+        b.resize(b.len() + f.num_fds as usize, 0);
+        b
+    }
+
     #[test]
     fn splits_at_every_byte_boundary() {
         let a = Frame::new(header(MessageType::Call), vec![1, 2, 3, 4]);
         let mut b = Frame::new(header(MessageType::CallWithFds), vec![]);
         b.num_fds = 2;
         let c = Frame::new(header(MessageType::Stream), vec![7; 100]);
-        let stream: Vec<u8> = [a.encode(), b.encode(), c.encode()].concat();
+        let stream: Vec<u8> = [on_wire(&a), on_wire(&b), on_wire(&c)].concat();
         for split in 0..=stream.len() {
             let mut d = FrameDecoder::new();
             let mut got = Vec::new();
@@ -580,6 +607,12 @@ mod tests {
             assert_eq!(got, [a.clone(), b.clone(), c.clone()], "split at {split}");
             assert_eq!(d.buffered(), 0);
         }
+        // The frame with descriptors waits for the bytes they come with.
+        let mut d = FrameDecoder::new();
+        d.push(&on_wire(&b)[..b.encoded_len() + 1]);
+        assert_eq!(d.next_frame(), Ok(None));
+        d.push(&[0]);
+        assert_eq!(d.next_frame(), Ok(Some(b.clone())));
         // One byte at a time.
         let mut d = FrameDecoder::new();
         let mut n = 0;
@@ -609,7 +642,7 @@ mod tests {
             with_fds,
             small,
         ];
-        let stream: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
+        let stream: Vec<u8> = frames.iter().flat_map(on_wire).collect();
         let step = 997;
         for a in (0..stream.len()).step_by(step) {
             for b in [a + 1, a + 31, a + 40_000, stream.len()] {

@@ -258,3 +258,31 @@ async fn node_device_events_arrive_and_unsupported_kinds_say_so() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn descriptors_reach_libvirtd_as_it_expects_them() {
+    // libvirtd takes a call's descriptors after the message, each with a
+    // byte of its own; a client that sends them otherwise leaves the daemon
+    // waiting for them (and a byte it never sends would break the framing).
+    let Some(d) = Daemon::start("fds") else {
+        return;
+    };
+    let client = Client::connect(&d.uri()).await.unwrap();
+    let files: Vec<std::os::fd::OwnedFd> = (0..3)
+        .map(|_| std::fs::File::open("/dev/null").unwrap().into())
+        .collect();
+    let xml = "<domain type='test'><name>with-files</name><memory>1024</memory>\
+               <os><type>hvm</type></os></domain>";
+    let dom = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.domain_create_xml_with_files(xml, 0, files),
+    )
+    .await
+    .expect("libvirtd is still waiting for the descriptors")
+    .unwrap();
+    assert_eq!(dom.name, "with-files");
+    // The stream is still in step: the next call gets its own answer.
+    let found = client.domain_lookup_by_name("with-files").await.unwrap();
+    assert_eq!(found.uuid, dom.uuid);
+    client.domain_destroy(&dom).await.unwrap();
+}

@@ -72,7 +72,10 @@ fn call(serial: u32, fds: u32) -> Vec<u8> {
         Vec::new(),
     );
     f.num_fds = fds;
-    f.encode()
+    // As libvirt sends it: the message, then a byte for each descriptor.
+    let mut bytes = f.encode();
+    bytes.resize(bytes.len() + fds as usize, 0);
+    bytes
 }
 
 fn events(s: &mut ServerEngine) -> Vec<ServerEvent> {
@@ -163,11 +166,11 @@ fn a_message_announcing_more_than_the_limit_ends_the_connection() {
 }
 
 #[test]
-fn a_call_takes_the_descriptors_that_came_with_its_first_byte() {
+fn a_call_takes_the_descriptors_that_come_after_it() {
     let now = Instant::now();
     let mut s = ServerEngine::new(now);
-    // A call without descriptors, then one with two, in one read: the
-    // descriptors came with the second's first byte.
+    // A call without descriptors, then one with two, in one read ending
+    // with the bytes that carried them.
     let (fds, mut p) = probes(2);
     s.handle_fds(fds);
     s.handle_input(&[call(1, 0), call(2, 2)].concat(), now);
@@ -186,35 +189,41 @@ fn a_call_takes_the_descriptors_that_came_with_its_first_byte() {
 fn a_call_split_across_reads_takes_its_descriptors() {
     let now = Instant::now();
     let mut s = ServerEngine::new(now);
-    let bytes = [call(1, 0), call(2, 1)].concat();
-    let second = bytes.len() - 32;
-    // The descriptor comes with the read holding the second call's start.
-    s.handle_input(&bytes[..second - 3], now);
-    let (fd, _p) = probe();
-    s.handle_fds(vec![fd]);
-    s.handle_input(&bytes[second - 3..second + 5], now);
-    s.handle_input(&bytes[second + 5..], now);
-    assert_eq!(calls(&mut s), [(1, 0), (2, 1)]);
+    let bytes = [call(1, 0), call(2, 2)].concat();
+    let end = bytes.len();
+    // The message in pieces, then each descriptor with its own byte, as
+    // libvirt's virSocketSendFD sends them and a read returns them.
+    s.handle_input(&bytes[..end - 20], now);
+    s.handle_input(&bytes[end - 20..end - 2], now);
+    assert_eq!(
+        calls(&mut s),
+        [(1, 0)],
+        "the second waits for its descriptors"
+    );
+    for i in [2, 1] {
+        let (fd, _p) = probe();
+        s.handle_fds(vec![fd]);
+        s.handle_input(&bytes[end - i..end - i + 1], now);
+    }
+    assert_eq!(calls(&mut s), [(2, 2)]);
 }
 
 #[test]
 fn descriptors_no_message_claims_are_closed() {
     let now = Instant::now();
     let mut s = ServerEngine::new(now);
-    // Before a call announcing none.
+    // With a call announcing none.
     let (fds, mut p) = probes(3);
     s.handle_fds(fds);
     s.handle_input(&call(1, 0), now);
     assert_eq!(calls(&mut s), [(1, 0)]);
     assert!(all_closed(&mut p));
-    // Inside a call, after its first byte: not its own, and the next call
-    // cannot take them either.
+    // Inside a call, not with the byte after it: not its own.
     let (fd, mut q) = probe();
     let bytes = call(2, 1);
     s.handle_input(&bytes[..10], now);
     s.handle_fds(vec![fd]);
     s.handle_input(&bytes[10..20], now);
-    assert!(q.closed(), "no frame starts in those bytes");
     s.handle_input(&bytes[20..], now);
     match events(&mut s).as_slice() {
         [ServerEvent::ProtocolError {
@@ -227,12 +236,14 @@ fn descriptors_no_message_claims_are_closed() {
         }] => assert_eq!(h.serial, 2),
         other => panic!("{other:?}"),
     }
-    // More than the call announces: the rest are closed after it.
+    assert!(q.closed(), "no frame can claim them");
+    // More than the call announces: the rest are closed with it.
     let (mut fds, mut p) = probes(3);
     let (kept, _k) = probe();
     fds.insert(0, kept);
     s.handle_fds(fds);
-    s.handle_input(&[call(3, 1), call(4, 0)].concat(), now);
+    s.handle_input(&call(3, 1), now);
+    s.handle_input(&call(4, 0), now);
     assert_eq!(calls(&mut s), [(3, 1), (4, 0)]);
     assert!(all_closed(&mut p));
     // Waiting for bytes when the connection ends.

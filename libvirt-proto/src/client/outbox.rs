@@ -2,8 +2,10 @@
 //! them: never awaited whole, so reads, commands and timers go on while
 //! the peer is slow to read (or frozen).
 //!
-//! Consecutive messages go out in one vectored write; a message with
-//! descriptors is written on its own so they travel with its first byte.
+//! Consecutive messages go out in one vectored write. A message with
+//! descriptors ends a write, and its descriptors follow it as libvirt
+//! sends them: each with a one-byte write of its own (see
+//! [`Transmit`]).
 //! A stream packet carries its writer's token, dropped once the packet has
 //! been written out in full.
 
@@ -21,6 +23,7 @@ const MAX_SLICES: usize = 32;
 
 struct Entry {
     bytes: Vec<u8>,
+    /// One with each of the last `fds.len()` bytes.
     fds: Vec<OwnedFd>,
     /// Released when the entry is written out.
     _token: Option<PacketToken>,
@@ -70,18 +73,25 @@ impl Outbox {
     ) -> Poll<io::Result<usize>> {
         let mut total = 0;
         while let Some(front) = self.queue.front() {
-            let r = if !front.fds.is_empty() && self.offset == 0 {
-                conn.poll_write(cx, &[IoSlice::new(&front.bytes)], &front.fds)
+            let plain = front.bytes.len() - front.fds.len();
+            let r = if self.offset >= plain {
+                // A descriptor with its byte.
+                let i = self.offset - plain;
+                conn.poll_write(
+                    cx,
+                    &[IoSlice::new(&front.bytes[self.offset..=self.offset])],
+                    &front.fds[i..=i],
+                )
             } else {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
                 let mut n = 0;
                 for (i, e) in self.queue.iter().enumerate().take(MAX_SLICES) {
-                    if i > 0 && !e.fds.is_empty() {
+                    let skip = if i == 0 { self.offset } else { 0 };
+                    slices[n] = IoSlice::new(&e.bytes[skip..e.bytes.len() - e.fds.len()]);
+                    n += 1;
+                    if !e.fds.is_empty() {
                         break;
                     }
-                    let skip = if i == 0 { self.offset } else { 0 };
-                    slices[n] = IoSlice::new(&e.bytes[skip..]);
-                    n += 1;
                 }
                 conn.poll_write(cx, &slices[..n], &[])
             };

@@ -294,7 +294,7 @@ impl ClientEngine {
                 },
             );
         }
-        let t = Transmit { bytes, fds };
+        let t = Transmit::with_fds(bytes, fds);
         let pending = Pending { procedure };
         if self.in_flight.len() < self.max_in_flight {
             self.in_flight.insert(serial, pending);

@@ -64,11 +64,17 @@ pub const FEATURE_PROGRAM_KEEPALIVE: i32 = 10;
 
 /// Bytes to write to the transport, with the descriptors to pass alongside
 /// (for `*_WITH_FDS` messages, over a Unix socket).
+///
+/// libvirt passes a message's descriptors after the message, each with a
+/// one-byte message of its own (`virSocketSendFD`): `bytes` ends with one
+/// zero byte per descriptor, and the writer sends the last `fds.len()`
+/// bytes one at a time, each with its descriptor
+/// ([`Transmit::descriptor_bytes`]). The receiving engines expect the same.
 #[derive(Debug)]
 pub struct Transmit {
-    /// One whole frame.
+    /// One whole frame, then a zero byte per descriptor.
     pub bytes: Vec<u8>,
-    /// Descriptors to send with the first byte of `bytes`.
+    /// Descriptors, one with each of the last `fds.len()` bytes.
     pub fds: Vec<OwnedFd>,
 }
 
@@ -79,6 +85,19 @@ impl Transmit {
             bytes: Frame::new(header, body).encode(),
             fds: Vec::new(),
         }
+    }
+
+    /// An encoded frame and the descriptors that follow it.
+    pub(crate) fn with_fds(mut bytes: Vec<u8>, fds: Vec<OwnedFd>) -> Transmit {
+        bytes.resize(bytes.len() + fds.len(), 0);
+        Transmit { bytes, fds }
+    }
+
+    /// Where the bytes that carry the descriptors start: each of
+    /// `bytes[descriptor_bytes()..]` goes in a write of its own with the
+    /// matching descriptor.
+    pub fn descriptor_bytes(&self) -> usize {
+        self.bytes.len() - self.fds.len()
     }
 }
 

@@ -226,7 +226,7 @@ impl ServerEngine {
         let mut frame = Frame::new(header, body);
         frame.num_fds = fds.len() as u32;
         let bytes = frame.try_encode().map_err(frame_error)?;
-        self.wire.send(Transmit { bytes, fds });
+        self.wire.send(Transmit::with_fds(bytes, fds));
         Ok(())
     }
 

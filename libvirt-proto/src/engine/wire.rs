@@ -137,7 +137,7 @@ impl Wire {
     fn next_frame(&mut self, now: Instant) -> Result<Option<Frame>, CloseReason> {
         loop {
             // After the previous frame was handled, before the next.
-            self.fds.drop_unclaimable(self.decoder.complete_len());
+            self.fds.drop_unclaimable();
             let Some(frame) = self
                 .decoder
                 .next_frame()
@@ -145,7 +145,7 @@ impl Wire {
             else {
                 return Ok(None);
             };
-            self.fds.frame_parsed(frame.encoded_len());
+            self.fds.frame_parsed(frame.encoded_len(), frame.num_fds);
             // Any frame shows the peer is alive.
             self.keepalive.activity(now);
             let h = frame.header;
@@ -192,9 +192,11 @@ impl Wire {
 }
 
 /// Received descriptors in batches, each with the stream bytes (plaintext
-/// offsets) that came with it. A sender passes a message's descriptors
-/// with its first byte, so only a frame starting within a batch's bytes
-/// may claim them; they are closed as soon as no such frame can come.
+/// offsets) of the read that brought it. libvirt sends a message's
+/// descriptors after it, each with a one-byte message of its own, and a
+/// read ends with the byte that carries descriptors; so a frame announcing
+/// `n` descriptors claims the batches whose last byte is one of the `n`
+/// bytes after it. Batches no frame can claim any more are closed.
 #[derive(Debug, Default)]
 struct FdQueue {
     batches: VecDeque<FdBatch>,
@@ -202,51 +204,47 @@ struct FdQueue {
     received: u64,
     /// Where the next frame out of the decoder starts.
     next_frame: u64,
-    /// Where the frame being handled starts.
-    current: u64,
+    /// Where the bytes carrying the current frame's descriptors start.
+    current_fds: u64,
 }
 
 #[derive(Debug)]
 struct FdBatch {
-    /// The first byte that came with them.
-    start: u64,
-    /// One past the last; `None` until bytes come.
+    /// One past the last byte that came with them; `None` until bytes
+    /// come.
     end: Option<u64>,
     fds: Vec<OwnedFd>,
 }
 
 impl FdQueue {
-    /// One read's descriptors: at most one message's worth, as a sender
-    /// passes each message's in one go (the receive buffer holds no more).
+    /// One read's descriptors. No more than one message's worth may wait
+    /// to be claimed.
     fn receive(&mut self, fds: Vec<OwnedFd>) -> Result<(), CloseReason> {
         if fds.is_empty() {
             return Ok(());
         }
-        let received = self.received;
         let open = self.batches.back().is_some_and(|b| b.end.is_none());
         if !open {
             self.batches.push_back(FdBatch {
-                start: received,
                 end: None,
                 fds: Vec::new(),
             });
         }
-        let Some(batch) = self.batches.back_mut() else {
-            return Ok(());
-        };
-        batch.fds.extend(fds);
-        if batch.fds.len() > MAX_FDS {
-            let received = batch.fds.len();
+        if let Some(batch) = self.batches.back_mut() {
+            batch.fds.extend(fds);
+        }
+        let waiting: usize = self.batches.iter().map(|b| b.fds.len()).sum();
+        if waiting > MAX_FDS {
             self.clear();
             return Err(CloseReason::Protocol(ProtocolError::TooManyFds {
-                received,
+                received: waiting,
                 max: MAX_FDS,
             }));
         }
         Ok(())
     }
 
-    /// `n` bytes arrived, the first of them with the open batch.
+    /// `n` bytes arrived, the last of them with the open batch.
     fn arrived(&mut self, n: usize) {
         if n == 0 {
             return;
@@ -258,41 +256,44 @@ impl FdQueue {
         self.received = end;
     }
 
-    fn frame_parsed(&mut self, len: usize) {
-        self.current = self.next_frame;
-        self.next_frame += len as u64;
+    /// A frame of `len` bytes, followed by `num_fds` descriptor bytes, came
+    /// out of the decoder.
+    fn frame_parsed(&mut self, len: usize, num_fds: u32) {
+        self.current_fds = self.next_frame + len as u64;
+        self.next_frame = self.current_fds + u64::from(num_fds);
     }
 
-    /// Closes what no frame can claim any more: batches whose bytes all
-    /// precede the next frame, and batches that came inside the unfinished
-    /// frame after the `complete` bytes of whole frames still queued.
-    fn drop_unclaimable(&mut self, complete: usize) {
+    /// Closes what no frame can claim any more: batches whose bytes end
+    /// before the next frame's descriptor bytes could start.
+    fn drop_unclaimable(&mut self) {
         let next = self.next_frame;
-        let tail = next + complete as u64;
-        self.batches.retain(|b| match b.end {
-            None => true,
-            Some(end) => end > next && b.start <= tail,
-        });
+        self.batches
+            .retain(|b| b.end.map_or(true, |end| end > next));
     }
 
-    /// The current frame's `n` descriptors, from the batch its first byte
-    /// came with.
+    /// The current frame's `n` descriptors: those that came with the `n`
+    /// bytes after it. More than announced are closed.
     fn take(&mut self, n: u32) -> Result<Vec<OwnedFd>, ProtocolError> {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let at = self.current;
-        let batch = self
-            .batches
-            .iter_mut()
-            .find(|b| b.start <= at && b.end.is_some_and(|end| at < end));
-        match batch {
-            Some(b) if b.fds.len() >= n as usize => Ok(b.fds.drain(..n as usize).collect()),
-            b => Err(ProtocolError::MissingFds {
+        let (from, to) = (self.current_fds, self.current_fds + u64::from(n));
+        let mut fds = Vec::new();
+        self.batches.retain_mut(|b| match b.end {
+            Some(end) if end > from && end <= to => {
+                fds.append(&mut b.fds);
+                false
+            }
+            _ => true,
+        });
+        if fds.len() < n as usize {
+            return Err(ProtocolError::MissingFds {
                 expected: n,
-                received: b.map_or(0, |b| b.fds.len()),
-            }),
+                received: fds.len(),
+            });
         }
+        fds.truncate(n as usize);
+        Ok(fds)
     }
 
     fn clear(&mut self) {
