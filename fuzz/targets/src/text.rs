@@ -43,6 +43,17 @@ pub fn uri(data: &[u8]) {
 }
 
 fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
+    let p = &u.params;
+    let fields = [&u.user, &u.host, &p.command, &p.keyfile, &p.known_hosts]
+        .into_iter()
+        .chain([&p.socket, &p.netcat, &p.name])
+        .flatten()
+        .chain([&u.driver, &u.path]);
+    if fields.into_iter().any(|f| f.contains('\0')) {
+        // `Command` keeps such an argument as `<string-with-nul>` and
+        // refuses to spawn (`InvalidInput`): nothing runs.
+        return;
+    }
     let (program, args) = ssh_argv(u, read_only, admin);
     assert_eq!(
         program.to_str(),
