@@ -621,10 +621,11 @@ async fn a_reply_announcing_descriptors_that_never_came_fails_its_call() {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
         let call = peer.recv_call().await.unwrap();
-        // Two descriptors announced, none sent with the bytes.
+        // Two descriptors announced, and the two bytes they would come
+        // with sent without them.
         let mut body = xdr_u32(2);
         body.extend_from_slice(&11u64.to_be_bytes());
-        let f = frame(
+        let mut f = frame(
             REMOTE,
             call.procedure,
             REPLY_WITH_FDS,
@@ -632,6 +633,7 @@ async fn a_reply_announcing_descriptors_that_never_came_fails_its_call() {
             OK,
             &body,
         );
+        f.extend_from_slice(&[0, 0]);
         peer.send(&f).await;
         peer.lib_version(12).await;
     });
