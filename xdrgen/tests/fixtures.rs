@@ -6,6 +6,12 @@
 //! of the rendered diagnostics. A folder is loaded as one specification, its
 //! files in name order.
 //!
+//! `tests/fixtures/large/` holds specifications with fixed-size arrays of
+//! hundreds of megabytes: they load cleanly and their generated Rust is
+//! snapshotted, but they are not `ok/` fixtures, for which the workspace's
+//! round-trip tests would build random values of that size
+//! (`tests/large_arrays.rs` compiles and exercises them).
+//!
 //! Each `ok/` fixture's generated Rust is snapshotted too; `tests/generated.rs`
 //! compiles the same specifications through `xdr_include!` (same generator,
 //! same options), so no snapshot can hold code that does not build.
@@ -123,6 +129,26 @@ fn ok_fixtures_generate_rust_matching_their_snapshots() {
             xdrgen::codegen::generate_source(&spec, &sources, &Default::default()).unwrap();
         // The preamble's hashes depend on line endings of the checkout; the
         // snapshot covers the code.
+        let code = source
+            .split_once("\n\n")
+            .map_or(source.as_str(), |(_, c)| c);
+        insta::assert_snapshot!(format!("gen__{}", snapshot_name(&path)), code);
+    }
+}
+
+#[test]
+fn large_fixtures_load_cleanly_and_generate_rust_matching_their_snapshots() {
+    for path in fixtures("large") {
+        let (sources, loaded) = load_fixture(&path);
+        assert!(
+            loaded.diagnostics.0.is_empty(),
+            "{}:\n{}",
+            path.display(),
+            sources.render(&loaded.diagnostics.0)
+        );
+        let spec = loaded.spec.expect("no errors, so a spec");
+        let source =
+            xdrgen::codegen::generate_source(&spec, &sources, &Default::default()).unwrap();
         let code = source
             .split_once("\n\n")
             .map_or(source.as_str(), |(_, c)| c);

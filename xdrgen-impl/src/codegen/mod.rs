@@ -88,6 +88,8 @@ pub(crate) struct Generator<'a> {
     extern_types: HashMap<String, (TokenStream, String)>,
     /// Files whose definitions are not generated here.
     extern_files: Vec<crate::diag::FileId>,
+    /// The measured size of each named type's value (see `wire.rs`).
+    value_sizes: RefCell<HashMap<String, u64>>,
 }
 
 impl<'a> Generator<'a> {
@@ -136,6 +138,7 @@ impl<'a> Generator<'a> {
             type_prefix: RefCell::new(TokenStream::new()),
             extern_types,
             extern_files,
+            value_sizes: RefCell::new(HashMap::new()),
         }
     }
 
