@@ -50,7 +50,9 @@ use std::fmt;
 use std::os::fd::OwnedFd;
 
 pub use auth::AuthError;
-pub use client::{ClientEngine, Event, StreamEvent, StreamViolation, DEFAULT_MAX_IN_FLIGHT};
+pub use client::{
+    ClientEngine, Event, StreamEvent, StreamViolation, DEFAULT_MAX_IN_FLIGHT, MAX_ABANDONED,
+};
 pub use server::{ClientStreamEvent, ServerEngine, ServerEvent, DEFAULT_MAX_CLIENT_REQUESTS};
 
 use crate::dispatch::DispatchError;
