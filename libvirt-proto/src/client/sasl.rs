@@ -1025,6 +1025,9 @@ mod tests {
         let e = s.get(Mechanism::ScramSha256).unwrap_err().to_string();
         cleanup(&s);
         assert!(e.contains("before any `[group]`"), "{e}");
-        assert!(!e.contains("before-any-group"), "the line is not echoed: {e}");
+        assert!(
+            !e.contains("before-any-group"),
+            "the line is not echoed: {e}"
+        );
     }
 }
