@@ -231,7 +231,9 @@ pub fn preamble(sources: &SourceMap, options: &GenOptions) -> String {
 /// `#[doc = "..."]` lines for a doc comment.
 pub(crate) fn doc_attrs(doc: Option<&str>) -> TokenStream {
     let Some(doc) = doc else { return quote!() };
-    let lines = doc.lines().map(|l| {
+    // A carriage return left inside a line (not part of a CRLF) ends the
+    // line too: in a `///` comment it is an error ("bare CR not allowed").
+    let lines = doc.lines().flat_map(|l| l.split('\r')).map(|l| {
         let l = format!(" {}", escape_tags(l));
         quote!(#[doc = #l])
     });
@@ -273,7 +275,17 @@ pub(crate) fn ident(name: &str) -> Ident {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_tags;
+    use super::{doc_attrs, escape_tags};
+
+    #[test]
+    fn a_bare_carriage_return_in_a_comment_ends_its_doc_line() {
+        let attrs = doc_attrs(Some("one\rtwo\r\nthree"));
+        let file: syn::File = syn::parse2(quote::quote!(#attrs struct S;)).unwrap();
+        let text = prettyplease::unparse(&file);
+        // A `///` line with a CR inside would not parse.
+        syn::parse_file(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+        assert_eq!(text.matches("///").count(), 3, "{text:?}");
+    }
 
     #[test]
     fn tag_like_text_in_comments_is_escaped_for_rustdoc() {
