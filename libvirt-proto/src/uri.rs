@@ -232,8 +232,10 @@ fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, UriError> {
     while i < b.len() {
         match b[i] {
             b'%' => {
+                // Two hex digits: from_str_radix alone would take `+1`.
                 let hex = s
                     .get(i + 1..i + 3)
+                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
                     .ok_or_else(|| UriError::Syntax(format!("bad percent escape in `{s}`")))?;
                 out.push(hex);
@@ -557,6 +559,19 @@ impl ConnectUri {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_percent_escape_is_two_hex_digits() {
+        for bad in ["%+1x", "%-1", "% 1", "%1", "%g0"] {
+            let uri = format!("qemu+ssh://h/system?socket={bad}");
+            assert!(
+                matches!(ConnectUri::parse(&uri), Err(UriError::Syntax(_))),
+                "{bad}"
+            );
+        }
+        let u = ConnectUri::parse("qemu+ssh://h/system?socket=%2Fa%2f").unwrap();
+        assert_eq!(u.params.socket.as_deref(), Some("/a/"));
+    }
 
     #[test]
     fn parses_local_uris() {
