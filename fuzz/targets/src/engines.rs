@@ -93,6 +93,18 @@ pub(crate) fn parse_frames(bytes: &[u8]) -> Vec<Frame> {
     out
 }
 
+/// The frames of one transmit an engine wrote: in clear (a whole
+/// length-prefixed message), or, once `layered`, through the layer.
+pub(crate) fn written_frames(bytes: Vec<u8>, layered: bool) -> Vec<Frame> {
+    let clear = bytes.len() >= 4
+        && u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize == bytes.len();
+    if clear {
+        return parse_frames(&bytes);
+    }
+    assert!(layered, "layered output without a layer");
+    parse_frames(&unlayer(&bytes))
+}
+
 /// A security layer that passes bytes through unchanged (each packet is
 /// its plaintext), refusing a packet that starts with `0xde 0xad`.
 pub(crate) struct Clear {

@@ -16,7 +16,7 @@ use libvirt_proto::remote::{self, program::Procedure as P};
 use libvirt_proto::virnet::{MessageStatus, MessageType};
 use libvirt_proto::xdr;
 
-use super::{parse_frames, unlayer, Clear};
+use super::{written_frames, Clear};
 use crate::bytes::Bytes;
 
 /// A SASL mechanism that answers from a script of its own.
@@ -199,18 +199,7 @@ pub fn client_auth_open(data: &[u8]) {
         // What the client wrote.
         let ended = status != OpenStatus::InProgress;
         while let Some(t) = c.poll_transmit() {
-            let clear = t.bytes.len() >= 4
-                && u32::from_be_bytes(t.bytes[..4].try_into().unwrap()) as usize == t.bytes.len();
-            let bytes = if clear {
-                t.bytes
-            } else {
-                assert!(
-                    switched.load(Ordering::SeqCst),
-                    "layered output without a layer"
-                );
-                unlayer(&t.bytes)
-            };
-            for f in parse_frames(&bytes) {
+            for f in written_frames(t.bytes, switched.load(Ordering::SeqCst)) {
                 if f.header.kind == MessageType::Call {
                     assert!(!ended, "a call after the handshake ended: {:?}", f.header);
                     last_call = Some(f.header);

@@ -14,7 +14,7 @@ use libvirt_proto::remote;
 use libvirt_proto::virnet::{MessageStatus, MessageType};
 use libvirt_proto::xdr;
 
-use super::{fds, parse_frames, scripted_frame, unlayer, Clear};
+use super::{fds, scripted_frame, written_frames, Clear};
 use crate::bytes::Bytes;
 
 /// A SASL server whose answers the client's responses decide: the first
@@ -234,18 +234,7 @@ pub fn server_engine(data: &[u8]) {
         // The written frames: in clear until the layer is set, then
         // through it.
         while let Some(t) = server.poll_transmit() {
-            let clear = t.bytes.len() >= 4
-                && u32::from_be_bytes(t.bytes[..4].try_into().unwrap()) as usize == t.bytes.len();
-            let bytes = if clear {
-                t.bytes
-            } else {
-                assert!(
-                    switched.load(Ordering::SeqCst),
-                    "layered output without a layer"
-                );
-                unlayer(&t.bytes)
-            };
-            for f in parse_frames(&bytes) {
+            for f in written_frames(t.bytes, switched.load(Ordering::SeqCst)) {
                 if f.header.kind == MessageType::Reply {
                     calls.entry(f.header.serial).or_default().1 += 1;
                 }
