@@ -25,7 +25,7 @@ fn xdr_include_compiles_a_plain_copy_of_remote_protocol_x() {
         krate.join("Cargo.toml"),
         format!(
             "[package]\nname = \"uses-remote-protocol\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-             [dependencies]\nxdrgen = {{ path = {xdrgen:?}, features = [\"macros\"] }}\n[workspace]\n"
+             [dependencies]\nxdr-rpcgen = {{ path = {xdrgen:?}, features = [\"macros\"] }}\n[workspace]\n"
         ),
     )
     .unwrap();

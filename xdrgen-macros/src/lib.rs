@@ -33,9 +33,9 @@ use quote::quote;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitBool, LitInt, LitStr, Token};
-use xdrgen_impl::codegen::{generate_tokens, GenOptions};
-use xdrgen_impl::ir::{LibvirtProgram, LibvirtPrograms};
-use xdrgen_impl::{load, Options, SourceMap};
+use xdr_rpcgen_impl::codegen::{generate_tokens, GenOptions};
+use xdr_rpcgen_impl::ir::{LibvirtProgram, LibvirtPrograms};
+use xdr_rpcgen_impl::{load, Options, SourceMap};
 
 /// Compiles XDR specifications into Rust items at this point. See the
 /// crate documentation for the options.

@@ -1,6 +1,6 @@
 //! Encode / decode throughput of generated code.
 //!
-//! `cargo bench -p xdrgen --features macros --bench codec`. Compares:
+//! `cargo bench -p xdr-rpcgen --features macros --bench codec`. Compares:
 //! - 10,000 `nonnull_domain` in a variable array, against two
 //!   reflection-based decoders: the `serde-xdr` crate (serde derives on the
 //!   same fields; it writes `[u8; 16]` as sixteen 4-byte integers, so its

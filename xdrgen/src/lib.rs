@@ -27,15 +27,20 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod rt;
 
 #[cfg(feature = "codegen")]
-pub use xdrgen_impl::{codegen, diag, ir, syntax};
+#[cfg_attr(docsrs, doc(cfg(feature = "codegen")))]
+pub use xdr_rpcgen_impl::{codegen, diag, ir, syntax};
 #[cfg(feature = "codegen")]
-pub use xdrgen_impl::{
+#[cfg_attr(docsrs, doc(cfg(feature = "codegen")))]
+pub use xdr_rpcgen_impl::{
     load, Diagnostic, Diagnostics, FileId, Loaded, Options, Severity, SourceMap, Span,
 };
 
 /// `xdr_include!("file.x")`: a specification compiled into Rust at build time.
 #[cfg(feature = "macros")]
-pub use xdrgen_macros::xdr_include;
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use xdr_rpcgen_macros::xdr_include;

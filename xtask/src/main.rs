@@ -8,6 +8,8 @@
 //!
 //! - `cargo xtask bench`: this client against libvirt's C library and
 //!   `virsh` on one private `libvirtd` (see `bench.rs`).
+//! - `cargo xtask release-check`: the published crates packaged together,
+//!   and built with the declared minimum Rust (see `release.rs`).
 //! - `cargo xtask capture`, `cargo xtask daemon-tests`: recorded sessions,
 //!   and the daemon tests against another libvirt release.
 
@@ -15,6 +17,7 @@ mod bench;
 mod capture;
 mod libvirt_release;
 mod regen;
+mod release;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +49,10 @@ commands:
           libvirt-proto's tests against a private libvirtd (LIBVIRT_PROTO_DAEMON_TESTS=1),
           with the installed libvirt or, with --libvirt, another release from the apt
           sources unpacked into target/libvirt-X.Y.Z (see xtask/src/libvirt_release.rs)
+  release-check [--allow-dirty] [--no-msrv]
+          cargo package of every published crate together (each built from its .crate),
+          then a check of them with the declared rust-version's toolchain (installed
+          with rustup, minimal profile)
   help    this text
 ";
 
@@ -79,6 +86,17 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("cargo xtask regen: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some("release-check") => {
+            let result =
+                release::Args::parse(&args[1..]).and_then(|a| release::run(&workspace_root(), &a));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("cargo xtask release-check: {e}");
                     ExitCode::FAILURE
                 }
             }

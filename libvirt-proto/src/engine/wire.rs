@@ -268,7 +268,7 @@ impl FdQueue {
     fn drop_unclaimable(&mut self) {
         let next = self.next_frame;
         self.batches
-            .retain(|b| b.end.map_or(true, |end| end > next));
+            .retain(|b| b.end.is_none_or(|end| end > next));
     }
 
     /// The current frame's `n` descriptors: those that came with the `n`

@@ -55,7 +55,7 @@ impl SaslMechanism for ScriptedMech {
         self.answer()
     }
     fn is_complete(&self) -> bool {
-        self.script.get(self.at).map_or(true, |b| b & 0x80 == 0)
+        self.script.get(self.at).is_none_or(|b| b & 0x80 == 0)
     }
     fn security_layer(&mut self) -> Option<Box<dyn SecurityLayer>> {
         if !std::mem::take(&mut self.layer) {
