@@ -24,8 +24,14 @@
 //!
 //! Around the generated code: [`frame`] (the length-prefixed wire format and
 //! an incremental decoder), [`dispatch`] (any frame to a typed value),
-//! [`error`] (the daemon's errors, named) and [`typed_params`] (libvirt's
-//! typed parameter lists).
+//! [`error`] (the daemon's errors, named), [`typed_params`] (libvirt's
+//! typed parameter lists), [`uri`] (connection URIs) and [`engine`] (a
+//! sans-IO connection for either role, for any transport).
+//!
+//! Features: `client` (the async client on tokio, module `client`), `gssapi`
+//! (Kerberos for the client's SASL, through the system's
+//! `libgssapi_krb5.so.2` loaded at run time: the crate's only `unsafe`
+//! code), `serde` (derives on every protocol type).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

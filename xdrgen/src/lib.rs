@@ -5,8 +5,19 @@
 //! resolved, serialisable intermediate representation with exact source
 //! locations and readable diagnostics.
 //!
-//! The front end is behind the `codegen` feature; the `xdrgen` command-line
-//! tool behind `cli`.
+//! The package is published as `xdr-rpcgen` (the name `xdrgen` on
+//! crates.io belongs to an older, unrelated crate); the library keeps the
+//! name `xdrgen`, which is what code and generated code write:
+//!
+//! ```toml
+//! [dependencies]
+//! xdr-rpcgen = { version = "0.1", features = ["macros"] }
+//! ```
+//!
+//! Features: [`rt`], the runtime generated code uses, is always there; the
+//! front end and code generator are behind `codegen`, `xdr_include!` behind
+//! `macros`, the `xdrgen` command-line tool behind `cli`, and serde derives
+//! on the runtime's types behind `serde`.
 //!
 //! ```
 //! # #[cfg(feature = "codegen")] {
