@@ -53,7 +53,7 @@ pub mod typed_params;
 pub mod uri;
 
 pub use generated::{
-    admin, error_codes, keepalive, lock, log, lxc, qemu, remote, virnet, LIBVIRT_VERSION,
+    admin, api, error_codes, keepalive, lock, log, lxc, qemu, remote, virnet, LIBVIRT_VERSION,
 };
 
 /// The XDR runtime the generated code uses (`Encode`, `Decode`,

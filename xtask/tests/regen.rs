@@ -119,7 +119,7 @@ fn v9_0_0_generates_code_that_compiles() {
         krate.join("Cargo.toml"),
         format!(
             "[package]\nname = \"libvirt-proto-v9\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-             [dependencies]\nxdr-rpcgen = {{ path = {:?} }}\n[workspace]\n",
+             [dependencies]\nxdr-rpcgen = {{ path = {:?} }}\nbitflags = \"2.4\"\n[workspace]\n",
             root().join("xdrgen")
         ),
     )

@@ -267,8 +267,7 @@ impl FdQueue {
     /// before the next frame's descriptor bytes could start.
     fn drop_unclaimable(&mut self) {
         let next = self.next_frame;
-        self.batches
-            .retain(|b| b.end.is_none_or(|end| end > next));
+        self.batches.retain(|b| b.end.is_none_or(|end| end > next));
     }
 
     /// The current frame's `n` descriptors: those that came with the `n`

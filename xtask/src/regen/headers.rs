@@ -38,7 +38,7 @@ pub fn constants(text: &str) -> HashMap<String, i64> {
         }
     }
     for block in enum_blocks(text) {
-        for m in members(&block.1) {
+        for m in members(&block.1, &HashMap::new()).0 {
             out.insert(m.name, m.value);
         }
     }
@@ -50,7 +50,129 @@ pub fn enumeration(text: &str, name: &str) -> Option<Vec<Member>> {
     enum_blocks(text)
         .into_iter()
         .find(|(n, _)| n == name)
-        .map(|(_, body)| members(&body))
+        .map(|(_, body)| members(&body, &HashMap::new()).0)
+}
+
+/// One `typedef enum` of a header, with its documentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CEnum {
+    /// Its C name (`virDomainState`).
+    pub name: String,
+    /// The text of its `/** name: ... */` comment, if any.
+    pub doc: String,
+    /// Its members, `_LAST` sentinels left out.
+    pub members: Vec<Member>,
+}
+
+/// Every `typedef enum` of a header. Member values may use `known`
+/// (constants of headers read before) and earlier members of any enum of
+/// this header; a member whose value cannot be evaluated is an error.
+pub fn enums(text: &str, known: &HashMap<String, i64>) -> Result<Vec<CEnum>, String> {
+    let mut names = known.clone();
+    let mut out = Vec::new();
+    for (name, body) in enum_blocks(text) {
+        let (members, unknown) = members(&body, &names);
+        if let Some(bad) = unknown.first() {
+            return Err(format!("enum {name}: cannot evaluate the value of {bad}"));
+        }
+        for m in &members {
+            names.insert(m.name.clone(), m.value);
+        }
+        out.push(CEnum {
+            doc: doc_comment(text, &name).unwrap_or_default(),
+            name,
+            members,
+        });
+    }
+    Ok(out)
+}
+
+/// The value of a documented `# define`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefineValue {
+    /// A string literal (typed-parameter and field names).
+    Str(String),
+    /// An integer expression.
+    Int(i64),
+}
+
+/// A `# define VIR_NAME value` with its documentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Define {
+    /// Its C name.
+    pub name: String,
+    /// Its value.
+    pub value: DefineValue,
+    /// The text of its `/** NAME: ... */` comment.
+    pub doc: String,
+}
+
+/// The `# define VIR_...` constants of a header that have a `/** NAME: */`
+/// comment, a string literal or integer expression as value (macros with
+/// arguments, casts and aliases of enum members are not constants here),
+/// in order.
+pub fn documented_defines(
+    text: &str,
+    known: &HashMap<String, i64>,
+    enum_members: &std::collections::HashSet<String>,
+) -> Vec<Define> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim_start().strip_prefix('#') else {
+            continue;
+        };
+        let Some(rest) = rest.trim_start().strip_prefix("define") else {
+            continue;
+        };
+        let mut parts = rest.trim().splitn(2, char::is_whitespace);
+        let (Some(name), Some(expr)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if !name.starts_with("VIR_") || name.contains('(') {
+            continue;
+        }
+        let Some(doc) = doc_comment(text, name) else {
+            continue;
+        };
+        let expr = strip_comments(expr);
+        let expr = expr.trim();
+        let value = if let Some(lit) = expr.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
+            if lit.contains(['"', '\\']) {
+                continue;
+            }
+            DefineValue::Str(lit.to_owned())
+        } else if enum_members.contains(expr) {
+            continue;
+        } else if let Some(v) = eval(expr, known) {
+            DefineValue::Int(v)
+        } else {
+            continue;
+        };
+        out.push(Define {
+            name: name.to_owned(),
+            value,
+            doc,
+        });
+    }
+    out
+}
+
+/// The body of the `/** NAME: ... */` comment documenting `name`, with the
+/// leading ` * ` of each line removed and the `NAME:` line left out.
+fn doc_comment(text: &str, name: &str) -> Option<String> {
+    let marker = format!("/**\n * {name}:");
+    let start = text.find(&marker)? + marker.len();
+    let end = start + text[start..].find("*/")?;
+    let lines: Vec<&str> = text[start..end]
+        .lines()
+        .map(|l| {
+            let l = l.trim();
+            l.strip_prefix('*')
+                .map_or(l, |r| r.strip_prefix(' ').unwrap_or(r))
+        })
+        .collect();
+    // The rest of the `NAME:` line starts the text.
+    Some(lines.join("\n").trim().to_owned())
 }
 
 /// `(name, body)` of every `typedef enum { body } name;`.
@@ -80,8 +202,9 @@ fn enum_blocks(text: &str) -> Vec<(String, String)> {
 }
 
 /// Members of an enum body, with implicit values counted on and the
-/// `VIR_ENUM_SENTINELS` `_LAST` member left out.
-fn members(body: &str) -> Vec<Member> {
+/// `VIR_ENUM_SENTINELS` `_LAST` member left out; values may name `outer`
+/// constants. Also the names of members whose value cannot be evaluated.
+fn members(body: &str, outer: &HashMap<String, i64>) -> (Vec<Member>, Vec<String>) {
     // Attach each trailing comment to the member before it.
     let mut items: Vec<(String, String)> = Vec::new();
     let mut pending = String::new();
@@ -121,9 +244,10 @@ fn members(body: &str) -> Vec<Member> {
     if !pending.trim().is_empty() {
         items.push((pending, String::new()));
     }
-    let mut known: HashMap<String, i64> = HashMap::new();
+    let mut known: HashMap<String, i64> = outer.clone();
     let mut next = 0i64;
     let mut out = Vec::new();
+    let mut unknown = Vec::new();
     for (item, doc) in items {
         let item = item.trim();
         if item.is_empty() {
@@ -133,10 +257,13 @@ fn members(body: &str) -> Vec<Member> {
             Some((n, e)) => (n.trim(), eval(e.trim(), &known)),
             None => (item, Some(next)),
         };
-        let Some(value) = value else { continue };
         if name.ends_with("_LAST") {
             continue;
         }
+        let Some(value) = value else {
+            unknown.push(name.to_owned());
+            continue;
+        };
         known.insert(name.to_owned(), value);
         next = value + 1;
         out.push(Member {
@@ -145,7 +272,7 @@ fn members(body: &str) -> Vec<Member> {
             doc,
         });
     }
-    out
+    (out, unknown)
 }
 
 fn strip_comments(s: &str) -> String {

@@ -154,7 +154,13 @@ fn unpack(tarball: &Path, cache: &Path, version: &str) -> Result<PathBuf, String
         .arg(tarball)
         .arg("-C")
         .arg(&tmp)
-        .args(["--wildcards", "*.x", "*/include/libvirt/*"])
+        // The .x files, the public headers and the API documentation.
+        .args([
+            "--wildcards",
+            "*.x",
+            "*/include/libvirt/*",
+            "*/src/libvirt*.c",
+        ])
         .status()
         .map_err(|e| format!("cannot run tar: {e}"))?;
     if !status.success() {

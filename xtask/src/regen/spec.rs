@@ -17,6 +17,8 @@ pub struct Spec {
     pub header_constants: Vec<HeaderConstants>,
     /// C enums turned into named codes.
     pub header_enums: Vec<HeaderEnums>,
+    /// The C API's enums, flag sets and constants (module `api`).
+    pub api: Api,
     /// The generated modules, in order.
     pub module: Vec<Module>,
 }
@@ -49,6 +51,17 @@ pub struct HeaderEnums {
     pub header: String,
     /// The `typedef enum { ... } NAME;` names.
     pub enums: Vec<String>,
+}
+
+/// The headers of the C API and what the documentation leaves unsaid.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Public headers, in include order (later ones use earlier constants).
+    pub headers: Vec<String>,
+    /// Enums that are flag sets although neither their name nor the API
+    /// documentation says so.
+    pub flag_sets: Vec<String>,
 }
 
 /// One generated module.

@@ -1,0 +1,93 @@
+//! libvirt-proto's `api` module holds every enum of libvirt's public
+//! headers: each `typedef enum { ... } virName;` of `include/libvirt/` (but
+//! `virterror.h`, which is `error_codes`) is a `pub struct Name` there, with
+//! each member's C name, and its documented string constants are constants.
+//! The headers are scanned here independently of the generator.
+
+use integration_tests::libvirt_sources::{missing_message, tree, workspace_root};
+
+/// `(enum name, member names)` of every `typedef enum` in `text`.
+fn typedef_enums(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("typedef enum") {
+        let rest = &text[at..];
+        let (Some(open), Some(close)) = (rest.find('{'), rest.find('}')) else {
+            continue;
+        };
+        let name: String = rest[close + 1..]
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let members = without_comments(&rest[open + 1..close])
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("VIR_") && !w.ends_with("_LAST"))
+            .filter(|w| *w != "VIR_ENUM_SENTINELS")
+            .map(str::to_owned)
+            .collect();
+        out.push((name, members));
+    }
+    out
+}
+
+/// `text` without its `/* ... */` comments and preprocessor lines.
+fn without_comments(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("/*") {
+        out.push_str(&rest[..i]);
+        rest = rest[i..].find("*/").map_or("", |e| &rest[i + e + 2..]);
+    }
+    out.push_str(rest);
+    out.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_header_enum_and_member_is_generated() {
+    let Some(root) = tree("11.3.0") else {
+        eprintln!("{}", missing_message("11.3.0"));
+        return;
+    };
+    let api = std::fs::read_to_string(workspace_root().join("libvirt-proto/src/generated/api.rs"))
+        .unwrap();
+    let dir = root.join("include/libvirt");
+    let mut enums = 0;
+    let mut members = 0;
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libvirt-") && (n.ends_with(".h") || n.ends_with(".h.in")))
+        .collect();
+    names.sort();
+    for file in names {
+        let text = std::fs::read_to_string(dir.join(&file)).unwrap();
+        for (name, member_names) in typedef_enums(&text) {
+            let rust = name.strip_prefix("vir").unwrap();
+            assert!(
+                api.contains(&format!("pub struct {rust}("))
+                    || api.contains(&format!("struct {rust} : u32")),
+                "{file}: {name} is not generated"
+            );
+            enums += 1;
+            for m in member_names {
+                // Values of members that alias an earlier one (`= VIR_X`)
+                // are words of the body too; every name must be known.
+                assert!(
+                    api.contains(&format!("`{m}`")),
+                    "{file}: {name}: {m} has no constant"
+                );
+                members += 1;
+            }
+        }
+    }
+    // libvirt 11.3.0's public headers hold 175 enums with 845 members.
+    assert!(enums > 170, "only {enums} enums found: the scan is broken");
+    assert!(
+        members > 800,
+        "only {members} members found: the scan is broken"
+    );
+}

@@ -1,0 +1,420 @@
+//! `api.rs`: the values of libvirt's C API, from the release's public
+//! headers (`include/libvirt/libvirt-*.h`).
+//!
+//! - Every `typedef enum` that is a set of values becomes a newtype over
+//!   its `i32` wire value with an associated constant per member, `name()`
+//!   (the C name) and `Display`: a value a newer daemon sends is kept and
+//!   printed as its number, never refused.
+//! - Every `typedef enum` that is a set of flags becomes a `bitflags` type
+//!   over `u32` with unknown bits kept. An enum is a flag set when its name
+//!   says so (`...Flags`, `...FlagsValues`, `...FlagValues`), when
+//!   libvirt's API documentation (`src/libvirt*.c`) calls an argument a
+//!   "bitwise-OR of" it, or when `specs/libvirt.toml` lists it.
+//! - Every documented `# define VIR_...` with a string or integer value
+//!   (typed-parameter names, limits) becomes a constant.
+//!
+//! Names drop libvirt's `vir` / `VIR_` prefix; members drop the prefix all
+//! members of their enum share.
+
+use std::collections::{BTreeSet, HashSet};
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use super::headers::{CEnum, Define, DefineValue, Member};
+
+/// The headers' contents, read in order.
+pub struct Headers {
+    /// `(path, enums, documented defines)` per header.
+    pub files: Vec<(String, Vec<CEnum>, Vec<Define>)>,
+    /// Enums the API documentation or the spec file calls flag sets.
+    pub flag_sets: BTreeSet<String>,
+}
+
+/// What the module holds, for the module's summary and the tests.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Value enums.
+    pub enums: usize,
+    /// Flag sets.
+    pub flags: usize,
+    /// Constants.
+    pub constants: usize,
+}
+
+/// `virDomainState` → `DomainState`.
+pub fn rust_type_name(c_name: &str) -> String {
+    c_name.strip_prefix("vir").unwrap_or(c_name).to_owned()
+}
+
+/// Whether an enum is a flag set by its name alone.
+fn named_as_flags(c_name: &str) -> bool {
+    ["Flags", "FlagsValues", "FlagValues"]
+        .iter()
+        .any(|s| c_name.ends_with(s))
+}
+
+/// The enums libvirt's API documentation calls a "bitwise-OR of" (or
+/// "binary-OR of", "OR'ed set of", with `enum`, `supported`, `the`,
+/// `values from` between) in `text`.
+pub fn or_documented(text: &str) -> BTreeSet<String> {
+    const FILLER: [&str; 7] = ["of", "enum", "supported", "values", "from", "the", "set"];
+    const OR: [&str; 5] = [
+        "bitwise-or",
+        "binary-or",
+        "bitwise or",
+        "binary or",
+        "or'ed",
+    ];
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        for (at, _) in line.match_indices("vir") {
+            let name: String = line[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name[3..].starts_with(|c: char| c.is_ascii_uppercase()) {
+                continue;
+            }
+            let mut before = lower[..at].trim_end();
+            while let Some(word) = before.rsplit(' ').next().filter(|w| FILLER.contains(w)) {
+                before = before[..before.len() - word.len()].trim_end();
+            }
+            if OR.iter().any(|o| before.ends_with(o)) {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// The longest `_`-ended prefix all members share, followed in each by a
+/// letter (so no constant starts with a digit).
+pub fn common_prefix(members: &[Member]) -> usize {
+    let Some(first) = members.first() else {
+        return 0;
+    };
+    let mut best = 0;
+    for (i, _) in first.name.match_indices('_') {
+        let p = &first.name[..=i];
+        if members.iter().all(|m| {
+            m.name.starts_with(p)
+                && m.name[p.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+        }) {
+            best = i + 1;
+        } else {
+            break;
+        }
+    }
+    best
+}
+
+/// Each member's Rust constant name: the member without the shared prefix,
+/// or its whole C name where two would collide.
+fn member_names(members: &[Member]) -> Vec<String> {
+    let strip = common_prefix(members);
+    let mut seen = HashSet::new();
+    members
+        .iter()
+        .map(|m| {
+            let short = m.name[strip..].to_owned();
+            if seen.insert(short.clone()) {
+                short
+            } else {
+                m.name.clone()
+            }
+        })
+        .collect()
+}
+
+/// Header text as rustdoc Markdown: characters Markdown or HTML would
+/// read (`<disk>`, `[0]`, `*`, backticks) are escaped.
+pub fn doc_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '`' | '*' | '<' | '>' | '[' | ']' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `#[doc]` attributes for a block of text, one per line. Indentation is
+/// dropped: four spaces would make a line a Rust code block (a doctest).
+fn doc_attrs(text: &str) -> TokenStream {
+    let lines = text.lines().map(|l| {
+        let l = format!(" {}", doc_text(l.trim()));
+        quote!(#[doc = #l])
+    });
+    quote!(#(#lines)*)
+}
+
+fn member_doc(m: &Member) -> String {
+    if m.doc.is_empty() {
+        format!(" `{}`", m.name)
+    } else {
+        format!(" `{}`: {}", m.name, doc_text(&m.doc))
+    }
+}
+
+/// A value enum: a newtype over `i32` with named constants.
+pub fn value_enum(c_name: &str, header: &str, doc: &str, members: &[Member]) -> TokenStream {
+    let ty = format_ident!("{}", rust_type_name(c_name));
+    let origin =
+        format!(" libvirt's `{c_name}` (`{header}`); values this release does not know are kept.");
+    let doc = if doc.is_empty() {
+        quote!(#[doc = #origin])
+    } else {
+        let text = doc_attrs(doc);
+        quote!(#text #[doc = ""] #[doc = #origin])
+    };
+    let consts = members.iter().zip(member_names(members)).map(|(m, name)| {
+        let id = format_ident!("{}", name);
+        let v = Literal::i32_unsuffixed(m.value as i32);
+        let d = member_doc(m);
+        quote! {
+            #[doc = #d]
+            pub const #id: Self = Self(#v);
+        }
+    });
+    // The first member with a value names it.
+    let mut named = HashSet::new();
+    let arms = members.iter().filter(|m| named.insert(m.value)).map(|m| {
+        let v = Literal::i32_unsuffixed(m.value as i32);
+        let n = &m.name;
+        quote!(#v => ::std::option::Option::Some(#n),)
+    });
+    quote! {
+        #doc
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+        pub struct #ty(pub i32);
+
+        impl #ty {
+            #(#consts)*
+
+            /// The C name of the value, if this release knows it.
+            pub fn name(self) -> ::std::option::Option<&'static str> {
+                match self.0 {
+                    #(#arms)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for #ty {
+            /// The C name, or the number for a value this release does not know.
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match self.name() {
+                    ::std::option::Option::Some(n) => f.write_str(n),
+                    ::std::option::Option::None => ::std::write!(f, "{}", self.0),
+                }
+            }
+        }
+
+        impl ::std::convert::From<i32> for #ty {
+            fn from(v: i32) -> Self {
+                Self(v)
+            }
+        }
+
+        impl ::std::convert::From<#ty> for i32 {
+            fn from(v: #ty) -> i32 {
+                v.0
+            }
+        }
+    }
+}
+
+/// A flag set: a `bitflags` type over `u32` that keeps unknown bits.
+fn flag_set(c_name: &str, header: &str, doc: &str, members: &[Member]) -> TokenStream {
+    let ty = format_ident!("{}", rust_type_name(c_name));
+    let origin = format!(
+        " libvirt's `{c_name}` (`{header}`), a set of flags; bits this release does not know are kept."
+    );
+    let doc = if doc.is_empty() {
+        quote!(#[doc = #origin])
+    } else {
+        let text = doc_attrs(doc);
+        quote!(#text #[doc = ""] #[doc = #origin])
+    };
+    let consts = members.iter().zip(member_names(members)).map(|(m, name)| {
+        let id = format_ident!("{}", name);
+        let v = Literal::u32_unsuffixed(m.value as u32);
+        let d = member_doc(m);
+        quote! {
+            #[doc = #d]
+            const #id = #v;
+        }
+    });
+    let names = members.iter().map(|m| {
+        let v = Literal::u32_unsuffixed(m.value as u32);
+        let n = &m.name;
+        quote!((#v, #n))
+    });
+    quote! {
+        ::bitflags::bitflags! {
+            #doc
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+            pub struct #ty: u32 {
+                #(#consts)*
+                /// Any other bit, as sent or given.
+                const _ = !0;
+            }
+        }
+
+        impl #ty {
+            /// The C names of the flags, by value.
+            pub const C_NAMES: &'static [(u32, &'static str)] = &[#(#names),*];
+        }
+
+        impl ::std::fmt::Display for #ty {
+            /// The C names of the set flags joined with ` | ` (bits this
+            /// release does not know in hexadecimal), or `0`.
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                write_flags(f, self.bits(), Self::C_NAMES)
+            }
+        }
+
+        impl ::std::convert::From<u32> for #ty {
+            fn from(v: u32) -> Self {
+                Self::from_bits_retain(v)
+            }
+        }
+
+        impl ::std::convert::From<#ty> for u32 {
+            fn from(v: #ty) -> u32 {
+                v.bits()
+            }
+        }
+    }
+}
+
+fn constant(d: &Define) -> TokenStream {
+    let id = format_ident!("{}", d.name.strip_prefix("VIR_").unwrap_or(&d.name));
+    let doc = doc_attrs(&d.doc);
+    let origin = format!(" `{}`", d.name);
+    let (ty, v) = match &d.value {
+        DefineValue::Str(s) => (quote!(&str), quote!(#s)),
+        DefineValue::Int(n) => {
+            let lit = Literal::i64_unsuffixed(*n);
+            (quote!(i64), quote!(#lit))
+        }
+    };
+    quote! {
+        #[doc = #origin]
+        #[doc = ""]
+        #doc
+        pub const #id: #ty = #v;
+    }
+}
+
+/// The formatted module and what it holds.
+pub fn generate(headers: &Headers, preamble: &str) -> Result<(String, Counts), String> {
+    let mut counts = Counts::default();
+    let mut items = Vec::new();
+    for (header, enums, defines) in &headers.files {
+        for e in enums {
+            if e.members.is_empty() {
+                continue;
+            }
+            if named_as_flags(&e.name) || headers.flag_sets.contains(&e.name) {
+                counts.flags += 1;
+                items.push(flag_set(&e.name, header, &e.doc, &e.members));
+            } else {
+                counts.enums += 1;
+                items.push(value_enum(&e.name, header, &e.doc, &e.members));
+            }
+        }
+        counts.constants += defines.len();
+        items.extend(defines.iter().map(constant));
+    }
+    let tokens = quote! {
+        #(#items)*
+
+        /// `Display` of a flag set: each known single bit by its C name
+        /// (zero-valued and multi-bit names are not printed), then the
+        /// unknown bits in hexadecimal.
+        fn write_flags(
+            f: &mut ::std::fmt::Formatter<'_>,
+            bits: u32,
+            names: &[(u32, &str)],
+        ) -> ::std::fmt::Result {
+            if bits == 0 {
+                return f.write_str("0");
+            }
+            let mut rest = bits;
+            let mut first = true;
+            for &(v, n) in names {
+                if v.is_power_of_two() && rest & v != 0 {
+                    if !first {
+                        f.write_str(" | ")?;
+                    }
+                    f.write_str(n)?;
+                    first = false;
+                    rest &= !v;
+                }
+            }
+            if rest != 0 {
+                if !first {
+                    f.write_str(" | ")?;
+                }
+                ::std::write!(f, "{rest:#x}")?;
+            }
+            ::std::result::Result::Ok(())
+        }
+    };
+    let file: syn::File =
+        syn::parse2(tokens).map_err(|e| format!("api: invalid Rust (a bug): {e}"))?;
+    Ok((
+        format!("{preamble}{}", prettyplease::unparse(&file)),
+        counts,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn or_documented_reads_libvirts_phrasings() {
+        let text = " * @flags: bitwise-OR of virDomainXMLFlags\n\
+                    * @stats: stats to return, binary-OR of enum virDomainStatsTypes\n\
+                    * @flags: bitwise-OR of supported virDomainCoreDumpFlags\n\
+                    * @flags: extra flags; not used yet, so callers should always pass 0\n\
+                    * @state: one of virDomainState\n";
+        let found = or_documented(text);
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            [
+                "virDomainCoreDumpFlags",
+                "virDomainStatsTypes",
+                "virDomainXMLFlags"
+            ]
+        );
+    }
+
+    #[test]
+    fn doc_text_escapes_markdown_and_html() {
+        assert_eq!(
+            doc_text("<disk> [0] *x* a_b `c`"),
+            "\\<disk\\> \\[0\\] \\*x\\* a_b \\`c\\`"
+        );
+    }
+
+    #[test]
+    fn member_names_drop_the_shared_prefix_unless_two_collide() {
+        let m = |n: &str| Member {
+            name: n.into(),
+            value: 0,
+            doc: String::new(),
+        };
+        let names = member_names(&[m("VIR_DOMAIN_NOSTATE"), m("VIR_DOMAIN_RUNNING")]);
+        assert_eq!(names, ["NOSTATE", "RUNNING"]);
+        // A digit after the prefix keeps it one word shorter.
+        let names = member_names(&[m("VIR_X_1A"), m("VIR_X_B")]);
+        assert_eq!(names, ["X_1A", "X_B"]);
+    }
+}
