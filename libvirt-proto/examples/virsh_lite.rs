@@ -11,12 +11,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use libvirt_proto::api::ConnectListAllDomainsFlags;
 use libvirt_proto::client::{Client, ClientError};
 use libvirt_proto::dispatch::Message;
 use libvirt_proto::remote;
-
-/// `VIR_CONNECT_LIST_DOMAINS_ACTIVE | VIR_CONNECT_LIST_DOMAINS_INACTIVE`.
-const ALL_DOMAINS: u32 = 1 | 2;
 
 fn state_name(state: u8) -> &'static str {
     match state {
@@ -49,7 +47,12 @@ fn event_name(event: i32) -> &'static str {
 }
 
 async fn list(c: &Client) -> Result<(), ClientError> {
-    let all = c.connect_list_all_domains(1, ALL_DOMAINS).await?;
+    let all = c
+        .connect_list_all_domains(
+            1,
+            ConnectListAllDomainsFlags::ACTIVE | ConnectListAllDomainsFlags::INACTIVE,
+        )
+        .await?;
     println!(" {:<5} {:<20} State", "Id", "Name");
     println!("{}", "-".repeat(40));
     for dom in &all.domains {

@@ -11,6 +11,7 @@ use std::os::fd::OwnedFd;
 use common::Daemon;
 use tokio::io::AsyncReadExt;
 
+use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainState};
 use libvirt_proto::client::{AdminClient, ByteStream, Client, ClientError};
 use libvirt_proto::remote::program::procs;
 use libvirt_proto::typed_params::TypedParams;
@@ -58,6 +59,47 @@ async fn methods_agree_with_typed_calls_and_virsh() {
         info.nr_virt_cpu.to_string()
     );
     assert_eq!(info.state, 1, "running");
+    assert_eq!(
+        DomainState::from(i32::from(info.state)),
+        DomainState::RUNNING
+    );
+
+    // A typed flag set: the active domains are virsh's `list`, and the
+    // inactive ones are the others of `list --all`.
+    let names = |r: remote::ConnectListAllDomainsRet| -> Vec<String> {
+        let mut n: Vec<String> = r.domains.into_iter().map(|d| d.name).collect();
+        n.sort();
+        n
+    };
+    let virsh_names = |args: &[&str]| -> Vec<String> {
+        let mut n: Vec<String> = d
+            .virsh(args)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        n.sort();
+        n
+    };
+    let active = client
+        .connect_list_all_domains(1, ConnectListAllDomainsFlags::ACTIVE)
+        .await
+        .unwrap();
+    assert_eq!(names(active), virsh_names(&["list", "--name"]));
+    let inactive = client
+        .connect_list_all_domains(1, ConnectListAllDomainsFlags::INACTIVE)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(inactive),
+        virsh_names(&["list", "--name", "--inactive"])
+    );
+    let all = client
+        .connect_list_all_domains(1, ConnectListAllDomainsFlags::empty())
+        .await
+        .unwrap();
+    assert_eq!(names(all), virsh_names(&["list", "--name", "--all"]));
 
     // A fixed-size opaque argument by value.
     let same = client.domain_lookup_by_uuid(dom.uuid).await.unwrap();

@@ -91,3 +91,25 @@ fn every_header_enum_and_member_is_generated() {
         "only {members} members found: the scan is broken"
     );
 }
+
+/// The client methods take a flag set wherever libvirt's API documentation
+/// gives exactly one for the argument (`cargo xtask regen` lists the
+/// others with the reason: unused, several sets, no public function).
+#[test]
+fn flag_arguments_are_typed() {
+    let dir = workspace_root().join("libvirt-proto/src/generated");
+    let mut typed = 0;
+    for file in [
+        "remote_client.rs",
+        "qemu_client.rs",
+        "lxc_client.rs",
+        "admin_client.rs",
+    ] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        typed += text.matches(": impl Into<api::").count();
+    }
+    // libvirt 11.3.0: 136 of 274 `flags` arguments; 101 of the others are
+    // documented as not used yet, 15 as several sets, 22 belong to
+    // procedures without a public function (migration steps, ...).
+    assert_eq!(typed, 136);
+}

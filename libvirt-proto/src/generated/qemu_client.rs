@@ -10,6 +10,7 @@
 use super::qemu::program::procs;
 use super::{remote, qemu};
 use crate::client::{Client, ClientError};
+use crate::api;
 use std::os::fd::OwnedFd;
 impl Client {
     /// Calls [`QEMU_PROC_DOMAIN_MONITOR_COMMAND`](procs::DomainMonitorCommand) (procedure 1).
@@ -19,12 +20,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         cmd: &str,
-        flags: u32,
+        flags: impl Into<api::DomainQemuMonitorCommandFlags>,
     ) -> Result<String, ClientError> {
         let args = qemu::DomainMonitorCommandArgs {
             dom: dom.clone(),
             cmd: cmd.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainMonitorCommand>(&args).await.map(|r| r.result)
     }
@@ -97,13 +98,13 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         cmd: &str,
-        flags: u32,
+        flags: impl Into<api::DomainQemuMonitorCommandFlags>,
         fds: Vec<OwnedFd>,
     ) -> Result<(String, Vec<OwnedFd>), ClientError> {
         let args = qemu::DomainMonitorCommandWithFilesArgs {
             dom: dom.clone(),
             cmd: cmd.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         let (ret, fds) = self
             .call_fds::<procs::DomainMonitorCommandWithFiles>(&args, fds)

@@ -9,6 +9,7 @@
 use super::remote::program::procs;
 use super::remote;
 use crate::client::{Client, ClientError, ByteStream};
+use crate::api;
 use crate::typed_params::TypedParams;
 use std::os::fd::OwnedFd;
 impl Client {
@@ -74,11 +75,11 @@ impl Client {
     pub async fn domain_create_xml(
         &self,
         xml_desc: &str,
-        flags: u32,
+        flags: impl Into<api::DomainCreateFlags>,
     ) -> Result<remote::NonnullDomain, ClientError> {
         let args = remote::DomainCreateXmlArgs {
             xml_desc: xml_desc.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainCreateXml>(&args).await.map(|r| r.dom)
     }
@@ -122,11 +123,11 @@ impl Client {
     pub async fn domain_get_xml_desc(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::DomainGetXmlDescArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetXmlDesc>(&args).await.map(|r| r.xml)
     }
@@ -272,11 +273,11 @@ impl Client {
     pub async fn domain_reboot(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainRebootFlagValues>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainRebootArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainReboot>(&args).await
     }
@@ -454,11 +455,11 @@ impl Client {
     pub async fn network_get_xml_desc(
         &self,
         net: &remote::NonnullNetwork,
-        flags: u32,
+        flags: impl Into<api::NetworkXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::NetworkGetXmlDescArgs {
             net: net.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NetworkGetXmlDesc>(&args).await.map(|r| r.xml)
     }
@@ -555,12 +556,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         to: &str,
-        flags: u32,
+        flags: impl Into<api::DomainCoreDumpFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainCoreDumpArgs {
             dom: dom.clone(),
             to: to.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainCoreDump>(&args).await
     }
@@ -777,11 +778,11 @@ impl Client {
     pub async fn storage_pool_create_xml(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::StoragePoolCreateFlags>,
     ) -> Result<remote::NonnullStoragePool, ClientError> {
         let args = remote::StoragePoolCreateXmlArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StoragePoolCreateXml>(&args).await.map(|r| r.pool)
     }
@@ -791,11 +792,11 @@ impl Client {
     pub async fn storage_pool_define_xml(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::StoragePoolDefineFlags>,
     ) -> Result<remote::NonnullStoragePool, ClientError> {
         let args = remote::StoragePoolDefineXmlArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StoragePoolDefineXml>(&args).await.map(|r| r.pool)
     }
@@ -803,11 +804,11 @@ impl Client {
     pub async fn storage_pool_create(
         &self,
         pool: &remote::NonnullStoragePool,
-        flags: u32,
+        flags: impl Into<api::StoragePoolCreateFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::StoragePoolCreateArgs {
             pool: pool.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StoragePoolCreate>(&args).await
     }
@@ -815,11 +816,11 @@ impl Client {
     pub async fn storage_pool_build(
         &self,
         pool: &remote::NonnullStoragePool,
-        flags: u32,
+        flags: impl Into<api::StoragePoolBuildFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::StoragePoolBuildArgs {
             pool: pool.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StoragePoolBuild>(&args).await
     }
@@ -837,11 +838,11 @@ impl Client {
     pub async fn storage_pool_delete(
         &self,
         pool: &remote::NonnullStoragePool,
-        flags: u32,
+        flags: impl Into<api::StoragePoolDeleteFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::StoragePoolDeleteArgs {
             pool: pool.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StoragePoolDelete>(&args).await
     }
@@ -919,11 +920,11 @@ impl Client {
     pub async fn storage_pool_get_xml_desc(
         &self,
         pool: &remote::NonnullStoragePool,
-        flags: u32,
+        flags: impl Into<api::StorageXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::StoragePoolGetXmlDescArgs {
             pool: pool.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StoragePoolGetXmlDesc>(&args).await.map(|r| r.xml)
     }
@@ -984,12 +985,12 @@ impl Client {
         &self,
         pool: &remote::NonnullStoragePool,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::StorageVolCreateFlags>,
     ) -> Result<remote::NonnullStorageVol, ClientError> {
         let args = remote::StorageVolCreateXmlArgs {
             pool: pool.clone(),
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StorageVolCreateXml>(&args).await.map(|r| r.vol)
     }
@@ -997,11 +998,11 @@ impl Client {
     pub async fn storage_vol_delete(
         &self,
         vol: &remote::NonnullStorageVol,
-        flags: u32,
+        flags: impl Into<api::StorageVolDeleteFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::StorageVolDeleteArgs {
             vol: vol.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StorageVolDelete>(&args).await
     }
@@ -1127,13 +1128,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         offset: u64,
         size: u32,
-        flags: u32,
+        flags: impl Into<api::DomainMemoryFlags>,
     ) -> Result<Vec<u8>, ClientError> {
         let args = remote::DomainMemoryPeekArgs {
             dom: dom.clone(),
             offset,
             size,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainMemoryPeek>(&args).await.map(|r| r.buffer)
     }
@@ -1245,11 +1246,11 @@ impl Client {
     pub async fn node_device_get_xml_desc(
         &self,
         name: &str,
-        flags: u32,
+        flags: impl Into<api::NodeDeviceXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::NodeDeviceGetXmlDescArgs {
             name: name.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NodeDeviceGetXmlDesc>(&args).await.map(|r| r.xml)
     }
@@ -1331,11 +1332,11 @@ impl Client {
     pub async fn node_device_create_xml(
         &self,
         xml_desc: &str,
-        flags: u32,
+        flags: impl Into<api::NodeDeviceCreateXMLFlags>,
     ) -> Result<remote::NonnullNodeDevice, ClientError> {
         let args = remote::NodeDeviceCreateXmlArgs {
             xml_desc: xml_desc.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NodeDeviceCreateXml>(&args).await.map(|r| r.dev)
     }
@@ -1354,13 +1355,13 @@ impl Client {
         pool: &remote::NonnullStoragePool,
         xml: &str,
         clonevol: &remote::NonnullStorageVol,
-        flags: u32,
+        flags: impl Into<api::StorageVolCreateFlags>,
     ) -> Result<remote::NonnullStorageVol, ClientError> {
         let args = remote::StorageVolCreateXmlFromArgs {
             pool: pool.clone(),
             xml: xml.to_owned(),
             clonevol: clonevol.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StorageVolCreateXmlFrom>(&args).await.map(|r| r.vol)
     }
@@ -1426,11 +1427,11 @@ impl Client {
     pub async fn interface_define_xml(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::InterfaceDefineFlags>,
     ) -> Result<remote::NonnullInterface, ClientError> {
         let args = remote::InterfaceDefineXmlArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::InterfaceDefineXml>(&args).await.map(|r| r.iface)
     }
@@ -1556,11 +1557,11 @@ impl Client {
     pub async fn secret_define_xml(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::SecretDefineFlags>,
     ) -> Result<remote::NonnullSecret, ClientError> {
         let args = remote::SecretDefineXmlArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::SecretDefineXml>(&args).await.map(|r| r.secret)
     }
@@ -1753,11 +1754,11 @@ impl Client {
     pub async fn connect_compare_cpu(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::ConnectCompareCPUFlags>,
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectCompareCpuArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectCompareCpu>(&args).await.map(|r| r.result)
     }
@@ -1782,12 +1783,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::DomainDeviceModifyFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainAttachDeviceFlagsArgs {
             dom: dom.clone(),
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainAttachDeviceFlags>(&args).await
     }
@@ -1796,12 +1797,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::DomainDeviceModifyFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainDetachDeviceFlagsArgs {
             dom: dom.clone(),
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainDetachDeviceFlags>(&args).await
     }
@@ -1811,11 +1812,11 @@ impl Client {
     pub async fn connect_baseline_cpu(
         &self,
         xml_cp_us: &[&str],
-        flags: u32,
+        flags: impl Into<api::ConnectBaselineCPUFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::ConnectBaselineCpuArgs {
             xml_cp_us: xml_cp_us.iter().map(|s| (*s).to_owned()).collect(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectBaselineCpu>(&args).await.map(|r| r.cpu)
     }
@@ -1890,12 +1891,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::DomainDeviceModifyFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainUpdateDeviceFlagsArgs {
             dom: dom.clone(),
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainUpdateDeviceFlags>(&args).await
     }
@@ -1981,11 +1982,11 @@ impl Client {
     pub async fn domain_managed_save(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainManagedSaveArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainManagedSave>(&args).await
     }
@@ -2022,12 +2023,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         xml_desc: &str,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotCreateFlags>,
     ) -> Result<remote::NonnullDomainSnapshot, ClientError> {
         let args = remote::DomainSnapshotCreateXmlArgs {
             dom: dom.clone(),
             xml_desc: xml_desc.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSnapshotCreateXml>(&args).await.map(|r| r.snap)
     }
@@ -2037,11 +2038,11 @@ impl Client {
     pub async fn domain_snapshot_get_xml_desc(
         &self,
         snap: &remote::NonnullDomainSnapshot,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::DomainSnapshotGetXmlDescArgs {
             snap: snap.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSnapshotGetXmlDesc>(&args).await.map(|r| r.xml)
     }
@@ -2051,11 +2052,11 @@ impl Client {
     pub async fn domain_snapshot_num(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotListFlags>,
     ) -> Result<i32, ClientError> {
         let args = remote::DomainSnapshotNumArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSnapshotNum>(&args).await.map(|r| r.num)
     }
@@ -2066,12 +2067,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         maxnames: i32,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotListFlags>,
     ) -> Result<Vec<String>, ClientError> {
         let args = remote::DomainSnapshotListNamesArgs {
             dom: dom.clone(),
             maxnames,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSnapshotListNames>(&args).await.map(|r| r.names)
     }
@@ -2123,11 +2124,11 @@ impl Client {
     pub async fn domain_revert_to_snapshot(
         &self,
         snap: &remote::NonnullDomainSnapshot,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotRevertFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainRevertToSnapshotArgs {
             snap: snap.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainRevertToSnapshot>(&args).await
     }
@@ -2135,11 +2136,11 @@ impl Client {
     pub async fn domain_snapshot_delete(
         &self,
         snap: &remote::NonnullDomainSnapshot,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotDeleteFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSnapshotDeleteArgs {
             snap: snap.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSnapshotDelete>(&args).await
     }
@@ -2163,11 +2164,11 @@ impl Client {
     pub async fn domain_create_with_flags(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainCreateFlags>,
     ) -> Result<remote::NonnullDomain, ClientError> {
         let args = remote::DomainCreateWithFlagsArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainCreateWithFlags>(&args).await.map(|r| r.dom)
     }
@@ -2176,12 +2177,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetMemoryParametersArgs {
             dom: dom.clone(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetMemoryParameters>(&args).await
     }
@@ -2204,12 +2205,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         nvcpus: u32,
-        flags: u32,
+        flags: impl Into<api::DomainVcpuFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetVcpusFlagsArgs {
             dom: dom.clone(),
             nvcpus,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetVcpusFlags>(&args).await
     }
@@ -2219,11 +2220,11 @@ impl Client {
     pub async fn domain_get_vcpus_flags(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainVcpuFlags>,
     ) -> Result<i32, ClientError> {
         let args = remote::DomainGetVcpusFlagsArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetVcpusFlags>(&args).await.map(|r| r.num)
     }
@@ -2234,12 +2235,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         dev_name: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainConsoleFlags>,
     ) -> Result<ByteStream, ClientError> {
         let args = remote::DomainOpenConsoleArgs {
             dom: dom.clone(),
             dev_name: dev_name.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         let ((), stream) = self.call_stream::<procs::DomainOpenConsole>(&args).await?;
         Ok(stream)
@@ -2270,12 +2271,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         memory: u64,
-        flags: u32,
+        flags: impl Into<api::DomainMemoryModFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetMemoryFlagsArgs {
             dom: dom.clone(),
             memory,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetMemoryFlags>(&args).await
     }
@@ -2284,12 +2285,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetBlkioParametersArgs {
             dom: dom.clone(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetBlkioParameters>(&args).await
     }
@@ -2312,12 +2313,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         bandwidth: u64,
-        flags: u32,
+        flags: impl Into<api::DomainMigrateMaxSpeedFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainMigrateSetMaxSpeedArgs {
             dom: dom.clone(),
             bandwidth,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainMigrateSetMaxSpeed>(&args).await
     }
@@ -2329,13 +2330,13 @@ impl Client {
         vol: &remote::NonnullStorageVol,
         offset: u64,
         length: u64,
-        flags: u32,
+        flags: impl Into<api::StorageVolUploadFlags>,
     ) -> Result<ByteStream, ClientError> {
         let args = remote::StorageVolUploadArgs {
             vol: vol.clone(),
             offset,
             length,
-            flags,
+            flags: flags.into().bits(),
         };
         let ((), stream) = self.call_stream::<procs::StorageVolUpload>(&args).await?;
         Ok(stream)
@@ -2348,13 +2349,13 @@ impl Client {
         vol: &remote::NonnullStorageVol,
         offset: u64,
         length: u64,
-        flags: u32,
+        flags: impl Into<api::StorageVolDownloadFlags>,
     ) -> Result<ByteStream, ClientError> {
         let args = remote::StorageVolDownloadArgs {
             vol: vol.clone(),
             offset,
             length,
-            flags,
+            flags: flags.into().bits(),
         };
         let ((), stream) = self.call_stream::<procs::StorageVolDownload>(&args).await?;
         Ok(stream)
@@ -2528,12 +2529,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetSchedulerParametersFlagsArgs {
             dom: dom.clone(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetSchedulerParametersFlags>(&args).await
     }
@@ -2585,13 +2586,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         vcpu: u32,
         cpumap: &[u8],
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainPinVcpuFlagsArgs {
             dom: dom.clone(),
             vcpu,
             cpumap: cpumap.to_vec(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainPinVcpuFlags>(&args).await
     }
@@ -2659,13 +2660,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         ncpumaps: i32,
         maplen: i32,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<remote::DomainGetVcpuPinInfoRet, ClientError> {
         let args = remote::DomainGetVcpuPinInfoArgs {
             dom: dom.clone(),
             ncpumaps,
             maplen,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetVcpuPinInfo>(&args).await
     }
@@ -2673,11 +2674,11 @@ impl Client {
     pub async fn domain_undefine_flags(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainUndefineFlagsValues>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainUndefineFlagsArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainUndefineFlags>(&args).await
     }
@@ -2687,13 +2688,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         to: &str,
         dxml: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSaveFlagsArgs {
             dom: dom.clone(),
             to: to.to_owned(),
             dxml: dxml.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSaveFlags>(&args).await
     }
@@ -2702,12 +2703,12 @@ impl Client {
         &self,
         from: &str,
         dxml: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainRestoreFlagsArgs {
             from: from.to_owned(),
             dxml: dxml.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainRestoreFlags>(&args).await
     }
@@ -2715,11 +2716,11 @@ impl Client {
     pub async fn domain_destroy_flags(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainDestroyFlagsValues>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainDestroyFlagsArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainDestroyFlags>(&args).await
     }
@@ -2729,11 +2730,11 @@ impl Client {
     pub async fn domain_save_image_get_xml_desc(
         &self,
         file: &str,
-        flags: u32,
+        flags: impl Into<api::DomainSaveImageXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::DomainSaveImageGetXmlDescArgs {
             file: file.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSaveImageGetXmlDesc>(&args).await.map(|r| r.xml)
     }
@@ -2742,12 +2743,12 @@ impl Client {
         &self,
         file: &str,
         dxml: &str,
-        flags: u32,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSaveImageDefineXmlArgs {
             file: file.to_owned(),
             dxml: dxml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSaveImageDefineXml>(&args).await
     }
@@ -2756,12 +2757,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         path: &str,
-        flags: u32,
+        flags: impl Into<api::DomainBlockJobAbortFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockJobAbortArgs {
             dom: dom.clone(),
             path: path.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainBlockJobAbort>(&args).await
     }
@@ -2770,12 +2771,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         path: &str,
-        flags: u32,
+        flags: impl Into<api::DomainBlockJobInfoFlags>,
     ) -> Result<remote::DomainGetBlockJobInfoRet, ClientError> {
         let args = remote::DomainGetBlockJobInfoArgs {
             dom: dom.clone(),
             path: path.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetBlockJobInfo>(&args).await
     }
@@ -2785,13 +2786,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         path: &str,
         bandwidth: u64,
-        flags: u32,
+        flags: impl Into<api::DomainBlockJobSetSpeedFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockJobSetSpeedArgs {
             dom: dom.clone(),
             path: path.to_owned(),
             bandwidth,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainBlockJobSetSpeed>(&args).await
     }
@@ -2801,13 +2802,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         path: &str,
         bandwidth: u64,
-        flags: u32,
+        flags: impl Into<api::DomainBlockPullFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockPullArgs {
             dom: dom.clone(),
             path: path.to_owned(),
             bandwidth,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainBlockPull>(&args).await
     }
@@ -2817,11 +2818,11 @@ impl Client {
     pub async fn domain_migrate_get_max_speed(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainMigrateMaxSpeedFlags>,
     ) -> Result<u64, ClientError> {
         let args = remote::DomainMigrateGetMaxSpeedArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainMigrateGetMaxSpeed>(&args).await.map(|r| r.bandwidth)
     }
@@ -2831,13 +2832,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         path: &str,
         nparams: i32,
-        flags: u32,
+        flags: impl Into<api::TypedParameterFlags>,
     ) -> Result<remote::DomainBlockStatsFlagsRet, ClientError> {
         let args = remote::DomainBlockStatsFlagsArgs {
             dom: dom.clone(),
             path: path.to_owned(),
             nparams,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainBlockStatsFlags>(&args).await
     }
@@ -2873,11 +2874,11 @@ impl Client {
     pub async fn domain_snapshot_num_children(
         &self,
         snap: &remote::NonnullDomainSnapshot,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotListFlags>,
     ) -> Result<i32, ClientError> {
         let args = remote::DomainSnapshotNumChildrenArgs {
             snap: snap.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSnapshotNumChildren>(&args).await.map(|r| r.num)
     }
@@ -2888,12 +2889,12 @@ impl Client {
         &self,
         snap: &remote::NonnullDomainSnapshot,
         maxnames: i32,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotListFlags>,
     ) -> Result<Vec<String>, ClientError> {
         let args = remote::DomainSnapshotListChildrenNamesArgs {
             snap: snap.clone(),
             maxnames,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSnapshotListChildrenNames>(&args).await.map(|r| r.names)
     }
@@ -2904,13 +2905,13 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         idx: u32,
-        flags: u32,
+        flags: impl Into<api::DomainOpenGraphicsFlags>,
         fds: Vec<OwnedFd>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainOpenGraphicsArgs {
             dom: dom.clone(),
             idx,
-            flags,
+            flags: flags.into().bits(),
         };
         let ((), _) = self.call_fds::<procs::DomainOpenGraphics>(&args, fds).await?;
         Ok(())
@@ -2935,13 +2936,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         disk: &str,
         size: u64,
-        flags: u32,
+        flags: impl Into<api::DomainBlockResizeFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockResizeArgs {
             dom: dom.clone(),
             disk: disk.to_owned(),
             size,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainBlockResize>(&args).await
     }
@@ -2951,13 +2952,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         disk: &str,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetBlockIoTuneArgs {
             dom: dom.clone(),
             disk: disk.to_owned(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetBlockIoTune>(&args).await
     }
@@ -2982,12 +2983,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetNumaParametersArgs {
             dom: dom.clone(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetNumaParameters>(&args).await
     }
@@ -3011,13 +3012,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         device: &str,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetInterfaceParametersArgs {
             dom: dom.clone(),
             device: device.to_owned(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetInterfaceParameters>(&args).await
     }
@@ -3041,11 +3042,11 @@ impl Client {
     pub async fn domain_shutdown_flags(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainShutdownFlagValues>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainShutdownFlagsArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainShutdownFlags>(&args).await
     }
@@ -3068,12 +3069,12 @@ impl Client {
         &self,
         vol: &remote::NonnullStorageVol,
         capacity: u64,
-        flags: u32,
+        flags: impl Into<api::StorageVolResizeFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::StorageVolResizeArgs {
             vol: vol.clone(),
             capacity,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StorageVolResize>(&args).await
     }
@@ -3100,14 +3101,14 @@ impl Client {
         nparams: u32,
         start_cpu: i32,
         ncpus: u32,
-        flags: u32,
+        flags: impl Into<api::TypedParameterFlags>,
     ) -> Result<remote::DomainGetCpuStatsRet, ClientError> {
         let args = remote::DomainGetCpuStatsArgs {
             dom: dom.clone(),
             nparams,
             start_cpu,
             ncpus,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetCpuStats>(&args).await
     }
@@ -3133,7 +3134,7 @@ impl Client {
         metadata: Option<&str>,
         key: Option<&str>,
         uri: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetMetadataArgs {
             dom: dom.clone(),
@@ -3141,7 +3142,7 @@ impl Client {
             metadata: metadata.map(str::to_owned),
             key: key.map(str::to_owned),
             uri: uri.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetMetadata>(&args).await
     }
@@ -3153,13 +3154,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         r#type: i32,
         uri: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<String, ClientError> {
         let args = remote::DomainGetMetadataArgs {
             dom: dom.clone(),
             r#type,
             uri: uri.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetMetadata>(&args).await.map(|r| r.metadata)
     }
@@ -3170,14 +3171,14 @@ impl Client {
         path: &str,
         base: Option<&str>,
         bandwidth: u64,
-        flags: u32,
+        flags: impl Into<api::DomainBlockRebaseFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockRebaseArgs {
             dom: dom.clone(),
             path: path.to_owned(),
             base: base.map(str::to_owned),
             bandwidth,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainBlockRebase>(&args).await
     }
@@ -3225,11 +3226,11 @@ impl Client {
     pub async fn connect_list_all_domains(
         &self,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::ConnectListAllDomainsFlags>,
     ) -> Result<remote::ConnectListAllDomainsRet, ClientError> {
         let args = remote::ConnectListAllDomainsArgs {
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectListAllDomains>(&args).await
     }
@@ -3238,12 +3239,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotListFlags>,
     ) -> Result<remote::DomainListAllSnapshotsRet, ClientError> {
         let args = remote::DomainListAllSnapshotsArgs {
             dom: dom.clone(),
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainListAllSnapshots>(&args).await
     }
@@ -3252,12 +3253,12 @@ impl Client {
         &self,
         snapshot: &remote::NonnullDomainSnapshot,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::DomainSnapshotListFlags>,
     ) -> Result<remote::DomainSnapshotListAllChildrenRet, ClientError> {
         let args = remote::DomainSnapshotListAllChildrenArgs {
             snapshot: snapshot.clone(),
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSnapshotListAllChildren>(&args).await
     }
@@ -3267,11 +3268,11 @@ impl Client {
     pub async fn domain_get_hostname(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainGetHostnameFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::DomainGetHostnameArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetHostname>(&args).await.map(|r| r.hostname)
     }
@@ -3290,12 +3291,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         cpumap: &[u8],
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainPinEmulatorArgs {
             dom: dom.clone(),
             cpumap: cpumap.to_vec(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainPinEmulator>(&args).await
     }
@@ -3304,12 +3305,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         maplen: i32,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<remote::DomainGetEmulatorPinInfoRet, ClientError> {
         let args = remote::DomainGetEmulatorPinInfoArgs {
             dom: dom.clone(),
             maplen,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetEmulatorPinInfo>(&args).await
     }
@@ -3317,11 +3318,11 @@ impl Client {
     pub async fn connect_list_all_storage_pools(
         &self,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::ConnectListAllStoragePoolsFlags>,
     ) -> Result<remote::ConnectListAllStoragePoolsRet, ClientError> {
         let args = remote::ConnectListAllStoragePoolsArgs {
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectListAllStoragePools>(&args).await
     }
@@ -3343,11 +3344,11 @@ impl Client {
     pub async fn connect_list_all_networks(
         &self,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::ConnectListAllNetworksFlags>,
     ) -> Result<remote::ConnectListAllNetworksRet, ClientError> {
         let args = remote::ConnectListAllNetworksArgs {
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectListAllNetworks>(&args).await
     }
@@ -3355,11 +3356,11 @@ impl Client {
     pub async fn connect_list_all_interfaces(
         &self,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::ConnectListAllInterfacesFlags>,
     ) -> Result<remote::ConnectListAllInterfacesRet, ClientError> {
         let args = remote::ConnectListAllInterfacesArgs {
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectListAllInterfaces>(&args).await
     }
@@ -3367,11 +3368,11 @@ impl Client {
     pub async fn connect_list_all_node_devices(
         &self,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::ConnectListAllNodeDeviceFlags>,
     ) -> Result<remote::ConnectListAllNodeDevicesRet, ClientError> {
         let args = remote::ConnectListAllNodeDevicesArgs {
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectListAllNodeDevices>(&args).await
     }
@@ -3391,11 +3392,11 @@ impl Client {
     pub async fn connect_list_all_secrets(
         &self,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::ConnectListAllSecretsFlags>,
     ) -> Result<remote::ConnectListAllSecretsRet, ClientError> {
         let args = remote::ConnectListAllSecretsArgs {
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectListAllSecrets>(&args).await
     }
@@ -3431,7 +3432,7 @@ impl Client {
         base: Option<&str>,
         top: Option<&str>,
         bandwidth: u64,
-        flags: u32,
+        flags: impl Into<api::DomainBlockCommitFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockCommitArgs {
             dom: dom.clone(),
@@ -3439,7 +3440,7 @@ impl Client {
             base: base.map(str::to_owned),
             top: top.map(str::to_owned),
             bandwidth,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainBlockCommit>(&args).await
     }
@@ -3451,7 +3452,7 @@ impl Client {
         section: u32,
         parent_index: i32,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::NetworkUpdateFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::NetworkUpdateArgs {
             net: net.clone(),
@@ -3459,7 +3460,7 @@ impl Client {
             section,
             parent_index,
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NetworkUpdate>(&args).await
     }
@@ -3516,12 +3517,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         name: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainChannelFlags>,
     ) -> Result<ByteStream, ClientError> {
         let args = remote::DomainOpenChannelArgs {
             dom: dom.clone(),
             name: name.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         let ((), stream) = self.call_stream::<procs::DomainOpenChannel>(&args).await?;
         Ok(stream)
@@ -3546,11 +3547,11 @@ impl Client {
     pub async fn domain_get_job_stats(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainGetJobStatsFlags>,
     ) -> Result<remote::DomainGetJobStatsRet, ClientError> {
         let args = remote::DomainGetJobStatsArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetJobStats>(&args).await
     }
@@ -3705,12 +3706,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         period: i32,
-        flags: u32,
+        flags: impl Into<api::DomainMemoryModFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetMemoryStatsPeriodArgs {
             dom: dom.clone(),
             period,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetMemoryStatsPeriod>(&args).await
     }
@@ -3722,12 +3723,12 @@ impl Client {
     pub async fn domain_create_xml_with_files(
         &self,
         xml_desc: &str,
-        flags: u32,
+        flags: impl Into<api::DomainCreateFlags>,
         fds: Vec<OwnedFd>,
     ) -> Result<remote::NonnullDomain, ClientError> {
         let args = remote::DomainCreateXmlWithFilesArgs {
             xml_desc: xml_desc.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         let (ret, _) = self
             .call_fds::<procs::DomainCreateXmlWithFiles>(&args, fds)
@@ -3742,12 +3743,12 @@ impl Client {
     pub async fn domain_create_with_files(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainCreateFlags>,
         fds: Vec<OwnedFd>,
     ) -> Result<remote::NonnullDomain, ClientError> {
         let args = remote::DomainCreateWithFilesArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         let (ret, _) = self.call_fds::<procs::DomainCreateWithFiles>(&args, fds).await?;
         Ok(ret.dom)
@@ -3824,13 +3825,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         to: &str,
         dumpformat: u32,
-        flags: u32,
+        flags: impl Into<api::DomainCoreDumpFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainCoreDumpWithFormatArgs {
             dom: dom.clone(),
             to: to.to_owned(),
             dumpformat,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainCoreDumpWithFormat>(&args).await
     }
@@ -3884,13 +3885,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         seconds: i64,
         nseconds: u32,
-        flags: u32,
+        flags: impl Into<api::DomainSetTimeFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetTimeArgs {
             dom: dom.clone(),
             seconds,
             nseconds,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetTime>(&args).await
     }
@@ -3937,14 +3938,14 @@ impl Client {
         arch: Option<&str>,
         machine: Option<&str>,
         virttype: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::ConnectGetDomainCapabilitiesFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::ConnectGetDomainCapabilitiesArgs {
             emulatorbin: emulatorbin.map(str::to_owned),
             arch: arch.map(str::to_owned),
             machine: machine.map(str::to_owned),
             virttype: virttype.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectGetDomainCapabilities>(&args)
             .await
@@ -3957,12 +3958,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         idx: u32,
-        flags: u32,
+        flags: impl Into<api::DomainOpenGraphicsFlags>,
     ) -> Result<Vec<OwnedFd>, ClientError> {
         let args = remote::DomainOpenGraphicsFdArgs {
             dom: dom.clone(),
             idx,
-            flags,
+            flags: flags.into().bits(),
         };
         let ((), fds) = self
             .call_fds::<procs::DomainOpenGraphicsFd>(&args, Vec::new())
@@ -3975,13 +3976,13 @@ impl Client {
     pub async fn connect_get_all_domain_stats(
         &self,
         doms: &[remote::NonnullDomain],
-        stats: u32,
-        flags: u32,
+        stats: impl Into<api::DomainStatsTypes>,
+        flags: impl Into<api::ConnectGetAllDomainStatsFlags>,
     ) -> Result<Vec<remote::DomainStatsRecord>, ClientError> {
         let args = remote::ConnectGetAllDomainStatsArgs {
             doms: doms.to_vec(),
-            stats,
-            flags,
+            stats: stats.into().bits(),
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectGetAllDomainStats>(&args).await.map(|r| r.ret_stats)
     }
@@ -3992,14 +3993,14 @@ impl Client {
         path: &str,
         destxml: &str,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainBlockCopyFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockCopyArgs {
             dom: dom.clone(),
             path: path.to_owned(),
             destxml: destxml.to_owned(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainBlockCopy>(&args).await
     }
@@ -4012,14 +4013,14 @@ impl Client {
         page_counts: &[u64],
         start_cell: i32,
         cell_count: u32,
-        flags: u32,
+        flags: impl Into<api::NodeAllocPagesFlags>,
     ) -> Result<i32, ClientError> {
         let args = remote::NodeAllocPagesArgs {
             page_sizes: page_sizes.to_vec(),
             page_counts: page_counts.to_vec(),
             start_cell,
             cell_count,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NodeAllocPages>(&args).await.map(|r| r.ret)
     }
@@ -4041,11 +4042,11 @@ impl Client {
     pub async fn domain_define_xml_flags(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::DomainDefineFlags>,
     ) -> Result<remote::NonnullDomain, ClientError> {
         let args = remote::DomainDefineXmlFlagsArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainDefineXmlFlags>(&args).await.map(|r| r.dom)
     }
@@ -4053,11 +4054,11 @@ impl Client {
     pub async fn domain_get_iothread_info(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<remote::DomainGetIothreadInfoRet, ClientError> {
         let args = remote::DomainGetIothreadInfoArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetIothreadInfo>(&args).await
     }
@@ -4067,13 +4068,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         iothreads_id: u32,
         cpumap: &[u8],
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainPinIothreadArgs {
             dom: dom.clone(),
             iothreads_id,
             cpumap: cpumap.to_vec(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainPinIothread>(&args).await
     }
@@ -4098,12 +4099,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         iothread_id: u32,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainAddIothreadArgs {
             dom: dom.clone(),
             iothread_id,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainAddIothread>(&args).await
     }
@@ -4112,12 +4113,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         iothread_id: u32,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainDelIothreadArgs {
             dom: dom.clone(),
             iothread_id,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainDelIothread>(&args).await
     }
@@ -4127,13 +4128,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         user: Option<&str>,
         password: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainSetUserPasswordFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetUserPasswordArgs {
             dom: dom.clone(),
             user: user.map(str::to_owned),
             password: password.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetUserPassword>(&args).await
     }
@@ -4194,12 +4195,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetPerfEventsArgs {
             dom: dom.clone(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetPerfEvents>(&args).await
     }
@@ -4291,11 +4292,11 @@ impl Client {
     pub async fn storage_vol_get_info_flags(
         &self,
         vol: &remote::NonnullStorageVol,
-        flags: u32,
+        flags: impl Into<api::StorageVolInfoFlags>,
     ) -> Result<remote::StorageVolGetInfoFlagsRet, ClientError> {
         let args = remote::StorageVolGetInfoFlagsArgs {
             vol: vol.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::StorageVolGetInfoFlags>(&args).await
     }
@@ -4331,13 +4332,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         cpumap: &str,
         state: i32,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetVcpuArgs {
             dom: dom.clone(),
             cpumap: cpumap.to_owned(),
             state,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetVcpu>(&args).await
     }
@@ -4377,11 +4378,11 @@ impl Client {
     pub async fn domain_managed_save_get_xml_desc(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainSaveImageXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::DomainManagedSaveGetXmlDescArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainManagedSaveGetXmlDesc>(&args).await.map(|r| r.xml)
     }
@@ -4390,12 +4391,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         dxml: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainManagedSaveDefineXmlArgs {
             dom: dom.clone(),
             dxml: dxml.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainManagedSaveDefineXml>(&args).await
     }
@@ -4405,13 +4406,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         r#type: u32,
         action: u32,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetLifecycleActionArgs {
             dom: dom.clone(),
             r#type,
             action,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetLifecycleAction>(&args).await
     }
@@ -4432,12 +4433,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         alias: &str,
-        flags: u32,
+        flags: impl Into<api::DomainDeviceModifyFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainDetachDeviceAliasArgs {
             dom: dom.clone(),
             alias: alias.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainDetachDeviceAlias>(&args).await
     }
@@ -4451,7 +4452,7 @@ impl Client {
         machine: Option<&str>,
         virttype: Option<&str>,
         xml_cpu: &str,
-        flags: u32,
+        flags: impl Into<api::ConnectCompareCPUFlags>,
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectCompareHypervisorCpuArgs {
             emulator: emulator.map(str::to_owned),
@@ -4459,7 +4460,7 @@ impl Client {
             machine: machine.map(str::to_owned),
             virttype: virttype.map(str::to_owned),
             xml_cpu: xml_cpu.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectCompareHypervisorCpu>(&args).await.map(|r| r.result)
     }
@@ -4473,7 +4474,7 @@ impl Client {
         machine: Option<&str>,
         virttype: Option<&str>,
         xml_cp_us: &[&str],
-        flags: u32,
+        flags: impl Into<api::ConnectBaselineCPUFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::ConnectBaselineHypervisorCpuArgs {
             emulator: emulator.map(str::to_owned),
@@ -4481,7 +4482,7 @@ impl Client {
             machine: machine.map(str::to_owned),
             virttype: virttype.map(str::to_owned),
             xml_cp_us: xml_cp_us.iter().map(|s| (*s).to_owned()).collect(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::ConnectBaselineHypervisorCpu>(&args).await.map(|r| r.cpu)
     }
@@ -4547,11 +4548,11 @@ impl Client {
     pub async fn nwfilter_binding_create_xml(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::NWFilterBindingCreateFlags>,
     ) -> Result<remote::NonnullNwfilterBinding, ClientError> {
         let args = remote::NwfilterBindingCreateXmlArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NwfilterBindingCreateXml>(&args).await.map(|r| r.nwfilter)
     }
@@ -4642,12 +4643,12 @@ impl Client {
         &self,
         network: &remote::NonnullNetwork,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::NetworkPortCreateFlags>,
     ) -> Result<remote::NonnullNetworkPort, ClientError> {
         let args = remote::NetworkPortCreateXmlArgs {
             network: network.clone(),
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NetworkPortCreateXml>(&args).await.map(|r| r.port)
     }
@@ -4712,12 +4713,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         xml_desc: &str,
-        flags: u32,
+        flags: impl Into<api::DomainCheckpointCreateFlags>,
     ) -> Result<remote::NonnullDomainCheckpoint, ClientError> {
         let args = remote::DomainCheckpointCreateXmlArgs {
             dom: dom.clone(),
             xml_desc: xml_desc.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainCheckpointCreateXml>(&args).await.map(|r| r.checkpoint)
     }
@@ -4727,11 +4728,11 @@ impl Client {
     pub async fn domain_checkpoint_get_xml_desc(
         &self,
         checkpoint: &remote::NonnullDomainCheckpoint,
-        flags: u32,
+        flags: impl Into<api::DomainCheckpointXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::DomainCheckpointGetXmlDescArgs {
             checkpoint: checkpoint.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainCheckpointGetXmlDesc>(&args).await.map(|r| r.xml)
     }
@@ -4740,12 +4741,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::DomainCheckpointListFlags>,
     ) -> Result<remote::DomainListAllCheckpointsRet, ClientError> {
         let args = remote::DomainListAllCheckpointsArgs {
             dom: dom.clone(),
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainListAllCheckpoints>(&args).await
     }
@@ -4754,12 +4755,12 @@ impl Client {
         &self,
         checkpoint: &remote::NonnullDomainCheckpoint,
         need_results: i32,
-        flags: u32,
+        flags: impl Into<api::DomainCheckpointListFlags>,
     ) -> Result<remote::DomainCheckpointListAllChildrenRet, ClientError> {
         let args = remote::DomainCheckpointListAllChildrenArgs {
             checkpoint: checkpoint.clone(),
             need_results,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainCheckpointListAllChildren>(&args).await
     }
@@ -4799,11 +4800,11 @@ impl Client {
     pub async fn domain_checkpoint_delete(
         &self,
         checkpoint: &remote::NonnullDomainCheckpoint,
-        flags: u32,
+        flags: impl Into<api::DomainCheckpointDeleteFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainCheckpointDeleteArgs {
             checkpoint: checkpoint.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainCheckpointDelete>(&args).await
     }
@@ -4813,12 +4814,12 @@ impl Client {
     pub async fn domain_get_guest_info(
         &self,
         dom: &remote::NonnullDomain,
-        types: u32,
+        types: impl Into<api::DomainGuestInfoTypes>,
         flags: u32,
     ) -> Result<TypedParams, ClientError> {
         let args = remote::DomainGetGuestInfoArgs {
             dom: dom.clone(),
-            types,
+            types: types.into().bits(),
             flags,
         };
         self.call::<procs::DomainGetGuestInfo>(&args)
@@ -4859,13 +4860,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         backup_xml: &str,
         checkpoint_xml: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainBackupBeginFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainBackupBeginArgs {
             dom: dom.clone(),
             backup_xml: backup_xml.to_owned(),
             checkpoint_xml: checkpoint_xml.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainBackupBegin>(&args).await
     }
@@ -4905,13 +4906,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         user: &str,
         keys: &[&str],
-        flags: u32,
+        flags: impl Into<api::DomainAuthorizedSSHKeysSetFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainAuthorizedSshKeysSetArgs {
             dom: dom.clone(),
             user: user.to_owned(),
             keys: keys.iter().map(|s| (*s).to_owned()).collect(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainAuthorizedSshKeysSet>(&args).await
     }
@@ -4934,12 +4935,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         seconds: i32,
-        flags: u32,
+        flags: impl Into<api::DomainDirtyRateCalcFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainStartDirtyRateCalcArgs {
             dom: dom.clone(),
             seconds,
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainStartDirtyRateCalc>(&args).await
     }
@@ -4949,11 +4950,11 @@ impl Client {
     pub async fn node_device_define_xml(
         &self,
         xml_desc: &str,
-        flags: u32,
+        flags: impl Into<api::NodeDeviceDefineXMLFlags>,
     ) -> Result<remote::NonnullNodeDevice, ClientError> {
         let args = remote::NodeDeviceDefineXmlArgs {
             xml_desc: xml_desc.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NodeDeviceDefineXml>(&args).await.map(|r| r.dev)
     }
@@ -4987,11 +4988,11 @@ impl Client {
     pub async fn nwfilter_define_xml_flags(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::NWFilterDefineFlags>,
     ) -> Result<remote::NonnullNwfilter, ClientError> {
         let args = remote::NwfilterDefineXmlFlagsArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NwfilterDefineXmlFlags>(&args).await.map(|r| r.nwfilter)
     }
@@ -5001,11 +5002,11 @@ impl Client {
     pub async fn network_define_xml_flags(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::NetworkDefineFlags>,
     ) -> Result<remote::NonnullNetwork, ClientError> {
         let args = remote::NetworkDefineXmlFlagsArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NetworkDefineXmlFlags>(&args).await.map(|r| r.net)
     }
@@ -5060,11 +5061,11 @@ impl Client {
     pub async fn network_create_xml_flags(
         &self,
         xml: &str,
-        flags: u32,
+        flags: impl Into<api::NetworkCreateFlags>,
     ) -> Result<remote::NonnullNetwork, ClientError> {
         let args = remote::NetworkCreateXmlFlagsArgs {
             xml: xml.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NetworkCreateXmlFlags>(&args).await.map(|r| r.net)
     }
@@ -5087,12 +5088,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSaveParamsArgs {
             dom: dom.clone(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSaveParams>(&args).await
     }
@@ -5100,11 +5101,11 @@ impl Client {
     pub async fn domain_restore_params(
         &self,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainRestoreParamsArgs {
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainRestoreParams>(&args).await
     }
@@ -5112,11 +5113,11 @@ impl Client {
     pub async fn domain_abort_job_flags(
         &self,
         dom: &remote::NonnullDomain,
-        flags: u32,
+        flags: impl Into<api::DomainAbortJobFlagsValues>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainAbortJobFlagsArgs {
             dom: dom.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainAbortJobFlags>(&args).await
     }
@@ -5127,13 +5128,13 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         name: &str,
-        flags: u32,
+        flags: impl Into<api::DomainFDAssociateFlags>,
         fds: Vec<OwnedFd>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainFdAssociateArgs {
             dom: dom.clone(),
             name: name.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         let ((), _) = self.call_fds::<procs::DomainFdAssociate>(&args, fds).await?;
         Ok(())
@@ -5146,7 +5147,7 @@ impl Client {
         metadata: Option<&str>,
         key: Option<&str>,
         uri: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::NetworkUpdateFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::NetworkSetMetadataArgs {
             network: network.clone(),
@@ -5154,7 +5155,7 @@ impl Client {
             metadata: metadata.map(str::to_owned),
             key: key.map(str::to_owned),
             uri: uri.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NetworkSetMetadata>(&args).await
     }
@@ -5166,13 +5167,13 @@ impl Client {
         network: &remote::NonnullNetwork,
         r#type: i32,
         uri: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::NetworkUpdateFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::NetworkGetMetadataArgs {
             network: network.clone(),
             r#type,
             uri: uri.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NetworkGetMetadata>(&args).await.map(|r| r.metadata)
     }
@@ -5181,12 +5182,12 @@ impl Client {
         &self,
         name: &str,
         xml_desc: &str,
-        flags: u32,
+        flags: impl Into<api::NodeDeviceUpdateFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::NodeDeviceUpdateArgs {
             name: name.to_owned(),
             xml_desc: xml_desc.to_owned(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::NodeDeviceUpdate>(&args).await
     }
@@ -5234,13 +5235,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         group: &str,
         params: &TypedParams,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetThrottleGroupArgs {
             dom: dom.clone(),
             group: group.to_owned(),
             params: params.0.clone(),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetThrottleGroup>(&args).await
     }
@@ -5249,12 +5250,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         group: Option<&str>,
-        flags: u32,
+        flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainDelThrottleGroupArgs {
             dom: dom.clone(),
             group: group.map(str::to_owned),
-            flags,
+            flags: flags.into().bits(),
         };
         self.call::<procs::DomainDelThrottleGroup>(&args).await
     }

@@ -47,11 +47,14 @@ pub fn rust_type_name(c_name: &str) -> String {
     c_name.strip_prefix("vir").unwrap_or(c_name).to_owned()
 }
 
-/// Whether an enum is a flag set by its name alone.
-fn named_as_flags(c_name: &str) -> bool {
+/// Whether an enum is a flag set: by its name (`...Flags`, `...FlagsValues`,
+/// `...FlagValues`) or because `documented` (from the API documentation and
+/// the spec file) says so.
+pub fn is_flag_set(c_name: &str, documented: &BTreeSet<String>) -> bool {
     ["Flags", "FlagsValues", "FlagValues"]
         .iter()
         .any(|s| c_name.ends_with(s))
+        || documented.contains(c_name)
 }
 
 /// The enums libvirt's API documentation calls a "bitwise-OR of" (or
@@ -87,6 +90,109 @@ pub fn or_documented(text: &str) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// A C function's name as a key: lowercase letters and digits only, without
+/// `vir` (`virDomainGetXMLDesc` → `domaingetxmldesc`), so that a
+/// procedure's name (`DOMAIN_GET_XML_DESC`) finds it.
+pub fn function_key(name: &str) -> String {
+    name.strip_prefix("vir")
+        .unwrap_or(name)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The flag-set arguments libvirt's API documentation gives: for each
+/// function (by [`function_key`]), each `@param` documented as an OR of
+/// exactly one flag set, with that set's C name.
+#[derive(Debug, Default)]
+pub struct FlagParams {
+    /// Function key → parameter → flag set.
+    pub typed: std::collections::HashMap<String, std::collections::HashMap<String, String>>,
+    /// `function(param): sets` where the text names several flag sets.
+    pub ambiguous: Vec<String>,
+    /// `(function key, param)` documented as not used yet (pass 0).
+    pub unused: HashSet<(String, String)>,
+    /// Every documented function, by key.
+    pub documented: HashSet<String>,
+}
+
+impl FlagParams {
+    /// Reads the `/** virName: @param: text */` blocks of `text`.
+    pub fn read(&mut self, text: &str, flag_sets: &BTreeSet<String>) {
+        for (at, _) in text.match_indices("/**\n * vir") {
+            let block = &text[at + 4..];
+            let Some(end) = block.find("*/") else {
+                continue;
+            };
+            let block = &block[..end];
+            let mut lines = block.lines().map(|l| {
+                let l = l.trim();
+                l.strip_prefix('*').map_or(l, str::trim)
+            });
+            let Some(name) = lines.next().and_then(|l| l.strip_suffix(':')) else {
+                continue;
+            };
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            self.documented.insert(function_key(name));
+            // `@param: text` with its continuation lines, up to a blank line.
+            let mut params: Vec<(String, String)> = Vec::new();
+            let mut open = false;
+            for l in lines {
+                if let Some(rest) = l.strip_prefix('@') {
+                    if let Some((p, doc)) = rest.split_once(':') {
+                        params.push((p.trim().to_owned(), doc.trim().to_owned()));
+                        open = true;
+                        continue;
+                    }
+                }
+                if l.is_empty() {
+                    open = false;
+                } else if open {
+                    if let Some(last) = params.last_mut() {
+                        last.1.push(' ');
+                        last.1.push_str(l);
+                    }
+                }
+            }
+            for (param, doc) in params {
+                let lower = doc.to_ascii_lowercase();
+                if ["not used", "unused", "pass 0"]
+                    .iter()
+                    .any(|w| lower.contains(w))
+                {
+                    self.unused.insert((function_key(name), param));
+                    continue;
+                }
+                // Documented as an OR: every flag set the text names.
+                if or_documented(&doc).is_empty() {
+                    continue;
+                }
+                let mut sets: Vec<String> = doc
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| flag_sets.contains(*w))
+                    .map(str::to_owned)
+                    .collect();
+                sets.dedup();
+                match sets.as_slice() {
+                    [] => {}
+                    [one] => {
+                        self.typed
+                            .entry(function_key(name))
+                            .or_default()
+                            .insert(param, one.clone());
+                    }
+                    many => self
+                        .ambiguous
+                        .push(format!("{name}({param}): {}", many.join(", "))),
+                }
+            }
+        }
+    }
 }
 
 /// The longest `_`-ended prefix all members share, followed in each by a
@@ -320,7 +426,7 @@ pub fn generate(headers: &Headers, preamble: &str) -> Result<(String, Counts), S
             if e.members.is_empty() {
                 continue;
             }
-            if named_as_flags(&e.name) || headers.flag_sets.contains(&e.name) {
+            if is_flag_set(&e.name, &headers.flag_sets) {
                 counts.flags += 1;
                 items.push(flag_set(&e.name, header, &e.doc, &e.members));
             } else {
@@ -393,6 +499,32 @@ mod tests {
                 "virDomainStatsTypes",
                 "virDomainXMLFlags"
             ]
+        );
+    }
+
+    #[test]
+    fn flag_params_come_from_function_docs() {
+        let text = "/**\n * virDomainGetXMLDesc:\n * @domain: a domain object\n\
+                    * @flags: bitwise-OR of\n *   virDomainXMLFlags\n *\n * Returns XML.\n */\n\
+                    /**\n * virDomainSetMemoryFlags:\n * @flags: bitwise-OR of\n\
+                    * virDomainMemoryModFlags and virDomainModificationImpact\n */\n";
+        let sets: BTreeSet<String> = [
+            "virDomainXMLFlags",
+            "virDomainMemoryModFlags",
+            "virDomainModificationImpact",
+        ]
+        .map(String::from)
+        .into();
+        let mut p = FlagParams::default();
+        p.read(text, &sets);
+        assert_eq!(p.typed["domaingetxmldesc"]["flags"], "virDomainXMLFlags");
+        assert_eq!(
+            p.ambiguous,
+            ["virDomainSetMemoryFlags(flags): virDomainMemoryModFlags, virDomainModificationImpact"]
+        );
+        assert_eq!(
+            function_key("virDomainGetXMLDesc"),
+            function_key("DOMAIN_GET_XML_DESC")
         );
     }
 

@@ -30,6 +30,7 @@ use xdrgen::ir::{
     TypeRef,
 };
 
+use super::api::{function_key, rust_type_name, FlagParams};
 use super::spec::Module;
 
 /// Which client type a program's methods go on.
@@ -64,6 +65,10 @@ pub struct Target {
     pub skip: &'static [&'static str],
     /// Procedure name prefixes (after the member prefix) skipped likewise.
     pub skip_prefixes: &'static [&'static str],
+    /// How the C API names this program's functions: a word after `vir`
+    /// (`Adm` for `virAdmConnectOpen`) and a word after `Domain`
+    /// (`Qemu` for `virDomainQemuMonitorCommand`), in lowercase.
+    pub c_words: (&'static str, &'static str),
 }
 
 /// Every program that gets methods; the keepalive program (run by the
@@ -76,6 +81,7 @@ pub const TARGETS: &[Target] = &[
         // The opening handshake and `Client::close`.
         skip: &["CONNECT_OPEN", "CONNECT_CLOSE"],
         skip_prefixes: &["AUTH_"],
+        c_words: ("", ""),
     },
     Target {
         module: "qemu",
@@ -83,6 +89,7 @@ pub const TARGETS: &[Target] = &[
         method_prefix: "qemu_",
         skip: &[],
         skip_prefixes: &[],
+        c_words: ("", "qemu"),
     },
     Target {
         module: "lxc",
@@ -90,6 +97,7 @@ pub const TARGETS: &[Target] = &[
         method_prefix: "lxc_",
         skip: &[],
         skip_prefixes: &[],
+        c_words: ("", "lxc"),
     },
     Target {
         module: "admin",
@@ -97,6 +105,7 @@ pub const TARGETS: &[Target] = &[
         method_prefix: "",
         skip: &["CONNECT_OPEN", "CONNECT_CLOSE"],
         skip_prefixes: &[],
+        c_words: ("adm", ""),
     },
 ];
 
@@ -215,6 +224,26 @@ pub struct Generated {
     pub body: String,
     /// The number of methods.
     pub methods: usize,
+    /// Arguments that take a flag set of the C API.
+    pub typed_flags: usize,
+    /// `flags` arguments left as `u32` (`PROCEDURE`, with why).
+    pub untyped_flags: Vec<String>,
+}
+
+impl Target {
+    /// The keys ([`function_key`]) under which the C API may document the
+    /// procedure whose name without its program prefix is `short`.
+    fn c_function_keys(&self, short: &str) -> Vec<String> {
+        let (after_vir, after_domain) = self.c_words;
+        let mut keys = vec![format!("{after_vir}{}", function_key(short))];
+        if let Some(rest) = short
+            .strip_prefix("DOMAIN_")
+            .filter(|_| !after_domain.is_empty())
+        {
+            keys.push(format!("domain{after_domain}{}", function_key(rest)));
+        }
+        keys
+    }
 }
 
 /// The methods of `target`'s program, as formatted Rust (after the caller's
@@ -224,6 +253,7 @@ pub fn generate(
     ir: &Ir,
     module: &Module,
     externs: &[&Module],
+    flag_params: &FlagParams,
 ) -> Result<Generated, String> {
     let types = TypePaths::new(ir, module, externs);
     let program = ir
@@ -267,7 +297,12 @@ pub fn generate(
         })
         .collect();
 
-    let ctx = Ctx { ir, types: &types };
+    let ctx = Ctx {
+        ir,
+        types: &types,
+        typed_flags: std::cell::Cell::new(0),
+        untyped_flags: std::cell::RefCell::new(Vec::new()),
+    };
     let mut method_names = Namespace::with_reserved(HAND_WRITTEN);
     let mut methods = Vec::new();
     for (pr, marker) in procs.iter().zip(&markers) {
@@ -287,7 +322,22 @@ pub fn generate(
                 pr.name
             ));
         }
-        methods.push(ctx.method(target, pr, marker, &name)?);
+        let keys = target.c_function_keys(short);
+        let flag_sets = keys.iter().find_map(|k| flag_params.typed.get(k));
+        let unused = keys.iter().any(|k| {
+            flag_params
+                .unused
+                .contains(&(k.clone(), "flags".to_owned()))
+        });
+        let documented = keys.iter().any(|k| flag_params.documented.contains(k));
+        let why = if unused {
+            "not used yet (libvirt says pass 0)"
+        } else if documented {
+            "no single flag set documented"
+        } else {
+            "no C function documents it"
+        };
+        methods.push(ctx.method(target, pr, marker, &name, flag_sets, why)?);
     }
 
     let client = format_ident!("{}", target.client.name());
@@ -301,6 +351,11 @@ pub fn generate(
     if uses("ByteStream") {
         client_items.push(format_ident!("ByteStream"));
     }
+    let api_use = uses("api").then(|| {
+        quote!(
+            use crate::api;
+        )
+    });
     let typed_params = uses("TypedParams").then(|| {
         quote!(
             use crate::typed_params::TypedParams;
@@ -324,6 +379,7 @@ pub fn generate(
         use super::#own::program::procs;
         use super::{#(#modules),*};
         use crate::client::{#(#client_items),*};
+        #api_use
         #typed_params
         #owned_fd
 
@@ -340,6 +396,8 @@ pub fn generate(
     Ok(Generated {
         body: prettyplease::unparse(&file),
         methods: count,
+        typed_flags: ctx.typed_flags.get(),
+        untyped_flags: ctx.untyped_flags.take(),
     })
 }
 
@@ -461,6 +519,9 @@ impl Form {
 struct Ctx<'a> {
     ir: &'a Ir,
     types: &'a TypePaths,
+    /// Counted while generating.
+    typed_flags: std::cell::Cell<usize>,
+    untyped_flags: std::cell::RefCell<Vec<String>>,
 }
 
 /// A struct's fields: Rust name and form.
@@ -574,6 +635,8 @@ impl Ctx<'_> {
         pr: &Procedure,
         marker: &str,
         name: &str,
+        flag_sets: Option<&HashMap<String, String>>,
+        untyped_why: &str,
     ) -> Result<TokenStream, String> {
         let marker_id = format_ident!("{}", marker);
         let marker = quote!(procs::#marker_id);
@@ -593,7 +656,7 @@ impl Ctx<'_> {
             return Err(format!("{}: a stream and descriptors at once", pr.name));
         }
 
-        let (mut params, args_value) = self.params(pr)?;
+        let (mut params, args_value) = self.params(pr, flag_sets, untyped_why)?;
         let fds_param = fds_in.then(|| {
             let taken: Vec<String> = params.iter().map(|p| p.name.to_string()).collect();
             let taken: Vec<&str> = taken.iter().map(String::as_str).collect();
@@ -734,7 +797,12 @@ impl Ctx<'_> {
 
     /// The parameters of a procedure's method, and the argument value
     /// built from them.
-    fn params(&self, pr: &Procedure) -> Result<(Vec<Param>, TokenStream), String> {
+    fn params(
+        &self,
+        pr: &Procedure,
+        flag_sets: Option<&HashMap<String, String>>,
+        untyped_why: &str,
+    ) -> Result<(Vec<Param>, TokenStream), String> {
         match pr.args.as_slice() {
             [] => Ok((Vec::new(), quote!(()))),
             [single] => match self.struct_fields(single)? {
@@ -743,7 +811,30 @@ impl Ctx<'_> {
                     let mut inits = Vec::new();
                     for (field, form) in fields {
                         let id = xdr_ident(&field);
-                        let p = self.param(id.clone(), &form);
+                        let set = flag_sets.and_then(|m| m.get(field.trim_start_matches("r#")));
+                        let p = match (set, &form) {
+                            (Some(set), Form::Copy(t)) if t.to_string() == "u32" => {
+                                self.typed_flags.set(self.typed_flags.get() + 1);
+                                let ty = format_ident!("{}", rust_type_name(set));
+                                Param {
+                                    name: id.clone(),
+                                    ty: quote!(impl Into<api::#ty>),
+                                    value: quote!(#id.into().bits()),
+                                }
+                            }
+                            _ => {
+                                if field == "flags" {
+                                    let why = match set {
+                                        Some(set) => format!("{set} on a non-u32 field"),
+                                        None => untyped_why.to_owned(),
+                                    };
+                                    self.untyped_flags
+                                        .borrow_mut()
+                                        .push(format!("{}: {why}", pr.name));
+                                }
+                                self.param(id.clone(), &form)
+                            }
+                        };
                         let v = &p.value;
                         inits.push(if id == v.to_string() {
                             quote!(#id)
@@ -906,6 +997,10 @@ struct remote_connect_get_lib_version_ret { unsigned hyper lib_ver; };
 "#;
 
     fn generated() -> Generated {
+        generated_with(&FlagParams::default())
+    }
+
+    fn generated_with(flag_params: &FlagParams) -> Generated {
         let mut sources = SourceMap::new();
         sources.add("remote_protocol.x", SPEC);
         let loaded = load(&sources, &Options::default());
@@ -925,12 +1020,30 @@ struct remote_connect_get_lib_version_ret { unsigned hyper lib_ver; };
                 "remote".into(),
             ]),
         };
-        generate(&TARGETS[0], &ir, &module, &[]).unwrap()
+        generate(&TARGETS[0], &ir, &module, &[], flag_params).unwrap()
     }
 
     /// The text with all whitespace runs made one space.
     fn squeeze(s: &str) -> String {
         s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn a_documented_flag_set_types_its_argument() {
+        let mut flag_params = FlagParams::default();
+        flag_params.typed.insert(
+            "domaintune".into(),
+            HashMap::from([("type".to_owned(), "virDomainXMLFlags".to_owned())]),
+        );
+        let g = generated_with(&flag_params);
+        let text = squeeze(&g.body);
+        assert_eq!(g.typed_flags, 1);
+        assert!(text.contains("use crate::api;"), "{text}");
+        assert!(
+            text.contains("r#type: impl Into<api::DomainXMLFlags>, ) -> Result<TypedParams"),
+            "{text}"
+        );
+        assert!(text.contains("r#type: r#type.into().bits(),"), "{text}");
     }
 
     #[test]

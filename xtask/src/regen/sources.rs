@@ -160,6 +160,7 @@ fn unpack(tarball: &Path, cache: &Path, version: &str) -> Result<PathBuf, String
             "*.x",
             "*/include/libvirt/*",
             "*/src/libvirt*.c",
+            "*/src/admin/libvirt-admin.c",
         ])
         .status()
         .map_err(|e| format!("cannot run tar: {e}"))?;
