@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use libvirt_proto::api::ConnectListAllDomainsFlags;
+use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainEventID};
 use libvirt_proto::client::{Client, ClientError};
 use libvirt_proto::dispatch::Message;
 use libvirt_proto::remote;
@@ -103,7 +103,9 @@ async fn screenshot(c: &Client, name: &str, file: &str) -> Result<(), Box<dyn st
 }
 
 async fn events(c: &Client, seconds: u64) -> Result<(), ClientError> {
-    let mut lifecycle = c.register_domain_event(0, None).await?;
+    let mut lifecycle = c
+        .register_domain_event(DomainEventID::LIFECYCLE, None)
+        .await?;
     println!("Waiting {seconds} s for domain lifecycle events...");
     let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
     while let Ok(Some(event)) = tokio::time::timeout_at(until, lifecycle.next()).await {

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 
 use libvirt_proto::admin;
 use libvirt_proto::admin::program::procs as aprocs;
+use libvirt_proto::api::DomainEventID;
 use libvirt_proto::client::{AdminClient, Client, ClientError, EventStream};
 use libvirt_proto::dispatch::Message;
 use libvirt_proto::remote;
@@ -671,7 +672,10 @@ async fn domain_lifecycle_with_events() {
         return;
     };
     let client = Client::connect(&d.uri()).await.unwrap();
-    let mut events = client.register_domain_event(0, None).await.unwrap();
+    let mut events = client
+        .register_domain_event(DomainEventID::LIFECYCLE, None)
+        .await
+        .unwrap();
     assert!(events.callback_id().is_some());
 
     // virsh listens too; it is ready once it reports a suspend of "test".

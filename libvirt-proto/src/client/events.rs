@@ -21,7 +21,7 @@ use super::error::clone_error;
 use super::event_family::EventFamily;
 use super::{Client, ClientError};
 use crate::dispatch::Message;
-use crate::generated::{qemu, remote};
+use crate::generated::{api, qemu, remote};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -170,11 +170,11 @@ impl Drop for EventStream {
 /// Domain events registered through `CONNECT_DOMAIN_EVENT_CALLBACK_*`.
 impl Client {
     /// Registers for domain events of kind `event_id`
-    /// (`VIR_DOMAIN_EVENT_ID_*`, e.g. 0 for lifecycle), of one domain or of
-    /// all (`None`).
+    /// (e.g. [`api::DomainEventID::LIFECYCLE`]), of one domain or of all
+    /// (`None`).
     pub async fn register_domain_event(
         &self,
-        event_id: i32,
+        event_id: impl Into<api::DomainEventID>,
         dom: Option<remote::NonnullDomain>,
     ) -> Result<EventStream, ClientError> {
         self.register::<
@@ -182,17 +182,20 @@ impl Client {
             remote::program::procs::ConnectDomainEventCallbackDeregisterAny,
         >(
             EventFamily::Domain,
-            &remote::ConnectDomainEventCallbackRegisterAnyArgs { event_id, dom },
+            &remote::ConnectDomainEventCallbackRegisterAnyArgs {
+                event_id: event_id.into().0,
+                dom,
+            },
             |callback_id| remote::ConnectDomainEventCallbackDeregisterAnyArgs { callback_id },
         )
         .await
     }
 
     /// Registers for network events of kind `event_id`
-    /// (`VIR_NETWORK_EVENT_ID_*`).
+    /// ([`api::NetworkEventID`]).
     pub async fn register_network_event(
         &self,
-        event_id: i32,
+        event_id: impl Into<api::NetworkEventID>,
         net: Option<remote::NonnullNetwork>,
     ) -> Result<EventStream, ClientError> {
         self.register::<
@@ -200,17 +203,20 @@ impl Client {
             remote::program::procs::ConnectNetworkEventDeregisterAny,
         >(
             EventFamily::Network,
-            &remote::ConnectNetworkEventRegisterAnyArgs { event_id, net },
+            &remote::ConnectNetworkEventRegisterAnyArgs {
+                event_id: event_id.into().0,
+                net,
+            },
             |callback_id| remote::ConnectNetworkEventDeregisterAnyArgs { callback_id },
         )
         .await
     }
 
     /// Registers for storage pool events of kind `event_id`
-    /// (`VIR_STORAGE_POOL_EVENT_ID_*`).
+    /// ([`api::StoragePoolEventID`]).
     pub async fn register_storage_pool_event(
         &self,
-        event_id: i32,
+        event_id: impl Into<api::StoragePoolEventID>,
         pool: Option<remote::NonnullStoragePool>,
     ) -> Result<EventStream, ClientError> {
         self.register::<
@@ -218,17 +224,20 @@ impl Client {
             remote::program::procs::ConnectStoragePoolEventDeregisterAny,
         >(
             EventFamily::StoragePool,
-            &remote::ConnectStoragePoolEventRegisterAnyArgs { event_id, pool },
+            &remote::ConnectStoragePoolEventRegisterAnyArgs {
+                event_id: event_id.into().0,
+                pool,
+            },
             |callback_id| remote::ConnectStoragePoolEventDeregisterAnyArgs { callback_id },
         )
         .await
     }
 
     /// Registers for node device events of kind `event_id`
-    /// (`VIR_NODE_DEVICE_EVENT_ID_*`).
+    /// ([`api::NodeDeviceEventID`]).
     pub async fn register_node_device_event(
         &self,
-        event_id: i32,
+        event_id: impl Into<api::NodeDeviceEventID>,
         dev: Option<remote::NonnullNodeDevice>,
     ) -> Result<EventStream, ClientError> {
         self.register::<
@@ -236,17 +245,20 @@ impl Client {
             remote::program::procs::ConnectNodeDeviceEventDeregisterAny,
         >(
             EventFamily::NodeDevice,
-            &remote::ConnectNodeDeviceEventRegisterAnyArgs { event_id, dev },
+            &remote::ConnectNodeDeviceEventRegisterAnyArgs {
+                event_id: event_id.into().0,
+                dev,
+            },
             |callback_id| remote::ConnectNodeDeviceEventDeregisterAnyArgs { callback_id },
         )
         .await
     }
 
     /// Registers for secret events of kind `event_id`
-    /// (`VIR_SECRET_EVENT_ID_*`).
+    /// ([`api::SecretEventID`]).
     pub async fn register_secret_event(
         &self,
-        event_id: i32,
+        event_id: impl Into<api::SecretEventID>,
         secret: Option<remote::NonnullSecret>,
     ) -> Result<EventStream, ClientError> {
         self.register::<
@@ -254,7 +266,10 @@ impl Client {
             remote::program::procs::ConnectSecretEventDeregisterAny,
         >(
             EventFamily::Secret,
-            &remote::ConnectSecretEventRegisterAnyArgs { event_id, secret },
+            &remote::ConnectSecretEventRegisterAnyArgs {
+                event_id: event_id.into().0,
+                secret,
+            },
             |callback_id| remote::ConnectSecretEventDeregisterAnyArgs { callback_id },
         )
         .await
@@ -262,13 +277,14 @@ impl Client {
 
     /// Registers for QEMU monitor events named `event` (all when `None`)
     /// of one domain or all; `flags` are
-    /// `VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_*`.
+    /// [`api::ConnectDomainQemuMonitorEventRegisterFlags`].
     pub async fn register_qemu_monitor_event(
         &self,
         dom: Option<remote::NonnullDomain>,
         event: Option<String>,
-        flags: u32,
+        flags: impl Into<api::ConnectDomainQemuMonitorEventRegisterFlags>,
     ) -> Result<EventStream, ClientError> {
+        let flags = flags.into().bits();
         self.register::<
             qemu::program::procs::ConnectDomainMonitorEventRegister,
             qemu::program::procs::ConnectDomainMonitorEventDeregister,
