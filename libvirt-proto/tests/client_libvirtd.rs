@@ -250,7 +250,7 @@ async fn node_device_events_arrive_and_unsupported_kinds_say_so() {
         }
     }
     // VIR_NODE_DEVICE_EVENT_CREATED (0), then DELETED (1).
-    assert_eq!(seen, [(dev.name.clone(), 0), (dev.name, 1)]);
+    assert_eq!(seen, [(dev.name.clone(), 0), (dev.name.clone(), 1)]);
     // The test driver has no secrets: registering for their events is
     // refused as unsupported.
     match client.register_secret_event(0, None).await {

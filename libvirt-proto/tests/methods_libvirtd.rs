@@ -12,7 +12,7 @@ use common::Daemon;
 use tokio::io::AsyncReadExt;
 
 use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainState};
-use libvirt_proto::client::{AdminClient, ByteStream, Client, ClientError};
+use libvirt_proto::client::{AdminClient, ByteStream, Client, ClientError, Domain};
 use libvirt_proto::remote::program::procs;
 use libvirt_proto::typed_params::TypedParams;
 use libvirt_proto::{admin, remote};
@@ -45,8 +45,9 @@ async fn methods_agree_with_typed_calls_and_virsh() {
     // `Option<&str>` argument.
     assert!(client.connect_get_max_vcpus(None).await.unwrap() > 0);
 
-    // `&str` argument, struct argument by reference, whole-struct reply.
-    let dom: remote::NonnullDomain = client.domain_lookup_by_name("test").await.unwrap();
+    // `&str` argument; an object comes back as its handle, which
+    // dereferences to the wire identity other methods take.
+    let dom: Domain = client.domain_lookup_by_name("test").await.unwrap();
     assert_eq!(dom.name, "test");
     let info: remote::DomainGetInfoRet = client.domain_get_info(&dom).await.unwrap();
     let dominfo = d.virsh(&["dominfo", "test"]);
@@ -104,6 +105,46 @@ async fn methods_agree_with_typed_calls_and_virsh() {
     // A fixed-size opaque argument by value.
     let same = client.domain_lookup_by_uuid(dom.uuid).await.unwrap();
     assert_eq!(same, dom);
+
+    // Handles: the object's procedures as its methods, lists of handles.
+    assert_eq!(
+        dom.get_info().await.unwrap().max_mem,
+        info.max_mem,
+        "the handle calls the same procedure"
+    );
+    assert_eq!(
+        dom.get_xml_desc(0).await.unwrap(),
+        client.domain_get_xml_desc(&dom, 0).await.unwrap()
+    );
+    let listed = client
+        .list_all_domains(ConnectListAllDomainsFlags::ACTIVE)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+        virsh_names(&["list", "--name"])
+    );
+    assert!(listed.contains(&dom));
+    let pools = client.list_all_storage_pools(0).await.unwrap();
+    for pool in &pools {
+        let mut vols: Vec<String> = pool
+            .list_all_volumes(0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.name.clone())
+            .collect();
+        vols.sort();
+        let virsh = d.virsh(&["vol-list", "--pool", &pool.name]);
+        let mut expected: Vec<String> = virsh
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect();
+        expected.sort();
+        assert_eq!(vols, expected, "volumes of pool {}", pool.name);
+    }
+    assert!(!pools.is_empty(), "test:///default has a pool");
 
     // A list of strings.
     let names: Vec<String> = client
@@ -274,8 +315,7 @@ async fn signatures(
     let _: Result<String, ClientError> = c.domain_get_xml_desc(dom, 0).await;
     let _: Result<(), ClientError> = c.domain_set_scheduler_parameters(dom, p).await;
     let _: Result<TypedParams, ClientError> = c.domain_get_scheduler_parameters(dom, 1).await;
-    let _: Result<remote::NonnullDomain, ClientError> =
-        c.domain_create_xml_with_files("<domain/>", 0, fds).await;
+    let _: Result<Domain, ClientError> = c.domain_create_xml_with_files("<domain/>", 0, fds).await;
     let _: Result<(), ClientError> = c.domain_set_vcpu(dom, "1-2", 1, 0).await;
     let _: Result<(), ClientError> = c.domain_pin_vcpu(dom, 0, &[0xff]).await;
     let _: Result<i32, ClientError> = c.domain_fsfreeze(dom, &["/", "/boot"], 0).await;

@@ -42,6 +42,7 @@ mod events;
 pub mod fuzzing;
 #[cfg(feature = "gssapi")]
 mod gssapi;
+mod handles;
 mod outbox;
 mod sasl;
 mod stream;
@@ -61,6 +62,10 @@ pub use auth_conf::AuthFile;
 pub use error::ClientError;
 pub use event_family::EventFamily;
 pub use events::EventStream;
+pub use handles::{
+    Domain, DomainCheckpoint, DomainSnapshot, Interface, Network, NetworkPort, NodeDevice,
+    NwFilter, NwFilterBinding, Secret, StoragePool, StorageVol,
+};
 pub use sasl::{CredentialRequest, Credentials, SaslCredentials, MAX_SCRAM_ITERATIONS};
 pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
 

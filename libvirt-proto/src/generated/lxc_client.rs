@@ -9,7 +9,7 @@
 
 use super::lxc::program::procs;
 use super::{remote, lxc};
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, Domain};
 use std::os::fd::OwnedFd;
 impl Client {
     /// Calls [`LXC_PROC_DOMAIN_OPEN_NAMESPACE`](procs::DomainOpenNamespace) (procedure 1).
@@ -28,5 +28,14 @@ impl Client {
             .call_fds::<procs::DomainOpenNamespace>(&args, Vec::new())
             .await?;
         Ok(fds)
+    }
+}
+impl Domain {
+    /// [`Client::lxc_domain_open_namespace`](crate::client::Client::lxc_domain_open_namespace) on this domain.
+    pub async fn lxc_open_namespace(
+        &self,
+        flags: u32,
+    ) -> Result<Vec<OwnedFd>, ClientError> {
+        self.client.lxc_domain_open_namespace(&self.wire, flags).await
     }
 }

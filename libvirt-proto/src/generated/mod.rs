@@ -32,7 +32,7 @@ pub mod log;
 pub mod error_codes;
 /// The C API's 81 enums, 94 flag sets and 432 constants, from libvirt's public headers.
 pub mod api;
-/// The remote program: 393 methods of `Client`.
+/// The remote program: 401 methods of `Client`.
 #[cfg(feature = "client")]
 mod remote_client;
 /// The qemu program: 6 methods of `Client`.

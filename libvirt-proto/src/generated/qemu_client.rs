@@ -9,7 +9,7 @@
 
 use super::qemu::program::procs;
 use super::{remote, qemu};
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, Domain};
 use crate::api;
 use std::os::fd::OwnedFd;
 impl Client {
@@ -36,12 +36,14 @@ impl Client {
         &self,
         pid_value: u32,
         flags: u32,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = qemu::DomainAttachArgs {
             pid_value,
             flags,
         };
-        self.call::<procs::DomainAttach>(&args).await.map(|r| r.dom)
+        self.call::<procs::DomainAttach>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.dom))
     }
     /// Calls [`QEMU_PROC_DOMAIN_AGENT_COMMAND`](procs::DomainAgentCommand) (procedure 3).
     ///
@@ -110,5 +112,35 @@ impl Client {
             .call_fds::<procs::DomainMonitorCommandWithFiles>(&args, fds)
             .await?;
         Ok((ret.result, fds))
+    }
+}
+impl Domain {
+    /// [`Client::qemu_domain_monitor_command`](crate::client::Client::qemu_domain_monitor_command) on this domain.
+    pub async fn qemu_monitor_command(
+        &self,
+        cmd: &str,
+        flags: impl Into<api::DomainQemuMonitorCommandFlags>,
+    ) -> Result<String, ClientError> {
+        self.client.qemu_domain_monitor_command(&self.wire, cmd, flags).await
+    }
+    /// [`Client::qemu_domain_agent_command`](crate::client::Client::qemu_domain_agent_command) on this domain.
+    pub async fn qemu_agent_command(
+        &self,
+        cmd: &str,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<Option<String>, ClientError> {
+        self.client.qemu_domain_agent_command(&self.wire, cmd, timeout, flags).await
+    }
+    /// [`Client::qemu_domain_monitor_command_with_files`](crate::client::Client::qemu_domain_monitor_command_with_files) on this domain.
+    pub async fn qemu_monitor_command_with_files(
+        &self,
+        cmd: &str,
+        flags: impl Into<api::DomainQemuMonitorCommandFlags>,
+        fds: Vec<OwnedFd>,
+    ) -> Result<(String, Vec<OwnedFd>), ClientError> {
+        self.client
+            .qemu_domain_monitor_command_with_files(&self.wire, cmd, flags, fds)
+            .await
     }
 }

@@ -8,7 +8,11 @@
 
 use super::remote::program::procs;
 use super::remote;
-use crate::client::{Client, ClientError, ByteStream};
+use crate::client::{
+    Client, ClientError, ByteStream, Domain, Network, NetworkPort, NwFilter,
+    NwFilterBinding, Interface, StoragePool, StorageVol, NodeDevice, Secret,
+    DomainCheckpoint, DomainSnapshot,
+};
 use crate::api;
 use crate::typed_params::TypedParams;
 use std::os::fd::OwnedFd;
@@ -76,24 +80,25 @@ impl Client {
         &self,
         xml_desc: &str,
         flags: impl Into<api::DomainCreateFlags>,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = remote::DomainCreateXmlArgs {
             xml_desc: xml_desc.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainCreateXml>(&args).await.map(|r| r.dom)
+        self.call::<procs::DomainCreateXml>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.dom))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_DEFINE_XML`](procs::DomainDefineXml) (procedure 11).
     ///
     /// Returns the reply's `dom`.
-    pub async fn domain_define_xml(
-        &self,
-        xml: &str,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    pub async fn domain_define_xml(&self, xml: &str) -> Result<Domain, ClientError> {
         let args = remote::DomainDefineXmlArgs {
             xml: xml.to_owned(),
         };
-        self.call::<procs::DomainDefineXml>(&args).await.map(|r| r.dom)
+        self.call::<procs::DomainDefineXml>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.dom))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_DESTROY`](procs::DomainDestroy) (procedure 12).
     pub async fn domain_destroy(
@@ -218,12 +223,11 @@ impl Client {
     /// Calls [`REMOTE_PROC_DOMAIN_LOOKUP_BY_ID`](procs::DomainLookupById) (procedure 22).
     ///
     /// Returns the reply's `dom`.
-    pub async fn domain_lookup_by_id(
-        &self,
-        id: i32,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    pub async fn domain_lookup_by_id(&self, id: i32) -> Result<Domain, ClientError> {
         let args = remote::DomainLookupByIdArgs { id };
-        self.call::<procs::DomainLookupById>(&args).await.map(|r| r.dom)
+        self.call::<procs::DomainLookupById>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.dom))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_LOOKUP_BY_NAME`](procs::DomainLookupByName) (procedure 23).
     ///
@@ -231,11 +235,13 @@ impl Client {
     pub async fn domain_lookup_by_name(
         &self,
         name: &str,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = remote::DomainLookupByNameArgs {
             name: name.to_owned(),
         };
-        self.call::<procs::DomainLookupByName>(&args).await.map(|r| r.dom)
+        self.call::<procs::DomainLookupByName>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.dom))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID`](procs::DomainLookupByUuid) (procedure 24).
     ///
@@ -243,11 +249,13 @@ impl Client {
     pub async fn domain_lookup_by_uuid(
         &self,
         uuid: [u8; 16],
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = remote::DomainLookupByUuidArgs {
             uuid,
         };
-        self.call::<procs::DomainLookupByUuid>(&args).await.map(|r| r.dom)
+        self.call::<procs::DomainLookupByUuid>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.dom))
     }
     /// Calls [`REMOTE_PROC_CONNECT_NUM_OF_DEFINED_DOMAINS`](procs::ConnectNumOfDefinedDomains) (procedure 25).
     ///
@@ -418,26 +426,24 @@ impl Client {
     /// Calls [`REMOTE_PROC_NETWORK_CREATE_XML`](procs::NetworkCreateXml) (procedure 40).
     ///
     /// Returns the reply's `net`.
-    pub async fn network_create_xml(
-        &self,
-        xml: &str,
-    ) -> Result<remote::NonnullNetwork, ClientError> {
+    pub async fn network_create_xml(&self, xml: &str) -> Result<Network, ClientError> {
         let args = remote::NetworkCreateXmlArgs {
             xml: xml.to_owned(),
         };
-        self.call::<procs::NetworkCreateXml>(&args).await.map(|r| r.net)
+        self.call::<procs::NetworkCreateXml>(&args)
+            .await
+            .map(|r| Network::from_wire(self.clone(), r.net))
     }
     /// Calls [`REMOTE_PROC_NETWORK_DEFINE_XML`](procs::NetworkDefineXml) (procedure 41).
     ///
     /// Returns the reply's `net`.
-    pub async fn network_define_xml(
-        &self,
-        xml: &str,
-    ) -> Result<remote::NonnullNetwork, ClientError> {
+    pub async fn network_define_xml(&self, xml: &str) -> Result<Network, ClientError> {
         let args = remote::NetworkDefineXmlArgs {
             xml: xml.to_owned(),
         };
-        self.call::<procs::NetworkDefineXml>(&args).await.map(|r| r.net)
+        self.call::<procs::NetworkDefineXml>(&args)
+            .await
+            .map(|r| Network::from_wire(self.clone(), r.net))
     }
     /// Calls [`REMOTE_PROC_NETWORK_DESTROY`](procs::NetworkDestroy) (procedure 42).
     pub async fn network_destroy(
@@ -493,11 +499,13 @@ impl Client {
     pub async fn network_lookup_by_name(
         &self,
         name: &str,
-    ) -> Result<remote::NonnullNetwork, ClientError> {
+    ) -> Result<Network, ClientError> {
         let args = remote::NetworkLookupByNameArgs {
             name: name.to_owned(),
         };
-        self.call::<procs::NetworkLookupByName>(&args).await.map(|r| r.net)
+        self.call::<procs::NetworkLookupByName>(&args)
+            .await
+            .map(|r| Network::from_wire(self.clone(), r.net))
     }
     /// Calls [`REMOTE_PROC_NETWORK_LOOKUP_BY_UUID`](procs::NetworkLookupByUuid) (procedure 47).
     ///
@@ -505,11 +513,13 @@ impl Client {
     pub async fn network_lookup_by_uuid(
         &self,
         uuid: [u8; 16],
-    ) -> Result<remote::NonnullNetwork, ClientError> {
+    ) -> Result<Network, ClientError> {
         let args = remote::NetworkLookupByUuidArgs {
             uuid,
         };
-        self.call::<procs::NetworkLookupByUuid>(&args).await.map(|r| r.net)
+        self.call::<procs::NetworkLookupByUuid>(&args)
+            .await
+            .map(|r| Network::from_wire(self.clone(), r.net))
     }
     /// Calls [`REMOTE_PROC_NETWORK_SET_AUTOSTART`](procs::NetworkSetAutostart) (procedure 48).
     pub async fn network_set_autostart(
@@ -685,14 +695,16 @@ impl Client {
         cookie: &[u8],
         uri: &str,
         flags: u64,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = remote::DomainMigrateFinishArgs {
             dname: dname.to_owned(),
             cookie: cookie.to_vec(),
             uri: uri.to_owned(),
             flags,
         };
-        self.call::<procs::DomainMigrateFinish>(&args).await.map(|r| r.ddom)
+        self.call::<procs::DomainMigrateFinish>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.ddom))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_BLOCK_STATS`](procs::DomainBlockStats) (procedure 64).
     pub async fn domain_block_stats(
@@ -779,12 +791,14 @@ impl Client {
         &self,
         xml: &str,
         flags: impl Into<api::StoragePoolCreateFlags>,
-    ) -> Result<remote::NonnullStoragePool, ClientError> {
+    ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolCreateXmlArgs {
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::StoragePoolCreateXml>(&args).await.map(|r| r.pool)
+        self.call::<procs::StoragePoolCreateXml>(&args)
+            .await
+            .map(|r| StoragePool::from_wire(self.clone(), r.pool))
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_DEFINE_XML`](procs::StoragePoolDefineXml) (procedure 77).
     ///
@@ -793,12 +807,14 @@ impl Client {
         &self,
         xml: &str,
         flags: impl Into<api::StoragePoolDefineFlags>,
-    ) -> Result<remote::NonnullStoragePool, ClientError> {
+    ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolDefineXmlArgs {
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::StoragePoolDefineXml>(&args).await.map(|r| r.pool)
+        self.call::<procs::StoragePoolDefineXml>(&args)
+            .await
+            .map(|r| StoragePool::from_wire(self.clone(), r.pool))
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_CREATE`](procs::StoragePoolCreate) (procedure 78).
     pub async fn storage_pool_create(
@@ -874,11 +890,13 @@ impl Client {
     pub async fn storage_pool_lookup_by_name(
         &self,
         name: &str,
-    ) -> Result<remote::NonnullStoragePool, ClientError> {
+    ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolLookupByNameArgs {
             name: name.to_owned(),
         };
-        self.call::<procs::StoragePoolLookupByName>(&args).await.map(|r| r.pool)
+        self.call::<procs::StoragePoolLookupByName>(&args)
+            .await
+            .map(|r| StoragePool::from_wire(self.clone(), r.pool))
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_UUID`](procs::StoragePoolLookupByUuid) (procedure 85).
     ///
@@ -886,11 +904,13 @@ impl Client {
     pub async fn storage_pool_lookup_by_uuid(
         &self,
         uuid: [u8; 16],
-    ) -> Result<remote::NonnullStoragePool, ClientError> {
+    ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolLookupByUuidArgs {
             uuid,
         };
-        self.call::<procs::StoragePoolLookupByUuid>(&args).await.map(|r| r.pool)
+        self.call::<procs::StoragePoolLookupByUuid>(&args)
+            .await
+            .map(|r| StoragePool::from_wire(self.clone(), r.pool))
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_LOOKUP_BY_VOLUME`](procs::StoragePoolLookupByVolume) (procedure 86).
     ///
@@ -898,11 +918,13 @@ impl Client {
     pub async fn storage_pool_lookup_by_volume(
         &self,
         vol: &remote::NonnullStorageVol,
-    ) -> Result<remote::NonnullStoragePool, ClientError> {
+    ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolLookupByVolumeArgs {
             vol: vol.clone(),
         };
-        self.call::<procs::StoragePoolLookupByVolume>(&args).await.map(|r| r.pool)
+        self.call::<procs::StoragePoolLookupByVolume>(&args)
+            .await
+            .map(|r| StoragePool::from_wire(self.clone(), r.pool))
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_GET_INFO`](procs::StoragePoolGetInfo) (procedure 87).
     pub async fn storage_pool_get_info(
@@ -986,13 +1008,15 @@ impl Client {
         pool: &remote::NonnullStoragePool,
         xml: &str,
         flags: impl Into<api::StorageVolCreateFlags>,
-    ) -> Result<remote::NonnullStorageVol, ClientError> {
+    ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolCreateXmlArgs {
             pool: pool.clone(),
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::StorageVolCreateXml>(&args).await.map(|r| r.vol)
+        self.call::<procs::StorageVolCreateXml>(&args)
+            .await
+            .map(|r| StorageVol::from_wire(self.clone(), r.vol))
     }
     /// Calls [`REMOTE_PROC_STORAGE_VOL_DELETE`](procs::StorageVolDelete) (procedure 94).
     pub async fn storage_vol_delete(
@@ -1013,12 +1037,14 @@ impl Client {
         &self,
         pool: &remote::NonnullStoragePool,
         name: &str,
-    ) -> Result<remote::NonnullStorageVol, ClientError> {
+    ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolLookupByNameArgs {
             pool: pool.clone(),
             name: name.to_owned(),
         };
-        self.call::<procs::StorageVolLookupByName>(&args).await.map(|r| r.vol)
+        self.call::<procs::StorageVolLookupByName>(&args)
+            .await
+            .map(|r| StorageVol::from_wire(self.clone(), r.vol))
     }
     /// Calls [`REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_KEY`](procs::StorageVolLookupByKey) (procedure 96).
     ///
@@ -1026,11 +1052,13 @@ impl Client {
     pub async fn storage_vol_lookup_by_key(
         &self,
         key: &str,
-    ) -> Result<remote::NonnullStorageVol, ClientError> {
+    ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolLookupByKeyArgs {
             key: key.to_owned(),
         };
-        self.call::<procs::StorageVolLookupByKey>(&args).await.map(|r| r.vol)
+        self.call::<procs::StorageVolLookupByKey>(&args)
+            .await
+            .map(|r| StorageVol::from_wire(self.clone(), r.vol))
     }
     /// Calls [`REMOTE_PROC_STORAGE_VOL_LOOKUP_BY_PATH`](procs::StorageVolLookupByPath) (procedure 97).
     ///
@@ -1038,11 +1066,13 @@ impl Client {
     pub async fn storage_vol_lookup_by_path(
         &self,
         path: &str,
-    ) -> Result<remote::NonnullStorageVol, ClientError> {
+    ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolLookupByPathArgs {
             path: path.to_owned(),
         };
-        self.call::<procs::StorageVolLookupByPath>(&args).await.map(|r| r.vol)
+        self.call::<procs::StorageVolLookupByPath>(&args)
+            .await
+            .map(|r| StorageVol::from_wire(self.clone(), r.vol))
     }
     /// Calls [`REMOTE_PROC_STORAGE_VOL_GET_INFO`](procs::StorageVolGetInfo) (procedure 98).
     pub async fn storage_vol_get_info(
@@ -1182,7 +1212,7 @@ impl Client {
         uri: &str,
         flags: u64,
         retcode: i32,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = remote::DomainMigrateFinish2Args {
             dname: dname.to_owned(),
             cookie: cookie.to_vec(),
@@ -1190,7 +1220,9 @@ impl Client {
             flags,
             retcode,
         };
-        self.call::<procs::DomainMigrateFinish2>(&args).await.map(|r| r.ddom)
+        self.call::<procs::DomainMigrateFinish2>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.ddom))
     }
     /// Calls [`REMOTE_PROC_CONNECT_GET_URI`](procs::ConnectGetUri) (procedure 110).
     ///
@@ -1234,11 +1266,13 @@ impl Client {
     pub async fn node_device_lookup_by_name(
         &self,
         name: &str,
-    ) -> Result<remote::NonnullNodeDevice, ClientError> {
+    ) -> Result<NodeDevice, ClientError> {
         let args = remote::NodeDeviceLookupByNameArgs {
             name: name.to_owned(),
         };
-        self.call::<procs::NodeDeviceLookupByName>(&args).await.map(|r| r.dev)
+        self.call::<procs::NodeDeviceLookupByName>(&args)
+            .await
+            .map(|r| NodeDevice::from_wire(self.clone(), r.dev))
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_GET_XML_DESC`](procs::NodeDeviceGetXmlDesc) (procedure 114).
     ///
@@ -1333,12 +1367,14 @@ impl Client {
         &self,
         xml_desc: &str,
         flags: impl Into<api::NodeDeviceCreateXMLFlags>,
-    ) -> Result<remote::NonnullNodeDevice, ClientError> {
+    ) -> Result<NodeDevice, ClientError> {
         let args = remote::NodeDeviceCreateXmlArgs {
             xml_desc: xml_desc.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NodeDeviceCreateXml>(&args).await.map(|r| r.dev)
+        self.call::<procs::NodeDeviceCreateXml>(&args)
+            .await
+            .map(|r| NodeDevice::from_wire(self.clone(), r.dev))
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_DESTROY`](procs::NodeDeviceDestroy) (procedure 124).
     pub async fn node_device_destroy(&self, name: &str) -> Result<(), ClientError> {
@@ -1356,14 +1392,16 @@ impl Client {
         xml: &str,
         clonevol: &remote::NonnullStorageVol,
         flags: impl Into<api::StorageVolCreateFlags>,
-    ) -> Result<remote::NonnullStorageVol, ClientError> {
+    ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolCreateXmlFromArgs {
             pool: pool.clone(),
             xml: xml.to_owned(),
             clonevol: clonevol.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::StorageVolCreateXmlFrom>(&args).await.map(|r| r.vol)
+        self.call::<procs::StorageVolCreateXmlFrom>(&args)
+            .await
+            .map(|r| StorageVol::from_wire(self.clone(), r.vol))
     }
     /// Calls [`REMOTE_PROC_CONNECT_NUM_OF_INTERFACES`](procs::ConnectNumOfInterfaces) (procedure 126).
     ///
@@ -1389,11 +1427,13 @@ impl Client {
     pub async fn interface_lookup_by_name(
         &self,
         name: &str,
-    ) -> Result<remote::NonnullInterface, ClientError> {
+    ) -> Result<Interface, ClientError> {
         let args = remote::InterfaceLookupByNameArgs {
             name: name.to_owned(),
         };
-        self.call::<procs::InterfaceLookupByName>(&args).await.map(|r| r.iface)
+        self.call::<procs::InterfaceLookupByName>(&args)
+            .await
+            .map(|r| Interface::from_wire(self.clone(), r.iface))
     }
     /// Calls [`REMOTE_PROC_INTERFACE_LOOKUP_BY_MAC_STRING`](procs::InterfaceLookupByMacString) (procedure 129).
     ///
@@ -1401,11 +1441,13 @@ impl Client {
     pub async fn interface_lookup_by_mac_string(
         &self,
         mac: &str,
-    ) -> Result<remote::NonnullInterface, ClientError> {
+    ) -> Result<Interface, ClientError> {
         let args = remote::InterfaceLookupByMacStringArgs {
             mac: mac.to_owned(),
         };
-        self.call::<procs::InterfaceLookupByMacString>(&args).await.map(|r| r.iface)
+        self.call::<procs::InterfaceLookupByMacString>(&args)
+            .await
+            .map(|r| Interface::from_wire(self.clone(), r.iface))
     }
     /// Calls [`REMOTE_PROC_INTERFACE_GET_XML_DESC`](procs::InterfaceGetXmlDesc) (procedure 130).
     ///
@@ -1428,12 +1470,14 @@ impl Client {
         &self,
         xml: &str,
         flags: impl Into<api::InterfaceDefineFlags>,
-    ) -> Result<remote::NonnullInterface, ClientError> {
+    ) -> Result<Interface, ClientError> {
         let args = remote::InterfaceDefineXmlArgs {
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::InterfaceDefineXml>(&args).await.map(|r| r.iface)
+        self.call::<procs::InterfaceDefineXml>(&args)
+            .await
+            .map(|r| Interface::from_wire(self.clone(), r.iface))
     }
     /// Calls [`REMOTE_PROC_INTERFACE_UNDEFINE`](procs::InterfaceUndefine) (procedure 132).
     pub async fn interface_undefine(
@@ -1545,11 +1589,13 @@ impl Client {
     pub async fn secret_lookup_by_uuid(
         &self,
         uuid: [u8; 16],
-    ) -> Result<remote::NonnullSecret, ClientError> {
+    ) -> Result<Secret, ClientError> {
         let args = remote::SecretLookupByUuidArgs {
             uuid,
         };
-        self.call::<procs::SecretLookupByUuid>(&args).await.map(|r| r.secret)
+        self.call::<procs::SecretLookupByUuid>(&args)
+            .await
+            .map(|r| Secret::from_wire(self.clone(), r.secret))
     }
     /// Calls [`REMOTE_PROC_SECRET_DEFINE_XML`](procs::SecretDefineXml) (procedure 142).
     ///
@@ -1558,12 +1604,14 @@ impl Client {
         &self,
         xml: &str,
         flags: impl Into<api::SecretDefineFlags>,
-    ) -> Result<remote::NonnullSecret, ClientError> {
+    ) -> Result<Secret, ClientError> {
         let args = remote::SecretDefineXmlArgs {
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::SecretDefineXml>(&args).await.map(|r| r.secret)
+        self.call::<procs::SecretDefineXml>(&args)
+            .await
+            .map(|r| Secret::from_wire(self.clone(), r.secret))
     }
     /// Calls [`REMOTE_PROC_SECRET_GET_XML_DESC`](procs::SecretGetXmlDesc) (procedure 143).
     ///
@@ -1624,12 +1672,14 @@ impl Client {
         &self,
         usage_type: i32,
         usage_id: &str,
-    ) -> Result<remote::NonnullSecret, ClientError> {
+    ) -> Result<Secret, ClientError> {
         let args = remote::SecretLookupByUsageArgs {
             usage_type,
             usage_id: usage_id.to_owned(),
         };
-        self.call::<procs::SecretLookupByUsage>(&args).await.map(|r| r.secret)
+        self.call::<procs::SecretLookupByUsage>(&args)
+            .await
+            .map(|r| Secret::from_wire(self.clone(), r.secret))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL`](procs::DomainMigratePrepareTunnel) (procedure 148).
     ///
@@ -1906,11 +1956,13 @@ impl Client {
     pub async fn nwfilter_lookup_by_name(
         &self,
         name: &str,
-    ) -> Result<remote::NonnullNwfilter, ClientError> {
+    ) -> Result<NwFilter, ClientError> {
         let args = remote::NwfilterLookupByNameArgs {
             name: name.to_owned(),
         };
-        self.call::<procs::NwfilterLookupByName>(&args).await.map(|r| r.nwfilter)
+        self.call::<procs::NwfilterLookupByName>(&args)
+            .await
+            .map(|r| NwFilter::from_wire(self.clone(), r.nwfilter))
     }
     /// Calls [`REMOTE_PROC_NWFILTER_LOOKUP_BY_UUID`](procs::NwfilterLookupByUuid) (procedure 176).
     ///
@@ -1918,11 +1970,13 @@ impl Client {
     pub async fn nwfilter_lookup_by_uuid(
         &self,
         uuid: [u8; 16],
-    ) -> Result<remote::NonnullNwfilter, ClientError> {
+    ) -> Result<NwFilter, ClientError> {
         let args = remote::NwfilterLookupByUuidArgs {
             uuid,
         };
-        self.call::<procs::NwfilterLookupByUuid>(&args).await.map(|r| r.nwfilter)
+        self.call::<procs::NwfilterLookupByUuid>(&args)
+            .await
+            .map(|r| NwFilter::from_wire(self.clone(), r.nwfilter))
     }
     /// Calls [`REMOTE_PROC_NWFILTER_GET_XML_DESC`](procs::NwfilterGetXmlDesc) (procedure 177).
     ///
@@ -1959,14 +2013,13 @@ impl Client {
     /// Calls [`REMOTE_PROC_NWFILTER_DEFINE_XML`](procs::NwfilterDefineXml) (procedure 180).
     ///
     /// Returns the reply's `nwfilter`.
-    pub async fn nwfilter_define_xml(
-        &self,
-        xml: &str,
-    ) -> Result<remote::NonnullNwfilter, ClientError> {
+    pub async fn nwfilter_define_xml(&self, xml: &str) -> Result<NwFilter, ClientError> {
         let args = remote::NwfilterDefineXmlArgs {
             xml: xml.to_owned(),
         };
-        self.call::<procs::NwfilterDefineXml>(&args).await.map(|r| r.nwfilter)
+        self.call::<procs::NwfilterDefineXml>(&args)
+            .await
+            .map(|r| NwFilter::from_wire(self.clone(), r.nwfilter))
     }
     /// Calls [`REMOTE_PROC_NWFILTER_UNDEFINE`](procs::NwfilterUndefine) (procedure 181).
     pub async fn nwfilter_undefine(
@@ -2024,13 +2077,15 @@ impl Client {
         dom: &remote::NonnullDomain,
         xml_desc: &str,
         flags: impl Into<api::DomainSnapshotCreateFlags>,
-    ) -> Result<remote::NonnullDomainSnapshot, ClientError> {
+    ) -> Result<DomainSnapshot, ClientError> {
         let args = remote::DomainSnapshotCreateXmlArgs {
             dom: dom.clone(),
             xml_desc: xml_desc.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainSnapshotCreateXml>(&args).await.map(|r| r.snap)
+        self.call::<procs::DomainSnapshotCreateXml>(&args)
+            .await
+            .map(|r| DomainSnapshot::from_wire(self.clone(), r.snap))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SNAPSHOT_GET_XML_DESC`](procs::DomainSnapshotGetXmlDesc) (procedure 186).
     ///
@@ -2084,13 +2139,15 @@ impl Client {
         dom: &remote::NonnullDomain,
         name: &str,
         flags: u32,
-    ) -> Result<remote::NonnullDomainSnapshot, ClientError> {
+    ) -> Result<DomainSnapshot, ClientError> {
         let args = remote::DomainSnapshotLookupByNameArgs {
             dom: dom.clone(),
             name: name.to_owned(),
             flags,
         };
-        self.call::<procs::DomainSnapshotLookupByName>(&args).await.map(|r| r.snap)
+        self.call::<procs::DomainSnapshotLookupByName>(&args)
+            .await
+            .map(|r| DomainSnapshot::from_wire(self.clone(), r.snap))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_HAS_CURRENT_SNAPSHOT`](procs::DomainHasCurrentSnapshot) (procedure 190).
     ///
@@ -2113,12 +2170,14 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         flags: u32,
-    ) -> Result<remote::NonnullDomainSnapshot, ClientError> {
+    ) -> Result<DomainSnapshot, ClientError> {
         let args = remote::DomainSnapshotCurrentArgs {
             dom: dom.clone(),
             flags,
         };
-        self.call::<procs::DomainSnapshotCurrent>(&args).await.map(|r| r.snap)
+        self.call::<procs::DomainSnapshotCurrent>(&args)
+            .await
+            .map(|r| DomainSnapshot::from_wire(self.clone(), r.snap))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_REVERT_TO_SNAPSHOT`](procs::DomainRevertToSnapshot) (procedure 192).
     pub async fn domain_revert_to_snapshot(
@@ -2165,12 +2224,14 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         flags: impl Into<api::DomainCreateFlags>,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = remote::DomainCreateWithFlagsArgs {
             dom: dom.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainCreateWithFlags>(&args).await.map(|r| r.dom)
+        self.call::<procs::DomainCreateWithFlags>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.dom))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SET_MEMORY_PARAMETERS`](procs::DomainSetMemoryParameters) (procedure 197).
     pub async fn domain_set_memory_parameters(
@@ -2849,12 +2910,14 @@ impl Client {
         &self,
         snap: &remote::NonnullDomainSnapshot,
         flags: u32,
-    ) -> Result<remote::NonnullDomainSnapshot, ClientError> {
+    ) -> Result<DomainSnapshot, ClientError> {
         let args = remote::DomainSnapshotGetParentArgs {
             snap: snap.clone(),
             flags,
         };
-        self.call::<procs::DomainSnapshotGetParent>(&args).await.map(|r| r.snap)
+        self.call::<procs::DomainSnapshotGetParent>(&args)
+            .await
+            .map(|r| DomainSnapshot::from_wire(self.clone(), r.snap))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_RESET`](procs::DomainReset) (procedure 245).
     pub async fn domain_reset(
@@ -3234,6 +3297,21 @@ impl Client {
         };
         self.call::<procs::ConnectListAllDomains>(&args).await
     }
+    /// [`Client::connect_list_all_domains`] as a list of handles.
+    pub async fn list_all_domains(
+        &self,
+        flags: impl Into<api::ConnectListAllDomainsFlags>,
+    ) -> Result<Vec<Domain>, ClientError> {
+        self.connect_list_all_domains(1, flags)
+            .await
+            .map(|r| {
+                r
+                    .domains
+                    .into_iter()
+                    .map(|w| Domain::from_wire(self.clone(), w))
+                    .collect()
+            })
+    }
     /// Calls [`REMOTE_PROC_DOMAIN_LIST_ALL_SNAPSHOTS`](procs::DomainListAllSnapshots) (procedure 274).
     pub async fn domain_list_all_snapshots(
         &self,
@@ -3326,6 +3404,21 @@ impl Client {
         };
         self.call::<procs::ConnectListAllStoragePools>(&args).await
     }
+    /// [`Client::connect_list_all_storage_pools`] as a list of handles.
+    pub async fn list_all_storage_pools(
+        &self,
+        flags: impl Into<api::ConnectListAllStoragePoolsFlags>,
+    ) -> Result<Vec<StoragePool>, ClientError> {
+        self.connect_list_all_storage_pools(1, flags)
+            .await
+            .map(|r| {
+                r
+                    .pools
+                    .into_iter()
+                    .map(|w| StoragePool::from_wire(self.clone(), w))
+                    .collect()
+            })
+    }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_LIST_ALL_VOLUMES`](procs::StoragePoolListAllVolumes) (procedure 282).
     pub async fn storage_pool_list_all_volumes(
         &self,
@@ -3352,6 +3445,17 @@ impl Client {
         };
         self.call::<procs::ConnectListAllNetworks>(&args).await
     }
+    /// [`Client::connect_list_all_networks`] as a list of handles.
+    pub async fn list_all_networks(
+        &self,
+        flags: impl Into<api::ConnectListAllNetworksFlags>,
+    ) -> Result<Vec<Network>, ClientError> {
+        self.connect_list_all_networks(1, flags)
+            .await
+            .map(|r| {
+                r.nets.into_iter().map(|w| Network::from_wire(self.clone(), w)).collect()
+            })
+    }
     /// Calls [`REMOTE_PROC_CONNECT_LIST_ALL_INTERFACES`](procs::ConnectListAllInterfaces) (procedure 284).
     pub async fn connect_list_all_interfaces(
         &self,
@@ -3363,6 +3467,21 @@ impl Client {
             flags: flags.into().bits(),
         };
         self.call::<procs::ConnectListAllInterfaces>(&args).await
+    }
+    /// [`Client::connect_list_all_interfaces`] as a list of handles.
+    pub async fn list_all_interfaces(
+        &self,
+        flags: impl Into<api::ConnectListAllInterfacesFlags>,
+    ) -> Result<Vec<Interface>, ClientError> {
+        self.connect_list_all_interfaces(1, flags)
+            .await
+            .map(|r| {
+                r
+                    .ifaces
+                    .into_iter()
+                    .map(|w| Interface::from_wire(self.clone(), w))
+                    .collect()
+            })
     }
     /// Calls [`REMOTE_PROC_CONNECT_LIST_ALL_NODE_DEVICES`](procs::ConnectListAllNodeDevices) (procedure 285).
     pub async fn connect_list_all_node_devices(
@@ -3376,6 +3495,21 @@ impl Client {
         };
         self.call::<procs::ConnectListAllNodeDevices>(&args).await
     }
+    /// [`Client::connect_list_all_node_devices`] as a list of handles.
+    pub async fn list_all_node_devices(
+        &self,
+        flags: impl Into<api::ConnectListAllNodeDeviceFlags>,
+    ) -> Result<Vec<NodeDevice>, ClientError> {
+        self.connect_list_all_node_devices(1, flags)
+            .await
+            .map(|r| {
+                r
+                    .devices
+                    .into_iter()
+                    .map(|w| NodeDevice::from_wire(self.clone(), w))
+                    .collect()
+            })
+    }
     /// Calls [`REMOTE_PROC_CONNECT_LIST_ALL_NWFILTERS`](procs::ConnectListAllNwfilters) (procedure 286).
     pub async fn connect_list_all_nwfilters(
         &self,
@@ -3388,6 +3522,21 @@ impl Client {
         };
         self.call::<procs::ConnectListAllNwfilters>(&args).await
     }
+    /// [`Client::connect_list_all_nwfilters`] as a list of handles.
+    pub async fn list_all_nwfilters(
+        &self,
+        flags: u32,
+    ) -> Result<Vec<NwFilter>, ClientError> {
+        self.connect_list_all_nwfilters(1, flags)
+            .await
+            .map(|r| {
+                r
+                    .filters
+                    .into_iter()
+                    .map(|w| NwFilter::from_wire(self.clone(), w))
+                    .collect()
+            })
+    }
     /// Calls [`REMOTE_PROC_CONNECT_LIST_ALL_SECRETS`](procs::ConnectListAllSecrets) (procedure 287).
     pub async fn connect_list_all_secrets(
         &self,
@@ -3399,6 +3548,21 @@ impl Client {
             flags: flags.into().bits(),
         };
         self.call::<procs::ConnectListAllSecrets>(&args).await
+    }
+    /// [`Client::connect_list_all_secrets`] as a list of handles.
+    pub async fn list_all_secrets(
+        &self,
+        flags: impl Into<api::ConnectListAllSecretsFlags>,
+    ) -> Result<Vec<Secret>, ClientError> {
+        self.connect_list_all_secrets(1, flags)
+            .await
+            .map(|r| {
+                r
+                    .secrets
+                    .into_iter()
+                    .map(|w| Secret::from_wire(self.clone(), w))
+                    .collect()
+            })
     }
     /// Calls [`REMOTE_PROC_NODE_SET_MEMORY_PARAMETERS`](procs::NodeSetMemoryParameters) (procedure 288).
     pub async fn node_set_memory_parameters(
@@ -3535,13 +3699,15 @@ impl Client {
         wwnn: &str,
         wwpn: &str,
         flags: u32,
-    ) -> Result<remote::NonnullNodeDevice, ClientError> {
+    ) -> Result<NodeDevice, ClientError> {
         let args = remote::NodeDeviceLookupScsiHostByWwnArgs {
             wwnn: wwnn.to_owned(),
             wwpn: wwpn.to_owned(),
             flags,
         };
-        self.call::<procs::NodeDeviceLookupScsiHostByWwn>(&args).await.map(|r| r.dev)
+        self.call::<procs::NodeDeviceLookupScsiHostByWwn>(&args)
+            .await
+            .map(|r| NodeDevice::from_wire(self.clone(), r.dev))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_JOB_STATS`](procs::DomainGetJobStats) (procedure 298).
     pub async fn domain_get_job_stats(
@@ -3725,7 +3891,7 @@ impl Client {
         xml_desc: &str,
         flags: impl Into<api::DomainCreateFlags>,
         fds: Vec<OwnedFd>,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = remote::DomainCreateXmlWithFilesArgs {
             xml_desc: xml_desc.to_owned(),
             flags: flags.into().bits(),
@@ -3733,7 +3899,7 @@ impl Client {
         let (ret, _) = self
             .call_fds::<procs::DomainCreateXmlWithFiles>(&args, fds)
             .await?;
-        Ok(ret.dom)
+        Ok(Domain::from_wire(self.clone(), ret.dom))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_CREATE_WITH_FILES`](procs::DomainCreateWithFiles) (procedure 310).
     ///
@@ -3745,13 +3911,13 @@ impl Client {
         dom: &remote::NonnullDomain,
         flags: impl Into<api::DomainCreateFlags>,
         fds: Vec<OwnedFd>,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = remote::DomainCreateWithFilesArgs {
             dom: dom.clone(),
             flags: flags.into().bits(),
         };
         let (ret, _) = self.call_fds::<procs::DomainCreateWithFiles>(&args, fds).await?;
-        Ok(ret.dom)
+        Ok(Domain::from_wire(self.clone(), ret.dom))
     }
     /// Calls [`REMOTE_PROC_CONNECT_GET_CPU_MODEL_NAMES`](procs::ConnectGetCpuModelNames) (procedure 312).
     pub async fn connect_get_cpu_model_names(
@@ -4043,12 +4209,14 @@ impl Client {
         &self,
         xml: &str,
         flags: impl Into<api::DomainDefineFlags>,
-    ) -> Result<remote::NonnullDomain, ClientError> {
+    ) -> Result<Domain, ClientError> {
         let args = remote::DomainDefineXmlFlagsArgs {
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainDefineXmlFlags>(&args).await.map(|r| r.dom)
+        self.call::<procs::DomainDefineXmlFlags>(&args)
+            .await
+            .map(|r| Domain::from_wire(self.clone(), r.dom))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_IOTHREAD_INFO`](procs::DomainGetIothreadInfo) (procedure 351).
     pub async fn domain_get_iothread_info(
@@ -4422,11 +4590,13 @@ impl Client {
     pub async fn storage_pool_lookup_by_target_path(
         &self,
         path: &str,
-    ) -> Result<remote::NonnullStoragePool, ClientError> {
+    ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolLookupByTargetPathArgs {
             path: path.to_owned(),
         };
-        self.call::<procs::StoragePoolLookupByTargetPath>(&args).await.map(|r| r.pool)
+        self.call::<procs::StoragePoolLookupByTargetPath>(&args)
+            .await
+            .map(|r| StoragePool::from_wire(self.clone(), r.pool))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_DETACH_DEVICE_ALIAS`](procs::DomainDetachDeviceAlias) (procedure 392).
     pub async fn domain_detach_device_alias(
@@ -4520,13 +4690,13 @@ impl Client {
     pub async fn nwfilter_binding_lookup_by_port_dev(
         &self,
         name: &str,
-    ) -> Result<remote::NonnullNwfilterBinding, ClientError> {
+    ) -> Result<NwFilterBinding, ClientError> {
         let args = remote::NwfilterBindingLookupByPortDevArgs {
             name: name.to_owned(),
         };
         self.call::<procs::NwfilterBindingLookupByPortDev>(&args)
             .await
-            .map(|r| r.nwfilter)
+            .map(|r| NwFilterBinding::from_wire(self.clone(), r.nwfilter))
     }
     /// Calls [`REMOTE_PROC_NWFILTER_BINDING_GET_XML_DESC`](procs::NwfilterBindingGetXmlDesc) (procedure 398).
     ///
@@ -4549,12 +4719,14 @@ impl Client {
         &self,
         xml: &str,
         flags: impl Into<api::NWFilterBindingCreateFlags>,
-    ) -> Result<remote::NonnullNwfilterBinding, ClientError> {
+    ) -> Result<NwFilterBinding, ClientError> {
         let args = remote::NwfilterBindingCreateXmlArgs {
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NwfilterBindingCreateXml>(&args).await.map(|r| r.nwfilter)
+        self.call::<procs::NwfilterBindingCreateXml>(&args)
+            .await
+            .map(|r| NwFilterBinding::from_wire(self.clone(), r.nwfilter))
     }
     /// Calls [`REMOTE_PROC_NWFILTER_BINDING_DELETE`](procs::NwfilterBindingDelete) (procedure 400).
     pub async fn nwfilter_binding_delete(
@@ -4577,6 +4749,21 @@ impl Client {
             flags,
         };
         self.call::<procs::ConnectListAllNwfilterBindings>(&args).await
+    }
+    /// [`Client::connect_list_all_nwfilter_bindings`] as a list of handles.
+    pub async fn list_all_nwfilter_bindings(
+        &self,
+        flags: u32,
+    ) -> Result<Vec<NwFilterBinding>, ClientError> {
+        self.connect_list_all_nwfilter_bindings(1, flags)
+            .await
+            .map(|r| {
+                r
+                    .bindings
+                    .into_iter()
+                    .map(|w| NwFilterBinding::from_wire(self.clone(), w))
+                    .collect()
+            })
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SET_IOTHREAD_PARAMS`](procs::DomainSetIothreadParams) (procedure 402).
     pub async fn domain_set_iothread_params(
@@ -4629,12 +4816,14 @@ impl Client {
         &self,
         network: &remote::NonnullNetwork,
         uuid: [u8; 16],
-    ) -> Result<remote::NonnullNetworkPort, ClientError> {
+    ) -> Result<NetworkPort, ClientError> {
         let args = remote::NetworkPortLookupByUuidArgs {
             network: network.clone(),
             uuid,
         };
-        self.call::<procs::NetworkPortLookupByUuid>(&args).await.map(|r| r.port)
+        self.call::<procs::NetworkPortLookupByUuid>(&args)
+            .await
+            .map(|r| NetworkPort::from_wire(self.clone(), r.port))
     }
     /// Calls [`REMOTE_PROC_NETWORK_PORT_CREATE_XML`](procs::NetworkPortCreateXml) (procedure 406).
     ///
@@ -4644,13 +4833,15 @@ impl Client {
         network: &remote::NonnullNetwork,
         xml: &str,
         flags: impl Into<api::NetworkPortCreateFlags>,
-    ) -> Result<remote::NonnullNetworkPort, ClientError> {
+    ) -> Result<NetworkPort, ClientError> {
         let args = remote::NetworkPortCreateXmlArgs {
             network: network.clone(),
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NetworkPortCreateXml>(&args).await.map(|r| r.port)
+        self.call::<procs::NetworkPortCreateXml>(&args)
+            .await
+            .map(|r| NetworkPort::from_wire(self.clone(), r.port))
     }
     /// Calls [`REMOTE_PROC_NETWORK_PORT_GET_PARAMETERS`](procs::NetworkPortGetParameters) (procedure 407).
     pub async fn network_port_get_parameters(
@@ -4714,13 +4905,15 @@ impl Client {
         dom: &remote::NonnullDomain,
         xml_desc: &str,
         flags: impl Into<api::DomainCheckpointCreateFlags>,
-    ) -> Result<remote::NonnullDomainCheckpoint, ClientError> {
+    ) -> Result<DomainCheckpoint, ClientError> {
         let args = remote::DomainCheckpointCreateXmlArgs {
             dom: dom.clone(),
             xml_desc: xml_desc.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainCheckpointCreateXml>(&args).await.map(|r| r.checkpoint)
+        self.call::<procs::DomainCheckpointCreateXml>(&args)
+            .await
+            .map(|r| DomainCheckpoint::from_wire(self.clone(), r.checkpoint))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_CHECKPOINT_GET_XML_DESC`](procs::DomainCheckpointGetXmlDesc) (procedure 412).
     ///
@@ -4772,7 +4965,7 @@ impl Client {
         dom: &remote::NonnullDomain,
         name: &str,
         flags: u32,
-    ) -> Result<remote::NonnullDomainCheckpoint, ClientError> {
+    ) -> Result<DomainCheckpoint, ClientError> {
         let args = remote::DomainCheckpointLookupByNameArgs {
             dom: dom.clone(),
             name: name.to_owned(),
@@ -4780,7 +4973,7 @@ impl Client {
         };
         self.call::<procs::DomainCheckpointLookupByName>(&args)
             .await
-            .map(|r| r.checkpoint)
+            .map(|r| DomainCheckpoint::from_wire(self.clone(), r.checkpoint))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_CHECKPOINT_GET_PARENT`](procs::DomainCheckpointGetParent) (procedure 416).
     ///
@@ -4789,12 +4982,14 @@ impl Client {
         &self,
         checkpoint: &remote::NonnullDomainCheckpoint,
         flags: u32,
-    ) -> Result<remote::NonnullDomainCheckpoint, ClientError> {
+    ) -> Result<DomainCheckpoint, ClientError> {
         let args = remote::DomainCheckpointGetParentArgs {
             checkpoint: checkpoint.clone(),
             flags,
         };
-        self.call::<procs::DomainCheckpointGetParent>(&args).await.map(|r| r.parent)
+        self.call::<procs::DomainCheckpointGetParent>(&args)
+            .await
+            .map(|r| DomainCheckpoint::from_wire(self.clone(), r.parent))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_CHECKPOINT_DELETE`](procs::DomainCheckpointDelete) (procedure 417).
     pub async fn domain_checkpoint_delete(
@@ -4951,12 +5146,14 @@ impl Client {
         &self,
         xml_desc: &str,
         flags: impl Into<api::NodeDeviceDefineXMLFlags>,
-    ) -> Result<remote::NonnullNodeDevice, ClientError> {
+    ) -> Result<NodeDevice, ClientError> {
         let args = remote::NodeDeviceDefineXmlArgs {
             xml_desc: xml_desc.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NodeDeviceDefineXml>(&args).await.map(|r| r.dev)
+        self.call::<procs::NodeDeviceDefineXml>(&args)
+            .await
+            .map(|r| NodeDevice::from_wire(self.clone(), r.dev))
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_UNDEFINE`](procs::NodeDeviceUndefine) (procedure 429).
     pub async fn node_device_undefine(
@@ -4989,12 +5186,14 @@ impl Client {
         &self,
         xml: &str,
         flags: impl Into<api::NWFilterDefineFlags>,
-    ) -> Result<remote::NonnullNwfilter, ClientError> {
+    ) -> Result<NwFilter, ClientError> {
         let args = remote::NwfilterDefineXmlFlagsArgs {
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NwfilterDefineXmlFlags>(&args).await.map(|r| r.nwfilter)
+        self.call::<procs::NwfilterDefineXmlFlags>(&args)
+            .await
+            .map(|r| NwFilter::from_wire(self.clone(), r.nwfilter))
     }
     /// Calls [`REMOTE_PROC_NETWORK_DEFINE_XML_FLAGS`](procs::NetworkDefineXmlFlags) (procedure 432).
     ///
@@ -5003,12 +5202,14 @@ impl Client {
         &self,
         xml: &str,
         flags: impl Into<api::NetworkDefineFlags>,
-    ) -> Result<remote::NonnullNetwork, ClientError> {
+    ) -> Result<Network, ClientError> {
         let args = remote::NetworkDefineXmlFlagsArgs {
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NetworkDefineXmlFlags>(&args).await.map(|r| r.net)
+        self.call::<procs::NetworkDefineXmlFlags>(&args)
+            .await
+            .map(|r| Network::from_wire(self.clone(), r.net))
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_GET_AUTOSTART`](procs::NodeDeviceGetAutostart) (procedure 433).
     ///
@@ -5062,12 +5263,14 @@ impl Client {
         &self,
         xml: &str,
         flags: impl Into<api::NetworkCreateFlags>,
-    ) -> Result<remote::NonnullNetwork, ClientError> {
+    ) -> Result<Network, ClientError> {
         let args = remote::NetworkCreateXmlFlagsArgs {
             xml: xml.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NetworkCreateXmlFlags>(&args).await.map(|r| r.net)
+        self.call::<procs::NetworkCreateXmlFlags>(&args)
+            .await
+            .map(|r| Network::from_wire(self.clone(), r.net))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SET_LAUNCH_SECURITY_STATE`](procs::DomainSetLaunchSecurityState) (procedure 439).
     pub async fn domain_set_launch_security_state(
@@ -5258,5 +5461,1778 @@ impl Client {
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainDelThrottleGroup>(&args).await
+    }
+}
+impl Domain {
+    /// [`Client::domain_attach_device`](crate::client::Client::domain_attach_device) on this domain.
+    pub async fn attach_device(&self, xml: &str) -> Result<(), ClientError> {
+        self.client.domain_attach_device(&self.wire, xml).await
+    }
+    /// [`Client::domain_create`](crate::client::Client::domain_create) on this domain.
+    pub async fn create(&self) -> Result<(), ClientError> {
+        self.client.domain_create(&self.wire).await
+    }
+    /// [`Client::domain_destroy`](crate::client::Client::domain_destroy) on this domain.
+    pub async fn destroy(&self) -> Result<(), ClientError> {
+        self.client.domain_destroy(&self.wire).await
+    }
+    /// [`Client::domain_detach_device`](crate::client::Client::domain_detach_device) on this domain.
+    pub async fn detach_device(&self, xml: &str) -> Result<(), ClientError> {
+        self.client.domain_detach_device(&self.wire, xml).await
+    }
+    /// [`Client::domain_get_xml_desc`](crate::client::Client::domain_get_xml_desc) on this domain.
+    pub async fn get_xml_desc(
+        &self,
+        flags: impl Into<api::DomainXMLFlags>,
+    ) -> Result<String, ClientError> {
+        self.client.domain_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::domain_get_autostart`](crate::client::Client::domain_get_autostart) on this domain.
+    pub async fn get_autostart(&self) -> Result<i32, ClientError> {
+        self.client.domain_get_autostart(&self.wire).await
+    }
+    /// [`Client::domain_get_info`](crate::client::Client::domain_get_info) on this domain.
+    pub async fn get_info(&self) -> Result<remote::DomainGetInfoRet, ClientError> {
+        self.client.domain_get_info(&self.wire).await
+    }
+    /// [`Client::domain_get_max_memory`](crate::client::Client::domain_get_max_memory) on this domain.
+    pub async fn get_max_memory(&self) -> Result<u64, ClientError> {
+        self.client.domain_get_max_memory(&self.wire).await
+    }
+    /// [`Client::domain_get_max_vcpus`](crate::client::Client::domain_get_max_vcpus) on this domain.
+    pub async fn get_max_vcpus(&self) -> Result<i32, ClientError> {
+        self.client.domain_get_max_vcpus(&self.wire).await
+    }
+    /// [`Client::domain_get_os_type`](crate::client::Client::domain_get_os_type) on this domain.
+    pub async fn get_os_type(&self) -> Result<String, ClientError> {
+        self.client.domain_get_os_type(&self.wire).await
+    }
+    /// [`Client::domain_get_vcpus`](crate::client::Client::domain_get_vcpus) on this domain.
+    pub async fn get_vcpus(
+        &self,
+        maxinfo: i32,
+        maplen: i32,
+    ) -> Result<remote::DomainGetVcpusRet, ClientError> {
+        self.client.domain_get_vcpus(&self.wire, maxinfo, maplen).await
+    }
+    /// [`Client::domain_pin_vcpu`](crate::client::Client::domain_pin_vcpu) on this domain.
+    pub async fn pin_vcpu(&self, vcpu: u32, cpumap: &[u8]) -> Result<(), ClientError> {
+        self.client.domain_pin_vcpu(&self.wire, vcpu, cpumap).await
+    }
+    /// [`Client::domain_reboot`](crate::client::Client::domain_reboot) on this domain.
+    pub async fn reboot(
+        &self,
+        flags: impl Into<api::DomainRebootFlagValues>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_reboot(&self.wire, flags).await
+    }
+    /// [`Client::domain_resume`](crate::client::Client::domain_resume) on this domain.
+    pub async fn resume(&self) -> Result<(), ClientError> {
+        self.client.domain_resume(&self.wire).await
+    }
+    /// [`Client::domain_set_autostart`](crate::client::Client::domain_set_autostart) on this domain.
+    pub async fn set_autostart(&self, autostart: i32) -> Result<(), ClientError> {
+        self.client.domain_set_autostart(&self.wire, autostart).await
+    }
+    /// [`Client::domain_set_max_memory`](crate::client::Client::domain_set_max_memory) on this domain.
+    pub async fn set_max_memory(&self, memory: u64) -> Result<(), ClientError> {
+        self.client.domain_set_max_memory(&self.wire, memory).await
+    }
+    /// [`Client::domain_set_memory`](crate::client::Client::domain_set_memory) on this domain.
+    pub async fn set_memory(&self, memory: u64) -> Result<(), ClientError> {
+        self.client.domain_set_memory(&self.wire, memory).await
+    }
+    /// [`Client::domain_set_vcpus`](crate::client::Client::domain_set_vcpus) on this domain.
+    pub async fn set_vcpus(&self, nvcpus: u32) -> Result<(), ClientError> {
+        self.client.domain_set_vcpus(&self.wire, nvcpus).await
+    }
+    /// [`Client::domain_shutdown`](crate::client::Client::domain_shutdown) on this domain.
+    pub async fn shutdown(&self) -> Result<(), ClientError> {
+        self.client.domain_shutdown(&self.wire).await
+    }
+    /// [`Client::domain_suspend`](crate::client::Client::domain_suspend) on this domain.
+    pub async fn suspend(&self) -> Result<(), ClientError> {
+        self.client.domain_suspend(&self.wire).await
+    }
+    /// [`Client::domain_undefine`](crate::client::Client::domain_undefine) on this domain.
+    pub async fn undefine(&self) -> Result<(), ClientError> {
+        self.client.domain_undefine(&self.wire).await
+    }
+    /// [`Client::domain_core_dump`](crate::client::Client::domain_core_dump) on this domain.
+    pub async fn core_dump(
+        &self,
+        to: &str,
+        flags: impl Into<api::DomainCoreDumpFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_core_dump(&self.wire, to, flags).await
+    }
+    /// [`Client::domain_save`](crate::client::Client::domain_save) on this domain.
+    pub async fn save(&self, to: &str) -> Result<(), ClientError> {
+        self.client.domain_save(&self.wire, to).await
+    }
+    /// [`Client::domain_get_scheduler_type`](crate::client::Client::domain_get_scheduler_type) on this domain.
+    pub async fn get_scheduler_type(
+        &self,
+    ) -> Result<remote::DomainGetSchedulerTypeRet, ClientError> {
+        self.client.domain_get_scheduler_type(&self.wire).await
+    }
+    /// [`Client::domain_get_scheduler_parameters`](crate::client::Client::domain_get_scheduler_parameters) on this domain.
+    pub async fn get_scheduler_parameters(
+        &self,
+        nparams: i32,
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_scheduler_parameters(&self.wire, nparams).await
+    }
+    /// [`Client::domain_set_scheduler_parameters`](crate::client::Client::domain_set_scheduler_parameters) on this domain.
+    pub async fn set_scheduler_parameters(
+        &self,
+        params: &TypedParams,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_scheduler_parameters(&self.wire, params).await
+    }
+    /// [`Client::domain_migrate_perform`](crate::client::Client::domain_migrate_perform) on this domain.
+    pub async fn migrate_perform(
+        &self,
+        cookie: &[u8],
+        uri: &str,
+        flags: u64,
+        dname: Option<&str>,
+        resource: u64,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_migrate_perform(&self.wire, cookie, uri, flags, dname, resource)
+            .await
+    }
+    /// [`Client::domain_block_stats`](crate::client::Client::domain_block_stats) on this domain.
+    pub async fn block_stats(
+        &self,
+        path: &str,
+    ) -> Result<remote::DomainBlockStatsRet, ClientError> {
+        self.client.domain_block_stats(&self.wire, path).await
+    }
+    /// [`Client::domain_interface_stats`](crate::client::Client::domain_interface_stats) on this domain.
+    pub async fn interface_stats(
+        &self,
+        device: &str,
+    ) -> Result<remote::DomainInterfaceStatsRet, ClientError> {
+        self.client.domain_interface_stats(&self.wire, device).await
+    }
+    /// [`Client::domain_block_peek`](crate::client::Client::domain_block_peek) on this domain.
+    pub async fn block_peek(
+        &self,
+        path: &str,
+        offset: u64,
+        size: u32,
+        flags: u32,
+    ) -> Result<Vec<u8>, ClientError> {
+        self.client.domain_block_peek(&self.wire, path, offset, size, flags).await
+    }
+    /// [`Client::domain_memory_peek`](crate::client::Client::domain_memory_peek) on this domain.
+    pub async fn memory_peek(
+        &self,
+        offset: u64,
+        size: u32,
+        flags: impl Into<api::DomainMemoryFlags>,
+    ) -> Result<Vec<u8>, ClientError> {
+        self.client.domain_memory_peek(&self.wire, offset, size, flags).await
+    }
+    /// [`Client::domain_get_security_label`](crate::client::Client::domain_get_security_label) on this domain.
+    pub async fn get_security_label(
+        &self,
+    ) -> Result<remote::DomainGetSecurityLabelRet, ClientError> {
+        self.client.domain_get_security_label(&self.wire).await
+    }
+    /// [`Client::domain_is_active`](crate::client::Client::domain_is_active) on this domain.
+    pub async fn is_active(&self) -> Result<i32, ClientError> {
+        self.client.domain_is_active(&self.wire).await
+    }
+    /// [`Client::domain_is_persistent`](crate::client::Client::domain_is_persistent) on this domain.
+    pub async fn is_persistent(&self) -> Result<i32, ClientError> {
+        self.client.domain_is_persistent(&self.wire).await
+    }
+    /// [`Client::domain_memory_stats`](crate::client::Client::domain_memory_stats) on this domain.
+    pub async fn memory_stats(
+        &self,
+        max_stats: u32,
+        flags: u32,
+    ) -> Result<Vec<remote::DomainMemoryStat>, ClientError> {
+        self.client.domain_memory_stats(&self.wire, max_stats, flags).await
+    }
+    /// [`Client::domain_attach_device_flags`](crate::client::Client::domain_attach_device_flags) on this domain.
+    pub async fn attach_device_flags(
+        &self,
+        xml: &str,
+        flags: impl Into<api::DomainDeviceModifyFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_attach_device_flags(&self.wire, xml, flags).await
+    }
+    /// [`Client::domain_detach_device_flags`](crate::client::Client::domain_detach_device_flags) on this domain.
+    pub async fn detach_device_flags(
+        &self,
+        xml: &str,
+        flags: impl Into<api::DomainDeviceModifyFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_detach_device_flags(&self.wire, xml, flags).await
+    }
+    /// [`Client::domain_get_job_info`](crate::client::Client::domain_get_job_info) on this domain.
+    pub async fn get_job_info(
+        &self,
+    ) -> Result<remote::DomainGetJobInfoRet, ClientError> {
+        self.client.domain_get_job_info(&self.wire).await
+    }
+    /// [`Client::domain_abort_job`](crate::client::Client::domain_abort_job) on this domain.
+    pub async fn abort_job(&self) -> Result<(), ClientError> {
+        self.client.domain_abort_job(&self.wire).await
+    }
+    /// [`Client::domain_migrate_set_max_downtime`](crate::client::Client::domain_migrate_set_max_downtime) on this domain.
+    pub async fn migrate_set_max_downtime(
+        &self,
+        downtime: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client.domain_migrate_set_max_downtime(&self.wire, downtime, flags).await
+    }
+    /// [`Client::domain_update_device_flags`](crate::client::Client::domain_update_device_flags) on this domain.
+    pub async fn update_device_flags(
+        &self,
+        xml: &str,
+        flags: impl Into<api::DomainDeviceModifyFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_update_device_flags(&self.wire, xml, flags).await
+    }
+    /// [`Client::domain_managed_save`](crate::client::Client::domain_managed_save) on this domain.
+    pub async fn managed_save(
+        &self,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_managed_save(&self.wire, flags).await
+    }
+    /// [`Client::domain_has_managed_save_image`](crate::client::Client::domain_has_managed_save_image) on this domain.
+    pub async fn has_managed_save_image(&self, flags: u32) -> Result<i32, ClientError> {
+        self.client.domain_has_managed_save_image(&self.wire, flags).await
+    }
+    /// [`Client::domain_managed_save_remove`](crate::client::Client::domain_managed_save_remove) on this domain.
+    pub async fn managed_save_remove(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.domain_managed_save_remove(&self.wire, flags).await
+    }
+    /// [`Client::domain_snapshot_create_xml`](crate::client::Client::domain_snapshot_create_xml) on this domain.
+    pub async fn snapshot_create_xml(
+        &self,
+        xml_desc: &str,
+        flags: impl Into<api::DomainSnapshotCreateFlags>,
+    ) -> Result<DomainSnapshot, ClientError> {
+        self.client.domain_snapshot_create_xml(&self.wire, xml_desc, flags).await
+    }
+    /// [`Client::domain_snapshot_num`](crate::client::Client::domain_snapshot_num) on this domain.
+    pub async fn snapshot_num(
+        &self,
+        flags: impl Into<api::DomainSnapshotListFlags>,
+    ) -> Result<i32, ClientError> {
+        self.client.domain_snapshot_num(&self.wire, flags).await
+    }
+    /// [`Client::domain_snapshot_list_names`](crate::client::Client::domain_snapshot_list_names) on this domain.
+    pub async fn snapshot_list_names(
+        &self,
+        maxnames: i32,
+        flags: impl Into<api::DomainSnapshotListFlags>,
+    ) -> Result<Vec<String>, ClientError> {
+        self.client.domain_snapshot_list_names(&self.wire, maxnames, flags).await
+    }
+    /// [`Client::domain_snapshot_lookup_by_name`](crate::client::Client::domain_snapshot_lookup_by_name) on this domain.
+    pub async fn snapshot_lookup_by_name(
+        &self,
+        name: &str,
+        flags: u32,
+    ) -> Result<DomainSnapshot, ClientError> {
+        self.client.domain_snapshot_lookup_by_name(&self.wire, name, flags).await
+    }
+    /// [`Client::domain_has_current_snapshot`](crate::client::Client::domain_has_current_snapshot) on this domain.
+    pub async fn has_current_snapshot(&self, flags: u32) -> Result<i32, ClientError> {
+        self.client.domain_has_current_snapshot(&self.wire, flags).await
+    }
+    /// [`Client::domain_snapshot_current`](crate::client::Client::domain_snapshot_current) on this domain.
+    pub async fn snapshot_current(
+        &self,
+        flags: u32,
+    ) -> Result<DomainSnapshot, ClientError> {
+        self.client.domain_snapshot_current(&self.wire, flags).await
+    }
+    /// [`Client::domain_get_block_info`](crate::client::Client::domain_get_block_info) on this domain.
+    pub async fn get_block_info(
+        &self,
+        path: &str,
+        flags: u32,
+    ) -> Result<remote::DomainGetBlockInfoRet, ClientError> {
+        self.client.domain_get_block_info(&self.wire, path, flags).await
+    }
+    /// [`Client::domain_create_with_flags`](crate::client::Client::domain_create_with_flags) on this domain.
+    pub async fn create_with_flags(
+        &self,
+        flags: impl Into<api::DomainCreateFlags>,
+    ) -> Result<Domain, ClientError> {
+        self.client.domain_create_with_flags(&self.wire, flags).await
+    }
+    /// [`Client::domain_set_memory_parameters`](crate::client::Client::domain_set_memory_parameters) on this domain.
+    pub async fn set_memory_parameters(
+        &self,
+        params: &TypedParams,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_memory_parameters(&self.wire, params, flags).await
+    }
+    /// [`Client::domain_get_memory_parameters`](crate::client::Client::domain_get_memory_parameters) on this domain.
+    pub async fn get_memory_parameters(
+        &self,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<remote::DomainGetMemoryParametersRet, ClientError> {
+        self.client.domain_get_memory_parameters(&self.wire, nparams, flags).await
+    }
+    /// [`Client::domain_set_vcpus_flags`](crate::client::Client::domain_set_vcpus_flags) on this domain.
+    pub async fn set_vcpus_flags(
+        &self,
+        nvcpus: u32,
+        flags: impl Into<api::DomainVcpuFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_vcpus_flags(&self.wire, nvcpus, flags).await
+    }
+    /// [`Client::domain_get_vcpus_flags`](crate::client::Client::domain_get_vcpus_flags) on this domain.
+    pub async fn get_vcpus_flags(
+        &self,
+        flags: impl Into<api::DomainVcpuFlags>,
+    ) -> Result<i32, ClientError> {
+        self.client.domain_get_vcpus_flags(&self.wire, flags).await
+    }
+    /// [`Client::domain_open_console`](crate::client::Client::domain_open_console) on this domain.
+    pub async fn open_console(
+        &self,
+        dev_name: Option<&str>,
+        flags: impl Into<api::DomainConsoleFlags>,
+    ) -> Result<ByteStream, ClientError> {
+        self.client.domain_open_console(&self.wire, dev_name, flags).await
+    }
+    /// [`Client::domain_is_updated`](crate::client::Client::domain_is_updated) on this domain.
+    pub async fn is_updated(&self) -> Result<i32, ClientError> {
+        self.client.domain_is_updated(&self.wire).await
+    }
+    /// [`Client::domain_set_memory_flags`](crate::client::Client::domain_set_memory_flags) on this domain.
+    pub async fn set_memory_flags(
+        &self,
+        memory: u64,
+        flags: impl Into<api::DomainMemoryModFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_memory_flags(&self.wire, memory, flags).await
+    }
+    /// [`Client::domain_set_blkio_parameters`](crate::client::Client::domain_set_blkio_parameters) on this domain.
+    pub async fn set_blkio_parameters(
+        &self,
+        params: &TypedParams,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_blkio_parameters(&self.wire, params, flags).await
+    }
+    /// [`Client::domain_get_blkio_parameters`](crate::client::Client::domain_get_blkio_parameters) on this domain.
+    pub async fn get_blkio_parameters(
+        &self,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<remote::DomainGetBlkioParametersRet, ClientError> {
+        self.client.domain_get_blkio_parameters(&self.wire, nparams, flags).await
+    }
+    /// [`Client::domain_migrate_set_max_speed`](crate::client::Client::domain_migrate_set_max_speed) on this domain.
+    pub async fn migrate_set_max_speed(
+        &self,
+        bandwidth: u64,
+        flags: impl Into<api::DomainMigrateMaxSpeedFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_migrate_set_max_speed(&self.wire, bandwidth, flags).await
+    }
+    /// [`Client::domain_inject_nmi`](crate::client::Client::domain_inject_nmi) on this domain.
+    pub async fn inject_nmi(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.domain_inject_nmi(&self.wire, flags).await
+    }
+    /// [`Client::domain_screenshot`](crate::client::Client::domain_screenshot) on this domain.
+    pub async fn screenshot(
+        &self,
+        screen: u32,
+        flags: u32,
+    ) -> Result<(Option<String>, ByteStream), ClientError> {
+        self.client.domain_screenshot(&self.wire, screen, flags).await
+    }
+    /// [`Client::domain_get_state`](crate::client::Client::domain_get_state) on this domain.
+    pub async fn get_state(
+        &self,
+        flags: u32,
+    ) -> Result<remote::DomainGetStateRet, ClientError> {
+        self.client.domain_get_state(&self.wire, flags).await
+    }
+    /// [`Client::domain_migrate_begin3`](crate::client::Client::domain_migrate_begin3) on this domain.
+    pub async fn migrate_begin3(
+        &self,
+        xmlin: Option<&str>,
+        flags: u64,
+        dname: Option<&str>,
+        resource: u64,
+    ) -> Result<remote::DomainMigrateBegin3Ret, ClientError> {
+        self.client
+            .domain_migrate_begin3(&self.wire, xmlin, flags, dname, resource)
+            .await
+    }
+    /// [`Client::domain_migrate_perform3`](crate::client::Client::domain_migrate_perform3) on this domain.
+    pub async fn migrate_perform3(
+        &self,
+        xmlin: Option<&str>,
+        cookie_in: &[u8],
+        dconnuri: Option<&str>,
+        uri: Option<&str>,
+        flags: u64,
+        dname: Option<&str>,
+        resource: u64,
+    ) -> Result<Vec<u8>, ClientError> {
+        self.client
+            .domain_migrate_perform3(
+                &self.wire,
+                xmlin,
+                cookie_in,
+                dconnuri,
+                uri,
+                flags,
+                dname,
+                resource,
+            )
+            .await
+    }
+    /// [`Client::domain_migrate_confirm3`](crate::client::Client::domain_migrate_confirm3) on this domain.
+    pub async fn migrate_confirm3(
+        &self,
+        cookie_in: &[u8],
+        flags: u64,
+        cancelled: i32,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_migrate_confirm3(&self.wire, cookie_in, flags, cancelled)
+            .await
+    }
+    /// [`Client::domain_set_scheduler_parameters_flags`](crate::client::Client::domain_set_scheduler_parameters_flags) on this domain.
+    pub async fn set_scheduler_parameters_flags(
+        &self,
+        params: &TypedParams,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_set_scheduler_parameters_flags(&self.wire, params, flags)
+            .await
+    }
+    /// [`Client::domain_get_scheduler_parameters_flags`](crate::client::Client::domain_get_scheduler_parameters_flags) on this domain.
+    pub async fn get_scheduler_parameters_flags(
+        &self,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<TypedParams, ClientError> {
+        self.client
+            .domain_get_scheduler_parameters_flags(&self.wire, nparams, flags)
+            .await
+    }
+    /// [`Client::domain_pin_vcpu_flags`](crate::client::Client::domain_pin_vcpu_flags) on this domain.
+    pub async fn pin_vcpu_flags(
+        &self,
+        vcpu: u32,
+        cpumap: &[u8],
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_pin_vcpu_flags(&self.wire, vcpu, cpumap, flags).await
+    }
+    /// [`Client::domain_send_key`](crate::client::Client::domain_send_key) on this domain.
+    pub async fn send_key(
+        &self,
+        codeset: u32,
+        holdtime: u32,
+        keycodes: &[u32],
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client.domain_send_key(&self.wire, codeset, holdtime, keycodes, flags).await
+    }
+    /// [`Client::domain_get_control_info`](crate::client::Client::domain_get_control_info) on this domain.
+    pub async fn get_control_info(
+        &self,
+        flags: u32,
+    ) -> Result<remote::DomainGetControlInfoRet, ClientError> {
+        self.client.domain_get_control_info(&self.wire, flags).await
+    }
+    /// [`Client::domain_get_vcpu_pin_info`](crate::client::Client::domain_get_vcpu_pin_info) on this domain.
+    pub async fn get_vcpu_pin_info(
+        &self,
+        ncpumaps: i32,
+        maplen: i32,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<remote::DomainGetVcpuPinInfoRet, ClientError> {
+        self.client.domain_get_vcpu_pin_info(&self.wire, ncpumaps, maplen, flags).await
+    }
+    /// [`Client::domain_undefine_flags`](crate::client::Client::domain_undefine_flags) on this domain.
+    pub async fn undefine_flags(
+        &self,
+        flags: impl Into<api::DomainUndefineFlagsValues>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_undefine_flags(&self.wire, flags).await
+    }
+    /// [`Client::domain_save_flags`](crate::client::Client::domain_save_flags) on this domain.
+    pub async fn save_flags(
+        &self,
+        to: &str,
+        dxml: Option<&str>,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_save_flags(&self.wire, to, dxml, flags).await
+    }
+    /// [`Client::domain_destroy_flags`](crate::client::Client::domain_destroy_flags) on this domain.
+    pub async fn destroy_flags(
+        &self,
+        flags: impl Into<api::DomainDestroyFlagsValues>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_destroy_flags(&self.wire, flags).await
+    }
+    /// [`Client::domain_block_job_abort`](crate::client::Client::domain_block_job_abort) on this domain.
+    pub async fn block_job_abort(
+        &self,
+        path: &str,
+        flags: impl Into<api::DomainBlockJobAbortFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_block_job_abort(&self.wire, path, flags).await
+    }
+    /// [`Client::domain_get_block_job_info`](crate::client::Client::domain_get_block_job_info) on this domain.
+    pub async fn get_block_job_info(
+        &self,
+        path: &str,
+        flags: impl Into<api::DomainBlockJobInfoFlags>,
+    ) -> Result<remote::DomainGetBlockJobInfoRet, ClientError> {
+        self.client.domain_get_block_job_info(&self.wire, path, flags).await
+    }
+    /// [`Client::domain_block_job_set_speed`](crate::client::Client::domain_block_job_set_speed) on this domain.
+    pub async fn block_job_set_speed(
+        &self,
+        path: &str,
+        bandwidth: u64,
+        flags: impl Into<api::DomainBlockJobSetSpeedFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_block_job_set_speed(&self.wire, path, bandwidth, flags).await
+    }
+    /// [`Client::domain_block_pull`](crate::client::Client::domain_block_pull) on this domain.
+    pub async fn block_pull(
+        &self,
+        path: &str,
+        bandwidth: u64,
+        flags: impl Into<api::DomainBlockPullFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_block_pull(&self.wire, path, bandwidth, flags).await
+    }
+    /// [`Client::domain_migrate_get_max_speed`](crate::client::Client::domain_migrate_get_max_speed) on this domain.
+    pub async fn migrate_get_max_speed(
+        &self,
+        flags: impl Into<api::DomainMigrateMaxSpeedFlags>,
+    ) -> Result<u64, ClientError> {
+        self.client.domain_migrate_get_max_speed(&self.wire, flags).await
+    }
+    /// [`Client::domain_block_stats_flags`](crate::client::Client::domain_block_stats_flags) on this domain.
+    pub async fn block_stats_flags(
+        &self,
+        path: &str,
+        nparams: i32,
+        flags: impl Into<api::TypedParameterFlags>,
+    ) -> Result<remote::DomainBlockStatsFlagsRet, ClientError> {
+        self.client.domain_block_stats_flags(&self.wire, path, nparams, flags).await
+    }
+    /// [`Client::domain_reset`](crate::client::Client::domain_reset) on this domain.
+    pub async fn reset(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.domain_reset(&self.wire, flags).await
+    }
+    /// [`Client::domain_open_graphics`](crate::client::Client::domain_open_graphics) on this domain.
+    pub async fn open_graphics(
+        &self,
+        idx: u32,
+        flags: impl Into<api::DomainOpenGraphicsFlags>,
+        fds: Vec<OwnedFd>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_open_graphics(&self.wire, idx, flags, fds).await
+    }
+    /// [`Client::domain_block_resize`](crate::client::Client::domain_block_resize) on this domain.
+    pub async fn block_resize(
+        &self,
+        disk: &str,
+        size: u64,
+        flags: impl Into<api::DomainBlockResizeFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_block_resize(&self.wire, disk, size, flags).await
+    }
+    /// [`Client::domain_set_block_io_tune`](crate::client::Client::domain_set_block_io_tune) on this domain.
+    pub async fn set_block_io_tune(
+        &self,
+        disk: &str,
+        params: &TypedParams,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_block_io_tune(&self.wire, disk, params, flags).await
+    }
+    /// [`Client::domain_get_block_io_tune`](crate::client::Client::domain_get_block_io_tune) on this domain.
+    pub async fn get_block_io_tune(
+        &self,
+        disk: Option<&str>,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<remote::DomainGetBlockIoTuneRet, ClientError> {
+        self.client.domain_get_block_io_tune(&self.wire, disk, nparams, flags).await
+    }
+    /// [`Client::domain_set_numa_parameters`](crate::client::Client::domain_set_numa_parameters) on this domain.
+    pub async fn set_numa_parameters(
+        &self,
+        params: &TypedParams,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_numa_parameters(&self.wire, params, flags).await
+    }
+    /// [`Client::domain_get_numa_parameters`](crate::client::Client::domain_get_numa_parameters) on this domain.
+    pub async fn get_numa_parameters(
+        &self,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<remote::DomainGetNumaParametersRet, ClientError> {
+        self.client.domain_get_numa_parameters(&self.wire, nparams, flags).await
+    }
+    /// [`Client::domain_set_interface_parameters`](crate::client::Client::domain_set_interface_parameters) on this domain.
+    pub async fn set_interface_parameters(
+        &self,
+        device: &str,
+        params: &TypedParams,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_set_interface_parameters(&self.wire, device, params, flags)
+            .await
+    }
+    /// [`Client::domain_get_interface_parameters`](crate::client::Client::domain_get_interface_parameters) on this domain.
+    pub async fn get_interface_parameters(
+        &self,
+        device: &str,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<remote::DomainGetInterfaceParametersRet, ClientError> {
+        self.client
+            .domain_get_interface_parameters(&self.wire, device, nparams, flags)
+            .await
+    }
+    /// [`Client::domain_shutdown_flags`](crate::client::Client::domain_shutdown_flags) on this domain.
+    pub async fn shutdown_flags(
+        &self,
+        flags: impl Into<api::DomainShutdownFlagValues>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_shutdown_flags(&self.wire, flags).await
+    }
+    /// [`Client::domain_pm_suspend_for_duration`](crate::client::Client::domain_pm_suspend_for_duration) on this domain.
+    pub async fn pm_suspend_for_duration(
+        &self,
+        target: u32,
+        duration: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_pm_suspend_for_duration(&self.wire, target, duration, flags)
+            .await
+    }
+    /// [`Client::domain_get_cpu_stats`](crate::client::Client::domain_get_cpu_stats) on this domain.
+    pub async fn get_cpu_stats(
+        &self,
+        nparams: u32,
+        start_cpu: i32,
+        ncpus: u32,
+        flags: impl Into<api::TypedParameterFlags>,
+    ) -> Result<remote::DomainGetCpuStatsRet, ClientError> {
+        self.client
+            .domain_get_cpu_stats(&self.wire, nparams, start_cpu, ncpus, flags)
+            .await
+    }
+    /// [`Client::domain_get_disk_errors`](crate::client::Client::domain_get_disk_errors) on this domain.
+    pub async fn get_disk_errors(
+        &self,
+        maxerrors: u32,
+        flags: u32,
+    ) -> Result<remote::DomainGetDiskErrorsRet, ClientError> {
+        self.client.domain_get_disk_errors(&self.wire, maxerrors, flags).await
+    }
+    /// [`Client::domain_set_metadata`](crate::client::Client::domain_set_metadata) on this domain.
+    pub async fn set_metadata(
+        &self,
+        r#type: i32,
+        metadata: Option<&str>,
+        key: Option<&str>,
+        uri: Option<&str>,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_set_metadata(&self.wire, r#type, metadata, key, uri, flags)
+            .await
+    }
+    /// [`Client::domain_get_metadata`](crate::client::Client::domain_get_metadata) on this domain.
+    pub async fn get_metadata(
+        &self,
+        r#type: i32,
+        uri: Option<&str>,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<String, ClientError> {
+        self.client.domain_get_metadata(&self.wire, r#type, uri, flags).await
+    }
+    /// [`Client::domain_block_rebase`](crate::client::Client::domain_block_rebase) on this domain.
+    pub async fn block_rebase(
+        &self,
+        path: &str,
+        base: Option<&str>,
+        bandwidth: u64,
+        flags: impl Into<api::DomainBlockRebaseFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_block_rebase(&self.wire, path, base, bandwidth, flags).await
+    }
+    /// [`Client::domain_pm_wakeup`](crate::client::Client::domain_pm_wakeup) on this domain.
+    pub async fn pm_wakeup(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.domain_pm_wakeup(&self.wire, flags).await
+    }
+    /// [`Client::domain_list_all_snapshots`](crate::client::Client::domain_list_all_snapshots) on this domain.
+    pub async fn list_all_snapshots(
+        &self,
+        flags: impl Into<api::DomainSnapshotListFlags>,
+    ) -> Result<Vec<DomainSnapshot>, ClientError> {
+        self.client
+            .domain_list_all_snapshots(&self.wire, 1, flags)
+            .await
+            .map(|r| {
+                r
+                    .snapshots
+                    .into_iter()
+                    .map(|w| DomainSnapshot::from_wire(self.client.clone(), w))
+                    .collect()
+            })
+    }
+    /// [`Client::domain_get_hostname`](crate::client::Client::domain_get_hostname) on this domain.
+    pub async fn get_hostname(
+        &self,
+        flags: impl Into<api::DomainGetHostnameFlags>,
+    ) -> Result<String, ClientError> {
+        self.client.domain_get_hostname(&self.wire, flags).await
+    }
+    /// [`Client::domain_get_security_label_list`](crate::client::Client::domain_get_security_label_list) on this domain.
+    pub async fn get_security_label_list(
+        &self,
+    ) -> Result<remote::DomainGetSecurityLabelListRet, ClientError> {
+        self.client.domain_get_security_label_list(&self.wire).await
+    }
+    /// [`Client::domain_pin_emulator`](crate::client::Client::domain_pin_emulator) on this domain.
+    pub async fn pin_emulator(
+        &self,
+        cpumap: &[u8],
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_pin_emulator(&self.wire, cpumap, flags).await
+    }
+    /// [`Client::domain_get_emulator_pin_info`](crate::client::Client::domain_get_emulator_pin_info) on this domain.
+    pub async fn get_emulator_pin_info(
+        &self,
+        maplen: i32,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<remote::DomainGetEmulatorPinInfoRet, ClientError> {
+        self.client.domain_get_emulator_pin_info(&self.wire, maplen, flags).await
+    }
+    /// [`Client::domain_block_commit`](crate::client::Client::domain_block_commit) on this domain.
+    pub async fn block_commit(
+        &self,
+        disk: &str,
+        base: Option<&str>,
+        top: Option<&str>,
+        bandwidth: u64,
+        flags: impl Into<api::DomainBlockCommitFlags>,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_block_commit(&self.wire, disk, base, top, bandwidth, flags)
+            .await
+    }
+    /// [`Client::domain_fstrim`](crate::client::Client::domain_fstrim) on this domain.
+    pub async fn fstrim(
+        &self,
+        mount_point: Option<&str>,
+        minimum: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client.domain_fstrim(&self.wire, mount_point, minimum, flags).await
+    }
+    /// [`Client::domain_send_process_signal`](crate::client::Client::domain_send_process_signal) on this domain.
+    pub async fn send_process_signal(
+        &self,
+        pid_value: i64,
+        signum: u32,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_send_process_signal(&self.wire, pid_value, signum, flags)
+            .await
+    }
+    /// [`Client::domain_open_channel`](crate::client::Client::domain_open_channel) on this domain.
+    pub async fn open_channel(
+        &self,
+        name: Option<&str>,
+        flags: impl Into<api::DomainChannelFlags>,
+    ) -> Result<ByteStream, ClientError> {
+        self.client.domain_open_channel(&self.wire, name, flags).await
+    }
+    /// [`Client::domain_get_job_stats`](crate::client::Client::domain_get_job_stats) on this domain.
+    pub async fn get_job_stats(
+        &self,
+        flags: impl Into<api::DomainGetJobStatsFlags>,
+    ) -> Result<remote::DomainGetJobStatsRet, ClientError> {
+        self.client.domain_get_job_stats(&self.wire, flags).await
+    }
+    /// [`Client::domain_migrate_get_compression_cache`](crate::client::Client::domain_migrate_get_compression_cache) on this domain.
+    pub async fn migrate_get_compression_cache(
+        &self,
+        flags: u32,
+    ) -> Result<u64, ClientError> {
+        self.client.domain_migrate_get_compression_cache(&self.wire, flags).await
+    }
+    /// [`Client::domain_migrate_set_compression_cache`](crate::client::Client::domain_migrate_set_compression_cache) on this domain.
+    pub async fn migrate_set_compression_cache(
+        &self,
+        cache_size: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_migrate_set_compression_cache(&self.wire, cache_size, flags)
+            .await
+    }
+    /// [`Client::domain_migrate_begin3_params`](crate::client::Client::domain_migrate_begin3_params) on this domain.
+    pub async fn migrate_begin3_params(
+        &self,
+        params: &TypedParams,
+        flags: u32,
+    ) -> Result<remote::DomainMigrateBegin3ParamsRet, ClientError> {
+        self.client.domain_migrate_begin3_params(&self.wire, params, flags).await
+    }
+    /// [`Client::domain_migrate_perform3_params`](crate::client::Client::domain_migrate_perform3_params) on this domain.
+    pub async fn migrate_perform3_params(
+        &self,
+        dconnuri: Option<&str>,
+        params: &TypedParams,
+        cookie_in: &[u8],
+        flags: u32,
+    ) -> Result<Vec<u8>, ClientError> {
+        self.client
+            .domain_migrate_perform3_params(
+                &self.wire,
+                dconnuri,
+                params,
+                cookie_in,
+                flags,
+            )
+            .await
+    }
+    /// [`Client::domain_migrate_confirm3_params`](crate::client::Client::domain_migrate_confirm3_params) on this domain.
+    pub async fn migrate_confirm3_params(
+        &self,
+        params: &TypedParams,
+        cookie_in: &[u8],
+        flags: u32,
+        cancelled: i32,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_migrate_confirm3_params(
+                &self.wire,
+                params,
+                cookie_in,
+                flags,
+                cancelled,
+            )
+            .await
+    }
+    /// [`Client::domain_set_memory_stats_period`](crate::client::Client::domain_set_memory_stats_period) on this domain.
+    pub async fn set_memory_stats_period(
+        &self,
+        period: i32,
+        flags: impl Into<api::DomainMemoryModFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_memory_stats_period(&self.wire, period, flags).await
+    }
+    /// [`Client::domain_create_with_files`](crate::client::Client::domain_create_with_files) on this domain.
+    pub async fn create_with_files(
+        &self,
+        flags: impl Into<api::DomainCreateFlags>,
+        fds: Vec<OwnedFd>,
+    ) -> Result<Domain, ClientError> {
+        self.client.domain_create_with_files(&self.wire, flags, fds).await
+    }
+    /// [`Client::domain_core_dump_with_format`](crate::client::Client::domain_core_dump_with_format) on this domain.
+    pub async fn core_dump_with_format(
+        &self,
+        to: &str,
+        dumpformat: u32,
+        flags: impl Into<api::DomainCoreDumpFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_core_dump_with_format(&self.wire, to, dumpformat, flags).await
+    }
+    /// [`Client::domain_fsfreeze`](crate::client::Client::domain_fsfreeze) on this domain.
+    pub async fn fsfreeze(
+        &self,
+        mountpoints: &[&str],
+        flags: u32,
+    ) -> Result<i32, ClientError> {
+        self.client.domain_fsfreeze(&self.wire, mountpoints, flags).await
+    }
+    /// [`Client::domain_fsthaw`](crate::client::Client::domain_fsthaw) on this domain.
+    pub async fn fsthaw(
+        &self,
+        mountpoints: &[&str],
+        flags: u32,
+    ) -> Result<i32, ClientError> {
+        self.client.domain_fsthaw(&self.wire, mountpoints, flags).await
+    }
+    /// [`Client::domain_get_time`](crate::client::Client::domain_get_time) on this domain.
+    pub async fn get_time(
+        &self,
+        flags: u32,
+    ) -> Result<remote::DomainGetTimeRet, ClientError> {
+        self.client.domain_get_time(&self.wire, flags).await
+    }
+    /// [`Client::domain_set_time`](crate::client::Client::domain_set_time) on this domain.
+    pub async fn set_time(
+        &self,
+        seconds: i64,
+        nseconds: u32,
+        flags: impl Into<api::DomainSetTimeFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_time(&self.wire, seconds, nseconds, flags).await
+    }
+    /// [`Client::domain_open_graphics_fd`](crate::client::Client::domain_open_graphics_fd) on this domain.
+    pub async fn open_graphics_fd(
+        &self,
+        idx: u32,
+        flags: impl Into<api::DomainOpenGraphicsFlags>,
+    ) -> Result<Vec<OwnedFd>, ClientError> {
+        self.client.domain_open_graphics_fd(&self.wire, idx, flags).await
+    }
+    /// [`Client::domain_block_copy`](crate::client::Client::domain_block_copy) on this domain.
+    pub async fn block_copy(
+        &self,
+        path: &str,
+        destxml: &str,
+        params: &TypedParams,
+        flags: impl Into<api::DomainBlockCopyFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_block_copy(&self.wire, path, destxml, params, flags).await
+    }
+    /// [`Client::domain_get_fsinfo`](crate::client::Client::domain_get_fsinfo) on this domain.
+    pub async fn get_fsinfo(
+        &self,
+        flags: u32,
+    ) -> Result<remote::DomainGetFsinfoRet, ClientError> {
+        self.client.domain_get_fsinfo(&self.wire, flags).await
+    }
+    /// [`Client::domain_get_iothread_info`](crate::client::Client::domain_get_iothread_info) on this domain.
+    pub async fn get_iothread_info(
+        &self,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<remote::DomainGetIothreadInfoRet, ClientError> {
+        self.client.domain_get_iothread_info(&self.wire, flags).await
+    }
+    /// [`Client::domain_pin_iothread`](crate::client::Client::domain_pin_iothread) on this domain.
+    pub async fn pin_iothread(
+        &self,
+        iothreads_id: u32,
+        cpumap: &[u8],
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_pin_iothread(&self.wire, iothreads_id, cpumap, flags).await
+    }
+    /// [`Client::domain_interface_addresses`](crate::client::Client::domain_interface_addresses) on this domain.
+    pub async fn interface_addresses(
+        &self,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<remote::DomainInterface>, ClientError> {
+        self.client.domain_interface_addresses(&self.wire, source, flags).await
+    }
+    /// [`Client::domain_add_iothread`](crate::client::Client::domain_add_iothread) on this domain.
+    pub async fn add_iothread(
+        &self,
+        iothread_id: u32,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_add_iothread(&self.wire, iothread_id, flags).await
+    }
+    /// [`Client::domain_del_iothread`](crate::client::Client::domain_del_iothread) on this domain.
+    pub async fn del_iothread(
+        &self,
+        iothread_id: u32,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_del_iothread(&self.wire, iothread_id, flags).await
+    }
+    /// [`Client::domain_set_user_password`](crate::client::Client::domain_set_user_password) on this domain.
+    pub async fn set_user_password(
+        &self,
+        user: Option<&str>,
+        password: Option<&str>,
+        flags: impl Into<api::DomainSetUserPasswordFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_user_password(&self.wire, user, password, flags).await
+    }
+    /// [`Client::domain_rename`](crate::client::Client::domain_rename) on this domain.
+    pub async fn rename(
+        &self,
+        new_name: Option<&str>,
+        flags: u32,
+    ) -> Result<i32, ClientError> {
+        self.client.domain_rename(&self.wire, new_name, flags).await
+    }
+    /// [`Client::domain_migrate_start_post_copy`](crate::client::Client::domain_migrate_start_post_copy) on this domain.
+    pub async fn migrate_start_post_copy(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.domain_migrate_start_post_copy(&self.wire, flags).await
+    }
+    /// [`Client::domain_get_perf_events`](crate::client::Client::domain_get_perf_events) on this domain.
+    pub async fn get_perf_events(&self, flags: u32) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_perf_events(&self.wire, flags).await
+    }
+    /// [`Client::domain_set_perf_events`](crate::client::Client::domain_set_perf_events) on this domain.
+    pub async fn set_perf_events(
+        &self,
+        params: &TypedParams,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_perf_events(&self.wire, params, flags).await
+    }
+    /// [`Client::domain_get_guest_vcpus`](crate::client::Client::domain_get_guest_vcpus) on this domain.
+    pub async fn get_guest_vcpus(&self, flags: u32) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_guest_vcpus(&self.wire, flags).await
+    }
+    /// [`Client::domain_set_guest_vcpus`](crate::client::Client::domain_set_guest_vcpus) on this domain.
+    pub async fn set_guest_vcpus(
+        &self,
+        cpumap: &str,
+        state: i32,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_guest_vcpus(&self.wire, cpumap, state, flags).await
+    }
+    /// [`Client::domain_set_vcpu`](crate::client::Client::domain_set_vcpu) on this domain.
+    pub async fn set_vcpu(
+        &self,
+        cpumap: &str,
+        state: i32,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_vcpu(&self.wire, cpumap, state, flags).await
+    }
+    /// [`Client::domain_set_block_threshold`](crate::client::Client::domain_set_block_threshold) on this domain.
+    pub async fn set_block_threshold(
+        &self,
+        dev: &str,
+        threshold: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_block_threshold(&self.wire, dev, threshold, flags).await
+    }
+    /// [`Client::domain_migrate_get_max_downtime`](crate::client::Client::domain_migrate_get_max_downtime) on this domain.
+    pub async fn migrate_get_max_downtime(
+        &self,
+        flags: u32,
+    ) -> Result<u64, ClientError> {
+        self.client.domain_migrate_get_max_downtime(&self.wire, flags).await
+    }
+    /// [`Client::domain_managed_save_get_xml_desc`](crate::client::Client::domain_managed_save_get_xml_desc) on this domain.
+    pub async fn managed_save_get_xml_desc(
+        &self,
+        flags: impl Into<api::DomainSaveImageXMLFlags>,
+    ) -> Result<String, ClientError> {
+        self.client.domain_managed_save_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::domain_managed_save_define_xml`](crate::client::Client::domain_managed_save_define_xml) on this domain.
+    pub async fn managed_save_define_xml(
+        &self,
+        dxml: Option<&str>,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_managed_save_define_xml(&self.wire, dxml, flags).await
+    }
+    /// [`Client::domain_set_lifecycle_action`](crate::client::Client::domain_set_lifecycle_action) on this domain.
+    pub async fn set_lifecycle_action(
+        &self,
+        r#type: u32,
+        action: u32,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_lifecycle_action(&self.wire, r#type, action, flags).await
+    }
+    /// [`Client::domain_detach_device_alias`](crate::client::Client::domain_detach_device_alias) on this domain.
+    pub async fn detach_device_alias(
+        &self,
+        alias: &str,
+        flags: impl Into<api::DomainDeviceModifyFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_detach_device_alias(&self.wire, alias, flags).await
+    }
+    /// [`Client::domain_get_launch_security_info`](crate::client::Client::domain_get_launch_security_info) on this domain.
+    pub async fn get_launch_security_info(
+        &self,
+        flags: u32,
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_launch_security_info(&self.wire, flags).await
+    }
+    /// [`Client::domain_set_iothread_params`](crate::client::Client::domain_set_iothread_params) on this domain.
+    pub async fn set_iothread_params(
+        &self,
+        iothread_id: u32,
+        params: &TypedParams,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_set_iothread_params(&self.wire, iothread_id, params, flags)
+            .await
+    }
+    /// [`Client::domain_checkpoint_create_xml`](crate::client::Client::domain_checkpoint_create_xml) on this domain.
+    pub async fn checkpoint_create_xml(
+        &self,
+        xml_desc: &str,
+        flags: impl Into<api::DomainCheckpointCreateFlags>,
+    ) -> Result<DomainCheckpoint, ClientError> {
+        self.client.domain_checkpoint_create_xml(&self.wire, xml_desc, flags).await
+    }
+    /// [`Client::domain_list_all_checkpoints`](crate::client::Client::domain_list_all_checkpoints) on this domain.
+    pub async fn list_all_checkpoints(
+        &self,
+        flags: impl Into<api::DomainCheckpointListFlags>,
+    ) -> Result<Vec<DomainCheckpoint>, ClientError> {
+        self.client
+            .domain_list_all_checkpoints(&self.wire, 1, flags)
+            .await
+            .map(|r| {
+                r
+                    .checkpoints
+                    .into_iter()
+                    .map(|w| DomainCheckpoint::from_wire(self.client.clone(), w))
+                    .collect()
+            })
+    }
+    /// [`Client::domain_checkpoint_lookup_by_name`](crate::client::Client::domain_checkpoint_lookup_by_name) on this domain.
+    pub async fn checkpoint_lookup_by_name(
+        &self,
+        name: &str,
+        flags: u32,
+    ) -> Result<DomainCheckpoint, ClientError> {
+        self.client.domain_checkpoint_lookup_by_name(&self.wire, name, flags).await
+    }
+    /// [`Client::domain_get_guest_info`](crate::client::Client::domain_get_guest_info) on this domain.
+    pub async fn get_guest_info(
+        &self,
+        types: impl Into<api::DomainGuestInfoTypes>,
+        flags: u32,
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_guest_info(&self.wire, types, flags).await
+    }
+    /// [`Client::domain_agent_set_response_timeout`](crate::client::Client::domain_agent_set_response_timeout) on this domain.
+    pub async fn agent_set_response_timeout(
+        &self,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<i32, ClientError> {
+        self.client.domain_agent_set_response_timeout(&self.wire, timeout, flags).await
+    }
+    /// [`Client::domain_backup_begin`](crate::client::Client::domain_backup_begin) on this domain.
+    pub async fn backup_begin(
+        &self,
+        backup_xml: &str,
+        checkpoint_xml: Option<&str>,
+        flags: impl Into<api::DomainBackupBeginFlags>,
+    ) -> Result<(), ClientError> {
+        self.client
+            .domain_backup_begin(&self.wire, backup_xml, checkpoint_xml, flags)
+            .await
+    }
+    /// [`Client::domain_backup_get_xml_desc`](crate::client::Client::domain_backup_get_xml_desc) on this domain.
+    pub async fn backup_get_xml_desc(&self, flags: u32) -> Result<String, ClientError> {
+        self.client.domain_backup_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::domain_authorized_ssh_keys_get`](crate::client::Client::domain_authorized_ssh_keys_get) on this domain.
+    pub async fn authorized_ssh_keys_get(
+        &self,
+        user: &str,
+        flags: u32,
+    ) -> Result<Vec<String>, ClientError> {
+        self.client.domain_authorized_ssh_keys_get(&self.wire, user, flags).await
+    }
+    /// [`Client::domain_authorized_ssh_keys_set`](crate::client::Client::domain_authorized_ssh_keys_set) on this domain.
+    pub async fn authorized_ssh_keys_set(
+        &self,
+        user: &str,
+        keys: &[&str],
+        flags: impl Into<api::DomainAuthorizedSSHKeysSetFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_authorized_ssh_keys_set(&self.wire, user, keys, flags).await
+    }
+    /// [`Client::domain_get_messages`](crate::client::Client::domain_get_messages) on this domain.
+    pub async fn get_messages(&self, flags: u32) -> Result<Vec<String>, ClientError> {
+        self.client.domain_get_messages(&self.wire, flags).await
+    }
+    /// [`Client::domain_start_dirty_rate_calc`](crate::client::Client::domain_start_dirty_rate_calc) on this domain.
+    pub async fn start_dirty_rate_calc(
+        &self,
+        seconds: i32,
+        flags: impl Into<api::DomainDirtyRateCalcFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_start_dirty_rate_calc(&self.wire, seconds, flags).await
+    }
+    /// [`Client::domain_set_launch_security_state`](crate::client::Client::domain_set_launch_security_state) on this domain.
+    pub async fn set_launch_security_state(
+        &self,
+        params: &TypedParams,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_launch_security_state(&self.wire, params, flags).await
+    }
+    /// [`Client::domain_save_params`](crate::client::Client::domain_save_params) on this domain.
+    pub async fn save_params(
+        &self,
+        params: &TypedParams,
+        flags: impl Into<api::DomainSaveRestoreFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_save_params(&self.wire, params, flags).await
+    }
+    /// [`Client::domain_abort_job_flags`](crate::client::Client::domain_abort_job_flags) on this domain.
+    pub async fn abort_job_flags(
+        &self,
+        flags: impl Into<api::DomainAbortJobFlagsValues>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_abort_job_flags(&self.wire, flags).await
+    }
+    /// [`Client::domain_fd_associate`](crate::client::Client::domain_fd_associate) on this domain.
+    pub async fn fd_associate(
+        &self,
+        name: &str,
+        flags: impl Into<api::DomainFDAssociateFlags>,
+        fds: Vec<OwnedFd>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_fd_associate(&self.wire, name, flags, fds).await
+    }
+    /// [`Client::domain_graphics_reload`](crate::client::Client::domain_graphics_reload) on this domain.
+    pub async fn graphics_reload(
+        &self,
+        r#type: u32,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client.domain_graphics_reload(&self.wire, r#type, flags).await
+    }
+    /// [`Client::domain_get_autostart_once`](crate::client::Client::domain_get_autostart_once) on this domain.
+    pub async fn get_autostart_once(&self) -> Result<i32, ClientError> {
+        self.client.domain_get_autostart_once(&self.wire).await
+    }
+    /// [`Client::domain_set_autostart_once`](crate::client::Client::domain_set_autostart_once) on this domain.
+    pub async fn set_autostart_once(&self, autostart: i32) -> Result<(), ClientError> {
+        self.client.domain_set_autostart_once(&self.wire, autostart).await
+    }
+    /// [`Client::domain_set_throttle_group`](crate::client::Client::domain_set_throttle_group) on this domain.
+    pub async fn set_throttle_group(
+        &self,
+        group: &str,
+        params: &TypedParams,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_set_throttle_group(&self.wire, group, params, flags).await
+    }
+    /// [`Client::domain_del_throttle_group`](crate::client::Client::domain_del_throttle_group) on this domain.
+    pub async fn del_throttle_group(
+        &self,
+        group: Option<&str>,
+        flags: impl Into<api::DomainModificationImpact>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_del_throttle_group(&self.wire, group, flags).await
+    }
+}
+impl DomainCheckpoint {
+    /// [`Client::domain_checkpoint_get_xml_desc`](crate::client::Client::domain_checkpoint_get_xml_desc) on this domain checkpoint.
+    pub async fn get_xml_desc(
+        &self,
+        flags: impl Into<api::DomainCheckpointXMLFlags>,
+    ) -> Result<String, ClientError> {
+        self.client.domain_checkpoint_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::domain_checkpoint_list_all_children`](crate::client::Client::domain_checkpoint_list_all_children) on this domain checkpoint.
+    pub async fn list_all_children(
+        &self,
+        flags: impl Into<api::DomainCheckpointListFlags>,
+    ) -> Result<Vec<DomainCheckpoint>, ClientError> {
+        self.client
+            .domain_checkpoint_list_all_children(&self.wire, 1, flags)
+            .await
+            .map(|r| {
+                r
+                    .checkpoints
+                    .into_iter()
+                    .map(|w| DomainCheckpoint::from_wire(self.client.clone(), w))
+                    .collect()
+            })
+    }
+    /// [`Client::domain_checkpoint_get_parent`](crate::client::Client::domain_checkpoint_get_parent) on this domain checkpoint.
+    pub async fn get_parent(&self, flags: u32) -> Result<DomainCheckpoint, ClientError> {
+        self.client.domain_checkpoint_get_parent(&self.wire, flags).await
+    }
+    /// [`Client::domain_checkpoint_delete`](crate::client::Client::domain_checkpoint_delete) on this domain checkpoint.
+    pub async fn delete(
+        &self,
+        flags: impl Into<api::DomainCheckpointDeleteFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_checkpoint_delete(&self.wire, flags).await
+    }
+}
+impl DomainSnapshot {
+    /// [`Client::domain_snapshot_get_xml_desc`](crate::client::Client::domain_snapshot_get_xml_desc) on this domain snapshot.
+    pub async fn get_xml_desc(
+        &self,
+        flags: impl Into<api::DomainSnapshotXMLFlags>,
+    ) -> Result<String, ClientError> {
+        self.client.domain_snapshot_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::domain_revert_to_snapshot`](crate::client::Client::domain_revert_to_snapshot) on this domain snapshot.
+    pub async fn domain_revert_to_snapshot(
+        &self,
+        flags: impl Into<api::DomainSnapshotRevertFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_revert_to_snapshot(&self.wire, flags).await
+    }
+    /// [`Client::domain_snapshot_delete`](crate::client::Client::domain_snapshot_delete) on this domain snapshot.
+    pub async fn delete(
+        &self,
+        flags: impl Into<api::DomainSnapshotDeleteFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.domain_snapshot_delete(&self.wire, flags).await
+    }
+    /// [`Client::domain_snapshot_get_parent`](crate::client::Client::domain_snapshot_get_parent) on this domain snapshot.
+    pub async fn get_parent(&self, flags: u32) -> Result<DomainSnapshot, ClientError> {
+        self.client.domain_snapshot_get_parent(&self.wire, flags).await
+    }
+    /// [`Client::domain_snapshot_num_children`](crate::client::Client::domain_snapshot_num_children) on this domain snapshot.
+    pub async fn num_children(
+        &self,
+        flags: impl Into<api::DomainSnapshotListFlags>,
+    ) -> Result<i32, ClientError> {
+        self.client.domain_snapshot_num_children(&self.wire, flags).await
+    }
+    /// [`Client::domain_snapshot_list_children_names`](crate::client::Client::domain_snapshot_list_children_names) on this domain snapshot.
+    pub async fn list_children_names(
+        &self,
+        maxnames: i32,
+        flags: impl Into<api::DomainSnapshotListFlags>,
+    ) -> Result<Vec<String>, ClientError> {
+        self.client
+            .domain_snapshot_list_children_names(&self.wire, maxnames, flags)
+            .await
+    }
+    /// [`Client::domain_snapshot_is_current`](crate::client::Client::domain_snapshot_is_current) on this domain snapshot.
+    pub async fn is_current(&self, flags: u32) -> Result<i32, ClientError> {
+        self.client.domain_snapshot_is_current(&self.wire, flags).await
+    }
+    /// [`Client::domain_snapshot_has_metadata`](crate::client::Client::domain_snapshot_has_metadata) on this domain snapshot.
+    pub async fn has_metadata(&self, flags: u32) -> Result<i32, ClientError> {
+        self.client.domain_snapshot_has_metadata(&self.wire, flags).await
+    }
+    /// [`Client::domain_snapshot_list_all_children`](crate::client::Client::domain_snapshot_list_all_children) on this domain snapshot.
+    pub async fn list_all_children(
+        &self,
+        flags: impl Into<api::DomainSnapshotListFlags>,
+    ) -> Result<Vec<DomainSnapshot>, ClientError> {
+        self.client
+            .domain_snapshot_list_all_children(&self.wire, 1, flags)
+            .await
+            .map(|r| {
+                r
+                    .snapshots
+                    .into_iter()
+                    .map(|w| DomainSnapshot::from_wire(self.client.clone(), w))
+                    .collect()
+            })
+    }
+}
+impl Interface {
+    /// [`Client::interface_get_xml_desc`](crate::client::Client::interface_get_xml_desc) on this interface.
+    pub async fn get_xml_desc(&self, flags: u32) -> Result<String, ClientError> {
+        self.client.interface_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::interface_undefine`](crate::client::Client::interface_undefine) on this interface.
+    pub async fn undefine(&self) -> Result<(), ClientError> {
+        self.client.interface_undefine(&self.wire).await
+    }
+    /// [`Client::interface_create`](crate::client::Client::interface_create) on this interface.
+    pub async fn create(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.interface_create(&self.wire, flags).await
+    }
+    /// [`Client::interface_destroy`](crate::client::Client::interface_destroy) on this interface.
+    pub async fn destroy(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.interface_destroy(&self.wire, flags).await
+    }
+    /// [`Client::interface_is_active`](crate::client::Client::interface_is_active) on this interface.
+    pub async fn is_active(&self) -> Result<i32, ClientError> {
+        self.client.interface_is_active(&self.wire).await
+    }
+}
+impl Network {
+    /// [`Client::network_create`](crate::client::Client::network_create) on this network.
+    pub async fn create(&self) -> Result<(), ClientError> {
+        self.client.network_create(&self.wire).await
+    }
+    /// [`Client::network_destroy`](crate::client::Client::network_destroy) on this network.
+    pub async fn destroy(&self) -> Result<(), ClientError> {
+        self.client.network_destroy(&self.wire).await
+    }
+    /// [`Client::network_get_xml_desc`](crate::client::Client::network_get_xml_desc) on this network.
+    pub async fn get_xml_desc(
+        &self,
+        flags: impl Into<api::NetworkXMLFlags>,
+    ) -> Result<String, ClientError> {
+        self.client.network_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::network_get_autostart`](crate::client::Client::network_get_autostart) on this network.
+    pub async fn get_autostart(&self) -> Result<i32, ClientError> {
+        self.client.network_get_autostart(&self.wire).await
+    }
+    /// [`Client::network_get_bridge_name`](crate::client::Client::network_get_bridge_name) on this network.
+    pub async fn get_bridge_name(&self) -> Result<String, ClientError> {
+        self.client.network_get_bridge_name(&self.wire).await
+    }
+    /// [`Client::network_set_autostart`](crate::client::Client::network_set_autostart) on this network.
+    pub async fn set_autostart(&self, autostart: i32) -> Result<(), ClientError> {
+        self.client.network_set_autostart(&self.wire, autostart).await
+    }
+    /// [`Client::network_undefine`](crate::client::Client::network_undefine) on this network.
+    pub async fn undefine(&self) -> Result<(), ClientError> {
+        self.client.network_undefine(&self.wire).await
+    }
+    /// [`Client::network_is_active`](crate::client::Client::network_is_active) on this network.
+    pub async fn is_active(&self) -> Result<i32, ClientError> {
+        self.client.network_is_active(&self.wire).await
+    }
+    /// [`Client::network_is_persistent`](crate::client::Client::network_is_persistent) on this network.
+    pub async fn is_persistent(&self) -> Result<i32, ClientError> {
+        self.client.network_is_persistent(&self.wire).await
+    }
+    /// [`Client::network_update`](crate::client::Client::network_update) on this network.
+    pub async fn update(
+        &self,
+        command: u32,
+        section: u32,
+        parent_index: i32,
+        xml: &str,
+        flags: impl Into<api::NetworkUpdateFlags>,
+    ) -> Result<(), ClientError> {
+        self.client
+            .network_update(&self.wire, command, section, parent_index, xml, flags)
+            .await
+    }
+    /// [`Client::network_get_dhcp_leases`](crate::client::Client::network_get_dhcp_leases) on this network.
+    pub async fn get_dhcp_leases(
+        &self,
+        mac: Option<&str>,
+        need_results: i32,
+        flags: u32,
+    ) -> Result<remote::NetworkGetDhcpLeasesRet, ClientError> {
+        self.client.network_get_dhcp_leases(&self.wire, mac, need_results, flags).await
+    }
+    /// [`Client::network_list_all_ports`](crate::client::Client::network_list_all_ports) on this network.
+    pub async fn list_all_ports(
+        &self,
+        flags: u32,
+    ) -> Result<Vec<NetworkPort>, ClientError> {
+        self.client
+            .network_list_all_ports(&self.wire, 1, flags)
+            .await
+            .map(|r| {
+                r
+                    .ports
+                    .into_iter()
+                    .map(|w| NetworkPort::from_wire(self.client.clone(), w))
+                    .collect()
+            })
+    }
+    /// [`Client::network_port_lookup_by_uuid`](crate::client::Client::network_port_lookup_by_uuid) on this network.
+    pub async fn port_lookup_by_uuid(
+        &self,
+        uuid: [u8; 16],
+    ) -> Result<NetworkPort, ClientError> {
+        self.client.network_port_lookup_by_uuid(&self.wire, uuid).await
+    }
+    /// [`Client::network_port_create_xml`](crate::client::Client::network_port_create_xml) on this network.
+    pub async fn port_create_xml(
+        &self,
+        xml: &str,
+        flags: impl Into<api::NetworkPortCreateFlags>,
+    ) -> Result<NetworkPort, ClientError> {
+        self.client.network_port_create_xml(&self.wire, xml, flags).await
+    }
+    /// [`Client::network_set_metadata`](crate::client::Client::network_set_metadata) on this network.
+    pub async fn set_metadata(
+        &self,
+        r#type: i32,
+        metadata: Option<&str>,
+        key: Option<&str>,
+        uri: Option<&str>,
+        flags: impl Into<api::NetworkUpdateFlags>,
+    ) -> Result<(), ClientError> {
+        self.client
+            .network_set_metadata(&self.wire, r#type, metadata, key, uri, flags)
+            .await
+    }
+    /// [`Client::network_get_metadata`](crate::client::Client::network_get_metadata) on this network.
+    pub async fn get_metadata(
+        &self,
+        r#type: i32,
+        uri: Option<&str>,
+        flags: impl Into<api::NetworkUpdateFlags>,
+    ) -> Result<String, ClientError> {
+        self.client.network_get_metadata(&self.wire, r#type, uri, flags).await
+    }
+}
+impl NetworkPort {
+    /// [`Client::network_port_get_parameters`](crate::client::Client::network_port_get_parameters) on this network port.
+    pub async fn get_parameters(
+        &self,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<remote::NetworkPortGetParametersRet, ClientError> {
+        self.client.network_port_get_parameters(&self.wire, nparams, flags).await
+    }
+    /// [`Client::network_port_set_parameters`](crate::client::Client::network_port_set_parameters) on this network port.
+    pub async fn set_parameters(
+        &self,
+        params: &TypedParams,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client.network_port_set_parameters(&self.wire, params, flags).await
+    }
+    /// [`Client::network_port_get_xml_desc`](crate::client::Client::network_port_get_xml_desc) on this network port.
+    pub async fn get_xml_desc(&self, flags: u32) -> Result<String, ClientError> {
+        self.client.network_port_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::network_port_delete`](crate::client::Client::network_port_delete) on this network port.
+    pub async fn delete(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.network_port_delete(&self.wire, flags).await
+    }
+}
+impl NwFilter {
+    /// [`Client::nwfilter_get_xml_desc`](crate::client::Client::nwfilter_get_xml_desc) on this nwfilter.
+    pub async fn get_xml_desc(&self, flags: u32) -> Result<String, ClientError> {
+        self.client.nwfilter_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::nwfilter_undefine`](crate::client::Client::nwfilter_undefine) on this nwfilter.
+    pub async fn undefine(&self) -> Result<(), ClientError> {
+        self.client.nwfilter_undefine(&self.wire).await
+    }
+}
+impl NwFilterBinding {
+    /// [`Client::nwfilter_binding_get_xml_desc`](crate::client::Client::nwfilter_binding_get_xml_desc) on this nwfilter binding.
+    pub async fn get_xml_desc(&self, flags: u32) -> Result<String, ClientError> {
+        self.client.nwfilter_binding_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::nwfilter_binding_delete`](crate::client::Client::nwfilter_binding_delete) on this nwfilter binding.
+    pub async fn delete(&self) -> Result<(), ClientError> {
+        self.client.nwfilter_binding_delete(&self.wire).await
+    }
+}
+impl Secret {
+    /// [`Client::secret_get_xml_desc`](crate::client::Client::secret_get_xml_desc) on this secret.
+    pub async fn get_xml_desc(&self, flags: u32) -> Result<String, ClientError> {
+        self.client.secret_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::secret_set_value`](crate::client::Client::secret_set_value) on this secret.
+    pub async fn set_value(&self, value: &[u8], flags: u32) -> Result<(), ClientError> {
+        self.client.secret_set_value(&self.wire, value, flags).await
+    }
+    /// [`Client::secret_get_value`](crate::client::Client::secret_get_value) on this secret.
+    pub async fn get_value(&self, flags: u32) -> Result<Vec<u8>, ClientError> {
+        self.client.secret_get_value(&self.wire, flags).await
+    }
+    /// [`Client::secret_undefine`](crate::client::Client::secret_undefine) on this secret.
+    pub async fn undefine(&self) -> Result<(), ClientError> {
+        self.client.secret_undefine(&self.wire).await
+    }
+}
+impl StoragePool {
+    /// [`Client::storage_pool_create`](crate::client::Client::storage_pool_create) on this storage pool.
+    pub async fn create(
+        &self,
+        flags: impl Into<api::StoragePoolCreateFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.storage_pool_create(&self.wire, flags).await
+    }
+    /// [`Client::storage_pool_build`](crate::client::Client::storage_pool_build) on this storage pool.
+    pub async fn build(
+        &self,
+        flags: impl Into<api::StoragePoolBuildFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.storage_pool_build(&self.wire, flags).await
+    }
+    /// [`Client::storage_pool_destroy`](crate::client::Client::storage_pool_destroy) on this storage pool.
+    pub async fn destroy(&self) -> Result<(), ClientError> {
+        self.client.storage_pool_destroy(&self.wire).await
+    }
+    /// [`Client::storage_pool_delete`](crate::client::Client::storage_pool_delete) on this storage pool.
+    pub async fn delete(
+        &self,
+        flags: impl Into<api::StoragePoolDeleteFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.storage_pool_delete(&self.wire, flags).await
+    }
+    /// [`Client::storage_pool_undefine`](crate::client::Client::storage_pool_undefine) on this storage pool.
+    pub async fn undefine(&self) -> Result<(), ClientError> {
+        self.client.storage_pool_undefine(&self.wire).await
+    }
+    /// [`Client::storage_pool_refresh`](crate::client::Client::storage_pool_refresh) on this storage pool.
+    pub async fn refresh(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.storage_pool_refresh(&self.wire, flags).await
+    }
+    /// [`Client::storage_pool_get_info`](crate::client::Client::storage_pool_get_info) on this storage pool.
+    pub async fn get_info(&self) -> Result<remote::StoragePoolGetInfoRet, ClientError> {
+        self.client.storage_pool_get_info(&self.wire).await
+    }
+    /// [`Client::storage_pool_get_xml_desc`](crate::client::Client::storage_pool_get_xml_desc) on this storage pool.
+    pub async fn get_xml_desc(
+        &self,
+        flags: impl Into<api::StorageXMLFlags>,
+    ) -> Result<String, ClientError> {
+        self.client.storage_pool_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::storage_pool_get_autostart`](crate::client::Client::storage_pool_get_autostart) on this storage pool.
+    pub async fn get_autostart(&self) -> Result<i32, ClientError> {
+        self.client.storage_pool_get_autostart(&self.wire).await
+    }
+    /// [`Client::storage_pool_set_autostart`](crate::client::Client::storage_pool_set_autostart) on this storage pool.
+    pub async fn set_autostart(&self, autostart: i32) -> Result<(), ClientError> {
+        self.client.storage_pool_set_autostart(&self.wire, autostart).await
+    }
+    /// [`Client::storage_pool_num_of_volumes`](crate::client::Client::storage_pool_num_of_volumes) on this storage pool.
+    pub async fn num_of_volumes(&self) -> Result<i32, ClientError> {
+        self.client.storage_pool_num_of_volumes(&self.wire).await
+    }
+    /// [`Client::storage_pool_list_volumes`](crate::client::Client::storage_pool_list_volumes) on this storage pool.
+    pub async fn list_volumes(&self, maxnames: i32) -> Result<Vec<String>, ClientError> {
+        self.client.storage_pool_list_volumes(&self.wire, maxnames).await
+    }
+    /// [`Client::storage_vol_create_xml`](crate::client::Client::storage_vol_create_xml) on this storage pool.
+    pub async fn storage_vol_create_xml(
+        &self,
+        xml: &str,
+        flags: impl Into<api::StorageVolCreateFlags>,
+    ) -> Result<StorageVol, ClientError> {
+        self.client.storage_vol_create_xml(&self.wire, xml, flags).await
+    }
+    /// [`Client::storage_vol_lookup_by_name`](crate::client::Client::storage_vol_lookup_by_name) on this storage pool.
+    pub async fn storage_vol_lookup_by_name(
+        &self,
+        name: &str,
+    ) -> Result<StorageVol, ClientError> {
+        self.client.storage_vol_lookup_by_name(&self.wire, name).await
+    }
+    /// [`Client::storage_vol_create_xml_from`](crate::client::Client::storage_vol_create_xml_from) on this storage pool.
+    pub async fn storage_vol_create_xml_from(
+        &self,
+        xml: &str,
+        clonevol: &remote::NonnullStorageVol,
+        flags: impl Into<api::StorageVolCreateFlags>,
+    ) -> Result<StorageVol, ClientError> {
+        self.client.storage_vol_create_xml_from(&self.wire, xml, clonevol, flags).await
+    }
+    /// [`Client::storage_pool_is_active`](crate::client::Client::storage_pool_is_active) on this storage pool.
+    pub async fn is_active(&self) -> Result<i32, ClientError> {
+        self.client.storage_pool_is_active(&self.wire).await
+    }
+    /// [`Client::storage_pool_is_persistent`](crate::client::Client::storage_pool_is_persistent) on this storage pool.
+    pub async fn is_persistent(&self) -> Result<i32, ClientError> {
+        self.client.storage_pool_is_persistent(&self.wire).await
+    }
+    /// [`Client::storage_pool_list_all_volumes`](crate::client::Client::storage_pool_list_all_volumes) on this storage pool.
+    pub async fn list_all_volumes(
+        &self,
+        flags: u32,
+    ) -> Result<Vec<StorageVol>, ClientError> {
+        self.client
+            .storage_pool_list_all_volumes(&self.wire, 1, flags)
+            .await
+            .map(|r| {
+                r
+                    .vols
+                    .into_iter()
+                    .map(|w| StorageVol::from_wire(self.client.clone(), w))
+                    .collect()
+            })
+    }
+}
+impl StorageVol {
+    /// [`Client::storage_pool_lookup_by_volume`](crate::client::Client::storage_pool_lookup_by_volume) on this storage vol.
+    pub async fn storage_pool_lookup_by_volume(
+        &self,
+    ) -> Result<StoragePool, ClientError> {
+        self.client.storage_pool_lookup_by_volume(&self.wire).await
+    }
+    /// [`Client::storage_vol_delete`](crate::client::Client::storage_vol_delete) on this storage vol.
+    pub async fn delete(
+        &self,
+        flags: impl Into<api::StorageVolDeleteFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.storage_vol_delete(&self.wire, flags).await
+    }
+    /// [`Client::storage_vol_get_info`](crate::client::Client::storage_vol_get_info) on this storage vol.
+    pub async fn get_info(&self) -> Result<remote::StorageVolGetInfoRet, ClientError> {
+        self.client.storage_vol_get_info(&self.wire).await
+    }
+    /// [`Client::storage_vol_get_xml_desc`](crate::client::Client::storage_vol_get_xml_desc) on this storage vol.
+    pub async fn get_xml_desc(&self, flags: u32) -> Result<String, ClientError> {
+        self.client.storage_vol_get_xml_desc(&self.wire, flags).await
+    }
+    /// [`Client::storage_vol_get_path`](crate::client::Client::storage_vol_get_path) on this storage vol.
+    pub async fn get_path(&self) -> Result<String, ClientError> {
+        self.client.storage_vol_get_path(&self.wire).await
+    }
+    /// [`Client::storage_vol_wipe`](crate::client::Client::storage_vol_wipe) on this storage vol.
+    pub async fn wipe(&self, flags: u32) -> Result<(), ClientError> {
+        self.client.storage_vol_wipe(&self.wire, flags).await
+    }
+    /// [`Client::storage_vol_upload`](crate::client::Client::storage_vol_upload) on this storage vol.
+    pub async fn upload(
+        &self,
+        offset: u64,
+        length: u64,
+        flags: impl Into<api::StorageVolUploadFlags>,
+    ) -> Result<ByteStream, ClientError> {
+        self.client.storage_vol_upload(&self.wire, offset, length, flags).await
+    }
+    /// [`Client::storage_vol_download`](crate::client::Client::storage_vol_download) on this storage vol.
+    pub async fn download(
+        &self,
+        offset: u64,
+        length: u64,
+        flags: impl Into<api::StorageVolDownloadFlags>,
+    ) -> Result<ByteStream, ClientError> {
+        self.client.storage_vol_download(&self.wire, offset, length, flags).await
+    }
+    /// [`Client::storage_vol_wipe_pattern`](crate::client::Client::storage_vol_wipe_pattern) on this storage vol.
+    pub async fn wipe_pattern(
+        &self,
+        algorithm: u32,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        self.client.storage_vol_wipe_pattern(&self.wire, algorithm, flags).await
+    }
+    /// [`Client::storage_vol_resize`](crate::client::Client::storage_vol_resize) on this storage vol.
+    pub async fn resize(
+        &self,
+        capacity: u64,
+        flags: impl Into<api::StorageVolResizeFlags>,
+    ) -> Result<(), ClientError> {
+        self.client.storage_vol_resize(&self.wire, capacity, flags).await
+    }
+    /// [`Client::storage_vol_get_info_flags`](crate::client::Client::storage_vol_get_info_flags) on this storage vol.
+    pub async fn get_info_flags(
+        &self,
+        flags: impl Into<api::StorageVolInfoFlags>,
+    ) -> Result<remote::StorageVolGetInfoFlagsRet, ClientError> {
+        self.client.storage_vol_get_info_flags(&self.wire, flags).await
     }
 }

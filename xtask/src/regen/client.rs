@@ -134,6 +134,90 @@ const HAND_WRITTEN: &[&str] = &[
     "shutdown",
 ];
 
+/// An object handle of the client (`crate::client::Domain`, ...): the
+/// wire identity it wraps and the word its procedures' names use.
+#[derive(Debug)]
+struct Handle {
+    xdr: &'static str,
+    rust: &'static str,
+    word: &'static str,
+}
+
+/// The object handles; a method whose first argument is one of these
+/// objects is also a method of its handle.
+const HANDLES: &[Handle] = &[
+    Handle {
+        xdr: "remote_nonnull_domain",
+        rust: "Domain",
+        word: "domain",
+    },
+    Handle {
+        xdr: "remote_nonnull_network",
+        rust: "Network",
+        word: "network",
+    },
+    Handle {
+        xdr: "remote_nonnull_network_port",
+        rust: "NetworkPort",
+        word: "network_port",
+    },
+    Handle {
+        xdr: "remote_nonnull_nwfilter",
+        rust: "NwFilter",
+        word: "nwfilter",
+    },
+    Handle {
+        xdr: "remote_nonnull_nwfilter_binding",
+        rust: "NwFilterBinding",
+        word: "nwfilter_binding",
+    },
+    Handle {
+        xdr: "remote_nonnull_interface",
+        rust: "Interface",
+        word: "interface",
+    },
+    Handle {
+        xdr: "remote_nonnull_storage_pool",
+        rust: "StoragePool",
+        word: "storage_pool",
+    },
+    Handle {
+        xdr: "remote_nonnull_storage_vol",
+        rust: "StorageVol",
+        word: "storage_vol",
+    },
+    Handle {
+        xdr: "remote_nonnull_node_device",
+        rust: "NodeDevice",
+        word: "node_device",
+    },
+    Handle {
+        xdr: "remote_nonnull_secret",
+        rust: "Secret",
+        word: "secret",
+    },
+    Handle {
+        xdr: "remote_nonnull_domain_checkpoint",
+        rust: "DomainCheckpoint",
+        word: "domain_checkpoint",
+    },
+    Handle {
+        xdr: "remote_nonnull_domain_snapshot",
+        rust: "DomainSnapshot",
+        word: "domain_snapshot",
+    },
+];
+
+/// Methods the handle types define by hand.
+const HANDLE_HAND_WRITTEN: &[&str] = &["client", "from_wire", "into_wire", "wire"];
+
+fn handle_of(form: &Form) -> Option<&'static Handle> {
+    match form {
+        Form::Named(_, xdr) => HANDLES.iter().find(|h| h.xdr == xdr),
+        _ => None,
+    }
+}
+
 /// XDR names of the typed parameter structs, which a method takes as
 /// `&TypedParams` and returns as `TypedParams`.
 const TYPED_PARAM: &[(&str, TypedParamKind)] = &[
@@ -297,6 +381,8 @@ pub fn generate(
         })
         .collect();
 
+    let mut handle_methods: std::collections::BTreeMap<&str, Vec<TokenStream>> =
+        std::collections::BTreeMap::new();
     let ctx = Ctx {
         ir,
         types: &types,
@@ -337,8 +423,22 @@ pub fn generate(
         } else {
             "no C function documents it"
         };
-        methods.push(ctx.method(target, pr, marker, &name, flag_sets, why)?);
+        let out = ctx.method(target, pr, marker, &name, flag_sets, why)?;
+        methods.push(out.raw);
+        methods.extend(out.client_extra);
+        if let Some((h, m)) = out.handle {
+            handle_methods.entry(h.rust).or_default().push(m);
+        }
     }
+    let handle_impls = handle_methods.iter().map(|(h, ms)| {
+        let h = format_ident!("{}", h);
+        quote! {
+            impl #h {
+                #(#ms)*
+            }
+        }
+    });
+    let handle_impls = quote!(#(#handle_impls)*);
 
     let client = format_ident!("{}", target.client.name());
     let count = methods.len();
@@ -346,10 +446,16 @@ pub fn generate(
     // Import what the methods use, and only that.
     let mut used = HashSet::new();
     idents(&methods, &mut used);
+    idents(&handle_impls, &mut used);
     let uses = |name: &str| used.contains(name);
     let mut client_items = vec![client.clone(), format_ident!("ClientError")];
     if uses("ByteStream") {
         client_items.push(format_ident!("ByteStream"));
+    }
+    for h in HANDLES {
+        if uses(h.rust) {
+            client_items.push(format_ident!("{}", h.rust));
+        }
     }
     let api_use = uses("api").then(|| {
         quote!(
@@ -386,6 +492,8 @@ pub fn generate(
         impl #client {
             #methods
         }
+
+        #handle_impls
     };
     let file: syn::File = syn::parse2(tokens).map_err(|e| {
         format!(
@@ -538,10 +646,25 @@ struct Reply {
     map: Option<ReplyMap>,
     /// The one field returned, for the docs.
     field: Option<String>,
+    /// A reply that is a list of objects and their count (`*_LIST_ALL_*`):
+    /// the handle and the list's field.
+    list_of: Option<(&'static Handle, Ident)>,
+}
+
+/// A procedure's methods.
+struct MethodOut {
+    /// On the client type, with the wire types.
+    raw: TokenStream,
+    /// On the handle of the first argument's object.
+    handle: Option<(&'static Handle, TokenStream)>,
+    /// On the client type, a list of handles (`list_all_domains`).
+    client_extra: Option<TokenStream>,
 }
 
 /// One parameter of a method.
 struct Param {
+    /// The object handle whose wire identity this parameter takes.
+    object: Option<&'static Handle>,
     name: Ident,
     ty: TokenStream,
     /// The argument struct's field value made from the parameter.
@@ -626,7 +749,12 @@ impl Ctx<'_> {
                 (quote!(&#t), quote!(#name.clone()))
             }
         };
-        Param { name, ty, value }
+        Param {
+            object: handle_of(form),
+            name,
+            ty,
+            value,
+        }
     }
 
     fn method(
@@ -637,7 +765,7 @@ impl Ctx<'_> {
         name: &str,
         flag_sets: Option<&HashMap<String, String>>,
         untyped_why: &str,
-    ) -> Result<TokenStream, String> {
+    ) -> Result<MethodOut, String> {
         let marker_id = format_ident!("{}", marker);
         let marker = quote!(procs::#marker_id);
         let method = format_ident!("{}", name);
@@ -665,6 +793,7 @@ impl Ctx<'_> {
                 Namespace::with_reserved(&taken).claim(&["fds".to_owned()])
             );
             params.push(Param {
+                object: None,
                 ty: quote!(Vec<OwnedFd>),
                 value: quote!(#name),
                 name: name.clone(),
@@ -786,12 +915,105 @@ impl Ctx<'_> {
         });
         let names = params.iter().map(|p| &p.name);
         let tys = params.iter().map(|p| &p.ty);
-        Ok(quote! {
+        let raw = quote! {
             #(#docs)*
             pub async fn #method(&self, #(#names: #tys),*) -> Result<#ret_ty, ClientError> {
                 #args_let
                 #body
             }
+        };
+
+        // The same call on the object's handle, and `*_list_all_*` calls
+        // as lists of handles (asking for the list: `need_results` 1).
+        let list_of = &reply.list_of;
+        let forward = |first: Option<TokenStream>| -> Vec<TokenStream> {
+            params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let n = &p.name;
+                    match &first {
+                        Some(f) if i == 0 => f.clone(),
+                        _ if list_of.is_some() && n == "need_results" => quote!(1),
+                        _ => quote!(#n),
+                    }
+                })
+                .collect()
+        };
+        let kept = |from: usize| -> (Vec<&Ident>, Vec<&TokenStream>) {
+            params[from..]
+                .iter()
+                .filter(|p| !(list_of.is_some() && p.name == "need_results"))
+                .map(|p| (&p.name, &p.ty))
+                .unzip()
+        };
+        let list_ret = list_of.as_ref().map(|(h, _)| {
+            let t = format_ident!("{}", h.rust);
+            quote!(Vec<#t>)
+        });
+        // The list's objects as handles on the client `client` names.
+        let list_map = |client: TokenStream| match list_of {
+            Some((h, field)) => {
+                let t = format_ident!("{}", h.rust);
+                quote!(.map(|r| r.#field.into_iter().map(|w| #t::from_wire(#client.clone(), w)).collect()))
+            }
+            None => quote!(),
+        };
+        let object = params.first().and_then(|p| p.object);
+        let handle = match object {
+            Some(h) if target.client == ClientType::Client => {
+                let short = name.replacen(&format!("{}_", h.word), "", 1);
+                let short = xdr_ident(&if syn::parse_str::<Ident>(&short).is_ok() {
+                    short
+                } else {
+                    format!("r#{short}")
+                });
+                if HANDLE_HAND_WRITTEN.contains(&short.to_string().as_str()) {
+                    return Err(format!(
+                        "{}: handle method `{short}` is hand-written",
+                        pr.name
+                    ));
+                }
+                let args = forward(Some(quote!(&self.wire)));
+                let (names, tys) = kept(1);
+                let ret = list_ret.clone().unwrap_or_else(|| ret_ty.clone());
+                let map = list_map(quote!(self.client));
+                let doc = format!(
+                    " [`Client::{name}`](crate::client::Client::{name}) on this {}.",
+                    h.word.replace('_', " ")
+                );
+                Some((
+                    h,
+                    quote! {
+                        #[doc = #doc]
+                        pub async fn #short(&self, #(#names: #tys),*) -> Result<#ret, ClientError> {
+                            self.client.#method(#(#args),*).await #map
+                        }
+                    },
+                ))
+            }
+            _ => None,
+        };
+        let client_extra = match (object, &list_ret) {
+            (None, Some(ret)) if name.starts_with("connect_") => {
+                let short = format_ident!("{}", &name["connect_".len()..]);
+                let args = forward(None);
+                let (names, tys) = kept(0);
+                let map = list_map(quote!(self));
+                let doc = format!(" [`Client::{name}`] as a list of handles.");
+                Some(quote! {
+                    #[doc = #doc]
+                    pub async fn #short(&self, #(#names: #tys),*) -> Result<#ret, ClientError> {
+                        self.#method(#(#args),*).await #map
+                    }
+                })
+            }
+            _ => None,
+        };
+        Ok(MethodOut {
+            raw,
+            handle,
+            client_extra,
         })
     }
 
@@ -817,6 +1039,7 @@ impl Ctx<'_> {
                                 self.typed_flags.set(self.typed_flags.get() + 1);
                                 let ty = format_ident!("{}", rust_type_name(set));
                                 Param {
+                                    object: None,
                                     name: id.clone(),
                                     ty: quote!(impl Into<api::#ty>),
                                     value: quote!(#id.into().bits()),
@@ -865,6 +1088,7 @@ impl Ctx<'_> {
                 ty: None,
                 map: None,
                 field: None,
+                list_of: None,
             });
         };
         Ok(match self.struct_fields(ret)? {
@@ -880,23 +1104,44 @@ impl Ctx<'_> {
                         quote!(TypedParams),
                         Box::new(move |v| quote!(TypedParams::from(#v.#id))),
                     ),
-                    None => (form.rust(), Box::new(move |v| quote!(#v.#id))),
+                    None => match handle_of(form) {
+                        // A single object comes back as its handle.
+                        Some(h) => {
+                            let ty = format_ident!("{}", h.rust);
+                            (
+                                quote!(#ty),
+                                Box::new(move |v| quote!(#ty::from_wire(self.clone(), #v.#id))),
+                            )
+                        }
+                        None => (form.rust(), Box::new(move |v| quote!(#v.#id))),
+                    },
                 };
                 Reply {
                     ty: Some(ty),
                     map: Some(map),
                     field: Some(field.trim_start_matches("r#").to_owned()),
+                    list_of: None,
                 }
             }
-            Some((path, _)) => Reply {
-                ty: Some(path),
-                map: None,
-                field: None,
-            },
+            Some((path, fields)) => {
+                let list_of = match fields.as_slice() {
+                    [(list, Form::List(item)), (count, Form::Copy(_))] if count == "ret" => {
+                        handle_of(item).map(|h| (h, xdr_ident(list)))
+                    }
+                    _ => None,
+                };
+                Reply {
+                    ty: Some(path),
+                    map: None,
+                    field: None,
+                    list_of,
+                }
+            }
             None => Reply {
                 ty: Some(self.form(ret, false)?.rust()),
                 map: None,
                 field: None,
+                list_of: None,
             },
         })
     }
@@ -1094,7 +1339,31 @@ struct remote_connect_get_lib_version_ret { unsigned hyper lib_ver; };
             ),
             "{text}"
         );
-        assert!(text.contains("use crate::client::{Client, ClientError, ByteStream};"));
+        assert!(
+            text.contains("use crate::client::{Client, ClientError, ByteStream, Domain};"),
+            "{text}"
+        );
         assert!(!text.contains("OwnedFd"));
+    }
+
+    #[test]
+    fn an_objects_procedures_are_methods_of_its_handle() {
+        let text = squeeze(&generated().body);
+        // The object word is dropped; the wire identity is passed on.
+        assert!(
+            text.contains(
+                "impl Domain { /// [`Client::domain_get_info`](crate::client::Client::domain_get_info) \
+                 on this domain. pub async fn get_info(&self) -> Result<remote::DomainGetInfoRet, \
+                 ClientError> { self.client.domain_get_info(&self.wire).await }"
+            ),
+            "{text}"
+        );
+        // The screenshot's first argument is a domain too.
+        assert!(
+            text.contains("pub async fn screenshot(&self) -> Result<(Option<String>, ByteStream), ClientError> { self.client.domain_screenshot(&self.wire).await }"),
+            "{text}"
+        );
+        // An optional object (`remote_domain`) is not a handle's.
+        assert!(!text.contains("pub async fn tune("), "{text}");
     }
 }
