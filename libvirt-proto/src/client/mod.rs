@@ -6,10 +6,16 @@
 //! never holds up replies. [`Client`] is cheap to clone and every clone
 //! shares the connection.
 //!
-//! - Calls: [`Client::call`] for any procedure, typed by its marker type,
-//!   and a generated method per procedure (`client.domain_get_info(&dom)`).
-//!   Dropping a call's future, or [`Client::call_with_timeout`] running
-//!   out, gives the call up cleanly: its reply is discarded when it comes.
+//! - Objects: lookups and lists return handles ([`Domain`],
+//!   [`StoragePool`], ...) whose methods are the object's procedures
+//!   (`dom.get_info()`, `pool.list_all_volumes(flags)`); flag arguments
+//!   take the C API's flag sets from [`crate::api`].
+//! - Calls: a generated method per procedure on [`Client`]
+//!   (`client.domain_get_info(&dom)`), and, as the escape hatch for any
+//!   procedure with its wire types, [`Client::call`] typed by the
+//!   procedure's marker type. Dropping a call's future, or
+//!   [`Client::call_with_timeout`] running out, gives the call up cleanly:
+//!   its reply is discarded when it comes.
 //! - Events: [`Client::events`] for every event, or
 //!   [`Client::register_domain_event`] and its siblings for one kind, as
 //!   bounded [`EventStream`]s that count what a slow consumer lost.
@@ -20,10 +26,20 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), libvirt_proto::client::ClientError> {
+//! use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainState};
 //! use libvirt_proto::client::Client;
 //! use libvirt_proto::remote::program::procs::ConnectGetLibVersion;
 //!
 //! let client = Client::connect("qemu:///system").await?;
+//! for dom in client.list_all_domains(ConnectListAllDomainsFlags::ACTIVE).await? {
+//!     let info = dom.get_info().await?;
+//!     let state = DomainState::from(i32::from(info.state));
+//!     println!("{}: {state}", dom.name);
+//! }
+//! let dom = client.domain_lookup_by_name("demo").await?;
+//! dom.suspend().await?;
+//!
+//! // Any procedure by its marker type, with the wire types.
 //! let version = client.call::<ConnectGetLibVersion>(&()).await?;
 //! println!("libvirt {}", version.lib_ver);
 //! client.close().await;
