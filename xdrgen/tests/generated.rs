@@ -37,6 +37,9 @@ mod multi {
         "tests/fixtures/ok/multi/2_extension.x"
     );
 }
+mod rpcgen {
+    xdrgen::xdr_include!("tests/fixtures/ok/rpcgen.x");
+}
 mod defines {
     xdrgen::xdr_include!(
         "tests/fixtures/ok/defines.x",

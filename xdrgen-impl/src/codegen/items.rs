@@ -8,8 +8,8 @@ use quote::{format_ident, quote};
 use crate::codegen::naming::{self, variant_names};
 use crate::codegen::{doc_attrs, ident, Generator};
 use crate::ir::{
-    BaseType, Constant, DiscriminantType, Enum, Field, NamedKind, Struct, TypeDef, TypeKind,
-    TypeRef, Union,
+    BaseType, Constant, DiscriminantType, Enum, Field, NamedKind, StringConstant, Struct, TypeDef,
+    TypeKind, TypeRef, Union,
 };
 
 impl Generator<'_> {
@@ -32,6 +32,17 @@ impl Generator<'_> {
         quote! {
             #doc
             pub const #name: #ty = #lit;
+        }
+    }
+
+    /// `pub const NAME: &str = "text";`
+    pub(crate) fn string_constant(&self, c: &StringConstant) -> TokenStream {
+        let name = format_ident!("{}", self.names.const_name(&c.name).unwrap_or(&c.name));
+        let doc = doc_attrs(c.doc.as_deref());
+        let text = &c.value;
+        quote! {
+            #doc
+            pub const #name: &str = #text;
         }
     }
 

@@ -125,6 +125,9 @@ impl<'a> Generator<'a> {
         for c in &spec.constants {
             names.declare_const(&c.name);
         }
+        for c in &spec.string_constants {
+            names.declare_const(&c.name);
+        }
         let rt = options
             .runtime_path
             .parse()
@@ -174,6 +177,11 @@ pub fn generate_tokens(spec: &Spec, options: &GenOptions) -> TokenStream {
         .iter()
         .filter(|c| !g.is_extern(c.span))
         .map(|c| g.constant(c));
+    let strings = spec
+        .string_constants
+        .iter()
+        .filter(|c| !g.is_extern(Some(c.span)))
+        .map(|c| g.string_constant(c));
     let types = spec
         .types
         .iter()
@@ -182,6 +190,7 @@ pub fn generate_tokens(spec: &Spec, options: &GenOptions) -> TokenStream {
     let programs = g.programs();
     quote! {
         #(#consts)*
+        #(#strings)*
         #(#types)*
         #programs
     }

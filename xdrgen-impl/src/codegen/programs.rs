@@ -368,10 +368,14 @@ impl Generator<'_> {
         let one = |t: &TypeRef| (self.rust_type(t, false), self.codec(t, false));
         let args = match pr.kind {
             ProcedureKind::Message => pr.message.as_ref().map_or(void.clone(), one),
-            ProcedureKind::Call => match pr.args.as_slice() {
-                [] => void.clone(),
-                [single] => one(single),
-                many => {
+            ProcedureKind::Call => match (pr.args.as_slice(), &pr.argument_struct) {
+                (_, Some(name)) => one(&TypeRef::scalar(BaseType::Named {
+                    name: name.clone(),
+                    kind: crate::ir::NamedKind::Struct,
+                })),
+                ([], None) => void.clone(),
+                ([single], None) => one(single),
+                (many, None) => {
                     let (tys, codecs): (Vec<_>, Vec<_>) = many.iter().map(one).unzip();
                     (quote!((#(#tys),*)), quote!((#(#codecs),*)))
                 }

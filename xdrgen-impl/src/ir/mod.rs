@@ -8,8 +8,10 @@
 
 mod model;
 pub mod preset;
+mod procedure_types;
 mod programs;
 mod recursion;
+mod rpcgen_preset;
 mod symbols;
 mod types;
 
@@ -67,6 +69,22 @@ impl Default for Options {
     }
 }
 
+/// Whether the rpcgen preset ([`preset::RPCGEN_TYPES`]) fills in the C
+/// type names (`u_int`, `uint32_t`, `netobj`, ...) a spec uses without
+/// defining. Separate from [`Options`] so that adding it changed no
+/// existing caller; [`load`] uses [`RpcgenPreset::Auto`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RpcgenPreset {
+    /// On, except for libvirt-style specs (libvirt programs given in
+    /// [`Options::libvirt_programs`], or found by their names).
+    #[default]
+    Auto,
+    /// Always on.
+    On,
+    /// Off.
+    Off,
+}
+
 /// What [`load`] produced.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -78,8 +96,14 @@ pub struct Loaded {
     pub files: Vec<ast::File>,
 }
 
-/// Parses and resolves every file in `sources` as one specification.
+/// Parses and resolves every file in `sources` as one specification, with
+/// the rpcgen preset left to [`RpcgenPreset::Auto`].
 pub fn load(sources: &SourceMap, options: &Options) -> Loaded {
+    load_with(sources, options, RpcgenPreset::Auto)
+}
+
+/// [`load`] with the rpcgen preset chosen.
+pub fn load_with(sources: &SourceMap, options: &Options, rpcgen: RpcgenPreset) -> Loaded {
     let mut diags = Vec::new();
     let files: Vec<ast::File> = sources
         .files()
@@ -89,7 +113,7 @@ pub fn load(sources: &SourceMap, options: &Options) -> Loaded {
             file
         })
         .collect();
-    let spec = resolve(sources, &files, options, &mut diags);
+    let spec = resolve(sources, &files, options, rpcgen, &mut diags);
     let mut diagnostics = Diagnostics(diags);
     diagnostics.sort();
     diagnostics.truncate(MAX_DIAGNOSTICS);
@@ -109,12 +133,20 @@ fn resolve(
     sources: &SourceMap,
     files: &[ast::File],
     options: &Options,
+    rpcgen: RpcgenPreset,
     diags: &mut Vec<Diagnostic>,
 ) -> Spec {
+    let rpcgen = rpcgen_preset::applies(rpcgen, files, &options.libvirt_programs);
+    let preset_types = if rpcgen {
+        rpcgen_preset::declarations(files)
+    } else {
+        Vec::new()
+    };
     let mut symbols = Symbols::default();
     let mut table = TypeTable::default();
     let mut passthrough = Vec::new();
     let mut program_defs = Vec::new();
+    let mut string_constants = Vec::new();
 
     for file in files {
         for item in &file.items {
@@ -126,6 +158,7 @@ fn resolve(
                 inline: false,
                 source,
                 enum_index: None,
+                synthetic: None,
             };
             match &item.kind {
                 ItemKind::Const { name, value } => {
@@ -137,6 +170,20 @@ fn resolve(
                         doc: doc.clone(),
                     });
                     symbols.define_value(&name.name, ValueSym::Const(idx), Some(name.span), diags);
+                }
+                ItemKind::StringConst { name, value } => {
+                    symbols.define_value(
+                        &name.name,
+                        ValueSym::Str(name.span),
+                        Some(name.span),
+                        diags,
+                    );
+                    string_constants.push(StringConstant {
+                        name: name.name.clone(),
+                        value: value.value.clone(),
+                        span: name.span,
+                        doc: doc.clone(),
+                    });
                 }
                 ItemKind::Typedef(decl) => match &decl.kind {
                     // `typedef struct foo foo;` is a C idiom (libvirt's older
@@ -182,6 +229,26 @@ fn resolve(
         }
     }
 
+    // After the files' own definitions, which win.
+    for decl in &preset_types {
+        let ast::DeclarationKind::Named { name, .. } = &decl.kind else {
+            continue;
+        };
+        let p = PendingType {
+            name: name.name.clone(),
+            span: name.span,
+            doc: Some(format!(
+                "`{}`: a C type of rpcgen's headers (the rpcgen preset).",
+                name.name
+            )),
+            inline: false,
+            source: TypeSource::Alias(decl),
+            enum_index: None,
+            synthetic: Some(Synthetic::RpcgenPreset),
+        };
+        table.define(p, &mut symbols, diags);
+    }
+
     for (name, value) in &options.defines {
         let idx = symbols.consts.len();
         symbols.consts.push(ConstDecl {
@@ -197,6 +264,13 @@ fn resolve(
             .iter()
             .map(|&(n, v)| (n.to_owned(), v))
             .collect();
+    }
+    if rpcgen {
+        symbols.presets.extend(
+            preset::RPCGEN_CONSTANTS
+                .iter()
+                .map(|&(n, v)| (n.to_owned(), v)),
+        );
     }
 
     let mut types = TypeResolver {
@@ -232,17 +306,45 @@ fn resolve(
         .iter()
         .map(|p| (p.name.as_str(), p.source.kind()))
         .collect();
+    let mut argument_structs = Vec::new();
     for (def, doc, span) in program_defs {
         let mut type_errors = Vec::new();
         let mut value_errors = Vec::new();
         let program = {
-            let mut resolve = |t: &ast::TypeSpec| program_type(t, &type_kinds, &mut type_errors);
+            let mut resolve = |t: &ast::ProcedureType, role, eval: &mut programs::EvalValue<'_>| {
+                procedure_types::resolve(t, role, &type_kinds, eval, &mut type_errors)
+            };
             let mut eval = |v: &ast::Value| symbols.value(v, &mut value_errors);
-            programs::rfc5531(def, doc, span, &mut resolve, &mut eval, diags)
+            programs::rfc5531(
+                def,
+                doc,
+                span,
+                &mut resolve,
+                &mut eval,
+                &mut argument_structs,
+                diags,
+            )
         };
         diags.extend(type_errors);
         diags.extend(value_errors);
         programs.extend(program);
+    }
+    for s in argument_structs {
+        if let Some(prev) = types.iter().find(|t| t.name == s.name) {
+            diags.push(
+                Diagnostic::error(
+                    s.span,
+                    format!(
+                        "the struct of this procedure's arguments, `{}`, is already defined",
+                        s.name
+                    ),
+                )
+                .with_secondary(prev.span, "defined here")
+                .with_note("rpcgen -N declares it under this name too"),
+            );
+            continue;
+        }
+        types.push(s);
     }
 
     // Preset constants the files used (by bounds, enum values or case
@@ -269,56 +371,11 @@ fn resolve(
     Spec {
         files: sources.files().map(|(_, f)| f.name.clone()).collect(),
         constants,
+        string_constants,
         types,
         programs,
         passthrough,
     }
-}
-
-/// A procedure argument or result type in a `program` block.
-fn program_type(
-    t: &ast::TypeSpec,
-    kinds: &HashMap<&str, NamedKind>,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<BaseType> {
-    use ast::TypeSpecKind as K;
-    Some(match &t.kind {
-        K::Int | K::Long => BaseType::Int,
-        K::UnsignedInt | K::UnsignedLong => BaseType::UnsignedInt,
-        K::Hyper => BaseType::Hyper,
-        K::UnsignedHyper => BaseType::UnsignedHyper,
-        K::Char => BaseType::Char,
-        K::UnsignedChar => BaseType::UnsignedChar,
-        K::Short => BaseType::Short,
-        K::UnsignedShort => BaseType::UnsignedShort,
-        K::Float => BaseType::Float,
-        K::Double => BaseType::Double,
-        K::Quadruple => BaseType::Quadruple,
-        K::Bool => BaseType::Bool,
-        K::Named { name, .. } => match kinds.get(name.name.as_str()) {
-            Some(&kind) => BaseType::Named {
-                name: name.name.clone(),
-                kind,
-            },
-            None => {
-                diags.push(
-                    Diagnostic::error(name.span, format!("undefined type `{}`", name.name))
-                        .with_label("not defined in any loaded file"),
-                );
-                return None;
-            }
-        },
-        K::String | K::Opaque | K::InlineEnum(_) | K::InlineStruct(_) | K::InlineUnion(_) => {
-            diags.push(
-                Diagnostic::error(
-                    t.span,
-                    "procedure arguments and results must be named or scalar types",
-                )
-                .with_note("declare a typedef for it and use the typedef's name"),
-            );
-            return None;
-        }
-    })
 }
 
 fn check_program_numbers(programs: &[Program], diags: &mut Vec<Diagnostic>) {
@@ -375,6 +432,107 @@ mod tests {
         };
         let values: Vec<i32> = e.members.iter().map(|m| m.value).collect();
         assert_eq!(values, [0, 10, 11, -5, -4]);
+    }
+
+    fn load_rpcgen(text: &str, options: &Options, mode: RpcgenPreset) -> Loaded {
+        let mut sources = SourceMap::new();
+        sources.add("t.x", text);
+        load_with(&sources, options, mode)
+    }
+
+    fn alias_of(spec: &Spec, name: &str) -> TypeRef {
+        match &spec.type_def(name).unwrap().kind {
+            TypeKind::Alias(t) => t.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rpcgen_preset_fills_in_only_used_undefined_names() {
+        let spec = load_text("struct s { u_int a; netobj n; u_int b; };")
+            .spec
+            .unwrap();
+        let preset: Vec<&str> = spec
+            .types
+            .iter()
+            .filter(|t| t.synthetic == Some(Synthetic::RpcgenPreset))
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(preset, ["u_int", "netobj"]);
+        assert_eq!(
+            alias_of(&spec, "u_int"),
+            TypeRef::scalar(BaseType::UnsignedInt)
+        );
+        assert_eq!(
+            alias_of(&spec, "netobj"),
+            TypeRef {
+                base: BaseType::Opaque,
+                shape: Shape::Variable(Some(1024))
+            }
+        );
+        // Spanned at the first use.
+        let u = spec.type_def("u_int").unwrap();
+        assert_eq!((u.span.start, u.span.end), (11, 16));
+    }
+
+    #[test]
+    fn a_specs_own_definition_wins_over_the_rpcgen_preset() {
+        let spec = load_text("typedef hyper u_int; struct s { u_int a; };")
+            .spec
+            .unwrap();
+        assert_eq!(alias_of(&spec, "u_int"), TypeRef::scalar(BaseType::Hyper));
+        assert_eq!(spec.type_def("u_int").unwrap().synthetic, None);
+        let spec = load_text("const MAXNETNAMELEN = 7; typedef string n<MAXNETNAMELEN>;")
+            .spec
+            .unwrap();
+        assert_eq!(spec.constant("MAXNETNAMELEN").unwrap().value, 7);
+    }
+
+    #[test]
+    fn rpcgen_preset_is_off_for_libvirt_style_specs_unless_switched_on() {
+        let libvirt = "const X_PROGRAM = 1; const X_PROTOCOL_VERSION = 1;\n\
+                       enum x_procedure { X_PROC_A = 1 };\n\
+                       struct x_a_args { u_int n; };";
+        let off = load_rpcgen(libvirt, &Options::default(), RpcgenPreset::Auto);
+        assert!(off.spec.is_none());
+        assert!(off.diagnostics.0[0]
+            .message
+            .contains("undefined type `u_int`"));
+        let on = load_rpcgen(libvirt, &Options::default(), RpcgenPreset::On);
+        assert!(on.spec.is_some(), "{:?}", on.diagnostics);
+        let plain = "struct s { uint32_t n; };";
+        assert!(load_rpcgen(plain, &Options::default(), RpcgenPreset::Off)
+            .spec
+            .is_none());
+        let given = Options {
+            libvirt_programs: LibvirtPrograms::Only(vec![LibvirtProgram {
+                program_constant: "P".into(),
+                version_constant: "V".into(),
+                procedure_enum: "e".into(),
+                prefix: "p".into(),
+            }]),
+            ..Options::default()
+        };
+        let l = load_rpcgen(plain, &given, RpcgenPreset::Auto);
+        assert!(l
+            .diagnostics
+            .0
+            .iter()
+            .any(|d| d.message.contains("undefined type `uint32_t`")));
+    }
+
+    #[test]
+    fn string_constants_are_kept_apart_from_numbers() {
+        let spec = load_text("const HEX = \"d4a0\"; const N = 2;")
+            .spec
+            .unwrap();
+        assert_eq!(spec.string_constants.len(), 1);
+        assert_eq!(spec.string_constants[0].value, "d4a0");
+        assert_eq!(spec.constants.len(), 1);
+        let dup = load_text("const A = \"x\"; const A = 1;");
+        assert!(dup.diagnostics.0[0]
+            .message
+            .contains("defined more than once"));
     }
 
     #[test]

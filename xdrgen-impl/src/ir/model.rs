@@ -26,6 +26,9 @@ pub struct Spec {
     pub files: Vec<String>,
     /// Constants: `const` definitions, then the external constants used.
     pub constants: Vec<Constant>,
+    /// rpcgen's string constants (`const NAME = "text";`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub string_constants: Vec<StringConstant>,
     /// Types in definition order; hoisted inline types come right before the
     /// type that contains them.
     pub types: Vec<TypeDef>,
@@ -92,7 +95,8 @@ pub enum ConstantOrigin {
     Alias(String),
     /// Supplied by the caller (`--define`).
     Defined,
-    /// From the libvirt preset of C-header constants.
+    /// From a preset of C-header constants (libvirt's, or rpcgen's
+    /// `<rpc/*.h>` ones).
     Preset,
 }
 
@@ -110,6 +114,39 @@ pub struct Constant {
     /// The comments before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
+}
+
+/// A string constant, rpcgen's `const NAME = "text";`. It is only a value
+/// to pass on: using it where a number is needed is an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StringConstant {
+    /// Its name.
+    pub name: String,
+    /// Its text, without the quotes.
+    pub value: String,
+    /// Its name in the source.
+    pub span: Span,
+    /// The comments before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc: Option<String>,
+}
+
+/// Why a type that no file defines is part of the specification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Synthetic {
+    /// A C type name rpcgen specs take for granted (`uint32_t`, `netobj`,
+    /// ...), from the rpcgen preset ([`crate::ir::preset::RPCGEN_TYPES`]);
+    /// its span is its first use.
+    RpcgenPreset,
+    /// The struct rpcgen `-N` makes of a procedure's arguments
+    /// (`add_1_argument`): the arguments one after another.
+    Arguments {
+        /// The procedure's name.
+        procedure: String,
+        /// The version's number.
+        version: u32,
+    },
 }
 
 /// A named type.
@@ -131,6 +168,9 @@ pub struct TypeDef {
     /// optional type, this means the alias itself must box its value.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recursive: bool,
+    /// Set when no file defines it: where it comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<Synthetic>,
 }
 
 /// The kinds of named type.
@@ -424,8 +464,14 @@ pub struct Procedure {
     pub number: u32,
     /// Call or message.
     pub kind: ProcedureKind,
-    /// Argument types (empty for none).
+    /// Argument types (empty for none). A single argument written `T *` is
+    /// `T` (rpcgen passes it by reference; the wire holds a `T`); among
+    /// several it is an optional `T`, as rpcgen `-N` encodes it.
     pub args: Vec<TypeRef>,
+    /// With several arguments, the struct type holding them (see
+    /// [`Synthetic::Arguments`]); it is what the procedure's calls carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argument_struct: Option<String>,
     /// Reply type (`None` for void).
     pub result: Option<TypeRef>,
     /// The body of a message (only for [`ProcedureKind::Message`]).

@@ -12,38 +12,44 @@ use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Span};
 use crate::ir::model::*;
+use crate::ir::procedure_types::{argument_struct, Role};
 use crate::syntax::ast;
 
 /// Resolves a procedure argument or result type written in a `program`
-/// block. Supplied by the caller, which owns the type tables.
-pub(crate) type ResolveType<'r> = dyn FnMut(&ast::TypeSpec) -> Option<BaseType> + 'r;
+/// block, evaluating bounds with the [`EvalValue`] given. Supplied by the
+/// caller, which owns the type tables.
+pub(crate) type ResolveType<'r> =
+    dyn FnMut(&ast::ProcedureType, Role, &mut EvalValue<'_>) -> Option<TypeRef> + 'r;
 /// Evaluates a value, reporting problems.
 pub(crate) type EvalValue<'r> = dyn FnMut(&ast::Value) -> Option<i128> + 'r;
 
-/// Resolves an RFC 5531 program block.
+/// Resolves an RFC 5531 program block; the structs made of several
+/// arguments go to `argument_structs`.
 pub(crate) fn rfc5531(
     def: &ast::ProgramDef,
     doc: Option<String>,
     span: Span,
     resolve_type: &mut ResolveType<'_>,
     eval: &mut EvalValue<'_>,
+    argument_structs: &mut Vec<TypeDef>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Program> {
-    let mut number_u32 = |v: &ast::Value, what: &str, diags: &mut Vec<Diagnostic>| {
-        let n = eval(v)?;
-        u32::try_from(n).ok().or_else(|| {
-            diags.push(Diagnostic::error(
-                v.span(),
-                format!("{what} number {n} is not an unsigned 32-bit value"),
-            ));
-            None
-        })
-    };
-    let number = number_u32(&def.number, "program", diags);
+    let number_u32 =
+        |eval: &mut EvalValue<'_>, v: &ast::Value, what: &str, diags: &mut Vec<Diagnostic>| {
+            let n = eval(v)?;
+            u32::try_from(n).ok().or_else(|| {
+                diags.push(Diagnostic::error(
+                    v.span(),
+                    format!("{what} number {n} is not an unsigned 32-bit value"),
+                ));
+                None
+            })
+        };
+    let number = number_u32(eval, &def.number, "program", diags);
     let mut versions = Vec::new();
     let mut version_numbers: HashMap<u32, Span> = HashMap::new();
     for v in &def.versions {
-        let vnum = number_u32(&v.number, "version", diags);
+        let vnum = number_u32(eval, &v.number, "version", diags);
         if let Some(n) = vnum {
             if let Some(prev) = version_numbers.insert(n, v.name.span) {
                 diags.push(
@@ -55,7 +61,7 @@ pub(crate) fn rfc5531(
         let mut procedures = Vec::new();
         let mut proc_numbers: HashMap<u32, Span> = HashMap::new();
         for p in &v.procedures {
-            let pnum = number_u32(&p.number, "procedure", diags);
+            let pnum = number_u32(eval, &p.number, "procedure", diags);
             if let Some(n) = pnum {
                 if let Some(prev) = proc_numbers.insert(n, p.name.span) {
                     diags.push(
@@ -67,18 +73,43 @@ pub(crate) fn rfc5531(
                     );
                 }
             }
-            let args: Vec<Option<BaseType>> = p.args.iter().map(&mut *resolve_type).collect();
-            let result = p.result.as_ref().map(&mut *resolve_type);
+            let role = if p.args.len() > 1 {
+                Role::OneOfSeveral
+            } else {
+                Role::OnlyArgument
+            };
+            let args: Vec<Option<TypeRef>> = p
+                .args
+                .iter()
+                .map(|a| resolve_type(a, role, &mut *eval))
+                .collect();
+            let result = p
+                .result
+                .as_ref()
+                .map(|r| resolve_type(r, Role::Result, &mut *eval));
             if args.iter().any(Option::is_none) || matches!(result, Some(None)) {
                 continue;
             }
+            let args: Vec<TypeRef> = args.into_iter().flatten().collect();
+            let argument_struct = match (args.len(), vnum) {
+                (0 | 1, _) | (_, None) => None,
+                (_, Some(v)) => {
+                    let Some(s) = argument_struct(p, v, &args, diags) else {
+                        continue;
+                    };
+                    let name = s.name.clone();
+                    argument_structs.push(s);
+                    Some(name)
+                }
+            };
             let Some(number) = pnum else { continue };
             procedures.push(Procedure {
                 name: p.name.name.clone(),
                 number,
                 kind: ProcedureKind::Call,
-                args: args.into_iter().flatten().map(TypeRef::scalar).collect(),
-                result: result.flatten().map(TypeRef::scalar),
+                args,
+                argument_struct,
+                result: result.flatten(),
                 message: None,
                 annotations: Default::default(),
                 span: p.name.span,
@@ -213,6 +244,7 @@ pub(crate) fn libvirt(
             number,
             kind,
             args,
+            argument_struct: None,
             result,
             message,
             annotations: m.annotations.clone(),

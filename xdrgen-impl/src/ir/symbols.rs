@@ -22,6 +22,8 @@ pub(crate) enum ValueSym {
     Const(usize),
     /// Member `1` of enum `0` (indices into `Symbols::enums`).
     Member(usize, usize),
+    /// A string constant, defined at this span; it has no numeric value.
+    Str(Span),
 }
 
 /// A constant from a file or from the caller.
@@ -119,6 +121,17 @@ impl<'a> Symbols<'a> {
                 match self.values.get(id.name.as_str()).copied() {
                     Some(ValueSym::Const(c)) => self.eval_const(c, depth + 1, diags),
                     Some(ValueSym::Member(e, m)) => self.eval_member(e, m, depth + 1, diags),
+                    Some(ValueSym::Str(def)) => {
+                        diags.push(
+                            Diagnostic::error(
+                                id.span,
+                                format!("`{}` is a string constant, not a number", id.name),
+                            )
+                            .with_label("a number is needed here")
+                            .with_secondary(def, "defined as a string here"),
+                        );
+                        None
+                    }
                     None => self.preset(&id.name).or_else(|| {
                         diags.push(
                             Diagnostic::error(id.span, format!("undefined constant `{}`", id.name))

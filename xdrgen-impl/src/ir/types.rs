@@ -39,6 +39,8 @@ pub(crate) struct PendingType<'a> {
     pub source: TypeSource<'a>,
     /// Index into `Symbols::enums` for enums.
     pub enum_index: Option<usize>,
+    /// Set for types no file defines.
+    pub synthetic: Option<Synthetic>,
 }
 
 /// The type namespace.
@@ -98,6 +100,7 @@ impl<'a> TypeTable<'a> {
                     inline: true,
                     source: child,
                     enum_index: None,
+                    synthetic: None,
                 },
                 symbols,
                 diags,
@@ -184,6 +187,7 @@ impl<'a> TypeResolver<'_, 'a> {
                     doc: p.doc.clone(),
                     inline: p.inline,
                     recursive: false,
+                    synthetic: p.synthetic.clone(),
                 }
             })
             .collect()

@@ -116,6 +116,14 @@ pub enum ItemKind {
         /// Its value.
         value: Value,
     },
+    /// `const NAME = "text";`, rpcgen's string constant (a C `#define`
+    /// of a string literal).
+    StringConst {
+        /// Its name.
+        name: Ident,
+        /// Its text, without the quotes.
+        value: StringLit,
+    },
     /// `typedef declaration;`
     Typedef(Declaration),
     /// `enum name { ... };`
@@ -146,6 +154,15 @@ pub enum ItemKind {
     Passthrough(String),
     /// A `#` preprocessor line (not interpreted); the whole line.
     Directive(String),
+}
+
+/// A `"..."` literal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StringLit {
+    /// The text between the quotes.
+    pub value: String,
+    /// Where it is written, quotes included.
+    pub span: Span,
 }
 
 /// `{ A = 1, B = 2 }`.
@@ -354,13 +371,29 @@ pub struct ProcedureDef {
     /// The procedure's name.
     pub name: Ident,
     /// The result type; `None` for `void`.
-    pub result: Option<TypeSpec>,
+    pub result: Option<ProcedureType>,
     /// The argument types; empty for `void`.
-    pub args: Vec<TypeSpec>,
+    pub args: Vec<ProcedureType>,
     /// Its number.
     pub number: Value,
     /// From the result type to `;`.
     pub span: Span,
     /// Comments written just before it.
     pub doc: Vec<Comment>,
+}
+
+/// A procedure's argument or result type as rpcgen accepts it: a type with
+/// an optional `*`, `<N>` or `[N]` and, for arguments (rpcgen's `-N`
+/// style), an optional name: `int`, `string`, `string<16>`, `int *`,
+/// `string name<8>`, `pt *p`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcedureType {
+    /// The element type.
+    pub ty: TypeSpec,
+    /// `*`, `<N>` or `[N]` written after it.
+    pub shape: Shape,
+    /// The argument's name, when written.
+    pub name: Option<Ident>,
+    /// The whole argument or result.
+    pub span: Span,
 }

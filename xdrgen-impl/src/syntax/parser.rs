@@ -172,7 +172,7 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     let mut last_error_line = None;
     loop {
         let trivia_start = input.location_offset();
-        let rest = match ws(input) {
+        let rest = match ws_top(input) {
             Ok((rest, ())) => rest,
             Err(e) => {
                 diags.push(error_of(e).into_diagnostic(&ctx));
@@ -296,8 +296,21 @@ const KEYWORDS: &[&str] = &[
     "void",
 ];
 
-/// Skips blanks and comments.
+/// Skips blanks, comments and, inside definitions, `%` lines: rpcgen
+/// passes those to its C output wherever a line may start, so they are
+/// never XDR. Between definitions [`ws_top`] keeps them as items.
 fn ws(i: In<'_>) -> PResult<'_, ()> {
+    match trivia::skip_with_passthrough(&i.extra.text, i.location_offset()) {
+        Ok(n) => Ok((i.take_from(n), ())),
+        Err(at) => Err(nom::Err::Failure(PError::message(
+            i.location_offset() + at,
+            "unterminated comment",
+        ))),
+    }
+}
+
+/// Skips blanks and comments between top-level definitions.
+fn ws_top(i: In<'_>) -> PResult<'_, ()> {
     match trivia::skip(i.fragment()) {
         Ok(n) => Ok((i.take_from(n), ())),
         Err(at) => Err(nom::Err::Failure(PError::message(
@@ -513,8 +526,54 @@ fn item<'a>(i: In<'a>, trivia_start: usize, diags: &mut Vec<Diagnostic>) -> PRes
 
 fn const_def(i: In<'_>) -> PResult<'_, ItemKind> {
     let (i, _) = kw("const")(i)?;
-    let (i, (name, _, value, _)) = cut((ident, sym("="), value, sym(";"))).parse(i)?;
+    let (i, (name, _)) = cut((ident, sym("="))).parse(i)?;
+    match string_lit(i) {
+        Ok((i, value)) => {
+            let (i, _) = cut(sym(";")).parse(i)?;
+            return Ok((i, ItemKind::StringConst { name, value }));
+        }
+        Err(nom::Err::Error(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let (i, (value, _)) = cut((value, sym(";"))).parse(i)?;
     Ok((i, ItemKind::Const { name, value }))
+}
+
+/// rpcgen's string literal: everything up to the next `"` on the same
+/// line. rpcgen copies it into C unchanged, where a backslash would start
+/// an escape; xdrgen refuses backslashes rather than guess at C's rules.
+fn string_lit(i: In<'_>) -> PResult<'_, StringLit> {
+    let (i, ()) = ws(i)?;
+    let s = *i.fragment();
+    let Some(body) = s.strip_prefix('"') else {
+        return Err(nom::Err::Error(PError::expected(
+            &i,
+            Expected::What("a string"),
+        )));
+    };
+    let line = &body[..body.find('\n').unwrap_or(body.len())];
+    let Some(end) = line.find('"') else {
+        return Err(nom::Err::Failure(PError::message(
+            i.location_offset(),
+            "unterminated string constant: it must end with `\"` on the same line",
+        )));
+    };
+    let value = &line[..end];
+    if let Some(b) = value.find('\\') {
+        return Err(nom::Err::Failure(PError::message(
+            i.location_offset() + 1 + b,
+            "escape sequences are not supported in string constants",
+        )));
+    }
+    let rest = i.take_from(end + 2);
+    let span = span_between(&i, &rest);
+    Ok((
+        rest,
+        StringLit {
+            value: value.to_owned(),
+            span,
+        },
+    ))
 }
 
 fn typedef_def(i: In<'_>) -> PResult<'_, ItemKind> {
@@ -897,12 +956,12 @@ fn procedure_def(i: In<'_>) -> PResult<'_, ProcedureDef> {
     let (i, trivia_start) = at_token(i)?;
     let doc = leading_docs(&i, trivia_start);
     let start = i;
-    let (i, result) = void_or_type(i)?;
+    let (i, result) = void_or_type(i, false)?;
     let (i, (name, _)) = cut((ident, sym("("))).parse(i)?;
-    let (mut i, first) = cut(void_or_type).parse(i)?;
-    let mut args: Vec<TypeSpec> = first.into_iter().collect();
+    let (mut i, first) = cut(|i| void_or_type(i, true)).parse(i)?;
+    let mut args: Vec<ProcedureType> = first.into_iter().collect();
     while let Ok((j, _)) = sym(",")(i) {
-        let (j, t) = cut(|i| type_spec(i, 0)).parse(j)?;
+        let (j, t) = cut(|i| procedure_type(i, true)).parse(j)?;
         args.push(t);
         i = j;
     }
@@ -921,12 +980,57 @@ fn procedure_def(i: In<'_>) -> PResult<'_, ProcedureDef> {
     ))
 }
 
-fn void_or_type(i: In<'_>) -> PResult<'_, Option<TypeSpec>> {
+fn void_or_type(i: In<'_>, argument: bool) -> PResult<'_, Option<ProcedureType>> {
     if let Ok((i, _)) = kw("void")(i) {
         return Ok((i, None));
     }
-    let (i, t) = type_spec(i, 0)?;
+    let (i, t) = procedure_type(i, argument)?;
     Ok((i, Some(t)))
+}
+
+/// A type with an optional `*`, `<N>` or `[N]`; an argument may also have a
+/// name, which rpcgen writes before or after the `*` (`pt *p`,
+/// `string s<8>`); after `<N>` is accepted too.
+fn procedure_type(i: In<'_>, argument: bool) -> PResult<'_, ProcedureType> {
+    let (i, ()) = ws(i)?;
+    let start = i;
+    let (i, ty) = type_spec(i, 0)?;
+    let mut name = None;
+    let mut i = i;
+    if argument {
+        if let Ok((j, n)) = ident(i) {
+            name = Some(n);
+            i = j;
+        }
+    }
+    let (i, shape) = if let Ok((i, _)) = sym("*")(i) {
+        (i, Shape::Optional)
+    } else if let Ok((i, _)) = sym("[")(i) {
+        let (i, (v, _)) = cut((value, sym("]"))).parse(i)?;
+        (i, Shape::Fixed(v))
+    } else if let Ok((i, _)) = sym("<")(i) {
+        let (i, (v, _)) = cut((opt(value), sym(">"))).parse(i)?;
+        (i, Shape::Variable(v))
+    } else {
+        (i, Shape::Scalar)
+    };
+    let mut i = i;
+    if argument && name.is_none() {
+        if let Ok((j, n)) = ident(i) {
+            name = Some(n);
+            i = j;
+        }
+    }
+    let span = span_between(&start, &i);
+    Ok((
+        i,
+        ProcedureType {
+            ty,
+            shape,
+            name,
+            span,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -971,7 +1075,9 @@ mod tests {
         let text = "const A = 0x10; /* c */ typedef string s<A>;\n\
                     enum e { X = 1, Y }; union u switch (e d) { case X: int a; default: void; };\n\
                     struct t { s name; u *next; hyper h[2]; };\n\
-                    program P { version V { t GET(s, int) = 1; } = 1; } = 0x20000000;\n%pass\n";
+                    program P { version V { t GET(s, int) = 1; } = 1; } = 0x20000000;\n%pass\n\
+                    const H = \"a b\";\nstruct r {\n%x\n int a; };\n\
+                    program Q { version W { string<4> F(string s<8>, int *p) = 1; } = 1; } = 2;\n";
         for end in 0..=text.len() {
             let _ = parse_file(FileId(0), &text[..end]);
         }
@@ -1017,6 +1123,58 @@ mod tests {
         assert!(matches!(&file.items[1].kind, ItemKind::Directive(t) if t == "#define X 1"));
         assert_eq!(d.len(), 1);
         assert!(!d[0].is_error());
+    }
+
+    #[test]
+    fn percent_lines_inside_bodies_are_skipped() {
+        let (file, d) = parse_file(
+            FileId(0),
+            "struct s {\n%#define X\n int a;\n  % y\n};\n\
+             program P { version V {\n%z\n void F(void) = 1;\n } = 1; } = 1;\n%top\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let ItemKind::Struct { body, .. } = &file.items[0].kind else {
+            panic!()
+        };
+        assert_eq!(body.fields.len(), 1);
+        assert!(matches!(&file.items[2].kind, ItemKind::Passthrough(t) if t == "top"));
+        // Not at a line start, `%` is still an error.
+        assert_eq!(errors("struct s { int a; % b\n};").len(), 1);
+    }
+
+    #[test]
+    fn string_constants_and_their_errors() {
+        let (file, d) = parse_file(FileId(0), "const H = \"ab c\";");
+        assert!(d.is_empty());
+        assert!(
+            matches!(&file.items[0].kind, ItemKind::StringConst { value, .. } if value.value == "ab c")
+        );
+        assert!(errors("const H = \"a\\n\";")[0].contains("escape"));
+        assert!(errors("const H = \"ab\n\";")[0].contains("unterminated"));
+    }
+
+    #[test]
+    fn procedure_arguments_take_shapes_and_names() {
+        let (file, d) = parse_file(
+            FileId(0),
+            "program P { version V { string<16> F(string s<8>, int *p, pt, opaque<>) = 1; } = 1; } = 1;",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        let ItemKind::Program(p) = &file.items[0].kind else {
+            panic!()
+        };
+        let f = &p.versions[0].procedures[0];
+        let names: Vec<Option<&str>> = f
+            .args
+            .iter()
+            .map(|a| a.name.as_ref().map(|n| n.name.as_str()))
+            .collect();
+        assert_eq!(names, [Some("s"), Some("p"), None, None]);
+        assert!(matches!(f.args[1].shape, Shape::Optional));
+        assert!(matches!(
+            f.result.as_ref().unwrap().shape,
+            Shape::Variable(Some(_))
+        ));
     }
 
     #[test]

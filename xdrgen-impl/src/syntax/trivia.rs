@@ -84,6 +84,30 @@ pub fn skip(s: &str) -> Result<usize, usize> {
     }
 }
 
+/// Like [`skip`] for the text from `from` on, also skipping rpcgen `%`
+/// lines (a `%` first on its line, after optional blanks).
+pub fn skip_with_passthrough(text: &str, from: usize) -> Result<usize, usize> {
+    let bytes = text.as_bytes();
+    let mut pos = from;
+    loop {
+        pos += skip(&text[pos..]).map_err(|e| pos - from + e)?;
+        if bytes.get(pos) != Some(&b'%') {
+            return Ok(pos - from);
+        }
+        let line_start = bytes[..pos]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        if !bytes[line_start..pos]
+            .iter()
+            .all(|&b| b == b' ' || b == b'\t')
+        {
+            return Ok(pos - from);
+        }
+        pos = line_end(bytes, pos);
+    }
+}
+
 /// The comments that lead a node: those in `comments` lying between
 /// `from` (the end of the previous token) and `to` (the node's start),
 /// minus any that begin on the previous token's line.
@@ -117,6 +141,18 @@ mod tests {
         let c = scan_comments(FileId(0), text);
         let raws: Vec<&str> = c.iter().map(|c| c.raw.as_str()).collect();
         assert_eq!(raws, ["/* a */", "// b"]);
+    }
+
+    #[test]
+    fn percent_lines_are_skipped_only_at_a_line_start() {
+        let text = "{\n  %#define X 1\n% more\n int a; %x";
+        assert_eq!(
+            skip_with_passthrough(text, 1),
+            Ok(text.find("int").unwrap() - 1)
+        );
+        let at = text.rfind('%').unwrap();
+        assert_eq!(skip_with_passthrough(text, at - 1), Ok(1));
+        assert_eq!(skip_with_passthrough("\n%x\n /* a", 0), Err(5));
     }
 
     #[test]

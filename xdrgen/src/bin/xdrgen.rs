@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use xdrgen::codegen::{generate_source, GenOptions};
-use xdrgen::ir::{LibvirtProgram, LibvirtPrograms};
-use xdrgen::{load, Options, SourceMap};
+use xdrgen::ir::{load_with, LibvirtProgram, LibvirtPrograms, RpcgenPreset};
+use xdrgen::{Options, SourceMap};
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +81,14 @@ struct Input {
     /// Do not fill in libvirt's C-header constants (VIR_UUID_BUFLEN, ...).
     #[arg(long)]
     no_libvirt_preset: bool,
+    /// Do not fill in the C types rpcgen specs use without defining them
+    /// (u_int, uint32_t, netobj, ...). By default they are filled in
+    /// unless the spec is libvirt-style.
+    #[arg(long, conflicts_with = "rpcgen_preset")]
+    no_rpcgen_preset: bool,
+    /// Fill in rpcgen's C types even in a libvirt-style spec.
+    #[arg(long)]
+    rpcgen_preset: bool,
 }
 
 fn parse_define(s: &str) -> Result<(String, i128), String> {
@@ -148,7 +156,14 @@ fn main() -> ExitCode {
             LibvirtPrograms::Only(input.libvirt_programs.clone())
         },
     };
-    let loaded = load(&sources, &options);
+    let rpcgen = if input.no_rpcgen_preset {
+        RpcgenPreset::Off
+    } else if input.rpcgen_preset {
+        RpcgenPreset::On
+    } else {
+        RpcgenPreset::Auto
+    };
+    let loaded = load_with(&sources, &options, rpcgen);
     let color = if std::io::stderr().is_terminal() {
         ColorChoice::Auto
     } else {

@@ -332,9 +332,13 @@ fn procedure_tables_describe_rfc5531_programs() {
         (rename.name, rename.args),
         ("RENAME", &["name_t", "name_t"][..])
     );
-    // Typed at compile time: two arguments travel as a tuple.
+    // Typed at compile time: two arguments travel as the struct rpcgen -N
+    // declares for them (`rename_2_argument`), one after the other.
     type P = directory_v2::procs::Rename;
-    let args: <P as RemoteProcedure>::Args = ("a".to_owned(), "b".to_owned());
+    let args: <P as RemoteProcedure>::Args = program::Rename2Argument {
+        arg1: "a".to_owned(),
+        arg2: "b".to_owned(),
+    };
     let mut buf = Vec::new();
     <P as RemoteProcedure>::ArgsCodec::encode(&args, &mut rt::Writer::new(&mut buf)).unwrap();
     assert_eq!(buf, [0, 0, 0, 1, b'a', 0, 0, 0, 0, 0, 0, 1, b'b', 0, 0, 0]);
