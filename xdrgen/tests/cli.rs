@@ -143,3 +143,19 @@ fn generate_is_deterministic_and_names_its_inputs() {
     assert!(!bad.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_rpcgen_preset_can_be_switched_off() {
+    let file = fixture("ok/rpcgen.x");
+    let o = xdrgen(&["check", &file]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = xdrgen(&["check", "--no-rpcgen-preset", &file]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("undefined type `u_int`"), "{e}");
+    assert!(e.contains("undefined constant `MAXNETNAMELEN`"), "{e}");
+    let o = xdrgen(&["generate", &file, "-o", "-"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("pub const HEXMODULUS: &str ="), "{out}");
+    assert!(out.contains("pub struct Add1Argument"), "{out}");
+}

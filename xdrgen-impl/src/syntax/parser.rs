@@ -2,7 +2,9 @@
 //!
 //! Grammar: RFC 4506 section 6.3 and RFC 5531 section 12.1, plus the rpcgen
 //! extensions libvirt uses (`char`, `short`, `long`, bare `unsigned`, enum
-//! members without a value, `%` and `#` lines, `//` comments).
+//! members without a value, `%` and `#` lines, `//` comments) and rpcgen's
+//! own: string constants, `%` lines inside definitions, and procedure
+//! arguments with `*`, `<N>` and names, several per procedure (`-N`).
 //!
 //! Each top-level definition is parsed on its own; after a syntax error the
 //! parser skips to the end of that definition and goes on, so one run
