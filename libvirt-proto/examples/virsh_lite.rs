@@ -11,52 +11,26 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainEventID};
+use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainEventID, DomainEventType, DomainState};
 use libvirt_proto::client::{Client, ClientError};
 use libvirt_proto::dispatch::Message;
 use libvirt_proto::remote;
 
+/// The word virsh prints for a domain state ("running", "shut off").
 fn state_name(state: u8) -> &'static str {
-    match state {
-        1 => "running",
-        2 => "idle",
-        3 => "paused",
-        4 => "in shutdown",
-        5 => "shut off",
-        6 => "crashed",
-        7 => "pmsuspended",
-        _ => "no state",
-    }
-}
-
-fn event_name(event: i32) -> &'static str {
-    [
-        "defined",
-        "undefined",
-        "started",
-        "suspended",
-        "resumed",
-        "stopped",
-        "shutdown",
-        "pmsuspended",
-        "crashed",
-    ]
-    .get(event as usize)
-    .copied()
-    .unwrap_or("unknown")
+    DomainState::from(i32::from(state))
+        .virsh_name()
+        .unwrap_or("no state")
 }
 
 async fn list(c: &Client) -> Result<(), ClientError> {
     let all = c
-        .connect_list_all_domains(
-            1,
-            ConnectListAllDomainsFlags::ACTIVE | ConnectListAllDomainsFlags::INACTIVE,
-        )
+        .list_all_domains(ConnectListAllDomainsFlags::ACTIVE | ConnectListAllDomainsFlags::INACTIVE)
         .await?;
     println!(" {:<5} {:<20} State", "Id", "Name");
     println!("{}", "-".repeat(40));
-    for dom in &all.domains {
-        let info = c.domain_get_info(dom).await?;
+    for dom in &all {
+        let info = dom.get_info().await?;
         let id = if dom.id >= 0 {
             dom.id.to_string()
         } else {
@@ -69,7 +43,7 @@ async fn list(c: &Client) -> Result<(), ClientError> {
 
 async fn dominfo(c: &Client, name: &str) -> Result<(), ClientError> {
     let dom = c.domain_lookup_by_name(name).await?;
-    let info = c.domain_get_info(&dom).await?;
+    let info = dom.get_info().await?;
     let uuid: String = dom.uuid.iter().map(|b| format!("{b:02x}")).collect();
     println!("Id:             {}", dom.id);
     println!("Name:           {}", dom.name);
@@ -90,7 +64,7 @@ async fn dominfo(c: &Client, name: &str) -> Result<(), ClientError> {
 
 async fn screenshot(c: &Client, name: &str, file: &str) -> Result<(), Box<dyn std::error::Error>> {
     let dom = c.domain_lookup_by_name(name).await?;
-    let (mime, mut stream) = c.domain_screenshot(&dom, 0, 0).await?;
+    let (mime, mut stream) = dom.screenshot(0, 0).await?;
     // A screen of 8K at 32 bits per pixel is 128 MiB; more is not an image.
     let image = stream.recv_all(128 << 20).await?;
     std::fs::write(file, &image)?;
@@ -113,7 +87,9 @@ async fn events(c: &Client, seconds: u64) -> Result<(), ClientError> {
             println!(
                 "event 'lifecycle' for domain '{}': {} (detail {})",
                 e.msg.dom.name,
-                event_name(e.msg.event),
+                DomainEventType::from(e.msg.event)
+                    .virsh_name()
+                    .unwrap_or("unknown"),
                 e.msg.detail
             );
         }

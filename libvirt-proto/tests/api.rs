@@ -17,6 +17,13 @@ fn value_enums_name_their_values_as_libvirt_spells_them() {
 }
 
 #[test]
+fn virsh_words_come_from_libvirts_tools() {
+    assert_eq!(DomainState::SHUTOFF.virsh_name(), Some("shut off"));
+    assert_eq!(DomainState::NOSTATE.virsh_name(), Some("no state"));
+    assert_eq!(DomainState::from(1000).virsh_name(), None);
+}
+
+#[test]
 fn a_value_unknown_to_the_headers_is_kept() {
     let newer = DomainState::from(1000);
     assert_eq!(newer.name(), None);

@@ -24,7 +24,12 @@ use tokio::sync::mpsc;
 
 use libvirt_proto::admin;
 use libvirt_proto::admin::program::procs as aprocs;
-use libvirt_proto::api::DomainEventID;
+use libvirt_proto::api::{
+    DomainEventDefinedDetailType, DomainEventID, DomainEventResumedDetailType,
+    DomainEventStartedDetailType, DomainEventStoppedDetailType, DomainEventSuspendedDetailType,
+    DomainEventType, DomainEventUndefinedDetailType, DomainState, NetworkEventLifecycleType,
+    StoragePoolEventLifecycleType,
+};
 use libvirt_proto::client::{AdminClient, Client, ClientError, EventStream};
 use libvirt_proto::dispatch::Message;
 use libvirt_proto::remote;
@@ -260,88 +265,30 @@ fn xml(s: &str) -> &str {
     s.trim_end_matches('\n')
 }
 
-/// virsh's names of `virDomainState` (virsh-domain-monitor.c).
+/// virsh's word for a domain state, as the generated API spells it.
 fn domain_state(state: i32) -> &'static str {
-    match state {
-        0 => "no state",
-        1 => "running",
-        2 => "idle",
-        3 => "paused",
-        4 => "in shutdown",
-        5 => "shut off",
-        6 => "crashed",
-        7 => "pmsuspended",
-        other => panic!("unknown domain state {other}"),
-    }
+    DomainState::from(state)
+        .virsh_name()
+        .unwrap_or_else(|| panic!("unknown domain state {state}"))
 }
 
-/// virsh's words for a domain lifecycle event and its detail
-/// (virsh-domain-event.c).
+/// virsh's words for a domain lifecycle event and its detail: the detail's
+/// type depends on the event, as in libvirt's C API.
 fn domain_event_words(event: i32, detail: i32) -> String {
-    let (name, details): (&str, &[&str]) = match event {
-        0 => ("Defined", &["Added", "Updated", "Renamed", "Snapshot"]),
-        1 => ("Undefined", &["Removed", "Renamed"]),
-        2 => (
-            "Started",
-            &["Booted", "Migrated", "Restored", "Snapshot", "Event wakeup"],
-        ),
-        3 => (
-            "Suspended",
-            &[
-                "Paused",
-                "Migrated",
-                "I/O Error",
-                "Watchdog",
-                "Restored",
-                "Snapshot",
-                "API error",
-                "Post-copy",
-                "Post-copy Error",
-            ],
-        ),
-        4 => (
-            "Resumed",
-            &[
-                "Unpaused",
-                "Migrated",
-                "Snapshot",
-                "Post-copy",
-                "Post-copy Error",
-            ],
-        ),
-        5 => (
-            "Stopped",
-            &[
-                "Shutdown",
-                "Destroyed",
-                "Crashed",
-                "Migrated",
-                "Saved",
-                "Failed",
-                "Snapshot",
-            ],
-        ),
+    let kind = DomainEventType::from(event);
+    let detail_word = match kind {
+        DomainEventType::DEFINED => DomainEventDefinedDetailType::from(detail).virsh_name(),
+        DomainEventType::UNDEFINED => DomainEventUndefinedDetailType::from(detail).virsh_name(),
+        DomainEventType::STARTED => DomainEventStartedDetailType::from(detail).virsh_name(),
+        DomainEventType::SUSPENDED => DomainEventSuspendedDetailType::from(detail).virsh_name(),
+        DomainEventType::RESUMED => DomainEventResumedDetailType::from(detail).virsh_name(),
+        DomainEventType::STOPPED => DomainEventStoppedDetailType::from(detail).virsh_name(),
         other => panic!("unexpected lifecycle event {other}"),
     };
-    let detail = usize::try_from(detail)
-        .ok()
-        .and_then(|d| details.get(d))
-        .unwrap_or_else(|| panic!("unknown detail {detail} of event {name}"));
-    format!("{name} {detail}")
-}
-
-/// virsh's words for a network or storage pool lifecycle event.
-fn object_event_word(event: i32) -> &'static str {
-    [
-        "Defined",
-        "Undefined",
-        "Started",
-        "Stopped",
-        "Created",
-        "Deleted",
-    ]
-    .get(usize::try_from(event).expect("non-negative event"))
-    .unwrap_or_else(|| panic!("unknown event {event}"))
+    let name = kind.virsh_name().expect("a known event");
+    let detail_word =
+        detail_word.unwrap_or_else(|| panic!("unknown detail {detail} of event {name}"));
+    format!("{name} {detail_word}")
 }
 
 /// The lifecycle part of a `virsh event` line: "... for domain 'x': Started
@@ -975,7 +922,12 @@ async fn storage_pools_agree() {
         .collect();
     let ours: Vec<String> = seen
         .iter()
-        .map(|&e| object_event_word(e).to_string())
+        .map(|&e| {
+            StoragePoolEventLifecycleType::from(e)
+                .virsh_name()
+                .unwrap_or_else(|| panic!("unknown event {e}"))
+                .to_owned()
+        })
         .collect();
     assert_eq!(ours, printed);
     client.close().await;
@@ -1150,7 +1102,12 @@ async fn networks_agree() {
         .collect();
     let ours: Vec<String> = seen
         .iter()
-        .map(|&e| object_event_word(e).to_string())
+        .map(|&e| {
+            NetworkEventLifecycleType::from(e)
+                .virsh_name()
+                .unwrap_or_else(|| panic!("unknown event {e}"))
+                .to_owned()
+        })
         .collect();
     assert_eq!(ours, printed);
     assert_eq!(events.lost(), 0);

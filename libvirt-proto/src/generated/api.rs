@@ -166,6 +166,17 @@ impl NodeSuspendTarget {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("mem"),
+            1 => ::std::option::Option::Some("disk"),
+            2 => ::std::option::Option::Some("hybrid"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for NodeSuspendTarget {
     /// The C name, or the number for a value this release does not know.
@@ -768,6 +779,22 @@ impl DomainState {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("no state"),
+            1 => ::std::option::Option::Some("running"),
+            2 => ::std::option::Option::Some("idle"),
+            3 => ::std::option::Option::Some("paused"),
+            4 => ::std::option::Option::Some("in shutdown"),
+            5 => ::std::option::Option::Some("shut off"),
+            6 => ::std::option::Option::Some("crashed"),
+            7 => ::std::option::Option::Some("pmsuspended"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainState {
     /// The C name, or the number for a value this release does not know.
@@ -801,6 +828,15 @@ impl DomainNostateReason {
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("VIR_DOMAIN_NOSTATE_UNKNOWN"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
             _ => ::std::option::Option::None,
         }
     }
@@ -873,6 +909,26 @@ impl DomainRunningReason {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
+            1 => ::std::option::Option::Some("booted"),
+            2 => ::std::option::Option::Some("migrated"),
+            3 => ::std::option::Option::Some("restored"),
+            4 => ::std::option::Option::Some("from snapshot"),
+            5 => ::std::option::Option::Some("unpaused"),
+            6 => ::std::option::Option::Some("migration canceled"),
+            7 => ::std::option::Option::Some("save canceled"),
+            8 => ::std::option::Option::Some("event wakeup"),
+            9 => ::std::option::Option::Some("crashed"),
+            10 => ::std::option::Option::Some("post-copy"),
+            11 => ::std::option::Option::Some("post-copy failed"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainRunningReason {
     /// The C name, or the number for a value this release does not know.
@@ -906,6 +962,15 @@ impl DomainBlockedReason {
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("VIR_DOMAIN_BLOCKED_UNKNOWN"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
             _ => ::std::option::Option::None,
         }
     }
@@ -987,6 +1052,29 @@ impl DomainPausedReason {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
+            1 => ::std::option::Option::Some("user"),
+            2 => ::std::option::Option::Some("migrating"),
+            3 => ::std::option::Option::Some("saving"),
+            4 => ::std::option::Option::Some("dumping"),
+            5 => ::std::option::Option::Some("I/O error"),
+            6 => ::std::option::Option::Some("watchdog"),
+            7 => ::std::option::Option::Some("from snapshot"),
+            8 => ::std::option::Option::Some("shutting down"),
+            9 => ::std::option::Option::Some("creating snapshot"),
+            10 => ::std::option::Option::Some("crashed"),
+            11 => ::std::option::Option::Some("starting up"),
+            12 => ::std::option::Option::Some("post-copy"),
+            13 => ::std::option::Option::Some("post-copy failed"),
+            14 => ::std::option::Option::Some("api error"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainPausedReason {
     /// The C name, or the number for a value this release does not know.
@@ -1023,6 +1111,16 @@ impl DomainShutdownReason {
         match self.0 {
             0 => ::std::option::Option::Some("VIR_DOMAIN_SHUTDOWN_UNKNOWN"),
             1 => ::std::option::Option::Some("VIR_DOMAIN_SHUTDOWN_USER"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
+            1 => ::std::option::Option::Some("user"),
             _ => ::std::option::Option::None,
         }
     }
@@ -1086,6 +1184,23 @@ impl DomainShutoffReason {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
+            1 => ::std::option::Option::Some("shutdown"),
+            2 => ::std::option::Option::Some("destroyed"),
+            3 => ::std::option::Option::Some("crashed"),
+            4 => ::std::option::Option::Some("migrated"),
+            5 => ::std::option::Option::Some("saved"),
+            6 => ::std::option::Option::Some("failed"),
+            7 => ::std::option::Option::Some("from snapshot"),
+            8 => ::std::option::Option::Some("daemon"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainShutoffReason {
     /// The C name, or the number for a value this release does not know.
@@ -1125,6 +1240,16 @@ impl DomainCrashedReason {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
+            1 => ::std::option::Option::Some("panicked"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainCrashedReason {
     /// The C name, or the number for a value this release does not know.
@@ -1158,6 +1283,15 @@ impl DomainPMSuspendedReason {
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("VIR_DOMAIN_PMSUSPENDED_UNKNOWN"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
             _ => ::std::option::Option::None,
         }
     }
@@ -1244,6 +1378,18 @@ impl DomainControlState {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("ok"),
+            1 => ::std::option::Option::Some("background job"),
+            2 => ::std::option::Option::Some("occupied"),
+            3 => ::std::option::Option::Some("error"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainControlState {
     /// The C name, or the number for a value this release does not know.
@@ -1288,6 +1434,18 @@ impl DomainControlErrorReason {
             1 => ::std::option::Option::Some("VIR_DOMAIN_CONTROL_ERROR_REASON_UNKNOWN"),
             2 => ::std::option::Option::Some("VIR_DOMAIN_CONTROL_ERROR_REASON_MONITOR"),
             3 => ::std::option::Option::Some("VIR_DOMAIN_CONTROL_ERROR_REASON_INTERNAL"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some(""),
+            1 => ::std::option::Option::Some("unknown"),
+            2 => ::std::option::Option::Some("monitor failure"),
+            3 => ::std::option::Option::Some("internal (locking) error"),
             _ => ::std::option::Option::None,
         }
     }
@@ -1556,6 +1714,19 @@ impl DomainCoreDumpFormat {
             2 => ::std::option::Option::Some("VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_LZO"),
             3 => ::std::option::Option::Some("VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_SNAPPY"),
             4 => ::std::option::Option::Some("VIR_DOMAIN_CORE_DUMP_FORMAT_WIN_DMP"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("elf"),
+            1 => ::std::option::Option::Some("kdump-zlib"),
+            2 => ::std::option::Option::Some("kdump-lzo"),
+            3 => ::std::option::Option::Some("kdump-snappy"),
+            4 => ::std::option::Option::Some("win-dmp"),
             _ => ::std::option::Option::None,
         }
     }
@@ -2048,6 +2219,17 @@ impl DomainMetadataType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("description"),
+            1 => ::std::option::Option::Some("title"),
+            2 => ::std::option::Option::Some("element"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainMetadataType {
     /// The C name, or the number for a value this release does not know.
@@ -2382,6 +2564,17 @@ impl VcpuState {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("offline"),
+            1 => ::std::option::Option::Some("running"),
+            2 => ::std::option::Option::Some("blocked"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for VcpuState {
     /// The C name, or the number for a value this release does not know.
@@ -2674,6 +2867,20 @@ impl DomainBlockJobType {
             3 => ::std::option::Option::Some("VIR_DOMAIN_BLOCK_JOB_TYPE_COMMIT"),
             4 => ::std::option::Option::Some("VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT"),
             5 => ::std::option::Option::Some("VIR_DOMAIN_BLOCK_JOB_TYPE_BACKUP"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Unknown job"),
+            1 => ::std::option::Option::Some("Block Pull"),
+            2 => ::std::option::Option::Some("Block Copy"),
+            3 => ::std::option::Option::Some("Block Commit"),
+            4 => ::std::option::Option::Some("Active Block Commit"),
+            5 => ::std::option::Option::Some("Backup"),
             _ => ::std::option::Option::None,
         }
     }
@@ -2989,6 +3196,17 @@ impl DomainDiskErrorCode {
             0 => ::std::option::Option::Some("VIR_DOMAIN_DISK_ERROR_NONE"),
             1 => ::std::option::Option::Some("VIR_DOMAIN_DISK_ERROR_UNSPEC"),
             2 => ::std::option::Option::Some("VIR_DOMAIN_DISK_ERROR_NO_SPACE"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("no error"),
+            1 => ::std::option::Option::Some("unspecified error"),
+            2 => ::std::option::Option::Some("no space"),
             _ => ::std::option::Option::None,
         }
     }
@@ -3356,6 +3574,23 @@ impl DomainEventType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Defined"),
+            1 => ::std::option::Option::Some("Undefined"),
+            2 => ::std::option::Option::Some("Started"),
+            3 => ::std::option::Option::Some("Suspended"),
+            4 => ::std::option::Option::Some("Resumed"),
+            5 => ::std::option::Option::Some("Stopped"),
+            6 => ::std::option::Option::Some("Shutdown"),
+            7 => ::std::option::Option::Some("PMSuspended"),
+            8 => ::std::option::Option::Some("Crashed"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainEventType {
     /// The C name, or the number for a value this release does not know.
@@ -3403,6 +3638,18 @@ impl DomainEventDefinedDetailType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Added"),
+            1 => ::std::option::Option::Some("Updated"),
+            2 => ::std::option::Option::Some("Renamed"),
+            3 => ::std::option::Option::Some("Snapshot"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainEventDefinedDetailType {
     /// The C name, or the number for a value this release does not know.
@@ -3441,6 +3688,16 @@ impl DomainEventUndefinedDetailType {
         match self.0 {
             0 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_UNDEFINED_REMOVED"),
             1 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_UNDEFINED_RENAMED"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Removed"),
+            1 => ::std::option::Option::Some("Renamed"),
             _ => ::std::option::Option::None,
         }
     }
@@ -3491,6 +3748,19 @@ impl DomainEventStartedDetailType {
             2 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_STARTED_RESTORED"),
             3 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT"),
             4 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_STARTED_WAKEUP"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Booted"),
+            1 => ::std::option::Option::Some("Migrated"),
+            2 => ::std::option::Option::Some("Restored"),
+            3 => ::std::option::Option::Some("Snapshot"),
+            4 => ::std::option::Option::Some("Event wakeup"),
             _ => ::std::option::Option::None,
         }
     }
@@ -3558,6 +3828,23 @@ impl DomainEventSuspendedDetailType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Paused"),
+            1 => ::std::option::Option::Some("Migrated"),
+            2 => ::std::option::Option::Some("I/O Error"),
+            3 => ::std::option::Option::Some("Watchdog"),
+            4 => ::std::option::Option::Some("Restored"),
+            5 => ::std::option::Option::Some("Snapshot"),
+            6 => ::std::option::Option::Some("API error"),
+            7 => ::std::option::Option::Some("Post-copy"),
+            8 => ::std::option::Option::Some("Post-copy Error"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainEventSuspendedDetailType {
     /// The C name, or the number for a value this release does not know.
@@ -3605,6 +3892,19 @@ impl DomainEventResumedDetailType {
             2 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT"),
             3 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_RESUMED_POSTCOPY"),
             4 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_RESUMED_POSTCOPY_FAILED"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Unpaused"),
+            1 => ::std::option::Option::Some("Migrated"),
+            2 => ::std::option::Option::Some("Snapshot"),
+            3 => ::std::option::Option::Some("Post-copy"),
+            4 => ::std::option::Option::Some("Post-copy Error"),
             _ => ::std::option::Option::None,
         }
     }
@@ -3664,6 +3964,21 @@ impl DomainEventStoppedDetailType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Shutdown"),
+            1 => ::std::option::Option::Some("Destroyed"),
+            2 => ::std::option::Option::Some("Crashed"),
+            3 => ::std::option::Option::Some("Migrated"),
+            4 => ::std::option::Option::Some("Saved"),
+            5 => ::std::option::Option::Some("Failed"),
+            6 => ::std::option::Option::Some("Snapshot"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainEventStoppedDetailType {
     /// The C name, or the number for a value this release does not know.
@@ -3708,6 +4023,17 @@ impl DomainEventShutdownDetailType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Finished"),
+            1 => ::std::option::Option::Some("Finished after guest request"),
+            2 => ::std::option::Option::Some("Finished after host request"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainEventShutdownDetailType {
     /// The C name, or the number for a value this release does not know.
@@ -3749,6 +4075,16 @@ impl DomainEventPMSuspendedDetailType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Memory"),
+            1 => ::std::option::Option::Some("Disk"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainEventPMSuspendedDetailType {
     /// The C name, or the number for a value this release does not know.
@@ -3787,6 +4123,16 @@ impl DomainEventCrashedDetailType {
         match self.0 {
             0 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_CRASHED_PANICKED"),
             1 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Panicked"),
+            1 => ::std::option::Option::Some("Crashloaded"),
             _ => ::std::option::Option::None,
         }
     }
@@ -3836,6 +4182,16 @@ impl DomainMemoryFailureRecipientType {
                     "VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_GUEST",
                 )
             }
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("hypervisor"),
+            1 => ::std::option::Option::Some("guest"),
             _ => ::std::option::Option::None,
         }
     }
@@ -3899,6 +4255,18 @@ impl DomainMemoryFailureActionType {
                     "VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_RESET",
                 )
             }
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("ignore"),
+            1 => ::std::option::Option::Some("inject"),
+            2 => ::std::option::Option::Some("fatal"),
+            3 => ::std::option::Option::Some("reset"),
             _ => ::std::option::Option::None,
         }
     }
@@ -3983,6 +4351,20 @@ impl DomainJobType {
             3 => ::std::option::Option::Some("VIR_DOMAIN_JOB_COMPLETED"),
             4 => ::std::option::Option::Some("VIR_DOMAIN_JOB_FAILED"),
             5 => ::std::option::Option::Some("VIR_DOMAIN_JOB_CANCELLED"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("None"),
+            1 => ::std::option::Option::Some("Bounded"),
+            2 => ::std::option::Option::Some("Unbounded"),
+            3 => ::std::option::Option::Some("Completed"),
+            4 => ::std::option::Option::Some("Failed"),
+            5 => ::std::option::Option::Some("Cancelled"),
             _ => ::std::option::Option::None,
         }
     }
@@ -4117,6 +4499,25 @@ impl DomainJobOperation {
             8 => ::std::option::Option::Some("VIR_DOMAIN_JOB_OPERATION_DUMP"),
             9 => ::std::option::Option::Some("VIR_DOMAIN_JOB_OPERATION_BACKUP"),
             10 => ::std::option::Option::Some("VIR_DOMAIN_JOB_OPERATION_SNAPSHOT_DELETE"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Unknown"),
+            1 => ::std::option::Option::Some("Start"),
+            2 => ::std::option::Option::Some("Save"),
+            3 => ::std::option::Option::Some("Restore"),
+            4 => ::std::option::Option::Some("Incoming migration"),
+            5 => ::std::option::Option::Some("Outgoing migration"),
+            6 => ::std::option::Option::Some("Snapshot"),
+            7 => ::std::option::Option::Some("Snapshot revert"),
+            8 => ::std::option::Option::Some("Dump"),
+            9 => ::std::option::Option::Some("Backup"),
+            10 => ::std::option::Option::Some("Snapshot delete"),
             _ => ::std::option::Option::None,
         }
     }
@@ -4264,6 +4665,17 @@ impl DomainEventGraphicsPhase {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("connect"),
+            1 => ::std::option::Option::Some("initialize"),
+            2 => ::std::option::Option::Some("disconnect"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainEventGraphicsPhase {
     /// The C name, or the number for a value this release does not know.
@@ -4305,6 +4717,17 @@ impl DomainEventGraphicsAddressType {
             0 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_IPV4"),
             1 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_IPV6"),
             2 => ::std::option::Option::Some("VIR_DOMAIN_EVENT_GRAPHICS_ADDRESS_UNIX"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("IPv4"),
+            1 => ::std::option::Option::Some("IPv6"),
+            2 => ::std::option::Option::Some("unix"),
             _ => ::std::option::Option::None,
         }
     }
@@ -4356,6 +4779,18 @@ impl ConnectDomainEventBlockJobStatus {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("completed"),
+            1 => ::std::option::Option::Some("failed"),
+            2 => ::std::option::Option::Some("canceled"),
+            3 => ::std::option::Option::Some("ready"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for ConnectDomainEventBlockJobStatus {
     /// The C name, or the number for a value this release does not know.
@@ -4402,6 +4837,16 @@ impl ConnectDomainEventDiskChangeReason {
                     "VIR_DOMAIN_EVENT_DISK_DROP_MISSING_ON_START",
                 )
             }
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("changed"),
+            1 => ::std::option::Option::Some("dropped"),
             _ => ::std::option::Option::None,
         }
     }
@@ -4493,6 +4938,17 @@ impl ConnectDomainEventAgentLifecycleState {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
+            1 => ::std::option::Option::Some("connected"),
+            2 => ::std::option::Option::Some("disconnected"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for ConnectDomainEventAgentLifecycleState {
     /// The C name, or the number for a value this release does not know.
@@ -4544,6 +5000,17 @@ impl ConnectDomainEventAgentLifecycleReason {
                     "VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_CHANNEL",
                 )
             }
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unknown"),
+            1 => ::std::option::Option::Some("domain started"),
+            2 => ::std::option::Option::Some("channel event"),
             _ => ::std::option::Option::None,
         }
     }
@@ -5003,6 +5470,17 @@ impl DomainInterfaceAddressesSource {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("lease"),
+            1 => ::std::option::Option::Some("agent"),
+            2 => ::std::option::Option::Some("arp"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainInterfaceAddressesSource {
     /// The C name, or the number for a value this release does not know.
@@ -5076,6 +5554,17 @@ impl DomainLifecycle {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("poweroff"),
+            1 => ::std::option::Option::Some("reboot"),
+            2 => ::std::option::Option::Some("crash"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for DomainLifecycle {
     /// The C name, or the number for a value this release does not know.
@@ -5134,6 +5623,20 @@ impl DomainLifecycleAction {
                     "VIR_DOMAIN_LIFECYCLE_ACTION_COREDUMP_RESTART",
                 )
             }
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("destroy"),
+            1 => ::std::option::Option::Some("restart"),
+            2 => ::std::option::Option::Some("rename-restart"),
+            3 => ::std::option::Option::Some("preserve"),
+            4 => ::std::option::Option::Some("coredump-destroy"),
+            5 => ::std::option::Option::Some("coredump-restart"),
             _ => ::std::option::Option::None,
         }
     }
@@ -9108,6 +9611,27 @@ impl NetworkUpdateSection {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("none"),
+            1 => ::std::option::Option::Some("bridge"),
+            2 => ::std::option::Option::Some("domain"),
+            3 => ::std::option::Option::Some("ip"),
+            4 => ::std::option::Option::Some("ip-dhcp-host"),
+            5 => ::std::option::Option::Some("ip-dhcp-range"),
+            6 => ::std::option::Option::Some("forward"),
+            7 => ::std::option::Option::Some("forward-interface"),
+            8 => ::std::option::Option::Some("forward-pf"),
+            9 => ::std::option::Option::Some("portgroup"),
+            10 => ::std::option::Option::Some("dns-host"),
+            11 => ::std::option::Option::Some("dns-txt"),
+            12 => ::std::option::Option::Some("dns-srv"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for NetworkUpdateSection {
     /// The C name, or the number for a value this release does not know.
@@ -9193,6 +9717,18 @@ impl NetworkEventLifecycleType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Defined"),
+            1 => ::std::option::Option::Some("Undefined"),
+            2 => ::std::option::Option::Some("Started"),
+            3 => ::std::option::Option::Some("Stopped"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for NetworkEventLifecycleType {
     /// The C name, or the number for a value this release does not know.
@@ -9233,6 +9769,16 @@ impl NetworkEventID {
         match self.0 {
             0 => ::std::option::Option::Some("VIR_NETWORK_EVENT_ID_LIFECYCLE"),
             1 => ::std::option::Option::Some("VIR_NETWORK_EVENT_ID_METADATA_CHANGE"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("lifecycle"),
+            1 => ::std::option::Option::Some("metadata-change"),
             _ => ::std::option::Option::None,
         }
     }
@@ -9348,6 +9894,17 @@ impl NetworkMetadataType {
             0 => ::std::option::Option::Some("VIR_NETWORK_METADATA_DESCRIPTION"),
             1 => ::std::option::Option::Some("VIR_NETWORK_METADATA_TITLE"),
             2 => ::std::option::Option::Some("VIR_NETWORK_METADATA_ELEMENT"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("description"),
+            1 => ::std::option::Option::Some("title"),
+            2 => ::std::option::Option::Some("element"),
             _ => ::std::option::Option::None,
         }
     }
@@ -9730,6 +10287,18 @@ impl NodeDeviceEventLifecycleType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Created"),
+            1 => ::std::option::Option::Some("Deleted"),
+            2 => ::std::option::Option::Some("Defined"),
+            3 => ::std::option::Option::Some("Undefined"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for NodeDeviceEventLifecycleType {
     /// The C name, or the number for a value this release does not know.
@@ -10000,6 +10569,16 @@ impl SecretEventLifecycleType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Defined"),
+            1 => ::std::option::Option::Some("Undefined"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for SecretEventLifecycleType {
     /// The C name, or the number for a value this release does not know.
@@ -10045,6 +10624,19 @@ impl StoragePoolState {
             2 => ::std::option::Option::Some("VIR_STORAGE_POOL_RUNNING"),
             3 => ::std::option::Option::Some("VIR_STORAGE_POOL_DEGRADED"),
             4 => ::std::option::Option::Some("VIR_STORAGE_POOL_INACCESSIBLE"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("inactive"),
+            1 => ::std::option::Option::Some("building"),
+            2 => ::std::option::Option::Some("running"),
+            3 => ::std::option::Option::Some("degraded"),
+            4 => ::std::option::Option::Some("inaccessible"),
             _ => ::std::option::Option::None,
         }
     }
@@ -10216,6 +10808,20 @@ impl StorageVolType {
             _ => ::std::option::Option::None,
         }
     }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("file"),
+            1 => ::std::option::Option::Some("block"),
+            2 => ::std::option::Option::Some("dir"),
+            3 => ::std::option::Option::Some("network"),
+            4 => ::std::option::Option::Some("netdir"),
+            5 => ::std::option::Option::Some("ploop"),
+            _ => ::std::option::Option::None,
+        }
+    }
 }
 impl ::std::fmt::Display for StorageVolType {
     /// The C name, or the number for a value this release does not know.
@@ -10314,6 +10920,24 @@ impl StorageVolWipeAlgorithm {
             7 => ::std::option::Option::Some("VIR_STORAGE_VOL_WIPE_ALG_PFITZNER33"),
             8 => ::std::option::Option::Some("VIR_STORAGE_VOL_WIPE_ALG_RANDOM"),
             9 => ::std::option::Option::Some("VIR_STORAGE_VOL_WIPE_ALG_TRIM"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("zero"),
+            1 => ::std::option::Option::Some("nnsa"),
+            2 => ::std::option::Option::Some("dod"),
+            3 => ::std::option::Option::Some("bsi"),
+            4 => ::std::option::Option::Some("gutmann"),
+            5 => ::std::option::Option::Some("schneier"),
+            6 => ::std::option::Option::Some("pfitzner7"),
+            7 => ::std::option::Option::Some("pfitzner33"),
+            8 => ::std::option::Option::Some("random"),
+            9 => ::std::option::Option::Some("trim"),
             _ => ::std::option::Option::None,
         }
     }
@@ -10718,6 +11342,20 @@ impl StoragePoolEventLifecycleType {
             3 => ::std::option::Option::Some("VIR_STORAGE_POOL_EVENT_STOPPED"),
             4 => ::std::option::Option::Some("VIR_STORAGE_POOL_EVENT_CREATED"),
             5 => ::std::option::Option::Some("VIR_STORAGE_POOL_EVENT_DELETED"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value (its untranslated
+    /// English), as libvirt's `tools/virsh*.c` of this release
+    /// spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("Defined"),
+            1 => ::std::option::Option::Some("Undefined"),
+            2 => ::std::option::Option::Some("Started"),
+            3 => ::std::option::Option::Some("Stopped"),
+            4 => ::std::option::Option::Some("Created"),
+            5 => ::std::option::Option::Some("Deleted"),
             _ => ::std::option::Option::None,
         }
     }

@@ -29,6 +29,9 @@ pub struct Headers {
     pub files: Vec<(String, Vec<CEnum>, Vec<Define>)>,
     /// Enums the API documentation or the spec file calls flag sets.
     pub flag_sets: BTreeSet<String>,
+    /// virsh's words for values, by the enum's sentinel (`VIR_DOMAIN_LAST`
+    /// → "no state", "running", ...), from `tools/virsh*.c`.
+    pub virsh_names: std::collections::HashMap<String, Vec<String>>,
 }
 
 /// What the module holds, for the module's summary and the tests.
@@ -265,8 +268,15 @@ fn member_doc(m: &Member) -> String {
     }
 }
 
-/// A value enum: a newtype over `i32` with named constants.
-pub fn value_enum(c_name: &str, header: &str, doc: &str, members: &[Member]) -> TokenStream {
+/// A value enum: a newtype over `i32` with named constants, and with
+/// `virsh_name()` when virsh has a word for each value.
+pub fn value_enum(
+    c_name: &str,
+    header: &str,
+    doc: &str,
+    members: &[Member],
+    virsh: Option<&[String]>,
+) -> TokenStream {
     let ty = format_ident!("{}", rust_type_name(c_name));
     let origin =
         format!(" libvirt's `{c_name}` (`{header}`); values this release does not know are kept.");
@@ -292,6 +302,23 @@ pub fn value_enum(c_name: &str, header: &str, doc: &str, members: &[Member]) -> 
         let n = &m.name;
         quote!(#v => ::std::option::Option::Some(#n),)
     });
+    let virsh_fn = virsh.map(|words| {
+        let arms = words.iter().enumerate().map(|(i, w)| {
+            let v = Literal::i32_unsuffixed(i as i32);
+            quote!(#v => ::std::option::Option::Some(#w),)
+        });
+        quote! {
+            /// The word `virsh` prints for the value (its untranslated
+            /// English), as libvirt's `tools/virsh*.c` of this release
+            /// spells it.
+            pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+                match self.0 {
+                    #(#arms)*
+                    _ => ::std::option::Option::None,
+                }
+            }
+        }
+    });
     quote! {
         #doc
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -308,6 +335,8 @@ pub fn value_enum(c_name: &str, header: &str, doc: &str, members: &[Member]) -> 
                     _ => ::std::option::Option::None,
                 }
             }
+
+            #virsh_fn
         }
 
         impl ::std::fmt::Display for #ty {
@@ -431,7 +460,12 @@ pub fn generate(headers: &Headers, preamble: &str) -> Result<(String, Counts), S
                 items.push(flag_set(&e.name, header, &e.doc, &e.members));
             } else {
                 counts.enums += 1;
-                items.push(value_enum(&e.name, header, &e.doc, &e.members));
+                let virsh = e
+                    .sentinel
+                    .as_ref()
+                    .and_then(|s| headers.virsh_names.get(s))
+                    .map(Vec::as_slice);
+                items.push(value_enum(&e.name, header, &e.doc, &e.members, virsh));
             }
         }
         counts.constants += defines.len();

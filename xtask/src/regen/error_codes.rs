@@ -15,7 +15,7 @@ use super::headers::Member;
 pub fn generate(enums: &[(String, String, Vec<Member>)], command: &str) -> Result<String, String> {
     let items = enums
         .iter()
-        .map(|(c_name, header, members)| value_enum(c_name, header, "", members));
+        .map(|(c_name, header, members)| value_enum(c_name, header, "", members, None));
     let tokens: TokenStream = quote! { #(#items)* };
     let file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("error_codes: invalid Rust (a bug): {e}"))?;

@@ -62,6 +62,8 @@ pub struct CEnum {
     pub doc: String,
     /// Its members, `_LAST` sentinels left out.
     pub members: Vec<Member>,
+    /// Its `VIR_ENUM_SENTINELS` member (`VIR_DOMAIN_LAST`), if any.
+    pub sentinel: Option<String>,
 }
 
 /// Every `typedef enum` of a header. Member values may use `known`
@@ -80,11 +82,53 @@ pub fn enums(text: &str, known: &HashMap<String, i64>) -> Result<Vec<CEnum>, Str
         }
         out.push(CEnum {
             doc: doc_comment(text, &name).unwrap_or_default(),
+            sentinel: sentinel(&body),
             name,
             members,
         });
     }
     Ok(out)
+}
+
+/// The `..._LAST` member of an enum body.
+fn sentinel(body: &str) -> Option<String> {
+    body.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| w.starts_with("VIR_") && w.ends_with("_LAST"))
+        .map(str::to_owned)
+}
+
+/// The string tables of `VIR_ENUM_IMPL(name, SENTINEL, N_("a"), ...)` in C
+/// source (virsh's names for the API's values), as `(sentinel, strings)`.
+pub fn enum_impls(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("VIR_ENUM_IMPL(") {
+        let rest = &text[at + "VIR_ENUM_IMPL(".len()..];
+        let Some(end) = rest.find(");") else { continue };
+        let body = &rest[..end];
+        let mut parts = body.splitn(3, ',');
+        let (Some(_name), Some(sentinel), Some(values)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        // Each value is a string literal, bare or in N_(...).
+        let mut strings = Vec::new();
+        let mut ok = true;
+        for v in values.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            let v = v
+                .strip_prefix("N_(")
+                .and_then(|v| v.strip_suffix(')'))
+                .unwrap_or(v);
+            match v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+                Some(s) if !s.contains(['"', '\\']) => strings.push(s.to_owned()),
+                _ => ok = false,
+            }
+        }
+        if ok {
+            out.push((sentinel.trim().to_owned(), strings));
+        }
+    }
+    out
 }
 
 /// The value of a documented `# define`.
@@ -432,6 +476,20 @@ mod tests {
             ("B", 2, "second line")
         );
         assert_eq!(m[0].doc, "first");
+    }
+
+    #[test]
+    fn reads_virsh_enum_tables() {
+        let c = "VIR_ENUM_IMPL(virshDomainState,\n              VIR_DOMAIN_LAST,\n\
+                 N_(\"no state\"),\n N_(\"running\"),\n);\n\
+                 VIR_ENUM_IMPL(virshOdd, VIR_X_LAST, N_(\"a, b\"));\n";
+        assert_eq!(
+            enum_impls(c),
+            [(
+                "VIR_DOMAIN_LAST".to_owned(),
+                vec!["no state".to_owned(), "running".to_owned()]
+            )]
+        );
     }
 
     #[test]

@@ -289,7 +289,33 @@ fn api_inputs(
     for text in &doc_texts {
         params.read(text, &generated);
     }
-    Ok((api::Headers { files, flag_sets }, params))
+    // virsh's words for the values, from its VIR_ENUM_IMPL tables.
+    let tools = tree.join("tools");
+    let mut virsh_names = HashMap::new();
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&tools)
+        .map_err(|e| format!("cannot read {}: {e}", tools.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("virsh") && n.ends_with(".c"))
+        })
+        .collect();
+    sources.sort();
+    for path in sources {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        virsh_names.extend(headers::enum_impls(&text));
+    }
+    Ok((
+        api::Headers {
+            files,
+            flag_sets,
+            virsh_names,
+        },
+        params,
+    ))
 }
 
 fn module_index(

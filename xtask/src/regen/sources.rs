@@ -161,6 +161,7 @@ fn unpack(tarball: &Path, cache: &Path, version: &str) -> Result<PathBuf, String
             "*/include/libvirt/*",
             "*/src/libvirt*.c",
             "*/src/admin/libvirt-admin.c",
+            "*/tools/virsh*.c",
         ])
         .status()
         .map_err(|e| format!("cannot run tar: {e}"))?;
