@@ -7,7 +7,8 @@
 //! own `xdr_*` routine (`xdr_wrapstring` for `string`, `xdr_point` for
 //! `point *`, the pointer being C's pass-by-reference), several arguments
 //! through `xdr_<proc>_1_argument`, which encodes them in order with
-//! `xdr_pointer` for `int *`.
+//! `xdr_pointer` for `int *`. The `ADD` and `MIX` vectors were checked
+//! against that C (`rpcgen -N -c`, built with libtirpc): same bytes.
 
 #![allow(missing_docs)]
 
