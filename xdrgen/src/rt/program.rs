@@ -138,7 +138,7 @@ pub trait RemoteProcedure {
     /// Its table row.
     const INFO: &'static ProcedureInfo;
     /// What is sent: the arguments of a call, or the body of a message
-    /// (`()` for none; a tuple for several arguments).
+    /// (`()` for none; for several arguments, rpcgen -N's argument struct).
     type Args;
     /// How [`RemoteProcedure::Args`] is encoded.
     type ArgsCodec: Codec<Value = Self::Args>;
