@@ -260,6 +260,16 @@ fn doc_attrs(text: &str) -> TokenStream {
     quote!(#(#lines)*)
 }
 
+/// A type's docs: the header's text, then where it comes from.
+fn type_doc(doc: &str, origin: &str) -> TokenStream {
+    if doc.is_empty() {
+        quote!(#[doc = #origin])
+    } else {
+        let text = doc_attrs(doc);
+        quote!(#text #[doc = ""] #[doc = #origin])
+    }
+}
+
 fn member_doc(m: &Member) -> String {
     if m.doc.is_empty() {
         format!(" `{}`", m.name)
@@ -278,14 +288,10 @@ pub fn value_enum(
     virsh: Option<&[String]>,
 ) -> TokenStream {
     let ty = format_ident!("{}", rust_type_name(c_name));
-    let origin =
-        format!(" libvirt's `{c_name}` (`{header}`); values this release does not know are kept.");
-    let doc = if doc.is_empty() {
-        quote!(#[doc = #origin])
-    } else {
-        let text = doc_attrs(doc);
-        quote!(#text #[doc = ""] #[doc = #origin])
-    };
+    let doc = type_doc(
+        doc,
+        &format!(" libvirt's `{c_name}` (`{header}`); values this release does not know are kept."),
+    );
     let consts = members.iter().zip(member_names(members)).map(|(m, name)| {
         let id = format_ident!("{}", name);
         let v = Literal::i32_unsuffixed(m.value as i32);
@@ -366,15 +372,13 @@ pub fn value_enum(
 /// A flag set: a `bitflags` type over `u32` that keeps unknown bits.
 fn flag_set(c_name: &str, header: &str, doc: &str, members: &[Member]) -> TokenStream {
     let ty = format_ident!("{}", rust_type_name(c_name));
-    let origin = format!(
-        " libvirt's `{c_name}` (`{header}`), a set of flags; bits this release does not know are kept."
+    let doc = type_doc(
+        doc,
+        &format!(
+            " libvirt's `{c_name}` (`{header}`), a set of flags; bits this release does not know \
+             are kept."
+        ),
     );
-    let doc = if doc.is_empty() {
-        quote!(#[doc = #origin])
-    } else {
-        let text = doc_attrs(doc);
-        quote!(#text #[doc = ""] #[doc = #origin])
-    };
     let consts = members.iter().zip(member_names(members)).map(|(m, name)| {
         let id = format_ident!("{}", name);
         let v = Literal::u32_unsuffixed(m.value as u32);

@@ -18,21 +18,20 @@ pub struct Member {
     pub doc: String,
 }
 
+/// `(name, value text)` of every `# define NAME value` line, in order.
+fn define_lines(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines().filter_map(|line| {
+        let rest = line.trim_start().strip_prefix('#')?;
+        let rest = rest.trim_start().strip_prefix("define")?;
+        let mut parts = rest.trim().splitn(2, char::is_whitespace);
+        Some((parts.next()?, parts.next()?))
+    })
+}
+
 /// `# define NAME expr` lines and enum members of a header, by name.
 pub fn constants(text: &str) -> HashMap<String, i64> {
     let mut out = HashMap::new();
-    for line in text.lines() {
-        let l = line.trim_start();
-        let Some(rest) = l.strip_prefix('#') else {
-            continue;
-        };
-        let Some(rest) = rest.trim_start().strip_prefix("define") else {
-            continue;
-        };
-        let mut parts = rest.trim().splitn(2, char::is_whitespace);
-        let (Some(name), Some(expr)) = (parts.next(), parts.next()) else {
-            continue;
-        };
+    for (name, expr) in define_lines(text) {
         if let Some(v) = eval(strip_comments(expr).trim(), &out) {
             out.insert(name.to_owned(), v);
         }
@@ -161,17 +160,7 @@ pub fn documented_defines(
     enum_members: &std::collections::HashSet<String>,
 ) -> Vec<Define> {
     let mut out = Vec::new();
-    for line in text.lines() {
-        let Some(rest) = line.trim_start().strip_prefix('#') else {
-            continue;
-        };
-        let Some(rest) = rest.trim_start().strip_prefix("define") else {
-            continue;
-        };
-        let mut parts = rest.trim().splitn(2, char::is_whitespace);
-        let (Some(name), Some(expr)) = (parts.next(), parts.next()) else {
-            continue;
-        };
+    for (name, expr) in define_lines(text) {
         if !name.starts_with("VIR_") || name.contains('(') {
             continue;
         }
