@@ -120,10 +120,9 @@ async fn methods_agree_with_typed_calls_and_virsh() {
         .list_all_domains(ConnectListAllDomainsFlags::ACTIVE)
         .await
         .unwrap();
-    assert_eq!(
-        listed.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
-        virsh_names(&["list", "--name"])
-    );
+    let mut listed_names: Vec<String> = listed.iter().map(|d| d.name.clone()).collect();
+    listed_names.sort();
+    assert_eq!(listed_names, virsh_names(&["list", "--name"]));
     assert!(listed.contains(&dom));
     let pools = client.list_all_storage_pools(0).await.unwrap();
     for pool in &pools {
