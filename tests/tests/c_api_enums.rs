@@ -106,7 +106,9 @@ fn flag_arguments_are_typed() {
         "admin_client.rs",
     ] {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        typed += text.matches(": impl Into<api::").count();
+        // Each typed argument of a client method is converted once when the
+        // argument struct is built (handle methods forward it unconverted).
+        typed += text.matches(".into().bits()").count();
     }
     // libvirt 11.3.0: 136 of 274 `flags` arguments; 101 of the others are
     // documented as not used yet, 15 as several sets, 22 belong to
