@@ -225,6 +225,22 @@ pub fn generate(
     Ok(out)
 }
 
+/// The `<prefix>*.c` files of `dir`, sorted.
+fn c_files(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".c"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// The C API's headers, and the flag sets and flag arguments its
 /// documentation (`src/libvirt*.c`) names.
 fn api_inputs(
@@ -234,18 +250,7 @@ fn api_inputs(
 ) -> Result<(api::Headers, api::FlagParams), String> {
     let mut flag_sets: std::collections::BTreeSet<String> =
         spec.api.flag_sets.iter().cloned().collect();
-    let src = tree.join("src");
-    let mut docs: Vec<PathBuf> = std::fs::read_dir(&src)
-        .map_err(|e| format!("cannot read {}: {e}", src.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("libvirt") && n.ends_with(".c"))
-        })
-        .collect();
-    docs.sort();
+    let mut docs = c_files(&tree.join("src"), "libvirt")?;
     // The admin API's documentation lives with the admin daemon.
     let admin = tree.join("src/admin/libvirt-admin.c");
     if admin.exists() {
@@ -290,20 +295,8 @@ fn api_inputs(
         params.read(text, &generated);
     }
     // virsh's words for the values, from its VIR_ENUM_IMPL tables.
-    let tools = tree.join("tools");
     let mut virsh_names = HashMap::new();
-    let mut sources: Vec<PathBuf> = std::fs::read_dir(&tools)
-        .map_err(|e| format!("cannot read {}: {e}", tools.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("virsh") && n.ends_with(".c"))
-        })
-        .collect();
-    sources.sort();
-    for path in sources {
+    for path in c_files(&tree.join("tools"), "virsh")? {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         virsh_names.extend(headers::enum_impls(&text));
