@@ -63,3 +63,30 @@ fn documented_constants() {
     assert_eq!(DOMAIN_CPU_STATS_CPUTIME, "cpu_time");
     assert_eq!(DOMAIN_MEMORY_PARAM_UNLIMITED, i64::MAX >> 10);
 }
+
+#[test]
+fn a_detail_is_typed_by_its_event_and_a_reason_by_its_state() {
+    use libvirt_proto::api::{
+        DomainEventDetail, DomainEventStartedDetailType, DomainEventType, DomainRunningReason,
+        DomainStateReason,
+    };
+    let started = DomainEventDetail::new(DomainEventType::STARTED, 0);
+    assert_eq!(
+        started,
+        DomainEventDetail::Started(DomainEventStartedDetailType::BOOTED)
+    );
+    assert_eq!(started.of(), DomainEventType::STARTED);
+    assert_eq!(started.name(), Some("VIR_DOMAIN_EVENT_STARTED_BOOTED"));
+    assert_eq!(started.virsh_name(), Some("Booted"));
+
+    let reason = DomainStateReason::new(DomainState::RUNNING, 1);
+    assert_eq!(reason, DomainStateReason::Running(DomainRunningReason::BOOTED));
+    assert_eq!(reason.virsh_name(), Some("booted"));
+    assert_eq!(reason.to_string(), "VIR_DOMAIN_RUNNING_BOOTED");
+
+    // Neither number is lost when the deciding value is unknown.
+    let newer = DomainEventDetail::new(DomainEventType::from(99), 7);
+    assert_eq!(newer, DomainEventDetail::Other(DomainEventType(99), 7));
+    assert_eq!((newer.value(), newer.name()), (7, None));
+    assert_eq!(newer.to_string(), "7");
+}

@@ -11858,6 +11858,241 @@ pub const SERVER_CLIENTS_UNAUTH_MAX: &str = "nclients_unauth_max";
 ///
 /// Since: 2.0.0
 pub const SERVER_CLIENTS_UNAUTH_CURRENT: &str = "nclients_unauth";
+/// A value whose C type depends on a [`DomainEventType`]: each variant holds the enum libvirt documents for that value (`virDomainEvent<value>DetailType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[non_exhaustive]
+pub enum DomainEventDetail {
+    /// Of [`DomainEventType::DEFINED`] (`VIR_DOMAIN_EVENT_DEFINED`).
+    Defined(DomainEventDefinedDetailType),
+    /// Of [`DomainEventType::UNDEFINED`] (`VIR_DOMAIN_EVENT_UNDEFINED`).
+    Undefined(DomainEventUndefinedDetailType),
+    /// Of [`DomainEventType::STARTED`] (`VIR_DOMAIN_EVENT_STARTED`).
+    Started(DomainEventStartedDetailType),
+    /// Of [`DomainEventType::SUSPENDED`] (`VIR_DOMAIN_EVENT_SUSPENDED`).
+    Suspended(DomainEventSuspendedDetailType),
+    /// Of [`DomainEventType::RESUMED`] (`VIR_DOMAIN_EVENT_RESUMED`).
+    Resumed(DomainEventResumedDetailType),
+    /// Of [`DomainEventType::STOPPED`] (`VIR_DOMAIN_EVENT_STOPPED`).
+    Stopped(DomainEventStoppedDetailType),
+    /// Of [`DomainEventType::SHUTDOWN`] (`VIR_DOMAIN_EVENT_SHUTDOWN`).
+    Shutdown(DomainEventShutdownDetailType),
+    /// Of [`DomainEventType::PMSUSPENDED`] (`VIR_DOMAIN_EVENT_PMSUSPENDED`).
+    PmSuspended(DomainEventPMSuspendedDetailType),
+    /// Of [`DomainEventType::CRASHED`] (`VIR_DOMAIN_EVENT_CRASHED`).
+    Crashed(DomainEventCrashedDetailType),
+    /// Of a value this release does not know: both numbers, kept.
+    Other(DomainEventType, i32),
+}
+impl DomainEventDetail {
+    /// Types `value` by what `of` says it is.
+    pub fn new(of: DomainEventType, value: i32) -> Self {
+        match of {
+            DomainEventType::DEFINED => {
+                Self::Defined(DomainEventDefinedDetailType(value))
+            }
+            DomainEventType::UNDEFINED => {
+                Self::Undefined(DomainEventUndefinedDetailType(value))
+            }
+            DomainEventType::STARTED => {
+                Self::Started(DomainEventStartedDetailType(value))
+            }
+            DomainEventType::SUSPENDED => {
+                Self::Suspended(DomainEventSuspendedDetailType(value))
+            }
+            DomainEventType::RESUMED => {
+                Self::Resumed(DomainEventResumedDetailType(value))
+            }
+            DomainEventType::STOPPED => {
+                Self::Stopped(DomainEventStoppedDetailType(value))
+            }
+            DomainEventType::SHUTDOWN => {
+                Self::Shutdown(DomainEventShutdownDetailType(value))
+            }
+            DomainEventType::PMSUSPENDED => {
+                Self::PmSuspended(DomainEventPMSuspendedDetailType(value))
+            }
+            DomainEventType::CRASHED => {
+                Self::Crashed(DomainEventCrashedDetailType(value))
+            }
+            _ => Self::Other(of, value),
+        }
+    }
+    /// The value that decides the type.
+    pub fn of(self) -> DomainEventType {
+        match self {
+            Self::Defined(_) => DomainEventType::DEFINED,
+            Self::Undefined(_) => DomainEventType::UNDEFINED,
+            Self::Started(_) => DomainEventType::STARTED,
+            Self::Suspended(_) => DomainEventType::SUSPENDED,
+            Self::Resumed(_) => DomainEventType::RESUMED,
+            Self::Stopped(_) => DomainEventType::STOPPED,
+            Self::Shutdown(_) => DomainEventType::SHUTDOWN,
+            Self::PmSuspended(_) => DomainEventType::PMSUSPENDED,
+            Self::Crashed(_) => DomainEventType::CRASHED,
+            Self::Other(of, _) => of,
+        }
+    }
+    /// The number on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            Self::Defined(d) => d.0,
+            Self::Undefined(d) => d.0,
+            Self::Started(d) => d.0,
+            Self::Suspended(d) => d.0,
+            Self::Resumed(d) => d.0,
+            Self::Stopped(d) => d.0,
+            Self::Shutdown(d) => d.0,
+            Self::PmSuspended(d) => d.0,
+            Self::Crashed(d) => d.0,
+            Self::Other(_, v) => v,
+        }
+    }
+    /// The C name of the value, if this release knows it.
+    pub fn name(self) -> ::std::option::Option<&'static str> {
+        match self {
+            Self::Defined(d) => d.name(),
+            Self::Undefined(d) => d.name(),
+            Self::Started(d) => d.name(),
+            Self::Suspended(d) => d.name(),
+            Self::Resumed(d) => d.name(),
+            Self::Stopped(d) => d.name(),
+            Self::Shutdown(d) => d.name(),
+            Self::PmSuspended(d) => d.name(),
+            Self::Crashed(d) => d.name(),
+            Self::Other(..) => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self {
+            Self::Defined(d) => d.virsh_name(),
+            Self::Undefined(d) => d.virsh_name(),
+            Self::Started(d) => d.virsh_name(),
+            Self::Suspended(d) => d.virsh_name(),
+            Self::Resumed(d) => d.virsh_name(),
+            Self::Stopped(d) => d.virsh_name(),
+            Self::Shutdown(d) => d.virsh_name(),
+            Self::PmSuspended(d) => d.virsh_name(),
+            Self::Crashed(d) => d.virsh_name(),
+            Self::Other(..) => ::std::option::Option::None,
+        }
+    }
+}
+impl ::std::fmt::Display for DomainEventDetail {
+    /// The C name, or the number for a value this release does not know.
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self.name() {
+            ::std::option::Option::Some(n) => f.write_str(n),
+            ::std::option::Option::None => ::std::write!(f, "{}", self.value()),
+        }
+    }
+}
+/// A value whose C type depends on a [`DomainState`]: each variant holds the enum libvirt documents for that value (`virDomain<value>Reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[non_exhaustive]
+pub enum DomainStateReason {
+    /// Of [`DomainState::NOSTATE`] (`VIR_DOMAIN_NOSTATE`).
+    Nostate(DomainNostateReason),
+    /// Of [`DomainState::RUNNING`] (`VIR_DOMAIN_RUNNING`).
+    Running(DomainRunningReason),
+    /// Of [`DomainState::BLOCKED`] (`VIR_DOMAIN_BLOCKED`).
+    Blocked(DomainBlockedReason),
+    /// Of [`DomainState::PAUSED`] (`VIR_DOMAIN_PAUSED`).
+    Paused(DomainPausedReason),
+    /// Of [`DomainState::SHUTDOWN`] (`VIR_DOMAIN_SHUTDOWN`).
+    Shutdown(DomainShutdownReason),
+    /// Of [`DomainState::SHUTOFF`] (`VIR_DOMAIN_SHUTOFF`).
+    Shutoff(DomainShutoffReason),
+    /// Of [`DomainState::CRASHED`] (`VIR_DOMAIN_CRASHED`).
+    Crashed(DomainCrashedReason),
+    /// Of [`DomainState::PMSUSPENDED`] (`VIR_DOMAIN_PMSUSPENDED`).
+    PmSuspended(DomainPMSuspendedReason),
+    /// Of a value this release does not know: both numbers, kept.
+    Other(DomainState, i32),
+}
+impl DomainStateReason {
+    /// Types `value` by what `of` says it is.
+    pub fn new(of: DomainState, value: i32) -> Self {
+        match of {
+            DomainState::NOSTATE => Self::Nostate(DomainNostateReason(value)),
+            DomainState::RUNNING => Self::Running(DomainRunningReason(value)),
+            DomainState::BLOCKED => Self::Blocked(DomainBlockedReason(value)),
+            DomainState::PAUSED => Self::Paused(DomainPausedReason(value)),
+            DomainState::SHUTDOWN => Self::Shutdown(DomainShutdownReason(value)),
+            DomainState::SHUTOFF => Self::Shutoff(DomainShutoffReason(value)),
+            DomainState::CRASHED => Self::Crashed(DomainCrashedReason(value)),
+            DomainState::PMSUSPENDED => Self::PmSuspended(DomainPMSuspendedReason(value)),
+            _ => Self::Other(of, value),
+        }
+    }
+    /// The value that decides the type.
+    pub fn of(self) -> DomainState {
+        match self {
+            Self::Nostate(_) => DomainState::NOSTATE,
+            Self::Running(_) => DomainState::RUNNING,
+            Self::Blocked(_) => DomainState::BLOCKED,
+            Self::Paused(_) => DomainState::PAUSED,
+            Self::Shutdown(_) => DomainState::SHUTDOWN,
+            Self::Shutoff(_) => DomainState::SHUTOFF,
+            Self::Crashed(_) => DomainState::CRASHED,
+            Self::PmSuspended(_) => DomainState::PMSUSPENDED,
+            Self::Other(of, _) => of,
+        }
+    }
+    /// The number on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            Self::Nostate(d) => d.0,
+            Self::Running(d) => d.0,
+            Self::Blocked(d) => d.0,
+            Self::Paused(d) => d.0,
+            Self::Shutdown(d) => d.0,
+            Self::Shutoff(d) => d.0,
+            Self::Crashed(d) => d.0,
+            Self::PmSuspended(d) => d.0,
+            Self::Other(_, v) => v,
+        }
+    }
+    /// The C name of the value, if this release knows it.
+    pub fn name(self) -> ::std::option::Option<&'static str> {
+        match self {
+            Self::Nostate(d) => d.name(),
+            Self::Running(d) => d.name(),
+            Self::Blocked(d) => d.name(),
+            Self::Paused(d) => d.name(),
+            Self::Shutdown(d) => d.name(),
+            Self::Shutoff(d) => d.name(),
+            Self::Crashed(d) => d.name(),
+            Self::PmSuspended(d) => d.name(),
+            Self::Other(..) => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` prints for the value.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self {
+            Self::Nostate(d) => d.virsh_name(),
+            Self::Running(d) => d.virsh_name(),
+            Self::Blocked(d) => d.virsh_name(),
+            Self::Paused(d) => d.virsh_name(),
+            Self::Shutdown(d) => d.virsh_name(),
+            Self::Shutoff(d) => d.virsh_name(),
+            Self::Crashed(d) => d.virsh_name(),
+            Self::PmSuspended(d) => d.virsh_name(),
+            Self::Other(..) => ::std::option::Option::None,
+        }
+    }
+}
+impl ::std::fmt::Display for DomainStateReason {
+    /// The C name, or the number for a value this release does not know.
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match self.name() {
+            ::std::option::Option::Some(n) => f.write_str(n),
+            ::std::option::Option::None => ::std::write!(f, "{}", self.value()),
+        }
+    }
+}
 /// `Display` of a flag set: each known single bit by its C name
 /// (zero-valued and multi-bit names are not printed), then the
 /// unknown bits in hexadecimal.

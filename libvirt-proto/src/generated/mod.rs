@@ -30,7 +30,7 @@ pub mod lock;
 pub mod log;
 /// Named codes of libvirt's `virErrorNumber`, `virErrorDomain` and `virErrorLevel`.
 pub mod error_codes;
-/// The C API's 81 enums, 94 flag sets and 432 constants, from libvirt's public headers.
+/// The C API's 81 enums, 94 flag sets and 432 constants (and 2 enums of values typed by another), from libvirt's public headers.
 pub mod api;
 /// The remote program: 401 methods of `Client`.
 #[cfg(feature = "client")]

@@ -22,6 +22,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use super::headers::{CEnum, Define, DefineValue, Member};
+use super::spec::Depends;
 
 /// The headers' contents, read in order.
 pub struct Headers {
@@ -32,6 +33,8 @@ pub struct Headers {
     /// virsh's words for values, by the enum's sentinel (`VIR_DOMAIN_LAST`
     /// → "no state", "running", ...), from `tools/virsh*.c`.
     pub virsh_names: std::collections::HashMap<String, Vec<String>>,
+    /// Values typed by another value (`specs/libvirt.toml`'s `api.depends`).
+    pub depends: Vec<Depends>,
 }
 
 /// What the module holds, for the module's summary and the tests.
@@ -43,6 +46,8 @@ pub struct Counts {
     pub flags: usize,
     /// Constants.
     pub constants: usize,
+    /// Enums of values typed by another value.
+    pub dependent: usize,
 }
 
 /// `virDomainState` → `DomainState`.
@@ -369,6 +374,155 @@ pub fn value_enum(
     }
 }
 
+/// An enum of the values typed by another value: one variant per member
+/// of `d.of` holding that member's dependent enum (`Started(
+/// DomainEventStartedDetailType)`), and `Other` for a deciding value this
+/// release does not know.
+fn dependent(
+    d: &Depends,
+    enums: &[&CEnum],
+    virsh_names: &std::collections::HashMap<String, Vec<String>>,
+) -> Result<TokenStream, String> {
+    let of = enums
+        .iter()
+        .find(|e| e.name == d.of)
+        .ok_or(format!("api.depends: no enum `{}` in the headers", d.of))?;
+    let of_ty = format_ident!("{}", rust_type_name(&of.name));
+    let ty = format_ident!("{}", d.name);
+    let mut variants = Vec::new();
+    let mut with_virsh = 0;
+    let mut seen = HashSet::new();
+    for (m, constant) in of.members.iter().zip(member_names(&of.members)) {
+        if !seen.insert(m.value) {
+            continue;
+        }
+        // The member's last words, compared without case or `_`.
+        let word: String = constant
+            .chars()
+            .filter(|c| *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let Some(e) = enums.iter().find(|e| {
+            e.name
+                .strip_prefix(&d.stem)
+                .and_then(|r| r.strip_suffix(&d.suffix))
+                .is_some_and(|mid| mid.to_ascii_lowercase() == word)
+        }) else {
+            return Err(format!(
+                "api.depends: no enum {}<{}>{} for {}",
+                d.stem, m.name, d.suffix, of.name
+            ));
+        };
+        let mid = &e.name[d.stem.len()..e.name.len() - d.suffix.len()];
+        let has_virsh = e
+            .sentinel
+            .as_ref()
+            .is_some_and(|s| virsh_names.contains_key(s));
+        with_virsh += usize::from(has_virsh);
+        variants.push((
+            format_ident!("{}", xdrgen::codegen::naming::upper_camel(mid)),
+            format_ident!("{}", rust_type_name(&e.name)),
+            format_ident!("{}", constant),
+            m.name.clone(),
+        ));
+    }
+    let decls = variants.iter().map(|(v, t, _, c)| {
+        let doc = format!(
+            " Of [`{of_ty}::{}`] (`{c}`).",
+            c[common_prefix(&of.members)..].to_owned()
+        );
+        quote!(#[doc = #doc] #v(#t),)
+    });
+    let from = variants
+        .iter()
+        .map(|(v, t, k, _)| quote!(#of_ty::#k => Self::#v(#t(value)),));
+    let value = variants
+        .iter()
+        .map(|(v, _, _, _)| quote!(Self::#v(d) => d.0,));
+    let of_arms = variants
+        .iter()
+        .map(|(v, _, k, _)| quote!(Self::#v(_) => #of_ty::#k,));
+    let name = variants
+        .iter()
+        .map(|(v, _, _, _)| quote!(Self::#v(d) => d.name(),));
+    let virsh_fn = (with_virsh == variants.len()).then(|| {
+        let arms = variants
+            .iter()
+            .map(|(v, _, _, _)| quote!(Self::#v(d) => d.virsh_name(),));
+        quote! {
+            /// The word `virsh` prints for the value.
+            pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+                match self {
+                    #(#arms)*
+                    Self::Other(..) => ::std::option::Option::None,
+                }
+            }
+        }
+    });
+    let doc = format!(
+        " A value whose C type depends on a [`{of_ty}`]: each variant holds the enum \
+         libvirt documents for that value (`{}<value>{}`).",
+        d.stem, d.suffix
+    );
+    Ok(quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+        #[non_exhaustive]
+        pub enum #ty {
+            #(#decls)*
+            /// Of a value this release does not know: both numbers, kept.
+            Other(#of_ty, i32),
+        }
+
+        impl #ty {
+            /// Types `value` by what `of` says it is.
+            pub fn new(of: #of_ty, value: i32) -> Self {
+                match of {
+                    #(#from)*
+                    _ => Self::Other(of, value),
+                }
+            }
+
+            /// The value that decides the type.
+            pub fn of(self) -> #of_ty {
+                match self {
+                    #(#of_arms)*
+                    Self::Other(of, _) => of,
+                }
+            }
+
+            /// The number on the wire.
+            pub fn value(self) -> i32 {
+                match self {
+                    #(#value)*
+                    Self::Other(_, v) => v,
+                }
+            }
+
+            /// The C name of the value, if this release knows it.
+            pub fn name(self) -> ::std::option::Option<&'static str> {
+                match self {
+                    #(#name)*
+                    Self::Other(..) => ::std::option::Option::None,
+                }
+            }
+
+            #virsh_fn
+        }
+
+        impl ::std::fmt::Display for #ty {
+            /// The C name, or the number for a value this release does not know.
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                match self.name() {
+                    ::std::option::Option::Some(n) => f.write_str(n),
+                    ::std::option::Option::None => ::std::write!(f, "{}", self.value()),
+                }
+            }
+        }
+    })
+}
+
 /// A flag set: a `bitflags` type over `u32` that keeps unknown bits.
 fn flag_set(c_name: &str, header: &str, doc: &str, members: &[Member]) -> TokenStream {
     let ty = format_ident!("{}", rust_type_name(c_name));
@@ -474,6 +628,11 @@ pub fn generate(headers: &Headers, preamble: &str) -> Result<(String, Counts), S
         }
         counts.constants += defines.len();
         items.extend(defines.iter().map(constant));
+    }
+    let all: Vec<&CEnum> = headers.files.iter().flat_map(|(_, e, _)| e).collect();
+    for d in &headers.depends {
+        items.push(dependent(d, &all, &headers.virsh_names)?);
+        counts.dependent += 1;
     }
     let tokens = quote! {
         #(#items)*

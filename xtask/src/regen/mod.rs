@@ -306,6 +306,7 @@ fn api_inputs(
             files,
             flag_sets,
             virsh_names,
+            depends: spec.api.depends.clone(),
         },
         params,
     ))
@@ -334,8 +335,8 @@ fn module_index(
     }
     s.push_str("/// Named codes of libvirt's `virErrorNumber`, `virErrorDomain` and `virErrorLevel`.\npub mod error_codes;\n");
     s.push_str(&format!(
-        "/// The C API's {} enums, {} flag sets and {} constants, from libvirt's public headers.\npub mod api;\n",
-        api.enums, api.flags, api.constants
+        "/// The C API's {} enums, {} flag sets and {} constants (and {} enums of values typed by another), from libvirt's public headers.\npub mod api;\n",
+        api.enums, api.flags, api.constants, api.dependent
     ));
     for (name, summary) in clients {
         s.push_str(&format!(

@@ -62,6 +62,26 @@ pub struct Api {
     /// Enums that are flag sets although neither their name nor the API
     /// documentation says so.
     pub flag_sets: Vec<String>,
+    /// Values whose type depends on another value.
+    #[serde(default)]
+    pub depends: Vec<Depends>,
+}
+
+/// A value whose C type depends on another value, as a lifecycle event's
+/// detail depends on the event: `of`'s members each have an enum named
+/// `stem` + member + `suffix` (`VIR_DOMAIN_EVENT_STARTED` of
+/// `virDomainEventType` → `virDomainEventStartedDetailType`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Depends {
+    /// The Rust enum generated (`DomainEventDetail`).
+    pub name: String,
+    /// The enum whose value decides (`virDomainEventType`).
+    pub of: String,
+    /// What each dependent enum's name starts with (`virDomainEvent`).
+    pub stem: String,
+    /// What it ends with (`DetailType`).
+    pub suffix: String,
 }
 
 /// One generated module.
