@@ -130,44 +130,10 @@ pub struct FlagParams {
 impl FlagParams {
     /// Reads the `/** virName: @param: text */` blocks of `text`.
     pub fn read(&mut self, text: &str, flag_sets: &BTreeSet<String>) {
-        for (at, _) in text.match_indices("/**\n * vir") {
-            let block = &text[at + 4..];
-            let Some(end) = block.find("*/") else {
-                continue;
-            };
-            let block = &block[..end];
-            let mut lines = block.lines().map(|l| {
-                let l = l.trim();
-                l.strip_prefix('*').map_or(l, str::trim)
-            });
-            let Some(name) = lines.next().and_then(|l| l.strip_suffix(':')) else {
-                continue;
-            };
-            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                continue;
-            }
+        for block in super::c_docs::doc_blocks(text) {
+            let name = &block.name;
             self.documented.insert(function_key(name));
-            // `@param: text` with its continuation lines, up to a blank line.
-            let mut params: Vec<(String, String)> = Vec::new();
-            let mut open = false;
-            for l in lines {
-                if let Some(rest) = l.strip_prefix('@') {
-                    if let Some((p, doc)) = rest.split_once(':') {
-                        params.push((p.trim().to_owned(), doc.trim().to_owned()));
-                        open = true;
-                        continue;
-                    }
-                }
-                if l.is_empty() {
-                    open = false;
-                } else if open {
-                    if let Some(last) = params.last_mut() {
-                        last.1.push(' ');
-                        last.1.push_str(l);
-                    }
-                }
-            }
-            for (param, doc) in params {
+            for (param, doc) in block.params {
                 let lower = doc.to_ascii_lowercase();
                 if ["not used", "unused", "pass 0"]
                     .iter()

@@ -1,0 +1,340 @@
+//! What libvirt's API documentation says about values: which arguments,
+//! results and event fields are one of the C enums, and which results are
+//! yes/no answers. Read from the `/** virName: ... */` blocks of
+//! `src/libvirt*.c` (functions) and of the public headers (event
+//! callbacks), and from the headers' structs and prototypes
+//! (`virDomainGetInfo(..., virDomainInfoPtr info)` fills a
+//! `virDomainInfo` whose `state` is "one of virDomainState").
+
+use std::collections::{HashMap, HashSet};
+
+use super::api::function_key;
+
+/// One `/** virName: ... */` block.
+#[derive(Debug)]
+pub struct DocBlock {
+    /// `virDomainGetInfo`.
+    pub name: String,
+    /// `@param: text`, continuation lines joined.
+    pub params: Vec<(String, String)>,
+    /// The rest of the text, lines joined with spaces.
+    pub body: String,
+}
+
+/// The `/** virName: ... */` blocks of `text`.
+pub fn doc_blocks(text: &str) -> Vec<DocBlock> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("/**\n * vir") {
+        let block = &text[at + 4..];
+        let Some(end) = block.find("*/") else {
+            continue;
+        };
+        let mut lines = block[..end].lines().map(|l| {
+            let l = l.trim();
+            l.strip_prefix('*').map_or(l, str::trim)
+        });
+        let Some(name) = lines.next().and_then(|l| l.strip_suffix(':')) else {
+            continue;
+        };
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let mut params: Vec<(String, String)> = Vec::new();
+        let mut body = String::new();
+        let mut open = false;
+        for l in lines {
+            if let Some((p, doc)) = l.strip_prefix('@').and_then(|r| r.split_once(':')) {
+                params.push((p.trim().to_owned(), doc.trim().to_owned()));
+                open = true;
+            } else if l.is_empty() {
+                open = false;
+            } else if let Some(last) = params.last_mut().filter(|_| open) {
+                last.1.push(' ');
+                last.1.push_str(l);
+            } else {
+                body.push_str(l);
+                body.push(' ');
+            }
+        }
+        out.push(DocBlock {
+            name: name.to_owned(),
+            params,
+            body,
+        });
+    }
+    out
+}
+
+/// The C type names in `text` (`virDomainState`, `virDomain*Reason`).
+fn type_names(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("vir") {
+        let len = text[at..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '*'))
+            .unwrap_or(text.len() - at);
+        let name = text[at..at + len].trim_end_matches('*');
+        if name[3..].starts_with(|c: char| c.is_ascii_uppercase()) && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Values documented as one of a C enum, and yes/no results.
+#[derive(Debug, Default)]
+pub struct ValueTypes {
+    /// Function key ([`function_key`]) → parameter or result field → the
+    /// C enum (or the Rust name of an `api.depends` enum).
+    pub values: HashMap<String, HashMap<String, String>>,
+    /// Event key (`domaineventwatchdog`, from
+    /// `virConnectDomainEventWatchdogCallback`) → parameter → C enum.
+    pub events: HashMap<String, HashMap<String, String>>,
+    /// Functions whose result says yes (1) or no (0).
+    pub bool_results: HashSet<String>,
+}
+
+impl ValueTypes {
+    /// `known`: the value enums generated, by C name; `patterns`: the
+    /// `api.depends` enums as (`virDomain*Reason`, Rust name).
+    pub fn read_functions(
+        &mut self,
+        text: &str,
+        known: &HashSet<String>,
+        patterns: &[(String, String)],
+    ) {
+        for b in doc_blocks(text) {
+            let key = function_key(&b.name);
+            if says_yes_or_no(&b.body) {
+                self.bool_results.insert(key.clone());
+            }
+            for (param, doc) in &b.params {
+                if let Some(t) = one_type(doc, known, patterns) {
+                    self.values
+                        .entry(key.clone())
+                        .or_default()
+                        .insert(param.clone(), t);
+                }
+            }
+        }
+    }
+
+    /// Reads a header: event callbacks' parameters, and the enum-typed
+    /// fields of the structs its functions fill.
+    pub fn read_header(
+        &mut self,
+        text: &str,
+        known: &HashSet<String>,
+        patterns: &[(String, String)],
+    ) {
+        for b in doc_blocks(text) {
+            let Some(event) = b
+                .name
+                .strip_prefix("virConnect")
+                .and_then(|n| n.strip_suffix("Callback"))
+            else {
+                continue;
+            };
+            for (param, doc) in &b.params {
+                if let Some(t) = one_type(doc, known, patterns) {
+                    self.events
+                        .entry(function_key(event))
+                        .or_default()
+                        .insert(param.clone(), t);
+                }
+            }
+        }
+        let structs = struct_fields(text, known);
+        for (function, params) in prototypes(text) {
+            for p in params {
+                let Some(s) = p
+                    .split_whitespace()
+                    .find_map(|w| w.strip_suffix("Ptr"))
+                    .and_then(|t| structs.get(t))
+                else {
+                    continue;
+                };
+                let entry = self.values.entry(function_key(&function)).or_default();
+                for (field, t) in s {
+                    entry.entry(field.clone()).or_insert_with(|| t.clone());
+                }
+            }
+        }
+    }
+}
+
+/// "Returns 1 if running, 0 if inactive, -1 on error", "Returns 0 if no
+/// image is present, 1 if an image is present", "Provides a boolean value".
+fn says_yes_or_no(body: &str) -> bool {
+    if body.contains("Provides a boolean value") {
+        return true;
+    }
+    body.split("Returns ").skip(1).any(|s| {
+        let s = s.split('.').next().unwrap_or(s);
+        (s.starts_with("1 if") && s.contains(" 0 if"))
+            || (s.starts_with("0 if") && s.contains(" 1 if"))
+    })
+}
+
+/// The one type a parameter's text names, if it names exactly one known.
+fn one_type(doc: &str, known: &HashSet<String>, patterns: &[(String, String)]) -> Option<String> {
+    let mut found: Vec<String> = Vec::new();
+    for name in type_names(doc) {
+        let t = if known.contains(name) {
+            name.to_owned()
+        } else if let Some((_, rust)) = patterns.iter().find(|(p, _)| p == name) {
+            // `virDomainEvent*DetailType` in the text.
+            rust.clone()
+        } else {
+            continue;
+        };
+        if !found.contains(&t) {
+            found.push(t);
+        }
+    }
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// `struct _virX { ... };` → field → C enum its comment names ("one of
+/// virDomainState", "virStoragePoolState flags", a comment line above).
+fn struct_fields(text: &str, known: &HashSet<String>) -> HashMap<String, Vec<(String, String)>> {
+    let mut out = HashMap::new();
+    for (at, _) in text.match_indices("struct _vir") {
+        let rest = &text[at + "struct _".len()..];
+        let Some((name, body)) = rest.split_once('{') else {
+            continue;
+        };
+        let name = name.trim();
+        let Some(body) = body.split("};").next() else {
+            continue;
+        };
+        let mut fields = Vec::new();
+        let mut comment_above = String::new();
+        for line in body.lines() {
+            let (code, comment) = match line.split_once("/*") {
+                Some((c, rest)) => (c.trim(), rest),
+                None => (line.trim(), ""),
+            };
+            if code.is_empty() {
+                comment_above.push_str(comment);
+                comment_above.push_str(line.trim());
+                continue;
+            }
+            let field = code
+                .trim_end_matches(';')
+                .split_whitespace()
+                .last()
+                .unwrap_or_default()
+                .split('[')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let said = format!("{comment} {comment_above}");
+            comment_above.clear();
+            let types: Vec<&str> = type_names(&said)
+                .into_iter()
+                .filter(|t| known.contains(*t))
+                .collect();
+            if let [one] = types.as_slice() {
+                fields.push((field, (*one).to_owned()));
+            }
+        }
+        out.insert(name.to_owned(), fields);
+    }
+    out
+}
+
+/// Function prototypes `... virName(params);`: name → parameter texts.
+fn prototypes(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices(" vir") {
+        let rest = &text[at + 1..];
+        let Some(open) = rest.find('(') else {
+            continue;
+        };
+        let name = &rest[..open];
+        if !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let Some(close) = rest[open..].find(')') else {
+            continue;
+        };
+        if !rest[open + close + 1..].trim_start().starts_with(';') {
+            continue;
+        }
+        let params = rest[open + 1..open + close]
+            .split(',')
+            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        out.push((name.to_owned(), params));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> HashSet<String> {
+        [
+            "virDomainState",
+            "virDomainEventWatchdogAction",
+            "virStoragePoolState",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+    }
+
+    fn patterns() -> Vec<(String, String)> {
+        vec![(
+            "virDomain*Reason".to_owned(),
+            "DomainStateReason".to_owned(),
+        )]
+    }
+
+    #[test]
+    fn functions_give_typed_parameters_and_yes_no_results() {
+        let text = "/**\n * virDomainGetState:\n * @domain: a domain object\n \
+                    * @state: returned state of the domain (one of virDomainState)\n \
+                    * @reason: returned reason which led to @state (one of virDomain*Reason\n \
+                    * corresponding to the current state); it is allowed to be NULL\n *\n \
+                    * Extract domain state.\n */\n\
+                    /**\n * virDomainIsActive:\n * @dom: pointer to the domain object\n *\n \
+                    * Determine if the domain is currently running\n *\n \
+                    * Returns 1 if running, 0 if inactive, -1 on error\n */\n\
+                    /**\n * virDomainCreate:\n * @domain: a domain\n *\n \
+                    * Returns 0 if the domain was started, -1 on error.\n */\n";
+        let mut v = ValueTypes::default();
+        v.read_functions(text, &known(), &patterns());
+        let state = &v.values["domaingetstate"];
+        assert_eq!(state["state"], "virDomainState");
+        assert_eq!(state["reason"], "DomainStateReason");
+        assert!(v.bool_results.contains("domainisactive"));
+        assert!(!v.bool_results.contains("domaincreate"));
+    }
+
+    #[test]
+    fn headers_give_struct_fields_and_event_parameters() {
+        let text = "struct _virStoragePoolInfo {\n    int state;                     \
+                    /* virStoragePoolState flags */\n    unsigned long long capacity; /* bytes */\n};\n\
+                    int virStoragePoolGetInfo(virStoragePoolPtr pool,\n                          \
+                    virStoragePoolInfoPtr info);\n\
+                    /**\n * virConnectDomainEventWatchdogCallback:\n * @conn: connection object\n \
+                    * @action: action that is to be taken due to watchdog firing (virDomainEventWatchdogAction)\n \
+                    */\n";
+        let mut v = ValueTypes::default();
+        v.read_header(text, &known(), &patterns());
+        assert_eq!(
+            v.values["storagepoolgetinfo"]["state"],
+            "virStoragePoolState"
+        );
+        assert!(!v.values["storagepoolgetinfo"].contains_key("capacity"));
+        assert_eq!(
+            v.events["domaineventwatchdog"]["action"],
+            "virDomainEventWatchdogAction"
+        );
+    }
+}
