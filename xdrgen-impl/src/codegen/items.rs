@@ -16,7 +16,7 @@ impl Generator<'_> {
     /// `pub const NAME: T = value;`, typed by its value: `u32` when it fits,
     /// else `i32`, `i64`, `u64`.
     pub(crate) fn constant(&self, c: &Constant) -> TokenStream {
-        let name = format_ident!("{}", self.names.const_name(&c.name).unwrap_or(&c.name));
+        let name = format_ident!("{}", self.layout.const_name(&c.name).unwrap_or(&c.name));
         let doc = doc_attrs(c.doc.as_deref());
         let v = c.value;
         let (ty, lit) = if let Ok(n) = u32::try_from(v) {
@@ -37,7 +37,7 @@ impl Generator<'_> {
 
     /// `pub const NAME: &str = "text";`
     pub(crate) fn string_constant(&self, c: &StringConstant) -> TokenStream {
-        let name = format_ident!("{}", self.names.const_name(&c.name).unwrap_or(&c.name));
+        let name = format_ident!("{}", self.layout.const_name(&c.name).unwrap_or(&c.name));
         let doc = doc_attrs(c.doc.as_deref());
         let text = &c.value;
         quote! {

@@ -8,14 +8,20 @@
 //!
 //! Generated code names the runtime by absolute path (`::xdrgen::rt` by
 //! default), so it compiles in any crate that depends on `xdrgen`.
+//!
+//! Every name the items have or refer to comes from one [`ModuleLayout`]
+//! (type paths, constants, program modules, procedure markers) and every
+//! field's Rust type from its [`Form`]; code that refers to the items
+//! reads the same layout, so both agree by construction.
 
+pub mod form;
 mod items;
+pub mod layout;
 pub mod naming;
 mod programs;
 mod wire;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -23,7 +29,8 @@ use sha2::{Digest, Sha256};
 
 use crate::diag::SourceMap;
 use crate::ir::{Spec, TypeDef};
-use naming::ModuleNames;
+pub use form::{Form, Named, Primitive, Spelling, MAX_INLINE_ARRAY_BYTES};
+pub use layout::{ModuleLayout, ProcedureName, ProgramNames, TypeModule, TypePath, VersionNames};
 
 /// How to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,56 +85,16 @@ impl Default for GenOptions {
 pub(crate) struct Generator<'a> {
     pub spec: &'a Spec,
     pub options: &'a GenOptions,
-    pub names: ModuleNames,
+    /// Every name the generated items have or refer to.
+    pub layout: ModuleLayout<'a>,
     pub rt: TokenStream,
-    types: HashMap<&'a str, &'a TypeDef>,
     /// Written before every type name; `super::super::` while generating
     /// procedure markers, which live two modules below the types.
     pub type_prefix: RefCell<TokenStream>,
-    /// For types of extern modules: the module's path and the type's name there.
-    extern_types: HashMap<String, (TokenStream, String)>,
-    /// Files whose definitions are not generated here.
-    extern_files: Vec<crate::diag::FileId>,
-    /// The measured size of each named type's value (see `wire.rs`).
-    value_sizes: RefCell<HashMap<String, u64>>,
 }
 
 impl<'a> Generator<'a> {
     fn new(spec: &'a Spec, options: &'a GenOptions) -> Self {
-        let file_id = |name: &str| {
-            spec.files
-                .iter()
-                .position(|f| f == name)
-                .map(|i| crate::diag::FileId(i as u32))
-        };
-        let mut extern_files = Vec::new();
-        let mut extern_types = HashMap::new();
-        for m in &options.extern_modules {
-            let files: Vec<_> = m.files.iter().filter_map(|f| file_id(f)).collect();
-            // Name the module's types exactly as its own generation did:
-            // same prefix, same order, only its files.
-            let mut names = ModuleNames::new(m.strip_prefix.as_deref());
-            let path: TokenStream = m.path.parse().unwrap_or_default();
-            for t in spec.types.iter().filter(|t| files.contains(&t.span.file)) {
-                let rust = names.declare_type(&t.name);
-                extern_types.insert(t.name.clone(), (path.clone(), rust));
-            }
-            extern_files.extend(files);
-        }
-        let mut names = ModuleNames::new(options.strip_prefix.as_deref());
-        for t in spec
-            .types
-            .iter()
-            .filter(|t| !extern_files.contains(&t.span.file))
-        {
-            names.declare_type(&t.name);
-        }
-        for c in &spec.constants {
-            names.declare_const(&c.name);
-        }
-        for c in &spec.string_constants {
-            names.declare_const(&c.name);
-        }
         let rt = options
             .runtime_path
             .parse()
@@ -135,28 +102,19 @@ impl<'a> Generator<'a> {
         Generator {
             spec,
             options,
-            names,
+            layout: ModuleLayout::new(spec, options),
             rt,
-            types: spec.types.iter().map(|t| (t.name.as_str(), t)).collect(),
             type_prefix: RefCell::new(TokenStream::new()),
-            extern_types,
-            extern_files,
-            value_sizes: RefCell::new(HashMap::new()),
         }
     }
 
     /// Whether a definition at `span` belongs to an extern module.
     pub(crate) fn is_extern(&self, span: Option<crate::diag::Span>) -> bool {
-        span.is_some_and(|s| self.extern_files.contains(&s.file))
-    }
-
-    /// The path and name of a type generated in an extern module.
-    pub(crate) fn extern_type(&self, name: &str) -> Option<&(TokenStream, String)> {
-        self.extern_types.get(name)
+        span.is_some_and(|s| self.layout.is_extern(s))
     }
 
     pub(crate) fn type_by_name(&self, name: &str) -> Option<&'a TypeDef> {
-        self.types.get(name).copied()
+        self.layout.type_def(name)
     }
 
     pub(crate) fn serde_attr(&self) -> TokenStream {

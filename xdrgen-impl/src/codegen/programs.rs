@@ -9,88 +9,58 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::codegen::naming::{self, Namespace};
+use crate::codegen::layout::VersionNames;
+use crate::codegen::naming;
 use crate::codegen::{doc_attrs, Generator};
 use crate::ir::{
-    AclCondition, AclRule, Annotations, BaseType, Convention, Generate, Priority, Procedure,
-    ProcedureKind, Program, StreamDirection, TypeKind, TypeRef, Version,
+    AclCondition, AclRule, Annotations, BaseType, Generate, Priority, Procedure, ProcedureKind,
+    Program, StreamDirection, TypeKind, TypeRef,
 };
 
 impl Generator<'_> {
     pub(crate) fn programs(&self) -> TokenStream {
-        let mut modules = Namespace::default();
-        let programs = self
-            .spec
-            .programs
-            .iter()
-            .filter(|p| !self.is_extern(Some(p.span)))
-            .map(|p| {
-                let stripped = self
-                    .options
-                    .strip_prefix
-                    .as_deref()
-                    .and_then(|pre| naming::strip_prefix(&p.name, pre))
-                    .unwrap_or(&p.name);
-                let module = format_ident!("{}", modules.claim(&[naming::snake(stripped)]));
-                let number = Literal::u32_unsuffixed(p.number);
-                let doc = doc_attrs(p.doc.as_deref().or(Some(&format!("Program `{}`.", p.name))));
-                let body = match p.versions.as_slice() {
-                    [only] => self.version(p, only, 1),
-                    many => {
-                        let mut vmods = Namespace::default();
-                        let vs = many.iter().map(|v| {
-                            let m = format_ident!("{}", vmods.claim(&[naming::snake(&v.name)]));
-                            let body = self.version(p, v, 2);
-                            let vdoc = format!(" Version `{}` ({}).", v.name, v.number);
-                            quote! {
-                                #[doc = #vdoc]
-                                pub mod #m { #body }
-                            }
-                        });
-                        quote!(#(#vs)*)
-                    }
-                };
-                quote! {
-                    #doc
-                    pub mod #module {
-                        /// The program number.
-                        pub const NUMBER: u32 = #number;
-                        #body
-                    }
+        let programs = self.layout.programs().into_iter().map(|names| {
+            let p = names.program;
+            let module = format_ident!("{}", names.module);
+            let number = Literal::u32_unsuffixed(p.number);
+            let doc = doc_attrs(p.doc.as_deref().or(Some(&format!("Program `{}`.", p.name))));
+            let body = match names.versions.as_slice() {
+                [only] => self.version(p, only, 1),
+                many => {
+                    let vs = many.iter().map(|v| {
+                        let m = format_ident!("{}", v.module.as_deref().unwrap_or_default());
+                        let body = self.version(p, v, 2);
+                        let vdoc = format!(" Version `{}` ({}).", v.version.name, v.version.number);
+                        quote! {
+                            #[doc = #vdoc]
+                            pub mod #m { #body }
+                        }
+                    });
+                    quote!(#(#vs)*)
                 }
-            });
+            };
+            quote! {
+                #doc
+                pub mod #module {
+                    /// The program number.
+                    pub const NUMBER: u32 = #number;
+                    #body
+                }
+            }
+        });
         quote!(#(#programs)*)
     }
 
     /// The tables of one version, in a module `depth` levels below the
     /// types.
-    fn version(&self, p: &Program, v: &Version, depth: usize) -> TokenStream {
+    fn version(&self, p: &Program, names: &VersionNames<'_>, depth: usize) -> TokenStream {
         let rt = &self.rt;
-        let version = Literal::u32_unsuffixed(v.number);
-        let member_prefix = match &p.convention {
-            Convention::Libvirt(l) => Some(crate::ir::member_prefix(&l.program_constant)),
-            Convention::Rfc5531 => None,
-        };
-        // Later duplicates of a number were reported by the resolver.
-        let mut seen = std::collections::HashSet::new();
-        let procs: Vec<&Procedure> = v
+        let version = Literal::u32_unsuffixed(names.version.number);
+        let procs: Vec<&Procedure> = names.procedures.iter().map(|n| n.procedure).collect();
+        let variants: Vec<proc_macro2::Ident> = names
             .procedures
             .iter()
-            .filter(|pr| seen.insert(pr.number))
-            .collect();
-        let mut ns = Namespace::with_reserved(&["Self"]);
-        let variants: Vec<proc_macro2::Ident> = procs
-            .iter()
-            .map(|pr| {
-                let short = member_prefix
-                    .as_deref()
-                    .and_then(|m| pr.name.strip_prefix(m))
-                    .unwrap_or(&pr.name);
-                format_ident!(
-                    "{}",
-                    ns.claim(&[naming::upper_camel(short), naming::upper_camel(&pr.name)])
-                )
-            })
+            .map(|n| format_ident!("{}", n.marker))
             .collect();
         let up = |n: usize| -> TokenStream {
             let supers = (0..n).map(|_| quote!(super::));

@@ -22,7 +22,6 @@ pub use crate::syntax::annotations::{
     StreamDirection,
 };
 pub use model::*;
-pub(crate) use programs::member_prefix;
 
 use crate::diag::{Diagnostic, Diagnostics, SourceMap};
 use crate::syntax::ast::{self, ItemKind};

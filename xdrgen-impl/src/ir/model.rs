@@ -407,6 +407,18 @@ pub struct Program {
     pub doc: Option<String>,
 }
 
+impl Program {
+    /// What the names of its procedures start with under libvirt's
+    /// convention (`REMOTE_PROC_` for `REMOTE_PROGRAM`); `None` for an
+    /// RFC 5531 program, whose procedure names have no common prefix.
+    pub fn member_prefix(&self) -> Option<String> {
+        match &self.convention {
+            Convention::Libvirt(l) => Some(super::programs::member_prefix(&l.program_constant)),
+            Convention::Rfc5531 => None,
+        }
+    }
+}
+
 /// How a program was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

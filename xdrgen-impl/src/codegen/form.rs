@@ -1,0 +1,372 @@
+//! The Rust form of a value of an IR type: what [`ModuleLayout::form`]
+//! makes of a [`TypeRef`], the one decision of which Rust type holds it.
+//!
+//! A typedef alias keeps its name ([`ModuleLayout::form`], as generated
+//! fields are declared) or is replaced by what it stands for
+//! ([`ModuleLayout::resolved_form`], for code that needs the shape, like
+//! the client methods' parameters). [`Form::tokens`] writes a form as Rust.
+//!
+//! Fixed-size arrays larger than [`MAX_INLINE_ARRAY_BYTES`] are kept behind
+//! a `Box` (`Box<[u8; N]>`, `Box<[T; N]>`); smaller ones are held by value.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use crate::codegen::layout::{ModuleLayout, TypeModule, TypePath};
+use crate::ir::{BaseType, NamedKind, Shape, TypeKind, TypeRef};
+
+/// The largest fixed-size array (`T x[N]`, `opaque x[N]`) held by value, in
+/// bytes of its Rust value; a larger one is a `Box<[T; N]>`, which
+/// `Codec::decode_boxed` builds directly on the heap.
+///
+/// A by-value array is returned through the stack by every `decode` on the
+/// way to the value holding it, each frame with a copy or more: a
+/// specification declaring `opaque x[100000000]` would overflow any thread's
+/// stack and abort the process, and even modest sizes cost many times their
+/// size. Decoding a struct of one 64 KiB array took about 900 KiB of stack
+/// unoptimised (100-300 KiB optimised), of one 16 KiB array about 256 KiB
+/// (32-96 KiB optimised), where a spawned thread has 2 MiB. Boxing every
+/// array would instead change types that are cheap by value and part of
+/// generated APIs: libvirt's fixed arrays (16-byte UUIDs, a 32-byte `char`
+/// array) and protocols' fixed-size handles and verifiers stay by value.
+pub const MAX_INLINE_ARRAY_BYTES: u64 = 16 * 1024;
+
+/// The Rust type holding a value of an IR type, structurally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Form {
+    /// `String`: a `string<N>`.
+    String,
+    /// `Vec<u8>`: an `opaque<N>`, or a `string<N>` with
+    /// [`GenOptions::strings_as_bytes`](super::GenOptions::strings_as_bytes).
+    Bytes,
+    /// `[u8; N]`: an `opaque[N]`; boxed when larger than
+    /// [`MAX_INLINE_ARRAY_BYTES`].
+    FixedBytes {
+        /// `N`.
+        len: u32,
+        /// `Box<[u8; N]>`.
+        boxed: bool,
+    },
+    /// A number, `bool` or quadruple.
+    Primitive(Primitive),
+    /// A named type.
+    Named(Named),
+    /// `Option<T>`: an optional (`T *`).
+    Optional {
+        /// `T`.
+        value: Box<Form>,
+        /// `Option<Box<T>>`, for an optional on a cycle of types.
+        boxed: bool,
+    },
+    /// `[T; N]`: a fixed-size array; boxed when larger than
+    /// [`MAX_INLINE_ARRAY_BYTES`].
+    Array {
+        /// `T`.
+        element: Box<Form>,
+        /// `N`.
+        len: u32,
+        /// `Box<[T; N]>`.
+        boxed: bool,
+    },
+    /// `Vec<T>`: a variable-length array.
+    List(Box<Form>),
+}
+
+/// A type with a Rust name of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    /// Its XDR name.
+    pub xdr: String,
+    /// What it is (never [`NamedKind::Alias`] in a
+    /// [resolved form](ModuleLayout::resolved_form)).
+    pub kind: NamedKind,
+    /// Where its Rust type is.
+    pub path: TypePath,
+}
+
+/// The Rust types of XDR's numbers, `bool` and quadruple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Primitive {
+    /// `int`: `i32`.
+    I32,
+    /// `unsigned int`: `u32`.
+    U32,
+    /// `hyper`: `i64`.
+    I64,
+    /// `unsigned hyper`: `u64`.
+    U64,
+    /// `char`: `i8` (4 bytes on the wire).
+    I8,
+    /// `unsigned char`: `u8` (4 bytes on the wire).
+    U8,
+    /// `short`: `i16` (4 bytes on the wire).
+    I16,
+    /// `unsigned short`: `u16` (4 bytes on the wire).
+    U16,
+    /// `float`: `f32`.
+    F32,
+    /// `double`: `f64`.
+    F64,
+    /// `bool`.
+    Bool,
+    /// `quadruple`: the runtime's `Quadruple`.
+    Quadruple,
+}
+
+impl Primitive {
+    /// The primitive an IR base type is, if it is one.
+    pub fn of(base: &BaseType) -> Option<Primitive> {
+        Some(match base {
+            BaseType::Int => Primitive::I32,
+            BaseType::UnsignedInt => Primitive::U32,
+            BaseType::Hyper => Primitive::I64,
+            BaseType::UnsignedHyper => Primitive::U64,
+            BaseType::Char => Primitive::I8,
+            BaseType::UnsignedChar => Primitive::U8,
+            BaseType::Short => Primitive::I16,
+            BaseType::UnsignedShort => Primitive::U16,
+            BaseType::Float => Primitive::F32,
+            BaseType::Double => Primitive::F64,
+            BaseType::Bool => Primitive::Bool,
+            BaseType::Quadruple => Primitive::Quadruple,
+            BaseType::String | BaseType::Opaque | BaseType::Named { .. } => return None,
+        })
+    }
+
+    /// Its Rust type (the quadruple under the runtime's path `rt`).
+    pub fn tokens(self, rt: &TokenStream) -> TokenStream {
+        match self {
+            Primitive::I32 => quote!(i32),
+            Primitive::U32 => quote!(u32),
+            Primitive::I64 => quote!(i64),
+            Primitive::U64 => quote!(u64),
+            Primitive::I8 => quote!(i8),
+            Primitive::U8 => quote!(u8),
+            Primitive::I16 => quote!(i16),
+            Primitive::U16 => quote!(u16),
+            Primitive::F32 => quote!(f32),
+            Primitive::F64 => quote!(f64),
+            Primitive::Bool => quote!(bool),
+            Primitive::Quadruple => quote!(#rt::Quadruple),
+        }
+    }
+}
+
+/// How [`Form::tokens`] writes a form.
+pub struct Spelling<'s> {
+    /// Standard library types by absolute path (`::std::vec::Vec`), as
+    /// generated items write them so that no name of a spec can shadow
+    /// them; otherwise by their prelude names (`Vec`).
+    pub absolute_std: bool,
+    /// The runtime's path (`::xdrgen::rt`).
+    pub runtime: &'s TokenStream,
+    /// Writes the path of a named type, as seen where the tokens go.
+    pub type_path: &'s dyn Fn(&TypePath) -> TokenStream,
+}
+
+impl Form {
+    /// The Rust type, written as `spelling` says.
+    pub fn tokens(&self, spelling: &Spelling<'_>) -> TokenStream {
+        let abs = spelling.absolute_std;
+        let vec = |t: TokenStream| {
+            if abs {
+                quote!(::std::vec::Vec<#t>)
+            } else {
+                quote!(Vec<#t>)
+            }
+        };
+        let boxed = |yes: bool, t: TokenStream| match (yes, abs) {
+            (false, _) => t,
+            (true, true) => quote!(::std::boxed::Box<#t>),
+            (true, false) => quote!(Box<#t>),
+        };
+        match self {
+            Form::String if abs => quote!(::std::string::String),
+            Form::String => quote!(String),
+            Form::Bytes => vec(quote!(u8)),
+            Form::FixedBytes { len, boxed: b } => {
+                let n = Literal::usize_unsuffixed(*len as usize);
+                boxed(*b, quote!([u8; #n]))
+            }
+            Form::Primitive(p) => p.tokens(spelling.runtime),
+            Form::Named(n) => (spelling.type_path)(&n.path),
+            Form::Optional { value, boxed: b } => {
+                let t = boxed(*b, value.tokens(spelling));
+                if abs {
+                    quote!(::std::option::Option<#t>)
+                } else {
+                    quote!(Option<#t>)
+                }
+            }
+            Form::Array {
+                element,
+                len,
+                boxed: b,
+            } => {
+                let t = element.tokens(spelling);
+                let n = Literal::usize_unsuffixed(*len as usize);
+                boxed(*b, quote!([#t; #n]))
+            }
+            Form::List(element) => vec(element.tokens(spelling)),
+        }
+    }
+
+    /// Whether the Rust type is `Copy`: numbers, `bool`, enums, byte
+    /// arrays held by value, and arrays and optionals of those.
+    pub fn is_copy(&self) -> bool {
+        match self {
+            Form::Primitive(_) | Form::FixedBytes { boxed: false, .. } => true,
+            Form::Named(n) => n.kind == NamedKind::Enum,
+            Form::Array {
+                element,
+                boxed: false,
+                ..
+            } => element.is_copy(),
+            Form::Optional {
+                value,
+                boxed: false,
+            } => value.is_copy(),
+            _ => false,
+        }
+    }
+}
+
+impl ModuleLayout<'_> {
+    /// The form of a value of `ty` as the generated items hold it, aliases
+    /// kept by name (`boxed` for optionals on a cycle of types).
+    pub fn form(&self, ty: &TypeRef, boxed: bool) -> Form {
+        self.form_with(ty, boxed, false)
+    }
+
+    /// The form of a value of `ty` with typedef aliases replaced by what
+    /// they stand for, down to strings, bytes, primitives, enums, structs
+    /// and unions.
+    pub fn resolved_form(&self, ty: &TypeRef, boxed: bool) -> Form {
+        self.form_with(ty, boxed, true)
+    }
+
+    fn form_with(&self, ty: &TypeRef, boxed: bool, resolve: bool) -> Form {
+        match (&ty.base, &ty.shape) {
+            (BaseType::String, _) if self.options().strings_as_bytes => return Form::Bytes,
+            (BaseType::String, _) => return Form::String,
+            (BaseType::Opaque, Shape::Fixed(n)) => {
+                return Form::FixedBytes {
+                    len: *n,
+                    boxed: self.is_large_array(ty),
+                }
+            }
+            (BaseType::Opaque, _) => return Form::Bytes,
+            _ => {}
+        }
+        let element = match &ty.base {
+            BaseType::Named { name, kind } => {
+                let def = self.type_def(name);
+                match def.map(|d| (d, &d.kind)) {
+                    Some((def, TypeKind::Alias(target))) if resolve => {
+                        self.form_with(target, def.recursive, true)
+                    }
+                    _ => Form::Named(Named {
+                        xdr: name.clone(),
+                        kind: *kind,
+                        // A loaded spec defines every name it uses.
+                        path: self.type_path(name).unwrap_or_else(|| TypePath {
+                            module: TypeModule::Own,
+                            name: name.clone(),
+                        }),
+                    }),
+                }
+            }
+            base => Form::Primitive(Primitive::of(base).unwrap_or(Primitive::I32)),
+        };
+        match ty.shape {
+            Shape::Scalar => element,
+            Shape::Optional => Form::Optional {
+                value: Box::new(element),
+                boxed,
+            },
+            Shape::Fixed(len) => Form::Array {
+                element: Box::new(element),
+                len,
+                boxed: self.is_large_array(ty),
+            },
+            Shape::Variable(_) => Form::List(Box::new(element)),
+        }
+    }
+
+    /// Whether `ty` is a fixed-size array too large to hold by value
+    /// (more than [`MAX_INLINE_ARRAY_BYTES`]).
+    pub(crate) fn is_large_array(&self, ty: &TypeRef) -> bool {
+        match ty.shape {
+            Shape::Fixed(n) => self.array_size(&ty.base, n) > MAX_INLINE_ARRAY_BYTES,
+            _ => false,
+        }
+    }
+
+    /// The bytes of `[base; n]` held by value.
+    fn array_size(&self, base: &BaseType, n: u32) -> u64 {
+        u64::from(n).saturating_mul(self.element_size(base))
+    }
+
+    /// About the bytes a Rust value of `ty` takes where it is held: its
+    /// `size_of` without alignment padding, so what a `decode` returning it
+    /// puts on the stack (`boxed` as for [`ModuleLayout::form`]). It is the
+    /// size in memory, not on the wire: a union of a large arm encodes in 4
+    /// bytes when another arm is chosen but always takes the large arm's
+    /// room, and a `Vec` takes 24 bytes for a 4-byte empty encoding.
+    fn value_size(&self, ty: &TypeRef, boxed: bool) -> u64 {
+        const POINTER: u64 = 8;
+        const VEC: u64 = 24;
+        match ty.shape {
+            Shape::Scalar => self.element_size(&ty.base),
+            Shape::Optional if boxed => POINTER,
+            Shape::Optional => self.element_size(&ty.base).saturating_add(4),
+            Shape::Variable(_) => VEC,
+            Shape::Fixed(_) if self.is_large_array(ty) => POINTER,
+            Shape::Fixed(n) => self.array_size(&ty.base, n),
+        }
+    }
+
+    /// The bytes of one element of type `base`.
+    fn element_size(&self, base: &BaseType) -> u64 {
+        match base {
+            BaseType::Char | BaseType::UnsignedChar | BaseType::Bool | BaseType::Opaque => 1,
+            BaseType::Short | BaseType::UnsignedShort => 2,
+            BaseType::Int | BaseType::UnsignedInt | BaseType::Float => 4,
+            BaseType::Hyper | BaseType::UnsignedHyper | BaseType::Double => 8,
+            BaseType::Quadruple => 16,
+            // Always variable (a `String` or `Vec<u8>`).
+            BaseType::String => 24,
+            BaseType::Named { name, .. } => self.named_size(name),
+        }
+    }
+
+    /// The size of a named type's value, measured once per type (a spec
+    /// nesting structs many levels deep, each holding the one below twice,
+    /// is measured in linear time).
+    fn named_size(&self, name: &str) -> u64 {
+        if let Some(&n) = self.value_sizes.borrow().get(name) {
+            return n;
+        }
+        // Met again while being measured: on a cycle, which goes through a
+        // `Box` or `Vec` (a valid spec never gets here).
+        self.value_sizes.borrow_mut().insert(name.to_owned(), 8);
+        let field_size = |f: &crate::ir::Field| self.value_size(&f.ty, f.boxed);
+        let n = match self.type_def(name) {
+            None => 0,
+            Some(def) => match &def.kind {
+                TypeKind::Alias(target) => self.value_size(target, def.recursive),
+                TypeKind::Enum(_) => 4,
+                TypeKind::Struct(s) => s.fields.iter().map(field_size).fold(0, u64::saturating_add),
+                // The discriminant and the largest arm.
+                TypeKind::Union(u) => {
+                    let arms = u.arms.iter().filter_map(|a| a.field.as_ref());
+                    let default = u.default.iter().filter_map(|d| d.field.as_ref());
+                    let largest = arms.chain(default).map(field_size).max().unwrap_or(0);
+                    largest.saturating_add(4)
+                }
+            },
+        };
+        self.value_sizes.borrow_mut().insert(name.to_owned(), n);
+        n
+    }
+}

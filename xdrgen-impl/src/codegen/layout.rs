@@ -1,0 +1,273 @@
+//! How one generated module names what it holds and what it uses.
+//!
+//! [`ModuleLayout`] is the one place that decides the Rust name of every
+//! item [`generate_tokens`](super::generate_tokens) writes for a spec and
+//! its [`GenOptions`]: each XDR type's name and the module it lives in (the
+//! module's own types, or an [extern module](super::ExternModule)'s, named
+//! exactly as that module's own generation named them), each constant's
+//! name, each program's module, and each procedure's marker type. The item
+//! and program generators read their names from it, and so can generators
+//! of code that refers to those items, so that both always agree.
+//!
+//! Names depend only on the spec, the options and definition order, so the
+//! same inputs always give the same names.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::codegen::naming::{self, ModuleNames, Namespace};
+use crate::codegen::{ExternModule, GenOptions};
+use crate::diag::{FileId, Span};
+use crate::ir::{Procedure, Program, Spec, TypeDef, Version};
+
+/// The module a generated type lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TypeModule {
+    /// The module generated for the spec itself.
+    Own,
+    /// The extern module at this index of
+    /// [`GenOptions::extern_modules`].
+    Extern(usize),
+}
+
+/// Where a generated type is: its module and its Rust name there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TypePath {
+    /// The module holding it.
+    pub module: TypeModule,
+    /// Its Rust name in that module (`DomainGetInfoArgs`).
+    pub name: String,
+}
+
+/// The names of the items [`generate_tokens`](super::generate_tokens)
+/// writes for one spec with one set of options, and of the extern types
+/// they use.
+#[derive(Debug)]
+pub struct ModuleLayout<'a> {
+    spec: &'a Spec,
+    options: &'a GenOptions,
+    /// The module's own types and constants.
+    names: ModuleNames,
+    types: HashMap<&'a str, &'a TypeDef>,
+    /// Types generated in an extern module: where, and their name there.
+    extern_types: HashMap<&'a str, TypePath>,
+    /// Files whose definitions are not generated here.
+    extern_files: Vec<FileId>,
+    /// The measured size of each named type's value (see `form.rs`).
+    pub(crate) value_sizes: RefCell<HashMap<String, u64>>,
+}
+
+impl<'a> ModuleLayout<'a> {
+    /// Names everything as [`generate_tokens`](super::generate_tokens)
+    /// does for `spec` and `options`: each extern module's types with its
+    /// prefix, in definition order, as its own generation named them; then
+    /// the module's own types, constants and string constants.
+    pub fn new(spec: &'a Spec, options: &'a GenOptions) -> Self {
+        let file_id = |name: &str| {
+            spec.files
+                .iter()
+                .position(|f| f == name)
+                .map(|i| FileId(i as u32))
+        };
+        let mut extern_files = Vec::new();
+        let mut extern_types = HashMap::new();
+        for (i, m) in options.extern_modules.iter().enumerate() {
+            let files: Vec<FileId> = m.files.iter().filter_map(|f| file_id(f)).collect();
+            // Same prefix, same order, only its files: the names its own
+            // generation gave.
+            let mut names = ModuleNames::new(m.strip_prefix.as_deref());
+            for t in spec.types.iter().filter(|t| files.contains(&t.span.file)) {
+                let name = names.declare_type(&t.name);
+                extern_types.insert(
+                    t.name.as_str(),
+                    TypePath {
+                        module: TypeModule::Extern(i),
+                        name,
+                    },
+                );
+            }
+            extern_files.extend(files);
+        }
+        let mut names = ModuleNames::new(options.strip_prefix.as_deref());
+        for t in spec
+            .types
+            .iter()
+            .filter(|t| !extern_files.contains(&t.span.file))
+        {
+            names.declare_type(&t.name);
+        }
+        for c in &spec.constants {
+            names.declare_const(&c.name);
+        }
+        for c in &spec.string_constants {
+            names.declare_const(&c.name);
+        }
+        ModuleLayout {
+            spec,
+            options,
+            names,
+            types: spec.types.iter().map(|t| (t.name.as_str(), t)).collect(),
+            extern_types,
+            extern_files,
+            value_sizes: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &'a Spec {
+        self.spec
+    }
+
+    /// The options.
+    pub fn options(&self) -> &'a GenOptions {
+        self.options
+    }
+
+    /// The extern module a [`TypeModule::Extern`] refers to.
+    pub fn extern_module(&self, index: usize) -> Option<&'a ExternModule> {
+        self.options.extern_modules.get(index)
+    }
+
+    /// Whether a definition at `span` belongs to an extern module (and is
+    /// therefore not generated here).
+    pub fn is_extern(&self, span: Span) -> bool {
+        self.extern_files.contains(&span.file)
+    }
+
+    /// The type named `name` in the spec.
+    pub fn type_def(&self, name: &str) -> Option<&'a TypeDef> {
+        self.types.get(name).copied()
+    }
+
+    /// Where the Rust type generated for the XDR type `name` is, whether
+    /// this module or an extern module generates it; `None` for a name the
+    /// spec does not define.
+    pub fn type_path(&self, name: &str) -> Option<TypePath> {
+        if let Some(p) = self.extern_types.get(name) {
+            return Some(p.clone());
+        }
+        self.names.type_name(name).map(|rust| TypePath {
+            module: TypeModule::Own,
+            name: rust.to_owned(),
+        })
+    }
+
+    /// The Rust name of a constant or string constant of this module.
+    pub fn const_name(&self, name: &str) -> Option<&str> {
+        self.names.const_name(name)
+    }
+
+    /// The names of this module's programs (those of extern modules left
+    /// out), in definition order.
+    pub fn programs(&self) -> Vec<ProgramNames<'a>> {
+        let mut modules = Namespace::default();
+        self.spec
+            .programs
+            .iter()
+            .filter(|p| !self.is_extern(p.span))
+            .map(|p| {
+                let stripped = self
+                    .options
+                    .strip_prefix
+                    .as_deref()
+                    .and_then(|pre| naming::strip_prefix(&p.name, pre))
+                    .unwrap_or(&p.name);
+                let module = modules.claim(&[naming::snake(stripped)]);
+                let member_prefix = p.member_prefix();
+                let mut version_modules = Namespace::default();
+                let several = p.versions.len() > 1;
+                let versions = p
+                    .versions
+                    .iter()
+                    .map(|v| VersionNames {
+                        version: v,
+                        module: several.then(|| version_modules.claim(&[naming::snake(&v.name)])),
+                        procedures: procedure_names(v, member_prefix.as_deref()),
+                    })
+                    .collect();
+                ProgramNames {
+                    program: p,
+                    module,
+                    member_prefix,
+                    versions,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The names of one program's generated items.
+#[derive(Debug, Clone)]
+pub struct ProgramNames<'a> {
+    /// The program.
+    pub program: &'a Program,
+    /// The module holding its tables (`program` for libvirt's
+    /// `REMOTE_PROGRAM` with the prefix `remote`).
+    pub module: String,
+    /// What its procedures' names start with under libvirt's convention
+    /// ([`Program::member_prefix`]).
+    pub member_prefix: Option<String>,
+    /// Its versions, in definition order.
+    pub versions: Vec<VersionNames<'a>>,
+}
+
+/// The names of one program version's generated items.
+#[derive(Debug, Clone)]
+pub struct VersionNames<'a> {
+    /// The version.
+    pub version: &'a Version,
+    /// Its module inside the program's module when the program has several
+    /// versions; `None` when the program's module holds its tables itself.
+    pub module: Option<String>,
+    /// Its procedures with their marker types (in the tables' module
+    /// `procs`), in definition order; a later procedure repeating a number
+    /// is left out, as the tables leave it out.
+    pub procedures: Vec<ProcedureName<'a>>,
+}
+
+impl VersionNames<'_> {
+    /// The path of the module of procedure markers, from the module the
+    /// types are generated in (`program::procs`, `prog::v1::procs`).
+    pub fn procs_path(&self, program: &ProgramNames<'_>) -> String {
+        match &self.module {
+            Some(v) => format!("{}::{v}::procs", program.module),
+            None => format!("{}::procs", program.module),
+        }
+    }
+}
+
+/// A procedure and the name of its marker type.
+#[derive(Debug, Clone)]
+pub struct ProcedureName<'a> {
+    /// The procedure.
+    pub procedure: &'a Procedure,
+    /// Its name without the program's member prefix
+    /// (`DOMAIN_GET_INFO` for `REMOTE_PROC_DOMAIN_GET_INFO`); the whole
+    /// name when there is none.
+    pub short: &'a str,
+    /// Its marker type's name (`DomainGetInfo`), unique in the version.
+    pub marker: String,
+}
+
+/// Marker names for a version's procedures: UpperCamelCase of the name
+/// without the member prefix, else of the whole name, made unique.
+fn procedure_names<'a>(v: &'a Version, member_prefix: Option<&str>) -> Vec<ProcedureName<'a>> {
+    // Later duplicates of a number were reported by the resolver.
+    let mut seen = std::collections::HashSet::new();
+    let mut ns = Namespace::with_reserved(&["Self"]);
+    v.procedures
+        .iter()
+        .filter(|pr| seen.insert(pr.number))
+        .map(|pr| {
+            let short = member_prefix
+                .and_then(|m| pr.name.strip_prefix(m))
+                .unwrap_or(&pr.name);
+            let marker = ns.claim(&[naming::upper_camel(short), naming::upper_camel(&pr.name)]);
+            ProcedureName {
+                procedure: pr,
+                short,
+                marker,
+            }
+        })
+        .collect()
+}
