@@ -7,7 +7,8 @@
 //! exactly as that module's own generation named them), each constant's
 //! name, each program's module, and each procedure's marker type. The item
 //! and program generators read their names from it, and so can generators
-//! of code that refers to those items, so that both always agree.
+//! of code that refers to those items (the client methods of
+//! [`client`](super::client)), so that both always agree.
 //!
 //! Names depend only on the spec, the options and definition order, so the
 //! same inputs always give the same names.

@@ -11,9 +11,11 @@
 //!
 //! Every name the items have or refer to comes from one [`ModuleLayout`]
 //! (type paths, constants, program modules, procedure markers) and every
-//! field's Rust type from its [`Form`]; code that refers to the items
-//! reads the same layout, so both agree by construction.
+//! field's Rust type from its [`Form`]; [`client`] generates async client
+//! methods for a spec's program from the same layout, so the methods and
+//! the items they call agree by construction.
 
+pub mod client;
 pub mod form;
 mod items;
 pub mod layout;

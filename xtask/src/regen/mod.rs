@@ -170,12 +170,7 @@ pub fn generate(
             format!("{preamble}\n\n//! {}\n\n{body}", m.doc),
         );
         if let Some(target) = client::TARGETS.iter().find(|t| t.module == m.name) {
-            let externs: Vec<&spec::Module> = m
-                .extern_modules
-                .iter()
-                .filter_map(|e| done.get(e.as_str()).copied())
-                .collect();
-            let methods = client::generate(target, &ir, m, &externs, &flag_params)?;
+            let methods = client::generate(target, &ir, &gen, &flag_params)?;
             typed_flags += methods.typed_flags;
             untyped_flags.extend(methods.untyped_flags);
             let name = client::file_name(target);

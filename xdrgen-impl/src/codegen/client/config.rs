@@ -1,0 +1,118 @@
+//! What the caller says about the client the methods are generated for:
+//! plain data, filled by the caller.
+
+use std::collections::BTreeMap;
+
+/// How to generate the client methods of one spec's program.
+///
+/// Procedures are named as the spec names them (`REMOTE_PROC_DOMAIN_GET_INFO`)
+/// except in [`skip`](ClientConfig::skip) and
+/// [`skip_prefixes`](ClientConfig::skip_prefixes), which take the name
+/// without the program's member prefix (`CONNECT_OPEN`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// The path of the module [`generate_source`](crate::codegen::generate_source)
+    /// made for the spec, as seen from the client methods' module
+    /// (`super::remote`). The two modules are siblings: the paths of
+    /// [extern modules](crate::codegen::ExternModule) (relative to the
+    /// types' module) are used as they are.
+    pub types_module: String,
+    /// The module of the client type, `ClientError`, `ByteStream` and the
+    /// handle types (`crate::client`).
+    pub client_module: String,
+    /// The type the methods are implemented on (`Client`).
+    pub client: String,
+    /// Whether the client type has `call_stream` and `call_fds`: without
+    /// them, a stream or descriptor procedure is an error.
+    pub streams_and_fds: bool,
+    /// Written before every method name (`qemu_`).
+    pub method_prefix: String,
+    /// Procedures (without the member prefix) that get no method, because
+    /// the client runs them itself.
+    pub skip: Vec<String>,
+    /// Procedure name prefixes (after the member prefix) skipped likewise.
+    pub skip_prefixes: Vec<String>,
+    /// Methods the client type defines by hand; a generated method may
+    /// not take one of these names.
+    pub hand_written: Vec<String>,
+    /// The object handles.
+    pub handles: Vec<Handle>,
+    /// Methods the handle types define by hand.
+    pub handle_hand_written: Vec<String>,
+    /// The typed parameter lists, if the client has a type for them.
+    pub typed_params: Option<TypedParams>,
+    /// What the byte stream of a `@readstream` / `@writestream` procedure
+    /// carries, by procedure, for its method's documentation (others are
+    /// described by their direction only).
+    pub stream_contents: BTreeMap<String, String>,
+    /// Procedures that pass file descriptors, which the `.x` files do not
+    /// show.
+    pub fds: BTreeMap<String, Fds>,
+    /// The module of the flag-set types that
+    /// [`flag_args`](ClientConfig::flag_args) names (`crate::api`).
+    pub flag_module: String,
+    /// Arguments that take a flag set instead of a `u32`, by procedure.
+    pub flag_args: BTreeMap<String, FlagArgs>,
+}
+
+/// An object handle of the client (`Domain`): a client and the wire
+/// identity of an object, with a method for each procedure whose first
+/// argument is that object.
+///
+/// The handle type must have `from_wire(client, wire)`, and fields `client`
+/// and `wire` the methods can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handle {
+    /// The XDR struct of the wire identity (`remote_nonnull_domain`).
+    pub xdr: String,
+    /// The handle type, in [`ClientConfig::client_module`] (`Domain`).
+    pub rust: String,
+    /// The word the object's procedures use (`domain`): dropped from the
+    /// handle's method names (`domain_get_info` → `get_info`) and, with `_`
+    /// as spaces, named in their documentation.
+    pub word: String,
+}
+
+/// The client's type for lists of typed parameters, which methods take by
+/// reference and return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypedParams {
+    /// Its path (`crate::typed_params::TypedParams`).
+    pub path: String,
+    /// The XDR structs of a typed parameter, a list of which is a typed
+    /// parameter list, and how the type converts from and to such a list.
+    pub structs: Vec<(String, TypedParamsConversion)>,
+}
+
+/// How the typed-parameter type converts from and to a list of one XDR
+/// struct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypedParamsConversion {
+    /// The type wraps the list: `params.0.clone()` in, `TypedParams(list)`
+    /// out.
+    Newtype,
+    /// By `From`: `params.into()` in (from a reference),
+    /// `TypedParams::from(list)` out.
+    From,
+}
+
+/// Which way a procedure passes file descriptors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fds {
+    /// Descriptors go with the call: the method takes `fds: Vec<OwnedFd>`.
+    pub send: bool,
+    /// Descriptors come with the reply: the method returns them.
+    pub receive: bool,
+}
+
+/// The flag-set arguments of one procedure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagArgs {
+    /// Parameter (the field's Rust name without `r#`) → flag-set type in
+    /// [`ClientConfig::flag_module`]; a `u32` field named here takes
+    /// `impl Into<Set>` and passes its `bits()`.
+    pub typed: BTreeMap<String, String>,
+    /// Why a `flags` argument not in `typed` stays a `u32`, for
+    /// [`ClientCode::untyped_flags`](super::ClientCode::untyped_flags).
+    pub untyped_reason: String,
+}

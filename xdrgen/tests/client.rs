@@ -1,0 +1,352 @@
+//! The client methods generator (`xdrgen::codegen::client`) on the
+//! fixtures of `tests/fixtures/client/`: `remote.x`, a small program in
+//! libvirt's style, and `qemu.x`, a program using `remote.x`'s types as an
+//! extern module. Each program's methods are snapshotted; the other tests
+//! name what the snapshots show.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use xdrgen::codegen::client::{
+    self, ClientCode, ClientConfig, Fds, FlagArgs, Handle, TypedParams, TypedParamsConversion,
+};
+use xdrgen::codegen::{ExternModule, GenOptions};
+use xdrgen::ir::{LibvirtProgram, LibvirtPrograms, Spec};
+use xdrgen::{load, Options, SourceMap};
+
+/// Loads fixture files as one spec with one libvirt program.
+fn load_program(files: &[&str], program: &str) -> Spec {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/client");
+    let mut sources = SourceMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        sources.add((*f).to_owned(), text);
+    }
+    let upper = program.to_uppercase();
+    let options = Options {
+        libvirt_programs: LibvirtPrograms::Only(vec![LibvirtProgram {
+            program_constant: format!("{upper}_PROGRAM"),
+            version_constant: format!("{upper}_PROTOCOL_VERSION"),
+            procedure_enum: format!("{program}_procedure"),
+            prefix: program.to_owned(),
+        }]),
+        ..Options::default()
+    };
+    let loaded = load(&sources, &options);
+    loaded
+        .spec
+        .unwrap_or_else(|| panic!("{}", sources.render(&loaded.diagnostics.0)))
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// A client like libvirt-proto's, for the program generated into
+/// `super::<module>`.
+fn config(module: &str, method_prefix: &str) -> ClientConfig {
+    let flags = |typed: &[(&str, &str)], why: &str| FlagArgs {
+        typed: typed
+            .iter()
+            .map(|(p, s)| ((*p).to_owned(), (*s).to_owned()))
+            .collect(),
+        untyped_reason: why.to_owned(),
+    };
+    ClientConfig {
+        types_module: format!("super::{module}"),
+        client_module: "crate::client".into(),
+        client: "Client".into(),
+        streams_and_fds: true,
+        method_prefix: method_prefix.into(),
+        skip: strings(&["CONNECT_OPEN", "CONNECT_CLOSE"]),
+        skip_prefixes: strings(&["AUTH_"]),
+        hand_written: strings(&["call", "call_fds", "call_stream", "close", "connect"]),
+        handles: vec![Handle {
+            xdr: "remote_nonnull_domain".into(),
+            rust: "Domain".into(),
+            word: "domain".into(),
+        }],
+        handle_hand_written: strings(&["client", "from_wire", "wire"]),
+        typed_params: Some(TypedParams {
+            path: "crate::typed_params::TypedParams".into(),
+            structs: vec![("remote_typed_param".into(), TypedParamsConversion::Newtype)],
+        }),
+        stream_contents: BTreeMap::from([(
+            "REMOTE_PROC_DOMAIN_SCREENSHOT".to_owned(),
+            "the image, in the format `mime` names".to_owned(),
+        )]),
+        fds: BTreeMap::from([
+            (
+                "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS".to_owned(),
+                Fds {
+                    send: true,
+                    receive: false,
+                },
+            ),
+            (
+                "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD".to_owned(),
+                Fds {
+                    send: false,
+                    receive: true,
+                },
+            ),
+            (
+                "QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES".to_owned(),
+                Fds {
+                    send: true,
+                    receive: true,
+                },
+            ),
+        ]),
+        flag_module: "crate::api".into(),
+        flag_args: BTreeMap::from([
+            (
+                "REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS".to_owned(),
+                flags(&[("flags", "ConnectListAllDomainsFlags")], ""),
+            ),
+            (
+                "REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS".to_owned(),
+                flags(&[("flags", "DomainModificationImpact")], ""),
+            ),
+            (
+                "REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS".to_owned(),
+                flags(&[], "no single flag set documented"),
+            ),
+            (
+                "REMOTE_PROC_DOMAIN_TUNE".to_owned(),
+                flags(&[("type", "DomainXMLFlags")], ""),
+            ),
+            (
+                "QEMU_PROC_DOMAIN_MONITOR_COMMAND".to_owned(),
+                flags(&[("flags", "DomainQemuMonitorCommandFlags")], ""),
+            ),
+        ]),
+    }
+}
+
+/// The remote program's methods.
+fn remote() -> ClientCode {
+    remote_with(&config("remote", ""))
+}
+
+fn remote_with(config: &ClientConfig) -> ClientCode {
+    let spec = load_program(&["remote.x"], "remote");
+    let options = GenOptions {
+        strip_prefix: Some("remote".into()),
+        ..GenOptions::default()
+    };
+    client::generate(&spec, &options, config).unwrap()
+}
+
+/// The qemu program's methods, `remote.x` being an extern module.
+fn qemu() -> ClientCode {
+    let spec = load_program(&["remote.x", "qemu.x"], "qemu");
+    let options = GenOptions {
+        strip_prefix: Some("qemu".into()),
+        extern_modules: vec![ExternModule {
+            files: vec!["remote.x".into()],
+            path: "super::remote".into(),
+            strip_prefix: Some("remote".into()),
+        }],
+        ..GenOptions::default()
+    };
+    client::generate(&spec, &options, &config("qemu", "qemu_")).unwrap()
+}
+
+/// The text with all whitespace runs made one space.
+fn squeeze(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn client_methods_match_their_snapshots() {
+    let r = remote();
+    insta::assert_snapshot!("remote", r.body);
+    let q = qemu();
+    insta::assert_snapshot!("qemu", q.body);
+}
+
+#[test]
+fn one_method_per_call_with_idiomatic_parameters() {
+    let g = remote();
+    let text = squeeze(&g.body);
+    // CONNECT_OPEN and AUTH_* are the client's own; events are messages;
+    // 13 calls, and `list_all_domains` besides.
+    assert_eq!(g.methods, 14, "{}", g.body);
+    assert!(!text.contains("fn connect_open"));
+    assert!(!text.contains("fn auth_list"));
+    assert!(!text.contains("event_lifecycle"));
+
+    assert!(
+        text.contains(
+            "pub async fn domain_get_info( &self, dom: &remote::NonnullDomain, ) \
+             -> Result<remote::DomainGetInfoRet, ClientError>"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "pub async fn domain_tune( &self, dom: Option<&remote::NonnullDomain>, \
+             disk: Option<&str>, names: &[&str], cookie: &[u8], uuid: [u8; 16], \
+             params: &TypedParams, r#type: impl Into<api::DomainXMLFlags>, ) \
+             -> Result<TypedParams, ClientError>"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(".map(|r| TypedParams(r.params))"), "{text}");
+    assert!(
+        text.contains(
+            "pub async fn connect_get_lib_version(&self) -> Result<u64, ClientError> \
+             { self.call::<procs::ConnectGetLibVersion>(&()).await.map(|r| r.lib_ver) }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "pub async fn connect_supports_auth( &self, auth: remote::AuthType, ) \
+             -> Result<i32, ClientError>"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "-> Result<(Option<String>, ByteStream), ClientError> { let args = \
+             remote::DomainScreenshotArgs { dom: dom.clone(), screen, flags, }; \
+             let (ret, stream) = self.call_stream::<procs::DomainScreenshot>(&args).await?; \
+             Ok((ret.mime, stream)) }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "/// Calls [`REMOTE_PROC_DOMAIN_GET_INFO`](procs::DomainGetInfo) (procedure 5)."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("use crate::client::{Client, ClientError, ByteStream, Domain};"),
+        "{text}"
+    );
+    assert!(text.contains("use std::os::fd::OwnedFd;"), "{text}");
+}
+
+#[test]
+fn a_documented_flag_set_types_its_argument() {
+    let g = remote();
+    let text = squeeze(&g.body);
+    assert_eq!(g.typed_flags, 3);
+    assert!(text.contains("use crate::api;"), "{text}");
+    assert!(text.contains("r#type: r#type.into().bits(),"), "{text}");
+    assert!(
+        text.contains("flags: impl Into<api::DomainModificationImpact>,"),
+        "{text}"
+    );
+    // Flags no flag set is given for stay `u32`, with the caller's reason.
+    assert_eq!(
+        g.untyped_flags,
+        [
+            "REMOTE_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS: no single flag set documented",
+            "REMOTE_PROC_DOMAIN_SCREENSHOT: no flag set given",
+            "REMOTE_PROC_DOMAIN_UPLOAD: no flag set given",
+            "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS: no flag set given",
+            "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD: no flag set given",
+        ]
+    );
+    // Without flag sets every `flags` is a `u32` and nothing is imported.
+    let plain = remote_with(&ClientConfig {
+        flag_args: BTreeMap::new(),
+        ..config("remote", "")
+    });
+    assert_eq!(plain.typed_flags, 0);
+    assert!(!plain.body.contains("api"), "{}", plain.body);
+}
+
+#[test]
+fn an_objects_procedures_are_methods_of_its_handle() {
+    let text = squeeze(&remote().body);
+    // The object word is dropped; the wire identity is passed on.
+    assert!(
+        text.contains(
+            "impl Domain { /// [`Client::domain_get_info`](crate::client::Client::domain_get_info) \
+             on this domain. pub async fn get_info(&self) -> Result<remote::DomainGetInfoRet, \
+             ClientError> { self.client.domain_get_info(&self.wire).await }"
+        ),
+        "{text}"
+    );
+    // The screenshot's first argument is a domain too.
+    assert!(
+        text.contains(
+            "pub async fn screenshot( &self, screen: u32, flags: u32, ) \
+             -> Result<(Option<String>, ByteStream), ClientError> \
+             { self.client.domain_screenshot(&self.wire, screen, flags).await }"
+        ),
+        "{text}"
+    );
+    // An optional object (`remote_domain`) is not a handle's.
+    assert!(!text.contains("pub async fn tune("), "{text}");
+    // A lookup returns the handle; a list of all, handles.
+    assert!(
+        text.contains(
+            "-> Result<Domain, ClientError> { let args = remote::DomainLookupByNameArgs \
+             { name: name.to_owned(), }; self.call::<procs::DomainLookupByName>(&args) \
+             .await .map(|r| Domain::from_wire(self.clone(), r.dom)) }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "pub async fn list_all_domains( &self, flags: impl Into<api::ConnectListAllDomainsFlags>, ) \
+             -> Result<Vec<Domain>, ClientError> { self.connect_list_all_domains(1, flags) \
+             .await .map(|r| { r .domains .into_iter() .map(|w| Domain::from_wire(self.clone(), w)) \
+             .collect() }) }"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn extern_types_are_named_by_their_module() {
+    let g = qemu();
+    let text = squeeze(&g.body);
+    assert!(text.contains("use super::qemu::program::procs;"), "{text}");
+    assert!(text.contains("use super::{remote, qemu};"), "{text}");
+    assert!(
+        text.contains(
+            "pub async fn qemu_domain_monitor_command( &self, dom: &remote::NonnullDomain, \
+             cmd: &str, flags: impl Into<api::DomainQemuMonitorCommandFlags>, ) \
+             -> Result<String, ClientError> { let args = qemu::DomainMonitorCommandArgs"
+        ),
+        "{text}"
+    );
+    // The handle's method drops the object word after the prefix.
+    assert!(
+        text.contains("pub async fn qemu_monitor_command("),
+        "{text}"
+    );
+    assert_eq!(g.methods, 2);
+}
+
+#[test]
+fn what_the_client_cannot_do_is_an_error() {
+    let no_streams = ClientConfig {
+        streams_and_fds: false,
+        ..config("remote", "")
+    };
+    let spec = load_program(&["remote.x"], "remote");
+    let options = GenOptions {
+        strip_prefix: Some("remote".into()),
+        ..GenOptions::default()
+    };
+    let e = client::generate(&spec, &options, &no_streams).unwrap_err();
+    assert!(e.contains("has no streams or descriptors"), "{e}");
+
+    let taken = ClientConfig {
+        hand_written: strings(&["domain_suspend"]),
+        ..config("remote", "")
+    };
+    let e = client::generate(&spec, &options, &taken).unwrap_err();
+    assert_eq!(
+        e,
+        "REMOTE_PROC_DOMAIN_SUSPEND: method name `domain_suspend` is already taken"
+    );
+}
