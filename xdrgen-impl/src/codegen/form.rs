@@ -370,3 +370,138 @@ impl ModuleLayout<'_> {
         n
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::TokenStream;
+    use quote::{format_ident, quote};
+
+    use super::{Form, Primitive, Spelling, MAX_INLINE_ARRAY_BYTES};
+    use crate::codegen::layout::{ModuleLayout, TypeModule, TypePath};
+    use crate::codegen::GenOptions;
+    use crate::ir::{NamedKind, Spec, TypeKind};
+    use crate::{load, Options, SourceMap};
+
+    fn spec(text: &str) -> Spec {
+        let mut sources = SourceMap::new();
+        sources.add("t.x", text);
+        load(&sources, &Options::default()).spec.unwrap()
+    }
+
+    /// The form of the first field of struct `name`, kept and resolved.
+    fn field_forms(layout: &ModuleLayout<'_>, name: &str) -> (Form, Form) {
+        let TypeKind::Struct(s) = &layout.type_def(name).unwrap().kind else {
+            panic!("{name} is not a struct")
+        };
+        let f = &s.fields[0];
+        (
+            layout.form(&f.ty, f.boxed),
+            layout.resolved_form(&f.ty, f.boxed),
+        )
+    }
+
+    fn text(form: &Form, absolute_std: bool) -> String {
+        let rt: TokenStream = quote!(::xdrgen::rt);
+        let path = |p: &TypePath| {
+            let id = format_ident!("{}", p.name);
+            quote!(m::#id)
+        };
+        form.tokens(&Spelling {
+            absolute_std,
+            runtime: &rt,
+            type_path: &path,
+        })
+        .to_string()
+        .split_whitespace()
+        .collect()
+    }
+
+    const TEXT: &str = "
+        typedef string name<8>;
+        typedef name *maybe_name;
+        enum colour { RED = 0 };
+        struct s_alias { maybe_name n; };
+        struct s_list { colour c<4>; };
+        struct s_fixed { opaque u[16]; };
+        struct s_quad { quadruple q; };";
+
+    #[test]
+    fn aliases_are_kept_or_resolved() {
+        let s = spec(TEXT);
+        let options = GenOptions::default();
+        let layout = ModuleLayout::new(&s, &options);
+        let (kept, resolved) = field_forms(&layout, "s_alias");
+        assert_eq!(
+            kept,
+            Form::Named(super::Named {
+                xdr: "maybe_name".into(),
+                kind: NamedKind::Alias,
+                path: TypePath {
+                    module: TypeModule::Own,
+                    name: "MaybeName".into(),
+                },
+            })
+        );
+        assert_eq!(
+            resolved,
+            Form::Optional {
+                value: Box::new(Form::String),
+                boxed: false,
+            }
+        );
+        assert_eq!(text(&kept, true), "m::MaybeName");
+        assert_eq!(
+            text(&resolved, true),
+            "::std::option::Option<::std::string::String>"
+        );
+        assert_eq!(text(&resolved, false), "Option<String>");
+        assert!(!resolved.is_copy());
+    }
+
+    #[test]
+    fn shapes_spelled_both_ways() {
+        let s = spec(TEXT);
+        let options = GenOptions::default();
+        let layout = ModuleLayout::new(&s, &options);
+        let (list, _) = field_forms(&layout, "s_list");
+        assert_eq!(text(&list, true), "::std::vec::Vec<m::Colour>");
+        assert_eq!(text(&list, false), "Vec<m::Colour>");
+        let Form::List(colour) = &list else {
+            panic!("{list:?}")
+        };
+        assert!(colour.is_copy() && !list.is_copy());
+        let (fixed, _) = field_forms(&layout, "s_fixed");
+        assert_eq!(
+            fixed,
+            Form::FixedBytes {
+                len: 16,
+                boxed: false
+            }
+        );
+        assert!(fixed.is_copy());
+        let (quad, _) = field_forms(&layout, "s_quad");
+        assert_eq!(quad, Form::Primitive(Primitive::Quadruple));
+        assert_eq!(text(&quad, false), "::xdrgen::rt::Quadruple");
+    }
+
+    #[test]
+    fn strings_as_bytes_and_large_arrays() {
+        let s = spec(&format!(
+            "struct s_str {{ string x<4>; }};
+             struct s_big {{ int a[{}]; }};",
+            MAX_INLINE_ARRAY_BYTES / 4 + 1
+        ));
+        let options = GenOptions {
+            strings_as_bytes: true,
+            ..GenOptions::default()
+        };
+        let layout = ModuleLayout::new(&s, &options);
+        assert_eq!(field_forms(&layout, "s_str").0, Form::Bytes);
+        let (big, _) = field_forms(&layout, "s_big");
+        assert_eq!(
+            text(&big, false),
+            format!("Box<[i32;{}]>", MAX_INLINE_ARRAY_BYTES / 4 + 1)
+        );
+        assert!(!big.is_copy());
+    }
+}

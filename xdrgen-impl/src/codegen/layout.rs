@@ -272,3 +272,150 @@ fn procedure_names<'a>(v: &'a Version, member_prefix: Option<&str>) -> Vec<Proce
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ModuleLayout, TypeModule, TypePath};
+    use crate::codegen::{ExternModule, GenOptions};
+    use crate::ir::{Spec, StreamDirection};
+    use crate::{load, Options, SourceMap};
+
+    fn spec(files: &[(&str, &str)]) -> Spec {
+        let mut sources = SourceMap::new();
+        for (name, text) in files {
+            sources.add(*name, *text);
+        }
+        let loaded = load(&sources, &Options::default());
+        loaded
+            .spec
+            .unwrap_or_else(|| panic!("{}", sources.render(&loaded.diagnostics.0)))
+    }
+
+    const BASE: &str = "
+        typedef string base_name<16>;
+        struct base_thing { base_name name; };
+        struct thing { int x; };";
+
+    #[test]
+    fn extern_types_keep_the_names_their_own_module_gave() {
+        let alone = spec(&[("base.x", BASE)]);
+        let base_options = GenOptions {
+            strip_prefix: Some("base".into()),
+            ..GenOptions::default()
+        };
+        let base = ModuleLayout::new(&alone, &base_options);
+        // `thing` and `base_thing` meet on `Thing`: the first one wins.
+        assert_eq!(base.type_path("base_thing").unwrap().name, "Thing");
+        assert_eq!(base.type_path("thing").unwrap().name, "Thing2");
+
+        let both = spec(&[
+            ("base.x", BASE),
+            ("user.x", "struct user_thing { base_thing t; thing u; };"),
+        ]);
+        let options = GenOptions {
+            strip_prefix: Some("user".into()),
+            extern_modules: vec![ExternModule {
+                files: vec!["base.x".into()],
+                path: "super::base".into(),
+                strip_prefix: Some("base".into()),
+            }],
+            ..GenOptions::default()
+        };
+        let user = ModuleLayout::new(&both, &options);
+        for name in ["base_name", "base_thing", "thing"] {
+            assert_eq!(
+                user.type_path(name).unwrap(),
+                TypePath {
+                    module: TypeModule::Extern(0),
+                    name: base.type_path(name).unwrap().name,
+                },
+                "{name}"
+            );
+        }
+        // The module's own `user_thing` is `Thing`: its namespace is its own.
+        assert_eq!(
+            user.type_path("user_thing").unwrap(),
+            TypePath {
+                module: TypeModule::Own,
+                name: "Thing".into(),
+            }
+        );
+        assert_eq!(user.extern_module(0).unwrap().path, "super::base");
+        assert!(user.type_path("missing").is_none());
+    }
+
+    #[test]
+    fn procedures_are_named_by_their_program() {
+        let s = spec(&[(
+            "remote.x",
+            "const REMOTE_PROGRAM = 0x20008086;
+             const REMOTE_PROTOCOL_VERSION = 1;
+             struct remote_domain_get_info_ret { int state; };
+             enum remote_procedure {
+                 REMOTE_PROC_DOMAIN_GET_INFO = 1,
+                 /**
+                  * @readstream: 1
+                  */
+                 REMOTE_PROC_SELF = 2,
+                 REMOTE_PROC_AGAIN = 2
+             };",
+        )]);
+        let options = GenOptions {
+            strip_prefix: Some("remote".into()),
+            ..GenOptions::default()
+        };
+        let layout = ModuleLayout::new(&s, &options);
+        let programs = layout.programs();
+        let [p] = programs.as_slice() else {
+            panic!("{programs:?}")
+        };
+        assert_eq!(p.module, "program");
+        assert_eq!(p.member_prefix.as_deref(), Some("REMOTE_PROC_"));
+        let [v] = p.versions.as_slice() else {
+            panic!("{:?}", p.versions)
+        };
+        assert_eq!(v.module, None);
+        assert_eq!(v.procs_path(p), "program::procs");
+        let names: Vec<(&str, &str)> = v
+            .procedures
+            .iter()
+            .map(|n| (n.short, n.marker.as_str()))
+            .collect();
+        // `Self` is taken; a repeated number is left out, as in the tables.
+        assert_eq!(
+            names,
+            [
+                ("DOMAIN_GET_INFO", "DomainGetInfo"),
+                ("SELF", "RemoteProcSelf")
+            ]
+        );
+        assert_eq!(
+            v.procedures[1]
+                .procedure
+                .annotations
+                .stream
+                .unwrap()
+                .direction,
+            StreamDirection::Read
+        );
+    }
+
+    #[test]
+    fn versions_of_an_rfc5531_program_get_modules() {
+        let s = spec(&[(
+            "p.x",
+            "program PROG { version V_ONE { void NULLPROC(void) = 0; } = 1;
+                            version V_TWO { int GET(int) = 1; } = 2; } = 0x20000001;",
+        )]);
+        let options = GenOptions::default();
+        let layout = ModuleLayout::new(&s, &options);
+        let programs = layout.programs();
+        let p = &programs[0];
+        assert_eq!(p.module, "prog");
+        assert_eq!(p.member_prefix, None);
+        let modules: Vec<Option<&str>> = p.versions.iter().map(|v| v.module.as_deref()).collect();
+        assert_eq!(modules, [Some("v_one"), Some("v_two")]);
+        assert_eq!(p.versions[1].procs_path(p), "prog::v_two::procs");
+        assert_eq!(p.versions[1].procedures[0].marker, "Get");
+    }
+}
