@@ -94,6 +94,10 @@ pub fn generate(
     };
     let ctx = Ctx {
         layout: &layout,
+        rt: options
+            .runtime_path
+            .parse()
+            .unwrap_or_else(|_| quote!(::xdrgen::rt)),
         config,
         modules: &modules,
         typed_flags: Cell::new(0),
@@ -170,6 +174,8 @@ pub fn generate(
 /// What the method generators share.
 struct Ctx<'a> {
     layout: &'a ModuleLayout<'a>,
+    /// The runtime's path.
+    rt: TokenStream,
     config: &'a ClientConfig,
     modules: &'a imports::Modules,
     /// Counted while generating.
@@ -181,15 +187,9 @@ impl<'a> Ctx<'a> {
     /// A form's Rust type as the methods write it: prelude names, types by
     /// their module's name.
     fn rust(&self, form: &Form) -> TokenStream {
-        let rt = self
-            .layout
-            .options()
-            .runtime_path
-            .parse()
-            .unwrap_or_else(|_| quote!(::xdrgen::rt));
         form.tokens(&Spelling {
             absolute_std: false,
-            runtime: &rt,
+            runtime: &self.rt,
             type_path: &|p| self.type_path(p),
         })
     }
