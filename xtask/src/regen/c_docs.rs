@@ -210,16 +210,37 @@ fn struct_fields(text: &str, known: &HashSet<String>) -> HashMap<String, Vec<(St
         let Some(body) = body.split("};").next() else {
             continue;
         };
-        let mut fields = Vec::new();
-        let mut comment_above = String::new();
+        // (field, what its comments say); a comment above a field is its.
+        let mut fields: Vec<(String, String)> = Vec::new();
+        let mut above = String::new();
+        // Inside a comment: one that trails a field (`true`) or stands above.
+        let mut open: Option<bool> = None;
         for line in body.lines() {
+            let line = line.trim();
+            if let Some(trailing) = open {
+                let (text, closed) = match line.split_once("*/") {
+                    Some((t, _)) => (t, true),
+                    None => (line, false),
+                };
+                match fields.last_mut().filter(|_| trailing) {
+                    Some(f) => f.1.push_str(text),
+                    None => above.push_str(text),
+                }
+                if closed {
+                    open = None;
+                }
+                continue;
+            }
             let (code, comment) = match line.split_once("/*") {
-                Some((c, rest)) => (c.trim(), rest),
-                None => (line.trim(), ""),
+                Some((c, rest)) => (c.trim(), Some(rest)),
+                None => (line, None),
             };
+            let comment_text = comment.map(|c| c.split("*/").next().unwrap_or(c));
+            if comment.is_some_and(|c| !c.contains("*/")) {
+                open = Some(!code.is_empty());
+            }
             if code.is_empty() {
-                comment_above.push_str(comment);
-                comment_above.push_str(line.trim());
+                above.push_str(comment_text.unwrap_or_default());
                 continue;
             }
             let field = code
@@ -231,16 +252,23 @@ fn struct_fields(text: &str, known: &HashSet<String>) -> HashMap<String, Vec<(St
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            let said = format!("{comment} {comment_above}");
-            comment_above.clear();
-            let types: Vec<&str> = type_names(&said)
-                .into_iter()
-                .filter(|t| known.contains(*t))
-                .collect();
-            if let [one] = types.as_slice() {
-                fields.push((field, (*one).to_owned()));
-            }
+            let said = format!("{above} {}", comment_text.unwrap_or_default());
+            above.clear();
+            fields.push((field, said));
         }
+        let fields: Vec<(String, String)> = fields
+            .into_iter()
+            .filter_map(|(field, said)| {
+                let types: Vec<&str> = type_names(&said)
+                    .into_iter()
+                    .filter(|t| known.contains(*t))
+                    .collect();
+                match types.as_slice() {
+                    [one] => Some((field, (*one).to_owned())),
+                    _ => None,
+                }
+            })
+            .collect();
         out.insert(name.to_owned(), fields);
     }
     out
@@ -254,7 +282,7 @@ fn prototypes(text: &str) -> Vec<(String, Vec<String>)> {
         let Some(open) = rest.find('(') else {
             continue;
         };
-        let name = &rest[..open];
+        let name = rest[..open].trim_end();
         if !name.chars().all(|c| c.is_ascii_alphanumeric()) {
             continue;
         }
@@ -335,6 +363,35 @@ mod tests {
         assert_eq!(
             v.events["domaineventwatchdog"]["action"],
             "virDomainEventWatchdogAction"
+        );
+    }
+
+    #[test]
+    fn a_comment_over_several_lines_belongs_to_its_field() {
+        let known: HashSet<String> = ["virDomainControlState", "virDomainControlErrorReason"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let text = "struct _virDomainControlInfo {\n\
+                    unsigned int state;     /* control state, one of virDomainControlState */\n\
+                    unsigned int details;   /* state details, currently 0 except for ERROR\n\
+                    state (one of virDomainControlErrorReason) */\n\
+                    unsigned long long stateTime; /* for how long (in msec) control interface\n\
+                    has been in current state */\n\
+                    /* One of virDomainControlState */\n\
+                    int again;\n\
+                    };\n";
+        let fields = &struct_fields(text, &known)["virDomainControlInfo"];
+        assert_eq!(
+            fields,
+            &[
+                ("state".to_owned(), "virDomainControlState".to_owned()),
+                (
+                    "details".to_owned(),
+                    "virDomainControlErrorReason".to_owned()
+                ),
+                ("again".to_owned(), "virDomainControlState".to_owned()),
+            ]
         );
     }
 }

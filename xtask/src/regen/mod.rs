@@ -5,6 +5,7 @@
 //! `<program>_client.rs` with a method per procedure (see [`client`]).
 
 mod api;
+mod c_docs;
 mod client;
 mod error_codes;
 mod headers;
@@ -98,7 +99,7 @@ pub fn generate(
         }
     }
 
-    let (api_headers, flag_params) = api_inputs(spec, tree, &read)?;
+    let (api_headers, flag_params, value_types) = api_inputs(spec, tree, &read)?;
     let mut out = BTreeMap::new();
     let mut typed_flags = 0;
     let mut untyped_flags = Vec::new();
@@ -242,7 +243,7 @@ fn api_inputs(
     spec: &spec::Spec,
     tree: &Path,
     read: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<(api::Headers, api::FlagParams), String> {
+) -> Result<(api::Headers, api::FlagParams, c_docs::ValueTypes), String> {
     let mut flag_sets: std::collections::BTreeSet<String> =
         spec.api.flag_sets.iter().cloned().collect();
     let mut docs = c_files(&tree.join("src"), "libvirt")?;
@@ -266,8 +267,10 @@ fn api_inputs(
     }
     let mut known = HashMap::new();
     let mut files = Vec::new();
+    let mut header_texts = Vec::new();
     for header in &spec.api.headers {
         let text = read(header)?;
+        header_texts.push(text.clone());
         known.extend(headers::constants(&text));
         let enums = headers::enums(&text, &known).map_err(|e| format!("{header}: {e}"))?;
         let members: std::collections::HashSet<String> = enums
@@ -289,6 +292,26 @@ fn api_inputs(
     for text in &doc_texts {
         params.read(text, &generated);
     }
+    // Values, results and event fields documented as one of an enum.
+    let typed: std::collections::HashSet<String> = files
+        .iter()
+        .flat_map(|(_, enums, _)| enums)
+        .filter(|e| !e.members.is_empty())
+        .map(|e| e.name.clone())
+        .collect();
+    let patterns: Vec<(String, String)> = spec
+        .api
+        .depends
+        .iter()
+        .map(|d| (format!("{}*{}", d.stem, d.suffix), d.name.clone()))
+        .collect();
+    let mut value_types = c_docs::ValueTypes::default();
+    for text in &doc_texts {
+        value_types.read_functions(text, &typed, &patterns);
+    }
+    for text in &header_texts {
+        value_types.read_header(text, &typed, &patterns);
+    }
     // virsh's words for the values, from its VIR_ENUM_IMPL tables.
     let mut virsh_names = HashMap::new();
     for path in c_files(&tree.join("tools"), "virsh")? {
@@ -304,6 +327,7 @@ fn api_inputs(
             depends: spec.api.depends.clone(),
         },
         params,
+        value_types,
     ))
 }
 
