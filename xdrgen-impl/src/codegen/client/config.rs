@@ -1,7 +1,7 @@
 //! What the caller says about the client the methods are generated for:
 //! plain data, filled by the caller.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How to generate the client methods of one spec's program.
 ///
@@ -53,6 +53,41 @@ pub struct ClientConfig {
     pub flag_module: String,
     /// Arguments that take a flag set instead of a `u32`, by procedure.
     pub flag_args: BTreeMap<String, FlagArgs>,
+    /// Number arguments that take a typed value of
+    /// [`flag_module`](ClientConfig::flag_module) (`impl Into<Type>`), by
+    /// procedure and field (the Rust name without `r#`).
+    pub arg_values: BTreeMap<String, BTreeMap<String, ValueType>>,
+    /// Reply fields returned as typed values, by procedure and field. A
+    /// reply with such a field, or with a C string (`char name[N]`),
+    /// comes back as a typed result: the one field's value, or a struct
+    /// named by [`reply_names`](ClientConfig::reply_names).
+    pub reply_values: BTreeMap<String, BTreeMap<String, ValueType>>,
+    /// Procedures whose one-field `int` reply says yes (1) or no (0):
+    /// their methods return `bool`.
+    pub bool_replies: BTreeSet<String>,
+    /// The name of each typed result struct, by procedure (`DomainInfo`);
+    /// a typed reply of several fields without one is an error.
+    pub reply_names: BTreeMap<String, String>,
+}
+
+/// How a number on the wire becomes a typed value, a type of
+/// [`ClientConfig::flag_module`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueType {
+    /// A newtype over `i32` with `From<i32>` and a public `.0`
+    /// (`DomainState`).
+    Enum(String),
+    /// A flag set with `from_bits_retain(u32)` and `bits()`.
+    Flags(String),
+    /// A value typed by a sibling field's typed value:
+    /// `Type::new(sibling, value)` (a lifecycle event's detail, typed by
+    /// its event).
+    Dependent {
+        /// The type (`DomainEventDetail`).
+        ty: String,
+        /// The sibling field (`event`), itself an [`Enum`](ValueType::Enum).
+        of: String,
+    },
 }
 
 /// An object handle of the client (`Domain`): a client and the wire

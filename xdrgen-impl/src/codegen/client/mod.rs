@@ -47,7 +47,9 @@ use crate::codegen::naming::{self, Namespace};
 use crate::codegen::GenOptions;
 use crate::ir::{ProcedureKind, Spec};
 
-pub use config::{ClientConfig, Fds, FlagArgs, Handle, TypedParams, TypedParamsConversion};
+pub use config::{
+    ClientConfig, Fds, FlagArgs, Handle, TypedParams, TypedParamsConversion, ValueType,
+};
 
 /// The client methods of one program.
 #[derive(Debug, Clone, PartialEq, Eq)]
