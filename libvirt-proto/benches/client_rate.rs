@@ -321,7 +321,7 @@ impl CpuMark {
 async fn client_rounds(o: &Options) -> Result<Vec<Proc>, ClientError> {
     let mut options = libvirt_proto::client::ConnectOptions::default();
     if let Some(n) = o.max_in_flight {
-        options.max_in_flight = n;
+        options = options.with_max_in_flight(n);
     }
     let client = Client::connect_with(&o.uri, options).await?;
     let dom = client
@@ -426,7 +426,7 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     let result = rt
         .block_on(client_rounds(&o))
-        .map_err(|e| e.to_string())
+        .map_err(|e| libvirt_proto::error::Report::new(&e).to_string())
         .and_then(|procs| {
             engine_rounds(&o, &procs)?;
             ceiling_rounds(&o, &procs)

@@ -69,6 +69,11 @@ async fn open(
     Ok(stream)
 }
 
+/// An error and its causes, on one line.
+fn report(e: impl std::error::Error + 'static) -> String {
+    libvirt_proto::error::Report::new(&e).to_string()
+}
+
 async fn transfer(args: &[String]) -> Result<u64, String> {
     let [uri, pool, volume, direction, file] = args else {
         return Err("usage: stream_rate URI POOL VOLUME download|upload FILE".into());
@@ -78,28 +83,22 @@ async fn transfer(args: &[String]) -> Result<u64, String> {
         "download" => false,
         other => return Err(format!("unknown direction `{other}`")),
     };
-    let client = Client::connect(uri).await.map_err(|e| e.to_string())?;
-    let mut stream = open(&client, pool, volume, upload)
-        .await
-        .map_err(|e| e.to_string())?;
+    let client = Client::connect(uri).await.map_err(report)?;
+    let mut stream = open(&client, pool, volume, upload).await.map_err(report)?;
     let moved = if upload {
-        let f = tokio::fs::File::open(file)
-            .await
-            .map_err(|e| e.to_string())?;
+        let f = tokio::fs::File::open(file).await.map_err(report)?;
         let mut f = BufReader::with_capacity(FILE_BUFFER, f);
         let n = tokio::io::copy_buf(&mut f, &mut stream)
             .await
-            .map_err(|e| e.to_string())?;
-        stream.finish().await.map_err(|e| e.to_string())?;
+            .map_err(report)?;
+        stream.finish().await.map_err(report)?;
         n
     } else {
-        let mut f = tokio::fs::File::create(file)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut f = tokio::fs::File::create(file).await.map_err(report)?;
         let n = tokio::io::copy_buf(&mut stream, &mut f)
             .await
-            .map_err(|e| e.to_string())?;
-        f.shutdown().await.map_err(|e| e.to_string())?;
+            .map_err(report)?;
+        f.shutdown().await.map_err(report)?;
         n
     };
     client.close().await;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainEventID, DomainEventType, DomainState};
 use libvirt_proto::client::{Client, ClientError};
 use libvirt_proto::dispatch::Message;
+use libvirt_proto::error::Report;
 use libvirt_proto::remote;
 
 /// The word virsh prints for a domain state ("running", "shut off").
@@ -113,7 +114,11 @@ async fn main() -> ExitCode {
     let client = match Client::connect(uri).await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: failed to connect to the hypervisor\nerror: {e}");
+            // The error and its causes on one line.
+            eprintln!(
+                "error: failed to connect to the hypervisor\nerror: {}",
+                Report::new(&e)
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -132,7 +137,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Report::new(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -1,11 +1,60 @@
-//! libvirt's error, as the daemon sends it in a reply with status ERROR.
+//! libvirt's error as the daemon sends it, and how the crate's errors fit
+//! together.
 //!
 //! [`RemoteError`] is `virNetMessageError` decoded in full, with the code,
 //! domain and level named by the `error_codes` module. It displays the way
 //! libvirt's own tools print an error: the daemon's message (which already
 //! starts with the description of the code), or the code's name when the
 //! message is missing.
+//!
+//! # The crate's errors
+//!
+//! Each layer has its own error type and wraps the one below it:
+//!
+//! - [`FrameError`](crate::frame::FrameError) (bytes that are not a
+//!   frame), [`DispatchError`](crate::dispatch::DispatchError) (a frame
+//!   without a typed value), [`TypedParamError`](crate::typed_params::TypedParamError),
+//!   [`UriError`](crate::uri::UriError), [`SocketError`](crate::socket::SocketError);
+//! - the engine's: [`ProtocolError`](crate::engine::ProtocolError) (the
+//!   peer broke the protocol), [`CloseReason`](crate::engine::CloseReason)
+//!   (why a connection ended), [`EngineError`](crate::engine::EngineError)
+//!   (a request that could not be made), [`CallError`](crate::engine::CallError),
+//!   [`AuthError`](crate::engine::AuthError), [`OpenError`](crate::engine::open::OpenError),
+//!   [`LayerError`](crate::engine::layer::LayerError),
+//!   [`StreamViolation`](crate::engine::StreamViolation);
+//! - with the `client` feature, `client::ClientError`, which says what
+//!   happened to one operation, `client::TlsError` and
+//!   `client::auth_conf::AuthConfigError`.
+//!
+//! # Conventions
+//!
+//! - Every public error enum is `#[non_exhaustive]`: new ways to fail are
+//!   added as new variants in minor versions, so a `match` needs a `_` arm.
+//! - An error's `Display` says what went wrong at its own level, in one
+//!   line that starts in lower case without a final period; what caused it
+//!   is its [`source()`](std::error::Error::source), never repeated in the
+//!   message. A variant that only passes another error on is transparent:
+//!   its `Display` and `source()` are those of the error it holds, so the
+//!   chain has no step that says nothing. `{e}` is therefore a summary,
+//!   and the whole story is the chain: [`Report`] prints it on one line
+//!   (`cannot open the connection: authentication refused: ...`), as
+//!   `anyhow`'s `{:#}` does.
+//! - Errors are `Clone`: causes that are not (`std::io::Error`, PEM
+//!   errors) are held in an [`Arc`](std::sync::Arc), so one failure can be
+//!   handed as it is to everything waiting on a connection (its calls, byte
+//!   streams and event streams).
+//! - The engine's errors are `PartialEq` so that tests can compare
+//!   outcomes; an I/O error in them compares equal to another of the same
+//!   kind and message.
+//! - Most impls are derived with `thiserror`, the ecosystem's usual way
+//!   (it adds nothing to the public API). Where a cause is shared in an
+//!   `Arc` or boxed (`CloseReason`, `AuthError`, and with the client
+//!   `ClientError`, `TlsError`, `AuthConfigError`), `Display` and
+//!   `source()` are written out instead, so that the source is the cause
+//!   itself rather than its `Arc` or `Box`: `downcast_ref::<io::Error>()`
+//!   on a step of the chain finds an I/O error.
 
+use std::error::Error;
 use std::fmt;
 
 use crate::generated::error_codes::{ErrorDomain, ErrorLevel, ErrorNumber};
@@ -105,7 +154,58 @@ impl fmt::Display for RemoteError {
     }
 }
 
+// A leaf: the daemon's error has no cause on this side.
 impl std::error::Error for RemoteError {}
+
+/// An error and its chain of causes on one line, each after a `: `
+/// (`outer: cause: its cause`), the way `anyhow` shows an error with
+/// `{:#}`; what `std::error::Report` will do once it is stable.
+///
+/// ```
+/// use libvirt_proto::error::Report;
+/// use libvirt_proto::frame::FrameError;
+/// use libvirt_proto::engine::{CloseReason, ProtocolError};
+///
+/// let e = CloseReason::Protocol(ProtocolError::Frame(FrameError::UnknownType(9)));
+/// assert_eq!(e.to_string(), "the peer broke the protocol");
+/// assert_eq!(
+///     Report::new(&e).to_string(),
+///     "the peer broke the protocol: invalid framing: unknown message type 9"
+/// );
+/// ```
+#[derive(Clone, Copy)]
+pub struct Report<'a>(&'a (dyn Error + 'static));
+
+impl<'a> Report<'a> {
+    /// The chain of `error`.
+    pub fn new(error: &'a (dyn Error + 'static)) -> Self {
+        Report(error)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Whether two I/O errors say the same: the same kind and message (the
+/// engine's errors are `PartialEq`; `std::io::Error` is not).
+pub(crate) fn same_io_error(a: &std::io::Error, b: &std::io::Error) -> bool {
+    a.kind() == b.kind() && a.to_string() == b.to_string()
+}
 
 #[cfg(test)]
 mod tests {

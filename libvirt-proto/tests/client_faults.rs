@@ -57,10 +57,7 @@ async fn timed_out_and_dropped_calls_leave_the_connection_healthy() {
     let uri = d.uri();
     let strict = Client::connect_with(
         &uri,
-        ConnectOptions {
-            call_timeout: Some(Duration::from_millis(200)),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default().with_call_timeout(Duration::from_millis(200)),
     );
     // (The daemon is frozen: connecting itself cannot finish.)
     assert!(tokio::time::timeout(Duration::from_millis(300), strict)
@@ -77,10 +74,7 @@ async fn timed_out_and_dropped_calls_leave_the_connection_healthy() {
     }
     let strict = Client::connect_with(
         &d.uri(),
-        ConnectOptions {
-            call_timeout: Some(Duration::from_millis(200)),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default().with_call_timeout(Duration::from_millis(200)),
     )
     .await
     .unwrap();
@@ -110,28 +104,57 @@ async fn a_killed_daemon_fails_pending_calls_and_ends_event_streams() {
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
     d.signal("KILL");
+    // The daemon's end: the kernel reports the calls it never read as a
+    // reset connection (a clean end of file otherwise). Whichever it is,
+    // every waiter gets that same cause, never `Closed`.
+    let mut reasons = Vec::new();
     for p in pending {
         let r = tokio::time::timeout(HANG, p).await.expect("hung").unwrap();
-        match r {
-            Err(ClientError::ConnectionLost(CloseReason::PeerClosed)) => {}
-            other => panic!("{other:?}"),
-        }
+        reasons.push(died(r.unwrap_err()));
     }
     for stream in [&mut lifecycle, &mut all] {
         match tokio::time::timeout(HANG, stream.next())
             .await
             .expect("hung")
         {
-            Some(Err(ClientError::ConnectionLost(CloseReason::PeerClosed))) => {}
+            Some(Err(e)) => reasons.push(died(e)),
             other => panic!("{other:?}"),
         }
         assert!(stream.next().await.is_none());
     }
-    // Later calls fail at once.
+    // Later calls fail at once, with the same cause.
     let r = tokio::time::timeout(HANG, client.call::<procs::ConnectGetLibVersion>(&()))
         .await
         .expect("hung");
-    assert!(r.is_err());
+    reasons.push(died(r.unwrap_err()));
+    // So does an event stream asked for afterwards.
+    match tokio::time::timeout(HANG, client.events().next())
+        .await
+        .expect("hung")
+    {
+        Some(Err(e)) => reasons.push(died(e)),
+        other => panic!("{other:?}"),
+    }
+    assert!(reasons.windows(2).all(|w| w[0] == w[1]), "{reasons:?}");
+}
+
+/// The reason of a connection lost to a daemon's death: its end of file,
+/// or a reset connection (the I/O error, as the source).
+fn died(e: ClientError) -> CloseReason {
+    match e {
+        ClientError::ConnectionLost(r @ CloseReason::PeerClosed) => r,
+        ClientError::ConnectionLost(CloseReason::Transport(io))
+            if io.kind() == std::io::ErrorKind::ConnectionReset =>
+        {
+            let e = ClientError::ConnectionLost(CloseReason::Transport(io.clone()));
+            let source = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .expect("the I/O error is the source");
+            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionReset);
+            CloseReason::Transport(io)
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -141,10 +164,7 @@ async fn keepalive_detects_a_frozen_daemon() {
     };
     let client = Client::connect_with(
         &d.uri(),
-        ConnectOptions {
-            keepalive: Some((Duration::from_secs(1), 2)),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default().with_keepalive((Duration::from_secs(1), 2)),
     )
     .await
     .unwrap();
@@ -275,15 +295,10 @@ async fn events_go_to_their_own_registration_and_loss_is_counted() {
     assert_eq!(a.lost(), 0);
 
     // A consumer that never reads loses events beyond its buffer, counted.
-    let slow_client = Client::connect_with(
-        &d.uri(),
-        ConnectOptions {
-            event_buffer: 1,
-            ..ConnectOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let slow_client =
+        Client::connect_with(&d.uri(), ConnectOptions::default().with_event_buffer(1))
+            .await
+            .unwrap();
     let mut slow = slow_client.register_domain_event(0, None).await.unwrap();
     toggle(&client, &dom, 3).await;
     let deadline = tokio::time::Instant::now() + HANG;

@@ -38,10 +38,7 @@ fn rss() -> u64 {
 
 /// Keepalive that gives up on a silent daemon after 1 s × (2 + 1).
 fn quick_keepalive() -> ConnectOptions {
-    ConnectOptions {
-        keepalive: Some((Duration::from_secs(1), 2)),
-        ..ConnectOptions::default()
-    }
+    ConnectOptions::default().with_keepalive((Duration::from_secs(1), 2))
 }
 
 /// A daemon, a client of its storage driver with [`quick_keepalive`], and a
@@ -90,10 +87,7 @@ async fn a_stalled_reader_keeps_memory_flat_and_the_connection_alive() {
     };
     // Keepalive would drop a daemon silent for 2 s; the reader stalls
     // longer than that, and the connection must survive it.
-    let options = ConnectOptions {
-        keepalive: Some((Duration::from_secs(1), 1)),
-        ..ConnectOptions::default()
-    };
+    let options = ConnectOptions::default().with_keepalive((Duration::from_secs(1), 1));
     let c = Client::connect_with(&storage_uri(&d), options)
         .await
         .unwrap();
@@ -263,5 +257,62 @@ async fn a_daemon_frozen_during_a_burst_of_calls_is_declared_dead() {
     match event {
         Some(Err(e)) => assert!(is_keepalive_timeout(&e), "{e:?}"),
         other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_daemon_killed_during_a_download_ends_it_with_the_cause() {
+    let Some((d, c, vol)) = storage_with_quick_keepalive("killed-download").await else {
+        return;
+    };
+    let mut events = c.events();
+    let mut down = download(&c, &vol).await;
+    let mut buf = vec![0u8; 64 * 1024];
+    down.read_exact(&mut buf).await.unwrap();
+    d.signal("KILL");
+    // The reader learns why: the daemon's end (its end of file, or a
+    // reset when it died with data unread), never `Closed`.
+    let e = tokio::time::timeout(HANG, async {
+        loop {
+            match down.read(&mut buf).await {
+                Ok(0) => panic!("the download cannot have finished"),
+                Ok(_) => {}
+                Err(e) => return e,
+            }
+        }
+    })
+    .await
+    .expect("hung");
+    assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    let reason = died(client_error(&e));
+    // The same cause for the event stream and for the calls made after.
+    match tokio::time::timeout(HANG, events.next())
+        .await
+        .expect("hung")
+    {
+        Some(Err(e)) => assert_eq!(died(&e), reason),
+        other => panic!("{other:?}"),
+    }
+    let call = c
+        .call::<procs::ConnectGetLibVersion>(&())
+        .await
+        .unwrap_err();
+    assert_eq!(died(&call), reason);
+    // Reading on gives the same error: a broken download never reads as
+    // complete.
+    let again = down.recv_chunk().await.unwrap_err();
+    assert_eq!(died(&again), reason);
+}
+
+/// The reason of a connection lost to the daemon's death.
+fn died(e: &ClientError) -> CloseReason {
+    match e {
+        ClientError::ConnectionLost(r @ CloseReason::PeerClosed) => r.clone(),
+        ClientError::ConnectionLost(r @ CloseReason::Transport(io))
+            if io.kind() == std::io::ErrorKind::ConnectionReset =>
+        {
+            r.clone()
+        }
+        other => panic!("not the daemon's death: {other:?}"),
     }
 }

@@ -15,11 +15,13 @@ use std::sync::{Arc, Mutex};
 use common::sasl::{options, refusal, works, Recorder, SaslConf, PASSWORD, USER};
 use common::Daemon;
 
+use libvirt_proto::client::auth_conf::AuthConfigError;
 use libvirt_proto::client::{
     AuthFile, Client, ClientError, ConnectOptions, CredentialRequest, Credentials, SaslCredentials,
 };
 use libvirt_proto::engine::auth::{AuthError, AuthMethod};
 use libvirt_proto::engine::open::OpenError;
+use libvirt_proto::error::Report;
 use libvirt_proto::error_codes::ErrorNumber;
 
 /// A daemon requiring SASL on its read-write socket, offering `mechs`
@@ -58,10 +60,7 @@ async fn scram_sha_256_with_the_right_password() {
     // Without SASL among the accepted methods the daemon's demand shows.
     let e = Client::connect_with(
         &d.uri(),
-        ConnectOptions {
-            auth: vec![AuthMethod::None, AuthMethod::Polkit],
-            ..options(None)
-        },
+        options(None).with_auth(vec![AuthMethod::None, AuthMethod::Polkit]),
     )
     .await
     .unwrap_err();
@@ -115,15 +114,9 @@ async fn scram_sha_256_with_the_right_password() {
         "test+unix:///default?socket={}",
         d.daemon.dir.join("run/libvirt-sock-ro").display()
     );
-    let ro = Client::connect_with(
-        &ro_uri,
-        ConnectOptions {
-            read_only: true,
-            ..options(Some(creds.clone()))
-        },
-    )
-    .await
-    .unwrap();
+    let ro = Client::connect_with(&ro_uri, options(Some(creds.clone())).with_read_only(true))
+        .await
+        .unwrap();
     ro.close().await;
     assert!(creds.asked.lock().unwrap().is_empty());
 }
@@ -141,7 +134,9 @@ async fn a_wrong_password_is_refused_by_the_daemon() {
         let r = refusal(&e);
         assert_eq!(r.code, ErrorNumber::ERR_AUTH_FAILED, "{e}");
         assert!(
-            e.to_string().contains("authentication failed"),
+            Report::new(&e)
+                .to_string()
+                .contains("authentication failed"),
             "{user}: {e}"
         );
     }
@@ -173,10 +168,7 @@ async fn credentials_from_an_auth_conf_file() {
     .unwrap();
     let client = Client::connect_with(
         &d.uri(),
-        ConnectOptions {
-            auth_file: AuthFile::Path(file.clone()),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default().with_auth_file(AuthFile::Path(file.clone())),
     )
     .await
     .unwrap();
@@ -198,11 +190,9 @@ async fn credentials_from_an_auth_conf_file() {
     };
     let client = Client::connect_with(
         &d.uri(),
-        ConnectOptions {
-            auth_file: AuthFile::Path(file.clone()),
-            credentials: Some(Arc::new(callback)),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default()
+            .with_auth_file(AuthFile::Path(file.clone()))
+            .with_credentials(Arc::new(callback)),
     )
     .await
     .unwrap();
@@ -218,10 +208,7 @@ async fn credentials_from_an_auth_conf_file() {
     .unwrap();
     let e = Client::connect_with(
         &d.uri(),
-        ConnectOptions {
-            auth_file: AuthFile::Path(file.clone()),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default().with_auth_file(AuthFile::Path(file.clone())),
     )
     .await
     .unwrap_err();
@@ -241,10 +228,7 @@ async fn credentials_from_an_auth_conf_file() {
         .unwrap();
         let client = Client::connect_with(
             &format!("{}&authfile={}", d.uri(), named.display()),
-            ConnectOptions {
-                auth_file: AuthFile::Search,
-                ..ConnectOptions::default()
-            },
+            ConnectOptions::default().with_auth_file(AuthFile::Search),
         )
         .await
         .unwrap();
@@ -256,29 +240,45 @@ async fn credentials_from_an_auth_conf_file() {
     std::fs::write(&file, "[auth-libvirt-localhost]\ncredentials=gone\n").unwrap();
     let e = Client::connect_with(
         &d.uri(),
-        ConnectOptions {
-            auth_file: AuthFile::Path(file.clone()),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default().with_auth_file(AuthFile::Path(file.clone())),
     )
     .await
     .unwrap_err();
     assert!(
-        matches!(&e, ClientError::Open(OpenError::Auth(AuthError::Sasl(m)))
-            if m.contains("missing group 'credentials-gone'")),
-        "{e}"
+        matches!(&e, ClientError::Open(OpenError::Auth(AuthError::AuthFile(
+            AuthConfigError::Lookup { message, .. }
+        ))) if message.contains("missing group 'credentials-gone'")),
+        "{e:?}"
     );
-    // So is a file that does not exist.
+    let report = Report::new(&e).to_string();
+    assert!(
+        report.starts_with("cannot open the connection: cannot read the SASL credentials: ")
+            && report.ends_with(
+                "auth.conf: missing group 'credentials-gone' referenced from group \
+                 'auth-libvirt-localhost'"
+            ),
+        "{report}"
+    );
+    // So is a file that does not exist: its path, and the I/O error as the
+    // source.
+    let absent = d.conf.dir.join("absent.conf");
     let e = Client::connect_with(
         &d.uri(),
-        ConnectOptions {
-            auth_file: AuthFile::Path(d.conf.dir.join("absent.conf")),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default().with_auth_file(AuthFile::Path(absent.clone())),
     )
     .await
     .unwrap_err();
-    assert!(e.to_string().contains("absent.conf"), "{e}");
+    match &e {
+        ClientError::Open(OpenError::Auth(AuthError::AuthFile(AuthConfigError::Read {
+            path,
+            source,
+        }))) => {
+            assert_eq!(path, &absent);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(Report::new(&e).to_string().contains("absent.conf"), "{e}");
 }
 
 #[tokio::test]
@@ -290,10 +290,13 @@ async fn no_credentials_at_all_says_so() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, ClientError::Open(OpenError::Auth(AuthError::Sasl(_)))),
+        matches!(
+            &e,
+            ClientError::Open(OpenError::Auth(AuthError::NoCredentials(_)))
+        ),
         "{e:?}"
     );
-    let text = e.to_string();
+    let text = Report::new(&e).to_string();
     assert!(
         text.contains("requires SASL authentication") && text.contains("no credentials"),
         "{text}"

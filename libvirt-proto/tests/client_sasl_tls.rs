@@ -31,6 +31,7 @@ use libvirt_proto::client::{AuthFile, Client, ClientError, ConnectOptions, Crede
 use libvirt_proto::client::{CredentialRequest, SaslCredentials};
 use libvirt_proto::engine::auth::AuthError;
 use libvirt_proto::engine::open::OpenError;
+use libvirt_proto::error::Report;
 use libvirt_proto::error_codes::ErrorNumber;
 
 /// A daemon requiring SASL on tls and tcp, offering `mechs`.
@@ -111,10 +112,7 @@ async fn scram_sha_256_over_tls() {
     .unwrap();
     let client = Client::connect_with(
         &d.tls_uri(""),
-        ConnectOptions {
-            auth_file: AuthFile::Path(file.clone()),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default().with_auth_file(AuthFile::Path(file.clone())),
     )
     .await
     .unwrap();
@@ -129,14 +127,11 @@ async fn scram_sha_256_over_tls() {
     );
     let e = open_error(
         &by_address,
-        ConnectOptions {
-            auth_file: AuthFile::Path(file),
-            ..ConnectOptions::default()
-        },
+        ConnectOptions::default().with_auth_file(AuthFile::Path(file)),
     )
     .await;
     assert!(
-        matches!(&e, ClientError::Open(OpenError::Auth(AuthError::Sasl(m)))
+        matches!(&e, ClientError::Open(OpenError::Auth(AuthError::NoCredentials(m)))
             if m.contains("[auth-libvirt-127.0.0.1]") && m.contains("no credentials")),
         "{e}"
     );
@@ -191,7 +186,7 @@ async fn a_wrong_password_over_tls_is_refused_by_the_daemon() {
         let r = refusal(&e);
         assert_eq!(r.code, ErrorNumber::ERR_AUTH_FAILED, "{params} {user}: {e}");
         assert_eq!(
-            e.to_string(),
+            Report::new(&e).to_string(),
             "cannot open the connection: authentication refused: \
              authentication failed: authentication failed",
             "{params} {user}"
@@ -231,7 +226,8 @@ async fn sasl_over_plain_tcp_is_refused_for_want_of_a_security_layer() {
             other => panic!("{uri}: {other:?}"),
         }
         assert!(
-            e.to_string()
+            Report::new(&e)
+                .to_string()
                 .starts_with("cannot open the connection: SASL mechanism: the daemon refused"),
             "{e}"
         );
@@ -271,7 +267,7 @@ async fn over_plain_tcp_only_a_mechanism_with_a_security_layer_is_offered() {
     )
     .await;
     assert_eq!(
-        e.to_string(),
+        Report::new(&e).to_string(),
         "cannot open the connection: SASL mechanism: scram-sha-256 is not offered by the \
          daemon (it offers DIGEST-MD5); over plain tcp libvirtd offers only mechanisms with a \
          security layer (tcp_min_ssf, at least 56 bits): use GSSAPI (Kerberos, with \

@@ -8,11 +8,14 @@
 
 mod common;
 
+use std::error::Error as _;
 use std::net::TcpListener;
+use std::path::Path;
 
 use common::pki::{listening, Pki, ServerNames};
 
-use libvirt_proto::client::{Client, ClientError};
+use libvirt_proto::client::{Client, ClientError, PkiFile, TlsError};
+use libvirt_proto::error::Report;
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
 
@@ -37,15 +40,26 @@ async fn works(uri: &str) {
     client.close().await;
 }
 
-/// The TLS error of connecting to `uri`.
-async fn tls_error(uri: &str) -> String {
+/// The TLS error of connecting to `uri`, and its whole chain of causes
+/// on one line.
+async fn tls_error(uri: &str) -> (TlsError, String) {
     match Client::connect(uri).await {
-        Err(ClientError::Tls(msg)) => {
-            eprintln!("{uri}: {msg}");
-            msg
+        Err(ClientError::Tls(e)) => {
+            let report = Report::new(&e).to_string();
+            eprintln!("{uri}: {report}");
+            (e, report)
         }
         Err(other) => panic!("{uri}: not a TLS error: {other:?}"),
         Ok(_) => panic!("{uri}: connected"),
+    }
+}
+
+/// The certificate verdict rustls gave, the source of a refused
+/// handshake.
+fn verdict(e: &TlsError) -> rustls::CertificateError {
+    match e.source().and_then(|s| s.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(c)) => c.clone(),
+        other => panic!("not a certificate verdict under {e:?}: {other:?}"),
     }
 }
 
@@ -106,12 +120,19 @@ async fn tls_refuses_a_server_of_another_ca_unless_told_not_to_verify() {
     let Some(l) = listening("wrongca", &pki, "") else {
         return;
     };
-    let msg = tls_error(&format!(
+    let (e, msg) = tls_error(&format!(
         "test+tls://localhost:{}/default?pkipath={}",
         l.tls,
         pki.path("wrong-ca")
     ))
     .await;
+    match &e {
+        TlsError::UnknownIssuer { ca, .. } => {
+            assert_eq!(ca, &Path::new(&pki.path("wrong-ca")).join("cacert.pem"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(verdict(&e), rustls::CertificateError::UnknownIssuer);
     assert!(msg.contains("not signed by the CA"), "{msg}");
     assert!(msg.contains("wrong-ca/cacert.pem"), "{msg}");
 
@@ -132,11 +153,18 @@ async fn a_revoked_server_certificate_is_refused() {
         return;
     };
     let revoked = pki.revoke_server();
-    let msg = tls_error(&format!(
+    let (e, msg) = tls_error(&format!(
         "test+tls://localhost:{}/default?pkipath={revoked}",
         l.tls
     ))
     .await;
+    match &e {
+        TlsError::Revoked { crl, .. } => {
+            assert_eq!(crl, &Path::new(&revoked).join("cacrl.pem"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(verdict(&e), rustls::CertificateError::Revoked);
     assert!(msg.contains("revoked"), "{msg}");
     assert!(msg.contains("cacrl.pem"), "{msg}");
 }
@@ -155,12 +183,24 @@ async fn the_daemon_refusing_the_client_is_reported() {
     };
     // The handshake succeeds, then the daemon checks the client's name
     // against tls_allowed_dn_list and closes instead of sending its byte.
-    let msg = tls_error(&format!(
+    let (e, msg) = tls_error(&format!(
         "test+tls://localhost:{}/default?pkipath={}",
         l.tls,
         pki.path("client")
     ))
     .await;
+    match &e {
+        TlsError::ClientRefused {
+            sent_certificate: true,
+            answer: None,
+            certificate,
+            ..
+        } => assert_eq!(
+            certificate,
+            &Path::new(&pki.path("client")).join("clientcert.pem")
+        ),
+        other => panic!("{other:?}"),
+    }
     assert!(msg.contains("refused this client"), "{msg}");
     assert!(msg.contains("client/clientcert.pem"), "{msg}");
 }
@@ -173,12 +213,22 @@ async fn a_client_without_a_certificate_is_refused() {
     let Some(l) = listening("nocert", &pki, "") else {
         return;
     };
-    let msg = tls_error(&format!(
+    let (e, msg) = tls_error(&format!(
         "test+tls://localhost:{}/default?pkipath={}",
         l.tls,
         pki.path("no-cert")
     ))
     .await;
+    assert!(
+        matches!(
+            e,
+            TlsError::ClientRefused {
+                sent_certificate: false,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert!(msg.contains("refused this client"), "{msg}");
     assert!(msg.contains("no client certificate was sent"), "{msg}");
 }
@@ -198,11 +248,15 @@ async fn a_common_name_only_certificate_names_its_host() {
     ))
     .await;
     // Addresses match through subjectAltName only.
-    let msg = tls_error(&format!(
+    let (e, msg) = tls_error(&format!(
         "test+tls://127.0.0.1:{}/default?pkipath={dir}",
         l.tls
     ))
     .await;
+    match &e {
+        TlsError::NameMismatch { host, .. } => assert_eq!(host, "127.0.0.1"),
+        other => panic!("{other:?}"),
+    }
     assert!(msg.contains("not valid for '127.0.0.1'"), "{msg}");
 }
 
@@ -217,11 +271,30 @@ async fn missing_or_broken_files_are_named() {
     let port = listener.local_addr().unwrap().port();
     let empty = pki.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let msg = tls_error(&format!(
+    let (e, msg) = tls_error(&format!(
         "test+tls://localhost:{port}/default?pkipath={empty}"
     ))
     .await;
+    // A missing CA: the file and its path, the I/O error as the source.
+    match &e {
+        TlsError::ReadFile {
+            file: PkiFile::CaCertificate,
+            path,
+            source,
+        } => {
+            assert_eq!(path, &Path::new(&empty).join("cacert.pem"));
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("{other:?}"),
+    }
+    let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+    assert_eq!(
+        io.map(std::io::Error::kind),
+        Some(std::io::ErrorKind::NotFound)
+    );
+    assert!(!e.to_string().contains("No such file"), "not repeated: {e}");
     assert!(msg.contains("cannot read the CA certificate"), "{msg}");
+    assert!(msg.contains("No such file"), "{msg}");
     assert!(msg.contains("empty/cacert.pem"), "{msg}");
 
     let broken = pki.dir.join("broken");
@@ -233,12 +306,65 @@ async fn missing_or_broken_files_are_named() {
     )
     .unwrap();
     std::fs::write(broken.join("clientkey.pem"), "not a key\n").unwrap();
-    let msg = tls_error(&format!(
+    let (e, msg) = tls_error(&format!(
         "test+tls://localhost:{port}/default?pkipath={}",
         broken.display()
     ))
     .await;
+    match &e {
+        TlsError::EmptyFile {
+            file: PkiFile::ClientKey,
+            path,
+        } => assert_eq!(path, &broken.join("clientkey.pem")),
+        other => panic!("{other:?}"),
+    }
     assert!(msg.contains("no private key in"), "{msg}");
     assert!(msg.contains("broken/clientkey.pem"), "{msg}");
+    drop(listener);
+}
+
+#[tokio::test]
+async fn a_missing_ca_is_a_typed_error_with_its_path() {
+    // Nothing but a listening port: the CA is looked for once the TCP
+    // connection is up, before any TLS byte is sent.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = std::env::temp_dir().join(format!("lvp-tls-no-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let uri = format!(
+        "test+tls://localhost:{port}/default?pkipath={}",
+        dir.display()
+    );
+    let e = Client::connect(&uri).await.unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    match &e {
+        ClientError::Tls(TlsError::ReadFile {
+            file: PkiFile::CaCertificate,
+            path,
+            source,
+        }) => {
+            assert_eq!(path, &dir.join("cacert.pem"));
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The variant is transparent: the TLS error's message, then its
+    // source, the I/O error itself.
+    let ca = dir.join("cacert.pem");
+    assert_eq!(
+        e.to_string(),
+        format!("cannot read the CA certificate {}", ca.display())
+    );
+    let io = e
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("the I/O error is the source");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(
+        Report::new(&e).to_string(),
+        format!("cannot read the CA certificate {}: {io}", ca.display())
+    );
+    // Errors are Clone: a copy says the same.
+    assert_eq!(e.clone().to_string(), e.to_string());
     drop(listener);
 }

@@ -14,10 +14,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use libvirt_proto::client::{Client, ClientError, ConnectOptions};
+use libvirt_proto::client::{Chunk, Client, ClientError, ConnectOptions};
 use libvirt_proto::engine::auth::{AuthError, AuthMethod};
 use libvirt_proto::engine::open::OpenError;
 use libvirt_proto::engine::{CloseReason, ProtocolError, StreamViolation};
+use libvirt_proto::frame::MAX_FDS;
+use libvirt_proto::remote::program::procs;
 use libvirt_proto::remote::program::Procedure as P;
 use libvirt_proto::{keepalive, remote};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -180,10 +182,7 @@ where
 }
 
 async fn connect(uri: &str) -> Client {
-    let options = ConnectOptions {
-        keepalive: None,
-        ..ConnectOptions::default()
-    };
+    let options = ConnectOptions::default().with_keepalive(None);
     tokio::time::timeout(HANG, Client::connect_with(uri, options))
         .await
         .expect("hung")
@@ -250,7 +249,13 @@ async fn a_demanded_method_is_not_downgraded_to_none() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(err.to_string().contains("[None]"), "{err}");
+    assert!(
+        err.to_string().contains("cannot open the connection"),
+        "{err}"
+    );
+    // The details are the source's.
+    let report = libvirt_proto::error::Report::new(&err).to_string();
+    assert!(report.contains("[None]"), "{report}");
     within(daemon).await.unwrap();
     assert!(
         seen_rx.await.unwrap().is_none(),
@@ -342,10 +347,10 @@ async fn holes_that_do_not_fit_a_sparse_stream_end_it_with_a_typed_error() {
     let err = sparse_download(vec![packet(STREAM_HOLE, CONTINUE, &hole(1 << 62))], 1 << 20)
         .await
         .unwrap_err();
-    match err {
-        ClientError::Io(e) => assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}"),
-        other => panic!("{other:?}"),
-    }
+    assert!(
+        matches!(err, ClientError::StreamTooLarge { limit } if limit == 1 << 20),
+        "{err:?}"
+    );
     // A negative hole.
     let err = sparse_download(vec![packet(STREAM_HOLE, CONTINUE, &hole(-5))], 1 << 20)
         .await
@@ -510,10 +515,7 @@ async fn a_keepalive_flood_from_a_peer_that_does_not_read_is_bounded() {
             .collect();
         let _ = tokio::time::timeout(HANG, peer.s.write_all(&flood)).await;
     });
-    let options = ConnectOptions {
-        keepalive: Some((Duration::from_millis(500), 2)),
-        ..ConnectOptions::default()
-    };
+    let options = ConnectOptions::default().with_keepalive((Duration::from_millis(500), 2));
     let client = within(Client::connect_with(&uri, options)).await.unwrap();
     let before = rss_kib();
     // The client stops reading while its PONGs cannot go out, so the
@@ -647,5 +649,163 @@ async fn a_reply_announcing_descriptors_that_never_came_fails_its_call() {
         "{err:?}"
     );
     assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 12);
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reset_connection_ends_streams_events_and_later_calls_with_its_cause() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::StorageVolDownload));
+        peer.reply(&call, &[]).await;
+        let data = frame(
+            REMOTE,
+            call.procedure,
+            STREAM,
+            call.serial,
+            CONTINUE,
+            b"some",
+        );
+        peer.send(&data).await;
+        // The client's next call arrives and is never read: a socket
+        // closed with unread data resets the connection.
+        peer.s.readable().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    });
+    let client = connect(&uri).await;
+    let mut events = client.events();
+    let mut stream = within(client.storage_vol_download(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        within(stream.recv_chunk()).await.unwrap(),
+        Some(Chunk::Data(b"some".to_vec()))
+    );
+    let call = within(client.connect_get_lib_version()).await.unwrap_err();
+    within(daemon).await.unwrap();
+    let reason = reset(&call);
+    // The same cause everywhere, never `Closed`: the stream (reading and
+    // writing), the event stream, later calls and event streams.
+    let read = within(stream.recv_chunk()).await.unwrap_err();
+    assert_eq!(reset(&read), reason);
+    let write = within(stream.send(b"more")).await.unwrap_err();
+    assert_eq!(reset(&write), reason);
+    match within(events.next()).await {
+        Some(Err(e)) => assert_eq!(reset(&e), reason),
+        other => panic!("{other:?}"),
+    }
+    assert!(within(events.next()).await.is_none());
+    let later = within(client.connect_get_lib_version()).await.unwrap_err();
+    assert_eq!(reset(&later), reason);
+    match within(client.events().next()).await {
+        Some(Err(e)) => assert_eq!(reset(&e), reason),
+        other => panic!("{other:?}"),
+    }
+    // The chain: the reason, then the I/O error itself.
+    assert_eq!(call.to_string(), "the transport failed");
+    let io = std::error::Error::source(&call)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("the I/O error is the source");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionReset);
+    assert_eq!(
+        libvirt_proto::error::Report::new(&call).to_string(),
+        format!("the transport failed: {io}")
+    );
+}
+
+/// The reason of an error that is the connection's reset.
+fn reset(e: &ClientError) -> CloseReason {
+    match e {
+        ClientError::ConnectionLost(r @ CloseReason::Transport(io))
+            if io.kind() == std::io::ErrorKind::ConnectionReset =>
+        {
+            r.clone()
+        }
+        other => panic!("not a reset connection: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn after_close_everything_says_closed() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::ConnectClose), "{call:?}");
+        peer.reply(&call, &[]).await;
+        // As libvirtd: the daemon closes its end at once, and the
+        // client's end of file is no lost connection.
+    });
+    let client = connect(&uri).await;
+    let mut events = client.events();
+    within(client.close()).await;
+    assert!(matches!(
+        within(events.next()).await,
+        Some(Err(ClientError::Closed))
+    ));
+    assert!(matches!(
+        within(client.connect_get_lib_version()).await,
+        Err(ClientError::Closed)
+    ));
+    assert!(matches!(
+        within(client.events().next()).await,
+        Some(Err(ClientError::Closed))
+    ));
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn too_many_descriptors_are_refused_before_anything_is_sent() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        // The refused call never reaches the daemon: the next one does.
+        peer.lib_version(7).await;
+    });
+    let client = connect(&uri).await;
+    let fds: Vec<std::os::fd::OwnedFd> = (0..=MAX_FDS)
+        .map(|_| std::fs::File::open("/dev/null").unwrap().into())
+        .collect();
+    let err = within(client.call_fds::<procs::ConnectGetLibVersion>(&(), fds))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::TooManyFds { count, max } if count == MAX_FDS + 1 && max == MAX_FDS),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} descriptors exceed the {MAX_FDS} one message may carry",
+            MAX_FDS + 1
+        )
+    );
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 7);
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_read_stream_at_its_end_takes_no_writes() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::StorageVolDownload));
+        peer.reply(&call, &[]).await;
+        // libvirt's end of data, then its OK to the client's.
+        let end = frame(REMOTE, call.procedure, STREAM, call.serial, CONTINUE, &[]);
+        peer.send(&end).await;
+        let ok = peer.recv_call().await.unwrap();
+        assert_eq!((ok.serial, ok.kind, ok.status), (call.serial, STREAM, OK));
+        let ok = frame(REMOTE, call.procedure, STREAM, call.serial, OK, &[]);
+        peer.send(&ok).await;
+        peer.lib_version(3).await;
+    });
+    let client = connect(&uri).await;
+    let mut stream = within(client.storage_vol_download(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(within(stream.recv_chunk()).await.unwrap(), None);
+    let err = within(stream.send(b"late")).await.unwrap_err();
+    assert!(matches!(err, ClientError::StreamEnded), "{err:?}");
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 3);
     within(daemon).await.unwrap();
 }

@@ -37,11 +37,8 @@ impl AdminClient {
     /// Connects to the admin socket of the daemon named by `uri` and opens
     /// the admin program.
     pub async fn connect(uri: &str) -> Result<AdminClient, ClientError> {
-        let parsed = ConnectUri::parse(uri).map_err(ClientError::Uri)?;
-        let options = ConnectOptions {
-            keepalive: None,
-            ..ConnectOptions::default()
-        };
+        let parsed = ConnectUri::parse(uri)?;
+        let options = ConnectOptions::default().with_keepalive(None);
         let timeout = options.connect_timeout;
         let open = async {
             let conn = transport::connect(&parsed, false, true).await?;
@@ -62,6 +59,7 @@ impl AdminClient {
 
     /// Sends `ADMIN_PROC_CONNECT_CLOSE` and ends the connection.
     pub async fn close(&self) {
+        self.inner.closing();
         let _ = self
             .inner
             .call::<crate::admin::program::procs::ConnectClose>(&())

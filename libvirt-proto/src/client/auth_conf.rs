@@ -35,9 +35,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, Metadata};
-use std::io::Read;
+use std::io::{self, Read};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The service name libvirtd's entries use (`[auth-libvirt-HOST]`).
 pub const LIBVIRT_SERVICE: &str = "libvirt";
@@ -51,14 +52,22 @@ pub const SYSTEM_AUTH_FILE: &str = "/etc/libvirt/auth.conf";
 pub const MAX_AUTH_FILE_SIZE: u64 = 64 * 1024;
 
 /// Why an `auth.conf` cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum AuthConfigError {
     /// The file could not be read.
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        message: String,
+        source: Arc<io::Error>,
+    },
+    /// The file is not UTF-8 text.
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Where the first byte that is not UTF-8 is.
+        valid_up_to: usize,
     },
     /// The path names a directory, FIFO, socket or device, not a file.
     NotRegularFile {
@@ -97,9 +106,12 @@ pub enum AuthConfigError {
 impl fmt::Display for AuthConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AuthConfigError::Read { path, message } => {
-                write!(f, "cannot read {}: {message}", path.display())
-            }
+            AuthConfigError::Read { path, .. } => write!(f, "cannot read {}", path.display()),
+            AuthConfigError::NotUtf8 { path, valid_up_to } => write!(
+                f,
+                "cannot read {}: not UTF-8 text (byte {valid_up_to})",
+                path.display()
+            ),
             AuthConfigError::NotRegularFile { path, kind } => {
                 write!(
                     f,
@@ -124,7 +136,67 @@ impl fmt::Display for AuthConfigError {
     }
 }
 
-impl std::error::Error for AuthConfigError {}
+/// Written out rather than derived: the I/O error is shared in an `Arc`,
+/// and the source is the `io::Error` itself.
+impl std::error::Error for AuthConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AuthConfigError::Read { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// I/O errors compare by kind and message.
+impl PartialEq for AuthConfigError {
+    fn eq(&self, other: &Self) -> bool {
+        use AuthConfigError::*;
+        match (self, other) {
+            (Read { path: a, source: x }, Read { path: b, source: y }) => {
+                a == b && crate::error::same_io_error(x, y)
+            }
+            (
+                NotUtf8 {
+                    path: a,
+                    valid_up_to: x,
+                },
+                NotUtf8 {
+                    path: b,
+                    valid_up_to: y,
+                },
+            ) => a == b && x == y,
+            (NotRegularFile { path: a, kind: x }, NotRegularFile { path: b, kind: y }) => {
+                a == b && x == y
+            }
+            (TooLarge { path: a, limit: x }, TooLarge { path: b, limit: y }) => a == b && x == y,
+            (
+                Syntax {
+                    path: a,
+                    line: l,
+                    message: x,
+                },
+                Syntax {
+                    path: b,
+                    line: m,
+                    message: y,
+                },
+            ) => a == b && l == m && x == y,
+            (
+                Lookup {
+                    path: a,
+                    message: x,
+                },
+                Lookup {
+                    path: b,
+                    message: y,
+                },
+            ) => a == b && x == y,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for AuthConfigError {}
 
 /// A parsed `auth.conf`.
 #[derive(Clone, PartialEq, Eq)]
@@ -152,9 +224,9 @@ impl AuthConfig {
     /// [`MAX_AUTH_FILE_SIZE`] bytes. Blocking (file I/O); a FIFO or device
     /// at `path` is refused without being opened.
     pub fn load(path: &Path) -> Result<AuthConfig, AuthConfigError> {
-        let read_error = |e: std::io::Error| AuthConfigError::Read {
+        let read_error = |e: io::Error| AuthConfigError::Read {
             path: path.to_owned(),
-            message: e.to_string(),
+            source: Arc::new(e),
         };
         // Looked at before opening: opening a FIFO waits for a writer, and
         // opening a device may do something (a tty, a tape).
@@ -183,9 +255,9 @@ impl AuthConfig {
         if bytes.len() as u64 > MAX_AUTH_FILE_SIZE {
             return Err(too_large());
         }
-        let text = String::from_utf8(bytes).map_err(|e| AuthConfigError::Read {
+        let text = String::from_utf8(bytes).map_err(|e| AuthConfigError::NotUtf8 {
             path: path.to_owned(),
-            message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+            valid_up_to: e.utf8_error().valid_up_to(),
         })?;
         Self::parse(path, &text)
     }

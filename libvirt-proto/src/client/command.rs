@@ -14,7 +14,6 @@ use std::task::{ready, Context, Poll, Waker};
 use tokio::sync::{mpsc, oneshot, Notify};
 use xdrgen::rt::StreamDirection;
 
-use super::error::clone_error;
 use super::event_family::EventFamily;
 use super::ClientError;
 use crate::dispatch::Message;
@@ -71,6 +70,9 @@ pub(crate) enum Command {
         id: u64,
         deregister: Option<(u32, u32, i32, Vec<u8>)>,
     },
+    /// This side is closing the connection (its closing call follows):
+    /// however the connection then ends, that end is [`ClientError::Closed`].
+    Closing,
     Close(oneshot::Sender<()>),
 }
 
@@ -85,6 +87,7 @@ impl std::fmt::Debug for Command {
             Command::StreamAbort(_) => "StreamAbort",
             Command::Subscribe(_) => "Subscribe",
             Command::Unsubscribe { .. } => "Unsubscribe",
+            Command::Closing => "Closing",
             Command::Close(_) => "Close",
         })
     }
@@ -208,7 +211,7 @@ impl StreamInbox {
     /// Queues `msg` for the reader; false when the reader is gone.
     pub(crate) fn send(&self, msg: StreamMsg) -> bool {
         if let StreamMsg::Failed(e) = &msg {
-            *lock(&self.shared.failure) = Some(clone_error(e));
+            *lock(&self.shared.failure) = Some(e.clone());
             self.shared.failed.store(true, Ordering::Release);
             lock(&self.shared.send).wake_writer();
         }
@@ -278,7 +281,7 @@ impl StreamLink {
         if !self.shared.failed.load(Ordering::Acquire) {
             return None;
         }
-        lock(&self.shared.failure).as_ref().map(clone_error)
+        lock(&self.shared.failure).clone()
     }
 
     /// Gathers some of `data` into the next packet of at most `full`

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -14,7 +14,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::command::{Command, Commands, PacketToken, Reply, StreamInbox, StreamMsg, Subscriber};
-use super::error::clone_error;
 use super::events::Route;
 use super::outbox::Outbox;
 use super::stream::{STREAM_PACKET, STREAM_SEND_WINDOW};
@@ -22,7 +21,7 @@ use super::transport::Conn;
 use super::ClientError;
 use crate::engine::auth::AuthJobOutput;
 use crate::engine::open::{OpenStatus, Opener};
-use crate::engine::{ClientEngine, CloseReason, Event};
+use crate::engine::{ClientEngine, Event};
 use crate::generated::admin;
 
 /// Bytes read from the transport at once.
@@ -50,11 +49,16 @@ pub(crate) async fn start(
     let (commands, rx) = mpsc::unbounded_channel();
     let (opened_tx, opened_rx) = oneshot::channel();
     let drained = Arc::new(Notify::new());
-    let mut driver = Driver::new(conn, opened_tx, drained.clone());
+    let ended = Arc::new(OnceLock::new());
+    let mut driver = Driver::new(conn, opened_tx, drained.clone(), ended.clone());
     driver.engine.set_max_in_flight(max_in_flight);
     tokio::spawn(driver.run(handshake, rx));
     match opened_rx.await {
-        Ok(Ok(())) => Ok(Connection { commands, drained }),
+        Ok(Ok(())) => Ok(Connection {
+            commands,
+            drained,
+            ended,
+        }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ClientError::Closed),
     }
@@ -67,6 +71,9 @@ pub(crate) struct Connection {
     /// Woken by a stream reader that drained its full buffer, so a driver
     /// that stopped reading reads again.
     pub(crate) drained: Arc<Notify>,
+    /// What ended the connection, set by the driver before it stops, for
+    /// the requests that come after.
+    pub(crate) ended: Arc<OnceLock<ClientError>>,
 }
 
 struct Waiter {
@@ -91,6 +98,11 @@ struct Driver {
     /// Write streams waiting for the daemon's closing OK.
     finishing: HashMap<u32, oneshot::Sender<Result<(), ClientError>>>,
     route: Route,
+    /// See [`Connection::ended`].
+    ended: Arc<OnceLock<ClientError>>,
+    /// This side is closing: the daemon's closing the socket after
+    /// `CONNECT_CLOSE` is not a lost connection.
+    closing: bool,
 }
 
 fn now() -> std::time::Instant {
@@ -102,6 +114,7 @@ impl Driver {
         conn: Conn,
         opened: oneshot::Sender<Result<(), ClientError>>,
         drained: Arc<Notify>,
+        ended: Arc<OnceLock<ClientError>>,
     ) -> Driver {
         Driver {
             conn,
@@ -114,6 +127,8 @@ impl Driver {
             paused: false,
             finishing: HashMap::new(),
             route: Route::default(),
+            ended,
+            closing: false,
         }
     }
 
@@ -220,6 +235,7 @@ impl Driver {
                         self.engine.handle_input(&buf[..n], now());
                     }
                     Io::Eof => self.engine.handle_eof(),
+                    Io::Failed(e) => self.engine.handle_transport_error(e),
                 },
                 cmd = commands.recv() => match cmd {
                     Some(c) => {
@@ -370,7 +386,7 @@ impl Driver {
                     StreamEvent::Error(err) => {
                         let err = ClientError::from(crate::engine::CallError::Remote(err));
                         if let Some(done) = self.finishing.remove(&serial) {
-                            let _ = done.send(Err(clone_error(&err)));
+                            let _ = done.send(Err(err.clone()));
                         }
                         if let Some(tx) = self.streams.remove(&serial) {
                             tx.send(StreamMsg::Failed(err));
@@ -391,9 +407,10 @@ impl Driver {
             }
             Event::ProtocolError(_) => {}
             Event::Closed(reason) => {
-                let err = match reason {
-                    CloseReason::Local => ClientError::Closed,
-                    r => ClientError::ConnectionLost(r),
+                let err = if self.closing {
+                    ClientError::Closed
+                } else {
+                    ClientError::ended(reason)
                 };
                 self.fail_all(err);
                 return true;
@@ -414,16 +431,18 @@ impl Driver {
         }
     }
 
-    /// Ends everything with `err`: pending calls, streams, subscriptions.
+    /// Ends everything with `err`: pending calls, streams, subscriptions,
+    /// and the requests still to come. The first end is the one kept.
     fn fail_all(&mut self, err: ClientError) {
+        let _ = self.ended.set(err.clone());
         for (_, w) in self.waiting.drain() {
-            let _ = w.reply.send(Err(clone_error(&err)));
+            let _ = w.reply.send(Err(err.clone()));
         }
         for (_, done) in self.finishing.drain() {
-            let _ = done.send(Err(clone_error(&err)));
+            let _ = done.send(Err(err.clone()));
         }
         for (_, tx) in self.streams.drain() {
-            tx.send(StreamMsg::Failed(clone_error(&err)));
+            tx.send(StreamMsg::Failed(err.clone()));
         }
         self.route.close(&err);
         if let Some(o) = self.opened.take() {
@@ -510,6 +529,7 @@ impl Driver {
                     }
                 }
             }
+            Command::Closing => self.closing = true,
             Command::Close(done) => {
                 self.engine.close();
                 // A frozen peer must not hold the caller up.
@@ -540,8 +560,10 @@ enum Io {
     Wrote,
     /// Bytes came in.
     Read(usize),
-    /// End of file, or an error that ends the connection.
+    /// End of file.
     Eof,
+    /// Reading or writing failed: the connection ends with this cause.
+    Failed(std::io::Error),
 }
 
 /// Writes what the transport takes, then reads when `reading`: ready as
@@ -555,13 +577,19 @@ fn poll_io(
     cx: &mut Context<'_>,
 ) -> Poll<Io> {
     let wrote = match outbox.poll_write(conn, cx) {
-        Poll::Ready(Err(_)) => return Poll::Ready(Io::Eof),
+        Poll::Ready(Err(e)) => return Poll::Ready(Io::Failed(e)),
         Poll::Ready(Ok(n)) => n > 0,
         Poll::Pending => false,
     };
     if reading {
         match conn.poll_read(cx, buf, fds) {
-            Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(Io::Eof),
+            Poll::Ready(Ok(0)) => return Poll::Ready(Io::Eof),
+            // TLS without its close_notify: the peer's end all the same
+            // (a daemon that exits or dies never sends one).
+            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Poll::Ready(Io::Eof)
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Io::Failed(e)),
             Poll::Ready(Ok(n)) => return Poll::Ready(Io::Read(n)),
             Poll::Pending => {}
         }

@@ -1,28 +1,74 @@
 //! Why a client operation failed.
+//!
+//! [`ClientError`] follows the crate's conventions (see [`crate::error`]):
+//! it is `#[non_exhaustive]` and `Clone`, each variant says one thing that
+//! happened, and the cause is its `source()`, not part of its message.
 
 use std::fmt;
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::open::OpenError;
 use crate::engine::{CallError, CloseReason, EngineError, ProtocolError};
 use crate::error::RemoteError;
+use crate::frame::{FrameError, MAX_FDS, MAX_MESSAGE};
 use crate::generated::error_codes::ErrorNumber;
 use crate::socket::SocketError;
-use crate::uri::{Transport, UriError};
+use crate::uri::UriError;
+
+use super::tls::TlsError;
 
 /// Why a client operation failed.
-#[derive(Debug)]
+///
+/// It is `Clone`, so the failure that ends a connection reaches every
+/// call, byte stream and event stream waiting on it as it is: a daemon
+/// that died is [`ConnectionLost`](ClientError::ConnectionLost) with the
+/// reason everywhere, and [`Closed`](ClientError::Closed) means only that
+/// this side closed the connection.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use libvirt_proto::client::{Client, ClientError, TlsError};
+/// use libvirt_proto::error::Report;
+///
+/// match Client::connect("qemu+tls://host.example/system").await {
+///     Ok(_client) => {}
+///     Err(ClientError::Tls(TlsError::ReadFile { path, .. })) => {
+///         eprintln!("install the certificate {}", path.display())
+///     }
+///     // The whole chain: "cannot open the connection: authentication
+///     // refused: ..."
+///     Err(e) => eprintln!("{}", Report::new(&e)),
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The URI is invalid.
     Uri(UriError),
     /// No socket for the URI.
     Socket(SocketError),
-    /// This client does not speak the URI's transport.
-    UnsupportedTransport(Transport),
-    /// The transport failed to connect or broke.
-    Io(std::io::Error),
-    /// TLS set-up or the handshake failed.
-    Tls(String),
+    /// Connecting to the daemon's socket or address failed (refused, no
+    /// such socket, unreachable).
+    Connect {
+        /// The socket's path, or `host:port`.
+        address: String,
+        /// Why.
+        source: Arc<io::Error>,
+    },
+    /// The transport's command (`ssh`, or the `ext` transport's
+    /// `command=`) could not be started.
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        source: Arc<io::Error>,
+    },
+    /// TLS set-up, the handshake, or the daemon's acceptance of this
+    /// client failed.
+    Tls(TlsError),
     /// Opening the connection failed (authentication, `CONNECT_OPEN`).
     Open(OpenError),
     /// The daemon answered with an error.
@@ -31,29 +77,155 @@ pub enum ClientError {
     /// procedure (libvirt's "unknown procedure" `VIR_ERR_RPC` reply), or
     /// its driver lacks it (`VIR_ERR_NO_SUPPORT`).
     Unsupported(Box<RemoteError>),
-    /// The call got no answer in time; it was given up.
+    /// The call got no answer in time; it was given up. Also the
+    /// connection's opening taking longer than
+    /// [`ConnectOptions::connect_timeout`](super::ConnectOptions::connect_timeout).
     Timeout(Duration),
-    /// The connection ended before the reply.
+    /// The connection ended, not by this side, before the operation
+    /// completed: the peer closed it, stopped answering keepalive, broke
+    /// the protocol, or the transport failed (the reason's `source()` is
+    /// the protocol or I/O error).
     ConnectionLost(CloseReason),
-    /// The daemon's reply broke the protocol.
+    /// The daemon's reply broke the protocol, or a stream packet did not
+    /// fit its stream (the stream was aborted; the connection goes on).
     Protocol(ProtocolError),
-    /// The arguments could not be encoded (a bound of the protocol).
-    Encode(EngineError),
+    /// The arguments break a bound of the protocol (a string or array
+    /// longer than its `.x` limit); nothing was sent.
+    Encode(xdrgen::rt::Error),
+    /// The message would be larger than the protocol allows
+    /// ([`MAX_MESSAGE`]); nothing was sent.
+    MessageTooLarge {
+        /// The whole message's size, length prefix included.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More descriptors than one message may carry ([`MAX_FDS`]); nothing
+    /// was sent.
+    TooManyFds {
+        /// Descriptors given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The message cannot be framed.
+    Frame(FrameError),
+    /// The connection has no open stream with this serial: it ended
+    /// before the operation reached the connection.
+    NoSuchStream(u32),
     /// The reply body does not decode as the procedure's reply.
     Decode(xdrgen::rt::Error),
     /// The procedure does not open a byte stream.
     NotAStream(&'static str),
-    /// The connection was closed by this side.
+    /// [`ByteStream::recv_all`](super::ByteStream::recv_all) received
+    /// more than its limit; the stream was aborted.
+    StreamTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// A hole longer than the protocol can say (`i64::MAX` bytes).
+    HoleTooLarge(u64),
+    /// The byte stream has ended (its data ended, or it was finished or
+    /// aborted): nothing more can be sent on it.
+    StreamEnded,
+    /// The connection was closed by this side ([`Client::close`], or
+    /// every handle dropped).
+    ///
+    /// [`Client::close`]: super::Client::close
     Closed,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Uri(e) => fmt::Display::fmt(e, f),
+            ClientError::Socket(e) => fmt::Display::fmt(e, f),
+            ClientError::Connect { address, .. } => write!(f, "cannot connect to {address}"),
+            ClientError::Spawn { program, .. } => write!(f, "cannot run {program}"),
+            ClientError::Tls(e) => fmt::Display::fmt(e, f),
+            ClientError::Open(_) => f.write_str("cannot open the connection"),
+            ClientError::Remote(e) | ClientError::Unsupported(e) => fmt::Display::fmt(e, f),
+            ClientError::Timeout(t) => write!(f, "no answer within {t:?}"),
+            ClientError::ConnectionLost(r) => fmt::Display::fmt(r, f),
+            ClientError::Protocol(e) => fmt::Display::fmt(e, f),
+            ClientError::Encode(_) => f.write_str("cannot encode the arguments"),
+            ClientError::MessageTooLarge { len, max } => {
+                write!(f, "a message of {len} bytes exceeds the limit of {max}")
+            }
+            ClientError::TooManyFds { count, max } => {
+                write!(
+                    f,
+                    "{count} descriptors exceed the {max} one message may carry"
+                )
+            }
+            ClientError::Frame(_) => f.write_str("cannot frame the message"),
+            ClientError::NoSuchStream(s) => write!(f, "no open stream with serial {s}"),
+            ClientError::Decode(_) => f.write_str("malformed reply"),
+            ClientError::NotAStream(p) => write!(f, "{p} does not open a stream"),
+            ClientError::StreamTooLarge { limit } => {
+                write!(f, "the stream holds more than {limit} bytes")
+            }
+            ClientError::HoleTooLarge(n) => write!(f, "a hole of {n} bytes is too long"),
+            ClientError::StreamEnded => f.write_str("the stream has ended"),
+            ClientError::Closed => f.write_str("the connection is closed"),
+        }
+    }
+}
+
+/// Written out rather than derived with `thiserror`: an I/O cause is
+/// shared in an `Arc`, and the source is the `io::Error` itself, so that
+/// `downcast_ref::<io::Error>()` finds it. Variants that only pass an error
+/// on are transparent (the same `Display`, and that error's source).
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Uri(e) => e.source(),
+            ClientError::Socket(e) => e.source(),
+            ClientError::Connect { source, .. } | ClientError::Spawn { source, .. } => {
+                Some(&**source)
+            }
+            ClientError::Tls(e) => e.source(),
+            ClientError::Open(e) => Some(e),
+            ClientError::Remote(e) | ClientError::Unsupported(e) => e.source(),
+            ClientError::ConnectionLost(r) => r.source(),
+            ClientError::Protocol(e) => e.source(),
+            ClientError::Encode(e) | ClientError::Decode(e) => Some(e),
+            ClientError::Frame(e) => Some(e),
+            ClientError::Timeout(_)
+            | ClientError::MessageTooLarge { .. }
+            | ClientError::TooManyFds { .. }
+            | ClientError::NoSuchStream(_)
+            | ClientError::NotAStream(_)
+            | ClientError::StreamTooLarge { .. }
+            | ClientError::HoleTooLarge(_)
+            | ClientError::StreamEnded
+            | ClientError::Closed => None,
+        }
+    }
+}
+
+impl From<UriError> for ClientError {
+    fn from(e: UriError) -> Self {
+        ClientError::Uri(e)
+    }
+}
+
+impl From<SocketError> for ClientError {
+    fn from(e: SocketError) -> Self {
+        ClientError::Socket(e)
+    }
+}
+
+impl From<TlsError> for ClientError {
+    fn from(e: TlsError) -> Self {
+        ClientError::Tls(e)
+    }
 }
 
 impl ClientError {
     /// The daemon's error code, when the daemon answered with an error.
     pub fn code(&self) -> Option<ErrorNumber> {
-        match self {
-            ClientError::Remote(e) | ClientError::Unsupported(e) => Some(e.code),
-            _ => None,
-        }
+        self.remote().map(|e| e.code)
     }
 
     /// The daemon's error, when it answered with one.
@@ -63,6 +235,16 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The end of the connection: [`Closed`](ClientError::Closed) when
+    /// this side ended it, [`ConnectionLost`](ClientError::ConnectionLost)
+    /// otherwise.
+    pub(crate) fn ended(reason: CloseReason) -> ClientError {
+        match reason {
+            CloseReason::Local => ClientError::Closed,
+            r => ClientError::ConnectionLost(r),
+        }
+    }
 }
 
 impl From<CallError> for ClientError {
@@ -70,8 +252,7 @@ impl From<CallError> for ClientError {
         match e {
             CallError::Remote(e) if is_unsupported(&e) => ClientError::Unsupported(Box::new(e)),
             CallError::Remote(e) => ClientError::Remote(Box::new(e)),
-            CallError::ConnectionLost(CloseReason::Local) => ClientError::Closed,
-            CallError::ConnectionLost(r) => ClientError::ConnectionLost(r),
+            CallError::ConnectionLost(r) => ClientError::ended(r),
             CallError::Protocol(p) => ClientError::Protocol(p),
         }
     }
@@ -93,57 +274,133 @@ fn is_unsupported(e: &RemoteError) -> bool {
 impl From<EngineError> for ClientError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::Closed(CloseReason::Local) => ClientError::Closed,
-            EngineError::Closed(r) => ClientError::ConnectionLost(r),
+            EngineError::Closed(r) => ClientError::ended(r),
+            EngineError::Encode(e) => ClientError::Encode(e),
+            EngineError::NoSuchStream(s) => ClientError::NoSuchStream(s),
             EngineError::Decode(e) => ClientError::Decode(e),
-            other => ClientError::Encode(other),
+            EngineError::TooManyFds(count) => ClientError::TooManyFds {
+                count,
+                max: MAX_FDS,
+            },
+            EngineError::Frame(FrameError::TooLarge(len)) => ClientError::MessageTooLarge {
+                len,
+                max: MAX_MESSAGE,
+            },
+            EngineError::Frame(e) => ClientError::Frame(e),
+            EngineError::FrameTooLarge { len, max } => ClientError::MessageTooLarge { len, max },
         }
     }
 }
 
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Uri(e) => write!(f, "{e}"),
-            ClientError::Socket(e) => write!(f, "{e}"),
-            ClientError::UnsupportedTransport(t) => {
-                write!(f, "the {t:?} transport is not supported")
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::error::Report;
+    use crate::generated::error_codes::ErrorDomain;
+
+    fn assert_clone_send_sync<T: Clone + Send + Sync + 'static>() {}
+
+    /// The causes of `e`, nearest first.
+    fn causes<'a>(
+        e: &'a (dyn std::error::Error + 'static),
+    ) -> Vec<&'a (dyn std::error::Error + 'static)> {
+        let mut out = Vec::new();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            out.push(cause);
+            next = cause.source();
+        }
+        out
+    }
+
+    #[test]
+    fn the_error_is_clone_send_and_sync() {
+        assert_clone_send_sync::<ClientError>();
+        assert_clone_send_sync::<TlsError>();
+    }
+
+    #[test]
+    fn engine_errors_keep_what_happened() {
+        assert!(matches!(
+            ClientError::from(EngineError::TooManyFds(40)),
+            ClientError::TooManyFds {
+                count: 40,
+                max: MAX_FDS
             }
-            ClientError::Io(e) => write!(f, "{e}"),
-            ClientError::Tls(e) => write!(f, "TLS: {e}"),
-            ClientError::Open(e) => write!(f, "cannot open the connection: {e}"),
-            ClientError::Remote(e) => write!(f, "{e}"),
-            ClientError::Unsupported(e) => write!(f, "{e}"),
-            ClientError::Timeout(t) => write!(f, "no answer within {t:?}"),
-            ClientError::ConnectionLost(r) => write!(f, "{r}"),
-            ClientError::Protocol(e) => write!(f, "{e}"),
-            ClientError::Encode(e) => write!(f, "{e}"),
-            ClientError::Decode(e) => write!(f, "malformed reply: {e}"),
-            ClientError::NotAStream(p) => write!(f, "{p} does not open a stream"),
-            ClientError::Closed => f.write_str("the connection is closed"),
-        }
+        ));
+        assert!(matches!(
+            ClientError::from(EngineError::NoSuchStream(7)),
+            ClientError::NoSuchStream(7)
+        ));
+        assert!(matches!(
+            ClientError::from(EngineError::Frame(FrameError::TooLarge(MAX_MESSAGE + 1))),
+            ClientError::MessageTooLarge { len, max: MAX_MESSAGE } if len == MAX_MESSAGE + 1
+        ));
+        assert!(matches!(
+            ClientError::from(EngineError::Closed(CloseReason::Local)),
+            ClientError::Closed
+        ));
+        assert!(matches!(
+            ClientError::from(EngineError::Closed(CloseReason::KeepaliveTimeout)),
+            ClientError::ConnectionLost(CloseReason::KeepaliveTimeout)
+        ));
     }
-}
 
-impl std::error::Error for ClientError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ClientError::Io(e) => Some(e),
-            ClientError::Remote(e) | ClientError::Unsupported(e) => Some(e.as_ref()),
-            _ => None,
-        }
-    }
-}
+    #[test]
+    fn causes_are_sources_not_repeated_in_the_message() {
+        // A transport error ending the connection: the I/O error is the
+        // source of the reason, which the variant passes on.
+        let io = io::Error::new(io::ErrorKind::ConnectionReset, "reset by peer");
+        let e = ClientError::ConnectionLost(CloseReason::Transport(Arc::new(io)));
+        assert_eq!(e.to_string(), "the transport failed");
+        let source = e.source().expect("the I/O error");
+        assert_eq!(source.to_string(), "reset by peer");
+        assert_eq!(
+            source.downcast_ref::<io::Error>().map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionReset)
+        );
+        assert_eq!(
+            Report::new(&e).to_string(),
+            "the transport failed: reset by peer"
+        );
 
-/// Errors go to many waiters; this copies what can be copied.
-pub(crate) fn clone_error(e: &ClientError) -> ClientError {
-    match e {
-        ClientError::Remote(r) => ClientError::Remote(r.clone()),
-        ClientError::Unsupported(r) => ClientError::Unsupported(r.clone()),
-        ClientError::ConnectionLost(r) => ClientError::ConnectionLost(r.clone()),
-        ClientError::Protocol(p) => ClientError::Protocol(p.clone()),
-        ClientError::Timeout(t) => ClientError::Timeout(*t),
-        ClientError::Io(io) => ClientError::Io(std::io::Error::new(io.kind(), io.to_string())),
-        _ => ClientError::Closed,
+        // A refused open: context, then the daemon's own message.
+        let refusal = RemoteError::new(
+            ErrorNumber::ERR_AUTH_FAILED,
+            ErrorDomain::RPC,
+            "authentication failed: no such user",
+        );
+        let e = ClientError::Open(OpenError::Auth(crate::engine::AuthError::Call(Box::new(
+            CallError::Remote(refusal.clone()),
+        ))));
+        assert_eq!(e.to_string(), "cannot open the connection");
+        let chain: Vec<String> = causes(&e).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            chain,
+            [
+                "authentication refused",
+                "authentication failed: no such user"
+            ]
+        );
+        // The steps are the crate's error types, found by downcasting.
+        assert!(causes(&e)[0].downcast_ref::<OpenError>().is_some());
+        let call = causes(&e)
+            .into_iter()
+            .find_map(|e| e.downcast_ref::<CallError>());
+        assert_eq!(call, Some(&CallError::Remote(refusal.clone())));
+
+        // A reply that does not decode: the XDR error is the source.
+        let xdr = xdrgen::rt::Error::new(xdrgen::rt::ErrorKind::InvalidBool(7), 4);
+        let e = ClientError::Decode(xdr.clone());
+        assert_eq!(e.to_string(), "malformed reply");
+        assert_eq!(e.source().unwrap().to_string(), xdr.to_string());
+
+        // A daemon error is the error itself, without a source.
+        let e = ClientError::Remote(Box::new(refusal));
+        assert_eq!(e.to_string(), "authentication failed: no such user");
+        assert!(e.source().is_none());
+        assert_eq!(e.code(), Some(ErrorNumber::ERR_AUTH_FAILED));
     }
 }

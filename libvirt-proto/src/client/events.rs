@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 use xdrgen::rt::{self, RemoteProcedure};
 
 use super::command::{Command, Commands, Filter, Subscriber};
-use super::error::clone_error;
 use super::event_family::EventFamily;
 use super::{Client, ClientError};
 use crate::dispatch::Message;
@@ -108,7 +107,7 @@ impl Route {
         for mut s in self.subscribers.drain(..) {
             if !s.failed {
                 s.failed = true;
-                let _ = s.tx.try_send(Err(clone_error(err)));
+                let _ = s.tx.try_send(Err(err.clone()));
             }
         }
     }
@@ -312,7 +311,7 @@ impl Client {
     {
         let mut body = Vec::with_capacity(<R::ArgsCodec as rt::Codec>::len(args));
         <R::ArgsCodec as rt::Codec>::encode(args, &mut rt::Writer::new(&mut body))
-            .map_err(|e| ClientError::Encode(crate::engine::EngineError::Encode(e)))?;
+            .map_err(ClientError::Encode)?;
         let client = self.clone();
         let registration = tokio::spawn(async move {
             let (sub, mut stream) = Subscriber::new(
@@ -337,7 +336,7 @@ impl Client {
             let args = deregister(id);
             let mut body = Vec::with_capacity(<D::ArgsCodec as rt::Codec>::len(&args));
             <D::ArgsCodec as rt::Codec>::encode(&args, &mut rt::Writer::new(&mut body))
-                .map_err(|e| ClientError::Encode(crate::engine::EngineError::Encode(e)))?;
+                .map_err(ClientError::Encode)?;
             stream.deregister = Some((D::PROGRAM, D::VERSION, D::NUMBER as i32, body));
             Ok(stream)
         });

@@ -38,6 +38,6 @@ pub fn tls_hostname_matches(pattern: &[u8], host: &str) -> bool {
 /// Reads `cacert.pem`, `cacrl.pem`, `clientcert.pem` and `clientkey.pem`
 /// of `pkipath` and builds the TLS client configuration; whether a client
 /// identity was found.
-pub fn tls_load(pkipath: &Path, no_verify: bool) -> Result<bool, String> {
+pub fn tls_load(pkipath: &Path, no_verify: bool) -> Result<bool, super::TlsError> {
     super::tls::fuzzing::load(pkipath, no_verify)
 }

@@ -67,10 +67,10 @@ mod transport;
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use xdrgen::rt::{self, Codec, RemoteProcedure};
 
 pub use admin::AdminClient;
@@ -84,11 +84,11 @@ pub use handles::{
 };
 pub use sasl::{CredentialRequest, Credentials, SaslCredentials, MAX_SCRAM_ITERATIONS};
 pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
+pub use tls::{PkiFile, TlsError};
 
 use crate::engine::auth::AuthMethod;
 use crate::engine::keepalive::{DEFAULT_COUNT, DEFAULT_INTERVAL};
 use crate::engine::open::{Opener, CONNECT_RO};
-use crate::engine::EngineError;
 use crate::uri::ConnectUri;
 use command::{CallRequest, Command, Commands, Reply, StreamInbox, Subscriber};
 use driver::Connection;
@@ -96,8 +96,31 @@ use driver::Connection;
 /// How many events wait for a slow consumer before new ones are dropped.
 pub const EVENT_BUFFER: usize = 1024;
 
-/// How a connection is made.
+/// How a connection is made: [`Default`], then the `with_*` setters.
+///
+/// The struct is `#[non_exhaustive]`, so options can be added without
+/// breaking anyone: outside this crate it is built from
+/// [`ConnectOptions::default()`] (or [`ConnectOptions::read_only()`]) and
+/// the setters, never with a struct literal. The fields stay public to be
+/// read (and set, on a value one has).
+///
+/// ```
+/// use std::time::Duration;
+/// use libvirt_proto::client::ConnectOptions;
+///
+/// let options = ConnectOptions::default()
+///     .with_read_only(true)
+///     .with_call_timeout(Duration::from_secs(10))
+///     .with_keepalive(None);
+/// assert!(options.read_only);
+/// assert_eq!(options.call_timeout, Some(Duration::from_secs(10)));
+/// assert_eq!(options.keepalive, None);
+/// # async fn demo(options: ConnectOptions) -> Result<(), libvirt_proto::client::ClientError> {
+/// let client = libvirt_proto::client::Client::connect_with("qemu:///system", options).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConnectOptions {
     /// Open read-only (`VIR_CONNECT_RO`, and the `-ro` socket).
     pub read_only: bool,
@@ -150,10 +173,73 @@ impl Default for ConnectOptions {
 impl ConnectOptions {
     /// The defaults, read-only.
     pub fn read_only() -> Self {
-        ConnectOptions {
-            read_only: true,
-            ..Self::default()
-        }
+        Self::default().with_read_only(true)
+    }
+
+    /// Opens read-only, or not ([`ConnectOptions::read_only`]).
+    #[must_use]
+    pub fn with_read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Keepalive every `interval`, the peer declared dead after `count`
+    /// missed answers: `Some((interval, count))`; `None` turns it off.
+    #[must_use]
+    pub fn with_keepalive(mut self, keepalive: impl Into<Option<(Duration, u32)>>) -> Self {
+        self.keepalive = keepalive.into();
+        self
+    }
+
+    /// The timeout of every call made with [`Client::call`] (a
+    /// `Duration`), or `None` for none.
+    #[must_use]
+    pub fn with_call_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.call_timeout = timeout.into();
+        self
+    }
+
+    /// How long the transport and the opening handshake may take.
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Events buffered per [`EventStream`] before new ones are dropped.
+    #[must_use]
+    pub fn with_event_buffer(mut self, events: usize) -> Self {
+        self.event_buffer = events;
+        self
+    }
+
+    /// Calls sent before their replies come (see
+    /// [`ConnectOptions::max_in_flight`]).
+    #[must_use]
+    pub fn with_max_in_flight(mut self, calls: usize) -> Self {
+        self.max_in_flight = calls;
+        self
+    }
+
+    /// The authentication methods accepted, in order of preference.
+    #[must_use]
+    pub fn with_auth(mut self, methods: impl IntoIterator<Item = AuthMethod>) -> Self {
+        self.auth = methods.into_iter().collect();
+        self
+    }
+
+    /// Where SASL credentials the auth file lacks come from.
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: Arc<dyn Credentials>) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The auth file read for SASL credentials.
+    #[must_use]
+    pub fn with_auth_file(mut self, auth_file: AuthFile) -> Self {
+        self.auth_file = auth_file;
+        self
     }
 }
 
@@ -168,6 +254,8 @@ struct Shared {
     commands: Commands,
     /// See [`Connection::drained`].
     drained: Arc<tokio::sync::Notify>,
+    /// See [`Connection::ended`].
+    ended: Arc<OnceLock<ClientError>>,
     next_tag: AtomicU64,
     options: ConnectOptions,
 }
@@ -185,7 +273,7 @@ impl Client {
 
     /// Connects with explicit options.
     pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<Client, ClientError> {
-        let parsed = ConnectUri::parse(uri).map_err(ClientError::Uri)?;
+        let parsed = ConnectUri::parse(uri)?;
         let opener = Opener::new(
             sasl::client_auth(uri, &parsed, &options)?,
             Some(parsed.remote_name()),
@@ -213,6 +301,7 @@ impl Client {
             shared: Arc::new(Shared {
                 commands: connection.commands,
                 drained: connection.drained,
+                ended: connection.ended,
                 next_tag: AtomicU64::new(1),
                 options,
             }),
@@ -277,17 +366,34 @@ impl Client {
                 info.direction,
                 link,
                 self.shared.commands.clone(),
+                self.shared.ended.clone(),
             ),
         ))
     }
 
     /// Every event this connection receives, including those of callbacks
     /// registered through [`Client::call`].
+    /// Once the connection has ended the stream gives why, then ends.
     pub fn events(&self) -> EventStream {
         let (sub, stream) =
             Subscriber::all(self.shared.options.event_buffer, &self.shared.commands);
-        let _ = self.shared.commands.send(Command::Subscribe(sub));
+        if let Err(mpsc::error::SendError(Command::Subscribe(sub))) =
+            self.shared.commands.send(Command::Subscribe(sub))
+        {
+            let _ = sub.tx.try_send(Err(self.end_error()));
+        }
         stream
+    }
+
+    /// Why the connection is over, for a request the driver can no longer
+    /// take: what ended it ([`ClientError::ConnectionLost`] with the
+    /// reason, or [`ClientError::Closed`]).
+    fn end_error(&self) -> ClientError {
+        self.shared
+            .ended
+            .get()
+            .cloned()
+            .unwrap_or(ClientError::Closed)
     }
 
     /// Sends a request and waits for its reply; dropping the future gives
@@ -300,8 +406,7 @@ impl Client {
         subscribe: Option<Subscriber>,
     ) -> Result<Reply, ClientError> {
         let mut body = Vec::with_capacity(P::ArgsCodec::len(args));
-        P::ArgsCodec::encode(args, &mut rt::Writer::new(&mut body))
-            .map_err(|e| ClientError::Encode(EngineError::Encode(e)))?;
+        P::ArgsCodec::encode(args, &mut rt::Writer::new(&mut body)).map_err(ClientError::Encode)?;
         self.request_raw(
             P::PROGRAM,
             P::VERSION,
@@ -340,24 +445,32 @@ impl Client {
                 subscribe,
                 reply,
             }))
-            .map_err(|_| ClientError::Closed)?;
+            .map_err(|_| self.end_error())?;
         let mut guard = AbandonOnDrop {
             tag,
             commands: &self.shared.commands,
             armed: true,
         };
-        let out = rx.await.map_err(|_| ClientError::Closed)?;
+        let out = rx.await.map_err(|_| self.end_error())?;
         guard.armed = false;
         out
     }
 
     /// Sends `CONNECT_CLOSE` and ends the connection; every clone of this
-    /// client then fails with [`ClientError::Closed`].
+    /// client then fails with [`ClientError::Closed`], and its streams and
+    /// event streams end with it.
     pub async fn close(&self) {
+        self.closing();
         let _ = self
             .call::<crate::remote::program::procs::ConnectClose>(&())
             .await;
         self.shutdown().await;
+    }
+
+    /// Tells the driver that this side is ending the connection, before
+    /// the closing call: the daemon then closes its end, which is no loss.
+    fn closing(&self) {
+        let _ = self.shared.commands.send(Command::Closing);
     }
 
     /// Ends the connection without the closing call.

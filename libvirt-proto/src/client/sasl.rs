@@ -390,9 +390,8 @@ impl CredentialSources {
         };
         let mut from_file = FileCredentials::default();
         if let Some(path) = &file {
-            let config = AuthConfig::load(path).map_err(|e| AuthError::Sasl(e.to_string()))?;
-            from_file = FileCredentials::lookup(&config, host)
-                .map_err(|e| AuthError::Sasl(e.to_string()))?;
+            let config = AuthConfig::load(path).map_err(AuthError::AuthFile)?;
+            from_file = FileCredentials::lookup(&config, host).map_err(AuthError::AuthFile)?;
         }
         if let Some(c) = from_file.complete() {
             return Ok(c);
@@ -408,7 +407,7 @@ impl CredentialSources {
             match callback.credentials(&request) {
                 Ok(Some(c)) => return Ok(from_file.completed_by(c)),
                 Ok(None) => {}
-                Err(e) => return Err(AuthError::Sasl(format!("credentials callback: {e}"))),
+                Err(e) => return Err(AuthError::CredentialsCallback(e)),
             }
         }
         let host = host.unwrap_or("localhost");
@@ -431,7 +430,7 @@ impl CredentialSources {
                           $XDG_CONFIG_HOME/libvirt/auth.conf, /etc/libvirt/auth.conf)"
                 .into(),
         };
-        Err(AuthError::Sasl(format!(
+        Err(AuthError::NoCredentials(format!(
             "the daemon requires SASL authentication ({}) but no credentials are available for \
              {host}: {file_note}, and ConnectOptions::credentials gave none",
             mechanism.name()
@@ -1020,10 +1019,23 @@ mod tests {
         let s = sources(None, Some(Arc::new(|_: &CredentialRequest<'_>| Ok(None))));
         let e = s.get(Mechanism::ScramSha256).unwrap_err().to_string();
         assert!(e.contains("no credentials"), "{e}");
-        // A broken file is reported as such.
+        // A broken file is reported as such: the file's error is the
+        // source.
         let s = sources(Some("password=before-any-group\n"), None);
-        let e = s.get(Mechanism::ScramSha256).unwrap_err().to_string();
+        let err = s.get(Mechanism::ScramSha256).unwrap_err();
         cleanup(&s);
+        assert!(
+            matches!(
+                &err,
+                AuthError::AuthFile(crate::client::auth_conf::AuthConfigError::Syntax {
+                    line: 1,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        let e = crate::error::Report::new(&err).to_string();
+        assert!(e.starts_with("cannot read the SASL credentials: "), "{e}");
         assert!(e.contains("before any `[group]`"), "{e}");
         assert!(
             !e.contains("before-any-group"),

@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
@@ -105,8 +106,13 @@ pub struct ByteStream {
     eof: bool,
     /// Finished, failed or aborted: nothing to abort on drop.
     done: bool,
+    /// Why the data ended, when it did not end cleanly: every later read
+    /// gives it again, so a failed transfer never reads as complete.
+    failed: Option<ClientError>,
     /// The finish handshake, once started.
     finish_ack: Option<Ack>,
+    /// What ended the connection, once it has.
+    ended: Arc<OnceLock<ClientError>>,
 }
 
 impl std::fmt::Debug for ByteStream {
@@ -120,16 +126,17 @@ impl std::fmt::Debug for ByteStream {
     }
 }
 
+/// The `std::io` form of a stream's error, for `AsyncRead` and
+/// `AsyncWrite`: the [`ClientError`] itself is inside
+/// (`get_ref()`, `into_inner()` and `downcast()` find it).
 fn io_error(e: ClientError) -> io::Error {
     let kind = match e {
-        ClientError::Closed | ClientError::ConnectionLost(_) => io::ErrorKind::BrokenPipe,
+        ClientError::Closed | ClientError::ConnectionLost(_) | ClientError::StreamEnded => {
+            io::ErrorKind::BrokenPipe
+        }
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, e)
-}
-
-fn closed() -> ClientError {
-    ClientError::Closed
 }
 
 impl ByteStream {
@@ -138,6 +145,7 @@ impl ByteStream {
         direction: StreamDirection,
         link: StreamLink,
         commands: Commands,
+        ended: Arc<OnceLock<ClientError>>,
     ) -> Self {
         ByteStream {
             serial,
@@ -149,8 +157,19 @@ impl ByteStream {
             hole: 0,
             eof: false,
             done: false,
+            failed: None,
             finish_ack: None,
+            ended,
         }
+    }
+
+    /// Why the connection's driver no longer serves this stream: the
+    /// stream's own failure, else what ended the connection.
+    fn gone(&self) -> ClientError {
+        self.link
+            .failure()
+            .or_else(|| self.ended.get().cloned())
+            .unwrap_or(ClientError::Closed)
     }
 
     /// The procedure's declared direction.
@@ -158,7 +177,9 @@ impl ByteStream {
         self.direction
     }
 
-    /// The next piece of data or hole; `None` at the end of the data.
+    /// The next piece of data or hole; `None` at the end of the data. A
+    /// stream that failed (the daemon's error, the connection's end) gives
+    /// that error, and again on every later read.
     pub async fn recv_chunk(&mut self) -> Result<Option<Chunk>, ClientError> {
         std::future::poll_fn(|cx| self.poll_chunk(cx)).await
     }
@@ -166,8 +187,7 @@ impl ByteStream {
     /// Reads everything up to the end, holes as zeros, refusing more than
     /// `limit` bytes in all (a screenshot, a small file: never a disk
     /// image, whose size the daemon decides). Past the limit the stream
-    /// is aborted and the error is [`ClientError::Io`] of kind
-    /// `InvalidData`.
+    /// is aborted and the error is [`ClientError::StreamTooLarge`].
     pub async fn recv_all(&mut self, limit: usize) -> Result<Vec<u8>, ClientError> {
         let mut out = Vec::new();
         while let Some(c) = self.recv_chunk().await? {
@@ -178,10 +198,7 @@ impl ByteStream {
             let total = (out.len() as u64).saturating_add(n);
             if total > limit as u64 {
                 self.abort_now();
-                return Err(ClientError::Io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("the stream holds more than {limit} bytes"),
-                )));
+                return Err(ClientError::StreamTooLarge { limit });
             }
             match c {
                 Chunk::Data(d) => out.extend_from_slice(&d),
@@ -205,7 +222,10 @@ impl ByteStream {
         }
         loop {
             if self.eof {
-                return Poll::Ready(Ok(None));
+                return Poll::Ready(match &self.failed {
+                    Some(e) => Err(e.clone()),
+                    None => Ok(None),
+                });
             }
             let msg = ready!(self.link.poll_recv(cx));
             match msg {
@@ -215,14 +235,8 @@ impl ByteStream {
                 Some(StreamMsg::Hole(n)) => return Poll::Ready(Ok(Some(Chunk::Hole(n as u64)))),
                 // The engine finishes the stream with the daemon.
                 Some(StreamMsg::Eof | StreamMsg::End) => self.end(),
-                Some(StreamMsg::Failed(e)) => {
-                    self.end();
-                    return Poll::Ready(Err(e));
-                }
-                None => {
-                    self.end();
-                    return Poll::Ready(Err(closed()));
-                }
+                Some(StreamMsg::Failed(e)) => self.fail(e),
+                None => self.fail(self.gone()),
             }
         }
     }
@@ -230,6 +244,12 @@ impl ByteStream {
     fn end(&mut self) {
         self.eof = true;
         self.done = true;
+    }
+
+    /// The data ends with `e`, which the next read returns.
+    fn fail(&mut self, e: ClientError) {
+        self.end();
+        self.failed = Some(e);
     }
 
     /// Sends `data`; returns once it is gathered for the connection (see
@@ -245,12 +265,7 @@ impl ByteStream {
     /// Sends a hole of `length` bytes (sparse uploads), after the data
     /// written before it.
     pub async fn send_hole(&mut self, length: u64) -> Result<(), ClientError> {
-        let length = i64::try_from(length).map_err(|_| {
-            ClientError::Io(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "hole too large",
-            ))
-        })?;
+        let length = i64::try_from(length).map_err(|_| ClientError::HoleTooLarge(length))?;
         std::future::poll_fn(|cx| self.poll_sent(cx, false)).await?;
         self.command(Command::StreamHole {
             serial: self.serial,
@@ -282,14 +297,14 @@ impl ByteStream {
     }
 
     /// Why the stream can take no more: the daemon's error or the
-    /// connection's end, as the driver reported it.
+    /// connection's end, as the driver reported it, or its own end.
     fn check_failed(&mut self) -> Result<(), ClientError> {
-        if self.done {
-            return Err(closed());
-        }
         if let Some(e) = self.link.failure() {
             self.done = true;
             return Err(e);
+        }
+        if self.done {
+            return Err(ClientError::StreamEnded);
         }
         Ok(())
     }
@@ -297,7 +312,7 @@ impl ByteStream {
     fn command(&mut self, c: Command) -> Result<(), ClientError> {
         if self.commands.send(c).is_err() {
             self.check_failed()?;
-            return Err(closed());
+            return Err(self.gone());
         }
         Ok(())
     }
@@ -336,7 +351,7 @@ impl ByteStream {
         let ack = self.finish_ack.as_mut().expect("set above");
         let r = ready!(Pin::new(ack).poll(cx));
         self.done = true;
-        Poll::Ready(r.map_err(|_| closed())?)
+        Poll::Ready(r.unwrap_or_else(|_| Err(self.gone())))
     }
 }
 

@@ -34,7 +34,6 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::ClientError;
 use crate::uri::ConnectUri;
 
 /// libvirt's system folder of CA certificates and revocation lists.
@@ -106,12 +105,311 @@ pub(crate) fn locate(
     }
 }
 
+/// Why a TLS connection could not be made: its set-up (the files
+/// libvirt's client reads, found as [`PkiFile`] says), the handshake
+/// (the server's certificate refused, or the handshake itself failed), or
+/// the daemon's acceptance of this client afterwards.
+///
+/// `peer` is the server's address (`host:port`), or the URI's host when
+/// the address is unknown.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A file cannot be read; a missing file is a source of kind
+    /// [`io::ErrorKind::NotFound`]. The CA is required unless the URI has
+    /// `no_verify=1`; the others are read when they exist.
+    ReadFile {
+        /// Which file.
+        file: PkiFile,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// Why it cannot be read.
+        source: Arc<io::Error>,
+    },
+    /// A file is not valid PEM.
+    InvalidPem {
+        /// Which file.
+        file: PkiFile,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: Arc<rustls::pki_types::pem::Error>,
+    },
+    /// A file holds nothing of what it should: no certificate in the CA or
+    /// client certificate file, no private key in the key file (an
+    /// encrypted key counts as none).
+    EmptyFile {
+        /// Which file.
+        file: PkiFile,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A certificate of the CA file cannot be a trust anchor.
+    InvalidCaCertificate {
+        /// The CA file.
+        path: PathBuf,
+        /// Why.
+        source: rustls::Error,
+    },
+    /// The CA and the revocation list do not make a certificate verifier.
+    InvalidRevocationList {
+        /// The CA file.
+        ca: PathBuf,
+        /// The revocation list.
+        crl: PathBuf,
+        /// Why.
+        source: rustls::client::VerifierBuilderError,
+    },
+    /// The client certificate and key cannot be used together.
+    InvalidClientCertificate {
+        /// The client certificate file.
+        certificate: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// Why.
+        source: rustls::Error,
+    },
+    /// The URI's host cannot be a TLS server name.
+    InvalidServerName {
+        /// The host.
+        host: String,
+    },
+    /// rustls refused the configuration.
+    Config(rustls::Error),
+    /// The server's certificate does not chain to the CA (unknown issuer
+    /// or bad signature).
+    UnknownIssuer {
+        /// The server.
+        peer: String,
+        /// The CA file.
+        ca: PathBuf,
+        /// rustls' verdict.
+        source: rustls::Error,
+    },
+    /// The server's certificate does not name the host of the URI (in its
+    /// subjectAltName, or its common name when it has none).
+    NameMismatch {
+        /// The server.
+        peer: String,
+        /// The host it should name.
+        host: String,
+        /// rustls' verdict.
+        source: rustls::Error,
+    },
+    /// The revocation list revokes the server's certificate.
+    Revoked {
+        /// The server.
+        peer: String,
+        /// The revocation list.
+        crl: PathBuf,
+        /// rustls' verdict.
+        source: rustls::Error,
+    },
+    /// The server's certificate was refused for another reason (expired,
+    /// not valid yet, unsupported, ...): the source says which.
+    CertificateRefused {
+        /// The server.
+        peer: String,
+        /// rustls' verdict.
+        source: rustls::Error,
+    },
+    /// The handshake failed otherwise: an alert from the server (which
+    /// may have refused this client's certificate), no protocol version
+    /// or cipher suite in common, a malformed message.
+    Handshake {
+        /// The server.
+        peer: String,
+        /// rustls' error.
+        source: rustls::Error,
+    },
+    /// The connection broke during the handshake.
+    HandshakeIo {
+        /// The server.
+        peer: String,
+        /// The transport's error.
+        source: Arc<io::Error>,
+    },
+    /// After the handshake the daemon did not accept this client (its
+    /// certificate, or its address: libvirtd's `tls_allowed_dn_list`,
+    /// `tls_no_verify_certificate`): it answered something else than its
+    /// accept byte, or closed the connection.
+    ClientRefused {
+        /// The server.
+        peer: String,
+        /// The byte it answered instead of 1; `None` when it closed the
+        /// connection (or reading its answer failed: the source).
+        answer: Option<u8>,
+        /// The client certificate file.
+        certificate: PathBuf,
+        /// The client key file.
+        key: PathBuf,
+        /// Whether the certificate was sent (it is when it and the key
+        /// both exist).
+        sent_certificate: bool,
+        /// Why reading the answer failed, if it did.
+        source: Option<Arc<io::Error>>,
+    },
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::ReadFile { file, path, .. } => {
+                write!(f, "cannot read the {file} {}", path.display())
+            }
+            TlsError::InvalidPem { file, path, .. } => {
+                write!(f, "invalid {file} {}", path.display())
+            }
+            TlsError::EmptyFile {
+                file: PkiFile::ClientKey,
+                path,
+            } => write!(
+                f,
+                "no private key in {} (an unencrypted PKCS#8, PKCS#1 or SEC1 PEM key is needed)",
+                path.display()
+            ),
+            TlsError::EmptyFile {
+                file: PkiFile::CaCertificate,
+                path,
+            } => write!(f, "no certificate in the CA file {}", path.display()),
+            TlsError::EmptyFile { file, path } => {
+                write!(f, "no certificate in the {file} file {}", path.display())
+            }
+            TlsError::InvalidCaCertificate { path, .. } => {
+                write!(f, "unusable CA certificate in {}", path.display())
+            }
+            TlsError::InvalidRevocationList { ca, crl, .. } => write!(
+                f,
+                "cannot use the CA {} and revocation list {}",
+                ca.display(),
+                crl.display()
+            ),
+            TlsError::InvalidClientCertificate {
+                certificate, key, ..
+            } => write!(
+                f,
+                "unusable client certificate {} with key {}",
+                certificate.display(),
+                key.display()
+            ),
+            TlsError::InvalidServerName { host } => {
+                write!(f, "'{host}' is not a valid TLS server name")
+            }
+            TlsError::Config(_) => f.write_str("cannot configure TLS"),
+            TlsError::UnknownIssuer { peer, ca, .. } => write!(
+                f,
+                "TLS handshake with {peer} failed: the server certificate is not signed by the \
+                 CA in {}",
+                ca.display()
+            ),
+            TlsError::NameMismatch { peer, host, .. } => write!(
+                f,
+                "TLS handshake with {peer} failed: the server certificate is not valid for \
+                 '{host}'"
+            ),
+            TlsError::Revoked { peer, crl, .. } => write!(
+                f,
+                "TLS handshake with {peer} failed: the server certificate is revoked by {}",
+                crl.display()
+            ),
+            TlsError::CertificateRefused { peer, .. } => write!(
+                f,
+                "TLS handshake with {peer} failed: the server certificate was refused"
+            ),
+            TlsError::Handshake { peer, .. } => write!(f, "TLS handshake with {peer} failed"),
+            TlsError::HandshakeIo { peer, .. } => {
+                write!(f, "TLS handshake with {peer} failed: the connection broke")
+            }
+            TlsError::ClientRefused {
+                peer,
+                answer,
+                certificate,
+                key,
+                sent_certificate,
+                ..
+            } => {
+                write!(
+                    f,
+                    "the server {peer} refused this client after the handshake ("
+                )?;
+                match answer {
+                    Some(b) => write!(f, "it answered {b} instead of {ACCEPTED}")?,
+                    None => f.write_str("it closed the connection")?,
+                }
+                f.write_str("): it did not accept the client certificate or address (")?;
+                if *sent_certificate {
+                    write!(f, "the client certificate {})", certificate.display())
+                } else {
+                    write!(
+                        f,
+                        "no client certificate was sent: {} and {} not both found)",
+                        certificate.display(),
+                        key.display()
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Written out rather than derived: I/O and PEM errors are shared in an
+/// `Arc`, and the source is the error itself (`downcast_ref::<io::Error>()`
+/// finds it).
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::ReadFile { source, .. } | TlsError::HandshakeIo { source, .. } => {
+                Some(&**source)
+            }
+            TlsError::ClientRefused { source, .. } => source
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            TlsError::InvalidPem { source, .. } => Some(&**source),
+            TlsError::InvalidCaCertificate { source, .. }
+            | TlsError::InvalidClientCertificate { source, .. }
+            | TlsError::UnknownIssuer { source, .. }
+            | TlsError::NameMismatch { source, .. }
+            | TlsError::Revoked { source, .. }
+            | TlsError::CertificateRefused { source, .. }
+            | TlsError::Handshake { source, .. } => Some(source),
+            TlsError::Config(source) => Some(source),
+            TlsError::InvalidRevocationList { source, .. } => Some(source),
+            TlsError::EmptyFile { .. } | TlsError::InvalidServerName { .. } => None,
+        }
+    }
+}
+
+/// One of the files of a TLS client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PkiFile {
+    /// The CA certificate(s) the server must chain to (`cacert.pem`).
+    CaCertificate,
+    /// The CA's revocation list (`cacrl.pem`).
+    RevocationList,
+    /// The client certificate (`clientcert.pem`).
+    ClientCertificate,
+    /// The client's private key (`clientkey.pem`).
+    ClientKey,
+}
+
+impl fmt::Display for PkiFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PkiFile::CaCertificate => "CA certificate",
+            PkiFile::RevocationList => "CA revocation list",
+            PkiFile::ClientCertificate => "client certificate",
+            PkiFile::ClientKey => "client key",
+        })
+    }
+}
+
 /// Runs the TLS handshake over `tcp` for `uri` and waits for the daemon to
 /// accept the client.
 pub(crate) async fn connect(
     tcp: TcpStream,
     uri: &ConnectUri,
-) -> Result<TlsStream<TcpStream>, ClientError> {
+) -> Result<TlsStream<TcpStream>, TlsError> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let files = locate(
         uri.params.pkipath.as_deref().map(Path::new),
@@ -120,13 +418,15 @@ pub(crate) async fn connect(
         &|p| p.exists(),
     );
     let no_verify = uri.params.no_verify;
-    let creds = Credentials::load(&files, no_verify).map_err(ClientError::Tls)?;
-    let has_identity = creds.identity.is_some();
+    let creds = Credentials::load(&files, no_verify)?;
+    let sent_certificate = creds.identity.is_some();
 
     let host = uri.host.as_deref().unwrap_or("localhost");
-    let server_name = ServerName::try_from(host.to_owned())
-        .map_err(|_| ClientError::Tls(format!("'{host}' is not a valid TLS server name")))?;
-    let config = client_config(creds, &files, no_verify).map_err(ClientError::Tls)?;
+    let server_name =
+        ServerName::try_from(host.to_owned()).map_err(|_| TlsError::InvalidServerName {
+            host: host.to_owned(),
+        })?;
+    let config = client_config(creds, &files, no_verify)?;
     let peer = tcp
         .peer_addr()
         .map_or_else(|_| host.to_owned(), |a| a.to_string());
@@ -134,31 +434,26 @@ pub(crate) async fn connect(
     let mut stream = TlsConnector::from(Arc::new(config))
         .connect(server_name, tcp)
         .await
-        .map_err(|e| handshake_error(&e, &peer, host, &files))?;
+        .map_err(|e| handshake_error(e, &peer, host, &files))?;
 
     // The daemon now checks our certificate and address, and sends one
     // byte if it accepts them; otherwise it closes the connection.
     let mut status = [0u8; 1];
-    let why = match stream.read(&mut status).await {
+    let (answer, source) = match stream.read(&mut status).await {
         Ok(1) if status[0] == ACCEPTED => return Ok(stream),
-        Ok(1) => format!("it answered {} instead of {ACCEPTED}", status[0]),
-        Ok(_) => "it closed the connection".to_owned(),
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => "it closed the connection".to_owned(),
-        Err(e) => format!("reading its answer failed: {e}"),
+        Ok(1) => (Some(status[0]), None),
+        Ok(_) => (None, None),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => (None, None),
+        Err(e) => (None, Some(Arc::new(e))),
     };
-    let sent = if has_identity {
-        format!("the client certificate {}", files.cert.display())
-    } else {
-        format!(
-            "no client certificate was sent: {} and {} not both found",
-            files.cert.display(),
-            files.key.display()
-        )
-    };
-    Err(ClientError::Tls(format!(
-        "the server {peer} refused this client after the handshake ({why}): \
-         it did not accept the client certificate or address ({sent})"
-    )))
+    Err(TlsError::ClientRefused {
+        peer,
+        answer,
+        certificate: files.cert,
+        key: files.key,
+        sent_certificate,
+        source,
+    })
 }
 
 /// The CA, revocation lists and client identity, read from their files.
@@ -172,50 +467,57 @@ impl Credentials {
     /// Reads the files libvirt would read: the CA must exist (unless the
     /// server is not verified), the revocation list and the client
     /// certificate and key are optional, and whatever exists must parse.
-    fn load(files: &PkiFiles, no_verify: bool) -> Result<Credentials, String> {
+    fn load(files: &PkiFiles, no_verify: bool) -> Result<Credentials, TlsError> {
         let mut roots = RootCertStore::empty();
         if !no_verify || files.cacert.exists() {
-            let pem = read(&files.cacert, "CA certificate")?;
+            let file = PkiFile::CaCertificate;
+            let pem = read(&files.cacert, file)?;
             for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| bad_pem(&files.cacert, "CA certificate", e))?;
-                roots.add(cert).map_err(|e| {
-                    format!("unusable CA certificate in {}: {e}", files.cacert.display())
-                })?;
+                let cert = cert.map_err(|e| bad_pem(&files.cacert, file, e))?;
+                roots
+                    .add(cert)
+                    .map_err(|source| TlsError::InvalidCaCertificate {
+                        path: files.cacert.clone(),
+                        source,
+                    })?;
             }
             if roots.is_empty() && !no_verify {
-                return Err(format!(
-                    "no certificate in the CA file {}",
-                    files.cacert.display()
-                ));
+                return Err(TlsError::EmptyFile {
+                    file,
+                    path: files.cacert.clone(),
+                });
             }
         }
 
         let mut crls = Vec::new();
         if !no_verify && files.cacrl.exists() {
-            let pem = read(&files.cacrl, "CA revocation list")?;
+            let file = PkiFile::RevocationList;
+            let pem = read(&files.cacrl, file)?;
             for crl in CertificateRevocationListDer::pem_slice_iter(&pem) {
-                crls.push(crl.map_err(|e| bad_pem(&files.cacrl, "CA revocation list", e))?);
+                crls.push(crl.map_err(|e| bad_pem(&files.cacrl, file, e))?);
             }
         }
 
         let identity = if files.cert.exists() && files.key.exists() {
-            let pem = read(&files.cert, "client certificate")?;
+            let file = PkiFile::ClientCertificate;
+            let pem = read(&files.cert, file)?;
             let chain = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bad_pem(&files.cert, "client certificate", e))?;
+                .map_err(|e| bad_pem(&files.cert, file, e))?;
             if chain.is_empty() {
-                return Err(format!(
-                    "no certificate in the client certificate file {}",
-                    files.cert.display()
-                ));
+                return Err(TlsError::EmptyFile {
+                    file,
+                    path: files.cert.clone(),
+                });
             }
-            let pem = read(&files.key, "client key")?;
+            let file = PkiFile::ClientKey;
+            let pem = read(&files.key, file)?;
             let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
-                rustls::pki_types::pem::Error::NoItemsFound => format!(
-                    "no private key in {} (an unencrypted PKCS#8, PKCS#1 or SEC1 PEM key is needed)",
-                    files.key.display()
-                ),
-                e => bad_pem(&files.key, "client key", e),
+                rustls::pki_types::pem::Error::NoItemsFound => TlsError::EmptyFile {
+                    file,
+                    path: files.key.clone(),
+                },
+                e => bad_pem(&files.key, file, e),
             })?;
             Some((chain, key))
         } else {
@@ -230,12 +532,20 @@ impl Credentials {
     }
 }
 
-fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
+fn read(path: &Path, file: PkiFile) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| TlsError::ReadFile {
+        file,
+        path: path.to_owned(),
+        source: Arc::new(e),
+    })
 }
 
-fn bad_pem(path: &Path, what: &str, e: rustls::pki_types::pem::Error) -> String {
-    format!("invalid {what} {}: {e}", path.display())
+fn bad_pem(path: &Path, file: PkiFile, e: rustls::pki_types::pem::Error) -> TlsError {
+    TlsError::InvalidPem {
+        file,
+        path: path.to_owned(),
+        source: Arc::new(e),
+    }
 }
 
 /// The rustls configuration: TLS 1.2 and 1.3 with *ring*, our verifier,
@@ -244,7 +554,7 @@ fn client_config(
     creds: Credentials,
     files: &PkiFiles,
     no_verify: bool,
-) -> Result<rustls::ClientConfig, String> {
+) -> Result<rustls::ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algorithms = provider.signature_verification_algorithms;
     let webpki = if no_verify {
@@ -259,61 +569,73 @@ fn client_config(
                 .with_crls(creds.crls)
                 .allow_unknown_revocation_status();
         }
-        Some(builder.build().map_err(|e| {
-            format!(
-                "cannot use the CA {} and revocation list {}: {e}",
-                files.cacert.display(),
-                files.cacrl.display()
-            )
-        })?)
+        Some(
+            builder
+                .build()
+                .map_err(|source| TlsError::InvalidRevocationList {
+                    ca: files.cacert.clone(),
+                    crl: files.cacrl.clone(),
+                    source,
+                })?,
+        )
     };
     let verifier = Arc::new(LibvirtVerifier { webpki, algorithms });
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
-        .map_err(|e| e.to_string())?
+        .map_err(TlsError::Config)?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     match creds.identity {
-        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
-            format!(
-                "unusable client certificate {} with key {}: {e}",
-                files.cert.display(),
-                files.key.display()
-            )
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|source| {
+            TlsError::InvalidClientCertificate {
+                certificate: files.cert.clone(),
+                key: files.key.clone(),
+                source,
+            }
         }),
         None => Ok(builder.with_no_client_auth()),
     }
 }
 
-fn handshake_error(e: &io::Error, peer: &str, host: &str, files: &PkiFiles) -> ClientError {
+/// The handshake's failure, named: the certificate verdicts libvirt's
+/// users meet (unknown CA, wrong name, revoked) have variants of their own.
+fn handshake_error(e: io::Error, peer: &str, host: &str, files: &PkiFiles) -> TlsError {
+    let peer = peer.to_owned();
     let tls = e
         .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
-    let why = match tls {
-        Some(rustls::Error::InvalidCertificate(c)) => match c {
-            CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
-                "the server certificate is not signed by the CA in {} ({c:?})",
-                files.cacert.display()
-            ),
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                format!("the server certificate is not valid for '{host}'")
-            }
-            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                "the server certificate has expired".to_owned()
-            }
-            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "the server certificate is not valid yet".to_owned()
-            }
-            CertificateError::Revoked => format!(
-                "the server certificate is revoked by {}",
-                files.cacrl.display()
-            ),
-            other => format!("the server certificate was refused: {other:?}"),
-        },
-        Some(other) => other.to_string(),
-        None => e.to_string(),
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .cloned();
+    let Some(source) = tls else {
+        return TlsError::HandshakeIo {
+            peer,
+            source: Arc::new(e),
+        };
     };
-    ClientError::Tls(format!("handshake with {peer} failed: {why}"))
+    let rustls::Error::InvalidCertificate(c) = &source else {
+        return TlsError::Handshake { peer, source };
+    };
+    match c {
+        CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+            TlsError::UnknownIssuer {
+                peer,
+                ca: files.cacert.clone(),
+                source,
+            }
+        }
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            TlsError::NameMismatch {
+                peer,
+                host: host.to_owned(),
+                source,
+            }
+        }
+        CertificateError::Revoked => TlsError::Revoked {
+            peer,
+            crl: files.cacrl.clone(),
+            source,
+        },
+        _ => TlsError::CertificateRefused { peer, source },
+    }
 }
 
 /// Verifies the server as libvirt does: webpki's chain, validity and name
@@ -721,7 +1043,7 @@ pub(crate) mod fuzzing {
 
     /// Reads the files of `pkipath` as [`connect`] does and builds the
     /// rustls configuration; whether a client identity was found.
-    pub(crate) fn load(pkipath: &Path, no_verify: bool) -> Result<bool, String> {
+    pub(crate) fn load(pkipath: &Path, no_verify: bool) -> Result<bool, TlsError> {
         let files = locate(Some(pkipath), true, None, &|p| p.exists());
         let creds = Credentials::load(&files, no_verify)?;
         let identity = creds.identity.is_some();

@@ -16,6 +16,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
@@ -25,7 +26,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use super::ClientError;
 use crate::frame::MAX_FDS;
 use crate::socket::{admin_socket, unix_socket, Environment};
-use crate::uri::{ConnectUri, Proxy, Transport};
+use crate::uri::{ConnectUri, Proxy, Transport, UriError};
 
 /// libvirt's plain TCP port.
 pub const DEFAULT_TCP_PORT: u16 = 16509;
@@ -63,14 +64,13 @@ pub(crate) async fn connect(
                 admin_socket(uri, &env)
             } else {
                 unix_socket(uri, read_only, &env)
-            }
-            .map_err(ClientError::Socket)?;
-            let s = UnixStream::connect(&path).await.map_err(|e| {
-                ClientError::Io(io::Error::new(
-                    e.kind(),
-                    format!("cannot connect to {path}: {e}"),
-                ))
-            })?;
+            }?;
+            let s = UnixStream::connect(&path)
+                .await
+                .map_err(|e| ClientError::Connect {
+                    address: path.to_string(),
+                    source: Arc::new(e),
+                })?;
             Ok(Conn::Unix(s))
         }
         Transport::Tcp => {
@@ -83,17 +83,14 @@ pub(crate) async fn connect(
         }
         Transport::Ext => {
             let Some(command) = &uri.params.command else {
-                return Err(ClientError::Io(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the ext transport needs command=",
-                )));
+                return Err(UriError::Syntax("the ext transport needs `command=`".into()).into());
             };
             spawn(tokio::process::Command::new(command))
         }
         Transport::Ssh | Transport::Libssh2 | Transport::Libssh => {
             // `parse` checked already, but the fields are public: check
             // what is about to become ssh's argv.
-            uri.check_ssh_args().map_err(ClientError::Uri)?;
+            uri.check_ssh_args()?;
             spawn(ssh_command(uri, read_only, admin))
         }
     }
@@ -102,12 +99,12 @@ pub(crate) async fn connect(
 async fn tcp(uri: &ConnectUri, default_port: u16) -> Result<TcpStream, ClientError> {
     let host = uri.host.as_deref().unwrap_or("localhost");
     let port = uri.port.unwrap_or(default_port);
-    let s = TcpStream::connect((host, port)).await.map_err(|e| {
-        ClientError::Io(io::Error::new(
-            e.kind(),
-            format!("cannot connect to {host}:{port}: {e}"),
-        ))
-    })?;
+    let s = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| ClientError::Connect {
+            address: format!("{host}:{port}"),
+            source: Arc::new(e),
+        })?;
     let _ = s.set_nodelay(true);
     Ok(s)
 }
@@ -117,14 +114,13 @@ fn spawn(mut cmd: tokio::process::Command) -> Result<Conn, ClientError> {
         .stdout(Stdio::piped())
         .kill_on_drop(true);
     let program = format!("{:?}", cmd.as_std().get_program());
-    let mut child = cmd.spawn().map_err(|e| {
-        ClientError::Io(io::Error::new(
-            e.kind(),
-            format!("cannot run {program}: {e}"),
-        ))
-    })?;
+    let failed = |e: io::Error| ClientError::Spawn {
+        program: program.clone(),
+        source: Arc::new(e),
+    };
+    let mut child = cmd.spawn().map_err(failed)?;
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(ClientError::Io(io::Error::other("no pipes to the command")));
+        return Err(failed(io::Error::other("no pipes to the command")));
     };
     Ok(Conn::Command {
         child,
@@ -490,7 +486,7 @@ mod tests {
         // The same URI unspoilt gets as far as running the command.
         assert!(matches!(
             connect(&good, false, false).await,
-            Err(ClientError::Io(_))
+            Err(ClientError::Spawn { .. })
         ));
     }
 

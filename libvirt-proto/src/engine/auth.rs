@@ -158,6 +158,7 @@ impl fmt::Debug for MechanismChoice {
 
 /// Why authentication failed.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum AuthError {
     /// None of the wanted methods is offered.
     NotOffered {
@@ -167,10 +168,19 @@ pub enum AuthError {
         wanted: Vec<AuthMethod>,
     },
     /// SASL is wanted but no mechanism was given, or the daemon does not
-    /// offer it (or none that may be used).
+    /// offer it (or none that may be used); why.
     Mechanism(String),
-    /// The mechanism itself failed.
+    /// The mechanism itself failed; its message.
     Sasl(String),
+    /// The mechanism needs credentials (a user name and password) and
+    /// none are available; where they were looked for.
+    NoCredentials(String),
+    /// The application's credentials callback failed; its message.
+    CredentialsCallback(String),
+    /// The auth file with the SASL credentials cannot be used.
+    #[cfg(feature = "client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+    AuthFile(crate::client::auth_conf::AuthConfigError),
     /// The daemon refused.
     Call(Box<CallError>),
     /// A reply was malformed.
@@ -180,25 +190,49 @@ pub enum AuthError {
 impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AuthError::NotOffered { offered, wanted } if offered.is_empty() => write!(
-                f,
-                "authentication failed: the daemon offers no authentication method, but \
-                 {wanted:?} was requested"
-            ),
-            AuthError::NotOffered { offered, wanted } => write!(
-                f,
-                "authentication failed: the daemon offers {offered:?}, but only {wanted:?} \
-                 may be used"
-            ),
+            AuthError::NotOffered { offered, wanted } => f.write_str(&not_offered(offered, wanted)),
             AuthError::Mechanism(m) => write!(f, "SASL mechanism: {m}"),
             AuthError::Sasl(m) => write!(f, "SASL: {m}"),
-            AuthError::Call(e) => write!(f, "authentication refused: {e}"),
-            AuthError::Engine(e) => write!(f, "{e}"),
+            AuthError::NoCredentials(m) => f.write_str(m),
+            AuthError::CredentialsCallback(m) => write!(f, "credentials callback: {m}"),
+            #[cfg(feature = "client")]
+            AuthError::AuthFile(_) => f.write_str("cannot read the SASL credentials"),
+            AuthError::Call(_) => f.write_str("authentication refused"),
+            AuthError::Engine(e) => fmt::Display::fmt(e, f),
         }
     }
 }
 
-impl std::error::Error for AuthError {}
+/// Written out rather than derived: the refusal is boxed, and the source
+/// is the [`CallError`] itself (`downcast_ref::<CallError>()` finds it).
+impl std::error::Error for AuthError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            #[cfg(feature = "client")]
+            AuthError::AuthFile(e) => Some(e),
+            AuthError::Call(e) => Some(&**e),
+            AuthError::Engine(e) => e.source(),
+            AuthError::NotOffered { .. }
+            | AuthError::Mechanism(_)
+            | AuthError::Sasl(_)
+            | AuthError::NoCredentials(_)
+            | AuthError::CredentialsCallback(_) => None,
+        }
+    }
+}
+
+fn not_offered(offered: &[AuthMethod], wanted: &[AuthMethod]) -> String {
+    if offered.is_empty() {
+        format!(
+            "authentication failed: the daemon offers no authentication method, but \
+             {wanted:?} was requested"
+        )
+    } else {
+        format!(
+            "authentication failed: the daemon offers {offered:?}, but only {wanted:?} may be used"
+        )
+    }
+}
 
 /// Where the exchange is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -47,7 +47,9 @@ pub mod test_support;
 mod wire;
 
 use std::fmt;
+use std::io;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 pub use auth::AuthError;
 pub use client::{
@@ -104,15 +106,20 @@ impl Transmit {
 }
 
 /// Something the peer did wrong.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// The byte stream is not valid framing; the connection cannot go on.
-    Frame(FrameError),
+    #[error("invalid framing")]
+    Frame(#[source] FrameError),
     /// A frame that does not decode or is not expected here.
+    #[error(transparent)]
     Dispatch(DispatchError),
     /// A reply or stream packet for a serial nobody is waiting for.
+    #[error("message for unknown serial {0}")]
     UnknownSerial(u32),
     /// Fewer descriptors arrived than a `*_WITH_FDS` message announced.
+    #[error("message announces {expected} descriptors, {received} received")]
     MissingFds {
         /// Announced.
         expected: u32,
@@ -121,11 +128,14 @@ pub enum ProtocolError {
     },
     /// The SASL security layer could not decode what arrived (or encode
     /// what was to be sent).
+    #[error(transparent)]
     SecurityLayer(layer::LayerError),
     /// A stream packet that does not fit its stream; the stream was
     /// aborted, the connection goes on.
+    #[error(transparent)]
     Stream(StreamViolation),
     /// More descriptors arrived at once than one message may carry.
+    #[error("{received} descriptors at once, above one message's {max}")]
     TooManyFds {
         /// Received.
         received: usize,
@@ -134,34 +144,11 @@ pub enum ProtocolError {
     },
 }
 
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ProtocolError::Frame(e) => write!(f, "framing error: {e}"),
-            ProtocolError::Dispatch(e) => write!(f, "{e}"),
-            ProtocolError::UnknownSerial(s) => write!(f, "message for unknown serial {s}"),
-            ProtocolError::MissingFds { expected, received } => {
-                write!(
-                    f,
-                    "message announces {expected} descriptors, {received} received"
-                )
-            }
-            ProtocolError::SecurityLayer(e) => write!(f, "{e}"),
-            ProtocolError::Stream(v) => write!(f, "{v}"),
-            ProtocolError::TooManyFds { received, max } => {
-                write!(
-                    f,
-                    "{received} descriptors at once, above one message's {max}"
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for ProtocolError {}
-
-/// Why the connection ended.
-#[derive(Debug, Clone, PartialEq)]
+/// Why the connection ended. As an error it is what ended it: the peer's
+/// protocol error or the transport's I/O error is its
+/// [`source()`](std::error::Error::source).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum CloseReason {
     /// [`ClientEngine::close`] was called.
     Local,
@@ -171,36 +158,77 @@ pub enum CloseReason {
     KeepaliveTimeout,
     /// The peer broke the protocol beyond repair.
     Protocol(ProtocolError),
+    /// Reading or writing the transport failed (a reset connection, a
+    /// broken TLS record, ...): what the driver passed to
+    /// [`ClientEngine::handle_transport_error`].
+    Transport(Arc<io::Error>),
 }
 
 impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CloseReason::Local => "connection closed",
+            CloseReason::PeerClosed => "connection closed by the peer",
+            CloseReason::KeepaliveTimeout => "the peer stopped answering keepalive",
+            CloseReason::Protocol(_) => "the peer broke the protocol",
+            CloseReason::Transport(_) => "the transport failed",
+        })
+    }
+}
+
+/// Written out rather than derived: the I/O error is shared in an `Arc`,
+/// and the source is the `io::Error` itself (`downcast_ref::<io::Error>()`
+/// finds it).
+impl std::error::Error for CloseReason {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            CloseReason::Local => f.write_str("connection closed"),
-            CloseReason::PeerClosed => f.write_str("connection closed by the peer"),
-            CloseReason::KeepaliveTimeout => f.write_str("the peer stopped answering keepalive"),
-            CloseReason::Protocol(e) => write!(f, "protocol error: {e}"),
+            CloseReason::Protocol(e) => Some(e),
+            CloseReason::Transport(e) => Some(&**e),
+            CloseReason::Local | CloseReason::PeerClosed | CloseReason::KeepaliveTimeout => None,
+        }
+    }
+}
+
+/// I/O errors compare by kind and message.
+impl PartialEq for CloseReason {
+    fn eq(&self, other: &Self) -> bool {
+        use CloseReason::*;
+        match (self, other) {
+            (Local, Local) | (PeerClosed, PeerClosed) | (KeepaliveTimeout, KeepaliveTimeout) => {
+                true
+            }
+            (Protocol(a), Protocol(b)) => a == b,
+            (Transport(a), Transport(b)) => crate::error::same_io_error(a, b),
+            _ => false,
         }
     }
 }
 
 /// Why a request could not be made.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// The connection has ended.
+    #[error(transparent)]
     Closed(CloseReason),
     /// The arguments break a bound of the protocol.
-    Encode(xdrgen::rt::Error),
+    #[error("cannot encode the arguments")]
+    Encode(#[source] xdrgen::rt::Error),
     /// No open stream has this serial.
+    #[error("no open stream with serial {0}")]
     NoSuchStream(u32),
     /// The reply body does not decode as the procedure's reply.
-    Decode(xdrgen::rt::Error),
+    #[error("malformed reply")]
+    Decode(#[source] xdrgen::rt::Error),
     /// More descriptors than one message may carry.
+    #[error("{0} descriptors exceed the limit of one message")]
     TooManyFds(usize),
-    /// The message cannot be framed (above the 32 MiB limit).
+    /// The message cannot be framed.
+    #[error(transparent)]
     Frame(FrameError),
     /// The message would be `len` bytes, above the protocol's `max`
     /// ([`MAX_MESSAGE`](crate::frame::MAX_MESSAGE)); nothing was queued.
+    #[error("a message of {len} bytes exceeds the limit of {max}")]
     FrameTooLarge {
         /// The whole message's size, length prefix included.
         len: usize,
@@ -209,45 +237,17 @@ pub enum EngineError {
     },
 }
 
-impl fmt::Display for EngineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EngineError::Closed(r) => write!(f, "{r}"),
-            EngineError::Encode(e) => write!(f, "cannot encode the arguments: {e}"),
-            EngineError::NoSuchStream(s) => write!(f, "no open stream with serial {s}"),
-            EngineError::Decode(e) => write!(f, "malformed reply: {e}"),
-            EngineError::TooManyFds(n) => {
-                write!(f, "{n} descriptors exceed the limit of one message")
-            }
-            EngineError::Frame(e) => write!(f, "{e}"),
-            EngineError::FrameTooLarge { len, max } => {
-                write!(f, "a message of {len} bytes exceeds the limit of {max}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for EngineError {}
-
 /// A failed call: the daemon's error or the end of the connection.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// The daemon answered with an error.
+    #[error(transparent)]
     Remote(RemoteError),
     /// The connection ended before the reply.
+    #[error(transparent)]
     ConnectionLost(CloseReason),
     /// The reply was malformed.
+    #[error(transparent)]
     Protocol(ProtocolError),
 }
-
-impl fmt::Display for CallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CallError::Remote(e) => write!(f, "{e}"),
-            CallError::ConnectionLost(r) => write!(f, "{r}"),
-            CallError::Protocol(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for CallError {}

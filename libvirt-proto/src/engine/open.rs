@@ -13,27 +13,19 @@ use crate::generated::remote::{self, program::procs};
 pub const CONNECT_RO: u32 = 1;
 
 /// Why opening failed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum OpenError {
     /// Authentication failed.
+    #[error(transparent)]
     Auth(AuthError),
     /// A call of the handshake failed.
+    #[error(transparent)]
     Call(Box<CallError>),
     /// A reply was malformed, or the engine is closed.
+    #[error(transparent)]
     Engine(EngineError),
 }
-
-impl std::fmt::Display for OpenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OpenError::Auth(e) => write!(f, "{e}"),
-            OpenError::Call(e) => write!(f, "{e}"),
-            OpenError::Engine(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for OpenError {}
 
 /// The progress of an [`Opener`].
 #[derive(Debug, Clone, PartialEq)]

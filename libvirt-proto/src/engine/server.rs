@@ -202,6 +202,12 @@ impl ServerEngine {
         self.close_with(CloseReason::PeerClosed);
     }
 
+    /// Reading or writing the transport failed: the connection ends with
+    /// [`CloseReason::Transport`], which keeps `error` as its cause.
+    pub fn handle_transport_error(&mut self, error: std::io::Error) {
+        self.close_with(CloseReason::Transport(std::sync::Arc::new(error)));
+    }
+
     /// The next bytes to write: one frame, or with a security layer the
     /// packets carrying it.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {

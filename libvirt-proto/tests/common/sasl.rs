@@ -154,10 +154,10 @@ impl Credentials for Recorder {
 
 /// Options with these credentials and never the machine's own auth.conf.
 pub fn options(credentials: Option<std::sync::Arc<dyn Credentials>>) -> ConnectOptions {
-    ConnectOptions {
-        credentials,
-        auth_file: AuthFile::Disabled,
-        ..ConnectOptions::default()
+    let options = ConnectOptions::default().with_auth_file(AuthFile::Disabled);
+    match credentials {
+        Some(c) => options.with_credentials(c),
+        None => options,
     }
 }
 
