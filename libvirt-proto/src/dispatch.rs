@@ -25,6 +25,8 @@
 //! }
 //! ```
 
+use std::fmt;
+
 use xdrgen::rt;
 
 use crate::error::RemoteError;
@@ -140,14 +142,12 @@ programs! {
 }
 
 /// Why a frame has no typed value.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum DispatchError {
     /// No generated program has this number.
-    #[error("unknown program {0:#x}")]
     UnknownProgram(u32),
     /// The program exists in another version.
-    #[error("unknown version {version} of program {program:#x}")]
     UnknownVersion {
         /// Program number.
         program: u32,
@@ -155,7 +155,6 @@ pub enum DispatchError {
         version: u32,
     },
     /// The program has no procedure with this number (a newer daemon?).
-    #[error("unknown procedure {procedure} of program {program:#x}")]
     UnknownProcedure {
         /// Program number.
         program: u32,
@@ -164,7 +163,6 @@ pub enum DispatchError {
     },
     /// The procedure exists but never travels in this message type (e.g. an
     /// event sent as a call).
-    #[error("procedure {procedure} is never sent as {kind:?}")]
     WrongKind {
         /// Procedure number.
         procedure: i32,
@@ -172,7 +170,6 @@ pub enum DispatchError {
         kind: MessageType,
     },
     /// The status does not fit the message type.
-    #[error("status {status:?} is not valid for a {kind:?} message")]
     UnexpectedStatus {
         /// The message type.
         kind: MessageType,
@@ -180,8 +177,43 @@ pub enum DispatchError {
         status: MessageStatus,
     },
     /// The body does not decode.
-    #[error("malformed body")]
-    Decode(#[from] rt::Error),
+    Decode(rt::Error),
+}
+
+impl fmt::Display for DispatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DispatchError::UnknownProgram(p) => write!(f, "unknown program {p:#x}"),
+            DispatchError::UnknownVersion { program, version } => {
+                write!(f, "unknown version {version} of program {program:#x}")
+            }
+            DispatchError::UnknownProcedure { program, procedure } => {
+                write!(f, "unknown procedure {procedure} of program {program:#x}")
+            }
+            DispatchError::WrongKind { procedure, kind } => {
+                write!(f, "procedure {procedure} is never sent as {kind:?}")
+            }
+            DispatchError::UnexpectedStatus { kind, status } => {
+                write!(f, "status {status:?} is not valid for a {kind:?} message")
+            }
+            DispatchError::Decode(_) => f.write_str("malformed body"),
+        }
+    }
+}
+
+impl std::error::Error for DispatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DispatchError::Decode(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<rt::Error> for DispatchError {
+    fn from(e: rt::Error) -> Self {
+        DispatchError::Decode(e)
+    }
 }
 
 impl Body {

@@ -29,6 +29,7 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::fmt;
 
 use xdrgen::rt::{self, Encode};
 
@@ -233,29 +234,45 @@ impl FrameBuf {
 }
 
 /// Why bytes are not a valid frame.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FrameError {
     /// The length prefix is smaller than a header.
-    #[error("message length {0} is shorter than a header")]
     TooShort(u32),
     /// The length prefix is above [`MAX_MESSAGE`].
-    #[error("message length {0} exceeds the limit of {MAX_MESSAGE}")]
     TooLong(u32),
     /// The header's message type is unknown.
-    #[error("unknown message type {0}")]
     UnknownType(u32),
     /// The header's status is unknown.
-    #[error("unknown message status {0}")]
     UnknownStatus(u32),
     /// A `*_WITH_FDS` message announces more than [`MAX_FDS`] descriptors,
     /// or has no room for the count.
-    #[error("invalid file descriptor count {0}")]
     BadFdCount(u32),
     /// A message to send would be this many bytes, above [`MAX_MESSAGE`].
-    #[error("a message of {0} bytes exceeds the limit of {MAX_MESSAGE}")]
     TooLarge(usize),
 }
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TooShort(n) => write!(f, "message length {n} is shorter than a header"),
+            FrameError::TooLong(n) => {
+                write!(f, "message length {n} exceeds the limit of {MAX_MESSAGE}")
+            }
+            FrameError::UnknownType(t) => write!(f, "unknown message type {t}"),
+            FrameError::UnknownStatus(s) => write!(f, "unknown message status {s}"),
+            FrameError::BadFdCount(n) => write!(f, "invalid file descriptor count {n}"),
+            FrameError::TooLarge(n) => {
+                write!(
+                    f,
+                    "a message of {n} bytes exceeds the limit of {MAX_MESSAGE}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
 
 fn word(b: &[u8], i: usize) -> u32 {
     u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])

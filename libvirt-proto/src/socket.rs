@@ -79,16 +79,25 @@ fn effective_uid_is_root() -> bool {
 }
 
 /// Why no socket could be chosen.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SocketError {
     /// The URI does not use a Unix socket.
-    #[error("the {0:?} transport does not use a local socket")]
     NotUnix(Transport),
     /// A session connection without `XDG_RUNTIME_DIR` or `HOME`.
-    #[error("neither XDG_RUNTIME_DIR nor HOME is set")]
     NoRuntimeDir,
 }
+
+impl std::fmt::Display for SocketError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SocketError::NotUnix(t) => write!(f, "the {t:?} transport does not use a local socket"),
+            SocketError::NoRuntimeDir => f.write_str("neither XDG_RUNTIME_DIR nor HOME is set"),
+        }
+    }
+}
+
+impl std::error::Error for SocketError {}
 
 fn socket_dir_and_suffix(
     uri: &ConnectUri,

@@ -17,6 +17,8 @@
 //! assert_eq!(p.get_uint("missing").unwrap(), None);
 //! ```
 
+use std::fmt;
+
 use crate::generated::admin;
 use crate::generated::remote::{TypedParam, TypedParamValue};
 
@@ -25,11 +27,10 @@ use crate::generated::remote::{TypedParam, TypedParamValue};
 pub const FIELD_LENGTH: usize = 80;
 
 /// What went wrong with a typed parameter.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TypedParamError {
     /// The parameter exists with another type.
-    #[error("parameter '{name}' has type {found}, not {expected}")]
     TypeMismatch {
         /// Its name.
         name: String,
@@ -39,12 +40,32 @@ pub enum TypedParamError {
         found: &'static str,
     },
     /// The name is already present.
-    #[error("parameter '{0}' is already set")]
     Duplicate(String),
     /// The name is too long for libvirt.
-    #[error("parameter name '{0}' is longer than {max} bytes", max = FIELD_LENGTH - 1)]
     NameTooLong(String),
 }
+
+impl fmt::Display for TypedParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TypedParamError::TypeMismatch {
+                name,
+                expected,
+                found,
+            } => write!(f, "parameter '{name}' has type {found}, not {expected}"),
+            TypedParamError::Duplicate(n) => write!(f, "parameter '{n}' is already set"),
+            TypedParamError::NameTooLong(n) => {
+                write!(
+                    f,
+                    "parameter name '{n}' is longer than {} bytes",
+                    FIELD_LENGTH - 1
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for TypedParamError {}
 
 fn type_name(v: &TypedParamValue) -> &'static str {
     match v {

@@ -145,20 +145,16 @@ pub struct ConnectUri {
 }
 
 /// Why a URI is not usable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UriError {
     /// Not of the form `driver[+transport]://...`; what is wrong.
-    #[error("invalid libvirt URI: {0}")]
     Syntax(String),
     /// The transport after `+` is not known.
-    #[error("unknown transport `{0}`")]
     UnknownTransport(String),
     /// A parameter the remote driver does not know.
-    #[error("unknown URI parameter `{0}`")]
     UnknownParameter(String),
     /// A parameter with a value it cannot take.
-    #[error("invalid value `{value}` for URI parameter `{name}`")]
     BadValue {
         /// The parameter.
         name: String,
@@ -168,7 +164,6 @@ pub enum UriError {
     /// A value that becomes an argument of `ssh` and could change its
     /// meaning (see [`ConnectUri::check_ssh_args`]). The value itself is
     /// not kept: it may hold control characters meant for a terminal.
-    #[error("refusing ssh {field} that {reason}")]
     Unsafe {
         /// `user`, `host`, `keyfile` or `known_hosts`.
         field: &'static str,
@@ -176,6 +171,24 @@ pub enum UriError {
         reason: UnsafeReason,
     },
 }
+
+impl fmt::Display for UriError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UriError::Syntax(m) => write!(f, "invalid libvirt URI: {m}"),
+            UriError::UnknownTransport(t) => write!(f, "unknown transport `{t}`"),
+            UriError::UnknownParameter(p) => write!(f, "unknown URI parameter `{p}`"),
+            UriError::BadValue { name, value } => {
+                write!(f, "invalid value `{value}` for URI parameter `{name}`")
+            }
+            UriError::Unsafe { field, reason } => {
+                write!(f, "refusing ssh {field} that {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for UriError {}
 
 /// Why [`UriError::Unsafe`] refused a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -136,8 +136,8 @@ impl fmt::Display for AuthConfigError {
     }
 }
 
-/// Written out rather than derived: the I/O error is shared in an `Arc`,
-/// and the source is the `io::Error` itself.
+/// The I/O error is shared in an `Arc`; the source is the `io::Error`
+/// itself, not its `Arc`.
 impl std::error::Error for AuthConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

@@ -172,10 +172,10 @@ impl fmt::Display for ClientError {
     }
 }
 
-/// Written out rather than derived with `thiserror`: an I/O cause is
-/// shared in an `Arc`, and the source is the `io::Error` itself, so that
-/// `downcast_ref::<io::Error>()` finds it. Variants that only pass an error
-/// on are transparent (the same `Display`, and that error's source).
+/// An I/O cause is shared in an `Arc`; the source is the `io::Error`
+/// itself, not its `Arc` (`downcast_ref::<io::Error>()` finds it).
+/// Variants that only pass an error on are transparent (the same
+/// `Display`, and that error's source).
 impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

@@ -352,9 +352,8 @@ impl fmt::Display for TlsError {
     }
 }
 
-/// Written out rather than derived: I/O and PEM errors are shared in an
-/// `Arc`, and the source is the error itself (`downcast_ref::<io::Error>()`
-/// finds it).
+/// I/O and PEM errors are shared in an `Arc`; the source is the error
+/// itself, not its `Arc` (`downcast_ref::<io::Error>()` finds it).
 impl std::error::Error for TlsError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

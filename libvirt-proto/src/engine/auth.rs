@@ -203,8 +203,8 @@ impl fmt::Display for AuthError {
     }
 }
 
-/// Written out rather than derived: the refusal is boxed, and the source
-/// is the [`CallError`] itself (`downcast_ref::<CallError>()` finds it).
+/// The refusal is boxed; the source is the [`CallError`] itself, not its
+/// `Box` (`downcast_ref::<CallError>()` finds it).
 impl std::error::Error for AuthError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

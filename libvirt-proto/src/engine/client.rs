@@ -52,24 +52,37 @@ pub enum StreamEvent {
 }
 
 /// A stream packet that does not fit its stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StreamViolation {
     /// A hole on a stream that is not sparse (libvirt's "Unexpected
     /// stream hole"): only storage volume transfers asked for with their
     /// `SPARSE_STREAM` flag have holes.
-    #[error("unexpected hole on a stream that is not sparse")]
     UnexpectedHole,
     /// A hole of negative length.
-    #[error("stream hole of negative length {0}")]
     NegativeHole(i64),
     /// Data or a hole after the daemon's end of data.
-    #[error("stream data after the end of the stream")]
     AfterEnd,
     /// Data or a hole from the daemon on a stream the client writes.
-    #[error("stream data from the daemon on a write stream")]
     OnWriteStream,
 }
+
+impl std::fmt::Display for StreamViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamViolation::UnexpectedHole => {
+                f.write_str("unexpected hole on a stream that is not sparse")
+            }
+            StreamViolation::NegativeHole(n) => write!(f, "stream hole of negative length {n}"),
+            StreamViolation::AfterEnd => f.write_str("stream data after the end of the stream"),
+            StreamViolation::OnWriteStream => {
+                f.write_str("stream data from the daemon on a write stream")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StreamViolation {}
 
 /// Something for the driver to act on.
 #[derive(Debug)]

@@ -30,11 +30,10 @@ pub trait SecurityLayer: Send {
 }
 
 /// Why the layer could not carry the connection's bytes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LayerError {
     /// A packet longer than [`SecurityLayer::max_packet`] was announced.
-    #[error("security layer packet of {length} bytes, more than the {max} negotiated")]
     PacketTooLong {
         /// Announced.
         length: usize,
@@ -42,17 +41,33 @@ pub enum LayerError {
         max: usize,
     },
     /// The mechanism refused to encode or decode; its message.
-    #[error("security layer: {0}")]
     Mechanism(String),
     /// Bytes arrived after authentication but before the layer took over
     /// (the peer must wait for the other side to speak first); which side
     /// of the switch they belong to cannot be known.
-    #[error("{bytes} bytes arrived before the security layer took over")]
     EarlyData {
         /// How many.
         bytes: usize,
     },
 }
+
+impl fmt::Display for LayerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LayerError::PacketTooLong { length, max } => write!(
+                f,
+                "security layer packet of {length} bytes, more than the {max} negotiated"
+            ),
+            LayerError::Mechanism(e) => write!(f, "security layer: {e}"),
+            LayerError::EarlyData { bytes } => write!(
+                f,
+                "{bytes} bytes arrived before the security layer took over"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LayerError {}
 
 /// A [`SecurityLayer`] with the packet framing around it.
 pub(crate) struct LayerCodec {

@@ -106,20 +106,16 @@ impl Transmit {
 }
 
 /// Something the peer did wrong.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ProtocolError {
     /// The byte stream is not valid framing; the connection cannot go on.
-    #[error("invalid framing")]
-    Frame(#[source] FrameError),
+    Frame(FrameError),
     /// A frame that does not decode or is not expected here.
-    #[error(transparent)]
     Dispatch(DispatchError),
     /// A reply or stream packet for a serial nobody is waiting for.
-    #[error("message for unknown serial {0}")]
     UnknownSerial(u32),
     /// Fewer descriptors arrived than a `*_WITH_FDS` message announced.
-    #[error("message announces {expected} descriptors, {received} received")]
     MissingFds {
         /// Announced.
         expected: u32,
@@ -128,20 +124,55 @@ pub enum ProtocolError {
     },
     /// The SASL security layer could not decode what arrived (or encode
     /// what was to be sent).
-    #[error(transparent)]
     SecurityLayer(layer::LayerError),
     /// A stream packet that does not fit its stream; the stream was
     /// aborted, the connection goes on.
-    #[error(transparent)]
     Stream(StreamViolation),
     /// More descriptors arrived at once than one message may carry.
-    #[error("{received} descriptors at once, above one message's {max}")]
     TooManyFds {
         /// Received.
         received: usize,
         /// The most one message carries ([`MAX_FDS`](crate::frame::MAX_FDS)).
         max: usize,
     },
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProtocolError::Frame(_) => f.write_str("invalid framing"),
+            ProtocolError::Dispatch(e) => fmt::Display::fmt(e, f),
+            ProtocolError::UnknownSerial(s) => write!(f, "message for unknown serial {s}"),
+            ProtocolError::MissingFds { expected, received } => {
+                write!(
+                    f,
+                    "message announces {expected} descriptors, {received} received"
+                )
+            }
+            ProtocolError::SecurityLayer(e) => fmt::Display::fmt(e, f),
+            ProtocolError::Stream(v) => fmt::Display::fmt(v, f),
+            ProtocolError::TooManyFds { received, max } => {
+                write!(
+                    f,
+                    "{received} descriptors at once, above one message's {max}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ProtocolError::Frame(e) => Some(e),
+            ProtocolError::Dispatch(e) => e.source(),
+            ProtocolError::SecurityLayer(e) => e.source(),
+            ProtocolError::Stream(e) => e.source(),
+            ProtocolError::UnknownSerial(_)
+            | ProtocolError::MissingFds { .. }
+            | ProtocolError::TooManyFds { .. } => None,
+        }
+    }
 }
 
 /// Why the connection ended. As an error it is what ended it: the peer's
@@ -176,9 +207,8 @@ impl fmt::Display for CloseReason {
     }
 }
 
-/// Written out rather than derived: the I/O error is shared in an `Arc`,
-/// and the source is the `io::Error` itself (`downcast_ref::<io::Error>()`
-/// finds it).
+/// The I/O error is shared in an `Arc`; the source is the `io::Error`
+/// itself, not its `Arc` (`downcast_ref::<io::Error>()` finds it).
 impl std::error::Error for CloseReason {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -205,30 +235,23 @@ impl PartialEq for CloseReason {
 }
 
 /// Why a request could not be made.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum EngineError {
     /// The connection has ended.
-    #[error(transparent)]
     Closed(CloseReason),
     /// The arguments break a bound of the protocol.
-    #[error("cannot encode the arguments")]
-    Encode(#[source] xdrgen::rt::Error),
+    Encode(xdrgen::rt::Error),
     /// No open stream has this serial.
-    #[error("no open stream with serial {0}")]
     NoSuchStream(u32),
     /// The reply body does not decode as the procedure's reply.
-    #[error("malformed reply")]
-    Decode(#[source] xdrgen::rt::Error),
+    Decode(xdrgen::rt::Error),
     /// More descriptors than one message may carry.
-    #[error("{0} descriptors exceed the limit of one message")]
     TooManyFds(usize),
     /// The message cannot be framed.
-    #[error(transparent)]
     Frame(FrameError),
     /// The message would be `len` bytes, above the protocol's `max`
     /// ([`MAX_MESSAGE`](crate::frame::MAX_MESSAGE)); nothing was queued.
-    #[error("a message of {len} bytes exceeds the limit of {max}")]
     FrameTooLarge {
         /// The whole message's size, length prefix included.
         len: usize,
@@ -237,17 +260,66 @@ pub enum EngineError {
     },
 }
 
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Closed(r) => fmt::Display::fmt(r, f),
+            EngineError::Encode(_) => f.write_str("cannot encode the arguments"),
+            EngineError::NoSuchStream(s) => write!(f, "no open stream with serial {s}"),
+            EngineError::Decode(_) => f.write_str("malformed reply"),
+            EngineError::TooManyFds(n) => {
+                write!(f, "{n} descriptors exceed the limit of one message")
+            }
+            EngineError::Frame(e) => fmt::Display::fmt(e, f),
+            EngineError::FrameTooLarge { len, max } => {
+                write!(f, "a message of {len} bytes exceeds the limit of {max}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EngineError::Closed(r) => r.source(),
+            EngineError::Encode(e) | EngineError::Decode(e) => Some(e),
+            EngineError::Frame(e) => e.source(),
+            EngineError::NoSuchStream(_)
+            | EngineError::TooManyFds(_)
+            | EngineError::FrameTooLarge { .. } => None,
+        }
+    }
+}
+
 /// A failed call: the daemon's error or the end of the connection.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum CallError {
     /// The daemon answered with an error.
-    #[error(transparent)]
     Remote(RemoteError),
     /// The connection ended before the reply.
-    #[error(transparent)]
     ConnectionLost(CloseReason),
     /// The reply was malformed.
-    #[error(transparent)]
     Protocol(ProtocolError),
+}
+
+/// Every variant is transparent: the error it holds says what failed.
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Remote(e) => fmt::Display::fmt(e, f),
+            CallError::ConnectionLost(r) => fmt::Display::fmt(r, f),
+            CallError::Protocol(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Remote(e) => e.source(),
+            CallError::ConnectionLost(r) => r.source(),
+            CallError::Protocol(e) => e.source(),
+        }
+    }
 }

@@ -13,18 +13,36 @@ use crate::generated::remote::{self, program::procs};
 pub const CONNECT_RO: u32 = 1;
 
 /// Why opening failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum OpenError {
     /// Authentication failed.
-    #[error(transparent)]
     Auth(AuthError),
     /// A call of the handshake failed.
-    #[error(transparent)]
     Call(Box<CallError>),
     /// A reply was malformed, or the engine is closed.
-    #[error(transparent)]
     Engine(EngineError),
+}
+
+/// Every variant is transparent: the error it holds says what failed.
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Auth(e) => std::fmt::Display::fmt(e, f),
+            OpenError::Call(e) => std::fmt::Display::fmt(e, f),
+            OpenError::Engine(e) => std::fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Auth(e) => e.source(),
+            OpenError::Call(e) => e.source(),
+            OpenError::Engine(e) => e.source(),
+        }
+    }
 }
 
 /// The progress of an [`Opener`].
