@@ -54,9 +54,11 @@
 //!
 //! Around the generated code: [`frame`] (the length-prefixed wire format and
 //! an incremental decoder), [`dispatch`] (any frame to a typed value),
-//! [`error`] (the daemon's errors, named), [`typed_params`] (libvirt's
-//! typed parameter lists), [`uri`] (connection URIs) and [`engine`] (a
-//! sans-IO connection for either role, for any transport).
+//! [`error`] (the daemon's errors, named; how the crate's errors fit
+//! together, and [`error::Report`] to print one with its causes),
+//! [`typed_params`] (libvirt's typed parameter lists), [`uri`] (connection
+//! URIs) and [`engine`] (a sans-IO connection for either role, for any
+//! transport).
 //!
 //! Features: `client` (the async client on tokio, module `client`), `gssapi`
 //! (Kerberos for the client's SASL, through the system's
