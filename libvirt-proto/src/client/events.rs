@@ -340,6 +340,12 @@ impl Client {
             stream.deregister = Some((D::PROGRAM, D::VERSION, D::NUMBER as i32, body));
             Ok(stream)
         });
-        registration.await.map_err(|_| ClientError::Closed)?
+        match registration.await {
+            Ok(r) => r,
+            // A panic is not an error of the connection's.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down.
+            Err(_) => Err(ClientError::Closed),
+        }
     }
 }
