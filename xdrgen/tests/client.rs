@@ -1,8 +1,8 @@
 //! The client methods generator (`xdrgen::codegen::client`) on the
 //! fixtures of `tests/fixtures/client/`: `remote.x`, a small program in
 //! libvirt's style, and `qemu.x`, a program using `remote.x`'s types as an
-//! extern module. Each program's methods are snapshotted; the other tests
-//! name what the snapshots show.
+//! extern module. Each program's methods, and the remote program's typed
+//! events, are snapshotted; the other tests name what the snapshots show.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -121,6 +121,8 @@ fn config(module: &str, method_prefix: &str) -> ClientConfig {
                 flags(&[("flags", "DomainQemuMonitorCommandFlags")], ""),
             ),
         ]),
+        // Typed events have a test of their own.
+        ..ClientConfig::default()
     }
 }
 
@@ -348,5 +350,169 @@ fn what_the_client_cannot_do_is_an_error() {
     assert_eq!(
         e,
         "REMOTE_PROC_DOMAIN_SUSPEND: method name `domain_suspend` is already taken"
+    );
+}
+
+/// Typed events of the domain family: `DOMAIN_EVENT_CALLBACK_*` and the
+/// newer `DOMAIN_EVENT_*` messages with a callback id.
+fn events() -> client::Events {
+    let values = |list: &[(&str, client::ValueType)]| {
+        list.iter()
+            .map(|(f, v)| ((*f).to_owned(), v.clone()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    client::Events {
+        message: "crate::dispatch::Message".into(),
+        variant: "Remote".into(),
+        families: vec![client::EventFamily {
+            name: "DomainEvent".into(),
+            doc: "Domain events.\n\nOne variant per message.".into(),
+            family: "Domain".into(),
+            prefixes: strings(&["DOMAIN_EVENT_CALLBACK_", "DOMAIN_EVENT_"]),
+            id_type: Some("DomainEventID".into()),
+            messages: BTreeMap::from([
+                (
+                    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE".to_owned(),
+                    client::EventMessage {
+                        id: Some("LIFECYCLE".into()),
+                        callback: Some("virConnectDomainEventCallback".into()),
+                        field_docs: BTreeMap::from([(
+                            "event".to_owned(),
+                            "The specific \\<event\\> which occurred".to_owned(),
+                        )]),
+                        values: values(&[
+                            ("event", client::ValueType::Enum("DomainEventType".into())),
+                            (
+                                "detail",
+                                client::ValueType::Dependent {
+                                    ty: "DomainEventDetail".into(),
+                                    of: "event".into(),
+                                },
+                            ),
+                        ]),
+                    },
+                ),
+                (
+                    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE".to_owned(),
+                    client::EventMessage {
+                        id: Some("TUNABLE".into()),
+                        callback: None,
+                        field_docs: BTreeMap::new(),
+                        values: values(&[
+                            ("flags", client::ValueType::Flags("TunableFlags".into())),
+                            ("type", client::ValueType::Enum("TunableType".into())),
+                        ]),
+                    },
+                ),
+            ]),
+        }],
+    }
+}
+
+fn remote_events() -> client::EventCode {
+    remote_with(&ClientConfig {
+        events: events(),
+        ..config("remote", "")
+    })
+    .events
+    .expect("typed events")
+}
+
+#[test]
+fn event_messages_become_typed_events() {
+    let e = remote_events();
+    insta::assert_snapshot!("remote_events", e.body);
+    assert_eq!(e.enums, [("DomainEvent".to_owned(), 2)]);
+    let text = squeeze(&e.body);
+    // The callback id is dropped, the nested message flattened, the object
+    // a handle named by its word, the numbers typed.
+    assert!(
+        text.contains(
+            "Message::Remote( remote::program::Message::DomainEventCallbackLifecycle(m), ) \
+             => { Ok(Self::Lifecycle { domain: Domain::from_wire(client.clone(), m.msg.dom), \
+             event: api::DomainEventType::from(m.msg.event), \
+             detail: api::DomainEventDetail::new( api::DomainEventType::from(m.msg.event), \
+             m.msg.detail, ), }) }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Tunable { /// The domain the event is about. domain: Domain, \
+             /// The message's `params`. params: TypedParams, \
+             /// The message's `path`. path: Option<String>, \
+             /// The message's `flags`. flags: api::TunableFlags, \
+             /// The message's `type`. r#type: api::TunableType, }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("flags: api::TunableFlags::from_bits_retain(m.flags),"),
+        "{text}"
+    );
+    // The legacy message without a callback id has no variant.
+    assert!(!text.contains("DomainEventLifecycle(m)"), "{text}");
+    assert!(
+        text.contains(
+            "impl Event for DomainEvent { const FAMILY: EventFamily = EventFamily::Domain;"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("pub fn event_id(&self) -> api::DomainEventID"),
+        "{text}"
+    );
+    assert!(text.contains("pub fn domain(&self) -> &Domain"), "{text}");
+    assert!(
+        text.contains("use crate::client::{Client, Event, EventFamily, Domain};"),
+        "{text}"
+    );
+    assert!(text.contains("use crate::dispatch::Message;"), "{text}");
+    // Without families there are none.
+    assert_eq!(remote().events, None);
+}
+
+#[test]
+fn typed_events_refuse_what_they_cannot_type() {
+    let spec = load_program(&["remote.x"], "remote");
+    let options = GenOptions {
+        strip_prefix: Some("remote".into()),
+        ..GenOptions::default()
+    };
+    let with = |events: client::Events| {
+        client::generate(
+            &spec,
+            &options,
+            &ClientConfig {
+                events,
+                ..config("remote", "")
+            },
+        )
+        .unwrap_err()
+    };
+    let mut unknown = events();
+    unknown.families[0]
+        .messages
+        .get_mut("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE")
+        .unwrap()
+        .values
+        .insert("reason".into(), client::ValueType::Enum("X".into()));
+    assert_eq!(
+        with(unknown),
+        "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE: no field `reason` to type"
+    );
+    let mut not_a_number = events();
+    not_a_number.families[0]
+        .messages
+        .get_mut("REMOTE_PROC_DOMAIN_EVENT_CALLBACK_TUNABLE")
+        .unwrap()
+        .values
+        .insert("path".into(), client::ValueType::Enum("X".into()));
+    assert!(with(not_a_number).contains("field `path` cannot be typed"));
+    let mut none = events();
+    none.families[0].prefixes = strings(&["NETWORK_EVENT_"]);
+    assert_eq!(
+        with(none),
+        "event family `DomainEvent`: no message with a callback id starts with NETWORK_EVENT_"
     );
 }

@@ -68,6 +68,77 @@ pub struct ClientConfig {
     /// The name of each typed result struct, by procedure (`DomainInfo`);
     /// a typed reply of several fields without one is an error.
     pub reply_names: BTreeMap<String, String>,
+    /// The typed events of the program's messages, as enums of
+    /// [`ClientCode::events`](super::ClientCode::events); none when it has
+    /// no families.
+    pub events: Events,
+}
+
+/// The typed events of a program: one enum per family of event messages,
+/// implementing the client module's `Event` trait.
+///
+/// The client module ([`ClientConfig::client_module`]) provides the trait
+/// `Event` (`const FAMILY: EventFamily` and
+/// `fn from_message(client: &Client, message: Message) -> Result<Self, Message>`)
+/// and the enum `EventFamily` whose variants [`EventFamily::family`] names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Events {
+    /// The type events arrive as, which `Event::from_message` takes
+    /// (`crate::dispatch::Message`).
+    pub message: String,
+    /// Its variant holding a message of this program, the program's
+    /// `Message` enum (`Remote`).
+    pub variant: String,
+    /// The families, an enum each.
+    pub families: Vec<EventFamily>,
+}
+
+/// One family of events: the messages sent to the callbacks of one kind of
+/// registration, as the variants of one enum.
+///
+/// A message of the program is the family's when its name (without the
+/// member prefix) starts with one of [`prefixes`](EventFamily::prefixes)
+/// and its struct starts with `int callbackID`, libvirt's mark of an event
+/// sent to a registered callback. Its variant is named by the rest of the
+/// name (`DOMAIN_EVENT_CALLBACK_LIFECYCLE` → `Lifecycle`); its fields are the
+/// message's without the callback id, those of a nested `msg` struct in its
+/// place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFamily {
+    /// The enum (`DomainEvent`).
+    pub name: String,
+    /// The enum's documentation (Markdown), one line or several.
+    pub doc: String,
+    /// The variant of the client module's `EventFamily` (`Domain`).
+    pub family: String,
+    /// Name prefixes of the family's messages, the longest first
+    /// (`DOMAIN_EVENT_CALLBACK_`, `DOMAIN_EVENT_`).
+    pub prefixes: Vec<String>,
+    /// The type of [`ClientConfig::flag_module`] naming the events one
+    /// registers for (`DomainEventID`): with it, the enum gets an
+    /// `event_id()` and every message needs an [`EventMessage::id`].
+    pub id_type: Option<String>,
+    /// What the caller knows of each message, by procedure
+    /// (`REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE`).
+    pub messages: BTreeMap<String, EventMessage>,
+}
+
+/// What the caller knows of one event message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventMessage {
+    /// The constant of [`EventFamily::id_type`] registering for it
+    /// (`LIFECYCLE`).
+    pub id: Option<String>,
+    /// The C callback it is delivered to (`virConnectDomainEventCallback`),
+    /// for the documentation.
+    pub callback: Option<String>,
+    /// Documentation (Markdown) of the fields, by the message's field name
+    /// (the Rust name without `r#`; a nested `msg`'s fields by their own).
+    pub field_docs: BTreeMap<String, String>,
+    /// Number fields as typed values of [`ClientConfig::flag_module`], by
+    /// field name as in [`field_docs`](EventMessage::field_docs); a
+    /// [`ValueType::Dependent`] names a sibling field likewise.
+    pub values: BTreeMap<String, ValueType>,
 }
 
 /// How a number on the wire becomes a typed value, a type of

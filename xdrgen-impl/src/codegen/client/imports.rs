@@ -92,8 +92,8 @@ impl Modules {
         quote!(#id::)
     }
 
-    /// The `use` lines for `code`: the procedure markers (in `procs_path`
-    /// under the types' module), the generated modules it names (extern
+    /// The `use` lines for what `code` names: the procedure markers (in
+    /// `procs_path` under the types' module), the generated modules (extern
     /// ones first), the client module's items, the flag-set module, the
     /// typed-parameter type and `OwnedFd`.
     pub(super) fn uses(&self, code: &TokenStream, procs_path: &str) -> Result<TokenStream, String> {
@@ -101,8 +101,11 @@ impl Modules {
         idents(code, &mut used);
         let uses = |name: &str| used.contains(name);
 
-        let procs = path_tokens(&format!("{}::{procs_path}", self.types_module))?;
-        let mut lines = vec![quote!(use #procs;)];
+        let mut lines = Vec::new();
+        if uses("procs") {
+            let procs = path_tokens(&format!("{}::{procs_path}", self.types_module))?;
+            lines.push(quote!(use #procs;));
+        }
 
         // The generated modules, grouped under their parent.
         let mut groups: Vec<(&str, Vec<&Ident>)> = Vec::new();
@@ -124,19 +127,26 @@ impl Modules {
         }
 
         let client_module = path_tokens(&self.client_module)?;
-        let mut items = vec![
-            format_ident!("{}", self.client),
-            format_ident!("ClientError"),
+        let mut items = Vec::new();
+        // The event trait and families are named by typed events only.
+        let own = [
+            self.client.as_str(),
+            "ClientError",
+            "ByteStream",
+            "Event",
+            "EventFamily",
         ];
-        if uses("ByteStream") {
-            items.push(format_ident!("ByteStream"));
-        }
-        for h in &self.handles {
-            if uses(h) {
-                items.push(format_ident!("{}", h));
+        for item in own
+            .into_iter()
+            .chain(self.handles.iter().map(String::as_str))
+        {
+            if uses(item) {
+                items.push(format_ident!("{}", item));
             }
         }
-        lines.push(quote!(use #client_module::{#(#items),*};));
+        if !items.is_empty() {
+            lines.push(quote!(use #client_module::{#(#items),*};));
+        }
 
         if !self.flag_module.is_empty() && uses(last_segment(&self.flag_module)) {
             let m = path_tokens(&self.flag_module)?;

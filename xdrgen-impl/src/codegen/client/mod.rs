@@ -19,8 +19,10 @@
 //! handle, or on the client without the `connect_` of the method's name),
 //! which asks for the list (`need_results` 1).
 //!
-//! Not generated: messages (events are not calls) and the procedures
-//! [`ClientConfig::skip`] names. Types, procedure markers and program
+//! Not generated: methods for messages (events are not calls) and the
+//! procedures [`ClientConfig::skip`] names. The event messages of the
+//! families [`ClientConfig::events`] describes become enums of typed events
+//! instead, a module of their own ([`ClientCode::events`]). Types, procedure markers and program
 //! modules are named by the spec's [`ModuleLayout`], the names its
 //! [`generate_source`](crate::codegen::generate_source) gave them.
 //!
@@ -29,6 +31,7 @@
 //! `ByteStream`, and the handle types.
 
 mod config;
+mod events;
 mod handles;
 mod imports;
 mod method;
@@ -48,8 +51,10 @@ use crate::codegen::GenOptions;
 use crate::ir::{ProcedureKind, Spec};
 
 pub use config::{
-    ClientConfig, Fds, FlagArgs, Handle, TypedParams, TypedParamsConversion, ValueType,
+    ClientConfig, EventFamily, EventMessage, Events, Fds, FlagArgs, Handle, TypedParams,
+    TypedParamsConversion, ValueType,
 };
+pub use events::EventCode;
 
 /// The client methods of one program.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +68,8 @@ pub struct ClientCode {
     pub typed_flags: usize,
     /// `flags` arguments left as `u32`, as `PROCEDURE: why`.
     pub untyped_flags: Vec<String>,
+    /// The typed events ([`ClientConfig::events`]), a module of their own.
+    pub events: Option<EventCode>,
 }
 
 /// The client methods of the program of `spec`, whose items
@@ -155,6 +162,7 @@ pub fn generate(
         #(#handle_impls)*
     };
     let uses = modules.uses(&methods, &version.procs_path(program))?;
+    let events = ctx.events(&version.procedures, &version.procs_path(program))?;
     let tokens = quote! {
         #uses
         #methods
@@ -170,6 +178,7 @@ pub fn generate(
         methods: count,
         typed_flags: ctx.typed_flags.get(),
         untyped_flags: ctx.untyped_flags.take(),
+        events,
     })
 }
 
