@@ -25,13 +25,12 @@ use tokio::sync::mpsc;
 use libvirt_proto::admin;
 use libvirt_proto::admin::program::procs as aprocs;
 use libvirt_proto::api::{
-    DomainEventDefinedDetailType, DomainEventID, DomainEventResumedDetailType,
-    DomainEventStartedDetailType, DomainEventStoppedDetailType, DomainEventSuspendedDetailType,
-    DomainEventType, DomainEventUndefinedDetailType, DomainState, NetworkEventLifecycleType,
-    StoragePoolEventLifecycleType,
+    DomainEventDetail, DomainEventID, DomainEventType, DomainState, NetworkEventID,
+    NetworkEventLifecycleType, StoragePoolEventID, StoragePoolEventLifecycleType,
 };
-use libvirt_proto::client::{AdminClient, Client, ClientError, EventStream};
-use libvirt_proto::dispatch::Message;
+use libvirt_proto::client::{
+    AdminClient, Client, ClientError, DomainEvent, Events, NetworkEvent, StoragePoolEvent,
+};
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
 
@@ -272,22 +271,16 @@ fn domain_state(state: i32) -> &'static str {
         .unwrap_or_else(|| panic!("unknown domain state {state}"))
 }
 
-/// virsh's words for a domain lifecycle event and its detail: the detail's
-/// type depends on the event, as in libvirt's C API.
-fn domain_event_words(event: i32, detail: i32) -> String {
-    let kind = DomainEventType::from(event);
-    let detail_word = match kind {
-        DomainEventType::DEFINED => DomainEventDefinedDetailType::from(detail).virsh_name(),
-        DomainEventType::UNDEFINED => DomainEventUndefinedDetailType::from(detail).virsh_name(),
-        DomainEventType::STARTED => DomainEventStartedDetailType::from(detail).virsh_name(),
-        DomainEventType::SUSPENDED => DomainEventSuspendedDetailType::from(detail).virsh_name(),
-        DomainEventType::RESUMED => DomainEventResumedDetailType::from(detail).virsh_name(),
-        DomainEventType::STOPPED => DomainEventStoppedDetailType::from(detail).virsh_name(),
-        other => panic!("unexpected lifecycle event {other}"),
-    };
-    let name = kind.virsh_name().expect("a known event");
-    let detail_word =
-        detail_word.unwrap_or_else(|| panic!("unknown detail {detail} of event {name}"));
+/// virsh's words for a domain lifecycle event and its detail (typed by the
+/// event, as in libvirt's C API).
+fn domain_event_words(event: DomainEventType, detail: DomainEventDetail) -> String {
+    assert_eq!(detail.of(), event, "the detail is typed by its event");
+    let name = event
+        .virsh_name()
+        .unwrap_or_else(|| panic!("unknown lifecycle event {event}"));
+    let detail_word = detail
+        .virsh_name()
+        .unwrap_or_else(|| panic!("unknown detail {detail:?} of event {name}"));
     format!("{name} {detail_word}")
 }
 
@@ -463,51 +456,67 @@ async fn compare_list(d: &Daemon, client: &Client) {
 }
 
 /// The next lifecycle event of domain `name` on `events`: (event, detail).
-async fn next_domain_event(events: &mut EventStream, name: &str) -> (i32, i32) {
+async fn next_domain_event(
+    events: &mut Events<DomainEvent>,
+    name: &str,
+) -> (DomainEventType, DomainEventDetail) {
     loop {
-        let m = tokio::time::timeout(WAIT, events.next())
+        let e = tokio::time::timeout(WAIT, events.next())
             .await
             .unwrap_or_else(|_| panic!("no lifecycle event of {name} within {WAIT:?}"))
             .expect("the connection is open")
             .expect("no error");
-        if let Message::Remote(remote::program::Message::DomainEventCallbackLifecycle(e)) = m {
-            assert_eq!(Some(e.callback_id), events.callback_id());
-            if e.msg.dom.name == name {
-                return (e.msg.event, e.msg.detail);
+        if let DomainEvent::Lifecycle {
+            domain,
+            event,
+            detail,
+        } = e
+        {
+            if domain.name == name {
+                return (event, detail);
             }
         }
     }
 }
 
 /// The next lifecycle event of network `name`.
-async fn next_network_event(events: &mut EventStream, name: &str) -> i32 {
+async fn next_network_event(
+    events: &mut Events<NetworkEvent>,
+    name: &str,
+) -> NetworkEventLifecycleType {
     loop {
-        let m = tokio::time::timeout(WAIT, events.next())
+        let e = tokio::time::timeout(WAIT, events.next())
             .await
             .unwrap_or_else(|_| panic!("no lifecycle event of network {name} within {WAIT:?}"))
             .expect("the connection is open")
             .expect("no error");
-        if let Message::Remote(remote::program::Message::NetworkEventLifecycle(e)) = m {
-            assert_eq!(Some(e.callback_id), events.callback_id());
-            if e.net.name == name {
-                return e.event;
+        if let NetworkEvent::Lifecycle { network, event, .. } = e {
+            if network.name == name {
+                return event;
             }
         }
     }
 }
 
 /// The next lifecycle event of storage pool `name`.
-async fn next_pool_event(events: &mut EventStream, name: &str) -> i32 {
+async fn next_pool_event(
+    events: &mut Events<StoragePoolEvent>,
+    name: &str,
+) -> StoragePoolEventLifecycleType {
     loop {
-        let m = tokio::time::timeout(WAIT, events.next())
+        let e = tokio::time::timeout(WAIT, events.next())
             .await
             .unwrap_or_else(|_| panic!("no lifecycle event of pool {name} within {WAIT:?}"))
             .expect("the connection is open")
             .expect("no error");
-        if let Message::Remote(remote::program::Message::StoragePoolEventLifecycle(e)) = m {
-            assert_eq!(Some(e.callback_id), events.callback_id());
-            if e.pool.name == name {
-                return e.event;
+        if let StoragePoolEvent::Lifecycle {
+            storage_pool,
+            event,
+            ..
+        } = e
+        {
+            if storage_pool.name == name {
+                return event;
             }
         }
     }
@@ -620,7 +629,7 @@ async fn domain_lifecycle_with_events() {
     };
     let client = Client::connect(&d.uri()).await.unwrap();
     let mut events = client
-        .register_domain_event(DomainEventID::LIFECYCLE, None)
+        .domain_events(DomainEventID::LIFECYCLE, None)
         .await
         .unwrap();
     assert!(events.callback_id().is_some());
@@ -671,12 +680,17 @@ async fn domain_lifecycle_with_events() {
     assert_eq!(virsh(&d, &["domuuid", name]).await.trim(), uuid(&dom.uuid));
 
     let mut seen = Vec::new();
-    let mut check = |step: &str, got: (i32, i32), want: i32| {
-        assert_eq!(got.0, want, "event after {step}");
-        assert!(got.1 >= 0, "detail after {step}: {got:?}");
-        seen.push(got);
-    };
-    check("define", next_domain_event(&mut events, name).await, 0);
+    let mut check =
+        |step: &str, got: (DomainEventType, DomainEventDetail), want: DomainEventType| {
+            assert_eq!(got.0, want, "event after {step}");
+            assert_eq!(got.1.of(), want, "detail after {step}: {got:?}");
+            seen.push(got);
+        };
+    check(
+        "define",
+        next_domain_event(&mut events, name).await,
+        DomainEventType::DEFINED,
+    );
     assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "shut off");
     assert_eq!(state_of(&client, &dom).await, "shut off");
     compare_list(&d, &client).await;
@@ -685,7 +699,11 @@ async fn domain_lifecycle_with_events() {
         .call::<procs::DomainCreate>(&remote::DomainCreateArgs { dom: dom.clone() })
         .await
         .unwrap();
-    check("start", next_domain_event(&mut events, name).await, 2);
+    check(
+        "start",
+        next_domain_event(&mut events, name).await,
+        DomainEventType::STARTED,
+    );
     assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "running");
     assert_eq!(state_of(&client, &dom).await, "running");
     compare_list(&d, &client).await;
@@ -694,7 +712,11 @@ async fn domain_lifecycle_with_events() {
         .call::<procs::DomainSuspend>(&remote::DomainSuspendArgs { dom: dom.clone() })
         .await
         .unwrap();
-    check("suspend", next_domain_event(&mut events, name).await, 3);
+    check(
+        "suspend",
+        next_domain_event(&mut events, name).await,
+        DomainEventType::SUSPENDED,
+    );
     assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "paused");
     assert_eq!(state_of(&client, &dom).await, "paused");
 
@@ -702,7 +724,11 @@ async fn domain_lifecycle_with_events() {
         .call::<procs::DomainResume>(&remote::DomainResumeArgs { dom: dom.clone() })
         .await
         .unwrap();
-    check("resume", next_domain_event(&mut events, name).await, 4);
+    check(
+        "resume",
+        next_domain_event(&mut events, name).await,
+        DomainEventType::RESUMED,
+    );
     assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "running");
     assert_eq!(state_of(&client, &dom).await, "running");
 
@@ -710,7 +736,11 @@ async fn domain_lifecycle_with_events() {
         .call::<procs::DomainDestroy>(&remote::DomainDestroyArgs { dom: dom.clone() })
         .await
         .unwrap();
-    check("destroy", next_domain_event(&mut events, name).await, 5);
+    check(
+        "destroy",
+        next_domain_event(&mut events, name).await,
+        DomainEventType::STOPPED,
+    );
     assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "shut off");
     assert_eq!(state_of(&client, &dom).await, "shut off");
 
@@ -718,7 +748,11 @@ async fn domain_lifecycle_with_events() {
         .call::<procs::DomainUndefine>(&remote::DomainUndefineArgs { dom: dom.clone() })
         .await
         .unwrap();
-    check("undefine", next_domain_event(&mut events, name).await, 1);
+    check(
+        "undefine",
+        next_domain_event(&mut events, name).await,
+        DomainEventType::UNDEFINED,
+    );
     let err = virsh_fails(&d, &["domstate", name], &[]).await;
     assert!(
         err.contains(&format!("failed to get domain '{name}'")),
@@ -838,7 +872,10 @@ async fn storage_pools_agree() {
     }
 
     // A new pool through its lifecycle, with events on both sides.
-    let mut events = client.register_storage_pool_event(0, None).await.unwrap();
+    let mut events = client
+        .storage_pool_events(StoragePoolEventID::LIFECYCLE, None)
+        .await
+        .unwrap();
     let mut watcher = Watcher::spawn(&d, &["pool-event", "--event", "lifecycle", "--loop"]);
     let prime = r"<pool type='dir'><name>parity-prime</name><target><path>/parity-prime</path></target></pool>";
     let mut ready = false;
@@ -911,8 +948,15 @@ async fn storage_pools_agree() {
         .unwrap();
     seen.push(next_pool_event(&mut events, name).await);
     assert_eq!(listed(virsh(&d, &["pool-list", "--all"]).await), None);
-    // VIR_STORAGE_POOL_EVENT_DEFINED, STARTED, STOPPED, UNDEFINED.
-    assert_eq!(seen, [0, 2, 3, 1]);
+    assert_eq!(
+        seen,
+        [
+            StoragePoolEventLifecycleType::DEFINED,
+            StoragePoolEventLifecycleType::STARTED,
+            StoragePoolEventLifecycleType::STOPPED,
+            StoragePoolEventLifecycleType::UNDEFINED,
+        ]
+    );
     let marker = format!("for storage pool {name}");
     let printed: Vec<String> = watcher
         .lines_with(&marker, seen.len())
@@ -922,9 +966,8 @@ async fn storage_pools_agree() {
         .collect();
     let ours: Vec<String> = seen
         .iter()
-        .map(|&e| {
-            StoragePoolEventLifecycleType::from(e)
-                .virsh_name()
+        .map(|e| {
+            e.virsh_name()
                 .unwrap_or_else(|| panic!("unknown event {e}"))
                 .to_owned()
         })
@@ -1025,7 +1068,10 @@ async fn networks_agree() {
     }
 
     // A new network through its lifecycle, with events on both sides.
-    let mut events = client.register_network_event(0, None).await.unwrap();
+    let mut events = client
+        .network_events(NetworkEventID::LIFECYCLE, None)
+        .await
+        .unwrap();
     let mut watcher = Watcher::spawn(&d, &["net-event", "--event", "lifecycle", "--loop"]);
     let prime = "<network><name>parity-prime</name></network>";
     let mut ready = false;
@@ -1091,8 +1137,15 @@ async fn networks_agree() {
     let rows = table(&virsh(&d, &["net-list", "--all"]).await);
     assert!(rows.iter().all(|r| r["Name"] != name), "{rows:?}");
     compare(client.clone(), rows).await;
-    // VIR_NETWORK_EVENT_DEFINED, STARTED, STOPPED, UNDEFINED.
-    assert_eq!(seen, [0, 2, 3, 1]);
+    assert_eq!(
+        seen,
+        [
+            NetworkEventLifecycleType::DEFINED,
+            NetworkEventLifecycleType::STARTED,
+            NetworkEventLifecycleType::STOPPED,
+            NetworkEventLifecycleType::UNDEFINED,
+        ]
+    );
     let marker = format!("for network {name}");
     let printed: Vec<String> = watcher
         .lines_with(&marker, seen.len())
@@ -1102,9 +1155,8 @@ async fn networks_agree() {
         .collect();
     let ours: Vec<String> = seen
         .iter()
-        .map(|&e| {
-            NetworkEventLifecycleType::from(e)
-                .virsh_name()
+        .map(|e| {
+            e.virsh_name()
                 .unwrap_or_else(|| panic!("unknown event {e}"))
                 .to_owned()
         })
@@ -1441,5 +1493,11 @@ fn the_parsers_read_the_tools_output() {
         ),
         "Stopped Destroyed"
     );
-    assert_eq!(domain_event_words(5, 1), "Stopped Destroyed");
+    assert_eq!(
+        domain_event_words(
+            DomainEventType::STOPPED,
+            DomainEventDetail::new(DomainEventType::STOPPED, 1)
+        ),
+        "Stopped Destroyed"
+    );
 }

@@ -16,9 +16,12 @@
 //!   procedure's marker type. Dropping a call's future, or
 //!   [`Client::call_with_timeout`] running out, gives the call up cleanly:
 //!   its reply is discarded when it comes.
-//! - Events: [`Client::events`] for every event, or
-//!   [`Client::register_domain_event`] and its siblings for one kind, as
-//!   bounded [`EventStream`]s that count what a slow consumer lost.
+//! - Events: [`Client::domain_events`] and its siblings register for one
+//!   kind and yield typed events ([`DomainEvent::Lifecycle`] with the
+//!   domain's handle and the C API's enums, ...); the raw messages come
+//!   from [`Client::register_domain_event`] and its siblings, or
+//!   [`Client::events`] for every event, as bounded [`EventStream`]s that
+//!   count what a slow consumer lost.
 //! - Byte streams: [`Client::call_stream`] opens a [`ByteStream`]
 //!   (`AsyncRead` + `AsyncWrite`) for screenshots, volume transfers,
 //!   consoles and channels.
@@ -64,6 +67,7 @@ mod sasl;
 mod stream;
 mod tls;
 mod transport;
+mod typed_events;
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +89,9 @@ pub use handles::{
 pub use sasl::{CredentialRequest, Credentials, SaslCredentials, MAX_SCRAM_ITERATIONS};
 pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
 pub use tls::{PkiFile, TlsError};
+pub use typed_events::{
+    DomainEvent, Event, Events, NetworkEvent, NodeDeviceEvent, SecretEvent, StoragePoolEvent,
+};
 
 use crate::engine::auth::AuthMethod;
 use crate::engine::keepalive::{DEFAULT_COUNT, DEFAULT_INTERVAL};

@@ -35,6 +35,9 @@ pub mod api;
 /// The remote program: 401 methods of `Client`.
 #[cfg(feature = "client")]
 mod remote_client;
+/// The remote program's typed events: `DomainEvent` (28), `NetworkEvent` (2), `StoragePoolEvent` (2), `NodeDeviceEvent` (2), `SecretEvent` (2).
+#[cfg(feature = "client")]
+pub(crate) mod remote_events;
 /// The qemu program: 6 methods of `Client`.
 #[cfg(feature = "client")]
 mod qemu_client;
