@@ -18,10 +18,8 @@ use libvirt_proto::error::Report;
 use libvirt_proto::remote;
 
 /// The word virsh prints for a domain state ("running", "shut off").
-fn state_name(state: u8) -> &'static str {
-    DomainState::from(i32::from(state))
-        .virsh_name()
-        .unwrap_or("no state")
+fn state_name(state: DomainState) -> &'static str {
+    state.virsh_name().unwrap_or("no state")
 }
 
 async fn list(c: &Client) -> Result<(), ClientError> {

@@ -80,7 +80,10 @@ fn a_detail_is_typed_by_its_event_and_a_reason_by_its_state() {
     assert_eq!(started.virsh_name(), Some("Booted"));
 
     let reason = DomainStateReason::new(DomainState::RUNNING, 1);
-    assert_eq!(reason, DomainStateReason::Running(DomainRunningReason::BOOTED));
+    assert_eq!(
+        reason,
+        DomainStateReason::Running(DomainRunningReason::BOOTED)
+    );
     assert_eq!(reason.virsh_name(), Some("booted"));
     assert_eq!(reason.to_string(), "VIR_DOMAIN_RUNNING_BOOTED");
 

@@ -11,8 +11,8 @@ use std::os::fd::OwnedFd;
 use common::Daemon;
 use tokio::io::AsyncReadExt;
 
-use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainState};
-use libvirt_proto::client::{AdminClient, ByteStream, Client, ClientError, Domain};
+use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainState, DomainStateReason};
+use libvirt_proto::client::{AdminClient, ByteStream, Client, ClientError, Domain, DomainInfo};
 use libvirt_proto::remote::program::procs;
 use libvirt_proto::typed_params::TypedParams;
 use libvirt_proto::{admin, remote};
@@ -49,7 +49,8 @@ async fn methods_agree_with_typed_calls_and_virsh() {
     // dereferences to the wire identity other methods take.
     let dom: Domain = client.domain_lookup_by_name("test").await.unwrap();
     assert_eq!(dom.name, "test");
-    let info: remote::DomainGetInfoRet = client.domain_get_info(&dom).await.unwrap();
+    // A reply with a C enum is a typed result.
+    let info: DomainInfo = client.domain_get_info(&dom).await.unwrap();
     let dominfo = d.virsh(&["dominfo", "test"]);
     assert_eq!(
         field(&dominfo, "Max memory").unwrap(),
@@ -59,10 +60,35 @@ async fn methods_agree_with_typed_calls_and_virsh() {
         field(&dominfo, "CPU(s)").unwrap(),
         info.nr_virt_cpu.to_string()
     );
-    assert_eq!(info.state, 1, "running");
+    assert_eq!(info.state, DomainState::RUNNING);
+    assert_eq!(field(&dominfo, "State").as_deref(), info.state.virsh_name());
+    // The reason's type depends on the state, as virsh prints it.
+    let state = dom.get_state(0).await.unwrap();
+    assert_eq!(state.state, DomainState::RUNNING);
+    assert!(matches!(state.reason, DomainStateReason::Running(_)));
     assert_eq!(
-        DomainState::from(i32::from(info.state)),
-        DomainState::RUNNING
+        d.virsh(&["domstate", "--reason", "test"]).trim(),
+        format!(
+            "{} ({})",
+            state.state.virsh_name().unwrap(),
+            state.reason.virsh_name().unwrap()
+        )
+    );
+    // Yes/no answers are `bool`.
+    assert!(dom.is_active().await.unwrap());
+    assert_eq!(
+        field(&dominfo, "Autostart").unwrap(),
+        if dom.get_autostart().await.unwrap() {
+            "enable"
+        } else {
+            "disable"
+        }
+    );
+    // A C string is a `String`.
+    let node = client.node_get_info().await.unwrap();
+    assert_eq!(
+        field(&d.virsh(&["nodeinfo"]), "CPU model").unwrap(),
+        node.model
     );
 
     // A typed flag set: the active domains are virsh's `list`, and the
@@ -191,33 +217,11 @@ async fn typed_parameters_both_ways() {
         field(&d.virsh(&["blkiotune", "test"]), "weight").unwrap(),
         "321"
     );
-    // A reply with typed parameters and a count is the reply struct; asked
-    // with no room, it gives the count (libvirt's two-step convention).
-    let count = client
-        .domain_get_blkio_parameters(&dom, 0, 0)
-        .await
-        .unwrap()
-        .nparams;
-    let blkio = client
-        .domain_get_blkio_parameters(&dom, count, 0)
-        .await
-        .unwrap();
-    assert!(count > 0 && !blkio.params.is_empty());
-    assert_eq!(
-        TypedParams(blkio.params).get_uint("weight").unwrap(),
-        Some(321)
-    );
-
-    let count = client
-        .domain_get_block_io_tune(&dom, Some("vda"), 0, 0)
-        .await
-        .unwrap()
-        .nparams;
-    let tune = client
-        .domain_get_block_io_tune(&dom, Some("vda"), count, 0)
-        .await
-        .unwrap();
-    let tune = TypedParams(tune.params);
+    // libvirt's "ask for the count, then the values" getters are one
+    // method returning the values.
+    let blkio = client.domain_get_blkio_parameters(&dom, 0).await.unwrap();
+    assert_eq!(blkio.get_uint("weight").unwrap(), Some(321));
+    let tune = dom.get_block_io_tune(Some("vda"), 0).await.unwrap();
     assert_eq!(tune.get_ullong("total_bytes_sec").unwrap(), Some(0));
     client.close().await;
 }
@@ -228,7 +232,7 @@ async fn what_the_driver_lacks_is_unsupported() {
         return;
     };
     let client = Client::connect(&d.uri()).await.unwrap();
-    match client.node_get_sev_info(0, 0).await {
+    match client.node_get_sev_info(0).await {
         Err(ClientError::Unsupported(e)) => {
             assert!(e.to_string().contains("virNodeGetSEVInfo"), "{e}")
         }

@@ -115,3 +115,42 @@ fn flag_arguments_are_typed() {
     // procedures without a public function (migration steps, ...).
     assert_eq!(typed, 136);
 }
+
+/// Numbers the API documents as one of an enum are typed: arguments take
+/// the enum, yes/no answers are `bool`, replies holding an enum or a C
+/// string are typed results, and libvirt's "ask for the count, then the
+/// values" getters are one method.
+#[test]
+fn values_and_results_are_typed() {
+    let text = std::fs::read_to_string(
+        workspace_root().join("libvirt-proto/src/generated/remote_client.rs"),
+    )
+    .unwrap();
+    // Converted once where the argument struct is built.
+    let typed_args = text.matches(".into().0").count();
+    // Each answer is converted once, in the client's method.
+    let yes_no = text.matches(" != 0)").count();
+    let results: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub struct "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let counted = text.matches("let nparams = 0;").count();
+    // libvirt 11.3.0: e.g. `virNetworkUpdate`'s command and section,
+    // `virDomainGetMetadata`'s type.
+    assert_eq!(typed_args, 15);
+    // virDomainIsActive, virDomainGetAutostart, ... (every "Returns 1 if
+    // ..., 0 if ..." and "Provides a boolean value" of the docs).
+    assert_eq!(yes_no, 20);
+    for expected in [
+        "DomainInfo",
+        "NodeInfo",
+        "StoragePoolInfo",
+        "DomainStateInfo",
+    ] {
+        assert!(results.contains(&expected), "{expected} not in {results:?}");
+    }
+    // Memory, blkio, NUMA, interface, block I/O tuning, block stats, node
+    // memory, SEV and network port parameters.
+    assert_eq!(counted, 9);
+}

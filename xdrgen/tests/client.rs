@@ -9,6 +9,7 @@ use std::path::Path;
 
 use xdrgen::codegen::client::{
     self, ClientCode, ClientConfig, Fds, FlagArgs, Handle, TypedParams, TypedParamsConversion,
+    ValueType,
 };
 use xdrgen::codegen::{ExternModule, GenOptions};
 use xdrgen::ir::{LibvirtProgram, LibvirtPrograms, Spec};
@@ -121,6 +122,16 @@ fn config(module: &str, method_prefix: &str) -> ClientConfig {
                 flags(&[("flags", "DomainQemuMonitorCommandFlags")], ""),
             ),
         ]),
+        // A reply's enum makes a typed result; an `int` answer is a `bool`.
+        reply_values: BTreeMap::from([(
+            "REMOTE_PROC_DOMAIN_GET_INFO".to_owned(),
+            BTreeMap::from([("state".to_owned(), ValueType::Enum("DomainState".into()))]),
+        )]),
+        reply_names: BTreeMap::from([(
+            "REMOTE_PROC_DOMAIN_GET_INFO".to_owned(),
+            "DomainInfo".to_owned(),
+        )]),
+        bool_replies: ["REMOTE_PROC_CONNECT_SUPPORTS_AUTH".to_owned()].into(),
         // Typed events have a test of their own.
         ..ClientConfig::default()
     }
@@ -182,7 +193,7 @@ fn one_method_per_call_with_idiomatic_parameters() {
     assert!(
         text.contains(
             "pub async fn domain_get_info( &self, dom: &remote::NonnullDomain, ) \
-             -> Result<remote::DomainGetInfoRet, ClientError>"
+             -> Result<DomainInfo, ClientError>"
         ),
         "{text}"
     );
@@ -206,7 +217,7 @@ fn one_method_per_call_with_idiomatic_parameters() {
     assert!(
         text.contains(
             "pub async fn connect_supports_auth( &self, auth: remote::AuthType, ) \
-             -> Result<i32, ClientError>"
+             -> Result<bool, ClientError>"
         ),
         "{text}"
     );
@@ -254,9 +265,11 @@ fn a_documented_flag_set_types_its_argument() {
             "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD: no flag set given",
         ]
     );
-    // Without flag sets every `flags` is a `u32` and nothing is imported.
+    // Without flag sets (and typed values) every `flags` is a `u32` and
+    // nothing is imported.
     let plain = remote_with(&ClientConfig {
         flag_args: BTreeMap::new(),
+        reply_values: BTreeMap::new(),
         ..config("remote", "")
     });
     assert_eq!(plain.typed_flags, 0);
@@ -270,7 +283,7 @@ fn an_objects_procedures_are_methods_of_its_handle() {
     assert!(
         text.contains(
             "impl Domain { /// [`Client::domain_get_info`](crate::client::Client::domain_get_info) \
-             on this domain. pub async fn get_info(&self) -> Result<remote::DomainGetInfoRet, \
+             on this domain. pub async fn get_info(&self) -> Result<DomainInfo, \
              ClientError> { self.client.domain_get_info(&self.wire).await }"
         ),
         "{text}"

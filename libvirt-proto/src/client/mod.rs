@@ -35,9 +35,11 @@
 //!
 //! let client = Client::connect("qemu:///system").await?;
 //! for dom in client.list_all_domains(ConnectListAllDomainsFlags::ACTIVE).await? {
+//!     // A `DomainInfo`: the reply with the C API's types.
 //!     let info = dom.get_info().await?;
-//!     let state = DomainState::from(i32::from(info.state));
-//!     println!("{}: {state}", dom.name);
+//!     if info.state == DomainState::PAUSED {
+//!         println!("{} is paused", dom.name);
+//!     }
 //! }
 //! let dom = client.domain_lookup_by_name("demo").await?;
 //! dom.suspend().await?;
@@ -77,6 +79,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use xdrgen::rt::{self, Codec, RemoteProcedure};
 
+/// The typed results (and events) of the remote program's methods.
+pub use crate::generated::remote_client::*;
 pub use admin::AdminClient;
 pub use auth_conf::AuthFile;
 pub use error::ClientError;

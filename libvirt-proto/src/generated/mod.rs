@@ -34,16 +34,16 @@ pub mod error_codes;
 pub mod api;
 /// The remote program: 401 methods of `Client`.
 #[cfg(feature = "client")]
-mod remote_client;
+pub(crate) mod remote_client;
 /// The remote program's typed events: `DomainEvent` (28), `NetworkEvent` (2), `StoragePoolEvent` (2), `NodeDeviceEvent` (2), `SecretEvent` (2).
 #[cfg(feature = "client")]
 pub(crate) mod remote_events;
 /// The qemu program: 6 methods of `Client`.
 #[cfg(feature = "client")]
-mod qemu_client;
+pub(crate) mod qemu_client;
 /// The lxc program: 1 method of `Client`.
 #[cfg(feature = "client")]
-mod lxc_client;
+pub(crate) mod lxc_client;
 /// The admin program: 18 methods of `AdminClient`.
 #[cfg(feature = "client")]
-mod admin_client;
+pub(crate) mod admin_client;

@@ -42,8 +42,8 @@ impl Client {
         self.call::<procs::ConnectGetMaxVcpus>(&args).await.map(|r| r.max_vcpus)
     }
     /// Calls [`REMOTE_PROC_NODE_GET_INFO`](procs::NodeGetInfo) (procedure 6).
-    pub async fn node_get_info(&self) -> Result<remote::NodeGetInfoRet, ClientError> {
-        self.call::<procs::NodeGetInfo>(&()).await
+    pub async fn node_get_info(&self) -> Result<NodeInfo, ClientError> {
+        self.call::<procs::NodeGetInfo>(&()).await.map(|r| NodeInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_CONNECT_GET_CAPABILITIES`](procs::ConnectGetCapabilities) (procedure 7).
     ///
@@ -142,21 +142,21 @@ impl Client {
     pub async fn domain_get_autostart(
         &self,
         dom: &remote::NonnullDomain,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::DomainGetAutostartArgs {
             dom: dom.clone(),
         };
-        self.call::<procs::DomainGetAutostart>(&args).await.map(|r| r.autostart)
+        self.call::<procs::DomainGetAutostart>(&args).await.map(|r| r.autostart != 0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_INFO`](procs::DomainGetInfo) (procedure 16).
     pub async fn domain_get_info(
         &self,
         dom: &remote::NonnullDomain,
-    ) -> Result<remote::DomainGetInfoRet, ClientError> {
+    ) -> Result<DomainInfo, ClientError> {
         let args = remote::DomainGetInfoArgs {
             dom: dom.clone(),
         };
-        self.call::<procs::DomainGetInfo>(&args).await
+        self.call::<procs::DomainGetInfo>(&args).await.map(|r| DomainInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_MAX_MEMORY`](procs::DomainGetMaxMemory) (procedure 17).
     ///
@@ -475,11 +475,11 @@ impl Client {
     pub async fn network_get_autostart(
         &self,
         net: &remote::NonnullNetwork,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::NetworkGetAutostartArgs {
             net: net.clone(),
         };
-        self.call::<procs::NetworkGetAutostart>(&args).await.map(|r| r.autostart)
+        self.call::<procs::NetworkGetAutostart>(&args).await.map(|r| r.autostart != 0)
     }
     /// Calls [`REMOTE_PROC_NETWORK_GET_BRIDGE_NAME`](procs::NetworkGetBridgeName) (procedure 45).
     ///
@@ -930,11 +930,13 @@ impl Client {
     pub async fn storage_pool_get_info(
         &self,
         pool: &remote::NonnullStoragePool,
-    ) -> Result<remote::StoragePoolGetInfoRet, ClientError> {
+    ) -> Result<StoragePoolInfo, ClientError> {
         let args = remote::StoragePoolGetInfoArgs {
             pool: pool.clone(),
         };
-        self.call::<procs::StoragePoolGetInfo>(&args).await
+        self.call::<procs::StoragePoolGetInfo>(&args)
+            .await
+            .map(|r| StoragePoolInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_GET_XML_DESC`](procs::StoragePoolGetXmlDesc) (procedure 88).
     ///
@@ -1078,11 +1080,13 @@ impl Client {
     pub async fn storage_vol_get_info(
         &self,
         vol: &remote::NonnullStorageVol,
-    ) -> Result<remote::StorageVolGetInfoRet, ClientError> {
+    ) -> Result<StorageVolInfo, ClientError> {
         let args = remote::StorageVolGetInfoArgs {
             vol: vol.clone(),
         };
-        self.call::<procs::StorageVolGetInfo>(&args).await
+        self.call::<procs::StorageVolGetInfo>(&args)
+            .await
+            .map(|r| StorageVolInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_STORAGE_VOL_GET_XML_DESC`](procs::StorageVolGetXmlDesc) (procedure 99).
     ///
@@ -1705,8 +1709,8 @@ impl Client {
     /// Calls [`REMOTE_PROC_CONNECT_IS_SECURE`](procs::ConnectIsSecure) (procedure 149).
     ///
     /// Returns the reply's `secure`.
-    pub async fn connect_is_secure(&self) -> Result<i32, ClientError> {
-        self.call::<procs::ConnectIsSecure>(&()).await.map(|r| r.secure)
+    pub async fn connect_is_secure(&self) -> Result<bool, ClientError> {
+        self.call::<procs::ConnectIsSecure>(&()).await.map(|r| r.secure != 0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_IS_ACTIVE`](procs::DomainIsActive) (procedure 150).
     ///
@@ -1714,11 +1718,11 @@ impl Client {
     pub async fn domain_is_active(
         &self,
         dom: &remote::NonnullDomain,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::DomainIsActiveArgs {
             dom: dom.clone(),
         };
-        self.call::<procs::DomainIsActive>(&args).await.map(|r| r.active)
+        self.call::<procs::DomainIsActive>(&args).await.map(|r| r.active != 0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_IS_PERSISTENT`](procs::DomainIsPersistent) (procedure 151).
     ///
@@ -1726,11 +1730,11 @@ impl Client {
     pub async fn domain_is_persistent(
         &self,
         dom: &remote::NonnullDomain,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::DomainIsPersistentArgs {
             dom: dom.clone(),
         };
-        self.call::<procs::DomainIsPersistent>(&args).await.map(|r| r.persistent)
+        self.call::<procs::DomainIsPersistent>(&args).await.map(|r| r.persistent != 0)
     }
     /// Calls [`REMOTE_PROC_NETWORK_IS_ACTIVE`](procs::NetworkIsActive) (procedure 152).
     ///
@@ -1738,11 +1742,11 @@ impl Client {
     pub async fn network_is_active(
         &self,
         net: &remote::NonnullNetwork,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::NetworkIsActiveArgs {
             net: net.clone(),
         };
-        self.call::<procs::NetworkIsActive>(&args).await.map(|r| r.active)
+        self.call::<procs::NetworkIsActive>(&args).await.map(|r| r.active != 0)
     }
     /// Calls [`REMOTE_PROC_NETWORK_IS_PERSISTENT`](procs::NetworkIsPersistent) (procedure 153).
     ///
@@ -1750,11 +1754,11 @@ impl Client {
     pub async fn network_is_persistent(
         &self,
         net: &remote::NonnullNetwork,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::NetworkIsPersistentArgs {
             net: net.clone(),
         };
-        self.call::<procs::NetworkIsPersistent>(&args).await.map(|r| r.persistent)
+        self.call::<procs::NetworkIsPersistent>(&args).await.map(|r| r.persistent != 0)
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_IS_ACTIVE`](procs::StoragePoolIsActive) (procedure 154).
     ///
@@ -1762,11 +1766,11 @@ impl Client {
     pub async fn storage_pool_is_active(
         &self,
         pool: &remote::NonnullStoragePool,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::StoragePoolIsActiveArgs {
             pool: pool.clone(),
         };
-        self.call::<procs::StoragePoolIsActive>(&args).await.map(|r| r.active)
+        self.call::<procs::StoragePoolIsActive>(&args).await.map(|r| r.active != 0)
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_IS_PERSISTENT`](procs::StoragePoolIsPersistent) (procedure 155).
     ///
@@ -1774,11 +1778,13 @@ impl Client {
     pub async fn storage_pool_is_persistent(
         &self,
         pool: &remote::NonnullStoragePool,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::StoragePoolIsPersistentArgs {
             pool: pool.clone(),
         };
-        self.call::<procs::StoragePoolIsPersistent>(&args).await.map(|r| r.persistent)
+        self.call::<procs::StoragePoolIsPersistent>(&args)
+            .await
+            .map(|r| r.persistent != 0)
     }
     /// Calls [`REMOTE_PROC_INTERFACE_IS_ACTIVE`](procs::InterfaceIsActive) (procedure 156).
     ///
@@ -1786,11 +1792,11 @@ impl Client {
     pub async fn interface_is_active(
         &self,
         iface: &remote::NonnullInterface,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::InterfaceIsActiveArgs {
             iface: iface.clone(),
         };
-        self.call::<procs::InterfaceIsActive>(&args).await.map(|r| r.active)
+        self.call::<procs::InterfaceIsActive>(&args).await.map(|r| r.active != 0)
     }
     /// Calls [`REMOTE_PROC_CONNECT_GET_LIB_VERSION`](procs::ConnectGetLibVersion) (procedure 157).
     ///
@@ -1874,11 +1880,11 @@ impl Client {
     pub async fn domain_get_job_info(
         &self,
         dom: &remote::NonnullDomain,
-    ) -> Result<remote::DomainGetJobInfoRet, ClientError> {
+    ) -> Result<DomainJobInfo, ClientError> {
         let args = remote::DomainGetJobInfoArgs {
             dom: dom.clone(),
         };
-        self.call::<procs::DomainGetJobInfo>(&args).await
+        self.call::<procs::DomainGetJobInfo>(&args).await.map(|r| DomainJobInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_ABORT_JOB`](procs::DomainAbortJob) (procedure 164).
     pub async fn domain_abort_job(
@@ -2050,12 +2056,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         flags: u32,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::DomainHasManagedSaveImageArgs {
             dom: dom.clone(),
             flags,
         };
-        self.call::<procs::DomainHasManagedSaveImage>(&args).await.map(|r| r.result)
+        self.call::<procs::DomainHasManagedSaveImage>(&args).await.map(|r| r.result != 0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_MANAGED_SAVE_REMOVE`](procs::DomainManagedSaveRemove) (procedure 184).
     pub async fn domain_managed_save_remove(
@@ -2156,12 +2162,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         flags: u32,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::DomainHasCurrentSnapshotArgs {
             dom: dom.clone(),
             flags,
         };
-        self.call::<procs::DomainHasCurrentSnapshot>(&args).await.map(|r| r.result)
+        self.call::<procs::DomainHasCurrentSnapshot>(&args).await.map(|r| r.result != 0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SNAPSHOT_CURRENT`](procs::DomainSnapshotCurrent) (procedure 191).
     ///
@@ -2248,18 +2254,27 @@ impl Client {
         self.call::<procs::DomainSetMemoryParameters>(&args).await
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_MEMORY_PARAMETERS`](procs::DomainGetMemoryParameters) (procedure 198).
+    ///
+    /// Returns the reply's `params`.
     pub async fn domain_get_memory_parameters(
         &self,
         dom: &remote::NonnullDomain,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetMemoryParametersRet, ClientError> {
-        let args = remote::DomainGetMemoryParametersArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::DomainGetMemoryParametersArgs {
             dom: dom.clone(),
             nparams,
             flags,
         };
-        self.call::<procs::DomainGetMemoryParameters>(&args).await
+        let ret = self.call::<procs::DomainGetMemoryParameters>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::DomainGetMemoryParameters>(&args)
+            .await
+            .map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SET_VCPUS_FLAGS`](procs::DomainSetVcpusFlags) (procedure 199).
     pub async fn domain_set_vcpus_flags(
@@ -2312,11 +2327,11 @@ impl Client {
     pub async fn domain_is_updated(
         &self,
         dom: &remote::NonnullDomain,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::DomainIsUpdatedArgs {
             dom: dom.clone(),
         };
-        self.call::<procs::DomainIsUpdated>(&args).await.map(|r| r.updated)
+        self.call::<procs::DomainIsUpdated>(&args).await.map(|r| r.updated != 0)
     }
     /// Calls [`REMOTE_PROC_CONNECT_GET_SYSINFO`](procs::ConnectGetSysinfo) (procedure 203).
     ///
@@ -2356,18 +2371,27 @@ impl Client {
         self.call::<procs::DomainSetBlkioParameters>(&args).await
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_BLKIO_PARAMETERS`](procs::DomainGetBlkioParameters) (procedure 206).
+    ///
+    /// Returns the reply's `params`.
     pub async fn domain_get_blkio_parameters(
         &self,
         dom: &remote::NonnullDomain,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetBlkioParametersRet, ClientError> {
-        let args = remote::DomainGetBlkioParametersArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::DomainGetBlkioParametersArgs {
             dom: dom.clone(),
             nparams,
             flags,
         };
-        self.call::<procs::DomainGetBlkioParameters>(&args).await
+        let ret = self.call::<procs::DomainGetBlkioParameters>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::DomainGetBlkioParameters>(&args)
+            .await
+            .map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_MIGRATE_SET_MAX_SPEED`](procs::DomainMigrateSetMaxSpeed) (procedure 207).
     pub async fn domain_migrate_set_max_speed(
@@ -2455,12 +2479,12 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         flags: u32,
-    ) -> Result<remote::DomainGetStateRet, ClientError> {
+    ) -> Result<DomainStateInfo, ClientError> {
         let args = remote::DomainGetStateArgs {
             dom: dom.clone(),
             flags,
         };
-        self.call::<procs::DomainGetState>(&args).await
+        self.call::<procs::DomainGetState>(&args).await.map(|r| DomainStateInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_MIGRATE_BEGIN3`](procs::DomainMigrateBegin3) (procedure 213).
     pub async fn domain_migrate_begin3(
@@ -2661,14 +2685,14 @@ impl Client {
     pub async fn domain_send_key(
         &self,
         dom: &remote::NonnullDomain,
-        codeset: u32,
+        codeset: impl Into<api::KeycodeSet>,
         holdtime: u32,
         keycodes: &[u32],
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSendKeyArgs {
             dom: dom.clone(),
-            codeset,
+            codeset: codeset.into().0 as u32,
             holdtime,
             keycodes: keycodes.to_vec(),
             flags,
@@ -2708,12 +2732,14 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         flags: u32,
-    ) -> Result<remote::DomainGetControlInfoRet, ClientError> {
+    ) -> Result<DomainControlInfo, ClientError> {
         let args = remote::DomainGetControlInfoArgs {
             dom: dom.clone(),
             flags,
         };
-        self.call::<procs::DomainGetControlInfo>(&args).await
+        self.call::<procs::DomainGetControlInfo>(&args)
+            .await
+            .map(|r| DomainControlInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_VCPU_PIN_INFO`](procs::DomainGetVcpuPinInfo) (procedure 230).
     pub async fn domain_get_vcpu_pin_info(
@@ -2833,13 +2859,15 @@ impl Client {
         dom: &remote::NonnullDomain,
         path: &str,
         flags: impl Into<api::DomainBlockJobInfoFlags>,
-    ) -> Result<remote::DomainGetBlockJobInfoRet, ClientError> {
+    ) -> Result<DomainBlockJobInfo, ClientError> {
         let args = remote::DomainGetBlockJobInfoArgs {
             dom: dom.clone(),
             path: path.to_owned(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainGetBlockJobInfo>(&args).await
+        self.call::<procs::DomainGetBlockJobInfo>(&args)
+            .await
+            .map(|r| DomainBlockJobInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_BLOCK_JOB_SET_SPEED`](procs::DomainBlockJobSetSpeed) (procedure 239).
     pub async fn domain_block_job_set_speed(
@@ -2888,20 +2916,29 @@ impl Client {
         self.call::<procs::DomainMigrateGetMaxSpeed>(&args).await.map(|r| r.bandwidth)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_BLOCK_STATS_FLAGS`](procs::DomainBlockStatsFlags) (procedure 243).
+    ///
+    /// Returns the reply's `params`.
     pub async fn domain_block_stats_flags(
         &self,
         dom: &remote::NonnullDomain,
         path: &str,
-        nparams: i32,
         flags: impl Into<api::TypedParameterFlags>,
-    ) -> Result<remote::DomainBlockStatsFlagsRet, ClientError> {
-        let args = remote::DomainBlockStatsFlagsArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::DomainBlockStatsFlagsArgs {
             dom: dom.clone(),
             path: path.to_owned(),
             nparams,
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainBlockStatsFlags>(&args).await
+        let ret = self.call::<procs::DomainBlockStatsFlags>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::DomainBlockStatsFlags>(&args)
+            .await
+            .map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SNAPSHOT_GET_PARENT`](procs::DomainSnapshotGetParent) (procedure 244).
     ///
@@ -3026,20 +3063,29 @@ impl Client {
         self.call::<procs::DomainSetBlockIoTune>(&args).await
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_BLOCK_IO_TUNE`](procs::DomainGetBlockIoTune) (procedure 253).
+    ///
+    /// Returns the reply's `params`.
     pub async fn domain_get_block_io_tune(
         &self,
         dom: &remote::NonnullDomain,
         disk: Option<&str>,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetBlockIoTuneRet, ClientError> {
-        let args = remote::DomainGetBlockIoTuneArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::DomainGetBlockIoTuneArgs {
             dom: dom.clone(),
             disk: disk.map(str::to_owned),
             nparams,
             flags,
         };
-        self.call::<procs::DomainGetBlockIoTune>(&args).await
+        let ret = self.call::<procs::DomainGetBlockIoTune>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::DomainGetBlockIoTune>(&args)
+            .await
+            .map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SET_NUMA_PARAMETERS`](procs::DomainSetNumaParameters) (procedure 254).
     pub async fn domain_set_numa_parameters(
@@ -3056,18 +3102,27 @@ impl Client {
         self.call::<procs::DomainSetNumaParameters>(&args).await
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_NUMA_PARAMETERS`](procs::DomainGetNumaParameters) (procedure 255).
+    ///
+    /// Returns the reply's `params`.
     pub async fn domain_get_numa_parameters(
         &self,
         dom: &remote::NonnullDomain,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetNumaParametersRet, ClientError> {
-        let args = remote::DomainGetNumaParametersArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::DomainGetNumaParametersArgs {
             dom: dom.clone(),
             nparams,
             flags,
         };
-        self.call::<procs::DomainGetNumaParameters>(&args).await
+        let ret = self.call::<procs::DomainGetNumaParameters>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::DomainGetNumaParameters>(&args)
+            .await
+            .map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SET_INTERFACE_PARAMETERS`](procs::DomainSetInterfaceParameters) (procedure 256).
     pub async fn domain_set_interface_parameters(
@@ -3086,20 +3141,29 @@ impl Client {
         self.call::<procs::DomainSetInterfaceParameters>(&args).await
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_INTERFACE_PARAMETERS`](procs::DomainGetInterfaceParameters) (procedure 257).
+    ///
+    /// Returns the reply's `params`.
     pub async fn domain_get_interface_parameters(
         &self,
         dom: &remote::NonnullDomain,
         device: &str,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetInterfaceParametersRet, ClientError> {
-        let args = remote::DomainGetInterfaceParametersArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::DomainGetInterfaceParametersArgs {
             dom: dom.clone(),
             device: device.to_owned(),
             nparams,
             flags,
         };
-        self.call::<procs::DomainGetInterfaceParameters>(&args).await
+        let ret = self.call::<procs::DomainGetInterfaceParameters>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::DomainGetInterfaceParameters>(&args)
+            .await
+            .map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SHUTDOWN_FLAGS`](procs::DomainShutdownFlags) (procedure 258).
     pub async fn domain_shutdown_flags(
@@ -3117,12 +3181,12 @@ impl Client {
     pub async fn storage_vol_wipe_pattern(
         &self,
         vol: &remote::NonnullStorageVol,
-        algorithm: u32,
+        algorithm: impl Into<api::StorageVolWipeAlgorithm>,
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = remote::StorageVolWipePatternArgs {
             vol: vol.clone(),
-            algorithm,
+            algorithm: algorithm.into().0 as u32,
             flags,
         };
         self.call::<procs::StorageVolWipePattern>(&args).await
@@ -3145,13 +3209,13 @@ impl Client {
     pub async fn domain_pm_suspend_for_duration(
         &self,
         dom: &remote::NonnullDomain,
-        target: u32,
+        target: impl Into<api::NodeSuspendTarget>,
         duration: u64,
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = remote::DomainPmSuspendForDurationArgs {
             dom: dom.clone(),
-            target,
+            target: target.into().0 as u32,
             duration,
             flags,
         };
@@ -3193,7 +3257,7 @@ impl Client {
     pub async fn domain_set_metadata(
         &self,
         dom: &remote::NonnullDomain,
-        r#type: i32,
+        r#type: impl Into<api::DomainMetadataType>,
         metadata: Option<&str>,
         key: Option<&str>,
         uri: Option<&str>,
@@ -3201,7 +3265,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetMetadataArgs {
             dom: dom.clone(),
-            r#type,
+            r#type: r#type.into().0,
             metadata: metadata.map(str::to_owned),
             key: key.map(str::to_owned),
             uri: uri.map(str::to_owned),
@@ -3215,13 +3279,13 @@ impl Client {
     pub async fn domain_get_metadata(
         &self,
         dom: &remote::NonnullDomain,
-        r#type: i32,
+        r#type: impl Into<api::DomainMetadataType>,
         uri: Option<&str>,
         flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<String, ClientError> {
         let args = remote::DomainGetMetadataArgs {
             dom: dom.clone(),
-            r#type,
+            r#type: r#type.into().0,
             uri: uri.map(str::to_owned),
             flags: flags.into().bits(),
         };
@@ -3264,12 +3328,12 @@ impl Client {
         &self,
         snap: &remote::NonnullDomainSnapshot,
         flags: u32,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::DomainSnapshotIsCurrentArgs {
             snap: snap.clone(),
             flags,
         };
-        self.call::<procs::DomainSnapshotIsCurrent>(&args).await.map(|r| r.current)
+        self.call::<procs::DomainSnapshotIsCurrent>(&args).await.map(|r| r.current != 0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SNAPSHOT_HAS_METADATA`](procs::DomainSnapshotHasMetadata) (procedure 272).
     ///
@@ -3278,12 +3342,14 @@ impl Client {
         &self,
         snap: &remote::NonnullDomainSnapshot,
         flags: u32,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::DomainSnapshotHasMetadataArgs {
             snap: snap.clone(),
             flags,
         };
-        self.call::<procs::DomainSnapshotHasMetadata>(&args).await.map(|r| r.metadata)
+        self.call::<procs::DomainSnapshotHasMetadata>(&args)
+            .await
+            .map(|r| r.metadata != 0)
     }
     /// Calls [`REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS`](procs::ConnectListAllDomains) (procedure 273).
     pub async fn connect_list_all_domains(
@@ -3577,16 +3643,25 @@ impl Client {
         self.call::<procs::NodeSetMemoryParameters>(&args).await
     }
     /// Calls [`REMOTE_PROC_NODE_GET_MEMORY_PARAMETERS`](procs::NodeGetMemoryParameters) (procedure 289).
+    ///
+    /// Returns the reply's `params`.
     pub async fn node_get_memory_parameters(
         &self,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::NodeGetMemoryParametersRet, ClientError> {
-        let args = remote::NodeGetMemoryParametersArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::NodeGetMemoryParametersArgs {
             nparams,
             flags,
         };
-        self.call::<procs::NodeGetMemoryParameters>(&args).await
+        let ret = self.call::<procs::NodeGetMemoryParameters>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::NodeGetMemoryParameters>(&args)
+            .await
+            .map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_BLOCK_COMMIT`](procs::DomainBlockCommit) (procedure 290).
     pub async fn domain_block_commit(
@@ -3612,16 +3687,16 @@ impl Client {
     pub async fn network_update(
         &self,
         net: &remote::NonnullNetwork,
-        command: u32,
-        section: u32,
+        command: impl Into<api::NetworkUpdateCommand>,
+        section: impl Into<api::NetworkUpdateSection>,
         parent_index: i32,
         xml: &str,
         flags: impl Into<api::NetworkUpdateFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::NetworkUpdateArgs {
             net: net.clone(),
-            command,
-            section,
+            command: command.into().0 as u32,
+            section: section.into().0 as u32,
             parent_index,
             xml: xml.to_owned(),
             flags: flags.into().bits(),
@@ -3663,13 +3738,13 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         pid_value: i64,
-        signum: u32,
+        signum: impl Into<api::DomainProcessSignal>,
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSendProcessSignalArgs {
             dom: dom.clone(),
             pid_value,
-            signum,
+            signum: signum.into().0 as u32,
             flags,
         };
         self.call::<procs::DomainSendProcessSignal>(&args).await
@@ -3714,12 +3789,14 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         flags: impl Into<api::DomainGetJobStatsFlags>,
-    ) -> Result<remote::DomainGetJobStatsRet, ClientError> {
+    ) -> Result<DomainJobStatsInfo, ClientError> {
         let args = remote::DomainGetJobStatsArgs {
             dom: dom.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainGetJobStats>(&args).await
+        self.call::<procs::DomainGetJobStats>(&args)
+            .await
+            .map(|r| DomainJobStatsInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_MIGRATE_GET_COMPRESSION_CACHE`](procs::DomainMigrateGetCompressionCache) (procedure 299).
     ///
@@ -3990,13 +4067,13 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         to: &str,
-        dumpformat: u32,
+        dumpformat: impl Into<api::DomainCoreDumpFormat>,
         flags: impl Into<api::DomainCoreDumpFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainCoreDumpWithFormatArgs {
             dom: dom.clone(),
             to: to.to_owned(),
-            dumpformat,
+            dumpformat: dumpformat.into().0 as u32,
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainCoreDumpWithFormat>(&args).await
@@ -4252,12 +4329,12 @@ impl Client {
     pub async fn domain_interface_addresses(
         &self,
         dom: &remote::NonnullDomain,
-        source: u32,
+        source: impl Into<api::DomainInterfaceAddressesSource>,
         flags: u32,
     ) -> Result<Vec<remote::DomainInterface>, ClientError> {
         let args = remote::DomainInterfaceAddressesArgs {
             dom: dom.clone(),
-            source,
+            source: source.into().0 as u32,
             flags,
         };
         self.call::<procs::DomainInterfaceAddresses>(&args).await.map(|r| r.ifaces)
@@ -4461,12 +4538,14 @@ impl Client {
         &self,
         vol: &remote::NonnullStorageVol,
         flags: impl Into<api::StorageVolInfoFlags>,
-    ) -> Result<remote::StorageVolGetInfoFlagsRet, ClientError> {
+    ) -> Result<StorageVolInfo, ClientError> {
         let args = remote::StorageVolGetInfoFlagsArgs {
             vol: vol.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::StorageVolGetInfoFlags>(&args).await
+        self.call::<procs::StorageVolGetInfoFlags>(&args)
+            .await
+            .map(|r| StorageVolInfo::from(r))
     }
     /// Calls [`REMOTE_PROC_CONNECT_SECRET_EVENT_REGISTER_ANY`](procs::ConnectSecretEventRegisterAny) (procedure 380).
     ///
@@ -4572,14 +4651,14 @@ impl Client {
     pub async fn domain_set_lifecycle_action(
         &self,
         dom: &remote::NonnullDomain,
-        r#type: u32,
-        action: u32,
+        r#type: impl Into<api::DomainLifecycle>,
+        action: impl Into<api::DomainLifecycleAction>,
         flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetLifecycleActionArgs {
             dom: dom.clone(),
-            r#type,
-            action,
+            r#type: r#type.into().0 as u32,
+            action: action.into().0 as u32,
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetLifecycleAction>(&args).await
@@ -4657,16 +4736,23 @@ impl Client {
         self.call::<procs::ConnectBaselineHypervisorCpu>(&args).await.map(|r| r.cpu)
     }
     /// Calls [`REMOTE_PROC_NODE_GET_SEV_INFO`](procs::NodeGetSevInfo) (procedure 395).
+    ///
+    /// Returns the reply's `params`.
     pub async fn node_get_sev_info(
         &self,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::NodeGetSevInfoRet, ClientError> {
-        let args = remote::NodeGetSevInfoArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::NodeGetSevInfoArgs {
             nparams,
             flags,
         };
-        self.call::<procs::NodeGetSevInfo>(&args).await
+        let ret = self.call::<procs::NodeGetSevInfo>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::NodeGetSevInfo>(&args).await.map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_LAUNCH_SECURITY_INFO`](procs::DomainGetLaunchSecurityInfo) (procedure 396).
     ///
@@ -4844,18 +4930,27 @@ impl Client {
             .map(|r| NetworkPort::from_wire(self.clone(), r.port))
     }
     /// Calls [`REMOTE_PROC_NETWORK_PORT_GET_PARAMETERS`](procs::NetworkPortGetParameters) (procedure 407).
+    ///
+    /// Returns the reply's `params`.
     pub async fn network_port_get_parameters(
         &self,
         port: &remote::NonnullNetworkPort,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::NetworkPortGetParametersRet, ClientError> {
-        let args = remote::NetworkPortGetParametersArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::NetworkPortGetParametersArgs {
             port: port.clone(),
             nparams,
             flags,
         };
-        self.call::<procs::NetworkPortGetParameters>(&args).await
+        let ret = self.call::<procs::NetworkPortGetParameters>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::NetworkPortGetParameters>(&args)
+            .await
+            .map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_NETWORK_PORT_SET_PARAMETERS`](procs::NetworkPortSetParameters) (procedure 408).
     pub async fn network_port_set_parameters(
@@ -5217,11 +5312,11 @@ impl Client {
     pub async fn node_device_get_autostart(
         &self,
         name: &str,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::NodeDeviceGetAutostartArgs {
             name: name.to_owned(),
         };
-        self.call::<procs::NodeDeviceGetAutostart>(&args).await.map(|r| r.autostart)
+        self.call::<procs::NodeDeviceGetAutostart>(&args).await.map(|r| r.autostart != 0)
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_SET_AUTOSTART`](procs::NodeDeviceSetAutostart) (procedure 434).
     pub async fn node_device_set_autostart(
@@ -5241,20 +5336,22 @@ impl Client {
     pub async fn node_device_is_persistent(
         &self,
         name: &str,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::NodeDeviceIsPersistentArgs {
             name: name.to_owned(),
         };
-        self.call::<procs::NodeDeviceIsPersistent>(&args).await.map(|r| r.persistent)
+        self.call::<procs::NodeDeviceIsPersistent>(&args)
+            .await
+            .map(|r| r.persistent != 0)
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_IS_ACTIVE`](procs::NodeDeviceIsActive) (procedure 436).
     ///
     /// Returns the reply's `active`.
-    pub async fn node_device_is_active(&self, name: &str) -> Result<i32, ClientError> {
+    pub async fn node_device_is_active(&self, name: &str) -> Result<bool, ClientError> {
         let args = remote::NodeDeviceIsActiveArgs {
             name: name.to_owned(),
         };
-        self.call::<procs::NodeDeviceIsActive>(&args).await.map(|r| r.active)
+        self.call::<procs::NodeDeviceIsActive>(&args).await.map(|r| r.active != 0)
     }
     /// Calls [`REMOTE_PROC_NETWORK_CREATE_XML_FLAGS`](procs::NetworkCreateXmlFlags) (procedure 437).
     ///
@@ -5346,7 +5443,7 @@ impl Client {
     pub async fn network_set_metadata(
         &self,
         network: &remote::NonnullNetwork,
-        r#type: i32,
+        r#type: impl Into<api::NetworkMetadataType>,
         metadata: Option<&str>,
         key: Option<&str>,
         uri: Option<&str>,
@@ -5354,7 +5451,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::NetworkSetMetadataArgs {
             network: network.clone(),
-            r#type,
+            r#type: r#type.into().0,
             metadata: metadata.map(str::to_owned),
             key: key.map(str::to_owned),
             uri: uri.map(str::to_owned),
@@ -5368,13 +5465,13 @@ impl Client {
     pub async fn network_get_metadata(
         &self,
         network: &remote::NonnullNetwork,
-        r#type: i32,
+        r#type: impl Into<api::NetworkMetadataType>,
         uri: Option<&str>,
         flags: impl Into<api::NetworkUpdateFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::NetworkGetMetadataArgs {
             network: network.clone(),
-            r#type,
+            r#type: r#type.into().0,
             uri: uri.map(str::to_owned),
             flags: flags.into().bits(),
         };
@@ -5398,12 +5495,12 @@ impl Client {
     pub async fn domain_graphics_reload(
         &self,
         dom: &remote::NonnullDomain,
-        r#type: u32,
+        r#type: impl Into<api::DomainGraphicsReloadType>,
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = remote::DomainGraphicsReloadArgs {
             dom: dom.clone(),
-            r#type,
+            r#type: r#type.into().0 as u32,
             flags,
         };
         self.call::<procs::DomainGraphicsReload>(&args).await
@@ -5414,11 +5511,11 @@ impl Client {
     pub async fn domain_get_autostart_once(
         &self,
         dom: &remote::NonnullDomain,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::DomainGetAutostartOnceArgs {
             dom: dom.clone(),
         };
-        self.call::<procs::DomainGetAutostartOnce>(&args).await.map(|r| r.autostart)
+        self.call::<procs::DomainGetAutostartOnce>(&args).await.map(|r| r.autostart != 0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SET_AUTOSTART_ONCE`](procs::DomainSetAutostartOnce) (procedure 450).
     pub async fn domain_set_autostart_once(
@@ -5488,11 +5585,11 @@ impl Domain {
         self.client.domain_get_xml_desc(&self.wire, flags).await
     }
     /// [`Client::domain_get_autostart`](crate::client::Client::domain_get_autostart) on this domain.
-    pub async fn get_autostart(&self) -> Result<i32, ClientError> {
+    pub async fn get_autostart(&self) -> Result<bool, ClientError> {
         self.client.domain_get_autostart(&self.wire).await
     }
     /// [`Client::domain_get_info`](crate::client::Client::domain_get_info) on this domain.
-    pub async fn get_info(&self) -> Result<remote::DomainGetInfoRet, ClientError> {
+    pub async fn get_info(&self) -> Result<DomainInfo, ClientError> {
         self.client.domain_get_info(&self.wire).await
     }
     /// [`Client::domain_get_max_memory`](crate::client::Client::domain_get_max_memory) on this domain.
@@ -5643,11 +5740,11 @@ impl Domain {
         self.client.domain_get_security_label(&self.wire).await
     }
     /// [`Client::domain_is_active`](crate::client::Client::domain_is_active) on this domain.
-    pub async fn is_active(&self) -> Result<i32, ClientError> {
+    pub async fn is_active(&self) -> Result<bool, ClientError> {
         self.client.domain_is_active(&self.wire).await
     }
     /// [`Client::domain_is_persistent`](crate::client::Client::domain_is_persistent) on this domain.
-    pub async fn is_persistent(&self) -> Result<i32, ClientError> {
+    pub async fn is_persistent(&self) -> Result<bool, ClientError> {
         self.client.domain_is_persistent(&self.wire).await
     }
     /// [`Client::domain_memory_stats`](crate::client::Client::domain_memory_stats) on this domain.
@@ -5675,9 +5772,7 @@ impl Domain {
         self.client.domain_detach_device_flags(&self.wire, xml, flags).await
     }
     /// [`Client::domain_get_job_info`](crate::client::Client::domain_get_job_info) on this domain.
-    pub async fn get_job_info(
-        &self,
-    ) -> Result<remote::DomainGetJobInfoRet, ClientError> {
+    pub async fn get_job_info(&self) -> Result<DomainJobInfo, ClientError> {
         self.client.domain_get_job_info(&self.wire).await
     }
     /// [`Client::domain_abort_job`](crate::client::Client::domain_abort_job) on this domain.
@@ -5708,7 +5803,7 @@ impl Domain {
         self.client.domain_managed_save(&self.wire, flags).await
     }
     /// [`Client::domain_has_managed_save_image`](crate::client::Client::domain_has_managed_save_image) on this domain.
-    pub async fn has_managed_save_image(&self, flags: u32) -> Result<i32, ClientError> {
+    pub async fn has_managed_save_image(&self, flags: u32) -> Result<bool, ClientError> {
         self.client.domain_has_managed_save_image(&self.wire, flags).await
     }
     /// [`Client::domain_managed_save_remove`](crate::client::Client::domain_managed_save_remove) on this domain.
@@ -5747,7 +5842,7 @@ impl Domain {
         self.client.domain_snapshot_lookup_by_name(&self.wire, name, flags).await
     }
     /// [`Client::domain_has_current_snapshot`](crate::client::Client::domain_has_current_snapshot) on this domain.
-    pub async fn has_current_snapshot(&self, flags: u32) -> Result<i32, ClientError> {
+    pub async fn has_current_snapshot(&self, flags: u32) -> Result<bool, ClientError> {
         self.client.domain_has_current_snapshot(&self.wire, flags).await
     }
     /// [`Client::domain_snapshot_current`](crate::client::Client::domain_snapshot_current) on this domain.
@@ -5783,10 +5878,9 @@ impl Domain {
     /// [`Client::domain_get_memory_parameters`](crate::client::Client::domain_get_memory_parameters) on this domain.
     pub async fn get_memory_parameters(
         &self,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetMemoryParametersRet, ClientError> {
-        self.client.domain_get_memory_parameters(&self.wire, nparams, flags).await
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_memory_parameters(&self.wire, flags).await
     }
     /// [`Client::domain_set_vcpus_flags`](crate::client::Client::domain_set_vcpus_flags) on this domain.
     pub async fn set_vcpus_flags(
@@ -5812,7 +5906,7 @@ impl Domain {
         self.client.domain_open_console(&self.wire, dev_name, flags).await
     }
     /// [`Client::domain_is_updated`](crate::client::Client::domain_is_updated) on this domain.
-    pub async fn is_updated(&self) -> Result<i32, ClientError> {
+    pub async fn is_updated(&self) -> Result<bool, ClientError> {
         self.client.domain_is_updated(&self.wire).await
     }
     /// [`Client::domain_set_memory_flags`](crate::client::Client::domain_set_memory_flags) on this domain.
@@ -5834,10 +5928,9 @@ impl Domain {
     /// [`Client::domain_get_blkio_parameters`](crate::client::Client::domain_get_blkio_parameters) on this domain.
     pub async fn get_blkio_parameters(
         &self,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetBlkioParametersRet, ClientError> {
-        self.client.domain_get_blkio_parameters(&self.wire, nparams, flags).await
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_blkio_parameters(&self.wire, flags).await
     }
     /// [`Client::domain_migrate_set_max_speed`](crate::client::Client::domain_migrate_set_max_speed) on this domain.
     pub async fn migrate_set_max_speed(
@@ -5860,10 +5953,7 @@ impl Domain {
         self.client.domain_screenshot(&self.wire, screen, flags).await
     }
     /// [`Client::domain_get_state`](crate::client::Client::domain_get_state) on this domain.
-    pub async fn get_state(
-        &self,
-        flags: u32,
-    ) -> Result<remote::DomainGetStateRet, ClientError> {
+    pub async fn get_state(&self, flags: u32) -> Result<DomainStateInfo, ClientError> {
         self.client.domain_get_state(&self.wire, flags).await
     }
     /// [`Client::domain_migrate_begin3`](crate::client::Client::domain_migrate_begin3) on this domain.
@@ -5945,7 +6035,7 @@ impl Domain {
     /// [`Client::domain_send_key`](crate::client::Client::domain_send_key) on this domain.
     pub async fn send_key(
         &self,
-        codeset: u32,
+        codeset: impl Into<api::KeycodeSet>,
         holdtime: u32,
         keycodes: &[u32],
         flags: u32,
@@ -5956,7 +6046,7 @@ impl Domain {
     pub async fn get_control_info(
         &self,
         flags: u32,
-    ) -> Result<remote::DomainGetControlInfoRet, ClientError> {
+    ) -> Result<DomainControlInfo, ClientError> {
         self.client.domain_get_control_info(&self.wire, flags).await
     }
     /// [`Client::domain_get_vcpu_pin_info`](crate::client::Client::domain_get_vcpu_pin_info) on this domain.
@@ -6004,7 +6094,7 @@ impl Domain {
         &self,
         path: &str,
         flags: impl Into<api::DomainBlockJobInfoFlags>,
-    ) -> Result<remote::DomainGetBlockJobInfoRet, ClientError> {
+    ) -> Result<DomainBlockJobInfo, ClientError> {
         self.client.domain_get_block_job_info(&self.wire, path, flags).await
     }
     /// [`Client::domain_block_job_set_speed`](crate::client::Client::domain_block_job_set_speed) on this domain.
@@ -6036,10 +6126,9 @@ impl Domain {
     pub async fn block_stats_flags(
         &self,
         path: &str,
-        nparams: i32,
         flags: impl Into<api::TypedParameterFlags>,
-    ) -> Result<remote::DomainBlockStatsFlagsRet, ClientError> {
-        self.client.domain_block_stats_flags(&self.wire, path, nparams, flags).await
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_block_stats_flags(&self.wire, path, flags).await
     }
     /// [`Client::domain_reset`](crate::client::Client::domain_reset) on this domain.
     pub async fn reset(&self, flags: u32) -> Result<(), ClientError> {
@@ -6076,10 +6165,9 @@ impl Domain {
     pub async fn get_block_io_tune(
         &self,
         disk: Option<&str>,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetBlockIoTuneRet, ClientError> {
-        self.client.domain_get_block_io_tune(&self.wire, disk, nparams, flags).await
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_block_io_tune(&self.wire, disk, flags).await
     }
     /// [`Client::domain_set_numa_parameters`](crate::client::Client::domain_set_numa_parameters) on this domain.
     pub async fn set_numa_parameters(
@@ -6092,10 +6180,9 @@ impl Domain {
     /// [`Client::domain_get_numa_parameters`](crate::client::Client::domain_get_numa_parameters) on this domain.
     pub async fn get_numa_parameters(
         &self,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetNumaParametersRet, ClientError> {
-        self.client.domain_get_numa_parameters(&self.wire, nparams, flags).await
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_numa_parameters(&self.wire, flags).await
     }
     /// [`Client::domain_set_interface_parameters`](crate::client::Client::domain_set_interface_parameters) on this domain.
     pub async fn set_interface_parameters(
@@ -6112,12 +6199,9 @@ impl Domain {
     pub async fn get_interface_parameters(
         &self,
         device: &str,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::DomainGetInterfaceParametersRet, ClientError> {
-        self.client
-            .domain_get_interface_parameters(&self.wire, device, nparams, flags)
-            .await
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_interface_parameters(&self.wire, device, flags).await
     }
     /// [`Client::domain_shutdown_flags`](crate::client::Client::domain_shutdown_flags) on this domain.
     pub async fn shutdown_flags(
@@ -6129,7 +6213,7 @@ impl Domain {
     /// [`Client::domain_pm_suspend_for_duration`](crate::client::Client::domain_pm_suspend_for_duration) on this domain.
     pub async fn pm_suspend_for_duration(
         &self,
-        target: u32,
+        target: impl Into<api::NodeSuspendTarget>,
         duration: u64,
         flags: u32,
     ) -> Result<(), ClientError> {
@@ -6160,7 +6244,7 @@ impl Domain {
     /// [`Client::domain_set_metadata`](crate::client::Client::domain_set_metadata) on this domain.
     pub async fn set_metadata(
         &self,
-        r#type: i32,
+        r#type: impl Into<api::DomainMetadataType>,
         metadata: Option<&str>,
         key: Option<&str>,
         uri: Option<&str>,
@@ -6173,7 +6257,7 @@ impl Domain {
     /// [`Client::domain_get_metadata`](crate::client::Client::domain_get_metadata) on this domain.
     pub async fn get_metadata(
         &self,
-        r#type: i32,
+        r#type: impl Into<api::DomainMetadataType>,
         uri: Option<&str>,
         flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<String, ClientError> {
@@ -6264,7 +6348,7 @@ impl Domain {
     pub async fn send_process_signal(
         &self,
         pid_value: i64,
-        signum: u32,
+        signum: impl Into<api::DomainProcessSignal>,
         flags: u32,
     ) -> Result<(), ClientError> {
         self.client
@@ -6283,7 +6367,7 @@ impl Domain {
     pub async fn get_job_stats(
         &self,
         flags: impl Into<api::DomainGetJobStatsFlags>,
-    ) -> Result<remote::DomainGetJobStatsRet, ClientError> {
+    ) -> Result<DomainJobStatsInfo, ClientError> {
         self.client.domain_get_job_stats(&self.wire, flags).await
     }
     /// [`Client::domain_migrate_get_compression_cache`](crate::client::Client::domain_migrate_get_compression_cache) on this domain.
@@ -6367,7 +6451,7 @@ impl Domain {
     pub async fn core_dump_with_format(
         &self,
         to: &str,
-        dumpformat: u32,
+        dumpformat: impl Into<api::DomainCoreDumpFormat>,
         flags: impl Into<api::DomainCoreDumpFlags>,
     ) -> Result<(), ClientError> {
         self.client.domain_core_dump_with_format(&self.wire, to, dumpformat, flags).await
@@ -6448,7 +6532,7 @@ impl Domain {
     /// [`Client::domain_interface_addresses`](crate::client::Client::domain_interface_addresses) on this domain.
     pub async fn interface_addresses(
         &self,
-        source: u32,
+        source: impl Into<api::DomainInterfaceAddressesSource>,
         flags: u32,
     ) -> Result<Vec<remote::DomainInterface>, ClientError> {
         self.client.domain_interface_addresses(&self.wire, source, flags).await
@@ -6558,8 +6642,8 @@ impl Domain {
     /// [`Client::domain_set_lifecycle_action`](crate::client::Client::domain_set_lifecycle_action) on this domain.
     pub async fn set_lifecycle_action(
         &self,
-        r#type: u32,
-        action: u32,
+        r#type: impl Into<api::DomainLifecycle>,
+        action: impl Into<api::DomainLifecycleAction>,
         flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         self.client.domain_set_lifecycle_action(&self.wire, r#type, action, flags).await
@@ -6717,13 +6801,13 @@ impl Domain {
     /// [`Client::domain_graphics_reload`](crate::client::Client::domain_graphics_reload) on this domain.
     pub async fn graphics_reload(
         &self,
-        r#type: u32,
+        r#type: impl Into<api::DomainGraphicsReloadType>,
         flags: u32,
     ) -> Result<(), ClientError> {
         self.client.domain_graphics_reload(&self.wire, r#type, flags).await
     }
     /// [`Client::domain_get_autostart_once`](crate::client::Client::domain_get_autostart_once) on this domain.
-    pub async fn get_autostart_once(&self) -> Result<i32, ClientError> {
+    pub async fn get_autostart_once(&self) -> Result<bool, ClientError> {
         self.client.domain_get_autostart_once(&self.wire).await
     }
     /// [`Client::domain_set_autostart_once`](crate::client::Client::domain_set_autostart_once) on this domain.
@@ -6828,11 +6912,11 @@ impl DomainSnapshot {
             .await
     }
     /// [`Client::domain_snapshot_is_current`](crate::client::Client::domain_snapshot_is_current) on this domain snapshot.
-    pub async fn is_current(&self, flags: u32) -> Result<i32, ClientError> {
+    pub async fn is_current(&self, flags: u32) -> Result<bool, ClientError> {
         self.client.domain_snapshot_is_current(&self.wire, flags).await
     }
     /// [`Client::domain_snapshot_has_metadata`](crate::client::Client::domain_snapshot_has_metadata) on this domain snapshot.
-    pub async fn has_metadata(&self, flags: u32) -> Result<i32, ClientError> {
+    pub async fn has_metadata(&self, flags: u32) -> Result<bool, ClientError> {
         self.client.domain_snapshot_has_metadata(&self.wire, flags).await
     }
     /// [`Client::domain_snapshot_list_all_children`](crate::client::Client::domain_snapshot_list_all_children) on this domain snapshot.
@@ -6870,7 +6954,7 @@ impl Interface {
         self.client.interface_destroy(&self.wire, flags).await
     }
     /// [`Client::interface_is_active`](crate::client::Client::interface_is_active) on this interface.
-    pub async fn is_active(&self) -> Result<i32, ClientError> {
+    pub async fn is_active(&self) -> Result<bool, ClientError> {
         self.client.interface_is_active(&self.wire).await
     }
 }
@@ -6891,7 +6975,7 @@ impl Network {
         self.client.network_get_xml_desc(&self.wire, flags).await
     }
     /// [`Client::network_get_autostart`](crate::client::Client::network_get_autostart) on this network.
-    pub async fn get_autostart(&self) -> Result<i32, ClientError> {
+    pub async fn get_autostart(&self) -> Result<bool, ClientError> {
         self.client.network_get_autostart(&self.wire).await
     }
     /// [`Client::network_get_bridge_name`](crate::client::Client::network_get_bridge_name) on this network.
@@ -6907,18 +6991,18 @@ impl Network {
         self.client.network_undefine(&self.wire).await
     }
     /// [`Client::network_is_active`](crate::client::Client::network_is_active) on this network.
-    pub async fn is_active(&self) -> Result<i32, ClientError> {
+    pub async fn is_active(&self) -> Result<bool, ClientError> {
         self.client.network_is_active(&self.wire).await
     }
     /// [`Client::network_is_persistent`](crate::client::Client::network_is_persistent) on this network.
-    pub async fn is_persistent(&self) -> Result<i32, ClientError> {
+    pub async fn is_persistent(&self) -> Result<bool, ClientError> {
         self.client.network_is_persistent(&self.wire).await
     }
     /// [`Client::network_update`](crate::client::Client::network_update) on this network.
     pub async fn update(
         &self,
-        command: u32,
-        section: u32,
+        command: impl Into<api::NetworkUpdateCommand>,
+        section: impl Into<api::NetworkUpdateSection>,
         parent_index: i32,
         xml: &str,
         flags: impl Into<api::NetworkUpdateFlags>,
@@ -6970,7 +7054,7 @@ impl Network {
     /// [`Client::network_set_metadata`](crate::client::Client::network_set_metadata) on this network.
     pub async fn set_metadata(
         &self,
-        r#type: i32,
+        r#type: impl Into<api::NetworkMetadataType>,
         metadata: Option<&str>,
         key: Option<&str>,
         uri: Option<&str>,
@@ -6983,7 +7067,7 @@ impl Network {
     /// [`Client::network_get_metadata`](crate::client::Client::network_get_metadata) on this network.
     pub async fn get_metadata(
         &self,
-        r#type: i32,
+        r#type: impl Into<api::NetworkMetadataType>,
         uri: Option<&str>,
         flags: impl Into<api::NetworkUpdateFlags>,
     ) -> Result<String, ClientError> {
@@ -6992,12 +7076,8 @@ impl Network {
 }
 impl NetworkPort {
     /// [`Client::network_port_get_parameters`](crate::client::Client::network_port_get_parameters) on this network port.
-    pub async fn get_parameters(
-        &self,
-        nparams: i32,
-        flags: u32,
-    ) -> Result<remote::NetworkPortGetParametersRet, ClientError> {
-        self.client.network_port_get_parameters(&self.wire, nparams, flags).await
+    pub async fn get_parameters(&self, flags: u32) -> Result<TypedParams, ClientError> {
+        self.client.network_port_get_parameters(&self.wire, flags).await
     }
     /// [`Client::network_port_set_parameters`](crate::client::Client::network_port_set_parameters) on this network port.
     pub async fn set_parameters(
@@ -7089,7 +7169,7 @@ impl StoragePool {
         self.client.storage_pool_refresh(&self.wire, flags).await
     }
     /// [`Client::storage_pool_get_info`](crate::client::Client::storage_pool_get_info) on this storage pool.
-    pub async fn get_info(&self) -> Result<remote::StoragePoolGetInfoRet, ClientError> {
+    pub async fn get_info(&self) -> Result<StoragePoolInfo, ClientError> {
         self.client.storage_pool_get_info(&self.wire).await
     }
     /// [`Client::storage_pool_get_xml_desc`](crate::client::Client::storage_pool_get_xml_desc) on this storage pool.
@@ -7140,11 +7220,11 @@ impl StoragePool {
         self.client.storage_vol_create_xml_from(&self.wire, xml, clonevol, flags).await
     }
     /// [`Client::storage_pool_is_active`](crate::client::Client::storage_pool_is_active) on this storage pool.
-    pub async fn is_active(&self) -> Result<i32, ClientError> {
+    pub async fn is_active(&self) -> Result<bool, ClientError> {
         self.client.storage_pool_is_active(&self.wire).await
     }
     /// [`Client::storage_pool_is_persistent`](crate::client::Client::storage_pool_is_persistent) on this storage pool.
-    pub async fn is_persistent(&self) -> Result<i32, ClientError> {
+    pub async fn is_persistent(&self) -> Result<bool, ClientError> {
         self.client.storage_pool_is_persistent(&self.wire).await
     }
     /// [`Client::storage_pool_list_all_volumes`](crate::client::Client::storage_pool_list_all_volumes) on this storage pool.
@@ -7179,7 +7259,7 @@ impl StorageVol {
         self.client.storage_vol_delete(&self.wire, flags).await
     }
     /// [`Client::storage_vol_get_info`](crate::client::Client::storage_vol_get_info) on this storage vol.
-    pub async fn get_info(&self) -> Result<remote::StorageVolGetInfoRet, ClientError> {
+    pub async fn get_info(&self) -> Result<StorageVolInfo, ClientError> {
         self.client.storage_vol_get_info(&self.wire).await
     }
     /// [`Client::storage_vol_get_xml_desc`](crate::client::Client::storage_vol_get_xml_desc) on this storage vol.
@@ -7215,7 +7295,7 @@ impl StorageVol {
     /// [`Client::storage_vol_wipe_pattern`](crate::client::Client::storage_vol_wipe_pattern) on this storage vol.
     pub async fn wipe_pattern(
         &self,
-        algorithm: u32,
+        algorithm: impl Into<api::StorageVolWipeAlgorithm>,
         flags: u32,
     ) -> Result<(), ClientError> {
         self.client.storage_vol_wipe_pattern(&self.wire, algorithm, flags).await
@@ -7232,7 +7312,255 @@ impl StorageVol {
     pub async fn get_info_flags(
         &self,
         flags: impl Into<api::StorageVolInfoFlags>,
-    ) -> Result<remote::StorageVolGetInfoFlagsRet, ClientError> {
+    ) -> Result<StorageVolInfo, ClientError> {
         self.client.storage_vol_get_info_flags(&self.wire, flags).await
+    }
+}
+/// What [`Client::node_get_info`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NodeInfo {
+    /// The reply's `model`.
+    pub model: String,
+    /// The reply's `memory`.
+    pub memory: u64,
+    /// The reply's `cpus`.
+    pub cpus: i32,
+    /// The reply's `mhz`.
+    pub mhz: i32,
+    /// The reply's `nodes`.
+    pub nodes: i32,
+    /// The reply's `sockets`.
+    pub sockets: i32,
+    /// The reply's `cores`.
+    pub cores: i32,
+    /// The reply's `threads`.
+    pub threads: i32,
+}
+impl From<remote::NodeGetInfoRet> for NodeInfo {
+    fn from(r: remote::NodeGetInfoRet) -> Self {
+        NodeInfo {
+            model: String::from_utf8_lossy(
+                    &r
+                        .model
+                        .iter()
+                        .take_while(|c| **c != 0)
+                        .map(|c| *c as u8)
+                        .collect::<Vec<u8>>(),
+                )
+                .into_owned(),
+            memory: r.memory,
+            cpus: r.cpus,
+            mhz: r.mhz,
+            nodes: r.nodes,
+            sockets: r.sockets,
+            cores: r.cores,
+            threads: r.threads,
+        }
+    }
+}
+/// What [`Client::domain_get_info`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DomainInfo {
+    /// The reply's `state`.
+    pub state: api::DomainState,
+    /// The reply's `max_mem`.
+    pub max_mem: u64,
+    /// The reply's `memory`.
+    pub memory: u64,
+    /// The reply's `nr_virt_cpu`.
+    pub nr_virt_cpu: u16,
+    /// The reply's `cpu_time`.
+    pub cpu_time: u64,
+}
+impl From<remote::DomainGetInfoRet> for DomainInfo {
+    fn from(r: remote::DomainGetInfoRet) -> Self {
+        DomainInfo {
+            state: api::DomainState(i32::from(r.state)),
+            max_mem: r.max_mem,
+            memory: r.memory,
+            nr_virt_cpu: r.nr_virt_cpu,
+            cpu_time: r.cpu_time,
+        }
+    }
+}
+/// What [`Client::storage_pool_get_info`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoragePoolInfo {
+    /// The reply's `state`.
+    pub state: api::StoragePoolState,
+    /// The reply's `capacity`.
+    pub capacity: u64,
+    /// The reply's `allocation`.
+    pub allocation: u64,
+    /// The reply's `available`.
+    pub available: u64,
+}
+impl From<remote::StoragePoolGetInfoRet> for StoragePoolInfo {
+    fn from(r: remote::StoragePoolGetInfoRet) -> Self {
+        StoragePoolInfo {
+            state: api::StoragePoolState(i32::from(r.state)),
+            capacity: r.capacity,
+            allocation: r.allocation,
+            available: r.available,
+        }
+    }
+}
+/// What [`Client::storage_vol_get_info`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StorageVolInfo {
+    /// The reply's `type`.
+    pub r#type: api::StorageVolType,
+    /// The reply's `capacity`.
+    pub capacity: u64,
+    /// The reply's `allocation`.
+    pub allocation: u64,
+}
+impl From<remote::StorageVolGetInfoRet> for StorageVolInfo {
+    fn from(r: remote::StorageVolGetInfoRet) -> Self {
+        StorageVolInfo {
+            r#type: api::StorageVolType(i32::from(r.r#type)),
+            capacity: r.capacity,
+            allocation: r.allocation,
+        }
+    }
+}
+/// What [`Client::domain_get_job_info`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DomainJobInfo {
+    /// The reply's `type`.
+    pub r#type: api::DomainJobType,
+    /// The reply's `time_elapsed`.
+    pub time_elapsed: u64,
+    /// The reply's `time_remaining`.
+    pub time_remaining: u64,
+    /// The reply's `data_total`.
+    pub data_total: u64,
+    /// The reply's `data_processed`.
+    pub data_processed: u64,
+    /// The reply's `data_remaining`.
+    pub data_remaining: u64,
+    /// The reply's `mem_total`.
+    pub mem_total: u64,
+    /// The reply's `mem_processed`.
+    pub mem_processed: u64,
+    /// The reply's `mem_remaining`.
+    pub mem_remaining: u64,
+    /// The reply's `file_total`.
+    pub file_total: u64,
+    /// The reply's `file_processed`.
+    pub file_processed: u64,
+    /// The reply's `file_remaining`.
+    pub file_remaining: u64,
+}
+impl From<remote::DomainGetJobInfoRet> for DomainJobInfo {
+    fn from(r: remote::DomainGetJobInfoRet) -> Self {
+        DomainJobInfo {
+            r#type: api::DomainJobType(r.r#type),
+            time_elapsed: r.time_elapsed,
+            time_remaining: r.time_remaining,
+            data_total: r.data_total,
+            data_processed: r.data_processed,
+            data_remaining: r.data_remaining,
+            mem_total: r.mem_total,
+            mem_processed: r.mem_processed,
+            mem_remaining: r.mem_remaining,
+            file_total: r.file_total,
+            file_processed: r.file_processed,
+            file_remaining: r.file_remaining,
+        }
+    }
+}
+/// What [`Client::domain_get_state`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DomainStateInfo {
+    /// The reply's `state`.
+    pub state: api::DomainState,
+    /// The reply's `reason`.
+    pub reason: api::DomainStateReason,
+}
+impl From<remote::DomainGetStateRet> for DomainStateInfo {
+    fn from(r: remote::DomainGetStateRet) -> Self {
+        DomainStateInfo {
+            state: api::DomainState(r.state),
+            reason: api::DomainStateReason::new(api::DomainState(r.state), r.reason),
+        }
+    }
+}
+/// What [`Client::domain_get_control_info`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DomainControlInfo {
+    /// The reply's `state`.
+    pub state: api::DomainControlState,
+    /// The reply's `details`.
+    pub details: api::DomainControlErrorReason,
+    /// The reply's `state_time`.
+    pub state_time: u64,
+}
+impl From<remote::DomainGetControlInfoRet> for DomainControlInfo {
+    fn from(r: remote::DomainGetControlInfoRet) -> Self {
+        DomainControlInfo {
+            state: api::DomainControlState(r.state as i32),
+            details: api::DomainControlErrorReason(r.details as i32),
+            state_time: r.state_time,
+        }
+    }
+}
+/// What [`Client::domain_get_block_job_info`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DomainBlockJobInfo {
+    /// The reply's `found`.
+    pub found: i32,
+    /// The reply's `type`.
+    pub r#type: api::DomainBlockJobType,
+    /// The reply's `bandwidth`.
+    pub bandwidth: u64,
+    /// The reply's `cur`.
+    pub cur: u64,
+    /// The reply's `end`.
+    pub end: u64,
+}
+impl From<remote::DomainGetBlockJobInfoRet> for DomainBlockJobInfo {
+    fn from(r: remote::DomainGetBlockJobInfoRet) -> Self {
+        DomainBlockJobInfo {
+            found: r.found,
+            r#type: api::DomainBlockJobType(r.r#type),
+            bandwidth: r.bandwidth,
+            cur: r.cur,
+            end: r.end,
+        }
+    }
+}
+/// What [`Client::domain_get_job_stats`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DomainJobStatsInfo {
+    /// The reply's `type`.
+    pub r#type: api::DomainJobType,
+    /// The reply's `params`.
+    pub params: TypedParams,
+}
+impl From<remote::DomainGetJobStatsRet> for DomainJobStatsInfo {
+    fn from(r: remote::DomainGetJobStatsRet) -> Self {
+        DomainJobStatsInfo {
+            r#type: api::DomainJobType(r.r#type),
+            params: TypedParams(r.params),
+        }
+    }
+}
+impl From<remote::StorageVolGetInfoFlagsRet> for StorageVolInfo {
+    fn from(r: remote::StorageVolGetInfoFlagsRet) -> Self {
+        StorageVolInfo {
+            r#type: api::StorageVolType(i32::from(r.r#type)),
+            capacity: r.capacity,
+            allocation: r.allocation,
+        }
     }
 }

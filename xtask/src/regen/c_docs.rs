@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::api::function_key;
+use super::headers::Member;
 
 /// One `/** virName: ... */` block.
 #[derive(Debug)]
@@ -89,8 +90,20 @@ pub struct ValueTypes {
     /// Event key (`domaineventwatchdog`, from
     /// `virConnectDomainEventWatchdogCallback`) → parameter → C enum.
     pub events: HashMap<String, HashMap<String, String>>,
+    /// Event key → the callback's documentation.
+    pub callbacks: HashMap<String, DocBlock>,
+    /// Event id (`VIR_DOMAIN_EVENT_ID_REBOOT`) → the callback its events
+    /// go to (`virConnectDomainEventGenericCallback`), as the id's comment
+    /// names it.
+    pub event_ids: HashMap<String, String>,
     /// Functions whose result says yes (1) or no (0).
     pub bool_results: HashSet<String>,
+    /// Function key → the C struct it fills (`virDomainInfo`).
+    pub result_structs: HashMap<String, String>,
+    /// The flag sets among the C enums named.
+    pub flag_sets: HashSet<String>,
+    /// `api.depends` enums: Rust name → the C enum deciding the type.
+    pub depends: HashMap<String, String>,
 }
 
 impl ValueTypes {
@@ -134,14 +147,16 @@ impl ValueTypes {
             else {
                 continue;
             };
+            let key = function_key(event);
             for (param, doc) in &b.params {
                 if let Some(t) = one_type(doc, known, patterns) {
                     self.events
-                        .entry(function_key(event))
+                        .entry(key.clone())
                         .or_default()
                         .insert(param.clone(), t);
                 }
             }
+            self.callbacks.insert(key, b);
         }
         let structs = struct_fields(text, known);
         for (function, params) in prototypes(text) {
@@ -153,10 +168,62 @@ impl ValueTypes {
                 else {
                     continue;
                 };
+                let name = p.split_whitespace().find_map(|w| w.strip_suffix("Ptr"));
+                if let Some(name) = name {
+                    self.result_structs
+                        .entry(function_key(&function))
+                        .or_insert_with(|| name.to_owned());
+                }
                 let entry = self.values.entry(function_key(&function)).or_default();
                 for (field, t) in s {
                     entry.entry(field.clone()).or_insert_with(|| t.clone());
                 }
+            }
+        }
+    }
+}
+
+impl ValueTypes {
+    /// How a value documented as `c_type` is typed, `documented` being
+    /// what the same function (or callback) documents about its other
+    /// values, by name (for the value deciding a dependent one's type).
+    pub fn value_type(
+        &self,
+        c_type: &str,
+        documented: &HashMap<String, String>,
+    ) -> Option<xdrgen::codegen::client::ValueType> {
+        use xdrgen::codegen::client::ValueType;
+        if let Some(of) = self.depends.get(c_type) {
+            let sibling = documented.iter().find(|(_, t)| *t == of)?.0;
+            return Some(ValueType::Dependent {
+                ty: c_type.to_owned(),
+                of: sibling.clone(),
+            });
+        }
+        let rust = super::api::rust_type_name(c_type);
+        Some(if self.flag_sets.contains(c_type) {
+            ValueType::Flags(rust)
+        } else {
+            ValueType::Enum(rust)
+        })
+    }
+}
+
+impl ValueTypes {
+    /// Reads which callback each event id's events go to, from the ids'
+    /// comments (`VIR_DOMAIN_EVENT_ID_REBOOT = 1, /*
+    /// virConnectDomainEventGenericCallback (Since: 0.8.0) */`).
+    pub fn read_event_ids<'a>(&mut self, members: impl IntoIterator<Item = &'a Member>) {
+        for m in members {
+            if !m.name.contains("_EVENT_ID_") {
+                continue;
+            }
+            let callback = m
+                .doc
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .find(|w| w.starts_with("virConnect") && w.ends_with("Callback"));
+            if let Some(callback) = callback {
+                self.event_ids.insert(m.name.clone(), callback.to_owned());
             }
         }
     }
@@ -392,6 +459,48 @@ mod tests {
                 ),
                 ("again".to_owned(), "virDomainControlState".to_owned()),
             ]
+        );
+    }
+
+    #[test]
+    fn event_ids_name_their_callbacks_whose_docs_are_kept() {
+        let member = |name: &str, doc: &str| Member {
+            name: name.to_owned(),
+            value: 0,
+            doc: doc.to_owned(),
+        };
+        let mut v = ValueTypes::default();
+        v.read_event_ids(&[
+            member(
+                "VIR_DOMAIN_EVENT_ID_REBOOT",
+                "virConnectDomainEventGenericCallback (Since: 0.8.0)",
+            ),
+            member(
+                "VIR_DOMAIN_EVENT_ID_LAST",
+                "NB: this enum value will increase",
+            ),
+            member("VIR_DOMAIN_RUNNING", "virConnectDomainEventCallback"),
+        ]);
+        assert_eq!(
+            v.event_ids,
+            HashMap::from([(
+                "VIR_DOMAIN_EVENT_ID_REBOOT".to_owned(),
+                "virConnectDomainEventGenericCallback".to_owned()
+            )])
+        );
+        let text = "/**\n * virConnectDomainEventCallback:\n * @dom: The domain on which the event occurred\n \
+                    * @event: The specific virDomainEventType which occurred\n */\n";
+        let known: HashSet<String> = HashSet::from(["virDomainEventType".to_owned()]);
+        v.read_header(text, &known, &[]);
+        assert_eq!(v.events["domainevent"]["event"], "virDomainEventType");
+        let block = &v.callbacks["domainevent"];
+        assert_eq!(block.name, "virConnectDomainEventCallback");
+        assert_eq!(
+            block.params[0],
+            (
+                "dom".to_owned(),
+                "The domain on which the event occurred".to_owned()
+            )
         );
     }
 }

@@ -6,19 +6,24 @@
 //! `<module>_client.rs` next to the module of the program; this file only
 //! configures it.
 //!
-//! Not generated: events (they are messages, not calls), the keepalive
-//! program, and the calls the client makes itself (authentication,
-//! `CONNECT_OPEN`, `CONNECT_CLOSE`).
+//! Events are messages, not calls: the remote program's become typed event
+//! enums instead (`remote_events.rs`), one per family of callbacks, their
+//! fields typed as the C API's callbacks document them.
+//!
+//! Not generated: the keepalive program, and the calls the client makes
+//! itself (authentication, `CONNECT_OPEN`, `CONNECT_CLOSE`).
 
 use std::collections::BTreeMap;
 
 use xdrgen::codegen::client::{
     self, ClientCode, ClientConfig, Fds, FlagArgs, Handle, TypedParams, TypedParamsConversion,
+    ValueType,
 };
 use xdrgen::codegen::{GenOptions, ModuleLayout};
 use xdrgen::ir::Spec as Ir;
 
 use super::api::{function_key, rust_type_name, FlagParams};
+use super::c_docs::ValueTypes;
 
 /// Which client type a program's methods go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,9 +112,12 @@ const HAND_WRITTEN: &[&str] = &[
     "connect",
     "connect_read_only",
     "connect_with",
+    "domain_events",
     "events",
     "from_parts",
     "is_closed",
+    "network_events",
+    "node_device_events",
     "register_domain_event",
     "register_network_event",
     "register_node_device_event",
@@ -118,7 +126,9 @@ const HAND_WRITTEN: &[&str] = &[
     "register_storage_pool_event",
     "request",
     "request_raw",
+    "secret_events",
     "shutdown",
+    "storage_pool_events",
 ];
 
 /// The object handles of `Client` (`crate::client::Domain`, ...): the wire
@@ -252,7 +262,13 @@ impl Target {
     /// The generator's configuration for this target's program, generated
     /// with `options` (the program module's) from `ir`; its `flags`
     /// arguments typed as the C API's documentation (`flag_params`) says.
-    pub fn config(&self, ir: &Ir, options: &GenOptions, flag_params: &FlagParams) -> ClientConfig {
+    pub fn config(
+        &self,
+        ir: &Ir,
+        options: &GenOptions,
+        flag_params: &FlagParams,
+        values: &ValueTypes,
+    ) -> ClientConfig {
         let client = self.client == ClientType::Client;
         let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         ClientConfig {
@@ -297,7 +313,55 @@ impl Target {
                 .collect(),
             flag_module: "crate::api".into(),
             flag_args: self.flag_args(ir, options, flag_params),
+            events: self.events(ir, options, values),
+            ..self.values(ir, options, values)
         }
+    }
+
+    /// The typed values of each procedure's arguments and reply, its
+    /// yes/no answer and the name of its typed result, by the C function
+    /// that documents the procedure.
+    fn values(&self, ir: &Ir, options: &GenOptions, values: &ValueTypes) -> ClientConfig {
+        let mut out = ClientConfig::default();
+        for program in ModuleLayout::new(ir, options).programs() {
+            for p in program.versions.iter().flat_map(|v| &v.procedures) {
+                let name = &p.procedure.name;
+                let keys = self.c_function_keys(p.short);
+                if let Some(documented) = keys.iter().find_map(|k| values.values.get(k)) {
+                    let typed: BTreeMap<String, ValueType> = documented
+                        .iter()
+                        .filter_map(|(param, t)| {
+                            Some((param.clone(), values.value_type(t, documented)?))
+                        })
+                        .collect();
+                    // `flags` take flag sets only (`flag_args`).
+                    let args = typed
+                        .iter()
+                        .filter(|(param, _)| *param != "flags")
+                        .map(|(p, t)| (p.clone(), t.clone()))
+                        .collect();
+                    out.arg_values.insert(name.clone(), args);
+                    out.reply_values.insert(name.clone(), typed);
+                }
+                if keys.iter().any(|k| values.bool_results.contains(k)) {
+                    out.bool_replies.insert(name.clone());
+                }
+                // The C struct the function fills, or `DomainStateInfo` for
+                // `DOMAIN_GET_STATE`.
+                let result = keys
+                    .iter()
+                    .find_map(|k| values.result_structs.get(k))
+                    .map(|s| rust_type_name(s))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{}Info",
+                            xdrgen::codegen::naming::upper_camel(&p.short.replacen("GET_", "", 1))
+                        )
+                    });
+                out.reply_names.insert(name.clone(), result);
+            }
+        }
+        out
     }
 
     /// The flag sets of each procedure's arguments, by the C function that
@@ -355,6 +419,158 @@ pub fn generate(
     ir: &Ir,
     options: &GenOptions,
     flag_params: &FlagParams,
+    values: &ValueTypes,
 ) -> Result<ClientCode, String> {
-    client::generate(ir, options, &target.config(ir, options, flag_params))
+    client::generate(
+        ir,
+        options,
+        &target.config(ir, options, flag_params, values),
+    )
+}
+
+/// The program whose messages become typed events, and its families of
+/// callbacks: the `EventFamily` variant (`StoragePool`, also the C API's
+/// word: `virStoragePoolEventID`), the procedures' word
+/// (`STORAGE_POOL`), the registering method of `Client`.
+const EVENTS: (&str, &[(&str, &str, &str)]) = (
+    "remote",
+    &[
+        ("Domain", "DOMAIN", "domain_events"),
+        ("Network", "NETWORK", "network_events"),
+        ("StoragePool", "STORAGE_POOL", "storage_pool_events"),
+        ("NodeDevice", "NODE_DEVICE", "node_device_events"),
+        ("Secret", "SECRET", "secret_events"),
+    ],
+);
+
+impl Target {
+    /// The typed events of this target's program: for each family, the
+    /// messages `<WORD>_EVENT_CALLBACK_*` and `<WORD>_EVENT_*`, each with
+    /// its event id (`VIR_<WORD>_EVENT_ID_<rest>`), the callback that id's
+    /// comment names, and that callback's documented parameters.
+    fn events(&self, ir: &Ir, options: &GenOptions, values: &ValueTypes) -> client::Events {
+        let (module, families) = EVENTS;
+        if self.module != module {
+            return client::Events::default();
+        }
+        let layout = ModuleLayout::new(ir, options);
+        let programs = layout.programs();
+        let procedures: Vec<_> = programs
+            .iter()
+            .flat_map(|p| &p.versions)
+            .flat_map(|v| &v.procedures)
+            .collect();
+        let families = families
+            .iter()
+            .map(|(family, word, method)| {
+                let prefixes = vec![format!("{word}_EVENT_CALLBACK_"), format!("{word}_EVENT_")];
+                let messages = procedures
+                    .iter()
+                    .filter_map(|p| {
+                        let rest = prefixes.iter().find_map(|pre| p.short.strip_prefix(pre))?;
+                        let message =
+                            event_message(values, &format!("VIR_{word}_EVENT_ID_{rest}"), rest);
+                        Some((p.procedure.name.clone(), message))
+                    })
+                    .collect();
+                let what = word.to_lowercase().replace('_', " ");
+                client::EventFamily {
+                    name: format!("{family}Event"),
+                    doc: format!(
+                        "The events of a {what}, one variant per kind: what the daemon sends to \
+                         callbacks registered with \
+                         [`Client::{method}`](crate::client::Client::{method})."
+                    ),
+                    family: (*family).to_owned(),
+                    prefixes,
+                    id_type: Some(rust_type_name(&format!("vir{family}EventID"))),
+                    messages,
+                }
+            })
+            .collect();
+        client::Events {
+            message: "crate::dispatch::Message".into(),
+            variant: "Remote".into(),
+            families,
+        }
+    }
+}
+
+/// What the C API says of the event `id` (`VIR_DOMAIN_EVENT_ID_LIFECYCLE`),
+/// whose constant is `constant` (`LIFECYCLE`): its callback, and the
+/// callback's documented and typed parameters, by the fields' Rust names.
+fn event_message(values: &ValueTypes, id: &str, constant: &str) -> client::EventMessage {
+    let Some(callback) = values.event_ids.get(id) else {
+        return client::EventMessage::default();
+    };
+    let key = function_key(
+        callback
+            .trim_start_matches("virConnect")
+            .trim_end_matches("Callback"),
+    );
+    let field = |param: &str| {
+        xdrgen::codegen::naming::snake(param)
+            .trim_start_matches("r#")
+            .to_owned()
+    };
+    let field_docs = values
+        .callbacks
+        .get(&key)
+        .map(|b| {
+            b.params
+                .iter()
+                .map(|(param, doc)| (field(param), super::api::doc_text(doc)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let documented = values.events.get(&key);
+    let typed = documented
+        .map(|documented| {
+            documented
+                .iter()
+                .filter_map(|(param, c_type)| {
+                    let vt = match values.value_type(c_type, documented)? {
+                        ValueType::Dependent { ty, of } => {
+                            ValueType::Dependent { ty, of: field(&of) }
+                        }
+                        other => other,
+                    };
+                    Some((field(param), vt))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    client::EventMessage {
+        id: Some(constant.to_owned()),
+        callback: Some(callback.clone()),
+        field_docs,
+        values: typed,
+    }
+}
+
+/// The generated typed events' module name for a target (`remote_events`).
+pub fn events_file_name(t: &Target) -> String {
+    format!("{}_events", t.module)
+}
+
+/// The typed events' module `//!` line.
+pub fn events_module_doc(t: &Target) -> String {
+    format!(
+        "Typed events of the {} program, one enum per family of callbacks, re-exported by \
+         [`crate::client`] (feature `client`).",
+        t.module
+    )
+}
+
+/// A line saying what a typed events module holds.
+pub fn events_summary(t: &Target, enums: &[(String, usize)]) -> String {
+    let list: Vec<String> = enums
+        .iter()
+        .map(|(name, variants)| format!("`{name}` ({variants})"))
+        .collect();
+    format!(
+        "The {} program's typed events: {}.",
+        t.module,
+        list.join(", ")
+    )
 }

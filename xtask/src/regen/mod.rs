@@ -2,7 +2,8 @@
 //! libvirt's `.x` files of a release turned into
 //! `libvirt-proto/src/generated/`, as `specs/libvirt.toml` describes: one
 //! module per program, and for the remote, qemu, lxc and admin programs a
-//! `<program>_client.rs` with a method per procedure (see [`client`]).
+//! `<program>_client.rs` with a method per procedure (see [`client`]), and
+//! the remote program's typed events in `remote_events.rs`.
 
 mod api;
 mod c_docs;
@@ -102,6 +103,7 @@ pub fn generate(
     let (api_headers, flag_params, value_types) = api_inputs(spec, tree, &read)?;
     let mut out = BTreeMap::new();
     let mut typed_flags = 0;
+    let mut typed_values = 0;
     let mut untyped_flags = Vec::new();
     let mut done: HashMap<&str, &spec::Module> = HashMap::new();
     let mut client_modules = Vec::new();
@@ -171,8 +173,9 @@ pub fn generate(
             format!("{preamble}\n\n//! {}\n\n{body}", m.doc),
         );
         if let Some(target) = client::TARGETS.iter().find(|t| t.module == m.name) {
-            let methods = client::generate(target, &ir, &gen, &flag_params)?;
+            let methods = client::generate(target, &ir, &gen, &flag_params, &value_types)?;
             typed_flags += methods.typed_flags;
+            typed_values += methods.typed_values;
             untyped_flags.extend(methods.untyped_flags);
             let name = client::file_name(target);
             out.insert(
@@ -185,6 +188,19 @@ pub fn generate(
                 ),
             );
             client_modules.push((name, client::summary(target, methods.methods)));
+            if let Some(events) = &methods.events {
+                let name = client::events_file_name(target);
+                out.insert(
+                    format!("{name}.rs"),
+                    format!(
+                        "{}//! {}\n\n{}",
+                        xdrgen::codegen::preamble(&sources, &gen),
+                        client::events_module_doc(target),
+                        events.body
+                    ),
+                );
+                client_modules.push((name, client::events_summary(target, &events.enums)));
+            }
         }
         done.insert(&m.name, m);
     }
@@ -203,6 +219,7 @@ pub fn generate(
     );
     let (api_module, api_counts) = api::generate(&api_headers, &preamble)?;
     out.insert("api.rs".into(), api_module);
+    eprintln!("regen: {typed_values} arguments take a value enum of the C API");
     eprintln!(
         "regen: {typed_flags} flag arguments typed; {} `flags` arguments left as u32 (as ambiguous in the \
          API documentation: {}):\n  {}",
@@ -305,13 +322,28 @@ fn api_inputs(
         .iter()
         .map(|d| (format!("{}*{}", d.stem, d.suffix), d.name.clone()))
         .collect();
-    let mut value_types = c_docs::ValueTypes::default();
+    let mut value_types = c_docs::ValueTypes {
+        flag_sets: generated.iter().cloned().collect(),
+        depends: spec
+            .api
+            .depends
+            .iter()
+            .map(|d| (d.name.clone(), d.of.clone()))
+            .collect(),
+        ..Default::default()
+    };
     for text in &doc_texts {
         value_types.read_functions(text, &typed, &patterns);
     }
     for text in &header_texts {
         value_types.read_header(text, &typed, &patterns);
     }
+    value_types.read_event_ids(
+        files
+            .iter()
+            .flat_map(|(_, enums, _)| enums)
+            .flat_map(|e| &e.members),
+    );
     // virsh's words for the values, from its VIR_ENUM_IMPL tables.
     let mut virsh_names = HashMap::new();
     for path in c_files(&tree.join("tools"), "virsh")? {
@@ -359,7 +391,7 @@ fn module_index(
     ));
     for (name, summary) in clients {
         s.push_str(&format!(
-            "/// {summary}\n#[cfg(feature = \"client\")]\nmod {name};\n"
+            "/// {summary}\n#[cfg(feature = \"client\")]\npub(crate) mod {name};\n"
         ));
     }
     s

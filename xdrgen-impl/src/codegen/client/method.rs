@@ -71,7 +71,11 @@ impl<'c> Ctx<'c> {
             });
             name
         });
-        let reply = self.reply(pr)?;
+        let reply = self.reply(pr, name)?;
+        if reply.counted {
+            // Asked for by count: the caller gives none.
+            params.retain(|p| p.name != "nparams");
+        }
 
         // What the method returns: the reply (unless void), the stream, the
         // descriptors; one of them alone, or a tuple.
@@ -117,7 +121,7 @@ impl<'c> Ctx<'c> {
             many => quote!((#(#many),*)),
         };
 
-        let (args_let, args_ref) = if pr.args.is_empty() {
+        let (args_let, args_ref) = if pr.args.is_empty() || reply.counted {
             (quote!(), quote!(&()))
         } else {
             (quote!(let args = #args_value;), quote!(&args))
@@ -141,6 +145,25 @@ impl<'c> Ctx<'c> {
             quote! {
                 let (#ret_pat, #fds_pat) = self.call_fds::<#marker>(#args_ref, #fds).await?;
                 Ok(#ret_value)
+            }
+        } else if reply.counted {
+            let first = reply
+                .map
+                .as_ref()
+                .map(|m| m(quote!(ret)))
+                .unwrap_or_default();
+            let second = reply.map.as_ref().map(|m| m(quote!(r))).unwrap_or_default();
+            quote! {
+                // The first call gives the count, and the values too when
+                // the daemon sends them all at once.
+                let nparams = 0;
+                let mut args = #args_value;
+                let ret = self.call::<#marker>(&args).await?;
+                if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+                    return Ok(#first);
+                }
+                args.nparams = ret.nparams;
+                self.call::<#marker>(&args).await.map(|r| #second)
             }
         } else {
             match &reply.map {

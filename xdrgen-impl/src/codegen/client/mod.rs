@@ -37,6 +37,7 @@ mod imports;
 mod method;
 mod params;
 mod reply;
+mod results;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -68,6 +69,8 @@ pub struct ClientCode {
     pub typed_flags: usize,
     /// `flags` arguments left as `u32`, as `PROCEDURE: why`.
     pub untyped_flags: Vec<String>,
+    /// Number arguments that take an enum of the C API.
+    pub typed_values: usize,
     /// The typed events ([`ClientConfig::events`]), a module of their own.
     pub events: Option<EventCode>,
 }
@@ -111,6 +114,9 @@ pub fn generate(
         modules: &modules,
         typed_flags: Cell::new(0),
         untyped_flags: RefCell::new(Vec::new()),
+        typed_values: Cell::new(0),
+        results: RefCell::new(Vec::new()),
+        result_names: RefCell::new(Vec::new()),
     };
     let hand_written: Vec<&str> = config.hand_written.iter().map(String::as_str).collect();
     let mut method_names = Namespace::with_reserved(&hand_written);
@@ -155,11 +161,13 @@ pub fn generate(
             }
         }
     });
+    let results = ctx.results.take();
     let methods = quote! {
         impl #client {
             #(#methods)*
         }
         #(#handle_impls)*
+        #(#results)*
     };
     let uses = modules.uses(&methods, &version.procs_path(program))?;
     let events = ctx.events(&version.procedures, &version.procs_path(program))?;
@@ -178,6 +186,7 @@ pub fn generate(
         methods: count,
         typed_flags: ctx.typed_flags.get(),
         untyped_flags: ctx.untyped_flags.take(),
+        typed_values: ctx.typed_values.get(),
         events,
     })
 }
@@ -192,6 +201,11 @@ struct Ctx<'a> {
     /// Counted while generating.
     typed_flags: Cell<usize>,
     untyped_flags: RefCell<Vec<String>>,
+    /// Arguments typed by [`ClientConfig::arg_values`], counted.
+    typed_values: Cell<usize>,
+    /// The typed result structs made so far, and their names.
+    results: RefCell<Vec<TokenStream>>,
+    result_names: RefCell<Vec<String>>,
 }
 
 impl<'a> Ctx<'a> {

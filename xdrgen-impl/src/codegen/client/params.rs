@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{Ctx, FlagArgs, Handle, TypedParamsConversion};
+use super::{Ctx, FlagArgs, Handle, TypedParamsConversion, ValueType};
 use crate::codegen::form::{Form, Primitive};
 use crate::codegen::ident;
 use crate::codegen::naming;
@@ -41,7 +41,30 @@ impl<'c> Ctx<'c> {
                         let id = ident(&field);
                         let bare = field.trim_start_matches("r#");
                         let set = flags.and_then(|f| f.typed.get(bare));
+                        let value = match self
+                            .config
+                            .arg_values
+                            .get(&pr.name)
+                            .and_then(|v| v.get(bare))
+                        {
+                            Some(ValueType::Enum(t)) => Some(t),
+                            _ => None,
+                        };
                         let p = match (set, &form) {
+                            (None, Form::Primitive(prim @ (Primitive::I32 | Primitive::U32)))
+                                if value.is_some() =>
+                            {
+                                self.typed_values.set(self.typed_values.get() + 1);
+                                let module = self.value_module();
+                                let ty = format_ident!("{}", value.map_or("", String::as_str));
+                                let cast = (*prim == Primitive::U32).then(|| quote!(as u32));
+                                Param {
+                                    object: None,
+                                    name: id.clone(),
+                                    ty: quote!(impl Into<#module::#ty>),
+                                    value: quote!(#id.into().0 #cast),
+                                }
+                            }
                             (Some(set), Form::Primitive(Primitive::U32)) => {
                                 self.typed_flags.set(self.typed_flags.get() + 1);
                                 let module = format_ident!(

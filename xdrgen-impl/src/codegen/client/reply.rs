@@ -4,8 +4,10 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
+use super::params::Fields;
+use super::results::{c_string, is_c_string, typed_value};
 use super::{Ctx, Handle, TypedParamsConversion};
-use crate::codegen::form::Form;
+use crate::codegen::form::{Form, Primitive};
 use crate::codegen::ident;
 use crate::ir::{NamedKind, Procedure};
 
@@ -23,52 +25,121 @@ pub(super) struct Reply<'c> {
     /// A reply that is a list of objects and their count (`*_LIST_ALL_*`):
     /// the handle and the list's field.
     pub list_of: Option<(&'c Handle, Ident)>,
+    /// A typed-parameter list asked for by count (`nparams`): asked for
+    /// twice when the first reply gives only the count.
+    pub counted: bool,
 }
 
 impl<'c> Ctx<'c> {
     /// What a method makes of the procedure's reply.
-    pub(super) fn reply(&self, pr: &Procedure) -> Result<Reply<'c>, String> {
+    pub(super) fn reply(&self, pr: &Procedure, method: &str) -> Result<Reply<'c>, String> {
         let Some(ret) = &pr.result else {
             return Ok(Reply {
                 ty: None,
                 map: None,
                 field: None,
                 list_of: None,
+                counted: false,
             });
         };
         Ok(match self.struct_fields(ret)? {
             Some((_, fields)) if fields.len() == 1 => {
                 let (field, form) = &fields[0];
                 let id = ident(field);
-                let (ty, map): (TokenStream, ReplyMap<'c>) = match self.typed_params(form) {
-                    Some(conversion) => {
-                        let t = self.typed_params_type();
-                        let map: ReplyMap<'c> = match conversion {
-                            TypedParamsConversion::Newtype => Box::new(move |v| quote!(#t(#v.#id))),
-                            TypedParamsConversion::From => {
-                                Box::new(move |v| quote!(#t::from(#v.#id)))
-                            }
-                        };
-                        let t = self.typed_params_type();
-                        (quote!(#t), map)
-                    }
-                    None => match self.handle_of(form) {
-                        // A single object comes back as its handle.
-                        Some(h) => {
-                            let ty = format_ident!("{}", h.rust);
-                            (
-                                quote!(#ty),
-                                Box::new(move |v| quote!(#ty::from_wire(self.clone(), #v.#id))),
-                            )
+                let bare = field.trim_start_matches("r#");
+                let typed = self
+                    .config
+                    .reply_values
+                    .get(&pr.name)
+                    .and_then(|t| t.get(bare));
+                let module = self.value_module();
+                let (ty, map): (TokenStream, ReplyMap<'c>) = if self
+                    .config
+                    .bool_replies
+                    .contains(&pr.name)
+                    && *form == Form::Primitive(Primitive::I32)
+                {
+                    (quote!(bool), Box::new(move |v| quote!(#v.#id != 0)))
+                } else if let Some(vt) = typed
+                    .filter(|vt| typed_value(&module, vt, form, quote!(v), &|_| None).is_some())
+                {
+                    let vt = vt.clone();
+                    let form = form.clone();
+                    let ty = typed_value(&module, &vt, &form, quote!(v), &|_| None)
+                        .map(|(t, _)| t)
+                        .unwrap_or_default();
+                    (
+                        ty,
+                        Box::new(move |v| {
+                            typed_value(&module, &vt, &form, quote!(#v.#id), &|_| None)
+                                .map(|(_, e)| e)
+                                .unwrap_or_default()
+                        }),
+                    )
+                } else if is_c_string(form) {
+                    (quote!(String), Box::new(move |v| c_string(quote!(#v.#id))))
+                } else {
+                    match self.typed_params(form) {
+                        Some(conversion) => {
+                            let t = self.typed_params_type();
+                            let map: ReplyMap<'c> = match conversion {
+                                TypedParamsConversion::Newtype => {
+                                    Box::new(move |v| quote!(#t(#v.#id)))
+                                }
+                                TypedParamsConversion::From => {
+                                    Box::new(move |v| quote!(#t::from(#v.#id)))
+                                }
+                            };
+                            let t = self.typed_params_type();
+                            (quote!(#t), map)
                         }
-                        None => (self.rust(form), Box::new(move |v| quote!(#v.#id))),
-                    },
+                        None => match self.handle_of(form) {
+                            // A single object comes back as its handle.
+                            Some(h) => {
+                                let ty = format_ident!("{}", h.rust);
+                                (
+                                    quote!(#ty),
+                                    Box::new(move |v| quote!(#ty::from_wire(self.clone(), #v.#id))),
+                                )
+                            }
+                            None => (self.rust(form), Box::new(move |v| quote!(#v.#id))),
+                        },
+                    }
                 };
                 Reply {
                     ty: Some(ty),
                     map: Some(map),
                     field: Some(field.trim_start_matches("r#").to_owned()),
                     list_of: None,
+                    counted: false,
+                }
+            }
+            Some((_, fields)) if self.counted_params(pr, &fields)? => {
+                let t = self.typed_params_type();
+                let id = format_ident!("params");
+                let map: ReplyMap<'c> = match self.typed_params(&fields[0].1) {
+                    Some(TypedParamsConversion::Newtype) => Box::new(move |v| quote!(#t(#v.#id))),
+                    _ => Box::new(move |v| quote!(#t::from(#v.#id))),
+                };
+                let t = self.typed_params_type();
+                Reply {
+                    ty: Some(quote!(#t)),
+                    map: Some(map),
+                    field: Some("params".to_owned()),
+                    list_of: None,
+                    counted: true,
+                }
+            }
+            Some((path, fields)) if self.has_typed_field(&pr.name, &fields) => {
+                let result = self.typed_result(&pr.name, method, &path, &fields)?;
+                let name = result.name.clone();
+                self.results.borrow_mut().push(result.items);
+                Reply {
+                    ty: Some(quote!(#name)),
+                    map: Some(Box::new(move |v| quote!(#name::from(#v)))),
+                    field: None,
+                    list_of: None,
+                    counted: false,
                 }
             }
             Some((path, fields)) => {
@@ -85,6 +156,7 @@ impl<'c> Ctx<'c> {
                     map: None,
                     field: None,
                     list_of,
+                    counted: false,
                 }
             }
             None => Reply {
@@ -92,8 +164,35 @@ impl<'c> Ctx<'c> {
                 map: None,
                 field: None,
                 list_of: None,
+                counted: false,
             },
         })
+    }
+
+    /// Whether a reply of `fields` is a typed-parameter list asked for by
+    /// count: libvirt's "call with `nparams` 0 for the count, then with the
+    /// count" getters (`params` and `nparams` in the reply, `nparams` in
+    /// the arguments).
+    fn counted_params(&self, pr: &Procedure, fields: &Fields) -> Result<bool, String> {
+        let [(list, list_form), (count, count_form)] = fields.as_slice() else {
+            return Ok(false);
+        };
+        if list != "params"
+            || count != "nparams"
+            || *count_form != Form::Primitive(Primitive::I32)
+            || self.typed_params(list_form).is_none()
+            || pr.annotations.stream.is_some()
+        {
+            return Ok(false);
+        }
+        let [args] = pr.args.as_slice() else {
+            return Ok(false);
+        };
+        Ok(self.struct_fields(args)?.is_some_and(|(_, fields)| {
+            fields
+                .iter()
+                .any(|(f, form)| f == "nparams" && *form == Form::Primitive(Primitive::I32))
+        }))
     }
 }
 
