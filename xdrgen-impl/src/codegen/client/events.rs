@@ -19,7 +19,7 @@ use super::{Ctx, EventFamily, EventMessage, Handle, TypedParamsConversion, Value
 use crate::codegen::form::{Form, Primitive};
 use crate::codegen::layout::{ProcedureName, TypeModule};
 use crate::codegen::{ident, naming};
-use crate::ir::{BaseType, NamedKind, ProcedureKind, Shape, TypeKind, TypeRef};
+use crate::ir::{BaseType, NamedKind, ProcedureKind, Shape, TypeRef};
 
 /// The first field of a message sent to a registered callback.
 const CALLBACK_ID: &str = "callbackID";
@@ -328,7 +328,7 @@ impl Ctx<'_> {
             let id = ident(&rust);
             let nested = match &form {
                 Form::Named(n) if xdr == NESTED && n.kind == NamedKind::Struct => {
-                    self.struct_named(&n.xdr)
+                    self.fields_of(&n.xdr)
                 }
                 _ => None,
             };
@@ -362,32 +362,7 @@ impl Ctx<'_> {
         let (BaseType::Named { name, .. }, Shape::Scalar) = (&ty.base, &ty.shape) else {
             return None;
         };
-        self.struct_named(name)
-    }
-
-    fn struct_named(&self, name: &str) -> Option<Vec<(String, String, Form)>> {
-        let TypeKind::Struct(st) = &self.layout.type_def(name)?.kind else {
-            return None;
-        };
-        let names = naming::field_names(
-            &st.fields
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>(),
-        );
-        Some(
-            st.fields
-                .iter()
-                .zip(names)
-                .map(|(f, rust)| {
-                    (
-                        f.name.clone(),
-                        rust,
-                        self.layout.resolved_form(&f.ty, f.boxed),
-                    )
-                })
-                .collect(),
-        )
+        self.fields_of(name)
     }
 
     /// A variant's fields: handles for objects (named by the handle's

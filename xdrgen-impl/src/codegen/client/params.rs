@@ -175,11 +175,21 @@ impl<'c> Ctx<'c> {
         let (BaseType::Named { name, .. }, Shape::Scalar) = (&ty.base, &ty.shape) else {
             return Ok(None);
         };
-        let Some(def) = self.layout.type_def(name) else {
+        let Some(fields) = self.fields_of(name) else {
             return Ok(None);
         };
-        let TypeKind::Struct(st) = &def.kind else {
-            return Ok(None);
+        let fields = fields
+            .into_iter()
+            .map(|(_, rust, form)| (rust, form))
+            .collect();
+        Ok(Some((self.named(name)?, fields)))
+    }
+
+    /// `(XDR name, Rust name, resolved form)` of each field of the struct
+    /// `name`, when it is a plain struct.
+    pub(super) fn fields_of(&self, name: &str) -> Option<Vec<(String, String, Form)>> {
+        let TypeKind::Struct(st) = &self.layout.type_def(name)?.kind else {
+            return None;
         };
         let names = naming::field_names(
             &st.fields
@@ -187,12 +197,18 @@ impl<'c> Ctx<'c> {
                 .map(|f| f.name.as_str())
                 .collect::<Vec<_>>(),
         );
-        let fields = st
-            .fields
-            .iter()
-            .zip(names)
-            .map(|(f, rust)| (rust, self.layout.resolved_form(&f.ty, f.boxed)))
-            .collect();
-        Ok(Some((self.named(name)?, fields)))
+        Some(
+            st.fields
+                .iter()
+                .zip(names)
+                .map(|(f, rust)| {
+                    (
+                        f.name.clone(),
+                        rust,
+                        self.layout.resolved_form(&f.ty, f.boxed),
+                    )
+                })
+                .collect(),
+        )
     }
 }

@@ -60,14 +60,11 @@ impl<'c> Ctx<'c> {
                     && *form == Form::Primitive(Primitive::I32)
                 {
                     (quote!(bool), Box::new(move |v| quote!(#v.#id != 0)))
-                } else if let Some(vt) = typed
-                    .filter(|vt| typed_value(&module, vt, form, quote!(v), &|_| None).is_some())
-                {
-                    let vt = vt.clone();
+                } else if let Some((vt, ty)) = typed.and_then(|vt| {
+                    let (ty, _) = typed_value(&module, vt, form, quote!(v), &|_| None)?;
+                    Some((vt.clone(), ty))
+                }) {
                     let form = form.clone();
-                    let ty = typed_value(&module, &vt, &form, quote!(v), &|_| None)
-                        .map(|(t, _)| t)
-                        .unwrap_or_default();
                     (
                         ty,
                         Box::new(move |v| {
