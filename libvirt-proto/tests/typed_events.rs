@@ -12,17 +12,13 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::Duration;
-
+use common::virsh::{domain_event_words, next_event, renamed, Watcher, WAIT};
 use common::Daemon;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::mpsc;
 
 use libvirt_proto::api::{
     DomainEventDefinedDetailType, DomainEventDetail, DomainEventID, DomainEventStartedDetailType,
     DomainEventStoppedDetailType, DomainEventType, DomainEventUndefinedDetailType,
-    StoragePoolEventID,
+    DomainMetadataType, DomainModificationImpact, DomainXMLFlags, StoragePoolEventID,
 };
 use libvirt_proto::client::{
     Client, Domain, DomainEvent, Event, EventFamily, Events, NetworkEvent, NodeDeviceEvent,
@@ -30,95 +26,13 @@ use libvirt_proto::client::{
 };
 use libvirt_proto::dispatch::Message;
 use libvirt_proto::remote;
-use libvirt_proto::remote::program::procs;
-
-/// How long an event or a line of virsh may take.
-const WAIT: Duration = Duration::from_secs(15);
-
-/// `virsh -c <uri> event --loop ...`, its lines as they come.
-struct Watcher {
-    _child: tokio::process::Child,
-    lines: mpsc::UnboundedReceiver<String>,
-}
-
-impl Watcher {
-    fn spawn(d: &Daemon, args: &[&str]) -> Watcher {
-        let mut child = tokio::process::Command::new("virsh")
-            .arg("-c")
-            .arg(d.uri())
-            .args(args)
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("virsh starts");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Watcher {
-            _child: child,
-            lines,
-        }
-    }
-
-    async fn line(&mut self, within: Duration) -> Option<String> {
-        tokio::time::timeout(within, self.lines.recv())
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// What virsh printed after `marker` on the next `n` lines naming it:
-    /// "event 'lifecycle' for domain 'x': Started Booted" gives "Started
-    /// Booted".
-    async fn said(&mut self, marker: &str, n: usize) -> Vec<String> {
-        let mut out = Vec::new();
-        while out.len() < n {
-            let line = self
-                .line(WAIT)
-                .await
-                .unwrap_or_else(|| panic!("virsh printed {out:?}, then nothing about {marker}"));
-            if let Some((_, rest)) = line.split_once(marker) {
-                out.push(rest.trim_start_matches(':').trim().to_owned());
-            }
-        }
-        out
-    }
-}
-
-/// The next event on `events` that `pick` takes.
-async fn next<E: Event + std::fmt::Debug, T>(
-    events: &mut Events<E>,
-    what: &str,
-    pick: impl Fn(E) -> Option<T>,
-) -> T {
-    loop {
-        let e = tokio::time::timeout(WAIT, events.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"))
-            .expect("the connection is open")
-            .expect("no error");
-        if let Some(t) = pick(e) {
-            return t;
-        }
-    }
-}
 
 /// The next lifecycle event of the domain named `name`.
 async fn lifecycle(
     events: &mut Events<DomainEvent>,
     name: &str,
 ) -> (Domain, DomainEventType, DomainEventDetail) {
-    next(events, "lifecycle event", |e| {
+    next_event(events, "lifecycle event", |e| {
         assert_eq!(e.event_id(), DomainEventID::LIFECYCLE);
         match e {
             DomainEvent::Lifecycle {
@@ -130,15 +44,6 @@ async fn lifecycle(
         }
     })
     .await
-}
-
-async fn lookup(client: &Client, name: &str) -> Domain {
-    let wire = client
-        .call::<procs::DomainLookupByName>(&remote::DomainLookupByNameArgs { name: name.into() })
-        .await
-        .unwrap()
-        .dom;
-    Domain::from_wire(client.clone(), wire)
 }
 
 #[tokio::test]
@@ -155,50 +60,25 @@ async fn lifecycle_events_are_typed_and_worded_as_virsh_prints_them() {
 
     // virsh listens too; it is ready once it reports a suspend of "test".
     let mut watcher = Watcher::spawn(&d, &["event", "--event", "lifecycle", "--loop"]);
-    let test = lookup(&client, "test").await;
-    let mut ready = false;
-    for _ in 0..50 {
-        client
-            .call::<procs::DomainSuspend>(&remote::DomainSuspendArgs {
-                dom: test.wire().clone(),
-            })
-            .await
-            .unwrap();
-        client
-            .call::<procs::DomainResume>(&remote::DomainResumeArgs {
-                dom: test.wire().clone(),
-            })
-            .await
-            .unwrap();
-        if watcher.line(Duration::from_millis(300)).await.is_some() {
-            ready = true;
-            break;
-        }
-    }
-    assert!(ready, "virsh event printed nothing");
+    let test = client.domain_lookup_by_name("test").await.unwrap();
+    let t = &test;
+    watcher
+        .wait_ready("virsh event", || async move {
+            t.suspend().await.unwrap();
+            t.resume().await.unwrap();
+        })
+        .await;
 
     // A domain of its own, from the test domain's XML without its uuid.
     let name = "typed-dom";
-    let xml = client
-        .call::<procs::DomainGetXmlDesc>(&remote::DomainGetXmlDescArgs {
-            dom: test.wire().clone(),
-            flags: 2, // VIR_DOMAIN_XML_INACTIVE
-        })
-        .await
-        .unwrap()
-        .xml;
-    let mut xml = xml.replacen("<name>test</name>", &format!("<name>{name}</name>"), 1);
-    if let (Some(a), Some(b)) = (xml.find("<uuid>"), xml.find("</uuid>")) {
-        xml.replace_range(a..b + "</uuid>".len(), "");
-    }
+    let xml = test.get_xml_desc(DomainXMLFlags::INACTIVE).await.unwrap();
     let dom = client
-        .call::<procs::DomainDefineXml>(&remote::DomainDefineXmlArgs { xml })
+        .domain_define_xml(&renamed(&xml, "test", name))
         .await
-        .unwrap()
-        .dom;
+        .unwrap();
     let mut seen = Vec::new();
     let (domain, event, detail) = lifecycle(&mut events, name).await;
-    assert_eq!(domain.wire(), &dom);
+    assert_eq!(domain, dom);
     assert_eq!(event, DomainEventType::DEFINED);
     assert_eq!(
         detail,
@@ -206,10 +86,7 @@ async fn lifecycle_events_are_typed_and_worded_as_virsh_prints_them() {
     );
     seen.push((event, detail));
 
-    client
-        .call::<procs::DomainCreate>(&remote::DomainCreateArgs { dom: dom.clone() })
-        .await
-        .unwrap();
+    dom.create().await.unwrap();
     let (_, event, detail) = lifecycle(&mut events, name).await;
     assert_eq!(event, DomainEventType::STARTED);
     assert_eq!(
@@ -218,10 +95,7 @@ async fn lifecycle_events_are_typed_and_worded_as_virsh_prints_them() {
     );
     seen.push((event, detail));
 
-    client
-        .call::<procs::DomainDestroy>(&remote::DomainDestroyArgs { dom: dom.clone() })
-        .await
-        .unwrap();
+    dom.destroy().await.unwrap();
     let (_, event, detail) = lifecycle(&mut events, name).await;
     assert_eq!(event, DomainEventType::STOPPED);
     assert!(
@@ -233,10 +107,7 @@ async fn lifecycle_events_are_typed_and_worded_as_virsh_prints_them() {
     );
     seen.push((event, detail));
 
-    client
-        .call::<procs::DomainUndefine>(&remote::DomainUndefineArgs { dom })
-        .await
-        .unwrap();
+    dom.undefine().await.unwrap();
     let (_, event, detail) = lifecycle(&mut events, name).await;
     assert_eq!(event, DomainEventType::UNDEFINED);
     assert_eq!(
@@ -245,19 +116,11 @@ async fn lifecycle_events_are_typed_and_worded_as_virsh_prints_them() {
     );
     seen.push((event, detail));
 
-    // Each detail is typed by its event, and virsh says the same words.
-    for (event, detail) in &seen {
-        assert_eq!(detail.of(), *event);
-    }
+    // Each detail is typed by its event (`domain_event_words` checks), and
+    // virsh says the same words.
     let ours: Vec<String> = seen
         .iter()
-        .map(|(event, detail)| {
-            format!(
-                "{} {}",
-                event.virsh_name().expect("virsh names the event"),
-                detail.virsh_name().expect("virsh names the detail")
-            )
-        })
+        .map(|&(event, detail)| domain_event_words(event, detail))
         .collect();
     let printed = watcher
         .said(&format!("for domain '{name}'"), seen.len())
@@ -273,7 +136,7 @@ async fn other_kinds_one_domain_and_the_raw_messages() {
         return;
     };
     let client = Client::connect(&d.uri()).await.unwrap();
-    let test = lookup(&client, "test").await;
+    let test = client.domain_lookup_by_name("test").await.unwrap();
 
     // Metadata changes of "test" alone.
     let mut metadata = client
@@ -281,18 +144,16 @@ async fn other_kinds_one_domain_and_the_raw_messages() {
         .await
         .unwrap();
     let uri = "http://example.org/typed-events";
-    client
-        .call::<procs::DomainSetMetadata>(&remote::DomainSetMetadataArgs {
-            dom: test.wire().clone(),
-            r#type: 2, // VIR_DOMAIN_METADATA_ELEMENT
-            metadata: Some("<n/>".into()),
-            key: Some("n".into()),
-            uri: Some(uri.into()),
-            flags: 1, // VIR_DOMAIN_AFFECT_LIVE
-        })
-        .await
-        .unwrap();
-    let (domain, nsuri) = next(&mut metadata, "metadata change", |e| match e {
+    test.set_metadata(
+        DomainMetadataType::ELEMENT,
+        Some("<n/>"),
+        Some("n"),
+        Some(uri),
+        DomainModificationImpact::LIVE,
+    )
+    .await
+    .unwrap();
+    let (domain, nsuri) = next_event(&mut metadata, "metadata change", |e| match e {
         DomainEvent::MetadataChange { domain, nsuri, .. } => Some((domain, nsuri)),
         _ => None,
     })
@@ -302,24 +163,15 @@ async fn other_kinds_one_domain_and_the_raw_messages() {
 
     // A storage pool's refresh: a generic callback's event.
     let pool = client
-        .call::<procs::StoragePoolLookupByName>(&remote::StoragePoolLookupByNameArgs {
-            name: "default-pool".into(),
-        })
+        .storage_pool_lookup_by_name("default-pool")
         .await
-        .unwrap()
-        .pool;
+        .unwrap();
     let mut pools = client
         .storage_pool_events(StoragePoolEventID::REFRESH, None)
         .await
         .unwrap();
-    client
-        .call::<procs::StoragePoolRefresh>(&remote::StoragePoolRefreshArgs {
-            pool: pool.clone(),
-            flags: 0,
-        })
-        .await
-        .unwrap();
-    let refreshed = next(&mut pools, "pool refresh", |e| {
+    pool.refresh(0).await.unwrap();
+    let refreshed = next_event(&mut pools, "pool refresh", |e| {
         assert_eq!(e.event_id(), StoragePoolEventID::REFRESH);
         match e {
             StoragePoolEvent::Refresh { storage_pool } => Some(storage_pool),
@@ -327,17 +179,11 @@ async fn other_kinds_one_domain_and_the_raw_messages() {
         }
     })
     .await;
-    assert_eq!(refreshed.wire(), &pool);
+    assert_eq!(refreshed, pool);
 
     // The typed stream gives its raw messages back.
     let mut raw = pools.into_raw();
-    client
-        .call::<procs::StoragePoolRefresh>(&remote::StoragePoolRefreshArgs {
-            pool: pool.clone(),
-            flags: 0,
-        })
-        .await
-        .unwrap();
+    pool.refresh(0).await.unwrap();
     let m = tokio::time::timeout(WAIT, raw.next())
         .await
         .expect("a refresh")
@@ -347,7 +193,7 @@ async fn other_kinds_one_domain_and_the_raw_messages() {
         panic!("{m:?}")
     };
     assert_eq!(Some(r.callback_id), raw.callback_id());
-    assert_eq!(r.pool, pool);
+    assert_eq!(&r.pool, pool.wire());
     client.close().await;
 }
 

@@ -15,143 +15,26 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Output, Stdio};
-use std::time::Duration;
 
+use common::virsh::{
+    after_colon, domain_event_words, next_event, renamed, virsh, virsh_fails, virt_admin, Watcher,
+};
 use common::Daemon;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::mpsc;
 
-use libvirt_proto::admin;
-use libvirt_proto::admin::program::procs as aprocs;
 use libvirt_proto::api::{
-    DomainEventDetail, DomainEventID, DomainEventType, DomainState, NetworkEventID,
-    NetworkEventLifecycleType, StoragePoolEventID, StoragePoolEventLifecycleType,
+    ClientTransport, ConnectListAllDomainsFlags, ConnectListAllNetworksFlags,
+    ConnectListAllStoragePoolsFlags, DomainEventDetail, DomainEventID, DomainEventType,
+    DomainState, DomainXMLFlags, NetworkEventID, NetworkEventLifecycleType, NetworkXMLFlags,
+    StoragePoolCreateFlags, StoragePoolDefineFlags, StoragePoolEventID,
+    StoragePoolEventLifecycleType, StoragePoolState, StorageXMLFlags,
 };
 use libvirt_proto::client::{
-    AdminClient, Client, ClientError, DomainEvent, Events, NetworkEvent, StoragePoolEvent,
+    AdminClient, Client, ClientError, Domain, DomainEvent, DomainStateInfo, Events, Network,
+    NetworkEvent, StoragePoolEvent,
 };
-use libvirt_proto::remote;
-use libvirt_proto::remote::program::procs;
-
-/// How long an event or a tool's line may take.
-const WAIT: Duration = Duration::from_secs(15);
-
-// ---------------------------------------------------------------------------
-// Running the tools
-
-/// Runs a tool with the C locale (its messages untranslated).
-async fn run(program: &str, first: &[&str], args: &[&str], env: &[(&str, &str)]) -> Output {
-    tokio::process::Command::new(program)
-        .args(first)
-        .args(args)
-        .env("LC_ALL", "C")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("utf-8 output")
-}
-
-/// `virsh -c <uri> args...`: its standard output; it must succeed.
-async fn virsh(d: &Daemon, args: &[&str]) -> String {
-    let out = run("virsh", &["-c", &d.uri()], args, &[]).await;
-    assert!(
-        out.status.success(),
-        "virsh {args:?} failed: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// `virsh -c <uri> args...` that must fail: its standard error.
-async fn virsh_fails(d: &Daemon, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = run("virsh", &["-c", &d.uri()], args, env).await;
-    assert!(
-        !out.status.success(),
-        "virsh {args:?} succeeded: {}",
-        text(&out.stdout)
-    );
-    text(&out.stderr)
-}
-
-/// `virt-admin -c <admin uri> args...`; it must succeed.
-async fn virt_admin(d: &Daemon, args: &[&str]) -> String {
-    let out = run("virt-admin", &["-c", &d.admin_uri()], args, &[]).await;
-    assert!(
-        out.status.success(),
-        "virt-admin {args:?} failed: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// A long-running `virsh ... event --loop`, its lines as they come.
-struct Watcher {
-    _child: tokio::process::Child,
-    lines: mpsc::UnboundedReceiver<String>,
-}
-
-impl Watcher {
-    fn spawn(d: &Daemon, args: &[&str]) -> Watcher {
-        let mut child = tokio::process::Command::new("virsh")
-            .arg("-c")
-            .arg(d.uri())
-            .args(args)
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("virsh starts");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Watcher {
-            _child: child,
-            lines,
-        }
-    }
-
-    /// The next line, if one comes within `within`.
-    async fn line(&mut self, within: Duration) -> Option<String> {
-        tokio::time::timeout(within, self.lines.recv())
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// The next `n` lines that contain `needle`.
-    async fn lines_with(&mut self, needle: &str, n: usize) -> Vec<String> {
-        let mut out = Vec::new();
-        while out.len() < n {
-            let line = self
-                .line(WAIT)
-                .await
-                .unwrap_or_else(|| panic!("virsh printed {out:?}, then nothing about {needle}"));
-            if line.contains(needle) {
-                out.push(line);
-            }
-        }
-        out
-    }
-
-    fn drain(&mut self) {
-        while self.lines.try_recv().is_ok() {}
-    }
-}
+use libvirt_proto::error_codes::ErrorNumber;
+use libvirt_proto::remote::TypedParamValue;
+use libvirt_proto::typed_params::TypedParams;
 
 // ---------------------------------------------------------------------------
 // Reading the tools' output
@@ -241,7 +124,8 @@ fn uuid(u: &[u8; 16]) -> String {
     )
 }
 
-/// A C string in a fixed or counted `char` array.
+/// A C string in a fixed `char` array (the security model's reply keeps
+/// them so).
 fn c_string(chars: &[i8]) -> String {
     let bytes: Vec<u8> = chars
         .iter()
@@ -259,38 +143,36 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
+/// virsh's word for whether a pool or network is active.
+fn active_word(active: bool) -> &'static str {
+    if active {
+        "active"
+    } else {
+        "inactive"
+    }
+}
+
 /// XML as compared: the tools add a newline to what the daemon returns.
 fn xml(s: &str) -> &str {
     s.trim_end_matches('\n')
 }
 
-/// virsh's word for a domain state, as the generated API spells it.
-fn domain_state(state: i32) -> &'static str {
-    DomainState::from(state)
+/// virsh's word for a domain state (`domstate`, `list`, `dominfo`).
+fn state_word(state: DomainState) -> &'static str {
+    state
         .virsh_name()
-        .unwrap_or_else(|| panic!("unknown domain state {state}"))
+        .unwrap_or_else(|| panic!("virsh has no word for domain state {state}"))
 }
 
-/// virsh's words for a domain lifecycle event and its detail (typed by the
-/// event, as in libvirt's C API).
-fn domain_event_words(event: DomainEventType, detail: DomainEventDetail) -> String {
-    assert_eq!(detail.of(), event, "the detail is typed by its event");
-    let name = event
+/// `virsh domstate --reason`: "running (booted)"; the reason is typed by
+/// the state, as in libvirt's C API.
+fn state_and_reason(s: &DomainStateInfo) -> String {
+    assert_eq!(s.reason.of(), s.state, "the reason is typed by its state");
+    let reason = s
+        .reason
         .virsh_name()
-        .unwrap_or_else(|| panic!("unknown lifecycle event {event}"));
-    let detail_word = detail
-        .virsh_name()
-        .unwrap_or_else(|| panic!("unknown detail {detail:?} of event {name}"));
-    format!("{name} {detail_word}")
-}
-
-/// The lifecycle part of a `virsh event` line: "... for domain 'x': Started
-/// Booted" gives "Started Booted".
-fn after_colon(line: &str, marker: &str) -> String {
-    let (_, rest) = line
-        .split_once(marker)
-        .unwrap_or_else(|| panic!("no `{marker}` in {line:?}"));
-    rest.trim_start_matches(':').trim().to_string()
+        .unwrap_or_else(|| panic!("virsh has no word for reason {:?}", s.reason));
+    format!("{} ({reason})", state_word(s.state))
 }
 
 /// Seconds since the epoch of `2026-05-09 07:29:33+0200`, the form
@@ -317,44 +199,44 @@ fn parse_time(s: &str) -> i64 {
 // ---------------------------------------------------------------------------
 // Asking the client
 
-async fn lookup(client: &Client, name: &str) -> remote::NonnullDomain {
+async fn lookup(client: &Client, name: &str) -> Domain {
     client
-        .call::<procs::DomainLookupByName>(&remote::DomainLookupByNameArgs { name: name.into() })
+        .domain_lookup_by_name(name)
         .await
         .unwrap_or_else(|e| panic!("lookup of {name}: {e}"))
-        .dom
 }
 
-async fn state_of(client: &Client, dom: &remote::NonnullDomain) -> &'static str {
-    let s = client
-        .call::<procs::DomainGetState>(&remote::DomainGetStateArgs {
-            dom: dom.clone(),
-            flags: 0,
-        })
-        .await
-        .unwrap();
-    domain_state(s.state)
-}
-
-async fn all_domains(client: &Client) -> Vec<remote::NonnullDomain> {
+async fn all_domains(client: &Client) -> Vec<Domain> {
     client
-        .call::<procs::ConnectListAllDomains>(&remote::ConnectListAllDomainsArgs {
-            need_results: 1024,
-            flags: 0,
-        })
+        .list_all_domains(ConnectListAllDomainsFlags::empty())
         .await
         .unwrap()
-        .domains
+}
+
+/// `virsh domstate` and `virsh domstate --reason` of `dom` against the
+/// client's state and reason; the client's answer.
+async fn compare_state(d: &Daemon, dom: &Domain) -> DomainStateInfo {
+    let s = dom.get_state(0).await.unwrap();
+    assert_eq!(
+        virsh(d, &["domstate", &dom.name]).await.trim(),
+        state_word(s.state),
+        "domstate {}",
+        dom.name
+    );
+    assert_eq!(
+        virsh(d, &["domstate", "--reason", &dom.name]).await.trim(),
+        state_and_reason(&s),
+        "domstate --reason {}",
+        dom.name
+    );
+    s
 }
 
 /// `virsh dominfo NAME` against the client's answers for that domain.
 async fn compare_dominfo(d: &Daemon, client: &Client, name: &str) {
     let dom = lookup(client, name).await;
     let f = fields(&virsh(d, &["dominfo", name]).await);
-    let info = client
-        .call::<procs::DomainGetInfo>(&remote::DomainGetInfoArgs { dom: dom.clone() })
-        .await
-        .unwrap();
+    let info = dom.get_info().await.unwrap();
     let id = if dom.id == -1 {
         "-".to_string()
     } else {
@@ -363,12 +245,8 @@ async fn compare_dominfo(d: &Daemon, client: &Client, name: &str) {
     assert_eq!(field(&f, "Id"), id, "Id of {name}");
     assert_eq!(field(&f, "Name"), dom.name);
     assert_eq!(field(&f, "UUID"), uuid(&dom.uuid));
-    let os = client
-        .call::<procs::DomainGetOsType>(&remote::DomainGetOsTypeArgs { dom: dom.clone() })
-        .await
-        .unwrap();
-    assert_eq!(field(&f, "OS Type"), os.r#type);
-    assert_eq!(field(&f, "State"), domain_state(i32::from(info.state)));
+    assert_eq!(field(&f, "OS Type"), dom.get_os_type().await.unwrap());
+    assert_eq!(field(&f, "State"), state_word(info.state));
     assert_eq!(field(&f, "CPU(s)"), info.nr_virt_cpu.to_string());
     let max = if info.max_mem == u64::from(u32::MAX) {
         "no limit".to_string()
@@ -377,40 +255,20 @@ async fn compare_dominfo(d: &Daemon, client: &Client, name: &str) {
     };
     assert_eq!(field(&f, "Max memory"), max);
     assert_eq!(field(&f, "Used memory"), format!("{} KiB", info.memory));
-    let persistent = client
-        .call::<procs::DomainIsPersistent>(&remote::DomainIsPersistentArgs { dom: dom.clone() })
-        .await
-        .unwrap()
-        .persistent;
-    assert_eq!(field(&f, "Persistent"), yes_no(persistent != 0));
+    assert_eq!(
+        field(&f, "Persistent"),
+        yes_no(dom.is_persistent().await.unwrap())
+    );
     // virsh prints the autostart line only when the call succeeds.
-    match client
-        .call::<procs::DomainGetAutostart>(&remote::DomainGetAutostartArgs { dom: dom.clone() })
-        .await
-    {
-        Ok(a) => assert_eq!(
-            field(&f, "Autostart"),
-            if a.autostart != 0 {
-                "enable"
-            } else {
-                "disable"
-            }
-        ),
+    match dom.get_autostart().await {
+        Ok(a) => assert_eq!(field(&f, "Autostart"), if a { "enable" } else { "disable" }),
         Err(_) => assert!(!f.contains_key("Autostart"), "{f:?}"),
     }
-    let managed = client
-        .call::<procs::DomainHasManagedSaveImage>(&remote::DomainHasManagedSaveImageArgs {
-            dom: dom.clone(),
-            flags: 0,
-        })
-        .await
-        .unwrap()
-        .result;
-    assert_eq!(field(&f, "Managed save"), yes_no(managed != 0));
-    let sec = client
-        .call::<procs::NodeGetSecurityModel>(&())
-        .await
-        .unwrap();
+    assert_eq!(
+        field(&f, "Managed save"),
+        yes_no(dom.has_managed_save_image(0).await.unwrap())
+    );
+    let sec = client.node_get_security_model().await.unwrap();
     let model = c_string(&sec.model);
     if !model.is_empty() {
         assert_eq!(field(&f, "Security model"), model);
@@ -418,8 +276,9 @@ async fn compare_dominfo(d: &Daemon, client: &Client, name: &str) {
     }
 }
 
-/// `virsh list --all` (names, ids, states) and each domain's `domstate`,
-/// `domuuid` and `dominfo`, against the client's answers.
+/// `virsh list --all` (names, ids, states) and each domain's `domstate`
+/// (with and without `--reason`), `domuuid` and `dominfo`, against the
+/// client's answers.
 async fn compare_list(d: &Daemon, client: &Client) {
     let doms = all_domains(client).await;
     assert!(!doms.is_empty());
@@ -442,11 +301,8 @@ async fn compare_list(d: &Daemon, client: &Client) {
             dom.id.to_string()
         };
         assert_eq!(row["Id"], id);
-        assert_eq!(row["State"], state_of(client, dom).await);
-        assert_eq!(
-            virsh(d, &["domstate", &dom.name]).await.trim(),
-            state_of(client, dom).await
-        );
+        let state = compare_state(d, dom).await;
+        assert_eq!(row["State"], state_word(state.state));
         assert_eq!(
             virsh(d, &["domuuid", &dom.name]).await.trim(),
             uuid(&dom.uuid)
@@ -460,23 +316,15 @@ async fn next_domain_event(
     events: &mut Events<DomainEvent>,
     name: &str,
 ) -> (DomainEventType, DomainEventDetail) {
-    loop {
-        let e = tokio::time::timeout(WAIT, events.next())
-            .await
-            .unwrap_or_else(|_| panic!("no lifecycle event of {name} within {WAIT:?}"))
-            .expect("the connection is open")
-            .expect("no error");
-        if let DomainEvent::Lifecycle {
+    next_event(events, &format!("lifecycle event of {name}"), |e| match e {
+        DomainEvent::Lifecycle {
             domain,
             event,
             detail,
-        } = e
-        {
-            if domain.name == name {
-                return (event, detail);
-            }
-        }
-    }
+        } if domain.name == name => Some((event, detail)),
+        _ => None,
+    })
+    .await
 }
 
 /// The next lifecycle event of network `name`.
@@ -484,18 +332,15 @@ async fn next_network_event(
     events: &mut Events<NetworkEvent>,
     name: &str,
 ) -> NetworkEventLifecycleType {
-    loop {
-        let e = tokio::time::timeout(WAIT, events.next())
-            .await
-            .unwrap_or_else(|_| panic!("no lifecycle event of network {name} within {WAIT:?}"))
-            .expect("the connection is open")
-            .expect("no error");
-        if let NetworkEvent::Lifecycle { network, event, .. } = e {
-            if network.name == name {
-                return event;
-            }
-        }
-    }
+    next_event(
+        events,
+        &format!("lifecycle event of network {name}"),
+        |e| match e {
+            NetworkEvent::Lifecycle { network, event, .. } if network.name == name => Some(event),
+            _ => None,
+        },
+    )
+    .await
 }
 
 /// The next lifecycle event of storage pool `name`.
@@ -503,23 +348,19 @@ async fn next_pool_event(
     events: &mut Events<StoragePoolEvent>,
     name: &str,
 ) -> StoragePoolEventLifecycleType {
-    loop {
-        let e = tokio::time::timeout(WAIT, events.next())
-            .await
-            .unwrap_or_else(|_| panic!("no lifecycle event of pool {name} within {WAIT:?}"))
-            .expect("the connection is open")
-            .expect("no error");
-        if let StoragePoolEvent::Lifecycle {
-            storage_pool,
-            event,
-            ..
-        } = e
-        {
-            if storage_pool.name == name {
-                return event;
-            }
-        }
-    }
+    next_event(
+        events,
+        &format!("lifecycle event of pool {name}"),
+        |e| match e {
+            StoragePoolEvent::Lifecycle {
+                storage_pool,
+                event,
+                ..
+            } if storage_pool.name == name => Some(event),
+            _ => None,
+        },
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------
@@ -533,55 +374,35 @@ async fn versions_hostname_capabilities_and_node_info() {
     let client = Client::connect(&d.uri()).await.unwrap();
 
     let v = fields(&virsh(&d, &["version", "--daemon"]).await);
-    let lib = client
-        .call::<procs::ConnectGetLibVersion>(&())
-        .await
-        .unwrap()
-        .lib_ver;
+    let lib = client.connect_get_lib_version().await.unwrap();
     assert_eq!(field(&v, "Running against daemon"), version(lib));
     // virsh's own library is the same installation as the daemon.
     assert_eq!(
         field(&v, "Using library"),
         format!("libvirt {}", version(lib))
     );
-    let ty = client
-        .call::<procs::ConnectGetType>(&())
-        .await
-        .unwrap()
-        .r#type;
+    let ty = client.connect_get_type().await.unwrap();
     assert_eq!(
         field(&v, "Using API"),
         format!("{ty} {}", version(lib)),
         "virConnectGetType and the library version"
     );
-    let hv = client
-        .call::<procs::ConnectGetVersion>(&())
-        .await
-        .unwrap()
-        .hv_ver;
+    let hv = client.connect_get_version().await.unwrap();
     assert_eq!(
         field(&v, "Running hypervisor"),
         format!("{ty} {}", version(hv))
     );
 
-    let host = client
-        .call::<procs::ConnectGetHostname>(&())
-        .await
-        .unwrap()
-        .hostname;
+    let host = client.connect_get_hostname().await.unwrap();
     assert_eq!(virsh(&d, &["hostname"]).await.trim(), host);
 
-    let caps = client
-        .call::<procs::ConnectGetCapabilities>(&())
-        .await
-        .unwrap()
-        .capabilities;
+    let caps = client.connect_get_capabilities().await.unwrap();
     assert!(caps.contains("<capabilities>"), "{caps}");
     assert_eq!(xml(&virsh(&d, &["capabilities"]).await), xml(&caps));
 
     let n = fields(&virsh(&d, &["nodeinfo"]).await);
-    let info = client.call::<procs::NodeGetInfo>(&()).await.unwrap();
-    assert_eq!(field(&n, "CPU model"), c_string(&info.model));
+    let info = client.node_get_info().await.unwrap();
+    assert_eq!(field(&n, "CPU model"), info.model);
     assert_eq!(field(&n, "CPU(s)"), info.cpus.to_string());
     assert_eq!(field(&n, "CPU frequency"), format!("{} MHz", info.mhz));
     assert_eq!(field(&n, "CPU socket(s)"), info.sockets.to_string());
@@ -603,18 +424,11 @@ async fn domain_list_info_and_xml() {
 
     let test = lookup(&client, "test").await;
     for (flags, extra) in [
-        (0u32, None),
-        (2, Some("--inactive")),
-        (1, Some("--security-info")),
+        (DomainXMLFlags::empty(), None),
+        (DomainXMLFlags::INACTIVE, Some("--inactive")),
+        (DomainXMLFlags::SECURE, Some("--security-info")),
     ] {
-        let ours = client
-            .call::<procs::DomainGetXmlDesc>(&remote::DomainGetXmlDescArgs {
-                dom: test.clone(),
-                flags,
-            })
-            .await
-            .unwrap()
-            .xml;
+        let ours = test.get_xml_desc(flags).await.unwrap();
         let mut args = vec!["dumpxml", "test"];
         args.extend(extra);
         assert_eq!(xml(&virsh(&d, &args).await), xml(&ours), "{args:?}");
@@ -637,46 +451,24 @@ async fn domain_lifecycle_with_events() {
     // virsh listens too; it is ready once it reports a suspend of "test".
     let mut watcher = Watcher::spawn(&d, &["event", "--all", "--loop"]);
     let test = lookup(&client, "test").await;
-    let mut ready = false;
-    for _ in 0..50 {
-        client
-            .call::<procs::DomainSuspend>(&remote::DomainSuspendArgs { dom: test.clone() })
-            .await
-            .unwrap();
-        client
-            .call::<procs::DomainResume>(&remote::DomainResumeArgs { dom: test.clone() })
-            .await
-            .unwrap();
-        if watcher.line(Duration::from_millis(300)).await.is_some() {
-            ready = true;
-            break;
-        }
-    }
-    assert!(ready, "virsh event printed nothing");
+    let t = &test;
+    watcher
+        .wait_ready("virsh event", || async move {
+            t.suspend().await.unwrap();
+            t.resume().await.unwrap();
+        })
+        .await;
 
     // A new domain from the test domain's XML: another name, no uuid.
     let name = "parity-dom";
-    let base = client
-        .call::<procs::DomainGetXmlDesc>(&remote::DomainGetXmlDescArgs {
-            dom: test.clone(),
-            flags: 2, // VIR_DOMAIN_XML_INACTIVE
-        })
-        .await
-        .unwrap()
-        .xml;
-    let mut new_xml = base.replacen("<name>test</name>", &format!("<name>{name}</name>"), 1);
-    if let (Some(a), Some(b)) = (new_xml.find("<uuid>"), new_xml.find("</uuid>")) {
-        new_xml.replace_range(a..b + "</uuid>".len(), "");
-    }
+    let base = test.get_xml_desc(DomainXMLFlags::INACTIVE).await.unwrap();
+    let new_xml = renamed(&base, "test", name);
     assert!(!new_xml.contains("<uuid>") && new_xml.contains(name));
 
-    let dom = client
-        .call::<procs::DomainDefineXml>(&remote::DomainDefineXmlArgs { xml: new_xml })
-        .await
-        .unwrap()
-        .dom;
+    let dom = client.domain_define_xml(&new_xml).await.unwrap();
     assert_eq!(dom.name, name);
     assert_ne!(dom.uuid, test.uuid);
+    assert_ne!(dom, test);
     assert_eq!(virsh(&d, &["domuuid", name]).await.trim(), uuid(&dom.uuid));
 
     let mut seen = Vec::new();
@@ -691,63 +483,43 @@ async fn domain_lifecycle_with_events() {
         next_domain_event(&mut events, name).await,
         DomainEventType::DEFINED,
     );
-    assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "shut off");
-    assert_eq!(state_of(&client, &dom).await, "shut off");
+    assert_eq!(compare_state(&d, &dom).await.state, DomainState::SHUTOFF);
     compare_list(&d, &client).await;
 
-    client
-        .call::<procs::DomainCreate>(&remote::DomainCreateArgs { dom: dom.clone() })
-        .await
-        .unwrap();
+    dom.create().await.unwrap();
     check(
         "start",
         next_domain_event(&mut events, name).await,
         DomainEventType::STARTED,
     );
-    assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "running");
-    assert_eq!(state_of(&client, &dom).await, "running");
+    assert_eq!(compare_state(&d, &dom).await.state, DomainState::RUNNING);
     compare_list(&d, &client).await;
 
-    client
-        .call::<procs::DomainSuspend>(&remote::DomainSuspendArgs { dom: dom.clone() })
-        .await
-        .unwrap();
+    dom.suspend().await.unwrap();
     check(
         "suspend",
         next_domain_event(&mut events, name).await,
         DomainEventType::SUSPENDED,
     );
-    assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "paused");
-    assert_eq!(state_of(&client, &dom).await, "paused");
+    assert_eq!(compare_state(&d, &dom).await.state, DomainState::PAUSED);
 
-    client
-        .call::<procs::DomainResume>(&remote::DomainResumeArgs { dom: dom.clone() })
-        .await
-        .unwrap();
+    dom.resume().await.unwrap();
     check(
         "resume",
         next_domain_event(&mut events, name).await,
         DomainEventType::RESUMED,
     );
-    assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "running");
-    assert_eq!(state_of(&client, &dom).await, "running");
+    assert_eq!(compare_state(&d, &dom).await.state, DomainState::RUNNING);
 
-    client
-        .call::<procs::DomainDestroy>(&remote::DomainDestroyArgs { dom: dom.clone() })
-        .await
-        .unwrap();
+    dom.destroy().await.unwrap();
     check(
         "destroy",
         next_domain_event(&mut events, name).await,
         DomainEventType::STOPPED,
     );
-    assert_eq!(virsh(&d, &["domstate", name]).await.trim(), "shut off");
-    assert_eq!(state_of(&client, &dom).await, "shut off");
+    assert_eq!(compare_state(&d, &dom).await.state, DomainState::SHUTOFF);
 
-    client
-        .call::<procs::DomainUndefine>(&remote::DomainUndefineArgs { dom: dom.clone() })
-        .await
-        .unwrap();
+    dom.undefine().await.unwrap();
     check(
         "undefine",
         next_domain_event(&mut events, name).await,
@@ -758,21 +530,14 @@ async fn domain_lifecycle_with_events() {
         err.contains(&format!("failed to get domain '{name}'")),
         "{err}"
     );
-    let gone = client
-        .call::<procs::DomainLookupByName>(&remote::DomainLookupByNameArgs { name: name.into() })
-        .await
-        .unwrap_err();
-    assert_eq!(gone.code().map(|c| c.0), Some(42), "{gone:?}");
+    let gone = client.domain_lookup_by_name(name).await.unwrap_err();
+    assert_eq!(gone.code(), Some(ErrorNumber::ERR_NO_DOMAIN), "{gone:?}");
     assert!(!names(&virsh(&d, &["list", "--all", "--name"]).await).contains(&name.to_string()));
 
     // virsh saw the same events, with the same details.
-    let marker = format!("for domain '{name}'");
-    let printed: Vec<String> = watcher
-        .lines_with(&marker, seen.len())
-        .await
-        .iter()
-        .map(|l| after_colon(l, &marker))
-        .collect();
+    let printed = watcher
+        .said(&format!("for domain '{name}'"), seen.len())
+        .await;
     let ours: Vec<String> = seen
         .iter()
         .map(|&(e, det)| domain_event_words(e, det))
@@ -790,13 +555,9 @@ async fn storage_pools_agree() {
     };
     let client = Client::connect(&d.uri()).await.unwrap();
     let pools = client
-        .call::<procs::ConnectListAllStoragePools>(&remote::ConnectListAllStoragePoolsArgs {
-            need_results: 1024,
-            flags: 0,
-        })
+        .list_all_storage_pools(ConnectListAllStoragePoolsFlags::empty())
         .await
-        .unwrap()
-        .pools;
+        .unwrap();
     assert!(!pools.is_empty());
     assert_eq!(
         sorted(names(&virsh(&d, &["pool-list", "--all", "--name"]).await)),
@@ -805,66 +566,32 @@ async fn storage_pools_agree() {
     let rows = table(&virsh(&d, &["pool-list", "--all"]).await);
     assert_eq!(rows.len(), pools.len(), "{rows:?}");
     for pool in &pools {
-        let active = client
-            .call::<procs::StoragePoolIsActive>(&remote::StoragePoolIsActiveArgs {
-                pool: pool.clone(),
-            })
-            .await
-            .unwrap()
-            .active;
-        let autostart = client
-            .call::<procs::StoragePoolGetAutostart>(&remote::StoragePoolGetAutostartArgs {
-                pool: pool.clone(),
-            })
-            .await
-            .unwrap()
-            .autostart;
+        let active = pool.is_active().await.unwrap();
+        let autostart = pool.get_autostart().await.unwrap() != 0;
         let row = rows.iter().find(|r| r["Name"] == pool.name).unwrap();
-        assert_eq!(
-            row["State"],
-            if active != 0 { "active" } else { "inactive" }
-        );
-        assert_eq!(row["Autostart"], yes_no(autostart != 0));
+        assert_eq!(row["State"], active_word(active));
+        assert_eq!(row["Autostart"], yes_no(autostart));
 
         let f = fields(&virsh(&d, &["pool-info", "--bytes", &pool.name]).await);
-        let info = client
-            .call::<procs::StoragePoolGetInfo>(&remote::StoragePoolGetInfoArgs {
-                pool: pool.clone(),
-            })
-            .await
-            .unwrap();
-        let persistent = client
-            .call::<procs::StoragePoolIsPersistent>(&remote::StoragePoolIsPersistentArgs {
-                pool: pool.clone(),
-            })
-            .await
-            .unwrap()
-            .persistent;
+        let info = pool.get_info().await.unwrap();
         assert_eq!(field(&f, "Name"), pool.name);
         assert_eq!(field(&f, "UUID"), uuid(&pool.uuid));
-        let state = [
-            "inactive",
-            "building",
-            "running",
-            "degraded",
-            "inaccessible",
-        ][usize::from(info.state)];
+        let state = info
+            .state
+            .virsh_name()
+            .unwrap_or_else(|| panic!("virsh has no word for pool state {}", info.state));
         assert_eq!(field(&f, "State"), state);
-        assert_eq!(field(&f, "Persistent"), yes_no(persistent != 0));
-        assert_eq!(field(&f, "Autostart"), yes_no(autostart != 0));
-        if state == "running" || state == "degraded" {
+        assert_eq!(
+            field(&f, "Persistent"),
+            yes_no(pool.is_persistent().await.unwrap())
+        );
+        assert_eq!(field(&f, "Autostart"), yes_no(autostart));
+        if info.state == StoragePoolState::RUNNING || info.state == StoragePoolState::DEGRADED {
             assert_eq!(field(&f, "Capacity"), info.capacity.to_string());
             assert_eq!(field(&f, "Allocation"), info.allocation.to_string());
             assert_eq!(field(&f, "Available"), info.available.to_string());
         }
-        let ours = client
-            .call::<procs::StoragePoolGetXmlDesc>(&remote::StoragePoolGetXmlDescArgs {
-                pool: pool.clone(),
-                flags: 0,
-            })
-            .await
-            .unwrap()
-            .xml;
+        let ours = pool.get_xml_desc(StorageXMLFlags::empty()).await.unwrap();
         assert_eq!(
             xml(&virsh(&d, &["pool-dumpxml", &pool.name]).await),
             xml(&ours)
@@ -878,38 +605,27 @@ async fn storage_pools_agree() {
         .unwrap();
     let mut watcher = Watcher::spawn(&d, &["pool-event", "--event", "lifecycle", "--loop"]);
     let prime = r"<pool type='dir'><name>parity-prime</name><target><path>/parity-prime</path></target></pool>";
-    let mut ready = false;
-    for _ in 0..50 {
-        let p = client
-            .call::<procs::StoragePoolDefineXml>(&remote::StoragePoolDefineXmlArgs {
-                xml: prime.into(),
-                flags: 0,
-            })
-            .await
-            .unwrap()
-            .pool;
-        client
-            .call::<procs::StoragePoolUndefine>(&remote::StoragePoolUndefineArgs { pool: p })
-            .await
-            .unwrap();
-        if watcher.line(Duration::from_millis(300)).await.is_some() {
-            ready = true;
-            break;
-        }
-    }
-    assert!(ready, "virsh pool-event printed nothing");
+    let c = &client;
+    watcher
+        .wait_ready("virsh pool-event", || async move {
+            let p = c
+                .storage_pool_define_xml(prime, StoragePoolDefineFlags::empty())
+                .await
+                .unwrap();
+            p.undefine().await.unwrap();
+        })
+        .await;
 
     let name = "parity-pool";
     let pool = client
-        .call::<procs::StoragePoolDefineXml>(&remote::StoragePoolDefineXmlArgs {
-            xml: format!(
+        .storage_pool_define_xml(
+            &format!(
                 "<pool type='dir'><name>{name}</name><target><path>/{name}</path></target></pool>"
             ),
-            flags: 0,
-        })
+            StoragePoolDefineFlags::empty(),
+        )
         .await
-        .unwrap()
-        .pool;
+        .unwrap();
     let mut seen = vec![next_pool_event(&mut events, name).await];
     let listed = |out: String| {
         table(&out)
@@ -921,31 +637,19 @@ async fn storage_pools_agree() {
         listed(virsh(&d, &["pool-list", "--all"]).await).as_deref(),
         Some("inactive")
     );
-    client
-        .call::<procs::StoragePoolCreate>(&remote::StoragePoolCreateArgs {
-            pool: pool.clone(),
-            flags: 0,
-        })
-        .await
-        .unwrap();
+    pool.create(StoragePoolCreateFlags::empty()).await.unwrap();
     seen.push(next_pool_event(&mut events, name).await);
     assert_eq!(
         listed(virsh(&d, &["pool-list", "--all"]).await).as_deref(),
         Some("active")
     );
-    client
-        .call::<procs::StoragePoolDestroy>(&remote::StoragePoolDestroyArgs { pool: pool.clone() })
-        .await
-        .unwrap();
+    pool.destroy().await.unwrap();
     seen.push(next_pool_event(&mut events, name).await);
     assert_eq!(
         listed(virsh(&d, &["pool-list", "--all"]).await).as_deref(),
         Some("inactive")
     );
-    client
-        .call::<procs::StoragePoolUndefine>(&remote::StoragePoolUndefineArgs { pool })
-        .await
-        .unwrap();
+    pool.undefine().await.unwrap();
     seen.push(next_pool_event(&mut events, name).await);
     assert_eq!(listed(virsh(&d, &["pool-list", "--all"]).await), None);
     assert_eq!(
@@ -957,13 +661,9 @@ async fn storage_pools_agree() {
             StoragePoolEventLifecycleType::UNDEFINED,
         ]
     );
-    let marker = format!("for storage pool {name}");
-    let printed: Vec<String> = watcher
-        .lines_with(&marker, seen.len())
-        .await
-        .iter()
-        .map(|l| after_colon(l, &marker))
-        .collect();
+    let printed = watcher
+        .said(&format!("for storage pool {name}"), seen.len())
+        .await;
     let ours: Vec<String> = seen
         .iter()
         .map(|e| {
@@ -976,23 +676,38 @@ async fn storage_pools_agree() {
     client.close().await;
 }
 
+async fn networks(client: &Client) -> Vec<Network> {
+    client
+        .list_all_networks(ConnectListAllNetworksFlags::empty())
+        .await
+        .unwrap()
+}
+
+/// `net-list --all` (`rows`) against every network as the client sees it.
+async fn compare_net_list(client: &Client, rows: Vec<BTreeMap<String, String>>) {
+    let nets = networks(client).await;
+    assert_eq!(rows.len(), nets.len(), "{rows:?}");
+    for net in nets {
+        let row = rows
+            .iter()
+            .find(|r| r["Name"] == net.name)
+            .unwrap_or_else(|| panic!("{} not in {rows:?}", net.name));
+        assert_eq!(row["State"], active_word(net.is_active().await.unwrap()));
+        assert_eq!(row["Autostart"], yes_no(net.get_autostart().await.unwrap()));
+        assert_eq!(
+            row["Persistent"],
+            yes_no(net.is_persistent().await.unwrap())
+        );
+    }
+}
+
 #[tokio::test]
 async fn networks_agree() {
     let Some(d) = Daemon::start("parity-networks") else {
         return;
     };
     let client = Client::connect(&d.uri()).await.unwrap();
-    let list = |client: Client| async move {
-        client
-            .call::<procs::ConnectListAllNetworks>(&remote::ConnectListAllNetworksArgs {
-                need_results: 1024,
-                flags: 0,
-            })
-            .await
-            .unwrap()
-            .nets
-    };
-    let nets = list(client.clone()).await;
+    let nets = networks(&client).await;
     assert!(!nets.is_empty());
     assert_eq!(
         sorted(names(&virsh(&d, &["net-list", "--all", "--name"]).await)),
@@ -1000,67 +715,13 @@ async fn networks_agree() {
     );
 
     // `net-list --all` and `net-info` of every network, as the client sees it.
-    let compare = |client: Client, rows: Vec<BTreeMap<String, String>>| async move {
-        let nets = list(client.clone()).await;
-        assert_eq!(rows.len(), nets.len(), "{rows:?}");
-        for net in nets {
-            let active = client
-                .call::<procs::NetworkIsActive>(&remote::NetworkIsActiveArgs { net: net.clone() })
-                .await
-                .unwrap()
-                .active;
-            let persistent = client
-                .call::<procs::NetworkIsPersistent>(&remote::NetworkIsPersistentArgs {
-                    net: net.clone(),
-                })
-                .await
-                .unwrap()
-                .persistent;
-            let autostart = client
-                .call::<procs::NetworkGetAutostart>(&remote::NetworkGetAutostartArgs {
-                    net: net.clone(),
-                })
-                .await
-                .unwrap()
-                .autostart;
-            let row = rows
-                .iter()
-                .find(|r| r["Name"] == net.name)
-                .unwrap_or_else(|| panic!("{} not in {rows:?}", net.name));
-            assert_eq!(
-                row["State"],
-                if active != 0 { "active" } else { "inactive" }
-            );
-            assert_eq!(row["Autostart"], yes_no(autostart != 0));
-            assert_eq!(row["Persistent"], yes_no(persistent != 0));
-        }
-    };
-    compare(
-        client.clone(),
-        table(&virsh(&d, &["net-list", "--all"]).await),
-    )
-    .await;
-
+    compare_net_list(&client, table(&virsh(&d, &["net-list", "--all"]).await)).await;
     for net in &nets {
         let f = fields(&virsh(&d, &["net-info", &net.name]).await);
         assert_eq!(field(&f, "Name"), net.name);
         assert_eq!(field(&f, "UUID"), uuid(&net.uuid));
-        let bridge = client
-            .call::<procs::NetworkGetBridgeName>(&remote::NetworkGetBridgeNameArgs {
-                net: net.clone(),
-            })
-            .await
-            .unwrap()
-            .name;
-        assert_eq!(field(&f, "Bridge"), bridge);
-        let ours = client
-            .call::<procs::NetworkGetXmlDesc>(&remote::NetworkGetXmlDescArgs {
-                net: net.clone(),
-                flags: 0,
-            })
-            .await
-            .unwrap()
-            .xml;
+        assert_eq!(field(&f, "Bridge"), net.get_bridge_name().await.unwrap());
+        let ours = net.get_xml_desc(NetworkXMLFlags::empty()).await.unwrap();
         assert_eq!(
             xml(&virsh(&d, &["net-dumpxml", &net.name]).await),
             xml(&ours)
@@ -1074,69 +735,39 @@ async fn networks_agree() {
         .unwrap();
     let mut watcher = Watcher::spawn(&d, &["net-event", "--event", "lifecycle", "--loop"]);
     let prime = "<network><name>parity-prime</name></network>";
-    let mut ready = false;
-    for _ in 0..50 {
-        let n = client
-            .call::<procs::NetworkDefineXml>(&remote::NetworkDefineXmlArgs { xml: prime.into() })
-            .await
-            .unwrap()
-            .net;
-        client
-            .call::<procs::NetworkUndefine>(&remote::NetworkUndefineArgs { net: n })
-            .await
-            .unwrap();
-        if watcher.line(Duration::from_millis(300)).await.is_some() {
-            ready = true;
-            break;
-        }
-    }
-    assert!(ready, "virsh net-event printed nothing");
+    let c = &client;
+    watcher
+        .wait_ready("virsh net-event", || async move {
+            let n = c.network_define_xml(prime).await.unwrap();
+            n.undefine().await.unwrap();
+        })
+        .await;
 
     let name = "parity-net";
     let net = client
-        .call::<procs::NetworkDefineXml>(&remote::NetworkDefineXmlArgs {
-            xml: format!(
-                "<network><name>{name}</name><bridge name='virbr9'/>\
-                 <ip address='192.168.150.1' netmask='255.255.255.0'/></network>"
-            ),
-        })
-        .await
-        .unwrap()
-        .net;
-    let mut seen = vec![next_network_event(&mut events, name).await];
-    compare(
-        client.clone(),
-        table(&virsh(&d, &["net-list", "--all"]).await),
-    )
-    .await;
-    client
-        .call::<procs::NetworkCreate>(&remote::NetworkCreateArgs { net: net.clone() })
+        .network_define_xml(&format!(
+            "<network><name>{name}</name><bridge name='virbr9'/>\
+             <ip address='192.168.150.1' netmask='255.255.255.0'/></network>"
+        ))
         .await
         .unwrap();
+    let mut seen = vec![next_network_event(&mut events, name).await];
+    compare_net_list(&client, table(&virsh(&d, &["net-list", "--all"]).await)).await;
+    net.create().await.unwrap();
     seen.push(next_network_event(&mut events, name).await);
     let rows = table(&virsh(&d, &["net-list", "--all"]).await);
     assert!(rows
         .iter()
         .any(|r| r["Name"] == name && r["State"] == "active"));
-    compare(client.clone(), rows).await;
-    client
-        .call::<procs::NetworkDestroy>(&remote::NetworkDestroyArgs { net: net.clone() })
-        .await
-        .unwrap();
+    compare_net_list(&client, rows).await;
+    net.destroy().await.unwrap();
     seen.push(next_network_event(&mut events, name).await);
-    compare(
-        client.clone(),
-        table(&virsh(&d, &["net-list", "--all"]).await),
-    )
-    .await;
-    client
-        .call::<procs::NetworkUndefine>(&remote::NetworkUndefineArgs { net })
-        .await
-        .unwrap();
+    compare_net_list(&client, table(&virsh(&d, &["net-list", "--all"]).await)).await;
+    net.undefine().await.unwrap();
     seen.push(next_network_event(&mut events, name).await);
     let rows = table(&virsh(&d, &["net-list", "--all"]).await);
     assert!(rows.iter().all(|r| r["Name"] != name), "{rows:?}");
-    compare(client.clone(), rows).await;
+    compare_net_list(&client, rows).await;
     assert_eq!(
         seen,
         [
@@ -1146,13 +777,9 @@ async fn networks_agree() {
             NetworkEventLifecycleType::UNDEFINED,
         ]
     );
-    let marker = format!("for network {name}");
-    let printed: Vec<String> = watcher
-        .lines_with(&marker, seen.len())
-        .await
-        .iter()
-        .map(|l| after_colon(l, &marker))
-        .collect();
+    let printed = watcher
+        .said(&format!("for network {name}"), seen.len())
+        .await;
     let ours: Vec<String> = seen
         .iter()
         .map(|e| {
@@ -1166,9 +793,7 @@ async fn networks_agree() {
 
     // An unknown network: virsh prints the daemon's message.
     let err = client
-        .call::<procs::NetworkLookupByName>(&remote::NetworkLookupByNameArgs {
-            name: "no-such-net".into(),
-        })
+        .network_lookup_by_name("no-such-net")
         .await
         .unwrap_err();
     let ClientError::Remote(e) = err else {
@@ -1191,14 +816,7 @@ async fn screenshot_bytes_and_type() {
     };
     let client = Client::connect(&d.uri()).await.unwrap();
     let dom = lookup(&client, "test").await;
-    let (ret, mut stream) = client
-        .call_stream::<procs::DomainScreenshot>(&remote::DomainScreenshotArgs {
-            dom,
-            screen: 0,
-            flags: 0,
-        })
-        .await
-        .unwrap();
+    let (mime, mut stream) = dom.screenshot(0, 0).await.unwrap();
     let mut ours = Vec::new();
     tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut ours)
         .await
@@ -1211,11 +829,11 @@ async fn screenshot_bytes_and_type() {
     let theirs = std::fs::read(file).unwrap();
     assert_eq!(ours.len(), theirs.len());
     assert!(ours == theirs, "the screenshot's bytes differ");
-    let (_, mime) = said
+    let (_, printed) = said
         .trim()
         .rsplit_once("with type of ")
         .unwrap_or_else(|| panic!("no type in {said:?}"));
-    assert_eq!(ret.mime.as_deref(), Some(mime));
+    assert_eq!(mime.as_deref(), Some(printed));
     // The connection stays usable after the stream.
     assert_eq!(all_domains(&client).await.len(), 1);
     client.close().await;
@@ -1228,14 +846,11 @@ async fn an_unknown_domain_is_reported_as_virsh_reports_it() {
     };
     let client = Client::connect(&d.uri()).await.unwrap();
     let name = "no-such-domain";
-    let err = client
-        .call::<procs::DomainLookupByName>(&remote::DomainLookupByNameArgs { name: name.into() })
-        .await
-        .unwrap_err();
+    let err = client.domain_lookup_by_name(name).await.unwrap_err();
     let ClientError::Remote(e) = err else {
         panic!("{err:?}")
     };
-    assert_eq!(e.code.0, 42, "VIR_ERR_NO_DOMAIN");
+    assert_eq!(e.code, ErrorNumber::ERR_NO_DOMAIN);
     assert_eq!(e.code.name(), Some("VIR_ERR_NO_DOMAIN"));
 
     // virsh replaces the daemon's message with its own; libvirt's log of
@@ -1275,18 +890,11 @@ async fn a_read_only_connection_reads_but_may_not_suspend() {
         sorted(doms.iter().map(|d| d.name.clone()).collect())
     );
     compare_dominfo(&d, &client, "test").await;
-    let host = client
-        .call::<procs::ConnectGetHostname>(&())
-        .await
-        .unwrap()
-        .hostname;
+    let host = client.connect_get_hostname().await.unwrap();
     assert_eq!(virsh(&d, &["-r", "hostname"]).await.trim(), host);
 
     let dom = lookup(&client, "test").await;
-    let err = client
-        .call::<procs::DomainSuspend>(&remote::DomainSuspendArgs { dom: dom.clone() })
-        .await
-        .unwrap_err();
+    let err = dom.suspend().await.unwrap_err();
     let ClientError::Remote(e) = err else {
         panic!("{err:?}")
     };
@@ -1298,39 +906,36 @@ async fn a_read_only_connection_reads_but_may_not_suspend() {
         "{printed:?} lacks {message:?}"
     );
     // Nothing changed.
-    assert_eq!(state_of(&client, &dom).await, "running");
-    assert_eq!(virsh(&d, &["domstate", "test"]).await.trim(), "running");
+    assert_eq!(compare_state(&d, &dom).await.state, DomainState::RUNNING);
     client.close().await;
 }
 
 /// How virt-admin prints a typed parameter's value (vshGetTypedParamValue).
-fn admin_value(v: &admin::TypedParamValue) -> String {
+fn admin_value(v: &TypedParamValue) -> String {
     match v {
-        admin::TypedParamValue::Int(i) => i.to_string(),
-        admin::TypedParamValue::Uint(u) => u.to_string(),
-        admin::TypedParamValue::Llong(l) => l.to_string(),
-        admin::TypedParamValue::Ullong(u) => u.to_string(),
-        admin::TypedParamValue::Double(d) => format!("{d:.6}"),
-        admin::TypedParamValue::Boolean(b) => yes_no(*b != 0).to_string(),
-        admin::TypedParamValue::String(s) => s.clone(),
+        TypedParamValue::Int(i) => i.to_string(),
+        TypedParamValue::Uint(u) => u.to_string(),
+        TypedParamValue::Llong(l) => l.to_string(),
+        TypedParamValue::Ullong(u) => u.to_string(),
+        TypedParamValue::Double(d) => format!("{d:.6}"),
+        TypedParamValue::Boolean(b) => yes_no(*b != 0).to_string(),
+        TypedParamValue::String(s) => s.clone(),
     }
 }
 
-fn admin_params(params: &[admin::TypedParam]) -> BTreeMap<String, String> {
+fn admin_params(params: &TypedParams) -> BTreeMap<String, String> {
     params
+        .0
         .iter()
         .map(|p| (p.field.clone(), admin_value(&p.value)))
         .collect()
 }
 
-/// virt-admin's names of `virClientTransport`.
+/// virt-admin's word for a client's transport.
 fn transport(t: u32) -> &'static str {
-    match t {
-        0 => "unix",
-        1 => "tcp",
-        2 => "tls",
-        _ => "unknown",
-    }
+    let t = ClientTransport::from(i32::try_from(t).expect("a transport"));
+    t.virsh_name()
+        .unwrap_or_else(|| panic!("virt-admin has no word for transport {t}"))
 }
 
 #[tokio::test]
@@ -1340,35 +945,20 @@ async fn admin_servers_clients_and_version() {
     };
     // One client of the libvirtd server, to be listed.
     let client = Client::connect(&d.uri()).await.unwrap();
-    client
-        .call::<procs::ConnectGetLibVersion>(&())
-        .await
-        .unwrap();
+    client.connect_get_lib_version().await.unwrap();
     let admin = AdminClient::connect(&d.admin_uri()).await.unwrap();
 
-    let servers = admin
-        .call::<aprocs::ConnectListServers>(&admin::ConnectListServersArgs {
-            need_results: 64,
-            flags: 0,
-        })
-        .await
-        .unwrap()
-        .servers;
+    let servers = admin.connect_list_servers(64, 0).await.unwrap().servers;
     let rows = table(&virt_admin(&d, &["srv-list"]).await);
     let listed: Vec<&str> = rows.iter().map(|r| r["Name"].as_str()).collect();
     let ours: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(listed, ours);
     assert!(ours.contains(&"libvirtd"), "{ours:?}");
 
-    let srv = admin::NonnullServer {
-        name: "libvirtd".into(),
-    };
+    let srv = admin.connect_lookup_server("libvirtd", 0).await.unwrap();
+    assert_eq!(srv.name, "libvirtd");
     let clients = admin
-        .call::<aprocs::ServerListClients>(&admin::ServerListClientsArgs {
-            srv: srv.clone(),
-            need_results: 1024,
-            flags: 0,
-        })
+        .server_list_clients(&srv, 1024, 0)
         .await
         .unwrap()
         .clients;
@@ -1396,14 +986,7 @@ async fn admin_servers_clients_and_version() {
     // of them is this process.
     let mut found_us = false;
     for c in &clients {
-        let info = admin
-            .call::<aprocs::ClientGetInfo>(&admin::ClientGetInfoArgs {
-                clnt: c.clone(),
-                flags: 0,
-            })
-            .await
-            .unwrap();
-        let params = admin_params(&info.params);
+        let params = admin_params(&admin.client_get_info(c, 0).await.unwrap());
         let id = c.id.to_string();
         let f = fields(&virt_admin(&d, &["client-info", "libvirtd", &id]).await);
         assert_eq!(field(&f, "id"), id);
@@ -1419,31 +1002,18 @@ async fn admin_servers_clients_and_version() {
 
     // The server's pool and limits.
     let pool = admin
-        .call::<aprocs::ServerGetThreadpoolParameters>(&admin::ServerGetThreadpoolParametersArgs {
-            srv: srv.clone(),
-            flags: 0,
-        })
+        .server_get_threadpool_parameters(&srv, 0)
         .await
         .unwrap();
-    assert!(!pool.params.is_empty());
+    assert!(!pool.is_empty());
     let f = fields(&virt_admin(&d, &["srv-threadpool-info", "libvirtd"]).await);
-    assert_eq!(f, admin_params(&pool.params));
-    let limits = admin
-        .call::<aprocs::ServerGetClientLimits>(&admin::ServerGetClientLimitsArgs {
-            srv: srv.clone(),
-            flags: 0,
-        })
-        .await
-        .unwrap();
-    assert!(!limits.params.is_empty());
+    assert_eq!(f, admin_params(&pool));
+    let limits = admin.server_get_client_limits(&srv, 0).await.unwrap();
+    assert!(!limits.is_empty());
     let f = fields(&virt_admin(&d, &["srv-clients-info", "libvirtd"]).await);
-    assert_eq!(f, admin_params(&limits.params));
+    assert_eq!(f, admin_params(&limits));
 
-    let v = admin
-        .call::<aprocs::ConnectGetLibVersion>(&())
-        .await
-        .unwrap()
-        .lib_ver;
+    let v = admin.connect_get_lib_version().await.unwrap();
     let printed = fields(&virt_admin(&d, &["version"]).await);
     assert_eq!(field(&printed, "Running against daemon"), version(v));
     admin.close().await;
@@ -1499,5 +1069,13 @@ fn the_parsers_read_the_tools_output() {
             DomainEventDetail::new(DomainEventType::STOPPED, 1)
         ),
         "Stopped Destroyed"
+    );
+    assert_eq!(
+        renamed(
+            "<domain><name>test</name><uuid>6695eb01</uuid><x/></domain>",
+            "test",
+            "copy"
+        ),
+        "<domain><name>copy</name><x/></domain>"
     );
 }

@@ -7,8 +7,9 @@
 //! daemon.
 //!
 //! `pki` makes certificates for the tls transport, `sasl` a Cyrus SASL
-//! configuration; every test binary compiles all of this, using what it
-//! needs.
+//! configuration, `virsh` runs the tools as the comparisons with the
+//! client's answers do (with the `client` feature); every test binary
+//! compiles all of this, using what it needs.
 
 #![allow(dead_code)]
 
@@ -16,6 +17,8 @@ pub mod krb;
 pub mod pki;
 pub mod sasl;
 pub mod storage;
+#[cfg(feature = "client")]
+pub mod virsh;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
