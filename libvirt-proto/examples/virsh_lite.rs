@@ -11,11 +11,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainEventID, DomainEventType, DomainState};
-use libvirt_proto::client::{Client, ClientError};
-use libvirt_proto::dispatch::Message;
+use libvirt_proto::api::{ConnectListAllDomainsFlags, DomainEventID, DomainState};
+use libvirt_proto::client::{Client, ClientError, DomainEvent};
 use libvirt_proto::error::Report;
-use libvirt_proto::remote;
 
 /// The word virsh prints for a domain state ("running", "shut off").
 fn state_name(state: DomainState) -> &'static str {
@@ -76,20 +74,22 @@ async fn screenshot(c: &Client, name: &str, file: &str) -> Result<(), Box<dyn st
 }
 
 async fn events(c: &Client, seconds: u64) -> Result<(), ClientError> {
-    let mut lifecycle = c
-        .register_domain_event(DomainEventID::LIFECYCLE, None)
-        .await?;
+    let mut lifecycle = c.domain_events(DomainEventID::LIFECYCLE, None).await?;
     println!("Waiting {seconds} s for domain lifecycle events...");
     let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
     while let Ok(Some(event)) = tokio::time::timeout_at(until, lifecycle.next()).await {
-        if let Message::Remote(remote::program::Message::DomainEventCallbackLifecycle(e)) = event? {
+        if let DomainEvent::Lifecycle {
+            domain,
+            event,
+            detail,
+        } = event?
+        {
+            // As `virsh event --event lifecycle --loop` prints it.
             println!(
-                "event 'lifecycle' for domain '{}': {} (detail {})",
-                e.msg.dom.name,
-                DomainEventType::from(e.msg.event)
-                    .virsh_name()
-                    .unwrap_or("unknown"),
-                e.msg.detail
+                "event 'lifecycle' for domain '{}': {} {}",
+                domain.name,
+                event.virsh_name().unwrap_or("unknown"),
+                detail.virsh_name().unwrap_or("unknown")
             );
         }
     }

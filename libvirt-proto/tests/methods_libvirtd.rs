@@ -84,6 +84,20 @@ async fn methods_agree_with_typed_calls_and_virsh() {
             "disable"
         }
     );
+    // A `bool` argument, and a yes/no answer `specs/libvirt.toml` types
+    // (libvirt documents it as a "flag").
+    let pool = client
+        .storage_pool_lookup_by_name("default-pool")
+        .await
+        .unwrap();
+    for on in [true, false] {
+        pool.set_autostart(on).await.unwrap();
+        assert_eq!(pool.get_autostart().await.unwrap(), on);
+        assert_eq!(
+            field(&d.virsh(&["pool-info", "default-pool"]), "Autostart").unwrap(),
+            if on { "yes" } else { "no" }
+        );
+    }
     // A C string is a `String`.
     let node = client.node_get_info().await.unwrap();
     assert_eq!(
@@ -319,7 +333,7 @@ async fn signatures(
     let _: Result<(), ClientError> = c.domain_set_scheduler_parameters(dom, p).await;
     let _: Result<TypedParams, ClientError> = c.domain_get_scheduler_parameters(dom, 1).await;
     let _: Result<Domain, ClientError> = c.domain_create_xml_with_files("<domain/>", 0, fds).await;
-    let _: Result<(), ClientError> = c.domain_set_vcpu(dom, "1-2", 1, 0).await;
+    let _: Result<(), ClientError> = c.domain_set_vcpu(dom, "1-2", true, 0).await;
     let _: Result<(), ClientError> = c.domain_pin_vcpu(dom, 0, &[0xff]).await;
     let _: Result<i32, ClientError> = c.domain_fsfreeze(dom, &["/", "/boot"], 0).await;
     let _: Result<ByteStream, ClientError> = c.storage_vol_download(vol, 0, 0, 0).await;

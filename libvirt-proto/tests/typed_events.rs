@@ -153,12 +153,17 @@ async fn other_kinds_one_domain_and_the_raw_messages() {
     )
     .await
     .unwrap();
-    let (domain, nsuri) = next_event(&mut metadata, "metadata change", |e| match e {
-        DomainEvent::MetadataChange { domain, nsuri, .. } => Some((domain, nsuri)),
+    let (domain, kind, nsuri) = next_event(&mut metadata, "metadata change", |e| match e {
+        DomainEvent::MetadataChange {
+            domain,
+            r#type,
+            nsuri,
+        } => Some((domain, r#type, nsuri)),
         _ => None,
     })
     .await;
     assert_eq!(domain, test);
+    assert_eq!(kind, DomainMetadataType::ELEMENT);
     assert_eq!(nsuri.as_deref(), Some(uri));
 
     // A storage pool's refresh: a generic callback's event.

@@ -124,17 +124,6 @@ fn uuid(u: &[u8; 16]) -> String {
     )
 }
 
-/// A C string in a fixed `char` array (the security model's reply keeps
-/// them so).
-fn c_string(chars: &[i8]) -> String {
-    let bytes: Vec<u8> = chars
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    String::from_utf8(bytes).expect("utf-8")
-}
-
 fn yes_no(b: bool) -> &'static str {
     if b {
         "yes"
@@ -269,10 +258,9 @@ async fn compare_dominfo(d: &Daemon, client: &Client, name: &str) {
         yes_no(dom.has_managed_save_image(0).await.unwrap())
     );
     let sec = client.node_get_security_model().await.unwrap();
-    let model = c_string(&sec.model);
-    if !model.is_empty() {
-        assert_eq!(field(&f, "Security model"), model);
-        assert_eq!(field(&f, "Security DOI"), c_string(&sec.doi));
+    if !sec.model.is_empty() {
+        assert_eq!(field(&f, "Security model"), sec.model);
+        assert_eq!(field(&f, "Security DOI"), sec.doi);
     }
 }
 
@@ -567,7 +555,7 @@ async fn storage_pools_agree() {
     assert_eq!(rows.len(), pools.len(), "{rows:?}");
     for pool in &pools {
         let active = pool.is_active().await.unwrap();
-        let autostart = pool.get_autostart().await.unwrap() != 0;
+        let autostart = pool.get_autostart().await.unwrap();
         let row = rows.iter().find(|r| r["Name"] == pool.name).unwrap();
         assert_eq!(row["State"], active_word(active));
         assert_eq!(row["Autostart"], yes_no(autostart));

@@ -128,8 +128,13 @@ fn values_and_results_are_typed() {
     .unwrap();
     // Converted once where the argument struct is built.
     let typed_args = text.matches(".into().0").count();
+    // Arguments documented as 0 or 1 take a `bool`.
+    let bool_args = text.matches(": i32::from(").count();
     // Each answer is converted once, in the client's method.
-    let yes_no = text.matches(" != 0)").count();
+    let yes_no = text
+        .lines()
+        .filter(|l| l.contains(".map(|r| r.") && l.ends_with(" != 0)"))
+        .count();
     let results: Vec<&str> = text
         .lines()
         .filter_map(|l| l.strip_prefix("pub struct "))
@@ -139,14 +144,23 @@ fn values_and_results_are_typed() {
     // libvirt 11.3.0: e.g. `virNetworkUpdate`'s command and section,
     // `virDomainGetMetadata`'s type.
     assert_eq!(typed_args, 15);
+    // The `autostart` of the five set-autostart calls ("whether ... should
+    // be automatically started") and `virDomainSetVcpu`'s and
+    // `virDomainSetGuestVcpus`'s `state` ("0 to disable/1 to enable").
+    assert_eq!(bool_args, 7);
     // virDomainIsActive, virDomainGetAutostart, ... (every "Returns 1 if
-    // ..., 0 if ..." and "Provides a boolean value" of the docs).
+    // ..., 0 if ..." and "Provides a boolean value" of the docs, and
+    // `virStoragePoolGetAutostart` from specs/libvirt.toml).
     assert_eq!(yes_no, 20);
     for expected in [
         "DomainInfo",
         "NodeInfo",
         "StoragePoolInfo",
         "DomainStateInfo",
+        // `char model<N>` and `int enforcing; /* 1 if ... */`, from
+        // structs of libvirt-host.h filled by functions of other headers.
+        "SecurityModel",
+        "SecurityLabel",
     ] {
         assert!(results.contains(&expected), "{expected} not in {results:?}");
     }

@@ -389,6 +389,7 @@ fn events() -> client::Events {
                     client::EventMessage {
                         id: Some("LIFECYCLE".into()),
                         callback: Some("virConnectDomainEventCallback".into()),
+                        spelling: None,
                         field_docs: BTreeMap::from([(
                             "event".to_owned(),
                             "The specific \\<event\\> which occurred".to_owned(),
@@ -410,11 +411,23 @@ fn events() -> client::Events {
                     client::EventMessage {
                         id: Some("TUNABLE".into()),
                         callback: None,
+                        // Not the procedure's letters: not used.
+                        spelling: Some("Tuning".into()),
                         field_docs: BTreeMap::new(),
                         values: values(&[
                             ("flags", client::ValueType::Flags("TunableFlags".into())),
                             ("type", client::ValueType::Enum("TunableType".into())),
                         ]),
+                    },
+                ),
+                (
+                    "REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMWAKEUP".to_owned(),
+                    client::EventMessage {
+                        id: Some("PMWAKEUP".into()),
+                        callback: Some("virConnectDomainEventPMWakeupCallback".into()),
+                        spelling: Some("PMWakeup".into()),
+                        field_docs: BTreeMap::new(),
+                        values: BTreeMap::new(),
                     },
                 ),
             ]),
@@ -435,7 +448,7 @@ fn remote_events() -> client::EventCode {
 fn event_messages_become_typed_events() {
     let e = remote_events();
     insta::assert_snapshot!("remote_events", e.body);
-    assert_eq!(e.enums, [("DomainEvent".to_owned(), 2)]);
+    assert_eq!(e.enums, [("DomainEvent".to_owned(), 3)]);
     let text = squeeze(&e.body);
     // The callback id is dropped, the nested message flattened, the object
     // a handle named by its word, the numbers typed.
@@ -463,6 +476,8 @@ fn event_messages_become_typed_events() {
         text.contains("flags: api::TunableFlags::from_bits_retain(m.flags),"),
         "{text}"
     );
+    // Word breaks from the C API's spelling, when it has the same letters.
+    assert!(text.contains(" PmWakeup { "), "{text}");
     // The legacy message without a callback id has no variant.
     assert!(!text.contains("DomainEventLifecycle(m)"), "{text}");
     assert!(

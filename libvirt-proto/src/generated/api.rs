@@ -166,9 +166,9 @@ impl NodeSuspendTarget {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("mem"),
@@ -779,9 +779,9 @@ impl DomainState {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("no state"),
@@ -831,9 +831,9 @@ impl DomainNostateReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -909,9 +909,9 @@ impl DomainRunningReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -965,9 +965,9 @@ impl DomainBlockedReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -1052,9 +1052,9 @@ impl DomainPausedReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -1114,9 +1114,9 @@ impl DomainShutdownReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -1184,9 +1184,9 @@ impl DomainShutoffReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -1240,9 +1240,9 @@ impl DomainCrashedReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -1286,9 +1286,9 @@ impl DomainPMSuspendedReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -1378,9 +1378,9 @@ impl DomainControlState {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("ok"),
@@ -1437,9 +1437,9 @@ impl DomainControlErrorReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some(""),
@@ -1717,9 +1717,9 @@ impl DomainCoreDumpFormat {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("elf"),
@@ -2219,9 +2219,9 @@ impl DomainMetadataType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("description"),
@@ -2564,9 +2564,9 @@ impl VcpuState {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("offline"),
@@ -2870,9 +2870,9 @@ impl DomainBlockJobType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Unknown job"),
@@ -3199,9 +3199,9 @@ impl DomainDiskErrorCode {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("no error"),
@@ -3574,9 +3574,9 @@ impl DomainEventType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Defined"),
@@ -3638,9 +3638,9 @@ impl DomainEventDefinedDetailType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Added"),
@@ -3691,9 +3691,9 @@ impl DomainEventUndefinedDetailType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Removed"),
@@ -3751,9 +3751,9 @@ impl DomainEventStartedDetailType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Booted"),
@@ -3828,9 +3828,9 @@ impl DomainEventSuspendedDetailType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Paused"),
@@ -3895,9 +3895,9 @@ impl DomainEventResumedDetailType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Unpaused"),
@@ -3964,9 +3964,9 @@ impl DomainEventStoppedDetailType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Shutdown"),
@@ -4023,9 +4023,9 @@ impl DomainEventShutdownDetailType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Finished"),
@@ -4075,9 +4075,9 @@ impl DomainEventPMSuspendedDetailType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Memory"),
@@ -4126,9 +4126,9 @@ impl DomainEventCrashedDetailType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Panicked"),
@@ -4185,9 +4185,9 @@ impl DomainMemoryFailureRecipientType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("hypervisor"),
@@ -4258,9 +4258,9 @@ impl DomainMemoryFailureActionType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("ignore"),
@@ -4354,9 +4354,9 @@ impl DomainJobType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("None"),
@@ -4502,9 +4502,9 @@ impl DomainJobOperation {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Unknown"),
@@ -4665,9 +4665,9 @@ impl DomainEventGraphicsPhase {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("connect"),
@@ -4720,9 +4720,9 @@ impl DomainEventGraphicsAddressType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("IPv4"),
@@ -4779,9 +4779,9 @@ impl ConnectDomainEventBlockJobStatus {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("completed"),
@@ -4840,9 +4840,9 @@ impl ConnectDomainEventDiskChangeReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("changed"),
@@ -4938,9 +4938,9 @@ impl ConnectDomainEventAgentLifecycleState {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -5003,9 +5003,9 @@ impl ConnectDomainEventAgentLifecycleReason {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("unknown"),
@@ -5470,9 +5470,9 @@ impl DomainInterfaceAddressesSource {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("lease"),
@@ -5554,9 +5554,9 @@ impl DomainLifecycle {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("poweroff"),
@@ -5626,9 +5626,9 @@ impl DomainLifecycleAction {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("destroy"),
@@ -9611,9 +9611,9 @@ impl NetworkUpdateSection {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("none"),
@@ -9717,9 +9717,9 @@ impl NetworkEventLifecycleType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Defined"),
@@ -9772,9 +9772,9 @@ impl NetworkEventID {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("lifecycle"),
@@ -9897,9 +9897,9 @@ impl NetworkMetadataType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("description"),
@@ -10287,9 +10287,9 @@ impl NodeDeviceEventLifecycleType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Created"),
@@ -10569,9 +10569,9 @@ impl SecretEventLifecycleType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Defined"),
@@ -10627,9 +10627,9 @@ impl StoragePoolState {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("inactive"),
@@ -10808,9 +10808,9 @@ impl StorageVolType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("file"),
@@ -10923,9 +10923,9 @@ impl StorageVolWipeAlgorithm {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("zero"),
@@ -11345,9 +11345,9 @@ impl StoragePoolEventLifecycleType {
             _ => ::std::option::Option::None,
         }
     }
-    /// The word `virsh` prints for the value (its untranslated
-    /// English), as libvirt's `tools/virsh*.c` of this release
-    /// spells it.
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
     pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
             0 => ::std::option::Option::Some("Defined"),
@@ -11607,6 +11607,17 @@ impl ClientTransport {
             0 => ::std::option::Option::Some("VIR_CLIENT_TRANS_UNIX"),
             1 => ::std::option::Option::Some("VIR_CLIENT_TRANS_TCP"),
             2 => ::std::option::Option::Some("VIR_CLIENT_TRANS_TLS"),
+            _ => ::std::option::Option::None,
+        }
+    }
+    /// The word `virsh` (or `virt-admin`, for the admin API's
+    /// values) prints for the value (its untranslated English),
+    /// as libvirt's `tools/` of this release spells it.
+    pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
+        match self.0 {
+            0 => ::std::option::Option::Some("unix"),
+            1 => ::std::option::Option::Some("tcp"),
+            2 => ::std::option::Option::Some("tls"),
             _ => ::std::option::Option::None,
         }
     }

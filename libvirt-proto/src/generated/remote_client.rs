@@ -303,11 +303,11 @@ impl Client {
     pub async fn domain_set_autostart(
         &self,
         dom: &remote::NonnullDomain,
-        autostart: i32,
+        autostart: bool,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetAutostartArgs {
             dom: dom.clone(),
-            autostart,
+            autostart: i32::from(autostart),
         };
         self.call::<procs::DomainSetAutostart>(&args).await
     }
@@ -525,11 +525,11 @@ impl Client {
     pub async fn network_set_autostart(
         &self,
         net: &remote::NonnullNetwork,
-        autostart: i32,
+        autostart: bool,
     ) -> Result<(), ClientError> {
         let args = remote::NetworkSetAutostartArgs {
             net: net.clone(),
-            autostart,
+            autostart: i32::from(autostart),
         };
         self.call::<procs::NetworkSetAutostart>(&args).await
     }
@@ -958,21 +958,23 @@ impl Client {
     pub async fn storage_pool_get_autostart(
         &self,
         pool: &remote::NonnullStoragePool,
-    ) -> Result<i32, ClientError> {
+    ) -> Result<bool, ClientError> {
         let args = remote::StoragePoolGetAutostartArgs {
             pool: pool.clone(),
         };
-        self.call::<procs::StoragePoolGetAutostart>(&args).await.map(|r| r.autostart)
+        self.call::<procs::StoragePoolGetAutostart>(&args)
+            .await
+            .map(|r| r.autostart != 0)
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_SET_AUTOSTART`](procs::StoragePoolSetAutostart) (procedure 90).
     pub async fn storage_pool_set_autostart(
         &self,
         pool: &remote::NonnullStoragePool,
-        autostart: i32,
+        autostart: bool,
     ) -> Result<(), ClientError> {
         let args = remote::StoragePoolSetAutostartArgs {
             pool: pool.clone(),
-            autostart,
+            autostart: i32::from(autostart),
         };
         self.call::<procs::StoragePoolSetAutostart>(&args).await
     }
@@ -1352,17 +1354,19 @@ impl Client {
     pub async fn domain_get_security_label(
         &self,
         dom: &remote::NonnullDomain,
-    ) -> Result<remote::DomainGetSecurityLabelRet, ClientError> {
+    ) -> Result<SecurityLabel, ClientError> {
         let args = remote::DomainGetSecurityLabelArgs {
             dom: dom.clone(),
         };
-        self.call::<procs::DomainGetSecurityLabel>(&args).await
+        self.call::<procs::DomainGetSecurityLabel>(&args)
+            .await
+            .map(|r| SecurityLabel::from(r))
     }
     /// Calls [`REMOTE_PROC_NODE_GET_SECURITY_MODEL`](procs::NodeGetSecurityModel) (procedure 122).
-    pub async fn node_get_security_model(
-        &self,
-    ) -> Result<remote::NodeGetSecurityModelRet, ClientError> {
-        self.call::<procs::NodeGetSecurityModel>(&()).await
+    pub async fn node_get_security_model(&self) -> Result<SecurityModel, ClientError> {
+        self.call::<procs::NodeGetSecurityModel>(&())
+            .await
+            .map(|r| SecurityModel::from(r))
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_CREATE_XML`](procs::NodeDeviceCreateXml) (procedure 123).
     ///
@@ -4496,13 +4500,13 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         cpumap: &str,
-        state: i32,
+        state: bool,
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetGuestVcpusArgs {
             dom: dom.clone(),
             cpumap: cpumap.to_owned(),
-            state,
+            state: i32::from(state),
             flags,
         };
         self.call::<procs::DomainSetGuestVcpus>(&args).await
@@ -4578,13 +4582,13 @@ impl Client {
         &self,
         dom: &remote::NonnullDomain,
         cpumap: &str,
-        state: i32,
+        state: bool,
         flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetVcpuArgs {
             dom: dom.clone(),
             cpumap: cpumap.to_owned(),
-            state,
+            state: i32::from(state),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetVcpu>(&args).await
@@ -5322,11 +5326,11 @@ impl Client {
     pub async fn node_device_set_autostart(
         &self,
         name: &str,
-        autostart: i32,
+        autostart: bool,
     ) -> Result<(), ClientError> {
         let args = remote::NodeDeviceSetAutostartArgs {
             name: name.to_owned(),
-            autostart,
+            autostart: i32::from(autostart),
         };
         self.call::<procs::NodeDeviceSetAutostart>(&args).await
     }
@@ -5521,11 +5525,11 @@ impl Client {
     pub async fn domain_set_autostart_once(
         &self,
         dom: &remote::NonnullDomain,
-        autostart: i32,
+        autostart: bool,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetAutostartOnceArgs {
             dom: dom.clone(),
-            autostart,
+            autostart: i32::from(autostart),
         };
         self.call::<procs::DomainSetAutostartOnce>(&args).await
     }
@@ -5628,7 +5632,7 @@ impl Domain {
         self.client.domain_resume(&self.wire).await
     }
     /// [`Client::domain_set_autostart`](crate::client::Client::domain_set_autostart) on this domain.
-    pub async fn set_autostart(&self, autostart: i32) -> Result<(), ClientError> {
+    pub async fn set_autostart(&self, autostart: bool) -> Result<(), ClientError> {
         self.client.domain_set_autostart(&self.wire, autostart).await
     }
     /// [`Client::domain_set_max_memory`](crate::client::Client::domain_set_max_memory) on this domain.
@@ -5734,9 +5738,7 @@ impl Domain {
         self.client.domain_memory_peek(&self.wire, offset, size, flags).await
     }
     /// [`Client::domain_get_security_label`](crate::client::Client::domain_get_security_label) on this domain.
-    pub async fn get_security_label(
-        &self,
-    ) -> Result<remote::DomainGetSecurityLabelRet, ClientError> {
+    pub async fn get_security_label(&self) -> Result<SecurityLabel, ClientError> {
         self.client.domain_get_security_label(&self.wire).await
     }
     /// [`Client::domain_is_active`](crate::client::Client::domain_is_active) on this domain.
@@ -6594,7 +6596,7 @@ impl Domain {
     pub async fn set_guest_vcpus(
         &self,
         cpumap: &str,
-        state: i32,
+        state: bool,
         flags: u32,
     ) -> Result<(), ClientError> {
         self.client.domain_set_guest_vcpus(&self.wire, cpumap, state, flags).await
@@ -6603,7 +6605,7 @@ impl Domain {
     pub async fn set_vcpu(
         &self,
         cpumap: &str,
-        state: i32,
+        state: bool,
         flags: impl Into<api::DomainModificationImpact>,
     ) -> Result<(), ClientError> {
         self.client.domain_set_vcpu(&self.wire, cpumap, state, flags).await
@@ -6811,7 +6813,7 @@ impl Domain {
         self.client.domain_get_autostart_once(&self.wire).await
     }
     /// [`Client::domain_set_autostart_once`](crate::client::Client::domain_set_autostart_once) on this domain.
-    pub async fn set_autostart_once(&self, autostart: i32) -> Result<(), ClientError> {
+    pub async fn set_autostart_once(&self, autostart: bool) -> Result<(), ClientError> {
         self.client.domain_set_autostart_once(&self.wire, autostart).await
     }
     /// [`Client::domain_set_throttle_group`](crate::client::Client::domain_set_throttle_group) on this domain.
@@ -6983,7 +6985,7 @@ impl Network {
         self.client.network_get_bridge_name(&self.wire).await
     }
     /// [`Client::network_set_autostart`](crate::client::Client::network_set_autostart) on this network.
-    pub async fn set_autostart(&self, autostart: i32) -> Result<(), ClientError> {
+    pub async fn set_autostart(&self, autostart: bool) -> Result<(), ClientError> {
         self.client.network_set_autostart(&self.wire, autostart).await
     }
     /// [`Client::network_undefine`](crate::client::Client::network_undefine) on this network.
@@ -7180,11 +7182,11 @@ impl StoragePool {
         self.client.storage_pool_get_xml_desc(&self.wire, flags).await
     }
     /// [`Client::storage_pool_get_autostart`](crate::client::Client::storage_pool_get_autostart) on this storage pool.
-    pub async fn get_autostart(&self) -> Result<i32, ClientError> {
+    pub async fn get_autostart(&self) -> Result<bool, ClientError> {
         self.client.storage_pool_get_autostart(&self.wire).await
     }
     /// [`Client::storage_pool_set_autostart`](crate::client::Client::storage_pool_set_autostart) on this storage pool.
-    pub async fn set_autostart(&self, autostart: i32) -> Result<(), ClientError> {
+    pub async fn set_autostart(&self, autostart: bool) -> Result<(), ClientError> {
         self.client.storage_pool_set_autostart(&self.wire, autostart).await
     }
     /// [`Client::storage_pool_num_of_volumes`](crate::client::Client::storage_pool_num_of_volumes) on this storage pool.
@@ -7377,7 +7379,7 @@ pub struct DomainInfo {
 impl From<remote::DomainGetInfoRet> for DomainInfo {
     fn from(r: remote::DomainGetInfoRet) -> Self {
         DomainInfo {
-            state: api::DomainState(i32::from(r.state)),
+            state: api::DomainState::from(i32::from(r.state)),
             max_mem: r.max_mem,
             memory: r.memory,
             nr_virt_cpu: r.nr_virt_cpu,
@@ -7401,7 +7403,7 @@ pub struct StoragePoolInfo {
 impl From<remote::StoragePoolGetInfoRet> for StoragePoolInfo {
     fn from(r: remote::StoragePoolGetInfoRet) -> Self {
         StoragePoolInfo {
-            state: api::StoragePoolState(i32::from(r.state)),
+            state: api::StoragePoolState::from(i32::from(r.state)),
             capacity: r.capacity,
             allocation: r.allocation,
             available: r.available,
@@ -7422,9 +7424,67 @@ pub struct StorageVolInfo {
 impl From<remote::StorageVolGetInfoRet> for StorageVolInfo {
     fn from(r: remote::StorageVolGetInfoRet) -> Self {
         StorageVolInfo {
-            r#type: api::StorageVolType(i32::from(r.r#type)),
+            r#type: api::StorageVolType::from(i32::from(r.r#type)),
             capacity: r.capacity,
             allocation: r.allocation,
+        }
+    }
+}
+/// What [`Client::domain_get_security_label`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SecurityLabel {
+    /// The reply's `label`.
+    pub label: String,
+    /// The reply's `enforcing`.
+    pub enforcing: bool,
+}
+impl From<remote::DomainGetSecurityLabelRet> for SecurityLabel {
+    fn from(r: remote::DomainGetSecurityLabelRet) -> Self {
+        SecurityLabel {
+            label: String::from_utf8_lossy(
+                    &r
+                        .label
+                        .iter()
+                        .take_while(|c| **c != 0)
+                        .map(|c| *c as u8)
+                        .collect::<Vec<u8>>(),
+                )
+                .into_owned(),
+            enforcing: r.enforcing != 0,
+        }
+    }
+}
+/// What [`Client::node_get_security_model`] returns: the reply with the C API's types.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SecurityModel {
+    /// The reply's `model`.
+    pub model: String,
+    /// The reply's `doi`.
+    pub doi: String,
+}
+impl From<remote::NodeGetSecurityModelRet> for SecurityModel {
+    fn from(r: remote::NodeGetSecurityModelRet) -> Self {
+        SecurityModel {
+            model: String::from_utf8_lossy(
+                    &r
+                        .model
+                        .iter()
+                        .take_while(|c| **c != 0)
+                        .map(|c| *c as u8)
+                        .collect::<Vec<u8>>(),
+                )
+                .into_owned(),
+            doi: String::from_utf8_lossy(
+                    &r
+                        .doi
+                        .iter()
+                        .take_while(|c| **c != 0)
+                        .map(|c| *c as u8)
+                        .collect::<Vec<u8>>(),
+                )
+                .into_owned(),
         }
     }
 }
@@ -7460,7 +7520,7 @@ pub struct DomainJobInfo {
 impl From<remote::DomainGetJobInfoRet> for DomainJobInfo {
     fn from(r: remote::DomainGetJobInfoRet) -> Self {
         DomainJobInfo {
-            r#type: api::DomainJobType(r.r#type),
+            r#type: api::DomainJobType::from(r.r#type),
             time_elapsed: r.time_elapsed,
             time_remaining: r.time_remaining,
             data_total: r.data_total,
@@ -7487,8 +7547,11 @@ pub struct DomainStateInfo {
 impl From<remote::DomainGetStateRet> for DomainStateInfo {
     fn from(r: remote::DomainGetStateRet) -> Self {
         DomainStateInfo {
-            state: api::DomainState(r.state),
-            reason: api::DomainStateReason::new(api::DomainState(r.state), r.reason),
+            state: api::DomainState::from(r.state),
+            reason: api::DomainStateReason::new(
+                api::DomainState::from(r.state),
+                r.reason,
+            ),
         }
     }
 }
@@ -7506,8 +7569,8 @@ pub struct DomainControlInfo {
 impl From<remote::DomainGetControlInfoRet> for DomainControlInfo {
     fn from(r: remote::DomainGetControlInfoRet) -> Self {
         DomainControlInfo {
-            state: api::DomainControlState(r.state as i32),
-            details: api::DomainControlErrorReason(r.details as i32),
+            state: api::DomainControlState::from(r.state as i32),
+            details: api::DomainControlErrorReason::from(r.details as i32),
             state_time: r.state_time,
         }
     }
@@ -7531,7 +7594,7 @@ impl From<remote::DomainGetBlockJobInfoRet> for DomainBlockJobInfo {
     fn from(r: remote::DomainGetBlockJobInfoRet) -> Self {
         DomainBlockJobInfo {
             found: r.found,
-            r#type: api::DomainBlockJobType(r.r#type),
+            r#type: api::DomainBlockJobType::from(r.r#type),
             bandwidth: r.bandwidth,
             cur: r.cur,
             end: r.end,
@@ -7550,7 +7613,7 @@ pub struct DomainJobStatsInfo {
 impl From<remote::DomainGetJobStatsRet> for DomainJobStatsInfo {
     fn from(r: remote::DomainGetJobStatsRet) -> Self {
         DomainJobStatsInfo {
-            r#type: api::DomainJobType(r.r#type),
+            r#type: api::DomainJobType::from(r.r#type),
             params: TypedParams(r.params),
         }
     }
@@ -7558,7 +7621,7 @@ impl From<remote::DomainGetJobStatsRet> for DomainJobStatsInfo {
 impl From<remote::StorageVolGetInfoFlagsRet> for StorageVolInfo {
     fn from(r: remote::StorageVolGetInfoFlagsRet) -> Self {
         StorageVolInfo {
-            r#type: api::StorageVolType(i32::from(r.r#type)),
+            r#type: api::StorageVolType::from(i32::from(r.r#type)),
             capacity: r.capacity,
             allocation: r.allocation,
         }

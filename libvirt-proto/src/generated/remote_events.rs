@@ -147,7 +147,7 @@ pub enum DomainEvent {
     /// [`REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMWAKEUP`](remote::program::procs::DomainEventCallbackPmwakeup) (procedure 329), delivered to the C API's `virConnectDomainEventPMWakeupCallback`.
     ///
     /// Sent to callbacks registered for [`DomainEventID::PMWAKEUP`](api::DomainEventID::PMWAKEUP).
-    Pmwakeup {
+    PmWakeup {
         /// reason why the callback was called, unused currently, always passes 0
         reason: i32,
         /// domain on which the event occurred
@@ -156,7 +156,7 @@ pub enum DomainEvent {
     /// [`REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND`](remote::program::procs::DomainEventCallbackPmsuspend) (procedure 330), delivered to the C API's `virConnectDomainEventPMSuspendCallback`.
     ///
     /// Sent to callbacks registered for [`DomainEventID::PMSUSPEND`](api::DomainEventID::PMSUSPEND).
-    Pmsuspend {
+    PmSuspend {
         /// reason why the callback was called, unused currently, always passes 0
         reason: i32,
         /// domain on which the event occurred
@@ -174,7 +174,7 @@ pub enum DomainEvent {
     /// [`REMOTE_PROC_DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK`](remote::program::procs::DomainEventCallbackPmsuspendDisk) (procedure 332), delivered to the C API's `virConnectDomainEventPMSuspendDiskCallback`.
     ///
     /// Sent to callbacks registered for [`DomainEventID::PMSUSPEND_DISK`](api::DomainEventID::PMSUSPEND_DISK).
-    PmsuspendDisk {
+    PmSuspendDisk {
         /// reason why the callback was called, unused currently, always passes 0
         reason: i32,
         /// domain on which the event occurred
@@ -265,7 +265,7 @@ pub enum DomainEvent {
         /// domain on which the event occurred
         domain: Domain,
         /// a value from virDomainMetadataTypea
-        r#type: i32,
+        r#type: api::DomainMetadataType,
         /// XML namespace URI
         nsuri: Option<String>,
     },
@@ -422,7 +422,7 @@ impl Event for DomainEvent {
                 })
             }
             Message::Remote(remote::program::Message::DomainEventCallbackPmwakeup(m)) => {
-                Ok(Self::Pmwakeup {
+                Ok(Self::PmWakeup {
                     reason: m.reason,
                     domain: Domain::from_wire(client.clone(), m.msg.dom),
                 })
@@ -430,7 +430,7 @@ impl Event for DomainEvent {
             Message::Remote(
                 remote::program::Message::DomainEventCallbackPmsuspend(m),
             ) => {
-                Ok(Self::Pmsuspend {
+                Ok(Self::PmSuspend {
                     reason: m.reason,
                     domain: Domain::from_wire(client.clone(), m.msg.dom),
                 })
@@ -446,7 +446,7 @@ impl Event for DomainEvent {
             Message::Remote(
                 remote::program::Message::DomainEventCallbackPmsuspendDisk(m),
             ) => {
-                Ok(Self::PmsuspendDisk {
+                Ok(Self::PmSuspendDisk {
                     reason: m.reason,
                     domain: Domain::from_wire(client.clone(), m.msg.dom),
                 })
@@ -519,7 +519,7 @@ impl Event for DomainEvent {
             ) => {
                 Ok(Self::MetadataChange {
                     domain: Domain::from_wire(client.clone(), m.dom),
-                    r#type: m.r#type,
+                    r#type: api::DomainMetadataType::from(m.r#type),
                     nsuri: m.nsuri,
                 })
             }
@@ -576,10 +576,10 @@ impl DomainEvent {
             Self::BlockJob { .. } => api::DomainEventID::BLOCK_JOB,
             Self::DiskChange { .. } => api::DomainEventID::DISK_CHANGE,
             Self::TrayChange { .. } => api::DomainEventID::TRAY_CHANGE,
-            Self::Pmwakeup { .. } => api::DomainEventID::PMWAKEUP,
-            Self::Pmsuspend { .. } => api::DomainEventID::PMSUSPEND,
+            Self::PmWakeup { .. } => api::DomainEventID::PMWAKEUP,
+            Self::PmSuspend { .. } => api::DomainEventID::PMSUSPEND,
             Self::BalloonChange { .. } => api::DomainEventID::BALLOON_CHANGE,
-            Self::PmsuspendDisk { .. } => api::DomainEventID::PMSUSPEND_DISK,
+            Self::PmSuspendDisk { .. } => api::DomainEventID::PMSUSPEND_DISK,
             Self::DeviceRemoved { .. } => api::DomainEventID::DEVICE_REMOVED,
             Self::BlockJob2 { .. } => api::DomainEventID::BLOCK_JOB_2,
             Self::Tunable { .. } => api::DomainEventID::TUNABLE,
@@ -611,10 +611,10 @@ impl DomainEvent {
             Self::BlockJob { domain, .. } => domain,
             Self::DiskChange { domain, .. } => domain,
             Self::TrayChange { domain, .. } => domain,
-            Self::Pmwakeup { domain, .. } => domain,
-            Self::Pmsuspend { domain, .. } => domain,
+            Self::PmWakeup { domain, .. } => domain,
+            Self::PmSuspend { domain, .. } => domain,
             Self::BalloonChange { domain, .. } => domain,
-            Self::PmsuspendDisk { domain, .. } => domain,
+            Self::PmSuspendDisk { domain, .. } => domain,
             Self::DeviceRemoved { domain, .. } => domain,
             Self::BlockJob2 { domain, .. } => domain,
             Self::Tunable { domain, .. } => domain,

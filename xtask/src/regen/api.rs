@@ -30,8 +30,9 @@ pub struct Headers {
     pub files: Vec<(String, Vec<CEnum>, Vec<Define>)>,
     /// Enums the API documentation or the spec file calls flag sets.
     pub flag_sets: BTreeSet<String>,
-    /// virsh's words for values, by the enum's sentinel (`VIR_DOMAIN_LAST`
-    /// → "no state", "running", ...), from `tools/virsh*.c`.
+    /// virsh's and virt-admin's words for values, by the enum's sentinel
+    /// (`VIR_DOMAIN_LAST` → "no state", "running", ...), from
+    /// `tools/virsh*.c` and `tools/virt-admin.c`.
     pub virsh_names: std::collections::HashMap<String, Vec<String>>,
     /// Values typed by another value (`specs/libvirt.toml`'s `api.depends`).
     pub depends: Vec<Depends>,
@@ -285,9 +286,9 @@ pub fn value_enum(
             quote!(#v => ::std::option::Option::Some(#w),)
         });
         quote! {
-            /// The word `virsh` prints for the value (its untranslated
-            /// English), as libvirt's `tools/virsh*.c` of this release
-            /// spells it.
+            /// The word `virsh` (or `virt-admin`, for the admin API's
+            /// values) prints for the value (its untranslated English),
+            /// as libvirt's `tools/` of this release spells it.
             pub fn virsh_name(self) -> ::std::option::Option<&'static str> {
                 match self.0 {
                     #(#arms)*

@@ -132,12 +132,15 @@ impl ValueTypes {
     }
 
     /// Reads a header: event callbacks' parameters, and the enum-typed
-    /// fields of the structs its functions fill.
+    /// fields of the structs its functions fill; `structs` are the structs
+    /// of every header ([`header_structs`]), as a function of one header
+    /// may fill a struct of another.
     pub fn read_header(
         &mut self,
         text: &str,
         known: &HashSet<String>,
         patterns: &[(String, String)],
+        structs: &Structs,
     ) {
         for b in doc_blocks(text) {
             let Some(event) = b
@@ -158,9 +161,13 @@ impl ValueTypes {
             }
             self.callbacks.insert(key, b);
         }
-        let structs = struct_fields(text, known);
         for (function, params) in prototypes(text) {
             for p in params {
+                // `virTypedParameterPtr *params`: an array given back, not
+                // a struct filled.
+                if p.contains('*') {
+                    continue;
+                }
                 let Some(s) = p
                     .split_whitespace()
                     .find_map(|w| w.strip_suffix("Ptr"))
@@ -184,6 +191,21 @@ impl ValueTypes {
 }
 
 impl ValueTypes {
+    /// Types `param` of `function` (a function or an event callback) as
+    /// `c_enum`, whatever its documentation says.
+    pub fn set(&mut self, function: &str, param: &str, c_enum: &str) {
+        let event = function
+            .strip_prefix("virConnect")
+            .and_then(|n| n.strip_suffix("Callback"));
+        let table = match event {
+            Some(event) => self.events.entry(function_key(event)),
+            None => self.values.entry(function_key(function)),
+        };
+        table
+            .or_default()
+            .insert(param.to_owned(), c_enum.to_owned());
+    }
+
     /// How a value documented as `c_type` is typed, `documented` being
     /// what the same function (or callback) documents about its other
     /// values, by name (for the value deciding a dependent one's type).
@@ -193,6 +215,9 @@ impl ValueTypes {
         documented: &HashMap<String, String>,
     ) -> Option<xdrgen::codegen::client::ValueType> {
         use xdrgen::codegen::client::ValueType;
+        if c_type == BOOL {
+            return Some(ValueType::Bool);
+        }
         if let Some(of) = self.depends.get(c_type) {
             let sibling = documented.iter().find(|(_, t)| *t == of)?.0;
             return Some(ValueType::Dependent {
@@ -242,8 +267,25 @@ fn says_yes_or_no(body: &str) -> bool {
     })
 }
 
-/// The one type a parameter's text names, if it names exactly one known.
+/// The type of values documented as 0 or 1, in place of a C enum's name.
+pub const BOOL: &str = "bool";
+
+/// "whether the domain should be automatically started 0 or 1", "0 to
+/// disable/1 to enable cpus", "1 if security policy is being enforced".
+fn says_bool(doc: &str) -> bool {
+    let doc = doc.trim().to_ascii_lowercase();
+    doc.starts_with("whether")
+        || doc.starts_with("1 if")
+        || doc.contains("0 or 1")
+        || (doc.contains("0 to disable") && doc.contains("1 to enable"))
+}
+
+/// The one type a parameter's text names, if it names exactly one known
+/// ([`BOOL`] for a value documented as 0 or 1).
 fn one_type(doc: &str, known: &HashSet<String>, patterns: &[(String, String)]) -> Option<String> {
+    if says_bool(doc) {
+        return Some(BOOL.to_owned());
+    }
     let mut found: Vec<String> = Vec::new();
     for name in type_names(doc) {
         let t = if known.contains(name) {
@@ -264,9 +306,25 @@ fn one_type(doc: &str, known: &HashSet<String>, patterns: &[(String, String)]) -
     }
 }
 
+/// The public structs, by name (`virDomainInfo`), with their fields whose
+/// comments name a C enum.
+pub type Structs = HashMap<String, Vec<(String, String)>>;
+
+/// The structs of all `headers`, with their fields whose comments name one
+/// of the enums `known`.
+pub fn header_structs<'a>(
+    headers: impl IntoIterator<Item = &'a String>,
+    known: &HashSet<String>,
+) -> Structs {
+    headers
+        .into_iter()
+        .flat_map(|text| struct_fields(text, known))
+        .collect()
+}
+
 /// `struct _virX { ... };` → field → C enum its comment names ("one of
 /// virDomainState", "virStoragePoolState flags", a comment line above).
-fn struct_fields(text: &str, known: &HashSet<String>) -> HashMap<String, Vec<(String, String)>> {
+fn struct_fields(text: &str, known: &HashSet<String>) -> Structs {
     let mut out = HashMap::new();
     for (at, _) in text.match_indices("struct _vir") {
         let rest = &text[at + "struct _".len()..];
@@ -326,6 +384,9 @@ fn struct_fields(text: &str, known: &HashSet<String>) -> HashMap<String, Vec<(St
         let fields: Vec<(String, String)> = fields
             .into_iter()
             .filter_map(|(field, said)| {
+                if says_bool(&said) {
+                    return Some((field, BOOL.to_owned()));
+                }
                 let types: Vec<&str> = type_names(&said)
                     .into_iter()
                     .filter(|t| known.contains(*t))
@@ -413,15 +474,19 @@ mod tests {
 
     #[test]
     fn headers_give_struct_fields_and_event_parameters() {
-        let text = "struct _virStoragePoolInfo {\n    int state;                     \
-                    /* virStoragePoolState flags */\n    unsigned long long capacity; /* bytes */\n};\n\
-                    int virStoragePoolGetInfo(virStoragePoolPtr pool,\n                          \
+        // The struct in one header, the function filling it in another.
+        let host = "struct _virStoragePoolInfo {\n    int state;                     \
+                    /* virStoragePoolState flags */\n    unsigned long long capacity; /* bytes */\n};\n"
+            .to_owned();
+        let text = "int virStoragePoolGetInfo(virStoragePoolPtr pool,\n                          \
                     virStoragePoolInfoPtr info);\n\
                     /**\n * virConnectDomainEventWatchdogCallback:\n * @conn: connection object\n \
                     * @action: action that is to be taken due to watchdog firing (virDomainEventWatchdogAction)\n \
-                    */\n";
+                    */\n"
+            .to_owned();
+        let structs = header_structs([&host, &text], &known());
         let mut v = ValueTypes::default();
-        v.read_header(text, &known(), &patterns());
+        v.read_header(&text, &known(), &patterns(), &structs);
         assert_eq!(
             v.values["storagepoolgetinfo"]["state"],
             "virStoragePoolState"
@@ -491,7 +556,7 @@ mod tests {
         let text = "/**\n * virConnectDomainEventCallback:\n * @dom: The domain on which the event occurred\n \
                     * @event: The specific virDomainEventType which occurred\n */\n";
         let known: HashSet<String> = HashSet::from(["virDomainEventType".to_owned()]);
-        v.read_header(text, &known, &[]);
+        v.read_header(text, &known, &[], &Structs::new());
         assert_eq!(v.events["domainevent"]["event"], "virDomainEventType");
         let block = &v.callbacks["domainevent"];
         assert_eq!(block.name, "virConnectDomainEventCallback");

@@ -540,9 +540,16 @@ fn event_message(values: &ValueTypes, id: &str, constant: &str) -> client::Event
                 .collect()
         })
         .unwrap_or_default();
+    // `virConnectDomainEventPMWakeupCallback` spells `PMWakeup`.
+    let spelling = callback
+        .split_once("Event")
+        .and_then(|(_, rest)| rest.strip_suffix("Callback"))
+        .filter(|words| !words.is_empty())
+        .map(str::to_owned);
     client::EventMessage {
         id: Some(constant.to_owned()),
         callback: Some(callback.clone()),
+        spelling,
         field_docs,
         values: typed,
     }

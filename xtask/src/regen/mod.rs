@@ -219,7 +219,7 @@ pub fn generate(
     );
     let (api_module, api_counts) = api::generate(&api_headers, &preamble)?;
     out.insert("api.rs".into(), api_module);
-    eprintln!("regen: {typed_values} arguments take a value enum of the C API");
+    eprintln!("regen: {typed_values} arguments take a value enum of the C API or a bool");
     eprintln!(
         "regen: {typed_flags} flag arguments typed; {} `flags` arguments left as u32 (as ambiguous in the \
          API documentation: {}):\n  {}",
@@ -335,8 +335,18 @@ fn api_inputs(
     for text in &doc_texts {
         value_types.read_functions(text, &typed, &patterns);
     }
+    let structs = c_docs::header_structs(&header_texts, &typed);
     for text in &header_texts {
-        value_types.read_header(text, &typed, &patterns);
+        value_types.read_header(text, &typed, &patterns, &structs);
+    }
+    for o in &spec.api.values {
+        if !typed.contains(&o.c_enum) && o.c_enum != c_docs::BOOL {
+            return Err(format!(
+                "specs: api.values types {}'s `{}` as {}, which is neither a value enum nor `bool`",
+                o.function, o.param, o.c_enum
+            ));
+        }
+        value_types.set(&o.function, &o.param, &o.c_enum);
     }
     value_types.read_event_ids(
         files
@@ -344,9 +354,14 @@ fn api_inputs(
             .flat_map(|(_, enums, _)| enums)
             .flat_map(|e| &e.members),
     );
-    // virsh's words for the values, from its VIR_ENUM_IMPL tables.
+    // The words virsh and virt-admin print for the values, from their
+    // VIR_ENUM_IMPL tables.
     let mut virsh_names = HashMap::new();
-    for path in c_files(&tree.join("tools"), "virsh")? {
+    let tools = tree.join("tools");
+    for path in c_files(&tools, "virsh")?
+        .into_iter()
+        .chain(c_files(&tools, "virt-admin")?)
+    {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         virsh_names.extend(headers::enum_impls(&text));

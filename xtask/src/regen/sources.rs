@@ -60,7 +60,10 @@ pub fn tree(spec: &Spec, tag: &str, from: Option<&Path>, cache: &Path) -> Result
             temporary: Some(tmp),
         });
     }
-    if cached.join("src/remote/remote_protocol.x").is_file() {
+    // A tree cached by an older xtask may lack files read since.
+    if cached.join("src/remote/remote_protocol.x").is_file()
+        && cached.join("tools/virt-admin.c").is_file()
+    {
         eprintln!("regen: using cached sources in {}", cached.display());
         return Ok(kept(cached));
     }
@@ -162,6 +165,7 @@ fn unpack(tarball: &Path, cache: &Path, version: &str) -> Result<PathBuf, String
             "*/src/libvirt*.c",
             "*/src/admin/libvirt-admin.c",
             "*/tools/virsh*.c",
+            "*/tools/virt-admin.c",
         ])
         .status()
         .map_err(|e| format!("cannot run tar: {e}"))?;

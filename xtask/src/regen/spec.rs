@@ -65,6 +65,25 @@ pub struct Api {
     /// Values whose type depends on another value.
     #[serde(default)]
     pub depends: Vec<Depends>,
+    /// Values whose documentation misnames or omits their type.
+    #[serde(default)]
+    pub values: Vec<ValueOverride>,
+}
+
+/// A parameter's type, where libvirt's documentation misspells or omits
+/// it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueOverride {
+    /// The function or event callback
+    /// (`virConnectDomainEventMetadataChangeCallback`).
+    pub function: String,
+    /// Its parameter (`type`).
+    pub param: String,
+    /// The C enum the value is one of (`virDomainMetadataType`), or
+    /// `bool` for a value that is 0 or 1.
+    #[serde(rename = "enum")]
+    pub c_enum: String,
 }
 
 /// A value whose C type depends on another value, as a lifecycle event's

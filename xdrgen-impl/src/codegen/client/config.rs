@@ -132,6 +132,11 @@ pub struct EventMessage {
     /// The C callback it is delivered to (`virConnectDomainEventCallback`),
     /// for the documentation.
     pub callback: Option<String>,
+    /// The C API's spelling of the event's words (`PMWakeup` for a
+    /// procedure `..._PMWAKEUP`): the variant is named from it when it has
+    /// the procedure name's letters and more word breaks (`PmWakeup`, not
+    /// `Pmwakeup`).
+    pub spelling: Option<String>,
     /// Documentation (Markdown) of the fields, by the message's field name
     /// (the Rust name without `r#`; a nested `msg`'s fields by their own).
     pub field_docs: BTreeMap<String, String>,
@@ -150,6 +155,8 @@ pub enum ValueType {
     Enum(String),
     /// A flag set with `from_bits_retain(u32)` and `bits()`.
     Flags(String),
+    /// A number that is 0 or 1 (`autostart`), as `bool`.
+    Bool,
     /// A value typed by a sibling field's typed value:
     /// `Type::new(sibling, value)` (a lifecycle event's detail, typed by
     /// its event).

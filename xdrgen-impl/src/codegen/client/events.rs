@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use super::{Ctx, EventFamily, EventMessage, Handle, TypedParamsConversion, ValueType};
+use super::results::typed_value;
+use super::{Ctx, EventFamily, EventMessage, Handle, TypedParamsConversion};
 use crate::codegen::form::{Form, Primitive};
 use crate::codegen::layout::{ProcedureName, TypeModule};
 use crate::codegen::{ident, naming};
@@ -115,15 +116,15 @@ impl Ctx<'_> {
                 let Some(wire) = self.wire_fields(m)? else {
                     continue;
                 };
-                let variant = format_ident!("{}", naming::upper_camel(rest));
+                let default = EventMessage::default();
+                let about = family.messages.get(&pr.name).unwrap_or(&default);
+                let variant = format_ident!("{}", variant_name(rest, about));
                 if !names.insert(variant.to_string()) {
                     return Err(format!(
                         "{}: `{}::{variant}` is taken by another message",
                         pr.name, family.name
                     ));
                 }
-                let default = EventMessage::default();
-                let about = family.messages.get(&pr.name).unwrap_or(&default);
                 let fields = self.variant_fields(&pr.name, &wire, about)?;
                 uses_client |= fields.iter().any(|f| f.handle.is_some());
 
@@ -394,12 +395,10 @@ impl Ctx<'_> {
             let documented = about.field_docs.get(&w.key).cloned();
             let handle: Option<&Handle> = self.handle_of(&w.form);
             let (name, ty, value, doc) = if let Some(vt) = about.values.get(&w.key) {
-                let (ty, value) = typed_value(&module, vt, &w.form, raw, &|of| {
+                let (ty, value) = typed_value(&module, vt, &w.form, raw.clone(), &|of| {
                     let sibling = wire.iter().find(|s| s.key == of)?;
-                    match about.values.get(of)? {
-                        ValueType::Enum(t) => Some((t.clone(), sibling)),
-                        _ => None,
-                    }
+                    let vt = about.values.get(of)?.clone();
+                    Some((vt, sibling.form.clone(), sibling.access.clone()))
                 })
                 .ok_or(format!(
                     "{proc}: field `{}` cannot be typed as {vt:?}",
@@ -450,58 +449,51 @@ impl Ctx<'_> {
     }
 }
 
-/// A typed value's Rust type and the expression making it from `raw`, a
-/// field of the wire form `form`; `sibling(name)` gives the enum type and
-/// the field of the value deciding a [`ValueType::Dependent`] one. `None`
-/// when the form is not a number the type can hold.
-fn typed_value<'w>(
-    module: &Ident,
-    vt: &ValueType,
-    form: &Form,
-    raw: &TokenStream,
-    sibling: &dyn Fn(&str) -> Option<(String, &'w WireField)>,
-) -> Option<(TokenStream, TokenStream)> {
-    let number = as_i32(form, raw)?;
-    Some(match vt {
-        ValueType::Enum(t) => {
-            let t = format_ident!("{}", t);
-            (quote!(#module::#t), quote!(#module::#t::from(#number)))
+/// An event's variant name: of the procedure's name `rest` and the C
+/// API's spelling of the same letters, the one with more word breaks
+/// (`PMWakeup` over `PMWAKEUP`, `NIC_MAC_CHANGE` over `NICMACChange`).
+fn variant_name(rest: &str, about: &EventMessage) -> String {
+    let letters = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '_')
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    };
+    let words = |name: &str| name.chars().filter(char::is_ascii_uppercase).count();
+    let from_rest = naming::upper_camel(rest);
+    match &about.spelling {
+        Some(spelling) if letters(spelling) == letters(rest) => {
+            let from_spelling = naming::upper_camel(spelling);
+            if words(&from_spelling) > words(&from_rest) {
+                from_spelling
+            } else {
+                from_rest
+            }
         }
-        ValueType::Flags(t) => {
-            let t = format_ident!("{}", t);
-            let bits = match form {
-                Form::Primitive(Primitive::U32) => raw.clone(),
-                _ => quote!(#number as u32),
-            };
-            (
-                quote!(#module::#t),
-                quote!(#module::#t::from_bits_retain(#bits)),
-            )
-        }
-        ValueType::Dependent { ty, of } => {
-            let (of_ty, of_field) = sibling(of)?;
-            let of_raw = as_i32(&of_field.form, &of_field.access)?;
-            let of_ty = format_ident!("{}", of_ty);
-            let t = format_ident!("{}", ty);
-            (
-                quote!(#module::#t),
-                quote!(#module::#t::new(#module::#of_ty::from(#of_raw), #number)),
-            )
-        }
-    })
+        _ => from_rest,
+    }
 }
 
-/// A number field read as an `i32`.
-fn as_i32(form: &Form, raw: &TokenStream) -> Option<TokenStream> {
-    let Form::Primitive(p) = form else {
-        return None;
-    };
-    Some(match p {
-        Primitive::I32 => raw.clone(),
-        Primitive::U32 => quote!(#raw as i32),
-        Primitive::I8 | Primitive::U8 | Primitive::I16 | Primitive::U16 => {
-            quote!(i32::from(#raw))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spelled(spelling: &str) -> EventMessage {
+        EventMessage {
+            spelling: Some(spelling.into()),
+            ..EventMessage::default()
         }
-        _ => return None,
-    })
+    }
+
+    #[test]
+    fn variants_take_the_spelling_with_more_word_breaks() {
+        assert_eq!(variant_name("PMWAKEUP", &spelled("PMWakeup")), "PmWakeup");
+        assert_eq!(
+            variant_name("NIC_MAC_CHANGE", &spelled("NICMACChange")),
+            "NicMacChange"
+        );
+        // Another word is not a spelling of this one.
+        assert_eq!(variant_name("REBOOT", &spelled("Generic")), "Reboot");
+        assert_eq!(variant_name("REBOOT", &EventMessage::default()), "Reboot");
+    }
 }

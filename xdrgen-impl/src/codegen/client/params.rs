@@ -41,31 +41,42 @@ impl<'c> Ctx<'c> {
                         let id = ident(&field);
                         let bare = field.trim_start_matches("r#");
                         let set = flags.and_then(|f| f.typed.get(bare));
-                        let value = match self
+                        let value = self
                             .config
                             .arg_values
                             .get(&pr.name)
                             .and_then(|v| v.get(bare))
-                        {
-                            Some(ValueType::Enum(t)) => Some(t),
-                            _ => None,
-                        };
-                        let p = match (set, &form) {
-                            (None, Form::Primitive(prim @ (Primitive::I32 | Primitive::U32)))
-                                if value.is_some() =>
-                            {
+                            .filter(|v| matches!(v, ValueType::Enum(_) | ValueType::Bool));
+                        let p = match (set, &form, value) {
+                            (
+                                None,
+                                Form::Primitive(prim @ (Primitive::I32 | Primitive::U32)),
+                                Some(value),
+                            ) => {
                                 self.typed_values.set(self.typed_values.get() + 1);
-                                let module = self.value_module();
-                                let ty = format_ident!("{}", value.map_or("", String::as_str));
-                                let cast = (*prim == Primitive::U32).then(|| quote!(as u32));
+                                let wire = if *prim == Primitive::U32 {
+                                    quote!(u32)
+                                } else {
+                                    quote!(i32)
+                                };
+                                let (ty, value) = match value {
+                                    ValueType::Enum(t) => {
+                                        let module = self.value_module();
+                                        let t = format_ident!("{}", t);
+                                        let cast =
+                                            (*prim == Primitive::U32).then(|| quote!(as u32));
+                                        (quote!(impl Into<#module::#t>), quote!(#id.into().0 #cast))
+                                    }
+                                    _ => (quote!(bool), quote!(#wire::from(#id))),
+                                };
                                 Param {
                                     object: None,
                                     name: id.clone(),
-                                    ty: quote!(impl Into<#module::#ty>),
-                                    value: quote!(#id.into().0 #cast),
+                                    ty,
+                                    value,
                                 }
                             }
-                            (Some(set), Form::Primitive(Primitive::U32)) => {
+                            (Some(set), Form::Primitive(Primitive::U32), _) => {
                                 self.typed_flags.set(self.typed_flags.get() + 1);
                                 let module = format_ident!(
                                     "{}",

@@ -38,8 +38,9 @@ pub(super) fn typed_value(
     Some(match vt {
         ValueType::Enum(t) => {
             let t = format_ident!("{}", t);
-            (quote!(#module::#t), quote!(#module::#t(#as_i32)))
+            (quote!(#module::#t), quote!(#module::#t::from(#as_i32)))
         }
+        ValueType::Bool => (quote!(bool), quote!(#raw != 0)),
         ValueType::Flags(t) => {
             let t = format_ident!("{}", t);
             let bits = match p {
@@ -66,9 +67,14 @@ pub(super) fn typed_value(
     })
 }
 
-/// A C string on the wire: a fixed array of `char`.
+/// A C string on the wire: an array of `char`, fixed (`char model[32]`)
+/// or counted with its NUL (`char label<N>`).
 pub(super) fn is_c_string(form: &Form) -> bool {
-    matches!(form, Form::Array { element, .. } if **element == Form::Primitive(Primitive::I8))
+    let element = match form {
+        Form::Array { element, .. } | Form::List(element) => element,
+        _ => return false,
+    };
+    **element == Form::Primitive(Primitive::I8)
 }
 
 /// The `String` of a C string held in `raw` (up to its first NUL; bytes
