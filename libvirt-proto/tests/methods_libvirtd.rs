@@ -105,6 +105,44 @@ async fn methods_agree_with_typed_calls_and_virsh() {
         node.model
     );
 
+    // Getters asked for by count are one call: node CPU statistics, as
+    // `virsh nodecpustats` prints them (the test driver's are fixed).
+    let stats = client.node_get_cpu_stats(-1, 0).await.unwrap();
+    let stat = |name: &str| stats.iter().find(|s| s.field == name).map(|s| s.value);
+    assert_eq!(stats.len(), 4, "{stats:?}");
+    let out = d.virsh(&["nodecpustats"]);
+    assert_eq!(field(&out, "user"), stat("user").map(|v| v.to_string()));
+    assert_eq!(field(&out, "system"), stat("kernel").map(|v| v.to_string()));
+    assert_eq!(field(&out, "idle"), stat("idle").map(|v| v.to_string()));
+    // The domain's total CPU time, as `virsh cpu-stats --total` (seconds
+    // with nanoseconds).
+    let total = dom.get_cpu_stats(-1, 1, 0).await.unwrap();
+    let cpu_time = total.get_ullong("cpu_time").unwrap().unwrap();
+    let out = d.virsh(&["cpu-stats", "test", "--total"]);
+    let printed = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("cpu_time"))
+        .map(|v| v.trim().trim_end_matches("seconds").trim().to_owned());
+    assert_eq!(
+        printed,
+        Some(format!(
+            "{}.{:09}",
+            cpu_time / 1_000_000_000,
+            cpu_time % 1_000_000_000
+        )),
+        "{out}"
+    );
+    // Disk errors: one per disk of the test driver's domain, as virsh
+    // lists them.
+    let errors = dom.get_disk_errors(0).await.unwrap();
+    let out = d.virsh(&["domblkerror", "test"]);
+    if errors.is_empty() {
+        assert!(out.contains("No errors found"), "{out}");
+    }
+    for e in &errors {
+        assert!(field(&out, &e.disk).is_some(), "{} not in {out}", e.disk);
+    }
+
     // A typed flag set: the active domains are virsh's `list`, and the
     // inactive ones are the others of `list --all`.
     let names = |r: remote::ConnectListAllDomainsRet| -> Vec<String> {
@@ -212,11 +250,10 @@ async fn typed_parameters_both_ways() {
     let schedinfo = d.virsh(&["schedinfo", "test"]);
     assert_eq!(field(&schedinfo, "Scheduler").unwrap(), kind.r#type);
 
-    // A one-field reply of typed parameters comes back as `TypedParams`.
-    let params: TypedParams = client
-        .domain_get_scheduler_parameters(&dom, kind.nparams)
-        .await
-        .unwrap();
+    // A one-field reply of typed parameters comes back as `TypedParams`;
+    // their count is asked for first, with the scheduler's type.
+    let params: TypedParams = client.domain_get_scheduler_parameters(&dom).await.unwrap();
+    assert_eq!(params.len(), usize::try_from(kind.nparams).unwrap());
     let weight = params.get_uint("weight").unwrap().expect("weight");
     assert_eq!(field(&schedinfo, "weight").unwrap(), weight.to_string());
 
@@ -331,7 +368,7 @@ async fn signatures(
     let _: Result<u64, ClientError> = c.connect_get_lib_version().await;
     let _: Result<String, ClientError> = c.domain_get_xml_desc(dom, 0).await;
     let _: Result<(), ClientError> = c.domain_set_scheduler_parameters(dom, p).await;
-    let _: Result<TypedParams, ClientError> = c.domain_get_scheduler_parameters(dom, 1).await;
+    let _: Result<TypedParams, ClientError> = c.domain_get_scheduler_parameters(dom).await;
     let _: Result<Domain, ClientError> = c.domain_create_xml_with_files("<domain/>", 0, fds).await;
     let _: Result<(), ClientError> = c.domain_set_vcpu(dom, "1-2", true, 0).await;
     let _: Result<(), ClientError> = c.domain_pin_vcpu(dom, 0, &[0xff]).await;

@@ -140,7 +140,9 @@ fn values_and_results_are_typed() {
         .filter_map(|l| l.strip_prefix("pub struct "))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    let counted = text.matches("let nparams = 0;").count();
+    let counted =
+        text.matches("let nparams = 0;").count() + text.matches("let maxerrors = 0;").count();
+    let counted_elsewhere = text.matches("let count_args = ").count();
     // libvirt 11.3.0: e.g. `virNetworkUpdate`'s command and section,
     // `virDomainGetMetadata`'s type.
     assert_eq!(typed_args, 15);
@@ -165,6 +167,10 @@ fn values_and_results_are_typed() {
         assert!(results.contains(&expected), "{expected} not in {results:?}");
     }
     // Memory, blkio, NUMA, interface, block I/O tuning, block stats, node
-    // memory, SEV and network port parameters.
-    assert_eq!(counted, 9);
+    // memory, SEV and network port parameters; node CPU and memory
+    // statistics, domain CPU statistics and disk errors.
+    assert_eq!(counted, 13);
+    // Scheduler parameters (with and without flags), counted by
+    // virDomainGetSchedulerType.
+    assert_eq!(counted_elsewhere, 2);
 }

@@ -132,6 +132,13 @@ fn config(module: &str, method_prefix: &str) -> ClientConfig {
             "DomainInfo".to_owned(),
         )]),
         bool_replies: ["REMOTE_PROC_CONNECT_SUPPORTS_AUTH".to_owned()].into(),
+        count_from: BTreeMap::from([(
+            "REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS".to_owned(),
+            client::CountFrom {
+                procedure: "REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE".into(),
+                count: "nparams".into(),
+            },
+        )]),
         // Typed events have a test of their own.
         ..ClientConfig::default()
     }
@@ -184,8 +191,8 @@ fn one_method_per_call_with_idiomatic_parameters() {
     let g = remote();
     let text = squeeze(&g.body);
     // CONNECT_OPEN and AUTH_* are the client's own; events are messages;
-    // 13 calls, and `list_all_domains` besides.
-    assert_eq!(g.methods, 14, "{}", g.body);
+    // 15 calls, and `list_all_domains` besides.
+    assert_eq!(g.methods, 16, "{}", g.body);
     assert!(!text.contains("fn connect_open"));
     assert!(!text.contains("fn auth_list"));
     assert!(!text.contains("event_lifecycle"));
@@ -263,6 +270,7 @@ fn a_documented_flag_set_types_its_argument() {
             "REMOTE_PROC_DOMAIN_UPLOAD: no flag set given",
             "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS: no flag set given",
             "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD: no flag set given",
+            "REMOTE_PROC_DOMAIN_GET_DISK_ERRORS: no flag set given",
         ]
     );
     // Without flag sets (and typed values) every `flags` is a `u32` and
@@ -274,6 +282,39 @@ fn a_documented_flag_set_types_its_argument() {
     });
     assert_eq!(plain.typed_flags, 0);
     assert!(!plain.body.contains("api"), "{}", plain.body);
+}
+
+#[test]
+fn counted_getters_are_one_call() {
+    let text = squeeze(&remote().body);
+    // Asked for with a maximum of 0, then with the count the daemon gave
+    // (converted: `int` in the reply, `unsigned int` in the arguments).
+    assert!(
+        text.contains(
+            "pub async fn domain_get_disk_errors( &self, dom: &remote::NonnullDomain, \
+             flags: u32, ) -> Result<Vec<remote::DomainDiskError>, ClientError> { \
+             let maxerrors = 0;"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("if ret.errors.len() >= usize::try_from(ret.nerrors).unwrap_or(0) {"),
+        "{text}"
+    );
+    assert!(
+        text.contains("args.maxerrors = ret.nerrors.try_into().unwrap_or_default();"),
+        "{text}"
+    );
+    // A count another procedure answers (`count_from`).
+    assert!(
+        text.contains(
+            "flags: impl Into<api::DomainModificationImpact>, ) -> Result<TypedParams, \
+             ClientError> { let count_args = remote::DomainGetSchedulerTypeArgs { \
+             dom: dom.clone(), }; let nparams = self \
+             .call::<procs::DomainGetSchedulerType>(&count_args) .await? .nparams;"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -607,11 +607,19 @@ impl Client {
     /// Calls [`REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS`](procs::DomainGetSchedulerParameters) (procedure 57).
     ///
     /// Returns the reply's `params`.
+    ///
+    /// `nparams` is asked for first, with [`REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE`](procs::DomainGetSchedulerType).
     pub async fn domain_get_scheduler_parameters(
         &self,
         dom: &remote::NonnullDomain,
-        nparams: i32,
     ) -> Result<TypedParams, ClientError> {
+        let count_args = remote::DomainGetSchedulerTypeArgs {
+            dom: dom.clone(),
+        };
+        let nparams = self
+            .call::<procs::DomainGetSchedulerType>(&count_args)
+            .await?
+            .nparams;
         let args = remote::DomainGetSchedulerParametersArgs {
             dom: dom.clone(),
             nparams,
@@ -2654,12 +2662,20 @@ impl Client {
     /// Calls [`REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS`](procs::DomainGetSchedulerParametersFlags) (procedure 223).
     ///
     /// Returns the reply's `params`.
+    ///
+    /// `nparams` is asked for first, with [`REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE`](procs::DomainGetSchedulerType).
     pub async fn domain_get_scheduler_parameters_flags(
         &self,
         dom: &remote::NonnullDomain,
-        nparams: i32,
         flags: u32,
     ) -> Result<TypedParams, ClientError> {
+        let count_args = remote::DomainGetSchedulerTypeArgs {
+            dom: dom.clone(),
+        };
+        let nparams = self
+            .call::<procs::DomainGetSchedulerType>(&count_args)
+            .await?
+            .nparams;
         let args = remote::DomainGetSchedulerParametersFlagsArgs {
             dom: dom.clone(),
             nparams,
@@ -2704,32 +2720,46 @@ impl Client {
         self.call::<procs::DomainSendKey>(&args).await
     }
     /// Calls [`REMOTE_PROC_NODE_GET_CPU_STATS`](procs::NodeGetCpuStats) (procedure 227).
+    ///
+    /// Returns the reply's `params`.
     pub async fn node_get_cpu_stats(
         &self,
         cpu_num: i32,
-        nparams: i32,
         flags: u32,
-    ) -> Result<remote::NodeGetCpuStatsRet, ClientError> {
-        let args = remote::NodeGetCpuStatsArgs {
+    ) -> Result<Vec<remote::NodeGetCpuStats>, ClientError> {
+        let nparams = 0;
+        let mut args = remote::NodeGetCpuStatsArgs {
             cpu_num,
             nparams,
             flags,
         };
-        self.call::<procs::NodeGetCpuStats>(&args).await
+        let ret = self.call::<procs::NodeGetCpuStats>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(ret.params);
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::NodeGetCpuStats>(&args).await.map(|r| r.params)
     }
     /// Calls [`REMOTE_PROC_NODE_GET_MEMORY_STATS`](procs::NodeGetMemoryStats) (procedure 228).
+    ///
+    /// Returns the reply's `params`.
     pub async fn node_get_memory_stats(
         &self,
-        nparams: i32,
         cell_num: i32,
         flags: u32,
-    ) -> Result<remote::NodeGetMemoryStatsRet, ClientError> {
-        let args = remote::NodeGetMemoryStatsArgs {
+    ) -> Result<Vec<remote::NodeGetMemoryStats>, ClientError> {
+        let nparams = 0;
+        let mut args = remote::NodeGetMemoryStatsArgs {
             nparams,
             cell_num,
             flags,
         };
-        self.call::<procs::NodeGetMemoryStats>(&args).await
+        let ret = self.call::<procs::NodeGetMemoryStats>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(ret.params);
+        }
+        args.nparams = ret.nparams;
+        self.call::<procs::NodeGetMemoryStats>(&args).await.map(|r| r.params)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_CONTROL_INFO`](procs::DomainGetControlInfo) (procedure 229).
     pub async fn domain_get_control_info(
@@ -3226,36 +3256,50 @@ impl Client {
         self.call::<procs::DomainPmSuspendForDuration>(&args).await
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_CPU_STATS`](procs::DomainGetCpuStats) (procedure 262).
+    ///
+    /// Returns the reply's `params`.
     pub async fn domain_get_cpu_stats(
         &self,
         dom: &remote::NonnullDomain,
-        nparams: u32,
         start_cpu: i32,
         ncpus: u32,
         flags: impl Into<api::TypedParameterFlags>,
-    ) -> Result<remote::DomainGetCpuStatsRet, ClientError> {
-        let args = remote::DomainGetCpuStatsArgs {
+    ) -> Result<TypedParams, ClientError> {
+        let nparams = 0;
+        let mut args = remote::DomainGetCpuStatsArgs {
             dom: dom.clone(),
             nparams,
             start_cpu,
             ncpus,
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainGetCpuStats>(&args).await
+        let ret = self.call::<procs::DomainGetCpuStats>(&args).await?;
+        if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+            return Ok(TypedParams(ret.params));
+        }
+        args.nparams = ret.nparams.try_into().unwrap_or_default();
+        self.call::<procs::DomainGetCpuStats>(&args).await.map(|r| TypedParams(r.params))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_DISK_ERRORS`](procs::DomainGetDiskErrors) (procedure 263).
+    ///
+    /// Returns the reply's `errors`.
     pub async fn domain_get_disk_errors(
         &self,
         dom: &remote::NonnullDomain,
-        maxerrors: u32,
         flags: u32,
-    ) -> Result<remote::DomainGetDiskErrorsRet, ClientError> {
-        let args = remote::DomainGetDiskErrorsArgs {
+    ) -> Result<Vec<remote::DomainDiskError>, ClientError> {
+        let maxerrors = 0;
+        let mut args = remote::DomainGetDiskErrorsArgs {
             dom: dom.clone(),
             maxerrors,
             flags,
         };
-        self.call::<procs::DomainGetDiskErrors>(&args).await
+        let ret = self.call::<procs::DomainGetDiskErrors>(&args).await?;
+        if ret.errors.len() >= usize::try_from(ret.nerrors).unwrap_or(0) {
+            return Ok(ret.errors);
+        }
+        args.maxerrors = ret.nerrors.try_into().unwrap_or_default();
+        self.call::<procs::DomainGetDiskErrors>(&args).await.map(|r| r.errors)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SET_METADATA`](procs::DomainSetMetadata) (procedure 264).
     pub async fn domain_set_metadata(
@@ -5678,11 +5722,8 @@ impl Domain {
         self.client.domain_get_scheduler_type(&self.wire).await
     }
     /// [`Client::domain_get_scheduler_parameters`](crate::client::Client::domain_get_scheduler_parameters) on this domain.
-    pub async fn get_scheduler_parameters(
-        &self,
-        nparams: i32,
-    ) -> Result<TypedParams, ClientError> {
-        self.client.domain_get_scheduler_parameters(&self.wire, nparams).await
+    pub async fn get_scheduler_parameters(&self) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_scheduler_parameters(&self.wire).await
     }
     /// [`Client::domain_set_scheduler_parameters`](crate::client::Client::domain_set_scheduler_parameters) on this domain.
     pub async fn set_scheduler_parameters(
@@ -6018,12 +6059,9 @@ impl Domain {
     /// [`Client::domain_get_scheduler_parameters_flags`](crate::client::Client::domain_get_scheduler_parameters_flags) on this domain.
     pub async fn get_scheduler_parameters_flags(
         &self,
-        nparams: i32,
         flags: u32,
     ) -> Result<TypedParams, ClientError> {
-        self.client
-            .domain_get_scheduler_parameters_flags(&self.wire, nparams, flags)
-            .await
+        self.client.domain_get_scheduler_parameters_flags(&self.wire, flags).await
     }
     /// [`Client::domain_pin_vcpu_flags`](crate::client::Client::domain_pin_vcpu_flags) on this domain.
     pub async fn pin_vcpu_flags(
@@ -6226,22 +6264,18 @@ impl Domain {
     /// [`Client::domain_get_cpu_stats`](crate::client::Client::domain_get_cpu_stats) on this domain.
     pub async fn get_cpu_stats(
         &self,
-        nparams: u32,
         start_cpu: i32,
         ncpus: u32,
         flags: impl Into<api::TypedParameterFlags>,
-    ) -> Result<remote::DomainGetCpuStatsRet, ClientError> {
-        self.client
-            .domain_get_cpu_stats(&self.wire, nparams, start_cpu, ncpus, flags)
-            .await
+    ) -> Result<TypedParams, ClientError> {
+        self.client.domain_get_cpu_stats(&self.wire, start_cpu, ncpus, flags).await
     }
     /// [`Client::domain_get_disk_errors`](crate::client::Client::domain_get_disk_errors) on this domain.
     pub async fn get_disk_errors(
         &self,
-        maxerrors: u32,
         flags: u32,
-    ) -> Result<remote::DomainGetDiskErrorsRet, ClientError> {
-        self.client.domain_get_disk_errors(&self.wire, maxerrors, flags).await
+    ) -> Result<Vec<remote::DomainDiskError>, ClientError> {
+        self.client.domain_get_disk_errors(&self.wire, flags).await
     }
     /// [`Client::domain_set_metadata`](crate::client::Client::domain_set_metadata) on this domain.
     pub async fn set_metadata(

@@ -219,6 +219,23 @@ const FDS: &[(&str, bool, bool)] = &[
     ("LXC_PROC_DOMAIN_OPEN_NAMESPACE", false, true),
 ];
 
+/// Getters whose count another call answers, as (getter, the call, the
+/// count's name): virDomainGetSchedulerParameters takes the `nparams`
+/// virDomainGetSchedulerType gives (libvirt's remote driver and virsh ask
+/// for it first too).
+const COUNT_FROM: &[(&str, &str, &str)] = &[
+    (
+        "REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS",
+        "REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE",
+        "nparams",
+    ),
+    (
+        "REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS",
+        "REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE",
+        "nparams",
+    ),
+];
+
 /// The generated module's name for a target (`remote_client`).
 pub fn file_name(t: &Target) -> String {
     format!("{}_client", t.module)
@@ -309,6 +326,16 @@ impl Target {
                         receive: *receive,
                     };
                     ((*p).to_owned(), fds)
+                })
+                .collect(),
+            count_from: COUNT_FROM
+                .iter()
+                .map(|(getter, procedure, count)| {
+                    let from = client::CountFrom {
+                        procedure: (*procedure).to_owned(),
+                        count: (*count).to_owned(),
+                    };
+                    ((*getter).to_owned(), from)
                 })
                 .collect(),
             flag_module: "crate::api".into(),

@@ -68,6 +68,11 @@ pub struct ClientConfig {
     /// The name of each typed result struct, by procedure (`DomainInfo`);
     /// a typed reply of several fields without one is an error.
     pub reply_names: BTreeMap<String, String>,
+    /// Getters whose count argument another procedure's reply gives, by
+    /// procedure (`REMOTE_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS`, whose
+    /// `nparams` `REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE` returns): the
+    /// method asks for the count first, and the caller gives none.
+    pub count_from: BTreeMap<String, CountFrom>,
     /// The typed events of the program's messages, as enums of
     /// [`ClientCode::events`](super::ClientCode::events); none when it has
     /// no families.
@@ -121,6 +126,18 @@ pub struct EventFamily {
     /// What the caller knows of each message, by procedure
     /// (`REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE`).
     pub messages: BTreeMap<String, EventMessage>,
+}
+
+/// Where a getter's count comes from (see [`ClientConfig::count_from`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountFrom {
+    /// The procedure answering the count
+    /// (`REMOTE_PROC_DOMAIN_GET_SCHEDULER_TYPE`); its arguments are
+    /// arguments of the getter by the same names.
+    pub procedure: String,
+    /// The count: a field of its reply and an argument of the getter, by
+    /// the same name (`nparams`).
+    pub count: String,
 }
 
 /// What the caller knows of one event message.

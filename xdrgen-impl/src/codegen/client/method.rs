@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::params::Param;
-use super::reply::Reply;
+use super::reply::{Counted, Reply};
 use super::{Ctx, Handle};
 use crate::codegen::naming::Namespace;
 use crate::ir::{Procedure, StreamDirection};
@@ -32,12 +32,15 @@ pub(super) struct Signature<'c> {
 
 impl<'c> Ctx<'c> {
     /// The methods of procedure `pr`, whose marker is `marker`, named
-    /// `name` on the client.
+    /// `name` on the client; `count_from`: the procedure (and its marker)
+    /// whose reply gives the count argument named (see
+    /// [`ClientConfig::count_from`](super::ClientConfig::count_from)).
     pub(super) fn method(
         &self,
         pr: &Procedure,
         marker: &str,
         name: &str,
+        count_from: Option<(&Procedure, &str, &str)>,
     ) -> Result<MethodOut<'c>, String> {
         let marker_id = format_ident!("{}", marker);
         let marker = quote!(procs::#marker_id);
@@ -72,10 +75,24 @@ impl<'c> Ctx<'c> {
             name
         });
         let reply = self.reply(pr, name)?;
-        if reply.counted {
+        if let Some(c) = &reply.counted {
             // Asked for by count: the caller gives none.
-            params.retain(|p| p.name != "nparams");
+            params.retain(|p| p.name != c.arg);
         }
+        let count_let = match count_from {
+            Some((source, source_marker, count)) => {
+                let source_args = self.count_source_args(pr, source, &params)?;
+                params.retain(|p| p.name != count);
+                let source_marker = format_ident!("{}", source_marker);
+                let count = format_ident!("{}", count);
+                quote! {
+                    // The count first, from another call.
+                    let count_args = #source_args;
+                    let #count = self.call::<procs::#source_marker>(&count_args).await?.#count;
+                }
+            }
+            None => quote!(),
+        };
 
         // What the method returns: the reply (unless void), the stream, the
         // descriptors; one of them alone, or a tuple.
@@ -121,7 +138,7 @@ impl<'c> Ctx<'c> {
             many => quote!((#(#many),*)),
         };
 
-        let (args_let, args_ref) = if pr.args.is_empty() || reply.counted {
+        let (args_let, args_ref) = if pr.args.is_empty() || reply.counted.is_some() {
             (quote!(), quote!(&()))
         } else {
             (quote!(let args = #args_value;), quote!(&args))
@@ -146,23 +163,34 @@ impl<'c> Ctx<'c> {
                 let (#ret_pat, #fds_pat) = self.call_fds::<#marker>(#args_ref, #fds).await?;
                 Ok(#ret_value)
             }
-        } else if reply.counted {
+        } else if let Some(c) = &reply.counted {
             let first = reply
                 .map
                 .as_ref()
                 .map(|m| m(quote!(ret)))
                 .unwrap_or_default();
             let second = reply.map.as_ref().map(|m| m(quote!(r))).unwrap_or_default();
+            let Counted {
+                list,
+                count,
+                arg,
+                convert,
+            } = c;
+            let asked = if *convert {
+                quote!(#count.try_into().unwrap_or_default())
+            } else {
+                quote!(#count)
+            };
             quote! {
                 // The first call gives the count, and the values too when
                 // the daemon sends them all at once.
-                let nparams = 0;
+                let #arg = 0;
                 let mut args = #args_value;
                 let ret = self.call::<#marker>(&args).await?;
-                if ret.params.len() >= usize::try_from(ret.nparams).unwrap_or(0) {
+                if ret.#list.len() >= usize::try_from(ret.#count).unwrap_or(0) {
                     return Ok(#first);
                 }
-                args.nparams = ret.nparams;
+                args.#arg = ret.#asked;
                 self.call::<#marker>(&args).await.map(|r| #second)
             }
         } else {
@@ -193,6 +221,13 @@ impl<'c> Ctx<'c> {
                 docs.push(format!("Returns {list}."));
             }
         }
+        if let Some((source, source_marker, count)) = count_from {
+            docs.push(String::new());
+            docs.push(format!(
+                "`{count}` is asked for first, with [`{}`](procs::{source_marker}).",
+                source.name
+            ));
+        }
         if let Some(p) = &fds_param {
             docs.push(String::new());
             docs.push(format!(
@@ -212,6 +247,7 @@ impl<'c> Ctx<'c> {
         let raw = quote! {
             #(#docs)*
             pub async fn #method(&self, #(#names: #tys),*) -> Result<#ret_ty, ClientError> {
+                #count_let
                 #args_let
                 #body
             }
@@ -228,5 +264,40 @@ impl<'c> Ctx<'c> {
             handle: self.handle_method(pr, &sig)?,
             client_extra: self.client_list_method(&sig),
         })
+    }
+}
+
+impl Ctx<'_> {
+    /// The arguments of `source`, the procedure giving `pr`'s count, made
+    /// from `pr`'s parameters of the same names.
+    fn count_source_args(
+        &self,
+        pr: &Procedure,
+        source: &Procedure,
+        params: &[Param<'_>],
+    ) -> Result<TokenStream, String> {
+        let [args] = source.args.as_slice() else {
+            return Ok(quote!(()));
+        };
+        let (path, fields) = self.struct_fields(args)?.ok_or(format!(
+            "{}: the arguments of {} are not a struct",
+            pr.name, source.name
+        ))?;
+        let inits = fields
+            .iter()
+            .map(|(field, _)| {
+                let p = params
+                    .iter()
+                    .find(|p| p.name == field.trim_start_matches("r#"))
+                    .ok_or(format!(
+                        "{}: no argument `{field}` to give {}",
+                        pr.name, source.name
+                    ))?;
+                let id = crate::codegen::ident(field);
+                let value = &p.value;
+                Ok(quote!(#id: #value))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(quote!(#path { #(#inits),* }))
     }
 }

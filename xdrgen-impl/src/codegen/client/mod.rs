@@ -52,7 +52,7 @@ use crate::codegen::GenOptions;
 use crate::ir::{ProcedureKind, Spec};
 
 pub use config::{
-    ClientConfig, EventFamily, EventMessage, Events, Fds, FlagArgs, Handle, TypedParams,
+    ClientConfig, CountFrom, EventFamily, EventMessage, Events, Fds, FlagArgs, Handle, TypedParams,
     TypedParamsConversion, ValueType,
 };
 pub use events::EventCode;
@@ -144,7 +144,25 @@ pub fn generate(
                 pr.name
             ));
         }
-        let out = ctx.method(pr, &p.marker, &name)?;
+        let count_from = match config.count_from.get(&pr.name) {
+            Some(from) => {
+                let source = version
+                    .procedures
+                    .iter()
+                    .find(|q| q.procedure.name == from.procedure)
+                    .ok_or(format!(
+                        "{}: its count comes from {}, which this version lacks",
+                        pr.name, from.procedure
+                    ))?;
+                Some((
+                    source.procedure,
+                    source.marker.as_str(),
+                    from.count.as_str(),
+                ))
+            }
+            None => None,
+        };
+        let out = ctx.method(pr, &p.marker, &name, count_from)?;
         methods.push(out.raw);
         methods.extend(out.client_extra);
         if let Some((h, m)) = out.handle {

@@ -25,9 +25,23 @@ pub(super) struct Reply<'c> {
     /// A reply that is a list of objects and their count (`*_LIST_ALL_*`):
     /// the handle and the list's field.
     pub list_of: Option<(&'c Handle, Ident)>,
-    /// A typed-parameter list asked for by count (`nparams`): asked for
+    /// A list asked for by count (`nparams`, `maxerrors`): asked for
     /// twice when the first reply gives only the count.
-    pub counted: bool,
+    pub counted: Option<Counted>,
+}
+
+/// libvirt's "call with a count of 0 for the count, then with the count"
+/// getters: the reply's list and count, and the argument giving the count.
+pub(super) struct Counted {
+    /// The reply's list (`params`, `errors`).
+    pub list: Ident,
+    /// The reply's count (`nparams`, `nerrors`).
+    pub count: Ident,
+    /// The argument (`nparams`, `maxerrors`).
+    pub arg: Ident,
+    /// Whether the count and the argument differ in type (`int` and
+    /// `unsigned int`).
+    pub convert: bool,
 }
 
 impl<'c> Ctx<'c> {
@@ -39,7 +53,7 @@ impl<'c> Ctx<'c> {
                 map: None,
                 field: None,
                 list_of: None,
-                counted: false,
+                counted: None,
             });
         };
         Ok(match self.struct_fields(ret)? {
@@ -108,23 +122,35 @@ impl<'c> Ctx<'c> {
                     map: Some(map),
                     field: Some(field.trim_start_matches("r#").to_owned()),
                     list_of: None,
-                    counted: false,
+                    counted: None,
                 }
             }
-            Some((_, fields)) if self.counted_params(pr, &fields)? => {
-                let t = self.typed_params_type();
-                let id = format_ident!("params");
-                let map: ReplyMap<'c> = match self.typed_params(&fields[0].1) {
-                    Some(TypedParamsConversion::Newtype) => Box::new(move |v| quote!(#t(#v.#id))),
-                    _ => Box::new(move |v| quote!(#t::from(#v.#id))),
+            Some((_, fields)) if self.counted_list(pr, &fields)?.is_some() => {
+                let counted = self.counted_list(pr, &fields)?;
+                let form = &fields[0].1;
+                let list = ident(&fields[0].0);
+                let (ty, map): (TokenStream, ReplyMap<'c>) = match self.typed_params(form) {
+                    Some(conversion) => {
+                        let t = self.typed_params_type();
+                        let map: ReplyMap<'c> = match conversion {
+                            TypedParamsConversion::Newtype => {
+                                Box::new(move |v| quote!(#t(#v.#list)))
+                            }
+                            TypedParamsConversion::From => {
+                                Box::new(move |v| quote!(#t::from(#v.#list)))
+                            }
+                        };
+                        let t = self.typed_params_type();
+                        (quote!(#t), map)
+                    }
+                    None => (self.rust(form), Box::new(move |v| quote!(#v.#list))),
                 };
-                let t = self.typed_params_type();
                 Reply {
-                    ty: Some(quote!(#t)),
+                    ty: Some(ty),
                     map: Some(map),
-                    field: Some("params".to_owned()),
+                    field: Some(fields[0].0.trim_start_matches("r#").to_owned()),
                     list_of: None,
-                    counted: true,
+                    counted,
                 }
             }
             Some((path, fields)) if self.has_typed_field(&pr.name, &fields) => {
@@ -136,7 +162,7 @@ impl<'c> Ctx<'c> {
                     map: Some(Box::new(move |v| quote!(#name::from(#v)))),
                     field: None,
                     list_of: None,
-                    counted: false,
+                    counted: None,
                 }
             }
             Some((path, fields)) => {
@@ -153,7 +179,7 @@ impl<'c> Ctx<'c> {
                     map: None,
                     field: None,
                     list_of,
-                    counted: false,
+                    counted: None,
                 }
             }
             None => Reply {
@@ -161,35 +187,41 @@ impl<'c> Ctx<'c> {
                 map: None,
                 field: None,
                 list_of: None,
-                counted: false,
+                counted: None,
             },
         })
     }
 
-    /// Whether a reply of `fields` is a typed-parameter list asked for by
-    /// count: libvirt's "call with `nparams` 0 for the count, then with the
-    /// count" getters (`params` and `nparams` in the reply, `nparams` in
-    /// the arguments).
-    fn counted_params(&self, pr: &Procedure, fields: &Fields) -> Result<bool, String> {
-        let [(list, list_form), (count, count_form)] = fields.as_slice() else {
-            return Ok(false);
+    /// Whether a reply of `fields` is a list asked for by count: libvirt's
+    /// "call with a count of 0 for the count, then with the count" getters
+    /// (`params` and `nparams` in the reply, `nparams` in the arguments;
+    /// `errors` and `nerrors` in the reply, `maxerrors` in the arguments).
+    fn counted_list(&self, pr: &Procedure, fields: &Fields) -> Result<Option<Counted>, String> {
+        let [(list, Form::List(_)), (count, count_form)] = fields.as_slice() else {
+            return Ok(None);
         };
-        if list != "params"
-            || count != "nparams"
-            || *count_form != Form::Primitive(Primitive::I32)
-            || self.typed_params(list_form).is_none()
-            || pr.annotations.stream.is_some()
+        let is_count = |f: &Form| matches!(f, Form::Primitive(Primitive::I32 | Primitive::U32));
+        let bare = list.trim_start_matches("r#");
+        if !is_count(count_form) || *count != format!("n{bare}") || pr.annotations.stream.is_some()
         {
-            return Ok(false);
+            return Ok(None);
         }
         let [args] = pr.args.as_slice() else {
-            return Ok(false);
+            return Ok(None);
         };
-        Ok(self.struct_fields(args)?.is_some_and(|(_, fields)| {
-            fields
-                .iter()
-                .any(|(f, form)| f == "nparams" && *form == Form::Primitive(Primitive::I32))
-        }))
+        let Some((_, arg_fields)) = self.struct_fields(args)? else {
+            return Ok(None);
+        };
+        let max = format!("max{bare}");
+        Ok(arg_fields
+            .iter()
+            .find(|(f, form)| (f == count || *f == max) && is_count(form))
+            .map(|(arg, arg_form)| Counted {
+                list: ident(list),
+                count: ident(count),
+                arg: ident(arg),
+                convert: arg_form != count_form,
+            }))
     }
 }
 
