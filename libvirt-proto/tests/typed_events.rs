@@ -16,16 +16,17 @@ use common::virsh::{domain_event_words, next_event, renamed, Watcher, WAIT};
 use common::Daemon;
 
 use libvirt_proto::api::{
-    DomainEventDefinedDetailType, DomainEventDetail, DomainEventID, DomainEventStartedDetailType,
-    DomainEventStoppedDetailType, DomainEventType, DomainEventUndefinedDetailType,
-    DomainMetadataType, DomainModificationImpact, DomainXMLFlags, StoragePoolEventID,
+    ConnectDomainQemuMonitorEventRegisterFlags, DomainEventDefinedDetailType, DomainEventDetail,
+    DomainEventID, DomainEventStartedDetailType, DomainEventStoppedDetailType, DomainEventType,
+    DomainEventUndefinedDetailType, DomainMetadataType, DomainModificationImpact, DomainXMLFlags,
+    StoragePoolEventID,
 };
 use libvirt_proto::client::{
     Client, Domain, DomainEvent, Event, EventFamily, Events, NetworkEvent, NodeDeviceEvent,
-    SecretEvent, StoragePoolEvent,
+    QemuMonitorEvent, SecretEvent, StoragePoolEvent,
 };
 use libvirt_proto::dispatch::Message;
-use libvirt_proto::remote;
+use libvirt_proto::{qemu, remote};
 
 /// The next lifecycle event of the domain named `name`.
 async fn lifecycle(
@@ -166,6 +167,18 @@ async fn other_kinds_one_domain_and_the_raw_messages() {
     assert_eq!(kind, DomainMetadataType::ELEMENT);
     assert_eq!(nsuri.as_deref(), Some(uri));
 
+    // QEMU monitor events are the qemu driver's: the test driver refuses
+    // the registration, and says so.
+    let refused = client
+        .qemu_monitor_events(
+            Some(&test),
+            Some("SHUTDOWN"),
+            ConnectDomainQemuMonitorEventRegisterFlags::empty(),
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("not supported"), "{refused}");
+
     // A storage pool's refresh: a generic callback's event.
     let pool = client
         .storage_pool_lookup_by_name("default-pool")
@@ -202,20 +215,30 @@ async fn other_kinds_one_domain_and_the_raw_messages() {
     client.close().await;
 }
 
-/// A message of each of the remote program's message procedures, decoded
-/// from zeros (empty strings and lists, absent optionals, numbers 0).
+/// A message of each of the remote and qemu programs' message procedures,
+/// decoded from zeros (empty strings and lists, absent optionals, numbers
+/// 0).
 fn zero_messages() -> Vec<Message> {
-    remote::program::Procedure::ALL
-        .iter()
-        .filter_map(|&p| {
-            (0..1024).step_by(4).find_map(|len| {
-                remote::program::Message::decode(p, &vec![0; len])
-                    .ok()
-                    .flatten()
-                    .map(Message::Remote)
-            })
+    let zeros = |decode: &dyn Fn(&[u8]) -> Option<Message>| {
+        (0..1024).step_by(4).find_map(|len| decode(&vec![0; len]))
+    };
+    let remote = remote::program::Procedure::ALL.iter().filter_map(|&p| {
+        zeros(&|b| {
+            remote::program::Message::decode(p, b)
+                .ok()
+                .flatten()
+                .map(Message::Remote)
         })
-        .collect()
+    });
+    let qemu = qemu::program::Procedure::ALL.iter().filter_map(|&p| {
+        zeros(&|b| {
+            qemu::program::Message::decode(p, b)
+                .ok()
+                .flatten()
+                .map(Message::Qemu)
+        })
+    });
+    remote.chain(qemu).collect()
 }
 
 #[tokio::test]
@@ -241,12 +264,12 @@ async fn every_routed_message_has_a_typed_variant() {
             EventFamily::StoragePool => StoragePoolEvent::from_message(&client, m).is_ok(),
             EventFamily::NodeDevice => NodeDeviceEvent::from_message(&client, m).is_ok(),
             EventFamily::Secret => SecretEvent::from_message(&client, m).is_ok(),
-            _ => true,
+            EventFamily::QemuMonitor => QemuMonitorEvent::from_message(&client, m).is_ok(),
         };
         assert!(typed, "{family:?} has no variant for {name}");
     }
-    // 28 domain events, 2 of each other family.
-    assert_eq!(routed, 36);
+    // 28 domain events, 2 of each other family, 1 QEMU monitor event.
+    assert_eq!(routed, 37);
     assert_eq!(DomainEvent::FAMILY, EventFamily::Domain);
     client.close().await;
 }

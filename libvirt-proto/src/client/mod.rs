@@ -94,7 +94,8 @@ pub use sasl::{CredentialRequest, Credentials, SaslCredentials, MAX_SCRAM_ITERAT
 pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
 pub use tls::{PkiFile, TlsError};
 pub use typed_events::{
-    DomainEvent, Event, Events, NetworkEvent, NodeDeviceEvent, SecretEvent, StoragePoolEvent,
+    DomainEvent, Event, Events, NetworkEvent, NodeDeviceEvent, QemuMonitorEvent, SecretEvent,
+    StoragePoolEvent,
 };
 
 use crate::engine::auth::AuthMethod;

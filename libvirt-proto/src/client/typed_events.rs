@@ -1,12 +1,13 @@
 //! Typed events: a registered callback's messages as one enum per family
 //! ([`DomainEvent`], [`NetworkEvent`], [`StoragePoolEvent`],
-//! [`NodeDeviceEvent`], [`SecretEvent`]), with object handles, typed
+//! [`NodeDeviceEvent`], [`SecretEvent`], [`QemuMonitorEvent`]), with object handles, typed
 //! parameters and the C API's enums in place of wire identities and
 //! numbers, and the registrations yielding them
 //! ([`Client::domain_events`] and its siblings).
 //!
 //! The enums and their conversions are generated from libvirt's `.x` files
-//! and C API documentation (`src/generated/remote_events.rs`): one variant
+//! and C API documentation (`src/generated/remote_events.rs`,
+//! `qemu_events.rs`): one variant
 //! per event message sent to registered callbacks, named after it
 //! (`REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE` is
 //! [`DomainEvent::Lifecycle`]). The legacy messages without a callback id
@@ -43,6 +44,7 @@ use super::{
 use crate::dispatch::Message;
 use crate::generated::api;
 
+pub use crate::generated::qemu_events::QemuMonitorEvent;
 pub use crate::generated::remote_events::{
     DomainEvent, NetworkEvent, NodeDeviceEvent, SecretEvent, StoragePoolEvent,
 };
@@ -194,6 +196,28 @@ impl Client {
     ) -> Result<Events<SecretEvent>, ClientError> {
         let raw = self
             .register_secret_event(event_id, secret.map(|s| s.wire().clone()))
+            .await?;
+        Ok(Events::new(self, raw))
+    }
+
+    /// Registers for the QEMU monitor events named `event` (all when
+    /// `None`; with [`ConnectDomainQemuMonitorEventRegisterFlags::REGEX`]
+    /// a regular expression) of one domain or of all, as
+    /// [`QemuMonitorEvent`]s. Only the qemu driver sends them.
+    ///
+    /// [`ConnectDomainQemuMonitorEventRegisterFlags::REGEX`]: api::ConnectDomainQemuMonitorEventRegisterFlags::REGEX
+    pub async fn qemu_monitor_events(
+        &self,
+        dom: Option<&Domain>,
+        event: Option<&str>,
+        flags: impl Into<api::ConnectDomainQemuMonitorEventRegisterFlags>,
+    ) -> Result<Events<QemuMonitorEvent>, ClientError> {
+        let raw = self
+            .register_qemu_monitor_event(
+                dom.map(|d| d.wire().clone()),
+                event.map(str::to_owned),
+                flags,
+            )
             .await?;
         Ok(Events::new(self, raw))
     }

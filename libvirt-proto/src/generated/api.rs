@@ -109,8 +109,9 @@ impl ::std::convert::From<TypedParameterType> for i32 {
     = " "] #[doc = " Since: 0.9.8"] #[doc = ""] #[doc =
     " libvirt's `virTypedParameterFlags` (`include/libvirt/libvirt-common.h.in`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
-    struct TypedParameterFlags : u32 { #[doc = " `VIR_TYPED_PARAM_STRING_OKAY`"] const
-    OKAY = 4; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    struct TypedParameterFlags : u32 { #[doc =
+    " `VIR_TYPED_PARAM_STRING_OKAY`: Older servers lacked the ability to handle string typed parameters. Attempts to set a string parameter with an older server will fail at the client, but attempts to retrieve parameters must not return strings from a new server to an older client, so this flag exists to identify newer clients to newer servers. This flag is automatically set when needed, so the user does not have to worry about it; however, manually setting the flag can be used to reject servers that cannot return typed strings, even if no strings would be returned. Since: 0.9.8"]
+    const OKAY = 4; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl TypedParameterFlags {
     /// The C names of the flags, by value.
@@ -1165,7 +1166,7 @@ impl DomainShutoffReason {
     pub const SAVED: Self = Self(5);
     /// `VIR_DOMAIN_SHUTOFF_FAILED`: domain failed to start (Since: 0.9.2)
     pub const FAILED: Self = Self(6);
-    /// `VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT`: restored from a snapshot which was \* taken while domain was shutoff (Since: 0.9.2)
+    /// `VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT`: restored from a snapshot which was taken while domain was shutoff (Since: 0.9.2)
     pub const FROM_SNAPSHOT: Self = Self(7);
     /// `VIR_DOMAIN_SHUTOFF_DAEMON`: daemon decides to kill domain during reconnection processing (Since: 4.10.0)
     pub const DAEMON: Self = Self(8);
@@ -1490,8 +1491,8 @@ impl ::std::convert::From<DomainControlErrorReason> for i32 {
     CURRENT = 0; #[doc =
     " `VIR_DOMAIN_AFFECT_LIVE`: Affect running domain state. (Since: 0.9.2)"] const LIVE
     = 1; #[doc =
-    " `VIR_DOMAIN_AFFECT_CONFIG`: Affect persistent domain state. (Since: 0.9.2) 1 \\<\\< 2 is reserved for virTypedParameterFlags"]
-    const CONFIG = 2; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    " `VIR_DOMAIN_AFFECT_CONFIG`: Affect persistent domain state. (Since: 0.9.2)"] const
+    CONFIG = 2; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl DomainModificationImpact {
     /// The C names of the flags, by value.
@@ -1578,33 +1579,33 @@ impl ::std::convert::From<DomainCreateFlags> for u32 {
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainMemoryStatTags(pub i32);
 impl DomainMemoryStatTags {
-    /// `VIR_DOMAIN_MEMORY_STAT_SWAP_IN`: The total amount of memory written out to swap space (in kB). (Since: 0.7.5)
+    /// `VIR_DOMAIN_MEMORY_STAT_SWAP_IN`: The total amount of data read from swap space (in kB). (Since: 0.7.5)
     pub const SWAP_IN: Self = Self(0);
-    /// `VIR_DOMAIN_MEMORY_STAT_SWAP_OUT`: \* Page faults occur when a process makes a valid access to virtual memory \* that is not available. When servicing the page fault, if disk IO is \* required, it is considered a major fault. If not, it is a minor fault. \* These are expressed as the number of faults that have occurred. \* \* Since: 0.7.5
+    /// `VIR_DOMAIN_MEMORY_STAT_SWAP_OUT`: The total amount of memory written out to swap space (in kB). (Since: 0.7.5)
     pub const SWAP_OUT: Self = Self(1);
-    /// `VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT`: \* Since: 0.7.5
+    /// `VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT`: Page faults occur when a process makes a valid access to virtual memory that is not available. When servicing the page fault, if disk IO is required, it is considered a major fault. If not, it is a minor fault. These are expressed as the number of faults that have occurred. Since: 0.7.5
     pub const MAJOR_FAULT: Self = Self(2);
-    /// `VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT`: \* The amount of memory left completely unused by the system. Memory that \* is available but used for reclaimable caches should NOT be reported as \* free. This value is expressed in kB. \* \* Since: 0.7.5
+    /// `VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT`: Since: 0.7.5
     pub const MINOR_FAULT: Self = Self(3);
-    /// `VIR_DOMAIN_MEMORY_STAT_UNUSED`: \* The total amount of usable memory as seen by the domain. This value \* may be less than the amount of memory assigned to the domain if a \* balloon driver is in use or if the guest OS does not initialize all \* assigned pages. This value is expressed in kB. \* \* Since: 0.7.5
+    /// `VIR_DOMAIN_MEMORY_STAT_UNUSED`: The amount of memory left completely unused by the system. Memory that is available but used for reclaimable caches should NOT be reported as free. This value is expressed in kB. Since: 0.7.5
     pub const UNUSED: Self = Self(4);
-    /// `VIR_DOMAIN_MEMORY_STAT_AVAILABLE`: \* Current balloon value (in KB). \* \* Since: 0.9.3
+    /// `VIR_DOMAIN_MEMORY_STAT_AVAILABLE`: The total amount of usable memory as seen by the domain. This value may be less than the amount of memory assigned to the domain if a balloon driver is in use or if the guest OS does not initialize all assigned pages. This value is expressed in kB. Since: 0.7.5
     pub const AVAILABLE: Self = Self(5);
-    /// `VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON`: Resident Set Size of the process running the domain. This value \* is in kB \* \* Since: 0.9.10
+    /// `VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON`: Current balloon value (in KB). Since: 0.9.3
     pub const ACTUAL_BALLOON: Self = Self(6);
-    /// `VIR_DOMAIN_MEMORY_STAT_RSS`: \* How much the balloon can be inflated without pushing the guest system \* to swap, corresponds to 'Available' in /proc/meminfo \* \* Since: 2.1.0
+    /// `VIR_DOMAIN_MEMORY_STAT_RSS`: Resident Set Size of the process running the domain. This value is in kB Since: 0.9.10
     pub const RSS: Self = Self(7);
-    /// `VIR_DOMAIN_MEMORY_STAT_USABLE`: \* Timestamp of the last update of statistics, in seconds. \* \* Since: 2.1.0
+    /// `VIR_DOMAIN_MEMORY_STAT_USABLE`: How much the balloon can be inflated without pushing the guest system to swap, corresponds to 'Available' in /proc/meminfo Since: 2.1.0
     pub const USABLE: Self = Self(8);
-    /// `VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE`: \* The amount of memory, that can be quickly reclaimed without \* additional I/O (in kB). Typically these pages are used for caching files \* from disk. \* \* Since: 4.6.0
+    /// `VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE`: Timestamp of the last update of statistics, in seconds. Since: 2.1.0
     pub const LAST_UPDATE: Self = Self(9);
-    /// `VIR_DOMAIN_MEMORY_STAT_DISK_CACHES`: \* The number of successful huge page allocations from inside the domain via \* virtio balloon. \* \* Since: 5.4.0
+    /// `VIR_DOMAIN_MEMORY_STAT_DISK_CACHES`: The amount of memory, that can be quickly reclaimed without additional I/O (in kB). Typically these pages are used for caching files from disk. Since: 4.6.0
     pub const DISK_CACHES: Self = Self(10);
-    /// `VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC`: \* The number of failed huge page allocations from inside the domain via \* virtio balloon. \* \* Since: 5.4.0
+    /// `VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC`: The number of successful huge page allocations from inside the domain via virtio balloon. Since: 5.4.0
     pub const HUGETLB_PGALLOC: Self = Self(11);
-    /// `VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL`: \* The number of statistics supported by this version of the interface. \* To add new statistics, add them to the enum and increase this value. \* \* Since: 0.7.5
+    /// `VIR_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL`: The number of failed huge page allocations from inside the domain via virtio balloon. Since: 5.4.0
     pub const HUGETLB_PGFAIL: Self = Self(12);
-    /// `VIR_DOMAIN_MEMORY_STAT_NR`
+    /// `VIR_DOMAIN_MEMORY_STAT_NR`: The number of statistics supported by this version of the interface. To add new statistics, add them to the enum and increase this value. Since: 0.7.5
     pub const NR: Self = Self(13);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
@@ -1698,11 +1699,11 @@ pub struct DomainCoreDumpFormat(pub i32);
 impl DomainCoreDumpFormat {
     /// `VIR_DOMAIN_CORE_DUMP_FORMAT_RAW`: dump guest memory in raw format (Since: 1.2.3)
     pub const RAW: Self = Self(0);
-    /// `VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_ZLIB`: kdump-compressed format, with \* zlib compression (Since: 1.2.3)
+    /// `VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_ZLIB`: kdump-compressed format, with zlib compression (Since: 1.2.3)
     pub const KDUMP_ZLIB: Self = Self(1);
-    /// `VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_LZO`: kdump-compressed format, with \* lzo compression (Since: 1.2.3)
+    /// `VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_LZO`: kdump-compressed format, with lzo compression (Since: 1.2.3)
     pub const KDUMP_LZO: Self = Self(2);
-    /// `VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_SNAPPY`: kdump-compressed format, with \* snappy compression (Since: 1.2.3)
+    /// `VIR_DOMAIN_CORE_DUMP_FORMAT_KDUMP_SNAPPY`: kdump-compressed format, with snappy compression (Since: 1.2.3)
     pub const KDUMP_SNAPPY: Self = Self(3);
     /// `VIR_DOMAIN_CORE_DUMP_FORMAT_WIN_DMP`: Windows full crashdump format (Since: 7.4.0)
     pub const WIN_DMP: Self = Self(4);
@@ -1756,47 +1757,49 @@ impl ::std::convert::From<DomainCoreDumpFormat> for i32 {
     " libvirt's `virDomainMigrateFlags` (`include/libvirt/libvirt-domain.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainMigrateFlags : u32 { #[doc =
-    " `VIR_MIGRATE_LIVE`: Tell the source libvirtd to connect directly to the destination host. \\* Without this flag the client (e.g., virsh) connects to both hosts and \\* controls the migration process. In peer-to-peer mode, the source \\* libvirtd controls the migration by calling the destination daemon \\* directly. \\* \\* Since: 0.7.2"]
+    " `VIR_MIGRATE_LIVE`: Do not pause the domain during migration. The domain's memory will be transferred to the destination host while the domain is running. The migration may never converge if the domain is changing its memory faster then it can be transferred. The domain can be manually paused anytime during migration using virDomainSuspend. Since: 0.3.2"]
     const LIVE = 1; #[doc =
-    " `VIR_MIGRATE_PEER2PEER`: Tunnel migration data over libvirtd connection. Without this flag the \\* source hypervisor sends migration data directly to the destination \\* hypervisor. This flag can only be used when VIR_MIGRATE_PEER2PEER is \\* set as well. \\* \\* Note the less-common spelling that we're stuck with: \\* VIR_MIGRATE_TUNNELLED should be VIR_MIGRATE_TUNNELED. \\* \\* Since: 0.7.2"]
+    " `VIR_MIGRATE_PEER2PEER`: Tell the source libvirtd to connect directly to the destination host. Without this flag the client (e.g., virsh) connects to both hosts and controls the migration process. In peer-to-peer mode, the source libvirtd controls the migration by calling the destination daemon directly. Since: 0.7.2"]
     const PEER2PEER = 2; #[doc =
-    " `VIR_MIGRATE_TUNNELLED`: Define the domain as persistent on the destination host after successful \\* migration. If the domain was persistent on the source host and \\* VIR_MIGRATE_UNDEFINE_SOURCE is not used, it will end up persistent on \\* both hosts. \\* \\* Note: If VIR_MIGRATE_PERSIST_DEST flag is used together with the \\* VIR_MIGRATE_PARAM_DEST_XML migration parameter which supplies an \\* updated definition for the destination host it's required to \\* supply also VIR_MIGRATE_PARAM_PERSIST_XML updated the same way. \\* Otherwise the persistent definition on the destination will not \\* contain the updates. \\* \\* The VIR_MIGRATE_PERSIST_DEST flag should not be used with the \\* \"xmlin\" parameter of older APIs as that way an updated persistent \\* XML can't be supplied and thus the persistent definition will \\* likely be incorrect as it will be based on the persistent definition \\* on the source of the migration. \\* \\* Since: 0.7.3"]
+    " `VIR_MIGRATE_TUNNELLED`: Tunnel migration data over libvirtd connection. Without this flag the source hypervisor sends migration data directly to the destination hypervisor. This flag can only be used when VIR_MIGRATE_PEER2PEER is set as well. Note the less-common spelling that we're stuck with: VIR_MIGRATE_TUNNELLED should be VIR_MIGRATE_TUNNELED. Since: 0.7.2"]
     const TUNNELLED = 4; #[doc =
-    " `VIR_MIGRATE_PERSIST_DEST`: Undefine the domain on the source host once migration successfully \\* finishes. \\* \\* Since: 0.7.3"]
+    " `VIR_MIGRATE_PERSIST_DEST`: Define the domain as persistent on the destination host after successful migration. If the domain was persistent on the source host and VIR_MIGRATE_UNDEFINE_SOURCE is not used, it will end up persistent on both hosts. Note: If VIR_MIGRATE_PERSIST_DEST flag is used together with the VIR_MIGRATE_PARAM_DEST_XML migration parameter which supplies an updated definition for the destination host it's required to supply also VIR_MIGRATE_PARAM_PERSIST_XML updated the same way. Otherwise the persistent definition on the destination will not contain the updates. The VIR_MIGRATE_PERSIST_DEST flag should not be used with the \"xmlin\" parameter of older APIs as that way an updated persistent XML can't be supplied and thus the persistent definition will likely be incorrect as it will be based on the persistent definition on the source of the migration. Since: 0.7.3"]
     const PERSIST_DEST = 8; #[doc =
-    " `VIR_MIGRATE_UNDEFINE_SOURCE`: Leave the domain suspended on the destination host. virDomainResume (on \\* the virDomainPtr returned by the migration API) has to be called \\* explicitly to resume domain's virtual CPUs. \\* \\* Since: 0.7.5"]
+    " `VIR_MIGRATE_UNDEFINE_SOURCE`: Undefine the domain on the source host once migration successfully finishes. Since: 0.7.3"]
     const UNDEFINE_SOURCE = 16; #[doc =
-    " `VIR_MIGRATE_PAUSED`: Migrate full disk images in addition to domain's memory. By default \\* only non-shared non-readonly disk images are transferred. The \\* VIR_MIGRATE_PARAM_MIGRATE_DISKS parameter can be used to specify which \\* disks should be migrated. \\* \\* This flag and VIR_MIGRATE_NON_SHARED_INC are mutually exclusive. \\* \\* Since: 0.8.2"]
+    " `VIR_MIGRATE_PAUSED`: Leave the domain suspended on the destination host. virDomainResume (on the virDomainPtr returned by the migration API) has to be called explicitly to resume domain's virtual CPUs. Since: 0.7.5"]
     const PAUSED = 32; #[doc =
-    " `VIR_MIGRATE_NON_SHARED_DISK`: Migrate disk images in addition to domain's memory. This is similar to \\* VIR_MIGRATE_NON_SHARED_DISK, but only the top level of each disk's \\* backing chain is copied. That is, the rest of the backing chain is \\* expected to be present on the destination and to be exactly the same as \\* on the source host. \\* \\* This flag and VIR_MIGRATE_NON_SHARED_DISK are mutually exclusive. \\* \\* Since: 0.8.2"]
+    " `VIR_MIGRATE_NON_SHARED_DISK`: Migrate full disk images in addition to domain's memory. By default only non-shared non-readonly disk images are transferred. The VIR_MIGRATE_PARAM_MIGRATE_DISKS parameter can be used to specify which disks should be migrated. This flag and VIR_MIGRATE_NON_SHARED_INC are mutually exclusive. Since: 0.8.2"]
     const NON_SHARED_DISK = 64; #[doc =
-    " `VIR_MIGRATE_NON_SHARED_INC`: Protect against domain configuration changes during the migration \\* process. This flag is used automatically when both sides support it. \\* Explicitly setting this flag will cause migration to fail if either the \\* source or the destination does not support it. \\* \\* Since: 0.9.4"]
+    " `VIR_MIGRATE_NON_SHARED_INC`: Migrate disk images in addition to domain's memory. This is similar to VIR_MIGRATE_NON_SHARED_DISK, but only the top level of each disk's backing chain is copied. That is, the rest of the backing chain is expected to be present on the destination and to be exactly the same as on the source host. This flag and VIR_MIGRATE_NON_SHARED_DISK are mutually exclusive. Since: 0.8.2"]
     const NON_SHARED_INC = 128; #[doc =
-    " `VIR_MIGRATE_CHANGE_PROTECTION`: Force migration even if it is considered unsafe. In some cases libvirt \\* may refuse to migrate the domain because doing so may lead to potential \\* problems such as data corruption, and thus the migration is considered \\* unsafe. For a QEMU domain this may happen if the domain uses disks \\* without explicitly setting cache mode to \"none\". Migrating such domains \\* is unsafe unless the disk images are stored on coherent clustered \\* filesystem, such as GFS2 or GPFS. \\* \\* Since: 0.9.11"]
+    " `VIR_MIGRATE_CHANGE_PROTECTION`: Protect against domain configuration changes during the migration process. This flag is used automatically when both sides support it. Explicitly setting this flag will cause migration to fail if either the source or the destination does not support it. Since: 0.9.4"]
     const CHANGE_PROTECTION = 256; #[doc =
-    " `VIR_MIGRATE_UNSAFE`: Migrate a domain definition without starting the domain on the \\* destination and without stopping it on the source host. Offline \\* migration requires VIR_MIGRATE_PERSIST_DEST to be set. \\* \\* Offline migration may not copy disk storage or any other file based \\* storage (such as UEFI variables). \\* \\* Since: 1.0.1"]
+    " `VIR_MIGRATE_UNSAFE`: Force migration even if it is considered unsafe. In some cases libvirt may refuse to migrate the domain because doing so may lead to potential problems such as data corruption, and thus the migration is considered unsafe. For a QEMU domain this may happen if the domain uses disks without explicitly setting cache mode to \"none\". Migrating such domains is unsafe unless the disk images are stored on coherent clustered filesystem, such as GFS2 or GPFS. Since: 0.9.11"]
     const UNSAFE = 512; #[doc =
-    " `VIR_MIGRATE_OFFLINE`: Compress migration data. The compression methods can be specified using \\* VIR_MIGRATE_PARAM_COMPRESSION. A hypervisor default method will be used \\* if this parameter is omitted. Individual compression methods can be \\* tuned via their specific VIR_MIGRATE_PARAM_COMPRESSION_\\* parameters. \\* \\* Since: 1.0.3"]
+    " `VIR_MIGRATE_OFFLINE`: Migrate a domain definition without starting the domain on the destination and without stopping it on the source host. Offline migration requires VIR_MIGRATE_PERSIST_DEST to be set. Offline migration may not copy disk storage or any other file based storage (such as UEFI variables). Since: 1.0.1"]
     const OFFLINE = 1024; #[doc =
-    " `VIR_MIGRATE_COMPRESSED`: Cancel migration if a soft error (such as I/O error) happens during \\* migration. \\* \\* Since: 1.1.0"]
+    " `VIR_MIGRATE_COMPRESSED`: Compress migration data. The compression methods can be specified using VIR_MIGRATE_PARAM_COMPRESSION. A hypervisor default method will be used if this parameter is omitted. Individual compression methods can be tuned via their specific VIR_MIGRATE_PARAM_COMPRESSION_\\* parameters. Since: 1.0.3"]
     const COMPRESSED = 2048; #[doc =
-    " `VIR_MIGRATE_ABORT_ON_ERROR`: Enable algorithms that ensure a live migration will eventually converge. \\* This usually means the domain will be slowed down to make sure it does \\* not change its memory faster than a hypervisor can transfer the changed \\* memory to the destination host. VIR_MIGRATE_PARAM_AUTO_CONVERGE_\\* \\* parameters can be used to tune the algorithm. \\* \\* Since: 1.2.3"]
+    " `VIR_MIGRATE_ABORT_ON_ERROR`: Cancel migration if a soft error (such as I/O error) happens during migration. Since: 1.1.0"]
     const ABORT_ON_ERROR = 4096; #[doc =
-    " `VIR_MIGRATE_AUTO_CONVERGE`: This flag can be used with RDMA migration (i.e., when \\* VIR_MIGRATE_PARAM_URI starts with \"rdma://\") to tell the hypervisor \\* to pin all domain's memory at once before migration starts rather then \\* letting it pin memory pages as needed. This means that all memory pages \\* belonging to the domain will be locked in host's memory and the host \\* will not be allowed to swap them out. \\* \\* For QEMU/KVM this requires hard_limit memory tuning element (in the \\* domain XML) to be used and set to the maximum memory configured for the \\* domain plus any memory consumed by the QEMU process itself. Beware of \\* setting the memory limit too high (and thus allowing the domain to lock \\* most of the host's memory). Doing so may be dangerous to both the \\* domain and the host itself since the host's kernel may run out of \\* memory. \\* \\* Since: 1.2.9"]
+    " `VIR_MIGRATE_AUTO_CONVERGE`: Enable algorithms that ensure a live migration will eventually converge. This usually means the domain will be slowed down to make sure it does not change its memory faster than a hypervisor can transfer the changed memory to the destination host. VIR_MIGRATE_PARAM_AUTO_CONVERGE_\\* parameters can be used to tune the algorithm. Since: 1.2.3"]
     const AUTO_CONVERGE = 8192; #[doc =
-    " `VIR_MIGRATE_RDMA_PIN_ALL`: Setting the VIR_MIGRATE_POSTCOPY flag tells libvirt to enable post-copy \\* migration. However, the migration will start normally and \\* virDomainMigrateStartPostCopy needs to be called to switch it into the \\* post-copy mode. See virDomainMigrateStartPostCopy for more details. \\* \\* Since: 1.3.3"]
+    " `VIR_MIGRATE_RDMA_PIN_ALL`: This flag can be used with RDMA migration (i.e., when VIR_MIGRATE_PARAM_URI starts with \"rdma://\") to tell the hypervisor to pin all domain's memory at once before migration starts rather then letting it pin memory pages as needed. This means that all memory pages belonging to the domain will be locked in host's memory and the host will not be allowed to swap them out. For QEMU/KVM this requires hard_limit memory tuning element (in the domain XML) to be used and set to the maximum memory configured for the domain plus any memory consumed by the QEMU process itself. Beware of setting the memory limit too high (and thus allowing the domain to lock most of the host's memory). Doing so may be dangerous to both the domain and the host itself since the host's kernel may run out of memory. Since: 1.2.9"]
     const RDMA_PIN_ALL = 16384; #[doc =
-    " `VIR_MIGRATE_POSTCOPY`: Setting the VIR_MIGRATE_TLS flag will cause the migration to attempt \\* to use the TLS environment configured by the hypervisor in order to \\* perform the migration. If incorrectly configured on either source or \\* destination, the migration will fail. \\* \\* Since: 3.2.0"]
+    " `VIR_MIGRATE_POSTCOPY`: Setting the VIR_MIGRATE_POSTCOPY flag tells libvirt to enable post-copy migration. However, the migration will start normally and virDomainMigrateStartPostCopy needs to be called to switch it into the post-copy mode. See virDomainMigrateStartPostCopy for more details. Since: 1.3.3"]
     const POSTCOPY = 32768; #[doc =
-    " `VIR_MIGRATE_TLS`: Send memory pages to the destination host through several network \\* connections. See VIR_MIGRATE_PARAM_PARALLEL_\\* parameters for \\* configuring the parallel migration. \\* \\* Since: 5.2.0"]
+    " `VIR_MIGRATE_TLS`: Setting the VIR_MIGRATE_TLS flag will cause the migration to attempt to use the TLS environment configured by the hypervisor in order to perform the migration. If incorrectly configured on either source or destination, the migration will fail. Since: 3.2.0"]
     const TLS = 65536; #[doc =
-    " `VIR_MIGRATE_PARALLEL`: Force the guest writes which happen when copying disk images for \\* non-shared storage migration to be synchronously written to the \\* destination. This ensures the storage migration converges for VMs \\* doing heavy I/O on fast local storage and slow mirror. \\* \\* Requires one of VIR_MIGRATE_NON_SHARED_DISK, VIR_MIGRATE_NON_SHARED_INC \\* to be present as well. \\* \\* Since: 8.0.0"]
+    " `VIR_MIGRATE_PARALLEL`: Send memory pages to the destination host through several network connections. See VIR_MIGRATE_PARAM_PARALLEL_\\* parameters for configuring the parallel migration. Since: 5.2.0"]
     const PARALLEL = 131072; #[doc =
-    " `VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES`: Resume migration which failed in post-copy phase. \\* \\* Since: 8.5.0"]
+    " `VIR_MIGRATE_NON_SHARED_SYNCHRONOUS_WRITES`: Force the guest writes which happen when copying disk images for non-shared storage migration to be synchronously written to the destination. This ensures the storage migration converges for VMs doing heavy I/O on fast local storage and slow mirror. Requires one of VIR_MIGRATE_NON_SHARED_DISK, VIR_MIGRATE_NON_SHARED_INC to be present as well. Since: 8.0.0"]
     const NON_SHARED_SYNCHRONOUS_WRITES = 262144; #[doc =
-    " `VIR_MIGRATE_POSTCOPY_RESUME`: Use zero-copy mechanism for migrating memory pages. For QEMU/KVM this \\* means QEMU will be temporarily allowed to lock all guest pages in host's \\* memory, although only those that are queued for transfer will be locked \\* at the same time. \\* \\* Since: 8.5.0"]
-    const POSTCOPY_RESUME = 524288; #[doc = " `VIR_MIGRATE_ZEROCOPY`"] const ZEROCOPY =
-    1048576; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    " `VIR_MIGRATE_POSTCOPY_RESUME`: Resume migration which failed in post-copy phase. Since: 8.5.0"]
+    const POSTCOPY_RESUME = 524288; #[doc =
+    " `VIR_MIGRATE_ZEROCOPY`: Use zero-copy mechanism for migrating memory pages. For QEMU/KVM this means QEMU will be temporarily allowed to lock all guest pages in host's memory, although only those that are queued for transfer will be locked at the same time. Since: 8.5.0"]
+    const ZEROCOPY = 1048576; #[doc = r" Any other bit, as sent or given."] const _ = !
+    0; }
 }
 impl DomainMigrateFlags {
     /// The C names of the flags, by value.
@@ -1847,8 +1850,8 @@ impl ::std::convert::From<DomainMigrateFlags> for u32 {
     " libvirt's `virDomainMigrateMaxSpeedFlags` (`include/libvirt/libvirt-domain.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainMigrateMaxSpeedFlags : u32 { #[doc =
-    " `VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY`"] const POSTCOPY = 1; #[doc =
-    r" Any other bit, as sent or given."] const _ = ! 0; }
+    " `VIR_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY`: Set or get maximum speed of post-copy migration. (Since: 5.1.0)"]
+    const POSTCOPY = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl DomainMigrateMaxSpeedFlags {
     /// The C names of the flags, by value.
@@ -1879,8 +1882,8 @@ impl ::std::convert::From<DomainMigrateMaxSpeedFlags> for u32 {
     " libvirt's `virConnectGetDomainCapabilitiesFlags` (`include/libvirt/libvirt-domain.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct ConnectGetDomainCapabilitiesFlags : u32 { #[doc =
-    " `VIR_CONNECT_GET_DOMAIN_CAPABILITIES_DISABLE_DEPRECATED_FEATURES`"] const FEATURES
-    = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    " `VIR_CONNECT_GET_DOMAIN_CAPABILITIES_DISABLE_DEPRECATED_FEATURES`: Report host model with deprecated features disabled. (Since: 11.0.0)"]
+    const FEATURES = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl ConnectGetDomainCapabilitiesFlags {
     /// The C names of the flags, by value.
@@ -2439,9 +2442,8 @@ impl ::std::convert::From<DomainDefineFlags> for u32 {
     " `VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA`: If last use of domain, then also remove any checkpoint metadata (Since: 5.6.0)"]
     const CHECKPOINTS_METADATA = 16; #[doc =
     " `VIR_DOMAIN_UNDEFINE_TPM`: Also remove any TPM state (Since: 8.9.0)"] const TPM =
-    32; #[doc =
-    " `VIR_DOMAIN_UNDEFINE_KEEP_TPM`: Keep TPM state (Since: 8.9.0) Future undefine control flags should come here."]
-    const KEEP_TPM = 64; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    32; #[doc = " `VIR_DOMAIN_UNDEFINE_KEEP_TPM`: Keep TPM state (Since: 8.9.0)"] const
+    KEEP_TPM = 64; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl DomainUndefineFlagsValues {
     /// The C names of the flags, by value.
@@ -2846,17 +2848,17 @@ impl ::std::convert::From<ConnectGetAllDomainStatsFlags> for u32 {
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainBlockJobType(pub i32);
 impl DomainBlockJobType {
-    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_UNKNOWN`: Block Pull (virDomainBlockPull, or virDomainBlockRebase without \* flags), job ends on completion \* \* Since: 0.9.4
+    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_UNKNOWN`: Placeholder (Since: 0.9.4)
     pub const UNKNOWN: Self = Self(0);
-    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_PULL`: Block Copy (virDomainBlockCopy, or virDomainBlockRebase with \* flags), job exists as long as mirroring is active \* \* Since: 0.9.12
+    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_PULL`: Block Pull (virDomainBlockPull, or virDomainBlockRebase without flags), job ends on completion Since: 0.9.4
     pub const PULL: Self = Self(1);
-    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_COPY`: Block Commit (virDomainBlockCommit without flags), job ends on \* completion \* \* Since: 0.10.2
+    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_COPY`: Block Copy (virDomainBlockCopy, or virDomainBlockRebase with flags), job exists as long as mirroring is active Since: 0.9.12
     pub const COPY: Self = Self(2);
-    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_COMMIT`: Active Block Commit (virDomainBlockCommit with flags), job \* exists as long as sync is active \* \* Since: 1.2.6
+    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_COMMIT`: Block Commit (virDomainBlockCommit without flags), job ends on completion Since: 0.10.2
     pub const COMMIT: Self = Self(3);
-    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT`: Backup (virDomainBackupBegin) \* \* Since: 6.0.0
+    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT`: Active Block Commit (virDomainBlockCommit with flags), job exists as long as sync is active Since: 1.2.6
     pub const ACTIVE_COMMIT: Self = Self(4);
-    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_BACKUP`
+    /// `VIR_DOMAIN_BLOCK_JOB_TYPE_BACKUP`: Backup (virDomainBackupBegin) Since: 6.0.0
     pub const BACKUP: Self = Self(5);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
@@ -3095,14 +3097,15 @@ impl ::std::convert::From<DomainBlockRebaseFlags> for u32 {
     " libvirt's `virDomainBlockCopyFlags` (`include/libvirt/libvirt-domain.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainBlockCopyFlags : u32 { #[doc =
-    " `VIR_DOMAIN_BLOCK_COPY_SHALLOW`: Reuse existing external file for a copy (Since: 1.2.8)"]
+    " `VIR_DOMAIN_BLOCK_COPY_SHALLOW`: Limit copy to top of source backing chain (Since: 1.2.8)"]
     const SHALLOW = 1; #[doc =
-    " `VIR_DOMAIN_BLOCK_COPY_REUSE_EXT`: Don't force usage of recoverable job for the copy operation (Since: 3.5.0)"]
+    " `VIR_DOMAIN_BLOCK_COPY_REUSE_EXT`: Reuse existing external file for a copy (Since: 1.2.8)"]
     const REUSE_EXT = 2; #[doc =
-    " `VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB`: Force the copy job to synchronously propagate guest writes into \\* the destination image, so that the copy is guaranteed to converge \\* \\* Since: 8.0.0"]
-    const TRANSIENT_JOB = 4; #[doc = " `VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES`"] const
-    SYNCHRONOUS_WRITES = 8; #[doc = r" Any other bit, as sent or given."] const _ = ! 0;
-    }
+    " `VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB`: Don't force usage of recoverable job for the copy operation (Since: 3.5.0)"]
+    const TRANSIENT_JOB = 4; #[doc =
+    " `VIR_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES`: Force the copy job to synchronously propagate guest writes into the destination image, so that the copy is guaranteed to converge Since: 8.0.0"]
+    const SYNCHRONOUS_WRITES = 8; #[doc = r" Any other bit, as sent or given."] const _ =
+    ! 0; }
 }
 impl DomainBlockCopyFlags {
     /// The C names of the flags, by value.
@@ -4008,11 +4011,11 @@ impl ::std::convert::From<DomainEventStoppedDetailType> for i32 {
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainEventShutdownDetailType(pub i32);
 impl DomainEventShutdownDetailType {
-    /// `VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED`: Domain finished shutting down after request from the guest itself \* (e.g. hardware-specific action) (Since: 3.4.0)
+    /// `VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED`: Guest finished shutdown sequence (Since: 0.9.8)
     pub const FINISHED: Self = Self(0);
-    /// `VIR_DOMAIN_EVENT_SHUTDOWN_GUEST`: Domain finished shutting down after request from the host (e.g. killed by \* a signal) \* \* Since: 3.4.0
+    /// `VIR_DOMAIN_EVENT_SHUTDOWN_GUEST`: Domain finished shutting down after request from the guest itself (e.g. hardware-specific action) (Since: 3.4.0)
     pub const GUEST: Self = Self(1);
-    /// `VIR_DOMAIN_EVENT_SHUTDOWN_HOST`
+    /// `VIR_DOMAIN_EVENT_SHUTDOWN_HOST`: Domain finished shutting down after request from the host (e.g. killed by a signal) Since: 3.4.0
     pub const HOST: Self = Self(2);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
@@ -4165,9 +4168,9 @@ impl ::std::convert::From<DomainEventCrashedDetailType> for i32 {
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainMemoryFailureRecipientType(pub i32);
 impl DomainMemoryFailureRecipientType {
-    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_HYPERVISOR`: memory failure at guest memory address space (Since: 6.9.0)
+    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_HYPERVISOR`: memory failure at hypersivor memory address space (Since: 6.9.0)
     pub const HYPERVISOR: Self = Self(0);
-    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_GUEST`
+    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_RECIPIENT_GUEST`: memory failure at guest memory address space (Since: 6.9.0)
     pub const GUEST: Self = Self(1);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
@@ -4224,13 +4227,13 @@ impl ::std::convert::From<DomainMemoryFailureRecipientType> for i32 {
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainMemoryFailureActionType(pub i32);
 impl DomainMemoryFailureActionType {
-    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_IGNORE`: memory failure occurred in guest memory, the guest enabled MCE handling \* mechanism, and hypervisor could inject the MCE into the guest \* successfully. \* \* Since: 6.9.0
+    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_IGNORE`: the memory failure could be ignored. This will only be the case for action-optional failures. Since: 6.9.0
     pub const IGNORE: Self = Self(0);
-    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_INJECT`: the failure is unrecoverable. This occurs for action-required failures \* if the recipient is the hypervisor; hypervisor will exit. \* \* Since: 6.9.0
+    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_INJECT`: memory failure occurred in guest memory, the guest enabled MCE handling mechanism, and hypervisor could inject the MCE into the guest successfully. Since: 6.9.0
     pub const INJECT: Self = Self(1);
-    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_FATAL`: the failure is unrecoverable but confined to the guest. This occurs if \* the recipient is a guest which is not ready to handle memory failures. \* \* Since: 6.9.0
+    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_FATAL`: the failure is unrecoverable. This occurs for action-required failures if the recipient is the hypervisor; hypervisor will exit. Since: 6.9.0
     pub const FATAL: Self = Self(2);
-    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_RESET`
+    /// `VIR_DOMAIN_EVENT_MEMORY_FAILURE_ACTION_RESET`: the failure is unrecoverable but confined to the guest. This occurs if the recipient is a guest which is not ready to handle memory failures. Since: 6.9.0
     pub const RESET: Self = Self(3);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
@@ -4295,9 +4298,10 @@ impl ::std::convert::From<DomainMemoryFailureActionType> for i32 {
     " libvirt's `virDomainMemoryFailureFlags` (`include/libvirt/libvirt-domain.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainMemoryFailureFlags : u32 { #[doc =
-    " `VIR_DOMAIN_MEMORY_FAILURE_ACTION_REQUIRED`: whether the failure occurred while the previous failure was still in \\* progress. \\* \\* Since: 6.9.0"]
-    const ACTION_REQUIRED = 1; #[doc = " `VIR_DOMAIN_MEMORY_FAILURE_RECURSIVE`"] const
-    RECURSIVE = 2; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    " `VIR_DOMAIN_MEMORY_FAILURE_ACTION_REQUIRED`: whether a memory failure event is action-required or action-optional (e.g. a failure during memory scrub). (Since: 6.9.0)"]
+    const ACTION_REQUIRED = 1; #[doc =
+    " `VIR_DOMAIN_MEMORY_FAILURE_RECURSIVE`: whether the failure occurred while the previous failure was still in progress. Since: 6.9.0"]
+    const RECURSIVE = 2; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl DomainMemoryFailureFlags {
     /// The C names of the flags, by value.
@@ -4394,7 +4398,7 @@ impl ::std::convert::From<DomainJobType> for i32 {
     " libvirt's `virDomainGetJobStatsFlags` (`include/libvirt/libvirt-domain.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainGetJobStatsFlags : u32 { #[doc =
-    " `VIR_DOMAIN_JOB_STATS_COMPLETED`: return stats of a recently \\* completed job (Since: 1.2.9)"]
+    " `VIR_DOMAIN_JOB_STATS_COMPLETED`: return stats of a recently completed job (Since: 1.2.9)"]
     const COMPLETED = 1; #[doc =
     " `VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED`: don't remove completed stats when reading them (Since: 6.0.0)"]
     const KEEP_COMPLETED = 2; #[doc = r" Any other bit, as sent or given."] const _ = !
@@ -4430,7 +4434,8 @@ impl ::std::convert::From<DomainGetJobStatsFlags> for u32 {
     #[doc = " "] #[doc = " Since: 8.5.0"] #[doc = ""] #[doc =
     " libvirt's `virDomainAbortJobFlagsValues` (`include/libvirt/libvirt-domain.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
-    struct DomainAbortJobFlagsValues : u32 { #[doc = " `VIR_DOMAIN_ABORT_JOB_POSTCOPY`"]
+    struct DomainAbortJobFlagsValues : u32 { #[doc =
+    " `VIR_DOMAIN_ABORT_JOB_POSTCOPY`: Interrupt post-copy migration. Since migration in a post-copy phase cannot be aborted without losing the domain (none of the hosts involved in migration has a complete state of the domain), the migration will be suspended and it can later be resumed using virDomainMigrate\\* APIs with VIR_MIGRATE_POSTCOPY_RESUME flag. (Since: 8.5.0)"]
     const POSTCOPY = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl DomainAbortJobFlagsValues {
@@ -4820,9 +4825,9 @@ impl ::std::convert::From<ConnectDomainEventBlockJobStatus> for i32 {
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ConnectDomainEventDiskChangeReason(pub i32);
 impl ConnectDomainEventDiskChangeReason {
-    /// `VIR_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START`: Disk was dropped from domain as source file was missing. \* oldSrcPath is set, newSrcPath is NULL \* \* Since: 1.1.2 \*
+    /// `VIR_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START`: Removable media changed to empty according to startup policy as source was missing. oldSrcPath is set, newSrcPath is NULL Since: 0.9.7
     pub const CHANGE_MISSING_ON_START: Self = Self(0);
-    /// `VIR_DOMAIN_EVENT_DISK_DROP_MISSING_ON_START`
+    /// `VIR_DOMAIN_EVENT_DISK_DROP_MISSING_ON_START`: Disk was dropped from domain as source file was missing. oldSrcPath is set, newSrcPath is NULL Since: 1.1.2
     pub const DROP_MISSING_ON_START: Self = Self(1);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
@@ -5951,9 +5956,10 @@ impl ::std::convert::From<DomainDirtyRateCalcFlags> for u32 {
     " libvirt's `virDomainFDAssociateFlags` (`include/libvirt/libvirt-domain.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainFDAssociateFlags : u32 { #[doc =
-    " `VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_RESTORE`: Use a seclabel allowing writes for the FD even if usage implies read-only mode (Since: 9.0.0)"]
-    const RESTORE = 1; #[doc = " `VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_WRITABLE`"] const
-    WRITABLE = 2; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    " `VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_RESTORE`: Attempt a best-effort restore of security labels after use (Since: 9.0.0)"]
+    const RESTORE = 1; #[doc =
+    " `VIR_DOMAIN_FD_ASSOCIATE_SECLABEL_WRITABLE`: Use a seclabel allowing writes for the FD even if usage implies read-only mode (Since: 9.0.0)"]
+    const WRITABLE = 2; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl DomainFDAssociateFlags {
     /// The C names of the flags, by value.
@@ -9315,8 +9321,9 @@ impl ::std::convert::From<ConnectListAllInterfacesFlags> for u32 {
     #[doc = " Since: 0.7.3"] #[doc = ""] #[doc =
     " libvirt's `virInterfaceXMLFlags` (`include/libvirt/libvirt-interface.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
-    struct InterfaceXMLFlags : u32 { #[doc = " `VIR_INTERFACE_XML_INACTIVE`"] const
-    INACTIVE = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    struct InterfaceXMLFlags : u32 { #[doc =
+    " `VIR_INTERFACE_XML_INACTIVE`: dump inactive interface information (Since: 0.7.3)"]
+    const INACTIVE = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl InterfaceXMLFlags {
     /// The C names of the flags, by value.
@@ -10742,14 +10749,15 @@ impl ::std::convert::From<StoragePoolDeleteFlags> for u32 {
     " libvirt's `virStoragePoolCreateFlags` (`include/libvirt/libvirt-storage.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct StoragePoolCreateFlags : u32 { #[doc =
-    " `VIR_STORAGE_POOL_CREATE_NORMAL`: Create the pool and perform pool build without any flags (Since: 1.3.1)"]
+    " `VIR_STORAGE_POOL_CREATE_NORMAL`: Create the pool but do not perform pool build (Since: 1.3.1)"]
     const NORMAL = 0; #[doc =
-    " `VIR_STORAGE_POOL_CREATE_WITH_BUILD`: Create the pool and perform pool build using the \\* VIR_STORAGE_POOL_BUILD_OVERWRITE flag. This is mutually \\* exclusive to VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE \\* \\* Since: 1.3.1"]
+    " `VIR_STORAGE_POOL_CREATE_WITH_BUILD`: Create the pool and perform pool build without any flags (Since: 1.3.1)"]
     const WITH_BUILD = 1; #[doc =
-    " `VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE`: Create the pool and perform pool build using the \\* VIR_STORAGE_POOL_BUILD_NO_OVERWRITE flag. This is mutually \\* exclusive to VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE \\* \\* Since: 1.3.1"]
+    " `VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE`: Create the pool and perform pool build using the VIR_STORAGE_POOL_BUILD_OVERWRITE flag. This is mutually exclusive to VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE Since: 1.3.1"]
     const WITH_BUILD_OVERWRITE = 2; #[doc =
-    " `VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE`"] const WITH_BUILD_NO_OVERWRITE =
-    4; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    " `VIR_STORAGE_POOL_CREATE_WITH_BUILD_NO_OVERWRITE`: Create the pool and perform pool build using the VIR_STORAGE_POOL_BUILD_NO_OVERWRITE flag. This is mutually exclusive to VIR_STORAGE_POOL_CREATE_WITH_BUILD_OVERWRITE Since: 1.3.1"]
+    const WITH_BUILD_NO_OVERWRITE = 4; #[doc = r" Any other bit, as sent or given."]
+    const _ = ! 0; }
 }
 impl StoragePoolCreateFlags {
     /// The C names of the flags, by value.
@@ -10792,7 +10800,7 @@ impl StorageVolType {
     pub const DIR: Self = Self(2);
     /// `VIR_STORAGE_VOL_NETWORK`: Network volumes like RBD (RADOS Block Device) (Since: 0.9.13)
     pub const NETWORK: Self = Self(3);
-    /// `VIR_STORAGE_VOL_NETDIR`: Network accessible directory that can \* contain other network volumes (Since: 1.2.0)
+    /// `VIR_STORAGE_VOL_NETDIR`: Network accessible directory that can contain other network volumes (Since: 1.2.0)
     pub const NETDIR: Self = Self(4);
     /// `VIR_STORAGE_VOL_PLOOP`: Ploop based volumes (Since: 1.3.4)
     pub const PLOOP: Self = Self(5);
@@ -11560,8 +11568,9 @@ impl ::std::convert::From<DomainQemuAgentCommandTimeoutValues> for i32 {
     " libvirt's `virConnectDomainQemuMonitorEventRegisterFlags` (`include/libvirt/libvirt-qemu.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct ConnectDomainQemuMonitorEventRegisterFlags : u32 { #[doc =
-    " `VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX`: Event filter is case insensitive (Since: 1.2.3)"]
-    const REGEX = 1; #[doc = " `VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_NOCASE`"]
+    " `VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX`: Event filter is a regex rather than a literal string (Since: 1.2.3)"]
+    const REGEX = 1; #[doc =
+    " `VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_NOCASE`: Event filter is case insensitive (Since: 1.2.3)"]
     const NOCASE = 2; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl ConnectDomainQemuMonitorEventRegisterFlags {
@@ -11646,8 +11655,8 @@ impl ::std::convert::From<ClientTransport> for i32 {
     " libvirt's `virAdmConnectDaemonShutdownFlags` (`include/libvirt/libvirt-admin.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct AdmConnectDaemonShutdownFlags : u32 { #[doc =
-    " `VIR_DAEMON_SHUTDOWN_PRESERVE`"] const PRESERVE = 1; #[doc =
-    r" Any other bit, as sent or given."] const _ = ! 0; }
+    " `VIR_DAEMON_SHUTDOWN_PRESERVE`: Preserve state before shutting down daemon (Since: 11.2.0)"]
+    const PRESERVE = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl AdmConnectDaemonShutdownFlags {
     /// The C names of the flags, by value.

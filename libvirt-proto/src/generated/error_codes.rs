@@ -633,7 +633,7 @@ impl ErrorLevel {
     pub const NONE: Self = Self(0);
     /// `VIR_ERR_WARNING`: A simple warning (Since: 0.1.0)
     pub const WARNING: Self = Self(1);
-    /// `VIR_ERR_ERROR`
+    /// `VIR_ERR_ERROR`: An error (Since: 0.1.0)
     pub const ERROR: Self = Self(2);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {

@@ -41,6 +41,9 @@ pub(crate) mod remote_events;
 /// The qemu program: 6 methods of `Client`.
 #[cfg(feature = "client")]
 pub(crate) mod qemu_client;
+/// The qemu program's typed events: `QemuMonitorEvent` (1).
+#[cfg(feature = "client")]
+pub(crate) mod qemu_events;
 /// The lxc program: 1 method of `Client`.
 #[cfg(feature = "client")]
 pub(crate) mod lxc_client;

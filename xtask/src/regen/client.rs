@@ -455,31 +455,85 @@ pub fn generate(
     )
 }
 
-/// The program whose messages become typed events, and its families of
-/// callbacks: the `EventFamily` variant (`StoragePool`, also the C API's
-/// word: `virStoragePoolEventID`), the procedures' word
-/// (`STORAGE_POOL`), the registering method of `Client`.
-const EVENTS: (&str, &[(&str, &str, &str)]) = (
-    "remote",
-    &[
-        ("Domain", "DOMAIN", "domain_events"),
-        ("Network", "NETWORK", "network_events"),
-        ("StoragePool", "STORAGE_POOL", "storage_pool_events"),
-        ("NodeDevice", "NODE_DEVICE", "node_device_events"),
-        ("Secret", "SECRET", "secret_events"),
-    ],
-);
+/// A family of events: its `EventFamily` variant (`StoragePool`, also the
+/// C API's word in `virStoragePoolEventID`), what it is about, the prefixes
+/// of its messages' procedures, the registering method of `Client`, and
+/// the word of its event ids (`VIR_<WORD>_EVENT_ID_<rest>`, naming each
+/// message's callback) or, without ids, its one callback.
+struct EventKind {
+    family: &'static str,
+    what: &'static str,
+    prefixes: &'static [&'static str],
+    method: &'static str,
+    ids: Result<&'static str, &'static str>,
+}
+
+/// The programs whose messages become typed events (module, `Message`
+/// variant) and their families.
+const EVENTS: &[(&str, &str, &[EventKind])] = &[
+    (
+        "remote",
+        "Remote",
+        &[
+            EventKind {
+                family: "Domain",
+                what: "The events of a domain",
+                prefixes: &["DOMAIN_EVENT_CALLBACK_", "DOMAIN_EVENT_"],
+                method: "domain_events",
+                ids: Ok("DOMAIN"),
+            },
+            EventKind {
+                family: "Network",
+                what: "The events of a network",
+                prefixes: &["NETWORK_EVENT_CALLBACK_", "NETWORK_EVENT_"],
+                method: "network_events",
+                ids: Ok("NETWORK"),
+            },
+            EventKind {
+                family: "StoragePool",
+                what: "The events of a storage pool",
+                prefixes: &["STORAGE_POOL_EVENT_CALLBACK_", "STORAGE_POOL_EVENT_"],
+                method: "storage_pool_events",
+                ids: Ok("STORAGE_POOL"),
+            },
+            EventKind {
+                family: "NodeDevice",
+                what: "The events of a node device",
+                prefixes: &["NODE_DEVICE_EVENT_CALLBACK_", "NODE_DEVICE_EVENT_"],
+                method: "node_device_events",
+                ids: Ok("NODE_DEVICE"),
+            },
+            EventKind {
+                family: "Secret",
+                what: "The events of a secret",
+                prefixes: &["SECRET_EVENT_CALLBACK_", "SECRET_EVENT_"],
+                method: "secret_events",
+                ids: Ok("SECRET"),
+            },
+        ],
+    ),
+    (
+        "qemu",
+        "Qemu",
+        &[EventKind {
+            family: "QemuMonitor",
+            what: "The QEMU monitor events of a domain",
+            prefixes: &["DOMAIN_MONITOR_"],
+            method: "qemu_monitor_events",
+            ids: Err("virConnectDomainQemuMonitorEventCallback"),
+        }],
+    ),
+];
 
 impl Target {
     /// The typed events of this target's program: for each family, the
-    /// messages `<WORD>_EVENT_CALLBACK_*` and `<WORD>_EVENT_*`, each with
-    /// its event id (`VIR_<WORD>_EVENT_ID_<rest>`), the callback that id's
-    /// comment names, and that callback's documented parameters.
+    /// messages of its prefixes, each with its callback (named by the
+    /// comment of its event id, `VIR_<WORD>_EVENT_ID_<rest>`) and that
+    /// callback's documented parameters.
     fn events(&self, ir: &Ir, options: &GenOptions, values: &ValueTypes) -> client::Events {
-        let (module, families) = EVENTS;
-        if self.module != module {
+        let Some((_, variant, kinds)) = EVENTS.iter().find(|(m, _, _)| *m == self.module) else {
             return client::Events::default();
-        }
+        };
         let layout = ModuleLayout::new(ir, options);
         let programs = layout.programs();
         let procedures: Vec<_> = programs
@@ -487,48 +541,68 @@ impl Target {
             .flat_map(|p| &p.versions)
             .flat_map(|v| &v.procedures)
             .collect();
-        let families = families
+        let families = kinds
             .iter()
-            .map(|(family, word, method)| {
-                let prefixes = vec![format!("{word}_EVENT_CALLBACK_"), format!("{word}_EVENT_")];
+            .map(|kind| {
                 let messages = procedures
                     .iter()
                     .filter_map(|p| {
-                        let rest = prefixes.iter().find_map(|pre| p.short.strip_prefix(pre))?;
-                        let message =
-                            event_message(values, &format!("VIR_{word}_EVENT_ID_{rest}"), rest);
+                        let rest = kind
+                            .prefixes
+                            .iter()
+                            .find_map(|pre| p.short.strip_prefix(pre))?;
+                        let message = match kind.ids {
+                            Ok(word) => event_message(
+                                values,
+                                values.event_ids.get(&format!("VIR_{word}_EVENT_ID_{rest}")),
+                                Some(rest),
+                            ),
+                            Err(callback) => {
+                                event_message(values, Some(&callback.to_owned()), None)
+                            }
+                        };
                         Some((p.procedure.name.clone(), message))
                     })
                     .collect();
-                let what = word.to_lowercase().replace('_', " ");
+                let method = kind.method;
                 client::EventFamily {
-                    name: format!("{family}Event"),
+                    name: format!("{}Event", kind.family),
                     doc: format!(
-                        "The events of a {what}, one variant per kind: what the daemon sends to \
-                         callbacks registered with \
-                         [`Client::{method}`](crate::client::Client::{method})."
+                        "{}, one variant per kind: what the daemon sends to callbacks \
+                         registered with [`Client::{method}`](crate::client::Client::{method}).",
+                        kind.what
                     ),
-                    family: (*family).to_owned(),
-                    prefixes,
-                    id_type: Some(rust_type_name(&format!("vir{family}EventID"))),
+                    family: kind.family.to_owned(),
+                    prefixes: kind.prefixes.iter().map(|p| (*p).to_owned()).collect(),
+                    id_type: kind
+                        .ids
+                        .ok()
+                        .map(|_| rust_type_name(&format!("vir{}EventID", kind.family))),
                     messages,
                 }
             })
             .collect();
         client::Events {
             message: "crate::dispatch::Message".into(),
-            variant: "Remote".into(),
+            variant: (*variant).to_owned(),
             families,
         }
     }
 }
 
-/// What the C API says of the event `id` (`VIR_DOMAIN_EVENT_ID_LIFECYCLE`),
-/// whose constant is `constant` (`LIFECYCLE`): its callback, and the
+/// What the C API says of an event sent to `callback`, registered for with
+/// the event id's constant `constant` (`LIFECYCLE`) if it has one: the
 /// callback's documented and typed parameters, by the fields' Rust names.
-fn event_message(values: &ValueTypes, id: &str, constant: &str) -> client::EventMessage {
-    let Some(callback) = values.event_ids.get(id) else {
-        return client::EventMessage::default();
+fn event_message(
+    values: &ValueTypes,
+    callback: Option<&String>,
+    constant: Option<&str>,
+) -> client::EventMessage {
+    let Some(callback) = callback else {
+        return client::EventMessage {
+            id: constant.map(str::to_owned),
+            ..client::EventMessage::default()
+        };
     };
     let key = function_key(
         callback
@@ -574,7 +648,7 @@ fn event_message(values: &ValueTypes, id: &str, constant: &str) -> client::Event
         .filter(|words| !words.is_empty())
         .map(str::to_owned);
     client::EventMessage {
-        id: Some(constant.to_owned()),
+        id: constant.map(str::to_owned),
         callback: Some(callback.clone()),
         spelling,
         field_docs,

@@ -238,22 +238,48 @@ fn enum_blocks(text: &str) -> Vec<(String, String)> {
 /// `VIR_ENUM_SENTINELS` `_LAST` member left out; values may name `outer`
 /// constants. Also the names of members whose value cannot be evaluated.
 fn members(body: &str, outer: &HashMap<String, i64>) -> (Vec<Member>, Vec<String>) {
-    // Attach each trailing comment to the member before it.
+    // A comment on a member's line is that member's; a comment on a line
+    // of its own is the next member's.
     let mut items: Vec<(String, String)> = Vec::new();
     let mut pending = String::new();
+    let mut pending_doc = String::new();
+    let mut above = String::new();
+    let mut new_line = true;
+    let mut newlines_since_comment = 0;
+    // A comment's words, without the `*` starting its lines.
+    let append = |doc: &mut String, text: &str| {
+        let words: Vec<&str> = text
+            .lines()
+            .map(|l| l.trim().trim_start_matches('*'))
+            .flat_map(str::split_whitespace)
+            .collect();
+        if words.is_empty() {
+            return;
+        }
+        if !doc.is_empty() {
+            doc.push(' ');
+        }
+        doc.push_str(&words.join(" "));
+    };
     let mut chars = body.char_indices().peekable();
     let mut in_directive = false;
     while let Some((i, c)) = chars.next() {
         if c == '/' && body[i..].starts_with("/*") {
             let end = body[i..].find("*/").map_or(body.len(), |e| i + e + 2);
             let comment = body[i + 2..end.saturating_sub(2).max(i + 2)].trim();
-            if let Some(last) = items.last_mut().filter(|_| pending.trim().is_empty()) {
-                if !last.1.is_empty() {
-                    last.1.push(' ');
+            if !pending.trim().is_empty() {
+                append(&mut pending_doc, comment);
+            } else if let Some(last) = items.last_mut().filter(|_| !new_line) {
+                append(&mut last.1, comment);
+            } else {
+                // Comments apart from the member by a blank line are not
+                // its documentation.
+                if newlines_since_comment > 1 {
+                    above.clear();
                 }
-                last.1
-                    .push_str(&comment.split_whitespace().collect::<Vec<_>>().join(" "));
+                append(&mut above, comment);
             }
+            newlines_since_comment = 0;
             while chars.peek().is_some_and(|&(j, _)| j < end) {
                 chars.next();
             }
@@ -264,18 +290,34 @@ fn members(body: &str, outer: &HashMap<String, i64>) -> (Vec<Member>, Vec<String
         }
         if c == '\n' {
             in_directive = false;
+            new_line = true;
+            newlines_since_comment += 1;
         }
         if in_directive {
             continue;
         }
         if c == ',' {
-            items.push((std::mem::take(&mut pending), String::new()));
+            let mut doc = std::mem::take(&mut above);
+            if !pending_doc.is_empty() {
+                append(&mut doc, &std::mem::take(&mut pending_doc));
+            }
+            items.push((std::mem::take(&mut pending), doc));
+            new_line = false;
         } else {
+            // A member starts: comments above it and a blank line apart
+            // are not its.
+            if pending.trim().is_empty() && !c.is_whitespace() && newlines_since_comment > 1 {
+                above.clear();
+            }
             pending.push(c);
         }
     }
     if !pending.trim().is_empty() {
-        items.push((pending, String::new()));
+        let mut doc = above;
+        if !pending_doc.is_empty() {
+            append(&mut doc, &pending_doc);
+        }
+        items.push((pending, doc));
     }
     let mut known: HashMap<String, i64> = outer.clone();
     let mut next = 0i64;
@@ -465,6 +507,13 @@ mod tests {
             ("B", 2, "second line")
         );
         assert_eq!(m[0].doc, "first");
+        // A comment on a line of its own documents the member below it.
+        let h =
+            "typedef enum {\n    /* the first */\n    A = 1,\n\n    /*\n     * the\n     * second\n     */\n\
+                 B = 2,\n    /* reserved */\n\n    C = 4 /* the third */\n} above;\n";
+        let m = enumeration(h, "above").unwrap();
+        let docs: Vec<&str> = m.iter().map(|m| m.doc.as_str()).collect();
+        assert_eq!(docs, ["the first", "the second", "the third"]);
     }
 
     #[test]
