@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -219,6 +219,25 @@ impl fmt::Debug for AuthConfig {
     }
 }
 
+/// Opens the regular file at `path`, and checks that what was opened is
+/// one: the path may have been replaced since it was looked at.
+fn open_regular(path: &Path) -> Result<(File, Metadata), AuthConfigError> {
+    let read_error = |e: io::Error| AuthConfigError::Read {
+        path: path.to_owned(),
+        source: Arc::new(e),
+    };
+    // Without waiting: a FIFO swapped in would otherwise block the open
+    // until a writer comes (reads of a regular file ignore the flag).
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_error)?;
+    let meta = file.metadata().map_err(read_error)?;
+    check_regular(path, &meta)?;
+    Ok((file, meta))
+}
+
 impl AuthConfig {
     /// Reads and parses the file at `path`: a regular file of at most
     /// [`MAX_AUTH_FILE_SIZE`] bytes. Blocking (file I/O); a FIFO or device
@@ -232,13 +251,7 @@ impl AuthConfig {
         // opening a device may do something (a tty, a tape).
         let meta = std::fs::metadata(path).map_err(read_error)?;
         check_regular(path, &meta)?;
-        let file = File::open(path).map_err(read_error)?;
-        // And what was opened, which is what is read: the path may have
-        // been replaced in between. (Opening with O_NONBLOCK would also
-        // keep a FIFO swapped in then from blocking the open; std has no
-        // portable flag for it and rustix's `fs` is not enabled here.)
-        let meta = file.metadata().map_err(read_error)?;
-        check_regular(path, &meta)?;
+        let (file, meta) = open_regular(path)?;
         let too_large = || AuthConfigError::TooLarge {
             path: path.to_owned(),
             limit: MAX_AUTH_FILE_SIZE,
@@ -819,6 +832,21 @@ mod tests {
         assert!(rx
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("readable blocked"));
+        // A FIFO swapped in after the path was looked at: the open itself
+        // does not wait for a writer, and what was opened is refused.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(open_regular(&p).map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the open blocked")
+            .unwrap_err();
+        assert!(
+            matches!(&e, AuthConfigError::NotRegularFile { kind: "a FIFO", .. }),
+            "{e:?}"
+        );
     }
 
     #[test]
