@@ -33,6 +33,8 @@ use types::{doc_text, PendingType, TypeResolver, TypeSource, TypeTable};
 /// says how many more there were.
 pub const MAX_DIAGNOSTICS: usize = 100;
 
+pub use types::MAX_FIXED_LENGTH;
+
 /// Which libvirt-style programs to build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum LibvirtPrograms {
@@ -544,5 +546,43 @@ mod tests {
         let last = loaded.diagnostics.0.last().unwrap();
         assert_eq!(last.message, "200 more diagnostics not shown");
         assert!(last.is_error());
+    }
+
+    #[test]
+    fn syntax_errors_past_the_cap_are_counted_not_kept() {
+        // One error per line, 50,000 lines: kept up to the cap, then one
+        // diagnostic counting the others.
+        let text = "struct ; ;\n".repeat(50_000);
+        let (_, diags) = crate::syntax::parse_file(crate::diag::FileId(0), &text);
+        assert_eq!(diags.len(), MAX_DIAGNOSTICS + 1, "{:?}", diags.last());
+        let last = diags.last().unwrap();
+        assert!(
+            last.message.ends_with("more syntax errors in this file"),
+            "{}",
+            last.message
+        );
+        let more: usize = last.message.split(' ').next().unwrap().parse().unwrap();
+        assert!(more > 10_000, "{more}");
+    }
+
+    #[test]
+    fn fixed_lengths_have_a_cap() {
+        let at_cap = format!("typedef opaque fits[{MAX_FIXED_LENGTH}];");
+        assert!(load_text(&at_cap).spec.is_some());
+        for text in [
+            format!("typedef opaque huge[{}];", MAX_FIXED_LENGTH + 1),
+            "struct s { int a[4000000000]; };".to_owned(),
+            "program P { version V { void F(opaque[4000000000]) = 1; } = 1; } = 1;".to_owned(),
+        ] {
+            let loaded = load_text(&text);
+            assert!(loaded.spec.is_none(), "{text}");
+            let m = &loaded.diagnostics.0[0].message;
+            assert!(
+                m.contains("more than xdrgen's limit of 268435456"),
+                "{text}: {m}"
+            );
+        }
+        // A variable length's maximum is only a bound: no cap.
+        assert!(load_text("typedef opaque big<4000000000>;").spec.is_some());
     }
 }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Span};
 use crate::ir::model::*;
+use crate::ir::types::{checked_bound, Length};
 use crate::syntax::ast::{self, TypeSpecKind as K};
 
 /// Where a procedure type is written.
@@ -74,9 +75,11 @@ pub(crate) fn resolve(
                 )
             }
         },
-        (_, ast::Shape::Fixed(v)) => Shape::Fixed(bound(v, eval, diags)?),
+        (_, ast::Shape::Fixed(v)) => Shape::Fixed(bound(v, Length::Fixed, eval, diags)?),
         (_, ast::Shape::Variable(None)) => Shape::Variable(None),
-        (_, ast::Shape::Variable(Some(v))) => Shape::Variable(Some(bound(v, eval, diags)?)),
+        (_, ast::Shape::Variable(Some(v))) => {
+            Shape::Variable(Some(bound(v, Length::Maximum, eval, diags)?))
+        }
     };
     Some(TypeRef { base, shape })
 }
@@ -129,23 +132,14 @@ fn base_type(
 
 fn bound(
     v: &ast::Value,
+    length: Length,
     eval: &mut dyn FnMut(&ast::Value) -> Option<i128>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<u32> {
     let value = eval(v)?;
-    match u32::try_from(value) {
-        Ok(n) if n > 0 => Some(n),
-        _ => {
-            diags.push(
-                Diagnostic::error(
-                    v.span(),
-                    format!("a bound must be a positive 32-bit constant, not {value}"),
-                )
-                .with_label("invalid bound"),
-            );
-            None
-        }
-    }
+    checked_bound(value, v.span(), length)
+        .map_err(|d| diags.push(d))
+        .ok()
 }
 
 /// The struct rpcgen `-N` declares for a procedure with several arguments:

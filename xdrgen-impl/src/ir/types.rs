@@ -557,33 +557,64 @@ impl<'a> TypeResolver<'_, 'a> {
                     );
                     return None;
                 }
-                Shape::Fixed(self.bound(v, loud)?)
+                Shape::Fixed(self.bound(v, Length::Fixed, loud)?)
             }
             ast::Shape::Variable(None) => Shape::Variable(None),
-            ast::Shape::Variable(Some(v)) => Shape::Variable(Some(self.bound(v, loud)?)),
+            ast::Shape::Variable(Some(v)) => {
+                Shape::Variable(Some(self.bound(v, Length::Maximum, loud)?))
+            }
         };
         Some(out)
     }
 
-    fn bound(&mut self, v: &ast::Value, loud: bool) -> Option<u32> {
+    fn bound(&mut self, v: &ast::Value, length: Length, loud: bool) -> Option<u32> {
         let mut sink = Vec::new();
         let diags = if loud { &mut *self.diags } else { &mut sink };
         let value = self.symbols.value(v, diags)?;
-        match u32::try_from(value) {
-            Ok(n) if n > 0 => Some(n),
-            _ => {
+        match checked_bound(value, v.span(), length) {
+            Ok(n) => Some(n),
+            Err(d) => {
                 if loud {
-                    self.diags.push(
-                        Diagnostic::error(
-                            v.span(),
-                            format!("a bound must be a positive 32-bit constant, not {value}"),
-                        )
-                        .with_label("invalid bound"),
-                    );
+                    self.diags.push(d);
                 }
                 None
             }
         }
+    }
+}
+
+/// At most this many elements in a fixed-length array or opaque (256 Mi):
+/// decoding one builds all of it before reading, so a spec's
+/// `opaque x[4000000000]` would make every decode allocate gigabytes.
+/// Real specifications stay far below (libvirt's largest is 4097); arrays
+/// of hundreds of megabytes still work (boxed, built on the heap).
+pub const MAX_FIXED_LENGTH: u32 = 1 << 28;
+
+/// Which bound a length is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Length {
+    /// `[N]`: exactly N, at most [`MAX_FIXED_LENGTH`].
+    Fixed,
+    /// `<N>`: at most N.
+    Maximum,
+}
+
+/// A bound's value checked: positive, 32 bits, and for a fixed length at
+/// most [`MAX_FIXED_LENGTH`].
+pub(crate) fn checked_bound(value: i128, span: Span, length: Length) -> Result<u32, Diagnostic> {
+    match u32::try_from(value) {
+        Ok(n) if n > MAX_FIXED_LENGTH && length == Length::Fixed => Err(Diagnostic::error(
+            span,
+            format!("a fixed length of {n} is more than xdrgen's limit of {MAX_FIXED_LENGTH}"),
+        )
+        .with_label("too long")
+        .with_note("decoding builds the whole array first; use a variable-length `<N>` instead")),
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Diagnostic::error(
+            span,
+            format!("a bound must be a positive 32-bit constant, not {value}"),
+        )
+        .with_label("invalid bound")),
     }
 }
 

@@ -172,6 +172,10 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     let mut items = Vec::new();
     let mut input = In::new_extra(ctx.text.as_str(), &ctx);
     let mut last_error_line = None;
+    // Built at the first error: where each line starts.
+    let mut lines: Option<Vec<usize>> = None;
+    // Errors past the cap are counted, not kept.
+    let mut unreported = 0usize;
     loop {
         let trivia_start = input.location_offset();
         let rest = match ws_top(input) {
@@ -196,15 +200,28 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
                 // Junk that fails at its first token, on the line of the
                 // previous error, is the same mistake again; reporting each
                 // piece would repeat the whole line once per piece.
-                let line = line_of(&ctx.text, err.offset);
+                let line = line_of(
+                    lines.get_or_insert_with(|| line_starts(&ctx.text)),
+                    err.offset,
+                );
                 let cascade = err.offset == start && last_error_line == Some(line);
                 last_error_line = Some(line);
                 if !cascade {
-                    diags.push(err.into_diagnostic(&ctx));
+                    if diags.len() < crate::ir::MAX_DIAGNOSTICS {
+                        diags.push(err.into_diagnostic(&ctx));
+                    } else {
+                        unreported += 1;
+                    }
                 }
                 input = rest.take_from(resume - start);
             }
         }
+    }
+    if unreported > 0 {
+        diags.push(Diagnostic::error(
+            Span::new(file, text.len(), text.len()),
+            format!("{unreported} more syntax errors in this file"),
+        ));
     }
     let comments = ctx.comments;
     (
@@ -218,11 +235,15 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
 }
 
 /// The 0-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
+fn line_of(line_starts: &[usize], offset: usize) -> usize {
+    line_starts.partition_point(|&start| start <= offset) - 1
+}
+
+/// The byte offset of each line's start (the first is 0).
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
 }
 
 fn error_of(e: nom::Err<PError>) -> PError {
