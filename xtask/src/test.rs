@@ -40,7 +40,7 @@ use Need::{Lib, Program};
 /// `files` and package variables): change both together. A unit test
 /// below checks that the script installs every package named here and
 /// checks the same programs and files.
-const REQUIRED: [(Need, &str); 21] = [
+const REQUIRED: [(Need, &str); 23] = [
     // libvirt's daemon and clients.
     (Program("libvirtd"), "libvirt-daemon"),
     (Program("virsh"), "libvirt-clients"),
@@ -75,6 +75,11 @@ const REQUIRED: [(Need, &str); 21] = [
     (Program("kdb5_util"), "krb5-kdc"),
     (Program("kadmin.local"), "krb5-admin-server"),
     (Program("kinit"), "krb5-user"),
+    // xdrgen against rpcgen: the program and the rpcsvc specs, and
+    // libtirpc to build rpcgen's C (`libtirpc.a`: only the -dev package
+    // has it).
+    (Program("rpcgen"), "rpcsvc-proto"),
+    (Lib("libtirpc.a"), "libtirpc-dev"),
 ];
 
 /// Folders searched besides `PATH`: `libvirtd` and the KDC's programs
