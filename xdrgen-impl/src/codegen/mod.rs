@@ -131,6 +131,13 @@ impl<'a> Generator<'a> {
 
 /// The generated items, unformatted.
 pub fn generate_tokens(spec: &Spec, options: &GenOptions) -> TokenStream {
+    generate_parts(spec, options).into_iter().collect()
+}
+
+/// The generated items in parts, in order: each constant, each type with
+/// its impls, the programs. Formatting part by part keeps one part's
+/// syntax tree in memory at a time, not the whole file's.
+fn generate_parts(spec: &Spec, options: &GenOptions) -> Vec<TokenStream> {
     let g = Generator::new(spec, options);
     let consts = spec
         .constants
@@ -147,30 +154,29 @@ pub fn generate_tokens(spec: &Spec, options: &GenOptions) -> TokenStream {
         .iter()
         .filter(|t| !g.is_extern(Some(t.span)))
         .map(|t| g.type_def(t));
-    let programs = g.programs();
-    quote! {
-        #(#consts)*
-        #(#strings)*
-        #(#types)*
-        #programs
-    }
+    consts
+        .chain(strings)
+        .chain(types)
+        .chain(std::iter::once(g.programs()))
+        .collect()
 }
 
 /// The generated items as formatted Rust source, with a preamble.
 ///
 /// # Errors
-/// Only if the generated tokens do not parse as a Rust file, which would be
-/// a bug in the generator; the message says so.
+/// Only if the generated tokens do not parse as Rust, which would be a bug
+/// in the generator; the message says so.
 pub fn generate_source(
     spec: &Spec,
     sources: &SourceMap,
     options: &GenOptions,
 ) -> Result<String, String> {
-    let tokens = generate_tokens(spec, options);
-    let file: syn::File =
-        syn::parse2(tokens).map_err(|e| format!("xdrgen produced invalid Rust (a bug): {e}"))?;
     let mut out = preamble(sources, options);
-    out.push_str(&prettyplease::unparse(&file));
+    for part in generate_parts(spec, options) {
+        let file: syn::File = syn::parse2(part)
+            .map_err(|e| format!("xdrgen produced invalid Rust (a bug): {e}"))?;
+        out.push_str(&prettyplease::unparse(&file));
+    }
     Ok(out)
 }
 
