@@ -173,8 +173,8 @@ pub fn generate_source(
 ) -> Result<String, String> {
     let mut out = preamble(sources, options);
     for part in generate_parts(spec, options) {
-        let file: syn::File = syn::parse2(part)
-            .map_err(|e| format!("xdrgen produced invalid Rust (a bug): {e}"))?;
+        let file: syn::File =
+            syn::parse2(part).map_err(|e| format!("xdrgen produced invalid Rust (a bug): {e}"))?;
         out.push_str(&prettyplease::unparse(&file));
     }
     Ok(out)
