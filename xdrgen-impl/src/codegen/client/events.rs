@@ -16,7 +16,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::results::typed_value;
-use super::{Ctx, EventFamily, EventMessage, Handle, TypedParamsConversion};
+use super::{Ctx, EventFamily, EventMessage, Handle};
 use crate::codegen::form::{Form, Primitive};
 use crate::codegen::layout::{ProcedureName, TypeModule};
 use crate::codegen::{ident, naming};
@@ -424,13 +424,8 @@ impl Ctx<'_> {
                     quote!(#t::from_wire(client.clone(), #raw)),
                     doc,
                 )
-            } else if let Some(conversion) = self.typed_params(&w.form) {
-                let t = self.typed_params_type();
-                let value = match conversion {
-                    TypedParamsConversion::Newtype => quote!(#t(#raw)),
-                    TypedParamsConversion::From => quote!(#t::from(#raw)),
-                };
-                (ident(&w.rust), quote!(#t), value, documented)
+            } else if let Some((ty, convert)) = self.typed_params_conversion(&w.form) {
+                (ident(&w.rust), ty, convert(raw.clone()), documented)
             } else {
                 (ident(&w.rust), self.rust(&w.form), raw.clone(), documented)
             };

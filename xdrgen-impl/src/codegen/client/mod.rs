@@ -272,6 +272,22 @@ impl<'a> Ctx<'a> {
             .map(|(_, c)| *c)
     }
 
+    /// The typed-parameter type and a conversion from a raw value of the
+    /// form `form` to it, if `form` is a list of typed parameters: the
+    /// conversion wraps the expression it is given.
+    fn typed_params_conversion(
+        &self,
+        form: &Form,
+    ) -> Option<(TokenStream, impl Fn(TokenStream) -> TokenStream + 'static)> {
+        let conversion = self.typed_params(form)?;
+        let t = self.typed_params_type();
+        let ty = quote!(#t);
+        Some((ty, move |raw: TokenStream| match conversion {
+            TypedParamsConversion::Newtype => quote!(#t(#raw)),
+            TypedParamsConversion::From => quote!(#t::from(#raw)),
+        }))
+    }
+
     /// The typed-parameter type's name, as the methods write it.
     fn typed_params_type(&self) -> Ident {
         let path = self

@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 
 use super::params::Fields;
 use super::results::{c_string, is_c_string, typed_value};
-use super::{Ctx, Handle, TypedParamsConversion};
+use super::{Ctx, Handle};
 use crate::codegen::form::{Form, Primitive};
 use crate::codegen::ident;
 use crate::ir::{NamedKind, Procedure};
@@ -90,20 +90,8 @@ impl<'c> Ctx<'c> {
                 } else if is_c_string(form) {
                     (quote!(String), Box::new(move |v| c_string(quote!(#v.#id))))
                 } else {
-                    match self.typed_params(form) {
-                        Some(conversion) => {
-                            let t = self.typed_params_type();
-                            let map: ReplyMap<'c> = match conversion {
-                                TypedParamsConversion::Newtype => {
-                                    Box::new(move |v| quote!(#t(#v.#id)))
-                                }
-                                TypedParamsConversion::From => {
-                                    Box::new(move |v| quote!(#t::from(#v.#id)))
-                                }
-                            };
-                            let t = self.typed_params_type();
-                            (quote!(#t), map)
-                        }
+                    match self.typed_params_conversion(form) {
+                        Some((ty, convert)) => (ty, Box::new(move |v| convert(quote!(#v.#id)))),
                         None => match self.handle_of(form) {
                             // A single object comes back as its handle.
                             Some(h) => {
@@ -129,22 +117,11 @@ impl<'c> Ctx<'c> {
                 let counted = self.counted_list(pr, &fields)?;
                 let form = &fields[0].1;
                 let list = ident(&fields[0].0);
-                let (ty, map): (TokenStream, ReplyMap<'c>) = match self.typed_params(form) {
-                    Some(conversion) => {
-                        let t = self.typed_params_type();
-                        let map: ReplyMap<'c> = match conversion {
-                            TypedParamsConversion::Newtype => {
-                                Box::new(move |v| quote!(#t(#v.#list)))
-                            }
-                            TypedParamsConversion::From => {
-                                Box::new(move |v| quote!(#t::from(#v.#list)))
-                            }
-                        };
-                        let t = self.typed_params_type();
-                        (quote!(#t), map)
-                    }
-                    None => (self.rust(form), Box::new(move |v| quote!(#v.#list))),
-                };
+                let (ty, map): (TokenStream, ReplyMap<'c>) =
+                    match self.typed_params_conversion(form) {
+                        Some((ty, convert)) => (ty, Box::new(move |v| convert(quote!(#v.#list)))),
+                        None => (self.rust(form), Box::new(move |v| quote!(#v.#list))),
+                    };
                 Reply {
                     ty: Some(ty),
                     map: Some(map),

@@ -6,7 +6,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::params::Fields;
-use super::{Ctx, TypedParamsConversion, ValueType};
+use super::{Ctx, ValueType};
 use crate::codegen::form::{Form, Primitive};
 use crate::codegen::ident;
 
@@ -162,16 +162,9 @@ impl Ctx<'_> {
             let id = ident(field);
             let raw = quote!(#reply.#id);
             let typed = self.reply_value(proc, field, form, raw.clone(), fields, &reply);
-            let (ty, value) = match (typed, self.typed_params(form)) {
+            let (ty, value) = match (typed, self.typed_params_conversion(form)) {
                 (Some(typed), _) => typed,
-                (None, Some(conversion)) => {
-                    let t = self.typed_params_type();
-                    let value = match conversion {
-                        TypedParamsConversion::Newtype => quote!(#t(#raw)),
-                        TypedParamsConversion::From => quote!(#t::from(#raw)),
-                    };
-                    (quote!(#t), value)
-                }
+                (None, Some((ty, convert))) => (ty, convert(raw)),
                 (None, None) => (self.rust(form), raw),
             };
             let doc = format!(" The reply's `{}`.", field.trim_start_matches("r#"));
