@@ -100,6 +100,9 @@ pub struct Limits {
     pub max_elems: usize,
     /// Encoded size beyond which every choice is minimal.
     pub budget: usize,
+    /// Strings without NUL, as C's `char *` holds them (rpcgen's
+    /// `xdr_string` stops at the first NUL when it encodes).
+    pub c_strings: bool,
 }
 
 impl Default for Limits {
@@ -109,6 +112,7 @@ impl Default for Limits {
             max_bytes: 13,
             max_elems: 3,
             budget: 8 * 1024,
+            c_strings: false,
         }
     }
 }
@@ -376,7 +380,10 @@ impl Run<'_, '_> {
 
     fn string(&mut self, bound: u32, depth: usize) {
         let len = self.var_len(bound, self.oracle.limits.max_bytes, self.minimal(depth));
-        let s = random_utf8(&mut self.rng, len);
+        let mut s = random_utf8(&mut self.rng, len);
+        if self.oracle.limits.c_strings {
+            s = s.replace('\0', "0");
+        }
         self.length(s.len(), bound, "string");
         if !s.is_empty() {
             let at = self.out.len() + self.rng.below(s.len() as u64) as usize;
