@@ -55,6 +55,22 @@ pub fn all_specs() -> Vec<SpecSource> {
     all
 }
 
+/// The rpcsvc specifications a Debian machine installs (rpcsvc-proto's
+/// `/usr/include/rpcsvc/*.x`, libtirpc-dev's `/usr/include/tirpc/rpcsvc/*.x`),
+/// sorted by path; none when they are not installed.
+pub fn rpcsvc_specs() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = ["/usr/include/rpcsvc", "/usr/include/tirpc/rpcsvc"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "x"))
+        .collect();
+    out.sort();
+    out
+}
+
 /// The `.x` files and folders of `.x` files in `dir`, sorted by name.
 fn specs_in(dir: &Path) -> Vec<SpecSource> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -21,9 +21,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use integration_tests::fixture_specs::ok_fixtures;
+use integration_tests::fixture_specs::{load_files, ok_fixtures, rpcsvc_specs};
 use integration_tests::random_xdr::{Limits, Oracle};
-use xdrgen::diag::SourceMap;
 use xdrgen::ir::Spec;
 
 /// Random values per type.
@@ -91,14 +90,6 @@ fn tools_present() -> bool {
     runs("rpcgen", "--version")
         && runs("cc", "--version")
         && Path::new("/usr/include/tirpc/rpc/rpc.h").exists()
-}
-
-/// The IR of a single-file spec, or `None` when it does not load.
-fn load(path: &Path) -> Option<Spec> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut sources = SourceMap::new();
-    sources.add(path.display().to_string(), text);
-    xdrgen::ir::load(&sources, &Default::default()).spec
 }
 
 /// Builds rpcgen's C for `spec` with the driver in `dir`; the driver's path
@@ -226,24 +217,12 @@ fn compare(spec_path: &Path, spec: &Spec, driver: &Path, c_types: &[String]) -> 
 /// The specs compared: the single-file `ok/` fixtures and the system's
 /// rpcsvc specs.
 fn specs() -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = ok_fixtures()
+    ok_fixtures()
         .into_iter()
         .filter(|s| s.files.len() == 1)
         .map(|s| s.files[0].clone())
-        .collect();
-    for dir in ["/usr/include/rpcsvc", "/usr/include/tirpc/rpcsvc"] {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let mut found: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "x"))
-            .collect();
-        found.sort();
-        out.extend(found);
-    }
-    out
+        .chain(rpcsvc_specs())
+        .collect()
 }
 
 #[test]
@@ -260,7 +239,9 @@ fn rpcgens_c_reads_and_writes_the_same_bytes() {
     let mut specs_compared = 0;
     let mut types_compared = 0;
     for (i, path) in specs().iter().enumerate() {
-        let Some(spec) = load(path) else { continue };
+        let Ok((_, spec)) = load_files(std::slice::from_ref(path)) else {
+            continue;
+        };
         let Some((driver, c_types)) = build_driver(path, &scratch.join(i.to_string())) else {
             continue;
         };

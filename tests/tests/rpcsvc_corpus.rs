@@ -14,8 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use integration_tests::fixture_specs::{load_files, rpcsvc_specs};
 use integration_tests::libvirt_sources::workspace_root;
-use xdrgen::diag::SourceMap;
 
 /// Specs `rpcgen` accepts that xdrgen does not generate yet, and why.
 const NEEDS_CPP: &[(&str, &str)] = &[
@@ -33,19 +33,6 @@ const NEEDS_CPP: &[(&str, &str)] = &[
     ),
 ];
 
-fn specs() -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = ["/usr/include/rpcsvc", "/usr/include/tirpc/rpcsvc"]
-        .iter()
-        .filter_map(|d| std::fs::read_dir(d).ok())
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "x"))
-        .collect();
-    out.sort();
-    out
-}
-
 /// Whether the system's `rpcgen` makes a header of `spec`.
 fn rpcgen_accepts(spec: &Path, scratch: &Path) -> bool {
     let out = scratch.join("check.h");
@@ -61,19 +48,13 @@ fn rpcgen_accepts(spec: &Path, scratch: &Path) -> bool {
 
 /// The Rust xdrgen generates for `spec` with no options, or its errors.
 fn generate(spec: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(spec).map_err(|e| e.to_string())?;
-    let mut sources = SourceMap::new();
-    sources.add(spec.display().to_string(), text);
-    let loaded = xdrgen::ir::load(&sources, &Default::default());
-    let Some(ir) = loaded.spec else {
-        return Err(sources.render(&loaded.diagnostics.0));
-    };
-    xdrgen::codegen::generate_source(&ir, &sources, &Default::default()).map_err(|e| e.to_string())
+    let (sources, ir) = load_files(&[spec.to_owned()])?;
+    xdrgen::codegen::generate_source(&ir, &sources, &Default::default())
 }
 
 #[test]
 fn every_spec_rpcgen_accepts_generates_and_compiles() {
-    let all = specs();
+    let all = rpcsvc_specs();
     let has_rpcgen = Command::new("rpcgen").arg("--version").output().is_ok();
     if all.is_empty() || !has_rpcgen {
         eprintln!(

@@ -143,14 +143,9 @@ impl ValueTypes {
         structs: &Structs,
     ) {
         for b in doc_blocks(text) {
-            let Some(event) = b
-                .name
-                .strip_prefix("virConnect")
-                .and_then(|n| n.strip_suffix("Callback"))
-            else {
+            let Some(key) = callback_key(&b.name) else {
                 continue;
             };
-            let key = function_key(event);
             for (param, doc) in &b.params {
                 if let Some(t) = one_type(doc, known, patterns) {
                     self.events
@@ -194,11 +189,8 @@ impl ValueTypes {
     /// Types `param` of `function` (a function or an event callback) as
     /// `c_enum`, whatever its documentation says.
     pub fn set(&mut self, function: &str, param: &str, c_enum: &str) {
-        let event = function
-            .strip_prefix("virConnect")
-            .and_then(|n| n.strip_suffix("Callback"));
-        let table = match event {
-            Some(event) => self.events.entry(function_key(event)),
+        let table = match callback_key(function) {
+            Some(key) => self.events.entry(key),
             None => self.values.entry(function_key(function)),
         };
         table
@@ -252,6 +244,15 @@ impl ValueTypes {
             }
         }
     }
+}
+
+/// The key of an event callback's documentation
+/// (`virConnectDomainEventWatchdogCallback` → `domaineventwatchdog`), or
+/// `None` when `name` is not a callback's.
+pub fn callback_key(name: &str) -> Option<String> {
+    name.strip_prefix("virConnect")
+        .and_then(|n| n.strip_suffix("Callback"))
+        .map(function_key)
 }
 
 /// "Returns 1 if running, 0 if inactive, -1 on error", "Returns 0 if no

@@ -23,7 +23,7 @@ use xdrgen::codegen::{GenOptions, ModuleLayout};
 use xdrgen::ir::Spec as Ir;
 
 use super::api::{function_key, rust_type_name, FlagParams};
-use super::c_docs::ValueTypes;
+use super::c_docs::{callback_key, ValueTypes};
 
 /// Which client type a program's methods go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -598,17 +598,12 @@ fn event_message(
     callback: Option<&String>,
     constant: Option<&str>,
 ) -> client::EventMessage {
-    let Some(callback) = callback else {
+    let Some((callback, key)) = callback.and_then(|c| Some((c, callback_key(c)?))) else {
         return client::EventMessage {
             id: constant.map(str::to_owned),
             ..client::EventMessage::default()
         };
     };
-    let key = function_key(
-        callback
-            .trim_start_matches("virConnect")
-            .trim_end_matches("Callback"),
-    );
     let field = |param: &str| {
         xdrgen::codegen::naming::snake(param)
             .trim_start_matches("r#")
