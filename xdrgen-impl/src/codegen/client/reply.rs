@@ -56,7 +56,12 @@ impl<'c> Ctx<'c> {
                 counted: None,
             });
         };
-        Ok(match self.struct_fields(ret)? {
+        let reply = self.struct_fields(ret)?;
+        let counted = match &reply {
+            Some((_, fields)) => self.counted_list(pr, fields)?,
+            None => None,
+        };
+        Ok(match reply {
             Some((_, fields)) if fields.len() == 1 => {
                 let (field, form) = &fields[0];
                 let id = ident(field);
@@ -113,8 +118,7 @@ impl<'c> Ctx<'c> {
                     counted: None,
                 }
             }
-            Some((_, fields)) if self.counted_list(pr, &fields)?.is_some() => {
-                let counted = self.counted_list(pr, &fields)?;
+            Some((_, fields)) if counted.is_some() => {
                 let form = &fields[0].1;
                 let list = ident(&fields[0].0);
                 let (ty, map): (TokenStream, ReplyMap<'c>) =
