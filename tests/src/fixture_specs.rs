@@ -11,8 +11,10 @@
 
 use std::path::{Path, PathBuf};
 
-use xdrgen::ir::{LibvirtProgram, LibvirtPrograms, Spec};
-use xdrgen::{load, Options, SourceMap};
+use xdrgen::cpp::CppOptions;
+use xdrgen::input::load_paths;
+use xdrgen::ir::{LibvirtProgram, LibvirtPrograms, RpcgenPreset, Spec};
+use xdrgen::{Options, SourceMap};
 
 /// The libvirt release whose `remote_protocol.x` is tested.
 pub const LIBVIRT_VERSION: &str = "11.3.0";
@@ -166,18 +168,29 @@ pub fn load_files(files: &[PathBuf]) -> Result<(SourceMap, Spec), String> {
         texts.push(std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?);
     }
     let options = fixture_options(&texts);
-    let mut sources = SourceMap::new();
-    for (f, text) in files.iter().zip(texts) {
-        let name = f
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("spec.x")
-            .to_owned();
-        sources.add(name, text);
-    }
-    let loaded = load(&sources, &options);
-    match loaded.spec {
-        Some(spec) => Ok((sources, spec)),
-        None => Err(sources.render(&loaded.diagnostics.0)),
+    // Named by file name in diagnostics, read (and preprocessed, as the
+    // CLI does) in their folder.
+    let base_dir = files
+        .first()
+        .and_then(|f| f.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let names: Vec<PathBuf> = if files.iter().all(|f| f.parent() == Some(&base_dir)) {
+        files
+            .iter()
+            .map(|f| f.file_name().map_or_else(|| f.clone(), PathBuf::from))
+            .collect()
+    } else {
+        files.iter().map(|f| base_dir.join(f)).collect()
+    };
+    let cpp = CppOptions {
+        base_dir,
+        ..CppOptions::default()
+    };
+    let files =
+        load_paths(&names, &options, RpcgenPreset::Auto, &cpp).map_err(|e| e.to_string())?;
+    match files.loaded.spec {
+        Some(spec) => Ok((files.sources, spec)),
+        None => Err(files.sources.render(&files.loaded.diagnostics.0)),
     }
 }

@@ -54,6 +54,12 @@ impl Span {
     }
 }
 
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
 fn clamp_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -66,9 +72,19 @@ pub struct SourceFile {
     /// The file's text.
     pub text: String,
     line_starts: Vec<usize>,
+    /// The text the parser reads when preprocessing changed it (see
+    /// [`SourceFile::parse_text`]).
+    preprocessed: Option<String>,
 }
 
 impl SourceFile {
+    /// The text the parser reads: the file as the preprocessor left it
+    /// (directives and skipped sections blanked, byte for byte, so spans
+    /// stay valid in [`SourceFile::text`]), or the text itself.
+    pub fn parse_text(&self) -> &str {
+        self.preprocessed.as_deref().unwrap_or(&self.text)
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
@@ -82,10 +98,24 @@ impl SourceFile {
     }
 }
 
-/// The set of files a specification was loaded from.
+/// An integer constant a preprocessor macro defines (`#define MAX 255`),
+/// usable by a spec where nothing else defines the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacroConstant {
+    /// The macro's name.
+    pub name: String,
+    /// Its body's value.
+    pub value: i128,
+    /// The name in its `#define`; `None` for predefined and `-D` macros.
+    pub span: Option<Span>,
+}
+
+/// The set of files a specification was loaded from, as the preprocessor
+/// left them.
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
+    macro_constants: Vec<MacroConstant>,
 }
 
 impl SourceMap {
@@ -97,15 +127,38 @@ impl SourceMap {
     /// Adds a file and returns its id.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
         let text = text.into();
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
         self.files.push(SourceFile {
             name: name.into(),
+            line_starts: line_starts(&text),
             text,
-            line_starts,
+            preprocessed: None,
         });
         FileId(clamp_u32(self.files.len() - 1))
+    }
+
+    /// Sets the text the parser reads for a file; it must have the same
+    /// length and line structure as the file's text.
+    pub fn set_parse_text(&mut self, id: FileId, text: String) {
+        debug_assert_eq!(text.len(), self.file(id).text.len());
+        self.files[id.0 as usize].preprocessed = Some(text);
+    }
+
+    /// Replaces a file's text (an external preprocessor's output for it).
+    pub fn replace_text(&mut self, id: FileId, text: String) {
+        let f = &mut self.files[id.0 as usize];
+        f.line_starts = line_starts(&text);
+        f.text = text;
+        f.preprocessed = None;
+    }
+
+    /// Records a constant defined by a macro.
+    pub fn add_macro_constant(&mut self, constant: MacroConstant) {
+        self.macro_constants.push(constant);
+    }
+
+    /// The constants macros define, for names nothing else defines.
+    pub fn macro_constants(&self) -> &[MacroConstant] {
+        &self.macro_constants
     }
 
     /// The file with this id.

@@ -7,9 +7,11 @@
 //! there.
 
 pub mod codegen;
+pub mod cpp;
 pub mod diag;
+pub mod input;
 pub mod ir;
 pub mod syntax;
 
-pub use diag::{Diagnostic, Diagnostics, FileId, Severity, SourceMap, Span};
+pub use diag::{Diagnostic, Diagnostics, FileId, MacroConstant, Severity, SourceMap, Span};
 pub use ir::{load, Loaded, Options};

@@ -18,13 +18,19 @@
 //!     define(VIR_UUID_BUFLEN = 16),
 //!     libvirt_program(QEMU_PROGRAM, QEMU_PROTOCOL_VERSION, qemu_procedure, qemu),
 //! );
+//! xdrgen::xdr_include!("nis.x", include_dir("specs/include"), undefine(RPC_XDR));
 //! ```
 //!
 //! Options are the CLI's: `strip_prefix = "..."`, `strings_as_bytes =
 //! bool`, `serde_feature = "..."` (serde derives behind that feature of the
-//! calling crate; none by default), `define(NAME = value,
-//! ...)`, `libvirt_program(PROGRAM, VERSION, ENUM, PREFIX)` (repeatable),
-//! `no_libvirt_preset`.
+//! calling crate; none by default), `define(NAME = value, NAME, ...)`
+//! (macros; integer ones are constants too, a bare name is 1),
+//! `undefine(NAME, ...)`, `include_dir("dir")` (repeatable, relative to
+//! the crate), `cpp` or `cpp = "command"` (run an external C
+//! preprocessor, by default `cpp -C`, instead of the built-in one),
+//! `no_cpp`, `libvirt_program(PROGRAM, VERSION, ENUM, PREFIX)`
+//! (repeatable), `no_libvirt_preset`. Files read through `#include` are
+//! tracked for rebuilds like the named ones.
 
 use std::path::PathBuf;
 
@@ -34,8 +40,10 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitBool, LitInt, LitStr, Token};
 use xdr_rpcgen_impl::codegen::{generate_tokens, GenOptions};
-use xdr_rpcgen_impl::ir::{LibvirtProgram, LibvirtPrograms};
-use xdr_rpcgen_impl::{load, Options, SourceMap};
+use xdr_rpcgen_impl::cpp::{CppOptions, Preprocessor};
+use xdr_rpcgen_impl::input::load_paths;
+use xdr_rpcgen_impl::ir::{LibvirtProgram, LibvirtPrograms, RpcgenPreset};
+use xdr_rpcgen_impl::Options;
 
 /// Compiles XDR specifications into Rust items at this point. See the
 /// crate documentation for the options.
@@ -51,6 +59,7 @@ pub fn xdr_include(input: TokenStream) -> TokenStream {
 struct Args {
     files: Vec<LitStr>,
     options: Options,
+    cpp: CppOptions,
     gen: GenOptions,
 }
 
@@ -59,6 +68,7 @@ impl Parse for Args {
         let mut files = Vec::new();
         let mut options = Options::default();
         let mut gen = GenOptions::default();
+        let mut cpp = CppOptions::default();
         let mut programs = Vec::new();
         while !input.is_empty() {
             if input.peek(LitStr) {
@@ -83,10 +93,35 @@ impl Parse for Args {
                         let content;
                         syn::parenthesized!(content in input);
                         let defs = Punctuated::<Define, Token![,]>::parse_terminated(&content)?;
-                        options
-                            .defines
-                            .extend(defs.into_iter().map(|d| (d.name, d.value)));
+                        for d in defs {
+                            cpp.defines.push((d.name.clone(), d.value.to_string()));
+                            options.defines.push((d.name, d.value));
+                        }
                     }
+                    "undefine" => {
+                        let content;
+                        syn::parenthesized!(content in input);
+                        let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                        cpp.undefines.extend(names.iter().map(ToString::to_string));
+                    }
+                    "include_dir" => {
+                        let content;
+                        syn::parenthesized!(content in input);
+                        cpp.include_dirs
+                            .push(PathBuf::from(content.parse::<LitStr>()?.value()));
+                    }
+                    "cpp" => {
+                        cpp.preprocessor = if input.peek(Token![=]) {
+                            input.parse::<Token![=]>()?;
+                            let command = input.parse::<LitStr>()?.value();
+                            Preprocessor::External(
+                                command.split_whitespace().map(str::to_owned).collect(),
+                            )
+                        } else {
+                            Preprocessor::system_cpp()
+                        };
+                    }
+                    "no_cpp" => cpp.preprocessor = Preprocessor::Off,
                     "libvirt_program" => {
                         let content;
                         syn::parenthesized!(content in input);
@@ -112,7 +147,8 @@ impl Parse for Args {
                             name.span(),
                             format!(
                             "unknown option `{other}`; expected strip_prefix, strings_as_bytes, \
-                                 serde_feature, define, libvirt_program or no_libvirt_preset"
+                                 serde_feature, define, undefine, include_dir, cpp, no_cpp, \
+                                 libvirt_program or no_libvirt_preset"
                         ),
                         ))
                     }
@@ -133,12 +169,13 @@ impl Parse for Args {
         Ok(Args {
             files,
             options,
+            cpp,
             gen,
         })
     }
 }
 
-/// `NAME = 16` or `NAME = -1` inside `define(...)`.
+/// `NAME = 16`, `NAME = -1` or `NAME` (1) inside `define(...)`.
 struct Define {
     name: String,
     value: i128,
@@ -147,6 +184,12 @@ struct Define {
 impl Parse for Define {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let name: Ident = input.parse()?;
+        if input.is_empty() || input.peek(Token![,]) {
+            return Ok(Define {
+                name: name.to_string(),
+                value: 1,
+            });
+        }
         input.parse::<Token![=]>()?;
         let negative = input.parse::<Option<Token![-]>>()?.is_some();
         let lit: LitInt = input.parse()?;
@@ -162,27 +205,39 @@ fn expand(args: &Args) -> syn::Result<proc_macro2::TokenStream> {
     let base = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_default();
-    let mut sources = SourceMap::new();
-    let mut paths = Vec::new();
-    for lit in &args.files {
-        let path = base.join(lit.value());
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            syn::Error::new(lit.span(), format!("cannot read `{}`: {e}", path.display()))
-        })?;
-        sources.add(lit.value(), text);
-        paths.push(path.display().to_string());
-    }
-    let loaded = load(&sources, &args.options);
-    let Some(spec) = loaded.spec else {
-        let rendered = sources.render(&loaded.diagnostics.0);
+    let cpp = CppOptions {
+        base_dir: base.clone(),
+        ..args.cpp.clone()
+    };
+    let names: Vec<PathBuf> = args
+        .files
+        .iter()
+        .map(|l| PathBuf::from(l.value()))
+        .collect();
+    let files = load_paths(&names, &args.options, RpcgenPreset::Auto, &cpp).map_err(|e| {
+        let lit = args
+            .files
+            .iter()
+            .find(|l| base.join(l.value()) == e.path)
+            .unwrap_or(&args.files[0]);
+        syn::Error::new(lit.span(), e.to_string())
+    })?;
+    let Some(spec) = files.loaded.spec else {
+        let rendered = files.sources.render(&files.loaded.diagnostics.0);
         return Err(syn::Error::new(
             args.files[0].span(),
             format!("invalid XDR specification:\n{rendered}"),
         ));
     };
     let items = generate_tokens(&spec, &args.gen);
-    // Reading the files through include_bytes! makes cargo rebuild the
-    // calling crate when one changes.
+    // Reading the files (named and included) through include_bytes! makes
+    // cargo rebuild the calling crate when one changes.
+    let paths: Vec<String> = names
+        .iter()
+        .map(|n| base.join(n))
+        .chain(files.dependencies)
+        .map(|p| p.display().to_string())
+        .collect();
     Ok(quote! {
         #(const _: &[u8] = include_bytes!(#paths);)*
         #items

@@ -44,7 +44,7 @@ pub mod rt;
 
 #[cfg(feature = "codegen")]
 #[cfg_attr(docsrs, doc(cfg(feature = "codegen")))]
-pub use xdr_rpcgen_impl::{codegen, diag, ir, syntax};
+pub use xdr_rpcgen_impl::{codegen, cpp, diag, input, ir, syntax};
 #[cfg(feature = "codegen")]
 #[cfg_attr(docsrs, doc(cfg(feature = "codegen")))]
 pub use xdr_rpcgen_impl::{

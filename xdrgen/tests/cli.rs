@@ -159,3 +159,145 @@ fn the_rpcgen_preset_can_be_switched_off() {
     assert!(out.contains("pub const HEXMODULUS: &str ="), "{out}");
     assert!(out.contains("pub struct Add1Argument"), "{out}");
 }
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `cpp/spec.x` through the preprocessor given by `extra`, as Rust.
+fn generate_cpp_fixture(extra: &[&str]) -> Output {
+    let include = fixture("cpp/include");
+    let spec = fixture("cpp/spec.x");
+    let mut args = vec!["generate", "-o", "-", "-I", &include];
+    args.extend_from_slice(extra);
+    args.push(&spec);
+    xdrgen(&args)
+}
+
+/// How many times the Rust defines the type `name` (a struct or an alias).
+fn defined(rust: &str, name: &str) -> usize {
+    rust.matches(&format!("pub struct {name}")).count()
+        + rust.matches(&format!("pub type {name} ")).count()
+}
+
+/// What the preprocessor must have made of `cpp/spec.x`.
+fn assert_preprocessed(rust: &str, legacy: bool) {
+    // Constants from `#define`s, used as bounds, in the included files too.
+    assert!(rust.contains("pub const LABEL_MAX: u32 = 64;"), "{rust}");
+    assert!(rust.contains("pub const FLAGS_MAX: u32 = 8;"), "{rust}");
+    assert!(rust.contains("pub const NAME_LEN: u32 = 32;"), "{rust}");
+    // Types from the file beside it and from the include directory, once.
+    assert_eq!(defined(rust, "NameT"), 1, "{rust}");
+    assert_eq!(defined(rust, "SharedFlags"), 1, "{rust}");
+    // The branches taken: RPC_HDR is defined, RPC_SVC and RPC_CLNT not.
+    assert!(!rust.contains("NOT_FOR_XDRGEN"), "{rust}");
+    if legacy {
+        assert!(rust.contains("pub legacy: i32,"), "{rust}");
+        assert!(!rust.contains("pub id:"), "{rust}");
+    } else {
+        assert!(rust.contains("pub id: u64,"), "{rust}");
+        assert!(!rust.contains("legacy"), "{rust}");
+    }
+}
+
+#[test]
+fn generate_preprocesses_with_include_dirs_and_defines() {
+    let o = generate_cpp_fixture(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    assert_preprocessed(&stdout(&o), false);
+
+    let o = generate_cpp_fixture(&["-D", "OLD_LAYOUT"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_preprocessed(&stdout(&o), true);
+
+    // The RPC_HDR section's pass-through line is kept, unless RPC_HDR is
+    // undefined.
+    let spec = fixture("cpp/spec.x");
+    let include = fixture("cpp/include");
+    let o = xdrgen(&["ir", "--json", "-I", &include, &spec]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("#define HEADER_ONLY 1"));
+    let o = xdrgen(&["ir", "--json", "-I", &include, "-U", "RPC_HDR", &spec]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("HEADER_ONLY"));
+}
+
+#[test]
+fn generate_can_run_the_systems_cpp_instead() {
+    if Command::new("cpp").arg("--version").output().is_err() {
+        eprintln!("skipped: no `cpp` (apt-get install cpp)");
+        return;
+    }
+    let o = generate_cpp_fixture(&["--cpp"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rust = stdout(&o);
+    // cpp replaces the macros in the text, so the bounds are literals and
+    // no constant is made of them; the rest is the same.
+    assert!(!rust.contains("pub const LABEL_MAX"), "{rust}");
+    assert!(rust.contains("Str<64>"), "{rust}");
+    assert_eq!(defined(&rust, "SharedFlags"), 1, "{rust}");
+    assert!(rust.contains("pub id: u64,"), "{rust}");
+    assert!(!rust.contains("NOT_FOR_XDRGEN"), "{rust}");
+    // A failing command is an error that says what ran.
+    let o = generate_cpp_fixture(&["--cpp=false"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the preprocessor \"false\" failed"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn preprocessor_errors_name_the_file_they_are_in() {
+    let o = xdrgen(&["check", &fixture("cpp-err/root.x")]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    // The syntax error is in the included file, on its own line.
+    assert!(e.contains("cpp-err/broken.x:3:21"), "{e}");
+    assert!(e.contains("root.x:2:1"), "{e}");
+    assert!(e.contains("cannot find `absent.x`"), "{e}");
+    assert!(e.contains("root.x:3:1"), "{e}");
+    assert!(e.contains("3 error(s)"), "{e}");
+
+    if Command::new("cpp").arg("--version").output().is_err() {
+        eprintln!("skipped the external cpp part: no `cpp` (apt-get install cpp)");
+        return;
+    }
+    // Through the system's cpp, line markers put the lines back in their
+    // files; a file cpp cannot find stops it, and its message is shown.
+    let o = xdrgen(&["check", "--cpp", &fixture("cpp-err/broken.x")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cpp-err/broken.x:3:21"),
+        "{}",
+        stderr(&o)
+    );
+    let o = xdrgen(&["check", "--cpp", &fixture("cpp-err/root.x")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("absent.x: No such file"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn without_the_preprocessor_directives_are_warned_about() {
+    let o = xdrgen(&["check", "--no-cpp", &fixture("err/preprocessor.x")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("preprocessor line ignored"),
+        "{}",
+        stderr(&o)
+    );
+    // With it, `#include "other.x"` is looked for.
+    let o = xdrgen(&["check", &fixture("err/preprocessor.x")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot find `other.x`"),
+        "{}",
+        stderr(&o)
+    );
+}

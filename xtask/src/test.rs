@@ -79,6 +79,8 @@ const REQUIRED: [(Need, &str); 23] = [
     // libtirpc to build rpcgen's C (`libtirpc.a`: only the -dev package
     // has it).
     (Program("rpcgen"), "rpcsvc-proto"),
+    // The C preprocessor rpcgen runs, and `xdrgen --cpp` in its tests.
+    (Program("cpp"), "cpp"),
     (Lib("libtirpc.a"), "libtirpc-dev"),
 ];
 

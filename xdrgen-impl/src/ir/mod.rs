@@ -26,7 +26,7 @@ pub use model::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceMap};
 use crate::syntax::ast::{self, ItemKind};
 use crate::syntax::parse_file;
-use symbols::{ConstDecl, ConstSource, Symbols, ValueSym};
+use symbols::{ConstDecl, ConstSource, Fallback, Symbols, ValueSym};
 use types::{doc_text, PendingType, TypeResolver, TypeSource, TypeTable};
 
 /// At most this many diagnostics are kept (in source order); a last one
@@ -105,11 +105,22 @@ pub fn load(sources: &SourceMap, options: &Options) -> Loaded {
 
 /// [`load`] with the rpcgen preset chosen.
 pub fn load_with(sources: &SourceMap, options: &Options, rpcgen: RpcgenPreset) -> Loaded {
-    let mut diags = Vec::new();
+    load_preprocessed(sources, options, rpcgen, Vec::new())
+}
+
+/// [`load_with`] for files a preprocessor has been through
+/// ([`crate::cpp::preprocess`]), keeping its diagnostics with the rest.
+pub fn load_preprocessed(
+    sources: &SourceMap,
+    options: &Options,
+    rpcgen: RpcgenPreset,
+    preprocessor_diagnostics: Vec<Diagnostic>,
+) -> Loaded {
+    let mut diags = preprocessor_diagnostics;
     let files: Vec<ast::File> = sources
         .files()
         .map(|(id, f)| {
-            let (file, d) = parse_file(id, &f.text);
+            let (file, d) = parse_file(id, f.parse_text());
             diags.extend(d);
             file
         })
@@ -146,6 +157,7 @@ fn resolve(
     let mut symbols = Symbols::default();
     let mut table = TypeTable::default();
     let mut passthrough = Vec::new();
+    let mut passthrough_lines = Vec::new();
     let mut program_defs = Vec::new();
     let mut string_constants = Vec::new();
 
@@ -224,7 +236,10 @@ fn resolve(
                     table.define(p, &mut symbols, diags);
                 }
                 ItemKind::Program(def) => program_defs.push((def, doc, def.name.span)),
-                ItemKind::Passthrough(text) => passthrough.push(text.clone()),
+                ItemKind::Passthrough(text) => {
+                    passthrough.push(text.clone());
+                    passthrough_lines.push((text.as_str(), item.span));
+                }
                 ItemKind::Directive(_) => {}
             }
         }
@@ -260,18 +275,33 @@ fn resolve(
         });
         symbols.define_value(name, ValueSym::Const(idx), None, diags);
     }
+    // Later sources win: a macro of the spec's own over a preset.
+    let preset = |&(n, v): &(&str, i128)| {
+        let f = Fallback {
+            value: v,
+            origin: ConstantOrigin::Preset,
+            span: None,
+        };
+        (n.to_owned(), f)
+    };
     if options.libvirt_preset {
-        symbols.presets = preset::LIBVIRT_CONSTANTS
-            .iter()
-            .map(|&(n, v)| (n.to_owned(), v))
-            .collect();
+        symbols
+            .presets
+            .extend(preset::LIBVIRT_CONSTANTS.iter().map(preset));
     }
     if rpcgen {
-        symbols.presets.extend(
-            preset::RPCGEN_CONSTANTS
-                .iter()
-                .map(|&(n, v)| (n.to_owned(), v)),
-        );
+        symbols
+            .presets
+            .extend(preset::RPCGEN_CONSTANTS.iter().map(preset));
+    }
+    let passthrough_defines = crate::cpp::passthrough_defines(&passthrough_lines);
+    for m in passthrough_defines.iter().chain(sources.macro_constants()) {
+        let f = Fallback {
+            value: m.value,
+            origin: ConstantOrigin::Macro,
+            span: m.span,
+        };
+        symbols.presets.insert(m.name.clone(), f);
     }
 
     let mut types = TypeResolver {
@@ -350,12 +380,12 @@ fn resolve(
 
     // Preset constants the files used (by bounds, enum values or case
     // labels) become part of the specification.
-    for (name, value) in std::mem::take(&mut symbols.used_presets) {
+    for (name, f) in std::mem::take(&mut symbols.used_presets) {
         constants.push(Constant {
             name,
-            value,
-            origin: ConstantOrigin::Preset,
-            span: None,
+            value: f.value,
+            origin: f.origin,
+            span: f.span,
             doc: None,
         });
     }

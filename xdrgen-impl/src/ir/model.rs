@@ -98,6 +98,9 @@ pub enum ConstantOrigin {
     /// From a preset of C-header constants (libvirt's, or rpcgen's
     /// `<rpc/*.h>` ones).
     Preset,
+    /// A C macro with an integer value: a `#define` the preprocessor read,
+    /// or a `%#define` the spec passes through to rpcgen's C header.
+    Macro,
 }
 
 /// A named integer constant.

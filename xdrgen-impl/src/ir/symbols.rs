@@ -62,10 +62,11 @@ pub(crate) struct Symbols<'a> {
     pub values: HashMap<&'a str, ValueSym>,
     /// Definition span of each value name (for "first defined here").
     pub value_spans: HashMap<&'a str, Option<Span>>,
-    /// Lazily evaluated presets: used only when a file refers to them.
-    pub presets: HashMap<String, i128>,
-    /// Preset constants actually used, in first-use order.
-    pub used_presets: Vec<(String, i128)>,
+    /// Constants used only when a file refers to them and nothing else
+    /// defines the name: macros, then the presets.
+    pub presets: HashMap<String, Fallback>,
+    /// Those actually used, in first-use order.
+    pub used_presets: Vec<(String, Fallback)>,
     const_state: HashMap<usize, State>,
     member_state: HashMap<(usize, usize), State>,
 }
@@ -148,9 +149,10 @@ impl<'a> Symbols<'a> {
     }
 
     fn preset(&mut self, name: &str) -> Option<i128> {
-        let v = *self.presets.get(name)?;
+        let f = self.presets.get(name)?.clone();
+        let v = f.value;
         if !self.used_presets.iter().any(|(n, _)| n == name) {
-            self.used_presets.push((name.to_owned(), v));
+            self.used_presets.push((name.to_owned(), f));
         }
         Some(v)
     }
@@ -240,6 +242,15 @@ impl<'a> Symbols<'a> {
         self.member_state.insert((e, m), State::Done(v));
         v
     }
+}
+
+/// A constant that fills in a name no file defines.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    pub value: i128,
+    pub origin: ConstantOrigin,
+    /// Where it is defined (a macro's `#define`), if in a file.
+    pub span: Option<Span>,
 }
 
 /// The "already defined" diagnostic.

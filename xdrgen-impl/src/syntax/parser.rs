@@ -508,16 +508,17 @@ fn item<'a>(i: In<'a>, trivia_start: usize, diags: &mut Vec<Diagnostic>) -> PRes
     let doc = leading_docs(&i, trivia_start);
     let s = *i.fragment();
     if s.starts_with('%') || s.starts_with('#') {
-        let n = s.find('\n').unwrap_or(s.len());
+        let n = trivia::logical_line_end(s.as_bytes(), 0);
         let rest = i.take_from(n);
         let span = span_between(&i, &rest);
         let line = s[..n].trim_end_matches('\r');
         let kind = if let Some(p) = line.strip_prefix('%') {
-            ItemKind::Passthrough(p.to_owned())
+            let joined = p.replace("\\\r\n", "").replace("\\\n", "");
+            ItemKind::Passthrough(joined)
         } else {
             diags.push(
                 Diagnostic::warning(span, "preprocessor line ignored")
-                    .with_note("xdrgen does not run the C preprocessor; the line is kept as is"),
+                    .with_note("the file was not preprocessed (`--no-cpp`, or loaded without `cpp::preprocess`)"),
             );
             ItemKind::Directive(line.to_owned())
         };

@@ -20,7 +20,7 @@ pub fn scan_comments(file: FileId, text: &str) -> Vec<Comment> {
     while pos < bytes.len() {
         let b = bytes[pos];
         if at_line_start && (b == b'%' || b == b'#') {
-            pos = line_end(bytes, pos);
+            pos = logical_line_end(bytes, pos);
             continue;
         }
         if b == b'/' && bytes.get(pos + 1) == Some(&b'*') {
@@ -51,6 +51,17 @@ fn comment(file: FileId, text: &str, start: usize, end: usize) -> Comment {
         span: Span::new(file, start, end),
         raw: text.get(start..end).unwrap_or_default().to_owned(),
     }
+}
+
+/// The end of a `%` or `#` line starting at `from`: a line ending in `\`
+/// goes on to the next, since rpcgen reads its specs through cpp, which
+/// joins such lines first.
+pub(crate) fn logical_line_end(bytes: &[u8], from: usize) -> usize {
+    let mut end = line_end(bytes, from);
+    while end < bytes.len() && bytes[from..end].trim_ascii_end().ends_with(b"\\") {
+        end = line_end(bytes, end + 1);
+    }
+    end
 }
 
 fn line_end(bytes: &[u8], from: usize) -> usize {
@@ -104,7 +115,7 @@ pub fn skip_with_passthrough(text: &str, from: usize) -> Result<usize, usize> {
         {
             return Ok(pos - from);
         }
-        pos = line_end(bytes, pos);
+        pos = logical_line_end(bytes, pos);
     }
 }
 

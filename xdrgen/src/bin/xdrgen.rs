@@ -12,8 +12,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use xdrgen::codegen::{generate_source, GenOptions};
-use xdrgen::ir::{load_with, LibvirtProgram, LibvirtPrograms, RpcgenPreset};
-use xdrgen::{Options, SourceMap};
+use xdrgen::cpp::{CppOptions, Preprocessor};
+use xdrgen::input::{load_paths, LoadedFiles};
+use xdrgen::ir::{LibvirtProgram, LibvirtPrograms, RpcgenPreset};
+use xdrgen::Options;
 
 #[derive(Parser)]
 #[command(
@@ -23,6 +25,7 @@ use xdrgen::{Options, SourceMap};
     after_help = "Examples:\n  \
         xdrgen check remote_protocol.x\n  \
         xdrgen check --define VIR_UUID_BUFLEN=16 remote_protocol.x qemu_protocol.x\n  \
+        xdrgen generate -I /usr/include/rpcsvc nis.x -o nis.rs\n  \
         xdrgen ir --json remote_protocol.x > remote.json\n  \
         xdrgen ir --json --libvirt-program REMOTE_PROGRAM,REMOTE_PROTOCOL_VERSION,remote_procedure,remote remote_protocol.x\n  \
         xdrgen generate remote_protocol.x --strip-prefix remote -o remote.rs"
@@ -70,9 +73,26 @@ struct Input {
     /// The .x files, loaded in order as one specification.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Define an external constant (repeatable), e.g. VIR_UUID_BUFLEN=16.
-    #[arg(long = "define", short = 'D', value_name = "NAME=VALUE", value_parser = parse_define)]
-    defines: Vec<(String, i128)>,
+    /// Define a macro (repeatable), e.g. VIR_UUID_BUFLEN=16; a bare NAME
+    /// is NAME=1. An integer value also defines the constant NAME.
+    #[arg(long = "define", short = 'D', value_name = "NAME[=VALUE]", value_parser = parse_define)]
+    defines: Vec<Define>,
+    /// Undefine a macro before the first line (repeatable), e.g. RPC_XDR.
+    #[arg(long = "undefine", short = 'U', value_name = "NAME")]
+    undefines: Vec<String>,
+    /// Where `#include` looks (repeatable, in order); `#include "f"` looks
+    /// beside the including file first.
+    #[arg(long = "include-dir", short = 'I', value_name = "DIR")]
+    include_dirs: Vec<PathBuf>,
+    /// Run an external C preprocessor instead of the built-in one
+    /// (default command: `cpp -C`, as rpcgen runs it).
+    #[arg(long, value_name = "COMMAND", num_args = 0..=1, require_equals = true,
+          default_missing_value = "cpp -C",
+          conflicts_with = "no_cpp")]
+    cpp: Option<String>,
+    /// Do not preprocess: `#` lines are warned about and ignored.
+    #[arg(long)]
+    no_cpp: bool,
     /// Describe a libvirt-style program (repeatable):
     /// PROGRAM_CONST,VERSION_CONST,PROCEDURE_ENUM,TYPE_PREFIX. Without it,
     /// programs are found by libvirt's naming convention.
@@ -91,10 +111,41 @@ struct Input {
     rpcgen_preset: bool,
 }
 
-fn parse_define(s: &str) -> Result<(String, i128), String> {
-    let (name, value) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+/// `-D NAME[=VALUE]`: a macro, and a constant when the value is an integer.
+#[derive(Clone)]
+struct Define {
+    name: String,
+    body: String,
+    constant: Option<i128>,
+}
+
+fn parse_define(s: &str) -> Result<Define, String> {
+    let (name, body) = s.split_once('=').unwrap_or((s, "1"));
+    let name = name.trim();
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!("`{name}` is not a macro name"));
+    }
+    let constant = match parse_integer(body) {
+        Ok(v) => Some(v),
+        Err(e)
+            if body
+                .trim()
+                .starts_with(|c: char| c.is_ascii_digit() || c == '-') =>
+        {
+            return Err(e)
+        }
+        Err(_) => None,
+    };
+    Ok(Define {
+        name: name.to_owned(),
+        body: body.to_owned(),
+        constant,
+    })
+}
+
+fn parse_integer(value: &str) -> Result<i128, String> {
     let v = value.trim();
     let (neg, digits) = match v.strip_prefix('-') {
         Some(d) => (true, d),
@@ -113,7 +164,7 @@ fn parse_define(s: &str) -> Result<(String, i128), String> {
     if n < i128::from(i64::MIN) || n > i128::from(u64::MAX) {
         return Err(format!("`{value}` is out of the 64-bit range"));
     }
-    Ok((name.trim().to_owned(), n))
+    Ok(n)
 }
 
 fn parse_program(s: &str) -> Result<LibvirtProgram, String> {
@@ -135,20 +186,12 @@ fn main() -> ExitCode {
         Command::Check(input) | Command::Generate { input, .. } => (input, None),
         Command::Ir { input, json } => (input, Some(*json)),
     };
-    let mut sources = SourceMap::new();
-    for path in &input.files {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                sources.add(path.display().to_string(), text);
-            }
-            Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        }
-    }
     let options = Options {
-        defines: input.defines.clone(),
+        defines: input
+            .defines
+            .iter()
+            .filter_map(|d| Some((d.name.clone(), d.constant?)))
+            .collect(),
         libvirt_preset: !input.no_libvirt_preset,
         libvirt_programs: if input.libvirt_programs.is_empty() {
             LibvirtPrograms::Detect
@@ -163,7 +206,32 @@ fn main() -> ExitCode {
     } else {
         RpcgenPreset::Auto
     };
-    let loaded = load_with(&sources, &options, rpcgen);
+    let cpp = CppOptions {
+        preprocessor: if input.no_cpp {
+            Preprocessor::Off
+        } else if let Some(command) = &input.cpp {
+            Preprocessor::External(command.split_whitespace().map(str::to_owned).collect())
+        } else {
+            Preprocessor::Builtin
+        },
+        include_dirs: input.include_dirs.clone(),
+        defines: input
+            .defines
+            .iter()
+            .map(|d| (d.name.clone(), d.body.clone()))
+            .collect(),
+        undefines: input.undefines.clone(),
+        base_dir: PathBuf::new(),
+    };
+    let LoadedFiles {
+        sources, loaded, ..
+    } = match load_paths(&input.files, &options, rpcgen, &cpp) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let color = if std::io::stderr().is_terminal() {
         ColorChoice::Auto
     } else {

@@ -1,0 +1,281 @@
+//! The built-in preprocessor on in-memory files.
+
+use std::collections::HashMap;
+
+use super::*;
+
+/// Files by path, for `#include`.
+struct Memory(HashMap<PathBuf, String>);
+
+impl FileSystem for Memory {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+}
+
+fn run(root: &str, others: &[(&str, &str)], options: &CppOptions) -> (SourceMap, CppOutput) {
+    let mut sources = SourceMap::new();
+    sources.add("dir/root.x", root);
+    let fs = Memory(
+        others
+            .iter()
+            .map(|(p, t)| (PathBuf::from(p), (*t).to_owned()))
+            .collect(),
+    );
+    let out = preprocess(&mut sources, options, &fs);
+    (sources, out)
+}
+
+fn kept(sources: &SourceMap, id: u32) -> Vec<String> {
+    sources
+        .file(FileId(id))
+        .parse_text()
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn conditionals_keep_the_taken_branch_byte_for_byte() {
+    let text = "\
+#ifdef RPC_HDR
+%header
+#endif
+#ifndef RPC_SVC
+int a;
+#else
+int b;
+#endif
+#if 0
+int c;
+#elif defined(RPC_XDR) && RPC_HDR == 1
+int d;
+#elif 1
+int e;
+#else
+int f;
+#endif
+#if 0
+#  if 1
+int g;
+#  endif
+#  bogus directive in a skipped section
+#else
+int h;
+#endif
+";
+    let (sources, out) = run(text, &[], &CppOptions::default());
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    assert_eq!(kept(&sources, 0), ["%header", "int a;", "int d;", "int h;"]);
+    let f = sources.file(FileId(0));
+    assert_eq!(f.parse_text().len(), f.text.len());
+    assert_eq!(
+        f.parse_text().lines().count(),
+        f.text.lines().count(),
+        "line structure kept"
+    );
+}
+
+#[test]
+fn defines_undefs_and_options() {
+    let text = "\
+#define MAX 10
+#define TWICE (MAX * 2)
+#undef RPC_HDR
+#ifndef RPC_HDR
+int a;
+#endif
+#if TWICE == 20 && FROM_CLI == 3 && !defined(GONE)
+int b;
+#endif
+";
+    let options = CppOptions {
+        defines: vec![("FROM_CLI".into(), "3".into()), ("GONE".into(), "1".into())],
+        undefines: vec!["GONE".into()],
+        ..CppOptions::default()
+    };
+    let (sources, out) = run(text, &[], &options);
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    assert_eq!(kept(&sources, 0), ["int a;", "int b;"]);
+    let constants: Vec<(&str, i128)> = sources
+        .macro_constants()
+        .iter()
+        .map(|c| (c.name.as_str(), c.value))
+        .collect();
+    assert_eq!(
+        constants,
+        [("FROM_CLI", 3), ("MAX", 10), ("RPC_XDR", 1), ("TWICE", 20)]
+    );
+    let max = &sources.macro_constants()[1];
+    assert_eq!(sources.snippet(max.span.unwrap()), "MAX");
+}
+
+#[test]
+fn includes_search_beside_the_file_then_the_include_dirs_once_each() {
+    let options = CppOptions {
+        include_dirs: vec![PathBuf::from("inc")],
+        ..CppOptions::default()
+    };
+    let root = "#include \"a.x\"\n#include <b.x>\n#include \"a.x\"\nint root;\n";
+    let (sources, out) = run(
+        root,
+        &[
+            ("dir/a.x", "#include <b.x>\nint a;\n#define FROM_A 1\n"),
+            ("inc/b.x", "#ifdef FROM_A\nint b_after_a;\n#endif\nint b;\n"),
+            ("inc/a.x", "int wrong_a;\n"),
+        ],
+        &options,
+    );
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let names: Vec<&str> = sources.files().map(|(_, f)| f.name.as_str()).collect();
+    assert_eq!(names, ["dir/root.x", "dir/a.x", "inc/b.x"]);
+    assert_eq!(
+        out.dependencies,
+        [PathBuf::from("dir/a.x"), PathBuf::from("inc/b.x")]
+    );
+    assert_eq!(kept(&sources, 0), ["int root;"]);
+    assert_eq!(kept(&sources, 1), ["int a;"]);
+    assert_eq!(
+        kept(&sources, 2),
+        ["int b;"],
+        "read before FROM_A was defined"
+    );
+}
+
+fn messages(out: &CppOutput, sources: &SourceMap) -> Vec<String> {
+    out.diagnostics
+        .iter()
+        .map(|d| {
+            let at = d
+                .primary
+                .as_ref()
+                .map(|p| sources.location(p.span))
+                .unwrap_or_default();
+            format!("{at}: {}", d.message)
+        })
+        .collect()
+}
+
+#[test]
+fn errors_point_at_the_directive_in_its_file() {
+    let root = "\
+#include \"missing.x\"
+#include \"inc.x\"
+#if 1 / 0
+#endif
+#else
+#frob
+#error stop here
+#if 1
+";
+    let (sources, out) = run(
+        root,
+        &[("dir/inc.x", "\n  #ifdef\n#endif\n")],
+        &CppOptions::default(),
+    );
+    assert_eq!(
+        messages(&out, &sources),
+        [
+            "dir/root.x:1:1: cannot find `missing.x`",
+            "dir/inc.x:2:3: `#ifdef` needs one macro name",
+            "dir/root.x:3:1: division by zero in a preprocessor expression",
+            "dir/root.x:5:1: `#else` without `#if`",
+            "dir/root.x:6:1: unknown preprocessor directive `#frob`",
+            "dir/root.x:7:1: #error stop here",
+            "dir/root.x:8:1: unterminated conditional",
+        ]
+    );
+}
+
+#[test]
+fn comments_and_continuations() {
+    let root = "\
+/* #if 0 is inside a comment
+#if 0
+*/
+int a;
+#if 1 /* a comment that
+goes on */ int b;
+#endif
+#define LONG 1 + \\
+  2
+#if LONG == 3 // trailing
+int c;
+#endif
+";
+    let (sources, out) = run(root, &[], &CppOptions::default());
+    assert!(out.diagnostics.is_empty(), "{:?}", messages(&out, &sources));
+    let text = sources.file(FileId(0)).parse_text();
+    assert!(
+        text.contains("#if 0\n*/"),
+        "the commented directive stays text"
+    );
+    assert_eq!(kept(&sources, 0)[3..], ["int a;", "int b;", "int c;"]);
+}
+
+#[test]
+fn a_self_including_file_and_deep_nesting_end() {
+    let (_, out) = run(
+        "#include \"root.x\"\n",
+        &[("dir/root.x", "x")],
+        &CppOptions::default(),
+    );
+    assert!(out.diagnostics.is_empty(), "a file is read once");
+    let chain: Vec<(String, String)> = (0..MAX_INCLUDE_DEPTH + 5)
+        .map(|i| {
+            (
+                format!("dir/f{i}.x"),
+                format!("#include \"f{}.x\"\n", i + 1),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = chain
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let (_, out) = run("#include \"f0.x\"\n", &refs, &CppOptions::default());
+    assert_eq!(out.diagnostics.len(), 1);
+    assert!(out.diagnostics[0].message.contains("nested more than"));
+}
+
+#[test]
+fn off_leaves_the_text_alone() {
+    let options = CppOptions {
+        preprocessor: Preprocessor::Off,
+        ..CppOptions::default()
+    };
+    let (sources, out) = run("#if 0\nint a;\n#endif\n", &[], &options);
+    assert!(out.diagnostics.is_empty());
+    assert_eq!(
+        sources.file(FileId(0)).parse_text(),
+        "#if 0\nint a;\n#endif\n"
+    );
+}
+
+#[test]
+fn passthrough_defines_are_integer_constants() {
+    let span = Span::new(FileId(0), 0, 40);
+    let lines = [
+        ("#define LM_MAXSTRLEN\t1024", span),
+        ("#define MAXNAMELEN\tLM_MAXSTRLEN+1", span),
+        ("#define F(x) x", span),
+        ("#define TEXT \"abc\"", span),
+        ("#include <rpc/types.h>", span),
+        ("#defineX 3", span),
+    ];
+    let got: Vec<(String, i128)> = passthrough_defines(&lines)
+        .into_iter()
+        .map(|c| (c.name, c.value))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("LM_MAXSTRLEN".to_owned(), 1024),
+            ("MAXNAMELEN".to_owned(), 1025)
+        ]
+    );
+}
