@@ -97,6 +97,10 @@ impl<'a> ModuleLayout<'a> {
         {
             names.declare_type(&t.name);
         }
+        // Named as their own spec's generation would name them; no item.
+        for t in &spec.external_types {
+            names.declare_type(&t.name);
+        }
         for c in &spec.constants {
             names.declare_const(&c.name);
         }

@@ -149,10 +149,10 @@ fn resolve(
     diags: &mut Vec<Diagnostic>,
 ) -> Spec {
     let rpcgen = rpcgen_preset::applies(rpcgen, files, &options.libvirt_programs);
-    let preset_types = if rpcgen {
-        rpcgen_preset::declarations(files)
+    let (preset_types, external_types) = if rpcgen {
+        rpcgen_preset::undefined(files)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let mut symbols = Symbols::default();
     let mut table = TypeTable::default();
@@ -261,6 +261,42 @@ fn resolve(
             source: TypeSource::Alias(decl),
             enum_index: None,
             synthetic: Some(Synthetic::RpcgenPreset),
+        };
+        table.define(p, &mut symbols, diags);
+    }
+
+    // What is still undefined is left to the surrounding code, as rpcgen
+    // leaves it to C; a constant of that name is a mistake, reported later.
+    let mut externals = Vec::new();
+    for id in &external_types {
+        if symbols.values.contains_key(id.name.as_str()) {
+            continue;
+        }
+        diags.push(
+            Diagnostic::warning(
+                id.span,
+                format!("`{}` is not defined in these files", id.name),
+            )
+            .with_label("used here")
+            .with_note(format!(
+                "as rpcgen's C expects `xdr_{}` from elsewhere, the generated code expects \
+                     a type of this name (in Rust's naming) with Encode and Decode in scope, \
+                     e.g. from the code generated for the spec that defines it",
+                id.name
+            )),
+        );
+        externals.push(ExternalType {
+            name: id.name.clone(),
+            span: id.span,
+        });
+        let p = PendingType {
+            name: id.name.clone(),
+            span: id.span,
+            doc: None,
+            inline: false,
+            source: TypeSource::External,
+            enum_index: None,
+            synthetic: None,
         };
         table.define(p, &mut symbols, diags);
     }
@@ -406,6 +442,7 @@ fn resolve(
         types,
         programs,
         passthrough,
+        external_types: externals,
     }
 }
 
@@ -430,11 +467,103 @@ fn check_program_numbers(programs: &[Program], diags: &mut Vec<Diagnostic>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::{MacroConstant, Span};
 
     fn load_text(text: &str) -> Loaded {
         let mut sources = SourceMap::new();
         sources.add("t.x", text);
         load(&sources, &Options::default())
+    }
+
+    #[test]
+    fn rpcgen_specs_leave_undefined_types_to_the_surrounding_code() {
+        let text = "typedef nis_object *obj_p;\n\
+                    struct s { obj_p o; struct other_t x; };\n\
+                    program P { version V { void F(nis_error) = 1; } = 1; } = 7;";
+        let loaded = load_text(text);
+        let names: Vec<&str> = loaded
+            .diagnostics
+            .0
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "`nis_object` is not defined in these files",
+                "`other_t` is not defined in these files",
+                "`nis_error` is not defined in these files",
+            ]
+        );
+        let spec = loaded.spec.expect("warnings only");
+        let external: Vec<&str> = spec
+            .external_types
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(external, ["nis_object", "other_t", "nis_error"]);
+        assert_eq!(spec.types.len(), 2, "no definition is made up for them");
+        let arg = &spec.programs[0].versions[0].procedures[0].args[0];
+        assert_eq!(
+            arg.base,
+            BaseType::Named {
+                name: "nis_error".into(),
+                kind: NamedKind::External
+            }
+        );
+    }
+
+    #[test]
+    fn without_the_rpcgen_preset_an_undefined_type_is_an_error() {
+        let mut sources = SourceMap::new();
+        sources.add(
+            "t.x",
+            "struct s { nis_object o; };\nconst C = 1;\nstruct t { C c; };",
+        );
+        let loaded = load_with(&sources, &Options::default(), RpcgenPreset::Off);
+        assert!(loaded.spec.is_none());
+        assert_eq!(loaded.diagnostics.error_count(), 2);
+        // With the preset, a constant's name used as a type stays an error.
+        let loaded = load_with(&sources, &Options::default(), RpcgenPreset::On);
+        let errors: Vec<&str> = loaded
+            .diagnostics
+            .0
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(errors, ["undefined type `C`"]);
+    }
+
+    #[test]
+    fn macro_constants_fill_in_names_nothing_else_defines() {
+        let mut sources = SourceMap::new();
+        let id = sources.add(
+            "t.x",
+            "const OWN = 3;\n%#define PASSED 5\nstruct s { int a[OWN]; int b<MACRO>; int c<PASSED>; };",
+        );
+        let span = |start, end| Some(Span::new(id, start, end));
+        for (name, value) in [("OWN", 99), ("MACRO", 7), ("UNUSED", 1)] {
+            sources.add_macro_constant(MacroConstant {
+                name: name.into(),
+                value,
+                span: span(0, 1),
+            });
+        }
+        let spec = load(&sources, &Options::default()).spec.unwrap();
+        let constants: Vec<(&str, i128, &ConstantOrigin)> = spec
+            .constants
+            .iter()
+            .map(|c| (c.name.as_str(), c.value, &c.origin))
+            .collect();
+        assert_eq!(
+            constants,
+            [
+                ("OWN", 3, &ConstantOrigin::Literal),
+                ("MACRO", 7, &ConstantOrigin::Macro),
+                ("PASSED", 5, &ConstantOrigin::Macro),
+            ]
+        );
     }
 
     #[test]

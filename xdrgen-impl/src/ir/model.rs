@@ -36,6 +36,23 @@ pub struct Spec {
     pub programs: Vec<Program>,
     /// The text of `%` pass-through lines, in order.
     pub passthrough: Vec<String>,
+    /// Types an rpcgen spec uses without defining or including them, in
+    /// order of first use. rpcgen leaves them to C (`xdr_<name>` must exist
+    /// elsewhere, as `nis_callback.x` takes `nis_object` from `nis.h`);
+    /// generated Rust refers to a type of the same (Rust) name that must be
+    /// in scope. Only with the rpcgen preset; otherwise such a name is an
+    /// error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_types: Vec<ExternalType>,
+}
+
+/// A type used but not defined: see [`Spec::external_types`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalType {
+    /// Its name.
+    pub name: String,
+    /// Its first use.
+    pub span: Span,
 }
 
 impl Spec {
@@ -262,6 +279,9 @@ pub enum NamedKind {
     Struct,
     /// A union.
     Union,
+    /// A type the spec uses without defining it (see
+    /// [`Spec::external_types`]).
+    External,
 }
 
 /// How a declared value relates to its element type.

@@ -49,9 +49,10 @@ fn looks_like_libvirt(files: &[ast::File]) -> bool {
         })
 }
 
-/// The `typedef`s of the preset types the files use but do not define, in
-/// order of first use, each spanned at that use.
-pub(crate) fn declarations(files: &[ast::File]) -> Vec<ast::Declaration> {
+/// The type names the files use but do not define: the preset's, as the
+/// `typedef`s they stand for, and the others, left external; each in order
+/// of first use, spanned at that use.
+pub(crate) fn undefined(files: &[ast::File]) -> (Vec<ast::Declaration>, Vec<ast::Ident>) {
     let mut defined = HashSet::new();
     for item in files.iter().flat_map(|f| &f.items) {
         match &item.kind {
@@ -73,11 +74,18 @@ pub(crate) fn declarations(files: &[ast::File]) -> Vec<ast::Declaration> {
         uses.item(&item.kind);
     }
     let mut seen = HashSet::new();
-    uses.0
-        .into_iter()
-        .filter(|id| !defined.contains(id.name.as_str()) && seen.insert(id.name.clone()))
-        .filter_map(|id| Some(typedef(&id.name, *forms.get(id.name.as_str())?, id.span)))
-        .collect()
+    let mut preset = Vec::new();
+    let mut external = Vec::new();
+    for id in uses.0 {
+        if defined.contains(id.name.as_str()) || !seen.insert(id.name.clone()) {
+            continue;
+        }
+        match forms.get(id.name.as_str()) {
+            Some(form) => preset.push(typedef(&id.name, *form, id.span)),
+            None => external.push(id),
+        }
+    }
+    (preset, external)
 }
 
 /// `typedef <form> name;` written at `span`.

@@ -16,6 +16,9 @@ pub(crate) enum TypeSource<'a> {
     Enum(&'a ast::EnumBody),
     Struct(&'a ast::StructBody),
     Union(&'a ast::UnionBody),
+    /// Used but defined nowhere, in an rpcgen spec: left to the code
+    /// around the generated code, as rpcgen leaves it to C.
+    External,
 }
 
 impl TypeSource<'_> {
@@ -25,6 +28,7 @@ impl TypeSource<'_> {
             TypeSource::Enum(_) => NamedKind::Enum,
             TypeSource::Struct(_) => NamedKind::Struct,
             TypeSource::Union(_) => NamedKind::Union,
+            TypeSource::External => NamedKind::External,
         }
     }
 }
@@ -125,7 +129,7 @@ pub(crate) fn inline_name(container: &str, field: &str) -> String {
 fn inline_children<'a>(source: TypeSource<'a>) -> Vec<(&'a ast::Ident, &'a ast::TypeSpec)> {
     let decls: Vec<&ast::Declaration> = match source {
         TypeSource::Alias(d) => vec![d],
-        TypeSource::Enum(_) => vec![],
+        TypeSource::Enum(_) | TypeSource::External => vec![],
         TypeSource::Struct(b) => b.fields.iter().map(|f| &f.decl).collect(),
         TypeSource::Union(b) => std::iter::once(&b.discriminant)
             .chain(b.arms.iter().map(|a| &a.field.decl))
@@ -154,13 +158,15 @@ pub(crate) struct TypeResolver<'s, 'a> {
 }
 
 impl<'a> TypeResolver<'_, 'a> {
+    /// The types defined (external ones are not: they have no definition).
     pub fn resolve_all(&mut self) -> Vec<TypeDef> {
         let table = self.table;
         table
             .pending
             .iter()
-            .map(|p| {
+            .filter_map(|p| {
                 let kind = match p.source {
+                    TypeSource::External => return None,
                     TypeSource::Alias(d) => match self.declaration(&p.name, d, Context::Typedef) {
                         Some(f) => TypeKind::Alias(f.ty),
                         None => TypeKind::Alias(TypeRef::scalar(BaseType::Int)),
@@ -180,7 +186,7 @@ impl<'a> TypeResolver<'_, 'a> {
                     }),
                     TypeSource::Union(b) => TypeKind::Union(self.union(&p.name, b)),
                 };
-                TypeDef {
+                Some(TypeDef {
                     name: p.name.clone(),
                     kind,
                     span: p.span,
@@ -188,7 +194,7 @@ impl<'a> TypeResolver<'_, 'a> {
                     inline: p.inline,
                     recursive: false,
                     synthetic: p.synthetic.clone(),
-                }
+                })
             })
             .collect()
     }
@@ -472,7 +478,7 @@ impl<'a> TypeResolver<'_, 'a> {
                     return None;
                 };
                 let kind = target.source.kind();
-                if let Some(k) = keyword {
+                if let (Some(k), false) = (keyword, kind == NamedKind::External) {
                     let expected = match k {
                         Keyword::Struct => NamedKind::Struct,
                         Keyword::Enum => NamedKind::Enum,
@@ -635,6 +641,7 @@ fn article(k: NamedKind) -> &'static str {
         NamedKind::Enum => "an enum",
         NamedKind::Struct => "a struct",
         NamedKind::Union => "a union",
+        NamedKind::External => "a type defined elsewhere",
     }
 }
 
