@@ -40,7 +40,7 @@ use Need::{Lib, Program};
 /// `files` and package variables): change both together. A unit test
 /// below checks that the script installs every package named here and
 /// checks the same programs and files.
-const REQUIRED: [(Need, &str); 23] = [
+const REQUIRED: [(Need, &str); 24] = [
     // libvirt's daemon and clients.
     (Program("libvirtd"), "libvirt-daemon"),
     (Program("virsh"), "libvirt-clients"),
