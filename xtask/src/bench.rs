@@ -10,7 +10,9 @@
 //! each at a time, so a busy moment of the machine does not land on one
 //! side only; the table shows the median round and the range.
 
+pub mod codegen;
 mod streams;
+mod usage;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

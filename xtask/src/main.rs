@@ -43,6 +43,10 @@ commands:
           (python3-libvirt) and the engine alone, then a volume of N MiB (1024;
           0 for none) downloaded and uploaded against virsh, all on one private
           libvirtd (needs libvirt-daemon and its storage driver)
+  bench-codegen [--rounds N] [--from TARBALL] [--no-macro]
+          xdrgen generate against the system's rpcgen -c on libvirt's remote_protocol.x
+          (from the newest tarball in ../shared/libvirt): time and peak memory, in
+          turns; then what xdr_include! of the file adds to a crate's cargo check
   capture record virsh / virt-admin sessions with a private libvirtd into
           libvirt-proto/tests/captures/ (needs libvirt-daemon and libvirt-clients)
   daemon-tests [--libvirt X.Y.Z] [-- TEST-ARGS]
@@ -67,6 +71,17 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("cargo xtask bench: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some("bench-codegen") => {
+            let result = bench::codegen::Args::parse(&args[1..])
+                .and_then(|a| bench::codegen::run(&workspace_root(), &a));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("cargo xtask bench-codegen: {e}");
                     ExitCode::FAILURE
                 }
             }

@@ -14,6 +14,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::usage::{self, Usage};
 use super::{median, print_table};
 
 /// The pool and volume the transfers use.
@@ -24,14 +25,6 @@ const VOLUME: &str = "v.img";
 /// below 64 MiB whatever the volume's size.
 const SPEED_TARGET: f64 = 1.0;
 const RSS_TARGET_MIB: f64 = 64.0;
-
-/// What one transfer cost.
-#[derive(Debug, Clone, Copy)]
-struct Usage {
-    wall: f64,
-    cpu: f64,
-    rss_mib: f64,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Side {
@@ -139,7 +132,6 @@ pub fn run(
     let source = dir.join("source.bin");
     write_source(&source, mib)?;
     let received = dir.join("received.bin");
-    let rusage = root.join("xtask/bench/rusage.py");
 
     let mut samples: BTreeMap<(Direction, Side), Vec<Usage>> = BTreeMap::new();
     for round in 0..rounds {
@@ -157,21 +149,22 @@ pub fn run(
                     Direction::Upload => &source,
                     Direction::Download => &received,
                 };
-                let mut cmd = Command::new(super::PYTHON);
-                cmd.arg(&rusage);
-                match side {
+                let cmd = match side {
                     Side::Ours => {
-                        cmd.arg(bin)
-                            .args([&uri, POOL, VOLUME, direction.name()])
-                            .arg(file);
+                        let mut cmd = usage::command(root, bin);
+                        cmd.args([&uri, POOL, VOLUME, direction.name()]).arg(file);
+                        cmd
                     }
                     Side::Virsh => {
                         let verb = format!("vol-{}", direction.name());
-                        cmd.args(["virsh", "-c", &uri, &verb, "--pool", POOL, VOLUME])
+                        let mut cmd = usage::command(root, "virsh");
+                        cmd.args(["-c", &uri, &verb, "--pool", POOL, VOLUME])
                             .arg(file);
+                        cmd
                     }
-                }
-                let usage = timed(cmd, side, direction)?;
+                };
+                let what = format!("the {side:?} {}", direction.name());
+                let cost = usage::measure(cmd, &what)?;
                 if direction == Direction::Download {
                     if round == 0 && !same_file(&source, &received)? {
                         return Err(format!(
@@ -180,7 +173,7 @@ pub fn run(
                     }
                     let _ = std::fs::remove_file(&received);
                 }
-                samples.entry((direction, side)).or_default().push(usage);
+                samples.entry((direction, side)).or_default().push(cost);
             }
         }
     }
@@ -255,39 +248,6 @@ fn virsh(uri: &str, args: &[&str]) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
-}
-
-/// Runs a transfer under `rusage.py`; what it cost.
-fn timed(mut cmd: Command, side: Side, direction: Direction) -> Result<Usage, String> {
-    let what = format!("the {side:?} {}", direction.name());
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{what} failed ({})", out.status));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("rusage "))
-        .ok_or_else(|| format!("{what}: no usage line"))?;
-    let f: Vec<f64> = line
-        .split_whitespace()
-        .map(|x| {
-            x.parse()
-                .map_err(|_| format!("{what}: bad usage line {line}"))
-        })
-        .collect::<Result<_, _>>()?;
-    let [wall, cpu, rss_kib] = f[..] else {
-        return Err(format!("{what}: bad usage line {line}"));
-    };
-    Ok(Usage {
-        wall,
-        cpu,
-        rss_mib: rss_kib / 1024.0,
-    })
 }
 
 /// A file of `mib` MiB of pseudo-random bytes (the transfer neither
