@@ -326,7 +326,7 @@ async fn client_rounds(o: &Options) -> Result<Vec<Proc>, ClientError> {
     let client = Client::connect_with(&o.uri, options).await?;
     let dom = client
         .call::<DomainLookupByName>(&DomainLookupByNameArgs {
-            name: o.domain.clone(),
+            name: o.domain.clone().into(),
         })
         .await?
         .dom;

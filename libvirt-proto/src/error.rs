@@ -65,7 +65,10 @@ use std::error::Error;
 use std::fmt;
 
 use crate::generated::error_codes::{ErrorDomain, ErrorLevel, ErrorNumber};
-use crate::generated::virnet::{MessageError, MessageNonnullDomain, MessageNonnullNetwork};
+use crate::generated::virnet::{
+    MessageDomain, MessageError, MessageNetwork, MessageNonnullDomain, MessageNonnullNetwork,
+    MessageString,
+};
 
 /// An error reported by the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,15 +102,15 @@ impl From<MessageError> for RemoteError {
         RemoteError {
             code: ErrorNumber(e.code),
             domain: ErrorDomain(e.domain),
-            message: e.message,
+            message: plain(e.message),
             level: ErrorLevel(e.level),
-            dom: e.dom,
-            str1: e.str1,
-            str2: e.str2,
-            str3: e.str3,
+            dom: e.dom.0,
+            str1: plain(e.str1),
+            str2: plain(e.str2),
+            str3: plain(e.str3),
             int1: e.int1,
             int2: e.int2,
-            net: e.net,
+            net: e.net.0,
         }
     }
 }
@@ -117,17 +120,27 @@ impl From<RemoteError> for MessageError {
         MessageError {
             code: e.code.0,
             domain: e.domain.0,
-            message: e.message,
+            message: wire(e.message),
             level: e.level.0,
-            dom: e.dom,
-            str1: e.str1,
-            str2: e.str2,
-            str3: e.str3,
+            dom: MessageDomain(e.dom),
+            str1: wire(e.str1),
+            str2: wire(e.str2),
+            str3: wire(e.str3),
             int1: e.int1,
             int2: e.int2,
-            net: e.net,
+            net: MessageNetwork(e.net),
         }
     }
+}
+
+/// An optional string of the wire as a plain `Option<String>`.
+fn plain(s: MessageString) -> Option<String> {
+    s.0.map(String::from)
+}
+
+/// A plain optional string as the wire's typedef.
+fn wire(s: Option<String>) -> MessageString {
+    MessageString(s.map(Into::into))
 }
 
 impl RemoteError {

@@ -90,7 +90,8 @@ macro_rules! typed_accessors {
         pub fn $get(&self, name: &str) -> Result<Option<$t>, TypedParamError> {
             match self.find(name) {
                 None => Ok(None),
-                Some(TypedParamValue::$variant(v)) => Ok(Some(v.clone())),
+                // `.into()`: string values are the wire's string typedef.
+                Some(TypedParamValue::$variant(v)) => Ok(Some(v.clone().into())),
                 Some(other) => Err(TypedParamError::TypeMismatch {
                     name: name.to_owned(),
                     expected: $name,
@@ -101,12 +102,12 @@ macro_rules! typed_accessors {
 
         /// Sets `name`, replacing a value of any type.
         pub fn $set(&mut self, name: &str, value: $t) -> Result<(), TypedParamError> {
-            self.set(name, TypedParamValue::$variant(value))
+            self.set(name, TypedParamValue::$variant(value.into()))
         }
 
         /// Adds `name`; an error if it is already present.
         pub fn $add(&mut self, name: &str, value: $t) -> Result<(), TypedParamError> {
-            self.add(name, TypedParamValue::$variant(value))
+            self.add(name, TypedParamValue::$variant(value.into()))
         }
 
         /// Builder form of the adder.
@@ -153,7 +154,7 @@ impl TypedParams {
             return Err(TypedParamError::Duplicate(name.to_owned()));
         }
         self.0.push(TypedParam {
-            field: name.to_owned(),
+            field: name.into(),
             value,
         });
         Ok(())
@@ -164,7 +165,7 @@ impl TypedParams {
         Self::check_name(name)?;
         self.0.retain(|p| p.field != name);
         self.0.push(TypedParam {
-            field: name.to_owned(),
+            field: name.into(),
             value,
         });
         Ok(())
@@ -193,8 +194,8 @@ impl TypedParams {
         }
         for v in values {
             self.0.push(TypedParam {
-                field: name.to_owned(),
-                value: TypedParamValue::String((*v).to_owned()),
+                field: name.into(),
+                value: TypedParamValue::String((*v).into()),
             });
         }
         Ok(())
@@ -279,7 +280,7 @@ fn from_admin(v: admin::TypedParamValue) -> TypedParamValue {
         admin::TypedParamValue::Ullong(x) => TypedParamValue::Ullong(x),
         admin::TypedParamValue::Double(x) => TypedParamValue::Double(x),
         admin::TypedParamValue::Boolean(x) => TypedParamValue::Boolean(x),
-        admin::TypedParamValue::String(x) => TypedParamValue::String(x),
+        admin::TypedParamValue::String(x) => TypedParamValue::String(x.0.into()),
     }
 }
 
@@ -291,7 +292,7 @@ fn to_admin(v: &TypedParamValue) -> admin::TypedParamValue {
         TypedParamValue::Ullong(x) => admin::TypedParamValue::Ullong(*x),
         TypedParamValue::Double(x) => admin::TypedParamValue::Double(*x),
         TypedParamValue::Boolean(x) => admin::TypedParamValue::Boolean(*x),
-        TypedParamValue::String(x) => admin::TypedParamValue::String(x.clone()),
+        TypedParamValue::String(x) => admin::TypedParamValue::String(x.0.clone().into()),
     }
 }
 
@@ -300,7 +301,7 @@ impl From<Vec<admin::TypedParam>> for TypedParams {
         TypedParams(
             v.into_iter()
                 .map(|p| TypedParam {
-                    field: p.field,
+                    field: p.field.0.into(),
                     value: from_admin(p.value),
                 })
                 .collect(),
@@ -312,7 +313,7 @@ impl From<&TypedParams> for Vec<admin::TypedParam> {
     fn from(p: &TypedParams) -> Self {
         p.0.iter()
             .map(|p| admin::TypedParam {
-                field: p.field.clone(),
+                field: p.field.0.clone().into(),
                 value: to_admin(&p.value),
             })
             .collect()

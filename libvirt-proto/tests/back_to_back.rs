@@ -37,7 +37,7 @@ fn pump(c: &mut ClientEngine, s: &mut ServerEngine, now: Instant) {
 fn domain() -> remote::NonnullDomain {
     remote::NonnullDomain {
         name: "test".into(),
-        uuid: [7; 16],
+        uuid: [7; 16].into(),
         id: 1,
     }
 }
@@ -140,7 +140,7 @@ fn a_read_stream_end_to_end() {
     s.reply(
         &header,
         &remote::DomainScreenshotRet {
-            mime: Some("image/png".into()),
+            mime: remote::RemoteString(Some("image/png".into())),
         },
     )
     .unwrap();
@@ -358,8 +358,13 @@ fn several_streams_at_once_stay_apart() {
     let b = c.call::<procs::DomainScreenshot>(&args).unwrap();
     pump(&mut c, &mut s, now);
     while let Some(ServerEvent::Call { header, .. }) = s.poll_event() {
-        s.reply(&header, &remote::DomainScreenshotRet { mime: None })
-            .unwrap();
+        s.reply(
+            &header,
+            &remote::DomainScreenshotRet {
+                mime: remote::RemoteString(None),
+            },
+        )
+        .unwrap();
     }
     // Interleaved chunks, b's stream ending first.
     s.stream_send(a, b"a1").unwrap();

@@ -185,7 +185,7 @@ fn admin_lists_the_daemon_servers() {
         .into_iter()
         .find_map(|(_, b)| match b {
             Body::Reply(Reply::Admin(admin::program::Reply::ConnectListServers(r))) => {
-                Some(r.servers.into_iter().map(|s| s.name).collect())
+                Some(r.servers.into_iter().map(|s| s.name.0).collect())
             }
             _ => None,
         })

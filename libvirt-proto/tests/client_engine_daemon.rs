@@ -38,7 +38,7 @@ fn monitor_event(callback_id: i32, event: &str) -> qemu::DomainMonitorEventMsg {
         event: event.into(),
         seconds: 1,
         micros: 2,
-        details: Some("{}".into()),
+        details: remote::RemoteString(Some("{}".into())),
     }
 }
 
@@ -66,16 +66,19 @@ async fn serve(mut sock: UnixStream) -> Seen {
                     }
                     Call::Remote(program::Call::DomainOpenConsole(a)) => {
                         assert_eq!(a.dom.name, "vm");
-                        assert_eq!(a.dev_name.as_deref(), Some("serial0"));
+                        assert_eq!(a.dev_name.as_deref().map(|s| s.as_str()), Some("serial0"));
                         engine.reply(&header, &()).unwrap();
                         engine.stream_send(header.serial, BANNER).unwrap();
                     }
                     Call::Remote(program::Call::DomainOpenChannel(a)) => {
-                        assert_eq!(a.name.as_deref(), Some("org.qemu.guest_agent.0"));
+                        assert_eq!(
+                            a.name.as_deref().map(|s| s.as_str()),
+                            Some("org.qemu.guest_agent.0")
+                        );
                         engine.reply(&header, &()).unwrap();
                     }
                     Call::Qemu(qemu::program::Call::ConnectDomainMonitorEventRegister(a)) => {
-                        assert_eq!(a.event.as_deref(), Some("STOP"));
+                        assert_eq!(a.event.as_deref().map(|s| s.as_str()), Some("STOP"));
                         let ret = qemu::ConnectDomainMonitorEventRegisterRet {
                             callback_id: CALLBACK,
                         };
@@ -129,7 +132,7 @@ async fn serve(mut sock: UnixStream) -> Seen {
 fn vm() -> remote::NonnullDomain {
     remote::NonnullDomain {
         name: "vm".into(),
-        uuid: [1; 16],
+        uuid: [1; 16].into(),
         id: 1,
     }
 }

@@ -235,7 +235,7 @@ async fn events_go_to_their_own_registration_and_loss_is_counted() {
     let netname = "default".to_string();
     let n = client
         .call::<procs::NetworkLookupByName>(&remote::NetworkLookupByNameArgs {
-            name: netname.clone(),
+            name: netname.clone().into(),
         })
         .await
         .unwrap()
@@ -252,7 +252,7 @@ async fn events_go_to_their_own_registration_and_loss_is_counted() {
     match m {
         Message::Remote(remote::program::Message::NetworkEventLifecycle(e)) => {
             assert_eq!(e.callback_id, net.callback_id().unwrap());
-            assert_eq!(e.net.name, netname);
+            assert_eq!(e.net.name.0, netname);
         }
         other => panic!("{other:?}"),
     }

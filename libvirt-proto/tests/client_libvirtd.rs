@@ -104,7 +104,7 @@ async fn lifecycle_events_arrive() {
         .call::<procs::ConnectDomainEventCallbackRegisterAny>(
             &remote::ConnectDomainEventCallbackRegisterAnyArgs {
                 event_id: 0, // VIR_DOMAIN_EVENT_ID_LIFECYCLE
-                dom: None,
+                dom: remote::Domain(None),
             },
         )
         .await

@@ -152,7 +152,7 @@ fn events_are_typed_messages() {
         msg: remote::DomainEventLifecycleMsg {
             dom: remote::NonnullDomain {
                 name: "test".into(),
-                uuid: [1; 16],
+                uuid: [1; 16].into(),
                 id: 1,
             },
             event: 3,
@@ -287,7 +287,7 @@ fn an_abandoned_stream_call_aborts_its_stream() {
     let (serial, call) = screenshot_call(&mut c);
     assert!(c.abandon(serial));
     let reply = remote::DomainScreenshotRet {
-        mime: Some("image/png".into()),
+        mime: remote::RemoteString(Some("image/png".into())),
     };
     c.handle_input(
         &answer(
@@ -310,7 +310,7 @@ fn screenshot_call(c: &mut ClientEngine) -> (u32, Frame) {
     let args = remote::DomainScreenshotArgs {
         dom: remote::NonnullDomain {
             name: "test".into(),
-            uuid: [0; 16],
+            uuid: [0; 16].into(),
             id: 1,
         },
         screen: 0,
@@ -326,7 +326,7 @@ fn a_read_stream_delivers_data_and_completes_the_handshake() {
     let mut c = ClientEngine::new(now);
     let (serial, call) = screenshot_call(&mut c);
     let ret = remote::DomainScreenshotRet {
-        mime: Some("image/x-portable-pixmap".into()),
+        mime: remote::RemoteString(Some("image/x-portable-pixmap".into())),
     };
     let mut input = answer(
         &call,
@@ -748,7 +748,7 @@ fn every_call_gets_exactly_one_outcome_whatever_happens() {
                     let args = remote::DomainScreenshotArgs {
                         dom: remote::NonnullDomain {
                             name: "test".into(),
-                            uuid: [0; 16],
+                            uuid: [0; 16].into(),
                             id: 1,
                         },
                         screen: 0,

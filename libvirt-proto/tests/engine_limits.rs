@@ -281,7 +281,7 @@ fn a_call_above_the_message_limit_is_refused_and_the_engine_goes_on() {
     // Typed arguments are measured before they are encoded.
     let xml = "x".repeat(33 << 20);
     too_large(
-        c.call::<procs::DomainDefineXml>(&remote::DomainDefineXmlArgs { xml }),
+        c.call::<procs::DomainDefineXml>(&remote::DomainDefineXmlArgs { xml: xml.into() }),
         call_len(4 + (33 << 20)),
     );
     assert!(c.poll_transmit().is_none(), "nothing queued");
@@ -341,8 +341,8 @@ fn a_reply_above_the_message_limit_is_refused_and_the_call_can_still_be_answered
     let name = "n".repeat(remote::STRING_MAX as usize);
     let domains = vec![
         remote::NonnullDomain {
-            name,
-            uuid: [0; 16],
+            name: name.into(),
+            uuid: [0; 16].into(),
             id: 1,
         };
         9

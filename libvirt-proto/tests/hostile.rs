@@ -196,7 +196,7 @@ async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
 fn domain() -> remote::NonnullDomain {
     remote::NonnullDomain {
         name: "test".into(),
-        uuid: [0; 16],
+        uuid: [0; 16].into(),
         id: 1,
     }
 }

@@ -146,7 +146,7 @@ async fn methods_agree_with_typed_calls_and_virsh() {
     // A typed flag set: the active domains are virsh's `list`, and the
     // inactive ones are the others of `list --all`.
     let names = |r: remote::ConnectListAllDomainsRet| -> Vec<String> {
-        let mut n: Vec<String> = r.domains.into_iter().map(|d| d.name).collect();
+        let mut n: Vec<String> = r.domains.into_iter().map(|d| d.name.0).collect();
         n.sort();
         n
     };
@@ -181,7 +181,7 @@ async fn methods_agree_with_typed_calls_and_virsh() {
     assert_eq!(names(all), virsh_names(&["list", "--name", "--all"]));
 
     // A fixed-size opaque argument by value.
-    let same = client.domain_lookup_by_uuid(dom.uuid).await.unwrap();
+    let same = client.domain_lookup_by_uuid(dom.uuid.0).await.unwrap();
     assert_eq!(same, dom);
 
     // Handles: the object's procedures as its methods, lists of handles.
@@ -198,7 +198,7 @@ async fn methods_agree_with_typed_calls_and_virsh() {
         .list_all_domains(ConnectListAllDomainsFlags::ACTIVE)
         .await
         .unwrap();
-    let mut listed_names: Vec<String> = listed.iter().map(|d| d.name.clone()).collect();
+    let mut listed_names: Vec<String> = listed.iter().map(|d| d.name.to_string()).collect();
     listed_names.sort();
     assert_eq!(listed_names, virsh_names(&["list", "--name"]));
     assert!(listed.contains(&dom));
@@ -209,7 +209,7 @@ async fn methods_agree_with_typed_calls_and_virsh() {
             .await
             .unwrap()
             .iter()
-            .map(|v| v.name.clone())
+            .map(|v| v.name.to_string())
             .collect();
         vols.sort();
         let virsh = d.virsh(&["vol-list", "--pool", &pool.name]);
@@ -248,7 +248,7 @@ async fn typed_parameters_both_ways() {
 
     let kind = client.domain_get_scheduler_type(&dom).await.unwrap();
     let schedinfo = d.virsh(&["schedinfo", "test"]);
-    assert_eq!(field(&schedinfo, "Scheduler").unwrap(), kind.r#type);
+    assert_eq!(field(&schedinfo, "Scheduler").unwrap(), kind.r#type.0);
 
     // A one-field reply of typed parameters comes back as `TypedParams`;
     // their count is asked for first, with the scheduler's type.

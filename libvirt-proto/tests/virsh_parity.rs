@@ -232,7 +232,7 @@ async fn compare_dominfo(d: &Daemon, client: &Client, name: &str) {
         dom.id.to_string()
     };
     assert_eq!(field(&f, "Id"), id, "Id of {name}");
-    assert_eq!(field(&f, "Name"), dom.name);
+    assert_eq!(field(&f, "Name"), dom.name.0);
     assert_eq!(field(&f, "UUID"), uuid(&dom.uuid));
     assert_eq!(field(&f, "OS Type"), dom.get_os_type().await.unwrap());
     assert_eq!(field(&f, "State"), state_word(info.state));
@@ -270,7 +270,7 @@ async fn compare_dominfo(d: &Daemon, client: &Client, name: &str) {
 async fn compare_list(d: &Daemon, client: &Client) {
     let doms = all_domains(client).await;
     assert!(!doms.is_empty());
-    let ours = sorted(doms.iter().map(|d| d.name.clone()).collect());
+    let ours = sorted(doms.iter().map(|d| d.name.to_string()).collect());
     assert_eq!(
         sorted(names(&virsh(d, &["list", "--all", "--name"]).await)),
         ours
@@ -281,7 +281,7 @@ async fn compare_list(d: &Daemon, client: &Client) {
     for dom in &doms {
         let row = rows
             .iter()
-            .find(|r| r["Name"] == dom.name)
+            .find(|r| r["Name"] == dom.name.0)
             .unwrap_or_else(|| panic!("{} not in {rows:?}", dom.name));
         let id = if dom.id == -1 {
             "-".to_string()
@@ -549,20 +549,20 @@ async fn storage_pools_agree() {
     assert!(!pools.is_empty());
     assert_eq!(
         sorted(names(&virsh(&d, &["pool-list", "--all", "--name"]).await)),
-        sorted(pools.iter().map(|p| p.name.clone()).collect())
+        sorted(pools.iter().map(|p| p.name.to_string()).collect())
     );
     let rows = table(&virsh(&d, &["pool-list", "--all"]).await);
     assert_eq!(rows.len(), pools.len(), "{rows:?}");
     for pool in &pools {
         let active = pool.is_active().await.unwrap();
         let autostart = pool.get_autostart().await.unwrap();
-        let row = rows.iter().find(|r| r["Name"] == pool.name).unwrap();
+        let row = rows.iter().find(|r| r["Name"] == pool.name.0).unwrap();
         assert_eq!(row["State"], active_word(active));
         assert_eq!(row["Autostart"], yes_no(autostart));
 
         let f = fields(&virsh(&d, &["pool-info", "--bytes", &pool.name]).await);
         let info = pool.get_info().await.unwrap();
-        assert_eq!(field(&f, "Name"), pool.name);
+        assert_eq!(field(&f, "Name"), pool.name.0);
         assert_eq!(field(&f, "UUID"), uuid(&pool.uuid));
         let state = info
             .state
@@ -678,7 +678,7 @@ async fn compare_net_list(client: &Client, rows: Vec<BTreeMap<String, String>>) 
     for net in nets {
         let row = rows
             .iter()
-            .find(|r| r["Name"] == net.name)
+            .find(|r| r["Name"] == net.name.0)
             .unwrap_or_else(|| panic!("{} not in {rows:?}", net.name));
         assert_eq!(row["State"], active_word(net.is_active().await.unwrap()));
         assert_eq!(row["Autostart"], yes_no(net.get_autostart().await.unwrap()));
@@ -699,14 +699,14 @@ async fn networks_agree() {
     assert!(!nets.is_empty());
     assert_eq!(
         sorted(names(&virsh(&d, &["net-list", "--all", "--name"]).await)),
-        sorted(nets.iter().map(|n| n.name.clone()).collect())
+        sorted(nets.iter().map(|n| n.name.to_string()).collect())
     );
 
     // `net-list --all` and `net-info` of every network, as the client sees it.
     compare_net_list(&client, table(&virsh(&d, &["net-list", "--all"]).await)).await;
     for net in &nets {
         let f = fields(&virsh(&d, &["net-info", &net.name]).await);
-        assert_eq!(field(&f, "Name"), net.name);
+        assert_eq!(field(&f, "Name"), net.name.0);
         assert_eq!(field(&f, "UUID"), uuid(&net.uuid));
         assert_eq!(field(&f, "Bridge"), net.get_bridge_name().await.unwrap());
         let ours = net.get_xml_desc(NetworkXMLFlags::empty()).await.unwrap();
@@ -875,7 +875,7 @@ async fn a_read_only_connection_reads_but_may_not_suspend() {
     let doms = all_domains(&client).await;
     assert_eq!(
         sorted(names(&virsh(&d, &["-r", "list", "--all", "--name"]).await)),
-        sorted(doms.iter().map(|d| d.name.clone()).collect())
+        sorted(doms.iter().map(|d| d.name.to_string()).collect())
     );
     compare_dominfo(&d, &client, "test").await;
     let host = client.connect_get_hostname().await.unwrap();
@@ -907,7 +907,7 @@ fn admin_value(v: &TypedParamValue) -> String {
         TypedParamValue::Ullong(u) => u.to_string(),
         TypedParamValue::Double(d) => format!("{d:.6}"),
         TypedParamValue::Boolean(b) => yes_no(*b != 0).to_string(),
-        TypedParamValue::String(s) => s.clone(),
+        TypedParamValue::String(s) => s.to_string(),
     }
 }
 
@@ -915,7 +915,7 @@ fn admin_params(params: &TypedParams) -> BTreeMap<String, String> {
     params
         .0
         .iter()
-        .map(|p| (p.field.clone(), admin_value(&p.value)))
+        .map(|p| (p.field.to_string(), admin_value(&p.value)))
         .collect()
 }
 

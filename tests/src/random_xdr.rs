@@ -150,12 +150,10 @@ impl Encoding {
 }
 
 /// The types of a specification that generated code gives `Encode` and
-/// `Decode`: structs, unions and enums (aliases are Rust type aliases).
+/// `Decode`: all of them (structs, unions, enums, and typedefs, which are
+/// newtypes with their own codec).
 pub fn codec_types(spec: &Spec) -> Vec<&TypeDef> {
-    spec.types
-        .iter()
-        .filter(|t| !matches!(t.kind, TypeKind::Alias(_)))
-        .collect()
+    spec.types.iter().collect()
 }
 
 /// Makes random encodings of a specification's types.

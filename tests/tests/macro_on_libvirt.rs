@@ -40,7 +40,7 @@ fn the_remote_program_is_there() {
     assert_eq!(remote_program::NUMBER, 0x2000_8086);
     assert_eq!(remote_program::PROCEDURES.len(), 453);
     // VIR_UUID_BUFLEN came from the preset: a 16-byte opaque.
-    let d = RemoteNonnullDomain { name: "d".into(), uuid: [0; 16], id: 1 };
+    let d = RemoteNonnullDomain { name: "d".into(), uuid: [0; 16].into(), id: 1 };
     assert_eq!(xdrgen::rt::to_bytes(&d).unwrap().len(), 4 + 4 + 16 + 4);
     type Shot = remote_program::procs::DomainScreenshot;
     assert!(<Shot as RemoteProcedure>::INFO.stream.is_some());

@@ -18,7 +18,7 @@
 use integration_tests::codec_check::{hex, DecodeAny, Decoded, FullCheck, Report};
 use integration_tests::fixture_specs::{all_specs, load_files};
 use integration_tests::random_xdr::{codec_types, Limits, Oracle, Rng};
-use xdrgen::ir::Spec;
+use xdrgen::ir::{Spec, TypeKind};
 
 mod fixtures {
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
@@ -188,6 +188,7 @@ fn every_fixture_type_round_trips_against_the_oracle() {
         "build.rs saw other fixtures: rebuild"
     );
     let mut types = 0;
+    let mut typedefs = 0;
     for src in &specs {
         let (_, spec) = load_files(&src.files).unwrap();
         let name = src.name.as_str();
@@ -202,8 +203,15 @@ fn every_fixture_type_round_trips_against_the_oracle() {
         });
         assert_eq!(t.encodings, t.types * 50);
         types += t.types;
+        typedefs += spec
+            .types
+            .iter()
+            .filter(|t| matches!(t.kind, TypeKind::Alias(_)))
+            .count();
     }
     assert!(types >= 25, "only {types} fixture types tested");
+    // Typedefs are checked on their own, as the newtypes they generate.
+    assert!(typedefs >= 30, "only {typedefs} fixture typedefs tested");
 }
 
 #[cfg(has_libvirt_remote)]
@@ -231,6 +239,17 @@ fn every_libvirt_remote_type_round_trips_against_the_oracle() {
         libvirt_remote::dispatch(ty, c)
     });
     assert!(t.types > 600, "only {} remote types", t.types);
+    for typedef in [
+        "remote_nonnull_string",
+        "remote_string",
+        "remote_uuid",
+        "remote_domain",
+    ] {
+        assert!(
+            libvirt_remote::TYPES.contains(&typedef),
+            "{typedef} not tested"
+        );
+    }
     assert_eq!(
         libvirt_remote::TYPES.len(),
         t.types,

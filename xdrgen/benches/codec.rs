@@ -26,8 +26,8 @@ fn domains() -> spec::DomainList {
     spec::DomainList {
         domains: (0..10_000)
             .map(|i| spec::NonnullDomain {
-                name: format!("guest-{i:05}"),
-                uuid: [i as u8; 16],
+                name: format!("guest-{i:05}").into(),
+                uuid: spec::UuidT([i as u8; 16]),
                 id: i,
             })
             .collect(),
@@ -73,8 +73,8 @@ fn decode_10k_domains_serde_xdr(b: Bencher<'_, '_>) {
         .domains
         .into_iter()
         .map(|d| SerdeDomain {
-            name: d.name,
-            uuid: d.uuid,
+            name: d.name.0,
+            uuid: d.uuid.0,
             id: d.id,
         })
         .collect();
@@ -119,12 +119,12 @@ fn params() -> spec::TypedParams {
     spec::TypedParams {
         params: (0..64)
             .map(|i| spec::TypedParam {
-                field: format!("param.{i}"),
+                field: format!("param.{i}").into(),
                 value: match i % 4 {
                     0 => V::I(i),
                     1 => V::Ul(u64::from(i as u32) << 32),
                     2 => V::D(f64::from(i) / 3.0),
-                    _ => V::S(format!("value-{i}")),
+                    _ => V::S(format!("value-{i}").into()),
                 },
             })
             .collect(),

@@ -233,7 +233,7 @@ fn one_method_per_call_with_idiomatic_parameters() {
             "-> Result<(Option<String>, ByteStream), ClientError> { let args = \
              remote::DomainScreenshotArgs { dom: dom.clone(), screen, flags, }; \
              let (ret, stream) = self.call_stream::<procs::DomainScreenshot>(&args).await?; \
-             Ok((ret.mime, stream)) }"
+             Ok((ret.mime.0.map(|x| x.0), stream)) }"
         ),
         "{text}"
     );
@@ -344,7 +344,8 @@ fn an_objects_procedures_are_methods_of_its_handle() {
     assert!(
         text.contains(
             "-> Result<Domain, ClientError> { let args = remote::DomainLookupByNameArgs \
-             { name: name.to_owned(), }; self.call::<procs::DomainLookupByName>(&args) \
+             { name: remote::NonnullString(name.to_owned()), }; \
+             self.call::<procs::DomainLookupByName>(&args) \
              .await .map(|r| Domain::from_wire(self.clone(), r.dom)) }"
         ),
         "{text}"

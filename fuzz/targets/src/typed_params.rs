@@ -43,7 +43,7 @@ pub fn typed_params(data: &[u8]) {
         p
     };
 
-    let names: Vec<String> = params.0.iter().map(|p| p.field.clone()).collect();
+    let names: Vec<String> = params.0.iter().map(|p| p.field.to_string()).collect();
     for name in names.iter().map(String::as_str).chain(["", "missing"]) {
         let first = params.0.iter().find(|p| p.field == name).map(|p| &p.value);
         // The same value, not an equal one (a NaN double is not equal to

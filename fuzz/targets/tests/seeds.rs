@@ -43,7 +43,7 @@ fn rem(procedure: P, kind: MessageType, serial: u32) -> Header {
 fn dom() -> remote::NonnullDomain {
     remote::NonnullDomain {
         name: "demo".into(),
-        uuid: *b"0123456789abcdef",
+        uuid: remote::Uuid(*b"0123456789abcdef"),
         id: 3,
     }
 }
@@ -88,7 +88,7 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
             frame(
                 rem(P::ConnectOpen, K::Call, 3),
                 &remote::ConnectOpenArgs {
-                    name: Some("qemu:///system".into()),
+                    name: remote::RemoteString(Some("qemu:///system".into())),
                     flags: 0,
                 },
             ),
@@ -237,7 +237,7 @@ fn c_frame(s: Script, pick: u8, kind: u8, status: u8, procedure: P, body: &[u8])
 fn client_engine() -> Vec<(&'static str, Vec<u8>)> {
     let lib = 11_003_000u64.to_be_bytes();
     let mime = xdr::to_bytes(&remote::DomainScreenshotRet {
-        mime: Some("image/png".into()),
+        mime: remote::RemoteString(Some("image/png".into())),
     })
     .unwrap();
     let ping = frames().into_iter().find(|(n, _)| *n == "ping").unwrap().1;
@@ -397,7 +397,7 @@ fn s_call(s: Script, serial: u8, proc_sel: u8, body: &[u8]) -> Script {
 
 fn server_engine() -> Vec<(&'static str, Vec<u8>)> {
     let open = xdr::to_bytes(&remote::ConnectOpenArgs {
-        name: Some("qemu:///system".into()),
+        name: remote::RemoteString(Some("qemu:///system".into())),
         flags: 0,
     })
     .unwrap();

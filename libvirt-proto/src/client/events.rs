@@ -183,7 +183,7 @@ impl Client {
             EventFamily::Domain,
             &remote::ConnectDomainEventCallbackRegisterAnyArgs {
                 event_id: event_id.into().0,
-                dom,
+                dom: remote::Domain(dom),
             },
             |callback_id| remote::ConnectDomainEventCallbackDeregisterAnyArgs { callback_id },
         )
@@ -204,7 +204,7 @@ impl Client {
             EventFamily::Network,
             &remote::ConnectNetworkEventRegisterAnyArgs {
                 event_id: event_id.into().0,
-                net,
+                net: remote::Network(net),
             },
             |callback_id| remote::ConnectNetworkEventDeregisterAnyArgs { callback_id },
         )
@@ -225,7 +225,7 @@ impl Client {
             EventFamily::StoragePool,
             &remote::ConnectStoragePoolEventRegisterAnyArgs {
                 event_id: event_id.into().0,
-                pool,
+                pool: remote::StoragePool(pool),
             },
             |callback_id| remote::ConnectStoragePoolEventDeregisterAnyArgs { callback_id },
         )
@@ -246,7 +246,7 @@ impl Client {
             EventFamily::NodeDevice,
             &remote::ConnectNodeDeviceEventRegisterAnyArgs {
                 event_id: event_id.into().0,
-                dev,
+                dev: remote::NodeDevice(dev),
             },
             |callback_id| remote::ConnectNodeDeviceEventDeregisterAnyArgs { callback_id },
         )
@@ -267,7 +267,7 @@ impl Client {
             EventFamily::Secret,
             &remote::ConnectSecretEventRegisterAnyArgs {
                 event_id: event_id.into().0,
-                secret,
+                secret: remote::Secret(secret),
             },
             |callback_id| remote::ConnectSecretEventDeregisterAnyArgs { callback_id },
         )
@@ -289,7 +289,11 @@ impl Client {
             qemu::program::procs::ConnectDomainMonitorEventDeregister,
         >(
             EventFamily::QemuMonitor,
-            &qemu::ConnectDomainMonitorEventRegisterArgs { dom, event, flags },
+            &qemu::ConnectDomainMonitorEventRegisterArgs {
+                dom: remote::Domain(dom),
+                event: remote::RemoteString(event.map(Into::into)),
+                flags,
+            },
             |callback_id| qemu::ConnectDomainMonitorEventDeregisterArgs { callback_id },
         )
         .await

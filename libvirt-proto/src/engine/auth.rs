@@ -516,7 +516,7 @@ impl ClientAuth {
     ) -> Result<AuthStatus, AuthError> {
         let (nil, data) = to_wire(response.map_err(AuthError::Sasl)?);
         let args = remote::AuthSaslStartArgs {
-            mech: self.mechanism()?.name().to_owned(),
+            mech: self.mechanism()?.name().into(),
             nil,
             data,
         };
@@ -648,7 +648,7 @@ impl ClientAuth {
                             self.job = Some(AuthJob(Box::new(move || {
                                 AuthJobOutput(JobOutput::Built(build()))
                             })));
-                            self.mechlist = r.mechlist;
+                            self.mechlist = r.mechlist.0;
                             self.stage = Stage::Building;
                             return Ok(AuthStatus::InProgress);
                         }
@@ -856,7 +856,7 @@ impl ServerAuth {
                 Some(s) => engine.reply(
                     header,
                     &remote::AuthSaslInitRet {
-                        mechlist: s.mechanisms(),
+                        mechlist: s.mechanisms().into(),
                     },
                 )?,
                 None => self.refuse(engine, header, "SASL authentication is not offered")?,

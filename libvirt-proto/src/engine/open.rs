@@ -209,7 +209,7 @@ impl Opener {
 
     fn send_open(&mut self, engine: &mut ClientEngine) -> Result<(), OpenError> {
         let args = remote::ConnectOpenArgs {
-            name: self.name.clone(),
+            name: remote::RemoteString(self.name.clone().map(Into::into)),
             flags: self.flags,
         };
         self.serial = engine

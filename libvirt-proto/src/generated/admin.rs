@@ -33,9 +33,22 @@ pub const VIR_TYPED_PARAM_DOUBLE: u32 = 5;
 pub const VIR_TYPED_PARAM_BOOLEAN: u32 = 6;
 pub const VIR_TYPED_PARAM_STRING: u32 = 7;
 /// A long string, which may NOT be NULL.
-pub type NonnullString = ::std::string::String;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct NonnullString(pub ::std::string::String);
+::xdrgen::rt::typedef!(
+    NonnullString, ::std::string::String, ::xdrgen::rt::Str < 4194304 >, string
+);
 /// A long string, which may be NULL.
-pub type AdminString = ::std::option::Option<NonnullString>;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct AdminString(pub ::std::option::Option<NonnullString>);
+::xdrgen::rt::typedef!(
+    AdminString, ::std::option::Option < NonnullString >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullString > >
+);
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub enum TypedParamValue {
@@ -104,7 +117,9 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
             Self::String(x) => {
                 ::xdrgen::rt::Encode::encode(&7i32, w)?;
                 ::xdrgen::rt::field(
-                    <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(x, w),
+                    <::xdrgen::rt::Plain<
+                        NonnullString,
+                    > as ::xdrgen::rt::Codec>::encode(x, w),
                     "admin_typed_param_value",
                     "s",
                 )
@@ -130,7 +145,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 4 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(x)
             }
             Self::String(x) => {
-                4 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(x)
+                4 + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(x)
             }
         }
     }
@@ -214,8 +229,8 @@ impl ::xdrgen::rt::Decode for TypedParamValue {
                 ::std::result::Result::Ok(
                     Self::String(
                         ::xdrgen::rt::field(
-                            <::xdrgen::rt::Str<
-                                4194304,
+                            <::xdrgen::rt::Plain<
+                                NonnullString,
                             > as ::xdrgen::rt::Codec>::decode(r),
                             "admin_typed_param_value",
                             "s",
@@ -243,7 +258,7 @@ pub struct TypedParam {
 impl ::xdrgen::rt::Encode for TypedParam {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<TypedParamValue> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -252,7 +267,9 @@ impl ::xdrgen::rt::Encode for TypedParam {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.field, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.field, w),
             "admin_typed_param",
             "field",
         )?;
@@ -266,21 +283,23 @@ impl ::xdrgen::rt::Encode for TypedParam {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.field)
             + <::xdrgen::rt::Plain<
                 TypedParamValue,
             > as ::xdrgen::rt::Codec>::len(&self.value)
     }
 }
 impl ::xdrgen::rt::Decode for TypedParam {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<TypedParamValue> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             field: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "admin_typed_param",
                 "field",
             )?,
@@ -300,31 +319,35 @@ pub struct NonnullServer {
 }
 impl ::xdrgen::rt::Encode for NonnullServer {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "admin_nonnull_server",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullServer {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "admin_nonnull_server",
                 "name",
             )?,
@@ -634,7 +657,7 @@ pub struct ConnectLookupServerArgs {
 impl ::xdrgen::rt::Encode for ConnectLookupServerArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -643,7 +666,9 @@ impl ::xdrgen::rt::Encode for ConnectLookupServerArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "admin_connect_lookup_server_args",
             "name",
         )?;
@@ -655,19 +680,21 @@ impl ::xdrgen::rt::Encode for ConnectLookupServerArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectLookupServerArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "admin_connect_lookup_server_args",
                 "name",
             )?,
@@ -1656,7 +1683,7 @@ pub struct ConnectGetLoggingOutputsRet {
 impl ::xdrgen::rt::Encode for ConnectGetLoggingOutputsRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -1665,8 +1692,8 @@ impl ::xdrgen::rt::Encode for ConnectGetLoggingOutputsRet {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.outputs, w),
             "admin_connect_get_logging_outputs_ret",
             "outputs",
@@ -1679,19 +1706,21 @@ impl ::xdrgen::rt::Encode for ConnectGetLoggingOutputsRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.outputs)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.outputs)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.noutputs)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetLoggingOutputsRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             outputs: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "admin_connect_get_logging_outputs_ret",
                 "outputs",
             )?,
@@ -1750,9 +1779,7 @@ pub struct ConnectGetLoggingFiltersRet {
 impl ::xdrgen::rt::Encode for ConnectGetLoggingFiltersRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -1761,8 +1788,8 @@ impl ::xdrgen::rt::Encode for ConnectGetLoggingFiltersRet {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                AdminString,
             > as ::xdrgen::rt::Codec>::encode(&self.filters, w),
             "admin_connect_get_logging_filters_ret",
             "filters",
@@ -1775,15 +1802,13 @@ impl ::xdrgen::rt::Encode for ConnectGetLoggingFiltersRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.filters)
+        <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::len(&self.filters)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.nfilters)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetLoggingFiltersRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        AdminString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -1791,9 +1816,7 @@ impl ::xdrgen::rt::Decode for ConnectGetLoggingFiltersRet {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             filters: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::decode(r),
                 "admin_connect_get_logging_filters_ret",
                 "filters",
             )?,
@@ -1814,9 +1837,7 @@ pub struct ConnectSetLoggingOutputsArgs {
 impl ::xdrgen::rt::Encode for ConnectSetLoggingOutputsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -1825,8 +1846,8 @@ impl ::xdrgen::rt::Encode for ConnectSetLoggingOutputsArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                AdminString,
             > as ::xdrgen::rt::Codec>::encode(&self.outputs, w),
             "admin_connect_set_logging_outputs_args",
             "outputs",
@@ -1839,15 +1860,13 @@ impl ::xdrgen::rt::Encode for ConnectSetLoggingOutputsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.outputs)
+        <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::len(&self.outputs)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSetLoggingOutputsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        AdminString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -1855,9 +1874,7 @@ impl ::xdrgen::rt::Decode for ConnectSetLoggingOutputsArgs {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             outputs: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::decode(r),
                 "admin_connect_set_logging_outputs_args",
                 "outputs",
             )?,
@@ -1878,9 +1895,7 @@ pub struct ConnectSetLoggingFiltersArgs {
 impl ::xdrgen::rt::Encode for ConnectSetLoggingFiltersArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -1889,8 +1904,8 @@ impl ::xdrgen::rt::Encode for ConnectSetLoggingFiltersArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                AdminString,
             > as ::xdrgen::rt::Codec>::encode(&self.filters, w),
             "admin_connect_set_logging_filters_args",
             "filters",
@@ -1903,15 +1918,13 @@ impl ::xdrgen::rt::Encode for ConnectSetLoggingFiltersArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.filters)
+        <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::len(&self.filters)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSetLoggingFiltersArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        AdminString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -1919,9 +1932,7 @@ impl ::xdrgen::rt::Decode for ConnectSetLoggingFiltersArgs {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             filters: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::decode(r),
                 "admin_connect_set_logging_filters_args",
                 "filters",
             )?,

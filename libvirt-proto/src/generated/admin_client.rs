@@ -38,7 +38,7 @@ impl AdminClient {
         flags: u32,
     ) -> Result<admin::NonnullServer, ClientError> {
         let args = admin::ConnectLookupServerArgs {
-            name: name.to_owned(),
+            name: admin::NonnullString(name.to_owned()),
             flags,
         };
         self.call::<procs::ConnectLookupServer>(&args).await.map(|r| r.srv)
@@ -188,7 +188,9 @@ impl AdminClient {
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = admin::ConnectSetLoggingOutputsArgs {
-            outputs: outputs.map(str::to_owned),
+            outputs: admin::AdminString(
+                outputs.map(str::to_owned).map(admin::NonnullString),
+            ),
             flags,
         };
         self.call::<procs::ConnectSetLoggingOutputs>(&args).await
@@ -200,7 +202,9 @@ impl AdminClient {
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = admin::ConnectSetLoggingFiltersArgs {
-            filters: filters.map(str::to_owned),
+            filters: admin::AdminString(
+                filters.map(str::to_owned).map(admin::NonnullString),
+            ),
             flags,
         };
         self.call::<procs::ConnectSetLoggingFilters>(&args).await

@@ -14,11 +14,28 @@ pub const STRING_MAX: u32 = 65536;
 pub const PROGRAM: u32 = 245874415;
 pub const PROGRAM_VERSION: u32 = 1;
 pub const VIR_UUID_BUFLEN: u32 = 16;
-pub type Uuid = [u8; 16];
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct Uuid(pub [u8; 16]);
+::xdrgen::rt::typedef!(Uuid, [u8; 16], ::xdrgen::rt::FixedOpaque < 16 >);
 /// A long string, which may NOT be NULL.
-pub type NonNullString = ::std::string::String;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct NonNullString(pub ::std::string::String);
+::xdrgen::rt::typedef!(
+    NonNullString, ::std::string::String, ::xdrgen::rt::Str < 65536 >, string
+);
 /// A long string, which may be NULL.
-pub type VirLockSpaceProtocolString = ::std::option::Option<NonNullString>;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct VirLockSpaceProtocolString(pub ::std::option::Option<NonNullString>);
+::xdrgen::rt::typedef!(
+    VirLockSpaceProtocolString, ::std::option::Option < NonNullString >,
+    ::xdrgen::rt::Opt < ::xdrgen::rt::Plain < NonNullString > >
+);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct Owner {
@@ -30,8 +47,8 @@ pub struct Owner {
 impl ::xdrgen::rt::Encode for Owner {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -41,14 +58,14 @@ impl ::xdrgen::rt::Encode for Owner {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "virLockSpaceProtocolOwner",
             "uuid",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "virLockSpaceProtocolOwner",
             "name",
         )?;
@@ -65,17 +82,17 @@ impl ::xdrgen::rt::Encode for Owner {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
-            + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
+            + <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.id)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.pid)
     }
 }
 impl ::xdrgen::rt::Decode for Owner {
-    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
-        16,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -83,12 +100,12 @@ impl ::xdrgen::rt::Decode for Owner {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolOwner",
                 "uuid",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolOwner",
                 "name",
             )?,
@@ -206,7 +223,7 @@ pub struct NewArgs {
 impl ::xdrgen::rt::Encode for NewArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -215,7 +232,9 @@ impl ::xdrgen::rt::Encode for NewArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLockSpaceProtocolNewArgs",
             "path",
         )?;
@@ -227,19 +246,21 @@ impl ::xdrgen::rt::Encode for NewArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NewArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolNewArgs",
                 "path",
             )?,
@@ -261,8 +282,8 @@ pub struct CreateResourceArgs {
 impl ::xdrgen::rt::Encode for CreateResourceArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -271,12 +292,16 @@ impl ::xdrgen::rt::Encode for CreateResourceArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLockSpaceProtocolCreateResourceArgs",
             "path",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "virLockSpaceProtocolCreateResourceArgs",
             "name",
         )?;
@@ -288,26 +313,30 @@ impl ::xdrgen::rt::Encode for CreateResourceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for CreateResourceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolCreateResourceArgs",
                 "path",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolCreateResourceArgs",
                 "name",
             )?,
@@ -329,8 +358,8 @@ pub struct DeleteResourceArgs {
 impl ::xdrgen::rt::Encode for DeleteResourceArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -339,12 +368,16 @@ impl ::xdrgen::rt::Encode for DeleteResourceArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLockSpaceProtocolDeleteResourceArgs",
             "path",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "virLockSpaceProtocolDeleteResourceArgs",
             "name",
         )?;
@@ -356,26 +389,30 @@ impl ::xdrgen::rt::Encode for DeleteResourceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DeleteResourceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolDeleteResourceArgs",
                 "path",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolDeleteResourceArgs",
                 "name",
             )?,
@@ -397,8 +434,8 @@ pub struct AcquireResourceArgs {
 impl ::xdrgen::rt::Encode for AcquireResourceArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -407,12 +444,16 @@ impl ::xdrgen::rt::Encode for AcquireResourceArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLockSpaceProtocolAcquireResourceArgs",
             "path",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "virLockSpaceProtocolAcquireResourceArgs",
             "name",
         )?;
@@ -424,26 +465,30 @@ impl ::xdrgen::rt::Encode for AcquireResourceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for AcquireResourceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolAcquireResourceArgs",
                 "path",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolAcquireResourceArgs",
                 "name",
             )?,
@@ -465,8 +510,8 @@ pub struct ReleaseResourceArgs {
 impl ::xdrgen::rt::Encode for ReleaseResourceArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -475,12 +520,16 @@ impl ::xdrgen::rt::Encode for ReleaseResourceArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLockSpaceProtocolReleaseResourceArgs",
             "path",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "virLockSpaceProtocolReleaseResourceArgs",
             "name",
         )?;
@@ -492,26 +541,30 @@ impl ::xdrgen::rt::Encode for ReleaseResourceArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ReleaseResourceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolReleaseResourceArgs",
                 "path",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolReleaseResourceArgs",
                 "name",
             )?,
@@ -530,31 +583,35 @@ pub struct CreateLockSpaceArgs {
 }
 impl ::xdrgen::rt::Encode for CreateLockSpaceArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLockSpaceProtocolCreateLockSpaceArgs",
             "path",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
     }
 }
 impl ::xdrgen::rt::Decode for CreateLockSpaceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<65536> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLockSpaceProtocolCreateLockSpaceArgs",
                 "path",
             )?,

@@ -14,11 +14,28 @@ pub const STRING_MAX: u32 = 4194304;
 pub const PROGRAM: u32 = 2270401305;
 pub const PROGRAM_VERSION: u32 = 1;
 pub const VIR_UUID_BUFLEN: u32 = 16;
-pub type Uuid = [u8; 16];
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct Uuid(pub [u8; 16]);
+::xdrgen::rt::typedef!(Uuid, [u8; 16], ::xdrgen::rt::FixedOpaque < 16 >);
 /// A long string, which may NOT be NULL.
-pub type NonNullString = ::std::string::String;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct NonNullString(pub ::std::string::String);
+::xdrgen::rt::typedef!(
+    NonNullString, ::std::string::String, ::xdrgen::rt::Str < 4194304 >, string
+);
 /// A long string, which may be NULL.
-pub type VirLogManagerProtocolString = ::std::option::Option<NonNullString>;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct VirLogManagerProtocolString(pub ::std::option::Option<NonNullString>);
+::xdrgen::rt::typedef!(
+    VirLogManagerProtocolString, ::std::option::Option < NonNullString >,
+    ::xdrgen::rt::Opt < ::xdrgen::rt::Plain < NonNullString > >
+);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct Domain {
@@ -28,8 +45,8 @@ pub struct Domain {
 impl ::xdrgen::rt::Encode for Domain {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -37,40 +54,40 @@ impl ::xdrgen::rt::Encode for Domain {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "virLogManagerProtocolDomain",
             "uuid",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "virLogManagerProtocolDomain",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
+            + <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for Domain {
-    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
-        16,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomain",
                 "uuid",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomain",
                 "name",
             )?,
@@ -185,9 +202,9 @@ pub struct DomainOpenLogFileArgs {
 impl ::xdrgen::rt::Encode for DomainOpenLogFileArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -196,7 +213,9 @@ impl ::xdrgen::rt::Encode for DomainOpenLogFileArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.driver, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.driver, w),
             "virLogManagerProtocolDomainOpenLogFileArgs",
             "driver",
         )?;
@@ -206,7 +225,9 @@ impl ::xdrgen::rt::Encode for DomainOpenLogFileArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLogManagerProtocolDomainOpenLogFileArgs",
             "path",
         )?;
@@ -218,23 +239,27 @@ impl ::xdrgen::rt::Encode for DomainOpenLogFileArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.driver)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.driver)
             + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainOpenLogFileArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             driver: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomainOpenLogFileArgs",
                 "driver",
             )?,
@@ -244,7 +269,7 @@ impl ::xdrgen::rt::Decode for DomainOpenLogFileArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomainOpenLogFileArgs",
                 "path",
             )?,
@@ -307,7 +332,7 @@ pub struct DomainGetLogFilePositionArgs {
 impl ::xdrgen::rt::Encode for DomainGetLogFilePositionArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -316,7 +341,9 @@ impl ::xdrgen::rt::Encode for DomainGetLogFilePositionArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLogManagerProtocolDomainGetLogFilePositionArgs",
             "path",
         )?;
@@ -328,19 +355,21 @@ impl ::xdrgen::rt::Encode for DomainGetLogFilePositionArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetLogFilePositionArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomainGetLogFilePositionArgs",
                 "path",
             )?,
@@ -405,7 +434,7 @@ pub struct DomainReadLogFileArgs {
 impl ::xdrgen::rt::Encode for DomainReadLogFileArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
@@ -416,7 +445,9 @@ impl ::xdrgen::rt::Encode for DomainReadLogFileArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLogManagerProtocolDomainReadLogFileArgs",
             "path",
         )?;
@@ -440,7 +471,7 @@ impl ::xdrgen::rt::Encode for DomainReadLogFileArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<
                 LogFilePosition,
             > as ::xdrgen::rt::Codec>::len(&self.pos)
@@ -449,7 +480,9 @@ impl ::xdrgen::rt::Encode for DomainReadLogFileArgs {
     }
 }
 impl ::xdrgen::rt::Decode for DomainReadLogFileArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -458,7 +491,7 @@ impl ::xdrgen::rt::Decode for DomainReadLogFileArgs {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomainReadLogFileArgs",
                 "path",
             )?,
@@ -487,31 +520,35 @@ pub struct DomainReadLogFileRet {
 }
 impl ::xdrgen::rt::Encode for DomainReadLogFileRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.data, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.data, w),
             "virLogManagerProtocolDomainReadLogFileRet",
             "data",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.data)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.data)
     }
 }
 impl ::xdrgen::rt::Decode for DomainReadLogFileRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             data: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomainReadLogFileRet",
                 "data",
             )?,
@@ -530,10 +567,10 @@ pub struct DomainAppendLogFileArgs {
 impl ::xdrgen::rt::Encode for DomainAppendLogFileArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -542,7 +579,9 @@ impl ::xdrgen::rt::Encode for DomainAppendLogFileArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.driver, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.driver, w),
             "virLogManagerProtocolDomainAppendLogFileArgs",
             "driver",
         )?;
@@ -552,13 +591,15 @@ impl ::xdrgen::rt::Encode for DomainAppendLogFileArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "virLogManagerProtocolDomainAppendLogFileArgs",
             "path",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonNullString,
             > as ::xdrgen::rt::Codec>::encode(&self.message, w),
             "virLogManagerProtocolDomainAppendLogFileArgs",
             "message",
@@ -571,25 +612,31 @@ impl ::xdrgen::rt::Encode for DomainAppendLogFileArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.driver)
+        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.driver)
             + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.message)
+            + <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonNullString,
+            > as ::xdrgen::rt::Codec>::len(&self.message)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAppendLogFileArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonNullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             driver: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomainAppendLogFileArgs",
                 "driver",
             )?,
@@ -599,12 +646,12 @@ impl ::xdrgen::rt::Decode for DomainAppendLogFileArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomainAppendLogFileArgs",
                 "path",
             )?,
             message: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
                 "virLogManagerProtocolDomainAppendLogFileArgs",
                 "message",
             )?,

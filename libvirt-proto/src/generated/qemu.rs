@@ -35,7 +35,9 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandArgs {
             <::xdrgen::rt::Plain<
                 super::remote::NonnullDomain,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -51,7 +53,9 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.cmd, w),
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.cmd, w),
             "qemu_domain_monitor_command_args",
             "cmd",
         )?;
@@ -66,7 +70,9 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandArgs {
         <::xdrgen::rt::Plain<
             super::remote::NonnullDomain,
         > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cmd)
+            + <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.cmd)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -74,7 +80,9 @@ impl ::xdrgen::rt::Decode for DomainMonitorCommandArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         super::remote::NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<
+            super::remote::NonnullString,
+        > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -88,7 +96,9 @@ impl ::xdrgen::rt::Decode for DomainMonitorCommandArgs {
                 "dom",
             )?,
             cmd: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<
+                    super::remote::NonnullString,
+                > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_domain_monitor_command_args",
                 "cmd",
             )?,
@@ -107,31 +117,43 @@ pub struct DomainMonitorCommandRet {
 }
 impl ::xdrgen::rt::Encode for DomainMonitorCommandRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+        ],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.result, w),
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.result, w),
             "qemu_domain_monitor_command_ret",
             "result",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Plain<
+            super::remote::NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMonitorCommandRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        super::remote::NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             result: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<
+                    super::remote::NonnullString,
+                > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_domain_monitor_command_ret",
                 "result",
             )?,
@@ -258,7 +280,9 @@ impl ::xdrgen::rt::Encode for DomainAgentCommandArgs {
             <::xdrgen::rt::Plain<
                 super::remote::NonnullDomain,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -275,7 +299,9 @@ impl ::xdrgen::rt::Encode for DomainAgentCommandArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.cmd, w),
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.cmd, w),
             "qemu_domain_agent_command_args",
             "cmd",
         )?;
@@ -295,7 +321,9 @@ impl ::xdrgen::rt::Encode for DomainAgentCommandArgs {
         <::xdrgen::rt::Plain<
             super::remote::NonnullDomain,
         > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cmd)
+            + <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.cmd)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.timeout)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -304,7 +332,9 @@ impl ::xdrgen::rt::Decode for DomainAgentCommandArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         super::remote::NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<
+            super::remote::NonnullString,
+        > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -319,7 +349,9 @@ impl ::xdrgen::rt::Decode for DomainAgentCommandArgs {
                 "dom",
             )?,
             cmd: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<
+                    super::remote::NonnullString,
+                > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_domain_agent_command_args",
                 "cmd",
             )?,
@@ -344,8 +376,8 @@ pub struct DomainAgentCommandRet {
 impl ::xdrgen::rt::Encode for DomainAgentCommandRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                super::remote::RemoteString,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -354,8 +386,8 @@ impl ::xdrgen::rt::Encode for DomainAgentCommandRet {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                super::remote::RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.result, w),
             "qemu_domain_agent_command_ret",
             "result",
@@ -363,22 +395,22 @@ impl ::xdrgen::rt::Encode for DomainAgentCommandRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
+        <::xdrgen::rt::Plain<
+            super::remote::RemoteString,
         > as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAgentCommandRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        super::remote::RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             result: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
+                <::xdrgen::rt::Plain<
+                    super::remote::RemoteString,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_domain_agent_command_ret",
                 "result",
@@ -396,11 +428,11 @@ pub struct ConnectDomainMonitorEventRegisterArgs {
 impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventRegisterArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<super::remote::NonnullDomain>,
+            <::xdrgen::rt::Plain<
+                super::remote::Domain,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                super::remote::RemoteString,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -410,15 +442,15 @@ impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventRegisterArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<super::remote::NonnullDomain>,
+            <::xdrgen::rt::Plain<
+                super::remote::Domain,
             > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
             "qemu_connect_domain_monitor_event_register_args",
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                super::remote::RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.event, w),
             "qemu_connect_domain_monitor_event_register_args",
             "event",
@@ -431,35 +463,37 @@ impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventRegisterArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<super::remote::NonnullDomain>,
+        <::xdrgen::rt::Plain<
+            super::remote::Domain,
         > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                super::remote::RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.event)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainMonitorEventRegisterArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Plain<super::remote::NonnullDomain>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        super::remote::Domain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<
+            super::remote::RemoteString,
+        > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<super::remote::NonnullDomain>,
+                <::xdrgen::rt::Plain<
+                    super::remote::Domain,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_connect_domain_monitor_event_register_args",
                 "dom",
             )?,
             event: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
+                <::xdrgen::rt::Plain<
+                    super::remote::RemoteString,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_connect_domain_monitor_event_register_args",
                 "event",
@@ -569,11 +603,13 @@ impl ::xdrgen::rt::Encode for DomainMonitorEventMsg {
             <::xdrgen::rt::Plain<
                 super::remote::NonnullDomain,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                super::remote::RemoteString,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -596,7 +632,9 @@ impl ::xdrgen::rt::Encode for DomainMonitorEventMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.event, w),
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.event, w),
             "qemu_domain_monitor_event_msg",
             "event",
         )?;
@@ -611,8 +649,8 @@ impl ::xdrgen::rt::Encode for DomainMonitorEventMsg {
             "micros",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                super::remote::RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.details, w),
             "qemu_domain_monitor_event_msg",
             "details",
@@ -624,11 +662,13 @@ impl ::xdrgen::rt::Encode for DomainMonitorEventMsg {
             + <::xdrgen::rt::Plain<
                 super::remote::NonnullDomain,
             > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.event)
+            + <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.event)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.seconds)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.micros)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                super::remote::RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.details)
     }
 }
@@ -637,11 +677,13 @@ impl ::xdrgen::rt::Decode for DomainMonitorEventMsg {
         + <::xdrgen::rt::Plain<
             super::remote::NonnullDomain,
         > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<
+            super::remote::NonnullString,
+        > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
+        + <::xdrgen::rt::Plain<
+            super::remote::RemoteString,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -660,7 +702,9 @@ impl ::xdrgen::rt::Decode for DomainMonitorEventMsg {
                 "dom",
             )?,
             event: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<
+                    super::remote::NonnullString,
+                > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_domain_monitor_event_msg",
                 "event",
             )?,
@@ -675,8 +719,8 @@ impl ::xdrgen::rt::Decode for DomainMonitorEventMsg {
                 "micros",
             )?,
             details: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
+                <::xdrgen::rt::Plain<
+                    super::remote::RemoteString,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_domain_monitor_event_msg",
                 "details",
@@ -697,7 +741,9 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandWithFilesArgs {
             <::xdrgen::rt::Plain<
                 super::remote::NonnullDomain,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -713,7 +759,9 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandWithFilesArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.cmd, w),
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.cmd, w),
             "qemu_domain_monitor_command_with_files_args",
             "cmd",
         )?;
@@ -728,7 +776,9 @@ impl ::xdrgen::rt::Encode for DomainMonitorCommandWithFilesArgs {
         <::xdrgen::rt::Plain<
             super::remote::NonnullDomain,
         > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cmd)
+            + <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.cmd)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -736,7 +786,9 @@ impl ::xdrgen::rt::Decode for DomainMonitorCommandWithFilesArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         super::remote::NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<
+            super::remote::NonnullString,
+        > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -750,7 +802,9 @@ impl ::xdrgen::rt::Decode for DomainMonitorCommandWithFilesArgs {
                 "dom",
             )?,
             cmd: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<
+                    super::remote::NonnullString,
+                > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_domain_monitor_command_with_files_args",
                 "cmd",
             )?,
@@ -769,31 +823,43 @@ pub struct DomainMonitorCommandWithFilesRet {
 }
 impl ::xdrgen::rt::Encode for DomainMonitorCommandWithFilesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+        ],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.result, w),
+            <::xdrgen::rt::Plain<
+                super::remote::NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.result, w),
             "qemu_domain_monitor_command_with_files_ret",
             "result",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.result)
+        <::xdrgen::rt::Plain<
+            super::remote::NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.result)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMonitorCommandWithFilesRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        super::remote::NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             result: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<
+                    super::remote::NonnullString,
+                > as ::xdrgen::rt::Codec>::decode(r),
                 "qemu_domain_monitor_command_with_files_ret",
                 "result",
             )?,

@@ -24,10 +24,10 @@ impl Client {
     ) -> Result<String, ClientError> {
         let args = qemu::DomainMonitorCommandArgs {
             dom: dom.clone(),
-            cmd: cmd.to_owned(),
+            cmd: remote::NonnullString(cmd.to_owned()),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainMonitorCommand>(&args).await.map(|r| r.result)
+        self.call::<procs::DomainMonitorCommand>(&args).await.map(|r| r.result.0)
     }
     /// Calls [`QEMU_PROC_DOMAIN_ATTACH`](procs::DomainAttach) (procedure 2).
     ///
@@ -57,11 +57,13 @@ impl Client {
     ) -> Result<Option<String>, ClientError> {
         let args = qemu::DomainAgentCommandArgs {
             dom: dom.clone(),
-            cmd: cmd.to_owned(),
+            cmd: remote::NonnullString(cmd.to_owned()),
             timeout,
             flags,
         };
-        self.call::<procs::DomainAgentCommand>(&args).await.map(|r| r.result)
+        self.call::<procs::DomainAgentCommand>(&args)
+            .await
+            .map(|r| r.result.0.map(|x| x.0))
     }
     /// Calls [`QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER`](procs::ConnectDomainMonitorEventRegister) (procedure 4).
     ///
@@ -73,8 +75,10 @@ impl Client {
         flags: u32,
     ) -> Result<i32, ClientError> {
         let args = qemu::ConnectDomainMonitorEventRegisterArgs {
-            dom: dom.cloned(),
-            event: event.map(str::to_owned),
+            dom: remote::Domain(dom.cloned()),
+            event: remote::RemoteString(
+                event.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags,
         };
         self.call::<procs::ConnectDomainMonitorEventRegister>(&args)
@@ -105,13 +109,13 @@ impl Client {
     ) -> Result<(String, Vec<OwnedFd>), ClientError> {
         let args = qemu::DomainMonitorCommandWithFilesArgs {
             dom: dom.clone(),
-            cmd: cmd.to_owned(),
+            cmd: remote::NonnullString(cmd.to_owned()),
             flags: flags.into().bits(),
         };
         let (ret, fds) = self
             .call_fds::<procs::DomainMonitorCommandWithFiles>(&args, fds)
             .await?;
-        Ok((ret.result, fds))
+        Ok((ret.result.0, fds))
     }
 }
 impl Domain {

@@ -35,10 +35,10 @@ impl Event for QemuMonitorEvent {
             Message::Qemu(qemu::program::Message::DomainMonitorEvent(m)) => {
                 Ok(Self::Event {
                     domain: Domain::from_wire(client.clone(), m.dom),
-                    event: m.event,
+                    event: m.event.0,
                     seconds: m.seconds,
                     micros: m.micros,
-                    details: m.details,
+                    details: m.details.0.map(|x| x.0),
                 })
             }
             other => Err(other),

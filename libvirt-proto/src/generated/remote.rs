@@ -171,11 +171,28 @@ pub const VIR_TYPED_PARAM_DOUBLE: u32 = 5;
 pub const VIR_TYPED_PARAM_BOOLEAN: u32 = 6;
 pub const VIR_TYPED_PARAM_STRING: u32 = 7;
 /// A long string, which may NOT be NULL.
-pub type NonnullString = ::std::string::String;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct NonnullString(pub ::std::string::String);
+::xdrgen::rt::typedef!(
+    NonnullString, ::std::string::String, ::xdrgen::rt::Str < 4194304 >, string
+);
 /// A long string, which may be NULL.
-pub type RemoteString = ::std::option::Option<NonnullString>;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct RemoteString(pub ::std::option::Option<NonnullString>);
+::xdrgen::rt::typedef!(
+    RemoteString, ::std::option::Option < NonnullString >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullString > >
+);
 /// UUID.  VIR_UUID_BUFLEN definition comes from libvirt.h
-pub type Uuid = [u8; 16];
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct Uuid(pub [u8; 16]);
+::xdrgen::rt::typedef!(Uuid, [u8; 16], ::xdrgen::rt::FixedOpaque < 16 >);
 /// A domain which may not be NULL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -187,8 +204,8 @@ pub struct NonnullDomain {
 impl ::xdrgen::rt::Encode for NonnullDomain {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -197,14 +214,14 @@ impl ::xdrgen::rt::Encode for NonnullDomain {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nonnull_domain",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_nonnull_domain",
             "uuid",
         )?;
@@ -216,26 +233,28 @@ impl ::xdrgen::rt::Encode for NonnullDomain {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.id)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullDomain {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_domain",
                 "name",
             )?,
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_domain",
                 "uuid",
             )?,
@@ -257,8 +276,8 @@ pub struct NonnullNetwork {
 impl ::xdrgen::rt::Encode for NonnullNetwork {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -266,38 +285,40 @@ impl ::xdrgen::rt::Encode for NonnullNetwork {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nonnull_network",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_nonnull_network",
             "uuid",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNetwork {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_network",
                 "name",
             )?,
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_network",
                 "uuid",
             )?,
@@ -314,7 +335,7 @@ impl ::xdrgen::rt::Encode for NonnullNetworkPort {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -329,9 +350,7 @@ impl ::xdrgen::rt::Encode for NonnullNetworkPort {
             "net",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_nonnull_network_port",
             "uuid",
         )?;
@@ -339,14 +358,14 @@ impl ::xdrgen::rt::Encode for NonnullNetworkPort {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
-            + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+            + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNetworkPort {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullNetwork,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -357,7 +376,7 @@ impl ::xdrgen::rt::Decode for NonnullNetworkPort {
                 "net",
             )?,
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_network_port",
                 "uuid",
             )?,
@@ -374,8 +393,8 @@ pub struct NonnullNwfilter {
 impl ::xdrgen::rt::Encode for NonnullNwfilter {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -383,38 +402,40 @@ impl ::xdrgen::rt::Encode for NonnullNwfilter {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nonnull_nwfilter",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_nonnull_nwfilter",
             "uuid",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNwfilter {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_nwfilter",
                 "name",
             )?,
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_nwfilter",
                 "uuid",
             )?,
@@ -431,8 +452,8 @@ pub struct NonnullNwfilterBinding {
 impl ::xdrgen::rt::Encode for NonnullNwfilterBinding {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -440,15 +461,15 @@ impl ::xdrgen::rt::Encode for NonnullNwfilterBinding {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.portdev, w),
             "remote_nonnull_nwfilter_binding",
             "portdev",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.filtername, w),
             "remote_nonnull_nwfilter_binding",
             "filtername",
@@ -456,24 +477,28 @@ impl ::xdrgen::rt::Encode for NonnullNwfilterBinding {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.portdev)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.filtername)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.portdev)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.filtername)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNwfilterBinding {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             portdev: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_nwfilter_binding",
                 "portdev",
             )?,
             filtername: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_nwfilter_binding",
                 "filtername",
             )?,
@@ -490,8 +515,8 @@ pub struct NonnullInterface {
 impl ::xdrgen::rt::Encode for NonnullInterface {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -499,36 +524,42 @@ impl ::xdrgen::rt::Encode for NonnullInterface {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nonnull_interface",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.mac, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.mac, w),
             "remote_nonnull_interface",
             "mac",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mac)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.mac)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullInterface {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_interface",
                 "name",
             )?,
             mac: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_interface",
                 "mac",
             )?,
@@ -545,8 +576,8 @@ pub struct NonnullStoragePool {
 impl ::xdrgen::rt::Encode for NonnullStoragePool {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -554,38 +585,40 @@ impl ::xdrgen::rt::Encode for NonnullStoragePool {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nonnull_storage_pool",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_nonnull_storage_pool",
             "uuid",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullStoragePool {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_storage_pool",
                 "name",
             )?,
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_storage_pool",
                 "uuid",
             )?,
@@ -603,9 +636,9 @@ pub struct NonnullStorageVol {
 impl ::xdrgen::rt::Encode for NonnullStorageVol {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -613,48 +646,58 @@ impl ::xdrgen::rt::Encode for NonnullStorageVol {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.pool, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.pool, w),
             "remote_nonnull_storage_vol",
             "pool",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nonnull_storage_vol",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.key, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.key, w),
             "remote_nonnull_storage_vol",
             "key",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.pool)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.key)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.pool)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.key)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullStorageVol {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             pool: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_storage_vol",
                 "pool",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_storage_vol",
                 "name",
             )?,
             key: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_storage_vol",
                 "key",
             )?,
@@ -669,31 +712,35 @@ pub struct NonnullNodeDevice {
 }
 impl ::xdrgen::rt::Encode for NonnullNodeDevice {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nonnull_node_device",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullNodeDevice {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_node_device",
                 "name",
             )?,
@@ -711,9 +758,9 @@ pub struct NonnullSecret {
 impl ::xdrgen::rt::Encode for NonnullSecret {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -721,9 +768,7 @@ impl ::xdrgen::rt::Encode for NonnullSecret {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_nonnull_secret",
             "uuid",
         )?;
@@ -735,8 +780,8 @@ impl ::xdrgen::rt::Encode for NonnullSecret {
             "usageType",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.usage_id, w),
             "remote_nonnull_secret",
             "usageID",
@@ -744,23 +789,23 @@ impl ::xdrgen::rt::Encode for NonnullSecret {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.usage_type)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.usage_id)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.usage_id)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullSecret {
-    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
-        16,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_secret",
                 "uuid",
             )?,
@@ -770,7 +815,7 @@ impl ::xdrgen::rt::Decode for NonnullSecret {
                 "usageType",
             )?,
             usage_id: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_secret",
                 "usageID",
             )?,
@@ -787,7 +832,7 @@ pub struct NonnullDomainCheckpoint {
 impl ::xdrgen::rt::Encode for NonnullDomainCheckpoint {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -796,7 +841,9 @@ impl ::xdrgen::rt::Encode for NonnullDomainCheckpoint {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nonnull_domain_checkpoint",
             "name",
         )?;
@@ -810,19 +857,21 @@ impl ::xdrgen::rt::Encode for NonnullDomainCheckpoint {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullDomainCheckpoint {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_domain_checkpoint",
                 "name",
             )?,
@@ -844,7 +893,7 @@ pub struct NonnullDomainSnapshot {
 impl ::xdrgen::rt::Encode for NonnullDomainSnapshot {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -853,7 +902,9 @@ impl ::xdrgen::rt::Encode for NonnullDomainSnapshot {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nonnull_domain_snapshot",
             "name",
         )?;
@@ -867,19 +918,21 @@ impl ::xdrgen::rt::Encode for NonnullDomainSnapshot {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for NonnullDomainSnapshot {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nonnull_domain_snapshot",
                 "name",
             )?,
@@ -892,15 +945,78 @@ impl ::xdrgen::rt::Decode for NonnullDomainSnapshot {
     }
 }
 /// A domain or network which may be NULL.
-pub type Domain = ::std::option::Option<NonnullDomain>;
-pub type Network = ::std::option::Option<NonnullNetwork>;
-pub type NetworkPort = ::std::option::Option<NonnullNetworkPort>;
-pub type Nwfilter = ::std::option::Option<NonnullNwfilter>;
-pub type NwfilterBinding = ::std::option::Option<NonnullNwfilterBinding>;
-pub type StoragePool = ::std::option::Option<NonnullStoragePool>;
-pub type StorageVol = ::std::option::Option<NonnullStorageVol>;
-pub type NodeDevice = ::std::option::Option<NonnullNodeDevice>;
-pub type Secret = ::std::option::Option<NonnullSecret>;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct Domain(pub ::std::option::Option<NonnullDomain>);
+::xdrgen::rt::typedef!(
+    Domain, ::std::option::Option < NonnullDomain >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullDomain > >
+);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct Network(pub ::std::option::Option<NonnullNetwork>);
+::xdrgen::rt::typedef!(
+    Network, ::std::option::Option < NonnullNetwork >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullNetwork > >
+);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct NetworkPort(pub ::std::option::Option<NonnullNetworkPort>);
+::xdrgen::rt::typedef!(
+    NetworkPort, ::std::option::Option < NonnullNetworkPort >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullNetworkPort > >
+);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct Nwfilter(pub ::std::option::Option<NonnullNwfilter>);
+::xdrgen::rt::typedef!(
+    Nwfilter, ::std::option::Option < NonnullNwfilter >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullNwfilter > >
+);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct NwfilterBinding(pub ::std::option::Option<NonnullNwfilterBinding>);
+::xdrgen::rt::typedef!(
+    NwfilterBinding, ::std::option::Option < NonnullNwfilterBinding >, ::xdrgen::rt::Opt
+    < ::xdrgen::rt::Plain < NonnullNwfilterBinding > >
+);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct StoragePool(pub ::std::option::Option<NonnullStoragePool>);
+::xdrgen::rt::typedef!(
+    StoragePool, ::std::option::Option < NonnullStoragePool >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullStoragePool > >
+);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct StorageVol(pub ::std::option::Option<NonnullStorageVol>);
+::xdrgen::rt::typedef!(
+    StorageVol, ::std::option::Option < NonnullStorageVol >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullStorageVol > >
+);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct NodeDevice(pub ::std::option::Option<NonnullNodeDevice>);
+::xdrgen::rt::typedef!(
+    NodeDevice, ::std::option::Option < NonnullNodeDevice >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullNodeDevice > >
+);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct Secret(pub ::std::option::Option<NonnullSecret>);
+::xdrgen::rt::typedef!(
+    Secret, ::std::option::Option < NonnullSecret >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < NonnullSecret > >
+);
 /// Error message. See \<virterror.h> for explanation of fields.
 ///
 /// NB. Fields "code", "domain" and "level" are really enums.  The
@@ -928,27 +1044,15 @@ impl ::xdrgen::rt::Encode for RemoteError {
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullDomain>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullNetwork>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -966,8 +1070,8 @@ impl ::xdrgen::rt::Encode for RemoteError {
             "domain",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.message, w),
             "remote_error",
             "message",
@@ -978,29 +1082,27 @@ impl ::xdrgen::rt::Encode for RemoteError {
             "level",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullDomain>,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
+            <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::encode(&self.dom, w),
             "remote_error",
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.str1, w),
             "remote_error",
             "str1",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.str2, w),
             "remote_error",
             "str2",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.str3, w),
             "remote_error",
             "str3",
@@ -1016,9 +1118,7 @@ impl ::xdrgen::rt::Encode for RemoteError {
             "int2",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullNetwork>,
-            > as ::xdrgen::rt::Codec>::encode(&self.net, w),
+            <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::encode(&self.net, w),
             "remote_error",
             "net",
         )?;
@@ -1027,45 +1127,31 @@ impl ::xdrgen::rt::Encode for RemoteError {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.code)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.domain)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.message)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.level)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullDomain>,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.str1)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.str2)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.str3)
+            + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::len(&self.dom)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.str1)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.str2)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.str3)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.int1)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.int2)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullNetwork>,
-            > as ::xdrgen::rt::Codec>::len(&self.net)
+            + <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for RemoteError {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<NonnullDomain>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<NonnullNetwork>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -1081,9 +1167,7 @@ impl ::xdrgen::rt::Decode for RemoteError {
                 "domain",
             )?,
             message: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_error",
                 "message",
             )?,
@@ -1093,30 +1177,22 @@ impl ::xdrgen::rt::Decode for RemoteError {
                 "level",
             )?,
             dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<NonnullDomain>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_error",
                 "dom",
             )?,
             str1: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_error",
                 "str1",
             )?,
             str2: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_error",
                 "str2",
             )?,
             str3: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_error",
                 "str3",
             )?,
@@ -1131,9 +1207,7 @@ impl ::xdrgen::rt::Decode for RemoteError {
                 "int2",
             )?,
             net: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<NonnullNetwork>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_error",
                 "net",
             )?,
@@ -1339,7 +1413,9 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
             Self::String(x) => {
                 ::xdrgen::rt::Encode::encode(&7i32, w)?;
                 ::xdrgen::rt::field(
-                    <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(x, w),
+                    <::xdrgen::rt::Plain<
+                        NonnullString,
+                    > as ::xdrgen::rt::Codec>::encode(x, w),
                     "remote_typed_param_value",
                     "s",
                 )
@@ -1365,7 +1441,7 @@ impl ::xdrgen::rt::Encode for TypedParamValue {
                 4 + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(x)
             }
             Self::String(x) => {
-                4 + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(x)
+                4 + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(x)
             }
         }
     }
@@ -1449,8 +1525,8 @@ impl ::xdrgen::rt::Decode for TypedParamValue {
                 ::std::result::Result::Ok(
                     Self::String(
                         ::xdrgen::rt::field(
-                            <::xdrgen::rt::Str<
-                                4194304,
+                            <::xdrgen::rt::Plain<
+                                NonnullString,
                             > as ::xdrgen::rt::Codec>::decode(r),
                             "remote_typed_param_value",
                             "s",
@@ -1478,7 +1554,7 @@ pub struct TypedParam {
 impl ::xdrgen::rt::Encode for TypedParam {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<TypedParamValue> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -1487,7 +1563,9 @@ impl ::xdrgen::rt::Encode for TypedParam {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.field, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.field, w),
             "remote_typed_param",
             "field",
         )?;
@@ -1501,21 +1579,23 @@ impl ::xdrgen::rt::Encode for TypedParam {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.field)
             + <::xdrgen::rt::Plain<
                 TypedParamValue,
             > as ::xdrgen::rt::Codec>::len(&self.value)
     }
 }
 impl ::xdrgen::rt::Decode for TypedParam {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<TypedParamValue> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             field: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_typed_param",
                 "field",
             )?,
@@ -1536,7 +1616,7 @@ pub struct NodeGetCpuStats {
 impl ::xdrgen::rt::Encode for NodeGetCpuStats {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -1545,7 +1625,9 @@ impl ::xdrgen::rt::Encode for NodeGetCpuStats {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.field, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.field, w),
             "remote_node_get_cpu_stats",
             "field",
         )?;
@@ -1557,19 +1639,21 @@ impl ::xdrgen::rt::Encode for NodeGetCpuStats {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.field)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.value)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetCpuStats {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             field: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_get_cpu_stats",
                 "field",
             )?,
@@ -1590,7 +1674,7 @@ pub struct NodeGetMemoryStats {
 impl ::xdrgen::rt::Encode for NodeGetMemoryStats {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -1599,7 +1683,9 @@ impl ::xdrgen::rt::Encode for NodeGetMemoryStats {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.field, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.field, w),
             "remote_node_get_memory_stats",
             "field",
         )?;
@@ -1611,19 +1697,21 @@ impl ::xdrgen::rt::Encode for NodeGetMemoryStats {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.field)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.field)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.value)
     }
 }
 impl ::xdrgen::rt::Decode for NodeGetMemoryStats {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             field: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_get_memory_stats",
                 "field",
             )?,
@@ -1644,7 +1732,7 @@ pub struct DomainDiskError {
 impl ::xdrgen::rt::Encode for DomainDiskError {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -1653,7 +1741,9 @@ impl ::xdrgen::rt::Encode for DomainDiskError {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.disk, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.disk, w),
             "remote_domain_disk_error",
             "disk",
         )?;
@@ -1665,19 +1755,21 @@ impl ::xdrgen::rt::Encode for DomainDiskError {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.disk)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.disk)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.error)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDiskError {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             disk: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_disk_error",
                 "disk",
             )?,
@@ -1726,9 +1818,7 @@ pub struct ConnectOpenArgs {
 impl ::xdrgen::rt::Encode for ConnectOpenArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -1737,8 +1827,8 @@ impl ::xdrgen::rt::Encode for ConnectOpenArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_connect_open_args",
             "name",
@@ -1751,15 +1841,13 @@ impl ::xdrgen::rt::Encode for ConnectOpenArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectOpenArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -1767,9 +1855,7 @@ impl ::xdrgen::rt::Decode for ConnectOpenArgs {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_open_args",
                 "name",
             )?,
@@ -1866,31 +1952,35 @@ pub struct ConnectGetTypeRet {
 }
 impl ::xdrgen::rt::Encode for ConnectGetTypeRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
             "remote_connect_get_type_ret",
             "type",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.r#type)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetTypeRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             r#type: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_type_ret",
                 "type",
             )?,
@@ -1980,15 +2070,15 @@ pub struct ConnectGetHostnameRet {
 }
 impl ::xdrgen::rt::Encode for ConnectGetHostnameRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.hostname, w),
             "remote_connect_get_hostname_ret",
             "hostname",
@@ -1996,17 +2086,19 @@ impl ::xdrgen::rt::Encode for ConnectGetHostnameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.hostname)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.hostname)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetHostnameRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             hostname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_hostname_ret",
                 "hostname",
             )?,
@@ -2058,15 +2150,15 @@ pub struct ConnectGetSysinfoRet {
 }
 impl ::xdrgen::rt::Encode for ConnectGetSysinfoRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.sysinfo, w),
             "remote_connect_get_sysinfo_ret",
             "sysinfo",
@@ -2074,17 +2166,19 @@ impl ::xdrgen::rt::Encode for ConnectGetSysinfoRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.sysinfo)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.sysinfo)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetSysinfoRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             sysinfo: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_sysinfo_ret",
                 "sysinfo",
             )?,
@@ -2098,31 +2192,35 @@ pub struct ConnectGetUriRet {
 }
 impl ::xdrgen::rt::Encode for ConnectGetUriRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.uri, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_connect_get_uri_ret",
             "uri",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.uri)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.uri)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetUriRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_uri_ret",
                 "uri",
             )?,
@@ -2138,19 +2236,15 @@ pub struct ConnectGetMaxVcpusArgs {
 }
 impl ::xdrgen::rt::Encode for ConnectGetMaxVcpusArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
+        &[<::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
             "remote_connect_get_max_vcpus_args",
             "type",
@@ -2158,23 +2252,19 @@ impl ::xdrgen::rt::Encode for ConnectGetMaxVcpusArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.r#type)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetMaxVcpusArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             r#type: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_max_vcpus_args",
                 "type",
             )?,
@@ -2382,15 +2472,15 @@ pub struct ConnectGetCapabilitiesRet {
 }
 impl ::xdrgen::rt::Encode for ConnectGetCapabilitiesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.capabilities, w),
             "remote_connect_get_capabilities_ret",
             "capabilities",
@@ -2398,17 +2488,21 @@ impl ::xdrgen::rt::Encode for ConnectGetCapabilitiesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.capabilities)
+        <::xdrgen::rt::Plain<
+            NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.capabilities)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetCapabilitiesRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             capabilities: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_capabilities_ret",
                 "capabilities",
             )?,
@@ -2427,18 +2521,10 @@ pub struct ConnectGetDomainCapabilitiesArgs {
 impl ::xdrgen::rt::Encode for ConnectGetDomainCapabilitiesArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -2447,29 +2533,29 @@ impl ::xdrgen::rt::Encode for ConnectGetDomainCapabilitiesArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.emulatorbin, w),
             "remote_connect_get_domain_capabilities_args",
             "emulatorbin",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.arch, w),
             "remote_connect_get_domain_capabilities_args",
             "arch",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.machine, w),
             "remote_connect_get_domain_capabilities_args",
             "machine",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.virttype, w),
             "remote_connect_get_domain_capabilities_args",
             "virttype",
@@ -2482,58 +2568,48 @@ impl ::xdrgen::rt::Encode for ConnectGetDomainCapabilitiesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
+        <::xdrgen::rt::Plain<
+            RemoteString,
         > as ::xdrgen::rt::Codec>::len(&self.emulatorbin)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.arch)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.arch)
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.machine)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.virttype)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetDomainCapabilitiesArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             emulatorbin: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_domain_capabilities_args",
                 "emulatorbin",
             )?,
             arch: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_domain_capabilities_args",
                 "arch",
             )?,
             machine: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_domain_capabilities_args",
                 "machine",
             )?,
             virttype: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_domain_capabilities_args",
                 "virttype",
             )?,
@@ -2552,15 +2628,15 @@ pub struct ConnectGetDomainCapabilitiesRet {
 }
 impl ::xdrgen::rt::Encode for ConnectGetDomainCapabilitiesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.capabilities, w),
             "remote_connect_get_domain_capabilities_ret",
             "capabilities",
@@ -2568,17 +2644,21 @@ impl ::xdrgen::rt::Encode for ConnectGetDomainCapabilitiesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.capabilities)
+        <::xdrgen::rt::Plain<
+            NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.capabilities)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetDomainCapabilitiesRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             capabilities: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_domain_capabilities_ret",
                 "capabilities",
             )?,
@@ -3059,7 +3139,7 @@ pub struct DomainGetSchedulerTypeRet {
 impl ::xdrgen::rt::Encode for DomainGetSchedulerTypeRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -3068,7 +3148,9 @@ impl ::xdrgen::rt::Encode for DomainGetSchedulerTypeRet {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
             "remote_domain_get_scheduler_type_ret",
             "type",
         )?;
@@ -3080,19 +3162,21 @@ impl ::xdrgen::rt::Encode for DomainGetSchedulerTypeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetSchedulerTypeRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             r#type: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_scheduler_type_ret",
                 "type",
             )?,
@@ -3972,7 +4056,7 @@ impl ::xdrgen::rt::Encode for DomainBlockResizeArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -3989,7 +4073,9 @@ impl ::xdrgen::rt::Encode for DomainBlockResizeArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.disk, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.disk, w),
             "remote_domain_block_resize_args",
             "disk",
         )?;
@@ -4007,7 +4093,9 @@ impl ::xdrgen::rt::Encode for DomainBlockResizeArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.disk)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.disk)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.size)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -4016,7 +4104,7 @@ impl ::xdrgen::rt::Decode for DomainBlockResizeArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -4029,7 +4117,7 @@ impl ::xdrgen::rt::Decode for DomainBlockResizeArgs {
                 "dom",
             )?,
             disk: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_resize_args",
                 "disk",
             )?,
@@ -4484,7 +4572,7 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -4499,7 +4587,9 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_block_stats_args",
             "path",
         )?;
@@ -4507,14 +4597,16 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBlockStatsArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -4525,7 +4617,7 @@ impl ::xdrgen::rt::Decode for DomainBlockStatsArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_stats_args",
                 "path",
             )?,
@@ -4641,7 +4733,7 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -4658,7 +4750,9 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsFlagsArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_block_stats_flags_args",
             "path",
         )?;
@@ -4676,7 +4770,9 @@ impl ::xdrgen::rt::Encode for DomainBlockStatsFlagsArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -4685,7 +4781,7 @@ impl ::xdrgen::rt::Decode for DomainBlockStatsFlagsArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -4698,7 +4794,7 @@ impl ::xdrgen::rt::Decode for DomainBlockStatsFlagsArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_stats_flags_args",
                 "path",
             )?,
@@ -4794,7 +4890,7 @@ impl ::xdrgen::rt::Encode for DomainInterfaceStatsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -4809,7 +4905,9 @@ impl ::xdrgen::rt::Encode for DomainInterfaceStatsArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.device, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.device, w),
             "remote_domain_interface_stats_args",
             "device",
         )?;
@@ -4817,14 +4915,16 @@ impl ::xdrgen::rt::Encode for DomainInterfaceStatsArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.device)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.device)
     }
 }
 impl ::xdrgen::rt::Decode for DomainInterfaceStatsArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -4835,7 +4935,7 @@ impl ::xdrgen::rt::Decode for DomainInterfaceStatsArgs {
                 "dom",
             )?,
             device: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_interface_stats_args",
                 "device",
             )?,
@@ -4997,7 +5097,7 @@ impl ::xdrgen::rt::Encode for DomainSetInterfaceParametersArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -5017,7 +5117,9 @@ impl ::xdrgen::rt::Encode for DomainSetInterfaceParametersArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.device, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.device, w),
             "remote_domain_set_interface_parameters_args",
             "device",
         )?;
@@ -5038,7 +5140,9 @@ impl ::xdrgen::rt::Encode for DomainSetInterfaceParametersArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.device)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.device)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -5050,7 +5154,7 @@ impl ::xdrgen::rt::Decode for DomainSetInterfaceParametersArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             16,
@@ -5066,7 +5170,7 @@ impl ::xdrgen::rt::Decode for DomainSetInterfaceParametersArgs {
                 "dom",
             )?,
             device: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_interface_parameters_args",
                 "device",
             )?,
@@ -5098,7 +5202,7 @@ impl ::xdrgen::rt::Encode for DomainGetInterfaceParametersArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -5115,7 +5219,9 @@ impl ::xdrgen::rt::Encode for DomainGetInterfaceParametersArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.device, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.device, w),
             "remote_domain_get_interface_parameters_args",
             "device",
         )?;
@@ -5133,7 +5239,9 @@ impl ::xdrgen::rt::Encode for DomainGetInterfaceParametersArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.device)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.device)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -5142,7 +5250,7 @@ impl ::xdrgen::rt::Decode for DomainGetInterfaceParametersArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -5155,7 +5263,7 @@ impl ::xdrgen::rt::Decode for DomainGetInterfaceParametersArgs {
                 "dom",
             )?,
             device: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_interface_parameters_args",
                 "device",
             )?,
@@ -5437,7 +5545,7 @@ impl ::xdrgen::rt::Encode for DomainBlockPeekArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
@@ -5455,7 +5563,9 @@ impl ::xdrgen::rt::Encode for DomainBlockPeekArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_block_peek_args",
             "path",
         )?;
@@ -5478,7 +5588,9 @@ impl ::xdrgen::rt::Encode for DomainBlockPeekArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.offset)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.size)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
@@ -5488,7 +5600,7 @@ impl ::xdrgen::rt::Decode for DomainBlockPeekArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -5502,7 +5614,7 @@ impl ::xdrgen::rt::Decode for DomainBlockPeekArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_peek_args",
                 "path",
             )?,
@@ -5705,7 +5817,7 @@ impl ::xdrgen::rt::Encode for DomainGetBlockInfoArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -5721,7 +5833,9 @@ impl ::xdrgen::rt::Encode for DomainGetBlockInfoArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_get_block_info_args",
             "path",
         )?;
@@ -5734,7 +5848,9 @@ impl ::xdrgen::rt::Encode for DomainGetBlockInfoArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -5742,7 +5858,7 @@ impl ::xdrgen::rt::Decode for DomainGetBlockInfoArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -5754,7 +5870,7 @@ impl ::xdrgen::rt::Decode for DomainGetBlockInfoArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_block_info_args",
                 "path",
             )?,
@@ -5977,7 +6093,7 @@ pub struct DomainCreateXmlArgs {
 impl ::xdrgen::rt::Encode for DomainCreateXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -5986,8 +6102,8 @@ impl ::xdrgen::rt::Encode for DomainCreateXmlArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_desc, w),
             "remote_domain_create_xml_args",
             "xml_desc",
@@ -6000,19 +6116,21 @@ impl ::xdrgen::rt::Encode for DomainCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml_desc: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_create_xml_args",
                 "xml_desc",
             )?,
@@ -6075,7 +6193,7 @@ pub struct DomainCreateXmlWithFilesArgs {
 impl ::xdrgen::rt::Encode for DomainCreateXmlWithFilesArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -6084,8 +6202,8 @@ impl ::xdrgen::rt::Encode for DomainCreateXmlWithFilesArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_desc, w),
             "remote_domain_create_xml_with_files_args",
             "xml_desc",
@@ -6098,19 +6216,21 @@ impl ::xdrgen::rt::Encode for DomainCreateXmlWithFilesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCreateXmlWithFilesArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml_desc: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_create_xml_with_files_args",
                 "xml_desc",
             )?,
@@ -6251,35 +6371,31 @@ pub struct DomainLookupByUuidArgs {
 }
 impl ::xdrgen::rt::Encode for DomainLookupByUuidArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_domain_lookup_by_uuid_args",
             "uuid",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for DomainLookupByUuidArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
-        16,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_lookup_by_uuid_args",
                 "uuid",
             )?,
@@ -6335,31 +6451,35 @@ pub struct DomainLookupByNameArgs {
 }
 impl ::xdrgen::rt::Encode for DomainLookupByNameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_domain_lookup_by_name_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for DomainLookupByNameArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_lookup_by_name_args",
                 "name",
             )?,
@@ -6943,31 +7063,35 @@ pub struct DomainGetOsTypeRet {
 }
 impl ::xdrgen::rt::Encode for DomainGetOsTypeRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
             "remote_domain_get_os_type_ret",
             "type",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.r#type)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetOsTypeRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             r#type: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_os_type_ret",
                 "type",
             )?,
@@ -7465,7 +7589,7 @@ impl ::xdrgen::rt::Encode for DomainSaveArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -7480,7 +7604,9 @@ impl ::xdrgen::rt::Encode for DomainSaveArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.to, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.to, w),
             "remote_domain_save_args",
             "to",
         )?;
@@ -7488,14 +7614,14 @@ impl ::xdrgen::rt::Encode for DomainSaveArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.to)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.to)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -7506,7 +7632,7 @@ impl ::xdrgen::rt::Decode for DomainSaveArgs {
                 "dom",
             )?,
             to: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_save_args",
                 "to",
             )?,
@@ -7525,10 +7651,8 @@ impl ::xdrgen::rt::Encode for DomainSaveFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -7544,13 +7668,15 @@ impl ::xdrgen::rt::Encode for DomainSaveFlagsArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.to, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.to, w),
             "remote_domain_save_flags_args",
             "to",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dxml, w),
             "remote_domain_save_flags_args",
             "dxml",
@@ -7564,10 +7690,8 @@ impl ::xdrgen::rt::Encode for DomainSaveFlagsArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.to)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.dxml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.to)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.dxml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -7575,8 +7699,8 @@ impl ::xdrgen::rt::Decode for DomainSaveFlagsArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -7588,14 +7712,12 @@ impl ::xdrgen::rt::Decode for DomainSaveFlagsArgs {
                 "dom",
             )?,
             to: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_save_flags_args",
                 "to",
             )?,
             dxml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_save_flags_args",
                 "dxml",
             )?,
@@ -7701,31 +7823,35 @@ pub struct DomainRestoreArgs {
 }
 impl ::xdrgen::rt::Encode for DomainRestoreArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.from, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.from, w),
             "remote_domain_restore_args",
             "from",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.from)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.from)
     }
 }
 impl ::xdrgen::rt::Decode for DomainRestoreArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             from: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_restore_args",
                 "from",
             )?,
@@ -7742,10 +7868,8 @@ pub struct DomainRestoreFlagsArgs {
 impl ::xdrgen::rt::Encode for DomainRestoreFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -7754,13 +7878,15 @@ impl ::xdrgen::rt::Encode for DomainRestoreFlagsArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.from, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.from, w),
             "remote_domain_restore_flags_args",
             "from",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dxml, w),
             "remote_domain_restore_flags_args",
             "dxml",
@@ -7773,30 +7899,28 @@ impl ::xdrgen::rt::Encode for DomainRestoreFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.from)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.dxml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.from)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.dxml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainRestoreFlagsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             from: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_restore_flags_args",
                 "from",
             )?,
             dxml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_restore_flags_args",
                 "dxml",
             )?,
@@ -7886,7 +8010,7 @@ pub struct DomainSaveImageGetXmlDescArgs {
 impl ::xdrgen::rt::Encode for DomainSaveImageGetXmlDescArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -7895,7 +8019,9 @@ impl ::xdrgen::rt::Encode for DomainSaveImageGetXmlDescArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.file, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.file, w),
             "remote_domain_save_image_get_xml_desc_args",
             "file",
         )?;
@@ -7907,19 +8033,21 @@ impl ::xdrgen::rt::Encode for DomainSaveImageGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.file)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.file)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveImageGetXmlDescArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             file: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_save_image_get_xml_desc_args",
                 "file",
             )?,
@@ -7938,31 +8066,35 @@ pub struct DomainSaveImageGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for DomainSaveImageGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_save_image_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveImageGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_save_image_get_xml_desc_ret",
                 "xml",
             )?,
@@ -7979,8 +8111,8 @@ pub struct DomainSaveImageDefineXmlArgs {
 impl ::xdrgen::rt::Encode for DomainSaveImageDefineXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -7989,12 +8121,16 @@ impl ::xdrgen::rt::Encode for DomainSaveImageDefineXmlArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.file, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.file, w),
             "remote_domain_save_image_define_xml_args",
             "file",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.dxml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.dxml, w),
             "remote_domain_save_image_define_xml_args",
             "dxml",
         )?;
@@ -8006,26 +8142,30 @@ impl ::xdrgen::rt::Encode for DomainSaveImageDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.file)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dxml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.file)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dxml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSaveImageDefineXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             file: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_save_image_define_xml_args",
                 "file",
             )?,
             dxml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_save_image_define_xml_args",
                 "dxml",
             )?,
@@ -8048,7 +8188,7 @@ impl ::xdrgen::rt::Encode for DomainCoreDumpArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -8064,7 +8204,9 @@ impl ::xdrgen::rt::Encode for DomainCoreDumpArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.to, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.to, w),
             "remote_domain_core_dump_args",
             "to",
         )?;
@@ -8077,7 +8219,7 @@ impl ::xdrgen::rt::Encode for DomainCoreDumpArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.to)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.to)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -8085,7 +8227,7 @@ impl ::xdrgen::rt::Decode for DomainCoreDumpArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -8097,7 +8239,7 @@ impl ::xdrgen::rt::Decode for DomainCoreDumpArgs {
                 "dom",
             )?,
             to: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_core_dump_args",
                 "to",
             )?,
@@ -8121,7 +8263,7 @@ impl ::xdrgen::rt::Encode for DomainCoreDumpWithFormatArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -8138,7 +8280,9 @@ impl ::xdrgen::rt::Encode for DomainCoreDumpWithFormatArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.to, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.to, w),
             "remote_domain_core_dump_with_format_args",
             "to",
         )?;
@@ -8158,7 +8302,7 @@ impl ::xdrgen::rt::Encode for DomainCoreDumpWithFormatArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.to)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.to)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.dumpformat)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -8167,7 +8311,7 @@ impl ::xdrgen::rt::Decode for DomainCoreDumpWithFormatArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -8180,7 +8324,7 @@ impl ::xdrgen::rt::Decode for DomainCoreDumpWithFormatArgs {
                 "dom",
             )?,
             to: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_core_dump_with_format_args",
                 "to",
             )?,
@@ -8276,19 +8420,15 @@ pub struct DomainScreenshotRet {
 }
 impl ::xdrgen::rt::Encode for DomainScreenshotRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
+        &[<::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.mime, w),
             "remote_domain_screenshot_ret",
             "mime",
@@ -8296,23 +8436,19 @@ impl ::xdrgen::rt::Encode for DomainScreenshotRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.mime)
+        <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.mime)
     }
 }
 impl ::xdrgen::rt::Decode for DomainScreenshotRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             mime: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_screenshot_ret",
                 "mime",
             )?,
@@ -8384,31 +8520,35 @@ pub struct DomainGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for DomainGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_xml_desc_ret",
                 "xml",
             )?,
@@ -8426,13 +8566,9 @@ pub struct DomainMigratePrepareArgs {
 impl ::xdrgen::rt::Encode for DomainMigratePrepareArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -8441,8 +8577,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri_in, w),
             "remote_domain_migrate_prepare_args",
             "uri_in",
@@ -8453,8 +8589,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareArgs {
             "flags",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_prepare_args",
             "dname",
@@ -8467,31 +8603,27 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.uri_in)
+        <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.uri_in)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.resource)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uri_in: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare_args",
                 "uri_in",
             )?,
@@ -8501,9 +8633,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepareArgs {
                 "flags",
             )?,
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare_args",
                 "dname",
             )?,
@@ -8525,9 +8655,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -8542,8 +8670,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareRet {
             "cookie",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri_out, w),
             "remote_domain_migrate_prepare_ret",
             "uri_out",
@@ -8552,8 +8680,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.uri_out)
     }
 }
@@ -8561,9 +8689,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepareRet {
     const MIN_LEN: usize = <::xdrgen::rt::Opaque<
         4194304,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -8574,9 +8700,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepareRet {
                 "cookie",
             )?,
             uri_out: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare_ret",
                 "uri_out",
             )?,
@@ -8598,11 +8722,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePerformArgs {
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -8625,7 +8747,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePerformArgs {
             "cookie",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.uri, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_domain_migrate_perform_args",
             "uri",
         )?;
@@ -8635,8 +8759,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePerformArgs {
             "flags",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_perform_args",
             "dname",
@@ -8651,10 +8775,10 @@ impl ::xdrgen::rt::Encode for DomainMigratePerformArgs {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.uri)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.resource)
     }
@@ -8664,9 +8788,9 @@ impl ::xdrgen::rt::Decode for DomainMigratePerformArgs {
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -8683,7 +8807,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePerformArgs {
                 "cookie",
             )?,
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_perform_args",
                 "uri",
             )?,
@@ -8693,9 +8817,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePerformArgs {
                 "flags",
             )?,
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_perform_args",
                 "dname",
             )?,
@@ -8718,9 +8840,9 @@ pub struct DomainMigrateFinishArgs {
 impl ::xdrgen::rt::Encode for DomainMigrateFinishArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -8729,7 +8851,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinishArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.dname, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_finish_args",
             "dname",
         )?;
@@ -8741,7 +8865,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinishArgs {
             "cookie",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.uri, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_domain_migrate_finish_args",
             "uri",
         )?;
@@ -8753,23 +8879,25 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinishArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dname)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.uri)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinishArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_finish_args",
                 "dname",
             )?,
@@ -8779,7 +8907,7 @@ impl ::xdrgen::rt::Decode for DomainMigrateFinishArgs {
                 "cookie",
             )?,
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_finish_args",
                 "uri",
             )?,
@@ -8845,15 +8973,11 @@ pub struct DomainMigratePrepare2Args {
 impl ::xdrgen::rt::Encode for DomainMigratePrepare2Args {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -8861,8 +8985,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Args {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri_in, w),
             "remote_domain_migrate_prepare2_args",
             "uri_in",
@@ -8873,8 +8997,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Args {
             "flags",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_prepare2_args",
             "dname",
@@ -8885,8 +9009,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Args {
             "resource",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dom_xml, w),
             "remote_domain_migrate_prepare2_args",
             "dom_xml",
@@ -8894,33 +9018,31 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.uri_in)
+        <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.uri_in)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.resource)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dom_xml)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dom_xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepare2Args {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uri_in: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare2_args",
                 "uri_in",
             )?,
@@ -8930,9 +9052,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare2Args {
                 "flags",
             )?,
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare2_args",
                 "dname",
             )?,
@@ -8942,7 +9062,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare2Args {
                 "resource",
             )?,
             dom_xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare2_args",
                 "dom_xml",
             )?,
@@ -8959,9 +9079,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Ret {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -8976,8 +9094,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Ret {
             "cookie",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri_out, w),
             "remote_domain_migrate_prepare2_ret",
             "uri_out",
@@ -8986,8 +9104,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare2Ret {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.uri_out)
     }
 }
@@ -8995,9 +9113,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare2Ret {
     const MIN_LEN: usize = <::xdrgen::rt::Opaque<
         4194304,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -9008,9 +9124,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare2Ret {
                 "cookie",
             )?,
             uri_out: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare2_ret",
                 "uri_out",
             )?,
@@ -9029,9 +9143,9 @@ pub struct DomainMigrateFinish2Args {
 impl ::xdrgen::rt::Encode for DomainMigrateFinish2Args {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -9041,7 +9155,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish2Args {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.dname, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_finish2_args",
             "dname",
         )?;
@@ -9053,7 +9169,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish2Args {
             "cookie",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.uri, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_domain_migrate_finish2_args",
             "uri",
         )?;
@@ -9070,17 +9188,19 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish2Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dname)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.uri)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.retcode)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinish2Args {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -9088,7 +9208,7 @@ impl ::xdrgen::rt::Decode for DomainMigrateFinish2Args {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_finish2_args",
                 "dname",
             )?,
@@ -9098,7 +9218,7 @@ impl ::xdrgen::rt::Decode for DomainMigrateFinish2Args {
                 "cookie",
             )?,
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_finish2_args",
                 "uri",
             )?,
@@ -9204,7 +9324,7 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedDomainsRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -9215,7 +9335,7 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedDomainsRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_connect_list_defined_domains_ret",
@@ -9225,14 +9345,14 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedDomainsRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedDomainsRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -9241,7 +9361,7 @@ impl ::xdrgen::rt::Decode for ConnectListDefinedDomainsRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_list_defined_domains_ret",
@@ -9537,31 +9657,35 @@ pub struct DomainDefineXmlArgs {
 }
 impl ::xdrgen::rt::Encode for DomainDefineXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_define_xml_args",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDefineXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_define_xml_args",
                 "xml",
             )?,
@@ -9619,7 +9743,7 @@ pub struct DomainDefineXmlFlagsArgs {
 impl ::xdrgen::rt::Encode for DomainDefineXmlFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -9628,7 +9752,9 @@ impl ::xdrgen::rt::Encode for DomainDefineXmlFlagsArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_define_xml_flags_args",
             "xml",
         )?;
@@ -9640,19 +9766,21 @@ impl ::xdrgen::rt::Encode for DomainDefineXmlFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDefineXmlFlagsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_define_xml_flags_args",
                 "xml",
             )?,
@@ -11860,7 +11988,7 @@ impl ::xdrgen::rt::Encode for DomainAttachDeviceArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -11875,7 +12003,9 @@ impl ::xdrgen::rt::Encode for DomainAttachDeviceArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_attach_device_args",
             "xml",
         )?;
@@ -11883,14 +12013,14 @@ impl ::xdrgen::rt::Encode for DomainAttachDeviceArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAttachDeviceArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -11901,7 +12031,7 @@ impl ::xdrgen::rt::Decode for DomainAttachDeviceArgs {
                 "dom",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_attach_device_args",
                 "xml",
             )?,
@@ -11919,7 +12049,7 @@ impl ::xdrgen::rt::Encode for DomainAttachDeviceFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -11935,7 +12065,9 @@ impl ::xdrgen::rt::Encode for DomainAttachDeviceFlagsArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_attach_device_flags_args",
             "xml",
         )?;
@@ -11948,7 +12080,7 @@ impl ::xdrgen::rt::Encode for DomainAttachDeviceFlagsArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -11956,7 +12088,7 @@ impl ::xdrgen::rt::Decode for DomainAttachDeviceFlagsArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -11968,7 +12100,7 @@ impl ::xdrgen::rt::Decode for DomainAttachDeviceFlagsArgs {
                 "dom",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_attach_device_flags_args",
                 "xml",
             )?,
@@ -11990,7 +12122,7 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -12005,7 +12137,9 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_detach_device_args",
             "xml",
         )?;
@@ -12013,14 +12147,14 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainDetachDeviceArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -12031,7 +12165,7 @@ impl ::xdrgen::rt::Decode for DomainDetachDeviceArgs {
                 "dom",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_detach_device_args",
                 "xml",
             )?,
@@ -12049,7 +12183,7 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -12065,7 +12199,9 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceFlagsArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_detach_device_flags_args",
             "xml",
         )?;
@@ -12078,7 +12214,7 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceFlagsArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -12086,7 +12222,7 @@ impl ::xdrgen::rt::Decode for DomainDetachDeviceFlagsArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -12098,7 +12234,7 @@ impl ::xdrgen::rt::Decode for DomainDetachDeviceFlagsArgs {
                 "dom",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_detach_device_flags_args",
                 "xml",
             )?,
@@ -12121,7 +12257,7 @@ impl ::xdrgen::rt::Encode for DomainUpdateDeviceFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -12137,7 +12273,9 @@ impl ::xdrgen::rt::Encode for DomainUpdateDeviceFlagsArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_update_device_flags_args",
             "xml",
         )?;
@@ -12150,7 +12288,7 @@ impl ::xdrgen::rt::Encode for DomainUpdateDeviceFlagsArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -12158,7 +12296,7 @@ impl ::xdrgen::rt::Decode for DomainUpdateDeviceFlagsArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -12170,7 +12308,7 @@ impl ::xdrgen::rt::Decode for DomainUpdateDeviceFlagsArgs {
                 "dom",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_update_device_flags_args",
                 "xml",
             )?,
@@ -12193,7 +12331,7 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceAliasArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -12209,7 +12347,9 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceAliasArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.alias, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.alias, w),
             "remote_domain_detach_device_alias_args",
             "alias",
         )?;
@@ -12222,7 +12362,9 @@ impl ::xdrgen::rt::Encode for DomainDetachDeviceAliasArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.alias)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -12230,7 +12372,7 @@ impl ::xdrgen::rt::Decode for DomainDetachDeviceAliasArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -12242,7 +12384,7 @@ impl ::xdrgen::rt::Decode for DomainDetachDeviceAliasArgs {
                 "dom",
             )?,
             alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_detach_device_alias_args",
                 "alias",
             )?,
@@ -12411,15 +12553,9 @@ impl ::xdrgen::rt::Encode for DomainSetMetadataArgs {
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -12440,22 +12576,22 @@ impl ::xdrgen::rt::Encode for DomainSetMetadataArgs {
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.metadata, w),
             "remote_domain_set_metadata_args",
             "metadata",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.key, w),
             "remote_domain_set_metadata_args",
             "key",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_domain_set_metadata_args",
             "uri",
@@ -12470,15 +12606,11 @@ impl ::xdrgen::rt::Encode for DomainSetMetadataArgs {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.metadata)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.key)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.uri)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.key)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -12487,9 +12619,9 @@ impl ::xdrgen::rt::Decode for DomainSetMetadataArgs {
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -12506,23 +12638,17 @@ impl ::xdrgen::rt::Decode for DomainSetMetadataArgs {
                 "type",
             )?,
             metadata: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_metadata_args",
                 "metadata",
             )?,
             key: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_metadata_args",
                 "key",
             )?,
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_metadata_args",
                 "uri",
             )?,
@@ -12547,9 +12673,7 @@ impl ::xdrgen::rt::Encode for DomainGetMetadataArgs {
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -12570,8 +12694,8 @@ impl ::xdrgen::rt::Encode for DomainGetMetadataArgs {
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_domain_get_metadata_args",
             "uri",
@@ -12586,9 +12710,7 @@ impl ::xdrgen::rt::Encode for DomainGetMetadataArgs {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.uri)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -12597,7 +12719,7 @@ impl ::xdrgen::rt::Decode for DomainGetMetadataArgs {
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -12614,9 +12736,7 @@ impl ::xdrgen::rt::Decode for DomainGetMetadataArgs {
                 "type",
             )?,
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_metadata_args",
                 "uri",
             )?,
@@ -12635,15 +12755,15 @@ pub struct DomainGetMetadataRet {
 }
 impl ::xdrgen::rt::Encode for DomainGetMetadataRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.metadata, w),
             "remote_domain_get_metadata_ret",
             "metadata",
@@ -12651,17 +12771,19 @@ impl ::xdrgen::rt::Encode for DomainGetMetadataRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.metadata)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.metadata)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMetadataRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             metadata: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_metadata_ret",
                 "metadata",
             )?,
@@ -12679,7 +12801,7 @@ impl ::xdrgen::rt::Encode for DomainBlockJobAbortArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -12695,7 +12817,9 @@ impl ::xdrgen::rt::Encode for DomainBlockJobAbortArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_block_job_abort_args",
             "path",
         )?;
@@ -12708,7 +12832,9 @@ impl ::xdrgen::rt::Encode for DomainBlockJobAbortArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -12716,7 +12842,7 @@ impl ::xdrgen::rt::Decode for DomainBlockJobAbortArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -12728,7 +12854,7 @@ impl ::xdrgen::rt::Decode for DomainBlockJobAbortArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_job_abort_args",
                 "path",
             )?,
@@ -12751,7 +12877,7 @@ impl ::xdrgen::rt::Encode for DomainGetBlockJobInfoArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -12767,7 +12893,9 @@ impl ::xdrgen::rt::Encode for DomainGetBlockJobInfoArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_get_block_job_info_args",
             "path",
         )?;
@@ -12780,7 +12908,9 @@ impl ::xdrgen::rt::Encode for DomainGetBlockJobInfoArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -12788,7 +12918,7 @@ impl ::xdrgen::rt::Decode for DomainGetBlockJobInfoArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -12800,7 +12930,7 @@ impl ::xdrgen::rt::Decode for DomainGetBlockJobInfoArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_block_job_info_args",
                 "path",
             )?,
@@ -12922,7 +13052,7 @@ impl ::xdrgen::rt::Encode for DomainBlockJobSetSpeedArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -12939,7 +13069,9 @@ impl ::xdrgen::rt::Encode for DomainBlockJobSetSpeedArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_block_job_set_speed_args",
             "path",
         )?;
@@ -12959,7 +13091,9 @@ impl ::xdrgen::rt::Encode for DomainBlockJobSetSpeedArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -12968,7 +13102,7 @@ impl ::xdrgen::rt::Decode for DomainBlockJobSetSpeedArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -12981,7 +13115,7 @@ impl ::xdrgen::rt::Decode for DomainBlockJobSetSpeedArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_job_set_speed_args",
                 "path",
             )?,
@@ -13010,7 +13144,7 @@ impl ::xdrgen::rt::Encode for DomainBlockPullArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -13027,7 +13161,9 @@ impl ::xdrgen::rt::Encode for DomainBlockPullArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_block_pull_args",
             "path",
         )?;
@@ -13047,7 +13183,9 @@ impl ::xdrgen::rt::Encode for DomainBlockPullArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -13056,7 +13194,7 @@ impl ::xdrgen::rt::Decode for DomainBlockPullArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -13069,7 +13207,7 @@ impl ::xdrgen::rt::Decode for DomainBlockPullArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_pull_args",
                 "path",
             )?,
@@ -13099,10 +13237,8 @@ impl ::xdrgen::rt::Encode for DomainBlockRebaseArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -13119,13 +13255,15 @@ impl ::xdrgen::rt::Encode for DomainBlockRebaseArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_block_rebase_args",
             "path",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.base, w),
             "remote_domain_block_rebase_args",
             "base",
@@ -13146,10 +13284,10 @@ impl ::xdrgen::rt::Encode for DomainBlockRebaseArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.base)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.base)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -13158,8 +13296,8 @@ impl ::xdrgen::rt::Decode for DomainBlockRebaseArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -13172,14 +13310,12 @@ impl ::xdrgen::rt::Decode for DomainBlockRebaseArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_rebase_args",
                 "path",
             )?,
             base: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_rebase_args",
                 "base",
             )?,
@@ -13209,8 +13345,8 @@ impl ::xdrgen::rt::Encode for DomainBlockCopyArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -13230,13 +13366,15 @@ impl ::xdrgen::rt::Encode for DomainBlockCopyArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_block_copy_args",
             "path",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.destxml, w),
             "remote_domain_block_copy_args",
             "destxml",
@@ -13258,8 +13396,12 @@ impl ::xdrgen::rt::Encode for DomainBlockCopyArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.destxml)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.destxml)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 16,
@@ -13271,8 +13413,8 @@ impl ::xdrgen::rt::Decode for DomainBlockCopyArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             16,
@@ -13288,12 +13430,12 @@ impl ::xdrgen::rt::Decode for DomainBlockCopyArgs {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_copy_args",
                 "path",
             )?,
             destxml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_copy_args",
                 "destxml",
             )?,
@@ -13327,13 +13469,9 @@ impl ::xdrgen::rt::Encode for DomainBlockCommitArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -13350,20 +13488,22 @@ impl ::xdrgen::rt::Encode for DomainBlockCommitArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.disk, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.disk, w),
             "remote_domain_block_commit_args",
             "disk",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.base, w),
             "remote_domain_block_commit_args",
             "base",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.top, w),
             "remote_domain_block_commit_args",
             "top",
@@ -13384,13 +13524,11 @@ impl ::xdrgen::rt::Encode for DomainBlockCommitArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.disk)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.base)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.top)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.disk)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.base)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.top)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.bandwidth)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -13399,9 +13537,9 @@ impl ::xdrgen::rt::Decode for DomainBlockCommitArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -13414,21 +13552,17 @@ impl ::xdrgen::rt::Decode for DomainBlockCommitArgs {
                 "dom",
             )?,
             disk: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_commit_args",
                 "disk",
             )?,
             base: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_commit_args",
                 "base",
             )?,
             top: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_block_commit_args",
                 "top",
             )?,
@@ -13457,7 +13591,7 @@ impl ::xdrgen::rt::Encode for DomainSetBlockIoTuneArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 32,
@@ -13477,7 +13611,9 @@ impl ::xdrgen::rt::Encode for DomainSetBlockIoTuneArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.disk, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.disk, w),
             "remote_domain_set_block_io_tune_args",
             "disk",
         )?;
@@ -13498,7 +13634,9 @@ impl ::xdrgen::rt::Encode for DomainSetBlockIoTuneArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.disk)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.disk)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 32,
@@ -13510,7 +13648,7 @@ impl ::xdrgen::rt::Decode for DomainSetBlockIoTuneArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             32,
@@ -13526,7 +13664,7 @@ impl ::xdrgen::rt::Decode for DomainSetBlockIoTuneArgs {
                 "dom",
             )?,
             disk: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_block_io_tune_args",
                 "disk",
             )?,
@@ -13558,9 +13696,7 @@ impl ::xdrgen::rt::Encode for DomainGetBlockIoTuneArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -13577,8 +13713,8 @@ impl ::xdrgen::rt::Encode for DomainGetBlockIoTuneArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.disk, w),
             "remote_domain_get_block_io_tune_args",
             "disk",
@@ -13597,9 +13733,7 @@ impl ::xdrgen::rt::Encode for DomainGetBlockIoTuneArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.disk)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.disk)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nparams)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -13608,7 +13742,7 @@ impl ::xdrgen::rt::Decode for DomainGetBlockIoTuneArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -13621,9 +13755,7 @@ impl ::xdrgen::rt::Decode for DomainGetBlockIoTuneArgs {
                 "dom",
             )?,
             disk: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_block_io_tune_args",
                 "disk",
             )?,
@@ -13721,7 +13853,7 @@ impl ::xdrgen::rt::Encode for DomainSetThrottleGroupArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 32,
@@ -13741,7 +13873,9 @@ impl ::xdrgen::rt::Encode for DomainSetThrottleGroupArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.group, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.group, w),
             "remote_domain_set_throttle_group_args",
             "group",
         )?;
@@ -13762,7 +13896,9 @@ impl ::xdrgen::rt::Encode for DomainSetThrottleGroupArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.group)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.group)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 32,
@@ -13774,7 +13910,7 @@ impl ::xdrgen::rt::Decode for DomainSetThrottleGroupArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             32,
@@ -13790,7 +13926,7 @@ impl ::xdrgen::rt::Decode for DomainSetThrottleGroupArgs {
                 "dom",
             )?,
             group: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_throttle_group_args",
                 "group",
             )?,
@@ -13821,9 +13957,7 @@ impl ::xdrgen::rt::Encode for DomainDelThrottleGroupArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -13839,8 +13973,8 @@ impl ::xdrgen::rt::Encode for DomainDelThrottleGroupArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.group, w),
             "remote_domain_del_throttle_group_args",
             "group",
@@ -13854,8 +13988,8 @@ impl ::xdrgen::rt::Encode for DomainDelThrottleGroupArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.group)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -13864,7 +13998,7 @@ impl ::xdrgen::rt::Decode for DomainDelThrottleGroupArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -13876,9 +14010,7 @@ impl ::xdrgen::rt::Decode for DomainDelThrottleGroupArgs {
                 "dom",
             )?,
             group: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_del_throttle_group_args",
                 "group",
             )?,
@@ -14126,15 +14258,15 @@ pub struct DomainGetHostnameRet {
 }
 impl ::xdrgen::rt::Encode for DomainGetHostnameRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.hostname, w),
             "remote_domain_get_hostname_ret",
             "hostname",
@@ -14142,17 +14274,19 @@ impl ::xdrgen::rt::Encode for DomainGetHostnameRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.hostname)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.hostname)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetHostnameRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             hostname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_hostname_ret",
                 "hostname",
             )?,
@@ -14245,7 +14379,7 @@ impl ::xdrgen::rt::Encode for ConnectListNetworksRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -14256,7 +14390,7 @@ impl ::xdrgen::rt::Encode for ConnectListNetworksRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_connect_list_networks_ret",
@@ -14266,14 +14400,14 @@ impl ::xdrgen::rt::Encode for ConnectListNetworksRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListNetworksRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -14282,7 +14416,7 @@ impl ::xdrgen::rt::Decode for ConnectListNetworksRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_list_networks_ret",
@@ -14376,7 +14510,7 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedNetworksRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -14387,7 +14521,7 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedNetworksRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_connect_list_defined_networks_ret",
@@ -14397,14 +14531,14 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedNetworksRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedNetworksRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -14413,7 +14547,7 @@ impl ::xdrgen::rt::Decode for ConnectListDefinedNetworksRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_list_defined_networks_ret",
@@ -14429,35 +14563,31 @@ pub struct NetworkLookupByUuidArgs {
 }
 impl ::xdrgen::rt::Encode for NetworkLookupByUuidArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_network_lookup_by_uuid_args",
             "uuid",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkLookupByUuidArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
-        16,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_lookup_by_uuid_args",
                 "uuid",
             )?,
@@ -14513,31 +14643,35 @@ pub struct NetworkLookupByNameArgs {
 }
 impl ::xdrgen::rt::Encode for NetworkLookupByNameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_network_lookup_by_name_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkLookupByNameArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_lookup_by_name_args",
                 "name",
             )?,
@@ -14593,31 +14727,35 @@ pub struct NetworkCreateXmlArgs {
 }
 impl ::xdrgen::rt::Encode for NetworkCreateXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_network_create_xml_args",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkCreateXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_create_xml_args",
                 "xml",
             )?,
@@ -14675,7 +14813,7 @@ pub struct NetworkCreateXmlFlagsArgs {
 impl ::xdrgen::rt::Encode for NetworkCreateXmlFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -14684,7 +14822,9 @@ impl ::xdrgen::rt::Encode for NetworkCreateXmlFlagsArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_network_create_xml_flags_args",
             "xml",
         )?;
@@ -14696,19 +14836,21 @@ impl ::xdrgen::rt::Encode for NetworkCreateXmlFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkCreateXmlFlagsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_create_xml_flags_args",
                 "xml",
             )?,
@@ -14769,31 +14911,35 @@ pub struct NetworkDefineXmlArgs {
 }
 impl ::xdrgen::rt::Encode for NetworkDefineXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_network_define_xml_args",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkDefineXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_define_xml_args",
                 "xml",
             )?,
@@ -14851,7 +14997,7 @@ pub struct NetworkDefineXmlFlagsArgs {
 impl ::xdrgen::rt::Encode for NetworkDefineXmlFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -14860,7 +15006,9 @@ impl ::xdrgen::rt::Encode for NetworkDefineXmlFlagsArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_network_define_xml_flags_args",
             "xml",
         )?;
@@ -14872,19 +15020,21 @@ impl ::xdrgen::rt::Encode for NetworkDefineXmlFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkDefineXmlFlagsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_define_xml_flags_args",
                 "xml",
             )?,
@@ -14997,7 +15147,7 @@ impl ::xdrgen::rt::Encode for NetworkUpdateArgs {
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -15030,7 +15180,9 @@ impl ::xdrgen::rt::Encode for NetworkUpdateArgs {
             "parentIndex",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_network_update_args",
             "xml",
         )?;
@@ -15046,7 +15198,7 @@ impl ::xdrgen::rt::Encode for NetworkUpdateArgs {
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.command)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.section)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.parent_index)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -15057,7 +15209,7 @@ impl ::xdrgen::rt::Decode for NetworkUpdateArgs {
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -15084,7 +15236,7 @@ impl ::xdrgen::rt::Decode for NetworkUpdateArgs {
                 "parentIndex",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_update_args",
                 "xml",
             )?,
@@ -15245,31 +15397,35 @@ pub struct NetworkGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for NetworkGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_network_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_get_xml_desc_ret",
                 "xml",
             )?,
@@ -15325,31 +15481,35 @@ pub struct NetworkGetBridgeNameRet {
 }
 impl ::xdrgen::rt::Encode for NetworkGetBridgeNameRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_network_get_bridge_name_ret",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetBridgeNameRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_get_bridge_name_ret",
                 "name",
             )?,
@@ -15584,7 +15744,7 @@ impl ::xdrgen::rt::Encode for ConnectListNwfiltersRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -15595,7 +15755,7 @@ impl ::xdrgen::rt::Encode for ConnectListNwfiltersRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_connect_list_nwfilters_ret",
@@ -15605,14 +15765,14 @@ impl ::xdrgen::rt::Encode for ConnectListNwfiltersRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListNwfiltersRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -15621,7 +15781,7 @@ impl ::xdrgen::rt::Decode for ConnectListNwfiltersRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_list_nwfilters_ret",
@@ -15637,35 +15797,31 @@ pub struct NwfilterLookupByUuidArgs {
 }
 impl ::xdrgen::rt::Encode for NwfilterLookupByUuidArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_nwfilter_lookup_by_uuid_args",
             "uuid",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterLookupByUuidArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
-        16,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nwfilter_lookup_by_uuid_args",
                 "uuid",
             )?,
@@ -15723,31 +15879,35 @@ pub struct NwfilterLookupByNameArgs {
 }
 impl ::xdrgen::rt::Encode for NwfilterLookupByNameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nwfilter_lookup_by_name_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterLookupByNameArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nwfilter_lookup_by_name_args",
                 "name",
             )?,
@@ -15805,31 +15965,35 @@ pub struct NwfilterDefineXmlArgs {
 }
 impl ::xdrgen::rt::Encode for NwfilterDefineXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_nwfilter_define_xml_args",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterDefineXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nwfilter_define_xml_args",
                 "xml",
             )?,
@@ -15889,7 +16053,7 @@ pub struct NwfilterDefineXmlFlagsArgs {
 impl ::xdrgen::rt::Encode for NwfilterDefineXmlFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -15898,7 +16062,9 @@ impl ::xdrgen::rt::Encode for NwfilterDefineXmlFlagsArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_nwfilter_define_xml_flags_args",
             "xml",
         )?;
@@ -15910,19 +16076,21 @@ impl ::xdrgen::rt::Encode for NwfilterDefineXmlFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterDefineXmlFlagsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nwfilter_define_xml_flags_args",
                 "xml",
             )?,
@@ -16089,31 +16257,35 @@ pub struct NwfilterGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for NwfilterGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_nwfilter_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nwfilter_get_xml_desc_ret",
                 "xml",
             )?,
@@ -16206,7 +16378,7 @@ impl ::xdrgen::rt::Encode for ConnectListInterfacesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -16217,7 +16389,7 @@ impl ::xdrgen::rt::Encode for ConnectListInterfacesRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_connect_list_interfaces_ret",
@@ -16227,14 +16399,14 @@ impl ::xdrgen::rt::Encode for ConnectListInterfacesRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListInterfacesRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -16243,7 +16415,7 @@ impl ::xdrgen::rt::Decode for ConnectListInterfacesRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_list_interfaces_ret",
@@ -16337,7 +16509,7 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedInterfacesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -16348,7 +16520,7 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedInterfacesRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_connect_list_defined_interfaces_ret",
@@ -16358,14 +16530,14 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedInterfacesRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedInterfacesRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -16374,7 +16546,7 @@ impl ::xdrgen::rt::Decode for ConnectListDefinedInterfacesRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_list_defined_interfaces_ret",
@@ -16390,31 +16562,35 @@ pub struct InterfaceLookupByNameArgs {
 }
 impl ::xdrgen::rt::Encode for InterfaceLookupByNameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_interface_lookup_by_name_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceLookupByNameArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_interface_lookup_by_name_args",
                 "name",
             )?,
@@ -16472,31 +16648,35 @@ pub struct InterfaceLookupByMacStringArgs {
 }
 impl ::xdrgen::rt::Encode for InterfaceLookupByMacStringArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.mac, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.mac, w),
             "remote_interface_lookup_by_mac_string_args",
             "mac",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mac)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.mac)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceLookupByMacStringArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             mac: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_interface_lookup_by_mac_string_args",
                 "mac",
             )?,
@@ -16614,31 +16794,35 @@ pub struct InterfaceGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for InterfaceGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_interface_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_interface_get_xml_desc_ret",
                 "xml",
             )?,
@@ -16654,7 +16838,7 @@ pub struct InterfaceDefineXmlArgs {
 impl ::xdrgen::rt::Encode for InterfaceDefineXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -16663,7 +16847,9 @@ impl ::xdrgen::rt::Encode for InterfaceDefineXmlArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_interface_define_xml_args",
             "xml",
         )?;
@@ -16675,19 +16861,21 @@ impl ::xdrgen::rt::Encode for InterfaceDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for InterfaceDefineXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_interface_define_xml_args",
                 "xml",
             )?,
@@ -17084,15 +17272,15 @@ pub struct AuthSaslInitRet {
 }
 impl ::xdrgen::rt::Encode for AuthSaslInitRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.mechlist, w),
             "remote_auth_sasl_init_ret",
             "mechlist",
@@ -17100,17 +17288,19 @@ impl ::xdrgen::rt::Encode for AuthSaslInitRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mechlist)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.mechlist)
     }
 }
 impl ::xdrgen::rt::Decode for AuthSaslInitRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             mechlist: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_auth_sasl_init_ret",
                 "mechlist",
             )?,
@@ -17127,7 +17317,7 @@ pub struct AuthSaslStartArgs {
 impl ::xdrgen::rt::Encode for AuthSaslStartArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<i8>,
@@ -17140,7 +17330,9 @@ impl ::xdrgen::rt::Encode for AuthSaslStartArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.mech, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.mech, w),
             "remote_auth_sasl_start_args",
             "mech",
         )?;
@@ -17160,7 +17352,7 @@ impl ::xdrgen::rt::Encode for AuthSaslStartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mech)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.mech)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.nil)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<i8>,
@@ -17169,7 +17361,9 @@ impl ::xdrgen::rt::Encode for AuthSaslStartArgs {
     }
 }
 impl ::xdrgen::rt::Decode for AuthSaslStartArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<i8>,
@@ -17180,7 +17374,7 @@ impl ::xdrgen::rt::Decode for AuthSaslStartArgs {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             mech: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_auth_sasl_start_args",
                 "mech",
             )?,
@@ -17559,7 +17753,7 @@ impl ::xdrgen::rt::Encode for ConnectListStoragePoolsRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -17570,7 +17764,7 @@ impl ::xdrgen::rt::Encode for ConnectListStoragePoolsRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_connect_list_storage_pools_ret",
@@ -17580,14 +17774,14 @@ impl ::xdrgen::rt::Encode for ConnectListStoragePoolsRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListStoragePoolsRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -17596,7 +17790,7 @@ impl ::xdrgen::rt::Decode for ConnectListStoragePoolsRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_list_storage_pools_ret",
@@ -17690,7 +17884,7 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedStoragePoolsRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -17701,7 +17895,7 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedStoragePoolsRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_connect_list_defined_storage_pools_ret",
@@ -17711,14 +17905,14 @@ impl ::xdrgen::rt::Encode for ConnectListDefinedStoragePoolsRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListDefinedStoragePoolsRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -17727,7 +17921,7 @@ impl ::xdrgen::rt::Decode for ConnectListDefinedStoragePoolsRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_list_defined_storage_pools_ret",
@@ -17746,10 +17940,8 @@ pub struct ConnectFindStoragePoolSourcesArgs {
 impl ::xdrgen::rt::Encode for ConnectFindStoragePoolSourcesArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -17758,13 +17950,15 @@ impl ::xdrgen::rt::Encode for ConnectFindStoragePoolSourcesArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
             "remote_connect_find_storage_pool_sources_args",
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.src_spec, w),
             "remote_connect_find_storage_pool_sources_args",
             "srcSpec",
@@ -17777,30 +17971,30 @@ impl ::xdrgen::rt::Encode for ConnectFindStoragePoolSourcesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.r#type)
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.src_spec)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectFindStoragePoolSourcesArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             r#type: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_find_storage_pool_sources_args",
                 "type",
             )?,
             src_spec: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_find_storage_pool_sources_args",
                 "srcSpec",
             )?,
@@ -17819,31 +18013,35 @@ pub struct ConnectFindStoragePoolSourcesRet {
 }
 impl ::xdrgen::rt::Encode for ConnectFindStoragePoolSourcesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_connect_find_storage_pool_sources_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectFindStoragePoolSourcesRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_find_storage_pool_sources_ret",
                 "xml",
             )?,
@@ -17857,35 +18055,31 @@ pub struct StoragePoolLookupByUuidArgs {
 }
 impl ::xdrgen::rt::Encode for StoragePoolLookupByUuidArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_storage_pool_lookup_by_uuid_args",
             "uuid",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByUuidArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
-        16,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_pool_lookup_by_uuid_args",
                 "uuid",
             )?,
@@ -17943,31 +18137,35 @@ pub struct StoragePoolLookupByNameArgs {
 }
 impl ::xdrgen::rt::Encode for StoragePoolLookupByNameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_storage_pool_lookup_by_name_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByNameArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_pool_lookup_by_name_args",
                 "name",
             )?,
@@ -18113,31 +18311,35 @@ pub struct StoragePoolLookupByTargetPathArgs {
 }
 impl ::xdrgen::rt::Encode for StoragePoolLookupByTargetPathArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_storage_pool_lookup_by_target_path_args",
             "path",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.path)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolLookupByTargetPathArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_pool_lookup_by_target_path_args",
                 "path",
             )?,
@@ -18197,7 +18399,7 @@ pub struct StoragePoolCreateXmlArgs {
 impl ::xdrgen::rt::Encode for StoragePoolCreateXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -18206,7 +18408,9 @@ impl ::xdrgen::rt::Encode for StoragePoolCreateXmlArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_storage_pool_create_xml_args",
             "xml",
         )?;
@@ -18218,19 +18422,21 @@ impl ::xdrgen::rt::Encode for StoragePoolCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolCreateXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_pool_create_xml_args",
                 "xml",
             )?,
@@ -18295,7 +18501,7 @@ pub struct StoragePoolDefineXmlArgs {
 impl ::xdrgen::rt::Encode for StoragePoolDefineXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -18304,7 +18510,9 @@ impl ::xdrgen::rt::Encode for StoragePoolDefineXmlArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_storage_pool_define_xml_args",
             "xml",
         )?;
@@ -18316,19 +18524,21 @@ impl ::xdrgen::rt::Encode for StoragePoolDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolDefineXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_pool_define_xml_args",
                 "xml",
             )?,
@@ -18779,31 +18989,35 @@ pub struct StoragePoolGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for StoragePoolGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_storage_pool_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_pool_get_xml_desc_ret",
                 "xml",
             )?,
@@ -19238,7 +19452,7 @@ impl ::xdrgen::rt::Encode for StoragePoolListVolumesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -19249,7 +19463,7 @@ impl ::xdrgen::rt::Encode for StoragePoolListVolumesRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_storage_pool_list_volumes_ret",
@@ -19259,14 +19473,14 @@ impl ::xdrgen::rt::Encode for StoragePoolListVolumesRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for StoragePoolListVolumesRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -19275,7 +19489,7 @@ impl ::xdrgen::rt::Decode for StoragePoolListVolumesRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_pool_list_volumes_ret",
@@ -19295,7 +19509,7 @@ impl ::xdrgen::rt::Encode for StorageVolLookupByNameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -19310,7 +19524,9 @@ impl ::xdrgen::rt::Encode for StorageVolLookupByNameArgs {
             "pool",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_storage_vol_lookup_by_name_args",
             "name",
         )?;
@@ -19318,14 +19534,16 @@ impl ::xdrgen::rt::Encode for StorageVolLookupByNameArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolLookupByNameArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullStoragePool,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -19338,7 +19556,7 @@ impl ::xdrgen::rt::Decode for StorageVolLookupByNameArgs {
                 "pool",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_vol_lookup_by_name_args",
                 "name",
             )?,
@@ -19396,31 +19614,35 @@ pub struct StorageVolLookupByKeyArgs {
 }
 impl ::xdrgen::rt::Encode for StorageVolLookupByKeyArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.key, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.key, w),
             "remote_storage_vol_lookup_by_key_args",
             "key",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.key)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.key)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolLookupByKeyArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             key: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_vol_lookup_by_key_args",
                 "key",
             )?,
@@ -19478,31 +19700,35 @@ pub struct StorageVolLookupByPathArgs {
 }
 impl ::xdrgen::rt::Encode for StorageVolLookupByPathArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_storage_vol_lookup_by_path_args",
             "path",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.path)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolLookupByPathArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_vol_lookup_by_path_args",
                 "path",
             )?,
@@ -19564,7 +19790,7 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -19580,7 +19806,9 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlArgs {
             "pool",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_storage_vol_create_xml_args",
             "xml",
         )?;
@@ -19593,7 +19821,7 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -19601,7 +19829,7 @@ impl ::xdrgen::rt::Decode for StorageVolCreateXmlArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullStoragePool,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -19615,7 +19843,7 @@ impl ::xdrgen::rt::Decode for StorageVolCreateXmlArgs {
                 "pool",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_vol_create_xml_args",
                 "xml",
             )?,
@@ -19683,7 +19911,7 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlFromArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -19700,7 +19928,9 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlFromArgs {
             "pool",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_storage_vol_create_xml_from_args",
             "xml",
         )?;
@@ -19720,7 +19950,7 @@ impl ::xdrgen::rt::Encode for StorageVolCreateXmlFromArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullStoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<
                 NonnullStorageVol,
             > as ::xdrgen::rt::Codec>::len(&self.clonevol)
@@ -19731,7 +19961,7 @@ impl ::xdrgen::rt::Decode for StorageVolCreateXmlFromArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullStoragePool,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullStorageVol> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -19746,7 +19976,7 @@ impl ::xdrgen::rt::Decode for StorageVolCreateXmlFromArgs {
                 "pool",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_vol_create_xml_from_args",
                 "xml",
             )?,
@@ -20072,31 +20302,35 @@ pub struct StorageVolGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for StorageVolGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_storage_vol_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_vol_get_xml_desc_ret",
                 "xml",
             )?,
@@ -20400,31 +20634,35 @@ pub struct StorageVolGetPathRet {
 }
 impl ::xdrgen::rt::Encode for StorageVolGetPathRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_storage_vol_get_path_ret",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for StorageVolGetPathRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_storage_vol_get_path_ret",
                 "name",
             )?,
@@ -20515,9 +20753,7 @@ pub struct NodeNumOfDevicesArgs {
 impl ::xdrgen::rt::Encode for NodeNumOfDevicesArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -20526,8 +20762,8 @@ impl ::xdrgen::rt::Encode for NodeNumOfDevicesArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.cap, w),
             "remote_node_num_of_devices_args",
             "cap",
@@ -20540,15 +20776,13 @@ impl ::xdrgen::rt::Encode for NodeNumOfDevicesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.cap)
+        <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.cap)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeNumOfDevicesArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -20556,9 +20790,7 @@ impl ::xdrgen::rt::Decode for NodeNumOfDevicesArgs {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             cap: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_num_of_devices_args",
                 "cap",
             )?,
@@ -20618,9 +20850,7 @@ pub struct NodeListDevicesArgs {
 impl ::xdrgen::rt::Encode for NodeListDevicesArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -20630,8 +20860,8 @@ impl ::xdrgen::rt::Encode for NodeListDevicesArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.cap, w),
             "remote_node_list_devices_args",
             "cap",
@@ -20649,16 +20879,14 @@ impl ::xdrgen::rt::Encode for NodeListDevicesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.cap)
+        <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.cap)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeListDevicesArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -20667,9 +20895,7 @@ impl ::xdrgen::rt::Decode for NodeListDevicesArgs {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             cap: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_list_devices_args",
                 "cap",
             )?,
@@ -20695,7 +20921,7 @@ impl ::xdrgen::rt::Encode for NodeListDevicesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 65536,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -20706,7 +20932,7 @@ impl ::xdrgen::rt::Encode for NodeListDevicesRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 65536,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_node_list_devices_ret",
@@ -20716,14 +20942,14 @@ impl ::xdrgen::rt::Encode for NodeListDevicesRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             65536,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for NodeListDevicesRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         65536,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -20732,7 +20958,7 @@ impl ::xdrgen::rt::Decode for NodeListDevicesRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     65536,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_list_devices_ret",
@@ -20748,31 +20974,35 @@ pub struct NodeDeviceLookupByNameArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceLookupByNameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_lookup_by_name_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceLookupByNameArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_lookup_by_name_args",
                 "name",
             )?,
@@ -20833,8 +21063,8 @@ pub struct NodeDeviceLookupScsiHostByWwnArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceLookupScsiHostByWwnArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -20843,12 +21073,16 @@ impl ::xdrgen::rt::Encode for NodeDeviceLookupScsiHostByWwnArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.wwnn, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.wwnn, w),
             "remote_node_device_lookup_scsi_host_by_wwn_args",
             "wwnn",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.wwpn, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.wwpn, w),
             "remote_node_device_lookup_scsi_host_by_wwn_args",
             "wwpn",
         )?;
@@ -20860,26 +21094,30 @@ impl ::xdrgen::rt::Encode for NodeDeviceLookupScsiHostByWwnArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.wwnn)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.wwpn)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.wwnn)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.wwpn)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceLookupScsiHostByWwnArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             wwnn: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_lookup_scsi_host_by_wwn_args",
                 "wwnn",
             )?,
             wwpn: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_lookup_scsi_host_by_wwn_args",
                 "wwpn",
             )?,
@@ -20944,7 +21182,7 @@ pub struct NodeDeviceGetXmlDescArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceGetXmlDescArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -20953,7 +21191,9 @@ impl ::xdrgen::rt::Encode for NodeDeviceGetXmlDescArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_get_xml_desc_args",
             "name",
         )?;
@@ -20965,19 +21205,21 @@ impl ::xdrgen::rt::Encode for NodeDeviceGetXmlDescArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetXmlDescArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_get_xml_desc_args",
                 "name",
             )?,
@@ -20996,31 +21238,35 @@ pub struct NodeDeviceGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_node_device_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_get_xml_desc_ret",
                 "xml",
             )?,
@@ -21034,31 +21280,35 @@ pub struct NodeDeviceGetParentArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceGetParentArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_get_parent_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetParentArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_get_parent_args",
                 "name",
             )?,
@@ -21072,19 +21322,15 @@ pub struct NodeDeviceGetParentRet {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceGetParentRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
+        &[<::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.parent_name, w),
             "remote_node_device_get_parent_ret",
             "parentName",
@@ -21092,23 +21338,21 @@ impl ::xdrgen::rt::Encode for NodeDeviceGetParentRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
+        <::xdrgen::rt::Plain<
+            RemoteString,
         > as ::xdrgen::rt::Codec>::len(&self.parent_name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetParentRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             parent_name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_get_parent_ret",
                 "parentName",
             )?,
@@ -21122,31 +21366,35 @@ pub struct NodeDeviceNumOfCapsArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceNumOfCapsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_num_of_caps_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceNumOfCapsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_num_of_caps_args",
                 "name",
             )?,
@@ -21200,7 +21448,7 @@ pub struct NodeDeviceListCapsArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceListCapsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -21209,7 +21457,9 @@ impl ::xdrgen::rt::Encode for NodeDeviceListCapsArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_list_caps_args",
             "name",
         )?;
@@ -21221,19 +21471,21 @@ impl ::xdrgen::rt::Encode for NodeDeviceListCapsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.maxnames)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceListCapsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_list_caps_args",
                 "name",
             )?,
@@ -21254,7 +21506,7 @@ impl ::xdrgen::rt::Encode for NodeDeviceListCapsRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 65536,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -21265,7 +21517,7 @@ impl ::xdrgen::rt::Encode for NodeDeviceListCapsRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 65536,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_node_device_list_caps_ret",
@@ -21275,14 +21527,14 @@ impl ::xdrgen::rt::Encode for NodeDeviceListCapsRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             65536,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceListCapsRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         65536,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -21291,7 +21543,7 @@ impl ::xdrgen::rt::Decode for NodeDeviceListCapsRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     65536,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_list_caps_ret",
@@ -21307,31 +21559,35 @@ pub struct NodeDeviceDettachArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceDettachArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_dettach_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceDettachArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_dettach_args",
                 "name",
             )?,
@@ -21348,10 +21604,8 @@ pub struct NodeDeviceDetachFlagsArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceDetachFlagsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -21360,13 +21614,15 @@ impl ::xdrgen::rt::Encode for NodeDeviceDetachFlagsArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_detach_flags_args",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.driver_name, w),
             "remote_node_device_detach_flags_args",
             "driverName",
@@ -21379,30 +21635,30 @@ impl ::xdrgen::rt::Encode for NodeDeviceDetachFlagsArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.driver_name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceDetachFlagsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_detach_flags_args",
                 "name",
             )?,
             driver_name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_detach_flags_args",
                 "driverName",
             )?,
@@ -21421,31 +21677,35 @@ pub struct NodeDeviceReAttachArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceReAttachArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_re_attach_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceReAttachArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_re_attach_args",
                 "name",
             )?,
@@ -21459,31 +21719,35 @@ pub struct NodeDeviceResetArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceResetArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_reset_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceResetArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_reset_args",
                 "name",
             )?,
@@ -21499,7 +21763,7 @@ pub struct NodeDeviceCreateXmlArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceCreateXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -21508,8 +21772,8 @@ impl ::xdrgen::rt::Encode for NodeDeviceCreateXmlArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_desc, w),
             "remote_node_device_create_xml_args",
             "xml_desc",
@@ -21522,19 +21786,21 @@ impl ::xdrgen::rt::Encode for NodeDeviceCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceCreateXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml_desc: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_create_xml_args",
                 "xml_desc",
             )?,
@@ -21597,31 +21863,35 @@ pub struct NodeDeviceDestroyArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceDestroyArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_destroy_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceDestroyArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_destroy_args",
                 "name",
             )?,
@@ -21637,7 +21907,7 @@ pub struct NodeDeviceDefineXmlArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceDefineXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -21646,8 +21916,8 @@ impl ::xdrgen::rt::Encode for NodeDeviceDefineXmlArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_desc, w),
             "remote_node_device_define_xml_args",
             "xml_desc",
@@ -21660,19 +21930,21 @@ impl ::xdrgen::rt::Encode for NodeDeviceDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceDefineXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml_desc: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_define_xml_args",
                 "xml_desc",
             )?,
@@ -21737,7 +22009,7 @@ pub struct NodeDeviceUndefineArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceUndefineArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -21746,7 +22018,9 @@ impl ::xdrgen::rt::Encode for NodeDeviceUndefineArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_undefine_args",
             "name",
         )?;
@@ -21758,19 +22032,21 @@ impl ::xdrgen::rt::Encode for NodeDeviceUndefineArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceUndefineArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_undefine_args",
                 "name",
             )?,
@@ -21791,7 +22067,7 @@ pub struct NodeDeviceCreateArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceCreateArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -21800,7 +22076,9 @@ impl ::xdrgen::rt::Encode for NodeDeviceCreateArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_create_args",
             "name",
         )?;
@@ -21812,19 +22090,21 @@ impl ::xdrgen::rt::Encode for NodeDeviceCreateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceCreateArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_create_args",
                 "name",
             )?,
@@ -21843,31 +22123,35 @@ pub struct NodeDeviceGetAutostartArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceGetAutostartArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_get_autostart_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceGetAutostartArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_get_autostart_args",
                 "name",
             )?,
@@ -21923,7 +22207,7 @@ pub struct NodeDeviceSetAutostartArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceSetAutostartArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -21932,7 +22216,9 @@ impl ::xdrgen::rt::Encode for NodeDeviceSetAutostartArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_set_autostart_args",
             "name",
         )?;
@@ -21946,19 +22232,21 @@ impl ::xdrgen::rt::Encode for NodeDeviceSetAutostartArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.autostart)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceSetAutostartArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_set_autostart_args",
                 "name",
             )?,
@@ -21977,31 +22265,35 @@ pub struct NodeDeviceIsPersistentArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceIsPersistentArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_is_persistent_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceIsPersistentArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_is_persistent_args",
                 "name",
             )?,
@@ -22055,31 +22347,35 @@ pub struct NodeDeviceIsActiveArgs {
 }
 impl ::xdrgen::rt::Encode for NodeDeviceIsActiveArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_is_active_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceIsActiveArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_is_active_args",
                 "name",
             )?,
@@ -22134,8 +22430,8 @@ pub struct NodeDeviceUpdateArgs {
 impl ::xdrgen::rt::Encode for NodeDeviceUpdateArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -22144,13 +22440,15 @@ impl ::xdrgen::rt::Encode for NodeDeviceUpdateArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_node_device_update_args",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_desc, w),
             "remote_node_device_update_args",
             "xml_desc",
@@ -22163,26 +22461,30 @@ impl ::xdrgen::rt::Encode for NodeDeviceUpdateArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NodeDeviceUpdateArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_update_args",
                 "name",
             )?,
             xml_desc: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_node_device_update_args",
                 "xml_desc",
             )?,
@@ -22424,8 +22726,8 @@ pub struct ConnectDomainXmlFromNativeArgs {
 impl ::xdrgen::rt::Encode for ConnectDomainXmlFromNativeArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -22434,15 +22736,15 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlFromNativeArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.native_format, w),
             "remote_connect_domain_xml_from_native_args",
             "nativeFormat",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.native_config, w),
             "remote_connect_domain_xml_from_native_args",
             "nativeConfig",
@@ -22455,28 +22757,32 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlFromNativeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.native_format)
-            + <::xdrgen::rt::Str<
-                4194304,
+        <::xdrgen::rt::Plain<
+            NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.native_format)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::len(&self.native_config)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainXmlFromNativeArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             native_format: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_domain_xml_from_native_args",
                 "nativeFormat",
             )?,
             native_config: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_domain_xml_from_native_args",
                 "nativeConfig",
             )?,
@@ -22495,15 +22801,15 @@ pub struct ConnectDomainXmlFromNativeRet {
 }
 impl ::xdrgen::rt::Encode for ConnectDomainXmlFromNativeRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.domain_xml, w),
             "remote_connect_domain_xml_from_native_ret",
             "domainXml",
@@ -22511,17 +22817,21 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlFromNativeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.domain_xml)
+        <::xdrgen::rt::Plain<
+            NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.domain_xml)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainXmlFromNativeRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             domain_xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_domain_xml_from_native_ret",
                 "domainXml",
             )?,
@@ -22538,8 +22848,8 @@ pub struct ConnectDomainXmlToNativeArgs {
 impl ::xdrgen::rt::Encode for ConnectDomainXmlToNativeArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -22548,15 +22858,15 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlToNativeArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.native_format, w),
             "remote_connect_domain_xml_to_native_args",
             "nativeFormat",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.domain_xml, w),
             "remote_connect_domain_xml_to_native_args",
             "domainXml",
@@ -22569,26 +22879,32 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlToNativeArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.native_format)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.domain_xml)
+        <::xdrgen::rt::Plain<
+            NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.native_format)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.domain_xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainXmlToNativeArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             native_format: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_domain_xml_to_native_args",
                 "nativeFormat",
             )?,
             domain_xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_domain_xml_to_native_args",
                 "domainXml",
             )?,
@@ -22607,15 +22923,15 @@ pub struct ConnectDomainXmlToNativeRet {
 }
 impl ::xdrgen::rt::Encode for ConnectDomainXmlToNativeRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.native_config, w),
             "remote_connect_domain_xml_to_native_ret",
             "nativeConfig",
@@ -22623,17 +22939,21 @@ impl ::xdrgen::rt::Encode for ConnectDomainXmlToNativeRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.native_config)
+        <::xdrgen::rt::Plain<
+            NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.native_config)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainXmlToNativeRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             native_config: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_domain_xml_to_native_ret",
                 "nativeConfig",
             )?,
@@ -22725,7 +23045,7 @@ impl ::xdrgen::rt::Encode for ConnectListSecretsRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -22736,7 +23056,7 @@ impl ::xdrgen::rt::Encode for ConnectListSecretsRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.uuids, w),
             "remote_connect_list_secrets_ret",
@@ -22746,14 +23066,14 @@ impl ::xdrgen::rt::Encode for ConnectListSecretsRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.uuids)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectListSecretsRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -22762,7 +23082,7 @@ impl ::xdrgen::rt::Decode for ConnectListSecretsRet {
         ::std::result::Result::Ok(Self {
             uuids: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_list_secrets_ret",
@@ -22778,35 +23098,31 @@ pub struct SecretLookupByUuidArgs {
 }
 impl ::xdrgen::rt::Encode for SecretLookupByUuidArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_secret_lookup_by_uuid_args",
             "uuid",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for SecretLookupByUuidArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::FixedOpaque<
-        16,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_secret_lookup_by_uuid_args",
                 "uuid",
             )?,
@@ -22864,7 +23180,7 @@ pub struct SecretDefineXmlArgs {
 impl ::xdrgen::rt::Encode for SecretDefineXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -22873,7 +23189,9 @@ impl ::xdrgen::rt::Encode for SecretDefineXmlArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_secret_define_xml_args",
             "xml",
         )?;
@@ -22885,19 +23203,21 @@ impl ::xdrgen::rt::Encode for SecretDefineXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for SecretDefineXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_secret_define_xml_args",
                 "xml",
             )?,
@@ -23016,31 +23336,35 @@ pub struct SecretGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for SecretGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_secret_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for SecretGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_secret_get_xml_desc_ret",
                 "xml",
             )?,
@@ -23267,7 +23591,7 @@ impl ::xdrgen::rt::Encode for SecretLookupByUsageArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -23282,8 +23606,8 @@ impl ::xdrgen::rt::Encode for SecretLookupByUsageArgs {
             "usageType",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.usage_id, w),
             "remote_secret_lookup_by_usage_args",
             "usageID",
@@ -23292,12 +23616,14 @@ impl ::xdrgen::rt::Encode for SecretLookupByUsageArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.usage_type)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.usage_id)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.usage_id)
     }
 }
 impl ::xdrgen::rt::Decode for SecretLookupByUsageArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23308,7 +23634,7 @@ impl ::xdrgen::rt::Decode for SecretLookupByUsageArgs {
                 "usageType",
             )?,
             usage_id: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_secret_lookup_by_usage_args",
                 "usageID",
             )?,
@@ -23369,11 +23695,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnelArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -23386,8 +23710,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnelArgs {
             "flags",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_prepare_tunnel_args",
             "dname",
@@ -23398,8 +23722,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnelArgs {
             "resource",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dom_xml, w),
             "remote_domain_migrate_prepare_tunnel_args",
             "dom_xml",
@@ -23408,18 +23732,20 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnelArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.resource)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dom_xml)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dom_xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnelArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -23430,9 +23756,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnelArgs {
                 "flags",
             )?,
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare_tunnel_args",
                 "dname",
             )?,
@@ -23442,7 +23766,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnelArgs {
                 "resource",
             )?,
             dom_xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare_tunnel_args",
                 "dom_xml",
             )?,
@@ -24148,7 +24472,7 @@ pub struct ConnectCompareCpuArgs {
 impl ::xdrgen::rt::Encode for ConnectCompareCpuArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -24157,7 +24481,9 @@ impl ::xdrgen::rt::Encode for ConnectCompareCpuArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_connect_compare_cpu_args",
             "xml",
         )?;
@@ -24169,19 +24495,21 @@ impl ::xdrgen::rt::Encode for ConnectCompareCpuArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectCompareCpuArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_compare_cpu_args",
                 "xml",
             )?,
@@ -24241,7 +24569,7 @@ impl ::xdrgen::rt::Encode for ConnectBaselineCpuArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
@@ -24253,7 +24581,7 @@ impl ::xdrgen::rt::Encode for ConnectBaselineCpuArgs {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_cp_us, w),
             "remote_connect_baseline_cpu_args",
@@ -24268,7 +24596,7 @@ impl ::xdrgen::rt::Encode for ConnectBaselineCpuArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             256,
         > as ::xdrgen::rt::Codec>::len(&self.xml_cp_us)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
@@ -24276,7 +24604,7 @@ impl ::xdrgen::rt::Encode for ConnectBaselineCpuArgs {
 }
 impl ::xdrgen::rt::Decode for ConnectBaselineCpuArgs {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         256,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -24286,7 +24614,7 @@ impl ::xdrgen::rt::Decode for ConnectBaselineCpuArgs {
         ::std::result::Result::Ok(Self {
             xml_cp_us: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     256,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_baseline_cpu_args",
@@ -24307,31 +24635,35 @@ pub struct ConnectBaselineCpuRet {
 }
 impl ::xdrgen::rt::Encode for ConnectBaselineCpuRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.cpu, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.cpu, w),
             "remote_connect_baseline_cpu_ret",
             "cpu",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpu)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.cpu)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectBaselineCpuRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             cpu: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_baseline_cpu_ret",
                 "cpu",
             )?,
@@ -25432,9 +25764,7 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventCallbackRegisterAnyArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullDomain>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -25447,9 +25777,7 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventCallbackRegisterAnyArgs {
             "eventID",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullDomain>,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
+            <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::encode(&self.dom, w),
             "remote_connect_domain_event_callback_register_any_args",
             "dom",
         )?;
@@ -25457,16 +25785,12 @@ impl ::xdrgen::rt::Encode for ConnectDomainEventCallbackRegisterAnyArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullDomain>,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
+            + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::len(&self.dom)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectDomainEventCallbackRegisterAnyArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<NonnullDomain>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -25477,9 +25801,7 @@ impl ::xdrgen::rt::Decode for ConnectDomainEventCallbackRegisterAnyArgs {
                 "eventID",
             )?,
             dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<NonnullDomain>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_domain_event_callback_register_any_args",
                 "dom",
             )?,
@@ -25926,8 +26248,8 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorMsg {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -25943,15 +26265,15 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.src_path, w),
             "remote_domain_event_io_error_msg",
             "srcPath",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dev_alias, w),
             "remote_domain_event_io_error_msg",
             "devAlias",
@@ -25965,8 +26287,12 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorMsg {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.src_path)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.src_path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dev_alias)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.action)
     }
 }
@@ -25974,8 +26300,8 @@ impl ::xdrgen::rt::Decode for DomainEventIoErrorMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -25987,12 +26313,12 @@ impl ::xdrgen::rt::Decode for DomainEventIoErrorMsg {
                 "dom",
             )?,
             src_path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_io_error_msg",
                 "srcPath",
             )?,
             dev_alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_io_error_msg",
                 "devAlias",
             )?,
@@ -26081,10 +26407,10 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorReasonMsg {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -26099,15 +26425,15 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorReasonMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.src_path, w),
             "remote_domain_event_io_error_reason_msg",
             "srcPath",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dev_alias, w),
             "remote_domain_event_io_error_reason_msg",
             "devAlias",
@@ -26118,7 +26444,9 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorReasonMsg {
             "action",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.reason, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.reason, w),
             "remote_domain_event_io_error_reason_msg",
             "reason",
         )?;
@@ -26126,20 +26454,26 @@ impl ::xdrgen::rt::Encode for DomainEventIoErrorReasonMsg {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.src_path)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.src_path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dev_alias)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.action)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.reason)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.reason)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventIoErrorReasonMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -26150,12 +26484,12 @@ impl ::xdrgen::rt::Decode for DomainEventIoErrorReasonMsg {
                 "dom",
             )?,
             src_path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_io_error_reason_msg",
                 "srcPath",
             )?,
             dev_alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_io_error_reason_msg",
                 "devAlias",
             )?,
@@ -26165,7 +26499,7 @@ impl ::xdrgen::rt::Decode for DomainEventIoErrorReasonMsg {
                 "action",
             )?,
             reason: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_io_error_reason_msg",
                 "reason",
             )?,
@@ -26249,8 +26583,8 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsAddress {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -26263,13 +26597,15 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsAddress {
             "family",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.node, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.node, w),
             "remote_domain_event_graphics_address",
             "node",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.service, w),
             "remote_domain_event_graphics_address",
             "service",
@@ -26278,14 +26614,18 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsAddress {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.family)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.node)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.service)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.node)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.service)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventGraphicsAddress {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -26296,12 +26636,12 @@ impl ::xdrgen::rt::Decode for DomainEventGraphicsAddress {
                 "family",
             )?,
             node: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_graphics_address",
                 "node",
             )?,
             service: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_graphics_address",
                 "service",
             )?,
@@ -26317,8 +26657,8 @@ pub struct DomainEventGraphicsIdentity {
 impl ::xdrgen::rt::Encode for DomainEventGraphicsIdentity {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -26326,36 +26666,44 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsIdentity {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
             "remote_domain_event_graphics_identity",
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_domain_event_graphics_identity",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.r#type)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventGraphicsIdentity {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             r#type: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_graphics_identity",
                 "type",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_graphics_identity",
                 "name",
             )?,
@@ -26383,7 +26731,7 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsMsg {
             <::xdrgen::rt::Plain<
                 DomainEventGraphicsAddress,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<DomainEventGraphicsIdentity>,
                 20,
@@ -26421,8 +26769,8 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsMsg {
             "remote",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.auth_scheme, w),
             "remote_domain_event_graphics_msg",
             "authScheme",
@@ -26446,7 +26794,9 @@ impl ::xdrgen::rt::Encode for DomainEventGraphicsMsg {
             + <::xdrgen::rt::Plain<
                 DomainEventGraphicsAddress,
             > as ::xdrgen::rt::Codec>::len(&self.remote)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.auth_scheme)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.auth_scheme)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<DomainEventGraphicsIdentity>,
                 20,
@@ -26464,7 +26814,7 @@ impl ::xdrgen::rt::Decode for DomainEventGraphicsMsg {
         + <::xdrgen::rt::Plain<
             DomainEventGraphicsAddress,
         > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<DomainEventGraphicsIdentity>,
             20,
@@ -26498,7 +26848,7 @@ impl ::xdrgen::rt::Decode for DomainEventGraphicsMsg {
                 "remote",
             )?,
             auth_scheme: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_graphics_msg",
                 "authScheme",
             )?,
@@ -26589,7 +26939,7 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJobMsg {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -26606,7 +26956,9 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJobMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.path, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_event_block_job_msg",
             "path",
         )?;
@@ -26624,7 +26976,9 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJobMsg {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.status)
     }
@@ -26633,7 +26987,7 @@ impl ::xdrgen::rt::Decode for DomainEventBlockJobMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -26646,7 +27000,7 @@ impl ::xdrgen::rt::Decode for DomainEventBlockJobMsg {
                 "dom",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_block_job_msg",
                 "path",
             )?,
@@ -26740,13 +27094,9 @@ impl ::xdrgen::rt::Encode for DomainEventDiskChangeMsg {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -26762,22 +27112,22 @@ impl ::xdrgen::rt::Encode for DomainEventDiskChangeMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.old_src_path, w),
             "remote_domain_event_disk_change_msg",
             "oldSrcPath",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.new_src_path, w),
             "remote_domain_event_disk_change_msg",
             "newSrcPath",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dev_alias, w),
             "remote_domain_event_disk_change_msg",
             "devAlias",
@@ -26791,13 +27141,15 @@ impl ::xdrgen::rt::Encode for DomainEventDiskChangeMsg {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.old_src_path)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.new_src_path)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dev_alias)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
     }
 }
@@ -26805,9 +27157,9 @@ impl ::xdrgen::rt::Decode for DomainEventDiskChangeMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -26819,21 +27171,17 @@ impl ::xdrgen::rt::Decode for DomainEventDiskChangeMsg {
                 "dom",
             )?,
             old_src_path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_disk_change_msg",
                 "oldSrcPath",
             )?,
             new_src_path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_disk_change_msg",
                 "newSrcPath",
             )?,
             dev_alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_disk_change_msg",
                 "devAlias",
             )?,
@@ -26922,7 +27270,7 @@ impl ::xdrgen::rt::Encode for DomainEventTrayChangeMsg {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -26938,8 +27286,8 @@ impl ::xdrgen::rt::Encode for DomainEventTrayChangeMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dev_alias, w),
             "remote_domain_event_tray_change_msg",
             "devAlias",
@@ -26953,7 +27301,9 @@ impl ::xdrgen::rt::Encode for DomainEventTrayChangeMsg {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dev_alias)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.reason)
     }
 }
@@ -26961,7 +27311,7 @@ impl ::xdrgen::rt::Decode for DomainEventTrayChangeMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -26973,7 +27323,7 @@ impl ::xdrgen::rt::Decode for DomainEventTrayChangeMsg {
                 "dom",
             )?,
             dev_alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_tray_change_msg",
                 "devAlias",
             )?,
@@ -27814,31 +28164,35 @@ pub struct DomainManagedSaveGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for DomainManagedSaveGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_managed_save_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainManagedSaveGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_managed_save_get_xml_desc_ret",
                 "xml",
             )?,
@@ -27856,9 +28210,7 @@ impl ::xdrgen::rt::Encode for DomainManagedSaveDefineXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -27874,8 +28226,8 @@ impl ::xdrgen::rt::Encode for DomainManagedSaveDefineXmlArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dxml, w),
             "remote_domain_managed_save_define_xml_args",
             "dxml",
@@ -27889,9 +28241,7 @@ impl ::xdrgen::rt::Encode for DomainManagedSaveDefineXmlArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.dxml)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.dxml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -27899,7 +28249,7 @@ impl ::xdrgen::rt::Decode for DomainManagedSaveDefineXmlArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -27911,9 +28261,7 @@ impl ::xdrgen::rt::Decode for DomainManagedSaveDefineXmlArgs {
                 "dom",
             )?,
             dxml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_managed_save_define_xml_args",
                 "dxml",
             )?,
@@ -27936,7 +28284,7 @@ impl ::xdrgen::rt::Encode for DomainSnapshotCreateXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -27952,8 +28300,8 @@ impl ::xdrgen::rt::Encode for DomainSnapshotCreateXmlArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_desc, w),
             "remote_domain_snapshot_create_xml_args",
             "xml_desc",
@@ -27967,7 +28315,9 @@ impl ::xdrgen::rt::Encode for DomainSnapshotCreateXmlArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -27975,7 +28325,7 @@ impl ::xdrgen::rt::Decode for DomainSnapshotCreateXmlArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -27987,7 +28337,7 @@ impl ::xdrgen::rt::Decode for DomainSnapshotCreateXmlArgs {
                 "dom",
             )?,
             xml_desc: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_snapshot_create_xml_args",
                 "xml_desc",
             )?,
@@ -28116,31 +28466,35 @@ pub struct DomainSnapshotGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for DomainSnapshotGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_snapshot_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_snapshot_get_xml_desc_ret",
                 "xml",
             )?,
@@ -28324,7 +28678,7 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListNamesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -28335,7 +28689,7 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListNamesRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_domain_snapshot_list_names_ret",
@@ -28345,14 +28699,14 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListNamesRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotListNamesRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -28361,7 +28715,7 @@ impl ::xdrgen::rt::Decode for DomainSnapshotListNamesRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_snapshot_list_names_ret",
@@ -28703,7 +29057,7 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListChildrenNamesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -28714,7 +29068,7 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListChildrenNamesRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 16384,
             > as ::xdrgen::rt::Codec>::encode(&self.names, w),
             "remote_domain_snapshot_list_children_names_ret",
@@ -28724,14 +29078,14 @@ impl ::xdrgen::rt::Encode for DomainSnapshotListChildrenNamesRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             16384,
         > as ::xdrgen::rt::Codec>::len(&self.names)
     }
 }
 impl ::xdrgen::rt::Decode for DomainSnapshotListChildrenNamesRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         16384,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -28740,7 +29094,7 @@ impl ::xdrgen::rt::Decode for DomainSnapshotListChildrenNamesRet {
         ::std::result::Result::Ok(Self {
             names: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     16384,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_snapshot_list_children_names_ret",
@@ -28910,7 +29264,7 @@ impl ::xdrgen::rt::Encode for DomainSnapshotLookupByNameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -28926,7 +29280,9 @@ impl ::xdrgen::rt::Encode for DomainSnapshotLookupByNameArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_domain_snapshot_lookup_by_name_args",
             "name",
         )?;
@@ -28939,7 +29295,9 @@ impl ::xdrgen::rt::Encode for DomainSnapshotLookupByNameArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -28947,7 +29305,7 @@ impl ::xdrgen::rt::Decode for DomainSnapshotLookupByNameArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -28959,7 +29317,7 @@ impl ::xdrgen::rt::Decode for DomainSnapshotLookupByNameArgs {
                 "dom",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_snapshot_lookup_by_name_args",
                 "name",
             )?,
@@ -29670,9 +30028,7 @@ impl ::xdrgen::rt::Encode for DomainOpenConsoleArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -29688,8 +30044,8 @@ impl ::xdrgen::rt::Encode for DomainOpenConsoleArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dev_name, w),
             "remote_domain_open_console_args",
             "dev_name",
@@ -29703,8 +30059,8 @@ impl ::xdrgen::rt::Encode for DomainOpenConsoleArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dev_name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -29713,7 +30069,7 @@ impl ::xdrgen::rt::Decode for DomainOpenConsoleArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29725,9 +30081,7 @@ impl ::xdrgen::rt::Decode for DomainOpenConsoleArgs {
                 "dom",
             )?,
             dev_name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_open_console_args",
                 "dev_name",
             )?,
@@ -29750,9 +30104,7 @@ impl ::xdrgen::rt::Encode for DomainOpenChannelArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -29768,8 +30120,8 @@ impl ::xdrgen::rt::Encode for DomainOpenChannelArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_domain_open_channel_args",
             "name",
@@ -29783,9 +30135,7 @@ impl ::xdrgen::rt::Encode for DomainOpenChannelArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -29793,7 +30143,7 @@ impl ::xdrgen::rt::Decode for DomainOpenChannelArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -29805,9 +30155,7 @@ impl ::xdrgen::rt::Decode for DomainOpenChannelArgs {
                 "dom",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_open_channel_args",
                 "name",
             )?,
@@ -30120,13 +30468,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Args {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -30142,8 +30486,8 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Args {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.xmlin, w),
             "remote_domain_migrate_begin3_args",
             "xmlin",
@@ -30154,8 +30498,8 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Args {
             "flags",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_begin3_args",
             "dname",
@@ -30169,12 +30513,12 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Args {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.xmlin)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.resource)
     }
@@ -30183,9 +30527,9 @@ impl ::xdrgen::rt::Decode for DomainMigrateBegin3Args {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -30197,9 +30541,7 @@ impl ::xdrgen::rt::Decode for DomainMigrateBegin3Args {
                 "dom",
             )?,
             xmlin: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_begin3_args",
                 "xmlin",
             )?,
@@ -30209,9 +30551,7 @@ impl ::xdrgen::rt::Decode for DomainMigrateBegin3Args {
                 "flags",
             )?,
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_begin3_args",
                 "dname",
             )?,
@@ -30233,7 +30573,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Ret {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -30248,7 +30588,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Ret {
             "cookie_out",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_migrate_begin3_ret",
             "xml",
         )?;
@@ -30256,14 +30598,14 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3Ret {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateBegin3Ret {
     const MIN_LEN: usize = <::xdrgen::rt::Opaque<
         4194304,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -30274,7 +30616,7 @@ impl ::xdrgen::rt::Decode for DomainMigrateBegin3Ret {
                 "cookie_out",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_begin3_ret",
                 "xml",
             )?,
@@ -30295,15 +30637,11 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Args {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -30318,8 +30656,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Args {
             "cookie_in",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri_in, w),
             "remote_domain_migrate_prepare3_args",
             "uri_in",
@@ -30330,8 +30668,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Args {
             "flags",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_prepare3_args",
             "dname",
@@ -30342,8 +30680,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Args {
             "resource",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dom_xml, w),
             "remote_domain_migrate_prepare3_args",
             "dom_xml",
@@ -30352,26 +30690,28 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Args {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_in)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.uri_in)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.resource)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dom_xml)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dom_xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepare3Args {
     const MIN_LEN: usize = <::xdrgen::rt::Opaque<
         4194304,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -30382,9 +30722,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare3Args {
                 "cookie_in",
             )?,
             uri_in: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare3_args",
                 "uri_in",
             )?,
@@ -30394,9 +30732,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare3Args {
                 "flags",
             )?,
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare3_args",
                 "dname",
             )?,
@@ -30406,7 +30742,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare3Args {
                 "resource",
             )?,
             dom_xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare3_args",
                 "dom_xml",
             )?,
@@ -30423,9 +30759,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Ret {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -30440,8 +30774,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Ret {
             "cookie_out",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri_out, w),
             "remote_domain_migrate_prepare3_ret",
             "uri_out",
@@ -30450,8 +30784,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3Ret {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.uri_out)
     }
 }
@@ -30459,9 +30793,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare3Ret {
     const MIN_LEN: usize = <::xdrgen::rt::Opaque<
         4194304,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -30472,9 +30804,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare3Ret {
                 "cookie_out",
             )?,
             uri_out: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare3_ret",
                 "uri_out",
             )?,
@@ -30495,11 +30825,9 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3Args {
         &[
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -30519,8 +30847,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3Args {
             "flags",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_prepare_tunnel3_args",
             "dname",
@@ -30531,8 +30859,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3Args {
             "resource",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dom_xml, w),
             "remote_domain_migrate_prepare_tunnel3_args",
             "dom_xml",
@@ -30542,11 +30870,13 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepareTunnel3Args {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_in)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.resource)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dom_xml)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dom_xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnel3Args {
@@ -30554,9 +30884,9 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnel3Args {
         4194304,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -30572,9 +30902,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnel3Args {
                 "flags",
             )?,
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare_tunnel3_args",
                 "dname",
             )?,
@@ -30584,7 +30912,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepareTunnel3Args {
                 "resource",
             )?,
             dom_xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare_tunnel3_args",
                 "dom_xml",
             )?,
@@ -30649,20 +30977,12 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3Args {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -30678,8 +30998,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3Args {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.xmlin, w),
             "remote_domain_migrate_perform3_args",
             "xmlin",
@@ -30692,15 +31012,15 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3Args {
             "cookie_in",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dconnuri, w),
             "remote_domain_migrate_perform3_args",
             "dconnuri",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_domain_migrate_perform3_args",
             "uri",
@@ -30711,8 +31031,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3Args {
             "flags",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_perform3_args",
             "dname",
@@ -30726,21 +31046,19 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3Args {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.xmlin)
             + <::xdrgen::rt::Opaque<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.cookie_in)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dconnuri)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.uri)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.resource)
     }
@@ -30749,12 +31067,12 @@ impl ::xdrgen::rt::Decode for DomainMigratePerform3Args {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -30766,9 +31084,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePerform3Args {
                 "dom",
             )?,
             xmlin: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_perform3_args",
                 "xmlin",
             )?,
@@ -30778,16 +31094,12 @@ impl ::xdrgen::rt::Decode for DomainMigratePerform3Args {
                 "cookie_in",
             )?,
             dconnuri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_perform3_args",
                 "dconnuri",
             )?,
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_perform3_args",
                 "uri",
             )?,
@@ -30797,9 +31109,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePerform3Args {
                 "flags",
             )?,
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_perform3_args",
                 "dname",
             )?,
@@ -30866,14 +31176,10 @@ pub struct DomainMigrateFinish3Args {
 impl ::xdrgen::rt::Encode for DomainMigrateFinish3Args {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -30883,7 +31189,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish3Args {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.dname, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.dname, w),
             "remote_domain_migrate_finish3_args",
             "dname",
         )?;
@@ -30895,15 +31203,15 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish3Args {
             "cookie_in",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dconnuri, w),
             "remote_domain_migrate_finish3_args",
             "dconnuri",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_domain_migrate_finish3_args",
             "uri",
@@ -30923,25 +31231,25 @@ impl ::xdrgen::rt::Encode for DomainMigrateFinish3Args {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dname)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.dname)
             + <::xdrgen::rt::Opaque<
                 4194304,
             > as ::xdrgen::rt::Codec>::len(&self.cookie_in)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dconnuri)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.uri)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.flags)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.cancelled)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateFinish3Args {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -30949,7 +31257,7 @@ impl ::xdrgen::rt::Decode for DomainMigrateFinish3Args {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             dname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_finish3_args",
                 "dname",
             )?,
@@ -30959,16 +31267,12 @@ impl ::xdrgen::rt::Decode for DomainMigrateFinish3Args {
                 "cookie_in",
             )?,
             dconnuri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_finish3_args",
                 "dconnuri",
             )?,
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_finish3_args",
                 "uri",
             )?,
@@ -33159,9 +33463,7 @@ impl ::xdrgen::rt::Encode for DomainFstrimArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -33178,8 +33480,8 @@ impl ::xdrgen::rt::Encode for DomainFstrimArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.mount_point, w),
             "remote_domain_fstrim_args",
             "mountPoint",
@@ -33198,8 +33500,8 @@ impl ::xdrgen::rt::Encode for DomainFstrimArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.mount_point)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.minimum)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
@@ -33209,7 +33511,7 @@ impl ::xdrgen::rt::Decode for DomainFstrimArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -33222,9 +33524,7 @@ impl ::xdrgen::rt::Decode for DomainFstrimArgs {
                 "dom",
             )?,
             mount_point: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_fstrim_args",
                 "mountPoint",
             )?,
@@ -33536,7 +33836,7 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3ParamsRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -33551,7 +33851,9 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3ParamsRet {
             "cookie_out",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_migrate_begin3_params_ret",
             "xml",
         )?;
@@ -33559,14 +33861,14 @@ impl ::xdrgen::rt::Encode for DomainMigrateBegin3ParamsRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainMigrateBegin3ParamsRet {
     const MIN_LEN: usize = <::xdrgen::rt::Opaque<
         4194304,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -33577,7 +33879,7 @@ impl ::xdrgen::rt::Decode for DomainMigrateBegin3ParamsRet {
                 "cookie_out",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_begin3_params_ret",
                 "xml",
             )?,
@@ -33681,9 +33983,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3ParamsRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -33698,8 +33998,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3ParamsRet {
             "cookie_out",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri_out, w),
             "remote_domain_migrate_prepare3_params_ret",
             "uri_out",
@@ -33708,8 +34008,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePrepare3ParamsRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Opaque<4194304> as ::xdrgen::rt::Codec>::len(&self.cookie_out)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.uri_out)
     }
 }
@@ -33717,9 +34017,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare3ParamsRet {
     const MIN_LEN: usize = <::xdrgen::rt::Opaque<
         4194304,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -33730,9 +34028,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePrepare3ParamsRet {
                 "cookie_out",
             )?,
             uri_out: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_prepare3_params_ret",
                 "uri_out",
             )?,
@@ -33881,9 +34177,7 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3ParamsArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
                 64,
@@ -33904,8 +34198,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3ParamsArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.dconnuri, w),
             "remote_domain_migrate_perform3_params_args",
             "dconnuri",
@@ -33934,8 +34228,8 @@ impl ::xdrgen::rt::Encode for DomainMigratePerform3ParamsArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.dconnuri)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<TypedParam>,
@@ -33951,7 +34245,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePerform3ParamsArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<TypedParam>,
             64,
@@ -33968,9 +34262,7 @@ impl ::xdrgen::rt::Decode for DomainMigratePerform3ParamsArgs {
                 "dom",
             )?,
             dconnuri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_migrate_perform3_params_args",
                 "dconnuri",
             )?,
@@ -34336,7 +34628,7 @@ impl ::xdrgen::rt::Encode for DomainEventDeviceRemovedMsg {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -34351,8 +34643,8 @@ impl ::xdrgen::rt::Encode for DomainEventDeviceRemovedMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dev_alias, w),
             "remote_domain_event_device_removed_msg",
             "devAlias",
@@ -34361,14 +34653,16 @@ impl ::xdrgen::rt::Encode for DomainEventDeviceRemovedMsg {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dev_alias)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventDeviceRemovedMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -34379,7 +34673,7 @@ impl ::xdrgen::rt::Decode for DomainEventDeviceRemovedMsg {
                 "dom",
             )?,
             dev_alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_device_removed_msg",
                 "devAlias",
             )?,
@@ -34466,7 +34760,7 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJob2Msg {
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -34490,7 +34784,9 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJob2Msg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.dst, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.dst, w),
             "remote_domain_event_block_job_2_msg",
             "dst",
         )?;
@@ -34509,7 +34805,7 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJob2Msg {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dst)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.dst)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.status)
     }
@@ -34517,7 +34813,7 @@ impl ::xdrgen::rt::Encode for DomainEventBlockJob2Msg {
 impl ::xdrgen::rt::Decode for DomainEventBlockJob2Msg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -34535,7 +34831,7 @@ impl ::xdrgen::rt::Decode for DomainEventBlockJob2Msg {
                 "dom",
             )?,
             dst: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_block_job_2_msg",
                 "dst",
             )?,
@@ -34567,10 +34863,8 @@ impl ::xdrgen::rt::Encode for DomainEventBlockThresholdMsg {
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -34594,13 +34888,15 @@ impl ::xdrgen::rt::Encode for DomainEventBlockThresholdMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.dev, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.dev, w),
             "remote_domain_event_block_threshold_msg",
             "dev",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.path, w),
             "remote_domain_event_block_threshold_msg",
             "path",
@@ -34622,10 +34918,8 @@ impl ::xdrgen::rt::Encode for DomainEventBlockThresholdMsg {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.path)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.dev)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.path)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.threshold)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.excess)
     }
@@ -34633,8 +34927,8 @@ impl ::xdrgen::rt::Encode for DomainEventBlockThresholdMsg {
 impl ::xdrgen::rt::Decode for DomainEventBlockThresholdMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -34652,14 +34946,12 @@ impl ::xdrgen::rt::Decode for DomainEventBlockThresholdMsg {
                 "dom",
             )?,
             dev: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_block_threshold_msg",
                 "dev",
             )?,
             path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_block_threshold_msg",
                 "path",
             )?,
@@ -34775,7 +35067,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDeviceAddedMsg {
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -34797,8 +35089,8 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDeviceAddedMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dev_alias, w),
             "remote_domain_event_callback_device_added_msg",
             "devAlias",
@@ -34808,13 +35100,15 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDeviceAddedMsg {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dev_alias)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackDeviceAddedMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -34830,7 +35124,7 @@ impl ::xdrgen::rt::Decode for DomainEventCallbackDeviceAddedMsg {
                 "dom",
             )?,
             dev_alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_callback_device_added_msg",
                 "devAlias",
             )?,
@@ -34885,7 +35179,7 @@ pub struct ConnectGetCpuModelNamesArgs {
 impl ::xdrgen::rt::Encode for ConnectGetCpuModelNamesArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -34895,7 +35189,9 @@ impl ::xdrgen::rt::Encode for ConnectGetCpuModelNamesArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.arch, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.arch, w),
             "remote_connect_get_cpu_model_names_args",
             "arch",
         )?;
@@ -34914,13 +35210,15 @@ impl ::xdrgen::rt::Encode for ConnectGetCpuModelNamesArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.arch)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.arch)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetCpuModelNamesArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -34928,7 +35226,7 @@ impl ::xdrgen::rt::Decode for ConnectGetCpuModelNamesArgs {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             arch: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_cpu_model_names_args",
                 "arch",
             )?,
@@ -34955,7 +35253,7 @@ impl ::xdrgen::rt::Encode for ConnectGetCpuModelNamesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 8192,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
@@ -34967,7 +35265,7 @@ impl ::xdrgen::rt::Encode for ConnectGetCpuModelNamesRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 8192,
             > as ::xdrgen::rt::Codec>::encode(&self.models, w),
             "remote_connect_get_cpu_model_names_ret",
@@ -34982,7 +35280,7 @@ impl ::xdrgen::rt::Encode for ConnectGetCpuModelNamesRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             8192,
         > as ::xdrgen::rt::Codec>::len(&self.models)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
@@ -34990,7 +35288,7 @@ impl ::xdrgen::rt::Encode for ConnectGetCpuModelNamesRet {
 }
 impl ::xdrgen::rt::Decode for ConnectGetCpuModelNamesRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         8192,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -35000,7 +35298,7 @@ impl ::xdrgen::rt::Decode for ConnectGetCpuModelNamesRet {
         ::std::result::Result::Ok(Self {
             models: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     8192,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_cpu_model_names_ret",
@@ -35024,9 +35322,7 @@ impl ::xdrgen::rt::Encode for ConnectNetworkEventRegisterAnyArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullNetwork>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -35039,9 +35335,7 @@ impl ::xdrgen::rt::Encode for ConnectNetworkEventRegisterAnyArgs {
             "eventID",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullNetwork>,
-            > as ::xdrgen::rt::Codec>::encode(&self.net, w),
+            <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::encode(&self.net, w),
             "remote_connect_network_event_register_any_args",
             "net",
         )?;
@@ -35049,16 +35343,12 @@ impl ::xdrgen::rt::Encode for ConnectNetworkEventRegisterAnyArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullNetwork>,
-            > as ::xdrgen::rt::Codec>::len(&self.net)
+            + <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNetworkEventRegisterAnyArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<NonnullNetwork>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -35069,9 +35359,7 @@ impl ::xdrgen::rt::Decode for ConnectNetworkEventRegisterAnyArgs {
                 "eventID",
             )?,
             net: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<NonnullNetwork>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Network> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_network_event_register_any_args",
                 "net",
             )?,
@@ -35260,9 +35548,7 @@ impl ::xdrgen::rt::Encode for NetworkEventCallbackMetadataChangeMsg {
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -35289,8 +35575,8 @@ impl ::xdrgen::rt::Encode for NetworkEventCallbackMetadataChangeMsg {
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.nsuri, w),
             "remote_network_event_callback_metadata_change_msg",
             "nsuri",
@@ -35303,8 +35589,8 @@ impl ::xdrgen::rt::Encode for NetworkEventCallbackMetadataChangeMsg {
                 NonnullNetwork,
             > as ::xdrgen::rt::Codec>::len(&self.net)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.nsuri)
     }
 }
@@ -35312,9 +35598,7 @@ impl ::xdrgen::rt::Decode for NetworkEventCallbackMetadataChangeMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -35335,9 +35619,7 @@ impl ::xdrgen::rt::Decode for NetworkEventCallbackMetadataChangeMsg {
                 "type",
             )?,
             nsuri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_event_callback_metadata_change_msg",
                 "nsuri",
             )?,
@@ -35359,15 +35641,9 @@ impl ::xdrgen::rt::Encode for NetworkSetMetadataArgs {
         &[
             <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -35388,22 +35664,22 @@ impl ::xdrgen::rt::Encode for NetworkSetMetadataArgs {
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.metadata, w),
             "remote_network_set_metadata_args",
             "metadata",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.key, w),
             "remote_network_set_metadata_args",
             "key",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_network_set_metadata_args",
             "uri",
@@ -35418,15 +35694,11 @@ impl ::xdrgen::rt::Encode for NetworkSetMetadataArgs {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.network)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.metadata)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.key)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.uri)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.key)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -35435,9 +35707,9 @@ impl ::xdrgen::rt::Decode for NetworkSetMetadataArgs {
         NonnullNetwork,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -35454,23 +35726,17 @@ impl ::xdrgen::rt::Decode for NetworkSetMetadataArgs {
                 "type",
             )?,
             metadata: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_set_metadata_args",
                 "metadata",
             )?,
             key: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_set_metadata_args",
                 "key",
             )?,
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_set_metadata_args",
                 "uri",
             )?,
@@ -35495,9 +35761,7 @@ impl ::xdrgen::rt::Encode for NetworkGetMetadataArgs {
         &[
             <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -35518,8 +35782,8 @@ impl ::xdrgen::rt::Encode for NetworkGetMetadataArgs {
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.uri, w),
             "remote_network_get_metadata_args",
             "uri",
@@ -35534,9 +35798,7 @@ impl ::xdrgen::rt::Encode for NetworkGetMetadataArgs {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.network)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.uri)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.uri)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -35545,7 +35807,7 @@ impl ::xdrgen::rt::Decode for NetworkGetMetadataArgs {
         NonnullNetwork,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -35562,9 +35824,7 @@ impl ::xdrgen::rt::Decode for NetworkGetMetadataArgs {
                 "type",
             )?,
             uri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_get_metadata_args",
                 "uri",
             )?,
@@ -35583,15 +35843,15 @@ pub struct NetworkGetMetadataRet {
 }
 impl ::xdrgen::rt::Encode for NetworkGetMetadataRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.metadata, w),
             "remote_network_get_metadata_ret",
             "metadata",
@@ -35599,17 +35859,19 @@ impl ::xdrgen::rt::Encode for NetworkGetMetadataRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.metadata)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.metadata)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkGetMetadataRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             metadata: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_get_metadata_ret",
                 "metadata",
             )?,
@@ -35626,9 +35888,7 @@ impl ::xdrgen::rt::Encode for ConnectStoragePoolEventRegisterAnyArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullStoragePool>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<StoragePool> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -35641,8 +35901,8 @@ impl ::xdrgen::rt::Encode for ConnectStoragePoolEventRegisterAnyArgs {
             "eventID",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullStoragePool>,
+            <::xdrgen::rt::Plain<
+                StoragePool,
             > as ::xdrgen::rt::Codec>::encode(&self.pool, w),
             "remote_connect_storage_pool_event_register_any_args",
             "pool",
@@ -35651,16 +35911,12 @@ impl ::xdrgen::rt::Encode for ConnectStoragePoolEventRegisterAnyArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullStoragePool>,
-            > as ::xdrgen::rt::Codec>::len(&self.pool)
+            + <::xdrgen::rt::Plain<StoragePool> as ::xdrgen::rt::Codec>::len(&self.pool)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectStoragePoolEventRegisterAnyArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<NonnullStoragePool>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<StoragePool> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -35671,9 +35927,7 @@ impl ::xdrgen::rt::Decode for ConnectStoragePoolEventRegisterAnyArgs {
                 "eventID",
             )?,
             pool: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<NonnullStoragePool>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<StoragePool> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_storage_pool_event_register_any_args",
                 "pool",
             )?,
@@ -35922,9 +36176,7 @@ impl ::xdrgen::rt::Encode for ConnectNodeDeviceEventRegisterAnyArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullNodeDevice>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NodeDevice> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -35937,8 +36189,8 @@ impl ::xdrgen::rt::Encode for ConnectNodeDeviceEventRegisterAnyArgs {
             "eventID",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullNodeDevice>,
+            <::xdrgen::rt::Plain<
+                NodeDevice,
             > as ::xdrgen::rt::Codec>::encode(&self.dev, w),
             "remote_connect_node_device_event_register_any_args",
             "dev",
@@ -35947,16 +36199,12 @@ impl ::xdrgen::rt::Encode for ConnectNodeDeviceEventRegisterAnyArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullNodeDevice>,
-            > as ::xdrgen::rt::Codec>::len(&self.dev)
+            + <::xdrgen::rt::Plain<NodeDevice> as ::xdrgen::rt::Codec>::len(&self.dev)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectNodeDeviceEventRegisterAnyArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<NonnullNodeDevice>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NodeDevice> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -35967,9 +36215,7 @@ impl ::xdrgen::rt::Decode for ConnectNodeDeviceEventRegisterAnyArgs {
                 "eventID",
             )?,
             dev: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<NonnullNodeDevice>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NodeDevice> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_node_device_event_register_any_args",
                 "dev",
             )?,
@@ -36220,7 +36466,7 @@ impl ::xdrgen::rt::Encode for DomainFsfreezeArgs {
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
@@ -36239,7 +36485,7 @@ impl ::xdrgen::rt::Encode for DomainFsfreezeArgs {
         )?;
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::encode(&self.mountpoints, w),
             "remote_domain_fsfreeze_args",
@@ -36255,7 +36501,7 @@ impl ::xdrgen::rt::Encode for DomainFsfreezeArgs {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::len(&self.mountpoints)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
@@ -36266,7 +36512,7 @@ impl ::xdrgen::rt::Decode for DomainFsfreezeArgs {
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             256,
         > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -36281,7 +36527,7 @@ impl ::xdrgen::rt::Decode for DomainFsfreezeArgs {
             )?,
             mountpoints: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     256,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_fsfreeze_args",
@@ -36347,7 +36593,7 @@ impl ::xdrgen::rt::Encode for DomainFsthawArgs {
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
@@ -36366,7 +36612,7 @@ impl ::xdrgen::rt::Encode for DomainFsthawArgs {
         )?;
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::encode(&self.mountpoints, w),
             "remote_domain_fsthaw_args",
@@ -36382,7 +36628,7 @@ impl ::xdrgen::rt::Encode for DomainFsthawArgs {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::len(&self.mountpoints)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
@@ -36393,7 +36639,7 @@ impl ::xdrgen::rt::Decode for DomainFsthawArgs {
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             256,
         > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -36408,7 +36654,7 @@ impl ::xdrgen::rt::Decode for DomainFsthawArgs {
             )?,
             mountpoints: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     256,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_fsthaw_args",
@@ -36802,23 +37048,15 @@ pub struct NetworkDhcpLease {
 impl ::xdrgen::rt::Encode for NetworkDhcpLease {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -36826,7 +37064,9 @@ impl ::xdrgen::rt::Encode for NetworkDhcpLease {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.iface, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.iface, w),
             "remote_network_dhcp_lease",
             "iface",
         )?;
@@ -36843,21 +37083,23 @@ impl ::xdrgen::rt::Encode for NetworkDhcpLease {
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.mac, w),
             "remote_network_dhcp_lease",
             "mac",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.iaid, w),
             "remote_network_dhcp_lease",
             "iaid",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.ipaddr, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.ipaddr, w),
             "remote_network_dhcp_lease",
             "ipaddr",
         )?;
@@ -36867,15 +37109,15 @@ impl ::xdrgen::rt::Encode for NetworkDhcpLease {
             "prefix",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.hostname, w),
             "remote_network_dhcp_lease",
             "hostname",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.clientid, w),
             "remote_network_dhcp_lease",
             "clientid",
@@ -36883,43 +37125,41 @@ impl ::xdrgen::rt::Encode for NetworkDhcpLease {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.iface)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.iface)
             + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.expirytime)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.mac)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.iaid)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.ipaddr)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.mac)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.iaid)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.ipaddr)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.prefix)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.hostname)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.clientid)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkDhcpLease {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             iface: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_dhcp_lease",
                 "iface",
             )?,
@@ -36934,21 +37174,17 @@ impl ::xdrgen::rt::Decode for NetworkDhcpLease {
                 "type",
             )?,
             mac: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_dhcp_lease",
                 "mac",
             )?,
             iaid: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_dhcp_lease",
                 "iaid",
             )?,
             ipaddr: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_dhcp_lease",
                 "ipaddr",
             )?,
@@ -36958,16 +37194,12 @@ impl ::xdrgen::rt::Decode for NetworkDhcpLease {
                 "prefix",
             )?,
             hostname: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_dhcp_lease",
                 "hostname",
             )?,
             clientid: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_dhcp_lease",
                 "clientid",
             )?,
@@ -36986,9 +37218,7 @@ impl ::xdrgen::rt::Encode for NetworkGetDhcpLeasesArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -37005,8 +37235,8 @@ impl ::xdrgen::rt::Encode for NetworkGetDhcpLeasesArgs {
             "net",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.mac, w),
             "remote_network_get_dhcp_leases_args",
             "mac",
@@ -37027,9 +37257,7 @@ impl ::xdrgen::rt::Encode for NetworkGetDhcpLeasesArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.net)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.mac)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.mac)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.need_results)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -37038,7 +37266,7 @@ impl ::xdrgen::rt::Decode for NetworkGetDhcpLeasesArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullNetwork,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -37051,9 +37279,7 @@ impl ::xdrgen::rt::Decode for NetworkGetDhcpLeasesArgs {
                 "net",
             )?,
             mac: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_get_dhcp_leases_args",
                 "mac",
             )?,
@@ -37447,11 +37673,11 @@ pub struct DomainFsinfo {
 impl ::xdrgen::rt::Encode for DomainFsinfo {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -37461,25 +37687,29 @@ impl ::xdrgen::rt::Encode for DomainFsinfo {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.mountpoint, w),
             "remote_domain_fsinfo",
             "mountpoint",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_domain_fsinfo",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.fstype, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.fstype, w),
             "remote_domain_fsinfo",
             "fstype",
         )?;
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::encode(&self.dev_aliases, w),
             "remote_domain_fsinfo",
@@ -37488,21 +37718,29 @@ impl ::xdrgen::rt::Encode for DomainFsinfo {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.mountpoint)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.fstype)
+        <::xdrgen::rt::Plain<
+            NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.mountpoint)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.fstype)
             + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::len(&self.dev_aliases)
     }
 }
 impl ::xdrgen::rt::Decode for DomainFsinfo {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             256,
         > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -37510,23 +37748,23 @@ impl ::xdrgen::rt::Decode for DomainFsinfo {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             mountpoint: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_fsinfo",
                 "mountpoint",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_fsinfo",
                 "name",
             )?,
             fstype: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_fsinfo",
                 "fstype",
             )?,
             dev_aliases: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     256,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_fsinfo",
@@ -37673,7 +37911,7 @@ impl ::xdrgen::rt::Encode for DomainIpAddr {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -37687,7 +37925,9 @@ impl ::xdrgen::rt::Encode for DomainIpAddr {
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.addr, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.addr, w),
             "remote_domain_ip_addr",
             "addr",
         )?;
@@ -37700,13 +37940,15 @@ impl ::xdrgen::rt::Encode for DomainIpAddr {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.addr)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.addr)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.prefix)
     }
 }
 impl ::xdrgen::rt::Decode for DomainIpAddr {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -37718,7 +37960,7 @@ impl ::xdrgen::rt::Decode for DomainIpAddr {
                 "type",
             )?,
             addr: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_ip_addr",
                 "addr",
             )?,
@@ -37740,10 +37982,8 @@ pub struct DomainInterface {
 impl ::xdrgen::rt::Encode for DomainInterface {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<DomainIpAddr>,
                 2048,
@@ -37755,13 +37995,15 @@ impl ::xdrgen::rt::Encode for DomainInterface {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_domain_interface",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.hwaddr, w),
             "remote_domain_interface",
             "hwaddr",
@@ -37777,9 +38019,9 @@ impl ::xdrgen::rt::Encode for DomainInterface {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.hwaddr)
             + <::xdrgen::rt::VarArray<
                 ::xdrgen::rt::Plain<DomainIpAddr>,
@@ -37788,8 +38030,10 @@ impl ::xdrgen::rt::Encode for DomainInterface {
     }
 }
 impl ::xdrgen::rt::Decode for DomainInterface {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
             ::xdrgen::rt::Plain<DomainIpAddr>,
             2048,
@@ -37799,14 +38043,12 @@ impl ::xdrgen::rt::Decode for DomainInterface {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_interface",
                 "name",
             )?,
             hwaddr: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_interface",
                 "hwaddr",
             )?,
@@ -37960,12 +38202,8 @@ impl ::xdrgen::rt::Encode for DomainSetUserPasswordArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -37981,15 +38219,15 @@ impl ::xdrgen::rt::Encode for DomainSetUserPasswordArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.user, w),
             "remote_domain_set_user_password_args",
             "user",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.password, w),
             "remote_domain_set_user_password_args",
             "password",
@@ -38003,11 +38241,9 @@ impl ::xdrgen::rt::Encode for DomainSetUserPasswordArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.user)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.user)
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.password)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -38016,8 +38252,8 @@ impl ::xdrgen::rt::Decode for DomainSetUserPasswordArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -38029,16 +38265,12 @@ impl ::xdrgen::rt::Decode for DomainSetUserPasswordArgs {
                 "dom",
             )?,
             user: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_user_password_args",
                 "user",
             )?,
             password: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_user_password_args",
                 "password",
             )?,
@@ -38061,9 +38293,7 @@ impl ::xdrgen::rt::Encode for DomainRenameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -38079,8 +38309,8 @@ impl ::xdrgen::rt::Encode for DomainRenameArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.new_name, w),
             "remote_domain_rename_args",
             "new_name",
@@ -38094,8 +38324,8 @@ impl ::xdrgen::rt::Encode for DomainRenameArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.new_name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -38104,7 +38334,7 @@ impl ::xdrgen::rt::Decode for DomainRenameArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -38116,9 +38346,7 @@ impl ::xdrgen::rt::Decode for DomainRenameArgs {
                 "dom",
             )?,
             new_name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_rename_args",
                 "new_name",
             )?,
@@ -38399,7 +38627,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDeviceRemovalFailedMsg {
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -38421,8 +38649,8 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDeviceRemovalFailedMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.dev_alias, w),
             "remote_domain_event_callback_device_removal_failed_msg",
             "devAlias",
@@ -38432,13 +38660,15 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackDeviceRemovalFailedMsg {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev_alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.dev_alias)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventCallbackDeviceRemovalFailedMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -38454,7 +38684,7 @@ impl ::xdrgen::rt::Decode for DomainEventCallbackDeviceRemovalFailedMsg {
                 "dom",
             )?,
             dev_alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_callback_device_removal_failed_msg",
                 "devAlias",
             )?,
@@ -38586,7 +38816,7 @@ impl ::xdrgen::rt::Encode for DomainSetGuestVcpusArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -38603,7 +38833,9 @@ impl ::xdrgen::rt::Encode for DomainSetGuestVcpusArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.cpumap, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.cpumap, w),
             "remote_domain_set_guest_vcpus_args",
             "cpumap",
         )?;
@@ -38621,7 +38853,9 @@ impl ::xdrgen::rt::Encode for DomainSetGuestVcpusArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpumap)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.cpumap)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -38630,7 +38864,7 @@ impl ::xdrgen::rt::Decode for DomainSetGuestVcpusArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -38643,7 +38877,7 @@ impl ::xdrgen::rt::Decode for DomainSetGuestVcpusArgs {
                 "dom",
             )?,
             cpumap: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_guest_vcpus_args",
                 "cpumap",
             )?,
@@ -38672,7 +38906,7 @@ impl ::xdrgen::rt::Encode for DomainSetVcpuArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -38689,7 +38923,9 @@ impl ::xdrgen::rt::Encode for DomainSetVcpuArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.cpumap, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.cpumap, w),
             "remote_domain_set_vcpu_args",
             "cpumap",
         )?;
@@ -38707,7 +38943,9 @@ impl ::xdrgen::rt::Encode for DomainSetVcpuArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpumap)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.cpumap)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.state)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -38716,7 +38954,7 @@ impl ::xdrgen::rt::Decode for DomainSetVcpuArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -38729,7 +38967,7 @@ impl ::xdrgen::rt::Decode for DomainSetVcpuArgs {
                 "dom",
             )?,
             cpumap: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_vcpu_args",
                 "cpumap",
             )?,
@@ -38760,9 +38998,7 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackMetadataChangeMsg {
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -38789,8 +39025,8 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackMetadataChangeMsg {
             "type",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.nsuri, w),
             "remote_domain_event_callback_metadata_change_msg",
             "nsuri",
@@ -38801,8 +39037,8 @@ impl ::xdrgen::rt::Encode for DomainEventCallbackMetadataChangeMsg {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.nsuri)
     }
 }
@@ -38810,9 +39046,7 @@ impl ::xdrgen::rt::Decode for DomainEventCallbackMetadataChangeMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -38833,9 +39067,7 @@ impl ::xdrgen::rt::Decode for DomainEventCallbackMetadataChangeMsg {
                 "type",
             )?,
             nsuri: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_callback_metadata_change_msg",
                 "nsuri",
             )?,
@@ -38954,9 +39186,7 @@ impl ::xdrgen::rt::Encode for ConnectSecretEventRegisterAnyArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullSecret>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Secret> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -38969,8 +39199,8 @@ impl ::xdrgen::rt::Encode for ConnectSecretEventRegisterAnyArgs {
             "eventID",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullSecret>,
+            <::xdrgen::rt::Plain<
+                Secret,
             > as ::xdrgen::rt::Codec>::encode(&self.secret, w),
             "remote_connect_secret_event_register_any_args",
             "secret",
@@ -38979,16 +39209,12 @@ impl ::xdrgen::rt::Encode for ConnectSecretEventRegisterAnyArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.event_id)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<NonnullSecret>,
-            > as ::xdrgen::rt::Codec>::len(&self.secret)
+            + <::xdrgen::rt::Plain<Secret> as ::xdrgen::rt::Codec>::len(&self.secret)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectSecretEventRegisterAnyArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<NonnullSecret>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<Secret> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -38999,9 +39225,7 @@ impl ::xdrgen::rt::Decode for ConnectSecretEventRegisterAnyArgs {
                 "eventID",
             )?,
             secret: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<NonnullSecret>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Secret> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_secret_event_register_any_args",
                 "secret",
             )?,
@@ -39248,7 +39472,7 @@ impl ::xdrgen::rt::Encode for DomainSetBlockThresholdArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -39265,7 +39489,9 @@ impl ::xdrgen::rt::Encode for DomainSetBlockThresholdArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.dev, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.dev, w),
             "remote_domain_set_block_threshold_args",
             "dev",
         )?;
@@ -39285,7 +39511,7 @@ impl ::xdrgen::rt::Encode for DomainSetBlockThresholdArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.dev)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.dev)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.threshold)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -39294,7 +39520,7 @@ impl ::xdrgen::rt::Decode for DomainSetBlockThresholdArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -39307,7 +39533,7 @@ impl ::xdrgen::rt::Decode for DomainSetBlockThresholdArgs {
                 "dom",
             )?,
             dev: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_set_block_threshold_args",
                 "dev",
             )?,
@@ -39423,19 +39649,11 @@ pub struct ConnectCompareHypervisorCpuArgs {
 impl ::xdrgen::rt::Encode for ConnectCompareHypervisorCpuArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -39444,36 +39662,36 @@ impl ::xdrgen::rt::Encode for ConnectCompareHypervisorCpuArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.emulator, w),
             "remote_connect_compare_hypervisor_cpu_args",
             "emulator",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.arch, w),
             "remote_connect_compare_hypervisor_cpu_args",
             "arch",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.machine, w),
             "remote_connect_compare_hypervisor_cpu_args",
             "machine",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.virttype, w),
             "remote_connect_compare_hypervisor_cpu_args",
             "virttype",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_cpu, w),
             "remote_connect_compare_hypervisor_cpu_args",
             "xmlCPU",
@@ -39486,65 +39704,55 @@ impl ::xdrgen::rt::Encode for ConnectCompareHypervisorCpuArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.emulator)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.arch)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+        <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.emulator)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.arch)
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.machine)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.virttype)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_cpu)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.xml_cpu)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectCompareHypervisorCpuArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             emulator: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_compare_hypervisor_cpu_args",
                 "emulator",
             )?,
             arch: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_compare_hypervisor_cpu_args",
                 "arch",
             )?,
             machine: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_compare_hypervisor_cpu_args",
                 "machine",
             )?,
             virttype: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_compare_hypervisor_cpu_args",
                 "virttype",
             )?,
             xml_cpu: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_compare_hypervisor_cpu_args",
                 "xmlCPU",
             )?,
@@ -39607,20 +39815,12 @@ pub struct ConnectBaselineHypervisorCpuArgs {
 impl ::xdrgen::rt::Encode for ConnectBaselineHypervisorCpuArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
@@ -39631,36 +39831,36 @@ impl ::xdrgen::rt::Encode for ConnectBaselineHypervisorCpuArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.emulator, w),
             "remote_connect_baseline_hypervisor_cpu_args",
             "emulator",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.arch, w),
             "remote_connect_baseline_hypervisor_cpu_args",
             "arch",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.machine, w),
             "remote_connect_baseline_hypervisor_cpu_args",
             "machine",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.virttype, w),
             "remote_connect_baseline_hypervisor_cpu_args",
             "virttype",
         )?;
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_cp_us, w),
             "remote_connect_baseline_hypervisor_cpu_args",
@@ -39674,34 +39874,30 @@ impl ::xdrgen::rt::Encode for ConnectBaselineHypervisorCpuArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Str<4194304>,
-        > as ::xdrgen::rt::Codec>::len(&self.emulator)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::len(&self.arch)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+        <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.emulator)
+            + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::len(&self.arch)
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.machine)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.virttype)
             + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 256,
             > as ::xdrgen::rt::Codec>::len(&self.xml_cp_us)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectBaselineHypervisorCpuArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Opt<
-        ::xdrgen::rt::Str<4194304>,
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        RemoteString,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             256,
         > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -39710,36 +39906,28 @@ impl ::xdrgen::rt::Decode for ConnectBaselineHypervisorCpuArgs {
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             emulator: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_baseline_hypervisor_cpu_args",
                 "emulator",
             )?,
             arch: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_baseline_hypervisor_cpu_args",
                 "arch",
             )?,
             machine: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_baseline_hypervisor_cpu_args",
                 "machine",
             )?,
             virttype: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_baseline_hypervisor_cpu_args",
                 "virttype",
             )?,
             xml_cp_us: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     256,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_baseline_hypervisor_cpu_args",
@@ -39760,31 +39948,35 @@ pub struct ConnectBaselineHypervisorCpuRet {
 }
 impl ::xdrgen::rt::Encode for ConnectBaselineHypervisorCpuRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.cpu, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.cpu, w),
             "remote_connect_baseline_hypervisor_cpu_ret",
             "cpu",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.cpu)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.cpu)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectBaselineHypervisorCpuRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             cpu: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_baseline_hypervisor_cpu_ret",
                 "cpu",
             )?,
@@ -40122,31 +40314,35 @@ pub struct NwfilterBindingLookupByPortDevArgs {
 }
 impl ::xdrgen::rt::Encode for NwfilterBindingLookupByPortDevArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_nwfilter_binding_lookup_by_port_dev_args",
             "name",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingLookupByPortDevArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nwfilter_binding_lookup_by_port_dev_args",
                 "name",
             )?,
@@ -40212,7 +40408,7 @@ pub struct NwfilterBindingCreateXmlArgs {
 impl ::xdrgen::rt::Encode for NwfilterBindingCreateXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -40221,7 +40417,9 @@ impl ::xdrgen::rt::Encode for NwfilterBindingCreateXmlArgs {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_nwfilter_binding_create_xml_args",
             "xml",
         )?;
@@ -40233,19 +40431,21 @@ impl ::xdrgen::rt::Encode for NwfilterBindingCreateXmlArgs {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingCreateXmlArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nwfilter_binding_create_xml_args",
                 "xml",
             )?,
@@ -40428,31 +40628,35 @@ pub struct NwfilterBindingGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for NwfilterBindingGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_nwfilter_binding_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NwfilterBindingGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_nwfilter_binding_get_xml_desc_ret",
                 "xml",
             )?,
@@ -40630,15 +40834,15 @@ pub struct ConnectGetStoragePoolCapabilitiesRet {
 }
 impl ::xdrgen::rt::Encode for ConnectGetStoragePoolCapabilitiesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.capabilities, w),
             "remote_connect_get_storage_pool_capabilities_ret",
             "capabilities",
@@ -40646,17 +40850,21 @@ impl ::xdrgen::rt::Encode for ConnectGetStoragePoolCapabilitiesRet {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.capabilities)
+        <::xdrgen::rt::Plain<
+            NonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.capabilities)
     }
 }
 impl ::xdrgen::rt::Decode for ConnectGetStoragePoolCapabilitiesRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             capabilities: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_connect_get_storage_pool_capabilities_ret",
                 "capabilities",
             )?,
@@ -40817,7 +41025,7 @@ impl ::xdrgen::rt::Encode for NetworkPortLookupByUuidArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -40832,9 +41040,7 @@ impl ::xdrgen::rt::Encode for NetworkPortLookupByUuidArgs {
             "network",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
+            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "remote_network_port_lookup_by_uuid_args",
             "uuid",
         )?;
@@ -40842,14 +41048,14 @@ impl ::xdrgen::rt::Encode for NetworkPortLookupByUuidArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.network)
-            + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+            + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortLookupByUuidArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullNetwork,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -40860,7 +41066,7 @@ impl ::xdrgen::rt::Decode for NetworkPortLookupByUuidArgs {
                 "network",
             )?,
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_port_lookup_by_uuid_args",
                 "uuid",
             )?,
@@ -40922,7 +41128,7 @@ impl ::xdrgen::rt::Encode for NetworkPortCreateXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -40938,7 +41144,9 @@ impl ::xdrgen::rt::Encode for NetworkPortCreateXmlArgs {
             "network",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_network_port_create_xml_args",
             "xml",
         )?;
@@ -40951,7 +41159,7 @@ impl ::xdrgen::rt::Encode for NetworkPortCreateXmlArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullNetwork> as ::xdrgen::rt::Codec>::len(&self.network)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+            + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -40959,7 +41167,7 @@ impl ::xdrgen::rt::Decode for NetworkPortCreateXmlArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullNetwork,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -40971,7 +41179,7 @@ impl ::xdrgen::rt::Decode for NetworkPortCreateXmlArgs {
                 "network",
             )?,
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_port_create_xml_args",
                 "xml",
             )?,
@@ -41326,31 +41534,35 @@ pub struct NetworkPortGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for NetworkPortGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_network_port_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for NetworkPortGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_network_port_get_xml_desc_ret",
                 "xml",
             )?,
@@ -41428,7 +41640,7 @@ impl ::xdrgen::rt::Encode for DomainCheckpointCreateXmlArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -41444,8 +41656,8 @@ impl ::xdrgen::rt::Encode for DomainCheckpointCreateXmlArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.xml_desc, w),
             "remote_domain_checkpoint_create_xml_args",
             "xml_desc",
@@ -41459,7 +41671,9 @@ impl ::xdrgen::rt::Encode for DomainCheckpointCreateXmlArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml_desc)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.xml_desc)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -41467,7 +41681,7 @@ impl ::xdrgen::rt::Decode for DomainCheckpointCreateXmlArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -41479,7 +41693,7 @@ impl ::xdrgen::rt::Decode for DomainCheckpointCreateXmlArgs {
                 "dom",
             )?,
             xml_desc: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_checkpoint_create_xml_args",
                 "xml_desc",
             )?,
@@ -41612,31 +41826,35 @@ pub struct DomainCheckpointGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for DomainCheckpointGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_checkpoint_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainCheckpointGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_checkpoint_get_xml_desc_ret",
                 "xml",
             )?,
@@ -41948,7 +42166,7 @@ impl ::xdrgen::rt::Encode for DomainCheckpointLookupByNameArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -41964,7 +42182,9 @@ impl ::xdrgen::rt::Encode for DomainCheckpointLookupByNameArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_domain_checkpoint_lookup_by_name_args",
             "name",
         )?;
@@ -41977,7 +42197,9 @@ impl ::xdrgen::rt::Encode for DomainCheckpointLookupByNameArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -41985,7 +42207,7 @@ impl ::xdrgen::rt::Decode for DomainCheckpointLookupByNameArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -41997,7 +42219,7 @@ impl ::xdrgen::rt::Decode for DomainCheckpointLookupByNameArgs {
                 "dom",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_checkpoint_lookup_by_name_args",
                 "name",
             )?,
@@ -42555,10 +42777,8 @@ impl ::xdrgen::rt::Encode for DomainBackupBeginArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -42574,15 +42794,15 @@ impl ::xdrgen::rt::Encode for DomainBackupBeginArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.backup_xml, w),
             "remote_domain_backup_begin_args",
             "backup_xml",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::encode(&self.checkpoint_xml, w),
             "remote_domain_backup_begin_args",
             "checkpoint_xml",
@@ -42596,9 +42816,11 @@ impl ::xdrgen::rt::Encode for DomainBackupBeginArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.backup_xml)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.backup_xml)
+            + <::xdrgen::rt::Plain<
+                RemoteString,
             > as ::xdrgen::rt::Codec>::len(&self.checkpoint_xml)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
@@ -42607,8 +42829,8 @@ impl ::xdrgen::rt::Decode for DomainBackupBeginArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -42620,14 +42842,12 @@ impl ::xdrgen::rt::Decode for DomainBackupBeginArgs {
                 "dom",
             )?,
             backup_xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_backup_begin_args",
                 "backup_xml",
             )?,
             checkpoint_xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<RemoteString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_backup_begin_args",
                 "checkpoint_xml",
             )?,
@@ -42704,31 +42924,35 @@ pub struct DomainBackupGetXmlDescRet {
 }
 impl ::xdrgen::rt::Encode for DomainBackupGetXmlDescRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN],
+        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
     );
     fn encode(
         &self,
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.xml, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.xml, w),
             "remote_domain_backup_get_xml_desc_ret",
             "xml",
         )?;
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.xml)
+        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.xml)
     }
 }
 impl ::xdrgen::rt::Decode for DomainBackupGetXmlDescRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        NonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             xml: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_backup_get_xml_desc_ret",
                 "xml",
             )?,
@@ -42746,7 +42970,7 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysGetArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -42762,7 +42986,9 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysGetArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.user, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.user, w),
             "remote_domain_authorized_ssh_keys_get_args",
             "user",
         )?;
@@ -42775,7 +43001,9 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysGetArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.user)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.user)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -42783,7 +43011,7 @@ impl ::xdrgen::rt::Decode for DomainAuthorizedSshKeysGetArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -42795,7 +43023,7 @@ impl ::xdrgen::rt::Decode for DomainAuthorizedSshKeysGetArgs {
                 "dom",
             )?,
             user: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_authorized_ssh_keys_get_args",
                 "user",
             )?,
@@ -42816,7 +43044,7 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysGetRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 2048,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -42827,7 +43055,7 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysGetRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 2048,
             > as ::xdrgen::rt::Codec>::encode(&self.keys, w),
             "remote_domain_authorized_ssh_keys_get_ret",
@@ -42837,14 +43065,14 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysGetRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             2048,
         > as ::xdrgen::rt::Codec>::len(&self.keys)
     }
 }
 impl ::xdrgen::rt::Decode for DomainAuthorizedSshKeysGetRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         2048,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -42853,7 +43081,7 @@ impl ::xdrgen::rt::Decode for DomainAuthorizedSshKeysGetRet {
         ::std::result::Result::Ok(Self {
             keys: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     2048,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_authorized_ssh_keys_get_ret",
@@ -42874,9 +43102,9 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysSetArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 2048,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
@@ -42894,13 +43122,15 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysSetArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.user, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.user, w),
             "remote_domain_authorized_ssh_keys_set_args",
             "user",
         )?;
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 2048,
             > as ::xdrgen::rt::Codec>::encode(&self.keys, w),
             "remote_domain_authorized_ssh_keys_set_args",
@@ -42915,9 +43145,11 @@ impl ::xdrgen::rt::Encode for DomainAuthorizedSshKeysSetArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.user)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.user)
             + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 2048,
             > as ::xdrgen::rt::Codec>::len(&self.keys)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
@@ -42927,9 +43159,9 @@ impl ::xdrgen::rt::Decode for DomainAuthorizedSshKeysSetArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             2048,
         > as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
@@ -42943,13 +43175,13 @@ impl ::xdrgen::rt::Decode for DomainAuthorizedSshKeysSetArgs {
                 "dom",
             )?,
             user: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_authorized_ssh_keys_set_args",
                 "user",
             )?,
             keys: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     2048,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_authorized_ssh_keys_set_args",
@@ -43030,7 +43262,7 @@ impl ::xdrgen::rt::Encode for DomainGetMessagesRet {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 2048,
             > as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
@@ -43041,7 +43273,7 @@ impl ::xdrgen::rt::Encode for DomainGetMessagesRet {
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
             <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Str<4194304>,
+                ::xdrgen::rt::Plain<NonnullString>,
                 2048,
             > as ::xdrgen::rt::Codec>::encode(&self.msgs, w),
             "remote_domain_get_messages_ret",
@@ -43051,14 +43283,14 @@ impl ::xdrgen::rt::Encode for DomainGetMessagesRet {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Str<4194304>,
+            ::xdrgen::rt::Plain<NonnullString>,
             2048,
         > as ::xdrgen::rt::Codec>::len(&self.msgs)
     }
 }
 impl ::xdrgen::rt::Decode for DomainGetMessagesRet {
     const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Str<4194304>,
+        ::xdrgen::rt::Plain<NonnullString>,
         2048,
     > as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
@@ -43067,7 +43299,7 @@ impl ::xdrgen::rt::Decode for DomainGetMessagesRet {
         ::std::result::Result::Ok(Self {
             msgs: ::xdrgen::rt::field(
                 <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Str<4194304>,
+                    ::xdrgen::rt::Plain<NonnullString>,
                     2048,
                 > as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_get_messages_ret",
@@ -43233,7 +43465,7 @@ impl ::xdrgen::rt::Encode for DomainEventMemoryDeviceSizeChangeMsg {
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -43256,7 +43488,9 @@ impl ::xdrgen::rt::Encode for DomainEventMemoryDeviceSizeChangeMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.alias, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.alias, w),
             "remote_domain_event_memory_device_size_change_msg",
             "alias",
         )?;
@@ -43270,14 +43504,16 @@ impl ::xdrgen::rt::Encode for DomainEventMemoryDeviceSizeChangeMsg {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.alias)
             + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.size)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventMemoryDeviceSizeChangeMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -43294,7 +43530,7 @@ impl ::xdrgen::rt::Decode for DomainEventMemoryDeviceSizeChangeMsg {
                 "dom",
             )?,
             alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_memory_device_size_change_msg",
                 "alias",
             )?,
@@ -43317,7 +43553,7 @@ impl ::xdrgen::rt::Encode for DomainFdAssociateArgs {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -43333,7 +43569,9 @@ impl ::xdrgen::rt::Encode for DomainFdAssociateArgs {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "remote_domain_fd_associate_args",
             "name",
         )?;
@@ -43346,7 +43584,9 @@ impl ::xdrgen::rt::Encode for DomainFdAssociateArgs {
     }
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.name)
             + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
     }
 }
@@ -43354,7 +43594,7 @@ impl ::xdrgen::rt::Decode for DomainFdAssociateArgs {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<
         NonnullDomain,
     > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
@@ -43366,7 +43606,7 @@ impl ::xdrgen::rt::Decode for DomainFdAssociateArgs {
                 "dom",
             )?,
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_fd_associate_args",
                 "name",
             )?,
@@ -43534,9 +43774,9 @@ impl ::xdrgen::rt::Encode for DomainEventNicMacChangeMsg {
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -43558,20 +43798,22 @@ impl ::xdrgen::rt::Encode for DomainEventNicMacChangeMsg {
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.alias, w),
+            <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.alias, w),
             "remote_domain_event_nic_mac_change_msg",
             "alias",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.old_mac, w),
             "remote_domain_event_nic_mac_change_msg",
             "oldMAC",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<
-                4194304,
+            <::xdrgen::rt::Plain<
+                NonnullString,
             > as ::xdrgen::rt::Codec>::encode(&self.new_mac, w),
             "remote_domain_event_nic_mac_change_msg",
             "newMAC",
@@ -43581,17 +43823,23 @@ impl ::xdrgen::rt::Encode for DomainEventNicMacChangeMsg {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
             + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.alias)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.old_mac)
-            + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.new_mac)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.alias)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.old_mac)
+            + <::xdrgen::rt::Plain<
+                NonnullString,
+            > as ::xdrgen::rt::Codec>::len(&self.new_mac)
     }
 }
 impl ::xdrgen::rt::Decode for DomainEventNicMacChangeMsg {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<NonnullDomain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -43607,17 +43855,17 @@ impl ::xdrgen::rt::Decode for DomainEventNicMacChangeMsg {
                 "dom",
             )?,
             alias: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_nic_mac_change_msg",
                 "alias",
             )?,
             old_mac: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_nic_mac_change_msg",
                 "oldMAC",
             )?,
             new_mac: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
                 "remote_domain_event_nic_mac_change_msg",
                 "newMAC",
             )?,

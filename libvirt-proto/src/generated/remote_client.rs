@@ -21,7 +21,7 @@ impl Client {
     ///
     /// Returns the reply's `type`.
     pub async fn connect_get_type(&self) -> Result<String, ClientError> {
-        self.call::<procs::ConnectGetType>(&()).await.map(|r| r.r#type)
+        self.call::<procs::ConnectGetType>(&()).await.map(|r| r.r#type.0)
     }
     /// Calls [`REMOTE_PROC_CONNECT_GET_VERSION`](procs::ConnectGetVersion) (procedure 4).
     ///
@@ -37,7 +37,9 @@ impl Client {
         r#type: Option<&str>,
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectGetMaxVcpusArgs {
-            r#type: r#type.map(str::to_owned),
+            r#type: remote::RemoteString(
+                r#type.map(str::to_owned).map(remote::NonnullString),
+            ),
         };
         self.call::<procs::ConnectGetMaxVcpus>(&args).await.map(|r| r.max_vcpus)
     }
@@ -49,7 +51,7 @@ impl Client {
     ///
     /// Returns the reply's `capabilities`.
     pub async fn connect_get_capabilities(&self) -> Result<String, ClientError> {
-        self.call::<procs::ConnectGetCapabilities>(&()).await.map(|r| r.capabilities)
+        self.call::<procs::ConnectGetCapabilities>(&()).await.map(|r| r.capabilities.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_ATTACH_DEVICE`](procs::DomainAttachDevice) (procedure 8).
     pub async fn domain_attach_device(
@@ -59,7 +61,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainAttachDeviceArgs {
             dom: dom.clone(),
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
         };
         self.call::<procs::DomainAttachDevice>(&args).await
     }
@@ -82,7 +84,7 @@ impl Client {
         flags: impl Into<api::DomainCreateFlags>,
     ) -> Result<Domain, ClientError> {
         let args = remote::DomainCreateXmlArgs {
-            xml_desc: xml_desc.to_owned(),
+            xml_desc: remote::NonnullString(xml_desc.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainCreateXml>(&args)
@@ -94,7 +96,7 @@ impl Client {
     /// Returns the reply's `dom`.
     pub async fn domain_define_xml(&self, xml: &str) -> Result<Domain, ClientError> {
         let args = remote::DomainDefineXmlArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
         };
         self.call::<procs::DomainDefineXml>(&args)
             .await
@@ -118,7 +120,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainDetachDeviceArgs {
             dom: dom.clone(),
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
         };
         self.call::<procs::DomainDetachDevice>(&args).await
     }
@@ -134,7 +136,7 @@ impl Client {
             dom: dom.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::DomainGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_AUTOSTART`](procs::DomainGetAutostart) (procedure 15).
     ///
@@ -192,7 +194,7 @@ impl Client {
         let args = remote::DomainGetOsTypeArgs {
             dom: dom.clone(),
         };
-        self.call::<procs::DomainGetOsType>(&args).await.map(|r| r.r#type)
+        self.call::<procs::DomainGetOsType>(&args).await.map(|r| r.r#type.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_VCPUS`](procs::DomainGetVcpus) (procedure 20).
     pub async fn domain_get_vcpus(
@@ -218,7 +220,9 @@ impl Client {
         let args = remote::ConnectListDefinedDomainsArgs {
             maxnames,
         };
-        self.call::<procs::ConnectListDefinedDomains>(&args).await.map(|r| r.names)
+        self.call::<procs::ConnectListDefinedDomains>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_DOMAIN_LOOKUP_BY_ID`](procs::DomainLookupById) (procedure 22).
     ///
@@ -237,7 +241,7 @@ impl Client {
         name: &str,
     ) -> Result<Domain, ClientError> {
         let args = remote::DomainLookupByNameArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::DomainLookupByName>(&args)
             .await
@@ -251,7 +255,7 @@ impl Client {
         uuid: [u8; 16],
     ) -> Result<Domain, ClientError> {
         let args = remote::DomainLookupByUuidArgs {
-            uuid,
+            uuid: remote::Uuid(uuid),
         };
         self.call::<procs::DomainLookupByUuid>(&args)
             .await
@@ -387,7 +391,9 @@ impl Client {
         let args = remote::ConnectListDefinedNetworksArgs {
             maxnames,
         };
-        self.call::<procs::ConnectListDefinedNetworks>(&args).await.map(|r| r.names)
+        self.call::<procs::ConnectListDefinedNetworks>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_CONNECT_LIST_DOMAINS`](procs::ConnectListDomains) (procedure 37).
     ///
@@ -411,7 +417,9 @@ impl Client {
         let args = remote::ConnectListNetworksArgs {
             maxnames,
         };
-        self.call::<procs::ConnectListNetworks>(&args).await.map(|r| r.names)
+        self.call::<procs::ConnectListNetworks>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_NETWORK_CREATE`](procs::NetworkCreate) (procedure 39).
     pub async fn network_create(
@@ -428,7 +436,7 @@ impl Client {
     /// Returns the reply's `net`.
     pub async fn network_create_xml(&self, xml: &str) -> Result<Network, ClientError> {
         let args = remote::NetworkCreateXmlArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
         };
         self.call::<procs::NetworkCreateXml>(&args)
             .await
@@ -439,7 +447,7 @@ impl Client {
     /// Returns the reply's `net`.
     pub async fn network_define_xml(&self, xml: &str) -> Result<Network, ClientError> {
         let args = remote::NetworkDefineXmlArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
         };
         self.call::<procs::NetworkDefineXml>(&args)
             .await
@@ -467,7 +475,7 @@ impl Client {
             net: net.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NetworkGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::NetworkGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_NETWORK_GET_AUTOSTART`](procs::NetworkGetAutostart) (procedure 44).
     ///
@@ -491,7 +499,7 @@ impl Client {
         let args = remote::NetworkGetBridgeNameArgs {
             net: net.clone(),
         };
-        self.call::<procs::NetworkGetBridgeName>(&args).await.map(|r| r.name)
+        self.call::<procs::NetworkGetBridgeName>(&args).await.map(|r| r.name.0)
     }
     /// Calls [`REMOTE_PROC_NETWORK_LOOKUP_BY_NAME`](procs::NetworkLookupByName) (procedure 46).
     ///
@@ -501,7 +509,7 @@ impl Client {
         name: &str,
     ) -> Result<Network, ClientError> {
         let args = remote::NetworkLookupByNameArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NetworkLookupByName>(&args)
             .await
@@ -515,7 +523,7 @@ impl Client {
         uuid: [u8; 16],
     ) -> Result<Network, ClientError> {
         let args = remote::NetworkLookupByUuidArgs {
-            uuid,
+            uuid: remote::Uuid(uuid),
         };
         self.call::<procs::NetworkLookupByUuid>(&args)
             .await
@@ -570,7 +578,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainCoreDumpArgs {
             dom: dom.clone(),
-            to: to.to_owned(),
+            to: remote::NonnullString(to.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainCoreDump>(&args).await
@@ -578,7 +586,7 @@ impl Client {
     /// Calls [`REMOTE_PROC_DOMAIN_RESTORE`](procs::DomainRestore) (procedure 54).
     pub async fn domain_restore(&self, from: &str) -> Result<(), ClientError> {
         let args = remote::DomainRestoreArgs {
-            from: from.to_owned(),
+            from: remote::NonnullString(from.to_owned()),
         };
         self.call::<procs::DomainRestore>(&args).await
     }
@@ -590,7 +598,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSaveArgs {
             dom: dom.clone(),
-            to: to.to_owned(),
+            to: remote::NonnullString(to.to_owned()),
         };
         self.call::<procs::DomainSave>(&args).await
     }
@@ -644,7 +652,7 @@ impl Client {
     ///
     /// Returns the reply's `hostname`.
     pub async fn connect_get_hostname(&self) -> Result<String, ClientError> {
-        self.call::<procs::ConnectGetHostname>(&()).await.map(|r| r.hostname)
+        self.call::<procs::ConnectGetHostname>(&()).await.map(|r| r.hostname.0)
     }
     /// Calls [`REMOTE_PROC_CONNECT_SUPPORTS_FEATURE`](procs::ConnectSupportsFeature) (procedure 60).
     ///
@@ -667,9 +675,13 @@ impl Client {
         resource: u64,
     ) -> Result<remote::DomainMigratePrepareRet, ClientError> {
         let args = remote::DomainMigratePrepareArgs {
-            uri_in: uri_in.map(str::to_owned),
+            uri_in: remote::RemoteString(
+                uri_in.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags,
-            dname: dname.map(str::to_owned),
+            dname: remote::RemoteString(
+                dname.map(str::to_owned).map(remote::NonnullString),
+            ),
             resource,
         };
         self.call::<procs::DomainMigratePrepare>(&args).await
@@ -687,9 +699,11 @@ impl Client {
         let args = remote::DomainMigratePerformArgs {
             dom: dom.clone(),
             cookie: cookie.to_vec(),
-            uri: uri.to_owned(),
+            uri: remote::NonnullString(uri.to_owned()),
             flags,
-            dname: dname.map(str::to_owned),
+            dname: remote::RemoteString(
+                dname.map(str::to_owned).map(remote::NonnullString),
+            ),
             resource,
         };
         self.call::<procs::DomainMigratePerform>(&args).await
@@ -705,9 +719,9 @@ impl Client {
         flags: u64,
     ) -> Result<Domain, ClientError> {
         let args = remote::DomainMigrateFinishArgs {
-            dname: dname.to_owned(),
+            dname: remote::NonnullString(dname.to_owned()),
             cookie: cookie.to_vec(),
-            uri: uri.to_owned(),
+            uri: remote::NonnullString(uri.to_owned()),
             flags,
         };
         self.call::<procs::DomainMigrateFinish>(&args)
@@ -722,7 +736,7 @@ impl Client {
     ) -> Result<remote::DomainBlockStatsRet, ClientError> {
         let args = remote::DomainBlockStatsArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
         };
         self.call::<procs::DomainBlockStats>(&args).await
     }
@@ -734,7 +748,7 @@ impl Client {
     ) -> Result<remote::DomainInterfaceStatsRet, ClientError> {
         let args = remote::DomainInterfaceStatsArgs {
             dom: dom.clone(),
-            device: device.to_owned(),
+            device: remote::NonnullString(device.to_owned()),
         };
         self.call::<procs::DomainInterfaceStats>(&args).await
     }
@@ -754,7 +768,9 @@ impl Client {
         let args = remote::ConnectListStoragePoolsArgs {
             maxnames,
         };
-        self.call::<procs::ConnectListStoragePools>(&args).await.map(|r| r.names)
+        self.call::<procs::ConnectListStoragePools>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_CONNECT_NUM_OF_DEFINED_STORAGE_POOLS`](procs::ConnectNumOfDefinedStoragePools) (procedure 73).
     ///
@@ -774,7 +790,9 @@ impl Client {
         let args = remote::ConnectListDefinedStoragePoolsArgs {
             maxnames,
         };
-        self.call::<procs::ConnectListDefinedStoragePools>(&args).await.map(|r| r.names)
+        self.call::<procs::ConnectListDefinedStoragePools>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_CONNECT_FIND_STORAGE_POOL_SOURCES`](procs::ConnectFindStoragePoolSources) (procedure 75).
     ///
@@ -786,11 +804,13 @@ impl Client {
         flags: u32,
     ) -> Result<String, ClientError> {
         let args = remote::ConnectFindStoragePoolSourcesArgs {
-            r#type: r#type.to_owned(),
-            src_spec: src_spec.map(str::to_owned),
+            r#type: remote::NonnullString(r#type.to_owned()),
+            src_spec: remote::RemoteString(
+                src_spec.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags,
         };
-        self.call::<procs::ConnectFindStoragePoolSources>(&args).await.map(|r| r.xml)
+        self.call::<procs::ConnectFindStoragePoolSources>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_CREATE_XML`](procs::StoragePoolCreateXml) (procedure 76).
     ///
@@ -801,7 +821,7 @@ impl Client {
         flags: impl Into<api::StoragePoolCreateFlags>,
     ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolCreateXmlArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::StoragePoolCreateXml>(&args)
@@ -817,7 +837,7 @@ impl Client {
         flags: impl Into<api::StoragePoolDefineFlags>,
     ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolDefineXmlArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::StoragePoolDefineXml>(&args)
@@ -900,7 +920,7 @@ impl Client {
         name: &str,
     ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolLookupByNameArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::StoragePoolLookupByName>(&args)
             .await
@@ -914,7 +934,7 @@ impl Client {
         uuid: [u8; 16],
     ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolLookupByUuidArgs {
-            uuid,
+            uuid: remote::Uuid(uuid),
         };
         self.call::<procs::StoragePoolLookupByUuid>(&args)
             .await
@@ -958,7 +978,7 @@ impl Client {
             pool: pool.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::StoragePoolGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::StoragePoolGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_STORAGE_POOL_GET_AUTOSTART`](procs::StoragePoolGetAutostart) (procedure 89).
     ///
@@ -1010,7 +1030,9 @@ impl Client {
             pool: pool.clone(),
             maxnames,
         };
-        self.call::<procs::StoragePoolListVolumes>(&args).await.map(|r| r.names)
+        self.call::<procs::StoragePoolListVolumes>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_STORAGE_VOL_CREATE_XML`](procs::StorageVolCreateXml) (procedure 93).
     ///
@@ -1023,7 +1045,7 @@ impl Client {
     ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolCreateXmlArgs {
             pool: pool.clone(),
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::StorageVolCreateXml>(&args)
@@ -1052,7 +1074,7 @@ impl Client {
     ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolLookupByNameArgs {
             pool: pool.clone(),
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::StorageVolLookupByName>(&args)
             .await
@@ -1066,7 +1088,7 @@ impl Client {
         key: &str,
     ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolLookupByKeyArgs {
-            key: key.to_owned(),
+            key: remote::NonnullString(key.to_owned()),
         };
         self.call::<procs::StorageVolLookupByKey>(&args)
             .await
@@ -1080,7 +1102,7 @@ impl Client {
         path: &str,
     ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolLookupByPathArgs {
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
         };
         self.call::<procs::StorageVolLookupByPath>(&args)
             .await
@@ -1110,7 +1132,7 @@ impl Client {
             vol: vol.clone(),
             flags,
         };
-        self.call::<procs::StorageVolGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::StorageVolGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_STORAGE_VOL_GET_PATH`](procs::StorageVolGetPath) (procedure 100).
     ///
@@ -1122,7 +1144,7 @@ impl Client {
         let args = remote::StorageVolGetPathArgs {
             vol: vol.clone(),
         };
-        self.call::<procs::StorageVolGetPath>(&args).await.map(|r| r.name)
+        self.call::<procs::StorageVolGetPath>(&args).await.map(|r| r.name.0)
     }
     /// Calls [`REMOTE_PROC_NODE_GET_CELLS_FREE_MEMORY`](procs::NodeGetCellsFreeMemory) (procedure 101).
     ///
@@ -1157,7 +1179,7 @@ impl Client {
     ) -> Result<Vec<u8>, ClientError> {
         let args = remote::DomainBlockPeekArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
             offset,
             size,
             flags,
@@ -1208,11 +1230,15 @@ impl Client {
         dom_xml: &str,
     ) -> Result<remote::DomainMigratePrepare2Ret, ClientError> {
         let args = remote::DomainMigratePrepare2Args {
-            uri_in: uri_in.map(str::to_owned),
+            uri_in: remote::RemoteString(
+                uri_in.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags,
-            dname: dname.map(str::to_owned),
+            dname: remote::RemoteString(
+                dname.map(str::to_owned).map(remote::NonnullString),
+            ),
             resource,
-            dom_xml: dom_xml.to_owned(),
+            dom_xml: remote::NonnullString(dom_xml.to_owned()),
         };
         self.call::<procs::DomainMigratePrepare2>(&args).await
     }
@@ -1228,9 +1254,9 @@ impl Client {
         retcode: i32,
     ) -> Result<Domain, ClientError> {
         let args = remote::DomainMigrateFinish2Args {
-            dname: dname.to_owned(),
+            dname: remote::NonnullString(dname.to_owned()),
             cookie: cookie.to_vec(),
-            uri: uri.to_owned(),
+            uri: remote::NonnullString(uri.to_owned()),
             flags,
             retcode,
         };
@@ -1242,7 +1268,7 @@ impl Client {
     ///
     /// Returns the reply's `uri`.
     pub async fn connect_get_uri(&self) -> Result<String, ClientError> {
-        self.call::<procs::ConnectGetUri>(&()).await.map(|r| r.uri)
+        self.call::<procs::ConnectGetUri>(&()).await.map(|r| r.uri.0)
     }
     /// Calls [`REMOTE_PROC_NODE_NUM_OF_DEVICES`](procs::NodeNumOfDevices) (procedure 111).
     ///
@@ -1253,7 +1279,7 @@ impl Client {
         flags: u32,
     ) -> Result<i32, ClientError> {
         let args = remote::NodeNumOfDevicesArgs {
-            cap: cap.map(str::to_owned),
+            cap: remote::RemoteString(cap.map(str::to_owned).map(remote::NonnullString)),
             flags,
         };
         self.call::<procs::NodeNumOfDevices>(&args).await.map(|r| r.num)
@@ -1268,11 +1294,13 @@ impl Client {
         flags: u32,
     ) -> Result<Vec<String>, ClientError> {
         let args = remote::NodeListDevicesArgs {
-            cap: cap.map(str::to_owned),
+            cap: remote::RemoteString(cap.map(str::to_owned).map(remote::NonnullString)),
             maxnames,
             flags,
         };
-        self.call::<procs::NodeListDevices>(&args).await.map(|r| r.names)
+        self.call::<procs::NodeListDevices>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_LOOKUP_BY_NAME`](procs::NodeDeviceLookupByName) (procedure 113).
     ///
@@ -1282,7 +1310,7 @@ impl Client {
         name: &str,
     ) -> Result<NodeDevice, ClientError> {
         let args = remote::NodeDeviceLookupByNameArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NodeDeviceLookupByName>(&args)
             .await
@@ -1297,10 +1325,10 @@ impl Client {
         flags: impl Into<api::NodeDeviceXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::NodeDeviceGetXmlDescArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NodeDeviceGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::NodeDeviceGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_GET_PARENT`](procs::NodeDeviceGetParent) (procedure 115).
     ///
@@ -1310,16 +1338,18 @@ impl Client {
         name: &str,
     ) -> Result<Option<String>, ClientError> {
         let args = remote::NodeDeviceGetParentArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
-        self.call::<procs::NodeDeviceGetParent>(&args).await.map(|r| r.parent_name)
+        self.call::<procs::NodeDeviceGetParent>(&args)
+            .await
+            .map(|r| r.parent_name.0.map(|x| x.0))
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_NUM_OF_CAPS`](procs::NodeDeviceNumOfCaps) (procedure 116).
     ///
     /// Returns the reply's `num`.
     pub async fn node_device_num_of_caps(&self, name: &str) -> Result<i32, ClientError> {
         let args = remote::NodeDeviceNumOfCapsArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NodeDeviceNumOfCaps>(&args).await.map(|r| r.num)
     }
@@ -1332,29 +1362,31 @@ impl Client {
         maxnames: i32,
     ) -> Result<Vec<String>, ClientError> {
         let args = remote::NodeDeviceListCapsArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
             maxnames,
         };
-        self.call::<procs::NodeDeviceListCaps>(&args).await.map(|r| r.names)
+        self.call::<procs::NodeDeviceListCaps>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_DETTACH`](procs::NodeDeviceDettach) (procedure 118).
     pub async fn node_device_dettach(&self, name: &str) -> Result<(), ClientError> {
         let args = remote::NodeDeviceDettachArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NodeDeviceDettach>(&args).await
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_RE_ATTACH`](procs::NodeDeviceReAttach) (procedure 119).
     pub async fn node_device_re_attach(&self, name: &str) -> Result<(), ClientError> {
         let args = remote::NodeDeviceReAttachArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NodeDeviceReAttach>(&args).await
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_RESET`](procs::NodeDeviceReset) (procedure 120).
     pub async fn node_device_reset(&self, name: &str) -> Result<(), ClientError> {
         let args = remote::NodeDeviceResetArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NodeDeviceReset>(&args).await
     }
@@ -1385,7 +1417,7 @@ impl Client {
         flags: impl Into<api::NodeDeviceCreateXMLFlags>,
     ) -> Result<NodeDevice, ClientError> {
         let args = remote::NodeDeviceCreateXmlArgs {
-            xml_desc: xml_desc.to_owned(),
+            xml_desc: remote::NonnullString(xml_desc.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::NodeDeviceCreateXml>(&args)
@@ -1395,7 +1427,7 @@ impl Client {
     /// Calls [`REMOTE_PROC_NODE_DEVICE_DESTROY`](procs::NodeDeviceDestroy) (procedure 124).
     pub async fn node_device_destroy(&self, name: &str) -> Result<(), ClientError> {
         let args = remote::NodeDeviceDestroyArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NodeDeviceDestroy>(&args).await
     }
@@ -1411,7 +1443,7 @@ impl Client {
     ) -> Result<StorageVol, ClientError> {
         let args = remote::StorageVolCreateXmlFromArgs {
             pool: pool.clone(),
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             clonevol: clonevol.clone(),
             flags: flags.into().bits(),
         };
@@ -1435,7 +1467,9 @@ impl Client {
         let args = remote::ConnectListInterfacesArgs {
             maxnames,
         };
-        self.call::<procs::ConnectListInterfaces>(&args).await.map(|r| r.names)
+        self.call::<procs::ConnectListInterfaces>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_INTERFACE_LOOKUP_BY_NAME`](procs::InterfaceLookupByName) (procedure 128).
     ///
@@ -1445,7 +1479,7 @@ impl Client {
         name: &str,
     ) -> Result<Interface, ClientError> {
         let args = remote::InterfaceLookupByNameArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::InterfaceLookupByName>(&args)
             .await
@@ -1459,7 +1493,7 @@ impl Client {
         mac: &str,
     ) -> Result<Interface, ClientError> {
         let args = remote::InterfaceLookupByMacStringArgs {
-            mac: mac.to_owned(),
+            mac: remote::NonnullString(mac.to_owned()),
         };
         self.call::<procs::InterfaceLookupByMacString>(&args)
             .await
@@ -1477,7 +1511,7 @@ impl Client {
             iface: iface.clone(),
             flags,
         };
-        self.call::<procs::InterfaceGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::InterfaceGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_INTERFACE_DEFINE_XML`](procs::InterfaceDefineXml) (procedure 131).
     ///
@@ -1488,7 +1522,7 @@ impl Client {
         flags: impl Into<api::InterfaceDefineFlags>,
     ) -> Result<Interface, ClientError> {
         let args = remote::InterfaceDefineXmlArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::InterfaceDefineXml>(&args)
@@ -1539,11 +1573,13 @@ impl Client {
         flags: u32,
     ) -> Result<String, ClientError> {
         let args = remote::ConnectDomainXmlFromNativeArgs {
-            native_format: native_format.to_owned(),
-            native_config: native_config.to_owned(),
+            native_format: remote::NonnullString(native_format.to_owned()),
+            native_config: remote::NonnullString(native_config.to_owned()),
             flags,
         };
-        self.call::<procs::ConnectDomainXmlFromNative>(&args).await.map(|r| r.domain_xml)
+        self.call::<procs::ConnectDomainXmlFromNative>(&args)
+            .await
+            .map(|r| r.domain_xml.0)
     }
     /// Calls [`REMOTE_PROC_CONNECT_DOMAIN_XML_TO_NATIVE`](procs::ConnectDomainXmlToNative) (procedure 136).
     ///
@@ -1555,13 +1591,13 @@ impl Client {
         flags: u32,
     ) -> Result<String, ClientError> {
         let args = remote::ConnectDomainXmlToNativeArgs {
-            native_format: native_format.to_owned(),
-            domain_xml: domain_xml.to_owned(),
+            native_format: remote::NonnullString(native_format.to_owned()),
+            domain_xml: remote::NonnullString(domain_xml.to_owned()),
             flags,
         };
         self.call::<procs::ConnectDomainXmlToNative>(&args)
             .await
-            .map(|r| r.native_config)
+            .map(|r| r.native_config.0)
     }
     /// Calls [`REMOTE_PROC_CONNECT_NUM_OF_DEFINED_INTERFACES`](procs::ConnectNumOfDefinedInterfaces) (procedure 137).
     ///
@@ -1579,7 +1615,9 @@ impl Client {
         let args = remote::ConnectListDefinedInterfacesArgs {
             maxnames,
         };
-        self.call::<procs::ConnectListDefinedInterfaces>(&args).await.map(|r| r.names)
+        self.call::<procs::ConnectListDefinedInterfaces>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_CONNECT_NUM_OF_SECRETS`](procs::ConnectNumOfSecrets) (procedure 139).
     ///
@@ -1597,7 +1635,9 @@ impl Client {
         let args = remote::ConnectListSecretsArgs {
             maxuuids,
         };
-        self.call::<procs::ConnectListSecrets>(&args).await.map(|r| r.uuids)
+        self.call::<procs::ConnectListSecrets>(&args)
+            .await
+            .map(|r| r.uuids.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_SECRET_LOOKUP_BY_UUID`](procs::SecretLookupByUuid) (procedure 141).
     ///
@@ -1607,7 +1647,7 @@ impl Client {
         uuid: [u8; 16],
     ) -> Result<Secret, ClientError> {
         let args = remote::SecretLookupByUuidArgs {
-            uuid,
+            uuid: remote::Uuid(uuid),
         };
         self.call::<procs::SecretLookupByUuid>(&args)
             .await
@@ -1622,7 +1662,7 @@ impl Client {
         flags: impl Into<api::SecretDefineFlags>,
     ) -> Result<Secret, ClientError> {
         let args = remote::SecretDefineXmlArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::SecretDefineXml>(&args)
@@ -1641,7 +1681,7 @@ impl Client {
             secret: secret.clone(),
             flags,
         };
-        self.call::<procs::SecretGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::SecretGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_SECRET_SET_VALUE`](procs::SecretSetValue) (procedure 144).
     pub async fn secret_set_value(
@@ -1691,7 +1731,7 @@ impl Client {
     ) -> Result<Secret, ClientError> {
         let args = remote::SecretLookupByUsageArgs {
             usage_type,
-            usage_id: usage_id.to_owned(),
+            usage_id: remote::NonnullString(usage_id.to_owned()),
         };
         self.call::<procs::SecretLookupByUsage>(&args)
             .await
@@ -1709,9 +1749,11 @@ impl Client {
     ) -> Result<ByteStream, ClientError> {
         let args = remote::DomainMigratePrepareTunnelArgs {
             flags,
-            dname: dname.map(str::to_owned),
+            dname: remote::RemoteString(
+                dname.map(str::to_owned).map(remote::NonnullString),
+            ),
             resource,
-            dom_xml: dom_xml.to_owned(),
+            dom_xml: remote::NonnullString(dom_xml.to_owned()),
         };
         let ((), stream) = self
             .call_stream::<procs::DomainMigratePrepareTunnel>(&args)
@@ -1825,7 +1867,7 @@ impl Client {
         flags: impl Into<api::ConnectCompareCPUFlags>,
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectCompareCpuArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::ConnectCompareCpu>(&args).await.map(|r| r.result)
@@ -1855,7 +1897,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainAttachDeviceFlagsArgs {
             dom: dom.clone(),
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainAttachDeviceFlags>(&args).await
@@ -1869,7 +1911,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainDetachDeviceFlagsArgs {
             dom: dom.clone(),
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainDetachDeviceFlags>(&args).await
@@ -1883,10 +1925,14 @@ impl Client {
         flags: impl Into<api::ConnectBaselineCPUFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::ConnectBaselineCpuArgs {
-            xml_cp_us: xml_cp_us.iter().map(|s| (*s).to_owned()).collect(),
+            xml_cp_us: xml_cp_us
+                .iter()
+                .map(|s| (*s).to_owned())
+                .map(remote::NonnullString)
+                .collect(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::ConnectBaselineCpu>(&args).await.map(|r| r.cpu)
+        self.call::<procs::ConnectBaselineCpu>(&args).await.map(|r| r.cpu.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_JOB_INFO`](procs::DomainGetJobInfo) (procedure 163).
     pub async fn domain_get_job_info(
@@ -1963,7 +2009,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainUpdateDeviceFlagsArgs {
             dom: dom.clone(),
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainUpdateDeviceFlags>(&args).await
@@ -1976,7 +2022,7 @@ impl Client {
         name: &str,
     ) -> Result<NwFilter, ClientError> {
         let args = remote::NwfilterLookupByNameArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NwfilterLookupByName>(&args)
             .await
@@ -1990,7 +2036,7 @@ impl Client {
         uuid: [u8; 16],
     ) -> Result<NwFilter, ClientError> {
         let args = remote::NwfilterLookupByUuidArgs {
-            uuid,
+            uuid: remote::Uuid(uuid),
         };
         self.call::<procs::NwfilterLookupByUuid>(&args)
             .await
@@ -2008,7 +2054,7 @@ impl Client {
             nwfilter: nwfilter.clone(),
             flags,
         };
-        self.call::<procs::NwfilterGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::NwfilterGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_CONNECT_NUM_OF_NWFILTERS`](procs::ConnectNumOfNwfilters) (procedure 178).
     ///
@@ -2026,14 +2072,16 @@ impl Client {
         let args = remote::ConnectListNwfiltersArgs {
             maxnames,
         };
-        self.call::<procs::ConnectListNwfilters>(&args).await.map(|r| r.names)
+        self.call::<procs::ConnectListNwfilters>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_NWFILTER_DEFINE_XML`](procs::NwfilterDefineXml) (procedure 180).
     ///
     /// Returns the reply's `nwfilter`.
     pub async fn nwfilter_define_xml(&self, xml: &str) -> Result<NwFilter, ClientError> {
         let args = remote::NwfilterDefineXmlArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
         };
         self.call::<procs::NwfilterDefineXml>(&args)
             .await
@@ -2098,7 +2146,7 @@ impl Client {
     ) -> Result<DomainSnapshot, ClientError> {
         let args = remote::DomainSnapshotCreateXmlArgs {
             dom: dom.clone(),
-            xml_desc: xml_desc.to_owned(),
+            xml_desc: remote::NonnullString(xml_desc.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainSnapshotCreateXml>(&args)
@@ -2117,7 +2165,7 @@ impl Client {
             snap: snap.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainSnapshotGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::DomainSnapshotGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SNAPSHOT_NUM`](procs::DomainSnapshotNum) (procedure 187).
     ///
@@ -2147,7 +2195,9 @@ impl Client {
             maxnames,
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainSnapshotListNames>(&args).await.map(|r| r.names)
+        self.call::<procs::DomainSnapshotListNames>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SNAPSHOT_LOOKUP_BY_NAME`](procs::DomainSnapshotLookupByName) (procedure 189).
     ///
@@ -2160,7 +2210,7 @@ impl Client {
     ) -> Result<DomainSnapshot, ClientError> {
         let args = remote::DomainSnapshotLookupByNameArgs {
             dom: dom.clone(),
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
             flags,
         };
         self.call::<procs::DomainSnapshotLookupByName>(&args)
@@ -2230,7 +2280,7 @@ impl Client {
     ) -> Result<remote::DomainGetBlockInfoRet, ClientError> {
         let args = remote::DomainGetBlockInfoArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
             flags,
         };
         self.call::<procs::DomainGetBlockInfo>(&args).await
@@ -2327,7 +2377,9 @@ impl Client {
     ) -> Result<ByteStream, ClientError> {
         let args = remote::DomainOpenConsoleArgs {
             dom: dom.clone(),
-            dev_name: dev_name.map(str::to_owned),
+            dev_name: remote::RemoteString(
+                dev_name.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags: flags.into().bits(),
         };
         let ((), stream) = self.call_stream::<procs::DomainOpenConsole>(&args).await?;
@@ -2352,7 +2404,7 @@ impl Client {
         let args = remote::ConnectGetSysinfoArgs {
             flags,
         };
-        self.call::<procs::ConnectGetSysinfo>(&args).await.map(|r| r.sysinfo)
+        self.call::<procs::ConnectGetSysinfo>(&args).await.map(|r| r.sysinfo.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SET_MEMORY_FLAGS`](procs::DomainSetMemoryFlags) (procedure 204).
     pub async fn domain_set_memory_flags(
@@ -2484,7 +2536,7 @@ impl Client {
             flags,
         };
         let (ret, stream) = self.call_stream::<procs::DomainScreenshot>(&args).await?;
-        Ok((ret.mime, stream))
+        Ok((ret.mime.0.map(|x| x.0), stream))
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_STATE`](procs::DomainGetState) (procedure 212).
     pub async fn domain_get_state(
@@ -2509,9 +2561,13 @@ impl Client {
     ) -> Result<remote::DomainMigrateBegin3Ret, ClientError> {
         let args = remote::DomainMigrateBegin3Args {
             dom: dom.clone(),
-            xmlin: xmlin.map(str::to_owned),
+            xmlin: remote::RemoteString(
+                xmlin.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags,
-            dname: dname.map(str::to_owned),
+            dname: remote::RemoteString(
+                dname.map(str::to_owned).map(remote::NonnullString),
+            ),
             resource,
         };
         self.call::<procs::DomainMigrateBegin3>(&args).await
@@ -2528,11 +2584,15 @@ impl Client {
     ) -> Result<remote::DomainMigratePrepare3Ret, ClientError> {
         let args = remote::DomainMigratePrepare3Args {
             cookie_in: cookie_in.to_vec(),
-            uri_in: uri_in.map(str::to_owned),
+            uri_in: remote::RemoteString(
+                uri_in.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags,
-            dname: dname.map(str::to_owned),
+            dname: remote::RemoteString(
+                dname.map(str::to_owned).map(remote::NonnullString),
+            ),
             resource,
-            dom_xml: dom_xml.to_owned(),
+            dom_xml: remote::NonnullString(dom_xml.to_owned()),
         };
         self.call::<procs::DomainMigratePrepare3>(&args).await
     }
@@ -2550,9 +2610,11 @@ impl Client {
         let args = remote::DomainMigratePrepareTunnel3Args {
             cookie_in: cookie_in.to_vec(),
             flags,
-            dname: dname.map(str::to_owned),
+            dname: remote::RemoteString(
+                dname.map(str::to_owned).map(remote::NonnullString),
+            ),
             resource,
-            dom_xml: dom_xml.to_owned(),
+            dom_xml: remote::NonnullString(dom_xml.to_owned()),
         };
         let (ret, stream) = self
             .call_stream::<procs::DomainMigratePrepareTunnel3>(&args)
@@ -2575,12 +2637,18 @@ impl Client {
     ) -> Result<Vec<u8>, ClientError> {
         let args = remote::DomainMigratePerform3Args {
             dom: dom.clone(),
-            xmlin: xmlin.map(str::to_owned),
+            xmlin: remote::RemoteString(
+                xmlin.map(str::to_owned).map(remote::NonnullString),
+            ),
             cookie_in: cookie_in.to_vec(),
-            dconnuri: dconnuri.map(str::to_owned),
-            uri: uri.map(str::to_owned),
+            dconnuri: remote::RemoteString(
+                dconnuri.map(str::to_owned).map(remote::NonnullString),
+            ),
+            uri: remote::RemoteString(uri.map(str::to_owned).map(remote::NonnullString)),
             flags,
-            dname: dname.map(str::to_owned),
+            dname: remote::RemoteString(
+                dname.map(str::to_owned).map(remote::NonnullString),
+            ),
             resource,
         };
         self.call::<procs::DomainMigratePerform3>(&args).await.map(|r| r.cookie_out)
@@ -2596,10 +2664,12 @@ impl Client {
         cancelled: i32,
     ) -> Result<remote::DomainMigrateFinish3Ret, ClientError> {
         let args = remote::DomainMigrateFinish3Args {
-            dname: dname.to_owned(),
+            dname: remote::NonnullString(dname.to_owned()),
             cookie_in: cookie_in.to_vec(),
-            dconnuri: dconnuri.map(str::to_owned),
-            uri: uri.map(str::to_owned),
+            dconnuri: remote::RemoteString(
+                dconnuri.map(str::to_owned).map(remote::NonnullString),
+            ),
+            uri: remote::RemoteString(uri.map(str::to_owned).map(remote::NonnullString)),
             flags,
             cancelled,
         };
@@ -2813,8 +2883,10 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSaveFlagsArgs {
             dom: dom.clone(),
-            to: to.to_owned(),
-            dxml: dxml.map(str::to_owned),
+            to: remote::NonnullString(to.to_owned()),
+            dxml: remote::RemoteString(
+                dxml.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainSaveFlags>(&args).await
@@ -2827,8 +2899,10 @@ impl Client {
         flags: impl Into<api::DomainSaveRestoreFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainRestoreFlagsArgs {
-            from: from.to_owned(),
-            dxml: dxml.map(str::to_owned),
+            from: remote::NonnullString(from.to_owned()),
+            dxml: remote::RemoteString(
+                dxml.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainRestoreFlags>(&args).await
@@ -2854,10 +2928,10 @@ impl Client {
         flags: impl Into<api::DomainSaveImageXMLFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::DomainSaveImageGetXmlDescArgs {
-            file: file.to_owned(),
+            file: remote::NonnullString(file.to_owned()),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainSaveImageGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::DomainSaveImageGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_SAVE_IMAGE_DEFINE_XML`](procs::DomainSaveImageDefineXml) (procedure 236).
     pub async fn domain_save_image_define_xml(
@@ -2867,8 +2941,8 @@ impl Client {
         flags: impl Into<api::DomainSaveRestoreFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::DomainSaveImageDefineXmlArgs {
-            file: file.to_owned(),
-            dxml: dxml.to_owned(),
+            file: remote::NonnullString(file.to_owned()),
+            dxml: remote::NonnullString(dxml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainSaveImageDefineXml>(&args).await
@@ -2882,7 +2956,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockJobAbortArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainBlockJobAbort>(&args).await
@@ -2896,7 +2970,7 @@ impl Client {
     ) -> Result<DomainBlockJobInfo, ClientError> {
         let args = remote::DomainGetBlockJobInfoArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainGetBlockJobInfo>(&args)
@@ -2913,7 +2987,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockJobSetSpeedArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
             bandwidth,
             flags: flags.into().bits(),
         };
@@ -2929,7 +3003,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockPullArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
             bandwidth,
             flags: flags.into().bits(),
         };
@@ -2961,7 +3035,7 @@ impl Client {
         let nparams = 0;
         let mut args = remote::DomainBlockStatsFlagsArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
             nparams,
             flags: flags.into().bits(),
         };
@@ -3030,7 +3104,9 @@ impl Client {
             maxnames,
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainSnapshotListChildrenNames>(&args).await.map(|r| r.names)
+        self.call::<procs::DomainSnapshotListChildrenNames>(&args)
+            .await
+            .map(|r| r.names.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_DOMAIN_OPEN_GRAPHICS`](procs::DomainOpenGraphics) (procedure 249).
     ///
@@ -3074,7 +3150,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockResizeArgs {
             dom: dom.clone(),
-            disk: disk.to_owned(),
+            disk: remote::NonnullString(disk.to_owned()),
             size,
             flags: flags.into().bits(),
         };
@@ -3090,7 +3166,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetBlockIoTuneArgs {
             dom: dom.clone(),
-            disk: disk.to_owned(),
+            disk: remote::NonnullString(disk.to_owned()),
             params: params.0.clone(),
             flags: flags.into().bits(),
         };
@@ -3108,7 +3184,9 @@ impl Client {
         let nparams = 0;
         let mut args = remote::DomainGetBlockIoTuneArgs {
             dom: dom.clone(),
-            disk: disk.map(str::to_owned),
+            disk: remote::RemoteString(
+                disk.map(str::to_owned).map(remote::NonnullString),
+            ),
             nparams,
             flags,
         };
@@ -3168,7 +3246,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetInterfaceParametersArgs {
             dom: dom.clone(),
-            device: device.to_owned(),
+            device: remote::NonnullString(device.to_owned()),
             params: params.0.clone(),
             flags: flags.into().bits(),
         };
@@ -3186,7 +3264,7 @@ impl Client {
         let nparams = 0;
         let mut args = remote::DomainGetInterfaceParametersArgs {
             dom: dom.clone(),
-            device: device.to_owned(),
+            device: remote::NonnullString(device.to_owned()),
             nparams,
             flags,
         };
@@ -3314,9 +3392,11 @@ impl Client {
         let args = remote::DomainSetMetadataArgs {
             dom: dom.clone(),
             r#type: r#type.into().0,
-            metadata: metadata.map(str::to_owned),
-            key: key.map(str::to_owned),
-            uri: uri.map(str::to_owned),
+            metadata: remote::RemoteString(
+                metadata.map(str::to_owned).map(remote::NonnullString),
+            ),
+            key: remote::RemoteString(key.map(str::to_owned).map(remote::NonnullString)),
+            uri: remote::RemoteString(uri.map(str::to_owned).map(remote::NonnullString)),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetMetadata>(&args).await
@@ -3334,10 +3414,10 @@ impl Client {
         let args = remote::DomainGetMetadataArgs {
             dom: dom.clone(),
             r#type: r#type.into().0,
-            uri: uri.map(str::to_owned),
+            uri: remote::RemoteString(uri.map(str::to_owned).map(remote::NonnullString)),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainGetMetadata>(&args).await.map(|r| r.metadata)
+        self.call::<procs::DomainGetMetadata>(&args).await.map(|r| r.metadata.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_BLOCK_REBASE`](procs::DomainBlockRebase) (procedure 266).
     pub async fn domain_block_rebase(
@@ -3350,8 +3430,10 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockRebaseArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
-            base: base.map(str::to_owned),
+            path: remote::NonnullString(path.to_owned()),
+            base: remote::RemoteString(
+                base.map(str::to_owned).map(remote::NonnullString),
+            ),
             bandwidth,
             flags: flags.into().bits(),
         };
@@ -3466,7 +3548,7 @@ impl Client {
             dom: dom.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainGetHostname>(&args).await.map(|r| r.hostname)
+        self.call::<procs::DomainGetHostname>(&args).await.map(|r| r.hostname.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_GET_SECURITY_LABEL_LIST`](procs::DomainGetSecurityLabelList) (procedure 278).
     pub async fn domain_get_security_label_list(
@@ -3723,9 +3805,11 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockCommitArgs {
             dom: dom.clone(),
-            disk: disk.to_owned(),
-            base: base.map(str::to_owned),
-            top: top.map(str::to_owned),
+            disk: remote::NonnullString(disk.to_owned()),
+            base: remote::RemoteString(
+                base.map(str::to_owned).map(remote::NonnullString),
+            ),
+            top: remote::RemoteString(top.map(str::to_owned).map(remote::NonnullString)),
             bandwidth,
             flags: flags.into().bits(),
         };
@@ -3746,7 +3830,7 @@ impl Client {
             command: command.into().0 as u32,
             section: section.into().0 as u32,
             parent_index,
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::NetworkUpdate>(&args).await
@@ -3775,7 +3859,9 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainFstrimArgs {
             dom: dom.clone(),
-            mount_point: mount_point.map(str::to_owned),
+            mount_point: remote::RemoteString(
+                mount_point.map(str::to_owned).map(remote::NonnullString),
+            ),
             minimum,
             flags,
         };
@@ -3808,7 +3894,9 @@ impl Client {
     ) -> Result<ByteStream, ClientError> {
         let args = remote::DomainOpenChannelArgs {
             dom: dom.clone(),
-            name: name.map(str::to_owned),
+            name: remote::RemoteString(
+                name.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags: flags.into().bits(),
         };
         let ((), stream) = self.call_stream::<procs::DomainOpenChannel>(&args).await?;
@@ -3824,8 +3912,8 @@ impl Client {
         flags: u32,
     ) -> Result<NodeDevice, ClientError> {
         let args = remote::NodeDeviceLookupScsiHostByWwnArgs {
-            wwnn: wwnn.to_owned(),
-            wwpn: wwpn.to_owned(),
+            wwnn: remote::NonnullString(wwnn.to_owned()),
+            wwpn: remote::NonnullString(wwpn.to_owned()),
             flags,
         };
         self.call::<procs::NodeDeviceLookupScsiHostByWwn>(&args)
@@ -3884,8 +3972,10 @@ impl Client {
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = remote::NodeDeviceDetachFlagsArgs {
-            name: name.to_owned(),
-            driver_name: driver_name.map(str::to_owned),
+            name: remote::NonnullString(name.to_owned()),
+            driver_name: remote::RemoteString(
+                driver_name.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags,
         };
         self.call::<procs::NodeDeviceDetachFlags>(&args).await
@@ -3949,7 +4039,9 @@ impl Client {
     ) -> Result<Vec<u8>, ClientError> {
         let args = remote::DomainMigratePerform3ParamsArgs {
             dom: dom.clone(),
-            dconnuri: dconnuri.map(str::to_owned),
+            dconnuri: remote::RemoteString(
+                dconnuri.map(str::to_owned).map(remote::NonnullString),
+            ),
             params: params.0.clone(),
             cookie_in: cookie_in.to_vec(),
             flags,
@@ -4018,7 +4110,7 @@ impl Client {
         fds: Vec<OwnedFd>,
     ) -> Result<Domain, ClientError> {
         let args = remote::DomainCreateXmlWithFilesArgs {
-            xml_desc: xml_desc.to_owned(),
+            xml_desc: remote::NonnullString(xml_desc.to_owned()),
             flags: flags.into().bits(),
         };
         let (ret, _) = self
@@ -4052,7 +4144,7 @@ impl Client {
         flags: u32,
     ) -> Result<remote::ConnectGetCpuModelNamesRet, ClientError> {
         let args = remote::ConnectGetCpuModelNamesArgs {
-            arch: arch.to_owned(),
+            arch: remote::NonnullString(arch.to_owned()),
             need_results,
             flags,
         };
@@ -4068,7 +4160,7 @@ impl Client {
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectNetworkEventRegisterAnyArgs {
             event_id,
-            net: net.cloned(),
+            net: remote::Network(net.cloned()),
         };
         self.call::<procs::ConnectNetworkEventRegisterAny>(&args)
             .await
@@ -4094,7 +4186,7 @@ impl Client {
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectDomainEventCallbackRegisterAnyArgs {
             event_id,
-            dom: dom.cloned(),
+            dom: remote::Domain(dom.cloned()),
         };
         self.call::<procs::ConnectDomainEventCallbackRegisterAny>(&args)
             .await
@@ -4120,7 +4212,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainCoreDumpWithFormatArgs {
             dom: dom.clone(),
-            to: to.to_owned(),
+            to: remote::NonnullString(to.to_owned()),
             dumpformat: dumpformat.into().0 as u32,
             flags: flags.into().bits(),
         };
@@ -4137,7 +4229,11 @@ impl Client {
     ) -> Result<i32, ClientError> {
         let args = remote::DomainFsfreezeArgs {
             dom: dom.clone(),
-            mountpoints: mountpoints.iter().map(|s| (*s).to_owned()).collect(),
+            mountpoints: mountpoints
+                .iter()
+                .map(|s| (*s).to_owned())
+                .map(remote::NonnullString)
+                .collect(),
             flags,
         };
         self.call::<procs::DomainFsfreeze>(&args).await.map(|r| r.filesystems)
@@ -4153,7 +4249,11 @@ impl Client {
     ) -> Result<i32, ClientError> {
         let args = remote::DomainFsthawArgs {
             dom: dom.clone(),
-            mountpoints: mountpoints.iter().map(|s| (*s).to_owned()).collect(),
+            mountpoints: mountpoints
+                .iter()
+                .map(|s| (*s).to_owned())
+                .map(remote::NonnullString)
+                .collect(),
             flags,
         };
         self.call::<procs::DomainFsthaw>(&args).await.map(|r| r.filesystems)
@@ -4214,7 +4314,7 @@ impl Client {
     ) -> Result<remote::NetworkGetDhcpLeasesRet, ClientError> {
         let args = remote::NetworkGetDhcpLeasesArgs {
             net: net.clone(),
-            mac: mac.map(str::to_owned),
+            mac: remote::RemoteString(mac.map(str::to_owned).map(remote::NonnullString)),
             need_results,
             flags,
         };
@@ -4232,15 +4332,23 @@ impl Client {
         flags: impl Into<api::ConnectGetDomainCapabilitiesFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::ConnectGetDomainCapabilitiesArgs {
-            emulatorbin: emulatorbin.map(str::to_owned),
-            arch: arch.map(str::to_owned),
-            machine: machine.map(str::to_owned),
-            virttype: virttype.map(str::to_owned),
+            emulatorbin: remote::RemoteString(
+                emulatorbin.map(str::to_owned).map(remote::NonnullString),
+            ),
+            arch: remote::RemoteString(
+                arch.map(str::to_owned).map(remote::NonnullString),
+            ),
+            machine: remote::RemoteString(
+                machine.map(str::to_owned).map(remote::NonnullString),
+            ),
+            virttype: remote::RemoteString(
+                virttype.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags: flags.into().bits(),
         };
         self.call::<procs::ConnectGetDomainCapabilities>(&args)
             .await
-            .map(|r| r.capabilities)
+            .map(|r| r.capabilities.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD`](procs::DomainOpenGraphicsFd) (procedure 343).
     ///
@@ -4288,8 +4396,8 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainBlockCopyArgs {
             dom: dom.clone(),
-            path: path.to_owned(),
-            destxml: destxml.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
+            destxml: remote::NonnullString(destxml.to_owned()),
             params: params.0.clone(),
             flags: flags.into().bits(),
         };
@@ -4336,7 +4444,7 @@ impl Client {
         flags: impl Into<api::DomainDefineFlags>,
     ) -> Result<Domain, ClientError> {
         let args = remote::DomainDefineXmlFlagsArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainDefineXmlFlags>(&args)
@@ -4425,8 +4533,12 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetUserPasswordArgs {
             dom: dom.clone(),
-            user: user.map(str::to_owned),
-            password: password.map(str::to_owned),
+            user: remote::RemoteString(
+                user.map(str::to_owned).map(remote::NonnullString),
+            ),
+            password: remote::RemoteString(
+                password.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainSetUserPassword>(&args).await
@@ -4442,7 +4554,9 @@ impl Client {
     ) -> Result<i32, ClientError> {
         let args = remote::DomainRenameArgs {
             dom: dom.clone(),
-            new_name: new_name.map(str::to_owned),
+            new_name: remote::RemoteString(
+                new_name.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags,
         };
         self.call::<procs::DomainRename>(&args).await.map(|r| r.retcode)
@@ -4507,7 +4621,7 @@ impl Client {
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectStoragePoolEventRegisterAnyArgs {
             event_id,
-            pool: pool.cloned(),
+            pool: remote::StoragePool(pool.cloned()),
         };
         self.call::<procs::ConnectStoragePoolEventRegisterAny>(&args)
             .await
@@ -4549,7 +4663,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetGuestVcpusArgs {
             dom: dom.clone(),
-            cpumap: cpumap.to_owned(),
+            cpumap: remote::NonnullString(cpumap.to_owned()),
             state: i32::from(state),
             flags,
         };
@@ -4565,7 +4679,7 @@ impl Client {
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectNodeDeviceEventRegisterAnyArgs {
             event_id,
-            dev: dev.cloned(),
+            dev: remote::NodeDevice(dev.cloned()),
         };
         self.call::<procs::ConnectNodeDeviceEventRegisterAny>(&args)
             .await
@@ -4605,7 +4719,7 @@ impl Client {
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectSecretEventRegisterAnyArgs {
             event_id,
-            secret: secret.cloned(),
+            secret: remote::Secret(secret.cloned()),
         };
         self.call::<procs::ConnectSecretEventRegisterAny>(&args)
             .await
@@ -4631,7 +4745,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetVcpuArgs {
             dom: dom.clone(),
-            cpumap: cpumap.to_owned(),
+            cpumap: remote::NonnullString(cpumap.to_owned()),
             state: i32::from(state),
             flags: flags.into().bits(),
         };
@@ -4647,7 +4761,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetBlockThresholdArgs {
             dom: dom.clone(),
-            dev: dev.to_owned(),
+            dev: remote::NonnullString(dev.to_owned()),
             threshold,
             flags,
         };
@@ -4679,7 +4793,7 @@ impl Client {
             dom: dom.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainManagedSaveGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::DomainManagedSaveGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_MANAGED_SAVE_DEFINE_XML`](procs::DomainManagedSaveDefineXml) (procedure 389).
     pub async fn domain_managed_save_define_xml(
@@ -4690,7 +4804,9 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainManagedSaveDefineXmlArgs {
             dom: dom.clone(),
-            dxml: dxml.map(str::to_owned),
+            dxml: remote::RemoteString(
+                dxml.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainManagedSaveDefineXml>(&args).await
@@ -4719,7 +4835,7 @@ impl Client {
         path: &str,
     ) -> Result<StoragePool, ClientError> {
         let args = remote::StoragePoolLookupByTargetPathArgs {
-            path: path.to_owned(),
+            path: remote::NonnullString(path.to_owned()),
         };
         self.call::<procs::StoragePoolLookupByTargetPath>(&args)
             .await
@@ -4734,7 +4850,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainDetachDeviceAliasArgs {
             dom: dom.clone(),
-            alias: alias.to_owned(),
+            alias: remote::NonnullString(alias.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainDetachDeviceAlias>(&args).await
@@ -4752,11 +4868,19 @@ impl Client {
         flags: impl Into<api::ConnectCompareCPUFlags>,
     ) -> Result<i32, ClientError> {
         let args = remote::ConnectCompareHypervisorCpuArgs {
-            emulator: emulator.map(str::to_owned),
-            arch: arch.map(str::to_owned),
-            machine: machine.map(str::to_owned),
-            virttype: virttype.map(str::to_owned),
-            xml_cpu: xml_cpu.to_owned(),
+            emulator: remote::RemoteString(
+                emulator.map(str::to_owned).map(remote::NonnullString),
+            ),
+            arch: remote::RemoteString(
+                arch.map(str::to_owned).map(remote::NonnullString),
+            ),
+            machine: remote::RemoteString(
+                machine.map(str::to_owned).map(remote::NonnullString),
+            ),
+            virttype: remote::RemoteString(
+                virttype.map(str::to_owned).map(remote::NonnullString),
+            ),
+            xml_cpu: remote::NonnullString(xml_cpu.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::ConnectCompareHypervisorCpu>(&args).await.map(|r| r.result)
@@ -4774,14 +4898,26 @@ impl Client {
         flags: impl Into<api::ConnectBaselineCPUFlags>,
     ) -> Result<String, ClientError> {
         let args = remote::ConnectBaselineHypervisorCpuArgs {
-            emulator: emulator.map(str::to_owned),
-            arch: arch.map(str::to_owned),
-            machine: machine.map(str::to_owned),
-            virttype: virttype.map(str::to_owned),
-            xml_cp_us: xml_cp_us.iter().map(|s| (*s).to_owned()).collect(),
+            emulator: remote::RemoteString(
+                emulator.map(str::to_owned).map(remote::NonnullString),
+            ),
+            arch: remote::RemoteString(
+                arch.map(str::to_owned).map(remote::NonnullString),
+            ),
+            machine: remote::RemoteString(
+                machine.map(str::to_owned).map(remote::NonnullString),
+            ),
+            virttype: remote::RemoteString(
+                virttype.map(str::to_owned).map(remote::NonnullString),
+            ),
+            xml_cp_us: xml_cp_us
+                .iter()
+                .map(|s| (*s).to_owned())
+                .map(remote::NonnullString)
+                .collect(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::ConnectBaselineHypervisorCpu>(&args).await.map(|r| r.cpu)
+        self.call::<procs::ConnectBaselineHypervisorCpu>(&args).await.map(|r| r.cpu.0)
     }
     /// Calls [`REMOTE_PROC_NODE_GET_SEV_INFO`](procs::NodeGetSevInfo) (procedure 395).
     ///
@@ -4826,7 +4962,7 @@ impl Client {
         name: &str,
     ) -> Result<NwFilterBinding, ClientError> {
         let args = remote::NwfilterBindingLookupByPortDevArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NwfilterBindingLookupByPortDev>(&args)
             .await
@@ -4844,7 +4980,7 @@ impl Client {
             nwfilter: nwfilter.clone(),
             flags,
         };
-        self.call::<procs::NwfilterBindingGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::NwfilterBindingGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_NWFILTER_BINDING_CREATE_XML`](procs::NwfilterBindingCreateXml) (procedure 399).
     ///
@@ -4855,7 +4991,7 @@ impl Client {
         flags: impl Into<api::NWFilterBindingCreateFlags>,
     ) -> Result<NwFilterBinding, ClientError> {
         let args = remote::NwfilterBindingCreateXmlArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::NwfilterBindingCreateXml>(&args)
@@ -4927,7 +5063,7 @@ impl Client {
         };
         self.call::<procs::ConnectGetStoragePoolCapabilities>(&args)
             .await
-            .map(|r| r.capabilities)
+            .map(|r| r.capabilities.0)
     }
     /// Calls [`REMOTE_PROC_NETWORK_LIST_ALL_PORTS`](procs::NetworkListAllPorts) (procedure 404).
     pub async fn network_list_all_ports(
@@ -4953,7 +5089,7 @@ impl Client {
     ) -> Result<NetworkPort, ClientError> {
         let args = remote::NetworkPortLookupByUuidArgs {
             network: network.clone(),
-            uuid,
+            uuid: remote::Uuid(uuid),
         };
         self.call::<procs::NetworkPortLookupByUuid>(&args)
             .await
@@ -4970,7 +5106,7 @@ impl Client {
     ) -> Result<NetworkPort, ClientError> {
         let args = remote::NetworkPortCreateXmlArgs {
             network: network.clone(),
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::NetworkPortCreateXml>(&args)
@@ -5026,7 +5162,7 @@ impl Client {
             port: port.clone(),
             flags,
         };
-        self.call::<procs::NetworkPortGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::NetworkPortGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_NETWORK_PORT_DELETE`](procs::NetworkPortDelete) (procedure 410).
     pub async fn network_port_delete(
@@ -5051,7 +5187,7 @@ impl Client {
     ) -> Result<DomainCheckpoint, ClientError> {
         let args = remote::DomainCheckpointCreateXmlArgs {
             dom: dom.clone(),
-            xml_desc: xml_desc.to_owned(),
+            xml_desc: remote::NonnullString(xml_desc.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainCheckpointCreateXml>(&args)
@@ -5070,7 +5206,7 @@ impl Client {
             checkpoint: checkpoint.clone(),
             flags: flags.into().bits(),
         };
-        self.call::<procs::DomainCheckpointGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::DomainCheckpointGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_LIST_ALL_CHECKPOINTS`](procs::DomainListAllCheckpoints) (procedure 413).
     pub async fn domain_list_all_checkpoints(
@@ -5111,7 +5247,7 @@ impl Client {
     ) -> Result<DomainCheckpoint, ClientError> {
         let args = remote::DomainCheckpointLookupByNameArgs {
             dom: dom.clone(),
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
             flags,
         };
         self.call::<procs::DomainCheckpointLookupByName>(&args)
@@ -5202,8 +5338,10 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainBackupBeginArgs {
             dom: dom.clone(),
-            backup_xml: backup_xml.to_owned(),
-            checkpoint_xml: checkpoint_xml.map(str::to_owned),
+            backup_xml: remote::NonnullString(backup_xml.to_owned()),
+            checkpoint_xml: remote::RemoteString(
+                checkpoint_xml.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainBackupBegin>(&args).await
@@ -5220,7 +5358,7 @@ impl Client {
             dom: dom.clone(),
             flags,
         };
-        self.call::<procs::DomainBackupGetXmlDesc>(&args).await.map(|r| r.xml)
+        self.call::<procs::DomainBackupGetXmlDesc>(&args).await.map(|r| r.xml.0)
     }
     /// Calls [`REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_GET`](procs::DomainAuthorizedSshKeysGet) (procedure 424).
     ///
@@ -5233,10 +5371,12 @@ impl Client {
     ) -> Result<Vec<String>, ClientError> {
         let args = remote::DomainAuthorizedSshKeysGetArgs {
             dom: dom.clone(),
-            user: user.to_owned(),
+            user: remote::NonnullString(user.to_owned()),
             flags,
         };
-        self.call::<procs::DomainAuthorizedSshKeysGet>(&args).await.map(|r| r.keys)
+        self.call::<procs::DomainAuthorizedSshKeysGet>(&args)
+            .await
+            .map(|r| r.keys.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_DOMAIN_AUTHORIZED_SSH_KEYS_SET`](procs::DomainAuthorizedSshKeysSet) (procedure 425).
     pub async fn domain_authorized_ssh_keys_set(
@@ -5248,8 +5388,12 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainAuthorizedSshKeysSetArgs {
             dom: dom.clone(),
-            user: user.to_owned(),
-            keys: keys.iter().map(|s| (*s).to_owned()).collect(),
+            user: remote::NonnullString(user.to_owned()),
+            keys: keys
+                .iter()
+                .map(|s| (*s).to_owned())
+                .map(remote::NonnullString)
+                .collect(),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainAuthorizedSshKeysSet>(&args).await
@@ -5266,7 +5410,9 @@ impl Client {
             dom: dom.clone(),
             flags,
         };
-        self.call::<procs::DomainGetMessages>(&args).await.map(|r| r.msgs)
+        self.call::<procs::DomainGetMessages>(&args)
+            .await
+            .map(|r| r.msgs.into_iter().map(|x| x.0).collect::<::std::vec::Vec<_>>())
     }
     /// Calls [`REMOTE_PROC_DOMAIN_START_DIRTY_RATE_CALC`](procs::DomainStartDirtyRateCalc) (procedure 427).
     pub async fn domain_start_dirty_rate_calc(
@@ -5291,7 +5437,7 @@ impl Client {
         flags: impl Into<api::NodeDeviceDefineXMLFlags>,
     ) -> Result<NodeDevice, ClientError> {
         let args = remote::NodeDeviceDefineXmlArgs {
-            xml_desc: xml_desc.to_owned(),
+            xml_desc: remote::NonnullString(xml_desc.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::NodeDeviceDefineXml>(&args)
@@ -5305,7 +5451,7 @@ impl Client {
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = remote::NodeDeviceUndefineArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
             flags,
         };
         self.call::<procs::NodeDeviceUndefine>(&args).await
@@ -5317,7 +5463,7 @@ impl Client {
         flags: u32,
     ) -> Result<(), ClientError> {
         let args = remote::NodeDeviceCreateArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
             flags,
         };
         self.call::<procs::NodeDeviceCreate>(&args).await
@@ -5331,7 +5477,7 @@ impl Client {
         flags: impl Into<api::NWFilterDefineFlags>,
     ) -> Result<NwFilter, ClientError> {
         let args = remote::NwfilterDefineXmlFlagsArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::NwfilterDefineXmlFlags>(&args)
@@ -5347,7 +5493,7 @@ impl Client {
         flags: impl Into<api::NetworkDefineFlags>,
     ) -> Result<Network, ClientError> {
         let args = remote::NetworkDefineXmlFlagsArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::NetworkDefineXmlFlags>(&args)
@@ -5362,7 +5508,7 @@ impl Client {
         name: &str,
     ) -> Result<bool, ClientError> {
         let args = remote::NodeDeviceGetAutostartArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NodeDeviceGetAutostart>(&args).await.map(|r| r.autostart != 0)
     }
@@ -5373,7 +5519,7 @@ impl Client {
         autostart: bool,
     ) -> Result<(), ClientError> {
         let args = remote::NodeDeviceSetAutostartArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
             autostart: i32::from(autostart),
         };
         self.call::<procs::NodeDeviceSetAutostart>(&args).await
@@ -5386,7 +5532,7 @@ impl Client {
         name: &str,
     ) -> Result<bool, ClientError> {
         let args = remote::NodeDeviceIsPersistentArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NodeDeviceIsPersistent>(&args)
             .await
@@ -5397,7 +5543,7 @@ impl Client {
     /// Returns the reply's `active`.
     pub async fn node_device_is_active(&self, name: &str) -> Result<bool, ClientError> {
         let args = remote::NodeDeviceIsActiveArgs {
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
         };
         self.call::<procs::NodeDeviceIsActive>(&args).await.map(|r| r.active != 0)
     }
@@ -5410,7 +5556,7 @@ impl Client {
         flags: impl Into<api::NetworkCreateFlags>,
     ) -> Result<Network, ClientError> {
         let args = remote::NetworkCreateXmlFlagsArgs {
-            xml: xml.to_owned(),
+            xml: remote::NonnullString(xml.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::NetworkCreateXmlFlags>(&args)
@@ -5481,7 +5627,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainFdAssociateArgs {
             dom: dom.clone(),
-            name: name.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
             flags: flags.into().bits(),
         };
         let ((), _) = self.call_fds::<procs::DomainFdAssociate>(&args, fds).await?;
@@ -5500,9 +5646,11 @@ impl Client {
         let args = remote::NetworkSetMetadataArgs {
             network: network.clone(),
             r#type: r#type.into().0,
-            metadata: metadata.map(str::to_owned),
-            key: key.map(str::to_owned),
-            uri: uri.map(str::to_owned),
+            metadata: remote::RemoteString(
+                metadata.map(str::to_owned).map(remote::NonnullString),
+            ),
+            key: remote::RemoteString(key.map(str::to_owned).map(remote::NonnullString)),
+            uri: remote::RemoteString(uri.map(str::to_owned).map(remote::NonnullString)),
             flags: flags.into().bits(),
         };
         self.call::<procs::NetworkSetMetadata>(&args).await
@@ -5520,10 +5668,10 @@ impl Client {
         let args = remote::NetworkGetMetadataArgs {
             network: network.clone(),
             r#type: r#type.into().0,
-            uri: uri.map(str::to_owned),
+            uri: remote::RemoteString(uri.map(str::to_owned).map(remote::NonnullString)),
             flags: flags.into().bits(),
         };
-        self.call::<procs::NetworkGetMetadata>(&args).await.map(|r| r.metadata)
+        self.call::<procs::NetworkGetMetadata>(&args).await.map(|r| r.metadata.0)
     }
     /// Calls [`REMOTE_PROC_NODE_DEVICE_UPDATE`](procs::NodeDeviceUpdate) (procedure 447).
     pub async fn node_device_update(
@@ -5533,8 +5681,8 @@ impl Client {
         flags: impl Into<api::NodeDeviceUpdateFlags>,
     ) -> Result<(), ClientError> {
         let args = remote::NodeDeviceUpdateArgs {
-            name: name.to_owned(),
-            xml_desc: xml_desc.to_owned(),
+            name: remote::NonnullString(name.to_owned()),
+            xml_desc: remote::NonnullString(xml_desc.to_owned()),
             flags: flags.into().bits(),
         };
         self.call::<procs::NodeDeviceUpdate>(&args).await
@@ -5587,7 +5735,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainSetThrottleGroupArgs {
             dom: dom.clone(),
-            group: group.to_owned(),
+            group: remote::NonnullString(group.to_owned()),
             params: params.0.clone(),
             flags: flags.into().bits(),
         };
@@ -5602,7 +5750,9 @@ impl Client {
     ) -> Result<(), ClientError> {
         let args = remote::DomainDelThrottleGroupArgs {
             dom: dom.clone(),
-            group: group.map(str::to_owned),
+            group: remote::RemoteString(
+                group.map(str::to_owned).map(remote::NonnullString),
+            ),
             flags: flags.into().bits(),
         };
         self.call::<procs::DomainDelThrottleGroup>(&args).await

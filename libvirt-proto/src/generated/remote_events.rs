@@ -360,8 +360,8 @@ impl Event for DomainEvent {
             Message::Remote(remote::program::Message::DomainEventCallbackIoError(m)) => {
                 Ok(Self::IoError {
                     domain: Domain::from_wire(client.clone(), m.msg.dom),
-                    src_path: m.msg.src_path,
-                    dev_alias: m.msg.dev_alias,
+                    src_path: m.msg.src_path.0,
+                    dev_alias: m.msg.dev_alias.0,
                     action: api::DomainEventIOErrorAction::from(m.msg.action),
                 })
             }
@@ -371,7 +371,7 @@ impl Event for DomainEvent {
                     phase: api::DomainEventGraphicsPhase::from(m.msg.phase),
                     local: m.msg.local,
                     remote: m.msg.remote,
-                    auth_scheme: m.msg.auth_scheme,
+                    auth_scheme: m.msg.auth_scheme.0,
                     subject: m.msg.subject,
                 })
             }
@@ -380,10 +380,10 @@ impl Event for DomainEvent {
             ) => {
                 Ok(Self::IoErrorReason {
                     domain: Domain::from_wire(client.clone(), m.msg.dom),
-                    src_path: m.msg.src_path,
-                    dev_alias: m.msg.dev_alias,
+                    src_path: m.msg.src_path.0,
+                    dev_alias: m.msg.dev_alias.0,
                     action: api::DomainEventIOErrorAction::from(m.msg.action),
-                    reason: m.msg.reason,
+                    reason: m.msg.reason.0,
                 })
             }
             Message::Remote(
@@ -396,7 +396,7 @@ impl Event for DomainEvent {
             Message::Remote(remote::program::Message::DomainEventCallbackBlockJob(m)) => {
                 Ok(Self::BlockJob {
                     domain: Domain::from_wire(client.clone(), m.msg.dom),
-                    path: m.msg.path,
+                    path: m.msg.path.0,
                     r#type: api::DomainBlockJobType::from(m.msg.r#type),
                     status: api::ConnectDomainEventBlockJobStatus::from(m.msg.status),
                 })
@@ -406,9 +406,9 @@ impl Event for DomainEvent {
             ) => {
                 Ok(Self::DiskChange {
                     domain: Domain::from_wire(client.clone(), m.msg.dom),
-                    old_src_path: m.msg.old_src_path,
-                    new_src_path: m.msg.new_src_path,
-                    dev_alias: m.msg.dev_alias,
+                    old_src_path: m.msg.old_src_path.0.map(|x| x.0),
+                    new_src_path: m.msg.new_src_path.0.map(|x| x.0),
+                    dev_alias: m.msg.dev_alias.0,
                     reason: api::ConnectDomainEventDiskChangeReason::from(m.msg.reason),
                 })
             }
@@ -417,7 +417,7 @@ impl Event for DomainEvent {
             ) => {
                 Ok(Self::TrayChange {
                     domain: Domain::from_wire(client.clone(), m.msg.dom),
-                    dev_alias: m.msg.dev_alias,
+                    dev_alias: m.msg.dev_alias.0,
                     reason: api::DomainEventTrayChangeReason::from(m.msg.reason),
                 })
             }
@@ -456,13 +456,13 @@ impl Event for DomainEvent {
             ) => {
                 Ok(Self::DeviceRemoved {
                     domain: Domain::from_wire(client.clone(), m.msg.dom),
-                    dev_alias: m.msg.dev_alias,
+                    dev_alias: m.msg.dev_alias.0,
                 })
             }
             Message::Remote(remote::program::Message::DomainEventBlockJob2(m)) => {
                 Ok(Self::BlockJob2 {
                     domain: Domain::from_wire(client.clone(), m.dom),
-                    dst: m.dst,
+                    dst: m.dst.0,
                     r#type: api::DomainBlockJobType::from(m.r#type),
                     status: api::ConnectDomainEventBlockJobStatus::from(m.status),
                 })
@@ -487,7 +487,7 @@ impl Event for DomainEvent {
             ) => {
                 Ok(Self::DeviceAdded {
                     domain: Domain::from_wire(client.clone(), m.dom),
-                    dev_alias: m.dev_alias,
+                    dev_alias: m.dev_alias.0,
                 })
             }
             Message::Remote(
@@ -511,7 +511,7 @@ impl Event for DomainEvent {
             ) => {
                 Ok(Self::DeviceRemovalFailed {
                     domain: Domain::from_wire(client.clone(), m.dom),
-                    dev_alias: m.dev_alias,
+                    dev_alias: m.dev_alias.0,
                 })
             }
             Message::Remote(
@@ -520,14 +520,14 @@ impl Event for DomainEvent {
                 Ok(Self::MetadataChange {
                     domain: Domain::from_wire(client.clone(), m.dom),
                     r#type: api::DomainMetadataType::from(m.r#type),
-                    nsuri: m.nsuri,
+                    nsuri: m.nsuri.0.map(|x| x.0),
                 })
             }
             Message::Remote(remote::program::Message::DomainEventBlockThreshold(m)) => {
                 Ok(Self::BlockThreshold {
                     domain: Domain::from_wire(client.clone(), m.dom),
-                    dev: m.dev,
-                    path: m.path,
+                    dev: m.dev.0,
+                    path: m.path.0.map(|x| x.0),
                     threshold: m.threshold,
                     excess: m.excess,
                 })
@@ -545,16 +545,16 @@ impl Event for DomainEvent {
             ) => {
                 Ok(Self::MemoryDeviceSizeChange {
                     domain: Domain::from_wire(client.clone(), m.dom),
-                    alias: m.alias,
+                    alias: m.alias.0,
                     size: m.size,
                 })
             }
             Message::Remote(remote::program::Message::DomainEventNicMacChange(m)) => {
                 Ok(Self::NicMacChange {
                     domain: Domain::from_wire(client.clone(), m.dom),
-                    alias: m.alias,
-                    old_mac: m.old_mac,
-                    new_mac: m.new_mac,
+                    alias: m.alias.0,
+                    old_mac: m.old_mac.0,
+                    new_mac: m.new_mac.0,
                 })
             }
             other => Err(other),
@@ -675,7 +675,7 @@ impl Event for NetworkEvent {
                 Ok(Self::MetadataChange {
                     network: Network::from_wire(client.clone(), m.net),
                     r#type: api::NetworkMetadataType::from(m.r#type),
-                    nsuri: m.nsuri,
+                    nsuri: m.nsuri.0.map(|x| x.0),
                 })
             }
             other => Err(other),

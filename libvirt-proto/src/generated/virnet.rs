@@ -353,10 +353,27 @@ impl ::xdrgen::rt::Decode for MessageHeader {
 /// Most of these don't really belong here. There are sadly needed
 /// for wire ABI backwards compatibility with the rather crazy
 /// error struct we previously defined :-(
-pub type MessageUuid = [u8; 16];
-pub type MessageNonnullString = ::std::string::String;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct MessageUuid(pub [u8; 16]);
+::xdrgen::rt::typedef!(MessageUuid, [u8; 16], ::xdrgen::rt::FixedOpaque < 16 >);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct MessageNonnullString(pub ::std::string::String);
+::xdrgen::rt::typedef!(
+    MessageNonnullString, ::std::string::String, ::xdrgen::rt::Str < 4194304 >, string
+);
 /// A long string, which may be NULL.
-pub type MessageString = ::std::option::Option<MessageNonnullString>;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct MessageString(pub ::std::option::Option<MessageNonnullString>);
+::xdrgen::rt::typedef!(
+    MessageString, ::std::option::Option < MessageNonnullString >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < MessageNonnullString > >
+);
 /// A domain which may not be NULL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -368,8 +385,10 @@ pub struct MessageNonnullDomain {
 impl ::xdrgen::rt::Encode for MessageNonnullDomain {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<
+                MessageNonnullString,
+            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
@@ -378,13 +397,15 @@ impl ::xdrgen::rt::Encode for MessageNonnullDomain {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                MessageNonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "virNetMessageNonnullDomain",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
+            <::xdrgen::rt::Plain<
+                MessageUuid,
             > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "virNetMessageNonnullDomain",
             "uuid",
@@ -397,26 +418,32 @@ impl ::xdrgen::rt::Encode for MessageNonnullDomain {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<
+            MessageNonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.id)
     }
 }
 impl ::xdrgen::rt::Decode for MessageNonnullDomain {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        MessageNonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<
+                    MessageNonnullString,
+                > as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageNonnullDomain",
                 "name",
             )?,
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageNonnullDomain",
                 "uuid",
             )?,
@@ -438,8 +465,10 @@ pub struct MessageNonnullNetwork {
 impl ::xdrgen::rt::Encode for MessageNonnullNetwork {
     const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
         &[
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<
+                MessageNonnullString,
+            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -447,13 +476,15 @@ impl ::xdrgen::rt::Encode for MessageNonnullNetwork {
         w: &mut ::xdrgen::rt::Writer<'_>,
     ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::encode(&self.name, w),
+            <::xdrgen::rt::Plain<
+                MessageNonnullString,
+            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
             "virNetMessageNonnullNetwork",
             "name",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::FixedOpaque<
-                16,
+            <::xdrgen::rt::Plain<
+                MessageUuid,
             > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
             "virNetMessageNonnullNetwork",
             "uuid",
@@ -461,32 +492,52 @@ impl ::xdrgen::rt::Encode for MessageNonnullNetwork {
         ::std::result::Result::Ok(())
     }
     fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::len(&self.uuid)
+        <::xdrgen::rt::Plain<
+            MessageNonnullString,
+        > as ::xdrgen::rt::Codec>::len(&self.name)
+            + <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
     }
 }
 impl ::xdrgen::rt::Decode for MessageNonnullNetwork {
-    const MIN_LEN: usize = <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::MIN_LEN;
+    const MIN_LEN: usize = <::xdrgen::rt::Plain<
+        MessageNonnullString,
+    > as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
         ::std::result::Result::Ok(Self {
             name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Str<4194304> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<
+                    MessageNonnullString,
+                > as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageNonnullNetwork",
                 "name",
             )?,
             uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::FixedOpaque<16> as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageNonnullNetwork",
                 "uuid",
             )?,
         })
     }
 }
-pub type MessageDomain = ::std::option::Option<MessageNonnullDomain>;
-pub type MessageNetwork = ::std::option::Option<MessageNonnullNetwork>;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct MessageDomain(pub ::std::option::Option<MessageNonnullDomain>);
+::xdrgen::rt::typedef!(
+    MessageDomain, ::std::option::Option < MessageNonnullDomain >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < MessageNonnullDomain > >
+);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(transparent))]
+pub struct MessageNetwork(pub ::std::option::Option<MessageNonnullNetwork>);
+::xdrgen::rt::typedef!(
+    MessageNetwork, ::std::option::Option < MessageNonnullNetwork >, ::xdrgen::rt::Opt <
+    ::xdrgen::rt::Plain < MessageNonnullNetwork > >
+);
 /// NB. Fields "code", "domain" and "level" are really enums.  The
 /// numeric value should remain compatible between libvirt and
 /// libvirtd.  This means, no changing or reordering the enums as
@@ -512,27 +563,15 @@ impl ::xdrgen::rt::Encode for MessageError {
         &[
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<MessageNonnullDomain>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<MessageDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
             <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<MessageNonnullNetwork>,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
+            <::xdrgen::rt::Plain<MessageNetwork> as ::xdrgen::rt::Codec>::FIXED_LEN,
         ],
     );
     fn encode(
@@ -550,8 +589,8 @@ impl ::xdrgen::rt::Encode for MessageError {
             "domain",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                MessageString,
             > as ::xdrgen::rt::Codec>::encode(&self.message, w),
             "virNetMessageError",
             "message",
@@ -562,29 +601,29 @@ impl ::xdrgen::rt::Encode for MessageError {
             "level",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<MessageNonnullDomain>,
+            <::xdrgen::rt::Plain<
+                MessageDomain,
             > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
             "virNetMessageError",
             "dom",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                MessageString,
             > as ::xdrgen::rt::Codec>::encode(&self.str1, w),
             "virNetMessageError",
             "str1",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                MessageString,
             > as ::xdrgen::rt::Codec>::encode(&self.str2, w),
             "virNetMessageError",
             "str2",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            <::xdrgen::rt::Plain<
+                MessageString,
             > as ::xdrgen::rt::Codec>::encode(&self.str3, w),
             "virNetMessageError",
             "str3",
@@ -600,8 +639,8 @@ impl ::xdrgen::rt::Encode for MessageError {
             "int2",
         )?;
         ::xdrgen::rt::field(
-            <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<MessageNonnullNetwork>,
+            <::xdrgen::rt::Plain<
+                MessageNetwork,
             > as ::xdrgen::rt::Codec>::encode(&self.net, w),
             "virNetMessageError",
             "net",
@@ -611,45 +650,39 @@ impl ::xdrgen::rt::Encode for MessageError {
     fn encoded_len(&self) -> usize {
         <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.code)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.domain)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                MessageString,
             > as ::xdrgen::rt::Codec>::len(&self.message)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.level)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<MessageNonnullDomain>,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<MessageDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
+            + <::xdrgen::rt::Plain<
+                MessageString,
             > as ::xdrgen::rt::Codec>::len(&self.str1)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                MessageString,
             > as ::xdrgen::rt::Codec>::len(&self.str2)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Str<4194304>,
+            + <::xdrgen::rt::Plain<
+                MessageString,
             > as ::xdrgen::rt::Codec>::len(&self.str3)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.int1)
             + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.int2)
-            + <::xdrgen::rt::Opt<
-                ::xdrgen::rt::Plain<MessageNonnullNetwork>,
+            + <::xdrgen::rt::Plain<
+                MessageNetwork,
             > as ::xdrgen::rt::Codec>::len(&self.net)
     }
 }
 impl ::xdrgen::rt::Decode for MessageError {
     const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<MessageNonnullDomain>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<::xdrgen::rt::Str<4194304>> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<MessageDomain> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::MIN_LEN
+        + <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
         + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Opt<
-            ::xdrgen::rt::Plain<MessageNonnullNetwork>,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
+        + <::xdrgen::rt::Plain<MessageNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
     fn decode(
         r: &mut ::xdrgen::rt::Reader<'_>,
     ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
@@ -665,9 +698,7 @@ impl ::xdrgen::rt::Decode for MessageError {
                 "domain",
             )?,
             message: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageError",
                 "message",
             )?,
@@ -677,30 +708,22 @@ impl ::xdrgen::rt::Decode for MessageError {
                 "level",
             )?,
             dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<MessageNonnullDomain>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<MessageDomain> as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageError",
                 "dom",
             )?,
             str1: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageError",
                 "str1",
             )?,
             str2: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageError",
                 "str2",
             )?,
             str3: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Str<4194304>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageError",
                 "str3",
             )?,
@@ -715,9 +738,7 @@ impl ::xdrgen::rt::Decode for MessageError {
                 "int2",
             )?,
             net: ::xdrgen::rt::field(
-                <::xdrgen::rt::Opt<
-                    ::xdrgen::rt::Plain<MessageNonnullNetwork>,
-                > as ::xdrgen::rt::Codec>::decode(r),
+                <::xdrgen::rt::Plain<MessageNetwork> as ::xdrgen::rt::Codec>::decode(r),
                 "virNetMessageError",
                 "net",
             )?,

@@ -22,7 +22,8 @@ pub async fn volume(c: &Client, d: &Daemon, size: u64) -> remote::NonnullStorage
             xml: format!(
                 "<pool type='dir'><name>lvp</name><target><path>{}</path></target></pool>",
                 target.display()
-            ),
+            )
+            .into(),
             flags: 0,
         })
         .await
@@ -33,7 +34,8 @@ pub async fn volume(c: &Client, d: &Daemon, size: u64) -> remote::NonnullStorage
         xml: format!(
             "<volume><name>v.img</name><capacity>{size}</capacity><allocation>0</allocation>\
              <target><format type='raw'/></target></volume>"
-        ),
+        )
+        .into(),
         flags: 0,
     })
     .await

@@ -1,15 +1,17 @@
 //! The Rust form of a value of an IR type: what [`ModuleLayout::form`]
 //! makes of a [`TypeRef`], the one decision of which Rust type holds it.
 //!
-//! A typedef alias keeps its name ([`ModuleLayout::form`], as generated
-//! fields are declared) or is replaced by what it stands for
+//! A typedef keeps its name ([`ModuleLayout::form`], as generated fields
+//! are declared: the typedef's newtype) or is replaced by what it stands for
 //! ([`ModuleLayout::resolved_form`], for code that needs the shape, like
-//! the client methods' parameters). [`Form::tokens`] writes a form as Rust.
+//! the client methods' parameters, which take and give plain values);
+//! [`ModuleLayout::wrap_typedefs`] and [`ModuleLayout::unwrap_typedefs`]
+//! convert a value between the two. [`Form::tokens`] writes a form as Rust.
 //!
 //! Fixed-size arrays larger than [`MAX_INLINE_ARRAY_BYTES`] are kept behind
 //! a `Box` (`Box<[u8; N]>`, `Box<[T; N]>`); smaller ones are held by value.
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Delimiter, Literal, TokenStream, TokenTree};
 use quote::quote;
 
 use crate::codegen::layout::{ModuleLayout, TypeModule, TypePath};
@@ -293,6 +295,91 @@ impl ModuleLayout<'_> {
         }
     }
 
+    /// `expr`, a value of the `kept` form (as [`ModuleLayout::form`] makes
+    /// it), turned into its [resolved form](ModuleLayout::resolved_form):
+    /// every typedef's newtype unwrapped, inside optionals and arrays too.
+    /// `None` when the two forms are the same and `expr` serves as it is.
+    pub fn unwrap_typedefs(&self, kept: &Form, expr: TokenStream) -> Option<TokenStream> {
+        if let Form::Named(n) = kept {
+            if let Some(target) = self.typedef_target(n) {
+                let inner = quote!(#expr.0);
+                return Some(
+                    self.unwrap_typedefs(&target, inner.clone())
+                        .unwrap_or(inner),
+                );
+            }
+        }
+        self.map_parts(kept, expr, &|part, x| self.unwrap_typedefs(part, x))
+    }
+
+    /// The reverse of [`ModuleLayout::unwrap_typedefs`]: `expr`, a value of
+    /// `kept`'s resolved form, wrapped in the typedefs' newtypes, whose paths
+    /// `path` writes.
+    pub fn wrap_typedefs(
+        &self,
+        kept: &Form,
+        expr: TokenStream,
+        path: &dyn Fn(&TypePath) -> TokenStream,
+    ) -> Option<TokenStream> {
+        if let Form::Named(n) = kept {
+            if let Some(target) = self.typedef_target(n) {
+                let inner = self
+                    .wrap_typedefs(&target, expr.clone(), path)
+                    .unwrap_or(expr);
+                let p = path(&n.path);
+                return Some(quote!(#p(#inner)));
+            }
+        }
+        self.map_parts(kept, expr, &|part, x| self.wrap_typedefs(part, x, path))
+    }
+
+    /// The kept form of what typedef `n` stands for (`None`: not a typedef).
+    fn typedef_target(&self, n: &Named) -> Option<Form> {
+        match &self.type_def(&n.xdr)?.kind {
+            TypeKind::Alias(target) => Some(self.form(target, self.type_def(&n.xdr)?.recursive)),
+            _ => None,
+        }
+    }
+
+    /// `convert` applied to the values an optional or array `form` holds;
+    /// `None` when it changes none of them.
+    fn map_parts(
+        &self,
+        form: &Form,
+        expr: TokenStream,
+        convert: &dyn Fn(&Form, TokenStream) -> Option<TokenStream>,
+    ) -> Option<TokenStream> {
+        match form {
+            Form::Optional { value, boxed } => {
+                let x = if *boxed { quote!((*x)) } else { quote!(x) };
+                let c = convert(value, x)?;
+                let f = if *boxed {
+                    quote!(|x| ::std::boxed::Box::new(#c))
+                } else {
+                    function(c)
+                };
+                Some(quote!(#expr.map(#f)))
+            }
+            Form::Array { element, boxed, .. } => {
+                let f = function(convert(element, quote!(x))?);
+                Some(if *boxed {
+                    quote!(::std::boxed::Box::new((*#expr).map(#f)))
+                } else {
+                    quote!(#expr.map(#f))
+                })
+            }
+            Form::List(element) => {
+                let f = function(convert(element, quote!(x))?);
+                // An iterator collected just before goes on instead.
+                Some(match strip_collect(&expr) {
+                    Some(iter) => quote!(#iter.map(#f).collect()),
+                    None => quote!(#expr.into_iter().map(#f).collect::<::std::vec::Vec<_>>()),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// Whether `ty` is a fixed-size array too large to hold by value
     /// (more than [`MAX_INLINE_ARRAY_BYTES`]).
     pub(crate) fn is_large_array(&self, ty: &TypeRef) -> bool {
@@ -368,6 +455,44 @@ impl ModuleLayout<'_> {
         };
         self.value_sizes.borrow_mut().insert(name.to_owned(), n);
         n
+    }
+}
+
+/// A conversion of `x` as a function: `Path(x)` is `Path` itself (a
+/// closure there is what clippy's `redundant_closure` refuses).
+fn function(converted: TokenStream) -> TokenStream {
+    let tokens: Vec<TokenTree> = converted.clone().into_iter().collect();
+    if let Some((TokenTree::Group(g), path)) = tokens.split_last() {
+        let is_path = path.iter().all(|t| match t {
+            TokenTree::Ident(_) => true,
+            TokenTree::Punct(p) => p.as_char() == ':',
+            _ => false,
+        });
+        if g.delimiter() == Delimiter::Parenthesis
+            && g.stream().to_string() == "x"
+            && is_path
+            && !path.is_empty()
+        {
+            return path.iter().cloned().collect();
+        }
+    }
+    quote!(|x| #converted)
+}
+
+/// `iter` of an expression `iter.collect()`.
+fn strip_collect(expr: &TokenStream) -> Option<TokenStream> {
+    let tokens: Vec<TokenTree> = expr.clone().into_iter().collect();
+    match tokens.as_slice() {
+        [iter @ .., TokenTree::Punct(dot), TokenTree::Ident(collect), TokenTree::Group(args)]
+            if dot.as_char() == '.'
+                && collect == "collect"
+                && args.delimiter() == Delimiter::Parenthesis
+                && args.stream().is_empty()
+                && !iter.is_empty() =>
+        {
+            Some(iter.iter().cloned().collect())
+        }
+        _ => None,
     }
 }
 

@@ -5,6 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use crate::codegen::form::Form;
 use crate::codegen::naming::{self, variant_names};
 use crate::codegen::{doc_attrs, ident, Generator};
 use crate::ir::{
@@ -49,18 +50,35 @@ impl Generator<'_> {
     /// The item(s) for one type definition.
     pub(crate) fn type_def(&self, t: &TypeDef) -> TokenStream {
         match &t.kind {
-            TypeKind::Alias(target) => {
-                let name = self.type_ident(&t.name);
-                let doc = doc_attrs(t.doc.as_deref());
-                let ty = self.rust_type(target, t.recursive);
-                quote! {
-                    #doc
-                    pub type #name = #ty;
-                }
-            }
+            TypeKind::Alias(target) => self.newtype(t, target),
             TypeKind::Enum(e) => self.enumeration(t, e),
             TypeKind::Struct(s) => self.structure(t, s),
             TypeKind::Union(u) => self.union(t, u),
+        }
+    }
+
+    /// A typedef: `pub struct Name(pub Inner);` with its impls from the
+    /// runtime's `typedef!`, encoded through the typedef's own wire form.
+    fn newtype(&self, t: &TypeDef, target: &TypeRef) -> TokenStream {
+        let name = self.type_ident(&t.name);
+        let doc = doc_attrs(t.doc.as_deref());
+        let derives = self.derives(t, false);
+        let transparent = match &self.options.serde_feature {
+            Some(f) => quote!(#[cfg_attr(feature = #f, serde(transparent))]),
+            None => quote!(),
+        };
+        let rt = &self.rt;
+        let inner = self.rust_type(target, t.recursive);
+        let codec = self.codec(target, t.recursive);
+        let string =
+            (self.layout.form(target, t.recursive) == Form::String).then(|| quote!(, string));
+        quote! {
+            #doc
+            #derives
+            #transparent
+            pub struct #name(pub #inner);
+
+            #rt::typedef!(#name, #inner, #codec #string);
         }
     }
 

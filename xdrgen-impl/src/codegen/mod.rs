@@ -85,7 +85,6 @@ impl Default for GenOptions {
 
 /// State shared by the item generators.
 pub(crate) struct Generator<'a> {
-    pub spec: &'a Spec,
     pub options: &'a GenOptions,
     /// Every name the generated items have or refer to.
     pub layout: ModuleLayout<'a>,
@@ -102,7 +101,6 @@ impl<'a> Generator<'a> {
             .parse()
             .unwrap_or_else(|_| quote!(::xdrgen::rt));
         Generator {
-            spec,
             options,
             layout: ModuleLayout::new(spec, options),
             rt,

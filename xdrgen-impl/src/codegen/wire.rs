@@ -1,9 +1,9 @@
 //! From IR type references to a Rust type and the codec that writes it.
 //!
-//! Typedef aliases become Rust type aliases, so a field keeps the alias's
-//! name as its type ([`ModuleLayout::form`](super::ModuleLayout::form)),
-//! but its codec is found by expanding the alias down to the wire form
-//! (`remote_string` → `Opt<Str<4194304>>`).
+//! A typedef is a newtype with its own `Encode` / `Decode`, so a field of a
+//! typedef's type is `Plain<Newtype>`, and the typedef's own impl carries
+//! its wire form (`remote_string` → `Opt<Plain<NonnullString>>`, and
+//! `NonnullString` → `Str<4194304>`).
 //!
 //! Fixed-size arrays larger than
 //! [`MAX_INLINE_ARRAY_BYTES`](super::MAX_INLINE_ARRAY_BYTES) are kept behind
@@ -16,7 +16,7 @@ use quote::{format_ident, quote};
 use crate::codegen::form::{Form, Spelling};
 use crate::codegen::layout::{TypeModule, TypePath};
 use crate::codegen::Generator;
-use crate::ir::{BaseType, NamedKind, Shape, TypeKind, TypeRef};
+use crate::ir::{BaseType, Shape, TypeRef};
 
 impl Generator<'_> {
     /// The Rust type of a value of `ty` (`boxed` for optionals on a cycle).
@@ -59,13 +59,6 @@ impl Generator<'_> {
                 let max = bound(shape);
                 return quote!(#rt::Opaque<#max>);
             }
-            (
-                BaseType::Named {
-                    name,
-                    kind: NamedKind::Alias,
-                },
-                _,
-            ) => self.alias_codec(name),
             (base, _) => {
                 let t = self.base_type(base);
                 quote!(#rt::Plain<#t>)
@@ -93,21 +86,6 @@ impl Generator<'_> {
             quote!(#rt::Boxed<#codec>)
         } else {
             codec
-        }
-    }
-
-    /// The codec of an alias: the codec of what it stands for.
-    fn alias_codec(&self, name: &str) -> TokenStream {
-        match self.spec.type_def(name) {
-            Some(def) => match &def.kind {
-                TypeKind::Alias(target) => self.codec(target, def.recursive),
-                _ => {
-                    let t = self.type_ident(name);
-                    let rt = &self.rt;
-                    quote!(#rt::Plain<#t>)
-                }
-            },
-            None => quote!(()),
         }
     }
 
@@ -190,14 +168,20 @@ mod tests {
             limit / 8,
             limit / 8 + 1,
         ));
-        assert!(code.contains(&format!("typeAt=[u8;{limit}];")), "{code}");
-        assert!(code.contains(&format!("typeAbove=::std::boxed::Box<[u8;{}]>;", limit + 1)));
-        assert!(code.contains(&format!("typeHAt=[i64;{}];", limit / 8)));
+        assert!(
+            code.contains(&format!("pubstructAt(pub[u8;{limit}]);")),
+            "{code}"
+        );
         assert!(code.contains(&format!(
-            "typeHAbove=::std::boxed::Box<[i64;{}]>;",
+            "pubstructAbove(pub::std::boxed::Box<[u8;{}]>);",
+            limit + 1
+        )));
+        assert!(code.contains(&format!("pubstructHAt(pub[i64;{}]);", limit / 8)));
+        assert!(code.contains(&format!(
+            "pubstructHAbove(pub::std::boxed::Box<[i64;{}]>);",
             limit / 8 + 1
         )));
-        assert!(code.contains("typeUuid=[u8;16];"));
+        assert!(code.contains("pubstructUuid(pub[u8;16]);"));
     }
 
     #[test]
@@ -215,11 +199,11 @@ mod tests {
             MAX_INLINE_ARRAY_BYTES * 2,
         ));
         assert!(
-            code.contains(&format!("typeUs=::std::boxed::Box<[U;{n}]>;")),
+            code.contains(&format!("pubstructUs(pub::std::boxed::Box<[U;{n}]>);")),
             "{code}"
         );
-        assert!(code.contains(&format!("typeVs=::std::boxed::Box<[V;{m}]>;")));
-        assert!(code.contains(&format!("typeBs=[Big;{k}];")));
+        assert!(code.contains(&format!("pubstructVs(pub::std::boxed::Box<[V;{m}]>);")));
+        assert!(code.contains(&format!("pubstructBs(pub[Big;{k}]);")));
     }
 
     #[test]
@@ -233,9 +217,9 @@ mod tests {
         text.push_str("typedef s80 two[2]; typedef s1 small[2];");
         let code = generate(&text);
         assert!(
-            code.contains("typeTwo=::std::boxed::Box<[S80;2]>;"),
+            code.contains("pubstructTwo(pub::std::boxed::Box<[S80;2]>);"),
             "{code}"
         );
-        assert!(code.contains("typeSmall=[S1;2];"));
+        assert!(code.contains("pubstructSmall(pub[S1;2]);"));
     }
 }

@@ -6,6 +6,10 @@
 //! such as `VarArray<Str<64>, 16>` that names the wire form, so every
 //! distinct form is compiled once and shared by all the fields that use it.
 //!
+//! A typedef is a newtype over what it stands for, with its own `Encode`
+//! and `Decode` through its wire form (see [`typedef!`]), so its bound holds
+//! for a value on its own as well as in a field.
+//!
 //! Decoding never trusts a length: a count is checked against its bound and
 //! against the bytes left (each element takes at least
 //! [`Decode::MIN_LEN`] bytes) before anything is allocated. Bounds are
@@ -31,12 +35,14 @@ mod error;
 mod io;
 mod prims;
 mod program;
+mod typedef;
 
 pub use codec::*;
 pub use error::{field, Error, ErrorKind};
 pub use io::{padded, padding, Reader, Writer, DEFAULT_MAX_DEPTH};
 pub use prims::Quadruple;
 pub use program::*;
+pub use typedef::typedef;
 
 /// A value that can be written in XDR.
 pub trait Encode {

@@ -90,22 +90,25 @@ fn every_declaration_shape_is_byte_exact() {
 #[test]
 fn every_scalar_type_is_byte_exact() {
     use types::*;
-    roundtrip::<TInt>(&-2, &be(&[0xffff_fffe]));
-    roundtrip::<TUint>(&0xdead_beef, &be(&[0xdead_beef]));
-    roundtrip::<THyper>(&-2, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]);
-    roundtrip::<TUhyper>(&0x0102_0304_0506_0708, &[1, 2, 3, 4, 5, 6, 7, 8]);
-    roundtrip::<TFloat>(&1.5, &0x3fc0_0000u32.to_be_bytes());
-    roundtrip::<TDouble>(&-2.0, &0xc000_0000_0000_0000u64.to_be_bytes());
-    roundtrip::<TBool>(&true, &be(&[1]));
+    roundtrip::<TInt>(&TInt(-2), &be(&[0xffff_fffe]));
+    roundtrip::<TUint>(&TUint(0xdead_beef), &be(&[0xdead_beef]));
+    roundtrip::<THyper>(
+        &THyper(-2),
+        &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe],
+    );
+    roundtrip::<TUhyper>(&TUhyper(0x0102_0304_0506_0708), &[1, 2, 3, 4, 5, 6, 7, 8]);
+    roundtrip::<TFloat>(&TFloat(1.5), &0x3fc0_0000u32.to_be_bytes());
+    roundtrip::<TDouble>(&TDouble(-2.0), &0xc000_0000_0000_0000u64.to_be_bytes());
+    roundtrip::<TBool>(&TBool(true), &be(&[1]));
     // char, short and their unsigned forms take 4 bytes, sign-extended.
-    roundtrip::<TChar>(&-1, &be(&[0xffff_ffff]));
-    roundtrip::<TUchar>(&200, &be(&[200]));
-    roundtrip::<TShort>(&-300, &(-300i32).to_be_bytes());
-    roundtrip::<TUshort>(&65535, &be(&[65535]));
-    roundtrip::<TLong>(&7, &be(&[7]));
-    roundtrip::<TUlong>(&7, &be(&[7]));
+    roundtrip::<TChar>(&TChar(-1), &be(&[0xffff_ffff]));
+    roundtrip::<TUchar>(&TUchar(200), &be(&[200]));
+    roundtrip::<TShort>(&TShort(-300), &(-300i32).to_be_bytes());
+    roundtrip::<TUshort>(&TUshort(65535), &be(&[65535]));
+    roundtrip::<TLong>(&TLong(7), &be(&[7]));
+    roundtrip::<TUlong>(&TUlong(7), &be(&[7]));
     let q = rt::Quadruple([9; 16]);
-    roundtrip::<TQuad>(&q, &[9; 16]);
+    roundtrip::<TQuad>(&TQuad(q), &[9; 16]);
 }
 
 #[test]
@@ -282,7 +285,9 @@ fn recursive_types_are_boxed_and_round_trip() {
     let b = bytes_of(&tree);
     assert_eq!(rt::from_bytes::<Tree>(&b).unwrap(), tree);
     let ping = PingNode {
-        pong: Some(Box::new(PongNode { back: None })),
+        pong: Some(Box::new(PongNode {
+            back: PingPtr(None),
+        })),
     };
     roundtrip(&ping, &be(&[1, 0]));
 }
@@ -336,8 +341,8 @@ fn procedure_tables_describe_rfc5531_programs() {
     // declares for them (`rename_2_argument`), one after the other.
     type P = directory_v2::procs::Rename;
     let args: <P as RemoteProcedure>::Args = program::Rename2Argument {
-        arg1: "a".to_owned(),
-        arg2: "b".to_owned(),
+        arg1: "a".into(),
+        arg2: "b".into(),
     };
     let mut buf = Vec::new();
     <P as RemoteProcedure>::ArgsCodec::encode(&args, &mut rt::Writer::new(&mut buf)).unwrap();
@@ -345,6 +350,98 @@ fn procedure_tables_describe_rfc5531_programs() {
     let ret: <P as RemoteProcedure>::Ret = true;
     assert!(ret);
     assert_eq!(<directory_v2::procs::Count as RemoteProcedure>::NUMBER, 3);
+}
+
+#[test]
+fn typedefs_are_codecs_of_their_own() {
+    use types::*;
+    // A bounded string: its bound holds for a value on its own.
+    roundtrip(
+        &TString::from("abcd"),
+        &[0, 0, 0, 4, b'a', b'b', b'c', b'd'],
+    );
+    let e = rt::to_bytes(&TString::from("abcde")).unwrap_err();
+    assert_eq!(e.kind(), &rt::ErrorKind::BoundExceeded { len: 5, max: 4 });
+    let e = decode_err::<TString>(&[0, 0, 0, 5, b'a', b'b', b'c', b'd', b'e', 0, 0, 0]);
+    assert_eq!(e.kind(), &rt::ErrorKind::BoundExceeded { len: 5, max: 4 });
+    assert_eq!(<TString as Decode>::MIN_LEN, 4);
+    assert_eq!(<TString as Encode>::FIXED_LEN, None);
+    let mut s = TString::from("ab");
+    s.push('c'); // DerefMut to the String
+    assert_eq!((s.len(), s.to_string()), (3, "abc".to_owned()));
+    assert_eq!(String::from(s.clone()), s.into_inner());
+    // Optionals, and a chain of typedefs over them.
+    roundtrip(&TMaybeString(None), &be(&[0]));
+    let again = TMaybeStringAgain(TMaybeString(Some("x".into())));
+    roundtrip(&again, &[0, 0, 0, 1, 0, 0, 0, 1, b'x', 0, 0, 0]);
+    let e = rt::to_bytes(&TMaybeStringAgain(TMaybeString(Some("abcde".into())))).unwrap_err();
+    assert_eq!(e.kind(), &rt::ErrorKind::BoundExceeded { len: 5, max: 4 });
+    let e = decode_err::<TMaybeStringAgain>(&be(&[2]));
+    assert_eq!(e.kind(), &rt::ErrorKind::InvalidBool(2));
+    // Fixed and variable arrays, of bytes, structs and typedefs.
+    roundtrip(&TFixedOpaque([7; 16]), &[7; 16]);
+    assert_eq!(<TFixedOpaque as Encode>::FIXED_LEN, Some(16));
+    let e = decode_err::<TFixedOpaque>(&[7; 12]);
+    assert!(
+        matches!(e.kind(), rt::ErrorKind::UnexpectedEnd { .. }),
+        "{e}"
+    );
+    roundtrip(&TVarOpaque(vec![1, 2]), &[0, 0, 0, 2, 1, 2, 0, 0]);
+    let e = rt::to_bytes(&TVarOpaque(vec![0; 5])).unwrap_err();
+    assert_eq!(e.kind(), &rt::ErrorKind::BoundExceeded { len: 5, max: 4 });
+    roundtrip(&TPoints(vec![point(1, 2)]), &be(&[1, 1, 2]));
+    let e = rt::to_bytes(&TPoints(vec![point(0, 0); 5])).unwrap_err();
+    assert_eq!(e.kind(), &rt::ErrorKind::BoundExceeded { len: 5, max: 4 });
+    let e = decode_err::<TPoints>(&be(&[5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    assert_eq!(e.kind(), &rt::ErrorKind::BoundExceeded { len: 5, max: 4 });
+    let pair = TNamePair(["a".into(), "bc".into()]);
+    roundtrip(
+        &pair,
+        &[0, 0, 0, 1, b'a', 0, 0, 0, 0, 0, 0, 2, b'b', b'c', 0, 0],
+    );
+    assert_eq!(<TNamePair as Decode>::MIN_LEN, 8);
+    let e = rt::to_bytes(&TNamePair(["a".into(), "abcde".into()])).unwrap_err();
+    assert_eq!(e.kind(), &rt::ErrorKind::BoundExceeded { len: 5, max: 4 });
+    assert_eq!(e.path(), "[1]");
+    // A scalar typedef is as fixed as its scalar.
+    assert_eq!(<THyper as Encode>::FIXED_LEN, Some(8));
+}
+
+#[test]
+fn recursive_typedefs_are_codecs_of_their_own() {
+    use recursive::*;
+    let ptr = PingPtr(Some(Box::new(PingNode {
+        pong: Some(Box::new(PongNode {
+            back: PingPtr(None),
+        })),
+    })));
+    roundtrip(&ptr, &be(&[1, 1, 0]));
+    roundtrip(&PingPtr(None), &be(&[0]));
+    // The structs on the cycle still count depth when decoded through it.
+    let deep = [0, 0, 0, 1].repeat(100_000);
+    let e = decode_err::<PingPtr>(&deep);
+    assert!(matches!(e.kind(), rt::ErrorKind::TooDeep(_)), "{e}");
+}
+
+#[test]
+fn procedures_taking_a_typedef_are_called_through_their_marker() {
+    use program::directory_prog::directory_v1::procs::Lookup;
+    use rt::RemoteProcedure;
+    // What a generic client (`call::<P>(&args)`) needs of a procedure.
+    fn encode_args<P: RemoteProcedure>(args: &P::Args) -> Vec<u8>
+    where
+        P::Args: Encode,
+    {
+        bytes_of(args)
+    }
+    let args: <Lookup as RemoteProcedure>::Args = program::NameT::from("n");
+    assert_eq!(encode_args::<Lookup>(&args), [0, 0, 0, 1, b'n', 0, 0, 0]);
+    let long = program::NameT("x".repeat(256));
+    let e = rt::to_bytes(&long).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &rt::ErrorKind::BoundExceeded { len: 256, max: 255 }
+    );
 }
 
 #[test]

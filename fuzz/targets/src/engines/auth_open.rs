@@ -119,7 +119,7 @@ fn reply_body(s: &mut Bytes<'_>, procedure: i32) -> Vec<u8> {
             }
             let sep = if s.bool() { "," } else { " " };
             xdr::to_bytes(&remote::AuthSaslInitRet {
-                mechlist: list.join(sep),
+                mechlist: list.join(sep).into(),
             })
         }
         p if p == P::AuthSaslStart as i32 || p == P::AuthSaslStep as i32 => {

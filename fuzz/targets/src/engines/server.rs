@@ -201,7 +201,7 @@ pub fn server_engine(data: &[u8]) {
                                 == remote::program::Procedure::DomainScreenshot as i32
                             {
                                 let ret = remote::DomainScreenshotRet {
-                                    mime: Some("image/png".into()),
+                                    mime: remote::RemoteString(Some("image/png".into())),
                                 };
                                 server.reply(&header, &ret)
                             } else {

@@ -321,11 +321,11 @@ impl Ctx<'_> {
             return Ok(None);
         };
         match fields.first() {
-            Some((xdr, _, Form::Primitive(Primitive::I32))) if xdr == CALLBACK_ID => {}
+            Some((xdr, _, Form::Primitive(Primitive::I32), _)) if xdr == CALLBACK_ID => {}
             _ => return Ok(None),
         }
         let mut out = Vec::new();
-        for (xdr, rust, form) in fields.into_iter().skip(1) {
+        for (xdr, rust, form, kept) in fields.into_iter().skip(1) {
             let id = ident(&rust);
             let nested = match &form {
                 Form::Named(n) if xdr == NESTED && n.kind == NamedKind::Struct => {
@@ -335,13 +335,13 @@ impl Ctx<'_> {
             };
             match nested {
                 Some(inner) => {
-                    for (xdr, rust, form) in inner {
+                    for (xdr, rust, form, inner_kept) in inner {
                         let inner_id = ident(&rust);
                         out.push(WireField {
                             key: rust.trim_start_matches("r#").to_owned(),
                             rust,
                             xdr,
-                            access: quote!(m.#id.#inner_id),
+                            access: self.plain(&inner_kept, quote!(m.#id.#inner_id)),
                             form,
                         });
                     }
@@ -350,7 +350,7 @@ impl Ctx<'_> {
                     key: rust.trim_start_matches("r#").to_owned(),
                     rust,
                     xdr,
-                    access: quote!(m.#id),
+                    access: self.plain(&kept, quote!(m.#id)),
                     form,
                 }),
             }
@@ -359,7 +359,7 @@ impl Ctx<'_> {
     }
 
     /// `(XDR name, Rust name, form)` of each field of a struct `ty`.
-    fn struct_of(&self, ty: &TypeRef) -> Option<Vec<(String, String, Form)>> {
+    fn struct_of(&self, ty: &TypeRef) -> Option<Vec<(String, String, Form, Form)>> {
         let (BaseType::Named { name, .. }, Shape::Scalar) = (&ty.base, &ty.shape) else {
             return None;
         };

@@ -285,7 +285,7 @@ impl Ctx<'_> {
         ))?;
         let inits = fields
             .iter()
-            .map(|(field, _)| {
+            .map(|(field, _, kept)| {
                 let p = params
                     .iter()
                     .find(|p| p.name == field.trim_start_matches("r#"))
@@ -294,7 +294,7 @@ impl Ctx<'_> {
                         pr.name, source.name
                     ))?;
                 let id = crate::codegen::ident(field);
-                let value = &p.value;
+                let value = self.kept(kept, p.value.clone());
                 Ok(quote!(#id: #value))
             })
             .collect::<Result<Vec<_>, String>>()?;

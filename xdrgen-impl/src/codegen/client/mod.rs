@@ -209,6 +209,11 @@ pub fn generate(
     })
 }
 
+/// `expr`, of the `kept` form, with the typedefs' newtypes unwrapped.
+fn plain(layout: &ModuleLayout<'_>, kept: &Form, expr: TokenStream) -> TokenStream {
+    layout.unwrap_typedefs(kept, expr.clone()).unwrap_or(expr)
+}
+
 /// What the method generators share.
 struct Ctx<'a> {
     layout: &'a ModuleLayout<'a>,
@@ -235,6 +240,31 @@ impl<'a> Ctx<'a> {
             runtime: &self.rt,
             type_path: &|p| self.type_path(p),
         })
+    }
+
+    /// A field's value `expr`, of the `kept` form it has in its struct,
+    /// as the plain value the methods give (typedefs' newtypes unwrapped).
+    fn plain(&self, kept: &Form, expr: TokenStream) -> TokenStream {
+        plain(self.layout, kept, expr)
+    }
+
+    /// Reads field `id` of a value as a plain value: a function of the
+    /// value's expression, owning what it needs (for a [`reply::ReplyMap`]).
+    fn field_reader(
+        &self,
+        id: &Ident,
+        kept: &Form,
+    ) -> impl Fn(TokenStream) -> TokenStream + Clone + 'a {
+        let (layout, id, kept) = (self.layout, id.clone(), kept.clone());
+        move |v| plain(layout, &kept, quote!(#v.#id))
+    }
+
+    /// A plain value `expr` as a field of the `kept` form (wrapped in the
+    /// typedefs' newtypes).
+    fn kept(&self, kept: &Form, expr: TokenStream) -> TokenStream {
+        self.layout
+            .wrap_typedefs(kept, expr.clone(), &|p| self.type_path(p))
+            .unwrap_or(expr)
     }
 
     /// A type's path from the methods' module (`remote::NonnullDomain`).

@@ -20,8 +20,9 @@ pub(super) struct Param<'c> {
     pub value: TokenStream,
 }
 
-/// A struct's fields: Rust name and resolved form.
-pub(super) type Fields = Vec<(String, Form)>;
+/// A struct's fields: Rust name, resolved form and the form the struct
+/// holds (typedefs kept, see [`Ctx::plain`] and [`Ctx::kept`]).
+pub(super) type Fields = Vec<(String, Form, Form)>;
 
 impl<'c> Ctx<'c> {
     /// The parameters of a procedure's method, and the argument value
@@ -37,7 +38,7 @@ impl<'c> Ctx<'c> {
                 Some((path, fields)) => {
                     let mut params = Vec::new();
                     let mut inits = Vec::new();
-                    for (field, form) in fields {
+                    for (field, form, kept) in fields {
                         let id = ident(&field);
                         let bare = field.trim_start_matches("r#");
                         let set = flags.and_then(|f| f.typed.get(bare));
@@ -106,7 +107,7 @@ impl<'c> Ctx<'c> {
                                 self.param(id.clone(), &form)
                             }
                         };
-                        let v = &p.value;
+                        let v = self.kept(&kept, p.value.clone());
                         inits.push(if id == v.to_string() {
                             quote!(#id)
                         } else {
@@ -119,7 +120,7 @@ impl<'c> Ctx<'c> {
                 None => {
                     let form = self.layout.resolved_form(single, false);
                     let p = self.param(format_ident!("args"), &form);
-                    let v = p.value.clone();
+                    let v = self.kept(&self.layout.form(single, false), p.value.clone());
                     Ok((vec![p], v))
                 }
             },
@@ -191,14 +192,14 @@ impl<'c> Ctx<'c> {
         };
         let fields = fields
             .into_iter()
-            .map(|(_, rust, form)| (rust, form))
+            .map(|(_, rust, form, kept)| (rust, form, kept))
             .collect();
         Ok(Some((self.named(name)?, fields)))
     }
 
-    /// `(XDR name, Rust name, resolved form)` of each field of the struct
-    /// `name`, when it is a plain struct.
-    pub(super) fn fields_of(&self, name: &str) -> Option<Vec<(String, String, Form)>> {
+    /// `(XDR name, Rust name, resolved form, kept form)` of each field of
+    /// the struct `name`, when it is a plain struct.
+    pub(super) fn fields_of(&self, name: &str) -> Option<Vec<(String, String, Form, Form)>> {
         let TypeKind::Struct(st) = &self.layout.type_def(name)?.kind else {
             return None;
         };
@@ -217,6 +218,7 @@ impl<'c> Ctx<'c> {
                         f.name.clone(),
                         rust,
                         self.layout.resolved_form(&f.ty, f.boxed),
+                        self.layout.form(&f.ty, f.boxed),
                     )
                 })
                 .collect(),

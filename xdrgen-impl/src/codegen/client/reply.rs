@@ -63,8 +63,9 @@ impl<'c> Ctx<'c> {
         };
         Ok(match reply {
             Some((_, fields)) if fields.len() == 1 => {
-                let (field, form) = &fields[0];
+                let (field, form, kept) = &fields[0];
                 let id = ident(field);
+                let read = self.field_reader(&id, kept);
                 let bare = field.trim_start_matches("r#");
                 let typed = self
                     .config
@@ -72,44 +73,57 @@ impl<'c> Ctx<'c> {
                     .get(&pr.name)
                     .and_then(|t| t.get(bare));
                 let module = self.value_module();
-                let (ty, map): (TokenStream, ReplyMap<'c>) = if self
-                    .config
-                    .bool_replies
-                    .contains(&pr.name)
-                    && *form == Form::Primitive(Primitive::I32)
-                {
-                    (quote!(bool), Box::new(move |v| quote!(#v.#id != 0)))
-                } else if let Some((vt, ty)) = typed.and_then(|vt| {
-                    let (ty, _) = typed_value(&module, vt, form, quote!(v), &|_| None)?;
-                    Some((vt.clone(), ty))
-                }) {
-                    let form = form.clone();
-                    (
-                        ty,
-                        Box::new(move |v| {
-                            typed_value(&module, &vt, &form, quote!(#v.#id), &|_| None)
-                                .map(|(_, e)| e)
-                                .unwrap_or_default()
-                        }),
-                    )
-                } else if is_c_string(form) {
-                    (quote!(String), Box::new(move |v| c_string(quote!(#v.#id))))
-                } else {
-                    match self.typed_params_conversion(form) {
-                        Some((ty, convert)) => (ty, Box::new(move |v| convert(quote!(#v.#id)))),
-                        None => match self.handle_of(form) {
-                            // A single object comes back as its handle.
-                            Some(h) => {
-                                let ty = format_ident!("{}", h.rust);
-                                (
-                                    quote!(#ty),
-                                    Box::new(move |v| quote!(#ty::from_wire(self.clone(), #v.#id))),
-                                )
+                let (ty, map): (TokenStream, ReplyMap<'c>) =
+                    if self.config.bool_replies.contains(&pr.name)
+                        && *form == Form::Primitive(Primitive::I32)
+                    {
+                        let read = read.clone();
+                        (
+                            quote!(bool),
+                            Box::new(move |v| {
+                                let x = read(v);
+                                quote!(#x != 0)
+                            }),
+                        )
+                    } else if let Some((vt, ty)) = typed.and_then(|vt| {
+                        let (ty, _) = typed_value(&module, vt, form, quote!(v), &|_| None)?;
+                        Some((vt.clone(), ty))
+                    }) {
+                        let form = form.clone();
+                        let read = read.clone();
+                        (
+                            ty,
+                            Box::new(move |v| {
+                                typed_value(&module, &vt, &form, read(v), &|_| None)
+                                    .map(|(_, e)| e)
+                                    .unwrap_or_default()
+                            }),
+                        )
+                    } else if is_c_string(form) {
+                        let read = read.clone();
+                        (quote!(String), Box::new(move |v| c_string(read(v))))
+                    } else {
+                        match self.typed_params_conversion(form) {
+                            Some((ty, convert)) => {
+                                let read = read.clone();
+                                (ty, Box::new(move |v| convert(read(v))))
                             }
-                            None => (self.rust(form), Box::new(move |v| quote!(#v.#id))),
-                        },
-                    }
-                };
+                            None => match self.handle_of(form) {
+                                // A single object comes back as its handle.
+                                Some(h) => {
+                                    let ty = format_ident!("{}", h.rust);
+                                    (
+                                        quote!(#ty),
+                                        Box::new(move |v| {
+                                            let x = read(v);
+                                            quote!(#ty::from_wire(self.clone(), #x))
+                                        }),
+                                    )
+                                }
+                                None => (self.rust(form), Box::new(read)),
+                            },
+                        }
+                    };
                 Reply {
                     ty: Some(ty),
                     map: Some(map),
@@ -120,11 +134,11 @@ impl<'c> Ctx<'c> {
             }
             Some((_, fields)) if counted.is_some() => {
                 let form = &fields[0].1;
-                let list = ident(&fields[0].0);
+                let read = self.field_reader(&ident(&fields[0].0), &fields[0].2);
                 let (ty, map): (TokenStream, ReplyMap<'c>) =
                     match self.typed_params_conversion(form) {
-                        Some((ty, convert)) => (ty, Box::new(move |v| convert(quote!(#v.#list)))),
-                        None => (self.rust(form), Box::new(move |v| quote!(#v.#list))),
+                        Some((ty, convert)) => (ty, Box::new(move |v| convert(read(v)))),
+                        None => (self.rust(form), Box::new(read)),
                     };
                 Reply {
                     ty: Some(ty),
@@ -148,8 +162,12 @@ impl<'c> Ctx<'c> {
             }
             Some((path, fields)) => {
                 let list_of = match fields.as_slice() {
-                    [(list, Form::List(item)), (count, count_form)]
-                        if count == "ret" && is_number_or_enum(count_form) =>
+                    // A list of typedefs would need unwrapping: not a list
+                    // of objects.
+                    [(list, list_form @ Form::List(item), list_kept), (count, count_form, _)]
+                        if count == "ret"
+                            && is_number_or_enum(count_form)
+                            && list_form == list_kept =>
                     {
                         self.handle_of(item).map(|h| (h, ident(list)))
                     }
@@ -178,7 +196,7 @@ impl<'c> Ctx<'c> {
     /// (`params` and `nparams` in the reply, `nparams` in the arguments;
     /// `errors` and `nerrors` in the reply, `maxerrors` in the arguments).
     fn counted_list(&self, pr: &Procedure, fields: &Fields) -> Result<Option<Counted>, String> {
-        let [(list, Form::List(_)), (count, count_form)] = fields.as_slice() else {
+        let [(list, Form::List(_), _), (count, count_form, _)] = fields.as_slice() else {
             return Ok(None);
         };
         let is_count = |f: &Form| matches!(f, Form::Primitive(Primitive::I32 | Primitive::U32));
@@ -196,8 +214,8 @@ impl<'c> Ctx<'c> {
         let max = format!("max{bare}");
         Ok(arg_fields
             .iter()
-            .find(|(f, form)| (f == count || *f == max) && is_count(form))
-            .map(|(arg, arg_form)| Counted {
+            .find(|(f, form, _)| (f == count || *f == max) && is_count(form))
+            .map(|(arg, arg_form, _)| Counted {
                 list: ident(list),
                 count: ident(count),
                 arg: ident(arg),

@@ -120,11 +120,11 @@ impl Ctx<'_> {
             let module = self.value_module();
             let sibling = |name: &str| {
                 let vt = typed?.get(name)?.clone();
-                let (f, form) = fields
+                let (f, form, kept) = fields
                     .iter()
-                    .find(|(f, _)| f.trim_start_matches("r#") == name)?;
+                    .find(|(f, _, _)| f.trim_start_matches("r#") == name)?;
                 let id = ident(f);
-                Some((vt, form.clone(), quote!(#reply.#id)))
+                Some((vt, form.clone(), self.plain(kept, quote!(#reply.#id))))
             };
             return typed_value(&module, vt, form, raw, &sibling);
         }
@@ -137,7 +137,7 @@ impl Ctx<'_> {
     /// Whether a struct reply has a field to type.
     pub(super) fn has_typed_field(&self, proc: &str, fields: &Fields) -> bool {
         let typed = self.config.reply_values.get(proc);
-        fields.iter().any(|(f, form)| {
+        fields.iter().any(|(f, form, _)| {
             is_c_string(form) || typed.is_some_and(|t| t.contains_key(f.trim_start_matches("r#")))
         })
     }
@@ -158,9 +158,9 @@ impl Ctx<'_> {
         let reply = quote!(r);
         let mut decls = Vec::new();
         let mut inits = Vec::new();
-        for (field, form) in fields {
+        for (field, form, kept) in fields {
             let id = ident(field);
-            let raw = quote!(#reply.#id);
+            let raw = self.plain(kept, quote!(#reply.#id));
             let typed = self.reply_value(proc, field, form, raw.clone(), fields, &reply);
             let (ty, value) = match (typed, self.typed_params_conversion(form)) {
                 (Some(typed), _) => typed,
