@@ -482,7 +482,8 @@ mod tests {
         assert_eq!(eval("1 + 2 * 3"), 7);
         assert_eq!(eval("10 - 4 - 3"), 3);
         assert_eq!(eval("1 << 2 + 1"), 8);
-        assert_eq!(eval("1 | 2 ^ 3 & 6"), 1 | (2 ^ (3 & 6)));
+        // `|` binds loosest, then `^`, then `&`: 1 | (2 ^ (3 & 6)) = 1 | 0.
+        assert_eq!(eval("1 | 2 ^ 3 & 6"), 1);
         assert_eq!(eval("2 > 1 == 1"), 1);
         assert_eq!(eval("0 || 1 && 0"), 0);
         assert_eq!(eval("1 ? 2 : 3 ? 4 : 5"), 2);
@@ -514,7 +515,8 @@ mod tests {
         );
         assert_eq!(
             eval_with("SUM * 3", &defs),
-            Ok(2 + 0 * 3),
+            // `A + B * 3` with B undefined (0): 2, not (2 + 0) * 3.
+            Ok(2),
             "token replacement, not values"
         );
         assert_eq!(eval_with("UNDEFINED_NAME", &defs), Ok(0));
