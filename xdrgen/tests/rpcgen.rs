@@ -66,7 +66,7 @@ fn a_pointer_among_several_arguments_is_optional_and_names_are_kept() {
     let some = rpcgen::Mix1Argument {
         s: "ab".to_owned(),
         p: Some(7),
-        arg3: rpcgen::Point { x: 3, y: 4.into() },
+        arg3: rpcgen::Point { x: 3, y: 4 },
     };
     assert_eq!(
         args_of::<procs::Mix>(&some),
@@ -93,7 +93,7 @@ fn a_pointer_among_several_arguments_is_optional_and_names_are_kept() {
 #[test]
 fn a_single_pointer_argument_is_the_value_itself() {
     // rpcgen -N passes `point *` by reference and encodes it with xdr_point.
-    let b = args_of::<procs::Name>(&rpcgen::Point { x: 1, y: 2.into() });
+    let b = args_of::<procs::Name>(&rpcgen::Point { x: 1, y: 2 });
     assert_eq!(b, [0, 0, 0, 1, 0, 0, 0, 2]);
 }
 
@@ -120,7 +120,7 @@ fn bounded_unnamed_results_and_opaque_arguments_keep_their_bounds() {
 #[test]
 fn preset_types_encode_as_their_c_routines_do() {
     // u_int is xdr_u_int: 4 bytes; a preset name used as an argument too.
-    let b = args_of::<procs::Get>(&0x0102_0304.into());
+    let b = args_of::<procs::Get>(&0x0102_0304);
     assert_eq!(b, [1, 2, 3, 4]);
     let h = rpcgen::Handle {
         // xdr_netobj: variable opaque of at most MAX_NETOBJ_SZ (1024) bytes.
@@ -129,7 +129,7 @@ fn preset_types_encode_as_their_c_routines_do() {
         key: [1, 2, 3, 4, 5, 6, 7, 8].into(),
         // xdr_u_char, xdr_int16_t: 4 bytes each.
         bytes: [0xab.into(), 0xcd.into()],
-        small: (-1).into(),
+        small: -1,
         name: "n".to_owned(),
     };
     let b = rt::to_bytes(&h).unwrap();
@@ -165,7 +165,7 @@ fn a_bool_t_discriminant_takes_true_and_false() {
 #[test]
 fn percent_lines_inside_bodies_are_not_xdr() {
     // The struct has exactly its two declared fields.
-    let p = rpcgen::Point { x: 1, y: 2.into() };
+    let p = rpcgen::Point { x: 1, y: 2 };
     assert_eq!(rt::to_bytes(&p).unwrap().len(), 8);
     assert_eq!(rpcgen::Colour::Green as i32, 2);
 }

@@ -301,7 +301,10 @@ impl ModuleLayout<'_> {
     /// `None` when the two forms are the same and `expr` serves as it is.
     pub fn unwrap_typedefs(&self, kept: &Form, expr: TokenStream) -> Option<TokenStream> {
         if let Form::Named(n) = kept {
-            if let Some(target) = self.typedef_target(n) {
+            if let Some((target, newtype)) = self.typedef_target(n) {
+                if !newtype {
+                    return self.unwrap_typedefs(&target, expr);
+                }
                 let inner = quote!(#expr.0);
                 return Some(
                     self.unwrap_typedefs(&target, inner.clone())
@@ -322,7 +325,10 @@ impl ModuleLayout<'_> {
         path: &dyn Fn(&TypePath) -> TokenStream,
     ) -> Option<TokenStream> {
         if let Form::Named(n) = kept {
-            if let Some(target) = self.typedef_target(n) {
+            if let Some((target, newtype)) = self.typedef_target(n) {
+                if !newtype {
+                    return self.wrap_typedefs(&target, expr, path);
+                }
                 let inner = self
                     .wrap_typedefs(&target, expr.clone(), path)
                     .unwrap_or(expr);
@@ -333,12 +339,24 @@ impl ModuleLayout<'_> {
         self.map_parts(kept, expr, &|part, x| self.wrap_typedefs(part, x, path))
     }
 
-    /// The kept form of what typedef `n` stands for (`None`: not a typedef).
-    fn typedef_target(&self, n: &Named) -> Option<Form> {
-        match &self.type_def(&n.xdr)?.kind {
-            TypeKind::Alias(target) => Some(self.form(target, self.type_def(&n.xdr)?.recursive)),
+    /// The kept form of what typedef `n` stands for, and whether the
+    /// typedef is a newtype (`None`: not a typedef).
+    fn typedef_target(&self, n: &Named) -> Option<(Form, bool)> {
+        let def = self.type_def(&n.xdr)?;
+        match &def.kind {
+            TypeKind::Alias(target) => {
+                Some((self.form(target, def.recursive), !Self::renames(target)))
+            }
             _ => None,
         }
+    }
+
+    /// Whether a typedef of `target` only renames a type that has its own
+    /// codec and no bound to add (`typedef unsigned int u_int;`,
+    /// `typedef nametype other;`): such a typedef is a type alias, every
+    /// other one a newtype carrying its wire form.
+    pub fn renames(target: &TypeRef) -> bool {
+        target.shape == Shape::Scalar
     }
 
     /// `convert` applied to the values an optional or array `form` holds;

@@ -6,6 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::codegen::form::Form;
+use crate::codegen::layout::ModuleLayout;
 use crate::codegen::naming::{self, variant_names};
 use crate::codegen::{doc_attrs, ident, Generator};
 use crate::ir::{
@@ -50,6 +51,15 @@ impl Generator<'_> {
     /// The item(s) for one type definition.
     pub(crate) fn type_def(&self, t: &TypeDef) -> TokenStream {
         match &t.kind {
+            TypeKind::Alias(target) if ModuleLayout::renames(target) => {
+                let name = self.type_ident(&t.name);
+                let doc = doc_attrs(t.doc.as_deref());
+                let ty = self.rust_type(target, t.recursive);
+                quote! {
+                    #doc
+                    pub type #name = #ty;
+                }
+            }
             TypeKind::Alias(target) => self.newtype(t, target),
             TypeKind::Enum(e) => self.enumeration(t, e),
             TypeKind::Struct(s) => self.structure(t, s),
@@ -57,8 +67,9 @@ impl Generator<'_> {
         }
     }
 
-    /// A typedef: `pub struct Name(pub Inner);` with its impls from the
-    /// runtime's `typedef!`, encoded through the typedef's own wire form.
+    /// A typedef with a shape of its own: `pub struct Name(pub Inner);`
+    /// with its impls from the runtime's `typedef!`, encoded through the
+    /// typedef's own wire form.
     fn newtype(&self, t: &TypeDef, target: &TypeRef) -> TokenStream {
         let name = self.type_ident(&t.name);
         let doc = doc_attrs(t.doc.as_deref());
