@@ -128,7 +128,7 @@ fn preset_types_encode_as_their_c_routines_do() {
         // xdr_des_block: 8 bytes of opaque.
         key: [1, 2, 3, 4, 5, 6, 7, 8].into(),
         // xdr_u_char, xdr_int16_t: 4 bytes each.
-        bytes: [0xab.into(), 0xcd.into()],
+        bytes: [0xab, 0xcd],
         small: -1,
         name: "n".to_owned(),
     };
@@ -154,7 +154,7 @@ fn preset_types_encode_as_their_c_routines_do() {
 
 #[test]
 fn a_bool_t_discriminant_takes_true_and_false() {
-    let b = rt::to_bytes(&rpcgen::Pick::True(u64::MAX.into())).unwrap();
+    let b = rt::to_bytes(&rpcgen::Pick::True(u64::MAX)).unwrap();
     assert_eq!(
         b,
         [0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]

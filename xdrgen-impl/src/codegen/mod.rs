@@ -92,6 +92,8 @@ pub(crate) struct Generator<'a> {
     /// Written before every type name; `super::super::` while generating
     /// procedure markers, which live two modules below the types.
     pub type_prefix: RefCell<TokenStream>,
+    /// The names of the programs generated here.
+    pub programs: Vec<ProgramNames<'a>>,
 }
 
 impl<'a> Generator<'a> {
@@ -100,11 +102,45 @@ impl<'a> Generator<'a> {
             .runtime_path
             .parse()
             .unwrap_or_else(|_| quote!(::xdrgen::rt));
+        let layout = ModuleLayout::new(spec, options);
+        let programs = layout.programs();
         Generator {
             options,
-            layout: ModuleLayout::new(spec, options),
+            layout,
             rt,
             type_prefix: RefCell::new(TokenStream::new()),
+            programs,
+        }
+    }
+
+    /// The output in order, as pieces: each constant, each type with its
+    /// impls, then the programs, opened and closed around their parts.
+    fn pieces(&self) -> Vec<Piece> {
+        let spec = self.layout.spec();
+        let consts = (0..spec.constants.len())
+            .filter(|&i| !self.is_extern(spec.constants[i].span))
+            .map(|i| Piece::Job(Job::Constant(i)));
+        let strings = (0..spec.string_constants.len())
+            .filter(|&i| !self.is_extern(Some(spec.string_constants[i].span)))
+            .map(|i| Piece::Job(Job::StringConstant(i)));
+        let types = (0..spec.types.len())
+            .filter(|&i| !self.is_extern(Some(spec.types[i].span)))
+            .map(|i| Piece::Job(Job::Type(i)));
+        consts
+            .chain(strings)
+            .chain(types)
+            .chain(self.program_pieces())
+            .collect()
+    }
+
+    /// The items of one job.
+    fn job(&self, job: Job) -> TokenStream {
+        let spec = self.layout.spec();
+        match job {
+            Job::Constant(i) => self.constant(&spec.constants[i]),
+            Job::StringConstant(i) => self.string_constant(&spec.string_constants[i]),
+            Job::Type(i) => self.type_def(&spec.types[i]),
+            Job::Program(p) => self.program_job(p),
         }
     }
 
@@ -127,39 +163,65 @@ impl<'a> Generator<'a> {
     }
 }
 
+/// A piece of the output. Jobs are generated and formatted on their own,
+/// so no syntax tree of the whole file exists at once and pieces can be
+/// formatted on several threads; `Open` and `Close` nest the jobs between
+/// them in a module.
+pub(crate) enum Piece {
+    /// Items.
+    Job(Job),
+    /// A module's attributes and `pub mod name`, without its body.
+    Open(TokenStream),
+    /// The end of the innermost open module.
+    Close,
+}
+
+/// What a [`Piece::Job`] generates: indices into the spec's lists, or a
+/// program piece.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Job {
+    Constant(usize),
+    StringConstant(usize),
+    Type(usize),
+    Program(programs::ProgramJob),
+}
+
 /// The generated items, unformatted.
 pub fn generate_tokens(spec: &Spec, options: &GenOptions) -> TokenStream {
-    generate_parts(spec, options).into_iter().collect()
+    let g = Generator::new(spec, options);
+    // Modules being filled: their heads and the items so far.
+    let mut stack: Vec<(TokenStream, TokenStream)> = vec![(TokenStream::new(), TokenStream::new())];
+    for piece in g.pieces() {
+        match piece {
+            Piece::Job(job) => {
+                let items = g.job(job);
+                if let Some((_, body)) = stack.last_mut() {
+                    body.extend(items);
+                }
+            }
+            Piece::Open(head) => stack.push((head, TokenStream::new())),
+            Piece::Close => {
+                if stack.len() > 1 {
+                    let (head, body) = stack.pop().unwrap_or_default();
+                    if let Some((_, outer)) = stack.last_mut() {
+                        outer.extend(quote!(#head { #body }));
+                    }
+                }
+            }
+        }
+    }
+    stack.pop().map(|(_, body)| body).unwrap_or_default()
 }
 
-/// The generated items in parts, in order: each constant, each type with
-/// its impls, the programs. Formatting part by part keeps one part's
-/// syntax tree in memory at a time, not the whole file's.
-fn generate_parts(spec: &Spec, options: &GenOptions) -> Vec<TokenStream> {
-    let g = Generator::new(spec, options);
-    let consts = spec
-        .constants
-        .iter()
-        .filter(|c| !g.is_extern(c.span))
-        .map(|c| g.constant(c));
-    let strings = spec
-        .string_constants
-        .iter()
-        .filter(|c| !g.is_extern(Some(c.span)))
-        .map(|c| g.string_constant(c));
-    let types = spec
-        .types
-        .iter()
-        .filter(|t| !g.is_extern(Some(t.span)))
-        .map(|t| g.type_def(t));
-    consts
-        .chain(strings)
-        .chain(types)
-        .chain(std::iter::once(g.programs()))
-        .collect()
-}
+/// Most threads formatting at once.
+const MAX_THREADS: usize = 8;
 
 /// The generated items as formatted Rust source, with a preamble.
+///
+/// Pieces are formatted with prettyplease on up to [`MAX_THREADS`]
+/// threads (each with its own generator), taking the next piece as they
+/// finish one; the output is the same as formatting the whole file at
+/// once, byte for byte.
 ///
 /// # Errors
 /// Only if the generated tokens do not parse as Rust, which would be a bug
@@ -170,10 +232,96 @@ pub fn generate_source(
     options: &GenOptions,
 ) -> Result<String, String> {
     let mut out = preamble(sources, options);
-    for part in generate_parts(spec, options) {
-        let file: syn::File =
-            syn::parse2(part).map_err(|e| format!("xdrgen produced invalid Rust (a bug): {e}"))?;
-        out.push_str(&prettyplease::unparse(&file));
+    // The layout of the pieces: each one's module depth and, for a module
+    // head, its text; computed once here.
+    let outline = Generator::new(spec, options).pieces();
+    let mut depths = Vec::with_capacity(outline.len());
+    let mut depth = 0usize;
+    for piece in &outline {
+        match piece {
+            Piece::Close => {
+                depth = depth.saturating_sub(1);
+                depths.push(depth);
+            }
+            _ => depths.push(depth),
+        }
+        if matches!(piece, Piece::Open(_)) {
+            depth += 1;
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_THREADS);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (next, depths) = (&next, &depths);
+                scope.spawn(move || -> Result<Vec<(usize, String)>, String> {
+                    let g = Generator::new(spec, options);
+                    let pieces = g.pieces();
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(piece) = pieces.get(i) else {
+                            return Ok(done);
+                        };
+                        let text = match piece {
+                            Piece::Job(job) => format_at(g.job(*job), depths[i])?,
+                            Piece::Open(head) => {
+                                let text = format_at(quote!(#head {}), depths[i])?;
+                                let open = text.trim_end().strip_suffix("{}").unwrap_or(&text);
+                                format!("{open}{{\n")
+                            }
+                            Piece::Close => format!("{}}}\n", "    ".repeat(depths[i])),
+                        };
+                        done.push((i, text));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err("a formatting thread panicked".into()))
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut texts: Vec<String> = vec![String::new(); outline.len()];
+    for r in results {
+        for (i, text) in r? {
+            texts[i] = text;
+        }
+    }
+    for text in texts {
+        out.push_str(&text);
+    }
+    Ok(out)
+}
+
+/// `items` formatted as they are inside `depth` modules: wrapped in that
+/// many, formatted, unwrapped, so the line breaks are those of the whole
+/// file.
+fn format_at(items: TokenStream, depth: usize) -> Result<String, String> {
+    let mut wrapped = items;
+    for _ in 0..depth {
+        wrapped = quote!(mod m { #wrapped });
+    }
+    let file: syn::File =
+        syn::parse2(wrapped).map_err(|e| format!("xdrgen produced invalid Rust (a bug): {e}"))?;
+    let text = prettyplease::unparse(&file);
+    if depth == 0 {
+        return Ok(text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let inner = lines
+        .get(depth..lines.len().saturating_sub(depth))
+        .unwrap_or_default();
+    let mut out = String::with_capacity(text.len());
+    for line in inner {
+        out.push_str(line);
+        out.push('\n');
     }
     Ok(out)
 }

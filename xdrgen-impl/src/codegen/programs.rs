@@ -11,63 +11,131 @@ use quote::{format_ident, quote};
 
 use crate::codegen::layout::VersionNames;
 use crate::codegen::naming;
-use crate::codegen::{doc_attrs, Generator};
+use crate::codegen::{doc_attrs, Generator, Job, Piece};
 use crate::ir::{
     AclCondition, AclRule, Annotations, BaseType, Generate, Priority, Procedure, ProcedureKind,
     Program, StreamDirection, TypeKind, TypeRef,
 };
 
+/// One piece of a version's tables, generated and formatted on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VersionPart {
+    /// `VERSION` with the `Procedure` enum and its impls (0), or
+    /// `PROCEDURES` (1).
+    Tables(usize),
+    /// The marker type of the procedure at this index, in `procs`.
+    Marker(usize),
+    /// One third of the `Call`, `Reply` or `Message` enum (see
+    /// [`DispatchKind`]): its declaration, its inherent impl or its
+    /// `Encode` impl. libvirt's are the largest items of the output.
+    Dispatch(DispatchKind, usize),
+}
+
+/// Which dispatch enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DispatchKind {
+    Call,
+    Reply,
+    Message,
+}
+
+/// Where a program piece belongs: program and version indices into
+/// [`ModuleLayout::programs`](crate::codegen::ModuleLayout::programs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProgramJob {
+    pub program: usize,
+    /// `None`: the program module's own `NUMBER`.
+    pub version: Option<(usize, VersionPart)>,
+}
+
 impl Generator<'_> {
-    pub(crate) fn programs(&self) -> TokenStream {
-        let programs = self.layout.programs().into_iter().map(|names| {
+    /// The programs as a sequence of pieces: module openings and closings
+    /// around jobs, so that no piece is the whole table (a program of
+    /// libvirt's size is half the output).
+    pub(crate) fn program_pieces(&self) -> Vec<Piece> {
+        let mut out = Vec::new();
+        for (pi, names) in self.programs.iter().enumerate() {
             let p = names.program;
-            let module = format_ident!("{}", names.module);
-            let number = Literal::u32_unsuffixed(p.number);
             let doc = doc_attrs(p.doc.as_deref().or(Some(&format!("Program `{}`.", p.name))));
-            let body = match names.versions.as_slice() {
-                [only] => self.version(p, only, 1),
-                many => {
-                    let vs = many.iter().map(|v| {
-                        let m = format_ident!("{}", v.module.as_deref().unwrap_or_default());
-                        let body = self.version(p, v, 2);
-                        let vdoc = format!(" Version `{}` ({}).", v.version.name, v.version.number);
-                        quote! {
-                            #[doc = #vdoc]
-                            pub mod #m { #body }
-                        }
-                    });
-                    quote!(#(#vs)*)
+            let module = format_ident!("{}", names.module);
+            out.push(Piece::Open(quote!(#doc pub mod #module)));
+            out.push(Piece::Job(Job::Program(ProgramJob {
+                program: pi,
+                version: None,
+            })));
+            let several = names.versions.len() > 1;
+            for (vi, v) in names.versions.iter().enumerate() {
+                if several {
+                    let m = format_ident!("{}", v.module.as_deref().unwrap_or_default());
+                    let vdoc = format!(" Version `{}` ({}).", v.version.name, v.version.number);
+                    out.push(Piece::Open(quote!(#[doc = #vdoc] pub mod #m)));
                 }
-            };
-            quote! {
-                #doc
-                pub mod #module {
-                    /// The program number.
-                    pub const NUMBER: u32 = #number;
-                    #body
+                let job = |part| {
+                    Piece::Job(Job::Program(ProgramJob {
+                        program: pi,
+                        version: Some((vi, part)),
+                    }))
+                };
+                out.extend((0..2).map(|half| job(VersionPart::Tables(half))));
+                out.push(Piece::Open(quote! {
+                    /// One marker type per procedure, for calls typed at compile time.
+                    pub mod procs
+                }));
+                out.extend((0..v.procedures.len()).map(|i| job(VersionPart::Marker(i))));
+                out.push(Piece::Close);
+                for kind in [
+                    DispatchKind::Call,
+                    DispatchKind::Reply,
+                    DispatchKind::Message,
+                ] {
+                    out.extend((0..3).map(|third| job(VersionPart::Dispatch(kind, third))));
+                }
+                if several {
+                    out.push(Piece::Close);
                 }
             }
-        });
-        quote!(#(#programs)*)
+            out.push(Piece::Close);
+        }
+        out
     }
 
-    /// The tables of one version, in a module `depth` levels below the
-    /// types.
-    fn version(&self, p: &Program, names: &VersionNames<'_>, depth: usize) -> TokenStream {
-        let rt = &self.rt;
-        let version = Literal::u32_unsuffixed(names.version.number);
-        let procs: Vec<&Procedure> = names.procedures.iter().map(|n| n.procedure).collect();
-        let variants: Vec<proc_macro2::Ident> = names
+    /// The items of one program piece.
+    pub(crate) fn program_job(&self, job: ProgramJob) -> TokenStream {
+        let names = &self.programs[job.program];
+        let p = names.program;
+        let Some((vi, part)) = job.version else {
+            let number = Literal::u32_unsuffixed(p.number);
+            return quote! {
+                /// The program number.
+                pub const NUMBER: u32 = #number;
+            };
+        };
+        let v = &names.versions[vi];
+        // The version's tables are one module below the program's, or two
+        // with a module per version; the types are above them.
+        let depth = if names.versions.len() > 1 { 2 } else { 1 };
+        match part {
+            VersionPart::Tables(0) => self.procedure_enum(v),
+            VersionPart::Tables(_) => self.procedure_table(v),
+            VersionPart::Marker(i) => self.marker(p, v, i, depth),
+            VersionPart::Dispatch(kind, third) => self.version_dispatch(v, kind, third),
+        }
+    }
+
+    fn variants(names: &VersionNames<'_>) -> Vec<proc_macro2::Ident> {
+        names
             .procedures
             .iter()
             .map(|n| format_ident!("{}", n.marker))
-            .collect();
-        let up = |n: usize| -> TokenStream {
-            let supers = (0..n).map(|_| quote!(super::));
-            quote!(#(#supers)*)
-        };
-        let types_from_procs = up(depth + 1);
+            .collect()
+    }
 
+    /// `VERSION` and the `Procedure` enum of a version.
+    fn procedure_enum(&self, names: &VersionNames<'_>) -> TokenStream {
+        let rt = &self.rt;
+        let version = Literal::u32_unsuffixed(names.version.number);
+        let procs: Vec<&Procedure> = names.procedures.iter().map(|n| n.procedure).collect();
+        let variants = Self::variants(names);
         let enum_variants = procs.iter().zip(&variants).map(|(pr, v)| {
             let n = Literal::u32_unsuffixed(pr.number);
             let doc = format!(" `{}`", pr.name);
@@ -81,70 +149,6 @@ impl Generator<'_> {
             let i = Literal::usize_unsuffixed(i);
             quote!(Self::#v => &PROCEDURES[#i],)
         });
-        let rows = procs.iter().map(|pr| self.info_row(pr));
-        let markers = procs.iter().zip(&variants).enumerate().map(|(i, (pr, v))| {
-            let index = Literal::usize_unsuffixed(i);
-            let [args, args_codec, ret, ret_codec] = self.marker_types(pr, &types_from_procs);
-            let program = Literal::u32_unsuffixed(p.number);
-            let doc = doc_attrs(pr.doc.as_deref());
-            let name_doc = format!(" Procedure `{}` ({}).", pr.name, pr.number);
-            let n = Literal::u32_unsuffixed(pr.number);
-            quote! {
-                #[doc = #name_doc]
-                #doc
-                #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-                pub struct #v;
-                impl #rt::RemoteProcedure for #v {
-                    const PROGRAM: u32 = #program;
-                    const VERSION: u32 = #version;
-                    const NUMBER: u32 = #n;
-                    const INFO: &'static #rt::ProcedureInfo = &super::PROCEDURES[#index];
-                    type Args = #args;
-                    type ArgsCodec = #args_codec;
-                    type Ret = #ret;
-                    type RetCodec = #ret_codec;
-                }
-            }
-        });
-        let calls: Vec<&proc_macro2::Ident> = procs
-            .iter()
-            .zip(&variants)
-            .filter(|(pr, _)| pr.kind == ProcedureKind::Call)
-            .map(|(_, v)| v)
-            .collect();
-        let messages: Vec<&proc_macro2::Ident> = procs
-            .iter()
-            .zip(&variants)
-            .filter(|(pr, _)| pr.kind == ProcedureKind::Message)
-            .map(|(_, v)| v)
-            .collect();
-        let call_enum = self.dispatch_enum(
-            "Call",
-            " The arguments of a call to any procedure of this version.",
-            &calls,
-            quote!(Args),
-            quote!(ArgsCodec),
-        );
-        let reply_enum = self.dispatch_enum(
-            "Reply",
-            " The reply to a call of any procedure of this version.",
-            &calls,
-            quote!(Ret),
-            quote!(RetCodec),
-        );
-        let mut message_enum = self.dispatch_enum(
-            "Message",
-            " A one-way message (event) of this version.",
-            &messages,
-            quote!(Args),
-            quote!(ArgsCodec),
-        );
-        let message_procs: Vec<&Procedure> = procs
-            .iter()
-            .copied()
-            .filter(|pr| pr.kind == ProcedureKind::Message)
-            .collect();
-        message_enum.extend(self.callback_id_accessor(&message_procs, &messages));
         let count = Literal::usize_unsuffixed(procs.len());
         let all = variants.iter().map(|v| quote!(Self::#v,));
         quote! {
@@ -175,18 +179,110 @@ impl Generator<'_> {
                     }
                 }
             }
+        }
+    }
 
+    /// `PROCEDURES` of a version.
+    fn procedure_table(&self, names: &VersionNames<'_>) -> TokenStream {
+        let rt = &self.rt;
+        let count = Literal::usize_unsuffixed(names.procedures.len());
+        let rows = names.procedures.iter().map(|n| self.info_row(n.procedure));
+        quote! {
             /// Every procedure's description, in definition order.
             pub static PROCEDURES: [#rt::ProcedureInfo; #count] = [#(#rows),*];
+        }
+    }
 
-            /// One marker type per procedure, for calls typed at compile time.
-            pub mod procs {
-                #(#markers)*
+    /// The marker type of procedure `i`, in `procs`, `depth` modules below
+    /// the types plus one.
+    fn marker(&self, p: &Program, names: &VersionNames<'_>, i: usize, depth: usize) -> TokenStream {
+        let rt = &self.rt;
+        let pr = names.procedures[i].procedure;
+        let v = format_ident!("{}", names.procedures[i].marker);
+        let supers = (0..depth + 1).map(|_| quote!(super::));
+        let types_from_procs = quote!(#(#supers)*);
+        let version = Literal::u32_unsuffixed(names.version.number);
+        let index = Literal::usize_unsuffixed(i);
+        let [args, args_codec, ret, ret_codec] = self.marker_types(pr, &types_from_procs);
+        let program = Literal::u32_unsuffixed(p.number);
+        let doc = doc_attrs(pr.doc.as_deref());
+        let name_doc = format!(" Procedure `{}` ({}).", pr.name, pr.number);
+        let n = Literal::u32_unsuffixed(pr.number);
+        quote! {
+            #[doc = #name_doc]
+            #doc
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+            pub struct #v;
+            impl #rt::RemoteProcedure for #v {
+                const PROGRAM: u32 = #program;
+                const VERSION: u32 = #version;
+                const NUMBER: u32 = #n;
+                const INFO: &'static #rt::ProcedureInfo = &super::PROCEDURES[#index];
+                type Args = #args;
+                type ArgsCodec = #args_codec;
+                type Ret = #ret;
+                type RetCodec = #ret_codec;
             }
+        }
+    }
 
-            #call_enum
-            #reply_enum
-            #message_enum
+    /// One third of the `Call`, `Reply` or `Message` enum of a version
+    /// (see [`Generator::dispatch_enum`]); the `Encode` third of `Message`
+    /// carries `callback_id()`.
+    fn version_dispatch(
+        &self,
+        names: &VersionNames<'_>,
+        kind: DispatchKind,
+        third: usize,
+    ) -> TokenStream {
+        let variants = Self::variants(names);
+        let of_kind = |kind| -> Vec<&proc_macro2::Ident> {
+            names
+                .procedures
+                .iter()
+                .zip(&variants)
+                .filter(|(n, _)| n.procedure.kind == kind)
+                .map(|(_, v)| v)
+                .collect()
+        };
+        match kind {
+            DispatchKind::Call => self.dispatch_enum(
+                "Call",
+                " The arguments of a call to any procedure of this version.",
+                &of_kind(ProcedureKind::Call),
+                quote!(Args),
+                quote!(ArgsCodec),
+                third,
+            ),
+            DispatchKind::Reply => self.dispatch_enum(
+                "Reply",
+                " The reply to a call of any procedure of this version.",
+                &of_kind(ProcedureKind::Call),
+                quote!(Ret),
+                quote!(RetCodec),
+                third,
+            ),
+            DispatchKind::Message => {
+                let messages = of_kind(ProcedureKind::Message);
+                let mut message_enum = self.dispatch_enum(
+                    "Message",
+                    " A one-way message (event) of this version.",
+                    &messages,
+                    quote!(Args),
+                    quote!(ArgsCodec),
+                    third,
+                );
+                if third == 2 {
+                    let message_procs: Vec<&Procedure> = names
+                        .procedures
+                        .iter()
+                        .map(|n| n.procedure)
+                        .filter(|pr| pr.kind == ProcedureKind::Message)
+                        .collect();
+                    message_enum.extend(self.callback_id_accessor(&message_procs, &messages));
+                }
+                message_enum
+            }
         }
     }
 
@@ -241,7 +337,9 @@ impl Generator<'_> {
     }
 
     /// An enum with one variant per procedure holding its `Args` or `Ret`,
-    /// decoded by procedure number: the dispatch table for frames.
+    /// decoded by procedure number: the dispatch table for frames. `third`
+    /// picks the piece: 0 the declaration, 1 the inherent impl, 2 the
+    /// `Encode` impl (only that one is built).
     fn dispatch_enum(
         &self,
         name: &str,
@@ -249,81 +347,97 @@ impl Generator<'_> {
         variants: &[&proc_macro2::Ident],
         value: TokenStream,
         codec: TokenStream,
+        third: usize,
     ) -> TokenStream {
         let rt = &self.rt;
         let name = format_ident!("{}", name);
-        let decl = variants
-            .iter()
-            .map(|v| quote!(#v(<procs::#v as #rt::RemoteProcedure>::#value),));
-        let procedure = variants
-            .iter()
-            .map(|v| quote!(Self::#v(_) => Procedure::#v,));
-        let decode = variants.iter().map(|v| {
-            quote! {
-                Procedure::#v => #rt::decode_all::<<procs::#v as #rt::RemoteProcedure>::#codec>(body)
-                    .map(|x| ::std::option::Option::Some(Self::#v(x))),
-            }
-        });
-        let encode = variants.iter().map(|v| {
-            quote!(Self::#v(x) => <<procs::#v as #rt::RemoteProcedure>::#codec as #rt::Codec>::encode(x, w),)
-        });
-        let len = variants.iter().map(|v| {
-            quote!(Self::#v(x) => <<procs::#v as #rt::RemoteProcedure>::#codec as #rt::Codec>::len(x),)
-        });
         // An empty enum has no values: its methods only satisfy the types.
-        let (procedure_body, decode_body, encode_body, len_body) = if variants.is_empty() {
-            (
-                quote!(match *self {}),
+        let empty = variants.is_empty();
+        match third {
+            0 => {
+                let decl = variants
+                    .iter()
+                    .map(|v| quote!(#v(<procs::#v as #rt::RemoteProcedure>::#value),));
                 quote! {
-                    let _ = (procedure, body);
-                    ::std::result::Result::Ok(::std::option::Option::None)
-                },
-                quote!(match *self {}),
-                quote!(match *self {}),
-            )
-        } else {
-            (
-                quote!(match *self { #(#procedure)* }),
-                quote! {
-                    match procedure {
-                        #(#decode)*
-                        _ => ::std::result::Result::Ok(::std::option::Option::None),
-                    }
-                },
-                quote!(match self { #(#encode)* }),
-                quote!(match self { #(#len)* }),
-            )
-        };
-        quote! {
-            #[doc = #doc]
-            #[derive(Debug, Clone, PartialEq)]
-            pub enum #name { #(#decl)* }
-
-            impl #name {
-                /// The procedure this value belongs to.
-                pub fn procedure(&self) -> Procedure {
-                    #procedure_body
-                }
-
-                /// Decodes the body of a frame for `procedure`; `None` when
-                /// the procedure has no such body (e.g. a message number
-                /// given to `Call`). The body must be used up exactly.
-                #[allow(unreachable_patterns)]
-                pub fn decode(
-                    procedure: Procedure,
-                    body: &[u8],
-                ) -> ::std::result::Result<::std::option::Option<Self>, #rt::Error> {
-                    #decode_body
+                    #[doc = #doc]
+                    #[derive(Debug, Clone, PartialEq)]
+                    pub enum #name { #(#decl)* }
                 }
             }
+            1 => {
+                let (procedure_body, decode_body) = if empty {
+                    (
+                        quote!(match *self {}),
+                        quote! {
+                            let _ = (procedure, body);
+                            ::std::result::Result::Ok(::std::option::Option::None)
+                        },
+                    )
+                } else {
+                    let procedure = variants
+                        .iter()
+                        .map(|v| quote!(Self::#v(_) => Procedure::#v,));
+                    let decode = variants.iter().map(|v| {
+                        quote! {
+                            Procedure::#v => #rt::decode_all::<<procs::#v as #rt::RemoteProcedure>::#codec>(body)
+                                .map(|x| ::std::option::Option::Some(Self::#v(x))),
+                        }
+                    });
+                    (
+                        quote!(match *self { #(#procedure)* }),
+                        quote! {
+                            match procedure {
+                                #(#decode)*
+                                _ => ::std::result::Result::Ok(::std::option::Option::None),
+                            }
+                        },
+                    )
+                };
+                quote! {
+                    impl #name {
+                        /// The procedure this value belongs to.
+                        pub fn procedure(&self) -> Procedure {
+                            #procedure_body
+                        }
 
-            impl #rt::Encode for #name {
-                fn encode(&self, w: &mut #rt::Writer<'_>) -> ::std::result::Result<(), #rt::Error> {
-                    let _ = &w;
-                    #encode_body
+                        /// Decodes the body of a frame for `procedure`; `None` when
+                        /// the procedure has no such body (e.g. a message number
+                        /// given to `Call`). The body must be used up exactly.
+                        #[allow(unreachable_patterns)]
+                        pub fn decode(
+                            procedure: Procedure,
+                            body: &[u8],
+                        ) -> ::std::result::Result<::std::option::Option<Self>, #rt::Error> {
+                            #decode_body
+                        }
+                    }
                 }
-                fn encoded_len(&self) -> usize {
-                    #len_body
+            }
+            _ => {
+                let (encode_body, len_body) = if empty {
+                    (quote!(match *self {}), quote!(match *self {}))
+                } else {
+                    let encode = variants.iter().map(|v| {
+                        quote!(Self::#v(x) => <<procs::#v as #rt::RemoteProcedure>::#codec as #rt::Codec>::encode(x, w),)
+                    });
+                    let len = variants.iter().map(|v| {
+                        quote!(Self::#v(x) => <<procs::#v as #rt::RemoteProcedure>::#codec as #rt::Codec>::len(x),)
+                    });
+                    (
+                        quote!(match self { #(#encode)* }),
+                        quote!(match self { #(#len)* }),
+                    )
+                };
+                quote! {
+                    impl #rt::Encode for #name {
+                        fn encode(&self, w: &mut #rt::Writer<'_>) -> ::std::result::Result<(), #rt::Error> {
+                            let _ = &w;
+                            #encode_body
+                        }
+                        fn encoded_len(&self) -> usize {
+                            #len_body
+                        }
+                    }
                 }
             }
         }
