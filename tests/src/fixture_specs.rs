@@ -73,6 +73,23 @@ pub fn rpcsvc_specs() -> Vec<PathBuf> {
     out
 }
 
+/// The rpcsvc specifications as [`SpecSource`]s named `rpcsvc_<stem>`.
+pub fn rpcsvc_sources() -> Vec<SpecSource> {
+    rpcsvc_specs()
+        .into_iter()
+        .map(|p| SpecSource {
+            name: format!(
+                "rpcsvc_{}",
+                p.file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("spec")
+                    .replace(['-', '.'], "_")
+            ),
+            files: vec![p],
+        })
+        .collect()
+}
+
 /// The `.x` files and folders of `.x` files in `dir`, sorted by name.
 fn specs_in(dir: &Path) -> Vec<SpecSource> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)

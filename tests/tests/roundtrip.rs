@@ -16,12 +16,16 @@
 //!   decodes, re-encode it to exactly those bytes.
 
 use integration_tests::codec_check::{hex, DecodeAny, Decoded, FullCheck, Report};
-use integration_tests::fixture_specs::{all_specs, load_files};
+use integration_tests::fixture_specs::{all_specs, load_files, rpcsvc_sources};
 use integration_tests::random_xdr::{codec_types, Limits, Oracle, Rng};
 use xdrgen::ir::{Spec, TypeKind};
 
 mod fixtures {
     include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
+}
+
+mod rpcsvc {
+    include!(concat!(env!("OUT_DIR"), "/rpcsvc.rs"));
 }
 
 #[cfg(has_libvirt_remote)]
@@ -212,6 +216,51 @@ fn every_fixture_type_round_trips_against_the_oracle() {
     assert!(types >= 25, "only {types} fixture types tested");
     // Typedefs are checked on their own, as the newtypes they generate.
     assert!(typedefs >= 30, "only {typedefs} fixture typedefs tested");
+}
+
+/// The rpcsvc specs (rpcsvc-proto's and libtirpc-dev's), whose C
+/// `rpcgen_interop.rs` compares with the same oracle.
+#[test]
+fn every_rpcsvc_type_round_trips_against_the_oracle() {
+    let sources = rpcsvc_sources();
+    if sources.is_empty() {
+        eprintln!("skipped: no rpcsvc specs (apt-get install rpcsvc-proto libtirpc-dev)");
+        return;
+    }
+    let effort = Effort {
+        encodings: 24,
+        all_prefixes_up_to: 96,
+        flips: 8,
+        limits: Limits {
+            budget: 4 * 1024,
+            ..Limits::default()
+        },
+    };
+    let mut types = 0;
+    let mut specs = 0;
+    for name in rpcsvc::SPECS {
+        let src = sources
+            .iter()
+            .find(|s| s.name == *name)
+            .unwrap_or_else(|| panic!("build.rs saw {name}, which is gone: rebuild"));
+        let (_, spec) = load_files(&src.files).unwrap();
+        let expected: Vec<&str> = codec_types(&spec).iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            rpcsvc::types(name),
+            expected,
+            "{name}: build.rs saw other types"
+        );
+        let t = check_spec(name, &spec, &effort, &|ty, c| rpcsvc::dispatch(name, ty, c));
+        types += t.types;
+        specs += 1;
+    }
+    println!("rpcsvc round trip: {specs} specs, {types} types");
+    // All but nis_callback.x, whose types come from another spec.
+    assert!(
+        specs + 1 >= sources.len(),
+        "only {specs} of {} specs",
+        sources.len()
+    );
 }
 
 #[cfg(has_libvirt_remote)]
