@@ -58,6 +58,9 @@ pub const MAX_INCLUDE_DEPTH: usize = 200;
 /// Largest file an `#include` may read, in bytes.
 pub const MAX_INCLUDE_BYTES: u64 = 64 << 20;
 
+/// Most bytes all `#include`s of one run may read together.
+pub const MAX_TOTAL_INCLUDE_BYTES: u64 = 256 << 20;
+
 /// How preprocessor lines are handled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Preprocessor {
@@ -182,6 +185,7 @@ pub fn preprocess(sources: &mut SourceMap, options: &CppOptions, fs: &dyn FileSy
                 options,
                 macros: initial_macros(options),
                 read: HashMap::new(),
+                included_bytes: 0,
                 out: &mut out,
             };
             for &id in &roots {
@@ -302,6 +306,8 @@ struct Builtin<'a> {
     macros: HashMap<String, Macro>,
     /// Files read so far, by [`path_key`].
     read: HashMap<PathBuf, FileId>,
+    /// Bytes read through `#include` so far.
+    included_bytes: u64,
     out: &'a mut CppOutput,
 }
 
@@ -558,6 +564,17 @@ impl Builtin<'_> {
             }
             match self.fs.read(&path) {
                 Ok(text) => {
+                    self.included_bytes += text.len() as u64;
+                    if self.included_bytes > MAX_TOTAL_INCLUDE_BYTES {
+                        self.error(
+                            span,
+                            format!(
+                                "the included files come to more than \
+                                 {MAX_TOTAL_INCLUDE_BYTES} bytes"
+                            ),
+                        );
+                        return;
+                    }
                     let id = self.sources.add(name.display().to_string(), text);
                     self.read.insert(key, id);
                     self.out.dependencies.push(path);

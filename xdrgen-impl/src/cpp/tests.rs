@@ -279,3 +279,24 @@ fn passthrough_defines_are_integer_constants() {
         ]
     );
 }
+
+#[test]
+fn included_bytes_are_bounded_in_all() {
+    // Files each under the per-file bound, together over the total.
+    let big = "x".repeat((MAX_TOTAL_INCLUDE_BYTES / 4 - 1) as usize);
+    let files: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("dir/f{i}.x"), big.clone()))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let root: String = (0..6).map(|i| format!("#include \"f{i}.x\"\n")).collect();
+    let (sources, out) = run(&root, &refs, &CppOptions::default());
+    // The fifth and sixth are refused, each with its error.
+    assert_eq!(out.diagnostics.len(), 2);
+    assert!(out.diagnostics.iter().all(|d| d.message.contains("more than")));
+    assert_eq!(sources.files().count(), 1 + 4);
+    let total: usize = sources.files().skip(1).map(|(_, f)| f.text.len()).sum();
+    assert!(total as u64 <= MAX_TOTAL_INCLUDE_BYTES);
+}
