@@ -218,7 +218,7 @@ const MAX_THREADS: usize = 8;
 
 /// The generated items as formatted Rust source, with a preamble.
 ///
-/// Pieces are formatted with prettyplease on up to [`MAX_THREADS`]
+/// Pieces are formatted with prettyplease on up to `MAX_THREADS` (8)
 /// threads (each with its own generator), taking the next piece as they
 /// finish one; the output is the same as formatting the whole file at
 /// once, byte for byte.

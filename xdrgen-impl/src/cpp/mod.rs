@@ -10,7 +10,7 @@
 //!   integer expressions, `#include "file"` and `<file>`, `#error`,
 //!   `#warning`; `#pragma`, `#ident` and `#line` are accepted and ignored.
 //!   Directive lines and the lines of sections not taken are blanked in
-//!   the text the parser reads ([`SourceFile::parse_text`]), byte for
+//!   the text the parser reads ([`SourceFile::parse_text`](crate::diag::SourceFile::parse_text)), byte for
 //!   byte, so every span still points into the file as written and
 //!   diagnostics keep their `file:line:col`. Macros are not replaced
 //!   inside definitions; instead each object-like macro whose body is an
