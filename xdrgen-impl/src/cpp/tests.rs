@@ -295,7 +295,10 @@ fn included_bytes_are_bounded_in_all() {
     let (sources, out) = run(&root, &refs, &CppOptions::default());
     // The fifth and sixth are refused, each with its error.
     assert_eq!(out.diagnostics.len(), 2);
-    assert!(out.diagnostics.iter().all(|d| d.message.contains("more than")));
+    assert!(out
+        .diagnostics
+        .iter()
+        .all(|d| d.message.contains("more than")));
     assert_eq!(sources.files().count(), 1 + 4);
     let total: usize = sources.files().skip(1).map(|(_, f)| f.text.len()).sum();
     assert!(total as u64 <= MAX_TOTAL_INCLUDE_BYTES);
