@@ -5,7 +5,8 @@
 //!   package from its `.crate` file: a file missing from an `include` list or
 //!   a dependency known only by path fails here, not on crates.io.
 //!   Interdependent unpublished crates resolve against each other through
-//!   cargo's temporary local registry.
+//!   cargo's temporary local registry; what earlier runs unpacked from it
+//!   is removed first, since cargo would reuse it for the same version.
 //! - The declared minimum Rust (`workspace.package.rust-version`) builds
 //!   them: that toolchain is installed with rustup (minimal profile) and
 //!   checks every published crate with all features, from the lock file.
@@ -53,8 +54,21 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
         release.crates.join(", "),
         release.rust_version
     );
+    forget_unpacked_packages(&release.crates)?;
+    // The verification builds go to a folder of their own, emptied first:
+    // in a shared one, cargo would keep the build of an earlier run's
+    // package of the same version, for the same reason.
+    let target = root.join("target/release-check");
+    match std::fs::remove_dir_all(&target) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("cannot clear {}: {e}", target.display()))
+        }
+        _ => {}
+    }
     let mut package = cargo(root);
-    package.args(["package", "--locked"]);
+    package
+        .args(["package", "--locked", "--target-dir"])
+        .arg(&target);
     if args.allow_dirty {
         package.arg("--allow-dirty");
     }
@@ -92,6 +106,45 @@ pub fn run(root: &Path, args: &Args) -> Result<(), String> {
         check.args(["-p", c]);
     }
     run_command(&mut check)
+}
+
+/// Removes what earlier runs unpacked of these crates from cargo's
+/// temporary local registries (`$CARGO_HOME/registry/src/-<hash>/`).
+/// Cargo takes a registry's crate of a given version as immutable, so
+/// without this a later `cargo package` of the same version verifies
+/// against the sources an earlier run unpacked there, not the new ones.
+fn forget_unpacked_packages(crates: &[String]) -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry/src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        // The local overlays are named `-<hash>`; crates.io's are not.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(unpacked) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for dir in unpacked.flatten() {
+            let name = dir.file_name().to_string_lossy().into_owned();
+            let ours = crates.iter().any(|c| {
+                name.strip_prefix(c.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|v| v.starts_with(|ch: char| ch.is_ascii_digit()))
+            });
+            if ours {
+                std::fs::remove_dir_all(dir.path())
+                    .map_err(|e| format!("cannot remove {}: {e}", dir.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn cargo(root: &Path) -> Command {
