@@ -105,16 +105,7 @@ fn number(s: &str) -> Result<Num, String> {
         .max(1.min(s.len()));
     let (digits, suffix) = s.split_at(digits_end);
     let unsigned_suffix = suffix.contains(['u', 'U']);
-    let (radix, body) = if let Some(h) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        (16, h)
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        (8, &digits[1..])
-    } else {
-        (10, digits)
-    };
+    let (radix, body) = crate::syntax::radix_digits(digits);
     let v = u64::from_str_radix(body, radix).map_err(|_| bad())?;
     Ok(Num {
         bits: v,

@@ -9,4 +9,5 @@ pub mod ast;
 mod parser;
 mod trivia;
 
+pub(crate) use parser::radix_digits;
 pub use parser::{parse_file, MAX_NESTING};

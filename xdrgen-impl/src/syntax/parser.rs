@@ -347,6 +347,21 @@ fn span_between(a: &In<'_>, b: &In<'_>) -> Span {
     Span::new(a.extra.file, a.location_offset(), b.location_offset())
 }
 
+/// C's integer prefixes, as rpcgen and cpp read them: `0x`/`0X` is hex,
+/// a leading `0` octal; the radix and the digits after the prefix.
+pub(crate) fn radix_digits(digits: &str) -> (u32, &str) {
+    if let Some(h) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        (16, h)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    }
+}
+
 fn word_len(s: &str) -> usize {
     s.bytes()
         .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))
@@ -451,16 +466,7 @@ fn literal(i: In<'_>) -> PResult<'_, Value> {
             format!("invalid integer literal `{}`: {what}", &s[..len]),
         ))
     };
-    let (radix, ds) = if let Some(h) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        (16, h)
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        (8, &digits[1..])
-    } else {
-        (10, digits)
-    };
+    let (radix, ds) = radix_digits(digits);
     if ds.is_empty() {
         return Err(bad("no digits"));
     }

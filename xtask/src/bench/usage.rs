@@ -2,7 +2,7 @@
 //! CPU time (user and system) and peak resident memory.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// What one run cost.
 #[derive(Debug, Clone, Copy)]
@@ -21,15 +21,8 @@ pub fn command(root: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
 
 /// Runs a command made by [`command`] and reads its usage line; `what`
 /// names it in errors.
-pub fn measure(mut cmd: Command, what: &str) -> Result<Usage, String> {
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{what} failed ({})", out.status));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+pub fn measure(cmd: Command, what: &str) -> Result<Usage, String> {
+    let text = super::measure(cmd, what)?;
     let line = text
         .lines()
         .rev()
