@@ -255,61 +255,10 @@ pub struct TypedParam {
     pub field: NonnullString,
     pub value: TypedParamValue,
 }
-impl ::xdrgen::rt::Encode for TypedParam {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<TypedParamValue> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.field, w),
-            "admin_typed_param",
-            "field",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                TypedParamValue,
-            > as ::xdrgen::rt::Codec>::encode(&self.value, w),
-            "admin_typed_param",
-            "value",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.field)
-            + <::xdrgen::rt::Plain<
-                TypedParamValue,
-            > as ::xdrgen::rt::Codec>::len(&self.value)
-    }
-}
-impl ::xdrgen::rt::Decode for TypedParam {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<TypedParamValue> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            field: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_typed_param",
-                "field",
-            )?,
-            value: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<TypedParamValue> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_typed_param",
-                "value",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    TypedParam = "admin_typed_param";
+    field: ::xdrgen::rt::Plain<NonnullString> = "field";
+    value: ::xdrgen::rt::Plain<TypedParamValue> = "value";
 }
 /// A server which may NOT be NULL
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -317,42 +266,9 @@ impl ::xdrgen::rt::Decode for TypedParam {
 pub struct NonnullServer {
     pub name: NonnullString,
 }
-impl ::xdrgen::rt::Encode for NonnullServer {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "admin_nonnull_server",
-            "name",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
-    }
-}
-impl ::xdrgen::rt::Decode for NonnullServer {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_nonnull_server",
-                "name",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    NonnullServer = "admin_nonnull_server";
+    name: ::xdrgen::rt::Plain<NonnullString> = "name";
 }
 /// A client which may NOT be NULL
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -363,87 +279,12 @@ pub struct NonnullClient {
     pub timestamp: i64,
     pub transport: u32,
 }
-impl ::xdrgen::rt::Encode for NonnullClient {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullServer,
-            > as ::xdrgen::rt::Codec>::encode(&self.srv, w),
-            "admin_nonnull_client",
-            "srv",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::encode(&self.id, w),
-            "admin_nonnull_client",
-            "id",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                i64,
-            > as ::xdrgen::rt::Codec>::encode(&self.timestamp, w),
-            "admin_nonnull_client",
-            "timestamp",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                u32,
-            > as ::xdrgen::rt::Codec>::encode(&self.transport, w),
-            "admin_nonnull_client",
-            "transport",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
-            + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.id)
-            + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.timestamp)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.transport)
-    }
-}
-impl ::xdrgen::rt::Decode for NonnullClient {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullServer,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            srv: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_nonnull_client",
-                "srv",
-            )?,
-            id: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_nonnull_client",
-                "id",
-            )?,
-            timestamp: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_nonnull_client",
-                "timestamp",
-            )?,
-            transport: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_nonnull_client",
-                "transport",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    NonnullClient = "admin_nonnull_client";
+    srv: ::xdrgen::rt::Plain<NonnullServer> = "srv";
+    id: ::xdrgen::rt::Plain<u64> = "id";
+    timestamp: ::xdrgen::rt::Plain<i64> = "timestamp";
+    transport: ::xdrgen::rt::Plain<u32> = "transport";
 }
 /// ----- Protocol. -----
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -451,76 +292,18 @@ impl ::xdrgen::rt::Decode for NonnullClient {
 pub struct ConnectOpenArgs {
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectOpenArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_connect_open_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectOpenArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_open_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectOpenArgs = "admin_connect_open_args";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ConnectGetLibVersionRet {
     pub lib_ver: u64,
 }
-impl ::xdrgen::rt::Encode for ConnectGetLibVersionRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::encode(&self.lib_ver, w),
-            "admin_connect_get_lib_version_ret",
-            "libVer",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.lib_ver)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectGetLibVersionRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            lib_ver: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_get_lib_version_ret",
-                "libVer",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectGetLibVersionRet = "admin_connect_get_lib_version_ret";
+    lib_ver: ::xdrgen::rt::Plain<u64> = "libVer";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -528,55 +311,10 @@ pub struct ConnectListServersArgs {
     pub need_results: u32,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectListServersArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                u32,
-            > as ::xdrgen::rt::Codec>::encode(&self.need_results, w),
-            "admin_connect_list_servers_args",
-            "need_results",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_connect_list_servers_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.need_results)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectListServersArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            need_results: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_list_servers_args",
-                "need_results",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_list_servers_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectListServersArgs = "admin_connect_list_servers_args";
+    need_results: ::xdrgen::rt::Plain<u32> = "need_results";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -585,68 +323,10 @@ pub struct ConnectListServersRet {
     pub servers: ::std::vec::Vec<NonnullServer>,
     pub ret: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectListServersRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullServer>,
-                16384,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullServer>,
-                16384,
-            > as ::xdrgen::rt::Codec>::encode(&self.servers, w),
-            "admin_connect_list_servers_ret",
-            "servers",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.ret, w),
-            "admin_connect_list_servers_ret",
-            "ret",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullServer>,
-            16384,
-        > as ::xdrgen::rt::Codec>::len(&self.servers)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectListServersRet {
-    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Plain<NonnullServer>,
-        16384,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            servers: ::xdrgen::rt::field(
-                <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Plain<NonnullServer>,
-                    16384,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_list_servers_ret",
-                "servers",
-            )?,
-            ret: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_list_servers_ret",
-                "ret",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectListServersRet = "admin_connect_list_servers_ret";
+    servers: ::xdrgen::rt::VarArray<::xdrgen::rt::Plain<NonnullServer>, 16384> = "servers";
+    ret: ::xdrgen::rt::Plain<u32> = "ret";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -654,99 +334,19 @@ pub struct ConnectLookupServerArgs {
     pub name: NonnullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectLookupServerArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "admin_connect_lookup_server_args",
-            "name",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_connect_lookup_server_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectLookupServerArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_lookup_server_args",
-                "name",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_lookup_server_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectLookupServerArgs = "admin_connect_lookup_server_args";
+    name: ::xdrgen::rt::Plain<NonnullString> = "name";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ConnectLookupServerRet {
     pub srv: NonnullServer,
 }
-impl ::xdrgen::rt::Encode for ConnectLookupServerRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullServer,
-            > as ::xdrgen::rt::Codec>::encode(&self.srv, w),
-            "admin_connect_lookup_server_ret",
-            "srv",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectLookupServerRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullServer,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            srv: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_lookup_server_ret",
-                "srv",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectLookupServerRet = "admin_connect_lookup_server_ret";
+    srv: ::xdrgen::rt::Plain<NonnullServer> = "srv";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -754,112 +354,19 @@ pub struct ServerGetThreadpoolParametersArgs {
     pub srv: NonnullServer,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ServerGetThreadpoolParametersArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullServer,
-            > as ::xdrgen::rt::Codec>::encode(&self.srv, w),
-            "admin_server_get_threadpool_parameters_args",
-            "srv",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_server_get_threadpool_parameters_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerGetThreadpoolParametersArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullServer,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            srv: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_get_threadpool_parameters_args",
-                "srv",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_get_threadpool_parameters_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerGetThreadpoolParametersArgs = "admin_server_get_threadpool_parameters_args";
+    srv: ::xdrgen::rt::Plain<NonnullServer> = "srv";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ServerGetThreadpoolParametersRet {
     pub params: ::std::vec::Vec<TypedParam>,
 }
-impl ::xdrgen::rt::Encode for ServerGetThreadpoolParametersRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::encode(&self.params, w),
-            "admin_server_get_threadpool_parameters_ret",
-            "params",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            32,
-        > as ::xdrgen::rt::Codec>::len(&self.params)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerGetThreadpoolParametersRet {
-    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Plain<TypedParam>,
-        32,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            params: ::xdrgen::rt::field(
-                <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Plain<TypedParam>,
-                    32,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_get_threadpool_parameters_ret",
-                "params",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerGetThreadpoolParametersRet = "admin_server_get_threadpool_parameters_ret";
+    params: ::xdrgen::rt::VarArray<::xdrgen::rt::Plain<TypedParam>, 32> = "params";
 }
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -868,85 +375,11 @@ pub struct ServerSetThreadpoolParametersArgs {
     pub params: ::std::vec::Vec<TypedParam>,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ServerSetThreadpoolParametersArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullServer,
-            > as ::xdrgen::rt::Codec>::encode(&self.srv, w),
-            "admin_server_set_threadpool_parameters_args",
-            "srv",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::encode(&self.params, w),
-            "admin_server_set_threadpool_parameters_args",
-            "params",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_server_set_threadpool_parameters_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerSetThreadpoolParametersArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullServer,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            32,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            srv: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_set_threadpool_parameters_args",
-                "srv",
-            )?,
-            params: ::xdrgen::rt::field(
-                <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Plain<TypedParam>,
-                    32,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_set_threadpool_parameters_args",
-                "params",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_set_threadpool_parameters_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerSetThreadpoolParametersArgs = "admin_server_set_threadpool_parameters_args";
+    srv: ::xdrgen::rt::Plain<NonnullServer> = "srv";
+    params: ::xdrgen::rt::VarArray<::xdrgen::rt::Plain<TypedParam>, 32> = "params";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -955,72 +388,11 @@ pub struct ServerListClientsArgs {
     pub need_results: u32,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ServerListClientsArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullServer,
-            > as ::xdrgen::rt::Codec>::encode(&self.srv, w),
-            "admin_server_list_clients_args",
-            "srv",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                u32,
-            > as ::xdrgen::rt::Codec>::encode(&self.need_results, w),
-            "admin_server_list_clients_args",
-            "need_results",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_server_list_clients_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.need_results)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerListClientsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullServer,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            srv: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_list_clients_args",
-                "srv",
-            )?,
-            need_results: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_list_clients_args",
-                "need_results",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_list_clients_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerListClientsArgs = "admin_server_list_clients_args";
+    srv: ::xdrgen::rt::Plain<NonnullServer> = "srv";
+    need_results: ::xdrgen::rt::Plain<u32> = "need_results";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1029,68 +401,10 @@ pub struct ServerListClientsRet {
     pub clients: ::std::vec::Vec<NonnullClient>,
     pub ret: u32,
 }
-impl ::xdrgen::rt::Encode for ServerListClientsRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullClient>,
-                16384,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<NonnullClient>,
-                16384,
-            > as ::xdrgen::rt::Codec>::encode(&self.clients, w),
-            "admin_server_list_clients_ret",
-            "clients",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.ret, w),
-            "admin_server_list_clients_ret",
-            "ret",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<NonnullClient>,
-            16384,
-        > as ::xdrgen::rt::Codec>::len(&self.clients)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.ret)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerListClientsRet {
-    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Plain<NonnullClient>,
-        16384,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            clients: ::xdrgen::rt::field(
-                <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Plain<NonnullClient>,
-                    16384,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_list_clients_ret",
-                "clients",
-            )?,
-            ret: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_list_clients_ret",
-                "ret",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerListClientsRet = "admin_server_list_clients_ret";
+    clients: ::xdrgen::rt::VarArray<::xdrgen::rt::Plain<NonnullClient>, 16384> = "clients";
+    ret: ::xdrgen::rt::Plain<u32> = "ret";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1099,112 +413,20 @@ pub struct ServerLookupClientArgs {
     pub id: u64,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ServerLookupClientArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullServer,
-            > as ::xdrgen::rt::Codec>::encode(&self.srv, w),
-            "admin_server_lookup_client_args",
-            "srv",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::encode(&self.id, w),
-            "admin_server_lookup_client_args",
-            "id",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_server_lookup_client_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
-            + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.id)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerLookupClientArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullServer,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            srv: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_lookup_client_args",
-                "srv",
-            )?,
-            id: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_lookup_client_args",
-                "id",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_lookup_client_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerLookupClientArgs = "admin_server_lookup_client_args";
+    srv: ::xdrgen::rt::Plain<NonnullServer> = "srv";
+    id: ::xdrgen::rt::Plain<u64> = "id";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ServerLookupClientRet {
     pub clnt: NonnullClient,
 }
-impl ::xdrgen::rt::Encode for ServerLookupClientRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullClient,
-            > as ::xdrgen::rt::Codec>::encode(&self.clnt, w),
-            "admin_server_lookup_client_ret",
-            "clnt",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::len(&self.clnt)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerLookupClientRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullClient,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            clnt: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_lookup_client_ret",
-                "clnt",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerLookupClientRet = "admin_server_lookup_client_ret";
+    clnt: ::xdrgen::rt::Plain<NonnullClient> = "clnt";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1212,57 +434,10 @@ pub struct ClientGetInfoArgs {
     pub clnt: NonnullClient,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ClientGetInfoArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullClient,
-            > as ::xdrgen::rt::Codec>::encode(&self.clnt, w),
-            "admin_client_get_info_args",
-            "clnt",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_client_get_info_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::len(&self.clnt)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ClientGetInfoArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullClient,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            clnt: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_client_get_info_args",
-                "clnt",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_client_get_info_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ClientGetInfoArgs = "admin_client_get_info_args";
+    clnt: ::xdrgen::rt::Plain<NonnullClient> = "clnt";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1270,55 +445,9 @@ pub struct ClientGetInfoRet {
     /// insert@1
     pub params: ::std::vec::Vec<TypedParam>,
 }
-impl ::xdrgen::rt::Encode for ClientGetInfoRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                64,
-            > as ::xdrgen::rt::Codec>::encode(&self.params, w),
-            "admin_client_get_info_ret",
-            "params",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            64,
-        > as ::xdrgen::rt::Codec>::len(&self.params)
-    }
-}
-impl ::xdrgen::rt::Decode for ClientGetInfoRet {
-    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Plain<TypedParam>,
-        64,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            params: ::xdrgen::rt::field(
-                <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Plain<TypedParam>,
-                    64,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "admin_client_get_info_ret",
-                "params",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ClientGetInfoRet = "admin_client_get_info_ret";
+    params: ::xdrgen::rt::VarArray<::xdrgen::rt::Plain<TypedParam>, 64> = "params";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1326,57 +455,10 @@ pub struct ClientCloseArgs {
     pub clnt: NonnullClient,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ClientCloseArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullClient,
-            > as ::xdrgen::rt::Codec>::encode(&self.clnt, w),
-            "admin_client_close_args",
-            "clnt",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_client_close_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::len(&self.clnt)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ClientCloseArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullClient,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            clnt: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullClient> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_client_close_args",
-                "clnt",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_client_close_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ClientCloseArgs = "admin_client_close_args";
+    clnt: ::xdrgen::rt::Plain<NonnullClient> = "clnt";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1384,112 +466,19 @@ pub struct ServerGetClientLimitsArgs {
     pub srv: NonnullServer,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ServerGetClientLimitsArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullServer,
-            > as ::xdrgen::rt::Codec>::encode(&self.srv, w),
-            "admin_server_get_client_limits_args",
-            "srv",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_server_get_client_limits_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerGetClientLimitsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullServer,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            srv: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_get_client_limits_args",
-                "srv",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_get_client_limits_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerGetClientLimitsArgs = "admin_server_get_client_limits_args";
+    srv: ::xdrgen::rt::Plain<NonnullServer> = "srv";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ServerGetClientLimitsRet {
     pub params: ::std::vec::Vec<TypedParam>,
 }
-impl ::xdrgen::rt::Encode for ServerGetClientLimitsRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::encode(&self.params, w),
-            "admin_server_get_client_limits_ret",
-            "params",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            32,
-        > as ::xdrgen::rt::Codec>::len(&self.params)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerGetClientLimitsRet {
-    const MIN_LEN: usize = <::xdrgen::rt::VarArray<
-        ::xdrgen::rt::Plain<TypedParam>,
-        32,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            params: ::xdrgen::rt::field(
-                <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Plain<TypedParam>,
-                    32,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_get_client_limits_ret",
-                "params",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerGetClientLimitsRet = "admin_server_get_client_limits_ret";
+    params: ::xdrgen::rt::VarArray<::xdrgen::rt::Plain<TypedParam>, 32> = "params";
 }
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1498,85 +487,11 @@ pub struct ServerSetClientLimitsArgs {
     pub params: ::std::vec::Vec<TypedParam>,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ServerSetClientLimitsArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullServer,
-            > as ::xdrgen::rt::Codec>::encode(&self.srv, w),
-            "admin_server_set_client_limits_args",
-            "srv",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::encode(&self.params, w),
-            "admin_server_set_client_limits_args",
-            "params",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_server_set_client_limits_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
-            + <::xdrgen::rt::VarArray<
-                ::xdrgen::rt::Plain<TypedParam>,
-                32,
-            > as ::xdrgen::rt::Codec>::len(&self.params)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerSetClientLimitsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullServer,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::VarArray<
-            ::xdrgen::rt::Plain<TypedParam>,
-            32,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            srv: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_set_client_limits_args",
-                "srv",
-            )?,
-            params: ::xdrgen::rt::field(
-                <::xdrgen::rt::VarArray<
-                    ::xdrgen::rt::Plain<TypedParam>,
-                    32,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_set_client_limits_args",
-                "params",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_set_client_limits_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerSetClientLimitsArgs = "admin_server_set_client_limits_args";
+    srv: ::xdrgen::rt::Plain<NonnullServer> = "srv";
+    params: ::xdrgen::rt::VarArray<::xdrgen::rt::Plain<TypedParam>, 32> = "params";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1584,95 +499,19 @@ pub struct ServerUpdateTlsFilesArgs {
     pub srv: NonnullServer,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ServerUpdateTlsFilesArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullServer,
-            > as ::xdrgen::rt::Codec>::encode(&self.srv, w),
-            "admin_server_update_tls_files_args",
-            "srv",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_server_update_tls_files_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::len(&self.srv)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ServerUpdateTlsFilesArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullServer,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            srv: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullServer> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_update_tls_files_args",
-                "srv",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_server_update_tls_files_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ServerUpdateTlsFilesArgs = "admin_server_update_tls_files_args";
+    srv: ::xdrgen::rt::Plain<NonnullServer> = "srv";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ConnectGetLoggingOutputsArgs {
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectGetLoggingOutputsArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_connect_get_logging_outputs_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectGetLoggingOutputsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_get_logging_outputs_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectGetLoggingOutputsArgs = "admin_connect_get_logging_outputs_args";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1680,95 +519,19 @@ pub struct ConnectGetLoggingOutputsRet {
     pub outputs: NonnullString,
     pub noutputs: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectGetLoggingOutputsRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.outputs, w),
-            "admin_connect_get_logging_outputs_ret",
-            "outputs",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.noutputs, w),
-            "admin_connect_get_logging_outputs_ret",
-            "noutputs",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::len(&self.outputs)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.noutputs)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectGetLoggingOutputsRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonnullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            outputs: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonnullString> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_get_logging_outputs_ret",
-                "outputs",
-            )?,
-            noutputs: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_get_logging_outputs_ret",
-                "noutputs",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectGetLoggingOutputsRet = "admin_connect_get_logging_outputs_ret";
+    outputs: ::xdrgen::rt::Plain<NonnullString> = "outputs";
+    noutputs: ::xdrgen::rt::Plain<u32> = "noutputs";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ConnectGetLoggingFiltersArgs {
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectGetLoggingFiltersArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_connect_get_logging_filters_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectGetLoggingFiltersArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_get_logging_filters_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectGetLoggingFiltersArgs = "admin_connect_get_logging_filters_args";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1776,57 +539,10 @@ pub struct ConnectGetLoggingFiltersRet {
     pub filters: AdminString,
     pub nfilters: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectGetLoggingFiltersRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                AdminString,
-            > as ::xdrgen::rt::Codec>::encode(&self.filters, w),
-            "admin_connect_get_logging_filters_ret",
-            "filters",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.nfilters, w),
-            "admin_connect_get_logging_filters_ret",
-            "nfilters",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::len(&self.filters)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.nfilters)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectGetLoggingFiltersRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        AdminString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            filters: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_get_logging_filters_ret",
-                "filters",
-            )?,
-            nfilters: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_get_logging_filters_ret",
-                "nfilters",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectGetLoggingFiltersRet = "admin_connect_get_logging_filters_ret";
+    filters: ::xdrgen::rt::Plain<AdminString> = "filters";
+    nfilters: ::xdrgen::rt::Plain<u32> = "nfilters";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1834,57 +550,10 @@ pub struct ConnectSetLoggingOutputsArgs {
     pub outputs: AdminString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectSetLoggingOutputsArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                AdminString,
-            > as ::xdrgen::rt::Codec>::encode(&self.outputs, w),
-            "admin_connect_set_logging_outputs_args",
-            "outputs",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_connect_set_logging_outputs_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::len(&self.outputs)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectSetLoggingOutputsArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        AdminString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            outputs: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_set_logging_outputs_args",
-                "outputs",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_set_logging_outputs_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectSetLoggingOutputsArgs = "admin_connect_set_logging_outputs_args";
+    outputs: ::xdrgen::rt::Plain<AdminString> = "outputs";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1892,57 +561,10 @@ pub struct ConnectSetLoggingFiltersArgs {
     pub filters: AdminString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectSetLoggingFiltersArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                AdminString,
-            > as ::xdrgen::rt::Codec>::encode(&self.filters, w),
-            "admin_connect_set_logging_filters_args",
-            "filters",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_connect_set_logging_filters_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::len(&self.filters)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectSetLoggingFiltersArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        AdminString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            filters: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<AdminString> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_set_logging_filters_args",
-                "filters",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_set_logging_filters_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectSetLoggingFiltersArgs = "admin_connect_set_logging_filters_args";
+    filters: ::xdrgen::rt::Plain<AdminString> = "filters";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -1950,91 +572,19 @@ pub struct ConnectSetDaemonTimeoutArgs {
     pub timeout: u32,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectSetDaemonTimeoutArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.timeout, w),
-            "admin_connect_set_daemon_timeout_args",
-            "timeout",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_connect_set_daemon_timeout_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.timeout)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectSetDaemonTimeoutArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            timeout: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_set_daemon_timeout_args",
-                "timeout",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_set_daemon_timeout_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectSetDaemonTimeoutArgs = "admin_connect_set_daemon_timeout_args";
+    timeout: ::xdrgen::rt::Plain<u32> = "timeout";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ConnectDaemonShutdownArgs {
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectDaemonShutdownArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "admin_connect_daemon_shutdown_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectDaemonShutdownArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "admin_connect_daemon_shutdown_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectDaemonShutdownArgs = "admin_connect_daemon_shutdown_args";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -2137,1715 +687,144 @@ pub mod program {
     pub const NUMBER: u32 = 110102160;
     /// The version number.
     pub const VERSION: u32 = 1;
-    /// The procedures, by number.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(u32)]
-    pub enum Procedure {
-        /// `ADMIN_PROC_CONNECT_OPEN`
-        ConnectOpen = 1,
-        /// `ADMIN_PROC_CONNECT_CLOSE`
-        ConnectClose = 2,
-        /// `ADMIN_PROC_CONNECT_GET_LIB_VERSION`
-        ConnectGetLibVersion = 3,
-        /// `ADMIN_PROC_CONNECT_LIST_SERVERS`
-        ConnectListServers = 4,
-        /// `ADMIN_PROC_CONNECT_LOOKUP_SERVER`
-        ConnectLookupServer = 5,
-        /// `ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS`
-        ServerGetThreadpoolParameters = 6,
-        /// `ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS`
-        ServerSetThreadpoolParameters = 7,
-        /// `ADMIN_PROC_SERVER_LIST_CLIENTS`
-        ServerListClients = 8,
-        /// `ADMIN_PROC_SERVER_LOOKUP_CLIENT`
-        ServerLookupClient = 9,
-        /// `ADMIN_PROC_CLIENT_GET_INFO`
-        ClientGetInfo = 10,
-        /// `ADMIN_PROC_CLIENT_CLOSE`
-        ClientClose = 11,
-        /// `ADMIN_PROC_SERVER_GET_CLIENT_LIMITS`
-        ServerGetClientLimits = 12,
-        /// `ADMIN_PROC_SERVER_SET_CLIENT_LIMITS`
-        ServerSetClientLimits = 13,
-        /// `ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS`
-        ConnectGetLoggingOutputs = 14,
-        /// `ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS`
-        ConnectGetLoggingFilters = 15,
-        /// `ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS`
-        ConnectSetLoggingOutputs = 16,
-        /// `ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS`
-        ConnectSetLoggingFilters = 17,
-        /// `ADMIN_PROC_SERVER_UPDATE_TLS_FILES`
-        ServerUpdateTlsFiles = 18,
-        /// `ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT`
-        ConnectSetDaemonTimeout = 19,
-        /// `ADMIN_PROC_CONNECT_DAEMON_SHUTDOWN`
-        ConnectDaemonShutdown = 20,
-    }
-    impl Procedure {
-        /// Every procedure, in table order.
-        pub const ALL: [Procedure; 20] = [
-            Self::ConnectOpen,
-            Self::ConnectClose,
-            Self::ConnectGetLibVersion,
-            Self::ConnectListServers,
-            Self::ConnectLookupServer,
-            Self::ServerGetThreadpoolParameters,
-            Self::ServerSetThreadpoolParameters,
-            Self::ServerListClients,
-            Self::ServerLookupClient,
-            Self::ClientGetInfo,
-            Self::ClientClose,
-            Self::ServerGetClientLimits,
-            Self::ServerSetClientLimits,
-            Self::ConnectGetLoggingOutputs,
-            Self::ConnectGetLoggingFilters,
-            Self::ConnectSetLoggingOutputs,
-            Self::ConnectSetLoggingFilters,
-            Self::ServerUpdateTlsFiles,
-            Self::ConnectSetDaemonTimeout,
-            Self::ConnectDaemonShutdown,
-        ];
-        /// This procedure's row of [`PROCEDURES`].
-        pub fn info(self) -> &'static ::xdrgen::rt::ProcedureInfo {
-            match self {
-                Self::ConnectOpen => &PROCEDURES[0],
-                Self::ConnectClose => &PROCEDURES[1],
-                Self::ConnectGetLibVersion => &PROCEDURES[2],
-                Self::ConnectListServers => &PROCEDURES[3],
-                Self::ConnectLookupServer => &PROCEDURES[4],
-                Self::ServerGetThreadpoolParameters => &PROCEDURES[5],
-                Self::ServerSetThreadpoolParameters => &PROCEDURES[6],
-                Self::ServerListClients => &PROCEDURES[7],
-                Self::ServerLookupClient => &PROCEDURES[8],
-                Self::ClientGetInfo => &PROCEDURES[9],
-                Self::ClientClose => &PROCEDURES[10],
-                Self::ServerGetClientLimits => &PROCEDURES[11],
-                Self::ServerSetClientLimits => &PROCEDURES[12],
-                Self::ConnectGetLoggingOutputs => &PROCEDURES[13],
-                Self::ConnectGetLoggingFilters => &PROCEDURES[14],
-                Self::ConnectSetLoggingOutputs => &PROCEDURES[15],
-                Self::ConnectSetLoggingFilters => &PROCEDURES[16],
-                Self::ServerUpdateTlsFiles => &PROCEDURES[17],
-                Self::ConnectSetDaemonTimeout => &PROCEDURES[18],
-                Self::ConnectDaemonShutdown => &PROCEDURES[19],
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<u32> for Procedure {
-        type Error = u32;
-        fn try_from(n: u32) -> ::std::result::Result<Self, u32> {
-            match n {
-                1 => ::std::result::Result::Ok(Self::ConnectOpen),
-                2 => ::std::result::Result::Ok(Self::ConnectClose),
-                3 => ::std::result::Result::Ok(Self::ConnectGetLibVersion),
-                4 => ::std::result::Result::Ok(Self::ConnectListServers),
-                5 => ::std::result::Result::Ok(Self::ConnectLookupServer),
-                6 => ::std::result::Result::Ok(Self::ServerGetThreadpoolParameters),
-                7 => ::std::result::Result::Ok(Self::ServerSetThreadpoolParameters),
-                8 => ::std::result::Result::Ok(Self::ServerListClients),
-                9 => ::std::result::Result::Ok(Self::ServerLookupClient),
-                10 => ::std::result::Result::Ok(Self::ClientGetInfo),
-                11 => ::std::result::Result::Ok(Self::ClientClose),
-                12 => ::std::result::Result::Ok(Self::ServerGetClientLimits),
-                13 => ::std::result::Result::Ok(Self::ServerSetClientLimits),
-                14 => ::std::result::Result::Ok(Self::ConnectGetLoggingOutputs),
-                15 => ::std::result::Result::Ok(Self::ConnectGetLoggingFilters),
-                16 => ::std::result::Result::Ok(Self::ConnectSetLoggingOutputs),
-                17 => ::std::result::Result::Ok(Self::ConnectSetLoggingFilters),
-                18 => ::std::result::Result::Ok(Self::ServerUpdateTlsFiles),
-                19 => ::std::result::Result::Ok(Self::ConnectSetDaemonTimeout),
-                20 => ::std::result::Result::Ok(Self::ConnectDaemonShutdown),
-                other => ::std::result::Result::Err(other),
-            }
-        }
+    ::xdrgen::rt::procedure_enum! {
+        20;
+        ConnectOpen = 1 @ 0 "ADMIN_PROC_CONNECT_OPEN",
+        ConnectClose = 2 @ 1 "ADMIN_PROC_CONNECT_CLOSE",
+        ConnectGetLibVersion = 3 @ 2 "ADMIN_PROC_CONNECT_GET_LIB_VERSION",
+        ConnectListServers = 4 @ 3 "ADMIN_PROC_CONNECT_LIST_SERVERS",
+        ConnectLookupServer = 5 @ 4 "ADMIN_PROC_CONNECT_LOOKUP_SERVER",
+        ServerGetThreadpoolParameters = 6 @ 5 "ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS",
+        ServerSetThreadpoolParameters = 7 @ 6 "ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS",
+        ServerListClients = 8 @ 7 "ADMIN_PROC_SERVER_LIST_CLIENTS",
+        ServerLookupClient = 9 @ 8 "ADMIN_PROC_SERVER_LOOKUP_CLIENT",
+        ClientGetInfo = 10 @ 9 "ADMIN_PROC_CLIENT_GET_INFO",
+        ClientClose = 11 @ 10 "ADMIN_PROC_CLIENT_CLOSE",
+        ServerGetClientLimits = 12 @ 11 "ADMIN_PROC_SERVER_GET_CLIENT_LIMITS",
+        ServerSetClientLimits = 13 @ 12 "ADMIN_PROC_SERVER_SET_CLIENT_LIMITS",
+        ConnectGetLoggingOutputs = 14 @ 13 "ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS",
+        ConnectGetLoggingFilters = 15 @ 14 "ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS",
+        ConnectSetLoggingOutputs = 16 @ 15 "ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS",
+        ConnectSetLoggingFilters = 17 @ 16 "ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS",
+        ServerUpdateTlsFiles = 18 @ 17 "ADMIN_PROC_SERVER_UPDATE_TLS_FILES",
+        ConnectSetDaemonTimeout = 19 @ 18 "ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT",
+        ConnectDaemonShutdown = 20 @ 19 "ADMIN_PROC_CONNECT_DAEMON_SHUTDOWN",
     }
     /// Every procedure's description, in definition order.
     pub static PROCEDURES: [::xdrgen::rt::ProcedureInfo; 20] = [
-        ::xdrgen::rt::ProcedureInfo {
-            number: 1,
-            name: "ADMIN_PROC_CONNECT_OPEN",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_connect_open_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 2,
-            name: "ADMIN_PROC_CONNECT_CLOSE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &[],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 3,
-            name: "ADMIN_PROC_CONNECT_GET_LIB_VERSION",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &[],
-            ret: ::std::option::Option::Some("admin_connect_get_lib_version_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 4,
-            name: "ADMIN_PROC_CONNECT_LIST_SERVERS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_connect_list_servers_args"],
-            ret: ::std::option::Option::Some("admin_connect_list_servers_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 5,
-            name: "ADMIN_PROC_CONNECT_LOOKUP_SERVER",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_connect_lookup_server_args"],
-            ret: ::std::option::Option::Some("admin_connect_lookup_server_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 6,
-            name: "ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_server_get_threadpool_parameters_args"],
-            ret: ::std::option::Option::Some(
-                "admin_server_get_threadpool_parameters_ret",
-            ),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 7,
-            name: "ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_server_set_threadpool_parameters_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 8,
-            name: "ADMIN_PROC_SERVER_LIST_CLIENTS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_server_list_clients_args"],
-            ret: ::std::option::Option::Some("admin_server_list_clients_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 9,
-            name: "ADMIN_PROC_SERVER_LOOKUP_CLIENT",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_server_lookup_client_args"],
-            ret: ::std::option::Option::Some("admin_server_lookup_client_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 10,
-            name: "ADMIN_PROC_CLIENT_GET_INFO",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_client_get_info_args"],
-            ret: ::std::option::Option::Some("admin_client_get_info_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 11,
-            name: "ADMIN_PROC_CLIENT_CLOSE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_client_close_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 12,
-            name: "ADMIN_PROC_SERVER_GET_CLIENT_LIMITS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_server_get_client_limits_args"],
-            ret: ::std::option::Option::Some("admin_server_get_client_limits_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 13,
-            name: "ADMIN_PROC_SERVER_SET_CLIENT_LIMITS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_server_set_client_limits_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 14,
-            name: "ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_connect_get_logging_outputs_args"],
-            ret: ::std::option::Option::Some("admin_connect_get_logging_outputs_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 15,
-            name: "ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_connect_get_logging_filters_args"],
-            ret: ::std::option::Option::Some("admin_connect_get_logging_filters_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 16,
-            name: "ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_connect_set_logging_outputs_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 17,
-            name: "ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_connect_set_logging_filters_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 18,
-            name: "ADMIN_PROC_SERVER_UPDATE_TLS_FILES",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_server_update_tls_files_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 19,
-            name: "ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_connect_set_daemon_timeout_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 20,
-            name: "ADMIN_PROC_CONNECT_DAEMON_SHUTDOWN",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["admin_connect_daemon_shutdown_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
+        ::xdrgen::rt::ProcedureInfo::new(1, "ADMIN_PROC_CONNECT_OPEN", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_connect_open_args"]).generate(::xdrgen::rt::Generate::None),
+        ::xdrgen::rt::ProcedureInfo::new(2, "ADMIN_PROC_CONNECT_CLOSE", ::xdrgen::rt::ProcedureKind::Call).generate(::xdrgen::rt::Generate::None),
+        ::xdrgen::rt::ProcedureInfo::new(3, "ADMIN_PROC_CONNECT_GET_LIB_VERSION", ::xdrgen::rt::ProcedureKind::Call).ret("admin_connect_get_lib_version_ret").generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(4, "ADMIN_PROC_CONNECT_LIST_SERVERS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_connect_list_servers_args"]).ret("admin_connect_list_servers_ret").generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(5, "ADMIN_PROC_CONNECT_LOOKUP_SERVER", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_connect_lookup_server_args"]).ret("admin_connect_lookup_server_ret").generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(6, "ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_server_get_threadpool_parameters_args"]).ret("admin_server_get_threadpool_parameters_ret").generate(::xdrgen::rt::Generate::None),
+        ::xdrgen::rt::ProcedureInfo::new(7, "ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_server_set_threadpool_parameters_args"]).generate(::xdrgen::rt::Generate::None),
+        ::xdrgen::rt::ProcedureInfo::new(8, "ADMIN_PROC_SERVER_LIST_CLIENTS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_server_list_clients_args"]).ret("admin_server_list_clients_ret").generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(9, "ADMIN_PROC_SERVER_LOOKUP_CLIENT", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_server_lookup_client_args"]).ret("admin_server_lookup_client_ret").generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(10, "ADMIN_PROC_CLIENT_GET_INFO", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_client_get_info_args"]).ret("admin_client_get_info_ret").generate(::xdrgen::rt::Generate::None),
+        ::xdrgen::rt::ProcedureInfo::new(11, "ADMIN_PROC_CLIENT_CLOSE", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_client_close_args"]).generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(12, "ADMIN_PROC_SERVER_GET_CLIENT_LIMITS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_server_get_client_limits_args"]).ret("admin_server_get_client_limits_ret").generate(::xdrgen::rt::Generate::None),
+        ::xdrgen::rt::ProcedureInfo::new(13, "ADMIN_PROC_SERVER_SET_CLIENT_LIMITS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_server_set_client_limits_args"]).generate(::xdrgen::rt::Generate::None),
+        ::xdrgen::rt::ProcedureInfo::new(14, "ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_connect_get_logging_outputs_args"]).ret("admin_connect_get_logging_outputs_ret").generate(::xdrgen::rt::Generate::None),
+        ::xdrgen::rt::ProcedureInfo::new(15, "ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_connect_get_logging_filters_args"]).ret("admin_connect_get_logging_filters_ret").generate(::xdrgen::rt::Generate::None),
+        ::xdrgen::rt::ProcedureInfo::new(16, "ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_connect_set_logging_outputs_args"]).generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(17, "ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_connect_set_logging_filters_args"]).generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(18, "ADMIN_PROC_SERVER_UPDATE_TLS_FILES", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_server_update_tls_files_args"]).generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(19, "ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_connect_set_daemon_timeout_args"]).generate(::xdrgen::rt::Generate::Both),
+        ::xdrgen::rt::ProcedureInfo::new(20, "ADMIN_PROC_CONNECT_DAEMON_SHUTDOWN", ::xdrgen::rt::ProcedureKind::Call).args(&["admin_connect_daemon_shutdown_args"]).generate(::xdrgen::rt::Generate::Both),
     ];
     /// One marker type per procedure, for calls typed at compile time.
     pub mod procs {
-        /// Procedure `ADMIN_PROC_CONNECT_OPEN` (1).
-        /// Each function must be preceded by a comment providing one or
-        /// more annotations:
-        ///
-        /// - @generate: none|client|server|both
-        ///
-        ///   Whether to generate the dispatch stubs for the server
-        ///   and/or client code.
-        ///
-        /// - @readstream: paramnumber
-        /// - @writestream: paramnumber
-        ///
-        ///   The @readstream or @writestream annotations let daemon and src/remote
-        ///   create a stream.  The direction is defined from the src/remote point
-        ///   of view.  A readstream transfers data from daemon to src/remote.  The
-        ///   \<paramnumber> specifies at which offset the stream parameter is inserted
-        ///   in the function parameter list.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectOpen;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectOpen {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 1;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[0];
-            type Args = super::super::ConnectOpenArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::ConnectOpenArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_CLOSE` (2).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectClose;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectClose {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 2;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[1];
-            type Args = ();
-            type ArgsCodec = ::xdrgen::rt::Plain<()>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_GET_LIB_VERSION` (3).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectGetLibVersion;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectGetLibVersion {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 3;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[2];
-            type Args = ();
-            type ArgsCodec = ::xdrgen::rt::Plain<()>;
-            type Ret = super::super::ConnectGetLibVersionRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::ConnectGetLibVersionRet>;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_LIST_SERVERS` (4).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectListServers;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectListServers {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 4;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[3];
-            type Args = super::super::ConnectListServersArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::ConnectListServersArgs>;
-            type Ret = super::super::ConnectListServersRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::ConnectListServersRet>;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_LOOKUP_SERVER` (5).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectLookupServer;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectLookupServer {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 5;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[4];
-            type Args = super::super::ConnectLookupServerArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::ConnectLookupServerArgs>;
-            type Ret = super::super::ConnectLookupServerRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::ConnectLookupServerRet>;
-        }
-        /// Procedure `ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS` (6).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ServerGetThreadpoolParameters;
-        impl ::xdrgen::rt::RemoteProcedure for ServerGetThreadpoolParameters {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 6;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[5];
-            type Args = super::super::ServerGetThreadpoolParametersArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ServerGetThreadpoolParametersArgs,
-            >;
-            type Ret = super::super::ServerGetThreadpoolParametersRet;
-            type RetCodec = ::xdrgen::rt::Plain<
-                super::super::ServerGetThreadpoolParametersRet,
-            >;
-        }
-        /// Procedure `ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS` (7).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ServerSetThreadpoolParameters;
-        impl ::xdrgen::rt::RemoteProcedure for ServerSetThreadpoolParameters {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 7;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[6];
-            type Args = super::super::ServerSetThreadpoolParametersArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ServerSetThreadpoolParametersArgs,
-            >;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `ADMIN_PROC_SERVER_LIST_CLIENTS` (8).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ServerListClients;
-        impl ::xdrgen::rt::RemoteProcedure for ServerListClients {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 8;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[7];
-            type Args = super::super::ServerListClientsArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::ServerListClientsArgs>;
-            type Ret = super::super::ServerListClientsRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::ServerListClientsRet>;
-        }
-        /// Procedure `ADMIN_PROC_SERVER_LOOKUP_CLIENT` (9).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ServerLookupClient;
-        impl ::xdrgen::rt::RemoteProcedure for ServerLookupClient {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 9;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[8];
-            type Args = super::super::ServerLookupClientArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::ServerLookupClientArgs>;
-            type Ret = super::super::ServerLookupClientRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::ServerLookupClientRet>;
-        }
-        /// Procedure `ADMIN_PROC_CLIENT_GET_INFO` (10).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ClientGetInfo;
-        impl ::xdrgen::rt::RemoteProcedure for ClientGetInfo {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 10;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[9];
-            type Args = super::super::ClientGetInfoArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::ClientGetInfoArgs>;
-            type Ret = super::super::ClientGetInfoRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::ClientGetInfoRet>;
-        }
-        /// Procedure `ADMIN_PROC_CLIENT_CLOSE` (11).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ClientClose;
-        impl ::xdrgen::rt::RemoteProcedure for ClientClose {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 11;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[10];
-            type Args = super::super::ClientCloseArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::ClientCloseArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `ADMIN_PROC_SERVER_GET_CLIENT_LIMITS` (12).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ServerGetClientLimits;
-        impl ::xdrgen::rt::RemoteProcedure for ServerGetClientLimits {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 12;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[11];
-            type Args = super::super::ServerGetClientLimitsArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ServerGetClientLimitsArgs,
-            >;
-            type Ret = super::super::ServerGetClientLimitsRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::ServerGetClientLimitsRet>;
-        }
-        /// Procedure `ADMIN_PROC_SERVER_SET_CLIENT_LIMITS` (13).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ServerSetClientLimits;
-        impl ::xdrgen::rt::RemoteProcedure for ServerSetClientLimits {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 13;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[12];
-            type Args = super::super::ServerSetClientLimitsArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ServerSetClientLimitsArgs,
-            >;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS` (14).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectGetLoggingOutputs;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectGetLoggingOutputs {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 14;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[13];
-            type Args = super::super::ConnectGetLoggingOutputsArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectGetLoggingOutputsArgs,
-            >;
-            type Ret = super::super::ConnectGetLoggingOutputsRet;
-            type RetCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectGetLoggingOutputsRet,
-            >;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS` (15).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectGetLoggingFilters;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectGetLoggingFilters {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 15;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[14];
-            type Args = super::super::ConnectGetLoggingFiltersArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectGetLoggingFiltersArgs,
-            >;
-            type Ret = super::super::ConnectGetLoggingFiltersRet;
-            type RetCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectGetLoggingFiltersRet,
-            >;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS` (16).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectSetLoggingOutputs;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectSetLoggingOutputs {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 16;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[15];
-            type Args = super::super::ConnectSetLoggingOutputsArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectSetLoggingOutputsArgs,
-            >;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS` (17).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectSetLoggingFilters;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectSetLoggingFilters {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 17;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[16];
-            type Args = super::super::ConnectSetLoggingFiltersArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectSetLoggingFiltersArgs,
-            >;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `ADMIN_PROC_SERVER_UPDATE_TLS_FILES` (18).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ServerUpdateTlsFiles;
-        impl ::xdrgen::rt::RemoteProcedure for ServerUpdateTlsFiles {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 18;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[17];
-            type Args = super::super::ServerUpdateTlsFilesArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::ServerUpdateTlsFilesArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT` (19).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectSetDaemonTimeout;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectSetDaemonTimeout {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 19;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[18];
-            type Args = super::super::ConnectSetDaemonTimeoutArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectSetDaemonTimeoutArgs,
-            >;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `ADMIN_PROC_CONNECT_DAEMON_SHUTDOWN` (20).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectDaemonShutdown;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectDaemonShutdown {
-            const PROGRAM: u32 = 110102160;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 20;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[19];
-            type Args = super::super::ConnectDaemonShutdownArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectDaemonShutdownArgs,
-            >;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
+        ::xdrgen::rt::procedures! {
+            110102160, 1;
+            /// Each function must be preceded by a comment providing one or
+            /// more annotations:
+            ///
+            /// - @generate: none|client|server|both
+            ///
+            ///   Whether to generate the dispatch stubs for the server
+            ///   and/or client code.
+            ///
+            /// - @readstream: paramnumber
+            /// - @writestream: paramnumber
+            ///
+            ///   The @readstream or @writestream annotations let daemon and src/remote
+            ///   create a stream.  The direction is defined from the src/remote point
+            ///   of view.  A readstream transfers data from daemon to src/remote.  The
+            ///   \<paramnumber> specifies at which offset the stream parameter is inserted
+            ///   in the function parameter list.
+            ConnectOpen = 1 @ 0 "ADMIN_PROC_CONNECT_OPEN": super::super::ConnectOpenArgs => ();
+            ConnectClose = 2 @ 1 "ADMIN_PROC_CONNECT_CLOSE": () => ();
+            ConnectGetLibVersion = 3 @ 2 "ADMIN_PROC_CONNECT_GET_LIB_VERSION": () => super::super::ConnectGetLibVersionRet;
+            ConnectListServers = 4 @ 3 "ADMIN_PROC_CONNECT_LIST_SERVERS": super::super::ConnectListServersArgs => super::super::ConnectListServersRet;
+            ConnectLookupServer = 5 @ 4 "ADMIN_PROC_CONNECT_LOOKUP_SERVER": super::super::ConnectLookupServerArgs => super::super::ConnectLookupServerRet;
+            ServerGetThreadpoolParameters = 6 @ 5 "ADMIN_PROC_SERVER_GET_THREADPOOL_PARAMETERS": super::super::ServerGetThreadpoolParametersArgs => super::super::ServerGetThreadpoolParametersRet;
+            ServerSetThreadpoolParameters = 7 @ 6 "ADMIN_PROC_SERVER_SET_THREADPOOL_PARAMETERS": super::super::ServerSetThreadpoolParametersArgs => ();
+            ServerListClients = 8 @ 7 "ADMIN_PROC_SERVER_LIST_CLIENTS": super::super::ServerListClientsArgs => super::super::ServerListClientsRet;
+            ServerLookupClient = 9 @ 8 "ADMIN_PROC_SERVER_LOOKUP_CLIENT": super::super::ServerLookupClientArgs => super::super::ServerLookupClientRet;
+            ClientGetInfo = 10 @ 9 "ADMIN_PROC_CLIENT_GET_INFO": super::super::ClientGetInfoArgs => super::super::ClientGetInfoRet;
+            ClientClose = 11 @ 10 "ADMIN_PROC_CLIENT_CLOSE": super::super::ClientCloseArgs => ();
+            ServerGetClientLimits = 12 @ 11 "ADMIN_PROC_SERVER_GET_CLIENT_LIMITS": super::super::ServerGetClientLimitsArgs => super::super::ServerGetClientLimitsRet;
+            ServerSetClientLimits = 13 @ 12 "ADMIN_PROC_SERVER_SET_CLIENT_LIMITS": super::super::ServerSetClientLimitsArgs => ();
+            ConnectGetLoggingOutputs = 14 @ 13 "ADMIN_PROC_CONNECT_GET_LOGGING_OUTPUTS": super::super::ConnectGetLoggingOutputsArgs => super::super::ConnectGetLoggingOutputsRet;
+            ConnectGetLoggingFilters = 15 @ 14 "ADMIN_PROC_CONNECT_GET_LOGGING_FILTERS": super::super::ConnectGetLoggingFiltersArgs => super::super::ConnectGetLoggingFiltersRet;
+            ConnectSetLoggingOutputs = 16 @ 15 "ADMIN_PROC_CONNECT_SET_LOGGING_OUTPUTS": super::super::ConnectSetLoggingOutputsArgs => ();
+            ConnectSetLoggingFilters = 17 @ 16 "ADMIN_PROC_CONNECT_SET_LOGGING_FILTERS": super::super::ConnectSetLoggingFiltersArgs => ();
+            ServerUpdateTlsFiles = 18 @ 17 "ADMIN_PROC_SERVER_UPDATE_TLS_FILES": super::super::ServerUpdateTlsFilesArgs => ();
+            ConnectSetDaemonTimeout = 19 @ 18 "ADMIN_PROC_CONNECT_SET_DAEMON_TIMEOUT": super::super::ConnectSetDaemonTimeoutArgs => ();
+            ConnectDaemonShutdown = 20 @ 19 "ADMIN_PROC_CONNECT_DAEMON_SHUTDOWN": super::super::ConnectDaemonShutdownArgs => ();
         }
     }
-    /// The arguments of a call to any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Call {
-        ConnectOpen(<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::Args),
-        ConnectClose(<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::Args),
-        ConnectGetLibVersion(
-            <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectListServers(
-            <procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectLookupServer(
-            <procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ServerGetThreadpoolParameters(
-            <procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ServerSetThreadpoolParameters(
-            <procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ServerListClients(
-            <procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ServerLookupClient(
-            <procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ClientGetInfo(<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::Args),
-        ClientClose(<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::Args),
-        ServerGetClientLimits(
-            <procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ServerSetClientLimits(
-            <procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectGetLoggingOutputs(
-            <procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectGetLoggingFilters(
-            <procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectSetLoggingOutputs(
-            <procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectSetLoggingFilters(
-            <procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ServerUpdateTlsFiles(
-            <procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectSetDaemonTimeout(
-            <procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectDaemonShutdown(
-            <procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
+    ::xdrgen::rt::dispatch! {
+        /// The arguments of a call to any procedure of this version.
+        Call: Args / ArgsCodec;
+        ConnectOpen,
+        ConnectClose,
+        ConnectGetLibVersion,
+        ConnectListServers,
+        ConnectLookupServer,
+        ServerGetThreadpoolParameters,
+        ServerSetThreadpoolParameters,
+        ServerListClients,
+        ServerLookupClient,
+        ClientGetInfo,
+        ClientClose,
+        ServerGetClientLimits,
+        ServerSetClientLimits,
+        ConnectGetLoggingOutputs,
+        ConnectGetLoggingFilters,
+        ConnectSetLoggingOutputs,
+        ConnectSetLoggingFilters,
+        ServerUpdateTlsFiles,
+        ConnectSetDaemonTimeout,
+        ConnectDaemonShutdown,
     }
-    impl Call {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::ConnectOpen(_) => Procedure::ConnectOpen,
-                Self::ConnectClose(_) => Procedure::ConnectClose,
-                Self::ConnectGetLibVersion(_) => Procedure::ConnectGetLibVersion,
-                Self::ConnectListServers(_) => Procedure::ConnectListServers,
-                Self::ConnectLookupServer(_) => Procedure::ConnectLookupServer,
-                Self::ServerGetThreadpoolParameters(_) => {
-                    Procedure::ServerGetThreadpoolParameters
-                }
-                Self::ServerSetThreadpoolParameters(_) => {
-                    Procedure::ServerSetThreadpoolParameters
-                }
-                Self::ServerListClients(_) => Procedure::ServerListClients,
-                Self::ServerLookupClient(_) => Procedure::ServerLookupClient,
-                Self::ClientGetInfo(_) => Procedure::ClientGetInfo,
-                Self::ClientClose(_) => Procedure::ClientClose,
-                Self::ServerGetClientLimits(_) => Procedure::ServerGetClientLimits,
-                Self::ServerSetClientLimits(_) => Procedure::ServerSetClientLimits,
-                Self::ConnectGetLoggingOutputs(_) => Procedure::ConnectGetLoggingOutputs,
-                Self::ConnectGetLoggingFilters(_) => Procedure::ConnectGetLoggingFilters,
-                Self::ConnectSetLoggingOutputs(_) => Procedure::ConnectSetLoggingOutputs,
-                Self::ConnectSetLoggingFilters(_) => Procedure::ConnectSetLoggingFilters,
-                Self::ServerUpdateTlsFiles(_) => Procedure::ServerUpdateTlsFiles,
-                Self::ConnectSetDaemonTimeout(_) => Procedure::ConnectSetDaemonTimeout,
-                Self::ConnectDaemonShutdown(_) => Procedure::ConnectDaemonShutdown,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::ConnectOpen => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ConnectOpen(x)))
-                }
-                Procedure::ConnectClose => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ConnectClose(x)))
-                }
-                Procedure::ConnectGetLibVersion => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectGetLibVersion(x),
-                        ))
-                }
-                Procedure::ConnectListServers => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectListServers(x),
-                        ))
-                }
-                Procedure::ConnectLookupServer => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectLookupServer(x),
-                        ))
-                }
-                Procedure::ServerGetThreadpoolParameters => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerGetThreadpoolParameters(x),
-                        ))
-                }
-                Procedure::ServerSetThreadpoolParameters => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerSetThreadpoolParameters(x),
-                        ))
-                }
-                Procedure::ServerListClients => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ServerListClients(x)))
-                }
-                Procedure::ServerLookupClient => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerLookupClient(x),
-                        ))
-                }
-                Procedure::ClientGetInfo => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ClientGetInfo(x)))
-                }
-                Procedure::ClientClose => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ClientClose(x)))
-                }
-                Procedure::ServerGetClientLimits => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerGetClientLimits(x),
-                        ))
-                }
-                Procedure::ServerSetClientLimits => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerSetClientLimits(x),
-                        ))
-                }
-                Procedure::ConnectGetLoggingOutputs => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectGetLoggingOutputs(x),
-                        ))
-                }
-                Procedure::ConnectGetLoggingFilters => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectGetLoggingFilters(x),
-                        ))
-                }
-                Procedure::ConnectSetLoggingOutputs => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectSetLoggingOutputs(x),
-                        ))
-                }
-                Procedure::ConnectSetLoggingFilters => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectSetLoggingFilters(x),
-                        ))
-                }
-                Procedure::ServerUpdateTlsFiles => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerUpdateTlsFiles(x),
-                        ))
-                }
-                Procedure::ConnectSetDaemonTimeout => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectSetDaemonTimeout(x),
-                        ))
-                }
-                Procedure::ConnectDaemonShutdown => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectDaemonShutdown(x),
-                        ))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
+    ::xdrgen::rt::dispatch! {
+        /// The reply to a call of any procedure of this version.
+        Reply: Ret / RetCodec;
+        ConnectOpen,
+        ConnectClose,
+        ConnectGetLibVersion,
+        ConnectListServers,
+        ConnectLookupServer,
+        ServerGetThreadpoolParameters,
+        ServerSetThreadpoolParameters,
+        ServerListClients,
+        ServerLookupClient,
+        ClientGetInfo,
+        ClientClose,
+        ServerGetClientLimits,
+        ServerSetClientLimits,
+        ConnectGetLoggingOutputs,
+        ConnectGetLoggingFilters,
+        ConnectSetLoggingOutputs,
+        ConnectSetLoggingFilters,
+        ServerUpdateTlsFiles,
+        ConnectSetDaemonTimeout,
+        ConnectDaemonShutdown,
     }
-    impl ::xdrgen::rt::Encode for Call {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::ConnectOpen(x) => {
-                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectClose(x) => {
-                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectGetLibVersion(x) => {
-                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectListServers(x) => {
-                    <<procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectLookupServer(x) => {
-                    <<procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerGetThreadpoolParameters(x) => {
-                    <<procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerSetThreadpoolParameters(x) => {
-                    <<procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerListClients(x) => {
-                    <<procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerLookupClient(x) => {
-                    <<procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ClientGetInfo(x) => {
-                    <<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ClientClose(x) => {
-                    <<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerGetClientLimits(x) => {
-                    <<procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerSetClientLimits(x) => {
-                    <<procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectGetLoggingOutputs(x) => {
-                    <<procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectGetLoggingFilters(x) => {
-                    <<procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectSetLoggingOutputs(x) => {
-                    <<procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectSetLoggingFilters(x) => {
-                    <<procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerUpdateTlsFiles(x) => {
-                    <<procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectSetDaemonTimeout(x) => {
-                    <<procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectDaemonShutdown(x) => {
-                    <<procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::ConnectOpen(x) => {
-                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectClose(x) => {
-                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectGetLibVersion(x) => {
-                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectListServers(x) => {
-                    <<procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectLookupServer(x) => {
-                    <<procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerGetThreadpoolParameters(x) => {
-                    <<procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerSetThreadpoolParameters(x) => {
-                    <<procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerListClients(x) => {
-                    <<procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerLookupClient(x) => {
-                    <<procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ClientGetInfo(x) => {
-                    <<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ClientClose(x) => {
-                    <<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerGetClientLimits(x) => {
-                    <<procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerSetClientLimits(x) => {
-                    <<procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectGetLoggingOutputs(x) => {
-                    <<procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectGetLoggingFilters(x) => {
-                    <<procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectSetLoggingOutputs(x) => {
-                    <<procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectSetLoggingFilters(x) => {
-                    <<procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerUpdateTlsFiles(x) => {
-                    <<procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectSetDaemonTimeout(x) => {
-                    <<procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectDaemonShutdown(x) => {
-                    <<procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// The reply to a call of any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Reply {
-        ConnectOpen(<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::Ret),
-        ConnectClose(<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::Ret),
-        ConnectGetLibVersion(
-            <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectListServers(
-            <procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectLookupServer(
-            <procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ServerGetThreadpoolParameters(
-            <procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ServerSetThreadpoolParameters(
-            <procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ServerListClients(
-            <procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ServerLookupClient(
-            <procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ClientGetInfo(<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::Ret),
-        ClientClose(<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::Ret),
-        ServerGetClientLimits(
-            <procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ServerSetClientLimits(
-            <procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectGetLoggingOutputs(
-            <procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectGetLoggingFilters(
-            <procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectSetLoggingOutputs(
-            <procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectSetLoggingFilters(
-            <procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ServerUpdateTlsFiles(
-            <procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectSetDaemonTimeout(
-            <procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectDaemonShutdown(
-            <procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-    }
-    impl Reply {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::ConnectOpen(_) => Procedure::ConnectOpen,
-                Self::ConnectClose(_) => Procedure::ConnectClose,
-                Self::ConnectGetLibVersion(_) => Procedure::ConnectGetLibVersion,
-                Self::ConnectListServers(_) => Procedure::ConnectListServers,
-                Self::ConnectLookupServer(_) => Procedure::ConnectLookupServer,
-                Self::ServerGetThreadpoolParameters(_) => {
-                    Procedure::ServerGetThreadpoolParameters
-                }
-                Self::ServerSetThreadpoolParameters(_) => {
-                    Procedure::ServerSetThreadpoolParameters
-                }
-                Self::ServerListClients(_) => Procedure::ServerListClients,
-                Self::ServerLookupClient(_) => Procedure::ServerLookupClient,
-                Self::ClientGetInfo(_) => Procedure::ClientGetInfo,
-                Self::ClientClose(_) => Procedure::ClientClose,
-                Self::ServerGetClientLimits(_) => Procedure::ServerGetClientLimits,
-                Self::ServerSetClientLimits(_) => Procedure::ServerSetClientLimits,
-                Self::ConnectGetLoggingOutputs(_) => Procedure::ConnectGetLoggingOutputs,
-                Self::ConnectGetLoggingFilters(_) => Procedure::ConnectGetLoggingFilters,
-                Self::ConnectSetLoggingOutputs(_) => Procedure::ConnectSetLoggingOutputs,
-                Self::ConnectSetLoggingFilters(_) => Procedure::ConnectSetLoggingFilters,
-                Self::ServerUpdateTlsFiles(_) => Procedure::ServerUpdateTlsFiles,
-                Self::ConnectSetDaemonTimeout(_) => Procedure::ConnectSetDaemonTimeout,
-                Self::ConnectDaemonShutdown(_) => Procedure::ConnectDaemonShutdown,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::ConnectOpen => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ConnectOpen(x)))
-                }
-                Procedure::ConnectClose => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ConnectClose(x)))
-                }
-                Procedure::ConnectGetLibVersion => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectGetLibVersion(x),
-                        ))
-                }
-                Procedure::ConnectListServers => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectListServers(x),
-                        ))
-                }
-                Procedure::ConnectLookupServer => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectLookupServer(x),
-                        ))
-                }
-                Procedure::ServerGetThreadpoolParameters => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerGetThreadpoolParameters(x),
-                        ))
-                }
-                Procedure::ServerSetThreadpoolParameters => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerSetThreadpoolParameters(x),
-                        ))
-                }
-                Procedure::ServerListClients => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ServerListClients(x)))
-                }
-                Procedure::ServerLookupClient => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerLookupClient(x),
-                        ))
-                }
-                Procedure::ClientGetInfo => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ClientGetInfo(x)))
-                }
-                Procedure::ClientClose => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ClientClose(x)))
-                }
-                Procedure::ServerGetClientLimits => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerGetClientLimits(x),
-                        ))
-                }
-                Procedure::ServerSetClientLimits => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerSetClientLimits(x),
-                        ))
-                }
-                Procedure::ConnectGetLoggingOutputs => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectGetLoggingOutputs(x),
-                        ))
-                }
-                Procedure::ConnectGetLoggingFilters => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectGetLoggingFilters(x),
-                        ))
-                }
-                Procedure::ConnectSetLoggingOutputs => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectSetLoggingOutputs(x),
-                        ))
-                }
-                Procedure::ConnectSetLoggingFilters => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectSetLoggingFilters(x),
-                        ))
-                }
-                Procedure::ServerUpdateTlsFiles => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ServerUpdateTlsFiles(x),
-                        ))
-                }
-                Procedure::ConnectSetDaemonTimeout => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectSetDaemonTimeout(x),
-                        ))
-                }
-                Procedure::ConnectDaemonShutdown => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectDaemonShutdown(x),
-                        ))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
-    }
-    impl ::xdrgen::rt::Encode for Reply {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::ConnectOpen(x) => {
-                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectClose(x) => {
-                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectGetLibVersion(x) => {
-                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectListServers(x) => {
-                    <<procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectLookupServer(x) => {
-                    <<procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerGetThreadpoolParameters(x) => {
-                    <<procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerSetThreadpoolParameters(x) => {
-                    <<procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerListClients(x) => {
-                    <<procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerLookupClient(x) => {
-                    <<procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ClientGetInfo(x) => {
-                    <<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ClientClose(x) => {
-                    <<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerGetClientLimits(x) => {
-                    <<procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerSetClientLimits(x) => {
-                    <<procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectGetLoggingOutputs(x) => {
-                    <<procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectGetLoggingFilters(x) => {
-                    <<procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectSetLoggingOutputs(x) => {
-                    <<procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectSetLoggingFilters(x) => {
-                    <<procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ServerUpdateTlsFiles(x) => {
-                    <<procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectSetDaemonTimeout(x) => {
-                    <<procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectDaemonShutdown(x) => {
-                    <<procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::ConnectOpen(x) => {
-                    <<procs::ConnectOpen as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectClose(x) => {
-                    <<procs::ConnectClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectGetLibVersion(x) => {
-                    <<procs::ConnectGetLibVersion as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectListServers(x) => {
-                    <<procs::ConnectListServers as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectLookupServer(x) => {
-                    <<procs::ConnectLookupServer as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerGetThreadpoolParameters(x) => {
-                    <<procs::ServerGetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerSetThreadpoolParameters(x) => {
-                    <<procs::ServerSetThreadpoolParameters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerListClients(x) => {
-                    <<procs::ServerListClients as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerLookupClient(x) => {
-                    <<procs::ServerLookupClient as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ClientGetInfo(x) => {
-                    <<procs::ClientGetInfo as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ClientClose(x) => {
-                    <<procs::ClientClose as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerGetClientLimits(x) => {
-                    <<procs::ServerGetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerSetClientLimits(x) => {
-                    <<procs::ServerSetClientLimits as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectGetLoggingOutputs(x) => {
-                    <<procs::ConnectGetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectGetLoggingFilters(x) => {
-                    <<procs::ConnectGetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectSetLoggingOutputs(x) => {
-                    <<procs::ConnectSetLoggingOutputs as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectSetLoggingFilters(x) => {
-                    <<procs::ConnectSetLoggingFilters as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ServerUpdateTlsFiles(x) => {
-                    <<procs::ServerUpdateTlsFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectSetDaemonTimeout(x) => {
-                    <<procs::ConnectSetDaemonTimeout as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectDaemonShutdown(x) => {
-                    <<procs::ConnectDaemonShutdown as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// A one-way message (event) of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Message {}
-    impl Message {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {}
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            let _ = (procedure, body);
-            ::std::result::Result::Ok(::std::option::Option::None)
-        }
-    }
-    impl ::xdrgen::rt::Encode for Message {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match *self {}
-        }
-        fn encoded_len(&self) -> usize {
-            match *self {}
-        }
+    ::xdrgen::rt::dispatch! {
+        /// A one-way message (event) of this version.
+        Message: Args / ArgsCodec;
     }
 }

@@ -57,276 +57,38 @@ pub mod program {
     pub const NUMBER: u32 = 1801807216;
     /// The version number.
     pub const VERSION: u32 = 1;
-    /// The procedures, by number.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(u32)]
-    pub enum Procedure {
-        /// `KEEPALIVE_PROC_PING`
-        Ping = 1,
-        /// `KEEPALIVE_PROC_PONG`
-        Pong = 2,
-    }
-    impl Procedure {
-        /// Every procedure, in table order.
-        pub const ALL: [Procedure; 2] = [Self::Ping, Self::Pong];
-        /// This procedure's row of [`PROCEDURES`].
-        pub fn info(self) -> &'static ::xdrgen::rt::ProcedureInfo {
-            match self {
-                Self::Ping => &PROCEDURES[0],
-                Self::Pong => &PROCEDURES[1],
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<u32> for Procedure {
-        type Error = u32;
-        fn try_from(n: u32) -> ::std::result::Result<Self, u32> {
-            match n {
-                1 => ::std::result::Result::Ok(Self::Ping),
-                2 => ::std::result::Result::Ok(Self::Pong),
-                other => ::std::result::Result::Err(other),
-            }
-        }
+    ::xdrgen::rt::procedure_enum! {
+        2;
+        Ping = 1 @ 0 "KEEPALIVE_PROC_PING",
+        Pong = 2 @ 1 "KEEPALIVE_PROC_PONG",
     }
     /// Every procedure's description, in definition order.
     pub static PROCEDURES: [::xdrgen::rt::ProcedureInfo; 2] = [
-        ::xdrgen::rt::ProcedureInfo {
-            number: 1,
-            name: "KEEPALIVE_PROC_PING",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &[],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::None,
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 2,
-            name: "KEEPALIVE_PROC_PONG",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &[],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::None,
-            acl: &[],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
+        ::xdrgen::rt::ProcedureInfo::new(1, "KEEPALIVE_PROC_PING", ::xdrgen::rt::ProcedureKind::Call),
+        ::xdrgen::rt::ProcedureInfo::new(2, "KEEPALIVE_PROC_PONG", ::xdrgen::rt::ProcedureKind::Call),
     ];
     /// One marker type per procedure, for calls typed at compile time.
     pub mod procs {
-        /// Procedure `KEEPALIVE_PROC_PING` (1).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct Ping;
-        impl ::xdrgen::rt::RemoteProcedure for Ping {
-            const PROGRAM: u32 = 1801807216;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 1;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[0];
-            type Args = ();
-            type ArgsCodec = ::xdrgen::rt::Plain<()>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `KEEPALIVE_PROC_PONG` (2).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct Pong;
-        impl ::xdrgen::rt::RemoteProcedure for Pong {
-            const PROGRAM: u32 = 1801807216;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 2;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[1];
-            type Args = ();
-            type ArgsCodec = ::xdrgen::rt::Plain<()>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
+        ::xdrgen::rt::procedures! {
+            1801807216, 1;
+            Ping = 1 @ 0 "KEEPALIVE_PROC_PING": () => ();
+            Pong = 2 @ 1 "KEEPALIVE_PROC_PONG": () => ();
         }
     }
-    /// The arguments of a call to any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Call {
-        Ping(<procs::Ping as ::xdrgen::rt::RemoteProcedure>::Args),
-        Pong(<procs::Pong as ::xdrgen::rt::RemoteProcedure>::Args),
+    ::xdrgen::rt::dispatch! {
+        /// The arguments of a call to any procedure of this version.
+        Call: Args / ArgsCodec;
+        Ping,
+        Pong,
     }
-    impl Call {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::Ping(_) => Procedure::Ping,
-                Self::Pong(_) => Procedure::Pong,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::Ping => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::Ping as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::Ping(x)))
-                }
-                Procedure::Pong => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::Pong as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::Pong(x)))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
+    ::xdrgen::rt::dispatch! {
+        /// The reply to a call of any procedure of this version.
+        Reply: Ret / RetCodec;
+        Ping,
+        Pong,
     }
-    impl ::xdrgen::rt::Encode for Call {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::Ping(x) => {
-                    <<procs::Ping as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::Pong(x) => {
-                    <<procs::Pong as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::Ping(x) => {
-                    <<procs::Ping as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::Pong(x) => {
-                    <<procs::Pong as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// The reply to a call of any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Reply {
-        Ping(<procs::Ping as ::xdrgen::rt::RemoteProcedure>::Ret),
-        Pong(<procs::Pong as ::xdrgen::rt::RemoteProcedure>::Ret),
-    }
-    impl Reply {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::Ping(_) => Procedure::Ping,
-                Self::Pong(_) => Procedure::Pong,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::Ping => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::Ping as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::Ping(x)))
-                }
-                Procedure::Pong => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::Pong as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::Pong(x)))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
-    }
-    impl ::xdrgen::rt::Encode for Reply {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::Ping(x) => {
-                    <<procs::Ping as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::Pong(x) => {
-                    <<procs::Pong as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::Ping(x) => {
-                    <<procs::Ping as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::Pong(x) => {
-                    <<procs::Pong as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// A one-way message (event) of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Message {}
-    impl Message {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {}
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            let _ = (procedure, body);
-            ::std::result::Result::Ok(::std::option::Option::None)
-        }
-    }
-    impl ::xdrgen::rt::Encode for Message {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match *self {}
-        }
-        fn encoded_len(&self) -> usize {
-            match *self {}
-        }
+    ::xdrgen::rt::dispatch! {
+        /// A one-way message (event) of this version.
+        Message: Args / ArgsCodec;
     }
 }

@@ -44,83 +44,12 @@ pub struct Owner {
     pub id: u32,
     pub pid: u32,
 }
-impl ::xdrgen::rt::Encode for Owner {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
-            "virLockSpaceProtocolOwner",
-            "uuid",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "virLockSpaceProtocolOwner",
-            "name",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.id, w),
-            "virLockSpaceProtocolOwner",
-            "id",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.pid, w),
-            "virLockSpaceProtocolOwner",
-            "pid",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
-            + <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.id)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.pid)
-    }
-}
-impl ::xdrgen::rt::Decode for Owner {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolOwner",
-                "uuid",
-            )?,
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolOwner",
-                "name",
-            )?,
-            id: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolOwner",
-                "id",
-            )?,
-            pid: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolOwner",
-                "pid",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    Owner = "virLockSpaceProtocolOwner";
+    uuid: ::xdrgen::rt::Plain<Uuid> = "uuid";
+    name: ::xdrgen::rt::Plain<NonNullString> = "name";
+    id: ::xdrgen::rt::Plain<u32> = "id";
+    pid: ::xdrgen::rt::Plain<u32> = "pid";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -128,91 +57,19 @@ pub struct RegisterArgs {
     pub owner: Owner,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for RegisterArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<Owner> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<Owner> as ::xdrgen::rt::Codec>::encode(&self.owner, w),
-            "virLockSpaceProtocolRegisterArgs",
-            "owner",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLockSpaceProtocolRegisterArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<Owner> as ::xdrgen::rt::Codec>::len(&self.owner)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for RegisterArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<Owner> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            owner: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<Owner> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolRegisterArgs",
-                "owner",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolRegisterArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    RegisterArgs = "virLockSpaceProtocolRegisterArgs";
+    owner: ::xdrgen::rt::Plain<Owner> = "owner";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct RestrictArgs {
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for RestrictArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLockSpaceProtocolRestrictArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for RestrictArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolRestrictArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    RestrictArgs = "virLockSpaceProtocolRestrictArgs";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -220,57 +77,10 @@ pub struct NewArgs {
     pub path: NonNullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for NewArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLockSpaceProtocolNewArgs",
-            "path",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLockSpaceProtocolNewArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for NewArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolNewArgs",
-                "path",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolNewArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    NewArgs = "virLockSpaceProtocolNewArgs";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -279,74 +89,11 @@ pub struct CreateResourceArgs {
     pub name: NonNullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for CreateResourceArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLockSpaceProtocolCreateResourceArgs",
-            "path",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "virLockSpaceProtocolCreateResourceArgs",
-            "name",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLockSpaceProtocolCreateResourceArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for CreateResourceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolCreateResourceArgs",
-                "path",
-            )?,
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolCreateResourceArgs",
-                "name",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolCreateResourceArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    CreateResourceArgs = "virLockSpaceProtocolCreateResourceArgs";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
+    name: ::xdrgen::rt::Plain<NonNullString> = "name";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -355,74 +102,11 @@ pub struct DeleteResourceArgs {
     pub name: NonNullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DeleteResourceArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLockSpaceProtocolDeleteResourceArgs",
-            "path",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "virLockSpaceProtocolDeleteResourceArgs",
-            "name",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLockSpaceProtocolDeleteResourceArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DeleteResourceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolDeleteResourceArgs",
-                "path",
-            )?,
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolDeleteResourceArgs",
-                "name",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolDeleteResourceArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DeleteResourceArgs = "virLockSpaceProtocolDeleteResourceArgs";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
+    name: ::xdrgen::rt::Plain<NonNullString> = "name";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -431,74 +115,11 @@ pub struct AcquireResourceArgs {
     pub name: NonNullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for AcquireResourceArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLockSpaceProtocolAcquireResourceArgs",
-            "path",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "virLockSpaceProtocolAcquireResourceArgs",
-            "name",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLockSpaceProtocolAcquireResourceArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for AcquireResourceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolAcquireResourceArgs",
-                "path",
-            )?,
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolAcquireResourceArgs",
-                "name",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolAcquireResourceArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    AcquireResourceArgs = "virLockSpaceProtocolAcquireResourceArgs";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
+    name: ::xdrgen::rt::Plain<NonNullString> = "name";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -507,116 +128,20 @@ pub struct ReleaseResourceArgs {
     pub name: NonNullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ReleaseResourceArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLockSpaceProtocolReleaseResourceArgs",
-            "path",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "virLockSpaceProtocolReleaseResourceArgs",
-            "name",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLockSpaceProtocolReleaseResourceArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ReleaseResourceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolReleaseResourceArgs",
-                "path",
-            )?,
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolReleaseResourceArgs",
-                "name",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolReleaseResourceArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ReleaseResourceArgs = "virLockSpaceProtocolReleaseResourceArgs";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
+    name: ::xdrgen::rt::Plain<NonNullString> = "name";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct CreateLockSpaceArgs {
     pub path: NonNullString,
 }
-impl ::xdrgen::rt::Encode for CreateLockSpaceArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLockSpaceProtocolCreateLockSpaceArgs",
-            "path",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
-    }
-}
-impl ::xdrgen::rt::Decode for CreateLockSpaceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLockSpaceProtocolCreateLockSpaceArgs",
-                "path",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    CreateLockSpaceArgs = "virLockSpaceProtocolCreateLockSpaceArgs";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -703,771 +228,92 @@ pub mod program {
     pub const NUMBER: u32 = 245874415;
     /// The version number.
     pub const VERSION: u32 = 1;
-    /// The procedures, by number.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(u32)]
-    pub enum Procedure {
-        /// `VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER`
-        Register = 1,
-        /// `VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT`
-        Restrict = 2,
-        /// `VIR_LOCK_SPACE_PROTOCOL_PROC_NEW`
-        New = 3,
-        /// `VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE`
-        CreateResource = 4,
-        /// `VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE`
-        DeleteResource = 5,
-        /// `VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE`
-        AcquireResource = 6,
-        /// `VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE`
-        ReleaseResource = 7,
-        /// `VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE`
-        CreateLockspace = 8,
-    }
-    impl Procedure {
-        /// Every procedure, in table order.
-        pub const ALL: [Procedure; 8] = [
-            Self::Register,
-            Self::Restrict,
-            Self::New,
-            Self::CreateResource,
-            Self::DeleteResource,
-            Self::AcquireResource,
-            Self::ReleaseResource,
-            Self::CreateLockspace,
-        ];
-        /// This procedure's row of [`PROCEDURES`].
-        pub fn info(self) -> &'static ::xdrgen::rt::ProcedureInfo {
-            match self {
-                Self::Register => &PROCEDURES[0],
-                Self::Restrict => &PROCEDURES[1],
-                Self::New => &PROCEDURES[2],
-                Self::CreateResource => &PROCEDURES[3],
-                Self::DeleteResource => &PROCEDURES[4],
-                Self::AcquireResource => &PROCEDURES[5],
-                Self::ReleaseResource => &PROCEDURES[6],
-                Self::CreateLockspace => &PROCEDURES[7],
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<u32> for Procedure {
-        type Error = u32;
-        fn try_from(n: u32) -> ::std::result::Result<Self, u32> {
-            match n {
-                1 => ::std::result::Result::Ok(Self::Register),
-                2 => ::std::result::Result::Ok(Self::Restrict),
-                3 => ::std::result::Result::Ok(Self::New),
-                4 => ::std::result::Result::Ok(Self::CreateResource),
-                5 => ::std::result::Result::Ok(Self::DeleteResource),
-                6 => ::std::result::Result::Ok(Self::AcquireResource),
-                7 => ::std::result::Result::Ok(Self::ReleaseResource),
-                8 => ::std::result::Result::Ok(Self::CreateLockspace),
-                other => ::std::result::Result::Err(other),
-            }
-        }
+    ::xdrgen::rt::procedure_enum! {
+        8;
+        Register = 1 @ 0 "VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER",
+        Restrict = 2 @ 1 "VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT",
+        New = 3 @ 2 "VIR_LOCK_SPACE_PROTOCOL_PROC_NEW",
+        CreateResource = 4 @ 3 "VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE",
+        DeleteResource = 5 @ 4 "VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE",
+        AcquireResource = 6 @ 5 "VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE",
+        ReleaseResource = 7 @ 6 "VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE",
+        CreateLockspace = 8 @ 7 "VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE",
     }
     /// Every procedure's description, in definition order.
     pub static PROCEDURES: [::xdrgen::rt::ProcedureInfo; 8] = [
-        ::xdrgen::rt::ProcedureInfo {
-            number: 1,
-            name: "VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLockSpaceProtocolRegisterArgs"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 2,
-            name: "VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLockSpaceProtocolRestrictArgs"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 3,
-            name: "VIR_LOCK_SPACE_PROTOCOL_PROC_NEW",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLockSpaceProtocolNewArgs"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 4,
-            name: "VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLockSpaceProtocolCreateResourceArgs"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 5,
-            name: "VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLockSpaceProtocolDeleteResourceArgs"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 6,
-            name: "VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLockSpaceProtocolAcquireResourceArgs"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 7,
-            name: "VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLockSpaceProtocolReleaseResourceArgs"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 8,
-            name: "VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLockSpaceProtocolCreateLockSpaceArgs"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
+        ::xdrgen::rt::ProcedureInfo::new(1, "VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER", ::xdrgen::rt::ProcedureKind::Call).args(&["virLockSpaceProtocolRegisterArgs"]).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(2, "VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT", ::xdrgen::rt::ProcedureKind::Call).args(&["virLockSpaceProtocolRestrictArgs"]).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(3, "VIR_LOCK_SPACE_PROTOCOL_PROC_NEW", ::xdrgen::rt::ProcedureKind::Call).args(&["virLockSpaceProtocolNewArgs"]).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(4, "VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE", ::xdrgen::rt::ProcedureKind::Call).args(&["virLockSpaceProtocolCreateResourceArgs"]).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(5, "VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE", ::xdrgen::rt::ProcedureKind::Call).args(&["virLockSpaceProtocolDeleteResourceArgs"]).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(6, "VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE", ::xdrgen::rt::ProcedureKind::Call).args(&["virLockSpaceProtocolAcquireResourceArgs"]).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(7, "VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE", ::xdrgen::rt::ProcedureKind::Call).args(&["virLockSpaceProtocolReleaseResourceArgs"]).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(8, "VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE", ::xdrgen::rt::ProcedureKind::Call).args(&["virLockSpaceProtocolCreateLockSpaceArgs"]).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
     ];
     /// One marker type per procedure, for calls typed at compile time.
     pub mod procs {
-        /// Procedure `VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER` (1).
-        /// Each function must be preceded by a comment providing one or
-        /// more annotations:
-        ///
-        /// - @generate: none|client|server|both
-        ///
-        ///   Whether to generate the dispatch stubs for the server
-        ///   and/or client code.
-        ///
-        /// - @readstream: paramnumber
-        /// - @writestream: paramnumber
-        ///
-        ///   The @readstream or @writestream annotations let daemon and src/remote
-        ///   create a stream.  The direction is defined from the src/remote point
-        ///   of view.  A readstream transfers data from daemon to src/remote.  The
-        ///   \<paramnumber> specifies at which offset the stream parameter is inserted
-        ///   in the function parameter list.
-        ///
-        /// - @priority: low|high
-        ///
-        ///   Each API that might eventually access hypervisor's  monitor (and thus
-        ///   block) MUST fall into low priority. However, there are some exceptions
-        ///   to this rule, e.g. domainDestroy. Other APIs MAY  be marked as high
-        ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
-        ///   and thus can be left out.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct Register;
-        impl ::xdrgen::rt::RemoteProcedure for Register {
-            const PROGRAM: u32 = 245874415;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 1;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[0];
-            type Args = super::super::RegisterArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::RegisterArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT` (2).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct Restrict;
-        impl ::xdrgen::rt::RemoteProcedure for Restrict {
-            const PROGRAM: u32 = 245874415;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 2;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[1];
-            type Args = super::super::RestrictArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::RestrictArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `VIR_LOCK_SPACE_PROTOCOL_PROC_NEW` (3).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct New;
-        impl ::xdrgen::rt::RemoteProcedure for New {
-            const PROGRAM: u32 = 245874415;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 3;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[2];
-            type Args = super::super::NewArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::NewArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE` (4).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct CreateResource;
-        impl ::xdrgen::rt::RemoteProcedure for CreateResource {
-            const PROGRAM: u32 = 245874415;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 4;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[3];
-            type Args = super::super::CreateResourceArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::CreateResourceArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE` (5).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DeleteResource;
-        impl ::xdrgen::rt::RemoteProcedure for DeleteResource {
-            const PROGRAM: u32 = 245874415;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 5;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[4];
-            type Args = super::super::DeleteResourceArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::DeleteResourceArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE` (6).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct AcquireResource;
-        impl ::xdrgen::rt::RemoteProcedure for AcquireResource {
-            const PROGRAM: u32 = 245874415;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 6;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[5];
-            type Args = super::super::AcquireResourceArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::AcquireResourceArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE` (7).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ReleaseResource;
-        impl ::xdrgen::rt::RemoteProcedure for ReleaseResource {
-            const PROGRAM: u32 = 245874415;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 7;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[6];
-            type Args = super::super::ReleaseResourceArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::ReleaseResourceArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE` (8).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct CreateLockspace;
-        impl ::xdrgen::rt::RemoteProcedure for CreateLockspace {
-            const PROGRAM: u32 = 245874415;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 8;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[7];
-            type Args = super::super::CreateLockSpaceArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::CreateLockSpaceArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
+        ::xdrgen::rt::procedures! {
+            245874415, 1;
+            /// Each function must be preceded by a comment providing one or
+            /// more annotations:
+            ///
+            /// - @generate: none|client|server|both
+            ///
+            ///   Whether to generate the dispatch stubs for the server
+            ///   and/or client code.
+            ///
+            /// - @readstream: paramnumber
+            /// - @writestream: paramnumber
+            ///
+            ///   The @readstream or @writestream annotations let daemon and src/remote
+            ///   create a stream.  The direction is defined from the src/remote point
+            ///   of view.  A readstream transfers data from daemon to src/remote.  The
+            ///   \<paramnumber> specifies at which offset the stream parameter is inserted
+            ///   in the function parameter list.
+            ///
+            /// - @priority: low|high
+            ///
+            ///   Each API that might eventually access hypervisor's  monitor (and thus
+            ///   block) MUST fall into low priority. However, there are some exceptions
+            ///   to this rule, e.g. domainDestroy. Other APIs MAY  be marked as high
+            ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
+            ///   and thus can be left out.
+            Register = 1 @ 0 "VIR_LOCK_SPACE_PROTOCOL_PROC_REGISTER": super::super::RegisterArgs => ();
+            Restrict = 2 @ 1 "VIR_LOCK_SPACE_PROTOCOL_PROC_RESTRICT": super::super::RestrictArgs => ();
+            New = 3 @ 2 "VIR_LOCK_SPACE_PROTOCOL_PROC_NEW": super::super::NewArgs => ();
+            CreateResource = 4 @ 3 "VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_RESOURCE": super::super::CreateResourceArgs => ();
+            DeleteResource = 5 @ 4 "VIR_LOCK_SPACE_PROTOCOL_PROC_DELETE_RESOURCE": super::super::DeleteResourceArgs => ();
+            AcquireResource = 6 @ 5 "VIR_LOCK_SPACE_PROTOCOL_PROC_ACQUIRE_RESOURCE": super::super::AcquireResourceArgs => ();
+            ReleaseResource = 7 @ 6 "VIR_LOCK_SPACE_PROTOCOL_PROC_RELEASE_RESOURCE": super::super::ReleaseResourceArgs => ();
+            CreateLockspace = 8 @ 7 "VIR_LOCK_SPACE_PROTOCOL_PROC_CREATE_LOCKSPACE": super::super::CreateLockSpaceArgs => ();
         }
     }
-    /// The arguments of a call to any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Call {
-        Register(<procs::Register as ::xdrgen::rt::RemoteProcedure>::Args),
-        Restrict(<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::Args),
-        New(<procs::New as ::xdrgen::rt::RemoteProcedure>::Args),
-        CreateResource(<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::Args),
-        DeleteResource(<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::Args),
-        AcquireResource(<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::Args),
-        ReleaseResource(<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::Args),
-        CreateLockspace(<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::Args),
+    ::xdrgen::rt::dispatch! {
+        /// The arguments of a call to any procedure of this version.
+        Call: Args / ArgsCodec;
+        Register,
+        Restrict,
+        New,
+        CreateResource,
+        DeleteResource,
+        AcquireResource,
+        ReleaseResource,
+        CreateLockspace,
     }
-    impl Call {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::Register(_) => Procedure::Register,
-                Self::Restrict(_) => Procedure::Restrict,
-                Self::New(_) => Procedure::New,
-                Self::CreateResource(_) => Procedure::CreateResource,
-                Self::DeleteResource(_) => Procedure::DeleteResource,
-                Self::AcquireResource(_) => Procedure::AcquireResource,
-                Self::ReleaseResource(_) => Procedure::ReleaseResource,
-                Self::CreateLockspace(_) => Procedure::CreateLockspace,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::Register => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::Register as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::Register(x)))
-                }
-                Procedure::Restrict => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::Restrict as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::Restrict(x)))
-                }
-                Procedure::New => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::New as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::New(x)))
-                }
-                Procedure::CreateResource => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::CreateResource(x)))
-                }
-                Procedure::DeleteResource => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::DeleteResource(x)))
-                }
-                Procedure::AcquireResource => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::AcquireResource(x)))
-                }
-                Procedure::ReleaseResource => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ReleaseResource(x)))
-                }
-                Procedure::CreateLockspace => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::CreateLockspace(x)))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
+    ::xdrgen::rt::dispatch! {
+        /// The reply to a call of any procedure of this version.
+        Reply: Ret / RetCodec;
+        Register,
+        Restrict,
+        New,
+        CreateResource,
+        DeleteResource,
+        AcquireResource,
+        ReleaseResource,
+        CreateLockspace,
     }
-    impl ::xdrgen::rt::Encode for Call {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::Register(x) => {
-                    <<procs::Register as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::Restrict(x) => {
-                    <<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::New(x) => {
-                    <<procs::New as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::CreateResource(x) => {
-                    <<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DeleteResource(x) => {
-                    <<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::AcquireResource(x) => {
-                    <<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ReleaseResource(x) => {
-                    <<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::CreateLockspace(x) => {
-                    <<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::Register(x) => {
-                    <<procs::Register as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::Restrict(x) => {
-                    <<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::New(x) => {
-                    <<procs::New as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::CreateResource(x) => {
-                    <<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DeleteResource(x) => {
-                    <<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::AcquireResource(x) => {
-                    <<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ReleaseResource(x) => {
-                    <<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::CreateLockspace(x) => {
-                    <<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// The reply to a call of any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Reply {
-        Register(<procs::Register as ::xdrgen::rt::RemoteProcedure>::Ret),
-        Restrict(<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::Ret),
-        New(<procs::New as ::xdrgen::rt::RemoteProcedure>::Ret),
-        CreateResource(<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::Ret),
-        DeleteResource(<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::Ret),
-        AcquireResource(<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::Ret),
-        ReleaseResource(<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::Ret),
-        CreateLockspace(<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::Ret),
-    }
-    impl Reply {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::Register(_) => Procedure::Register,
-                Self::Restrict(_) => Procedure::Restrict,
-                Self::New(_) => Procedure::New,
-                Self::CreateResource(_) => Procedure::CreateResource,
-                Self::DeleteResource(_) => Procedure::DeleteResource,
-                Self::AcquireResource(_) => Procedure::AcquireResource,
-                Self::ReleaseResource(_) => Procedure::ReleaseResource,
-                Self::CreateLockspace(_) => Procedure::CreateLockspace,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::Register => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::Register as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::Register(x)))
-                }
-                Procedure::Restrict => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::Restrict as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::Restrict(x)))
-                }
-                Procedure::New => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::New as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::New(x)))
-                }
-                Procedure::CreateResource => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::CreateResource(x)))
-                }
-                Procedure::DeleteResource => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::DeleteResource(x)))
-                }
-                Procedure::AcquireResource => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::AcquireResource(x)))
-                }
-                Procedure::ReleaseResource => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::ReleaseResource(x)))
-                }
-                Procedure::CreateLockspace => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::CreateLockspace(x)))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
-    }
-    impl ::xdrgen::rt::Encode for Reply {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::Register(x) => {
-                    <<procs::Register as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::Restrict(x) => {
-                    <<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::New(x) => {
-                    <<procs::New as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::CreateResource(x) => {
-                    <<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DeleteResource(x) => {
-                    <<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::AcquireResource(x) => {
-                    <<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ReleaseResource(x) => {
-                    <<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::CreateLockspace(x) => {
-                    <<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::Register(x) => {
-                    <<procs::Register as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::Restrict(x) => {
-                    <<procs::Restrict as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::New(x) => {
-                    <<procs::New as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::CreateResource(x) => {
-                    <<procs::CreateResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DeleteResource(x) => {
-                    <<procs::DeleteResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::AcquireResource(x) => {
-                    <<procs::AcquireResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ReleaseResource(x) => {
-                    <<procs::ReleaseResource as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::CreateLockspace(x) => {
-                    <<procs::CreateLockspace as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// A one-way message (event) of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Message {}
-    impl Message {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {}
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            let _ = (procedure, body);
-            ::std::result::Result::Ok(::std::option::Option::None)
-        }
-    }
-    impl ::xdrgen::rt::Encode for Message {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match *self {}
-        }
-        fn encoded_len(&self) -> usize {
-            match *self {}
-        }
+    ::xdrgen::rt::dispatch! {
+        /// A one-way message (event) of this version.
+        Message: Args / ArgsCodec;
     }
 }

@@ -42,57 +42,10 @@ pub struct Domain {
     pub uuid: Uuid,
     pub name: NonNullString,
 }
-impl ::xdrgen::rt::Encode for Domain {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
-            "virLogManagerProtocolDomain",
-            "uuid",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "virLogManagerProtocolDomain",
-            "name",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
-            + <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::len(&self.name)
-    }
-}
-impl ::xdrgen::rt::Decode for Domain {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<Uuid> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomain",
-                "uuid",
-            )?,
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomain",
-                "name",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    Domain = "virLogManagerProtocolDomain";
+    uuid: ::xdrgen::rt::Plain<Uuid> = "uuid";
+    name: ::xdrgen::rt::Plain<NonNullString> = "name";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -100,53 +53,10 @@ pub struct LogFilePosition {
     pub inode: u64,
     pub offset: u64,
 }
-impl ::xdrgen::rt::Encode for LogFilePosition {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::encode(&self.inode, w),
-            "virLogManagerProtocolLogFilePosition",
-            "inode",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::encode(&self.offset, w),
-            "virLogManagerProtocolLogFilePosition",
-            "offset",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.inode)
-            + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.offset)
-    }
-}
-impl ::xdrgen::rt::Decode for LogFilePosition {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            inode: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolLogFilePosition",
-                "inode",
-            )?,
-            offset: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolLogFilePosition",
-                "offset",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    LogFilePosition = "virLogManagerProtocolLogFilePosition";
+    inode: ::xdrgen::rt::Plain<u64> = "inode";
+    offset: ::xdrgen::rt::Plain<u64> = "offset";
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -199,129 +109,21 @@ pub struct DomainOpenLogFileArgs {
     pub path: NonNullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DomainOpenLogFileArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.driver, w),
-            "virLogManagerProtocolDomainOpenLogFileArgs",
-            "driver",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "virLogManagerProtocolDomainOpenLogFileArgs",
-            "dom",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLogManagerProtocolDomainOpenLogFileArgs",
-            "path",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLogManagerProtocolDomainOpenLogFileArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.driver)
-            + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainOpenLogFileArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            driver: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainOpenLogFileArgs",
-                "driver",
-            )?,
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainOpenLogFileArgs",
-                "dom",
-            )?,
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainOpenLogFileArgs",
-                "path",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainOpenLogFileArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainOpenLogFileArgs = "virLogManagerProtocolDomainOpenLogFileArgs";
+    driver: ::xdrgen::rt::Plain<NonNullString> = "driver";
+    dom: ::xdrgen::rt::Plain<Domain> = "dom";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainOpenLogFileRet {
     pub pos: LogFilePosition,
 }
-impl ::xdrgen::rt::Encode for DomainOpenLogFileRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                LogFilePosition,
-            > as ::xdrgen::rt::Codec>::encode(&self.pos, w),
-            "virLogManagerProtocolDomainOpenLogFileRet",
-            "pos",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::len(&self.pos)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainOpenLogFileRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        LogFilePosition,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            pos: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainOpenLogFileRet",
-                "pos",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainOpenLogFileRet = "virLogManagerProtocolDomainOpenLogFileRet";
+    pos: ::xdrgen::rt::Plain<LogFilePosition> = "pos";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -329,99 +131,19 @@ pub struct DomainGetLogFilePositionArgs {
     pub path: NonNullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DomainGetLogFilePositionArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLogManagerProtocolDomainGetLogFilePositionArgs",
-            "path",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLogManagerProtocolDomainGetLogFilePositionArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainGetLogFilePositionArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainGetLogFilePositionArgs",
-                "path",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainGetLogFilePositionArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainGetLogFilePositionArgs = "virLogManagerProtocolDomainGetLogFilePositionArgs";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainGetLogFilePositionRet {
     pub pos: LogFilePosition,
 }
-impl ::xdrgen::rt::Encode for DomainGetLogFilePositionRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                LogFilePosition,
-            > as ::xdrgen::rt::Codec>::encode(&self.pos, w),
-            "virLogManagerProtocolDomainGetLogFilePositionRet",
-            "pos",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::len(&self.pos)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainGetLogFilePositionRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        LogFilePosition,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            pos: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainGetLogFilePositionRet",
-                "pos",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainGetLogFilePositionRet = "virLogManagerProtocolDomainGetLogFilePositionRet";
+    pos: ::xdrgen::rt::Plain<LogFilePosition> = "pos";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -431,129 +153,21 @@ pub struct DomainReadLogFileArgs {
     pub maxlen: u64,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DomainReadLogFileArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLogManagerProtocolDomainReadLogFileArgs",
-            "path",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                LogFilePosition,
-            > as ::xdrgen::rt::Codec>::encode(&self.pos, w),
-            "virLogManagerProtocolDomainReadLogFileArgs",
-            "pos",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::encode(&self.maxlen, w),
-            "virLogManagerProtocolDomainReadLogFileArgs",
-            "maxlen",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLogManagerProtocolDomainReadLogFileArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Plain<
-                LogFilePosition,
-            > as ::xdrgen::rt::Codec>::len(&self.pos)
-            + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::len(&self.maxlen)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainReadLogFileArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainReadLogFileArgs",
-                "path",
-            )?,
-            pos: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<LogFilePosition> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainReadLogFileArgs",
-                "pos",
-            )?,
-            maxlen: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u64> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainReadLogFileArgs",
-                "maxlen",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainReadLogFileArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainReadLogFileArgs = "virLogManagerProtocolDomainReadLogFileArgs";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
+    pos: ::xdrgen::rt::Plain<LogFilePosition> = "pos";
+    maxlen: ::xdrgen::rt::Plain<u64> = "maxlen";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainReadLogFileRet {
     pub data: NonNullString,
 }
-impl ::xdrgen::rt::Encode for DomainReadLogFileRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.data, w),
-            "virLogManagerProtocolDomainReadLogFileRet",
-            "data",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.data)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainReadLogFileRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            data: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainReadLogFileRet",
-                "data",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainReadLogFileRet = "virLogManagerProtocolDomainReadLogFileRet";
+    data: ::xdrgen::rt::Plain<NonNullString> = "data";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -564,142 +178,22 @@ pub struct DomainAppendLogFileArgs {
     pub message: NonNullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DomainAppendLogFileArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.driver, w),
-            "virLogManagerProtocolDomainAppendLogFileArgs",
-            "driver",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "virLogManagerProtocolDomainAppendLogFileArgs",
-            "dom",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.path, w),
-            "virLogManagerProtocolDomainAppendLogFileArgs",
-            "path",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.message, w),
-            "virLogManagerProtocolDomainAppendLogFileArgs",
-            "message",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virLogManagerProtocolDomainAppendLogFileArgs",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::len(&self.driver)
-            + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::len(&self.path)
-            + <::xdrgen::rt::Plain<
-                NonNullString,
-            > as ::xdrgen::rt::Codec>::len(&self.message)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainAppendLogFileArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        NonNullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            driver: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainAppendLogFileArgs",
-                "driver",
-            )?,
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<Domain> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainAppendLogFileArgs",
-                "dom",
-            )?,
-            path: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainAppendLogFileArgs",
-                "path",
-            )?,
-            message: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<NonNullString> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainAppendLogFileArgs",
-                "message",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainAppendLogFileArgs",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainAppendLogFileArgs = "virLogManagerProtocolDomainAppendLogFileArgs";
+    driver: ::xdrgen::rt::Plain<NonNullString> = "driver";
+    dom: ::xdrgen::rt::Plain<Domain> = "dom";
+    path: ::xdrgen::rt::Plain<NonNullString> = "path";
+    message: ::xdrgen::rt::Plain<NonNullString> = "message";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainAppendLogFileRet {
     pub ret: i32,
 }
-impl ::xdrgen::rt::Encode for DomainAppendLogFileRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(&self.ret, w),
-            "virLogManagerProtocolDomainAppendLogFileRet",
-            "ret",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.ret)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainAppendLogFileRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            ret: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "virLogManagerProtocolDomainAppendLogFileRet",
-                "ret",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainAppendLogFileRet = "virLogManagerProtocolDomainAppendLogFileRet";
+    ret: ::xdrgen::rt::Plain<i32> = "ret";
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -778,503 +272,72 @@ pub mod program {
     pub const NUMBER: u32 = 2270401305;
     /// The version number.
     pub const VERSION: u32 = 1;
-    /// The procedures, by number.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(u32)]
-    pub enum Procedure {
-        /// `VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE`
-        DomainOpenLogFile = 1,
-        /// `VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION`
-        DomainGetLogFilePosition = 2,
-        /// `VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE`
-        DomainReadLogFile = 3,
-        /// `VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE`
-        DomainAppendLogFile = 4,
-    }
-    impl Procedure {
-        /// Every procedure, in table order.
-        pub const ALL: [Procedure; 4] = [
-            Self::DomainOpenLogFile,
-            Self::DomainGetLogFilePosition,
-            Self::DomainReadLogFile,
-            Self::DomainAppendLogFile,
-        ];
-        /// This procedure's row of [`PROCEDURES`].
-        pub fn info(self) -> &'static ::xdrgen::rt::ProcedureInfo {
-            match self {
-                Self::DomainOpenLogFile => &PROCEDURES[0],
-                Self::DomainGetLogFilePosition => &PROCEDURES[1],
-                Self::DomainReadLogFile => &PROCEDURES[2],
-                Self::DomainAppendLogFile => &PROCEDURES[3],
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<u32> for Procedure {
-        type Error = u32;
-        fn try_from(n: u32) -> ::std::result::Result<Self, u32> {
-            match n {
-                1 => ::std::result::Result::Ok(Self::DomainOpenLogFile),
-                2 => ::std::result::Result::Ok(Self::DomainGetLogFilePosition),
-                3 => ::std::result::Result::Ok(Self::DomainReadLogFile),
-                4 => ::std::result::Result::Ok(Self::DomainAppendLogFile),
-                other => ::std::result::Result::Err(other),
-            }
-        }
+    ::xdrgen::rt::procedure_enum! {
+        4;
+        DomainOpenLogFile = 1 @ 0 "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE",
+        DomainGetLogFilePosition = 2 @ 1 "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION",
+        DomainReadLogFile = 3 @ 2 "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE",
+        DomainAppendLogFile = 4 @ 3 "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE",
     }
     /// Every procedure's description, in definition order.
     pub static PROCEDURES: [::xdrgen::rt::ProcedureInfo; 4] = [
-        ::xdrgen::rt::ProcedureInfo {
-            number: 1,
-            name: "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLogManagerProtocolDomainOpenLogFileArgs"],
-            ret: ::std::option::Option::Some(
-                "virLogManagerProtocolDomainOpenLogFileRet",
-            ),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 2,
-            name: "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLogManagerProtocolDomainGetLogFilePositionArgs"],
-            ret: ::std::option::Option::Some(
-                "virLogManagerProtocolDomainGetLogFilePositionRet",
-            ),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 3,
-            name: "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLogManagerProtocolDomainReadLogFileArgs"],
-            ret: ::std::option::Option::Some(
-                "virLogManagerProtocolDomainReadLogFileRet",
-            ),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 4,
-            name: "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["virLogManagerProtocolDomainAppendLogFileArgs"],
-            ret: ::std::option::Option::Some(
-                "virLogManagerProtocolDomainAppendLogFileRet",
-            ),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
+        ::xdrgen::rt::ProcedureInfo::new(1, "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE", ::xdrgen::rt::ProcedureKind::Call).args(&["virLogManagerProtocolDomainOpenLogFileArgs"]).ret("virLogManagerProtocolDomainOpenLogFileRet").generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(2, "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION", ::xdrgen::rt::ProcedureKind::Call).args(&["virLogManagerProtocolDomainGetLogFilePositionArgs"]).ret("virLogManagerProtocolDomainGetLogFilePositionRet").generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(3, "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE", ::xdrgen::rt::ProcedureKind::Call).args(&["virLogManagerProtocolDomainReadLogFileArgs"]).ret("virLogManagerProtocolDomainReadLogFileRet").generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(4, "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE", ::xdrgen::rt::ProcedureKind::Call).args(&["virLogManagerProtocolDomainAppendLogFileArgs"]).ret("virLogManagerProtocolDomainAppendLogFileRet").generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::NONE]),
     ];
     /// One marker type per procedure, for calls typed at compile time.
     pub mod procs {
-        /// Procedure `VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE` (1).
-        /// Each function must be preceded by a comment providing one or
-        /// more annotations:
-        ///
-        /// - @generate: none|client|server|both
-        ///
-        ///   Whether to generate the dispatch stubs for the server
-        ///   and/or client code.
-        ///
-        /// - @readstream: paramnumber
-        /// - @writestream: paramnumber
-        ///
-        ///   The @readstream or @writestream annotations let daemon and src/remote
-        ///   create a stream.  The direction is defined from the src/remote point
-        ///   of view.  A readstream transfers data from daemon to src/remote.  The
-        ///   \<paramnumber> specifies at which offset the stream parameter is inserted
-        ///   in the function parameter list.
-        ///
-        /// - @priority: low|high
-        ///
-        ///   Each API that might eventually access hypervisor's  monitor (and thus
-        ///   block) MUST fall into low priority. However, there are some exceptions
-        ///   to this rule, e.g. domainDestroy. Other APIs MAY  be marked as high
-        ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
-        ///   and thus can be left out.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainOpenLogFile;
-        impl ::xdrgen::rt::RemoteProcedure for DomainOpenLogFile {
-            const PROGRAM: u32 = 2270401305;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 1;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[0];
-            type Args = super::super::DomainOpenLogFileArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::DomainOpenLogFileArgs>;
-            type Ret = super::super::DomainOpenLogFileRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::DomainOpenLogFileRet>;
-        }
-        /// Procedure `VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION` (2).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainGetLogFilePosition;
-        impl ::xdrgen::rt::RemoteProcedure for DomainGetLogFilePosition {
-            const PROGRAM: u32 = 2270401305;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 2;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[1];
-            type Args = super::super::DomainGetLogFilePositionArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::DomainGetLogFilePositionArgs,
-            >;
-            type Ret = super::super::DomainGetLogFilePositionRet;
-            type RetCodec = ::xdrgen::rt::Plain<
-                super::super::DomainGetLogFilePositionRet,
-            >;
-        }
-        /// Procedure `VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE` (3).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainReadLogFile;
-        impl ::xdrgen::rt::RemoteProcedure for DomainReadLogFile {
-            const PROGRAM: u32 = 2270401305;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 3;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[2];
-            type Args = super::super::DomainReadLogFileArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::DomainReadLogFileArgs>;
-            type Ret = super::super::DomainReadLogFileRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::DomainReadLogFileRet>;
-        }
-        /// Procedure `VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE` (4).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainAppendLogFile;
-        impl ::xdrgen::rt::RemoteProcedure for DomainAppendLogFile {
-            const PROGRAM: u32 = 2270401305;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 4;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[3];
-            type Args = super::super::DomainAppendLogFileArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::DomainAppendLogFileArgs>;
-            type Ret = super::super::DomainAppendLogFileRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::DomainAppendLogFileRet>;
+        ::xdrgen::rt::procedures! {
+            2270401305, 1;
+            /// Each function must be preceded by a comment providing one or
+            /// more annotations:
+            ///
+            /// - @generate: none|client|server|both
+            ///
+            ///   Whether to generate the dispatch stubs for the server
+            ///   and/or client code.
+            ///
+            /// - @readstream: paramnumber
+            /// - @writestream: paramnumber
+            ///
+            ///   The @readstream or @writestream annotations let daemon and src/remote
+            ///   create a stream.  The direction is defined from the src/remote point
+            ///   of view.  A readstream transfers data from daemon to src/remote.  The
+            ///   \<paramnumber> specifies at which offset the stream parameter is inserted
+            ///   in the function parameter list.
+            ///
+            /// - @priority: low|high
+            ///
+            ///   Each API that might eventually access hypervisor's  monitor (and thus
+            ///   block) MUST fall into low priority. However, there are some exceptions
+            ///   to this rule, e.g. domainDestroy. Other APIs MAY  be marked as high
+            ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
+            ///   and thus can be left out.
+            DomainOpenLogFile = 1 @ 0 "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_OPEN_LOG_FILE": super::super::DomainOpenLogFileArgs => super::super::DomainOpenLogFileRet;
+            DomainGetLogFilePosition = 2 @ 1 "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_GET_LOG_FILE_POSITION": super::super::DomainGetLogFilePositionArgs => super::super::DomainGetLogFilePositionRet;
+            DomainReadLogFile = 3 @ 2 "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_READ_LOG_FILE": super::super::DomainReadLogFileArgs => super::super::DomainReadLogFileRet;
+            DomainAppendLogFile = 4 @ 3 "VIR_LOG_MANAGER_PROTOCOL_PROC_DOMAIN_APPEND_LOG_FILE": super::super::DomainAppendLogFileArgs => super::super::DomainAppendLogFileRet;
         }
     }
-    /// The arguments of a call to any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Call {
-        DomainOpenLogFile(
-            <procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        DomainGetLogFilePosition(
-            <procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        DomainReadLogFile(
-            <procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        DomainAppendLogFile(
-            <procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
+    ::xdrgen::rt::dispatch! {
+        /// The arguments of a call to any procedure of this version.
+        Call: Args / ArgsCodec;
+        DomainOpenLogFile,
+        DomainGetLogFilePosition,
+        DomainReadLogFile,
+        DomainAppendLogFile,
     }
-    impl Call {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::DomainOpenLogFile(_) => Procedure::DomainOpenLogFile,
-                Self::DomainGetLogFilePosition(_) => Procedure::DomainGetLogFilePosition,
-                Self::DomainReadLogFile(_) => Procedure::DomainReadLogFile,
-                Self::DomainAppendLogFile(_) => Procedure::DomainAppendLogFile,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::DomainOpenLogFile => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::DomainOpenLogFile(x)))
-                }
-                Procedure::DomainGetLogFilePosition => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainGetLogFilePosition(x),
-                        ))
-                }
-                Procedure::DomainReadLogFile => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::DomainReadLogFile(x)))
-                }
-                Procedure::DomainAppendLogFile => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainAppendLogFile(x),
-                        ))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
+    ::xdrgen::rt::dispatch! {
+        /// The reply to a call of any procedure of this version.
+        Reply: Ret / RetCodec;
+        DomainOpenLogFile,
+        DomainGetLogFilePosition,
+        DomainReadLogFile,
+        DomainAppendLogFile,
     }
-    impl ::xdrgen::rt::Encode for Call {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::DomainOpenLogFile(x) => {
-                    <<procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainGetLogFilePosition(x) => {
-                    <<procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainReadLogFile(x) => {
-                    <<procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainAppendLogFile(x) => {
-                    <<procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::DomainOpenLogFile(x) => {
-                    <<procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainGetLogFilePosition(x) => {
-                    <<procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainReadLogFile(x) => {
-                    <<procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainAppendLogFile(x) => {
-                    <<procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// The reply to a call of any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Reply {
-        DomainOpenLogFile(
-            <procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        DomainGetLogFilePosition(
-            <procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        DomainReadLogFile(
-            <procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        DomainAppendLogFile(
-            <procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-    }
-    impl Reply {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::DomainOpenLogFile(_) => Procedure::DomainOpenLogFile,
-                Self::DomainGetLogFilePosition(_) => Procedure::DomainGetLogFilePosition,
-                Self::DomainReadLogFile(_) => Procedure::DomainReadLogFile,
-                Self::DomainAppendLogFile(_) => Procedure::DomainAppendLogFile,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::DomainOpenLogFile => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::DomainOpenLogFile(x)))
-                }
-                Procedure::DomainGetLogFilePosition => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainGetLogFilePosition(x),
-                        ))
-                }
-                Procedure::DomainReadLogFile => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::DomainReadLogFile(x)))
-                }
-                Procedure::DomainAppendLogFile => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainAppendLogFile(x),
-                        ))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
-    }
-    impl ::xdrgen::rt::Encode for Reply {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::DomainOpenLogFile(x) => {
-                    <<procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainGetLogFilePosition(x) => {
-                    <<procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainReadLogFile(x) => {
-                    <<procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainAppendLogFile(x) => {
-                    <<procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::DomainOpenLogFile(x) => {
-                    <<procs::DomainOpenLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainGetLogFilePosition(x) => {
-                    <<procs::DomainGetLogFilePosition as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainReadLogFile(x) => {
-                    <<procs::DomainReadLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainAppendLogFile(x) => {
-                    <<procs::DomainAppendLogFile as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// A one-way message (event) of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Message {}
-    impl Message {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {}
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            let _ = (procedure, body);
-            ::std::result::Result::Ok(::std::option::Option::None)
-        }
-    }
-    impl ::xdrgen::rt::Encode for Message {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match *self {}
-        }
-        fn encoded_len(&self) -> usize {
-            match *self {}
-        }
+    ::xdrgen::rt::dispatch! {
+        /// A one-way message (event) of this version.
+        Message: Args / ArgsCodec;
     }
 }

@@ -28,63 +28,10 @@ pub struct DomainOpenNamespaceArgs {
     pub dom: super::remote::NonnullDomain,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DomainOpenNamespaceArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "lxc_domain_open_namespace_args",
-            "dom",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "lxc_domain_open_namespace_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainOpenNamespaceArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        super::remote::NonnullDomain,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullDomain,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "lxc_domain_open_namespace_args",
-                "dom",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "lxc_domain_open_namespace_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainOpenNamespaceArgs = "lxc_domain_open_namespace_args";
+    dom: ::xdrgen::rt::Plain<super::remote::NonnullDomain> = "dom";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -157,245 +104,57 @@ pub mod program {
     pub const NUMBER: u32 = 425984;
     /// The version number.
     pub const VERSION: u32 = 1;
-    /// The procedures, by number.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(u32)]
-    pub enum Procedure {
-        /// `LXC_PROC_DOMAIN_OPEN_NAMESPACE`
-        DomainOpenNamespace = 1,
-    }
-    impl Procedure {
-        /// Every procedure, in table order.
-        pub const ALL: [Procedure; 1] = [Self::DomainOpenNamespace];
-        /// This procedure's row of [`PROCEDURES`].
-        pub fn info(self) -> &'static ::xdrgen::rt::ProcedureInfo {
-            match self {
-                Self::DomainOpenNamespace => &PROCEDURES[0],
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<u32> for Procedure {
-        type Error = u32;
-        fn try_from(n: u32) -> ::std::result::Result<Self, u32> {
-            match n {
-                1 => ::std::result::Result::Ok(Self::DomainOpenNamespace),
-                other => ::std::result::Result::Err(other),
-            }
-        }
+    ::xdrgen::rt::procedure_enum! {
+        1;
+        DomainOpenNamespace = 1 @ 0 "LXC_PROC_DOMAIN_OPEN_NAMESPACE",
     }
     /// Every procedure's description, in definition order.
     pub static PROCEDURES: [::xdrgen::rt::ProcedureInfo; 1] = [
-        ::xdrgen::rt::ProcedureInfo {
-            number: 1,
-            name: "LXC_PROC_DOMAIN_OPEN_NAMESPACE",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["lxc_domain_open_namespace_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::Some(::xdrgen::rt::Priority::Low),
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::Some("domain"),
-                    permission: "open_namespace",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
+        ::xdrgen::rt::ProcedureInfo::new(1, "LXC_PROC_DOMAIN_OPEN_NAMESPACE", ::xdrgen::rt::ProcedureKind::Call).args(&["lxc_domain_open_namespace_args"]).priority(::xdrgen::rt::Priority::Low).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::check("domain", "open_namespace")]),
     ];
     /// One marker type per procedure, for calls typed at compile time.
     pub mod procs {
-        /// Procedure `LXC_PROC_DOMAIN_OPEN_NAMESPACE` (1).
-        /// Each function must be preceded by a comment providing one or
-        /// more annotations:
-        ///
-        /// - @generate: none|client|server|both
-        ///
-        ///   Whether to generate the dispatch stubs for the server
-        ///   and/or client code.
-        ///
-        /// - @readstream: paramnumber
-        /// - @writestream: paramnumber
-        ///
-        ///   The @readstream or @writestream annotations let daemon and src/remote
-        ///   create a stream.  The direction is defined from the src/remote point
-        ///   of view.  A readstream transfers data from daemon to src/remote.  The
-        ///   \<paramnumber> specifies at which offset the stream parameter is inserted
-        ///   in the function parameter list.
-        ///
-        /// - @priority: low|high
-        ///
-        ///   Each API that might eventually access hypervisor's monitor (and thus
-        ///   block) MUST fall into low priority. However, there are some exceptions
-        ///   to this rule, e.g. domainDestroy. Other APIs MAY be marked as high
-        ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
-        ///   and thus can be left out.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainOpenNamespace;
-        impl ::xdrgen::rt::RemoteProcedure for DomainOpenNamespace {
-            const PROGRAM: u32 = 425984;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 1;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[0];
-            type Args = super::super::DomainOpenNamespaceArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::DomainOpenNamespaceArgs>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
+        ::xdrgen::rt::procedures! {
+            425984, 1;
+            /// Each function must be preceded by a comment providing one or
+            /// more annotations:
+            ///
+            /// - @generate: none|client|server|both
+            ///
+            ///   Whether to generate the dispatch stubs for the server
+            ///   and/or client code.
+            ///
+            /// - @readstream: paramnumber
+            /// - @writestream: paramnumber
+            ///
+            ///   The @readstream or @writestream annotations let daemon and src/remote
+            ///   create a stream.  The direction is defined from the src/remote point
+            ///   of view.  A readstream transfers data from daemon to src/remote.  The
+            ///   \<paramnumber> specifies at which offset the stream parameter is inserted
+            ///   in the function parameter list.
+            ///
+            /// - @priority: low|high
+            ///
+            ///   Each API that might eventually access hypervisor's monitor (and thus
+            ///   block) MUST fall into low priority. However, there are some exceptions
+            ///   to this rule, e.g. domainDestroy. Other APIs MAY be marked as high
+            ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
+            ///   and thus can be left out.
+            DomainOpenNamespace = 1 @ 0 "LXC_PROC_DOMAIN_OPEN_NAMESPACE": super::super::DomainOpenNamespaceArgs => ();
         }
     }
-    /// The arguments of a call to any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Call {
-        DomainOpenNamespace(
-            <procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
+    ::xdrgen::rt::dispatch! {
+        /// The arguments of a call to any procedure of this version.
+        Call: Args / ArgsCodec;
+        DomainOpenNamespace,
     }
-    impl Call {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::DomainOpenNamespace(_) => Procedure::DomainOpenNamespace,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::DomainOpenNamespace => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainOpenNamespace(x),
-                        ))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
+    ::xdrgen::rt::dispatch! {
+        /// The reply to a call of any procedure of this version.
+        Reply: Ret / RetCodec;
+        DomainOpenNamespace,
     }
-    impl ::xdrgen::rt::Encode for Call {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::DomainOpenNamespace(x) => {
-                    <<procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::DomainOpenNamespace(x) => {
-                    <<procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// The reply to a call of any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Reply {
-        DomainOpenNamespace(
-            <procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-    }
-    impl Reply {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::DomainOpenNamespace(_) => Procedure::DomainOpenNamespace,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::DomainOpenNamespace => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainOpenNamespace(x),
-                        ))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
-    }
-    impl ::xdrgen::rt::Encode for Reply {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::DomainOpenNamespace(x) => {
-                    <<procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::DomainOpenNamespace(x) => {
-                    <<procs::DomainOpenNamespace as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// A one-way message (event) of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Message {}
-    impl Message {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {}
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            let _ = (procedure, body);
-            ::std::result::Result::Ok(::std::option::Option::None)
-        }
-    }
-    impl ::xdrgen::rt::Encode for Message {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match *self {}
-        }
-        fn encoded_len(&self) -> usize {
-            match *self {}
-        }
+    ::xdrgen::rt::dispatch! {
+        /// A one-way message (event) of this version.
+        Message: Args / ArgsCodec;
     }
 }

@@ -29,136 +29,20 @@ pub struct DomainMonitorCommandArgs {
     pub cmd: super::remote::NonnullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DomainMonitorCommandArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "qemu_domain_monitor_command_args",
-            "dom",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.cmd, w),
-            "qemu_domain_monitor_command_args",
-            "cmd",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "qemu_domain_monitor_command_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::len(&self.cmd)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainMonitorCommandArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        super::remote::NonnullDomain,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullString,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullDomain,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_command_args",
-                "dom",
-            )?,
-            cmd: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_command_args",
-                "cmd",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_command_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainMonitorCommandArgs = "qemu_domain_monitor_command_args";
+    dom: ::xdrgen::rt::Plain<super::remote::NonnullDomain> = "dom";
+    cmd: ::xdrgen::rt::Plain<super::remote::NonnullString> = "cmd";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainMonitorCommandRet {
     pub result: super::remote::NonnullString,
 }
-impl ::xdrgen::rt::Encode for DomainMonitorCommandRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.result, w),
-            "qemu_domain_monitor_command_ret",
-            "result",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            super::remote::NonnullString,
-        > as ::xdrgen::rt::Codec>::len(&self.result)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainMonitorCommandRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        super::remote::NonnullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            result: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_command_ret",
-                "result",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainMonitorCommandRet = "qemu_domain_monitor_command_ret";
+    result: ::xdrgen::rt::Plain<super::remote::NonnullString> = "result";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -166,105 +50,19 @@ pub struct DomainAttachArgs {
     pub pid_value: u32,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DomainAttachArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                u32,
-            > as ::xdrgen::rt::Codec>::encode(&self.pid_value, w),
-            "qemu_domain_attach_args",
-            "pid_value",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "qemu_domain_attach_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.pid_value)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainAttachArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            pid_value: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_attach_args",
-                "pid_value",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_attach_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainAttachArgs = "qemu_domain_attach_args";
+    pid_value: ::xdrgen::rt::Plain<u32> = "pid_value";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainAttachRet {
     pub dom: super::remote::NonnullDomain,
 }
-impl ::xdrgen::rt::Encode for DomainAttachRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "qemu_domain_attach_ret",
-            "dom",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::len(&self.dom)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainAttachRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        super::remote::NonnullDomain,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullDomain,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_attach_ret",
-                "dom",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainAttachRet = "qemu_domain_attach_ret";
+    dom: ::xdrgen::rt::Plain<super::remote::NonnullDomain> = "dom";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -274,149 +72,21 @@ pub struct DomainAgentCommandArgs {
     pub timeout: i32,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DomainAgentCommandArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "qemu_domain_agent_command_args",
-            "dom",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.cmd, w),
-            "qemu_domain_agent_command_args",
-            "cmd",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(&self.timeout, w),
-            "qemu_domain_agent_command_args",
-            "timeout",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "qemu_domain_agent_command_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::len(&self.cmd)
-            + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.timeout)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainAgentCommandArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        super::remote::NonnullDomain,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullString,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullDomain,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_agent_command_args",
-                "dom",
-            )?,
-            cmd: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_agent_command_args",
-                "cmd",
-            )?,
-            timeout: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_agent_command_args",
-                "timeout",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_agent_command_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainAgentCommandArgs = "qemu_domain_agent_command_args";
+    dom: ::xdrgen::rt::Plain<super::remote::NonnullDomain> = "dom";
+    cmd: ::xdrgen::rt::Plain<super::remote::NonnullString> = "cmd";
+    timeout: ::xdrgen::rt::Plain<i32> = "timeout";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainAgentCommandRet {
     pub result: super::remote::RemoteString,
 }
-impl ::xdrgen::rt::Encode for DomainAgentCommandRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                super::remote::RemoteString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::RemoteString,
-            > as ::xdrgen::rt::Codec>::encode(&self.result, w),
-            "qemu_domain_agent_command_ret",
-            "result",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            super::remote::RemoteString,
-        > as ::xdrgen::rt::Codec>::len(&self.result)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainAgentCommandRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        super::remote::RemoteString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            result: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::RemoteString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_agent_command_ret",
-                "result",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainAgentCommandRet = "qemu_domain_agent_command_ret";
+    result: ::xdrgen::rt::Plain<super::remote::RemoteString> = "result";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -425,166 +95,29 @@ pub struct ConnectDomainMonitorEventRegisterArgs {
     pub event: super::remote::RemoteString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventRegisterArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                super::remote::Domain,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<
-                super::remote::RemoteString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::Domain,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "qemu_connect_domain_monitor_event_register_args",
-            "dom",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::RemoteString,
-            > as ::xdrgen::rt::Codec>::encode(&self.event, w),
-            "qemu_connect_domain_monitor_event_register_args",
-            "event",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "qemu_connect_domain_monitor_event_register_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            super::remote::Domain,
-        > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Plain<
-                super::remote::RemoteString,
-            > as ::xdrgen::rt::Codec>::len(&self.event)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectDomainMonitorEventRegisterArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        super::remote::Domain,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<
-            super::remote::RemoteString,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::Domain,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_connect_domain_monitor_event_register_args",
-                "dom",
-            )?,
-            event: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::RemoteString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_connect_domain_monitor_event_register_args",
-                "event",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_connect_domain_monitor_event_register_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectDomainMonitorEventRegisterArgs = "qemu_connect_domain_monitor_event_register_args";
+    dom: ::xdrgen::rt::Plain<super::remote::Domain> = "dom";
+    event: ::xdrgen::rt::Plain<super::remote::RemoteString> = "event";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ConnectDomainMonitorEventRegisterRet {
     pub callback_id: i32,
 }
-impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventRegisterRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                i32,
-            > as ::xdrgen::rt::Codec>::encode(&self.callback_id, w),
-            "qemu_connect_domain_monitor_event_register_ret",
-            "callbackID",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectDomainMonitorEventRegisterRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            callback_id: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_connect_domain_monitor_event_register_ret",
-                "callbackID",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectDomainMonitorEventRegisterRet = "qemu_connect_domain_monitor_event_register_ret";
+    callback_id: ::xdrgen::rt::Plain<i32> = "callbackID";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct ConnectDomainMonitorEventDeregisterArgs {
     pub callback_id: i32,
 }
-impl ::xdrgen::rt::Encode for ConnectDomainMonitorEventDeregisterArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[<::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                i32,
-            > as ::xdrgen::rt::Codec>::encode(&self.callback_id, w),
-            "qemu_connect_domain_monitor_event_deregister_args",
-            "callbackID",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
-    }
-}
-impl ::xdrgen::rt::Decode for ConnectDomainMonitorEventDeregisterArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            callback_id: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_connect_domain_monitor_event_deregister_args",
-                "callbackID",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    ConnectDomainMonitorEventDeregisterArgs = "qemu_connect_domain_monitor_event_deregister_args";
+    callback_id: ::xdrgen::rt::Plain<i32> = "callbackID";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -596,137 +129,14 @@ pub struct DomainMonitorEventMsg {
     pub micros: u32,
     pub details: super::remote::RemoteString,
 }
-impl ::xdrgen::rt::Encode for DomainMonitorEventMsg {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<
-                super::remote::RemoteString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                i32,
-            > as ::xdrgen::rt::Codec>::encode(&self.callback_id, w),
-            "qemu_domain_monitor_event_msg",
-            "callbackID",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "qemu_domain_monitor_event_msg",
-            "dom",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.event, w),
-            "qemu_domain_monitor_event_msg",
-            "event",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::encode(&self.seconds, w),
-            "qemu_domain_monitor_event_msg",
-            "seconds",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.micros, w),
-            "qemu_domain_monitor_event_msg",
-            "micros",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::RemoteString,
-            > as ::xdrgen::rt::Codec>::encode(&self.details, w),
-            "qemu_domain_monitor_event_msg",
-            "details",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.callback_id)
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::len(&self.event)
-            + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.seconds)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.micros)
-            + <::xdrgen::rt::Plain<
-                super::remote::RemoteString,
-            > as ::xdrgen::rt::Codec>::len(&self.details)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainMonitorEventMsg {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullString,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<
-            super::remote::RemoteString,
-        > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            callback_id: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_event_msg",
-                "callbackID",
-            )?,
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullDomain,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_event_msg",
-                "dom",
-            )?,
-            event: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_event_msg",
-                "event",
-            )?,
-            seconds: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_event_msg",
-                "seconds",
-            )?,
-            micros: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_event_msg",
-                "micros",
-            )?,
-            details: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::RemoteString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_event_msg",
-                "details",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainMonitorEventMsg = "qemu_domain_monitor_event_msg";
+    callback_id: ::xdrgen::rt::Plain<i32> = "callbackID";
+    dom: ::xdrgen::rt::Plain<super::remote::NonnullDomain> = "dom";
+    event: ::xdrgen::rt::Plain<super::remote::NonnullString> = "event";
+    seconds: ::xdrgen::rt::Plain<i64> = "seconds";
+    micros: ::xdrgen::rt::Plain<u32> = "micros";
+    details: ::xdrgen::rt::Plain<super::remote::RemoteString> = "details";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -735,136 +145,20 @@ pub struct DomainMonitorCommandWithFilesArgs {
     pub cmd: super::remote::NonnullString,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for DomainMonitorCommandWithFilesArgs {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullDomain,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "qemu_domain_monitor_command_with_files_args",
-            "dom",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.cmd, w),
-            "qemu_domain_monitor_command_with_files_args",
-            "cmd",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "qemu_domain_monitor_command_with_files_args",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            super::remote::NonnullDomain,
-        > as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::len(&self.cmd)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainMonitorCommandWithFilesArgs {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        super::remote::NonnullDomain,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<
-            super::remote::NonnullString,
-        > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullDomain,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_command_with_files_args",
-                "dom",
-            )?,
-            cmd: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_command_with_files_args",
-                "cmd",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_command_with_files_args",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainMonitorCommandWithFilesArgs = "qemu_domain_monitor_command_with_files_args";
+    dom: ::xdrgen::rt::Plain<super::remote::NonnullDomain> = "dom";
+    cmd: ::xdrgen::rt::Plain<super::remote::NonnullString> = "cmd";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
 pub struct DomainMonitorCommandWithFilesRet {
     pub result: super::remote::NonnullString,
 }
-impl ::xdrgen::rt::Encode for DomainMonitorCommandWithFilesRet {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                super::remote::NonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.result, w),
-            "qemu_domain_monitor_command_with_files_ret",
-            "result",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            super::remote::NonnullString,
-        > as ::xdrgen::rt::Codec>::len(&self.result)
-    }
-}
-impl ::xdrgen::rt::Decode for DomainMonitorCommandWithFilesRet {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        super::remote::NonnullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            result: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    super::remote::NonnullString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "qemu_domain_monitor_command_with_files_ret",
-                "result",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    DomainMonitorCommandWithFilesRet = "qemu_domain_monitor_command_with_files_ret";
+    result: ::xdrgen::rt::Plain<super::remote::NonnullString> = "result";
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -949,777 +243,86 @@ pub mod program {
     pub const NUMBER: u32 = 536903815;
     /// The version number.
     pub const VERSION: u32 = 1;
-    /// The procedures, by number.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[repr(u32)]
-    pub enum Procedure {
-        /// `QEMU_PROC_DOMAIN_MONITOR_COMMAND`
-        DomainMonitorCommand = 1,
-        /// `QEMU_PROC_DOMAIN_ATTACH`
-        DomainAttach = 2,
-        /// `QEMU_PROC_DOMAIN_AGENT_COMMAND`
-        DomainAgentCommand = 3,
-        /// `QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER`
-        ConnectDomainMonitorEventRegister = 4,
-        /// `QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER`
-        ConnectDomainMonitorEventDeregister = 5,
-        /// `QEMU_PROC_DOMAIN_MONITOR_EVENT`
-        DomainMonitorEvent = 6,
-        /// `QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES`
-        DomainMonitorCommandWithFiles = 7,
-    }
-    impl Procedure {
-        /// Every procedure, in table order.
-        pub const ALL: [Procedure; 7] = [
-            Self::DomainMonitorCommand,
-            Self::DomainAttach,
-            Self::DomainAgentCommand,
-            Self::ConnectDomainMonitorEventRegister,
-            Self::ConnectDomainMonitorEventDeregister,
-            Self::DomainMonitorEvent,
-            Self::DomainMonitorCommandWithFiles,
-        ];
-        /// This procedure's row of [`PROCEDURES`].
-        pub fn info(self) -> &'static ::xdrgen::rt::ProcedureInfo {
-            match self {
-                Self::DomainMonitorCommand => &PROCEDURES[0],
-                Self::DomainAttach => &PROCEDURES[1],
-                Self::DomainAgentCommand => &PROCEDURES[2],
-                Self::ConnectDomainMonitorEventRegister => &PROCEDURES[3],
-                Self::ConnectDomainMonitorEventDeregister => &PROCEDURES[4],
-                Self::DomainMonitorEvent => &PROCEDURES[5],
-                Self::DomainMonitorCommandWithFiles => &PROCEDURES[6],
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<u32> for Procedure {
-        type Error = u32;
-        fn try_from(n: u32) -> ::std::result::Result<Self, u32> {
-            match n {
-                1 => ::std::result::Result::Ok(Self::DomainMonitorCommand),
-                2 => ::std::result::Result::Ok(Self::DomainAttach),
-                3 => ::std::result::Result::Ok(Self::DomainAgentCommand),
-                4 => ::std::result::Result::Ok(Self::ConnectDomainMonitorEventRegister),
-                5 => ::std::result::Result::Ok(Self::ConnectDomainMonitorEventDeregister),
-                6 => ::std::result::Result::Ok(Self::DomainMonitorEvent),
-                7 => ::std::result::Result::Ok(Self::DomainMonitorCommandWithFiles),
-                other => ::std::result::Result::Err(other),
-            }
-        }
+    ::xdrgen::rt::procedure_enum! {
+        7;
+        DomainMonitorCommand = 1 @ 0 "QEMU_PROC_DOMAIN_MONITOR_COMMAND",
+        DomainAttach = 2 @ 1 "QEMU_PROC_DOMAIN_ATTACH",
+        DomainAgentCommand = 3 @ 2 "QEMU_PROC_DOMAIN_AGENT_COMMAND",
+        ConnectDomainMonitorEventRegister = 4 @ 3 "QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER",
+        ConnectDomainMonitorEventDeregister = 5 @ 4 "QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER",
+        DomainMonitorEvent = 6 @ 5 "QEMU_PROC_DOMAIN_MONITOR_EVENT",
+        DomainMonitorCommandWithFiles = 7 @ 6 "QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES",
     }
     /// Every procedure's description, in definition order.
     pub static PROCEDURES: [::xdrgen::rt::ProcedureInfo; 7] = [
-        ::xdrgen::rt::ProcedureInfo {
-            number: 1,
-            name: "QEMU_PROC_DOMAIN_MONITOR_COMMAND",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["qemu_domain_monitor_command_args"],
-            ret: ::std::option::Option::Some("qemu_domain_monitor_command_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::Some(::xdrgen::rt::Priority::Low),
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::Some("domain"),
-                    permission: "write",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 2,
-            name: "QEMU_PROC_DOMAIN_ATTACH",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["qemu_domain_attach_args"],
-            ret: ::std::option::Option::Some("qemu_domain_attach_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::Some(::xdrgen::rt::Priority::Low),
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::Some("domain"),
-                    permission: "start",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::Some("domain"),
-                    permission: "write",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 3,
-            name: "QEMU_PROC_DOMAIN_AGENT_COMMAND",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["qemu_domain_agent_command_args"],
-            ret: ::std::option::Option::Some("qemu_domain_agent_command_ret"),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::Some(::xdrgen::rt::Priority::Low),
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::Some("domain"),
-                    permission: "write",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 4,
-            name: "QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["qemu_connect_domain_monitor_event_register_args"],
-            ret: ::std::option::Option::Some(
-                "qemu_connect_domain_monitor_event_register_ret",
-            ),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::Some(::xdrgen::rt::Priority::High),
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::Some("connect"),
-                    permission: "search_domains",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::Some("connect"),
-                    permission: "write",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[
-                ::xdrgen::rt::AclFilter {
-                    object: "domain",
-                    permission: "getattr",
-                },
-            ],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 5,
-            name: "QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["qemu_connect_domain_monitor_event_deregister_args"],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::Some(::xdrgen::rt::Priority::High),
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::Some("connect"),
-                    permission: "write",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 6,
-            name: "QEMU_PROC_DOMAIN_MONITOR_EVENT",
-            kind: ::xdrgen::rt::ProcedureKind::Message,
-            args: &[],
-            ret: ::std::option::Option::None,
-            message: ::std::option::Option::Some("qemu_domain_monitor_event_msg"),
-            priority: ::std::option::Option::None,
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::Both),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::None,
-                    permission: "none",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
-        ::xdrgen::rt::ProcedureInfo {
-            number: 7,
-            name: "QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES",
-            kind: ::xdrgen::rt::ProcedureKind::Call,
-            args: &["qemu_domain_monitor_command_with_files_args"],
-            ret: ::std::option::Option::Some(
-                "qemu_domain_monitor_command_with_files_ret",
-            ),
-            message: ::std::option::Option::None,
-            priority: ::std::option::Option::Some(::xdrgen::rt::Priority::Low),
-            generate: ::std::option::Option::Some(::xdrgen::rt::Generate::None),
-            acl: &[
-                ::xdrgen::rt::AclRule {
-                    object: ::std::option::Option::Some("domain"),
-                    permission: "write",
-                    condition: ::xdrgen::rt::AclCondition::Always,
-                },
-            ],
-            acl_filter: &[],
-            stream: ::std::option::Option::None,
-            sparse_flag: ::std::option::Option::None,
-        },
+        ::xdrgen::rt::ProcedureInfo::new(1, "QEMU_PROC_DOMAIN_MONITOR_COMMAND", ::xdrgen::rt::ProcedureKind::Call).args(&["qemu_domain_monitor_command_args"]).ret("qemu_domain_monitor_command_ret").priority(::xdrgen::rt::Priority::Low).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::check("domain", "write")]),
+        ::xdrgen::rt::ProcedureInfo::new(2, "QEMU_PROC_DOMAIN_ATTACH", ::xdrgen::rt::ProcedureKind::Call).args(&["qemu_domain_attach_args"]).ret("qemu_domain_attach_ret").priority(::xdrgen::rt::Priority::Low).generate(::xdrgen::rt::Generate::Both).acl(&[::xdrgen::rt::AclRule::check("domain", "start"), ::xdrgen::rt::AclRule::check("domain", "write")]),
+        ::xdrgen::rt::ProcedureInfo::new(3, "QEMU_PROC_DOMAIN_AGENT_COMMAND", ::xdrgen::rt::ProcedureKind::Call).args(&["qemu_domain_agent_command_args"]).ret("qemu_domain_agent_command_ret").priority(::xdrgen::rt::Priority::Low).generate(::xdrgen::rt::Generate::Both).acl(&[::xdrgen::rt::AclRule::check("domain", "write")]),
+        ::xdrgen::rt::ProcedureInfo::new(4, "QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER", ::xdrgen::rt::ProcedureKind::Call).args(&["qemu_connect_domain_monitor_event_register_args"]).ret("qemu_connect_domain_monitor_event_register_ret").priority(::xdrgen::rt::Priority::High).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::check("connect", "search_domains"), ::xdrgen::rt::AclRule::check("connect", "write")]).acl_filter(&[::xdrgen::rt::AclFilter::new("domain", "getattr")]),
+        ::xdrgen::rt::ProcedureInfo::new(5, "QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER", ::xdrgen::rt::ProcedureKind::Call).args(&["qemu_connect_domain_monitor_event_deregister_args"]).priority(::xdrgen::rt::Priority::High).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::check("connect", "write")]),
+        ::xdrgen::rt::ProcedureInfo::new(6, "QEMU_PROC_DOMAIN_MONITOR_EVENT", ::xdrgen::rt::ProcedureKind::Message).message("qemu_domain_monitor_event_msg").generate(::xdrgen::rt::Generate::Both).acl(&[::xdrgen::rt::AclRule::NONE]),
+        ::xdrgen::rt::ProcedureInfo::new(7, "QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES", ::xdrgen::rt::ProcedureKind::Call).args(&["qemu_domain_monitor_command_with_files_args"]).ret("qemu_domain_monitor_command_with_files_ret").priority(::xdrgen::rt::Priority::Low).generate(::xdrgen::rt::Generate::None).acl(&[::xdrgen::rt::AclRule::check("domain", "write")]),
     ];
     /// One marker type per procedure, for calls typed at compile time.
     pub mod procs {
-        /// Procedure `QEMU_PROC_DOMAIN_MONITOR_COMMAND` (1).
-        /// Each function must be preceded by a comment providing one or
-        /// more annotations:
-        ///
-        /// - @generate: none|client|server|both
-        ///
-        ///   Whether to generate the dispatch stubs for the server
-        ///   and/or client code.
-        ///
-        /// - @readstream: paramnumber
-        /// - @writestream: paramnumber
-        ///
-        ///   The @readstream or @writestream annotations let daemon and src/remote
-        ///   create a stream.  The direction is defined from the src/remote point
-        ///   of view.  A readstream transfers data from daemon to src/remote.  The
-        ///   \<paramnumber> specifies at which offset the stream parameter is inserted
-        ///   in the function parameter list.
-        ///
-        /// - @priority: low|high
-        ///
-        ///   Each API that might eventually access hypervisor's monitor (and thus
-        ///   block) MUST fall into low priority. However, there are some exceptions
-        ///   to this rule, e.g. domainDestroy. Other APIs MAY be marked as high
-        ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
-        ///   and thus can be left out.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainMonitorCommand;
-        impl ::xdrgen::rt::RemoteProcedure for DomainMonitorCommand {
-            const PROGRAM: u32 = 536903815;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 1;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[0];
-            type Args = super::super::DomainMonitorCommandArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::DomainMonitorCommandArgs>;
-            type Ret = super::super::DomainMonitorCommandRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::DomainMonitorCommandRet>;
-        }
-        /// Procedure `QEMU_PROC_DOMAIN_ATTACH` (2).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainAttach;
-        impl ::xdrgen::rt::RemoteProcedure for DomainAttach {
-            const PROGRAM: u32 = 536903815;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 2;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[1];
-            type Args = super::super::DomainAttachArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::DomainAttachArgs>;
-            type Ret = super::super::DomainAttachRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::DomainAttachRet>;
-        }
-        /// Procedure `QEMU_PROC_DOMAIN_AGENT_COMMAND` (3).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainAgentCommand;
-        impl ::xdrgen::rt::RemoteProcedure for DomainAgentCommand {
-            const PROGRAM: u32 = 536903815;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 3;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[2];
-            type Args = super::super::DomainAgentCommandArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::DomainAgentCommandArgs>;
-            type Ret = super::super::DomainAgentCommandRet;
-            type RetCodec = ::xdrgen::rt::Plain<super::super::DomainAgentCommandRet>;
-        }
-        /// Procedure `QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER` (4).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectDomainMonitorEventRegister;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectDomainMonitorEventRegister {
-            const PROGRAM: u32 = 536903815;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 4;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[3];
-            type Args = super::super::ConnectDomainMonitorEventRegisterArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectDomainMonitorEventRegisterArgs,
-            >;
-            type Ret = super::super::ConnectDomainMonitorEventRegisterRet;
-            type RetCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectDomainMonitorEventRegisterRet,
-            >;
-        }
-        /// Procedure `QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER` (5).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct ConnectDomainMonitorEventDeregister;
-        impl ::xdrgen::rt::RemoteProcedure for ConnectDomainMonitorEventDeregister {
-            const PROGRAM: u32 = 536903815;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 5;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[4];
-            type Args = super::super::ConnectDomainMonitorEventDeregisterArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::ConnectDomainMonitorEventDeregisterArgs,
-            >;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `QEMU_PROC_DOMAIN_MONITOR_EVENT` (6).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainMonitorEvent;
-        impl ::xdrgen::rt::RemoteProcedure for DomainMonitorEvent {
-            const PROGRAM: u32 = 536903815;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 6;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[5];
-            type Args = super::super::DomainMonitorEventMsg;
-            type ArgsCodec = ::xdrgen::rt::Plain<super::super::DomainMonitorEventMsg>;
-            type Ret = ();
-            type RetCodec = ::xdrgen::rt::Plain<()>;
-        }
-        /// Procedure `QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES` (7).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct DomainMonitorCommandWithFiles;
-        impl ::xdrgen::rt::RemoteProcedure for DomainMonitorCommandWithFiles {
-            const PROGRAM: u32 = 536903815;
-            const VERSION: u32 = 1;
-            const NUMBER: u32 = 7;
-            const INFO: &'static ::xdrgen::rt::ProcedureInfo = &super::PROCEDURES[6];
-            type Args = super::super::DomainMonitorCommandWithFilesArgs;
-            type ArgsCodec = ::xdrgen::rt::Plain<
-                super::super::DomainMonitorCommandWithFilesArgs,
-            >;
-            type Ret = super::super::DomainMonitorCommandWithFilesRet;
-            type RetCodec = ::xdrgen::rt::Plain<
-                super::super::DomainMonitorCommandWithFilesRet,
-            >;
+        ::xdrgen::rt::procedures! {
+            536903815, 1;
+            /// Each function must be preceded by a comment providing one or
+            /// more annotations:
+            ///
+            /// - @generate: none|client|server|both
+            ///
+            ///   Whether to generate the dispatch stubs for the server
+            ///   and/or client code.
+            ///
+            /// - @readstream: paramnumber
+            /// - @writestream: paramnumber
+            ///
+            ///   The @readstream or @writestream annotations let daemon and src/remote
+            ///   create a stream.  The direction is defined from the src/remote point
+            ///   of view.  A readstream transfers data from daemon to src/remote.  The
+            ///   \<paramnumber> specifies at which offset the stream parameter is inserted
+            ///   in the function parameter list.
+            ///
+            /// - @priority: low|high
+            ///
+            ///   Each API that might eventually access hypervisor's monitor (and thus
+            ///   block) MUST fall into low priority. However, there are some exceptions
+            ///   to this rule, e.g. domainDestroy. Other APIs MAY be marked as high
+            ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
+            ///   and thus can be left out.
+            DomainMonitorCommand = 1 @ 0 "QEMU_PROC_DOMAIN_MONITOR_COMMAND": super::super::DomainMonitorCommandArgs => super::super::DomainMonitorCommandRet;
+            DomainAttach = 2 @ 1 "QEMU_PROC_DOMAIN_ATTACH": super::super::DomainAttachArgs => super::super::DomainAttachRet;
+            DomainAgentCommand = 3 @ 2 "QEMU_PROC_DOMAIN_AGENT_COMMAND": super::super::DomainAgentCommandArgs => super::super::DomainAgentCommandRet;
+            ConnectDomainMonitorEventRegister = 4 @ 3 "QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_REGISTER": super::super::ConnectDomainMonitorEventRegisterArgs => super::super::ConnectDomainMonitorEventRegisterRet;
+            ConnectDomainMonitorEventDeregister = 5 @ 4 "QEMU_PROC_CONNECT_DOMAIN_MONITOR_EVENT_DEREGISTER": super::super::ConnectDomainMonitorEventDeregisterArgs => ();
+            DomainMonitorEvent = 6 @ 5 "QEMU_PROC_DOMAIN_MONITOR_EVENT": super::super::DomainMonitorEventMsg => ();
+            DomainMonitorCommandWithFiles = 7 @ 6 "QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES": super::super::DomainMonitorCommandWithFilesArgs => super::super::DomainMonitorCommandWithFilesRet;
         }
     }
-    /// The arguments of a call to any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Call {
-        DomainMonitorCommand(
-            <procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        DomainAttach(<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::Args),
-        DomainAgentCommand(
-            <procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectDomainMonitorEventRegister(
-            <procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        ConnectDomainMonitorEventDeregister(
-            <procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-        DomainMonitorCommandWithFiles(
-            <procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
+    ::xdrgen::rt::dispatch! {
+        /// The arguments of a call to any procedure of this version.
+        Call: Args / ArgsCodec;
+        DomainMonitorCommand,
+        DomainAttach,
+        DomainAgentCommand,
+        ConnectDomainMonitorEventRegister,
+        ConnectDomainMonitorEventDeregister,
+        DomainMonitorCommandWithFiles,
     }
-    impl Call {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::DomainMonitorCommand(_) => Procedure::DomainMonitorCommand,
-                Self::DomainAttach(_) => Procedure::DomainAttach,
-                Self::DomainAgentCommand(_) => Procedure::DomainAgentCommand,
-                Self::ConnectDomainMonitorEventRegister(_) => {
-                    Procedure::ConnectDomainMonitorEventRegister
-                }
-                Self::ConnectDomainMonitorEventDeregister(_) => {
-                    Procedure::ConnectDomainMonitorEventDeregister
-                }
-                Self::DomainMonitorCommandWithFiles(_) => {
-                    Procedure::DomainMonitorCommandWithFiles
-                }
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::DomainMonitorCommand => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainMonitorCommand(x),
-                        ))
-                }
-                Procedure::DomainAttach => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::DomainAttach(x)))
-                }
-                Procedure::DomainAgentCommand => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainAgentCommand(x),
-                        ))
-                }
-                Procedure::ConnectDomainMonitorEventRegister => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectDomainMonitorEventRegister(x),
-                        ))
-                }
-                Procedure::ConnectDomainMonitorEventDeregister => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectDomainMonitorEventDeregister(x),
-                        ))
-                }
-                Procedure::DomainMonitorCommandWithFiles => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainMonitorCommandWithFiles(x),
-                        ))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
+    ::xdrgen::rt::dispatch! {
+        /// The reply to a call of any procedure of this version.
+        Reply: Ret / RetCodec;
+        DomainMonitorCommand,
+        DomainAttach,
+        DomainAgentCommand,
+        ConnectDomainMonitorEventRegister,
+        ConnectDomainMonitorEventDeregister,
+        DomainMonitorCommandWithFiles,
     }
-    impl ::xdrgen::rt::Encode for Call {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::DomainMonitorCommand(x) => {
-                    <<procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainAttach(x) => {
-                    <<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainAgentCommand(x) => {
-                    <<procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectDomainMonitorEventRegister(x) => {
-                    <<procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectDomainMonitorEventDeregister(x) => {
-                    <<procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainMonitorCommandWithFiles(x) => {
-                    <<procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::DomainMonitorCommand(x) => {
-                    <<procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainAttach(x) => {
-                    <<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainAgentCommand(x) => {
-                    <<procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectDomainMonitorEventRegister(x) => {
-                    <<procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectDomainMonitorEventDeregister(x) => {
-                    <<procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainMonitorCommandWithFiles(x) => {
-                    <<procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// The reply to a call of any procedure of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Reply {
-        DomainMonitorCommand(
-            <procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        DomainAttach(<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::Ret),
-        DomainAgentCommand(
-            <procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectDomainMonitorEventRegister(
-            <procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        ConnectDomainMonitorEventDeregister(
-            <procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-        DomainMonitorCommandWithFiles(
-            <procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::Ret,
-        ),
-    }
-    impl Reply {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::DomainMonitorCommand(_) => Procedure::DomainMonitorCommand,
-                Self::DomainAttach(_) => Procedure::DomainAttach,
-                Self::DomainAgentCommand(_) => Procedure::DomainAgentCommand,
-                Self::ConnectDomainMonitorEventRegister(_) => {
-                    Procedure::ConnectDomainMonitorEventRegister
-                }
-                Self::ConnectDomainMonitorEventDeregister(_) => {
-                    Procedure::ConnectDomainMonitorEventDeregister
-                }
-                Self::DomainMonitorCommandWithFiles(_) => {
-                    Procedure::DomainMonitorCommandWithFiles
-                }
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::DomainMonitorCommand => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainMonitorCommand(x),
-                        ))
-                }
-                Procedure::DomainAttach => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(Self::DomainAttach(x)))
-                }
-                Procedure::DomainAgentCommand => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainAgentCommand(x),
-                        ))
-                }
-                Procedure::ConnectDomainMonitorEventRegister => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectDomainMonitorEventRegister(x),
-                        ))
-                }
-                Procedure::ConnectDomainMonitorEventDeregister => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::ConnectDomainMonitorEventDeregister(x),
-                        ))
-                }
-                Procedure::DomainMonitorCommandWithFiles => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainMonitorCommandWithFiles(x),
-                        ))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
-    }
-    impl ::xdrgen::rt::Encode for Reply {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::DomainMonitorCommand(x) => {
-                    <<procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainAttach(x) => {
-                    <<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainAgentCommand(x) => {
-                    <<procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectDomainMonitorEventRegister(x) => {
-                    <<procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::ConnectDomainMonitorEventDeregister(x) => {
-                    <<procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-                Self::DomainMonitorCommandWithFiles(x) => {
-                    <<procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::DomainMonitorCommand(x) => {
-                    <<procs::DomainMonitorCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainAttach(x) => {
-                    <<procs::DomainAttach as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainAgentCommand(x) => {
-                    <<procs::DomainAgentCommand as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectDomainMonitorEventRegister(x) => {
-                    <<procs::ConnectDomainMonitorEventRegister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::ConnectDomainMonitorEventDeregister(x) => {
-                    <<procs::ConnectDomainMonitorEventDeregister as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-                Self::DomainMonitorCommandWithFiles(x) => {
-                    <<procs::DomainMonitorCommandWithFiles as ::xdrgen::rt::RemoteProcedure>::RetCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    /// A one-way message (event) of this version.
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Message {
-        DomainMonitorEvent(
-            <procs::DomainMonitorEvent as ::xdrgen::rt::RemoteProcedure>::Args,
-        ),
-    }
-    impl Message {
-        /// The procedure this value belongs to.
-        pub fn procedure(&self) -> Procedure {
-            match *self {
-                Self::DomainMonitorEvent(_) => Procedure::DomainMonitorEvent,
-            }
-        }
-        /// Decodes the body of a frame for `procedure`; `None` when
-        /// the procedure has no such body (e.g. a message number
-        /// given to `Call`). The body must be used up exactly.
-        #[allow(unreachable_patterns)]
-        pub fn decode(
-            procedure: Procedure,
-            body: &[u8],
-        ) -> ::std::result::Result<::std::option::Option<Self>, ::xdrgen::rt::Error> {
-            match procedure {
-                Procedure::DomainMonitorEvent => {
-                    ::xdrgen::rt::decode_all::<
-                        <procs::DomainMonitorEvent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec,
-                    >(body)
-                        .map(|x| ::std::option::Option::Some(
-                            Self::DomainMonitorEvent(x),
-                        ))
-                }
-                _ => ::std::result::Result::Ok(::std::option::Option::None),
-            }
-        }
-    }
-    impl ::xdrgen::rt::Encode for Message {
-        fn encode(
-            &self,
-            w: &mut ::xdrgen::rt::Writer<'_>,
-        ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-            let _ = &w;
-            match self {
-                Self::DomainMonitorEvent(x) => {
-                    <<procs::DomainMonitorEvent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::encode(
-                        x,
-                        w,
-                    )
-                }
-            }
-        }
-        fn encoded_len(&self) -> usize {
-            match self {
-                Self::DomainMonitorEvent(x) => {
-                    <<procs::DomainMonitorEvent as ::xdrgen::rt::RemoteProcedure>::ArgsCodec as ::xdrgen::rt::Codec>::len(
-                        x,
-                    )
-                }
-            }
-        }
-    }
-    impl Message {
-        /// The callback id of an event sent to a registered callback
-        /// (libvirt's `callbackID`), so a client can route it.
-        #[allow(unreachable_patterns)]
-        pub fn callback_id(&self) -> ::std::option::Option<i32> {
-            match self {
-                Self::DomainMonitorEvent(m) => ::std::option::Option::Some(m.callback_id),
-                _ => ::std::option::Option::None,
-            }
-        }
+    ::xdrgen::rt::dispatch! {
+        /// A one-way message (event) of this version.
+        Message: Args / ArgsCodec, callback_id;
+        DomainMonitorEvent.callback_id,
     }
 }

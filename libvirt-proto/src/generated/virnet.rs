@@ -240,113 +240,14 @@ pub struct MessageHeader {
     pub serial: u32,
     pub status: MessageStatus,
 }
-impl ::xdrgen::rt::Encode for MessageHeader {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageType> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageStatus> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.prog, w),
-            "virNetMessageHeader",
-            "prog",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.vers, w),
-            "virNetMessageHeader",
-            "vers",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(&self.proc, w),
-            "virNetMessageHeader",
-            "proc",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageType,
-            > as ::xdrgen::rt::Codec>::encode(&self.r#type, w),
-            "virNetMessageHeader",
-            "type",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.serial, w),
-            "virNetMessageHeader",
-            "serial",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageStatus,
-            > as ::xdrgen::rt::Codec>::encode(&self.status, w),
-            "virNetMessageHeader",
-            "status",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.prog)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.vers)
-            + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.proc)
-            + <::xdrgen::rt::Plain<
-                MessageType,
-            > as ::xdrgen::rt::Codec>::len(&self.r#type)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.serial)
-            + <::xdrgen::rt::Plain<
-                MessageStatus,
-            > as ::xdrgen::rt::Codec>::len(&self.status)
-    }
-}
-impl ::xdrgen::rt::Decode for MessageHeader {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageType> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageStatus> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            prog: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageHeader",
-                "prog",
-            )?,
-            vers: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageHeader",
-                "vers",
-            )?,
-            proc: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageHeader",
-                "proc",
-            )?,
-            r#type: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageType> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageHeader",
-                "type",
-            )?,
-            serial: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageHeader",
-                "serial",
-            )?,
-            status: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageStatus> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageHeader",
-                "status",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    MessageHeader = "virNetMessageHeader";
+    prog: ::xdrgen::rt::Plain<u32> = "prog";
+    vers: ::xdrgen::rt::Plain<u32> = "vers";
+    proc: ::xdrgen::rt::Plain<i32> = "proc";
+    r#type: ::xdrgen::rt::Plain<MessageType> = "type";
+    serial: ::xdrgen::rt::Plain<u32> = "serial";
+    status: ::xdrgen::rt::Plain<MessageStatus> = "status";
 }
 /// Error message. See \<virterror.h> for explanation of fields.
 ///
@@ -382,78 +283,11 @@ pub struct MessageNonnullDomain {
     pub uuid: MessageUuid,
     pub id: i32,
 }
-impl ::xdrgen::rt::Encode for MessageNonnullDomain {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                MessageNonnullString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageNonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "virNetMessageNonnullDomain",
-            "name",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageUuid,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
-            "virNetMessageNonnullDomain",
-            "uuid",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(&self.id, w),
-            "virNetMessageNonnullDomain",
-            "id",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            MessageNonnullString,
-        > as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
-            + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.id)
-    }
-}
-impl ::xdrgen::rt::Decode for MessageNonnullDomain {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        MessageNonnullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    MessageNonnullString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageNonnullDomain",
-                "name",
-            )?,
-            uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageNonnullDomain",
-                "uuid",
-            )?,
-            id: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageNonnullDomain",
-                "id",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    MessageNonnullDomain = "virNetMessageNonnullDomain";
+    name: ::xdrgen::rt::Plain<MessageNonnullString> = "name";
+    uuid: ::xdrgen::rt::Plain<MessageUuid> = "uuid";
+    id: ::xdrgen::rt::Plain<i32> = "id";
 }
 /// A network which may not be NULL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -462,65 +296,10 @@ pub struct MessageNonnullNetwork {
     pub name: MessageNonnullString,
     pub uuid: MessageUuid,
 }
-impl ::xdrgen::rt::Encode for MessageNonnullNetwork {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<
-                MessageNonnullString,
-            > as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageNonnullString,
-            > as ::xdrgen::rt::Codec>::encode(&self.name, w),
-            "virNetMessageNonnullNetwork",
-            "name",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageUuid,
-            > as ::xdrgen::rt::Codec>::encode(&self.uuid, w),
-            "virNetMessageNonnullNetwork",
-            "uuid",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<
-            MessageNonnullString,
-        > as ::xdrgen::rt::Codec>::len(&self.name)
-            + <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::len(&self.uuid)
-    }
-}
-impl ::xdrgen::rt::Decode for MessageNonnullNetwork {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<
-        MessageNonnullString,
-    > as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            name: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<
-                    MessageNonnullString,
-                > as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageNonnullNetwork",
-                "name",
-            )?,
-            uuid: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageUuid> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageNonnullNetwork",
-                "uuid",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    MessageNonnullNetwork = "virNetMessageNonnullNetwork";
+    name: ::xdrgen::rt::Plain<MessageNonnullString> = "name";
+    uuid: ::xdrgen::rt::Plain<MessageUuid> = "uuid";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -558,192 +337,19 @@ pub struct MessageError {
     pub int2: i32,
     pub net: MessageNetwork,
 }
-impl ::xdrgen::rt::Encode for MessageError {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageDomain> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<MessageNetwork> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(&self.code, w),
-            "virNetMessageError",
-            "code",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(&self.domain, w),
-            "virNetMessageError",
-            "domain",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageString,
-            > as ::xdrgen::rt::Codec>::encode(&self.message, w),
-            "virNetMessageError",
-            "message",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(&self.level, w),
-            "virNetMessageError",
-            "level",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageDomain,
-            > as ::xdrgen::rt::Codec>::encode(&self.dom, w),
-            "virNetMessageError",
-            "dom",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageString,
-            > as ::xdrgen::rt::Codec>::encode(&self.str1, w),
-            "virNetMessageError",
-            "str1",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageString,
-            > as ::xdrgen::rt::Codec>::encode(&self.str2, w),
-            "virNetMessageError",
-            "str2",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageString,
-            > as ::xdrgen::rt::Codec>::encode(&self.str3, w),
-            "virNetMessageError",
-            "str3",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(&self.int1, w),
-            "virNetMessageError",
-            "int1",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::encode(&self.int2, w),
-            "virNetMessageError",
-            "int2",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<
-                MessageNetwork,
-            > as ::xdrgen::rt::Codec>::encode(&self.net, w),
-            "virNetMessageError",
-            "net",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.code)
-            + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.domain)
-            + <::xdrgen::rt::Plain<
-                MessageString,
-            > as ::xdrgen::rt::Codec>::len(&self.message)
-            + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.level)
-            + <::xdrgen::rt::Plain<MessageDomain> as ::xdrgen::rt::Codec>::len(&self.dom)
-            + <::xdrgen::rt::Plain<
-                MessageString,
-            > as ::xdrgen::rt::Codec>::len(&self.str1)
-            + <::xdrgen::rt::Plain<
-                MessageString,
-            > as ::xdrgen::rt::Codec>::len(&self.str2)
-            + <::xdrgen::rt::Plain<
-                MessageString,
-            > as ::xdrgen::rt::Codec>::len(&self.str3)
-            + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.int1)
-            + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::len(&self.int2)
-            + <::xdrgen::rt::Plain<
-                MessageNetwork,
-            > as ::xdrgen::rt::Codec>::len(&self.net)
-    }
-}
-impl ::xdrgen::rt::Decode for MessageError {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageDomain> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<MessageNetwork> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            code: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "code",
-            )?,
-            domain: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "domain",
-            )?,
-            message: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "message",
-            )?,
-            level: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "level",
-            )?,
-            dom: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageDomain> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "dom",
-            )?,
-            str1: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "str1",
-            )?,
-            str2: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "str2",
-            )?,
-            str3: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageString> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "str3",
-            )?,
-            int1: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "int1",
-            )?,
-            int2: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "int2",
-            )?,
-            net: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<MessageNetwork> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetMessageError",
-                "net",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    MessageError = "virNetMessageError";
+    code: ::xdrgen::rt::Plain<i32> = "code";
+    domain: ::xdrgen::rt::Plain<i32> = "domain";
+    message: ::xdrgen::rt::Plain<MessageString> = "message";
+    level: ::xdrgen::rt::Plain<i32> = "level";
+    dom: ::xdrgen::rt::Plain<MessageDomain> = "dom";
+    str1: ::xdrgen::rt::Plain<MessageString> = "str1";
+    str2: ::xdrgen::rt::Plain<MessageString> = "str2";
+    str3: ::xdrgen::rt::Plain<MessageString> = "str3";
+    int1: ::xdrgen::rt::Plain<i32> = "int1";
+    int2: ::xdrgen::rt::Plain<i32> = "int2";
+    net: ::xdrgen::rt::Plain<MessageNetwork> = "net";
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
@@ -751,51 +357,8 @@ pub struct StreamHole {
     pub length: i64,
     pub flags: u32,
 }
-impl ::xdrgen::rt::Encode for StreamHole {
-    const FIXED_LEN: ::std::option::Option<usize> = ::xdrgen::rt::sum_fixed(
-        &[
-            <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::FIXED_LEN,
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::FIXED_LEN,
-        ],
-    );
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::encode(&self.length, w),
-            "virNetStreamHole",
-            "length",
-        )?;
-        ::xdrgen::rt::field(
-            <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::encode(&self.flags, w),
-            "virNetStreamHole",
-            "flags",
-        )?;
-        ::std::result::Result::Ok(())
-    }
-    fn encoded_len(&self) -> usize {
-        <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::len(&self.length)
-            + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::len(&self.flags)
-    }
-}
-impl ::xdrgen::rt::Decode for StreamHole {
-    const MIN_LEN: usize = <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::MIN_LEN
-        + <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::MIN_LEN;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        ::std::result::Result::Ok(Self {
-            length: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<i64> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetStreamHole",
-                "length",
-            )?,
-            flags: ::xdrgen::rt::field(
-                <::xdrgen::rt::Plain<u32> as ::xdrgen::rt::Codec>::decode(r),
-                "virNetStreamHole",
-                "flags",
-            )?,
-        })
-    }
+::xdrgen::rt::record! {
+    StreamHole = "virNetStreamHole";
+    length: ::xdrgen::rt::Plain<i64> = "length";
+    flags: ::xdrgen::rt::Plain<u32> = "flags";
 }

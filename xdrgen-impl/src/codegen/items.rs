@@ -1,6 +1,7 @@
-//! Rust items for constants and types, with their `Encode` / `Decode`
-//! implementations written out directly (no derive layer): each field is one
-//! call to its codec, and errors name the field.
+//! Rust items for constants and types with their `Encode` / `Decode`
+//! implementations: a struct's as a `record!` table (a row per field with
+//! its codec), a typedef's through `typedef!`, enums' and unions' written
+//! out; errors name the field.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -8,7 +9,8 @@ use quote::{format_ident, quote};
 use crate::codegen::form::Form;
 use crate::codegen::layout::ModuleLayout;
 use crate::codegen::naming::{self, variant_names};
-use crate::codegen::{doc_attrs, ident, Generator};
+use crate::codegen::rows::{Row, Rows};
+use crate::codegen::{doc_attrs, ident, Chunk, Generator};
 use crate::ir::{
     BaseType, Constant, DiscriminantType, Enum, Field, NamedKind, StringConstant, Struct, TypeDef,
     TypeKind, TypeRef, Union,
@@ -49,8 +51,8 @@ impl Generator<'_> {
     }
 
     /// The item(s) for one type definition.
-    pub(crate) fn type_def(&self, t: &TypeDef) -> TokenStream {
-        match &t.kind {
+    pub(crate) fn type_def(&self, t: &TypeDef) -> Vec<Chunk> {
+        let items = match &t.kind {
             TypeKind::Alias(target) if ModuleLayout::renames(target) => {
                 let name = self.type_ident(&t.name);
                 let doc = doc_attrs(t.doc.as_deref());
@@ -62,9 +64,10 @@ impl Generator<'_> {
             }
             TypeKind::Alias(target) => self.newtype(t, target),
             TypeKind::Enum(e) => self.enumeration(t, e),
-            TypeKind::Struct(s) => self.structure(t, s),
+            TypeKind::Struct(s) => return self.structure(t, s),
             TypeKind::Union(u) => self.union(t, u),
-        }
+        };
+        vec![Chunk::Items(items)]
     }
 
     /// A typedef with a shape of its own: `pub struct Name(pub Inner);`
@@ -191,7 +194,9 @@ impl Generator<'_> {
         }
     }
 
-    fn structure(&self, t: &TypeDef, s: &Struct) -> TokenStream {
+    /// The struct, then its codec as a `record!` table: a row per field
+    /// with the field's codec and XDR name.
+    fn structure(&self, t: &TypeDef, s: &Struct) -> Vec<Chunk> {
         let name = self.type_ident(&t.name);
         let doc = doc_attrs(t.doc.as_deref());
         let derives = self.derives(t, false);
@@ -200,11 +205,8 @@ impl Generator<'_> {
         let field_names =
             naming::field_names(&s.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>());
         let mut decl = Vec::new();
-        let mut enc = Vec::new();
-        let mut len = Vec::new();
-        let mut dec = Vec::new();
-        let mut min = Vec::new();
-        let mut fixed = Vec::new();
+        let recursive = t.recursive.then(|| quote!(, recursive));
+        let mut rows = vec![Row::new(quote!(#name = #xdr_name #recursive;))];
         for (f, rust) in s.fields.iter().zip(&field_names) {
             let id = ident(rust);
             let ty = self.rust_type(&f.ty, f.boxed);
@@ -212,47 +214,16 @@ impl Generator<'_> {
             let fdoc = doc_attrs(f.doc.as_deref());
             let xdr_field = &f.name;
             decl.push(quote! { #fdoc pub #id: #ty, });
-            enc.push(quote! {
-                #rt::field(<#codec as #rt::Codec>::encode(&self.#id, w), #xdr_name, #xdr_field)?;
-            });
-            len.push(quote!(<#codec as #rt::Codec>::len(&self.#id)));
-            dec.push(quote! {
-                #id: #rt::field(<#codec as #rt::Codec>::decode(r), #xdr_name, #xdr_field)?,
-            });
-            min.push(quote!(<#codec as #rt::Codec>::MIN_LEN));
-            fixed.push(quote!(<#codec as #rt::Codec>::FIXED_LEN));
+            rows.push(Row::new(quote!(#id: #codec = #xdr_field;)));
         }
-        let body = self.depth_guarded(t, quote!(::std::result::Result::Ok(Self { #(#dec)* })));
-        let len_sum = sum(&len);
-        let min_sum = sum(&min);
-        let (w, r) = if s.fields.is_empty() {
-            (quote!(_w), quote!(_r))
-        } else {
-            (quote!(w), quote!(r))
-        };
-        quote! {
-            #doc
-            #derives
-            pub struct #name { #(#decl)* }
-
-            impl #rt::Encode for #name {
-                const FIXED_LEN: ::std::option::Option<usize> = #rt::sum_fixed(&[#(#fixed),*]);
-                fn encode(&self, #w: &mut #rt::Writer<'_>) -> ::std::result::Result<(), #rt::Error> {
-                    #(#enc)*
-                    ::std::result::Result::Ok(())
-                }
-                fn encoded_len(&self) -> usize {
-                    #len_sum
-                }
-            }
-
-            impl #rt::Decode for #name {
-                const MIN_LEN: usize = #min_sum;
-                fn decode(#r: &mut #rt::Reader<'_>) -> ::std::result::Result<Self, #rt::Error> {
-                    #body
-                }
-            }
-        }
+        vec![
+            Chunk::Items(quote! {
+                #doc
+                #derives
+                pub struct #name { #(#decl)* }
+            }),
+            Chunk::Rows(Rows::invocation(quote!(#rt::record), rows)),
+        ]
     }
 
     fn union(&self, t: &TypeDef, u: &Union) -> TokenStream {
@@ -446,13 +417,7 @@ impl Generator<'_> {
             return body;
         }
         let rt = &self.rt;
-        quote! {
-            r.enter()?;
-            #[allow(clippy::redundant_closure_call)]
-            let result = (|r: &mut #rt::Reader<'_>| -> ::std::result::Result<Self, #rt::Error> { #body })(r);
-            r.leave();
-            result
-        }
+        quote!(#rt::nested(r, |r| { #body }))
     }
 
     fn discriminant_type(&self, d: &DiscriminantType) -> TokenStream {
@@ -546,15 +511,6 @@ impl Generator<'_> {
             }
         }
         true
-    }
-}
-
-/// `a + b + c`, or `0` for nothing.
-fn sum(terms: &[TokenStream]) -> TokenStream {
-    if terms.is_empty() {
-        quote!(0)
-    } else {
-        quote!(#(#terms)+*)
     }
 }
 

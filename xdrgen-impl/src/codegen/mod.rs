@@ -21,6 +21,7 @@ mod items;
 pub mod layout;
 pub mod naming;
 mod programs;
+mod rows;
 mod wire;
 
 use std::cell::RefCell;
@@ -133,12 +134,16 @@ impl<'a> Generator<'a> {
             .collect()
     }
 
-    /// The items of one job.
-    fn job(&self, job: Job) -> TokenStream {
+    /// The output of one job.
+    fn job(&self, job: Job) -> Vec<Chunk> {
         let spec = self.layout.spec();
         match job {
-            Job::Constant(i) => self.constant(&spec.constants[i]),
-            Job::StringConstant(i) => self.string_constant(&spec.string_constants[i]),
+            Job::Constant(i) => vec![Chunk::Items(self.constant(&spec.constants[i]))],
+            Job::StringConstant(i) => {
+                vec![Chunk::Items(
+                    self.string_constant(&spec.string_constants[i]),
+                )]
+            }
             Job::Type(i) => self.type_def(&spec.types[i]),
             Job::Program(p) => self.program_job(p),
         }
@@ -176,6 +181,29 @@ pub(crate) enum Piece {
     Close,
 }
 
+/// Part of a job's output: items formatted by prettyplease, or a table
+/// laid out a row per line (see [`rows`]).
+pub(crate) enum Chunk {
+    Items(TokenStream),
+    Rows(rows::Rows),
+}
+
+impl Chunk {
+    fn tokens(&self) -> TokenStream {
+        match self {
+            Chunk::Items(t) => t.clone(),
+            Chunk::Rows(r) => r.tokens(),
+        }
+    }
+
+    fn text(&self, depth: usize) -> Result<String, String> {
+        match self {
+            Chunk::Items(t) => format_at(t.clone(), depth),
+            Chunk::Rows(r) => Ok(r.text(depth)),
+        }
+    }
+}
+
 /// What a [`Piece::Job`] generates: indices into the spec's lists, or a
 /// program piece.
 #[derive(Debug, Clone, Copy)]
@@ -194,9 +222,8 @@ pub fn generate_tokens(spec: &Spec, options: &GenOptions) -> TokenStream {
     for piece in g.pieces() {
         match piece {
             Piece::Job(job) => {
-                let items = g.job(job);
                 if let Some((_, body)) = stack.last_mut() {
-                    body.extend(items);
+                    body.extend(g.job(job).iter().map(Chunk::tokens));
                 }
             }
             Piece::Open(head) => stack.push((head, TokenStream::new())),
@@ -218,10 +245,10 @@ const MAX_THREADS: usize = 8;
 
 /// The generated items as formatted Rust source, with a preamble.
 ///
-/// Pieces are formatted with prettyplease on up to `MAX_THREADS` (8)
-/// threads (each with its own generator), taking the next piece as they
-/// finish one; the output is the same as formatting the whole file at
-/// once, byte for byte.
+/// Pieces are formatted on up to `MAX_THREADS` (8) threads (each with its
+/// own generator), taking the next piece as they finish one: items with
+/// prettyplease, inside as many modules as they are deep so their lines
+/// break as in the whole file, and tables a row per line.
 ///
 /// # Errors
 /// Only if the generated tokens do not parse as Rust, which would be a bug
@@ -267,7 +294,11 @@ pub fn generate_source(
                             return Ok(done);
                         };
                         let text = match piece {
-                            Piece::Job(job) => format_at(g.job(*job), depths[i])?,
+                            Piece::Job(job) => g
+                                .job(*job)
+                                .iter()
+                                .map(|c| c.text(depths[i]))
+                                .collect::<Result<String, String>>()?,
                             Piece::Open(head) => {
                                 let text = format_at(quote!(#head {}), depths[i])?;
                                 let open = text.trim_end().strip_suffix("{}").unwrap_or(&text);
@@ -351,14 +382,19 @@ pub fn preamble(sources: &SourceMap, options: &GenOptions) -> String {
 
 /// `#[doc = "..."]` lines for a doc comment.
 pub(crate) fn doc_attrs(doc: Option<&str>) -> TokenStream {
-    let Some(doc) = doc else { return quote!() };
-    // A carriage return left inside a line (not part of a CRLF) ends the
-    // line too: in a `///` comment it is an error ("bare CR not allowed").
-    let lines = doc.lines().flat_map(|l| l.split('\r')).map(|l| {
-        let l = format!(" {}", escape_tags(l));
-        quote!(#[doc = #l])
-    });
-    quote!(#(#lines)*)
+    let lines = doc_lines(doc);
+    quote!(#(#[doc = #lines])*)
+}
+
+/// A doc comment's lines as rustdoc reads them, each with its leading
+/// space. A carriage return left inside a line (not part of a CRLF) ends
+/// the line too: in a `///` comment it is an error ("bare CR not allowed").
+pub(crate) fn doc_lines(doc: Option<&str>) -> Vec<String> {
+    let Some(doc) = doc else { return Vec::new() };
+    doc.lines()
+        .flat_map(|l| l.split('\r'))
+        .map(|l| format!(" {}", escape_tags(l)))
+        .collect()
 }
 
 /// A spec's comments are plain text, while rustdoc reads Markdown: a `<`

@@ -79,6 +79,12 @@ impl Generator<'_> {
         }
     }
 
+    /// Whether a value of `ty` is encoded as its Rust type says: its
+    /// codec is `Plain<T>` of its own type.
+    pub(crate) fn is_plain(&self, ty: &TypeRef) -> bool {
+        ty.shape == Shape::Scalar && !matches!(ty.base, BaseType::String | BaseType::Opaque)
+    }
+
     /// `Boxed<codec>` for a large array, else the array's codec as it is.
     fn boxed_codec_if_large(&self, ty: &TypeRef, codec: TokenStream) -> TokenStream {
         if self.layout.is_large_array(ty) {

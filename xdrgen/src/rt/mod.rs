@@ -35,6 +35,8 @@ mod error;
 mod io;
 mod prims;
 mod program;
+mod record;
+mod tables;
 mod typedef;
 
 pub use codec::*;
@@ -42,6 +44,8 @@ pub use error::{field, Error, ErrorKind};
 pub use io::{padded, padding, Reader, Writer, DEFAULT_MAX_DEPTH};
 pub use prims::Quadruple;
 pub use program::*;
+pub use record::record;
+pub use tables::{dispatch, procedure_enum, procedures};
 pub use typedef::typedef;
 
 /// A value that can be written in XDR.
@@ -102,6 +106,20 @@ pub const fn sum_fixed(parts: &[Option<usize>]) -> Option<usize> {
         i += 1;
     }
     Some(total)
+}
+
+/// Decodes with `decode` one nesting level deeper, so a value of a
+/// recursive type counts against the reader's depth limit and hostile
+/// input cannot exhaust the stack.
+#[inline]
+pub fn nested<T>(
+    r: &mut Reader<'_>,
+    decode: impl FnOnce(&mut Reader<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    r.enter()?;
+    let result = decode(r);
+    r.leave();
+    result
 }
 
 /// Fails unless `discriminant` is one of `allowed`: a union variant that

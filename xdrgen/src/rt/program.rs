@@ -126,6 +126,114 @@ pub struct ProcedureInfo {
     pub sparse_flag: Option<&'static str>,
 }
 
+/// `const` constructors, so a generated table has one short row per
+/// procedure: `ProcedureInfo::new(16, "NAME", ProcedureKind::Call)` then
+/// the parts that are not empty.
+impl ProcedureInfo {
+    /// A row with nothing but its number, name and kind.
+    pub const fn new(number: u32, name: &'static str, kind: ProcedureKind) -> Self {
+        ProcedureInfo {
+            number,
+            name,
+            kind,
+            args: &[],
+            ret: None,
+            message: None,
+            priority: None,
+            generate: None,
+            acl: &[],
+            acl_filter: &[],
+            stream: None,
+            sparse_flag: None,
+        }
+    }
+
+    /// With these argument types.
+    pub const fn args(mut self, args: &'static [&'static str]) -> Self {
+        self.args = args;
+        self
+    }
+
+    /// With this reply type.
+    pub const fn ret(mut self, ret: &'static str) -> Self {
+        self.ret = Some(ret);
+        self
+    }
+
+    /// With this message type.
+    pub const fn message(mut self, message: &'static str) -> Self {
+        self.message = Some(message);
+        self
+    }
+
+    /// With this `@priority`.
+    pub const fn priority(mut self, priority: Priority) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// With this `@generate`.
+    pub const fn generate(mut self, generate: Generate) -> Self {
+        self.generate = Some(generate);
+        self
+    }
+
+    /// With these `@acl` rules.
+    pub const fn acl(mut self, acl: &'static [AclRule]) -> Self {
+        self.acl = acl;
+        self
+    }
+
+    /// With these `@aclfilter` rules.
+    pub const fn acl_filter(mut self, acl_filter: &'static [AclFilter]) -> Self {
+        self.acl_filter = acl_filter;
+        self
+    }
+
+    /// With a stream.
+    pub const fn stream(mut self, direction: StreamDirection, param: u32) -> Self {
+        self.stream = Some(StreamInfo { direction, param });
+        self
+    }
+
+    /// With this `@sparseflag`.
+    pub const fn sparse_flag(mut self, flag: &'static str) -> Self {
+        self.sparse_flag = Some(flag);
+        self
+    }
+}
+
+impl AclRule {
+    /// `@acl: none`.
+    pub const NONE: AclRule = AclRule {
+        object: None,
+        permission: "none",
+        condition: AclCondition::Always,
+    };
+
+    /// `@acl: object:permission`, checked always.
+    pub const fn check(object: &'static str, permission: &'static str) -> Self {
+        AclRule {
+            object: Some(object),
+            permission,
+            condition: AclCondition::Always,
+        }
+    }
+
+    /// The same check, only when `condition` holds.
+    pub const fn when(mut self, condition: AclCondition) -> Self {
+        self.condition = condition;
+        self
+    }
+}
+
+impl AclFilter {
+    /// `@aclfilter: object:permission`.
+    pub const fn new(object: &'static str, permission: &'static str) -> Self {
+        AclFilter { object, permission }
+    }
+}
+
 /// A procedure known at compile time: a generated marker type per
 /// procedure implements it.
 pub trait RemoteProcedure {
