@@ -586,10 +586,10 @@ pub struct ConnectDaemonShutdownArgs {
     ConnectDaemonShutdownArgs = "admin_connect_daemon_shutdown_args";
     flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
-#[repr(i32)]
-pub enum AdminProcedure {
+::xdrgen::rt::enumeration! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+    AdminProcedure;
     /// Each function must be preceded by a comment providing one or
     /// more annotations:
     ///
@@ -626,60 +626,6 @@ pub enum AdminProcedure {
     ServerUpdateTlsFiles = 18,
     ConnectSetDaemonTimeout = 19,
     ConnectDaemonShutdown = 20,
-}
-impl ::std::convert::TryFrom<i32> for AdminProcedure {
-    type Error = i32;
-    fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-        match v {
-            1 => ::std::result::Result::Ok(Self::ConnectOpen),
-            2 => ::std::result::Result::Ok(Self::ConnectClose),
-            3 => ::std::result::Result::Ok(Self::ConnectGetLibVersion),
-            4 => ::std::result::Result::Ok(Self::ConnectListServers),
-            5 => ::std::result::Result::Ok(Self::ConnectLookupServer),
-            6 => ::std::result::Result::Ok(Self::ServerGetThreadpoolParameters),
-            7 => ::std::result::Result::Ok(Self::ServerSetThreadpoolParameters),
-            8 => ::std::result::Result::Ok(Self::ServerListClients),
-            9 => ::std::result::Result::Ok(Self::ServerLookupClient),
-            10 => ::std::result::Result::Ok(Self::ClientGetInfo),
-            11 => ::std::result::Result::Ok(Self::ClientClose),
-            12 => ::std::result::Result::Ok(Self::ServerGetClientLimits),
-            13 => ::std::result::Result::Ok(Self::ServerSetClientLimits),
-            14 => ::std::result::Result::Ok(Self::ConnectGetLoggingOutputs),
-            15 => ::std::result::Result::Ok(Self::ConnectGetLoggingFilters),
-            16 => ::std::result::Result::Ok(Self::ConnectSetLoggingOutputs),
-            17 => ::std::result::Result::Ok(Self::ConnectSetLoggingFilters),
-            18 => ::std::result::Result::Ok(Self::ServerUpdateTlsFiles),
-            19 => ::std::result::Result::Ok(Self::ConnectSetDaemonTimeout),
-            20 => ::std::result::Result::Ok(Self::ConnectDaemonShutdown),
-            other => ::std::result::Result::Err(other),
-        }
-    }
-}
-impl ::xdrgen::rt::Encode for AdminProcedure {
-    const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::Encode::encode(&(*self as i32), w)
-    }
-    fn encoded_len(&self) -> usize {
-        4
-    }
-}
-impl ::xdrgen::rt::Decode for AdminProcedure {
-    const MIN_LEN: usize = 4;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        let at = r.position();
-        let v = <i32 as ::xdrgen::rt::Decode>::decode(r)?;
-        <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-            .map_err(|v| ::xdrgen::rt::Error::new(
-                ::xdrgen::rt::ErrorKind::UnknownEnumValue(v),
-                at,
-            ))
-    }
 }
 /// Define the program number, protocol version and procedure numbers here.
 pub mod program {

@@ -8,48 +8,12 @@
 
 pub const PROGRAM: u32 = 1801807216;
 pub const PROTOCOL_VERSION: u32 = 1;
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
-#[repr(i32)]
-pub enum KeepaliveProcedure {
+::xdrgen::rt::enumeration! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+    KeepaliveProcedure;
     Ping = 1,
     Pong = 2,
-}
-impl ::std::convert::TryFrom<i32> for KeepaliveProcedure {
-    type Error = i32;
-    fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-        match v {
-            1 => ::std::result::Result::Ok(Self::Ping),
-            2 => ::std::result::Result::Ok(Self::Pong),
-            other => ::std::result::Result::Err(other),
-        }
-    }
-}
-impl ::xdrgen::rt::Encode for KeepaliveProcedure {
-    const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::Encode::encode(&(*self as i32), w)
-    }
-    fn encoded_len(&self) -> usize {
-        4
-    }
-}
-impl ::xdrgen::rt::Decode for KeepaliveProcedure {
-    const MIN_LEN: usize = 4;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        let at = r.position();
-        let v = <i32 as ::xdrgen::rt::Decode>::decode(r)?;
-        <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-            .map_err(|v| ::xdrgen::rt::Error::new(
-                ::xdrgen::rt::ErrorKind::UnknownEnumValue(v),
-                at,
-            ))
-    }
 }
 /// Program `KEEPALIVE_PROGRAM`.
 pub mod program {

@@ -143,10 +143,10 @@ pub struct CreateLockSpaceArgs {
     CreateLockSpaceArgs = "virLockSpaceProtocolCreateLockSpaceArgs";
     path: ::xdrgen::rt::Plain<NonNullString> = "path";
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
-#[repr(i32)]
-pub enum VirLockSpaceProtocolProcedure {
+::xdrgen::rt::enumeration! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+    VirLockSpaceProtocolProcedure;
     /// Each function must be preceded by a comment providing one or
     /// more annotations:
     ///
@@ -179,48 +179,6 @@ pub enum VirLockSpaceProtocolProcedure {
     AcquireResource = 6,
     ReleaseResource = 7,
     CreateLockspace = 8,
-}
-impl ::std::convert::TryFrom<i32> for VirLockSpaceProtocolProcedure {
-    type Error = i32;
-    fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-        match v {
-            1 => ::std::result::Result::Ok(Self::Register),
-            2 => ::std::result::Result::Ok(Self::Restrict),
-            3 => ::std::result::Result::Ok(Self::New),
-            4 => ::std::result::Result::Ok(Self::CreateResource),
-            5 => ::std::result::Result::Ok(Self::DeleteResource),
-            6 => ::std::result::Result::Ok(Self::AcquireResource),
-            7 => ::std::result::Result::Ok(Self::ReleaseResource),
-            8 => ::std::result::Result::Ok(Self::CreateLockspace),
-            other => ::std::result::Result::Err(other),
-        }
-    }
-}
-impl ::xdrgen::rt::Encode for VirLockSpaceProtocolProcedure {
-    const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::Encode::encode(&(*self as i32), w)
-    }
-    fn encoded_len(&self) -> usize {
-        4
-    }
-}
-impl ::xdrgen::rt::Decode for VirLockSpaceProtocolProcedure {
-    const MIN_LEN: usize = 4;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        let at = r.position();
-        let v = <i32 as ::xdrgen::rt::Decode>::decode(r)?;
-        <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-            .map_err(|v| ::xdrgen::rt::Error::new(
-                ::xdrgen::rt::ErrorKind::UnknownEnumValue(v),
-                at,
-            ))
-    }
 }
 /// Define the program number, protocol version and procedure numbers here.
 pub mod program {

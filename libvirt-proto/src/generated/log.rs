@@ -58,46 +58,11 @@ pub struct LogFilePosition {
     inode: ::xdrgen::rt::Plain<u64> = "inode";
     offset: ::xdrgen::rt::Plain<u64> = "offset";
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
-#[repr(i32)]
-pub enum DomainOpenLogFileFlags {
+::xdrgen::rt::enumeration! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+    DomainOpenLogFileFlags;
     Truncate = 1,
-}
-impl ::std::convert::TryFrom<i32> for DomainOpenLogFileFlags {
-    type Error = i32;
-    fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-        match v {
-            1 => ::std::result::Result::Ok(Self::Truncate),
-            other => ::std::result::Result::Err(other),
-        }
-    }
-}
-impl ::xdrgen::rt::Encode for DomainOpenLogFileFlags {
-    const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::Encode::encode(&(*self as i32), w)
-    }
-    fn encoded_len(&self) -> usize {
-        4
-    }
-}
-impl ::xdrgen::rt::Decode for DomainOpenLogFileFlags {
-    const MIN_LEN: usize = 4;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        let at = r.position();
-        let v = <i32 as ::xdrgen::rt::Decode>::decode(r)?;
-        <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-            .map_err(|v| ::xdrgen::rt::Error::new(
-                ::xdrgen::rt::ErrorKind::UnknownEnumValue(v),
-                at,
-            ))
-    }
 }
 /// Obtain a file handle suitable for writing to a
 /// log file for a domain
@@ -195,10 +160,10 @@ pub struct DomainAppendLogFileRet {
     DomainAppendLogFileRet = "virLogManagerProtocolDomainAppendLogFileRet";
     ret: ::xdrgen::rt::Plain<i32> = "ret";
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
-#[repr(i32)]
-pub enum VirLogManagerProtocolProcedure {
+::xdrgen::rt::enumeration! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+    VirLogManagerProtocolProcedure;
     /// Each function must be preceded by a comment providing one or
     /// more annotations:
     ///
@@ -227,44 +192,6 @@ pub enum VirLogManagerProtocolProcedure {
     GetLogFilePosition = 2,
     ReadLogFile = 3,
     AppendLogFile = 4,
-}
-impl ::std::convert::TryFrom<i32> for VirLogManagerProtocolProcedure {
-    type Error = i32;
-    fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-        match v {
-            1 => ::std::result::Result::Ok(Self::OpenLogFile),
-            2 => ::std::result::Result::Ok(Self::GetLogFilePosition),
-            3 => ::std::result::Result::Ok(Self::ReadLogFile),
-            4 => ::std::result::Result::Ok(Self::AppendLogFile),
-            other => ::std::result::Result::Err(other),
-        }
-    }
-}
-impl ::xdrgen::rt::Encode for VirLogManagerProtocolProcedure {
-    const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::Encode::encode(&(*self as i32), w)
-    }
-    fn encoded_len(&self) -> usize {
-        4
-    }
-}
-impl ::xdrgen::rt::Decode for VirLogManagerProtocolProcedure {
-    const MIN_LEN: usize = 4;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        let at = r.position();
-        let v = <i32 as ::xdrgen::rt::Decode>::decode(r)?;
-        <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-            .map_err(|v| ::xdrgen::rt::Error::new(
-                ::xdrgen::rt::ErrorKind::UnknownEnumValue(v),
-                at,
-            ))
-    }
 }
 /// Define the program number, protocol version and procedure numbers here.
 pub mod program {

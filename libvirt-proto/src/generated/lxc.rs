@@ -33,10 +33,10 @@ pub struct DomainOpenNamespaceArgs {
     dom: ::xdrgen::rt::Plain<super::remote::NonnullDomain> = "dom";
     flags: ::xdrgen::rt::Plain<u32> = "flags";
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
-#[repr(i32)]
-pub enum LxcProcedure {
+::xdrgen::rt::enumeration! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+    LxcProcedure;
     /// Each function must be preceded by a comment providing one or
     /// more annotations:
     ///
@@ -62,41 +62,6 @@ pub enum LxcProcedure {
     ///   priority. If in doubt, it's safe to choose low. Low is taken as default,
     ///   and thus can be left out.
     Namespace = 1,
-}
-impl ::std::convert::TryFrom<i32> for LxcProcedure {
-    type Error = i32;
-    fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-        match v {
-            1 => ::std::result::Result::Ok(Self::Namespace),
-            other => ::std::result::Result::Err(other),
-        }
-    }
-}
-impl ::xdrgen::rt::Encode for LxcProcedure {
-    const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::Encode::encode(&(*self as i32), w)
-    }
-    fn encoded_len(&self) -> usize {
-        4
-    }
-}
-impl ::xdrgen::rt::Decode for LxcProcedure {
-    const MIN_LEN: usize = 4;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        let at = r.position();
-        let v = <i32 as ::xdrgen::rt::Decode>::decode(r)?;
-        <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-            .map_err(|v| ::xdrgen::rt::Error::new(
-                ::xdrgen::rt::ErrorKind::UnknownEnumValue(v),
-                at,
-            ))
-    }
 }
 /// Define the program number, protocol version and procedure numbers here.
 pub mod program {

@@ -160,10 +160,10 @@ pub struct DomainMonitorCommandWithFilesRet {
     DomainMonitorCommandWithFilesRet = "qemu_domain_monitor_command_with_files_ret";
     result: ::xdrgen::rt::Plain<super::remote::NonnullString> = "result";
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
-#[repr(i32)]
-pub enum QemuProcedure {
+::xdrgen::rt::enumeration! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+    QemuProcedure;
     /// Each function must be preceded by a comment providing one or
     /// more annotations:
     ///
@@ -195,47 +195,6 @@ pub enum QemuProcedure {
     ConnectDomainMonitorEventDeregister = 5,
     DomainMonitorEvent = 6,
     DomainMonitorCommandWithFiles = 7,
-}
-impl ::std::convert::TryFrom<i32> for QemuProcedure {
-    type Error = i32;
-    fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-        match v {
-            1 => ::std::result::Result::Ok(Self::DomainMonitorCommand),
-            2 => ::std::result::Result::Ok(Self::DomainAttach),
-            3 => ::std::result::Result::Ok(Self::DomainAgentCommand),
-            4 => ::std::result::Result::Ok(Self::ConnectDomainMonitorEventRegister),
-            5 => ::std::result::Result::Ok(Self::ConnectDomainMonitorEventDeregister),
-            6 => ::std::result::Result::Ok(Self::DomainMonitorEvent),
-            7 => ::std::result::Result::Ok(Self::DomainMonitorCommandWithFiles),
-            other => ::std::result::Result::Err(other),
-        }
-    }
-}
-impl ::xdrgen::rt::Encode for QemuProcedure {
-    const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::Encode::encode(&(*self as i32), w)
-    }
-    fn encoded_len(&self) -> usize {
-        4
-    }
-}
-impl ::xdrgen::rt::Decode for QemuProcedure {
-    const MIN_LEN: usize = 4;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        let at = r.position();
-        let v = <i32 as ::xdrgen::rt::Decode>::decode(r)?;
-        <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-            .map_err(|v| ::xdrgen::rt::Error::new(
-                ::xdrgen::rt::ErrorKind::UnknownEnumValue(v),
-                at,
-            ))
-    }
 }
 /// Define the program number, protocol version and procedure numbers here.
 pub mod program {

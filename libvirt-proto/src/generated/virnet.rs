@@ -35,95 +35,95 @@ pub const MESSAGE_NUM_FDS_MAX: u32 = 32;
 /// 4 byte length word per header
 pub const MESSAGE_HEADER_XDR_LEN: u32 = 4;
 pub const VIR_UUID_BUFLEN: u32 = 16;
-/// RPC wire format
-///
-/// Each message consists of:
-///
-///    Name    | Type                  | Description
-/// -----------+-----------------------+------------------
-///    Length  | int                   | Total number of bytes in message _including_ length.
-///    Header  | virNetMessageHeader   | Control information about procedure call
-///    Payload | -                     | Variable payload data per procedure
-///
-/// In header, the 'serial' field varies according to:
-///
-///  - type == VIR_NET_CALL
-///      * serial is set by client, incrementing by 1 each time
-///
-///  - type == VIR_NET_REPLY
-///      * serial matches that from the corresponding VIR_NET_CALL
-///
-///  - type == VIR_NET_MESSAGE
-///      * serial is always zero
-///
-///  - type == VIR_NET_STREAM
-///      * serial matches that from the corresponding VIR_NET_CALL
-///
-/// and the 'status' field varies according to:
-///
-///  - type == VIR_NET_CALL
-///     * VIR_NET_OK always
-///
-///  - type == VIR_NET_REPLY
-///     * VIR_NET_OK if RPC finished successfully
-///     * VIR_NET_ERROR if something failed
-///
-///  - type == VIR_NET_MESSAGE
-///     * VIR_NET_OK always
-///
-///  - type == VIR_NET_STREAM
-///     * VIR_NET_CONTINUE if more data is following
-///     * VIR_NET_OK if stream is complete
-///     * VIR_NET_ERROR
-///         server message: stream had an error
-///         client message: client aborted the stream
-///
-/// Payload varies according to type and status:
-///
-///  - type == VIR_NET_CALL
-///          XXX_args  for procedure
-///
-///  - type == VIR_NET_REPLY
-///     * status == VIR_NET_OK
-///          XXX_ret         for procedure
-///     * status == VIR_NET_ERROR
-///          remote_error    Error information
-///
-///  - type == VIR_NET_MESSAGE
-///     * status == VIR_NET_OK
-///          XXX_msg        for event information
-///
-///  - type == VIR_NET_STREAM
-///     * status == VIR_NET_CONTINUE
-///          byte[]       raw stream data
-///     * status == VIR_NET_ERROR
-///          server message: remote_error error information
-///          client message: \<empty>
-///     * status == VIR_NET_OK
-///          \<empty>
-///
-///  - type == VIR_NET_CALL_WITH_FDS
-///          int8 - number of FDs
-///          XXX_args  for procedure
-///
-///  - type == VIR_NET_REPLY_WITH_FDS
-///          int8 - number of FDs
-///     * status == VIR_NET_OK
-///          XXX_ret         for procedure
-///     * status == VIR_NET_ERROR
-///          remote_error    Error information
-///
-///  - type == VIR_NET_STREAM_HOLE
-///     * status == VIR_NET_CONTINUE
-///          byte[]  hole data
-///     * status == VIR_NET_ERROR
-///          remote_error error information
-///     * status == VIR_NET_OK
-///          \<empty>
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
-#[repr(i32)]
-pub enum MessageType {
+::xdrgen::rt::enumeration! {
+    /// RPC wire format
+    ///
+    /// Each message consists of:
+    ///
+    ///    Name    | Type                  | Description
+    /// -----------+-----------------------+------------------
+    ///    Length  | int                   | Total number of bytes in message _including_ length.
+    ///    Header  | virNetMessageHeader   | Control information about procedure call
+    ///    Payload | -                     | Variable payload data per procedure
+    ///
+    /// In header, the 'serial' field varies according to:
+    ///
+    ///  - type == VIR_NET_CALL
+    ///      * serial is set by client, incrementing by 1 each time
+    ///
+    ///  - type == VIR_NET_REPLY
+    ///      * serial matches that from the corresponding VIR_NET_CALL
+    ///
+    ///  - type == VIR_NET_MESSAGE
+    ///      * serial is always zero
+    ///
+    ///  - type == VIR_NET_STREAM
+    ///      * serial matches that from the corresponding VIR_NET_CALL
+    ///
+    /// and the 'status' field varies according to:
+    ///
+    ///  - type == VIR_NET_CALL
+    ///     * VIR_NET_OK always
+    ///
+    ///  - type == VIR_NET_REPLY
+    ///     * VIR_NET_OK if RPC finished successfully
+    ///     * VIR_NET_ERROR if something failed
+    ///
+    ///  - type == VIR_NET_MESSAGE
+    ///     * VIR_NET_OK always
+    ///
+    ///  - type == VIR_NET_STREAM
+    ///     * VIR_NET_CONTINUE if more data is following
+    ///     * VIR_NET_OK if stream is complete
+    ///     * VIR_NET_ERROR
+    ///         server message: stream had an error
+    ///         client message: client aborted the stream
+    ///
+    /// Payload varies according to type and status:
+    ///
+    ///  - type == VIR_NET_CALL
+    ///          XXX_args  for procedure
+    ///
+    ///  - type == VIR_NET_REPLY
+    ///     * status == VIR_NET_OK
+    ///          XXX_ret         for procedure
+    ///     * status == VIR_NET_ERROR
+    ///          remote_error    Error information
+    ///
+    ///  - type == VIR_NET_MESSAGE
+    ///     * status == VIR_NET_OK
+    ///          XXX_msg        for event information
+    ///
+    ///  - type == VIR_NET_STREAM
+    ///     * status == VIR_NET_CONTINUE
+    ///          byte[]       raw stream data
+    ///     * status == VIR_NET_ERROR
+    ///          server message: remote_error error information
+    ///          client message: \<empty>
+    ///     * status == VIR_NET_OK
+    ///          \<empty>
+    ///
+    ///  - type == VIR_NET_CALL_WITH_FDS
+    ///          int8 - number of FDs
+    ///          XXX_args  for procedure
+    ///
+    ///  - type == VIR_NET_REPLY_WITH_FDS
+    ///          int8 - number of FDs
+    ///     * status == VIR_NET_OK
+    ///          XXX_ret         for procedure
+    ///     * status == VIR_NET_ERROR
+    ///          remote_error    Error information
+    ///
+    ///  - type == VIR_NET_STREAM_HOLE
+    ///     * status == VIR_NET_CONTINUE
+    ///          byte[]  hole data
+    ///     * status == VIR_NET_ERROR
+    ///          remote_error error information
+    ///     * status == VIR_NET_OK
+    ///          \<empty>
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+    MessageType;
     /// client -> server. args from a method call
     Call = 0,
     /// server -> client. reply/error from a method call
@@ -139,51 +139,10 @@ pub enum MessageType {
     /// either direction, stream hole data packet
     StreamHole = 6,
 }
-impl ::std::convert::TryFrom<i32> for MessageType {
-    type Error = i32;
-    fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-        match v {
-            0 => ::std::result::Result::Ok(Self::Call),
-            1 => ::std::result::Result::Ok(Self::Reply),
-            2 => ::std::result::Result::Ok(Self::Message),
-            3 => ::std::result::Result::Ok(Self::Stream),
-            4 => ::std::result::Result::Ok(Self::CallWithFds),
-            5 => ::std::result::Result::Ok(Self::ReplyWithFds),
-            6 => ::std::result::Result::Ok(Self::StreamHole),
-            other => ::std::result::Result::Err(other),
-        }
-    }
-}
-impl ::xdrgen::rt::Encode for MessageType {
-    const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::Encode::encode(&(*self as i32), w)
-    }
-    fn encoded_len(&self) -> usize {
-        4
-    }
-}
-impl ::xdrgen::rt::Decode for MessageType {
-    const MIN_LEN: usize = 4;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        let at = r.position();
-        let v = <i32 as ::xdrgen::rt::Decode>::decode(r)?;
-        <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-            .map_err(|v| ::xdrgen::rt::Error::new(
-                ::xdrgen::rt::ErrorKind::UnknownEnumValue(v),
-                at,
-            ))
-    }
-}
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
-#[repr(i32)]
-pub enum MessageStatus {
+::xdrgen::rt::enumeration! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]
+    MessageStatus;
     /// Status is always VIR_NET_OK for calls.
     /// For replies, indicates no error.
     Ok = 0,
@@ -192,43 +151,6 @@ pub enum MessageStatus {
     Error = 1,
     /// For streams, indicates that more data is still expected
     Continue = 2,
-}
-impl ::std::convert::TryFrom<i32> for MessageStatus {
-    type Error = i32;
-    fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-        match v {
-            0 => ::std::result::Result::Ok(Self::Ok),
-            1 => ::std::result::Result::Ok(Self::Error),
-            2 => ::std::result::Result::Ok(Self::Continue),
-            other => ::std::result::Result::Err(other),
-        }
-    }
-}
-impl ::xdrgen::rt::Encode for MessageStatus {
-    const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-    fn encode(
-        &self,
-        w: &mut ::xdrgen::rt::Writer<'_>,
-    ) -> ::std::result::Result<(), ::xdrgen::rt::Error> {
-        ::xdrgen::rt::Encode::encode(&(*self as i32), w)
-    }
-    fn encoded_len(&self) -> usize {
-        4
-    }
-}
-impl ::xdrgen::rt::Decode for MessageStatus {
-    const MIN_LEN: usize = 4;
-    fn decode(
-        r: &mut ::xdrgen::rt::Reader<'_>,
-    ) -> ::std::result::Result<Self, ::xdrgen::rt::Error> {
-        let at = r.position();
-        let v = <i32 as ::xdrgen::rt::Decode>::decode(r)?;
-        <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-            .map_err(|v| ::xdrgen::rt::Error::new(
-                ::xdrgen::rt::ErrorKind::UnknownEnumValue(v),
-                at,
-            ))
-    }
 }
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(::serde::Serialize, ::serde::Deserialize))]

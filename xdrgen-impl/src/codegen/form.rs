@@ -449,12 +449,15 @@ impl ModuleLayout<'_> {
     /// nesting structs many levels deep, each holding the one below twice,
     /// is measured in linear time).
     fn named_size(&self, name: &str) -> u64 {
-        if let Some(&n) = self.value_sizes.borrow().get(name) {
+        // Each lock is held for one statement: measuring recurses.
+        let sizes = || self.value_sizes.lock().unwrap_or_else(|e| e.into_inner());
+        let known = sizes().get(name).copied();
+        if let Some(n) = known {
             return n;
         }
         // Met again while being measured: on a cycle, which goes through a
         // `Box` or `Vec` (a valid spec never gets here).
-        self.value_sizes.borrow_mut().insert(name.to_owned(), 8);
+        sizes().insert(name.to_owned(), 8);
         let field_size = |f: &crate::ir::Field| self.value_size(&f.ty, f.boxed);
         let n = match self.type_def(name) {
             None => 0,
@@ -471,7 +474,7 @@ impl ModuleLayout<'_> {
                 }
             },
         };
-        self.value_sizes.borrow_mut().insert(name.to_owned(), n);
+        sizes().insert(name.to_owned(), n);
         n
     }
 }

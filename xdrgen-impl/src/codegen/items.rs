@@ -10,7 +10,7 @@ use crate::codegen::form::Form;
 use crate::codegen::layout::ModuleLayout;
 use crate::codegen::naming::{self, variant_names};
 use crate::codegen::rows::{Row, Rows};
-use crate::codegen::{doc_attrs, ident, Chunk, Generator};
+use crate::codegen::{doc_attrs, doc_lines, ident, Chunk, Generator};
 use crate::ir::{
     BaseType, Constant, DiscriminantType, Enum, Field, NamedKind, StringConstant, Struct, TypeDef,
     TypeKind, TypeRef, Union,
@@ -63,7 +63,7 @@ impl Generator<'_> {
                 }
             }
             TypeKind::Alias(target) => self.newtype(t, target),
-            TypeKind::Enum(e) => self.enumeration(t, e),
+            TypeKind::Enum(e) => return self.enumeration(t, e),
             TypeKind::Struct(s) => return self.structure(t, s),
             TypeKind::Union(u) => self.union(t, u),
         };
@@ -96,7 +96,16 @@ impl Generator<'_> {
         }
     }
 
+    /// `#[derive(..)]` and, when asked for, serde's behind its feature.
     fn derives(&self, t: &TypeDef, copy: bool) -> TokenStream {
+        let derive = self.derive_attr(t, copy);
+        let serde = self.serde_attr();
+        quote!(#derive #serde)
+    }
+
+    /// `#[derive(Debug, Clone, PartialEq, ..)]`: `Copy` when asked, `Eq`
+    /// and `Hash` unless a floating-point value is reachable.
+    fn derive_attr(&self, t: &TypeDef, copy: bool) -> TokenStream {
         let mut d = vec![quote!(Debug), quote!(Clone)];
         if copy {
             d.push(quote!(Copy));
@@ -106,33 +115,36 @@ impl Generator<'_> {
             d.push(quote!(Eq));
             d.push(quote!(Hash));
         }
-        let serde = self.serde_attr();
-        quote! {
-            #[derive(#(#d),*)]
-            #serde
-        }
+        quote!(#[derive(#(#d),*)])
     }
 
-    fn enumeration(&self, t: &TypeDef, e: &Enum) -> TokenStream {
+    /// An `enumeration!` table: the enum's attributes, its name, then a
+    /// row per member; members repeating an earlier value become
+    /// associated constants naming the first, since a Rust enum cannot
+    /// repeat a discriminant.
+    fn enumeration(&self, t: &TypeDef, e: &Enum) -> Vec<Chunk> {
         let name = self.type_ident(&t.name);
-        let doc = doc_attrs(t.doc.as_deref());
-        let derives = self.derives(t, true);
         let rt = &self.rt;
         let member_names: Vec<&str> = e.members.iter().map(|m| m.name.as_str()).collect();
         let variants = variant_names(&member_names);
-        // Rust enums cannot repeat a discriminant: later members with a value
-        // already used become associated constants naming the first.
+        let mut rows = vec![Row {
+            docs: doc_lines(t.doc.as_deref()),
+            tokens: self.derive_attr(t, true),
+        }];
+        let serde = self.serde_attr();
+        if !serde.is_empty() {
+            rows.push(Row::new(serde));
+        }
+        rows.push(Row::new(quote!(#name;)));
         let mut first_with_value: Vec<(i32, usize)> = Vec::new();
-        let mut decl = Vec::new();
         let mut aliases = Vec::new();
         for (i, m) in e.members.iter().enumerate() {
             let v = format_ident!("{}", variants[i]);
-            let mdoc = doc_attrs(m.doc.as_deref());
-            let value = proc_macro2::Literal::i32_unsuffixed(m.value);
             match first_with_value.iter().find(|(val, _)| *val == m.value) {
                 Some(&(_, j)) => {
                     let target = format_ident!("{}", variants[j]);
                     let c = format_ident!("{}", naming::shouty(&variants[i]));
+                    let mdoc = doc_attrs(m.doc.as_deref());
                     aliases.push(quote! {
                         #mdoc
                         pub const #c: Self = Self::#target;
@@ -140,58 +152,19 @@ impl Generator<'_> {
                 }
                 None => {
                     first_with_value.push((m.value, i));
-                    decl.push(quote! { #mdoc #v = #value, });
+                    let value = proc_macro2::Literal::i32_unsuffixed(m.value);
+                    rows.push(Row {
+                        docs: doc_lines(m.doc.as_deref()),
+                        tokens: quote!(#v = #value,),
+                    });
                 }
             }
         }
-        let arms = first_with_value.iter().map(|&(val, i)| {
-            let v = format_ident!("{}", variants[i]);
-            let lit = proc_macro2::Literal::i32_unsuffixed(val);
-            quote!(#lit => ::std::result::Result::Ok(Self::#v),)
-        });
-        let alias_impl = if aliases.is_empty() {
-            quote!()
-        } else {
-            quote!(impl #name { #(#aliases)* })
-        };
-        quote! {
-            #doc
-            #derives
-            #[repr(i32)]
-            pub enum #name { #(#decl)* }
-
-            #alias_impl
-
-            impl ::std::convert::TryFrom<i32> for #name {
-                type Error = i32;
-                fn try_from(v: i32) -> ::std::result::Result<Self, i32> {
-                    match v {
-                        #(#arms)*
-                        other => ::std::result::Result::Err(other),
-                    }
-                }
-            }
-
-            impl #rt::Encode for #name {
-                const FIXED_LEN: ::std::option::Option<usize> = ::std::option::Option::Some(4);
-                fn encode(&self, w: &mut #rt::Writer<'_>) -> ::std::result::Result<(), #rt::Error> {
-                    #rt::Encode::encode(&(*self as i32), w)
-                }
-                fn encoded_len(&self) -> usize {
-                    4
-                }
-            }
-
-            impl #rt::Decode for #name {
-                const MIN_LEN: usize = 4;
-                fn decode(r: &mut #rt::Reader<'_>) -> ::std::result::Result<Self, #rt::Error> {
-                    let at = r.position();
-                    let v = <i32 as #rt::Decode>::decode(r)?;
-                    <Self as ::std::convert::TryFrom<i32>>::try_from(v)
-                        .map_err(|v| #rt::Error::new(#rt::ErrorKind::UnknownEnumValue(v), at))
-                }
-            }
+        let mut out = vec![Chunk::Rows(Rows::invocation(quote!(#rt::enumeration), rows))];
+        if !aliases.is_empty() {
+            out.push(Chunk::Items(quote!(impl #name { #(#aliases)* })));
         }
+        out
     }
 
     /// The struct, then its codec as a `record!` table: a row per field

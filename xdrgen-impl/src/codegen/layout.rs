@@ -13,7 +13,7 @@
 //! Names depend only on the spec, the options and definition order, so the
 //! same inputs always give the same names.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 use std::collections::HashMap;
 
 use crate::codegen::naming::{self, ModuleNames, Namespace};
@@ -55,7 +55,7 @@ pub struct ModuleLayout<'a> {
     /// Files whose definitions are not generated here.
     extern_files: Vec<FileId>,
     /// The measured size of each named type's value (see `form.rs`).
-    pub(crate) value_sizes: RefCell<HashMap<String, u64>>,
+    pub(crate) value_sizes: Mutex<HashMap<String, u64>>,
 }
 
 impl<'a> ModuleLayout<'a> {
@@ -114,7 +114,7 @@ impl<'a> ModuleLayout<'a> {
             types: spec.types.iter().map(|t| (t.name.as_str(), t)).collect(),
             extern_types,
             extern_files,
-            value_sizes: RefCell::new(HashMap::new()),
+            value_sizes: Mutex::new(HashMap::new()),
         }
     }
 

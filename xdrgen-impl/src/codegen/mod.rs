@@ -88,29 +88,43 @@ impl Default for GenOptions {
 pub(crate) struct Generator<'a> {
     pub options: &'a GenOptions,
     /// Every name the generated items have or refer to.
-    pub layout: ModuleLayout<'a>,
+    pub layout: &'a ModuleLayout<'a>,
     pub rt: TokenStream,
     /// Written before every type name; `super::super::` while generating
     /// procedure markers, which live two modules below the types.
     pub type_prefix: RefCell<TokenStream>,
     /// The names of the programs generated here.
-    pub programs: Vec<ProgramNames<'a>>,
+    pub programs: &'a [ProgramNames<'a>],
+}
+
+/// What every generator of one output shares, computed once (naming a
+/// large spec is a good part of generating it) and read by every
+/// formatting thread.
+struct Names<'a> {
+    layout: ModuleLayout<'a>,
+    programs: Vec<ProgramNames<'a>>,
+}
+
+impl<'a> Names<'a> {
+    fn new(spec: &'a Spec, options: &'a GenOptions) -> Self {
+        let layout = ModuleLayout::new(spec, options);
+        let programs = layout.programs();
+        Names { layout, programs }
+    }
 }
 
 impl<'a> Generator<'a> {
-    fn new(spec: &'a Spec, options: &'a GenOptions) -> Self {
+    fn new(names: &'a Names<'a>, options: &'a GenOptions) -> Self {
         let rt = options
             .runtime_path
             .parse()
             .unwrap_or_else(|_| quote!(::xdrgen::rt));
-        let layout = ModuleLayout::new(spec, options);
-        let programs = layout.programs();
         Generator {
             options,
-            layout,
+            layout: &names.layout,
             rt,
             type_prefix: RefCell::new(TokenStream::new()),
-            programs,
+            programs: &names.programs,
         }
     }
 
@@ -196,9 +210,9 @@ impl Chunk {
         }
     }
 
-    fn text(&self, depth: usize) -> Result<String, String> {
+    fn text(self, depth: usize) -> Result<String, String> {
         match self {
-            Chunk::Items(t) => format_at(t.clone(), depth),
+            Chunk::Items(t) => format_at(t, depth),
             Chunk::Rows(r) => Ok(r.text(depth)),
         }
     }
@@ -216,7 +230,8 @@ pub(crate) enum Job {
 
 /// The generated items, unformatted.
 pub fn generate_tokens(spec: &Spec, options: &GenOptions) -> TokenStream {
-    let g = Generator::new(spec, options);
+    let names = Names::new(spec, options);
+    let g = Generator::new(&names, options);
     // Modules being filled: their heads and the items so far.
     let mut stack: Vec<(TokenStream, TokenStream)> = vec![(TokenStream::new(), TokenStream::new())];
     for piece in g.pieces() {
@@ -261,7 +276,8 @@ pub fn generate_source(
     let mut out = preamble(sources, options);
     // The layout of the pieces: each one's module depth and, for a module
     // head, its text; computed once here.
-    let outline = Generator::new(spec, options).pieces();
+    let names = Names::new(spec, options);
+    let outline = Generator::new(&names, options).pieces();
     let mut depths = Vec::with_capacity(outline.len());
     let mut depth = 0usize;
     for piece in &outline {
@@ -283,9 +299,9 @@ pub fn generate_source(
     let results = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                let (next, depths) = (&next, &depths);
+                let (next, depths, names) = (&next, &depths, &names);
                 scope.spawn(move || -> Result<Vec<(usize, String)>, String> {
-                    let g = Generator::new(spec, options);
+                    let g = Generator::new(names, options);
                     let pieces = g.pieces();
                     let mut done = Vec::new();
                     loop {
@@ -296,7 +312,7 @@ pub fn generate_source(
                         let text = match piece {
                             Piece::Job(job) => g
                                 .job(*job)
-                                .iter()
+                                .into_iter()
                                 .map(|c| c.text(depths[i]))
                                 .collect::<Result<String, String>>()?,
                             Piece::Open(head) => {

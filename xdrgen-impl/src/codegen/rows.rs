@@ -75,14 +75,14 @@ impl Rows {
     }
 
     /// The text, indented for `depth` enclosing modules.
-    pub fn text(&self, depth: usize) -> String {
+    pub fn text(self, depth: usize) -> String {
         let indent = "    ".repeat(depth);
         let mut out = String::new();
         for line in &self.docs {
             let _ = writeln!(out, "{indent}///{}", line.trim_end());
         }
         out.push_str(&indent);
-        print_tokens(&mut out, self.head.clone());
+        print_tokens(&mut out, self.head);
         let (open, close) = match self.delimiter {
             Delimiter::Bracket => ("[", "]"),
             Delimiter::Parenthesis => ("(", ")"),
@@ -91,13 +91,13 @@ impl Rows {
         out.push(' ');
         out.push_str(open);
         out.push('\n');
-        for row in &self.rows {
+        for row in self.rows {
             for line in &row.docs {
                 let _ = writeln!(out, "{indent}    ///{}", line.trim_end());
             }
             out.push_str(&indent);
             out.push_str("    ");
-            print_tokens(&mut out, row.tokens.clone());
+            print_tokens(&mut out, row.tokens);
             out.push('\n');
         }
         out.push_str(&indent);
@@ -165,12 +165,20 @@ impl Printer<'_> {
                 }
                 TokenTree::Ident(i) => {
                     self.flush_op();
-                    let word = i.to_string();
-                    self.word(&word, is_keyword(&word));
+                    self.space_before_word();
+                    let start = self.out.len();
+                    let _ = write!(self.out, "{i}");
+                    self.prev = if is_keyword(&self.out[start..]) {
+                        Prev::Keyword
+                    } else {
+                        Prev::Word
+                    };
                 }
                 TokenTree::Literal(l) => {
                     self.flush_op();
-                    self.word(&l.to_string(), false);
+                    self.space_before_word();
+                    let _ = write!(self.out, "{l}");
+                    self.prev = Prev::Word;
                 }
                 TokenTree::Group(g) => {
                     self.flush_op();
@@ -180,15 +188,13 @@ impl Printer<'_> {
         }
     }
 
-    fn word(&mut self, word: &str, keyword: bool) {
+    fn space_before_word(&mut self) {
         if matches!(
             self.prev,
             Prev::Word | Prev::Keyword | Prev::Close | Prev::SpaceAfter | Prev::GenericClose
         ) {
             self.out.push(' ');
         }
-        self.out.push_str(word);
-        self.prev = if keyword { Prev::Keyword } else { Prev::Word };
     }
 
     /// Prints the pending operator, spaced by what it is.

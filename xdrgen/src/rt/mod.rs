@@ -44,7 +44,7 @@ pub use error::{field, Error, ErrorKind};
 pub use io::{padded, padding, Reader, Writer, DEFAULT_MAX_DEPTH};
 pub use prims::Quadruple;
 pub use program::*;
-pub use record::record;
+pub use record::{enumeration, record};
 pub use tables::{dispatch, procedure_enum, procedures};
 pub use typedef::typedef;
 
