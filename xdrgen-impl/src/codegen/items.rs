@@ -160,7 +160,10 @@ impl Generator<'_> {
                 }
             }
         }
-        let mut out = vec![Chunk::Rows(Rows::invocation(quote!(#rt::enumeration), rows))];
+        let mut out = vec![Chunk::Rows(Rows::invocation(
+            quote!(#rt::enumeration),
+            rows,
+        ))];
         if !aliases.is_empty() {
             out.push(Chunk::Items(quote!(impl #name { #(#aliases)* })));
         }

@@ -13,8 +13,8 @@
 //! Names depend only on the spec, the options and definition order, so the
 //! same inputs always give the same names.
 
-use std::sync::Mutex;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use crate::codegen::naming::{self, ModuleNames, Namespace};
 use crate::codegen::{ExternModule, GenOptions};
