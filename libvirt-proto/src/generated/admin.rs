@@ -724,28 +724,6 @@ pub mod program {
     ::xdrgen::rt::dispatch! {
         /// The arguments of a call to any procedure of this version.
         Call: Args / ArgsCodec;
-        ConnectOpen,
-        ConnectClose,
-        ConnectGetLibVersion,
-        ConnectListServers,
-        ConnectLookupServer,
-        ServerGetThreadpoolParameters,
-        ServerSetThreadpoolParameters,
-        ServerListClients,
-        ServerLookupClient,
-        ClientGetInfo,
-        ClientClose,
-        ServerGetClientLimits,
-        ServerSetClientLimits,
-        ConnectGetLoggingOutputs,
-        ConnectGetLoggingFilters,
-        ConnectSetLoggingOutputs,
-        ConnectSetLoggingFilters,
-        ServerUpdateTlsFiles,
-        ConnectSetDaemonTimeout,
-        ConnectDaemonShutdown,
-    }
-    ::xdrgen::rt::dispatch! {
         /// The reply to a call of any procedure of this version.
         Reply: Ret / RetCodec;
         ConnectOpen,

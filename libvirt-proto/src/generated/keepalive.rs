@@ -42,10 +42,6 @@ pub mod program {
     ::xdrgen::rt::dispatch! {
         /// The arguments of a call to any procedure of this version.
         Call: Args / ArgsCodec;
-        Ping,
-        Pong,
-    }
-    ::xdrgen::rt::dispatch! {
         /// The reply to a call of any procedure of this version.
         Reply: Ret / RetCodec;
         Ping,

@@ -249,16 +249,6 @@ pub mod program {
     ::xdrgen::rt::dispatch! {
         /// The arguments of a call to any procedure of this version.
         Call: Args / ArgsCodec;
-        Register,
-        Restrict,
-        New,
-        CreateResource,
-        DeleteResource,
-        AcquireResource,
-        ReleaseResource,
-        CreateLockspace,
-    }
-    ::xdrgen::rt::dispatch! {
         /// The reply to a call of any procedure of this version.
         Reply: Ret / RetCodec;
         Register,

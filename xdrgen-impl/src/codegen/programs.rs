@@ -29,15 +29,15 @@ pub(crate) enum VersionPart {
     Table,
     /// The marker types, in `procs`.
     Markers,
-    /// The `Call`, `Reply` or `Message` enum.
+    /// The `Call` and `Reply` enums, or the `Message` enum.
     Dispatch(DispatchKind),
 }
 
-/// Which dispatch enum.
+/// Which dispatch enums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DispatchKind {
-    Call,
-    Reply,
+    /// `Call` and `Reply`, over the same procedures.
+    CallReply,
     Message,
 }
 
@@ -86,13 +86,8 @@ impl Generator<'_> {
                 }));
                 out.push(job(VersionPart::Markers));
                 out.push(Piece::Close);
-                for kind in [
-                    DispatchKind::Call,
-                    DispatchKind::Reply,
-                    DispatchKind::Message,
-                ] {
-                    out.push(job(VersionPart::Dispatch(kind)));
-                }
+                out.push(job(VersionPart::Dispatch(DispatchKind::CallReply)));
+                out.push(job(VersionPart::Dispatch(DispatchKind::Message)));
                 if several {
                     out.push(Piece::Close);
                 }
@@ -188,34 +183,16 @@ impl Generator<'_> {
         Rows::invocation(quote!(#rt::procedures), rows)
     }
 
-    /// The `Call`, `Reply` or `Message` enum of a version: one variant per
-    /// procedure of that kind, holding its `Args` or `Ret`, decoded by
-    /// procedure number (the dispatch table for frames). `Message` gets
-    /// `callback_id()` when some messages carry libvirt's `callbackID`.
+    /// The `Call` and `Reply` enums, or the `Message` enum, of a version:
+    /// one variant per procedure of that kind, holding its `Args` or
+    /// `Ret`, decoded by procedure number (the dispatch table for frames).
+    /// `Message` gets `callback_id()` when some messages carry libvirt's
+    /// `callbackID`.
     fn version_dispatch(&self, names: &VersionNames<'_>, kind: DispatchKind) -> Rows {
         let rt = &self.rt;
-        let (name, doc, value, codec, procedure_kind) = match kind {
-            DispatchKind::Call => (
-                quote!(Call),
-                " The arguments of a call to any procedure of this version.",
-                quote!(Args),
-                quote!(ArgsCodec),
-                ProcedureKind::Call,
-            ),
-            DispatchKind::Reply => (
-                quote!(Reply),
-                " The reply to a call of any procedure of this version.",
-                quote!(Ret),
-                quote!(RetCodec),
-                ProcedureKind::Call,
-            ),
-            DispatchKind::Message => (
-                quote!(Message),
-                " A one-way message (event) of this version.",
-                quote!(Args),
-                quote!(ArgsCodec),
-                ProcedureKind::Message,
-            ),
+        let procedure_kind = match kind {
+            DispatchKind::CallReply => ProcedureKind::Call,
+            DispatchKind::Message => ProcedureKind::Message,
         };
         let procs: Vec<_> = names
             .procedures
@@ -228,14 +205,32 @@ impl Generator<'_> {
                 (format_ident!("{}", n.marker), id)
             })
             .collect();
-        let with_ids = procs
-            .iter()
-            .any(|(_, id)| id.is_some())
-            .then(|| quote!(, callback_id));
-        let mut rows = vec![Row {
+        let header = |doc: &str, tokens| Row {
             docs: vec![doc.to_owned()],
-            tokens: quote!(#name: #value / #codec #with_ids;),
-        }];
+            tokens,
+        };
+        let mut rows = match kind {
+            DispatchKind::CallReply => vec![
+                header(
+                    " The arguments of a call to any procedure of this version.",
+                    quote!(Call: Args / ArgsCodec;),
+                ),
+                header(
+                    " The reply to a call of any procedure of this version.",
+                    quote!(Reply: Ret / RetCodec;),
+                ),
+            ],
+            DispatchKind::Message => {
+                let with_ids = procs
+                    .iter()
+                    .any(|(_, id)| id.is_some())
+                    .then(|| quote!(, callback_id));
+                vec![header(
+                    " A one-way message (event) of this version.",
+                    quote!(Message: Args / ArgsCodec #with_ids;),
+                )]
+            }
+        };
         rows.extend(procs.iter().map(|(v, id)| match id {
             Some(field) => Row::new(quote!(#v.#field,)),
             None => Row::new(quote!(#v,)),

@@ -99,12 +99,23 @@ macro_rules! __xdr_procedures {
 /// procedure's `Args` (for `Call` and `Message`) or `Ret` (for `Reply`),
 /// with `procedure()`, `decode(procedure, body)` and `Encode`. The header is
 /// `Name: Args / ArgsCodec` (or `Ret / RetCodec`) after the enum's doc
-/// comment. With `, callback_id` in the header, the enum also gets
+/// comment; two headers (`Call` then `Reply`) make both enums from the one
+/// list. With `, callback_id` in the header, the enum also gets
 /// `callback_id()`, returning the field named after a variant's `.` (for
 /// messages that carry libvirt's `callbackID` first).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! __xdr_dispatch {
+    (
+        $(#[$call_attr:meta])*
+        $call:ident: $args:ident / $args_codec:ident;
+        $(#[$reply_attr:meta])*
+        $reply:ident: $ret:ident / $ret_codec:ident;
+        $($variant:ident,)*
+    ) => {
+        $crate::rt::dispatch!($(#[$call_attr])* $call: $args / $args_codec; $($variant,)*);
+        $crate::rt::dispatch!($(#[$reply_attr])* $reply: $ret / $ret_codec; $($variant,)*);
+    };
     (
         $(#[$attr:meta])*
         $name:ident: $value:ident / $codec:ident $(, $callback_id:ident)?;
