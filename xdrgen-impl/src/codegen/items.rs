@@ -178,8 +178,7 @@ impl Generator<'_> {
         let derives = self.derives(t, false);
         let rt = &self.rt;
         let xdr_name = &t.name;
-        let field_names =
-            naming::field_names(&s.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>());
+        let field_names = naming::struct_field_names(s);
         let mut decl = Vec::new();
         let recursive = t.recursive.then(|| quote!(, recursive));
         let mut rows = vec![Row::new(quote!(#name = #xdr_name #recursive;))];

@@ -256,6 +256,12 @@ pub fn field_names(fields: &[&str]) -> Vec<String> {
     fields.iter().map(|f| ns.claim(&[snake(f)])).collect()
 }
 
+/// The Rust names of a struct's fields, in order ([`field_names`]).
+pub fn struct_field_names(s: &crate::ir::Struct) -> Vec<String> {
+    let fields: Vec<&str> = s.fields.iter().map(|f| f.name.as_str()).collect();
+    field_names(&fields)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

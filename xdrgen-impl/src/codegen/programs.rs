@@ -252,12 +252,7 @@ impl Generator<'_> {
         if first.name != "callbackID" || first.ty != TypeRef::scalar(BaseType::Int) {
             return None;
         }
-        let names = naming::field_names(
-            &st.fields
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>(),
-        );
+        let names = naming::struct_field_names(st);
         Some(crate::codegen::ident(&names[0]))
     }
 

@@ -203,12 +203,7 @@ impl<'c> Ctx<'c> {
         let TypeKind::Struct(st) = &self.layout.type_def(name)?.kind else {
             return None;
         };
-        let names = naming::field_names(
-            &st.fields
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>(),
-        );
+        let names = naming::struct_field_names(st);
         Some(
             st.fields
                 .iter()
