@@ -62,8 +62,9 @@
 //!
 //! Features: `client` (the async client on tokio, module `client`), `gssapi`
 //! (Kerberos for the client's SASL, through the system's
-//! `libgssapi_krb5.so.2` loaded at run time: the crate's only `unsafe`
-//! code), `serde` (derives on every protocol type).
+//! `libgssapi_krb5.so.2` loaded at run time: with the registration of the
+//! client's Unix socket with tokio, the crate's only `unsafe` code),
+//! `serde` (derives on every protocol type).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

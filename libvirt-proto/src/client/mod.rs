@@ -70,6 +70,7 @@ mod stream;
 mod tls;
 mod transport;
 mod typed_events;
+mod unix;
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};

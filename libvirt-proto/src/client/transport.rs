@@ -1,7 +1,7 @@
 //! Transports: how the bytes reach the daemon.
 //!
 //! - `unix`: a local socket found as libvirt finds it (see
-//!   [`crate::socket`]), with file descriptor passing.
+//!   [`crate::socket`]), with file descriptor passing (`unix.rs`).
 //! - `tcp`: plain TCP, port 16509 by default.
 //! - `tls`: TLS over TCP, port 16514 by default (see `tls.rs`).
 //! - `ssh` (also `libssh`, `libssh2`): the system `ssh` running
@@ -12,19 +12,19 @@
 //! - `ext`: the program named by `command=`, speaking on its stdin and
 //!   stdout.
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{self, IoSlice};
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
-use tokio::net::{TcpStream, UnixStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
+use super::unix::UnixSocket;
 use super::ClientError;
-use crate::frame::MAX_FDS;
 use crate::socket::{admin_socket, unix_socket, Environment};
 use crate::uri::{ConnectUri, Proxy, Transport, UriError};
 
@@ -40,7 +40,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteIo for T {}
 /// An open transport.
 pub(crate) enum Conn {
     /// A Unix socket: descriptors can pass.
-    Unix(UnixStream),
+    Unix(UnixSocket),
     /// TCP, TLS: bytes only.
     Stream(Box<dyn ByteIo>),
     /// A child process (`ssh`, `ext`), killed when the connection ends.
@@ -65,7 +65,7 @@ pub(crate) async fn connect(
             } else {
                 unix_socket(uri, read_only, &env)
             }?;
-            let s = UnixStream::connect(&path)
+            let s = UnixSocket::connect(&path)
                 .await
                 .map_err(|e| ClientError::Connect {
                     address: path.to_string(),
@@ -224,27 +224,7 @@ impl Conn {
         fds: &mut Vec<OwnedFd>,
     ) -> Poll<io::Result<usize>> {
         match self {
-            Conn::Unix(s) => loop {
-                ready!(s.poll_read_ready(cx))?;
-                // A short read means the socket is drained. Telling tokio
-                // so (with WouldBlock, which clears its readiness, as its
-                // own `poll_read` does) saves the next `recvmsg`, which
-                // would only find that out.
-                let mut short = None;
-                let r = s.try_io(Interest::READABLE, || {
-                    let n = recv_with_fds(s, buf, fds)?;
-                    if n > 0 && n < buf.len() {
-                        short = Some(n);
-                        return Err(io::ErrorKind::WouldBlock.into());
-                    }
-                    Ok(n)
-                });
-                match (r, short) {
-                    (_, Some(n)) => return Poll::Ready(Ok(n)),
-                    (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    (r, None) => return Poll::Ready(r),
-                }
-            },
+            Conn::Unix(s) => s.poll_read(cx, buf, fds),
             Conn::Stream(s) => poll_read_into(Pin::new(s), cx, buf),
             Conn::Command { stdout, .. } => poll_read_into(Pin::new(stdout), cx, buf),
         }
@@ -259,13 +239,7 @@ impl Conn {
         fds: &[OwnedFd],
     ) -> Poll<io::Result<usize>> {
         match self {
-            Conn::Unix(s) => loop {
-                ready!(s.poll_write_ready(cx))?;
-                match s.try_io(Interest::WRITABLE, || send_with_fds(s, bufs, fds)) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    r => return Poll::Ready(r),
-                }
-            },
+            Conn::Unix(s) => s.poll_write(cx, bufs, fds),
             _ if !fds.is_empty() => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "file descriptors pass only over a Unix socket",
@@ -287,9 +261,7 @@ impl Conn {
     /// Ends the transport.
     pub(crate) async fn shutdown(&mut self) {
         match self {
-            Conn::Unix(s) => {
-                let _ = s.shutdown().await;
-            }
+            Conn::Unix(s) => s.shutdown(),
             Conn::Stream(s) => {
                 let _ = s.shutdown().await;
             }
@@ -309,58 +281,6 @@ fn poll_read_into<R: AsyncRead>(
     let mut rb = ReadBuf::new(buf);
     ready!(r.poll_read(cx, &mut rb))?;
     Poll::Ready(Ok(rb.filled().len()))
-}
-
-/// Room for the most descriptors one message carries.
-const CMSG_SPACE: usize = rustix::cmsg_space!(ScmRights(MAX_FDS));
-
-fn send_with_fds(s: &UnixStream, bufs: &[IoSlice<'_>], fds: &[OwnedFd]) -> io::Result<usize> {
-    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-    if fds.is_empty() {
-        let mut none = SendAncillaryBuffer::default();
-        return Ok(sendmsg(s, bufs, &mut none, SendFlags::NOSIGNAL)?);
-    }
-    let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
-    let mut space = [std::mem::MaybeUninit::uninit(); CMSG_SPACE];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "too many descriptors",
-        ));
-    }
-    Ok(sendmsg(s, bufs, &mut control, SendFlags::NOSIGNAL)?)
-}
-
-fn recv_with_fds(s: &UnixStream, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
-    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags};
-    let mut space = [std::mem::MaybeUninit::uninit(); CMSG_SPACE];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let got = recvmsg(
-        s,
-        &mut [IoSliceMut::new(buf)],
-        &mut control,
-        RecvFlags::CMSG_CLOEXEC,
-    )?;
-    let mut received = Vec::new();
-    for m in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(r) = m {
-            received.extend(r);
-        }
-    }
-    if got.flags.contains(ReturnFlags::CTRUNC) {
-        // The kernel closed what did not fit: a message would be missing
-        // descriptors, so the connection cannot go on (ours are dropped).
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "more file descriptors arrived at once than one message carries ({MAX_FDS}); \
-                 the rest were discarded"
-            ),
-        ));
-    }
-    fds.append(&mut received);
-    Ok(got.bytes)
 }
 
 #[cfg(test)]
@@ -512,73 +432,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn descriptors_pass_over_a_unix_socket_with_the_first_byte() {
-        use std::io::{Read, Seek, Write};
-        let (a, b) = UnixStream::pair().unwrap();
-        let (mut a, mut b) = (Conn::Unix(a), Conn::Unix(b));
-        let mut file = tempfile_in_proc();
-        file.write_all(b"passed").unwrap();
-        let fd = OwnedFd::from(file.try_clone().unwrap());
-        let fds = [fd];
-        let sent = std::future::poll_fn(|cx| a.poll_write(cx, &[IoSlice::new(b"frame")], &fds))
-            .await
-            .unwrap();
-        assert_eq!(sent, 5);
-        let mut buf = [0u8; 16];
-        let mut fds = Vec::new();
-        let n = std::future::poll_fn(|cx| b.poll_read(cx, &mut buf, &mut fds))
-            .await
-            .unwrap();
-        assert_eq!(&buf[..n], b"frame");
-        assert_eq!(fds.len(), 1);
-        // The received descriptor is the same open file.
-        let mut got = std::fs::File::from(fds.pop().unwrap());
-        got.rewind().unwrap();
-        let mut text = String::new();
-        got.read_to_string(&mut text).unwrap();
-        assert_eq!(text, "passed");
-        // Other transports refuse descriptors rather than drop them.
+    async fn transports_without_descriptor_passing_refuse_descriptors() {
+        // Refused rather than dropped: a call passing a descriptor must
+        // not reach the daemon without it.
         let (x, _y) = tokio::io::duplex(64);
         let mut s = Conn::Stream(Box::new(x));
-        let fds = [OwnedFd::from(file)];
+        let fds = [OwnedFd::from(std::fs::File::open("/dev/null").unwrap())];
         let e = std::future::poll_fn(|cx| s.poll_write(cx, &[IoSlice::new(b"frame")], &fds))
             .await
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::Unsupported);
-    }
-
-    #[tokio::test]
-    async fn more_descriptors_than_a_message_carries_fail_the_read() {
-        use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-        let (a, b) = UnixStream::pair().unwrap();
-        let sent: Vec<OwnedFd> = (0..MAX_FDS + 8)
-            .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
-            .collect();
-        let borrowed: Vec<_> = sent.iter().map(|f| f.as_fd()).collect();
-        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(64))];
-        let mut control = SendAncillaryBuffer::new(&mut space);
-        assert!(control.push(SendAncillaryMessage::ScmRights(&borrowed)));
-        sendmsg(&a, &[IoSlice::new(b"x")], &mut control, SendFlags::NOSIGNAL).unwrap();
-        let mut b = Conn::Unix(b);
-        let mut fds = Vec::new();
-        let e = std::future::poll_fn(|cx| b.poll_read(cx, &mut [0u8; 16], &mut fds))
-            .await
-            .unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
-        assert!(fds.is_empty(), "none kept from a truncated set");
-    }
-
-    /// An anonymous temporary file.
-    fn tempfile_in_proc() -> std::fs::File {
-        let path = std::env::temp_dir().join(format!("lvp-fd-{}", std::process::id()));
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        std::fs::remove_file(&path).unwrap();
-        f
     }
 }

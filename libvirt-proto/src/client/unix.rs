@@ -1,0 +1,351 @@
+//! The Unix socket transport: nonblocking `sendmsg` / `recvmsg` with
+//! descriptor passing, watched for writability only while a write waits.
+//!
+//! Why not `tokio::net::UnixStream`: it asks epoll for both directions for
+//! the socket's whole life, and a Unix socket reports write space every
+//! time the peer reads (the kernel's `unix_write_space` wakes every
+//! writability watcher, not only one that found the buffer full). For a
+//! client that sends a call and sleeps until the reply, that is one extra
+//! wake-up per call: the daemon pays for waking this thread when it reads
+//! the call, and the thread wakes only to find it has nothing to write.
+//! libvirt's own client polls for `POLLOUT` only while it has bytes to send.
+//! Here the socket is registered for reading, and a second registration
+//! (on a duplicate of the descriptor, since epoll takes one entry per
+//! descriptor) exists only between a write that found the buffer full and
+//! the write that next gets through.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, OwnedFd};
+use std::task::{ready, Context, Poll};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::frame::MAX_FDS;
+
+/// A connected Unix socket.
+#[derive(Debug)]
+pub(crate) struct UnixSocket {
+    /// The socket, watched for reading.
+    read: AsyncFd<OwnedFd>,
+    /// A duplicate of it watched for writing, while a write waits for room.
+    write: Option<AsyncFd<OwnedFd>>,
+}
+
+impl UnixSocket {
+    /// Connects to the socket at `path`.
+    pub(crate) async fn connect(path: &str) -> io::Result<UnixSocket> {
+        let s = tokio::net::UnixStream::connect(path).await?;
+        UnixSocket::from_std(s.into_std()?)
+    }
+
+    /// Takes over a connected socket (made nonblocking here).
+    pub(crate) fn from_std(s: std::os::unix::net::UnixStream) -> io::Result<UnixSocket> {
+        s.set_nonblocking(true)?;
+        Ok(UnixSocket {
+            read: watch(OwnedFd::from(s), Interest::READABLE)?,
+            write: None,
+        })
+    }
+
+    /// Reads some bytes, and descriptors that came with them.
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        fds: &mut Vec<OwnedFd>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.read.poll_read_ready(cx))?;
+            match recv_with_fds(guard.get_inner(), buf, fds) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                // A short read means the socket is drained. Clearing the
+                // readiness now saves the next `recvmsg`, which would only
+                // find that out.
+                Ok(n) if n > 0 && n < buf.len() => {
+                    guard.clear_ready();
+                    return Poll::Ready(Ok(n));
+                }
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Writes some of `bufs`; `fds` go with the first byte.
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+        fds: &[OwnedFd],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let Some(write) = &self.write else {
+                // The usual case: room in the buffer, no registration.
+                match send_with_fds(self.read.get_ref(), bufs, fds) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // Registering reports the socket writable at once
+                        // if room appeared since, so no wake-up is lost.
+                        let dup = self.read.get_ref().try_clone()?;
+                        self.write = Some(watch(dup, Interest::WRITABLE)?);
+                        continue;
+                    }
+                    r => return Poll::Ready(r),
+                }
+            };
+            let mut guard = ready!(write.poll_write_ready(cx))?;
+            match send_with_fds(guard.get_inner(), bufs, fds) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                r => {
+                    // Through: stop watching until the buffer fills again.
+                    self.write = None;
+                    return Poll::Ready(r);
+                }
+            }
+        }
+    }
+
+    /// Shuts the writing side down: the peer reads end of file.
+    pub(crate) fn shutdown(&self) {
+        let _ = rustix::net::shutdown(self.read.get_ref(), rustix::net::Shutdown::Write);
+    }
+}
+
+/// Registers `fd` with the runtime's reactor for `interest`.
+#[allow(unsafe_code)]
+fn watch(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: the `AsyncFd` owns `fd` and lends it out only by shared
+    // reference (`get_ref`, `get_inner`), so the descriptor stays open and
+    // the same until the `AsyncFd` is dropped.
+    Ok(unsafe { AsyncFd::register_with_interest(fd, interest) }?)
+}
+
+/// Room for the most descriptors one message carries.
+const CMSG_SPACE: usize = rustix::cmsg_space!(ScmRights(MAX_FDS));
+
+fn send_with_fds(s: &OwnedFd, bufs: &[IoSlice<'_>], fds: &[OwnedFd]) -> io::Result<usize> {
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    if fds.is_empty() {
+        let mut none = SendAncillaryBuffer::default();
+        return Ok(sendmsg(s, bufs, &mut none, SendFlags::NOSIGNAL)?);
+    }
+    let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
+    let mut space = [std::mem::MaybeUninit::uninit(); CMSG_SPACE];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many descriptors",
+        ));
+    }
+    Ok(sendmsg(s, bufs, &mut control, SendFlags::NOSIGNAL)?)
+}
+
+fn recv_with_fds(s: &OwnedFd, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags};
+    let mut space = [std::mem::MaybeUninit::uninit(); CMSG_SPACE];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let got = recvmsg(
+        s,
+        &mut [IoSliceMut::new(buf)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )?;
+    let mut received = Vec::new();
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(r) = m {
+            received.extend(r);
+        }
+    }
+    if got.flags.contains(ReturnFlags::CTRUNC) {
+        // The kernel closed what did not fit: a message would be missing
+        // descriptors, so the connection cannot go on (ours are dropped).
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "more file descriptors arrived at once than one message carries ({MAX_FDS}); \
+                 the rest were discarded"
+            ),
+        ));
+    }
+    fds.append(&mut received);
+    Ok(got.bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    fn pair() -> (UnixSocket, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        (UnixSocket::from_std(a).unwrap(), b)
+    }
+
+    /// The epoll event masks this process holds for descriptor `fd`, from
+    /// `/proc/self/fdinfo` of every epoll descriptor (the reactor keeps a
+    /// duplicate of its own, so one watch may show twice).
+    fn watched(fd: i32) -> Vec<u32> {
+        let mut masks = Vec::new();
+        for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+            let Ok(link) = std::fs::read_link(entry.path()) else {
+                continue;
+            };
+            if link.to_string_lossy() != "anon_inode:[eventpoll]" {
+                continue;
+            }
+            let info_path = format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy());
+            let Ok(info) = std::fs::read_to_string(info_path) else {
+                continue;
+            };
+            for line in info.lines() {
+                let mut words = line.split_whitespace();
+                if words.next() == Some("tfd:") && words.next() == Some(&fd.to_string()) {
+                    if let (Some("events:"), Some(mask)) = (words.next(), words.next()) {
+                        masks.push(u32::from_str_radix(mask, 16).unwrap());
+                    }
+                }
+            }
+        }
+        masks
+    }
+
+    const EPOLLIN: u32 = 0x1;
+    const EPOLLOUT: u32 = 0x4;
+
+    #[tokio::test]
+    async fn an_idle_socket_is_watched_for_reading_only() {
+        let (mut a, mut b) = pair();
+        let sent = std::future::poll_fn(|cx| a.poll_write(cx, &[IoSlice::new(b"call")], &[]))
+            .await
+            .unwrap();
+        assert_eq!(sent, 4);
+        let masks = watched(a.read.get_ref().as_raw_fd());
+        assert!(!masks.is_empty());
+        assert!(
+            masks.iter().all(|m| m & (EPOLLIN | EPOLLOUT) == EPOLLIN),
+            "{masks:x?}"
+        );
+        assert!(a.write.is_none());
+        // The peer reads the call and answers; the reply arrives.
+        use std::io::{Read, Write};
+        let mut got = [0u8; 4];
+        b.read_exact(&mut got).unwrap();
+        b.write_all(b"reply").unwrap();
+        let mut buf = [0u8; 16];
+        let mut fds = Vec::new();
+        let n = std::future::poll_fn(|cx| a.poll_read(cx, &mut buf, &mut fds))
+            .await
+            .unwrap();
+        assert_eq!(&buf[..n], b"reply");
+    }
+
+    #[tokio::test]
+    async fn a_write_into_a_full_buffer_waits_for_room_then_stops_watching() {
+        use std::io::Read;
+        let (mut a, mut b) = pair();
+        let chunk = vec![7u8; 64 * 1024];
+        // Fill the buffer until a write has to wait.
+        let mut written = 0usize;
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        loop {
+            match a.poll_write(&mut cx, &[IoSlice::new(&chunk)], &[]) {
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(e)) => panic!("{e}"),
+                Poll::Pending => break,
+            }
+        }
+        let dup = a.write.as_ref().expect("watching while a write waits");
+        let masks = watched(dup.get_ref().as_raw_fd());
+        assert!(!masks.is_empty());
+        assert!(
+            masks.iter().all(|m| m & (EPOLLIN | EPOLLOUT) == EPOLLOUT),
+            "{masks:x?}"
+        );
+        // The peer drains everything in a thread; the waiting write goes
+        // through and the watch ends.
+        let reader = std::thread::spawn(move || {
+            let mut total = 0usize;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match b.read(&mut buf).unwrap() {
+                    0 => return total,
+                    n => total += n,
+                }
+            }
+        });
+        let n = std::future::poll_fn(|cx| a.poll_write(cx, &[IoSlice::new(&chunk)], &[]))
+            .await
+            .unwrap();
+        written += n;
+        assert!(a.write.is_none(), "no watch once the write got through");
+        a.shutdown();
+        assert_eq!(reader.join().unwrap(), written, "every byte arrived");
+    }
+
+    #[tokio::test]
+    async fn descriptors_pass_with_the_first_byte() {
+        use std::io::{Read, Seek, Write};
+        let (a, b) = UnixStream::pair().unwrap();
+        let (mut a, mut b) = (
+            UnixSocket::from_std(a).unwrap(),
+            UnixSocket::from_std(b).unwrap(),
+        );
+        let mut file = tempfile_in_proc();
+        file.write_all(b"passed").unwrap();
+        let fds = [OwnedFd::from(file)];
+        let sent = std::future::poll_fn(|cx| a.poll_write(cx, &[IoSlice::new(b"frame")], &fds))
+            .await
+            .unwrap();
+        assert_eq!(sent, 5);
+        let mut buf = [0u8; 16];
+        let mut fds = Vec::new();
+        let n = std::future::poll_fn(|cx| b.poll_read(cx, &mut buf, &mut fds))
+            .await
+            .unwrap();
+        assert_eq!(&buf[..n], b"frame");
+        assert_eq!(fds.len(), 1);
+        // The received descriptor is the same open file.
+        let mut got = std::fs::File::from(fds.pop().unwrap());
+        got.rewind().unwrap();
+        let mut text = String::new();
+        got.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "passed");
+    }
+
+    #[tokio::test]
+    async fn more_descriptors_than_a_message_carries_fail_the_read() {
+        use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+        let (a, b) = UnixStream::pair().unwrap();
+        let sent: Vec<OwnedFd> = (0..MAX_FDS + 8)
+            .map(|_| OwnedFd::from(std::fs::File::open("/dev/null").unwrap()))
+            .collect();
+        let borrowed: Vec<_> = sent.iter().map(|f| f.as_fd()).collect();
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(64))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(SendAncillaryMessage::ScmRights(&borrowed)));
+        sendmsg(&a, &[IoSlice::new(b"x")], &mut control, SendFlags::NOSIGNAL).unwrap();
+        let mut b = UnixSocket::from_std(b).unwrap();
+        let mut fds = Vec::new();
+        let e = std::future::poll_fn(|cx| b.poll_read(cx, &mut [0u8; 16], &mut fds))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        assert!(fds.is_empty(), "none kept from a truncated set");
+    }
+
+    /// An anonymous temporary file.
+    fn tempfile_in_proc() -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("lvp-fd-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
+}
