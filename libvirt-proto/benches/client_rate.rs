@@ -18,19 +18,21 @@
 //! before their replies (by default 4, one fewer than libvirtd's
 //! `max_client_requests`).
 //!
-//! For reference the same calls are then made through the sans-IO
-//! [`ClientEngine`] alone on a blocking socket, with no runtime, no
-//! channels and no tasks: one thread keeps 1 or `--tasks` calls pending
-//! (the engine holds back those beyond its default of 4
-//! unless `--max-in-flight` says otherwise). These lines start with
+//! For reference, right after each of the client's measurements, the same
+//! calls are made through the sans-IO [`ClientEngine`] alone on a blocking
+//! socket, with no runtime, no channels and no tasks: one thread keeps 1 or
+//! `--tasks` calls pending (the engine holds back those beyond its default
+//! of 4 unless `--max-in-flight` says otherwise). These lines start with
 //! `engine` instead of `rate`. They show what the daemon gives a client
-//! that costs next to nothing.
+//! that costs next to nothing. The engine negotiates keepalive as the
+//! client does, so the daemon does the same work for both.
 //!
 //! Last, `--connections` engines (4 by default), each on its own
 //! connection and thread and together keeping `--tasks` calls pending,
 //! measure the daemon's ceiling: the most calls per second it serves on
 //! this machine to clients that cost next to nothing. These lines start
-//! with `ceiling`.
+//! with `ceiling`. Like libvirt's C library without an event loop, they do
+//! not ask the daemon for keepalive.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -39,6 +41,7 @@ use std::time::{Duration, Instant};
 
 use libvirt_proto::client::{Client, ClientError};
 use libvirt_proto::engine::auth::{AuthMethod, ClientAuth};
+use libvirt_proto::engine::keepalive::{DEFAULT_COUNT, DEFAULT_INTERVAL};
 use libvirt_proto::engine::open::{OpenStatus, Opener};
 use libvirt_proto::engine::{ClientEngine, Event};
 use libvirt_proto::remote::program::procs::{
@@ -182,8 +185,10 @@ struct Raw {
 
 impl Raw {
     /// Connects to the socket of `uri` and opens it as the client does
-    /// (auth none, `CONNECT_OPEN`), without keepalive.
-    fn connect(uri: &str, max_in_flight: Option<usize>) -> Result<Raw, String> {
+    /// (auth none, `CONNECT_OPEN`), with the client's default keepalive
+    /// when `keepalive` (the engine answers the daemon's pings but sends
+    /// none: nothing here runs its timer).
+    fn connect(uri: &str, max_in_flight: Option<usize>, keepalive: bool) -> Result<Raw, String> {
         let parsed = libvirt_proto::uri::ConnectUri::parse(uri).map_err(|e| e.to_string())?;
         let path = parsed
             .params
@@ -200,7 +205,7 @@ impl Raw {
             ClientAuth::new(vec![AuthMethod::None], None),
             Some(parsed.remote_name()),
             0,
-            None,
+            keepalive.then_some((DEFAULT_INTERVAL, DEFAULT_COUNT)),
         );
         opener.start(&mut raw.engine).map_err(|e| e.to_string())?;
         loop {
@@ -317,62 +322,59 @@ impl CpuMark {
     }
 }
 
-/// The client's measurements; the procedures, for the engine's.
-async fn client_rounds(o: &Options) -> Result<Vec<Proc>, ClientError> {
+/// The client's measurements, each followed by the engine's with as many
+/// calls pending as the client had tasks, so both meet the machine in the
+/// same state; the procedures, for the ceiling's.
+async fn client_and_engine_rounds(o: &Options) -> Result<Vec<Proc>, String> {
+    let report = |e: ClientError| libvirt_proto::error::Report::new(&e).to_string();
     let mut options = libvirt_proto::client::ConnectOptions::default();
     if let Some(n) = o.max_in_flight {
         options = options.with_max_in_flight(n);
     }
-    let client = Client::connect_with(&o.uri, options).await?;
+    let client = Client::connect_with(&o.uri, options)
+        .await
+        .map_err(report)?;
     let dom = client
         .call::<DomainLookupByName>(&DomainLookupByNameArgs {
             name: o.domain.clone().into(),
         })
-        .await?
+        .await
+        .map_err(report)?
         .dom;
     let procs = vec![
         Proc::LibVersion,
         Proc::DomainInfo(DomainGetInfoArgs { dom }),
     ];
+    // With keepalive, as the client has it: libvirtd then resets a timer
+    // for every message it receives, work it must do for both alike.
+    // The engine blocks this thread while it measures; the client's
+    // driver, idle then, catches up on keepalive afterwards.
+    let mut raw = Raw::connect(&o.uri, o.max_in_flight, true)?;
     let shapes = [1, o.tasks];
     for proc in &procs {
         for &tasks in &shapes {
-            measure(&client, proc, tasks, o.warmup).await?;
+            measure(&client, proc, tasks, o.warmup)
+                .await
+                .map_err(report)?;
+            raw.measure(proc, tasks, o.warmup)?;
         }
     }
     for _ in 0..o.rounds {
         for proc in &procs {
             for &tasks in &shapes {
                 let mark = CpuMark::now(o);
-                let result = measure(&client, proc, tasks, o.seconds).await?;
+                let result = measure(&client, proc, tasks, o.seconds)
+                    .await
+                    .map_err(report)?;
                 mark.report("rate", proc, tasks, result);
+                let mark = CpuMark::now(o);
+                let result = raw.measure(proc, tasks, o.seconds)?;
+                mark.report("engine", proc, tasks, result);
             }
         }
     }
     client.close().await;
     Ok(procs)
-}
-
-/// The engine's measurements, with as many calls pending as the client
-/// had tasks.
-fn engine_rounds(o: &Options, procs: &[Proc]) -> Result<(), String> {
-    let mut raw = Raw::connect(&o.uri, o.max_in_flight)?;
-    let shapes = [1, o.tasks];
-    for proc in procs {
-        for &depth in &shapes {
-            raw.measure(proc, depth, o.warmup)?;
-        }
-    }
-    for _ in 0..o.rounds {
-        for proc in procs {
-            for &depth in &shapes {
-                let mark = CpuMark::now(o);
-                let result = raw.measure(proc, depth, o.seconds)?;
-                mark.report("engine", proc, depth, result);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The daemon's ceiling: `--connections` engines, each on its own
@@ -381,7 +383,7 @@ fn ceiling_rounds(o: &Options, procs: &[Proc]) -> Result<(), String> {
     let connections = o.connections.max(1);
     let depth = o.tasks.div_ceil(connections).max(1);
     let mut raws = (0..connections)
-        .map(|_| Raw::connect(&o.uri, o.max_in_flight))
+        .map(|_| Raw::connect(&o.uri, o.max_in_flight, false))
         .collect::<Result<Vec<_>, _>>()?;
     // Every engine measures for the same time, so their rates add up.
     let all = |raws: &mut [Raw], proc: &Proc, seconds: f64| -> Result<(u64, f64), String> {
@@ -425,12 +427,8 @@ fn main() -> ExitCode {
         .build()
         .expect("tokio runtime");
     let result = rt
-        .block_on(client_rounds(&o))
-        .map_err(|e| libvirt_proto::error::Report::new(&e).to_string())
-        .and_then(|procs| {
-            engine_rounds(&o, &procs)?;
-            ceiling_rounds(&o, &procs)
-        });
+        .block_on(client_and_engine_rounds(&o))
+        .and_then(|procs| ceiling_rounds(&o, &procs));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -203,9 +203,9 @@ pub(crate) enum Chunk {
 }
 
 impl Chunk {
-    fn tokens(&self) -> TokenStream {
+    fn tokens(self) -> TokenStream {
         match self {
-            Chunk::Items(t) => t.clone(),
+            Chunk::Items(t) => t,
             Chunk::Rows(r) => r.tokens(),
         }
     }
@@ -238,7 +238,7 @@ pub fn generate_tokens(spec: &Spec, options: &GenOptions) -> TokenStream {
         match piece {
             Piece::Job(job) => {
                 if let Some((_, body)) = stack.last_mut() {
-                    body.extend(g.job(job).iter().map(Chunk::tokens));
+                    body.extend(g.job(job).into_iter().map(Chunk::tokens));
                 }
             }
             Piece::Open(head) => stack.push((head, TokenStream::new())),

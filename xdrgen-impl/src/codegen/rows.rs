@@ -58,15 +58,15 @@ impl Rows {
     }
 
     /// The tokens, as `xdr_include!` hands them to the compiler.
-    pub fn tokens(&self) -> TokenStream {
+    pub fn tokens(self) -> TokenStream {
         let mut body = TokenStream::new();
-        for row in &self.rows {
+        for row in self.rows {
             body.extend(doc_tokens(&row.docs));
-            body.extend(row.tokens.clone());
+            body.extend(row.tokens);
         }
         let group = proc_macro2::Group::new(self.delimiter, body);
         let mut out = doc_tokens(&self.docs);
-        out.extend(self.head.clone());
+        out.extend(self.head);
         out.extend([TokenTree::Group(group)]);
         if self.semicolon {
             out.extend(quote!(;));
