@@ -182,6 +182,23 @@ mod tests {
         (UnixSocket::from_std(a).unwrap(), b)
     }
 
+    /// Writes `data` (with `fds`) as one `poll_write` does; what went out.
+    async fn send(s: &mut UnixSocket, data: &[u8], fds: &[OwnedFd]) -> usize {
+        std::future::poll_fn(|cx| s.poll_write(cx, &[IoSlice::new(data)], fds))
+            .await
+            .unwrap()
+    }
+
+    /// Reads as one `poll_read` does: the bytes and the descriptors.
+    async fn receive(s: &mut UnixSocket) -> (Vec<u8>, Vec<OwnedFd>) {
+        let mut buf = [0u8; 16];
+        let mut fds = Vec::new();
+        let n = std::future::poll_fn(|cx| s.poll_read(cx, &mut buf, &mut fds))
+            .await
+            .unwrap();
+        (buf[..n].to_vec(), fds)
+    }
+
     /// The epoll event masks this process holds for descriptor `fd`, from
     /// `/proc/self/fdinfo` of every epoll descriptor (the reactor keeps a
     /// duplicate of its own, so one watch may show twice).
@@ -216,10 +233,7 @@ mod tests {
     #[tokio::test]
     async fn an_idle_socket_is_watched_for_reading_only() {
         let (mut a, mut b) = pair();
-        let sent = std::future::poll_fn(|cx| a.poll_write(cx, &[IoSlice::new(b"call")], &[]))
-            .await
-            .unwrap();
-        assert_eq!(sent, 4);
+        assert_eq!(send(&mut a, b"call", &[]).await, 4);
         let masks = watched(a.read.get_ref().as_raw_fd());
         assert!(!masks.is_empty());
         assert!(
@@ -232,12 +246,7 @@ mod tests {
         let mut got = [0u8; 4];
         b.read_exact(&mut got).unwrap();
         b.write_all(b"reply").unwrap();
-        let mut buf = [0u8; 16];
-        let mut fds = Vec::new();
-        let n = std::future::poll_fn(|cx| a.poll_read(cx, &mut buf, &mut fds))
-            .await
-            .unwrap();
-        assert_eq!(&buf[..n], b"reply");
+        assert_eq!(receive(&mut a).await.0, b"reply");
     }
 
     #[tokio::test]
@@ -295,16 +304,9 @@ mod tests {
         let mut file = tempfile_in_proc();
         file.write_all(b"passed").unwrap();
         let fds = [OwnedFd::from(file)];
-        let sent = std::future::poll_fn(|cx| a.poll_write(cx, &[IoSlice::new(b"frame")], &fds))
-            .await
-            .unwrap();
-        assert_eq!(sent, 5);
-        let mut buf = [0u8; 16];
-        let mut fds = Vec::new();
-        let n = std::future::poll_fn(|cx| b.poll_read(cx, &mut buf, &mut fds))
-            .await
-            .unwrap();
-        assert_eq!(&buf[..n], b"frame");
+        assert_eq!(send(&mut a, b"frame", &fds).await, 5);
+        let (bytes, mut fds) = receive(&mut b).await;
+        assert_eq!(bytes, b"frame");
         assert_eq!(fds.len(), 1);
         // The received descriptor is the same open file.
         let mut got = std::fs::File::from(fds.pop().unwrap());
