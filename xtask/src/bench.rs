@@ -8,7 +8,8 @@
 //! time, sequentially and from several tasks or threads sharing one
 //! connection, after a warm-up. The two programs run in turn, one round
 //! each at a time, so a busy moment of the machine does not land on one
-//! side only; the table shows the median round and the range.
+//! side only; the tables show the median round and the range, and each
+//! ratio is the median of the rounds' ratios.
 
 pub mod codegen;
 mod streams;
@@ -372,6 +373,15 @@ fn rate(v: Option<&Vec<Sample>>) -> Option<f64> {
         .map(|v| median(&v.iter().map(|s| s.rate).collect::<Vec<_>>()))
 }
 
+/// The median of the rounds' ratios of `a`'s rate to `b`'s. Each round
+/// measures both sides back to back, so a round the machine was slow for
+/// counts against both; the ratio of the two medians would pair a fast
+/// round of one side with a slow round of the other.
+fn paired_ratio(a: Option<&Vec<Sample>>, b: Option<&Vec<Sample>>) -> Option<f64> {
+    let ratios: Vec<f64> = a?.iter().zip(b?).map(|(a, b)| a.rate / b.rate).collect();
+    (!ratios.is_empty()).then(|| median(&ratios))
+}
+
 /// Median CPU µs per call of the client and of the daemon.
 fn cpu_cell(v: Option<&Vec<Sample>>) -> String {
     match v {
@@ -550,10 +560,7 @@ fn calls(root: &Path, args: &Args, daemon: &Daemon) -> Result<(), String> {
     for &(p, n) in &measurements {
         let key = (p.to_string(), n);
         let (r, cc) = (rust.get(&key), c.get(&key));
-        let ratio = match (rate(r), rate(cc)) {
-            (Some(a), Some(b)) => Some(a / b),
-            _ => None,
-        };
+        let ratio = paired_ratio(r, cc);
         let target = if n == 1 { 1.0 } else { 2.0 };
         rows.push(vec![
             label(p, n),
@@ -620,10 +627,7 @@ fn calls(root: &Path, args: &Args, daemon: &Daemon) -> Result<(), String> {
     for p in PROCEDURES {
         let key = (p.to_string(), args.tasks);
         let (r, e) = (rust.get(&key), engine.get(&key));
-        let ratio = match (rate(r), rate(e)) {
-            (Some(a), Some(b)) => Some(a / b),
-            _ => None,
-        };
+        let ratio = paired_ratio(r, e);
         rows.push(vec![
             label(p, args.tasks),
             cell(r),

@@ -222,20 +222,25 @@ impl Driver {
             // make this side's memory grow. Unlike a reader's pause, this
             // one is the peer's doing, so keepalive still judges it.
             let reading = !self.paused && self.outbox.queued() <= OUTBOX_READ_LIMIT;
+            // A write matters to this loop when it frees room in a
+            // stream's send window or may let reading start again;
+            // otherwise (calls only) it is nothing to wake up for.
+            let report_writes = !reading || !self.streams.is_empty();
             tokio::select! {
                 io = poll_fn(|cx| {
-                    poll_io(&mut self.conn, &mut self.outbox, reading, &mut buf, &mut received_fds, cx)
+                    let io = Io { reading, report_writes };
+                    io.poll(&mut self.conn, &mut self.outbox, &mut buf, &mut received_fds, cx)
                 }) => match io {
                     // Packets went out: writers may have more for us.
-                    Io::Wrote => self.take_stream_packets(None),
-                    Io::Read(n) => {
+                    Done::Wrote => self.take_stream_packets(None),
+                    Done::Read(n) => {
                         if !received_fds.is_empty() {
                             self.engine.handle_fds(std::mem::take(&mut received_fds));
                         }
                         self.engine.handle_input(&buf[..n], now());
                     }
-                    Io::Eof => self.engine.handle_eof(),
-                    Io::Failed(e) => self.engine.handle_transport_error(e),
+                    Done::Eof => self.engine.handle_eof(),
+                    Done::Failed(e) => self.engine.handle_transport_error(e),
                 },
                 cmd = commands.recv() => match cmd {
                     Some(c) => {
@@ -555,7 +560,7 @@ fn take_transmits(engine: &mut ClientEngine, outbox: &mut Outbox, mut token: Opt
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the transport did.
-enum Io {
+enum Done {
     /// Some queued bytes went out.
     Wrote,
     /// Bytes came in.
@@ -566,37 +571,47 @@ enum Io {
     Failed(std::io::Error),
 }
 
-/// Writes what the transport takes, then reads when `reading`: ready as
-/// soon as either made progress.
-fn poll_io(
-    conn: &mut Conn,
-    outbox: &mut Outbox,
+/// One turn of the transport: write what it takes, then read.
+struct Io {
+    /// Read, unless the driver holds reading back.
     reading: bool,
-    buf: &mut [u8],
-    fds: &mut Vec<OwnedFd>,
-    cx: &mut Context<'_>,
-) -> Poll<Io> {
-    let wrote = match outbox.poll_write(conn, cx) {
-        Poll::Ready(Err(e)) => return Poll::Ready(Io::Failed(e)),
-        Poll::Ready(Ok(n)) => n > 0,
-        Poll::Pending => false,
-    };
-    if reading {
-        match conn.poll_read(cx, buf, fds) {
-            Poll::Ready(Ok(0)) => return Poll::Ready(Io::Eof),
-            // TLS without its close_notify: the peer's end all the same
-            // (a daemon that exits or dies never sends one).
-            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return Poll::Ready(Io::Eof)
+    /// Report writes that made progress (otherwise they go on quietly
+    /// until the outbox is empty or the transport is full).
+    report_writes: bool,
+}
+
+impl Io {
+    /// Ready as soon as a read, or a reported write, made progress.
+    fn poll(
+        self,
+        conn: &mut Conn,
+        outbox: &mut Outbox,
+        buf: &mut [u8],
+        fds: &mut Vec<OwnedFd>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Done> {
+        let wrote = match outbox.poll_write(conn, cx) {
+            Poll::Ready(Err(e)) => return Poll::Ready(Done::Failed(e)),
+            Poll::Ready(Ok(n)) => n > 0,
+            Poll::Pending => false,
+        };
+        if self.reading {
+            match conn.poll_read(cx, buf, fds) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Done::Eof),
+                // TLS without its close_notify: the peer's end all the same
+                // (a daemon that exits or dies never sends one).
+                Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Poll::Ready(Done::Eof)
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Done::Failed(e)),
+                Poll::Ready(Ok(n)) => return Poll::Ready(Done::Read(n)),
+                Poll::Pending => {}
             }
-            Poll::Ready(Err(e)) => return Poll::Ready(Io::Failed(e)),
-            Poll::Ready(Ok(n)) => return Poll::Ready(Io::Read(n)),
-            Poll::Pending => {}
         }
-    }
-    if wrote {
-        Poll::Ready(Io::Wrote)
-    } else {
-        Poll::Pending
+        if wrote && self.report_writes {
+            Poll::Ready(Done::Wrote)
+        } else {
+            Poll::Pending
+        }
     }
 }
