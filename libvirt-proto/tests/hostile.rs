@@ -2,8 +2,9 @@
 //! on a Unix socket that plays one misbehaviour per test (an
 //! authentication downgrade, holes and data that do not fit a stream,
 //! oversized, truncated and garbled frames, replies to calls never made,
-//! events for callbacks never registered, a keepalive flood, calls never
-//! answered). Each must end in a typed error, with no panic, no hang and
+//! events for callbacks never registered, a keepalive flood (never read,
+//! or read only while more comes), calls never answered). Each must end
+//! in a typed error, with no panic, no hang and
 //! bounded memory, and the connection must stay usable wherever the
 //! protocol allows. No test asserts a duration; a generous limit only
 //! keeps a bug from hanging the run.
@@ -22,7 +23,7 @@ use libvirt_proto::frame::MAX_FDS;
 use libvirt_proto::remote::program::procs;
 use libvirt_proto::remote::program::Procedure as P;
 use libvirt_proto::{keepalive, remote};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
@@ -82,6 +83,28 @@ fn frame(
     out
 }
 
+/// The next message from `r`; `None` once the client has closed.
+async fn read_msg<R: AsyncRead + Unpin>(r: &mut R) -> Option<Msg> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len).await.ok()?;
+    let len = u32::from_be_bytes(len) as usize;
+    assert!(
+        (28..=32 << 20).contains(&len),
+        "the client sent a bad length {len}"
+    );
+    let mut rest = vec![0u8; len - 4];
+    r.read_exact(&mut rest).await.ok()?;
+    let w = |i: usize| u32::from_be_bytes(rest[i * 4..i * 4 + 4].try_into().unwrap());
+    Some(Msg {
+        program: w(0),
+        procedure: w(2) as i32,
+        kind: w(3),
+        serial: w(4),
+        status: w(5),
+        body: rest[24..].to_vec(),
+    })
+}
+
 fn xdr_u32(v: u32) -> Vec<u8> {
     v.to_be_bytes().to_vec()
 }
@@ -89,24 +112,7 @@ fn xdr_u32(v: u32) -> Vec<u8> {
 impl Peer {
     /// The next message; `None` once the client has closed.
     async fn recv(&mut self) -> Option<Msg> {
-        let mut len = [0u8; 4];
-        self.s.read_exact(&mut len).await.ok()?;
-        let len = u32::from_be_bytes(len) as usize;
-        assert!(
-            (28..=32 << 20).contains(&len),
-            "the client sent a bad length {len}"
-        );
-        let mut rest = vec![0u8; len - 4];
-        self.s.read_exact(&mut rest).await.ok()?;
-        let w = |i: usize| u32::from_be_bytes(rest[i * 4..i * 4 + 4].try_into().unwrap());
-        Some(Msg {
-            program: w(0),
-            procedure: w(2) as i32,
-            kind: w(3),
-            serial: w(4),
-            status: w(5),
-            body: rest[24..].to_vec(),
-        })
+        read_msg(&mut self.s).await
     }
 
     /// The next message that is not keepalive's.
@@ -532,6 +538,51 @@ async fn a_keepalive_flood_from_a_peer_that_does_not_read_is_bounded() {
     let grown = rss_kib().saturating_sub(before);
     assert!(grown < 16 << 10, "memory grew by {grown} KiB");
     daemon.abort();
+}
+
+#[tokio::test]
+async fn reading_goes_on_once_a_backlog_of_pongs_is_written() {
+    // More PONGs than the 4 MiB of unwritten bytes beyond which the
+    // client stops reading.
+    const PINGS: usize = 300_000;
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let ping = frame(
+            KEEPALIVE,
+            keepalive::program::Procedure::Ping as i32,
+            MESSAGE,
+            0,
+            OK,
+            &[],
+        );
+        let flood: Vec<u8> = ping
+            .iter()
+            .copied()
+            .cycle()
+            .take(ping.len() * PINGS)
+            .collect();
+        let (mut rd, mut wr) = peer.s.split();
+        // Every PONG and the call are read while the PINGs go out; the
+        // client gets through the last PINGs only if it reads again once
+        // its PONGs are written.
+        let (_, call) = tokio::join!(wr.write_all(&flood), async {
+            let (mut pongs, mut call) = (0, None);
+            while pongs < PINGS || call.is_none() {
+                let m = read_msg(&mut rd).await.expect("the client went away");
+                if m.program == KEEPALIVE {
+                    pongs += 1;
+                } else {
+                    call = Some(m);
+                }
+            }
+            call.unwrap()
+        });
+        assert!(call.is_call(P::ConnectGetLibVersion), "{call:?}");
+        peer.reply(&call, &7u64.to_be_bytes()).await;
+    });
+    let client = connect(&uri).await;
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 7);
+    within(daemon).await.unwrap();
 }
 
 /// This process's resident memory.
