@@ -4,10 +4,10 @@
 //! oversized, truncated and garbled frames, replies to calls never made,
 //! events for callbacks never registered, a keepalive flood (never read,
 //! or read only while more comes), calls never answered). Each must end
-//! in a typed error, with no panic, no hang and
-//! bounded memory, and the connection must stay usable wherever the
-//! protocol allows. No test asserts a duration; a generous limit only
-//! keeps a bug from hanging the run.
+//! in a typed error, with no panic, no hang and bounded memory, and the
+//! connection must stay usable wherever the protocol allows. No test
+//! asserts a duration; a generous limit only keeps a bug from hanging the
+//! run.
 
 #![cfg(feature = "client")]
 
