@@ -197,6 +197,14 @@ impl FrameBuf {
         FrameBuf { buf }
     }
 
+    /// An empty body in `buf`'s allocation (an earlier message's bytes,
+    /// say), so a writer that sends message after message allocates once.
+    pub fn reuse(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        buf.resize(LEN_PREFIX + HEADER_LEN, 0);
+        FrameBuf { buf }
+    }
+
     /// Bytes of body so far.
     pub fn len(&self) -> usize {
         self.buf.len() - LEN_PREFIX - HEADER_LEN

@@ -156,6 +156,10 @@ struct StreamShared {
 #[derive(Debug, Default)]
 struct SendState {
     gathered: FrameBuf,
+    /// Written packets' allocations, for the next packets: a fresh one
+    /// per packet would have the allocator return it to the kernel and
+    /// fault it back in, page by page, for every packet.
+    spares: Vec<Vec<u8>>,
     in_outbox: usize,
     /// A writer waiting for room, or for everything to be written out.
     writer: Option<Waker>,
@@ -195,9 +199,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Written packets' allocations a stream keeps for its next ones: as
+/// many as a send window holds, since one write may finish them all.
+const MAX_SPARES: usize = 4;
+
 /// Held by a stream packet in the driver's outbox; dropped once the packet
 /// is written out (or the connection ends), which lets its writer go on.
 pub(crate) struct PacketToken(Arc<StreamShared>);
+
+impl PacketToken {
+    /// Hands the written packet's bytes back for the stream's next
+    /// packets; up to [`MAX_SPARES`] are kept.
+    pub(crate) fn recycle(&self, bytes: Vec<u8>) {
+        let mut s = lock(&self.0.send);
+        if s.spares.len() < MAX_SPARES {
+            s.spares.push(bytes);
+        }
+    }
+}
 
 impl Drop for PacketToken {
     fn drop(&mut self) {
@@ -300,7 +319,12 @@ impl StreamLink {
             return Poll::Pending;
         }
         if s.gathered.capacity() < full {
-            let mut bigger = FrameBuf::with_capacity(full);
+            let mut bigger = s
+                .spares
+                .pop()
+                .map(FrameBuf::reuse)
+                .filter(|b| b.capacity() >= full)
+                .unwrap_or_else(|| FrameBuf::with_capacity(full));
             bigger.extend_from_slice(s.gathered.body());
             s.gathered = bigger;
         }

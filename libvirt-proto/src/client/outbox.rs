@@ -25,8 +25,9 @@ struct Entry {
     bytes: Vec<u8>,
     /// One with each of the last `fds.len()` bytes.
     fds: Vec<OwnedFd>,
-    /// Released when the entry is written out.
-    _token: Option<PacketToken>,
+    /// Released when the entry is written out, and given the entry's
+    /// bytes for the stream's next packet.
+    token: Option<PacketToken>,
 }
 
 /// Messages waiting to be written, in order.
@@ -48,7 +49,7 @@ impl Outbox {
         self.queue.push_back(Entry {
             bytes: t.bytes,
             fds: t.fds,
-            _token: token,
+            token,
         });
     }
 
@@ -134,7 +135,14 @@ impl Outbox {
             }
             n -= rest;
             self.offset = 0;
-            self.queue.pop_front();
+            if let Some(Entry {
+                bytes,
+                token: Some(token),
+                ..
+            }) = self.queue.pop_front()
+            {
+                token.recycle(bytes);
+            }
         }
     }
 }
@@ -188,6 +196,50 @@ mod tests {
         drop(conn);
         let got = reader.await.unwrap();
         assert_eq!(got, [b"head".as_slice(), &big, b"tail"].concat());
+    }
+
+    #[tokio::test]
+    async fn a_written_packet_carries_the_next_one() {
+        use crate::frame::Header;
+        use crate::generated::virnet::{MessageStatus, MessageType};
+        const FULL: usize = 64 * 1024;
+        let (a, mut b) = tokio::io::duplex(4 * FULL);
+        let mut conn = Conn::Stream(Box::new(a));
+        let (inbox, link) = stream_channel(1024, Default::default());
+        let header = Header {
+            program: 1,
+            version: 1,
+            procedure: 1,
+            kind: MessageType::Stream,
+            serial: 1,
+            status: MessageStatus::Continue,
+        };
+        let packet = || async {
+            std::future::poll_fn(|cx| link.poll_gather(cx, &[7; FULL], FULL)).await;
+            let (body, token) = inbox.take_packet(FULL, 4).unwrap();
+            let bytes = body.finish(&header).unwrap();
+            (bytes, token)
+        };
+        let (first, token) = packet().await;
+        let first_at = first.as_ptr();
+        let mut out = Outbox::default();
+        out.push(transmit(&[]), None);
+        out.queue.back_mut().unwrap().bytes = first;
+        out.queue.back_mut().unwrap().token = Some(token);
+        out.queued = FULL + 28;
+        while !out.is_idle() {
+            std::future::poll_fn(|cx| out.poll_write(&mut conn, cx))
+                .await
+                .unwrap();
+        }
+        let mut sink = vec![0; FULL + 28];
+        b.read_exact(&mut sink).await.unwrap();
+        // Were the first packet's bytes freed, this would likely take
+        // their place; the stream must have kept them instead.
+        let elsewhere = vec![1u8; FULL + 28];
+        let (second, _token) = packet().await;
+        assert_eq!(second.as_ptr(), first_at);
+        assert_ne!(elsewhere.as_ptr(), first_at);
     }
 
     #[tokio::test]
