@@ -105,6 +105,19 @@ async fn read_msg<R: AsyncRead + Unpin>(r: &mut R) -> Option<Msg> {
     })
 }
 
+/// `n` keepalive PINGs back to back.
+fn ping_flood(n: usize) -> Vec<u8> {
+    let ping = frame(
+        KEEPALIVE,
+        keepalive::program::Procedure::Ping as i32,
+        MESSAGE,
+        0,
+        OK,
+        &[],
+    );
+    ping.repeat(n)
+}
+
 fn xdr_u32(v: u32) -> Vec<u8> {
     v.to_be_bytes().to_vec()
 }
@@ -505,20 +518,7 @@ async fn a_keepalive_flood_from_a_peer_that_does_not_read_is_bounded() {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
         // 53 MiB of PINGs, written without ever reading the PONGs.
-        let ping = frame(
-            KEEPALIVE,
-            keepalive::program::Procedure::Ping as i32,
-            MESSAGE,
-            0,
-            OK,
-            &[],
-        );
-        let flood: Vec<u8> = ping
-            .iter()
-            .copied()
-            .cycle()
-            .take(ping.len() * PINGS)
-            .collect();
+        let flood = ping_flood(PINGS);
         let _ = tokio::time::timeout(HANG, peer.s.write_all(&flood)).await;
     });
     let options = ConnectOptions::default().with_keepalive((Duration::from_millis(500), 2));
@@ -547,20 +547,7 @@ async fn reading_goes_on_once_a_backlog_of_pongs_is_written() {
     const PINGS: usize = 300_000;
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let ping = frame(
-            KEEPALIVE,
-            keepalive::program::Procedure::Ping as i32,
-            MESSAGE,
-            0,
-            OK,
-            &[],
-        );
-        let flood: Vec<u8> = ping
-            .iter()
-            .copied()
-            .cycle()
-            .take(ping.len() * PINGS)
-            .collect();
+        let flood = ping_flood(PINGS);
         let (mut rd, mut wr) = peer.s.split();
         // Every PONG and the call are read while the PINGs go out; the
         // client gets through the last PINGs only if it reads again once

@@ -223,10 +223,11 @@ mod tests {
         let (first, token) = packet().await;
         let first_at = first.as_ptr();
         let mut out = Outbox::default();
-        out.push(transmit(&[]), None);
-        out.queue.back_mut().unwrap().bytes = first;
-        out.queue.back_mut().unwrap().token = Some(token);
-        out.queued = FULL + 28;
+        let first = Transmit {
+            bytes: first,
+            fds: Vec::new(),
+        };
+        out.push(first, Some(token));
         while !out.is_idle() {
             std::future::poll_fn(|cx| out.poll_write(&mut conn, cx))
                 .await
