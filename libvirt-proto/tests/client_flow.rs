@@ -25,6 +25,10 @@ const HANG: Duration = Duration::from_secs(60);
 
 const MIB: u64 = 1 << 20;
 
+/// Held shared by every test here and alone by the one that measures this
+/// process's memory, so the others' buffers never count against it.
+static MEMORY: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// This process's resident memory, in bytes.
 fn rss() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -82,6 +86,7 @@ fn client_error(e: &std::io::Error) -> &ClientError {
 
 #[tokio::test]
 async fn a_stalled_reader_keeps_memory_flat_and_the_connection_alive() {
+    let _alone = MEMORY.write().await;
     let Some(d) = Daemon::start("stall") else {
         return;
     };
@@ -141,6 +146,7 @@ async fn a_stalled_reader_keeps_memory_flat_and_the_connection_alive() {
 
 #[tokio::test]
 async fn a_daemon_frozen_during_an_upload_is_declared_dead() {
+    let _shared = MEMORY.read().await;
     let Some((d, c, vol)) = storage_with_quick_keepalive("frozen-upload").await else {
         return;
     };
@@ -183,6 +189,7 @@ async fn a_daemon_frozen_during_an_upload_is_declared_dead() {
 
 #[tokio::test]
 async fn a_daemon_frozen_during_a_slow_download_is_declared_dead() {
+    let _shared = MEMORY.read().await;
     let Some((d, c, vol)) = storage_with_quick_keepalive("frozen-download").await else {
         return;
     };
@@ -216,6 +223,7 @@ async fn a_daemon_frozen_during_a_slow_download_is_declared_dead() {
 
 #[tokio::test]
 async fn a_daemon_frozen_during_a_burst_of_calls_is_declared_dead() {
+    let _shared = MEMORY.read().await;
     let Some(d) = Daemon::start("frozen-burst") else {
         return;
     };
@@ -262,6 +270,7 @@ async fn a_daemon_frozen_during_a_burst_of_calls_is_declared_dead() {
 
 #[tokio::test]
 async fn a_daemon_killed_during_a_download_ends_it_with_the_cause() {
+    let _shared = MEMORY.read().await;
     let Some((d, c, vol)) = storage_with_quick_keepalive("killed-download").await else {
         return;
     };
