@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo bench -p libvirt-proto --features client --bench stream_rate -- \
-//!     URI POOL VOLUME download|upload|download-std|upload-std FILE
+//!     URI POOL VOLUME download|upload|download-file|upload-file FILE
 //! ```
 //!
 //! The volume's bytes go to or come from FILE (a `tokio::fs::File`)
@@ -14,26 +14,19 @@
 //! `BufReader` (plain `tokio::io::copy` would move 8 KiB at a time, each a
 //! blocking file operation of its own). Prints the bytes moved.
 //!
-//! The `-std` modes do the file's I/O as virsh does instead: with
-//! `std::fs` on the runtime's thread, reading into a buffer that starts on
-//! a cache line. `tokio::fs::File` hands every read and write to a
-//! blocking thread and reads into a heap buffer, which is only 16-byte
-//! aligned (on some x86 CPUs the kernel copies a file's pages into such a
-//! buffer several times slower). These modes show the stream's own cost
-//! without `tokio::fs`'s.
+//! The `-file` modes use [`ByteStream::send_file`] and
+//! [`ByteStream::recv_file`] instead, which do the file's I/O with
+//! `std::fs` on a blocking thread, reading into cache-aligned buffers.
 
 use std::process::ExitCode;
 
 use libvirt_proto::client::{ByteStream, Client, ClientError};
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 
 /// The file's buffer.
 const FILE_BUFFER: usize = 1 << 20;
-
-/// The `upload-std` buffer's alignment: a cache line.
-const CACHE_LINE: usize = 64;
 
 async fn open(
     client: &Client,
@@ -90,9 +83,8 @@ fn report(e: impl std::error::Error + 'static) -> String {
 enum FileIo {
     /// `tokio::fs::File` and `tokio::io::copy_buf`.
     Tokio,
-    /// `std::fs::File` on the runtime's thread, as virsh does its file I/O
-    /// on its own main thread; reads go into a cache-aligned buffer.
-    Std,
+    /// `ByteStream::send_file` / `recv_file`.
+    Helpers,
 }
 
 async fn transfer(args: &[String]) -> Result<u64, String> {
@@ -102,8 +94,8 @@ async fn transfer(args: &[String]) -> Result<u64, String> {
     let (upload, io) = match mode.as_str() {
         "upload" => (true, FileIo::Tokio),
         "download" => (false, FileIo::Tokio),
-        "upload-std" => (true, FileIo::Std),
-        "download-std" => (false, FileIo::Std),
+        "upload-file" => (true, FileIo::Helpers),
+        "download-file" => (false, FileIo::Helpers),
         other => return Err(format!("unknown mode `{other}`, not one of {MODES}")),
     };
     let file = std::path::Path::new(file);
@@ -125,8 +117,14 @@ async fn transfer(args: &[String]) -> Result<u64, String> {
             f.shutdown().await.map_err(report)?;
             n
         }
-        (true, FileIo::Std) => upload_std(file, &mut stream).await?,
-        (false, FileIo::Std) => download_std(file, &mut stream).await?,
+        (true, FileIo::Helpers) => {
+            let f = std::fs::File::open(file).map_err(report)?;
+            stream.send_file(f).await.map_err(report)?
+        }
+        (false, FileIo::Helpers) => {
+            let f = std::fs::File::create(file).map_err(report)?;
+            stream.recv_file(f).await.map_err(report)?
+        }
     };
     if upload {
         stream.finish().await.map_err(report)?;
@@ -135,44 +133,7 @@ async fn transfer(args: &[String]) -> Result<u64, String> {
     Ok(moved)
 }
 
-const MODES: &str = "download|upload|download-std|upload-std";
-
-/// Sends `file`, read with `std::fs` into a cache-aligned buffer (a file
-/// in memory, as the benchmark's is, never blocks the runtime for long).
-async fn upload_std(file: &std::path::Path, stream: &mut ByteStream) -> Result<u64, String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(file).map_err(report)?;
-    let mut area = vec![0u8; FILE_BUFFER + CACHE_LINE];
-    let start = area.as_ptr().align_offset(CACHE_LINE).min(CACHE_LINE);
-    let buf = &mut area[start..start + FILE_BUFFER];
-    let mut moved = 0;
-    loop {
-        let n = f.read(buf).map_err(report)?;
-        if n == 0 {
-            return Ok(moved);
-        }
-        stream.write_all(&buf[..n]).await.map_err(report)?;
-        moved += n as u64;
-    }
-}
-
-/// Writes what `stream` brings to `file` with `std::fs`, each packet as it
-/// came.
-async fn download_std(file: &std::path::Path, stream: &mut ByteStream) -> Result<u64, String> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(file).map_err(report)?;
-    let mut moved = 0;
-    loop {
-        let chunk = stream.fill_buf().await.map_err(report)?;
-        if chunk.is_empty() {
-            return Ok(moved);
-        }
-        f.write_all(chunk).map_err(report)?;
-        let n = chunk.len();
-        stream.consume(n);
-        moved += n as u64;
-    }
-}
+const MODES: &str = "download|upload|download-file|upload-file";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args()

@@ -1,6 +1,7 @@
 //! Byte streams and command transports against a real private `libvirtd`:
 //! sparse volume upload and download through the daemon's storage driver
-//! (checked against `virsh vol-download`), and the `ext` transport.
+//! (checked against `virsh vol-download`), volumes to and from files
+//! (`send_file`, `recv_file`), and the `ext` transport.
 
 #![cfg(feature = "client")]
 
@@ -10,7 +11,7 @@ use std::process::Command;
 
 use common::storage::{storage_uri, volume};
 use common::Daemon;
-use libvirt_proto::client::{Chunk, Client};
+use libvirt_proto::client::{Chunk, Client, FileTransferError};
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -117,6 +118,100 @@ async fn sparse_volume_upload_and_download_agree_with_virsh() {
     // The connection is still in order after the streams.
     c.call::<procs::ConnectGetLibVersion>(&()).await.unwrap();
 }
+
+#[tokio::test]
+async fn volumes_go_to_and_come_from_files() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(d) = Daemon::start("files") else {
+        return;
+    };
+    let c = Client::connect(&storage_uri(&d)).await.unwrap();
+    const MIB: usize = 1 << 20;
+    let vol = volume(&c, &d, (5 * MIB) as u64).await;
+    let data: Vec<u8> = (0..3 * MIB).map(|i| (i * 31 % 253) as u8).collect();
+
+    // A sparse volume (data, a 2 MiB hole, data, a 1 MiB hole at the end)
+    // comes back as a sparse file.
+    let mut up = c.storage_vol_upload(&vol, 0, 0, SPARSE).await.unwrap();
+    up.send(&data[..MIB]).await.unwrap();
+    up.send_hole(2 * MIB as u64).await.unwrap();
+    up.send(&data[MIB..2 * MIB]).await.unwrap();
+    up.send_hole(MIB as u64).await.unwrap();
+    up.finish().await.unwrap();
+    let mut want = data[..MIB].to_vec();
+    want.resize(3 * MIB, 0);
+    want.extend_from_slice(&data[MIB..2 * MIB]);
+    want.resize(5 * MIB, 0);
+    let sparse = d.dir.join("sparse.bin");
+    let mut down = c.storage_vol_download(&vol, 0, 0, SPARSE).await.unwrap();
+    let file = std::fs::File::create(&sparse).unwrap();
+    assert_eq!(down.recv_file(file).await.unwrap(), (5 * MIB) as u64);
+    assert!(
+        std::fs::read(&sparse).unwrap() == want,
+        "the sparse volume came back"
+    );
+    let allocated = std::fs::metadata(&sparse).unwrap().blocks() * 512;
+    assert!(
+        allocated < (4 * MIB) as u64,
+        "the holes stayed holes ({allocated} bytes allocated)"
+    );
+
+    // A file that is not a whole number of the reader's 1 MiB reads goes
+    // up and comes back.
+    let size = 2 * MIB + MIB / 2 + 3;
+    let source = d.dir.join("source.bin");
+    std::fs::write(&source, &data[..size]).unwrap();
+    let mut up = c.storage_vol_upload(&vol, 0, 0, 0).await.unwrap();
+    let file = std::fs::File::open(&source).unwrap();
+    assert_eq!(up.send_file(file).await.unwrap(), size as u64);
+    up.finish().await.unwrap();
+    let back = d.dir.join("back.bin");
+    let mut down = c
+        .storage_vol_download(&vol, 0, size as u64, 0)
+        .await
+        .unwrap();
+    let file = std::fs::File::create(&back).unwrap();
+    assert_eq!(down.recv_file(file).await.unwrap(), size as u64);
+    assert!(
+        std::fs::read(&back).unwrap() == data[..size],
+        "the file came back"
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_fails_ends_its_transfer_and_the_connection_goes_on() {
+    let Some(d) = Daemon::start("file-errors") else {
+        return;
+    };
+    let c = Client::connect(&storage_uri(&d)).await.unwrap();
+    let vol = volume(&c, &d, 4 << 20).await;
+    let path = d.dir.join("file.bin");
+    std::fs::write(&path, b"x").unwrap();
+
+    // A file opened for reading only cannot take the download.
+    let mut down = c.storage_vol_download(&vol, 0, 0, 0).await.unwrap();
+    let read_only = std::fs::File::open(&path).unwrap();
+    match down.recv_file(read_only).await {
+        Err(FileTransferError::File(e)) => assert_eq!(e.raw_os_error(), Some(EBADF), "{e}"),
+        other => panic!("{other:?}"),
+    }
+
+    // A file opened for writing only cannot be uploaded.
+    let mut up = c.storage_vol_upload(&vol, 0, 0, 0).await.unwrap();
+    let write_only = std::fs::File::options().append(true).open(&path).unwrap();
+    match up.send_file(write_only).await {
+        Err(FileTransferError::File(e)) => assert_eq!(e.raw_os_error(), Some(EBADF), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    up.abort();
+
+    // Both streams ended, and the connection serves the next transfer.
+    let mut down = c.storage_vol_download(&vol, 0, 4096, 0).await.unwrap();
+    assert_eq!(down.recv_all(4096).await.unwrap().len(), 4096);
+}
+
+/// Linux's `EBADF`: a descriptor not open for the operation.
+const EBADF: i32 = 9;
 
 #[tokio::test]
 async fn an_aborted_upload_fails_on_the_daemon_and_the_connection_goes_on() {

@@ -58,6 +58,7 @@ mod driver;
 mod error;
 mod event_family;
 mod events;
+mod file;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -87,6 +88,7 @@ pub use auth_conf::AuthFile;
 pub use error::ClientError;
 pub use event_family::EventFamily;
 pub use events::EventStream;
+pub use file::FileTransferError;
 pub use handles::{
     Domain, DomainCheckpoint, DomainSnapshot, Interface, Network, NetworkPort, NodeDevice,
     NwFilter, NwFilterBinding, Secret, StoragePool, StorageVol,

@@ -73,14 +73,11 @@ type Ack = oneshot::Receiver<Result<(), ClientError>>;
 /// hands each packet to the writer as it came, without copying it through
 /// an 8 KiB buffer as `tokio::io::copy` does.
 ///
-/// Files: `tokio::fs::File` is the simple choice (below), not the cheapest.
-/// It hands every read and write to a blocking thread and reads into a heap
-/// buffer of its own. Where CPU time matters, do the file's I/O with
-/// `std::fs` on a thread of its own and read into a buffer that starts on
-/// a cache line: on some x86 CPUs the kernel copies file pages into a
-/// buffer that does not several times slower. In this crate's benchmark
-/// that took 40–60% off the CPU time of a 1 GiB upload (README, "Streams
-/// against virsh").
+/// For files, [`send_file`](Self::send_file) and
+/// [`recv_file`](Self::recv_file) do the file's I/O on a blocking thread,
+/// keep holes as holes, and take about half the CPU time of
+/// `tokio::io::copy_buf` with a `tokio::fs::File` (below), which hands
+/// every read and write to a blocking thread of its own.
 ///
 /// ```no_run
 /// # async fn demo(
@@ -298,7 +295,7 @@ impl ByteStream {
         self.abort_now();
     }
 
-    fn abort_now(&mut self) {
+    pub(super) fn abort_now(&mut self) {
         if !self.done {
             self.done = true;
             let _ = self.commands.send(Command::StreamAbort(self.serial));
