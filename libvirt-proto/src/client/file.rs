@@ -113,24 +113,31 @@ impl ByteStream {
         }
         let reader = tokio::task::spawn_blocking(move || read_file(file, empty_rx, full_tx));
         let mut sent = 0u64;
-        let result = loop {
+        loop {
             match full_rx.recv().await {
-                None => break Ok(sent),
-                Some(Err(e)) => break Err(FileTransferError::File(Arc::new(e))),
+                // The reader is done: at the end of the file, unless it
+                // panicked.
+                None => {
+                    return match reader.await {
+                        Ok(()) => Ok(sent),
+                        Err(e) => Err(FileTransferError::File(Arc::new(io::Error::other(
+                            format!("the file's reader failed: {e}"),
+                        )))),
+                    };
+                }
+                // Without its channels the reader stops after its current
+                // read; nothing waits for it.
+                Some(Err(e)) => return Err(FileTransferError::File(Arc::new(e))),
                 Some(Ok((buf, n))) => {
                     if let Err(e) = self.send(&buf.bytes()[..n]).await {
-                        break Err(FileTransferError::Stream(e));
+                        return Err(FileTransferError::Stream(e));
                     }
                     sent += n as u64;
                     // The reader may have gone already (at the end).
                     let _ = empty_tx.send(buf);
                 }
             }
-        };
-        // Without its channels the reader stops after its current read.
-        drop((full_rx, empty_tx));
-        let _ = reader.await;
-        result
+        }
     }
 
     /// Writes what the stream brings into `file` from its current
