@@ -151,6 +151,8 @@ impl ByteStream {
     ///
     /// When writing the file fails, the stream is aborted (the daemon
     /// stops sending) and the error is [`FileTransferError::File`].
+    /// The bytes are written, not synced: to sync them, keep a clone of
+    /// the file (`file.try_clone()`) and call `sync_all` on it afterwards.
     ///
     /// ```no_run
     /// # async fn demo(
