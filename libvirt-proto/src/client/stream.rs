@@ -75,9 +75,10 @@ type Ack = oneshot::Receiver<Result<(), ClientError>>;
 ///
 /// For files, [`send_file`](Self::send_file) and
 /// [`recv_file`](Self::recv_file) do the file's I/O on a blocking thread,
-/// keep holes as holes, and take about half the CPU time of
-/// `tokio::io::copy_buf` with a `tokio::fs::File` (below), which hands
-/// every read and write to a blocking thread of its own.
+/// and keep holes as holes. Against `tokio::io::copy_buf` with a
+/// `tokio::fs::File` (below), which hands every read and write to a
+/// blocking thread of its own, an upload takes about half the CPU time
+/// and a download about 10% less.
 ///
 /// ```no_run
 /// # async fn demo(
