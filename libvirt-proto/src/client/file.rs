@@ -1,7 +1,7 @@
 //! Streams to and from files: [`ByteStream::send_file`] and
 //! [`ByteStream::recv_file`] do the file's I/O on a blocking thread with
 //! `std::fs`, overlapped with the connection's, so a volume upload or
-//! download takes one call and the least CPU.
+//! download takes one call and less CPU than through `tokio::fs`.
 //!
 //! Why not `tokio::fs::File` underneath: it hands every read and write to
 //! a blocking thread of its own and reads into a heap buffer, which is
