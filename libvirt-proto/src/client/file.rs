@@ -275,16 +275,13 @@ fn write_file(mut file: File, mut rx: mpsc::Receiver<Chunk>) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn temp_file(name: &str) -> (std::path::PathBuf, File) {
-        let path = std::env::temp_dir().join(format!("lvp-file-{}-{name}", std::process::id()));
-        let f = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        (path, f)
+    /// What `file` holds, read through a clone of it.
+    fn contents(file: &File) -> Vec<u8> {
+        let mut f = file.try_clone().unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        let mut out = Vec::new();
+        f.read_to_end(&mut out).unwrap();
+        out
     }
 
     fn write_chunks(file: File, chunks: Vec<Chunk>) -> io::Result<()> {
@@ -298,7 +295,8 @@ mod tests {
 
     #[test]
     fn holes_are_skipped_and_a_trailing_hole_sets_the_length() {
-        let (path, f) = temp_file("holes");
+        let f = crate::client::scratch_file("holes");
+        let check = f.try_clone().unwrap();
         let chunks = vec![
             Chunk::Data(b"head".to_vec()),
             Chunk::Hole(3),
@@ -307,8 +305,7 @@ mod tests {
             Chunk::Hole(1 << 20),
         ];
         write_chunks(f, chunks).unwrap();
-        let got = std::fs::read(&path).unwrap();
-        let _ = std::fs::remove_file(&path);
+        let got = contents(&check);
         let mut want = b"head\0\0\0\0\0mid".to_vec();
         want.resize(want.len() + (1 << 20), 0);
         assert!(got == want, "{} bytes", got.len());
@@ -316,16 +313,15 @@ mod tests {
 
     #[test]
     fn holes_beyond_any_offset_are_a_typed_error() {
-        let (path, f) = temp_file("far");
+        let f = crate::client::scratch_file("far");
         let chunks = vec![Chunk::Hole(u64::MAX), Chunk::Hole(1)];
         let err = write_chunks(f, chunks).unwrap_err();
-        let _ = std::fs::remove_file(&path);
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
     }
 
     #[test]
     fn a_file_is_read_in_full_buffers_that_start_on_a_cache_line() {
-        let (path, mut f) = temp_file("read");
+        let mut f = crate::client::scratch_file("read");
         let data: Vec<u8> = (0..READ_CHUNK * 2 + 5).map(|i| (i % 251) as u8).collect();
         f.write_all(&data).unwrap();
         f.seek(SeekFrom::Start(0)).unwrap();
@@ -336,7 +332,6 @@ mod tests {
         drop(empty_tx);
         let (full_tx, mut full_rx) = mpsc::channel(READ_BUFFERS);
         read_file(f, empty_rx, full_tx);
-        let _ = std::fs::remove_file(&path);
         let mut got = Vec::new();
         let mut sizes = Vec::new();
         while let Ok(r) = full_rx.try_recv() {

@@ -517,3 +517,19 @@ impl Drop for AbandonOnDrop<'_> {
         }
     }
 }
+
+/// A temporary file for tests, open for reading and writing, already
+/// unlinked so nothing is left behind.
+#[cfg(test)]
+pub(crate) fn scratch_file(tag: &str) -> std::fs::File {
+    let path = std::env::temp_dir().join(format!("lvp-{tag}-{}", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    f
+}

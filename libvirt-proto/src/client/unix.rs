@@ -301,7 +301,7 @@ mod tests {
             UnixSocket::from_std(a).unwrap(),
             UnixSocket::from_std(b).unwrap(),
         );
-        let mut file = tempfile_in_proc();
+        let mut file = crate::client::scratch_file("fd");
         file.write_all(b"passed").unwrap();
         let fds = [OwnedFd::from(file)];
         assert_eq!(send(&mut a, b"frame", &fds).await, 5);
@@ -335,19 +335,5 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
         assert!(fds.is_empty(), "none kept from a truncated set");
-    }
-
-    /// An anonymous temporary file.
-    fn tempfile_in_proc() -> std::fs::File {
-        let path = std::env::temp_dir().join(format!("lvp-fd-{}", std::process::id()));
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        std::fs::remove_file(&path).unwrap();
-        f
     }
 }
