@@ -79,7 +79,7 @@ fn report(e: impl std::error::Error + 'static) -> String {
 }
 
 /// How the file is read or written.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum FileIo {
     /// `tokio::fs::File` and `tokio::io::copy_buf`.
     Tokio,

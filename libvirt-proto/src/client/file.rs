@@ -62,15 +62,15 @@ impl std::error::Error for FileTransferError {
     }
 }
 
-/// A buffer whose bytes start on a cache line.
+/// [`READ_CHUNK`] bytes that start on a cache line.
 struct AlignedBuf {
     area: Vec<u8>,
     start: usize,
 }
 
 impl AlignedBuf {
-    fn new(len: usize) -> AlignedBuf {
-        let area = vec![0; len + CACHE_LINE];
+    fn new() -> AlignedBuf {
+        let area = vec![0; READ_CHUNK + CACHE_LINE];
         // At most CACHE_LINE - 1 (and never past the spare bytes).
         let start = area.as_ptr().align_offset(CACHE_LINE).min(CACHE_LINE);
         AlignedBuf { area, start }
@@ -109,7 +109,7 @@ impl ByteStream {
         let (full_tx, mut full_rx) = mpsc::channel(READ_BUFFERS);
         let (empty_tx, empty_rx) = std::sync::mpsc::channel();
         for _ in 0..READ_BUFFERS {
-            let _ = empty_tx.send(AlignedBuf::new(READ_CHUNK));
+            let _ = empty_tx.send(AlignedBuf::new());
         }
         let reader = tokio::task::spawn_blocking(move || read_file(file, empty_rx, full_tx));
         let mut sent = 0u64;
@@ -172,10 +172,7 @@ impl ByteStream {
             match self.recv_chunk().await {
                 Ok(None) => break,
                 Ok(Some(chunk)) => {
-                    let n = match &chunk {
-                        Chunk::Data(d) => d.len() as u64,
-                        Chunk::Hole(n) => *n,
-                    };
+                    let n = chunk.stream_len();
                     // Closed only when the writer has failed.
                     if tx.send(chunk).await.is_err() {
                         break;
@@ -327,7 +324,7 @@ mod tests {
         f.seek(SeekFrom::Start(0)).unwrap();
         let (empty_tx, empty_rx) = std::sync::mpsc::channel();
         for _ in 0..READ_BUFFERS {
-            empty_tx.send(AlignedBuf::new(READ_CHUNK)).unwrap();
+            empty_tx.send(AlignedBuf::new()).unwrap();
         }
         drop(empty_tx);
         let (full_tx, mut full_rx) = mpsc::channel(READ_BUFFERS);

@@ -42,6 +42,16 @@ pub enum Chunk {
     Hole(u64),
 }
 
+impl Chunk {
+    /// The bytes of the stream it stands for (a hole's included).
+    pub(crate) fn stream_len(&self) -> u64 {
+        match self {
+            Chunk::Data(d) => d.len() as u64,
+            Chunk::Hole(n) => *n,
+        }
+    }
+}
+
 type Ack = oneshot::Receiver<Result<(), ClientError>>;
 
 /// A byte stream of a call (see [`Client::call_stream`](super::Client::call_stream)).
@@ -198,11 +208,7 @@ impl ByteStream {
     pub async fn recv_all(&mut self, limit: usize) -> Result<Vec<u8>, ClientError> {
         let mut out = Vec::new();
         while let Some(c) = self.recv_chunk().await? {
-            let n = match &c {
-                Chunk::Data(d) => d.len() as u64,
-                Chunk::Hole(n) => *n,
-            };
-            let total = (out.len() as u64).saturating_add(n);
+            let total = (out.len() as u64).saturating_add(c.stream_len());
             if total > limit as u64 {
                 self.abort_now();
                 return Err(ClientError::StreamTooLarge { limit });
