@@ -111,7 +111,7 @@ impl ::std::convert::From<TypedParameterType> for i32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct TypedParameterFlags : u32 { #[doc =
     " `VIR_TYPED_PARAM_STRING_OKAY`: Older servers lacked the ability to handle string typed parameters. Attempts to set a string parameter with an older server will fail at the client, but attempts to retrieve parameters must not return strings from a new server to an older client, so this flag exists to identify newer clients to newer servers. This flag is automatically set when needed, so the user does not have to worry about it; however, manually setting the flag can be used to reject servers that cannot return typed strings, even if no strings would be returned. Since: 0.9.8"]
-    const OKAY = 4; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const STRING_OKAY = 4; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl TypedParameterFlags {
     /// The C names of the flags, by value.
@@ -208,7 +208,7 @@ impl ::std::convert::From<NodeSuspendTarget> for i32 {
 pub struct NodeGetCPUStatsAllCPUs(pub i32);
 impl NodeGetCPUStatsAllCPUs {
     /// `VIR_NODE_CPU_STATS_ALL_CPUS`: (Since: 0.9.3)
-    pub const CPUS: Self = Self(-1);
+    pub const CPU_STATS_ALL_CPUS: Self = Self(-1);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
@@ -246,7 +246,7 @@ impl ::std::convert::From<NodeGetCPUStatsAllCPUs> for i32 {
 pub struct NodeGetMemoryStatsAllCells(pub i32);
 impl NodeGetMemoryStatsAllCells {
     /// `VIR_NODE_MEMORY_STATS_ALL_CELLS`: (Since: 0.9.3)
-    pub const CELLS: Self = Self(-1);
+    pub const MEMORY_STATS_ALL_CELLS: Self = Self(-1);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
@@ -1883,7 +1883,8 @@ impl ::std::convert::From<DomainMigrateMaxSpeedFlags> for u32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct ConnectGetDomainCapabilitiesFlags : u32 { #[doc =
     " `VIR_CONNECT_GET_DOMAIN_CAPABILITIES_DISABLE_DEPRECATED_FEATURES`: Report host model with deprecated features disabled. (Since: 11.0.0)"]
-    const FEATURES = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const DISABLE_DEPRECATED_FEATURES = 1; #[doc = r" Any other bit, as sent or given."]
+    const _ = ! 0; }
 }
 impl ConnectGetDomainCapabilitiesFlags {
     /// The C names of the flags, by value.
@@ -2949,7 +2950,8 @@ impl ::std::convert::From<DomainBlockJobAbortFlags> for u32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainBlockJobInfoFlags : u32 { #[doc =
     " `VIR_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES`: bandwidth in bytes/s instead of MiB/s (Since: 1.2.9)"]
-    const BYTES = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const BANDWIDTH_BYTES = 1; #[doc = r" Any other bit, as sent or given."] const _ = !
+    0; }
 }
 impl DomainBlockJobInfoFlags {
     /// The C names of the flags, by value.
@@ -2981,7 +2983,8 @@ impl ::std::convert::From<DomainBlockJobInfoFlags> for u32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainBlockJobSetSpeedFlags : u32 { #[doc =
     " `VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES`: bandwidth in bytes/s instead of MiB/s (Since: 1.2.9)"]
-    const BYTES = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const SPEED_BANDWIDTH_BYTES = 1; #[doc = r" Any other bit, as sent or given."] const
+    _ = ! 0; }
 }
 impl DomainBlockJobSetSpeedFlags {
     /// The C names of the flags, by value.
@@ -3015,7 +3018,8 @@ impl ::std::convert::From<DomainBlockJobSetSpeedFlags> for u32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainBlockPullFlags : u32 { #[doc =
     " `VIR_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES`: bandwidth in bytes/s instead of MiB/s (Since: 1.2.9)"]
-    const BYTES = 64; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const BANDWIDTH_BYTES = 64; #[doc = r" Any other bit, as sent or given."] const _ = !
+    0; }
 }
 impl DomainBlockPullFlags {
     /// The C names of the flags, by value.
@@ -5268,7 +5272,7 @@ impl ::std::convert::From<DomainOpenGraphicsFlags> for u32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainSetTimeFlags : u32 { #[doc =
     " `VIR_DOMAIN_TIME_SYNC`: Re-sync domain time from domain's RTC (Since: 1.2.5)"]
-    const SYNC = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const TIME_SYNC = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl DomainSetTimeFlags {
     /// The C names of the flags, by value.
@@ -5512,7 +5516,8 @@ impl ::std::convert::From<DomainInterfaceAddressesSource> for i32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainSetUserPasswordFlags : u32 { #[doc =
     " `VIR_DOMAIN_PASSWORD_ENCRYPTED`: the password is already encrypted (Since: 1.2.16)"]
-    const ENCRYPTED = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const PASSWORD_ENCRYPTED = 1; #[doc = r" Any other bit, as sent or given."] const _ =
+    ! 0; }
 }
 impl DomainSetUserPasswordFlags {
     /// The C names of the flags, by value.
@@ -5766,7 +5771,8 @@ impl ::std::convert::From<DomainAgentResponseTimeoutValues> for i32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainBackupBeginFlags : u32 { #[doc =
     " `VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL`: reuse separately provided images (Since: 6.0.0)"]
-    const EXTERNAL = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const REUSE_EXTERNAL = 1; #[doc = r" Any other bit, as sent or given."] const _ = !
+    0; }
 }
 impl DomainBackupBeginFlags {
     /// The C names of the flags, by value.
@@ -11183,7 +11189,7 @@ impl ::std::convert::From<StorageVolCreateFlags> for u32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct StorageVolDownloadFlags : u32 { #[doc =
     " `VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM`: Use sparse stream (Since: 3.4.0)"] const
-    STREAM = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    SPARSE_STREAM = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl StorageVolDownloadFlags {
     /// The C names of the flags, by value.
@@ -11214,7 +11220,7 @@ impl ::std::convert::From<StorageVolDownloadFlags> for u32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct StorageVolUploadFlags : u32 { #[doc =
     " `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM`: Use sparse stream (Since: 3.4.0)"] const
-    STREAM = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    SPARSE_STREAM = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl StorageVolUploadFlags {
     /// The C names of the flags, by value.
@@ -11420,7 +11426,7 @@ impl ::std::convert::From<StreamFlags> for u32 {
     " libvirt's `virStreamRecvFlagsValues` (`include/libvirt/libvirt-stream.h`), a set of flags; bits this release does not know are kept."]
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct StreamRecvFlagsValues : u32 { #[doc =
-    " `VIR_STREAM_RECV_STOP_AT_HOLE`: (Since: 3.4.0)"] const HOLE = 1; #[doc =
+    " `VIR_STREAM_RECV_STOP_AT_HOLE`: (Since: 3.4.0)"] const STOP_AT_HOLE = 1; #[doc =
     r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl StreamRecvFlagsValues {
@@ -11656,7 +11662,8 @@ impl ::std::convert::From<ClientTransport> for i32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct AdmConnectDaemonShutdownFlags : u32 { #[doc =
     " `VIR_DAEMON_SHUTDOWN_PRESERVE`: Preserve state before shutting down daemon (Since: 11.2.0)"]
-    const PRESERVE = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const DAEMON_SHUTDOWN_PRESERVE = 1; #[doc = r" Any other bit, as sent or given."]
+    const _ = ! 0; }
 }
 impl AdmConnectDaemonShutdownFlags {
     /// The C names of the flags, by value.

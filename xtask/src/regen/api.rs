@@ -170,31 +170,61 @@ impl FlagParams {
     }
 }
 
-/// The longest `_`-ended prefix all members share, followed in each by a
-/// letter (so no constant starts with a digit).
-pub fn common_prefix(members: &[Member]) -> usize {
-    let Some(first) = members.first() else {
-        return 0;
-    };
+/// How many leading bytes of each member's name its constant drops: the
+/// longest `_`-ended prefix all members share, followed in each by a
+/// letter (so no constant starts with a digit). An enum of one member
+/// shares everything with itself, so there the prefix is the member's
+/// leading words that spell the start of the enum's own name
+/// (`virStorageVolUploadFlags`: `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM`
+/// becomes `SPARSE_STREAM`, not `STREAM`).
+pub fn member_prefix(c_name: &str, members: &[Member]) -> usize {
+    match members {
+        [] => 0,
+        [only] => prefix_of_one(c_name, &only.name),
+        [first, ..] => {
+            let mut best = 0;
+            for (i, _) in first.name.match_indices('_') {
+                let p = &first.name[..=i];
+                if members.iter().all(|m| {
+                    m.name.starts_with(p)
+                        && m.name[p.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+                }) {
+                    best = i + 1;
+                } else {
+                    break;
+                }
+            }
+            best
+        }
+    }
+}
+
+/// The leading `_`-ended words of `member` that, run together, begin
+/// `c_name` (letters and digits, without case), followed by a letter.
+fn prefix_of_one(c_name: &str, member: &str) -> usize {
+    let key: String = c_name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let mut spelled = String::new();
     let mut best = 0;
-    for (i, _) in first.name.match_indices('_') {
-        let p = &first.name[..=i];
-        if members.iter().all(|m| {
-            m.name.starts_with(p)
-                && m.name[p.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
-        }) {
-            best = i + 1;
-        } else {
+    for (i, _) in member.match_indices('_') {
+        spelled.extend(member[best..i].chars().map(|c| c.to_ascii_lowercase()));
+        if !key.starts_with(&spelled)
+            || !member[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic())
+        {
             break;
         }
+        best = i + 1;
     }
     best
 }
 
-/// Each member's Rust constant name: the member without the shared prefix,
-/// or its whole C name where two would collide.
-fn member_names(members: &[Member]) -> Vec<String> {
-    let strip = common_prefix(members);
+/// Each member's Rust constant name: the member without the enum's prefix
+/// ([`member_prefix`]), or its whole C name where two would collide.
+fn member_names(c_name: &str, members: &[Member]) -> Vec<String> {
+    let strip = member_prefix(c_name, members);
     let mut seen = HashSet::new();
     members
         .iter()
@@ -264,15 +294,18 @@ pub fn value_enum(
         doc,
         &format!(" libvirt's `{c_name}` (`{header}`); values this release does not know are kept."),
     );
-    let consts = members.iter().zip(member_names(members)).map(|(m, name)| {
-        let id = format_ident!("{}", name);
-        let v = Literal::i32_unsuffixed(m.value as i32);
-        let d = member_doc(m);
-        quote! {
-            #[doc = #d]
-            pub const #id: Self = Self(#v);
-        }
-    });
+    let consts = members
+        .iter()
+        .zip(member_names(c_name, members))
+        .map(|(m, name)| {
+            let id = format_ident!("{}", name);
+            let v = Literal::i32_unsuffixed(m.value as i32);
+            let d = member_doc(m);
+            quote! {
+                #[doc = #d]
+                pub const #id: Self = Self(#v);
+            }
+        });
     // The first member with a value names it.
     let mut named = HashSet::new();
     let arms = members.iter().filter(|m| named.insert(m.value)).map(|m| {
@@ -359,7 +392,7 @@ fn dependent(
     let mut variants = Vec::new();
     let mut with_virsh = 0;
     let mut seen = HashSet::new();
-    for (m, constant) in of.members.iter().zip(member_names(&of.members)) {
+    for (m, constant) in of.members.iter().zip(member_names(&of.name, &of.members)) {
         if !seen.insert(m.value) {
             continue;
         }
@@ -396,7 +429,7 @@ fn dependent(
     let decls = variants.iter().map(|(v, t, _, c)| {
         let doc = format!(
             " Of [`{of_ty}::{}`] (`{c}`).",
-            c[common_prefix(&of.members)..].to_owned()
+            c[member_prefix(&of.name, &of.members)..].to_owned()
         );
         quote!(#[doc = #doc] #v(#t),)
     });
@@ -500,15 +533,18 @@ fn flag_set(c_name: &str, header: &str, doc: &str, members: &[Member]) -> TokenS
              are kept."
         ),
     );
-    let consts = members.iter().zip(member_names(members)).map(|(m, name)| {
-        let id = format_ident!("{}", name);
-        let v = Literal::u32_unsuffixed(m.value as u32);
-        let d = member_doc(m);
-        quote! {
-            #[doc = #d]
-            const #id = #v;
-        }
-    });
+    let consts = members
+        .iter()
+        .zip(member_names(c_name, members))
+        .map(|(m, name)| {
+            let id = format_ident!("{}", name);
+            let v = Literal::u32_unsuffixed(m.value as u32);
+            let d = member_doc(m);
+            quote! {
+                #[doc = #d]
+                const #id = #v;
+            }
+        });
     let names = members.iter().map(|m| {
         let v = Literal::u32_unsuffixed(m.value as u32);
         let n = &m.name;
@@ -707,10 +743,35 @@ mod tests {
             value: 0,
             doc: String::new(),
         };
-        let names = member_names(&[m("VIR_DOMAIN_NOSTATE"), m("VIR_DOMAIN_RUNNING")]);
+        let names = member_names(
+            "virDomainState",
+            &[m("VIR_DOMAIN_NOSTATE"), m("VIR_DOMAIN_RUNNING")],
+        );
         assert_eq!(names, ["NOSTATE", "RUNNING"]);
         // A digit after the prefix keeps it one word shorter.
-        let names = member_names(&[m("VIR_X_1A"), m("VIR_X_B")]);
+        let names = member_names("virX", &[m("VIR_X_1A"), m("VIR_X_B")]);
         assert_eq!(names, ["X_1A", "X_B"]);
+        // One member keeps the words after its enum's name.
+        let one = |c_name, member| member_names(c_name, &[m(member)]);
+        let names = one(
+            "virStorageVolUploadFlags",
+            "VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM",
+        );
+        assert_eq!(names, ["SPARSE_STREAM"]);
+        let names = one(
+            "virDomainSaveImageXMLFlags",
+            "VIR_DOMAIN_SAVE_IMAGE_XML_SECURE",
+        );
+        assert_eq!(names, ["SECURE"]);
+        let names = one(
+            "virDomainPMSuspendedReason",
+            "VIR_DOMAIN_PMSUSPENDED_UNKNOWN",
+        );
+        assert_eq!(names, ["UNKNOWN"]);
+        // Where the member's words part from the enum's, there.
+        let names = one("virDomainFooFlags", "VIR_DOMAIN_BAR_BAZ");
+        assert_eq!(names, ["BAR_BAZ"]);
+        let names = one("virFooFlags", "VIR_FOO_2D");
+        assert_eq!(names, ["FOO_2D"]);
     }
 }
