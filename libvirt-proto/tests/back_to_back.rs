@@ -185,7 +185,7 @@ fn a_write_stream_end_to_end_with_holes() {
         },
         offset: 0,
         length: 0,
-        flags: 0,
+        flags: 1, // SPARSE_STREAM: holes may travel
     };
     let serial = c.call::<procs::StorageVolUpload>(&args).unwrap();
     pump(&mut c, &mut s, now);

@@ -1,7 +1,8 @@
 //! Byte streams and command transports against a real private `libvirtd`:
 //! sparse volume upload and download through the daemon's storage driver
 //! (checked against `virsh vol-download`), volumes to and from files
-//! (`send_file`, `recv_file`), and the `ext` transport.
+//! (`send_file`, `recv_file`, sparse files), holes refused on a stream
+//! that is not sparse, and the `ext` transport.
 
 #![cfg(feature = "client")]
 
@@ -176,6 +177,67 @@ async fn volumes_go_to_and_come_from_files() {
         std::fs::read(&back).unwrap() == data[..size],
         "the file came back"
     );
+}
+
+#[tokio::test]
+async fn a_sparse_file_goes_up_as_holes_and_stays_sparse() {
+    use std::io::{Seek, SeekFrom, Write};
+    use std::os::unix::fs::MetadataExt;
+    let Some(d) = Daemon::start("sparse-file") else {
+        return;
+    };
+    let c = Client::connect(&storage_uri(&d)).await.unwrap();
+    const MIB: usize = 1 << 20;
+    let vol = volume(&c, &d, (8 * MIB) as u64).await;
+
+    // 1 MiB of data, a hole, 100 KiB of data at 5 MiB, a hole to 8 MiB.
+    let source = d.dir.join("sparse-source.bin");
+    let mut f = std::fs::File::create(&source).unwrap();
+    let data: Vec<u8> = (0..MIB).map(|i| (i * 7 % 251) as u8 | 1).collect();
+    f.write_all(&data).unwrap();
+    f.seek(SeekFrom::Start(5 * MIB as u64)).unwrap();
+    f.write_all(&data[..100 << 10]).unwrap();
+    f.set_len(8 * MIB as u64).unwrap();
+    drop(f);
+    let want = std::fs::read(&source).unwrap();
+
+    let mut up = c.storage_vol_upload(&vol, 0, 0, SPARSE).await.unwrap();
+    assert!(up.is_sparse());
+    let file = std::fs::File::open(&source).unwrap();
+    assert_eq!(up.send_file(file).await.unwrap(), (8 * MIB) as u64);
+    up.finish().await.unwrap();
+
+    // Only the data was written: the volume's file stayed sparse.
+    let on_disk = std::fs::metadata(d.dir.join("pool/v.img")).unwrap();
+    assert_eq!(on_disk.len(), (8 * MIB) as u64);
+    let allocated = on_disk.blocks() * 512;
+    assert!(
+        allocated < (2 * MIB) as u64,
+        "the holes went as holes ({allocated} bytes allocated)"
+    );
+    let mut down = c.storage_vol_download(&vol, 0, 0, SPARSE).await.unwrap();
+    let mut back = Vec::new();
+    down.read_to_end(&mut back).await.unwrap();
+    assert!(back == want, "the sparse file came back");
+}
+
+#[tokio::test]
+async fn a_hole_on_a_stream_that_is_not_sparse_is_refused_and_the_stream_goes_on() {
+    let Some(d) = Daemon::start("not-sparse") else {
+        return;
+    };
+    let c = Client::connect(&storage_uri(&d)).await.unwrap();
+    let vol = volume(&c, &d, 4096).await;
+    let mut up = c.storage_vol_upload(&vol, 0, 0, 0).await.unwrap();
+    assert!(!up.is_sparse());
+    assert!(matches!(
+        up.send_hole(100).await,
+        Err(libvirt_proto::client::ClientError::NotSparse)
+    ));
+    up.send(b"after").await.unwrap();
+    up.finish().await.unwrap();
+    let mut down = c.storage_vol_download(&vol, 0, 5, 0).await.unwrap();
+    assert_eq!(down.recv_all(5).await.unwrap(), b"after");
 }
 
 #[tokio::test]

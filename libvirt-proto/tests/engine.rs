@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use libvirt_proto::dispatch::Message;
 use libvirt_proto::engine::{
-    CallError, ClientEngine, CloseReason, Event, ProtocolError, StreamEvent, DEFAULT_MAX_IN_FLIGHT,
+    CallError, ClientEngine, CloseReason, EngineError, Event, ProtocolError, StreamEvent,
+    DEFAULT_MAX_IN_FLIGHT,
 };
 use libvirt_proto::error::RemoteError;
 use libvirt_proto::error_codes::{ErrorDomain, ErrorNumber};
@@ -382,11 +383,9 @@ fn a_read_stream_delivers_data_and_completes_the_handshake() {
     ));
 }
 
-#[test]
-fn write_streams_send_data_holes_and_finish() {
-    let now = Instant::now();
-    let mut c = ClientEngine::new(now);
-    let args = remote::StorageVolUploadArgs {
+/// A volume upload's arguments, sparse (`SPARSE_STREAM`) or not.
+fn upload_args(sparse: bool) -> remote::StorageVolUploadArgs {
+    remote::StorageVolUploadArgs {
         vol: remote::NonnullStorageVol {
             pool: "default".into(),
             name: "v".into(),
@@ -394,8 +393,36 @@ fn write_streams_send_data_holes_and_finish() {
         },
         offset: 0,
         length: 0,
-        flags: 0,
-    };
+        flags: u32::from(sparse),
+    }
+}
+
+#[test]
+fn a_hole_on_a_stream_that_is_not_sparse_is_refused_before_it_is_sent() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let serial = c
+        .call::<procs::StorageVolUpload>(&upload_args(false))
+        .unwrap();
+    let call = sent(&mut c).remove(0);
+    c.handle_input(
+        &answer(&call, MessageType::Reply, MessageStatus::Ok, vec![]),
+        now,
+    );
+    assert_eq!(
+        c.stream_hole(serial, 4096),
+        Err(EngineError::NotSparse(serial))
+    );
+    assert!(sent(&mut c).is_empty(), "nothing went out");
+    c.stream_send(serial, b"abc").unwrap();
+    assert_eq!(sent(&mut c).len(), 1, "the stream goes on");
+}
+
+#[test]
+fn write_streams_send_data_holes_and_finish() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    let args = upload_args(true);
     let serial = c.call::<procs::StorageVolUpload>(&args).unwrap();
     let call = sent(&mut c).remove(0);
     c.handle_input(

@@ -125,6 +125,10 @@ pub enum ClientError {
     },
     /// A hole longer than the protocol can say (`i64::MAX` bytes).
     HoleTooLarge(u64),
+    /// A hole on a stream that is not sparse: only storage volume
+    /// transfers opened with their `SPARSE_STREAM` flag carry holes (see
+    /// [`ByteStream::is_sparse`](super::ByteStream::is_sparse)).
+    NotSparse,
     /// The byte stream has ended (its data ended, or it was finished or
     /// aborted): nothing more can be sent on it.
     StreamEnded,
@@ -166,6 +170,9 @@ impl fmt::Display for ClientError {
                 write!(f, "the stream holds more than {limit} bytes")
             }
             ClientError::HoleTooLarge(n) => write!(f, "a hole of {n} bytes is too long"),
+            ClientError::NotSparse => {
+                f.write_str("the stream is not sparse: it cannot carry a hole")
+            }
             ClientError::StreamEnded => f.write_str("the stream has ended"),
             ClientError::Closed => f.write_str("the connection is closed"),
         }
@@ -198,6 +205,7 @@ impl std::error::Error for ClientError {
             | ClientError::NotAStream(_)
             | ClientError::StreamTooLarge { .. }
             | ClientError::HoleTooLarge(_)
+            | ClientError::NotSparse
             | ClientError::StreamEnded
             | ClientError::Closed => None,
         }
@@ -277,6 +285,7 @@ impl From<EngineError> for ClientError {
             EngineError::Closed(r) => ClientError::ended(r),
             EngineError::Encode(e) => ClientError::Encode(e),
             EngineError::NoSuchStream(s) => ClientError::NoSuchStream(s),
+            EngineError::NotSparse(_) => ClientError::NotSparse,
             EngineError::Decode(e) => ClientError::Decode(e),
             EngineError::TooManyFds(count) => ClientError::TooManyFds {
                 count,
@@ -323,6 +332,10 @@ mod tests {
 
     #[test]
     fn engine_errors_keep_what_happened() {
+        assert!(matches!(
+            ClientError::from(EngineError::NotSparse(3)),
+            ClientError::NotSparse
+        ));
         assert!(matches!(
             ClientError::from(EngineError::TooManyFds(40)),
             ClientError::TooManyFds {

@@ -1,7 +1,9 @@
 //! Streams to and from files: [`ByteStream::send_file`] and
 //! [`ByteStream::recv_file`] do the file's I/O on a blocking thread with
 //! `std::fs`, overlapped with the connection's, so a volume upload or
-//! download takes one call and less CPU than through `tokio::fs`.
+//! download takes one call and less CPU than through `tokio::fs`. On a
+//! sparse stream, holes stay holes both ways: skipped when writing, found
+//! with `SEEK_DATA` / `SEEK_HOLE` when reading.
 //!
 //! Why not `tokio::fs::File` underneath: it hands every read and write to
 //! a blocking thread of its own and reads into a heap buffer, which is
@@ -87,9 +89,15 @@ impl AlignedBuf {
 
 impl ByteStream {
     /// Sends what `file` holds from its current position to its end, and
-    /// returns the number of bytes sent. The file is read on a blocking
-    /// thread while earlier bytes go out. Every byte is sent as data (a
-    /// sparse upload sends its holes with [`send_hole`](Self::send_hole)).
+    /// returns the number of bytes of the stream that covers (holes
+    /// included). The file is read on a blocking thread while earlier
+    /// bytes go out.
+    ///
+    /// On a [sparse](Self::is_sparse) stream the file's holes go as holes,
+    /// found as `virsh vol-upload --sparse` finds them (`SEEK_DATA` and
+    /// `SEEK_HOLE`, on Linux), so a sparse image sends only its data and
+    /// stays sparse on the daemon's side. Otherwise, or where the file
+    /// cannot tell (a pipe), every byte is sent as data.
     ///
     /// Call [`finish`](Self::finish) afterwards for the daemon to confirm
     /// the upload. After an error the stream is left as it is: drop it or
@@ -100,7 +108,10 @@ impl ByteStream {
     /// #     client: &libvirt_proto::client::Client,
     /// #     vol: &libvirt_proto::remote::NonnullStorageVol,
     /// # ) -> Result<(), Box<dyn std::error::Error>> {
-    /// let mut stream = client.storage_vol_upload(vol, 0, 0, 0).await?;
+    /// use libvirt_proto::api::StorageVolUploadFlags;
+    ///
+    /// let sparse = StorageVolUploadFlags::SPARSE_STREAM.bits();
+    /// let mut stream = client.storage_vol_upload(vol, 0, 0, sparse).await?;
     /// stream.send_file(std::fs::File::open("disk.img")?).await?;
     /// stream.finish().await?;
     /// # Ok(()) }
@@ -111,10 +122,17 @@ impl ByteStream {
         for _ in 0..READ_BUFFERS {
             let _ = empty_tx.send(AlignedBuf::new());
         }
-        let reader = tokio::task::spawn_blocking(move || read_file(file, empty_rx, full_tx));
+        let reader = FileReader {
+            file,
+            empty: empty_rx,
+            spare: None,
+            full: full_tx,
+        };
+        let sparse = self.is_sparse();
+        let reader = tokio::task::spawn_blocking(move || reader.run(sparse));
         let mut sent = 0u64;
         loop {
-            match full_rx.recv().await {
+            let piece = match full_rx.recv().await {
                 // The reader is done: at the end of the file, unless it
                 // panicked.
                 None => {
@@ -128,15 +146,18 @@ impl ByteStream {
                 // Without its channels the reader stops after its current
                 // read; nothing waits for it.
                 Some(Err(e)) => return Err(FileTransferError::File(Arc::new(e))),
-                Some(Ok((buf, n))) => {
-                    if let Err(e) = self.send(&buf.bytes()[..n]).await {
-                        return Err(FileTransferError::Stream(e));
-                    }
-                    sent += n as u64;
+                Some(Ok(piece)) => piece,
+            };
+            let n = match piece {
+                Piece::Data(buf, n) => {
+                    let sent = self.send(&buf.bytes()[..n]).await;
                     // The reader may have gone already (at the end).
                     let _ = empty_tx.send(buf);
+                    sent.map(|()| n as u64)
                 }
-            }
+                Piece::Hole(n) => self.send_hole(n).await.map(|()| n),
+            };
+            sent = sent.saturating_add(n.map_err(FileTransferError::Stream)?);
         }
     }
 
@@ -200,27 +221,161 @@ impl ByteStream {
     }
 }
 
-/// Fills the buffers `empty` brings from `file` and passes them on, until
-/// the end of the file, an error, or the stream's side going away.
-fn read_file(
-    mut file: File,
+/// What the reading thread hands the stream.
+enum Piece {
+    /// The buffer's first bytes.
+    Data(AlignedBuf, usize),
+    /// A hole of this many bytes.
+    Hole(u64),
+}
+
+/// Why the reading thread stopped early.
+enum Stop {
+    /// The stream's side has gone (it failed): nobody waits for more.
+    Gone,
+    /// The file's I/O failed.
+    Failed(io::Error),
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+/// The reading thread of [`ByteStream::send_file`]: fills the buffers
+/// `empty` brings and passes them on through `full`, with the holes
+/// between them, until the end of the file, an error, or the stream's
+/// side going away.
+struct FileReader {
+    file: File,
     empty: std::sync::mpsc::Receiver<AlignedBuf>,
-    full: mpsc::Sender<io::Result<(AlignedBuf, usize)>>,
-) {
-    while let Ok(mut buf) = empty.recv() {
-        match read_full(&mut file, buf.bytes_mut()) {
-            Ok(0) => return,
-            Ok(n) => {
-                if full.blocking_send(Ok((buf, n))).is_err() {
-                    return;
-                }
+    /// A buffer taken but not filled (the file had ended).
+    spare: Option<AlignedBuf>,
+    full: mpsc::Sender<io::Result<Piece>>,
+}
+
+impl FileReader {
+    /// Reads the whole file, finding its holes when `sparse`.
+    fn run(mut self, sparse: bool) {
+        let end = if sparse {
+            self.send_sections()
+        } else {
+            self.send_data(u64::MAX).map(drop)
+        };
+        if let Err(Stop::Failed(e)) = end {
+            let _ = self.full.blocking_send(Err(e));
+        }
+    }
+
+    fn pass(&self, piece: Piece) -> Result<(), Stop> {
+        self.full.blocking_send(Ok(piece)).map_err(|_| Stop::Gone)
+    }
+
+    /// Passes on the data and holes from the file's position to its end.
+    fn send_sections(&mut self) -> Result<(), Stop> {
+        let mut pos = match self.file.stream_position() {
+            Ok(pos) => pos,
+            // A pipe or a socket: data only.
+            Err(e) if e.kind() == io::ErrorKind::NotSeekable => {
+                return self.send_data(u64::MAX).map(drop)
             }
-            Err(e) => {
-                let _ = full.blocking_send(Err(e));
-                return;
+            Err(e) => return Err(e.into()),
+        };
+        loop {
+            match next_section(&self.file, pos)? {
+                Section::Data(len) => {
+                    self.file.seek(SeekFrom::Start(pos))?;
+                    let n = self.send_data(len)?;
+                    // Fewer bytes than the file said: it shrank meanwhile.
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    pos += n;
+                }
+                Section::Hole(len) => {
+                    self.pass(Piece::Hole(len))?;
+                    pos += len;
+                }
+                Section::End => return Ok(()),
+                Section::Unknown => {
+                    self.file.seek(SeekFrom::Start(pos))?;
+                    return self.send_data(u64::MAX).map(drop);
+                }
             }
         }
     }
+
+    /// Passes on up to `limit` bytes read from the file's position, in
+    /// full buffers but for the last; returns how many it read (fewer
+    /// when the file ended first).
+    fn send_data(&mut self, limit: u64) -> Result<u64, Stop> {
+        let mut read = 0u64;
+        while read < limit {
+            let mut buf = match self.spare.take() {
+                Some(buf) => buf,
+                None => self.empty.recv().map_err(|_| Stop::Gone)?,
+            };
+            let want = usize::try_from(limit - read).map_or(READ_CHUNK, |l| l.min(READ_CHUNK));
+            let n = read_full(&mut self.file, &mut buf.bytes_mut()[..want])?;
+            if n == 0 {
+                self.spare = Some(buf);
+                break;
+            }
+            self.pass(Piece::Data(buf, n))?;
+            read += n as u64;
+            if n < want {
+                break;
+            }
+        }
+        Ok(read)
+    }
+}
+
+/// The part of a file that starts at an offset.
+#[derive(Debug, PartialEq, Eq)]
+enum Section {
+    /// This many bytes of data.
+    Data(u64),
+    /// A hole of this many bytes.
+    Hole(u64),
+    /// The offset is at or past the end.
+    End,
+    /// The file cannot say where its holes are: read it all as data.
+    Unknown,
+}
+
+/// Where `file`'s data and holes are at `pos`, from `SEEK_DATA` and
+/// `SEEK_HOLE`. Moves the file's position.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn next_section(file: &File, pos: u64) -> io::Result<Section> {
+    use rustix::fs::{seek, SeekFrom as From};
+    use rustix::io::Errno;
+    match seek(file, From::Data(pos)) {
+        Ok(data) if data > pos => Ok(Section::Hole(data - pos)),
+        Ok(_) => match seek(file, From::Hole(pos))? {
+            hole if hole > pos => Ok(Section::Data(hole - pos)),
+            _ => Ok(Section::Unknown),
+        },
+        // No data from `pos` on: the rest is one hole, if anything.
+        Err(Errno::NXIO) => {
+            let len = file.metadata()?.len();
+            Ok(if len > pos {
+                Section::Hole(len - pos)
+            } else {
+                Section::End
+            })
+        }
+        // A pipe, or a file system that cannot tell.
+        Err(Errno::INVAL | Errno::SPIPE | Errno::OPNOTSUPP) => Ok(Section::Unknown),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Elsewhere a file is read as data.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn next_section(_: &File, _: u64) -> io::Result<Section> {
+    Ok(Section::Unknown)
 }
 
 /// Reads until `buf` is full or the file ends, so every packet but the
@@ -316,28 +471,89 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
     }
 
+    /// What a [`FileReader`] passes on for `file`: the data's bytes
+    /// (each buffer checked to start on a cache line) or a hole's length.
+    fn read_pieces(file: File, sparse: bool) -> Vec<Result<Vec<u8>, u64>> {
+        const PLENTY: usize = 64;
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel();
+        for _ in 0..PLENTY {
+            empty_tx.send(AlignedBuf::new()).unwrap();
+        }
+        let (full_tx, mut full_rx) = mpsc::channel(PLENTY);
+        let reader = FileReader {
+            file,
+            empty: empty_rx,
+            spare: None,
+            full: full_tx,
+        };
+        reader.run(sparse);
+        let mut out = Vec::new();
+        while let Ok(piece) = full_rx.try_recv() {
+            out.push(match piece.unwrap() {
+                Piece::Data(buf, n) => {
+                    assert_eq!(buf.bytes().as_ptr() as usize % CACHE_LINE, 0);
+                    Ok(buf.bytes()[..n].to_vec())
+                }
+                Piece::Hole(n) => Err(n),
+            });
+        }
+        out
+    }
+
+    /// The bytes `pieces` stand for, holes as zeros.
+    fn flatten(pieces: &[Result<Vec<u8>, u64>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in pieces {
+            match p {
+                Ok(d) => out.extend_from_slice(d),
+                Err(n) => out.resize(out.len() + *n as usize, 0),
+            }
+        }
+        out
+    }
+
     #[test]
     fn a_file_is_read_in_full_buffers_that_start_on_a_cache_line() {
         let mut f = crate::client::scratch_file("read");
         let data: Vec<u8> = (0..READ_CHUNK * 2 + 5).map(|i| (i % 251) as u8).collect();
         f.write_all(&data).unwrap();
         f.seek(SeekFrom::Start(0)).unwrap();
-        let (empty_tx, empty_rx) = std::sync::mpsc::channel();
-        for _ in 0..READ_BUFFERS {
-            empty_tx.send(AlignedBuf::new()).unwrap();
-        }
-        drop(empty_tx);
-        let (full_tx, mut full_rx) = mpsc::channel(READ_BUFFERS);
-        read_file(f, empty_rx, full_tx);
-        let mut got = Vec::new();
-        let mut sizes = Vec::new();
-        while let Ok(r) = full_rx.try_recv() {
-            let (buf, n) = r.unwrap();
-            assert_eq!(buf.bytes().as_ptr() as usize % CACHE_LINE, 0);
-            got.extend_from_slice(&buf.bytes()[..n]);
-            sizes.push(n);
-        }
+        let pieces = read_pieces(f, false);
+        let sizes: Vec<_> = pieces.iter().map(|p| p.as_ref().unwrap().len()).collect();
         assert_eq!(sizes, [READ_CHUNK, READ_CHUNK, 5]);
-        assert!(got == data);
+        assert!(flatten(&pieces) == data);
+    }
+
+    #[test]
+    fn a_sparse_read_passes_holes_from_the_files_position() {
+        const MIB: usize = 1 << 20;
+        let mut f = crate::client::scratch_file("sparse");
+        f.write_all(&[7; 5000]).unwrap();
+        f.seek(SeekFrom::Start(3 * MIB as u64)).unwrap();
+        f.write_all(&[9; 10]).unwrap();
+        f.set_len(6 * MIB as u64).unwrap();
+        let mut want = vec![0u8; 6 * MIB];
+        want[..5000].fill(7);
+        want[3 * MIB..3 * MIB + 10].fill(9);
+        // From byte 1000 on, as `send_file` reads from the position.
+        f.seek(SeekFrom::Start(1000)).unwrap();
+        let pieces = read_pieces(f, true);
+        assert!(flatten(&pieces) == want[1000..]);
+        let holes: u64 = pieces.iter().filter_map(|p| p.as_ref().err()).sum();
+        // The file systems round data to their blocks; the rest is holes.
+        assert!(holes >= 5 * MIB as u64, "{holes} bytes of holes");
+        assert!(matches!(pieces.last(), Some(Err(_))), "ends in a hole");
+        assert!(pieces
+            .iter()
+            .all(|p| p.as_ref().map_or_else(|n| *n > 0, |d| !d.is_empty())));
+    }
+
+    #[test]
+    fn what_cannot_seek_is_read_as_data_when_sparse() {
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.write_all(&[5; 3000]).unwrap();
+        drop(a);
+        let pieces = read_pieces(File::from(std::os::fd::OwnedFd::from(b)), true);
+        assert_eq!(pieces, [Ok(vec![5; 3000])]);
     }
 }

@@ -370,8 +370,18 @@ impl Client {
         };
         let (inbox, link) =
             command::stream_channel(STREAM_RECV_BUFFER, self.shared.drained.clone());
+        let body = encode_args::<P>(args)?;
+        let sparse = crate::engine::asks_for_holes(P::PROGRAM, P::NUMBER as i32, &body);
         let reply = self
-            .request::<P>(args, Vec::new(), Some((info.direction, inbox)), None)
+            .request_raw(
+                P::PROGRAM,
+                P::VERSION,
+                P::NUMBER as i32,
+                body,
+                Vec::new(),
+                Some((info.direction, inbox)),
+                None,
+            )
             .await?;
         let ret = rt::decode_all::<P::RetCodec>(&reply.body).map_err(ClientError::Decode)?;
         Ok((
@@ -379,6 +389,7 @@ impl Client {
             ByteStream::new(
                 reply.serial,
                 info.direction,
+                sparse,
                 link,
                 self.shared.commands.clone(),
                 self.shared.ended.clone(),
@@ -420,8 +431,7 @@ impl Client {
         stream: Option<(rt::StreamDirection, StreamInbox)>,
         subscribe: Option<Subscriber>,
     ) -> Result<Reply, ClientError> {
-        let mut body = Vec::with_capacity(P::ArgsCodec::len(args));
-        P::ArgsCodec::encode(args, &mut rt::Writer::new(&mut body)).map_err(ClientError::Encode)?;
+        let body = encode_args::<P>(args)?;
         self.request_raw(
             P::PROGRAM,
             P::VERSION,
@@ -500,6 +510,13 @@ impl Client {
     pub fn is_closed(&self) -> bool {
         self.shared.commands.is_closed()
     }
+}
+
+/// A call's arguments on the wire.
+fn encode_args<P: RemoteProcedure>(args: &P::Args) -> Result<Vec<u8>, ClientError> {
+    let mut body = Vec::with_capacity(P::ArgsCodec::len(args));
+    P::ArgsCodec::encode(args, &mut rt::Writer::new(&mut body)).map_err(ClientError::Encode)?;
+    Ok(body)
 }
 
 /// Tells the driver to forget a call whose future was dropped before its

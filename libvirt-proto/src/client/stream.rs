@@ -85,7 +85,7 @@ type Ack = oneshot::Receiver<Result<(), ClientError>>;
 ///
 /// For files, [`send_file`](Self::send_file) and
 /// [`recv_file`](Self::recv_file) do the file's I/O on a blocking thread,
-/// and keep holes as holes. Against `tokio::io::copy_buf` with a
+/// and keep holes as holes on a [sparse](Self::is_sparse) stream. Against `tokio::io::copy_buf` with a
 /// `tokio::fs::File` (below), which hands every read and write to a
 /// blocking thread of its own, an upload takes about half the CPU time
 /// and a download about 10% less.
@@ -112,6 +112,8 @@ type Ack = oneshot::Receiver<Result<(), ClientError>>;
 pub struct ByteStream {
     serial: u32,
     direction: StreamDirection,
+    /// Holes may travel (a sparse volume transfer).
+    sparse: bool,
     link: StreamLink,
     commands: Commands,
     /// Unread bytes of the current data packet.
@@ -137,6 +139,7 @@ impl std::fmt::Debug for ByteStream {
         f.debug_struct("ByteStream")
             .field("serial", &self.serial)
             .field("direction", &self.direction)
+            .field("sparse", &self.sparse)
             .field("eof", &self.eof)
             .field("done", &self.done)
             .finish_non_exhaustive()
@@ -160,6 +163,7 @@ impl ByteStream {
     pub(crate) fn new(
         serial: u32,
         direction: StreamDirection,
+        sparse: bool,
         link: StreamLink,
         commands: Commands,
         ended: Arc<OnceLock<ClientError>>,
@@ -167,6 +171,7 @@ impl ByteStream {
         ByteStream {
             serial,
             direction,
+            sparse,
             link,
             commands,
             current: Vec::new(),
@@ -192,6 +197,19 @@ impl ByteStream {
     /// The procedure's declared direction.
     pub fn direction(&self) -> StreamDirection {
         self.direction
+    }
+
+    /// Whether holes may travel on this stream: a storage volume download
+    /// or upload opened with its `SPARSE_STREAM` flag
+    /// ([`StorageVolDownloadFlags::SPARSE_STREAM`] /
+    /// [`StorageVolUploadFlags::SPARSE_STREAM`]). Only then does
+    /// [`send_hole`](Self::send_hole) work and
+    /// [`send_file`](Self::send_file) send a file's holes as holes.
+    ///
+    /// [`StorageVolDownloadFlags::SPARSE_STREAM`]: crate::api::StorageVolDownloadFlags::SPARSE_STREAM
+    /// [`StorageVolUploadFlags::SPARSE_STREAM`]: crate::api::StorageVolUploadFlags::SPARSE_STREAM
+    pub fn is_sparse(&self) -> bool {
+        self.sparse
     }
 
     /// The next piece of data or hole; `None` at the end of the data. A
@@ -276,8 +294,12 @@ impl ByteStream {
     }
 
     /// Sends a hole of `length` bytes (sparse uploads), after the data
-    /// written before it.
+    /// written before it. A stream that is not [sparse](Self::is_sparse)
+    /// gives [`ClientError::NotSparse`] and stays as it was.
     pub async fn send_hole(&mut self, length: u64) -> Result<(), ClientError> {
+        if !self.sparse {
+            return Err(ClientError::NotSparse);
+        }
         let length = i64::try_from(length).map_err(|_| ClientError::HoleTooLarge(length))?;
         std::future::poll_fn(|cx| self.poll_sent(cx, false)).await?;
         self.command(Command::StreamHole {

@@ -142,7 +142,7 @@ struct StreamInfo {
 /// upload with their `SPARSE_STREAM` flag (bit 0 of `flags`, the last
 /// word of both procedures' arguments). libvirt's client refuses holes on
 /// any other stream.
-fn asks_for_holes(program: u32, procedure: i32, body: &[u8]) -> bool {
+pub(crate) fn asks_for_holes(program: u32, procedure: i32, body: &[u8]) -> bool {
     use crate::generated::remote::program::Procedure as P;
     const SPARSE_STREAM: u32 = 1;
     let sparse_capable = [P::StorageVolDownload as i32, P::StorageVolUpload as i32];
@@ -356,8 +356,12 @@ impl ClientEngine {
         self.stream_packet_buf(serial, MessageType::Stream, MessageStatus::Continue, data)
     }
 
-    /// Sends a hole of `length` bytes on a sparse write stream.
+    /// Sends a hole of `length` bytes on a sparse write stream; a stream
+    /// that is not sparse gives [`EngineError::NotSparse`].
     pub fn stream_hole(&mut self, serial: u32, length: i64) -> Result<(), EngineError> {
+        if self.streams.get(&serial).is_some_and(|s| !s.holes) {
+            return Err(EngineError::NotSparse(serial));
+        }
         let body = rt::to_bytes(&StreamHole { length, flags: 0 }).map_err(EngineError::Encode)?;
         self.stream_packet(
             serial,

@@ -52,6 +52,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 pub use auth::AuthError;
+pub(crate) use client::asks_for_holes;
 pub use client::{
     ClientEngine, Event, StreamEvent, StreamViolation, DEFAULT_MAX_IN_FLIGHT, MAX_ABANDONED,
 };
@@ -244,6 +245,10 @@ pub enum EngineError {
     Encode(xdrgen::rt::Error),
     /// No open stream has this serial.
     NoSuchStream(u32),
+    /// A hole on a stream that is not sparse: only storage volume
+    /// transfers opened with their `SPARSE_STREAM` flag carry holes, and
+    /// the daemon refuses one anywhere else.
+    NotSparse(u32),
     /// The reply body does not decode as the procedure's reply.
     Decode(xdrgen::rt::Error),
     /// More descriptors than one message may carry.
@@ -266,6 +271,9 @@ impl fmt::Display for EngineError {
             EngineError::Closed(r) => fmt::Display::fmt(r, f),
             EngineError::Encode(_) => f.write_str("cannot encode the arguments"),
             EngineError::NoSuchStream(s) => write!(f, "no open stream with serial {s}"),
+            EngineError::NotSparse(s) => {
+                write!(f, "stream {s} is not sparse: it cannot carry a hole")
+            }
             EngineError::Decode(_) => f.write_str("malformed reply"),
             EngineError::TooManyFds(n) => {
                 write!(f, "{n} descriptors exceed the limit of one message")
@@ -285,6 +293,7 @@ impl std::error::Error for EngineError {
             EngineError::Encode(e) | EngineError::Decode(e) => Some(e),
             EngineError::Frame(e) => e.source(),
             EngineError::NoSuchStream(_)
+            | EngineError::NotSparse(_)
             | EngineError::TooManyFds(_)
             | EngineError::FrameTooLarge { .. } => None,
         }
