@@ -52,6 +52,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 pub use auth::AuthError;
+#[cfg(feature = "client")]
 pub(crate) use client::asks_for_holes;
 pub use client::{
     ClientEngine, Event, StreamEvent, StreamViolation, DEFAULT_MAX_IN_FLIGHT, MAX_ABANDONED,
