@@ -85,10 +85,10 @@ type Ack = oneshot::Receiver<Result<(), ClientError>>;
 ///
 /// For files, [`send_file`](Self::send_file) and
 /// [`recv_file`](Self::recv_file) do the file's I/O on a blocking thread,
-/// and keep holes as holes on a [sparse](Self::is_sparse) stream. Against `tokio::io::copy_buf` with a
-/// `tokio::fs::File` (below), which hands every read and write to a
-/// blocking thread of its own, an upload takes about half the CPU time
-/// and a download about 10% less.
+/// and keep holes as holes on a [sparse](Self::is_sparse) stream.
+/// Against `tokio::io::copy_buf` with a `tokio::fs::File` (below), which
+/// hands every read and write to a blocking thread of its own, an upload
+/// takes about half the CPU time and a download about 10% less.
 ///
 /// ```no_run
 /// # async fn demo(

@@ -208,7 +208,7 @@ impl ::std::convert::From<NodeSuspendTarget> for i32 {
 pub struct NodeGetCPUStatsAllCPUs(pub i32);
 impl NodeGetCPUStatsAllCPUs {
     /// `VIR_NODE_CPU_STATS_ALL_CPUS`: (Since: 0.9.3)
-    pub const CPU_STATS_ALL_CPUS: Self = Self(-1);
+    pub const CPUS: Self = Self(-1);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
@@ -246,7 +246,7 @@ impl ::std::convert::From<NodeGetCPUStatsAllCPUs> for i32 {
 pub struct NodeGetMemoryStatsAllCells(pub i32);
 impl NodeGetMemoryStatsAllCells {
     /// `VIR_NODE_MEMORY_STATS_ALL_CELLS`: (Since: 0.9.3)
-    pub const MEMORY_STATS_ALL_CELLS: Self = Self(-1);
+    pub const CELLS: Self = Self(-1);
     /// The C name of the value, if this release knows it.
     pub fn name(self) -> ::std::option::Option<&'static str> {
         match self.0 {
@@ -2983,8 +2983,8 @@ impl ::std::convert::From<DomainBlockJobInfoFlags> for u32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainBlockJobSetSpeedFlags : u32 { #[doc =
     " `VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES`: bandwidth in bytes/s instead of MiB/s (Since: 1.2.9)"]
-    const SPEED_BANDWIDTH_BYTES = 1; #[doc = r" Any other bit, as sent or given."] const
-    _ = ! 0; }
+    const BANDWIDTH_BYTES = 1; #[doc = r" Any other bit, as sent or given."] const _ = !
+    0; }
 }
 impl DomainBlockJobSetSpeedFlags {
     /// The C names of the flags, by value.
@@ -5272,7 +5272,7 @@ impl ::std::convert::From<DomainOpenGraphicsFlags> for u32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainSetTimeFlags : u32 { #[doc =
     " `VIR_DOMAIN_TIME_SYNC`: Re-sync domain time from domain's RTC (Since: 1.2.5)"]
-    const TIME_SYNC = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
+    const SYNC = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl DomainSetTimeFlags {
     /// The C names of the flags, by value.
@@ -5516,8 +5516,7 @@ impl ::std::convert::From<DomainInterfaceAddressesSource> for i32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct DomainSetUserPasswordFlags : u32 { #[doc =
     " `VIR_DOMAIN_PASSWORD_ENCRYPTED`: the password is already encrypted (Since: 1.2.16)"]
-    const PASSWORD_ENCRYPTED = 1; #[doc = r" Any other bit, as sent or given."] const _ =
-    ! 0; }
+    const ENCRYPTED = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl DomainSetUserPasswordFlags {
     /// The C names of the flags, by value.
@@ -11662,8 +11661,7 @@ impl ::std::convert::From<ClientTransport> for i32 {
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)] pub
     struct AdmConnectDaemonShutdownFlags : u32 { #[doc =
     " `VIR_DAEMON_SHUTDOWN_PRESERVE`: Preserve state before shutting down daemon (Since: 11.2.0)"]
-    const DAEMON_SHUTDOWN_PRESERVE = 1; #[doc = r" Any other bit, as sent or given."]
-    const _ = ! 0; }
+    const PRESERVE = 1; #[doc = r" Any other bit, as sent or given."] const _ = ! 0; }
 }
 impl AdmConnectDaemonShutdownFlags {
     /// The C names of the flags, by value.

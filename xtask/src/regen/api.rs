@@ -14,7 +14,8 @@
 //!   (typed-parameter names, limits) becomes a constant.
 //!
 //! Names drop libvirt's `vir` / `VIR_` prefix; members drop the prefix all
-//! members of their enum share.
+//! members of their enum share, and a lone member the words its enum's
+//! name spells ([`member_prefix`]).
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -199,23 +200,35 @@ pub fn member_prefix(c_name: &str, members: &[Member]) -> usize {
     }
 }
 
-/// The leading `_`-ended words of `member` that, run together, begin
-/// `c_name` (letters and digits, without case), followed by a letter.
+/// The leading `_`-ended words of `member` that the enum's own name
+/// spells, in order, each starting where a word of `c_name` starts (words
+/// of the name may be skipped: `virDomainSetTimeFlags` spells
+/// `VIR_DOMAIN_TIME_`; a member word may end inside a name word or span
+/// two: `PARAM` in `Parameter`, `PMSUSPENDED` in `PMSuspended`). At least
+/// one word is left, and it starts with a letter.
 fn prefix_of_one(c_name: &str, member: &str) -> usize {
-    let key: String = c_name
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    let mut spelled = String::new();
+    let stem = c_name.strip_prefix("vir").unwrap_or(c_name);
+    let shouty = format!("VIR_{}", xdrgen::codegen::naming::shouty(stem));
+    let mut key = String::new();
+    let mut starts = Vec::new();
+    for word in shouty.split('_').filter(|w| !w.is_empty()) {
+        starts.push(key.len());
+        key.push_str(&word.to_ascii_lowercase());
+    }
+    let mut cursor = 0;
     let mut best = 0;
     for (i, _) in member.match_indices('_') {
-        spelled.extend(member[best..i].chars().map(|c| c.to_ascii_lowercase()));
-        if !key.starts_with(&spelled)
-            || !member[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic())
-        {
+        let word = member[best..i].to_ascii_lowercase();
+        let found = starts
+            .iter()
+            .find(|&&p| p >= cursor && key[p..].starts_with(&word));
+        let Some(&p) = found else {
+            break;
+        };
+        if !member[i + 1..].starts_with(|c: char| c.is_ascii_alphabetic()) {
             break;
         }
+        cursor = p + word.len();
         best = i + 1;
     }
     best
@@ -768,9 +781,22 @@ mod tests {
             "VIR_DOMAIN_PMSUSPENDED_UNKNOWN",
         );
         assert_eq!(names, ["UNKNOWN"]);
-        // Where the member's words part from the enum's, there.
+        let names = one("virTypedParameterFlags", "VIR_TYPED_PARAM_STRING_OKAY");
+        assert_eq!(names, ["STRING_OKAY"]);
+        // Words of the enum's name may be skipped.
+        let names = one(
+            "virDomainBlockJobSetSpeedFlags",
+            "VIR_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES",
+        );
+        assert_eq!(names, ["BANDWIDTH_BYTES"]);
+        let names = one("virDomainSetTimeFlags", "VIR_DOMAIN_TIME_SYNC");
+        assert_eq!(names, ["SYNC"]);
+        // A word of the member that is not in the name ends the prefix.
         let names = one("virDomainFooFlags", "VIR_DOMAIN_BAR_BAZ");
         assert_eq!(names, ["BAR_BAZ"]);
+        // The last word stays, and no name starts with a digit.
+        let names = one("virNodeGetCPUStatsAllCPUs", "VIR_NODE_CPU_STATS_ALL_CPUS");
+        assert_eq!(names, ["CPUS"]);
         let names = one("virFooFlags", "VIR_FOO_2D");
         assert_eq!(names, ["FOO_2D"]);
     }
