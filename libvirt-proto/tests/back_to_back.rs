@@ -224,6 +224,88 @@ fn a_write_stream_end_to_end_with_holes() {
 }
 
 #[test]
+fn holes_travel_only_on_sparse_streams_as_with_libvirtd() {
+    use libvirt_proto::engine::{EngineError, ProtocolError, StreamViolation};
+    use libvirt_proto::frame::{Frame, Header};
+    use libvirt_proto::virnet::{MessageStatus, MessageType, StreamHole};
+    let now = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
+    let vol = remote::NonnullStorageVol {
+        pool: "p".into(),
+        name: "v".into(),
+        key: "k".into(),
+    };
+    let open = |c: &mut ClientEngine, s: &mut ServerEngine, upload: bool| {
+        let serial = if upload {
+            let args = remote::StorageVolUploadArgs {
+                vol: vol.clone(),
+                offset: 0,
+                length: 0,
+                flags: 0,
+            };
+            c.call::<procs::StorageVolUpload>(&args).unwrap()
+        } else {
+            let args = remote::StorageVolDownloadArgs {
+                vol: vol.clone(),
+                offset: 0,
+                length: 0,
+                flags: 0,
+            };
+            c.call::<procs::StorageVolDownload>(&args).unwrap()
+        };
+        pump(c, s, now);
+        let Some(ServerEvent::Call { header, .. }) = s.poll_event() else {
+            panic!()
+        };
+        s.reply(&header, &()).unwrap();
+        pump(c, s, now);
+        while c.poll_event().is_some() {}
+        (serial, header)
+    };
+
+    // The server cannot send a hole on a plain download.
+    let (serial, _) = open(&mut c, &mut s, false);
+    assert_eq!(
+        s.stream_hole(serial, 4096),
+        Err(EngineError::NotSparse(serial))
+    );
+    s.stream_send(serial, b"ok").unwrap();
+
+    // A client that sends one anyway on a plain upload gets the stream
+    // ended with libvirtd's error; the server hears of it.
+    let (serial, call) = open(&mut c, &mut s, true);
+    let hole = Header {
+        kind: MessageType::StreamHole,
+        status: MessageStatus::Continue,
+        ..call
+    };
+    let body = libvirt_proto::xdr::to_bytes(&StreamHole {
+        length: 4096,
+        flags: 0,
+    })
+    .unwrap();
+    s.handle_input(&Frame::new(hole, body).try_encode().unwrap(), now);
+    assert!(matches!(
+        s.poll_event(),
+        Some(ServerEvent::ProtocolError {
+            error: ProtocolError::Stream(StreamViolation::UnexpectedHole),
+            ..
+        })
+    ));
+    pump(&mut c, &mut s, now);
+    let ended = std::iter::from_fn(|| c.poll_event()).find_map(|e| match e {
+        Event::Stream {
+            serial: got,
+            event: StreamEvent::Error(e),
+        } if got == serial => Some(e),
+        _ => None,
+    });
+    let e = ended.expect("the upload ended with an error");
+    assert_eq!(e.message.as_deref(), Some("Unexpected stream hole"));
+    assert!(s.stream_finish(serial).is_err(), "the stream is closed");
+}
+
+#[test]
 fn descriptors_travel_with_their_messages() {
     let now = Instant::now();
     let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));

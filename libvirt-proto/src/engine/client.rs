@@ -9,7 +9,7 @@ use xdrgen::rt::{self, Codec, RemoteProcedure, StreamDirection};
 
 use super::layer::SecurityLayer;
 use super::wire::{check_body, frame_error, Queued, Role, Wire};
-use super::{CallError, CloseReason, EngineError, ProtocolError, Transmit};
+use super::{asks_for_holes, CallError, CloseReason, EngineError, ProtocolError, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
 use crate::frame::{Frame, FrameBuf, Header, MAX_FDS};
@@ -136,21 +136,6 @@ struct StreamInfo {
     state: StreamState,
     /// Holes may come (a sparse transfer was asked for).
     holes: bool,
-}
-
-/// Whether a call asks for a sparse stream: storage volume download and
-/// upload with their `SPARSE_STREAM` flag (bit 0 of `flags`, the last
-/// word of both procedures' arguments). libvirt's client refuses holes on
-/// any other stream.
-pub(crate) fn asks_for_holes(program: u32, procedure: i32, body: &[u8]) -> bool {
-    use crate::generated::remote::program::Procedure as P;
-    const SPARSE_STREAM: u32 = 1;
-    let sparse_capable = [P::StorageVolDownload as i32, P::StorageVolUpload as i32];
-    program == crate::generated::remote::program::NUMBER
-        && sparse_capable.contains(&procedure)
-        && body
-            .last_chunk::<4>()
-            .is_some_and(|w| u32::from_be_bytes(*w) & SPARSE_STREAM != 0)
 }
 
 /// A libvirt RPC client connection without I/O.

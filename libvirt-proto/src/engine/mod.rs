@@ -52,8 +52,6 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 pub use auth::AuthError;
-#[cfg(feature = "client")]
-pub(crate) use client::asks_for_holes;
 pub use client::{
     ClientEngine, Event, StreamEvent, StreamViolation, DEFAULT_MAX_IN_FLIGHT, MAX_ABANDONED,
 };
@@ -67,6 +65,21 @@ use crate::frame::{Frame, FrameError, Header};
 /// `CONNECT_SUPPORTS_FEATURE`: whether the daemon speaks the keepalive
 /// program.
 pub const FEATURE_PROGRAM_KEEPALIVE: i32 = 10;
+
+/// Whether a call asks for a sparse stream: storage volume download and
+/// upload with their `SPARSE_STREAM` flag (bit 0 of `flags`, the last
+/// word of both procedures' arguments). libvirt refuses holes on any
+/// other stream, in its client and its daemon; so do both engines.
+pub(crate) fn asks_for_holes(program: u32, procedure: i32, body: &[u8]) -> bool {
+    use crate::generated::remote::program::Procedure as P;
+    const SPARSE_STREAM: u32 = 1;
+    let sparse_capable = [P::StorageVolDownload as i32, P::StorageVolUpload as i32];
+    program == crate::generated::remote::program::NUMBER
+        && sparse_capable.contains(&procedure)
+        && body
+            .last_chunk::<4>()
+            .is_some_and(|w| u32::from_be_bytes(*w) & SPARSE_STREAM != 0)
+}
 
 /// Bytes to write to the transport, with the descriptors to pass alongside
 /// (for `*_WITH_FDS` messages, over a Unix socket).

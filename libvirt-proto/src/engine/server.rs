@@ -2,7 +2,7 @@
 //! header so a reply can be addressed; replies, full errors, events and
 //! stream traffic sent back; the client's keepalive answered.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -10,9 +10,10 @@ use xdrgen::rt::{self, Encode};
 
 use super::layer::SecurityLayer;
 use super::wire::{check_body, frame_error, Queued, Role, Wire};
-use super::{CloseReason, EngineError, ProtocolError, Transmit};
+use super::{asks_for_holes, CloseReason, EngineError, ProtocolError, StreamViolation, Transmit};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
+use crate::error_codes::{ErrorDomain, ErrorNumber};
 use crate::frame::{Frame, Header, MAX_FDS};
 use crate::generated::keepalive;
 use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
@@ -77,10 +78,13 @@ pub enum ServerEvent {
 pub struct ServerEngine {
     wire: Wire,
     events: VecDeque<ServerEvent>,
-    streams: HashMap<u32, Header>,
+    /// Open streams: the call's header, and whether holes may travel.
+    streams: HashMap<u32, (Header, bool)>,
     max_requests: usize,
     /// Calls handed out and not answered yet, by serial.
     unanswered: HashMap<u32, usize>,
+    /// Those among them that ask for a sparse stream.
+    sparse_calls: HashSet<u32>,
     /// Their number.
     outstanding: usize,
 }
@@ -94,6 +98,7 @@ impl ServerEngine {
             streams: HashMap::new(),
             max_requests: DEFAULT_MAX_CLIENT_REQUESTS,
             unanswered: HashMap::new(),
+            sparse_calls: HashSet::new(),
             outstanding: 0,
         }
     }
@@ -133,6 +138,7 @@ impl ServerEngine {
         *n -= 1;
         if *n == 0 {
             self.unanswered.remove(&header.serial);
+            self.sparse_calls.remove(&header.serial);
         }
         self.outstanding -= 1;
         self.wire_parse();
@@ -266,7 +272,8 @@ impl ServerEngine {
         };
         self.push(reply, body, fds)?;
         if stream_procedure(header) {
-            self.streams.insert(header.serial, *header);
+            let holes = self.sparse_calls.contains(&header.serial);
+            self.streams.insert(header.serial, (*header, holes));
         }
         self.answered(header);
         Ok(())
@@ -308,7 +315,7 @@ impl ServerEngine {
     fn stream_header(&self, serial: u32) -> Result<Header, EngineError> {
         self.streams
             .get(&serial)
-            .copied()
+            .map(|&(h, _)| h)
             .ok_or(EngineError::NoSuchStream(serial))
     }
 
@@ -325,9 +332,14 @@ impl ServerEngine {
         self.push(header, data.to_vec(), Vec::new())
     }
 
-    /// Sends a hole on a sparse stream.
+    /// Sends a hole on a sparse stream (a volume download asked for with
+    /// its `SPARSE_STREAM` flag); another stream gives
+    /// [`EngineError::NotSparse`].
     pub fn stream_hole(&mut self, serial: u32, length: i64) -> Result<(), EngineError> {
         let h = self.stream_header(serial)?;
+        if self.streams.get(&serial).is_some_and(|&(_, holes)| !holes) {
+            return Err(EngineError::NotSparse(serial));
+        }
         let body = encode_body(&StreamHole { length, flags: 0 }, false)?;
         let header = Header {
             kind: MessageType::StreamHole,
@@ -363,6 +375,26 @@ impl ServerEngine {
     }
 }
 
+impl ServerEngine {
+    /// A hole on a stream that is not sparse: as libvirtd does, the
+    /// stream ends with an error to the client ("Unexpected stream hole");
+    /// the server learns of it from a protocol error.
+    fn refuse_hole(&mut self, h: Header) {
+        let error = RemoteError::new(
+            ErrorNumber::ERR_RPC,
+            ErrorDomain::STREAMS,
+            "Unexpected stream hole",
+        );
+        // The stream is open (checked), so only a closed connection can
+        // refuse the error, and then there is nobody to tell.
+        let _ = self.stream_error(h.serial, error);
+        self.events.push_back(ServerEvent::ProtocolError {
+            header: Some(h),
+            error: ProtocolError::Stream(StreamViolation::UnexpectedHole),
+        });
+    }
+}
+
 impl Role for ServerEngine {
     fn wire(&mut self) -> &mut Wire {
         &mut self.wire
@@ -378,6 +410,9 @@ impl Role for ServerEngine {
             MessageType::Call | MessageType::CallWithFds => {
                 // Every call waits for an answer, a malformed one too.
                 self.unanswered_call(&h);
+                if asks_for_holes(h.program, h.procedure, &frame.body) {
+                    self.sparse_calls.insert(h.serial);
+                }
                 let fds = match self.wire.take_fds(frame.num_fds) {
                     Ok(fds) => fds,
                     Err(error) => {
@@ -408,11 +443,14 @@ impl Role for ServerEngine {
                 self.events.push_back(event);
             }
             MessageType::Stream | MessageType::StreamHole => {
-                if !self.streams.contains_key(&h.serial) {
+                let Some(&(_, holes)) = self.streams.get(&h.serial) else {
                     return self.events.push_back(ServerEvent::ProtocolError {
                         header: Some(h),
                         error: ProtocolError::UnknownSerial(h.serial),
                     });
+                };
+                if h.kind == MessageType::StreamHole && !holes {
+                    return self.refuse_hole(h);
                 }
                 let event = match (h.kind, h.status) {
                     (MessageType::Stream, MessageStatus::Continue) => {
