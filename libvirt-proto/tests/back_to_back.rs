@@ -42,6 +42,14 @@ fn domain() -> remote::NonnullDomain {
     }
 }
 
+fn volume() -> remote::NonnullStorageVol {
+    remote::NonnullStorageVol {
+        pool: "p".into(),
+        name: "v".into(),
+        key: "k".into(),
+    }
+}
+
 #[test]
 fn calls_replies_errors_and_events() {
     let now = Instant::now();
@@ -178,11 +186,7 @@ fn a_write_stream_end_to_end_with_holes() {
     let now = Instant::now();
     let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
     let args = remote::StorageVolUploadArgs {
-        vol: remote::NonnullStorageVol {
-            pool: "p".into(),
-            name: "v".into(),
-            key: "k".into(),
-        },
+        vol: volume(),
         offset: 0,
         length: 0,
         flags: 1, // SPARSE_STREAM: holes may travel
@@ -230,15 +234,10 @@ fn holes_travel_only_on_sparse_streams_as_with_libvirtd() {
     use libvirt_proto::virnet::{MessageStatus, MessageType, StreamHole};
     let now = Instant::now();
     let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
-    let vol = remote::NonnullStorageVol {
-        pool: "p".into(),
-        name: "v".into(),
-        key: "k".into(),
-    };
     let open = |c: &mut ClientEngine, s: &mut ServerEngine, upload: bool| {
         let serial = if upload {
             let args = remote::StorageVolUploadArgs {
-                vol: vol.clone(),
+                vol: volume(),
                 offset: 0,
                 length: 0,
                 flags: 0,
@@ -246,7 +245,7 @@ fn holes_travel_only_on_sparse_streams_as_with_libvirtd() {
             c.call::<procs::StorageVolUpload>(&args).unwrap()
         } else {
             let args = remote::StorageVolDownloadArgs {
-                vol: vol.clone(),
+                vol: volume(),
                 offset: 0,
                 length: 0,
                 flags: 0,

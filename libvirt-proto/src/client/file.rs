@@ -116,17 +116,7 @@ impl ByteStream {
     /// # Ok(()) }
     /// ```
     pub async fn send_file(&mut self, file: File) -> Result<u64, FileTransferError> {
-        let (full_tx, mut full_rx) = mpsc::channel(READ_BUFFERS);
-        let (empty_tx, empty_rx) = std::sync::mpsc::channel();
-        for _ in 0..READ_BUFFERS {
-            let _ = empty_tx.send(AlignedBuf::new());
-        }
-        let reader = FileReader {
-            file,
-            empty: empty_rx,
-            spare: None,
-            full: full_tx,
-        };
+        let (reader, empty_tx, mut full_rx) = FileReader::new(file, READ_BUFFERS, READ_BUFFERS);
         let sparse = self.is_sparse();
         let reader = tokio::task::spawn_blocking(move || reader.run(sparse));
         let mut sent = 0u64;
@@ -137,8 +127,8 @@ impl ByteStream {
                 None => {
                     return match reader.await {
                         Ok(()) => Ok(sent),
-                        Err(e) => Err(FileTransferError::File(Arc::new(io::Error::other(
-                            format!("the file's reader failed: {e}"),
+                        Err(e) => Err(FileTransferError::File(Arc::new(thread_failed(
+                            "reader", e,
                         )))),
                     };
                 }
@@ -208,7 +198,7 @@ impl ByteStream {
         drop(tx);
         let written = writer
             .await
-            .unwrap_or_else(|e| Err(io::Error::other(format!("the file's writer failed: {e}"))));
+            .unwrap_or_else(|e| Err(thread_failed("writer", e)));
         match (written, failed) {
             (Err(e), _) => {
                 self.abort_now();
@@ -218,6 +208,11 @@ impl ByteStream {
             (Ok(()), None) => Ok(received),
         }
     }
+}
+
+/// The file's reading or writing thread panicked (or was cancelled).
+fn thread_failed(role: &str, e: tokio::task::JoinError) -> io::Error {
+    io::Error::other(format!("the file's {role} failed: {e}"))
 }
 
 /// What the reading thread hands the stream.
@@ -255,6 +250,32 @@ struct FileReader {
 }
 
 impl FileReader {
+    /// A reader of `file` with `buffers` buffers in rotation, and the
+    /// ends the stream's side keeps: where used buffers go back, and
+    /// where up to `queue` pieces wait.
+    fn new(
+        file: File,
+        buffers: usize,
+        queue: usize,
+    ) -> (
+        FileReader,
+        std::sync::mpsc::Sender<AlignedBuf>,
+        mpsc::Receiver<io::Result<Piece>>,
+    ) {
+        let (empty_tx, empty) = std::sync::mpsc::channel();
+        for _ in 0..buffers {
+            let _ = empty_tx.send(AlignedBuf::new());
+        }
+        let (full, full_rx) = mpsc::channel(queue);
+        let reader = FileReader {
+            file,
+            empty,
+            spare: None,
+            full,
+        };
+        (reader, empty_tx, full_rx)
+    }
+
     /// Reads the whole file, finding its holes when `sparse`.
     fn run(mut self, sparse: bool) {
         let end = if sparse {
@@ -484,19 +505,8 @@ mod tests {
         // Buffers for every data piece the tests' files give, and room
         // for their holes too; a reader that needs more stops (`Gone`)
         // and its test fails, instead of waiting forever.
-        const BUFFERS: usize = 16;
-        let (empty_tx, empty_rx) = std::sync::mpsc::channel();
-        for _ in 0..BUFFERS {
-            empty_tx.send(AlignedBuf::new()).unwrap();
-        }
+        let (reader, empty_tx, mut full_rx) = FileReader::new(file, 16, 1024);
         drop(empty_tx);
-        let (full_tx, mut full_rx) = mpsc::channel(1024);
-        let reader = FileReader {
-            file,
-            empty: empty_rx,
-            spare: None,
-            full: full_tx,
-        };
         reader.run(sparse);
         let mut out = Vec::new();
         while let Ok(piece) = full_rx.try_recv() {

@@ -2,7 +2,7 @@
 //! header so a reply can be addressed; replies, full errors, events and
 //! stream traffic sent back; the client's keepalive answered.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -82,11 +82,17 @@ pub struct ServerEngine {
     streams: HashMap<u32, (Header, bool)>,
     max_requests: usize,
     /// Calls handed out and not answered yet, by serial.
-    unanswered: HashMap<u32, usize>,
-    /// Those among them that ask for a sparse stream.
-    sparse_calls: HashSet<u32>,
+    unanswered: HashMap<u32, Unanswered>,
     /// Their number.
     outstanding: usize,
+}
+
+/// A call not answered yet: how many with its serial (a client may reuse
+/// one), and whether one asks for a sparse stream.
+#[derive(Debug, Default)]
+struct Unanswered {
+    count: usize,
+    sparse: bool,
 }
 
 impl ServerEngine {
@@ -98,7 +104,6 @@ impl ServerEngine {
             streams: HashMap::new(),
             max_requests: DEFAULT_MAX_CLIENT_REQUESTS,
             unanswered: HashMap::new(),
-            sparse_calls: HashSet::new(),
             outstanding: 0,
         }
     }
@@ -132,22 +137,23 @@ impl ServerEngine {
 
     /// `header`'s call is answered: its slot is free.
     fn answered(&mut self, header: &Header) {
-        let Some(n) = self.unanswered.get_mut(&header.serial) else {
+        let Some(u) = self.unanswered.get_mut(&header.serial) else {
             return;
         };
-        *n -= 1;
-        if *n == 0 {
+        u.count -= 1;
+        if u.count == 0 {
             self.unanswered.remove(&header.serial);
-            self.sparse_calls.remove(&header.serial);
         }
         self.outstanding -= 1;
         self.wire_parse();
     }
 
     /// A call is handed out (or refused as undecodable): it waits for its
-    /// answer.
-    fn unanswered_call(&mut self, header: &Header) {
-        *self.unanswered.entry(header.serial).or_default() += 1;
+    /// answer. `sparse`: it asks for a sparse stream.
+    fn unanswered_call(&mut self, header: &Header, sparse: bool) {
+        let u = self.unanswered.entry(header.serial).or_default();
+        u.count += 1;
+        u.sparse |= sparse;
         self.outstanding += 1;
     }
 
@@ -272,7 +278,10 @@ impl ServerEngine {
         };
         self.push(reply, body, fds)?;
         if stream_procedure(header) {
-            let holes = self.sparse_calls.contains(&header.serial);
+            let holes = self
+                .unanswered
+                .get(&header.serial)
+                .is_some_and(|u| u.sparse);
             self.streams.insert(header.serial, (*header, holes));
         }
         self.answered(header);
@@ -313,9 +322,14 @@ impl ServerEngine {
     }
 
     fn stream_header(&self, serial: u32) -> Result<Header, EngineError> {
+        self.open_stream(serial).map(|(h, _)| h)
+    }
+
+    /// An open stream's call header, and whether holes may travel on it.
+    fn open_stream(&self, serial: u32) -> Result<(Header, bool), EngineError> {
         self.streams
             .get(&serial)
-            .map(|&(h, _)| h)
+            .copied()
             .ok_or(EngineError::NoSuchStream(serial))
     }
 
@@ -336,8 +350,8 @@ impl ServerEngine {
     /// its `SPARSE_STREAM` flag); another stream gives
     /// [`EngineError::NotSparse`].
     pub fn stream_hole(&mut self, serial: u32, length: i64) -> Result<(), EngineError> {
-        let h = self.stream_header(serial)?;
-        if self.streams.get(&serial).is_some_and(|&(_, holes)| !holes) {
+        let (h, holes) = self.open_stream(serial)?;
+        if !holes {
             return Err(EngineError::NotSparse(serial));
         }
         let body = encode_body(&StreamHole { length, flags: 0 }, false)?;
@@ -373,9 +387,7 @@ impl ServerEngine {
         self.streams.remove(&serial);
         self.push(header, body, Vec::new())
     }
-}
 
-impl ServerEngine {
     /// A hole on a stream that is not sparse: as libvirtd does, the
     /// stream ends with an error to the client ("Unexpected stream hole");
     /// the server learns of it from a protocol error.
@@ -409,10 +421,7 @@ impl Role for ServerEngine {
         match h.kind {
             MessageType::Call | MessageType::CallWithFds => {
                 // Every call waits for an answer, a malformed one too.
-                self.unanswered_call(&h);
-                if asks_for_holes(h.program, h.procedure, &frame.body) {
-                    self.sparse_calls.insert(h.serial);
-                }
+                self.unanswered_call(&h, asks_for_holes(h.program, h.procedure, &frame.body));
                 let fds = match self.wire.take_fds(frame.num_fds) {
                     Ok(fds) => fds,
                     Err(error) => {

@@ -178,7 +178,7 @@ impl FlagParams {
 /// leading words that spell the start of the enum's own name
 /// (`virStorageVolUploadFlags`: `VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM`
 /// becomes `SPARSE_STREAM`, not `STREAM`).
-pub fn member_prefix(c_name: &str, members: &[Member]) -> usize {
+fn member_prefix(c_name: &str, members: &[Member]) -> usize {
     match members {
         [] => 0,
         [only] => prefix_of_one(c_name, &only.name),
@@ -439,11 +439,8 @@ fn dependent(
             m.name.clone(),
         ));
     }
-    let decls = variants.iter().map(|(v, t, _, c)| {
-        let doc = format!(
-            " Of [`{of_ty}::{}`] (`{c}`).",
-            c[member_prefix(&of.name, &of.members)..].to_owned()
-        );
+    let decls = variants.iter().map(|(v, t, constant, c)| {
+        let doc = format!(" Of [`{of_ty}::{constant}`] (`{c}`).");
         quote!(#[doc = #doc] #v(#t),)
     });
     let from = variants
