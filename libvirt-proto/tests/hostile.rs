@@ -3,7 +3,9 @@
 //! authentication downgrade, holes and data that do not fit a stream,
 //! oversized, truncated and garbled frames, replies to calls never made,
 //! events for callbacks never registered, a keepalive flood (never read,
-//! or read only while more comes), calls never answered). Each must end
+//! or read only while more comes), calls never answered, stream endings
+//! out of turn: a failed finish, an OK nobody asked for, data while the
+//! client finishes, a reply that does not decode). Each must end
 //! in a typed error, with no panic, no hang and bounded memory, and the
 //! connection must stay usable wherever the protocol allows. No test
 //! asserts a duration; a generous limit only keeps a bug from hanging the
@@ -381,8 +383,8 @@ async fn holes_that_do_not_fit_a_sparse_stream_end_it_with_a_typed_error() {
         ),
         "{err:?}"
     );
-    // Data and a small hole within the limit read as they should (then the
-    // daemon breaks the stream with data after its end).
+    // Data and a small hole within the limit, then data after the end of
+    // the data, before the daemon's OK: the transfer is not complete.
     let err = sparse_download(
         vec![
             packet(STREAM, CONTINUE, b"abc"),
@@ -393,9 +395,15 @@ async fn holes_that_do_not_fit_a_sparse_stream_end_it_with_a_typed_error() {
         ],
         1 << 20,
     )
-    .await;
-    // The reader saw the end before the violation came.
-    assert_eq!(err.unwrap(), b"abc\0\0\0\0\0de");
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::Stream(StreamViolation::AfterEnd))
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -847,5 +855,210 @@ async fn a_read_stream_at_its_end_takes_no_writes() {
     let err = within(stream.send(b"late")).await.unwrap_err();
     assert!(matches!(err, ClientError::StreamEnded), "{err:?}");
     assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 3);
+    within(daemon).await.unwrap();
+}
+
+/// A `remote_error` body: `code` and `message`, from the storage driver.
+fn error_body(code: u32, message: &str) -> Vec<u8> {
+    let mut b = xdr_u32(code);
+    b.extend_from_slice(&xdr_u32(18)); // VIR_FROM_STORAGE
+    b.extend_from_slice(&xdr_u32(1));
+    b.extend_from_slice(&xdr_u32(message.len() as u32));
+    b.extend_from_slice(message.as_bytes());
+    b.resize(b.len() + (4 - message.len() % 4) % 4, 0);
+    b.extend_from_slice(&xdr_u32(2)); // VIR_ERR_ERROR
+                                      // No domain, str1..3, int1, int2, no network.
+    for _ in 0..7 {
+        b.extend_from_slice(&xdr_u32(0));
+    }
+    b
+}
+
+#[tokio::test]
+async fn a_download_the_daemon_fails_to_finish_is_not_complete() {
+    // Two downloads, read by `recv_all` and by `recv_file`: all their data
+    // and its end come, then libvirtd's `virStreamFinish` fails and its
+    // answer to the client's OK is an error.
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        for _ in 0..2 {
+            let call = peer.recv_call().await.unwrap();
+            assert!(call.is_call(P::StorageVolDownload));
+            peer.reply(&call, &[]).await;
+            for body in [&b"all the data"[..], &[]] {
+                let f = frame(REMOTE, call.procedure, STREAM, call.serial, CONTINUE, body);
+                peer.send(&f).await;
+            }
+            let ok = peer.recv_call().await.unwrap();
+            assert_eq!((ok.serial, ok.kind, ok.status), (call.serial, STREAM, OK));
+            let f = frame(
+                REMOTE,
+                call.procedure,
+                STREAM,
+                call.serial,
+                ERROR,
+                &error_body(38, "I/O helper failed"),
+            );
+            peer.send(&f).await;
+        }
+        peer.lib_version(5).await;
+    });
+    let client = connect(&uri).await;
+    let failed = |e: &ClientError| {
+        e.remote()
+            .and_then(|r| r.message.clone())
+            .is_some_and(|m| m == "I/O helper failed")
+    };
+    let mut stream = within(client.storage_vol_download(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    let err = within(stream.recv_all(1 << 20)).await.unwrap_err();
+    assert!(failed(&err), "{err:?}");
+    // And again on a later read.
+    let err = within(stream.recv_chunk()).await.unwrap_err();
+    assert!(failed(&err), "{err:?}");
+    let mut stream = within(client.storage_vol_download(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    let file = tempfile_for("failed-finish");
+    let err = within(stream.recv_file(file)).await.unwrap_err();
+    assert!(
+        matches!(&err, libvirt_proto::client::FileTransferError::Stream(e) if failed(e)),
+        "{err:?}"
+    );
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 5);
+    within(daemon).await.unwrap();
+}
+
+/// A new file in the temporary folder, removed again at once.
+fn tempfile_for(tag: &str) -> std::fs::File {
+    let path = std::env::temp_dir().join(format!("lvp-hostile-{tag}-{}", std::process::id()));
+    let f = std::fs::File::create(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    f
+}
+
+#[tokio::test]
+async fn an_ok_the_client_did_not_ask_for_ends_a_stream_with_a_typed_error() {
+    // On a download, the daemon's OK without its end of data first; on an
+    // upload, its OK before the client finished. libvirt's client refuses
+    // both; taken as the end, the first would cut the data short.
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        for expected in [P::StorageVolDownload, P::StorageVolUpload] {
+            let call = peer.recv_call().await.unwrap();
+            assert!(call.is_call(expected), "{call:?}");
+            peer.reply(&call, &[]).await;
+            if expected == P::StorageVolDownload {
+                let f = frame(
+                    REMOTE,
+                    call.procedure,
+                    STREAM,
+                    call.serial,
+                    CONTINUE,
+                    b"part",
+                );
+                peer.send(&f).await;
+            }
+            let ok = frame(REMOTE, call.procedure, STREAM, call.serial, OK, &[]);
+            peer.send(&ok).await;
+            expect_abort(&mut peer, call.serial).await;
+        }
+        peer.lib_version(6).await;
+    });
+    let client = connect(&uri).await;
+    let unasked = |e: &ClientError| {
+        matches!(
+            e,
+            ClientError::Protocol(ProtocolError::Stream(StreamViolation::UnaskedEnd))
+        )
+    };
+    let mut stream = within(client.storage_vol_download(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    let err = within(stream.recv_all(1 << 20)).await.unwrap_err();
+    assert!(unasked(&err), "{err:?}");
+    // The upload's writer learns it, however much it sends.
+    let mut stream = within(client.storage_vol_upload(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    let err = within(async {
+        loop {
+            if let Err(e) = stream.send(&[7; 1 << 20]).await {
+                return e;
+            }
+        }
+    })
+    .await;
+    assert!(unasked(&err), "{err:?}");
+    let err = within(stream.finish()).await.unwrap_err();
+    assert!(unasked(&err), "{err:?}");
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 6);
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_finish_answered_by_a_broken_stream_ends_with_its_violation() {
+    // The client finishes an upload; before its OK, the daemon sends data
+    // on it. The finish must end with the violation, not wait forever.
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::StorageVolUpload));
+        peer.reply(&call, &[]).await;
+        let ok = loop {
+            let m = peer.recv_call().await.unwrap();
+            if m.serial == call.serial && m.status == OK {
+                break m;
+            }
+        };
+        assert_eq!(ok.kind, STREAM);
+        let f = frame(
+            REMOTE,
+            call.procedure,
+            STREAM,
+            call.serial,
+            CONTINUE,
+            b"late",
+        );
+        peer.send(&f).await;
+        expect_abort(&mut peer, call.serial).await;
+        peer.lib_version(8).await;
+    });
+    let client = connect(&uri).await;
+    let mut stream = within(client.storage_vol_upload(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    within(stream.send(b"some data")).await.unwrap();
+    let err = within(stream.finish()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::Stream(StreamViolation::AfterEnd))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 8);
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_whose_reply_does_not_decode_is_aborted() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::DomainScreenshot));
+        // remote_domain_screenshot_ret cut short: a mime type announced,
+        // then nothing.
+        peer.reply(&call, &xdr_u32(1)).await;
+        expect_abort(&mut peer, call.serial).await;
+        peer.lib_version(9).await;
+    });
+    let client = connect(&uri).await;
+    let err = within(client.domain_screenshot(&domain(), 0, 0))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Decode(_)), "{err:?}");
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 9);
     within(daemon).await.unwrap();
 }

@@ -233,11 +233,14 @@ impl Driver {
                 }) => match io {
                     // Packets went out: writers may have more for us.
                     Done::Wrote => self.take_stream_packets(None),
-                    Done::Read(n) => {
+                    Done::Read { n, wrote } => {
                         if !received_fds.is_empty() {
                             self.engine.handle_fds(std::mem::take(&mut received_fds));
                         }
                         self.engine.handle_input(&buf[..n], now());
+                        if wrote && report_writes {
+                            self.take_stream_packets(None);
+                        }
                     }
                     Done::Eof => self.engine.handle_eof(),
                     Done::Failed(e) => self.engine.handle_transport_error(e),
@@ -368,7 +371,12 @@ impl Driver {
                             // Installed before any later event is routed.
                             self.route.install(sub, &body);
                         }
-                        let _ = w.reply.send(Ok(Reply { serial, body, fds }));
+                        let taken = w.reply.send(Ok(Reply { serial, body, fds })).is_ok();
+                        if !taken && self.streams.remove(&serial).is_some() {
+                            // The caller gave up as the reply came: nobody
+                            // will use the stream the call opened.
+                            let _ = self.engine.stream_abort(serial);
+                        }
                     }
                     Err(err) => {
                         self.streams.remove(&serial);
@@ -398,11 +406,14 @@ impl Driver {
                         }
                     }
                     StreamEvent::Violation(v) => {
-                        // The engine aborted it; its reader learns why.
+                        // The engine aborted it; a finish waiting for the
+                        // daemon's answer, and the reader, learn why.
+                        let err = ClientError::Protocol(crate::engine::ProtocolError::Stream(v));
+                        if let Some(done) = self.finishing.remove(&serial) {
+                            let _ = done.send(Err(err.clone()));
+                        }
                         if let Some(tx) = self.streams.remove(&serial) {
-                            tx.send(StreamMsg::Failed(ClientError::Protocol(
-                                crate::engine::ProtocolError::Stream(v),
-                            )));
+                            tx.send(StreamMsg::Failed(err));
                         }
                     }
                     StreamEvent::Data(d) => self.send_to_stream(serial, StreamMsg::Data(d)),
@@ -563,8 +574,9 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 enum Done {
     /// Some queued bytes went out.
     Wrote,
-    /// Bytes came in.
-    Read(usize),
+    /// `n` bytes came in (and, with `wrote`, some queued bytes went out
+    /// first, which matters as [`Done::Wrote`] does).
+    Read { n: usize, wrote: bool },
     /// End of file.
     Eof,
     /// Reading or writing failed: the connection ends with this cause.
@@ -604,7 +616,7 @@ impl Io {
                     return Poll::Ready(Done::Eof)
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Done::Failed(e)),
-                Poll::Ready(Ok(n)) => return Poll::Ready(Done::Read(n)),
+                Poll::Ready(Ok(n)) => return Poll::Ready(Done::Read { n, wrote }),
                 Poll::Pending => {}
             }
         }

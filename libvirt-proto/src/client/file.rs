@@ -201,7 +201,7 @@ impl ByteStream {
             .unwrap_or_else(|e| Err(thread_failed("writer", e)));
         match (written, failed) {
             (Err(e), _) => {
-                self.abort_now();
+                self.abort_with(ClientError::StreamEnded);
                 Err(FileTransferError::File(Arc::new(e)))
             }
             (Ok(()), Some(e)) => Err(FileTransferError::Stream(e)),

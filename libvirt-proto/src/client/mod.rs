@@ -383,18 +383,17 @@ impl Client {
                 None,
             )
             .await?;
+        let stream = ByteStream::new(
+            reply.serial,
+            info.direction,
+            sparse,
+            link,
+            self.shared.commands.clone(),
+            self.shared.ended.clone(),
+        );
+        // A reply that does not decode drops the stream, which aborts it.
         let ret = rt::decode_all::<P::RetCodec>(&reply.body).map_err(ClientError::Decode)?;
-        Ok((
-            ret,
-            ByteStream::new(
-                reply.serial,
-                info.direction,
-                sparse,
-                link,
-                self.shared.commands.clone(),
-                self.shared.ended.clone(),
-            ),
-        ))
+        Ok((ret, stream))
     }
 
     /// Every event this connection receives, including those of callbacks

@@ -212,8 +212,10 @@ impl ByteStream {
         self.sparse
     }
 
-    /// The next piece of data or hole; `None` at the end of the data. A
-    /// stream that failed (the daemon's error, the connection's end) gives
+    /// The next piece of data or hole; `None` at the end of the data, once
+    /// the daemon has confirmed the transfer (its answer to the client's
+    /// OK, as `virStreamFinish` waits for it). A stream that failed (the
+    /// daemon's error, also in that answer, or the connection's end) gives
     /// that error, and again on every later read.
     pub async fn recv_chunk(&mut self) -> Result<Option<Chunk>, ClientError> {
         std::future::poll_fn(|cx| self.poll_chunk(cx)).await
@@ -228,8 +230,9 @@ impl ByteStream {
         while let Some(c) = self.recv_chunk().await? {
             let total = (out.len() as u64).saturating_add(c.stream_len());
             if total > limit as u64 {
-                self.abort_now();
-                return Err(ClientError::StreamTooLarge { limit });
+                let e = ClientError::StreamTooLarge { limit };
+                self.abort_with(e.clone());
+                return Err(e);
             }
             match c {
                 Chunk::Data(d) => out.extend_from_slice(&d),
@@ -264,8 +267,13 @@ impl ByteStream {
                 Some(StreamMsg::Data(d)) => return Poll::Ready(Ok(Some(Chunk::Data(d)))),
                 Some(StreamMsg::Hole(n)) if n <= 0 => continue,
                 Some(StreamMsg::Hole(n)) => return Poll::Ready(Ok(Some(Chunk::Hole(n as u64)))),
-                // The engine finishes the stream with the daemon.
-                Some(StreamMsg::Eof | StreamMsg::End) => self.end(),
+                // The end of the data: the engine has answered with its
+                // OK (nothing is left to abort), and the transfer is
+                // complete once the daemon confirms with its own, which
+                // could instead be an error (libvirtd's `virStreamFinish`
+                // failing).
+                Some(StreamMsg::Eof) => self.done = true,
+                Some(StreamMsg::End) => self.end(),
                 Some(StreamMsg::Failed(e)) => self.fail(e),
                 None => self.fail(self.gone()),
             }
@@ -324,11 +332,24 @@ impl ByteStream {
         self.abort_now();
     }
 
-    pub(super) fn abort_now(&mut self) {
-        if !self.done {
-            self.done = true;
+    /// Aborts the stream unless it has ended, or its finish has been sent
+    /// (an abort after the OK would only make the daemon's answer to it
+    /// go astray).
+    fn abort_now(&mut self) {
+        if !self.done && self.finish_ack.is_none() {
             let _ = self.commands.send(Command::StreamAbort(self.serial));
         }
+        self.done = true;
+    }
+
+    /// Aborts the stream and drops what was received but not read: every
+    /// later read gives `e`.
+    pub(super) fn abort_with(&mut self, e: ClientError) {
+        self.abort_now();
+        self.current.clear();
+        self.pos = 0;
+        self.hole = 0;
+        self.fail(e);
     }
 
     /// Why the stream can take no more: the daemon's error or the
@@ -373,7 +394,9 @@ impl ByteStream {
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
         if self.finish_ack.is_none() {
             if self.done {
-                return Poll::Ready(Ok(()));
+                // Ended already: cleanly, or with the failure it had.
+                let failure = self.failed.clone().or_else(|| self.link.failure());
+                return Poll::Ready(failure.map_or(Ok(()), Err));
             }
             ready!(self.poll_sent(cx, false))?;
             let (done, ack) = oneshot::channel();

@@ -65,6 +65,11 @@ pub enum StreamViolation {
     AfterEnd,
     /// Data or a hole from the daemon on a stream the client writes.
     OnWriteStream,
+    /// The daemon's OK before the client finished the stream: libvirt's
+    /// daemon sends it only to answer the client's, and libvirt's client
+    /// refuses it too ("stream aborted by another thread"). Taken as the
+    /// end, it would cut a download short unnoticed.
+    UnaskedEnd,
 }
 
 impl std::fmt::Display for StreamViolation {
@@ -77,6 +82,9 @@ impl std::fmt::Display for StreamViolation {
             StreamViolation::AfterEnd => f.write_str("stream data after the end of the stream"),
             StreamViolation::OnWriteStream => {
                 f.write_str("stream data from the daemon on a write stream")
+            }
+            StreamViolation::UnaskedEnd => {
+                f.write_str("the daemon ended the stream before the client finished it")
             }
         }
     }
@@ -124,7 +132,8 @@ struct Pending {
 enum StreamState {
     /// Open; data may flow.
     Open(StreamDirection),
-    /// We sent our OK for a write stream and wait for the daemon's.
+    /// We sent our OK (to finish a write stream, or to answer the end of
+    /// a read stream's data) and wait for the daemon's.
     Finishing,
 }
 
@@ -612,11 +621,12 @@ impl ClientEngine {
                 self.streams.remove(&h.serial);
                 StreamEvent::Error(e)
             }
-            Ok(Body::StreamEnd) => {
-                // The daemon's OK: the answer to ours, or its own finish.
+            Ok(Body::StreamEnd) if state == StreamState::Finishing => {
+                // The daemon's OK, the answer to ours.
                 self.streams.remove(&h.serial);
                 StreamEvent::End
             }
+            Ok(Body::StreamEnd) => self.stream_violation(h.serial, StreamViolation::UnaskedEnd),
             Ok(_) => return,
             Err(e) => return self.protocol_error(ProtocolError::Dispatch(e)),
         };
