@@ -1062,3 +1062,31 @@ async fn a_stream_whose_reply_does_not_decode_is_aborted() {
     assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 9);
     within(daemon).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_stream_whose_caller_gave_up_as_the_reply_came_is_aborted() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::StorageVolUpload));
+        peer.reply(&call, &[]).await;
+        peer.lib_version(10).await;
+        expect_abort(&mut peer, call.serial).await;
+        peer.lib_version(11).await;
+    });
+    let client = connect(&uri).await;
+    let vol = volume();
+    let mut upload = Box::pin(client.storage_vol_upload(&vol, 0, 0, 0));
+    // One poll sends the call.
+    std::future::poll_fn(|cx| {
+        assert!(std::future::Future::poll(upload.as_mut(), cx).is_pending());
+        std::task::Poll::Ready(())
+    })
+    .await;
+    // Replies are handled in order: once a later call's has come, the
+    // upload's is waiting for a caller that now gives up.
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 10);
+    drop(upload);
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 11);
+    within(daemon).await.unwrap();
+}

@@ -455,6 +455,7 @@ impl Client {
         subscribe: Option<Subscriber>,
     ) -> Result<Reply, ClientError> {
         let tag = self.shared.next_tag.fetch_add(1, Ordering::Relaxed);
+        let opens_stream = stream.is_some();
         let (reply, rx) = oneshot::channel();
         self.shared
             .commands
@@ -470,13 +471,15 @@ impl Client {
                 reply,
             }))
             .map_err(|_| self.end_error())?;
-        let mut guard = AbandonOnDrop {
+        let mut pending = PendingReply {
             tag,
+            rx,
+            opens_stream,
             commands: &self.shared.commands,
-            armed: true,
+            taken: false,
         };
-        let out = rx.await.map_err(|_| self.end_error())?;
-        guard.armed = false;
+        let out = (&mut pending.rx).await.map_err(|_| self.end_error())?;
+        pending.taken = true;
         out
     }
 
@@ -518,19 +521,31 @@ fn encode_args<P: RemoteProcedure>(args: &P::Args) -> Result<Vec<u8>, ClientErro
     Ok(body)
 }
 
-/// Tells the driver to forget a call whose future was dropped before its
-/// reply came.
-struct AbandonOnDrop<'a> {
+/// A call's reply to come. Dropped untaken (its future was), it tells
+/// the driver to forget the call; if the reply had already come, a stream
+/// it opened has nobody to use it and is aborted.
+struct PendingReply<'a> {
     tag: u64,
+    rx: oneshot::Receiver<Result<Reply, ClientError>>,
+    opens_stream: bool,
     commands: &'a Commands,
-    armed: bool,
+    taken: bool,
 }
 
-impl Drop for AbandonOnDrop<'_> {
+impl Drop for PendingReply<'_> {
     fn drop(&mut self) {
-        if self.armed {
-            let _ = self.commands.send(Command::Abandon(self.tag));
+        if self.taken {
+            return;
         }
+        // Closed first, the reply is either here now or never delivered
+        // (the driver then sees the send fail and aborts the stream).
+        self.rx.close();
+        let command = match self.rx.try_recv() {
+            Ok(Ok(reply)) if self.opens_stream => Command::StreamAbort(reply.serial),
+            Ok(_) => return,
+            Err(_) => Command::Abandon(self.tag),
+        };
+        let _ = self.commands.send(command);
     }
 }
 
