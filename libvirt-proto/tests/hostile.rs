@@ -1090,3 +1090,51 @@ async fn a_stream_whose_caller_gave_up_as_the_reply_came_is_aborted() {
     assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 11);
     within(daemon).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_deregistration_waits_for_a_free_slot_instead_of_being_lost() {
+    let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+    let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel();
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::ConnectDomainEventCallbackRegisterAny));
+        peer.reply(&call, &xdr_u32(7)).await;
+        // Four calls held: every slot of the client's in-flight limit.
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            held.push(peer.recv_call().await.unwrap());
+        }
+        held_tx.send(()).unwrap();
+        dropped_rx.await.unwrap();
+        for call in &held {
+            peer.reply(call, &8u64.to_be_bytes()).await;
+        }
+        let dereg = peer.recv_call().await.expect("a deregistration");
+        assert!(
+            dereg.is_call(P::ConnectDomainEventCallbackDeregisterAny),
+            "{dereg:?}"
+        );
+        assert_eq!(dereg.body, xdr_u32(7));
+        peer.reply(&dereg, &[]).await;
+        peer.lib_version(9).await;
+    });
+    let client = connect(&uri).await;
+    let events = within(client.register_domain_event(0, None)).await.unwrap();
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.connect_get_lib_version().await })
+        })
+        .collect();
+    held_rx.await.unwrap();
+    // Its deregistration queues behind the four held calls.
+    drop(events);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    dropped_tx.send(()).unwrap();
+    for call in calls {
+        assert_eq!(within(call).await.unwrap().unwrap(), 8);
+    }
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 9);
+    within(daemon).await.unwrap();
+}

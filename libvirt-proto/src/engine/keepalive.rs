@@ -3,9 +3,13 @@
 //! Any frame received counts as activity. After `interval` without
 //! activity a PING is due; every further `interval` without activity sends
 //! another; one `interval` after the `count`-th unanswered PING the peer is
-//! dead, `interval × (count + 1)` after it last spoke. This is libvirt's
-//! `virKeepAlive` timer (with `count` 0, a connection dies after one silent
-//! interval); libvirt's client defaults are 5 s and 5.
+//! dead, `interval × (count + 1)` after it last spoke. Each PING has a
+//! whole `interval` to be answered, counted from when it is due to go out:
+//! a timer that fires late (the process was stopped, the machine slept)
+//! sends one PING and waits, rather than catching up on every PING it
+//! missed and declaring the peer dead without giving it a chance. This is
+//! libvirt's `virKeepAlive` timer (with `count` 0, a connection dies after
+//! one silent interval); libvirt's client defaults are 5 s and 5.
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +34,10 @@ pub enum KeepaliveAction {
 pub struct Keepalive {
     interval: Duration,
     count: u32,
-    last_activity: Instant,
+    /// When the next PING (or the verdict) is due: an interval after the
+    /// last activity or the last PING; `None` when that is beyond what an
+    /// `Instant` can hold (never).
+    next: Option<Instant>,
     unanswered: u32,
     enabled: bool,
     /// Input is not being read (see [`Keepalive::set_paused`]).
@@ -43,7 +50,7 @@ impl Keepalive {
         Keepalive {
             interval: DEFAULT_INTERVAL,
             count: DEFAULT_COUNT,
-            last_activity: now,
+            next: now.checked_add(DEFAULT_INTERVAL),
             unanswered: 0,
             enabled: false,
             paused: false,
@@ -56,8 +63,7 @@ impl Keepalive {
         self.interval = interval;
         self.count = count;
         self.enabled = !interval.is_zero();
-        self.last_activity = now;
-        self.unanswered = 0;
+        self.activity(now);
     }
 
     /// Whether PINGs are sent.
@@ -79,14 +85,13 @@ impl Keepalive {
 
     /// Records that something arrived.
     pub fn activity(&mut self, now: Instant) {
-        self.last_activity = now;
+        self.next = now.checked_add(self.interval);
         self.unanswered = 0;
     }
 
     /// When [`Keepalive::poll`] next has something to do.
     pub fn deadline(&self) -> Option<Instant> {
-        self.enabled
-            .then(|| self.last_activity + self.interval * (self.unanswered + 1))
+        self.next.filter(|_| self.enabled)
     }
 
     /// What to do at `now`.
@@ -102,11 +107,10 @@ impl Keepalive {
                 return KeepaliveAction::Dead;
             }
             // Keep pinging every interval, never judging.
-            self.last_activity = now;
             self.unanswered = 0;
-            return KeepaliveAction::Ping;
         }
         self.unanswered += 1;
+        self.next = now.checked_add(self.interval);
         KeepaliveAction::Ping
     }
 }
@@ -161,6 +165,40 @@ mod tests {
         assert_eq!(k.poll(t0 + 106 * s), KeepaliveAction::Ping);
         assert_eq!(k.poll(t0 + 110 * s), KeepaliveAction::Idle);
         assert_eq!(k.poll(t0 + 111 * s), KeepaliveAction::Dead);
+    }
+
+    #[test]
+    fn a_late_timer_sends_one_ping_and_gives_it_a_whole_interval() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut k = Keepalive::new(t0);
+        k.enable(5 * s, 2, t0);
+        // Nothing ran for 40 s (a stopped process, a sleeping machine).
+        assert_eq!(k.poll(t0 + 40 * s), KeepaliveAction::Ping);
+        assert_eq!(k.poll(t0 + 40 * s), KeepaliveAction::Idle);
+        assert_eq!(k.deadline(), Some(t0 + 45 * s));
+        assert_eq!(k.poll(t0 + 45 * s), KeepaliveAction::Ping);
+        // The peer answers in time: all is well again.
+        k.activity(t0 + 46 * s);
+        assert_eq!(k.poll(t0 + 50 * s), KeepaliveAction::Idle);
+        assert_eq!(k.poll(t0 + 51 * s), KeepaliveAction::Ping);
+        assert_eq!(k.poll(t0 + 56 * s), KeepaliveAction::Ping);
+        assert_eq!(k.poll(t0 + 61 * s), KeepaliveAction::Dead);
+    }
+
+    #[test]
+    fn an_interval_beyond_any_instant_never_fires() {
+        let t0 = Instant::now();
+        let mut k = Keepalive::new(t0);
+        k.enable(Duration::MAX, 5, t0);
+        assert!(k.is_enabled());
+        assert_eq!(k.deadline(), None);
+        assert_eq!(
+            k.poll(t0 + Duration::from_secs(1 << 40)),
+            KeepaliveAction::Idle
+        );
+        k.activity(t0 + Duration::from_secs(1));
+        assert_eq!(k.deadline(), None);
     }
 
     #[test]
