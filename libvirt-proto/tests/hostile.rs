@@ -1138,3 +1138,54 @@ async fn a_deregistration_waits_for_a_free_slot_instead_of_being_lost() {
     assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 9);
     within(daemon).await.unwrap();
 }
+
+#[tokio::test]
+async fn uploads_through_a_slow_reader_keep_reading_and_stay_alive() {
+    // Five uploads fill five send windows, more than the client lets
+    // calls and PONGs queue before it stops reading. Uploads must not
+    // stop it: the daemon takes its time but answers every PING, so
+    // keepalive must never give up on it.
+    const UPLOADS: usize = 5;
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let mut finished = 0;
+        while finished < UPLOADS {
+            let m = peer.recv().await.expect("the uploads");
+            if m.program == KEEPALIVE {
+                if m.procedure == keepalive::program::Procedure::Ping as i32 {
+                    let pong = keepalive::program::Procedure::Pong as i32;
+                    peer.send(&frame(KEEPALIVE, pong, MESSAGE, 0, OK, &[]))
+                        .await;
+                }
+            } else if m.is_call(P::StorageVolUpload) {
+                peer.reply(&m, &[]).await;
+            } else if (m.kind, m.status) == (STREAM, OK) {
+                let ok = frame(REMOTE, m.procedure, STREAM, m.serial, OK, &[]);
+                peer.send(&ok).await;
+                finished += 1;
+            } else {
+                assert_eq!((m.kind, m.status), (STREAM, CONTINUE), "{m:?}");
+                // About 6 MB/s.
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+        }
+        peer.lib_version(12).await;
+    });
+    let options = ConnectOptions::default().with_keepalive((Duration::from_secs(1), 3));
+    let client = within(Client::connect_with(&uri, options)).await.unwrap();
+    let uploads: Vec<_> = (0..UPLOADS)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move {
+                let mut stream = c.storage_vol_upload(&volume(), 0, 0, 0).await?;
+                stream.send(&vec![1; 8 << 20]).await?;
+                stream.finish().await
+            })
+        })
+        .collect();
+    for upload in uploads {
+        within(upload).await.unwrap().unwrap();
+    }
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 12);
+    within(daemon).await.unwrap();
+}

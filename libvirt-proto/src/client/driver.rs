@@ -27,9 +27,8 @@ use crate::generated::admin;
 /// Bytes read from the transport at once.
 const READ_BUFFER: usize = 256 * 1024;
 
-/// Bytes waiting to be written above which the transport is not read
-/// (4 MiB: four times a stream's send window, so a transfer alone never
-/// reaches it).
+/// Bytes waiting to be written, stream packets aside, above which the
+/// transport is not read (4 MiB: calls and PONGs, never uploads, fill it).
 const OUTBOX_READ_LIMIT: usize = 4 << 20;
 
 /// How the connection is opened.
@@ -221,11 +220,12 @@ impl Driver {
                 timer.as_mut().reset(deadline);
             }
             // Nor is anything read while more than OUTBOX_READ_LIMIT bytes
-            // wait to be written: what is read may make more to write (a
-            // PONG for every PING), and a peer that does not read must not
-            // make this side's memory grow. Unlike a reader's pause, this
-            // one is the peer's doing, so keepalive still judges it.
-            let reading = !self.paused && self.outbox.queued() <= OUTBOX_READ_LIMIT;
+            // (stream packets aside, which their windows bound) wait to be
+            // written: what is read may make more to write (a PONG for
+            // every PING), and a peer that does not read must not make
+            // this side's memory grow. Unlike a reader's pause, this one is
+            // the peer's doing, so keepalive still judges it.
+            let reading = !self.paused && self.outbox.queued_outside_windows() <= OUTBOX_READ_LIMIT;
             // A write matters to this loop when it frees room in a
             // stream's send window or may let reading start again;
             // otherwise (calls only) it is nothing to wake up for.

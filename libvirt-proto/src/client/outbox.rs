@@ -40,12 +40,18 @@ pub(crate) struct Outbox {
     unflushed: bool,
     /// Bytes queued and not yet written.
     queued: usize,
+    /// Of those, stream packets' (entries with a token), which their
+    /// streams' send windows bound.
+    windowed: usize,
 }
 
 impl Outbox {
     /// Queues a message, holding `token` until it is written.
     pub(crate) fn push(&mut self, t: Transmit, token: Option<PacketToken>) {
         self.queued += t.bytes.len();
+        if token.is_some() {
+            self.windowed += t.bytes.len();
+        }
         self.queue.push_back(Entry {
             bytes: t.bytes,
             fds: t.fds,
@@ -53,9 +59,12 @@ impl Outbox {
         });
     }
 
-    /// Bytes queued and not yet written.
-    pub(crate) fn queued(&self) -> usize {
-        self.queued
+    /// Bytes queued and not yet written, but for stream packets: what
+    /// reading may add to (a PONG for every PING), which the driver bounds.
+    /// Stream packets are bounded by their streams' send windows already,
+    /// and counting them would let a few uploads stop all reading.
+    pub(crate) fn queued_outside_windows(&self) -> usize {
+        self.queued - self.windowed
     }
 
     /// Whether everything has been written and flushed.
@@ -129,6 +138,9 @@ impl Outbox {
                 return;
             };
             let rest = front.bytes.len() - self.offset;
+            if front.token.is_some() {
+                self.windowed -= n.min(rest);
+            }
             if n < rest {
                 self.offset += n;
                 return;
@@ -179,6 +191,8 @@ mod tests {
             link.poll_sent(&mut Context::from_waker(waker), true)
                 .is_ready()
         };
+        // The stream packet is the stream's window's business.
+        assert_eq!(out.queued_outside_windows(), 8);
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
             b.read_to_end(&mut got).await.unwrap();
@@ -192,6 +206,7 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(total, 1008);
+        assert_eq!(out.queued_outside_windows(), 0);
         assert!(written(&link));
         drop(conn);
         let got = reader.await.unwrap();
