@@ -182,6 +182,64 @@ fn a_read_stream_end_to_end() {
 }
 
 #[test]
+fn an_abort_is_confirmed_as_libvirtd_does_and_late_data_is_dropped_quietly() {
+    let now = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
+    let args = remote::DomainScreenshotArgs {
+        dom: domain(),
+        screen: 0,
+        flags: 0,
+    };
+    let serial = c.call::<procs::DomainScreenshot>(&args).unwrap();
+    pump(&mut c, &mut s, now);
+    let Some(ServerEvent::Call { header, .. }) = s.poll_event() else {
+        panic!()
+    };
+    let ret = remote::DomainScreenshotRet {
+        mime: remote::RemoteString(None),
+    };
+    s.reply(&header, &ret).unwrap();
+    pump(&mut c, &mut s, now);
+    assert!(matches!(c.poll_event(), Some(Event::Reply { .. })));
+    // The server has data on its way as the client aborts.
+    s.stream_send(serial, b"in flight").unwrap();
+    c.stream_abort(serial).unwrap();
+    let abort = c.poll_transmit().unwrap();
+    s.handle_input(&abort.bytes, now);
+    assert!(matches!(
+        s.poll_event(),
+        Some(ServerEvent::Stream {
+            event: ClientStreamEvent::Abort,
+            ..
+        })
+    ));
+    // libvirtd's empty OK, which libvirt's client waits for, went out
+    // after the data, and the stream is closed.
+    let mut out = Vec::new();
+    while let Some(t) = s.poll_transmit() {
+        out.extend_from_slice(&t.bytes);
+    }
+    let mut frames = libvirt_proto::frame::FrameDecoder::new();
+    frames.push(&out);
+    let last = std::iter::from_fn(|| frames.next_frame().unwrap())
+        .last()
+        .unwrap();
+    assert_eq!(
+        (last.header.kind, last.header.status, last.header.serial),
+        (
+            libvirt_proto::virnet::MessageType::Stream,
+            libvirt_proto::virnet::MessageStatus::Ok,
+            serial
+        )
+    );
+    assert!(last.body.is_empty());
+    assert!(s.stream_send(serial, b"more").is_err());
+    // The client drops both without an event, as libvirt's client does.
+    c.handle_input(&out, now);
+    assert!(c.poll_event().is_none());
+}
+
+#[test]
 fn a_write_stream_end_to_end_with_holes() {
     let now = Instant::now();
     let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));

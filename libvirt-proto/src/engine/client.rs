@@ -30,6 +30,10 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 /// [`ClientEngine::abandon`]).
 pub const MAX_ABANDONED: usize = 1024;
 
+/// Streams this side aborted whose late packets are still recognised and
+/// dropped (see [`ClientEngine::stream_abort`]).
+pub const MAX_ABORTED_STREAMS: usize = 64;
+
 /// What happened on a stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -159,6 +163,10 @@ pub struct ClientEngine {
     abandoned: VecDeque<u32>,
     waiting: VecDeque<(u32, Pending, Transmit)>,
     streams: HashMap<u32, StreamInfo>,
+    /// Streams aborted here, oldest first, until the daemon's answer to
+    /// the abort: what it sent before that is dropped, not an error. At
+    /// most [`MAX_ABORTED_STREAMS`].
+    aborted_streams: VecDeque<u32>,
     events: VecDeque<Event>,
 }
 
@@ -173,6 +181,7 @@ impl ClientEngine {
             abandoned: VecDeque::new(),
             waiting: VecDeque::new(),
             streams: HashMap::new(),
+            aborted_streams: VecDeque::new(),
             events: VecDeque::new(),
         }
     }
@@ -375,7 +384,8 @@ impl ClientEngine {
         Ok(())
     }
 
-    /// Aborts a stream; no further events come for it.
+    /// Aborts a stream; no further events come for it (what the daemon
+    /// sent before it learned of the abort, and its answer, are dropped).
     pub fn stream_abort(&mut self, serial: u32) -> Result<(), EngineError> {
         self.stream_packet(
             serial,
@@ -384,6 +394,10 @@ impl ClientEngine {
             Vec::new(),
         )?;
         self.streams.remove(&serial);
+        if self.aborted_streams.len() == MAX_ABORTED_STREAMS {
+            self.aborted_streams.pop_front();
+        }
+        self.aborted_streams.push_back(serial);
         Ok(())
     }
 
@@ -565,7 +579,7 @@ impl ClientEngine {
     fn handle_stream(&mut self, frame: Frame) {
         let h = frame.header;
         let Some((state, holes)) = self.streams.get(&h.serial).map(|s| (s.state, s.holes)) else {
-            return self.protocol_error(ProtocolError::UnknownSerial(h.serial));
+            return self.drop_aborted_stream_packet(&h);
         };
         let reading = state == StreamState::Open(StreamDirection::Read);
         if h.kind == MessageType::Stream
@@ -634,6 +648,20 @@ impl ClientEngine {
             serial: h.serial,
             event,
         });
+    }
+
+    /// A packet for no open stream: dropped if its stream was aborted
+    /// here and the daemon has not answered the abort yet (data already
+    /// on its way, then libvirtd's confirming OK), as libvirt's client
+    /// drops it; otherwise a protocol error.
+    fn drop_aborted_stream_packet(&mut self, h: &Header) {
+        let Some(i) = self.aborted_streams.iter().position(|&s| s == h.serial) else {
+            return self.protocol_error(ProtocolError::UnknownSerial(h.serial));
+        };
+        if h.status != MessageStatus::Continue {
+            // The daemon's last word on it.
+            self.aborted_streams.remove(i);
+        }
     }
 
     /// Aborts a stream the daemon broke, as the daemon would learn from
@@ -715,6 +743,7 @@ impl Role for ClientEngine {
         }
         self.streams.clear();
         self.abandoned.clear();
+        self.aborted_streams.clear();
         self.wire.discard_output();
         self.events.push_back(Event::Closed(reason));
     }

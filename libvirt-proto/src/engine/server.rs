@@ -31,7 +31,9 @@ pub enum ClientStreamEvent {
     Hole(i64),
     /// The client finished (its OK); answer with [`ServerEngine::stream_finish`].
     Finish,
-    /// The client aborted.
+    /// The client aborted; the stream is closed. The engine has already
+    /// confirmed it as libvirtd does, with an empty OK, which libvirt's
+    /// client waits for.
     Abort,
 }
 
@@ -468,6 +470,12 @@ impl Role for ServerEngine {
                     (MessageType::Stream, MessageStatus::Ok) => ClientStreamEvent::Finish,
                     (MessageType::Stream, MessageStatus::Error) => {
                         self.streams.remove(&h.serial);
+                        let confirm = Header {
+                            status: MessageStatus::Ok,
+                            ..h
+                        };
+                        // Only a closed connection refuses it.
+                        let _ = self.push(confirm, Vec::new(), Vec::new());
                         ClientStreamEvent::Abort
                     }
                     _ => match rt::from_bytes::<StreamHole>(&frame.body) {
