@@ -57,12 +57,14 @@ impl UnixSocket {
     ) -> Poll<io::Result<usize>> {
         loop {
             let mut guard = ready!(self.read.poll_read_ready(cx))?;
+            let had = fds.len();
             match recv_with_fds(guard.get_inner(), buf, fds) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
                 // A short read means the socket is drained. Clearing the
                 // readiness now saves the next `recvmsg`, which would only
-                // find that out.
-                Ok(n) if n > 0 && n < buf.len() => {
+                // find that out. Not so after descriptors: the kernel ends
+                // a read at the bytes they came with, whatever follows.
+                Ok(n) if n > 0 && n < buf.len() && fds.len() == had => {
                     guard.clear_ready();
                     return Poll::Ready(Ok(n));
                 }
@@ -314,6 +316,26 @@ mod tests {
         let mut text = String::new();
         got.read_to_string(&mut text).unwrap();
         assert_eq!(text, "passed");
+    }
+
+    #[tokio::test]
+    async fn what_follows_a_descriptor_is_read_without_a_new_wake_up() {
+        // libvirtd sends each descriptor with a byte of its own after the
+        // message; the next message may already be queued behind it.
+        let (a, b) = UnixStream::pair().unwrap();
+        let (mut a, mut b) = (
+            UnixSocket::from_std(a).unwrap(),
+            UnixSocket::from_std(b).unwrap(),
+        );
+        let fds = [OwnedFd::from(std::fs::File::open("/dev/null").unwrap())];
+        assert_eq!(send(&mut a, b"\0", &fds).await, 1);
+        assert_eq!(send(&mut a, b"next", &[]).await, 4);
+        let (bytes, fds) = receive(&mut b).await;
+        assert_eq!((bytes.as_slice(), fds.len()), (&b"\0"[..], 1));
+        let next = tokio::time::timeout(std::time::Duration::from_secs(20), receive(&mut b))
+            .await
+            .expect("the queued bytes are read");
+        assert_eq!(next.0, b"next");
     }
 
     #[tokio::test]
