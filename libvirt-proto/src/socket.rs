@@ -13,7 +13,10 @@
 //!   `virt<driver>d` (a modular daemon such as `virtqemud`). `mode=auto`
 //!   picks the modular socket if it exists, else libvirtd's if it exists,
 //!   else the modular one (Debian builds with modular daemons by default).
-//! - Admin sockets are `<daemon>-admin-sock`.
+//! - Admin URIs name the daemon as their scheme, as `virt-admin` reads
+//!   them: `libvirtd:///system` is `/var/run/libvirt/libvirt-admin-sock`,
+//!   `virtqemud:///session` `<runtime dir>/virtqemud-admin-sock`, and
+//!   `socket=` wins there too.
 //!
 //! ```
 //! use libvirt_proto::socket::{unix_socket, Environment};
@@ -51,11 +54,9 @@ impl Environment {
             existing: Vec::new(),
         };
         for read_only in [false, true] {
-            for admin in [false, true] {
-                for candidate in candidates(uri, read_only, admin, &env) {
-                    if std::path::Path::new(&candidate).exists() {
-                        env.existing.push(candidate);
-                    }
+            for candidate in candidates(uri, read_only, &env) {
+                if std::path::Path::new(&candidate).exists() {
+                    env.existing.push(candidate);
                 }
             }
         }
@@ -86,6 +87,11 @@ pub enum SocketError {
     NotUnix(Transport),
     /// A session connection without `XDG_RUNTIME_DIR` or `HOME`.
     NoRuntimeDir,
+    /// An admin URI whose scheme names no daemon (`libvirtd` or
+    /// `virt...`, such as `virtqemud`).
+    NotAnAdminScheme(String),
+    /// An admin URI whose path is neither `/system` nor `/session`.
+    NotAnAdminPath(String),
 }
 
 impl std::fmt::Display for SocketError {
@@ -93,38 +99,44 @@ impl std::fmt::Display for SocketError {
         match self {
             SocketError::NotUnix(t) => write!(f, "the {t:?} transport does not use a local socket"),
             SocketError::NoRuntimeDir => f.write_str("neither XDG_RUNTIME_DIR nor HOME is set"),
+            SocketError::NotAnAdminScheme(s) => write!(
+                f,
+                "`{s}` names no daemon for its admin socket (libvirtd, virtqemud, ...)"
+            ),
+            SocketError::NotAnAdminPath(p) => {
+                write!(f, "admin URI path `{p}` is neither /system nor /session")
+            }
         }
     }
 }
 
 impl std::error::Error for SocketError {}
 
+/// Where a session's sockets are: libvirt's user runtime directory.
+fn session_dir(env: &Environment) -> Option<String> {
+    match (&env.runtime_dir, &env.home) {
+        (Some(r), _) => Some(format!("{r}/libvirt")),
+        (None, Some(h)) => Some(format!("{h}/.cache/libvirt")),
+        (None, None) => None,
+    }
+}
+
 fn socket_dir_and_suffix(
     uri: &ConnectUri,
     read_only: bool,
-    admin: bool,
     env: &Environment,
 ) -> Option<(String, &'static str)> {
     if uri.wants_session(env.root) {
-        let dir = match (&env.runtime_dir, &env.home) {
-            (Some(r), _) => format!("{r}/libvirt"),
-            (None, Some(h)) => format!("{h}/.cache/libvirt"),
-            (None, None) => return None,
-        };
-        Some((dir, if admin { "admin-sock" } else { "sock" }))
+        Some((session_dir(env)?, "sock"))
     } else {
-        let suffix = match (admin, read_only) {
-            (true, _) => "admin-sock",
-            (false, true) => "sock-ro",
-            (false, false) => "sock",
-        };
+        let suffix = if read_only { "sock-ro" } else { "sock" };
         Some(("/var/run/libvirt".to_owned(), suffix))
     }
 }
 
 /// The modular (direct) and legacy socket paths, in that order.
-fn candidates(uri: &ConnectUri, read_only: bool, admin: bool, env: &Environment) -> Vec<String> {
-    let Some((dir, suffix)) = socket_dir_and_suffix(uri, read_only, admin, env) else {
+fn candidates(uri: &ConnectUri, read_only: bool, env: &Environment) -> Vec<String> {
+    let Some((dir, suffix)) = socket_dir_and_suffix(uri, read_only, env) else {
         return Vec::new();
     };
     vec![
@@ -133,10 +145,10 @@ fn candidates(uri: &ConnectUri, read_only: bool, admin: bool, env: &Environment)
     ]
 }
 
-fn choose(
+/// The socket of a connection to `uri` (`read_only` for `-ro` sockets).
+pub fn unix_socket(
     uri: &ConnectUri,
     read_only: bool,
-    admin: bool,
     env: &Environment,
 ) -> Result<String, SocketError> {
     if uri.transport != Transport::Unix {
@@ -145,7 +157,7 @@ fn choose(
     if let Some(s) = &uri.params.socket {
         return Ok(s.clone());
     }
-    let c = candidates(uri, read_only, admin, env);
+    let c = candidates(uri, read_only, env);
     let [direct, legacy] = c.as_slice() else {
         return Err(SocketError::NoRuntimeDir);
     };
@@ -158,18 +170,27 @@ fn choose(
     })
 }
 
-/// The socket of a connection to `uri` (`read_only` for `-ro` sockets).
-pub fn unix_socket(
-    uri: &ConnectUri,
-    read_only: bool,
-    env: &Environment,
-) -> Result<String, SocketError> {
-    choose(uri, read_only, false, env)
-}
-
-/// The admin socket of the daemon serving `uri`.
+/// The admin socket of the daemon `uri` names (`libvirtd:///system`,
+/// `virtqemud:///session`, or any with `socket=`), as `virt-admin` finds
+/// it (`libvirt-admin.c`).
 pub fn admin_socket(uri: &ConnectUri, env: &Environment) -> Result<String, SocketError> {
-    choose(uri, false, true, env)
+    if uri.transport != Transport::Unix {
+        return Err(SocketError::NotUnix(uri.transport));
+    }
+    if let Some(s) = &uri.params.socket {
+        return Ok(s.clone());
+    }
+    let base = match uri.driver.as_str() {
+        "libvirtd" => "libvirt-admin-sock".to_owned(),
+        daemon if daemon.starts_with("virt") => format!("{daemon}-admin-sock"),
+        other => return Err(SocketError::NotAnAdminScheme(other.to_owned())),
+    };
+    let dir = match uri.path.as_str() {
+        "/system" => "/var/run/libvirt".to_owned(),
+        "/session" => session_dir(env).ok_or(SocketError::NoRuntimeDir)?,
+        other => return Err(SocketError::NotAnAdminPath(other.to_owned())),
+    };
+    Ok(format!("{dir}/{base}"))
 }
 
 #[cfg(test)]
@@ -284,15 +305,39 @@ mod tests {
             sock("test+unix:///default?socket=/tmp/s", false, &e),
             "/tmp/s"
         );
-        let uri = ConnectUri::parse("qemu:///system?mode=legacy").unwrap();
+        // The daemon is the scheme, as virt-admin reads it, whichever
+        // sockets exist.
+        let e = env(true, &["/var/run/libvirt/libvirt-admin-sock"]);
+        let admin = |uri: &str, e: &Environment| admin_socket(&ConnectUri::parse(uri).unwrap(), e);
         assert_eq!(
-            admin_socket(&uri, &e).unwrap(),
+            admin("libvirtd:///system", &e).unwrap(),
             "/var/run/libvirt/libvirt-admin-sock"
         );
-        let uri = ConnectUri::parse("qemu:///system").unwrap();
         assert_eq!(
-            admin_socket(&uri, &e).unwrap(),
+            admin("virtqemud:///system", &e).unwrap(),
             "/var/run/libvirt/virtqemud-admin-sock"
+        );
+        let user = Environment {
+            root: false,
+            runtime_dir: Some("/run/user/1000".into()),
+            home: None,
+            existing: Vec::new(),
+        };
+        assert_eq!(
+            admin("virtnetworkd:///session", &user).unwrap(),
+            "/run/user/1000/libvirt/virtnetworkd-admin-sock"
+        );
+        assert_eq!(
+            admin("libvirtd:///system?socket=/tmp/a", &e).unwrap(),
+            "/tmp/a"
+        );
+        assert_eq!(
+            admin("qemu:///system", &e),
+            Err(SocketError::NotAnAdminScheme("qemu".into()))
+        );
+        assert_eq!(
+            admin("libvirtd:///default", &e),
+            Err(SocketError::NotAnAdminPath("/default".into()))
         );
         let tcp = ConnectUri::parse("qemu+tcp://h/system").unwrap();
         assert_eq!(

@@ -152,6 +152,9 @@ pub enum UriError {
     Syntax(String),
     /// The transport after `+` is not known.
     UnknownTransport(String),
+    /// `+unix` with a host: a local socket cannot reach it (libvirt
+    /// refuses this too).
+    UnixWithHost(String),
     /// A parameter the remote driver does not know.
     UnknownParameter(String),
     /// A parameter with a value it cannot take.
@@ -177,6 +180,9 @@ impl fmt::Display for UriError {
         match self {
             UriError::Syntax(m) => write!(f, "invalid libvirt URI: {m}"),
             UriError::UnknownTransport(t) => write!(f, "unknown transport `{t}`"),
+            UriError::UnixWithHost(h) => {
+                write!(f, "a unix socket cannot reach the remote host `{h}`")
+            }
             UriError::UnknownParameter(p) => write!(f, "unknown URI parameter `{p}`"),
             UriError::BadValue { name, value } => {
                 write!(f, "invalid value `{value}` for URI parameter `{name}`")
@@ -224,10 +230,9 @@ impl fmt::Display for UnsafeReason {
     }
 }
 
-/// Decodes `%XX` escapes, and `+` as a blank when `plus_is_space` (query
-/// values only: in the user part `+` is itself, as in libxml2's URI
-/// parser, which libvirt uses).
-fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, UriError> {
+/// Decodes `%XX` escapes, and nothing else: `+` is itself, in the query
+/// too, as libxml2's `xmlURIUnescapeString` (which libvirt uses) leaves it.
+fn percent_decode(s: &str) -> Result<String, UriError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -242,10 +247,6 @@ fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, UriError> {
                     .ok_or_else(|| UriError::Syntax(format!("bad percent escape in `{s}`")))?;
                 out.push(hex);
                 i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
             }
             c => {
                 out.push(c);
@@ -388,7 +389,7 @@ impl ConnectUri {
             None => (rest, ""),
         };
         let (user, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(percent_decode(u, false)?), h),
+            Some((u, h)) => (Some(percent_decode(u)?), h),
             None => (None, authority),
         };
         let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
@@ -416,7 +417,10 @@ impl ConnectUri {
         let transport = match transport {
             None if host.is_some() => Transport::Tls,
             None => Transport::Unix,
-            Some("unix") => Transport::Unix,
+            Some("unix") => match &host {
+                Some(h) => return Err(UriError::UnixWithHost(h.clone())),
+                None => Transport::Unix,
+            },
             Some("tls") => Transport::Tls,
             Some("tcp") => Transport::Tcp,
             Some("ssh") => Transport::Ssh,
@@ -432,8 +436,8 @@ impl ConnectUri {
             .filter(|p| !p.is_empty())
         {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = percent_decode(k, true)?;
-            let value = percent_decode(v, true)?;
+            let name = percent_decode(k)?;
+            let value = percent_decode(v)?;
             let bad = || UriError::BadValue {
                 name: name.clone(),
                 value: value.clone(),
@@ -624,6 +628,16 @@ mod tests {
         assert_eq!(u.params.socket.as_deref(), Some("/tmp/a b/sock"));
         assert_eq!(u.params.mode, Mode::Direct);
         assert_eq!(u.remote_name(), "test:///default");
+        // A local socket reaches no host.
+        assert_eq!(
+            ConnectUri::parse("qemu+unix://h/system").unwrap_err(),
+            UriError::UnixWithHost("h".into())
+        );
+        // `+` is itself, as libvirt reads it (libxml2 decodes `%XX` only).
+        let u = ConnectUri::parse("qemu+ssh://h/system?keyfile=/k/id+prod&name=lxc%2Bunix:///")
+            .unwrap();
+        assert_eq!(u.params.keyfile.as_deref(), Some("/k/id+prod"));
+        assert_eq!(u.remote_name(), "lxc+unix:///");
         let u = ConnectUri::parse("qemu+ssh://h/system?name=qemu%3A%2F%2F%2Fsession").unwrap();
         assert_eq!(u.remote_name(), "qemu:///session");
         let u = ConnectUri::parse("qemu+ext:///system?command=/usr/bin/helper").unwrap();

@@ -25,7 +25,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::unix::UnixSocket;
 use super::ClientError;
-use crate::socket::{admin_socket, unix_socket, Environment};
+use crate::socket::{admin_socket, unix_socket, Environment, SocketError};
 use crate::uri::{ConnectUri, Proxy, Transport, UriError};
 
 /// libvirt's plain TCP port.
@@ -51,12 +51,16 @@ pub(crate) enum Conn {
     },
 }
 
-/// Opens the transport of `uri` (the admin socket when `admin`).
+/// Opens the transport of `uri` (the admin socket when `admin`: local
+/// only, as with `virt-admin`).
 pub(crate) async fn connect(
     uri: &ConnectUri,
     read_only: bool,
     admin: bool,
 ) -> Result<Conn, ClientError> {
+    if admin && uri.transport != Transport::Unix {
+        return Err(SocketError::NotUnix(uri.transport).into());
+    }
     match uri.transport {
         Transport::Unix => {
             let env = Environment::current(uri);
