@@ -68,7 +68,8 @@ impl Environment {
     }
 }
 
-fn effective_uid_is_root() -> bool {
+/// Whether this process's effective uid is root, as `/proc` reports it.
+pub(crate) fn effective_uid_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

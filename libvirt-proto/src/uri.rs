@@ -230,6 +230,20 @@ impl fmt::Display for UnsafeReason {
     }
 }
 
+/// Escapes all but unreserved characters and `/` as `%XX`, for a value
+/// in a query that [`percent_decode`] gives back.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes, and nothing else: `+` is itself, in the query
 /// too, as libxml2's `xmlURIUnescapeString` (which libvirt uses) leaves it.
 fn percent_decode(s: &str) -> Result<String, UriError> {
@@ -347,10 +361,11 @@ fn check_ssh_host(host: &str) -> Result<(), UnsafeReason> {
     }
 }
 
-// Paths may hold any printable character (they are one argv element,
-// never seen by a shell); a leading `-` or control characters are still
-// refused as they are never meant.
-fn check_ssh_path(path: &str) -> Result<(), UnsafeReason> {
+// Paths may hold almost any printable character (they are never seen by
+// a shell); a leading `-` or control characters are still refused as
+// they are never meant, and so is what ssh itself would rewrite
+// (`in_option`: the path is the value of an `-o` option).
+fn check_ssh_path(path: &str, in_option: bool) -> Result<(), UnsafeReason> {
     if path.is_empty() {
         return Err(UnsafeReason::Empty);
     }
@@ -359,6 +374,17 @@ fn check_ssh_path(path: &str) -> Result<(), UnsafeReason> {
     }
     if path.chars().any(char::is_control) {
         return Err(UnsafeReason::ControlCharacter);
+    }
+    // ssh expands `${VAR}` in both paths (its `%` tokens are escaped when
+    // the command is built), and reads quotes and backslashes in an `-o`
+    // value: such a path would not name the file it says.
+    if path.contains("${") {
+        return Err(UnsafeReason::Character('$'));
+    }
+    if in_option {
+        if let Some(c) = path.chars().find(|&c| matches!(c, '"' | '\\')) {
+            return Err(UnsafeReason::Character(c));
+        }
     }
     Ok(())
 }
@@ -520,7 +546,9 @@ impl ConnectUri {
     ///   optionally with a `%zone` of letters, digits, `.`, `-`, `_`; not
     ///   starting with `-`.
     /// - `keyfile=` and `known_hosts=`: not empty, not starting with `-`,
-    ///   no control characters (any other path is allowed).
+    ///   no control characters, no `${` (ssh would expand it), and for
+    ///   `known_hosts=` no `"` or `\` (ssh reads them in an option's
+    ///   value); any other path is allowed, blanks and `%` included.
     pub fn check_ssh_args(&self) -> Result<(), UriError> {
         let refuse = |field| move |reason| UriError::Unsafe { field, reason };
         if let Some(user) = &self.user {
@@ -530,10 +558,10 @@ impl ConnectUri {
             check_ssh_host(host).map_err(refuse("host"))?;
         }
         if let Some(key) = &self.params.keyfile {
-            check_ssh_path(key).map_err(refuse("keyfile"))?;
+            check_ssh_path(key, false).map_err(refuse("keyfile"))?;
         }
         if let Some(kh) = &self.params.known_hosts {
-            check_ssh_path(kh).map_err(refuse("known_hosts"))?;
+            check_ssh_path(kh, true).map_err(refuse("known_hosts"))?;
         }
         Ok(())
     }
@@ -552,6 +580,52 @@ impl ConnectUri {
                     &self.path
                 }
             ),
+        }
+    }
+
+    /// The far side's proxy of an ssh URI, as libvirt picks it: `proxy=`
+    /// when given; else `nc` for an explicit `socket=` (the helper takes
+    /// none), the helper alone for a `session` (see
+    /// [`wants_session`](Self::wants_session): only the far side knows
+    /// where its session socket is), and otherwise the helper where it
+    /// exists, `nc` where not. `netcat=` with that last choice means `nc`.
+    pub fn ssh_proxy(&self, session: bool) -> Proxy {
+        let p = &self.params;
+        let proxy = p.proxy.unwrap_or(if p.socket.is_some() {
+            Proxy::Netcat
+        } else if session {
+            Proxy::Native
+        } else {
+            Proxy::Auto
+        });
+        if proxy == Proxy::Auto && p.netcat.is_some() {
+            Proxy::Netcat
+        } else {
+            proxy
+        }
+    }
+
+    /// The URI `virt-ssh-helper` opens on the far side: the
+    /// [`remote_name`](Self::remote_name), keeping `mode=` and `socket=`
+    /// for the helper to find the daemon's socket, as libvirt passes them.
+    pub fn helper_uri(&self) -> String {
+        let name = self.remote_name();
+        if self.params.name.is_some() {
+            return name;
+        }
+        let mut query = Vec::new();
+        match self.params.mode {
+            Mode::Auto => {}
+            Mode::Legacy => query.push("mode=legacy".to_owned()),
+            Mode::Direct => query.push("mode=direct".to_owned()),
+        }
+        if let Some(s) = &self.params.socket {
+            query.push(format!("socket={}", percent_encode(s)));
+        }
+        if query.is_empty() {
+            name
+        } else {
+            format!("{name}?{}", query.join("&"))
         }
     }
 
@@ -1012,6 +1086,15 @@ mod tests {
         assert_eq!(
             refused("qemu+ssh://h/system?known_hosts="),
             ("known_hosts", UnsafeReason::Empty)
+        );
+        // What ssh would rewrite.
+        assert_eq!(
+            refused("qemu+ssh://h/system?keyfile=/k/$%7BHOME%7D"),
+            ("keyfile", UnsafeReason::Character('$'))
+        );
+        assert_eq!(
+            refused("qemu+ssh://h/system?known_hosts=/k%22h"),
+            ("known_hosts", UnsafeReason::Character('"'))
         );
     }
 

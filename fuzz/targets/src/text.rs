@@ -36,13 +36,13 @@ pub fn uri(data: &[u8]) {
         u.transport,
         Transport::Ssh | Transport::Libssh | Transport::Libssh2
     ) {
-        for (read_only, admin) in [(false, false), (true, false), (false, true)] {
-            check_ssh(&u, read_only, admin);
+        for (read_only, session) in [(false, false), (true, false), (false, true)] {
+            check_ssh(&u, read_only, session);
         }
     }
 }
 
-fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
+fn check_ssh(u: &ConnectUri, read_only: bool, session: bool) {
     let p = &u.params;
     let fields = [&u.user, &u.host, &p.command, &p.keyfile, &p.known_hosts]
         .into_iter()
@@ -54,7 +54,7 @@ fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
         // refuses to spawn (`InvalidInput`): nothing runs.
         return;
     }
-    let (program, args) = ssh_argv(u, read_only, admin);
+    let (program, args) = ssh_argv(u, read_only, session);
     assert_eq!(
         program.to_str(),
         Some(u.params.command.as_deref().unwrap_or("ssh"))
@@ -84,7 +84,9 @@ fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
         }
     }
     assert_eq!(user, u.user.as_deref());
-    assert_eq!(key, u.params.keyfile.as_deref());
+    // ssh's `%` tokens are escaped.
+    let escaped = u.params.keyfile.as_ref().map(|k| k.replace('%', "%%"));
+    assert_eq!(key, escaped.as_deref());
     let rest = &args[i + 1..];
     assert_eq!(rest.len(), 2, "host and command after --: {args:?}");
     assert_eq!(rest[0], u.host.as_deref().unwrap_or("localhost"));
@@ -92,9 +94,7 @@ fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
     let socket = u.params.socket.clone().unwrap_or_else(|| {
         format!(
             "/var/run/libvirt/{}",
-            if admin {
-                "libvirt-admin-sock"
-            } else if read_only {
+            if read_only {
                 "libvirt-sock-ro"
             } else {
                 "libvirt-sock"
@@ -102,7 +102,7 @@ fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
         )
     });
     let netcat = u.params.netcat.as_deref().unwrap_or("nc");
-    let name = u.remote_name();
+    let name = u.helper_uri();
     let netcat_words = [netcat, "-U", &socket];
     let mut helper_words = vec!["virt-ssh-helper"];
     if read_only {
@@ -111,7 +111,7 @@ fn check_ssh(u: &ConnectUri, read_only: bool, admin: bool) {
     helper_words.push(&name);
 
     let words = shell_words(rest[1]);
-    match u.params.proxy.unwrap_or(Proxy::Auto) {
+    match u.ssh_proxy(session) {
         Proxy::Netcat => assert_eq!(words, netcat_words.map(Word::text), "{}", rest[1]),
         Proxy::Native => assert_eq!(
             words,

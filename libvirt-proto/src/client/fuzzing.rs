@@ -8,9 +8,10 @@ use std::path::Path;
 use crate::uri::ConnectUri;
 
 /// The program and arguments of the `ssh` command for `uri`
-/// (`transport::ssh_command`).
-pub fn ssh_argv(uri: &ConnectUri, read_only: bool, admin: bool) -> (OsString, Vec<OsString>) {
-    let cmd = super::transport::ssh_command(uri, read_only, admin);
+/// (`transport::ssh_command`; `session` for a session URI of a user who
+/// is not root).
+pub fn ssh_argv(uri: &ConnectUri, read_only: bool, session: bool) -> (OsString, Vec<OsString>) {
+    let cmd = super::transport::ssh_command(uri, read_only, session);
     let std = cmd.as_std();
     (
         std.get_program().to_owned(),

@@ -95,7 +95,8 @@ pub(crate) async fn connect(
             // `parse` checked already, but the fields are public: check
             // what is about to become ssh's argv.
             uri.check_ssh_args()?;
-            spawn(ssh_command(uri, read_only, admin))
+            let session = uri.wants_session(crate::socket::effective_uid_is_root());
+            spawn(ssh_command(uri, read_only, session))
         }
     }
 }
@@ -141,14 +142,16 @@ fn shell_quote(s: &str) -> String {
 /// The `ssh` command line of an ssh URI: the system `ssh` (or `command=`)
 /// running, on the far side, `virt-ssh-helper` with the URI to open
 /// (`proxy=native`), `nc` on the daemon's socket (`proxy=netcat`), or the
-/// helper when it exists and `nc` otherwise (`proxy=auto`, the default).
+/// helper when it exists and `nc` otherwise (`proxy=auto`); which one when
+/// the URI does not say is [`ConnectUri::ssh_proxy`]'s choice (`session`
+/// for a session URI).
 ///
 /// The URI must have passed [`ConnectUri::check_ssh_args`] (`connect`
 /// checks it): only then are the user and host plain words.
 pub(crate) fn ssh_command(
     uri: &ConnectUri,
     read_only: bool,
-    admin: bool,
+    session: bool,
 ) -> tokio::process::Command {
     let p = &uri.params;
     let mut cmd = tokio::process::Command::new(p.command.as_deref().unwrap_or("ssh"));
@@ -158,11 +161,20 @@ pub(crate) fn ssh_command(
     if let Some(user) = &uri.user {
         cmd.arg("-l").arg(user);
     }
+    // ssh expands `%` tokens in both paths: `%%` is a `%`.
     if let Some(key) = &p.keyfile {
-        cmd.arg("-i").arg(key);
+        cmd.arg("-i").arg(key.replace('%', "%%"));
     }
     if let Some(kh) = &p.known_hosts {
-        cmd.arg("-o").arg(format!("UserKnownHostsFile={kh}"));
+        // An option's value is split at blanks unless quoted (`check_ssh_args`
+        // refused quotes and backslashes in it).
+        let kh = kh.replace('%', "%%");
+        let value = if kh.chars().any(char::is_whitespace) {
+            format!("\"{kh}\"")
+        } else {
+            kh
+        };
+        cmd.arg("-o").arg(format!("UserKnownHostsFile={value}"));
     }
     match p.known_hosts_verify {
         Some(crate::uri::KnownHostsVerify::Ignore) => {
@@ -186,9 +198,7 @@ pub(crate) fn ssh_command(
     let socket = p.socket.clone().unwrap_or_else(|| {
         // The far side's system socket (the far side is assumed to run a
         // system daemon, as libvirt assumes).
-        let name = if admin {
-            "libvirt-admin-sock"
-        } else if read_only {
+        let name = if read_only {
             "libvirt-sock-ro"
         } else {
             "libvirt-sock"
@@ -203,9 +213,9 @@ pub(crate) fn ssh_command(
     let helper = format!(
         "virt-ssh-helper{} {}",
         if read_only { " -r" } else { "" },
-        shell_quote(&uri.remote_name())
+        shell_quote(&uri.helper_uri())
     );
-    let remote = match p.proxy.unwrap_or(Proxy::Auto) {
+    let remote = match uri.ssh_proxy(session) {
         Proxy::Native => helper,
         Proxy::Netcat => netcat,
         Proxy::Auto => format!(
@@ -298,6 +308,59 @@ mod tests {
             .chain(std.get_args())
             .map(|a| a.to_string_lossy().into_owned())
             .collect()
+    }
+
+    /// The command run on the far side for `uri` (`session`: a session
+    /// URI of a user who is not root).
+    fn far_side(uri: &str, session: bool) -> String {
+        let cmd = ssh_command(&ConnectUri::parse(uri).unwrap(), false, session);
+        cmd.as_std()
+            .get_args()
+            .last()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn the_far_side_proxy_is_chosen_as_libvirt_chooses_it() {
+        // An explicit socket: nc on it (the helper takes no socket).
+        assert_eq!(
+            far_side("qemu+ssh://h/system?socket=/run/alt.sock", false),
+            "'nc' -U '/run/alt.sock'"
+        );
+        // A session: the helper alone; nc would reach the system daemon.
+        assert_eq!(
+            far_side("qemu+ssh://u@h/session", true),
+            "virt-ssh-helper 'qemu:///session'"
+        );
+        // netcat= asks for nc.
+        assert_eq!(
+            far_side("qemu+ssh://h/system?netcat=/bin/nc", false),
+            "'/bin/nc' -U '/var/run/libvirt/libvirt-sock'"
+        );
+        // Asked for, the helper is told the mode and socket to use.
+        assert_eq!(
+            far_side(
+                "qemu+ssh://h/system?proxy=native&mode=direct&socket=/run/a%20b",
+                false
+            ),
+            "virt-ssh-helper 'qemu:///system?mode=direct&socket=/run/a%20b'"
+        );
+        // Otherwise the helper where it exists, nc where not.
+        assert!(far_side("qemu+ssh://h/system", false).starts_with("sh -c "));
+    }
+
+    #[test]
+    fn paths_reach_ssh_as_they_are_meant() {
+        // ssh expands `%` tokens, and splits an option's value at blanks.
+        let a = argv(
+            "qemu+ssh://h/system?keyfile=/keys/50%25%20off&known_hosts=/my%20dir/k%25h&proxy=native",
+            false,
+        );
+        let at = |flag: &str| a[a.iter().position(|x| x == flag).unwrap() + 1].clone();
+        assert_eq!(at("-i"), "/keys/50%% off");
+        assert_eq!(at("-o"), "UserKnownHostsFile=\"/my dir/k%%h\"");
     }
 
     #[test]
