@@ -116,8 +116,9 @@ pub struct Params {
     pub proxy: Option<Proxy>,
     /// `tls_priority=`: GnuTLS priority string (kept for compatibility).
     pub tls_priority: Option<String>,
-    /// `auth=`: the authentication method to use (`sasl`, `polkit`,
-    /// `none`, or `sasl.MECH` for one SASL mechanism).
+    /// `auth=`: the authentication method to use (`sasl`, `polkit`, or
+    /// `sasl.MECH` for one SASL mechanism; as with libvirt, `none` is
+    /// not among them).
     pub auth: Option<String>,
     /// `authfile=`: the `auth.conf` to read credentials from.
     pub authfile: Option<String>,

@@ -34,11 +34,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::{File, Metadata};
-use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use super::local_file::{read_regular, LocalFileError};
 
 /// The service name libvirtd's entries use (`[auth-libvirt-HOST]`).
 pub const LIBVIRT_SERVICE: &str = "libvirt";
@@ -219,55 +220,25 @@ impl fmt::Debug for AuthConfig {
     }
 }
 
-/// Opens the regular file at `path`, and checks that what was opened is
-/// one: the path may have been replaced since it was looked at.
-fn open_regular(path: &Path) -> Result<(File, Metadata), AuthConfigError> {
-    let read_error = |e: io::Error| AuthConfigError::Read {
-        path: path.to_owned(),
-        source: Arc::new(e),
-    };
-    // Without waiting: a FIFO swapped in would otherwise block the open
-    // until a writer comes (reads of a regular file ignore the flag).
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(read_error)?;
-    let meta = file.metadata().map_err(read_error)?;
-    check_regular(path, &meta)?;
-    Ok((file, meta))
-}
-
 impl AuthConfig {
     /// Reads and parses the file at `path`: a regular file of at most
     /// [`MAX_AUTH_FILE_SIZE`] bytes. Blocking (file I/O); a FIFO or device
     /// at `path` is refused without being opened.
     pub fn load(path: &Path) -> Result<AuthConfig, AuthConfigError> {
-        let read_error = |e: io::Error| AuthConfigError::Read {
-            path: path.to_owned(),
-            source: Arc::new(e),
-        };
-        // Looked at before opening: opening a FIFO waits for a writer, and
-        // opening a device may do something (a tty, a tape).
-        let meta = std::fs::metadata(path).map_err(read_error)?;
-        check_regular(path, &meta)?;
-        let (file, meta) = open_regular(path)?;
-        let too_large = || AuthConfigError::TooLarge {
-            path: path.to_owned(),
-            limit: MAX_AUTH_FILE_SIZE,
-        };
-        if meta.len() > MAX_AUTH_FILE_SIZE {
-            return Err(too_large());
-        }
-        // One byte past the limit, so that a file that grew after the
-        // size was looked at is still caught, and bounded.
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.take(MAX_AUTH_FILE_SIZE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read_error)?;
-        if bytes.len() as u64 > MAX_AUTH_FILE_SIZE {
-            return Err(too_large());
-        }
+        let bytes = read_regular(path, MAX_AUTH_FILE_SIZE).map_err(|e| match e {
+            LocalFileError::Io(e) => AuthConfigError::Read {
+                path: path.to_owned(),
+                source: Arc::new(e),
+            },
+            LocalFileError::NotRegular(kind) => AuthConfigError::NotRegularFile {
+                path: path.to_owned(),
+                kind,
+            },
+            LocalFileError::TooLarge => AuthConfigError::TooLarge {
+                path: path.to_owned(),
+                limit: MAX_AUTH_FILE_SIZE,
+            },
+        })?;
         let text = String::from_utf8(bytes).map_err(|e| AuthConfigError::NotUtf8 {
             path: path.to_owned(),
             valid_up_to: e.utf8_error().valid_up_to(),
@@ -421,30 +392,6 @@ impl AuthConfig {
 }
 
 /// Refuses anything but a regular file, naming what it is.
-fn check_regular(path: &Path, meta: &Metadata) -> Result<(), AuthConfigError> {
-    let t = meta.file_type();
-    if t.is_file() {
-        return Ok(());
-    }
-    let kind = if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else {
-        "an unknown kind of file"
-    };
-    Err(AuthConfigError::NotRegularFile {
-        path: path.to_owned(),
-        kind,
-    })
-}
-
 /// GLib's key names: no `=`, `[` or `]` (except a trailing `[locale]`), no
 /// blank at either end.
 fn is_key_name(key: &str) -> bool {
@@ -832,21 +779,8 @@ mod tests {
         assert!(rx
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("readable blocked"));
-        // A FIFO swapped in after the path was looked at: the open itself
-        // does not wait for a writer, and what was opened is refused.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let p = fifo.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(open_regular(&p).map(|_| ()));
-        });
-        let e = rx
-            .recv_timeout(std::time::Duration::from_secs(10))
-            .expect("the open blocked")
-            .unwrap_err();
-        assert!(
-            matches!(&e, AuthConfigError::NotRegularFile { kind: "a FIFO", .. }),
-            "{e:?}"
-        );
+        // (A FIFO swapped in after the path was looked at: `local_file`'s
+        // tests.)
     }
 
     #[test]

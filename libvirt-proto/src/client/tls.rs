@@ -34,6 +34,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::local_file::read_regular;
 use crate::uri::ConnectUri;
 
 /// libvirt's system folder of CA certificates and revocation lists.
@@ -417,7 +418,19 @@ pub(crate) async fn connect(
         &|p| p.exists(),
     );
     let no_verify = uri.params.no_verify;
-    let creds = Credentials::load(&files, no_verify)?;
+    // File I/O, off the runtime: the connect timeout stays in force.
+    let cacert = files.cacert.clone();
+    let (creds, files) = tokio::task::spawn_blocking(move || {
+        Credentials::load(&files, no_verify).map(|creds| (creds, files))
+    })
+    .await
+    .map_err(|e| TlsError::ReadFile {
+        file: PkiFile::CaCertificate,
+        path: cacert,
+        source: Arc::new(io::Error::other(format!(
+            "reading the TLS files failed: {e}"
+        ))),
+    })??;
     let sent_certificate = creds.identity.is_some();
 
     let host = uri.host.as_deref().unwrap_or("localhost");
@@ -531,11 +544,17 @@ impl Credentials {
     }
 }
 
+/// The largest certificate, key or revocation list file read, in bytes:
+/// a CA bundle of every public CA is a few hundred KiB.
+const MAX_PKI_FILE_SIZE: u64 = 4 << 20;
+
+/// Reads one of the TLS files: `pkipath=` lets a URI pick the folder, so
+/// only a regular file of at most [`MAX_PKI_FILE_SIZE`] bytes is read.
 fn read(path: &Path, file: PkiFile) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|e| TlsError::ReadFile {
+    read_regular(path, MAX_PKI_FILE_SIZE).map_err(|e| TlsError::ReadFile {
         file,
         path: path.to_owned(),
-        source: Arc::new(e),
+        source: Arc::new(e.into_io(MAX_PKI_FILE_SIZE)),
     })
 }
 
@@ -997,6 +1016,38 @@ SQAwRgIhALw3s8WVNAbiNfDsi5yWiQrAbgkGYCztumVY9xZTMII6AiEAlLRN2t7Z
         assert!(!common_name_matches(&no_san, &dns("127.0.0.1")));
         let with_san = cert(WITH_SAN);
         assert!(!common_name_matches(&with_san, &dns("host.example")));
+    }
+
+    #[test]
+    fn a_ca_file_that_is_a_device_or_too_large_is_refused_unread() {
+        let dir = std::env::temp_dir().join(format!("lvp-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let cacert = dir.join("cacert.pem");
+        let files = files(
+            cacert.to_str().unwrap(),
+            "/nonexistent/cacrl.pem",
+            "/nonexistent/clientcert.pem",
+            "/nonexistent/clientkey.pem",
+        );
+        let refused = |files: &PkiFiles| match Credentials::load(files, false) {
+            Err(TlsError::ReadFile {
+                file: PkiFile::CaCertificate,
+                source,
+                ..
+            }) => source.kind(),
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("read"),
+        };
+        // Endless: never read.
+        std::os::unix::fs::symlink("/dev/zero", &cacert).unwrap();
+        assert_eq!(refused(&files), io::ErrorKind::InvalidInput);
+        // Larger than any certificate bundle (sparse: no space taken).
+        std::fs::remove_file(&cacert).unwrap();
+        let big = std::fs::File::create(&cacert).unwrap();
+        big.set_len(MAX_PKI_FILE_SIZE + 1).unwrap();
+        assert_eq!(refused(&files), io::ErrorKind::FileTooLarge);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

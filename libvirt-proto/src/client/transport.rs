@@ -8,7 +8,10 @@
 //!   `virt-ssh-helper` or `nc` on the far side, as libvirt does. The
 //!   user, host, `keyfile=` and `known_hosts=` are checked
 //!   ([`ConnectUri::check_ssh_args`]) before `ssh` is run: they become its
-//!   arguments, and a URI may come from anyone.
+//!   arguments, and must not turn into options or shell syntax. That
+//!   makes no URI safe to take from anyone, though: `command=` runs any
+//!   local program, and `known_hosts_verify=ignore` turns host key checks
+//!   off, as in libvirt.
 //! - `ext`: the program named by `command=`, speaking on its stdin and
 //!   stdout.
 
