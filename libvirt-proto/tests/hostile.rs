@@ -1189,3 +1189,49 @@ async fn uploads_through_a_slow_reader_keep_reading_and_stay_alive() {
     assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 12);
     within(daemon).await.unwrap();
 }
+
+/// A domain lifecycle event for callback `id` (`remote_domain_event_callback_lifecycle_msg`).
+fn lifecycle_event(id: u32) -> Vec<u8> {
+    let mut body = xdr_u32(id);
+    body.extend_from_slice(&xdr_u32(4));
+    body.extend_from_slice(b"test");
+    body.extend_from_slice(&[0; 16]);
+    body.extend_from_slice(&xdr_u32(1));
+    body.extend_from_slice(&xdr_u32(0));
+    body.extend_from_slice(&xdr_u32(0));
+    frame(
+        REMOTE,
+        P::DomainEventCallbackLifecycle as i32,
+        MESSAGE,
+        0,
+        OK,
+        &body,
+    )
+}
+
+#[tokio::test]
+async fn a_full_event_stream_still_ends_with_the_connections_end() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::ConnectDomainEventCallbackRegisterAny));
+        peer.reply(&call, &xdr_u32(7)).await;
+        // Two events into a buffer of one, then the daemon is gone.
+        peer.send(&lifecycle_event(7)).await;
+        peer.send(&lifecycle_event(7)).await;
+    });
+    let options = ConnectOptions::default()
+        .with_keepalive(None)
+        .with_event_buffer(1);
+    let client = within(Client::connect_with(&uri, options)).await.unwrap();
+    let mut events = within(client.register_domain_event(0, None)).await.unwrap();
+    within(daemon).await.unwrap();
+    // The connection's end is seen by a call first.
+    assert!(within(client.connect_get_lib_version()).await.is_err());
+    assert!(within(events.next()).await.unwrap().is_ok());
+    assert_eq!(events.lost(), 1);
+    // No room was left for the end: it comes all the same, once.
+    let end = within(events.next()).await.unwrap().unwrap_err();
+    assert!(matches!(end, ClientError::ConnectionLost(_)), "{end:?}");
+    assert!(within(events.next()).await.is_none());
+}

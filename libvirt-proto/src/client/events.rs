@@ -9,7 +9,7 @@
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -25,7 +25,14 @@ use crate::generated::{api, qemu, remote};
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Subscriber {
-    fn new(filter: Filter, buffer: usize, commands: &Commands) -> (Subscriber, EventStream) {
+    /// A subscriber and its stream; `ended` is the connection's end, which
+    /// the stream gives when the end could not be queued.
+    fn new(
+        filter: Filter,
+        buffer: usize,
+        commands: &Commands,
+        ended: &Arc<OnceLock<ClientError>>,
+    ) -> (Subscriber, EventStream) {
         let (tx, rx) = mpsc::channel(buffer.max(1));
         let lost = Arc::new(AtomicU64::new(0));
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -44,13 +51,19 @@ impl Subscriber {
                 callback_id: None,
                 commands: commands.clone(),
                 deregister: None,
+                ended: ended.clone(),
+                told_end: false,
             },
         )
     }
 
     /// A subscriber to every event.
-    pub(crate) fn all(buffer: usize, commands: &Commands) -> (Subscriber, EventStream) {
-        Self::new(Filter::All, buffer, commands)
+    pub(crate) fn all(
+        buffer: usize,
+        commands: &Commands,
+        ended: &Arc<OnceLock<ClientError>>,
+    ) -> (Subscriber, EventStream) {
+        Self::new(Filter::All, buffer, commands, ended)
     }
 
     pub(crate) fn wants(&self, family_and_id: Option<(EventFamily, i32)>) -> bool {
@@ -129,13 +142,39 @@ pub struct EventStream {
     callback_id: Option<i32>,
     commands: Commands,
     deregister: Option<(u32, u32, i32, Vec<u8>)>,
+    /// What ended the connection, once it has.
+    ended: Arc<OnceLock<ClientError>>,
+    /// The end's error has been given.
+    told_end: bool,
 }
 
 impl EventStream {
     /// The next event; `Some(Err(..))` once when the connection ends, then
     /// `None`.
     pub async fn next(&mut self) -> Option<Result<Message, ClientError>> {
-        self.rx.recv().await
+        let item = self.rx.recv().await;
+        self.with_end(item)
+    }
+
+    /// `item`, or at the end of the channel the connection's end when it
+    /// has not been given yet: the driver queues it, but not into a full
+    /// buffer, nor for a stream that subscribed as the connection ended.
+    fn with_end(
+        &mut self,
+        item: Option<Result<Message, ClientError>>,
+    ) -> Option<Result<Message, ClientError>> {
+        match item {
+            Some(Err(e)) => {
+                self.told_end = true;
+                Some(Err(e))
+            }
+            Some(ok) => Some(ok),
+            None if self.told_end => None,
+            None => {
+                self.told_end = true;
+                self.ended.get().cloned().map(Err)
+            }
+        }
     }
 
     /// Events dropped so far because this consumer was too slow.
@@ -153,7 +192,8 @@ impl Stream for EventStream {
     type Item = Result<Message, ClientError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
+        let item = std::task::ready!(self.rx.poll_recv(cx));
+        Poll::Ready(self.with_end(item))
     }
 }
 
@@ -322,6 +362,7 @@ impl Client {
                 Filter::Family(family),
                 client.shared.options.event_buffer,
                 &client.shared.commands,
+                &client.shared.ended,
             );
             let reply = client
                 .request_raw(

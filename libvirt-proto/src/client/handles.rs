@@ -17,6 +17,9 @@ use crate::generated::remote;
 
 macro_rules! handle {
     ($(#[$doc:meta])* $name:ident, $wire:ty, $what:literal) => {
+        handle!($(#[$doc])* $name, $wire, $what, |a: &$wire, b: &$wire| a == b);
+    };
+    ($(#[$doc:meta])* $name:ident, $wire:ty, $what:literal, $same:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
         pub struct $name {
@@ -55,18 +58,21 @@ macro_rules! handle {
         }
 
         impl PartialEq for $name {
-            /// The same object: equal wire identities (the connection is
-            /// not compared).
+            /// The same object (the connection is not compared).
             fn eq(&self, other: &Self) -> bool {
-                self.wire == other.wire
+                ($same)(&self.wire, &other.wire)
             }
         }
     };
 }
 
 handle!(
-    /// A domain (virtual machine).
-    Domain, remote::NonnullDomain, "domain"
+    /// A domain (virtual machine). Two are equal when their name and UUID
+    /// are: the id the daemon sends changes as the domain starts and stops.
+    Domain,
+    remote::NonnullDomain,
+    "domain",
+    |a: &remote::NonnullDomain, b: &remote::NonnullDomain| a.name == b.name && a.uuid == b.uuid
 );
 handle!(
     /// A virtual network.
@@ -112,3 +118,30 @@ handle!(
     /// A snapshot of a domain.
     DomainSnapshot, remote::NonnullDomainSnapshot, "domain snapshot"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_domain_is_the_same_whatever_its_id() {
+        // A client whose driver is gone: equality never reaches it.
+        let (commands, _) = tokio::sync::mpsc::unbounded_channel();
+        let connection = super::super::driver::Connection {
+            commands,
+            drained: Default::default(),
+            ended: Default::default(),
+        };
+        let client = Client::from_parts(connection, Default::default());
+        let wire = |id| remote::NonnullDomain {
+            name: "vm".into(),
+            uuid: [1; 16].into(),
+            id,
+        };
+        let running = Domain::from_wire(client.clone(), wire(5));
+        assert_eq!(running, Domain::from_wire(client.clone(), wire(-1)));
+        let mut other = wire(5);
+        other.uuid = [2; 16].into();
+        assert_ne!(running, Domain::from_wire(client, other));
+    }
+}

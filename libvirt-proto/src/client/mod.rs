@@ -401,8 +401,11 @@ impl Client {
     /// registered through [`Client::call`].
     /// Once the connection has ended the stream gives why, then ends.
     pub fn events(&self) -> EventStream {
-        let (sub, stream) =
-            Subscriber::all(self.shared.options.event_buffer, &self.shared.commands);
+        let (sub, stream) = Subscriber::all(
+            self.shared.options.event_buffer,
+            &self.shared.commands,
+            &self.shared.ended,
+        );
         if let Err(mpsc::error::SendError(Command::Subscribe(sub))) =
             self.shared.commands.send(Command::Subscribe(sub))
         {
