@@ -1190,14 +1190,15 @@ async fn uploads_through_a_slow_reader_keep_reading_and_stay_alive() {
     within(daemon).await.unwrap();
 }
 
-/// A domain lifecycle event for callback `id` (`remote_domain_event_callback_lifecycle_msg`).
-fn lifecycle_event(id: u32) -> Vec<u8> {
+/// A domain lifecycle event of kind `event` for callback `id`
+/// (`remote_domain_event_callback_lifecycle_msg`).
+fn lifecycle_event(id: u32, event: u32) -> Vec<u8> {
     let mut body = xdr_u32(id);
     body.extend_from_slice(&xdr_u32(4));
     body.extend_from_slice(b"test");
     body.extend_from_slice(&[0; 16]);
     body.extend_from_slice(&xdr_u32(1));
-    body.extend_from_slice(&xdr_u32(0));
+    body.extend_from_slice(&xdr_u32(event));
     body.extend_from_slice(&xdr_u32(0));
     frame(
         REMOTE,
@@ -1217,8 +1218,8 @@ async fn a_full_event_stream_still_ends_with_the_connections_end() {
         assert!(call.is_call(P::ConnectDomainEventCallbackRegisterAny));
         peer.reply(&call, &xdr_u32(7)).await;
         // Two events into a buffer of one, then the daemon is gone.
-        peer.send(&lifecycle_event(7)).await;
-        peer.send(&lifecycle_event(7)).await;
+        peer.send(&lifecycle_event(7, 0)).await;
+        peer.send(&lifecycle_event(7, 0)).await;
     });
     let options = ConnectOptions::default()
         .with_keepalive(None)
@@ -1234,4 +1235,40 @@ async fn a_full_event_stream_still_ends_with_the_connections_end() {
     let end = within(events.next()).await.unwrap().unwrap_err();
     assert!(matches!(end, ClientError::ConnectionLost(_)), "{end:?}");
     assert!(within(events.next()).await.is_none());
+}
+
+/// The kind of a domain lifecycle event.
+fn lifecycle_kind(m: &libvirt_proto::dispatch::Message) -> i32 {
+    match m {
+        libvirt_proto::dispatch::Message::Remote(
+            remote::program::Message::DomainEventCallbackLifecycle(e),
+        ) => e.msg.event,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn events_sent_before_the_registration_reply_reach_the_new_stream() {
+    // libvirtd relays a callback's events once it has the id, which can be
+    // before the reply carrying that id goes out.
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::ConnectDomainEventCallbackRegisterAny));
+        peer.send(&lifecycle_event(7, 1)).await;
+        // Another callback's, which nobody registers.
+        peer.send(&lifecycle_event(8, 9)).await;
+        peer.reply(&call, &xdr_u32(7)).await;
+        peer.send(&lifecycle_event(7, 2)).await;
+        peer.lib_version(4).await;
+    });
+    let client = connect(&uri).await;
+    let mut events = within(client.register_domain_event(0, None)).await.unwrap();
+    let first = within(events.next()).await.unwrap().unwrap();
+    assert_eq!(lifecycle_kind(&first), 1);
+    let second = within(events.next()).await.unwrap().unwrap();
+    assert_eq!(lifecycle_kind(&second), 2);
+    assert_eq!(events.lost(), 0);
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 4);
+    within(daemon).await.unwrap();
 }

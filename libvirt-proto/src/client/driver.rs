@@ -373,7 +373,7 @@ impl Driver {
                     Ok(body) => {
                         if let Some(sub) = w.subscribe {
                             // Installed before any later event is routed.
-                            self.route.install(sub, &body);
+                            self.route.registered(sub, Some(&body));
                         }
                         let taken = w.reply.send(Ok(Reply { serial, body, fds })).is_ok();
                         if !taken && self.streams.remove(&serial).is_some() {
@@ -384,6 +384,9 @@ impl Driver {
                     }
                     Err(err) => {
                         self.streams.remove(&serial);
+                        if let Some(sub) = w.subscribe {
+                            self.route.registered(sub, None);
+                        }
                         let _ = w.reply.send(Err(err.into()));
                     }
                 }
@@ -486,6 +489,9 @@ impl Driver {
                         if let Some((_, tx)) = req.stream {
                             self.streams.insert(serial, tx);
                         }
+                        if let Some(sub) = &req.subscribe {
+                            self.route.registering(sub);
+                        }
                         self.waiting.insert(
                             serial,
                             Waiter {
@@ -509,7 +515,9 @@ impl Driver {
                     .find(|(_, w)| w.tag == tag)
                     .map(|(s, _)| *s);
                 if let Some(serial) = serial {
-                    self.waiting.remove(&serial);
+                    if let Some(sub) = self.waiting.remove(&serial).and_then(|w| w.subscribe) {
+                        self.route.registered(sub, None);
+                    }
                     self.streams.remove(&serial);
                     self.engine.abandon(serial);
                 }

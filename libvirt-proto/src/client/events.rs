@@ -5,8 +5,14 @@
 //! callback 1 are different callbacks), so an event is routed by its
 //! [`EventFamily`] and callback id. A subscription is installed by the
 //! driver when the registration's reply arrives, before any later event is
-//! looked at, so no event of the new callback can slip past it.
+//! looked at. libvirtd relays a callback's events as soon as it has its
+//! id, which can be before the reply goes out: while a registration of a
+//! family is on its way, events of that family that no subscriber claims
+//! are held (at most [`MAX_HELD_EVENTS`]) and handed to the subscriber
+//! the reply installs, so none of the new callback's events slips past
+//! it.
 
+use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -75,10 +81,18 @@ impl Subscriber {
     }
 }
 
+/// Unclaimed events held while registrations are on their way (see the
+/// module's docs); past it, the oldest go.
+pub(crate) const MAX_HELD_EVENTS: usize = 256;
+
 /// Every subscription of a connection.
 #[derive(Debug, Default)]
 pub(crate) struct Route {
     subscribers: Vec<Subscriber>,
+    /// Registrations on their way, per family.
+    registering: HashMap<EventFamily, usize>,
+    /// Events of those families that no subscriber claimed, oldest first.
+    held: VecDeque<(EventFamily, i32, Message)>,
 }
 
 impl Route {
@@ -86,12 +100,39 @@ impl Route {
         self.subscribers.push(s);
     }
 
-    /// Installs a callback's subscriber; `reply` is the registration's
-    /// reply body, which starts with the callback id.
-    pub(crate) fn install(&mut self, mut s: Subscriber, reply: &[u8]) {
-        if let (Filter::Family(f), Some(id)) = (s.filter, callback_id_of(reply)) {
+    /// A registration for `s` has gone out.
+    pub(crate) fn registering(&mut self, s: &Subscriber) {
+        if let Filter::Family(f) = s.filter {
+            *self.registering.entry(f).or_default() += 1;
+        }
+    }
+
+    /// A registration has its outcome: `reply`, the reply body (which
+    /// starts with the callback id), installs `s` and hands it the events
+    /// held for its callback; `None` (an error, or nobody waits) drops it.
+    pub(crate) fn registered(&mut self, mut s: Subscriber, reply: Option<&[u8]>) {
+        let Filter::Family(f) = s.filter else {
+            return;
+        };
+        if let Some(id) = reply.and_then(callback_id_of) {
             s.filter = Filter::Callback(f, id);
+            let held = std::mem::take(&mut self.held);
+            for (family, callback, m) in held {
+                if (family, callback) == (f, id) {
+                    send_to(&s, m);
+                } else {
+                    self.held.push_back((family, callback, m));
+                }
+            }
             self.subscribers.push(s);
+        }
+        let still = self.registering.get_mut(&f).map_or(0, |n| {
+            *n = n.saturating_sub(1);
+            *n
+        });
+        if still == 0 {
+            self.registering.remove(&f);
+            self.held.retain(|(family, ..)| *family != f);
         }
     }
 
@@ -100,29 +141,43 @@ impl Route {
     }
 
     /// Hands an event to every subscriber that wants it; a full buffer
-    /// drops the event for that subscriber and counts it.
+    /// drops the event for that subscriber and counts it. An event of a
+    /// callback no subscriber has, of a family being registered, is held.
     pub(crate) fn deliver(&mut self, m: Message) {
         let key = EventFamily::of(&m);
         self.subscribers.retain(|s| !s.tx.is_closed());
+        let mut claimed = false;
         for s in self.subscribers.iter().filter(|s| s.wants(key)) {
-            match s.tx.try_send(Ok(m.clone())) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    s.lost.fetch_add(1, Ordering::Relaxed);
+            claimed |= matches!(s.filter, Filter::Callback(..));
+            send_to(s, m.clone());
+        }
+        if let (false, Some((f, id))) = (claimed, key) {
+            if self.registering.contains_key(&f) {
+                if self.held.len() == MAX_HELD_EVENTS {
+                    self.held.pop_front();
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                self.held.push_back((f, id, m));
             }
         }
     }
 
     /// Ends every stream with the connection's end.
     pub(crate) fn close(&mut self, err: &ClientError) {
+        self.registering.clear();
+        self.held.clear();
         for mut s in self.subscribers.drain(..) {
             if !s.failed {
                 s.failed = true;
                 let _ = s.tx.try_send(Err(err.clone()));
             }
         }
+    }
+}
+
+/// Queues `m` for `s`; a full buffer drops it and counts it.
+fn send_to(s: &Subscriber, m: Message) {
+    if let Err(mpsc::error::TrySendError::Full(_)) = s.tx.try_send(Ok(m)) {
+        s.lost.fetch_add(1, Ordering::Relaxed);
     }
 }
 
