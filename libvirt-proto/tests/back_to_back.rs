@@ -121,7 +121,10 @@ fn calls_replies_errors_and_events() {
                 assert_eq!(e.code, ErrorNumber::ERR_NO_DOMAIN);
                 seen += 1;
             }
-            Event::Message(Message::Remote(program::Message::DomainEventLifecycle(m))) => {
+            Event::Message {
+                message: Message::Remote(program::Message::DomainEventLifecycle(m)),
+                ..
+            } => {
                 assert_eq!(m, msg);
                 seen += 1;
             }

@@ -170,10 +170,12 @@ fn events_are_typed_messages() {
     };
     c.handle_input(&Frame::with_body(header, &msg).unwrap().encode(), now);
     match c.poll_event() {
-        Some(Event::Message(Message::Remote(
-            remote::program::Message::DomainEventCallbackLifecycle(m),
-        ))) => {
-            assert_eq!(m, msg)
+        Some(Event::Message {
+            message: Message::Remote(remote::program::Message::DomainEventCallbackLifecycle(m)),
+            wire_len,
+        }) => {
+            assert_eq!(m, msg);
+            assert_eq!(wire_len, xdrgen::rt::to_bytes(&msg).unwrap().len());
         }
         other => panic!("{other:?}"),
     }
@@ -665,7 +667,7 @@ fn replay(name: &str) -> Replay {
                     result: Err(CallError::Remote(e)),
                     ..
                 } => r.errors.push(e),
-                Event::Message(m) => r.messages.push(m),
+                Event::Message { message, .. } => r.messages.push(message),
                 Event::Stream {
                     event: StreamEvent::Data(d),
                     ..

@@ -1272,3 +1272,41 @@ async fn events_sent_before_the_registration_reply_reach_the_new_stream() {
     assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 4);
     within(daemon).await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unread_event_stream_holds_a_bounded_number_of_bytes() {
+    // Events of about 4 MiB each (a domain name near libvirt's string
+    // limit): a stream nobody reads keeps at most EVENT_BUFFER_BYTES of
+    // them, however many its count allows.
+    const NAME: usize = (4 << 20) - 4;
+    const SENT: usize = 8;
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.recv_call().await.unwrap();
+        assert!(call.is_call(P::ConnectDomainEventCallbackRegisterAny));
+        peer.reply(&call, &xdr_u32(7)).await;
+        let mut body = xdr_u32(7);
+        body.extend_from_slice(&xdr_u32(NAME as u32));
+        body.resize(body.len() + NAME, b'n');
+        body.extend_from_slice(&[0; 16]);
+        body.extend_from_slice(&xdr_u32(1));
+        body.extend_from_slice(&xdr_u32(0));
+        body.extend_from_slice(&xdr_u32(0));
+        let p = P::DomainEventCallbackLifecycle as i32;
+        for _ in 0..SENT {
+            peer.send(&frame(REMOTE, p, MESSAGE, 0, OK, &body)).await;
+        }
+        peer.lib_version(3).await;
+    });
+    let client = connect(&uri).await;
+    let mut events = within(client.register_domain_event(0, None)).await.unwrap();
+    // Handled after every event.
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 3);
+    let kept = libvirt_proto::client::EVENT_BUFFER_BYTES / (NAME + 36);
+    assert!(kept < SENT);
+    assert_eq!(events.lost(), (SENT - kept) as u64);
+    for _ in 0..kept {
+        within(events.next()).await.unwrap().unwrap();
+    }
+    within(daemon).await.unwrap();
+}

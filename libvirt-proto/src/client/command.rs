@@ -360,7 +360,11 @@ pub(crate) enum Filter {
 pub(crate) struct Subscriber {
     pub(crate) id: u64,
     pub(crate) filter: Filter,
-    pub(crate) tx: mpsc::Sender<Result<Message, ClientError>>,
+    /// Events with their size on the wire, or the connection's end.
+    pub(crate) tx: mpsc::Sender<Result<(Message, usize), ClientError>>,
+    /// Bytes of events queued and not yet taken (see
+    /// [`EVENT_BUFFER_BYTES`](super::EVENT_BUFFER_BYTES)).
+    pub(crate) queued: Arc<AtomicUsize>,
     pub(crate) lost: Arc<AtomicU64>,
     /// Set when the stream has ended with an error already.
     pub(crate) failed: bool,

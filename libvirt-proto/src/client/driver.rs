@@ -391,7 +391,7 @@ impl Driver {
                     }
                 }
             }
-            Event::Message(m) => self.route.deliver(m),
+            Event::Message { message, wire_len } => self.route.deliver(message, wire_len),
             Event::Stream { serial, event } => {
                 use crate::engine::StreamEvent;
                 match event {

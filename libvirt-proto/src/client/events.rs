@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
@@ -24,7 +24,7 @@ use xdrgen::rt::{self, RemoteProcedure};
 
 use super::command::{Command, Commands, Filter, Subscriber};
 use super::event_family::EventFamily;
-use super::{Client, ClientError};
+use super::{Client, ClientError, EVENT_BUFFER_BYTES};
 use crate::dispatch::Message;
 use crate::generated::{api, qemu, remote};
 
@@ -41,18 +41,21 @@ impl Subscriber {
     ) -> (Subscriber, EventStream) {
         let (tx, rx) = mpsc::channel(buffer.max(1));
         let lost = Arc::new(AtomicU64::new(0));
+        let queued = Arc::new(AtomicUsize::new(0));
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         (
             Subscriber {
                 id,
                 filter,
                 tx,
+                queued: queued.clone(),
                 lost: lost.clone(),
                 failed: false,
             },
             EventStream {
                 id,
                 rx,
+                queued,
                 lost,
                 callback_id: None,
                 commands: commands.clone(),
@@ -91,8 +94,9 @@ pub(crate) struct Route {
     subscribers: Vec<Subscriber>,
     /// Registrations on their way, per family.
     registering: HashMap<EventFamily, usize>,
-    /// Events of those families that no subscriber claimed, oldest first.
-    held: VecDeque<(EventFamily, i32, Message)>,
+    /// Events of those families that no subscriber claimed, oldest
+    /// first, with their size on the wire.
+    held: VecDeque<(EventFamily, i32, Message, usize)>,
 }
 
 impl Route {
@@ -117,11 +121,11 @@ impl Route {
         if let Some(id) = reply.and_then(callback_id_of) {
             s.filter = Filter::Callback(f, id);
             let held = std::mem::take(&mut self.held);
-            for (family, callback, m) in held {
+            for (family, callback, m, len) in held {
                 if (family, callback) == (f, id) {
-                    send_to(&s, m);
+                    send_to(&s, m, len);
                 } else {
-                    self.held.push_back((family, callback, m));
+                    self.held.push_back((family, callback, m, len));
                 }
             }
             self.subscribers.push(s);
@@ -140,23 +144,24 @@ impl Route {
         self.subscribers.retain(|s| s.id != id);
     }
 
-    /// Hands an event to every subscriber that wants it; a full buffer
-    /// drops the event for that subscriber and counts it. An event of a
-    /// callback no subscriber has, of a family being registered, is held.
-    pub(crate) fn deliver(&mut self, m: Message) {
+    /// Hands an event (of `len` bytes on the wire) to every subscriber
+    /// that wants it; a full buffer drops the event for that subscriber
+    /// and counts it. An event of a callback no subscriber has, of a
+    /// family being registered, is held.
+    pub(crate) fn deliver(&mut self, m: Message, len: usize) {
         let key = EventFamily::of(&m);
         self.subscribers.retain(|s| !s.tx.is_closed());
         let mut claimed = false;
         for s in self.subscribers.iter().filter(|s| s.wants(key)) {
             claimed |= matches!(s.filter, Filter::Callback(..));
-            send_to(s, m.clone());
+            send_to(s, m.clone(), len);
         }
         if let (false, Some((f, id))) = (claimed, key) {
             if self.registering.contains_key(&f) {
                 if self.held.len() == MAX_HELD_EVENTS {
                     self.held.pop_front();
                 }
-                self.held.push_back((f, id, m));
+                self.held.push_back((f, id, m, len));
             }
         }
     }
@@ -174,10 +179,23 @@ impl Route {
     }
 }
 
-/// Queues `m` for `s`; a full buffer drops it and counts it.
-fn send_to(s: &Subscriber, m: Message) {
-    if let Err(mpsc::error::TrySendError::Full(_)) = s.tx.try_send(Ok(m)) {
+/// Queues `m` (`len` bytes on the wire) for `s`; a buffer full by count or
+/// by [`EVENT_BUFFER_BYTES`] drops it and counts it. Only this driver adds
+/// to `queued`, so the check cannot race with another add.
+fn send_to(s: &Subscriber, m: Message, len: usize) {
+    let queued = s.queued.load(Ordering::Acquire);
+    if queued > 0 && queued.saturating_add(len) > EVENT_BUFFER_BYTES {
         s.lost.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    match s.tx.try_send(Ok((m, len))) {
+        Ok(()) => {
+            s.queued.fetch_add(len, Ordering::AcqRel);
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            s.lost.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {}
     }
 }
 
@@ -187,12 +205,16 @@ fn callback_id_of(reply: &[u8]) -> Option<i32> {
 
 /// A bounded stream of events. It ends (`None`) after the connection does,
 /// the last item being the error that ended it. When the consumer falls
-/// behind, new events are dropped and counted by [`EventStream::lost`].
+/// behind (by [`ConnectOptions::event_buffer`](super::ConnectOptions::event_buffer)
+/// events, or by [`EVENT_BUFFER_BYTES`](super::EVENT_BUFFER_BYTES)), new
+/// events are dropped and counted by [`EventStream::lost`].
 /// Dropping a stream of a registered callback deregisters it.
 #[derive(Debug)]
 pub struct EventStream {
     id: u64,
-    rx: mpsc::Receiver<Result<Message, ClientError>>,
+    rx: mpsc::Receiver<Result<(Message, usize), ClientError>>,
+    /// Bytes of events queued and not yet taken.
+    queued: Arc<AtomicUsize>,
     lost: Arc<AtomicU64>,
     callback_id: Option<i32>,
     commands: Commands,
@@ -216,14 +238,17 @@ impl EventStream {
     /// buffer, nor for a stream that subscribed as the connection ended.
     fn with_end(
         &mut self,
-        item: Option<Result<Message, ClientError>>,
+        item: Option<Result<(Message, usize), ClientError>>,
     ) -> Option<Result<Message, ClientError>> {
         match item {
             Some(Err(e)) => {
                 self.told_end = true;
                 Some(Err(e))
             }
-            Some(ok) => Some(ok),
+            Some(Ok((m, len))) => {
+                self.queued.fetch_sub(len, Ordering::AcqRel);
+                Some(Ok(m))
+            }
             None if self.told_end => None,
             None => {
                 self.told_end = true;

@@ -112,6 +112,12 @@ use driver::Connection;
 /// How many events wait for a slow consumer before new ones are dropped.
 pub const EVENT_BUFFER: usize = 1024;
 
+/// How many bytes of events (as they came on the wire) wait for a slow
+/// consumer before new ones are dropped, whatever [`EVENT_BUFFER`] allows:
+/// one event may be megabytes. An event larger than this still gets
+/// through to a consumer that has taken everything before it.
+pub const EVENT_BUFFER_BYTES: usize = 16 << 20;
+
 /// How a connection is made: [`Default`], then the `with_*` setters.
 ///
 /// The struct is `#[non_exhaustive]`, so options can be added without
@@ -148,7 +154,8 @@ pub struct ConnectOptions {
     pub call_timeout: Option<Duration>,
     /// How long to wait for the transport and the opening handshake.
     pub connect_timeout: Duration,
-    /// Events buffered per [`EventStream`] before new ones are dropped.
+    /// Events buffered per [`EventStream`] before new ones are dropped
+    /// (and at most [`EVENT_BUFFER_BYTES`] of them).
     pub event_buffer: usize,
     /// Calls sent before their replies come; later calls wait in the
     /// client. The default, [`DEFAULT_MAX_IN_FLIGHT`] (4), is one fewer

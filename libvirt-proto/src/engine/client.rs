@@ -112,7 +112,13 @@ pub enum Event {
         fds: Vec<OwnedFd>,
     },
     /// A one-way message: an event, typed (keepalive is handled inside).
-    Message(dispatch::Message),
+    Message {
+        /// The event.
+        message: dispatch::Message,
+        /// Its body's size on the wire, in bytes: what holding it costs,
+        /// about.
+        wire_len: usize,
+    },
     /// Stream traffic for the call with this serial.
     Stream {
         /// The stream's serial (its call's).
@@ -706,7 +712,10 @@ impl Role for ClientEngine {
                     ));
                 }
                 match dispatch::decode(&frame) {
-                    Ok(Body::Message(m)) => self.events.push_back(Event::Message(m)),
+                    Ok(Body::Message(message)) => self.events.push_back(Event::Message {
+                        message,
+                        wire_len: frame.body.len(),
+                    }),
                     Ok(_) => {
                         self.protocol_error(ProtocolError::Dispatch(DispatchError::WrongKind {
                             procedure: h.procedure,
