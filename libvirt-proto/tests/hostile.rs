@@ -166,6 +166,15 @@ impl Peer {
         self.reply(&open, &[]).await;
     }
 
+    /// Takes the next call, which must be of procedure `p`, and answers it
+    /// with `body`; returns the call.
+    async fn answer(&mut self, p: P, body: &[u8]) -> Msg {
+        let call = self.recv_call().await.expect("a call");
+        assert!(call.is_call(p), "{call:?}");
+        self.reply(&call, body).await;
+        call
+    }
+
     /// Answers `CONNECT_GET_LIB_VERSION` with `version`.
     async fn lib_version(&mut self, version: u64) {
         let call = self.recv_call().await.expect("CONNECT_GET_LIB_VERSION");
@@ -334,9 +343,7 @@ async fn a_hole_on_a_screenshot_is_refused_and_the_connection_goes_on() {
 async fn sparse_download(packets: Vec<Vec<u8>>, limit: usize) -> Result<Vec<u8>, ClientError> {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let call = peer.recv_call().await.unwrap();
-        assert!(call.is_call(P::StorageVolDownload));
-        peer.reply(&call, &[]).await;
+        let call = peer.answer(P::StorageVolDownload, &[]).await;
         for (kind, status, body) in packets.iter().map(|p| (p[0] as u32, p[1] as u32, &p[2..])) {
             let f = frame(REMOTE, call.procedure, kind, call.serial, status, body);
             peer.send(&f).await;
@@ -650,9 +657,7 @@ async fn a_registration_given_up_after_the_daemon_registered_is_deregistered() {
 async fn a_dropped_stream_is_aborted() {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let call = peer.recv_call().await.unwrap();
-        assert!(call.is_call(P::StorageVolDownload));
-        peer.reply(&call, &[]).await;
+        let call = peer.answer(P::StorageVolDownload, &[]).await;
         expect_abort(&mut peer, call.serial).await;
         peer.lib_version(1).await;
     });
@@ -704,9 +709,7 @@ async fn a_reply_announcing_descriptors_that_never_came_fails_its_call() {
 async fn a_reset_connection_ends_streams_events_and_later_calls_with_its_cause() {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let call = peer.recv_call().await.unwrap();
-        assert!(call.is_call(P::StorageVolDownload));
-        peer.reply(&call, &[]).await;
+        let call = peer.answer(P::StorageVolDownload, &[]).await;
         let data = frame(
             REMOTE,
             call.procedure,
@@ -835,9 +838,7 @@ async fn too_many_descriptors_are_refused_before_anything_is_sent() {
 async fn a_read_stream_at_its_end_takes_no_writes() {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let call = peer.recv_call().await.unwrap();
-        assert!(call.is_call(P::StorageVolDownload));
-        peer.reply(&call, &[]).await;
+        let call = peer.answer(P::StorageVolDownload, &[]).await;
         // libvirt's end of data, then its OK to the client's.
         let end = frame(REMOTE, call.procedure, STREAM, call.serial, CONTINUE, &[]);
         peer.send(&end).await;
@@ -882,9 +883,7 @@ async fn a_download_the_daemon_fails_to_finish_is_not_complete() {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
         for _ in 0..2 {
-            let call = peer.recv_call().await.unwrap();
-            assert!(call.is_call(P::StorageVolDownload));
-            peer.reply(&call, &[]).await;
+            let call = peer.answer(P::StorageVolDownload, &[]).await;
             for body in [&b"all the data"[..], &[]] {
                 let f = frame(REMOTE, call.procedure, STREAM, call.serial, CONTINUE, body);
                 peer.send(&f).await;
@@ -1003,9 +1002,7 @@ async fn a_finish_answered_by_a_broken_stream_ends_with_its_violation() {
     // on it. The finish must end with the violation, not wait forever.
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let call = peer.recv_call().await.unwrap();
-        assert!(call.is_call(P::StorageVolUpload));
-        peer.reply(&call, &[]).await;
+        let call = peer.answer(P::StorageVolUpload, &[]).await;
         let ok = loop {
             let m = peer.recv_call().await.unwrap();
             if m.serial == call.serial && m.status == OK {
@@ -1067,9 +1064,7 @@ async fn a_stream_whose_reply_does_not_decode_is_aborted() {
 async fn a_stream_whose_caller_gave_up_as_the_reply_came_is_aborted() {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let call = peer.recv_call().await.unwrap();
-        assert!(call.is_call(P::StorageVolUpload));
-        peer.reply(&call, &[]).await;
+        let call = peer.answer(P::StorageVolUpload, &[]).await;
         peer.lib_version(10).await;
         expect_abort(&mut peer, call.serial).await;
         peer.lib_version(11).await;
@@ -1097,9 +1092,8 @@ async fn a_deregistration_waits_for_a_free_slot_instead_of_being_lost() {
     let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel();
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let call = peer.recv_call().await.unwrap();
-        assert!(call.is_call(P::ConnectDomainEventCallbackRegisterAny));
-        peer.reply(&call, &xdr_u32(7)).await;
+        peer.answer(P::ConnectDomainEventCallbackRegisterAny, &xdr_u32(7))
+            .await;
         // Four calls held: every slot of the client's in-flight limit.
         let mut held = Vec::new();
         for _ in 0..4 {
@@ -1214,9 +1208,8 @@ fn lifecycle_event(id: u32, event: u32) -> Vec<u8> {
 async fn a_full_event_stream_still_ends_with_the_connections_end() {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let call = peer.recv_call().await.unwrap();
-        assert!(call.is_call(P::ConnectDomainEventCallbackRegisterAny));
-        peer.reply(&call, &xdr_u32(7)).await;
+        peer.answer(P::ConnectDomainEventCallbackRegisterAny, &xdr_u32(7))
+            .await;
         // Two events into a buffer of one, then the daemon is gone.
         peer.send(&lifecycle_event(7, 0)).await;
         peer.send(&lifecycle_event(7, 0)).await;
@@ -1282,9 +1275,8 @@ async fn an_unread_event_stream_holds_a_bounded_number_of_bytes() {
     const SENT: usize = 8;
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
-        let call = peer.recv_call().await.unwrap();
-        assert!(call.is_call(P::ConnectDomainEventCallbackRegisterAny));
-        peer.reply(&call, &xdr_u32(7)).await;
+        peer.answer(P::ConnectDomainEventCallbackRegisterAny, &xdr_u32(7))
+            .await;
         let mut body = xdr_u32(7);
         body.extend_from_slice(&xdr_u32(NAME as u32));
         body.resize(body.len() + NAME, b'n');
