@@ -549,7 +549,8 @@ impl ConnectUri {
     /// - `keyfile=` and `known_hosts=`: not empty, not starting with `-`,
     ///   no control characters, no `${` (ssh would expand it), and for
     ///   `known_hosts=` no `"` or `\` (ssh reads them in an option's
-    ///   value); any other path is allowed, blanks and `%` included.
+    ///   value, which is passed quoted); any other path is allowed,
+    ///   blanks, `'` and `%` included.
     pub fn check_ssh_args(&self) -> Result<(), UriError> {
         let refuse = |field| move |reason| UriError::Unsafe { field, reason };
         if let Some(user) = &self.user {

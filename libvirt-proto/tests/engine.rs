@@ -284,6 +284,37 @@ fn abandoned_calls_are_never_sent_or_answered() {
 }
 
 #[test]
+fn a_detached_call_goes_out_in_its_turn_without_holding_a_slot() {
+    let now = Instant::now();
+    let mut c = ClientEngine::new(now);
+    c.set_max_in_flight(1);
+    let first = c.call::<procs::ConnectGetLibVersion>(&()).unwrap();
+    let detached = c.call::<procs::ConnectGetLibVersion>(&()).unwrap();
+    let after = c.call::<procs::ConnectGetLibVersion>(&()).unwrap();
+    let out = sent(&mut c);
+    assert_eq!(out.len(), 1);
+    // Given up while queued, yet still sent (abandoned, it would not be).
+    assert!(c.detach(detached));
+    c.handle_input(&lib_version_reply(&out[0], 1), now);
+    assert!(matches!(
+        events(&mut c).as_slice(),
+        [Event::Reply { serial, .. }] if *serial == first
+    ));
+    // It goes out, and the next call with it: it holds no slot.
+    let out = sent(&mut c);
+    let serials: Vec<u32> = out.iter().map(|f| f.header.serial).collect();
+    assert_eq!(serials, [detached, after]);
+    // Its reply is dropped without an event.
+    c.handle_input(&lib_version_reply(&out[0], 2), now);
+    assert!(events(&mut c).is_empty());
+    c.handle_input(&lib_version_reply(&out[1], 3), now);
+    assert!(matches!(
+        events(&mut c).as_slice(),
+        [Event::Reply { serial, .. }] if *serial == after
+    ));
+}
+
+#[test]
 fn an_abandoned_stream_call_aborts_its_stream() {
     let now = Instant::now();
     let mut c = ClientEngine::new(now);

@@ -1124,7 +1124,14 @@ async fn a_deregistration_waits_for_a_free_slot_instead_of_being_lost() {
     held_rx.await.unwrap();
     // Its deregistration queues behind the four held calls.
     drop(events);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The driver takes commands in order: once a call it refuses at once
+    // has its answer, it has handled the drop, with every slot still
+    // taken.
+    let fds: Vec<std::os::fd::OwnedFd> = (0..=MAX_FDS)
+        .map(|_| std::fs::File::open("/dev/null").unwrap().into())
+        .collect();
+    let refused = within(client.call_fds::<procs::ConnectGetLibVersion>(&(), fds)).await;
+    assert!(matches!(refused, Err(ClientError::TooManyFds { .. })));
     dropped_tx.send(()).unwrap();
     for call in calls {
         assert_eq!(within(call).await.unwrap().unwrap(), 8);

@@ -391,7 +391,6 @@ impl AuthConfig {
     }
 }
 
-/// Refuses anything but a regular file, naming what it is.
 /// GLib's key names: no `=`, `[` or `]` (except a trailing `[locale]`), no
 /// blank at either end.
 fn is_key_name(key: &str) -> bool {

@@ -75,10 +75,6 @@ pub(crate) struct Connection {
     pub(crate) ended: Arc<OnceLock<ClientError>>,
 }
 
-/// The tag of a call the driver makes on its own (requests' tags start
-/// at 1).
-const NO_CALLER: u64 = 0;
-
 struct Waiter {
     tag: u64,
     reply: oneshot::Sender<Result<Reply, ClientError>>,
@@ -553,16 +549,10 @@ impl Driver {
                         self.engine
                             .call_raw(program, version, procedure, body, Vec::new(), None)
                     {
-                        // Sent once the in-flight limit allows (abandoned
-                        // now, it would never go out); its answer matters
-                        // to no one.
-                        let (reply, _) = oneshot::channel();
-                        let waiter = Waiter {
-                            tag: NO_CALLER,
-                            reply,
-                            subscribe: None,
-                        };
-                        self.waiting.insert(serial, waiter);
+                        // Sent once the in-flight limit allows (abandoned,
+                        // it would never go out), without holding a slot:
+                        // its answer matters to no one.
+                        self.engine.detach(serial);
                     }
                 }
             }

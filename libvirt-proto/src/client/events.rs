@@ -8,7 +8,8 @@
 //! looked at. libvirtd relays a callback's events as soon as it has its
 //! id, which can be before the reply goes out: while a registration of a
 //! family is on its way, events of that family that no subscriber claims
-//! are held (at most [`MAX_HELD_EVENTS`]) and handed to the subscriber
+//! are held (at most [`MAX_HELD_EVENTS`], and
+//! [`EVENT_BUFFER_BYTES`](super::EVENT_BUFFER_BYTES) in all) and handed to the subscriber
 //! the reply installs, so none of the new callback's events slips past
 //! it.
 
@@ -97,6 +98,8 @@ pub(crate) struct Route {
     /// Events of those families that no subscriber claimed, oldest
     /// first, with their size on the wire.
     held: VecDeque<(EventFamily, i32, Message, usize)>,
+    /// Their sizes, in all.
+    held_bytes: usize,
 }
 
 impl Route {
@@ -121,11 +124,12 @@ impl Route {
         if let Some(id) = reply.and_then(callback_id_of) {
             s.filter = Filter::Callback(f, id);
             let held = std::mem::take(&mut self.held);
+            self.held_bytes = 0;
             for (family, callback, m, len) in held {
                 if (family, callback) == (f, id) {
                     send_to(&s, m, len);
                 } else {
-                    self.held.push_back((family, callback, m, len));
+                    self.hold(family, callback, m, len);
                 }
             }
             self.subscribers.push(s);
@@ -136,7 +140,13 @@ impl Route {
         });
         if still == 0 {
             self.registering.remove(&f);
-            self.held.retain(|(family, ..)| *family != f);
+            let held = std::mem::take(&mut self.held);
+            self.held_bytes = 0;
+            for (family, callback, m, len) in held {
+                if family != f {
+                    self.hold(family, callback, m, len);
+                }
+            }
         }
     }
 
@@ -158,18 +168,31 @@ impl Route {
         }
         if let (false, Some((f, id))) = (claimed, key) {
             if self.registering.contains_key(&f) {
-                if self.held.len() == MAX_HELD_EVENTS {
-                    self.held.pop_front();
-                }
-                self.held.push_back((f, id, m, len));
+                self.hold(f, id, m, len);
             }
         }
+    }
+
+    /// Holds an unclaimed event, making room by dropping the oldest: at
+    /// most [`MAX_HELD_EVENTS`] and `EVENT_BUFFER_BYTES` are held.
+    fn hold(&mut self, f: EventFamily, id: i32, m: Message, len: usize) {
+        while !self.held.is_empty()
+            && (self.held.len() == MAX_HELD_EVENTS
+                || self.held_bytes.saturating_add(len) > EVENT_BUFFER_BYTES)
+        {
+            if let Some((.., old)) = self.held.pop_front() {
+                self.held_bytes -= old;
+            }
+        }
+        self.held_bytes += len;
+        self.held.push_back((f, id, m, len));
     }
 
     /// Ends every stream with the connection's end.
     pub(crate) fn close(&mut self, err: &ClientError) {
         self.registering.clear();
         self.held.clear();
+        self.held_bytes = 0;
         for mut s in self.subscribers.drain(..) {
             if !s.failed {
                 s.failed = true;
@@ -472,5 +495,52 @@ impl Client {
             // Cancelled: the runtime is shutting down.
             Err(_) => Err(ClientError::Closed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lifecycle(callback_id: i32) -> Message {
+        Message::Remote(remote::program::Message::DomainEventCallbackLifecycle(
+            remote::DomainEventCallbackLifecycleMsg {
+                callback_id,
+                msg: remote::DomainEventLifecycleMsg {
+                    dom: remote::NonnullDomain {
+                        name: "vm".into(),
+                        uuid: [0; 16].into(),
+                        id: 1,
+                    },
+                    event: 0,
+                    detail: 0,
+                },
+            },
+        ))
+    }
+
+    #[test]
+    fn events_held_for_a_registration_are_bounded_in_bytes() {
+        let (commands, _) = mpsc::unbounded_channel();
+        let ended = Arc::new(OnceLock::new());
+        let (sub, mut stream) =
+            Subscriber::new(Filter::Family(EventFamily::Domain), 64, &commands, &ended);
+        let mut route = Route::default();
+        route.registering(&sub);
+        // Events said to be 5 MiB each on the wire: three fit in
+        // EVENT_BUFFER_BYTES, so the oldest of four goes.
+        let big = 5 << 20;
+        for _ in 0..4 {
+            route.deliver(lifecycle(9), big);
+        }
+        assert_eq!(route.held.len(), 3);
+        assert!(route.held_bytes <= EVENT_BUFFER_BYTES);
+        // Handed to the callback's subscriber once the reply names it.
+        route.registered(sub, Some(&9i32.to_be_bytes()));
+        assert!(route.held.is_empty() && route.held_bytes == 0);
+        for _ in 0..3 {
+            assert!(stream.rx.try_recv().is_ok());
+        }
+        assert!(stream.rx.try_recv().is_err());
     }
 }

@@ -420,17 +420,24 @@ pub(crate) async fn connect(
     let no_verify = uri.params.no_verify;
     // File I/O, off the runtime: the connect timeout stays in force.
     let cacert = files.cacert.clone();
-    let (creds, files) = tokio::task::spawn_blocking(move || {
+    let loaded = tokio::task::spawn_blocking(move || {
         Credentials::load(&files, no_verify).map(|creds| (creds, files))
     })
-    .await
-    .map_err(|e| TlsError::ReadFile {
-        file: PkiFile::CaCertificate,
-        path: cacert,
-        source: Arc::new(io::Error::other(format!(
-            "reading the TLS files failed: {e}"
-        ))),
-    })??;
+    .await;
+    let (creds, files) = match loaded {
+        Ok(loaded) => loaded?,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: the runtime is shutting down.
+        Err(e) => {
+            return Err(TlsError::ReadFile {
+                file: PkiFile::CaCertificate,
+                path: cacert,
+                source: Arc::new(io::Error::other(format!(
+                    "reading the TLS files was cancelled: {e}"
+                ))),
+            })
+        }
+    };
     let sent_certificate = creds.identity.is_some();
 
     let host = uri.host.as_deref().unwrap_or("localhost");

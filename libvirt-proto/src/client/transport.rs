@@ -169,15 +169,11 @@ pub(crate) fn ssh_command(
         cmd.arg("-i").arg(key.replace('%', "%%"));
     }
     if let Some(kh) = &p.known_hosts {
-        // An option's value is split at blanks unless quoted (`check_ssh_args`
-        // refused quotes and backslashes in it).
+        // ssh splits an option's value at blanks and reads quotes in it:
+        // quoted, blanks, `'` and `#` are themselves (`check_ssh_args`
+        // refused `"` and backslashes).
         let kh = kh.replace('%', "%%");
-        let value = if kh.chars().any(char::is_whitespace) {
-            format!("\"{kh}\"")
-        } else {
-            kh
-        };
-        cmd.arg("-o").arg(format!("UserKnownHostsFile={value}"));
+        cmd.arg("-o").arg(format!("UserKnownHostsFile=\"{kh}\""));
     }
     match p.known_hosts_verify {
         Some(crate::uri::KnownHostsVerify::Ignore) => {
@@ -358,12 +354,12 @@ mod tests {
     fn paths_reach_ssh_as_they_are_meant() {
         // ssh expands `%` tokens, and splits an option's value at blanks.
         let a = argv(
-            "qemu+ssh://h/system?keyfile=/keys/50%25%20off&known_hosts=/my%20dir/k%25h&proxy=native",
+            "qemu+ssh://h/system?keyfile=/keys/50%25%20off&known_hosts=/o'brien%20dir/k%25h&proxy=native",
             false,
         );
         let at = |flag: &str| a[a.iter().position(|x| x == flag).unwrap() + 1].clone();
         assert_eq!(at("-i"), "/keys/50%% off");
-        assert_eq!(at("-o"), "UserKnownHostsFile=\"/my dir/k%%h\"");
+        assert_eq!(at("-o"), "UserKnownHostsFile=\"/o'brien dir/k%%h\"");
     }
 
     #[test]
@@ -407,7 +403,7 @@ mod tests {
                 "-l",
                 "user.name",
                 "-o",
-                "UserKnownHostsFile=/kh",
+                "UserKnownHostsFile=\"/kh\"",
                 "-o",
                 "StrictHostKeyChecking=yes",
                 "-T",

@@ -71,8 +71,9 @@ pub enum StreamViolation {
     OnWriteStream,
     /// The daemon's OK before the client finished the stream: libvirt's
     /// daemon sends it only to answer the client's, and libvirt's client
-    /// refuses it too ("stream aborted by another thread"). Taken as the
-    /// end, it would cut a download short unnoticed.
+    /// refuses it too, ending the whole connection ("unexpected async
+    /// stream finish confirmation"); here only the stream ends. Taken as
+    /// the end, it would cut a download short unnoticed.
     UnaskedEnd,
 }
 
@@ -136,6 +137,9 @@ pub enum Event {
 #[derive(Debug)]
 struct Pending {
     procedure: i32,
+    /// Nobody waits for its reply (see [`ClientEngine::detach`]): once
+    /// sent it is abandoned at once.
+    detached: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,7 +309,10 @@ impl ClientEngine {
             );
         }
         let t = Transmit::with_fds(bytes, fds);
-        let pending = Pending { procedure };
+        let pending = Pending {
+            procedure,
+            detached: false,
+        };
         if self.in_flight.len() < self.max_in_flight {
             self.in_flight.insert(serial, pending);
             self.wire.send(t);
@@ -336,14 +343,33 @@ impl ClientEngine {
         if self.in_flight.remove(&serial).is_none() {
             return false;
         }
+        self.remember_abandoned(serial);
+        self.release_waiting();
+        true
+    }
+
+    /// Stops waiting for the call `serial` but, unlike
+    /// [`abandon`](Self::abandon), still sends it if it waits behind the
+    /// in-flight limit (an event deregistration nobody waits for): it goes
+    /// out in its turn, holds no in-flight slot, and its reply is dropped.
+    /// Returns whether the call was pending.
+    pub fn detach(&mut self, serial: u32) -> bool {
+        if let Some((_, pending, _)) = self.waiting.iter_mut().find(|(s, ..)| *s == serial) {
+            pending.detached = true;
+            return true;
+        }
+        self.abandon(serial)
+    }
+
+    /// Remembers a sent call given up, to drop its reply, forgetting the
+    /// oldest past [`MAX_ABANDONED`].
+    fn remember_abandoned(&mut self, serial: u32) {
         if self.abandoned.len() == MAX_ABANDONED {
             if let Some(old) = self.abandoned.pop_front() {
                 self.streams.remove(&old);
             }
         }
         self.abandoned.push_back(serial);
-        self.release_waiting();
-        true
     }
 
     /// Decodes a reply body of procedure `P`.
@@ -684,7 +710,11 @@ impl ClientEngine {
             let Some((serial, pending, t)) = self.waiting.pop_front() else {
                 break;
             };
-            self.in_flight.insert(serial, pending);
+            if pending.detached {
+                self.remember_abandoned(serial);
+            } else {
+                self.in_flight.insert(serial, pending);
+            }
             self.wire.send(t);
         }
     }

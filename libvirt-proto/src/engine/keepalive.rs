@@ -4,8 +4,8 @@
 //! activity a PING is due; every further `interval` without activity sends
 //! another; one `interval` after the `count`-th unanswered PING the peer is
 //! dead, `interval × (count + 1)` after it last spoke. Each PING has a
-//! whole `interval` to be answered, counted from when it is due to go out:
-//! a timer that fires late (the process was stopped, the machine slept)
+//! whole `interval` to be answered, counted from when it went out: a
+//! timer that fires late (the process was stopped, the machine slept)
 //! sends one PING and waits, rather than catching up on every PING it
 //! missed and declaring the peer dead without giving it a chance. This is
 //! libvirt's `virKeepAlive` timer (with `count` 0, a connection dies after
