@@ -1309,3 +1309,83 @@ async fn an_unread_event_stream_holds_a_bounded_number_of_bytes() {
     }
     within(daemon).await.unwrap();
 }
+
+#[tokio::test]
+async fn after_refusing_a_stream_over_its_limit_reads_keep_saying_why() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.answer(P::StorageVolDownload, &[]).await;
+        for _ in 0..3 {
+            let f = frame(
+                REMOTE,
+                call.procedure,
+                STREAM,
+                call.serial,
+                CONTINUE,
+                &[1; 100],
+            );
+            peer.send(&f).await;
+        }
+        expect_abort(&mut peer, call.serial).await;
+        peer.lib_version(2).await;
+    });
+    let client = connect(&uri).await;
+    let mut stream = within(client.storage_vol_download(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    let err = within(stream.recv_all(150)).await.unwrap_err();
+    assert!(
+        matches!(err, ClientError::StreamTooLarge { limit: 150 }),
+        "{err:?}"
+    );
+    // Not the data left over, nor `Closed` while the connection is up.
+    for _ in 0..2 {
+        let again = within(stream.recv_chunk()).await.unwrap_err();
+        assert!(
+            matches!(again, ClientError::StreamTooLarge { limit: 150 }),
+            "{again:?}"
+        );
+    }
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 2);
+    within(daemon).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_finish_given_up_sends_no_abort_after_its_ok() {
+    let (uri, daemon) = hostile(|mut peer| async move {
+        peer.open().await;
+        let call = peer.answer(P::StorageVolUpload, &[]).await;
+        // The client's OK; the daemon answers it only after the client has
+        // given up waiting, and the client's next call comes.
+        let next = loop {
+            let m = peer.recv_call().await.unwrap();
+            if m.serial == call.serial {
+                // The data, then the OK; never an abort.
+                assert_eq!(m.kind, STREAM, "{m:?}");
+                assert_ne!(m.status, ERROR, "an abort after the OK: {m:?}");
+                continue;
+            }
+            break m;
+        };
+        assert!(
+            next.is_call(P::ConnectGetLibVersion),
+            "an abort came first: {next:?}"
+        );
+        let ok = frame(REMOTE, call.procedure, STREAM, call.serial, OK, &[]);
+        peer.send(&ok).await;
+        peer.reply(&next, &3u64.to_be_bytes()).await;
+        peer.lib_version(4).await;
+    });
+    let client = connect(&uri).await;
+    let mut stream = within(client.storage_vol_upload(&volume(), 0, 0, 0))
+        .await
+        .unwrap();
+    within(stream.send(b"data")).await.unwrap();
+    // Given up before the daemon's OK (which never comes before the next
+    // call): the stream is dropped with its finish sent.
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), stream.finish()).await;
+    assert!(gave_up.is_err(), "the daemon had not answered");
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 3);
+    assert_eq!(within(client.connect_get_lib_version()).await.unwrap(), 4);
+    within(daemon).await.unwrap();
+}
