@@ -152,11 +152,8 @@ pub fn unix_socket(
     read_only: bool,
     env: &Environment,
 ) -> Result<String, SocketError> {
-    if uri.transport != Transport::Unix {
-        return Err(SocketError::NotUnix(uri.transport));
-    }
-    if let Some(s) = &uri.params.socket {
-        return Ok(s.clone());
+    if let Some(s) = explicit_socket(uri)? {
+        return Ok(s);
     }
     let c = candidates(uri, read_only, env);
     let [direct, legacy] = c.as_slice() else {
@@ -171,15 +168,21 @@ pub fn unix_socket(
     })
 }
 
+/// What every local socket lookup starts with: only the `unix` transport
+/// has one, and a `socket=` parameter names it outright.
+fn explicit_socket(uri: &ConnectUri) -> Result<Option<String>, SocketError> {
+    if uri.transport != Transport::Unix {
+        return Err(SocketError::NotUnix(uri.transport));
+    }
+    Ok(uri.params.socket.clone())
+}
+
 /// The admin socket of the daemon `uri` names (`libvirtd:///system`,
 /// `virtqemud:///session`, or any with `socket=`), as `virt-admin` finds
 /// it (`libvirt-admin.c`).
 pub fn admin_socket(uri: &ConnectUri, env: &Environment) -> Result<String, SocketError> {
-    if uri.transport != Transport::Unix {
-        return Err(SocketError::NotUnix(uri.transport));
-    }
-    if let Some(s) = &uri.params.socket {
-        return Ok(s.clone());
+    if let Some(s) = explicit_socket(uri)? {
+        return Ok(s);
     }
     let base = match uri.driver.as_str() {
         "libvirtd" => "libvirt-admin-sock".to_owned(),

@@ -258,6 +258,18 @@ async fn expect_abort(peer: &mut Peer, serial: u32) {
     }
 }
 
+/// Waits for the client's end of upload `serial` (a STREAM packet with
+/// status OK), skipping its data.
+async fn expect_finish(peer: &mut Peer, serial: u32) {
+    loop {
+        let m = peer.recv_call().await.expect("the stream's end");
+        if m.serial == serial && m.status != CONTINUE {
+            assert_eq!((m.kind, m.status), (STREAM, OK), "{m:?}");
+            return;
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_demanded_method_is_not_downgraded_to_none() {
     let (seen_tx, seen_rx) = tokio::sync::oneshot::channel();
@@ -1003,13 +1015,7 @@ async fn a_finish_answered_by_a_broken_stream_ends_with_its_violation() {
     let (uri, daemon) = hostile(|mut peer| async move {
         peer.open().await;
         let call = peer.answer(P::StorageVolUpload, &[]).await;
-        let ok = loop {
-            let m = peer.recv_call().await.unwrap();
-            if m.serial == call.serial && m.status == OK {
-                break m;
-            }
-        };
-        assert_eq!(ok.kind, STREAM);
+        expect_finish(&mut peer, call.serial).await;
         let f = frame(
             REMOTE,
             call.procedure,

@@ -540,6 +540,7 @@ pub(crate) fn readable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::local_file::TempDir;
 
     /// libvirt's own test data (tests/virauthconfigtest.c).
     const LIBVIRT_TEST: &str = "[credentials-test]\nusername=fred\npassword=123456\n\n\
@@ -703,25 +704,6 @@ mod tests {
         }
     }
 
-    /// A fresh folder for one test, removed after.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let p =
-                std::env::temp_dir().join(format!("lvp-authconf-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            TempDir(p)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     /// `load(path)` on another thread, failing the test rather than
     /// hanging it should it block.
     fn load_within_seconds(path: &Path) -> Result<AuthConfig, AuthConfigError> {
@@ -736,12 +718,12 @@ mod tests {
 
     #[test]
     fn a_directory_is_refused() {
-        let d = TempDir::new("dir");
-        let e = load_within_seconds(&d.0).unwrap_err();
+        let d = TempDir::new("authconf-dir");
+        let e = load_within_seconds(d.path()).unwrap_err();
         assert_eq!(
             e,
             AuthConfigError::NotRegularFile {
-                path: d.0.clone(),
+                path: d.path().to_path_buf(),
                 kind: "a directory"
             }
         );
@@ -753,8 +735,8 @@ mod tests {
 
     #[test]
     fn a_fifo_is_refused_without_blocking() {
-        let d = TempDir::new("fifo");
-        let fifo = d.0.join("auth.conf");
+        let d = TempDir::new("authconf-fifo");
+        let fifo = d.path().join("auth.conf");
         let made = std::process::Command::new("mkfifo")
             .arg(&fifo)
             .status()
@@ -797,8 +779,8 @@ mod tests {
                 "{e:?}"
             );
         }
-        let d = TempDir::new("sock");
-        let sock = d.0.join("auth.conf");
+        let d = TempDir::new("authconf-sock");
+        let sock = d.path().join("auth.conf");
         let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let e = load_within_seconds(&sock).unwrap_err();
         assert!(
@@ -815,8 +797,8 @@ mod tests {
 
     #[test]
     fn a_file_over_the_size_limit_is_refused() {
-        let d = TempDir::new("size");
-        let path = d.0.join("auth.conf");
+        let d = TempDir::new("authconf-size");
+        let path = d.path().join("auth.conf");
         // Exactly the limit: read.
         let head = "[credentials-x]\npassword=p\n#";
         let mut text = head.to_owned();

@@ -123,14 +123,8 @@ impl Route {
         };
         if let Some(id) = reply.and_then(callback_id_of) {
             s.filter = Filter::Callback(f, id);
-            let held = std::mem::take(&mut self.held);
-            self.held_bytes = 0;
-            for (family, callback, m, len) in held {
-                if (family, callback) == (f, id) {
-                    send_to(&s, m, len);
-                } else {
-                    self.hold(family, callback, m, len);
-                }
+            for (m, len) in self.take_held(|family, callback| (family, callback) == (f, id)) {
+                send_to(&s, m, len);
             }
             self.subscribers.push(s);
         }
@@ -140,14 +134,23 @@ impl Route {
         });
         if still == 0 {
             self.registering.remove(&f);
-            let held = std::mem::take(&mut self.held);
-            self.held_bytes = 0;
-            for (family, callback, m, len) in held {
-                if family != f {
-                    self.hold(family, callback, m, len);
-                }
+            self.take_held(|family, _| family == f);
+        }
+    }
+
+    /// Takes the held events `pick` selects, in order, and keeps the rest.
+    fn take_held(&mut self, pick: impl Fn(EventFamily, i32) -> bool) -> Vec<(Message, usize)> {
+        let held = std::mem::take(&mut self.held);
+        self.held_bytes = 0;
+        let mut picked = Vec::new();
+        for (family, callback, m, len) in held {
+            if pick(family, callback) {
+                picked.push((m, len));
+            } else {
+                self.hold(family, callback, m, len);
             }
         }
+        picked
     }
 
     pub(crate) fn remove(&mut self, id: u64) {

@@ -97,16 +97,39 @@ fn check_regular(meta: &Metadata) -> Result<(), LocalFileError> {
     Err(LocalFileError::NotRegular(kind))
 }
 
+/// A fresh folder for one test, removed after.
+#[cfg(test)]
+pub(crate) struct TempDir(std::path::PathBuf);
+
+#[cfg(test)]
+impl TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("lvp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_fifo_swapped_in_is_opened_without_waiting_and_refused() {
-        let dir = std::env::temp_dir().join(format!("lvp-local-file-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let fifo = dir.join("fifo");
+        let dir = TempDir::new("local-file");
+        let fifo = dir.path().join("fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         if !made.is_ok_and(|s| s.success()) {
             eprintln!("skipped: mkfifo failed");
@@ -124,15 +147,12 @@ mod tests {
             .expect("the open blocked")
             .unwrap_err();
         assert!(matches!(e, LocalFileError::NotRegular("a FIFO")), "{e:?}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_file_is_read_up_to_its_limit() {
-        let dir = std::env::temp_dir().join(format!("lvp-local-limit-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("f");
+        let dir = TempDir::new("local-limit");
+        let path = dir.path().join("f");
         std::fs::write(&path, b"12345").unwrap();
         assert_eq!(read_regular(&path, 5).unwrap(), b"12345");
         assert!(matches!(
@@ -145,6 +165,5 @@ mod tests {
             read_bounded(file, 2, 4),
             Err(LocalFileError::TooLarge)
         ));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

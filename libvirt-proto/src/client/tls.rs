@@ -1027,10 +1027,8 @@ SQAwRgIhALw3s8WVNAbiNfDsi5yWiQrAbgkGYCztumVY9xZTMII6AiEAlLRN2t7Z
 
     #[test]
     fn a_ca_file_that_is_a_device_or_too_large_is_refused_unread() {
-        let dir = std::env::temp_dir().join(format!("lvp-pki-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let cacert = dir.join("cacert.pem");
+        let dir = crate::client::local_file::TempDir::new("pki");
+        let cacert = dir.path().join("cacert.pem");
         let files = files(
             cacert.to_str().unwrap(),
             "/nonexistent/cacrl.pem",
@@ -1054,7 +1052,6 @@ SQAwRgIhALw3s8WVNAbiNfDsi5yWiQrAbgkGYCztumVY9xZTMII6AiEAlLRN2t7Z
         let big = std::fs::File::create(&cacert).unwrap();
         big.set_len(MAX_PKI_FILE_SIZE + 1).unwrap();
         assert_eq!(refused(&files), io::ErrorKind::FileTooLarge);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
