@@ -245,6 +245,25 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// The `name=value` sections of a query, split as libvirt's
+/// `virURIParseParams` splits them: at `&`, or at `;` once no `&` is left,
+/// leaving out empty sections and those with no name (`=value`).
+fn query_sections(query: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(query);
+    std::iter::from_fn(move || loop {
+        let r = rest?;
+        let end = r.find('&').or_else(|| r.find(';'));
+        let (section, tail) = match end {
+            Some(i) => (&r[..i], Some(&r[i + 1..])),
+            None => (r, None),
+        };
+        rest = tail;
+        if !section.is_empty() && !section.starts_with('=') {
+            return Some(section);
+        }
+    })
+}
+
 /// Decodes `%XX` escapes, and nothing else: `+` is itself, in the query
 /// too, as libxml2's `xmlURIUnescapeString` (which libvirt uses) leaves it.
 fn percent_decode(s: &str) -> Result<String, UriError> {
@@ -457,11 +476,7 @@ impl ConnectUri {
             Some(other) => return Err(UriError::UnknownTransport(other.into())),
         };
         let mut params = Params::default();
-        for pair in query
-            .into_iter()
-            .flat_map(|q| q.split('&'))
-            .filter(|p| !p.is_empty())
-        {
+        for pair in query.into_iter().flat_map(query_sections) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let name = percent_decode(k)?;
             let value = percent_decode(v)?;
@@ -653,6 +668,23 @@ mod tests {
         }
         let u = ConnectUri::parse("qemu+ssh://h/system?socket=%2Fa%2f").unwrap();
         assert_eq!(u.params.socket.as_deref(), Some("/a/"));
+    }
+
+    #[test]
+    fn query_sections_split_as_libvirt_splits_them() {
+        let split = |q| query_sections(q).collect::<Vec<_>>();
+        assert_eq!(split("a=1&b=2"), ["a=1", "b=2"]);
+        // `;` separates only once no `&` is left.
+        assert_eq!(split("a=1;b=2"), ["a=1", "b=2"]);
+        assert_eq!(split("a=1&b=2;c=3"), ["a=1", "b=2", "c=3"]);
+        assert_eq!(split("a=1;b=2&c=3"), ["a=1;b=2", "c=3"]);
+        // Empty sections and nameless values are left out.
+        assert_eq!(split("&&a&=x;;b="), ["a", "b="]);
+        assert!(split("").is_empty());
+        let u = ConnectUri::parse("qemu+ssh://h/system?mode=direct;no_tty=1").unwrap();
+        assert_eq!((u.params.mode, u.params.no_tty), (Mode::Direct, true));
+        let u = ConnectUri::parse("qemu+ssh://h/system?socket=/a;b&mode=legacy").unwrap();
+        assert_eq!(u.params.socket.as_deref(), Some("/a;b"));
     }
 
     #[test]
