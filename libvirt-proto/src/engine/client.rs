@@ -9,7 +9,9 @@ use xdrgen::rt::{self, Codec, RemoteProcedure, StreamDirection};
 
 use super::layer::SecurityLayer;
 use super::wire::{check_body, frame_error, Queued, Role, Wire};
-use super::{asks_for_holes, CallError, CloseReason, EngineError, ProtocolError, Transmit};
+use super::{
+    asks_for_holes, is_auth_step, CallError, CloseReason, EngineError, ProtocolError, Transmit,
+};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
 use crate::frame::{Frame, FrameBuf, Header, MAX_FDS};
@@ -140,6 +142,9 @@ struct Pending {
     /// Nobody waits for its reply (see [`ClientEngine::detach`]): once
     /// sent it is abandoned at once.
     detached: bool,
+    /// A SASL step: parsing waits after its reply until the client has
+    /// acted on it (set the layer or sent its next call).
+    auth_step: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,6 +317,7 @@ impl ClientEngine {
         let pending = Pending {
             procedure,
             detached: false,
+            auth_step: is_auth_step(program, procedure),
         };
         if self.in_flight.len() < self.max_in_flight {
             self.in_flight.insert(serial, pending);
@@ -319,6 +325,9 @@ impl ClientEngine {
         } else {
             self.waiting.push_back((serial, pending, t));
         }
+        // The client acted on the last authentication step without a
+        // security layer: what the daemon sent after it is read in clear.
+        self.wire_release();
         Ok(serial)
     }
 
@@ -486,9 +495,12 @@ impl ClientEngine {
     /// received comes out of it: authentication calls this when its
     /// mechanism has negotiated a security layer (see [`layer`]).
     ///
-    /// Bytes already received but not yet parsed at that point end the
+    /// Bytes received after the final authentication reply end the
     /// connection ([`LayerError::EarlyData`]): the daemon sends nothing
-    /// between its final authentication reply and the client's next call.
+    /// between that reply and the client's next call, and whether such
+    /// bytes would be in clear or under the layer cannot be known. (After
+    /// a reply to `AUTH_SASL_START` or `AUTH_SASL_STEP`, nothing received
+    /// is parsed until the client sets the layer or sends its next call.)
     ///
     /// [`layer`]: super::layer
     /// [`LayerError::EarlyData`]: super::layer::LayerError::EarlyData
@@ -605,6 +617,9 @@ impl ClientEngine {
             result,
             fds,
         });
+        if pending.auth_step {
+            self.wire_hold();
+        }
         self.release_waiting();
     }
 

@@ -55,7 +55,9 @@ pub use auth::AuthError;
 pub use client::{
     ClientEngine, Event, StreamEvent, StreamViolation, DEFAULT_MAX_IN_FLIGHT, MAX_ABANDONED,
 };
-pub use server::{ClientStreamEvent, ServerEngine, ServerEvent, DEFAULT_MAX_CLIENT_REQUESTS};
+pub use server::{
+    ClientStreamEvent, ServerEngine, ServerEvent, DEFAULT_MAX_CLIENT_REQUESTS, OUTPUT_THROTTLE,
+};
 
 use crate::dispatch::DispatchError;
 use crate::error::RemoteError;
@@ -79,6 +81,15 @@ pub(crate) fn asks_for_holes(program: u32, procedure: i32, body: &[u8]) -> bool 
         && body
             .last_chunk::<4>()
             .is_some_and(|w| u32::from_be_bytes(*w) & SPARSE_STREAM != 0)
+}
+
+/// Whether a call is a SASL authentication step (`AUTH_SASL_START` or
+/// `AUTH_SASL_STEP`): the one whose answer may put the connection under a
+/// security layer, so nothing after it can be read before that is known.
+pub(crate) fn is_auth_step(program: u32, procedure: i32) -> bool {
+    use crate::generated::remote::program::Procedure as P;
+    program == crate::generated::remote::program::NUMBER
+        && [P::AuthSaslStart as i32, P::AuthSaslStep as i32].contains(&procedure)
 }
 
 /// Bytes to write to the transport, with the descriptors to pass alongside

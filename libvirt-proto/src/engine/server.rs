@@ -10,7 +10,10 @@ use xdrgen::rt::{self, Encode};
 
 use super::layer::SecurityLayer;
 use super::wire::{check_body, frame_error, Queued, Role, Wire};
-use super::{asks_for_holes, CloseReason, EngineError, ProtocolError, StreamViolation, Transmit};
+use super::{
+    asks_for_holes, is_auth_step, CloseReason, EngineError, ProtocolError, StreamViolation,
+    Transmit,
+};
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
@@ -21,6 +24,12 @@ use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamH
 /// Calls a client may have unanswered before the engine stops taking its
 /// frames: libvirtd's `max_client_requests` default.
 pub const DEFAULT_MAX_CLIENT_REQUESTS: usize = 5;
+
+/// Bytes queued for the client (not yet taken with
+/// [`ServerEngine::poll_transmit`]) past which the engine takes no more of
+/// its frames: a client that sends calls or PINGs without reading their
+/// answers cannot grow the queue without bound.
+pub const OUTPUT_THROTTLE: usize = 4 << 20;
 
 /// What the client did on a stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +96,10 @@ pub struct ServerEngine {
     unanswered: HashMap<u32, Unanswered>,
     /// Their number.
     outstanding: usize,
+    /// A SASL step handed out (its serial), and whether it was answered:
+    /// nothing after it is parsed until the server has set the layer or
+    /// polls for the next event.
+    auth_step: Option<(u32, bool)>,
 }
 
 /// A call not answered yet: how many with its serial (a client may reuse
@@ -107,6 +120,7 @@ impl ServerEngine {
             max_requests: DEFAULT_MAX_CLIENT_REQUESTS,
             unanswered: HashMap::new(),
             outstanding: 0,
+            auth_step: None,
         }
     }
 
@@ -126,15 +140,37 @@ impl ServerEngine {
         self.outstanding
     }
 
-    /// Whether the engine takes no more frames until a call is answered:
-    /// the driver stops reading the transport meanwhile, as libvirtd
-    /// does (bytes passed in anyway wait unparsed). Answering a call
-    /// resumes at once: its reply may be followed by more events. The
-    /// client's keepalive PINGs wait too; libvirtd warns that this may
+    /// Whether the engine takes no more frames for now: the driver stops
+    /// reading the transport meanwhile, as libvirtd does (bytes passed in
+    /// anyway wait unparsed). That is while
+    /// - [`ServerEngine::set_max_requests`] calls are unanswered;
+    ///   answering one resumes at once, and its reply may be followed by
+    ///   more events;
+    /// - more than [`OUTPUT_THROTTLE`] bytes wait to be sent
+    ///   ([`ServerEngine::queued_output`]); taking them resumes;
+    /// - a SASL step (`AUTH_SASL_START`, `AUTH_SASL_STEP`) is not yet
+    ///   answered, or answered and the server has not yet set the layer
+    ///   or polled for the next event: what the client sends after it may
+    ///   belong to the layer. A client sends nothing before it has the
+    ///   answer, so bytes passed in meanwhile end the connection
+    ///   ([`LayerError::EarlyData`]).
+    ///
+    /// The client's keepalive PINGs wait too; libvirtd warns that this may
     /// end a client for silence, and a driver that wants to avoid that
     /// pauses the keepalive ([`ServerEngine::set_input_paused`]).
+    ///
+    /// [`LayerError::EarlyData`]: super::layer::LayerError::EarlyData
     pub fn input_throttled(&self) -> bool {
         self.outstanding >= self.max_requests
+            || self.wire.queued_output() > OUTPUT_THROTTLE
+            || self.wire.auth_hold()
+    }
+
+    /// Bytes queued for the client and not yet taken with
+    /// [`ServerEngine::poll_transmit`]. A server producing stream data or
+    /// events for a slow client waits while this is high.
+    pub fn queued_output(&self) -> usize {
+        self.wire.queued_output()
     }
 
     /// `header`'s call is answered: its slot is free.
@@ -142,6 +178,9 @@ impl ServerEngine {
         let Some(u) = self.unanswered.get_mut(&header.serial) else {
             return;
         };
+        if let Some((serial, answered)) = &mut self.auth_step {
+            *answered |= *serial == header.serial;
+        }
         u.count -= 1;
         if u.count == 0 {
             self.unanswered.remove(&header.serial);
@@ -203,6 +242,7 @@ impl ServerEngine {
     ///
     /// [`LayerError::EarlyData`]: super::layer::LayerError::EarlyData
     pub fn set_security_layer(&mut self, layer: Box<dyn SecurityLayer>) {
+        self.auth_step = None;
         self.wire_set_layer(layer, Queued::Clear);
     }
 
@@ -225,11 +265,21 @@ impl ServerEngine {
     /// The next bytes to write: one frame, or with a security layer the
     /// packets carrying it.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.wire_transmit()
+        let t = self.wire_transmit();
+        if t.is_some() && self.wire.queued_output() <= OUTPUT_THROTTLE {
+            // Frames held back for the queue may be taken now.
+            self.wire_parse();
+        }
+        t
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        if let Some((_, true)) = self.auth_step {
+            // The step was answered without a security layer.
+            self.auth_step = None;
+            self.wire_release();
+        }
         self.events.pop_front()
     }
 
@@ -424,6 +474,10 @@ impl Role for ServerEngine {
             MessageType::Call | MessageType::CallWithFds => {
                 // Every call waits for an answer, a malformed one too.
                 self.unanswered_call(&h, asks_for_holes(h.program, h.procedure, &frame.body));
+                if is_auth_step(h.program, h.procedure) {
+                    self.auth_step = Some((h.serial, false));
+                    self.wire_hold();
+                }
                 let fds = match self.wire.take_fds(frame.num_fds) {
                     Ok(fds) => fds,
                     Err(error) => {
@@ -504,7 +558,7 @@ impl Role for ServerEngine {
     }
 
     fn accepting(&self) -> bool {
-        !self.input_throttled()
+        self.outstanding < self.max_requests && self.wire.queued_output() <= OUTPUT_THROTTLE
     }
 
     fn on_close(&mut self, reason: CloseReason) {

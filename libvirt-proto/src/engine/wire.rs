@@ -34,6 +34,16 @@ pub(crate) enum Queued {
     ThroughLayer,
 }
 
+/// What came out of the decoder.
+enum Next {
+    /// A frame for the role.
+    Frame(Frame),
+    /// A PING (answered) or PONG.
+    Keepalive,
+    /// Nothing whole yet.
+    None,
+}
+
 /// One connection's framing, descriptors, keepalive, layer and queue.
 #[derive(Debug)]
 pub(crate) struct Wire {
@@ -46,6 +56,10 @@ pub(crate) struct Wire {
     layer: Option<LayerCodec>,
     /// Frames queued before the layer was set, still sent as they are.
     plain_ahead: usize,
+    /// Parsing waits after an authentication step (see [`Role::wire_hold`]).
+    auth_hold: bool,
+    /// Bytes of the frames in `out`, before any layer.
+    out_bytes: usize,
     closed: Option<CloseReason>,
     /// When the last bytes arrived: frames held back (see
     /// [`Role::accepting`]) arrived then.
@@ -61,6 +75,8 @@ impl Wire {
             keepalive: Keepalive::new(now),
             layer: None,
             plain_ahead: 0,
+            auth_hold: false,
+            out_bytes: 0,
             closed: None,
             last_input: now,
         }
@@ -119,12 +135,24 @@ impl Wire {
 
     /// Queues one frame.
     pub(crate) fn send(&mut self, t: Transmit) {
+        self.out_bytes += t.bytes.len();
         self.out.push_back(t);
+    }
+
+    /// Bytes of the frames queued and not yet handed to the driver.
+    pub(crate) fn queued_output(&self) -> usize {
+        self.out_bytes
+    }
+
+    /// Whether parsing waits for the role to act on an authentication step.
+    pub(crate) fn auth_hold(&self) -> bool {
+        self.auth_hold
     }
 
     /// Drops everything not yet sent (the client sends nothing once closed).
     pub(crate) fn discard_output(&mut self) {
         self.out.clear();
+        self.out_bytes = 0;
     }
 
     /// Plaintext bytes for the decoder.
@@ -133,32 +161,32 @@ impl Wire {
         self.decoder.push(data);
     }
 
-    /// The next frame for the role; keepalive PING and PONG are handled here.
-    fn next_frame(&mut self, now: Instant) -> Result<Option<Frame>, CloseReason> {
-        loop {
-            // After the previous frame was handled, before the next.
-            self.fds.drop_unclaimable();
-            let Some(frame) = self
-                .decoder
-                .next_frame()
-                .map_err(|e| CloseReason::Protocol(ProtocolError::Frame(e)))?
-            else {
-                return Ok(None);
-            };
-            self.fds.frame_parsed(frame.encoded_len(), frame.num_fds);
-            // Any frame shows the peer is alive.
-            self.keepalive.activity(now);
-            let h = frame.header;
-            if h.program != NUMBER || h.kind != MessageType::Message {
-                return Ok(Some(frame));
-            }
-            match Procedure::try_from(h.procedure as u32) {
-                Ok(Procedure::Ping) => self.send_keepalive(Procedure::Pong),
-                Ok(Procedure::Pong) => {}
-                // Which the roles judge differently.
-                Err(_) => return Ok(Some(frame)),
-            }
+    /// The next frame: for the role, or keepalive's PING and PONG, which
+    /// are handled here.
+    fn next_frame(&mut self, now: Instant) -> Result<Next, CloseReason> {
+        // After the previous frame was handled, before the next.
+        self.fds.drop_unclaimable();
+        let Some(frame) = self
+            .decoder
+            .next_frame()
+            .map_err(|e| CloseReason::Protocol(ProtocolError::Frame(e)))?
+        else {
+            return Ok(Next::None);
+        };
+        self.fds.frame_parsed(frame.encoded_len(), frame.num_fds);
+        // Any frame shows the peer is alive.
+        self.keepalive.activity(now);
+        let h = frame.header;
+        if h.program != NUMBER || h.kind != MessageType::Message {
+            return Ok(Next::Frame(frame));
         }
+        match Procedure::try_from(h.procedure as u32) {
+            Ok(Procedure::Ping) => self.send_keepalive(Procedure::Pong),
+            Ok(Procedure::Pong) => {}
+            // Which the roles judge differently.
+            Err(_) => return Ok(Next::Frame(frame)),
+        }
+        Ok(Next::Keepalive)
     }
 
     fn send_keepalive(&mut self, procedure: Procedure) {
@@ -177,6 +205,7 @@ impl Wire {
     /// before the layer came.
     fn pop_transmit(&mut self) -> Option<Result<Transmit, LayerError>> {
         let mut t = self.out.pop_front()?;
+        self.out_bytes -= t.bytes.len();
         if self.plain_ahead > 0 {
             self.plain_ahead -= 1;
             return Some(Ok(t));
@@ -364,6 +393,10 @@ pub(crate) trait Role {
         if wire.closed.is_some() {
             return;
         }
+        if wire.auth_hold && !data.is_empty() {
+            let bytes = wire.decoder.buffered() + data.len();
+            return self.close_with(layer_failed(LayerError::EarlyData { bytes }));
+        }
         match wire.layer.as_mut().map(|l| l.decode(data)) {
             None => wire.push_input(data),
             Some(Ok(plain)) => wire.push_input(&plain),
@@ -379,13 +412,36 @@ pub(crate) trait Role {
         true
     }
 
+    /// Stops parsing after the frame being handled, an authentication
+    /// step (see [`is_auth_step`]), until the role has acted on it with
+    /// [`Role::wire_set_layer`] or [`Role::wire_release`]. Whether what
+    /// follows the step is in clear or under a security layer is not
+    /// known before, so frames already received wait unparsed (and end
+    /// the connection if a layer comes), and bytes received meanwhile end
+    /// it ([`LayerError::EarlyData`]): the peer has nothing to say until
+    /// then.
+    ///
+    /// [`is_auth_step`]: super::is_auth_step
+    fn wire_hold(&mut self) {
+        self.wire().auth_hold = true;
+    }
+
+    /// Parsing goes on after an authentication step that set up no layer.
+    fn wire_release(&mut self) {
+        if std::mem::take(&mut self.wire().auth_hold) {
+            self.wire_parse();
+        }
+    }
+
     /// Hands the role the frames received, while it takes them.
     fn wire_parse(&mut self) {
         let now = self.wire().last_input;
-        while self.accepting() && !self.wire().is_closed() {
+        while self.accepting() && !self.wire().auth_hold && !self.wire().is_closed() {
             match self.wire().next_frame(now) {
-                Ok(Some(frame)) => self.handle_frame(frame),
-                Ok(None) => break,
+                Ok(Next::Frame(frame)) => self.handle_frame(frame),
+                // A PONG queued: the role may take no more now.
+                Ok(Next::Keepalive) => {}
+                Ok(Next::None) => break,
                 Err(reason) => {
                     self.close_with(reason);
                     break;
@@ -424,6 +480,8 @@ pub(crate) trait Role {
             Queued::Clear => wire.out.len(),
             Queued::ThroughLayer => 0,
         };
+        // Nothing was received after the step, so nothing waits.
+        wire.auth_hold = false;
     }
 
     /// The next bytes to write: one frame, or with a security layer the
@@ -442,7 +500,7 @@ pub(crate) trait Role {
 #[cfg(test)]
 mod tests {
     use super::super::layer::tests::xor;
-    use super::super::{ClientEngine, ServerEngine, ServerEvent};
+    use super::super::{ClientEngine, ServerEngine, ServerEvent, OUTPUT_THROTTLE};
     use super::*;
 
     fn parse(bytes: &[u8]) -> Frame {
@@ -562,5 +620,232 @@ mod tests {
         // Nothing more is read.
         s.handle_input(&ping(), now);
         assert!(s.poll_transmit().is_none());
+    }
+
+    /// Frames as the peer sends them for the SASL hold tests.
+    mod sasl {
+        use super::*;
+        use crate::generated::remote::{self, program::Procedure as P};
+        use xdrgen::rt;
+
+        pub(super) fn frame(
+            procedure: P,
+            kind: MessageType,
+            serial: u32,
+            body: Vec<u8>,
+        ) -> Vec<u8> {
+            let h = Header {
+                program: remote::program::NUMBER,
+                version: remote::program::VERSION,
+                procedure: procedure as i32,
+                kind,
+                serial,
+                status: MessageStatus::Ok,
+            };
+            Frame::new(h, body).encode()
+        }
+
+        pub(super) fn step_call(serial: u32) -> Vec<u8> {
+            let args = remote::AuthSaslStepArgs {
+                nil: 0,
+                data: vec![1, 2],
+            };
+            frame(
+                P::AuthSaslStep,
+                MessageType::Call,
+                serial,
+                rt::to_bytes(&args).unwrap(),
+            )
+        }
+
+        pub(super) fn final_step_ret() -> remote::AuthSaslStepRet {
+            remote::AuthSaslStepRet {
+                complete: 1,
+                nil: 0,
+                data: Vec::new(),
+            }
+        }
+
+        pub(super) fn lib_version_call(serial: u32) -> Vec<u8> {
+            frame(
+                P::ConnectGetLibVersion,
+                MessageType::Call,
+                serial,
+                Vec::new(),
+            )
+        }
+    }
+
+    fn early_data(e: Option<ServerEvent>) -> usize {
+        match e {
+            Some(ServerEvent::Closed(CloseReason::Protocol(ProtocolError::SecurityLayer(
+                LayerError::EarlyData { bytes },
+            )))) => bytes,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn call_serial(e: Option<ServerEvent>) -> (u32, Header) {
+        match e {
+            Some(ServerEvent::Call { header, .. }) => (header.serial, header),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_call_read_with_the_final_sasl_step_is_never_taken_in_clear() {
+        let now = Instant::now();
+        let mut s = ServerEngine::new(now);
+        // What a man in the middle would do: append a call in clear to the
+        // step that turns the layer on.
+        let injected = sasl::lib_version_call(2);
+        s.handle_input(&[sasl::step_call(1), injected.clone()].concat(), now);
+        let (serial, step) = call_serial(s.poll_event());
+        assert_eq!(serial, 1);
+        assert!(s.poll_event().is_none(), "nothing after the step is parsed");
+        assert!(s.input_throttled());
+        s.reply(&step, &sasl::final_step_ret()).unwrap();
+        assert!(s.input_throttled(), "still held until the layer is known");
+        s.set_security_layer(xor(16));
+        assert_eq!(early_data(s.poll_event()), injected.len());
+    }
+
+    #[test]
+    fn after_a_sasl_step_without_a_layer_the_next_call_is_read() {
+        let now = Instant::now();
+        let mut s = ServerEngine::new(now);
+        s.handle_input(
+            &[sasl::step_call(1), sasl::lib_version_call(2)].concat(),
+            now,
+        );
+        let (_, step) = call_serial(s.poll_event());
+        s.reply(&step, &sasl::final_step_ret()).unwrap();
+        assert_eq!(call_serial(s.poll_event()).0, 2);
+        assert!(!s.input_throttled());
+    }
+
+    #[test]
+    fn bytes_sent_before_a_sasl_step_is_answered_end_the_connection() {
+        let now = Instant::now();
+        let mut s = ServerEngine::new(now);
+        s.handle_input(&sasl::step_call(1), now);
+        assert_eq!(call_serial(s.poll_event()).0, 1);
+        s.handle_input(&[0, 0, 0], now);
+        assert_eq!(early_data(s.poll_event()), 3);
+    }
+
+    #[test]
+    fn a_message_read_with_the_final_sasl_reply_is_never_taken_in_clear() {
+        use crate::generated::remote::program::{procs, Procedure as P};
+        let now = Instant::now();
+        let mut c = ClientEngine::new(now);
+        let args = crate::generated::remote::AuthSaslStepArgs {
+            nil: 0,
+            data: Vec::new(),
+        };
+        let serial = c.call::<procs::AuthSaslStep>(&args).unwrap();
+        assert!(c.poll_transmit().is_some());
+        let reply = sasl::frame(
+            P::AuthSaslStep,
+            MessageType::Reply,
+            serial,
+            xdrgen::rt::to_bytes(&sasl::final_step_ret()).unwrap(),
+        );
+        // A PING in clear after it: answered, it would show the injection
+        // worked.
+        c.handle_input(&[reply, ping()].concat(), now);
+        assert!(
+            matches!(c.poll_event(), Some(super::super::Event::Reply { serial: s, .. }) if s == serial)
+        );
+        assert!(c.poll_transmit().is_none(), "the PING is not parsed");
+        c.set_security_layer(xor(16));
+        let mut closed = None;
+        while let Some(e) = c.poll_event() {
+            if let super::super::Event::Closed(r) = e {
+                closed = Some(r);
+            }
+        }
+        assert!(
+            matches!(
+                closed,
+                Some(CloseReason::Protocol(ProtocolError::SecurityLayer(
+                    LayerError::EarlyData { bytes: 28 }
+                )))
+            ),
+            "{closed:?}"
+        );
+        assert!(c.poll_transmit().is_none(), "no PONG");
+    }
+
+    #[test]
+    fn after_a_sasl_reply_without_a_layer_the_next_call_resumes_reading() {
+        use crate::generated::remote::program::{procs, Procedure as P};
+        let now = Instant::now();
+        let mut c = ClientEngine::new(now);
+        let args = crate::generated::remote::AuthSaslStepArgs {
+            nil: 0,
+            data: Vec::new(),
+        };
+        let serial = c.call::<procs::AuthSaslStep>(&args).unwrap();
+        assert!(c.poll_transmit().is_some());
+        let reply = sasl::frame(
+            P::AuthSaslStep,
+            MessageType::Reply,
+            serial,
+            xdrgen::rt::to_bytes(&sasl::final_step_ret()).unwrap(),
+        );
+        c.handle_input(&[reply, ping()].concat(), now);
+        assert!(c.poll_event().is_some());
+        assert!(c.poll_transmit().is_none());
+        c.call::<procs::ConnectGetLibVersion>(&()).unwrap();
+        let sent: Vec<_> = std::iter::from_fn(|| c.poll_transmit())
+            .map(|t| parse(&t.bytes).header.program)
+            .collect();
+        assert_eq!(
+            sent,
+            [crate::generated::remote::program::NUMBER, NUMBER],
+            "the call, then the PONG"
+        );
+    }
+
+    #[test]
+    fn a_client_that_does_not_read_its_answers_is_not_read_either() {
+        let now = Instant::now();
+        let mut s = ServerEngine::new(now);
+        // PINGs, each answered by a PONG nobody takes.
+        let pings = OUTPUT_THROTTLE / HEADER_LEN + 1000;
+        let input: Vec<u8> = (0..pings).flat_map(|_| ping()).collect();
+        s.handle_input(&input, now);
+        assert!(s.input_throttled());
+        let queued = s.queued_output();
+        assert!(
+            queued > OUTPUT_THROTTLE && queued <= OUTPUT_THROTTLE + 28,
+            "{queued}"
+        );
+        // Taking the answers lets the rest in.
+        let mut pongs = 0;
+        while s.poll_transmit().is_some() {
+            pongs += 1;
+        }
+        assert_eq!(pongs, pings);
+        assert_eq!(s.queued_output(), 0);
+        assert!(!s.input_throttled());
+    }
+
+    #[test]
+    fn output_the_server_queued_holds_back_the_clients_calls() {
+        let now = Instant::now();
+        let mut s = ServerEngine::new(now);
+        let big = crate::generated::remote::ConnectGetCapabilitiesRet {
+            capabilities: crate::generated::remote::NonnullString("x".repeat(1 << 20)),
+        };
+        for _ in 0..5 {
+            s.send_message(0x2000_8086, 1, 107, &big).unwrap();
+        }
+        assert!(s.input_throttled());
+        s.handle_input(&sasl::lib_version_call(1), now);
+        assert!(s.poll_event().is_none());
+        while s.poll_transmit().is_some() {}
+        assert_eq!(call_serial(s.poll_event()).0, 1);
     }
 }
