@@ -6,8 +6,8 @@
 //! `defined NAME` / `defined(NAME)` ask the macro table. Overflow and
 //! division by zero are errors rather than wrapped values. Replacement is
 //! by tokens, with the names being replaced hidden from themselves so a
-//! self-referring macro ends, and bounded in size so hostile input cannot
-//! grow it without limit.
+//! self-referring macro ends, and bounded in size, nesting and total work
+//! so hostile input cannot grow it, overflow the stack or take hours.
 
 use std::collections::HashMap;
 
@@ -15,6 +15,41 @@ use super::Macro;
 
 /// Most tokens one expression may grow to through macro replacement.
 const MAX_EXPANDED_TOKENS: usize = 100_000;
+
+/// Deepest nesting of macro replacement (a macro whose body names a macro
+/// whose body names ...), far beyond any real header, so that a chain of
+/// definitions cannot overflow the stack.
+const MAX_EXPANSION_DEPTH: usize = 256;
+
+/// The work macro replacement may do in one preprocessing run, every
+/// `#if` and every macro constant together: each replacement counts its
+/// body's tokens, each token produced one more. Many expansions each
+/// within [`MAX_EXPANDED_TOKENS`] cannot add up to hours.
+pub(crate) struct Budget(u64);
+
+impl Budget {
+    /// Far beyond what real specifications use (seconds of work at most).
+    pub(crate) fn per_run() -> Budget {
+        Budget(10_000_000)
+    }
+
+    fn spend(&mut self, n: usize) -> Result<(), String> {
+        match self.0.checked_sub(n as u64) {
+            Some(left) => {
+                self.0 = left;
+                Ok(())
+            }
+            None => {
+                self.0 = 0;
+                Err(
+                    "macro replacement in this run did more work than the preprocessor \
+                     allows; the macros are too large or nested too much"
+                        .to_owned(),
+                )
+            }
+        }
+    }
+}
 
 /// A preprocessor token of an `#if` line.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,9 +186,13 @@ fn char_literal(s: &str) -> Result<(Num, usize), String> {
 
 /// Replaces macros in `tokens` and evaluates the result. `defined` is
 /// answered before replacement, as C requires.
-pub(crate) fn evaluate(tokens: &[Token], macros: &HashMap<String, Macro>) -> Result<Num, String> {
+pub(crate) fn evaluate(
+    tokens: &[Token],
+    macros: &HashMap<String, Macro>,
+    budget: &mut Budget,
+) -> Result<Num, String> {
     let mut expanded = Vec::new();
-    expand(tokens, macros, &mut Vec::new(), &mut expanded)?;
+    expand(tokens, macros, &mut Vec::new(), &mut expanded, budget)?;
     let mut p = Eval {
         tokens: &expanded,
         at: 0,
@@ -173,6 +212,7 @@ fn expand(
     macros: &HashMap<String, Macro>,
     hidden: &mut Vec<String>,
     out: &mut Vec<Token>,
+    budget: &mut Budget,
 ) -> Result<(), String> {
     let mut i = 0;
     while i < tokens.len() {
@@ -197,9 +237,16 @@ fn expand(
                              built-in preprocessor"
                         ));
                     }
+                    if hidden.len() >= MAX_EXPANSION_DEPTH {
+                        return Err(format!(
+                            "macro replacement nests deeper than {MAX_EXPANSION_DEPTH} \
+                             macros (at `{name}`)"
+                        ));
+                    }
                     let body = tokenize(&m.body)?;
+                    budget.spend(body.len() + 1)?;
                     hidden.push(name.clone());
-                    let r = expand(&body, macros, hidden, out);
+                    let r = expand(&body, macros, hidden, out, budget);
                     hidden.pop();
                     r?;
                     i += 1;
@@ -209,6 +256,7 @@ fn expand(
             }
             t => out.push(t.clone()),
         }
+        budget.spend(1)?;
         if out.len() > MAX_EXPANDED_TOKENS {
             return Err(format!(
                 "macro replacement grows past {MAX_EXPANDED_TOKENS} tokens"
@@ -461,7 +509,7 @@ mod tests {
                 )
             })
             .collect();
-        evaluate(&tokenize(text)?, &macros).map(Num::value)
+        evaluate(&tokenize(text)?, &macros, &mut Budget::per_run()).map(Num::value)
     }
 
     fn eval(text: &str) -> i128 {

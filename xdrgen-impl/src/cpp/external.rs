@@ -109,14 +109,26 @@ fn capture(mut cmd: Command, name: &str, input: Option<String>) -> Result<String
             let _ = std::io::Write::write_all(s, text.as_bytes());
         }
     });
+    // Read from a thread too, to its end (keeping the first 64 KiB), so
+    // that a preprocessor with much to say cannot block on a full pipe.
+    let errors = child.stderr.take().map(|e| {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut e = e;
+            let _ = (&mut e).take(64 << 10).read_to_end(&mut kept);
+            let _ = std::io::copy(&mut e, &mut std::io::sink());
+            kept
+        })
+    });
     let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
     if let Some(o) = child.stdout.take() {
         let _ = o.take(MAX_OUTPUT + 1).read_to_end(&mut stdout);
     }
-    if let Some(e) = child.stderr.take() {
-        let _ = e.take(64 << 10).read_to_end(&mut stderr);
+    if stdout.len() as u64 > MAX_OUTPUT {
+        // It would block on the pipe no longer read.
+        let _ = child.kill();
     }
+    let stderr = errors.and_then(|t| t.join().ok()).unwrap_or_default();
     let _ = writer.join();
     let status = child
         .wait()
@@ -277,6 +289,23 @@ mod tests {
                 .unwrap()
         ));
         assert!(has_content("/* a */ int x;"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_preprocessor_with_much_to_say_on_stderr_does_not_block() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "head -c 1000000 /dev/zero >&2; echo 'int a;'"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(capture(cmd, "a.x", None));
+        });
+        let out = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("it hung");
+        assert_eq!(out.unwrap(), "int a;\n");
     }
 
     #[test]

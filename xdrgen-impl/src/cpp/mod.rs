@@ -124,13 +124,22 @@ impl FileSystem for OsFileSystem {
 /// hang or an unbounded read.
 pub fn read_bounded(path: &Path, max: u64) -> io::Result<String> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+    // Looked at before it is opened: opening a FIFO waits for a writer,
+    // opening a device may act.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    // And opened without waiting, should a FIFO have been swapped in since
+    // (reads of a regular file ignore the flag).
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut open, libc::O_NONBLOCK);
+    let file = open.open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
+        return Err(not_regular());
     }
     if meta.len() > max {
         return Err(io::Error::new(
@@ -186,6 +195,7 @@ pub fn preprocess(sources: &mut SourceMap, options: &CppOptions, fs: &dyn FileSy
                 macros: initial_macros(options),
                 read: HashMap::new(),
                 included_bytes: 0,
+                budget: expr::Budget::per_run(),
                 out: &mut out,
             };
             for &id in &roots {
@@ -195,7 +205,7 @@ pub fn preprocess(sources: &mut SourceMap, options: &CppOptions, fs: &dyn FileSy
             for id in roots {
                 cpp.file(id, 0);
             }
-            let constants = macro_constants(&cpp.macros);
+            let constants = macro_constants(&cpp.macros, &mut cpp.budget);
             for c in constants {
                 sources.add_macro_constant(c);
             }
@@ -227,26 +237,35 @@ fn initial_macros(options: &CppOptions) -> HashMap<String, Macro> {
     macros
 }
 
-/// Object-like macros whose body is an integer expression, as constants.
-fn macro_constants(macros: &HashMap<String, Macro>) -> Vec<MacroConstant> {
-    let mut list: Vec<MacroConstant> = macros
+/// Object-like macros whose body is an integer expression, as constants,
+/// by name (in that order, so that which ones a spent `budget` leaves out
+/// does not vary from run to run).
+fn macro_constants(
+    macros: &HashMap<String, Macro>,
+    budget: &mut expr::Budget,
+) -> Vec<MacroConstant> {
+    let mut names: Vec<&String> = macros
         .iter()
         .filter(|(_, m)| m.params.is_none())
-        .filter_map(|(name, m)| {
+        .map(|(name, _)| name)
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let m = &macros[name];
             let tokens = expr::tokenize(&m.body).ok()?;
             if tokens.is_empty() {
                 return None;
             }
-            let value = expr::evaluate(&tokens, macros).ok()?.value();
+            let value = expr::evaluate(&tokens, macros, budget).ok()?.value();
             Some(MacroConstant {
                 name: name.clone(),
                 value,
                 span: m.span,
             })
         })
-        .collect();
-    list.sort_by(|a, b| a.name.cmp(&b.name));
-    list
+        .collect()
 }
 
 /// Integer constants of the `%#define NAME VALUE` lines a spec passes
@@ -279,7 +298,7 @@ pub(crate) fn passthrough_defines(lines: &[(&str, Span)]) -> Vec<MacroConstant> 
             },
         );
     }
-    macro_constants(&macros)
+    macro_constants(&macros, &mut expr::Budget::per_run())
 }
 
 /// The key a file is known by: its canonical path when it exists.
@@ -308,6 +327,8 @@ struct Builtin<'a> {
     read: HashMap<PathBuf, FileId>,
     /// Bytes read through `#include` so far.
     included_bytes: u64,
+    /// What macro replacement may still do.
+    budget: expr::Budget,
     out: &'a mut CppOutput,
 }
 
@@ -475,7 +496,8 @@ impl Builtin<'_> {
             self.error(span, "`#if` with no expression");
             return false;
         }
-        match expr::tokenize(rest).and_then(|t| expr::evaluate(&t, &self.macros)) {
+        match expr::tokenize(rest).and_then(|t| expr::evaluate(&t, &self.macros, &mut self.budget))
+        {
             Ok(v) => v.value() != 0,
             Err(e) => {
                 self.error(span, e);

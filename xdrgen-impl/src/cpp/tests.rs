@@ -303,3 +303,68 @@ fn included_bytes_are_bounded_in_all() {
     let total: usize = sources.files().skip(1).map(|(_, f)| f.text.len()).sum();
     assert!(total as u64 <= MAX_TOTAL_INCLUDE_BYTES);
 }
+
+/// `f` on another thread, failing the test rather than hanging it.
+fn within_seconds<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(20))
+        .expect("it hung")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
+    let dir = std::env::temp_dir().join(format!("xdrgen-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("f.x");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mkfifo failed");
+        return;
+    }
+    let path = fifo.clone();
+    let e = within_seconds(move || OsFileSystem.read(&path)).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_long_chain_of_macros_is_refused_not_a_stack_overflow() {
+    let mut text = String::from("#define A0 1\n");
+    for i in 1..=5000 {
+        text.push_str(&format!("#define A{i} A{}\n", i - 1));
+    }
+    text.push_str("#if A5000\nint a;\n#endif\n");
+    let (sources, out) = within_seconds(move || {
+        let (sources, out) = run(&text, &[], &CppOptions::default());
+        (sources, out)
+    });
+    let m = messages(&out, &sources);
+    assert!(m.iter().any(|m| m.contains("nests deeper than 256")), "{m:?}");
+    // Within the limit, a chain still works.
+    let constants: Vec<(&str, i128)> = sources
+        .macro_constants()
+        .iter()
+        .map(|c| (c.name.as_str(), c.value))
+        .filter(|(n, _)| *n == "A200")
+        .collect();
+    assert_eq!(constants, [("A200", 1)]);
+}
+
+#[test]
+fn many_large_expansions_stop_at_the_runs_budget() {
+    let mut text = String::from("#define M0 1\n");
+    for k in 1..=15 {
+        text.push_str(&format!("#define M{k} M{0} + M{0}\n", k - 1));
+    }
+    for _ in 0..2000 {
+        text.push_str("#if M15\n#endif\n");
+    }
+    let (sources, out) = within_seconds(move || run(&text, &[], &CppOptions::default()));
+    let m = messages(&out, &sources);
+    assert!(m.iter().any(|m| m.contains("did more work")), "{m:?}");
+}

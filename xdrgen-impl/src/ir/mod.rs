@@ -476,6 +476,27 @@ mod tests {
     }
 
     #[test]
+    fn an_undefined_constant_in_an_enum_a_union_checks_first_is_reported() {
+        // The union's case labels are checked against the enum before the
+        // enum itself is built.
+        let loaded = load_text(
+            "union u switch (e d) { case 2: int a; };\n\
+             enum e { A = 0, B = NO_SUCH, C = 2 };",
+        );
+        let messages: Vec<&str> = loaded
+            .diagnostics
+            .0
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert!(
+            messages.contains(&"undefined constant `NO_SUCH`"),
+            "{messages:?}"
+        );
+        assert!(loaded.spec.is_none());
+    }
+
+    #[test]
     fn rpcgen_specs_leave_undefined_types_to_the_surrounding_code() {
         let text = "typedef nis_object *obj_p;\n\
                     struct s { obj_p o; struct other_t x; };\n\

@@ -381,7 +381,7 @@ impl<'a> TypeResolver<'_, 'a> {
                     .and_then(|p| p.enum_index)
                     .unwrap_or_default();
                 (0..body.members.len())
-                    .any(|m| self.symbols.member_value(idx, m, &mut Vec::new()) == Some(value))
+                    .any(|m| self.symbols.member_value(idx, m, self.diags) == Some(value))
             }
         }
     }
