@@ -14,6 +14,12 @@
 //!   off, as in libvirt.
 //! - `ext`: the program named by `command=`, speaking on its stdin and
 //!   stdout.
+//!
+//! A child process (`ssh`, `ext`) gets one end of a socket pair as its
+//! stdin and stdout, as libvirt gives it (`virNetSocketNewConnectCommand`):
+//! writes to a socket cannot raise `SIGPIPE` once the child has gone (the
+//! socket is written with `MSG_NOSIGNAL`), where writes to a pipe would
+//! kill a process that has not ignored the signal.
 
 use std::io::{self, IoSlice};
 use std::os::fd::OwnedFd;
@@ -24,7 +30,7 @@ use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio::process::Child;
 
 use super::unix::UnixSocket;
 use super::ClientError;
@@ -46,13 +52,14 @@ pub(crate) enum Conn {
     Unix(UnixSocket),
     /// TCP, TLS: bytes only.
     Stream(Box<dyn ByteIo>),
-    /// A child process (`ssh`, `ext`), killed when the connection ends.
-    Command {
-        child: Child,
-        stdin: ChildStdin,
-        stdout: ChildStdout,
-    },
+    /// A child process (`ssh`, `ext`) on the other end of a socket pair,
+    /// killed when the connection ends. No descriptors pass.
+    Command { child: Child, socket: UnixSocket },
 }
+
+/// How long a child process has to exit once its socket is shut down
+/// before it is killed (ssh cleans up on the end of its input).
+const CHILD_EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Opens the transport of `uri` (the admin socket when `admin`: local
 /// only, as with `virt-admin`).
@@ -118,23 +125,22 @@ async fn tcp(uri: &ConnectUri, default_port: u16) -> Result<TcpStream, ClientErr
 }
 
 fn spawn(mut cmd: tokio::process::Command) -> Result<Conn, ClientError> {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true);
     let program = format!("{:?}", cmd.as_std().get_program());
     let failed = |e: io::Error| ClientError::Spawn {
         program: program.clone(),
         source: Arc::new(e),
     };
-    let mut child = cmd.spawn().map_err(failed)?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(failed(io::Error::other("no pipes to the command")));
-    };
-    Ok(Conn::Command {
-        child,
-        stdin,
-        stdout,
-    })
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(failed)?;
+    let theirs_out = theirs.try_clone().map_err(failed)?;
+    cmd.stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::from(OwnedFd::from(theirs_out)))
+        .kill_on_drop(true);
+    let child = cmd.spawn().map_err(failed)?;
+    // The child's ends close here with `cmd`: once the child exits, ours
+    // reads end of file.
+    drop(cmd);
+    let socket = UnixSocket::from_std(ours).map_err(failed)?;
+    Ok(Conn::Command { child, socket })
 }
 
 /// Quotes `s` for the far side's shell.
@@ -239,7 +245,12 @@ impl Conn {
         match self {
             Conn::Unix(s) => s.poll_read(cx, buf, fds),
             Conn::Stream(s) => poll_read_into(Pin::new(s), cx, buf),
-            Conn::Command { stdout, .. } => poll_read_into(Pin::new(stdout), cx, buf),
+            Conn::Command { socket, .. } => {
+                // Nothing passes descriptors through a child; any that
+                // came are closed here.
+                let mut none = Vec::new();
+                socket.poll_read(cx, buf, &mut none)
+            }
         }
     }
 
@@ -258,16 +269,15 @@ impl Conn {
                 "file descriptors pass only over a Unix socket",
             ))),
             Conn::Stream(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Conn::Command { stdin, .. } => Pin::new(stdin).poll_write_vectored(cx, bufs),
+            Conn::Command { socket, .. } => socket.poll_write(cx, bufs, &[]),
         }
     }
 
     /// Pushes out what a layer (TLS) buffers.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Conn::Unix(_) => Poll::Ready(Ok(())),
+            Conn::Unix(_) | Conn::Command { .. } => Poll::Ready(Ok(())),
             Conn::Stream(s) => Pin::new(s).poll_flush(cx),
-            Conn::Command { stdin, .. } => Pin::new(stdin).poll_flush(cx),
         }
     }
 
@@ -278,9 +288,14 @@ impl Conn {
             Conn::Stream(s) => {
                 let _ = s.shutdown().await;
             }
-            Conn::Command { child, stdin, .. } => {
-                let _ = stdin.shutdown().await;
-                let _ = child.start_kill();
+            Conn::Command { child, socket } => {
+                socket.shutdown();
+                if tokio::time::timeout(CHILD_EXIT_GRACE, child.wait())
+                    .await
+                    .is_err()
+                {
+                    let _ = child.start_kill();
+                }
             }
         }
     }
@@ -299,6 +314,52 @@ fn poll_read_into<R: AsyncRead>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Run in a process of its own (this test binary again) whose
+    /// `SIGPIPE` is at its default, as in a C host: writing to a child
+    /// that has closed its input must give an error, not kill it.
+    #[test]
+    fn writing_to_a_child_that_is_gone_does_not_raise_sigpipe() {
+        const PROBE: &str = "LVP_SIGPIPE_PROBE";
+        if std::env::var_os(PROBE).is_some() {
+            #[allow(unsafe_code)]
+            // SAFETY: setting a signal's disposition to its default; no
+            // handler runs Rust code.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut cmd = tokio::process::Command::new("sh");
+                cmd.args(["-c", "exec <&- >&-; sleep 10"]);
+                let mut conn = spawn(cmd).unwrap();
+                let mut buf = [0u8; 16];
+                let mut fds = Vec::new();
+                let n = std::future::poll_fn(|cx| conn.poll_read(cx, &mut buf, &mut fds))
+                    .await
+                    .unwrap();
+                assert_eq!(n, 0, "the child closed its end");
+                let wrote =
+                    std::future::poll_fn(|cx| conn.poll_write(cx, &[IoSlice::new(b"call")], &[]))
+                        .await;
+                assert!(wrote.is_err(), "{wrote:?}");
+            });
+            return;
+        }
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "client::transport::tests::writing_to_a_child_that_is_gone_does_not_raise_sigpipe",
+                "--test-threads=1",
+            ])
+            .env(PROBE, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+    }
 
     fn argv(uri: &str, ro: bool) -> Vec<String> {
         let cmd = ssh_command(&ConnectUri::parse(uri).unwrap(), ro, false);

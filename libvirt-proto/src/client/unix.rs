@@ -33,10 +33,23 @@ pub(crate) struct UnixSocket {
 }
 
 impl UnixSocket {
-    /// Connects to the socket at `path`.
+    /// Connects to the socket at `path`. A daemon whose queue of
+    /// connections waiting to be accepted is full refuses a nonblocking
+    /// connect at once (`EAGAIN`), where libvirt's blocking connect waits
+    /// for room: so does this one, trying again until the caller's
+    /// connect timeout.
     pub(crate) async fn connect(path: &str) -> io::Result<UnixSocket> {
-        let s = tokio::net::UnixStream::connect(path).await?;
-        UnixSocket::from_std(s.into_std()?)
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            match tokio::net::UnixStream::connect(path).await {
+                Ok(s) => return UnixSocket::from_std(s.into_std()?),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Takes over a connected socket (made nonblocking here).
@@ -199,6 +212,41 @@ mod tests {
             .await
             .unwrap();
         (buf[..n].to_vec(), fds)
+    }
+
+    #[tokio::test]
+    async fn a_full_listen_queue_makes_connect_wait_not_fail() {
+        let dir = std::env::temp_dir().join(format!("lvp-backlog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // Fill the queue of connections waiting to be accepted.
+        let mut queued = Vec::new();
+        loop {
+            match tokio::net::UnixStream::connect(&path).await {
+                Ok(s) => queued.push(s),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(queued.len() < 100_000, "the queue never filled");
+        }
+        let p = path.to_str().unwrap().to_owned();
+        let mut connect = Box::pin(async move { UnixSocket::connect(&p).await });
+        std::future::poll_fn(|cx| {
+            let first = std::future::Future::poll(connect.as_mut(), cx);
+            assert!(first.is_pending(), "refused at once");
+            Poll::Ready(())
+        })
+        .await;
+        // Room again: the connect gets through.
+        let _accepted = listener.accept().await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(30), connect)
+            .await
+            .expect("it never got through")
+            .unwrap();
+        drop(queued);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The epoll event masks this process holds for descriptor `fd`, from

@@ -344,7 +344,10 @@ fn a_long_chain_of_macros_is_refused_not_a_stack_overflow() {
         (sources, out)
     });
     let m = messages(&out, &sources);
-    assert!(m.iter().any(|m| m.contains("nests deeper than 256")), "{m:?}");
+    assert!(
+        m.iter().any(|m| m.contains("nests deeper than 256")),
+        "{m:?}"
+    );
     // Within the limit, a chain still works.
     let constants: Vec<(&str, i128)> = sources
         .macro_constants()
