@@ -366,6 +366,142 @@ fn holes_travel_only_on_sparse_streams_as_with_libvirtd() {
 }
 
 #[test]
+fn packets_that_do_not_fit_their_stream_end_it_on_the_server() {
+    use libvirt_proto::engine::{ProtocolError, StreamViolation};
+    use libvirt_proto::frame::{Frame, Header};
+    use libvirt_proto::virnet::{MessageStatus, MessageType, StreamHole};
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    let mut serial = 0;
+    // A stream opened by the client's call, as the server sees it.
+    let mut open = |s: &mut ServerEngine, upload: bool, flags: u32| -> Header {
+        serial += 1;
+        let (procedure, body) = if upload {
+            let args = remote::StorageVolUploadArgs {
+                vol: volume(),
+                offset: 0,
+                length: 0,
+                flags,
+            };
+            (
+                program::Procedure::StorageVolUpload,
+                libvirt_proto::xdr::to_bytes(&args).unwrap(),
+            )
+        } else {
+            let args = remote::StorageVolDownloadArgs {
+                vol: volume(),
+                offset: 0,
+                length: 0,
+                flags,
+            };
+            (
+                program::Procedure::StorageVolDownload,
+                libvirt_proto::xdr::to_bytes(&args).unwrap(),
+            )
+        };
+        let call = Header {
+            program: program::NUMBER,
+            version: program::VERSION,
+            procedure: procedure as i32,
+            kind: MessageType::Call,
+            serial,
+            status: MessageStatus::Ok,
+        };
+        s.handle_input(&Frame::new(call, body).try_encode().unwrap(), now);
+        let Some(ServerEvent::Call { header, .. }) = s.poll_event() else {
+            panic!()
+        };
+        s.reply(&header, &()).unwrap();
+        while s.poll_transmit().is_some() {}
+        header
+    };
+    let packet = |call: Header, kind: MessageType, status: MessageStatus, body: Vec<u8>| {
+        let h = Header {
+            kind,
+            status,
+            ..call
+        };
+        Frame::new(h, body).try_encode().unwrap()
+    };
+    let hole = |call: Header, length: i64, flags: u32| {
+        let body = libvirt_proto::xdr::to_bytes(&StreamHole { length, flags }).unwrap();
+        packet(call, MessageType::StreamHole, MessageStatus::Continue, body)
+    };
+    let refused = |s: &mut ServerEngine, call: Header, bytes: Vec<u8>| {
+        s.handle_input(&bytes, now);
+        let v = match s.poll_event() {
+            Some(ServerEvent::ProtocolError {
+                error: ProtocolError::Stream(v),
+                ..
+            }) => v,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            s.stream_finish(call.serial).is_err(),
+            "the stream was ended"
+        );
+        let sent = s.poll_transmit().expect("the error to the client");
+        let mut d = libvirt_proto::frame::FrameDecoder::new();
+        d.push(&sent.bytes);
+        let f = d.next_frame().unwrap().unwrap();
+        assert_eq!(
+            (f.header.serial, f.header.status),
+            (call.serial, MessageStatus::Error)
+        );
+        v
+    };
+
+    const SPARSE: u32 = 1;
+    let up = open(&mut s, true, SPARSE);
+    assert_eq!(
+        refused(&mut s, up, hole(up, -1, 0)),
+        StreamViolation::NegativeHole(-1)
+    );
+    let up = open(&mut s, true, SPARSE);
+    assert_eq!(
+        refused(&mut s, up, hole(up, 4096, 2)),
+        StreamViolation::HoleFlags(2)
+    );
+    let down = open(&mut s, false, 0);
+    let data = packet(
+        down,
+        MessageType::Stream,
+        MessageStatus::Continue,
+        b"x".to_vec(),
+    );
+    assert_eq!(refused(&mut s, down, data), StreamViolation::OnReadStream);
+    let up = open(&mut s, true, 0);
+    s.handle_input(
+        &packet(up, MessageType::Stream, MessageStatus::Ok, Vec::new()),
+        now,
+    );
+    assert!(matches!(
+        s.poll_event(),
+        Some(ServerEvent::Stream {
+            event: ClientStreamEvent::Finish,
+            ..
+        })
+    ));
+    let late = packet(
+        up,
+        MessageType::Stream,
+        MessageStatus::Continue,
+        b"x".to_vec(),
+    );
+    assert_eq!(refused(&mut s, up, late), StreamViolation::AfterEnd);
+    // A hole that is fine still travels.
+    let up = open(&mut s, true, SPARSE);
+    s.handle_input(&hole(up, 4096, 0), now);
+    assert!(matches!(
+        s.poll_event(),
+        Some(ServerEvent::Stream {
+            event: ClientStreamEvent::Hole(4096),
+            ..
+        })
+    ));
+}
+
+#[test]
 fn descriptors_travel_with_their_messages() {
     let now = Instant::now();
     let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));

@@ -402,6 +402,19 @@ async fn holes_that_do_not_fit_a_sparse_stream_end_it_with_a_typed_error() {
         ),
         "{err:?}"
     );
+    // Flags, of which libvirt defines none (its client refuses them too).
+    let mut flagged = 4096i64.to_be_bytes().to_vec();
+    flagged.extend_from_slice(&xdr_u32(3));
+    let err = sparse_download(vec![packet(STREAM_HOLE, CONTINUE, &flagged)], 1 << 20)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Protocol(ProtocolError::Stream(StreamViolation::HoleFlags(3)))
+        ),
+        "{err:?}"
+    );
     // Data and a small hole within the limit, then data after the end of
     // the data, before the daemon's OK: the transfer is not complete.
     let err = sparse_download(

@@ -10,7 +10,8 @@ use xdrgen::rt::{self, Codec, RemoteProcedure, StreamDirection};
 use super::layer::SecurityLayer;
 use super::wire::{check_body, frame_error, Queued, Role, Wire};
 use super::{
-    asks_for_holes, is_auth_step, CallError, CloseReason, EngineError, ProtocolError, Transmit,
+    asks_for_holes, hole_length, is_auth_step, CallError, CloseReason, EngineError, ProtocolError,
+    Transmit,
 };
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
@@ -77,6 +78,13 @@ pub enum StreamViolation {
     /// stream finish confirmation"); here only the stream ends. Taken as
     /// the end, it would cut a download short unnoticed.
     UnaskedEnd,
+    /// Data or a hole from the client on a stream only the server writes
+    /// (a volume download, a screenshot; consoles and channels carry data
+    /// both ways): the server side's counterpart of
+    /// [`StreamViolation::OnWriteStream`].
+    OnReadStream,
+    /// A hole with flags, none of which libvirt defines.
+    HoleFlags(u32),
 }
 
 impl std::fmt::Display for StreamViolation {
@@ -93,6 +101,10 @@ impl std::fmt::Display for StreamViolation {
             StreamViolation::UnaskedEnd => {
                 f.write_str("the daemon ended the stream before the client finished it")
             }
+            StreamViolation::OnReadStream => {
+                f.write_str("stream data from the client on a read stream")
+            }
+            StreamViolation::HoleFlags(flags) => write!(f, "stream hole with flags {flags:#x}"),
         }
     }
 }
@@ -674,10 +686,10 @@ impl ClientEngine {
             Ok(Body::StreamHole(_)) if !holes => {
                 self.stream_violation(h.serial, StreamViolation::UnexpectedHole)
             }
-            Ok(Body::StreamHole(hole)) if hole.length < 0 => {
-                self.stream_violation(h.serial, StreamViolation::NegativeHole(hole.length))
-            }
-            Ok(Body::StreamHole(hole)) => StreamEvent::Hole(hole.length),
+            Ok(Body::StreamHole(hole)) => match hole_length(&hole) {
+                Ok(length) => StreamEvent::Hole(length),
+                Err(v) => self.stream_violation(h.serial, v),
+            },
             Ok(Body::Error(e)) => {
                 self.streams.remove(&h.serial);
                 StreamEvent::Error(e)

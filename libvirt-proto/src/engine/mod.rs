@@ -83,6 +83,21 @@ pub(crate) fn asks_for_holes(program: u32, procedure: i32, body: &[u8]) -> bool 
             .is_some_and(|w| u32::from_be_bytes(*w) & SPARSE_STREAM != 0)
 }
 
+/// A received hole's length, unless the hole breaks libvirt's rules
+/// (`virNetClientStreamSetHole`): a negative length, or flags, of which
+/// libvirt defines none. Whether holes may come at all is the stream's.
+pub(crate) fn hole_length(
+    hole: &crate::generated::virnet::StreamHole,
+) -> Result<i64, StreamViolation> {
+    if hole.length < 0 {
+        return Err(StreamViolation::NegativeHole(hole.length));
+    }
+    if hole.flags != 0 {
+        return Err(StreamViolation::HoleFlags(hole.flags));
+    }
+    Ok(hole.length)
+}
+
 /// Whether a call is a SASL authentication step (`AUTH_SASL_START` or
 /// `AUTH_SASL_STEP`): the one whose answer may put the connection under a
 /// security layer, so nothing after it can be read before that is known.

@@ -6,13 +6,13 @@ use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use xdrgen::rt::{self, Encode};
+use xdrgen::rt::{self, Encode, StreamDirection};
 
 use super::layer::SecurityLayer;
 use super::wire::{check_body, frame_error, Queued, Role, Wire};
 use super::{
-    asks_for_holes, is_auth_step, CloseReason, EngineError, ProtocolError, StreamViolation,
-    Transmit,
+    asks_for_holes, hole_length, is_auth_step, CloseReason, EngineError, ProtocolError,
+    StreamViolation, Transmit,
 };
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
@@ -89,8 +89,8 @@ pub enum ServerEvent {
 pub struct ServerEngine {
     wire: Wire,
     events: VecDeque<ServerEvent>,
-    /// Open streams: the call's header, and whether holes may travel.
-    streams: HashMap<u32, (Header, bool)>,
+    /// Open streams, by serial.
+    streams: HashMap<u32, OpenStream>,
     max_requests: usize,
     /// Calls handed out and not answered yet, by serial.
     unanswered: HashMap<u32, Unanswered>,
@@ -100,6 +100,20 @@ pub struct ServerEngine {
     /// nothing after it is parsed until the server has set the layer or
     /// polls for the next event.
     auth_step: Option<(u32, bool)>,
+}
+
+/// A stream opened by a reply.
+#[derive(Debug, Clone, Copy)]
+struct OpenStream {
+    /// Its call's header.
+    header: Header,
+    /// Whether holes may travel (a sparse volume transfer).
+    holes: bool,
+    /// Whether the client may send data on it: on a write stream, and on
+    /// a console or channel, which carry data both ways.
+    client_writes: bool,
+    /// The client has finished (its OK) and waits for the server's.
+    finishing: bool,
 }
 
 /// A call not answered yet: how many with its serial (a client may reuse
@@ -329,12 +343,20 @@ impl ServerEngine {
             ..*header
         };
         self.push(reply, body, fds)?;
-        if stream_procedure(header) {
+        if let Some(direction) = stream_direction(header) {
             let holes = self
                 .unanswered
                 .get(&header.serial)
                 .is_some_and(|u| u.sparse);
-            self.streams.insert(header.serial, (*header, holes));
+            self.streams.insert(
+                header.serial,
+                OpenStream {
+                    header: *header,
+                    holes,
+                    client_writes: direction == StreamDirection::Write || both_ways(header),
+                    finishing: false,
+                },
+            );
         }
         self.answered(header);
         Ok(())
@@ -374,11 +396,10 @@ impl ServerEngine {
     }
 
     fn stream_header(&self, serial: u32) -> Result<Header, EngineError> {
-        self.open_stream(serial).map(|(h, _)| h)
+        self.open_stream(serial).map(|s| s.header)
     }
 
-    /// An open stream's call header, and whether holes may travel on it.
-    fn open_stream(&self, serial: u32) -> Result<(Header, bool), EngineError> {
+    fn open_stream(&self, serial: u32) -> Result<OpenStream, EngineError> {
         self.streams
             .get(&serial)
             .copied()
@@ -402,7 +423,9 @@ impl ServerEngine {
     /// its `SPARSE_STREAM` flag); another stream gives
     /// [`EngineError::NotSparse`].
     pub fn stream_hole(&mut self, serial: u32, length: i64) -> Result<(), EngineError> {
-        let (h, holes) = self.open_stream(serial)?;
+        let OpenStream {
+            header: h, holes, ..
+        } = self.open_stream(serial)?;
         if !holes {
             return Err(EngineError::NotSparse(serial));
         }
@@ -440,21 +463,25 @@ impl ServerEngine {
         self.push(header, body, Vec::new())
     }
 
-    /// A hole on a stream that is not sparse: as libvirtd does, the
-    /// stream ends with an error to the client ("Unexpected stream hole");
-    /// the server learns of it from a protocol error.
-    fn refuse_hole(&mut self, h: Header) {
-        let error = RemoteError::new(
-            ErrorNumber::ERR_RPC,
-            ErrorDomain::STREAMS,
-            "Unexpected stream hole",
-        );
+    /// A packet that does not fit its stream (a hole where none may
+    /// travel, data on a stream the server writes or after the client's
+    /// finish, a malformed hole): the stream ends with an error to the
+    /// client, libvirtd's "Unexpected stream hole" for a hole, and the
+    /// server learns of it from a protocol error. (libvirtd ends the whole
+    /// connection for a hole it did not expect; here only the stream ends,
+    /// as the client engine ends it.)
+    fn refuse_packet(&mut self, h: Header, violation: StreamViolation) {
+        let message = match violation {
+            StreamViolation::UnexpectedHole => "Unexpected stream hole".to_owned(),
+            v => v.to_string(),
+        };
+        let error = RemoteError::new(ErrorNumber::ERR_RPC, ErrorDomain::STREAMS, message);
         // The stream is open (checked), so only a closed connection can
         // refuse the error, and then there is nobody to tell.
         let _ = self.stream_error(h.serial, error);
         self.events.push_back(ServerEvent::ProtocolError {
             header: Some(h),
-            error: ProtocolError::Stream(StreamViolation::UnexpectedHole),
+            error: ProtocolError::Stream(violation),
         });
     }
 }
@@ -508,20 +535,38 @@ impl Role for ServerEngine {
                 self.events.push_back(event);
             }
             MessageType::Stream | MessageType::StreamHole => {
-                let Some(&(_, holes)) = self.streams.get(&h.serial) else {
+                let Some(&stream) = self.streams.get(&h.serial) else {
                     return self.events.push_back(ServerEvent::ProtocolError {
                         header: Some(h),
                         error: ProtocolError::UnknownSerial(h.serial),
                     });
                 };
-                if h.kind == MessageType::StreamHole && !holes {
-                    return self.refuse_hole(h);
+                let carries_data = h.kind == MessageType::StreamHole
+                    || (h.kind == MessageType::Stream && h.status == MessageStatus::Continue);
+                if carries_data {
+                    let violation = if !stream.client_writes {
+                        Some(StreamViolation::OnReadStream)
+                    } else if stream.finishing {
+                        Some(StreamViolation::AfterEnd)
+                    } else if h.kind == MessageType::StreamHole && !stream.holes {
+                        Some(StreamViolation::UnexpectedHole)
+                    } else {
+                        None
+                    };
+                    if let Some(v) = violation {
+                        return self.refuse_packet(h, v);
+                    }
                 }
                 let event = match (h.kind, h.status) {
                     (MessageType::Stream, MessageStatus::Continue) => {
                         ClientStreamEvent::Data(frame.body)
                     }
-                    (MessageType::Stream, MessageStatus::Ok) => ClientStreamEvent::Finish,
+                    (MessageType::Stream, MessageStatus::Ok) => {
+                        if let Some(s) = self.streams.get_mut(&h.serial) {
+                            s.finishing = true;
+                        }
+                        ClientStreamEvent::Finish
+                    }
                     (MessageType::Stream, MessageStatus::Error) => {
                         self.streams.remove(&h.serial);
                         let confirm = Header {
@@ -533,7 +578,10 @@ impl Role for ServerEngine {
                         ClientStreamEvent::Abort
                     }
                     _ => match rt::from_bytes::<StreamHole>(&frame.body) {
-                        Ok(hole) => ClientStreamEvent::Hole(hole.length),
+                        Ok(hole) => match hole_length(&hole) {
+                            Ok(length) => ClientStreamEvent::Hole(length),
+                            Err(v) => return self.refuse_packet(h, v),
+                        },
                         Err(e) => {
                             return self.events.push_back(ServerEvent::ProtocolError {
                                 header: Some(h),
@@ -575,20 +623,29 @@ fn encode_body<T: Encode + ?Sized>(value: &T, with_fds: bool) -> Result<Vec<u8>,
     rt::to_bytes(value).map_err(EngineError::Encode)
 }
 
-/// Whether the call opens a stream (its procedure has `@readstream` or
-/// `@writestream`).
-fn stream_procedure(h: &Header) -> bool {
+/// Whether the call opens a console or a channel: libvirt annotates them
+/// `@readstream`, yet they carry data both ways.
+fn both_ways(h: &Header) -> bool {
+    use crate::generated::remote::program::{Procedure as P, NUMBER};
+    h.program == NUMBER
+        && [P::DomainOpenConsole as i32, P::DomainOpenChannel as i32].contains(&h.procedure)
+}
+
+/// The direction of the stream the call opens, if its procedure has
+/// `@readstream` or `@writestream`.
+fn stream_direction(h: &Header) -> Option<StreamDirection> {
     use crate::generated::{admin, lxc, qemu, remote};
-    let Ok(p) = u32::try_from(h.procedure) else {
-        return false;
-    };
+    let p = u32::try_from(h.procedure).ok()?;
     macro_rules! lookup {
         ($($m:ident),*) => {$(
             if h.program == $m::program::NUMBER {
-                return $m::program::Procedure::try_from(p).is_ok_and(|p| p.info().stream.is_some());
+                return $m::program::Procedure::try_from(p)
+                    .ok()
+                    .and_then(|p| p.info().stream)
+                    .map(|s| s.direction);
             }
         )*};
     }
     lookup!(remote, qemu, lxc, admin);
-    false
+    None
 }
