@@ -445,6 +445,40 @@ impl ModuleLayout<'_> {
         }
     }
 
+    /// Measures every type's value once, each after the types it holds by
+    /// value (an iterative walk): measuring then never recurses deeper
+    /// than one level however deeply a spec nests, and the formatting
+    /// threads, which share the sizes, never see the placeholder of a
+    /// type being measured.
+    pub(crate) fn measure_all(&self) {
+        let mut visited = std::collections::HashSet::new();
+        let mut order = Vec::new();
+        for t in &self.spec().types {
+            if !visited.insert(t.name.as_str()) {
+                continue;
+            }
+            let mut stack = vec![(t.name.as_str(), held(t))];
+            while let Some((name, deps)) = stack.last_mut() {
+                match deps.pop() {
+                    Some(d) => {
+                        if visited.insert(d) {
+                            if let Some(def) = self.type_def(d) {
+                                stack.push((d, held(def)));
+                            }
+                        }
+                    }
+                    None => {
+                        order.push(*name);
+                        stack.pop();
+                    }
+                }
+            }
+        }
+        for name in order {
+            self.named_size(name);
+        }
+    }
+
     /// The size of a named type's value, measured once per type (a spec
     /// nesting structs many levels deep, each holding the one below twice,
     /// is measured in linear time).
@@ -477,6 +511,20 @@ impl ModuleLayout<'_> {
         sizes().insert(name.to_owned(), n);
         n
     }
+}
+
+/// The types `t`'s value holds in place (not behind a `Box` or a `Vec`),
+/// whose sizes make up its own.
+fn held(t: &crate::ir::TypeDef) -> Vec<&str> {
+    crate::codegen::layout::type_refs(t)
+        .into_iter()
+        .filter_map(|(ty, boxed)| match (&ty.shape, &ty.base) {
+            (Shape::Variable(_), _) => None,
+            (Shape::Optional, _) if boxed => None,
+            (_, BaseType::Named { name, .. }) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A conversion of `x` as a function: `Path(x)` is `Path` itself (a
@@ -560,6 +608,36 @@ mod tests {
         .to_string()
         .split_whitespace()
         .collect()
+    }
+
+    #[test]
+    fn sizes_of_a_deep_chain_of_types_are_measured_on_a_small_stack() {
+        // 5,000 structs, each holding the one before by value, and an
+        // array of the last: whether the array is boxed depends on the
+        // size of the whole chain.
+        let mut text = String::from("struct s0 { hyper x; };\n");
+        for i in 1..=5_000 {
+            text.push_str(&format!("struct s{i} {{ s{} a; }};\n", i - 1));
+        }
+        text.push_str("struct holder { s5000 many[200000]; s5000 few[2]; };\n");
+        let spec = spec(&text);
+        let boxed = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let options = GenOptions::default();
+                let layout = ModuleLayout::new(&spec, &options);
+                let TypeKind::Struct(s) = &layout.type_def("holder").unwrap().kind else {
+                    panic!()
+                };
+                (
+                    layout.is_large_array(&s.fields[0].ty),
+                    layout.is_large_array(&s.fields[1].ty),
+                )
+            })
+            .unwrap()
+            .join()
+            .expect("measuring overflowed the stack");
+        assert_eq!(boxed, (true, false));
     }
 
     const TEXT: &str = "

@@ -12,8 +12,7 @@ use crate::codegen::naming::{self, variant_names};
 use crate::codegen::rows::{Row, Rows};
 use crate::codegen::{doc_attrs, doc_lines, ident, Chunk, Generator};
 use crate::ir::{
-    BaseType, Constant, DiscriminantType, Enum, Field, NamedKind, StringConstant, Struct, TypeDef,
-    TypeKind, TypeRef, Union,
+    Constant, DiscriminantType, Enum, StringConstant, Struct, TypeDef, TypeKind, TypeRef, Union,
 };
 
 impl Generator<'_> {
@@ -451,41 +450,10 @@ impl Generator<'_> {
         quote!(#v)
     }
 
-    /// Whether `Eq` and `Hash` can be derived: no `float`, `double` or
-    /// quadruple-free type reaches a floating-point field.
+    /// Whether `Eq` and `Hash` can be derived: no `float` or `double`
+    /// field is reachable.
     pub(crate) fn eq_hash_ok(&self, name: &str) -> bool {
-        let mut stack = vec![name.to_owned()];
-        let mut seen = std::collections::HashSet::new();
-        while let Some(n) = stack.pop() {
-            if !seen.insert(n.clone()) {
-                continue;
-            }
-            let Some(def) = self.type_by_name(&n) else {
-                continue;
-            };
-            let refs: Vec<&TypeRef> = match &def.kind {
-                TypeKind::Alias(r) => vec![r],
-                TypeKind::Enum(_) => vec![],
-                TypeKind::Struct(s) => s.fields.iter().map(|f| &f.ty).collect(),
-                TypeKind::Union(u) => u
-                    .arms
-                    .iter()
-                    .filter_map(|a| a.field.as_ref())
-                    .chain(u.default.iter().filter_map(|d| d.field.as_ref()))
-                    .map(|f: &Field| &f.ty)
-                    .collect(),
-            };
-            for r in refs {
-                match &r.base {
-                    BaseType::Float | BaseType::Double => return false,
-                    BaseType::Named { name, kind } if *kind != NamedKind::Enum => {
-                        stack.push(name.clone())
-                    }
-                    _ => {}
-                }
-            }
-        }
-        true
+        !self.layout.reaches_floating_point(name)
     }
 }
 

@@ -13,13 +13,60 @@
 //! Names depend only on the spec, the options and definition order, so the
 //! same inputs always give the same names.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::codegen::naming::{self, ModuleNames, Namespace};
 use crate::codegen::{ExternModule, GenOptions};
 use crate::diag::{FileId, Span};
-use crate::ir::{Procedure, Program, Spec, TypeDef, Version};
+use crate::ir::{
+    BaseType, Field, NamedKind, Procedure, Program, Spec, TypeDef, TypeKind, TypeRef, Version,
+};
+
+/// The types of `spec` from which a `float` or `double` field can be
+/// reached: those with one, then, backwards along every reference (enums
+/// aside), those that refer to them; linear in the spec's size.
+fn floating(spec: &Spec) -> HashSet<&str> {
+    let mut referrers: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut found: Vec<&str> = Vec::new();
+    for t in &spec.types {
+        for (r, _) in type_refs(t) {
+            match &r.base {
+                BaseType::Float | BaseType::Double => found.push(&t.name),
+                BaseType::Named { name, kind } if *kind != NamedKind::Enum => {
+                    referrers.entry(name.as_str()).or_default().push(&t.name);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut floating: HashSet<&str> = HashSet::new();
+    while let Some(name) = found.pop() {
+        if floating.insert(name) {
+            found.extend(referrers.get(name).into_iter().flatten());
+        }
+    }
+    floating
+}
+
+/// The type references a definition holds (fields, arms, alias target).
+pub(crate) fn type_refs(t: &TypeDef) -> Vec<(&TypeRef, bool)> {
+    fn field(f: &Field) -> (&TypeRef, bool) {
+        (&f.ty, f.boxed)
+    }
+    match &t.kind {
+        TypeKind::Alias(r) => vec![(r, t.recursive)],
+        TypeKind::Enum(_) => Vec::new(),
+        TypeKind::Struct(s) => s.fields.iter().map(field).collect(),
+        TypeKind::Union(u) => u
+            .arms
+            .iter()
+            .filter_map(|a| a.field.as_ref())
+            .chain(u.default.iter().filter_map(|d| d.field.as_ref()))
+            .map(field)
+            .collect(),
+    }
+}
 
 /// The module a generated type lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,8 +101,11 @@ pub struct ModuleLayout<'a> {
     extern_types: HashMap<&'a str, TypePath>,
     /// Files whose definitions are not generated here.
     extern_files: Vec<FileId>,
-    /// The measured size of each named type's value (see `form.rs`).
+    /// The measured size of each named type's value (see `form.rs`),
+    /// every type's measured in [`ModuleLayout::new`].
     pub(crate) value_sizes: Mutex<HashMap<String, u64>>,
+    /// The types from which a `float` or `double` field can be reached.
+    floating: HashSet<&'a str>,
 }
 
 impl<'a> ModuleLayout<'a> {
@@ -107,7 +157,7 @@ impl<'a> ModuleLayout<'a> {
         for c in &spec.string_constants {
             names.declare_const(&c.name);
         }
-        ModuleLayout {
+        let layout = ModuleLayout {
             spec,
             options,
             names,
@@ -115,7 +165,17 @@ impl<'a> ModuleLayout<'a> {
             extern_types,
             extern_files,
             value_sizes: Mutex::new(HashMap::new()),
-        }
+            floating: floating(spec),
+        };
+        // Once, here: formatting threads then only read finished sizes.
+        layout.measure_all();
+        layout
+    }
+
+    /// Whether a `float` or `double` field can be reached from the type
+    /// `name` (then `Eq` and `Hash` cannot be derived for it).
+    pub(crate) fn reaches_floating_point(&self, name: &str) -> bool {
+        self.floating.contains(name)
     }
 
     /// The spec.
