@@ -68,7 +68,8 @@ pub enum StreamViolation {
     UnexpectedHole,
     /// A hole of negative length.
     NegativeHole(i64),
-    /// Data or a hole after the daemon's end of data.
+    /// Data or a hole after the end: the daemon's end of data (seen by
+    /// the client), or the client's finish (seen by the server).
     AfterEnd,
     /// Data or a hole from the daemon on a stream the client writes.
     OnWriteStream,
@@ -511,8 +512,9 @@ impl ClientEngine {
     /// connection ([`LayerError::EarlyData`]): the daemon sends nothing
     /// between that reply and the client's next call, and whether such
     /// bytes would be in clear or under the layer cannot be known. (After
-    /// a reply to `AUTH_SASL_START` or `AUTH_SASL_STEP`, nothing received
-    /// is parsed until the client sets the layer or sends its next call.)
+    /// a reply to `AUTH_SASL_START` or `AUTH_SASL_STEP`, what came with it
+    /// is not parsed until the client sets the layer or sends its next
+    /// call, and bytes received meanwhile end the connection.)
     ///
     /// [`layer`]: super::layer
     /// [`LayerError::EarlyData`]: super::layer::LayerError::EarlyData

@@ -26,9 +26,10 @@ use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamH
 pub const DEFAULT_MAX_CLIENT_REQUESTS: usize = 5;
 
 /// Bytes queued for the client (not yet taken with
-/// [`ServerEngine::poll_transmit`]) past which the engine takes no more of
-/// its frames: a client that sends calls or PINGs without reading their
-/// answers cannot grow the queue without bound.
+/// [`ServerEngine::poll_transmit`]) past which the driver is told to stop
+/// reading ([`ServerEngine::input_throttled`]): a client that sends calls
+/// or PINGs without reading their answers cannot grow the queue by more
+/// than the answers to one read.
 pub const OUTPUT_THROTTLE: usize = 4 << 20;
 
 /// What the client did on a stream.
@@ -154,14 +155,15 @@ impl ServerEngine {
         self.outstanding
     }
 
-    /// Whether the engine takes no more frames for now: the driver stops
-    /// reading the transport meanwhile, as libvirtd does (bytes passed in
-    /// anyway wait unparsed). That is while
-    /// - [`ServerEngine::set_max_requests`] calls are unanswered;
-    ///   answering one resumes at once, and its reply may be followed by
-    ///   more events;
+    /// Whether the driver should stop reading the transport for now, as
+    /// libvirtd does. That is while
+    /// - [`ServerEngine::set_max_requests`] calls are unanswered: the
+    ///   engine takes no more frames (bytes passed in anyway wait
+    ///   unparsed); answering one resumes at once, and its reply may be
+    ///   followed by more events;
     /// - more than [`OUTPUT_THROTTLE`] bytes wait to be sent
-    ///   ([`ServerEngine::queued_output`]); taking them resumes;
+    ///   ([`ServerEngine::queued_output`]); frames already received are
+    ///   still taken, and taking the output resumes;
     /// - a SASL step (`AUTH_SASL_START`, `AUTH_SASL_STEP`) is not yet
     ///   answered, or answered and the server has not yet set the layer
     ///   or polled for the next event: what the client sends after it may
@@ -169,9 +171,13 @@ impl ServerEngine {
     ///   answer, so bytes passed in meanwhile end the connection
     ///   ([`LayerError::EarlyData`]).
     ///
-    /// The client's keepalive PINGs wait too; libvirtd warns that this may
-    /// end a client for silence, and a driver that wants to avoid that
-    /// pauses the keepalive ([`ServerEngine::set_input_paused`]).
+    /// In the first and last case the client's keepalive PINGs wait too;
+    /// libvirtd warns that this may end a client for silence, and a driver
+    /// that wants to avoid that pauses the keepalive
+    /// ([`ServerEngine::set_input_paused`]) while
+    /// [`ServerEngine::outstanding_calls`] is at the limit. Not for queued
+    /// output: a client that does not read is the client's doing, and
+    /// keepalive should judge it.
     ///
     /// [`LayerError::EarlyData`]: super::layer::LayerError::EarlyData
     pub fn input_throttled(&self) -> bool {
@@ -279,12 +285,7 @@ impl ServerEngine {
     /// The next bytes to write: one frame, or with a security layer the
     /// packets carrying it.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let t = self.wire_transmit();
-        if t.is_some() && self.wire.queued_output() <= OUTPUT_THROTTLE {
-            // Frames held back for the queue may be taken now.
-            self.wire_parse();
-        }
-        t
+        self.wire_transmit()
     }
 
     /// The next event.
@@ -606,7 +607,7 @@ impl Role for ServerEngine {
     }
 
     fn accepting(&self) -> bool {
-        self.outstanding < self.max_requests && self.wire.queued_output() <= OUTPUT_THROTTLE
+        self.outstanding < self.max_requests
     }
 
     fn on_close(&mut self, reason: CloseReason) {

@@ -453,7 +453,10 @@ pub(crate) trait Role {
     /// Runs the keepalive timer at `now`.
     fn wire_timeout(&mut self, now: Instant) {
         let wire = self.wire();
-        if wire.closed.is_some() {
+        // Nor while parsing waits after an authentication step: a PING
+        // then would end the connection (the peer has nothing to say),
+        // and the peer's answers wait unparsed.
+        if wire.closed.is_some() || wire.auth_hold {
             return;
         }
         match wire.keepalive.poll(now) {
@@ -735,6 +738,25 @@ mod tests {
     }
 
     #[test]
+    fn keepalive_waits_while_parsing_waits_after_a_sasl_step() {
+        let t0 = Instant::now();
+        let s5 = Duration::from_secs(5);
+        let mut s = ServerEngine::new(t0);
+        s.enable_keepalive(s5, 1, t0);
+        s.handle_input(&sasl::step_call(1), t0);
+        let (_, step) = call_serial(s.poll_event());
+        // The client's PONG would arrive while nothing may: no PING, and
+        // no judging a client that has nothing to say.
+        s.handle_timeout(t0 + s5 * 4);
+        assert!(s.poll_transmit().is_none());
+        assert!(s.poll_event().is_none());
+        s.reply(&step, &sasl::final_step_ret()).unwrap();
+        assert!(s.poll_event().is_none());
+        let sent: Vec<_> = std::iter::from_fn(|| s.poll_transmit()).collect();
+        assert_eq!(sent.len(), 1, "the reply only");
+    }
+
+    #[test]
     fn a_message_read_with_the_final_sasl_reply_is_never_taken_in_clear() {
         use crate::generated::remote::program::{procs, Procedure as P};
         let now = Instant::now();
@@ -812,40 +834,44 @@ mod tests {
     fn a_client_that_does_not_read_its_answers_is_not_read_either() {
         let now = Instant::now();
         let mut s = ServerEngine::new(now);
-        // PINGs, each answered by a PONG nobody takes.
-        let pings = OUTPUT_THROTTLE / HEADER_LEN + 1000;
-        let input: Vec<u8> = (0..pings).flat_map(|_| ping()).collect();
-        s.handle_input(&input, now);
-        assert!(s.input_throttled());
+        // A driver reading 64 KiB at a time while it may, PINGs coming,
+        // each answered by a PONG the client never reads.
+        let chunk: Vec<u8> = (0..(64 << 10) / 28).flat_map(|_| ping()).collect();
+        let mut reads = 0;
+        while !s.input_throttled() {
+            s.handle_input(&chunk, now);
+            reads += 1;
+            assert!(reads < 1000, "never throttled");
+        }
         let queued = s.queued_output();
         assert!(
-            queued > OUTPUT_THROTTLE && queued <= OUTPUT_THROTTLE + 28,
+            queued > OUTPUT_THROTTLE && queued <= OUTPUT_THROTTLE + chunk.len(),
             "{queued}"
         );
-        // Taking the answers lets the rest in.
-        let mut pongs = 0;
-        while s.poll_transmit().is_some() {
-            pongs += 1;
-        }
-        assert_eq!(pongs, pings);
+        // Taking the answers lets reading resume.
+        while s.poll_transmit().is_some() {}
         assert_eq!(s.queued_output(), 0);
         assert!(!s.input_throttled());
     }
 
     #[test]
-    fn output_the_server_queued_holds_back_the_clients_calls() {
+    fn calls_after_a_large_reply_are_taken_without_more_input() {
         let now = Instant::now();
         let mut s = ServerEngine::new(now);
+        let input: Vec<u8> = (1..=3).flat_map(sasl::lib_version_call).collect();
+        s.handle_input(&input, now);
+        let (_, first) = call_serial(s.poll_event());
         let big = crate::generated::remote::ConnectGetCapabilitiesRet {
-            capabilities: crate::generated::remote::NonnullString("x".repeat(1 << 20)),
+            capabilities: crate::generated::remote::NonnullString("x".repeat(OUTPUT_THROTTLE)),
         };
-        for _ in 0..5 {
-            s.send_message(0x2000_8086, 1, 107, &big).unwrap();
-        }
-        assert!(s.input_throttled());
-        s.handle_input(&sasl::lib_version_call(1), now);
-        assert!(s.poll_event().is_none());
+        s.reply(&first, &big).unwrap();
+        assert!(s.input_throttled(), "stop reading until the reply is taken");
+        // The calls that came with the first are the server's to answer
+        // now: a driver that writes, then waits to read, must not find
+        // them only after input that never comes.
+        assert_eq!(call_serial(s.poll_event()).0, 2);
+        assert_eq!(call_serial(s.poll_event()).0, 3);
         while s.poll_transmit().is_some() {}
-        assert_eq!(call_serial(s.poll_event()).0, 1);
+        assert!(!s.input_throttled());
     }
 }

@@ -489,24 +489,26 @@ impl ModuleLayout<'_> {
         if let Some(n) = known {
             return n;
         }
+        let Some(def) = self.type_def(name) else {
+            // Not in the spec (an rpcgen spec's external type): nothing is
+            // known of it, and nothing is stored.
+            return 0;
+        };
         // Met again while being measured: on a cycle, which goes through a
         // `Box` or `Vec` (a valid spec never gets here).
         sizes().insert(name.to_owned(), 8);
         let field_size = |f: &crate::ir::Field| self.value_size(&f.ty, f.boxed);
-        let n = match self.type_def(name) {
-            None => 0,
-            Some(def) => match &def.kind {
-                TypeKind::Alias(target) => self.value_size(target, def.recursive),
-                TypeKind::Enum(_) => 4,
-                TypeKind::Struct(s) => s.fields.iter().map(field_size).fold(0, u64::saturating_add),
-                // The discriminant and the largest arm.
-                TypeKind::Union(u) => {
-                    let arms = u.arms.iter().filter_map(|a| a.field.as_ref());
-                    let default = u.default.iter().filter_map(|d| d.field.as_ref());
-                    let largest = arms.chain(default).map(field_size).max().unwrap_or(0);
-                    largest.saturating_add(4)
-                }
-            },
+        let n = match &def.kind {
+            TypeKind::Alias(target) => self.value_size(target, def.recursive),
+            TypeKind::Enum(_) => 4,
+            TypeKind::Struct(s) => s.fields.iter().map(field_size).fold(0, u64::saturating_add),
+            // The discriminant and the largest arm.
+            TypeKind::Union(u) => {
+                let arms = u.arms.iter().filter_map(|a| a.field.as_ref());
+                let default = u.default.iter().filter_map(|d| d.field.as_ref());
+                let largest = arms.chain(default).map(field_size).max().unwrap_or(0);
+                largest.saturating_add(4)
+            }
         };
         sizes().insert(name.to_owned(), n);
         n
@@ -516,7 +518,7 @@ impl ModuleLayout<'_> {
 /// The types `t`'s value holds in place (not behind a `Box` or a `Vec`),
 /// whose sizes make up its own.
 fn held(t: &crate::ir::TypeDef) -> Vec<&str> {
-    crate::codegen::layout::type_refs(t)
+    t.references()
         .into_iter()
         .filter_map(|(ty, boxed)| match (&ty.shape, &ty.base) {
             (Shape::Variable(_), _) => None,

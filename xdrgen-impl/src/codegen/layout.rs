@@ -19,9 +19,7 @@ use std::sync::Mutex;
 use crate::codegen::naming::{self, ModuleNames, Namespace};
 use crate::codegen::{ExternModule, GenOptions};
 use crate::diag::{FileId, Span};
-use crate::ir::{
-    BaseType, Field, NamedKind, Procedure, Program, Spec, TypeDef, TypeKind, TypeRef, Version,
-};
+use crate::ir::{BaseType, NamedKind, Procedure, Program, Spec, TypeDef, Version};
 
 /// The types of `spec` from which a `float` or `double` field can be
 /// reached: those with one, then, backwards along every reference (enums
@@ -30,7 +28,7 @@ fn floating(spec: &Spec) -> HashSet<&str> {
     let mut referrers: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut found: Vec<&str> = Vec::new();
     for t in &spec.types {
-        for (r, _) in type_refs(t) {
+        for (r, _) in t.references() {
             match &r.base {
                 BaseType::Float | BaseType::Double => found.push(&t.name),
                 BaseType::Named { name, kind } if *kind != NamedKind::Enum => {
@@ -47,25 +45,6 @@ fn floating(spec: &Spec) -> HashSet<&str> {
         }
     }
     floating
-}
-
-/// The type references a definition holds (fields, arms, alias target).
-pub(crate) fn type_refs(t: &TypeDef) -> Vec<(&TypeRef, bool)> {
-    fn field(f: &Field) -> (&TypeRef, bool) {
-        (&f.ty, f.boxed)
-    }
-    match &t.kind {
-        TypeKind::Alias(r) => vec![(r, t.recursive)],
-        TypeKind::Enum(_) => Vec::new(),
-        TypeKind::Struct(s) => s.fields.iter().map(field).collect(),
-        TypeKind::Union(u) => u
-            .arms
-            .iter()
-            .filter_map(|a| a.field.as_ref())
-            .chain(u.default.iter().filter_map(|d| d.field.as_ref()))
-            .map(field)
-            .collect(),
-    }
 }
 
 /// The module a generated type lives in.

@@ -33,6 +33,11 @@ impl Budget {
         Budget(10_000_000)
     }
 
+    /// Whether nothing is left (later replacements fail at once).
+    pub(crate) fn is_spent(&self) -> bool {
+        self.0 == 0
+    }
+
     fn spend(&mut self, n: usize) -> Result<(), String> {
         match self.0.checked_sub(n as u64) {
             Some(left) => {

@@ -205,7 +205,15 @@ pub fn preprocess(sources: &mut SourceMap, options: &CppOptions, fs: &dyn FileSy
             for id in roots {
                 cpp.file(id, 0);
             }
-            let constants = macro_constants(&cpp.macros, &mut cpp.budget);
+            let (constants, cut_short) = macro_constants(&cpp.macros, &mut cpp.budget);
+            if let Some(at) = cut_short {
+                let message = "macro replacement did more work than the preprocessor allows: \
+                               from this macro on (by name), macros are not constants";
+                out.diagnostics.push(match at {
+                    Some(span) => Diagnostic::warning(span, message),
+                    None => Diagnostic::error_without_location(message),
+                });
+            }
             for c in constants {
                 sources.add_macro_constant(c);
             }
@@ -239,18 +247,19 @@ fn initial_macros(options: &CppOptions) -> HashMap<String, Macro> {
 
 /// Object-like macros whose body is an integer expression, as constants,
 /// by name (in that order, so that which ones a spent `budget` leaves out
-/// does not vary from run to run).
-fn macro_constants(
-    macros: &HashMap<String, Macro>,
-    budget: &mut expr::Budget,
-) -> Vec<MacroConstant> {
+/// does not vary from run to run); and, if the budget ran out, where the
+/// first macro it left out was defined (`None` inside: on the command line).
+type Evaluated = (Vec<MacroConstant>, Option<Option<Span>>);
+
+fn macro_constants(macros: &HashMap<String, Macro>, budget: &mut expr::Budget) -> Evaluated {
+    let mut cut_short = None;
     let mut names: Vec<&String> = macros
         .iter()
         .filter(|(_, m)| m.params.is_none())
         .map(|(name, _)| name)
         .collect();
     names.sort();
-    names
+    let constants = names
         .into_iter()
         .filter_map(|name| {
             let m = &macros[name];
@@ -258,14 +267,23 @@ fn macro_constants(
             if tokens.is_empty() {
                 return None;
             }
-            let value = expr::evaluate(&tokens, macros, budget).ok()?.value();
+            let value = match expr::evaluate(&tokens, macros, budget) {
+                Ok(v) => v.value(),
+                Err(_) => {
+                    if budget.is_spent() && cut_short.is_none() {
+                        cut_short = Some(m.span);
+                    }
+                    return None;
+                }
+            };
             Some(MacroConstant {
                 name: name.clone(),
                 value,
                 span: m.span,
             })
         })
-        .collect()
+        .collect();
+    (constants, cut_short)
 }
 
 /// Integer constants of the `%#define NAME VALUE` lines a spec passes
@@ -298,7 +316,7 @@ pub(crate) fn passthrough_defines(lines: &[(&str, Span)]) -> Vec<MacroConstant> 
             },
         );
     }
-    macro_constants(&macros, &mut expr::Budget::per_run())
+    macro_constants(&macros, &mut expr::Budget::per_run()).0
 }
 
 /// The key a file is known by: its canonical path when it exists.

@@ -193,6 +193,29 @@ pub struct TypeDef {
     pub synthetic: Option<Synthetic>,
 }
 
+impl TypeDef {
+    /// The type references it holds (its fields, its arms', or its alias
+    /// target), each with whether it is boxed (for the alias: whether the
+    /// alias boxes its value).
+    pub fn references(&self) -> Vec<(&TypeRef, bool)> {
+        fn field(f: &Field) -> (&TypeRef, bool) {
+            (&f.ty, f.boxed)
+        }
+        match &self.kind {
+            TypeKind::Alias(r) => vec![(r, self.recursive)],
+            TypeKind::Enum(_) => Vec::new(),
+            TypeKind::Struct(s) => s.fields.iter().map(field).collect(),
+            TypeKind::Union(u) => u
+                .arms
+                .iter()
+                .filter_map(|a| a.field.as_ref())
+                .chain(u.default.iter().filter_map(|d| d.field.as_ref()))
+                .map(field)
+                .collect(),
+        }
+    }
+}
+
 /// The kinds of named type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

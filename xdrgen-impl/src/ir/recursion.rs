@@ -32,7 +32,9 @@ pub(crate) fn analyse(types: &mut [TypeDef], diags: &mut Vec<Diagnostic>) {
     let edges: Vec<Vec<(usize, Edge)>> = types
         .iter()
         .map(|t| {
-            refs(t)
+            t.references()
+                .into_iter()
+                .map(|(r, _)| r)
                 .filter_map(|r| {
                     let BaseType::Named { name, .. } = &r.base else {
                         return None;
@@ -96,22 +98,6 @@ pub(crate) fn analyse(types: &mut [TypeDef], diags: &mut Vec<Diagnostic>) {
                 ),
             );
         }
-    }
-}
-
-/// The type references in a definition's fields (or its alias target).
-fn refs(t: &TypeDef) -> Box<dyn Iterator<Item = &TypeRef> + '_> {
-    match &t.kind {
-        TypeKind::Alias(r) => Box::new(std::iter::once(r)),
-        TypeKind::Enum(_) => Box::new(std::iter::empty()),
-        TypeKind::Struct(s) => Box::new(s.fields.iter().map(|f| &f.ty)),
-        TypeKind::Union(u) => Box::new(
-            u.arms
-                .iter()
-                .filter_map(|a| a.field.as_ref())
-                .chain(u.default.iter().filter_map(|d| d.field.as_ref()))
-                .map(|f| &f.ty),
-        ),
     }
 }
 
