@@ -3,7 +3,9 @@
 //! its codec), a typedef's through `typedef!`, enums' and unions' written
 //! out; errors name the field.
 
-use proc_macro2::TokenStream;
+use std::collections::HashMap;
+
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::codegen::form::Form;
@@ -135,12 +137,12 @@ impl Generator<'_> {
             rows.push(Row::new(serde));
         }
         rows.push(Row::new(quote!(#name;)));
-        let mut first_with_value: Vec<(i32, usize)> = Vec::new();
+        let mut first_with_value: HashMap<i32, usize> = HashMap::new();
         let mut aliases = Vec::new();
         for (i, m) in e.members.iter().enumerate() {
             let v = format_ident!("{}", variants[i]);
-            match first_with_value.iter().find(|(val, _)| *val == m.value) {
-                Some(&(_, j)) => {
+            match first_with_value.get(&m.value) {
+                Some(&j) => {
                     let target = format_ident!("{}", variants[j]);
                     let c = format_ident!("{}", naming::shouty(&variants[i]));
                     let mdoc = doc_attrs(m.doc.as_deref());
@@ -150,7 +152,7 @@ impl Generator<'_> {
                     });
                 }
                 None => {
-                    first_with_value.push((m.value, i));
+                    first_with_value.insert(m.value, i);
                     let value = proc_macro2::Literal::i32_unsuffixed(m.value);
                     rows.push(Row {
                         docs: doc_lines(m.doc.as_deref()),
@@ -212,6 +214,7 @@ impl Generator<'_> {
         let mut enc = Vec::new();
         let mut len = Vec::new();
         let mut dec = Vec::new();
+        let enum_variants = self.enum_variants(&u.discriminant.ty);
         let all_labels: Vec<i64> = u
             .arms
             .iter()
@@ -222,7 +225,7 @@ impl Generator<'_> {
             let labels: Vec<TokenStream> = arm
                 .cases
                 .iter()
-                .map(|c| self.label_value(&u.discriminant.ty, c.value))
+                .map(|c| self.label_value(&u.discriminant.ty, &enum_variants, c.value))
                 .collect();
             let values: Vec<proc_macro2::Literal> = arm
                 .cases
@@ -403,8 +406,14 @@ impl Generator<'_> {
         }
     }
 
-    /// A case label as a value of the discriminant's Rust type.
-    fn label_value(&self, d: &DiscriminantType, value: i64) -> TokenStream {
+    /// A case label as a value of the discriminant's Rust type; `variants`
+    /// is [`Self::enum_variants`] of the discriminant.
+    fn label_value(
+        &self,
+        d: &DiscriminantType,
+        variants: &EnumVariants,
+        value: i64,
+    ) -> TokenStream {
         match d {
             DiscriminantType::Int => {
                 let v = proc_macro2::Literal::i32_suffixed(value as i32);
@@ -423,31 +432,38 @@ impl Generator<'_> {
             }
             DiscriminantType::Enum(e) => {
                 let ty = self.type_ident(e);
-                let variant = self.enum_variant(e, value);
-                quote!(#ty::#variant)
+                // Resolution made every label a member's value.
+                match variants.get(&value) {
+                    Some(v) => quote!(#ty::#v),
+                    None => quote!(_),
+                }
             }
         }
     }
 
-    /// The Rust variant of enum `e` with this value: the first member that
-    /// has it (later members with the same value are constants).
-    fn enum_variant(&self, e: &str, value: i64) -> TokenStream {
+    /// For an enum discriminant, the Rust variant of each value: the first
+    /// member that has it (later members with the same value are
+    /// constants). Built once per union, so a union with many arms costs
+    /// time in proportion to its size.
+    fn enum_variants(&self, d: &DiscriminantType) -> EnumVariants {
+        let mut table = EnumVariants::new();
+        let DiscriminantType::Enum(e) = d else {
+            return table;
+        };
         let Some(TypeDef {
             kind: TypeKind::Enum(en),
             ..
         }) = self.type_by_name(e)
         else {
-            return quote!(_);
+            return table;
         };
         let names: Vec<&str> = en.members.iter().map(|m| m.name.as_str()).collect();
-        let variants = variant_names(&names);
-        let idx = en
-            .members
-            .iter()
-            .position(|m| i64::from(m.value) == value)
-            .unwrap_or_default();
-        let v = format_ident!("{}", variants[idx]);
-        quote!(#v)
+        for (m, v) in en.members.iter().zip(variant_names(&names)) {
+            table
+                .entry(i64::from(m.value))
+                .or_insert_with(|| format_ident!("{}", v));
+        }
+        table
     }
 
     /// Whether `Eq` and `Hash` can be derived: no `float` or `double`
@@ -456,6 +472,9 @@ impl Generator<'_> {
         !self.layout.reaches_floating_point(name)
     }
 }
+
+/// An enum's Rust variant by value ([`Generator::enum_variants`]).
+type EnumVariants = HashMap<i64, Ident>;
 
 /// Variant names for a union's arms (and its `default`, last): a single
 /// named label gives its member name without the words all labels share; an

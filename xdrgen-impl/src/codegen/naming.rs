@@ -127,6 +127,9 @@ pub fn shouty(name: &str) -> String {
 #[derive(Debug, Default)]
 pub struct Namespace {
     taken: HashSet<String>,
+    /// Per base name, the numeric suffix to try next: every smaller one is
+    /// taken, so many clashes on one name cost linear time.
+    next_suffix: HashMap<String, u64>,
 }
 
 impl Namespace {
@@ -134,6 +137,7 @@ impl Namespace {
     pub fn with_reserved(reserved: &[&str]) -> Self {
         Namespace {
             taken: reserved.iter().map(|s| (*s).to_owned()).collect(),
+            next_suffix: HashMap::new(),
         }
     }
 
@@ -146,14 +150,14 @@ impl Namespace {
                 return c.clone();
             }
         }
-        let base = candidates.last().cloned().unwrap_or_else(|| "_".to_owned());
-        let mut n = 2;
+        let base = candidates.last().map_or("_", String::as_str);
+        let next = self.next_suffix.entry(base.to_owned()).or_insert(2);
         loop {
-            let c = format!("{base}{n}");
+            let c = format!("{base}{next}");
+            *next += 1;
             if self.taken.insert(c.clone()) {
                 return c;
             }
-            n += 1;
         }
     }
 }
@@ -365,5 +369,18 @@ mod tests {
             field_names(&["fooBar", "foo_bar", "type"]),
             ["foo_bar", "foo_bar2", "r#type"]
         );
+    }
+
+    #[test]
+    fn clashing_names_get_the_smallest_free_suffix() {
+        let mut ns = Namespace::default();
+        let a = || vec!["a".to_owned()];
+        assert_eq!(ns.claim(&a()), "a");
+        assert_eq!(ns.claim(&a()), "a2");
+        assert_eq!(ns.claim(&["a4".to_owned()]), "a4");
+        assert_eq!(ns.claim(&a()), "a3");
+        assert_eq!(ns.claim(&a()), "a5");
+        let many: Vec<String> = (0..10_000).map(|_| ns.claim(&a())).collect();
+        assert_eq!(many.last().map(String::as_str), Some("a10005"));
     }
 }

@@ -23,7 +23,7 @@ pub use crate::syntax::annotations::{
 };
 pub use model::*;
 
-use crate::diag::{Diagnostic, Diagnostics, SourceMap};
+use crate::diag::{Diagnostic, Diagnostics, SourceMap, Span};
 use crate::syntax::ast::{self, ItemKind};
 use crate::syntax::parse_file;
 use symbols::{ConstDecl, ConstSource, Fallback, Symbols, ValueSym};
@@ -344,6 +344,7 @@ fn resolve(
         symbols: &mut symbols,
         table: &table,
         diags: &mut *diags,
+        enum_values: HashMap::new(),
     }
     .resolve_all();
     recursion::analyse(&mut types, diags);
@@ -396,8 +397,10 @@ fn resolve(
         diags.extend(value_errors);
         programs.extend(program);
     }
+    let mut type_spans: HashMap<String, Span> =
+        types.iter().map(|t| (t.name.clone(), t.span)).collect();
     for s in argument_structs {
-        if let Some(prev) = types.iter().find(|t| t.name == s.name) {
+        if let Some(&prev) = type_spans.get(&s.name) {
             diags.push(
                 Diagnostic::error(
                     s.span,
@@ -406,11 +409,12 @@ fn resolve(
                         s.name
                     ),
                 )
-                .with_secondary(prev.span, "defined here")
+                .with_secondary(prev, "defined here")
                 .with_note("rpcgen -N declares it under this name too"),
             );
             continue;
         }
+        type_spans.insert(s.name.clone(), s.span);
         types.push(s);
     }
 
@@ -430,8 +434,11 @@ fn resolve(
         LibvirtPrograms::Detect => programs::detect_libvirt(&constants, &types),
         LibvirtPrograms::Only(list) => list.clone(),
     };
-    for names in &libvirt {
-        programs.extend(programs::libvirt(names, &constants, &types, diags));
+    if !libvirt.is_empty() {
+        let defs = programs::Definitions::new(&constants, &types);
+        for names in &libvirt {
+            programs.extend(programs::libvirt(names, &defs, diags));
+        }
     }
     check_program_numbers(&programs, diags);
 
@@ -764,5 +771,50 @@ mod tests {
         }
         // A variable length's maximum is only a bound: no cap.
         assert!(load_text("typedef opaque big<4000000000>;").spec.is_some());
+    }
+    #[test]
+    fn a_constant_with_a_members_value_is_a_case_label_of_that_enum() {
+        // rpcgen takes any constant; xdrgen takes one whose value is a
+        // member's, and still refuses another enum's member.
+        let ok = load_text(
+            "enum e { A = 1, B = 2 };\nconst TWO = 2;\n\
+             union u switch (e d) { case A: int a; case TWO: int b; };",
+        );
+        assert!(ok.spec.is_some(), "{:?}", ok.diagnostics.0);
+        for (label, message) in [
+            ("THREE", "`THREE` is not a member of enum `e`"),
+            ("X", "`X` is not a member of enum `e`"),
+        ] {
+            let loaded = load_text(&format!(
+                "enum e {{ A = 1, B = 2 }};\nenum f {{ X = 1 }};\nconst THREE = 3;\n\
+                 union u switch (e d) {{ case {label}: int a; }};"
+            ));
+            let messages: Vec<&str> = loaded
+                .diagnostics
+                .0
+                .iter()
+                .map(|d| d.message.as_str())
+                .collect();
+            assert_eq!(messages, [message]);
+        }
+    }
+
+    #[test]
+    fn libvirt_programs_are_found_by_each_proc_prefix_of_their_enum() {
+        // `A_PROC_B_PROGRAM`'s procedures start with `A_PROC_B_PROC_`,
+        // which holds the shorter `A_PROC_` too: both programs find it.
+        let loaded = load_text(
+            "const A_PROGRAM = 1;\nconst A_PROTOCOL_VERSION = 1;\n\
+             const A_PROC_B_PROGRAM = 2;\nconst A_PROC_B_PROGRAM_VERSION = 1;\n\
+             const C_PROGRAM = 3;\nconst C_PROTOCOL_VERSION = 1;\n\
+             enum x_procedure { A_PROC_B_PROC_ONE = 1, A_PROC_B_PROC_TWO = 2 };",
+        );
+        let spec = loaded.spec.expect("loads");
+        let found: Vec<(&str, usize)> = spec
+            .programs
+            .iter()
+            .map(|p| (p.name.as_str(), p.versions[0].procedures.len()))
+            .collect();
+        assert_eq!(found, [("A_PROGRAM", 2), ("A_PROC_B_PROGRAM", 2)]);
     }
 }

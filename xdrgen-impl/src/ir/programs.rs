@@ -8,7 +8,7 @@
 //! as `virLockSpaceProtocol` gives `virLockSpaceProtocolDomainGetInfoArgs`).
 //! A procedure with a `_msg` type is a one-way message (an event).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::diag::{Diagnostic, Span};
 use crate::ir::model::*;
@@ -135,17 +135,44 @@ pub(crate) fn rfc5531(
     })
 }
 
+/// The resolved constants and types by name, looked up by every libvirt
+/// program (built once, so many programs cost linear time).
+pub(crate) struct Definitions<'a> {
+    constants: HashMap<&'a str, &'a Constant>,
+    types: HashMap<&'a str, &'a TypeDef>,
+    /// By [`type_key`]; of types sharing a key, the last.
+    by_key: HashMap<String, &'a TypeDef>,
+}
+
+impl<'a> Definitions<'a> {
+    pub(crate) fn new(constants: &'a [Constant], types: &'a [TypeDef]) -> Self {
+        // A name defined twice (an error reported already) means its first
+        // definition, as a search from the start would find.
+        let mut defs = Definitions {
+            constants: HashMap::new(),
+            types: HashMap::new(),
+            by_key: types.iter().map(|t| (type_key(&t.name), t)).collect(),
+        };
+        for c in constants {
+            defs.constants.entry(c.name.as_str()).or_insert(c);
+        }
+        for t in types {
+            defs.types.entry(t.name.as_str()).or_insert(t);
+        }
+        defs
+    }
+}
+
 /// Resolves a libvirt-style program from already resolved constants and
 /// types. Problems with the names themselves are reported without a
 /// location (they come from options), or at the enum when detected there.
 pub(crate) fn libvirt(
     names: &LibvirtProgram,
-    constants: &[Constant],
-    types: &[TypeDef],
+    defs: &Definitions<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Program> {
     let constant = |name: &str, diags: &mut Vec<Diagnostic>| {
-        let c = constants.iter().find(|c| c.name == name);
+        let c = defs.constants.get(name).copied();
         if c.is_none() {
             diags.push(Diagnostic::error_without_location(format!(
                 "libvirt program: constant `{name}` is not defined"
@@ -169,7 +196,7 @@ pub(crate) fn libvirt(
     };
     let program = constant(&names.program_constant, diags);
     let version = constant(&names.version_constant, diags);
-    let Some(enum_def) = types.iter().find(|t| t.name == names.procedure_enum) else {
+    let Some(&enum_def) = defs.types.get(names.procedure_enum.as_str()) else {
         diags.push(Diagnostic::error_without_location(format!(
             "libvirt program `{}`: procedure enum `{}` is not defined",
             names.program_constant, names.procedure_enum
@@ -189,7 +216,6 @@ pub(crate) fn libvirt(
     let (number, span) = program?;
     let (version_number, version_span) = version?;
     let member_prefix = member_prefix(&names.program_constant);
-    let by_key: HashMap<String, &TypeDef> = types.iter().map(|t| (type_key(&t.name), t)).collect();
     let mut procedures = Vec::new();
     for m in &procs.members {
         let Some(stem) = m.name.strip_prefix(&member_prefix) else {
@@ -206,7 +232,7 @@ pub(crate) fn libvirt(
             continue;
         };
         let find = |suffix: &str| {
-            by_key
+            defs.by_key
                 .get(&type_key(&procedure_type_name(&names.prefix, stem, suffix)))
                 .map(|t| {
                     TypeRef::scalar(BaseType::Named {
@@ -264,9 +290,9 @@ pub(crate) fn libvirt(
         }],
         convention: Convention::Libvirt(names.clone()),
         span,
-        doc: constants
-            .iter()
-            .find(|c| c.name == names.program_constant)
+        doc: defs
+            .constants
+            .get(names.program_constant.as_str())
             .and_then(|c| c.doc.clone()),
     })
 }
@@ -320,6 +346,8 @@ fn type_key(name: &str) -> String {
 /// `X_PROTOCOL_VERSION` or `X_PROGRAM_VERSION` constant, and an enum named
 /// `*_procedure` / `*Procedure` whose members all start with `X_PROC_`.
 pub(crate) fn detect_libvirt(constants: &[Constant], types: &[TypeDef]) -> Vec<LibvirtProgram> {
+    let defined: HashSet<&str> = constants.iter().map(|c| c.name.as_str()).collect();
+    let enums = procedure_enums(types);
     let mut out = Vec::new();
     for c in constants {
         let Some(stem) = c.name.strip_suffix("_PROGRAM") else {
@@ -330,32 +358,61 @@ pub(crate) fn detect_libvirt(constants: &[Constant], types: &[TypeDef]) -> Vec<L
             format!("{stem}_PROGRAM_VERSION"),
         ]
         .into_iter()
-        .find(|v| constants.iter().any(|c| &c.name == v)) else {
+        .find(|v| defined.contains(v.as_str())) else {
             continue;
         };
-        let member_prefix = member_prefix(&c.name);
-        let found = types.iter().find_map(|t| {
-            let TypeKind::Enum(e) = &t.kind else {
-                return None;
-            };
-            let prefix = t
-                .name
-                .strip_suffix("_procedure")
-                .or_else(|| t.name.strip_suffix("Procedure"))?;
-            let all = !e.members.is_empty()
-                && e.members.iter().all(|m| m.name.starts_with(&member_prefix));
-            all.then(|| (t.name.clone(), prefix.to_owned()))
-        });
-        if let Some((procedure_enum, prefix)) = found {
+        if let Some((procedure_enum, prefix)) = enums.get(member_prefix(&c.name).as_str()) {
             out.push(LibvirtProgram {
                 program_constant: c.name.clone(),
                 version_constant: version,
-                procedure_enum,
-                prefix,
+                procedure_enum: procedure_enum.clone(),
+                prefix: prefix.clone(),
             });
         }
     }
     out
+}
+
+/// The enums that can list a libvirt program's procedures (named
+/// `*_procedure` or `*Procedure`), by each `X_PROC_` prefix all their
+/// members start with, with the prefix of their name; the first such enum
+/// for a prefix. Found in one pass over the members, so detection costs
+/// linear time.
+fn procedure_enums(types: &[TypeDef]) -> HashMap<&str, (String, String)> {
+    let mut found = HashMap::new();
+    for t in types {
+        let TypeKind::Enum(e) = &t.kind else {
+            continue;
+        };
+        let Some(prefix) = t
+            .name
+            .strip_suffix("_procedure")
+            .or_else(|| t.name.strip_suffix("Procedure"))
+        else {
+            continue;
+        };
+        let Some((first, rest)) = e.members.split_first() else {
+            continue;
+        };
+        // The longest prefix every member shares; each `_PROC_` in it
+        // ends a prefix the members start with.
+        let mut shared = first.name.len();
+        for m in rest {
+            shared = first.name.as_bytes()[..shared]
+                .iter()
+                .zip(m.name.as_bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+        }
+        // (Identifiers are ASCII, so the byte count ends a character.)
+        let shared = first.name.get(..shared).unwrap_or_default();
+        for (i, marker) in shared.match_indices("_PROC_") {
+            found
+                .entry(&shared[..i + marker.len()])
+                .or_insert_with(|| (t.name.clone(), prefix.to_owned()));
+        }
+    }
+    found
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! A cycle made only of scalar and fixed-array fields can never be encoded
 //! and is an error.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::diag::Diagnostic;
 use crate::ir::model::*;
@@ -51,10 +51,13 @@ pub(crate) fn analyse(types: &mut [TypeDef], diags: &mut Vec<Diagnostic>) {
         .collect();
 
     let all = components(&edges, |_| true);
+    let mut sizes: HashMap<usize, usize> = HashMap::new();
+    for &c in &all {
+        *sizes.entry(c).or_default() += 1;
+    }
     for (i, t) in types.iter_mut().enumerate() {
         let c = all[i];
-        t.recursive = edges[i].iter().any(|&(j, _)| all[j] == c)
-            || all.iter().filter(|&&x| x == c).count() > 1;
+        t.recursive = sizes[&c] > 1 || edges[i].iter().any(|&(j, _)| all[j] == c);
     }
     for i in 0..types.len() {
         let owner = all[i];
@@ -79,14 +82,13 @@ pub(crate) fn analyse(types: &mut [TypeDef], diags: &mut Vec<Diagnostic>) {
     }
 
     let inline = components(&edges, |e| e == Edge::Inline);
-    let mut reported = Vec::new();
+    let mut reported = HashSet::new();
     for (i, t) in types.iter().enumerate() {
         let c = inline[i];
         let cyclic = edges[i]
             .iter()
             .any(|&(j, e)| e == Edge::Inline && inline[j] == c);
-        if cyclic && !reported.contains(&c) {
-            reported.push(c);
+        if cyclic && reported.insert(c) {
             diags.push(
                 Diagnostic::error(
                     t.span,

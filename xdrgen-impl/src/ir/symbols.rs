@@ -6,7 +6,7 @@
 //! are evaluated lazily, following alias chains, with cycle detection and a
 //! depth limit so hostile input cannot recurse without bound.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::diag::{Diagnostic, Span};
 use crate::ir::model::ConstantOrigin;
@@ -67,6 +67,8 @@ pub(crate) struct Symbols<'a> {
     pub presets: HashMap<String, Fallback>,
     /// Those actually used, in first-use order.
     pub used_presets: Vec<(String, Fallback)>,
+    /// Their names, so recording a use costs constant time.
+    used_preset_names: HashSet<String>,
     const_state: HashMap<usize, State>,
     member_state: HashMap<(usize, usize), State>,
 }
@@ -151,7 +153,8 @@ impl<'a> Symbols<'a> {
     fn preset(&mut self, name: &str) -> Option<i128> {
         let f = self.presets.get(name)?.clone();
         let v = f.value;
-        if !self.used_presets.iter().any(|(n, _)| n == name) {
+        if !self.used_preset_names.contains(name) {
+            self.used_preset_names.insert(name.to_owned());
             self.used_presets.push((name.to_owned(), f));
         }
         Some(v)

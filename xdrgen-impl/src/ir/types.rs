@@ -2,7 +2,7 @@
 //! evaluated, inline bodies hoisted, unions checked against their
 //! discriminant.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::diag::{Diagnostic, Span};
 use crate::ir::model::*;
@@ -155,6 +155,10 @@ pub(crate) struct TypeResolver<'s, 'a> {
     pub symbols: &'s mut Symbols<'a>,
     pub table: &'s TypeTable<'a>,
     pub diags: &'s mut Vec<Diagnostic>,
+    /// Each enum's member values (by index into `Symbols::enums`), built
+    /// when a union first needs them, so checking case labels costs
+    /// linear time however many arms and members there are.
+    pub enum_values: HashMap<usize, HashSet<i128>>,
 }
 
 impl<'a> TypeResolver<'_, 'a> {
@@ -366,24 +370,23 @@ impl<'a> TypeResolver<'_, 'a> {
         })
     }
 
-    /// Whether enum `e` has a member named `name` (when a name was written)
-    /// or with this value.
+    /// Whether a case label fits enum `e`: a member of `e` by name, or
+    /// (a number, or a constant as rpcgen takes) a member's value.
     fn enum_has(&mut self, e: &str, name: Option<&str>, value: i128) -> bool {
-        let Some(TypeSource::Enum(body)) = self.table.lookup(e).map(|p| p.source) else {
+        let Some(idx) = self.table.lookup(e).and_then(|p| p.enum_index) else {
             return false;
         };
-        match name {
-            Some(n) => body.members.iter().any(|m| m.name.name == n),
-            None => {
-                let idx = self
-                    .table
-                    .lookup(e)
-                    .and_then(|p| p.enum_index)
-                    .unwrap_or_default();
-                (0..body.members.len())
-                    .any(|m| self.symbols.member_value(idx, m, self.diags) == Some(value))
-            }
+        if let Some(ValueSym::Member(owner, _)) = name.and_then(|n| self.symbols.values.get(n)) {
+            return *owner == idx;
         }
+        if !self.enum_values.contains_key(&idx) {
+            let members = self.symbols.enums[idx].body.members.len();
+            let values = (0..members)
+                .filter_map(|m| self.symbols.member_value(idx, m, self.diags))
+                .collect();
+            self.enum_values.insert(idx, values);
+        }
+        self.enum_values[&idx].contains(&value)
     }
 
     /// Follows aliases through the pending table (the IR is not built yet).

@@ -5,12 +5,12 @@
 //! xdrgen ir --json remote_protocol.x
 //! ```
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use codespan_reporting::term::termcolor::{BufferedStandardStream, ColorChoice};
 use xdrgen::codegen::{generate_source, GenOptions};
 use xdrgen::cpp::{CppOptions, Preprocessor};
 use xdrgen::input::{load_paths, LoadedFiles};
@@ -237,7 +237,11 @@ fn main() -> ExitCode {
     } else {
         ColorChoice::Never
     };
-    sources.emit(&mut StandardStream::stderr(color), &loaded.diagnostics.0);
+    // Buffered: the renderer writes a piece at a time, and thousands of
+    // diagnostics would otherwise cost a system call per piece.
+    let mut stderr = BufferedStandardStream::stderr(color);
+    sources.emit(&mut stderr, &loaded.diagnostics.0);
+    let _ = stderr.flush();
     let Some(spec) = loaded.spec else {
         eprintln!(
             "{} error(s), {} warning(s)",
