@@ -301,3 +301,34 @@ fn without_the_preprocessor_directives_are_warned_about() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_byte_order_mark_and_latin1_comments_are_read_as_rpcgen_reads_them() {
+    let dir = std::env::temp_dir().join(format!("xdrgen-cli-enc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A UTF-8 file opening with a byte-order mark includes a Latin-1 one.
+    let root = dir.join("root.x");
+    let mut bytes = b"\xEF\xBB\xBF/* Caf\xC3\xA9 */\nconst A = 1;\n#include \"old.x\"\n".to_vec();
+    bytes.extend_from_slice(b"struct s { int a; old o; };\n");
+    std::fs::write(&root, bytes).unwrap();
+    std::fs::write(
+        dir.join("old.x"),
+        b"/* Gr\xFC\xDFe, 100 \xB5s */\ntypedef int old;\n",
+    )
+    .unwrap();
+    let out = dir.join("out.rs");
+    let o = xdrgen(&[
+        "generate",
+        root.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("/// Café\npub const A: u32 = 1;"), "{text}");
+    assert!(
+        text.contains("/// Grüße, 100 µs\npub type Old = i32;"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -145,8 +145,7 @@ fn capture(mut cmd: Command, name: &str, input: Option<String>) -> Result<String
             stderr.trim_end()
         ));
     }
-    let stdout = String::from_utf8(stdout)
-        .map_err(|_| format!("the preprocessor's output for `{name}` is not UTF-8"))?;
+    let stdout = super::decode_text(stdout);
     Ok(stdout.replace("\"<stdin>\"", &format!("{name:?}")))
 }
 

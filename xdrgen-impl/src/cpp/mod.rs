@@ -119,9 +119,9 @@ impl FileSystem for OsFileSystem {
     }
 }
 
-/// Reads a regular file of at most `max` bytes as UTF-8. Anything else (a
-/// FIFO, a device, a directory, a larger file) is an error rather than a
-/// hang or an unbounded read.
+/// Reads a regular file of at most `max` bytes as text ([`decode_text`]).
+/// Anything else (a FIFO, a device, a directory, a larger file) is an
+/// error rather than a hang or an unbounded read.
 pub fn read_bounded(path: &Path, max: u64) -> io::Result<String> {
     use std::io::Read;
     let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
@@ -155,8 +155,21 @@ pub fn read_bounded(path: &Path, max: u64) -> io::Result<String> {
             format!("larger than {max} bytes"),
         ));
     }
-    String::from_utf8(bytes)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8"))
+    Ok(decode_text(bytes))
+}
+
+/// A spec's bytes as text: UTF-8 without a leading byte-order mark, or,
+/// when they are not UTF-8, Latin-1, as the comments of older specs often
+/// are. rpcgen reads bytes, and XDR's identifiers are ASCII either way, so
+/// only comments (which become documentation) depend on the guess.
+pub fn decode_text(mut bytes: Vec<u8>) -> String {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => e.into_bytes().into_iter().map(char::from).collect(),
+    }
 }
 
 /// What preprocessing reported besides the texts it left in the map.

@@ -608,8 +608,9 @@ pub(crate) enum Length {
     Maximum,
 }
 
-/// A bound's value checked: positive, 32 bits, and for a fixed length at
-/// most [`MAX_FIXED_LENGTH`].
+/// A bound's value checked: 32 bits, not negative, and for a fixed length
+/// at most [`MAX_FIXED_LENGTH`]. Zero is a bound as rpcgen takes it: a
+/// fixed array of nothing, a variable one that must stay empty.
 pub(crate) fn checked_bound(value: i128, span: Span, length: Length) -> Result<u32, Diagnostic> {
     match u32::try_from(value) {
         Ok(n) if n > MAX_FIXED_LENGTH && length == Length::Fixed => Err(Diagnostic::error(
@@ -618,10 +619,10 @@ pub(crate) fn checked_bound(value: i128, span: Span, length: Length) -> Result<u
         )
         .with_label("too long")
         .with_note("decoding builds the whole array first; use a variable-length `<N>` instead")),
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(Diagnostic::error(
+        Ok(n) => Ok(n),
+        Err(_) => Err(Diagnostic::error(
             span,
-            format!("a bound must be a positive 32-bit constant, not {value}"),
+            format!("a bound must be an unsigned 32-bit constant, not {value}"),
         )
         .with_label("invalid bound")),
     }
