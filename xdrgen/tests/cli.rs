@@ -247,6 +247,15 @@ fn generate_can_run_the_systems_cpp_instead() {
         "{}",
         stderr(&o)
     );
+    // One that never stops writing (`yes` repeats its arguments) is
+    // stopped at the output limit, and that is the error.
+    let o = generate_cpp_fixture(&["--cpp=yes --"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("is larger than 268435456 bytes"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
