@@ -99,7 +99,7 @@ pub(crate) async fn connect(
             let Some(command) = &uri.params.command else {
                 return Err(UriError::Syntax("the ext transport needs `command=`".into()).into());
             };
-            spawn(tokio::process::Command::new(command))
+            spawn(ext_command(command))
         }
         Transport::Ssh | Transport::Libssh2 | Transport::Libssh => {
             // `parse` checked already, but the fields are public: check
@@ -122,6 +122,57 @@ async fn tcp(uri: &ConnectUri, default_port: u16) -> Result<TcpStream, ClientErr
         })?;
     let _ = s.set_nodelay(true);
     Ok(s)
+}
+
+/// What every child (`ssh`, an `ext` command) keeps of our environment,
+/// as libvirt's client passes it; the child also gets `LC_ALL=C`.
+const CHILD_ENV: &[&str] = &[
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "DYLD_INSERT_LIBRARIES",
+    "DYLD_FORCE_FLAT_NAMESPACE",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+];
+
+/// What `ssh` keeps besides: its agents, prompts and Kerberos.
+const SSH_ENV: &[&str] = &[
+    "XDG_RUNTIME_DIR",
+    "KRB5CCNAME",
+    "SSH_AUTH_SOCK",
+    "SSH_ASKPASS",
+    "SSH_ASKPASS_REQUIRE",
+    "OPENSSL_CONF",
+    "DISPLAY",
+    "XAUTHORITY",
+];
+
+/// And, when it may prompt on the terminal (no `no_tty`), gpg-agent's.
+const SSH_TTY_ENV: &[&str] = &["GPG_TTY", "TERM"];
+
+/// Gives the child only [`CHILD_ENV`] and `extra` of our environment, and
+/// `LC_ALL=C`, as libvirt does: nothing else of the caller's (credentials
+/// in variables, settings for other programs) reaches a command the URI
+/// names.
+fn narrow_env(cmd: &mut tokio::process::Command, extra: &[&str]) {
+    cmd.env_clear();
+    for name in CHILD_ENV.iter().chain(extra) {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.env("LC_ALL", "C");
+}
+
+/// The `ext` transport's `command=`, run without arguments as libvirt
+/// runs it.
+fn ext_command(command: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(command);
+    narrow_env(&mut cmd, &[]);
+    cmd
 }
 
 fn spawn(mut cmd: tokio::process::Command) -> Result<Conn, ClientError> {
@@ -164,6 +215,11 @@ pub(crate) fn ssh_command(
 ) -> tokio::process::Command {
     let p = &uri.params;
     let mut cmd = tokio::process::Command::new(p.command.as_deref().unwrap_or("ssh"));
+    if p.no_tty {
+        narrow_env(&mut cmd, SSH_ENV);
+    } else {
+        narrow_env(&mut cmd, &[SSH_ENV, SSH_TTY_ENV].concat());
+    }
     if let Some(port) = uri.port {
         cmd.arg("-p").arg(port.to_string());
     }
@@ -359,6 +415,58 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success(), "{status:?}");
+    }
+
+    /// The environment a child gets: `LC_ALL=C` and the variables libvirt
+    /// passes, nothing else of ours.
+    #[tokio::test]
+    async fn children_get_only_the_environment_libvirt_passes() {
+        let passed = |name: &str| {
+            name == "LC_ALL" || [CHILD_ENV, SSH_ENV, SSH_TTY_ENV].concat().contains(&name)
+        };
+        // Cargo gives a test its own variables (CARGO_*), which must not
+        // reach the child.
+        assert!(std::env::vars_os().any(|(k, _)| !passed(&k.to_string_lossy())));
+        let mut conn = spawn(ext_command("env")).unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut fds = Vec::new();
+        loop {
+            let n = std::future::poll_fn(|cx| conn.poll_read(cx, &mut buf, &mut fds))
+                .await
+                .unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        let out = String::from_utf8(out).unwrap();
+        let names: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, _)| k)
+            .collect();
+        assert!(out.lines().any(|l| l == "LC_ALL=C"), "{out}");
+        assert!(
+            names.iter().all(|n| passed(n) && !SSH_ENV.contains(n)),
+            "{out}"
+        );
+        if std::env::var_os("PATH").is_some() {
+            assert!(names.contains(&"PATH"), "{out}");
+        }
+        // ssh's command line is built the same way, with its own extras.
+        let cmd = ssh_command(
+            &ConnectUri::parse("qemu+ssh://h/system").unwrap(),
+            false,
+            false,
+        );
+        let set: Vec<String> = cmd
+            .as_std()
+            .get_envs()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert!(set.iter().all(|n| passed(n)), "{set:?}");
+        assert!(set.iter().any(|n| n == "LC_ALL"), "{set:?}");
     }
 
     fn argv(uri: &str, ro: bool) -> Vec<String> {
