@@ -756,10 +756,10 @@ mod tests {
         assert_eq!(sent.len(), 1, "the reply only");
     }
 
-    #[test]
-    fn a_message_read_with_the_final_sasl_reply_is_never_taken_in_clear() {
+    /// A client engine that sent a SASL step, its serial, and the daemon's
+    /// final reply to it (not handed in yet).
+    fn client_after_final_sasl_step(now: Instant) -> (ClientEngine, u32, Vec<u8>) {
         use crate::generated::remote::program::{procs, Procedure as P};
-        let now = Instant::now();
         let mut c = ClientEngine::new(now);
         let args = crate::generated::remote::AuthSaslStepArgs {
             nil: 0,
@@ -773,6 +773,13 @@ mod tests {
             serial,
             xdrgen::rt::to_bytes(&sasl::final_step_ret()).unwrap(),
         );
+        (c, serial, reply)
+    }
+
+    #[test]
+    fn a_message_read_with_the_final_sasl_reply_is_never_taken_in_clear() {
+        let now = Instant::now();
+        let (mut c, serial, reply) = client_after_final_sasl_step(now);
         // A PING in clear after it: answered, it would show the injection
         // worked.
         c.handle_input(&[reply, ping()].concat(), now);
@@ -801,25 +808,13 @@ mod tests {
 
     #[test]
     fn after_a_sasl_reply_without_a_layer_the_next_call_resumes_reading() {
-        use crate::generated::remote::program::{procs, Procedure as P};
         let now = Instant::now();
-        let mut c = ClientEngine::new(now);
-        let args = crate::generated::remote::AuthSaslStepArgs {
-            nil: 0,
-            data: Vec::new(),
-        };
-        let serial = c.call::<procs::AuthSaslStep>(&args).unwrap();
-        assert!(c.poll_transmit().is_some());
-        let reply = sasl::frame(
-            P::AuthSaslStep,
-            MessageType::Reply,
-            serial,
-            xdrgen::rt::to_bytes(&sasl::final_step_ret()).unwrap(),
-        );
+        let (mut c, _, reply) = client_after_final_sasl_step(now);
         c.handle_input(&[reply, ping()].concat(), now);
         assert!(c.poll_event().is_some());
         assert!(c.poll_transmit().is_none());
-        c.call::<procs::ConnectGetLibVersion>(&()).unwrap();
+        c.call::<crate::generated::remote::program::procs::ConnectGetLibVersion>(&())
+            .unwrap();
         let sent: Vec<_> = std::iter::from_fn(|| c.poll_transmit())
             .map(|t| parse(&t.bytes).header.program)
             .collect();
