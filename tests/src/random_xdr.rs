@@ -223,7 +223,6 @@ impl<'a> Oracle<'a> {
             .collect();
         let default_possible = u.default.is_some()
             && match &u.discriminant.ty {
-                DiscriminantType::Int | DiscriminantType::UnsignedInt => true,
                 DiscriminantType::Bool => !(labels.contains(&0) && labels.contains(&1)),
                 DiscriminantType::Enum(e) => match &self.def(e).kind {
                     TypeKind::Enum(en) => en
@@ -232,6 +231,11 @@ impl<'a> Oracle<'a> {
                         .any(|m| !labels.contains(&i64::from(m.value))),
                     _ => false,
                 },
+                // Unsigned hyper values past the labels' range are free.
+                DiscriminantType::UnsignedHyper => true,
+                d => d
+                    .integer_range()
+                    .is_some_and(|(min, max, _)| max - min + 1 > labels.len() as i128),
             };
         if default_possible {
             arms.push(u.arms.len());
@@ -560,7 +564,11 @@ impl Run<'_, '_> {
             Some(arm) => self.rng.pick(&arm.cases).value,
             None => default_value.expect("default only offered with a value"),
         };
-        self.word(value as u32);
+        if u.discriminant.ty.encoded_len() == 8 {
+            self.out.extend_from_slice(&value.to_be_bytes());
+        } else {
+            self.word(value as u32);
+        }
         if let Some(bad) = self.invalid_discriminant(name, u, &labels) {
             self.corrupt_last_word(bad.0, bad.1);
         }
@@ -600,6 +608,19 @@ impl Run<'_, '_> {
                     return Some(v);
                 }
             },
+            // (An unsigned hyper's value as its bits.)
+            DiscriminantType::Hyper | DiscriminantType::UnsignedHyper => loop {
+                let v = random_i64(&mut self.rng);
+                if !labels.contains(&v) {
+                    return Some(v);
+                }
+            },
+            narrow => {
+                let (min, max, _) = narrow.integer_range()?;
+                let (min, max) = (min as i64, max as i64);
+                let free: Vec<i64> = (min..=max).filter(|v| !labels.contains(v)).collect();
+                (!free.is_empty()).then(|| *self.rng.pick(&free))
+            }
         }
     }
 
@@ -633,6 +654,17 @@ impl Run<'_, '_> {
                     }
                 };
                 Some((bad, format!("{name}: discriminant {bad:#x} has no arm")))
+            }
+            DiscriminantType::Char
+            | DiscriminantType::UnsignedChar
+            | DiscriminantType::Short
+            | DiscriminantType::UnsignedShort => {
+                let (_, max, ty) = u.discriminant.ty.integer_range()?;
+                let bad = max + 1;
+                Some((
+                    bad as u32,
+                    format!("{name}: {ty} discriminant {bad} out of range"),
+                ))
             }
             _ => None,
         }

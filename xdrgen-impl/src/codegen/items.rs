@@ -209,6 +209,7 @@ impl Generator<'_> {
         let rt = &self.rt;
         let xdr_name = &t.name;
         let disc_ty = self.discriminant_type(&u.discriminant.ty);
+        let disc_len = proc_macro2::Literal::usize_unsuffixed(u.discriminant.ty.encoded_len());
         let variants = union_variant_names(u);
         let mut decl = Vec::new();
         let mut enc = Vec::new();
@@ -241,7 +242,7 @@ impl Generator<'_> {
                     let label = &labels[0];
                     decl.push(quote! { #vdoc #v, });
                     enc.push(quote! { Self::#v => #rt::Encode::encode(&#label, w), });
-                    len.push(quote! { Self::#v => 4, });
+                    len.push(quote! { Self::#v => #disc_len, });
                     dec.push(quote! { #dec_pattern => ::std::result::Result::Ok(Self::#v), });
                 }
                 (None, true) => {
@@ -252,7 +253,7 @@ impl Generator<'_> {
                             #rt::Encode::encode(d, w)
                         }
                     });
-                    len.push(quote! { Self::#v(_) => 4, });
+                    len.push(quote! { Self::#v(_) => #disc_len, });
                     dec.push(quote! { #dec_pattern => ::std::result::Result::Ok(Self::#v(d)), });
                 }
                 (Some(f), false) => {
@@ -267,7 +268,7 @@ impl Generator<'_> {
                             #rt::field(<#codec as #rt::Codec>::encode(x, w), #xdr_name, #xdr_field)
                         }
                     });
-                    len.push(quote! { Self::#v(x) => 4 + <#codec as #rt::Codec>::len(x), });
+                    len.push(quote! { Self::#v(x) => #disc_len + <#codec as #rt::Codec>::len(x), });
                     dec.push(quote! {
                         #dec_pattern => ::std::result::Result::Ok(Self::#v(
                             #rt::field(<#codec as #rt::Codec>::decode(r), #xdr_name, #xdr_field)?
@@ -286,7 +287,9 @@ impl Generator<'_> {
                             #rt::field(<#codec as #rt::Codec>::encode(x, w), #xdr_name, #xdr_field)
                         }
                     });
-                    len.push(quote! { Self::#v(_, x) => 4 + <#codec as #rt::Codec>::len(x), });
+                    len.push(
+                        quote! { Self::#v(_, x) => #disc_len + <#codec as #rt::Codec>::len(x), },
+                    );
                     dec.push(quote! {
                         #dec_pattern => ::std::result::Result::Ok(Self::#v(
                             d,
@@ -316,7 +319,7 @@ impl Generator<'_> {
                                 #rt::Encode::encode(d, w)
                             }
                         });
-                        len.push(quote! { Self::#v(_) => 4, });
+                        len.push(quote! { Self::#v(_) => #disc_len, });
                         quote! { _ => ::std::result::Result::Ok(Self::#v(d)), }
                     }
                     Some(f) => {
@@ -331,7 +334,7 @@ impl Generator<'_> {
                                 #rt::field(<#codec as #rt::Codec>::encode(x, w), #xdr_name, #xdr_field)
                             }
                         });
-                        len.push(quote! { Self::#v(_, x) => 4 + <#codec as #rt::Codec>::len(x), });
+                        len.push(quote! { Self::#v(_, x) => #disc_len + <#codec as #rt::Codec>::len(x), });
                         quote! {
                             _ => ::std::result::Result::Ok(Self::#v(
                                 d,
@@ -378,7 +381,7 @@ impl Generator<'_> {
             }
 
             impl #rt::Decode for #name {
-                const MIN_LEN: usize = 4;
+                const MIN_LEN: usize = #disc_len;
                 #[allow(unreachable_patterns)]
                 fn decode(r: &mut #rt::Reader<'_>) -> ::std::result::Result<Self, #rt::Error> {
                     #body
@@ -403,6 +406,12 @@ impl Generator<'_> {
             DiscriminantType::UnsignedInt => quote!(u32),
             DiscriminantType::Bool => quote!(bool),
             DiscriminantType::Enum(e) => self.type_ident(e),
+            DiscriminantType::Char => quote!(i8),
+            DiscriminantType::UnsignedChar => quote!(u8),
+            DiscriminantType::Short => quote!(i16),
+            DiscriminantType::UnsignedShort => quote!(u16),
+            DiscriminantType::Hyper => quote!(i64),
+            DiscriminantType::UnsignedHyper => quote!(u64),
         }
     }
 
@@ -421,6 +430,31 @@ impl Generator<'_> {
             }
             DiscriminantType::UnsignedInt => {
                 let v = proc_macro2::Literal::u32_suffixed(value as u32);
+                quote!(#v)
+            }
+            // Resolution kept every label in its type's range.
+            DiscriminantType::Char => {
+                let v = proc_macro2::Literal::i8_suffixed(value as i8);
+                quote!(#v)
+            }
+            DiscriminantType::UnsignedChar => {
+                let v = proc_macro2::Literal::u8_suffixed(value as u8);
+                quote!(#v)
+            }
+            DiscriminantType::Short => {
+                let v = proc_macro2::Literal::i16_suffixed(value as i16);
+                quote!(#v)
+            }
+            DiscriminantType::UnsignedShort => {
+                let v = proc_macro2::Literal::u16_suffixed(value as u16);
+                quote!(#v)
+            }
+            DiscriminantType::Hyper => {
+                let v = proc_macro2::Literal::i64_suffixed(value);
+                quote!(#v)
+            }
+            DiscriminantType::UnsignedHyper => {
+                let v = proc_macro2::Literal::u64_suffixed(value as u64);
                 quote!(#v)
             }
             DiscriminantType::Bool => {

@@ -399,7 +399,8 @@ pub struct Discriminant {
     pub span: Span,
 }
 
-/// The types a discriminant may have.
+/// The types a discriminant may have: RFC 4506's (`int`, `unsigned int`,
+/// an enum, `bool`), and the other integers rpcgen takes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiscriminantType {
@@ -411,6 +412,46 @@ pub enum DiscriminantType {
     Bool,
     /// An enum, by name (after following typedefs).
     Enum(String),
+    /// `char` (rpcgen): a 4-byte word holding an `i8`.
+    Char,
+    /// `unsigned char` (rpcgen): a 4-byte word holding a `u8`.
+    UnsignedChar,
+    /// `short` (rpcgen): a 4-byte word holding an `i16`.
+    Short,
+    /// `unsigned short` (rpcgen): a 4-byte word holding a `u16`.
+    UnsignedShort,
+    /// `hyper` (rpcgen): 8 bytes.
+    Hyper,
+    /// `unsigned hyper` (rpcgen): 8 bytes; case labels up to `i64::MAX`.
+    UnsignedHyper,
+}
+
+impl DiscriminantType {
+    /// The range of the case labels of an integer discriminant (`None` for
+    /// an enum), and its name in XDR.
+    pub fn integer_range(&self) -> Option<(i128, i128, &'static str)> {
+        Some(match self {
+            DiscriminantType::Int => (i32::MIN.into(), i32::MAX.into(), "int"),
+            DiscriminantType::UnsignedInt => (0, u32::MAX.into(), "unsigned int"),
+            DiscriminantType::Bool => (0, 1, "bool"),
+            DiscriminantType::Enum(_) => return None,
+            DiscriminantType::Char => (i8::MIN.into(), i8::MAX.into(), "char"),
+            DiscriminantType::UnsignedChar => (0, u8::MAX.into(), "unsigned char"),
+            DiscriminantType::Short => (i16::MIN.into(), i16::MAX.into(), "short"),
+            DiscriminantType::UnsignedShort => (0, u16::MAX.into(), "unsigned short"),
+            DiscriminantType::Hyper => (i64::MIN.into(), i64::MAX.into(), "hyper"),
+            // Labels are kept as `i64`.
+            DiscriminantType::UnsignedHyper => (0, i64::MAX.into(), "unsigned hyper"),
+        })
+    }
+
+    /// Bytes on the wire.
+    pub fn encoded_len(&self) -> usize {
+        match self {
+            DiscriminantType::Hyper | DiscriminantType::UnsignedHyper => 8,
+            _ => 4,
+        }
+    }
 }
 
 /// One `case ...: declaration;` arm.

@@ -301,6 +301,12 @@ impl<'a> TypeResolver<'_, 'a> {
             Some((BaseType::Int, Shape::Scalar)) => Some(DiscriminantType::Int),
             Some((BaseType::UnsignedInt, Shape::Scalar)) => Some(DiscriminantType::UnsignedInt),
             Some((BaseType::Bool, Shape::Scalar)) => Some(DiscriminantType::Bool),
+            Some((BaseType::Char, Shape::Scalar)) => Some(DiscriminantType::Char),
+            Some((BaseType::UnsignedChar, Shape::Scalar)) => Some(DiscriminantType::UnsignedChar),
+            Some((BaseType::Short, Shape::Scalar)) => Some(DiscriminantType::Short),
+            Some((BaseType::UnsignedShort, Shape::Scalar)) => Some(DiscriminantType::UnsignedShort),
+            Some((BaseType::Hyper, Shape::Scalar)) => Some(DiscriminantType::Hyper),
+            Some((BaseType::UnsignedHyper, Shape::Scalar)) => Some(DiscriminantType::UnsignedHyper),
             Some((
                 BaseType::Named {
                     name,
@@ -314,7 +320,7 @@ impl<'a> TypeResolver<'_, 'a> {
             self.diags.push(
                 Diagnostic::error(
                     f.span,
-                    "a union discriminant must be `int`, `unsigned int`, `bool` or an enum",
+                    "a union discriminant must be an integer, `bool` or an enum",
                 )
                 .with_label("wrong discriminant type"),
             );
@@ -335,9 +341,6 @@ impl<'a> TypeResolver<'_, 'a> {
         let span = v.span();
         let fits = match disc {
             None => true,
-            Some(DiscriminantType::Int) => i32::try_from(value).is_ok(),
-            Some(DiscriminantType::UnsignedInt) => u32::try_from(value).is_ok(),
-            Some(DiscriminantType::Bool) => value == 0 || value == 1,
             Some(DiscriminantType::Enum(e)) => {
                 let ok = self.enum_has(e, name.as_deref(), value);
                 if !ok {
@@ -350,13 +353,14 @@ impl<'a> TypeResolver<'_, 'a> {
                 }
                 true
             }
+            Some(d) => d
+                .integer_range()
+                .is_some_and(|(min, max, _)| (min..=max).contains(&value)),
         };
         if !fits {
-            let ty = match disc {
-                Some(DiscriminantType::Int) => "int",
-                Some(DiscriminantType::UnsignedInt) => "unsigned int",
-                _ => "bool",
-            };
+            let ty = disc
+                .and_then(DiscriminantType::integer_range)
+                .map_or("", |r| r.2);
             self.diags.push(
                 Diagnostic::error(span, format!("case value {value} is not a valid `{ty}`"))
                     .with_label("out of the discriminant's range"),
