@@ -152,18 +152,17 @@ fn capture(mut cmd: Command, name: &str, input: Option<String>) -> Result<String
 /// The output's lines put back into their files, in first-seen order.
 fn split(output: &str, root: &str) -> Vec<(String, String)> {
     let mut files: Vec<(String, Vec<&str>)> = Vec::new();
+    // Each file's index in `files`: markers may name many files many times.
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut current: Option<usize> = None;
     let mut line = 1usize;
     let mut padded = 0usize;
     for text in output.lines() {
         if let Some((n, file)) = marker(text) {
-            let idx = match files.iter().position(|(f, _)| *f == file) {
-                Some(i) => i,
-                None => {
-                    files.push((file, Vec::new()));
-                    files.len() - 1
-                }
-            };
+            let idx = *index.entry(file.clone()).or_insert_with(|| {
+                files.push((file, Vec::new()));
+                files.len() - 1
+            });
             current = Some(idx);
             line = n;
             continue;
@@ -171,9 +170,12 @@ fn split(output: &str, root: &str) -> Vec<(String, String)> {
         let idx = match current {
             Some(i) => i,
             None => {
-                files.push((root.to_owned(), Vec::new()));
-                current = Some(files.len() - 1);
-                files.len() - 1
+                let i = *index.entry(root.to_owned()).or_insert_with(|| {
+                    files.push((root.to_owned(), Vec::new()));
+                    files.len() - 1
+                });
+                current = Some(i);
+                i
             }
         };
         let lines = &mut files[idx].1;
