@@ -737,29 +737,31 @@ fn scan_comments(line: &str, in_comment: &mut bool) {
 fn directive_text(raw: &str) -> (String, bool) {
     let joined = raw.replace("\\\r\n", "").replace("\\\n", "");
     let mut out = String::with_capacity(joined.len());
-    let mut rest = joined.as_str();
-    loop {
-        let block = rest.find("/*");
-        let line = rest.find("//");
-        match (block, line) {
-            (Some(b), l) if l.is_none_or(|l| b < l) => {
-                out.push_str(&rest[..b]);
+    // One pass: `kept` is where the text not yet copied starts.
+    let b = joined.as_bytes();
+    let (mut i, mut kept) = (0, 0);
+    while i + 1 < b.len() {
+        match (b[i], b[i + 1]) {
+            (b'/', b'*') => {
+                out.push_str(&joined[kept..i]);
                 out.push(' ');
-                match rest[b + 2..].find("*/") {
-                    Some(e) => rest = &rest[b + 2 + e + 2..],
+                match joined[i + 2..].find("*/") {
+                    Some(e) => {
+                        i += 2 + e + 2;
+                        kept = i;
+                    }
                     None => return (out, true),
                 }
             }
-            (_, Some(l)) => {
-                out.push_str(&rest[..l]);
+            (b'/', b'/') => {
+                out.push_str(&joined[kept..i]);
                 return (out, false);
             }
-            _ => {
-                out.push_str(rest);
-                return (out, false);
-            }
+            _ => i += 1,
         }
     }
+    out.push_str(&joined[kept..]);
+    (out, false)
 }
 
 /// The identifier at the start of `s` and what follows it.
