@@ -110,12 +110,26 @@ pub struct MacroConstant {
     pub span: Option<Span>,
 }
 
+/// A macro that is not an integer constant (it takes arguments, or its
+/// body is a string or nothing xdrgen can evaluate), kept to explain a
+/// spec that uses its name as a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacroWithoutValue {
+    /// The macro's name.
+    pub name: String,
+    /// Why it has no value.
+    pub why: String,
+    /// The name in its `#define`; `None` for predefined and `-D` macros.
+    pub span: Option<Span>,
+}
+
 /// The set of files a specification was loaded from, as the preprocessor
 /// left them.
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     files: Vec<SourceFile>,
     macro_constants: Vec<MacroConstant>,
+    macros_without_value: Vec<MacroWithoutValue>,
 }
 
 impl SourceMap {
@@ -159,6 +173,17 @@ impl SourceMap {
     /// The constants macros define, for names nothing else defines.
     pub fn macro_constants(&self) -> &[MacroConstant] {
         &self.macro_constants
+    }
+
+    /// Records a macro that defines no constant.
+    pub fn add_macro_without_value(&mut self, m: MacroWithoutValue) {
+        self.macros_without_value.push(m);
+    }
+
+    /// The macros that define no constant, to explain their names' use
+    /// as numbers.
+    pub fn macros_without_value(&self) -> &[MacroWithoutValue] {
+        &self.macros_without_value
     }
 
     /// The file with this id.

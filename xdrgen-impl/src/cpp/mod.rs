@@ -46,7 +46,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, FileId, SourceMap, Span};
 
-pub use crate::diag::MacroConstant;
+pub use crate::diag::{MacroConstant, MacroWithoutValue};
 
 /// The symbols defined (to 1) before every file, as rpcgen defines them
 /// for the header and the XDR routines it writes.
@@ -218,7 +218,11 @@ pub fn preprocess(sources: &mut SourceMap, options: &CppOptions, fs: &dyn FileSy
             for id in roots {
                 cpp.file(id, 0);
             }
-            let (constants, cut_short) = macro_constants(&cpp.macros, &mut cpp.budget);
+            let Evaluated {
+                constants,
+                without_value,
+                cut_short,
+            } = macro_constants(&cpp.macros, &mut cpp.budget);
             if let Some(at) = cut_short {
                 let message = "macro replacement did more work than the preprocessor allows: \
                                from this macro on (by name), macros are not constants";
@@ -229,6 +233,9 @@ pub fn preprocess(sources: &mut SourceMap, options: &CppOptions, fs: &dyn FileSy
             }
             for c in constants {
                 sources.add_macro_constant(c);
+            }
+            for m in without_value {
+                sources.add_macro_without_value(m);
             }
         }
     }
@@ -262,41 +269,55 @@ fn initial_macros(options: &CppOptions) -> HashMap<String, Macro> {
 /// by name (in that order, so that which ones a spent `budget` leaves out
 /// does not vary from run to run); and, if the budget ran out, where the
 /// first macro it left out was defined (`None` inside: on the command line).
-type Evaluated = (Vec<MacroConstant>, Option<Option<Span>>);
+/// The macros' constants, the others with the reason, and where the work
+/// budget ran out (the macro whose evaluation spent it), if it did.
+struct Evaluated {
+    constants: Vec<MacroConstant>,
+    without_value: Vec<MacroWithoutValue>,
+    cut_short: Option<Option<Span>>,
+}
 
 fn macro_constants(macros: &HashMap<String, Macro>, budget: &mut expr::Budget) -> Evaluated {
-    let mut cut_short = None;
-    let mut names: Vec<&String> = macros
-        .iter()
-        .filter(|(_, m)| m.params.is_none())
-        .map(|(name, _)| name)
-        .collect();
+    let mut out = Evaluated {
+        constants: Vec::new(),
+        without_value: Vec::new(),
+        cut_short: None,
+    };
+    let mut names: Vec<&String> = macros.keys().collect();
     names.sort();
-    let constants = names
-        .into_iter()
-        .filter_map(|name| {
-            let m = &macros[name];
-            let tokens = expr::tokenize(&m.body).ok()?;
-            if tokens.is_empty() {
-                return None;
+    for name in names {
+        let m = &macros[name];
+        let value = if m.params.is_some() {
+            Err("it takes arguments".to_owned())
+        } else {
+            let not_integer = |e| format!("its value is not an integer: {e}");
+            match expr::tokenize(&m.body) {
+                Ok(tokens) if tokens.is_empty() => Err("it is defined as nothing".to_owned()),
+                Ok(tokens) => expr::evaluate(&tokens, macros, budget)
+                    .map(|v| v.value())
+                    .map_err(not_integer),
+                Err(e) => Err(not_integer(e)),
             }
-            let value = match expr::evaluate(&tokens, macros, budget) {
-                Ok(v) => v.value(),
-                Err(_) => {
-                    if budget.is_spent() && cut_short.is_none() {
-                        cut_short = Some(m.span);
-                    }
-                    return None;
-                }
-            };
-            Some(MacroConstant {
+        };
+        match value {
+            Ok(value) => out.constants.push(MacroConstant {
                 name: name.clone(),
                 value,
                 span: m.span,
-            })
-        })
-        .collect();
-    (constants, cut_short)
+            }),
+            Err(why) => {
+                if budget.is_spent() && out.cut_short.is_none() {
+                    out.cut_short = Some(m.span);
+                }
+                out.without_value.push(MacroWithoutValue {
+                    name: name.clone(),
+                    why,
+                    span: m.span,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Integer constants of the `%#define NAME VALUE` lines a spec passes
@@ -329,7 +350,7 @@ pub(crate) fn passthrough_defines(lines: &[(&str, Span)]) -> Vec<MacroConstant> 
             },
         );
     }
-    macro_constants(&macros, &mut expr::Budget::per_run()).0
+    macro_constants(&macros, &mut expr::Budget::per_run()).constants
 }
 
 /// The key a file is known by: its canonical path when it exists.

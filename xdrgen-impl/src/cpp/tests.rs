@@ -371,3 +371,36 @@ fn many_large_expansions_stop_at_the_runs_budget() {
     let m = messages(&out, &sources);
     assert!(m.iter().any(|m| m.contains("did more work")), "{m:?}");
 }
+
+#[test]
+fn a_macro_without_an_integer_value_is_named_when_used_as_a_number() {
+    let text = "#define NAME \"foo\"\n#define F(x) x\n#define EMPTY\n\
+                typedef string a<NAME>;\ntypedef string b<F>;\ntypedef string c<EMPTY>;\n";
+    let (sources, out) = run(text, &[], &CppOptions::default());
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let loaded = crate::ir::load(&sources, &crate::ir::Options::default());
+    let found: Vec<(String, Vec<String>)> = loaded
+        .diagnostics
+        .0
+        .iter()
+        .map(|d| (d.message.clone(), d.notes.clone()))
+        .collect();
+    let notes = |s: &str| vec![s.to_owned()];
+    assert_eq!(
+        found,
+        [
+            (
+                "macro `NAME` has no integer value".to_owned(),
+                notes("its value is not an integer: unexpected `\"` in a preprocessor expression")
+            ),
+            (
+                "macro `F` has no integer value".to_owned(),
+                notes("it takes arguments")
+            ),
+            (
+                "macro `EMPTY` has no integer value".to_owned(),
+                notes("it is defined as nothing")
+            ),
+        ]
+    );
+}

@@ -330,6 +330,11 @@ fn resolve(
             .presets
             .extend(preset::RPCGEN_CONSTANTS.iter().map(preset));
     }
+    symbols.macros_without_value = sources
+        .macros_without_value()
+        .iter()
+        .map(|m| (m.name.clone(), (m.span, m.why.clone())))
+        .collect();
     let passthrough_defines = crate::cpp::passthrough_defines(&passthrough_lines);
     for m in passthrough_defines.iter().chain(sources.macro_constants()) {
         let f = Fallback {

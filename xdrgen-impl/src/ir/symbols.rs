@@ -69,6 +69,8 @@ pub(crate) struct Symbols<'a> {
     pub used_presets: Vec<(String, Fallback)>,
     /// Their names, so recording a use costs constant time.
     used_preset_names: HashSet<String>,
+    /// Macros that define no constant, by name: where, and why.
+    pub macros_without_value: HashMap<String, (Option<Span>, String)>,
     const_state: HashMap<usize, State>,
     member_state: HashMap<(usize, usize), State>,
 }
@@ -136,13 +138,28 @@ impl<'a> Symbols<'a> {
                         None
                     }
                     None => self.preset(&id.name).or_else(|| {
-                        diags.push(
-                            Diagnostic::error(id.span, format!("undefined constant `{}`", id.name))
-                                .with_label("not defined in any loaded file")
-                                .with_note(
-                                    "external constants can be supplied with `--define NAME=VALUE`",
-                                ),
-                        );
+                        diags.push(match self.macros_without_value.get(id.name.as_str()) {
+                            Some((at, why)) => {
+                                let d = Diagnostic::error(
+                                    id.span,
+                                    format!("macro `{}` has no integer value", id.name),
+                                )
+                                .with_label("a number is needed here")
+                                .with_note(why.clone());
+                                match at {
+                                    Some(at) => d.with_secondary(*at, "defined here"),
+                                    None => d,
+                                }
+                            }
+                            None => Diagnostic::error(
+                                id.span,
+                                format!("undefined constant `{}`", id.name),
+                            )
+                            .with_label("not defined in any loaded file")
+                            .with_note(
+                                "external constants can be supplied with `--define NAME=VALUE`",
+                            ),
+                        });
                         None
                     }),
                 }
