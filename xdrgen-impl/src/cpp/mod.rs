@@ -412,27 +412,16 @@ impl Builtin<'_> {
                 end += more.len();
             }
             let raw = &text[start..end];
-            let (logical, open_comment) = directive_text(raw);
-            if open_comment {
-                // The comment runs on past the directive: blank it too.
-                in_comment = true;
-                while in_comment {
-                    let Some((_, more)) = lines.next() else { break };
-                    let close = more.find("*/").map(|i| i + 2);
-                    match close {
-                        Some(c) => {
-                            blank(&mut parse_text, &more[..c]);
-                            in_comment = false;
-                            let rest = &more[c..];
-                            scan_comments(rest, &mut in_comment);
-                            if active {
-                                parse_text.push_str(rest);
-                            } else {
-                                blank(&mut parse_text, rest);
-                            }
-                        }
-                        None => blank(&mut parse_text, more),
-                    }
+            let (mut logical, mut open_comment) = directive_text(raw);
+            // A comment open at the line's end is one space, as in C: the
+            // directive goes on after it, on the line where it closes.
+            while open_comment {
+                let Some((_, more)) = lines.next() else { break };
+                blank(&mut parse_text, more);
+                if let Some(c) = more.find("*/") {
+                    let (after, open) = directive_text(&more[c + 2..]);
+                    logical.push_str(&after);
+                    open_comment = open;
                 }
             }
             let hash = start + (raw.len() - raw.trim_start_matches([' ', '\t']).len());

@@ -199,7 +199,8 @@ fn comments_and_continuations() {
 */
 int a;
 #if 1 /* a comment that
-goes on */ int b;
+goes on */ && 2
+int b;
 #endif
 #define LONG 1 + \\
   2
@@ -403,4 +404,16 @@ fn a_macro_without_an_integer_value_is_named_when_used_as_a_number() {
             ),
         ]
     );
+}
+
+#[test]
+fn a_comment_spanning_lines_in_a_directive_is_one_space_as_in_c() {
+    // As `cpp` reads it: `A` is `1 + 2`, and the `#if` is true.
+    let text = "#define A /* x\ny\n*/ 1 /* a\n*/ + 2\nconst B = A;\n\
+                #if 0 /*\n*/ || 1\nconst C = 3;\n#endif\n";
+    let (sources, out) = run(text, &[], &CppOptions::default());
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    assert_eq!(kept(&sources, 0), ["const B = A;", "const C = 3;"]);
+    let a = sources.macro_constants().iter().find(|c| c.name == "A");
+    assert_eq!(a.map(|c| c.value), Some(3));
 }
