@@ -361,10 +361,13 @@ impl<'a> TypeResolver<'_, 'a> {
             let ty = disc
                 .and_then(DiscriminantType::integer_range)
                 .map_or("", |r| r.2);
-            self.diags.push(
+            let mut d =
                 Diagnostic::error(span, format!("case value {value} is not a valid `{ty}`"))
-                    .with_label("out of the discriminant's range"),
-            );
+                    .with_label("out of the discriminant's range");
+            if disc == Some(&DiscriminantType::UnsignedHyper) && value > 0 {
+                d = d.with_note("xdrgen takes an unsigned hyper's case labels up to 2^63 - 1");
+            }
+            self.diags.push(d);
             return None;
         }
         Some(CaseLabel {
