@@ -423,56 +423,29 @@ impl Generator<'_> {
         variants: &EnumVariants,
         value: i64,
     ) -> TokenStream {
-        match d {
-            DiscriminantType::Int => {
-                let v = proc_macro2::Literal::i32_suffixed(value as i32);
-                quote!(#v)
-            }
-            DiscriminantType::UnsignedInt => {
-                let v = proc_macro2::Literal::u32_suffixed(value as u32);
-                quote!(#v)
-            }
-            // Resolution kept every label in its type's range.
-            DiscriminantType::Char => {
-                let v = proc_macro2::Literal::i8_suffixed(value as i8);
-                quote!(#v)
-            }
-            DiscriminantType::UnsignedChar => {
-                let v = proc_macro2::Literal::u8_suffixed(value as u8);
-                quote!(#v)
-            }
-            DiscriminantType::Short => {
-                let v = proc_macro2::Literal::i16_suffixed(value as i16);
-                quote!(#v)
-            }
-            DiscriminantType::UnsignedShort => {
-                let v = proc_macro2::Literal::u16_suffixed(value as u16);
-                quote!(#v)
-            }
-            DiscriminantType::Hyper => {
-                let v = proc_macro2::Literal::i64_suffixed(value);
-                quote!(#v)
-            }
-            DiscriminantType::UnsignedHyper => {
-                let v = proc_macro2::Literal::u64_suffixed(value as u64);
-                quote!(#v)
-            }
-            DiscriminantType::Bool => {
-                if value != 0 {
-                    quote!(true)
-                } else {
-                    quote!(false)
-                }
-            }
+        use proc_macro2::Literal;
+        // Resolution kept every label in its type's range, and made every
+        // label of an enum a member's value.
+        let v = match d {
+            DiscriminantType::Int => Literal::i32_suffixed(value as i32),
+            DiscriminantType::UnsignedInt => Literal::u32_suffixed(value as u32),
+            DiscriminantType::Char => Literal::i8_suffixed(value as i8),
+            DiscriminantType::UnsignedChar => Literal::u8_suffixed(value as u8),
+            DiscriminantType::Short => Literal::i16_suffixed(value as i16),
+            DiscriminantType::UnsignedShort => Literal::u16_suffixed(value as u16),
+            DiscriminantType::Hyper => Literal::i64_suffixed(value),
+            DiscriminantType::UnsignedHyper => Literal::u64_suffixed(value as u64),
+            DiscriminantType::Bool if value != 0 => return quote!(true),
+            DiscriminantType::Bool => return quote!(false),
             DiscriminantType::Enum(e) => {
                 let ty = self.type_ident(e);
-                // Resolution made every label a member's value.
-                match variants.get(&value) {
+                return match variants.get(&value) {
                     Some(v) => quote!(#ty::#v),
                     None => quote!(_),
-                }
+                };
             }
-        }
+        };
+        quote!(#v)
     }
 
     /// For an enum discriminant, the Rust variant of each value: the first

@@ -435,15 +435,13 @@ fn resolve(
         });
     }
 
+    let defs = programs::Definitions::new(&constants, &types);
     let libvirt = match &options.libvirt_programs {
-        LibvirtPrograms::Detect => programs::detect_libvirt(&constants, &types),
+        LibvirtPrograms::Detect => programs::detect_libvirt(&defs),
         LibvirtPrograms::Only(list) => list.clone(),
     };
-    if !libvirt.is_empty() {
-        let defs = programs::Definitions::new(&constants, &types);
-        for names in &libvirt {
-            programs.extend(programs::libvirt(names, &defs, diags));
-        }
+    for names in &libvirt {
+        programs.extend(programs::libvirt(names, &defs, diags));
     }
     check_program_numbers(&programs, diags);
 
@@ -487,6 +485,16 @@ mod tests {
         load(&sources, &Options::default())
     }
 
+    /// The messages of what loading reported, in order.
+    fn messages(loaded: &Loaded) -> Vec<&str> {
+        loaded
+            .diagnostics
+            .0
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect()
+    }
+
     #[test]
     fn an_undefined_constant_in_an_enum_a_union_checks_first_is_reported() {
         // The union's case labels are checked against the enum before the
@@ -495,16 +503,8 @@ mod tests {
             "union u switch (e d) { case 2: int a; };\n\
              enum e { A = 0, B = NO_SUCH, C = 2 };",
         );
-        let messages: Vec<&str> = loaded
-            .diagnostics
-            .0
-            .iter()
-            .map(|d| d.message.as_str())
-            .collect();
-        assert!(
-            messages.contains(&"undefined constant `NO_SUCH`"),
-            "{messages:?}"
-        );
+        let found = messages(&loaded);
+        assert!(found.contains(&"undefined constant `NO_SUCH`"), "{found:?}");
         assert!(loaded.spec.is_none());
     }
 
@@ -514,12 +514,7 @@ mod tests {
                     struct s { obj_p o; struct other_t x; };\n\
                     program P { version V { void F(nis_error) = 1; } = 1; } = 7;";
         let loaded = load_text(text);
-        let names: Vec<&str> = loaded
-            .diagnostics
-            .0
-            .iter()
-            .map(|d| d.message.as_str())
-            .collect();
+        let names = messages(&loaded);
         assert_eq!(
             names,
             [
@@ -794,13 +789,7 @@ mod tests {
                 "enum e {{ A = 1, B = 2 }};\nenum f {{ X = 1 }};\nconst THREE = 3;\n\
                  union u switch (e d) {{ case {label}: int a; }};"
             ));
-            let messages: Vec<&str> = loaded
-                .diagnostics
-                .0
-                .iter()
-                .map(|d| d.message.as_str())
-                .collect();
-            assert_eq!(messages, [message]);
+            assert_eq!(messages(&loaded), [message]);
         }
     }
 

@@ -8,7 +8,7 @@
 //! as `virLockSpaceProtocol` gives `virLockSpaceProtocolDomainGetInfoArgs`).
 //! A procedure with a `_msg` type is a one-way message (an event).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::diag::{Diagnostic, Span};
 use crate::ir::model::*;
@@ -135,9 +135,13 @@ pub(crate) fn rfc5531(
     })
 }
 
-/// The resolved constants and types by name, looked up by every libvirt
-/// program (built once, so many programs cost linear time).
+/// The resolved constants and types by name, for detecting libvirt
+/// programs and resolving each (built once, so many programs cost linear
+/// time).
 pub(crate) struct Definitions<'a> {
+    /// In order, as defined.
+    constant_list: &'a [Constant],
+    type_list: &'a [TypeDef],
     constants: HashMap<&'a str, &'a Constant>,
     types: HashMap<&'a str, &'a TypeDef>,
     /// By [`type_key`]; of types sharing a key, the last.
@@ -149,6 +153,8 @@ impl<'a> Definitions<'a> {
         // A name defined twice (an error reported already) means its first
         // definition, as a search from the start would find.
         let mut defs = Definitions {
+            constant_list: constants,
+            type_list: types,
             constants: HashMap::new(),
             types: HashMap::new(),
             by_key: types.iter().map(|t| (type_key(&t.name), t)).collect(),
@@ -345,11 +351,10 @@ fn type_key(name: &str) -> String {
 /// Finds libvirt-style programs: a `X_PROGRAM` constant, a
 /// `X_PROTOCOL_VERSION` or `X_PROGRAM_VERSION` constant, and an enum named
 /// `*_procedure` / `*Procedure` whose members all start with `X_PROC_`.
-pub(crate) fn detect_libvirt(constants: &[Constant], types: &[TypeDef]) -> Vec<LibvirtProgram> {
-    let defined: HashSet<&str> = constants.iter().map(|c| c.name.as_str()).collect();
-    let enums = procedure_enums(types);
+pub(crate) fn detect_libvirt(defs: &Definitions<'_>) -> Vec<LibvirtProgram> {
+    let enums = procedure_enums(defs.type_list);
     let mut out = Vec::new();
-    for c in constants {
+    for c in defs.constant_list {
         let Some(stem) = c.name.strip_suffix("_PROGRAM") else {
             continue;
         };
@@ -358,7 +363,7 @@ pub(crate) fn detect_libvirt(constants: &[Constant], types: &[TypeDef]) -> Vec<L
             format!("{stem}_PROGRAM_VERSION"),
         ]
         .into_iter()
-        .find(|v| defined.contains(v.as_str())) else {
+        .find(|v| defs.constants.contains_key(v.as_str())) else {
             continue;
         };
         if let Some((procedure_enum, prefix)) = enums.get(member_prefix(&c.name).as_str()) {
