@@ -77,6 +77,8 @@ mod generated;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
+pub mod client_config;
+pub mod conf;
 pub mod dispatch;
 pub mod engine;
 pub mod error;

@@ -63,6 +63,23 @@ impl Environment {
         env
     }
 
+    /// The real environment, with [`Environment::existing`] filled in for
+    /// what [`probe_socket`] looks at.
+    pub fn probing(read_only: bool) -> Environment {
+        let mut env = Environment {
+            root: effective_uid_is_root(),
+            runtime_dir: std::env::var("XDG_RUNTIME_DIR").ok(),
+            home: std::env::var("HOME").ok(),
+            existing: Vec::new(),
+        };
+        env.existing = probe_candidates(read_only, &env)
+            .into_iter()
+            .flat_map(|(_, sockets)| sockets)
+            .filter(|p| std::path::Path::new(p).exists())
+            .collect();
+        env
+    }
+
     fn exists(&self, path: &str) -> bool {
         self.existing.iter().any(|p| p == path)
     }
@@ -93,6 +110,8 @@ pub enum SocketError {
     NotAnAdminScheme(String),
     /// An admin URI whose path is neither `/system` nor `/session`.
     NotAnAdminPath(String),
+    /// No URI was given or configured, and no daemon's socket was found.
+    NoDaemonFound,
 }
 
 impl std::fmt::Display for SocketError {
@@ -107,6 +126,9 @@ impl std::fmt::Display for SocketError {
             SocketError::NotAnAdminPath(p) => {
                 write!(f, "admin URI path `{p}` is neither /system nor /session")
             }
+            SocketError::NoDaemonFound => f.write_str(
+                "no URI was given or configured, and no daemon socket was found to probe",
+            ),
         }
     }
 }
@@ -166,6 +188,70 @@ pub fn unix_socket(
         Mode::Auto if env.exists(legacy) => legacy.clone(),
         Mode::Auto => direct.clone(),
     })
+}
+
+/// Drivers whose daemon a system connection without a URI looks for, in
+/// libvirt's order (that of the daemons' driver loading, as Debian builds
+/// them).
+const SYSTEM_PROBE: [&str; 4] = ["xen", "qemu", "lxc", "vbox"];
+/// The same for a session connection.
+const SESSION_PROBE: [&str; 2] = ["qemu", "vbox"];
+/// Where a session probe looks for the daemons' programs.
+const DAEMON_DIR: &str = "/usr/sbin";
+
+/// Per probed driver, the paths that tell it is there (its socket; for a
+/// session also its program, which libvirt would start), then the legacy
+/// daemon's socket with an empty driver; `None` without a session folder.
+fn probe_candidates(read_only: bool, env: &Environment) -> Vec<(&'static str, Vec<String>)> {
+    let (dir, suffix, drivers) = if env.root {
+        let suffix = if read_only { "sock-ro" } else { "sock" };
+        ("/var/run/libvirt".to_owned(), suffix, &SYSTEM_PROBE[..])
+    } else {
+        match session_dir(env) {
+            Some(dir) => (dir, "sock", &SESSION_PROBE[..]),
+            None => return Vec::new(),
+        }
+    };
+    let mut out: Vec<(&str, Vec<String>)> = drivers
+        .iter()
+        .map(|d| (*d, vec![format!("{dir}/virt{d}d-{suffix}")]))
+        .collect();
+    if !env.root {
+        for (d, paths) in &mut out {
+            paths.push(format!("{DAEMON_DIR}/virt{d}d"));
+        }
+    }
+    out.push(("", vec![format!("{dir}/libvirt-{suffix}")]));
+    out
+}
+
+/// The socket of a connection without a URI, as libvirt's remote driver
+/// probes for one (`remoteGetUNIXSocket` without a driver): the socket
+/// of the first modular daemon found running (for a session, also the
+/// first installed), else libvirtd's when it is there. The daemon is then
+/// asked to pick its driver.
+pub fn probe_socket(read_only: bool, env: &Environment) -> Result<String, SocketError> {
+    let candidates = probe_candidates(read_only, env);
+    let Some((_, legacy)) = candidates.last() else {
+        return Err(SocketError::NoRuntimeDir);
+    };
+    let legacy = &legacy[0];
+    let by_socket = candidates
+        .iter()
+        .find(|(d, p)| !d.is_empty() && env.exists(&p[0]));
+    let by_program = || {
+        candidates
+            .iter()
+            .find(|(d, p)| !d.is_empty() && p.get(1).is_some_and(|p| env.exists(p)))
+    };
+    match by_socket.or_else(by_program) {
+        Some((_, paths)) if env.exists(&paths[0]) => Ok(paths[0].clone()),
+        _ if env.exists(legacy) => Ok(legacy.clone()),
+        // Installed, not running: the modular daemon's socket (libvirt
+        // would start a session daemon there).
+        Some((_, paths)) => Ok(paths[0].clone()),
+        None => Err(SocketError::NoDaemonFound),
+    }
 }
 
 /// What every local socket lookup starts with: only the `unix` transport
@@ -246,6 +332,65 @@ mod tests {
             sock("network:///system", true, &env(true, &[])),
             "/var/run/libvirt/virtnetworkd-sock-ro"
         );
+    }
+
+    #[test]
+    fn probing_without_a_uri() {
+        let probe = |e: &Environment, ro| probe_socket(ro, e);
+        // System: the first modular daemon in libvirt's order.
+        let both = env(
+            true,
+            &[
+                "/var/run/libvirt/virtlxcd-sock",
+                "/var/run/libvirt/virtqemud-sock",
+                "/var/run/libvirt/virtqemud-sock-ro",
+                "/var/run/libvirt/libvirt-sock",
+            ],
+        );
+        assert_eq!(
+            probe(&both, false).unwrap(),
+            "/var/run/libvirt/virtqemud-sock"
+        );
+        assert_eq!(
+            probe(&both, true).unwrap(),
+            "/var/run/libvirt/virtqemud-sock-ro"
+        );
+        let legacy = env(true, &["/var/run/libvirt/libvirt-sock-ro"]);
+        assert_eq!(
+            probe(&legacy, true).unwrap(),
+            "/var/run/libvirt/libvirt-sock-ro"
+        );
+        assert_eq!(probe(&legacy, false), Err(SocketError::NoDaemonFound));
+        // A system probe does not look at installed programs.
+        assert_eq!(
+            probe(&env(true, &["/usr/sbin/virtqemud"]), false),
+            Err(SocketError::NoDaemonFound)
+        );
+        // Session: sockets in the runtime folder, then installed daemons.
+        let session = env(false, &["/run/user/1000/libvirt/virtvboxd-sock"]);
+        assert_eq!(
+            probe(&session, true).unwrap(),
+            "/run/user/1000/libvirt/virtvboxd-sock"
+        );
+        let installed = env(
+            false,
+            &["/usr/sbin/virtqemud", "/run/user/1000/libvirt/libvirt-sock"],
+        );
+        assert_eq!(
+            probe(&installed, false).unwrap(),
+            "/run/user/1000/libvirt/libvirt-sock"
+        );
+        let installed = env(false, &["/usr/sbin/virtqemud"]);
+        assert_eq!(
+            probe(&installed, false).unwrap(),
+            "/run/user/1000/libvirt/virtqemud-sock"
+        );
+        assert_eq!(
+            probe(&env(false, &[]), false),
+            Err(SocketError::NoDaemonFound)
+        );
+        let nowhere = Environment::default();
+        assert_eq!(probe(&nowhere, false), Err(SocketError::NoRuntimeDir));
     }
 
     #[test]

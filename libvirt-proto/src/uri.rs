@@ -584,10 +584,13 @@ impl ConnectUri {
     }
 
     /// The URI the daemon is asked to open: `name=` if given, else the
-    /// driver and path alone (`qemu:///system`).
+    /// driver and path alone (`qemu:///system`); for the `remote` driver
+    /// (`remote:///`, `remote+ssh://host/`) none, the empty name with
+    /// which the daemon picks its driver itself.
     pub fn remote_name(&self) -> String {
         match &self.params.name {
             Some(n) => n.clone(),
+            None if self.driver == "remote" => String::new(),
             None => format!(
                 "{}://{}",
                 self.driver,
@@ -597,6 +600,24 @@ impl ConnectUri {
                     &self.path
                 }
             ),
+        }
+    }
+
+    /// A connection without a URI: the `remote` driver on the local
+    /// socket `socket` (see [`crate::socket::probe_socket`]), asking the
+    /// daemon to pick its driver.
+    pub fn probing(socket: String) -> ConnectUri {
+        ConnectUri {
+            driver: "remote".to_owned(),
+            transport: Transport::Unix,
+            user: None,
+            host: None,
+            port: None,
+            path: String::new(),
+            params: Params {
+                socket: Some(socket),
+                ..Params::default()
+            },
         }
     }
 
@@ -627,7 +648,7 @@ impl ConnectUri {
     /// for the helper to find the daemon's socket, as libvirt passes them.
     pub fn helper_uri(&self) -> String {
         let name = self.remote_name();
-        if self.params.name.is_some() {
+        if self.params.name.is_some() || self.driver == "remote" {
             return name;
         }
         let mut query = Vec::new();
@@ -748,6 +769,19 @@ mod tests {
         assert_eq!(u.remote_name(), "lxc+unix:///");
         let u = ConnectUri::parse("qemu+ssh://h/system?name=qemu%3A%2F%2F%2Fsession").unwrap();
         assert_eq!(u.remote_name(), "qemu:///session");
+        // The remote driver lets the daemon pick, as libvirt's does.
+        for uri in [
+            "remote:///",
+            "remote+ssh://h/system?mode=direct",
+            "remote+tcp://h/",
+        ] {
+            let u = ConnectUri::parse(uri).unwrap();
+            assert_eq!(
+                (u.remote_name(), u.helper_uri()),
+                (String::new(), String::new()),
+                "{uri}"
+            );
+        }
         let u = ConnectUri::parse("qemu+ext:///system?command=/usr/bin/helper").unwrap();
         assert_eq!(u.transport, Transport::Ext);
         // Names without case; the authentication parameters.

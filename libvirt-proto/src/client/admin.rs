@@ -5,6 +5,7 @@ use xdrgen::rt::RemoteProcedure;
 
 use super::transport;
 use super::{driver, Client, ClientError, ConnectOptions};
+use crate::client_config::{self, ConfigEnv, Program};
 use crate::uri::ConnectUri;
 
 /// A connection to a daemon's admin socket (`libvirtd:///system`,
@@ -36,9 +37,19 @@ pub struct AdminClient {
 impl AdminClient {
     /// Connects to the admin socket of the daemon named by `uri` and opens
     /// the admin program.
+    ///
+    /// `uri` is read as `virt-admin` reads it (see
+    /// [`crate::client_config`]): an alias of `libvirt-admin.conf`'s
+    /// `uri_aliases` stands for its URI, and the empty string asks for the
+    /// default (`LIBVIRT_ADMIN_DEFAULT_URI`, then `uri_default`, then
+    /// libvirtd's `/system` as root or `/session` otherwise).
     pub async fn connect(uri: &str) -> Result<AdminClient, ClientError> {
-        let parsed = ConnectUri::parse(uri)?;
+        let env = ConfigEnv::current(Program::Admin);
         let options = ConnectOptions::default().with_keepalive(None);
+        let conf = client_config::load(&options.config, Program::Admin, &env)?;
+        let resolved = client_config::resolve(uri, Program::Admin, &env, conf.as_ref(), true)?;
+        // An admin name always resolves to a URI.
+        let parsed = ConnectUri::parse(resolved.as_deref().unwrap_or_default())?;
         let timeout = options.connect_timeout;
         let open = async {
             let conn = transport::connect(&parsed, false, true).await?;

@@ -9,6 +9,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::conf::ConfError;
 use crate::engine::open::OpenError;
 use crate::engine::{CallError, CloseReason, EngineError, ProtocolError};
 use crate::error::RemoteError;
@@ -46,6 +47,9 @@ use super::tls::TlsError;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ClientError {
+    /// The configuration file (`libvirt.conf`) cannot be used: read,
+    /// parsed, or its `uri_default` or `uri_aliases` understood.
+    Config(ConfError),
     /// The URI is invalid.
     Uri(UriError),
     /// No socket for the URI.
@@ -142,6 +146,7 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ClientError::Config(e) => fmt::Display::fmt(e, f),
             ClientError::Uri(e) => fmt::Display::fmt(e, f),
             ClientError::Socket(e) => fmt::Display::fmt(e, f),
             ClientError::Connect { address, .. } => write!(f, "cannot connect to {address}"),
@@ -186,6 +191,7 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            ClientError::Config(e) => e.source(),
             ClientError::Uri(e) => e.source(),
             ClientError::Socket(e) => e.source(),
             ClientError::Connect { source, .. } | ClientError::Spawn { source, .. } => {
@@ -209,6 +215,12 @@ impl std::error::Error for ClientError {
             | ClientError::StreamEnded
             | ClientError::Closed => None,
         }
+    }
+}
+
+impl From<ConfError> for ClientError {
+    fn from(e: ConfError) -> Self {
+        ClientError::Config(e)
     }
 }
 

@@ -102,6 +102,7 @@ pub use typed_events::{
     StoragePoolEvent,
 };
 
+use crate::client_config::{self, ConfigEnv, ConfigSource, Program};
 use crate::engine::auth::AuthMethod;
 use crate::engine::keepalive::{DEFAULT_COUNT, DEFAULT_INTERVAL};
 use crate::engine::open::{Opener, CONNECT_RO};
@@ -175,6 +176,12 @@ pub struct ConnectOptions {
     pub credentials: Option<Arc<dyn Credentials>>,
     /// The auth file read for SASL credentials: libvirt's by default.
     pub auth_file: AuthFile,
+    /// The configuration file with `uri_default` and `uri_aliases`:
+    /// libvirt's for this user by default (see [`crate::client_config`]).
+    pub config: ConfigSource,
+    /// Whether a name is looked up in `uri_aliases` (libvirt's
+    /// `VIR_CONNECT_NO_ALIASES` turns this off).
+    pub aliases: bool,
 }
 
 impl Default for ConnectOptions {
@@ -189,6 +196,8 @@ impl Default for ConnectOptions {
             auth: vec![AuthMethod::None, AuthMethod::Polkit, AuthMethod::Sasl],
             credentials: None,
             auth_file: AuthFile::Search,
+            config: ConfigSource::User,
+            aliases: true,
         }
     }
 }
@@ -264,6 +273,18 @@ impl ConnectOptions {
         self.auth_file = auth_file;
         self
     }
+
+    /// Sets [`config`](Self::config).
+    pub fn with_config(mut self, config: ConfigSource) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets [`aliases`](Self::aliases).
+    pub fn with_aliases(mut self, aliases: bool) -> Self {
+        self.aliases = aliases;
+        self
+    }
 }
 
 /// A connection to a libvirt daemon.
@@ -285,6 +306,22 @@ struct Shared {
 
 impl Client {
     /// Connects to the daemon serving `uri` and opens it read-write.
+    ///
+    /// `uri` is read as libvirt's `virConnectOpen` reads its name (see
+    /// [`crate::client_config`]): an alias of `libvirt.conf`'s
+    /// `uri_aliases` stands for its URI, and the empty string asks for the
+    /// default (`LIBVIRT_DEFAULT_URI`, then `uri_default`), or without one
+    /// for the first local daemon found, which then picks its driver.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), libvirt_proto::client::ClientError> {
+    /// use libvirt_proto::client::Client;
+    ///
+    /// // What `virsh` without `-c` opens.
+    /// let client = Client::connect("").await?;
+    /// println!("connected to {}", client.connect_get_uri().await?);
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(uri: &str) -> Result<Client, ClientError> {
         Self::connect_with(uri, ConnectOptions::default()).await
     }
@@ -296,7 +333,18 @@ impl Client {
 
     /// Connects with explicit options.
     pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<Client, ClientError> {
-        let parsed = ConnectUri::parse(uri)?;
+        let env = ConfigEnv::current(Program::Remote);
+        let conf = client_config::load(&options.config, Program::Remote, &env)?;
+        let resolved =
+            client_config::resolve(uri, Program::Remote, &env, conf.as_ref(), options.aliases)?;
+        let parsed = match &resolved {
+            Some(uri) => ConnectUri::parse(uri)?,
+            None => {
+                let env = crate::socket::Environment::probing(options.read_only);
+                ConnectUri::probing(crate::socket::probe_socket(options.read_only, &env)?)
+            }
+        };
+        let uri = resolved.as_deref().unwrap_or("");
         let opener = Opener::new(
             sasl::client_auth(uri, &parsed, &options)?,
             Some(parsed.remote_name()),

@@ -1,0 +1,342 @@
+//! How a name becomes a URI (`libvirt.conf`'s `uri_default` and
+//! `uri_aliases`, `LIBVIRT_DEFAULT_URI`), compared with what `virsh uri`
+//! opens under the same file and environment, then used against a
+//! private `libvirtd`.
+//!
+//! `virsh` reads `$XDG_CONFIG_HOME/libvirt/libvirt.conf` unless it runs as
+//! root (then `/etc/libvirt/libvirt.conf`, which tests must not touch), so
+//! as root it runs as `nobody` through `setpriv`. The URIs it opens are
+//! the test driver's, which its library serves in process: no daemon is
+//! needed for the comparison. Without `virsh` the tests say so and pass,
+//! unless `LIBVIRT_PROTO_DAEMON_TESTS=1`.
+
+#![cfg(feature = "client")]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Daemon;
+use libvirt_proto::client::{Client, ClientError, ConnectOptions};
+use libvirt_proto::client_config::{resolve, ConfigEnv, ConfigSource, Program};
+use libvirt_proto::conf::Conf;
+use libvirt_proto::uri::ConnectUri;
+
+/// A folder `nobody` can read: the configuration and the test driver's
+/// node files.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("lvp-conf-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("cfg/libvirt")).unwrap();
+        for d in [&dir, &dir.join("cfg"), &dir.join("cfg/libvirt")] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for node in ["a", "b"] {
+            let path = dir.join(format!("{node}.xml"));
+            std::fs::write(&path, "<node/>\n").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        Scratch(dir)
+    }
+
+    /// `test:///` on one of the node files.
+    fn node(&self, name: &str) -> String {
+        format!("test://{}", self.0.join(format!("{name}.xml")).display())
+    }
+
+    fn conf_path(&self) -> PathBuf {
+        self.0.join("cfg/libvirt/libvirt.conf")
+    }
+
+    fn write_conf(&self, text: Option<&str>) {
+        let path = self.conf_path();
+        let _ = std::fs::remove_file(&path);
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The URI `virsh` opens for `name` (`-c` unless empty) with `home` as its
+/// home and configuration folder and `default` as `LIBVIRT_DEFAULT_URI`;
+/// `None` when it fails.
+fn virsh_uri(home: &Path, name: &str, default: Option<&str>) -> Option<String> {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "virsh"]);
+        c
+    } else {
+        Command::new("virsh")
+    };
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LC_ALL", "C")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("cfg"))
+        .env("XDG_RUNTIME_DIR", home)
+        .env("XDG_CACHE_HOME", home);
+    if let Some(d) = default {
+        cmd.env("LIBVIRT_DEFAULT_URI", d);
+    }
+    if !name.is_empty() {
+        cmd.args(["-c", name]);
+    }
+    let out = cmd.arg("uri").output().expect("virsh runs");
+    out.status
+        .success()
+        .then(|| String::from_utf8(out.stdout).unwrap().trim().to_owned())
+}
+
+/// What this crate opens for the same: the resolved URI when it parses.
+fn our_uri(conf: &Path, name: &str, default: Option<&str>) -> Option<String> {
+    let env = ConfigEnv {
+        default_uri: default.map(str::to_owned),
+        ..ConfigEnv::default()
+    };
+    let conf = Conf::read(conf).ok()?;
+    let uri = resolve(name, Program::Remote, &env, conf.as_ref(), true).ok()??;
+    ConnectUri::parse(&uri).ok().map(|_| uri)
+}
+
+#[test]
+fn names_resolve_as_virsh_resolves_them() {
+    if !have("virsh") || (is_root() && !have("setpriv")) {
+        assert!(
+            !common::required(),
+            "virsh or setpriv not found but LIBVIRT_PROTO_DAEMON_TESTS=1"
+        );
+        eprintln!("skipped: virsh (or, as root, setpriv) not found");
+        return;
+    }
+    let s = Scratch::new("virsh");
+    let (a, b) = (s.node("a"), s.node("b"));
+    let aliases = format!("uri_aliases = [\n  \"one={a}\",\n  'two={b}',\n]\n");
+    let cases: Vec<(String, &str, Option<&str>, Option<String>)> = vec![
+        // (libvirt.conf, name, LIBVIRT_DEFAULT_URI, what opens)
+        (
+            format!("uri_default = \"{a}\"\n"),
+            "",
+            None,
+            Some(a.clone()),
+        ),
+        (
+            format!("uri_default = \"{a}\"\n"),
+            "",
+            Some(""),
+            Some(a.clone()),
+        ),
+        (
+            format!("uri_default = \"{a}\"\n"),
+            "",
+            Some(&b),
+            Some(b.clone()),
+        ),
+        (
+            format!("uri_default = \"{a}\"\n"),
+            &b,
+            None,
+            Some(b.clone()),
+        ),
+        (aliases.clone(), "two", None, Some(b.clone())),
+        (aliases.clone(), "one", None, Some(a.clone())),
+        // The default is looked up as an alias too.
+        (aliases.clone(), "", Some("two"), Some(b.clone())),
+        (
+            format!("{aliases}uri_default = 'one'"),
+            "",
+            None,
+            Some(a.clone()),
+        ),
+        // Whole names, case-sensitively.
+        (aliases.clone(), "ONE", None, None),
+        (aliases.clone(), "on", None, None),
+        (aliases.clone(), &a, None, Some(a.clone())),
+        // The first of two entries for one alias, the first of two settings.
+        (
+            format!("uri_aliases = ['x={a}', 'x={b}']"),
+            "x",
+            None,
+            Some(a.clone()),
+        ),
+        (
+            format!("uri_default = '{b}'\nuri_default = '{a}'\n"),
+            "",
+            None,
+            Some(b.clone()),
+        ),
+        // Malformed entries fail the lookup once reached.
+        (
+            format!("uri_aliases = ['bad!={b}', 'x={a}']"),
+            "x",
+            None,
+            None,
+        ),
+        (
+            format!("uri_aliases = ['x={a}', 'bad!={b}']"),
+            "x",
+            None,
+            Some(a.clone()),
+        ),
+        (
+            format!("uri_aliases = ['noequals', 'x={a}']"),
+            "x",
+            None,
+            None,
+        ),
+        (
+            format!("uri_aliases = ['x={a}']"),
+            &b,
+            None,
+            Some(b.clone()),
+        ),
+        (format!("uri_aliases = ['bad!={b}']"), &b, None, None),
+        // Types.
+        (format!("uri_aliases = 'x={a}'"), "x", None, None),
+        (format!("uri_aliases = ['x={a}', 1]"), "x", None, None),
+        ("uri_default = 1".into(), &b, None, Some(b.clone())),
+        ("uri_default = 1".into(), "", None, None),
+        (
+            format!("uri_aliases = []\nuri_default = '{a}'"),
+            "",
+            None,
+            Some(a.clone()),
+        ),
+        // Syntax: quotes, separators, comments, blank lines, CR LF.
+        (
+            format!("# c\n\n  x = 5 ; uri_default = \"\"\"{a}\"\"\" # why\r\n\r\nz = -1\n"),
+            "",
+            None,
+            Some(a.clone()),
+        ),
+        (
+            format!("uri_default = '{a}' uri_aliases = []"),
+            &b,
+            None,
+            None,
+        ),
+        (format!("uri_default = '{a}\n'"), &b, None, None),
+        (
+            format!("uri_aliases = [\n# no comments in lists\n'x={a}']"),
+            &b,
+            None,
+            None,
+        ),
+        ("\n\n".into(), &b, None, None),
+        (String::new(), &b, None, Some(b.clone())),
+        ("uri_default = 99999999999999999999".into(), &b, None, None),
+    ];
+    for (i, (text, name, default, want)) in cases.iter().enumerate() {
+        s.write_conf(Some(text));
+        let virsh = virsh_uri(&s.0, name, *default);
+        let ours = our_uri(&s.conf_path(), name, *default);
+        assert_eq!(
+            (&virsh, &ours),
+            (want, want),
+            "case {i}: virsh and this crate disagree with the expectation \
+             for {name:?} (default {default:?}) under:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn aliases_and_defaults_open_the_daemon() {
+    let Some(d) = Daemon::start("config") else {
+        return;
+    };
+    let s = Scratch::new("daemon");
+    s.write_conf(Some(&format!(
+        "uri_aliases = ['private={}']\nuri_default = 'private'\n",
+        d.uri()
+    )));
+    let options = ConnectOptions::default().with_config(ConfigSource::File(s.conf_path()));
+    for name in ["private", ""] {
+        let client = Client::connect_with(name, options.clone()).await.unwrap();
+        assert_eq!(client.connect_get_uri().await.unwrap(), "test:///default");
+        client.close().await;
+    }
+    // Without aliases the name is no URI.
+    let e = Client::connect_with("private", options.clone().with_aliases(false))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Uri(_)), "{e:?}");
+    // A broken file stops every connection, as in libvirt.
+    s.write_conf(Some("uri_aliases = ['bad!=x']\n"));
+    let e = Client::connect_with(&d.uri(), options.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Config(_)), "{e:?}");
+    assert!(e.to_string().contains("bad!=x"), "{e}");
+    // ... unless aliases are off or no file is read.
+    for options in [
+        options.clone().with_aliases(false),
+        options.clone().with_config(ConfigSource::None),
+    ] {
+        let client = Client::connect_with(&d.uri(), options).await.unwrap();
+        client.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_remote_driver_lets_the_daemon_pick_as_virsh_does() {
+    // The daemon picks what its own default names: without one it finds
+    // no hypervisor driver here, and both clients fail alike.
+    let default = std::ffi::OsStr::new("test:///default");
+    let Some(d) = Daemon::start_with_env(
+        "remote-driver",
+        "",
+        false,
+        &[("LIBVIRT_DEFAULT_URI", default)],
+    ) else {
+        return;
+    };
+    let uri = format!("remote+unix:///?socket={}", d.socket().display());
+    let virsh = Command::new("virsh")
+        .args(["-c", &uri, "list", "--all", "--name"])
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    assert!(virsh.status.success(), "{virsh:?}");
+    let client = Client::connect(&uri).await.unwrap();
+    assert_eq!(client.connect_get_uri().await.unwrap(), "test:///default");
+    let ours: Vec<String> = client
+        .list_all_domains(libvirt_proto::api::ConnectListAllDomainsFlags::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name.to_string())
+        .collect();
+    let theirs: Vec<String> = String::from_utf8(virsh.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        (ours, theirs),
+        (vec!["test".to_owned()], vec!["test".to_owned()])
+    );
+}
