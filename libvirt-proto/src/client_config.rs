@@ -39,6 +39,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::conf::{Conf, ConfError, ConfErrorKind};
+use crate::uri::{ConnectUri, Mode, Proxy};
 
 /// Which program a connection opens: it decides the file and variable
 /// the defaults come from.
@@ -173,6 +174,50 @@ pub fn resolve(
         }
     }
     Ok(Some(uri))
+}
+
+/// `libvirt.conf`'s settings for what a remote URI leaves out:
+/// `remote_mode` (which local daemon, or which socket `nc` reaches on the
+/// far side of ssh) for a URI without `mode=`, and `remote_proxy` (what
+/// ssh runs on the far side) for one without `proxy=`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoteDefaults {
+    /// `remote_mode`.
+    pub mode: Option<Mode>,
+    /// `remote_proxy`.
+    pub proxy: Option<Proxy>,
+}
+
+impl RemoteDefaults {
+    /// Reads the settings `uri` leaves out (only those, as libvirt: a bad
+    /// `remote_mode` does not matter to a URI with `mode=`).
+    pub fn read(conf: Option<&Conf>, uri: &ConnectUri) -> Result<RemoteDefaults, ConfError> {
+        let Some(conf) = conf else {
+            return Ok(RemoteDefaults::default());
+        };
+        let setting = |name: &str, wanted: bool| -> Result<Option<String>, ConfError> {
+            Ok(if wanted {
+                conf.string(name)?.map(str::to_owned)
+            } else {
+                None
+            })
+        };
+        let unknown = |name: &str, value: String| {
+            conf.error(ConfErrorKind::UnknownValue {
+                name: name.to_owned(),
+                value,
+            })
+        };
+        let mode = match setting("remote_mode", uri.params.mode.is_none())? {
+            Some(v) => Some(Mode::from_name(&v).ok_or_else(|| unknown("remote_mode", v))?),
+            None => None,
+        };
+        let proxy = match setting("remote_proxy", uri.params.proxy.is_none())? {
+            Some(v) => Some(Proxy::from_name(&v).ok_or_else(|| unknown("remote_proxy", v))?),
+            None => None,
+        };
+        Ok(RemoteDefaults { mode, proxy })
+    }
 }
 
 /// The URI `conf`'s `uri_aliases` gives `name`, checking each entry up to
@@ -315,6 +360,36 @@ mod tests {
         // A single string is not a list.
         let c = conf("uri_aliases = 'a=test:///a'");
         assert!(resolve("a", Program::Remote, &env, Some(&c), true).is_err());
+    }
+
+    #[test]
+    fn remote_defaults_fill_what_the_uri_leaves_out() {
+        let c = conf("remote_mode = 'legacy'\nremote_proxy = 'netcat'");
+        let read = |c: &Conf, uri| RemoteDefaults::read(Some(c), &ConnectUri::parse(uri).unwrap());
+        assert_eq!(
+            read(&c, "qemu:///system").unwrap(),
+            RemoteDefaults {
+                mode: Some(Mode::Legacy),
+                proxy: Some(Proxy::Netcat)
+            }
+        );
+        assert_eq!(
+            read(&c, "qemu:///system?mode=auto&proxy=native").unwrap(),
+            RemoteDefaults::default()
+        );
+        let bad = conf("remote_mode = 'fast'\nremote_proxy = 1");
+        assert_eq!(
+            read(&bad, "qemu:///system?proxy=auto")
+                .unwrap_err()
+                .to_string(),
+            "unknown value `fast` for `remote_mode`"
+        );
+        assert!(read(&bad, "qemu:///system?mode=direct").is_err());
+        assert!(read(&bad, "qemu:///system?mode=direct&proxy=auto").is_ok());
+        assert_eq!(
+            RemoteDefaults::read(None, &ConnectUri::parse("qemu:///system").unwrap()).unwrap(),
+            RemoteDefaults::default()
+        );
     }
 
     #[test]

@@ -86,6 +86,14 @@ pub enum ConfErrorKind {
         /// `"a string"`, `"a string list"`.
         expected: &'static str,
     },
+    /// A string setting with a value it cannot take (`remote_mode =
+    /// "fast"`).
+    UnknownValue {
+        /// The setting.
+        name: String,
+        /// Its value.
+        value: String,
+    },
     /// An entry of `uri_aliases` that is not `alias=URI` with an alias of
     /// `A-Z a-z 0-9 _ -`.
     MalformedAlias {
@@ -110,6 +118,9 @@ impl fmt::Display for ConfError {
             ConfErrorKind::Syntax { line, reason } => write!(f, "line {line}: {reason}"),
             ConfErrorKind::WrongType { name, expected } => {
                 write!(f, "expected {expected} for `{name}`")
+            }
+            ConfErrorKind::UnknownValue { name, value } => {
+                write!(f, "unknown value `{value}` for `{name}`")
             }
             ConfErrorKind::MalformedAlias { entry, reason } => {
                 write!(f, "malformed `uri_aliases` entry `{entry}`: {reason}")

@@ -22,7 +22,7 @@
 //! use libvirt_proto::socket::{unix_socket, Environment};
 //! use libvirt_proto::uri::ConnectUri;
 //!
-//! let env = Environment { root: true, runtime_dir: None, home: None, existing: vec!["/var/run/libvirt/virtqemud-sock".into()] };
+//! let env = Environment { root: true, existing: vec!["/var/run/libvirt/virtqemud-sock".into()], ..Environment::default() };
 //! let uri = ConnectUri::parse("qemu:///system").unwrap();
 //! assert_eq!(unix_socket(&uri, false, &env).unwrap(), "/var/run/libvirt/virtqemud-sock");
 //! ```
@@ -40,19 +40,15 @@ pub struct Environment {
     pub home: Option<String>,
     /// Paths that exist (only sockets are asked about).
     pub existing: Vec<String>,
+    /// `libvirt.conf`'s `remote_mode`, for URIs without `mode=`.
+    pub remote_mode: Option<Mode>,
 }
 
 impl Environment {
     /// The real environment, with [`Environment::existing`] filled in for
     /// the sockets this URI could use.
     pub fn current(uri: &ConnectUri) -> Environment {
-        let mut env = Environment {
-            // The effective uid, as /proc reports it (no unsafe libc call).
-            root: effective_uid_is_root(),
-            runtime_dir: std::env::var("XDG_RUNTIME_DIR").ok(),
-            home: std::env::var("HOME").ok(),
-            existing: Vec::new(),
-        };
+        let mut env = Environment::variables();
         for read_only in [false, true] {
             for candidate in candidates(uri, read_only, &env) {
                 if std::path::Path::new(&candidate).exists() {
@@ -66,18 +62,25 @@ impl Environment {
     /// The real environment, with [`Environment::existing`] filled in for
     /// what [`probe_socket`] looks at.
     pub fn probing(read_only: bool) -> Environment {
-        let mut env = Environment {
-            root: effective_uid_is_root(),
-            runtime_dir: std::env::var("XDG_RUNTIME_DIR").ok(),
-            home: std::env::var("HOME").ok(),
-            existing: Vec::new(),
-        };
+        let mut env = Environment::variables();
         env.existing = probe_candidates(read_only, &env)
             .into_iter()
             .flat_map(|(_, sockets)| sockets)
             .filter(|p| std::path::Path::new(p).exists())
             .collect();
         env
+    }
+
+    /// The uid and variables, nothing known to exist yet.
+    fn variables() -> Environment {
+        Environment {
+            // The effective uid, as /proc reports it (no unsafe libc call).
+            root: effective_uid_is_root(),
+            runtime_dir: std::env::var("XDG_RUNTIME_DIR").ok(),
+            home: std::env::var("HOME").ok(),
+            existing: Vec::new(),
+            remote_mode: None,
+        }
     }
 
     fn exists(&self, path: &str) -> bool {
@@ -181,13 +184,15 @@ pub fn unix_socket(
     let [direct, legacy] = c.as_slice() else {
         return Err(SocketError::NoRuntimeDir);
     };
-    Ok(match uri.params.mode {
-        Mode::Direct => direct.clone(),
-        Mode::Legacy => legacy.clone(),
-        Mode::Auto if env.exists(direct) => direct.clone(),
-        Mode::Auto if env.exists(legacy) => legacy.clone(),
-        Mode::Auto => direct.clone(),
-    })
+    Ok(
+        match uri.params.mode.or(env.remote_mode).unwrap_or_default() {
+            Mode::Direct => direct.clone(),
+            Mode::Legacy => legacy.clone(),
+            Mode::Auto if env.exists(direct) => direct.clone(),
+            Mode::Auto if env.exists(legacy) => legacy.clone(),
+            Mode::Auto => direct.clone(),
+        },
+    )
 }
 
 /// Drivers whose daemon a system connection without a URI looks for, in
@@ -244,13 +249,19 @@ pub fn probe_socket(read_only: bool, env: &Environment) -> Result<String, Socket
             .iter()
             .find(|(d, p)| !d.is_empty() && p.get(1).is_some_and(|p| env.exists(p)))
     };
-    match by_socket.or_else(by_program) {
-        Some((_, paths)) if env.exists(&paths[0]) => Ok(paths[0].clone()),
-        _ if env.exists(legacy) => Ok(legacy.clone()),
-        // Installed, not running: the modular daemon's socket (libvirt
-        // would start a session daemon there).
-        Some((_, paths)) => Ok(paths[0].clone()),
-        None => Err(SocketError::NoDaemonFound),
+    let guess = by_socket.or_else(by_program);
+    match (env.remote_mode.unwrap_or_default(), guess) {
+        (Mode::Legacy, _) => Ok(legacy.clone()),
+        (Mode::Direct, Some((_, paths))) => Ok(paths[0].clone()),
+        (Mode::Direct, None) => Err(SocketError::NoDaemonFound),
+        (Mode::Auto, guess) => Ok(match guess {
+            Some((_, paths)) if env.exists(&paths[0]) => paths[0].clone(),
+            _ if env.exists(legacy) => legacy.clone(),
+            // Installed, not running: the modular daemon's socket (libvirt
+            // would start a session daemon there).
+            Some((_, paths)) => paths[0].clone(),
+            None => return Err(SocketError::NoDaemonFound),
+        }),
     }
 }
 
@@ -293,6 +304,7 @@ mod tests {
             runtime_dir: Some("/run/user/1000".into()),
             home: Some("/home/u".into()),
             existing: existing.iter().map(|s| (*s).to_owned()).collect(),
+            remote_mode: None,
         }
     }
 
@@ -394,6 +406,56 @@ mod tests {
     }
 
     #[test]
+    fn libvirt_conf_sets_the_mode_a_uri_leaves_out() {
+        let both = Environment {
+            remote_mode: Some(Mode::Legacy),
+            ..env(
+                true,
+                &[
+                    "/var/run/libvirt/virtqemud-sock",
+                    "/var/run/libvirt/libvirt-sock",
+                ],
+            )
+        };
+        assert_eq!(
+            sock("qemu:///system", false, &both),
+            "/var/run/libvirt/libvirt-sock"
+        );
+        assert_eq!(
+            sock("qemu:///system?mode=auto", false, &both),
+            "/var/run/libvirt/virtqemud-sock"
+        );
+        assert_eq!(
+            probe_socket(false, &both).unwrap(),
+            "/var/run/libvirt/libvirt-sock"
+        );
+        let direct = Environment {
+            remote_mode: Some(Mode::Direct),
+            ..both.clone()
+        };
+        assert_eq!(
+            probe_socket(false, &direct).unwrap(),
+            "/var/run/libvirt/virtqemud-sock"
+        );
+        let nothing = Environment {
+            remote_mode: Some(Mode::Direct),
+            ..env(true, &["/var/run/libvirt/libvirt-sock"])
+        };
+        assert_eq!(
+            probe_socket(false, &nothing),
+            Err(SocketError::NoDaemonFound)
+        );
+        let legacy = Environment {
+            remote_mode: Some(Mode::Legacy),
+            ..env(true, &[])
+        };
+        assert_eq!(
+            probe_socket(true, &legacy).unwrap(),
+            "/var/run/libvirt/libvirt-sock-ro"
+        );
+    }
+
+    #[test]
     fn mode_forces_a_daemon() {
         let both = env(
             true,
@@ -467,10 +529,8 @@ mod tests {
             "/var/run/libvirt/virtqemud-admin-sock"
         );
         let user = Environment {
-            root: false,
             runtime_dir: Some("/run/user/1000".into()),
-            home: None,
-            existing: Vec::new(),
+            ..Environment::default()
         };
         assert_eq!(
             admin("virtnetworkd:///session", &user).unwrap(),

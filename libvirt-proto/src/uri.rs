@@ -63,6 +63,27 @@ pub enum Mode {
     Direct,
 }
 
+impl Mode {
+    /// The mode a `mode=` value (or `remote_mode` setting) names.
+    pub fn from_name(name: &str) -> Option<Mode> {
+        Some(match name {
+            "auto" => Mode::Auto,
+            "legacy" => Mode::Legacy,
+            "direct" => Mode::Direct,
+            _ => return None,
+        })
+    }
+
+    /// Its name in a URI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Auto => "auto",
+            Mode::Legacy => "legacy",
+            Mode::Direct => "direct",
+        }
+    }
+}
+
 /// `known_hosts_verify=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KnownHostsVerify {
@@ -83,6 +104,18 @@ pub enum Proxy {
     Netcat,
     /// `virt-ssh-helper`.
     Native,
+}
+
+impl Proxy {
+    /// The proxy a `proxy=` value (or `remote_proxy` setting) names.
+    pub fn from_name(name: &str) -> Option<Proxy> {
+        Some(match name {
+            "auto" => Proxy::Auto,
+            "netcat" => Proxy::Netcat,
+            "native" => Proxy::Native,
+            _ => return None,
+        })
+    }
 }
 
 /// The remote driver's URI parameters.
@@ -110,9 +143,11 @@ pub struct Params {
     pub known_hosts_verify: Option<KnownHostsVerify>,
     /// `sshauth=`: ssh authentication methods, comma separated.
     pub sshauth: Option<String>,
-    /// `mode=`.
-    pub mode: Mode,
-    /// `proxy=`.
+    /// `mode=`; without it, `libvirt.conf`'s `remote_mode`, else
+    /// [`Mode::Auto`].
+    pub mode: Option<Mode>,
+    /// `proxy=`; without it, `libvirt.conf`'s `remote_proxy`, else
+    /// [`ConnectUri::ssh_proxy`]'s choice.
     pub proxy: Option<Proxy>,
     /// `tls_priority=`: GnuTLS priority string (kept for compatibility).
     pub tls_priority: Option<String>,
@@ -509,20 +544,10 @@ impl ConnectUri {
                     })
                 }
                 "mode" => {
-                    params.mode = match value.as_str() {
-                        "auto" => Mode::Auto,
-                        "legacy" => Mode::Legacy,
-                        "direct" => Mode::Direct,
-                        _ => return Err(bad()),
-                    }
+                    params.mode = Some(Mode::from_name(&value).ok_or_else(bad)?);
                 }
                 "proxy" => {
-                    params.proxy = Some(match value.as_str() {
-                        "auto" => Proxy::Auto,
-                        "netcat" => Proxy::Netcat,
-                        "native" => Proxy::Native,
-                        _ => return Err(bad()),
-                    })
+                    params.proxy = Some(Proxy::from_name(&value).ok_or_else(bad)?);
                 }
                 _ => return Err(UriError::UnknownParameter(name)),
             }
@@ -622,14 +647,15 @@ impl ConnectUri {
     }
 
     /// The far side's proxy of an ssh URI, as libvirt picks it: `proxy=`
-    /// when given; else `nc` for an explicit `socket=` (the helper takes
+    /// when given, else `configured` (`libvirt.conf`'s `remote_proxy`);
+    /// else `nc` for an explicit `socket=` (the helper takes
     /// none), the helper alone for a `session` (see
     /// [`wants_session`](Self::wants_session): only the far side knows
     /// where its session socket is), and otherwise the helper where it
     /// exists, `nc` where not. `netcat=` with that last choice means `nc`.
-    pub fn ssh_proxy(&self, session: bool) -> Proxy {
+    pub fn ssh_proxy(&self, session: bool, configured: Option<Proxy>) -> Proxy {
         let p = &self.params;
-        let proxy = p.proxy.unwrap_or(if p.socket.is_some() {
+        let proxy = p.proxy.or(configured).unwrap_or(if p.socket.is_some() {
             Proxy::Netcat
         } else if session {
             Proxy::Native
@@ -652,10 +678,8 @@ impl ConnectUri {
             return name;
         }
         let mut query = Vec::new();
-        match self.params.mode {
-            Mode::Auto => {}
-            Mode::Legacy => query.push("mode=legacy".to_owned()),
-            Mode::Direct => query.push("mode=direct".to_owned()),
+        if let Some(mode) = self.params.mode {
+            query.push(format!("mode={}", mode.name()));
         }
         if let Some(s) = &self.params.socket {
             query.push(format!("socket={}", percent_encode(s)));
@@ -703,7 +727,7 @@ mod tests {
         assert_eq!(split("&&a&=x;;b="), ["a", "b="]);
         assert!(split("").is_empty());
         let u = ConnectUri::parse("qemu+ssh://h/system?mode=direct;no_tty=1").unwrap();
-        assert_eq!((u.params.mode, u.params.no_tty), (Mode::Direct, true));
+        assert_eq!((u.params.mode, u.params.no_tty), (Some(Mode::Direct), true));
         let u = ConnectUri::parse("qemu+ssh://h/system?socket=/a;b&mode=legacy").unwrap();
         assert_eq!(u.params.socket.as_deref(), Some("/a;b"));
     }
@@ -755,7 +779,7 @@ mod tests {
         let u =
             ConnectUri::parse("test+unix:///default?socket=/tmp/a%20b/sock&mode=direct").unwrap();
         assert_eq!(u.params.socket.as_deref(), Some("/tmp/a b/sock"));
-        assert_eq!(u.params.mode, Mode::Direct);
+        assert_eq!(u.params.mode, Some(Mode::Direct));
         assert_eq!(u.remote_name(), "test:///default");
         // A local socket reaches no host.
         assert_eq!(

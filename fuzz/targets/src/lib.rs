@@ -19,7 +19,7 @@ mod xdr;
 pub use codegen::codegen;
 pub use engines::{client_auth_open, client_engine, sasl_layer, server_engine};
 pub use frames::{dispatch_decode, frame_decoder};
-pub use text::{auth_conf, uri};
+pub use text::{auth_conf, libvirt_conf, uri};
 pub use tls::tls_certs;
 pub use typed_params::typed_params;
 pub use xdr::{decode_rich, parse_resolve};
@@ -41,6 +41,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("client_auth_open", client_auth_open),
     ("uri", uri),
     ("auth_conf", auth_conf),
+    ("libvirt_conf", libvirt_conf),
     ("tls_certs", tls_certs),
     ("typed_params", typed_params),
 ];

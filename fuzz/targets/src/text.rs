@@ -1,10 +1,12 @@
-//! `uri` and `auth_conf`.
+//! `uri`, `auth_conf` and `libvirt_conf`.
 
 use std::path::Path;
 
 use libvirt_proto::client::auth_conf::{AuthConfig, LIBVIRT_SERVICE};
 use libvirt_proto::client::fuzzing::ssh_argv;
-use libvirt_proto::uri::{ConnectUri, Proxy, Transport};
+use libvirt_proto::client_config::{find_alias, resolve, ConfigEnv, Program, RemoteDefaults};
+use libvirt_proto::conf::{Conf, Value};
+use libvirt_proto::uri::{ConnectUri, Mode, Proxy, Transport};
 
 /// Parses a connection URI (the input as UTF-8); for the ssh transports,
 /// builds the `ssh` command line.
@@ -92,14 +94,12 @@ fn check_ssh(u: &ConnectUri, read_only: bool, session: bool) {
     assert_eq!(rest[0], u.host.as_deref().unwrap_or("localhost"));
 
     let socket = u.params.socket.clone().unwrap_or_else(|| {
-        format!(
-            "/var/run/libvirt/{}",
-            if read_only {
-                "libvirt-sock-ro"
-            } else {
-                "libvirt-sock"
-            }
-        )
+        let daemon = match u.params.mode {
+            Some(Mode::Direct) => format!("virt{}d", u.driver),
+            _ => "libvirt".to_owned(),
+        };
+        let suffix = if read_only { "sock-ro" } else { "sock" };
+        format!("/var/run/libvirt/{daemon}-{suffix}")
     });
     let netcat = u.params.netcat.as_deref().unwrap_or("nc");
     let name = u.helper_uri();
@@ -111,7 +111,7 @@ fn check_ssh(u: &ConnectUri, read_only: bool, session: bool) {
     helper_words.push(&name);
 
     let words = shell_words(rest[1]);
-    match u.ssh_proxy(session) {
+    match u.ssh_proxy(session, None) {
         Proxy::Netcat => assert_eq!(words, netcat_words.map(Word::text), "{}", rest[1]),
         Proxy::Native => assert_eq!(
             words,
@@ -312,4 +312,94 @@ fn canonical(raw: &str) -> String {
         }
     }
     out
+}
+
+/// Parses a `libvirt.conf` (the input as UTF-8) and resolves names with it.
+///
+/// Checks: each setting name (a line's leading word before `=`) that
+/// `get` finds reads back through `string` / `string_list` as its type
+/// says; every name resolves as the `uri_aliases` entries, checked one by
+/// one up to the first with that alias, say it must (the entry's target,
+/// an error at a malformed entry, the name itself past the end); the empty
+/// name gives `uri_default` when it is a string; and `remote_mode` /
+/// `remote_proxy` are read without panicking.
+pub fn libvirt_conf(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(conf) = Conf::parse(text) else {
+        return;
+    };
+    let names = text.split(['\n', '\r', ';']).filter_map(|l| {
+        let (name, _) = l.split_once('=')?;
+        let name = name.trim_matches([' ', '\t']);
+        (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .then_some(name)
+    });
+    for name in names {
+        match conf.get(name) {
+            Some(Value::String(s)) => assert_eq!(conf.string(name).unwrap(), Some(s.as_str())),
+            Some(Value::List(items)) => {
+                let all_strings = items.iter().all(|v| matches!(v, Value::String(_)));
+                assert_eq!(conf.string_list(name).is_ok(), all_strings, "{name}");
+                assert!(conf.string(name).is_err());
+            }
+            Some(Value::Integer(_)) => {
+                assert!(conf.string(name).is_err() && conf.string_list(name).is_err())
+            }
+            None => {}
+        }
+    }
+    let env = ConfigEnv::default();
+    let entries: Vec<&str> = match conf.string_list("uri_aliases") {
+        Ok(list) => list.unwrap_or_default(),
+        Err(_) => {
+            assert!(find_alias(&conf, "x").is_err());
+            return;
+        }
+    };
+    let aliases = entries
+        .iter()
+        .filter_map(|e| e.split_once('=').map(|(a, _)| a));
+    for name in aliases.chain(["", "x", "default"]) {
+        let got = resolve(name, Program::Remote, &env, Some(&conf), true);
+        if name.is_empty() {
+            if let Ok(Some(d)) = conf.string("uri_default") {
+                if find_alias(&conf, d).is_ok_and(|a| a.is_none()) {
+                    assert_eq!(got.as_ref().ok().cloned().flatten().as_deref(), Some(d));
+                }
+            }
+            continue;
+        }
+        let mut want = Some(Ok(name.to_owned()));
+        for entry in &entries {
+            match entry.split_once('=') {
+                None => {
+                    want = Some(Err(()));
+                    break;
+                }
+                Some((a, _))
+                    if !a
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)) =>
+                {
+                    want = Some(Err(()));
+                    break;
+                }
+                Some((a, t)) if a == name => {
+                    want = Some(Ok(t.to_owned()));
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        let xen = name.eq_ignore_ascii_case("xen") || name == "xen://";
+        if !xen {
+            let got = got.map(|u| u.expect("a name resolves")).map_err(|_| ());
+            assert_eq!(Some(got), want, "{name:?}");
+        }
+        if let Ok(u) = ConnectUri::parse(name) {
+            let _ = RemoteDefaults::read(Some(&conf), &u);
+        }
+    }
 }

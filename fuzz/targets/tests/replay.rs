@@ -93,6 +93,7 @@ replay_tests!(
     client_auth_open,
     uri,
     auth_conf,
+    libvirt_conf,
     tls_certs,
     typed_params,
 );

@@ -766,6 +766,27 @@ fn auth_conf() -> Vec<(&'static str, Vec<u8>)> {
         .collect()
 }
 
+fn libvirt_conf() -> Vec<(&'static str, Vec<u8>)> {
+    let files = [
+        (
+            "libvirt-conf-example",
+            "#\n# This can be used to setup URI aliases\n#\nuri_aliases = [\n  \"hail=qemu+ssh://root@hail.cloud.example.com/system\",\n  \"sleet=qemu+ssh://root@sleet.cloud.example.com/system\",\n]\n\nuri_default = \"qemu:///system\"\nremote_mode = \"direct\"\nremote_proxy = \"netcat\"\n",
+        ),
+        (
+            "every-syntax",
+            "a = 'one' # c\r\nb=\"two\"; c = -3 ;d=+4\ne = [ [1, 'x'],\n  \"\"\"long\nstring\"\"\", ]\nuri_default = 'hail'\n",
+        ),
+        (
+            "malformed-alias",
+            "uri_aliases = ['good=test:///default', 'bad!=x', 'noequals']\nuri_default = 1\n",
+        ),
+    ];
+    files
+        .into_iter()
+        .map(|(n, f)| (n, f.as_bytes().to_vec()))
+        .collect()
+}
+
 /// The `.x` seeds of `parse_resolve` and `rich.x`, for `codegen`.
 fn codegen() -> Vec<Seed> {
     let mut out = vec![(
@@ -810,6 +831,7 @@ fn seeds_are_current() {
         ("typed_params", named(typed_params())),
         ("uri", named_txt(uri(), "txt")),
         ("auth_conf", named_txt(auth_conf(), "conf")),
+        ("libvirt_conf", named_txt(libvirt_conf(), "conf")),
         ("codegen", codegen()),
     ];
     let write = std::env::var_os("FUZZ_WRITE_SEEDS").is_some();

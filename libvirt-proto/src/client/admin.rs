@@ -52,7 +52,7 @@ impl AdminClient {
         let parsed = ConnectUri::parse(resolved.as_deref().unwrap_or_default())?;
         let timeout = options.connect_timeout;
         let open = async {
-            let conn = transport::connect(&parsed, false, true).await?;
+            let conn = transport::connect(&parsed, false, true, Default::default()).await?;
             driver::start(conn, driver::Handshake::Admin(0), options.max_in_flight).await
         };
         let connection = tokio::time::timeout(timeout, open)

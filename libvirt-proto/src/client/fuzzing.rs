@@ -11,7 +11,7 @@ use crate::uri::ConnectUri;
 /// (`transport::ssh_command`; `session` for a session URI of a user who
 /// is not root).
 pub fn ssh_argv(uri: &ConnectUri, read_only: bool, session: bool) -> (OsString, Vec<OsString>) {
-    let cmd = super::transport::ssh_command(uri, read_only, session);
+    let cmd = super::transport::ssh_command(uri, read_only, session, Default::default());
     let std = cmd.as_std();
     (
         std.get_program().to_owned(),

@@ -102,10 +102,11 @@ pub use typed_events::{
     StoragePoolEvent,
 };
 
-use crate::client_config::{self, ConfigEnv, ConfigSource, Program};
+use crate::client_config::{self, ConfigEnv, ConfigSource, Program, RemoteDefaults};
 use crate::engine::auth::AuthMethod;
 use crate::engine::keepalive::{DEFAULT_COUNT, DEFAULT_INTERVAL};
 use crate::engine::open::{Opener, CONNECT_RO};
+use crate::socket::{probe_socket, Environment};
 use crate::uri::ConnectUri;
 use command::{CallRequest, Command, Commands, Reply, StreamInbox, Subscriber};
 use driver::Connection;
@@ -287,6 +288,36 @@ impl ConnectOptions {
     }
 }
 
+/// What a connection named `name` opens (see [`Client::connect`]): the
+/// URI (empty when probing), parsed, and `libvirt.conf`'s defaults for
+/// what it leaves out.
+fn target(
+    name: &str,
+    options: &ConnectOptions,
+) -> Result<(String, ConnectUri, RemoteDefaults), ClientError> {
+    let env = ConfigEnv::current(Program::Remote);
+    let conf = client_config::load(&options.config, Program::Remote, &env)?;
+    let conf = conf.as_ref();
+    match client_config::resolve(name, Program::Remote, &env, conf, options.aliases)? {
+        Some(uri) => {
+            let parsed = ConnectUri::parse(&uri)?;
+            let defaults = RemoteDefaults::read(conf, &parsed)?;
+            Ok((uri, parsed, defaults))
+        }
+        None => {
+            // The mode decides which socket is probed, which the URI then
+            // names.
+            let defaults = RemoteDefaults::read(conf, &ConnectUri::probing(String::new()))?;
+            let env = Environment {
+                remote_mode: defaults.mode,
+                ..Environment::probing(options.read_only)
+            };
+            let parsed = ConnectUri::probing(probe_socket(options.read_only, &env)?);
+            Ok((String::new(), parsed, defaults))
+        }
+    }
+}
+
 /// A connection to a libvirt daemon.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -333,18 +364,8 @@ impl Client {
 
     /// Connects with explicit options.
     pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<Client, ClientError> {
-        let env = ConfigEnv::current(Program::Remote);
-        let conf = client_config::load(&options.config, Program::Remote, &env)?;
-        let resolved =
-            client_config::resolve(uri, Program::Remote, &env, conf.as_ref(), options.aliases)?;
-        let parsed = match &resolved {
-            Some(uri) => ConnectUri::parse(uri)?,
-            None => {
-                let env = crate::socket::Environment::probing(options.read_only);
-                ConnectUri::probing(crate::socket::probe_socket(options.read_only, &env)?)
-            }
-        };
-        let uri = resolved.as_deref().unwrap_or("");
+        let (uri, parsed, defaults) = target(uri, &options)?;
+        let uri = uri.as_str();
         let opener = Opener::new(
             sasl::client_auth(uri, &parsed, &options)?,
             Some(parsed.remote_name()),
@@ -353,7 +374,7 @@ impl Client {
         );
         let timeout = options.connect_timeout;
         let open = async {
-            let conn = transport::connect(&parsed, options.read_only, false).await?;
+            let conn = transport::connect(&parsed, options.read_only, false, defaults).await?;
             driver::start(
                 conn,
                 driver::Handshake::Remote(opener),

@@ -34,8 +34,9 @@ use tokio::process::Child;
 
 use super::unix::UnixSocket;
 use super::ClientError;
+use crate::client_config::RemoteDefaults;
 use crate::socket::{admin_socket, unix_socket, Environment, SocketError};
-use crate::uri::{ConnectUri, Proxy, Transport, UriError};
+use crate::uri::{ConnectUri, Mode, Proxy, Transport, UriError};
 
 /// libvirt's plain TCP port.
 pub const DEFAULT_TCP_PORT: u16 = 16509;
@@ -67,13 +68,17 @@ pub(crate) async fn connect(
     uri: &ConnectUri,
     read_only: bool,
     admin: bool,
+    defaults: RemoteDefaults,
 ) -> Result<Conn, ClientError> {
     if admin && uri.transport != Transport::Unix {
         return Err(SocketError::NotUnix(uri.transport).into());
     }
     match uri.transport {
         Transport::Unix => {
-            let env = Environment::current(uri);
+            let env = Environment {
+                remote_mode: defaults.mode,
+                ..Environment::current(uri)
+            };
             let path = if admin {
                 admin_socket(uri, &env)
             } else {
@@ -106,7 +111,7 @@ pub(crate) async fn connect(
             // what is about to become ssh's argv.
             uri.check_ssh_args()?;
             let session = uri.wants_session(crate::socket::effective_uid_is_root());
-            spawn(ssh_command(uri, read_only, session))
+            spawn(ssh_command(uri, read_only, session, defaults))
         }
     }
 }
@@ -212,6 +217,7 @@ pub(crate) fn ssh_command(
     uri: &ConnectUri,
     read_only: bool,
     session: bool,
+    defaults: RemoteDefaults,
 ) -> tokio::process::Command {
     let p = &uri.params;
     let mut cmd = tokio::process::Command::new(p.command.as_deref().unwrap_or("ssh"));
@@ -258,13 +264,15 @@ pub(crate) fn ssh_command(
 
     let socket = p.socket.clone().unwrap_or_else(|| {
         // The far side's system socket (the far side is assumed to run a
-        // system daemon, as libvirt assumes).
-        let name = if read_only {
-            "libvirt-sock-ro"
-        } else {
-            "libvirt-sock"
+        // system daemon, as libvirt assumes): libvirtd's unless the mode
+        // asks for the modular daemon's, since which one exists there
+        // cannot be seen from here.
+        let suffix = if read_only { "sock-ro" } else { "sock" };
+        let daemon = match p.mode.or(defaults.mode).unwrap_or_default() {
+            Mode::Direct => format!("virt{}d", uri.driver),
+            Mode::Auto | Mode::Legacy => "libvirt".to_owned(),
         };
-        format!("/var/run/libvirt/{name}")
+        format!("/var/run/libvirt/{daemon}-{suffix}")
     });
     let netcat = format!(
         "{} -U {}",
@@ -276,7 +284,7 @@ pub(crate) fn ssh_command(
         if read_only { " -r" } else { "" },
         shell_quote(&uri.helper_uri())
     );
-    let remote = match uri.ssh_proxy(session) {
+    let remote = match uri.ssh_proxy(session, defaults.proxy) {
         Proxy::Native => helper,
         Proxy::Netcat => netcat,
         Proxy::Auto => format!(
@@ -459,6 +467,7 @@ mod tests {
             &ConnectUri::parse("qemu+ssh://h/system").unwrap(),
             false,
             false,
+            RemoteDefaults::default(),
         );
         let set: Vec<String> = cmd
             .as_std()
@@ -470,7 +479,12 @@ mod tests {
     }
 
     fn argv(uri: &str, ro: bool) -> Vec<String> {
-        let cmd = ssh_command(&ConnectUri::parse(uri).unwrap(), ro, false);
+        let cmd = ssh_command(
+            &ConnectUri::parse(uri).unwrap(),
+            ro,
+            false,
+            RemoteDefaults::default(),
+        );
         let std = cmd.as_std();
         std::iter::once(std.get_program())
             .chain(std.get_args())
@@ -481,7 +495,12 @@ mod tests {
     /// The command run on the far side for `uri` (`session`: a session
     /// URI of a user who is not root).
     fn far_side(uri: &str, session: bool) -> String {
-        let cmd = ssh_command(&ConnectUri::parse(uri).unwrap(), false, session);
+        far_side_with(uri, session, RemoteDefaults::default())
+    }
+
+    /// [`far_side`] with `libvirt.conf`'s `remote_mode` and `remote_proxy`.
+    fn far_side_with(uri: &str, session: bool, defaults: RemoteDefaults) -> String {
+        let cmd = ssh_command(&ConnectUri::parse(uri).unwrap(), false, session, defaults);
         cmd.as_std()
             .get_args()
             .last()
@@ -517,6 +536,49 @@ mod tests {
         );
         // Otherwise the helper where it exists, nc where not.
         assert!(far_side("qemu+ssh://h/system", false).starts_with("sh -c "));
+        // An explicit mode=auto reaches the helper too, as libvirt keeps
+        // what the URI said.
+        assert_eq!(
+            far_side("qemu+ssh://h/system?proxy=native&mode=auto", false),
+            "virt-ssh-helper 'qemu:///system?mode=auto'"
+        );
+    }
+
+    #[test]
+    fn the_far_side_follows_the_mode_and_libvirt_conf() {
+        // nc reaches the modular daemon's socket when the mode says so.
+        assert_eq!(
+            far_side("qemu+ssh://h/system?proxy=netcat&mode=direct", false),
+            "'nc' -U '/var/run/libvirt/virtqemud-sock'"
+        );
+        let conf = |mode, proxy| RemoteDefaults { mode, proxy };
+        assert_eq!(
+            far_side_with(
+                "qemu+ssh://h/system",
+                false,
+                conf(Some(Mode::Direct), Some(Proxy::Netcat))
+            ),
+            "'nc' -U '/var/run/libvirt/virtqemud-sock'"
+        );
+        // The URI wins over the file.
+        assert_eq!(
+            far_side_with(
+                "qemu+ssh://h/system?mode=legacy&proxy=native",
+                false,
+                conf(Some(Mode::Direct), Some(Proxy::Netcat))
+            ),
+            "virt-ssh-helper 'qemu:///system?mode=legacy'"
+        );
+        // The file's mode is not passed to the helper (libvirt passes the
+        // URI's parameters only).
+        assert_eq!(
+            far_side_with(
+                "qemu+ssh://h/system",
+                false,
+                conf(Some(Mode::Direct), Some(Proxy::Native))
+            ),
+            "virt-ssh-helper 'qemu:///system'"
+        );
     }
 
     #[test]
@@ -630,7 +692,7 @@ mod tests {
         for (field, spoil, reason) in cases {
             let mut u = good.clone();
             spoil(&mut u);
-            match connect(&u, false, false).await {
+            match connect(&u, false, false, RemoteDefaults::default()).await {
                 Err(ClientError::Uri(e)) => {
                     assert_eq!(e, UriError::Unsafe { field, reason }, "{u:?}")
                 }
@@ -640,7 +702,7 @@ mod tests {
         }
         // The same URI unspoilt gets as far as running the command.
         assert!(matches!(
-            connect(&good, false, false).await,
+            connect(&good, false, false, RemoteDefaults::default()).await,
             Err(ClientError::Spawn { .. })
         ));
     }
