@@ -19,7 +19,8 @@
 //! for the admin program) for root, and
 //! `$XDG_CONFIG_HOME/libvirt/libvirt.conf` (by default
 //! `~/.config/libvirt/libvirt.conf`) for anyone else; a missing file is
-//! no error.
+//! no error. Without `XDG_CONFIG_HOME` and `HOME` no file is read (GLib
+//! would look up the home folder in the user database).
 //!
 //! ```
 //! use libvirt_proto::client_config::{resolve, ConfigEnv, Program};

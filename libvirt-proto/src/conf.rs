@@ -8,8 +8,12 @@
 //! integer (`42`, `+42`, `-42`, at most `i64::MAX` in size), or a list of
 //! values in `[...]`, comma separated, over as many lines as it likes (but
 //! without comments inside). When a name is set twice, the first value
-//! counts. Files larger than libvirt's limit (10 MiB) are refused before
-//! they are read.
+//! counts. The file is read as bytes, as libvirt reads it (a Latin-1
+//! comment is no error), but a string value must be UTF-8. Files larger
+//! than libvirt's limit (10 MiB) are refused; no more than that is read.
+//! A file that cannot be seen (missing, or in a folder this user cannot
+//! search) is no file, as for libvirt; one that is there but cannot be read
+//! is an error.
 //!
 //! ```
 //! use libvirt_proto::conf::Conf;
@@ -30,8 +34,8 @@ use std::sync::Arc;
 /// The largest file read (libvirt's `MAX_CONFIG_FILE_SIZE`).
 pub const MAX_CONF_FILE: u64 = 10 * 1024 * 1024;
 
-/// The deepest nesting of lists accepted (libvirt has no limit but its
-/// stack).
+/// The deepest nesting of lists accepted, empty ones included (libvirt
+/// has no limit but its stack).
 pub const MAX_LIST_DEPTH: usize = 64;
 
 /// A value of a statement.
@@ -68,10 +72,9 @@ pub struct ConfError {
 pub enum ConfErrorKind {
     /// The file exists but cannot be read.
     Read(Arc<std::io::Error>),
-    /// Larger than [`MAX_CONF_FILE`]; its size.
+    /// Larger than [`MAX_CONF_FILE`]: the bytes read before giving up
+    /// (one more than the limit).
     TooLarge(u64),
-    /// Not UTF-8 text.
-    NotUtf8,
     /// Bad syntax at a line (from 1): what the parser expected.
     Syntax {
         /// The line.
@@ -114,7 +117,6 @@ impl fmt::Display for ConfError {
             ConfErrorKind::TooLarge(n) => {
                 write!(f, "configuration file of {n} bytes, above {MAX_CONF_FILE}")
             }
-            ConfErrorKind::NotUtf8 => f.write_str("configuration file is not UTF-8 text"),
             ConfErrorKind::Syntax { line, reason } => write!(f, "line {line}: {reason}"),
             ConfErrorKind::WrongType { name, expected } => {
                 write!(f, "expected {expected} for `{name}`")
@@ -141,8 +143,13 @@ impl std::error::Error for ConfError {
 impl Conf {
     /// Parses configuration text.
     pub fn parse(text: &str) -> Result<Conf, ConfError> {
+        Conf::parse_bytes(text.as_bytes())
+    }
+
+    /// Parses a configuration file's bytes.
+    pub fn parse_bytes(text: &[u8]) -> Result<Conf, ConfError> {
         let entries = Parser {
-            s: text.as_bytes(),
+            s: text,
             pos: 0,
             line: 1,
         }
@@ -164,11 +171,13 @@ impl Conf {
             path: Some(path.to_path_buf()),
             kind,
         };
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(error(ConfErrorKind::Read(Arc::new(e)))),
-        };
+        // libvirt asks `access(F_OK)` first: whatever it cannot see is no
+        // file.
+        if std::fs::metadata(path).is_err() {
+            return Ok(None);
+        }
+        let file =
+            std::fs::File::open(path).map_err(|e| error(ConfErrorKind::Read(Arc::new(e))))?;
         let mut bytes = Vec::new();
         // One byte past the limit tells a file that is too large, whatever
         // its metadata says (a FIFO, /proc).
@@ -178,8 +187,7 @@ impl Conf {
         if bytes.len() as u64 > MAX_CONF_FILE {
             return Err(error(ConfErrorKind::TooLarge(bytes.len() as u64)));
         }
-        let text = String::from_utf8(bytes).map_err(|_| error(ConfErrorKind::NotUtf8))?;
-        let mut conf = Conf::parse(&text).map_err(|e| error(e.kind))?;
+        let mut conf = Conf::parse_bytes(&bytes).map_err(|e| error(e.kind))?;
         conf.path = Some(path.to_path_buf());
         Ok(Some(conf))
     }
@@ -344,13 +352,20 @@ impl Parser<'_> {
         {
             self.pos += 1;
         }
-        Ok(self.text(start, self.pos))
+        Ok(self.ascii(start, self.pos))
     }
 
-    /// The text between two positions (at ASCII bytes, so on character
-    /// boundaries of the UTF-8 input).
-    fn text(&self, start: usize, end: usize) -> String {
+    /// The ASCII text between two positions.
+    fn ascii(&self, start: usize, end: usize) -> String {
         String::from_utf8_lossy(&self.s[start..end]).into_owned()
+    }
+
+    /// A string value between two positions, which must be UTF-8.
+    fn utf8(&self, start: usize, end: usize) -> Syntax<String> {
+        match std::str::from_utf8(&self.s[start..end]) {
+            Ok(s) => Ok(s.to_owned()),
+            Err(_) => self.fail("string is not UTF-8"),
+        }
     }
 
     fn value(&mut self) -> Syntax<Value> {
@@ -364,12 +379,12 @@ impl Parser<'_> {
                 None => return self.fail("expecting a value"),
                 Some(b'"' | b'\'') => Value::String(self.string()?),
                 Some(b'[') => {
+                    if open.len() == MAX_LIST_DEPTH {
+                        return self.fail("lists nested too deeply");
+                    }
                     self.pos += 1;
                     self.skip_blanks_and_eols();
                     if self.peek().is_some_and(|c| c != b']') {
-                        if open.len() == MAX_LIST_DEPTH {
-                            return self.fail("lists nested too deeply");
-                        }
                         open.push(Vec::new());
                         continue;
                     }
@@ -426,7 +441,7 @@ impl Parser<'_> {
                 return self.fail("unterminated string");
             };
             let end = start + len;
-            let value = self.text(start, end);
+            let value = self.utf8(start, end)?;
             self.line += self.s[start..end].iter().filter(|&&c| c == b'\n').count();
             self.pos = end + 3;
             return Ok(value);
@@ -440,7 +455,7 @@ impl Parser<'_> {
         if self.peek() != Some(quote) {
             return self.fail("unterminated string");
         }
-        let value = self.text(start, self.pos);
+        let value = self.utf8(start, self.pos)?;
         self.pos += 1;
         Ok(value)
     }
@@ -574,6 +589,12 @@ mod tests {
             syntax(&nested(MAX_LIST_DEPTH + 1)),
             (1, "lists nested too deeply")
         );
+        let empty = |depth: usize| format!("a = {}{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(Conf::parse(&empty(MAX_LIST_DEPTH)).is_ok());
+        assert_eq!(
+            syntax(&empty(MAX_LIST_DEPTH + 1)),
+            (1, "lists nested too deeply")
+        );
         assert_eq!(
             syntax(&format!("a = {}", "[".repeat(200_000))),
             (1, "lists nested too deeply")
@@ -590,10 +611,24 @@ mod tests {
         let conf = Conf::read(&path).unwrap().unwrap();
         let e = conf.string("uri_default").unwrap_err();
         assert_eq!(e.path.as_deref(), Some(path.as_path()));
-        std::fs::write(&path, b"a = '\xff'\n").unwrap();
+        // Bytes that are not UTF-8 only matter in a string.
+        std::fs::write(&path, b"# caf\xe9\na = 'x'\n").unwrap();
+        let conf = Conf::read(&path).unwrap().unwrap();
+        assert_eq!(conf.string("a").unwrap(), Some("x"));
+        std::fs::write(&path, b"a = 'caf\xe9'\n").unwrap();
         assert!(matches!(
             Conf::read(&path).unwrap_err().kind,
-            ConfErrorKind::NotUtf8
+            ConfErrorKind::Syntax {
+                line: 1,
+                reason: "string is not UTF-8"
+            }
+        ));
+        // What cannot be seen is no file: below a file, say.
+        assert!(Conf::read(&path.join("below")).unwrap().is_none());
+        // A folder is there but cannot be read as a file.
+        assert!(matches!(
+            Conf::read(&dir).unwrap_err().kind,
+            ConfErrorKind::Read(_)
         ));
         std::fs::write(&path, vec![b'#'; MAX_CONF_FILE as usize + 1]).unwrap();
         assert!(matches!(

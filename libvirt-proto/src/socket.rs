@@ -115,6 +115,9 @@ pub enum SocketError {
     NotAnAdminPath(String),
     /// No URI was given or configured, and no daemon's socket was found.
     NoDaemonFound,
+    /// The direct mode (a modular daemon's socket) asked for over a
+    /// transport that does not reach a local socket, without `socket=`.
+    DirectNotLocal(Transport),
 }
 
 impl std::fmt::Display for SocketError {
@@ -128,6 +131,9 @@ impl std::fmt::Display for SocketError {
             ),
             SocketError::NotAnAdminPath(p) => {
                 write!(f, "admin URI path `{p}` is neither /system nor /session")
+            }
+            SocketError::DirectNotLocal(t) => {
+                write!(f, "cannot use direct socket mode for the {t:?} transport")
             }
             SocketError::NoDaemonFound => f.write_str(
                 "no URI was given or configured, and no daemon socket was found to probe",

@@ -143,11 +143,11 @@ pub struct Params {
     pub known_hosts_verify: Option<KnownHostsVerify>,
     /// `sshauth=`: ssh authentication methods, comma separated.
     pub sshauth: Option<String>,
-    /// `mode=`; without it, `libvirt.conf`'s `remote_mode`, else
-    /// [`Mode::Auto`].
+    /// `mode=` (the client falls back on `libvirt.conf`'s `remote_mode`,
+    /// then [`Mode::Auto`]).
     pub mode: Option<Mode>,
-    /// `proxy=`; without it, `libvirt.conf`'s `remote_proxy`, else
-    /// [`ConnectUri::ssh_proxy`]'s choice.
+    /// `proxy=` (the client falls back on `libvirt.conf`'s `remote_proxy`,
+    /// then [`ConnectUri::ssh_proxy`]'s choice).
     pub proxy: Option<Proxy>,
     /// `tls_priority=`: GnuTLS priority string (kept for compatibility).
     pub tls_priority: Option<String>,

@@ -111,15 +111,22 @@ fn virsh_uri(home: &Path, name: &str, default: Option<&str>) -> Option<String> {
         .then(|| String::from_utf8(out.stdout).unwrap().trim().to_owned())
 }
 
-/// What this crate opens for the same: the resolved URI when it parses.
-fn our_uri(conf: &Path, name: &str, default: Option<&str>) -> Option<String> {
+/// What this crate does for the same: `Ok(Some(uri))` when the resolved
+/// URI parses, `Ok(None)` when it would probe (which these cases never
+/// ask for), `Err` on any error.
+fn our_uri(conf: &Path, name: &str, default: Option<&str>) -> Result<Option<String>, String> {
     let env = ConfigEnv {
         default_uri: default.map(str::to_owned),
         ..ConfigEnv::default()
     };
-    let conf = Conf::read(conf).ok()?;
-    let uri = resolve(name, Program::Remote, &env, conf.as_ref(), true).ok()??;
-    ConnectUri::parse(&uri).ok().map(|_| uri)
+    let conf = Conf::read(conf).map_err(|e| e.to_string())?;
+    let Some(uri) =
+        resolve(name, Program::Remote, &env, conf.as_ref(), true).map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    ConnectUri::parse(&uri).map_err(|e| e.to_string())?;
+    Ok(Some(uri))
 }
 
 #[test]
@@ -252,7 +259,15 @@ fn names_resolve_as_virsh_resolves_them() {
     for (i, (text, name, default, want)) in cases.iter().enumerate() {
         s.write_conf(Some(text));
         let virsh = virsh_uri(&s.0, name, *default);
-        let ours = our_uri(&s.conf_path(), name, *default);
+        // Where virsh fails, this crate must fail too, not probe.
+        let ours = our_uri(&s.conf_path(), name, *default).unwrap_or_else(|e| {
+            assert!(want.is_none(), "case {i}: {e}");
+            None
+        });
+        assert!(
+            want.is_none() || ours.is_some(),
+            "case {i}: this crate would probe"
+        );
         assert_eq!(
             (&virsh, &ours),
             (want, want),
@@ -273,7 +288,14 @@ async fn aliases_and_defaults_open_the_daemon() {
         d.uri()
     )));
     let options = ConnectOptions::default().with_config(ConfigSource::File(s.conf_path()));
-    for name in ["private", ""] {
+    // The empty name takes LIBVIRT_DEFAULT_URI first, when it is set.
+    let names: &[&str] = if std::env::var_os("LIBVIRT_DEFAULT_URI").is_some_and(|v| !v.is_empty()) {
+        eprintln!("LIBVIRT_DEFAULT_URI is set: the empty name is not tried");
+        &["private"]
+    } else {
+        &["private", ""]
+    };
+    for name in names {
         let client = Client::connect_with(name, options.clone()).await.unwrap();
         assert_eq!(client.connect_get_uri().await.unwrap(), "test:///default");
         client.close().await;
@@ -313,6 +335,13 @@ async fn the_remote_driver_lets_the_daemon_pick_as_virsh_does() {
     ) else {
         return;
     };
+    if !have("virsh") {
+        assert!(
+            !common::required(),
+            "virsh not found but LIBVIRT_PROTO_DAEMON_TESTS=1"
+        );
+        return;
+    }
     let uri = format!("remote+unix:///?socket={}", d.socket().display());
     let virsh = Command::new("virsh")
         .args(["-c", &uri, "list", "--all", "--name"])
@@ -320,7 +349,8 @@ async fn the_remote_driver_lets_the_daemon_pick_as_virsh_does() {
         .output()
         .unwrap();
     assert!(virsh.status.success(), "{virsh:?}");
-    let client = Client::connect(&uri).await.unwrap();
+    let options = ConnectOptions::default().with_config(ConfigSource::None);
+    let client = Client::connect_with(&uri, options).await.unwrap();
     assert_eq!(client.connect_get_uri().await.unwrap(), "test:///default");
     let ours: Vec<String> = client
         .list_all_domains(libvirt_proto::api::ConnectListAllDomainsFlags::default())

@@ -94,12 +94,14 @@ fn check_ssh(u: &ConnectUri, read_only: bool, session: bool) {
     assert_eq!(rest[0], u.host.as_deref().unwrap_or("localhost"));
 
     let socket = u.params.socket.clone().unwrap_or_else(|| {
-        let daemon = match u.params.mode {
-            Some(Mode::Direct) => format!("virt{}d", u.driver),
-            _ => "libvirt".to_owned(),
-        };
-        let suffix = if read_only { "sock-ro" } else { "sock" };
-        format!("/var/run/libvirt/{daemon}-{suffix}")
+        format!(
+            "/var/run/libvirt/{}",
+            if read_only {
+                "libvirt-sock-ro"
+            } else {
+                "libvirt-sock"
+            }
+        )
     });
     let netcat = u.params.netcat.as_deref().unwrap_or("nc");
     let name = u.helper_uri();
@@ -314,7 +316,7 @@ fn canonical(raw: &str) -> String {
     out
 }
 
-/// Parses a `libvirt.conf` (the input as UTF-8) and resolves names with it.
+/// Parses a `libvirt.conf` (the input's bytes) and resolves names with it.
 ///
 /// Checks: each setting name (a line's leading word before `=`) that
 /// `get` finds reads back through `string` / `string_list` as its type
@@ -322,14 +324,13 @@ fn canonical(raw: &str) -> String {
 /// one up to the first with that alias, say it must (the entry's target,
 /// an error at a malformed entry, the name itself past the end); the empty
 /// name gives `uri_default` when it is a string; and `remote_mode` /
-/// `remote_proxy` are read without panicking.
+/// `remote_proxy` fill in what a URI leaves out, and only that.
 pub fn libvirt_conf(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
+    let Ok(conf) = Conf::parse_bytes(data) else {
         return;
     };
-    let Ok(conf) = Conf::parse(text) else {
-        return;
-    };
+    let text = String::from_utf8_lossy(data);
+    check_remote_defaults(&conf);
     let names = text.split(['\n', '\r', ';']).filter_map(|l| {
         let (name, _) = l.split_once('=')?;
         let name = name.trim_matches([' ', '\t']);
@@ -398,8 +399,40 @@ pub fn libvirt_conf(data: &[u8]) {
             let got = got.map(|u| u.expect("a name resolves")).map_err(|_| ());
             assert_eq!(Some(got), want, "{name:?}");
         }
-        if let Ok(u) = ConnectUri::parse(name) {
-            let _ = RemoteDefaults::read(Some(&conf), &u);
+    }
+}
+
+/// `RemoteDefaults::read` for URIs with and without `mode=` / `proxy=`,
+/// against the settings read by hand.
+fn check_remote_defaults(conf: &Conf) {
+    let mode = conf.string("remote_mode").map(|m| m.map(Mode::from_name));
+    let proxy = conf.string("remote_proxy").map(|p| p.map(Proxy::from_name));
+    for uri in [
+        "qemu:///system",
+        "qemu:///system?mode=auto",
+        "qemu+ssh://h/system?proxy=native",
+        "qemu+ssh://h/system?mode=legacy&proxy=auto",
+    ] {
+        let u = ConnectUri::parse(uri).unwrap();
+        let got = RemoteDefaults::read(Some(conf), &u);
+        // What the URI leaves out is read, and must be valid.
+        let want_mode = match (u.params.mode, &mode) {
+            (Some(_), _) => Ok(None),
+            (None, Ok(Some(Some(m)))) => Ok(Some(*m)),
+            (None, Ok(None)) => Ok(None),
+            (None, _) => Err(()),
+        };
+        let want_proxy = match (u.params.proxy, &proxy) {
+            (Some(_), _) => Ok(None),
+            (None, Ok(Some(Some(p)))) => Ok(Some(*p)),
+            (None, Ok(None)) => Ok(None),
+            (None, _) => Err(()),
+        };
+        match (want_mode, want_proxy) {
+            (Ok(mode), Ok(proxy)) => {
+                assert_eq!(got.unwrap(), RemoteDefaults { mode, proxy }, "{uri}")
+            }
+            _ => assert!(got.is_err(), "{uri}"),
         }
     }
 }

@@ -42,7 +42,8 @@ impl AdminClient {
     /// [`crate::client_config`]): an alias of `libvirt-admin.conf`'s
     /// `uri_aliases` stands for its URI, and the empty string asks for the
     /// default (`LIBVIRT_ADMIN_DEFAULT_URI`, then `uri_default`, then
-    /// libvirtd's `/system` as root or `/session` otherwise).
+    /// libvirtd's `/system` as root or `/session` otherwise), where
+    /// `virAdmConnectOpen` asks for a NULL name.
     pub async fn connect(uri: &str) -> Result<AdminClient, ClientError> {
         let env = ConfigEnv::current(Program::Admin);
         let options = ConnectOptions::default().with_keepalive(None);

@@ -110,6 +110,14 @@ pub(crate) async fn connect(
             // `parse` checked already, but the fields are public: check
             // what is about to become ssh's argv.
             uri.check_ssh_args()?;
+            // libvirt looks for the far side's socket before it picks the
+            // proxy, and refuses the direct mode for any transport but a
+            // local socket.
+            if uri.params.socket.is_none()
+                && uri.params.mode.or(defaults.mode) == Some(Mode::Direct)
+            {
+                return Err(SocketError::DirectNotLocal(uri.transport).into());
+            }
             let session = uri.wants_session(crate::socket::effective_uid_is_root());
             spawn(ssh_command(uri, read_only, session, defaults))
         }
@@ -264,15 +272,15 @@ pub(crate) fn ssh_command(
 
     let socket = p.socket.clone().unwrap_or_else(|| {
         // The far side's system socket (the far side is assumed to run a
-        // system daemon, as libvirt assumes): libvirtd's unless the mode
-        // asks for the modular daemon's, since which one exists there
-        // cannot be seen from here.
-        let suffix = if read_only { "sock-ro" } else { "sock" };
-        let daemon = match p.mode.or(defaults.mode).unwrap_or_default() {
-            Mode::Direct => format!("virt{}d", uri.driver),
-            Mode::Auto | Mode::Legacy => "libvirt".to_owned(),
+        // system daemon, as libvirt assumes): libvirtd's, since which
+        // daemons run there cannot be seen from here (`connect` refuses
+        // the direct mode without `socket=`, as libvirt does).
+        let name = if read_only {
+            "libvirt-sock-ro"
+        } else {
+            "libvirt-sock"
         };
-        format!("/var/run/libvirt/{daemon}-{suffix}")
+        format!("/var/run/libvirt/{name}")
     });
     let netcat = format!(
         "{} -U {}",
@@ -544,21 +552,36 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn ssh_refuses_the_direct_mode_without_a_socket() {
+        let conf = |mode| RemoteDefaults { mode, proxy: None };
+        for (uri, defaults) in [
+            ("qemu+ssh://h/system?mode=direct", conf(None)),
+            ("qemu+ssh://h/system?proxy=native", conf(Some(Mode::Direct))),
+        ] {
+            let u = ConnectUri::parse(uri).unwrap();
+            assert!(
+                matches!(
+                    connect(&u, false, false, defaults).await,
+                    Err(ClientError::Socket(SocketError::DirectNotLocal(
+                        Transport::Ssh
+                    )))
+                ),
+                "{uri}"
+            );
+        }
+    }
+
     #[test]
-    fn the_far_side_follows_the_mode_and_libvirt_conf() {
-        // nc reaches the modular daemon's socket when the mode says so.
-        assert_eq!(
-            far_side("qemu+ssh://h/system?proxy=netcat&mode=direct", false),
-            "'nc' -U '/var/run/libvirt/virtqemud-sock'"
-        );
+    fn the_far_side_follows_libvirt_conf() {
         let conf = |mode, proxy| RemoteDefaults { mode, proxy };
         assert_eq!(
             far_side_with(
                 "qemu+ssh://h/system",
                 false,
-                conf(Some(Mode::Direct), Some(Proxy::Netcat))
+                conf(Some(Mode::Legacy), Some(Proxy::Netcat))
             ),
-            "'nc' -U '/var/run/libvirt/virtqemud-sock'"
+            "'nc' -U '/var/run/libvirt/libvirt-sock'"
         );
         // The URI wins over the file.
         assert_eq!(
