@@ -94,12 +94,45 @@ macro_rules! programs {
         }
 
         impl Message {
+            /// The message's procedure as its specification names it
+            /// (`REMOTE_PROC_DOMAIN_EVENT_LIFECYCLE`).
+            pub fn procedure_name(&self) -> &'static str {
+                match self {
+                    $(Message::$variant(m) => m.procedure().info().name,)*
+                    Message::Keepalive(k) => k.procedure().info().name,
+                }
+            }
+
             fn to_bytes(&self) -> Result<Vec<u8>, rt::Error> {
                 match self {
                     $(Message::$variant(m) => rt::to_bytes(m),)*
                     Message::Keepalive(k) => rt::to_bytes(k),
                 }
             }
+        }
+
+        /// The name of a procedure as its specification writes it
+        /// (`REMOTE_PROC_DOMAIN_GET_INFO`), for any program this crate
+        /// knows; `None` for an unknown program or procedure.
+        ///
+        /// ```
+        /// use libvirt_proto::{dispatch::procedure_name, keepalive, remote};
+        ///
+        /// assert_eq!(procedure_name(remote::program::NUMBER, 1), Some("REMOTE_PROC_CONNECT_OPEN"));
+        /// assert_eq!(procedure_name(keepalive::program::NUMBER, 1), Some("KEEPALIVE_PROC_PING"));
+        /// assert_eq!(procedure_name(remote::program::NUMBER, -1), None);
+        /// ```
+        pub fn procedure_name(program: u32, procedure: i32) -> Option<&'static str> {
+            let procedure = u32::try_from(procedure).ok()?;
+            $(
+            if program == $module::program::NUMBER {
+                return $module::program::Procedure::try_from(procedure).ok().map(|p| p.info().name);
+            }
+            )*
+            if program == keepalive::program::NUMBER {
+                return keepalive::program::Procedure::try_from(procedure).ok().map(|p| p.info().name);
+            }
+            None
         }
 
         /// Decodes a call, reply or message body of a known program.

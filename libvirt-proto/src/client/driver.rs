@@ -17,6 +17,7 @@ use super::command::{Command, Commands, PacketToken, Reply, StreamInbox, StreamM
 use super::events::Route;
 use super::outbox::Outbox;
 use super::stream::{STREAM_PACKET, STREAM_SEND_WINDOW};
+use super::trace;
 use super::transport::Conn;
 use super::ClientError;
 use crate::engine::auth::AuthJobOutput;
@@ -365,6 +366,7 @@ impl Driver {
                 let Some(w) = self.waiting.remove(&serial) else {
                     return false;
                 };
+                trace::reply(serial, &result);
                 match result {
                     Ok(body) => {
                         if let Some(sub) = w.subscribe {
@@ -387,9 +389,13 @@ impl Driver {
                     }
                 }
             }
-            Event::Message { message, wire_len } => self.route.deliver(message, wire_len),
+            Event::Message { message, wire_len } => {
+                trace::message(&message, wire_len);
+                self.route.deliver(message, wire_len)
+            }
             Event::Stream { serial, event } => {
                 use crate::engine::StreamEvent;
+                trace::stream(serial, &event);
                 match event {
                     StreamEvent::End => {
                         if let Some(done) = self.finishing.remove(&serial) {
@@ -431,6 +437,7 @@ impl Driver {
                 } else {
                     ClientError::ended(reason)
                 };
+                trace::ended(&err);
                 self.fail_all(err);
                 return true;
             }
@@ -482,6 +489,7 @@ impl Driver {
                     direction,
                 ) {
                     Ok(serial) => {
+                        trace::call(serial, req.program, req.procedure);
                         if let Some((_, tx)) = req.stream {
                             self.streams.insert(serial, tx);
                         }
@@ -511,6 +519,7 @@ impl Driver {
                     .find(|(_, w)| w.tag == tag)
                     .map(|(s, _)| *s);
                 if let Some(serial) = serial {
+                    trace::event!(DEBUG, serial, "call given up");
                     if let Some(sub) = self.waiting.remove(&serial).and_then(|w| w.subscribe) {
                         self.route.registered(sub, None);
                     }

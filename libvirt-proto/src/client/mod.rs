@@ -70,6 +70,7 @@ mod outbox;
 mod sasl;
 mod stream;
 mod tls;
+mod trace;
 mod transport;
 mod typed_events;
 mod unix;
@@ -382,10 +383,11 @@ impl Client {
             )
             .await
         };
-        let connection = tokio::time::timeout(timeout, open)
+        let opened = tokio::time::timeout(timeout, open)
             .await
-            .map_err(|_| ClientError::Timeout(timeout))??;
-        Ok(Client::from_parts(connection, options))
+            .unwrap_or(Err(ClientError::Timeout(timeout)));
+        trace::opened(uri, parsed.transport, opened.as_ref().map(|_| ()));
+        Ok(Client::from_parts(opened?, options))
     }
 
     fn from_parts(connection: Connection, options: ConnectOptions) -> Client {
