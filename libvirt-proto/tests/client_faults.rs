@@ -93,6 +93,10 @@ async fn a_killed_daemon_fails_pending_calls_and_ends_event_streams() {
         return;
     };
     let client = Client::connect(&d.uri()).await.unwrap();
+    let closed = tokio::spawn({
+        let c = client.clone();
+        async move { c.closed().await }
+    });
     let mut lifecycle = client.register_domain_event(0, None).await.unwrap();
     let mut all = client.events();
     d.signal("STOP");
@@ -135,6 +139,17 @@ async fn a_killed_daemon_fails_pending_calls_and_ends_event_streams() {
         Some(Err(e)) => reasons.push(died(e)),
         other => panic!("{other:?}"),
     }
+    // Whoever waited for the end learns the same cause, and so does a
+    // late asker, at once.
+    let end = tokio::time::timeout(HANG, closed)
+        .await
+        .expect("hung")
+        .unwrap();
+    reasons.push(died(end));
+    let late = tokio::time::timeout(HANG, client.closed())
+        .await
+        .expect("hung");
+    reasons.push(died(late));
     assert!(reasons.windows(2).all(|w| w[0] == w[1]), "{reasons:?}");
 }
 
@@ -175,14 +190,31 @@ async fn keepalive_detects_a_frozen_daemon() {
         .await
         .unwrap();
     d.signal("STOP");
-    let r = tokio::time::timeout(HANG, client.call::<procs::ConnectGetLibVersion>(&()))
+    // Nothing pending: the end alone tells.
+    let r = tokio::time::timeout(HANG, client.closed())
         .await
         .expect("keepalive never fired");
     d.signal("CONT");
     match r {
+        ClientError::ConnectionLost(CloseReason::KeepaliveTimeout) => {}
+        other => panic!("{other:?}"),
+    }
+    match client.call::<procs::ConnectGetLibVersion>(&()).await {
         Err(ClientError::ConnectionLost(CloseReason::KeepaliveTimeout)) => {}
         other => panic!("{other:?}"),
     }
+    // Closed by this side, the end says so.
+    let client = Client::connect(&d.uri()).await.unwrap();
+    let closed = tokio::spawn({
+        let c = client.clone();
+        async move { c.closed().await }
+    });
+    client.close().await;
+    let end = tokio::time::timeout(HANG, closed)
+        .await
+        .expect("hung")
+        .unwrap();
+    assert!(matches!(end, ClientError::Closed), "{end:?}");
 }
 
 /// Suspends and resumes the test domain `times` times.

@@ -594,6 +594,31 @@ impl Client {
     pub fn is_closed(&self) -> bool {
         self.shared.commands.is_closed()
     }
+
+    /// Waits until the connection ends and says why, at once when it has
+    /// ended already: what libvirt's close callback
+    /// (`virConnectRegisterCloseCallback`) reports, for a program that
+    /// reconnects. [`ClientError::ConnectionLost`] names the cause (the
+    /// daemon's end, keepalive, a protocol error, the transport's error);
+    /// [`ClientError::Closed`] means this side closed it.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), libvirt_proto::client::ClientError> {
+    /// use libvirt_proto::client::Client;
+    ///
+    /// loop {
+    ///     let client = Client::connect("qemu:///system").await?;
+    ///     // ... hand `client` (a clone) to the tasks that use it ...
+    ///     let why = client.closed().await;
+    ///     eprintln!("connection lost ({why}), reconnecting");
+    ///     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    /// }
+    /// # }
+    /// ```
+    pub async fn closed(&self) -> ClientError {
+        self.shared.commands.closed().await;
+        self.end_error()
+    }
 }
 
 /// A call's arguments on the wire.
