@@ -322,6 +322,45 @@ async fn aliases_and_defaults_open_the_daemon() {
     }
 }
 
+/// Set in the copy of this test binary that
+/// `the_default_uri_variables_are_read` runs, to the daemon's socket.
+const CHILD: &str = "LVP_DEFAULT_URI_CHILD";
+
+#[tokio::test]
+async fn the_default_uri_variables_are_read() {
+    if let Some(socket) = std::env::var_os(CHILD) {
+        // The copy: the empty names take the variables the parent set.
+        let socket = PathBuf::from(socket);
+        let options = ConnectOptions::default().with_config(ConfigSource::None);
+        let client = Client::connect_with("", options).await.unwrap();
+        assert_eq!(client.connect_get_uri().await.unwrap(), "test:///default");
+        client.close().await;
+        let admin = libvirt_proto::client::AdminClient::connect("")
+            .await
+            .unwrap();
+        admin.close().await;
+        assert!(socket.exists());
+        return;
+    }
+    let Some(d) = Daemon::start("default-uri") else {
+        return;
+    };
+    // The variables are the process's own: set them in a copy of this
+    // test binary rather than here, where other tests run alongside.
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "the_default_uri_variables_are_read",
+            "--test-threads=1",
+        ])
+        .env(CHILD, d.socket())
+        .env("LIBVIRT_DEFAULT_URI", d.uri())
+        .env("LIBVIRT_ADMIN_DEFAULT_URI", d.admin_uri())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
 #[tokio::test]
 async fn the_remote_driver_lets_the_daemon_pick_as_virsh_does() {
     // The daemon picks what its own default names: without one it finds
