@@ -13,7 +13,8 @@
 //! than libvirt's limit (10 MiB) are refused; no more than that is read.
 //! A file that cannot be seen (missing, or in a folder this user cannot
 //! search) is no file, as for libvirt; one that is there but cannot be read
-//! is an error.
+//! is an error, and so is anything but a regular file (where libvirt would
+//! wait for a FIFO's writer).
 //!
 //! ```
 //! use libvirt_proto::conf::Conf;
@@ -27,9 +28,10 @@
 //! ```
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use crate::local_file::{read_regular, LocalFileError};
 
 /// The largest file read (libvirt's `MAX_CONFIG_FILE_SIZE`).
 pub const MAX_CONF_FILE: u64 = 10 * 1024 * 1024;
@@ -72,9 +74,8 @@ pub struct ConfError {
 pub enum ConfErrorKind {
     /// The file exists but cannot be read.
     Read(Arc<std::io::Error>),
-    /// Larger than [`MAX_CONF_FILE`]: the bytes read before giving up
-    /// (one more than the limit).
-    TooLarge(u64),
+    /// Larger than [`MAX_CONF_FILE`].
+    TooLarge,
     /// Bad syntax at a line (from 1): what the parser expected.
     Syntax {
         /// The line.
@@ -114,8 +115,8 @@ impl fmt::Display for ConfError {
         }
         match &self.kind {
             ConfErrorKind::Read(_) => f.write_str("cannot read the configuration file"),
-            ConfErrorKind::TooLarge(n) => {
-                write!(f, "configuration file of {n} bytes, above {MAX_CONF_FILE}")
+            ConfErrorKind::TooLarge => {
+                write!(f, "configuration file larger than {MAX_CONF_FILE} bytes")
             }
             ConfErrorKind::Syntax { line, reason } => write!(f, "line {line}: {reason}"),
             ConfErrorKind::WrongType { name, expected } => {
@@ -176,17 +177,12 @@ impl Conf {
         if std::fs::metadata(path).is_err() {
             return Ok(None);
         }
-        let file =
-            std::fs::File::open(path).map_err(|e| error(ConfErrorKind::Read(Arc::new(e))))?;
-        let mut bytes = Vec::new();
-        // One byte past the limit tells a file that is too large, whatever
-        // its metadata says (a FIFO, /proc).
-        file.take(MAX_CONF_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| error(ConfErrorKind::Read(Arc::new(e))))?;
-        if bytes.len() as u64 > MAX_CONF_FILE {
-            return Err(error(ConfErrorKind::TooLarge(bytes.len() as u64)));
-        }
+        let bytes = read_regular(path, MAX_CONF_FILE).map_err(|e| {
+            error(match e {
+                LocalFileError::TooLarge => ConfErrorKind::TooLarge,
+                other => ConfErrorKind::Read(Arc::new(other.into_io(MAX_CONF_FILE))),
+            })
+        })?;
         let mut conf = Conf::parse_bytes(&bytes).map_err(|e| error(e.kind))?;
         conf.path = Some(path.to_path_buf());
         Ok(Some(conf))
@@ -633,8 +629,20 @@ mod tests {
         std::fs::write(&path, vec![b'#'; MAX_CONF_FILE as usize + 1]).unwrap();
         assert!(matches!(
             Conf::read(&path).unwrap_err().kind,
-            ConfErrorKind::TooLarge(_)
+            ConfErrorKind::TooLarge
         ));
+        // Only a regular file: a FIFO would block the reader.
+        let fifo = dir.join("fifo.conf");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let e = crate::error::Report::new(&Conf::read(&fifo).unwrap_err()).to_string();
+        assert!(
+            e.ends_with("cannot read the configuration file: a FIFO, not a regular file"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

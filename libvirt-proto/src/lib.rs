@@ -83,6 +83,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod frame;
+mod local_file;
 pub mod socket;
 pub mod typed_params;
 pub mod uri;

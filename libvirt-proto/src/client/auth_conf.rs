@@ -39,7 +39,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::local_file::{read_regular, LocalFileError};
+use crate::local_file::{read_regular, LocalFileError};
 
 /// The service name libvirtd's entries use (`[auth-libvirt-HOST]`).
 pub const LIBVIRT_SERVICE: &str = "libvirt";
@@ -540,7 +540,7 @@ pub(crate) fn readable(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::local_file::TempDir;
+    use crate::local_file::TempDir;
 
     /// libvirt's own test data (tests/virauthconfigtest.c).
     const LIBVIRT_TEST: &str = "[credentials-test]\nusername=fred\npassword=123456\n\n\

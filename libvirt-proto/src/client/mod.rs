@@ -65,7 +65,6 @@ pub mod fuzzing;
 #[cfg(feature = "gssapi")]
 mod gssapi;
 mod handles;
-mod local_file;
 mod outbox;
 mod sasl;
 mod stream;

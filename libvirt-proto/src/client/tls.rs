@@ -34,7 +34,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::local_file::read_regular;
+use crate::local_file::read_regular;
 use crate::uri::ConnectUri;
 
 /// libvirt's system folder of CA certificates and revocation lists.
@@ -1027,7 +1027,7 @@ SQAwRgIhALw3s8WVNAbiNfDsi5yWiQrAbgkGYCztumVY9xZTMII6AiEAlLRN2t7Z
 
     #[test]
     fn a_ca_file_that_is_a_device_or_too_large_is_refused_unread() {
-        let dir = crate::client::local_file::TempDir::new("pki");
+        let dir = crate::local_file::TempDir::new("pki");
         let cacert = dir.path().join("cacert.pem");
         let files = files(
             cacert.to_str().unwrap(),

@@ -217,7 +217,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_listen_queue_makes_connect_wait_not_fail() {
         use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
-        let dir = crate::client::local_file::TempDir::new("backlog");
+        let dir = crate::local_file::TempDir::new("backlog");
         let path = dir.path().join("sock");
         // A listener with the shortest queue, so that filling it takes a
         // connection or two, not a thousand descriptors.

@@ -1,5 +1,6 @@
 //! Reading a small local file that a URI may name (`authfile=`'s
-//! `auth.conf`, `pkipath=`'s certificates) without trusting it: only a
+//! `auth.conf`, `pkipath=`'s certificates), or the environment
+//! (`libvirt.conf`), without trusting it: only a
 //! regular file, looked at before it is opened (opening a FIFO waits for a
 //! writer, opening a device may act) and again once open (the path may
 //! have been swapped meanwhile), opened without waiting, and read up to a
