@@ -298,6 +298,7 @@ async fn aliases_and_defaults_open_the_daemon() {
     for name in names {
         let client = Client::connect_with(name, options.clone()).await.unwrap();
         assert_eq!(client.connect_get_uri().await.unwrap(), "test:///default");
+        assert_eq!(client.uri(), d.uri());
         client.close().await;
     }
     // Without aliases the name is no URI.
@@ -334,10 +335,15 @@ async fn the_default_uri_variables_are_read() {
         let options = ConnectOptions::default().with_config(ConfigSource::None);
         let client = Client::connect_with("", options).await.unwrap();
         assert_eq!(client.connect_get_uri().await.unwrap(), "test:///default");
+        assert_eq!(client.uri(), std::env::var("LIBVIRT_DEFAULT_URI").unwrap());
         client.close().await;
         let admin = libvirt_proto::client::AdminClient::connect("")
             .await
             .unwrap();
+        assert_eq!(
+            admin.uri(),
+            std::env::var("LIBVIRT_ADMIN_DEFAULT_URI").unwrap()
+        );
         admin.close().await;
         assert!(socket.exists());
         return;
@@ -382,15 +388,21 @@ async fn the_remote_driver_lets_the_daemon_pick_as_virsh_does() {
         return;
     }
     let uri = format!("remote+unix:///?socket={}", d.socket().display());
-    let virsh = Command::new("virsh")
-        .args(["-c", &uri, "list", "--all", "--name"])
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap();
-    assert!(virsh.status.success(), "{virsh:?}");
+    let virsh_says = |args: &[&str]| {
+        let out = Command::new("virsh")
+            .args(["-c", &uri])
+            .args(args)
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
     let options = ConnectOptions::default().with_config(ConfigSource::None);
     let client = Client::connect_with(&uri, options).await.unwrap();
     assert_eq!(client.connect_get_uri().await.unwrap(), "test:///default");
+    // The connection's URI is the one asked for, as `virsh uri` says.
+    assert_eq!(client.uri(), virsh_says(&["uri"]).trim());
     let ours: Vec<String> = client
         .list_all_domains(libvirt_proto::api::ConnectListAllDomainsFlags::default())
         .await
@@ -398,8 +410,7 @@ async fn the_remote_driver_lets_the_daemon_pick_as_virsh_does() {
         .into_iter()
         .map(|d| d.name.to_string())
         .collect();
-    let theirs: Vec<String> = String::from_utf8(virsh.stdout)
-        .unwrap()
+    let theirs: Vec<String> = virsh_says(&["list", "--all", "--name"])
         .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
@@ -408,4 +419,73 @@ async fn the_remote_driver_lets_the_daemon_pick_as_virsh_does() {
         (ours, theirs),
         (vec!["test".to_owned()], vec!["test".to_owned()])
     );
+}
+
+/// Set in the copy of this test binary that
+/// `a_probed_connection_takes_the_daemons_uri` runs.
+const PROBE_CHILD: &str = "LVP_PROBE_CHILD";
+
+#[tokio::test]
+async fn a_probed_connection_takes_the_daemons_uri() {
+    if std::env::var_os(PROBE_CHILD).is_some() {
+        // The copy: no name, no default, no configuration; the only local
+        // socket is libvirtd's, at the place libvirt looks for it.
+        let options = ConnectOptions::default().with_config(ConfigSource::None);
+        let client = Client::connect_with("", options).await.unwrap();
+        assert_eq!(client.uri(), "test:///default");
+        assert_eq!(client.connect_get_uri().await.unwrap(), client.uri());
+        client.close().await;
+        return;
+    }
+    let default = std::ffi::OsStr::new("test:///default");
+    let Some(d) = Daemon::start_with_env("probe", "", false, &[("LIBVIRT_DEFAULT_URI", default)])
+    else {
+        return;
+    };
+    let exe = std::env::current_exe().unwrap();
+    let args = [
+        "--exact",
+        "a_probed_connection_takes_the_daemons_uri",
+        "--test-threads=1",
+    ];
+    let scratch = Scratch::new("probe");
+    let mut child = if is_root() {
+        // Root probes /run/libvirt: give the copy a private one.
+        if !Path::new("/run/libvirt").is_dir()
+            || !Command::new("unshare")
+                .args(["--mount", "--propagation", "private", "true"])
+                .status()
+                .is_ok_and(|s| s.success())
+        {
+            assert!(
+                !common::required(),
+                "unshare --mount failed but LIBVIRT_PROTO_DAEMON_TESTS=1"
+            );
+            return;
+        }
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+            .arg(
+                "mount -t tmpfs tmpfs /run/libvirt && ln -s \"$0\" /run/libvirt/libvirt-sock \
+                 && exec \"$@\"",
+            )
+            .arg(d.socket())
+            .arg(&exe)
+            .args(args);
+        c
+    } else {
+        // A session probes $XDG_RUNTIME_DIR/libvirt.
+        let run = scratch.0.join("libvirt");
+        std::fs::create_dir_all(&run).unwrap();
+        std::os::unix::fs::symlink(d.socket(), run.join("libvirt-sock")).unwrap();
+        let mut c = Command::new(&exe);
+        c.args(args).env("XDG_RUNTIME_DIR", &scratch.0);
+        c
+    };
+    let status = child
+        .env(PROBE_CHILD, "1")
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
 }

@@ -59,9 +59,15 @@ impl AdminClient {
         let connection = tokio::time::timeout(timeout, open)
             .await
             .map_err(|_| ClientError::Timeout(timeout))??;
-        Ok(AdminClient {
-            inner: Client::from_parts(connection, options),
-        })
+        let inner = Client::from_parts(connection, options);
+        inner.set_uri(resolved.unwrap_or_default());
+        Ok(AdminClient { inner })
+    }
+
+    /// The URI this connection opened (see [`Client::uri`]), aliases and
+    /// defaults resolved.
+    pub fn uri(&self) -> &str {
+        self.inner.uri()
     }
 
     /// Calls admin procedure `P`.

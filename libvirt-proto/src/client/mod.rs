@@ -333,6 +333,8 @@ struct Shared {
     ended: Arc<OnceLock<ClientError>>,
     next_tag: AtomicU64,
     options: ConnectOptions,
+    /// See [`Client::uri`]; set once the connection is open.
+    uri: OnceLock<String>,
 }
 
 impl Client {
@@ -386,7 +388,32 @@ impl Client {
             .await
             .unwrap_or(Err(ClientError::Timeout(timeout)));
         trace::opened(uri, parsed.transport, opened.as_ref().map(|_| ()));
-        Ok(Client::from_parts(opened?, options))
+        let client = Client::from_parts(opened?, options);
+        // Without a URI of its own, the connection's is the daemon's
+        // answer, as libvirt's remote driver asks for it.
+        let uri = if uri.is_empty() {
+            client.connect_get_uri().await?
+        } else {
+            uri.to_owned()
+        };
+        client.set_uri(uri);
+        Ok(client)
+    }
+
+    /// The URI this connection opened, as libvirt's `virConnectGetURI`
+    /// gives it: the one asked for, once aliases and defaults are
+    /// resolved (`Client::connect("hail")` gives what `hail` stands for);
+    /// when nothing named one (a probed local daemon), the daemon's own
+    /// answer to `CONNECT_GET_URI`. The generated
+    /// [`connect_get_uri`](Client::connect_get_uri) always asks the daemon,
+    /// which names its driver alone (`test:///default` for
+    /// `test+unix:///default?socket=...`).
+    pub fn uri(&self) -> &str {
+        self.shared.uri.get().map_or("", String::as_str)
+    }
+
+    pub(crate) fn set_uri(&self, uri: String) {
+        let _ = self.shared.uri.set(uri);
     }
 
     fn from_parts(connection: Connection, options: ConnectOptions) -> Client {
@@ -397,6 +424,7 @@ impl Client {
                 ended: connection.ended,
                 next_tag: AtomicU64::new(1),
                 options,
+                uri: OnceLock::new(),
             }),
         }
     }
