@@ -26,6 +26,8 @@
 //!   (`AsyncRead` + `AsyncWrite`) for screenshots, volume transfers,
 //!   consoles and channels.
 //! - The admin program: [`AdminClient`].
+//! - A connection that opens itself again when it is lost, and event
+//!   subscriptions that follow it: [`Reconnecting`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), libvirt_proto::client::ClientError> {
@@ -66,6 +68,7 @@ pub mod fuzzing;
 mod gssapi;
 mod handles;
 mod outbox;
+mod reconnect;
 mod sasl;
 mod stream;
 mod tls;
@@ -94,6 +97,7 @@ pub use handles::{
     Domain, DomainCheckpoint, DomainSnapshot, Interface, Network, NetworkPort, NodeDevice,
     NwFilter, NwFilterBinding, Secret, StoragePool, StorageVol,
 };
+pub use reconnect::{Backoff, ConnectionState, Reconnecting, Resubscribing, Resumed, StateWatch};
 pub use sasl::{CredentialRequest, Credentials, SaslCredentials, MAX_SCRAM_ITERATIONS};
 pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
 pub use tls::{PkiFile, TlsError};

@@ -14,6 +14,7 @@
 //! | `TRACE` | stream data or a hole came | `serial`, `bytes` or `hole` |
 //! | `DEBUG` | a stream reached its end, finished or failed | `serial`, `error` on failure |
 //! | `INFO` | the connection ended | `reason` |
+//! | `INFO` | a lost connection is being opened again ([`Reconnecting`](super::Reconnecting)) | `uri`, `attempt`, `cause` |
 //!
 //! Procedures are named as their specification writes them
 //! (`REMOTE_PROC_DOMAIN_GET_INFO`, [`crate::dispatch::procedure_name`]);
@@ -121,4 +122,11 @@ pub(crate) fn ended(err: &ClientError) {
     event!(INFO, reason = %Report::new(err), "connection ended");
     #[cfg(not(feature = "tracing"))]
     let _ = err;
+}
+
+/// Attempt `attempt` at opening `uri` again, after `cause`.
+pub(crate) fn reconnecting(uri: &str, attempt: u32, cause: &ClientError) {
+    event!(INFO, uri, attempt, cause = %Report::new(cause), "reconnecting");
+    #[cfg(not(feature = "tracing"))]
+    let _ = (uri, attempt, cause);
 }
