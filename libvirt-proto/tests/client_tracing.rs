@@ -158,3 +158,37 @@ async fn a_connection_reports_its_calls_replies_and_end() {
         "not reported"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn reconnecting_reports_each_attempt() {
+    use libvirt_proto::client::{Backoff, ConnectOptions, ConnectionState, Reconnecting};
+    use libvirt_proto::client_config::ConfigSource;
+    use std::time::Duration;
+
+    let Some(d) = Daemon::start("tracing-reconnect") else {
+        return;
+    };
+    let recorder = Recorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let backoff = Backoff::default()
+        .with_initial(Duration::from_millis(10))
+        .with_attempts(2);
+    let options = ConnectOptions::default().with_config(ConfigSource::None);
+    let conn = Reconnecting::connect(&d.uri(), options, backoff)
+        .await
+        .unwrap();
+    drop(d);
+    let mut watch = conn.watch();
+    while !matches!(
+        watch.changed().await,
+        Some(ConnectionState::Ended(_)) | None
+    ) {}
+    let events = recorder.take();
+    for attempt in ["attempt=1", "attempt=2"] {
+        assert!(
+            has(&events, &["INFO", "reconnecting", attempt, "cause="]),
+            "{events:#?}"
+        );
+    }
+    assert!(!has(&events, &["reconnecting", "attempt=3"]), "{events:#?}");
+}
