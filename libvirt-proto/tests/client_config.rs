@@ -111,6 +111,13 @@ fn virsh_uri(home: &Path, name: &str, default: Option<&str>) -> Option<String> {
         .then(|| String::from_utf8(out.stdout).unwrap().trim().to_owned())
 }
 
+/// The major version of `virsh`.
+fn virsh_major() -> u32 {
+    let out = Command::new("virsh").arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&out.stdout);
+    version.trim().split('.').next().unwrap().parse().unwrap()
+}
+
 /// What this crate does for the same: `Ok(Some(uri))` when the resolved
 /// URI parses, `Ok(None)` when it would probe (which these cases never
 /// ask for), `Err` on any error.
@@ -268,9 +275,17 @@ fn names_resolve_as_virsh_resolves_them() {
             want.is_none() || ours.is_some(),
             "case {i}: this crate would probe"
         );
+        // libvirt 9.0.0 wraps a number too large for 64 bits where 11.3.0
+        // refuses the file; this crate refuses it as 11.3.0 does.
+        let wrapped = Some(b.clone());
+        let virsh_want = if text.contains("99999999999999999999") && virsh_major() < 11 {
+            &wrapped
+        } else {
+            want
+        };
         assert_eq!(
             (&virsh, &ours),
-            (want, want),
+            (virsh_want, want),
             "case {i}: virsh and this crate disagree with the expectation \
              for {name:?} (default {default:?}) under:\n{text}"
         );

@@ -22,6 +22,7 @@ use libvirt_proto::client::{
     Resubscribing, Resumed,
 };
 use libvirt_proto::client_config::ConfigSource;
+use libvirt_proto::engine::CloseReason;
 
 /// Long enough for anything here; only a hang reaches it.
 const HANG: Duration = Duration::from_secs(60);
@@ -81,7 +82,7 @@ async fn state(conn: &Reconnecting, want: impl Fn(&ConnectionState) -> bool) -> 
 
 #[tokio::test]
 async fn a_restarted_daemon_is_connected_again_and_subscribed_again() {
-    let Some(d) = Daemon::start("reconnect") else {
+    let Some(mut d) = Daemon::start("reconnect") else {
         return;
     };
     let uri = d.uri();
@@ -92,54 +93,60 @@ async fn a_restarted_daemon_is_connected_again_and_subscribed_again() {
         conn.state(),
         ConnectionState::Connected { generation: 1 }
     ));
-    let first = conn.connected().await.unwrap();
+    let mut client = conn.connected().await.unwrap();
     let mut events = lifecycle(&conn).await;
-    let dom = first.domain_lookup_by_name("test").await.unwrap();
+    assert!(events.current().unwrap().callback_id().is_some());
+    let dom = client.domain_lookup_by_name("test").await.unwrap();
     dom.suspend().await.unwrap();
     lifecycle_event(&mut events, DomainEventType::SUSPENDED).await;
 
-    // The daemon dies: the subscription says so, the old connection's
-    // calls fail, and attempts fail while nothing listens.
-    drop(d);
-    match within("the loss", events.next()).await {
-        Some(Ok(Resumed::Disconnected(ClientError::ConnectionLost(_)))) => {}
-        other => panic!("expected the loss, got {other:?}"),
-    }
-    assert!(matches!(
-        first.connect_get_lib_version().await,
-        Err(ClientError::ConnectionLost(_))
-    ));
-    let failing = state(
-        &conn,
-        |s| matches!(s, ConnectionState::Reconnecting { attempt, .. } if *attempt >= 2),
-    )
-    .await;
-    let ConnectionState::Reconnecting { cause, .. } = failing else {
-        unreachable!()
-    };
-    assert!(matches!(cause, ClientError::Connect { .. }), "{cause:?}");
-    assert!(conn.client().is_none());
+    for generation in [2, 3] {
+        // The daemon dies: the subscription says so, the old
+        // connection's calls fail, and attempts fail while nothing
+        // listens.
+        drop(d);
+        match within("the loss", events.next()).await {
+            Some(Ok(Resumed::Disconnected(ClientError::ConnectionLost(_)))) => {}
+            other => panic!("expected the loss, got {other:?}"),
+        }
+        assert!(events.current().is_none());
+        assert!(matches!(
+            client.connect_get_lib_version().await,
+            Err(ClientError::ConnectionLost(_))
+        ));
+        // An attempt failed: nothing listens on the socket.
+        state(&conn, |s| {
+            matches!(
+                s,
+                ConnectionState::Reconnecting {
+                    cause: ClientError::Connect { .. },
+                    ..
+                }
+            )
+        })
+        .await;
+        assert!(conn.client().is_none());
 
-    // Back on the same socket: a new connection, subscribed again.
-    let Some(_d) = Daemon::start("reconnect") else {
-        unreachable!("libvirtd ran a moment ago")
-    };
-    let second = within("the new connection", conn.connected())
-        .await
-        .unwrap();
-    assert!(matches!(
-        conn.state(),
-        ConnectionState::Connected { generation: 2 }
-    ));
-    assert!(second.connect_get_lib_version().await.is_ok());
-    match within("the new subscription", events.next()).await {
-        Some(Ok(Resumed::Reconnected)) => {}
-        other => panic!("expected the new subscription, got {other:?}"),
+        // Back on the same socket: a new connection, subscribed again.
+        d = Daemon::start("reconnect").expect("libvirtd ran a moment ago");
+        client = within("the new connection", conn.connected())
+            .await
+            .unwrap();
+        assert!(
+            matches!(conn.state(), ConnectionState::Connected { generation: g } if g == generation),
+            "{:?}",
+            conn.state()
+        );
+        assert!(client.connect_get_lib_version().await.is_ok());
+        match within("the new subscription", events.next()).await {
+            Some(Ok(Resumed::Reconnected)) => {}
+            other => panic!("expected the new subscription, got {other:?}"),
+        }
+        // A new daemon: "test" runs again, and its events come through.
+        let dom = client.domain_lookup_by_name("test").await.unwrap();
+        dom.suspend().await.unwrap();
+        lifecycle_event(&mut events, DomainEventType::SUSPENDED).await;
     }
-    // A new daemon: "test" runs again, and its events come through.
-    let dom = second.domain_lookup_by_name("test").await.unwrap();
-    dom.suspend().await.unwrap();
-    lifecycle_event(&mut events, DomainEventType::SUSPENDED).await;
 
     // Closing ends it all for good.
     conn.close().await;
@@ -147,13 +154,101 @@ async fn a_restarted_daemon_is_connected_again_and_subscribed_again() {
         conn.state(),
         ConnectionState::Ended(ClientError::Closed)
     ));
-    assert!(second.is_closed());
+    within("the close", client.closed()).await;
     assert!(matches!(conn.connected().await, Err(ClientError::Closed)));
     assert!(matches!(
         within("the end", events.next()).await,
         Some(Err(ClientError::Closed))
     ));
     assert!(events.next().await.is_none());
+}
+
+#[tokio::test]
+async fn closing_while_reconnecting_stops_it() {
+    let Some(d) = Daemon::start("reconnect-close") else {
+        return;
+    };
+    let conn = Reconnecting::connect(&d.uri(), options(), quick())
+        .await
+        .unwrap();
+    let mut events = lifecycle(&conn).await;
+    drop(d);
+    state(&conn, |s| matches!(s, ConnectionState::Reconnecting { .. })).await;
+    within("close", conn.close()).await;
+    assert!(matches!(
+        conn.state(),
+        ConnectionState::Ended(ClientError::Closed)
+    ));
+    assert!(matches!(
+        within("the loss", events.next()).await,
+        Some(Ok(Resumed::Disconnected(_)))
+    ));
+    assert!(matches!(
+        within("the end", events.next()).await,
+        Some(Err(ClientError::Closed))
+    ));
+}
+
+#[tokio::test]
+async fn the_last_handle_gone_closes_the_connection() {
+    let Some(d) = Daemon::start("reconnect-drop") else {
+        return;
+    };
+    let conn = Reconnecting::connect(&d.uri(), options(), quick())
+        .await
+        .unwrap();
+    let client = conn.connected().await.unwrap();
+    drop(conn);
+    assert!(matches!(
+        within("the close", client.closed()).await,
+        ClientError::Closed
+    ));
+}
+
+#[tokio::test]
+async fn a_frozen_daemon_is_given_up_by_keepalive_and_found_again() {
+    let Some(d) = Daemon::start("reconnect-frozen") else {
+        return;
+    };
+    // Quick keepalive and opening, so that the test does not wait on
+    // libvirt's defaults.
+    let options = options()
+        .with_keepalive((Duration::from_millis(200), 2))
+        .with_connect_timeout(Duration::from_millis(500));
+    let conn = Reconnecting::connect(&d.uri(), options, quick())
+        .await
+        .unwrap();
+    let mut events = lifecycle(&conn).await;
+    d.signal("STOP");
+    match within("the loss", events.next()).await {
+        Some(Ok(Resumed::Disconnected(ClientError::ConnectionLost(
+            CloseReason::KeepaliveTimeout,
+        )))) => {}
+        other => {
+            d.signal("CONT");
+            panic!("expected keepalive to give up, got {other:?}")
+        }
+    }
+    // The frozen daemon's socket takes the connection and says nothing.
+    state(&conn, |s| {
+        matches!(
+            s,
+            ConnectionState::Reconnecting {
+                cause: ClientError::Timeout(_),
+                ..
+            }
+        )
+    })
+    .await;
+    d.signal("CONT");
+    let client = within("the new connection", conn.connected())
+        .await
+        .unwrap();
+    assert!(client.connect_get_lib_version().await.is_ok());
+    assert!(matches!(
+        within("the new subscription", events.next()).await,
+        Some(Ok(Resumed::Reconnected))
+    ));
 }
 
 #[tokio::test]
@@ -191,16 +286,25 @@ async fn it_gives_up_after_the_attempts_allowed() {
 
 #[tokio::test]
 async fn closing_a_connection_it_handed_out_ends_it() {
-    let Some(d) = Daemon::start("reconnect-client-close") else {
+    let Some(_d) = Daemon::start("reconnect-client-close") else {
         return;
     };
-    let conn = Reconnecting::connect(&d.uri(), options(), quick())
+    let conn = Reconnecting::connect(&_d.uri(), options(), quick())
         .await
         .unwrap();
+    let mut watch = conn.watch();
+    assert!(matches!(
+        watch.changed().await,
+        Some(ConnectionState::Connected { generation: 1 })
+    ));
     conn.connected().await.unwrap().close().await;
-    let ended = state(&conn, |s| matches!(s, ConnectionState::Ended(_))).await;
-    assert!(matches!(ended, ConnectionState::Ended(ClientError::Closed)));
-    // The daemon is still there; nothing was opened again.
+    // Straight to the end, with the daemon still there: no attempt.
+    let next = within("the end", watch.changed()).await;
+    assert!(
+        matches!(next, Some(ConnectionState::Ended(ClientError::Closed))),
+        "{next:?}"
+    );
+    assert!(within("the watch's end", watch.changed()).await.is_none());
     assert!(conn.client().is_none());
 }
 
@@ -241,4 +345,36 @@ async fn a_refused_subscription_is_returned() {
         .connect_get_lib_version()
         .await
         .is_ok());
+}
+
+#[tokio::test]
+async fn an_alias_is_looked_up_once() {
+    let Some(d) = Daemon::start("reconnect-alias") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("lvp-reconnect-alias-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("libvirt.conf");
+    std::fs::write(&conf, format!("uri_aliases = [ \"here={}\" ]\n", d.uri())).unwrap();
+    let options = ConnectOptions::default().with_config(ConfigSource::File(conf.clone()));
+    let conn = Reconnecting::connect("here", options, quick().with_attempts(50))
+        .await
+        .unwrap();
+    // The alias now names another daemon; the connection still goes back
+    // to the one it opened.
+    std::fs::write(
+        &conf,
+        "uri_aliases = [ \"here=test+unix:///default?socket=/nonexistent/sock\" ]\n",
+    )
+    .unwrap();
+    drop(d);
+    state(&conn, |s| matches!(s, ConnectionState::Reconnecting { .. })).await;
+    let _d = Daemon::start("reconnect-alias").expect("libvirtd ran a moment ago");
+    let client = within("the new connection", conn.connected()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(client.unwrap().connect_get_lib_version().await.is_ok());
+    assert!(matches!(
+        conn.state(),
+        ConnectionState::Connected { generation: 2 }
+    ));
 }

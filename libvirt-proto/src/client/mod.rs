@@ -339,6 +339,9 @@ struct Shared {
     options: ConnectOptions,
     /// See [`Client::uri`]; set once the connection is open.
     uri: OnceLock<String>,
+    /// What opens this connection's daemon again: the URI once resolved,
+    /// empty when the local daemon was probed for.
+    reopen: OnceLock<String>,
 }
 
 impl Client {
@@ -393,6 +396,7 @@ impl Client {
             .unwrap_or(Err(ClientError::Timeout(timeout)));
         trace::opened(uri, parsed.transport, opened.as_ref().map(|_| ()));
         let client = Client::from_parts(opened?, options);
+        let _ = client.shared.reopen.set(uri.to_owned());
         // Without a URI of its own, the connection's is the daemon's
         // answer, as libvirt's remote driver asks for it.
         let uri = if uri.is_empty() {
@@ -420,6 +424,12 @@ impl Client {
         let _ = self.shared.uri.set(uri);
     }
 
+    /// The name that opens this connection's daemon again: its URI with
+    /// aliases and defaults resolved, or empty to probe again.
+    pub(crate) fn reopen_name(&self) -> &str {
+        self.shared.reopen.get().map_or("", String::as_str)
+    }
+
     fn from_parts(connection: Connection, options: ConnectOptions) -> Client {
         Client {
             shared: Arc::new(Shared {
@@ -429,6 +439,7 @@ impl Client {
                 next_tag: AtomicU64::new(1),
                 options,
                 uri: OnceLock::new(),
+                reopen: OnceLock::new(),
             }),
         }
     }
@@ -614,7 +625,7 @@ impl Client {
     }
 
     /// Ends the connection without the closing call.
-    async fn shutdown(&self) {
+    pub(crate) async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
         if self.shared.commands.send(Command::Close(tx)).is_ok() {
             let _ = rx.await;

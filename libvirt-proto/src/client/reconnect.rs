@@ -1,17 +1,24 @@
 //! A connection that opens itself again when it is lost: [`Reconnecting`]
 //! watches its [`Client`] and, when the connection ends by anything but
-//! [`Reconnecting::close`] (the daemon restarted, keepalive gave up, the
-//! transport failed), opens the same URI again with growing, jittered
-//! delays ([`Backoff`]).
+//! a close (the daemon restarted, keepalive gave up on a frozen daemon,
+//! the transport failed), opens it again with growing, jittered delays
+//! ([`Backoff`]), to the same URI: the one the first connection resolved
+//! (aliases and defaults are not looked up again), or, for a probed
+//! local daemon, whatever probing finds then.
 //!
 //! What was in flight on the lost connection is not replayed: its calls
 //! fail with [`ClientError::ConnectionLost`], as they would without this
 //! type, because only the caller knows whether a call may run twice. A
 //! caller asks [`Reconnecting::connected`] for the connection of the
 //! moment and tries again when it decides to. Event subscriptions made
-//! through [`Reconnecting::resubscribing`] are made again on every new
-//! connection, and say so ([`Resumed::Reconnected`]): events of the time
-//! between are lost, as they are for libvirt's own clients.
+//! through [`Reconnecting::resubscribing`] are made again on the newest
+//! connection when the stream is next polled, and say so
+//! ([`Resumed::Reconnected`]): events of the time between are lost, as
+//! they are for libvirt's own clients.
+//!
+//! A frozen daemon is noticed by keepalive (on by default): with
+//! [`ConnectOptions::with_keepalive(None)`](ConnectOptions::with_keepalive)
+//! only a transport error or the daemon's end of the connection is.
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
@@ -63,7 +70,9 @@ impl Backoff {
     }
 
     /// How many attempts in a row may fail before [`Reconnecting`] gives
-    /// up (`None`: never).
+    /// up (`None`: never). An attempt whose connection is lost again
+    /// before it stayed open for the longest delay counts as failed, so a
+    /// daemon that accepts and dies at once is not hammered.
     pub fn with_attempts(mut self, attempts: impl Into<Option<u32>>) -> Self {
         self.attempts = attempts.into();
         self
@@ -96,14 +105,15 @@ pub enum ConnectionState {
     Reconnecting {
         /// The attempt under way (from 1).
         attempt: u32,
-        /// What ended the connection, or why the last attempt failed.
+        /// What ended the connection, or why the last attempt failed
+        /// (refused credentials included: they are tried again too).
         cause: ClientError,
     },
     /// Over for good: [`ClientError::Closed`] after
     /// [`Reconnecting::close`] (or [`Client::close`] on a connection it
     /// handed out), otherwise why the last attempt failed when
-    /// [`Backoff::with_attempts`] ran out or the URI or configuration
-    /// cannot work ([`ClientError::Uri`], [`ClientError::Config`]).
+    /// [`Backoff::with_attempts`] ran out or the URI cannot work
+    /// ([`ClientError::Uri`]).
     Ended(ClientError),
 }
 
@@ -116,9 +126,10 @@ struct Link {
 }
 
 /// A connection to one URI that is opened again whenever it is lost;
-/// cheap to clone, every clone sharing it. The connection ends when
-/// [`close`](Reconnecting::close) is called or the last clone (and the
-/// last [`Resubscribing`] stream) is dropped.
+/// cheap to clone, every clone sharing it. It ends when
+/// [`close`](Reconnecting::close) is called or when the last clone and the
+/// last [`Resubscribing`] stream are dropped, which also closes the
+/// connection handed out last.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), libvirt_proto::client::ClientError> {
@@ -159,6 +170,10 @@ struct Inner {
     stop: watch::Sender<bool>,
 }
 
+/// How long closing waits for the daemon's answer to `CONNECT_CLOSE`
+/// before it ends the connection without it.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 impl Reconnecting {
     /// Opens `uri` (read as [`Client::connect_with`] reads it) and keeps
     /// it open. The first connection's failure is returned as it is, not
@@ -176,7 +191,7 @@ impl Reconnecting {
         let (stop, stop_rx) = watch::channel(false);
         tokio::spawn(supervise(
             Supervisor {
-                uri: uri.to_owned(),
+                uri: client.reopen_name().to_owned(),
                 options,
                 backoff,
                 link: link_tx,
@@ -191,7 +206,16 @@ impl Reconnecting {
 
     /// Where the connection stands now.
     pub fn state(&self) -> ConnectionState {
-        self.inner.link.borrow().state.clone()
+        let link = self.inner.link.borrow();
+        match &link.state {
+            ConnectionState::Ended(_) => link.state.clone(),
+            // The supervising task is gone without a word: its runtime
+            // shut down.
+            _ if self.inner.link.has_changed().is_err() => {
+                ConnectionState::Ended(ClientError::Closed)
+            }
+            state => state.clone(),
+        }
     }
 
     /// The states as they change, starting from the present one.
@@ -201,7 +225,8 @@ impl Reconnecting {
         StateWatch { rx }
     }
 
-    /// The open connection, if there is one now.
+    /// The open connection, if there is one now. See
+    /// [`connected`](Self::connected) for what it is and is not.
     pub fn client(&self) -> Option<Client> {
         let link = self.inner.link.borrow();
         link.client.clone().filter(|c| !c.is_closed())
@@ -210,6 +235,11 @@ impl Reconnecting {
     /// The open connection, waiting for one while it is being opened
     /// again; the error that ended it for good once it has
     /// ([`ConnectionState::Ended`]).
+    ///
+    /// The [`Client`] is that one connection: when it is lost, its calls
+    /// fail and a new one is to be asked for. Closing it
+    /// ([`Client::close`]) ends the `Reconnecting` for good, for every
+    /// clone; it is also closed once every `Reconnecting` handle is gone.
     pub async fn connected(&self) -> Result<Client, ClientError> {
         self.connected_after(0).await.map(|(client, _)| client)
     }
@@ -231,7 +261,7 @@ impl Reconnecting {
                     _ => {}
                 }
             }
-            // The supervisor always publishes `Ended` before it stops.
+            // Gone without `Ended`: its runtime shut down.
             if rx.changed().await.is_err() {
                 return Err(ClientError::Closed);
             }
@@ -241,8 +271,9 @@ impl Reconnecting {
     /// Events of a subscription that `subscribe` makes on the connection
     /// (for example `|client| async move { client.domain_events(id,
     /// None).await }`), and makes again on each new one. The first is made
-    /// before this returns, and its error returned: events after that are
-    /// not missed. See [`Resumed`] for what the stream gives.
+    /// before this returns (waiting for a connection while there is none)
+    /// and its refusal returned: events after that are not missed. See
+    /// [`Resumed`] for what the stream gives.
     pub async fn resubscribing<F, Fut, S, T>(
         &self,
         subscribe: F,
@@ -262,9 +293,10 @@ impl Reconnecting {
         })
     }
 
-    /// Ends the connection for good (with `CONNECT_CLOSE` when it is
-    /// open) and stops opening it again; every clone then gets
-    /// [`ClientError::Closed`].
+    /// Ends the connection for good and stops opening it again: the open
+    /// connection is closed (with `CONNECT_CLOSE`, given up after a few
+    /// seconds without an answer), and every clone then gets
+    /// [`ClientError::Closed`], or the error that had ended it already.
     pub async fn close(&self) {
         let _ = self.inner.stop.send(true);
         let mut rx = self.inner.link.clone();
@@ -293,6 +325,7 @@ impl StateWatch {
 
 /// What the supervising task needs.
 struct Supervisor {
+    /// What [`Client::reopen_name`] gave.
     uri: String,
     options: ConnectOptions,
     backoff: Backoff,
@@ -310,31 +343,45 @@ impl Supervisor {
     async fn stopped(&mut self) {
         let _ = self.stop.wait_for(|stop| *stop).await;
     }
+
+    /// Ends it all: `Ended(Closed)` first, so that nobody is handed the
+    /// connection while it closes.
+    async fn close(&self, client: Option<Client>) {
+        self.publish(None, ConnectionState::Ended(ClientError::Closed));
+        if let Some(client) = client {
+            if tokio::time::timeout(CLOSE_GRACE, client.close())
+                .await
+                .is_err()
+            {
+                client.shutdown().await;
+            }
+        }
+    }
 }
 
 /// Whether opening again cannot help, or is not wanted: a `Client`
 /// handed out was closed.
 fn is_permanent(e: &ClientError) -> bool {
-    matches!(
-        e,
-        ClientError::Uri(_) | ClientError::Config(_) | ClientError::Closed
-    )
+    matches!(e, ClientError::Uri(_) | ClientError::Closed)
 }
 
 /// Watches `client` and opens the connection again when it is lost.
 async fn supervise(mut sup: Supervisor, mut client: Client) {
     let mut generation = 1;
+    let mut attempt = 0;
     loop {
+        let opened_at = tokio::time::Instant::now();
         let mut cause = tokio::select! {
+            biased;
+            () = sup.stopped() => return sup.close(Some(client)).await,
             why = client.closed() => why,
-            () = sup.stopped() => {
-                client.close().await;
-                sup.publish(None, ConnectionState::Ended(ClientError::Closed));
-                return;
-            }
         };
         drop(client);
-        let mut attempt = 0;
+        // A connection that stayed up starts the count again; one lost at
+        // once goes on with it, and with its delays.
+        if opened_at.elapsed() >= sup.backoff.max {
+            attempt = 0;
+        }
         client = loop {
             attempt += 1;
             let out_of_attempts = sup.backoff.attempts.is_some_and(|n| attempt > n);
@@ -357,11 +404,9 @@ async fn supervise(mut sup: Supervisor, mut client: Client) {
                 Client::connect_with(&uri, options).await
             };
             let opened = tokio::select! {
+                biased;
+                () = sup.stopped() => return sup.close(None).await,
                 opened = open => opened,
-                () = sup.stopped() => {
-                    sup.publish(None, ConnectionState::Ended(ClientError::Closed));
-                    return;
-                }
             };
             match opened {
                 Ok(client) => break client,
@@ -397,7 +442,9 @@ type Subscribe<S> = Arc<
 /// A subscription that [`Reconnecting`] makes again on each connection
 /// (from [`Reconnecting::resubscribing`]). It ends after the connection
 /// does for good, the last item being why; a subscription the daemon
-/// refuses ends it the same way, with the daemon's error. Dropping the
+/// refuses ends it the same way, with the daemon's error (one that got no
+/// answer in time is tried again). A subscription's stream that ends
+/// while its connection is open ends this one too. Dropping the
 /// future of [`next`](Self::next) loses nothing (it is cancel-safe): a
 /// subscription under way is kept by the stream.
 pub struct Resubscribing<S> {
@@ -434,6 +481,8 @@ async fn subscription<S>(
             Ok(stream) => return Ok((stream, generation)),
             // Lost again before the subscription was made.
             Err(ClientError::ConnectionLost(_)) => seen = generation,
+            // No answer in time: again, on whichever connection is open.
+            Err(ClientError::Timeout(_)) => seen = generation - 1,
             Err(e) => return Err(e),
         }
     }
@@ -446,6 +495,16 @@ where
     /// The next item; `None` after the connection has ended for good.
     pub async fn next(&mut self) -> Option<Result<Resumed<T>, ClientError>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// The subscription on the present connection, while there is one
+    /// (for its [`EventStream::lost`](super::EventStream::lost) count or
+    /// callback id).
+    pub fn current(&self) -> Option<&S> {
+        match &self.state {
+            SubState::Live(stream) => Some(stream),
+            _ => None,
+        }
     }
 }
 
@@ -477,10 +536,15 @@ where
                     let lost = match std::task::ready!(Pin::new(stream).poll_next(cx)) {
                         Some(Ok(event)) => return Poll::Ready(Some(Ok(Resumed::Event(event)))),
                         Some(Err(e @ ClientError::ConnectionLost(_))) => Some(e),
-                        // Closed for good: the subscription's end says
-                        // why.
-                        Some(Err(ClientError::Closed)) | None => None,
+                        // Closed for good: subscribing again says why.
+                        Some(Err(ClientError::Closed)) => None,
                         Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                        // An event stream gives its connection's end
+                        // before it ends: this one ended of its own.
+                        None => {
+                            this.state = SubState::Done;
+                            return Poll::Ready(None);
+                        }
                     };
                     let again =
                         subscription(this.conn.clone(), this.subscribe.clone(), this.generation);
