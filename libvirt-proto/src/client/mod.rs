@@ -382,6 +382,7 @@ impl Client {
             options.keepalive,
         );
         let timeout = options.connect_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
         let open = async {
             let conn = transport::connect(&parsed, options.read_only, false, defaults).await?;
             driver::start(
@@ -391,16 +392,19 @@ impl Client {
             )
             .await
         };
-        let opened = tokio::time::timeout(timeout, open)
+        let opened = tokio::time::timeout_at(deadline, open)
             .await
             .unwrap_or(Err(ClientError::Timeout(timeout)));
         trace::opened(uri, parsed.transport, opened.as_ref().map(|_| ()));
         let client = Client::from_parts(opened?, options);
         let _ = client.shared.reopen.set(uri.to_owned());
         // Without a URI of its own, the connection's is the daemon's
-        // answer, as libvirt's remote driver asks for it.
+        // answer, as libvirt's remote driver asks for it: part of opening,
+        // within its time.
         let uri = if uri.is_empty() {
-            client.connect_get_uri().await?
+            tokio::time::timeout_at(deadline, client.connect_get_uri())
+                .await
+                .unwrap_or(Err(ClientError::Timeout(timeout)))?
         } else {
             uri.to_owned()
         };
