@@ -91,6 +91,44 @@ macro_rules! programs {
             fn to_bytes(&self) -> Result<Vec<u8>, rt::Error> {
                 match self { $(Reply::$variant(r) => rt::to_bytes(r),)* }
             }
+
+            /// The program and procedure numbers of the call this answers.
+            pub fn procedure_number(&self) -> (u32, i32) {
+                match self {
+                    $(Reply::$variant(r) => (
+                        $module::program::NUMBER,
+                        r.procedure().info().number as i32,
+                    ),)*
+                }
+            }
+        }
+
+        impl rt::Encode for Reply {
+            fn encode(&self, w: &mut rt::Writer<'_>) -> Result<(), rt::Error> {
+                match self { $(Reply::$variant(r) => r.encode(w),)* }
+            }
+
+            fn encoded_len(&self) -> usize {
+                match self { $(Reply::$variant(r) => r.encoded_len(),)* }
+            }
+        }
+
+        impl Call {
+            /// What the specification says of this call's procedure
+            /// (its name, whether it opens a stream, ...).
+            pub fn procedure_info(&self) -> &'static rt::ProcedureInfo {
+                match self { $(Call::$variant(c) => c.procedure().info(),)* }
+            }
+
+            /// The program and procedure numbers of this call.
+            pub fn procedure_number(&self) -> (u32, i32) {
+                match self {
+                    $(Call::$variant(c) => (
+                        $module::program::NUMBER,
+                        c.procedure().info().number as i32,
+                    ),)*
+                }
+            }
         }
 
         impl Message {
@@ -107,6 +145,39 @@ macro_rules! programs {
                 match self {
                     $(Message::$variant(m) => rt::to_bytes(m),)*
                     Message::Keepalive(k) => rt::to_bytes(k),
+                }
+            }
+
+            /// The program, its version and the procedure number of this
+            /// message's header.
+            pub fn header_numbers(&self) -> (u32, u32, i32) {
+                match self {
+                    $(Message::$variant(m) => (
+                        $module::program::NUMBER,
+                        $module::program::VERSION,
+                        m.procedure().info().number as i32,
+                    ),)*
+                    Message::Keepalive(k) => (
+                        keepalive::program::NUMBER,
+                        keepalive::program::VERSION,
+                        k.procedure().info().number as i32,
+                    ),
+                }
+            }
+        }
+
+        impl rt::Encode for Message {
+            fn encode(&self, w: &mut rt::Writer<'_>) -> Result<(), rt::Error> {
+                match self {
+                    $(Message::$variant(m) => m.encode(w),)*
+                    Message::Keepalive(k) => k.encode(w),
+                }
+            }
+
+            fn encoded_len(&self) -> usize {
+                match self {
+                    $(Message::$variant(m) => m.encoded_len(),)*
+                    Message::Keepalive(k) => k.encoded_len(),
                 }
             }
         }

@@ -84,6 +84,9 @@ pub mod engine;
 pub mod error;
 pub mod frame;
 mod local_file;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 pub mod socket;
 pub mod typed_params;
 pub mod uri;

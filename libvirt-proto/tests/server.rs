@@ -1,0 +1,319 @@
+//! The server framework with a fake hypervisor of a few procedures,
+//! spoken to by this crate's client and by the real `virsh`: the open
+//! handshake, calls answered concurrently, errors (unsupported, a wrong
+//! reply, a stream), events pushed to a registered callback, and
+//! `CONNECT_CLOSE`.
+//!
+//! The `virsh` parts need `virsh`; without it they say so and pass,
+//! unless `LIBVIRT_PROTO_DAEMON_TESTS=1` (`cargo xtask test`).
+
+#![cfg(all(feature = "client", feature = "server"))]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libvirt_proto::api::{DomainEventID, DomainEventType};
+use libvirt_proto::client::{Client, ClientError, ConnectOptions, DomainEvent};
+use libvirt_proto::client_config::ConfigSource;
+use libvirt_proto::dispatch::{Call, Message, Reply};
+use libvirt_proto::error::RemoteError;
+use libvirt_proto::error_codes::ErrorNumber;
+use libvirt_proto::remote::{self, program};
+use libvirt_proto::server::{unsupported, Peer, Server, ServerOptions, Service};
+use tokio::sync::Notify;
+
+/// libvirt's `VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`.
+const REMOTE_EVENT_CALLBACK: i32 = 14;
+
+/// A hypervisor of one domain, "fake".
+#[derive(Default)]
+struct Fake {
+    /// `CONNECT_GET_VERSION` answers only once this is notified.
+    release_version: Notify,
+}
+
+fn fake_domain() -> remote::NonnullDomain {
+    remote::NonnullDomain {
+        name: "fake".into(),
+        uuid: [7; 16].into(),
+        id: 1,
+    }
+}
+
+impl Service for Fake {
+    async fn call(&self, peer: &Peer, call: Call) -> Result<Reply, RemoteError> {
+        use program::Call as C;
+        use program::Reply as R;
+        let Call::Remote(remote) = call else {
+            return Err(unsupported(&call));
+        };
+        Ok(Reply::Remote(match remote {
+            C::ConnectOpen(_) => R::ConnectOpen(()),
+            // Event callbacks, as libvirt numbers the feature.
+            C::ConnectSupportsFeature(f) => {
+                R::ConnectSupportsFeature(remote::ConnectSupportsFeatureRet {
+                    supported: i32::from(f.feature == REMOTE_EVENT_CALLBACK),
+                })
+            }
+            C::ConnectGetHostname(()) => R::ConnectGetHostname(remote::ConnectGetHostnameRet {
+                hostname: "rusty".into(),
+            }),
+            C::ConnectGetLibVersion(()) => {
+                R::ConnectGetLibVersion(remote::ConnectGetLibVersionRet {
+                    lib_ver: 11_003_000,
+                })
+            }
+            C::ConnectGetVersion(()) => {
+                self.release_version.notified().await;
+                R::ConnectGetVersion(remote::ConnectGetVersionRet { hv_ver: 42 })
+            }
+            // The wrong reply, on purpose.
+            C::ConnectGetType(()) => R::ConnectGetHostname(remote::ConnectGetHostnameRet {
+                hostname: "wrong".into(),
+            }),
+            C::ConnectDomainEventCallbackRegisterAny(_) => {
+                // The event goes out once the reply has: what the client
+                // then gets is the callback's first event.
+                let peer = peer.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let event = remote::DomainEventCallbackLifecycleMsg {
+                        callback_id: 7,
+                        msg: remote::DomainEventLifecycleMsg {
+                            dom: fake_domain(),
+                            event: DomainEventType::STARTED.0,
+                            detail: 0,
+                        },
+                    };
+                    let message = program::Message::DomainEventCallbackLifecycle(event);
+                    let _ = peer.send_event(Message::Remote(message)).await;
+                });
+                R::ConnectDomainEventCallbackRegisterAny(
+                    remote::ConnectDomainEventCallbackRegisterAnyRet { callback_id: 7 },
+                )
+            }
+            C::ConnectDomainEventCallbackDeregisterAny(_) => {
+                R::ConnectDomainEventCallbackDeregisterAny(())
+            }
+            C::DomainLookupByName(a) if a.name == "fake" => {
+                R::DomainLookupByName(remote::DomainLookupByNameRet { dom: fake_domain() })
+            }
+            other => return Err(unsupported(&Call::Remote(other))),
+        }))
+    }
+}
+
+struct Running {
+    dir: PathBuf,
+    fake: Arc<Fake>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    fn socket(&self) -> PathBuf {
+        self.dir.join("sock")
+    }
+
+    fn uri(&self) -> String {
+        format!("test+unix:///default?socket={}", self.socket().display())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A `Service` shared with the test, to reach its `Notify`.
+struct Shared(Arc<Fake>);
+
+impl Service for Shared {
+    async fn call(&self, peer: &Peer, call: Call) -> Result<Reply, RemoteError> {
+        self.0.call(peer, call).await
+    }
+}
+
+fn start(name: &str) -> Running {
+    start_with(name, ServerOptions::default())
+}
+
+fn start_with(name: &str, options: ServerOptions) -> Running {
+    let dir = std::env::temp_dir().join(format!("lvp-server-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let listener = tokio::net::UnixListener::bind(dir.join("sock")).unwrap();
+    let fake = Arc::new(Fake::default());
+    let server = Server::new(Shared(fake.clone()), options);
+    let task = tokio::spawn(async move { server.serve_unix(listener).await });
+    Running { dir, fake, task }
+}
+
+async fn client(server: &Running) -> Client {
+    let options = ConnectOptions::default().with_config(ConfigSource::None);
+    Client::connect_with(&server.uri(), options).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_client_opens_calls_and_closes() {
+    let server = start("calls");
+    let client = client(&server).await;
+    assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+    assert_eq!(client.connect_get_lib_version().await.unwrap(), 11_003_000);
+    let dom = client.domain_lookup_by_name("fake").await.unwrap();
+    assert_eq!(dom.id, 1);
+    client.close().await;
+}
+
+#[tokio::test]
+async fn calls_are_answered_as_they_finish() {
+    let server = start("concurrent");
+    let client = client(&server).await;
+    let slow = tokio::spawn({
+        let client = client.clone();
+        async move { client.connect_get_version().await }
+    });
+    // Answered while the slow call waits.
+    for _ in 0..3 {
+        assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+    }
+    assert!(!slow.is_finished());
+    server.fake.release_version.notify_one();
+    assert_eq!(slow.await.unwrap().unwrap(), 42);
+}
+
+#[tokio::test]
+async fn errors_reach_the_client_and_the_connection_goes_on() {
+    let server = start("errors");
+    let client = client(&server).await;
+    // Not implemented by the service.
+    match client.connect_get_capabilities().await {
+        Err(ClientError::Unsupported(e)) => assert_eq!(e.code, ErrorNumber::ERR_NO_SUPPORT),
+        other => panic!("{other:?}"),
+    }
+    // The service's reply is for another procedure.
+    match client.connect_get_type().await {
+        Err(ClientError::Remote(e)) => {
+            assert_eq!(e.code, ErrorNumber::ERR_INTERNAL_ERROR);
+            assert!(e
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("REMOTE_PROC_CONNECT_GET_TYPE"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A stream procedure: not supported by the server yet.
+    let dom = client.domain_lookup_by_name("fake").await.unwrap();
+    assert!(matches!(
+        dom.screenshot(0, 0).await,
+        Err(ClientError::Unsupported(_))
+    ));
+    assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+#[tokio::test]
+async fn events_reach_a_registered_callback() {
+    let server = start("events");
+    let client = client(&server).await;
+    let mut events = client
+        .domain_events(DomainEventID::LIFECYCLE, None)
+        .await
+        .unwrap();
+    assert_eq!(events.callback_id(), Some(7));
+    let event = tokio::time::timeout(Duration::from_secs(30), events.next())
+        .await
+        .expect("no event");
+    match event {
+        Some(Ok(DomainEvent::Lifecycle { domain, event, .. })) => {
+            assert_eq!(domain.name, "fake");
+            assert_eq!(event, DomainEventType::STARTED);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `virsh -c <server> args...`, on a blocking thread.
+async fn virsh(server: &Running, args: &[&str]) -> Option<std::process::Output> {
+    if Command::new("virsh").arg("--version").output().is_err() {
+        assert!(
+            !common::required(),
+            "virsh not found but LIBVIRT_PROTO_DAEMON_TESTS=1"
+        );
+        eprintln!("skipped: virsh not found");
+        return None;
+    }
+    let mut cmd = Command::new("virsh");
+    cmd.arg("-c")
+        .arg(server.uri())
+        .args(args)
+        .env("LC_ALL", "C");
+    Some(
+        tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn virsh_talks_to_it() {
+    let server = start("virsh");
+    let Some(out) = virsh(&server, &["hostname"]).await else {
+        return;
+    };
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "rusty");
+
+    // What the service does not do, virsh reports as libvirt's error.
+    let out = virsh(&server, &["capabilities"]).await.unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("this function is not supported by the connection driver"),
+        "{stderr}"
+    );
+
+    // An event pushed by the service, as `virsh event` prints it.
+    let out = virsh(
+        &server,
+        &["event", "--event", "lifecycle", "--timeout", "5"],
+    )
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("event 'lifecycle' for domain 'fake': Started"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_client_is_dropped_by_keepalive() {
+    use tokio::io::AsyncReadExt;
+
+    let options = ServerOptions::default().with_keepalive((Duration::from_millis(50), 2));
+    let server = start_with("keepalive", options);
+    let mut silent = tokio::net::UnixStream::connect(server.socket())
+        .await
+        .unwrap();
+    // It reads the server's pings and never answers: the server ends the
+    // connection after two of them.
+    let mut seen = Vec::new();
+    let read_all = silent.read_to_end(&mut seen);
+    tokio::time::timeout(Duration::from_secs(30), read_all)
+        .await
+        .expect("still open")
+        .unwrap();
+    // Each ping is a 28-byte frame of the keepalive program.
+    assert!(seen.len() >= 2 * 28, "{} bytes", seen.len());
+    assert_eq!(&seen[4..8], &0x6b65_6570u32.to_be_bytes());
+    // Other clients are served meanwhile and after.
+    let client = client(&server).await;
+    assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
