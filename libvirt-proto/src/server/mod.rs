@@ -1,5 +1,6 @@
 //! A libvirt RPC server on tokio (feature `server`): a task per
-//! connection over the sans-IO [`ServerEngine`](crate::engine::ServerEngine), answering calls with a
+//! connection over the sans-IO
+//! [`ServerEngine`](crate::engine::ServerEngine), answering calls with a
 //! [`Service`] of your own. For a daemon that speaks libvirt's protocol,
 //! or a fake `libvirtd` that tests a management program, `virsh` or the
 //! C library without a hypervisor.
