@@ -162,8 +162,10 @@ impl ServerEngine {
     ///   unparsed); answering one resumes at once, and its reply may be
     ///   followed by more events;
     /// - more than [`OUTPUT_THROTTLE`] bytes wait to be sent
-    ///   ([`ServerEngine::queued_output`]); frames already received are
-    ///   still taken, and taking the output resumes;
+    ///   ([`ServerEngine::queued_output`]); frames already received wait
+    ///   too, and taking the output ([`ServerEngine::poll_transmit`])
+    ///   hands them out and resumes, so a driver polls for events after
+    ///   it;
     /// - a SASL step (`AUTH_SASL_START`, `AUTH_SASL_STEP`) is not yet
     ///   answered, or answered and the server has not yet set the layer
     ///   or polled for the next event: what the client sends after it may
@@ -285,7 +287,12 @@ impl ServerEngine {
     /// The next bytes to write: one frame, or with a security layer the
     /// packets carrying it.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.wire_transmit()
+        let t = self.wire_transmit();
+        if t.is_some() {
+            // Frames held back while the output was too large go on.
+            self.wire_parse();
+        }
+        t
     }
 
     /// The next event.
@@ -606,8 +613,12 @@ impl Role for ServerEngine {
         }
     }
 
+    /// Whether another frame may be parsed: a slot is free, and the
+    /// answers already queued are not past [`OUTPUT_THROTTLE`] (else a
+    /// client that does not read could have a whole read's worth of calls
+    /// answered into memory).
     fn accepting(&self) -> bool {
-        self.outstanding < self.max_requests
+        self.outstanding < self.max_requests && self.wire.queued_output() <= OUTPUT_THROTTLE
     }
 
     fn on_close(&mut self, reason: CloseReason) {

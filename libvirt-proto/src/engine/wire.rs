@@ -92,7 +92,9 @@ impl Wire {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed.is_some() {
+        // No timer runs while an authentication step holds parsing (see
+        // `wire_timeout`): a deadline then would only be past at once.
+        if self.closed.is_some() || self.auth_hold {
             return None;
         }
         self.keepalive.deadline()
@@ -714,6 +716,24 @@ mod tests {
     }
 
     #[test]
+    fn no_timer_is_due_while_a_sasl_step_holds_parsing() {
+        let now = Instant::now();
+        let mut s = ServerEngine::new(now);
+        s.enable_keepalive(Duration::from_millis(10), 2, now);
+        assert!(s.poll_timeout().is_some());
+        s.handle_input(&sasl::step_call(1), now);
+        let (_, step) = call_serial(s.poll_event());
+        // The timer does not run now, so no deadline is given: one in the
+        // past would wake a driver at once, again and again.
+        assert_eq!(s.poll_timeout(), None);
+        s.handle_timeout(now + Duration::from_secs(1));
+        assert_eq!(s.poll_timeout(), None);
+        s.reply(&step, &sasl::final_step_ret()).unwrap();
+        assert!(s.poll_event().is_none());
+        assert!(s.poll_timeout().is_some());
+    }
+
+    #[test]
     fn after_a_sasl_step_without_a_layer_the_next_call_is_read() {
         let now = Instant::now();
         let mut s = ServerEngine::new(now);
@@ -850,22 +870,33 @@ mod tests {
     }
 
     #[test]
-    fn calls_after_a_large_reply_are_taken_without_more_input() {
+    fn calls_after_a_large_reply_wait_until_it_is_taken() {
         let now = Instant::now();
         let mut s = ServerEngine::new(now);
+        // One at a time, so that the others wait unparsed behind the first.
+        s.set_max_requests(1);
         let input: Vec<u8> = (1..=3).flat_map(sasl::lib_version_call).collect();
         s.handle_input(&input, now);
         let (_, first) = call_serial(s.poll_event());
+        assert!(s.poll_event().is_none());
         let big = crate::generated::remote::ConnectGetCapabilitiesRet {
             capabilities: crate::generated::remote::NonnullString("x".repeat(OUTPUT_THROTTLE)),
         };
         s.reply(&first, &big).unwrap();
         assert!(s.input_throttled(), "stop reading until the reply is taken");
-        // The calls that came with the first are the server's to answer
-        // now: a driver that writes, then waits to read, must not find
-        // them only after input that never comes.
-        assert_eq!(call_serial(s.poll_event()).0, 2);
-        assert_eq!(call_serial(s.poll_event()).0, 3);
+        // The calls that came with the first wait with it: answering them
+        // too would queue a read's worth of replies for a client that may
+        // not read.
+        assert!(s.poll_event().is_none());
+        // Taking the reply hands them out without more input: a driver
+        // that writes, then waits to read, does not wait for nothing.
+        assert!(s.poll_transmit().is_some());
+        let (serial, second) = call_serial(s.poll_event());
+        assert_eq!(serial, 2);
+        s.reply(&second, &()).unwrap();
+        let (serial, third) = call_serial(s.poll_event());
+        assert_eq!(serial, 3);
+        s.reply(&third, &()).unwrap();
         while s.poll_transmit().is_some() {}
         assert!(!s.input_throttled());
     }
