@@ -23,7 +23,7 @@ use libvirt_proto::dispatch::{Call, Message, Reply};
 use libvirt_proto::error::RemoteError;
 use libvirt_proto::error_codes::ErrorNumber;
 use libvirt_proto::remote::{self, program};
-use libvirt_proto::server::{unsupported, Peer, Server, ServerOptions, Service};
+use libvirt_proto::server::{unsupported, EventError, Peer, Server, ServerOptions, Service};
 use tokio::sync::Notify;
 
 /// libvirt's `VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`.
@@ -34,6 +34,8 @@ const REMOTE_EVENT_CALLBACK: i32 = 14;
 struct Fake {
     /// `CONNECT_GET_VERSION` answers only once this is notified.
     release_version: Notify,
+    /// The clients that opened.
+    opened: std::sync::Mutex<Vec<Peer>>,
 }
 
 fn fake_domain() -> remote::NonnullDomain {
@@ -52,7 +54,10 @@ impl Service for Fake {
             return Err(unsupported(&call));
         };
         Ok(Reply::Remote(match remote {
-            C::ConnectOpen(_) => R::ConnectOpen(()),
+            C::ConnectOpen(_) => {
+                self.opened.lock().unwrap().push(peer.clone());
+                R::ConnectOpen(())
+            }
             // Event callbacks, as libvirt numbers the feature.
             C::ConnectSupportsFeature(f) => {
                 R::ConnectSupportsFeature(remote::ConnectSupportsFeatureRet {
@@ -99,6 +104,7 @@ impl Service for Fake {
             C::ConnectDomainEventCallbackDeregisterAny(_) => {
                 R::ConnectDomainEventCallbackDeregisterAny(())
             }
+            C::ConnectGetSysinfo(_) => panic!("a bug in the service"),
             C::DomainLookupByName(a) if a.name == "fake" => {
                 R::DomainLookupByName(remote::DomainLookupByNameRet { dom: fake_domain() })
             }
@@ -214,7 +220,34 @@ async fn errors_reach_the_client_and_the_connection_goes_on() {
         dom.screenshot(0, 0).await,
         Err(ClientError::Unsupported(_))
     ));
+    // The service panics: the client is answered, the connection goes on.
+    match client.connect_get_sysinfo(0).await {
+        Err(ClientError::Remote(e)) => assert_eq!(e.code, ErrorNumber::ERR_INTERNAL_ERROR),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+#[tokio::test]
+async fn clients_past_the_limit_wait_for_a_place() {
+    let server = start_with("max-clients", ServerOptions::default().with_max_clients(1));
+    let first = client(&server).await;
+    let second = tokio::spawn({
+        let uri = server.uri();
+        async move {
+            let options = ConnectOptions::default().with_config(ConfigSource::None);
+            Client::connect_with(&uri, options).await
+        }
+    });
+    // Round trips on the first give the second every chance to run; it
+    // cannot open while the first is served.
+    for _ in 0..20 {
+        first.connect_get_hostname().await.unwrap();
+    }
+    assert!(!second.is_finished());
+    first.close().await;
+    let second = second.await.unwrap().unwrap();
+    assert_eq!(second.connect_get_hostname().await.unwrap(), "rusty");
 }
 
 #[tokio::test]
@@ -295,25 +328,77 @@ async fn virsh_talks_to_it() {
 
 #[tokio::test]
 async fn a_silent_client_is_dropped_by_keepalive() {
-    use tokio::io::AsyncReadExt;
+    use libvirt_proto::engine::{ClientEngine, FEATURE_PROGRAM_KEEPALIVE};
+    use libvirt_proto::remote::program::procs;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let options = ServerOptions::default().with_keepalive((Duration::from_millis(50), 2));
     let server = start_with("keepalive", options);
     let mut silent = tokio::net::UnixStream::connect(server.socket())
         .await
         .unwrap();
-    // It reads the server's pings and never answers: the server ends the
-    // connection after two of them.
+    // It asks for keepalive, as libvirt's client does, which starts the
+    // server's pings; then it reads them and never answers: the server
+    // ends the connection after two of them.
+    let mut engine = ClientEngine::new(std::time::Instant::now());
+    engine
+        .call::<procs::ConnectSupportsFeature>(&remote::ConnectSupportsFeatureArgs {
+            feature: FEATURE_PROGRAM_KEEPALIVE,
+        })
+        .unwrap();
+    let ask = engine.poll_transmit().unwrap().bytes;
+    silent.write_all(&ask).await.unwrap();
     let mut seen = Vec::new();
     let read_all = silent.read_to_end(&mut seen);
     tokio::time::timeout(Duration::from_secs(30), read_all)
         .await
         .expect("still open")
         .unwrap();
-    // Each ping is a 28-byte frame of the keepalive program.
-    assert!(seen.len() >= 2 * 28, "{} bytes", seen.len());
-    assert_eq!(&seen[4..8], &0x6b65_6570u32.to_be_bytes());
+    // The answer (28 bytes and the flag), then pings: 28-byte frames of
+    // the keepalive program.
+    assert!(seen.len() >= 32 + 2 * 28, "{} bytes", seen.len());
+    assert_eq!(&seen[32 + 4..32 + 8], &0x6b65_6570u32.to_be_bytes());
     // Other clients are served meanwhile and after.
     let client = client(&server).await;
     assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+fn lifecycle_event(name: String) -> Message {
+    let event = remote::DomainEventCallbackLifecycleMsg {
+        callback_id: 7,
+        msg: remote::DomainEventLifecycleMsg {
+            dom: remote::NonnullDomain {
+                name: name.into(),
+                uuid: [7; 16].into(),
+                id: 1,
+            },
+            event: DomainEventType::STARTED.0,
+            detail: 0,
+        },
+    };
+    Message::Remote(program::Message::DomainEventCallbackLifecycle(event))
+}
+
+#[tokio::test]
+async fn events_too_large_or_for_a_gone_client_are_refused() {
+    let server = start("peer");
+    let client = client(&server).await;
+    let peer = server.fake.opened.lock().unwrap()[0].clone();
+    assert!(!peer.is_gone());
+    // Larger than a message may be: refused, not sent.
+    let huge = lifecycle_event("x".repeat(33 << 20));
+    assert_eq!(peer.try_send_event(huge), Err(EventError::TooLarge));
+    // A name longer than the protocol's strings may be.
+    let long = lifecycle_event("x".repeat((4 << 20) + 1));
+    assert_eq!(peer.try_send_event(long), Err(EventError::Invalid));
+    assert_eq!(peer.try_send_event(lifecycle_event("fake".into())), Ok(()));
+    client.close().await;
+    tokio::time::timeout(Duration::from_secs(30), peer.gone())
+        .await
+        .expect("the peer is not gone");
+    assert!(peer.is_gone());
+    assert_eq!(
+        peer.send_event(lifecycle_event("fake".into())).await,
+        Err(EventError::Gone)
+    );
 }

@@ -1,14 +1,17 @@
 //! One client's connection: a task that owns the transport and the
 //! [`ServerEngine`], reading while the engine takes input, writing what it
 //! queues (never awaiting a whole write, so a client that does not read
-//! holds up nothing else and keepalive still judges it), and handing each
-//! call to the service on a task of its own.
+//! still has its timers run and its keepalive judged), and running each
+//! call of the service as a task of its own, cancelled when the client
+//! goes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::{wrong_reply, Peer, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
@@ -17,12 +20,27 @@ use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
 use crate::frame::Header;
 use crate::generated::remote::{self, program};
+use crate::generated::virnet::MessageType;
 
 /// How much one read takes.
 const READ_CHUNK: usize = 64 << 10;
 
-/// A service's answer, for the call with this header.
-type Answer = (Header, Result<Reply, RemoteError>);
+/// How long the end of a connection may take to write.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// The service's calls under way, and the header each answers.
+struct Calls {
+    tasks: JoinSet<Result<Reply, RemoteError>>,
+    headers: HashMap<tokio::task::Id, Header>,
+}
+
+/// What the connection does besides the service's calls.
+struct State<'a> {
+    engine: ServerEngine,
+    options: &'a ServerOptions,
+    /// `CONNECT_CLOSE` was answered: end once that answer is written.
+    closing: bool,
+}
 
 pub(super) async fn run<S, T>(service: Arc<S>, options: &ServerOptions, id: u64, io: T)
 where
@@ -30,13 +48,17 @@ where
     T: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(io);
-    let mut engine = ServerEngine::new(Instant::now());
-    engine.set_max_requests(options.max_requests);
-    if let Some((interval, count)) = options.keepalive {
-        engine.enable_keepalive(interval, count, Instant::now());
-    }
-    let (answers_tx, mut answers) = mpsc::unbounded_channel::<Answer>();
-    let (events_tx, mut events) = mpsc::channel::<Message>(options.event_queue);
+    let mut state = State {
+        engine: ServerEngine::new(Instant::now()),
+        options,
+        closing: false,
+    };
+    state.engine.set_max_requests(options.max_requests);
+    let mut calls = Calls {
+        tasks: JoinSet::new(),
+        headers: HashMap::new(),
+    };
+    let (events_tx, mut events) = mpsc::channel::<Message>(options.event_queue.max(1));
     let peer = Peer {
         id,
         events: events_tx,
@@ -44,46 +66,56 @@ where
     let mut buf = vec![0u8; READ_CHUNK];
     // The frame being written and how much of it has gone.
     let mut out: Option<(Vec<u8>, usize)> = None;
-    // `CONNECT_CLOSE` was answered: end once that answer is written.
-    let mut closing = false;
     loop {
-        while let Some(event) = engine.poll_event() {
+        while let Some(event) = state.engine.poll_event() {
             match event {
                 ServerEvent::Call { header, call, .. } => {
-                    closing |= on_call(&mut engine, &service, &peer, &answers_tx, header, call);
+                    state.on_call(&service, &peer, &mut calls, header, call);
                 }
                 // Only a stream's opener could have sent these.
                 ServerEvent::Stream { serial, .. } => {
-                    let _ = engine.stream_error(serial, stream_unsupported());
+                    let _ = state.engine.stream_error(serial, stream_unsupported());
                 }
+                // A call that does not decode is answered, as libvirtd
+                // does; anything else out of place is dropped, as libvirtd
+                // drops it (a reply to a serial the client does not wait
+                // for would end its connection).
                 ServerEvent::ProtocolError {
                     header: Some(header),
                     error,
-                } => {
+                } if matches!(header.kind, MessageType::Call | MessageType::CallWithFds) => {
                     let e =
                         RemoteError::new(ErrorNumber::ERR_RPC, ErrorDomain::RPC, error.to_string());
-                    let _ = engine.reply_error(&header, e);
+                    let _ = state.engine.reply_error(&header, e);
                 }
-                ServerEvent::ProtocolError { header: None, .. } => {}
+                ServerEvent::ProtocolError { .. } => {}
+                // Dropping `calls` cancels the calls under way.
                 ServerEvent::Closed(_) => return,
             }
         }
         if out.is_none() {
             // Descriptors are not passed: a reply with them is never made.
-            out = engine.poll_transmit().map(|t| (t.bytes, 0));
+            out = state.engine.poll_transmit().map(|t| (t.bytes, 0));
+            if out.is_some() {
+                // Taking output may have let held-back calls through.
+                continue;
+            }
         }
-        if closing && out.is_none() {
-            let _ = wr.shutdown().await;
+        if state.closing && out.is_none() {
+            let _ = tokio::time::timeout(CLOSE_GRACE, wr.shutdown()).await;
             return;
         }
-        let reading = !closing && !engine.input_throttled();
-        let taking_events = engine.queued_output() < OUTPUT_THROTTLE;
-        let deadline = engine.poll_timeout().map(tokio::time::Instant::from_std);
+        let reading = !state.closing && !state.engine.input_throttled();
+        let taking_events = !state.closing && state.engine.queued_output() < OUTPUT_THROTTLE;
+        let deadline = state
+            .engine
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std);
         tokio::select! {
             read = rd.read(&mut buf), if reading => match read {
-                Ok(0) => engine.handle_eof(),
-                Ok(n) => engine.handle_input(&buf[..n], Instant::now()),
-                Err(e) => engine.handle_transport_error(e),
+                Ok(0) => state.engine.handle_eof(),
+                Ok(n) => state.engine.handle_input(&buf[..n], Instant::now()),
+                Err(e) => state.engine.handle_transport_error(e),
             },
             written = write_some(&mut wr, &out) => match written {
                 Ok(n) => {
@@ -94,35 +126,107 @@ where
                         }
                     }
                 }
-                Err(e) => engine.handle_transport_error(e),
+                Err(e) => state.engine.handle_transport_error(e),
             },
-            Some((header, answer)) = answers.recv() => {
-                let call = (header.program, header.procedure);
-                let sent = match answer {
-                    Ok(reply) if reply.procedure_number() == call => engine.reply(&header, &reply),
-                    Ok(reply) => engine.reply_error(&header, wrong_reply(call, &reply)),
-                    Err(e) => engine.reply_error(&header, e),
+            Some(done) = calls.tasks.join_next_with_id() => {
+                let (header, answer) = match done {
+                    Ok((id, answer)) => (calls.headers.remove(&id), answer),
+                    Err(e) => (calls.headers.remove(&e.id()), Err(panicked())),
                 };
-                if let Err(e) = sent {
-                    // Too large for the protocol, say: the client still
-                    // gets an answer.
-                    let e = RemoteError::new(
-                        ErrorNumber::ERR_INTERNAL_ERROR,
-                        ErrorDomain::RPC,
-                        format!("cannot send the reply: {e}"),
-                    );
-                    let _ = engine.reply_error(&header, e);
+                if let Some(header) = header {
+                    state.answer(&header, answer);
                 }
             }
             Some(event) = events.recv(), if taking_events => {
                 let (program, version, procedure) = event.header_numbers();
-                let _ = engine.send_message(program, version, procedure, &event);
+                let _ = state.engine.send_message(program, version, procedure, &event);
             }
             () = sleep_until(deadline), if deadline.is_some() => {
-                engine.handle_timeout(Instant::now());
+                state.engine.handle_timeout(Instant::now());
+            }
+            // Nothing can happen any more (not reachable: a connection not
+            // read has calls under way or output to write).
+            else => return,
+        }
+    }
+}
+
+impl State<'_> {
+    /// Answers what the RPC layer answers itself and hands the rest to
+    /// the service.
+    fn on_call<S: Service>(
+        &mut self,
+        service: &Arc<S>,
+        peer: &Peer,
+        calls: &mut Calls,
+        header: Header,
+        call: Call,
+    ) {
+        let engine = &mut self.engine;
+        match call {
+            Call::Remote(program::Call::AuthList(())) => {
+                let ret = remote::AuthListRet {
+                    types: vec![remote::AuthType::None],
+                };
+                let _ = engine.reply(&header, &ret);
+            }
+            // The keepalive program is this layer's; a client that asks
+            // for it answers pings, so the server's start then, as
+            // libvirtd's do.
+            Call::Remote(program::Call::ConnectSupportsFeature(a))
+                if a.feature == FEATURE_PROGRAM_KEEPALIVE =>
+            {
+                let ret = remote::ConnectSupportsFeatureRet { supported: 1 };
+                let _ = engine.reply(&header, &ret);
+                if let Some((interval, count)) = self.options.keepalive {
+                    engine.enable_keepalive(interval, count, Instant::now());
+                }
+            }
+            Call::Remote(program::Call::ConnectClose(())) => {
+                let _ = engine.reply(&header, &());
+                self.closing = true;
+            }
+            call if call.procedure_info().stream.is_some() => {
+                let _ = engine.reply_error(&header, stream_unsupported());
+            }
+            call => {
+                let (service, peer) = (service.clone(), peer.clone());
+                let task = calls
+                    .tasks
+                    .spawn(async move { service.call(&peer, call).await });
+                calls.headers.insert(task.id(), header);
             }
         }
     }
+
+    /// Sends the service's answer to the call with `header`.
+    fn answer(&mut self, header: &Header, answer: Result<Reply, RemoteError>) {
+        let call = (header.program, header.procedure);
+        let sent = match answer {
+            Ok(reply) if reply.procedure_number() == call => self.engine.reply(header, &reply),
+            Ok(reply) => self.engine.reply_error(header, wrong_reply(call, &reply)),
+            Err(e) => self.engine.reply_error(header, e),
+        };
+        if let Err(e) = sent {
+            // Too large for the protocol, say: the client still gets an
+            // answer.
+            let e = RemoteError::new(
+                ErrorNumber::ERR_INTERNAL_ERROR,
+                ErrorDomain::RPC,
+                format!("cannot send the reply: {e}"),
+            );
+            let _ = self.engine.reply_error(header, e);
+        }
+    }
+}
+
+/// The answer to a call whose service task panicked.
+fn panicked() -> RemoteError {
+    RemoteError::new(
+        ErrorNumber::ERR_INTERNAL_ERROR,
+        ErrorDomain::RPC,
+        "the server failed while answering this call",
+    )
 }
 
 /// Writes some of `out` (never resolves when there is nothing to write).
@@ -152,50 +256,6 @@ fn stream_unsupported() -> RemoteError {
         ErrorDomain::RPC,
         "this server does not support streams",
     )
-}
-
-/// Answers what the RPC layer answers itself and hands the rest to the
-/// service; whether the call was `CONNECT_CLOSE`.
-fn on_call<S: Service>(
-    engine: &mut ServerEngine,
-    service: &Arc<S>,
-    peer: &Peer,
-    answers: &mpsc::UnboundedSender<Answer>,
-    header: Header,
-    call: Call,
-) -> bool {
-    match call {
-        Call::Remote(program::Call::AuthList(())) => {
-            let ret = remote::AuthListRet {
-                types: vec![remote::AuthType::None],
-            };
-            let _ = engine.reply(&header, &ret);
-            false
-        }
-        // The keepalive program is this layer's, as it is libvirtd's.
-        Call::Remote(program::Call::ConnectSupportsFeature(a))
-            if a.feature == FEATURE_PROGRAM_KEEPALIVE =>
-        {
-            let _ = engine.reply(&header, &remote::ConnectSupportsFeatureRet { supported: 1 });
-            false
-        }
-        Call::Remote(program::Call::ConnectClose(())) => {
-            let _ = engine.reply(&header, &());
-            true
-        }
-        call if call.procedure_info().stream.is_some() => {
-            let _ = engine.reply_error(&header, stream_unsupported());
-            false
-        }
-        call => {
-            let (service, peer, answers) = (service.clone(), peer.clone(), answers.clone());
-            tokio::spawn(async move {
-                let answer = service.call(&peer, call).await;
-                let _ = answers.send((header, answer));
-            });
-            false
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,22 +8,33 @@
 //! The server does what libvirtd's RPC layer does around the calls:
 //! authentication (`AUTH_LIST` says `none`; a server on a Unix socket
 //! relies on the socket's permissions, as libvirtd does with
-//! `auth_unix_rw = "none"`), keepalive (the client's pings answered, and
-//! with [`ServerOptions::keepalive`] the server's own), the limit on
-//! unanswered calls per client (libvirtd's `max_client_requests`: past it
-//! the connection is not read), `CONNECT_CLOSE`, `CONNECT_SUPPORTS_FEATURE`
-//! for the keepalive program, and calls the service cannot decode
-//! answered with libvirt's error. Everything else, `CONNECT_OPEN` and the
-//! other features included (a service that registers event callbacks
-//! says yes to `VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`, 14, or clients
-//! fall back to the older registrations), is the service's: each call runs as a task
-//! of its own, so a slow call holds up no other, and its reply goes back
-//! as soon as it is ready. Events go out through [`Peer::send_event`].
+//! `auth_unix_rw = "none"`); keepalive (the client's pings answered, and
+//! once the client asks whether the keepalive program is supported, the
+//! server's own pings per [`ServerOptions::keepalive`], as libvirtd
+//! does); the limit on unanswered calls per client (libvirtd's
+//! `max_client_requests`: past it the connection is not read) and on
+//! clients ([`ServerOptions::max_clients`]); `CONNECT_CLOSE`; and
+//! libvirt's error for a call it cannot decode. Everything else,
+//! `CONNECT_OPEN` and the other features included (a service that
+//! registers event callbacks says yes to
+//! `VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`, 14, or clients fall back to
+//! the older registrations), is the service's. Each call runs as a task
+//! of its own, so a slow call holds up the client's others only once
+//! `max_requests` are unanswered; a panic in one is answered with
+//! `VIR_ERR_INTERNAL_ERROR`, and the calls still running when the client
+//! goes are cancelled. Events go out through [`Peer::send_event`].
+//!
+//! Memory per client is bounded: one frame being read, at most
+//! `max_requests` calls, and output past [`OUTPUT_THROTTLE`] stops the
+//! reading and parsing of calls and the taking of events until the client
+//! reads.
 //!
 //! Not yet: byte streams (a call that would open one is answered with
 //! `VIR_ERR_NO_SUPPORT`), descriptor passing, SASL and TLS (the
 //! connection is whatever `AsyncRead + AsyncWrite` it is handed, so a
 //! TLS stream can be served as it is).
+//!
+//! [`OUTPUT_THROTTLE`]: crate::engine::OUTPUT_THROTTLE
 //!
 //! ```no_run
 //! use libvirt_proto::dispatch::{Call, Reply};
@@ -62,12 +73,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::dispatch::{Call, Message, Reply};
 use crate::engine::DEFAULT_MAX_CLIENT_REQUESTS;
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
+use crate::frame::{HEADER_LEN, MAX_MESSAGE};
 
 /// What answers the calls: one value for the whole server, shared by
 /// every connection.
@@ -98,23 +110,32 @@ pub fn unsupported(call: &Call) -> RemoteError {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerOptions {
-    /// Calls a client may have unanswered; past that its connection is
-    /// not read until one is answered (libvirtd's `max_client_requests`).
+    /// Calls a client may have unanswered (at least 1); past that its
+    /// connection is not read until one is answered (libvirtd's
+    /// `max_client_requests`).
     pub max_requests: usize,
+    /// Clients served at once (at least 1); more wait to be accepted
+    /// (libvirtd's `max_clients`).
+    pub max_clients: usize,
     /// Pings a silent client every interval and drops it after this many
     /// unanswered pings (libvirtd's `keepalive_interval` and
-    /// `keepalive_count`); `None` only answers the client's pings.
+    /// `keepalive_count`), once the client has asked whether the
+    /// keepalive program is supported; `None` only answers the client's
+    /// pings.
     pub keepalive: Option<(Duration, u32)>,
-    /// Events waiting for one client's connection before
-    /// [`Peer::send_event`] waits for room.
+    /// Events waiting for one client (at least 1) before
+    /// [`Peer::send_event`] waits for room; events also wait while the
+    /// client's output is past [`OUTPUT_THROTTLE`](crate::engine::OUTPUT_THROTTLE).
     pub event_queue: usize,
 }
 
 impl Default for ServerOptions {
-    /// libvirtd's defaults: 5 requests, keepalive every 5 s, 5 missed.
+    /// libvirtd's defaults: 5 requests per client, 5000 clients,
+    /// keepalive every 5 s with 5 missed; 64 events.
     fn default() -> Self {
         ServerOptions {
             max_requests: DEFAULT_MAX_CLIENT_REQUESTS,
+            max_clients: 5000,
             keepalive: Some((Duration::from_secs(5), 5)),
             event_queue: 64,
         }
@@ -124,7 +145,13 @@ impl Default for ServerOptions {
 impl ServerOptions {
     /// See [`ServerOptions::max_requests`].
     pub fn with_max_requests(mut self, n: usize) -> Self {
-        self.max_requests = n.max(1);
+        self.max_requests = n;
+        self
+    }
+
+    /// See [`ServerOptions::max_clients`].
+    pub fn with_max_clients(mut self, n: usize) -> Self {
+        self.max_clients = n;
         self
     }
 
@@ -136,7 +163,7 @@ impl ServerOptions {
 
     /// See [`ServerOptions::event_queue`].
     pub fn with_event_queue(mut self, events: usize) -> Self {
-        self.event_queue = events.max(1);
+        self.event_queue = events;
         self
     }
 }
@@ -149,17 +176,35 @@ pub struct Peer {
     events: mpsc::Sender<Message>,
 }
 
-/// The client's connection has ended.
+/// Why an event was not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerGone;
+#[non_exhaustive]
+pub enum EventError {
+    /// The client's connection has ended.
+    Gone,
+    /// [`ServerOptions::event_queue`] events wait already
+    /// ([`Peer::try_send_event`]).
+    Full,
+    /// The event is larger than a message may be
+    /// ([`MAX_MESSAGE`](crate::frame::MAX_MESSAGE)).
+    TooLarge,
+    /// The event breaks a bound of the protocol (a string or array longer
+    /// than its `.x` limit).
+    Invalid,
+}
 
-impl std::fmt::Display for PeerGone {
+impl std::fmt::Display for EventError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the client's connection has ended")
+        f.write_str(match self {
+            EventError::Gone => "the client's connection has ended",
+            EventError::Full => "the client's event queue is full",
+            EventError::TooLarge => "the event is larger than a message may be",
+            EventError::Invalid => "the event breaks a bound of the protocol",
+        })
     }
 }
 
-impl std::error::Error for PeerGone {}
+impl std::error::Error for EventError {}
 
 impl Peer {
     /// This connection's number, unique within the process.
@@ -168,15 +213,49 @@ impl Peer {
     }
 
     /// Sends an event to this client, waiting while
-    /// [`ServerOptions::event_queue`] events wait to be written.
-    pub async fn send_event(&self, event: Message) -> Result<(), PeerGone> {
-        self.events.send(event).await.map_err(|_| PeerGone)
+    /// [`ServerOptions::event_queue`] events wait for it (a client that
+    /// does not read holds this up until keepalive drops it: a service
+    /// that sends to many clients in turn may prefer
+    /// [`Peer::try_send_event`]). An event still queued when the
+    /// connection ends is lost.
+    pub async fn send_event(&self, event: Message) -> Result<(), EventError> {
+        check_event(&event)?;
+        self.events.send(event).await.map_err(|_| EventError::Gone)
+    }
+
+    /// Sends an event if there is room for it now.
+    pub fn try_send_event(&self, event: Message) -> Result<(), EventError> {
+        check_event(&event)?;
+        self.events.try_send(event).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => EventError::Full,
+            mpsc::error::TrySendError::Closed(_) => EventError::Gone,
+        })
     }
 
     /// Whether the client's connection has ended.
     pub fn is_gone(&self) -> bool {
         self.events.is_closed()
     }
+
+    /// Waits until the client's connection has ended: when to forget
+    /// what was registered for it (libvirtd drops a client's event
+    /// callbacks then).
+    pub async fn gone(&self) {
+        self.events.closed().await;
+    }
+}
+
+/// Whether `event` can go on the wire: refused here, with a reason,
+/// rather than dropped by the connection.
+fn check_event(event: &Message) -> Result<(), EventError> {
+    use xdrgen::rt::Encode;
+    if event.encoded_len() > MAX_MESSAGE - HEADER_LEN - 4 {
+        return Err(EventError::TooLarge);
+    }
+    // Bounds are checked by encoding; events are small and rare enough
+    // for the connection to encode them again.
+    xdrgen::rt::to_bytes(event).map_err(|_| EventError::Invalid)?;
+    Ok(())
 }
 
 /// A server: a [`Service`] and the options its connections run with.
@@ -197,6 +276,10 @@ impl<S> Clone for Server<S> {
 
 static NEXT_PEER: AtomicU64 = AtomicU64::new(1);
 
+/// How long accepting pauses after the system refused a connection for
+/// want of resources (descriptors, memory).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 impl<S: Service> Server<S> {
     /// A server answering with `service`.
     pub fn new(service: S, options: ServerOptions) -> Self {
@@ -206,13 +289,32 @@ impl<S: Service> Server<S> {
         }
     }
 
-    /// Accepts clients on `listener`, each on a task of its own, until
-    /// accepting fails.
+    /// Accepts clients on `listener`, each on a task of its own, at most
+    /// [`ServerOptions::max_clients`] at once. A refusal for want of
+    /// resources (no descriptor left, a connection aborted before it was
+    /// taken) pauses accepting briefly; any other error of `accept` ends
+    /// this and is returned, while the clients already served go on.
     pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> std::io::Result<()> {
+        let slots = Arc::new(Semaphore::new(self.options.max_clients.max(1)));
         loop {
-            let (stream, _) = listener.accept().await?;
+            let slot = slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) if is_transient(&e) => {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let server = self.clone();
-            tokio::spawn(async move { server.serve_connection(stream).await });
+            tokio::spawn(async move {
+                server.serve_connection(stream).await;
+                drop(slot);
+            });
         }
     }
 
@@ -224,6 +326,18 @@ impl<S: Service> Server<S> {
         let id = NEXT_PEER.fetch_add(1, Ordering::Relaxed);
         connection::run(self.service.clone(), &self.options, id, io).await;
     }
+}
+
+/// Whether `accept` failed for want of resources that may come back.
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::OutOfMemory
+    ) || matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 /// Why a reply cannot go to its call.
