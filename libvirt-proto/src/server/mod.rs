@@ -186,7 +186,7 @@ pub enum EventError {
     /// ([`Peer::try_send_event`]).
     Full,
     /// The event is larger than a message may be
-    /// ([`MAX_MESSAGE`](crate::frame::MAX_MESSAGE)).
+    /// ([`MAX_MESSAGE`]).
     TooLarge,
     /// The event breaks a bound of the protocol (a string or array longer
     /// than its `.x` limit).
