@@ -297,11 +297,10 @@ impl<S: Service> Server<S> {
     pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> std::io::Result<()> {
         let slots = Arc::new(Semaphore::new(self.options.max_clients.max(1)));
         loop {
-            let slot = slots
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
+            // Never closed, so never an error.
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return Ok(());
+            };
             let stream = match listener.accept().await {
                 Ok((stream, _)) => stream,
                 Err(e) if is_transient(&e) => {
