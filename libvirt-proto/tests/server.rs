@@ -402,3 +402,48 @@ async fn events_too_large_or_for_a_gone_client_are_refused() {
         Err(EventError::Gone)
     );
 }
+
+#[tokio::test]
+async fn hostile_clients_end_alone() {
+    use libvirt_proto::engine::ClientEngine;
+    use libvirt_proto::remote::program::procs;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = start("hostile");
+    // A length no frame may have: that connection ends, at once.
+    let mut liar = tokio::net::UnixStream::connect(server.socket())
+        .await
+        .unwrap();
+    liar.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), liar.read_to_end(&mut rest))
+        .await
+        .expect("still open")
+        .unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+
+    // Thousands of calls from a client that never reads its answers: the
+    // server stops reading it, and serves others meanwhile.
+    let mut flood = tokio::net::UnixStream::connect(server.socket())
+        .await
+        .unwrap();
+    let mut engine = ClientEngine::new(std::time::Instant::now());
+    engine.set_max_in_flight(usize::MAX);
+    let mut calls = Vec::new();
+    for _ in 0..5000 {
+        engine.call::<procs::ConnectGetHostname>(&()).unwrap();
+    }
+    while let Some(t) = engine.poll_transmit() {
+        calls.extend_from_slice(&t.bytes);
+    }
+    // The server takes what it can; the rest waits in the socket.
+    let write = tokio::spawn(async move {
+        let _ = flood.write_all(&calls).await;
+        flood
+    });
+    let client = client(&server).await;
+    for _ in 0..10 {
+        assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+    }
+    write.abort();
+}
