@@ -289,6 +289,54 @@ fn a_write_stream_end_to_end_with_holes() {
 }
 
 #[test]
+fn a_packet_of_another_procedure_is_not_the_streams() {
+    use libvirt_proto::engine::ProtocolError;
+    use libvirt_proto::frame::{Frame, Header};
+    use libvirt_proto::virnet::{MessageStatus, MessageType};
+
+    let now = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
+    let args = remote::StorageVolUploadArgs {
+        vol: volume(),
+        offset: 0,
+        length: 0,
+        flags: 0,
+    };
+    let serial = c.call::<procs::StorageVolUpload>(&args).unwrap();
+    pump(&mut c, &mut s, now);
+    let Some(ServerEvent::Call { header, .. }) = s.poll_event() else {
+        panic!()
+    };
+    s.reply(&header, &()).unwrap();
+    // Data with the stream's serial but another procedure's number.
+    let stray = Header {
+        procedure: program::Procedure::StorageVolDownload as i32,
+        kind: MessageType::Stream,
+        status: MessageStatus::Continue,
+        ..header
+    };
+    let bytes = Frame::new(stray, b"stray".to_vec()).try_encode().unwrap();
+    s.handle_input(&bytes, now);
+    match s.poll_event() {
+        Some(ServerEvent::ProtocolError {
+            error: ProtocolError::UnknownSerial(n),
+            ..
+        }) => assert_eq!(n, serial),
+        other => panic!("{other:?}"),
+    }
+    // The stream itself goes on.
+    c.stream_send(serial, b"data").unwrap();
+    pump(&mut c, &mut s, now);
+    assert!(matches!(
+        s.poll_event(),
+        Some(ServerEvent::Stream {
+            event: ClientStreamEvent::Data(d),
+            ..
+        }) if d == b"data"
+    ));
+}
+
+#[test]
 fn holes_travel_only_on_sparse_streams_as_with_libvirtd() {
     use libvirt_proto::engine::{EngineError, ProtocolError, StreamViolation};
     use libvirt_proto::frame::{Frame, Header};

@@ -543,7 +543,14 @@ impl Role for ServerEngine {
                 self.events.push_back(event);
             }
             MessageType::Stream | MessageType::StreamHole => {
-                let Some(&stream) = self.streams.get(&h.serial) else {
+                // A stream is its call's serial and procedure, as libvirtd
+                // matches it: a packet naming another procedure is not
+                // this stream's.
+                let stream = self
+                    .streams
+                    .get(&h.serial)
+                    .filter(|s| (s.header.program, s.header.procedure) == (h.program, h.procedure));
+                let Some(&stream) = stream else {
                     return self.events.push_back(ServerEvent::ProtocolError {
                         header: Some(h),
                         error: ProtocolError::UnknownSerial(h.serial),
