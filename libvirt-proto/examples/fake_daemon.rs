@@ -83,15 +83,16 @@ fn error(code: ErrorNumber, message: String) -> RemoteError {
 }
 
 impl State {
-    fn domain(&mut self, name: &str) -> Result<&mut Domain, RemoteError> {
+    /// The domain named `name`, or libvirt's error for none.
+    fn domain(&mut self, name: &str) -> Result<&mut Domain, Box<RemoteError>> {
         self.domains
             .iter_mut()
             .find(|d| d.name == name)
             .ok_or_else(|| {
-                error(
+                Box::new(error(
                     ErrorNumber::ERR_NO_DOMAIN,
                     format!("Domain not found: no domain with matching name '{name}'"),
-                )
+                ))
             })
     }
 
@@ -157,7 +158,7 @@ impl Service for Fake {
                 })
             }
             C::DomainLookupByName(a) => {
-                let dom = handle(state.domain(&a.name)?);
+                let dom = handle(state.domain(&a.name).map_err(|e| *e)?);
                 R::DomainLookupByName(remote::DomainLookupByNameRet { dom })
             }
             // libvirt's client looks a domain up again after starting it.
@@ -172,7 +173,7 @@ impl Service for Fake {
                 R::DomainLookupByUuid(remote::DomainLookupByUuidRet { dom })
             }
             C::DomainGetState(a) => {
-                let d = state.domain(&a.dom.name)?;
+                let d = state.domain(&a.dom.name).map_err(|e| *e)?;
                 let running = if d.id.is_some() {
                     DomainState::RUNNING
                 } else {
@@ -185,7 +186,7 @@ impl Service for Fake {
             }
             C::DomainCreate(a) => {
                 let id = state.next_id;
-                let d = state.domain(&a.dom.name)?;
+                let d = state.domain(&a.dom.name).map_err(|e| *e)?;
                 if d.id.is_some() {
                     return Err(error(
                         ErrorNumber::ERR_OPERATION_INVALID,
@@ -203,7 +204,7 @@ impl Service for Fake {
                 R::DomainCreate(())
             }
             C::DomainDestroy(a) => {
-                let d = state.domain(&a.dom.name)?;
+                let d = state.domain(&a.dom.name).map_err(|e| *e)?;
                 if d.id.take().is_none() {
                     return Err(error(
                         ErrorNumber::ERR_OPERATION_INVALID,
