@@ -117,6 +117,8 @@ struct Running {
     dir: PathBuf,
     fake: Arc<Fake>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Sent to stop accepting.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Running {
@@ -156,8 +158,19 @@ fn start_with(name: &str, options: ServerOptions) -> Running {
     let listener = tokio::net::UnixListener::bind(dir.join("sock")).unwrap();
     let fake = Arc::new(Fake::default());
     let server = Server::new(Shared(fake.clone()), options);
-    let task = tokio::spawn(async move { server.serve_unix(listener).await });
-    Running { dir, fake, task }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        server.serve_unix_until(listener, shutdown).await
+    });
+    Running {
+        dir,
+        fake,
+        task,
+        stop: Some(stop),
+    }
 }
 
 async fn client(server: &Running) -> Client {
@@ -446,4 +459,36 @@ async fn hostile_clients_end_alone() {
         assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
     }
     write.abort();
+}
+
+#[tokio::test]
+async fn a_unix_client_is_known_by_its_credentials() {
+    use std::os::unix::fs::MetadataExt;
+
+    let server = start("credentials");
+    let _client = client(&server).await;
+    let peer = server.fake.opened.lock().unwrap()[0].clone();
+    let me = std::fs::metadata("/proc/self").unwrap();
+    let credentials = peer.credentials().expect("a Unix client has credentials");
+    assert_eq!((credentials.uid, credentials.gid), (me.uid(), me.gid()));
+    assert_eq!(credentials.pid, Some(std::process::id() as i32));
+}
+
+#[tokio::test]
+async fn after_shutdown_no_client_is_accepted_and_the_others_go_on() {
+    let mut server = start("shutdown");
+    let client = client(&server).await;
+    server.stop.take().unwrap().send(()).unwrap();
+    let task = &mut server.task;
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("still accepting")
+        .unwrap()
+        .unwrap();
+    let options = ConnectOptions::default().with_config(ConfigSource::None);
+    assert!(matches!(
+        Client::connect_with(&server.uri(), options).await,
+        Err(ClientError::Connect { .. })
+    ));
+    assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
 }

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{wrong_reply, Peer, ServerOptions, Service};
+use super::{wrong_reply, Peer, PeerInfo, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
 use crate::engine::{ServerEngine, ServerEvent, FEATURE_PROGRAM_KEEPALIVE, OUTPUT_THROTTLE};
 use crate::error::RemoteError;
@@ -42,7 +42,7 @@ struct State<'a> {
     closing: bool,
 }
 
-pub(super) async fn run<S, T>(service: Arc<S>, options: &ServerOptions, id: u64, io: T)
+pub(super) async fn run<S, T>(service: Arc<S>, options: &ServerOptions, info: PeerInfo, io: T)
 where
     S: Service,
     T: AsyncRead + AsyncWrite + Send + 'static,
@@ -60,7 +60,7 @@ where
     };
     let (events_tx, mut events) = mpsc::channel::<Message>(options.event_queue.max(1));
     let peer = Peer {
-        id,
+        info,
         events: events_tx,
     };
     let mut buf = vec![0u8; READ_CHUNK];

@@ -172,7 +172,7 @@ impl ServerOptions {
 /// events later.
 #[derive(Debug, Clone)]
 pub struct Peer {
-    id: u64,
+    info: PeerInfo,
     events: mpsc::Sender<Message>,
 }
 
@@ -209,7 +209,14 @@ impl std::error::Error for EventError {}
 impl Peer {
     /// This connection's number, unique within the process.
     pub fn id(&self) -> u64 {
-        self.id
+        self.info.id
+    }
+
+    /// The client's user, group and process, for a client of
+    /// [`Server::serve_unix`]; `None` for
+    /// [`Server::serve_connection`].
+    pub fn credentials(&self) -> Option<Credentials> {
+        self.info.credentials
     }
 
     /// Sends an event to this client, waiting while
@@ -295,6 +302,26 @@ impl<S: Service> Server<S> {
     /// taken) pauses accepting briefly; any other error of `accept` ends
     /// this and is returned, while the clients already served go on.
     pub async fn serve_unix(&self, listener: tokio::net::UnixListener) -> std::io::Result<()> {
+        self.serve_unix_until(listener, std::future::pending())
+            .await
+    }
+
+    /// As [`Server::serve_unix`], until `shutdown` resolves: then no more
+    /// clients are accepted (the listener is closed) and this returns
+    /// `Ok`, while the clients already served go on until they end.
+    pub async fn serve_unix_until(
+        &self,
+        listener: tokio::net::UnixListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        tokio::select! {
+            biased;
+            () = shutdown => Ok(()),
+            end = self.accept_loop(listener) => end,
+        }
+    }
+
+    async fn accept_loop(&self, listener: tokio::net::UnixListener) -> std::io::Result<()> {
         let slots = Arc::new(Semaphore::new(self.options.max_clients.max(1)));
         loop {
             // Never closed, so never an error.
@@ -309,22 +336,57 @@ impl<S: Service> Server<S> {
                 }
                 Err(e) => return Err(e),
             };
+            let credentials = stream.peer_cred().ok().map(|c| Credentials {
+                uid: c.uid(),
+                gid: c.gid(),
+                pid: c.pid(),
+            });
             let server = self.clone();
             tokio::spawn(async move {
-                server.serve_connection(stream).await;
+                server.serve(stream, credentials).await;
                 drop(slot);
             });
         }
     }
 
-    /// Serves one client on `io` until its connection ends.
+    /// Serves one client on `io` until its connection ends (its
+    /// [`Peer::credentials`] are unknown).
     pub async fn serve_connection<T>(&self, io: T)
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let id = NEXT_PEER.fetch_add(1, Ordering::Relaxed);
-        connection::run(self.service.clone(), &self.options, id, io).await;
+        self.serve(io, None).await;
     }
+
+    async fn serve<T>(&self, io: T, credentials: Option<Credentials>)
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let peer = PeerInfo {
+            id: NEXT_PEER.fetch_add(1, Ordering::Relaxed),
+            credentials,
+        };
+        connection::run(self.service.clone(), &self.options, peer, io).await;
+    }
+}
+
+/// Who is at the other end of a Unix socket, as the kernel says
+/// (`SO_PEERCRED`): what libvirtd's access checks start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials {
+    /// The client's user.
+    pub uid: u32,
+    /// The client's group.
+    pub gid: u32,
+    /// The client's process, where the system says.
+    pub pid: Option<i32>,
+}
+
+/// What a connection knows of its client before any call.
+#[derive(Debug, Clone, Copy)]
+struct PeerInfo {
+    id: u64,
+    credentials: Option<Credentials>,
 }
 
 /// Whether `accept` failed for want of resources that may come back.
