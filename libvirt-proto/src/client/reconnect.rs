@@ -3,8 +3,10 @@
 //! a close (the daemon restarted, keepalive gave up on a frozen daemon,
 //! the transport failed), opens it again with growing, jittered delays
 //! ([`Backoff`]), to the same URI: the one the first connection resolved
-//! (aliases and defaults are not looked up again), or, for a probed
-//! local daemon, whatever probing finds then.
+//! (an alias or default is not looked up again). A connection that found
+//! its daemon by probing resolves its empty name again on each attempt
+//! (a default set since then wins, else probing), and every attempt reads
+//! `libvirt.conf`'s `remote_mode` and `remote_proxy` again.
 //!
 //! What was in flight on the lost connection is not replayed: its calls
 //! fail with [`ClientError::ConnectionLost`], as they would without this

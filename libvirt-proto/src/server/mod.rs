@@ -24,10 +24,10 @@
 //! `VIR_ERR_INTERNAL_ERROR`, and the calls still running when the client
 //! goes are cancelled. Events go out through [`Peer::send_event`].
 //!
-//! Memory per client is bounded: one frame being read, at most
-//! `max_requests` calls, and output past [`OUTPUT_THROTTLE`] stops the
-//! reading and parsing of calls and the taking of events until the client
-//! reads.
+//! Memory per client is bounded: one read's worth of input (64 KiB) and
+//! the frame being assembled, at most `max_requests` calls, and output
+//! past [`OUTPUT_THROTTLE`] stops the reading and parsing of calls and the
+//! taking of events until the client reads.
 //!
 //! Not yet: byte streams (a call that would open one is answered with
 //! `VIR_ERR_NO_SUPPORT`), descriptor passing, SASL and TLS (the
