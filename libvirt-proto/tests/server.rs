@@ -23,7 +23,9 @@ use libvirt_proto::dispatch::{Call, Message, Reply};
 use libvirt_proto::error::RemoteError;
 use libvirt_proto::error_codes::ErrorNumber;
 use libvirt_proto::remote::{self, program};
-use libvirt_proto::server::{unsupported, EventError, Peer, Server, ServerOptions, Service};
+use libvirt_proto::server::{
+    unsupported, ClientStreamEvent, EventError, Peer, Server, ServerOptions, ServerStream, Service,
+};
 use tokio::sync::Notify;
 
 /// libvirt's `VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`.
@@ -36,6 +38,10 @@ struct Fake {
     release_version: Notify,
     /// The clients that opened.
     opened: std::sync::Mutex<Vec<Peer>>,
+    /// What uploads brought.
+    uploaded: tokio::sync::Mutex<Option<tokio::sync::oneshot::Sender<Vec<u8>>>>,
+    /// An upload with flags 7 is read only once this is notified.
+    upload_gate: Arc<Notify>,
 }
 
 fn fake_domain() -> remote::NonnullDomain {
@@ -111,6 +117,57 @@ impl Service for Fake {
             other => return Err(unsupported(&Call::Remote(other))),
         }))
     }
+
+    async fn call_stream(
+        &self,
+        _peer: &Peer,
+        call: Call,
+        mut stream: ServerStream,
+    ) -> Result<Reply, RemoteError> {
+        use program::Call as C;
+        use program::Reply as R;
+        Ok(Reply::Remote(match call {
+            // A read stream: the screen, then its end; the client's
+            // finish is answered.
+            Call::Remote(C::DomainScreenshot(_)) => {
+                tokio::spawn(async move {
+                    stream.send(&screen()).await.unwrap();
+                    stream.end().await.unwrap();
+                    assert_eq!(stream.recv().await, Some(ClientStreamEvent::Finish));
+                    stream.finish().await.unwrap();
+                });
+                R::DomainScreenshot(remote::DomainScreenshotRet {
+                    mime: Some("image/x-fake".into()).into(),
+                })
+            }
+            // A write stream: everything until the client's finish.
+            Call::Remote(C::StorageVolUpload(a)) => {
+                let done = self.uploaded.lock().await.take();
+                let gate = (a.flags == 7).then(|| self.upload_gate.clone());
+                tokio::spawn(async move {
+                    if let Some(gate) = gate {
+                        gate.notified().await;
+                    }
+                    let mut got = Vec::new();
+                    while let Some(event) = stream.recv().await {
+                        match event {
+                            ClientStreamEvent::Data(d) => got.extend_from_slice(&d),
+                            ClientStreamEvent::Finish => break,
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                    stream.finish().await.unwrap();
+                    if let Some(done) = done {
+                        let _ = done.send(got);
+                    }
+                });
+                R::StorageVolUpload(())
+            }
+            // A stream the service drops at once.
+            Call::Remote(C::StorageVolDownload(_)) => R::StorageVolDownload(()),
+            other => return Err(unsupported(&other)),
+        }))
+    }
 }
 
 struct Running {
@@ -145,6 +202,20 @@ impl Service for Shared {
     async fn call(&self, peer: &Peer, call: Call) -> Result<Reply, RemoteError> {
         self.0.call(peer, call).await
     }
+
+    async fn call_stream(
+        &self,
+        peer: &Peer,
+        call: Call,
+        stream: ServerStream,
+    ) -> Result<Reply, RemoteError> {
+        self.0.call_stream(peer, call, stream).await
+    }
+}
+
+/// What the fake screen shows: a pattern over several packets.
+fn screen() -> Vec<u8> {
+    (0..(1 << 20) + 17).map(|i: u32| (i % 251) as u8).collect()
 }
 
 fn start(name: &str) -> Running {
@@ -227,10 +298,10 @@ async fn errors_reach_the_client_and_the_connection_goes_on() {
         }
         other => panic!("{other:?}"),
     }
-    // A stream procedure: not supported by the server yet.
+    // A stream procedure the service does not implement.
     let dom = client.domain_lookup_by_name("fake").await.unwrap();
     assert!(matches!(
-        dom.screenshot(0, 0).await,
+        dom.open_console(None, 0).await,
         Err(ClientError::Unsupported(_))
     ));
     // The service panics: the client is answered, the connection goes on.
@@ -491,4 +562,125 @@ async fn after_shutdown_no_client_is_accepted_and_the_others_go_on() {
         Err(ClientError::Connect { .. })
     ));
     assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+fn volume() -> remote::NonnullStorageVol {
+    remote::NonnullStorageVol {
+        pool: "pool".into(),
+        name: "vol".into(),
+        key: "/pool/vol".into(),
+    }
+}
+
+#[tokio::test]
+async fn streams_carry_data_both_ways() {
+    use libvirt_proto::remote::program::procs;
+
+    let server = start("streams");
+    let client = client(&server).await;
+    // Download: the screen, whole, in order.
+    let dom = client.domain_lookup_by_name("fake").await.unwrap();
+    let (mime, mut stream) = dom.screenshot(0, 0).await.unwrap();
+    assert_eq!(mime.as_deref(), Some("image/x-fake"));
+    assert_eq!(stream.recv_all(4 << 20).await.unwrap(), screen());
+
+    // Upload: 3 MiB and a bit, as the service received it.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    *server.fake.uploaded.lock().await = Some(tx);
+    let args = remote::StorageVolUploadArgs {
+        vol: volume(),
+        offset: 0,
+        length: 0,
+        flags: 0,
+    };
+    let ((), mut stream) = client
+        .call_stream::<procs::StorageVolUpload>(&args)
+        .await
+        .unwrap();
+    let data: Vec<u8> = (0..(3 << 20) + 5).map(|i: u32| (i % 253) as u8).collect();
+    stream.send(&data).await.unwrap();
+    stream.finish().await.unwrap();
+    assert_eq!(rx.await.unwrap(), data);
+
+    // A stream the service dropped: the client is told.
+    let args = remote::StorageVolDownloadArgs {
+        vol: volume(),
+        offset: 0,
+        length: 0,
+        flags: 0,
+    };
+    let ((), mut stream) = client
+        .call_stream::<procs::StorageVolDownload>(&args)
+        .await
+        .unwrap();
+    match stream.recv_all(1 << 20).await {
+        Err(ClientError::Remote(e)) => {
+            assert!(e.message.unwrap().contains("dropped"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+#[tokio::test]
+async fn virsh_takes_a_screenshot() {
+    let server = start("virsh-screenshot");
+    let file = server.dir.join("screen.bin");
+    let Some(out) = virsh(
+        &server,
+        &["screenshot", "fake", "--file", file.to_str().unwrap()],
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), screen());
+}
+
+#[tokio::test]
+async fn an_upload_the_service_does_not_read_is_held_in_bounded_memory() {
+    use libvirt_proto::remote::program::procs;
+
+    let server = start("stream-backpressure");
+    let client = client(&server).await;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    *server.fake.uploaded.lock().await = Some(tx);
+    let args = remote::StorageVolUploadArgs {
+        vol: volume(),
+        offset: 0,
+        length: 0,
+        flags: 7,
+    };
+    let ((), mut stream) = client
+        .call_stream::<procs::StorageVolUpload>(&args)
+        .await
+        .unwrap();
+    // Far more than the server buffers: its queue of 8 packets (2 MiB),
+    // one held packet and the sockets' buffers.
+    let data: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 249) as u8).collect();
+    let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sending = tokio::spawn({
+        let (data, sent) = (data.clone(), sent.clone());
+        async move {
+            stream.send(&data).await.unwrap();
+            sent.store(true, std::sync::atomic::Ordering::SeqCst);
+            stream.finish().await.unwrap();
+        }
+    });
+    // Another client meanwhile: the server goes on. The upload stays
+    // unfinished however long it is given (a second is plenty for a
+    // server that buffered it all), which no speed can change.
+    let other = self::client(&server).await;
+    for _ in 0..20 {
+        assert_eq!(other.connect_get_hostname().await.unwrap(), "rusty");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!sent.load(std::sync::atomic::Ordering::SeqCst));
+    server.fake.upload_gate.notify_one();
+    tokio::time::timeout(Duration::from_secs(60), sending)
+        .await
+        .expect("the upload never finished")
+        .unwrap();
+    assert_eq!(rx.await.unwrap(), data);
 }

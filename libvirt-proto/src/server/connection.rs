@@ -7,15 +7,19 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::stream::{self, StreamOut, StreamSlot};
 use super::{wrong_reply, Peer, PeerInfo, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
-use crate::engine::{ServerEngine, ServerEvent, FEATURE_PROGRAM_KEEPALIVE, OUTPUT_THROTTLE};
+use crate::engine::{
+    ClientStreamEvent, ServerEngine, ServerEvent, FEATURE_PROGRAM_KEEPALIVE, OUTPUT_THROTTLE,
+};
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
 use crate::frame::Header;
@@ -28,10 +32,11 @@ const READ_CHUNK: usize = 64 << 10;
 /// How long the end of a connection may take to write.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// The service's calls under way, and the header each answers.
+/// The service's calls under way, the header each answers, and the
+/// stream a stream call opens once answered.
 struct Calls {
     tasks: JoinSet<Result<Reply, RemoteError>>,
-    headers: HashMap<tokio::task::Id, Header>,
+    headers: HashMap<tokio::task::Id, (Header, Option<StreamSlot>)>,
 }
 
 /// What the connection does besides the service's calls.
@@ -40,6 +45,11 @@ struct State<'a> {
     options: &'a ServerOptions,
     /// `CONNECT_CLOSE` was answered: end once that answer is written.
     closing: bool,
+    /// Open streams, by serial.
+    streams: HashMap<u32, StreamSlot>,
+    /// Something the client sent on a stream whose queue is full: nothing
+    /// more is read or parsed until the service makes room.
+    held: Option<(u32, ClientStreamEvent)>,
 }
 
 pub(super) async fn run<S, T>(service: Arc<S>, options: &ServerOptions, info: PeerInfo, io: T)
@@ -52,6 +62,8 @@ where
         engine: ServerEngine::new(Instant::now()),
         options,
         closing: false,
+        streams: HashMap::new(),
+        held: None,
     };
     state.engine.set_max_requests(options.max_requests);
     let mut calls = Calls {
@@ -67,15 +79,15 @@ where
     // The frame being written and how much of it has gone.
     let mut out: Option<(Vec<u8>, usize)> = None;
     loop {
-        while let Some(event) = state.engine.poll_event() {
+        while state.held.is_none() {
+            let Some(event) = state.engine.poll_event() else {
+                break;
+            };
             match event {
                 ServerEvent::Call { header, call, .. } => {
                     state.on_call(&service, &peer, &mut calls, header, call);
                 }
-                // Only a stream's opener could have sent these.
-                ServerEvent::Stream { serial, .. } => {
-                    let _ = state.engine.stream_error(serial, stream_unsupported());
-                }
+                ServerEvent::Stream { serial, event } => state.deliver(serial, event),
                 // A call that does not decode is answered, as libvirtd
                 // does; anything else out of place is dropped, as libvirtd
                 // drops it (a reply to a serial the client does not wait
@@ -105,8 +117,14 @@ where
             let _ = tokio::time::timeout(CLOSE_GRACE, wr.shutdown()).await;
             return;
         }
-        let reading = !state.closing && !state.engine.input_throttled();
-        let taking_events = !state.closing && state.engine.queued_output() < OUTPUT_THROTTLE;
+        let reading = !state.closing && state.held.is_none() && !state.engine.input_throttled();
+        let room = state.engine.queued_output() < OUTPUT_THROTTLE;
+        let taking_events = !state.closing && room;
+        let held_queue = state
+            .held
+            .as_ref()
+            .and_then(|(serial, _)| state.streams.get(serial))
+            .map(|slot| slot.inbound.clone());
         let deadline = state
             .engine
             .poll_timeout()
@@ -129,13 +147,30 @@ where
                 Err(e) => state.engine.handle_transport_error(e),
             },
             Some(done) = calls.tasks.join_next_with_id() => {
-                let (header, answer) = match done {
+                let (call, answer) = match done {
                     Ok((id, answer)) => (calls.headers.remove(&id), answer),
                     Err(e) => (calls.headers.remove(&e.id()), Err(panicked())),
                 };
-                if let Some(header) = header {
-                    state.answer(&header, answer);
+                if let Some((header, stream)) = call {
+                    if state.answer(&header, answer) {
+                        if let Some(slot) = stream {
+                            state.streams.insert(header.serial, slot);
+                        }
+                    }
                 }
+            }
+            room = reserve(held_queue), if state.held.is_some() => {
+                if let Some((serial, event)) = state.held.take() {
+                    match room {
+                        Ok(permit) => {
+                            permit.send(event);
+                        }
+                        Err(()) => state.reader_gone(serial),
+                    }
+                }
+            }
+            (serial, item) = next_out(&mut state.streams), if room => {
+                state.stream_out(serial, item);
             }
             Some(event) = events.recv(), if taking_events => {
                 let (program, version, procedure) = event.header_numbers();
@@ -187,27 +222,38 @@ impl State<'_> {
                 self.closing = true;
             }
             call if call.procedure_info().stream.is_some() => {
-                let _ = engine.reply_error(&header, stream_unsupported());
+                let (service, peer) = (service.clone(), peer.clone());
+                let (stream, slot) = stream::pair();
+                let task = calls
+                    .tasks
+                    .spawn(async move { service.call_stream(&peer, call, stream).await });
+                calls.headers.insert(task.id(), (header, Some(slot)));
             }
             call => {
                 let (service, peer) = (service.clone(), peer.clone());
                 let task = calls
                     .tasks
                     .spawn(async move { service.call(&peer, call).await });
-                calls.headers.insert(task.id(), header);
+                calls.headers.insert(task.id(), (header, None));
             }
         }
     }
 
-    /// Sends the service's answer to the call with `header`.
-    fn answer(&mut self, header: &Header, answer: Result<Reply, RemoteError>) {
+    /// Sends the service's answer to the call with `header`; whether it
+    /// was a reply (which opens a stream procedure's stream).
+    fn answer(&mut self, header: &Header, answer: Result<Reply, RemoteError>) -> bool {
         let call = (header.program, header.procedure);
         let sent = match answer {
-            Ok(reply) if reply.procedure_number() == call => self.engine.reply(header, &reply),
-            Ok(reply) => self.engine.reply_error(header, wrong_reply(call, &reply)),
-            Err(e) => self.engine.reply_error(header, e),
+            Ok(reply) if reply.procedure_number() == call => {
+                self.engine.reply(header, &reply).map(|()| true)
+            }
+            Ok(reply) => self
+                .engine
+                .reply_error(header, wrong_reply(call, &reply))
+                .map(|()| false),
+            Err(e) => self.engine.reply_error(header, e).map(|()| false),
         };
-        if let Err(e) = sent {
+        sent.unwrap_or_else(|e| {
             // Too large for the protocol, say: the client still gets an
             // answer.
             let e = RemoteError::new(
@@ -216,6 +262,59 @@ impl State<'_> {
                 format!("cannot send the reply: {e}"),
             );
             let _ = self.engine.reply_error(header, e);
+            false
+        })
+    }
+
+    /// Hands what the client did on stream `serial` to the service.
+    fn deliver(&mut self, serial: u32, event: ClientStreamEvent) {
+        let Some(slot) = self.streams.get(&serial) else {
+            return;
+        };
+        if event == ClientStreamEvent::Abort {
+            // The engine has closed the stream; the service learns it
+            // from this, or from the end of its queue.
+            let _ = slot.inbound.try_send(event);
+            self.streams.remove(&serial);
+            return;
+        }
+        match slot.inbound.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => self.held = Some((serial, event)),
+            Err(mpsc::error::TrySendError::Closed(_)) => self.reader_gone(serial),
+        }
+    }
+
+    /// The service no longer reads stream `serial`: the client is told.
+    fn reader_gone(&mut self, serial: u32) {
+        self.streams.remove(&serial);
+        let e = stream_error("the server stopped reading this stream");
+        let _ = self.engine.stream_error(serial, e);
+    }
+
+    /// What the service did on stream `serial` (`None`: it dropped it).
+    fn stream_out(&mut self, serial: u32, item: Option<StreamOut>) {
+        let done = match item {
+            Some(StreamOut::Data(data)) => self.engine.stream_send(serial, &data).is_err(),
+            Some(StreamOut::End) => self.engine.stream_send(serial, &[]).is_err(),
+            Some(StreamOut::Finish) => {
+                let _ = self.engine.stream_finish(serial);
+                true
+            }
+            Some(StreamOut::Abort(e)) => {
+                let _ = self.engine.stream_error(serial, e);
+                true
+            }
+            None => {
+                let e = stream_error("the server dropped this stream");
+                let _ = self.engine.stream_error(serial, e);
+                true
+            }
+        };
+        // An error: the client aborted it meanwhile, or the connection
+        // is ending.
+        if done {
+            self.streams.remove(&serial);
         }
     }
 }
@@ -250,12 +349,31 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-fn stream_unsupported() -> RemoteError {
-    RemoteError::new(
-        ErrorNumber::ERR_NO_SUPPORT,
-        ErrorDomain::RPC,
-        "this server does not support streams",
-    )
+fn stream_error(message: &str) -> RemoteError {
+    RemoteError::new(ErrorNumber::ERR_RPC, ErrorDomain::STREAMS, message)
+}
+
+/// Room in `queue` (never, without one).
+async fn reserve(
+    queue: Option<mpsc::Sender<ClientStreamEvent>>,
+) -> Result<mpsc::OwnedPermit<ClientStreamEvent>, ()> {
+    match queue {
+        Some(q) => q.reserve_owned().await.map_err(|_| ()),
+        None => std::future::pending().await,
+    }
+}
+
+/// The next thing a service did on one of the open streams, and which.
+async fn next_out(streams: &mut HashMap<u32, StreamSlot>) -> (u32, Option<StreamOut>) {
+    std::future::poll_fn(|cx| {
+        for (serial, slot) in streams.iter_mut() {
+            if let Poll::Ready(item) = slot.out.poll_recv(cx) {
+                return Poll::Ready((*serial, item));
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 #[cfg(test)]

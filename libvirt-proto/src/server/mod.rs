@@ -25,13 +25,19 @@
 //! goes are cancelled. Events go out through [`Peer::send_event`].
 //!
 //! Memory per client is bounded: one read's worth of input (64 KiB) and
-//! the frame being assembled, at most `max_requests` calls, and output
-//! past [`OUTPUT_THROTTLE`] stops the reading and parsing of calls and the
-//! taking of events until the client reads.
+//! the frame being assembled, at most `max_requests` calls,
+//! [`STREAM_QUEUE`] packets each way per stream (a full one from the
+//! client stops the reading until the service takes some, which holds up
+//! the client's other calls too, as libvirtd's own flow control does),
+//! and output past [`OUTPUT_THROTTLE`] stops the reading and parsing of
+//! calls and the taking of events and stream packets until the client
+//! reads.
 //!
-//! Not yet: byte streams (a call that would open one is answered with
-//! `VIR_ERR_NO_SUPPORT`), descriptor passing, SASL and TLS (the
-//! connection is whatever `AsyncRead + AsyncWrite` it is handed, so a
+//! Byte streams (screenshots, volume transfers) go through
+//! [`Service::call_stream`] and a [`ServerStream`], bounded both ways.
+//!
+//! Not yet: holes in sparse streams, descriptor passing, SASL and TLS
+//! (the connection is whatever `AsyncRead + AsyncWrite` it is handed, so a
 //! TLS stream can be served as it is).
 //!
 //! [`OUTPUT_THROTTLE`]: crate::engine::OUTPUT_THROTTLE
@@ -66,6 +72,7 @@
 //! ```
 
 mod connection;
+mod stream;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,10 +83,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::dispatch::{Call, Message, Reply};
+pub use crate::engine::ClientStreamEvent;
 use crate::engine::DEFAULT_MAX_CLIENT_REQUESTS;
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
 use crate::frame::{HEADER_LEN, MAX_MESSAGE};
+pub use stream::{ServerStream, StreamClosed, STREAM_PACKET, STREAM_QUEUE};
 
 /// What answers the calls: one value for the whole server, shared by
 /// every connection.
@@ -92,6 +101,23 @@ pub trait Service: Send + Sync + 'static {
         peer: &Peer,
         call: Call,
     ) -> impl Future<Output = Result<Reply, RemoteError>> + Send;
+
+    /// Answers `call` of a procedure that opens a byte stream
+    /// (`@readstream` / `@writestream`, such as `DOMAIN_SCREENSHOT` or
+    /// `STORAGE_VOL_UPLOAD`) as [`Service::call`] does, and moves its data
+    /// with `stream` once the reply is out (or hands `stream` to a task
+    /// that does). An error answers the call and the stream never opens.
+    /// Without this method, such calls get [`unsupported`].
+    fn call_stream(
+        &self,
+        peer: &Peer,
+        call: Call,
+        stream: ServerStream,
+    ) -> impl Future<Output = Result<Reply, RemoteError>> + Send {
+        let _ = (peer, stream);
+        let refused = unsupported(&call);
+        async move { Err(refused) }
+    }
 }
 
 /// libvirt's answer to a procedure a server does not implement: what
