@@ -28,7 +28,7 @@
 //! the frame being assembled, at most `max_requests` calls,
 //! [`STREAM_QUEUE`] packets each way per stream (a full one from the
 //! client stops the reading until the service takes some, which holds up
-//! the client's other calls too, as libvirtd's own flow control does),
+//! the client's other calls on that connection too),
 //! and output past [`OUTPUT_THROTTLE`] stops the reading and parsing of
 //! calls and the taking of events and stream packets until the client
 //! reads.
