@@ -143,10 +143,19 @@ impl Service for Fake {
             // A write stream: everything until the client's finish.
             Call::Remote(C::StorageVolUpload(a)) => {
                 let done = self.uploaded.lock().await.take();
-                let gate = (a.flags == 7).then(|| self.upload_gate.clone());
+                let gate = (a.flags == 7 || a.flags == 9).then(|| self.upload_gate.clone());
+                let refuse = a.flags == 9;
                 tokio::spawn(async move {
                     if let Some(gate) = gate {
                         gate.notified().await;
+                    }
+                    if refuse {
+                        let e = RemoteError::new(
+                            ErrorNumber::ERR_OPERATION_FAILED,
+                            libvirt_proto::error_codes::ErrorDomain::STORAGE,
+                            "the volume is full",
+                        );
+                        return stream.abort(e).await.unwrap();
                     }
                     let mut got = Vec::new();
                     while let Some(event) = stream.recv().await {
@@ -683,4 +692,50 @@ async fn an_upload_the_service_does_not_read_is_held_in_bounded_memory() {
         .expect("the upload never finished")
         .unwrap();
     assert_eq!(rx.await.unwrap(), data);
+}
+
+#[tokio::test]
+async fn a_service_that_aborts_an_unread_upload_frees_the_connection() {
+    use libvirt_proto::remote::program::procs;
+
+    let server = start("stream-abort");
+    let client = client(&server).await;
+    let args = remote::StorageVolUploadArgs {
+        vol: volume(),
+        offset: 0,
+        length: 0,
+        flags: 9,
+    };
+    let ((), mut stream) = client
+        .call_stream::<procs::StorageVolUpload>(&args)
+        .await
+        .unwrap();
+    let data = vec![7u8; 8 << 20];
+    let sending = tokio::spawn(async move {
+        let sent = stream.send(&data).await;
+        match sent {
+            Ok(()) => stream.finish().await,
+            Err(e) => Err(e),
+        }
+    });
+    // The upload fills the server's queue (a second is ample for that,
+    // and no speed makes it too much), then the service refuses it.
+    let other = self::client(&server).await;
+    for _ in 0..20 {
+        other.connect_get_hostname().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.fake.upload_gate.notify_one();
+    let refused = tokio::time::timeout(Duration::from_secs(60), sending)
+        .await
+        .expect("the upload never ended")
+        .unwrap();
+    // The stream is over (the client reports the refusal, or that the
+    // stream had ended when its data reached the connection).
+    assert!(refused.is_err(), "{refused:?}");
+    // The connection reads again.
+    let hostname = tokio::time::timeout(Duration::from_secs(60), client.connect_get_hostname())
+        .await
+        .expect("the connection no longer answers");
+    assert_eq!(hostname.unwrap(), "rusty");
 }

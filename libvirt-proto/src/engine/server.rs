@@ -295,6 +295,11 @@ impl ServerEngine {
         t
     }
 
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.wire.is_closed()
+    }
+
     /// The next event.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         if let Some((_, true)) = self.auth_step {

@@ -18,7 +18,8 @@ use super::stream::{self, StreamOut, StreamSlot};
 use super::{wrong_reply, Peer, PeerInfo, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
 use crate::engine::{
-    ClientStreamEvent, ServerEngine, ServerEvent, FEATURE_PROGRAM_KEEPALIVE, OUTPUT_THROTTLE,
+    ClientStreamEvent, ProtocolError, ServerEngine, ServerEvent, FEATURE_PROGRAM_KEEPALIVE,
+    OUTPUT_THROTTLE,
 };
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
@@ -78,7 +79,14 @@ where
     let mut buf = vec![0u8; READ_CHUNK];
     // The frame being written and how much of it has gone.
     let mut out: Option<(Vec<u8>, usize)> = None;
+    // Where the next look at the streams' queues starts, so that each
+    // gets its turn.
+    let mut turn = 0usize;
     loop {
+        if state.held.is_some() && state.engine.is_closed() {
+            // What is held can wait no more, nor can the calls.
+            return;
+        }
         while state.held.is_none() {
             let Some(event) = state.engine.poll_event() else {
                 break;
@@ -100,6 +108,13 @@ where
                         RemoteError::new(ErrorNumber::ERR_RPC, ErrorDomain::RPC, error.to_string());
                     let _ = state.engine.reply_error(&header, e);
                 }
+                // A packet that did not fit its stream: the engine has
+                // ended the stream, and the service learns it from the
+                // end of its queue.
+                ServerEvent::ProtocolError {
+                    header: Some(header),
+                    error: ProtocolError::Stream(_),
+                } => state.remove_stream(header.serial),
                 ServerEvent::ProtocolError { .. } => {}
                 // Dropping `calls` cancels the calls under way.
                 ServerEvent::Closed(_) => return,
@@ -118,7 +133,9 @@ where
             return;
         }
         let reading = !state.closing && state.held.is_none() && !state.engine.input_throttled();
-        let room = state.engine.queued_output() < OUTPUT_THROTTLE;
+        // Keepalive does not judge a silence this side causes.
+        state.engine.set_input_paused(!reading, Instant::now());
+        let room = !state.closing && state.engine.queued_output() < OUTPUT_THROTTLE;
         let taking_events = !state.closing && room;
         let held_queue = state
             .held
@@ -144,7 +161,10 @@ where
                         }
                     }
                 }
-                Err(e) => state.engine.handle_transport_error(e),
+                Err(e) => {
+                    out = None;
+                    state.engine.handle_transport_error(e);
+                }
             },
             Some(done) = calls.tasks.join_next_with_id() => {
                 let (call, answer) = match done {
@@ -169,7 +189,7 @@ where
                     }
                 }
             }
-            (serial, item) = next_out(&mut state.streams), if room => {
+            (serial, item) = next_out(&mut state.streams, &mut turn), if room => {
                 state.stream_out(serial, item);
             }
             Some(event) = events.recv(), if taking_events => {
@@ -222,6 +242,13 @@ impl State<'_> {
                 self.closing = true;
             }
             call if call.procedure_info().stream.is_some() => {
+                // Each stream may hold its queues: as many as calls.
+                let opening = calls.headers.values().filter(|(_, s)| s.is_some()).count();
+                if self.streams.len() + opening >= self.options.max_requests.max(1) {
+                    let e = stream_error("too many streams open on this connection");
+                    let _ = engine.reply_error(&header, e);
+                    return;
+                }
                 let (service, peer) = (service.clone(), peer.clone());
                 let (stream, slot) = stream::pair();
                 let task = calls
@@ -275,9 +302,14 @@ impl State<'_> {
             // The engine has closed the stream; the service learns it
             // from this, or from the end of its queue.
             let _ = slot.inbound.try_send(event);
-            self.streams.remove(&serial);
+            self.remove_stream(serial);
             return;
         }
+        let finishing = event == ClientStreamEvent::Finish;
+        let Some(slot) = self.streams.get_mut(&serial) else {
+            return;
+        };
+        slot.client_finished |= finishing;
         match slot.inbound.try_send(event) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(event)) => self.held = Some((serial, event)),
@@ -285,9 +317,17 @@ impl State<'_> {
         }
     }
 
+    /// Forgets stream `serial`, and what was held for it.
+    fn remove_stream(&mut self, serial: u32) {
+        self.streams.remove(&serial);
+        if self.held.as_ref().is_some_and(|(s, _)| *s == serial) {
+            self.held = None;
+        }
+    }
+
     /// The service no longer reads stream `serial`: the client is told.
     fn reader_gone(&mut self, serial: u32) {
-        self.streams.remove(&serial);
+        self.remove_stream(serial);
         let e = stream_error("the server stopped reading this stream");
         let _ = self.engine.stream_error(serial, e);
     }
@@ -297,6 +337,15 @@ impl State<'_> {
         let done = match item {
             Some(StreamOut::Data(data)) => self.engine.stream_send(serial, &data).is_err(),
             Some(StreamOut::End) => self.engine.stream_send(serial, &[]).is_err(),
+            // libvirt's finish answers the client's; before it, the
+            // stream can only end with an error.
+            Some(StreamOut::Finish)
+                if !self.streams.get(&serial).is_some_and(|s| s.client_finished) =>
+            {
+                let e = stream_error("the server ended the stream before the client finished");
+                let _ = self.engine.stream_error(serial, e);
+                true
+            }
             Some(StreamOut::Finish) => {
                 let _ = self.engine.stream_finish(serial);
                 true
@@ -314,7 +363,7 @@ impl State<'_> {
         // An error: the client aborted it meanwhile, or the connection
         // is ending.
         if done {
-            self.streams.remove(&serial);
+            self.remove_stream(serial);
         }
     }
 }
@@ -363,11 +412,23 @@ async fn reserve(
     }
 }
 
-/// The next thing a service did on one of the open streams, and which.
-async fn next_out(streams: &mut HashMap<u32, StreamSlot>) -> (u32, Option<StreamOut>) {
+/// The next thing a service did on one of the open streams, and which;
+/// the look starts at a stream further on each time (`turn`), so that a
+/// busy stream does not hold up the others.
+async fn next_out(
+    streams: &mut HashMap<u32, StreamSlot>,
+    turn: &mut usize,
+) -> (u32, Option<StreamOut>) {
     std::future::poll_fn(|cx| {
-        for (serial, slot) in streams.iter_mut() {
+        let n = streams.len().max(1);
+        let start = *turn % n;
+        let (late, early): (Vec<_>, Vec<_>) = streams
+            .iter_mut()
+            .enumerate()
+            .partition(|(i, _)| *i >= start);
+        for (_, (serial, slot)) in late.into_iter().chain(early) {
             if let Poll::Ready(item) = slot.out.poll_recv(cx) {
+                *turn = turn.wrapping_add(1);
                 return Poll::Ready((*serial, item));
             }
         }

@@ -25,8 +25,9 @@
 //! goes are cancelled. Events go out through [`Peer::send_event`].
 //!
 //! Memory per client is bounded: one read's worth of input (64 KiB) and
-//! the frame being assembled, at most `max_requests` calls,
-//! [`STREAM_QUEUE`] packets each way per stream (a full one from the
+//! the frame being assembled, at most `max_requests` calls and as many
+//! streams (more are refused), [`STREAM_QUEUE`] packets each way per
+//! stream (a full one from the
 //! client stops the reading until the service takes some, which holds up
 //! the client's other calls on that connection too),
 //! and output past [`OUTPUT_THROTTLE`] stops the reading and parsing of

@@ -70,6 +70,8 @@ pub struct ServerStream {
 pub(super) struct StreamSlot {
     pub(super) out: mpsc::Receiver<StreamOut>,
     pub(super) inbound: mpsc::Sender<ClientStreamEvent>,
+    /// The client has finished: the service's finish may answer it.
+    pub(super) client_finished: bool,
 }
 
 /// A stream and the connection's end of it.
@@ -84,6 +86,7 @@ pub(super) fn pair() -> (ServerStream, StreamSlot) {
         StreamSlot {
             out: out_rx,
             inbound: in_tx,
+            client_finished: false,
         },
     )
 }
