@@ -22,7 +22,7 @@ use super::transport::Conn;
 use super::ClientError;
 use crate::engine::auth::AuthJobOutput;
 use crate::engine::open::{OpenStatus, Opener};
-use crate::engine::{ClientEngine, Event};
+use crate::engine::{ClientEngine, EngineError, Event};
 use crate::generated::admin;
 
 /// Bytes read from the transport at once.
@@ -304,10 +304,18 @@ impl Driver {
         let mut failed = None;
         let mut take = |serial: u32, inbox: &StreamInbox| {
             while let Some((data, token)) = inbox.take_packet(STREAM_PACKET, STREAM_SEND_WINDOW) {
-                if let Err(e) = self.engine.stream_send_buf(serial, data) {
-                    inbox.send(StreamMsg::Failed(e.into()));
-                    failed = Some(serial);
-                    return;
+                match self.engine.stream_send_buf(serial, data) {
+                    Ok(()) => {}
+                    // The engine has just ended the stream (the daemon
+                    // aborted or finished it, in input not yet turned
+                    // into events): its event, next, gives the writer the
+                    // cause, which the want of a stream would hide.
+                    Err(EngineError::NoSuchStream(_)) => return,
+                    Err(e) => {
+                        inbox.send(StreamMsg::Failed(e.into()));
+                        failed = Some(serial);
+                        return;
+                    }
                 }
                 take_transmits(&mut self.engine, &mut self.outbox, Some(token));
             }

@@ -325,11 +325,21 @@ impl State<'_> {
         }
     }
 
-    /// The service no longer reads stream `serial`: the client is told.
+    /// The service no longer reads stream `serial`: what it said last (an
+    /// abort, as it let go) goes out, else the client is told.
     fn reader_gone(&mut self, serial: u32) {
-        self.remove_stream(serial);
-        let e = stream_error("the server stopped reading this stream");
-        let _ = self.engine.stream_error(serial, e);
+        while let Some(item) = self
+            .streams
+            .get_mut(&serial)
+            .and_then(|s| s.out.try_recv().ok())
+        {
+            self.stream_out(serial, Some(item));
+        }
+        if self.streams.contains_key(&serial) {
+            self.remove_stream(serial);
+            let e = stream_error("the server stopped reading this stream");
+            let _ = self.engine.stream_error(serial, e);
+        }
     }
 
     /// What the service did on stream `serial` (`None`: it dropped it).
