@@ -1,7 +1,9 @@
 //! The server framework with a fake hypervisor of a few procedures,
 //! spoken to by this crate's client and by the real `virsh`: the open
 //! handshake, calls answered concurrently, errors (unsupported, a wrong
-//! reply, a stream), events pushed to a registered callback, and
+//! reply, a stream), events pushed to a registered callback, byte
+//! streams both ways (with holes on sparse volume transfers, which
+//! `virsh vol-download --sparse` / `vol-upload --sparse` keep), and
 //! `CONNECT_CLOSE`.
 //!
 //! The `virsh` parts need `virsh`; without it they say so and pass,
@@ -24,7 +26,8 @@ use libvirt_proto::error::RemoteError;
 use libvirt_proto::error_codes::ErrorNumber;
 use libvirt_proto::remote::{self, program};
 use libvirt_proto::server::{
-    unsupported, ClientStreamEvent, EventError, Peer, Server, ServerOptions, ServerStream, Service,
+    unsupported, ClientStreamEvent, EventError, HoleError, Peer, Server, ServerOptions,
+    ServerStream, Service,
 };
 use tokio::sync::Notify;
 
@@ -38,8 +41,10 @@ struct Fake {
     release_version: Notify,
     /// The clients that opened.
     opened: std::sync::Mutex<Vec<Peer>>,
-    /// What uploads brought.
+    /// What uploads brought (holes as zeros).
     uploaded: tokio::sync::Mutex<Option<tokio::sync::oneshot::Sender<Vec<u8>>>>,
+    /// How many holes uploads brought.
+    upload_holes: Arc<std::sync::atomic::AtomicUsize>,
     /// An upload with flags 7 is read only once this is notified.
     upload_gate: Arc<Notify>,
 }
@@ -111,6 +116,21 @@ impl Service for Fake {
                 R::ConnectDomainEventCallbackDeregisterAny(())
             }
             C::ConnectGetSysinfo(_) => panic!("a bug in the service"),
+            C::StoragePoolLookupByName(a) if a.name == "pool" => {
+                R::StoragePoolLookupByName(remote::StoragePoolLookupByNameRet { pool: pool() })
+            }
+            C::StoragePoolIsActive(_) => {
+                R::StoragePoolIsActive(remote::StoragePoolIsActiveRet { active: 1 })
+            }
+            C::StorageVolLookupByName(a) => {
+                R::StorageVolLookupByName(remote::StorageVolLookupByNameRet {
+                    vol: remote::NonnullStorageVol {
+                        pool: a.pool.name,
+                        key: format!("/pool/{}", a.name.as_str()).into(),
+                        name: a.name,
+                    },
+                })
+            }
             C::DomainLookupByName(a) if a.name == "fake" => {
                 R::DomainLookupByName(remote::DomainLookupByNameRet { dom: fake_domain() })
             }
@@ -145,6 +165,7 @@ impl Service for Fake {
                 let done = self.uploaded.lock().await.take();
                 let gate = (a.flags == 7 || a.flags == 9).then(|| self.upload_gate.clone());
                 let refuse = a.flags == 9;
+                let holes = self.upload_holes.clone();
                 tokio::spawn(async move {
                     if let Some(gate) = gate {
                         gate.notified().await;
@@ -161,6 +182,13 @@ impl Service for Fake {
                     while let Some(event) = stream.recv().await {
                         match event {
                             ClientStreamEvent::Data(d) => got.extend_from_slice(&d),
+                            ClientStreamEvent::Hole(n) => {
+                                assert!(stream.is_sparse());
+                                let n = usize::try_from(n).unwrap();
+                                assert!(n <= 64 << 20, "a hole of {n} bytes");
+                                got.resize(got.len() + n, 0);
+                                holes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
                             ClientStreamEvent::Finish => break,
                             other => panic!("{other:?}"),
                         }
@@ -173,7 +201,28 @@ impl Service for Fake {
                 R::StorageVolUpload(())
             }
             // A stream the service drops at once.
-            Call::Remote(C::StorageVolDownload(_)) => R::StorageVolDownload(()),
+            Call::Remote(C::StorageVolDownload(a)) if a.vol.name == "gone" => {
+                R::StorageVolDownload(())
+            }
+            // Data, a run of zeros (a hole if the client asked for a
+            // sparse stream), data.
+            Call::Remote(C::StorageVolDownload(_)) => {
+                tokio::spawn(async move {
+                    let (head, zeros, tail) = sparse_volume();
+                    stream.send(&head).await.unwrap();
+                    if stream.is_sparse() {
+                        stream.hole(zeros).await.unwrap();
+                    } else {
+                        assert_eq!(stream.hole(zeros).await, Err(HoleError::NotSparse));
+                        stream.send(&vec![0; zeros as usize]).await.unwrap();
+                    }
+                    stream.send(&tail).await.unwrap();
+                    stream.end().await.unwrap();
+                    assert_eq!(stream.recv().await, Some(ClientStreamEvent::Finish));
+                    stream.finish().await.unwrap();
+                });
+                R::StorageVolDownload(())
+            }
             other => return Err(unsupported(&other)),
         }))
     }
@@ -573,12 +622,38 @@ async fn after_shutdown_no_client_is_accepted_and_the_others_go_on() {
     assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
 }
 
+fn pool() -> remote::NonnullStoragePool {
+    remote::NonnullStoragePool {
+        name: "pool".into(),
+        uuid: [9; 16].into(),
+    }
+}
+
 fn volume() -> remote::NonnullStorageVol {
+    named_volume("vol")
+}
+
+fn named_volume(name: &str) -> remote::NonnullStorageVol {
     remote::NonnullStorageVol {
         pool: "pool".into(),
-        name: "vol".into(),
-        key: "/pool/vol".into(),
+        name: name.into(),
+        key: format!("/pool/{name}").into(),
     }
+}
+
+/// What a volume download sends: data, a run of zeros, data.
+fn sparse_volume() -> (Vec<u8>, u64, Vec<u8>) {
+    let head = (0..300_000).map(|i: u32| (i % 241) as u8 | 1).collect();
+    let tail = (0..70_000).map(|i: u32| (i % 239) as u8 | 1).collect();
+    (head, 3 << 20, tail)
+}
+
+/// The whole volume, its zeros written out.
+fn sparse_volume_bytes() -> Vec<u8> {
+    let (mut bytes, zeros, tail) = sparse_volume();
+    bytes.resize(bytes.len() + zeros as usize, 0);
+    bytes.extend_from_slice(&tail);
+    bytes
 }
 
 #[tokio::test]
@@ -613,7 +688,7 @@ async fn streams_carry_data_both_ways() {
 
     // A stream the service dropped: the client is told.
     let args = remote::StorageVolDownloadArgs {
-        vol: volume(),
+        vol: named_volume("gone"),
         offset: 0,
         length: 0,
         flags: 0,
@@ -629,6 +704,126 @@ async fn streams_carry_data_both_ways() {
         other => panic!("{other:?}"),
     }
     assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+#[tokio::test]
+async fn sparse_streams_carry_holes_both_ways() {
+    use libvirt_proto::client::Chunk;
+    use libvirt_proto::remote::program::procs;
+    use std::sync::atomic::Ordering;
+
+    let server = start("sparse-streams");
+    let client = client(&server).await;
+    let download = |flags| remote::StorageVolDownloadArgs {
+        vol: volume(),
+        offset: 0,
+        length: 0,
+        flags,
+    };
+    // Sparse: the zeros come as one hole, between the data.
+    let ((), mut stream) = client
+        .call_stream::<procs::StorageVolDownload>(&download(1))
+        .await
+        .unwrap();
+    assert!(stream.is_sparse());
+    let (head, zeros, tail) = sparse_volume();
+    let (mut data, mut holes) = (Vec::new(), Vec::new());
+    while let Some(chunk) = stream.recv_chunk().await.unwrap() {
+        match chunk {
+            Chunk::Data(d) => data.extend_from_slice(&d),
+            Chunk::Hole(n) => {
+                assert_eq!(data.len(), head.len(), "the hole comes after the head");
+                holes.push(n);
+            }
+        }
+    }
+    assert_eq!(holes, [zeros]);
+    assert_eq!(data, [head.clone(), tail.clone()].concat());
+
+    // Not sparse: the service may not send a hole, and sends the zeros.
+    let ((), mut stream) = client
+        .call_stream::<procs::StorageVolDownload>(&download(0))
+        .await
+        .unwrap();
+    assert!(!stream.is_sparse());
+    assert_eq!(
+        stream.recv_all(8 << 20).await.unwrap(),
+        sparse_volume_bytes()
+    );
+
+    // A sparse upload: the service gets the client's hole.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    *server.fake.uploaded.lock().await = Some(tx);
+    let args = remote::StorageVolUploadArgs {
+        vol: volume(),
+        offset: 0,
+        length: 0,
+        flags: 1,
+    };
+    let ((), mut stream) = client
+        .call_stream::<procs::StorageVolUpload>(&args)
+        .await
+        .unwrap();
+    stream.send(&head).await.unwrap();
+    stream.send_hole(zeros).await.unwrap();
+    stream.send(&tail).await.unwrap();
+    stream.finish().await.unwrap();
+    assert_eq!(rx.await.unwrap(), sparse_volume_bytes());
+    assert_eq!(server.fake.upload_holes.load(Ordering::Relaxed), 1);
+    assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+#[tokio::test]
+async fn virsh_moves_sparse_volumes() {
+    use std::io::{Seek, SeekFrom, Write};
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::atomic::Ordering;
+
+    let server = start("virsh-sparse");
+    let file = server.dir.join("vol.img");
+    let path = file.to_str().unwrap();
+    let Some(out) = virsh(
+        &server,
+        &["vol-download", "--pool", "pool", "vol", path, "--sparse"],
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(out.status.success(), "{out:?}");
+    let expected = sparse_volume_bytes();
+    assert_eq!(std::fs::read(&file).unwrap(), expected);
+    // virsh skipped the hole rather than writing it.
+    let meta = std::fs::metadata(&file).unwrap();
+    assert!(meta.blocks() * 512 < meta.len(), "{meta:?}");
+
+    // Up again from a sparse file: virsh finds the hole, the service gets
+    // it as one.
+    let (head, zeros, tail) = sparse_volume();
+    let file = server.dir.join("up.img");
+    let mut f = std::fs::File::create(&file).unwrap();
+    f.write_all(&head).unwrap();
+    f.seek(SeekFrom::Current(zeros as i64)).unwrap();
+    f.write_all(&tail).unwrap();
+    drop(f);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    *server.fake.uploaded.lock().await = Some(tx);
+    let out = virsh(
+        &server,
+        &[
+            "vol-upload",
+            "--pool",
+            "pool",
+            "vol",
+            file.to_str().unwrap(),
+            "--sparse",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(rx.await.unwrap(), expected);
+    assert!(server.fake.upload_holes.load(Ordering::Relaxed) >= 1);
 }
 
 #[tokio::test]

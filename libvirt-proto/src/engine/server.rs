@@ -195,6 +195,13 @@ impl ServerEngine {
         self.wire.queued_output()
     }
 
+    /// Whether the unanswered call with `serial` asked for a sparse
+    /// stream (a volume transfer with its `SPARSE_STREAM` flag), so that
+    /// holes may travel on the stream its reply opens.
+    pub fn call_is_sparse(&self, serial: u32) -> bool {
+        self.unanswered.get(&serial).is_some_and(|u| u.sparse)
+    }
+
     /// `header`'s call is answered: its slot is free.
     fn answered(&mut self, header: &Header) {
         let Some(u) = self.unanswered.get_mut(&header.serial) else {

@@ -250,7 +250,7 @@ impl State<'_> {
                     return;
                 }
                 let (service, peer) = (service.clone(), peer.clone());
-                let (stream, slot) = stream::pair();
+                let (stream, slot) = stream::pair(engine.call_is_sparse(header.serial));
                 let task = calls
                     .tasks
                     .spawn(async move { service.call_stream(&peer, call, stream).await });
@@ -346,6 +346,7 @@ impl State<'_> {
     fn stream_out(&mut self, serial: u32, item: Option<StreamOut>) {
         let done = match item {
             Some(StreamOut::Data(data)) => self.engine.stream_send(serial, &data).is_err(),
+            Some(StreamOut::Hole(length)) => self.engine.stream_hole(serial, length).is_err(),
             Some(StreamOut::End) => self.engine.stream_send(serial, &[]).is_err(),
             // libvirt's finish answers the client's; before it, the
             // stream can only end with an error.

@@ -35,9 +35,10 @@
 //! reads.
 //!
 //! Byte streams (screenshots, volume transfers) go through
-//! [`Service::call_stream`] and a [`ServerStream`], bounded both ways.
+//! [`Service::call_stream`] and a [`ServerStream`], bounded both ways,
+//! with holes on sparse volume transfers.
 //!
-//! Not yet: holes in sparse streams, descriptor passing, SASL and TLS
+//! Not yet: descriptor passing, SASL and TLS
 //! (the connection is whatever `AsyncRead + AsyncWrite` it is handed, so a
 //! TLS stream can be served as it is).
 //!
@@ -89,7 +90,7 @@ use crate::engine::DEFAULT_MAX_CLIENT_REQUESTS;
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
 use crate::frame::{HEADER_LEN, MAX_MESSAGE};
-pub use stream::{ServerStream, StreamClosed, STREAM_PACKET, STREAM_QUEUE};
+pub use stream::{HoleError, ServerStream, StreamClosed, STREAM_PACKET, STREAM_QUEUE};
 
 /// What answers the calls: one value for the whole server, shared by
 /// every connection.
