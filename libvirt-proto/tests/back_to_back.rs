@@ -510,6 +510,14 @@ fn packets_that_do_not_fit_their_stream_end_it_on_the_server() {
         refused(&mut s, up, hole(up, 4096, 2)),
         StreamViolation::HoleFlags(2)
     );
+    let up = open(&mut s, true, SPARSE);
+    let short = packet(
+        up,
+        MessageType::StreamHole,
+        MessageStatus::Continue,
+        vec![0; 5],
+    );
+    assert_eq!(refused(&mut s, up, short), StreamViolation::MalformedHole);
     let down = open(&mut s, false, 0);
     let data = packet(
         down,

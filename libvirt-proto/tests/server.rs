@@ -47,6 +47,8 @@ struct Fake {
     upload_holes: Arc<std::sync::atomic::AtomicUsize>,
     /// An upload with flags 7 is read only once this is notified.
     upload_gate: Arc<Notify>,
+    /// Notified when the endless download's stream is closed.
+    endless_closed: Arc<Notify>,
 }
 
 fn fake_domain() -> remote::NonnullDomain {
@@ -202,6 +204,16 @@ impl Service for Fake {
             }
             // A stream the service drops at once.
             Call::Remote(C::StorageVolDownload(a)) if a.vol.name == "gone" => {
+                R::StorageVolDownload(())
+            }
+            // Data until the stream is closed.
+            Call::Remote(C::StorageVolDownload(a)) if a.vol.name == "endless" => {
+                let closed = self.endless_closed.clone();
+                tokio::spawn(async move {
+                    let packet = vec![7; libvirt_proto::server::STREAM_PACKET];
+                    while stream.send(&packet).await.is_ok() {}
+                    closed.notify_one();
+                });
                 R::StorageVolDownload(())
             }
             // Data, a run of zeros (a hole if the client asked for a
@@ -503,6 +515,87 @@ async fn a_silent_client_is_dropped_by_keepalive() {
     // Other clients are served meanwhile and after.
     let client = client(&server).await;
     assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_by_keepalive() {
+    use libvirt_proto::engine::{ClientEngine, FEATURE_PROGRAM_KEEPALIVE};
+    use libvirt_proto::remote::program::procs;
+    use tokio::io::AsyncWriteExt;
+
+    let options = ServerOptions::default().with_keepalive((Duration::from_millis(50), 2));
+    let server = start_with("stalled", options);
+    let mut stalled = tokio::net::UnixStream::connect(server.socket())
+        .await
+        .unwrap();
+    // It asks for keepalive and for an endless download, then reads
+    // nothing: the output waiting for it passes the throttle, which stops
+    // the server reading its socket, and yet it is dropped.
+    let mut engine = ClientEngine::new(std::time::Instant::now());
+    engine
+        .call::<procs::ConnectSupportsFeature>(&remote::ConnectSupportsFeatureArgs {
+            feature: FEATURE_PROGRAM_KEEPALIVE,
+        })
+        .unwrap();
+    engine
+        .call::<procs::StorageVolDownload>(&remote::StorageVolDownloadArgs {
+            vol: named_volume("endless"),
+            offset: 0,
+            length: 0,
+            flags: 0,
+        })
+        .unwrap();
+    while let Some(t) = engine.poll_transmit() {
+        stalled.write_all(&t.bytes).await.unwrap();
+    }
+    let closed = server.fake.endless_closed.notified();
+    tokio::time::timeout(Duration::from_secs(30), closed)
+        .await
+        .expect("the stalled client is still served");
+    drop(stalled);
+    let client = client(&server).await;
+    assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+#[tokio::test]
+async fn a_client_that_closes_without_reading_is_let_go() {
+    use libvirt_proto::engine::ClientEngine;
+    use libvirt_proto::remote::program::procs;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // No keepalive: the close alone bounds how long its answer, behind a
+    // screenshot larger than the socket's buffer, may wait to go (5 s).
+    let server = start_with(
+        "close-unread",
+        ServerOptions::default().with_keepalive(None),
+    );
+    let mut unread = tokio::net::UnixStream::connect(server.socket())
+        .await
+        .unwrap();
+    let mut engine = ClientEngine::new(std::time::Instant::now());
+    engine
+        .call::<procs::DomainScreenshot>(&remote::DomainScreenshotArgs {
+            dom: fake_domain(),
+            screen: 0,
+            flags: 0,
+        })
+        .unwrap();
+    let call = engine.poll_transmit().unwrap().bytes;
+    unread.write_all(&call).await.unwrap();
+    // The screen is queued for it meanwhile (more is taken from the
+    // service only before the close).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    engine.call::<procs::ConnectClose>(&()).unwrap();
+    let close = engine.poll_transmit().unwrap().bytes;
+    unread.write_all(&close).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    // What the socket held when the server let go, then the end.
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), unread.read_to_end(&mut got))
+        .await
+        .expect("the closing client is still served")
+        .unwrap();
+    assert!(got.len() < screen().len(), "{} bytes", got.len());
 }
 
 fn lifecycle_event(name: String) -> Message {

@@ -86,6 +86,9 @@ pub enum StreamViolation {
     OnReadStream,
     /// A hole with flags, none of which libvirt defines.
     HoleFlags(u32),
+    /// A hole whose body does not decode (seen by the server; a client
+    /// ends the connection for any body that does not decode).
+    MalformedHole,
 }
 
 impl std::fmt::Display for StreamViolation {
@@ -106,6 +109,7 @@ impl std::fmt::Display for StreamViolation {
                 f.write_str("stream data from the client on a read stream")
             }
             StreamViolation::HoleFlags(flags) => write!(f, "stream hole with flags {flags:#x}"),
+            StreamViolation::MalformedHole => f.write_str("a stream hole that does not decode"),
         }
     }
 }

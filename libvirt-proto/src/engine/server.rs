@@ -609,12 +609,7 @@ impl Role for ServerEngine {
                             Ok(length) => ClientStreamEvent::Hole(length),
                             Err(v) => return self.refuse_packet(h, v),
                         },
-                        Err(e) => {
-                            return self.events.push_back(ServerEvent::ProtocolError {
-                                header: Some(h),
-                                error: ProtocolError::Dispatch(DispatchError::Decode(e)),
-                            })
-                        }
+                        Err(_) => return self.refuse_packet(h, StreamViolation::MalformedHole),
                     },
                 };
                 self.events.push_back(ServerEvent::Stream {

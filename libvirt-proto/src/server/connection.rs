@@ -30,7 +30,8 @@ use crate::generated::virnet::MessageType;
 /// How much one read takes.
 const READ_CHUNK: usize = 64 << 10;
 
-/// How long the end of a connection may take to write.
+/// How long the end of a connection may take to write: the answer to
+/// `CONNECT_CLOSE` and what was queued before it, then the shutdown.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// The service's calls under way, the header each answers, and the
@@ -46,6 +47,13 @@ struct State<'a> {
     options: &'a ServerOptions,
     /// `CONNECT_CLOSE` was answered: end once that answer is written.
     closing: bool,
+    /// When `CONNECT_CLOSE` was answered: the rest is written within
+    /// [`CLOSE_GRACE`].
+    closing_since: Option<Instant>,
+    /// With keepalive on, how long the client may take none of its
+    /// output: interval × (count + 1), as long as keepalive gives it to
+    /// answer.
+    stall_limit: Option<Duration>,
     /// Open streams, by serial.
     streams: HashMap<u32, StreamSlot>,
     /// Something the client sent on a stream whose queue is full: nothing
@@ -63,6 +71,8 @@ where
         engine: ServerEngine::new(Instant::now()),
         options,
         closing: false,
+        closing_since: None,
+        stall_limit: None,
         streams: HashMap::new(),
         held: None,
     };
@@ -79,6 +89,8 @@ where
     let mut buf = vec![0u8; READ_CHUNK];
     // The frame being written and how much of it has gone.
     let mut out: Option<(Vec<u8>, usize)> = None;
+    // When the client last took output, or output last became pending.
+    let mut taken_at = Instant::now();
     // Where the next look at the streams' queues starts, so that each
     // gets its turn.
     let mut turn = 0usize;
@@ -124,6 +136,7 @@ where
             // Descriptors are not passed: a reply with them is never made.
             out = state.engine.poll_transmit().map(|t| (t.bytes, 0));
             if out.is_some() {
+                taken_at = Instant::now();
                 // Taking output may have let held-back calls through.
                 continue;
             }
@@ -133,8 +146,15 @@ where
             return;
         }
         let reading = !state.closing && state.held.is_none() && !state.engine.input_throttled();
-        // Keepalive does not judge a silence this side causes.
+        // Keepalive does not judge a silence this side causes, output past
+        // the throttle included; a client that takes none of its output
+        // (so cannot be reading the pings) is judged by `stalled_at`.
         state.engine.set_input_paused(!reading, Instant::now());
+        let stalled_at = state
+            .stall_limit
+            .filter(|_| out.is_some())
+            .and_then(|limit| taken_at.checked_add(limit));
+        let close_at = state.closing_since.map(|t| t + CLOSE_GRACE);
         let room = !state.closing && state.engine.queued_output() < OUTPUT_THROTTLE;
         let taking_events = !state.closing && room;
         let held_queue = state
@@ -142,9 +162,10 @@ where
             .as_ref()
             .and_then(|(serial, _)| state.streams.get(serial))
             .map(|slot| slot.inbound.clone());
-        let deadline = state
-            .engine
-            .poll_timeout()
+        let deadline = [state.engine.poll_timeout(), stalled_at, close_at]
+            .into_iter()
+            .flatten()
+            .min()
             .map(tokio::time::Instant::from_std);
         tokio::select! {
             read = rd.read(&mut buf), if reading => match read {
@@ -154,6 +175,9 @@ where
             },
             written = write_some(&mut wr, &out) => match written {
                 Ok(n) => {
+                    if n > 0 {
+                        taken_at = Instant::now();
+                    }
                     if let Some((bytes, done)) = &mut out {
                         *done += n;
                         if *done == bytes.len() {
@@ -197,7 +221,14 @@ where
                 let _ = state.engine.send_message(program, version, procedure, &event);
             }
             () = sleep_until(deadline), if deadline.is_some() => {
-                state.engine.handle_timeout(Instant::now());
+                let now = Instant::now();
+                // A client that stopped reading, or one that asked to
+                // close and does not take the answer: dropped, with its
+                // calls.
+                if stalled_at.is_some_and(|t| now >= t) || close_at.is_some_and(|t| now >= t) {
+                    return;
+                }
+                state.engine.handle_timeout(now);
             }
             // Nothing can happen any more (not reachable: a connection not
             // read has calls under way or output to write).
@@ -235,11 +266,13 @@ impl State<'_> {
                 let _ = engine.reply(&header, &ret);
                 if let Some((interval, count)) = self.options.keepalive {
                     engine.enable_keepalive(interval, count, Instant::now());
+                    self.stall_limit = Some(interval.saturating_mul(count.saturating_add(1)));
                 }
             }
             Call::Remote(program::Call::ConnectClose(())) => {
                 let _ = engine.reply(&header, &());
                 self.closing = true;
+                self.closing_since = Some(Instant::now());
             }
             call if call.procedure_info().stream.is_some() => {
                 // Each stream may hold its queues: as many as calls.

@@ -149,7 +149,10 @@ pub struct ServerOptions {
     /// unanswered pings (libvirtd's `keepalive_interval` and
     /// `keepalive_count`), once the client has asked whether the
     /// keepalive program is supported; `None` only answers the client's
-    /// pings.
+    /// pings. With it on, a client that takes none of the output waiting
+    /// for it for interval × (count + 1) (it cannot be reading the pings)
+    /// is dropped too; without it, such a client is kept until it reads
+    /// or goes.
     pub keepalive: Option<(Duration, u32)>,
     /// Events waiting for one client (at least 1) before
     /// [`Peer::send_event`] waits for room; events also wait while the
