@@ -983,6 +983,68 @@ async fn an_upload_the_service_does_not_read_is_held_in_bounded_memory() {
 }
 
 #[tokio::test]
+async fn large_upload_packets_are_bounded_in_bytes() {
+    use libvirt_proto::engine::ClientEngine;
+    use libvirt_proto::frame::{Frame, Header};
+    use libvirt_proto::remote::program::procs;
+    use libvirt_proto::server::STREAM_BUFFER;
+    use libvirt_proto::virnet::{MessageStatus, MessageType};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = start("stream-bytes");
+    let mut raw = tokio::net::UnixStream::connect(server.socket())
+        .await
+        .unwrap();
+    // An upload the service does not read (flags 7), in packets of 4 MiB,
+    // as libvirt's client sends a large buffer given to virStreamSend.
+    let mut engine = ClientEngine::new(std::time::Instant::now());
+    let serial = engine
+        .call::<procs::StorageVolUpload>(&remote::StorageVolUploadArgs {
+            vol: volume(),
+            offset: 0,
+            length: 0,
+            flags: 7,
+        })
+        .unwrap();
+    raw.write_all(&engine.poll_transmit().unwrap().bytes)
+        .await
+        .unwrap();
+    let mut reply = [0; 28];
+    raw.read_exact(&mut reply).await.unwrap();
+    let header = Header {
+        program: program::NUMBER,
+        version: program::VERSION,
+        procedure: program::Procedure::StorageVolUpload as i32,
+        kind: MessageType::Stream,
+        serial,
+        status: MessageStatus::Continue,
+    };
+    let packet = Frame::new(header, vec![5; 4 << 20]).try_encode().unwrap();
+    // The server takes packets until its queue's bytes are used up; then
+    // the socket fills and a write waits (a second is plenty for a server
+    // that takes them, which no speed can change).
+    let mut taken = 0;
+    for _ in 0..16 {
+        let write = raw.write_all(&packet);
+        if tokio::time::timeout(Duration::from_secs(1), write)
+            .await
+            .is_err()
+        {
+            break;
+        }
+        taken += 1;
+    }
+    // One packet queued (it takes all of STREAM_BUFFER), one held by the
+    // connection, and the socket's buffer: by packets alone, the queue
+    // would have taken eight.
+    assert!(packet.len() > STREAM_BUFFER);
+    assert!(taken <= 3, "{taken} packets of 4 MiB taken");
+    // The connection is read no more, but the server is.
+    let other = client(&server).await;
+    assert_eq!(other.connect_get_hostname().await.unwrap(), "rusty");
+}
+
+#[tokio::test]
 async fn a_service_that_aborts_an_unread_upload_frees_the_connection() {
     use libvirt_proto::remote::program::procs;
 

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::stream::{self, StreamOut, StreamSlot};
+use super::stream::{self, Refused, Room, StreamOut, StreamSlot};
 use super::{wrong_reply, Peer, PeerInfo, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
 use crate::engine::{
@@ -157,11 +157,10 @@ where
         let close_at = state.closing_since.map(|t| t + CLOSE_GRACE);
         let room = !state.closing && state.engine.queued_output() < OUTPUT_THROTTLE;
         let taking_events = !state.closing && room;
-        let held_queue = state
+        let held_room = state
             .held
             .as_ref()
-            .and_then(|(serial, _)| state.streams.get(serial))
-            .map(|slot| slot.inbound.clone());
+            .and_then(|(serial, event)| Some(state.streams.get(serial)?.room_for(event)));
         let deadline = [state.engine.poll_timeout(), stalled_at, close_at]
             .into_iter()
             .flatten()
@@ -203,12 +202,10 @@ where
                     }
                 }
             }
-            room = reserve(held_queue), if state.held.is_some() => {
+            room = wait_for_room(held_room), if state.held.is_some() => {
                 if let Some((serial, event)) = state.held.take() {
                     match room {
-                        Ok(permit) => {
-                            permit.send(event);
-                        }
+                        Ok(room) => room.send(event),
                         Err(()) => state.reader_gone(serial),
                     }
                 }
@@ -334,7 +331,7 @@ impl State<'_> {
         if event == ClientStreamEvent::Abort {
             // The engine has closed the stream; the service learns it
             // from this, or from the end of its queue.
-            let _ = slot.inbound.try_send(event);
+            slot.try_deliver_abort();
             self.remove_stream(serial);
             return;
         }
@@ -343,10 +340,10 @@ impl State<'_> {
             return;
         };
         slot.client_finished |= finishing;
-        match slot.inbound.try_send(event) {
+        match slot.try_deliver(event) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(event)) => self.held = Some((serial, event)),
-            Err(mpsc::error::TrySendError::Closed(_)) => self.reader_gone(serial),
+            Err(Refused::Full(event)) => self.held = Some((serial, event)),
+            Err(Refused::Gone) => self.reader_gone(serial),
         }
     }
 
@@ -446,12 +443,12 @@ fn stream_error(message: &str) -> RemoteError {
     RemoteError::new(ErrorNumber::ERR_RPC, ErrorDomain::STREAMS, message)
 }
 
-/// Room in `queue` (never, without one).
-async fn reserve(
-    queue: Option<mpsc::Sender<ClientStreamEvent>>,
-) -> Result<mpsc::OwnedPermit<ClientStreamEvent>, ()> {
-    match queue {
-        Some(q) => q.reserve_owned().await.map_err(|_| ()),
+/// The room being made for a held packet (never ready without one).
+async fn wait_for_room(
+    room: Option<impl std::future::Future<Output = Result<Room, ()>>>,
+) -> Result<Room, ()> {
+    match room {
+        Some(room) => room.await,
         None => std::future::pending().await,
     }
 }

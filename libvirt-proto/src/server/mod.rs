@@ -27,9 +27,10 @@
 //! Memory per client is bounded: one read's worth of input (64 KiB) and
 //! the frame being assembled, at most `max_requests` calls and as many
 //! streams (more are refused), [`STREAM_QUEUE`] packets each way per
-//! stream (a full one from the
-//! client stops the reading until the service takes some, which holds up
-//! the client's other calls on that connection too),
+//! stream and at most [`STREAM_BUFFER`] bytes of the client's data (a
+//! full queue from the client stops the reading until the service takes
+//! some, which holds up the client's other calls on that connection
+//! too),
 //! and output past [`OUTPUT_THROTTLE`] stops the reading and parsing of
 //! calls and the taking of events and stream packets until the client
 //! reads.
@@ -90,7 +91,9 @@ use crate::engine::DEFAULT_MAX_CLIENT_REQUESTS;
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
 use crate::frame::{HEADER_LEN, MAX_MESSAGE};
-pub use stream::{HoleError, ServerStream, StreamClosed, STREAM_PACKET, STREAM_QUEUE};
+pub use stream::{
+    HoleError, ServerStream, StreamClosed, STREAM_BUFFER, STREAM_PACKET, STREAM_QUEUE,
+};
 
 /// What answers the calls: one value for the whole server, shared by
 /// every connection.

@@ -5,10 +5,13 @@
 //! Both directions are bounded: what the service sends waits in a queue
 //! of [`STREAM_QUEUE`] packets (and is taken only while the client's
 //! output is under [`OUTPUT_THROTTLE`](crate::engine::OUTPUT_THROTTLE)),
-//! and what the client sends waits in one of [`STREAM_QUEUE`] packets,
-//! past which the connection stops reading until the service takes some.
+//! and what the client sends waits in one of [`STREAM_QUEUE`] packets and
+//! [`STREAM_BUFFER`] bytes, past which the connection stops reading until
+//! the service takes some.
 
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::engine::ClientStreamEvent;
 use crate::error::RemoteError;
@@ -19,6 +22,13 @@ pub const STREAM_PACKET: usize = virnet::MESSAGE_LEGACY_PAYLOAD_MAX as usize;
 
 /// Packets waiting in each direction of a stream.
 pub const STREAM_QUEUE: usize = 8;
+
+/// Bytes of the client's data waiting for the service on one stream
+/// (2 MiB). A client's packet may be larger (up to libvirt's 32 MiB
+/// message, as `virStreamSend` with a large buffer makes): it waits until
+/// the queue is empty, so one such packet at most is queued, and one more
+/// is held by the connection.
+pub const STREAM_BUFFER: usize = STREAM_QUEUE * STREAM_PACKET;
 
 /// What the service does on the stream.
 #[derive(Debug)]
@@ -99,17 +109,109 @@ impl From<StreamClosed> for HoleError {
 #[derive(Debug)]
 pub struct ServerStream {
     out: mpsc::Sender<StreamOut>,
-    inbound: mpsc::Receiver<ClientStreamEvent>,
+    inbound: mpsc::Receiver<Inbound>,
     sparse: bool,
+}
+
+/// What the client did, with the share of [`STREAM_BUFFER`] its data
+/// takes until the service receives it.
+#[derive(Debug)]
+pub(super) struct Inbound {
+    event: ClientStreamEvent,
+    _bytes: Option<OwnedSemaphorePermit>,
 }
 
 /// The connection's end of a stream.
 #[derive(Debug)]
 pub(super) struct StreamSlot {
     pub(super) out: mpsc::Receiver<StreamOut>,
-    pub(super) inbound: mpsc::Sender<ClientStreamEvent>,
+    inbound: mpsc::Sender<Inbound>,
+    /// [`STREAM_BUFFER`], less what waits in `inbound`.
+    room: Arc<Semaphore>,
     /// The client has finished: the service's finish may answer it.
     pub(super) client_finished: bool,
+}
+
+/// Why the client's packet was not queued.
+#[derive(Debug)]
+pub(super) enum Refused {
+    /// No room yet: the packet, to hold until [`StreamSlot::room_for`].
+    Full(ClientStreamEvent),
+    /// The service no longer reads the stream.
+    Gone,
+}
+
+/// Room made for one packet on a stream's queue: [`Room::send`] queues it.
+#[derive(Debug)]
+pub(super) struct Room {
+    place: mpsc::OwnedPermit<Inbound>,
+    bytes: OwnedSemaphorePermit,
+}
+
+impl Room {
+    /// Queues `event`, which the room was made for.
+    pub(super) fn send(self, event: ClientStreamEvent) {
+        let bytes = Some(self.bytes);
+        self.place.send(Inbound {
+            event,
+            _bytes: bytes,
+        });
+    }
+}
+
+/// The share of [`STREAM_BUFFER`] a packet takes (all of it, for one
+/// larger than the buffer).
+fn cost(event: &ClientStreamEvent) -> u32 {
+    let n = match event {
+        ClientStreamEvent::Data(d) => d.len().min(STREAM_BUFFER),
+        _ => 0,
+    };
+    // At most STREAM_BUFFER, which fits.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl StreamSlot {
+    /// Queues `event` for the service if there is room for it now.
+    pub(super) fn try_deliver(&self, event: ClientStreamEvent) -> Result<(), Refused> {
+        let bytes = match self.room.clone().try_acquire_many_owned(cost(&event)) {
+            Ok(bytes) => bytes,
+            Err(TryAcquireError::NoPermits) => return Err(Refused::Full(event)),
+            Err(TryAcquireError::Closed) => return Err(Refused::Gone),
+        };
+        match self.inbound.clone().try_reserve_owned() {
+            Ok(place) => {
+                Room { place, bytes }.send(event);
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Err(Refused::Full(event)),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Refused::Gone),
+        }
+    }
+
+    /// Queues the client's abort if there is a place for it, whatever the
+    /// bytes waiting (the service learns of the abort from the end of
+    /// the queue anyway).
+    pub(super) fn try_deliver_abort(&self) {
+        let _ = self.inbound.try_send(Inbound {
+            event: ClientStreamEvent::Abort,
+            _bytes: None,
+        });
+    }
+
+    /// Waits for room for `event` (not borrowing the slot, so that the
+    /// connection goes on meanwhile); `Err` once the service no longer
+    /// reads the stream.
+    pub(super) fn room_for(
+        &self,
+        event: &ClientStreamEvent,
+    ) -> impl std::future::Future<Output = Result<Room, ()>> + Send + 'static {
+        let (inbound, room, cost) = (self.inbound.clone(), self.room.clone(), cost(event));
+        async move {
+            let place = inbound.reserve_owned().await.map_err(|_| ())?;
+            let bytes = room.acquire_many_owned(cost).await.map_err(|_| ())?;
+            Ok(Room { place, bytes })
+        }
+    }
 }
 
 /// A stream and the connection's end of it; `sparse`: holes may travel.
@@ -125,6 +227,7 @@ pub(super) fn pair(sparse: bool) -> (ServerStream, StreamSlot) {
         StreamSlot {
             out: out_rx,
             inbound: in_tx,
+            room: Arc::new(Semaphore::new(STREAM_BUFFER)),
             client_finished: false,
         },
     )
@@ -184,7 +287,8 @@ impl ServerStream {
     /// its finish after [`end`](Self::end) on a read stream, or its
     /// abort; `None` once the stream or the connection is over.
     pub async fn recv(&mut self) -> Option<ClientStreamEvent> {
-        self.inbound.recv().await
+        // The packet's bytes leave the queue's account here.
+        self.inbound.recv().await.map(|i| i.event)
     }
 
     async fn put(&mut self, item: StreamOut) -> Result<(), StreamClosed> {
@@ -214,5 +318,32 @@ mod tests {
         );
         drop(slot);
         assert_eq!(sparse.hole(1).await, Err(HoleError::Closed));
+    }
+
+    #[tokio::test]
+    async fn the_clients_data_is_bounded_in_bytes() {
+        let (mut stream, slot) = pair(false);
+        let data = |n| ClientStreamEvent::Data(vec![1; n]);
+        // Larger than the buffer: taken when the queue is empty, and then
+        // nothing more is.
+        slot.try_deliver(data(STREAM_BUFFER + 1)).unwrap();
+        assert!(matches!(slot.try_deliver(data(1)), Err(Refused::Full(_))));
+        // Receiving it gives its room back.
+        let room = slot.room_for(&data(STREAM_PACKET));
+        assert!(
+            matches!(stream.recv().await, Some(ClientStreamEvent::Data(d)) if d.len() == STREAM_BUFFER + 1)
+        );
+        room.await.unwrap().send(data(STREAM_PACKET));
+        for _ in 1..STREAM_QUEUE {
+            slot.try_deliver(data(STREAM_PACKET)).unwrap();
+        }
+        // Bytes and places used up; what does not count as bytes still
+        // needs a place.
+        assert!(matches!(
+            slot.try_deliver(ClientStreamEvent::Finish),
+            Err(Refused::Full(_))
+        ));
+        drop(stream);
+        assert!(matches!(slot.try_deliver(data(1)), Err(Refused::Gone)));
     }
 }
