@@ -29,8 +29,9 @@
 //! streams (more are refused), [`STREAM_QUEUE`] packets each way per
 //! stream and at most [`STREAM_BUFFER`] bytes of the client's data (a
 //! full queue from the client stops the reading until the service takes
-//! some, which holds up the client's other calls on that connection
-//! too),
+//! some, which holds up the client's other calls and streams on that
+//! connection too, so a service must not wait for one stream's data
+//! before it reads another stream of the same client),
 //! and output past [`OUTPUT_THROTTLE`] stops the reading and parsing of
 //! calls and the taking of events and stream packets until the client
 //! reads.
