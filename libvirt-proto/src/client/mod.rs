@@ -97,7 +97,9 @@ pub use handles::{
     Domain, DomainCheckpoint, DomainSnapshot, Interface, Network, NetworkPort, NodeDevice,
     NwFilter, NwFilterBinding, Secret, StoragePool, StorageVol,
 };
-pub use reconnect::{Backoff, ConnectionState, Reconnecting, Resubscribing, Resumed, StateWatch};
+pub use reconnect::{
+    Backoff, ConnectionState, Reconnecting, Resubscribing, Resumed, StateWatch, MIN_BACKOFF_DELAY,
+};
 pub use sasl::{CredentialRequest, Credentials, SaslCredentials, MAX_SCRAM_ITERATIONS};
 pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
 pub use tls::{PkiFile, TlsError};

@@ -39,7 +39,7 @@ use super::{Client, ClientError, ConnectOptions};
 /// connection again: [`initial`](Backoff::with_initial) before the first,
 /// doubling up to [`max`](Backoff::with_max), each delay drawn between
 /// half and all of it so that clients that lost the same daemon do not
-/// come back all at once.
+/// come back all at once. Delays are at least [`MIN_BACKOFF_DELAY`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     initial: Duration,
@@ -58,23 +58,29 @@ impl Default for Backoff {
     }
 }
 
+/// The shortest delay [`Backoff`] takes: shorter ones would turn a daemon
+/// that is gone into a loop that does nothing else.
+pub const MIN_BACKOFF_DELAY: Duration = Duration::from_millis(10);
+
 impl Backoff {
-    /// The delay before the first attempt.
+    /// The delay before the first attempt (at least [`MIN_BACKOFF_DELAY`]).
     pub fn with_initial(mut self, initial: Duration) -> Self {
-        self.initial = initial;
+        self.initial = initial.max(MIN_BACKOFF_DELAY);
         self
     }
 
-    /// The longest delay.
+    /// The longest delay (at least [`MIN_BACKOFF_DELAY`]).
     pub fn with_max(mut self, max: Duration) -> Self {
-        self.max = max;
+        self.max = max.max(MIN_BACKOFF_DELAY);
         self
     }
 
-    /// How many attempts in a row may fail before [`Reconnecting`] gives
-    /// up (`None`: never). An attempt whose connection is lost again
-    /// before it stayed open for the longest delay counts as failed, so a
-    /// daemon that accepts and dies at once is not hammered.
+    /// How many attempts in a row may fail to open the connection before
+    /// [`Reconnecting`] gives up (`None`: never); each loss of the
+    /// connection gets at least one attempt. A connection lost again
+    /// before it stayed open for the longest delay does not start the
+    /// delays again, so a daemon that accepts and dies at once is not
+    /// hammered.
     pub fn with_attempts(mut self, attempts: impl Into<Option<u32>>) -> Self {
         self.attempts = attempts.into();
         self
@@ -91,6 +97,45 @@ impl Backoff {
         h.write_u32(attempt);
         let nanos = u64::try_from((full - half).as_nanos()).unwrap_or(u64::MAX);
         half + Duration::from_nanos(h.finish() % nanos.saturating_add(1))
+    }
+}
+
+/// The count of attempts to open the connection again: the delays' level
+/// and the opens that failed in a row.
+#[derive(Debug, Default)]
+struct Tries {
+    /// The attempt under way, from 1: it sets the delay.
+    attempt: u32,
+    /// Opens that failed since the last one that did not.
+    failed: u32,
+}
+
+impl Tries {
+    /// The connection was lost after it stayed open for `up`: one that
+    /// stayed up for the longest delay starts the delays again.
+    fn lost(&mut self, up: Duration, backoff: &Backoff) {
+        if up >= backoff.max {
+            self.attempt = 0;
+        }
+    }
+
+    /// The next attempt's number, or `None` if no more are allowed.
+    fn next(&mut self, backoff: &Backoff) -> Option<u32> {
+        if backoff.attempts.is_some_and(|n| self.failed >= n) {
+            return None;
+        }
+        self.attempt = self.attempt.saturating_add(1);
+        Some(self.attempt)
+    }
+
+    /// The attempt failed to open the connection.
+    fn failed(&mut self) {
+        self.failed = self.failed.saturating_add(1);
+    }
+
+    /// The attempt opened the connection.
+    fn opened(&mut self) {
+        self.failed = 0;
     }
 }
 
@@ -194,7 +239,8 @@ impl Reconnecting {
         tokio::spawn(supervise(
             Supervisor {
                 uri: client.reopen_name().to_owned(),
-                options,
+                // The name is resolved: an alias is not looked up again.
+                options: options.with_aliases(false),
                 backoff,
                 link: link_tx,
                 stop: stop_rx,
@@ -301,10 +347,10 @@ impl Reconnecting {
     /// [`ClientError::Closed`], or the error that had ended it already.
     pub async fn close(&self) {
         let _ = self.inner.stop.send(true);
+        // The supervising task ends once the connection is closed, and
+        // with it the watch's sender.
         let mut rx = self.inner.link.clone();
-        let _ = rx
-            .wait_for(|link| matches!(link.state, ConnectionState::Ended(_)))
-            .await;
+        while rx.changed().await.is_ok() {}
     }
 }
 
@@ -370,7 +416,7 @@ fn is_permanent(e: &ClientError) -> bool {
 /// Watches `client` and opens the connection again when it is lost.
 async fn supervise(mut sup: Supervisor, mut client: Client) {
     let mut generation = 1;
-    let mut attempt = 0;
+    let mut tries = Tries::default();
     loop {
         let opened_at = tokio::time::Instant::now();
         let mut cause = tokio::select! {
@@ -379,18 +425,13 @@ async fn supervise(mut sup: Supervisor, mut client: Client) {
             why = client.closed() => why,
         };
         drop(client);
-        // A connection that stayed up starts the count again; one lost at
-        // once goes on with it, and with its delays.
-        if opened_at.elapsed() >= sup.backoff.max {
-            attempt = 0;
-        }
+        tries.lost(opened_at.elapsed(), &sup.backoff);
         client = loop {
-            attempt += 1;
-            let out_of_attempts = sup.backoff.attempts.is_some_and(|n| attempt > n);
-            if out_of_attempts || is_permanent(&cause) {
+            let next = tries.next(&sup.backoff).filter(|_| !is_permanent(&cause));
+            let Some(attempt) = next else {
                 sup.publish(None, ConnectionState::Ended(cause));
                 return;
-            }
+            };
             super::trace::reconnecting(&sup.uri, attempt, &cause);
             sup.publish(
                 None,
@@ -411,8 +452,14 @@ async fn supervise(mut sup: Supervisor, mut client: Client) {
                 opened = open => opened,
             };
             match opened {
-                Ok(client) => break client,
-                Err(e) => cause = e,
+                Ok(client) => {
+                    tries.opened();
+                    break client;
+                }
+                Err(e) => {
+                    tries.failed();
+                    cause = e;
+                }
             }
         };
         generation += 1;
@@ -586,9 +633,41 @@ mod tests {
         // Not one fixed value: the delays are spread.
         let seen: std::collections::HashSet<_> = (0..50).map(|_| b.delay(3)).collect();
         assert!(seen.len() > 1);
-        assert_eq!(
-            Backoff::default().with_initial(Duration::ZERO).delay(7),
-            Duration::ZERO
-        );
+        // Never nothing: a gone daemon is not a busy loop.
+        let zero = Backoff::default()
+            .with_initial(Duration::ZERO)
+            .with_max(Duration::ZERO);
+        assert!(zero.delay(7) >= MIN_BACKOFF_DELAY / 2);
+    }
+
+    #[test]
+    fn each_loss_gets_an_attempt_and_failures_in_a_row_end_it() {
+        let b = Backoff::default()
+            .with_initial(Duration::from_millis(100))
+            .with_max(Duration::from_secs(1))
+            .with_attempts(2);
+        let mut t = Tries::default();
+        t.lost(Duration::from_secs(60), &b);
+        assert_eq!(t.next(&b), Some(1));
+        t.failed();
+        assert_eq!(t.next(&b), Some(2));
+        t.opened();
+        // Lost again at once: the delays go on growing, and the loss
+        // still gets its attempts.
+        t.lost(Duration::from_millis(5), &b);
+        assert_eq!(t.next(&b), Some(3));
+        t.failed();
+        assert_eq!(t.next(&b), Some(4));
+        t.failed();
+        assert_eq!(t.next(&b), None);
+        // Up for the longest delay: the delays start again.
+        let mut t = Tries::default();
+        t.next(&b);
+        t.opened();
+        t.lost(Duration::from_secs(1), &b);
+        assert_eq!(t.next(&b), Some(1));
+        // No attempts allowed: none made.
+        let none = b.with_attempts(0);
+        assert_eq!(Tries::default().next(&none), None);
     }
 }
