@@ -2,8 +2,9 @@
 //! [`ByteStream::recv_file`] do the file's I/O on a blocking thread with
 //! `std::fs`, overlapped with the connection's, so a volume upload or
 //! download takes one call and less CPU than through `tokio::fs`. On a
-//! sparse stream, holes stay holes both ways: skipped when writing, found
-//! with `SEEK_DATA` / `SEEK_HOLE` when reading.
+//! sparse stream, holes stay holes both ways: skipped when writing where
+//! the file then reads as zeros (else written as zeros), found with
+//! `SEEK_DATA` / `SEEK_HOLE` when reading.
 //!
 //! Why not `tokio::fs::File` underneath: it hands every read and write to
 //! a blocking thread of its own and reads into a heap buffer, which is
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::stream::ZEROS;
 use super::{ByteStream, Chunk, ClientError};
 
 /// Bytes read from a file at once.
@@ -155,9 +157,12 @@ impl ByteStream {
     /// bytes the stream carried (holes included). Packets are written on
     /// a blocking thread as they arrive, without being copied.
     ///
-    /// Holes (a sparse download) are skipped, not written, and a hole at
-    /// the end extends the file to its full length, so give it a new or
-    /// empty file: there a hole reads as zeros and takes no space.
+    /// Holes (a sparse download) are skipped, not written, where the file
+    /// then reads as zeros: in a regular file, past the length it had
+    /// when the transfer began (a hole at the end extends the file to its
+    /// full length), so in a new or empty file a hole takes no space.
+    /// Over the file's old bytes, into a block device or a pipe, and into
+    /// a file opened for appending, holes are written as zeros.
     ///
     /// When writing the file fails, the stream is aborted (the daemon
     /// stops sending) and the error is [`FileTransferError::File`].
@@ -422,16 +427,16 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Writes the chunks `rx` brings to `file`: data at the position, holes
-/// skipped; a hole at the end sets the file's length.
+/// skipped where skipping leaves zeros, else written as zeros (see
+/// [`Holes`]).
 fn write_file(mut file: File, mut rx: mpsc::Receiver<Chunk>) -> io::Result<()> {
-    let too_far = || io::Error::new(io::ErrorKind::InvalidData, "holes past the largest offset");
+    let holes = Holes::for_file(&file)?;
     let mut hole = 0u64;
     while let Some(chunk) = rx.blocking_recv() {
         match chunk {
             Chunk::Data(d) => {
                 if hole > 0 {
-                    let skip = i64::try_from(hole).map_err(|_| too_far())?;
-                    file.seek(SeekFrom::Current(skip))?;
+                    holes.fill(&mut file, hole, false)?;
                     hole = 0;
                 }
                 file.write_all(&d)?;
@@ -440,13 +445,71 @@ fn write_file(mut file: File, mut rx: mpsc::Receiver<Chunk>) -> io::Result<()> {
         }
     }
     if hole > 0 {
-        let end = file
-            .stream_position()?
-            .checked_add(hole)
-            .ok_or_else(too_far)?;
-        if file.metadata()?.len() < end {
-            file.set_len(end)?;
+        holes.fill(&mut file, hole, true)?;
+    }
+    Ok(())
+}
+
+fn too_far() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "holes past the largest offset")
+}
+
+/// How a received hole goes into the file. Skipped (a seek, or the
+/// file's length set for one at the end) only where the file then reads
+/// as zeros: in a regular file, past the length it had when the transfer
+/// began. Written as zeros over the file's old bytes, into a device or a
+/// pipe, and into a file opened for appending (where a seek moves no
+/// write), as `virsh vol-download --sparse` writes them into a block
+/// device.
+struct Holes {
+    /// Holes below this offset are written as zeros.
+    zeros_below: u64,
+}
+
+impl Holes {
+    fn for_file(file: &File) -> io::Result<Holes> {
+        let meta = file.metadata()?;
+        let appending = rustix::fs::fcntl_getfl(file)
+            .is_ok_and(|flags| flags.contains(rustix::fs::OFlags::APPEND));
+        let zeros_below = if meta.is_file() && !appending {
+            meta.len()
+        } else {
+            u64::MAX
+        };
+        Ok(Holes { zeros_below })
+    }
+
+    /// Puts a hole of `len` bytes at the file's position; `last`: nothing
+    /// follows it.
+    fn fill(&self, file: &mut File, len: u64, last: bool) -> io::Result<()> {
+        if self.zeros_below == u64::MAX {
+            return write_zeros(file, len);
         }
+        let pos = file.stream_position()?;
+        let zeros = len.min(self.zeros_below.saturating_sub(pos));
+        write_zeros(file, zeros)?;
+        let skip = len - zeros;
+        if skip == 0 {
+            return Ok(());
+        }
+        if last {
+            let end = (pos + zeros).checked_add(skip).ok_or_else(too_far)?;
+            if file.metadata()?.len() < end {
+                file.set_len(end)?;
+            }
+        } else {
+            let skip = i64::try_from(skip).map_err(|_| too_far())?;
+            file.seek(SeekFrom::Current(skip))?;
+        }
+        Ok(())
+    }
+}
+
+fn write_zeros(file: &mut File, mut len: u64) -> io::Result<()> {
+    while len > 0 {
+        let n = len.min(ZEROS.len() as u64) as usize;
+        file.write_all(&ZEROS[..n])?;
+        len -= n as u64;
     }
     Ok(())
 }
@@ -489,6 +552,56 @@ mod tests {
         let mut want = b"head\0\0\0\0\0mid".to_vec();
         want.resize(want.len() + (1 << 20), 0);
         assert!(got == want, "{} bytes", got.len());
+    }
+
+    #[test]
+    fn holes_over_old_bytes_are_written_as_zeros() {
+        let mut f = crate::client::scratch_file("old-bytes");
+        f.write_all(&[b'x'; 20]).unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        let check = f.try_clone().unwrap();
+        let chunks = vec![
+            Chunk::Data(b"ab".to_vec()),
+            Chunk::Hole(5),
+            Chunk::Data(b"cd".to_vec()),
+            Chunk::Hole(15),
+        ];
+        write_chunks(f, chunks).unwrap();
+        // The old bytes under the holes are gone; past them the last hole
+        // extends the file.
+        let mut want = b"ab\0\0\0\0\0cd".to_vec();
+        want.resize(24, 0);
+        assert_eq!(contents(&check), want);
+    }
+
+    #[test]
+    fn holes_are_written_as_zeros_when_appending_or_into_a_pipe() {
+        let mut f = crate::client::scratch_file("append");
+        f.write_all(b"old").unwrap();
+        let check = f.try_clone().unwrap();
+        let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
+        let appending = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        let chunks = || {
+            vec![
+                Chunk::Data(b"a".to_vec()),
+                Chunk::Hole(3),
+                Chunk::Data(b"b".to_vec()),
+                Chunk::Hole(70_000),
+            ]
+        };
+        write_chunks(appending, chunks()).unwrap();
+        let mut want = b"a\0\0\0b".to_vec();
+        want.resize(want.len() + 70_000, 0);
+        assert_eq!(contents(&check), [b"old".as_slice(), &want].concat());
+
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            b.read_to_end(&mut got).unwrap();
+            got
+        });
+        write_chunks(File::from(std::os::fd::OwnedFd::from(a)), chunks()).unwrap();
+        assert_eq!(reader.join().unwrap(), want);
     }
 
     #[test]

@@ -414,7 +414,7 @@ impl ByteStream {
 }
 
 /// Zeros handed out for holes by [`AsyncBufRead`].
-static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+pub(super) static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 impl ByteStream {
     /// Makes sure unread bytes (or a hole) are at hand; false at the end.
