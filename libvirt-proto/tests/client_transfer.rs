@@ -12,7 +12,7 @@ use std::process::Command;
 
 use common::storage::{storage_uri, volume};
 use common::Daemon;
-use libvirt_proto::client::{Chunk, Client, FileTransferError};
+use libvirt_proto::client::{Chunk, Client, ClientError, FileTransferError};
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -265,7 +265,12 @@ async fn a_file_that_fails_ends_its_transfer_and_the_connection_goes_on() {
         Err(FileTransferError::File(e)) => assert_eq!(e.raw_os_error(), Some(EBADF), "{e}"),
         other => panic!("{other:?}"),
     }
-    up.abort();
+    // The upload was aborted with it: it cannot be finished.
+    let finished = up.finish().await;
+    assert!(
+        matches!(finished, Err(ClientError::StreamEnded)),
+        "{finished:?}"
+    );
 
     // Both streams ended, and the connection serves the next transfer.
     let mut down = c.storage_vol_download(&vol, 0, 4096, 0).await.unwrap();

@@ -776,6 +776,10 @@ async fn streams_carry_data_both_ways() {
         .unwrap();
     let data: Vec<u8> = (0..(3 << 20) + 5).map(|i: u32| (i % 253) as u8).collect();
     stream.send(&data).await.unwrap();
+    // As `AsyncWrite` ends it; once more, and the finish, say the same.
+    use tokio::io::AsyncWriteExt;
+    stream.shutdown().await.unwrap();
+    stream.shutdown().await.unwrap();
     stream.finish().await.unwrap();
     assert_eq!(rx.await.unwrap(), data);
 

@@ -306,7 +306,8 @@ impl StreamLink {
     /// Gathers some of `data` into the next packet of at most `full`
     /// bytes: `Ready((n, kick))` with the bytes taken and whether the
     /// driver must be told there is data (the packet was empty), `Pending`
-    /// while the packet is full and the driver has not taken it.
+    /// while the packet is full and the driver has not taken it, and
+    /// `Ready((0, false))` if the stream has failed meanwhile.
     pub(crate) fn poll_gather(
         &self,
         cx: &mut Context<'_>,
@@ -315,6 +316,11 @@ impl StreamLink {
     ) -> Poll<(usize, bool)> {
         let mut s = lock(&self.shared.send);
         if s.gathered.len() >= full {
+            // Checked under the lock the driver takes to wake the writer
+            // after it set the flag, so that neither misses the other.
+            if self.shared.failed.load(Ordering::Acquire) {
+                return Poll::Ready((0, false));
+            }
             s.writer = Some(cx.waker().clone());
             return Poll::Pending;
         }
@@ -336,10 +342,11 @@ impl StreamLink {
 
     /// Ready once the driver has taken everything gathered (so a hole or
     /// the finish queued now goes after it); with `written`, once every
-    /// packet has also been written out.
+    /// packet has also been written out; at once if the stream failed.
     pub(crate) fn poll_sent(&self, cx: &mut Context<'_>, written: bool) -> Poll<()> {
         let mut s = lock(&self.shared.send);
-        if s.gathered.is_empty() && (!written || s.in_outbox == 0) {
+        let failed = self.shared.failed.load(Ordering::Acquire);
+        if failed || (s.gathered.is_empty() && (!written || s.in_outbox == 0)) {
             return Poll::Ready(());
         }
         s.writer = Some(cx.waker().clone());
@@ -422,6 +429,19 @@ mod tests {
         let notified = drained.notified();
         tokio::pin!(notified);
         assert!(notified.as_mut().enable(), "the drain left a permit");
+    }
+
+    #[test]
+    fn a_writer_waiting_on_a_full_packet_sees_a_failure() {
+        let (inbox, link) = stream_channel(1024, Default::default());
+        assert_eq!(gather(&link, b"abcd", 4), Poll::Ready((4, true)));
+        assert!(gather(&link, b"e", 4).is_pending());
+        // Failed while the packet is full and never taken: the writer is
+        // not left waiting for a packet to go.
+        inbox.send(StreamMsg::Failed(ClientError::Closed));
+        assert_eq!(gather(&link, b"e", 4), Poll::Ready((0, false)));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(link.poll_sent(&mut cx, true), Poll::Ready(()));
     }
 
     #[test]

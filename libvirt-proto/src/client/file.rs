@@ -101,8 +101,9 @@ impl ByteStream {
     /// cannot tell (a pipe), every byte is sent as data.
     ///
     /// Call [`finish`](Self::finish) afterwards for the daemon to confirm
-    /// the upload. After an error the stream is left as it is: drop it or
-    /// call [`abort`](Self::abort), so a partial upload is never finished.
+    /// the upload. When reading the file fails, the stream is aborted (a
+    /// later `finish` fails too), so a partial upload is never finished;
+    /// the error is [`FileTransferError::File`].
     ///
     /// ```no_run
     /// # async fn demo(
@@ -129,14 +130,12 @@ impl ByteStream {
                 None => {
                     return match reader.await {
                         Ok(()) => Ok(sent),
-                        Err(e) => Err(FileTransferError::File(Arc::new(thread_failed(
-                            "reader", e,
-                        )))),
+                        Err(e) => Err(self.file_failed(thread_failed("reader", e))),
                     };
                 }
                 // Without its channels the reader stops after its current
                 // read; nothing waits for it.
-                Some(Err(e)) => return Err(FileTransferError::File(Arc::new(e))),
+                Some(Err(e)) => return Err(self.file_failed(e)),
                 Some(Ok(piece)) => piece,
             };
             let n = match piece {
@@ -205,13 +204,19 @@ impl ByteStream {
             .await
             .unwrap_or_else(|e| Err(thread_failed("writer", e)));
         match (written, failed) {
-            (Err(e), _) => {
-                self.abort_with(ClientError::StreamEnded);
-                Err(FileTransferError::File(Arc::new(e)))
-            }
+            (Err(e), _) => Err(self.file_failed(e)),
             (Ok(()), Some(e)) => Err(FileTransferError::Stream(e)),
             (Ok(()), None) => Ok(received),
         }
+    }
+}
+
+impl ByteStream {
+    /// Aborts the transfer for the file's error `e` (the daemon stops,
+    /// and the stream's later reads and finish fail).
+    fn file_failed(&mut self, e: io::Error) -> FileTransferError {
+        self.abort_with(ClientError::StreamEnded);
+        FileTransferError::File(Arc::new(e))
     }
 }
 

@@ -130,6 +130,9 @@ pub struct ByteStream {
     failed: Option<ClientError>,
     /// The finish handshake, once started.
     finish_ack: Option<Ack>,
+    /// How the finish handshake ended, given again to a later finish or
+    /// shutdown.
+    finished: Option<Result<(), ClientError>>,
     /// What ended the connection, once it has.
     ended: Arc<OnceLock<ClientError>>,
 }
@@ -181,6 +184,7 @@ impl ByteStream {
             done: false,
             failed: None,
             finish_ack: None,
+            finished: None,
             ended,
         }
     }
@@ -377,6 +381,10 @@ impl ByteStream {
     fn poll_send(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<Result<usize, ClientError>> {
         self.check_failed()?;
         let (n, kick) = ready!(self.link.poll_gather(cx, data, STREAM_PACKET));
+        if n == 0 && !data.is_empty() {
+            // The stream failed while the packet was full.
+            self.check_failed()?;
+        }
         if kick {
             self.command(Command::StreamKick(self.serial))?;
         }
@@ -392,6 +400,9 @@ impl ByteStream {
     }
 
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        if let Some(r) = &self.finished {
+            return Poll::Ready(r.clone());
+        }
         if self.finish_ack.is_none() {
             if self.done {
                 // Ended already: cleanly, or with the failure it had.
@@ -407,9 +418,17 @@ impl ByteStream {
             self.finish_ack = Some(ack);
         }
         let ack = self.finish_ack.as_mut().expect("set above");
-        let r = ready!(Pin::new(ack).poll(cx));
+        let r = match ready!(Pin::new(ack).poll(cx)) {
+            // The stream failed before the finish reached it: its cause.
+            Ok(Err(ClientError::NoSuchStream(s))) => {
+                Err(self.link.failure().unwrap_or(ClientError::NoSuchStream(s)))
+            }
+            Ok(r) => r,
+            Err(_) => Err(self.gone()),
+        };
         self.done = true;
-        Poll::Ready(r.unwrap_or_else(|_| Err(self.gone())))
+        self.finished = Some(r.clone());
+        Poll::Ready(r)
     }
 }
 
