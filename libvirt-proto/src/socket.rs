@@ -34,8 +34,11 @@ use crate::uri::{ConnectUri, Mode, Transport};
 pub struct Environment {
     /// Whether the process runs as root.
     pub root: bool,
-    /// `$XDG_RUNTIME_DIR`.
+    /// `$XDG_RUNTIME_DIR` (unset when empty, as GLib reads it).
     pub runtime_dir: Option<String>,
+    /// `$XDG_CACHE_HOME` (unset when empty), where session sockets are
+    /// without a runtime directory.
+    pub cache_home: Option<String>,
     /// `$HOME`.
     pub home: Option<String>,
     /// Paths that exist (only sockets are asked about).
@@ -74,9 +77,9 @@ impl Environment {
     /// The uid and variables, nothing known to exist yet.
     fn variables() -> Environment {
         Environment {
-            // The effective uid, as /proc reports it (no unsafe libc call).
             root: effective_uid_is_root(),
-            runtime_dir: std::env::var("XDG_RUNTIME_DIR").ok(),
+            runtime_dir: non_empty_var("XDG_RUNTIME_DIR"),
+            cache_home: non_empty_var("XDG_CACHE_HOME"),
             home: std::env::var("HOME").ok(),
             existing: Vec::new(),
             remote_mode: None,
@@ -88,7 +91,20 @@ impl Environment {
     }
 }
 
-/// Whether this process's effective uid is root, as `/proc` reports it.
+/// An environment variable, unless unset or empty.
+fn non_empty_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Whether this process's effective uid is root.
+#[cfg(feature = "client")]
+pub(crate) fn effective_uid_is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Whether this process's effective uid is root, as `/proc` reports it
+/// (without the client's `rustix`, and with no unsafe libc call).
+#[cfg(not(feature = "client"))]
 pub(crate) fn effective_uid_is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -106,7 +122,8 @@ pub(crate) fn effective_uid_is_root() -> bool {
 pub enum SocketError {
     /// The URI does not use a Unix socket.
     NotUnix(Transport),
-    /// A session connection without `XDG_RUNTIME_DIR` or `HOME`.
+    /// A session connection without `XDG_RUNTIME_DIR`, `XDG_CACHE_HOME`
+    /// or `HOME`.
     NoRuntimeDir,
     /// An admin URI whose scheme names no daemon (`libvirtd` or
     /// `virt...`, such as `virtqemud`).
@@ -124,7 +141,9 @@ impl std::fmt::Display for SocketError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SocketError::NotUnix(t) => write!(f, "the {t:?} transport does not use a local socket"),
-            SocketError::NoRuntimeDir => f.write_str("neither XDG_RUNTIME_DIR nor HOME is set"),
+            SocketError::NoRuntimeDir => {
+                f.write_str("none of XDG_RUNTIME_DIR, XDG_CACHE_HOME and HOME is set")
+            }
             SocketError::NotAnAdminScheme(s) => write!(
                 f,
                 "`{s}` names no daemon for its admin socket (libvirtd, virtqemud, ...)"
@@ -144,12 +163,15 @@ impl std::fmt::Display for SocketError {
 
 impl std::error::Error for SocketError {}
 
-/// Where a session's sockets are: libvirt's user runtime directory.
+/// Where a session's sockets are: libvirt's user runtime directory,
+/// GLib's `g_get_user_runtime_dir` (falling back to the cache directory)
+/// with `libvirt` added.
 fn session_dir(env: &Environment) -> Option<String> {
-    match (&env.runtime_dir, &env.home) {
-        (Some(r), _) => Some(format!("{r}/libvirt")),
-        (None, Some(h)) => Some(format!("{h}/.cache/libvirt")),
-        (None, None) => None,
+    match (&env.runtime_dir, &env.cache_home, &env.home) {
+        (Some(r), _, _) => Some(format!("{r}/libvirt")),
+        (None, Some(c), _) => Some(format!("{c}/libvirt")),
+        (None, None, Some(h)) => Some(format!("{h}/.cache/libvirt")),
+        (None, None, None) => None,
     }
 }
 
@@ -308,6 +330,7 @@ mod tests {
         Environment {
             root,
             runtime_dir: Some("/run/user/1000".into()),
+            cache_home: None,
             home: Some("/home/u".into()),
             existing: existing.iter().map(|s| (*s).to_owned()).collect(),
             remote_mode: None,
@@ -499,6 +522,16 @@ mod tests {
         assert_eq!(
             sock("qemu:///session", false, &e),
             "/home/u/.cache/libvirt/libvirt-sock"
+        );
+        // GLib's cache directory, when set, before HOME's.
+        let e = Environment {
+            runtime_dir: None,
+            cache_home: Some("/c".into()),
+            ..env(false, &["/c/libvirt/libvirt-sock"])
+        };
+        assert_eq!(
+            sock("qemu:///session", false, &e),
+            "/c/libvirt/libvirt-sock"
         );
         let nothing = Environment {
             runtime_dir: None,

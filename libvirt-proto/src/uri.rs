@@ -447,6 +447,9 @@ fn check_ssh_path(path: &str, in_option: bool) -> Result<(), UnsafeReason> {
 impl ConnectUri {
     /// Parses a URI.
     pub fn parse(uri: &str) -> Result<ConnectUri, UriError> {
+        // A fragment is no part of the path or query, as libxml2's
+        // parser (libvirt's) sets it apart; libvirt uses none.
+        let uri = uri.split_once('#').map_or(uri, |(uri, _)| uri);
         let (scheme, rest) = uri
             .split_once("://")
             .ok_or_else(|| UriError::Syntax(format!("`{uri}` has no `://`")))?;
@@ -523,7 +526,14 @@ impl ConnectUri {
             match name.to_ascii_lowercase().as_str() {
                 "name" => params.name = Some(value),
                 "auth" => params.auth = Some(value),
-                "authfile" => params.authfile = Some(value),
+                // Accepted in any case, but libvirt's auth.conf lookup
+                // (`virAuthGetConfigFilePathURI`) takes only the first
+                // `authfile`, spelled so.
+                "authfile" => {
+                    if name == "authfile" && params.authfile.is_none() {
+                        params.authfile = Some(value);
+                    }
+                }
                 "no_sanity" => params.no_sanity = flag(&name, &value)?,
                 "command" => params.command = Some(value),
                 "socket" => params.socket = Some(value),
@@ -816,6 +826,18 @@ mod tests {
         assert!(u.params.no_verify && u.params.no_sanity);
         assert_eq!(u.params.auth.as_deref(), Some("sasl.scram-sha-256"));
         assert_eq!(u.params.authfile.as_deref(), Some("/a.conf"));
+        // The auth.conf is libvirt's: the first `authfile`, spelled so.
+        let first = ConnectUri::parse("qemu+tcp://h/system?authfile=/a&authfile=/b").unwrap();
+        assert_eq!(first.params.authfile.as_deref(), Some("/a"));
+        let cased = ConnectUri::parse("qemu+tcp://h/system?AuthFile=/x.conf").unwrap();
+        assert_eq!(cased.params.authfile, None);
+        // A fragment is not the query's, nor the path's.
+        let u = ConnectUri::parse("qemu:///system?socket=/run/a#b").unwrap();
+        assert_eq!(u.params.socket.as_deref(), Some("/run/a"));
+        assert_eq!(
+            ConnectUri::parse("qemu:///system#x").unwrap().path,
+            "/system"
+        );
     }
 
     #[test]

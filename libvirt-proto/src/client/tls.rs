@@ -730,7 +730,8 @@ impl ServerCertVerifier for LibvirtVerifier {
 
 /// Whether a certificate without a subjectAltName extension has a common
 /// name matching the DNS name `server_name` (ASCII case-insensitively,
-/// `*.` matching one leftmost label), the GnuTLS fallback libvirt's
+/// `*.` matching one leftmost label) and is its only one, the GnuTLS
+/// fallback libvirt's
 /// server certificates made from a `cn`-only template rely on. IP
 /// addresses are matched through subjectAltName only.
 fn common_name_matches(cert: &CertificateDer<'_>, server_name: &ServerName<'_>) -> bool {
@@ -740,7 +741,13 @@ fn common_name_matches(cert: &CertificateDer<'_>, server_name: &ServerName<'_>) 
     let Some(subject) = der::subject_without_san(cert.as_ref()) else {
         return false;
     };
-    der::common_names(subject).any(|cn| hostname_matches(cn, name.as_ref()))
+    // Only a single common name, as GnuTLS requires (RFC 6125, 1.8): with
+    // two, which one names the server is anybody's guess.
+    let mut names = der::common_names(subject);
+    match (names.next(), names.next()) {
+        (Some(cn), None) => hostname_matches(cn, name.as_ref()),
+        _ => false,
+    }
 }
 
 fn hostname_matches(pattern: &[u8], host: &str) -> bool {
@@ -1005,6 +1012,21 @@ SQAwRgIhALw3s8WVNAbiNfDsi5yWiQrAbgkGYCztumVY9xZTMII6AiEAlLRN2t7Z
 4B1XziHLdjWFMYEtxORtcIwIv846Ujx29P8=
 -----END CERTIFICATE-----";
 
+    /// No subjectAltName and two common names: `other.example`, then
+    /// `host.example`.
+    const TWO_CNS: &str = "-----BEGIN CERTIFICATE-----
+MIIBzzCCAXWgAwIBAgIUbGah/P/NK1lfhsZDdMhABYOo9x0wCgYIKoZIzj0EAwIw
+PTEMMAoGA1UECgwDbHZwMRYwFAYDVQQDDA1vdGhlci5leGFtcGxlMRUwEwYDVQQD
+DAxob3N0LmV4YW1wbGUwHhcNMjYxMjAxMDQ1NzUzWhcNMzYxMTI4MDQ1NzUzWjA9
+MQwwCgYDVQQKDANsdnAxFjAUBgNVBAMMDW90aGVyLmV4YW1wbGUxFTATBgNVBAMM
+DGhvc3QuZXhhbXBsZTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABF1/xivOV3SZ
+ygUi87At9dbpUcHIyVODWB16pNR8QZXojTmic6hPBV1mTyg6wi05yeVf6LUvbVs+
+k0aK81Cff2ijUzBRMB0GA1UdDgQWBBRr4NRQ7Ld3f+EZE+dteYvjx9Z/BDAfBgNV
+HSMEGDAWgBRr4NRQ7Ld3f+EZE+dteYvjx9Z/BDAPBgNVHRMBAf8EBTADAQH/MAoG
+CCqGSM49BAMCA0gAMEUCIGZrAGA/3Ns/5ESPyUHIa+5BMX/OkdZmAMX1HGJJv2Eg
+AiEA50a1dliGn81S3q1Lmys5q1UdY783aUX1zw8bf7sQHF4=
+-----END CERTIFICATE-----";
+
     fn cert(pem: &str) -> CertificateDer<'static> {
         CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
     }
@@ -1023,6 +1045,10 @@ SQAwRgIhALw3s8WVNAbiNfDsi5yWiQrAbgkGYCztumVY9xZTMII6AiEAlLRN2t7Z
         assert!(!common_name_matches(&no_san, &dns("127.0.0.1")));
         let with_san = cert(WITH_SAN);
         assert!(!common_name_matches(&with_san, &dns("host.example")));
+        // Two common names: neither is taken, as GnuTLS takes neither.
+        let two = cert(TWO_CNS);
+        assert!(!common_name_matches(&two, &dns("host.example")));
+        assert!(!common_name_matches(&two, &dns("other.example")));
     }
 
     #[test]
