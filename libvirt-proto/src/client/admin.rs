@@ -45,18 +45,25 @@ impl AdminClient {
     /// libvirtd's `/system` as root or `/session` otherwise), where
     /// `virAdmConnectOpen` asks for a NULL name.
     pub async fn connect(uri: &str) -> Result<AdminClient, ClientError> {
-        let env = ConfigEnv::current(Program::Admin);
         let options = ConnectOptions::default().with_keepalive(None);
-        let conf = client_config::load(&options.config, Program::Admin, &env)?;
-        let resolved = client_config::resolve(uri, Program::Admin, &env, conf.as_ref(), true)?;
-        // An admin name always resolves to a URI.
-        let parsed = ConnectUri::parse(resolved.as_deref().unwrap_or_default())?;
         let timeout = options.connect_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (name, config) = (uri.to_owned(), options.config.clone());
+        let (resolved, parsed) = super::off_runtime(deadline, timeout, move || {
+            let env = ConfigEnv::current(Program::Admin);
+            let conf = client_config::load(&config, Program::Admin, &env)?;
+            let resolved =
+                client_config::resolve(&name, Program::Admin, &env, conf.as_ref(), true)?;
+            // An admin name always resolves to a URI.
+            let parsed = ConnectUri::parse(resolved.as_deref().unwrap_or_default())?;
+            Ok((resolved, parsed))
+        })
+        .await?;
         let open = async {
             let conn = transport::connect(&parsed, false, true, Default::default()).await?;
             driver::start(conn, driver::Handshake::Admin(0), options.max_in_flight).await
         };
-        let connection = tokio::time::timeout(timeout, open)
+        let connection = tokio::time::timeout_at(deadline, open)
             .await
             .map_err(|_| ClientError::Timeout(timeout))??;
         let inner = Client::from_parts(connection, options);

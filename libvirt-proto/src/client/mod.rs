@@ -324,6 +324,23 @@ fn target(
     }
 }
 
+/// Runs `f` (which reads configuration files or looks at sockets) on a
+/// blocking thread, given up at `deadline`: a file system that hangs
+/// (a home directory on a dead NFS server) stalls neither the runtime nor
+/// the connecting past its timeout.
+async fn off_runtime<T: Send + 'static>(
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    f: impl FnOnce() -> Result<T, ClientError> + Send + 'static,
+) -> Result<T, ClientError> {
+    match tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(f)).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: the runtime is shutting down.
+        Ok(Err(_)) | Err(_) => Err(ClientError::Timeout(timeout)),
+    }
+}
+
 /// A connection to a libvirt daemon.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -375,7 +392,11 @@ impl Client {
 
     /// Connects with explicit options.
     pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<Client, ClientError> {
-        let (uri, parsed, defaults) = target(uri, &options)?;
+        let timeout = options.connect_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (name, opts) = (uri.to_owned(), options.clone());
+        let (uri, parsed, defaults) =
+            off_runtime(deadline, timeout, move || target(&name, &opts)).await?;
         let uri = uri.as_str();
         let opener = Opener::new(
             sasl::client_auth(uri, &parsed, &options)?,
@@ -383,8 +404,6 @@ impl Client {
             if options.read_only { CONNECT_RO } else { 0 },
             options.keepalive,
         );
-        let timeout = options.connect_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
         let open = async {
             let conn = transport::connect(&parsed, options.read_only, false, defaults).await?;
             driver::start(
