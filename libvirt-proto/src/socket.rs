@@ -4,8 +4,9 @@
 //!
 //! - `socket=` wins.
 //! - A session connection (`/session`, or the test driver, when not root)
-//!   uses `$XDG_RUNTIME_DIR/libvirt/<daemon>-sock` (or
-//!   `$HOME/.cache/libvirt/...` without `XDG_RUNTIME_DIR`); read-only
+//!   uses `$XDG_RUNTIME_DIR/libvirt/<daemon>-sock` (without it, GLib's
+//!   cache directory: `$XDG_CACHE_HOME/libvirt/...`, else
+//!   `$HOME/.cache/libvirt/...`); read-only
 //!   makes no difference there.
 //! - A system connection uses `/var/run/libvirt/<daemon>-sock`, or
 //!   `-sock-ro` when read-only.
