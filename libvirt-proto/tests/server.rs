@@ -558,6 +558,49 @@ async fn a_client_that_stops_reading_is_dropped_by_keepalive() {
 }
 
 #[tokio::test]
+async fn a_zero_keepalive_interval_drops_no_slow_reader() {
+    use libvirt_proto::engine::{ClientEngine, FEATURE_PROGRAM_KEEPALIVE};
+    use libvirt_proto::remote::program::procs;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // Interval zero: keepalive off, so no client is judged at all.
+    let options = ServerOptions::default().with_keepalive((Duration::ZERO, 2));
+    let server = start_with("keepalive-off", options);
+    let mut slow = tokio::net::UnixStream::connect(server.socket())
+        .await
+        .unwrap();
+    let mut engine = ClientEngine::new(std::time::Instant::now());
+    engine
+        .call::<procs::ConnectSupportsFeature>(&remote::ConnectSupportsFeatureArgs {
+            feature: FEATURE_PROGRAM_KEEPALIVE,
+        })
+        .unwrap();
+    engine
+        .call::<procs::DomainScreenshot>(&remote::DomainScreenshotArgs {
+            dom: fake_domain(),
+            screen: 0,
+            flags: 0,
+        })
+        .unwrap();
+    while let Some(t) = engine.poll_transmit() {
+        slow.write_all(&t.bytes).await.unwrap();
+    }
+    // The screen fills the socket while this client waits; then it reads
+    // all of it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut got = 0;
+    let mut buf = vec![0; 64 << 10];
+    while got < screen().len() {
+        let read = tokio::time::timeout(Duration::from_secs(30), slow.read(&mut buf));
+        match read.await.expect("nothing more came") {
+            Ok(0) => panic!("dropped after {got} bytes"),
+            Ok(n) => got += n,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_client_that_closes_without_reading_is_let_go() {
     use libvirt_proto::engine::ClientEngine;
     use libvirt_proto::remote::program::procs;

@@ -47,7 +47,7 @@ impl AdminClient {
     pub async fn connect(uri: &str) -> Result<AdminClient, ClientError> {
         let options = ConnectOptions::default().with_keepalive(None);
         let timeout = options.connect_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = super::deadline_in(timeout);
         let (name, config) = (uri.to_owned(), options.config.clone());
         let (resolved, parsed) = super::off_runtime(deadline, timeout, move || {
             let env = ConfigEnv::current(Program::Admin);

@@ -184,11 +184,15 @@ impl ByteStream {
         let mut failed = None;
         loop {
             match self.recv_chunk().await {
-                Ok(None) => break,
+                Ok(None) => {
+                    // Closed only when the writer has failed.
+                    let _ = tx.send(ToFile::End).await;
+                    break;
+                }
                 Ok(Some(chunk)) => {
                     let n = chunk.stream_len();
                     // Closed only when the writer has failed.
-                    if tx.send(chunk).await.is_err() {
+                    if tx.send(ToFile::Chunk(chunk)).await.is_err() {
                         break;
                     }
                     received = received.saturating_add(n);
@@ -431,26 +435,37 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
+/// What the stream hands the file's writer.
+enum ToFile {
+    Chunk(Chunk),
+    /// The stream's data is complete: a hole at its end goes in too.
+    End,
+}
+
 /// Writes the chunks `rx` brings to `file`: data at the position, holes
 /// skipped where skipping leaves zeros, else written as zeros (see
-/// [`Holes`]).
-fn write_file(mut file: File, mut rx: mpsc::Receiver<Chunk>) -> io::Result<()> {
+/// [`Holes`]). A hole last of all is written only once the stream says
+/// its data is complete, not when it fails.
+fn write_file(mut file: File, mut rx: mpsc::Receiver<ToFile>) -> io::Result<()> {
     let holes = Holes::for_file(&file)?;
     let mut hole = 0u64;
-    while let Some(chunk) = rx.blocking_recv() {
-        match chunk {
-            Chunk::Data(d) => {
+    while let Some(next) = rx.blocking_recv() {
+        match next {
+            ToFile::Chunk(Chunk::Data(d)) => {
                 if hole > 0 {
                     holes.fill(&mut file, hole, false)?;
                     hole = 0;
                 }
                 file.write_all(&d)?;
             }
-            Chunk::Hole(n) => hole = hole.checked_add(n).ok_or_else(too_far)?,
+            ToFile::Chunk(Chunk::Hole(n)) => hole = hole.checked_add(n).ok_or_else(too_far)?,
+            ToFile::End => {
+                if hole > 0 {
+                    holes.fill(&mut file, hole, true)?;
+                }
+                return Ok(());
+            }
         }
-    }
-    if hole > 0 {
-        holes.fill(&mut file, hole, true)?;
     }
     Ok(())
 }
@@ -533,12 +548,29 @@ mod tests {
     }
 
     fn write_chunks(file: File, chunks: Vec<Chunk>) -> io::Result<()> {
-        let (tx, rx) = mpsc::channel(chunks.len().max(1));
+        write_to_file(file, chunks, true)
+    }
+
+    /// `chunks` through the writer; `complete`: the stream's end follows.
+    fn write_to_file(file: File, chunks: Vec<Chunk>, complete: bool) -> io::Result<()> {
+        let (tx, rx) = mpsc::channel(chunks.len() + 1);
         for c in chunks {
-            tx.try_send(c).unwrap();
+            tx.try_send(ToFile::Chunk(c)).unwrap();
+        }
+        if complete {
+            tx.try_send(ToFile::End).unwrap();
         }
         drop(tx);
         write_file(file, rx)
+    }
+
+    #[test]
+    fn a_trailing_hole_of_a_failed_stream_is_not_written() {
+        let f = crate::client::scratch_file("failed");
+        let check = f.try_clone().unwrap();
+        let chunks = vec![Chunk::Data(b"ab".to_vec()), Chunk::Hole(1 << 40)];
+        write_to_file(f, chunks, false).unwrap();
+        assert_eq!(contents(&check), b"ab");
     }
 
     #[test]

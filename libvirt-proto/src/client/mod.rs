@@ -324,10 +324,19 @@ fn target(
     }
 }
 
+/// `timeout` from now; for a timeout too long to add, a time that never
+/// comes.
+fn deadline_in(timeout: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86400))
+}
+
 /// Runs `f` (which reads configuration files or looks at sockets) on a
 /// blocking thread, given up at `deadline`: a file system that hangs
 /// (a home directory on a dead NFS server) stalls neither the runtime nor
-/// the connecting past its timeout.
+/// the connecting past its timeout. (The thread stays blocked until the
+/// file system answers: the runtime's blocking pool is what bounds them.)
 async fn off_runtime<T: Send + 'static>(
     deadline: tokio::time::Instant,
     timeout: Duration,
@@ -393,7 +402,7 @@ impl Client {
     /// Connects with explicit options.
     pub async fn connect_with(uri: &str, options: ConnectOptions) -> Result<Client, ClientError> {
         let timeout = options.connect_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = deadline_in(timeout);
         let (name, opts) = (uri.to_owned(), options.clone());
         let (uri, parsed, defaults) =
             off_runtime(deadline, timeout, move || target(&name, &opts)).await?;
@@ -737,4 +746,17 @@ pub(crate) fn scratch_file(tag: &str) -> std::fs::File {
         .unwrap();
     std::fs::remove_file(&path).unwrap();
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn any_connect_timeout_gives_a_deadline() {
+        let now = tokio::time::Instant::now();
+        assert!(deadline_in(Duration::MAX) > now + Duration::from_secs(86400));
+        let soon = deadline_in(Duration::from_secs(1));
+        assert!(soon >= now + Duration::from_secs(1));
+    }
 }

@@ -77,7 +77,8 @@ impl Backoff {
 
     /// How many attempts in a row may fail to open the connection before
     /// [`Reconnecting`] gives up (`None`: never); each loss of the
-    /// connection gets at least one attempt. A connection lost again
+    /// connection gets at least one attempt, unless this is 0. A
+    /// connection lost again
     /// before it stayed open for the longest delay does not start the
     /// delays again, so a daemon that accepts and dies at once is not
     /// hammered.
@@ -96,7 +97,7 @@ impl Backoff {
         let mut h = RandomState::new().build_hasher();
         h.write_u32(attempt);
         let nanos = u64::try_from((full - half).as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(h.finish() % nanos.saturating_add(1))
+        (half + Duration::from_nanos(h.finish() % nanos.saturating_add(1))).max(MIN_BACKOFF_DELAY)
     }
 }
 
@@ -637,7 +638,8 @@ mod tests {
         let zero = Backoff::default()
             .with_initial(Duration::ZERO)
             .with_max(Duration::ZERO);
-        assert!(zero.delay(7) >= MIN_BACKOFF_DELAY / 2);
+        assert!(zero.delay(7) >= MIN_BACKOFF_DELAY);
+        assert!(zero.delay(1) >= MIN_BACKOFF_DELAY);
     }
 
     #[test]

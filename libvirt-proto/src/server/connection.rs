@@ -18,8 +18,8 @@ use super::stream::{self, Refused, Room, StreamOut, StreamSlot};
 use super::{wrong_reply, Peer, PeerInfo, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
 use crate::engine::{
-    ClientStreamEvent, ProtocolError, ServerEngine, ServerEvent, FEATURE_PROGRAM_KEEPALIVE,
-    OUTPUT_THROTTLE,
+    ClientStreamEvent, EngineError, ProtocolError, ServerEngine, ServerEvent,
+    FEATURE_PROGRAM_KEEPALIVE, OUTPUT_THROTTLE,
 };
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
@@ -142,7 +142,9 @@ where
             }
         }
         if state.closing && out.is_none() {
-            let _ = tokio::time::timeout(CLOSE_GRACE, wr.shutdown()).await;
+            let since = state.closing_since.unwrap_or_else(Instant::now);
+            let end = tokio::time::Instant::from_std(since + CLOSE_GRACE);
+            let _ = tokio::time::timeout_at(end, wr.shutdown()).await;
             return;
         }
         let reading = !state.closing && state.held.is_none() && !state.engine.input_throttled();
@@ -172,23 +174,9 @@ where
                 Ok(n) => state.engine.handle_input(&buf[..n], Instant::now()),
                 Err(e) => state.engine.handle_transport_error(e),
             },
-            written = write_some(&mut wr, &out) => match written {
-                Ok(n) => {
-                    if n > 0 {
-                        taken_at = Instant::now();
-                    }
-                    if let Some((bytes, done)) = &mut out {
-                        *done += n;
-                        if *done == bytes.len() {
-                            out = None;
-                        }
-                    }
-                }
-                Err(e) => {
-                    out = None;
-                    state.engine.handle_transport_error(e);
-                }
-            },
+            written = write_some(&mut wr, &out) => {
+                record_write(&mut out, &mut taken_at, &mut state.engine, written);
+            }
             Some(done) = calls.tasks.join_next_with_id() => {
                 let (call, answer) = match done {
                     Ok((id, answer)) => (calls.headers.remove(&id), answer),
@@ -221,9 +209,19 @@ where
                 let now = Instant::now();
                 // A client that stopped reading, or one that asked to
                 // close and does not take the answer: dropped, with its
-                // calls.
-                if stalled_at.is_some_and(|t| now >= t) || close_at.is_some_and(|t| now >= t) {
+                // calls. (The timer may have won over a write that was
+                // ready, after a long pause of this task: one try first.)
+                if close_at.is_some_and(|t| now >= t) {
                     return;
+                }
+                if stalled_at.is_some_and(|t| now >= t) {
+                    match write_now(&mut wr, &out) {
+                        Some(Ok(n)) if n > 0 => {
+                            record_write(&mut out, &mut taken_at, &mut state.engine, Ok(n));
+                            continue;
+                        }
+                        _ => return,
+                    }
                 }
                 state.engine.handle_timeout(now);
             }
@@ -263,7 +261,9 @@ impl State<'_> {
                 let _ = engine.reply(&header, &ret);
                 if let Some((interval, count)) = self.options.keepalive {
                     engine.enable_keepalive(interval, count, Instant::now());
-                    self.stall_limit = Some(interval.saturating_mul(count.saturating_add(1)));
+                    // A zero interval is keepalive off, as for the engine.
+                    self.stall_limit = Some(interval.saturating_mul(count.saturating_add(1)))
+                        .filter(|_| !interval.is_zero());
                 }
             }
             Call::Remote(program::Call::ConnectClose(())) => {
@@ -376,7 +376,17 @@ impl State<'_> {
     fn stream_out(&mut self, serial: u32, item: Option<StreamOut>) {
         let done = match item {
             Some(StreamOut::Data(data)) => self.engine.stream_send(serial, &data).is_err(),
-            Some(StreamOut::Hole(length)) => self.engine.stream_hole(serial, length).is_err(),
+            Some(StreamOut::Hole(length)) => match self.engine.stream_hole(serial, length) {
+                Ok(()) => false,
+                // Not reached (the service's end checks it first); the
+                // client still learns that the stream ended.
+                Err(EngineError::NotSparse(_)) => {
+                    let e = stream_error("the server sent a hole on a stream that is not sparse");
+                    let _ = self.engine.stream_error(serial, e);
+                    true
+                }
+                Err(_) => true,
+            },
             Some(StreamOut::End) => self.engine.stream_send(serial, &[]).is_err(),
             // libvirt's finish answers the client's; before it, the
             // stream can only end with an error.
@@ -419,6 +429,47 @@ fn panicked() -> RemoteError {
 }
 
 /// Writes some of `out` (never resolves when there is nothing to write).
+/// Records what a write of `out` did: `taken_at` moves on when the client
+/// took bytes, and the frame is done once all of it has gone.
+fn record_write(
+    out: &mut Option<(Vec<u8>, usize)>,
+    taken_at: &mut Instant,
+    engine: &mut ServerEngine,
+    written: std::io::Result<usize>,
+) {
+    match written {
+        Ok(n) => {
+            if n > 0 {
+                *taken_at = Instant::now();
+            }
+            if let Some((bytes, done)) = out {
+                *done += n;
+                if *done == bytes.len() {
+                    *out = None;
+                }
+            }
+        }
+        Err(e) => {
+            *out = None;
+            engine.handle_transport_error(e);
+        }
+    }
+}
+
+/// One try at writing the rest of `out` without waiting: `None` when the
+/// transport takes nothing now.
+fn write_now<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    out: &Option<(Vec<u8>, usize)>,
+) -> Option<std::io::Result<usize>> {
+    let (bytes, done) = out.as_ref()?;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::Pin::new(wr).poll_write(&mut cx, &bytes[*done..]) {
+        Poll::Ready(r) => Some(r),
+        Poll::Pending => None,
+    }
+}
+
 async fn write_some<W: AsyncWrite + Unpin>(
     wr: &mut W,
     out: &Option<(Vec<u8>, usize)>,
