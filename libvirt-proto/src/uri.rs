@@ -149,9 +149,9 @@ pub struct Params {
     /// `proxy=` (the client falls back on `libvirt.conf`'s `remote_proxy`,
     /// then [`ConnectUri::ssh_proxy`]'s choice).
     pub proxy: Option<Proxy>,
-    /// `tls_priority=`: a GnuTLS priority string, accepted so that
-    /// libvirt's URIs parse, but not applied: the TLS transport uses
-    /// rustls's TLS 1.2 and 1.3 cipher suites whatever it says.
+    /// `tls_priority=`: a GnuTLS priority string, of which the TLS
+    /// transport applies the protocol versions (`VERS-` keywords) and not
+    /// the cipher keywords (rustls's suites are used).
     pub tls_priority: Option<String>,
     /// `auth=`: the authentication method to use (`sasl`, `polkit`, or
     /// `sasl.MECH` for one SASL mechanism; as with libvirt, `none` is

@@ -104,12 +104,22 @@ async fn tls_1_2_only_daemon() {
     let Some(l) = listening("tls12", &pki, "tls_priority = \"NORMAL:-VERS-TLS1.3\"\n") else {
         return;
     };
-    works(&format!(
+    let uri = format!(
         "test+tls://localhost:{}/default?pkipath={}",
         l.tls,
         pki.path("client")
+    );
+    works(&uri).await;
+    // The client's own tls_priority: its versions are applied, so TLS 1.3
+    // alone finds no common version with this daemon.
+    works(&format!("{uri}&tls_priority=NORMAL:-VERS-TLS1.3")).await;
+    let (e, _) = tls_error(&format!(
+        "{uri}&tls_priority=NORMAL:-VERS-ALL:%2BVERS-TLS1.3"
     ))
     .await;
+    assert!(matches!(e, TlsError::Handshake { .. }), "{e:?}");
+    let (e, _) = tls_error(&format!("{uri}&tls_priority=NONE:%2BVERS-TLS1.1")).await;
+    assert!(matches!(e, TlsError::NoProtocolVersion { .. }), "{e:?}");
 }
 
 #[tokio::test]

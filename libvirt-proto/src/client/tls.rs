@@ -116,6 +116,12 @@ pub(crate) fn locate(
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum TlsError {
+    /// The URI's `tls_priority=` leaves none of the protocol versions
+    /// this client speaks (TLS 1.2 and 1.3).
+    NoProtocolVersion {
+        /// The priority string.
+        priority: String,
+    },
     /// A file cannot be read; a missing file is a source of kind
     /// [`io::ErrorKind::NotFound`]. The CA is required unless the URI has
     /// `no_verify=1`; the others are read when they exist.
@@ -297,6 +303,10 @@ impl fmt::Display for TlsError {
                 write!(f, "'{host}' is not a valid TLS server name")
             }
             TlsError::Config(_) => f.write_str("cannot configure TLS"),
+            TlsError::NoProtocolVersion { priority } => write!(
+                f,
+                "tls_priority '{priority}' allows neither TLS 1.2 nor TLS 1.3"
+            ),
             TlsError::UnknownIssuer { peer, ca, .. } => write!(
                 f,
                 "TLS handshake with {peer} failed: the server certificate is not signed by the \
@@ -374,7 +384,9 @@ impl std::error::Error for TlsError {
             | TlsError::Handshake { source, .. } => Some(source),
             TlsError::Config(source) => Some(source),
             TlsError::InvalidRevocationList { source, .. } => Some(source),
-            TlsError::EmptyFile { .. } | TlsError::InvalidServerName { .. } => None,
+            TlsError::EmptyFile { .. }
+            | TlsError::InvalidServerName { .. }
+            | TlsError::NoProtocolVersion { .. } => None,
         }
     }
 }
@@ -418,6 +430,7 @@ pub(crate) async fn connect(
         &|p| p.exists(),
     );
     let no_verify = uri.params.no_verify;
+    let versions = protocol_versions(uri.params.tls_priority.as_deref())?;
     // File I/O, off the runtime: the connect timeout stays in force.
     let cacert = files.cacert.clone();
     let loaded = tokio::task::spawn_blocking(move || {
@@ -445,7 +458,7 @@ pub(crate) async fn connect(
         ServerName::try_from(host.to_owned()).map_err(|_| TlsError::InvalidServerName {
             host: host.to_owned(),
         })?;
-    let config = client_config(creds, &files, no_verify)?;
+    let config = client_config(creds, &files, no_verify, &versions)?;
     let peer = tcp
         .peer_addr()
         .map_or_else(|_| host.to_owned(), |a| a.to_string());
@@ -573,12 +586,57 @@ fn bad_pem(path: &Path, file: PkiFile, e: rustls::pki_types::pem::Error) -> TlsE
     }
 }
 
-/// The rustls configuration: TLS 1.2 and 1.3 with *ring*, our verifier,
-/// and the client certificate when there is one.
+/// The protocol versions a GnuTLS priority string (`tls_priority=`)
+/// leaves of TLS 1.2 and 1.3: its `VERS-` keywords are applied in order
+/// (`+` adds, `-` or `!` removes; `ALL` and `TLS-ALL` name both), from
+/// both unless the string starts with `NONE`. Its other keywords (cipher
+/// suites, key exchanges) are not applied: rustls's suites are used.
+fn protocol_versions(
+    priority: Option<&str>,
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, TlsError> {
+    let (mut v12, mut v13) = (true, true);
+    if let Some(priority) = priority {
+        let mut keywords = priority.split(':').map(str::trim);
+        if priority.trim_start().starts_with("NONE") {
+            (v12, v13) = (false, false);
+            keywords.next();
+        }
+        for keyword in keywords {
+            let (on, name) = match keyword.as_bytes().first() {
+                Some(b'+') => (true, &keyword[1..]),
+                Some(b'-' | b'!') => (false, &keyword[1..]),
+                _ => continue,
+            };
+            match name {
+                "VERS-ALL" | "VERS-TLS-ALL" => (v12, v13) = (on, on),
+                "VERS-TLS1.2" => v12 = on,
+                "VERS-TLS1.3" => v13 = on,
+                _ => {}
+            }
+        }
+        if !v12 && !v13 {
+            return Err(TlsError::NoProtocolVersion {
+                priority: priority.to_owned(),
+            });
+        }
+    }
+    let mut versions = Vec::new();
+    if v13 {
+        versions.push(&rustls::version::TLS13);
+    }
+    if v12 {
+        versions.push(&rustls::version::TLS12);
+    }
+    Ok(versions)
+}
+
+/// The rustls configuration: `versions` (of TLS 1.2 and 1.3) with
+/// *ring*, our verifier, and the client certificate when there is one.
 fn client_config(
     creds: Credentials,
     files: &PkiFiles,
     no_verify: bool,
+    versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Result<rustls::ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algorithms = provider.signature_verification_algorithms;
@@ -606,7 +664,7 @@ fn client_config(
     };
     let verifier = Arc::new(LibvirtVerifier { webpki, algorithms });
     let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .with_protocol_versions(versions)
         .map_err(TlsError::Config)?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
@@ -1036,6 +1094,43 @@ AiEA50a1dliGn81S3q1Lmys5q1UdY783aUX1zw8bf7sQHF4=
     }
 
     #[test]
+    fn tls_priority_restricts_the_protocol_versions() {
+        use rustls::version::{TLS12, TLS13};
+        let names = |p: Option<&str>| -> Result<Vec<&'static str>, TlsError> {
+            Ok(protocol_versions(p)?
+                .iter()
+                .map(|v| {
+                    if **v == TLS13 {
+                        "1.3"
+                    } else if **v == TLS12 {
+                        "1.2"
+                    } else {
+                        "?"
+                    }
+                })
+                .collect())
+        };
+        assert_eq!(names(None).unwrap(), ["1.3", "1.2"]);
+        assert_eq!(names(Some("NORMAL")).unwrap(), ["1.3", "1.2"]);
+        assert_eq!(
+            names(Some("NORMAL:-VERS-ALL:+VERS-TLS1.3")).unwrap(),
+            ["1.3"]
+        );
+        assert_eq!(names(Some("SECURE256:!VERS-TLS1.3")).unwrap(), ["1.2"]);
+        assert_eq!(
+            names(Some("NONE:+VERS-TLS1.2:+AES-256-GCM:+SIGN-ALL")).unwrap(),
+            ["1.2"]
+        );
+        // Only versions this client lacks: refused, not widened.
+        for p in ["NORMAL:-VERS-ALL:+VERS-TLS1.0", "NONE", "NONE:+VERS-TLS1.1"] {
+            assert!(matches!(
+                protocol_versions(Some(p)),
+                Err(TlsError::NoProtocolVersion { .. })
+            ));
+        }
+    }
+
+    #[test]
     fn common_name_fallback_only_without_san() {
         let no_san = cert(NO_SAN);
         assert!(common_name_matches(&no_san, &dns("host.example")));
@@ -1127,7 +1222,7 @@ pub(crate) mod fuzzing {
         let files = locate(Some(pkipath), true, None, &|p| p.exists());
         let creds = Credentials::load(&files, no_verify)?;
         let identity = creds.identity.is_some();
-        client_config(creds, &files, no_verify)?;
+        client_config(creds, &files, no_verify, rustls::ALL_VERSIONS)?;
         Ok(identity)
     }
 }
