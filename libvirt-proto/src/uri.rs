@@ -446,6 +446,21 @@ fn check_ssh_path(path: &str, in_option: bool) -> Result<(), UnsafeReason> {
     Ok(())
 }
 
+/// A word of the command run on the far side of ssh (quoted for its
+/// shell, so any printable character is itself there): never an option.
+fn check_far_side_word(word: &str) -> Result<(), UnsafeReason> {
+    if word.is_empty() {
+        return Err(UnsafeReason::Empty);
+    }
+    if word.starts_with('-') {
+        return Err(UnsafeReason::LeadingDash);
+    }
+    if word.chars().any(char::is_control) {
+        return Err(UnsafeReason::ControlCharacter);
+    }
+    Ok(())
+}
+
 impl ConnectUri {
     /// Parses a URI.
     pub fn parse(uri: &str) -> Result<ConnectUri, UriError> {
@@ -603,6 +618,9 @@ impl ConnectUri {
     ///   `known_hosts=` no `"` or `\` (ssh reads them in an option's
     ///   value, which is passed quoted); any other path is allowed,
     ///   blanks, `'` and `%` included.
+    /// - `socket=` and `netcat=`, which become words of the far side's
+    ///   command (quoted for its shell): not empty, not starting with `-`
+    ///   (`nc` would take it as an option), no control characters.
     pub fn check_ssh_args(&self) -> Result<(), UriError> {
         let refuse = |field| move |reason| UriError::Unsafe { field, reason };
         if let Some(user) = &self.user {
@@ -616,6 +634,12 @@ impl ConnectUri {
         }
         if let Some(kh) = &self.params.known_hosts {
             check_ssh_path(kh, true).map_err(refuse("known_hosts"))?;
+        }
+        if let Some(socket) = &self.params.socket {
+            check_far_side_word(socket).map_err(refuse("socket"))?;
+        }
+        if let Some(netcat) = &self.params.netcat {
+            check_far_side_word(netcat).map_err(refuse("netcat"))?;
         }
         Ok(())
     }
@@ -896,6 +920,35 @@ mod tests {
     }
 
     const META: &str = ";&|$`'\"\\<>(){}*?!#~[]=,^/:%";
+
+    #[test]
+    fn far_side_words_are_never_options() {
+        for (uri, field, reason) in [
+            (
+                "qemu+ssh://h/system?socket=-e/bin/sh",
+                "socket",
+                UnsafeReason::LeadingDash,
+            ),
+            (
+                "qemu+ssh://h/system?netcat=-c",
+                "netcat",
+                UnsafeReason::LeadingDash,
+            ),
+            (
+                "qemu+ssh://h/system?socket=/a%0Ab",
+                "socket",
+                UnsafeReason::ControlCharacter,
+            ),
+            ("qemu+ssh://h/system?netcat=", "netcat", UnsafeReason::Empty),
+        ] {
+            assert_eq!(refused(uri), (field, reason), "{uri}");
+        }
+        // Printable paths with blanks and quotes pass: they are quoted.
+        let u = ConnectUri::parse("qemu+ssh://h/system?socket=/run/my%20dir/it's").unwrap();
+        assert_eq!(u.params.socket.as_deref(), Some("/run/my dir/it's"));
+        // Local transports never hand them to a shell.
+        assert!(ConnectUri::parse("qemu:///system?socket=-odd").is_ok());
+    }
 
     #[test]
     fn ordinary_ssh_users_and_hosts_pass() {
