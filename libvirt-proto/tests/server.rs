@@ -480,30 +480,78 @@ async fn virsh_talks_to_it() {
     );
 }
 
+/// A client of raw bytes: this crate's engine makes its calls, and the
+/// test decides what it reads and when.
+struct RawClient {
+    sock: tokio::net::UnixStream,
+    engine: libvirt_proto::engine::ClientEngine,
+}
+
+impl RawClient {
+    async fn connect(server: &Running) -> RawClient {
+        let sock = tokio::net::UnixStream::connect(server.socket())
+            .await
+            .unwrap();
+        let engine = libvirt_proto::engine::ClientEngine::new(std::time::Instant::now());
+        RawClient { sock, engine }
+    }
+
+    /// Queues a call; its serial.
+    fn call<P: libvirt_proto::xdr::RemoteProcedure>(&mut self, args: &P::Args) -> u32 {
+        self.engine.call::<P>(args).unwrap()
+    }
+
+    /// Queues the question whether the keepalive program is supported,
+    /// as libvirt's client asks it: the server's pings start.
+    fn ask_keepalive(&mut self) {
+        use libvirt_proto::engine::FEATURE_PROGRAM_KEEPALIVE;
+        self.call::<program::procs::ConnectSupportsFeature>(&remote::ConnectSupportsFeatureArgs {
+            feature: FEATURE_PROGRAM_KEEPALIVE,
+        });
+    }
+
+    /// Writes what is queued.
+    async fn send(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        while let Some(t) = self.engine.poll_transmit() {
+            self.sock.write_all(&t.bytes).await.unwrap();
+        }
+    }
+}
+
+/// The fake domain's screenshot.
+fn screenshot_args() -> remote::DomainScreenshotArgs {
+    remote::DomainScreenshotArgs {
+        dom: fake_domain(),
+        screen: 0,
+        flags: 0,
+    }
+}
+
+/// A download of the whole volume `name`.
+fn download_args(name: &str) -> remote::StorageVolDownloadArgs {
+    remote::StorageVolDownloadArgs {
+        vol: named_volume(name),
+        offset: 0,
+        length: 0,
+        flags: 0,
+    }
+}
+
 #[tokio::test]
 async fn a_silent_client_is_dropped_by_keepalive() {
-    use libvirt_proto::engine::{ClientEngine, FEATURE_PROGRAM_KEEPALIVE};
-    use libvirt_proto::remote::program::procs;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
 
     let options = ServerOptions::default().with_keepalive((Duration::from_millis(50), 2));
     let server = start_with("keepalive", options);
-    let mut silent = tokio::net::UnixStream::connect(server.socket())
-        .await
-        .unwrap();
     // It asks for keepalive, as libvirt's client does, which starts the
     // server's pings; then it reads them and never answers: the server
     // ends the connection after two of them.
-    let mut engine = ClientEngine::new(std::time::Instant::now());
-    engine
-        .call::<procs::ConnectSupportsFeature>(&remote::ConnectSupportsFeatureArgs {
-            feature: FEATURE_PROGRAM_KEEPALIVE,
-        })
-        .unwrap();
-    let ask = engine.poll_transmit().unwrap().bytes;
-    silent.write_all(&ask).await.unwrap();
+    let mut silent = RawClient::connect(&server).await;
+    silent.ask_keepalive();
+    silent.send().await;
     let mut seen = Vec::new();
-    let read_all = silent.read_to_end(&mut seen);
+    let read_all = silent.sock.read_to_end(&mut seen);
     tokio::time::timeout(Duration::from_secs(30), read_all)
         .await
         .expect("still open")
@@ -519,35 +567,17 @@ async fn a_silent_client_is_dropped_by_keepalive() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_by_keepalive() {
-    use libvirt_proto::engine::{ClientEngine, FEATURE_PROGRAM_KEEPALIVE};
     use libvirt_proto::remote::program::procs;
-    use tokio::io::AsyncWriteExt;
 
     let options = ServerOptions::default().with_keepalive((Duration::from_millis(50), 2));
     let server = start_with("stalled", options);
-    let mut stalled = tokio::net::UnixStream::connect(server.socket())
-        .await
-        .unwrap();
     // It asks for keepalive and for an endless download, then reads
     // nothing: the output waiting for it passes the throttle, which stops
     // the server reading its socket, and yet it is dropped.
-    let mut engine = ClientEngine::new(std::time::Instant::now());
-    engine
-        .call::<procs::ConnectSupportsFeature>(&remote::ConnectSupportsFeatureArgs {
-            feature: FEATURE_PROGRAM_KEEPALIVE,
-        })
-        .unwrap();
-    engine
-        .call::<procs::StorageVolDownload>(&remote::StorageVolDownloadArgs {
-            vol: named_volume("endless"),
-            offset: 0,
-            length: 0,
-            flags: 0,
-        })
-        .unwrap();
-    while let Some(t) = engine.poll_transmit() {
-        stalled.write_all(&t.bytes).await.unwrap();
-    }
+    let mut stalled = RawClient::connect(&server).await;
+    stalled.ask_keepalive();
+    stalled.call::<procs::StorageVolDownload>(&download_args("endless"));
+    stalled.send().await;
     let closed = server.fake.endless_closed.notified();
     tokio::time::timeout(Duration::from_secs(30), closed)
         .await
@@ -559,39 +589,23 @@ async fn a_client_that_stops_reading_is_dropped_by_keepalive() {
 
 #[tokio::test]
 async fn a_zero_keepalive_interval_drops_no_slow_reader() {
-    use libvirt_proto::engine::{ClientEngine, FEATURE_PROGRAM_KEEPALIVE};
     use libvirt_proto::remote::program::procs;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
 
     // Interval zero: keepalive off, so no client is judged at all.
     let options = ServerOptions::default().with_keepalive((Duration::ZERO, 2));
     let server = start_with("keepalive-off", options);
-    let mut slow = tokio::net::UnixStream::connect(server.socket())
-        .await
-        .unwrap();
-    let mut engine = ClientEngine::new(std::time::Instant::now());
-    engine
-        .call::<procs::ConnectSupportsFeature>(&remote::ConnectSupportsFeatureArgs {
-            feature: FEATURE_PROGRAM_KEEPALIVE,
-        })
-        .unwrap();
-    engine
-        .call::<procs::DomainScreenshot>(&remote::DomainScreenshotArgs {
-            dom: fake_domain(),
-            screen: 0,
-            flags: 0,
-        })
-        .unwrap();
-    while let Some(t) = engine.poll_transmit() {
-        slow.write_all(&t.bytes).await.unwrap();
-    }
+    let mut slow = RawClient::connect(&server).await;
+    slow.ask_keepalive();
+    slow.call::<procs::DomainScreenshot>(&screenshot_args());
+    slow.send().await;
     // The screen fills the socket while this client waits; then it reads
     // all of it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut got = 0;
     let mut buf = vec![0; 64 << 10];
     while got < screen().len() {
-        let read = tokio::time::timeout(Duration::from_secs(30), slow.read(&mut buf));
+        let read = tokio::time::timeout(Duration::from_secs(30), slow.sock.read(&mut buf));
         match read.await.expect("nothing more came") {
             Ok(0) => panic!("dropped after {got} bytes"),
             Ok(n) => got += n,
@@ -602,9 +616,8 @@ async fn a_zero_keepalive_interval_drops_no_slow_reader() {
 
 #[tokio::test]
 async fn a_client_that_closes_without_reading_is_let_go() {
-    use libvirt_proto::engine::ClientEngine;
     use libvirt_proto::remote::program::procs;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
 
     // No keepalive: the close alone bounds how long its answer, behind a
     // screenshot larger than the socket's buffer, may wait to go (5 s).
@@ -612,29 +625,18 @@ async fn a_client_that_closes_without_reading_is_let_go() {
         "close-unread",
         ServerOptions::default().with_keepalive(None),
     );
-    let mut unread = tokio::net::UnixStream::connect(server.socket())
-        .await
-        .unwrap();
-    let mut engine = ClientEngine::new(std::time::Instant::now());
-    engine
-        .call::<procs::DomainScreenshot>(&remote::DomainScreenshotArgs {
-            dom: fake_domain(),
-            screen: 0,
-            flags: 0,
-        })
-        .unwrap();
-    let call = engine.poll_transmit().unwrap().bytes;
-    unread.write_all(&call).await.unwrap();
+    let mut unread = RawClient::connect(&server).await;
+    unread.call::<procs::DomainScreenshot>(&screenshot_args());
+    unread.send().await;
     // The screen is queued for it meanwhile (more is taken from the
     // service only before the close).
     tokio::time::sleep(Duration::from_millis(300)).await;
-    engine.call::<procs::ConnectClose>(&()).unwrap();
-    let close = engine.poll_transmit().unwrap().bytes;
-    unread.write_all(&close).await.unwrap();
+    unread.call::<procs::ConnectClose>(&());
+    unread.send().await;
     tokio::time::sleep(Duration::from_secs(7)).await;
     // What the socket held when the server let go, then the end.
     let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(30), unread.read_to_end(&mut got))
+    tokio::time::timeout(Duration::from_secs(30), unread.sock.read_to_end(&mut got))
         .await
         .expect("the closing client is still served")
         .unwrap();
@@ -827,12 +829,7 @@ async fn streams_carry_data_both_ways() {
     assert_eq!(rx.await.unwrap(), data);
 
     // A stream the service dropped: the client is told.
-    let args = remote::StorageVolDownloadArgs {
-        vol: named_volume("gone"),
-        offset: 0,
-        length: 0,
-        flags: 0,
-    };
+    let args = download_args("gone");
     let ((), mut stream) = client
         .call_stream::<procs::StorageVolDownload>(&args)
         .await
@@ -855,10 +852,8 @@ async fn sparse_streams_carry_holes_both_ways() {
     let server = start("sparse-streams");
     let client = client(&server).await;
     let download = |flags| remote::StorageVolDownloadArgs {
-        vol: volume(),
-        offset: 0,
-        length: 0,
         flags,
+        ..download_args("vol")
     };
     // Sparse: the zeros come as one hole, between the data.
     let ((), mut stream) = client
@@ -1031,7 +1026,6 @@ async fn an_upload_the_service_does_not_read_is_held_in_bounded_memory() {
 
 #[tokio::test]
 async fn large_upload_packets_are_bounded_in_bytes() {
-    use libvirt_proto::engine::ClientEngine;
     use libvirt_proto::frame::{Frame, Header};
     use libvirt_proto::remote::program::procs;
     use libvirt_proto::server::STREAM_BUFFER;
@@ -1039,23 +1033,17 @@ async fn large_upload_packets_are_bounded_in_bytes() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let server = start("stream-bytes");
-    let mut raw = tokio::net::UnixStream::connect(server.socket())
-        .await
-        .unwrap();
     // An upload the service does not read (flags 7), in packets of 4 MiB,
     // as libvirt's client sends a large buffer given to virStreamSend.
-    let mut engine = ClientEngine::new(std::time::Instant::now());
-    let serial = engine
-        .call::<procs::StorageVolUpload>(&remote::StorageVolUploadArgs {
-            vol: volume(),
-            offset: 0,
-            length: 0,
-            flags: 7,
-        })
-        .unwrap();
-    raw.write_all(&engine.poll_transmit().unwrap().bytes)
-        .await
-        .unwrap();
+    let mut uploader = RawClient::connect(&server).await;
+    let serial = uploader.call::<procs::StorageVolUpload>(&remote::StorageVolUploadArgs {
+        vol: volume(),
+        offset: 0,
+        length: 0,
+        flags: 7,
+    });
+    uploader.send().await;
+    let mut raw = uploader.sock;
     let mut reply = [0; 28];
     raw.read_exact(&mut reply).await.unwrap();
     let header = Header {
