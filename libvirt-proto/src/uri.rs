@@ -423,15 +423,7 @@ fn check_ssh_host(host: &str) -> Result<(), UnsafeReason> {
 // they are never meant, and so is what ssh itself would rewrite
 // (`in_option`: the path is the value of an `-o` option).
 fn check_ssh_path(path: &str, in_option: bool) -> Result<(), UnsafeReason> {
-    if path.is_empty() {
-        return Err(UnsafeReason::Empty);
-    }
-    if path.starts_with('-') {
-        return Err(UnsafeReason::LeadingDash);
-    }
-    if path.chars().any(char::is_control) {
-        return Err(UnsafeReason::ControlCharacter);
-    }
+    check_never_an_option(path)?;
     // ssh expands `${VAR}` in both paths (its `%` tokens are escaped when
     // the command is built), and reads quotes and backslashes in an `-o`
     // value: such a path would not name the file it says.
@@ -446,9 +438,10 @@ fn check_ssh_path(path: &str, in_option: bool) -> Result<(), UnsafeReason> {
     Ok(())
 }
 
-/// A word of the command run on the far side of ssh (quoted for its
-/// shell, so any printable character is itself there): never an option.
-fn check_far_side_word(word: &str) -> Result<(), UnsafeReason> {
+/// What every path or word handed to ssh or the far side's command
+/// must be (any printable character is itself there): not empty, not an
+/// option, no control characters.
+fn check_never_an_option(word: &str) -> Result<(), UnsafeReason> {
     if word.is_empty() {
         return Err(UnsafeReason::Empty);
     }
@@ -636,10 +629,10 @@ impl ConnectUri {
             check_ssh_path(kh, true).map_err(refuse("known_hosts"))?;
         }
         if let Some(socket) = &self.params.socket {
-            check_far_side_word(socket).map_err(refuse("socket"))?;
+            check_never_an_option(socket).map_err(refuse("socket"))?;
         }
         if let Some(netcat) = &self.params.netcat {
-            check_far_side_word(netcat).map_err(refuse("netcat"))?;
+            check_never_an_option(netcat).map_err(refuse("netcat"))?;
         }
         Ok(())
     }

@@ -425,7 +425,7 @@ pub(crate) async fn connect(
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let files = locate(
         uri.params.pkipath.as_deref().map(Path::new),
-        rustix::process::geteuid().is_root(),
+        crate::socket::effective_uid_is_root(),
         home.as_deref(),
         &|p| p.exists(),
     );
