@@ -1,7 +1,8 @@
 //! A fake hypervisor daemon on the server framework: two domains in
 //! memory that `virsh` can list, start, destroy and watch, with lifecycle
-//! events to every registered callback. A starting point for a test rig
-//! that needs a libvirt daemon without a hypervisor.
+//! events to every registered callback, written as the typed
+//! `RemoteService` (a method per procedure it answers). A starting point
+//! for a test rig that needs a libvirt daemon without a hypervisor.
 //!
 //! ```sh
 //! cargo run -p libvirt-proto --features server --example fake_daemon -- /tmp/fake-sock
@@ -17,11 +18,14 @@ use libvirt_proto::api::{
     ConnectListAllDomainsFlags, DomainEventID, DomainEventStartedDetailType,
     DomainEventStoppedDetailType, DomainEventType, DomainState,
 };
-use libvirt_proto::dispatch::{Call, Message, Reply};
+use libvirt_proto::dispatch::Message;
 use libvirt_proto::error::RemoteError;
 use libvirt_proto::error_codes::{ErrorDomain, ErrorNumber};
 use libvirt_proto::remote::{self, program};
-use libvirt_proto::server::{unsupported, Peer, Server, ServerOptions, Service};
+use libvirt_proto::server::{
+    unsupported_procedure, LxcService, Peer, QemuService, RemoteService, Server, ServerOptions,
+    Typed,
+};
 
 /// libvirt's `VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`: callbacks
 /// registered with their own ids.
@@ -116,130 +120,197 @@ impl State {
     }
 }
 
-impl Service for Fake {
-    async fn call(&self, peer: &Peer, call: Call) -> Result<Reply, RemoteError> {
-        use program::Call as C;
-        use program::Reply as R;
-        let Call::Remote(call) = call else {
-            return Err(unsupported(&call));
-        };
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(Reply::Remote(match call {
-            C::ConnectOpen(_) => R::ConnectOpen(()),
-            C::ConnectSupportsFeature(f) => {
-                R::ConnectSupportsFeature(remote::ConnectSupportsFeatureRet {
-                    supported: i32::from(f.feature == REMOTE_EVENT_CALLBACK),
-                })
-            }
-            C::ConnectGetType(()) => R::ConnectGetType(remote::ConnectGetTypeRet {
-                r#type: "Fake".into(),
-            }),
-            C::ConnectGetHostname(()) => R::ConnectGetHostname(remote::ConnectGetHostnameRet {
-                hostname: "fake-host".into(),
-            }),
-            C::ConnectListAllDomains(a) => {
-                let flags = ConnectListAllDomainsFlags::from_bits_truncate(a.flags);
-                let both =
-                    ConnectListAllDomainsFlags::ACTIVE | ConnectListAllDomainsFlags::INACTIVE;
-                let wanted = |d: &Domain| match (flags & both, d.id) {
-                    (f, Some(_)) if f == ConnectListAllDomainsFlags::INACTIVE => false,
-                    (f, None) if f == ConnectListAllDomainsFlags::ACTIVE => false,
-                    _ => true,
-                };
-                let domains: Vec<_> = state
-                    .domains
-                    .iter()
-                    .filter(|d| wanted(d))
-                    .map(handle)
-                    .collect();
-                R::ConnectListAllDomains(remote::ConnectListAllDomainsRet {
-                    ret: domains.len() as u32,
-                    domains,
-                })
-            }
-            C::DomainLookupByName(a) => {
-                let dom = handle(state.domain(&a.name).map_err(|e| *e)?);
-                R::DomainLookupByName(remote::DomainLookupByNameRet { dom })
-            }
-            // libvirt's client looks a domain up again after starting it.
-            C::DomainLookupByUuid(a) => {
-                let found = state.domains.iter().find(|d| d.uuid[..] == a.uuid[..]);
-                let dom = found.map(handle).ok_or_else(|| {
-                    error(
-                        ErrorNumber::ERR_NO_DOMAIN,
-                        "Domain not found: no domain with matching uuid".into(),
-                    )
-                })?;
-                R::DomainLookupByUuid(remote::DomainLookupByUuidRet { dom })
-            }
-            C::DomainGetState(a) => {
-                let d = state.domain(&a.dom.name).map_err(|e| *e)?;
-                let running = if d.id.is_some() {
-                    DomainState::RUNNING
-                } else {
-                    DomainState::SHUTOFF
-                };
-                R::DomainGetState(remote::DomainGetStateRet {
-                    state: running.0,
-                    reason: 1,
-                })
-            }
-            C::DomainCreate(a) => {
-                let id = state.next_id;
-                let d = state.domain(&a.dom.name).map_err(|e| *e)?;
-                if d.id.is_some() {
-                    return Err(error(
-                        ErrorNumber::ERR_OPERATION_INVALID,
-                        "Requested operation is not valid: domain is already running".into(),
-                    ));
-                }
-                d.id = Some(id);
-                let dom = handle(d);
-                state.next_id += 1;
-                state.tell(
-                    dom,
-                    DomainEventType::STARTED,
-                    DomainEventStartedDetailType::BOOTED.0,
-                );
-                R::DomainCreate(())
-            }
-            C::DomainDestroy(a) => {
-                let d = state.domain(&a.dom.name).map_err(|e| *e)?;
-                if d.id.take().is_none() {
-                    return Err(error(
-                        ErrorNumber::ERR_OPERATION_INVALID,
-                        "Requested operation is not valid: domain is not running".into(),
-                    ));
-                }
-                let dom = handle(d);
-                state.tell(
-                    dom,
-                    DomainEventType::STOPPED,
-                    DomainEventStoppedDetailType::DESTROYED.0,
-                );
-                R::DomainDestroy(())
-            }
-            C::ConnectDomainEventCallbackRegisterAny(a)
-                if a.event_id == DomainEventID::LIFECYCLE.0 =>
-            {
-                let id = state.next_callback;
-                state.next_callback += 1;
-                state.callbacks.push(Callback {
-                    peer: peer.clone(),
-                    id,
-                });
-                R::ConnectDomainEventCallbackRegisterAny(
-                    remote::ConnectDomainEventCallbackRegisterAnyRet { callback_id: id },
-                )
-            }
-            C::ConnectDomainEventCallbackDeregisterAny(a) => {
-                state.callbacks.retain(|c| c.id != a.callback_id);
-                R::ConnectDomainEventCallbackDeregisterAny(())
-            }
-            other => return Err(unsupported(&Call::Remote(other))),
-        }))
+/// libvirt's error for an operation a domain's state does not allow.
+fn invalid(what: &str) -> RemoteError {
+    error(
+        ErrorNumber::ERR_OPERATION_INVALID,
+        format!("Requested operation is not valid: {what}"),
+    )
+}
+
+impl Fake {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// One method per procedure this daemon answers; every other one gets
+/// libvirt's "not supported" error, as from a driver that lacks it.
+impl RemoteService for Fake {
+    async fn connect_open(&self, _: &Peer, _: remote::ConnectOpenArgs) -> Result<(), RemoteError> {
+        Ok(())
+    }
+
+    async fn connect_supports_feature(
+        &self,
+        _: &Peer,
+        args: remote::ConnectSupportsFeatureArgs,
+    ) -> Result<remote::ConnectSupportsFeatureRet, RemoteError> {
+        Ok(remote::ConnectSupportsFeatureRet {
+            supported: i32::from(args.feature == REMOTE_EVENT_CALLBACK),
+        })
+    }
+
+    async fn connect_get_type(&self, _: &Peer) -> Result<remote::ConnectGetTypeRet, RemoteError> {
+        Ok(remote::ConnectGetTypeRet {
+            r#type: "Fake".into(),
+        })
+    }
+
+    async fn connect_get_hostname(
+        &self,
+        _: &Peer,
+    ) -> Result<remote::ConnectGetHostnameRet, RemoteError> {
+        Ok(remote::ConnectGetHostnameRet {
+            hostname: "fake-host".into(),
+        })
+    }
+
+    async fn connect_list_all_domains(
+        &self,
+        _: &Peer,
+        args: remote::ConnectListAllDomainsArgs,
+    ) -> Result<remote::ConnectListAllDomainsRet, RemoteError> {
+        let flags = ConnectListAllDomainsFlags::from_bits_truncate(args.flags);
+        let both = ConnectListAllDomainsFlags::ACTIVE | ConnectListAllDomainsFlags::INACTIVE;
+        let wanted = |d: &Domain| match (flags & both, d.id) {
+            (f, Some(_)) if f == ConnectListAllDomainsFlags::INACTIVE => false,
+            (f, None) if f == ConnectListAllDomainsFlags::ACTIVE => false,
+            _ => true,
+        };
+        let state = self.state();
+        let domains: Vec<_> = state
+            .domains
+            .iter()
+            .filter(|d| wanted(d))
+            .map(handle)
+            .collect();
+        Ok(remote::ConnectListAllDomainsRet {
+            ret: domains.len() as u32,
+            domains,
+        })
+    }
+
+    async fn domain_lookup_by_name(
+        &self,
+        _: &Peer,
+        args: remote::DomainLookupByNameArgs,
+    ) -> Result<remote::DomainLookupByNameRet, RemoteError> {
+        let mut state = self.state();
+        let dom = handle(state.domain(&args.name).map_err(|e| *e)?);
+        Ok(remote::DomainLookupByNameRet { dom })
+    }
+
+    // libvirt's client looks a domain up again after starting it.
+    async fn domain_lookup_by_uuid(
+        &self,
+        _: &Peer,
+        args: remote::DomainLookupByUuidArgs,
+    ) -> Result<remote::DomainLookupByUuidRet, RemoteError> {
+        let state = self.state();
+        let found = state.domains.iter().find(|d| d.uuid[..] == args.uuid[..]);
+        let dom = found.map(handle).ok_or_else(|| {
+            error(
+                ErrorNumber::ERR_NO_DOMAIN,
+                "Domain not found: no domain with matching uuid".into(),
+            )
+        })?;
+        Ok(remote::DomainLookupByUuidRet { dom })
+    }
+
+    async fn domain_get_state(
+        &self,
+        _: &Peer,
+        args: remote::DomainGetStateArgs,
+    ) -> Result<remote::DomainGetStateRet, RemoteError> {
+        let mut state = self.state();
+        let d = state.domain(&args.dom.name).map_err(|e| *e)?;
+        let running = if d.id.is_some() {
+            DomainState::RUNNING
+        } else {
+            DomainState::SHUTOFF
+        };
+        Ok(remote::DomainGetStateRet {
+            state: running.0,
+            reason: 1,
+        })
+    }
+
+    async fn domain_create(
+        &self,
+        _: &Peer,
+        args: remote::DomainCreateArgs,
+    ) -> Result<(), RemoteError> {
+        let mut state = self.state();
+        let id = state.next_id;
+        let d = state.domain(&args.dom.name).map_err(|e| *e)?;
+        if d.id.is_some() {
+            return Err(invalid("domain is already running"));
+        }
+        d.id = Some(id);
+        let dom = handle(d);
+        state.next_id += 1;
+        state.tell(
+            dom,
+            DomainEventType::STARTED,
+            DomainEventStartedDetailType::BOOTED.0,
+        );
+        Ok(())
+    }
+
+    async fn domain_destroy(
+        &self,
+        _: &Peer,
+        args: remote::DomainDestroyArgs,
+    ) -> Result<(), RemoteError> {
+        let mut state = self.state();
+        let d = state.domain(&args.dom.name).map_err(|e| *e)?;
+        if d.id.take().is_none() {
+            return Err(invalid("domain is not running"));
+        }
+        let dom = handle(d);
+        state.tell(
+            dom,
+            DomainEventType::STOPPED,
+            DomainEventStoppedDetailType::DESTROYED.0,
+        );
+        Ok(())
+    }
+
+    async fn connect_domain_event_callback_register_any(
+        &self,
+        peer: &Peer,
+        args: remote::ConnectDomainEventCallbackRegisterAnyArgs,
+    ) -> Result<remote::ConnectDomainEventCallbackRegisterAnyRet, RemoteError> {
+        if args.event_id != DomainEventID::LIFECYCLE.0 {
+            return Err(unsupported_procedure(
+                remote::program::NUMBER,
+                remote::program::Procedure::ConnectDomainEventCallbackRegisterAny as i32,
+            ));
+        }
+        let mut state = self.state();
+        let id = state.next_callback;
+        state.next_callback += 1;
+        state.callbacks.push(Callback {
+            peer: peer.clone(),
+            id,
+        });
+        Ok(remote::ConnectDomainEventCallbackRegisterAnyRet { callback_id: id })
+    }
+
+    async fn connect_domain_event_callback_deregister_any(
+        &self,
+        _: &Peer,
+        args: remote::ConnectDomainEventCallbackDeregisterAnyArgs,
+    ) -> Result<(), RemoteError> {
+        self.state().callbacks.retain(|c| c.id != args.callback_id);
+        Ok(())
+    }
+}
+
+// No calls of the qemu and lxc programs.
+impl QemuService for Fake {}
+impl LxcService for Fake {}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -255,7 +326,7 @@ async fn main() -> ExitCode {
         }
     };
     println!("serving a fake hypervisor on {path}");
-    let server = Server::new(Fake::new(), ServerOptions::default());
+    let server = Server::new(Typed(Fake::new()), ServerOptions::default());
     match server.serve_unix(listener).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

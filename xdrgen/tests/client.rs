@@ -5,39 +5,15 @@
 //! events, are snapshotted; the other tests name what the snapshots show.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-
 use xdrgen::codegen::client::{
     self, ClientCode, ClientConfig, Fds, FlagArgs, Handle, TypedParams, TypedParamsConversion,
     ValueType,
 };
-use xdrgen::codegen::{ExternModule, GenOptions};
-use xdrgen::ir::{LibvirtProgram, LibvirtPrograms, Spec};
-use xdrgen::{load, Options, SourceMap};
+use xdrgen::codegen::GenOptions;
 
-/// Loads fixture files as one spec with one libvirt program.
-fn load_program(files: &[&str], program: &str) -> Spec {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/client");
-    let mut sources = SourceMap::new();
-    for f in files {
-        let text = std::fs::read_to_string(dir.join(f)).unwrap();
-        sources.add((*f).to_owned(), text);
-    }
-    let upper = program.to_uppercase();
-    let options = Options {
-        libvirt_programs: LibvirtPrograms::Only(vec![LibvirtProgram {
-            program_constant: format!("{upper}_PROGRAM"),
-            version_constant: format!("{upper}_PROTOCOL_VERSION"),
-            procedure_enum: format!("{program}_procedure"),
-            prefix: program.to_owned(),
-        }]),
-        ..Options::default()
-    };
-    let loaded = load(&sources, &options);
-    loaded
-        .spec
-        .unwrap_or_else(|| panic!("{}", sources.render(&loaded.diagnostics.0)))
-}
+#[path = "common/specs.rs"]
+mod specs;
+use specs::{load_spec, qemu_fixture, squeeze};
 
 fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
@@ -150,7 +126,7 @@ fn remote() -> ClientCode {
 }
 
 fn remote_with(config: &ClientConfig) -> ClientCode {
-    let spec = load_program(&["remote.x"], "remote");
+    let spec = load_spec(&["client/remote.x"], Some("remote"));
     let options = GenOptions {
         strip_prefix: Some("remote".into()),
         ..GenOptions::default()
@@ -160,22 +136,8 @@ fn remote_with(config: &ClientConfig) -> ClientCode {
 
 /// The qemu program's methods, `remote.x` being an extern module.
 fn qemu() -> ClientCode {
-    let spec = load_program(&["remote.x", "qemu.x"], "qemu");
-    let options = GenOptions {
-        strip_prefix: Some("qemu".into()),
-        extern_modules: vec![ExternModule {
-            files: vec!["remote.x".into()],
-            path: "super::remote".into(),
-            strip_prefix: Some("remote".into()),
-        }],
-        ..GenOptions::default()
-    };
+    let (spec, options) = qemu_fixture();
     client::generate(&spec, &options, &config("qemu", "qemu_")).unwrap()
-}
-
-/// The text with all whitespace runs made one space.
-fn squeeze(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[test]
@@ -389,7 +351,7 @@ fn what_the_client_cannot_do_is_an_error() {
         streams_and_fds: false,
         ..config("remote", "")
     };
-    let spec = load_program(&["remote.x"], "remote");
+    let spec = load_spec(&["client/remote.x"], Some("remote"));
     let options = GenOptions {
         strip_prefix: Some("remote".into()),
         ..GenOptions::default()
@@ -544,7 +506,7 @@ fn event_messages_become_typed_events() {
 
 #[test]
 fn typed_events_refuse_what_they_cannot_type() {
-    let spec = load_program(&["remote.x"], "remote");
+    let spec = load_spec(&["client/remote.x"], Some("remote"));
     let options = GenOptions {
         strip_prefix: Some("remote".into()),
         ..GenOptions::default()

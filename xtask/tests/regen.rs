@@ -4,7 +4,8 @@
 //!   generates (the freshness check).
 //! - v9.0.0 also generates, and the result compiles as a crate: the
 //!   generator works per tag, not just for the committed one; its client
-//!   methods compile inside libvirt-proto with the `client` feature.
+//!   methods and service traits compile inside libvirt-proto with the
+//!   `client` and `server` features.
 //!
 //! Both need the release tarballs (`LIBVIRT_TARBALLS`, default
 //! `../shared/libvirt`); without them the tests say so and pass.
@@ -158,11 +159,12 @@ fn a_bad_tag_or_source_is_a_clear_error() {
     assert!(err.contains("/nonexistent/tree"), "{err}");
 }
 
-/// The client methods of v9.0.0 compile against the hand-written client:
-/// a throw-away workspace holds libvirt-proto with its `generated/` from
-/// v9.0.0 and everything else linked to this tree.
+/// The client methods and service traits of v9.0.0 compile against the
+/// hand-written client and server: a throw-away workspace holds
+/// libvirt-proto with its `generated/` from v9.0.0 and everything else
+/// linked to this tree.
 #[test]
-fn v9_0_0_client_methods_compile() {
+fn v9_0_0_client_methods_and_service_traits_compile() {
     use std::os::unix::fs::symlink;
 
     let Some(t) = tarball("9.0.0") else { return };
@@ -215,6 +217,7 @@ fn v9_0_0_client_methods_compile() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(generated.join("remote_client.rs").is_file());
+    assert!(generated.join("remote_server.rs").is_file());
     let status = Command::new(env!("CARGO"))
         .current_dir(&ws)
         .args([
@@ -224,14 +227,14 @@ fn v9_0_0_client_methods_compile() {
             "libvirt-proto",
             "--lib",
             "--features",
-            "client",
+            "client,server",
         ])
         .env("CARGO_TARGET_DIR", root.join("target/regen-v9"))
         .status()
         .unwrap();
     assert!(
         status.success(),
-        "libvirt-proto with the client does not build from v9.0.0"
+        "libvirt-proto with the client and server does not build from v9.0.0"
     );
     std::fs::remove_dir_all(&ws).unwrap();
 }

@@ -5,6 +5,11 @@
 //! or a fake `libvirtd` that tests a management program, `virsh` or the
 //! C library without a hypervisor.
 //!
+//! A [`Service`] gets each call as the typed [`Call`] of any program; the
+//! typed services instead have one method per procedure, each defaulting
+//! to libvirt's "not supported": [`RemoteService`], [`QemuService`] and
+//! [`LxcService`] served by [`Typed`], [`AdminService`] by [`TypedAdmin`].
+//!
 //! The server does what libvirtd's RPC layer does around the calls:
 //! authentication (`AUTH_LIST` says `none`; a server on a Unix socket
 //! relies on the socket's permissions, as libvirtd does with
@@ -77,6 +82,7 @@
 
 mod connection;
 mod stream;
+mod typed;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,6 +101,7 @@ use crate::frame::{HEADER_LEN, MAX_MESSAGE};
 pub use stream::{
     HoleError, ServerStream, StreamClosed, STREAM_BUFFER, STREAM_PACKET, STREAM_QUEUE,
 };
+pub use typed::{AdminService, LxcService, QemuService, RemoteService, Typed, TypedAdmin};
 
 /// What answers the calls: one value for the whole server, shared by
 /// every connection.
@@ -130,6 +137,13 @@ pub trait Service: Send + Sync + 'static {
 /// libvirtd's drivers say, `VIR_ERR_NO_SUPPORT`, naming the procedure.
 pub fn unsupported(call: &Call) -> RemoteError {
     let (program, procedure) = call.procedure_number();
+    unsupported_procedure(program, procedure)
+}
+
+/// [`unsupported`] by the numbers of the program and procedure (as the
+/// call's header carries them): what the typed services' methods answer
+/// unless implemented.
+pub fn unsupported_procedure(program: u32, procedure: i32) -> RemoteError {
     let name = crate::dispatch::procedure_name(program, procedure).unwrap_or("this procedure");
     RemoteError::new(
         ErrorNumber::ERR_NO_SUPPORT,

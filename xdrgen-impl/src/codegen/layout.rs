@@ -201,6 +201,30 @@ impl<'a> ModuleLayout<'a> {
         self.names.const_name(name)
     }
 
+    /// The spec's one program of its own, which has one version: what
+    /// code for one program (`what`: "client methods") is generated for.
+    ///
+    /// # Errors
+    /// When the spec has no program or several, or the program has
+    /// several versions.
+    pub fn single_version_program(&self, what: &str) -> Result<ProgramNames<'a>, String> {
+        let mut programs = self.programs();
+        if programs.len() != 1 {
+            return Err(format!(
+                "{what} are generated for one program; the spec has {}",
+                programs.len()
+            ));
+        }
+        let program = programs.remove(0);
+        if program.versions.len() != 1 {
+            return Err(format!(
+                "program {} has several versions; {what} expect one",
+                program.program.name
+            ));
+        }
+        Ok(program)
+    }
+
     /// The names of this module's programs (those of extern modules left
     /// out), in definition order.
     pub fn programs(&self) -> Vec<ProgramNames<'a>> {

@@ -19,9 +19,11 @@ pub mod client;
 pub mod form;
 mod items;
 pub mod layout;
+mod modules;
 pub mod naming;
 mod programs;
 mod rows;
+pub mod server;
 mod wire;
 
 use std::cell::RefCell;

@@ -2,7 +2,8 @@
 //! libvirt's `.x` files of a release turned into
 //! `libvirt-proto/src/generated/`, as `specs/libvirt.toml` describes: one
 //! module per program, and for the remote, qemu, lxc and admin programs a
-//! `<program>_client.rs` with a method per procedure (see [`client`]), and
+//! `<program>_client.rs` with a method per procedure (see [`client`]) and
+//! a `<program>_server.rs` with the server's trait (see [`server`]), and
 //! the remote program's typed events in `remote_events.rs`.
 
 mod api;
@@ -10,6 +11,7 @@ mod c_docs;
 mod client;
 mod error_codes;
 mod headers;
+mod server;
 mod sources;
 mod spec;
 
@@ -107,6 +109,7 @@ pub fn generate(
     let mut untyped_flags = Vec::new();
     let mut done: HashMap<&str, &spec::Module> = HashMap::new();
     let mut client_modules = Vec::new();
+    let mut server_modules = Vec::new();
     for m in &spec.module {
         let mut sources = SourceMap::new();
         let mut texts = String::new();
@@ -202,6 +205,20 @@ pub fn generate(
                 client_modules.push((name, client::events_summary(target, &events.enums)));
             }
         }
+        if let Some(target) = server::TARGETS.iter().find(|t| t.module == m.name) {
+            let code = server::generate(target, &ir, &gen)?;
+            let name = server::file_name(target);
+            out.insert(
+                format!("{name}.rs"),
+                format!(
+                    "{}//! {}\n\n{}",
+                    xdrgen::codegen::preamble(&sources, &gen),
+                    server::module_doc(target),
+                    code.body
+                ),
+            );
+            server_modules.push((name, server::summary(target, code.methods)));
+        }
         done.insert(&m.name, m);
     }
 
@@ -233,7 +250,14 @@ pub fn generate(
     );
     out.insert(
         "mod.rs".into(),
-        module_index(spec, &client_modules, &api_counts, version, &command),
+        module_index(
+            spec,
+            &client_modules,
+            &server_modules,
+            &api_counts,
+            version,
+            &command,
+        ),
     );
     Ok(out)
 }
@@ -381,6 +405,7 @@ fn api_inputs(
 fn module_index(
     spec: &spec::Spec,
     clients: &[(String, String)],
+    servers: &[(String, String)],
     api: &api::Counts,
     version: &str,
     command: &str,
@@ -407,6 +432,11 @@ fn module_index(
     for (name, summary) in clients {
         s.push_str(&format!(
             "/// {summary}\n#[cfg(feature = \"client\")]\npub(crate) mod {name};\n"
+        ));
+    }
+    for (name, summary) in servers {
+        s.push_str(&format!(
+            "/// {summary}\n#[cfg(feature = \"server\")]\npub(crate) mod {name};\n"
         ));
     }
     s

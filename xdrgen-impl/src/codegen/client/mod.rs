@@ -91,19 +91,8 @@ pub fn generate(
 ) -> Result<ClientCode, String> {
     let layout = ModuleLayout::new(spec, options);
     let modules = imports::Modules::new(&layout, config)?;
-    let programs = layout.programs();
-    let [program] = programs.as_slice() else {
-        return Err(format!(
-            "client methods are generated for one program; the spec has {}",
-            programs.len()
-        ));
-    };
-    let [version] = program.versions.as_slice() else {
-        return Err(format!(
-            "program {} has several versions; client methods expect one",
-            program.program.name
-        ));
-    };
+    let program = &layout.single_version_program("client methods")?;
+    let version = &program.versions[0];
     let ctx = Ctx {
         layout: &layout,
         rt: options

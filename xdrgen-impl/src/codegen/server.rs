@@ -1,0 +1,412 @@
+//! A typed service trait for a program's server side: one method per
+//! callable procedure, taking the procedure's arguments and returning its
+//! reply type, each with a default that refuses the call; and a `dispatch`
+//! function that answers a decoded `Call` with the method of its procedure
+//! and wraps the result in the `Reply` of the same procedure. What rpcgen's
+//! `_svc.c` dispatcher and `-Ss` server template are for C, in the shape of
+//! an async Rust trait.
+//!
+//! A method reads `fn name(&self, peer: &Peer, args: Args) -> impl
+//! Future<Output = Result<Ret, Error>> + Send` (no `args` for a procedure
+//! without arguments, `()` for one without a reply), so an implementation
+//! may write it as an `async fn`. A `@readstream` / `@writestream`
+//! procedure's method also takes the call's stream. Types, the `Call` and
+//! `Reply` enums and the procedure markers are named by the spec's
+//! [`ModuleLayout`], as [`generate_source`](crate::codegen::generate_source)
+//! named them.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::codegen::form::Spelling;
+use crate::codegen::layout::{ModuleLayout, ProgramNames, TypePath, VersionNames};
+use crate::codegen::modules::{idents, last_segment, path_tokens, TypeModules};
+use crate::codegen::naming::{self, Namespace};
+use crate::codegen::GenOptions;
+use crate::ir::{BaseType, NamedKind, Procedure, ProcedureKind, Spec, StreamDirection, TypeRef};
+
+/// How to generate the service trait of one spec's program.
+///
+/// Procedures in [`skip`](ServerConfig::skip) and
+/// [`skip_prefixes`](ServerConfig::skip_prefixes) are named without the
+/// program's member prefix (`CONNECT_CLOSE` for `REMOTE_PROC_CONNECT_CLOSE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The path of the module [`generate_source`](crate::codegen::generate_source)
+    /// made for the spec, as seen from the trait's module (`super::remote`).
+    pub types_module: String,
+    /// The trait's name (`RemoteService`).
+    pub trait_name: String,
+    /// The trait's supertraits (`Send + Sync + 'static`); empty for none.
+    pub supertraits: String,
+    /// Written before every method name (`qemu_`).
+    pub method_prefix: String,
+    /// The type each method gets as `peer`, by path (`crate::server::Peer`):
+    /// who called.
+    pub peer: String,
+    /// The error type of every method, by path (`crate::error::RemoteError`).
+    pub error: String,
+    /// The function the default methods answer with, by path: called with
+    /// the program's number (`u32`) and the procedure's (`i32`, as the
+    /// header carries it), it returns the error (`crate::server::unsupported_procedure`).
+    pub unsupported: String,
+    /// The stream type a stream procedure's method takes, by path
+    /// (`crate::server::ServerStream`); empty when the server has none,
+    /// which makes a stream procedure an error.
+    pub stream: String,
+    /// Procedures (without the member prefix) that get no method, because
+    /// the server answers them itself; `dispatch` refuses them as the
+    /// default methods do.
+    pub skip: Vec<String>,
+    /// Procedure name prefixes (after the member prefix) skipped likewise.
+    pub skip_prefixes: Vec<String>,
+}
+
+/// The service trait of one program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCode {
+    /// The module's text, formatted (`use` lines, the trait and
+    /// `dispatch`; no preamble, no module documentation).
+    pub body: String,
+    /// The number of methods of the trait.
+    pub methods: usize,
+}
+
+/// The service trait of the program of `spec`, whose items
+/// [`generate_source`](crate::codegen::generate_source) generates with
+/// `options` into [`ServerConfig::types_module`].
+///
+/// # Errors
+/// When the spec has not exactly one program of its own with one version,
+/// a stream procedure has no [`ServerConfig::stream`] type, two methods
+/// would have the same name, a path of `config` is not a path, or the code
+/// is not valid Rust (a bug).
+pub fn generate(
+    spec: &Spec,
+    options: &GenOptions,
+    config: &ServerConfig,
+) -> Result<ServerCode, String> {
+    let layout = ModuleLayout::new(spec, options);
+    let modules = TypeModules::new(&layout, &config.types_module)?;
+    let program = &layout.single_version_program("service traits")?;
+    let version = &program.versions[0];
+    let gen = Gen {
+        layout: &layout,
+        modules: &modules,
+        config,
+        rt: options
+            .runtime_path
+            .parse()
+            .unwrap_or_else(|_| quote!(::xdrgen::rt)),
+        tables: tables_path(&modules, program, version),
+    };
+    let (tokens, methods) = gen.module(program, version)?;
+    let file: syn::File = syn::parse2(tokens).map_err(|e| {
+        format!(
+            "the service trait of `{}` is not valid Rust (a bug): {e}",
+            program.program.name
+        )
+    })?;
+    Ok(ServerCode {
+        body: prettyplease::unparse(&file),
+        methods,
+    })
+}
+
+/// The path of a version's tables (`Call`, `Reply`, `procs`, `NUMBER`)
+/// from the trait's module: `remote::program`.
+fn tables_path(
+    modules: &TypeModules,
+    program: &ProgramNames<'_>,
+    v: &VersionNames<'_>,
+) -> TokenStream {
+    let types = modules.name(crate::codegen::layout::TypeModule::Own);
+    let p = format_ident!("{}", program.module);
+    match &v.module {
+        Some(m) => {
+            let m = format_ident!("{}", m);
+            quote!(#types #p::#m)
+        }
+        None => quote!(#types #p),
+    }
+}
+
+struct Gen<'a> {
+    layout: &'a ModuleLayout<'a>,
+    modules: &'a TypeModules,
+    config: &'a ServerConfig,
+    rt: TokenStream,
+    /// See [`tables_path`].
+    tables: TokenStream,
+}
+
+/// One procedure's part of the module.
+struct Method {
+    /// The trait's method; none for a skipped procedure.
+    item: Option<TokenStream>,
+    /// `dispatch`'s arm.
+    arm: TokenStream,
+}
+
+impl Gen<'_> {
+    /// The `use` lines, the trait and `dispatch`, and the number of methods.
+    fn module(
+        &self,
+        program: &ProgramNames<'_>,
+        v: &VersionNames<'_>,
+    ) -> Result<(TokenStream, usize), String> {
+        let c = self.config;
+        let tables = &self.tables;
+        let path = |p: &str| path_tokens(p).map(|_| format_ident!("{}", last_segment(p)));
+        let (peer, error) = (path(&c.peer)?, path(&c.error)?);
+        path(&c.unsupported)?;
+        let trait_name = syn::parse_str::<syn::Ident>(&c.trait_name)
+            .map_err(|_| format!("`{}` is not a trait name", c.trait_name))?;
+        let supertraits = if c.supertraits.trim().is_empty() {
+            quote!()
+        } else {
+            let bounds: TokenStream = c
+                .supertraits
+                .parse()
+                .map_err(|_| format!("`{}` are not supertraits", c.supertraits))?;
+            quote!(: #bounds)
+        };
+
+        let streams = v.procedures.iter().any(|p| {
+            p.procedure.kind == ProcedureKind::Call && p.procedure.annotations.stream.is_some()
+        });
+        let mut names = Namespace::with_reserved(&[]);
+        let mut items = Vec::new();
+        let mut arms = Vec::new();
+        for p in &v.procedures {
+            if p.procedure.kind != ProcedureKind::Call {
+                continue;
+            }
+            let skipped = c.skip.iter().any(|s| s == p.short)
+                || c.skip_prefixes
+                    .iter()
+                    .any(|s| p.short.starts_with(s.as_str()));
+            let m = self.method(p.procedure, &p.marker, p.short, skipped, &mut names)?;
+            items.extend(m.item);
+            arms.push(m.arm);
+        }
+        let count = items.len();
+        let program_doc = format!(
+            " The procedures of program `{}` ({}), version {}, one method each: \
+             implement those the server answers, the others answer the call with \
+             [`{}`]'s error.",
+            program.program.name,
+            program.program.number,
+            v.version.number,
+            last_segment(&c.unsupported),
+        );
+        let trait_doc = if arms.len() == count {
+            vec![program_doc]
+        } else {
+            vec![
+                program_doc,
+                String::new(),
+                " Procedures the server answers itself have no method.".to_owned(),
+            ]
+        };
+        let (dispatch_doc, stream_param) = if c.stream.is_empty() {
+            (
+                " Answers `call` with the method of `service` for its procedure.".to_owned(),
+                quote!(),
+            )
+        } else {
+            let s = path(&c.stream)?;
+            (
+                " Answers `call` with the method of `service` for its procedure; `stream` is \
+                 the call's stream, for the procedures that have one (without it they are \
+                 refused as unimplemented)."
+                    .to_owned(),
+                quote!(stream: Option<#s>,),
+            )
+        };
+        // Taken for a uniform signature by a program without streams.
+        let unused_stream = (!c.stream.is_empty() && !streams).then(|| quote!(let _ = stream;));
+        let body = quote! {
+            #(#[doc = #trait_doc])*
+            pub trait #trait_name #supertraits {
+                #(#items)*
+            }
+
+            #[doc = #dispatch_doc]
+            pub async fn dispatch<S: #trait_name>(
+                service: &S,
+                peer: &#peer,
+                call: #tables::Call,
+                #stream_param
+            ) -> Result<#tables::Reply, #error> {
+                use #tables::{Call, Reply};
+                #unused_stream
+                match call {
+                    #(#arms)*
+                }
+            }
+        };
+        let used = idents(&body);
+        let mut uses = self.modules.uses(&used)?;
+        // The configured items, grouped by module in the order named.
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for p in [&c.peer, &c.error, &c.unsupported, &c.stream] {
+            let Some((module, item)) = p.rsplit_once("::") else {
+                continue;
+            };
+            if !used.contains(item) {
+                continue;
+            }
+            match groups.iter_mut().find(|(m, _)| *m == module) {
+                Some((_, items)) if !items.contains(&item) => items.push(item),
+                Some(_) => {}
+                None => groups.push((module, vec![item])),
+            }
+        }
+        for (module, items) in groups {
+            let module = path_tokens(module)?;
+            let items = items.iter().map(|i| format_ident!("{}", i));
+            uses.push(quote!(use #module::{#(#items),*};));
+        }
+        uses.push(quote!(
+            use std::future::Future;
+        ));
+        Ok((quote!(#(#uses)* #body), count))
+    }
+
+    /// Procedure `pr`'s method (unless `skipped`) and `dispatch` arm.
+    fn method(
+        &self,
+        pr: &Procedure,
+        marker: &str,
+        short: &str,
+        skipped: bool,
+        names: &mut Namespace,
+    ) -> Result<Method, String> {
+        let c = self.config;
+        let tables = &self.tables;
+        let variant = format_ident!("{}", marker);
+        let unsupported = format_ident!("{}", last_segment(&c.unsupported));
+        let number = Literal::i32_unsuffixed(pr.number as i32);
+        let refuse = quote!(#unsupported(#tables::NUMBER, #number));
+        if skipped {
+            return Ok(Method {
+                item: None,
+                arm: quote!(Call::#variant(_) => Err(#refuse),),
+            });
+        }
+        let wanted = format!("{}{}", c.method_prefix, naming::snake(short));
+        let name = names.claim(std::slice::from_ref(&wanted));
+        if name != wanted {
+            return Err(format!(
+                "{}: method name `{wanted}` is already taken",
+                pr.name
+            ));
+        }
+        let method = crate::codegen::ident(&name);
+        let peer = format_ident!("{}", last_segment(&c.peer));
+        let error = format_ident!("{}", last_segment(&c.error));
+
+        let args = self.args_type(pr);
+        let ret = pr.result.as_ref().map_or(quote!(()), |t| self.type_of(t));
+        let mut params = vec![quote!(peer: &#peer)];
+        let mut passed = vec![quote!(peer)];
+        if let Some(a) = &args {
+            params.push(quote!(args: #a));
+            passed.push(quote!(args));
+        }
+        let stream = pr.annotations.stream;
+        let mut doc = vec![format!(
+            " Answers [`{}`]({}::procs::{marker}) (procedure {}).",
+            pr.name,
+            tables.to_string().replace(' ', ""),
+            pr.number
+        )];
+        if let Some(s) = stream {
+            if c.stream.is_empty() {
+                return Err(format!(
+                    "{}: a stream procedure, and the server has no stream type",
+                    pr.name
+                ));
+            }
+            let ty = format_ident!("{}", last_segment(&c.stream));
+            params.push(quote!(stream: #ty));
+            passed.push(quote!(stream));
+            doc.push(String::new());
+            let (way, annotation) = match s.direction {
+                StreamDirection::Read => ("to", "@readstream"),
+                StreamDirection::Write => ("from", "@writestream"),
+            };
+            doc.push(format!(
+                " `stream` carries the data {way} the client (`{annotation}`) once the reply is out."
+            ));
+        }
+        let unused = match passed.as_slice() {
+            [one] => one.clone(),
+            all => quote!((#(#all),*)),
+        };
+        let item = quote! {
+            #(#[doc = #doc])*
+            fn #method(&self, #(#params),*) -> impl Future<Output = Result<#ret, #error>> + Send {
+                let _ = #unused;
+                async { Err(#refuse) }
+            }
+        };
+        let args_pat = if args.is_some() {
+            quote!(args)
+        } else {
+            quote!(())
+        };
+        let call_args: Vec<_> = passed
+            .iter()
+            .filter(|p| p.to_string() != "stream")
+            .collect();
+        let arm = if stream.is_some() {
+            quote! {
+                Call::#variant(#args_pat) => match stream {
+                    Some(stream) => S::#method(service, #(#call_args,)* stream).await.map(Reply::#variant),
+                    None => Err(#refuse),
+                },
+            }
+        } else {
+            quote! {
+                Call::#variant(#args_pat) => S::#method(service, #(#call_args),*).await.map(Reply::#variant),
+            }
+        };
+        Ok(Method {
+            item: Some(item),
+            arm,
+        })
+    }
+
+    /// The Rust type a call of `pr` carries, as its `Call` variant holds it;
+    /// `None` for no arguments.
+    fn args_type(&self, pr: &Procedure) -> Option<TokenStream> {
+        match (pr.args.as_slice(), &pr.argument_struct) {
+            (_, Some(name)) => Some(self.type_of(&TypeRef::scalar(BaseType::Named {
+                name: name.clone(),
+                kind: NamedKind::Struct,
+            }))),
+            ([], None) => None,
+            ([single], None) => Some(self.type_of(single)),
+            (many, None) => {
+                let tys = many.iter().map(|t| self.type_of(t));
+                Some(quote!((#(#tys),*)))
+            }
+        }
+    }
+
+    /// A type as the trait writes it: prelude names, generated types by
+    /// their module's name.
+    fn type_of(&self, ty: &TypeRef) -> TokenStream {
+        self.layout.form(ty, false).tokens(&Spelling {
+            absolute_std: false,
+            runtime: &self.rt,
+            type_path: &|p: &TypePath| {
+                let m = self.modules.name(p.module);
+                let id = format_ident!("{}", p.name);
+                quote!(#m #id)
+            },
+        })
+    }
+}

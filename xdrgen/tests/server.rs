@@ -1,0 +1,210 @@
+//! The service trait generator (`xdrgen::codegen::server`) on the client
+//! generator's fixtures (`tests/fixtures/client/`: `remote.x` in libvirt's
+//! style and `qemu.x` using its types as an extern module) and on
+//! `tests/fixtures/ok/rpcgen.x`, a plain RFC 5531 program with
+//! several-argument procedures. Each trait is snapshotted; the other tests
+//! name what the snapshots show.
+
+use xdrgen::codegen::server::{self, ServerCode, ServerConfig};
+use xdrgen::codegen::GenOptions;
+
+#[path = "common/specs.rs"]
+mod specs;
+use specs::{load_spec, qemu_fixture, squeeze};
+
+/// A server like libvirt-proto's, for the program generated into
+/// `super::<module>`.
+fn config(module: &str, trait_name: &str, method_prefix: &str) -> ServerConfig {
+    ServerConfig {
+        types_module: format!("super::{module}"),
+        trait_name: trait_name.into(),
+        supertraits: "Send + Sync + 'static".into(),
+        method_prefix: method_prefix.into(),
+        peer: "crate::server::Peer".into(),
+        error: "crate::error::RemoteError".into(),
+        unsupported: "crate::server::unsupported_procedure".into(),
+        stream: "crate::server::ServerStream".into(),
+        skip: vec!["CONNECT_CLOSE".into()],
+        skip_prefixes: vec!["AUTH_".into()],
+    }
+}
+
+fn remote_with(config: &ServerConfig) -> Result<ServerCode, String> {
+    let spec = load_spec(&["client/remote.x"], Some("remote"));
+    let options = GenOptions {
+        strip_prefix: Some("remote".into()),
+        ..GenOptions::default()
+    };
+    server::generate(&spec, &options, config)
+}
+
+fn remote() -> ServerCode {
+    remote_with(&config("remote", "RemoteService", "")).unwrap()
+}
+
+fn qemu() -> ServerCode {
+    let (spec, options) = qemu_fixture();
+    server::generate(&spec, &options, &config("qemu", "QemuService", "qemu_")).unwrap()
+}
+
+fn rpcgen() -> ServerCode {
+    let spec = load_spec(&["ok/rpcgen.x"], None);
+    let config = ServerConfig {
+        types_module: "super::messages".into(),
+        trait_name: "MessageService".into(),
+        supertraits: String::new(),
+        method_prefix: String::new(),
+        peer: "crate::rpc::Caller".into(),
+        error: "crate::rpc::Refusal".into(),
+        unsupported: "crate::rpc::proc_unavail".into(),
+        stream: String::new(),
+        skip: Vec::new(),
+        skip_prefixes: Vec::new(),
+    };
+    server::generate(&spec, &GenOptions::default(), &config).unwrap()
+}
+
+#[test]
+fn service_traits_match_their_snapshots() {
+    insta::assert_snapshot!("remote", remote().body);
+    insta::assert_snapshot!("qemu", qemu().body);
+    insta::assert_snapshot!("rpcgen", rpcgen().body);
+}
+
+#[test]
+fn one_method_per_call_with_a_refusing_default() {
+    let r = remote();
+    let text = squeeze(&r.body);
+    let calls = text.matches("fn ").count() - 1; // `dispatch` aside
+    assert_eq!(r.methods, calls, "{text}");
+    assert!(
+        text.contains(
+            "fn domain_get_info( &self, peer: &Peer, args: remote::DomainGetInfoArgs, ) \
+             -> impl Future<Output = Result<remote::DomainGetInfoRet, RemoteError>> + Send { \
+             let _ = (peer, args); async { Err(unsupported_procedure(remote::program::NUMBER, 5)) } }"
+        ),
+        "{text}"
+    );
+    // No arguments: no `args`; no reply: `()`.
+    assert!(
+        text.contains(
+            "fn connect_get_lib_version( &self, peer: &Peer, ) -> impl Future< Output = \
+             Result<remote::ConnectGetLibVersionRet, RemoteError>, > + Send { let _ = peer;"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "fn domain_suspend( &self, peer: &Peer, args: remote::DomainSuspendArgs, ) \
+             -> impl Future<Output = Result<(), RemoteError>> + Send"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.starts_with(
+            "use super::remote; use crate::server::{Peer, unsupported_procedure, ServerStream}; \
+             use crate::error::RemoteError; use std::future::Future;"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("pub trait RemoteService: Send + Sync + 'static {"),
+        "{text}"
+    );
+}
+
+#[test]
+fn skipped_procedures_have_no_method_but_a_refusing_arm() {
+    let text = squeeze(&remote().body);
+    assert!(!text.contains("fn auth_list"), "{text}");
+    assert!(
+        text.contains(
+            "Call::AuthList(_) => Err(unsupported_procedure(remote::program::NUMBER, 2)),"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Procedures the server answers itself have no method."));
+}
+
+#[test]
+fn dispatch_wraps_each_methods_result_in_its_reply() {
+    let text = squeeze(&remote().body);
+    assert!(
+        text.contains(
+            "Call::DomainGetInfo(args) => { \
+             S::domain_get_info(service, peer, args).await.map(Reply::DomainGetInfo) }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Call::ConnectGetLibVersion(()) => { S::connect_get_lib_version(service, peer) \
+             .await .map(Reply::ConnectGetLibVersion) }"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_stream_procedure_takes_the_stream() {
+    let text = squeeze(&remote().body);
+    assert!(
+        text.contains(
+            "fn domain_screenshot( &self, peer: &Peer, args: remote::DomainScreenshotArgs, \
+             stream: ServerStream, )"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Call::DomainScreenshot(args) => { match stream { Some(stream) => { \
+             S::domain_screenshot(service, peer, args, stream) .await .map(Reply::DomainScreenshot) } \
+             None => Err(unsupported_procedure(remote::program::NUMBER, 12)), } }"
+        ),
+        "{text}"
+    );
+    let no_streams = ServerConfig {
+        stream: String::new(),
+        ..config("remote", "RemoteService", "")
+    };
+    let e = remote_with(&no_streams).unwrap_err();
+    assert!(
+        e.contains("REMOTE_PROC_DOMAIN_SCREENSHOT: a stream procedure"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_program_beside_an_extern_module_names_its_own_types() {
+    let text = squeeze(&qemu().body);
+    assert!(text.starts_with("use super::qemu;"), "{text}");
+    assert!(
+        text.contains("fn qemu_domain_monitor_command( &self, peer: &Peer, args: qemu::DomainMonitorCommandArgs,"),
+        "{text}"
+    );
+}
+
+#[test]
+fn plain_rpcgen_programs_get_a_trait_too() {
+    let text = squeeze(&rpcgen().body);
+    assert!(text.contains("pub trait MessageService {"), "{text}");
+    // Several arguments arrive as the argument struct rpcgen -N encodes.
+    assert!(
+        text.contains("fn add( &self, peer: &Caller, args: messages::"),
+        "{text}"
+    );
+    assert!(text.contains("fn ping(&self, peer: &Caller)"), "{text}");
+}
+
+#[test]
+fn what_cannot_be_generated_is_an_error() {
+    let bad_path = ServerConfig {
+        peer: "not a path".into(),
+        ..config("remote", "RemoteService", "")
+    };
+    assert!(remote_with(&bad_path).unwrap_err().contains("not a path"));
+    let spec = load_spec(&["ok/program.x"], None);
+    let e =
+        server::generate(&spec, &GenOptions::default(), &config("directory", "D", "")).unwrap_err();
+    assert!(e.contains("several versions"), "{e}");
+}
