@@ -21,6 +21,7 @@ use libvirt_proto::client::{AdminClient, Client, ClientError, ConnectOptions};
 use libvirt_proto::client_config::ConfigSource;
 use libvirt_proto::error::RemoteError;
 use libvirt_proto::error_codes::{ErrorDomain, ErrorNumber};
+use libvirt_proto::remote::program::procs;
 use libvirt_proto::server::{
     AdminService, ClientStreamEvent, LxcService, Peer, QemuService, RemoteService, Server,
     ServerOptions, ServerStream, Service, Typed, TypedAdmin,
@@ -133,10 +134,6 @@ impl AdminService for Admin {
         Ok(())
     }
 
-    async fn connect_close(&self, _: &Peer) -> Result<(), RemoteError> {
-        Ok(())
-    }
-
     async fn connect_get_lib_version(
         &self,
         _: &Peer,
@@ -237,7 +234,8 @@ async fn typed_methods_answer_the_client() {
         }
         other => panic!("{other:?}"),
     }
-    // Of the empty `LxcService` too.
+    // A procedure passing descriptors (which the server does not pass)
+    // has no method: refused the same way.
     match client.lxc_domain_open_namespace(&dom, 0).await {
         Err(ClientError::Unsupported(e)) => {
             assert!(
@@ -265,9 +263,18 @@ async fn typed_methods_answer_the_client() {
     stream.finish().await.unwrap();
     assert_eq!(got, screen());
 
-    // The connection's own procedures stay the server's: `close` sends
-    // `CONNECT_CLOSE`, which `RemoteService` has no method for.
-    client.close().await;
+    // The connection's own procedures stay the server's: the keepalive
+    // feature (`Daemon` has no `connect_supports_feature`) and
+    // `CONNECT_CLOSE` (no method at all).
+    let keepalive = remote::ConnectSupportsFeatureArgs {
+        feature: libvirt_proto::engine::FEATURE_PROGRAM_KEEPALIVE,
+    };
+    let supported = client
+        .call::<procs::ConnectSupportsFeature>(&keepalive)
+        .await
+        .unwrap();
+    assert_eq!(supported.supported, 1);
+    client.call::<procs::ConnectClose>(&()).await.unwrap();
 }
 
 #[tokio::test]
@@ -287,6 +294,11 @@ async fn typed_admin_methods_answer_the_admin_client() {
         }
         other => panic!("{other:?}"),
     }
+    // The close is the server's, as on libvirt's admin server.
+    admin
+        .call::<admin::program::procs::ConnectClose>(&())
+        .await
+        .unwrap();
 }
 
 /// `program -c <uri> args...` on a blocking thread, or `None` when

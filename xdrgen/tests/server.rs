@@ -123,7 +123,13 @@ fn skipped_procedures_have_no_method_but_a_refusing_arm() {
         ),
         "{text}"
     );
-    assert!(text.contains("Procedures the server answers itself have no method."));
+    assert!(
+        text.contains(
+            "The procedures the server answers itself, or cannot serve, have no method; \
+             `dispatch` refuses them."
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -196,6 +202,54 @@ fn plain_rpcgen_programs_get_a_trait_too() {
     assert!(text.contains("fn ping(&self, peer: &Caller)"), "{text}");
 }
 
+/// `server/edge.x` with `skip` and the method prefix `prefix`.
+fn edge(prefix: &str, skip: &[&str]) -> ServerCode {
+    let spec = load_spec(&["server/edge.x"], Some("edge"));
+    let options = GenOptions {
+        strip_prefix: Some("edge".into()),
+        ..GenOptions::default()
+    };
+    let config = ServerConfig {
+        skip: skip.iter().map(|s| (*s).to_owned()).collect(),
+        skip_prefixes: Vec::new(),
+        ..config("edge", "EdgeService", prefix)
+    };
+    server::generate(&spec, &options, &config).unwrap()
+}
+
+#[test]
+fn keyword_names_make_valid_code() {
+    let text = squeeze(&edge("", &[]).body);
+    assert!(text.contains("fn r#type( &self, peer: &Peer, )"), "{text}");
+    assert!(
+        text.contains("Call::Type(()) => S::r#type(service, peer)"),
+        "{text}"
+    );
+    // A prefix makes the name no keyword.
+    let text = squeeze(&edge("edge_", &[]).body);
+    assert!(
+        text.contains("fn edge_type( &self, peer: &Peer, )"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_program_whose_streams_are_skipped_takes_its_stream_unused() {
+    let text = squeeze(&edge("", &["UPLOAD"]).body);
+    assert!(!text.contains("fn upload"), "{text}");
+    assert!(text.contains("let _ = stream; match call {"), "{text}");
+    // Nothing left at all: every parameter taken, no `Reply` or `Future`.
+    let text = squeeze(&edge("", &["TYPE", "UPLOAD"]).body);
+    assert!(
+        text.contains("use edge::program::Call; let _ = (service, peer, stream); match call {"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Reply}") && !text.contains("Future"),
+        "{text}"
+    );
+}
+
 #[test]
 fn what_cannot_be_generated_is_an_error() {
     let bad_path = ServerConfig {
@@ -203,6 +257,17 @@ fn what_cannot_be_generated_is_an_error() {
         ..config("remote", "RemoteService", "")
     };
     assert!(remote_with(&bad_path).unwrap_err().contains("not a path"));
+    let generic = ServerConfig {
+        error: "crate::Error<u8>".into(),
+        ..config("remote", "RemoteService", "")
+    };
+    assert!(remote_with(&generic)
+        .unwrap_err()
+        .contains("does not end in a plain name"));
+    let bad_prefix = config("remote", "RemoteService", "a-");
+    assert!(remote_with(&bad_prefix)
+        .unwrap_err()
+        .contains("is not a method name"));
     let spec = load_spec(&["ok/program.x"], None);
     let e =
         server::generate(&spec, &GenOptions::default(), &config("directory", "D", "")).unwrap_err();

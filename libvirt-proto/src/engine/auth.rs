@@ -92,6 +92,11 @@ pub trait SaslMechanism: Send {
     fn security_layer(&mut self) -> Option<Box<dyn SecurityLayer>> {
         None
     }
+    /// The name the client authenticated as, once the exchange is done
+    /// (what libvirtd checks `sasl_allowed_username_list` against).
+    fn identity(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Builds the SASL mechanism once the daemon has said which it offers.
@@ -715,6 +720,11 @@ pub trait SaslServer: Send {
     fn security_layer(&mut self) -> Option<Box<dyn SecurityLayer>> {
         None
     }
+    /// The name the client authenticated as, once the exchange is done
+    /// (what libvirtd checks `sasl_allowed_username_list` against).
+    fn identity(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The daemon's side of authentication.
@@ -785,6 +795,15 @@ impl ServerAuth {
     /// Whether the client may make ordinary calls.
     pub fn is_authenticated(&self) -> bool {
         self.authenticated
+    }
+
+    /// The name the client authenticated as with SASL
+    /// ([`SaslServer::identity`]), once authenticated.
+    pub fn identity(&self) -> Option<String> {
+        self.sasl
+            .as_ref()
+            .filter(|_| self.authenticated)
+            .and_then(|s| s.identity())
     }
 
     fn refuse(

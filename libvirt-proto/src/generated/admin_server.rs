@@ -11,6 +11,8 @@ use crate::server::{Peer, unsupported_procedure, ServerStream};
 use crate::error::RemoteError;
 use std::future::Future;
 /// The procedures of program `ADMIN_PROGRAM` (110102160), version 1, one method each: implement those the server answers, the others answer the call with [`unsupported_procedure`]'s error.
+///
+/// The procedures the server answers itself, or cannot serve, have no method; `dispatch` refuses them.
 pub trait AdminService: Send + Sync + 'static {
     /// Answers [`ADMIN_PROC_CONNECT_OPEN`](admin::program::procs::ConnectOpen) (procedure 1).
     fn connect_open(
@@ -20,14 +22,6 @@ pub trait AdminService: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), RemoteError>> + Send {
         let _ = (peer, args);
         async { Err(unsupported_procedure(admin::program::NUMBER, 1)) }
-    }
-    /// Answers [`ADMIN_PROC_CONNECT_CLOSE`](admin::program::procs::ConnectClose) (procedure 2).
-    fn connect_close(
-        &self,
-        peer: &Peer,
-    ) -> impl Future<Output = Result<(), RemoteError>> + Send {
-        let _ = peer;
-        async { Err(unsupported_procedure(admin::program::NUMBER, 2)) }
     }
     /// Answers [`ADMIN_PROC_CONNECT_GET_LIB_VERSION`](admin::program::procs::ConnectGetLibVersion) (procedure 3).
     fn connect_get_lib_version(
@@ -216,9 +210,7 @@ pub async fn dispatch<S: AdminService>(
         Call::ConnectOpen(args) => {
             S::connect_open(service, peer, args).await.map(Reply::ConnectOpen)
         }
-        Call::ConnectClose(()) => {
-            S::connect_close(service, peer).await.map(Reply::ConnectClose)
-        }
+        Call::ConnectClose(_) => Err(unsupported_procedure(admin::program::NUMBER, 2)),
         Call::ConnectGetLibVersion(()) => {
             S::connect_get_lib_version(service, peer)
                 .await

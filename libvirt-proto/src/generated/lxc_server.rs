@@ -10,19 +10,10 @@
 use super::lxc;
 use crate::server::{Peer, unsupported_procedure, ServerStream};
 use crate::error::RemoteError;
-use std::future::Future;
 /// The procedures of program `LXC_PROGRAM` (425984), version 1, one method each: implement those the server answers, the others answer the call with [`unsupported_procedure`]'s error.
-pub trait LxcService: Send + Sync + 'static {
-    /// Answers [`LXC_PROC_DOMAIN_OPEN_NAMESPACE`](lxc::program::procs::DomainOpenNamespace) (procedure 1).
-    fn lxc_domain_open_namespace(
-        &self,
-        peer: &Peer,
-        args: lxc::DomainOpenNamespaceArgs,
-    ) -> impl Future<Output = Result<(), RemoteError>> + Send {
-        let _ = (peer, args);
-        async { Err(unsupported_procedure(lxc::program::NUMBER, 1)) }
-    }
-}
+///
+/// The procedures the server answers itself, or cannot serve, have no method; `dispatch` refuses them.
+pub trait LxcService: Send + Sync + 'static {}
 /// Answers `call` with the method of `service` for its procedure; `stream` is the call's stream, for the procedures that have one (without it they are refused as unimplemented).
 pub async fn dispatch<S: LxcService>(
     service: &S,
@@ -30,13 +21,11 @@ pub async fn dispatch<S: LxcService>(
     call: lxc::program::Call,
     stream: Option<ServerStream>,
 ) -> Result<lxc::program::Reply, RemoteError> {
-    use lxc::program::{Call, Reply};
-    let _ = stream;
+    use lxc::program::Call;
+    let _ = (service, peer, stream);
     match call {
-        Call::DomainOpenNamespace(args) => {
-            S::lxc_domain_open_namespace(service, peer, args)
-                .await
-                .map(Reply::DomainOpenNamespace)
+        Call::DomainOpenNamespace(_) => {
+            Err(unsupported_procedure(lxc::program::NUMBER, 1))
         }
     }
 }

@@ -50,15 +50,15 @@ pub(crate) mod lxc_client;
 /// The admin program: 18 methods of `AdminClient`.
 #[cfg(feature = "client")]
 pub(crate) mod admin_client;
-/// The remote program: `RemoteService`, 394 methods.
+/// The remote program: `RemoteService`, 389 methods.
 #[cfg(feature = "server")]
 pub(crate) mod remote_server;
-/// The qemu program: `QemuService`, 6 methods.
+/// The qemu program: `QemuService`, 5 methods.
 #[cfg(feature = "server")]
 pub(crate) mod qemu_server;
-/// The lxc program: `LxcService`, 1 method.
+/// The lxc program: `LxcService`, 0 methods.
 #[cfg(feature = "server")]
 pub(crate) mod lxc_server;
-/// The admin program: `AdminService`, 20 methods.
+/// The admin program: `AdminService`, 19 methods.
 #[cfg(feature = "server")]
 pub(crate) mod admin_server;

@@ -12,6 +12,8 @@ use crate::server::{Peer, unsupported_procedure, ServerStream};
 use crate::error::RemoteError;
 use std::future::Future;
 /// The procedures of program `QEMU_PROGRAM` (536903815), version 1, one method each: implement those the server answers, the others answer the call with [`unsupported_procedure`]'s error.
+///
+/// The procedures the server answers itself, or cannot serve, have no method; `dispatch` refuses them.
 pub trait QemuService: Send + Sync + 'static {
     /// Answers [`QEMU_PROC_DOMAIN_MONITOR_COMMAND`](qemu::program::procs::DomainMonitorCommand) (procedure 1).
     fn qemu_domain_monitor_command(
@@ -62,17 +64,6 @@ pub trait QemuService: Send + Sync + 'static {
         let _ = (peer, args);
         async { Err(unsupported_procedure(qemu::program::NUMBER, 5)) }
     }
-    /// Answers [`QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES`](qemu::program::procs::DomainMonitorCommandWithFiles) (procedure 7).
-    fn qemu_domain_monitor_command_with_files(
-        &self,
-        peer: &Peer,
-        args: qemu::DomainMonitorCommandWithFilesArgs,
-    ) -> impl Future<
-        Output = Result<qemu::DomainMonitorCommandWithFilesRet, RemoteError>,
-    > + Send {
-        let _ = (peer, args);
-        async { Err(unsupported_procedure(qemu::program::NUMBER, 7)) }
-    }
 }
 /// Answers `call` with the method of `service` for its procedure; `stream` is the call's stream, for the procedures that have one (without it they are refused as unimplemented).
 pub async fn dispatch<S: QemuService>(
@@ -107,10 +98,8 @@ pub async fn dispatch<S: QemuService>(
                 .await
                 .map(Reply::ConnectDomainMonitorEventDeregister)
         }
-        Call::DomainMonitorCommandWithFiles(args) => {
-            S::qemu_domain_monitor_command_with_files(service, peer, args)
-                .await
-                .map(Reply::DomainMonitorCommandWithFiles)
+        Call::DomainMonitorCommandWithFiles(_) => {
+            Err(unsupported_procedure(qemu::program::NUMBER, 7))
         }
     }
 }

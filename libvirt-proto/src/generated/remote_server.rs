@@ -12,7 +12,7 @@ use crate::error::RemoteError;
 use std::future::Future;
 /// The procedures of program `REMOTE_PROGRAM` (536903814), version 1, one method each: implement those the server answers, the others answer the call with [`unsupported_procedure`]'s error.
 ///
-/// Procedures the server answers itself have no method.
+/// The procedures the server answers itself, or cannot serve, have no method; `dispatch` refuses them.
 pub trait RemoteService: Send + Sync + 'static {
     /// Answers [`REMOTE_PROC_CONNECT_OPEN`](remote::program::procs::ConnectOpen) (procedure 1).
     fn connect_open(
@@ -1403,7 +1403,7 @@ pub trait RemoteService: Send + Sync + 'static {
     }
     /// Answers [`REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL`](remote::program::procs::DomainMigratePrepareTunnel) (procedure 148).
     ///
-    /// `stream` carries the data from the client (`@writestream`) once the reply is out.
+    /// `stream` carries the data from the client (`@writestream`). The reply goes out when this method returns, and the stream opens then: hand `stream` to a task that moves the data, rather than waiting on it here.
     fn domain_migrate_prepare_tunnel(
         &self,
         peer: &Peer,
@@ -1870,7 +1870,7 @@ pub trait RemoteService: Send + Sync + 'static {
     }
     /// Answers [`REMOTE_PROC_DOMAIN_OPEN_CONSOLE`](remote::program::procs::DomainOpenConsole) (procedure 201).
     ///
-    /// `stream` carries the data to the client (`@readstream`) once the reply is out.
+    /// `stream` carries the data to the client (`@readstream`). The reply goes out when this method returns, and the stream opens then: hand `stream` to a task that moves the data, rather than waiting on it here.
     fn domain_open_console(
         &self,
         peer: &Peer,
@@ -1938,7 +1938,7 @@ pub trait RemoteService: Send + Sync + 'static {
     }
     /// Answers [`REMOTE_PROC_STORAGE_VOL_UPLOAD`](remote::program::procs::StorageVolUpload) (procedure 208).
     ///
-    /// `stream` carries the data from the client (`@writestream`) once the reply is out.
+    /// `stream` carries the data from the client (`@writestream`). The reply goes out when this method returns, and the stream opens then: hand `stream` to a task that moves the data, rather than waiting on it here.
     fn storage_vol_upload(
         &self,
         peer: &Peer,
@@ -1950,7 +1950,7 @@ pub trait RemoteService: Send + Sync + 'static {
     }
     /// Answers [`REMOTE_PROC_STORAGE_VOL_DOWNLOAD`](remote::program::procs::StorageVolDownload) (procedure 209).
     ///
-    /// `stream` carries the data to the client (`@readstream`) once the reply is out.
+    /// `stream` carries the data to the client (`@readstream`). The reply goes out when this method returns, and the stream opens then: hand `stream` to a task that moves the data, rather than waiting on it here.
     fn storage_vol_download(
         &self,
         peer: &Peer,
@@ -1971,7 +1971,7 @@ pub trait RemoteService: Send + Sync + 'static {
     }
     /// Answers [`REMOTE_PROC_DOMAIN_SCREENSHOT`](remote::program::procs::DomainScreenshot) (procedure 211).
     ///
-    /// `stream` carries the data to the client (`@readstream`) once the reply is out.
+    /// `stream` carries the data to the client (`@readstream`). The reply goes out when this method returns, and the stream opens then: hand `stream` to a task that moves the data, rather than waiting on it here.
     fn domain_screenshot(
         &self,
         peer: &Peer,
@@ -2014,7 +2014,7 @@ pub trait RemoteService: Send + Sync + 'static {
     }
     /// Answers [`REMOTE_PROC_DOMAIN_MIGRATE_PREPARE_TUNNEL3`](remote::program::procs::DomainMigratePrepareTunnel3) (procedure 215).
     ///
-    /// `stream` carries the data from the client (`@writestream`) once the reply is out.
+    /// `stream` carries the data from the client (`@writestream`). The reply goes out when this method returns, and the stream opens then: hand `stream` to a task that moves the data, rather than waiting on it here.
     fn domain_migrate_prepare_tunnel3(
         &self,
         peer: &Peer,
@@ -2321,15 +2321,6 @@ pub trait RemoteService: Send + Sync + 'static {
     > + Send {
         let _ = (peer, args);
         async { Err(unsupported_procedure(remote::program::NUMBER, 247)) }
-    }
-    /// Answers [`REMOTE_PROC_DOMAIN_OPEN_GRAPHICS`](remote::program::procs::DomainOpenGraphics) (procedure 249).
-    fn domain_open_graphics(
-        &self,
-        peer: &Peer,
-        args: remote::DomainOpenGraphicsArgs,
-    ) -> impl Future<Output = Result<(), RemoteError>> + Send {
-        let _ = (peer, args);
-        async { Err(unsupported_procedure(remote::program::NUMBER, 249)) }
     }
     /// Answers [`REMOTE_PROC_NODE_SUSPEND_FOR_DURATION`](remote::program::procs::NodeSuspendForDuration) (procedure 250).
     fn node_suspend_for_duration(
@@ -2740,7 +2731,7 @@ pub trait RemoteService: Send + Sync + 'static {
     }
     /// Answers [`REMOTE_PROC_DOMAIN_OPEN_CHANNEL`](remote::program::procs::DomainOpenChannel) (procedure 296).
     ///
-    /// `stream` carries the data to the client (`@readstream`) once the reply is out.
+    /// `stream` carries the data to the client (`@readstream`). The reply goes out when this method returns, and the stream opens then: hand `stream` to a task that moves the data, rather than waiting on it here.
     fn domain_open_channel(
         &self,
         peer: &Peer,
@@ -2872,28 +2863,6 @@ pub trait RemoteService: Send + Sync + 'static {
         let _ = (peer, args);
         async { Err(unsupported_procedure(remote::program::NUMBER, 308)) }
     }
-    /// Answers [`REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES`](remote::program::procs::DomainCreateXmlWithFiles) (procedure 309).
-    fn domain_create_xml_with_files(
-        &self,
-        peer: &Peer,
-        args: remote::DomainCreateXmlWithFilesArgs,
-    ) -> impl Future<
-        Output = Result<remote::DomainCreateXmlWithFilesRet, RemoteError>,
-    > + Send {
-        let _ = (peer, args);
-        async { Err(unsupported_procedure(remote::program::NUMBER, 309)) }
-    }
-    /// Answers [`REMOTE_PROC_DOMAIN_CREATE_WITH_FILES`](remote::program::procs::DomainCreateWithFiles) (procedure 310).
-    fn domain_create_with_files(
-        &self,
-        peer: &Peer,
-        args: remote::DomainCreateWithFilesArgs,
-    ) -> impl Future<
-        Output = Result<remote::DomainCreateWithFilesRet, RemoteError>,
-    > + Send {
-        let _ = (peer, args);
-        async { Err(unsupported_procedure(remote::program::NUMBER, 310)) }
-    }
     /// Answers [`REMOTE_PROC_CONNECT_GET_CPU_MODEL_NAMES`](remote::program::procs::ConnectGetCpuModelNames) (procedure 312).
     fn connect_get_cpu_model_names(
         &self,
@@ -3020,15 +2989,6 @@ pub trait RemoteService: Send + Sync + 'static {
     > + Send {
         let _ = (peer, args);
         async { Err(unsupported_procedure(remote::program::NUMBER, 342)) }
-    }
-    /// Answers [`REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD`](remote::program::procs::DomainOpenGraphicsFd) (procedure 343).
-    fn domain_open_graphics_fd(
-        &self,
-        peer: &Peer,
-        args: remote::DomainOpenGraphicsFdArgs,
-    ) -> impl Future<Output = Result<(), RemoteError>> + Send {
-        let _ = (peer, args);
-        async { Err(unsupported_procedure(remote::program::NUMBER, 343)) }
     }
     /// Answers [`REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS`](remote::program::procs::ConnectGetAllDomainStats) (procedure 344).
     fn connect_get_all_domain_stats(
@@ -3851,15 +3811,6 @@ pub trait RemoteService: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), RemoteError>> + Send {
         let _ = (peer, args);
         async { Err(unsupported_procedure(remote::program::NUMBER, 442)) }
-    }
-    /// Answers [`REMOTE_PROC_DOMAIN_FD_ASSOCIATE`](remote::program::procs::DomainFdAssociate) (procedure 443).
-    fn domain_fd_associate(
-        &self,
-        peer: &Peer,
-        args: remote::DomainFdAssociateArgs,
-    ) -> impl Future<Output = Result<(), RemoteError>> + Send {
-        let _ = (peer, args);
-        async { Err(unsupported_procedure(remote::program::NUMBER, 443)) }
     }
     /// Answers [`REMOTE_PROC_NETWORK_SET_METADATA`](remote::program::procs::NetworkSetMetadata) (procedure 444).
     fn network_set_metadata(
@@ -5029,10 +4980,8 @@ pub async fn dispatch<S: RemoteService>(
                 .await
                 .map(Reply::DomainSnapshotListChildrenNames)
         }
-        Call::DomainOpenGraphics(args) => {
-            S::domain_open_graphics(service, peer, args)
-                .await
-                .map(Reply::DomainOpenGraphics)
+        Call::DomainOpenGraphics(_) => {
+            Err(unsupported_procedure(remote::program::NUMBER, 249))
         }
         Call::NodeSuspendForDuration(args) => {
             S::node_suspend_for_duration(service, peer, args)
@@ -5299,15 +5248,11 @@ pub async fn dispatch<S: RemoteService>(
                 .await
                 .map(Reply::DomainSetMemoryStatsPeriod)
         }
-        Call::DomainCreateXmlWithFiles(args) => {
-            S::domain_create_xml_with_files(service, peer, args)
-                .await
-                .map(Reply::DomainCreateXmlWithFiles)
+        Call::DomainCreateXmlWithFiles(_) => {
+            Err(unsupported_procedure(remote::program::NUMBER, 309))
         }
-        Call::DomainCreateWithFiles(args) => {
-            S::domain_create_with_files(service, peer, args)
-                .await
-                .map(Reply::DomainCreateWithFiles)
+        Call::DomainCreateWithFiles(_) => {
+            Err(unsupported_procedure(remote::program::NUMBER, 310))
         }
         Call::ConnectGetCpuModelNames(args) => {
             S::connect_get_cpu_model_names(service, peer, args)
@@ -5366,10 +5311,8 @@ pub async fn dispatch<S: RemoteService>(
                 .await
                 .map(Reply::ConnectGetDomainCapabilities)
         }
-        Call::DomainOpenGraphicsFd(args) => {
-            S::domain_open_graphics_fd(service, peer, args)
-                .await
-                .map(Reply::DomainOpenGraphicsFd)
+        Call::DomainOpenGraphicsFd(_) => {
+            Err(unsupported_procedure(remote::program::NUMBER, 343))
         }
         Call::ConnectGetAllDomainStats(args) => {
             S::connect_get_all_domain_stats(service, peer, args)
@@ -5765,10 +5708,8 @@ pub async fn dispatch<S: RemoteService>(
                 .await
                 .map(Reply::DomainAbortJobFlags)
         }
-        Call::DomainFdAssociate(args) => {
-            S::domain_fd_associate(service, peer, args)
-                .await
-                .map(Reply::DomainFdAssociate)
+        Call::DomainFdAssociate(_) => {
+            Err(unsupported_procedure(remote::program::NUMBER, 443))
         }
         Call::NetworkSetMetadata(args) => {
             S::network_set_metadata(service, peer, args)

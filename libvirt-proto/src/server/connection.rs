@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use super::stream::{self, Refused, Room, StreamOut, StreamSlot};
 use super::{wrong_reply, Peer, PeerInfo, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
+use crate::engine::auth::{ServerAuth, ServerAuthOutcome};
 use crate::engine::{
     ClientStreamEvent, EngineError, ProtocolError, ServerEngine, ServerEvent,
     FEATURE_PROGRAM_KEEPALIVE, OUTPUT_THROTTLE,
@@ -24,6 +25,7 @@ use crate::engine::{
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
 use crate::frame::Header;
+use crate::generated::admin;
 use crate::generated::remote::{self, program};
 use crate::generated::virnet::MessageType;
 
@@ -85,7 +87,9 @@ where
     let peer = Peer {
         info,
         events: events_tx,
+        identity: Default::default(),
     };
+    let mut auth = options.auth.for_peer(&peer);
     let mut buf = vec![0u8; READ_CHUNK];
     // The frame being written and how much of it has gone.
     let mut out: Option<(Vec<u8>, usize)> = None;
@@ -105,7 +109,9 @@ where
             };
             match event {
                 ServerEvent::Call { header, call, .. } => {
-                    state.on_call(&service, &peer, &mut calls, header, call);
+                    if state.authenticate(&mut auth, &peer, &header, &call) {
+                        state.on_call(&service, &peer, &mut calls, header, call);
+                    }
                 }
                 ServerEvent::Stream { serial, event } => state.deliver(serial, event),
                 // A call that does not decode is answered, as libvirtd
@@ -233,6 +239,29 @@ where
 }
 
 impl State<'_> {
+    /// Answers the authentication calls and refuses the others until the
+    /// client has authenticated, as libvirtd does; whether `call` goes on.
+    fn authenticate(
+        &mut self,
+        auth: &mut ServerAuth,
+        peer: &Peer,
+        header: &Header,
+        call: &Call,
+    ) -> bool {
+        let before = auth.is_authenticated();
+        match auth.handle_call(&mut self.engine, header, call) {
+            Ok(ServerAuthOutcome::Pass) => true,
+            _ => {
+                if !before && auth.is_authenticated() {
+                    if let Some(name) = auth.identity() {
+                        let _ = peer.identity.set(name);
+                    }
+                }
+                false
+            }
+        }
+    }
+
     /// Answers what the RPC layer answers itself and hands the rest to
     /// the service.
     fn on_call<S: Service>(
@@ -245,12 +274,6 @@ impl State<'_> {
     ) {
         let engine = &mut self.engine;
         match call {
-            Call::Remote(program::Call::AuthList(())) => {
-                let ret = remote::AuthListRet {
-                    types: vec![remote::AuthType::None],
-                };
-                let _ = engine.reply(&header, &ret);
-            }
             // The keepalive program is this layer's; a client that asks
             // for it answers pings, so the server's start then, as
             // libvirtd's do.
@@ -266,7 +289,10 @@ impl State<'_> {
                         .filter(|_| !interval.is_zero());
                 }
             }
-            Call::Remote(program::Call::ConnectClose(())) => {
+            // The admin program's close is the same, as in libvirt's
+            // admin server.
+            Call::Remote(program::Call::ConnectClose(()))
+            | Call::Admin(admin::program::Call::ConnectClose(())) => {
                 let _ = engine.reply(&header, &());
                 self.closing = true;
                 self.closing_since = Some(Instant::now());

@@ -11,9 +11,11 @@
 //! [`LxcService`] served by [`Typed`], [`AdminService`] by [`TypedAdmin`].
 //!
 //! The server does what libvirtd's RPC layer does around the calls:
-//! authentication (`AUTH_LIST` says `none`; a server on a Unix socket
-//! relies on the socket's permissions, as libvirtd does with
-//! `auth_unix_rw = "none"`); keepalive (the client's pings answered, and
+//! authentication ([`ServerOptions::auth`]: by default none, a server on
+//! a Unix socket relying on the socket's permissions as libvirtd does
+//! with `auth_unix_rw = "none"`; or SASL with a mechanism of yours such
+//! as [`PlainSasl`], or polkit decided from the client's credentials;
+//! calls before success are refused); keepalive (the client's pings answered, and
 //! once the client asks whether the keepalive program is supported, the
 //! server's own pings per [`ServerOptions::keepalive`], as libvirtd
 //! does); the limit on unanswered calls per client (libvirtd's
@@ -45,9 +47,9 @@
 //! [`Service::call_stream`] and a [`ServerStream`], bounded both ways,
 //! with holes on sparse volume transfers.
 //!
-//! Not yet: descriptor passing, SASL and TLS
-//! (the connection is whatever `AsyncRead + AsyncWrite` it is handed, so a
-//! TLS stream can be served as it is).
+//! Not yet: descriptor passing, and TLS of its own (the connection is
+//! whatever `AsyncRead + AsyncWrite` it is handed, so a TLS stream can be
+//! served as it is).
 //!
 //! [`OUTPUT_THROTTLE`]: crate::engine::OUTPUT_THROTTLE
 //!
@@ -80,13 +82,14 @@
 //! # }
 //! ```
 
+mod auth;
 mod connection;
 mod stream;
 mod typed;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -102,6 +105,9 @@ pub use stream::{
     HoleError, ServerStream, StreamClosed, STREAM_BUFFER, STREAM_PACKET, STREAM_QUEUE,
 };
 pub use typed::{AdminService, LxcService, QemuService, RemoteService, Typed, TypedAdmin};
+
+pub use crate::engine::auth::{SaslServer, SaslServerStep};
+pub use auth::{Authentication, NewSaslServer, PlainSasl};
 
 /// What answers the calls: one value for the whole server, shared by
 /// every connection.
@@ -176,17 +182,23 @@ pub struct ServerOptions {
     /// [`Peer::send_event`] waits for room; events also wait while the
     /// client's output is past [`OUTPUT_THROTTLE`](crate::engine::OUTPUT_THROTTLE).
     pub event_queue: usize,
+    /// How clients authenticate (libvirtd's `auth_unix_rw`, `auth_tcp`,
+    /// `auth_tls`); until they have, only the authentication calls are
+    /// answered, the others refused with `VIR_ERR_AUTH_FAILED`.
+    pub auth: Authentication,
 }
 
 impl Default for ServerOptions {
     /// libvirtd's defaults: 5 requests per client, 5000 clients,
-    /// keepalive every 5 s with 5 missed; 64 events.
+    /// keepalive every 5 s with 5 missed; 64 events; no authentication
+    /// (the socket's permissions decide).
     fn default() -> Self {
         ServerOptions {
             max_requests: DEFAULT_MAX_CLIENT_REQUESTS,
             max_clients: 5000,
             keepalive: Some((Duration::from_secs(5), 5)),
             event_queue: 64,
+            auth: Authentication::None,
         }
     }
 }
@@ -215,6 +227,12 @@ impl ServerOptions {
         self.event_queue = events;
         self
     }
+
+    /// See [`ServerOptions::auth`].
+    pub fn with_auth(mut self, auth: Authentication) -> Self {
+        self.auth = auth;
+        self
+    }
 }
 
 /// The client a call came from: cheap to clone and keep, to send it
@@ -223,6 +241,8 @@ impl ServerOptions {
 pub struct Peer {
     info: PeerInfo,
     events: mpsc::Sender<Message>,
+    /// The name the client authenticated as, once it has.
+    identity: Arc<OnceLock<String>>,
 }
 
 /// Why an event was not sent.
@@ -266,6 +286,13 @@ impl Peer {
     /// [`Server::serve_connection`].
     pub fn credentials(&self) -> Option<Credentials> {
         self.info.credentials
+    }
+
+    /// The name the client authenticated as with SASL
+    /// ([`Authentication::Sasl`], [`SaslServer::identity`]); `None` before
+    /// that, and without SASL.
+    pub fn identity(&self) -> Option<&str> {
+        self.identity.get().map(String::as_str)
     }
 
     /// Sends an event to this client, waiting while

@@ -118,6 +118,22 @@ pub fn snake(name: &str) -> String {
     escape(&identifier_safe(&name.to_snake_case()))
 }
 
+/// A method name: `prefix` and the snake_case form of an XDR name,
+/// escaped as a whole (`qemu_type`, while `TYPE` alone is `r#type`).
+///
+/// # Errors
+/// When `prefix` makes it no identifier (`"a-"`).
+pub fn method_name(prefix: &str, name: &str) -> Result<String, String> {
+    let out = escape(&format!(
+        "{prefix}{}",
+        identifier_safe(&name.to_snake_case())
+    ));
+    if syn::parse_str::<syn::Ident>(&out).is_err() {
+        return Err(format!("`{out}` is not a method name (prefix `{prefix}`)"));
+    }
+    Ok(out)
+}
+
 /// The SHOUTY_SNAKE_CASE form of an XDR name.
 pub fn shouty(name: &str) -> String {
     identifier_safe(&name.to_shouty_snake_case())
@@ -269,6 +285,21 @@ pub fn struct_field_names(s: &crate::ir::Struct) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn method_names_are_escaped_with_their_prefix() {
+        assert_eq!(
+            method_name("", "DOMAIN_GET_INFO").unwrap(),
+            "domain_get_info"
+        );
+        assert_eq!(method_name("", "TYPE").unwrap(), "r#type");
+        assert_eq!(method_name("qemu_", "TYPE").unwrap(), "qemu_type");
+        assert_eq!(method_name("", "SELF").unwrap(), "self_");
+        assert_eq!(method_name("", "2ND").unwrap(), "_2nd");
+        assert!(method_name("a-", "X")
+            .unwrap_err()
+            .contains("not a method name"));
+    }
 
     #[test]
     fn converts_case() {

@@ -157,7 +157,12 @@ impl Gen<'_> {
     ) -> Result<(TokenStream, usize), String> {
         let c = self.config;
         let tables = &self.tables;
-        let path = |p: &str| path_tokens(p).map(|_| format_ident!("{}", last_segment(p)));
+        // Each configured path, checked; what the code writes of it.
+        let path = |p: &str| {
+            path_tokens(p)?;
+            syn::parse_str::<syn::Ident>(last_segment(p))
+                .map_err(|_| format!("`{p}` does not end in a plain name"))
+        };
         let (peer, error) = (path(&c.peer)?, path(&c.error)?);
         path(&c.unsupported)?;
         let trait_name = syn::parse_str::<syn::Ident>(&c.trait_name)
@@ -172,9 +177,8 @@ impl Gen<'_> {
             quote!(: #bounds)
         };
 
-        let streams = v.procedures.iter().any(|p| {
-            p.procedure.kind == ProcedureKind::Call && p.procedure.annotations.stream.is_some()
-        });
+        // Whether a method takes a stream.
+        let mut streams = false;
         let mut names = Namespace::with_reserved(&[]);
         let mut items = Vec::new();
         let mut arms = Vec::new();
@@ -186,6 +190,7 @@ impl Gen<'_> {
                 || c.skip_prefixes
                     .iter()
                     .any(|s| p.short.starts_with(s.as_str()));
+            streams |= !skipped && p.procedure.annotations.stream.is_some();
             let m = self.method(p.procedure, &p.marker, p.short, skipped, &mut names)?;
             items.extend(m.item);
             arms.push(m.arm);
@@ -206,7 +211,9 @@ impl Gen<'_> {
             vec![
                 program_doc,
                 String::new(),
-                " Procedures the server answers itself have no method.".to_owned(),
+                " The procedures the server answers itself, or cannot serve, have no \
+                 method; `dispatch` refuses them."
+                    .to_owned(),
             ]
         };
         let (dispatch_doc, stream_param) = if c.stream.is_empty() {
@@ -224,8 +231,25 @@ impl Gen<'_> {
                 quote!(stream: Option<#s>,),
             )
         };
-        // Taken for a uniform signature by a program without streams.
-        let unused_stream = (!c.stream.is_empty() && !streams).then(|| quote!(let _ = stream;));
+        // Taken for a uniform signature by a program without streams, or
+        // without methods.
+        let mut unused = Vec::new();
+        if count == 0 {
+            unused.extend([quote!(service), quote!(peer)]);
+        }
+        if !c.stream.is_empty() && !streams {
+            unused.push(quote!(stream));
+        }
+        let unused = match unused.as_slice() {
+            [] => None,
+            [one] => Some(quote!(let _ = #one;)),
+            all => Some(quote!(let _ = (#(#all),*);)),
+        };
+        let enums = match (arms.is_empty(), count) {
+            (true, _) => quote!(),
+            (false, 0) => quote!(use #tables::Call;),
+            (false, _) => quote!(use #tables::{Call, Reply};),
+        };
         let body = quote! {
             #(#[doc = #trait_doc])*
             pub trait #trait_name #supertraits {
@@ -239,8 +263,8 @@ impl Gen<'_> {
                 call: #tables::Call,
                 #stream_param
             ) -> Result<#tables::Reply, #error> {
-                use #tables::{Call, Reply};
-                #unused_stream
+                #enums
+                #unused
                 match call {
                     #(#arms)*
                 }
@@ -268,9 +292,11 @@ impl Gen<'_> {
             let items = items.iter().map(|i| format_ident!("{}", i));
             uses.push(quote!(use #module::{#(#items),*};));
         }
-        uses.push(quote!(
-            use std::future::Future;
-        ));
+        if count > 0 {
+            uses.push(quote!(
+                use std::future::Future;
+            ));
+        }
         Ok((quote!(#(#uses)* #body), count))
     }
 
@@ -295,7 +321,7 @@ impl Gen<'_> {
                 arm: quote!(Call::#variant(_) => Err(#refuse),),
             });
         }
-        let wanted = format!("{}{}", c.method_prefix, naming::snake(short));
+        let wanted = naming::method_name(&c.method_prefix, short)?;
         let name = names.claim(std::slice::from_ref(&wanted));
         if name != wanted {
             return Err(format!(
@@ -338,7 +364,9 @@ impl Gen<'_> {
                 StreamDirection::Write => ("from", "@writestream"),
             };
             doc.push(format!(
-                " `stream` carries the data {way} the client (`{annotation}`) once the reply is out."
+                " `stream` carries the data {way} the client (`{annotation}`). The reply goes \
+                 out when this method returns, and the stream opens then: hand `stream` to a \
+                 task that moves the data, rather than waiting on it here."
             ));
         }
         let unused = match passed.as_slice() {

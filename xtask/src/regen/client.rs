@@ -209,7 +209,7 @@ const STREAMS: &[(&str, &str)] = &[
 /// Procedures that pass file descriptors (`CALL_WITH_FDS`, not visible in
 /// the `.x` files: libvirt's `remote_driver.c` makes them with `callFull`),
 /// as (name, descriptors sent with the call, descriptors in the reply).
-const FDS: &[(&str, bool, bool)] = &[
+pub const FDS: &[(&str, bool, bool)] = &[
     ("REMOTE_PROC_DOMAIN_OPEN_GRAPHICS", true, false),
     ("REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD", false, true),
     ("REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES", true, false),

@@ -1,9 +1,12 @@
 //! What libvirt-proto's server is, for xdrgen's service trait generator
 //! ([`xdrgen::codegen::server`]): which programs get a trait, its name and
 //! method prefix (the client's, so a procedure's method has one name on
-//! both sides), the types the methods take, and the procedures the server
-//! answers itself. The generator writes `<module>_server.rs` next to the
-//! module of the program; this file only configures it.
+//! both sides), the types the methods take, and the procedures that get no
+//! method: those the server answers itself, and those that pass file
+//! descriptors ([`super::client::FDS`]), which the server does not pass
+//! yet (a method could not give the client what it waits for). The
+//! generator writes `<module>_server.rs` next to the module of the
+//! program; this file only configures it.
 
 use xdrgen::codegen::server::{self, ServerCode, ServerConfig};
 use xdrgen::codegen::GenOptions;
@@ -18,7 +21,8 @@ pub struct Target {
     pub trait_name: &'static str,
     /// Written before every method name (`qemu_`), as on the client.
     pub method_prefix: &'static str,
-    /// Procedures (without the member prefix) the server answers itself.
+    /// Procedures (without the member prefix) the server answers itself
+    /// (those passing descriptors are skipped besides).
     pub skip: &'static [&'static str],
     /// Procedure name prefixes (after the member prefix) skipped likewise.
     pub skip_prefixes: &'static [&'static str],
@@ -53,7 +57,7 @@ pub const TARGETS: &[Target] = &[
         module: "admin",
         trait_name: "AdminService",
         method_prefix: "",
-        skip: &[],
+        skip: &["CONNECT_CLOSE"],
         skip_prefixes: &[],
     },
 ];
@@ -85,6 +89,14 @@ pub fn summary(t: &Target, methods: usize) -> String {
 /// preamble).
 pub fn generate(target: &Target, ir: &Ir, options: &GenOptions) -> Result<ServerCode, String> {
     let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let member_prefix = format!("{}_PROC_", target.module.to_uppercase());
+    let mut skip = owned(target.skip);
+    skip.extend(
+        super::client::FDS
+            .iter()
+            .filter_map(|(name, _, _)| name.strip_prefix(&member_prefix))
+            .map(str::to_owned),
+    );
     let config = ServerConfig {
         types_module: format!("super::{}", target.module),
         trait_name: target.trait_name.into(),
@@ -94,7 +106,7 @@ pub fn generate(target: &Target, ir: &Ir, options: &GenOptions) -> Result<Server
         error: "crate::error::RemoteError".into(),
         unsupported: "crate::server::unsupported_procedure".into(),
         stream: "crate::server::ServerStream".into(),
-        skip: owned(target.skip),
+        skip,
         skip_prefixes: owned(target.skip_prefixes),
     };
     server::generate(ir, options, &config)

@@ -125,7 +125,7 @@ pub fn generate(
         {
             continue;
         }
-        let wanted = format!("{}{}", config.method_prefix, naming::snake(short));
+        let wanted = naming::method_name(&config.method_prefix, short)?;
         let name = method_names.claim(std::slice::from_ref(&wanted));
         if name != wanted {
             return Err(format!(

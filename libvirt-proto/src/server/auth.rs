@@ -1,0 +1,206 @@
+//! How the server's clients authenticate ([`Authentication`], libvirtd's
+//! `auth_unix_rw`, `auth_tcp` and `auth_tls`), and SASL PLAIN's server
+//! side ([`PlainSasl`]). The exchange itself is the engine's
+//! ([`ServerAuth`]): until it succeeds, a client may make the
+//! authentication calls only, as with libvirtd.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::Peer;
+use crate::engine::auth::{SaslServer, SaslServerStep, ServerAuth};
+
+/// Makes the SASL mechanism server of a connection.
+pub type NewSaslServer = dyn Fn(&Peer) -> Box<dyn SaslServer> + Send + Sync;
+
+/// How clients authenticate before their calls reach the service: what
+/// `AUTH_LIST` offers them and what answers `AUTH_SASL_*` /
+/// `AUTH_POLKIT`. It applies to the remote program, which has those
+/// calls; a server of the admin program (which has none) keeps
+/// [`Authentication::None`], as libvirtd's admin socket does.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum Authentication {
+    /// Nothing asked: the transport decides (a Unix socket's
+    /// permissions, TLS client certificates). The default.
+    #[default]
+    None,
+    /// SASL, each connection's exchange run by the mechanism server this
+    /// makes for it (such as [`PlainSasl`]). Its steps run on the
+    /// connection's task: a mechanism must not block for long.
+    Sasl(Arc<NewSaslServer>),
+    /// polkit, as libvirtd on its Unix socket: `AUTH_POLKIT` succeeds when
+    /// this says yes for the client (by its [`Peer::credentials`]). Run on
+    /// the connection's task: it must not block for long.
+    Polkit(Arc<dyn Fn(&Peer) -> bool + Send + Sync>),
+}
+
+impl Authentication {
+    /// [`Authentication::Sasl`] with the mechanism server `new` makes for
+    /// each connection.
+    pub fn sasl(new: impl Fn(&Peer) -> Box<dyn SaslServer> + Send + Sync + 'static) -> Self {
+        Authentication::Sasl(Arc::new(new))
+    }
+
+    /// [`Authentication::Polkit`] deciding with `check`.
+    pub fn polkit(check: impl Fn(&Peer) -> bool + Send + Sync + 'static) -> Self {
+        Authentication::Polkit(Arc::new(check))
+    }
+
+    /// The engine's side of the exchange for the connection of `peer`.
+    pub(super) fn for_peer(&self, peer: &Peer) -> ServerAuth {
+        match self {
+            Authentication::None => ServerAuth::none(),
+            Authentication::Sasl(new) => ServerAuth::sasl(new(peer)),
+            Authentication::Polkit(check) => {
+                let (check, peer) = (check.clone(), peer.clone());
+                ServerAuth::polkit(Box::new(move || check(&peer)))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Authentication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Authentication::None => "None",
+            Authentication::Sasl(_) => "Sasl(..)",
+            Authentication::Polkit(_) => "Polkit(..)",
+        })
+    }
+}
+
+/// The longest name or password PLAIN takes (RFC 4616: 255 octets).
+const PLAIN_FIELD_MAX: usize = 255;
+
+/// SASL PLAIN (RFC 4616) on the server side: the client's name and
+/// password, checked by a function of yours. PLAIN carries the password
+/// as it is, so offer it on a Unix socket or under TLS only (libvirt's
+/// client, and this crate's, use it nowhere else). A client may act only
+/// as itself: an authorization identity other than its name is refused.
+pub struct PlainSasl<F> {
+    verify: F,
+    /// Who authenticated.
+    user: Option<String>,
+}
+
+impl<F> PlainSasl<F>
+where
+    F: Fn(&str, &str) -> bool + Send + 'static,
+{
+    /// PLAIN accepting a name and password when `verify(name, password)`
+    /// says yes.
+    pub fn new(verify: F) -> Self {
+        PlainSasl { verify, user: None }
+    }
+
+    fn check(&mut self, message: &[u8]) -> Result<SaslServerStep, String> {
+        let fields: Vec<&[u8]> = message.split(|b| *b == 0).collect();
+        let [authz, name, password] = fields.as_slice() else {
+            return Err("a PLAIN message is three fields".into());
+        };
+        if name.is_empty() || fields.iter().any(|f| f.len() > PLAIN_FIELD_MAX) {
+            return Err("a PLAIN name is 1 to 255 bytes, other fields at most 255".into());
+        }
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| "not UTF-8".to_owned());
+        let (authz, name, password) = (text(authz)?, text(name)?, text(password)?);
+        if !authz.is_empty() && authz != name {
+            return Err(format!("{name} may not act as {authz}"));
+        }
+        if !(self.verify)(&name, &password) {
+            return Err("wrong name or password".into());
+        }
+        self.user = Some(name);
+        Ok(SaslServerStep::Done(None))
+    }
+}
+
+impl<F> SaslServer for PlainSasl<F>
+where
+    F: Fn(&str, &str) -> bool + Send + 'static,
+{
+    fn mechanisms(&self) -> String {
+        "PLAIN".into()
+    }
+
+    fn start(
+        &mut self,
+        mechanism: &str,
+        response: Option<&[u8]>,
+    ) -> Result<SaslServerStep, String> {
+        if mechanism != "PLAIN" {
+            return Err(format!("mechanism {mechanism} is not offered"));
+        }
+        match response {
+            Some(message) => self.check(message),
+            // No initial response: an empty challenge asks for it.
+            None => Ok(SaslServerStep::Continue(None)),
+        }
+    }
+
+    fn step(&mut self, response: Option<&[u8]>) -> Result<SaslServerStep, String> {
+        self.check(response.unwrap_or_default())
+    }
+
+    fn identity(&self) -> Option<String> {
+        self.user.clone()
+    }
+}
+
+impl<F> fmt::Debug for PlainSasl<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlainSasl")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain() -> PlainSasl<impl Fn(&str, &str) -> bool + Send + 'static> {
+        PlainSasl::new(|name: &str, password: &str| name == "alice" && password == "secret")
+    }
+
+    #[test]
+    fn plain_takes_the_right_name_and_password_only() {
+        let mut p = plain();
+        assert_eq!(
+            p.start("PLAIN", Some(b"\0alice\0secret")),
+            Ok(SaslServerStep::Done(None))
+        );
+        assert_eq!(p.identity().as_deref(), Some("alice"));
+        // Acting as oneself by name is the same.
+        assert!(plain()
+            .start("PLAIN", Some(b"alice\0alice\0secret"))
+            .is_ok());
+
+        let refused = |m: &[u8]| plain().start("PLAIN", Some(m)).unwrap_err();
+        assert!(refused(b"\0alice\0wrong").contains("wrong name or password"));
+        assert!(refused(b"\0bob\0secret").contains("wrong name or password"));
+        assert!(refused(b"root\0alice\0secret").contains("may not act as root"));
+        assert!(refused(b"\0alice").contains("three fields"));
+        assert!(refused(b"\0alice\0secret\0more").contains("three fields"));
+        assert!(refused(b"\0\0secret").contains("1 to 255"));
+        let long = [b"\0alice\0".as_slice(), &[b'x'; 256]].concat();
+        assert!(refused(&long).contains("1 to 255"));
+        assert!(refused(b"\0al\xffce\0secret").contains("UTF-8"));
+        let mut p = plain();
+        assert!(p.start("PLAIN", Some(b"\0alice\0wrong")).is_err());
+        assert_eq!(p.identity(), None);
+        assert!(plain()
+            .start("SCRAM-SHA-256", Some(b"n,,n=alice,r=x"))
+            .is_err());
+    }
+
+    #[test]
+    fn plain_without_an_initial_response_asks_for_it() {
+        let mut p = plain();
+        assert_eq!(p.start("PLAIN", None), Ok(SaslServerStep::Continue(None)));
+        assert_eq!(
+            p.step(Some(b"\0alice\0secret")),
+            Ok(SaslServerStep::Done(None))
+        );
+    }
+}
