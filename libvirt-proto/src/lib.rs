@@ -64,7 +64,9 @@
 //! (Kerberos for the client's SASL, through the system's
 //! `libgssapi_krb5.so.2` loaded at run time: with the registration of the
 //! client's Unix socket with tokio, the crate's only `unsafe` code),
-//! `serde` (derives on every protocol type).
+//! `tracing` (the client's events through `tracing`), `server` (an RPC
+//! server on tokio, module `server`), `serde` (derives on every protocol
+//! type).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -124,7 +124,7 @@ fn run(mut client_auth: ClientAuth, mut server_auth: ServerAuth) -> (AuthStatus,
                     served = match result {
                         Ok(_) => true,
                         Err(CallError::Remote(e)) => {
-                            assert_eq!(e.code, ErrorNumber::ERR_AUTH_FAILED);
+                            assert_eq!(e.code, ErrorNumber::ERR_RPC);
                             false
                         }
                         Err(other) => panic!("{other:?}"),
@@ -941,6 +941,15 @@ fn the_server_refuses_a_second_authentication() {
             Box::new(|c| c.call::<procs::AuthSaslStep>(&step).unwrap()),
             false,
         ),
+        // A start before the mechanisms were listed.
+        (
+            Box::new(|c| c.call::<procs::AuthSaslStart>(&plain).unwrap()),
+            false,
+        ),
+        (
+            Box::new(|c| c.call::<procs::AuthSaslInit>(&()).unwrap()),
+            true,
+        ),
         (
             Box::new(|c| c.call::<procs::AuthSaslStart>(&plain).unwrap()),
             true,
@@ -967,9 +976,19 @@ fn the_server_refuses_a_second_authentication() {
         }
         while let Some(ServerEvent::Call { header, call, .. }) = s.poll_event() {
             assert!(matches!(call, Call::Remote(_)));
+            let outcome = server_auth.handle_call(&mut s, &header, &call).unwrap();
+            // Answered, or refused as a failed exchange: never let through.
+            assert!(
+                matches!(
+                    outcome,
+                    ServerAuthOutcome::Answered | ServerAuthOutcome::Failed
+                ),
+                "step {i}: {outcome:?}"
+            );
             assert_eq!(
-                server_auth.handle_call(&mut s, &header, &call).unwrap(),
-                ServerAuthOutcome::Answered
+                outcome == ServerAuthOutcome::Failed,
+                !*accepted && !server_auth.is_authenticated(),
+                "step {i}"
             );
         }
         while let Some(t) = s.poll_transmit() {

@@ -68,12 +68,29 @@ struct Running {
 
 impl Running {
     fn start(name: &str, auth: Authentication) -> Running {
+        Running::start_with(name, ServerOptions::default().with_auth(auth), true)
+    }
+
+    /// With `credentials` false, clients are served through
+    /// `serve_connection`, which knows nothing of them (so not that one is
+    /// root, who needs no polkit).
+    fn start_with(name: &str, options: ServerOptions, credentials: bool) -> Running {
         let dir = std::env::temp_dir().join(format!("lvp-auth-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let listener = tokio::net::UnixListener::bind(dir.join("sock")).unwrap();
-        let server = Server::new(Typed(WhoAmI), ServerOptions::default().with_auth(auth));
-        let task = tokio::spawn(async move { server.serve_unix(listener).await });
+        let server = Server::new(Typed(WhoAmI), options);
+        let task = if credentials {
+            tokio::spawn(async move { server.serve_unix(listener).await })
+        } else {
+            tokio::spawn(async move {
+                loop {
+                    let (stream, _) = listener.accept().await?;
+                    let server = server.clone();
+                    tokio::spawn(async move { server.serve_connection(stream).await });
+                }
+            })
+        };
         Running { dir, task }
     }
 
@@ -89,6 +106,71 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.task.abort();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A client of raw frames: this crate's engine makes the calls, and the
+/// test reads the answers as they come.
+struct Raw {
+    sock: tokio::net::UnixStream,
+    engine: ClientEngine,
+}
+
+/// A call's answer, by serial.
+type Answer = (u32, Result<Vec<u8>, CallError>);
+
+impl Raw {
+    async fn connect(server: &Running) -> Raw {
+        let sock = tokio::net::UnixStream::connect(server.dir.join("sock"))
+            .await
+            .unwrap();
+        Raw {
+            sock,
+            engine: ClientEngine::new(Instant::now()),
+        }
+    }
+
+    /// Sends the calls queued and waits for `n` answers; `None` when the
+    /// server closes the connection first.
+    async fn answers(&mut self, n: usize) -> Option<Vec<Answer>> {
+        let mut answers = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        while answers.len() < n {
+            // Calls past the engine's window go as answers come.
+            while let Some(t) = self.engine.poll_transmit() {
+                self.sock.write_all(&t.bytes).await.unwrap();
+            }
+            let read = self.sock.read(&mut buf).await.unwrap();
+            if read == 0 {
+                return None;
+            }
+            self.engine.handle_input(&buf[..read], Instant::now());
+            while let Some(event) = self.engine.poll_event() {
+                if let Event::Reply { serial, result, .. } = event {
+                    answers.push((serial, result));
+                }
+            }
+        }
+        Some(answers)
+    }
+
+    /// Whether the server closes the connection (what comes before is
+    /// read and dropped).
+    async fn closed(&mut self) -> bool {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match self.sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+fn refused_with(result: &Result<Vec<u8>, CallError>) -> &RemoteError {
+    match result {
+        Err(CallError::Remote(e)) => e,
+        other => panic!("not refused: {other:?}"),
     }
 }
 
@@ -128,65 +210,173 @@ async fn sasl_plain_lets_the_right_account_in_only() {
 
 #[tokio::test]
 async fn calls_before_authentication_are_refused() {
+    use libvirt_proto::engine::FEATURE_PROGRAM_KEEPALIVE;
+    use libvirt_proto::qemu;
+
     let server = Running::start("gate", plain());
-    let mut sock = tokio::net::UnixStream::connect(server.dir.join("sock"))
-        .await
+    let mut raw = Raw::connect(&server).await;
+    let e = &mut raw.engine;
+    let auth_list = e.call::<program::procs::AuthList>(&()).unwrap();
+    // The remote program, the keepalive feature, the close, and another
+    // program: none reaches the service or the server's own handling.
+    e.call::<program::procs::ConnectGetHostname>(&()).unwrap();
+    let keepalive = remote::ConnectSupportsFeatureArgs {
+        feature: FEATURE_PROGRAM_KEEPALIVE,
+    };
+    e.call::<program::procs::ConnectSupportsFeature>(&keepalive)
         .unwrap();
-    let mut engine = ClientEngine::new(Instant::now());
-    let auth_list = engine.call::<program::procs::AuthList>(&()).unwrap();
-    let hostname = engine
-        .call::<program::procs::ConnectGetHostname>(&())
+    e.call::<program::procs::ConnectClose>(&()).unwrap();
+    let monitor = qemu::DomainMonitorCommandArgs {
+        dom: remote::NonnullDomain {
+            name: "d".into(),
+            uuid: [0; 16].into(),
+            id: 1,
+        },
+        cmd: "{}".into(),
+        flags: 0,
+    };
+    e.call::<qemu::program::procs::DomainMonitorCommand>(&monitor)
         .unwrap();
-    while let Some(t) = engine.poll_transmit() {
-        sock.write_all(&t.bytes).await.unwrap();
-    }
-    let mut answers = Vec::new();
-    let mut buf = vec![0u8; 4096];
-    while answers.len() < 2 {
-        let n = sock.read(&mut buf).await.unwrap();
-        assert!(n > 0, "the server closed the connection");
-        engine.handle_input(&buf[..n], Instant::now());
-        while let Some(event) = engine.poll_event() {
-            if let Event::Reply { serial, result, .. } = event {
-                answers.push((serial, result));
-            }
-        }
-    }
-    // AUTH_LIST says SASL; the other call is refused.
+    let answers = raw.answers(5).await.expect("the connection stays open");
+    // AUTH_LIST says SASL; every other call is refused as libvirtd
+    // refuses it.
     let (serial, listed) = &answers[0];
     assert_eq!(*serial, auth_list);
-    let listed = engine
+    let listed = raw
+        .engine
         .decode_reply::<program::procs::AuthList>(listed.as_ref().unwrap())
         .unwrap();
     assert_eq!(listed.types, vec![remote::AuthType::Sasl]);
-    let (serial, refused) = &answers[1];
-    assert_eq!(*serial, hostname);
-    match refused {
-        Err(CallError::Remote(e)) => {
-            assert_eq!(e.code, ErrorNumber::ERR_AUTH_FAILED);
-            assert_eq!(e.message.as_deref(), Some("authentication required"));
-        }
-        other => panic!("{other:?}"),
+    for (_, result) in &answers[1..] {
+        let e = refused_with(result);
+        assert_eq!(e.code, ErrorNumber::ERR_RPC, "{e:?}");
+        assert_eq!(e.message.as_deref(), Some("authentication required"));
     }
+
+    // A start before the mechanisms are listed fails the exchange, and
+    // the connection ends after the refusal.
+    let start = remote::AuthSaslStartArgs {
+        mech: "PLAIN".into(),
+        nil: 0,
+        data: plain_message(PASSWORD),
+    };
+    raw.engine
+        .call::<program::procs::AuthSaslStart>(&start)
+        .unwrap();
+    let answers = raw.answers(1).await.unwrap();
+    assert_eq!(
+        refused_with(&answers[0].1).code,
+        ErrorNumber::ERR_AUTH_FAILED
+    );
+    assert!(raw.closed().await);
+}
+
+/// PLAIN's message for `USER` with `password`, as the wire carries it.
+fn plain_message(password: &str) -> Vec<i8> {
+    format!("\0{USER}\0{password}")
+        .bytes()
+        .map(|b| b as i8)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failed_exchange_ends_the_connection() {
+    let server = Running::start("one-try", plain());
+    let mut raw = Raw::connect(&server).await;
+    raw.engine
+        .call::<program::procs::AuthSaslInit>(&())
+        .unwrap();
+    let wrong = remote::AuthSaslStartArgs {
+        mech: "PLAIN".into(),
+        nil: 0,
+        data: plain_message("guess"),
+    };
+    raw.engine
+        .call::<program::procs::AuthSaslStart>(&wrong)
+        .unwrap();
+    // A second guess, sent at once: never answered.
+    raw.engine
+        .call::<program::procs::AuthSaslStart>(&wrong)
+        .unwrap();
+    let answers = raw.answers(2).await.unwrap();
+    assert!(answers[0].1.is_ok());
+    let e = refused_with(&answers[1].1);
+    assert_eq!(e.code, ErrorNumber::ERR_AUTH_FAILED);
+    assert!(
+        e.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("wrong name or password"),
+        "{e:?}"
+    );
+    assert!(raw.closed().await);
+}
+
+#[tokio::test]
+async fn clients_not_yet_authenticated_are_limited() {
+    let limited = ServerOptions::default()
+        .with_auth(plain())
+        .with_max_anonymous_clients(1);
+    let server = Running::start_with("anonymous", limited, true);
+    // One client that never authenticates holds the only place.
+    let mut idle = Raw::connect(&server).await;
+    idle.engine.call::<program::procs::AuthList>(&()).unwrap();
+    idle.answers(1).await.unwrap();
+    let quick = || {
+        options(Some(credentials(USER, PASSWORD)))
+            .with_connect_timeout(std::time::Duration::from_millis(500))
+    };
+    match Client::connect_with(&server.uri(), quick()).await {
+        Err(libvirt_proto::client::ClientError::Timeout(_)) => {}
+        other => panic!("accepted while the place is taken: {other:?}"),
+    }
+    // Once it goes, the next is served; an authenticated client gives its
+    // place back, so another one gets in too.
+    drop(idle);
+    let first = Client::connect_with(&server.uri(), options(Some(credentials(USER, PASSWORD))))
+        .await
+        .unwrap();
+    assert_eq!(first.connect_get_hostname().await.unwrap(), USER);
+    let second = Client::connect_with(&server.uri(), quick()).await.unwrap();
+    assert_eq!(second.connect_get_hostname().await.unwrap(), USER);
 }
 
 #[tokio::test]
 async fn polkit_decides_by_the_clients_credentials() {
-    let me = my_uid();
-    let server = Running::start(
-        "polkit",
-        Authentication::polkit(move |peer: &Peer| peer.credentials().is_some_and(|c| c.uid == me)),
-    );
     let polkit = || ConnectOptions::default().with_auth([AuthMethod::Polkit]);
+    // The check decides for a client the server knows nothing of (served
+    // by `serve_connection`).
+    let unknown = |name, yes: bool| {
+        let check = Authentication::polkit(move |peer: &Peer| {
+            assert!(peer.credentials().is_none());
+            yes
+        });
+        Running::start_with(name, ServerOptions::default().with_auth(check), false)
+    };
+    let server = unknown("polkit-yes", true);
     let client = Client::connect_with(&server.uri(), polkit()).await.unwrap();
     assert_eq!(client.connect_get_hostname().await.unwrap(), "anonymous");
     client.close().await;
-
-    let server = Running::start("polkit-no", Authentication::polkit(|_: &Peer| false));
+    let server = unknown("polkit-no", false);
     let e = Client::connect_with(&server.uri(), polkit())
         .await
         .unwrap_err();
     assert_eq!(refusal(&e).code, ErrorNumber::ERR_AUTH_FAILED, "{e:?}");
+
+    // On the Unix socket, by the client's user; root needs no polkit, as
+    // with libvirtd, so a check that says no lets it in.
+    let me = my_uid();
+    let server = Running::start(
+        "polkit-uid",
+        Authentication::polkit(move |peer: &Peer| peer.credentials().is_some_and(|c| c.uid == me)),
+    );
+    let client = Client::connect_with(&server.uri(), ConnectOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(client.connect_get_hostname().await.unwrap(), "anonymous");
+    let server = Running::start("polkit-root", Authentication::polkit(|_: &Peer| false));
+    let root = Client::connect_with(&server.uri(), ConnectOptions::default()).await;
+    assert_eq!(root.is_ok(), me == 0, "{root:?}");
 }
 
 /// This process's user: the owner of what it creates.
@@ -200,17 +390,9 @@ fn my_uid() -> u32 {
 }
 
 /// `virsh -c <uri> args...` with `auth_file` as its `LIBVIRT_AUTH_FILE`,
-/// on a blocking thread; `None` when virsh or Cyrus's PLAIN plugin is
-/// missing (and the daemon tests are not required).
+/// on a blocking thread; `None` when virsh is missing (and the daemon
+/// tests are not required).
 async fn virsh(uri: String, auth_file: &PathBuf, args: &[&str]) -> Option<Output> {
-    if let Err(why) = common::sasl::sasl_ready("plain") {
-        assert!(
-            !common::required(),
-            "{why} but LIBVIRT_PROTO_DAEMON_TESTS=1"
-        );
-        eprintln!("skipped: {why}");
-        return None;
-    }
     if Command::new("virsh").arg("--version").output().is_err() {
         assert!(
             !common::required(),
@@ -248,6 +430,14 @@ async fn virsh_authenticates_with_sasl_plain() {
         .unwrap()
     };
     write(&PASSWORD.replace(' ', "\\s"));
+    if let Err(why) = common::sasl::sasl_ready("plain") {
+        assert!(
+            !common::required(),
+            "{why} but LIBVIRT_PROTO_DAEMON_TESTS=1"
+        );
+        eprintln!("skipped: {why}");
+        return;
+    }
     let Some(out) = virsh(server.uri(), &auth_file, &["hostname"]).await else {
         return;
     };
@@ -260,12 +450,17 @@ async fn virsh_authenticates_with_sasl_plain() {
         .unwrap();
     assert!(!out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("authentication failed"), "{stderr}");
+    assert!(
+        stderr.contains("authentication failed: wrong name or password"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
 async fn virsh_authenticates_with_polkit() {
-    let server = Running::start("polkit-virsh", Authentication::polkit(|_: &Peer| true));
+    // Served without credentials, so that polkit is asked even for root.
+    let options = ServerOptions::default().with_auth(Authentication::polkit(|_: &Peer| true));
+    let server = Running::start_with("polkit-virsh", options, false);
     let none = server.dir.join("no-auth.conf");
     let Some(out) = virsh(server.uri(), &none, &["hostname"]).await else {
         return;
@@ -273,7 +468,8 @@ async fn virsh_authenticates_with_polkit() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "anonymous");
 
-    let server = Running::start("polkit-virsh-no", Authentication::polkit(|_: &Peer| false));
+    let options = ServerOptions::default().with_auth(Authentication::polkit(|_: &Peer| false));
+    let server = Running::start_with("polkit-virsh-no", options, false);
     let out = virsh(server.uri(), &none, &["hostname"]).await.unwrap();
     assert!(!out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -728,13 +728,32 @@ pub trait SaslServer: Send {
 }
 
 /// The daemon's side of authentication.
+///
+/// As libvirtd: `AUTH_LIST` names the method (`none` once authenticated),
+/// SASL goes `AUTH_SASL_INIT`, `AUTH_SASL_START`, then `AUTH_SASL_STEP`s,
+/// and any other call before success is refused with libvirt's
+/// "authentication required". Stricter than libvirtd: an exchange that
+/// fails is over ([`ServerAuthOutcome::Failed`]: the connection is to end
+/// once the refusal is out, as libvirt's client ends it), so a client
+/// cannot try password after password on one connection.
 pub struct ServerAuth {
     method: AuthMethod,
     sasl: Option<Box<dyn SaslServer>>,
     polkit: Option<Box<dyn FnMut() -> bool + Send>>,
     authenticated: bool,
-    /// `AUTH_SASL_START` succeeded and the exchange goes on.
-    sasl_started: bool,
+    /// Where a SASL exchange is.
+    sasl_stage: SaslStage,
+}
+
+/// Where a server's SASL exchange is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SaslStage {
+    /// Nothing asked yet: `AUTH_SASL_INIT` comes first.
+    Idle,
+    /// The mechanisms were listed: `AUTH_SASL_START` comes next.
+    Listed,
+    /// Started: `AUTH_SASL_STEP`s until done.
+    Stepping,
 }
 
 impl fmt::Debug for ServerAuth {
@@ -751,6 +770,9 @@ impl fmt::Debug for ServerAuth {
 pub enum ServerAuthOutcome {
     /// An authentication call, answered.
     Answered,
+    /// An authentication call that failed, refused: the exchange is over,
+    /// and the connection is to end once the refusal is written.
+    Failed,
     /// A call refused because the client is not authenticated yet.
     Refused,
     /// Not an authentication call and the client may make it: the server
@@ -759,36 +781,34 @@ pub enum ServerAuthOutcome {
 }
 
 impl ServerAuth {
-    /// Requires nothing.
-    pub fn none() -> Self {
+    fn new(method: AuthMethod, authenticated: bool) -> Self {
         ServerAuth {
-            method: AuthMethod::None,
+            method,
             sasl: None,
             polkit: None,
-            authenticated: true,
-            sasl_started: false,
+            authenticated,
+            sasl_stage: SaslStage::Idle,
         }
+    }
+
+    /// Requires nothing.
+    pub fn none() -> Self {
+        ServerAuth::new(AuthMethod::None, true)
     }
 
     /// Requires SASL through `server`.
     pub fn sasl(server: Box<dyn SaslServer>) -> Self {
         ServerAuth {
-            method: AuthMethod::Sasl,
             sasl: Some(server),
-            polkit: None,
-            authenticated: false,
-            sasl_started: false,
+            ..ServerAuth::new(AuthMethod::Sasl, false)
         }
     }
 
     /// Requires polkit; `check` decides.
     pub fn polkit(check: Box<dyn FnMut() -> bool + Send>) -> Self {
         ServerAuth {
-            method: AuthMethod::Polkit,
-            sasl: None,
             polkit: Some(check),
-            authenticated: false,
-            sasl_started: false,
+            ..ServerAuth::new(AuthMethod::Polkit, false)
         }
     }
 
@@ -806,16 +826,19 @@ impl ServerAuth {
             .and_then(|s| s.identity())
     }
 
-    fn refuse(
+    /// Refuses an authentication call: the exchange has failed.
+    fn fail(
         &mut self,
         engine: &mut ServerEngine,
         header: &Header,
         message: &str,
-    ) -> Result<(), EngineError> {
+    ) -> Result<ServerAuthOutcome, EngineError> {
+        self.sasl_stage = SaslStage::Idle;
         engine.reply_error(
             header,
             RemoteError::new(ErrorNumber::ERR_AUTH_FAILED, ErrorDomain::AUTH, message),
-        )
+        )?;
+        Ok(ServerAuthOutcome::Failed)
     }
 
     /// Answers authentication calls and refuses others before success.
@@ -837,10 +860,13 @@ impl ServerAuth {
             // As libvirt's daemon: once authenticated, the connection's
             // method is `none`, and starting over is an error (a second
             // exchange could replace the negotiated security layer).
-            self.refuse(
-                engine,
+            engine.reply_error(
                 header,
-                "authentication failed: already authenticated",
+                RemoteError::new(
+                    ErrorNumber::ERR_AUTH_FAILED,
+                    ErrorDomain::AUTH,
+                    "authentication failed: already authenticated",
+                ),
             )?;
             return Ok(ServerAuthOutcome::Answered);
         }
@@ -855,51 +881,59 @@ impl ServerAuth {
                     types: vec![method.into()],
                 };
                 engine.reply(header, &ret)?;
+                Ok(ServerAuthOutcome::Answered)
             }
             C::AuthPolkit(()) => match (&mut self.polkit, self.method) {
                 (Some(check), AuthMethod::Polkit) => {
                     if check() {
                         self.authenticated = true;
                         engine.reply(header, &remote::AuthPolkitRet { complete: 1 })?;
+                        Ok(ServerAuthOutcome::Answered)
                     } else {
-                        self.refuse(
+                        self.fail(
                             engine,
                             header,
                             "authentication failed: polkit denied the request",
-                        )?;
+                        )
                     }
                 }
-                _ => self.refuse(engine, header, "polkit authentication is not offered")?,
+                _ => self.fail(engine, header, "polkit authentication is not offered"),
             },
-            C::AuthSaslInit(()) => match &self.sasl {
-                Some(s) => engine.reply(
-                    header,
-                    &remote::AuthSaslInitRet {
-                        mechlist: s.mechanisms().into(),
-                    },
-                )?,
-                None => self.refuse(engine, header, "SASL authentication is not offered")?,
+            C::AuthSaslInit(()) => match (&self.sasl, self.sasl_stage) {
+                (Some(s), SaslStage::Idle) => {
+                    let mechlist = s.mechanisms().into();
+                    engine.reply(header, &remote::AuthSaslInitRet { mechlist })?;
+                    self.sasl_stage = SaslStage::Listed;
+                    Ok(ServerAuthOutcome::Answered)
+                }
+                (Some(_), _) => self.fail(engine, header, "SASL initialised twice"),
+                (None, _) => self.fail(engine, header, "SASL authentication is not offered"),
             },
             C::AuthSaslStart(a) => {
-                let step = match &mut self.sasl {
-                    Some(s) => s.start(&a.mech, from_wire(a.nil, &a.data).as_deref()),
-                    None => Err("SASL authentication is not offered".into()),
+                let step = match (&mut self.sasl, self.sasl_stage) {
+                    (Some(s), SaslStage::Listed) => {
+                        s.start(&a.mech, from_wire(a.nil, &a.data).as_deref())
+                    }
+                    (Some(_), _) => Err("SASL start out of turn".into()),
+                    (None, _) => Err("SASL authentication is not offered".into()),
                 };
-                self.sasl_reply(engine, header, step, true)?;
+                self.sasl_reply(engine, header, step, true)
             }
             C::AuthSaslStep(a) => {
-                let step = match &mut self.sasl {
-                    Some(_) if !self.sasl_started => Err("SASL step before start".into()),
-                    Some(s) => s.step(from_wire(a.nil, &a.data).as_deref()),
-                    None => Err("SASL authentication is not offered".into()),
+                let step = match (&mut self.sasl, self.sasl_stage) {
+                    (Some(s), SaslStage::Stepping) => s.step(from_wire(a.nil, &a.data).as_deref()),
+                    (Some(_), _) => Err("SASL step before start".into()),
+                    (None, _) => Err("SASL authentication is not offered".into()),
                 };
-                self.sasl_reply(engine, header, step, false)?;
+                self.sasl_reply(engine, header, step, false)
             }
-            _ => return self.gate(engine, header),
+            _ => self.gate(engine, header),
         }
-        Ok(ServerAuthOutcome::Answered)
     }
 
+    /// Lets a call through once authenticated, or refuses it as libvirtd
+    /// does (`VIR_ERR_RPC`, not an authentication error, for older
+    /// clients' sake).
     fn gate(
         &mut self,
         engine: &mut ServerEngine,
@@ -908,7 +942,14 @@ impl ServerAuth {
         if self.authenticated {
             Ok(ServerAuthOutcome::Pass)
         } else {
-            self.refuse(engine, header, "authentication required")?;
+            engine.reply_error(
+                header,
+                RemoteError::new(
+                    ErrorNumber::ERR_RPC,
+                    ErrorDomain::RPC,
+                    "authentication required",
+                ),
+            )?;
             Ok(ServerAuthOutcome::Refused)
         }
     }
@@ -919,27 +960,24 @@ impl ServerAuth {
         header: &Header,
         step: Result<SaslServerStep, String>,
         start: bool,
-    ) -> Result<(), EngineError> {
+    ) -> Result<ServerAuthOutcome, EngineError> {
         let (complete, data) = match step {
-            Ok(SaslServerStep::Continue(d)) => {
-                self.sasl_started = true;
-                (0, d)
-            }
-            Ok(SaslServerStep::Done(d)) => {
-                self.authenticated = true;
-                self.sasl_started = false;
-                (1, d)
-            }
-            Err(m) => {
-                self.sasl_started = false;
-                return self.refuse(engine, header, &format!("authentication failed: {m}"));
-            }
+            Ok(SaslServerStep::Continue(d)) => (0, d),
+            Ok(SaslServerStep::Done(d)) => (1, d),
+            Err(m) => return self.fail(engine, header, &format!("authentication failed: {m}")),
         };
+        if data
+            .as_ref()
+            .is_some_and(|d| d.len() > remote::AUTH_SASL_DATA_MAX as usize)
+        {
+            // As libvirtd: more than the protocol carries is a failure.
+            return self.fail(
+                engine,
+                header,
+                "authentication failed: the mechanism's data is too large",
+            );
+        }
         let (nil, data) = to_wire(data);
-        let layer = match (complete, self.sasl.as_mut()) {
-            (1, Some(server)) => server.security_layer(),
-            _ => None,
-        };
         let sent = if start {
             engine.reply(
                 header,
@@ -959,9 +997,25 @@ impl ServerAuth {
                 },
             )
         };
-        if let Some(layer) = layer {
-            engine.set_security_layer(layer);
+        if let Err(e) = sent {
+            // The call is answered whatever happens.
+            let _ = self.fail(
+                engine,
+                header,
+                "authentication failed: the reply cannot be sent",
+            );
+            return Err(e);
         }
-        sent
+        if complete == 1 {
+            self.authenticated = true;
+            self.sasl_stage = SaslStage::Idle;
+            // The layer starts after the final reply, which is queued.
+            if let Some(layer) = self.sasl.as_mut().and_then(|s| s.security_layer()) {
+                engine.set_security_layer(layer);
+            }
+        } else {
+            self.sasl_stage = SaslStage::Stepping;
+        }
+        Ok(ServerAuthOutcome::Answered)
     }
 }

@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
 
 use super::stream::{self, Refused, Room, StreamOut, StreamSlot};
@@ -63,8 +63,15 @@ struct State<'a> {
     held: Option<(u32, ClientStreamEvent)>,
 }
 
-pub(super) async fn run<S, T>(service: Arc<S>, options: &ServerOptions, info: PeerInfo, io: T)
-where
+/// Serves one client; `unauthenticated` is its place among the clients
+/// not yet authenticated, given back once it has.
+pub(super) async fn run<S, T>(
+    service: Arc<S>,
+    options: &ServerOptions,
+    info: PeerInfo,
+    io: T,
+    mut unauthenticated: Option<OwnedSemaphorePermit>,
+) where
     S: Service,
     T: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -90,6 +97,9 @@ where
         identity: Default::default(),
     };
     let mut auth = options.auth.for_peer(&peer);
+    if auth.is_authenticated() {
+        drop(unauthenticated.take());
+    }
     let mut buf = vec![0u8; READ_CHUNK];
     // The frame being written and how much of it has gone.
     let mut out: Option<(Vec<u8>, usize)> = None;
@@ -111,6 +121,10 @@ where
                 ServerEvent::Call { header, call, .. } => {
                     if state.authenticate(&mut auth, &peer, &header, &call) {
                         state.on_call(&service, &peer, &mut calls, header, call);
+                    }
+                    if auth.is_authenticated() {
+                        // Its place among the unauthenticated goes back.
+                        drop(unauthenticated.take());
                     }
                 }
                 ServerEvent::Stream { serial, event } => state.deliver(serial, event),
@@ -239,6 +253,13 @@ where
 }
 
 impl State<'_> {
+    /// Ends the connection once what is queued is written (within
+    /// [`CLOSE_GRACE`]), reading nothing more.
+    fn close(&mut self) {
+        self.closing = true;
+        self.closing_since = Some(Instant::now());
+    }
+
     /// Answers the authentication calls and refuses the others until the
     /// client has authenticated, as libvirtd does; whether `call` goes on.
     fn authenticate(
@@ -250,16 +271,18 @@ impl State<'_> {
     ) -> bool {
         let before = auth.is_authenticated();
         match auth.handle_call(&mut self.engine, header, call) {
-            Ok(ServerAuthOutcome::Pass) => true,
-            _ => {
-                if !before && auth.is_authenticated() {
-                    if let Some(name) = auth.identity() {
-                        let _ = peer.identity.set(name);
-                    }
-                }
-                false
+            Ok(ServerAuthOutcome::Pass) => return true,
+            // A failed exchange is over: the client goes once it has the
+            // refusal, as libvirt's client would go.
+            Ok(ServerAuthOutcome::Failed) => self.close(),
+            _ => {}
+        }
+        if !before && auth.is_authenticated() {
+            if let Some(name) = auth.identity() {
+                let _ = peer.identity.set(name);
             }
         }
+        false
     }
 
     /// Answers what the RPC layer answers itself and hands the rest to
@@ -294,8 +317,7 @@ impl State<'_> {
             Call::Remote(program::Call::ConnectClose(()))
             | Call::Admin(admin::program::Call::ConnectClose(())) => {
                 let _ = engine.reply(&header, &());
-                self.closing = true;
-                self.closing_since = Some(Instant::now());
+                self.close();
             }
             call if call.procedure_info().stream.is_some() => {
                 // Each stream may hold its queues: as many as calls.

@@ -93,7 +93,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::dispatch::{Call, Message, Reply};
 pub use crate::engine::ClientStreamEvent;
@@ -169,6 +169,12 @@ pub struct ServerOptions {
     /// Clients served at once (at least 1); more wait to be accepted
     /// (libvirtd's `max_clients`).
     pub max_clients: usize,
+    /// Clients of [`Server::serve_unix`] that have not authenticated yet
+    /// (at least 1); while that many wait, no more are accepted, so clients
+    /// that never authenticate cannot take every place (libvirtd's
+    /// `max_anonymous_clients`). Without [`ServerOptions::auth`], clients
+    /// are authenticated from the start.
+    pub max_anonymous_clients: usize,
     /// Pings a silent client every interval and drops it after this many
     /// unanswered pings (libvirtd's `keepalive_interval` and
     /// `keepalive_count`), once the client has asked whether the
@@ -184,18 +190,22 @@ pub struct ServerOptions {
     pub event_queue: usize,
     /// How clients authenticate (libvirtd's `auth_unix_rw`, `auth_tcp`,
     /// `auth_tls`); until they have, only the authentication calls are
-    /// answered, the others refused with `VIR_ERR_AUTH_FAILED`.
+    /// answered, the others refused with libvirtd's `VIR_ERR_RPC`
+    /// "authentication required", and an exchange that fails ends the
+    /// connection.
     pub auth: Authentication,
 }
 
 impl Default for ServerOptions {
-    /// libvirtd's defaults: 5 requests per client, 5000 clients,
+    /// libvirtd's defaults: 5 requests per client, 5000 clients (20 not
+    /// yet authenticated),
     /// keepalive every 5 s with 5 missed; 64 events; no authentication
     /// (the socket's permissions decide).
     fn default() -> Self {
         ServerOptions {
             max_requests: DEFAULT_MAX_CLIENT_REQUESTS,
             max_clients: 5000,
+            max_anonymous_clients: 20,
             keepalive: Some((Duration::from_secs(5), 5)),
             event_queue: 64,
             auth: Authentication::None,
@@ -213,6 +223,12 @@ impl ServerOptions {
     /// See [`ServerOptions::max_clients`].
     pub fn with_max_clients(mut self, n: usize) -> Self {
         self.max_clients = n;
+        self
+    }
+
+    /// See [`ServerOptions::max_anonymous_clients`].
+    pub fn with_max_anonymous_clients(mut self, n: usize) -> Self {
+        self.max_anonymous_clients = n;
         self
     }
 
@@ -373,7 +389,8 @@ impl<S: Service> Server<S> {
     }
 
     /// Accepts clients on `listener`, each on a task of its own, at most
-    /// [`ServerOptions::max_clients`] at once. A refusal for want of
+    /// [`ServerOptions::max_clients`] at once, of which at most
+    /// [`ServerOptions::max_anonymous_clients`] not yet authenticated. A refusal for want of
     /// resources (no descriptor left, a connection aborted before it was
     /// taken) pauses accepting briefly; any other error of `accept` ends
     /// this and is returned, while the clients already served go on.
@@ -399,9 +416,13 @@ impl<S: Service> Server<S> {
 
     async fn accept_loop(&self, listener: tokio::net::UnixListener) -> std::io::Result<()> {
         let slots = Arc::new(Semaphore::new(self.options.max_clients.max(1)));
+        let anonymous = Arc::new(Semaphore::new(self.options.max_anonymous_clients.max(1)));
         loop {
             // Never closed, so never an error.
             let Ok(slot) = slots.clone().acquire_owned().await else {
+                return Ok(());
+            };
+            let Ok(unauthenticated) = anonymous.clone().acquire_owned().await else {
                 return Ok(());
             };
             let stream = match listener.accept().await {
@@ -419,7 +440,9 @@ impl<S: Service> Server<S> {
             });
             let server = self.clone();
             tokio::spawn(async move {
-                server.serve(stream, credentials).await;
+                server
+                    .serve(stream, credentials, Some(unauthenticated))
+                    .await;
                 drop(slot);
             });
         }
@@ -431,18 +454,25 @@ impl<S: Service> Server<S> {
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
-        self.serve(io, None).await;
+        self.serve(io, None, None).await;
     }
 
-    async fn serve<T>(&self, io: T, credentials: Option<Credentials>)
-    where
+    /// Serves a client; `unauthenticated` is its place among those not yet
+    /// authenticated, given back once it has.
+    async fn serve<T>(
+        &self,
+        io: T,
+        credentials: Option<Credentials>,
+        unauthenticated: Option<OwnedSemaphorePermit>,
+    ) where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
         let peer = PeerInfo {
             id: NEXT_PEER.fetch_add(1, Ordering::Relaxed),
             credentials,
         };
-        connection::run(self.service.clone(), &self.options, peer, io).await;
+        let service = self.service.clone();
+        connection::run(service, &self.options, peer, io, unauthenticated).await;
     }
 }
 
