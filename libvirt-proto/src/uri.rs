@@ -3,11 +3,12 @@
 //!
 //! [`ConnectUri::parse`] accepts libvirt's grammar (`test:///default`,
 //! `qemu:///system`, `qemu+ssh://root@host/system?keyfile=/k`,
-//! `qemu+tcp://[::1]:16509/system`, `lxc:///`), percent-decodes parameter
-//! values, and rejects a parameter the remote driver does not know, naming
-//! it. [`ConnectUri::remote_name`] is the URI the daemon is asked to open
-//! (`CONNECT_OPEN`): transport, user, host and the client's own parameters
-//! removed, as libvirt's remote driver does.
+//! `qemu+tcp://[::1]:16509/system`, `lxc:///`) and percent-decodes
+//! parameter values; the parameters the remote driver does not take are a
+//! driver's own, kept for the daemon. [`ConnectUri::remote_name`] is the
+//! URI the daemon is asked to open (`CONNECT_OPEN`): transport, user, host
+//! and the client's own parameters removed, as libvirt's remote driver
+//! does.
 //!
 //! For the ssh transports (`ssh`, `libssh2`, `libssh`) the user, host,
 //! `keyfile=` and `known_hosts=` become arguments of the `ssh` command, so
@@ -27,7 +28,9 @@
 //! assert_eq!((u.user.as_deref(), u.host.as_deref(), u.port), (Some("root"), Some("host.example"), Some(2222)));
 //! assert_eq!(u.params.keyfile.as_deref(), Some("/k"));
 //! assert_eq!(u.remote_name(), "qemu:///system");
-//! assert!(ConnectUri::parse("qemu:///system?frobnicate=1").is_err());
+//! // A driver's own parameter goes on to the daemon.
+//! let u = ConnectUri::parse("qemu+ssh://host/system?keyfile=/k&root=/x%20y").unwrap();
+//! assert_eq!(u.remote_name(), "qemu:///system?root=%2Fx%20y");
 //! ```
 
 use std::fmt;
@@ -161,6 +164,10 @@ pub struct Params {
     pub authfile: Option<String>,
     /// `no_sanity=1`: skip ssh's sanity checks (kept for compatibility).
     pub no_sanity: bool,
+    /// The parameters the remote driver does not take (a driver's own),
+    /// in order, decoded: passed on to the daemon in
+    /// [`remote_name`](ConnectUri::remote_name), as libvirt passes them.
+    pub other: Vec<(String, String)>,
 }
 
 /// A parsed connection URI.
@@ -180,6 +187,9 @@ pub struct ConnectUri {
     pub path: String,
     /// The parameters.
     pub params: Params,
+    /// `#fragment`, as written: no driver uses one, but libvirt passes it
+    /// on to the daemon, and so does [`remote_name`](ConnectUri::remote_name).
+    pub fragment: Option<String>,
 }
 
 /// Why a URI is not usable.
@@ -193,8 +203,6 @@ pub enum UriError {
     /// `+unix` with a host: a local socket cannot reach it (libvirt
     /// refuses this too).
     UnixWithHost(String),
-    /// A parameter the remote driver does not know.
-    UnknownParameter(String),
     /// A parameter with a value it cannot take.
     BadValue {
         /// The parameter.
@@ -221,7 +229,6 @@ impl fmt::Display for UriError {
             UriError::UnixWithHost(h) => {
                 write!(f, "a unix socket cannot reach the remote host `{h}`")
             }
-            UriError::UnknownParameter(p) => write!(f, "unknown URI parameter `{p}`"),
             UriError::BadValue { name, value } => {
                 write!(f, "invalid value `{value}` for URI parameter `{name}`")
             }
@@ -268,12 +275,13 @@ impl fmt::Display for UnsafeReason {
     }
 }
 
-/// Escapes all but unreserved characters and `/` as `%XX`, for a value
-/// in a query that [`percent_decode`] gives back.
+/// Escapes all but unreserved characters as `%XX`, for a value in a query
+/// that [`percent_decode`] gives back: what libvirt writes
+/// (`virURIFormatParams`, through GLib's `g_string_append_uri_escaped`).
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -458,8 +466,12 @@ impl ConnectUri {
     /// Parses a URI.
     pub fn parse(uri: &str) -> Result<ConnectUri, UriError> {
         // A fragment is no part of the path or query, as libxml2's
-        // parser (libvirt's) sets it apart; libvirt uses none.
-        let uri = uri.split_once('#').map_or(uri, |(uri, _)| uri);
+        // parser (libvirt's) sets it apart; libvirt uses none but passes
+        // it on.
+        let (uri, fragment) = match uri.split_once('#') {
+            Some((uri, f)) => (uri, Some(f.to_owned())),
+            None => (uri, None),
+        };
         let (scheme, rest) = uri
             .split_once("://")
             .ok_or_else(|| UriError::Syntax(format!("`{uri}` has no `://`")))?;
@@ -569,7 +581,9 @@ impl ConnectUri {
                 "proxy" => {
                     params.proxy = Some(Proxy::from_name(&value).ok_or_else(bad)?);
                 }
-                _ => return Err(UriError::UnknownParameter(name)),
+                // A driver's own, for the daemon (libvirt's remote driver
+                // passes on what it does not take).
+                _ => params.other.push((name, value)),
             }
         }
         if transport == Transport::Ext && params.command.is_none() {
@@ -585,6 +599,7 @@ impl ConnectUri {
             port,
             path: path.to_owned(),
             params,
+            fragment,
         };
         // Refused here already so the caller learns early; the transport
         // checks again since the fields are public and may have changed.
@@ -638,23 +653,47 @@ impl ConnectUri {
     }
 
     /// The URI the daemon is asked to open: `name=` if given, else the
-    /// driver and path alone (`qemu:///system`); for the `remote` driver
+    /// driver and path (`qemu:///system`) with the parameters the remote
+    /// driver does not take ([`Params::other`]) and the fragment, as
+    /// libvirt's remote driver writes it; for the `remote` driver
     /// (`remote:///`, `remote+ssh://host/`) none, the empty name with
     /// which the daemon picks its driver itself.
     pub fn remote_name(&self) -> String {
+        self.name_with(&[])
+    }
+
+    /// [`remote_name`](Self::remote_name) with `extra` parameters after the
+    /// others.
+    fn name_with(&self, extra: &[(&str, &str)]) -> String {
         match &self.params.name {
-            Some(n) => n.clone(),
-            None if self.driver == "remote" => String::new(),
-            None => format!(
-                "{}://{}",
-                self.driver,
-                if self.path.is_empty() {
-                    "/"
-                } else {
-                    &self.path
-                }
-            ),
+            Some(n) => return n.clone(),
+            None if self.driver == "remote" => return String::new(),
+            None => {}
         }
+        let path = if self.path.is_empty() {
+            "/"
+        } else {
+            &self.path
+        };
+        let mut name = format!("{}://{path}", self.driver);
+        let params = self
+            .params
+            .other
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(extra.iter().copied());
+        for (i, (k, v)) in params.enumerate() {
+            name.push(if i == 0 { '?' } else { '&' });
+            // libvirt writes the name as it is and escapes the value.
+            name.push_str(k);
+            name.push('=');
+            name.push_str(&percent_encode(v));
+        }
+        if let Some(f) = &self.fragment {
+            name.push('#');
+            name.push_str(f);
+        }
+        name
     }
 
     /// A connection without a URI: the `remote` driver on the local
@@ -672,6 +711,7 @@ impl ConnectUri {
                 socket: Some(socket),
                 ..Params::default()
             },
+            fragment: None,
         }
     }
 
@@ -702,22 +742,14 @@ impl ConnectUri {
     /// [`remote_name`](Self::remote_name), keeping `mode=` and `socket=`
     /// for the helper to find the daemon's socket, as libvirt passes them.
     pub fn helper_uri(&self) -> String {
-        let name = self.remote_name();
-        if self.params.name.is_some() || self.driver == "remote" {
-            return name;
-        }
-        let mut query = Vec::new();
+        let mut extra = Vec::new();
         if let Some(mode) = self.params.mode {
-            query.push(format!("mode={}", mode.name()));
+            extra.push(("mode", mode.name()));
         }
         if let Some(s) = &self.params.socket {
-            query.push(format!("socket={}", percent_encode(s)));
+            extra.push(("socket", s.as_str()));
         }
-        if query.is_empty() {
-            name
-        } else {
-            format!("{name}?{}", query.join("&"))
-        }
+        self.name_with(&extra)
     }
 
     /// Whether this asks for a per-user session daemon (`/session`, or the
@@ -860,11 +892,34 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_what_is_wrong() {
+    fn a_drivers_own_parameters_and_the_fragment_go_to_the_daemon() {
+        // As libvirt's remote driver: what it does not take, in order,
+        // the name as written and the value escaped; then the fragment.
+        let u = ConnectUri::parse(
+            "qemu+ssh://h/system?keyfile=/k&Frob=1&mode=direct&x=a%2Fb%20c&socket=/s#frag",
+        )
+        .unwrap();
         assert_eq!(
-            ConnectUri::parse("qemu:///system?frobnicate=1"),
-            Err(UriError::UnknownParameter("frobnicate".into()))
+            u.params.other,
+            [("Frob".into(), "1".into()), ("x".into(), "a/b c".into())]
         );
+        assert_eq!(u.fragment.as_deref(), Some("frag"));
+        assert_eq!(u.remote_name(), "qemu:///system?Frob=1&x=a%2Fb%20c#frag");
+        // The helper's URI keeps `mode` and `socket` too.
+        assert_eq!(
+            u.helper_uri(),
+            "qemu:///system?Frob=1&x=a%2Fb%20c&mode=direct&socket=%2Fs#frag"
+        );
+        // `name=` is the name whatever else there is; the remote driver
+        // lets the daemon pick.
+        let u = ConnectUri::parse("qemu:///system?frob=1&name=test:///default#f").unwrap();
+        assert_eq!(u.remote_name(), "test:///default");
+        let u = ConnectUri::parse("remote:///?frob=1").unwrap();
+        assert_eq!(u.remote_name(), "");
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
         assert_eq!(
             ConnectUri::parse("qemu+carrier-pigeon:///system"),
             Err(UriError::UnknownTransport("carrier-pigeon".into()))

@@ -385,3 +385,53 @@ async fn virt_admin_talks_to_a_typed_admin_service() {
     // The daemon's version is what `connect_get_lib_version` says.
     assert!(stdout(&out).contains("7.8.9"), "{out:?}");
 }
+
+/// Remembers the names clients ask to open.
+#[derive(Clone, Default)]
+struct Opened(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl RemoteService for Opened {
+    async fn connect_open(
+        &self,
+        _: &Peer,
+        args: remote::ConnectOpenArgs,
+    ) -> Result<(), RemoteError> {
+        let name = args.name.0.map(|n| n.0).unwrap_or_default();
+        self.0.lock().unwrap().push(name);
+        Ok(())
+    }
+
+    async fn connect_get_hostname(
+        &self,
+        _: &Peer,
+    ) -> Result<remote::ConnectGetHostnameRet, RemoteError> {
+        Ok(remote::ConnectGetHostnameRet {
+            hostname: "opened".into(),
+        })
+    }
+}
+impl QemuService for Opened {}
+impl LxcService for Opened {}
+
+#[tokio::test]
+async fn the_name_opened_is_the_one_virsh_opens() {
+    let opened = Opened::default();
+    let server = Running::start("opened", Typed(opened.clone()));
+    // A driver's own parameters and a fragment go on to the daemon.
+    let uri = format!(
+        "test+unix:///default?socket={}&frob=a%2Fb%20c&Other=1#frag",
+        server.socket().display()
+    );
+    let options = ConnectOptions::default().with_config(ConfigSource::None);
+    let client = Client::connect_with(&uri, options).await.unwrap();
+    client.close().await;
+    let ours = opened.0.lock().unwrap().clone();
+    assert_eq!(ours, ["test:///default?frob=a%2Fb%20c&Other=1#frag"]);
+    let Some(out) = run("virsh", uri, &["hostname"]).await else {
+        return;
+    };
+    assert_eq!(stdout(&out), "opened");
+    let all = opened.0.lock().unwrap().clone();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[1], all[0], "virsh opened another name");
+}
