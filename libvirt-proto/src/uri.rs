@@ -152,9 +152,13 @@ pub struct Params {
     /// `proxy=` (the client falls back on `libvirt.conf`'s `remote_proxy`,
     /// then [`ConnectUri::ssh_proxy`]'s choice).
     pub proxy: Option<Proxy>,
-    /// `tls_priority=`: a GnuTLS priority string, of which the TLS
-    /// transport applies the protocol versions (`VERS-` keywords) and not
-    /// the cipher keywords (rustls's suites are used).
+    /// `tls_priority=`: a GnuTLS priority string, which the TLS transport
+    /// applies to what it speaks: protocol versions (`VERS-TLS1.2`,
+    /// `VERS-TLS1.3`, `VERS-ALL`), ciphers (`AES-128-GCM`, `AES-256-GCM`,
+    /// `CHACHA20-POLY1305`, `CIPHER-ALL`), TLS 1.2 key exchanges
+    /// (`ECDHE-RSA`, `ECDHE-ECDSA`, `KX-ALL`) and groups (`GROUP-X25519`,
+    /// `GROUP-SECP256R1`, `GROUP-SECP384R1`, `GROUP-ALL`), from `NONE` or
+    /// everything; other keywords change nothing.
     pub tls_priority: Option<String>,
     /// `auth=`: the authentication method to use (`sasl`, `polkit`, or
     /// `sasl.MECH` for one SASL mechanism; as with libvirt, `none` is

@@ -117,9 +117,46 @@ async fn tls_1_2_only_daemon() {
         "{uri}&tls_priority=NORMAL:-VERS-ALL:%2BVERS-TLS1.3"
     ))
     .await;
-    assert!(matches!(e, TlsError::Handshake { .. }), "{e:?}");
+    // Offered no suite it speaks, GnuTLS hangs up without an alert.
+    assert!(
+        matches!(e, TlsError::Handshake { .. } | TlsError::HandshakeIo { .. }),
+        "{e:?}"
+    );
     let (e, _) = tls_error(&format!("{uri}&tls_priority=NONE:%2BVERS-TLS1.1")).await;
     assert!(matches!(e, TlsError::NoProtocolVersion { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn tls_priority_ciphers_meet_the_daemons() {
+    let Some(pki) = Pki::new("onecipher", ServerNames::San) else {
+        return;
+    };
+    let daemon = "tls_priority = \"NORMAL:-CIPHER-ALL:+AES-256-GCM\"\n";
+    let Some(l) = listening("onecipher", &pki, daemon) else {
+        return;
+    };
+    let uri = format!(
+        "test+tls://localhost:{}/default?pkipath={}",
+        l.tls,
+        pki.path("client")
+    );
+    works(&uri).await;
+    // The client's cipher keywords are applied: without the daemon's one
+    // cipher there is no suite in common; another removed leaves it.
+    works(&format!("{uri}&tls_priority=NORMAL:-AES-128-GCM")).await;
+    let (e, _) = tls_error(&format!("{uri}&tls_priority=NORMAL:-AES-256-GCM")).await;
+    assert!(
+        matches!(e, TlsError::Handshake { .. } | TlsError::HandshakeIo { .. }),
+        "{e:?}"
+    );
+    // So are its groups and TLS 1.2 key exchanges, over TLS 1.2 too.
+    works(&format!(
+        "{uri}&tls_priority=NORMAL:-VERS-TLS1.3:-GROUP-ALL:%2BGROUP-SECP384R1"
+    ))
+    .await;
+    // Nothing left to offer: refused before connecting.
+    let (e, _) = tls_error(&format!("{uri}&tls_priority=NORMAL:-CIPHER-ALL")).await;
+    assert!(matches!(e, TlsError::NoCipherSuite { .. }), "{e:?}");
 }
 
 #[tokio::test]

@@ -29,6 +29,8 @@ use rustls::pki_types::{
     CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName, UnixTime,
 };
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use super::tls_priority::Priority;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -119,6 +121,13 @@ pub enum TlsError {
     /// The URI's `tls_priority=` leaves none of the protocol versions
     /// this client speaks (TLS 1.2 and 1.3).
     NoProtocolVersion {
+        /// The priority string.
+        priority: String,
+    },
+    /// The URI's `tls_priority=` leaves no cipher suite or no key
+    /// exchange group this client speaks (see its keywords in
+    /// [`Params::tls_priority`](crate::uri::Params::tls_priority)).
+    NoCipherSuite {
         /// The priority string.
         priority: String,
     },
@@ -307,6 +316,11 @@ impl fmt::Display for TlsError {
                 f,
                 "tls_priority '{priority}' allows neither TLS 1.2 nor TLS 1.3"
             ),
+            TlsError::NoCipherSuite { priority } => write!(
+                f,
+                "tls_priority '{priority}' leaves no cipher suite or key exchange group \
+                 this client speaks"
+            ),
             TlsError::UnknownIssuer { peer, ca, .. } => write!(
                 f,
                 "TLS handshake with {peer} failed: the server certificate is not signed by the \
@@ -386,7 +400,8 @@ impl std::error::Error for TlsError {
             TlsError::InvalidRevocationList { source, .. } => Some(source),
             TlsError::EmptyFile { .. }
             | TlsError::InvalidServerName { .. }
-            | TlsError::NoProtocolVersion { .. } => None,
+            | TlsError::NoProtocolVersion { .. }
+            | TlsError::NoCipherSuite { .. } => None,
         }
     }
 }
@@ -430,7 +445,8 @@ pub(crate) async fn connect(
         &|p| p.exists(),
     );
     let no_verify = uri.params.no_verify;
-    let versions = protocol_versions(uri.params.tls_priority.as_deref())?;
+    let priority = uri.params.tls_priority.as_deref();
+    let (versions, provider) = Priority::parse(priority).apply(priority)?;
     // File I/O, off the runtime: the connect timeout stays in force.
     let cacert = files.cacert.clone();
     let loaded = tokio::task::spawn_blocking(move || {
@@ -458,7 +474,7 @@ pub(crate) async fn connect(
         ServerName::try_from(host.to_owned()).map_err(|_| TlsError::InvalidServerName {
             host: host.to_owned(),
         })?;
-    let config = client_config(creds, &files, no_verify, &versions)?;
+    let config = client_config(creds, &files, no_verify, &versions, provider)?;
     let peer = tcp
         .peer_addr()
         .map_or_else(|_| host.to_owned(), |a| a.to_string());
@@ -586,59 +602,16 @@ fn bad_pem(path: &Path, file: PkiFile, e: rustls::pki_types::pem::Error) -> TlsE
     }
 }
 
-/// The protocol versions a GnuTLS priority string (`tls_priority=`)
-/// leaves of TLS 1.2 and 1.3: its `VERS-` keywords are applied in order
-/// (`+` adds, `-` or `!` removes; `ALL` and `TLS-ALL` name both), from
-/// both unless the string starts with `NONE`. Its other keywords (cipher
-/// suites, key exchanges) are not applied: rustls's suites are used.
-fn protocol_versions(
-    priority: Option<&str>,
-) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, TlsError> {
-    let (mut v12, mut v13) = (true, true);
-    if let Some(priority) = priority {
-        let mut keywords = priority.split(':').map(str::trim);
-        if priority.trim_start().starts_with("NONE") {
-            (v12, v13) = (false, false);
-            keywords.next();
-        }
-        for keyword in keywords {
-            let (on, name) = match keyword.as_bytes().first() {
-                Some(b'+') => (true, &keyword[1..]),
-                Some(b'-' | b'!') => (false, &keyword[1..]),
-                _ => continue,
-            };
-            match name {
-                "VERS-ALL" | "VERS-TLS-ALL" => (v12, v13) = (on, on),
-                "VERS-TLS1.2" => v12 = on,
-                "VERS-TLS1.3" => v13 = on,
-                _ => {}
-            }
-        }
-        if !v12 && !v13 {
-            return Err(TlsError::NoProtocolVersion {
-                priority: priority.to_owned(),
-            });
-        }
-    }
-    let mut versions = Vec::new();
-    if v13 {
-        versions.push(&rustls::version::TLS13);
-    }
-    if v12 {
-        versions.push(&rustls::version::TLS12);
-    }
-    Ok(versions)
-}
-
 /// The rustls configuration: `versions` (of TLS 1.2 and 1.3) with
-/// *ring*, our verifier, and the client certificate when there is one.
+/// `provider` (*ring*, its suites and groups as `tls_priority=` leaves
+/// them), our verifier, and the client certificate when there is one.
 fn client_config(
     creds: Credentials,
     files: &PkiFiles,
     no_verify: bool,
     versions: &[&'static rustls::SupportedProtocolVersion],
+    provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<rustls::ClientConfig, TlsError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let algorithms = provider.signature_verification_algorithms;
     let webpki = if no_verify {
         None
@@ -1094,43 +1067,6 @@ AiEA50a1dliGn81S3q1Lmys5q1UdY783aUX1zw8bf7sQHF4=
     }
 
     #[test]
-    fn tls_priority_restricts_the_protocol_versions() {
-        use rustls::version::{TLS12, TLS13};
-        let names = |p: Option<&str>| -> Result<Vec<&'static str>, TlsError> {
-            Ok(protocol_versions(p)?
-                .iter()
-                .map(|v| {
-                    if **v == TLS13 {
-                        "1.3"
-                    } else if **v == TLS12 {
-                        "1.2"
-                    } else {
-                        "?"
-                    }
-                })
-                .collect())
-        };
-        assert_eq!(names(None).unwrap(), ["1.3", "1.2"]);
-        assert_eq!(names(Some("NORMAL")).unwrap(), ["1.3", "1.2"]);
-        assert_eq!(
-            names(Some("NORMAL:-VERS-ALL:+VERS-TLS1.3")).unwrap(),
-            ["1.3"]
-        );
-        assert_eq!(names(Some("SECURE256:!VERS-TLS1.3")).unwrap(), ["1.2"]);
-        assert_eq!(
-            names(Some("NONE:+VERS-TLS1.2:+AES-256-GCM:+SIGN-ALL")).unwrap(),
-            ["1.2"]
-        );
-        // Only versions this client lacks: refused, not widened.
-        for p in ["NORMAL:-VERS-ALL:+VERS-TLS1.0", "NONE", "NONE:+VERS-TLS1.1"] {
-            assert!(matches!(
-                protocol_versions(Some(p)),
-                Err(TlsError::NoProtocolVersion { .. })
-            ));
-        }
-    }
-
-    #[test]
     fn common_name_fallback_only_without_san() {
         let no_san = cert(NO_SAN);
         assert!(common_name_matches(&no_san, &dns("host.example")));
@@ -1222,7 +1158,13 @@ pub(crate) mod fuzzing {
         let files = locate(Some(pkipath), true, None, &|p| p.exists());
         let creds = Credentials::load(&files, no_verify)?;
         let identity = creds.identity.is_some();
-        client_config(creds, &files, no_verify, rustls::ALL_VERSIONS)?;
+        client_config(
+            creds,
+            &files,
+            no_verify,
+            rustls::ALL_VERSIONS,
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )?;
         Ok(identity)
     }
 }
