@@ -168,10 +168,40 @@ pub struct Params {
     pub authfile: Option<String>,
     /// `no_sanity=1`: skip ssh's sanity checks (kept for compatibility).
     pub no_sanity: bool,
-    /// The parameters the remote driver does not take (a driver's own),
-    /// in order, decoded: passed on to the daemon in
+    /// Every parameter as the URI gives it, in order, name and value
+    /// decoded: those the remote driver does not take (a driver's own)
+    /// are passed on to the daemon in
     /// [`remote_name`](ConnectUri::remote_name), as libvirt passes them.
-    pub other: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+}
+
+/// The parameters libvirt's remote driver takes itself (compared
+/// without case), which it does not pass on to the daemon.
+const REMOTE_DRIVER_PARAMS: [&str; 17] = [
+    "name",
+    "command",
+    "socket",
+    "auth",
+    "sshauth",
+    "netcat",
+    "keyfile",
+    "pkipath",
+    "known_hosts",
+    "known_hosts_verify",
+    "tls_priority",
+    "mode",
+    "proxy",
+    "no_sanity",
+    "no_verify",
+    "no_tty",
+    "authfile",
+];
+
+/// Whether the remote driver takes parameter `name` itself.
+fn remote_driver_takes(name: &str) -> bool {
+    REMOTE_DRIVER_PARAMS
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(name))
 }
 
 /// A parsed connection URI.
@@ -187,12 +217,13 @@ pub struct ConnectUri {
     pub host: Option<String>,
     /// `:port`.
     pub port: Option<u16>,
-    /// The path, e.g. `/system` (may be empty or `/`).
+    /// The path, e.g. `/system` (may be empty or `/`), percent-decoded.
     pub path: String,
     /// The parameters.
     pub params: Params,
-    /// `#fragment`, as written: no driver uses one, but libvirt passes it
-    /// on to the daemon, and so does [`remote_name`](ConnectUri::remote_name).
+    /// `#fragment`, percent-decoded: no driver uses one, but libvirt
+    /// passes it on to the daemon, and so does
+    /// [`remote_name`](ConnectUri::remote_name).
     pub fragment: Option<String>,
 }
 
@@ -279,19 +310,32 @@ impl fmt::Display for UnsafeReason {
     }
 }
 
-/// Escapes all but unreserved characters as `%XX`, for a value in a query
-/// that [`percent_decode`] gives back: what libvirt writes
-/// (`virURIFormatParams`, through GLib's `g_string_append_uri_escaped`).
-fn percent_encode(s: &str) -> String {
+/// What libxml2 leaves as it is in a path (`xmlSaveUri`): RFC 2396's
+/// unreserved characters and `/;@&=+$,`.
+const PATH_KEEP: &[u8] = b"-_.!~*'()/;@&=+$,";
+
+/// What libxml2 leaves as it is in a fragment: RFC 2396's unreserved and
+/// reserved characters.
+const FRAGMENT_KEEP: &[u8] = b"-_.!~*'();/?:@&=+$,[]";
+
+/// `s` with every byte but ASCII letters, digits and `keep` as `%XX`.
+fn escape(s: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
     }
     out
+}
+
+/// Escapes all but unreserved characters as `%XX`, for a value in a query
+/// that [`percent_decode`] gives back: what libvirt writes
+/// (`virURIFormatParams`, through GLib's `g_string_append_uri_escaped`).
+fn percent_encode(s: &str) -> String {
+    escape(s, b"-._~")
 }
 
 /// The `name=value` sections of a query, split as libvirt's
@@ -473,7 +517,7 @@ impl ConnectUri {
         // parser (libvirt's) sets it apart; libvirt uses none but passes
         // it on.
         let (uri, fragment) = match uri.split_once('#') {
-            Some((uri, f)) => (uri, Some(f.to_owned())),
+            Some((uri, f)) => (uri, Some(percent_decode(f)?)),
             None => (uri, None),
         };
         let (scheme, rest) = uri
@@ -544,6 +588,7 @@ impl ConnectUri {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let name = percent_decode(k)?;
             let value = percent_decode(v)?;
+            params.query.push((name.clone(), value.clone()));
             let bad = || UriError::BadValue {
                 name: name.clone(),
                 value: value.clone(),
@@ -555,10 +600,8 @@ impl ConnectUri {
                 // Accepted in any case, but libvirt's auth.conf lookup
                 // (`virAuthGetConfigFilePathURI`) takes only the first
                 // `authfile`, spelled so.
-                "authfile" => {
-                    if name == "authfile" && params.authfile.is_none() {
-                        params.authfile = Some(value);
-                    }
+                "authfile" if name == "authfile" && params.authfile.is_none() => {
+                    params.authfile = Some(value);
                 }
                 "no_sanity" => params.no_sanity = flag(&name, &value)?,
                 "command" => params.command = Some(value),
@@ -586,8 +629,8 @@ impl ConnectUri {
                     params.proxy = Some(Proxy::from_name(&value).ok_or_else(bad)?);
                 }
                 // A driver's own, for the daemon (libvirt's remote driver
-                // passes on what it does not take).
-                _ => params.other.push((name, value)),
+                // passes on what it does not take): in `query`.
+                _ => {}
             }
         }
         if transport == Transport::Ext && params.command.is_none() {
@@ -601,7 +644,8 @@ impl ConnectUri {
             user,
             host,
             port,
-            path: path.to_owned(),
+            // As libxml2 reads it (libvirt's parser).
+            path: percent_decode(path)?,
             params,
             fragment,
         };
@@ -658,44 +702,39 @@ impl ConnectUri {
 
     /// The URI the daemon is asked to open: `name=` if given, else the
     /// driver and path (`qemu:///system`) with the parameters the remote
-    /// driver does not take ([`Params::other`]) and the fragment, as
-    /// libvirt's remote driver writes it; for the `remote` driver
+    /// driver does not take and the fragment, written as libvirt's remote
+    /// driver writes them (`remoteConnectFormatURI`: the path and fragment
+    /// escaped as libxml2 escapes them, parameter names as they are and
+    /// values escaped as GLib escapes them); for the `remote` driver
     /// (`remote:///`, `remote+ssh://host/`) none, the empty name with
     /// which the daemon picks its driver itself.
     pub fn remote_name(&self) -> String {
-        self.name_with(&[])
+        self.format_name(false)
     }
 
-    /// [`remote_name`](Self::remote_name) with `extra` parameters after the
-    /// others.
-    fn name_with(&self, extra: &[(&str, &str)]) -> String {
+    /// [`remote_name`](Self::remote_name); with `unmask`, `mode=` and
+    /// `socket=` stay among the parameters where they are.
+    fn format_name(&self, unmask: bool) -> String {
         match &self.params.name {
             Some(n) => return n.clone(),
             None if self.driver == "remote" => return String::new(),
             None => {}
         }
-        let path = if self.path.is_empty() {
-            "/"
-        } else {
-            &self.path
-        };
-        let mut name = format!("{}://{path}", self.driver);
-        let params = self
-            .params
-            .other
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .chain(extra.iter().copied());
-        for (i, (k, v)) in params.enumerate() {
+        // No host, so libxml2 writes `//` and then the path, if any.
+        let mut name = format!("{}://{}", self.driver, escape(&self.path, PATH_KEEP));
+        let passed = self.params.query.iter().filter(|(k, _)| {
+            !remote_driver_takes(k)
+                || (unmask && (k.eq_ignore_ascii_case("mode") || k.eq_ignore_ascii_case("socket")))
+        });
+        for (i, (k, v)) in passed.enumerate() {
             name.push(if i == 0 { '?' } else { '&' });
-            // libvirt writes the name as it is and escapes the value.
             name.push_str(k);
             name.push('=');
             name.push_str(&percent_encode(v));
         }
         if let Some(f) = &self.fragment {
             name.push('#');
-            name.push_str(f);
+            name.push_str(&escape(f, FRAGMENT_KEEP));
         }
         name
     }
@@ -743,17 +782,11 @@ impl ConnectUri {
     }
 
     /// The URI `virt-ssh-helper` opens on the far side: the
-    /// [`remote_name`](Self::remote_name), keeping `mode=` and `socket=`
-    /// for the helper to find the daemon's socket, as libvirt passes them.
+    /// [`remote_name`](Self::remote_name) with `mode=` and `socket=` kept
+    /// where the URI has them, for the helper to find the daemon's
+    /// socket, as libvirt passes them.
     pub fn helper_uri(&self) -> String {
-        let mut extra = Vec::new();
-        if let Some(mode) = self.params.mode {
-            extra.push(("mode", mode.name()));
-        }
-        if let Some(s) = &self.params.socket {
-            extra.push(("socket", s.as_str()));
-        }
-        self.name_with(&extra)
+        self.format_name(true)
     }
 
     /// Whether this asks for a per-user session daemon (`/session`, or the
@@ -903,17 +936,32 @@ mod tests {
             "qemu+ssh://h/system?keyfile=/k&Frob=1&mode=direct&x=a%2Fb%20c&socket=/s#frag",
         )
         .unwrap();
-        assert_eq!(
-            u.params.other,
-            [("Frob".into(), "1".into()), ("x".into(), "a/b c".into())]
-        );
+        assert_eq!(u.params.query.len(), 5);
+        assert_eq!(u.params.query[1], ("Frob".into(), "1".into()));
         assert_eq!(u.fragment.as_deref(), Some("frag"));
         assert_eq!(u.remote_name(), "qemu:///system?Frob=1&x=a%2Fb%20c#frag");
-        // The helper's URI keeps `mode` and `socket` too.
+        // The helper's URI keeps `mode` and `socket` too, where they are.
         assert_eq!(
             u.helper_uri(),
-            "qemu:///system?Frob=1&x=a%2Fb%20c&mode=direct&socket=%2Fs#frag"
+            "qemu:///system?Frob=1&mode=direct&x=a%2Fb%20c&socket=%2Fs#frag"
         );
+        // Path and fragment decoded, written as libxml2 writes them; no
+        // path, no `/`.
+        let u = ConnectUri::parse("qemu+ssh://h/sys%74em:x?a&b=#%41%2F%20%c3%a9").unwrap();
+        assert_eq!(u.path, "/system:x");
+        assert_eq!(u.fragment.as_deref(), Some("A/ é"));
+        assert_eq!(u.remote_name(), "qemu:///system%3Ax?a=&b=#A/%20%C3%A9");
+        assert_eq!(
+            ConnectUri::parse("qemu+ssh://h").unwrap().remote_name(),
+            "qemu://"
+        );
+        assert_eq!(
+            ConnectUri::parse("qemu+ssh://h?x=1#f")
+                .unwrap()
+                .remote_name(),
+            "qemu://?x=1#f"
+        );
+        assert!(ConnectUri::parse("qemu:///system#%zz").is_err());
         // `name=` is the name whatever else there is; the remote driver
         // lets the daemon pick.
         let u = ConnectUri::parse("qemu:///system?frob=1&name=test:///default#f").unwrap();

@@ -540,7 +540,7 @@ mod tests {
                 "qemu+ssh://h/system?proxy=native&mode=direct&socket=/run/a%20b",
                 false
             ),
-            "virt-ssh-helper 'qemu:///system?mode=direct&socket=/run/a%20b'"
+            "virt-ssh-helper 'qemu:///system?mode=direct&socket=%2Frun%2Fa%20b'"
         );
         // Otherwise the helper where it exists, nc where not.
         assert!(far_side("qemu+ssh://h/system", false).starts_with("sh -c "));
