@@ -204,6 +204,15 @@ fn remote_driver_takes(name: &str) -> bool {
         .any(|p| p.eq_ignore_ascii_case(name))
 }
 
+impl Params {
+    /// The parameters the remote driver does not take, a driver's own,
+    /// which go on to the daemon (a misspelt parameter of the remote
+    /// driver among them, as with libvirt).
+    pub fn passed_on(&self) -> impl Iterator<Item = &(String, String)> {
+        self.query.iter().filter(|(k, _)| !remote_driver_takes(k))
+    }
+}
+
 /// A parsed connection URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectUri {

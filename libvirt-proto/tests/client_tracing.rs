@@ -144,18 +144,44 @@ async fn a_connection_reports_its_calls_replies_and_end() {
         "{events:#?}"
     );
 
-    // A connection that cannot open says why.
+    // A connection that cannot open says why; a parameter the remote
+    // driver does not take (here misspelt) is named, not its value.
     assert!(
-        Client::connect("test+unix:///default?socket=/nonexistent/sock")
+        Client::connect("test+unix:///default?socket=/nonexistent/sock&pkipth=/secret")
             .await
             .is_err()
     );
+    let events = recorder.take();
     assert!(
         has(
-            &recorder.take(),
+            &events,
             &["DEBUG", "connection not opened", "/nonexistent/sock"]
         ),
-        "not reported"
+        "not reported: {events:#?}"
+    );
+    assert!(
+        has(
+            &events,
+            &[
+                "DEBUG",
+                "URI parameter passed on to the daemon",
+                "parameter=\"pkipth\""
+            ]
+        ) || has(
+            &events,
+            &[
+                "DEBUG",
+                "URI parameter passed on to the daemon",
+                "parameter=pkipth"
+            ]
+        ),
+        "not reported: {events:#?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.contains("/secret") && e.contains("passed on")),
+        "{events:#?}"
     );
 }
 

@@ -407,6 +407,7 @@ impl Client {
         let (name, opts) = (uri.to_owned(), options.clone());
         let (uri, parsed, defaults) =
             off_runtime(deadline, timeout, move || target(&name, &opts)).await?;
+        trace::passed_on(&parsed);
         let uri = uri.as_str();
         let opener = Opener::new(
             sasl::client_auth(uri, &parsed, &options)?,

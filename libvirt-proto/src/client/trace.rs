@@ -5,6 +5,7 @@
 //!
 //! | level | when | fields |
 //! | --- | --- | --- |
+//! | `DEBUG` | a URI parameter goes on to the daemon (one the remote driver does not take: a driver's own, or a misspelling) | `parameter` (the name only) |
 //! | `DEBUG` | a connection is open | `uri` (empty when probing), `transport` |
 //! | `DEBUG` | a connection could not be opened | `uri`, `error` |
 //! | `DEBUG` | a call is made (sent, or held back beyond `max_in_flight`) | `serial`, `procedure` |
@@ -63,6 +64,20 @@ pub(crate) fn opened(
     }
     #[cfg(not(feature = "tracing"))]
     let _ = (uri, transport, result);
+}
+
+/// The parameters of `uri` that go on to the daemon, by name (a value
+/// may be a secret).
+pub(crate) fn passed_on(uri: &crate::uri::ConnectUri) {
+    for (name, _) in uri.params.passed_on() {
+        event!(
+            DEBUG,
+            parameter = name.as_str(),
+            "URI parameter passed on to the daemon"
+        );
+        #[cfg(not(feature = "tracing"))]
+        let _ = name;
+    }
 }
 
 /// A call went out.
