@@ -209,7 +209,16 @@ impl Params {
     /// which go on to the daemon (a misspelt parameter of the remote
     /// driver among them, as with libvirt).
     pub fn passed_on(&self) -> impl Iterator<Item = &(String, String)> {
-        self.query.iter().filter(|(k, _)| !remote_driver_takes(k))
+        self.passed_on_unmasking(false)
+    }
+
+    /// [`Params::passed_on`]; with `unmask`, `mode=` and `socket=` too,
+    /// where they are (for `virt-ssh-helper`).
+    fn passed_on_unmasking(&self, unmask: bool) -> impl Iterator<Item = &(String, String)> {
+        let helpers = |k: &str| k.eq_ignore_ascii_case("mode") || k.eq_ignore_ascii_case("socket");
+        self.query
+            .iter()
+            .filter(move |(k, _)| !remote_driver_takes(k) || (unmask && helpers(k)))
     }
 }
 
@@ -731,10 +740,7 @@ impl ConnectUri {
         }
         // No host, so libxml2 writes `//` and then the path, if any.
         let mut name = format!("{}://{}", self.driver, escape(&self.path, PATH_KEEP));
-        let passed = self.params.query.iter().filter(|(k, _)| {
-            !remote_driver_takes(k)
-                || (unmask && (k.eq_ignore_ascii_case("mode") || k.eq_ignore_ascii_case("socket")))
-        });
+        let passed = self.params.passed_on_unmasking(unmask);
         for (i, (k, v)) in passed.enumerate() {
             name.push(if i == 0 { '?' } else { '&' });
             name.push_str(k);

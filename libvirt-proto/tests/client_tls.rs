@@ -12,12 +12,17 @@ use std::error::Error as _;
 use std::net::TcpListener;
 use std::path::Path;
 
-use common::pki::{listening, Pki, ServerNames};
+use common::pki::{listening, Listening, Pki, ServerNames};
 
 use libvirt_proto::client::{Client, ClientError, PkiFile, TlsError};
 use libvirt_proto::error::Report;
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
+
+/// The test driver over tls to `l`, with the certificates of `pkipath`.
+fn tls_uri(l: &Listening, pkipath: &str) -> String {
+    format!("test+tls://localhost:{}/default?pkipath={pkipath}", l.tls)
+}
 
 /// The library version and the `test` domain, over `uri`.
 async fn works(uri: &str) {
@@ -84,11 +89,7 @@ async fn tls_with_a_client_certificate_by_name_and_by_address() {
         return;
     };
     let dir = pki.path("client");
-    works(&format!(
-        "test+tls://localhost:{}/default?pkipath={dir}",
-        l.tls
-    ))
-    .await;
+    works(&tls_uri(&l, &dir)).await;
     works(&format!(
         "test+tls://127.0.0.1:{}/default?pkipath={dir}",
         l.tls
@@ -104,11 +105,7 @@ async fn tls_1_2_only_daemon() {
     let Some(l) = listening("tls12", &pki, "tls_priority = \"NORMAL:-VERS-TLS1.3\"\n") else {
         return;
     };
-    let uri = format!(
-        "test+tls://localhost:{}/default?pkipath={}",
-        l.tls,
-        pki.path("client")
-    );
+    let uri = tls_uri(&l, &pki.path("client"));
     works(&uri).await;
     // The client's own tls_priority: its versions are applied, so TLS 1.3
     // alone finds no common version with this daemon.
@@ -135,11 +132,7 @@ async fn tls_priority_ciphers_meet_the_daemons() {
     let Some(l) = listening("onecipher", &pki, daemon) else {
         return;
     };
-    let uri = format!(
-        "test+tls://localhost:{}/default?pkipath={}",
-        l.tls,
-        pki.path("client")
-    );
+    let uri = tls_uri(&l, &pki.path("client"));
     works(&uri).await;
     // The client's cipher keywords are applied: without the daemon's one
     // cipher there is no suite in common; another removed leaves it.
@@ -167,12 +160,7 @@ async fn tls_refuses_a_server_of_another_ca_unless_told_not_to_verify() {
     let Some(l) = listening("wrongca", &pki, "") else {
         return;
     };
-    let (e, msg) = tls_error(&format!(
-        "test+tls://localhost:{}/default?pkipath={}",
-        l.tls,
-        pki.path("wrong-ca")
-    ))
-    .await;
+    let (e, msg) = tls_error(&tls_uri(&l, &pki.path("wrong-ca"))).await;
     match &e {
         TlsError::UnknownIssuer { ca, .. } => {
             assert_eq!(ca, &Path::new(&pki.path("wrong-ca")).join("cacert.pem"))
@@ -200,11 +188,7 @@ async fn a_revoked_server_certificate_is_refused() {
         return;
     };
     let revoked = pki.revoke_server();
-    let (e, msg) = tls_error(&format!(
-        "test+tls://localhost:{}/default?pkipath={revoked}",
-        l.tls
-    ))
-    .await;
+    let (e, msg) = tls_error(&tls_uri(&l, &revoked)).await;
     match &e {
         TlsError::Revoked { crl, .. } => {
             assert_eq!(crl, &Path::new(&revoked).join("cacrl.pem"))
@@ -230,12 +214,7 @@ async fn the_daemon_refusing_the_client_is_reported() {
     };
     // The handshake succeeds, then the daemon checks the client's name
     // against tls_allowed_dn_list and closes instead of sending its byte.
-    let (e, msg) = tls_error(&format!(
-        "test+tls://localhost:{}/default?pkipath={}",
-        l.tls,
-        pki.path("client")
-    ))
-    .await;
+    let (e, msg) = tls_error(&tls_uri(&l, &pki.path("client"))).await;
     match &e {
         TlsError::ClientRefused {
             sent_certificate: true,
@@ -260,12 +239,7 @@ async fn a_client_without_a_certificate_is_refused() {
     let Some(l) = listening("nocert", &pki, "") else {
         return;
     };
-    let (e, msg) = tls_error(&format!(
-        "test+tls://localhost:{}/default?pkipath={}",
-        l.tls,
-        pki.path("no-cert")
-    ))
-    .await;
+    let (e, msg) = tls_error(&tls_uri(&l, &pki.path("no-cert"))).await;
     assert!(
         matches!(
             e,
@@ -289,11 +263,7 @@ async fn a_common_name_only_certificate_names_its_host() {
         return;
     };
     let dir = pki.path("client");
-    works(&format!(
-        "test+tls://localhost:{}/default?pkipath={dir}",
-        l.tls
-    ))
-    .await;
+    works(&tls_uri(&l, &dir)).await;
     // Addresses match through subjectAltName only.
     let (e, msg) = tls_error(&format!(
         "test+tls://127.0.0.1:{}/default?pkipath={dir}",

@@ -14,7 +14,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -425,27 +424,9 @@ async fn events_reach_a_registered_callback() {
     }
 }
 
-/// `virsh -c <server> args...`, on a blocking thread.
+/// `virsh -c <server> args...` (see [`common::virsh::run_if_present`]).
 async fn virsh(server: &Running, args: &[&str]) -> Option<std::process::Output> {
-    if Command::new("virsh").arg("--version").output().is_err() {
-        assert!(
-            !common::required(),
-            "virsh not found but LIBVIRT_PROTO_DAEMON_TESTS=1"
-        );
-        eprintln!("skipped: virsh not found");
-        return None;
-    }
-    let mut cmd = Command::new("virsh");
-    cmd.arg("-c")
-        .arg(server.uri())
-        .args(args)
-        .env("LC_ALL", "C");
-    Some(
-        tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .unwrap()
-            .unwrap(),
-    )
+    common::virsh::run_if_present("virsh", &server.uri(), args, &[]).await
 }
 
 #[tokio::test]

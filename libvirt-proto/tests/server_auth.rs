@@ -11,8 +11,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -389,30 +389,11 @@ fn my_uid() -> u32 {
     uid
 }
 
-/// `virsh -c <uri> args...` with `auth_file` as its `LIBVIRT_AUTH_FILE`,
-/// on a blocking thread; `None` when virsh is missing (and the daemon
-/// tests are not required).
-async fn virsh(uri: String, auth_file: &PathBuf, args: &[&str]) -> Option<Output> {
-    if Command::new("virsh").arg("--version").output().is_err() {
-        assert!(
-            !common::required(),
-            "virsh not found but LIBVIRT_PROTO_DAEMON_TESTS=1"
-        );
-        eprintln!("skipped: virsh not found");
-        return None;
-    }
-    let mut cmd = Command::new("virsh");
-    cmd.arg("-c")
-        .arg(uri)
-        .args(args)
-        .env("LC_ALL", "C")
-        .env("LIBVIRT_AUTH_FILE", auth_file);
-    Some(
-        tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .unwrap()
-            .unwrap(),
-    )
+/// `virsh -c <uri> args...` with `auth_file` as its `LIBVIRT_AUTH_FILE`
+/// (see [`common::virsh::run_if_present`]).
+async fn virsh(uri: String, auth_file: &Path, args: &[&str]) -> Option<Output> {
+    let auth_file = auth_file.to_str().expect("a UTF-8 path");
+    common::virsh::run_if_present("virsh", &uri, args, &[("LIBVIRT_AUTH_FILE", auth_file)]).await
 }
 
 #[tokio::test]

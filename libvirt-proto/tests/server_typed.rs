@@ -15,7 +15,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use libvirt_proto::client::{AdminClient, Client, ClientError, ConnectOptions};
 use libvirt_proto::client_config::ConfigSource;
@@ -301,25 +301,9 @@ async fn typed_admin_methods_answer_the_admin_client() {
         .unwrap();
 }
 
-/// `program -c <uri> args...` on a blocking thread, or `None` when
-/// `program` is missing (and the daemon tests are not required).
+/// `program -c <uri> args...` (see [`common::virsh::run_if_present`]).
 async fn run(program: &str, uri: String, args: &[&str]) -> Option<Output> {
-    if Command::new(program).arg("--version").output().is_err() {
-        assert!(
-            !common::required(),
-            "{program} not found but LIBVIRT_PROTO_DAEMON_TESTS=1"
-        );
-        eprintln!("skipped: {program} not found");
-        return None;
-    }
-    let mut cmd = Command::new(program);
-    cmd.arg("-c").arg(uri).args(args).env("LC_ALL", "C");
-    Some(
-        tokio::task::spawn_blocking(move || cmd.output())
-            .await
-            .unwrap()
-            .unwrap(),
-    )
+    common::virsh::run_if_present(program, &uri, args, &[]).await
 }
 
 fn stdout(out: &Output) -> String {

@@ -765,6 +765,11 @@ impl fmt::Debug for ServerAuth {
     }
 }
 
+/// The daemon's refusal of an authentication call, as libvirtd words it.
+fn auth_failed(message: &str) -> RemoteError {
+    RemoteError::new(ErrorNumber::ERR_AUTH_FAILED, ErrorDomain::AUTH, message)
+}
+
 /// What [`ServerAuth::handle_call`] did with a call.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ServerAuthOutcome {
@@ -834,10 +839,7 @@ impl ServerAuth {
         message: &str,
     ) -> Result<ServerAuthOutcome, EngineError> {
         self.sasl_stage = SaslStage::Idle;
-        engine.reply_error(
-            header,
-            RemoteError::new(ErrorNumber::ERR_AUTH_FAILED, ErrorDomain::AUTH, message),
-        )?;
+        engine.reply_error(header, auth_failed(message))?;
         Ok(ServerAuthOutcome::Failed)
     }
 
@@ -862,11 +864,7 @@ impl ServerAuth {
             // exchange could replace the negotiated security layer).
             engine.reply_error(
                 header,
-                RemoteError::new(
-                    ErrorNumber::ERR_AUTH_FAILED,
-                    ErrorDomain::AUTH,
-                    "authentication failed: already authenticated",
-                ),
+                auth_failed("authentication failed: already authenticated"),
             )?;
             return Ok(ServerAuthOutcome::Answered);
         }

@@ -1,6 +1,7 @@
 //! `virsh` and `virt-admin` against a [`Daemon`], as the tests that compare
 //! the client's answers with theirs run them: with the C locale (messages
-//! untranslated), once (`virsh`, `virsh_fails`, `virt_admin`) or as a
+//! untranslated), once (`virsh`, `virsh_fails`, `virt_admin`, or against
+//! any URI with `run_if_present`, which skips when the tool is missing) or as a
 //! long-running `virsh ... event --loop` ([`Watcher`]); the client's typed
 //! events read the same way ([`next_event`]); and the words `virsh` prints
 //! for them ([`domain_event_words`], [`after_colon`]).
@@ -31,6 +32,30 @@ pub async fn run(program: &str, first: &[&str], args: &[&str], env: &[(&str, &st
         .output()
         .await
         .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+/// `program -c <uri> args...` with the C locale and `env`; `None` when
+/// `program` is missing, which fails the test when the daemon tests are
+/// required.
+pub async fn run_if_present(
+    program: &str,
+    uri: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Option<Output> {
+    if std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            !super::required(),
+            "{program} not found but LIBVIRT_PROTO_DAEMON_TESTS=1"
+        );
+        eprintln!("skipped: {program} not found");
+        return None;
+    }
+    Some(run(program, &["-c", uri], args, env).await)
 }
 
 fn text(bytes: &[u8]) -> String {

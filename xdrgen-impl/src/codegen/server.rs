@@ -15,7 +15,7 @@
 //! [`ModuleLayout`], as [`generate_source`](crate::codegen::generate_source)
 //! named them.
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::codegen::form::Spelling;
@@ -99,6 +99,7 @@ pub fn generate(
             .parse()
             .unwrap_or_else(|_| quote!(::xdrgen::rt)),
         tables: tables_path(&modules, program, version),
+        names: Names::new(config)?,
     };
     let (tokens, methods) = gen.module(program, version)?;
     let file: syn::File = syn::parse2(tokens).map_err(|e| {
@@ -138,6 +139,36 @@ struct Gen<'a> {
     rt: TokenStream,
     /// See [`tables_path`].
     tables: TokenStream,
+    names: Names,
+}
+
+/// What the code writes of the configured paths: their last segments,
+/// brought in by `use` lines.
+struct Names {
+    peer: Ident,
+    error: Ident,
+    unsupported: Ident,
+    /// None without a stream type.
+    stream: Option<Ident>,
+}
+
+impl Names {
+    /// The configured paths, checked.
+    fn new(c: &ServerConfig) -> Result<Names, String> {
+        let name = |p: &str| {
+            path_tokens(p)?;
+            syn::parse_str::<Ident>(last_segment(p))
+                .map_err(|_| format!("`{p}` does not end in a plain name"))
+        };
+        Ok(Names {
+            peer: name(&c.peer)?,
+            error: name(&c.error)?,
+            unsupported: name(&c.unsupported)?,
+            stream: (!c.stream.is_empty())
+                .then(|| name(&c.stream))
+                .transpose()?,
+        })
+    }
 }
 
 /// One procedure's part of the module.
@@ -157,14 +188,7 @@ impl Gen<'_> {
     ) -> Result<(TokenStream, usize), String> {
         let c = self.config;
         let tables = &self.tables;
-        // Each configured path, checked; what the code writes of it.
-        let path = |p: &str| {
-            path_tokens(p)?;
-            syn::parse_str::<syn::Ident>(last_segment(p))
-                .map_err(|_| format!("`{p}` does not end in a plain name"))
-        };
-        let (peer, error) = (path(&c.peer)?, path(&c.error)?);
-        path(&c.unsupported)?;
+        let Names { peer, error, .. } = &self.names;
         let trait_name = syn::parse_str::<syn::Ident>(&c.trait_name)
             .map_err(|_| format!("`{}` is not a trait name", c.trait_name))?;
         let supertraits = if c.supertraits.trim().is_empty() {
@@ -200,10 +224,7 @@ impl Gen<'_> {
             " The procedures of program `{}` ({}), version {}, one method each: \
              implement those the server answers, the others answer the call with \
              [`{}`]'s error.",
-            program.program.name,
-            program.program.number,
-            v.version.number,
-            last_segment(&c.unsupported),
+            program.program.name, program.program.number, v.version.number, self.names.unsupported,
         );
         let trait_doc = if arms.len() == count {
             vec![program_doc]
@@ -216,20 +237,18 @@ impl Gen<'_> {
                     .to_owned(),
             ]
         };
-        let (dispatch_doc, stream_param) = if c.stream.is_empty() {
-            (
+        let (dispatch_doc, stream_param) = match &self.names.stream {
+            None => (
                 " Answers `call` with the method of `service` for its procedure.".to_owned(),
                 quote!(),
-            )
-        } else {
-            let s = path(&c.stream)?;
-            (
+            ),
+            Some(s) => (
                 " Answers `call` with the method of `service` for its procedure; `stream` is \
                  the call's stream, for the procedures that have one (without it they are \
                  refused as unimplemented)."
                     .to_owned(),
                 quote!(stream: Option<#s>,),
-            )
+            ),
         };
         // Taken for a uniform signature by a program without streams, or
         // without methods.
@@ -237,7 +256,7 @@ impl Gen<'_> {
         if count == 0 {
             unused.extend([quote!(service), quote!(peer)]);
         }
-        if !c.stream.is_empty() && !streams {
+        if self.names.stream.is_some() && !streams {
             unused.push(quote!(stream));
         }
         let unused = match unused.as_slice() {
@@ -312,7 +331,12 @@ impl Gen<'_> {
         let c = self.config;
         let tables = &self.tables;
         let variant = format_ident!("{}", marker);
-        let unsupported = format_ident!("{}", last_segment(&c.unsupported));
+        let Names {
+            peer,
+            error,
+            unsupported,
+            stream: stream_ty,
+        } = &self.names;
         let number = Literal::i32_unsuffixed(pr.number as i32);
         let refuse = quote!(#unsupported(#tables::NUMBER, #number));
         if skipped {
@@ -330,8 +354,6 @@ impl Gen<'_> {
             ));
         }
         let method = crate::codegen::ident(&name);
-        let peer = format_ident!("{}", last_segment(&c.peer));
-        let error = format_ident!("{}", last_segment(&c.error));
 
         let args = self.args_type(pr);
         let ret = pr.result.as_ref().map_or(quote!(()), |t| self.type_of(t));
@@ -349,13 +371,12 @@ impl Gen<'_> {
             pr.number
         )];
         if let Some(s) = stream {
-            if c.stream.is_empty() {
+            let Some(ty) = stream_ty else {
                 return Err(format!(
                     "{}: a stream procedure, and the server has no stream type",
                     pr.name
                 ));
-            }
-            let ty = format_ident!("{}", last_segment(&c.stream));
+            };
             params.push(quote!(stream: #ty));
             passed.push(quote!(stream));
             doc.push(String::new());
