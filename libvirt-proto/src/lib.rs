@@ -65,7 +65,8 @@
 //! `libgssapi_krb5.so.2` loaded at run time: with the registration of the
 //! client's Unix socket with tokio, the crate's only `unsafe` code),
 //! `tracing` (the client's events through `tracing`), `server` (an RPC
-//! server on tokio, module `server`), `serde` (derives on every protocol
+//! server on tokio, module `server`), `server-tls` (its TLS listener,
+//! with rustls), `serde` (derives on every protocol
 //! type).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -86,6 +87,8 @@ pub mod engine;
 pub mod error;
 pub mod frame;
 mod local_file;
+#[cfg(any(feature = "client", feature = "server-tls"))]
+mod pki;
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;

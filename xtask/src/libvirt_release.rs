@@ -200,7 +200,7 @@ pub fn daemon_tests(root: &Path, args: &[String]) -> ExitCode {
             "-p",
             "libvirt-proto",
             "--features",
-            "client gssapi server",
+            "client gssapi server server-tls",
             "--no-fail-fast",
         ]);
     for t in &tests {

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libvirt_proto::client::fuzzing::{
-    tls_common_name_matches, tls_hostname_matches, tls_load, tls_subject_common_names,
+    tls_common_name_matches, tls_distinguished_name, tls_hostname_matches, tls_load,
+    tls_subject_common_names,
 };
 
 use crate::bytes::Bytes;
@@ -16,7 +17,8 @@ use crate::bytes::Bytes;
 ///   has no subjectAltName) are checked: a DNS name that is its only
 ///   common name is accepted by the common-name fallback, in any case,
 ///   and none is when it has several; `hostname_matches` agrees with the
-///   fallback for a single name.
+///   fallback for a single name. Its distinguished name, when written,
+///   holds no NUL and names each plain common name.
 /// - mode 1 (odd): a `pkipath` folder's files, each a two-byte length
 ///   (0xffff: absent) then its bytes: `cacert.pem`, `cacrl.pem`,
 ///   `clientcert.pem`, `clientkey.pem`; then a `no_verify` byte. The
@@ -31,6 +33,10 @@ pub fn tls_certs(data: &[u8]) {
 }
 
 fn der(cert: &[u8]) {
+    let dn = tls_distinguished_name(cert);
+    if let Some(dn) = &dn {
+        assert!(!dn.contains('\0'), "a NUL in {dn:?}");
+    }
     let Some(names) = tls_subject_common_names(cert) else {
         assert_eq!(tls_common_name_matches(cert, "host.example"), Some(false));
         return;
@@ -41,6 +47,11 @@ fn der(cert: &[u8]) {
         let Ok(cn) = std::str::from_utf8(&cn) else {
             continue;
         };
+        if let Some(dn) = &dn {
+            if !cn.is_empty() && cn.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+                assert!(dn.contains(&format!("CN={cn}")), "{cn:?} not in {dn:?}");
+            }
+        }
         let Some(found) = tls_common_name_matches(cert, cn) else {
             continue;
         };

@@ -31,6 +31,13 @@ pub fn tls_common_name_matches(cert: &[u8], host: &str) -> Option<bool> {
     super::tls::fuzzing::common_name_matches(cert, host)
 }
 
+/// The DER certificate's subject as GnuTLS writes it (what the server's
+/// `tls_allowed_dn_list` check matches); `None` when it cannot be read or
+/// written.
+pub fn tls_distinguished_name(cert: &[u8]) -> Option<String> {
+    crate::pki::dn::distinguished_name(cert)
+}
+
 /// Whether a certificate name `pattern` matches `host`.
 pub fn tls_hostname_matches(pattern: &[u8], host: &str) -> bool {
     super::tls::fuzzing::hostname_matches(pattern, host)

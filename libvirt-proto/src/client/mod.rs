@@ -88,6 +88,7 @@ use xdrgen::rt::{self, Codec, RemoteProcedure};
 
 /// The typed results (and events) of the remote program's methods.
 pub use crate::generated::remote_client::*;
+pub use crate::pki::PkiFile;
 pub use admin::AdminClient;
 pub use auth_conf::AuthFile;
 pub use error::ClientError;
@@ -103,7 +104,7 @@ pub use reconnect::{
 };
 pub use sasl::{CredentialRequest, Credentials, SaslCredentials, MAX_SCRAM_ITERATIONS};
 pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
-pub use tls::{PkiFile, TlsError};
+pub use tls::TlsError;
 pub use typed_events::{
     DomainEvent, Event, Events, NetworkEvent, NodeDeviceEvent, QemuMonitorEvent, SecretEvent,
     StoragePoolEvent,

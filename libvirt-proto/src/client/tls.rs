@@ -1,7 +1,7 @@
 //! The `tls` transport: TLS over TCP with rustls (the *ring* provider),
 //! set up as libvirt's remote driver sets it up.
 //!
-//! - Certificates are found where libvirt looks for them ([`locate`]):
+//! - Certificates are found where libvirt looks for them (`pki::locate`):
 //!   under `pkipath=` when given, in `$HOME/.pki/libvirt` for a user that
 //!   is not root (file by file, falling back to the system folders), and
 //!   in `/etc/pki` otherwise. The CA is required (unless `no_verify=1`);
@@ -37,76 +37,11 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::local_file::read_regular;
+use crate::pki::{self, der, PkiFile, PkiFiles, Role, MAX_PKI_FILE_SIZE};
 use crate::uri::ConnectUri;
-
-/// libvirt's system folder of CA certificates and revocation lists.
-const SYSTEM_CA_DIR: &str = "/etc/pki/CA";
-/// libvirt's system folder of certificates.
-const SYSTEM_CERT_DIR: &str = "/etc/pki/libvirt";
-/// libvirt's system folder of private keys.
-const SYSTEM_KEY_DIR: &str = "/etc/pki/libvirt/private";
 
 /// The byte libvirtd sends once it has accepted the client.
 const ACCEPTED: u8 = 1;
-
-/// The files of a TLS client, as libvirt locates them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PkiFiles {
-    /// The CA certificate(s) the server must chain to.
-    pub cacert: PathBuf,
-    /// The CA's revocation list, used when it exists.
-    pub cacrl: PathBuf,
-    /// The client certificate, sent when it and the key exist.
-    pub cert: PathBuf,
-    /// The client's private key.
-    pub key: PathBuf,
-}
-
-/// Where libvirt's client finds its TLS files (`virNetTLSContextLocateCredentials`):
-///
-/// - `pkipath` given: `cacert.pem`, `cacrl.pem`, `clientcert.pem` and
-///   `clientkey.pem` there, whether they exist or not;
-/// - not root, with a home folder: the same names in `HOME/.pki/libvirt`,
-///   each of the CA and the revocation list that does not exist there, and
-///   the certificate and key unless both exist there, taken from the
-///   system folders instead;
-/// - otherwise the system folders: `/etc/pki/CA/cacert.pem`,
-///   `/etc/pki/CA/cacrl.pem`, `/etc/pki/libvirt/clientcert.pem`,
-///   `/etc/pki/libvirt/private/clientkey.pem`.
-pub(crate) fn locate(
-    pkipath: Option<&Path>,
-    is_root: bool,
-    home: Option<&Path>,
-    exists: &dyn Fn(&Path) -> bool,
-) -> PkiFiles {
-    let system = PkiFiles {
-        cacert: Path::new(SYSTEM_CA_DIR).join("cacert.pem"),
-        cacrl: Path::new(SYSTEM_CA_DIR).join("cacrl.pem"),
-        cert: Path::new(SYSTEM_CERT_DIR).join("clientcert.pem"),
-        key: Path::new(SYSTEM_KEY_DIR).join("clientkey.pem"),
-    };
-    let in_dir = |dir: &Path| PkiFiles {
-        cacert: dir.join("cacert.pem"),
-        cacrl: dir.join("cacrl.pem"),
-        cert: dir.join("clientcert.pem"),
-        key: dir.join("clientkey.pem"),
-    };
-    if let Some(dir) = pkipath {
-        return in_dir(dir);
-    }
-    let (false, Some(home)) = (is_root, home) else {
-        return system;
-    };
-    let user = in_dir(&home.join(".pki/libvirt"));
-    let pick = |u: PathBuf, s: PathBuf| if exists(&u) { u } else { s };
-    let identity = exists(&user.cert) && exists(&user.key);
-    PkiFiles {
-        cacert: pick(user.cacert, system.cacert),
-        cacrl: pick(user.cacrl, system.cacrl),
-        cert: if identity { user.cert } else { system.cert },
-        key: if identity { user.key } else { system.key },
-    }
-}
 
 /// Why a TLS connection could not be made: its set-up (the files
 /// libvirt's client reads, found as [`PkiFile`] says), the handshake
@@ -406,31 +341,6 @@ impl std::error::Error for TlsError {
     }
 }
 
-/// One of the files of a TLS client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum PkiFile {
-    /// The CA certificate(s) the server must chain to (`cacert.pem`).
-    CaCertificate,
-    /// The CA's revocation list (`cacrl.pem`).
-    RevocationList,
-    /// The client certificate (`clientcert.pem`).
-    ClientCertificate,
-    /// The client's private key (`clientkey.pem`).
-    ClientKey,
-}
-
-impl fmt::Display for PkiFile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PkiFile::CaCertificate => "CA certificate",
-            PkiFile::RevocationList => "CA revocation list",
-            PkiFile::ClientCertificate => "client certificate",
-            PkiFile::ClientKey => "client key",
-        })
-    }
-}
-
 /// Runs the TLS handshake over `tcp` for `uri` and waits for the daemon to
 /// accept the client.
 pub(crate) async fn connect(
@@ -438,7 +348,8 @@ pub(crate) async fn connect(
     uri: &ConnectUri,
 ) -> Result<TlsStream<TcpStream>, TlsError> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let files = locate(
+    let files = pki::locate(
+        Role::Client,
         uri.params.pkipath.as_deref().map(Path::new),
         crate::socket::effective_uid_is_root(),
         home.as_deref(),
@@ -579,10 +490,6 @@ impl Credentials {
         })
     }
 }
-
-/// The largest certificate, key or revocation list file read, in bytes:
-/// a CA bundle of every public CA is a few hundred KiB.
-const MAX_PKI_FILE_SIZE: u64 = 4 << 20;
 
 /// Reads one of the TLS files: `pkipath=` lets a URI pick the folder, so
 /// only a regular file of at most [`MAX_PKI_FILE_SIZE`] bytes is read.
@@ -795,127 +702,9 @@ fn hostname_matches(pattern: &[u8], host: &str) -> bool {
     !pattern.is_empty() && pattern.eq_ignore_ascii_case(host)
 }
 
-/// Just enough DER to read a certificate's subject and extensions.
-mod der {
-    /// One element: (tag, contents, rest).
-    fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let (&tag, rest) = input.split_first()?;
-        let (&first, mut rest) = rest.split_first()?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n == 0 || n > 4 || rest.len() < n {
-                return None;
-            }
-            let (bytes, after) = rest.split_at(n);
-            rest = after;
-            bytes
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
-        };
-        if rest.len() < len {
-            return None;
-        }
-        let (contents, rest) = rest.split_at(len);
-        Some((tag, contents, rest))
-    }
-
-    /// The elements of a constructed value's contents.
-    fn elements(mut input: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
-        std::iter::from_fn(move || {
-            let (tag, contents, rest) = element(input)?;
-            input = rest;
-            Some((tag, contents))
-        })
-    }
-
-    const SEQUENCE: u8 = 0x30;
-    const SET: u8 = 0x31;
-    const OID: u8 = 0x06;
-    /// `[3]` EXPLICIT, around the extensions.
-    const EXTENSIONS: u8 = 0xa3;
-    /// `[0]` EXPLICIT, around the version.
-    const VERSION: u8 = 0xa0;
-    /// 2.5.29.17, subjectAltName.
-    const SAN: &[u8] = &[0x55, 0x1d, 0x11];
-    /// 2.5.4.3, commonName.
-    const CN: &[u8] = &[0x55, 0x04, 0x03];
-
-    /// The subject Name's contents when the certificate has no
-    /// subjectAltName extension.
-    pub(super) fn subject_without_san(cert: &[u8]) -> Option<&[u8]> {
-        let (SEQUENCE, cert, _) = element(cert)? else {
-            return None;
-        };
-        let (SEQUENCE, tbs, _) = element(cert)? else {
-            return None;
-        };
-        let mut fields = elements(tbs).peekable();
-        if fields.peek()?.0 == VERSION {
-            fields.next();
-        }
-        // serialNumber, signature, issuer, validity, subject.
-        let (tag, subject) = fields.nth(4)?;
-        if tag != SEQUENCE {
-            return None;
-        }
-        for (tag, contents) in fields {
-            if tag != EXTENSIONS {
-                continue;
-            }
-            let (SEQUENCE, list, _) = element(contents)? else {
-                return None;
-            };
-            for (_, ext) in elements(list) {
-                match elements(ext).next() {
-                    Some((OID, SAN)) => return None,
-                    Some(_) => {}
-                    None => return None,
-                }
-            }
-        }
-        Some(subject)
-    }
-
-    /// The commonName values of a Name (UTF8String, PrintableString or
-    /// IA5String).
-    pub(super) fn common_names(name: &[u8]) -> impl Iterator<Item = &[u8]> {
-        elements(name)
-            .filter(|&(tag, _)| tag == SET)
-            .flat_map(|(_, set)| elements(set))
-            .filter_map(|(tag, atv)| {
-                if tag != SEQUENCE {
-                    return None;
-                }
-                let mut parts = elements(atv);
-                let (OID, CN) = parts.next()? else {
-                    return None;
-                };
-                match parts.next()? {
-                    (0x0c | 0x13 | 0x16, value) => Some(value),
-                    _ => None,
-                }
-            })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
-
-    fn located(
-        pkipath: Option<&str>,
-        root: bool,
-        home: Option<&str>,
-        existing: &[&str],
-    ) -> PkiFiles {
-        let set: HashSet<PathBuf> = existing.iter().map(PathBuf::from).collect();
-        locate(pkipath.map(Path::new), root, home.map(Path::new), &|p| {
-            set.contains(p)
-        })
-    }
 
     fn files(cacert: &str, cacrl: &str, cert: &str, key: &str) -> PkiFiles {
         PkiFiles {
@@ -924,86 +713,6 @@ mod tests {
             cert: cert.into(),
             key: key.into(),
         }
-    }
-
-    const SYSTEM: [&str; 4] = [
-        "/etc/pki/CA/cacert.pem",
-        "/etc/pki/CA/cacrl.pem",
-        "/etc/pki/libvirt/clientcert.pem",
-        "/etc/pki/libvirt/private/clientkey.pem",
-    ];
-
-    #[test]
-    fn pkipath_is_used_whatever_exists() {
-        let want = files(
-            "/p/cacert.pem",
-            "/p/cacrl.pem",
-            "/p/clientcert.pem",
-            "/p/clientkey.pem",
-        );
-        assert_eq!(located(Some("/p"), true, Some("/root"), &[]), want);
-        assert_eq!(located(Some("/p"), false, Some("/home/a"), &[]), want);
-    }
-
-    #[test]
-    fn root_uses_the_system_folders() {
-        let user = [
-            "/root/.pki/libvirt/cacert.pem",
-            "/root/.pki/libvirt/clientcert.pem",
-            "/root/.pki/libvirt/clientkey.pem",
-        ];
-        let [a, b, c, d] = SYSTEM;
-        assert_eq!(located(None, true, Some("/root"), &user), files(a, b, c, d));
-    }
-
-    #[test]
-    fn a_user_takes_what_exists_in_the_home_folder() {
-        let all = [
-            "/home/a/.pki/libvirt/cacert.pem",
-            "/home/a/.pki/libvirt/cacrl.pem",
-            "/home/a/.pki/libvirt/clientcert.pem",
-            "/home/a/.pki/libvirt/clientkey.pem",
-        ];
-        let [a, b, c, d] = all;
-        assert_eq!(
-            located(None, false, Some("/home/a"), &all),
-            files(a, b, c, d)
-        );
-    }
-
-    #[test]
-    fn a_user_falls_back_file_by_file_and_the_identity_as_a_pair() {
-        let [sa, sb, sc, sd] = SYSTEM;
-        // Only the CA at home: CA from home, the rest from the system.
-        assert_eq!(
-            located(
-                None,
-                false,
-                Some("/home/a"),
-                &["/home/a/.pki/libvirt/cacert.pem"]
-            ),
-            files("/home/a/.pki/libvirt/cacert.pem", sb, sc, sd)
-        );
-        // A certificate without its key at home: both from the system.
-        assert_eq!(
-            located(
-                None,
-                false,
-                Some("/home/a"),
-                &[
-                    "/home/a/.pki/libvirt/cacrl.pem",
-                    "/home/a/.pki/libvirt/clientcert.pem"
-                ]
-            ),
-            files(sa, "/home/a/.pki/libvirt/cacrl.pem", sc, sd)
-        );
-        // Nothing at home.
-        assert_eq!(
-            located(None, false, Some("/home/a"), &[]),
-            files(sa, sb, sc, sd)
-        );
-        // No home folder at all.
-        assert_eq!(located(None, false, None, &[]), files(sa, sb, sc, sd));
     }
 
     #[test]
@@ -1155,7 +864,7 @@ pub(crate) mod fuzzing {
     /// Reads the files of `pkipath` as [`connect`] does and builds the
     /// rustls configuration; whether a client identity was found.
     pub(crate) fn load(pkipath: &Path, no_verify: bool) -> Result<bool, TlsError> {
-        let files = locate(Some(pkipath), true, None, &|p| p.exists());
+        let files = PkiFiles::in_dir(Role::Client, pkipath);
         let creds = Credentials::load(&files, no_verify)?;
         let identity = creds.identity.is_some();
         client_config(

@@ -47,9 +47,12 @@
 //! [`Service::call_stream`] and a [`ServerStream`], bounded both ways,
 //! with holes on sparse volume transfers.
 //!
-//! Not yet: descriptor passing, and TLS of its own (the connection is
-//! whatever `AsyncRead + AsyncWrite` it is handed, so a TLS stream can be
-//! served as it is).
+//! Clients come over a Unix socket ([`Server::serve_unix`]), TCP
+//! ([`Server::serve_tcp`]), TLS (`Server::serve_tls`, feature
+//! `server-tls`: libvirtd's certificate files and checks, see
+//! `ServerTls`) or any `AsyncRead + AsyncWrite` ([`Server::serve_connection`]).
+//!
+//! Not yet: descriptor passing.
 //!
 //! [`OUTPUT_THROTTLE`]: crate::engine::OUTPUT_THROTTLE
 //!
@@ -85,6 +88,8 @@
 mod auth;
 mod connection;
 mod stream;
+#[cfg(feature = "server-tls")]
+mod tls;
 mod typed;
 
 use std::future::Future;
@@ -107,7 +112,13 @@ pub use stream::{
 pub use typed::{AdminService, LxcService, QemuService, RemoteService, Typed, TypedAdmin};
 
 pub use crate::engine::auth::{SaslServer, SaslServerStep};
+#[cfg(feature = "server-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server-tls")))]
+pub use crate::pki::PkiFile;
 pub use auth::{Authentication, NewSaslServer, PlainSasl};
+#[cfg(feature = "server-tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server-tls")))]
+pub use tls::{ServerTls, ServerTlsError, DEFAULT_HANDSHAKE_TIMEOUT};
 
 /// What answers the calls: one value for the whole server, shared by
 /// every connection.
@@ -298,10 +309,23 @@ impl Peer {
     }
 
     /// The client's user, group and process, for a client of
-    /// [`Server::serve_unix`]; `None` for
-    /// [`Server::serve_connection`].
+    /// [`Server::serve_unix`]; `None` for the others.
     pub fn credentials(&self) -> Option<Credentials> {
         self.info.credentials
+    }
+
+    /// The client's address, for a client of [`Server::serve_tcp`] or
+    /// [`Server::serve_tls`].
+    pub fn address(&self) -> Option<std::net::SocketAddr> {
+        self.info.address
+    }
+
+    /// The distinguished name of the certificate a client of
+    /// [`Server::serve_tls`] presented, as `virt-pki-query-dn` prints it
+    /// (`C=GB,O=Example,CN=client`): what libvirtd knows the client by.
+    /// `None` without TLS or without a certificate.
+    pub fn certificate_dn(&self) -> Option<&str> {
+        self.info.certificate_dn.as_deref()
     }
 
     /// The name the client authenticated as with SASL
@@ -407,14 +431,85 @@ impl<S: Service> Server<S> {
         listener: tokio::net::UnixListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        self.listen(Listener::Unix(listener), shutdown).await
+    }
+
+    /// As [`Server::serve_unix`], over plain TCP (libvirtd's `listen_tcp`,
+    /// port 16509), each client's address in [`Peer::address`]. Nothing
+    /// protects the traffic: libvirtd requires SASL there
+    /// (`auth_tcp = "sasl"`), and this server's SASL has no security
+    /// layer, so keep it to trusted networks or use
+    /// [`Server::serve_tls`](Server) (feature `server-tls`).
+    pub async fn serve_tcp(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        self.serve_tcp_until(listener, std::future::pending()).await
+    }
+
+    /// As [`Server::serve_tcp`], until `shutdown` resolves (see
+    /// [`Server::serve_unix_until`]).
+    pub async fn serve_tcp_until(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        self.listen(Listener::Tcp(listener), shutdown).await
+    }
+
+    /// As [`Server::serve_tcp`], over TLS (libvirtd's `listen_tls`, port
+    /// 16514): each client completes a handshake and passes the checks
+    /// [`ServerTls`] describes before it is served (until then it holds
+    /// one of the [`ServerOptions::max_anonymous_clients`] places), and
+    /// its certificate's name is in [`Peer::certificate_dn`].
+    ///
+    /// ```no_run
+    /// # use libvirt_proto::server::{Server, ServerOptions, ServerTls, Service};
+    /// # async fn demo(service: impl Service) -> Result<(), Box<dyn std::error::Error>> {
+    /// // cacert.pem, servercert.pem and serverkey.pem, as libvirtd's pkipath.
+    /// let tls = ServerTls::from_dir("/etc/fake-daemon/pki")?
+    ///     .with_allowed_dn_list(["O=Example,CN=*"]);
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:16514").await?;
+    /// Server::new(service, ServerOptions::default())
+    ///     .serve_tls(listener, tls)
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "server-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server-tls")))]
+    pub async fn serve_tls(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: ServerTls,
+    ) -> std::io::Result<()> {
+        self.serve_tls_until(listener, tls, std::future::pending())
+            .await
+    }
+
+    /// As [`Server::serve_tls`], until `shutdown` resolves (see
+    /// [`Server::serve_unix_until`]).
+    #[cfg(feature = "server-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "server-tls")))]
+    pub async fn serve_tls_until(
+        &self,
+        listener: tokio::net::TcpListener,
+        tls: ServerTls,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        self.listen(Listener::Tls(listener, tls), shutdown).await
+    }
+
+    async fn listen(
+        &self,
+        listener: Listener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         tokio::select! {
             biased;
             () = shutdown => Ok(()),
-            end = self.accept_loop(listener) => end,
+            end = self.accept_loop(&listener) => end,
         }
     }
 
-    async fn accept_loop(&self, listener: tokio::net::UnixListener) -> std::io::Result<()> {
+    async fn accept_loop(&self, listener: &Listener) -> std::io::Result<()> {
         let slots = Arc::new(Semaphore::new(self.options.max_clients.max(1)));
         let anonymous = Arc::new(Semaphore::new(self.options.max_anonymous_clients.max(1)));
         loop {
@@ -425,54 +520,95 @@ impl<S: Service> Server<S> {
             let Ok(unauthenticated) = anonymous.clone().acquire_owned().await else {
                 return Ok(());
             };
-            let stream = match listener.accept().await {
-                Ok((stream, _)) => stream,
+            let accepted = match listener.accept().await {
+                Ok(accepted) => accepted,
                 Err(e) if is_transient(&e) => {
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }
                 Err(e) => return Err(e),
             };
-            let credentials = stream.peer_cred().ok().map(|c| Credentials {
-                uid: c.uid(),
-                gid: c.gid(),
-                pid: c.pid(),
-            });
             let server = self.clone();
-            tokio::spawn(async move {
-                server
-                    .serve(stream, credentials, Some(unauthenticated))
-                    .await;
-                drop(slot);
-            });
+            let mut info = PeerInfo::next();
+            match accepted {
+                Accepted::Unix(stream) => {
+                    info.credentials = stream.peer_cred().ok().map(|c| Credentials {
+                        uid: c.uid(),
+                        gid: c.gid(),
+                        pid: c.pid(),
+                    });
+                    tokio::spawn(async move {
+                        server.serve(stream, info, Some(unauthenticated)).await;
+                        drop(slot);
+                    });
+                }
+                Accepted::Tcp(stream, address) => {
+                    // Replies are written whole: nothing gains from waiting.
+                    let _ = stream.set_nodelay(true);
+                    info.address = Some(address);
+                    #[cfg(feature = "server-tls")]
+                    if let Listener::Tls(_, tls) = listener {
+                        let tls = tls.clone();
+                        tokio::spawn(async move {
+                            if let Some((stream, dn)) = tls.accept(stream).await {
+                                info.certificate_dn = dn.map(Arc::from);
+                                server.serve(stream, info, Some(unauthenticated)).await;
+                            }
+                            drop(slot);
+                        });
+                        continue;
+                    }
+                    tokio::spawn(async move {
+                        server.serve(stream, info, Some(unauthenticated)).await;
+                        drop(slot);
+                    });
+                }
+            }
         }
     }
 
     /// Serves one client on `io` until its connection ends (its
-    /// [`Peer::credentials`] are unknown).
+    /// [`Peer::credentials`] and [`Peer::address`] are unknown).
     pub async fn serve_connection<T>(&self, io: T)
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
-        self.serve(io, None, None).await;
+        self.serve(io, PeerInfo::next(), None).await;
     }
 
     /// Serves a client; `unauthenticated` is its place among those not yet
     /// authenticated, given back once it has.
-    async fn serve<T>(
-        &self,
-        io: T,
-        credentials: Option<Credentials>,
-        unauthenticated: Option<OwnedSemaphorePermit>,
-    ) where
+    async fn serve<T>(&self, io: T, info: PeerInfo, unauthenticated: Option<OwnedSemaphorePermit>)
+    where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let peer = PeerInfo {
-            id: NEXT_PEER.fetch_add(1, Ordering::Relaxed),
-            credentials,
-        };
         let service = self.service.clone();
-        connection::run(service, &self.options, peer, io, unauthenticated).await;
+        connection::run(service, &self.options, info, io, unauthenticated).await;
+    }
+}
+
+/// A socket clients connect to.
+enum Listener {
+    Unix(tokio::net::UnixListener),
+    Tcp(tokio::net::TcpListener),
+    #[cfg(feature = "server-tls")]
+    Tls(tokio::net::TcpListener, ServerTls),
+}
+
+/// A client's connection, as accepted.
+enum Accepted {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream, std::net::SocketAddr),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            Listener::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+            Listener::Tcp(l) => l.accept().await.map(|(s, a)| Accepted::Tcp(s, a)),
+            #[cfg(feature = "server-tls")]
+            Listener::Tls(l, _) => l.accept().await.map(|(s, a)| Accepted::Tcp(s, a)),
+        }
     }
 }
 
@@ -489,10 +625,22 @@ pub struct Credentials {
 }
 
 /// What a connection knows of its client before any call.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 struct PeerInfo {
     id: u64,
     credentials: Option<Credentials>,
+    address: Option<std::net::SocketAddr>,
+    certificate_dn: Option<Arc<str>>,
+}
+
+impl PeerInfo {
+    /// A new connection's, numbered.
+    fn next() -> PeerInfo {
+        PeerInfo {
+            id: NEXT_PEER.fetch_add(1, Ordering::Relaxed),
+            ..PeerInfo::default()
+        }
+    }
 }
 
 /// Whether `accept` failed for want of resources that may come back.

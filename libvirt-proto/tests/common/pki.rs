@@ -149,11 +149,26 @@ impl Pki {
     }
 
     fn make_leaf(&self, key: &str, cert: &str, newkey: &[&str], subj: &str, ext: &str) {
+        self.make_leaf_by("ca", key, cert, newkey, subj, ext);
+    }
+
+    /// A certificate for `subj` (`+` joins the attributes of one relative
+    /// name), issued by the CA of folder `ca`.
+    fn make_leaf_by(
+        &self,
+        ca: &str,
+        key: &str,
+        cert: &str,
+        newkey: &[&str],
+        subj: &str,
+        ext: &str,
+    ) {
         let csr = format!("{cert}.csr");
-        let mut args = vec!["req", "-new", "-nodes"];
+        let mut args = vec!["req", "-new", "-nodes", "-multivalue-rdn"];
         args.extend_from_slice(newkey);
         args.extend_from_slice(&["-keyout", key, "-out", &csr, "-subj", subj]);
         openssl(&self.dir, &args);
+        let (ca_cert, ca_key) = (format!("{ca}/cacert.pem"), format!("{ca}/cakey.pem"));
         openssl(
             &self.dir,
             &[
@@ -162,9 +177,9 @@ impl Pki {
                 "-in",
                 &csr,
                 "-CA",
-                "ca/cacert.pem",
+                &ca_cert,
                 "-CAkey",
-                "ca/cakey.pem",
+                &ca_key,
                 "-CAcreateserial",
                 "-days",
                 "2",
@@ -176,25 +191,54 @@ impl Pki {
         );
     }
 
-    /// A client folder whose `cacrl.pem` revokes the server certificate
-    /// (`openssl ca -revoke`, then `-gencrl`); returns its path.
-    pub fn revoke_server(&self) -> String {
+    /// A client folder `sub` trusting the CA, with a new client
+    /// certificate for `subj` issued by the CA of folder `ca` (`"ca"`, or
+    /// `"ca2"` for one the server does not trust); returns its path.
+    pub fn client_folder(&self, sub: &str, subj: &str, ca: &str) -> String {
+        std::fs::create_dir_all(self.dir.join(sub)).unwrap();
+        self.make_leaf_by(
+            ca,
+            &format!("{sub}/clientkey.pem"),
+            &format!("{sub}/clientcert.pem"),
+            &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            subj,
+            "client.ext",
+        );
+        let cacert = self.dir.join("ca/cacert.pem");
+        std::fs::copy(cacert, self.dir.join(sub).join("cacert.pem")).unwrap();
+        self.path(sub)
+    }
+
+    /// Revokes the certificate at `cert` (relative to the folder) and
+    /// writes the CA's revocation list, `cacrl.pem` in the folder, listing
+    /// every certificate revoked so far; returns the list's path.
+    pub fn revoke(&self, cert: &str) -> PathBuf {
         let d = &self.dir;
-        std::fs::write(d.join("index.txt"), "").unwrap();
-        std::fs::write(d.join("crlnumber"), "01\n").unwrap();
-        std::fs::write(
-            d.join("ca.cnf"),
-            "[ca]\ndefault_ca = lvp\n[lvp]\ndatabase = index.txt\n\
-             crlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n",
-        )
-        .unwrap();
+        if !d.join("index.txt").exists() {
+            std::fs::write(d.join("index.txt"), "").unwrap();
+            std::fs::write(d.join("crlnumber"), "01\n").unwrap();
+            std::fs::write(
+                d.join("ca.cnf"),
+                "[ca]\ndefault_ca = lvp\n[lvp]\ndatabase = index.txt\n\
+                 crlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n",
+            )
+            .unwrap();
+        }
         let ca = ["-keyfile", "ca/cakey.pem", "-cert", "ca/cacert.pem"];
-        let mut revoke = vec!["ca", "-config", "ca.cnf", "-revoke", "servercert.pem"];
+        let mut revoke = vec!["ca", "-config", "ca.cnf", "-revoke", cert];
         revoke.extend_from_slice(&ca);
         openssl(d, &revoke);
         let mut crl = vec!["ca", "-config", "ca.cnf", "-gencrl", "-out", "cacrl.pem"];
         crl.extend_from_slice(&ca);
         openssl(d, &crl);
+        d.join("cacrl.pem")
+    }
+
+    /// A client folder whose `cacrl.pem` revokes the server certificate
+    /// (`openssl ca -revoke`, then `-gencrl`); returns its path.
+    pub fn revoke_server(&self) -> String {
+        let d = &self.dir;
+        self.revoke("servercert.pem");
         let sub = d.join("revoked");
         std::fs::create_dir_all(&sub).unwrap();
         for f in ["cacert.pem", "clientcert.pem", "clientkey.pem"] {

@@ -1,0 +1,604 @@
+//! The server's TLS (feature `server-tls`), set up as libvirtd sets up its
+//! TLS listener (rustls with the *ring* provider, TLS 1.2 and 1.3):
+//!
+//! - Files: the CA, an optional revocation list, the server certificate
+//!   (with any intermediates after it) and its key, found as libvirtd
+//!   finds them ([`ServerTls::locate`]) or named. The certificate must
+//!   chain to the CA and be valid for a TLS server now, and the key must
+//!   be its key, or nothing is served (libvirtd's sanity check).
+//! - Clients are asked for a certificate. After the handshake, as
+//!   libvirtd, the server checks it: it must chain to the CA, not be
+//!   revoked, be valid now and allowed for a TLS client; and with an
+//!   allowed list ([`ServerTls::with_allowed_dn_list`], libvirtd's
+//!   `tls_allowed_dn_list`), its distinguished name, written as GnuTLS
+//!   writes it (what `virt-pki-query-dn` prints), must match one of the
+//!   patterns (`*` any text, `?` any one character). A client that passes
+//!   gets one byte, `1`, and is served; any other is disconnected without
+//!   a word, as libvirtd disconnects it (`virsh` then says "Unable to read
+//!   TLS confirmation").
+//! - Without verification ([`ServerTls::with_client_verification`],
+//!   libvirtd's `tls_no_verify_certificate`) every client that completes
+//!   the handshake is served.
+//! - A handshake not done within [`ServerTls::with_handshake_timeout`]
+//!   (30 s by default) ends the connection, so clients that never finish
+//!   one cannot hold their places.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::local_file::read_regular;
+use crate::pki::{self, dn, PkiFile, PkiFiles, Role, MAX_PKI_FILE_SIZE};
+
+/// The byte that tells the client it was accepted.
+const ACCEPTED: u8 = 1;
+
+/// How long a client has for the handshake by default.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A TLS listener's set-up: the server's identity and how clients are
+/// checked. Cheap to clone.
+#[derive(Clone)]
+pub struct ServerTls {
+    acceptor: TlsAcceptor,
+    /// The full check of a client's certificate after the handshake.
+    verifier: Arc<dyn ClientCertVerifier>,
+    /// Whether it is made (libvirtd's `tls_no_verify_certificate = 0`).
+    verify_clients: bool,
+    allowed_dn: Option<Arc<[String]>>,
+    handshake_timeout: Duration,
+}
+
+impl fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerTls")
+            .field("verify_clients", &self.verify_clients)
+            .field("allowed_dn", &self.allowed_dn)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a TLS listener could not be set up: one of its files unreadable or
+/// malformed, or a server certificate the CA did not issue or the key does
+/// not match.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ServerTlsError {
+    /// A file could not be read (missing, not a regular file, larger than
+    /// 4 MiB).
+    ReadFile {
+        /// Which file.
+        file: PkiFile,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// Why it was not read.
+        source: Arc<io::Error>,
+    },
+    /// A file is not PEM of what it should hold.
+    InvalidPem {
+        /// Which file.
+        file: PkiFile,
+        /// Where it is.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: Arc<rustls::pki_types::pem::Error>,
+    },
+    /// A file holds no certificate or key.
+    EmptyFile {
+        /// Which file.
+        file: PkiFile,
+        /// Where it is.
+        path: PathBuf,
+    },
+    /// A CA certificate could not be parsed.
+    InvalidCaCertificate {
+        /// The CA file.
+        path: PathBuf,
+        /// Why.
+        source: rustls::Error,
+    },
+    /// The CA and revocation list could not make a verifier (a list that
+    /// does not parse, say).
+    InvalidRevocationList {
+        /// The revocation list.
+        path: PathBuf,
+        /// Why.
+        source: rustls::server::VerifierBuilderError,
+    },
+    /// The server certificate does not chain to the CA, is not valid now,
+    /// or is not for a TLS server.
+    CertificateNotFromCa {
+        /// The server certificate.
+        certificate: PathBuf,
+        /// The CA file.
+        ca: PathBuf,
+        /// Why.
+        source: rustls::Error,
+    },
+    /// The server certificate and key do not go together, or rustls
+    /// refused them.
+    InvalidCertificate {
+        /// The server certificate.
+        certificate: PathBuf,
+        /// Its key.
+        key: PathBuf,
+        /// Why.
+        source: rustls::Error,
+    },
+}
+
+impl fmt::Display for ServerTlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerTlsError::ReadFile { file, path, .. } => {
+                write!(f, "cannot read the {file} {}", path.display())
+            }
+            ServerTlsError::InvalidPem { file, path, .. } => {
+                write!(f, "the {file} {} is not valid PEM", path.display())
+            }
+            ServerTlsError::EmptyFile { file, path } => {
+                write!(f, "the {file} {} holds nothing", path.display())
+            }
+            ServerTlsError::InvalidCaCertificate { path, .. } => {
+                write!(f, "the CA certificate {} is not usable", path.display())
+            }
+            ServerTlsError::InvalidRevocationList { path, .. } => {
+                write!(f, "the CA revocation list {} is not usable", path.display())
+            }
+            ServerTlsError::CertificateNotFromCa {
+                certificate, ca, ..
+            } => write!(
+                f,
+                "the server certificate {} is not a valid server certificate from the CA {}",
+                certificate.display(),
+                ca.display()
+            ),
+            ServerTlsError::InvalidCertificate {
+                certificate, key, ..
+            } => write!(
+                f,
+                "the server certificate {} and key {} cannot be used together",
+                certificate.display(),
+                key.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ServerTlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServerTlsError::ReadFile { source, .. } => Some(&**source),
+            ServerTlsError::InvalidPem { source, .. } => Some(&**source),
+            ServerTlsError::InvalidCaCertificate { source, .. }
+            | ServerTlsError::CertificateNotFromCa { source, .. }
+            | ServerTlsError::InvalidCertificate { source, .. } => Some(source),
+            ServerTlsError::InvalidRevocationList { source, .. } => Some(source),
+            ServerTlsError::EmptyFile { .. } => None,
+        }
+    }
+}
+
+impl ServerTls {
+    /// The files where libvirtd looks for them without a `pkipath`:
+    /// for root, `/etc/pki/CA/cacert.pem` (and `cacrl.pem` when it
+    /// exists), `/etc/pki/libvirt/servercert.pem` and
+    /// `/etc/pki/libvirt/private/serverkey.pem`; for another user, the
+    /// same names in `$HOME/.pki/libvirt` where they exist (the
+    /// certificate and key as a pair), the system's otherwise. Reads the
+    /// files: call it before serving, or off the runtime.
+    pub fn locate() -> Result<ServerTls, ServerTlsError> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let files = pki::locate(
+            Role::Server,
+            None,
+            crate::socket::effective_uid_is_root(),
+            home.as_deref(),
+            &|p| p.exists(),
+        );
+        ServerTls::load(&files)
+    }
+
+    /// `cacert.pem`, `cacrl.pem` (when it exists), `servercert.pem` and
+    /// `serverkey.pem` in `dir`, as libvirtd with a `pkipath`.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<ServerTls, ServerTlsError> {
+        ServerTls::load(&PkiFiles::in_dir(Role::Server, dir.as_ref()))
+    }
+
+    /// These files (libvirtd's `ca_file`, `crl_file`, `cert_file` and
+    /// `key_file`).
+    pub fn from_files(
+        cacert: impl AsRef<Path>,
+        cacrl: Option<&Path>,
+        cert: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<ServerTls, ServerTlsError> {
+        let files = PkiFiles {
+            cacert: cacert.as_ref().to_owned(),
+            cacrl: cacrl.map(Path::to_owned).unwrap_or_default(),
+            cert: cert.as_ref().to_owned(),
+            key: key.as_ref().to_owned(),
+        };
+        ServerTls::load(&files)
+    }
+
+    /// Whether clients' certificates are checked (the default; libvirtd's
+    /// `tls_no_verify_certificate = 0`). Without, every client that
+    /// completes the handshake is served, with or without a certificate,
+    /// and the allowed list is not consulted.
+    pub fn with_client_verification(mut self, verify: bool) -> Self {
+        self.verify_clients = verify;
+        self
+    }
+
+    /// Serves only clients whose certificate's distinguished name matches
+    /// one of `patterns` (libvirtd's `tls_allowed_dn_list`; `*` matches
+    /// any text, `?` any one character), such as `"O=Example,CN=*"`. An
+    /// empty list lets no client in, as libvirtd's. The name is the one
+    /// `virt-pki-query-dn` prints; [`Peer::certificate_dn`](super::Peer::certificate_dn)
+    /// gives it to the service.
+    pub fn with_allowed_dn_list<I>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.allowed_dn = Some(patterns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// How long a client has to complete the handshake
+    /// ([`DEFAULT_HANDSHAKE_TIMEOUT`] unless set).
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    fn load(files: &PkiFiles) -> Result<ServerTls, ServerTlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = Arc::new(load_roots(&files.cacert)?);
+        let crls = if !files.cacrl.as_os_str().is_empty() && files.cacrl.exists() {
+            load_crls(&files.cacrl)?
+        } else {
+            Vec::new()
+        };
+        let chain = load_chain(&files.cert)?;
+        let key = load_key(&files.key)?;
+        check_server_certificate(&chain, &roots, &provider, files)?;
+
+        let mut builder =
+            WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone());
+        if !crls.is_empty() {
+            // As GnuTLS: a certificate is refused when a list revokes it,
+            // not when no list speaks of it.
+            builder = builder.with_crls(crls).allow_unknown_revocation_status();
+        }
+        let verifier = builder
+            .build()
+            .map_err(|source| ServerTlsError::InvalidRevocationList {
+                path: files.cacrl.clone(),
+                source,
+            })?;
+        let request = Arc::new(RequestCertificate {
+            hints: roots.subjects(),
+            algorithms: provider.signature_verification_algorithms,
+        });
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(rustls::ALL_VERSIONS)
+            .and_then(|b| {
+                b.with_client_cert_verifier(request)
+                    .with_single_cert(chain, key)
+            })
+            .map_err(|source| ServerTlsError::InvalidCertificate {
+                certificate: files.cert.clone(),
+                key: files.key.clone(),
+                source,
+            })?;
+        // No TLS 1.3 session tickets: libvirt's clients never resume, and
+        // GnuTLS's, reading the acceptance byte, takes a ticket arriving
+        // first for a failure ("Unable to read TLS confirmation").
+        config.send_tls13_tickets = 0;
+        Ok(ServerTls {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            verifier,
+            verify_clients: true,
+            allowed_dn: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        })
+    }
+
+    /// Runs the handshake with a client and checks it; the TLS stream
+    /// (with the client told it was accepted) and its certificate's
+    /// distinguished name, or `None` when the client is turned away.
+    pub(super) async fn accept(
+        &self,
+        tcp: TcpStream,
+    ) -> Option<(TlsStream<TcpStream>, Option<String>)> {
+        let admitted = async {
+            let mut stream = self.acceptor.accept(tcp).await.ok()?;
+            let dn = self.admit(stream.get_ref().1.peer_certificates())?;
+            stream.write_all(&[ACCEPTED]).await.ok()?;
+            stream.flush().await.ok()?;
+            Some((stream, dn))
+        };
+        tokio::time::timeout(self.handshake_timeout, admitted)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// libvirtd's check of a client after the handshake: `Some` with the
+    /// certificate's name (if any) when it is let in.
+    fn admit(&self, certs: Option<&[CertificateDer<'static>]>) -> Option<Option<String>> {
+        let end = certs.and_then(<[_]>::split_first);
+        let dn = end.and_then(|(cert, _)| dn::distinguished_name(cert));
+        if !self.verify_clients {
+            return Some(dn);
+        }
+        let (cert, intermediates) = end?;
+        self.verifier
+            .verify_client_cert(cert, intermediates, UnixTime::now())
+            .ok()?;
+        // GnuTLS cannot write such a name either: libvirtd refuses it.
+        let name = dn?;
+        if let Some(patterns) = &self.allowed_dn {
+            if !patterns.iter().any(|p| pattern_matches(p, &name)) {
+                return None;
+            }
+        }
+        Some(Some(name))
+    }
+}
+
+/// libvirtd's sanity check of its own certificate: issued by the CA,
+/// valid now, for a TLS server.
+fn check_server_certificate(
+    chain: &[CertificateDer<'static>],
+    roots: &RootCertStore,
+    provider: &rustls::crypto::CryptoProvider,
+    files: &PkiFiles,
+) -> Result<(), ServerTlsError> {
+    let refused = |source| ServerTlsError::CertificateNotFromCa {
+        certificate: files.cert.clone(),
+        ca: files.cacert.clone(),
+        source,
+    };
+    let (end, intermediates) = chain
+        .split_first()
+        .ok_or_else(|| ServerTlsError::EmptyFile {
+            file: PkiFile::ServerCertificate,
+            path: files.cert.clone(),
+        })?;
+    let parsed = rustls::server::ParsedCertificate::try_from(end).map_err(refused)?;
+    rustls::client::verify_server_cert_signed_by_trust_anchor(
+        &parsed,
+        roots,
+        intermediates,
+        UnixTime::now(),
+        provider.signature_verification_algorithms.all,
+    )
+    .map_err(refused)
+}
+
+fn read(path: &Path, file: PkiFile) -> Result<Vec<u8>, ServerTlsError> {
+    read_regular(path, MAX_PKI_FILE_SIZE).map_err(|e| ServerTlsError::ReadFile {
+        file,
+        path: path.to_owned(),
+        source: Arc::new(e.into_io(MAX_PKI_FILE_SIZE)),
+    })
+}
+
+fn bad_pem(
+    path: &Path,
+    file: PkiFile,
+) -> impl Fn(rustls::pki_types::pem::Error) -> ServerTlsError + '_ {
+    move |e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => ServerTlsError::EmptyFile {
+            file,
+            path: path.to_owned(),
+        },
+        e => ServerTlsError::InvalidPem {
+            file,
+            path: path.to_owned(),
+            source: Arc::new(e),
+        },
+    }
+}
+
+fn load_roots(path: &Path) -> Result<RootCertStore, ServerTlsError> {
+    let file = PkiFile::CaCertificate;
+    let pem = read(path, file)?;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(bad_pem(path, file))?;
+        roots
+            .add(cert)
+            .map_err(|source| ServerTlsError::InvalidCaCertificate {
+                path: path.to_owned(),
+                source,
+            })?;
+    }
+    if roots.is_empty() {
+        return Err(ServerTlsError::EmptyFile {
+            file,
+            path: path.to_owned(),
+        });
+    }
+    Ok(roots)
+}
+
+fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, ServerTlsError> {
+    let file = PkiFile::RevocationList;
+    let pem = read(path, file)?;
+    CertificateRevocationListDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad_pem(path, file))
+}
+
+fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerTlsError> {
+    let file = PkiFile::ServerCertificate;
+    let pem = read(path, file)?;
+    let chain = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad_pem(path, file))?;
+    if chain.is_empty() {
+        return Err(ServerTlsError::EmptyFile {
+            file,
+            path: path.to_owned(),
+        });
+    }
+    Ok(chain)
+}
+
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, ServerTlsError> {
+    let file = PkiFile::ServerKey;
+    let pem = read(path, file)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(bad_pem(path, file))
+}
+
+/// What the handshake does with a client's certificate, as GnuTLS with
+/// `GNUTLS_CERT_REQUEST`: ask for one (naming the CA), check that the
+/// client holds its key, and leave the rest to the check after the
+/// handshake, so that a refused client learns it as from libvirtd (the
+/// connection closing instead of the `1`).
+#[derive(Debug)]
+struct RequestCertificate {
+    hints: Vec<DistinguishedName>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for RequestCertificate {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// GLib's `g_pattern_match_simple`, which libvirtd matches the allowed
+/// list with: `*` matches any text (none included), `?` any one
+/// character, everything else itself.
+fn pattern_matches(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    // Where the last `*` was, and the text position it has taken up to.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                // Let the last `*` take one more character.
+                Some((sp, st)) => {
+                    star = Some((sp, st + 1));
+                    pi = sp + 1;
+                    ti = st + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_as_glib_does() {
+        let dn = "C=GB,O=Example,CN=client.example.com";
+        for (pattern, matches) in [
+            ("C=GB,O=Example,CN=client.example.com", true),
+            ("C=GB,O=Example,CN=*", true),
+            ("*", true),
+            ("*CN=client*", true),
+            ("C=GB,O=Example,CN=client.example.co?", true),
+            ("C=GB,O=Example,CN=client.example.co", false),
+            ("C=GB,O=Example,CN=?", false),
+            ("C=GB,O=Other,CN=*", false),
+            ("", false),
+            ("**.com", true),
+            ("*.org", false),
+        ] {
+            assert_eq!(pattern_matches(pattern, dn), matches, "{pattern}");
+        }
+        assert!(pattern_matches("", ""));
+        assert!(pattern_matches("*", ""));
+        assert!(!pattern_matches("?", ""));
+        // `?` is one character, not one byte.
+        assert!(pattern_matches("O=Zo?", "O=Zoë"));
+        assert!(!pattern_matches("O=Zo??", "O=Zoë"));
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let dir = crate::local_file::TempDir::new("server-tls");
+        match ServerTls::from_dir(dir.path()) {
+            Err(ServerTlsError::ReadFile {
+                file: PkiFile::CaCertificate,
+                path,
+                ..
+            }) => assert_eq!(path, dir.path().join("cacert.pem")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
