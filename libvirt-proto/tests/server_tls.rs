@@ -64,9 +64,13 @@ struct Listening {
 
 impl Listening {
     async fn start(tls: Option<ServerTls>) -> Listening {
+        Listening::start_with(tls, ServerOptions::default()).await
+    }
+
+    async fn start_with(tls: Option<ServerTls>, options: ServerOptions) -> Listening {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = Server::new(Typed(WhoAmI), ServerOptions::default());
+        let server = Server::new(Typed(WhoAmI), options);
         let task = tokio::spawn(async move {
             match tls {
                 Some(tls) => server.serve_tls(listener, tls).await,
@@ -191,6 +195,25 @@ async fn clients_libvirtds_checks_refuse_are_disconnected() {
     // One from a CA the server does not trust.
     let stranger = pki.client_folder("stranger", "/O=lvp/CN=stranger", "ca2");
     assert!(refused(&server.tls_uri(&stranger)).await);
+    // One for TLS servers only; one whose critical key usage leaves out
+    // key encipherment (libvirtd refuses both).
+    for (name, ext) in [
+        ("server-only", "extendedKeyUsage = serverAuth\n"),
+        ("sign-only", "keyUsage = critical, digitalSignature\n"),
+    ] {
+        let file = format!("{name}.ext");
+        std::fs::write(pki.dir.join(&file), ext).unwrap();
+        let subj = format!("/O=lvp/CN={name}");
+        let dir = pki.client_folder_with(name, &subj, "ca", &file);
+        assert!(refused(&server.tls_uri(&dir)).await, "{name}");
+    }
+    // Key usage not marked critical: let in, as libvirtd lets it in.
+    std::fs::write(pki.dir.join("lax.ext"), "keyUsage = digitalSignature\n").unwrap();
+    let lax = pki.client_folder_with("lax", "/O=lvp/CN=lax", "ca", "lax.ext");
+    assert_eq!(
+        who_am_i(&server.tls_uri(&lax)).await,
+        "O=lvp,CN=lax|127.0.0.1"
+    );
     // The trusted client is still served.
     who_am_i(&server.tls_uri(&pki.path("client"))).await;
 
@@ -227,23 +250,30 @@ async fn clients_libvirtds_checks_refuse_are_disconnected() {
 }
 
 #[tokio::test]
-async fn without_verification_every_client_is_served() {
+async fn without_verification_every_client_is_served_and_only_checked_ones_named() {
     let Some(pki) = Pki::new("srv-no-verify", ServerNames::San) else {
         return;
     };
     let tls = ServerTls::from_dir(server_dir(&pki))
         .unwrap()
-        .with_client_verification(false)
-        .with_allowed_dn_list(["nobody"]);
-    let server = Listening::start(Some(tls)).await;
+        .with_client_verification(false);
+    let server = Listening::start(Some(tls.clone())).await;
     assert_eq!(
         who_am_i(&server.tls_uri(&pki.path("no-cert"))).await,
         "-|127.0.0.1"
     );
+    // A name nobody vouches for is not given to the service.
     let stranger = pki.client_folder("stranger", "/O=lvp/CN=stranger", "ca2");
+    assert_eq!(who_am_i(&server.tls_uri(&stranger)).await, "-|127.0.0.1");
     assert_eq!(
-        who_am_i(&server.tls_uri(&stranger)).await,
-        "O=lvp,CN=stranger|127.0.0.1"
+        who_am_i(&server.tls_uri(&pki.path("client"))).await,
+        "O=lvp,CN=client|127.0.0.1"
+    );
+    // Nor one off the allowed list.
+    let listed = Listening::start(Some(tls.with_allowed_dn_list(["nobody"]))).await;
+    assert_eq!(
+        who_am_i(&listed.tls_uri(&pki.path("client"))).await,
+        "-|127.0.0.1"
     );
 }
 
@@ -264,6 +294,28 @@ async fn a_handshake_never_finished_is_dropped() {
         .await
         .expect("the server keeps a silent client");
     assert_eq!(read.unwrap(), 0, "the server wrote to a silent client");
+
+    // Without authentication to wait for, handshakes in progress are not
+    // clients waiting to authenticate: a few silent ones do not stop the
+    // server accepting others.
+    let tls = ServerTls::from_dir(server_dir(&pki))
+        .unwrap()
+        .with_handshake_timeout(Duration::from_secs(120));
+    let options = ServerOptions::default().with_max_anonymous_clients(1);
+    let server = Listening::start_with(Some(tls), options).await;
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+                .await
+                .unwrap(),
+        );
+    }
+    let uri = server.tls_uri(&pki.path("client"));
+    let seen = tokio::time::timeout(Duration::from_secs(30), who_am_i(&uri))
+        .await
+        .expect("silent handshakes keep the client out");
+    assert_eq!(seen, "O=lvp,CN=client|127.0.0.1");
 }
 
 #[tokio::test]
@@ -311,6 +363,43 @@ async fn a_server_certificate_must_be_the_cas_and_match_its_key() {
             ..
         }) => {}
         other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_priority_string_limits_what_the_server_speaks() {
+    let Some(pki) = Pki::new("srv-priority", ServerNames::San) else {
+        return;
+    };
+    let tls = ServerTls::from_dir(server_dir(&pki)).unwrap();
+    for (priority, refused) in [
+        ("NONE", "neither TLS 1.2"),
+        ("NORMAL:-CIPHER-ALL", "no cipher"),
+    ] {
+        match tls.clone().with_priority(priority) {
+            Err(
+                e @ (ServerTlsError::NoProtocolVersion { .. }
+                | ServerTlsError::NoCipherSuite { .. }),
+            ) => {
+                assert!(e.to_string().contains(refused), "{e}")
+            }
+            other => panic!("{priority}: {other:?}"),
+        }
+    }
+    let only = tls
+        .with_priority("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM")
+        .unwrap();
+    let server = Listening::start(Some(only)).await;
+    let uri = server.tls_uri(&pki.path("client"));
+    assert_eq!(who_am_i(&uri).await, "O=lvp,CN=client|127.0.0.1");
+    // A client that will not speak TLS 1.2, or AES-256-GCM, finds nothing
+    // in common.
+    for priority in ["NORMAL:-VERS-TLS1.2", "NORMAL:-CIPHER-ALL:%2BAES-128-GCM"] {
+        let uri = format!("{uri}&tls_priority={priority}");
+        match connect(&uri).await {
+            Err(ClientError::Tls(TlsError::Handshake { .. })) => {}
+            other => panic!("{priority}: {:?}", other.map(|_| ())),
+        }
     }
 }
 

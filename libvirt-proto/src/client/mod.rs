@@ -72,7 +72,6 @@ mod reconnect;
 mod sasl;
 mod stream;
 mod tls;
-mod tls_priority;
 mod trace;
 mod transport;
 mod typed_events;

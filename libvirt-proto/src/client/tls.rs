@@ -30,13 +30,13 @@ use rustls::pki_types::{
 };
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::tls_priority::Priority;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::local_file::read_regular;
+use crate::pki::priority::{Priority, PriorityError};
 use crate::pki::{self, der, PkiFile, PkiFiles, Role, MAX_PKI_FILE_SIZE};
 use crate::uri::ConnectUri;
 
@@ -357,7 +357,13 @@ pub(crate) async fn connect(
     );
     let no_verify = uri.params.no_verify;
     let priority = uri.params.tls_priority.as_deref();
-    let (versions, provider) = Priority::parse(priority).apply(priority)?;
+    let (versions, provider) = Priority::parse(priority).apply().map_err(|e| {
+        let priority = priority.unwrap_or_default().to_owned();
+        match e {
+            PriorityError::NoProtocolVersion => TlsError::NoProtocolVersion { priority },
+            PriorityError::NoCipherSuite => TlsError::NoCipherSuite { priority },
+        }
+    })?;
     // File I/O, off the runtime: the connect timeout stays in force.
     let cacert = files.cacert.clone();
     let loaded = tokio::task::spawn_blocking(move || {

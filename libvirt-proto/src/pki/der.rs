@@ -40,18 +40,23 @@ pub(super) fn elements(mut input: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
 pub(super) const SEQUENCE: u8 = 0x30;
 pub(super) const SET: u8 = 0x31;
 pub(super) const OID: u8 = 0x06;
+const BOOLEAN: u8 = 0x01;
+const BIT_STRING: u8 = 0x03;
+const OCTET_STRING: u8 = 0x04;
 /// `[3]` EXPLICIT, around the extensions.
 const EXTENSIONS: u8 = 0xa3;
 /// `[0]` EXPLICIT, around the version.
 const VERSION: u8 = 0xa0;
 /// 2.5.29.17, subjectAltName.
 const SAN: &[u8] = &[0x55, 0x1d, 0x11];
+/// 2.5.29.15, keyUsage.
+const KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
 /// 2.5.4.3, commonName.
 pub(super) const CN: &[u8] = &[0x55, 0x04, 0x03];
 
-/// A certificate's subject Name (its contents) and whether it has a
-/// subjectAltName extension.
-pub(super) fn subject(cert: &[u8]) -> Option<(&[u8], bool)> {
+/// A certificate's subject Name (its contents) and its extensions (the
+/// contents of their SEQUENCE, empty when it has none).
+fn subject_and_extensions(cert: &[u8]) -> Option<(&[u8], &[u8])> {
     let (SEQUENCE, cert, _) = element(cert)? else {
         return None;
     };
@@ -67,23 +72,78 @@ pub(super) fn subject(cert: &[u8]) -> Option<(&[u8], bool)> {
     if tag != SEQUENCE {
         return None;
     }
-    let mut has_san = false;
     for (tag, contents) in fields {
-        if tag != EXTENSIONS {
-            continue;
-        }
-        let (SEQUENCE, list, _) = element(contents)? else {
-            return None;
-        };
-        for (_, ext) in elements(list) {
-            match elements(ext).next() {
-                Some((OID, SAN)) => has_san = true,
-                Some(_) => {}
-                None => return None,
-            }
+        if tag == EXTENSIONS {
+            let (SEQUENCE, list, _) = element(contents)? else {
+                return None;
+            };
+            return Some((subject, list));
         }
     }
+    Some((subject, &[]))
+}
+
+/// One extension: its OID, whether it is critical, and its value (the
+/// OCTET STRING's contents).
+fn extension(ext: &[u8]) -> Option<(&[u8], bool, &[u8])> {
+    let mut parts = elements(ext);
+    let (OID, oid) = parts.next()? else {
+        return None;
+    };
+    let (critical, value) = match parts.next()? {
+        (BOOLEAN, flag) => (flag.first().is_some_and(|&b| b != 0), parts.next()?),
+        other => (false, other),
+    };
+    match value {
+        (OCTET_STRING, value) => Some((oid, critical, value)),
+        _ => None,
+    }
+}
+
+/// A certificate's subject Name (its contents) and whether it has a
+/// subjectAltName extension.
+pub(super) fn subject(cert: &[u8]) -> Option<(&[u8], bool)> {
+    let (subject, extensions) = subject_and_extensions(cert)?;
+    let mut has_san = false;
+    for (_, ext) in elements(extensions) {
+        let (oid, ..) = extension(ext)?;
+        has_san |= oid == SAN;
+    }
     Some((subject, has_san))
+}
+
+/// What a certificate's key usage extension allows, of what libvirtd
+/// looks at.
+#[cfg_attr(not(feature = "server-tls"), allow(dead_code))]
+pub(crate) struct KeyUsage {
+    pub digital_signature: bool,
+    pub key_encipherment: bool,
+    pub critical: bool,
+}
+
+/// The certificate's key usage: `Some(None)` when it has no such
+/// extension, `None` when it cannot be read.
+#[cfg_attr(not(feature = "server-tls"), allow(dead_code))]
+pub(crate) fn key_usage(cert: &[u8]) -> Option<Option<KeyUsage>> {
+    let (_, extensions) = subject_and_extensions(cert)?;
+    for (_, ext) in elements(extensions) {
+        let (oid, critical, value) = extension(ext)?;
+        if oid != KEY_USAGE {
+            continue;
+        }
+        // A BIT STRING: the count of unused bits, then the bits, the
+        // first (digitalSignature) the highest of the first byte.
+        let (BIT_STRING, bits, _) = element(value)? else {
+            return None;
+        };
+        let first = bits.get(1).copied().unwrap_or(0);
+        return Some(Some(KeyUsage {
+            digital_signature: first & 0x80 != 0,
+            key_encipherment: first & 0x20 != 0,
+            critical,
+        }));
+    }
+    Some(None)
 }
 
 /// The subject Name's contents when the certificate has no

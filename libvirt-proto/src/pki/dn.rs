@@ -6,57 +6,78 @@ use std::fmt::Write;
 
 use super::der::{element, subject, CN, OID, SEQUENCE, SET};
 
-/// The attribute names GnuTLS writes (by their DER-encoded OIDs); others
-/// are written as dotted numbers.
-const NAMES: &[(&[u8], &str)] = &[
-    (&[0x55, 0x04, 0x06], "C"),
-    (&[0x55, 0x04, 0x08], "ST"),
-    (&[0x55, 0x04, 0x07], "L"),
-    (&[0x55, 0x04, 0x0a], "O"),
-    (&[0x55, 0x04, 0x0b], "OU"),
-    (CN, "CN"),
-    (&[0x55, 0x04, 0x09], "street"),
-    (&[0x55, 0x04, 0x0c], "title"),
-    (&[0x55, 0x04, 0x0d], "description"),
-    (&[0x55, 0x04, 0x05], "serialNumber"),
-    (&[0x55, 0x04, 0x04], "surName"),
-    (&[0x55, 0x04, 0x2a], "givenName"),
-    (&[0x55, 0x04, 0x2b], "initials"),
-    (&[0x55, 0x04, 0x2c], "generationQualifier"),
-    (&[0x55, 0x04, 0x2e], "dnQualifier"),
-    (&[0x55, 0x04, 0x41], "pseudonym"),
-    (&[0x55, 0x04, 0x11], "postalCode"),
-    (&[0x55, 0x04, 0x29], "name"),
-    (&[0x55, 0x04, 0x0f], "businessCategory"),
+/// The string type GnuTLS expects of an attribute's value.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// PrintableString only.
+    Printable,
+    /// IA5String only.
+    Ia5,
+    /// X.520's DirectoryString: TeletexString, PrintableString,
+    /// UniversalString, UTF8String or BMPString.
+    Directory,
+}
+
+use Kind::{Directory, Ia5, Printable};
+
+/// The attributes GnuTLS has names for (by their DER-encoded OIDs), with
+/// the type it expects; others are written as dotted numbers.
+const NAMES: &[(&[u8], &str, Kind)] = &[
+    (&[0x55, 0x04, 0x06], "C", Printable),
+    (&[0x55, 0x04, 0x08], "ST", Directory),
+    (&[0x55, 0x04, 0x07], "L", Directory),
+    (&[0x55, 0x04, 0x0a], "O", Directory),
+    (&[0x55, 0x04, 0x0b], "OU", Directory),
+    (CN, "CN", Directory),
+    (&[0x55, 0x04, 0x09], "street", Directory),
+    (&[0x55, 0x04, 0x0c], "title", Directory),
+    (&[0x55, 0x04, 0x0d], "description", Directory),
+    (&[0x55, 0x04, 0x05], "serialNumber", Printable),
+    (&[0x55, 0x04, 0x14], "telephoneNumber", Printable),
+    (&[0x55, 0x04, 0x04], "surName", Directory),
+    (&[0x55, 0x04, 0x2a], "givenName", Directory),
+    (&[0x55, 0x04, 0x2b], "initials", Directory),
+    (&[0x55, 0x04, 0x2c], "generationQualifier", Directory),
+    (&[0x55, 0x04, 0x2e], "dnQualifier", Printable),
+    (&[0x55, 0x04, 0x41], "pseudonym", Directory),
+    (&[0x55, 0x04, 0x11], "postalCode", Directory),
+    (&[0x55, 0x04, 0x29], "name", Directory),
+    (&[0x55, 0x04, 0x0f], "businessCategory", Directory),
     (
         &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19],
         "DC",
+        Ia5,
     ),
     (
         &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01],
         "UID",
+        Directory,
     ),
     (
         &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01],
         "EMAIL",
+        Ia5,
     ),
     (
         &[
             0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x3c, 0x02, 0x01, 0x01,
         ],
         "jurisdictionOfIncorporationLocalityName",
+        Directory,
     ),
     (
         &[
             0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x3c, 0x02, 0x01, 0x02,
         ],
         "jurisdictionOfIncorporationStateOrProvinceName",
+        Directory,
     ),
     (
         &[
             0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x3c, 0x02, 0x01, 0x03,
         ],
         "jurisdictionOfIncorporationCountryName",
+        Printable,
     ),
 ];
 
@@ -65,10 +86,12 @@ const NAMES: &[(&[u8], &str)] = &[
 /// `virt-pki-query-dn` prints: the relative names in the certificate's
 /// order joined by `,` (the attributes of one joined by `+`), each
 /// `NAME=value` with RFC 4514's escapes. An attribute GnuTLS has no name
-/// for is its dotted OID and `#` with the hex of its whole DER value; a
-/// value that is not text is `\#` with the hex of its contents. `None`
-/// when the certificate cannot be walked or a value holds a NUL (GnuTLS
-/// fails then too).
+/// for, or a value not of the type GnuTLS expects for its attribute (or
+/// holding a NUL), is `#` with the hex of the whole DER value; a
+/// UniversalString or a TeletexString that is not printable ASCII is `\#`
+/// with the hex of its contents. Bytes that are not UTF-8 are replaced
+/// (GnuTLS copies them as they are). `None` when the certificate cannot be
+/// walked or its subject is empty (GnuTLS fails then too).
 pub(crate) fn distinguished_name(cert: &[u8]) -> Option<String> {
     let (name, _) = subject(cert)?;
     let mut out = String::new();
@@ -99,22 +122,16 @@ pub(crate) fn distinguished_name(cert: &[u8]) -> Option<String> {
                 (true, _) => ",",
             });
             first = false;
-            match NAMES.iter().find(|(known, _)| *known == oid) {
-                Some((_, name)) => {
+            match NAMES.iter().find(|(known, ..)| *known == oid) {
+                Some((_, name, kind)) => {
                     out.push_str(name);
                     out.push('=');
-                    match text(tag, contents) {
-                        Some(s) => escape(&s, &mut out)?,
-                        None => {
-                            out.push_str("\\#");
-                            hex(contents, &mut out);
-                        }
-                    }
+                    write_value(*kind, tag, contents, value, &mut out);
                 }
                 None => {
                     dotted(oid, &mut out)?;
-                    out.push_str("=#");
-                    hex(value, &mut out);
+                    out.push('=');
+                    whole_in_hex(value, &mut out);
                 }
             }
         }
@@ -124,44 +141,64 @@ pub(crate) fn distinguished_name(cert: &[u8]) -> Option<String> {
         }
         rdns += 1;
     }
-    Some(out)
+    (rdns > 0).then_some(out)
 }
 
-/// A string value as text, for the string types GnuTLS decodes; `None`
-/// for any other type or bytes that are not text of their type.
-fn text(tag: u8, contents: &[u8]) -> Option<String> {
-    match tag {
-        // UTF8String, PrintableString, IA5String, VisibleString,
-        // NumericString.
-        0x0c | 0x13 | 0x16 | 0x1a | 0x12 => String::from_utf8(contents.to_vec()).ok(),
-        // TeletexString: taken only when it is printable ASCII.
-        0x14 => contents
-            .iter()
-            .all(|b| (0x20..0x7f).contains(b))
-            .then(|| String::from_utf8_lossy(contents).into_owned()),
-        // BMPString: UCS-2, big-endian.
-        0x1e => {
-            if contents.len() % 2 != 0 {
-                return None;
-            }
+/// Appends a value of an attribute GnuTLS knows: `whole` is its DER
+/// encoding, `tag` and `contents` its parts.
+fn write_value(kind: Kind, tag: u8, contents: &[u8], whole: &[u8], out: &mut String) {
+    const UTF8: u8 = 0x0c;
+    const PRINTABLE: u8 = 0x13;
+    const TELETEX: u8 = 0x14;
+    const IA5: u8 = 0x16;
+    const UNIVERSAL: u8 = 0x1c;
+    const BMP: u8 = 0x1e;
+    let text = match (kind, tag) {
+        (Printable, PRINTABLE) | (Ia5, IA5) | (Directory, PRINTABLE | UTF8) => {
+            String::from_utf8_lossy(contents).into_owned()
+        }
+        // Taken as text only when it is printable ASCII.
+        (Directory, TELETEX) if contents.iter().all(|b| (0x20..=0x7e).contains(b)) => {
+            String::from_utf8_lossy(contents).into_owned()
+        }
+        (Directory, TELETEX | UNIVERSAL) => {
+            out.push_str("\\#");
+            hex(contents, out);
+            return;
+        }
+        // UCS-2, big-endian; a last odd byte is left out, as GnuTLS does.
+        (Directory, BMP) => {
             let units = contents
                 .chunks_exact(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]]));
             char::decode_utf16(units)
-                .collect::<Result<String, _>>()
-                .ok()
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect()
         }
-        _ => None,
+        _ => {
+            whole_in_hex(whole, out);
+            return;
+        }
+    };
+    if text.contains('\0') {
+        whole_in_hex(whole, out);
+        return;
     }
+    escape(&text, out);
 }
 
-/// Appends `value` with RFC 4514's escapes, as GnuTLS writes them; `None`
-/// for a NUL.
-fn escape(value: &str, out: &mut String) -> Option<()> {
+/// `#` and the hex of a whole DER value: what GnuTLS writes for a value
+/// it does not read.
+fn whole_in_hex(whole: &[u8], out: &mut String) {
+    out.push('#');
+    hex(whole, out);
+}
+
+/// Appends `value` with RFC 4514's escapes, as GnuTLS writes them.
+fn escape(value: &str, out: &mut String) {
     let last = value.chars().count().saturating_sub(1);
     for (i, c) in value.chars().enumerate() {
         let escaped = match c {
-            '\0' => return None,
             ',' | '+' | '"' | '\\' | '<' | '>' | ';' => true,
             '#' => i == 0,
             ' ' => i == 0 || i == last,
@@ -172,7 +209,6 @@ fn escape(value: &str, out: &mut String) -> Option<()> {
         }
         out.push(c);
     }
-    Some(())
 }
 
 fn hex(bytes: &[u8], out: &mut String) {
@@ -219,8 +255,13 @@ mod tests {
     /// needs otherwise: this walk reads the subject only).
     fn cert_with_subject(subject: &[u8]) -> Vec<u8> {
         fn wrap(tag: u8, contents: &[u8]) -> Vec<u8> {
-            assert!(contents.len() < 0x80);
-            [&[tag, contents.len() as u8][..], contents].concat()
+            let n = contents.len();
+            let len = match n {
+                0..0x80 => vec![n as u8],
+                0x80..0x100 => vec![0x81, n as u8],
+                _ => vec![0x82, (n >> 8) as u8, n as u8],
+            };
+            [&[tag][..], &len, contents].concat()
         }
         let empty = wrap(SEQUENCE, &[]);
         let tbs = [
@@ -261,28 +302,49 @@ mod tests {
         );
     }
 
+    /// Each case as `virt-pki-query-dn` (GnuTLS 3.7) printed it for a
+    /// certificate with that subject.
     #[test]
-    fn unknown_attributes_and_values_in_hex() {
-        // 1.2.3.4, and a TeletexString that is not ASCII.
+    fn values_gnutls_does_not_read_are_in_hex() {
+        const C: &[u8] = &[0x55, 0x04, 0x06];
+        const DC: &[u8] = &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19];
         let subject = [
+            // An attribute GnuTLS has no name for.
             rdn(&[(&[0x2a, 0x03, 0x04], 0x13, b"odd")]),
+            // Not printable ASCII in a TeletexString; a UniversalString.
             rdn(&[(O, 0x14, b"Zo\xeb")]),
+            rdn(&[(O, 0x1c, b"clientY")]),
+            // Printable ASCII in a TeletexString.
+            rdn(&[(O, 0x14, b"clientY")]),
+            // A BMPString.
             rdn(&[(CN, 0x1e, &[0, b'Z', 0, 0xeb])]),
+            // A country as UTF8String, a DC as PrintableString, a common
+            // name as IA5String or VisibleString: not the expected type.
+            rdn(&[(C, 0x0c, b"GB")]),
+            rdn(&[(DC, 0x13, b"dcZ")]),
+            rdn(&[(CN, 0x16, b"clientY")]),
+            rdn(&[(CN, 0x1a, b"clientY")]),
+            // A NUL.
+            rdn(&[(O, 0x0c, b"lvp\0")]),
         ]
         .concat();
         assert_eq!(
             distinguished_name(&cert_with_subject(&subject)).as_deref(),
-            Some("1.2.3.4=#13036f6464,O=\\#5a6feb,CN=Zë")
+            Some(
+                "1.2.3.4=#13036f6464,O=\\#5a6feb,O=\\#636c69656e7459,O=clientY,CN=Zë,\
+                 C=#0c024742,DC=#130364635a,CN=#1607636c69656e7459,CN=#1a07636c69656e7459,\
+                 O=#0c046c767000"
+            )
         );
     }
 
     #[test]
     fn broken_names_give_none() {
-        // A NUL, an empty RDN, a truncated OID.
+        // An empty RDN, a truncated OID, an empty subject.
         for subject in [
-            rdn(&[(CN, 0x0c, b"a\0b")]),
             vec![SET, 0],
             rdn(&[(&[0x2a, 0x83], 0x0c, b"x")]),
+            Vec::new(),
         ] {
             assert_eq!(distinguished_name(&cert_with_subject(&subject)), None);
         }

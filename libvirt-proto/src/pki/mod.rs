@@ -1,11 +1,13 @@
 //! What both TLS ends share (features `client` and `server-tls`): where
-//! libvirt looks for its certificate files, how large they may be, and
+//! libvirt looks for its certificate files, how large they may be, GnuTLS
+//! priority strings ([`priority`]), and
 //! just enough DER to read a certificate's subject ([`der`]) and write
 //! its distinguished name as GnuTLS does (`dn`).
 
 pub(crate) mod der;
 #[cfg(feature = "server-tls")]
 pub(crate) mod dn;
+pub(crate) mod priority;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

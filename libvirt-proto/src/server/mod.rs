@@ -180,11 +180,12 @@ pub struct ServerOptions {
     /// Clients served at once (at least 1); more wait to be accepted
     /// (libvirtd's `max_clients`).
     pub max_clients: usize,
-    /// Clients of [`Server::serve_unix`] that have not authenticated yet
-    /// (at least 1); while that many wait, no more are accepted, so clients
-    /// that never authenticate cannot take every place (libvirtd's
-    /// `max_anonymous_clients`). Without [`ServerOptions::auth`], clients
-    /// are authenticated from the start.
+    /// Clients of a listener that have not authenticated yet (at least 1;
+    /// a TLS client counts from its handshake on); while that many wait, no
+    /// more are accepted, so clients that never authenticate cannot take
+    /// every place (libvirtd's `max_anonymous_clients`). Without
+    /// [`ServerOptions::auth`], clients are authenticated from the start
+    /// and none counts.
     pub max_anonymous_clients: usize,
     /// Pings a silent client every interval and drops it after this many
     /// unanswered pings (libvirtd's `keepalive_interval` and
@@ -321,9 +322,11 @@ impl Peer {
     }
 
     /// The distinguished name of the certificate a client of
-    /// [`Server::serve_tls`] presented, as `virt-pki-query-dn` prints it
+    /// `Server::serve_tls` presented, as `virt-pki-query-dn` prints it
     /// (`C=GB,O=Example,CN=client`): what libvirtd knows the client by.
-    /// `None` without TLS or without a certificate.
+    /// Given only for a certificate that passed every check (also when
+    /// the server does not require them); `None` without TLS, without a
+    /// certificate, or for one that did not pass.
     pub fn certificate_dn(&self) -> Option<&str> {
         self.info.certificate_dn.as_deref()
     }
@@ -517,8 +520,15 @@ impl<S: Service> Server<S> {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 return Ok(());
             };
-            let Ok(unauthenticated) = anonymous.clone().acquire_owned().await else {
-                return Ok(());
+            // As libvirtd, clients count as not yet authenticated only when
+            // there is something to authenticate: without, a TLS client's
+            // handshake holds a client's place only.
+            let unauthenticated = match self.options.auth {
+                Authentication::None => None,
+                _ => match anonymous.clone().acquire_owned().await {
+                    Ok(permit) => Some(permit),
+                    Err(_) => return Ok(()),
+                },
             };
             let accepted = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -538,7 +548,7 @@ impl<S: Service> Server<S> {
                         pid: c.pid(),
                     });
                     tokio::spawn(async move {
-                        server.serve(stream, info, Some(unauthenticated)).await;
+                        server.serve(stream, info, unauthenticated).await;
                         drop(slot);
                     });
                 }
@@ -552,14 +562,14 @@ impl<S: Service> Server<S> {
                         tokio::spawn(async move {
                             if let Some((stream, dn)) = tls.accept(stream).await {
                                 info.certificate_dn = dn.map(Arc::from);
-                                server.serve(stream, info, Some(unauthenticated)).await;
+                                server.serve(stream, info, unauthenticated).await;
                             }
                             drop(slot);
                         });
                         continue;
                     }
                     tokio::spawn(async move {
-                        server.serve(stream, info, Some(unauthenticated)).await;
+                        server.serve(stream, info, unauthenticated).await;
                         drop(slot);
                     });
                 }

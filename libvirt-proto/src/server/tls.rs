@@ -5,7 +5,8 @@
 //!   (with any intermediates after it) and its key, found as libvirtd
 //!   finds them ([`ServerTls::locate`]) or named. The certificate must
 //!   chain to the CA and be valid for a TLS server now, and the key must
-//!   be its key, or nothing is served (libvirtd's sanity check).
+//!   be its key, or nothing is served (libvirtd's sanity check, which it
+//!   has a setting to skip and this has not).
 //! - Clients are asked for a certificate. After the handshake, as
 //!   libvirtd, the server checks it: it must chain to the CA, not be
 //!   revoked, be valid now and allowed for a TLS client; and with an
@@ -18,10 +19,22 @@
 //!   TLS confirmation").
 //! - Without verification ([`ServerTls::with_client_verification`],
 //!   libvirtd's `tls_no_verify_certificate`) every client that completes
-//!   the handshake is served.
+//!   the handshake is served (its certificate's name is still given only
+//!   when the certificate passes the checks).
+//! - Protocol versions and ciphers: TLS 1.2 and 1.3 with *ring*'s suites,
+//!   or what a GnuTLS priority string leaves
+//!   ([`ServerTls::with_priority`], libvirtd's `tls_priority`).
 //! - A handshake not done within [`ServerTls::with_handshake_timeout`]
-//!   (30 s by default) ends the connection, so clients that never finish
+//!   (10 s by default) ends the connection, so clients that never finish
 //!   one cannot hold their places.
+//!
+//! The checks are webpki's, with libvirtd's on top where they differ: a
+//! certificate whose extended key usage is marked and does not include
+//! TLS client use is refused (libvirtd only warns when that extension is
+//! not critical), and one whose key usage is critical must allow digital
+//! signatures and key encipherment (as libvirtd). The CA certificates
+//! themselves are taken as they are (libvirtd also checks their dates and
+//! usage at start).
 
 use std::fmt;
 use std::io;
@@ -42,18 +55,20 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 use crate::local_file::read_regular;
-use crate::pki::{self, dn, PkiFile, PkiFiles, Role, MAX_PKI_FILE_SIZE};
+use crate::pki::priority::{Priority, PriorityError};
+use crate::pki::{self, der, dn, PkiFile, PkiFiles, Role, MAX_PKI_FILE_SIZE};
 
 /// The byte that tells the client it was accepted.
 const ACCEPTED: u8 = 1;
 
 /// How long a client has for the handshake by default.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TLS listener's set-up: the server's identity and how clients are
 /// checked. Cheap to clone.
 #[derive(Clone)]
 pub struct ServerTls {
+    identity: Arc<Identity>,
     acceptor: TlsAcceptor,
     /// The full check of a client's certificate after the handshake.
     verifier: Arc<dyn ClientCertVerifier>,
@@ -130,6 +145,18 @@ pub enum ServerTlsError {
         /// Why.
         source: rustls::Error,
     },
+    /// The priority string leaves neither TLS 1.2 nor TLS 1.3
+    /// ([`ServerTls::with_priority`]).
+    NoProtocolVersion {
+        /// The priority string.
+        priority: String,
+    },
+    /// The priority string leaves no cipher suite or no key exchange
+    /// group.
+    NoCipherSuite {
+        /// The priority string.
+        priority: String,
+    },
     /// The server certificate and key do not go together, or rustls
     /// refused them.
     InvalidCertificate {
@@ -168,6 +195,15 @@ impl fmt::Display for ServerTlsError {
                 certificate.display(),
                 ca.display()
             ),
+            ServerTlsError::NoProtocolVersion { priority } => write!(
+                f,
+                "tls_priority '{priority}' allows neither TLS 1.2 nor TLS 1.3"
+            ),
+            ServerTlsError::NoCipherSuite { priority } => write!(
+                f,
+                "tls_priority '{priority}' leaves no cipher suite or key exchange group \
+                 this server speaks"
+            ),
             ServerTlsError::InvalidCertificate {
                 certificate, key, ..
             } => write!(
@@ -189,7 +225,9 @@ impl std::error::Error for ServerTlsError {
             | ServerTlsError::CertificateNotFromCa { source, .. }
             | ServerTlsError::InvalidCertificate { source, .. } => Some(source),
             ServerTlsError::InvalidRevocationList { source, .. } => Some(source),
-            ServerTlsError::EmptyFile { .. } => None,
+            ServerTlsError::EmptyFile { .. }
+            | ServerTlsError::NoProtocolVersion { .. }
+            | ServerTlsError::NoCipherSuite { .. } => None,
         }
     }
 }
@@ -215,7 +253,8 @@ impl ServerTls {
     }
 
     /// `cacert.pem`, `cacrl.pem` (when it exists), `servercert.pem` and
-    /// `serverkey.pem` in `dir`, as libvirtd with a `pkipath`.
+    /// `serverkey.pem` in `dir`: libvirt's names, as in a client's
+    /// `pkipath`.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<ServerTls, ServerTlsError> {
         ServerTls::load(&PkiFiles::in_dir(Role::Server, dir.as_ref()))
     }
@@ -261,6 +300,17 @@ impl ServerTls {
         self
     }
 
+    /// Restricts the protocol versions, ciphers and key exchanges to what
+    /// the GnuTLS priority string `priority` leaves (libvirtd's
+    /// `tls_priority`, such as `"NORMAL:-VERS-TLS1.2"`), among what rustls
+    /// speaks: the keywords are a client URI's `tls_priority=`'s
+    /// ([`Params::tls_priority`](crate::uri::Params::tls_priority)). A
+    /// string that leaves no version or no cipher suite is an error.
+    pub fn with_priority(mut self, priority: &str) -> Result<Self, ServerTlsError> {
+        self.acceptor = self.identity.acceptor(Some(priority))?;
+        Ok(self)
+    }
+
     /// How long a client has to complete the handshake
     /// ([`DEFAULT_HANDSHAKE_TIMEOUT`] unless set).
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
@@ -293,27 +343,18 @@ impl ServerTls {
                 path: files.cacrl.clone(),
                 source,
             })?;
-        let request = Arc::new(RequestCertificate {
-            hints: roots.subjects(),
-            algorithms: provider.signature_verification_algorithms,
+        let identity = Arc::new(Identity {
+            chain,
+            key,
+            request: Arc::new(RequestCertificate {
+                hints: roots.subjects(),
+                algorithms: provider.signature_verification_algorithms,
+            }),
+            files: files.clone(),
         });
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(rustls::ALL_VERSIONS)
-            .and_then(|b| {
-                b.with_client_cert_verifier(request)
-                    .with_single_cert(chain, key)
-            })
-            .map_err(|source| ServerTlsError::InvalidCertificate {
-                certificate: files.cert.clone(),
-                key: files.key.clone(),
-                source,
-            })?;
-        // No TLS 1.3 session tickets: libvirt's clients never resume, and
-        // GnuTLS's, reading the acceptance byte, takes a ticket arriving
-        // first for a failure ("Unable to read TLS confirmation").
-        config.send_tls13_tickets = 0;
         Ok(ServerTls {
-            acceptor: TlsAcceptor::from(Arc::new(config)),
+            acceptor: identity.acceptor(None)?,
+            identity,
             verifier,
             verify_clients: true,
             allowed_dn: None,
@@ -341,26 +382,75 @@ impl ServerTls {
             .flatten()
     }
 
-    /// libvirtd's check of a client after the handshake: `Some` with the
-    /// certificate's name (if any) when it is let in.
+    /// Whether a client is let in after the handshake: `Some` with its
+    /// certificate's name when the certificate passed every check, `None`
+    /// for a client refused.
     fn admit(&self, certs: Option<&[CertificateDer<'static>]>) -> Option<Option<String>> {
-        let end = certs.and_then(<[_]>::split_first);
-        let dn = end.and_then(|(cert, _)| dn::distinguished_name(cert));
-        if !self.verify_clients {
-            return Some(dn);
+        let checked = self.check(certs);
+        if self.verify_clients {
+            checked.map(Some)
+        } else {
+            Some(checked)
         }
-        let (cert, intermediates) = end?;
+    }
+
+    /// libvirtd's checks of a client's certificate: its name when it
+    /// passes them all.
+    fn check(&self, certs: Option<&[CertificateDer<'static>]>) -> Option<String> {
+        let (cert, intermediates) = certs?.split_first()?;
         self.verifier
             .verify_client_cert(cert, intermediates, UnixTime::now())
             .ok()?;
-        // GnuTLS cannot write such a name either: libvirtd refuses it.
-        let name = dn?;
-        if let Some(patterns) = &self.allowed_dn {
-            if !patterns.iter().any(|p| pattern_matches(p, &name)) {
+        if let Some(usage) = der::key_usage(cert)? {
+            if usage.critical && !(usage.digital_signature && usage.key_encipherment) {
                 return None;
             }
         }
-        Some(Some(name))
+        // A name GnuTLS cannot write either: libvirtd refuses it.
+        let name = dn::distinguished_name(cert)?;
+        match &self.allowed_dn {
+            Some(patterns) if !patterns.iter().any(|p| pattern_matches(p, &name)) => None,
+            _ => Some(name),
+        }
+    }
+}
+
+/// What the server presents and how it asks for a client certificate:
+/// enough to make its rustls configuration again with other versions and
+/// ciphers.
+struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    request: Arc<RequestCertificate>,
+    files: PkiFiles,
+}
+
+impl Identity {
+    /// An acceptor with what `priority` (a GnuTLS priority string) leaves.
+    fn acceptor(&self, priority: Option<&str>) -> Result<TlsAcceptor, ServerTlsError> {
+        let (versions, provider) = Priority::parse(priority).apply().map_err(|e| {
+            let priority = priority.unwrap_or_default().to_owned();
+            match e {
+                PriorityError::NoProtocolVersion => ServerTlsError::NoProtocolVersion { priority },
+                PriorityError::NoCipherSuite => ServerTlsError::NoCipherSuite { priority },
+            }
+        })?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&versions)
+            .and_then(|b| {
+                b.with_client_cert_verifier(self.request.clone())
+                    .with_single_cert(self.chain.clone(), self.key.clone_key())
+            })
+            .map_err(|source| ServerTlsError::InvalidCertificate {
+                certificate: self.files.cert.clone(),
+                key: self.files.key.clone(),
+                source,
+            })?;
+        // No TLS 1.3 session tickets: libvirt's clients never resume, and
+        // GnuTLS's, reading the acceptance byte, takes a ticket arriving
+        // first for a failure ("Unable to read TLS confirmation").
+        config.send_tls13_tickets = 0;
+        Ok(TlsAcceptor::from(Arc::new(config)))
     }
 }
 

@@ -195,6 +195,12 @@ impl Pki {
     /// certificate for `subj` issued by the CA of folder `ca` (`"ca"`, or
     /// `"ca2"` for one the server does not trust); returns its path.
     pub fn client_folder(&self, sub: &str, subj: &str, ca: &str) -> String {
+        self.client_folder_with(sub, subj, ca, "client.ext")
+    }
+
+    /// As [`Pki::client_folder`], the certificate's extensions from the
+    /// file `ext` of the folder.
+    pub fn client_folder_with(&self, sub: &str, subj: &str, ca: &str, ext: &str) -> String {
         std::fs::create_dir_all(self.dir.join(sub)).unwrap();
         self.make_leaf_by(
             ca,
@@ -202,7 +208,7 @@ impl Pki {
             &format!("{sub}/clientcert.pem"),
             &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
             subj,
-            "client.ext",
+            ext,
         );
         let cacert = self.dir.join("ca/cacert.pem");
         std::fs::copy(cacert, self.dir.join(sub).join("cacert.pem")).unwrap();
