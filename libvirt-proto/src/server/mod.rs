@@ -316,7 +316,7 @@ impl Peer {
     }
 
     /// The client's address, for a client of [`Server::serve_tcp`] or
-    /// [`Server::serve_tls`].
+    /// `Server::serve_tls`.
     pub fn address(&self) -> Option<std::net::SocketAddr> {
         self.info.address
     }
