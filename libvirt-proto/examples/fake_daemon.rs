@@ -10,6 +10,14 @@
 //! virsh -c 'test+unix:///default?socket=/tmp/fake-sock' start beta
 //! virsh -c 'test+unix:///default?socket=/tmp/fake-sock' event --event lifecycle --loop
 //! ```
+//!
+//! Or over plain TCP (no authentication, nothing encrypted: for a test
+//! network only):
+//!
+//! ```sh
+//! cargo run -p libvirt-proto --features server --example fake_daemon -- tcp:127.0.0.1:16509
+//! virsh -c 'test+tcp://127.0.0.1:16509/default' list --all
+//! ```
 
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -314,20 +322,34 @@ impl LxcService for Fake {}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let Some(path) = std::env::args().nth(1) else {
-        eprintln!("usage: fake_daemon SOCKET");
+    let Some(place) = std::env::args().nth(1) else {
+        eprintln!("usage: fake_daemon SOCKET | tcp:ADDRESS:PORT");
         return ExitCode::from(2);
     };
-    let listener = match tokio::net::UnixListener::bind(&path) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot listen on {path}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("serving a fake hypervisor on {path}");
     let server = Server::new(Typed(Fake::new()), ServerOptions::default());
-    match server.serve_unix(listener).await {
+    let served = match place.strip_prefix("tcp:") {
+        Some(address) => match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => {
+                println!("serving a fake hypervisor on tcp {address}");
+                server.serve_tcp(listener).await
+            }
+            Err(e) => {
+                eprintln!("cannot listen on {address}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => match tokio::net::UnixListener::bind(&place) {
+            Ok(listener) => {
+                println!("serving a fake hypervisor on {place}");
+                server.serve_unix(listener).await
+            }
+            Err(e) => {
+                eprintln!("cannot listen on {place}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("accepting failed: {e}");
