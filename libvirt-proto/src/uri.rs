@@ -166,7 +166,10 @@ pub struct Params {
     pub auth: Option<String>,
     /// `authfile=`: the `auth.conf` to read credentials from.
     pub authfile: Option<String>,
-    /// `no_sanity=1`: skip ssh's sanity checks (kept for compatibility).
+    /// `no_sanity=1`: skip libvirt's sanity check of the `tls` transport's
+    /// files before connecting (each CA certificate in date, a CA, allowed
+    /// to sign; the client certificate the CA's, in date, for a TLS
+    /// client). The server's certificate is verified all the same.
     pub no_sanity: bool,
     /// Every parameter as the URI gives it, in order, name and value
     /// decoded: those the remote driver does not take (a driver's own)

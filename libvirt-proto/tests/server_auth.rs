@@ -112,9 +112,13 @@ impl Drop for Running {
 /// A client of raw frames: this crate's engine makes the calls, and the
 /// test reads the answers as they come.
 struct Raw {
-    sock: tokio::net::UnixStream,
+    sock: Box<dyn Stream>,
     engine: ClientEngine,
 }
+
+/// A connection to the server.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
 
 /// A call's answer, by serial.
 type Answer = (u32, Result<Vec<u8>, CallError>);
@@ -124,8 +128,12 @@ impl Raw {
         let sock = tokio::net::UnixStream::connect(server.dir.join("sock"))
             .await
             .unwrap();
+        Raw::over(sock)
+    }
+
+    fn over(sock: impl Stream + 'static) -> Raw {
         Raw {
-            sock,
+            sock: Box::new(sock),
             engine: ClientEngine::new(Instant::now()),
         }
     }
@@ -310,6 +318,62 @@ async fn a_failed_exchange_ends_the_connection() {
         "{e:?}"
     );
     assert!(raw.closed().await);
+}
+
+/// A client of raw frames to a server of `auth` on plain TCP.
+async fn over_tcp(auth: Authentication) -> (Raw, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = Server::new(Typed(WhoAmI), ServerOptions::default().with_auth(auth));
+    let task = tokio::spawn(async move { server.serve_tcp(listener).await });
+    let sock = tokio::net::TcpStream::connect(address).await.unwrap();
+    (Raw::over(sock), task)
+}
+
+#[tokio::test]
+async fn plain_tcp_takes_no_exchange_without_a_security_layer_and_no_polkit() {
+    // The right password, but PLAIN gives no security layer, which
+    // libvirtd requires on plain TCP (libvirt's client does not even
+    // try; this one neither, so the frames are sent by hand).
+    let (mut raw, task) = over_tcp(plain()).await;
+    raw.engine
+        .call::<program::procs::AuthSaslInit>(&())
+        .unwrap();
+    let right = remote::AuthSaslStartArgs {
+        mech: "PLAIN".into(),
+        nil: 0,
+        data: plain_message(PASSWORD),
+    };
+    raw.engine
+        .call::<program::procs::AuthSaslStart>(&right)
+        .unwrap();
+    let answers = raw.answers(2).await.unwrap();
+    assert!(answers[0].1.is_ok());
+    let e = refused_with(&answers[1].1);
+    assert_eq!(e.code, ErrorNumber::ERR_AUTH_FAILED);
+    assert!(
+        e.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no security layer"),
+        "{e:?}"
+    );
+    assert!(raw.closed().await);
+    task.abort();
+
+    // polkit knows clients by their process: one on TCP has none, and is
+    // refused without the check being asked.
+    let (mut raw, task) = over_tcp(Authentication::polkit(|_: &Peer| {
+        panic!("polkit asked about a TCP client")
+    }))
+    .await;
+    raw.engine.call::<program::procs::AuthPolkit>(&()).unwrap();
+    let answers = raw.answers(1).await.unwrap();
+    assert_eq!(
+        refused_with(&answers[0].1).code,
+        ErrorNumber::ERR_AUTH_FAILED
+    );
+    task.abort();
 }
 
 #[tokio::test]

@@ -6,8 +6,12 @@
 //! refuse is disconnected after the handshake, as libvirtd disconnects
 //! it (this crate's client and `virsh` report it as they report
 //! libvirtd's refusal); a handshake never finished is dropped;
-//! and a server certificate the CA did not issue, or a key that is not
-//! its key, is refused before anything is served.
+//! a server certificate the CA did not issue, a key that is not its key,
+//! or CA certificates libvirtd's sanity check refuses are refused before
+//! anything is served; a CA certificate that goes out of date while the
+//! server runs vouches for no client from then on (nor, for this crate's
+//! client, for the server); and SASL PLAIN, refused on plain TCP, is
+//! taken over TLS.
 //!
 //! Without `openssl` the tests say so and pass, and without `virsh` or
 //! `virt-pki-query-dn` the parts that need them, unless
@@ -18,16 +22,16 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use common::pki::{Pki, ServerNames};
+use common::pki::{openssl, utc, Pki, ServerNames};
 use libvirt_proto::client::{Client, ClientError, ConnectOptions, TlsError};
 use libvirt_proto::client_config::ConfigSource;
 use libvirt_proto::error::RemoteError;
 use libvirt_proto::remote;
 use libvirt_proto::server::{
-    LxcService, Peer, PkiFile, QemuService, RemoteService, Server, ServerOptions, ServerTls,
-    ServerTlsError, Typed,
+    Authentication, CertificateProblem, LxcService, Peer, PkiFile, PlainSasl, QemuService,
+    RemoteService, Server, ServerOptions, ServerTls, ServerTlsError, Typed,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -192,11 +196,12 @@ async fn clients_libvirtds_checks_refuse_are_disconnected() {
     let server = Listening::start(Some(tls.clone())).await;
     // No certificate.
     assert!(!refused(&server.tls_uri(&pki.path("no-cert"))).await);
-    // One from a CA the server does not trust.
+    // One from a CA the server does not trust; one for TLS servers
+    // only; one whose critical key usage leaves out key encipherment.
+    // libvirt's client refuses to send each (its sanity check, as this
+    // crate's client), and libvirtd refuses each when it is sent anyway.
     let stranger = pki.client_folder("stranger", "/O=lvp/CN=stranger", "ca2");
-    assert!(refused(&server.tls_uri(&stranger)).await);
-    // One for TLS servers only; one whose critical key usage leaves out
-    // key encipherment (libvirtd refuses both).
+    let mut folders = vec![stranger];
     for (name, ext) in [
         ("server-only", "extendedKeyUsage = serverAuth\n"),
         ("sign-only", "keyUsage = critical, digitalSignature\n"),
@@ -204,8 +209,15 @@ async fn clients_libvirtds_checks_refuse_are_disconnected() {
         let file = format!("{name}.ext");
         std::fs::write(pki.dir.join(&file), ext).unwrap();
         let subj = format!("/O=lvp/CN={name}");
-        let dir = pki.client_folder_with(name, &subj, "ca", &file);
-        assert!(refused(&server.tls_uri(&dir)).await, "{name}");
+        folders.push(pki.client_folder_with(name, &subj, "ca", &file));
+    }
+    for dir in folders {
+        let uri = server.tls_uri(&dir);
+        match connect(&uri).await {
+            Err(ClientError::Tls(TlsError::ClientCertificateRefused { .. })) => {}
+            other => panic!("{dir}: {:?}", other.map(|_| ())),
+        }
+        assert!(refused(&format!("{uri}&no_sanity=1")).await, "{dir}");
     }
     // Key usage not marked critical: let in, as libvirtd lets it in.
     std::fs::write(pki.dir.join("lax.ext"), "keyUsage = digitalSignature\n").unwrap();
@@ -264,7 +276,8 @@ async fn without_verification_every_client_is_served_and_only_checked_ones_named
     );
     // A name nobody vouches for is not given to the service.
     let stranger = pki.client_folder("stranger", "/O=lvp/CN=stranger", "ca2");
-    assert_eq!(who_am_i(&server.tls_uri(&stranger)).await, "-|127.0.0.1");
+    let uri = format!("{}&no_sanity=1", server.tls_uri(&stranger));
+    assert_eq!(who_am_i(&uri).await, "-|127.0.0.1");
     assert_eq!(
         who_am_i(&server.tls_uri(&pki.path("client"))).await,
         "O=lvp,CN=client|127.0.0.1"
@@ -330,7 +343,7 @@ async fn a_server_certificate_must_be_the_cas_and_match_its_key() {
         d.join("servercert.pem"),
         d.join("serverkey.pem"),
     ) {
-        Err(ServerTlsError::CertificateNotFromCa { .. }) => {}
+        Err(ServerTlsError::ServerCertificateRefused { .. }) => {}
         other => panic!("{other:?}"),
     }
     match ServerTls::from_files(
@@ -349,7 +362,7 @@ async fn a_server_certificate_must_be_the_cas_and_match_its_key() {
         d.join("client/clientcert.pem"),
         d.join("client/clientkey.pem"),
     ) {
-        Err(ServerTlsError::CertificateNotFromCa { .. }) => {}
+        Err(ServerTlsError::ServerCertificateRefused { .. }) => {}
         other => panic!("{other:?}"),
     }
     match ServerTls::from_files(
@@ -364,6 +377,166 @@ async fn a_server_certificate_must_be_the_cas_and_match_its_key() {
         }) => {}
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn ca_certificates_are_checked_at_start() {
+    let Some(pki) = Pki::new("srv-ca-start", ServerNames::San) else {
+        return;
+    };
+    let d = &pki.dir;
+    pki.make_dated_ca("old", "old CA", "20200101000000Z", "20210101000000Z");
+    pki.make_dated_ca("future", "future CA", "20990101000000Z", "20991231000000Z");
+    let load = |ca: &str, key: &str| {
+        ServerTls::from_files(d.join(ca), None, d.join("servercert.pem"), d.join(key))
+    };
+    for (ca, expected) in [
+        ("old/cacert.pem", CertificateProblem::Expired),
+        ("future/cacert.pem", CertificateProblem::NotYetValid),
+        // A certificate that is no CA.
+        ("servercert.pem", CertificateProblem::NotACa),
+    ] {
+        match load(ca, "serverkey.pem") {
+            Err(ServerTlsError::CaCertificateRefused {
+                index: 0, problem, ..
+            }) if problem == expected => {}
+            other => panic!("{ca}: {other:?}"),
+        }
+    }
+    // A CA file with a good CA first: the second is checked too.
+    let both = [
+        std::fs::read(d.join("ca/cacert.pem")).unwrap(),
+        std::fs::read(d.join("old/cacert.pem")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(d.join("both.pem"), both).unwrap();
+    match load("both.pem", "serverkey.pem") {
+        Err(e @ ServerTlsError::CaCertificateRefused { index: 1, .. }) => {
+            assert!(e.to_string().contains("has expired"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A key under a passphrase.
+    openssl(
+        d,
+        &[
+            "pkey",
+            "-in",
+            "serverkey.pem",
+            "-aes256",
+            "-passout",
+            "pass:x",
+            "-out",
+            "encrypted.pem",
+        ],
+    );
+    match load("ca/cacert.pem", "encrypted.pem") {
+        Err(ServerTlsError::EncryptedKey {
+            file: PkiFile::ServerKey,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Whether `e` is this crate's client refusing the server for the dates
+/// of its CA.
+fn refused_for_the_cas_dates(e: &ClientError) -> bool {
+    let ClientError::Tls(TlsError::CertificateRefused {
+        source: rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)),
+        ..
+    }) = e
+    else {
+        return false;
+    };
+    other.0.downcast_ref::<CertificateProblem>() == Some(&CertificateProblem::CaExpired)
+}
+
+#[tokio::test]
+async fn a_ca_out_of_date_vouches_for_nobody() {
+    let Some(pki) = Pki::new("srv-ca-expiring", ServerNames::San) else {
+        return;
+    };
+    let d = &pki.dir;
+    // A CA that expires while the server runs; its certificates outlive
+    // it (webpki alone would take them).
+    let end = SystemTime::now() + Duration::from_secs(30);
+    let start = SystemTime::now() - Duration::from_secs(3600);
+    pki.make_dated_ca("soon", "soon CA", &utc(start), &utc(end));
+    let rsa = ["-newkey", "rsa:2048"];
+    pki.make_leaf_by(
+        "soon",
+        "soon/serverkey.pem",
+        "soon/servercert.pem",
+        &rsa,
+        "/O=lvp/CN=localhost",
+        "server.ext",
+    );
+    std::fs::create_dir_all(d.join("soon-client")).unwrap();
+    pki.make_leaf_by(
+        "soon",
+        "soon-client/clientkey.pem",
+        "soon-client/clientcert.pem",
+        &rsa,
+        "/O=lvp/CN=soon client",
+        "client.ext",
+    );
+    std::fs::copy(d.join("soon/cacert.pem"), d.join("soon-client/cacert.pem")).unwrap();
+    let tls = ServerTls::from_files(
+        d.join("soon/cacert.pem"),
+        None,
+        d.join("soon/servercert.pem"),
+        d.join("soon/serverkey.pem"),
+    )
+    .unwrap();
+    let server = Listening::start(Some(tls)).await;
+    let uri = server.tls_uri(&pki.path("soon-client"));
+    assert_eq!(who_am_i(&uri).await, "O=lvp,CN=soon client|127.0.0.1");
+
+    let left = end.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_secs(2)).await;
+    // libvirt's sanity check refuses the CA before connecting...
+    match connect(&uri).await {
+        Err(ClientError::Tls(TlsError::CaCertificateRefused {
+            index: 0,
+            problem: CertificateProblem::Expired,
+            ..
+        })) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // ...without it, the server's certificate is refused for its CA's
+    // dates...
+    match connect(&format!("{uri}&no_sanity=1")).await {
+        Err(e) if refused_for_the_cas_dates(&e) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // ...and a client that checks nothing is turned away by the server,
+    // for the same reason.
+    assert!(refused(&format!("{uri}&no_sanity=1&no_verify=1")).await);
+}
+
+#[tokio::test]
+async fn sasl_plain_is_taken_over_tls() {
+    let Some(pki) = Pki::new("srv-tls-plain", ServerNames::San) else {
+        return;
+    };
+    let plain = Authentication::sasl(|_: &Peer| {
+        Box::new(PlainSasl::new(|name: &str, password: &str| {
+            name == "alice" && password == "pw"
+        }))
+    });
+    let tls = ServerTls::from_dir(server_dir(&pki)).unwrap();
+    let server = Listening::start_with(Some(tls), ServerOptions::default().with_auth(plain)).await;
+    let credentials = libvirt_proto::client::SaslCredentials::new("alice", "pw");
+    let options = common::sasl::options(Some(std::sync::Arc::new(credentials)))
+        .with_config(ConfigSource::None);
+    let uri = server.tls_uri(&pki.path("client"));
+    let client = Client::connect_with(&uri, options).await.unwrap();
+    assert_eq!(
+        client.connect_get_hostname().await.unwrap(),
+        "O=lvp,CN=client|127.0.0.1"
+    );
+    client.close().await;
 }
 
 #[tokio::test]

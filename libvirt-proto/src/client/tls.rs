@@ -7,8 +7,16 @@
 //!   in `/etc/pki` otherwise. The CA is required (unless `no_verify=1`);
 //!   the revocation list `cacrl.pem` and the client certificate and key
 //!   are used when present.
-//! - The server certificate must chain to the CA and name the host (a DNS
-//!   name or an IP literal). A certificate without a subjectAltName is
+//! - Before connecting, libvirt's sanity check (skipped with
+//!   `no_sanity=1`): each CA certificate must be in date, a CA by its
+//!   basic constraints and, when its key usage is critical, allowed to
+//!   sign certificates; the client certificate, when there is one, must
+//!   chain to the CA, be valid now and for a TLS client, be no CA and,
+//!   when its key usage is critical, allow digital signatures and key
+//!   encipherment.
+//! - The server certificate must chain to a CA certificate in date (as
+//!   GnuTLS: webpki alone does not look at a CA's dates) and name the
+//!   host (a DNS name or an IP literal). A certificate without a subjectAltName is
 //!   matched on its common name, as GnuTLS does. `no_verify=1` accepts any
 //!   certificate (the handshake signatures are still checked).
 //! - After the handshake the daemon checks the client (its certificate,
@@ -24,10 +32,10 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{
     CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName, UnixTime,
 };
+use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use tokio::io::AsyncReadExt;
@@ -35,9 +43,11 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::local_file::read_regular;
+use crate::pki::anchors::DatedAnchors;
+use crate::pki::load::{self, LoadError};
 use crate::pki::priority::{Priority, PriorityError};
-use crate::pki::{self, der, PkiFile, PkiFiles, Role, MAX_PKI_FILE_SIZE};
+use crate::pki::sanity::{self, CertificateProblem};
+use crate::pki::{self, der, PkiFile, PkiFiles, Role};
 use crate::uri::ConnectUri;
 
 /// The byte libvirtd sends once it has accepted the client.
@@ -87,13 +97,43 @@ pub enum TlsError {
         source: Arc<rustls::pki_types::pem::Error>,
     },
     /// A file holds nothing of what it should: no certificate in the CA or
-    /// client certificate file, no private key in the key file (an
-    /// encrypted key counts as none).
+    /// client certificate file, no private key in the key file.
     EmptyFile {
         /// Which file.
         file: PkiFile,
         /// The file.
         path: PathBuf,
+    },
+    /// The key is encrypted with a passphrase (libvirt's client cannot
+    /// read such a key either).
+    EncryptedKey {
+        /// Which file.
+        file: PkiFile,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A CA certificate fails libvirt's sanity check: out of date, not a
+    /// CA, or not allowed to sign certificates (`no_sanity=1` skips the
+    /// check).
+    CaCertificateRefused {
+        /// The CA file.
+        path: PathBuf,
+        /// Which certificate of the file, from 0.
+        index: usize,
+        /// What is wrong with it.
+        problem: CertificateProblem,
+    },
+    /// The client certificate fails libvirt's sanity check: it does not
+    /// chain to the CA, is not valid now, is not for a TLS client, or its
+    /// key usage does not allow what TLS needs (`no_sanity=1` skips the
+    /// check).
+    ClientCertificateRefused {
+        /// The client certificate file.
+        certificate: PathBuf,
+        /// The CA file.
+        ca: PathBuf,
+        /// Why.
+        source: rustls::Error,
     },
     /// A certificate of the CA file cannot be a trust anchor.
     InvalidCaCertificate {
@@ -226,6 +266,29 @@ impl fmt::Display for TlsError {
             TlsError::EmptyFile { file, path } => {
                 write!(f, "no certificate in the {file} file {}", path.display())
             }
+            TlsError::EncryptedKey { file, path } => write!(
+                f,
+                "the {file} {} is encrypted with a passphrase",
+                path.display()
+            ),
+            TlsError::CaCertificateRefused {
+                path,
+                index,
+                problem,
+            } => write!(
+                f,
+                "CA certificate {index} of {} is refused: {problem} (no_sanity=1 skips this check)",
+                path.display()
+            ),
+            TlsError::ClientCertificateRefused {
+                certificate, ca, ..
+            } => write!(
+                f,
+                "the client certificate {} is not a valid client certificate from the CA {} \
+                 (no_sanity=1 skips this check)",
+                certificate.display(),
+                ca.display()
+            ),
             TlsError::InvalidCaCertificate { path, .. } => {
                 write!(f, "unusable CA certificate in {}", path.display())
             }
@@ -326,6 +389,7 @@ impl std::error::Error for TlsError {
             TlsError::InvalidPem { source, .. } => Some(&**source),
             TlsError::InvalidCaCertificate { source, .. }
             | TlsError::InvalidClientCertificate { source, .. }
+            | TlsError::ClientCertificateRefused { source, .. }
             | TlsError::UnknownIssuer { source, .. }
             | TlsError::NameMismatch { source, .. }
             | TlsError::Revoked { source, .. }
@@ -333,10 +397,23 @@ impl std::error::Error for TlsError {
             | TlsError::Handshake { source, .. } => Some(source),
             TlsError::Config(source) => Some(source),
             TlsError::InvalidRevocationList { source, .. } => Some(source),
+            TlsError::CaCertificateRefused { problem, .. } => Some(problem),
             TlsError::EmptyFile { .. }
+            | TlsError::EncryptedKey { .. }
             | TlsError::InvalidServerName { .. }
             | TlsError::NoProtocolVersion { .. }
             | TlsError::NoCipherSuite { .. } => None,
+        }
+    }
+}
+
+impl From<LoadError> for TlsError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Read { file, path, source } => TlsError::ReadFile { file, path, source },
+            LoadError::Pem { file, path, source } => TlsError::InvalidPem { file, path, source },
+            LoadError::Empty { file, path } => TlsError::EmptyFile { file, path },
+            LoadError::EncryptedKey { file, path } => TlsError::EncryptedKey { file, path },
         }
     }
 }
@@ -356,6 +433,7 @@ pub(crate) async fn connect(
         &|p| p.exists(),
     );
     let no_verify = uri.params.no_verify;
+    let sanity_check = !uri.params.no_sanity;
     let priority = uri.params.tls_priority.as_deref();
     let (versions, provider) = Priority::parse(priority).apply().map_err(|e| {
         let priority = priority.unwrap_or_default().to_owned();
@@ -367,7 +445,7 @@ pub(crate) async fn connect(
     // File I/O, off the runtime: the connect timeout stays in force.
     let cacert = files.cacert.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        Credentials::load(&files, no_verify).map(|creds| (creds, files))
+        Credentials::load(&files, no_verify, sanity_check).map(|creds| (creds, files))
     })
     .await;
     let (creds, files) = match loaded {
@@ -423,7 +501,7 @@ pub(crate) async fn connect(
 
 /// The CA, revocation lists and client identity, read from their files.
 struct Credentials {
-    roots: RootCertStore,
+    cas: Vec<CertificateDer<'static>>,
     crls: Vec<CertificateRevocationListDer<'static>>,
     identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 }
@@ -431,88 +509,94 @@ struct Credentials {
 impl Credentials {
     /// Reads the files libvirt would read: the CA must exist (unless the
     /// server is not verified), the revocation list and the client
-    /// certificate and key are optional, and whatever exists must parse.
-    fn load(files: &PkiFiles, no_verify: bool) -> Result<Credentials, TlsError> {
-        let mut roots = RootCertStore::empty();
+    /// certificate and key are optional, and whatever exists must parse
+    /// and, with `sanity_check`, pass libvirt's sanity check.
+    fn load(
+        files: &PkiFiles,
+        no_verify: bool,
+        sanity_check: bool,
+    ) -> Result<Credentials, TlsError> {
+        let now = UnixTime::now();
+        let mut cas = Vec::new();
         if !no_verify || files.cacert.exists() {
-            let file = PkiFile::CaCertificate;
-            let pem = read(&files.cacert, file)?;
-            for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| bad_pem(&files.cacert, file, e))?;
-                roots
-                    .add(cert)
-                    .map_err(|source| TlsError::InvalidCaCertificate {
+            match load::certificates(&files.cacert, PkiFile::CaCertificate) {
+                Ok(found) => cas = found,
+                Err(LoadError::Empty { .. }) if no_verify => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut roots = RootCertStore::empty();
+        for (index, ca) in cas.iter().enumerate() {
+            if sanity_check {
+                sanity::check_ca(ca.as_ref(), now).map_err(|problem| {
+                    TlsError::CaCertificateRefused {
                         path: files.cacert.clone(),
-                        source,
-                    })?;
+                        index,
+                        problem,
+                    }
+                })?;
             }
-            if roots.is_empty() && !no_verify {
-                return Err(TlsError::EmptyFile {
-                    file,
+            roots
+                .add(ca.clone())
+                .map_err(|source| TlsError::InvalidCaCertificate {
                     path: files.cacert.clone(),
-                });
-            }
+                    source,
+                })?;
         }
 
-        let mut crls = Vec::new();
-        if !no_verify && files.cacrl.exists() {
-            let file = PkiFile::RevocationList;
-            let pem = read(&files.cacrl, file)?;
-            for crl in CertificateRevocationListDer::pem_slice_iter(&pem) {
-                crls.push(crl.map_err(|e| bad_pem(&files.cacrl, file, e))?);
-            }
-        }
+        let crls = if !no_verify && files.cacrl.exists() {
+            load::revocation_lists(&files.cacrl)?
+        } else {
+            Vec::new()
+        };
 
         let identity = if files.cert.exists() && files.key.exists() {
-            let file = PkiFile::ClientCertificate;
-            let pem = read(&files.cert, file)?;
-            let chain = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bad_pem(&files.cert, file, e))?;
-            if chain.is_empty() {
-                return Err(TlsError::EmptyFile {
-                    file,
-                    path: files.cert.clone(),
-                });
+            let chain = load::certificates(&files.cert, PkiFile::ClientCertificate)?;
+            let key = load::private_key(&files.key, PkiFile::ClientKey)?;
+            if sanity_check {
+                check_client_certificate(&chain, roots, now).map_err(|source| {
+                    TlsError::ClientCertificateRefused {
+                        certificate: files.cert.clone(),
+                        ca: files.cacert.clone(),
+                        source,
+                    }
+                })?;
             }
-            let file = PkiFile::ClientKey;
-            let pem = read(&files.key, file)?;
-            let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
-                rustls::pki_types::pem::Error::NoItemsFound => TlsError::EmptyFile {
-                    file,
-                    path: files.key.clone(),
-                },
-                e => bad_pem(&files.key, file, e),
-            })?;
             Some((chain, key))
         } else {
             None
         };
 
         Ok(Credentials {
-            roots,
+            cas,
             crls,
             identity,
         })
     }
 }
 
-/// Reads one of the TLS files: `pkipath=` lets a URI pick the folder, so
-/// only a regular file of at most [`MAX_PKI_FILE_SIZE`] bytes is read.
-fn read(path: &Path, file: PkiFile) -> Result<Vec<u8>, TlsError> {
-    read_regular(path, MAX_PKI_FILE_SIZE).map_err(|e| TlsError::ReadFile {
-        file,
-        path: path.to_owned(),
-        source: Arc::new(e.into_io(MAX_PKI_FILE_SIZE)),
-    })
-}
-
-fn bad_pem(path: &Path, file: PkiFile, e: rustls::pki_types::pem::Error) -> TlsError {
-    TlsError::InvalidPem {
-        file,
-        path: path.to_owned(),
-        source: Arc::new(e),
+/// libvirt's sanity check of the client's own certificate: issued by the
+/// CA (when there is one), valid now, for a TLS client, no CA, with a
+/// usage that allows TLS.
+fn check_client_certificate(
+    chain: &[CertificateDer<'static>],
+    roots: RootCertStore,
+    now: UnixTime,
+) -> Result<(), rustls::Error> {
+    let (end, intermediates) = chain
+        .split_first()
+        .ok_or(rustls::Error::NoCertificatesPresented)?;
+    if roots.is_empty() {
+        // No CA to check it against (`no_verify=1`): its dates at least.
+        sanity::check_dates(end.as_ref(), now).map_err(sanity::as_rustls)?;
+    } else {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| rustls::Error::General(e.to_string()))?
+            .verify_client_cert(end, intermediates, now)?;
     }
+    sanity::check_end_entity(end.as_ref()).map_err(sanity::as_rustls)
 }
 
 /// The rustls configuration: `versions` (of TLS 1.2 and 1.3) with
@@ -529,24 +613,36 @@ fn client_config(
     let webpki = if no_verify {
         None
     } else {
-        let mut builder =
-            WebPkiServerVerifier::builder_with_provider(Arc::new(creds.roots), provider.clone());
-        if !creds.crls.is_empty() {
-            // As GnuTLS: a certificate is refused when a list revokes it,
-            // not when no list speaks of it.
-            builder = builder
-                .with_crls(creds.crls)
-                .allow_unknown_revocation_status();
-        }
-        Some(
-            builder
-                .build()
-                .map_err(|source| TlsError::InvalidRevocationList {
-                    ca: files.cacert.clone(),
-                    crl: files.cacrl.clone(),
+        let mut roots = RootCertStore::empty();
+        for ca in &creds.cas {
+            roots
+                .add(ca.clone())
+                .map_err(|source| TlsError::InvalidCaCertificate {
+                    path: files.cacert.clone(),
                     source,
-                })?,
-        )
+                })?;
+        }
+        let crls = creds.crls;
+        let provider = provider.clone();
+        let build = move |roots: Arc<RootCertStore>| {
+            let mut builder = WebPkiServerVerifier::builder_with_provider(roots, provider.clone());
+            if !crls.is_empty() {
+                // As GnuTLS: a certificate is refused when a list revokes
+                // it, not when no list speaks of it.
+                builder = builder
+                    .with_crls(crls.clone())
+                    .allow_unknown_revocation_status();
+            }
+            builder.build()
+        };
+        // Built once here so that a list that does not parse is an error
+        // of its own, not a refused server.
+        build(Arc::new(roots)).map_err(|source| TlsError::InvalidRevocationList {
+            ca: files.cacert.clone(),
+            crl: files.cacrl.clone(),
+            source,
+        })?;
+        Some(DatedAnchors::new(creds.cas, move |roots| build(roots).ok()))
     };
     let verifier = Arc::new(LibvirtVerifier { webpki, algorithms });
     let builder = rustls::ClientConfig::builder_with_provider(provider)
@@ -612,7 +708,7 @@ fn handshake_error(e: io::Error, peer: &str, host: &str, files: &PkiFiles) -> Tl
 /// no subjectAltName; or nothing but the handshake signatures when
 /// `no_verify=1` (`webpki` is `None`).
 struct LibvirtVerifier {
-    webpki: Option<Arc<WebPkiServerVerifier>>,
+    webpki: Option<DatedAnchors<WebPkiServerVerifier>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -636,8 +732,10 @@ impl ServerCertVerifier for LibvirtVerifier {
         let Some(webpki) = &self.webpki else {
             return Ok(ServerCertVerified::assertion());
         };
-        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let verified = webpki.verify(now, |v| {
+            v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        });
+        match verified {
             // webpki checks the chain, validity and revocation before the
             // name, so a name mismatch means everything else passed.
             Err(rustls::Error::InvalidCertificate(
@@ -711,6 +809,8 @@ fn hostname_matches(pattern: &[u8], host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pki::MAX_PKI_FILE_SIZE;
+    use rustls::pki_types::pem::PemObject;
 
     fn files(cacert: &str, cacrl: &str, cert: &str, key: &str) -> PkiFiles {
         PkiFiles {
@@ -807,7 +907,7 @@ AiEA50a1dliGn81S3q1Lmys5q1UdY783aUX1zw8bf7sQHF4=
             "/nonexistent/clientcert.pem",
             "/nonexistent/clientkey.pem",
         );
-        let refused = |files: &PkiFiles| match Credentials::load(files, false) {
+        let refused = |files: &PkiFiles| match Credentials::load(files, false, true) {
             Err(TlsError::ReadFile {
                 file: PkiFile::CaCertificate,
                 source,
@@ -871,7 +971,7 @@ pub(crate) mod fuzzing {
     /// rustls configuration; whether a client identity was found.
     pub(crate) fn load(pkipath: &Path, no_verify: bool) -> Result<bool, TlsError> {
         let files = PkiFiles::in_dir(Role::Client, pkipath);
-        let creds = Credentials::load(&files, no_verify)?;
+        let creds = Credentials::load(&files, no_verify, true)?;
         let identity = creds.identity.is_some();
         client_config(
             creds,

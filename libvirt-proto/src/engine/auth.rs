@@ -743,6 +743,8 @@ pub struct ServerAuth {
     authenticated: bool,
     /// Where a SASL exchange is.
     sasl_stage: SaslStage,
+    /// Whether a SASL exchange must end with a security layer.
+    layer_required: bool,
 }
 
 /// Where a server's SASL exchange is.
@@ -793,6 +795,7 @@ impl ServerAuth {
             polkit: None,
             authenticated,
             sasl_stage: SaslStage::Idle,
+            layer_required: false,
         }
     }
 
@@ -807,6 +810,14 @@ impl ServerAuth {
             sasl: Some(server),
             ..ServerAuth::new(AuthMethod::Sasl, false)
         }
+    }
+
+    /// Whether a SASL exchange that ends without a security layer fails
+    /// (libvirtd requires one where the transport protects nothing: its
+    /// minimum SASL strength of 56 on plain TCP).
+    pub fn with_security_layer_required(mut self, required: bool) -> Self {
+        self.layer_required = required;
+        self
     }
 
     /// Requires polkit; `check` decides.
@@ -964,6 +975,21 @@ impl ServerAuth {
             Ok(SaslServerStep::Done(d)) => (1, d),
             Err(m) => return self.fail(engine, header, &format!("authentication failed: {m}")),
         };
+        // Taken now, so that an exchange needing a layer fails before it
+        // is told it succeeded.
+        let layer = if complete == 1 {
+            self.sasl.as_mut().and_then(|s| s.security_layer())
+        } else {
+            None
+        };
+        if complete == 1 && layer.is_none() && self.layer_required {
+            return self.fail(
+                engine,
+                header,
+                "authentication failed: the mechanism gives no security layer, which a \
+                 connection that is neither local nor TLS requires",
+            );
+        }
         if data
             .as_ref()
             .is_some_and(|d| d.len() > remote::AUTH_SASL_DATA_MAX as usize)
@@ -1008,7 +1034,7 @@ impl ServerAuth {
             self.authenticated = true;
             self.sasl_stage = SaslStage::Idle;
             // The layer starts after the final reply, which is queued.
-            if let Some(layer) = self.sasl.as_mut().and_then(|s| s.security_layer()) {
+            if let Some(layer) = layer {
                 engine.set_security_layer(layer);
             }
         } else {

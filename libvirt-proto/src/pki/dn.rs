@@ -89,9 +89,12 @@ const NAMES: &[(&[u8], &str, Kind)] = &[
 /// for, or a value not of the type GnuTLS expects for its attribute (or
 /// holding a NUL), is `#` with the hex of the whole DER value; a
 /// UniversalString or a TeletexString that is not printable ASCII is `\#`
-/// with the hex of its contents. Bytes that are not UTF-8 are replaced
-/// (GnuTLS copies them as they are). `None` when the certificate cannot be
-/// walked or its subject is empty (GnuTLS fails then too).
+/// with the hex of its contents. `None` when the certificate cannot be
+/// walked or its subject is empty (GnuTLS fails then too), or when a
+/// value read as text is not valid UTF-8 (or UCS-2): GnuTLS copies such
+/// bytes as they are, and GLib's pattern matching then steps over them
+/// in ways a Rust string cannot follow, so such a name is not written
+/// rather than written differently.
 pub(crate) fn distinguished_name(cert: &[u8]) -> Option<String> {
     let (name, _) = subject(cert)?;
     let mut out = String::new();
@@ -126,7 +129,7 @@ pub(crate) fn distinguished_name(cert: &[u8]) -> Option<String> {
                 Some((_, name, kind)) => {
                     out.push_str(name);
                     out.push('=');
-                    write_value(*kind, tag, contents, value, &mut out);
+                    write_value(*kind, tag, contents, value, &mut out)?;
                 }
                 None => {
                     dotted(oid, &mut out)?;
@@ -146,7 +149,7 @@ pub(crate) fn distinguished_name(cert: &[u8]) -> Option<String> {
 
 /// Appends a value of an attribute GnuTLS knows: `whole` is its DER
 /// encoding, `tag` and `contents` its parts.
-fn write_value(kind: Kind, tag: u8, contents: &[u8], whole: &[u8], out: &mut String) {
+fn write_value(kind: Kind, tag: u8, contents: &[u8], whole: &[u8], out: &mut String) -> Option<()> {
     const UTF8: u8 = 0x0c;
     const PRINTABLE: u8 = 0x13;
     const TELETEX: u8 = 0x14;
@@ -155,16 +158,16 @@ fn write_value(kind: Kind, tag: u8, contents: &[u8], whole: &[u8], out: &mut Str
     const BMP: u8 = 0x1e;
     let text = match (kind, tag) {
         (Printable, PRINTABLE) | (Ia5, IA5) | (Directory, PRINTABLE | UTF8) => {
-            String::from_utf8_lossy(contents).into_owned()
+            String::from_utf8(contents.to_vec()).ok()?
         }
         // Taken as text only when it is printable ASCII.
         (Directory, TELETEX) if contents.iter().all(|b| (0x20..=0x7e).contains(b)) => {
-            String::from_utf8_lossy(contents).into_owned()
+            String::from_utf8(contents.to_vec()).ok()?
         }
         (Directory, TELETEX | UNIVERSAL) => {
             out.push_str("\\#");
             hex(contents, out);
-            return;
+            return Some(());
         }
         // UCS-2, big-endian; a last odd byte is left out, as GnuTLS does.
         (Directory, BMP) => {
@@ -172,19 +175,20 @@ fn write_value(kind: Kind, tag: u8, contents: &[u8], whole: &[u8], out: &mut Str
                 .chunks_exact(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]]));
             char::decode_utf16(units)
-                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-                .collect()
+                .collect::<Result<String, _>>()
+                .ok()?
         }
         _ => {
             whole_in_hex(whole, out);
-            return;
+            return Some(());
         }
     };
     if text.contains('\0') {
         whole_in_hex(whole, out);
-        return;
+        return Some(());
     }
     escape(&text, out);
+    Some(())
 }
 
 /// `#` and the hex of a whole DER value: what GnuTLS writes for a value
@@ -345,6 +349,10 @@ mod tests {
             vec![SET, 0],
             rdn(&[(&[0x2a, 0x83], 0x0c, b"x")]),
             Vec::new(),
+            // Text that is not UTF-8, a BMPString with half a surrogate
+            // pair: GnuTLS writes the bytes, which this cannot match.
+            rdn(&[(CN, 0x0c, b"adm\xc3n")]),
+            rdn(&[(CN, 0x1e, &[0xd8, 0x00])]),
         ] {
             assert_eq!(distinguished_name(&cert_with_subject(&subject)), None);
         }

@@ -1,13 +1,19 @@
 //! What both TLS ends share (features `client` and `server-tls`): where
-//! libvirt looks for its certificate files, how large they may be, GnuTLS
-//! priority strings ([`priority`]), and
-//! just enough DER to read a certificate's subject ([`der`]) and write
-//! its distinguished name as GnuTLS does (`dn`).
+//! libvirt looks for its certificate files, reading them ([`load`]),
+//! libvirt's checks beyond webpki's ([`sanity`]), CA certificates with
+//! their dates ([`anchors`]), GnuTLS priority strings ([`priority`]), and
+//! just enough DER to read what those need ([`der`]) and to write a
+//! certificate's distinguished name as GnuTLS does (`dn`).
 
+pub(crate) mod anchors;
 pub(crate) mod der;
 #[cfg(feature = "server-tls")]
 pub(crate) mod dn;
+pub(crate) mod load;
 pub(crate) mod priority;
+pub(crate) mod sanity;
+
+pub use sanity::CertificateProblem;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

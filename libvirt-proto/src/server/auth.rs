@@ -27,11 +27,18 @@ pub enum Authentication {
     None,
     /// SASL, each connection's exchange run by the mechanism server this
     /// makes for it (such as [`PlainSasl`]). Its steps run on the
-    /// connection's task: a mechanism must not block for long.
+    /// connection's task: a mechanism must not block for long. On a
+    /// connection that is not [secure](Peer::is_secure) (plain TCP), the
+    /// exchange must end with a security layer, or it fails: libvirtd
+    /// asks for one there too, so PLAIN is refused on plain TCP.
     Sasl(Arc<NewSaslServer>),
     /// polkit, as libvirtd on its Unix socket: `AUTH_POLKIT` succeeds when
     /// this says yes for the client (by its [`Peer::credentials`]); root
-    /// needs no check, as with libvirtd. Run on the connection's task: it
+    /// needs no check, as with libvirtd, and a client of
+    /// [`Server::serve_tcp`](super::Server::serve_tcp) or `serve_tls`,
+    /// which has no process to ask about, is refused without asking this
+    /// (a client of [`Server::serve_connection`](super::Server::serve_connection)
+    /// is asked about, without credentials). Run on the connection's task: it
     /// must not block for long.
     Polkit(Arc<dyn Fn(&Peer) -> bool + Send + Sync>),
 }
@@ -52,14 +59,19 @@ impl Authentication {
     pub(super) fn for_peer(&self, peer: &Peer) -> ServerAuth {
         match self {
             Authentication::None => ServerAuth::none(),
-            Authentication::Sasl(new) => ServerAuth::sasl(new(peer)),
+            Authentication::Sasl(new) => {
+                ServerAuth::sasl(new(peer)).with_security_layer_required(!peer.is_secure())
+            }
             // As libvirtd: root on the Unix socket needs no polkit.
             Authentication::Polkit(_) if peer.credentials().is_some_and(|c| c.uid == 0) => {
                 ServerAuth::none()
             }
             Authentication::Polkit(check) => {
                 let (check, peer) = (check.clone(), peer.clone());
-                ServerAuth::polkit(Box::new(move || check(&peer)))
+                // As libvirtd: polkit knows clients by their process, which
+                // one over the network has none of. (A client of
+                // `serve_connection` is the caller's to judge.)
+                ServerAuth::polkit(Box::new(move || peer.address().is_none() && check(&peer)))
             }
         }
     }
@@ -82,6 +94,8 @@ impl fmt::Debug for Authentication {
 /// as it is, so offer it on a Unix socket or under TLS only (libvirt's
 /// client, and this crate's, use it nowhere else). A client may act only
 /// as itself: an authorization identity other than its name is refused.
+/// It gives no security layer, so on plain TCP its exchange fails
+/// ([`Authentication::Sasl`]).
 pub struct PlainSasl<F> {
     verify: F,
     /// Who authenticated.

@@ -114,7 +114,7 @@ pub use typed::{AdminService, LxcService, QemuService, RemoteService, Typed, Typ
 pub use crate::engine::auth::{SaslServer, SaslServerStep};
 #[cfg(feature = "server-tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server-tls")))]
-pub use crate::pki::PkiFile;
+pub use crate::pki::{CertificateProblem, PkiFile};
 pub use auth::{Authentication, NewSaslServer, PlainSasl};
 #[cfg(feature = "server-tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server-tls")))]
@@ -321,6 +321,15 @@ impl Peer {
         self.info.address
     }
 
+    /// Whether the transport keeps the traffic from others, as libvirtd
+    /// judges it: a client of [`Server::serve_unix`] or `Server::serve_tls`
+    /// is, one of [`Server::serve_tcp`] is not, and one of
+    /// [`Server::serve_connection`] is taken to be (the stream is the
+    /// caller's to judge).
+    pub fn is_secure(&self) -> bool {
+        self.info.secure
+    }
+
     /// The distinguished name of the certificate a client of
     /// `Server::serve_tls` presented, as `virt-pki-query-dn` prints it
     /// (`C=GB,O=Example,CN=client`): what libvirtd knows the client by.
@@ -440,9 +449,11 @@ impl<S: Service> Server<S> {
     /// As [`Server::serve_unix`], over plain TCP (libvirtd's `listen_tcp`,
     /// port 16509), each client's address in [`Peer::address`]. Nothing
     /// protects the traffic: libvirtd requires SASL there
-    /// (`auth_tcp = "sasl"`), and this server's SASL has no security
-    /// layer, so keep it to trusted networks or use
-    /// [`Server::serve_tls`](Server) (feature `server-tls`).
+    /// (`auth_tcp = "sasl"`) with a security layer, so a SASL exchange
+    /// that ends without one fails here too ([`Authentication::Sasl`];
+    /// PLAIN has none). Without authentication, keep it to trusted
+    /// networks or use [`Server::serve_tls`](Server) (feature
+    /// `server-tls`).
     pub async fn serve_tcp(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         self.serve_tcp_until(listener, std::future::pending()).await
     }
@@ -459,8 +470,9 @@ impl<S: Service> Server<S> {
 
     /// As [`Server::serve_tcp`], over TLS (libvirtd's `listen_tls`, port
     /// 16514): each client completes a handshake and passes the checks
-    /// [`ServerTls`] describes before it is served (until then it holds
-    /// one of the [`ServerOptions::max_anonymous_clients`] places), and
+    /// [`ServerTls`] describes before it is served (until then, when
+    /// [`ServerOptions::auth`] asks for authentication, it holds one of
+    /// the [`ServerOptions::max_anonymous_clients`] places), and
     /// its certificate's name is in [`Peer::certificate_dn`].
     ///
     /// ```no_run
@@ -547,6 +559,7 @@ impl<S: Service> Server<S> {
                         gid: c.gid(),
                         pid: c.pid(),
                     });
+                    info.secure = true;
                     tokio::spawn(async move {
                         server.serve(stream, info, unauthenticated).await;
                         drop(slot);
@@ -562,6 +575,7 @@ impl<S: Service> Server<S> {
                         tokio::spawn(async move {
                             if let Some((stream, dn)) = tls.accept(stream).await {
                                 info.certificate_dn = dn.map(Arc::from);
+                                info.secure = true;
                                 server.serve(stream, info, unauthenticated).await;
                             }
                             drop(slot);
@@ -578,12 +592,17 @@ impl<S: Service> Server<S> {
     }
 
     /// Serves one client on `io` until its connection ends (its
-    /// [`Peer::credentials`] and [`Peer::address`] are unknown).
+    /// [`Peer::credentials`] and [`Peer::address`] are unknown; it counts
+    /// as [secure](Peer::is_secure)).
     pub async fn serve_connection<T>(&self, io: T)
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
-        self.serve(io, PeerInfo::next(), None).await;
+        let info = PeerInfo {
+            secure: true,
+            ..PeerInfo::next()
+        };
+        self.serve(io, info, None).await;
     }
 
     /// Serves a client; `unauthenticated` is its place among those not yet
@@ -641,6 +660,8 @@ struct PeerInfo {
     credentials: Option<Credentials>,
     address: Option<std::net::SocketAddr>,
     certificate_dn: Option<Arc<str>>,
+    /// Whether the transport protects the traffic.
+    secure: bool,
 }
 
 impl PeerInfo {

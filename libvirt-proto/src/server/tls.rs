@@ -3,13 +3,18 @@
 //!
 //! - Files: the CA, an optional revocation list, the server certificate
 //!   (with any intermediates after it) and its key, found as libvirtd
-//!   finds them ([`ServerTls::locate`]) or named. The certificate must
-//!   chain to the CA and be valid for a TLS server now, and the key must
-//!   be its key, or nothing is served (libvirtd's sanity check, which it
-//!   has a setting to skip and this has not).
+//!   finds them ([`ServerTls::locate`]) or named. libvirtd's sanity check
+//!   comes first (it has a setting to skip it; this has not): each CA
+//!   certificate must be in date, a CA by its basic constraints and, when
+//!   its key usage is critical, allowed to sign certificates; the server
+//!   certificate must chain to the CA, be valid for a TLS server now, be
+//!   no CA and, when its key usage is critical, allow digital signatures
+//!   and key encipherment; and the key must be its key. Otherwise nothing
+//!   is served.
 //! - Clients are asked for a certificate. After the handshake, as
-//!   libvirtd, the server checks it: it must chain to the CA, not be
-//!   revoked, be valid now and allowed for a TLS client; and with an
+//!   libvirtd, the server checks it: it must chain to a CA certificate in
+//!   date (webpki alone does not look at a CA's dates; GnuTLS does), not
+//!   be revoked, be valid now and allowed for a TLS client; and with an
 //!   allowed list ([`ServerTls::with_allowed_dn_list`], libvirtd's
 //!   `tls_allowed_dn_list`), its distinguished name, written as GnuTLS
 //!   writes it (what `virt-pki-query-dn` prints), must match one of the
@@ -32,9 +37,7 @@
 //! certificate whose extended key usage is marked and does not include
 //! TLS client use is refused (libvirtd only warns when that extension is
 //! not critical), and one whose key usage is critical must allow digital
-//! signatures and key encipherment (as libvirtd). The CA certificates
-//! themselves are taken as they are (libvirtd also checks their dates and
-//! usage at start).
+//! signatures and key encipherment (as libvirtd).
 
 use std::fmt;
 use std::io;
@@ -44,8 +47,7 @@ use std::time::Duration;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
@@ -54,9 +56,11 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::local_file::read_regular;
+use crate::pki::anchors::DatedAnchors;
+use crate::pki::load::{self, LoadError};
 use crate::pki::priority::{Priority, PriorityError};
-use crate::pki::{self, der, dn, PkiFile, PkiFiles, Role, MAX_PKI_FILE_SIZE};
+use crate::pki::sanity::{self, CertificateProblem};
+use crate::pki::{self, dn, PkiFile, PkiFiles, Role};
 
 /// The byte that tells the client it was accepted.
 const ACCEPTED: u8 = 1;
@@ -70,8 +74,9 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServerTls {
     identity: Arc<Identity>,
     acceptor: TlsAcceptor,
-    /// The full check of a client's certificate after the handshake.
-    verifier: Arc<dyn ClientCertVerifier>,
+    /// webpki's check of a client's certificate after the handshake,
+    /// against the CA certificates in date.
+    anchors: Arc<DatedAnchors<dyn ClientCertVerifier>>,
     /// Whether it is made (libvirtd's `tls_no_verify_certificate = 0`).
     verify_clients: bool,
     allowed_dn: Option<Arc<[String]>>,
@@ -89,8 +94,8 @@ impl fmt::Debug for ServerTls {
 }
 
 /// Why a TLS listener could not be set up: one of its files unreadable or
-/// malformed, or a server certificate the CA did not issue or the key does
-/// not match.
+/// malformed, a certificate libvirtd's sanity check refuses, or a key
+/// that is not the certificate's.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ServerTlsError {
@@ -120,6 +125,14 @@ pub enum ServerTlsError {
         /// Where it is.
         path: PathBuf,
     },
+    /// The key is encrypted with a passphrase (libvirtd cannot read such
+    /// a key either).
+    EncryptedKey {
+        /// Which file.
+        file: PkiFile,
+        /// Where it is.
+        path: PathBuf,
+    },
     /// A CA certificate could not be parsed.
     InvalidCaCertificate {
         /// The CA file.
@@ -135,9 +148,20 @@ pub enum ServerTlsError {
         /// Why.
         source: rustls::server::VerifierBuilderError,
     },
-    /// The server certificate does not chain to the CA, is not valid now,
-    /// or is not for a TLS server.
-    CertificateNotFromCa {
+    /// A CA certificate fails libvirtd's sanity check: out of date, not
+    /// a CA, or not allowed to sign certificates.
+    CaCertificateRefused {
+        /// The CA file.
+        path: PathBuf,
+        /// Which certificate of the file, from 0.
+        index: usize,
+        /// What is wrong with it.
+        problem: CertificateProblem,
+    },
+    /// The server certificate fails libvirtd's sanity check: it does not
+    /// chain to the CA, is not valid now, is not for a TLS server, or its
+    /// key usage does not allow what TLS needs.
+    ServerCertificateRefused {
         /// The server certificate.
         certificate: PathBuf,
         /// The CA file.
@@ -181,13 +205,27 @@ impl fmt::Display for ServerTlsError {
             ServerTlsError::EmptyFile { file, path } => {
                 write!(f, "the {file} {} holds nothing", path.display())
             }
+            ServerTlsError::EncryptedKey { file, path } => write!(
+                f,
+                "the {file} {} is encrypted with a passphrase",
+                path.display()
+            ),
+            ServerTlsError::CaCertificateRefused {
+                path,
+                index,
+                problem,
+            } => write!(
+                f,
+                "CA certificate {index} of {} is refused: {problem}",
+                path.display()
+            ),
             ServerTlsError::InvalidCaCertificate { path, .. } => {
                 write!(f, "the CA certificate {} is not usable", path.display())
             }
             ServerTlsError::InvalidRevocationList { path, .. } => {
                 write!(f, "the CA revocation list {} is not usable", path.display())
             }
-            ServerTlsError::CertificateNotFromCa {
+            ServerTlsError::ServerCertificateRefused {
                 certificate, ca, ..
             } => write!(
                 f,
@@ -222,12 +260,29 @@ impl std::error::Error for ServerTlsError {
             ServerTlsError::ReadFile { source, .. } => Some(&**source),
             ServerTlsError::InvalidPem { source, .. } => Some(&**source),
             ServerTlsError::InvalidCaCertificate { source, .. }
-            | ServerTlsError::CertificateNotFromCa { source, .. }
+            | ServerTlsError::ServerCertificateRefused { source, .. }
             | ServerTlsError::InvalidCertificate { source, .. } => Some(source),
             ServerTlsError::InvalidRevocationList { source, .. } => Some(source),
+            ServerTlsError::CaCertificateRefused { problem, .. } => Some(problem),
             ServerTlsError::EmptyFile { .. }
+            | ServerTlsError::EncryptedKey { .. }
             | ServerTlsError::NoProtocolVersion { .. }
             | ServerTlsError::NoCipherSuite { .. } => None,
+        }
+    }
+}
+
+impl From<LoadError> for ServerTlsError {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::Read { file, path, source } => {
+                ServerTlsError::ReadFile { file, path, source }
+            }
+            LoadError::Pem { file, path, source } => {
+                ServerTlsError::InvalidPem { file, path, source }
+            }
+            LoadError::Empty { file, path } => ServerTlsError::EmptyFile { file, path },
+            LoadError::EncryptedKey { file, path } => ServerTlsError::EncryptedKey { file, path },
         }
     }
 }
@@ -278,8 +333,9 @@ impl ServerTls {
 
     /// Whether clients' certificates are checked (the default; libvirtd's
     /// `tls_no_verify_certificate = 0`). Without, every client that
-    /// completes the handshake is served, with or without a certificate,
-    /// and the allowed list is not consulted.
+    /// completes the handshake is served, with or without a certificate;
+    /// the checks and the allowed list then only decide whether
+    /// [`Peer::certificate_dn`](super::Peer::certificate_dn) names it.
     pub fn with_client_verification(mut self, verify: bool) -> Self {
         self.verify_clients = verify;
         self
@@ -312,37 +368,69 @@ impl ServerTls {
     }
 
     /// How long a client has to complete the handshake
-    /// ([`DEFAULT_HANDSHAKE_TIMEOUT`] unless set).
+    /// ([`DEFAULT_HANDSHAKE_TIMEOUT`] unless set; `Duration::ZERO`, which
+    /// would refuse every client, is taken as that default).
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        self.handshake_timeout = if timeout.is_zero() {
+            DEFAULT_HANDSHAKE_TIMEOUT
+        } else {
+            timeout
+        };
         self
     }
 
     fn load(files: &PkiFiles) -> Result<ServerTls, ServerTlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = Arc::new(load_roots(&files.cacert)?);
+        let cas = load::certificates(&files.cacert, PkiFile::CaCertificate)?;
+        let now = UnixTime::now();
+        let mut roots = RootCertStore::empty();
+        for (index, ca) in cas.iter().enumerate() {
+            sanity::check_ca(ca.as_ref(), now).map_err(|problem| {
+                ServerTlsError::CaCertificateRefused {
+                    path: files.cacert.clone(),
+                    index,
+                    problem,
+                }
+            })?;
+            roots
+                .add(ca.clone())
+                .map_err(|source| ServerTlsError::InvalidCaCertificate {
+                    path: files.cacert.clone(),
+                    source,
+                })?;
+        }
+        let roots = Arc::new(roots);
         let crls = if !files.cacrl.as_os_str().is_empty() && files.cacrl.exists() {
-            load_crls(&files.cacrl)?
+            load::revocation_lists(&files.cacrl)?
         } else {
             Vec::new()
         };
-        let chain = load_chain(&files.cert)?;
-        let key = load_key(&files.key)?;
+        let chain = load::certificates(&files.cert, PkiFile::ServerCertificate)?;
+        let key = load::private_key(&files.key, PkiFile::ServerKey)?;
         check_server_certificate(&chain, &roots, &provider, files)?;
 
-        let mut builder =
-            WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone());
-        if !crls.is_empty() {
-            // As GnuTLS: a certificate is refused when a list revokes it,
-            // not when no list speaks of it.
-            builder = builder.with_crls(crls).allow_unknown_revocation_status();
-        }
-        let verifier = builder
-            .build()
-            .map_err(|source| ServerTlsError::InvalidRevocationList {
-                path: files.cacrl.clone(),
-                source,
-            })?;
+        let build = {
+            let provider = provider.clone();
+            move |roots: Arc<RootCertStore>| {
+                let mut builder =
+                    WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+                if !crls.is_empty() {
+                    // As GnuTLS: a certificate is refused when a list
+                    // revokes it, not when no list speaks of it.
+                    builder = builder
+                        .with_crls(crls.clone())
+                        .allow_unknown_revocation_status();
+                }
+                builder.build()
+            }
+        };
+        // Built once here so that a list that does not parse is an error
+        // now, not a refusal of every client later.
+        build(roots.clone()).map_err(|source| ServerTlsError::InvalidRevocationList {
+            path: files.cacrl.clone(),
+            source,
+        })?;
+        let anchors = Arc::new(DatedAnchors::new(cas, move |roots| build(roots).ok()));
         let identity = Arc::new(Identity {
             chain,
             key,
@@ -355,7 +443,7 @@ impl ServerTls {
         Ok(ServerTls {
             acceptor: identity.acceptor(None)?,
             identity,
-            verifier,
+            anchors,
             verify_clients: true,
             allowed_dn: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -398,14 +486,11 @@ impl ServerTls {
     /// passes them all.
     fn check(&self, certs: Option<&[CertificateDer<'static>]>) -> Option<String> {
         let (cert, intermediates) = certs?.split_first()?;
-        self.verifier
-            .verify_client_cert(cert, intermediates, UnixTime::now())
+        let now = UnixTime::now();
+        self.anchors
+            .verify(now, |v| v.verify_client_cert(cert, intermediates, now))
             .ok()?;
-        if let Some(usage) = der::key_usage(cert)? {
-            if usage.critical && !(usage.digital_signature && usage.key_encipherment) {
-                return None;
-            }
-        }
+        sanity::check_end_entity(cert).ok()?;
         // A name GnuTLS cannot write either: libvirtd refuses it.
         let name = dn::distinguished_name(cert)?;
         match &self.allowed_dn {
@@ -455,14 +540,14 @@ impl Identity {
 }
 
 /// libvirtd's sanity check of its own certificate: issued by the CA,
-/// valid now, for a TLS server.
+/// valid now, for a TLS server, no CA, with a usage that allows TLS.
 fn check_server_certificate(
     chain: &[CertificateDer<'static>],
     roots: &RootCertStore,
     provider: &rustls::crypto::CryptoProvider,
     files: &PkiFiles,
 ) -> Result<(), ServerTlsError> {
-    let refused = |source| ServerTlsError::CertificateNotFromCa {
+    let refused = |source| ServerTlsError::ServerCertificateRefused {
         certificate: files.cert.clone(),
         ca: files.cacert.clone(),
         source,
@@ -481,83 +566,8 @@ fn check_server_certificate(
         UnixTime::now(),
         provider.signature_verification_algorithms.all,
     )
-    .map_err(refused)
-}
-
-fn read(path: &Path, file: PkiFile) -> Result<Vec<u8>, ServerTlsError> {
-    read_regular(path, MAX_PKI_FILE_SIZE).map_err(|e| ServerTlsError::ReadFile {
-        file,
-        path: path.to_owned(),
-        source: Arc::new(e.into_io(MAX_PKI_FILE_SIZE)),
-    })
-}
-
-fn bad_pem(
-    path: &Path,
-    file: PkiFile,
-) -> impl Fn(rustls::pki_types::pem::Error) -> ServerTlsError + '_ {
-    move |e| match e {
-        rustls::pki_types::pem::Error::NoItemsFound => ServerTlsError::EmptyFile {
-            file,
-            path: path.to_owned(),
-        },
-        e => ServerTlsError::InvalidPem {
-            file,
-            path: path.to_owned(),
-            source: Arc::new(e),
-        },
-    }
-}
-
-fn load_roots(path: &Path) -> Result<RootCertStore, ServerTlsError> {
-    let file = PkiFile::CaCertificate;
-    let pem = read(path, file)?;
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        let cert = cert.map_err(bad_pem(path, file))?;
-        roots
-            .add(cert)
-            .map_err(|source| ServerTlsError::InvalidCaCertificate {
-                path: path.to_owned(),
-                source,
-            })?;
-    }
-    if roots.is_empty() {
-        return Err(ServerTlsError::EmptyFile {
-            file,
-            path: path.to_owned(),
-        });
-    }
-    Ok(roots)
-}
-
-fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, ServerTlsError> {
-    let file = PkiFile::RevocationList;
-    let pem = read(path, file)?;
-    CertificateRevocationListDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad_pem(path, file))
-}
-
-fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, ServerTlsError> {
-    let file = PkiFile::ServerCertificate;
-    let pem = read(path, file)?;
-    let chain = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad_pem(path, file))?;
-    if chain.is_empty() {
-        return Err(ServerTlsError::EmptyFile {
-            file,
-            path: path.to_owned(),
-        });
-    }
-    Ok(chain)
-}
-
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, ServerTlsError> {
-    let file = PkiFile::ServerKey;
-    let pem = read(path, file)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(bad_pem(path, file))
+    .map_err(refused)?;
+    sanity::check_end_entity(end.as_ref()).map_err(|problem| refused(sanity::as_rustls(problem)))
 }
 
 /// What the handshake does with a client's certificate, as GnuTLS with

@@ -10,6 +10,19 @@ use std::time::{Duration, Instant};
 
 use super::Daemon;
 
+/// `time` as `openssl ca` takes dates: `YYYYMMDDHHMMSSZ`, in UTC.
+pub fn utc(time: std::time::SystemTime) -> String {
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("@{secs}"), "+%Y%m%d%H%M%SZ"])
+        .output()
+        .expect("run date");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 /// A folder of generated certificates, removed when dropped.
 pub struct Pki {
     pub dir: PathBuf,
@@ -148,13 +161,76 @@ impl Pki {
         );
     }
 
+    /// A CA in folder `sub`, self-signed with `openssl ca` to be valid
+    /// from `start` to `end` (`YYYYMMDDHHMMSSZ`, see [`utc`]).
+    pub fn make_dated_ca(&self, sub: &str, cn: &str, start: &str, end: &str) {
+        let dir = self.dir.join(sub);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("index.txt"), "").unwrap();
+        std::fs::write(dir.join("serial"), "01\n").unwrap();
+        std::fs::write(
+            dir.join("ca.cnf"),
+            "[ca]\ndefault_ca = dated\n[dated]\ndatabase = index.txt\nnew_certs_dir = .\n\
+             serial = serial\ndefault_md = sha256\npolicy = any\n[any]\n\
+             organizationName = optional\ncommonName = supplied\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("ca.ext"),
+            "basicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\n",
+        )
+        .unwrap();
+        let subj = format!("/O=lvp/CN={cn}");
+        openssl(
+            &dir,
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "cakey.pem",
+                "-out",
+                "ca.csr",
+                "-subj",
+                &subj,
+            ],
+        );
+        openssl(
+            &dir,
+            &[
+                "ca",
+                "-selfsign",
+                "-batch",
+                "-notext",
+                "-preserveDN",
+                "-config",
+                "ca.cnf",
+                "-keyfile",
+                "cakey.pem",
+                "-in",
+                "ca.csr",
+                "-startdate",
+                start,
+                "-enddate",
+                end,
+                "-extfile",
+                "ca.ext",
+                "-out",
+                "cacert.pem",
+            ],
+        );
+    }
+
     fn make_leaf(&self, key: &str, cert: &str, newkey: &[&str], subj: &str, ext: &str) {
         self.make_leaf_by("ca", key, cert, newkey, subj, ext);
     }
 
     /// A certificate for `subj` (`+` joins the attributes of one relative
-    /// name), issued by the CA of folder `ca`.
-    fn make_leaf_by(
+    /// name), issued by the CA of folder `ca`, with the extensions of the
+    /// file `ext` (`server.ext`, `client.ext`).
+    pub fn make_leaf_by(
         &self,
         ca: &str,
         key: &str,
