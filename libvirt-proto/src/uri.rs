@@ -152,13 +152,17 @@ pub struct Params {
     /// `proxy=` (the client falls back on `libvirt.conf`'s `remote_proxy`,
     /// then [`ConnectUri::ssh_proxy`]'s choice).
     pub proxy: Option<Proxy>,
-    /// `tls_priority=`: a GnuTLS priority string, which the TLS transport
-    /// applies to what it speaks: protocol versions (`VERS-TLS1.2`,
-    /// `VERS-TLS1.3`, `VERS-ALL`), ciphers (`AES-128-GCM`, `AES-256-GCM`,
-    /// `CHACHA20-POLY1305`, `CIPHER-ALL`), TLS 1.2 key exchanges
-    /// (`ECDHE-RSA`, `ECDHE-ECDSA`, `KX-ALL`) and groups (`GROUP-X25519`,
-    /// `GROUP-SECP256R1`, `GROUP-SECP384R1`, `GROUP-ALL`), from `NONE` or
-    /// everything; other keywords change nothing.
+    /// `tls_priority=`: a GnuTLS priority string, read as GnuTLS 3.7 reads
+    /// it (a level such as `NORMAL` or `SECURE256`, then `+KEYWORD`,
+    /// `-KEYWORD`, `%FLAG`; a keyword GnuTLS refuses is an error) and
+    /// applied by the TLS transport to what it speaks: protocol versions
+    /// (`VERS-TLS1.2`, `VERS-TLS1.3`, `VERS-ALL`), ciphers (`AES-128-GCM`,
+    /// `AES-256-GCM`, `CHACHA20-POLY1305`, `CIPHER-ALL`, with the `AEAD`
+    /// MAC), TLS 1.2 key exchanges (`ECDHE-RSA`, `ECDHE-ECDSA`, `KX-ALL`),
+    /// groups (`GROUP-X25519`, `GROUP-SECP256R1`, `GROUP-SECP384R1`,
+    /// `GROUP-ALL`) and the server's handshake signature (`SIGN-*`).
+    /// Keywords for what rustls lacks (TLS 1.1, CBC ciphers, FFDHE
+    /// groups, flags) change nothing.
     pub tls_priority: Option<String>,
     /// `auth=`: the authentication method to use (`sasl`, `polkit`, or
     /// `sasl.MECH` for one SASL mechanism; as with libvirt, `none` is

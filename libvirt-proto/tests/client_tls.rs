@@ -14,7 +14,7 @@ use std::path::Path;
 
 use common::pki::{listening, Listening, Pki, ServerNames};
 
-use libvirt_proto::client::{Client, ClientError, PkiFile, TlsError};
+use libvirt_proto::client::{Client, ClientError, PkiFile, PriorityError, TlsError};
 use libvirt_proto::error::Report;
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
@@ -120,7 +120,22 @@ async fn tls_1_2_only_daemon() {
         "{e:?}"
     );
     let (e, _) = tls_error(&format!("{uri}&tls_priority=NONE:%2BVERS-TLS1.1")).await;
-    assert!(matches!(e, TlsError::NoProtocolVersion { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            TlsError::Priority {
+                error: PriorityError::NoProtocolVersion,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // A keyword GnuTLS does not know: refused, as libvirt's client would.
+    let (e, _) = tls_error(&format!("{uri}&tls_priority=NORMAL:-VERS-TLS1.4")).await;
+    assert!(
+        matches!(&e, TlsError::Priority { error: PriorityError::Syntax { element }, .. } if element == "-VERS-TLS1.4"),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
@@ -149,7 +164,25 @@ async fn tls_priority_ciphers_meet_the_daemons() {
     .await;
     // Nothing left to offer: refused before connecting.
     let (e, _) = tls_error(&format!("{uri}&tls_priority=NORMAL:-CIPHER-ALL")).await;
-    assert!(matches!(e, TlsError::NoCipherSuite { .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            TlsError::Priority {
+                error: PriorityError::NoCipherSuite,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // Levels mean what they mean to GnuTLS: SECURE256 keeps AES-256-GCM
+    // (the daemon's one cipher); SUITEB192 has only ECDSA key exchanges,
+    // which this daemon's RSA certificate cannot do.
+    works(&format!("{uri}&tls_priority=SECURE256")).await;
+    let (e, _) = tls_error(&format!("{uri}&tls_priority=SUITEB192")).await;
+    assert!(
+        matches!(e, TlsError::Handshake { .. } | TlsError::HandshakeIo { .. }),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]

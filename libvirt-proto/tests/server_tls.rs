@@ -30,8 +30,8 @@ use libvirt_proto::client_config::ConfigSource;
 use libvirt_proto::error::RemoteError;
 use libvirt_proto::remote;
 use libvirt_proto::server::{
-    Authentication, CertificateProblem, LxcService, Peer, PkiFile, PlainSasl, QemuService,
-    RemoteService, Server, ServerOptions, ServerTls, ServerTlsError, Typed,
+    Authentication, CertificateProblem, LxcService, Peer, PkiFile, PlainSasl, PriorityError,
+    QemuService, RemoteService, Server, ServerOptions, ServerTls, ServerTlsError, Typed,
 };
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -546,16 +546,21 @@ async fn a_priority_string_limits_what_the_server_speaks() {
     };
     let tls = ServerTls::from_dir(server_dir(&pki)).unwrap();
     for (priority, refused) in [
-        ("NONE", "neither TLS 1.2"),
-        ("NORMAL:-CIPHER-ALL", "no cipher"),
+        ("NONE", PriorityError::NoProtocolVersion),
+        ("NORMAL:-CIPHER-ALL", PriorityError::NoCipherSuite),
+        (
+            "NORMAL:-SIGN-ALL:+SIGN-RSA-SHA1",
+            PriorityError::NoSignatureScheme,
+        ),
+        (
+            "NORMAL:+VERS-TLS1.2:+AES-256-GCM:NONE",
+            PriorityError::Syntax {
+                element: "NONE".into(),
+            },
+        ),
     ] {
         match tls.clone().with_priority(priority) {
-            Err(
-                e @ (ServerTlsError::NoProtocolVersion { .. }
-                | ServerTlsError::NoCipherSuite { .. }),
-            ) => {
-                assert!(e.to_string().contains(refused), "{e}")
-            }
+            Err(ServerTlsError::Priority { error, .. }) => assert_eq!(error, refused, "{priority}"),
             other => panic!("{priority}: {other:?}"),
         }
     }
@@ -574,6 +579,22 @@ async fn a_priority_string_limits_what_the_server_speaks() {
             other => panic!("{priority}: {:?}", other.map(|_| ())),
         }
     }
+    // Signature schemes: with RSA's alone the server asks for none the
+    // client's ECDSA key makes, so the client sends no certificate and is
+    // refused as one without.
+    let rsa_only = ServerTls::from_dir(server_dir(&pki))
+        .unwrap()
+        .with_priority("NORMAL:-SIGN-ALL:+SIGN-RSA-PSS-RSAE-SHA256:+SIGN-RSA-SHA256")
+        .unwrap();
+    let server = Listening::start(Some(rsa_only)).await;
+    let uri = server.tls_uri(&pki.path("client"));
+    assert!(!refused(&uri).await);
+    let e = connect(&uri).await.err().unwrap();
+    assert!(
+        e.to_string()
+            .contains("asked for no signature scheme its key makes"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

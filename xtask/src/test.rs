@@ -40,7 +40,7 @@ use Need::{Lib, Program};
 /// `files` and package variables): change both together. A unit test
 /// below checks that the script installs every package named here and
 /// checks the same programs and files.
-const REQUIRED: [(Need, &str); 24] = [
+const REQUIRED: [(Need, &str); 25] = [
     // libvirt's daemon and clients.
     (Program("libvirtd"), "libvirt-daemon"),
     (Program("virsh"), "libvirt-clients"),
@@ -60,8 +60,9 @@ const REQUIRED: [(Need, &str); 24] = [
     (Program("ssh"), "openssh-client"),
     (Program("ssh-keygen"), "openssh-client"),
     (Program("nc"), "netcat-openbsd"),
-    // tls: test certificates.
+    // tls: test certificates, and GnuTLS's reading of priority strings.
     (Program("openssl"), "openssl"),
+    (Program("gnutls-cli"), "gnutls-bin"),
     // SASL: Cyrus's tools and the plugins of the mechanisms tested.
     (Program("saslpasswd2"), "sasl2-bin"),
     (Program("saslpluginviewer"), "sasl2-bin"),

@@ -40,6 +40,9 @@ pub fn uri(data: &[u8]) {
         assert_eq!(again.path, u.path);
         assert_eq!(again.host, None);
     }
+    if let Some(priority) = &u.params.tls_priority {
+        check_priority(priority);
+    }
     if matches!(
         u.transport,
         Transport::Ssh | Transport::Libssh | Transport::Libssh2
@@ -47,6 +50,20 @@ pub fn uri(data: &[u8]) {
         for (read_only, session) in [(false, false), (true, false), (false, true)] {
             check_ssh(&u, read_only, session);
         }
+    }
+}
+
+/// A priority string is taken or refused with a typed error; a refused
+/// element is one of the string's, as written.
+fn check_priority(priority: &str) {
+    use libvirt_proto::client::PriorityError;
+    if let Err(PriorityError::Syntax { element } | PriorityError::SystemPriority { element }) =
+        libvirt_proto::client::fuzzing::tls_priority(priority)
+    {
+        assert!(
+            priority.split(':').any(|e| e == element),
+            "{element:?} is not an element of {priority:?}"
+        );
     }
 }
 

@@ -49,3 +49,9 @@ pub fn tls_hostname_matches(pattern: &[u8], host: &str) -> bool {
 pub fn tls_load(pkipath: &Path, no_verify: bool) -> Result<bool, super::TlsError> {
     super::tls::fuzzing::load(pkipath, no_verify)
 }
+
+/// Reads a GnuTLS priority string as `tls_priority=` is read and makes
+/// the TLS provider it leaves.
+pub fn tls_priority(priority: &str) -> Result<(), super::PriorityError> {
+    crate::pki::priority::provider(Some(priority)).map(|_| ())
+}

@@ -87,7 +87,7 @@ use xdrgen::rt::{self, Codec, RemoteProcedure};
 
 /// The typed results (and events) of the remote program's methods.
 pub use crate::generated::remote_client::*;
-pub use crate::pki::{CertificateProblem, PkiFile};
+pub use crate::pki::{CertificateProblem, PkiFile, PriorityError};
 pub use admin::AdminClient;
 pub use auth_conf::AuthFile;
 pub use error::ClientError;

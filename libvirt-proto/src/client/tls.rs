@@ -27,15 +27,17 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{
     CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName, UnixTime,
 };
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::CertifiedKey;
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use tokio::io::AsyncReadExt;
@@ -45,7 +47,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::pki::anchors::DatedAnchors;
 use crate::pki::load::{self, LoadError};
-use crate::pki::priority::{Priority, PriorityError};
+use crate::pki::priority::{self, PriorityError};
 use crate::pki::sanity::{self, CertificateProblem};
 use crate::pki::{self, der, PkiFile, PkiFiles, Role};
 use crate::uri::ConnectUri;
@@ -63,18 +65,14 @@ const ACCEPTED: u8 = 1;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum TlsError {
-    /// The URI's `tls_priority=` leaves none of the protocol versions
-    /// this client speaks (TLS 1.2 and 1.3).
-    NoProtocolVersion {
-        /// The priority string.
-        priority: String,
-    },
-    /// The URI's `tls_priority=` leaves no cipher suite or no key
-    /// exchange group this client speaks (see its keywords in
+    /// The URI's `tls_priority=` is not a priority string GnuTLS would
+    /// take, or leaves nothing this client speaks (see
     /// [`Params::tls_priority`](crate::uri::Params::tls_priority)).
-    NoCipherSuite {
+    Priority {
         /// The priority string.
         priority: String,
+        /// What is wrong with it.
+        error: PriorityError,
     },
     /// A file cannot be read; a missing file is a source of kind
     /// [`io::ErrorKind::NotFound`]. The CA is required unless the URI has
@@ -234,8 +232,10 @@ pub enum TlsError {
         certificate: PathBuf,
         /// The client key file.
         key: PathBuf,
-        /// Whether the certificate was sent (it is when it and the key
-        /// both exist).
+        /// Whether the certificate and its key were found.
+        found_certificate: bool,
+        /// Whether the certificate was sent: it is when it was found and
+        /// the server asked for a signature scheme its key makes.
         sent_certificate: bool,
         /// Why reading the answer failed, if it did.
         source: Option<Arc<io::Error>>,
@@ -310,15 +310,9 @@ impl fmt::Display for TlsError {
                 write!(f, "'{host}' is not a valid TLS server name")
             }
             TlsError::Config(_) => f.write_str("cannot configure TLS"),
-            TlsError::NoProtocolVersion { priority } => write!(
-                f,
-                "tls_priority '{priority}' allows neither TLS 1.2 nor TLS 1.3"
-            ),
-            TlsError::NoCipherSuite { priority } => write!(
-                f,
-                "tls_priority '{priority}' leaves no cipher suite or key exchange group \
-                 this client speaks"
-            ),
+            TlsError::Priority { priority, error } => {
+                write!(f, "tls_priority '{priority}': {error}")
+            }
             TlsError::UnknownIssuer { peer, ca, .. } => write!(
                 f,
                 "TLS handshake with {peer} failed: the server certificate is not signed by the \
@@ -348,6 +342,7 @@ impl fmt::Display for TlsError {
                 answer,
                 certificate,
                 key,
+                found_certificate,
                 sent_certificate,
                 ..
             } => {
@@ -362,6 +357,13 @@ impl fmt::Display for TlsError {
                 f.write_str("): it did not accept the client certificate or address (")?;
                 if *sent_certificate {
                     write!(f, "the client certificate {})", certificate.display())
+                } else if *found_certificate {
+                    write!(
+                        f,
+                        "the client certificate {} was not sent: the server asked for no \
+                         signature scheme its key makes)",
+                        certificate.display()
+                    )
                 } else {
                     write!(
                         f,
@@ -398,11 +400,10 @@ impl std::error::Error for TlsError {
             TlsError::Config(source) => Some(source),
             TlsError::InvalidRevocationList { source, .. } => Some(source),
             TlsError::CaCertificateRefused { problem, .. } => Some(problem),
+            TlsError::Priority { error, .. } => Some(error),
             TlsError::EmptyFile { .. }
             | TlsError::EncryptedKey { .. }
-            | TlsError::InvalidServerName { .. }
-            | TlsError::NoProtocolVersion { .. }
-            | TlsError::NoCipherSuite { .. } => None,
+            | TlsError::InvalidServerName { .. } => None,
         }
     }
 }
@@ -435,13 +436,11 @@ pub(crate) async fn connect(
     let no_verify = uri.params.no_verify;
     let sanity_check = !uri.params.no_sanity;
     let priority = uri.params.tls_priority.as_deref();
-    let (versions, provider) = Priority::parse(priority).apply().map_err(|e| {
-        let priority = priority.unwrap_or_default().to_owned();
-        match e {
-            PriorityError::NoProtocolVersion => TlsError::NoProtocolVersion { priority },
-            PriorityError::NoCipherSuite => TlsError::NoCipherSuite { priority },
-        }
-    })?;
+    let (versions, provider) =
+        priority::provider(priority).map_err(|error| TlsError::Priority {
+            priority: priority.unwrap_or_default().to_owned(),
+            error,
+        })?;
     // File I/O, off the runtime: the connect timeout stays in force.
     let cacert = files.cacert.clone();
     let loaded = tokio::task::spawn_blocking(move || {
@@ -462,14 +461,13 @@ pub(crate) async fn connect(
             })
         }
     };
-    let sent_certificate = creds.identity.is_some();
 
     let host = uri.host.as_deref().unwrap_or("localhost");
     let server_name =
         ServerName::try_from(host.to_owned()).map_err(|_| TlsError::InvalidServerName {
             host: host.to_owned(),
         })?;
-    let config = client_config(creds, &files, no_verify, &versions, provider)?;
+    let (config, own) = client_config(creds, &files, no_verify, &versions, provider)?;
     let peer = tcp
         .peer_addr()
         .map_or_else(|_| host.to_owned(), |a| a.to_string());
@@ -482,6 +480,8 @@ pub(crate) async fn connect(
     // The daemon now checks our certificate and address, and sends one
     // byte if it accepts them; otherwise it closes the connection.
     let mut status = [0u8; 1];
+    let found_certificate = own.is_some();
+    let sent_certificate = own.is_some_and(|own| own.sent());
     let (answer, source) = match stream.read(&mut status).await {
         Ok(1) if status[0] == ACCEPTED => return Ok(stream),
         Ok(1) => (Some(status[0]), None),
@@ -494,6 +494,7 @@ pub(crate) async fn connect(
         answer,
         certificate: files.cert,
         key: files.key,
+        found_certificate,
         sent_certificate,
         source,
     })
@@ -600,15 +601,16 @@ fn check_client_certificate(
 }
 
 /// The rustls configuration: `versions` (of TLS 1.2 and 1.3) with
-/// `provider` (*ring*, its suites and groups as `tls_priority=` leaves
-/// them), our verifier, and the client certificate when there is one.
+/// `provider` (*ring*, its suites, groups and signature schemes as `tls_priority=` leaves
+/// them), our verifier, and the client certificate when there is one
+/// (returned too, to tell whether it was sent).
 fn client_config(
     creds: Credentials,
     files: &PkiFiles,
     no_verify: bool,
     versions: &[&'static rustls::SupportedProtocolVersion],
     provider: Arc<rustls::crypto::CryptoProvider>,
-) -> Result<rustls::ClientConfig, TlsError> {
+) -> Result<(rustls::ClientConfig, Option<Arc<OwnCertificate>>), TlsError> {
     let algorithms = provider.signature_verification_algorithms;
     let webpki = if no_verify {
         None
@@ -651,14 +653,53 @@ fn client_config(
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     match creds.identity {
-        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|source| {
-            TlsError::InvalidClientCertificate {
-                certificate: files.cert.clone(),
-                key: files.key.clone(),
-                source,
-            }
-        }),
-        None => Ok(builder.with_no_client_auth()),
+        Some((chain, key)) => {
+            let certified = CertifiedKey::from_der(chain, key, builder.crypto_provider()).map_err(
+                |source| TlsError::InvalidClientCertificate {
+                    certificate: files.cert.clone(),
+                    key: files.key.clone(),
+                    source,
+                },
+            )?;
+            let own = Arc::new(OwnCertificate {
+                certified: Arc::new(certified),
+                sent: AtomicBool::new(false),
+            });
+            Ok((builder.with_client_cert_resolver(own.clone()), Some(own)))
+        }
+        None => Ok((builder.with_no_client_auth(), None)),
+    }
+}
+
+/// The client certificate, given whenever the server asks, remembering
+/// whether it was sent: rustls sends none when the server's signature
+/// schemes include none the key makes.
+#[derive(Debug)]
+struct OwnCertificate {
+    certified: Arc<CertifiedKey>,
+    sent: AtomicBool,
+}
+
+impl OwnCertificate {
+    /// Whether the handshake sent the certificate.
+    fn sent(&self) -> bool {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
+
+impl ResolvesClientCert for OwnCertificate {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        let signs = self.certified.key.choose_scheme(sigschemes).is_some();
+        self.sent.store(signs, Ordering::Relaxed);
+        Some(self.certified.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
     }
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod load;
 pub(crate) mod priority;
 pub(crate) mod sanity;
 
+pub use priority::PriorityError;
 pub use sanity::CertificateProblem;
 
 use std::fmt;

@@ -114,7 +114,7 @@ pub use typed::{AdminService, LxcService, QemuService, RemoteService, Typed, Typ
 pub use crate::engine::auth::{SaslServer, SaslServerStep};
 #[cfg(feature = "server-tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server-tls")))]
-pub use crate::pki::{CertificateProblem, PkiFile};
+pub use crate::pki::{CertificateProblem, PkiFile, PriorityError};
 pub use auth::{Authentication, NewSaslServer, PlainSasl};
 #[cfg(feature = "server-tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server-tls")))]

@@ -58,7 +58,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::pki::anchors::DatedAnchors;
 use crate::pki::load::{self, LoadError};
-use crate::pki::priority::{Priority, PriorityError};
+use crate::pki::priority::{self, PriorityError};
 use crate::pki::sanity::{self, CertificateProblem};
 use crate::pki::{self, dn, PkiFile, PkiFiles, Role};
 
@@ -169,17 +169,13 @@ pub enum ServerTlsError {
         /// Why.
         source: rustls::Error,
     },
-    /// The priority string leaves neither TLS 1.2 nor TLS 1.3
-    /// ([`ServerTls::with_priority`]).
-    NoProtocolVersion {
+    /// The priority string ([`ServerTls::with_priority`]) is not one
+    /// GnuTLS would take, or leaves nothing this crate speaks.
+    Priority {
         /// The priority string.
         priority: String,
-    },
-    /// The priority string leaves no cipher suite or no key exchange
-    /// group.
-    NoCipherSuite {
-        /// The priority string.
-        priority: String,
+        /// What is wrong with it.
+        error: PriorityError,
     },
     /// The server certificate and key do not go together, or rustls
     /// refused them.
@@ -233,15 +229,9 @@ impl fmt::Display for ServerTlsError {
                 certificate.display(),
                 ca.display()
             ),
-            ServerTlsError::NoProtocolVersion { priority } => write!(
-                f,
-                "tls_priority '{priority}' allows neither TLS 1.2 nor TLS 1.3"
-            ),
-            ServerTlsError::NoCipherSuite { priority } => write!(
-                f,
-                "tls_priority '{priority}' leaves no cipher suite or key exchange group \
-                 this server speaks"
-            ),
+            ServerTlsError::Priority { priority, error } => {
+                write!(f, "tls_priority '{priority}': {error}")
+            }
             ServerTlsError::InvalidCertificate {
                 certificate, key, ..
             } => write!(
@@ -264,10 +254,8 @@ impl std::error::Error for ServerTlsError {
             | ServerTlsError::InvalidCertificate { source, .. } => Some(source),
             ServerTlsError::InvalidRevocationList { source, .. } => Some(source),
             ServerTlsError::CaCertificateRefused { problem, .. } => Some(problem),
-            ServerTlsError::EmptyFile { .. }
-            | ServerTlsError::EncryptedKey { .. }
-            | ServerTlsError::NoProtocolVersion { .. }
-            | ServerTlsError::NoCipherSuite { .. } => None,
+            ServerTlsError::Priority { error, .. } => Some(error),
+            ServerTlsError::EmptyFile { .. } | ServerTlsError::EncryptedKey { .. } => None,
         }
     }
 }
@@ -356,12 +344,14 @@ impl ServerTls {
         self
     }
 
-    /// Restricts the protocol versions, ciphers and key exchanges to what
-    /// the GnuTLS priority string `priority` leaves (libvirtd's
-    /// `tls_priority`, such as `"NORMAL:-VERS-TLS1.2"`), among what rustls
-    /// speaks: the keywords are a client URI's `tls_priority=`'s
+    /// Restricts the protocol versions, ciphers, key exchanges, groups and
+    /// the client's signature schemes to what the GnuTLS priority string
+    /// `priority` leaves (libvirtd's `tls_priority`, such as
+    /// `"NORMAL:-VERS-TLS1.2"`), among what rustls speaks: it is read as a
+    /// client URI's `tls_priority=`
     /// ([`Params::tls_priority`](crate::uri::Params::tls_priority)). A
-    /// string that leaves no version or no cipher suite is an error.
+    /// string GnuTLS would refuse, or one that leaves nothing usable, is
+    /// [`ServerTlsError::Priority`].
     pub fn with_priority(mut self, priority: &str) -> Result<Self, ServerTlsError> {
         self.acceptor = self.identity.acceptor(Some(priority))?;
         Ok(self)
@@ -434,10 +424,7 @@ impl ServerTls {
         let identity = Arc::new(Identity {
             chain,
             key,
-            request: Arc::new(RequestCertificate {
-                hints: roots.subjects(),
-                algorithms: provider.signature_verification_algorithms,
-            }),
+            hints: roots.subjects(),
             files: files.clone(),
         });
         Ok(ServerTls {
@@ -506,24 +493,29 @@ impl ServerTls {
 struct Identity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-    request: Arc<RequestCertificate>,
+    /// The CA's name, sent with the request for a client certificate.
+    hints: Vec<DistinguishedName>,
     files: PkiFiles,
 }
 
 impl Identity {
     /// An acceptor with what `priority` (a GnuTLS priority string) leaves.
     fn acceptor(&self, priority: Option<&str>) -> Result<TlsAcceptor, ServerTlsError> {
-        let (versions, provider) = Priority::parse(priority).apply().map_err(|e| {
-            let priority = priority.unwrap_or_default().to_owned();
-            match e {
-                PriorityError::NoProtocolVersion => ServerTlsError::NoProtocolVersion { priority },
-                PriorityError::NoCipherSuite => ServerTlsError::NoCipherSuite { priority },
-            }
-        })?;
+        let (versions, provider) =
+            priority::provider(priority).map_err(|error| ServerTlsError::Priority {
+                priority: priority.unwrap_or_default().to_owned(),
+                error,
+            })?;
+        // The client's handshake signature checked with the schemes the
+        // priority string leaves.
+        let request = Arc::new(RequestCertificate {
+            hints: self.hints.clone(),
+            algorithms: provider.signature_verification_algorithms,
+        });
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&versions)
             .and_then(|b| {
-                b.with_client_cert_verifier(self.request.clone())
+                b.with_client_cert_verifier(request)
                     .with_single_cert(self.chain.clone(), self.key.clone_key())
             })
             .map_err(|source| ServerTlsError::InvalidCertificate {
