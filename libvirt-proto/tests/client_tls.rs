@@ -14,7 +14,9 @@ use std::path::Path;
 
 use common::pki::{listening, Listening, Pki, ServerNames};
 
-use libvirt_proto::client::{Client, ClientError, PkiFile, PriorityError, TlsError};
+use libvirt_proto::client::{
+    Client, ClientCertificate, ClientError, PkiFile, PriorityError, TlsError,
+};
 use libvirt_proto::error::Report;
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::procs;
@@ -262,7 +264,7 @@ async fn the_daemon_refusing_the_client_is_reported() {
     let (e, msg) = tls_error(&tls_uri(&l, &pki.path("client"))).await;
     match &e {
         TlsError::ClientRefused {
-            sent_certificate: true,
+            client_certificate: ClientCertificate::Sent,
             answer: None,
             certificate,
             ..
@@ -289,7 +291,7 @@ async fn a_client_without_a_certificate_is_refused() {
         matches!(
             e,
             TlsError::ClientRefused {
-                sent_certificate: false,
+                client_certificate: ClientCertificate::NotFound,
                 ..
             }
         ),

@@ -103,7 +103,7 @@ pub use reconnect::{
 };
 pub use sasl::{CredentialRequest, Credentials, SaslCredentials, MAX_SCRAM_ITERATIONS};
 pub use stream::{ByteStream, Chunk, STREAM_PACKET, STREAM_RECV_BUFFER, STREAM_SEND_WINDOW};
-pub use tls::TlsError;
+pub use tls::{ClientCertificate, TlsError};
 pub use typed_events::{
     DomainEvent, Event, Events, NetworkEvent, NodeDeviceEvent, QemuMonitorEvent, SecretEvent,
     StoragePoolEvent,

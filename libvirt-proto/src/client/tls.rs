@@ -232,11 +232,8 @@ pub enum TlsError {
         certificate: PathBuf,
         /// The client key file.
         key: PathBuf,
-        /// Whether the certificate and its key were found.
-        found_certificate: bool,
-        /// Whether the certificate was sent: it is when it was found and
-        /// the server asked for a signature scheme its key makes.
-        sent_certificate: bool,
+        /// What became of the client certificate in the handshake.
+        client_certificate: ClientCertificate,
         /// Why reading the answer failed, if it did.
         source: Option<Arc<io::Error>>,
     },
@@ -342,8 +339,7 @@ impl fmt::Display for TlsError {
                 answer,
                 certificate,
                 key,
-                found_certificate,
-                sent_certificate,
+                client_certificate,
                 ..
             } => {
                 write!(
@@ -355,22 +351,26 @@ impl fmt::Display for TlsError {
                     None => f.write_str("it closed the connection")?,
                 }
                 f.write_str("): it did not accept the client certificate or address (")?;
-                if *sent_certificate {
-                    write!(f, "the client certificate {})", certificate.display())
-                } else if *found_certificate {
-                    write!(
+                let certificate = certificate.display();
+                match client_certificate {
+                    ClientCertificate::Sent => {
+                        write!(f, "the client certificate {certificate})")
+                    }
+                    ClientCertificate::NotRequested => write!(
                         f,
-                        "the client certificate {} was not sent: the server asked for no \
-                         signature scheme its key makes)",
-                        certificate.display()
-                    )
-                } else {
-                    write!(
+                        "the client certificate {certificate} was not sent: the server did \
+                         not ask for one)"
+                    ),
+                    ClientCertificate::NoSignatureScheme => write!(
                         f,
-                        "no client certificate was sent: {} and {} not both found)",
-                        certificate.display(),
+                        "the client certificate {certificate} was not sent: the server asked \
+                         for no signature scheme its key makes)"
+                    ),
+                    ClientCertificate::NotFound => write!(
+                        f,
+                        "no client certificate was sent: {certificate} and {} not both found)",
                         key.display()
-                    )
+                    ),
                 }
             }
         }
@@ -480,8 +480,7 @@ pub(crate) async fn connect(
     // The daemon now checks our certificate and address, and sends one
     // byte if it accepts them; otherwise it closes the connection.
     let mut status = [0u8; 1];
-    let found_certificate = own.is_some();
-    let sent_certificate = own.is_some_and(|own| own.sent());
+    let client_certificate = own.map_or(ClientCertificate::NotFound, |own| own.outcome());
     let (answer, source) = match stream.read(&mut status).await {
         Ok(1) if status[0] == ACCEPTED => return Ok(stream),
         Ok(1) => (Some(status[0]), None),
@@ -494,8 +493,7 @@ pub(crate) async fn connect(
         answer,
         certificate: files.cert,
         key: files.key,
-        found_certificate,
-        sent_certificate,
+        client_certificate,
         source,
     })
 }
@@ -663,7 +661,8 @@ fn client_config(
             )?;
             let own = Arc::new(OwnCertificate {
                 certified: Arc::new(certified),
-                sent: AtomicBool::new(false),
+                asked: AtomicBool::new(false),
+                signed: AtomicBool::new(false),
             });
             Ok((builder.with_client_cert_resolver(own.clone()), Some(own)))
         }
@@ -671,19 +670,45 @@ fn client_config(
     }
 }
 
+/// What became of the client certificate in a handshake
+/// ([`TlsError::ClientRefused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientCertificate {
+    /// It was sent.
+    Sent,
+    /// The certificate and its key were not both found.
+    NotFound,
+    /// The server did not ask for one.
+    NotRequested,
+    /// The server asked for none of the signature schemes its key makes
+    /// (as its `tls_priority` may leave), so none was sent.
+    NoSignatureScheme,
+}
+
 /// The client certificate, given whenever the server asks, remembering
-/// whether it was sent: rustls sends none when the server's signature
-/// schemes include none the key makes.
+/// whether it was asked for and sent: rustls sends none when the server's
+/// signature schemes include none the key makes.
 #[derive(Debug)]
 struct OwnCertificate {
     certified: Arc<CertifiedKey>,
-    sent: AtomicBool,
+    /// The server asked for a certificate.
+    asked: AtomicBool,
+    /// ... with a signature scheme the key makes.
+    signed: AtomicBool,
 }
 
 impl OwnCertificate {
-    /// Whether the handshake sent the certificate.
-    fn sent(&self) -> bool {
-        self.sent.load(Ordering::Relaxed)
+    /// What became of the certificate in the handshake.
+    fn outcome(&self) -> ClientCertificate {
+        match (
+            self.asked.load(Ordering::Relaxed),
+            self.signed.load(Ordering::Relaxed),
+        ) {
+            (false, _) => ClientCertificate::NotRequested,
+            (true, false) => ClientCertificate::NoSignatureScheme,
+            (true, true) => ClientCertificate::Sent,
+        }
     }
 }
 
@@ -694,7 +719,8 @@ impl ResolvesClientCert for OwnCertificate {
         sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
         let signs = self.certified.key.choose_scheme(sigschemes).is_some();
-        self.sent.store(signs, Ordering::Relaxed);
+        self.asked.store(true, Ordering::Relaxed);
+        self.signed.store(signs, Ordering::Relaxed);
         Some(self.certified.clone())
     }
 

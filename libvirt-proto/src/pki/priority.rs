@@ -23,7 +23,9 @@
 //! names (TLS 1.1, CBC ciphers, RSA key exchange, FFDHE groups, `%`
 //! flags, certificate types, compression) changes nothing here: a string
 //! never widens what is offered beyond what it names, and one that leaves
-//! nothing usable is an error, as it would be for GnuTLS. This end's own
+//! nothing usable here is an error (where GnuTLS would find nothing
+//! usable either, and where what it leaves is only what rustls lacks,
+//! such as TLS 1.0). This end's own
 //! signature is the scheme rustls picks among those the peer offers.
 
 use std::collections::HashMap;
@@ -110,8 +112,13 @@ const ECDSA_SHA384: u32 = 1 << 18;
 const ECDSA_P256: u32 = 1 << 19;
 const ECDSA_P384: u32 = 1 << 20;
 const ED25519: u32 = 1 << 21;
+/// TLS 1.0 and 1.1: not spoken here, but they decide whether GnuTLS
+/// keeps TLS 1.3 (see [`Priority::versions`]).
+const TLS10: u32 = 1 << 22;
+const TLS11: u32 = 1 << 23;
 
-const VERSIONS: u32 = TLS12 | TLS13;
+/// The protocol versions levels and `VERS-ALL` name.
+const ALL_VERSIONS: u32 = TLS10 | TLS11 | TLS12 | TLS13;
 const CIPHERS: u32 = AES128 | AES256 | CHACHA20;
 const MACS: u32 = AEAD;
 const KXS: u32 = ECDHE_RSA | ECDHE_ECDSA;
@@ -127,7 +134,7 @@ const SIGNS: u32 = RSA_SHA256
     | ECDSA_P256
     | ECDSA_P384
     | ED25519;
-const EVERYTHING: u32 = VERSIONS | CIPHERS | MACS | KXS | GROUPS | SIGNS;
+const EVERYTHING: u32 = ALL_VERSIONS | CIPHERS | MACS | KXS | GROUPS | SIGNS;
 
 /// GnuTLS 3.7's levels, with what each allows of ours (read off
 /// `gnutls-cli -l --priority LEVEL`; the unit tests compare).
@@ -143,7 +150,7 @@ const LEVELS: &[(&str, u32)] = &[
     ("SUITEB128", SUITEB128),
     ("SUITEB192", SUITEB192),
 ];
-const SECURE192: u32 = VERSIONS
+const SECURE192: u32 = ALL_VERSIONS
     | AES256
     | CHACHA20
     | AEAD
@@ -261,8 +268,8 @@ const VERSION_NAMES: &[(&str, u32)] = &[
     ("TLS1.2", TLS12),
     ("TLS1.3", TLS13),
     ("SSL3.0", 0),
-    ("TLS1.0", 0),
-    ("TLS1.1", 0),
+    ("TLS1.0", TLS10),
+    ("TLS1.1", TLS11),
     ("DTLS0.9", 0),
     ("DTLS1.0", 0),
     ("DTLS1.2", 0),
@@ -280,6 +287,10 @@ const CURVE_NAMES: &[(&str, u32)] = &[
     ("X448", 0),
     ("Ed25519", 0),
     ("Ed448", 0),
+    ("CryptoPro-A", 0),
+    ("CryptoPro-XchA", 0),
+    ("TC26-256-B", 0),
+    ("TC26-512-A", 0),
 ];
 
 /// GnuTLS's group names (`+GROUP-X25519`), with ours.
@@ -386,6 +397,7 @@ const FLAGS: &[&str] = &[
     "PROFILE_SUITEB192",
     "PROFILE_ULTRA",
     "PROFILE_VERY_WEAK",
+    "SAFE_RENEGOTIATION",
     "SERVER_PRECEDENCE",
     "SSL3_RECORD_VERSION",
     "STATELESS_COMPRESSION",
@@ -437,10 +449,15 @@ impl Priority {
             });
         }
         // Before a level, GnuTLS's default protocol versions: all of them.
-        let mut p = Priority(VERSIONS);
+        let mut p = Priority(ALL_VERSIONS);
         for (i, raw) in priority.split(':').enumerate() {
-            // GnuTLS skips spaces before an element, not after.
-            let element = raw.trim_start_matches(' ');
+            // GnuTLS skips white space before the string and spaces
+            // before each element, nothing after.
+            let element = if i == 0 {
+                raw.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r'])
+            } else {
+                raw.trim_start_matches(' ')
+            };
             let syntax = || PriorityError::Syntax {
                 element: raw.to_owned(),
             };
@@ -456,7 +473,7 @@ impl Priority {
             }
             // After the first, a level alone adds, as `+LEVEL`.
             if let Some(bits) = lookup(LEVELS, element) {
-                p.0 |= bits & !VERSIONS;
+                p.0 |= bits & !ALL_VERSIONS;
                 continue;
             }
             let (op, name) = match element.as_bytes().first() {
@@ -478,7 +495,7 @@ impl Priority {
         if op == Op::Add {
             if let Some(bits) = lookup(LEVELS, name) {
                 // An added level leaves the protocol versions alone.
-                self.0 |= bits & !VERSIONS;
+                self.0 |= bits & !ALL_VERSIONS;
                 return Some(());
             }
         }
@@ -492,7 +509,7 @@ impl Priority {
         let bits = if let Some(v) = strip_prefix_ci(name, "VERS-") {
             // The `-ALL` forms are matched as prefixes, as GnuTLS does.
             if strip_prefix_ci(v, "TLS-ALL").is_some() || strip_prefix_ci(v, "ALL").is_some() {
-                VERSIONS
+                ALL_VERSIONS
             } else if strip_prefix_ci(v, "DTLS-ALL").is_some() {
                 0
             } else {
@@ -554,6 +571,16 @@ impl Priority {
             Self::gost_all(op, MACS)
         } else if strip_prefix_ci(name, "KX-GOST-ALL").is_some() {
             Self::gost_all(op, KXS)
+        } else if ["CIPHER-", "MAC-", "KX-"]
+            .iter()
+            .any(|p| strip_prefix_ci(name, p).is_some())
+        {
+            // Any other name after these: taken, and nothing done.
+            0
+        } else if strip_prefix_ci(name, "GOST").is_some() {
+            // GOST's algorithms (a name not a MAC's or cipher's): its
+            // removal clears ciphers, MACs, key exchanges and signatures.
+            Self::gost_all(op, CIPHERS | MACS | KXS | SIGNS)
         } else {
             return None;
         };
@@ -581,10 +608,12 @@ impl Priority {
         self.0 & bits != 0
     }
 
-    /// The protocol versions left, newest first.
+    /// The protocol versions left, newest first. As GnuTLS: TLS 1.3 goes
+    /// when TLS 1.0 or 1.1 stays without TLS 1.2.
     fn versions(&self) -> Vec<&'static SupportedProtocolVersion> {
         let mut versions = Vec::new();
-        if self.has(TLS13) {
+        let tls13_dropped = self.has(TLS10 | TLS11) && !self.has(TLS12);
+        if self.has(TLS13) && !tls13_dropped {
             versions.push(&rustls::version::TLS13);
         }
         if self.has(TLS12) {
@@ -643,17 +672,20 @@ impl Priority {
     /// `algorithms` with the handshake's signature schemes this leaves
     /// (certificate chains keep every algorithm). The mapping is static
     /// in rustls, so each distinct choice is made once and kept: at most
-    /// one per subset of [`SIGNS`].
+    /// one per subset of [`SIGNS`] of each provider's table.
     fn signatures(&self, algorithms: WebPkiSupportedAlgorithms) -> WebPkiSupportedAlgorithms {
         type Mapping = &'static [(
             SignatureScheme,
             &'static [&'static dyn rustls::pki_types::SignatureVerificationAlgorithm],
         )];
-        static MADE: OnceLock<Mutex<HashMap<u32, Mapping>>> = OnceLock::new();
-        let key = self.0 & SIGNS;
-        if key == SIGNS {
+        static MADE: OnceLock<Mutex<HashMap<(usize, u32), Mapping>>> = OnceLock::new();
+        let signs = self.0 & SIGNS;
+        if signs == SIGNS {
             return algorithms;
         }
+        // The mapping filtered, by where it is (rustls's static table)
+        // and what is kept of it.
+        let key = (algorithms.mapping.as_ptr() as usize, signs);
         let mut made = MADE
             .get_or_init(Default::default)
             .lock()
@@ -988,10 +1020,26 @@ mod tests {
         "NORMAL:%SERVER_PRECEDENCE:%NO_TICKETS:%PROFILE_HIGH",
         "NORMAL: -VERS-TLS1.3",
         "  NORMAL",
+        "\t\nNORMAL:-VERS-TLS1.2:-VERS-TLS1.1:-VERS-TLS1.0",
+        "NORMAL:-VERS-TLS1.2",
+        "NORMAL:-VERS-TLS1.2:-VERS-TLS1.0",
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-SSL3.0:+VERS-DTLS1.2",
+        "SUITEB128:+VERS-TLS1.3:-VERS-TLS1.2",
+        "SUITEB128:+VERS-TLS1.3:-VERS-TLS1.2:+VERS-TLS1.1",
+        "NORMAL:-MAC-SHA1:-CIPHER-FOO:+kx-foo:-KX-",
+        "NORMAL:+GOST",
+        "NORMAL:-GOST",
+        "NORMAL:-GOSTX:+CIPHER-ALL:+MAC-ALL:+KX-ALL:+SIGN-ALL",
+        "NORMAL:-GOSTR341194:-GOST28147-TC26Z-CNT",
+        "NORMAL:-MAC-ALLX",
+        "NORMAL:%SAFE_RENEGOTIATION",
+        "NORMAL:+CURVE-CryptoPro-A:-CURVE-TC26-512-A",
         // Refused by GnuTLS.
         "NORMAL:-VERS-TLS1.3 ",
         "NORMAL :-VERS-TLS1.3",
         "NORMAL:\t+VERS-TLS1.2",
+        "NORMAL:-CURVE-GC256A",
+        "NORMAL:+FOO-ALL",
         "NORMAL:-FOO",
         "NORMAL:-SECURE256",
         "NORMAL:%FOO",

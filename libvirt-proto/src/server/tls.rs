@@ -347,7 +347,7 @@ impl ServerTls {
     /// Restricts the protocol versions, ciphers, key exchanges, groups and
     /// the client's signature schemes to what the GnuTLS priority string
     /// `priority` leaves (libvirtd's `tls_priority`, such as
-    /// `"NORMAL:-VERS-TLS1.2"`), among what rustls speaks: it is read as a
+    /// `"NORMAL:-VERS-TLS1.3"`), among what rustls speaks: it is read as a
     /// client URI's `tls_priority=`
     /// ([`Params::tls_priority`](crate::uri::Params::tls_priority)). A
     /// string GnuTLS would refuse, or one that leaves nothing usable, is
