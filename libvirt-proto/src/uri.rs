@@ -160,7 +160,8 @@ pub struct Params {
     /// `AES-256-GCM`, `CHACHA20-POLY1305`, `CIPHER-ALL`, with the `AEAD`
     /// MAC), TLS 1.2 key exchanges (`ECDHE-RSA`, `ECDHE-ECDSA`, `KX-ALL`),
     /// groups (`GROUP-X25519`, `GROUP-SECP256R1`, `GROUP-SECP384R1`,
-    /// `GROUP-ALL`) and the server's handshake signature (`SIGN-*`).
+    /// `GROUP-ALL`) and the handshake signatures (`SIGN-*`: the server's
+    /// and the client certificate's).
     /// Keywords for what rustls lacks (TLS 1.1, CBC ciphers, FFDHE
     /// groups, flags) change nothing.
     pub tls_priority: Option<String>,

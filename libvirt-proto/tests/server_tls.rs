@@ -611,6 +611,48 @@ async fn a_priority_string_limits_what_the_server_speaks() {
 }
 
 #[tokio::test]
+async fn signature_keywords_limit_what_each_end_signs_with() {
+    let Some(pki) = Pki::new("srv-sign", ServerNames::San) else {
+        return;
+    };
+    let client = pki.path("client");
+    // The server's RSA key: a client that takes only RSA-PSS signatures
+    // is served by a server left free, not by one whose string leaves it
+    // PKCS #1 signatures only (TLS 1.2, where those are allowed).
+    let pss_only = "NORMAL:-SIGN-RSA-SHA256:-SIGN-RSA-SHA384:-SIGN-RSA-SHA512";
+    let free = Listening::start(Some(ServerTls::from_dir(server_dir(&pki)).unwrap())).await;
+    let uri = format!("{}&tls_priority={pss_only}", free.tls_uri(&client));
+    assert_eq!(who_am_i(&uri).await, "O=lvp,CN=client|127.0.0.1");
+    let pkcs1 = ServerTls::from_dir(server_dir(&pki))
+        .unwrap()
+        .with_priority(
+            "NORMAL:-VERS-TLS1.3:-SIGN-RSA-PSS-RSAE-SHA256:-SIGN-RSA-PSS-RSAE-SHA384:\
+             -SIGN-RSA-PSS-RSAE-SHA512",
+        )
+        .unwrap();
+    let limited = Listening::start(Some(pkcs1)).await;
+    assert_eq!(
+        who_am_i(&limited.tls_uri(&client)).await,
+        "O=lvp,CN=client|127.0.0.1"
+    );
+    let uri = format!("{}&tls_priority={pss_only}", limited.tls_uri(&client));
+    match connect(&uri).await {
+        Err(ClientError::Tls(TlsError::Handshake { .. } | TlsError::HandshakeIo { .. })) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // The client's ECDSA P-256 key: with its one scheme removed from the
+    // client's string, it sends no certificate, and says why.
+    let uri = format!(
+        "{}&tls_priority=NORMAL:-SIGN-ECDSA-SHA256:-SIGN-ECDSA-SECP256R1-SHA256",
+        free.tls_uri(&client)
+    );
+    assert_eq!(
+        refused_with(&uri).await,
+        ClientCertificate::NoSignatureScheme
+    );
+}
+
+#[tokio::test]
 async fn plain_tcp_serves_and_names_the_address() {
     let server = Listening::start(None).await;
     let uri = format!("test+tcp://127.0.0.1:{}/default", server.port);

@@ -364,7 +364,7 @@ impl fmt::Display for TlsError {
                     ClientCertificate::NoSignatureScheme => write!(
                         f,
                         "the client certificate {certificate} was not sent: the server asked \
-                         for no signature scheme its key makes)"
+                         for no signature scheme its key makes and tls_priority allows)"
                     ),
                     ClientCertificate::NotFound => write!(
                         f,
@@ -659,8 +659,10 @@ fn client_config(
                     source,
                 },
             )?;
+            // It signs only with what `tls_priority=` leaves.
+            let key = priority::restrict_signing(certified.key.clone(), builder.crypto_provider());
             let own = Arc::new(OwnCertificate {
-                certified: Arc::new(certified),
+                certified: Arc::new(CertifiedKey::new(certified.cert, key)),
                 asked: AtomicBool::new(false),
                 signed: AtomicBool::new(false),
             });
@@ -682,7 +684,8 @@ pub enum ClientCertificate {
     /// The server did not ask for one.
     NotRequested,
     /// The server asked for none of the signature schemes its key makes
-    /// (as its `tls_priority` may leave), so none was sent.
+    /// and the URI's `tls_priority=` allows (the server's own priority
+    /// string may leave few), so none was sent.
     NoSignatureScheme,
 }
 

@@ -19,20 +19,21 @@
 //! CHACHA20-POLY1305; they need the `AEAD` MAC, as in GnuTLS), TLS 1.2's
 //! key exchanges (ECDHE-RSA, ECDHE-ECDSA), the key exchange groups
 //! (X25519, SECP256R1, SECP384R1) and the signature schemes of the
-//! handshake that this end verifies (the peer's). Everything else GnuTLS
+//! handshake, both those this end verifies (the peer's) and the one it
+//! signs with ([`restrict_signing`]). Everything else GnuTLS
 //! names (TLS 1.1, CBC ciphers, RSA key exchange, FFDHE groups, `%`
 //! flags, certificate types, compression) changes nothing here: a string
 //! never widens what is offered beyond what it names, and one that leaves
 //! nothing usable here is an error (where GnuTLS would find nothing
 //! usable either, and where what it leaves is only what rustls lacks,
-//! such as TLS 1.0). This end's own
-//! signature is the scheme rustls picks among those the peer offers.
+//! such as TLS 1.0).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::sign::{Signer, SigningKey};
 use rustls::{CipherSuite, NamedGroup, SignatureScheme, SupportedProtocolVersion};
 
 /// Why a GnuTLS priority string cannot be used.
@@ -733,6 +734,51 @@ impl Priority {
             return Err(PriorityError::NoSignatureScheme);
         }
         Ok((versions, Arc::new(provider)))
+    }
+}
+
+/// `key`, signing only with the schemes `provider` verifies (those its
+/// priority string leaves), as GnuTLS signs only with what its priority
+/// allows; `key` itself when that is every scheme.
+pub(crate) fn restrict_signing(
+    key: Arc<dyn SigningKey>,
+    provider: &CryptoProvider,
+) -> Arc<dyn SigningKey> {
+    let allowed: Vec<SignatureScheme> = provider
+        .signature_verification_algorithms
+        .supported_schemes();
+    let all = rustls::crypto::ring::default_provider()
+        .signature_verification_algorithms
+        .supported_schemes();
+    if all.iter().all(|s| allowed.contains(s)) {
+        return key;
+    }
+    Arc::new(RestrictedKey { key, allowed })
+}
+
+/// A signing key that picks its scheme among `allowed` only.
+#[derive(Debug)]
+struct RestrictedKey {
+    key: Arc<dyn SigningKey>,
+    allowed: Vec<SignatureScheme>,
+}
+
+impl SigningKey for RestrictedKey {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        let offered: Vec<SignatureScheme> = offered
+            .iter()
+            .copied()
+            .filter(|s| self.allowed.contains(s))
+            .collect();
+        self.key.choose_scheme(&offered)
+    }
+
+    fn public_key(&self) -> Option<rustls::pki_types::SubjectPublicKeyInfoDer<'_>> {
+        self.key.public_key()
+    }
+
+    fn algorithm(&self) -> rustls::SignatureAlgorithm {
+        self.key.algorithm()
     }
 }
 

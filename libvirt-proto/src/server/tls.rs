@@ -50,6 +50,7 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -345,7 +346,8 @@ impl ServerTls {
     }
 
     /// Restricts the protocol versions, ciphers, key exchanges, groups and
-    /// the client's signature schemes to what the GnuTLS priority string
+    /// signature schemes (the client's and the server's own) to what the
+    /// GnuTLS priority string
     /// `priority` leaves (libvirtd's `tls_priority`, such as
     /// `"NORMAL:-VERS-TLS1.3"`), among what rustls speaks: it is read as a
     /// client URI's `tls_priority=`
@@ -512,17 +514,21 @@ impl Identity {
             hints: self.hints.clone(),
             algorithms: provider.signature_verification_algorithms,
         });
+        let invalid = |source| ServerTlsError::InvalidCertificate {
+            certificate: self.files.cert.clone(),
+            key: self.files.key.clone(),
+            source,
+        };
+        // The server's own signature too, with what the string leaves.
+        let certified = CertifiedKey::from_der(self.chain.clone(), self.key.clone_key(), &provider)
+            .map_err(invalid)?;
+        let key = priority::restrict_signing(certified.key.clone(), &provider);
+        let certified = CertifiedKey::new(certified.cert, key);
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&versions)
-            .and_then(|b| {
-                b.with_client_cert_verifier(request)
-                    .with_single_cert(self.chain.clone(), self.key.clone_key())
-            })
-            .map_err(|source| ServerTlsError::InvalidCertificate {
-                certificate: self.files.cert.clone(),
-                key: self.files.key.clone(),
-                source,
-            })?;
+            .map_err(invalid)?
+            .with_client_cert_verifier(request)
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
         // No TLS 1.3 session tickets: libvirt's clients never resume, and
         // GnuTLS's, reading the acceptance byte, takes a ticket arriving
         // first for a failure ("Unable to read TLS confirmation").
