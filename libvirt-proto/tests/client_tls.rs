@@ -177,9 +177,26 @@ async fn tls_priority_ciphers_meet_the_daemons() {
         "{e:?}"
     );
     // Levels mean what they mean to GnuTLS: SECURE256 keeps AES-256-GCM
-    // (the daemon's one cipher); SUITEB192 has only ECDSA key exchanges,
-    // which this daemon's RSA certificate cannot do.
-    works(&format!("{uri}&tls_priority=SECURE256")).await;
+    // (the daemon's one cipher) but not the one signature the client's
+    // P-256 key makes, so its certificate is not sent and the daemon
+    // refuses it; with that signature added it is served. SUITEB192 has
+    // only ECDSA key exchanges, which this daemon's RSA certificate
+    // cannot do.
+    let (e, _) = tls_error(&format!("{uri}&tls_priority=SECURE256")).await;
+    assert!(
+        matches!(
+            e,
+            TlsError::ClientRefused {
+                client_certificate: ClientCertificate::NoSignatureScheme,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    works(&format!(
+        "{uri}&tls_priority=SECURE256:%2BSIGN-ECDSA-SECP256R1-SHA256"
+    ))
+    .await;
     let (e, _) = tls_error(&format!("{uri}&tls_priority=SUITEB192")).await;
     assert!(
         matches!(e, TlsError::Handshake { .. } | TlsError::HandshakeIo { .. }),
