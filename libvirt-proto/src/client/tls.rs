@@ -48,7 +48,7 @@ use tokio_rustls::TlsConnector;
 use crate::pki::anchors::DatedAnchors;
 use crate::pki::load::{self, LoadError};
 use crate::pki::priority::{self, PriorityError};
-use crate::pki::sanity::{self, CertificateProblem};
+use crate::pki::sanity::{self, CaRefusal, CertificateProblem};
 use crate::pki::{self, der, PkiFile, PkiFiles, Role};
 use crate::uri::ConnectUri;
 
@@ -501,6 +501,8 @@ pub(crate) async fn connect(
 /// The CA, revocation lists and client identity, read from their files.
 struct Credentials {
     cas: Vec<CertificateDer<'static>>,
+    /// `cas` as trust anchors.
+    roots: RootCertStore,
     crls: Vec<CertificateRevocationListDer<'static>>,
     identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 }
@@ -524,24 +526,16 @@ impl Credentials {
                 Err(e) => return Err(e.into()),
             }
         }
-        let mut roots = RootCertStore::empty();
-        for (index, ca) in cas.iter().enumerate() {
-            if sanity_check {
-                sanity::check_ca(ca.as_ref(), now).map_err(|problem| {
-                    TlsError::CaCertificateRefused {
-                        path: files.cacert.clone(),
-                        index,
-                        problem,
-                    }
-                })?;
-            }
-            roots
-                .add(ca.clone())
-                .map_err(|source| TlsError::InvalidCaCertificate {
-                    path: files.cacert.clone(),
-                    source,
-                })?;
-        }
+        let path = files.cacert.clone();
+        let roots =
+            sanity::trust_anchors(&cas, sanity_check, now).map_err(|refusal| match refusal {
+                CaRefusal::Refused { index, problem } => TlsError::CaCertificateRefused {
+                    path,
+                    index,
+                    problem,
+                },
+                CaRefusal::Invalid(source) => TlsError::InvalidCaCertificate { path, source },
+            })?;
 
         let crls = if !no_verify && files.cacrl.exists() {
             load::revocation_lists(&files.cacrl)?
@@ -553,7 +547,7 @@ impl Credentials {
             let chain = load::certificates(&files.cert, PkiFile::ClientCertificate)?;
             let key = load::private_key(&files.key, PkiFile::ClientKey)?;
             if sanity_check {
-                check_client_certificate(&chain, roots, now).map_err(|source| {
+                check_client_certificate(&chain, roots.clone(), now).map_err(|source| {
                     TlsError::ClientCertificateRefused {
                         certificate: files.cert.clone(),
                         ca: files.cacert.clone(),
@@ -568,6 +562,7 @@ impl Credentials {
 
         Ok(Credentials {
             cas,
+            roots,
             crls,
             identity,
         })
@@ -613,15 +608,7 @@ fn client_config(
     let webpki = if no_verify {
         None
     } else {
-        let mut roots = RootCertStore::empty();
-        for ca in &creds.cas {
-            roots
-                .add(ca.clone())
-                .map_err(|source| TlsError::InvalidCaCertificate {
-                    path: files.cacert.clone(),
-                    source,
-                })?;
-        }
+        let roots = creds.roots;
         let crls = creds.crls;
         let provider = provider.clone();
         let build = move |roots: Arc<RootCertStore>| {

@@ -7,7 +7,8 @@
 
 use std::fmt;
 
-use rustls::pki_types::UnixTime;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::RootCertStore;
 
 use super::der;
 
@@ -121,4 +122,32 @@ pub(crate) fn as_rustls(problem: CertificateProblem) -> rustls::Error {
     rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(
         std::sync::Arc::new(problem),
     )))
+}
+
+/// Why a CA certificate was not taken as a trust anchor.
+pub(crate) enum CaRefusal {
+    /// The certificate at `index` fails libvirt's sanity check.
+    Refused {
+        index: usize,
+        problem: CertificateProblem,
+    },
+    /// rustls cannot take it.
+    Invalid(rustls::Error),
+}
+
+/// The CA certificates `cas` as trust anchors, each first put through
+/// [`check_ca`] when `sanity_check`.
+pub(crate) fn trust_anchors(
+    cas: &[CertificateDer<'static>],
+    sanity_check: bool,
+    now: UnixTime,
+) -> Result<RootCertStore, CaRefusal> {
+    let mut roots = RootCertStore::empty();
+    for (index, ca) in cas.iter().enumerate() {
+        if sanity_check {
+            check_ca(ca.as_ref(), now).map_err(|problem| CaRefusal::Refused { index, problem })?;
+        }
+        roots.add(ca.clone()).map_err(CaRefusal::Invalid)?;
+    }
+    Ok(roots)
 }

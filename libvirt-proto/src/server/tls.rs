@@ -60,7 +60,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::pki::anchors::DatedAnchors;
 use crate::pki::load::{self, LoadError};
 use crate::pki::priority::{self, PriorityError};
-use crate::pki::sanity::{self, CertificateProblem};
+use crate::pki::sanity::{self, CaRefusal, CertificateProblem};
 use crate::pki::{self, dn, PkiFile, PkiFiles, Role};
 
 /// The byte that tells the client it was accepted.
@@ -375,22 +375,15 @@ impl ServerTls {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let cas = load::certificates(&files.cacert, PkiFile::CaCertificate)?;
         let now = UnixTime::now();
-        let mut roots = RootCertStore::empty();
-        for (index, ca) in cas.iter().enumerate() {
-            sanity::check_ca(ca.as_ref(), now).map_err(|problem| {
-                ServerTlsError::CaCertificateRefused {
-                    path: files.cacert.clone(),
-                    index,
-                    problem,
-                }
-            })?;
-            roots
-                .add(ca.clone())
-                .map_err(|source| ServerTlsError::InvalidCaCertificate {
-                    path: files.cacert.clone(),
-                    source,
-                })?;
-        }
+        let path = files.cacert.clone();
+        let roots = sanity::trust_anchors(&cas, true, now).map_err(|refusal| match refusal {
+            CaRefusal::Refused { index, problem } => ServerTlsError::CaCertificateRefused {
+                path,
+                index,
+                problem,
+            },
+            CaRefusal::Invalid(source) => ServerTlsError::InvalidCaCertificate { path, source },
+        })?;
         let roots = Arc::new(roots);
         let crls = if !files.cacrl.as_os_str().is_empty() && files.cacrl.exists() {
             load::revocation_lists(&files.cacrl)?
