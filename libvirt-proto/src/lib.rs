@@ -62,8 +62,8 @@
 //!
 //! Features: `client` (the async client on tokio, module `client`), `gssapi`
 //! (Kerberos for the client's SASL, through the system's
-//! `libgssapi_krb5.so.2` loaded at run time: with the registration of the
-//! client's Unix socket with tokio, the crate's only `unsafe` code),
+//! `libgssapi_krb5.so.2` loaded at run time: with the registration of
+//! Unix sockets with tokio, the crate's only `unsafe` code),
 //! `tracing` (the client's events through `tracing`), `server` (an RPC
 //! server on tokio, module `server`), `server-tls` (its TLS listener,
 //! with rustls), `serde` (derives on every protocol
@@ -94,6 +94,8 @@ mod pki;
 pub mod server;
 pub mod socket;
 pub mod typed_params;
+#[cfg(any(feature = "client", feature = "server"))]
+mod unix_socket;
 pub mod uri;
 
 pub use generated::{

@@ -329,6 +329,39 @@ async fn the_client_opens_calls_and_closes() {
     client.close().await;
 }
 
+/// A transport that holds what is written until it is flushed, as a TLS
+/// stream may hold its records: every reply still reaches the client.
+#[tokio::test]
+async fn a_transport_that_holds_writes_is_flushed() {
+    let dir = std::env::temp_dir().join(format!("lvp-server-held-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let listener = tokio::net::UnixListener::bind(dir.join("sock")).unwrap();
+    let fake = Arc::new(Fake::default());
+    let server = Server::new(Shared(fake.clone()), ServerOptions::default());
+    let task = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await?;
+        server
+            .serve_connection(tokio::io::BufWriter::new(stream))
+            .await;
+        Ok(())
+    });
+    let server = Running {
+        dir,
+        fake,
+        task,
+        stop: None,
+    };
+    let answers = async {
+        let client = client(&server).await;
+        assert_eq!(client.connect_get_hostname().await.unwrap(), "rusty");
+        assert_eq!(client.connect_get_lib_version().await.unwrap(), 11_003_000);
+    };
+    tokio::time::timeout(Duration::from_secs(30), answers)
+        .await
+        .expect("a reply stayed in the transport's buffer");
+}
+
 #[tokio::test]
 async fn calls_are_answered_as_they_finish() {
     let server = start("concurrent");

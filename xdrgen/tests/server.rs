@@ -5,7 +5,9 @@
 //! several-argument procedures. Each trait is snapshotted; the other tests
 //! name what the snapshots show.
 
-use xdrgen::codegen::server::{self, ServerCode, ServerConfig};
+use std::collections::BTreeMap;
+
+use xdrgen::codegen::server::{self, Fds, ServerCode, ServerConfig};
 use xdrgen::codegen::GenOptions;
 
 #[path = "common/specs.rs"]
@@ -24,9 +26,28 @@ fn config(module: &str, trait_name: &str, method_prefix: &str) -> ServerConfig {
         error: "crate::error::RemoteError".into(),
         unsupported: "crate::server::unsupported_procedure".into(),
         stream: "crate::server::ServerStream".into(),
+        fd: "std::os::fd::OwnedFd".into(),
+        fds: BTreeMap::from([
+            (
+                "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS".to_owned(),
+                fds(true, false),
+            ),
+            (
+                "REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD".to_owned(),
+                fds(false, true),
+            ),
+            (
+                "QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES".to_owned(),
+                fds(true, true),
+            ),
+        ]),
         skip: vec!["CONNECT_CLOSE".into()],
         skip_prefixes: vec!["AUTH_".into()],
     }
+}
+
+fn fds(send: bool, receive: bool) -> Fds {
+    Fds { send, receive }
 }
 
 fn remote_with(config: &ServerConfig) -> Result<ServerCode, String> {
@@ -58,6 +79,8 @@ fn rpcgen() -> ServerCode {
         error: "crate::rpc::Refusal".into(),
         unsupported: "crate::rpc::proc_unavail".into(),
         stream: String::new(),
+        fd: String::new(),
+        fds: BTreeMap::new(),
         skip: Vec::new(),
         skip_prefixes: Vec::new(),
     };
@@ -103,7 +126,7 @@ fn one_method_per_call_with_a_refusing_default() {
     assert!(
         text.starts_with(
             "use super::remote; use crate::server::{Peer, unsupported_procedure, ServerStream}; \
-             use crate::error::RemoteError; use std::future::Future;"
+             use crate::error::RemoteError; use std::os::fd::OwnedFd; use std::future::Future;"
         ),
         "{text}"
     );
@@ -137,15 +160,15 @@ fn dispatch_wraps_each_methods_result_in_its_reply() {
     let text = squeeze(&remote().body);
     assert!(
         text.contains(
-            "Call::DomainGetInfo(args) => { \
-             S::domain_get_info(service, peer, args).await.map(Reply::DomainGetInfo) }"
+            "Call::DomainGetInfo(args) => { S::domain_get_info(service, peer, args) .await \
+             .map(|ret| (Reply::DomainGetInfo(ret), Vec::new())) }"
         ),
         "{text}"
     );
     assert!(
         text.contains(
             "Call::ConnectGetLibVersion(()) => { S::connect_get_lib_version(service, peer) \
-             .await .map(Reply::ConnectGetLibVersion) }"
+             .await .map(|ret| (Reply::ConnectGetLibVersion(ret), Vec::new())) }"
         ),
         "{text}"
     );
@@ -164,7 +187,8 @@ fn a_stream_procedure_takes_the_stream() {
     assert!(
         text.contains(
             "Call::DomainScreenshot(args) => { match stream { Some(stream) => { \
-             S::domain_screenshot(service, peer, args, stream) .await .map(Reply::DomainScreenshot) } \
+             S::domain_screenshot(service, peer, args, stream) .await \
+             .map(|ret| (Reply::DomainScreenshot(ret), Vec::new())) } \
              None => Err(unsupported_procedure(remote::program::NUMBER, 12)), } }"
         ),
         "{text}"
@@ -200,6 +224,11 @@ fn plain_rpcgen_programs_get_a_trait_too() {
         "{text}"
     );
     assert!(text.contains("fn ping(&self, peer: &Caller)"), "{text}");
+    // Without descriptors, a reply is only wrapped in its variant.
+    assert!(
+        text.contains(".await.map(Reply::Ping)") || text.contains(".await .map(Reply::Ping)"),
+        "{text}"
+    );
 }
 
 /// `server/edge.x` with `skip` and the method prefix `prefix`.
@@ -222,7 +251,7 @@ fn keyword_names_make_valid_code() {
     let text = squeeze(&edge("", &[]).body);
     assert!(text.contains("fn r#type( &self, peer: &Peer, )"), "{text}");
     assert!(
-        text.contains("Call::Type(()) => S::r#type(service, peer)"),
+        text.contains("Call::Type(()) => { S::r#type(service, peer).await"),
         "{text}"
     );
     // A prefix makes the name no keyword.
@@ -237,11 +266,16 @@ fn keyword_names_make_valid_code() {
 fn a_program_whose_streams_are_skipped_takes_its_stream_unused() {
     let text = squeeze(&edge("", &["UPLOAD"]).body);
     assert!(!text.contains("fn upload"), "{text}");
-    assert!(text.contains("let _ = stream; match call {"), "{text}");
+    assert!(
+        text.contains("let _ = (stream, fds); match call {"),
+        "{text}"
+    );
     // Nothing left at all: every parameter taken, no `Reply` or `Future`.
     let text = squeeze(&edge("", &["TYPE", "UPLOAD"]).body);
     assert!(
-        text.contains("use edge::program::Call; let _ = (service, peer, stream); match call {"),
+        text.contains(
+            "use edge::program::Call; let _ = (service, peer, stream, fds); match call {"
+        ),
         "{text}"
     );
     assert!(
@@ -272,4 +306,79 @@ fn what_cannot_be_generated_is_an_error() {
     let e =
         server::generate(&spec, &GenOptions::default(), &config("directory", "D", "")).unwrap_err();
     assert!(e.contains("several versions"), "{e}");
+}
+
+#[test]
+fn descriptor_procedures_take_and_return_descriptors() {
+    let text = squeeze(&remote().body);
+    // Sent with the call: taken after the arguments.
+    assert!(
+        text.contains(
+            "fn domain_open_graphics( &self, peer: &Peer, args: remote::DomainOpenGraphicsArgs, \
+             fds: Vec<OwnedFd>, ) -> impl Future<Output = Result<(), RemoteError>> + Send { \
+             let _ = (peer, args, fds);"
+        ),
+        "{text}"
+    );
+    // Passed back with the reply: returned beside it, and `dispatch`
+    // returns them.
+    assert!(
+        text.contains(
+            "fn domain_open_graphics_fd( &self, peer: &Peer, args: remote::DomainOpenGraphicsFdArgs, \
+             ) -> impl Future<Output = Result<((), Vec<OwnedFd>), RemoteError>> + Send"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Call::DomainOpenGraphicsFd(args) => { S::domain_open_graphics_fd(service, peer, args) \
+             .await .map(|(ret, fds)| (Reply::DomainOpenGraphicsFd(ret), fds)) }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Call::DomainOpenGraphics(args) => { S::domain_open_graphics(service, peer, args, fds) \
+             .await .map(|ret| (Reply::DomainOpenGraphics(ret), Vec::new())) }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "stream: Option<ServerStream>, fds: Vec<OwnedFd>, ) -> Result<(remote::program::Reply, \
+             Vec<OwnedFd>), RemoteError> {"
+        ),
+        "{text}"
+    );
+    // Both ways.
+    let text = squeeze(&qemu().body);
+    assert!(
+        text.contains(
+            "args: qemu::DomainMonitorCommandWithFilesArgs, fds: Vec<OwnedFd>, ) -> impl Future< \
+             Output = Result< (qemu::DomainMonitorCommandWithFilesRet, Vec<OwnedFd>), RemoteError, \
+             >, > + Send"
+        ),
+        "{text}"
+    );
+    // Without a descriptor type, `dispatch` takes none and a descriptor
+    // procedure is an error.
+    let none = ServerConfig {
+        fd: String::new(),
+        ..config("remote", "RemoteService", "")
+    };
+    let e = remote_with(&none).unwrap_err();
+    assert!(
+        e.contains("REMOTE_PROC_DOMAIN_OPEN_GRAPHICS: passes file descriptors"),
+        "{e}"
+    );
+    let none = ServerConfig {
+        fds: BTreeMap::new(),
+        ..none
+    };
+    let text = squeeze(&remote_with(&none).unwrap().body);
+    assert!(!text.contains("OwnedFd"), "{text}");
+    assert!(
+        text.contains(") -> Result<remote::program::Reply, RemoteError> {"),
+        "{text}"
+    );
 }

@@ -40,11 +40,14 @@ use Need::{Lib, Program};
 /// `files` and package variables): change both together. A unit test
 /// below checks that the script installs every package named here and
 /// checks the same programs and files.
-const REQUIRED: [(Need, &str); 25] = [
+const REQUIRED: [(Need, &str); 26] = [
     // libvirt's daemon and clients.
     (Program("libvirtd"), "libvirt-daemon"),
     (Program("virsh"), "libvirt-clients"),
     (Program("virt-admin"), "libvirt-daemon-common"),
+    // libvirt's C library as a client of the crate's server (Debian's
+    // `/usr/bin/python3` imports it).
+    (Lib("python3/dist-packages/libvirt.py"), "python3-libvirt"),
     // `storage:///system` (volume transfers): the storage driver module
     // and the backend of `dir` pools.
     (

@@ -75,7 +75,6 @@ mod tls;
 mod trace;
 mod transport;
 mod typed_events;
-mod unix;
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};

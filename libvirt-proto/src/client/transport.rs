@@ -32,10 +32,10 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::process::Child;
 
-use super::unix::UnixSocket;
 use super::ClientError;
 use crate::client_config::RemoteDefaults;
 use crate::socket::{admin_socket, unix_socket, Environment, SocketError};
+use crate::unix_socket::UnixSocket;
 use crate::uri::{ConnectUri, Mode, Proxy, Transport, UriError};
 
 /// libvirt's plain TCP port.

@@ -9,6 +9,7 @@
 use super::admin;
 use crate::server::{Peer, unsupported_procedure, ServerStream};
 use crate::error::RemoteError;
+use std::os::fd::OwnedFd;
 use std::future::Future;
 /// The procedures of program `ADMIN_PROGRAM` (110102160), version 1, one method each: implement those the server answers, the others answer the call with [`unsupported_procedure`]'s error.
 ///
@@ -198,104 +199,113 @@ pub trait AdminService: Send + Sync + 'static {
     }
 }
 /// Answers `call` with the method of `service` for its procedure; `stream` is the call's stream, for the procedures that have one (without it they are refused as unimplemented).
+///
+/// `fds` are the file descriptors that came with the call, for the procedures that take some (the others close them); the reply comes with those to pass back.
 pub async fn dispatch<S: AdminService>(
     service: &S,
     peer: &Peer,
     call: admin::program::Call,
     stream: Option<ServerStream>,
-) -> Result<admin::program::Reply, RemoteError> {
+    fds: Vec<OwnedFd>,
+) -> Result<(admin::program::Reply, Vec<OwnedFd>), RemoteError> {
     use admin::program::{Call, Reply};
-    let _ = stream;
+    let _ = (stream, fds);
     match call {
         Call::ConnectOpen(args) => {
-            S::connect_open(service, peer, args).await.map(Reply::ConnectOpen)
+            S::connect_open(service, peer, args)
+                .await
+                .map(|ret| (Reply::ConnectOpen(ret), Vec::new()))
         }
         Call::ConnectClose(_) => Err(unsupported_procedure(admin::program::NUMBER, 2)),
         Call::ConnectGetLibVersion(()) => {
             S::connect_get_lib_version(service, peer)
                 .await
-                .map(Reply::ConnectGetLibVersion)
+                .map(|ret| (Reply::ConnectGetLibVersion(ret), Vec::new()))
         }
         Call::ConnectListServers(args) => {
             S::connect_list_servers(service, peer, args)
                 .await
-                .map(Reply::ConnectListServers)
+                .map(|ret| (Reply::ConnectListServers(ret), Vec::new()))
         }
         Call::ConnectLookupServer(args) => {
             S::connect_lookup_server(service, peer, args)
                 .await
-                .map(Reply::ConnectLookupServer)
+                .map(|ret| (Reply::ConnectLookupServer(ret), Vec::new()))
         }
         Call::ServerGetThreadpoolParameters(args) => {
             S::server_get_threadpool_parameters(service, peer, args)
                 .await
-                .map(Reply::ServerGetThreadpoolParameters)
+                .map(|ret| (Reply::ServerGetThreadpoolParameters(ret), Vec::new()))
         }
         Call::ServerSetThreadpoolParameters(args) => {
             S::server_set_threadpool_parameters(service, peer, args)
                 .await
-                .map(Reply::ServerSetThreadpoolParameters)
+                .map(|ret| (Reply::ServerSetThreadpoolParameters(ret), Vec::new()))
         }
         Call::ServerListClients(args) => {
             S::server_list_clients(service, peer, args)
                 .await
-                .map(Reply::ServerListClients)
+                .map(|ret| (Reply::ServerListClients(ret), Vec::new()))
         }
         Call::ServerLookupClient(args) => {
             S::server_lookup_client(service, peer, args)
                 .await
-                .map(Reply::ServerLookupClient)
+                .map(|ret| (Reply::ServerLookupClient(ret), Vec::new()))
         }
         Call::ClientGetInfo(args) => {
-            S::client_get_info(service, peer, args).await.map(Reply::ClientGetInfo)
+            S::client_get_info(service, peer, args)
+                .await
+                .map(|ret| (Reply::ClientGetInfo(ret), Vec::new()))
         }
         Call::ClientClose(args) => {
-            S::client_close(service, peer, args).await.map(Reply::ClientClose)
+            S::client_close(service, peer, args)
+                .await
+                .map(|ret| (Reply::ClientClose(ret), Vec::new()))
         }
         Call::ServerGetClientLimits(args) => {
             S::server_get_client_limits(service, peer, args)
                 .await
-                .map(Reply::ServerGetClientLimits)
+                .map(|ret| (Reply::ServerGetClientLimits(ret), Vec::new()))
         }
         Call::ServerSetClientLimits(args) => {
             S::server_set_client_limits(service, peer, args)
                 .await
-                .map(Reply::ServerSetClientLimits)
+                .map(|ret| (Reply::ServerSetClientLimits(ret), Vec::new()))
         }
         Call::ConnectGetLoggingOutputs(args) => {
             S::connect_get_logging_outputs(service, peer, args)
                 .await
-                .map(Reply::ConnectGetLoggingOutputs)
+                .map(|ret| (Reply::ConnectGetLoggingOutputs(ret), Vec::new()))
         }
         Call::ConnectGetLoggingFilters(args) => {
             S::connect_get_logging_filters(service, peer, args)
                 .await
-                .map(Reply::ConnectGetLoggingFilters)
+                .map(|ret| (Reply::ConnectGetLoggingFilters(ret), Vec::new()))
         }
         Call::ConnectSetLoggingOutputs(args) => {
             S::connect_set_logging_outputs(service, peer, args)
                 .await
-                .map(Reply::ConnectSetLoggingOutputs)
+                .map(|ret| (Reply::ConnectSetLoggingOutputs(ret), Vec::new()))
         }
         Call::ConnectSetLoggingFilters(args) => {
             S::connect_set_logging_filters(service, peer, args)
                 .await
-                .map(Reply::ConnectSetLoggingFilters)
+                .map(|ret| (Reply::ConnectSetLoggingFilters(ret), Vec::new()))
         }
         Call::ServerUpdateTlsFiles(args) => {
             S::server_update_tls_files(service, peer, args)
                 .await
-                .map(Reply::ServerUpdateTlsFiles)
+                .map(|ret| (Reply::ServerUpdateTlsFiles(ret), Vec::new()))
         }
         Call::ConnectSetDaemonTimeout(args) => {
             S::connect_set_daemon_timeout(service, peer, args)
                 .await
-                .map(Reply::ConnectSetDaemonTimeout)
+                .map(|ret| (Reply::ConnectSetDaemonTimeout(ret), Vec::new()))
         }
         Call::ConnectDaemonShutdown(args) => {
             S::connect_daemon_shutdown(service, peer, args)
                 .await
-                .map(Reply::ConnectDaemonShutdown)
+                .map(|ret| (Reply::ConnectDaemonShutdown(ret), Vec::new()))
         }
     }
 }

@@ -10,22 +10,39 @@
 use super::lxc;
 use crate::server::{Peer, unsupported_procedure, ServerStream};
 use crate::error::RemoteError;
+use std::os::fd::OwnedFd;
+use std::future::Future;
 /// The procedures of program `LXC_PROGRAM` (425984), version 1, one method each: implement those the server answers, the others answer the call with [`unsupported_procedure`]'s error.
-///
-/// The procedures the server answers itself, or cannot serve, have no method; `dispatch` refuses them.
-pub trait LxcService: Send + Sync + 'static {}
+pub trait LxcService: Send + Sync + 'static {
+    /// Answers [`LXC_PROC_DOMAIN_OPEN_NAMESPACE`](lxc::program::procs::DomainOpenNamespace) (procedure 1).
+    ///
+    /// Returns the reply and the file descriptors to pass back with it.
+    fn lxc_domain_open_namespace(
+        &self,
+        peer: &Peer,
+        args: lxc::DomainOpenNamespaceArgs,
+    ) -> impl Future<Output = Result<((), Vec<OwnedFd>), RemoteError>> + Send {
+        let _ = (peer, args);
+        async { Err(unsupported_procedure(lxc::program::NUMBER, 1)) }
+    }
+}
 /// Answers `call` with the method of `service` for its procedure; `stream` is the call's stream, for the procedures that have one (without it they are refused as unimplemented).
+///
+/// `fds` are the file descriptors that came with the call, for the procedures that take some (the others close them); the reply comes with those to pass back.
 pub async fn dispatch<S: LxcService>(
     service: &S,
     peer: &Peer,
     call: lxc::program::Call,
     stream: Option<ServerStream>,
-) -> Result<lxc::program::Reply, RemoteError> {
-    use lxc::program::Call;
-    let _ = (service, peer, stream);
+    fds: Vec<OwnedFd>,
+) -> Result<(lxc::program::Reply, Vec<OwnedFd>), RemoteError> {
+    use lxc::program::{Call, Reply};
+    let _ = (stream, fds);
     match call {
-        Call::DomainOpenNamespace(_) => {
-            Err(unsupported_procedure(lxc::program::NUMBER, 1))
+        Call::DomainOpenNamespace(args) => {
+            S::lxc_domain_open_namespace(service, peer, args)
+                .await
+                .map(|(ret, fds)| (Reply::DomainOpenNamespace(ret), fds))
         }
     }
 }

@@ -50,13 +50,13 @@ pub(crate) mod lxc_client;
 /// The admin program: 18 methods of `AdminClient`.
 #[cfg(feature = "client")]
 pub(crate) mod admin_client;
-/// The remote program: `RemoteService`, 389 methods.
+/// The remote program: `RemoteService`, 394 methods.
 #[cfg(feature = "server")]
 pub(crate) mod remote_server;
-/// The qemu program: `QemuService`, 5 methods.
+/// The qemu program: `QemuService`, 6 methods.
 #[cfg(feature = "server")]
 pub(crate) mod qemu_server;
-/// The lxc program: `LxcService`, 0 methods.
+/// The lxc program: `LxcService`, 1 method.
 #[cfg(feature = "server")]
 pub(crate) mod lxc_server;
 /// The admin program: `AdminService`, 19 methods.

@@ -10,10 +10,9 @@
 use super::qemu;
 use crate::server::{Peer, unsupported_procedure, ServerStream};
 use crate::error::RemoteError;
+use std::os::fd::OwnedFd;
 use std::future::Future;
 /// The procedures of program `QEMU_PROGRAM` (536903815), version 1, one method each: implement those the server answers, the others answer the call with [`unsupported_procedure`]'s error.
-///
-/// The procedures the server answers itself, or cannot serve, have no method; `dispatch` refuses them.
 pub trait QemuService: Send + Sync + 'static {
     /// Answers [`QEMU_PROC_DOMAIN_MONITOR_COMMAND`](qemu::program::procs::DomainMonitorCommand) (procedure 1).
     fn qemu_domain_monitor_command(
@@ -64,42 +63,68 @@ pub trait QemuService: Send + Sync + 'static {
         let _ = (peer, args);
         async { Err(unsupported_procedure(qemu::program::NUMBER, 5)) }
     }
+    /// Answers [`QEMU_PROC_DOMAIN_MONITOR_COMMAND_WITH_FILES`](qemu::program::procs::DomainMonitorCommandWithFiles) (procedure 7).
+    ///
+    /// `fds` are the file descriptors the client passed with the call.
+    ///
+    /// Returns the reply and the file descriptors to pass back with it.
+    fn qemu_domain_monitor_command_with_files(
+        &self,
+        peer: &Peer,
+        args: qemu::DomainMonitorCommandWithFilesArgs,
+        fds: Vec<OwnedFd>,
+    ) -> impl Future<
+        Output = Result<
+            (qemu::DomainMonitorCommandWithFilesRet, Vec<OwnedFd>),
+            RemoteError,
+        >,
+    > + Send {
+        let _ = (peer, args, fds);
+        async { Err(unsupported_procedure(qemu::program::NUMBER, 7)) }
+    }
 }
 /// Answers `call` with the method of `service` for its procedure; `stream` is the call's stream, for the procedures that have one (without it they are refused as unimplemented).
+///
+/// `fds` are the file descriptors that came with the call, for the procedures that take some (the others close them); the reply comes with those to pass back.
 pub async fn dispatch<S: QemuService>(
     service: &S,
     peer: &Peer,
     call: qemu::program::Call,
     stream: Option<ServerStream>,
-) -> Result<qemu::program::Reply, RemoteError> {
+    fds: Vec<OwnedFd>,
+) -> Result<(qemu::program::Reply, Vec<OwnedFd>), RemoteError> {
     use qemu::program::{Call, Reply};
     let _ = stream;
     match call {
         Call::DomainMonitorCommand(args) => {
             S::qemu_domain_monitor_command(service, peer, args)
                 .await
-                .map(Reply::DomainMonitorCommand)
+                .map(|ret| (Reply::DomainMonitorCommand(ret), Vec::new()))
         }
         Call::DomainAttach(args) => {
-            S::qemu_domain_attach(service, peer, args).await.map(Reply::DomainAttach)
+            S::qemu_domain_attach(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainAttach(ret), Vec::new()))
         }
         Call::DomainAgentCommand(args) => {
             S::qemu_domain_agent_command(service, peer, args)
                 .await
-                .map(Reply::DomainAgentCommand)
+                .map(|ret| (Reply::DomainAgentCommand(ret), Vec::new()))
         }
         Call::ConnectDomainMonitorEventRegister(args) => {
             S::qemu_connect_domain_monitor_event_register(service, peer, args)
                 .await
-                .map(Reply::ConnectDomainMonitorEventRegister)
+                .map(|ret| (Reply::ConnectDomainMonitorEventRegister(ret), Vec::new()))
         }
         Call::ConnectDomainMonitorEventDeregister(args) => {
             S::qemu_connect_domain_monitor_event_deregister(service, peer, args)
                 .await
-                .map(Reply::ConnectDomainMonitorEventDeregister)
+                .map(|ret| (Reply::ConnectDomainMonitorEventDeregister(ret), Vec::new()))
         }
-        Call::DomainMonitorCommandWithFiles(_) => {
-            Err(unsupported_procedure(qemu::program::NUMBER, 7))
+        Call::DomainMonitorCommandWithFiles(args) => {
+            S::qemu_domain_monitor_command_with_files(service, peer, args, fds)
+                .await
+                .map(|(ret, fds)| (Reply::DomainMonitorCommandWithFiles(ret), fds))
         }
     }
 }

@@ -9,6 +9,7 @@
 use super::remote;
 use crate::server::{Peer, unsupported_procedure, ServerStream};
 use crate::error::RemoteError;
+use std::os::fd::OwnedFd;
 use std::future::Future;
 /// The procedures of program `REMOTE_PROGRAM` (536903814), version 1, one method each: implement those the server answers, the others answer the call with [`unsupported_procedure`]'s error.
 ///
@@ -2322,6 +2323,18 @@ pub trait RemoteService: Send + Sync + 'static {
         let _ = (peer, args);
         async { Err(unsupported_procedure(remote::program::NUMBER, 247)) }
     }
+    /// Answers [`REMOTE_PROC_DOMAIN_OPEN_GRAPHICS`](remote::program::procs::DomainOpenGraphics) (procedure 249).
+    ///
+    /// `fds` are the file descriptors the client passed with the call.
+    fn domain_open_graphics(
+        &self,
+        peer: &Peer,
+        args: remote::DomainOpenGraphicsArgs,
+        fds: Vec<OwnedFd>,
+    ) -> impl Future<Output = Result<(), RemoteError>> + Send {
+        let _ = (peer, args, fds);
+        async { Err(unsupported_procedure(remote::program::NUMBER, 249)) }
+    }
     /// Answers [`REMOTE_PROC_NODE_SUSPEND_FOR_DURATION`](remote::program::procs::NodeSuspendForDuration) (procedure 250).
     fn node_suspend_for_duration(
         &self,
@@ -2863,6 +2876,34 @@ pub trait RemoteService: Send + Sync + 'static {
         let _ = (peer, args);
         async { Err(unsupported_procedure(remote::program::NUMBER, 308)) }
     }
+    /// Answers [`REMOTE_PROC_DOMAIN_CREATE_XML_WITH_FILES`](remote::program::procs::DomainCreateXmlWithFiles) (procedure 309).
+    ///
+    /// `fds` are the file descriptors the client passed with the call.
+    fn domain_create_xml_with_files(
+        &self,
+        peer: &Peer,
+        args: remote::DomainCreateXmlWithFilesArgs,
+        fds: Vec<OwnedFd>,
+    ) -> impl Future<
+        Output = Result<remote::DomainCreateXmlWithFilesRet, RemoteError>,
+    > + Send {
+        let _ = (peer, args, fds);
+        async { Err(unsupported_procedure(remote::program::NUMBER, 309)) }
+    }
+    /// Answers [`REMOTE_PROC_DOMAIN_CREATE_WITH_FILES`](remote::program::procs::DomainCreateWithFiles) (procedure 310).
+    ///
+    /// `fds` are the file descriptors the client passed with the call.
+    fn domain_create_with_files(
+        &self,
+        peer: &Peer,
+        args: remote::DomainCreateWithFilesArgs,
+        fds: Vec<OwnedFd>,
+    ) -> impl Future<
+        Output = Result<remote::DomainCreateWithFilesRet, RemoteError>,
+    > + Send {
+        let _ = (peer, args, fds);
+        async { Err(unsupported_procedure(remote::program::NUMBER, 310)) }
+    }
     /// Answers [`REMOTE_PROC_CONNECT_GET_CPU_MODEL_NAMES`](remote::program::procs::ConnectGetCpuModelNames) (procedure 312).
     fn connect_get_cpu_model_names(
         &self,
@@ -2989,6 +3030,17 @@ pub trait RemoteService: Send + Sync + 'static {
     > + Send {
         let _ = (peer, args);
         async { Err(unsupported_procedure(remote::program::NUMBER, 342)) }
+    }
+    /// Answers [`REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD`](remote::program::procs::DomainOpenGraphicsFd) (procedure 343).
+    ///
+    /// Returns the reply and the file descriptors to pass back with it.
+    fn domain_open_graphics_fd(
+        &self,
+        peer: &Peer,
+        args: remote::DomainOpenGraphicsFdArgs,
+    ) -> impl Future<Output = Result<((), Vec<OwnedFd>), RemoteError>> + Send {
+        let _ = (peer, args);
+        async { Err(unsupported_procedure(remote::program::NUMBER, 343)) }
     }
     /// Answers [`REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS`](remote::program::procs::ConnectGetAllDomainStats) (procedure 344).
     fn connect_get_all_domain_stats(
@@ -3812,6 +3864,18 @@ pub trait RemoteService: Send + Sync + 'static {
         let _ = (peer, args);
         async { Err(unsupported_procedure(remote::program::NUMBER, 442)) }
     }
+    /// Answers [`REMOTE_PROC_DOMAIN_FD_ASSOCIATE`](remote::program::procs::DomainFdAssociate) (procedure 443).
+    ///
+    /// `fds` are the file descriptors the client passed with the call.
+    fn domain_fd_associate(
+        &self,
+        peer: &Peer,
+        args: remote::DomainFdAssociateArgs,
+        fds: Vec<OwnedFd>,
+    ) -> impl Future<Output = Result<(), RemoteError>> + Send {
+        let _ = (peer, args, fds);
+        async { Err(unsupported_procedure(remote::program::NUMBER, 443)) }
+    }
     /// Answers [`REMOTE_PROC_NETWORK_SET_METADATA`](remote::program::procs::NetworkSetMetadata) (procedure 444).
     fn network_set_metadata(
         &self,
@@ -3890,276 +3954,337 @@ pub trait RemoteService: Send + Sync + 'static {
     }
 }
 /// Answers `call` with the method of `service` for its procedure; `stream` is the call's stream, for the procedures that have one (without it they are refused as unimplemented).
+///
+/// `fds` are the file descriptors that came with the call, for the procedures that take some (the others close them); the reply comes with those to pass back.
 pub async fn dispatch<S: RemoteService>(
     service: &S,
     peer: &Peer,
     call: remote::program::Call,
     stream: Option<ServerStream>,
-) -> Result<remote::program::Reply, RemoteError> {
+    fds: Vec<OwnedFd>,
+) -> Result<(remote::program::Reply, Vec<OwnedFd>), RemoteError> {
     use remote::program::{Call, Reply};
     match call {
         Call::ConnectOpen(args) => {
-            S::connect_open(service, peer, args).await.map(Reply::ConnectOpen)
+            S::connect_open(service, peer, args)
+                .await
+                .map(|ret| (Reply::ConnectOpen(ret), Vec::new()))
         }
         Call::ConnectClose(_) => Err(unsupported_procedure(remote::program::NUMBER, 2)),
         Call::ConnectGetType(()) => {
-            S::connect_get_type(service, peer).await.map(Reply::ConnectGetType)
+            S::connect_get_type(service, peer)
+                .await
+                .map(|ret| (Reply::ConnectGetType(ret), Vec::new()))
         }
         Call::ConnectGetVersion(()) => {
-            S::connect_get_version(service, peer).await.map(Reply::ConnectGetVersion)
+            S::connect_get_version(service, peer)
+                .await
+                .map(|ret| (Reply::ConnectGetVersion(ret), Vec::new()))
         }
         Call::ConnectGetMaxVcpus(args) => {
             S::connect_get_max_vcpus(service, peer, args)
                 .await
-                .map(Reply::ConnectGetMaxVcpus)
+                .map(|ret| (Reply::ConnectGetMaxVcpus(ret), Vec::new()))
         }
         Call::NodeGetInfo(()) => {
-            S::node_get_info(service, peer).await.map(Reply::NodeGetInfo)
+            S::node_get_info(service, peer)
+                .await
+                .map(|ret| (Reply::NodeGetInfo(ret), Vec::new()))
         }
         Call::ConnectGetCapabilities(()) => {
             S::connect_get_capabilities(service, peer)
                 .await
-                .map(Reply::ConnectGetCapabilities)
+                .map(|ret| (Reply::ConnectGetCapabilities(ret), Vec::new()))
         }
         Call::DomainAttachDevice(args) => {
             S::domain_attach_device(service, peer, args)
                 .await
-                .map(Reply::DomainAttachDevice)
+                .map(|ret| (Reply::DomainAttachDevice(ret), Vec::new()))
         }
         Call::DomainCreate(args) => {
-            S::domain_create(service, peer, args).await.map(Reply::DomainCreate)
+            S::domain_create(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainCreate(ret), Vec::new()))
         }
         Call::DomainCreateXml(args) => {
-            S::domain_create_xml(service, peer, args).await.map(Reply::DomainCreateXml)
+            S::domain_create_xml(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainCreateXml(ret), Vec::new()))
         }
         Call::DomainDefineXml(args) => {
-            S::domain_define_xml(service, peer, args).await.map(Reply::DomainDefineXml)
+            S::domain_define_xml(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainDefineXml(ret), Vec::new()))
         }
         Call::DomainDestroy(args) => {
-            S::domain_destroy(service, peer, args).await.map(Reply::DomainDestroy)
+            S::domain_destroy(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainDestroy(ret), Vec::new()))
         }
         Call::DomainDetachDevice(args) => {
             S::domain_detach_device(service, peer, args)
                 .await
-                .map(Reply::DomainDetachDevice)
+                .map(|ret| (Reply::DomainDetachDevice(ret), Vec::new()))
         }
         Call::DomainGetXmlDesc(args) => {
             S::domain_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::DomainGetXmlDesc)
+                .map(|ret| (Reply::DomainGetXmlDesc(ret), Vec::new()))
         }
         Call::DomainGetAutostart(args) => {
             S::domain_get_autostart(service, peer, args)
                 .await
-                .map(Reply::DomainGetAutostart)
+                .map(|ret| (Reply::DomainGetAutostart(ret), Vec::new()))
         }
         Call::DomainGetInfo(args) => {
-            S::domain_get_info(service, peer, args).await.map(Reply::DomainGetInfo)
+            S::domain_get_info(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainGetInfo(ret), Vec::new()))
         }
         Call::DomainGetMaxMemory(args) => {
             S::domain_get_max_memory(service, peer, args)
                 .await
-                .map(Reply::DomainGetMaxMemory)
+                .map(|ret| (Reply::DomainGetMaxMemory(ret), Vec::new()))
         }
         Call::DomainGetMaxVcpus(args) => {
             S::domain_get_max_vcpus(service, peer, args)
                 .await
-                .map(Reply::DomainGetMaxVcpus)
+                .map(|ret| (Reply::DomainGetMaxVcpus(ret), Vec::new()))
         }
         Call::DomainGetOsType(args) => {
-            S::domain_get_os_type(service, peer, args).await.map(Reply::DomainGetOsType)
+            S::domain_get_os_type(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainGetOsType(ret), Vec::new()))
         }
         Call::DomainGetVcpus(args) => {
-            S::domain_get_vcpus(service, peer, args).await.map(Reply::DomainGetVcpus)
+            S::domain_get_vcpus(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainGetVcpus(ret), Vec::new()))
         }
         Call::ConnectListDefinedDomains(args) => {
             S::connect_list_defined_domains(service, peer, args)
                 .await
-                .map(Reply::ConnectListDefinedDomains)
+                .map(|ret| (Reply::ConnectListDefinedDomains(ret), Vec::new()))
         }
         Call::DomainLookupById(args) => {
             S::domain_lookup_by_id(service, peer, args)
                 .await
-                .map(Reply::DomainLookupById)
+                .map(|ret| (Reply::DomainLookupById(ret), Vec::new()))
         }
         Call::DomainLookupByName(args) => {
             S::domain_lookup_by_name(service, peer, args)
                 .await
-                .map(Reply::DomainLookupByName)
+                .map(|ret| (Reply::DomainLookupByName(ret), Vec::new()))
         }
         Call::DomainLookupByUuid(args) => {
             S::domain_lookup_by_uuid(service, peer, args)
                 .await
-                .map(Reply::DomainLookupByUuid)
+                .map(|ret| (Reply::DomainLookupByUuid(ret), Vec::new()))
         }
         Call::ConnectNumOfDefinedDomains(()) => {
             S::connect_num_of_defined_domains(service, peer)
                 .await
-                .map(Reply::ConnectNumOfDefinedDomains)
+                .map(|ret| (Reply::ConnectNumOfDefinedDomains(ret), Vec::new()))
         }
         Call::DomainPinVcpu(args) => {
-            S::domain_pin_vcpu(service, peer, args).await.map(Reply::DomainPinVcpu)
+            S::domain_pin_vcpu(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainPinVcpu(ret), Vec::new()))
         }
         Call::DomainReboot(args) => {
-            S::domain_reboot(service, peer, args).await.map(Reply::DomainReboot)
+            S::domain_reboot(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainReboot(ret), Vec::new()))
         }
         Call::DomainResume(args) => {
-            S::domain_resume(service, peer, args).await.map(Reply::DomainResume)
+            S::domain_resume(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainResume(ret), Vec::new()))
         }
         Call::DomainSetAutostart(args) => {
             S::domain_set_autostart(service, peer, args)
                 .await
-                .map(Reply::DomainSetAutostart)
+                .map(|ret| (Reply::DomainSetAutostart(ret), Vec::new()))
         }
         Call::DomainSetMaxMemory(args) => {
             S::domain_set_max_memory(service, peer, args)
                 .await
-                .map(Reply::DomainSetMaxMemory)
+                .map(|ret| (Reply::DomainSetMaxMemory(ret), Vec::new()))
         }
         Call::DomainSetMemory(args) => {
-            S::domain_set_memory(service, peer, args).await.map(Reply::DomainSetMemory)
+            S::domain_set_memory(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainSetMemory(ret), Vec::new()))
         }
         Call::DomainSetVcpus(args) => {
-            S::domain_set_vcpus(service, peer, args).await.map(Reply::DomainSetVcpus)
+            S::domain_set_vcpus(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainSetVcpus(ret), Vec::new()))
         }
         Call::DomainShutdown(args) => {
-            S::domain_shutdown(service, peer, args).await.map(Reply::DomainShutdown)
+            S::domain_shutdown(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainShutdown(ret), Vec::new()))
         }
         Call::DomainSuspend(args) => {
-            S::domain_suspend(service, peer, args).await.map(Reply::DomainSuspend)
+            S::domain_suspend(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainSuspend(ret), Vec::new()))
         }
         Call::DomainUndefine(args) => {
-            S::domain_undefine(service, peer, args).await.map(Reply::DomainUndefine)
+            S::domain_undefine(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainUndefine(ret), Vec::new()))
         }
         Call::ConnectListDefinedNetworks(args) => {
             S::connect_list_defined_networks(service, peer, args)
                 .await
-                .map(Reply::ConnectListDefinedNetworks)
+                .map(|ret| (Reply::ConnectListDefinedNetworks(ret), Vec::new()))
         }
         Call::ConnectListDomains(args) => {
             S::connect_list_domains(service, peer, args)
                 .await
-                .map(Reply::ConnectListDomains)
+                .map(|ret| (Reply::ConnectListDomains(ret), Vec::new()))
         }
         Call::ConnectListNetworks(args) => {
             S::connect_list_networks(service, peer, args)
                 .await
-                .map(Reply::ConnectListNetworks)
+                .map(|ret| (Reply::ConnectListNetworks(ret), Vec::new()))
         }
         Call::NetworkCreate(args) => {
-            S::network_create(service, peer, args).await.map(Reply::NetworkCreate)
+            S::network_create(service, peer, args)
+                .await
+                .map(|ret| (Reply::NetworkCreate(ret), Vec::new()))
         }
         Call::NetworkCreateXml(args) => {
-            S::network_create_xml(service, peer, args).await.map(Reply::NetworkCreateXml)
+            S::network_create_xml(service, peer, args)
+                .await
+                .map(|ret| (Reply::NetworkCreateXml(ret), Vec::new()))
         }
         Call::NetworkDefineXml(args) => {
-            S::network_define_xml(service, peer, args).await.map(Reply::NetworkDefineXml)
+            S::network_define_xml(service, peer, args)
+                .await
+                .map(|ret| (Reply::NetworkDefineXml(ret), Vec::new()))
         }
         Call::NetworkDestroy(args) => {
-            S::network_destroy(service, peer, args).await.map(Reply::NetworkDestroy)
+            S::network_destroy(service, peer, args)
+                .await
+                .map(|ret| (Reply::NetworkDestroy(ret), Vec::new()))
         }
         Call::NetworkGetXmlDesc(args) => {
             S::network_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::NetworkGetXmlDesc)
+                .map(|ret| (Reply::NetworkGetXmlDesc(ret), Vec::new()))
         }
         Call::NetworkGetAutostart(args) => {
             S::network_get_autostart(service, peer, args)
                 .await
-                .map(Reply::NetworkGetAutostart)
+                .map(|ret| (Reply::NetworkGetAutostart(ret), Vec::new()))
         }
         Call::NetworkGetBridgeName(args) => {
             S::network_get_bridge_name(service, peer, args)
                 .await
-                .map(Reply::NetworkGetBridgeName)
+                .map(|ret| (Reply::NetworkGetBridgeName(ret), Vec::new()))
         }
         Call::NetworkLookupByName(args) => {
             S::network_lookup_by_name(service, peer, args)
                 .await
-                .map(Reply::NetworkLookupByName)
+                .map(|ret| (Reply::NetworkLookupByName(ret), Vec::new()))
         }
         Call::NetworkLookupByUuid(args) => {
             S::network_lookup_by_uuid(service, peer, args)
                 .await
-                .map(Reply::NetworkLookupByUuid)
+                .map(|ret| (Reply::NetworkLookupByUuid(ret), Vec::new()))
         }
         Call::NetworkSetAutostart(args) => {
             S::network_set_autostart(service, peer, args)
                 .await
-                .map(Reply::NetworkSetAutostart)
+                .map(|ret| (Reply::NetworkSetAutostart(ret), Vec::new()))
         }
         Call::NetworkUndefine(args) => {
-            S::network_undefine(service, peer, args).await.map(Reply::NetworkUndefine)
+            S::network_undefine(service, peer, args)
+                .await
+                .map(|ret| (Reply::NetworkUndefine(ret), Vec::new()))
         }
         Call::ConnectNumOfDefinedNetworks(()) => {
             S::connect_num_of_defined_networks(service, peer)
                 .await
-                .map(Reply::ConnectNumOfDefinedNetworks)
+                .map(|ret| (Reply::ConnectNumOfDefinedNetworks(ret), Vec::new()))
         }
         Call::ConnectNumOfDomains(()) => {
             S::connect_num_of_domains(service, peer)
                 .await
-                .map(Reply::ConnectNumOfDomains)
+                .map(|ret| (Reply::ConnectNumOfDomains(ret), Vec::new()))
         }
         Call::ConnectNumOfNetworks(()) => {
             S::connect_num_of_networks(service, peer)
                 .await
-                .map(Reply::ConnectNumOfNetworks)
+                .map(|ret| (Reply::ConnectNumOfNetworks(ret), Vec::new()))
         }
         Call::DomainCoreDump(args) => {
-            S::domain_core_dump(service, peer, args).await.map(Reply::DomainCoreDump)
+            S::domain_core_dump(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainCoreDump(ret), Vec::new()))
         }
         Call::DomainRestore(args) => {
-            S::domain_restore(service, peer, args).await.map(Reply::DomainRestore)
+            S::domain_restore(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainRestore(ret), Vec::new()))
         }
         Call::DomainSave(args) => {
-            S::domain_save(service, peer, args).await.map(Reply::DomainSave)
+            S::domain_save(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainSave(ret), Vec::new()))
         }
         Call::DomainGetSchedulerType(args) => {
             S::domain_get_scheduler_type(service, peer, args)
                 .await
-                .map(Reply::DomainGetSchedulerType)
+                .map(|ret| (Reply::DomainGetSchedulerType(ret), Vec::new()))
         }
         Call::DomainGetSchedulerParameters(args) => {
             S::domain_get_scheduler_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainGetSchedulerParameters)
+                .map(|ret| (Reply::DomainGetSchedulerParameters(ret), Vec::new()))
         }
         Call::DomainSetSchedulerParameters(args) => {
             S::domain_set_scheduler_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainSetSchedulerParameters)
+                .map(|ret| (Reply::DomainSetSchedulerParameters(ret), Vec::new()))
         }
         Call::ConnectGetHostname(()) => {
-            S::connect_get_hostname(service, peer).await.map(Reply::ConnectGetHostname)
+            S::connect_get_hostname(service, peer)
+                .await
+                .map(|ret| (Reply::ConnectGetHostname(ret), Vec::new()))
         }
         Call::ConnectSupportsFeature(args) => {
             S::connect_supports_feature(service, peer, args)
                 .await
-                .map(Reply::ConnectSupportsFeature)
+                .map(|ret| (Reply::ConnectSupportsFeature(ret), Vec::new()))
         }
         Call::DomainMigratePrepare(args) => {
             S::domain_migrate_prepare(service, peer, args)
                 .await
-                .map(Reply::DomainMigratePrepare)
+                .map(|ret| (Reply::DomainMigratePrepare(ret), Vec::new()))
         }
         Call::DomainMigratePerform(args) => {
             S::domain_migrate_perform(service, peer, args)
                 .await
-                .map(Reply::DomainMigratePerform)
+                .map(|ret| (Reply::DomainMigratePerform(ret), Vec::new()))
         }
         Call::DomainMigrateFinish(args) => {
             S::domain_migrate_finish(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateFinish)
+                .map(|ret| (Reply::DomainMigrateFinish(ret), Vec::new()))
         }
         Call::DomainBlockStats(args) => {
-            S::domain_block_stats(service, peer, args).await.map(Reply::DomainBlockStats)
+            S::domain_block_stats(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainBlockStats(ret), Vec::new()))
         }
         Call::DomainInterfaceStats(args) => {
             S::domain_interface_stats(service, peer, args)
                 .await
-                .map(Reply::DomainInterfaceStats)
+                .map(|ret| (Reply::DomainInterfaceStats(ret), Vec::new()))
         }
         Call::AuthList(_) => Err(unsupported_procedure(remote::program::NUMBER, 66)),
         Call::AuthSaslInit(_) => Err(unsupported_procedure(remote::program::NUMBER, 67)),
@@ -4169,627 +4294,669 @@ pub async fn dispatch<S: RemoteService>(
         Call::ConnectNumOfStoragePools(()) => {
             S::connect_num_of_storage_pools(service, peer)
                 .await
-                .map(Reply::ConnectNumOfStoragePools)
+                .map(|ret| (Reply::ConnectNumOfStoragePools(ret), Vec::new()))
         }
         Call::ConnectListStoragePools(args) => {
             S::connect_list_storage_pools(service, peer, args)
                 .await
-                .map(Reply::ConnectListStoragePools)
+                .map(|ret| (Reply::ConnectListStoragePools(ret), Vec::new()))
         }
         Call::ConnectNumOfDefinedStoragePools(()) => {
             S::connect_num_of_defined_storage_pools(service, peer)
                 .await
-                .map(Reply::ConnectNumOfDefinedStoragePools)
+                .map(|ret| (Reply::ConnectNumOfDefinedStoragePools(ret), Vec::new()))
         }
         Call::ConnectListDefinedStoragePools(args) => {
             S::connect_list_defined_storage_pools(service, peer, args)
                 .await
-                .map(Reply::ConnectListDefinedStoragePools)
+                .map(|ret| (Reply::ConnectListDefinedStoragePools(ret), Vec::new()))
         }
         Call::ConnectFindStoragePoolSources(args) => {
             S::connect_find_storage_pool_sources(service, peer, args)
                 .await
-                .map(Reply::ConnectFindStoragePoolSources)
+                .map(|ret| (Reply::ConnectFindStoragePoolSources(ret), Vec::new()))
         }
         Call::StoragePoolCreateXml(args) => {
             S::storage_pool_create_xml(service, peer, args)
                 .await
-                .map(Reply::StoragePoolCreateXml)
+                .map(|ret| (Reply::StoragePoolCreateXml(ret), Vec::new()))
         }
         Call::StoragePoolDefineXml(args) => {
             S::storage_pool_define_xml(service, peer, args)
                 .await
-                .map(Reply::StoragePoolDefineXml)
+                .map(|ret| (Reply::StoragePoolDefineXml(ret), Vec::new()))
         }
         Call::StoragePoolCreate(args) => {
             S::storage_pool_create(service, peer, args)
                 .await
-                .map(Reply::StoragePoolCreate)
+                .map(|ret| (Reply::StoragePoolCreate(ret), Vec::new()))
         }
         Call::StoragePoolBuild(args) => {
-            S::storage_pool_build(service, peer, args).await.map(Reply::StoragePoolBuild)
+            S::storage_pool_build(service, peer, args)
+                .await
+                .map(|ret| (Reply::StoragePoolBuild(ret), Vec::new()))
         }
         Call::StoragePoolDestroy(args) => {
             S::storage_pool_destroy(service, peer, args)
                 .await
-                .map(Reply::StoragePoolDestroy)
+                .map(|ret| (Reply::StoragePoolDestroy(ret), Vec::new()))
         }
         Call::StoragePoolDelete(args) => {
             S::storage_pool_delete(service, peer, args)
                 .await
-                .map(Reply::StoragePoolDelete)
+                .map(|ret| (Reply::StoragePoolDelete(ret), Vec::new()))
         }
         Call::StoragePoolUndefine(args) => {
             S::storage_pool_undefine(service, peer, args)
                 .await
-                .map(Reply::StoragePoolUndefine)
+                .map(|ret| (Reply::StoragePoolUndefine(ret), Vec::new()))
         }
         Call::StoragePoolRefresh(args) => {
             S::storage_pool_refresh(service, peer, args)
                 .await
-                .map(Reply::StoragePoolRefresh)
+                .map(|ret| (Reply::StoragePoolRefresh(ret), Vec::new()))
         }
         Call::StoragePoolLookupByName(args) => {
             S::storage_pool_lookup_by_name(service, peer, args)
                 .await
-                .map(Reply::StoragePoolLookupByName)
+                .map(|ret| (Reply::StoragePoolLookupByName(ret), Vec::new()))
         }
         Call::StoragePoolLookupByUuid(args) => {
             S::storage_pool_lookup_by_uuid(service, peer, args)
                 .await
-                .map(Reply::StoragePoolLookupByUuid)
+                .map(|ret| (Reply::StoragePoolLookupByUuid(ret), Vec::new()))
         }
         Call::StoragePoolLookupByVolume(args) => {
             S::storage_pool_lookup_by_volume(service, peer, args)
                 .await
-                .map(Reply::StoragePoolLookupByVolume)
+                .map(|ret| (Reply::StoragePoolLookupByVolume(ret), Vec::new()))
         }
         Call::StoragePoolGetInfo(args) => {
             S::storage_pool_get_info(service, peer, args)
                 .await
-                .map(Reply::StoragePoolGetInfo)
+                .map(|ret| (Reply::StoragePoolGetInfo(ret), Vec::new()))
         }
         Call::StoragePoolGetXmlDesc(args) => {
             S::storage_pool_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::StoragePoolGetXmlDesc)
+                .map(|ret| (Reply::StoragePoolGetXmlDesc(ret), Vec::new()))
         }
         Call::StoragePoolGetAutostart(args) => {
             S::storage_pool_get_autostart(service, peer, args)
                 .await
-                .map(Reply::StoragePoolGetAutostart)
+                .map(|ret| (Reply::StoragePoolGetAutostart(ret), Vec::new()))
         }
         Call::StoragePoolSetAutostart(args) => {
             S::storage_pool_set_autostart(service, peer, args)
                 .await
-                .map(Reply::StoragePoolSetAutostart)
+                .map(|ret| (Reply::StoragePoolSetAutostart(ret), Vec::new()))
         }
         Call::StoragePoolNumOfVolumes(args) => {
             S::storage_pool_num_of_volumes(service, peer, args)
                 .await
-                .map(Reply::StoragePoolNumOfVolumes)
+                .map(|ret| (Reply::StoragePoolNumOfVolumes(ret), Vec::new()))
         }
         Call::StoragePoolListVolumes(args) => {
             S::storage_pool_list_volumes(service, peer, args)
                 .await
-                .map(Reply::StoragePoolListVolumes)
+                .map(|ret| (Reply::StoragePoolListVolumes(ret), Vec::new()))
         }
         Call::StorageVolCreateXml(args) => {
             S::storage_vol_create_xml(service, peer, args)
                 .await
-                .map(Reply::StorageVolCreateXml)
+                .map(|ret| (Reply::StorageVolCreateXml(ret), Vec::new()))
         }
         Call::StorageVolDelete(args) => {
-            S::storage_vol_delete(service, peer, args).await.map(Reply::StorageVolDelete)
+            S::storage_vol_delete(service, peer, args)
+                .await
+                .map(|ret| (Reply::StorageVolDelete(ret), Vec::new()))
         }
         Call::StorageVolLookupByName(args) => {
             S::storage_vol_lookup_by_name(service, peer, args)
                 .await
-                .map(Reply::StorageVolLookupByName)
+                .map(|ret| (Reply::StorageVolLookupByName(ret), Vec::new()))
         }
         Call::StorageVolLookupByKey(args) => {
             S::storage_vol_lookup_by_key(service, peer, args)
                 .await
-                .map(Reply::StorageVolLookupByKey)
+                .map(|ret| (Reply::StorageVolLookupByKey(ret), Vec::new()))
         }
         Call::StorageVolLookupByPath(args) => {
             S::storage_vol_lookup_by_path(service, peer, args)
                 .await
-                .map(Reply::StorageVolLookupByPath)
+                .map(|ret| (Reply::StorageVolLookupByPath(ret), Vec::new()))
         }
         Call::StorageVolGetInfo(args) => {
             S::storage_vol_get_info(service, peer, args)
                 .await
-                .map(Reply::StorageVolGetInfo)
+                .map(|ret| (Reply::StorageVolGetInfo(ret), Vec::new()))
         }
         Call::StorageVolGetXmlDesc(args) => {
             S::storage_vol_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::StorageVolGetXmlDesc)
+                .map(|ret| (Reply::StorageVolGetXmlDesc(ret), Vec::new()))
         }
         Call::StorageVolGetPath(args) => {
             S::storage_vol_get_path(service, peer, args)
                 .await
-                .map(Reply::StorageVolGetPath)
+                .map(|ret| (Reply::StorageVolGetPath(ret), Vec::new()))
         }
         Call::NodeGetCellsFreeMemory(args) => {
             S::node_get_cells_free_memory(service, peer, args)
                 .await
-                .map(Reply::NodeGetCellsFreeMemory)
+                .map(|ret| (Reply::NodeGetCellsFreeMemory(ret), Vec::new()))
         }
         Call::NodeGetFreeMemory(()) => {
-            S::node_get_free_memory(service, peer).await.map(Reply::NodeGetFreeMemory)
+            S::node_get_free_memory(service, peer)
+                .await
+                .map(|ret| (Reply::NodeGetFreeMemory(ret), Vec::new()))
         }
         Call::DomainBlockPeek(args) => {
-            S::domain_block_peek(service, peer, args).await.map(Reply::DomainBlockPeek)
+            S::domain_block_peek(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainBlockPeek(ret), Vec::new()))
         }
         Call::DomainMemoryPeek(args) => {
-            S::domain_memory_peek(service, peer, args).await.map(Reply::DomainMemoryPeek)
+            S::domain_memory_peek(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainMemoryPeek(ret), Vec::new()))
         }
         Call::ConnectDomainEventRegister(()) => {
             S::connect_domain_event_register(service, peer)
                 .await
-                .map(Reply::ConnectDomainEventRegister)
+                .map(|ret| (Reply::ConnectDomainEventRegister(ret), Vec::new()))
         }
         Call::ConnectDomainEventDeregister(()) => {
             S::connect_domain_event_deregister(service, peer)
                 .await
-                .map(Reply::ConnectDomainEventDeregister)
+                .map(|ret| (Reply::ConnectDomainEventDeregister(ret), Vec::new()))
         }
         Call::DomainMigratePrepare2(args) => {
             S::domain_migrate_prepare2(service, peer, args)
                 .await
-                .map(Reply::DomainMigratePrepare2)
+                .map(|ret| (Reply::DomainMigratePrepare2(ret), Vec::new()))
         }
         Call::DomainMigrateFinish2(args) => {
             S::domain_migrate_finish2(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateFinish2)
+                .map(|ret| (Reply::DomainMigrateFinish2(ret), Vec::new()))
         }
         Call::ConnectGetUri(()) => {
-            S::connect_get_uri(service, peer).await.map(Reply::ConnectGetUri)
+            S::connect_get_uri(service, peer)
+                .await
+                .map(|ret| (Reply::ConnectGetUri(ret), Vec::new()))
         }
         Call::NodeNumOfDevices(args) => {
             S::node_num_of_devices(service, peer, args)
                 .await
-                .map(Reply::NodeNumOfDevices)
+                .map(|ret| (Reply::NodeNumOfDevices(ret), Vec::new()))
         }
         Call::NodeListDevices(args) => {
-            S::node_list_devices(service, peer, args).await.map(Reply::NodeListDevices)
+            S::node_list_devices(service, peer, args)
+                .await
+                .map(|ret| (Reply::NodeListDevices(ret), Vec::new()))
         }
         Call::NodeDeviceLookupByName(args) => {
             S::node_device_lookup_by_name(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceLookupByName)
+                .map(|ret| (Reply::NodeDeviceLookupByName(ret), Vec::new()))
         }
         Call::NodeDeviceGetXmlDesc(args) => {
             S::node_device_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceGetXmlDesc)
+                .map(|ret| (Reply::NodeDeviceGetXmlDesc(ret), Vec::new()))
         }
         Call::NodeDeviceGetParent(args) => {
             S::node_device_get_parent(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceGetParent)
+                .map(|ret| (Reply::NodeDeviceGetParent(ret), Vec::new()))
         }
         Call::NodeDeviceNumOfCaps(args) => {
             S::node_device_num_of_caps(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceNumOfCaps)
+                .map(|ret| (Reply::NodeDeviceNumOfCaps(ret), Vec::new()))
         }
         Call::NodeDeviceListCaps(args) => {
             S::node_device_list_caps(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceListCaps)
+                .map(|ret| (Reply::NodeDeviceListCaps(ret), Vec::new()))
         }
         Call::NodeDeviceDettach(args) => {
             S::node_device_dettach(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceDettach)
+                .map(|ret| (Reply::NodeDeviceDettach(ret), Vec::new()))
         }
         Call::NodeDeviceReAttach(args) => {
             S::node_device_re_attach(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceReAttach)
+                .map(|ret| (Reply::NodeDeviceReAttach(ret), Vec::new()))
         }
         Call::NodeDeviceReset(args) => {
-            S::node_device_reset(service, peer, args).await.map(Reply::NodeDeviceReset)
+            S::node_device_reset(service, peer, args)
+                .await
+                .map(|ret| (Reply::NodeDeviceReset(ret), Vec::new()))
         }
         Call::DomainGetSecurityLabel(args) => {
             S::domain_get_security_label(service, peer, args)
                 .await
-                .map(Reply::DomainGetSecurityLabel)
+                .map(|ret| (Reply::DomainGetSecurityLabel(ret), Vec::new()))
         }
         Call::NodeGetSecurityModel(()) => {
             S::node_get_security_model(service, peer)
                 .await
-                .map(Reply::NodeGetSecurityModel)
+                .map(|ret| (Reply::NodeGetSecurityModel(ret), Vec::new()))
         }
         Call::NodeDeviceCreateXml(args) => {
             S::node_device_create_xml(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceCreateXml)
+                .map(|ret| (Reply::NodeDeviceCreateXml(ret), Vec::new()))
         }
         Call::NodeDeviceDestroy(args) => {
             S::node_device_destroy(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceDestroy)
+                .map(|ret| (Reply::NodeDeviceDestroy(ret), Vec::new()))
         }
         Call::StorageVolCreateXmlFrom(args) => {
             S::storage_vol_create_xml_from(service, peer, args)
                 .await
-                .map(Reply::StorageVolCreateXmlFrom)
+                .map(|ret| (Reply::StorageVolCreateXmlFrom(ret), Vec::new()))
         }
         Call::ConnectNumOfInterfaces(()) => {
             S::connect_num_of_interfaces(service, peer)
                 .await
-                .map(Reply::ConnectNumOfInterfaces)
+                .map(|ret| (Reply::ConnectNumOfInterfaces(ret), Vec::new()))
         }
         Call::ConnectListInterfaces(args) => {
             S::connect_list_interfaces(service, peer, args)
                 .await
-                .map(Reply::ConnectListInterfaces)
+                .map(|ret| (Reply::ConnectListInterfaces(ret), Vec::new()))
         }
         Call::InterfaceLookupByName(args) => {
             S::interface_lookup_by_name(service, peer, args)
                 .await
-                .map(Reply::InterfaceLookupByName)
+                .map(|ret| (Reply::InterfaceLookupByName(ret), Vec::new()))
         }
         Call::InterfaceLookupByMacString(args) => {
             S::interface_lookup_by_mac_string(service, peer, args)
                 .await
-                .map(Reply::InterfaceLookupByMacString)
+                .map(|ret| (Reply::InterfaceLookupByMacString(ret), Vec::new()))
         }
         Call::InterfaceGetXmlDesc(args) => {
             S::interface_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::InterfaceGetXmlDesc)
+                .map(|ret| (Reply::InterfaceGetXmlDesc(ret), Vec::new()))
         }
         Call::InterfaceDefineXml(args) => {
             S::interface_define_xml(service, peer, args)
                 .await
-                .map(Reply::InterfaceDefineXml)
+                .map(|ret| (Reply::InterfaceDefineXml(ret), Vec::new()))
         }
         Call::InterfaceUndefine(args) => {
             S::interface_undefine(service, peer, args)
                 .await
-                .map(Reply::InterfaceUndefine)
+                .map(|ret| (Reply::InterfaceUndefine(ret), Vec::new()))
         }
         Call::InterfaceCreate(args) => {
-            S::interface_create(service, peer, args).await.map(Reply::InterfaceCreate)
+            S::interface_create(service, peer, args)
+                .await
+                .map(|ret| (Reply::InterfaceCreate(ret), Vec::new()))
         }
         Call::InterfaceDestroy(args) => {
-            S::interface_destroy(service, peer, args).await.map(Reply::InterfaceDestroy)
+            S::interface_destroy(service, peer, args)
+                .await
+                .map(|ret| (Reply::InterfaceDestroy(ret), Vec::new()))
         }
         Call::ConnectDomainXmlFromNative(args) => {
             S::connect_domain_xml_from_native(service, peer, args)
                 .await
-                .map(Reply::ConnectDomainXmlFromNative)
+                .map(|ret| (Reply::ConnectDomainXmlFromNative(ret), Vec::new()))
         }
         Call::ConnectDomainXmlToNative(args) => {
             S::connect_domain_xml_to_native(service, peer, args)
                 .await
-                .map(Reply::ConnectDomainXmlToNative)
+                .map(|ret| (Reply::ConnectDomainXmlToNative(ret), Vec::new()))
         }
         Call::ConnectNumOfDefinedInterfaces(()) => {
             S::connect_num_of_defined_interfaces(service, peer)
                 .await
-                .map(Reply::ConnectNumOfDefinedInterfaces)
+                .map(|ret| (Reply::ConnectNumOfDefinedInterfaces(ret), Vec::new()))
         }
         Call::ConnectListDefinedInterfaces(args) => {
             S::connect_list_defined_interfaces(service, peer, args)
                 .await
-                .map(Reply::ConnectListDefinedInterfaces)
+                .map(|ret| (Reply::ConnectListDefinedInterfaces(ret), Vec::new()))
         }
         Call::ConnectNumOfSecrets(()) => {
             S::connect_num_of_secrets(service, peer)
                 .await
-                .map(Reply::ConnectNumOfSecrets)
+                .map(|ret| (Reply::ConnectNumOfSecrets(ret), Vec::new()))
         }
         Call::ConnectListSecrets(args) => {
             S::connect_list_secrets(service, peer, args)
                 .await
-                .map(Reply::ConnectListSecrets)
+                .map(|ret| (Reply::ConnectListSecrets(ret), Vec::new()))
         }
         Call::SecretLookupByUuid(args) => {
             S::secret_lookup_by_uuid(service, peer, args)
                 .await
-                .map(Reply::SecretLookupByUuid)
+                .map(|ret| (Reply::SecretLookupByUuid(ret), Vec::new()))
         }
         Call::SecretDefineXml(args) => {
-            S::secret_define_xml(service, peer, args).await.map(Reply::SecretDefineXml)
+            S::secret_define_xml(service, peer, args)
+                .await
+                .map(|ret| (Reply::SecretDefineXml(ret), Vec::new()))
         }
         Call::SecretGetXmlDesc(args) => {
             S::secret_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::SecretGetXmlDesc)
+                .map(|ret| (Reply::SecretGetXmlDesc(ret), Vec::new()))
         }
         Call::SecretSetValue(args) => {
-            S::secret_set_value(service, peer, args).await.map(Reply::SecretSetValue)
+            S::secret_set_value(service, peer, args)
+                .await
+                .map(|ret| (Reply::SecretSetValue(ret), Vec::new()))
         }
         Call::SecretGetValue(args) => {
-            S::secret_get_value(service, peer, args).await.map(Reply::SecretGetValue)
+            S::secret_get_value(service, peer, args)
+                .await
+                .map(|ret| (Reply::SecretGetValue(ret), Vec::new()))
         }
         Call::SecretUndefine(args) => {
-            S::secret_undefine(service, peer, args).await.map(Reply::SecretUndefine)
+            S::secret_undefine(service, peer, args)
+                .await
+                .map(|ret| (Reply::SecretUndefine(ret), Vec::new()))
         }
         Call::SecretLookupByUsage(args) => {
             S::secret_lookup_by_usage(service, peer, args)
                 .await
-                .map(Reply::SecretLookupByUsage)
+                .map(|ret| (Reply::SecretLookupByUsage(ret), Vec::new()))
         }
         Call::DomainMigratePrepareTunnel(args) => {
             match stream {
                 Some(stream) => {
                     S::domain_migrate_prepare_tunnel(service, peer, args, stream)
                         .await
-                        .map(Reply::DomainMigratePrepareTunnel)
+                        .map(|ret| (Reply::DomainMigratePrepareTunnel(ret), Vec::new()))
                 }
                 None => Err(unsupported_procedure(remote::program::NUMBER, 148)),
             }
         }
         Call::ConnectIsSecure(()) => {
-            S::connect_is_secure(service, peer).await.map(Reply::ConnectIsSecure)
+            S::connect_is_secure(service, peer)
+                .await
+                .map(|ret| (Reply::ConnectIsSecure(ret), Vec::new()))
         }
         Call::DomainIsActive(args) => {
-            S::domain_is_active(service, peer, args).await.map(Reply::DomainIsActive)
+            S::domain_is_active(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainIsActive(ret), Vec::new()))
         }
         Call::DomainIsPersistent(args) => {
             S::domain_is_persistent(service, peer, args)
                 .await
-                .map(Reply::DomainIsPersistent)
+                .map(|ret| (Reply::DomainIsPersistent(ret), Vec::new()))
         }
         Call::NetworkIsActive(args) => {
-            S::network_is_active(service, peer, args).await.map(Reply::NetworkIsActive)
+            S::network_is_active(service, peer, args)
+                .await
+                .map(|ret| (Reply::NetworkIsActive(ret), Vec::new()))
         }
         Call::NetworkIsPersistent(args) => {
             S::network_is_persistent(service, peer, args)
                 .await
-                .map(Reply::NetworkIsPersistent)
+                .map(|ret| (Reply::NetworkIsPersistent(ret), Vec::new()))
         }
         Call::StoragePoolIsActive(args) => {
             S::storage_pool_is_active(service, peer, args)
                 .await
-                .map(Reply::StoragePoolIsActive)
+                .map(|ret| (Reply::StoragePoolIsActive(ret), Vec::new()))
         }
         Call::StoragePoolIsPersistent(args) => {
             S::storage_pool_is_persistent(service, peer, args)
                 .await
-                .map(Reply::StoragePoolIsPersistent)
+                .map(|ret| (Reply::StoragePoolIsPersistent(ret), Vec::new()))
         }
         Call::InterfaceIsActive(args) => {
             S::interface_is_active(service, peer, args)
                 .await
-                .map(Reply::InterfaceIsActive)
+                .map(|ret| (Reply::InterfaceIsActive(ret), Vec::new()))
         }
         Call::ConnectGetLibVersion(()) => {
             S::connect_get_lib_version(service, peer)
                 .await
-                .map(Reply::ConnectGetLibVersion)
+                .map(|ret| (Reply::ConnectGetLibVersion(ret), Vec::new()))
         }
         Call::ConnectCompareCpu(args) => {
             S::connect_compare_cpu(service, peer, args)
                 .await
-                .map(Reply::ConnectCompareCpu)
+                .map(|ret| (Reply::ConnectCompareCpu(ret), Vec::new()))
         }
         Call::DomainMemoryStats(args) => {
             S::domain_memory_stats(service, peer, args)
                 .await
-                .map(Reply::DomainMemoryStats)
+                .map(|ret| (Reply::DomainMemoryStats(ret), Vec::new()))
         }
         Call::DomainAttachDeviceFlags(args) => {
             S::domain_attach_device_flags(service, peer, args)
                 .await
-                .map(Reply::DomainAttachDeviceFlags)
+                .map(|ret| (Reply::DomainAttachDeviceFlags(ret), Vec::new()))
         }
         Call::DomainDetachDeviceFlags(args) => {
             S::domain_detach_device_flags(service, peer, args)
                 .await
-                .map(Reply::DomainDetachDeviceFlags)
+                .map(|ret| (Reply::DomainDetachDeviceFlags(ret), Vec::new()))
         }
         Call::ConnectBaselineCpu(args) => {
             S::connect_baseline_cpu(service, peer, args)
                 .await
-                .map(Reply::ConnectBaselineCpu)
+                .map(|ret| (Reply::ConnectBaselineCpu(ret), Vec::new()))
         }
         Call::DomainGetJobInfo(args) => {
             S::domain_get_job_info(service, peer, args)
                 .await
-                .map(Reply::DomainGetJobInfo)
+                .map(|ret| (Reply::DomainGetJobInfo(ret), Vec::new()))
         }
         Call::DomainAbortJob(args) => {
-            S::domain_abort_job(service, peer, args).await.map(Reply::DomainAbortJob)
+            S::domain_abort_job(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainAbortJob(ret), Vec::new()))
         }
         Call::StorageVolWipe(args) => {
-            S::storage_vol_wipe(service, peer, args).await.map(Reply::StorageVolWipe)
+            S::storage_vol_wipe(service, peer, args)
+                .await
+                .map(|ret| (Reply::StorageVolWipe(ret), Vec::new()))
         }
         Call::DomainMigrateSetMaxDowntime(args) => {
             S::domain_migrate_set_max_downtime(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateSetMaxDowntime)
+                .map(|ret| (Reply::DomainMigrateSetMaxDowntime(ret), Vec::new()))
         }
         Call::ConnectDomainEventRegisterAny(args) => {
             S::connect_domain_event_register_any(service, peer, args)
                 .await
-                .map(Reply::ConnectDomainEventRegisterAny)
+                .map(|ret| (Reply::ConnectDomainEventRegisterAny(ret), Vec::new()))
         }
         Call::ConnectDomainEventDeregisterAny(args) => {
             S::connect_domain_event_deregister_any(service, peer, args)
                 .await
-                .map(Reply::ConnectDomainEventDeregisterAny)
+                .map(|ret| (Reply::ConnectDomainEventDeregisterAny(ret), Vec::new()))
         }
         Call::DomainUpdateDeviceFlags(args) => {
             S::domain_update_device_flags(service, peer, args)
                 .await
-                .map(Reply::DomainUpdateDeviceFlags)
+                .map(|ret| (Reply::DomainUpdateDeviceFlags(ret), Vec::new()))
         }
         Call::NwfilterLookupByName(args) => {
             S::nwfilter_lookup_by_name(service, peer, args)
                 .await
-                .map(Reply::NwfilterLookupByName)
+                .map(|ret| (Reply::NwfilterLookupByName(ret), Vec::new()))
         }
         Call::NwfilterLookupByUuid(args) => {
             S::nwfilter_lookup_by_uuid(service, peer, args)
                 .await
-                .map(Reply::NwfilterLookupByUuid)
+                .map(|ret| (Reply::NwfilterLookupByUuid(ret), Vec::new()))
         }
         Call::NwfilterGetXmlDesc(args) => {
             S::nwfilter_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::NwfilterGetXmlDesc)
+                .map(|ret| (Reply::NwfilterGetXmlDesc(ret), Vec::new()))
         }
         Call::ConnectNumOfNwfilters(()) => {
             S::connect_num_of_nwfilters(service, peer)
                 .await
-                .map(Reply::ConnectNumOfNwfilters)
+                .map(|ret| (Reply::ConnectNumOfNwfilters(ret), Vec::new()))
         }
         Call::ConnectListNwfilters(args) => {
             S::connect_list_nwfilters(service, peer, args)
                 .await
-                .map(Reply::ConnectListNwfilters)
+                .map(|ret| (Reply::ConnectListNwfilters(ret), Vec::new()))
         }
         Call::NwfilterDefineXml(args) => {
             S::nwfilter_define_xml(service, peer, args)
                 .await
-                .map(Reply::NwfilterDefineXml)
+                .map(|ret| (Reply::NwfilterDefineXml(ret), Vec::new()))
         }
         Call::NwfilterUndefine(args) => {
-            S::nwfilter_undefine(service, peer, args).await.map(Reply::NwfilterUndefine)
+            S::nwfilter_undefine(service, peer, args)
+                .await
+                .map(|ret| (Reply::NwfilterUndefine(ret), Vec::new()))
         }
         Call::DomainManagedSave(args) => {
             S::domain_managed_save(service, peer, args)
                 .await
-                .map(Reply::DomainManagedSave)
+                .map(|ret| (Reply::DomainManagedSave(ret), Vec::new()))
         }
         Call::DomainHasManagedSaveImage(args) => {
             S::domain_has_managed_save_image(service, peer, args)
                 .await
-                .map(Reply::DomainHasManagedSaveImage)
+                .map(|ret| (Reply::DomainHasManagedSaveImage(ret), Vec::new()))
         }
         Call::DomainManagedSaveRemove(args) => {
             S::domain_managed_save_remove(service, peer, args)
                 .await
-                .map(Reply::DomainManagedSaveRemove)
+                .map(|ret| (Reply::DomainManagedSaveRemove(ret), Vec::new()))
         }
         Call::DomainSnapshotCreateXml(args) => {
             S::domain_snapshot_create_xml(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotCreateXml)
+                .map(|ret| (Reply::DomainSnapshotCreateXml(ret), Vec::new()))
         }
         Call::DomainSnapshotGetXmlDesc(args) => {
             S::domain_snapshot_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotGetXmlDesc)
+                .map(|ret| (Reply::DomainSnapshotGetXmlDesc(ret), Vec::new()))
         }
         Call::DomainSnapshotNum(args) => {
             S::domain_snapshot_num(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotNum)
+                .map(|ret| (Reply::DomainSnapshotNum(ret), Vec::new()))
         }
         Call::DomainSnapshotListNames(args) => {
             S::domain_snapshot_list_names(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotListNames)
+                .map(|ret| (Reply::DomainSnapshotListNames(ret), Vec::new()))
         }
         Call::DomainSnapshotLookupByName(args) => {
             S::domain_snapshot_lookup_by_name(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotLookupByName)
+                .map(|ret| (Reply::DomainSnapshotLookupByName(ret), Vec::new()))
         }
         Call::DomainHasCurrentSnapshot(args) => {
             S::domain_has_current_snapshot(service, peer, args)
                 .await
-                .map(Reply::DomainHasCurrentSnapshot)
+                .map(|ret| (Reply::DomainHasCurrentSnapshot(ret), Vec::new()))
         }
         Call::DomainSnapshotCurrent(args) => {
             S::domain_snapshot_current(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotCurrent)
+                .map(|ret| (Reply::DomainSnapshotCurrent(ret), Vec::new()))
         }
         Call::DomainRevertToSnapshot(args) => {
             S::domain_revert_to_snapshot(service, peer, args)
                 .await
-                .map(Reply::DomainRevertToSnapshot)
+                .map(|ret| (Reply::DomainRevertToSnapshot(ret), Vec::new()))
         }
         Call::DomainSnapshotDelete(args) => {
             S::domain_snapshot_delete(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotDelete)
+                .map(|ret| (Reply::DomainSnapshotDelete(ret), Vec::new()))
         }
         Call::DomainGetBlockInfo(args) => {
             S::domain_get_block_info(service, peer, args)
                 .await
-                .map(Reply::DomainGetBlockInfo)
+                .map(|ret| (Reply::DomainGetBlockInfo(ret), Vec::new()))
         }
         Call::DomainCreateWithFlags(args) => {
             S::domain_create_with_flags(service, peer, args)
                 .await
-                .map(Reply::DomainCreateWithFlags)
+                .map(|ret| (Reply::DomainCreateWithFlags(ret), Vec::new()))
         }
         Call::DomainSetMemoryParameters(args) => {
             S::domain_set_memory_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainSetMemoryParameters)
+                .map(|ret| (Reply::DomainSetMemoryParameters(ret), Vec::new()))
         }
         Call::DomainGetMemoryParameters(args) => {
             S::domain_get_memory_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainGetMemoryParameters)
+                .map(|ret| (Reply::DomainGetMemoryParameters(ret), Vec::new()))
         }
         Call::DomainSetVcpusFlags(args) => {
             S::domain_set_vcpus_flags(service, peer, args)
                 .await
-                .map(Reply::DomainSetVcpusFlags)
+                .map(|ret| (Reply::DomainSetVcpusFlags(ret), Vec::new()))
         }
         Call::DomainGetVcpusFlags(args) => {
             S::domain_get_vcpus_flags(service, peer, args)
                 .await
-                .map(Reply::DomainGetVcpusFlags)
+                .map(|ret| (Reply::DomainGetVcpusFlags(ret), Vec::new()))
         }
         Call::DomainOpenConsole(args) => {
             match stream {
                 Some(stream) => {
                     S::domain_open_console(service, peer, args, stream)
                         .await
-                        .map(Reply::DomainOpenConsole)
+                        .map(|ret| (Reply::DomainOpenConsole(ret), Vec::new()))
                 }
                 None => Err(unsupported_procedure(remote::program::NUMBER, 201)),
             }
         }
         Call::DomainIsUpdated(args) => {
-            S::domain_is_updated(service, peer, args).await.map(Reply::DomainIsUpdated)
+            S::domain_is_updated(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainIsUpdated(ret), Vec::new()))
         }
         Call::ConnectGetSysinfo(args) => {
             S::connect_get_sysinfo(service, peer, args)
                 .await
-                .map(Reply::ConnectGetSysinfo)
+                .map(|ret| (Reply::ConnectGetSysinfo(ret), Vec::new()))
         }
         Call::DomainSetMemoryFlags(args) => {
             S::domain_set_memory_flags(service, peer, args)
                 .await
-                .map(Reply::DomainSetMemoryFlags)
+                .map(|ret| (Reply::DomainSetMemoryFlags(ret), Vec::new()))
         }
         Call::DomainSetBlkioParameters(args) => {
             S::domain_set_blkio_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainSetBlkioParameters)
+                .map(|ret| (Reply::DomainSetBlkioParameters(ret), Vec::new()))
         }
         Call::DomainGetBlkioParameters(args) => {
             S::domain_get_blkio_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainGetBlkioParameters)
+                .map(|ret| (Reply::DomainGetBlkioParameters(ret), Vec::new()))
         }
         Call::DomainMigrateSetMaxSpeed(args) => {
             S::domain_migrate_set_max_speed(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateSetMaxSpeed)
+                .map(|ret| (Reply::DomainMigrateSetMaxSpeed(ret), Vec::new()))
         }
         Call::StorageVolUpload(args) => {
             match stream {
                 Some(stream) => {
                     S::storage_vol_upload(service, peer, args, stream)
                         .await
-                        .map(Reply::StorageVolUpload)
+                        .map(|ret| (Reply::StorageVolUpload(ret), Vec::new()))
                 }
                 None => Err(unsupported_procedure(remote::program::NUMBER, 208)),
             }
@@ -4799,43 +4966,47 @@ pub async fn dispatch<S: RemoteService>(
                 Some(stream) => {
                     S::storage_vol_download(service, peer, args, stream)
                         .await
-                        .map(Reply::StorageVolDownload)
+                        .map(|ret| (Reply::StorageVolDownload(ret), Vec::new()))
                 }
                 None => Err(unsupported_procedure(remote::program::NUMBER, 209)),
             }
         }
         Call::DomainInjectNmi(args) => {
-            S::domain_inject_nmi(service, peer, args).await.map(Reply::DomainInjectNmi)
+            S::domain_inject_nmi(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainInjectNmi(ret), Vec::new()))
         }
         Call::DomainScreenshot(args) => {
             match stream {
                 Some(stream) => {
                     S::domain_screenshot(service, peer, args, stream)
                         .await
-                        .map(Reply::DomainScreenshot)
+                        .map(|ret| (Reply::DomainScreenshot(ret), Vec::new()))
                 }
                 None => Err(unsupported_procedure(remote::program::NUMBER, 211)),
             }
         }
         Call::DomainGetState(args) => {
-            S::domain_get_state(service, peer, args).await.map(Reply::DomainGetState)
+            S::domain_get_state(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainGetState(ret), Vec::new()))
         }
         Call::DomainMigrateBegin3(args) => {
             S::domain_migrate_begin3(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateBegin3)
+                .map(|ret| (Reply::DomainMigrateBegin3(ret), Vec::new()))
         }
         Call::DomainMigratePrepare3(args) => {
             S::domain_migrate_prepare3(service, peer, args)
                 .await
-                .map(Reply::DomainMigratePrepare3)
+                .map(|ret| (Reply::DomainMigratePrepare3(ret), Vec::new()))
         }
         Call::DomainMigratePrepareTunnel3(args) => {
             match stream {
                 Some(stream) => {
                     S::domain_migrate_prepare_tunnel3(service, peer, args, stream)
                         .await
-                        .map(Reply::DomainMigratePrepareTunnel3)
+                        .map(|ret| (Reply::DomainMigratePrepareTunnel3(ret), Vec::new()))
                 }
                 None => Err(unsupported_procedure(remote::program::NUMBER, 215)),
             }
@@ -4843,347 +5014,369 @@ pub async fn dispatch<S: RemoteService>(
         Call::DomainMigratePerform3(args) => {
             S::domain_migrate_perform3(service, peer, args)
                 .await
-                .map(Reply::DomainMigratePerform3)
+                .map(|ret| (Reply::DomainMigratePerform3(ret), Vec::new()))
         }
         Call::DomainMigrateFinish3(args) => {
             S::domain_migrate_finish3(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateFinish3)
+                .map(|ret| (Reply::DomainMigrateFinish3(ret), Vec::new()))
         }
         Call::DomainMigrateConfirm3(args) => {
             S::domain_migrate_confirm3(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateConfirm3)
+                .map(|ret| (Reply::DomainMigrateConfirm3(ret), Vec::new()))
         }
         Call::DomainSetSchedulerParametersFlags(args) => {
             S::domain_set_scheduler_parameters_flags(service, peer, args)
                 .await
-                .map(Reply::DomainSetSchedulerParametersFlags)
+                .map(|ret| (Reply::DomainSetSchedulerParametersFlags(ret), Vec::new()))
         }
         Call::InterfaceChangeBegin(args) => {
             S::interface_change_begin(service, peer, args)
                 .await
-                .map(Reply::InterfaceChangeBegin)
+                .map(|ret| (Reply::InterfaceChangeBegin(ret), Vec::new()))
         }
         Call::InterfaceChangeCommit(args) => {
             S::interface_change_commit(service, peer, args)
                 .await
-                .map(Reply::InterfaceChangeCommit)
+                .map(|ret| (Reply::InterfaceChangeCommit(ret), Vec::new()))
         }
         Call::InterfaceChangeRollback(args) => {
             S::interface_change_rollback(service, peer, args)
                 .await
-                .map(Reply::InterfaceChangeRollback)
+                .map(|ret| (Reply::InterfaceChangeRollback(ret), Vec::new()))
         }
         Call::DomainGetSchedulerParametersFlags(args) => {
             S::domain_get_scheduler_parameters_flags(service, peer, args)
                 .await
-                .map(Reply::DomainGetSchedulerParametersFlags)
+                .map(|ret| (Reply::DomainGetSchedulerParametersFlags(ret), Vec::new()))
         }
         Call::DomainPinVcpuFlags(args) => {
             S::domain_pin_vcpu_flags(service, peer, args)
                 .await
-                .map(Reply::DomainPinVcpuFlags)
+                .map(|ret| (Reply::DomainPinVcpuFlags(ret), Vec::new()))
         }
         Call::DomainSendKey(args) => {
-            S::domain_send_key(service, peer, args).await.map(Reply::DomainSendKey)
+            S::domain_send_key(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainSendKey(ret), Vec::new()))
         }
         Call::NodeGetCpuStats(args) => {
-            S::node_get_cpu_stats(service, peer, args).await.map(Reply::NodeGetCpuStats)
+            S::node_get_cpu_stats(service, peer, args)
+                .await
+                .map(|ret| (Reply::NodeGetCpuStats(ret), Vec::new()))
         }
         Call::NodeGetMemoryStats(args) => {
             S::node_get_memory_stats(service, peer, args)
                 .await
-                .map(Reply::NodeGetMemoryStats)
+                .map(|ret| (Reply::NodeGetMemoryStats(ret), Vec::new()))
         }
         Call::DomainGetControlInfo(args) => {
             S::domain_get_control_info(service, peer, args)
                 .await
-                .map(Reply::DomainGetControlInfo)
+                .map(|ret| (Reply::DomainGetControlInfo(ret), Vec::new()))
         }
         Call::DomainGetVcpuPinInfo(args) => {
             S::domain_get_vcpu_pin_info(service, peer, args)
                 .await
-                .map(Reply::DomainGetVcpuPinInfo)
+                .map(|ret| (Reply::DomainGetVcpuPinInfo(ret), Vec::new()))
         }
         Call::DomainUndefineFlags(args) => {
             S::domain_undefine_flags(service, peer, args)
                 .await
-                .map(Reply::DomainUndefineFlags)
+                .map(|ret| (Reply::DomainUndefineFlags(ret), Vec::new()))
         }
         Call::DomainSaveFlags(args) => {
-            S::domain_save_flags(service, peer, args).await.map(Reply::DomainSaveFlags)
+            S::domain_save_flags(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainSaveFlags(ret), Vec::new()))
         }
         Call::DomainRestoreFlags(args) => {
             S::domain_restore_flags(service, peer, args)
                 .await
-                .map(Reply::DomainRestoreFlags)
+                .map(|ret| (Reply::DomainRestoreFlags(ret), Vec::new()))
         }
         Call::DomainDestroyFlags(args) => {
             S::domain_destroy_flags(service, peer, args)
                 .await
-                .map(Reply::DomainDestroyFlags)
+                .map(|ret| (Reply::DomainDestroyFlags(ret), Vec::new()))
         }
         Call::DomainSaveImageGetXmlDesc(args) => {
             S::domain_save_image_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::DomainSaveImageGetXmlDesc)
+                .map(|ret| (Reply::DomainSaveImageGetXmlDesc(ret), Vec::new()))
         }
         Call::DomainSaveImageDefineXml(args) => {
             S::domain_save_image_define_xml(service, peer, args)
                 .await
-                .map(Reply::DomainSaveImageDefineXml)
+                .map(|ret| (Reply::DomainSaveImageDefineXml(ret), Vec::new()))
         }
         Call::DomainBlockJobAbort(args) => {
             S::domain_block_job_abort(service, peer, args)
                 .await
-                .map(Reply::DomainBlockJobAbort)
+                .map(|ret| (Reply::DomainBlockJobAbort(ret), Vec::new()))
         }
         Call::DomainGetBlockJobInfo(args) => {
             S::domain_get_block_job_info(service, peer, args)
                 .await
-                .map(Reply::DomainGetBlockJobInfo)
+                .map(|ret| (Reply::DomainGetBlockJobInfo(ret), Vec::new()))
         }
         Call::DomainBlockJobSetSpeed(args) => {
             S::domain_block_job_set_speed(service, peer, args)
                 .await
-                .map(Reply::DomainBlockJobSetSpeed)
+                .map(|ret| (Reply::DomainBlockJobSetSpeed(ret), Vec::new()))
         }
         Call::DomainBlockPull(args) => {
-            S::domain_block_pull(service, peer, args).await.map(Reply::DomainBlockPull)
+            S::domain_block_pull(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainBlockPull(ret), Vec::new()))
         }
         Call::DomainMigrateGetMaxSpeed(args) => {
             S::domain_migrate_get_max_speed(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateGetMaxSpeed)
+                .map(|ret| (Reply::DomainMigrateGetMaxSpeed(ret), Vec::new()))
         }
         Call::DomainBlockStatsFlags(args) => {
             S::domain_block_stats_flags(service, peer, args)
                 .await
-                .map(Reply::DomainBlockStatsFlags)
+                .map(|ret| (Reply::DomainBlockStatsFlags(ret), Vec::new()))
         }
         Call::DomainSnapshotGetParent(args) => {
             S::domain_snapshot_get_parent(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotGetParent)
+                .map(|ret| (Reply::DomainSnapshotGetParent(ret), Vec::new()))
         }
         Call::DomainReset(args) => {
-            S::domain_reset(service, peer, args).await.map(Reply::DomainReset)
+            S::domain_reset(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainReset(ret), Vec::new()))
         }
         Call::DomainSnapshotNumChildren(args) => {
             S::domain_snapshot_num_children(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotNumChildren)
+                .map(|ret| (Reply::DomainSnapshotNumChildren(ret), Vec::new()))
         }
         Call::DomainSnapshotListChildrenNames(args) => {
             S::domain_snapshot_list_children_names(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotListChildrenNames)
+                .map(|ret| (Reply::DomainSnapshotListChildrenNames(ret), Vec::new()))
         }
-        Call::DomainOpenGraphics(_) => {
-            Err(unsupported_procedure(remote::program::NUMBER, 249))
+        Call::DomainOpenGraphics(args) => {
+            S::domain_open_graphics(service, peer, args, fds)
+                .await
+                .map(|ret| (Reply::DomainOpenGraphics(ret), Vec::new()))
         }
         Call::NodeSuspendForDuration(args) => {
             S::node_suspend_for_duration(service, peer, args)
                 .await
-                .map(Reply::NodeSuspendForDuration)
+                .map(|ret| (Reply::NodeSuspendForDuration(ret), Vec::new()))
         }
         Call::DomainBlockResize(args) => {
             S::domain_block_resize(service, peer, args)
                 .await
-                .map(Reply::DomainBlockResize)
+                .map(|ret| (Reply::DomainBlockResize(ret), Vec::new()))
         }
         Call::DomainSetBlockIoTune(args) => {
             S::domain_set_block_io_tune(service, peer, args)
                 .await
-                .map(Reply::DomainSetBlockIoTune)
+                .map(|ret| (Reply::DomainSetBlockIoTune(ret), Vec::new()))
         }
         Call::DomainGetBlockIoTune(args) => {
             S::domain_get_block_io_tune(service, peer, args)
                 .await
-                .map(Reply::DomainGetBlockIoTune)
+                .map(|ret| (Reply::DomainGetBlockIoTune(ret), Vec::new()))
         }
         Call::DomainSetNumaParameters(args) => {
             S::domain_set_numa_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainSetNumaParameters)
+                .map(|ret| (Reply::DomainSetNumaParameters(ret), Vec::new()))
         }
         Call::DomainGetNumaParameters(args) => {
             S::domain_get_numa_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainGetNumaParameters)
+                .map(|ret| (Reply::DomainGetNumaParameters(ret), Vec::new()))
         }
         Call::DomainSetInterfaceParameters(args) => {
             S::domain_set_interface_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainSetInterfaceParameters)
+                .map(|ret| (Reply::DomainSetInterfaceParameters(ret), Vec::new()))
         }
         Call::DomainGetInterfaceParameters(args) => {
             S::domain_get_interface_parameters(service, peer, args)
                 .await
-                .map(Reply::DomainGetInterfaceParameters)
+                .map(|ret| (Reply::DomainGetInterfaceParameters(ret), Vec::new()))
         }
         Call::DomainShutdownFlags(args) => {
             S::domain_shutdown_flags(service, peer, args)
                 .await
-                .map(Reply::DomainShutdownFlags)
+                .map(|ret| (Reply::DomainShutdownFlags(ret), Vec::new()))
         }
         Call::StorageVolWipePattern(args) => {
             S::storage_vol_wipe_pattern(service, peer, args)
                 .await
-                .map(Reply::StorageVolWipePattern)
+                .map(|ret| (Reply::StorageVolWipePattern(ret), Vec::new()))
         }
         Call::StorageVolResize(args) => {
-            S::storage_vol_resize(service, peer, args).await.map(Reply::StorageVolResize)
+            S::storage_vol_resize(service, peer, args)
+                .await
+                .map(|ret| (Reply::StorageVolResize(ret), Vec::new()))
         }
         Call::DomainPmSuspendForDuration(args) => {
             S::domain_pm_suspend_for_duration(service, peer, args)
                 .await
-                .map(Reply::DomainPmSuspendForDuration)
+                .map(|ret| (Reply::DomainPmSuspendForDuration(ret), Vec::new()))
         }
         Call::DomainGetCpuStats(args) => {
             S::domain_get_cpu_stats(service, peer, args)
                 .await
-                .map(Reply::DomainGetCpuStats)
+                .map(|ret| (Reply::DomainGetCpuStats(ret), Vec::new()))
         }
         Call::DomainGetDiskErrors(args) => {
             S::domain_get_disk_errors(service, peer, args)
                 .await
-                .map(Reply::DomainGetDiskErrors)
+                .map(|ret| (Reply::DomainGetDiskErrors(ret), Vec::new()))
         }
         Call::DomainSetMetadata(args) => {
             S::domain_set_metadata(service, peer, args)
                 .await
-                .map(Reply::DomainSetMetadata)
+                .map(|ret| (Reply::DomainSetMetadata(ret), Vec::new()))
         }
         Call::DomainGetMetadata(args) => {
             S::domain_get_metadata(service, peer, args)
                 .await
-                .map(Reply::DomainGetMetadata)
+                .map(|ret| (Reply::DomainGetMetadata(ret), Vec::new()))
         }
         Call::DomainBlockRebase(args) => {
             S::domain_block_rebase(service, peer, args)
                 .await
-                .map(Reply::DomainBlockRebase)
+                .map(|ret| (Reply::DomainBlockRebase(ret), Vec::new()))
         }
         Call::DomainPmWakeup(args) => {
-            S::domain_pm_wakeup(service, peer, args).await.map(Reply::DomainPmWakeup)
+            S::domain_pm_wakeup(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainPmWakeup(ret), Vec::new()))
         }
         Call::DomainSnapshotIsCurrent(args) => {
             S::domain_snapshot_is_current(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotIsCurrent)
+                .map(|ret| (Reply::DomainSnapshotIsCurrent(ret), Vec::new()))
         }
         Call::DomainSnapshotHasMetadata(args) => {
             S::domain_snapshot_has_metadata(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotHasMetadata)
+                .map(|ret| (Reply::DomainSnapshotHasMetadata(ret), Vec::new()))
         }
         Call::ConnectListAllDomains(args) => {
             S::connect_list_all_domains(service, peer, args)
                 .await
-                .map(Reply::ConnectListAllDomains)
+                .map(|ret| (Reply::ConnectListAllDomains(ret), Vec::new()))
         }
         Call::DomainListAllSnapshots(args) => {
             S::domain_list_all_snapshots(service, peer, args)
                 .await
-                .map(Reply::DomainListAllSnapshots)
+                .map(|ret| (Reply::DomainListAllSnapshots(ret), Vec::new()))
         }
         Call::DomainSnapshotListAllChildren(args) => {
             S::domain_snapshot_list_all_children(service, peer, args)
                 .await
-                .map(Reply::DomainSnapshotListAllChildren)
+                .map(|ret| (Reply::DomainSnapshotListAllChildren(ret), Vec::new()))
         }
         Call::DomainGetHostname(args) => {
             S::domain_get_hostname(service, peer, args)
                 .await
-                .map(Reply::DomainGetHostname)
+                .map(|ret| (Reply::DomainGetHostname(ret), Vec::new()))
         }
         Call::DomainGetSecurityLabelList(args) => {
             S::domain_get_security_label_list(service, peer, args)
                 .await
-                .map(Reply::DomainGetSecurityLabelList)
+                .map(|ret| (Reply::DomainGetSecurityLabelList(ret), Vec::new()))
         }
         Call::DomainPinEmulator(args) => {
             S::domain_pin_emulator(service, peer, args)
                 .await
-                .map(Reply::DomainPinEmulator)
+                .map(|ret| (Reply::DomainPinEmulator(ret), Vec::new()))
         }
         Call::DomainGetEmulatorPinInfo(args) => {
             S::domain_get_emulator_pin_info(service, peer, args)
                 .await
-                .map(Reply::DomainGetEmulatorPinInfo)
+                .map(|ret| (Reply::DomainGetEmulatorPinInfo(ret), Vec::new()))
         }
         Call::ConnectListAllStoragePools(args) => {
             S::connect_list_all_storage_pools(service, peer, args)
                 .await
-                .map(Reply::ConnectListAllStoragePools)
+                .map(|ret| (Reply::ConnectListAllStoragePools(ret), Vec::new()))
         }
         Call::StoragePoolListAllVolumes(args) => {
             S::storage_pool_list_all_volumes(service, peer, args)
                 .await
-                .map(Reply::StoragePoolListAllVolumes)
+                .map(|ret| (Reply::StoragePoolListAllVolumes(ret), Vec::new()))
         }
         Call::ConnectListAllNetworks(args) => {
             S::connect_list_all_networks(service, peer, args)
                 .await
-                .map(Reply::ConnectListAllNetworks)
+                .map(|ret| (Reply::ConnectListAllNetworks(ret), Vec::new()))
         }
         Call::ConnectListAllInterfaces(args) => {
             S::connect_list_all_interfaces(service, peer, args)
                 .await
-                .map(Reply::ConnectListAllInterfaces)
+                .map(|ret| (Reply::ConnectListAllInterfaces(ret), Vec::new()))
         }
         Call::ConnectListAllNodeDevices(args) => {
             S::connect_list_all_node_devices(service, peer, args)
                 .await
-                .map(Reply::ConnectListAllNodeDevices)
+                .map(|ret| (Reply::ConnectListAllNodeDevices(ret), Vec::new()))
         }
         Call::ConnectListAllNwfilters(args) => {
             S::connect_list_all_nwfilters(service, peer, args)
                 .await
-                .map(Reply::ConnectListAllNwfilters)
+                .map(|ret| (Reply::ConnectListAllNwfilters(ret), Vec::new()))
         }
         Call::ConnectListAllSecrets(args) => {
             S::connect_list_all_secrets(service, peer, args)
                 .await
-                .map(Reply::ConnectListAllSecrets)
+                .map(|ret| (Reply::ConnectListAllSecrets(ret), Vec::new()))
         }
         Call::NodeSetMemoryParameters(args) => {
             S::node_set_memory_parameters(service, peer, args)
                 .await
-                .map(Reply::NodeSetMemoryParameters)
+                .map(|ret| (Reply::NodeSetMemoryParameters(ret), Vec::new()))
         }
         Call::NodeGetMemoryParameters(args) => {
             S::node_get_memory_parameters(service, peer, args)
                 .await
-                .map(Reply::NodeGetMemoryParameters)
+                .map(|ret| (Reply::NodeGetMemoryParameters(ret), Vec::new()))
         }
         Call::DomainBlockCommit(args) => {
             S::domain_block_commit(service, peer, args)
                 .await
-                .map(Reply::DomainBlockCommit)
+                .map(|ret| (Reply::DomainBlockCommit(ret), Vec::new()))
         }
         Call::NetworkUpdate(args) => {
-            S::network_update(service, peer, args).await.map(Reply::NetworkUpdate)
+            S::network_update(service, peer, args)
+                .await
+                .map(|ret| (Reply::NetworkUpdate(ret), Vec::new()))
         }
         Call::NodeGetCpuMap(args) => {
-            S::node_get_cpu_map(service, peer, args).await.map(Reply::NodeGetCpuMap)
+            S::node_get_cpu_map(service, peer, args)
+                .await
+                .map(|ret| (Reply::NodeGetCpuMap(ret), Vec::new()))
         }
         Call::DomainFstrim(args) => {
-            S::domain_fstrim(service, peer, args).await.map(Reply::DomainFstrim)
+            S::domain_fstrim(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainFstrim(ret), Vec::new()))
         }
         Call::DomainSendProcessSignal(args) => {
             S::domain_send_process_signal(service, peer, args)
                 .await
-                .map(Reply::DomainSendProcessSignal)
+                .map(|ret| (Reply::DomainSendProcessSignal(ret), Vec::new()))
         }
         Call::DomainOpenChannel(args) => {
             match stream {
                 Some(stream) => {
                     S::domain_open_channel(service, peer, args, stream)
                         .await
-                        .map(Reply::DomainOpenChannel)
+                        .map(|ret| (Reply::DomainOpenChannel(ret), Vec::new()))
                 }
                 None => Err(unsupported_procedure(remote::program::NUMBER, 296)),
             }
@@ -5191,563 +5384,606 @@ pub async fn dispatch<S: RemoteService>(
         Call::NodeDeviceLookupScsiHostByWwn(args) => {
             S::node_device_lookup_scsi_host_by_wwn(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceLookupScsiHostByWwn)
+                .map(|ret| (Reply::NodeDeviceLookupScsiHostByWwn(ret), Vec::new()))
         }
         Call::DomainGetJobStats(args) => {
             S::domain_get_job_stats(service, peer, args)
                 .await
-                .map(Reply::DomainGetJobStats)
+                .map(|ret| (Reply::DomainGetJobStats(ret), Vec::new()))
         }
         Call::DomainMigrateGetCompressionCache(args) => {
             S::domain_migrate_get_compression_cache(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateGetCompressionCache)
+                .map(|ret| (Reply::DomainMigrateGetCompressionCache(ret), Vec::new()))
         }
         Call::DomainMigrateSetCompressionCache(args) => {
             S::domain_migrate_set_compression_cache(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateSetCompressionCache)
+                .map(|ret| (Reply::DomainMigrateSetCompressionCache(ret), Vec::new()))
         }
         Call::NodeDeviceDetachFlags(args) => {
             S::node_device_detach_flags(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceDetachFlags)
+                .map(|ret| (Reply::NodeDeviceDetachFlags(ret), Vec::new()))
         }
         Call::DomainMigrateBegin3Params(args) => {
             S::domain_migrate_begin3_params(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateBegin3Params)
+                .map(|ret| (Reply::DomainMigrateBegin3Params(ret), Vec::new()))
         }
         Call::DomainMigratePrepare3Params(args) => {
             S::domain_migrate_prepare3_params(service, peer, args)
                 .await
-                .map(Reply::DomainMigratePrepare3Params)
+                .map(|ret| (Reply::DomainMigratePrepare3Params(ret), Vec::new()))
         }
         Call::DomainMigratePrepareTunnel3Params(args) => {
             S::domain_migrate_prepare_tunnel3_params(service, peer, args)
                 .await
-                .map(Reply::DomainMigratePrepareTunnel3Params)
+                .map(|ret| (Reply::DomainMigratePrepareTunnel3Params(ret), Vec::new()))
         }
         Call::DomainMigratePerform3Params(args) => {
             S::domain_migrate_perform3_params(service, peer, args)
                 .await
-                .map(Reply::DomainMigratePerform3Params)
+                .map(|ret| (Reply::DomainMigratePerform3Params(ret), Vec::new()))
         }
         Call::DomainMigrateFinish3Params(args) => {
             S::domain_migrate_finish3_params(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateFinish3Params)
+                .map(|ret| (Reply::DomainMigrateFinish3Params(ret), Vec::new()))
         }
         Call::DomainMigrateConfirm3Params(args) => {
             S::domain_migrate_confirm3_params(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateConfirm3Params)
+                .map(|ret| (Reply::DomainMigrateConfirm3Params(ret), Vec::new()))
         }
         Call::DomainSetMemoryStatsPeriod(args) => {
             S::domain_set_memory_stats_period(service, peer, args)
                 .await
-                .map(Reply::DomainSetMemoryStatsPeriod)
+                .map(|ret| (Reply::DomainSetMemoryStatsPeriod(ret), Vec::new()))
         }
-        Call::DomainCreateXmlWithFiles(_) => {
-            Err(unsupported_procedure(remote::program::NUMBER, 309))
+        Call::DomainCreateXmlWithFiles(args) => {
+            S::domain_create_xml_with_files(service, peer, args, fds)
+                .await
+                .map(|ret| (Reply::DomainCreateXmlWithFiles(ret), Vec::new()))
         }
-        Call::DomainCreateWithFiles(_) => {
-            Err(unsupported_procedure(remote::program::NUMBER, 310))
+        Call::DomainCreateWithFiles(args) => {
+            S::domain_create_with_files(service, peer, args, fds)
+                .await
+                .map(|ret| (Reply::DomainCreateWithFiles(ret), Vec::new()))
         }
         Call::ConnectGetCpuModelNames(args) => {
             S::connect_get_cpu_model_names(service, peer, args)
                 .await
-                .map(Reply::ConnectGetCpuModelNames)
+                .map(|ret| (Reply::ConnectGetCpuModelNames(ret), Vec::new()))
         }
         Call::ConnectNetworkEventRegisterAny(args) => {
             S::connect_network_event_register_any(service, peer, args)
                 .await
-                .map(Reply::ConnectNetworkEventRegisterAny)
+                .map(|ret| (Reply::ConnectNetworkEventRegisterAny(ret), Vec::new()))
         }
         Call::ConnectNetworkEventDeregisterAny(args) => {
             S::connect_network_event_deregister_any(service, peer, args)
                 .await
-                .map(Reply::ConnectNetworkEventDeregisterAny)
+                .map(|ret| (Reply::ConnectNetworkEventDeregisterAny(ret), Vec::new()))
         }
         Call::ConnectDomainEventCallbackRegisterAny(args) => {
             S::connect_domain_event_callback_register_any(service, peer, args)
                 .await
-                .map(Reply::ConnectDomainEventCallbackRegisterAny)
+                .map(|ret| (
+                    Reply::ConnectDomainEventCallbackRegisterAny(ret),
+                    Vec::new(),
+                ))
         }
         Call::ConnectDomainEventCallbackDeregisterAny(args) => {
             S::connect_domain_event_callback_deregister_any(service, peer, args)
                 .await
-                .map(Reply::ConnectDomainEventCallbackDeregisterAny)
+                .map(|ret| (
+                    Reply::ConnectDomainEventCallbackDeregisterAny(ret),
+                    Vec::new(),
+                ))
         }
         Call::DomainCoreDumpWithFormat(args) => {
             S::domain_core_dump_with_format(service, peer, args)
                 .await
-                .map(Reply::DomainCoreDumpWithFormat)
+                .map(|ret| (Reply::DomainCoreDumpWithFormat(ret), Vec::new()))
         }
         Call::DomainFsfreeze(args) => {
-            S::domain_fsfreeze(service, peer, args).await.map(Reply::DomainFsfreeze)
+            S::domain_fsfreeze(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainFsfreeze(ret), Vec::new()))
         }
         Call::DomainFsthaw(args) => {
-            S::domain_fsthaw(service, peer, args).await.map(Reply::DomainFsthaw)
+            S::domain_fsthaw(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainFsthaw(ret), Vec::new()))
         }
         Call::DomainGetTime(args) => {
-            S::domain_get_time(service, peer, args).await.map(Reply::DomainGetTime)
+            S::domain_get_time(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainGetTime(ret), Vec::new()))
         }
         Call::DomainSetTime(args) => {
-            S::domain_set_time(service, peer, args).await.map(Reply::DomainSetTime)
+            S::domain_set_time(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainSetTime(ret), Vec::new()))
         }
         Call::NodeGetFreePages(args) => {
             S::node_get_free_pages(service, peer, args)
                 .await
-                .map(Reply::NodeGetFreePages)
+                .map(|ret| (Reply::NodeGetFreePages(ret), Vec::new()))
         }
         Call::NetworkGetDhcpLeases(args) => {
             S::network_get_dhcp_leases(service, peer, args)
                 .await
-                .map(Reply::NetworkGetDhcpLeases)
+                .map(|ret| (Reply::NetworkGetDhcpLeases(ret), Vec::new()))
         }
         Call::ConnectGetDomainCapabilities(args) => {
             S::connect_get_domain_capabilities(service, peer, args)
                 .await
-                .map(Reply::ConnectGetDomainCapabilities)
+                .map(|ret| (Reply::ConnectGetDomainCapabilities(ret), Vec::new()))
         }
-        Call::DomainOpenGraphicsFd(_) => {
-            Err(unsupported_procedure(remote::program::NUMBER, 343))
+        Call::DomainOpenGraphicsFd(args) => {
+            S::domain_open_graphics_fd(service, peer, args)
+                .await
+                .map(|(ret, fds)| (Reply::DomainOpenGraphicsFd(ret), fds))
         }
         Call::ConnectGetAllDomainStats(args) => {
             S::connect_get_all_domain_stats(service, peer, args)
                 .await
-                .map(Reply::ConnectGetAllDomainStats)
+                .map(|ret| (Reply::ConnectGetAllDomainStats(ret), Vec::new()))
         }
         Call::DomainBlockCopy(args) => {
-            S::domain_block_copy(service, peer, args).await.map(Reply::DomainBlockCopy)
+            S::domain_block_copy(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainBlockCopy(ret), Vec::new()))
         }
         Call::NodeAllocPages(args) => {
-            S::node_alloc_pages(service, peer, args).await.map(Reply::NodeAllocPages)
+            S::node_alloc_pages(service, peer, args)
+                .await
+                .map(|ret| (Reply::NodeAllocPages(ret), Vec::new()))
         }
         Call::DomainGetFsinfo(args) => {
-            S::domain_get_fsinfo(service, peer, args).await.map(Reply::DomainGetFsinfo)
+            S::domain_get_fsinfo(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainGetFsinfo(ret), Vec::new()))
         }
         Call::DomainDefineXmlFlags(args) => {
             S::domain_define_xml_flags(service, peer, args)
                 .await
-                .map(Reply::DomainDefineXmlFlags)
+                .map(|ret| (Reply::DomainDefineXmlFlags(ret), Vec::new()))
         }
         Call::DomainGetIothreadInfo(args) => {
             S::domain_get_iothread_info(service, peer, args)
                 .await
-                .map(Reply::DomainGetIothreadInfo)
+                .map(|ret| (Reply::DomainGetIothreadInfo(ret), Vec::new()))
         }
         Call::DomainPinIothread(args) => {
             S::domain_pin_iothread(service, peer, args)
                 .await
-                .map(Reply::DomainPinIothread)
+                .map(|ret| (Reply::DomainPinIothread(ret), Vec::new()))
         }
         Call::DomainInterfaceAddresses(args) => {
             S::domain_interface_addresses(service, peer, args)
                 .await
-                .map(Reply::DomainInterfaceAddresses)
+                .map(|ret| (Reply::DomainInterfaceAddresses(ret), Vec::new()))
         }
         Call::DomainAddIothread(args) => {
             S::domain_add_iothread(service, peer, args)
                 .await
-                .map(Reply::DomainAddIothread)
+                .map(|ret| (Reply::DomainAddIothread(ret), Vec::new()))
         }
         Call::DomainDelIothread(args) => {
             S::domain_del_iothread(service, peer, args)
                 .await
-                .map(Reply::DomainDelIothread)
+                .map(|ret| (Reply::DomainDelIothread(ret), Vec::new()))
         }
         Call::DomainSetUserPassword(args) => {
             S::domain_set_user_password(service, peer, args)
                 .await
-                .map(Reply::DomainSetUserPassword)
+                .map(|ret| (Reply::DomainSetUserPassword(ret), Vec::new()))
         }
         Call::DomainRename(args) => {
-            S::domain_rename(service, peer, args).await.map(Reply::DomainRename)
+            S::domain_rename(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainRename(ret), Vec::new()))
         }
         Call::ConnectRegisterCloseCallback(()) => {
             S::connect_register_close_callback(service, peer)
                 .await
-                .map(Reply::ConnectRegisterCloseCallback)
+                .map(|ret| (Reply::ConnectRegisterCloseCallback(ret), Vec::new()))
         }
         Call::ConnectUnregisterCloseCallback(()) => {
             S::connect_unregister_close_callback(service, peer)
                 .await
-                .map(Reply::ConnectUnregisterCloseCallback)
+                .map(|ret| (Reply::ConnectUnregisterCloseCallback(ret), Vec::new()))
         }
         Call::DomainMigrateStartPostCopy(args) => {
             S::domain_migrate_start_post_copy(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateStartPostCopy)
+                .map(|ret| (Reply::DomainMigrateStartPostCopy(ret), Vec::new()))
         }
         Call::DomainGetPerfEvents(args) => {
             S::domain_get_perf_events(service, peer, args)
                 .await
-                .map(Reply::DomainGetPerfEvents)
+                .map(|ret| (Reply::DomainGetPerfEvents(ret), Vec::new()))
         }
         Call::DomainSetPerfEvents(args) => {
             S::domain_set_perf_events(service, peer, args)
                 .await
-                .map(Reply::DomainSetPerfEvents)
+                .map(|ret| (Reply::DomainSetPerfEvents(ret), Vec::new()))
         }
         Call::ConnectStoragePoolEventRegisterAny(args) => {
             S::connect_storage_pool_event_register_any(service, peer, args)
                 .await
-                .map(Reply::ConnectStoragePoolEventRegisterAny)
+                .map(|ret| (Reply::ConnectStoragePoolEventRegisterAny(ret), Vec::new()))
         }
         Call::ConnectStoragePoolEventDeregisterAny(args) => {
             S::connect_storage_pool_event_deregister_any(service, peer, args)
                 .await
-                .map(Reply::ConnectStoragePoolEventDeregisterAny)
+                .map(|ret| (
+                    Reply::ConnectStoragePoolEventDeregisterAny(ret),
+                    Vec::new(),
+                ))
         }
         Call::DomainGetGuestVcpus(args) => {
             S::domain_get_guest_vcpus(service, peer, args)
                 .await
-                .map(Reply::DomainGetGuestVcpus)
+                .map(|ret| (Reply::DomainGetGuestVcpus(ret), Vec::new()))
         }
         Call::DomainSetGuestVcpus(args) => {
             S::domain_set_guest_vcpus(service, peer, args)
                 .await
-                .map(Reply::DomainSetGuestVcpus)
+                .map(|ret| (Reply::DomainSetGuestVcpus(ret), Vec::new()))
         }
         Call::ConnectNodeDeviceEventRegisterAny(args) => {
             S::connect_node_device_event_register_any(service, peer, args)
                 .await
-                .map(Reply::ConnectNodeDeviceEventRegisterAny)
+                .map(|ret| (Reply::ConnectNodeDeviceEventRegisterAny(ret), Vec::new()))
         }
         Call::ConnectNodeDeviceEventDeregisterAny(args) => {
             S::connect_node_device_event_deregister_any(service, peer, args)
                 .await
-                .map(Reply::ConnectNodeDeviceEventDeregisterAny)
+                .map(|ret| (Reply::ConnectNodeDeviceEventDeregisterAny(ret), Vec::new()))
         }
         Call::StorageVolGetInfoFlags(args) => {
             S::storage_vol_get_info_flags(service, peer, args)
                 .await
-                .map(Reply::StorageVolGetInfoFlags)
+                .map(|ret| (Reply::StorageVolGetInfoFlags(ret), Vec::new()))
         }
         Call::ConnectSecretEventRegisterAny(args) => {
             S::connect_secret_event_register_any(service, peer, args)
                 .await
-                .map(Reply::ConnectSecretEventRegisterAny)
+                .map(|ret| (Reply::ConnectSecretEventRegisterAny(ret), Vec::new()))
         }
         Call::ConnectSecretEventDeregisterAny(args) => {
             S::connect_secret_event_deregister_any(service, peer, args)
                 .await
-                .map(Reply::ConnectSecretEventDeregisterAny)
+                .map(|ret| (Reply::ConnectSecretEventDeregisterAny(ret), Vec::new()))
         }
         Call::DomainSetVcpu(args) => {
-            S::domain_set_vcpu(service, peer, args).await.map(Reply::DomainSetVcpu)
+            S::domain_set_vcpu(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainSetVcpu(ret), Vec::new()))
         }
         Call::DomainSetBlockThreshold(args) => {
             S::domain_set_block_threshold(service, peer, args)
                 .await
-                .map(Reply::DomainSetBlockThreshold)
+                .map(|ret| (Reply::DomainSetBlockThreshold(ret), Vec::new()))
         }
         Call::DomainMigrateGetMaxDowntime(args) => {
             S::domain_migrate_get_max_downtime(service, peer, args)
                 .await
-                .map(Reply::DomainMigrateGetMaxDowntime)
+                .map(|ret| (Reply::DomainMigrateGetMaxDowntime(ret), Vec::new()))
         }
         Call::DomainManagedSaveGetXmlDesc(args) => {
             S::domain_managed_save_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::DomainManagedSaveGetXmlDesc)
+                .map(|ret| (Reply::DomainManagedSaveGetXmlDesc(ret), Vec::new()))
         }
         Call::DomainManagedSaveDefineXml(args) => {
             S::domain_managed_save_define_xml(service, peer, args)
                 .await
-                .map(Reply::DomainManagedSaveDefineXml)
+                .map(|ret| (Reply::DomainManagedSaveDefineXml(ret), Vec::new()))
         }
         Call::DomainSetLifecycleAction(args) => {
             S::domain_set_lifecycle_action(service, peer, args)
                 .await
-                .map(Reply::DomainSetLifecycleAction)
+                .map(|ret| (Reply::DomainSetLifecycleAction(ret), Vec::new()))
         }
         Call::StoragePoolLookupByTargetPath(args) => {
             S::storage_pool_lookup_by_target_path(service, peer, args)
                 .await
-                .map(Reply::StoragePoolLookupByTargetPath)
+                .map(|ret| (Reply::StoragePoolLookupByTargetPath(ret), Vec::new()))
         }
         Call::DomainDetachDeviceAlias(args) => {
             S::domain_detach_device_alias(service, peer, args)
                 .await
-                .map(Reply::DomainDetachDeviceAlias)
+                .map(|ret| (Reply::DomainDetachDeviceAlias(ret), Vec::new()))
         }
         Call::ConnectCompareHypervisorCpu(args) => {
             S::connect_compare_hypervisor_cpu(service, peer, args)
                 .await
-                .map(Reply::ConnectCompareHypervisorCpu)
+                .map(|ret| (Reply::ConnectCompareHypervisorCpu(ret), Vec::new()))
         }
         Call::ConnectBaselineHypervisorCpu(args) => {
             S::connect_baseline_hypervisor_cpu(service, peer, args)
                 .await
-                .map(Reply::ConnectBaselineHypervisorCpu)
+                .map(|ret| (Reply::ConnectBaselineHypervisorCpu(ret), Vec::new()))
         }
         Call::NodeGetSevInfo(args) => {
-            S::node_get_sev_info(service, peer, args).await.map(Reply::NodeGetSevInfo)
+            S::node_get_sev_info(service, peer, args)
+                .await
+                .map(|ret| (Reply::NodeGetSevInfo(ret), Vec::new()))
         }
         Call::DomainGetLaunchSecurityInfo(args) => {
             S::domain_get_launch_security_info(service, peer, args)
                 .await
-                .map(Reply::DomainGetLaunchSecurityInfo)
+                .map(|ret| (Reply::DomainGetLaunchSecurityInfo(ret), Vec::new()))
         }
         Call::NwfilterBindingLookupByPortDev(args) => {
             S::nwfilter_binding_lookup_by_port_dev(service, peer, args)
                 .await
-                .map(Reply::NwfilterBindingLookupByPortDev)
+                .map(|ret| (Reply::NwfilterBindingLookupByPortDev(ret), Vec::new()))
         }
         Call::NwfilterBindingGetXmlDesc(args) => {
             S::nwfilter_binding_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::NwfilterBindingGetXmlDesc)
+                .map(|ret| (Reply::NwfilterBindingGetXmlDesc(ret), Vec::new()))
         }
         Call::NwfilterBindingCreateXml(args) => {
             S::nwfilter_binding_create_xml(service, peer, args)
                 .await
-                .map(Reply::NwfilterBindingCreateXml)
+                .map(|ret| (Reply::NwfilterBindingCreateXml(ret), Vec::new()))
         }
         Call::NwfilterBindingDelete(args) => {
             S::nwfilter_binding_delete(service, peer, args)
                 .await
-                .map(Reply::NwfilterBindingDelete)
+                .map(|ret| (Reply::NwfilterBindingDelete(ret), Vec::new()))
         }
         Call::ConnectListAllNwfilterBindings(args) => {
             S::connect_list_all_nwfilter_bindings(service, peer, args)
                 .await
-                .map(Reply::ConnectListAllNwfilterBindings)
+                .map(|ret| (Reply::ConnectListAllNwfilterBindings(ret), Vec::new()))
         }
         Call::DomainSetIothreadParams(args) => {
             S::domain_set_iothread_params(service, peer, args)
                 .await
-                .map(Reply::DomainSetIothreadParams)
+                .map(|ret| (Reply::DomainSetIothreadParams(ret), Vec::new()))
         }
         Call::ConnectGetStoragePoolCapabilities(args) => {
             S::connect_get_storage_pool_capabilities(service, peer, args)
                 .await
-                .map(Reply::ConnectGetStoragePoolCapabilities)
+                .map(|ret| (Reply::ConnectGetStoragePoolCapabilities(ret), Vec::new()))
         }
         Call::NetworkListAllPorts(args) => {
             S::network_list_all_ports(service, peer, args)
                 .await
-                .map(Reply::NetworkListAllPorts)
+                .map(|ret| (Reply::NetworkListAllPorts(ret), Vec::new()))
         }
         Call::NetworkPortLookupByUuid(args) => {
             S::network_port_lookup_by_uuid(service, peer, args)
                 .await
-                .map(Reply::NetworkPortLookupByUuid)
+                .map(|ret| (Reply::NetworkPortLookupByUuid(ret), Vec::new()))
         }
         Call::NetworkPortCreateXml(args) => {
             S::network_port_create_xml(service, peer, args)
                 .await
-                .map(Reply::NetworkPortCreateXml)
+                .map(|ret| (Reply::NetworkPortCreateXml(ret), Vec::new()))
         }
         Call::NetworkPortGetParameters(args) => {
             S::network_port_get_parameters(service, peer, args)
                 .await
-                .map(Reply::NetworkPortGetParameters)
+                .map(|ret| (Reply::NetworkPortGetParameters(ret), Vec::new()))
         }
         Call::NetworkPortSetParameters(args) => {
             S::network_port_set_parameters(service, peer, args)
                 .await
-                .map(Reply::NetworkPortSetParameters)
+                .map(|ret| (Reply::NetworkPortSetParameters(ret), Vec::new()))
         }
         Call::NetworkPortGetXmlDesc(args) => {
             S::network_port_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::NetworkPortGetXmlDesc)
+                .map(|ret| (Reply::NetworkPortGetXmlDesc(ret), Vec::new()))
         }
         Call::NetworkPortDelete(args) => {
             S::network_port_delete(service, peer, args)
                 .await
-                .map(Reply::NetworkPortDelete)
+                .map(|ret| (Reply::NetworkPortDelete(ret), Vec::new()))
         }
         Call::DomainCheckpointCreateXml(args) => {
             S::domain_checkpoint_create_xml(service, peer, args)
                 .await
-                .map(Reply::DomainCheckpointCreateXml)
+                .map(|ret| (Reply::DomainCheckpointCreateXml(ret), Vec::new()))
         }
         Call::DomainCheckpointGetXmlDesc(args) => {
             S::domain_checkpoint_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::DomainCheckpointGetXmlDesc)
+                .map(|ret| (Reply::DomainCheckpointGetXmlDesc(ret), Vec::new()))
         }
         Call::DomainListAllCheckpoints(args) => {
             S::domain_list_all_checkpoints(service, peer, args)
                 .await
-                .map(Reply::DomainListAllCheckpoints)
+                .map(|ret| (Reply::DomainListAllCheckpoints(ret), Vec::new()))
         }
         Call::DomainCheckpointListAllChildren(args) => {
             S::domain_checkpoint_list_all_children(service, peer, args)
                 .await
-                .map(Reply::DomainCheckpointListAllChildren)
+                .map(|ret| (Reply::DomainCheckpointListAllChildren(ret), Vec::new()))
         }
         Call::DomainCheckpointLookupByName(args) => {
             S::domain_checkpoint_lookup_by_name(service, peer, args)
                 .await
-                .map(Reply::DomainCheckpointLookupByName)
+                .map(|ret| (Reply::DomainCheckpointLookupByName(ret), Vec::new()))
         }
         Call::DomainCheckpointGetParent(args) => {
             S::domain_checkpoint_get_parent(service, peer, args)
                 .await
-                .map(Reply::DomainCheckpointGetParent)
+                .map(|ret| (Reply::DomainCheckpointGetParent(ret), Vec::new()))
         }
         Call::DomainCheckpointDelete(args) => {
             S::domain_checkpoint_delete(service, peer, args)
                 .await
-                .map(Reply::DomainCheckpointDelete)
+                .map(|ret| (Reply::DomainCheckpointDelete(ret), Vec::new()))
         }
         Call::DomainGetGuestInfo(args) => {
             S::domain_get_guest_info(service, peer, args)
                 .await
-                .map(Reply::DomainGetGuestInfo)
+                .map(|ret| (Reply::DomainGetGuestInfo(ret), Vec::new()))
         }
         Call::ConnectSetIdentity(args) => {
             S::connect_set_identity(service, peer, args)
                 .await
-                .map(Reply::ConnectSetIdentity)
+                .map(|ret| (Reply::ConnectSetIdentity(ret), Vec::new()))
         }
         Call::DomainAgentSetResponseTimeout(args) => {
             S::domain_agent_set_response_timeout(service, peer, args)
                 .await
-                .map(Reply::DomainAgentSetResponseTimeout)
+                .map(|ret| (Reply::DomainAgentSetResponseTimeout(ret), Vec::new()))
         }
         Call::DomainBackupBegin(args) => {
             S::domain_backup_begin(service, peer, args)
                 .await
-                .map(Reply::DomainBackupBegin)
+                .map(|ret| (Reply::DomainBackupBegin(ret), Vec::new()))
         }
         Call::DomainBackupGetXmlDesc(args) => {
             S::domain_backup_get_xml_desc(service, peer, args)
                 .await
-                .map(Reply::DomainBackupGetXmlDesc)
+                .map(|ret| (Reply::DomainBackupGetXmlDesc(ret), Vec::new()))
         }
         Call::DomainAuthorizedSshKeysGet(args) => {
             S::domain_authorized_ssh_keys_get(service, peer, args)
                 .await
-                .map(Reply::DomainAuthorizedSshKeysGet)
+                .map(|ret| (Reply::DomainAuthorizedSshKeysGet(ret), Vec::new()))
         }
         Call::DomainAuthorizedSshKeysSet(args) => {
             S::domain_authorized_ssh_keys_set(service, peer, args)
                 .await
-                .map(Reply::DomainAuthorizedSshKeysSet)
+                .map(|ret| (Reply::DomainAuthorizedSshKeysSet(ret), Vec::new()))
         }
         Call::DomainGetMessages(args) => {
             S::domain_get_messages(service, peer, args)
                 .await
-                .map(Reply::DomainGetMessages)
+                .map(|ret| (Reply::DomainGetMessages(ret), Vec::new()))
         }
         Call::DomainStartDirtyRateCalc(args) => {
             S::domain_start_dirty_rate_calc(service, peer, args)
                 .await
-                .map(Reply::DomainStartDirtyRateCalc)
+                .map(|ret| (Reply::DomainStartDirtyRateCalc(ret), Vec::new()))
         }
         Call::NodeDeviceDefineXml(args) => {
             S::node_device_define_xml(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceDefineXml)
+                .map(|ret| (Reply::NodeDeviceDefineXml(ret), Vec::new()))
         }
         Call::NodeDeviceUndefine(args) => {
             S::node_device_undefine(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceUndefine)
+                .map(|ret| (Reply::NodeDeviceUndefine(ret), Vec::new()))
         }
         Call::NodeDeviceCreate(args) => {
-            S::node_device_create(service, peer, args).await.map(Reply::NodeDeviceCreate)
+            S::node_device_create(service, peer, args)
+                .await
+                .map(|ret| (Reply::NodeDeviceCreate(ret), Vec::new()))
         }
         Call::NwfilterDefineXmlFlags(args) => {
             S::nwfilter_define_xml_flags(service, peer, args)
                 .await
-                .map(Reply::NwfilterDefineXmlFlags)
+                .map(|ret| (Reply::NwfilterDefineXmlFlags(ret), Vec::new()))
         }
         Call::NetworkDefineXmlFlags(args) => {
             S::network_define_xml_flags(service, peer, args)
                 .await
-                .map(Reply::NetworkDefineXmlFlags)
+                .map(|ret| (Reply::NetworkDefineXmlFlags(ret), Vec::new()))
         }
         Call::NodeDeviceGetAutostart(args) => {
             S::node_device_get_autostart(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceGetAutostart)
+                .map(|ret| (Reply::NodeDeviceGetAutostart(ret), Vec::new()))
         }
         Call::NodeDeviceSetAutostart(args) => {
             S::node_device_set_autostart(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceSetAutostart)
+                .map(|ret| (Reply::NodeDeviceSetAutostart(ret), Vec::new()))
         }
         Call::NodeDeviceIsPersistent(args) => {
             S::node_device_is_persistent(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceIsPersistent)
+                .map(|ret| (Reply::NodeDeviceIsPersistent(ret), Vec::new()))
         }
         Call::NodeDeviceIsActive(args) => {
             S::node_device_is_active(service, peer, args)
                 .await
-                .map(Reply::NodeDeviceIsActive)
+                .map(|ret| (Reply::NodeDeviceIsActive(ret), Vec::new()))
         }
         Call::NetworkCreateXmlFlags(args) => {
             S::network_create_xml_flags(service, peer, args)
                 .await
-                .map(Reply::NetworkCreateXmlFlags)
+                .map(|ret| (Reply::NetworkCreateXmlFlags(ret), Vec::new()))
         }
         Call::DomainSetLaunchSecurityState(args) => {
             S::domain_set_launch_security_state(service, peer, args)
                 .await
-                .map(Reply::DomainSetLaunchSecurityState)
+                .map(|ret| (Reply::DomainSetLaunchSecurityState(ret), Vec::new()))
         }
         Call::DomainSaveParams(args) => {
-            S::domain_save_params(service, peer, args).await.map(Reply::DomainSaveParams)
+            S::domain_save_params(service, peer, args)
+                .await
+                .map(|ret| (Reply::DomainSaveParams(ret), Vec::new()))
         }
         Call::DomainRestoreParams(args) => {
             S::domain_restore_params(service, peer, args)
                 .await
-                .map(Reply::DomainRestoreParams)
+                .map(|ret| (Reply::DomainRestoreParams(ret), Vec::new()))
         }
         Call::DomainAbortJobFlags(args) => {
             S::domain_abort_job_flags(service, peer, args)
                 .await
-                .map(Reply::DomainAbortJobFlags)
+                .map(|ret| (Reply::DomainAbortJobFlags(ret), Vec::new()))
         }
-        Call::DomainFdAssociate(_) => {
-            Err(unsupported_procedure(remote::program::NUMBER, 443))
+        Call::DomainFdAssociate(args) => {
+            S::domain_fd_associate(service, peer, args, fds)
+                .await
+                .map(|ret| (Reply::DomainFdAssociate(ret), Vec::new()))
         }
         Call::NetworkSetMetadata(args) => {
             S::network_set_metadata(service, peer, args)
                 .await
-                .map(Reply::NetworkSetMetadata)
+                .map(|ret| (Reply::NetworkSetMetadata(ret), Vec::new()))
         }
         Call::NetworkGetMetadata(args) => {
             S::network_get_metadata(service, peer, args)
                 .await
-                .map(Reply::NetworkGetMetadata)
+                .map(|ret| (Reply::NetworkGetMetadata(ret), Vec::new()))
         }
         Call::NodeDeviceUpdate(args) => {
-            S::node_device_update(service, peer, args).await.map(Reply::NodeDeviceUpdate)
+            S::node_device_update(service, peer, args)
+                .await
+                .map(|ret| (Reply::NodeDeviceUpdate(ret), Vec::new()))
         }
         Call::DomainGraphicsReload(args) => {
             S::domain_graphics_reload(service, peer, args)
                 .await
-                .map(Reply::DomainGraphicsReload)
+                .map(|ret| (Reply::DomainGraphicsReload(ret), Vec::new()))
         }
         Call::DomainGetAutostartOnce(args) => {
             S::domain_get_autostart_once(service, peer, args)
                 .await
-                .map(Reply::DomainGetAutostartOnce)
+                .map(|ret| (Reply::DomainGetAutostartOnce(ret), Vec::new()))
         }
         Call::DomainSetAutostartOnce(args) => {
             S::domain_set_autostart_once(service, peer, args)
                 .await
-                .map(Reply::DomainSetAutostartOnce)
+                .map(|ret| (Reply::DomainSetAutostartOnce(ret), Vec::new()))
         }
         Call::DomainSetThrottleGroup(args) => {
             S::domain_set_throttle_group(service, peer, args)
                 .await
-                .map(Reply::DomainSetThrottleGroup)
+                .map(|ret| (Reply::DomainSetThrottleGroup(ret), Vec::new()))
         }
         Call::DomainDelThrottleGroup(args) => {
             S::domain_del_throttle_group(service, peer, args)
                 .await
-                .map(Reply::DomainDelThrottleGroup)
+                .map(|ret| (Reply::DomainDelThrottleGroup(ret), Vec::new()))
         }
     }
 }

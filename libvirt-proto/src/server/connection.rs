@@ -6,15 +6,16 @@
 //! goes.
 
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
 
 use super::stream::{self, Refused, Room, StreamOut, StreamSlot};
+use super::transport::{Io, Outgoing, Transport};
 use super::{wrong_reply, Peer, PeerInfo, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
 use crate::engine::auth::{ServerAuth, ServerAuthOutcome};
@@ -39,7 +40,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// The service's calls under way, the header each answers, and the
 /// stream a stream call opens once answered.
 struct Calls {
-    tasks: JoinSet<Result<Reply, RemoteError>>,
+    tasks: JoinSet<Result<(Reply, Vec<OwnedFd>), RemoteError>>,
     headers: HashMap<tokio::task::Id, (Header, Option<StreamSlot>)>,
 }
 
@@ -47,6 +48,8 @@ struct Calls {
 struct State<'a> {
     engine: ServerEngine,
     options: &'a ServerOptions,
+    /// Whether descriptors pass on the transport.
+    passes_fds: bool,
     /// `CONNECT_CLOSE` was answered: end once that answer is written.
     closing: bool,
     /// When `CONNECT_CLOSE` was answered: the rest is written within
@@ -65,20 +68,17 @@ struct State<'a> {
 
 /// Serves one client; `unauthenticated` is its place among the clients
 /// not yet authenticated, given back once it has.
-pub(super) async fn run<S, T>(
+pub(super) async fn run<S: Service>(
     service: Arc<S>,
     options: &ServerOptions,
     info: PeerInfo,
-    io: T,
+    mut transport: Transport,
     mut unauthenticated: Option<OwnedSemaphorePermit>,
-) where
-    S: Service,
-    T: AsyncRead + AsyncWrite + Send + 'static,
-{
-    let (mut rd, mut wr) = tokio::io::split(io);
+) {
     let mut state = State {
         engine: ServerEngine::new(Instant::now()),
         options,
+        passes_fds: transport.passes_fds(),
         closing: false,
         closing_since: None,
         stall_limit: None,
@@ -101,8 +101,10 @@ pub(super) async fn run<S, T>(
         drop(unauthenticated.take());
     }
     let mut buf = vec![0u8; READ_CHUNK];
-    // The frame being written and how much of it has gone.
-    let mut out: Option<(Vec<u8>, usize)> = None;
+    // Descriptors read, for the engine.
+    let mut fds = Vec::new();
+    // The message being written.
+    let mut out: Option<Outgoing> = None;
     // When the client last took output, or output last became pending.
     let mut taken_at = Instant::now();
     // Where the next look at the streams' queues starts, so that each
@@ -118,9 +120,9 @@ pub(super) async fn run<S, T>(
                 break;
             };
             match event {
-                ServerEvent::Call { header, call, .. } => {
+                ServerEvent::Call { header, call, fds } => {
                     if state.authenticate(&mut auth, &peer, &header, &call) {
-                        state.on_call(&service, &peer, &mut calls, header, call);
+                        state.on_call(&service, &peer, &mut calls, header, call, fds);
                     }
                     if auth.is_authenticated() {
                         // Its place among the unauthenticated goes back.
@@ -153,8 +155,7 @@ pub(super) async fn run<S, T>(
             }
         }
         if out.is_none() {
-            // Descriptors are not passed: a reply with them is never made.
-            out = state.engine.poll_transmit().map(|t| (t.bytes, 0));
+            out = state.engine.poll_transmit().map(Outgoing::new);
             if out.is_some() {
                 taken_at = Instant::now();
                 // Taking output may have let held-back calls through.
@@ -164,7 +165,7 @@ pub(super) async fn run<S, T>(
         if state.closing && out.is_none() {
             let since = state.closing_since.unwrap_or_else(Instant::now);
             let end = tokio::time::Instant::from_std(since + CLOSE_GRACE);
-            let _ = tokio::time::timeout_at(end, wr.shutdown()).await;
+            let _ = tokio::time::timeout_at(end, transport.shutdown()).await;
             return;
         }
         let reading = !state.closing && state.held.is_none() && !state.engine.input_throttled();
@@ -189,14 +190,24 @@ pub(super) async fn run<S, T>(
             .min()
             .map(tokio::time::Instant::from_std);
         tokio::select! {
-            read = rd.read(&mut buf), if reading => match read {
-                Ok(0) => state.engine.handle_eof(),
-                Ok(n) => state.engine.handle_input(&buf[..n], Instant::now()),
-                Err(e) => state.engine.handle_transport_error(e),
+            io = std::future::poll_fn(|cx| {
+                transport.poll_io(cx, out.as_ref(), reading, &mut buf, &mut fds)
+            }) => match io {
+                Io::Read(Ok(0)) => {
+                    fds.clear();
+                    state.engine.handle_eof();
+                }
+                Io::Read(Ok(n)) => {
+                    if !fds.is_empty() {
+                        state.engine.handle_fds(std::mem::take(&mut fds));
+                    }
+                    state.engine.handle_input(&buf[..n], Instant::now());
+                }
+                Io::Read(Err(e)) => state.engine.handle_transport_error(e),
+                Io::Wrote(written) => {
+                    record_write(&mut out, &mut taken_at, &mut state.engine, written);
+                }
             },
-            written = write_some(&mut wr, &out) => {
-                record_write(&mut out, &mut taken_at, &mut state.engine, written);
-            }
             Some(done) = calls.tasks.join_next_with_id() => {
                 let (call, answer) = match done {
                     Ok((id, answer)) => (calls.headers.remove(&id), answer),
@@ -235,7 +246,7 @@ pub(super) async fn run<S, T>(
                     return;
                 }
                 if stalled_at.is_some_and(|t| now >= t) {
-                    match write_now(&mut wr, &out) {
+                    match out.as_ref().and_then(|o| transport.write_now(o)) {
                         Some(Ok(n)) if n > 0 => {
                             record_write(&mut out, &mut taken_at, &mut state.engine, Ok(n));
                             continue;
@@ -294,6 +305,7 @@ impl State<'_> {
         calls: &mut Calls,
         header: Header,
         call: Call,
+        fds: Vec<OwnedFd>,
     ) {
         let engine = &mut self.engine;
         match call {
@@ -329,16 +341,17 @@ impl State<'_> {
                 }
                 let (service, peer) = (service.clone(), peer.clone());
                 let (stream, slot) = stream::pair(engine.call_is_sparse(header.serial));
-                let task = calls
-                    .tasks
-                    .spawn(async move { service.call_stream(&peer, call, stream).await });
+                let task = calls.tasks.spawn(async move {
+                    let reply = service.call_stream(&peer, call, stream).await?;
+                    Ok((reply, Vec::new()))
+                });
                 calls.headers.insert(task.id(), (header, Some(slot)));
             }
             call => {
                 let (service, peer) = (service.clone(), peer.clone());
                 let task = calls
                     .tasks
-                    .spawn(async move { service.call(&peer, call).await });
+                    .spawn(async move { service.call_fds(&peer, call, fds).await });
                 calls.headers.insert(task.id(), (header, None));
             }
         }
@@ -346,13 +359,27 @@ impl State<'_> {
 
     /// Sends the service's answer to the call with `header`; whether it
     /// was a reply (which opens a stream procedure's stream).
-    fn answer(&mut self, header: &Header, answer: Result<Reply, RemoteError>) -> bool {
+    fn answer(
+        &mut self,
+        header: &Header,
+        answer: Result<(Reply, Vec<OwnedFd>), RemoteError>,
+    ) -> bool {
         let call = (header.program, header.procedure);
         let sent = match answer {
-            Ok(reply) if reply.procedure_number() == call => {
-                self.engine.reply(header, &reply).map(|()| true)
+            Ok((_, fds)) if !fds.is_empty() && !self.passes_fds => {
+                let e = RemoteError::new(
+                    ErrorNumber::ERR_OPERATION_UNSUPPORTED,
+                    ErrorDomain::RPC,
+                    "sending file descriptors is not supported on this connection \
+                     (only on a Unix socket)",
+                );
+                self.engine.reply_error(header, e).map(|()| false)
             }
-            Ok(reply) => self
+            Ok((reply, fds)) if reply.procedure_number() == call => self
+                .engine
+                .reply_with_fds(header, &reply, fds)
+                .map(|()| true),
+            Ok((reply, _)) => self
                 .engine
                 .reply_error(header, wrong_reply(call, &reply))
                 .map(|()| false),
@@ -476,11 +503,10 @@ fn panicked() -> RemoteError {
     )
 }
 
-/// Writes some of `out` (never resolves when there is nothing to write).
 /// Records what a write of `out` did: `taken_at` moves on when the client
-/// took bytes, and the frame is done once all of it has gone.
+/// took bytes, and the message is done once all of it has gone.
 fn record_write(
-    out: &mut Option<(Vec<u8>, usize)>,
+    out: &mut Option<Outgoing>,
     taken_at: &mut Instant,
     engine: &mut ServerEngine,
     written: std::io::Result<usize>,
@@ -490,44 +516,14 @@ fn record_write(
             if n > 0 {
                 *taken_at = Instant::now();
             }
-            if let Some((bytes, done)) = out {
-                *done += n;
-                if *done == bytes.len() {
-                    *out = None;
-                }
+            if out.as_mut().is_some_and(|o| o.advance(n)) {
+                *out = None;
             }
         }
         Err(e) => {
             *out = None;
             engine.handle_transport_error(e);
         }
-    }
-}
-
-/// One try at writing the rest of `out` without waiting: `None` when the
-/// transport takes nothing now.
-fn write_now<W: AsyncWrite + Unpin>(
-    wr: &mut W,
-    out: &Option<(Vec<u8>, usize)>,
-) -> Option<std::io::Result<usize>> {
-    let (bytes, done) = out.as_ref()?;
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match std::pin::Pin::new(wr).poll_write(&mut cx, &bytes[*done..]) {
-        Poll::Ready(r) => Some(r),
-        Poll::Pending => None,
-    }
-}
-
-async fn write_some<W: AsyncWrite + Unpin>(
-    wr: &mut W,
-    out: &Option<(Vec<u8>, usize)>,
-) -> std::io::Result<usize> {
-    match out {
-        Some((bytes, done)) => match wr.write(&bytes[*done..]).await {
-            Ok(0) => Err(std::io::ErrorKind::WriteZero.into()),
-            other => other,
-        },
-        None => std::future::pending().await,
     }
 }
 

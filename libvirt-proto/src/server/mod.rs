@@ -25,7 +25,9 @@
 //! `CONNECT_OPEN` and the other features included (a service that
 //! registers event callbacks says yes to
 //! `VIR_DRV_FEATURE_REMOTE_EVENT_CALLBACK`, 14, or clients fall back to
-//! the older registrations), is the service's. Each call runs as a task
+//! the older registrations; one that passes file descriptors says yes to
+//! `VIR_DRV_FEATURE_FD_PASSING`, 8, which libvirt's client asks before it
+//! calls a procedure that passes them), is the service's. Each call runs as a task
 //! of its own, so a slow call holds up the client's others only once
 //! `max_requests` are unanswered; a panic in one is answered with
 //! `VIR_ERR_INTERNAL_ERROR`, and the calls still running when the client
@@ -52,7 +54,11 @@
 //! `server-tls`: libvirtd's certificate files and checks, see
 //! `ServerTls`) or any `AsyncRead + AsyncWrite` ([`Server::serve_connection`]).
 //!
-//! Not yet: descriptor passing.
+//! File descriptors pass with the calls and replies of the procedures
+//! that take or give them (`DOMAIN_CREATE_XML_WITH_FILES`,
+//! `DOMAIN_OPEN_GRAPHICS_FD`, ...) on a Unix socket: see
+//! [`Service::call_fds`]; the typed services' methods of those procedures
+//! take and return them.
 //!
 //! [`OUTPUT_THROTTLE`]: crate::engine::OUTPUT_THROTTLE
 //!
@@ -90,9 +96,13 @@ mod connection;
 mod stream;
 #[cfg(feature = "server-tls")]
 mod tls;
+mod transport;
 mod typed;
 
+use transport::Transport;
+
 use std::future::Future;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -131,6 +141,35 @@ pub trait Service: Send + Sync + 'static {
         peer: &Peer,
         call: Call,
     ) -> impl Future<Output = Result<Reply, RemoteError>> + Send;
+
+    /// Answers `call`, which came with the file descriptors `fds`, as
+    /// [`Service::call`] does, with the descriptors to pass back with the
+    /// reply: for the procedures that pass descriptors, which the `.x`
+    /// files do not mark (`DOMAIN_CREATE_XML_WITH_FILES`,
+    /// `DOMAIN_CREATE_WITH_FILES`, `DOMAIN_FD_ASSOCIATE` and
+    /// `DOMAIN_OPEN_GRAPHICS` take them, `DOMAIN_OPEN_GRAPHICS_FD` and
+    /// `LXC_DOMAIN_OPEN_NAMESPACE` give them,
+    /// `QEMU_DOMAIN_MONITOR_COMMAND_WITH_FILES` both; libvirt's client
+    /// calls them only once `CONNECT_SUPPORTS_FEATURE` has said yes to
+    /// `VIR_DRV_FEATURE_FD_PASSING`, 8). Every call but a
+    /// stream procedure's comes here; without this method, the
+    /// descriptors are closed and [`Service::call`] answers (libvirtd
+    /// too closes those of a procedure that takes none).
+    ///
+    /// Descriptors pass only on a Unix socket: elsewhere a call brings
+    /// none, and a reply with some is not sent (the client gets
+    /// `VIR_ERR_OPERATION_UNSUPPORTED` instead, and the descriptors are
+    /// closed). At most [`MAX_FDS`](crate::frame::MAX_FDS) go with one
+    /// reply; more answer the call with an error.
+    fn call_fds(
+        &self,
+        peer: &Peer,
+        call: Call,
+        fds: Vec<OwnedFd>,
+    ) -> impl Future<Output = Result<(Reply, Vec<OwnedFd>), RemoteError>> + Send {
+        drop(fds);
+        async move { Ok((self.call(peer, call).await?, Vec::new())) }
+    }
 
     /// Answers `call` of a procedure that opens a byte stream
     /// (`@readstream` / `@writestream`, such as `DOMAIN_SCREENSHOT` or
@@ -561,7 +600,10 @@ impl<S: Service> Server<S> {
                     });
                     info.secure = true;
                     tokio::spawn(async move {
-                        server.serve(stream, info, unauthenticated).await;
+                        // Only when the reactor cannot take the socket.
+                        if let Ok(transport) = Transport::unix(stream) {
+                            server.serve(transport, info, unauthenticated).await;
+                        }
                         drop(slot);
                     });
                 }
@@ -576,14 +618,16 @@ impl<S: Service> Server<S> {
                             if let Some((stream, dn)) = tls.accept(stream).await {
                                 info.certificate_dn = dn.map(Arc::from);
                                 info.secure = true;
-                                server.serve(stream, info, unauthenticated).await;
+                                let transport = Transport::bytes(stream);
+                                server.serve(transport, info, unauthenticated).await;
                             }
                             drop(slot);
                         });
                         continue;
                     }
                     tokio::spawn(async move {
-                        server.serve(stream, info, unauthenticated).await;
+                        let transport = Transport::bytes(stream);
+                        server.serve(transport, info, unauthenticated).await;
                         drop(slot);
                     });
                 }
@@ -593,7 +637,9 @@ impl<S: Service> Server<S> {
 
     /// Serves one client on `io` until its connection ends (its
     /// [`Peer::credentials`] and [`Peer::address`] are unknown; it counts
-    /// as [secure](Peer::is_secure)).
+    /// as [secure](Peer::is_secure)). File descriptors do not pass on it,
+    /// whatever it is: serve a Unix socket with [`Server::serve_unix`] for
+    /// them.
     pub async fn serve_connection<T>(&self, io: T)
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
@@ -602,17 +648,19 @@ impl<S: Service> Server<S> {
             secure: true,
             ..PeerInfo::next()
         };
-        self.serve(io, info, None).await;
+        self.serve(Transport::bytes(io), info, None).await;
     }
 
     /// Serves a client; `unauthenticated` is its place among those not yet
     /// authenticated, given back once it has.
-    async fn serve<T>(&self, io: T, info: PeerInfo, unauthenticated: Option<OwnedSemaphorePermit>)
-    where
-        T: AsyncRead + AsyncWrite + Send + 'static,
-    {
+    async fn serve(
+        &self,
+        transport: Transport,
+        info: PeerInfo,
+        unauthenticated: Option<OwnedSemaphorePermit>,
+    ) {
         let service = self.service.clone();
-        connection::run(service, &self.options, info, io, unauthenticated).await;
+        connection::run(service, &self.options, info, transport, unauthenticated).await;
     }
 }
 

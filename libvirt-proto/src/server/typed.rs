@@ -2,9 +2,12 @@
 //! ([`RemoteService`], [`QemuService`], [`LxcService`], [`AdminService`],
 //! generated with the protocol), and the [`Service`]s that serve them
 //! ([`Typed`], [`TypedAdmin`]). A method takes the procedure's argument
-//! struct and returns its reply struct; the methods a server does not
+//! struct and returns its reply struct (with the file descriptors of the
+//! procedures that pass some); the methods a server does not
 //! implement answer as libvirt's drivers do for a function they lack
 //! ([`unsupported_procedure`]).
+
+use std::os::fd::OwnedFd;
 
 use crate::dispatch::{Call, Reply};
 use crate::error::RemoteError;
@@ -63,8 +66,20 @@ use crate::server::unsupported_procedure;
 pub struct Typed<S>(pub S);
 
 impl<S: RemoteService + QemuService + LxcService> Service for Typed<S> {
+    /// [`Service::call_fds`] without descriptors; those of the reply are
+    /// closed.
     async fn call(&self, peer: &Peer, call: Call) -> Result<Reply, RemoteError> {
-        route(&self.0, peer, call, None).await
+        let (reply, _) = route(&self.0, peer, call, None, Vec::new()).await?;
+        Ok(reply)
+    }
+
+    async fn call_fds(
+        &self,
+        peer: &Peer,
+        call: Call,
+        fds: Vec<OwnedFd>,
+    ) -> Result<(Reply, Vec<OwnedFd>), RemoteError> {
+        route(&self.0, peer, call, None, fds).await
     }
 
     async fn call_stream(
@@ -73,28 +88,35 @@ impl<S: RemoteService + QemuService + LxcService> Service for Typed<S> {
         call: Call,
         stream: ServerStream,
     ) -> Result<Reply, RemoteError> {
-        route(&self.0, peer, call, Some(stream)).await
+        let (reply, _) = route(&self.0, peer, call, Some(stream), Vec::new()).await?;
+        Ok(reply)
     }
 }
 
+/// Answers `call` with the method of its procedure.
 async fn route<S: RemoteService + QemuService + LxcService>(
     service: &S,
     peer: &Peer,
     call: Call,
     stream: Option<ServerStream>,
-) -> Result<Reply, RemoteError> {
-    match call {
-        Call::Remote(c) => remote_server::dispatch(service, peer, c, stream)
-            .await
-            .map(Reply::Remote),
-        Call::Qemu(c) => qemu_server::dispatch(service, peer, c, stream)
-            .await
-            .map(Reply::Qemu),
-        Call::Lxc(c) => lxc_server::dispatch(service, peer, c, stream)
-            .await
-            .map(Reply::Lxc),
-        other => Err(unsupported(&other)),
-    }
+    fds: Vec<OwnedFd>,
+) -> Result<(Reply, Vec<OwnedFd>), RemoteError> {
+    let (reply, fds) = match call {
+        Call::Remote(c) => {
+            let (r, fds) = remote_server::dispatch(service, peer, c, stream, fds).await?;
+            (Reply::Remote(r), fds)
+        }
+        Call::Qemu(c) => {
+            let (r, fds) = qemu_server::dispatch(service, peer, c, stream, fds).await?;
+            (Reply::Qemu(r), fds)
+        }
+        Call::Lxc(c) => {
+            let (r, fds) = lxc_server::dispatch(service, peer, c, stream, fds).await?;
+            (Reply::Lxc(r), fds)
+        }
+        other => return Err(unsupported(&other)),
+    };
+    Ok((reply, fds))
 }
 
 /// A [`Service`] answering each call of the admin program (what a
@@ -106,9 +128,10 @@ pub struct TypedAdmin<S>(pub S);
 impl<S: AdminService> Service for TypedAdmin<S> {
     async fn call(&self, peer: &Peer, call: Call) -> Result<Reply, RemoteError> {
         match call {
-            Call::Admin(c) => admin_server::dispatch(&self.0, peer, c, None)
-                .await
-                .map(Reply::Admin),
+            Call::Admin(c) => {
+                let (reply, _) = admin_server::dispatch(&self.0, peer, c, None, Vec::new()).await?;
+                Ok(Reply::Admin(reply))
+            }
             other => Err(unsupported(&other)),
         }
     }

@@ -10,14 +10,21 @@
 //! Future<Output = Result<Ret, Error>> + Send` (no `args` for a procedure
 //! without arguments, `()` for one without a reply), so an implementation
 //! may write it as an `async fn`. A `@readstream` / `@writestream`
-//! procedure's method also takes the call's stream. Types, the `Call` and
+//! procedure's method also takes the call's stream. With a descriptor type
+//! configured, a procedure that passes file descriptors (which `.x` files
+//! do not show; the caller lists them) takes those of the call as `fds:
+//! Vec<Fd>` and returns `(Ret, Vec<Fd>)` when its reply passes some, and
+//! `dispatch` takes the call's descriptors and returns the reply's. Types, the `Call` and
 //! `Reply` enums and the procedure markers are named by the spec's
 //! [`ModuleLayout`], as [`generate_source`](crate::codegen::generate_source)
 //! named them.
 
+use std::collections::BTreeMap;
+
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
+pub use crate::codegen::client::Fds;
 use crate::codegen::form::Spelling;
 use crate::codegen::layout::{ModuleLayout, ProgramNames, TypePath, VersionNames};
 use crate::codegen::modules::{idents, last_segment, path_tokens, TypeModules};
@@ -54,6 +61,15 @@ pub struct ServerConfig {
     /// (`crate::server::ServerStream`); empty when the server has none,
     /// which makes a stream procedure an error.
     pub stream: String,
+    /// The file descriptor type, by path (`std::os::fd::OwnedFd`); empty
+    /// when the server passes none: [`fds`](ServerConfig::fds) must then
+    /// name no procedure of the program, and `dispatch` takes no
+    /// descriptors.
+    pub fd: String,
+    /// Procedures that pass file descriptors, which the `.x` files do not
+    /// show, by their name in the spec (`REMOTE_PROC_DOMAIN_OPEN_GRAPHICS_FD`);
+    /// names of other programs are ignored.
+    pub fds: BTreeMap<String, Fds>,
     /// Procedures (without the member prefix) that get no method, because
     /// the server answers them itself; `dispatch` refuses them as the
     /// default methods do.
@@ -150,6 +166,8 @@ struct Names {
     unsupported: Ident,
     /// None without a stream type.
     stream: Option<Ident>,
+    /// None without a descriptor type.
+    fd: Option<Ident>,
 }
 
 impl Names {
@@ -167,6 +185,7 @@ impl Names {
             stream: (!c.stream.is_empty())
                 .then(|| name(&c.stream))
                 .transpose()?,
+            fd: (!c.fd.is_empty()).then(|| name(&c.fd)).transpose()?,
         })
     }
 }
@@ -177,6 +196,8 @@ struct Method {
     item: Option<TokenStream>,
     /// `dispatch`'s arm.
     arm: TokenStream,
+    /// Whether the arm takes the call's descriptors.
+    takes_fds: bool,
 }
 
 impl Gen<'_> {
@@ -201,8 +222,9 @@ impl Gen<'_> {
             quote!(: #bounds)
         };
 
-        // Whether a method takes a stream.
+        // Whether a method takes a stream, or descriptors.
         let mut streams = false;
+        let mut takes_fds = false;
         let mut names = Namespace::with_reserved(&[]);
         let mut items = Vec::new();
         let mut arms = Vec::new();
@@ -216,6 +238,7 @@ impl Gen<'_> {
                     .any(|s| p.short.starts_with(s.as_str()));
             streams |= !skipped && p.procedure.annotations.stream.is_some();
             let m = self.method(p.procedure, &p.marker, p.short, skipped, &mut names)?;
+            takes_fds |= m.takes_fds;
             items.extend(m.item);
             arms.push(m.arm);
         }
@@ -237,18 +260,36 @@ impl Gen<'_> {
                     .to_owned(),
             ]
         };
-        let (dispatch_doc, stream_param) = match &self.names.stream {
+        let (mut dispatch_doc, stream_param) = match &self.names.stream {
             None => (
-                " Answers `call` with the method of `service` for its procedure.".to_owned(),
+                vec![" Answers `call` with the method of `service` for its procedure.".to_owned()],
                 quote!(),
             ),
             Some(s) => (
-                " Answers `call` with the method of `service` for its procedure; `stream` is \
-                 the call's stream, for the procedures that have one (without it they are \
-                 refused as unimplemented)."
-                    .to_owned(),
+                vec![
+                    " Answers `call` with the method of `service` for its procedure; `stream` \
+                     is the call's stream, for the procedures that have one (without it they \
+                     are refused as unimplemented)."
+                        .to_owned(),
+                ],
                 quote!(stream: Option<#s>,),
             ),
+        };
+        let (fds_param, answer) = match &self.names.fd {
+            None => (quote!(), quote!(Result<#tables::Reply, #error>)),
+            Some(fd) => {
+                dispatch_doc.extend([
+                    String::new(),
+                    " `fds` are the file descriptors that came with the call, for the \
+                     procedures that take some (the others close them); the reply comes with \
+                     those to pass back."
+                        .to_owned(),
+                ]);
+                (
+                    quote!(fds: Vec<#fd>,),
+                    quote!(Result<(#tables::Reply, Vec<#fd>), #error>),
+                )
+            }
         };
         // Taken for a uniform signature by a program without streams, or
         // without methods.
@@ -258,6 +299,9 @@ impl Gen<'_> {
         }
         if self.names.stream.is_some() && !streams {
             unused.push(quote!(stream));
+        }
+        if self.names.fd.is_some() && !takes_fds {
+            unused.push(quote!(fds));
         }
         let unused = match unused.as_slice() {
             [] => None,
@@ -269,19 +313,21 @@ impl Gen<'_> {
             (false, 0) => quote!(use #tables::Call;),
             (false, _) => quote!(use #tables::{Call, Reply};),
         };
+
         let body = quote! {
             #(#[doc = #trait_doc])*
             pub trait #trait_name #supertraits {
                 #(#items)*
             }
 
-            #[doc = #dispatch_doc]
+            #(#[doc = #dispatch_doc])*
             pub async fn dispatch<S: #trait_name>(
                 service: &S,
                 peer: &#peer,
                 call: #tables::Call,
                 #stream_param
-            ) -> Result<#tables::Reply, #error> {
+                #fds_param
+            ) -> #answer {
                 #enums
                 #unused
                 match call {
@@ -293,7 +339,7 @@ impl Gen<'_> {
         let mut uses = self.modules.uses(&used)?;
         // The configured items, grouped by module in the order named.
         let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
-        for p in [&c.peer, &c.error, &c.unsupported, &c.stream] {
+        for p in [&c.peer, &c.error, &c.unsupported, &c.stream, &c.fd] {
             let Some((module, item)) = p.rsplit_once("::") else {
                 continue;
             };
@@ -336,13 +382,26 @@ impl Gen<'_> {
             error,
             unsupported,
             stream: stream_ty,
+            fd: fd_ty,
         } = &self.names;
         let number = Literal::i32_unsuffixed(pr.number as i32);
         let refuse = quote!(#unsupported(#tables::NUMBER, #number));
+        let fds = c.fds.get(&pr.name).copied().unwrap_or_default();
+        let fd_ty = match fd_ty {
+            Some(t) => Some(t),
+            None if fds.send || fds.receive => {
+                return Err(format!(
+                    "{}: passes file descriptors, and the server has no descriptor type",
+                    pr.name
+                ))
+            }
+            None => None,
+        };
         if skipped {
             return Ok(Method {
                 item: None,
                 arm: quote!(Call::#variant(_) => Err(#refuse),),
+                takes_fds: false,
             });
         }
         let wanted = naming::method_name(&c.method_prefix, short)?;
@@ -356,7 +415,10 @@ impl Gen<'_> {
         let method = crate::codegen::ident(&name);
 
         let args = self.args_type(pr);
-        let ret = pr.result.as_ref().map_or(quote!(()), |t| self.type_of(t));
+        let mut ret = pr.result.as_ref().map_or(quote!(()), |t| self.type_of(t));
+        if fds.receive {
+            ret = quote!((#ret, Vec<#fd_ty>));
+        }
         let mut params = vec![quote!(peer: &#peer)];
         let mut passed = vec![quote!(peer)];
         if let Some(a) = &args {
@@ -390,6 +452,16 @@ impl Gen<'_> {
                  task that moves the data, rather than waiting on it here."
             ));
         }
+        if fds.send {
+            params.push(quote!(fds: Vec<#fd_ty>));
+            passed.push(quote!(fds));
+            doc.push(String::new());
+            doc.push(" `fds` are the file descriptors the client passed with the call.".into());
+        }
+        if fds.receive {
+            doc.push(String::new());
+            doc.push(" Returns the reply and the file descriptors to pass back with it.".into());
+        }
         let unused = match passed.as_slice() {
             [one] => one.clone(),
             all => quote!((#(#all),*)),
@@ -410,21 +482,31 @@ impl Gen<'_> {
             .iter()
             .filter(|p| p.to_string() != "stream")
             .collect();
+        // With descriptors, every arm answers with those of the reply
+        // (none but for the procedures that pass some).
+        let wrap = if fds.receive {
+            quote!(map(|(ret, fds)| (Reply::#variant(ret), fds)))
+        } else if fd_ty.is_some() {
+            quote!(map(|ret| (Reply::#variant(ret), Vec::new())))
+        } else {
+            quote!(map(Reply::#variant))
+        };
         let arm = if stream.is_some() {
             quote! {
                 Call::#variant(#args_pat) => match stream {
-                    Some(stream) => S::#method(service, #(#call_args,)* stream).await.map(Reply::#variant),
+                    Some(stream) => S::#method(service, #(#call_args,)* stream).await.#wrap,
                     None => Err(#refuse),
                 },
             }
         } else {
             quote! {
-                Call::#variant(#args_pat) => S::#method(service, #(#call_args),*).await.map(Reply::#variant),
+                Call::#variant(#args_pat) => S::#method(service, #(#call_args),*).await.#wrap,
             }
         };
         Ok(Method {
             item: Some(item),
             arm,
+            takes_fds: fds.send,
         })
     }
 

@@ -2,9 +2,8 @@
 //! ([`xdrgen::codegen::server`]): which programs get a trait, its name and
 //! method prefix (the client's, so a procedure's method has one name on
 //! both sides), the types the methods take, and the procedures that get no
-//! method: those the server answers itself, and those that pass file
-//! descriptors ([`super::client::FDS`]), which the server does not pass
-//! yet (a method could not give the client what it waits for). The
+//! method (those the server answers itself), and the procedures that pass
+//! file descriptors ([`super::client::FDS`], as on the client). The
 //! generator writes `<module>_server.rs` next to the module of the
 //! program; this file only configures it.
 
@@ -21,8 +20,7 @@ pub struct Target {
     pub trait_name: &'static str,
     /// Written before every method name (`qemu_`), as on the client.
     pub method_prefix: &'static str,
-    /// Procedures (without the member prefix) the server answers itself
-    /// (those passing descriptors are skipped besides).
+    /// Procedures (without the member prefix) the server answers itself.
     pub skip: &'static [&'static str],
     /// Procedure name prefixes (after the member prefix) skipped likewise.
     pub skip_prefixes: &'static [&'static str],
@@ -89,14 +87,6 @@ pub fn summary(t: &Target, methods: usize) -> String {
 /// preamble).
 pub fn generate(target: &Target, ir: &Ir, options: &GenOptions) -> Result<ServerCode, String> {
     let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-    let member_prefix = format!("{}_PROC_", target.module.to_uppercase());
-    let mut skip = owned(target.skip);
-    skip.extend(
-        super::client::FDS
-            .iter()
-            .filter_map(|(name, _, _)| name.strip_prefix(&member_prefix))
-            .map(str::to_owned),
-    );
     let config = ServerConfig {
         types_module: format!("super::{}", target.module),
         trait_name: target.trait_name.into(),
@@ -106,7 +96,18 @@ pub fn generate(target: &Target, ir: &Ir, options: &GenOptions) -> Result<Server
         error: "crate::error::RemoteError".into(),
         unsupported: "crate::server::unsupported_procedure".into(),
         stream: "crate::server::ServerStream".into(),
-        skip,
+        fd: "std::os::fd::OwnedFd".into(),
+        fds: super::client::FDS
+            .iter()
+            .map(|(name, send, receive)| {
+                let fds = server::Fds {
+                    send: *send,
+                    receive: *receive,
+                };
+                ((*name).to_owned(), fds)
+            })
+            .collect(),
+        skip: owned(target.skip),
         skip_prefixes: owned(target.skip_prefixes),
     };
     server::generate(ir, options, &config)

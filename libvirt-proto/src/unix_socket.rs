@@ -1,5 +1,6 @@
-//! The Unix socket transport: nonblocking `sendmsg` / `recvmsg` with
-//! descriptor passing, watched for writability only while a write waits.
+//! The Unix socket transport of the client and the server: nonblocking
+//! `sendmsg` / `recvmsg` with descriptor passing, watched for writability
+//! only while a write waits.
 //!
 //! Why not `tokio::net::UnixStream`: it asks epoll for both directions for
 //! the socket's whole life, and a Unix socket reports write space every
@@ -7,7 +8,9 @@
 //! writability watcher, not only one that found the buffer full). For a
 //! client that sends a call and sleeps until the reply, that is one extra
 //! wake-up per call: the daemon pays for waking this thread when it reads
-//! the call, and the thread wakes only to find it has nothing to write.
+//! the call, and the thread wakes only to find it has nothing to write (a
+//! server waiting for the next call would be woken likewise each time its
+//! client reads a reply).
 //! libvirt's own client polls for `POLLOUT` only while it has bytes to send.
 //! Here the socket is registered for reading, and a second registration
 //! (on a duplicate of the descriptor, since epoll takes one entry per
@@ -38,6 +41,7 @@ impl UnixSocket {
     /// connect at once (`EAGAIN`), where libvirt's blocking connect waits
     /// for room: so does this one, trying again until the caller's
     /// connect timeout.
+    #[cfg(feature = "client")]
     pub(crate) async fn connect(path: &str) -> io::Result<UnixSocket> {
         let mut pause = std::time::Duration::from_millis(1);
         loop {
@@ -192,6 +196,20 @@ mod tests {
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixStream;
 
+    /// A file of its own, already unlinked.
+    fn tempfile_for(tag: &str) -> std::fs::File {
+        let dir = crate::local_file::TempDir::new(tag);
+        let path = dir.path().join("file");
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
+
     fn pair() -> (UnixSocket, UnixStream) {
         let (a, b) = UnixStream::pair().unwrap();
         (UnixSocket::from_std(a).unwrap(), b)
@@ -214,6 +232,7 @@ mod tests {
         (buf[..n].to_vec(), fds)
     }
 
+    #[cfg(feature = "client")]
     #[tokio::test]
     async fn a_full_listen_queue_makes_connect_wait_not_fail() {
         use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
@@ -354,7 +373,7 @@ mod tests {
             UnixSocket::from_std(a).unwrap(),
             UnixSocket::from_std(b).unwrap(),
         );
-        let mut file = crate::client::scratch_file("fd");
+        let mut file = tempfile_for("unix-socket-fd");
         file.write_all(b"passed").unwrap();
         let fds = [OwnedFd::from(file)];
         assert_eq!(send(&mut a, b"frame", &fds).await, 5);

@@ -1,0 +1,197 @@
+//! What a connection reads and writes through: a Unix socket, which
+//! passes file descriptors, or any other byte stream (TCP, TLS, a stream
+//! of the caller's), which does not. One poll serves both directions, so
+//! that the connection's loop can wait on reading and writing at once
+//! without splitting the transport.
+
+use std::io::{self, IoSlice};
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::engine::Transmit;
+use crate::unix_socket::UnixSocket;
+
+/// A byte stream of any kind.
+pub(super) trait ByteIo: AsyncRead + AsyncWrite + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Send> ByteIo for T {}
+
+/// A client's transport.
+pub(super) enum Transport {
+    /// A Unix socket: descriptors pass both ways.
+    Unix(UnixSocket),
+    /// Anything else; `unflushed` is set while bytes written may still
+    /// sit in its buffer (a TLS stream's records, say).
+    Bytes {
+        io: Pin<Box<dyn ByteIo>>,
+        unflushed: bool,
+    },
+}
+
+/// A message being written, and how much of it has gone.
+pub(super) struct Outgoing {
+    message: Transmit,
+    done: usize,
+}
+
+impl Outgoing {
+    pub(super) fn new(message: Transmit) -> Outgoing {
+        Outgoing { message, done: 0 }
+    }
+
+    /// Records `n` bytes written; whether the message has gone in full.
+    pub(super) fn advance(&mut self, n: usize) -> bool {
+        self.done += n;
+        self.done >= self.message.bytes.len()
+    }
+}
+
+/// What a poll of the transport brought.
+pub(super) enum Io {
+    /// Bytes read (0: end of file), descriptors with them.
+    Read(io::Result<usize>),
+    /// Bytes of the outgoing message written.
+    Wrote(io::Result<usize>),
+}
+
+impl Transport {
+    /// A Unix socket's (made nonblocking here).
+    pub(super) fn unix(s: tokio::net::UnixStream) -> io::Result<Transport> {
+        Ok(Transport::Unix(UnixSocket::from_std(s.into_std()?)?))
+    }
+
+    /// Any byte stream's.
+    pub(super) fn bytes(io: impl ByteIo + 'static) -> Transport {
+        Transport::Bytes {
+            io: Box::pin(io),
+            unflushed: false,
+        }
+    }
+
+    /// Whether descriptors pass.
+    pub(super) fn passes_fds(&self) -> bool {
+        matches!(self, Transport::Unix(_))
+    }
+
+    /// Writes some of `out`, if any (else finishes a flush), and reads if
+    /// `reading`: the first of the two to get somewhere. Received
+    /// descriptors are added to `fds`.
+    pub(super) fn poll_io(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: Option<&Outgoing>,
+        reading: bool,
+        buf: &mut [u8],
+        fds: &mut Vec<OwnedFd>,
+    ) -> Poll<Io> {
+        match out {
+            Some(out) => {
+                if let Poll::Ready(r) = self.poll_write(cx, out) {
+                    return Poll::Ready(Io::Wrote(r));
+                }
+            }
+            None => {
+                if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                    return Poll::Ready(Io::Wrote(Err(e)));
+                }
+            }
+        }
+        if reading {
+            if let Poll::Ready(r) = self.poll_read(cx, buf, fds) {
+                return Poll::Ready(Io::Read(r));
+            }
+        }
+        Poll::Pending
+    }
+
+    /// One try at writing some of `out` without waiting: `None` when the
+    /// transport takes nothing now.
+    pub(super) fn write_now(&mut self, out: &Outgoing) -> Option<io::Result<usize>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.poll_write(&mut cx, out) {
+            Poll::Ready(r) => Some(r),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Shuts the writing side down, after what is buffered.
+    pub(super) async fn shutdown(&mut self) {
+        match self {
+            Transport::Unix(s) => s.shutdown(),
+            Transport::Bytes { io, .. } => {
+                let _ = std::future::poll_fn(|cx| io.as_mut().poll_shutdown(cx)).await;
+            }
+        }
+    }
+
+    /// Writes the frame's bytes, then each descriptor with the byte that
+    /// carries it, as libvirt sends them (a write of its own each).
+    fn poll_write(&mut self, cx: &mut Context<'_>, out: &Outgoing) -> Poll<io::Result<usize>> {
+        let Outgoing { message, done } = out;
+        let plain = message.descriptor_bytes();
+        let r = match self {
+            Transport::Unix(s) if *done >= plain => {
+                let i = done - plain;
+                s.poll_write(
+                    cx,
+                    &[IoSlice::new(&message.bytes[*done..=*done])],
+                    &message.fds[i..=i],
+                )
+            }
+            Transport::Unix(s) => {
+                s.poll_write(cx, &[IoSlice::new(&message.bytes[*done..plain])], &[])
+            }
+            // Not reached: the connection sends no descriptors here.
+            Transport::Bytes { .. } if !message.fds.is_empty() => {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "file descriptors cannot pass on this connection",
+                )))
+            }
+            Transport::Bytes { io, unflushed } => {
+                let r = io.as_mut().poll_write(cx, &message.bytes[*done..]);
+                *unflushed |= matches!(r, Poll::Ready(Ok(_)));
+                r
+            }
+        };
+        match r {
+            Poll::Ready(Ok(0)) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            r => r,
+        }
+    }
+
+    /// Flushes what the transport may hold back; ready at once when
+    /// nothing is held.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Transport::Bytes {
+                io,
+                unflushed: unflushed @ true,
+            } => {
+                let r = std::task::ready!(io.as_mut().poll_flush(cx));
+                *unflushed = false;
+                Poll::Ready(r)
+            }
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        fds: &mut Vec<OwnedFd>,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Transport::Unix(s) => s.poll_read(cx, buf, fds),
+            Transport::Bytes { io, .. } => {
+                let mut rb = ReadBuf::new(buf);
+                std::task::ready!(io.as_mut().poll_read(cx, &mut rb))?;
+                Poll::Ready(Ok(rb.filled().len()))
+            }
+        }
+    }
+}
