@@ -523,6 +523,13 @@ impl FrameDecoder {
         self.done.push_back(frame);
     }
 
+    /// Whether the bytes so far end inside a frame (its length, head or
+    /// body), not at the end of one or among the descriptor bytes after
+    /// one.
+    pub(crate) fn is_mid_frame(&self) -> bool {
+        !self.partial.is_empty() || self.large.is_some()
+    }
+
     /// Bytes received but not yet returned as frames.
     pub fn buffered(&self) -> usize {
         self.done_bytes

@@ -209,6 +209,36 @@ fn a_call_split_across_reads_takes_its_descriptors() {
 }
 
 #[test]
+fn descriptors_that_end_inside_a_message_are_closed_at_once() {
+    let now = Instant::now();
+    let mut s = ServerEngine::new(now);
+    let bytes = call(1, 2);
+    // Descriptors with the first bytes of a message that announces two: a
+    // peer that stops there keeps none of them open.
+    let (fds, mut p) = probes(2);
+    s.handle_fds(fds);
+    s.handle_input(&bytes[..10], now);
+    assert!(all_closed(&mut p));
+    assert!(s.poll_event().is_none());
+    // The message completed with its descriptor bytes but no descriptors
+    // is answered as missing them.
+    s.handle_input(&bytes[10..], now);
+    assert!(
+        matches!(
+            s.poll_event(),
+            Some(ServerEvent::ProtocolError {
+                error: ProtocolError::MissingFds {
+                    expected: 2,
+                    received: 0
+                },
+                ..
+            })
+        ),
+        "a call without its descriptors"
+    );
+}
+
+#[test]
 fn descriptors_no_message_claims_are_closed() {
     let now = Instant::now();
     let mut s = ServerEngine::new(now);

@@ -18,6 +18,8 @@ use specs::{load_spec, qemu_fixture, squeeze};
 /// `super::<module>`.
 fn config(module: &str, trait_name: &str, method_prefix: &str) -> ServerConfig {
     ServerConfig {
+        program: String::new(),
+        version: None,
         types_module: format!("super::{module}"),
         trait_name: trait_name.into(),
         supertraits: "Send + Sync + 'static".into(),
@@ -71,6 +73,8 @@ fn qemu() -> ServerCode {
 fn rpcgen() -> ServerCode {
     let spec = load_spec(&["ok/rpcgen.x"], None);
     let config = ServerConfig {
+        program: String::new(),
+        version: None,
         types_module: "super::messages".into(),
         trait_name: "MessageService".into(),
         supertraits: String::new(),
@@ -381,4 +385,68 @@ fn descriptor_procedures_take_and_return_descriptors() {
         text.contains(") -> Result<remote::program::Reply, RemoteError> {"),
         "{text}"
     );
+}
+
+#[test]
+fn a_program_with_several_versions_gets_a_trait_per_version() {
+    let spec = load_spec(&["ok/program.x"], None);
+    let generate = |config: &ServerConfig| server::generate(&spec, &GenOptions::default(), config);
+    let version = |n: u32| ServerConfig {
+        version: Some(n),
+        ..config("directory", &format!("DirectoryV{n}"), "")
+    };
+    let v1 = generate(&version(1)).unwrap();
+    let v2 = generate(&version(2)).unwrap();
+    insta::assert_snapshot!("directory_v1", v1.body);
+    // Version 2 is compiled and served by `generated.rs` from a copy.
+    let compiled = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/server/directory_v2.rs"
+    ))
+    .unwrap();
+    assert!(
+        compiled == v2.body,
+        "tests/fixtures/server/directory_v2.rs is not what the generator makes now: \
+         write this there:\n{}",
+        v2.body
+    );
+    assert_eq!((v1.methods, v2.methods), (2, 4));
+    let (v1, v2) = (squeeze(&v1.body), squeeze(&v2.body));
+    assert!(v1.contains("pub trait DirectoryV1"), "{v1}");
+    assert!(!v1.contains("fn rename"), "{v1}");
+    assert!(v2.contains("fn rename( &self, peer: &Peer, args:"), "{v2}");
+    // Each dispatches its own version's calls.
+    assert!(
+        v1.contains("call: directory::directory_prog::directory_v1::Call,"),
+        "{v1}"
+    );
+    assert!(
+        v2.contains("call: directory::directory_prog::directory_v2::Call,"),
+        "{v2}"
+    );
+    // Without a pick, or with one the spec lacks, the choices are named.
+    let e = generate(&config("directory", "D", "")).unwrap_err();
+    assert!(
+        e.contains("program DIRECTORY_PROG has several versions (1, 2); name the one"),
+        "{e}"
+    );
+    let e = generate(&version(3)).unwrap_err();
+    assert!(
+        e.contains("program DIRECTORY_PROG has no version 3 (it has 1, 2)"),
+        "{e}"
+    );
+    let other = ServerConfig {
+        program: "MOUNTPROG".into(),
+        ..version(1)
+    };
+    let e = generate(&other).unwrap_err();
+    assert!(
+        e.contains("the spec has no program `MOUNTPROG` (it has DIRECTORY_PROG)"),
+        "{e}"
+    );
+    let named = ServerConfig {
+        program: "DIRECTORY_PROG".into(),
+        ..version(2)
+    };
+    assert_eq!(squeeze(&generate(&named).unwrap().body), v2);
 }

@@ -161,6 +161,12 @@ impl Wire {
     fn push_input(&mut self, data: &[u8]) {
         self.fds.arrived(data.len());
         self.decoder.push(data);
+        // Descriptors come with the bytes after a whole message: those
+        // whose bytes end inside one can never be claimed. Closed now, not
+        // once the message is whole, which a stalled peer may never send.
+        if self.decoder.is_mid_frame() {
+            self.fds.drop_ending_at(self.fds.received);
+        }
     }
 
     /// The next frame: for the role, or keepalive's PING and PONG, which
@@ -299,6 +305,11 @@ impl FdQueue {
     fn drop_unclaimable(&mut self) {
         let next = self.next_frame;
         self.batches.retain(|b| b.end.is_none_or(|end| end > next));
+    }
+
+    /// Closes the batch whose bytes end at `end`.
+    fn drop_ending_at(&mut self, end: u64) {
+        self.batches.retain(|b| b.end != Some(end));
     }
 
     /// The current frame's `n` descriptors: those that came with the `n`

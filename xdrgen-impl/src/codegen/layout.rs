@@ -225,6 +225,78 @@ impl<'a> ModuleLayout<'a> {
         Ok(program)
     }
 
+    /// One version of one of the spec's programs of its own: `program` by
+    /// its name in the spec (empty: the spec's only program) and `version`
+    /// by number (`None`: the program's only version), for code
+    /// generated per program version (`what`: "service traits").
+    ///
+    /// # Errors
+    /// When the spec has no program, or several and `program` names none
+    /// of them; when the program has several versions and `version` is
+    /// `None`, or names none of them. The message lists the choices.
+    pub fn program_version(
+        &self,
+        what: &str,
+        program: &str,
+        version: Option<u32>,
+    ) -> Result<(ProgramNames<'a>, VersionNames<'a>), String> {
+        let programs = self.programs();
+        let names = |ps: &[ProgramNames<'_>]| {
+            ps.iter()
+                .map(|p| p.program.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let chosen = match (program, programs.as_slice()) {
+            (_, []) => return Err(format!("{what} need a program; the spec has none")),
+            ("", [one]) => one.clone(),
+            ("", _) => {
+                return Err(format!(
+                    "the spec has several programs ({}); name the one {what} are for",
+                    names(&programs)
+                ))
+            }
+            (name, all) => match all.iter().find(|p| p.program.name == name) {
+                Some(p) => p.clone(),
+                None => {
+                    return Err(format!(
+                        "the spec has no program `{name}` (it has {})",
+                        names(all)
+                    ))
+                }
+            },
+        };
+        let numbers = || {
+            chosen
+                .versions
+                .iter()
+                .map(|v| v.version.number.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let v = match (version, chosen.versions.as_slice()) {
+            (None, [one]) => one.clone(),
+            (None, _) => {
+                return Err(format!(
+                    "program {} has several versions ({}); name the one {what} are for",
+                    chosen.program.name,
+                    numbers()
+                ))
+            }
+            (Some(n), all) => match all.iter().find(|v| v.version.number == n) {
+                Some(v) => v.clone(),
+                None => {
+                    return Err(format!(
+                        "program {} has no version {n} (it has {})",
+                        chosen.program.name,
+                        numbers()
+                    ))
+                }
+            },
+        };
+        Ok((chosen, v))
+    }
+
     /// The names of this module's programs (those of extern modules left
     /// out), in definition order.
     pub fn programs(&self) -> Vec<ProgramNames<'a>> {

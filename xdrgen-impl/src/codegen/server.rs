@@ -1,10 +1,12 @@
-//! A typed service trait for a program's server side: one method per
-//! callable procedure, taking the procedure's arguments and returning its
-//! reply type, each with a default that refuses the call; and a `dispatch`
-//! function that answers a decoded `Call` with the method of its procedure
-//! and wraps the result in the `Reply` of the same procedure. What rpcgen's
-//! `_svc.c` dispatcher and `-Ss` server template are for C, in the shape of
-//! an async Rust trait.
+//! A typed service trait for the server side of a program version: one
+//! method per callable procedure, taking the procedure's arguments and
+//! returning its reply type, each with a default that refuses the call;
+//! and a `dispatch` function that answers a decoded `Call` with the method
+//! of its procedure and wraps the result in the `Reply` of the same
+//! procedure. What rpcgen's `_svc.c` dispatcher and `-Ss` server template
+//! are for C, in the shape of an async Rust trait; a program with several
+//! versions gets one trait per version, as rpcgen makes one dispatcher
+//! per version.
 //!
 //! A method reads `fn name(&self, peer: &Peer, args: Args) -> impl
 //! Future<Output = Result<Ret, Error>> + Send` (no `args` for a procedure
@@ -39,6 +41,14 @@ use crate::ir::{BaseType, NamedKind, Procedure, ProcedureKind, Spec, StreamDirec
 /// program's member prefix (`CONNECT_CLOSE` for `REMOTE_PROC_CONNECT_CLOSE`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerConfig {
+    /// The program served, by its name in the spec (`MOUNTPROG`); empty
+    /// for the spec's only program.
+    pub program: String,
+    /// The version of it served, by number; `None` for the program's only
+    /// version. A program with several versions gets a trait per version:
+    /// one call each, each trait with a name of its own and in a module
+    /// of its own (its `dispatch` is named the same).
+    pub version: Option<u32>,
     /// The path of the module [`generate_source`](crate::codegen::generate_source)
     /// made for the spec, as seen from the trait's module (`super::remote`).
     pub types_module: String,
@@ -78,7 +88,7 @@ pub struct ServerConfig {
     pub skip_prefixes: Vec<String>,
 }
 
-/// The service trait of one program.
+/// The service trait of one program version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerCode {
     /// The module's text, formatted (`use` lines, the trait and
@@ -88,15 +98,17 @@ pub struct ServerCode {
     pub methods: usize,
 }
 
-/// The service trait of the program of `spec`, whose items
+/// The service trait of the program version of `spec` that `config`
+/// picks, whose items
 /// [`generate_source`](crate::codegen::generate_source) generates with
 /// `options` into [`ServerConfig::types_module`].
 ///
 /// # Errors
-/// When the spec has not exactly one program of its own with one version,
-/// a stream procedure has no [`ServerConfig::stream`] type, two methods
-/// would have the same name, a path of `config` is not a path, or the code
-/// is not valid Rust (a bug).
+/// When [`ServerConfig::program`] and [`ServerConfig::version`] do not
+/// pick one version of one program of the spec's own, a stream procedure
+/// has no [`ServerConfig::stream`] type, two methods would have the same
+/// name, a path of `config` is not a path, or the code is not valid Rust
+/// (a bug).
 pub fn generate(
     spec: &Spec,
     options: &GenOptions,
@@ -104,8 +116,10 @@ pub fn generate(
 ) -> Result<ServerCode, String> {
     let layout = ModuleLayout::new(spec, options);
     let modules = TypeModules::new(&layout, &config.types_module)?;
-    let program = &layout.single_version_program("service traits")?;
-    let version = &program.versions[0];
+    let (program, version) =
+        layout.program_version("service traits", &config.program, config.version)?;
+    let (program, version) = (&program, &version);
+    let (tables, program_path) = tables_paths(&modules, program, version);
     let gen = Gen {
         layout: &layout,
         modules: &modules,
@@ -114,7 +128,8 @@ pub fn generate(
             .runtime_path
             .parse()
             .unwrap_or_else(|_| quote!(::xdrgen::rt)),
-        tables: tables_path(&modules, program, version),
+        tables,
+        program_path,
         names: Names::new(config)?,
     };
     let (tokens, methods) = gen.module(program, version)?;
@@ -130,21 +145,23 @@ pub fn generate(
     })
 }
 
-/// The path of a version's tables (`Call`, `Reply`, `procs`, `NUMBER`)
-/// from the trait's module: `remote::program`.
-fn tables_path(
+/// The paths of a version's tables (`Call`, `Reply`, `procs`) and of its
+/// program's `NUMBER`, from the trait's module: `remote::program` for
+/// both, or `prog::prog_v2` and `prog` for a program with several versions.
+fn tables_paths(
     modules: &TypeModules,
     program: &ProgramNames<'_>,
     v: &VersionNames<'_>,
-) -> TokenStream {
+) -> (TokenStream, TokenStream) {
     let types = modules.name(crate::codegen::layout::TypeModule::Own);
     let p = format_ident!("{}", program.module);
+    let program = quote!(#types #p);
     match &v.module {
         Some(m) => {
             let m = format_ident!("{}", m);
-            quote!(#types #p::#m)
+            (quote!(#program::#m), program)
         }
-        None => quote!(#types #p),
+        None => (program.clone(), program),
     }
 }
 
@@ -153,8 +170,10 @@ struct Gen<'a> {
     modules: &'a TypeModules,
     config: &'a ServerConfig,
     rt: TokenStream,
-    /// See [`tables_path`].
+    /// See [`tables_paths`].
     tables: TokenStream,
+    /// The program's module, which holds its `NUMBER`.
+    program_path: TokenStream,
     names: Names,
 }
 
@@ -385,7 +404,8 @@ impl Gen<'_> {
             fd: fd_ty,
         } = &self.names;
         let number = Literal::i32_unsuffixed(pr.number as i32);
-        let refuse = quote!(#unsupported(#tables::NUMBER, #number));
+        let program_path = &self.program_path;
+        let refuse = quote!(#unsupported(#program_path::NUMBER, #number));
         let fds = c.fds.get(&pr.name).copied().unwrap_or_default();
         let fd_ty = match fd_ty {
             Some(t) => Some(t),

@@ -88,6 +88,8 @@ pub fn summary(t: &Target, methods: usize) -> String {
 pub fn generate(target: &Target, ir: &Ir, options: &GenOptions) -> Result<ServerCode, String> {
     let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let config = ServerConfig {
+        program: String::new(),
+        version: None,
         types_module: format!("super::{}", target.module),
         trait_name: target.trait_name.into(),
         supertraits: "Send + Sync + 'static".into(),
