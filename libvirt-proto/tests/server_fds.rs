@@ -39,6 +39,8 @@ use libvirt_proto::{lxc, qemu, remote};
 #[derive(Clone, Default)]
 struct Files {
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// What `connect_get_version` waits for.
+    release: Arc<tokio::sync::Notify>,
 }
 
 /// A procedure, and what the files it got held.
@@ -104,6 +106,15 @@ impl RemoteService for Files {
         Ok(remote::ConnectGetHostnameRet {
             hostname: "files-host".into(),
         })
+    }
+
+    /// Answers once the test says so.
+    async fn connect_get_version(
+        &self,
+        _: &Peer,
+    ) -> Result<remote::ConnectGetVersionRet, RemoteError> {
+        self.release.notified().await;
+        Ok(remote::ConnectGetVersionRet { hv_ver: 1 })
     }
 
     /// Descriptors pass (`VIR_DRV_FEATURE_FD_PASSING`), nothing else.
@@ -337,6 +348,24 @@ async fn descriptors_of_a_call_that_takes_none_are_closed() {
         .await
         .unwrap();
     assert_eq!(text, "");
+    // Closed when the call comes, not when it is answered.
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .call_fds::<procs::ConnectGetVersion>(&(), vec![OwnedFd::from(theirs)])
+                .await
+        })
+    };
+    let text = tokio::task::spawn_blocking(move || said(OwnedFd::from(ours)))
+        .await
+        .unwrap();
+    assert_eq!(text, "");
+    assert!(!waiting.is_finished());
+    files.release.notify_one();
+    let (ret, _) = waiting.await.unwrap().unwrap();
+    assert_eq!(ret.hv_ver, 1);
     assert!(files.seen().is_empty());
 }
 
@@ -392,7 +421,7 @@ async fn descriptors_do_not_pass_over_tcp() {
 /// `virsh -c <uri> args...` with descriptor 3 reading `file`; `None` when
 /// `virsh` is missing (a failure when the daemon tests are required).
 async fn virsh_with_fd(uri: &str, args: &[&str], file: &Path) -> Option<Output> {
-    let out = common::virsh::run_if_present("virsh", uri, &["version"], &[]).await;
+    let out = common::virsh::run_if_present("virsh", uri, &["hostname"], &[]).await;
     out.as_ref()?;
     let script = r#"uri=$1; file=$2; shift 2; exec virsh -c "$uri" "$@" 3<"$file""#;
     let out = tokio::process::Command::new("sh")

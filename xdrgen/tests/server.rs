@@ -271,14 +271,14 @@ fn a_program_whose_streams_are_skipped_takes_its_stream_unused() {
     let text = squeeze(&edge("", &["UPLOAD"]).body);
     assert!(!text.contains("fn upload"), "{text}");
     assert!(
-        text.contains("let _ = (stream, fds); match call {"),
+        text.contains("let _ = stream; drop(fds); match call {"),
         "{text}"
     );
     // Nothing left at all: every parameter taken, no `Reply` or `Future`.
     let text = squeeze(&edge("", &["TYPE", "UPLOAD"]).body);
     assert!(
         text.contains(
-            "use edge::program::Call; let _ = (service, peer, stream, fds); match call {"
+            "use edge::program::Call; let _ = (service, peer, stream); drop(fds); match call {"
         ),
         "{text}"
     );
@@ -351,6 +351,14 @@ fn descriptor_procedures_take_and_return_descriptors() {
         text.contains(
             "stream: Option<ServerStream>, fds: Vec<OwnedFd>, ) -> Result<(remote::program::Reply, \
              Vec<OwnedFd>), RemoteError> {"
+        ),
+        "{text}"
+    );
+    // Those of a procedure that takes none are closed before its method
+    // runs.
+    assert!(
+        text.contains(
+            "let fds = match &call { Call::DomainOpenGraphics(_) => fds, _ => { drop(fds); Vec::new() } };"
         ),
         "{text}"
     );

@@ -209,7 +209,8 @@ pub async fn dispatch<S: AdminService>(
     fds: Vec<OwnedFd>,
 ) -> Result<(admin::program::Reply, Vec<OwnedFd>), RemoteError> {
     use admin::program::{Call, Reply};
-    let _ = (stream, fds);
+    let _ = stream;
+    drop(fds);
     match call {
         Call::ConnectOpen(args) => {
             S::connect_open(service, peer, args)

@@ -37,7 +37,8 @@ pub async fn dispatch<S: LxcService>(
     fds: Vec<OwnedFd>,
 ) -> Result<(lxc::program::Reply, Vec<OwnedFd>), RemoteError> {
     use lxc::program::{Call, Reply};
-    let _ = (stream, fds);
+    let _ = stream;
+    drop(fds);
     match call {
         Call::DomainOpenNamespace(args) => {
             S::lxc_domain_open_namespace(service, peer, args)

@@ -95,6 +95,13 @@ pub async fn dispatch<S: QemuService>(
 ) -> Result<(qemu::program::Reply, Vec<OwnedFd>), RemoteError> {
     use qemu::program::{Call, Reply};
     let _ = stream;
+    let fds = match &call {
+        Call::DomainMonitorCommandWithFiles(_) => fds,
+        _ => {
+            drop(fds);
+            Vec::new()
+        }
+    };
     match call {
         Call::DomainMonitorCommand(args) => {
             S::qemu_domain_monitor_command(service, peer, args)

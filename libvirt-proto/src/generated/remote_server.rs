@@ -3964,6 +3964,16 @@ pub async fn dispatch<S: RemoteService>(
     fds: Vec<OwnedFd>,
 ) -> Result<(remote::program::Reply, Vec<OwnedFd>), RemoteError> {
     use remote::program::{Call, Reply};
+    let fds = match &call {
+        Call::DomainOpenGraphics(_)
+        | Call::DomainCreateXmlWithFiles(_)
+        | Call::DomainCreateWithFiles(_)
+        | Call::DomainFdAssociate(_) => fds,
+        _ => {
+            drop(fds);
+            Vec::new()
+        }
+    };
     match call {
         Call::ConnectOpen(args) => {
             S::connect_open(service, peer, args)

@@ -154,7 +154,9 @@ pub trait Service: Send + Sync + 'static {
     /// `VIR_DRV_FEATURE_FD_PASSING`, 8). Every call but a
     /// stream procedure's comes here; without this method, the
     /// descriptors are closed and [`Service::call`] answers (libvirtd
-    /// too closes those of a procedure that takes none).
+    /// too closes those of a procedure that takes none). A service that
+    /// wraps another forwards this method as well as `call`, or the
+    /// descriptors both ways are lost.
     ///
     /// Descriptors pass only on a Unix socket: elsewhere a call brings
     /// none, and a reply with some is not sent (the client gets

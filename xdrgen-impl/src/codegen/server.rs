@@ -243,7 +243,7 @@ impl Gen<'_> {
 
         // Whether a method takes a stream, or descriptors.
         let mut streams = false;
-        let mut takes_fds = false;
+        let mut fd_variants = Vec::new();
         let mut names = Namespace::with_reserved(&[]);
         let mut items = Vec::new();
         let mut arms = Vec::new();
@@ -257,7 +257,9 @@ impl Gen<'_> {
                     .any(|s| p.short.starts_with(s.as_str()));
             streams |= !skipped && p.procedure.annotations.stream.is_some();
             let m = self.method(p.procedure, &p.marker, p.short, skipped, &mut names)?;
-            takes_fds |= m.takes_fds;
+            if m.takes_fds {
+                fd_variants.push(format_ident!("{}", p.marker));
+            }
             items.extend(m.item);
             arms.push(m.arm);
         }
@@ -319,13 +321,25 @@ impl Gen<'_> {
         if self.names.stream.is_some() && !streams {
             unused.push(quote!(stream));
         }
-        if self.names.fd.is_some() && !takes_fds {
-            unused.push(quote!(fds));
-        }
         let unused = match unused.as_slice() {
             [] => None,
             [one] => Some(quote!(let _ = #one;)),
             all => Some(quote!(let _ = (#(#all),*);)),
+        };
+        // Descriptors of a procedure that takes none are closed at once,
+        // not when its method is done.
+        let close_fds = match (&self.names.fd, fd_variants.as_slice()) {
+            (None, _) => quote!(),
+            (Some(_), []) => quote!(drop(fds);),
+            (Some(_), taking) => quote! {
+                let fds = match &call {
+                    #(Call::#taking(_))|* => fds,
+                    _ => {
+                        drop(fds);
+                        Vec::new()
+                    }
+                };
+            },
         };
         let enums = match (arms.is_empty(), count) {
             (true, _) => quote!(),
@@ -349,6 +363,7 @@ impl Gen<'_> {
             ) -> #answer {
                 #enums
                 #unused
+                #close_fds
                 match call {
                     #(#arms)*
                 }
