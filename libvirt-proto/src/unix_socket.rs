@@ -129,6 +129,18 @@ impl UnixSocket {
     }
 }
 
+/// Reads some bytes of any other byte stream (the transports beside the
+/// Unix socket, which bring no descriptors) into `buf`.
+pub(crate) fn poll_read_into<R: tokio::io::AsyncRead + ?Sized>(
+    r: std::pin::Pin<&mut R>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let mut rb = tokio::io::ReadBuf::new(buf);
+    ready!(r.poll_read(cx, &mut rb))?;
+    Poll::Ready(Ok(rb.filled().len()))
+}
+
 /// Registers `fd` with the runtime's reactor for `interest`.
 #[allow(unsafe_code)]
 fn watch(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {

@@ -26,16 +26,16 @@ use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Child;
 
 use super::ClientError;
 use crate::client_config::RemoteDefaults;
 use crate::socket::{admin_socket, unix_socket, Environment, SocketError};
-use crate::unix_socket::UnixSocket;
+use crate::unix_socket::{poll_read_into, UnixSocket};
 use crate::uri::{ConnectUri, Mode, Proxy, Transport, UriError};
 
 /// libvirt's plain TCP port.
@@ -371,16 +371,6 @@ impl Conn {
             }
         }
     }
-}
-
-fn poll_read_into<R: AsyncRead>(
-    r: Pin<&mut R>,
-    cx: &mut Context<'_>,
-    buf: &mut [u8],
-) -> Poll<io::Result<usize>> {
-    let mut rb = ReadBuf::new(buf);
-    ready!(r.poll_read(cx, &mut rb))?;
-    Poll::Ready(Ok(rb.filled().len()))
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@ use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::engine::Transmit;
-use crate::unix_socket::UnixSocket;
+use crate::unix_socket::{poll_read_into, UnixSocket};
 
 /// A byte stream of any kind.
 pub(super) trait ByteIo: AsyncRead + AsyncWrite + Send {}
@@ -187,11 +187,7 @@ impl Transport {
     ) -> Poll<io::Result<usize>> {
         match self {
             Transport::Unix(s) => s.poll_read(cx, buf, fds),
-            Transport::Bytes { io, .. } => {
-                let mut rb = ReadBuf::new(buf);
-                std::task::ready!(io.as_mut().poll_read(cx, &mut rb))?;
-                Poll::Ready(Ok(rb.filled().len()))
-            }
+            Transport::Bytes { io, .. } => poll_read_into(io.as_mut(), cx, buf),
         }
     }
 }
