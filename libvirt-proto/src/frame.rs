@@ -530,6 +530,12 @@ impl FrameDecoder {
         !self.partial.is_empty() || self.large.is_some()
     }
 
+    /// How many of the bytes that carry the descriptors of the last whole
+    /// frame are still to come (they follow it, one per descriptor).
+    pub(crate) fn descriptor_bytes_due(&self) -> usize {
+        self.awaiting_fds.as_ref().map_or(0, |(_, n)| *n)
+    }
+
     /// Bytes received but not yet returned as frames.
     pub fn buffered(&self) -> usize {
         self.done_bytes

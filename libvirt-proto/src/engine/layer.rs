@@ -1,6 +1,9 @@
 //! SASL security layers: once a mechanism with a security layer (GSSAPI
 //! with integrity or confidentiality) has authenticated a connection,
-//! every byte in both directions goes through it.
+//! every byte in both directions goes through it, except the bytes that
+//! carry file descriptors: libvirt writes those on the socket itself
+//! after the packets of their message (`virNetSocketSendFD`), and reads
+//! them so once it has decoded a message that announces descriptors.
 //!
 //! On the wire the layer's output is a sequence of packets, each a 4-byte
 //! big-endian length followed by that many bytes of the mechanism's
@@ -72,8 +75,10 @@ impl std::error::Error for LayerError {}
 /// A [`SecurityLayer`] with the packet framing around it.
 pub(crate) struct LayerCodec {
     layer: Box<dyn SecurityLayer>,
-    /// Received bytes not yet making a whole packet.
+    /// Received bytes not yet taken out.
     input: Vec<u8>,
+    /// Where in `input` the bytes not yet taken out start.
+    at: usize,
 }
 
 impl fmt::Debug for LayerCodec {
@@ -89,6 +94,7 @@ impl LayerCodec {
         LayerCodec {
             layer,
             input: Vec::new(),
+            at: 0,
         }
     }
 
@@ -106,31 +112,66 @@ impl LayerCodec {
         Ok(out)
     }
 
-    /// The plaintext of the whole packets among the bytes received so far
-    /// (`data` added); the rest waits for more.
-    pub(crate) fn decode(&mut self, data: &[u8]) -> Result<Vec<u8>, LayerError> {
+    /// Adds received bytes; [`LayerCodec::next`] takes them out.
+    pub(crate) fn push(&mut self, data: &[u8]) {
         self.input.extend_from_slice(data);
-        let max = self.layer.max_packet();
-        let mut out = Vec::new();
-        let mut at = 0;
-        while let Some(prefix) = self.input.get(at..at + 4) {
-            let length = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-            // Checked before waiting for (and so buffering) the packet.
-            if length > max {
-                return Err(LayerError::PacketTooLong { length, max });
+    }
+
+    /// What comes next of the bytes received: with `clear` above zero, up
+    /// to that many bytes as they came (those carrying descriptors, which
+    /// libvirt writes beside the layer); otherwise the plaintext of the
+    /// next whole packet. `None` when the bytes run out first.
+    pub(crate) fn next(&mut self, clear: usize) -> Result<Option<Vec<u8>>, LayerError> {
+        let rest = &self.input[self.at..];
+        let (used, out) = if clear > 0 {
+            let n = clear.min(rest.len());
+            (n, rest[..n].to_vec())
+        } else {
+            match rest.get(..4) {
+                None => (0, Vec::new()),
+                Some(prefix) => {
+                    let length =
+                        u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+                    let max = self.layer.max_packet();
+                    // Checked before waiting for (and so buffering) the
+                    // packet.
+                    if length > max {
+                        return Err(LayerError::PacketTooLong { length, max });
+                    }
+                    // `length` is bounded by `max` above; checked anyway,
+                    // for a layer that declares an enormous maximum.
+                    let end = 4usize
+                        .checked_add(length)
+                        .ok_or(LayerError::PacketTooLong { length, max })?;
+                    match rest.get(4..end) {
+                        None => (0, Vec::new()),
+                        Some(packet) => (
+                            end,
+                            self.layer.decode(packet).map_err(LayerError::Mechanism)?,
+                        ),
+                    }
+                }
             }
-            // `length` is bounded by `max` above; checked anyway, for a
-            // layer that declares an enormous maximum.
-            let end = (at + 4)
-                .checked_add(length)
-                .ok_or(LayerError::PacketTooLong { length, max })?;
-            let Some(packet) = self.input.get(at + 4..end) else {
-                break;
-            };
-            out.extend(self.layer.decode(packet).map_err(LayerError::Mechanism)?);
-            at = end;
+        };
+        if used == 0 {
+            // All that can be taken is out: drop it, once per input.
+            self.input.drain(..self.at);
+            self.at = 0;
+            return Ok(None);
         }
-        self.input.drain(..at);
+        self.at += used;
+        Ok(Some(out))
+    }
+
+    /// All that comes out of `data` when no bytes are due outside the
+    /// layer.
+    #[cfg(test)]
+    pub(crate) fn decode(&mut self, data: &[u8]) -> Result<Vec<u8>, LayerError> {
+        self.push(data);
+        let mut out = Vec::new();
+        while let Some(plain) = self.next(0)? {
+            out.extend(plain);
+        }
         Ok(out)
     }
 }

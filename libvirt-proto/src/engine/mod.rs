@@ -115,9 +115,12 @@ pub(crate) fn is_auth_step(program: u32, procedure: i32) -> bool {
 /// zero byte per descriptor, and the writer sends the last `fds.len()`
 /// bytes one at a time, each with its descriptor
 /// ([`Transmit::descriptor_bytes`]). The receiving engines expect the same.
+/// Under a SASL security layer the frame's part is the layer's packets and
+/// the descriptor bytes stay outside them, as in libvirt.
 #[derive(Debug)]
 pub struct Transmit {
-    /// One whole frame, then a zero byte per descriptor.
+    /// One whole frame (or the packets carrying it), then a zero byte per
+    /// descriptor.
     pub bytes: Vec<u8>,
     /// Descriptors, one with each of the last `fds.len()` bytes.
     pub fds: Vec<OwnedFd>,

@@ -1,7 +1,7 @@
 //! The wire half both engines share, so a fix to it lands once: bytes in
-//! (through the SASL security layer once there is one) and frames out,
-//! received descriptors, keepalive (timer, PING/PONG), the transmit queue
-//! and the end of the connection.
+//! (through the SASL security layer once there is one, except those that
+//! carry descriptors) and frames out, received descriptors, keepalive
+//! (timer, PING/PONG), the transmit queue and the end of the connection.
 //!
 //! [`ClientEngine`](super::ClientEngine) and
 //! [`ServerEngine`](super::ServerEngine) each own a [`Wire`] and implement
@@ -157,10 +157,40 @@ impl Wire {
         self.out_bytes = 0;
     }
 
-    /// Plaintext bytes for the decoder.
-    fn push_input(&mut self, data: &[u8]) {
-        self.fds.arrived(data.len());
-        self.decoder.push(data);
+    /// Bytes received, through the layer if there is one; those that
+    /// carry the descriptors of a message come outside it, right after
+    /// the packet that ends the message.
+    fn receive(&mut self, data: &[u8]) -> Result<(), LayerError> {
+        let Some(layer) = self.layer.as_mut() else {
+            self.decoder.push(data);
+            self.arrived(data.len());
+            return Ok(());
+        };
+        layer.push(data);
+        let mut plain = 0;
+        let result = loop {
+            let clear = self.decoder.descriptor_bytes_due();
+            let Some(layer) = self.layer.as_mut() else {
+                break Ok(());
+            };
+            match layer.next(clear) {
+                Ok(Some(bytes)) => {
+                    self.decoder.push(&bytes);
+                    plain += bytes.len();
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        // Descriptors came with the whole read, whatever it held.
+        self.arrived(plain);
+        result
+    }
+
+    /// `n` bytes went to the decoder, the last of them with the
+    /// descriptors received since the last bytes.
+    fn arrived(&mut self, n: usize) {
+        self.fds.arrived(n);
         // Descriptors come with the bytes after a whole message: those
         // whose bytes end inside one can never be claimed. Closed now, not
         // once the message is whole, which a stalled peer may never send.
@@ -219,8 +249,13 @@ impl Wire {
             return Some(Ok(t));
         }
         if let Some(layer) = self.layer.as_mut() {
-            match layer.encode(&t.bytes) {
-                Ok(bytes) => t.bytes = bytes,
+            // The bytes that carry descriptors go beside the layer, as
+            // libvirt sends them.
+            match layer.encode(&t.bytes[..t.descriptor_bytes()]) {
+                Ok(mut bytes) => {
+                    bytes.resize(bytes.len() + t.fds.len(), 0);
+                    t.bytes = bytes;
+                }
                 Err(e) => return Some(Err(e)),
             }
         }
@@ -410,10 +445,8 @@ pub(crate) trait Role {
             let bytes = wire.decoder.buffered() + data.len();
             return self.close_with(layer_failed(LayerError::EarlyData { bytes }));
         }
-        match wire.layer.as_mut().map(|l| l.decode(data)) {
-            None => wire.push_input(data),
-            Some(Ok(plain)) => wire.push_input(&plain),
-            Some(Err(e)) => return self.close_with(layer_failed(e)),
+        if let Err(e) = wire.receive(data) {
+            return self.close_with(layer_failed(e));
         }
         self.wire().last_input = now;
         self.wire_parse();
@@ -910,5 +943,114 @@ mod tests {
         s.reply(&third, &()).unwrap();
         while s.poll_transmit().is_some() {}
         assert!(!s.input_throttled());
+    }
+
+    /// A descriptor to pass, and the socket whose other end it is (which
+    /// reads end of file once every copy of it is closed).
+    fn descriptor() -> (OwnedFd, std::os::unix::net::UnixStream) {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        (a.into(), b)
+    }
+
+    #[test]
+    fn descriptor_bytes_pass_beside_the_security_layer_as_libvirt_sends_them() {
+        use super::super::Event;
+        use crate::generated::remote::{self, program::procs};
+        let now = Instant::now();
+        let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
+        c.set_security_layer(xor(16));
+        s.set_security_layer(xor(16));
+        let args = remote::DomainOpenGraphicsFdArgs {
+            dom: remote::NonnullDomain {
+                name: "vm".into(),
+                uuid: [7; 16].into(),
+                id: 1,
+            },
+            idx: 0,
+            flags: 0,
+        };
+        let (sent, _peers): (Vec<_>, Vec<_>) = (0..2).map(|_| descriptor()).unzip();
+        let call = c
+            .call_with_fds::<procs::DomainOpenGraphicsFd>(&args, sent)
+            .unwrap();
+        let t = c.poll_transmit().unwrap();
+        // The layer's packets (the call in 16-byte pieces), then a zero
+        // byte per descriptor outside them.
+        let at = t.descriptor_bytes();
+        assert_eq!((&t.bytes[at..], t.fds.len()), (&[0u8, 0][..], 2));
+        let mut plain = LayerCodec::new(xor(16)).decode(&t.bytes[..at]).unwrap();
+        plain.extend_from_slice(&t.bytes[at..]);
+        let frame = parse(&plain);
+        assert_eq!(
+            (frame.header.kind, frame.num_fds),
+            (MessageType::CallWithFds, 2)
+        );
+        // Received in small pieces, then each descriptor with its byte.
+        for piece in t.bytes[..at].chunks(5) {
+            s.handle_input(piece, now);
+        }
+        for fd in t.fds {
+            s.handle_fds(vec![fd]);
+            s.handle_input(&[0], now);
+        }
+        let header = match s.poll_event() {
+            Some(ServerEvent::Call { header, fds, .. }) => {
+                assert_eq!((header.serial, fds.len()), (call, 2));
+                header
+            }
+            other => panic!("{other:?}"),
+        };
+
+        // The reply passes one back; a reply after it is read through the
+        // layer again.
+        let version = c.call::<procs::ConnectGetLibVersion>(&()).unwrap();
+        let t = c.poll_transmit().unwrap();
+        s.handle_input(&t.bytes, now);
+        let second = match s.poll_event() {
+            Some(ServerEvent::Call { header, .. }) => header,
+            other => panic!("{other:?}"),
+        };
+        let (fd, mut peer) = descriptor();
+        s.reply_with_fds(&header, &(), vec![fd]).unwrap();
+        s.reply(
+            &second,
+            &remote::ConnectGetLibVersionRet {
+                lib_ver: 11_003_000,
+            },
+        )
+        .unwrap();
+        let (first, then) = (s.poll_transmit().unwrap(), s.poll_transmit().unwrap());
+        assert_eq!(first.bytes.last(), Some(&0));
+        // The kernel may hand the descriptor over with the packets before
+        // its byte; what follows comes in a read of its own.
+        c.handle_fds(first.fds);
+        c.handle_input(&first.bytes, now);
+        c.handle_input(&then.bytes, now);
+        match c.poll_event() {
+            Some(Event::Reply {
+                serial,
+                result: Ok(_),
+                fds,
+                ..
+            }) => {
+                assert_eq!((serial, fds.len()), (call, 1));
+                // The descriptor the server passed, still open.
+                drop(fds);
+                use std::io::Read;
+                assert_eq!(peer.read(&mut [0u8; 1]).unwrap(), 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        match c.poll_event() {
+            Some(Event::Reply { serial, result, .. }) => {
+                assert_eq!(serial, version);
+                let ret = c
+                    .decode_reply::<procs::ConnectGetLibVersion>(&result.unwrap())
+                    .unwrap();
+                assert_eq!(ret.lib_ver, 11_003_000);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!c.is_closed() && !s.is_closed());
     }
 }
