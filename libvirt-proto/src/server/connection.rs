@@ -110,6 +110,11 @@ pub(super) async fn run<S: Service>(
     // Where the next look at the streams' queues starts, so that each
     // gets its turn.
     let mut turn = 0usize;
+    // Reading and writing take turns when both can go on, so that a
+    // client that takes output as fast as it comes is still read (its
+    // aborts, its keepalive answers), and one that sends without pause
+    // still gets its replies.
+    let mut read_first = false;
     loop {
         if state.held.is_some() && state.engine.is_closed() {
             // What is held can wait no more, nor can the calls.
@@ -191,8 +196,10 @@ pub(super) async fn run<S: Service>(
             .map(tokio::time::Instant::from_std);
         tokio::select! {
             io = std::future::poll_fn(|cx| {
-                transport.poll_io(cx, out.as_ref(), reading, &mut buf, &mut fds)
-            }) => match io {
+                transport.poll_io(cx, out.as_ref(), reading, read_first, &mut buf, &mut fds)
+            }) => {
+                read_first = matches!(io, Io::Wrote(_));
+                match io {
                 Io::Read(Ok(0)) => {
                     fds.clear();
                     state.engine.handle_eof();
@@ -207,7 +214,8 @@ pub(super) async fn run<S: Service>(
                 Io::Wrote(written) => {
                     record_write(&mut out, &mut taken_at, &mut state.engine, written);
                 }
-            },
+                }
+            }
             Some(done) = calls.tasks.join_next_with_id() => {
                 let (call, answer) = match done {
                     Ok((id, answer)) => (calls.headers.remove(&id), answer),

@@ -77,16 +77,22 @@ impl Transport {
     }
 
     /// Writes some of `out`, if any (else finishes a flush), and reads if
-    /// `reading`: the first of the two to get somewhere. Received
-    /// descriptors are added to `fds`.
+    /// `reading`: the first of the two to get somewhere, trying the read
+    /// first if `read_first`. Received descriptors are added to `fds`.
     pub(super) fn poll_io(
         &mut self,
         cx: &mut Context<'_>,
         out: Option<&Outgoing>,
         reading: bool,
+        read_first: bool,
         buf: &mut [u8],
         fds: &mut Vec<OwnedFd>,
     ) -> Poll<Io> {
+        if reading && read_first {
+            if let Poll::Ready(r) = self.poll_read(cx, buf, fds) {
+                return Poll::Ready(Io::Read(r));
+            }
+        }
         match out {
             Some(out) => {
                 if let Poll::Ready(r) = self.poll_write(cx, out) {
@@ -99,7 +105,7 @@ impl Transport {
                 }
             }
         }
-        if reading {
+        if reading && !read_first {
             if let Poll::Ready(r) = self.poll_read(cx, buf, fds) {
                 return Poll::Ready(Io::Read(r));
             }
@@ -188,6 +194,38 @@ impl Transport {
         match self {
             Transport::Unix(s) => s.poll_read(cx, buf, fds),
             Transport::Bytes { io, .. } => poll_read_into(io.as_mut(), cx, buf),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn when_both_can_go_on_the_one_asked_to_goes_first() {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        let mut t = Transport::bytes(ours);
+        let out = Outgoing::new(Transmit {
+            bytes: b"reply".to_vec(),
+            fds: Vec::new(),
+        });
+        let (mut buf, mut fds) = ([0u8; 16], Vec::new());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for read_first in [true, false, true] {
+            theirs.write_all(b"call").await.unwrap();
+            let io = t.poll_io(&mut cx, Some(&out), true, read_first, &mut buf, &mut fds);
+            match io {
+                Poll::Ready(Io::Read(Ok(4))) => assert!(read_first),
+                Poll::Ready(Io::Wrote(Ok(5))) => {
+                    assert!(!read_first);
+                    // What was not read is read next.
+                    let io = t.poll_io(&mut cx, None, true, false, &mut buf, &mut fds);
+                    assert!(matches!(io, Poll::Ready(Io::Read(Ok(4)))));
+                }
+                _ => panic!("neither went"),
+            }
         }
     }
 }
