@@ -14,7 +14,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::sasl::{options, refusal};
 use libvirt_proto::client::{Client, ConnectOptions, Credentials, SaslCredentials};
@@ -214,6 +214,73 @@ async fn sasl_plain_lets_the_right_account_in_only() {
     // A client that will not do SASL is refused by its own policy.
     let none = ConnectOptions::default().with_auth([AuthMethod::None]);
     assert!(Client::connect_with(&server.uri(), none).await.is_err());
+}
+
+#[tokio::test]
+async fn a_slow_password_check_holds_up_only_its_own_client() {
+    // Bob's check waits until the test lets it go (on this test's one
+    // thread, a check run by the connection's task would stop everything);
+    // alice's answers at once.
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let gate = Arc::new(std::sync::Mutex::new((started_tx, release_rx)));
+    let auth = Authentication::sasl(move |_: &Peer| {
+        let gate = gate.clone();
+        Box::new(PlainSasl::new(move |name: &str, password: &str| {
+            if name == "bob" {
+                let gate = gate.lock().unwrap();
+                gate.0.send(()).unwrap();
+                // Not let go within the time: refused.
+                if gate.1.recv_timeout(Duration::from_secs(20)).is_err() {
+                    return false;
+                }
+            }
+            password == PASSWORD
+        }))
+    });
+    let server = Running::start("slow-check", auth);
+    let uri = server.uri();
+    let bob = tokio::spawn({
+        let uri = uri.clone();
+        async move {
+            let bob = Client::connect_with(&uri, options(Some(credentials("bob", PASSWORD))))
+                .await
+                .unwrap();
+            bob.connect_get_hostname().await.unwrap()
+        }
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv_timeout(Duration::from_secs(20)))
+        .await
+        .unwrap()
+        .expect("bob's check started");
+    // While bob's check runs, alice authenticates and is served.
+    let alice = Client::connect_with(&uri, options(Some(credentials(USER, PASSWORD))))
+        .await
+        .unwrap();
+    assert_eq!(alice.connect_get_hostname().await.unwrap(), USER);
+    release_tx.send(()).unwrap();
+    assert_eq!(bob.await.unwrap(), "bob");
+}
+
+#[tokio::test]
+async fn a_check_that_panics_fails_the_exchange() {
+    let auth = Authentication::sasl(|_: &Peer| {
+        Box::new(PlainSasl::new(|_: &str, _: &str| -> bool {
+            panic!("the password database is gone")
+        }))
+    });
+    let server = Running::start("panicking-check", auth);
+    let e = Client::connect_with(&server.uri(), options(Some(credentials(USER, PASSWORD))))
+        .await
+        .unwrap_err();
+    let r = refusal(&e);
+    assert_eq!(r.code, ErrorNumber::ERR_AUTH_FAILED, "{e:?}");
+    assert_eq!(
+        r.message.as_deref(),
+        Some("authentication failed: the mechanism failed")
+    );
+    // The server goes on.
+    assert!(!server.task.is_finished());
 }
 
 #[tokio::test]

@@ -745,6 +745,8 @@ pub struct ServerAuth {
     sasl_stage: SaslStage,
     /// Whether a SASL exchange must end with a security layer.
     layer_required: bool,
+    /// The mechanism is out, doing an [`AuthWork`].
+    working: bool,
 }
 
 /// Where a server's SASL exchange is.
@@ -787,6 +789,116 @@ pub enum ServerAuthOutcome {
     Pass,
 }
 
+/// What [`ServerAuth::begin`] made of a call.
+#[derive(Debug)]
+pub enum AuthBegin {
+    /// Dealt with at once.
+    Done(ServerAuthOutcome),
+    /// The mechanism has work to do for it (a SASL step, a polkit check):
+    /// [`AuthWork::run`] it where blocking does no harm, then hand what
+    /// it returns to [`ServerAuth::finish`], which answers the call.
+    Work(AuthWork),
+}
+
+/// A mechanism's work for one authentication call, taken out of its
+/// [`ServerAuth`] (which answers nothing else meanwhile).
+pub struct AuthWork {
+    header: Header,
+    job: Job,
+}
+
+enum Job {
+    SaslStart {
+        server: Box<dyn SaslServer>,
+        mechanism: String,
+        response: Option<Vec<u8>>,
+    },
+    SaslStep {
+        server: Box<dyn SaslServer>,
+        response: Option<Vec<u8>>,
+    },
+    Polkit(Box<dyn FnMut() -> bool + Send>),
+}
+
+/// What an [`AuthWork`] found, for [`ServerAuth::finish`].
+pub struct AuthWorkDone {
+    header: Header,
+    result: JobResult,
+}
+
+enum JobResult {
+    Sasl {
+        server: Box<dyn SaslServer>,
+        step: Result<SaslServerStep, String>,
+        start: bool,
+    },
+    Polkit {
+        check: Box<dyn FnMut() -> bool + Send>,
+        allowed: bool,
+    },
+}
+
+impl AuthWork {
+    /// The call it answers.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Runs the mechanism: the password check, the polkit question, or
+    /// whatever the step involves, as long as it takes.
+    pub fn run(self) -> AuthWorkDone {
+        let result = match self.job {
+            Job::SaslStart {
+                mut server,
+                mechanism,
+                response,
+            } => {
+                let step = server.start(&mechanism, response.as_deref());
+                JobResult::Sasl {
+                    server,
+                    step,
+                    start: true,
+                }
+            }
+            Job::SaslStep {
+                mut server,
+                response,
+            } => {
+                let step = server.step(response.as_deref());
+                JobResult::Sasl {
+                    server,
+                    step,
+                    start: false,
+                }
+            }
+            Job::Polkit(mut check) => {
+                let allowed = check();
+                JobResult::Polkit { check, allowed }
+            }
+        };
+        AuthWorkDone {
+            header: self.header,
+            result,
+        }
+    }
+}
+
+impl fmt::Debug for AuthWork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthWork")
+            .field("serial", &self.header.serial)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AuthWorkDone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthWorkDone")
+            .field("serial", &self.header.serial)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ServerAuth {
     fn new(method: AuthMethod, authenticated: bool) -> Self {
         ServerAuth {
@@ -796,6 +908,7 @@ impl ServerAuth {
             authenticated,
             sasl_stage: SaslStage::Idle,
             layer_required: false,
+            working: false,
         }
     }
 
@@ -854,16 +967,36 @@ impl ServerAuth {
         Ok(ServerAuthOutcome::Failed)
     }
 
-    /// Answers authentication calls and refuses others before success.
+    /// Answers authentication calls and refuses others before success,
+    /// running the mechanism's work for the call right here (see
+    /// [`ServerAuth::begin`] to run it elsewhere).
     pub fn handle_call(
         &mut self,
         engine: &mut ServerEngine,
         header: &Header,
         call: &Call,
     ) -> Result<ServerAuthOutcome, EngineError> {
+        match self.begin(engine, header, call)? {
+            AuthBegin::Done(outcome) => Ok(outcome),
+            AuthBegin::Work(work) => self.finish(engine, work.run()),
+        }
+    }
+
+    /// Like [`ServerAuth::handle_call`], except that a call needing the
+    /// mechanism's work (a SASL start or step, a polkit check) comes back
+    /// as [`AuthBegin::Work`], so that a slow check (a password hash, a
+    /// question to polkit) can run off the connection's I/O. Until that
+    /// work is [finished](ServerAuth::finish), other authentication calls
+    /// are refused.
+    pub fn begin(
+        &mut self,
+        engine: &mut ServerEngine,
+        header: &Header,
+        call: &Call,
+    ) -> Result<AuthBegin, EngineError> {
         use remote::program::Call as C;
         let Call::Remote(call) = call else {
-            return self.gate(engine, header);
+            return self.gate(engine, header).map(AuthBegin::Done);
         };
         let authenticating = matches!(
             call,
@@ -877,9 +1010,15 @@ impl ServerAuth {
                 header,
                 auth_failed("authentication failed: already authenticated"),
             )?;
-            return Ok(ServerAuthOutcome::Answered);
+            return Ok(AuthBegin::Done(ServerAuthOutcome::Answered));
         }
-        match call {
+        if authenticating && self.working {
+            // A client waits for each step's answer before the next.
+            return self
+                .fail(engine, header, "authentication step out of turn")
+                .map(AuthBegin::Done);
+        }
+        let job = match call {
             C::AuthList(()) => {
                 let method = if self.authenticated {
                     AuthMethod::None
@@ -890,54 +1029,103 @@ impl ServerAuth {
                     types: vec![method.into()],
                 };
                 engine.reply(header, &ret)?;
-                Ok(ServerAuthOutcome::Answered)
+                return Ok(AuthBegin::Done(ServerAuthOutcome::Answered));
             }
-            C::AuthPolkit(()) => match (&mut self.polkit, self.method) {
-                (Some(check), AuthMethod::Polkit) => {
-                    if check() {
-                        self.authenticated = true;
-                        engine.reply(header, &remote::AuthPolkitRet { complete: 1 })?;
+            C::AuthPolkit(()) => match (self.polkit.take(), self.method) {
+                (Some(check), AuthMethod::Polkit) => Job::Polkit(check),
+                (check, _) => {
+                    self.polkit = check;
+                    return self
+                        .fail(engine, header, "polkit authentication is not offered")
+                        .map(AuthBegin::Done);
+                }
+            },
+            C::AuthSaslInit(()) => {
+                let outcome = match (&self.sasl, self.sasl_stage) {
+                    (Some(s), SaslStage::Idle) => {
+                        let mechlist = s.mechanisms().into();
+                        engine.reply(header, &remote::AuthSaslInitRet { mechlist })?;
+                        self.sasl_stage = SaslStage::Listed;
                         Ok(ServerAuthOutcome::Answered)
-                    } else {
-                        self.fail(
-                            engine,
-                            header,
-                            "authentication failed: polkit denied the request",
-                        )
                     }
+                    (Some(_), _) => self.fail(engine, header, "SASL initialised twice"),
+                    (None, _) => self.fail(engine, header, "SASL authentication is not offered"),
+                };
+                return outcome.map(AuthBegin::Done);
+            }
+            C::AuthSaslStart(a) => match (self.sasl.is_some(), self.sasl_stage) {
+                (true, SaslStage::Listed) => Job::SaslStart {
+                    server: self.sasl.take().expect("checked"),
+                    mechanism: a.mech.0.clone(),
+                    response: from_wire(a.nil, &a.data),
+                },
+                (true, _) => return self.refuse_step(engine, header, "SASL start out of turn"),
+                (false, _) => {
+                    return self.refuse_step(engine, header, "SASL authentication is not offered")
                 }
-                _ => self.fail(engine, header, "polkit authentication is not offered"),
             },
-            C::AuthSaslInit(()) => match (&self.sasl, self.sasl_stage) {
-                (Some(s), SaslStage::Idle) => {
-                    let mechlist = s.mechanisms().into();
-                    engine.reply(header, &remote::AuthSaslInitRet { mechlist })?;
-                    self.sasl_stage = SaslStage::Listed;
+            C::AuthSaslStep(a) => match (self.sasl.is_some(), self.sasl_stage) {
+                (true, SaslStage::Stepping) => Job::SaslStep {
+                    server: self.sasl.take().expect("checked"),
+                    response: from_wire(a.nil, &a.data),
+                },
+                (true, _) => return self.refuse_step(engine, header, "SASL step before start"),
+                (false, _) => {
+                    return self.refuse_step(engine, header, "SASL authentication is not offered")
+                }
+            },
+            _ => return self.gate(engine, header).map(AuthBegin::Done),
+        };
+        self.working = true;
+        Ok(AuthBegin::Work(AuthWork {
+            header: *header,
+            job,
+        }))
+    }
+
+    /// Answers the call an [`AuthWork`] was for with what it found.
+    pub fn finish(
+        &mut self,
+        engine: &mut ServerEngine,
+        done: AuthWorkDone,
+    ) -> Result<ServerAuthOutcome, EngineError> {
+        self.working = false;
+        let header = &done.header;
+        match done.result {
+            JobResult::Polkit { check, allowed } => {
+                self.polkit = Some(check);
+                if allowed {
+                    self.authenticated = true;
+                    engine.reply(header, &remote::AuthPolkitRet { complete: 1 })?;
                     Ok(ServerAuthOutcome::Answered)
+                } else {
+                    self.fail(
+                        engine,
+                        header,
+                        "authentication failed: polkit denied the request",
+                    )
                 }
-                (Some(_), _) => self.fail(engine, header, "SASL initialised twice"),
-                (None, _) => self.fail(engine, header, "SASL authentication is not offered"),
-            },
-            C::AuthSaslStart(a) => {
-                let step = match (&mut self.sasl, self.sasl_stage) {
-                    (Some(s), SaslStage::Listed) => {
-                        s.start(&a.mech, from_wire(a.nil, &a.data).as_deref())
-                    }
-                    (Some(_), _) => Err("SASL start out of turn".into()),
-                    (None, _) => Err("SASL authentication is not offered".into()),
-                };
-                self.sasl_reply(engine, header, step, true)
             }
-            C::AuthSaslStep(a) => {
-                let step = match (&mut self.sasl, self.sasl_stage) {
-                    (Some(s), SaslStage::Stepping) => s.step(from_wire(a.nil, &a.data).as_deref()),
-                    (Some(_), _) => Err("SASL step before start".into()),
-                    (None, _) => Err("SASL authentication is not offered".into()),
-                };
-                self.sasl_reply(engine, header, step, false)
+            JobResult::Sasl {
+                server,
+                step,
+                start,
+            } => {
+                self.sasl = Some(server);
+                self.sasl_reply(engine, header, step, start)
             }
-            _ => self.gate(engine, header),
         }
+    }
+
+    /// Refuses a SASL start or step that cannot go on.
+    fn refuse_step(
+        &mut self,
+        engine: &mut ServerEngine,
+        header: &Header,
+        why: &str,
+    ) -> Result<AuthBegin, EngineError> {
+        self.fail(engine, header, &format!("authentication failed: {why}"))
+            .map(AuthBegin::Done)
     }
 
     /// Lets a call through once authenticated, or refuses it as libvirtd

@@ -26,8 +26,10 @@ pub enum Authentication {
     #[default]
     None,
     /// SASL, each connection's exchange run by the mechanism server this
-    /// makes for it (such as [`PlainSasl`]). Its steps run on the
-    /// connection's task: a mechanism must not block for long. On a
+    /// makes for it (such as [`PlainSasl`]). Its steps run on tokio's
+    /// blocking threads, so a slow one (a password hash, a directory
+    /// lookup) holds up only its own client, which is read no further
+    /// until the step is answered. On a
     /// connection that is not [secure](Peer::is_secure) (plain TCP), the
     /// exchange must end with a security layer, or it fails: libvirtd
     /// asks for one there too, so PLAIN is refused on plain TCP.
@@ -38,8 +40,8 @@ pub enum Authentication {
     /// [`Server::serve_tcp`](super::Server::serve_tcp) or `serve_tls`,
     /// which has no process to ask about, is refused without asking this
     /// (a client of [`Server::serve_connection`](super::Server::serve_connection)
-    /// is asked about, without credentials). Run on the connection's task: it
-    /// must not block for long.
+    /// is asked about, without credentials). Run on tokio's blocking
+    /// threads, as a SASL step is, so it may ask polkit and wait.
     Polkit(Arc<dyn Fn(&Peer) -> bool + Send + Sync>),
 }
 
@@ -88,9 +90,8 @@ impl fmt::Debug for Authentication {
 }
 
 /// SASL PLAIN (RFC 4616) on the server side: the client's name and
-/// password, checked by a function of yours on the connection's task
-/// (an expensive check, such as a slow password hash, holds up that
-/// task's other work meanwhile; keep it quick or cache its results). PLAIN carries the password
+/// password, checked by a function of yours (on a blocking thread, so a
+/// slow password hash holds up only that client). PLAIN carries the password
 /// as it is, so offer it on a Unix socket or under TLS only (libvirt's
 /// client, and this crate's, use it nowhere else). A client may act only
 /// as itself: an authorization identity other than its name is refused.

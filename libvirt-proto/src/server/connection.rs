@@ -12,13 +12,13 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::stream::{self, Refused, Room, StreamOut, StreamSlot};
 use super::transport::{Io, Outgoing, Transport};
 use super::{wrong_reply, Peer, PeerInfo, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
-use crate::engine::auth::{ServerAuth, ServerAuthOutcome};
+use crate::engine::auth::{AuthBegin, AuthWork, AuthWorkDone, ServerAuth, ServerAuthOutcome};
 use crate::engine::{
     ClientStreamEvent, EngineError, ProtocolError, ServerEngine, ServerEvent,
     FEATURE_PROGRAM_KEEPALIVE, OUTPUT_THROTTLE,
@@ -42,6 +42,16 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 struct Calls {
     tasks: JoinSet<Result<(Reply, Vec<OwnedFd>), RemoteError>>,
     headers: HashMap<tokio::task::Id, (Header, Option<StreamSlot>)>,
+}
+
+/// What becomes of a call at the authentication gate.
+enum Gate {
+    /// It goes to the service.
+    Pass,
+    /// The mechanism has to work for it, off the connection's task.
+    Work(AuthWork),
+    /// Answered (or refused) already.
+    Answered,
 }
 
 /// What the connection does besides the service's calls.
@@ -115,19 +125,28 @@ pub(super) async fn run<S: Service>(
     // aborts, its keepalive answers), and one that sends without pause
     // still gets its replies.
     let mut read_first = false;
+    // An authentication call whose mechanism is at work on a blocking
+    // thread (a password check, a polkit question): nothing more is
+    // taken from the client until it is answered.
+    let mut auth_work: Option<(Header, JoinHandle<AuthWorkDone>)> = None;
     loop {
         if state.held.is_some() && state.engine.is_closed() {
             // What is held can wait no more, nor can the calls.
             return;
         }
-        while state.held.is_none() {
+        while state.held.is_none() && auth_work.is_none() {
             let Some(event) = state.engine.poll_event() else {
                 break;
             };
             match event {
                 ServerEvent::Call { header, call, fds } => {
-                    if state.authenticate(&mut auth, &peer, &header, &call) {
-                        state.on_call(&service, &peer, &mut calls, header, call, fds);
+                    match state.authenticate(&mut auth, &header, &call) {
+                        Gate::Pass => state.on_call(&service, &peer, &mut calls, header, call, fds),
+                        Gate::Work(work) => {
+                            let job = tokio::task::spawn_blocking(move || work.run());
+                            auth_work = Some((header, job));
+                        }
+                        Gate::Answered => {}
                     }
                     if auth.is_authenticated() {
                         // Its place among the unauthenticated goes back.
@@ -173,7 +192,10 @@ pub(super) async fn run<S: Service>(
             let _ = tokio::time::timeout_at(end, transport.shutdown()).await;
             return;
         }
-        let reading = !state.closing && state.held.is_none() && !state.engine.input_throttled();
+        let reading = !state.closing
+            && state.held.is_none()
+            && auth_work.is_none()
+            && !state.engine.input_throttled();
         // Keepalive does not judge a silence this side causes, output past
         // the throttle included; a client that takes none of its output
         // (so cannot be reading the pings) is judged by `stalled_at`.
@@ -229,6 +251,15 @@ pub(super) async fn run<S: Service>(
                     }
                 }
             }
+            done = async { (&mut auth_work.as_mut().expect("guarded").1).await },
+                if auth_work.is_some() =>
+            {
+                let header = auth_work.take().map(|(h, _)| h).expect("guarded");
+                state.auth_done(&mut auth, &peer, &header, done.map_err(|_| ()));
+                if auth.is_authenticated() {
+                    drop(unauthenticated.take());
+                }
+            }
             room = wait_for_room(held_room), if state.held.is_some() => {
                 if let Some((serial, event)) = state.held.take() {
                     match room {
@@ -280,28 +311,49 @@ impl State<'_> {
     }
 
     /// Answers the authentication calls and refuses the others until the
-    /// client has authenticated, as libvirtd does; whether `call` goes on.
-    fn authenticate(
+    /// client has authenticated, as libvirtd does: whether `call` goes
+    /// on, or what the mechanism has to do for it.
+    fn authenticate(&mut self, auth: &mut ServerAuth, header: &Header, call: &Call) -> Gate {
+        match auth.begin(&mut self.engine, header, call) {
+            Ok(AuthBegin::Done(ServerAuthOutcome::Pass)) => Gate::Pass,
+            Ok(AuthBegin::Work(work)) => Gate::Work(work),
+            // A failed exchange is over: the client goes once it has the
+            // refusal, as libvirt's client would go.
+            Ok(AuthBegin::Done(ServerAuthOutcome::Failed)) => {
+                self.close();
+                Gate::Answered
+            }
+            Ok(AuthBegin::Done(_)) | Err(_) => Gate::Answered,
+        }
+    }
+
+    /// Answers the call the mechanism worked for (`Err` if the mechanism
+    /// panicked: the exchange fails).
+    fn auth_done(
         &mut self,
         auth: &mut ServerAuth,
         peer: &Peer,
         header: &Header,
-        call: &Call,
-    ) -> bool {
-        let before = auth.is_authenticated();
-        match auth.handle_call(&mut self.engine, header, call) {
-            Ok(ServerAuthOutcome::Pass) => return true,
-            // A failed exchange is over: the client goes once it has the
-            // refusal, as libvirt's client would go.
-            Ok(ServerAuthOutcome::Failed) => self.close(),
-            _ => {}
+        done: Result<AuthWorkDone, ()>,
+    ) {
+        let Ok(done) = done else {
+            let e = RemoteError::new(
+                ErrorNumber::ERR_AUTH_FAILED,
+                ErrorDomain::AUTH,
+                "authentication failed: the mechanism failed",
+            );
+            let _ = self.engine.reply_error(header, e);
+            return self.close();
+        };
+        let outcome = auth.finish(&mut self.engine, done);
+        if matches!(outcome, Ok(ServerAuthOutcome::Failed)) {
+            self.close();
         }
-        if !before && auth.is_authenticated() {
+        if auth.is_authenticated() {
             if let Some(name) = auth.identity() {
                 let _ = peer.identity.set(name);
             }
         }
-        false
     }
 
     /// Answers what the RPC layer answers itself and hands the rest to
