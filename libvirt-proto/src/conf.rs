@@ -11,6 +11,8 @@
 //! counts. The file is read as bytes, as libvirt reads it (a Latin-1
 //! comment is no error), but a string value must be UTF-8. Files larger
 //! than libvirt's limit (10 MiB) are refused; no more than that is read.
+//! Stricter than libvirt, so is a file of more than [`MAX_CONF_VALUES`]
+//! values, which bounds the memory a parsed file takes.
 //! A file that cannot be seen (missing, or in a folder this user cannot
 //! search) is no file, as for libvirt; one that is there but cannot be read
 //! is an error, and so is anything but a regular file (where libvirt would
@@ -39,6 +41,13 @@ pub const MAX_CONF_FILE: u64 = 10 * 1024 * 1024;
 /// The deepest nesting of lists accepted, empty ones included (libvirt
 /// has no limit but its stack).
 pub const MAX_LIST_DEPTH: usize = 64;
+
+/// The most values a file may hold, settings, lists and list items
+/// counted alike (libvirt has no limit). A value takes some 30 to 90
+/// bytes parsed, so a file of the largest size holding only tiny values
+/// (`a=1` on each line) would take several hundred MiB without it; real
+/// files hold a few dozen.
+pub const MAX_CONF_VALUES: usize = 100_000;
 
 /// A value of a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +162,7 @@ impl Conf {
             s: text,
             pos: 0,
             line: 1,
+            values: 0,
         }
         .statements()
         .map_err(|(line, reason)| ConfError {
@@ -252,6 +262,8 @@ struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
     line: usize,
+    /// Values made so far (see [`MAX_CONF_VALUES`]).
+    values: usize,
 }
 
 fn is_eol(c: u8) -> bool {
@@ -269,6 +281,15 @@ impl Parser<'_> {
 
     fn fail<T>(&self, reason: &'static str) -> Syntax<T> {
         Err((self.line, reason))
+    }
+
+    /// Counts one more value against [`MAX_CONF_VALUES`].
+    fn count_value(&mut self) -> Syntax<()> {
+        self.values += 1;
+        if self.values > MAX_CONF_VALUES {
+            return self.fail("too many values");
+        }
+        Ok(())
     }
 
     fn skip_blanks(&mut self) {
@@ -371,6 +392,8 @@ impl Parser<'_> {
         let mut open: Vec<Vec<Value>> = Vec::new();
         loop {
             self.skip_blanks();
+            // Each value, and each list when it opens.
+            self.count_value()?;
             let mut done = match self.peek() {
                 None => return self.fail("expecting a value"),
                 Some(b'"' | b'\'') => Value::String(self.string()?),
@@ -568,6 +591,25 @@ mod tests {
         // Only blanks: libvirt asks for a name there too.
         assert_eq!(syntax("\n \n"), (3, "expecting a name"));
         assert_eq!(syntax("a ="), (1, "expecting a value"));
+    }
+
+    #[test]
+    fn the_number_of_values_is_bounded() {
+        let settings = |n: usize| (0..n).map(|i| format!("a{i}=1\n")).collect::<String>();
+        assert!(Conf::parse(&settings(MAX_CONF_VALUES)).is_ok());
+        assert_eq!(
+            syntax(&settings(MAX_CONF_VALUES + 1)),
+            (MAX_CONF_VALUES + 1, "too many values")
+        );
+        // A list of n items is n + 1 values.
+        let list = |n: usize| format!("a = [{}]", vec!["1"; n].join(","));
+        assert!(Conf::parse(&list(MAX_CONF_VALUES - 1)).is_ok());
+        assert_eq!(syntax(&list(MAX_CONF_VALUES)), (1, "too many values"));
+        let empty_lists = |n: usize| format!("a = [{}]", vec!["[]"; n].join(","));
+        assert_eq!(
+            syntax(&empty_lists(MAX_CONF_VALUES)),
+            (1, "too many values")
+        );
     }
 
     #[test]
