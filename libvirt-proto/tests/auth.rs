@@ -1011,3 +1011,55 @@ fn the_server_refuses_a_second_authentication() {
     }
     assert!(server_auth.is_authenticated());
 }
+
+#[test]
+fn an_authentication_call_while_the_mechanism_works_fails_the_exchange() {
+    use libvirt_proto::engine::auth::AuthBegin;
+    let now = Instant::now();
+    let (mut c, mut s) = (ClientEngine::new(now), ServerEngine::new(now));
+    // A polkit check that would say yes, and two calls for it at once.
+    let mut auth = ServerAuth::polkit(Box::new(|| true));
+    let first = c.call::<procs::AuthPolkit>(&()).unwrap();
+    let second = c.call::<procs::AuthPolkit>(&()).unwrap();
+    while let Some(t) = c.poll_transmit() {
+        s.handle_input(&t.bytes, now);
+    }
+    let mut calls = std::iter::from_fn(|| match s.poll_event() {
+        Some(ServerEvent::Call { header, call, .. }) => Some((header, call)),
+        _ => None,
+    })
+    .collect::<Vec<_>>()
+    .into_iter();
+    let (h1, call1) = calls.next().unwrap();
+    let Ok(AuthBegin::Work(work)) = auth.begin(&mut s, &h1, &call1) else {
+        panic!("the check is work")
+    };
+    let (h2, call2) = calls.next().unwrap();
+    assert!(matches!(
+        auth.begin(&mut s, &h2, &call2),
+        Ok(AuthBegin::Done(ServerAuthOutcome::Failed))
+    ));
+    // The check said yes, but the exchange is over.
+    assert_eq!(
+        auth.finish(&mut s, work.run()).unwrap(),
+        ServerAuthOutcome::Failed
+    );
+    assert!(!auth.is_authenticated());
+    while let Some(t) = s.poll_transmit() {
+        c.handle_input(&t.bytes, now);
+    }
+    let mut refused = Vec::new();
+    while let Some(e) = c.poll_event() {
+        if let Event::Reply {
+            serial,
+            result: Err(CallError::Remote(e)),
+            ..
+        } = e
+        {
+            assert_eq!(e.code, ErrorNumber::ERR_AUTH_FAILED);
+            refused.push(serial);
+        }
+    }
+    refused.sort();
+    assert_eq!(refused, [first, second]);
+}

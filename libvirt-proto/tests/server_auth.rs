@@ -216,11 +216,15 @@ async fn sasl_plain_lets_the_right_account_in_only() {
     assert!(Client::connect_with(&server.uri(), none).await.is_err());
 }
 
-#[tokio::test]
-async fn a_slow_password_check_holds_up_only_its_own_client() {
-    // Bob's check waits until the test lets it go (on this test's one
-    // thread, a check run by the connection's task would stop everything);
-    // alice's answers at once.
+/// PLAIN whose check of bob's password waits until the test lets it go
+/// (on a test's one thread, a check run by the connection's task would
+/// stop everything), or refuses after 20 s; alice's answers at once.
+/// The receiver learns when bob's check starts.
+fn slow_for_bob() -> (
+    Authentication,
+    std::sync::mpsc::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+) {
     let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let gate = Arc::new(std::sync::Mutex::new((started_tx, release_rx)));
@@ -230,7 +234,6 @@ async fn a_slow_password_check_holds_up_only_its_own_client() {
             if name == "bob" {
                 let gate = gate.lock().unwrap();
                 gate.0.send(()).unwrap();
-                // Not let go within the time: refused.
                 if gate.1.recv_timeout(Duration::from_secs(20)).is_err() {
                     return false;
                 }
@@ -238,28 +241,61 @@ async fn a_slow_password_check_holds_up_only_its_own_client() {
             password == PASSWORD
         }))
     });
-    let server = Running::start("slow-check", auth);
-    let uri = server.uri();
-    let bob = tokio::spawn({
-        let uri = uri.clone();
-        async move {
-            let bob = Client::connect_with(&uri, options(Some(credentials("bob", PASSWORD))))
-                .await
-                .unwrap();
-            bob.connect_get_hostname().await.unwrap()
-        }
+    (auth, started_rx, release_tx)
+}
+
+/// Bob connecting, in a task of its own, once his check has started.
+async fn bob_waiting(
+    uri: &str,
+    started: std::sync::mpsc::Receiver<()>,
+) -> tokio::task::JoinHandle<String> {
+    let uri = uri.to_owned();
+    let bob = tokio::spawn(async move {
+        let bob = Client::connect_with(&uri, options(Some(credentials("bob", PASSWORD))))
+            .await
+            .unwrap();
+        bob.connect_get_hostname().await.unwrap()
     });
-    tokio::task::spawn_blocking(move || started_rx.recv_timeout(Duration::from_secs(20)))
+    tokio::task::spawn_blocking(move || started.recv_timeout(Duration::from_secs(20)))
         .await
         .unwrap()
         .expect("bob's check started");
+    bob
+}
+
+#[tokio::test]
+async fn a_slow_password_check_holds_up_only_its_own_client() {
+    let (auth, started, release) = slow_for_bob();
+    let server = Running::start("slow-check", auth);
+    let bob = bob_waiting(&server.uri(), started).await;
     // While bob's check runs, alice authenticates and is served.
-    let alice = Client::connect_with(&uri, options(Some(credentials(USER, PASSWORD))))
+    let alice = Client::connect_with(&server.uri(), options(Some(credentials(USER, PASSWORD))))
         .await
         .unwrap();
     assert_eq!(alice.connect_get_hostname().await.unwrap(), USER);
-    release_tx.send(()).unwrap();
+    release.send(()).unwrap();
     assert_eq!(bob.await.unwrap(), "bob");
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_during_its_check_gives_its_place_back() {
+    let (auth, started, release) = slow_for_bob();
+    let limited = ServerOptions::default()
+        .with_auth(auth)
+        .with_max_anonymous_clients(1);
+    let server = Running::start_with("hang-up", limited, true);
+    let bob = bob_waiting(&server.uri(), started).await;
+    // Bob goes while his check still runs: the only place is free again.
+    bob.abort();
+    let _ = bob.await;
+    let alice = Client::connect_with(
+        &server.uri(),
+        options(Some(credentials(USER, PASSWORD))).with_connect_timeout(Duration::from_secs(10)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(alice.connect_get_hostname().await.unwrap(), USER);
+    release.send(()).unwrap();
 }
 
 #[tokio::test]

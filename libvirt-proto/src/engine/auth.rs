@@ -747,6 +747,9 @@ pub struct ServerAuth {
     layer_required: bool,
     /// The mechanism is out, doing an [`AuthWork`].
     working: bool,
+    /// The exchange failed while the mechanism was out: its work's call
+    /// is refused too when it comes back.
+    failed_while_working: bool,
 }
 
 /// Where a server's SASL exchange is.
@@ -909,6 +912,7 @@ impl ServerAuth {
             sasl_stage: SaslStage::Idle,
             layer_required: false,
             working: false,
+            failed_while_working: false,
         }
     }
 
@@ -963,6 +967,7 @@ impl ServerAuth {
         message: &str,
     ) -> Result<ServerAuthOutcome, EngineError> {
         self.sasl_stage = SaslStage::Idle;
+        self.failed_while_working |= self.working;
         engine.reply_error(header, auth_failed(message))?;
         Ok(ServerAuthOutcome::Failed)
     }
@@ -986,8 +991,10 @@ impl ServerAuth {
     /// mechanism's work (a SASL start or step, a polkit check) comes back
     /// as [`AuthBegin::Work`], so that a slow check (a password hash, a
     /// question to polkit) can run off the connection's I/O. Until that
-    /// work is [finished](ServerAuth::finish), other authentication calls
-    /// are refused.
+    /// work is [finished](ServerAuth::finish), another authentication
+    /// call fails the exchange (and the work's call is refused when it
+    /// comes back). Work that never comes back (its mechanism panicked)
+    /// leaves the exchange unable to go on: the connection is to end.
     pub fn begin(
         &mut self,
         engine: &mut ServerEngine,
@@ -1091,6 +1098,17 @@ impl ServerAuth {
     ) -> Result<ServerAuthOutcome, EngineError> {
         self.working = false;
         let header = &done.header;
+        if std::mem::take(&mut self.failed_while_working) {
+            match done.result {
+                JobResult::Polkit { check, .. } => self.polkit = Some(check),
+                JobResult::Sasl { server, .. } => self.sasl = Some(server),
+            }
+            return self.fail(
+                engine,
+                header,
+                "authentication failed: the exchange is over",
+            );
+        }
         match done.result {
             JobResult::Polkit { check, allowed } => {
                 self.polkit = Some(check);

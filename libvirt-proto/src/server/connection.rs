@@ -20,7 +20,7 @@ use super::{wrong_reply, Peer, PeerInfo, ServerOptions, Service};
 use crate::dispatch::{Call, Message, Reply};
 use crate::engine::auth::{AuthBegin, AuthWork, AuthWorkDone, ServerAuth, ServerAuthOutcome};
 use crate::engine::{
-    ClientStreamEvent, EngineError, ProtocolError, ServerEngine, ServerEvent,
+    is_auth_step, ClientStreamEvent, EngineError, ProtocolError, ServerEngine, ServerEvent,
     FEATURE_PROGRAM_KEEPALIVE, OUTPUT_THROTTLE,
 };
 use crate::error::RemoteError;
@@ -126,12 +126,16 @@ pub(super) async fn run<S: Service>(
     // still gets its replies.
     let mut read_first = false;
     // An authentication call whose mechanism is at work on a blocking
-    // thread (a password check, a polkit question): nothing more is
-    // taken from the client until it is answered.
+    // thread (a password check, a polkit question): no more calls are
+    // taken from the client until it is answered. Reading goes on, so
+    // that a client that hangs up meanwhile is let go at once (bytes
+    // after a SASL step end the connection; calls after a polkit check
+    // wait, up to the `max_requests` throttle).
     let mut auth_work: Option<(Header, JoinHandle<AuthWorkDone>)> = None;
     loop {
-        if state.held.is_some() && state.engine.is_closed() {
-            // What is held can wait no more, nor can the calls.
+        if (state.held.is_some() || auth_work.is_some()) && state.engine.is_closed() {
+            // What is held can wait no more, nor can the calls, nor the
+            // answer the mechanism is working out.
             return;
         }
         while state.held.is_none() && auth_work.is_none() {
@@ -142,6 +146,9 @@ pub(super) async fn run<S: Service>(
                 ServerEvent::Call { header, call, fds } => {
                     match state.authenticate(&mut auth, &header, &call) {
                         Gate::Pass => state.on_call(&service, &peer, &mut calls, header, call, fds),
+                        // Not for a client being let go (a second polkit
+                        // call right behind a denied one, say).
+                        Gate::Work(_) if state.closing => {}
                         Gate::Work(work) => {
                             let job = tokio::task::spawn_blocking(move || work.run());
                             auth_work = Some((header, job));
@@ -192,10 +199,15 @@ pub(super) async fn run<S: Service>(
             let _ = tokio::time::timeout_at(end, transport.shutdown()).await;
             return;
         }
+        // While a SASL step is worked out the engine takes no bytes (any
+        // would end the connection: the client waits for the answer), so
+        // reading then only notices a client that hangs up.
+        let sasl_step_at_work = auth_work
+            .as_ref()
+            .is_some_and(|(h, _)| is_auth_step(h.program, h.procedure));
         let reading = !state.closing
             && state.held.is_none()
-            && auth_work.is_none()
-            && !state.engine.input_throttled();
+            && (sasl_step_at_work || !state.engine.input_throttled());
         // Keepalive does not judge a silence this side causes, output past
         // the throttle included; a client that takes none of its output
         // (so cannot be reading the pings) is judged by `stalled_at`.
