@@ -531,8 +531,11 @@ impl FrameDecoder {
     }
 
     /// How many of the bytes that carry the descriptors of the last whole
-    /// frame are still to come (they follow it, one per descriptor).
-    pub(crate) fn descriptor_bytes_due(&self) -> usize {
+    /// frame are still to come (they follow it, one per descriptor). Under
+    /// a SASL security layer these come outside the layer's packets, as
+    /// libvirt sends them: a transport decoding the layer passes this many
+    /// bytes on as they are before it decodes the next packet.
+    pub fn descriptor_bytes_due(&self) -> usize {
         self.awaiting_fds.as_ref().map_or(0, |(_, n)| *n)
     }
 

@@ -354,11 +354,28 @@ pub fn sasl_layer(data: &[u8]) {
     let wire = s.rest();
     let now = Instant::now();
 
-    // The packets by hand.
+    // The packets by hand. The bytes that carry a message's descriptors
+    // come after its last packet outside the layer, as libvirt sends them:
+    // a decoder of the plaintext so far says when.
     let mut plain = Vec::new();
+    let mut frames = FrameDecoder::new();
     let mut bad = false;
     let mut at = 0;
-    while let Some(p) = wire.get(at..at + 4) {
+    loop {
+        let due = frames.descriptor_bytes_due();
+        if due > 0 {
+            let clear = &wire[at..(at + due).min(wire.len())];
+            if clear.is_empty() {
+                break;
+            }
+            plain.extend_from_slice(clear);
+            frames.push(clear);
+            at += clear.len();
+            continue;
+        }
+        let Some(p) = wire.get(at..at + 4) else {
+            break;
+        };
         let n = u32::from_be_bytes(p.try_into().unwrap()) as usize;
         if n > max {
             bad = true;
@@ -372,6 +389,7 @@ pub fn sasl_layer(data: &[u8]) {
             break;
         }
         plain.extend_from_slice(packet);
+        frames.push(packet);
         at += 4 + n;
     }
 

@@ -648,11 +648,16 @@ fn sasl_layer() -> Vec<(&'static str, Vec<u8>)> {
     too_long.extend_from_slice(&1000u32.to_be_bytes());
     let mut refused = packets(40, 7, &pick("ping"), 28);
     refused.extend_from_slice(&[0, 0, 0, 3, 0xde, 0xad, 0]);
+    // A message with a descriptor, its byte outside the layer, a PING.
+    let mut fd_byte = packets(40, 3, &pick("call-with-fds-open-graphics-fd"), 17);
+    fd_byte.push(0);
+    fd_byte.extend_from_slice(&packets(40, 0, &pick("ping"), 28)[2..]);
     vec![
         ("one-packet-per-frame", packets(40, 255, &pick("ping"), 28)),
         ("frames-across-packets", packets(20, 5, &stream, 17)),
         ("packet-too-long", too_long),
         ("packet-refused", refused),
+        ("descriptor-byte-in-clear", fd_byte),
     ]
 }
 
