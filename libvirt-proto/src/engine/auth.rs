@@ -811,13 +811,11 @@ pub struct AuthWork {
 }
 
 enum Job {
-    SaslStart {
+    /// A SASL start (with the mechanism's name) or step, with the
+    /// client's response.
+    Sasl {
         server: Box<dyn SaslServer>,
-        mechanism: String,
-        response: Option<Vec<u8>>,
-    },
-    SaslStep {
-        server: Box<dyn SaslServer>,
+        start: Option<String>,
         response: Option<Vec<u8>>,
     },
     Polkit(Box<dyn FnMut() -> bool + Send>),
@@ -826,61 +824,51 @@ enum Job {
 /// What an [`AuthWork`] found, for [`ServerAuth::finish`].
 pub struct AuthWorkDone {
     header: Header,
+    /// Back to the [`ServerAuth`] it came from.
+    mechanism: Mechanism,
     result: JobResult,
+}
+
+enum Mechanism {
+    Sasl(Box<dyn SaslServer>),
+    Polkit(Box<dyn FnMut() -> bool + Send>),
 }
 
 enum JobResult {
     Sasl {
-        server: Box<dyn SaslServer>,
         step: Result<SaslServerStep, String>,
         start: bool,
     },
     Polkit {
-        check: Box<dyn FnMut() -> bool + Send>,
         allowed: bool,
     },
 }
 
 impl AuthWork {
-    /// The call it answers.
-    pub fn header(&self) -> &Header {
-        &self.header
-    }
-
     /// Runs the mechanism: the password check, the polkit question, or
     /// whatever the step involves, as long as it takes.
     pub fn run(self) -> AuthWorkDone {
-        let result = match self.job {
-            Job::SaslStart {
+        let (mechanism, result) = match self.job {
+            Job::Sasl {
                 mut server,
-                mechanism,
+                start,
                 response,
             } => {
-                let step = server.start(&mechanism, response.as_deref());
-                JobResult::Sasl {
-                    server,
-                    step,
-                    start: true,
-                }
-            }
-            Job::SaslStep {
-                mut server,
-                response,
-            } => {
-                let step = server.step(response.as_deref());
-                JobResult::Sasl {
-                    server,
-                    step,
-                    start: false,
-                }
+                let step = match &start {
+                    Some(name) => server.start(name, response.as_deref()),
+                    None => server.step(response.as_deref()),
+                };
+                let start = start.is_some();
+                (Mechanism::Sasl(server), JobResult::Sasl { step, start })
             }
             Job::Polkit(mut check) => {
                 let allowed = check();
-                JobResult::Polkit { check, allowed }
+                (Mechanism::Polkit(check), JobResult::Polkit { allowed })
             }
         };
         AuthWorkDone {
             header: self.header,
+            mechanism,
             result,
         }
     }
@@ -1038,13 +1026,12 @@ impl ServerAuth {
                 engine.reply(header, &ret)?;
                 return Ok(AuthBegin::Done(ServerAuthOutcome::Answered));
             }
-            C::AuthPolkit(()) => match (self.polkit.take(), self.method) {
-                (Some(check), AuthMethod::Polkit) => Job::Polkit(check),
-                (check, _) => {
-                    self.polkit = check;
+            C::AuthPolkit(()) => match (self.polkit.is_some(), self.method) {
+                (true, AuthMethod::Polkit) => Job::Polkit(self.polkit.take().expect("checked")),
+                _ => {
                     return self
                         .fail(engine, header, "polkit authentication is not offered")
-                        .map(AuthBegin::Done);
+                        .map(AuthBegin::Done)
                 }
             },
             C::AuthSaslInit(()) => {
@@ -1061,9 +1048,9 @@ impl ServerAuth {
                 return outcome.map(AuthBegin::Done);
             }
             C::AuthSaslStart(a) => match (self.sasl.is_some(), self.sasl_stage) {
-                (true, SaslStage::Listed) => Job::SaslStart {
+                (true, SaslStage::Listed) => Job::Sasl {
                     server: self.sasl.take().expect("checked"),
-                    mechanism: a.mech.0.clone(),
+                    start: Some(a.mech.0.clone()),
                     response: from_wire(a.nil, &a.data),
                 },
                 (true, _) => return self.refuse_step(engine, header, "SASL start out of turn"),
@@ -1072,8 +1059,9 @@ impl ServerAuth {
                 }
             },
             C::AuthSaslStep(a) => match (self.sasl.is_some(), self.sasl_stage) {
-                (true, SaslStage::Stepping) => Job::SaslStep {
+                (true, SaslStage::Stepping) => Job::Sasl {
                     server: self.sasl.take().expect("checked"),
+                    start: None,
                     response: from_wire(a.nil, &a.data),
                 },
                 (true, _) => return self.refuse_step(engine, header, "SASL step before start"),
@@ -1097,12 +1085,12 @@ impl ServerAuth {
         done: AuthWorkDone,
     ) -> Result<ServerAuthOutcome, EngineError> {
         self.working = false;
+        match done.mechanism {
+            Mechanism::Sasl(server) => self.sasl = Some(server),
+            Mechanism::Polkit(check) => self.polkit = Some(check),
+        }
         let header = &done.header;
         if std::mem::take(&mut self.failed_while_working) {
-            match done.result {
-                JobResult::Polkit { check, .. } => self.polkit = Some(check),
-                JobResult::Sasl { server, .. } => self.sasl = Some(server),
-            }
             return self.fail(
                 engine,
                 header,
@@ -1110,28 +1098,17 @@ impl ServerAuth {
             );
         }
         match done.result {
-            JobResult::Polkit { check, allowed } => {
-                self.polkit = Some(check);
-                if allowed {
-                    self.authenticated = true;
-                    engine.reply(header, &remote::AuthPolkitRet { complete: 1 })?;
-                    Ok(ServerAuthOutcome::Answered)
-                } else {
-                    self.fail(
-                        engine,
-                        header,
-                        "authentication failed: polkit denied the request",
-                    )
-                }
+            JobResult::Polkit { allowed: true } => {
+                self.authenticated = true;
+                engine.reply(header, &remote::AuthPolkitRet { complete: 1 })?;
+                Ok(ServerAuthOutcome::Answered)
             }
-            JobResult::Sasl {
-                server,
-                step,
-                start,
-            } => {
-                self.sasl = Some(server);
-                self.sasl_reply(engine, header, step, start)
-            }
+            JobResult::Polkit { allowed: false } => self.fail(
+                engine,
+                header,
+                "authentication failed: polkit denied the request",
+            ),
+            JobResult::Sasl { step, start } => self.sasl_reply(engine, header, step, start),
         }
     }
 

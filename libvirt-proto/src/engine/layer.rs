@@ -127,30 +127,12 @@ impl LayerCodec {
             let n = clear.min(rest.len());
             (n, rest[..n].to_vec())
         } else {
-            match rest.get(..4) {
-                None => (0, Vec::new()),
-                Some(prefix) => {
-                    let length =
-                        u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
-                    let max = self.layer.max_packet();
-                    // Checked before waiting for (and so buffering) the
-                    // packet.
-                    if length > max {
-                        return Err(LayerError::PacketTooLong { length, max });
-                    }
-                    // `length` is bounded by `max` above; checked anyway,
-                    // for a layer that declares an enormous maximum.
-                    let end = 4usize
-                        .checked_add(length)
-                        .ok_or(LayerError::PacketTooLong { length, max })?;
-                    match rest.get(4..end) {
-                        None => (0, Vec::new()),
-                        Some(packet) => (
-                            end,
-                            self.layer.decode(packet).map_err(LayerError::Mechanism)?,
-                        ),
-                    }
+            match whole_packet(rest, self.layer.max_packet())? {
+                Some((end, packet)) => {
+                    let plain = self.layer.decode(packet).map_err(LayerError::Mechanism)?;
+                    (end, plain)
                 }
+                None => (0, Vec::new()),
             }
         };
         if used == 0 {
@@ -174,6 +156,25 @@ impl LayerCodec {
         }
         Ok(out)
     }
+}
+
+/// The packet at the start of `bytes`, and where it ends, once it is whole;
+/// a length above `max` is refused before the packet is waited for (and so
+/// buffered).
+fn whole_packet(bytes: &[u8], max: usize) -> Result<Option<(usize, &[u8])>, LayerError> {
+    let Some(prefix) = bytes.get(..4) else {
+        return Ok(None);
+    };
+    let length = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+    if length > max {
+        return Err(LayerError::PacketTooLong { length, max });
+    }
+    // `length` is bounded by `max` above; checked anyway, for a layer
+    // that declares an enormous maximum.
+    let end = 4usize
+        .checked_add(length)
+        .ok_or(LayerError::PacketTooLong { length, max })?;
+    Ok(bytes.get(4..end).map(|packet| (end, packet)))
 }
 
 #[cfg(test)]

@@ -161,30 +161,26 @@ impl Wire {
     /// carry the descriptors of a message come outside it, right after
     /// the packet that ends the message.
     fn receive(&mut self, data: &[u8]) -> Result<(), LayerError> {
-        let Some(layer) = self.layer.as_mut() else {
+        let Wire {
+            layer: Some(layer),
+            decoder,
+            ..
+        } = self
+        else {
             self.decoder.push(data);
             self.arrived(data.len());
             return Ok(());
         };
         layer.push(data);
         let mut plain = 0;
-        let result = loop {
-            let clear = self.decoder.descriptor_bytes_due();
-            let Some(layer) = self.layer.as_mut() else {
-                break Ok(());
-            };
-            match layer.next(clear) {
-                Ok(Some(bytes)) => {
-                    self.decoder.push(&bytes);
-                    plain += bytes.len();
-                }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
+        // (On an error the connection ends, its descriptors with it.)
+        while let Some(bytes) = layer.next(decoder.descriptor_bytes_due())? {
+            decoder.push(&bytes);
+            plain += bytes.len();
+        }
         // Descriptors came with the whole read, whatever it held.
         self.arrived(plain);
-        result
+        Ok(())
     }
 
     /// `n` bytes went to the decoder, the last of them with the

@@ -234,20 +234,20 @@ pub(super) async fn run<S: Service>(
             }) => {
                 read_first = matches!(io, Io::Wrote(_));
                 match io {
-                Io::Read(Ok(0)) => {
-                    fds.clear();
-                    state.engine.handle_eof();
-                }
-                Io::Read(Ok(n)) => {
-                    if !fds.is_empty() {
-                        state.engine.handle_fds(std::mem::take(&mut fds));
+                    Io::Read(Ok(0)) => {
+                        fds.clear();
+                        state.engine.handle_eof();
                     }
-                    state.engine.handle_input(&buf[..n], Instant::now());
-                }
-                Io::Read(Err(e)) => state.engine.handle_transport_error(e),
-                Io::Wrote(written) => {
-                    record_write(&mut out, &mut taken_at, &mut state.engine, written);
-                }
+                    Io::Read(Ok(n)) => {
+                        if !fds.is_empty() {
+                            state.engine.handle_fds(std::mem::take(&mut fds));
+                        }
+                        state.engine.handle_input(&buf[..n], Instant::now());
+                    }
+                    Io::Read(Err(e)) => state.engine.handle_transport_error(e),
+                    Io::Wrote(written) => {
+                        record_write(&mut out, &mut taken_at, &mut state.engine, written);
+                    }
                 }
             }
             Some(done) = calls.tasks.join_next_with_id() => {
@@ -267,7 +267,7 @@ pub(super) async fn run<S: Service>(
                 if auth_work.is_some() =>
             {
                 let header = auth_work.take().map(|(h, _)| h).expect("guarded");
-                state.auth_done(&mut auth, &peer, &header, done.map_err(|_| ()));
+                state.auth_done(&mut auth, &peer, &header, done.ok());
                 if auth.is_authenticated() {
                     drop(unauthenticated.take());
                 }
@@ -339,16 +339,16 @@ impl State<'_> {
         }
     }
 
-    /// Answers the call the mechanism worked for (`Err` if the mechanism
+    /// Answers the call the mechanism worked for (`None` if the mechanism
     /// panicked: the exchange fails).
     fn auth_done(
         &mut self,
         auth: &mut ServerAuth,
         peer: &Peer,
         header: &Header,
-        done: Result<AuthWorkDone, ()>,
+        done: Option<AuthWorkDone>,
     ) {
-        let Ok(done) = done else {
+        let Some(done) = done else {
             let e = RemoteError::new(
                 ErrorNumber::ERR_AUTH_FAILED,
                 ErrorDomain::AUTH,
