@@ -436,6 +436,7 @@ impl FrameDecoder {
 
     /// Adds received bytes.
     pub fn push(&mut self, mut data: &[u8]) {
+        self.body_appended();
         while !data.is_empty() && self.error.is_none() {
             if let Some((frame, missing)) = self.awaiting_fds.take() {
                 // Their value does not matter (libvirt sends zeros).
@@ -511,6 +512,77 @@ impl FrameDecoder {
                 }
             }
         }
+    }
+
+    /// The body of the large frame under way, for a transport to read the
+    /// rest of it straight into, saving [`FrameDecoder::push`]'s copy:
+    /// bytes appended within its spare capacity, which never exceeds what
+    /// the body lacks, count once [`FrameDecoder::body_appended`] is
+    /// called. `None` when no large body is under way (the next bytes go
+    /// to `push`).
+    ///
+    /// ```
+    /// use libvirt_proto::frame::FrameDecoder;
+    /// # fn read_more(_: &mut [u8]) -> usize { 0 }
+    /// # fn read_onto(_: &mut Vec<u8>) -> usize { 0 }
+    /// let mut decoder = FrameDecoder::new();
+    /// let mut buf = [0u8; 16 * 1024];
+    /// loop {
+    ///     let n = match decoder.body_space() {
+    ///         Some(body) => {
+    ///             // At most `body.capacity() - body.len()` bytes.
+    ///             let n = read_onto(body);
+    ///             decoder.body_appended();
+    ///             n
+    ///         }
+    ///         None => {
+    ///             let n = read_more(&mut buf);
+    ///             decoder.push(&buf[..n]);
+    ///             n
+    ///         }
+    ///     };
+    ///     # if n == 0 { break; }
+    ///     while let Some(frame) = decoder.next_frame()? {
+    ///         // ...
+    ///         # drop(frame);
+    ///     }
+    /// }
+    /// # Ok::<(), libvirt_proto::frame::FrameError>(())
+    /// ```
+    pub fn body_space(&mut self) -> Option<&mut Vec<u8>> {
+        // A body filled without `body_appended` is settled first.
+        self.body_appended();
+        if self.error.is_some() || self.awaiting_fds.is_some() {
+            return None;
+        }
+        let large = self.large.as_mut()?;
+        let missing = large.body_len - large.body.len();
+        let body = &mut large.body;
+        if body.capacity() == body.len() {
+            // Growing by doubling as in `push`: memory follows what came.
+            body.reserve_exact(missing.min(body.len().max(LARGE_BODY)));
+        }
+        (body.capacity() - body.len() <= missing).then_some(body)
+    }
+
+    /// Bytes were appended to [`FrameDecoder::body_space`]: the frame ends
+    /// if its body is whole (bytes appended past it, beyond the space
+    /// given, count as [`push`](FrameDecoder::push)ed after it).
+    pub fn body_appended(&mut self) {
+        let Some(large) = self.large.as_mut() else {
+            return;
+        };
+        if large.body.len() < large.body_len {
+            return;
+        }
+        let mut l = self.large.take().expect("checked above");
+        let beyond = l.body.split_off(l.body_len);
+        self.finish(Frame {
+            header: l.header,
+            num_fds: l.num_fds,
+            body: l.body,
+        });
+        self.push(&beyond);
     }
 
     fn finish(&mut self, frame: Frame) {
@@ -684,6 +756,68 @@ mod tests {
                 assert!(got == frames, "split at {a} and {b}");
                 assert_eq!(d.buffered(), 0);
             }
+        }
+    }
+
+    #[test]
+    fn bodies_read_in_place_end_where_their_frames_do() {
+        let big = |n: usize, seed: u8| {
+            let body = (0..n).map(|i| (i as u8).wrapping_mul(seed)).collect();
+            Frame::new(header(MessageType::Stream), body)
+        };
+        let mut with_fds = big(LARGE_BODY + 8, 3);
+        with_fds.header.kind = MessageType::ReplyWithFds;
+        with_fds.num_fds = 2;
+        let small = Frame::new(header(MessageType::Call), vec![1, 2, 3, 4]);
+        let frames = [
+            big(262_120, 7),
+            small.clone(),
+            big(3 << 20, 5),
+            with_fds,
+            big(LARGE_BODY, 9),
+            small,
+        ];
+        let stream: Vec<u8> = frames.iter().flat_map(on_wire).collect();
+        // A transport reading at most `read` bytes at a time, into the
+        // body when there is one under way, else through `push`.
+        for read in [1, 29, 4096, 16 << 10, 300_000] {
+            let mut d = FrameDecoder::new();
+            let (mut at, mut got, mut in_place) = (0, Vec::new(), 0);
+            while at < stream.len() {
+                let lacks = d.large.as_ref().map(|l| l.body_len - l.body.len());
+                let n = match d.body_space() {
+                    Some(body) => {
+                        let room = body.capacity() - body.len();
+                        assert!(room > 0 && Some(room) <= lacks, "{room} for {lacks:?}");
+                        // Memory follows what came: past the first
+                        // allocation, at most double.
+                        assert!(body.capacity() <= (2 * body.len()).max(LARGE_INITIAL));
+                        let n = room.min(read).min(stream.len() - at);
+                        let cap = body.capacity();
+                        body.extend_from_slice(&stream[at..at + n]);
+                        assert_eq!(body.capacity(), cap);
+                        d.body_appended();
+                        in_place += n;
+                        n
+                    }
+                    None => {
+                        let n = read.min(stream.len() - at);
+                        d.push(&stream[at..at + n]);
+                        n
+                    }
+                };
+                at += n;
+                while let Some(f) = d.next_frame().unwrap() {
+                    got.push(f);
+                }
+            }
+            assert!(got == frames, "reads of {read}");
+            assert_eq!(d.buffered(), 0);
+            // Most of the large bodies came in place.
+            assert!(
+                in_place > stream.len() / 2,
+                "{in_place} with reads of {read}"
+            );
         }
     }
 

@@ -16,6 +16,8 @@
 //! (on a duplicate of the descriptor, since epoll takes one entry per
 //! descriptor) exists only between a write that found the buffer full and
 //! the write that next gets through.
+//!
+//! The read helpers both roles' byte-stream transports share live here too.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, OwnedFd};
@@ -90,6 +92,41 @@ impl UnixSocket {
         }
     }
 
+    /// Reads into `into`.
+    pub(crate) fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        into: ReadInto<'_>,
+    ) -> Poll<io::Result<usize>> {
+        match into {
+            ReadInto::Buffer(buf, fds) => self.poll_read(cx, buf, fds),
+            ReadInto::Append(buf) => self.poll_read_append(cx, buf),
+        }
+    }
+
+    /// Reads some bytes onto the end of `buf`, no more than its spare
+    /// capacity. Descriptors that come with them are not taken: the
+    /// kernel closes them (callers read so only inside a message, where
+    /// none belong).
+    fn poll_read_append(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut Vec<u8>,
+    ) -> Poll<io::Result<usize>> {
+        use rustix::buffer::spare_capacity;
+        use rustix::net::{recv, RecvFlags};
+        loop {
+            let mut guard = ready!(self.read.poll_read_ready(cx))?;
+            // Unlike `poll_read`, a short read keeps the readiness: one
+            // ended at descriptors closed on the way says nothing of what
+            // follows.
+            match recv(guard.get_inner(), spare_capacity(buf), RecvFlags::empty()) {
+                Err(e) if e == rustix::io::Errno::AGAIN => guard.clear_ready(),
+                r => return Poll::Ready(r.map(|(n, _)| n).map_err(io::Error::from)),
+            }
+        }
+    }
+
     /// Writes some of `bufs`; `fds` go with the first byte.
     pub(crate) fn poll_write(
         &mut self,
@@ -131,6 +168,35 @@ impl UnixSocket {
 
 /// Reads some bytes of any other byte stream (the transports beside the
 /// Unix socket, which bring no descriptors) into `buf`.
+/// Where a read goes.
+pub(crate) enum ReadInto<'a> {
+    /// A buffer, and the descriptors that come with its bytes.
+    Buffer(&'a mut [u8], &'a mut Vec<OwnedFd>),
+    /// The end of a vector, within its spare capacity: the rest of a large
+    /// message's body read in place (an engine's `input_space`), where no
+    /// descriptors belong.
+    Append(&'a mut Vec<u8>),
+}
+
+/// Reads some bytes from `r` onto the end of `buf`, within its spare
+/// capacity, through a zeroed tail: no unsafe code for the byte-stream
+/// transports (TLS, whose own copy costs more than the zeroing).
+pub(crate) fn poll_append_into<R: tokio::io::AsyncRead + ?Sized>(
+    r: std::pin::Pin<&mut R>,
+    cx: &mut Context<'_>,
+    buf: &mut Vec<u8>,
+) -> Poll<io::Result<usize>> {
+    let len = buf.len();
+    buf.resize(buf.capacity(), 0);
+    let r = poll_read_into(r, cx, &mut buf[len..]);
+    let n = match &r {
+        Poll::Ready(Ok(n)) => *n,
+        _ => 0,
+    };
+    buf.truncate(len + n);
+    r
+}
+
 pub(crate) fn poll_read_into<R: tokio::io::AsyncRead + ?Sized>(
     r: std::pin::Pin<&mut R>,
     cx: &mut Context<'_>,

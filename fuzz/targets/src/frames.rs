@@ -15,7 +15,8 @@ fn drain(decoder: &mut FrameDecoder, into: &mut Vec<Frame>) -> Option<FrameError
 }
 
 /// Feeds a byte stream to a [`FrameDecoder`] in the chunks the input's
-/// first bytes choose, and whole. The same frames and the same final
+/// first bytes choose (every other one appended to the body under way,
+/// when there is one, as a transport reading in place does), and whole. The same frames and the same final
 /// error come out both ways; each frame re-encodes to the bytes it came
 /// from; `buffered` counts exactly the bytes not yet returned.
 ///
@@ -46,8 +47,19 @@ pub fn frame_decoder(data: &[u8]) {
             Some(&s) => (usize::from(s) - 127) * 997,
         };
         i += 1;
-        let end = (at + len).min(stream.len());
-        chunked.push(&stream[at..end]);
+        let mut end = (at + len).min(stream.len());
+        // Every other read goes into the body under way, if any, as a
+        // transport reading in place does.
+        match chunked.body_space().filter(|_| i % 2 == 0) {
+            Some(body) => {
+                let room = body.capacity() - body.len();
+                assert!(room > 0, "a body space without room");
+                end = end.min(at + room);
+                body.extend_from_slice(&stream[at..end]);
+                chunked.body_appended();
+            }
+            None => chunked.push(&stream[at..end]),
+        }
         at = end;
         assert!(chunked.buffered() <= at, "buffered more than received");
         if let Some(e) = drain(&mut chunked, &mut got) {

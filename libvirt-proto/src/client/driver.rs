@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::future::poll_fn;
-use std::os::fd::OwnedFd;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -24,9 +23,12 @@ use crate::engine::auth::AuthJobOutput;
 use crate::engine::open::{OpenStatus, Opener};
 use crate::engine::{ClientEngine, EngineError, Event};
 use crate::generated::admin;
+use crate::unix_socket::ReadInto;
 
-/// Bytes read from the transport at once.
-const READ_BUFFER: usize = 256 * 1024;
+/// Bytes read from the transport at once, outside large messages' bodies,
+/// which are read in place ([`ClientEngine::input_space`]): what of such a
+/// body comes with its head is copied, so this stays small.
+const READ_BUFFER: usize = 16 * 1024;
 
 /// Bytes waiting to be written, stream packets aside, above which the
 /// transport is not read (4 MiB: calls and PONGs, never uploads, fill it).
@@ -230,15 +232,23 @@ impl Driver {
             tokio::select! {
                 io = poll_fn(|cx| {
                     let io = Io { reading, report_writes };
-                    io.poll(&mut self.conn, &mut self.outbox, &mut buf, &mut received_fds, cx)
+                    let into = match self.engine.input_space() {
+                        Some(body) => ReadInto::Append(body),
+                        None => ReadInto::Buffer(&mut buf, &mut received_fds),
+                    };
+                    io.poll(&mut self.conn, &mut self.outbox, into, cx)
                 }) => match io {
                     // Packets went out: writers may have more for us.
                     Done::Wrote => self.take_stream_packets(None),
-                    Done::Read { n, wrote } => {
+                    Done::Read { n, wrote, into_body } => {
                         if !received_fds.is_empty() {
                             self.engine.handle_fds(std::mem::take(&mut received_fds));
                         }
-                        self.engine.handle_input(&buf[..n], now());
+                        if into_body {
+                            self.engine.handle_input_appended(n, now());
+                        } else {
+                            self.engine.handle_input(&buf[..n], now());
+                        }
                         if wrote && report_writes {
                             self.take_stream_packets(None);
                         }
@@ -602,9 +612,14 @@ const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
 enum Done {
     /// Some queued bytes went out.
     Wrote,
-    /// `n` bytes came in (and, with `wrote`, some queued bytes went out
-    /// first, which matters as [`Done::Wrote`] does).
-    Read { n: usize, wrote: bool },
+    /// `n` bytes came in, into the engine's body space when `into_body`
+    /// (and, with `wrote`, some queued bytes went out first, which matters
+    /// as [`Done::Wrote`] does).
+    Read {
+        n: usize,
+        wrote: bool,
+        into_body: bool,
+    },
     /// End of file.
     Eof,
     /// Reading or writing failed: the connection ends with this cause.
@@ -626,8 +641,7 @@ impl Io {
         self,
         conn: &mut Conn,
         outbox: &mut Outbox,
-        buf: &mut [u8],
-        fds: &mut Vec<OwnedFd>,
+        into: ReadInto<'_>,
         cx: &mut Context<'_>,
     ) -> Poll<Done> {
         let wrote = match outbox.poll_write(conn, cx) {
@@ -636,7 +650,8 @@ impl Io {
             Poll::Pending => false,
         };
         if self.reading {
-            match conn.poll_read(cx, buf, fds) {
+            let into_body = matches!(into, ReadInto::Append(_));
+            match conn.poll_read(cx, into) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Done::Eof),
                 // TLS without its close_notify: the peer's end all the same
                 // (a daemon that exits or dies never sends one).
@@ -644,7 +659,13 @@ impl Io {
                     return Poll::Ready(Done::Eof)
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Done::Failed(e)),
-                Poll::Ready(Ok(n)) => return Poll::Ready(Done::Read { n, wrote }),
+                Poll::Ready(Ok(n)) => {
+                    return Poll::Ready(Done::Read {
+                        n,
+                        wrote,
+                        into_body,
+                    })
+                }
                 Poll::Pending => {}
             }
         }

@@ -35,7 +35,7 @@ use tokio::process::Child;
 use super::ClientError;
 use crate::client_config::RemoteDefaults;
 use crate::socket::{admin_socket, unix_socket, Environment, SocketError};
-use crate::unix_socket::{poll_read_into, UnixSocket};
+use crate::unix_socket::{poll_append_into, poll_read_into, ReadInto, UnixSocket};
 use crate::uri::{ConnectUri, Mode, Proxy, Transport, UriError};
 
 /// libvirt's plain TCP port.
@@ -307,22 +307,24 @@ pub(crate) fn ssh_command(
 }
 
 impl Conn {
-    /// Reads some bytes, and descriptors that came with them.
+    /// Reads some bytes into `into` (with the descriptors that came with
+    /// them, into a buffer over a Unix socket).
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
-        fds: &mut Vec<OwnedFd>,
+        into: ReadInto<'_>,
     ) -> Poll<io::Result<usize>> {
-        match self {
-            Conn::Unix(s) => s.poll_read(cx, buf, fds),
-            Conn::Stream(s) => poll_read_into(Pin::new(s), cx, buf),
-            Conn::Command { socket, .. } => {
+        match (self, into) {
+            (Conn::Unix(s), into) => s.poll_read_into(cx, into),
+            (Conn::Stream(s), ReadInto::Buffer(buf, _)) => poll_read_into(Pin::new(s), cx, buf),
+            (Conn::Stream(s), ReadInto::Append(buf)) => poll_append_into(Pin::new(s), cx, buf),
+            (Conn::Command { socket, .. }, ReadInto::Buffer(buf, _)) => {
                 // Nothing passes descriptors through a child; any that
                 // came are closed here.
                 let mut none = Vec::new();
                 socket.poll_read(cx, buf, &mut none)
             }
+            (Conn::Command { socket, .. }, into) => socket.poll_read_into(cx, into),
         }
     }
 
@@ -400,9 +402,11 @@ mod tests {
                 let mut conn = spawn(cmd).unwrap();
                 let mut buf = [0u8; 16];
                 let mut fds = Vec::new();
-                let n = std::future::poll_fn(|cx| conn.poll_read(cx, &mut buf, &mut fds))
-                    .await
-                    .unwrap();
+                let n = std::future::poll_fn(|cx| {
+                    conn.poll_read(cx, ReadInto::Buffer(&mut buf, &mut fds))
+                })
+                .await
+                .unwrap();
                 assert_eq!(n, 0, "the child closed its end");
                 let wrote =
                     std::future::poll_fn(|cx| conn.poll_write(cx, &[IoSlice::new(b"call")], &[]))
@@ -438,9 +442,10 @@ mod tests {
         let mut buf = [0u8; 4096];
         let mut fds = Vec::new();
         loop {
-            let n = std::future::poll_fn(|cx| conn.poll_read(cx, &mut buf, &mut fds))
-                .await
-                .unwrap();
+            let n =
+                std::future::poll_fn(|cx| conn.poll_read(cx, ReadInto::Buffer(&mut buf, &mut fds)))
+                    .await
+                    .unwrap();
             if n == 0 {
                 break;
             }

@@ -280,6 +280,25 @@ impl ServerEngine {
         self.wire_input(data, now);
     }
 
+    /// Where the transport may read its next bytes without a copy: the
+    /// rest of a large message's body, stream data mostly, while bytes
+    /// come in clear. Bytes appended within the vector's spare capacity
+    /// (never more than the body lacks, so no descriptor-carrying byte
+    /// can be among them) are then handed over with
+    /// [`ServerEngine::handle_input_appended`]; `None` when the next
+    /// bytes go through [`ServerEngine::handle_input`]. The async
+    /// server reads stream data this way; see
+    /// [`FrameDecoder::body_space`](crate::frame::FrameDecoder::body_space)
+    /// for the loop.
+    pub fn input_space(&mut self) -> Option<&mut Vec<u8>> {
+        self.wire.input_space()
+    }
+
+    /// `n` bytes were appended to [`ServerEngine::input_space`].
+    pub fn handle_input_appended(&mut self, n: usize, now: Instant) {
+        self.wire_input_appended(n, now);
+    }
+
     /// The transport reached end of file.
     pub fn handle_eof(&mut self) {
         self.close_with(CloseReason::PeerClosed);

@@ -183,6 +183,16 @@ impl Wire {
         Ok(())
     }
 
+    /// Where the transport may read the next bytes without a copy: the
+    /// rest of a large message's body (see [`FrameDecoder::body_space`]),
+    /// while bytes come in clear and parsing goes on.
+    pub(crate) fn input_space(&mut self) -> Option<&mut Vec<u8>> {
+        if self.layer.is_some() || self.closed.is_some() || self.auth_hold {
+            return None;
+        }
+        self.decoder.body_space()
+    }
+
     /// `n` bytes went to the decoder, the last of them with the
     /// descriptors received since the last bytes.
     fn arrived(&mut self, n: usize) {
@@ -445,6 +455,15 @@ pub(crate) trait Role {
             return self.close_with(layer_failed(e));
         }
         self.wire().last_input = now;
+        self.wire_parse();
+    }
+
+    /// `n` bytes were appended to [`Wire::input_space`].
+    fn wire_input_appended(&mut self, n: usize, now: Instant) {
+        let wire = self.wire();
+        wire.decoder.body_appended();
+        wire.arrived(n);
+        wire.last_input = now;
         self.wire_parse();
     }
 

@@ -29,9 +29,14 @@ use crate::frame::Header;
 use crate::generated::admin;
 use crate::generated::remote::{self, program};
 use crate::generated::virnet::MessageType;
+use crate::unix_socket::ReadInto;
 
-/// How much one read takes.
-const READ_CHUNK: usize = 64 << 10;
+/// How much one read takes, outside large messages' bodies, which are read
+/// in place ([`ServerEngine::input_space`]): what of such a body comes with
+/// its head is copied, so this stays small.
+///
+/// [`ServerEngine::input_space`]: crate::engine::ServerEngine::input_space
+const READ_CHUNK: usize = 16 << 10;
 
 /// How long the end of a connection may take to write: the answer to
 /// `CONNECT_CLOSE` and what was queued before it, then the shutdown.
@@ -230,21 +235,29 @@ pub(super) async fn run<S: Service>(
             .map(tokio::time::Instant::from_std);
         tokio::select! {
             io = std::future::poll_fn(|cx| {
-                transport.poll_io(cx, out.as_ref(), reading, read_first, &mut buf, &mut fds)
+                let into = match state.engine.input_space() {
+                    Some(body) => ReadInto::Append(body),
+                    None => ReadInto::Buffer(&mut buf, &mut fds),
+                };
+                transport.poll_io(cx, out.as_ref(), reading, read_first, into)
             }) => {
                 read_first = matches!(io, Io::Wrote(_));
                 match io {
-                    Io::Read(Ok(0)) => {
+                    Io::Read(Ok(0), _) => {
                         fds.clear();
                         state.engine.handle_eof();
                     }
-                    Io::Read(Ok(n)) => {
+                    Io::Read(Ok(n), into_body) => {
                         if !fds.is_empty() {
                             state.engine.handle_fds(std::mem::take(&mut fds));
                         }
-                        state.engine.handle_input(&buf[..n], Instant::now());
+                        if into_body {
+                            state.engine.handle_input_appended(n, Instant::now());
+                        } else {
+                            state.engine.handle_input(&buf[..n], Instant::now());
+                        }
                     }
-                    Io::Read(Err(e)) => state.engine.handle_transport_error(e),
+                    Io::Read(Err(e), _) => state.engine.handle_transport_error(e),
                     Io::Wrote(written) => {
                         record_write(&mut out, &mut taken_at, &mut state.engine, written);
                     }

@@ -5,14 +5,13 @@
 //! without splitting the transport.
 
 use std::io::{self, IoSlice};
-use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::engine::Transmit;
-use crate::unix_socket::{poll_read_into, UnixSocket};
+use crate::unix_socket::{poll_append_into, poll_read_into, ReadInto, UnixSocket};
 
 /// A byte stream of any kind.
 pub(super) trait ByteIo: AsyncRead + AsyncWrite + Send {}
@@ -51,8 +50,9 @@ impl Outgoing {
 
 /// What a poll of the transport brought.
 pub(super) enum Io {
-    /// Bytes read (0: end of file), descriptors with them.
-    Read(io::Result<usize>),
+    /// Bytes read (0: end of file), descriptors with them; into the
+    /// engine's body space when `true` (see [`ReadInto::Append`]).
+    Read(io::Result<usize>, bool),
     /// Bytes of the outgoing message written.
     Wrote(io::Result<usize>),
 }
@@ -76,21 +76,24 @@ impl Transport {
         matches!(self, Transport::Unix(_))
     }
 
-    /// Writes some of `out`, if any (else finishes a flush), and reads if
-    /// `reading`: the first of the two to get somewhere, trying the read
-    /// first if `read_first`. Received descriptors are added to `fds`.
+    /// Writes some of `out`, if any (else finishes a flush), and reads
+    /// into `into` if `reading`: the first of the two to get somewhere,
+    /// trying the read first if `read_first`.
     pub(super) fn poll_io(
         &mut self,
         cx: &mut Context<'_>,
         out: Option<&Outgoing>,
         reading: bool,
         read_first: bool,
-        buf: &mut [u8],
-        fds: &mut Vec<OwnedFd>,
+        into: ReadInto<'_>,
     ) -> Poll<Io> {
-        if reading && read_first {
-            if let Poll::Ready(r) = self.poll_read(cx, buf, fds) {
-                return Poll::Ready(Io::Read(r));
+        let into_body = matches!(into, ReadInto::Append(_));
+        let mut into = reading.then_some(into);
+        if read_first {
+            if let Some(into) = into.take() {
+                if let Poll::Ready(r) = self.poll_read(cx, into) {
+                    return Poll::Ready(Io::Read(r, into_body));
+                }
             }
         }
         match out {
@@ -105,9 +108,9 @@ impl Transport {
                 }
             }
         }
-        if reading && !read_first {
-            if let Poll::Ready(r) = self.poll_read(cx, buf, fds) {
-                return Poll::Ready(Io::Read(r));
+        if let Some(into) = into {
+            if let Poll::Ready(r) = self.poll_read(cx, into) {
+                return Poll::Ready(Io::Read(r, into_body));
             }
         }
         Poll::Pending
@@ -185,15 +188,15 @@ impl Transport {
         }
     }
 
-    fn poll_read(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-        fds: &mut Vec<OwnedFd>,
-    ) -> Poll<io::Result<usize>> {
-        match self {
-            Transport::Unix(s) => s.poll_read(cx, buf, fds),
-            Transport::Bytes { io, .. } => poll_read_into(io.as_mut(), cx, buf),
+    fn poll_read(&mut self, cx: &mut Context<'_>, into: ReadInto<'_>) -> Poll<io::Result<usize>> {
+        match (self, into) {
+            (Transport::Unix(s), into) => s.poll_read_into(cx, into),
+            (Transport::Bytes { io, .. }, ReadInto::Buffer(buf, _)) => {
+                poll_read_into(io.as_mut(), cx, buf)
+            }
+            (Transport::Bytes { io, .. }, ReadInto::Append(buf)) => {
+                poll_append_into(io.as_mut(), cx, buf)
+            }
         }
     }
 }
@@ -215,14 +218,26 @@ mod tests {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         for read_first in [true, false, true] {
             theirs.write_all(b"call").await.unwrap();
-            let io = t.poll_io(&mut cx, Some(&out), true, read_first, &mut buf, &mut fds);
+            let io = t.poll_io(
+                &mut cx,
+                Some(&out),
+                true,
+                read_first,
+                ReadInto::Buffer(&mut buf, &mut fds),
+            );
             match io {
-                Poll::Ready(Io::Read(Ok(4))) => assert!(read_first),
+                Poll::Ready(Io::Read(Ok(4), false)) => assert!(read_first),
                 Poll::Ready(Io::Wrote(Ok(5))) => {
                     assert!(!read_first);
                     // What was not read is read next.
-                    let io = t.poll_io(&mut cx, None, true, false, &mut buf, &mut fds);
-                    assert!(matches!(io, Poll::Ready(Io::Read(Ok(4)))));
+                    let io = t.poll_io(
+                        &mut cx,
+                        None,
+                        true,
+                        false,
+                        ReadInto::Buffer(&mut buf, &mut fds),
+                    );
+                    assert!(matches!(io, Poll::Ready(Io::Read(Ok(4), false))));
                 }
                 _ => panic!("neither went"),
             }
