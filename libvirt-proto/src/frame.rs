@@ -722,16 +722,24 @@ mod tests {
         assert_eq!(n, 3);
     }
 
+    /// A stream packet of `n` bytes of a pattern `seed` picks.
+    fn big(n: usize, seed: u8) -> Frame {
+        let body = (0..n).map(|i| (i as u8).wrapping_mul(seed)).collect();
+        Frame::new(header(MessageType::Stream), body)
+    }
+
+    /// A large reply with `num_fds` descriptors.
+    fn large_with_fds(num_fds: u32) -> Frame {
+        let mut f = big(LARGE_BODY + 8, 3);
+        f.header.kind = MessageType::ReplyWithFds;
+        f.num_fds = num_fds;
+        f
+    }
+
     #[test]
     fn large_frames_fill_in_place_at_any_split() {
         let small = Frame::new(header(MessageType::Call), vec![1, 2, 3, 4]);
-        let big = |n: usize, seed: u8| {
-            let body = (0..n).map(|i| (i as u8).wrapping_mul(seed)).collect();
-            Frame::new(header(MessageType::Stream), body)
-        };
-        let mut with_fds = big(LARGE_BODY + 8, 3);
-        with_fds.header.kind = MessageType::ReplyWithFds;
-        with_fds.num_fds = 1;
+        let with_fds = large_with_fds(1);
         let frames = [
             small.clone(),
             big(100_000, 7),
@@ -761,13 +769,7 @@ mod tests {
 
     #[test]
     fn bodies_read_in_place_end_where_their_frames_do() {
-        let big = |n: usize, seed: u8| {
-            let body = (0..n).map(|i| (i as u8).wrapping_mul(seed)).collect();
-            Frame::new(header(MessageType::Stream), body)
-        };
-        let mut with_fds = big(LARGE_BODY + 8, 3);
-        with_fds.header.kind = MessageType::ReplyWithFds;
-        with_fds.num_fds = 2;
+        let with_fds = large_with_fds(2);
         let small = Frame::new(header(MessageType::Call), vec![1, 2, 3, 4]);
         let frames = [
             big(262_120, 7),
