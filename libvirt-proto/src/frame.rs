@@ -454,14 +454,7 @@ impl FrameDecoder {
                 let n = (large.body_len - large.body.len()).min(data.len());
                 large.body.extend_from_slice(&data[..n]);
                 data = &data[n..];
-                if large.body.len() == large.body_len {
-                    let l = self.large.take().expect("just filled");
-                    self.finish(Frame {
-                        header: l.header,
-                        num_fds: l.num_fds,
-                        body: l.body,
-                    });
-                }
+                self.body_appended();
                 continue;
             }
             let from_partial = !self.partial.is_empty();
@@ -569,20 +562,18 @@ impl FrameDecoder {
     /// if its body is whole (bytes appended past it, beyond the space
     /// given, count as [`push`](FrameDecoder::push)ed after it).
     pub fn body_appended(&mut self) {
-        let Some(large) = self.large.as_mut() else {
+        let Some(mut l) = self.large.take_if(|l| l.body.len() >= l.body_len) else {
             return;
         };
-        if large.body.len() < large.body_len {
-            return;
-        }
-        let mut l = self.large.take().expect("checked above");
         let beyond = l.body.split_off(l.body_len);
         self.finish(Frame {
             header: l.header,
             num_fds: l.num_fds,
             body: l.body,
         });
-        self.push(&beyond);
+        if !beyond.is_empty() {
+            self.push(&beyond);
+        }
     }
 
     fn finish(&mut self, frame: Frame) {

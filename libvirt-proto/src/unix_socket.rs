@@ -168,6 +168,11 @@ impl UnixSocket {
 
 /// Reads some bytes of any other byte stream (the transports beside the
 /// Unix socket, which bring no descriptors) into `buf`.
+/// Bytes read at once outside large messages' bodies, which are read in
+/// place (the engines' `input_space`): what of such a body comes with its
+/// head is copied, so this stays small.
+pub(crate) const READ_BUFFER: usize = 16 << 10;
+
 /// Where a read goes.
 pub(crate) enum ReadInto<'a> {
     /// A buffer, and the descriptors that come with its bytes.
@@ -176,6 +181,20 @@ pub(crate) enum ReadInto<'a> {
     /// message's body read in place (an engine's `input_space`), where no
     /// descriptors belong.
     Append(&'a mut Vec<u8>),
+}
+
+impl<'a> ReadInto<'a> {
+    /// Into an engine's body space when it has one, else into `buf`.
+    pub(crate) fn new(
+        space: Option<&'a mut Vec<u8>>,
+        buf: &'a mut [u8],
+        fds: &'a mut Vec<OwnedFd>,
+    ) -> Self {
+        match space {
+            Some(body) => ReadInto::Append(body),
+            None => ReadInto::Buffer(buf, fds),
+        }
+    }
 }
 
 /// Reads some bytes from `r` onto the end of `buf`, within its spare

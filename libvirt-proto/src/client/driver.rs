@@ -23,12 +23,7 @@ use crate::engine::auth::AuthJobOutput;
 use crate::engine::open::{OpenStatus, Opener};
 use crate::engine::{ClientEngine, EngineError, Event};
 use crate::generated::admin;
-use crate::unix_socket::ReadInto;
-
-/// Bytes read from the transport at once, outside large messages' bodies,
-/// which are read in place ([`ClientEngine::input_space`]): what of such a
-/// body comes with its head is copied, so this stays small.
-const READ_BUFFER: usize = 16 * 1024;
+use crate::unix_socket::{ReadInto, READ_BUFFER};
 
 /// Bytes waiting to be written, stream packets aside, above which the
 /// transport is not read (4 MiB: calls and PONGs, never uploads, fill it).
@@ -232,10 +227,7 @@ impl Driver {
             tokio::select! {
                 io = poll_fn(|cx| {
                     let io = Io { reading, report_writes };
-                    let into = match self.engine.input_space() {
-                        Some(body) => ReadInto::Append(body),
-                        None => ReadInto::Buffer(&mut buf, &mut received_fds),
-                    };
+                    let into = ReadInto::new(self.engine.input_space(), &mut buf, &mut received_fds);
                     io.poll(&mut self.conn, &mut self.outbox, into, cx)
                 }) => match io {
                     // Packets went out: writers may have more for us.

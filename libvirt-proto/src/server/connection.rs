@@ -29,14 +29,7 @@ use crate::frame::Header;
 use crate::generated::admin;
 use crate::generated::remote::{self, program};
 use crate::generated::virnet::MessageType;
-use crate::unix_socket::ReadInto;
-
-/// How much one read takes, outside large messages' bodies, which are read
-/// in place ([`ServerEngine::input_space`]): what of such a body comes with
-/// its head is copied, so this stays small.
-///
-/// [`ServerEngine::input_space`]: crate::engine::ServerEngine::input_space
-const READ_CHUNK: usize = 16 << 10;
+use crate::unix_socket::{ReadInto, READ_BUFFER};
 
 /// How long the end of a connection may take to write: the answer to
 /// `CONNECT_CLOSE` and what was queued before it, then the shutdown.
@@ -115,7 +108,7 @@ pub(super) async fn run<S: Service>(
     if auth.is_authenticated() {
         drop(unauthenticated.take());
     }
-    let mut buf = vec![0u8; READ_CHUNK];
+    let mut buf = vec![0u8; READ_BUFFER];
     // Descriptors read, for the engine.
     let mut fds = Vec::new();
     // The message being written.
@@ -235,10 +228,7 @@ pub(super) async fn run<S: Service>(
             .map(tokio::time::Instant::from_std);
         tokio::select! {
             io = std::future::poll_fn(|cx| {
-                let into = match state.engine.input_space() {
-                    Some(body) => ReadInto::Append(body),
-                    None => ReadInto::Buffer(&mut buf, &mut fds),
-                };
+                let into = ReadInto::new(state.engine.input_space(), &mut buf, &mut fds);
                 transport.poll_io(cx, out.as_ref(), reading, read_first, into)
             }) => {
                 read_first = matches!(io, Io::Wrote(_));
