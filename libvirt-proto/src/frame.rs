@@ -30,6 +30,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use xdrgen::rt::{self, Encode};
 
@@ -331,14 +332,103 @@ pub struct FrameDecoder {
     awaiting_fds: Option<(Frame, usize)>,
     /// The framing error that ends the stream, after the frames before it.
     error: Option<FrameError>,
+    /// Where large bodies come from.
+    pool: BodyPool,
 }
 
 /// A frame at least this large (body) is received in place.
 const LARGE_BODY: usize = 16 * 1024;
 
+const _: () = assert!(BodyPool::MAX_CAPACITY >= virnet::MESSAGE_LEGACY_PAYLOAD_MAX as usize);
+
 /// A large frame's body grows with what arrives from this capacity: a
 /// length alone commits no more memory than this.
 const LARGE_INITIAL: usize = 1 << 20;
+
+/// Spare buffers for the bodies of large frames, shared by a
+/// [`FrameDecoder`] and whatever consumes its frames' bodies.
+///
+/// A body given back once its bytes are used receives a later large
+/// frame of its size, so a steady flow of them (stream data, whose
+/// packets but the last are all of one size) cycles through a few
+/// buffers instead of asking the allocator, and through it the kernel,
+/// for fresh memory every time: a freshly mapped 256 KiB buffer costs 64
+/// page faults, each zeroing its page, and unmapping it again costs
+/// every other thread of the process a TLB flush. Only a buffer of the
+/// body's exact size is taken, since a body is read in place up to its
+/// buffer's capacity (see [`FrameDecoder::body_space`]).
+///
+/// Clones share the buffers. At most [`BodyPool::BUFFERS`] wait, the
+/// most recently given back, each holding at most
+/// [`BodyPool::MAX_CAPACITY`] bytes (1 MiB in all); a body larger or
+/// smaller than that is freed.
+///
+/// ```
+/// use libvirt_proto::frame::{FrameDecoder, Frame};
+/// # use libvirt_proto::frame::Header;
+/// # use libvirt_proto::virnet::{MessageStatus, MessageType};
+/// # let header = Header { program: 0x2000_8086, version: 1, procedure: 209,
+/// #     kind: MessageType::Stream, serial: 7, status: MessageStatus::Continue };
+/// let mut decoder = FrameDecoder::new();
+/// let packet = Frame::new(header, vec![7; 200_000]).encode();
+/// for _ in 0..3 {
+///     decoder.push(&packet[..1000]);
+///     decoder.push(&packet[1000..]);
+///     let frame = decoder.next_frame()?.expect("whole");
+///     // ... the data is used ...
+///     decoder.body_pool().give_back(frame.body);
+/// }
+/// assert_eq!(decoder.body_pool().spare(), 1);
+/// # Ok::<(), libvirt_proto::frame::FrameError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct BodyPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl BodyPool {
+    /// The most buffers kept.
+    pub const BUFFERS: usize = 4;
+    /// The largest buffer kept: a stream data message's body
+    /// ([`virnet::MESSAGE_LEGACY_PAYLOAD_MAX`] bytes) fits.
+    pub const MAX_CAPACITY: usize = 256 * 1024;
+
+    /// An empty pool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps `body` for a later large frame of its capacity, in place of
+    /// the buffer given back longest ago if the pool is full.
+    pub fn give_back(&self, mut body: Vec<u8>) {
+        if !(LARGE_BODY..=Self::MAX_CAPACITY).contains(&body.capacity()) {
+            return;
+        }
+        body.clear();
+        let mut spare = self.lock();
+        let oldest = (spare.len() == Self::BUFFERS).then(|| spare.remove(0));
+        spare.push(body);
+        drop(spare);
+        drop(oldest);
+    }
+
+    /// How many buffers wait to be used.
+    pub fn spare(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// An empty buffer of exactly `capacity` bytes.
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let mut spare = self.lock();
+        let found = spare.iter().rposition(|b| b.capacity() == capacity);
+        let reused = found.map(|i| spare.remove(i));
+        drop(spare);
+        reused.unwrap_or_else(|| Vec::with_capacity(capacity))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        // A panic elsewhere leaves nothing half-done in a list of buffers.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 #[derive(Debug)]
 struct LargeFrame {
@@ -362,7 +452,7 @@ enum Scan {
 
 /// Looks at the bytes starting a frame, checking the length before
 /// anything is buffered.
-fn scan(bytes: &[u8]) -> Result<Scan, FrameError> {
+fn scan(bytes: &[u8], pool: &BodyPool) -> Result<Scan, FrameError> {
     if bytes.len() < LEN_PREFIX {
         return Ok(Scan::NeedMore);
     }
@@ -385,7 +475,7 @@ fn scan(bytes: &[u8]) -> Result<Scan, FrameError> {
     if body_len < LARGE_BODY {
         return Ok(Scan::NeedMore);
     }
-    let mut body = Vec::with_capacity(body_len.min(LARGE_INITIAL));
+    let mut body = pool.take(body_len.min(LARGE_INITIAL));
     body.extend_from_slice(&bytes[head_len..]);
     Ok(Scan::Head(LargeFrame {
         header,
@@ -419,12 +509,20 @@ fn parse_head(bytes: &[u8], len: usize) -> Result<(Header, u32, usize), FrameErr
 }
 
 /// The frame that is all of `bytes`.
-fn whole_frame(bytes: &[u8]) -> Result<Frame, FrameError> {
+fn whole_frame(bytes: &[u8], pool: &BodyPool) -> Result<Frame, FrameError> {
     let (header, num_fds, head_len) = parse_head(bytes, bytes.len())?;
+    let data = &bytes[head_len..];
+    let body = if data.len() >= LARGE_BODY {
+        let mut body = pool.take(data.len());
+        body.extend_from_slice(data);
+        body
+    } else {
+        data.to_vec()
+    };
     Ok(Frame {
         header,
         num_fds,
-        body: bytes[head_len..].to_vec(),
+        body,
     })
 }
 
@@ -480,8 +578,10 @@ impl FrameDecoder {
             } else {
                 data
             };
-            let scanned = scan(bytes).and_then(|s| match s {
-                Scan::Whole(len) => whole_frame(&bytes[..len]).map(|f| (Some(f), len, None)),
+            let scanned = scan(bytes, &self.pool).and_then(|s| match s {
+                Scan::Whole(len) => {
+                    whole_frame(&bytes[..len], &self.pool).map(|f| (Some(f), len, None))
+                }
                 Scan::Head(l) => Ok((None, bytes.len(), Some(l))),
                 Scan::NeedMore => Ok((None, 0, None)),
             });
@@ -600,6 +700,13 @@ impl FrameDecoder {
     /// bytes on as they are before it decodes the next packet.
     pub fn descriptor_bytes_due(&self) -> usize {
         self.awaiting_fds.as_ref().map_or(0, |(_, n)| *n)
+    }
+
+    /// The buffers large bodies are taken from: give a body back to it
+    /// once its bytes are used (a clone of the pool can go wherever the
+    /// frames go).
+    pub fn body_pool(&self) -> &BodyPool {
+        &self.pool
     }
 
     /// Bytes received but not yet returned as frames.
@@ -812,6 +919,69 @@ mod tests {
                 "{in_place} with reads of {read}"
             );
         }
+    }
+
+    /// Receives `frame` as a transport reading in place would: its first
+    /// bytes pushed, the rest appended to the body's space.
+    fn receive_in_place(d: &mut FrameDecoder, frame: &Frame) -> Frame {
+        let wire = on_wire(frame);
+        d.push(&wire[..100]);
+        let body = d.body_space().expect("a large body under way");
+        assert_eq!(body.capacity() - body.len(), wire.len() - 100);
+        body.extend_from_slice(&wire[100..]);
+        d.body_appended();
+        d.next_frame().unwrap().expect("whole")
+    }
+
+    #[test]
+    fn bodies_given_back_receive_later_frames_of_their_size() {
+        let mut d = FrameDecoder::new();
+        let pool = d.body_pool().clone();
+        let packets: Vec<Frame> = (1..=5).map(|seed| big(262_120, seed)).collect();
+        let first = receive_in_place(&mut d, &packets[0]);
+        let buffer = first.body.as_ptr();
+        assert!(first == packets[0]);
+        pool.give_back(first.body);
+        for p in &packets[1..] {
+            // The same buffer each time, holding only the new packet.
+            let got = receive_in_place(&mut d, p);
+            assert_eq!(got.body.as_ptr(), buffer);
+            assert!(got == *p);
+            pool.give_back(got.body);
+        }
+        // A body of another size gets a buffer of its own, read in place
+        // all the same; a whole frame pushed at once takes a spare too.
+        let other = receive_in_place(&mut d, &big(100_000, 9));
+        assert_ne!(other.body.as_ptr(), buffer);
+        assert_eq!(pool.spare(), 1);
+        d.push(&on_wire(&packets[4]));
+        let whole = d.next_frame().unwrap().unwrap();
+        assert_eq!(whole.body.as_ptr(), buffer);
+        assert!(whole == packets[4]);
+        assert_eq!(pool.spare(), 0);
+    }
+
+    #[test]
+    fn the_pool_keeps_the_last_few_buffers_of_a_packets_size() {
+        let pool = BodyPool::new();
+        pool.give_back(Vec::with_capacity(LARGE_BODY - 1));
+        pool.give_back(Vec::with_capacity(BodyPool::MAX_CAPACITY + 1));
+        assert_eq!(pool.spare(), 0, "too small or too large to keep");
+        let buffers: Vec<Vec<u8>> = (0..BodyPool::BUFFERS + 2)
+            .map(|i| Vec::with_capacity(LARGE_BODY + i))
+            .collect();
+        let kept: Vec<*const u8> = buffers[2..].iter().map(|b| b.as_ptr()).collect();
+        for b in buffers {
+            pool.give_back(b);
+        }
+        assert_eq!(pool.spare(), BodyPool::BUFFERS);
+        // The oldest went; the others are taken by size, emptied.
+        for (i, ptr) in kept.iter().enumerate() {
+            let b = pool.take(LARGE_BODY + 2 + i);
+            assert_eq!((b.as_ptr(), b.len()), (*ptr, 0));
+        }
+        assert_eq!(pool.take(LARGE_BODY).capacity(), LARGE_BODY);
+        assert_eq!(pool.spare(), 0);
     }
 
     #[test]

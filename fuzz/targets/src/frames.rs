@@ -16,8 +16,9 @@ fn drain(decoder: &mut FrameDecoder, into: &mut Vec<Frame>) -> Option<FrameError
 
 /// Feeds a byte stream to a [`FrameDecoder`] in the chunks the input's
 /// first bytes choose (every other one appended to the body under way,
-/// when there is one, as a transport reading in place does), and whole. The same frames and the same final
-/// error come out both ways; each frame re-encodes to the bytes it came
+/// when there is one, as a transport reading in place does; bodies given
+/// back to its pool for reuse), and whole. The same frames and the same
+/// final error come out both ways; each frame re-encodes to the bytes it came
 /// from; `buffered` counts exactly the bytes not yet returned.
 ///
 /// Input: `n` (low 3 bits: how many chunk sizes follow), `n` chunk-size
@@ -62,7 +63,14 @@ pub fn frame_decoder(data: &[u8]) {
         }
         at = end;
         assert!(chunked.buffered() <= at, "buffered more than received");
-        if let Some(e) = drain(&mut chunked, &mut got) {
+        let before = got.len();
+        let error = drain(&mut chunked, &mut got);
+        // Bodies go back for later frames to reuse, as a stream's reader
+        // gives them back: a reused buffer must hold only its new frame.
+        for f in &got[before..] {
+            chunked.body_pool().give_back(f.body.clone());
+        }
+        if let Some(e) = error {
             chunked_error = Some(e);
             break;
         }

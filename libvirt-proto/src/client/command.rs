@@ -17,7 +17,7 @@ use xdrgen::rt::StreamDirection;
 use super::event_family::EventFamily;
 use super::ClientError;
 use crate::dispatch::Message;
-use crate::frame::FrameBuf;
+use crate::frame::{BodyPool, FrameBuf};
 
 /// Sends commands to the driver.
 pub(crate) type Commands = mpsc::UnboundedSender<Command>;
@@ -149,6 +149,8 @@ struct StreamShared {
     failed: AtomicBool,
     failure: Mutex<Option<ClientError>>,
     send: Mutex<SendState>,
+    /// The connection's buffers for received data, given back once read.
+    pool: BodyPool,
 }
 
 /// The writing side: data gathered into the next packet, and the packets
@@ -174,8 +176,13 @@ impl SendState {
 }
 
 /// A stream's traffic channel with a receive buffer of `limit` bytes;
-/// `drained` is the connection's (see [`StreamInbox::is_full`]).
-pub(crate) fn stream_channel(limit: usize, drained: Arc<Notify>) -> (StreamInbox, StreamLink) {
+/// `drained` is the connection's (see [`StreamInbox::is_full`]), and so is
+/// `pool`, where the data's buffers go back once read.
+pub(crate) fn stream_channel(
+    limit: usize,
+    drained: Arc<Notify>,
+    pool: BodyPool,
+) -> (StreamInbox, StreamLink) {
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(StreamShared {
         queued: AtomicUsize::new(0),
@@ -184,6 +191,7 @@ pub(crate) fn stream_channel(limit: usize, drained: Arc<Notify>) -> (StreamInbox
         failed: AtomicBool::new(false),
         failure: Mutex::new(None),
         send: Mutex::new(SendState::default()),
+        pool,
     });
     (
         StreamInbox {
@@ -294,6 +302,12 @@ impl StreamLink {
         Poll::Ready(msg)
     }
 
+    /// Where received data's buffers go once read, for the connection to
+    /// receive more data into.
+    pub(crate) fn pool(&self) -> &BodyPool {
+        &self.shared.pool
+    }
+
     /// Why the stream failed, if it has (the daemon's error or the end of
     /// the connection), without taking any message.
     pub(crate) fn failure(&self) -> Option<ClientError> {
@@ -387,7 +401,7 @@ mod tests {
 
     #[test]
     fn packets_are_full_under_load_and_immediate_when_idle() {
-        let (inbox, link) = stream_channel(1024, Default::default());
+        let (inbox, link) = stream_channel(1024, Default::default(), Default::default());
         // Idle: the first bytes are due at once, and the driver is kicked.
         assert_eq!(gather(&link, b"abc", 8), Poll::Ready((3, true)));
         let (p1, t1) = inbox.take_packet(8, 2).unwrap();
@@ -414,7 +428,7 @@ mod tests {
     #[test]
     fn the_reader_buffer_fills_and_drains_with_a_notification() {
         let drained = Arc::new(Notify::new());
-        let (inbox, mut link) = stream_channel(200, drained.clone());
+        let (inbox, mut link) = stream_channel(200, drained.clone(), Default::default());
         assert!(inbox.send(StreamMsg::Data(vec![0; 150])));
         assert!(!inbox.is_full());
         assert!(inbox.send(StreamMsg::Hole(5)));
@@ -433,7 +447,7 @@ mod tests {
 
     #[test]
     fn a_writer_waiting_on_a_full_packet_sees_a_failure() {
-        let (inbox, link) = stream_channel(1024, Default::default());
+        let (inbox, link) = stream_channel(1024, Default::default(), Default::default());
         assert_eq!(gather(&link, b"abcd", 4), Poll::Ready((4, true)));
         assert!(gather(&link, b"e", 4).is_pending());
         // Failed while the packet is full and never taken: the writer is
@@ -446,7 +460,7 @@ mod tests {
 
     #[test]
     fn a_failure_reaches_a_writer_without_taking_messages() {
-        let (inbox, mut link) = stream_channel(1024, Default::default());
+        let (inbox, mut link) = stream_channel(1024, Default::default(), Default::default());
         inbox.send(StreamMsg::Data(vec![1]));
         assert!(link.failure().is_none());
         inbox.send(StreamMsg::Failed(ClientError::Closed));

@@ -22,6 +22,7 @@ use super::ClientError;
 use crate::engine::auth::AuthJobOutput;
 use crate::engine::open::{OpenStatus, Opener};
 use crate::engine::{ClientEngine, EngineError, Event};
+use crate::frame::BodyPool;
 use crate::generated::admin;
 use crate::unix_socket::{ReadInto, READ_BUFFER};
 
@@ -49,12 +50,14 @@ pub(crate) async fn start(
     let ended = Arc::new(OnceLock::new());
     let mut driver = Driver::new(conn, opened_tx, drained.clone(), ended.clone());
     driver.engine.set_max_in_flight(max_in_flight);
+    let pool = driver.engine.body_pool().clone();
     tokio::spawn(driver.run(handshake, rx));
     match opened_rx.await {
         Ok(Ok(())) => Ok(Connection {
             commands,
             drained,
             ended,
+            pool,
         }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ClientError::Closed),
@@ -71,6 +74,9 @@ pub(crate) struct Connection {
     /// What ended the connection, set by the driver before it stops, for
     /// the requests that come after.
     pub(crate) ended: Arc<OnceLock<ClientError>>,
+    /// The engine's buffers for received stream data, which streams give
+    /// back once their readers have the bytes.
+    pub(crate) pool: BodyPool,
 }
 
 struct Waiter {

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use super::stream::ZEROS;
 use super::{ByteStream, Chunk, ClientError};
+use crate::frame::BodyPool;
 
 /// Bytes read from a file at once.
 const READ_CHUNK: usize = 1 << 20;
@@ -179,7 +180,8 @@ impl ByteStream {
     /// ```
     pub async fn recv_file(&mut self, file: File) -> Result<u64, FileTransferError> {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-        let writer = tokio::task::spawn_blocking(move || write_file(file, rx));
+        let pool = self.body_pool().clone();
+        let writer = tokio::task::spawn_blocking(move || write_file(file, rx, &pool));
         let mut received = 0u64;
         let mut failed = None;
         loop {
@@ -445,8 +447,9 @@ enum ToFile {
 /// Writes the chunks `rx` brings to `file`: data at the position, holes
 /// skipped where skipping leaves zeros, else written as zeros (see
 /// [`Holes`]). A hole last of all is written only once the stream says
-/// its data is complete, not when it fails.
-fn write_file(mut file: File, mut rx: mpsc::Receiver<ToFile>) -> io::Result<()> {
+/// its data is complete, not when it fails. Written data's buffers go
+/// back to `pool`.
+fn write_file(mut file: File, mut rx: mpsc::Receiver<ToFile>, pool: &BodyPool) -> io::Result<()> {
     let holes = Holes::for_file(&file)?;
     let mut hole = 0u64;
     while let Some(next) = rx.blocking_recv() {
@@ -457,6 +460,7 @@ fn write_file(mut file: File, mut rx: mpsc::Receiver<ToFile>) -> io::Result<()> 
                     hole = 0;
                 }
                 file.write_all(&d)?;
+                pool.give_back(d);
             }
             ToFile::Chunk(Chunk::Hole(n)) => hole = hole.checked_add(n).ok_or_else(too_far)?,
             ToFile::End => {
@@ -561,7 +565,23 @@ mod tests {
             tx.try_send(ToFile::End).unwrap();
         }
         drop(tx);
-        write_file(file, rx)
+        write_file(file, rx, &BodyPool::new())
+    }
+
+    #[test]
+    fn written_data_gives_its_buffers_back() {
+        let f = crate::client::scratch_file("pool");
+        let check = f.try_clone().unwrap();
+        let pool = BodyPool::new();
+        let (tx, rx) = mpsc::channel(4);
+        let packets: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 64 << 10]).collect();
+        for p in packets.iter().cloned() {
+            tx.try_send(ToFile::Chunk(Chunk::Data(p))).unwrap();
+        }
+        tx.try_send(ToFile::End).unwrap();
+        write_file(f, rx, &pool).unwrap();
+        assert_eq!(contents(&check), packets.concat());
+        assert_eq!(pool.spare(), 3);
     }
 
     #[test]

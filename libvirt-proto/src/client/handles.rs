@@ -131,6 +131,7 @@ mod tests {
             commands,
             drained: Default::default(),
             ended: Default::default(),
+            pool: Default::default(),
         };
         let client = Client::from_parts(connection, Default::default());
         let wire = |id| remote::NonnullDomain {

@@ -363,6 +363,8 @@ struct Shared {
     drained: Arc<tokio::sync::Notify>,
     /// See [`Connection::ended`].
     ended: Arc<OnceLock<ClientError>>,
+    /// See [`Connection::pool`].
+    pool: crate::frame::BodyPool,
     next_tag: AtomicU64,
     options: ConnectOptions,
     /// See [`Client::uri`]; set once the connection is open.
@@ -471,6 +473,7 @@ impl Client {
                 commands: connection.commands,
                 drained: connection.drained,
                 ended: connection.ended,
+                pool: connection.pool,
                 next_tag: AtomicU64::new(1),
                 options,
                 uri: OnceLock::new(),
@@ -524,8 +527,11 @@ impl Client {
         let Some(info) = P::INFO.stream else {
             return Err(ClientError::NotAStream(P::INFO.name));
         };
-        let (inbox, link) =
-            command::stream_channel(STREAM_RECV_BUFFER, self.shared.drained.clone());
+        let (inbox, link) = command::stream_channel(
+            STREAM_RECV_BUFFER,
+            self.shared.drained.clone(),
+            self.shared.pool.clone(),
+        );
         let body = encode_args::<P>(args)?;
         let sparse = crate::engine::asks_for_holes(P::PROGRAM, P::NUMBER as i32, &body);
         let reply = self

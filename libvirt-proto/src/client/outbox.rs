@@ -177,7 +177,7 @@ mod tests {
         // A pipe of 64 bytes: most writes are partial.
         let (a, mut b) = tokio::io::duplex(64);
         let mut conn = Conn::Stream(Box::new(a));
-        let (inbox, link) = stream_channel(1024, Default::default());
+        let (inbox, link) = stream_channel(1024, Default::default(), Default::default());
         let mut out = Outbox::default();
         let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
         out.push(transmit(b"head"), None);
@@ -220,7 +220,7 @@ mod tests {
         const FULL: usize = 64 * 1024;
         let (a, mut b) = tokio::io::duplex(4 * FULL);
         let mut conn = Conn::Stream(Box::new(a));
-        let (inbox, link) = stream_channel(1024, Default::default());
+        let (inbox, link) = stream_channel(1024, Default::default(), Default::default());
         let header = Header {
             program: 1,
             version: 1,

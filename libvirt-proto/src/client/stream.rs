@@ -198,6 +198,13 @@ impl ByteStream {
             .unwrap_or(ClientError::Closed)
     }
 
+    /// Where the buffers of data read go back to (see [`BodyPool`]).
+    ///
+    /// [`BodyPool`]: crate::frame::BodyPool
+    pub(super) fn body_pool(&self) -> &crate::frame::BodyPool {
+        self.link.pool()
+    }
+
     /// The procedure's declared direction.
     pub fn direction(&self) -> StreamDirection {
         self.direction
@@ -239,7 +246,10 @@ impl ByteStream {
                 return Err(e);
             }
             match c {
-                Chunk::Data(d) => out.extend_from_slice(&d),
+                Chunk::Data(d) => {
+                    out.extend_from_slice(&d);
+                    self.link.pool().give_back(d);
+                }
                 // Within `limit`, so within memory's reach.
                 Chunk::Hole(_) => out.resize(total as usize, 0),
             }
@@ -249,9 +259,16 @@ impl ByteStream {
 
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Chunk>, ClientError>> {
         if self.pos < self.current.len() {
-            let rest = self.current.split_off(self.pos);
-            self.current.clear();
-            self.pos = 0;
+            let rest = match std::mem::take(&mut self.pos) {
+                0 => std::mem::take(&mut self.current),
+                pos => {
+                    let rest = self.current[pos..].to_vec();
+                    self.link
+                        .pool()
+                        .give_back(std::mem::take(&mut self.current));
+                    rest
+                }
+            };
             return Poll::Ready(Ok(Some(Chunk::Data(rest))));
         }
         if self.hole > 0 {
@@ -443,7 +460,9 @@ impl ByteStream {
         }
         match ready!(self.poll_chunk(cx)) {
             Ok(Some(Chunk::Data(d))) => {
-                self.current = d;
+                // The packet read is done with: its buffer receives another.
+                let read = std::mem::replace(&mut self.current, d);
+                self.link.pool().give_back(read);
                 self.pos = 0;
             }
             Ok(Some(Chunk::Hole(n))) => self.hole = n,
@@ -527,5 +546,83 @@ impl AsyncWrite for ByteStream {
 impl Drop for ByteStream {
     fn drop(&mut self) {
         self.abort_now();
+        self.link
+            .pool()
+            .give_back(std::mem::take(&mut self.current));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::command::{stream_channel, StreamInbox};
+    use crate::frame::{BodyPool, Frame, FrameDecoder, Header};
+    use crate::generated::virnet::{MessageStatus, MessageType};
+    use tokio::io::AsyncBufReadExt;
+
+    /// A download's handle and the driver's end of it, data buffers going
+    /// back to `pool`.
+    fn download(pool: &BodyPool) -> (ByteStream, StreamInbox) {
+        let (inbox, link) = stream_channel(STREAM_RECV_BUFFER, Default::default(), pool.clone());
+        let (commands, _) = tokio::sync::mpsc::unbounded_channel();
+        let stream = ByteStream::new(
+            1,
+            StreamDirection::Read,
+            false,
+            link,
+            commands,
+            Default::default(),
+        );
+        (stream, inbox)
+    }
+
+    /// Stream data as the daemon sends it: full packets of one size.
+    fn packet(seed: u8) -> Vec<u8> {
+        let header = Header {
+            program: 0x2000_8086,
+            version: 1,
+            procedure: 209,
+            kind: MessageType::Stream,
+            serial: 1,
+            status: MessageStatus::Continue,
+        };
+        let body = (0..STREAM_PACKET).map(|i| (i as u8) ^ seed).collect();
+        Frame::new(header, body).encode()
+    }
+
+    #[tokio::test]
+    async fn packets_read_give_their_buffers_back_for_the_next() {
+        let mut decoder = FrameDecoder::new();
+        let pool = decoder.body_pool().clone();
+        let (mut stream, inbox) = download(&pool);
+        let mut buffers = std::collections::HashSet::new();
+        let mut expected = Vec::new();
+        let mut read = Vec::new();
+        for seed in 0..8 {
+            let wire = packet(seed);
+            expected.extend_from_slice(&wire[28..]);
+            decoder.push(&wire);
+            let body = decoder.next_frame().unwrap().unwrap().body;
+            buffers.insert(body.as_ptr());
+            assert!(inbox.send(StreamMsg::Data(body)));
+            // The reader takes the packet whole; asking for the next
+            // gives the one before back.
+            let got = stream.fill_buf().await.unwrap();
+            read.extend_from_slice(got);
+            let n = got.len();
+            stream.consume(n);
+        }
+        assert!(inbox.send(StreamMsg::Eof));
+        assert!(inbox.send(StreamMsg::End));
+        let mut rest = Vec::new();
+        tokio::io::copy_buf(&mut stream, &mut rest).await.unwrap();
+        assert!(rest.is_empty());
+        assert!(read == expected, "the bytes are those sent");
+        // Two buffers took turns: the one being read, and the one the
+        // packet before gave back.
+        assert_eq!(buffers.len(), 2, "{buffers:?}");
+        assert_eq!(pool.spare(), 1);
+        drop(stream);
+        assert_eq!(pool.spare(), 2, "the last packet's buffer too");
     }
 }

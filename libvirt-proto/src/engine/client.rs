@@ -550,6 +550,13 @@ impl ClientEngine {
         self.wire.input_space()
     }
 
+    /// The buffers large message bodies are received into: a body given
+    /// back once its bytes are used is reused for a later one (see
+    /// [`BodyPool`](crate::frame::BodyPool)).
+    pub fn body_pool(&self) -> &crate::frame::BodyPool {
+        self.wire.body_pool()
+    }
+
     /// `n` bytes were appended to [`ClientEngine::input_space`].
     pub fn handle_input_appended(&mut self, n: usize, now: Instant) {
         self.wire_input_appended(n, now);

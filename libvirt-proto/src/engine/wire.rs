@@ -17,7 +17,7 @@ use super::keepalive::{Keepalive, KeepaliveAction};
 use super::layer::{LayerCodec, LayerError, SecurityLayer};
 use super::{CloseReason, EngineError, ProtocolError, Transmit};
 use crate::frame::{
-    Frame, FrameDecoder, FrameError, Header, HEADER_LEN, LEN_PREFIX, MAX_FDS, MAX_MESSAGE,
+    BodyPool, Frame, FrameDecoder, FrameError, Header, HEADER_LEN, LEN_PREFIX, MAX_FDS, MAX_MESSAGE,
 };
 use crate::generated::keepalive::program::{Procedure, NUMBER, VERSION};
 use crate::generated::virnet::{MessageStatus, MessageType};
@@ -191,6 +191,11 @@ impl Wire {
             return None;
         }
         self.decoder.body_space()
+    }
+
+    /// Where the decoder takes large bodies from.
+    pub(crate) fn body_pool(&self) -> &BodyPool {
+        self.decoder.body_pool()
     }
 
     /// `n` bytes went to the decoder, the last of them with the
