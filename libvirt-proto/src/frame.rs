@@ -353,8 +353,8 @@ const LARGE_INITIAL: usize = 1 << 20;
 /// packets but the last are all of one size) cycles through a few
 /// buffers instead of asking the allocator, and through it the kernel,
 /// for fresh memory every time: a freshly mapped 256 KiB buffer costs 64
-/// page faults, each zeroing its page, and unmapping it again costs
-/// every other thread of the process a TLB flush. Only a buffer of the
+/// page faults, each zeroing its page, and unmapping it again flushes
+/// the TLB of every CPU running the process's threads. Only a buffer of the
 /// body's exact size is taken, since a body is read in place up to its
 /// buffer's capacity (see [`FrameDecoder::body_space`]).
 ///

@@ -67,7 +67,11 @@ type Ack = oneshot::Receiver<Result<(), ClientError>>;
 /// events and other streams on the same connection wait too (calls still
 /// go out, and keepalive PINGs keep the daemon from dropping the
 /// connection). Use a connection of its own for a transfer whose reader
-/// may stall for long.
+/// may stall for long. A packet read through `AsyncRead`,
+/// `AsyncBufRead`, [`recv_all`](Self::recv_all) or
+/// [`recv_file`](Self::recv_file) gives its buffer back to the connection
+/// for a later packet (see [`BodyPool`](crate::frame::BodyPool)); a
+/// [`Chunk`] from [`recv_chunk`](Self::recv_chunk) is the caller's.
 ///
 /// Sending, writes are gathered into the stream's next packet, which the
 /// connection takes when it has room: at once when nothing of the stream
