@@ -415,6 +415,14 @@ impl BodyPool {
         self.lock().len()
     }
 
+    /// A buffer of exactly `capacity` bytes holding a copy of `bytes`
+    /// (which fit).
+    fn filled(&self, capacity: usize, bytes: &[u8]) -> Vec<u8> {
+        let mut buf = self.take(capacity);
+        buf.extend_from_slice(bytes);
+        buf
+    }
+
     /// An empty buffer of exactly `capacity` bytes.
     fn take(&self, capacity: usize) -> Vec<u8> {
         let mut spare = self.lock();
@@ -475,13 +483,11 @@ fn scan(bytes: &[u8], pool: &BodyPool) -> Result<Scan, FrameError> {
     if body_len < LARGE_BODY {
         return Ok(Scan::NeedMore);
     }
-    let mut body = pool.take(body_len.min(LARGE_INITIAL));
-    body.extend_from_slice(&bytes[head_len..]);
     Ok(Scan::Head(LargeFrame {
         header,
         num_fds,
         head_len,
-        body,
+        body: pool.filled(body_len.min(LARGE_INITIAL), &bytes[head_len..]),
         body_len,
     }))
 }
@@ -513,9 +519,7 @@ fn whole_frame(bytes: &[u8], pool: &BodyPool) -> Result<Frame, FrameError> {
     let (header, num_fds, head_len) = parse_head(bytes, bytes.len())?;
     let data = &bytes[head_len..];
     let body = if data.len() >= LARGE_BODY {
-        let mut body = pool.take(data.len());
-        body.extend_from_slice(data);
-        body
+        pool.filled(data.len(), data)
     } else {
         data.to_vec()
     };
