@@ -182,7 +182,10 @@ impl Service for Fake {
                     let mut got = Vec::new();
                     while let Some(event) = stream.recv().await {
                         match event {
-                            ClientStreamEvent::Data(d) => got.extend_from_slice(&d),
+                            ClientStreamEvent::Data(d) => {
+                                got.extend_from_slice(&d);
+                                stream.give_back(d);
+                            }
                             ClientStreamEvent::Hole(n) => {
                                 assert!(stream.is_sparse());
                                 let n = usize::try_from(n).unwrap();

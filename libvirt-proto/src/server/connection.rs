@@ -415,7 +415,8 @@ impl State<'_> {
                     return;
                 }
                 let (service, peer) = (service.clone(), peer.clone());
-                let (stream, slot) = stream::pair(engine.call_is_sparse(header.serial));
+                let sparse = engine.call_is_sparse(header.serial);
+                let (stream, slot) = stream::pair(sparse, engine.body_pool().clone());
                 let task = calls.tasks.spawn(async move {
                     let reply = service.call_stream(&peer, call, stream).await?;
                     Ok((reply, Vec::new()))

@@ -7,7 +7,9 @@
 //! output is under [`OUTPUT_THROTTLE`](crate::engine::OUTPUT_THROTTLE)),
 //! and what the client sends waits in one of [`STREAM_QUEUE`] packets and
 //! [`STREAM_BUFFER`] bytes, past which the connection stops reading until
-//! the service takes some.
+//! the service takes some. A service that [gives back](ServerStream::give_back)
+//! the buffers of the data it has used lets the connection receive later
+//! packets into them (see [`BodyPool`]).
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::engine::ClientStreamEvent;
 use crate::error::RemoteError;
+use crate::frame::BodyPool;
 use crate::generated::virnet;
 
 /// The largest packet of data sent: libvirt's.
@@ -111,6 +114,8 @@ pub struct ServerStream {
     out: mpsc::Sender<StreamOut>,
     inbound: mpsc::Receiver<Inbound>,
     sparse: bool,
+    /// The connection's spare buffers for received bodies.
+    pool: BodyPool,
 }
 
 /// What the client did, with the share of [`STREAM_BUFFER`] its data
@@ -214,8 +219,10 @@ impl StreamSlot {
     }
 }
 
-/// A stream and the connection's end of it; `sparse`: holes may travel.
-pub(super) fn pair(sparse: bool) -> (ServerStream, StreamSlot) {
+/// A stream and the connection's end of it; `sparse`: holes may travel;
+/// `pool`: where the connection's decoder takes the buffers of large
+/// bodies.
+pub(super) fn pair(sparse: bool, pool: BodyPool) -> (ServerStream, StreamSlot) {
     let (out_tx, out_rx) = mpsc::channel(STREAM_QUEUE);
     let (in_tx, in_rx) = mpsc::channel(STREAM_QUEUE);
     (
@@ -223,6 +230,7 @@ pub(super) fn pair(sparse: bool) -> (ServerStream, StreamSlot) {
             out: out_tx,
             inbound: in_rx,
             sparse,
+            pool,
         },
         StreamSlot {
             out: out_rx,
@@ -291,6 +299,40 @@ impl ServerStream {
         self.inbound.recv().await.map(|i| i.event)
     }
 
+    /// Hands back the buffer of the client's data
+    /// ([`ClientStreamEvent::Data`]) once its bytes are used: the
+    /// connection receives a later packet of its size into it instead of
+    /// fresh memory, so a long upload cycles through a few buffers (see
+    /// [`BodyPool`]). Optional; a buffer not handed back is simply freed.
+    ///
+    /// ```
+    /// use libvirt_proto::engine::ClientStreamEvent;
+    /// use libvirt_proto::server::ServerStream;
+    ///
+    /// /// An upload's bytes, once the client has finished it.
+    /// async fn upload(mut stream: ServerStream) -> Option<Vec<u8>> {
+    ///     let mut volume = Vec::new();
+    ///     while let Some(event) = stream.recv().await {
+    ///         match event {
+    ///             ClientStreamEvent::Data(data) => {
+    ///                 volume.extend_from_slice(&data);
+    ///                 stream.give_back(data);
+    ///             }
+    ///             ClientStreamEvent::Finish => {
+    ///                 stream.finish().await.ok()?;
+    ///                 return Some(volume);
+    ///             }
+    ///             // The client's abort (holes come only on sparse uploads).
+    ///             _ => break,
+    ///         }
+    ///     }
+    ///     None
+    /// }
+    /// ```
+    pub fn give_back(&self, buffer: Vec<u8>) {
+        self.pool.give_back(buffer);
+    }
+
     async fn put(&mut self, item: StreamOut) -> Result<(), StreamClosed> {
         self.out.send(item).await.map_err(|_| StreamClosed)
     }
@@ -302,10 +344,10 @@ mod tests {
 
     #[tokio::test]
     async fn holes_only_where_they_may_travel() {
-        let (mut plain, _slot) = pair(false);
+        let (mut plain, _slot) = pair(false, BodyPool::new());
         assert_eq!(plain.hole(1).await, Err(HoleError::NotSparse));
 
-        let (mut sparse, mut slot) = pair(true);
+        let (mut sparse, mut slot) = pair(true, BodyPool::new());
         assert_eq!(
             sparse.hole(u64::MAX).await,
             Err(HoleError::TooLarge(u64::MAX))
@@ -321,8 +363,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn data_given_back_receives_a_later_packet() {
+        use crate::frame::{Frame, FrameDecoder, Header};
+        use crate::virnet::{MessageStatus, MessageType};
+        let header = Header {
+            program: 0x2000_8086,
+            version: 1,
+            procedure: 208,
+            kind: MessageType::Stream,
+            serial: 3,
+            status: MessageStatus::Continue,
+        };
+        let packet = Frame::new(header, vec![5; STREAM_PACKET]).encode();
+        let mut decoder = FrameDecoder::new();
+        let pool = decoder.body_pool().clone();
+        let (mut stream, slot) = pair(false, pool.clone());
+        let mut receive = || {
+            decoder.push(&packet);
+            let frame = decoder.next_frame().unwrap().expect("a whole packet");
+            slot.try_deliver(ClientStreamEvent::Data(frame.body))
+                .unwrap();
+        };
+        receive();
+        let Some(ClientStreamEvent::Data(first)) = stream.recv().await else {
+            panic!("the data");
+        };
+        let at = first.as_ptr();
+        stream.give_back(first);
+        assert_eq!(pool.spare(), 1);
+        // Memory the allocator would hand out next, had the buffer been
+        // freed.
+        let _elsewhere = Vec::<u8>::with_capacity(STREAM_PACKET);
+        receive();
+        assert_eq!(pool.spare(), 0);
+        let Some(ClientStreamEvent::Data(second)) = stream.recv().await else {
+            panic!("the data");
+        };
+        assert_eq!(second.as_ptr(), at, "received into the buffer given back");
+        assert_eq!(second, vec![5; STREAM_PACKET]);
+    }
+
+    #[tokio::test]
     async fn the_clients_data_is_bounded_in_bytes() {
-        let (mut stream, slot) = pair(false);
+        let (mut stream, slot) = pair(false, BodyPool::new());
         let data = |n| ClientStreamEvent::Data(vec![1; n]);
         // Larger than the buffer: taken when the queue is empty, and then
         // nothing more is.
