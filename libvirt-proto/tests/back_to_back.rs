@@ -11,6 +11,7 @@ use libvirt_proto::engine::{
 };
 use libvirt_proto::error::RemoteError;
 use libvirt_proto::error_codes::{ErrorDomain, ErrorNumber};
+use libvirt_proto::frame::FrameBuf;
 use libvirt_proto::remote;
 use libvirt_proto::remote::program::{self, procs};
 
@@ -156,6 +157,10 @@ fn a_read_stream_end_to_end() {
     )
     .unwrap();
     s.stream_send(serial, b"image bytes").unwrap();
+    // Written in place, with room for the head.
+    let mut packet = FrameBuf::with_capacity(5);
+    packet.extend_from_slice(b", more");
+    s.stream_send_buf(serial, packet).unwrap();
     s.stream_send(serial, b"").unwrap(); // end of data
     pump(&mut c, &mut s, now);
     // The client's automatic OK reached the server.
@@ -178,6 +183,7 @@ fn a_read_stream_end_to_end() {
         got,
         [
             StreamEvent::Data(b"image bytes".to_vec()),
+            StreamEvent::Data(b", more".to_vec()),
             StreamEvent::Eof,
             StreamEvent::End
         ]

@@ -17,7 +17,7 @@ use super::{
 use crate::dispatch::{self, Body, DispatchError};
 use crate::error::RemoteError;
 use crate::error_codes::{ErrorDomain, ErrorNumber};
-use crate::frame::{Frame, Header, MAX_FDS};
+use crate::frame::{Frame, FrameBuf, Header, MAX_FDS};
 use crate::generated::keepalive;
 use crate::generated::virnet::{MessageError, MessageStatus, MessageType, StreamHole};
 
@@ -455,14 +455,28 @@ impl ServerEngine {
     /// Sends stream data (read streams). An empty slice is libvirt's end of
     /// data; the client then finishes.
     pub fn stream_send(&mut self, serial: u32, data: &[u8]) -> Result<(), EngineError> {
-        let h = self.stream_header(serial)?;
         check_body(data.len(), false)?;
+        let mut buf = FrameBuf::with_capacity(data.len());
+        buf.extend_from_slice(data);
+        self.stream_send_buf(serial, buf)
+    }
+
+    /// Sends stream data written in place: the buffer becomes the message
+    /// without another copy (see [`stream_send`](Self::stream_send)).
+    pub fn stream_send_buf(&mut self, serial: u32, data: FrameBuf) -> Result<(), EngineError> {
+        let h = self.stream_header(serial)?;
+        self.wire.ensure_open()?;
         let header = Header {
             kind: MessageType::Stream,
             status: MessageStatus::Continue,
             ..h
         };
-        self.push(header, data.to_vec(), Vec::new())
+        let bytes = data.finish(&header).map_err(frame_error)?;
+        self.wire.send(Transmit {
+            bytes,
+            fds: Vec::new(),
+        });
+        Ok(())
     }
 
     /// Sends a hole on a sparse stream (a volume download asked for with

@@ -526,7 +526,7 @@ impl State<'_> {
     /// What the service did on stream `serial` (`None`: it dropped it).
     fn stream_out(&mut self, serial: u32, item: Option<StreamOut>) {
         let done = match item {
-            Some(StreamOut::Data(data)) => self.engine.stream_send(serial, &data).is_err(),
+            Some(StreamOut::Data(data)) => self.engine.stream_send_buf(serial, data).is_err(),
             Some(StreamOut::Hole(length)) => match self.engine.stream_hole(serial, length) {
                 Ok(()) => false,
                 // Not reached (the service's end checks it first); the

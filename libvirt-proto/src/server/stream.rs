@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::engine::ClientStreamEvent;
 use crate::error::RemoteError;
-use crate::frame::BodyPool;
+use crate::frame::{BodyPool, FrameBuf};
 use crate::generated::virnet;
 
 /// The largest packet of data sent: libvirt's.
@@ -36,7 +36,8 @@ pub const STREAM_BUFFER: usize = STREAM_QUEUE * STREAM_PACKET;
 /// What the service does on the stream.
 #[derive(Debug)]
 pub(super) enum StreamOut {
-    Data(Vec<u8>),
+    /// Written with room for the message's head: sent without a copy.
+    Data(FrameBuf),
     /// A hole of this many bytes (sparse streams).
     Hole(i64),
     /// No more data (read streams): the client finishes next.
@@ -247,7 +248,9 @@ impl ServerStream {
     /// data sends nothing (the end of data is [`end`](Self::end)).
     pub async fn send(&mut self, data: &[u8]) -> Result<(), StreamClosed> {
         for packet in data.chunks(STREAM_PACKET) {
-            self.put(StreamOut::Data(packet.to_vec())).await?;
+            let mut buf = FrameBuf::with_capacity(packet.len());
+            buf.extend_from_slice(packet);
+            self.put(StreamOut::Data(buf)).await?;
         }
         Ok(())
     }
