@@ -198,6 +198,13 @@ impl FrameBuf {
         FrameBuf { buf }
     }
 
+    /// A body holding a copy of `body`, with room for nothing more.
+    pub fn copy_of(body: &[u8]) -> Self {
+        let mut buf = Self::with_capacity(body.len());
+        buf.extend_from_slice(body);
+        buf
+    }
+
     /// An empty body in `buf`'s allocation (an earlier message's bytes,
     /// say), so a writer that sends message after message allocates once.
     pub fn reuse(mut buf: Vec<u8>) -> Self {

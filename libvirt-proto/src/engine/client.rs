@@ -406,9 +406,7 @@ impl ClientEngine {
     /// Sends data on a write stream.
     pub fn stream_send(&mut self, serial: u32, data: &[u8]) -> Result<(), EngineError> {
         check_body(data.len(), false)?;
-        let mut buf = FrameBuf::with_capacity(data.len());
-        buf.extend_from_slice(data);
-        self.stream_send_buf(serial, buf)
+        self.stream_send_buf(serial, FrameBuf::copy_of(data))
     }
 
     /// Sends data on a write stream, written in place: the buffer becomes
@@ -466,9 +464,7 @@ impl ClientEngine {
         status: MessageStatus,
         body: Vec<u8>,
     ) -> Result<(), EngineError> {
-        let mut buf = FrameBuf::with_capacity(body.len());
-        buf.extend_from_slice(&body);
-        self.stream_packet_buf(serial, kind, status, buf)
+        self.stream_packet_buf(serial, kind, status, FrameBuf::copy_of(&body))
     }
 
     fn stream_packet_buf(

@@ -456,9 +456,7 @@ impl ServerEngine {
     /// data; the client then finishes.
     pub fn stream_send(&mut self, serial: u32, data: &[u8]) -> Result<(), EngineError> {
         check_body(data.len(), false)?;
-        let mut buf = FrameBuf::with_capacity(data.len());
-        buf.extend_from_slice(data);
-        self.stream_send_buf(serial, buf)
+        self.stream_send_buf(serial, FrameBuf::copy_of(data))
     }
 
     /// Sends stream data written in place: the buffer becomes the message

@@ -248,9 +248,7 @@ impl ServerStream {
     /// data sends nothing (the end of data is [`end`](Self::end)).
     pub async fn send(&mut self, data: &[u8]) -> Result<(), StreamClosed> {
         for packet in data.chunks(STREAM_PACKET) {
-            let mut buf = FrameBuf::with_capacity(packet.len());
-            buf.extend_from_slice(packet);
-            self.put(StreamOut::Data(buf)).await?;
+            self.put(StreamOut::Data(FrameBuf::copy_of(packet))).await?;
         }
         Ok(())
     }
